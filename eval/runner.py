@@ -1,0 +1,89 @@
+"""The one evaluation runner every task, backbone and baseline goes through.
+
+It runs all N_sup supervision steps on every puzzle (as the TRM reference does) and records
+the answer after each step, so one pass yields the recursion curve (accuracy vs test-time
+steps), the early-exit answer (the first step whose halting head says stop) and its cost.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from eval.tasks import IGNORE, Example, Task
+
+
+@torch.no_grad()
+def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=None, desc: str = "evaluating",
+            disable_progress: bool = False) -> dict[str, torch.Tensor]:
+    """Predicted class ids after every supervision step, plus halting logits.
+
+    Returns ids (N, N_sup, S), q_halt (N, N_sup), labels (N, S), index (N,)."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    ids, q_halts, labels, index = [], [], [], []
+    for states, mask, token_slot, label, idx in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc,
+                                                     leave=False, disable=disable_progress):
+        states, mask, token_slot = states.to(device).float(), mask.to(device), token_slot.to(device).long()
+        carry = model.initial_carry(states.shape[0], label.shape[1], device)
+        step_ids, step_q = [], []
+        for _ in range(N_sup):
+            out = model(states, mask, token_slot, carry.y, carry.z)
+            carry = out.carry
+            step_ids.append(out.logits.argmax(-1).cpu())
+            step_q.append(out.q_halt.float().cpu())
+        ids.append(torch.stack(step_ids, 1))
+        q_halts.append(torch.stack(step_q, 1))
+        labels.append(label)
+        index.append(idx)
+    return {"ids": torch.cat(ids), "q_halt": torch.cat(q_halts), "labels": torch.cat(labels), "index": torch.cat(index)}
+
+
+def halting_steps(q_halt: torch.Tensor) -> torch.Tensor:
+    """1-based step at which each puzzle halts: the first q_halt > 0, else the last step."""
+    fired = q_halt > 0
+    first = torch.where(fired.any(1), fired.float().argmax(1), torch.full_like(fired[:, 0], fired.shape[1] - 1, dtype=torch.long))
+    return first.long() + 1
+
+
+def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None) -> dict:
+    """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score."""
+    ids, labels = pred["ids"], pred["labels"]
+    N, steps = ids.shape[:2]
+    valid = (labels != IGNORE).unsqueeze(1)  # (N, 1, S)
+    correct = (ids == labels.unsqueeze(1)) | ~valid
+    exact_curve = correct.all(-1).float().mean(0)  # (steps,)
+    cell_curve = ((ids == labels.unsqueeze(1)) & valid).sum((0, 2)).float() / valid.sum().clamp(min=1)
+    halt = halting_steps(pred["q_halt"])
+    early = ids[torch.arange(N), halt - 1]  # (N, S) answer at the halting step
+    metrics = {
+        "exact_accuracy": exact_curve[-1].item(),
+        "cell_accuracy": cell_curve[-1].item(),
+        "exact_curve": exact_curve.tolist(),
+        "cell_curve": cell_curve.tolist(),
+        "early_exit_exact_accuracy": (((early == labels) | (labels == IGNORE)).all(-1)).float().mean().item(),
+        "mean_halting_step": halt.float().mean().item(),
+        "halting_histogram": torch.bincount(halt, minlength=steps + 1)[1:].tolist(),
+        "num_puzzles": N,
+    }
+    if examples is not None:
+        final = ids[:, -1]
+        answers = [task.decode(examples[int(i)], final[k].tolist()) for k, i in enumerate(pred["index"])]
+        verdicts = [task.verify(examples[int(i)], a) for a, i in zip(answers, pred["index"])]
+        scores = [task.score(examples[int(i)], a) for a, i in zip(answers, pred["index"])]
+        metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
+        metrics["task_score"] = sum(scores) / max(N, 1)
+    return metrics
+
+
+def evaluate(model, dataset: Dataset, task: Task, examples: list[Example] | None, N_sup: int,
+             batch_size: int = 256, device=None, desc: str = "evaluating", disable_progress: bool = False) -> dict:
+    start = time.perf_counter()
+    pred = predict(model, dataset, N_sup, batch_size, device, desc, disable_progress)
+    seconds = time.perf_counter() - start
+    metrics = score_predictions(pred, task, examples)
+    metrics["puzzles_per_second"] = metrics["num_puzzles"] / max(seconds, 1e-9)
+    return metrics

@@ -1,0 +1,88 @@
+"""What every puzzle family provides, and the record every family produces.
+
+A family turns a random seed into an `Example`: the question text the frozen backbone reads,
+the answer as one class id per answer slot (what the reasoner predicts), and, when slots line
+up with pieces of the question (Sudoku cells), the character span of each slot so the span
+pooling adapter can pool exactly the tokens that describe it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+IGNORE = -100  # label of a padding slot: no loss, not scored
+
+
+class PuzzleError(ValueError):
+    """A puzzle or answer text that cannot be read. The message says what is wrong."""
+
+
+@dataclass
+class Example:
+    question: str  # text the backbone reads
+    answer: str  # canonical answer text
+    labels: list[int]  # one class id per answer slot, IGNORE for padding; len == task.num_slots
+    slot_spans: list[tuple[int, int]] | None = None  # (start, end) chars of each slot in question
+    data: dict[str, Any] = field(default_factory=dict)  # what the verifier needs (JSON-able)
+    wording: int = 0  # which renderer template produced the question
+
+    def to_record(self) -> dict[str, Any]:
+        """Flat columns for a `datasets.Dataset` (data as JSON so every family shares a schema)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "labels": list(self.labels),
+            "slot_spans": [list(s) for s in self.slot_spans] if self.slot_spans else [],
+            "data": json.dumps(self.data),
+            "wording": self.wording,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Example":
+        spans = record.get("slot_spans") or None
+        return cls(
+            question=record["question"],
+            answer=record["answer"],
+            labels=list(record["labels"]),
+            slot_spans=[tuple(s) for s in spans] if spans else None,
+            data=json.loads(record["data"]) if isinstance(record["data"], str) else record["data"],
+            wording=int(record.get("wording", 0)),
+        )
+
+
+class Task(ABC):
+    """A puzzle family at one difficulty setting.
+
+    Subclasses set `name`, `vocab` (the symbols one answer slot can take) and `num_slots`, and
+    implement `generate`, `decode` and `verify`. `score` defaults to the verifier's verdict.
+    """
+
+    name: ClassVar[str]
+    vocab: tuple[str, ...]
+    num_slots: int
+    num_wordings: int = 1  # how many renderer templates `generate` can choose from
+
+    @abstractmethod
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        """A fresh puzzle drawn with `rng`, its question rendered with template `wording`."""
+
+    @abstractmethod
+    def decode(self, example: Example, ids: list[int]) -> str:
+        """Answer text from one predicted class id per slot."""
+
+    @abstractmethod
+    def verify(self, example: Example, answer: str) -> bool:
+        """True when `answer` solves the puzzle (any valid solution counts, not just ours)."""
+
+    def score(self, example: Example, answer: str) -> float:
+        """The family's own score in [0, 1]; families with partial credit override this."""
+        return float(self.verify(example, answer))
+
+    @property
+    def aligned_slots(self) -> bool:
+        """Whether examples carry `slot_spans` (span pooling needs them)."""
+        return True

@@ -1,0 +1,259 @@
+"""Sudoku as text.
+
+An example instance (6x6, boxes of 2 rows x 3 columns, wording 0) as the backbone reads it:
+
+    Sudoku 6x6 with boxes of 2x3. Fill every _ so that each row, column and box holds 1-6 once.
+    row 1: _ _ 3 | _ _ _
+    row 2: _ 5 _ | 1 _ _
+    ...
+
+Answer text: the full grid, one row per line, digits separated by spaces ("1 2 3 4 5 6\n...").
+Answer slots: the n*n cells in reading order, class id = digit - 1. Givens are slots too: the
+reasoner predicts the whole grid, as TRM does.
+
+Puzzles are generated from a random full grid by removing givens in random order while the
+solution stays unique (checked with a bitmask solver that stops at the second solution), so
+every puzzle has exactly one solution; `givens=None` removes until no given can go (minimal).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from eval.tasks.base import Example, PuzzleError, Task
+
+BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
+BLANKS = "_.0"  # symbols accepted as an empty cell when reading a grid back
+
+
+@dataclass
+class SudokuConfig:
+    name: str = "sudoku"
+    size: int = 6  # 4, 6, 8 or 9
+    givens: int | None = None  # None: minimal puzzles (no given can be removed)
+    train_size: int = 6000
+    test_size: int = 1000
+    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
+    held_out_wordings: list[int] | None = None  # wordings never used in training
+
+
+class Grid:
+    """Geometry of an n x n Sudoku: which cells share a row, column or box."""
+
+    def __init__(self, size: int):
+        if size not in BOX_SHAPES:
+            raise PuzzleError(f"Sudoku size {size} is not supported; choose one of {sorted(BOX_SHAPES)}")
+        self.n = size
+        self.box_rows, self.box_cols = BOX_SHAPES[size]
+        self.full = (1 << size) - 1
+
+    def box(self, cell: int) -> int:
+        r, c = divmod(cell, self.n)
+        return (r // self.box_rows) * (self.n // self.box_cols) + c // self.box_cols
+
+
+def _masks(grid: Grid, cells: list[int]):
+    rows, cols, boxes = [0] * grid.n, [0] * grid.n, [0] * grid.n
+    for i, v in enumerate(cells):
+        if v:
+            bit = 1 << (v - 1)
+            r, c, b = i // grid.n, i % grid.n, grid.box(i)
+            if (rows[r] | cols[c] | boxes[b]) & bit:
+                return None  # a digit repeats: no solution
+            rows[r] |= bit
+            cols[c] |= bit
+            boxes[b] |= bit
+    return rows, cols, boxes
+
+
+def solve(grid: Grid, cells: list[int], limit: int = 2, rng: random.Random | None = None) -> list[list[int]]:
+    """Up to `limit` solutions of `cells` (0 = empty). Depth-first on the most constrained
+    cell; with `rng` the digit order is shuffled, which turns it into a random-grid sampler."""
+    masks = _masks(grid, cells)
+    if masks is None:
+        return []
+    rows, cols, boxes = masks
+    cells = list(cells)
+    empty = [i for i, v in enumerate(cells) if not v]
+    box_of = [grid.box(i) for i in range(grid.n * grid.n)]
+    n, solutions = grid.n, []
+
+    def search() -> None:
+        best, best_options, best_count = -1, 0, n + 1
+        for i in empty:
+            if cells[i]:
+                continue
+            options = grid.full & ~(rows[i // n] | cols[i % n] | boxes[box_of[i]])
+            count = bin(options).count("1")
+            if count < best_count:
+                best, best_options, best_count = i, options, count
+                if count <= 1:
+                    break
+        if best < 0:
+            solutions.append(list(cells))
+            return
+        digits = [d for d in range(n) if best_options >> d & 1]
+        if rng is not None:
+            rng.shuffle(digits)
+        r, c, b = best // n, best % n, box_of[best]
+        for d in digits:
+            bit = 1 << d
+            cells[best] = d + 1
+            rows[r] |= bit
+            cols[c] |= bit
+            boxes[b] |= bit
+            search()
+            rows[r] &= ~bit
+            cols[c] &= ~bit
+            boxes[b] &= ~bit
+            cells[best] = 0
+            if len(solutions) >= limit:
+                return
+
+    search()
+    return solutions
+
+
+def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[list[int], list[int]]:
+    """(puzzle, solution) with a unique solution and `givens` clues (minimal when None)."""
+    target = 0 if givens is None else givens
+    while True:
+        solution = solve(grid, [0] * grid.n**2, limit=1, rng=rng)[0]
+        puzzle = list(solution)
+        order = list(range(grid.n**2))
+        rng.shuffle(order)
+        for cell in order:
+            if sum(1 for v in puzzle if v) <= target:
+                break
+            digit, puzzle[cell] = puzzle[cell], 0
+            if len(solve(grid, puzzle, limit=2)) != 1:
+                puzzle[cell] = digit
+        if givens is None or sum(1 for v in puzzle if v) == givens:
+            return puzzle, solution
+
+
+# Each wording renders cell i as one symbol; `render` records where that symbol sits.
+WORDINGS = (
+    "rows",  # "row 1: 1 _ 3 | _ _ _"
+    "cells",  # "r1c1=1, r1c2=?, ..."
+    "prose",  # "The first row reads 1 blank 3 ..." style, digits as symbols
+)
+
+
+def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple[int, int]]]:
+    """Question text and the character span of every cell's symbol in it."""
+    n, spans, parts = grid.n, [], []
+    pos = 0
+
+    def emit(text: str, cell: int | None = None) -> None:
+        nonlocal pos
+        if cell is not None:
+            spans.append((pos, pos + len(text)))
+        parts.append(text)
+        pos += len(text)
+
+    style = WORDINGS[wording % len(WORDINGS)]
+    if style == "rows":
+        emit(f"Sudoku {n}x{n} with boxes of {grid.box_rows}x{grid.box_cols}. Fill every _ so that "
+             f"each row, column and box holds 1-{n} once.\n")
+        for r in range(n):
+            emit(f"row {r + 1}:")
+            for c in range(n):
+                if c and c % grid.box_cols == 0:
+                    emit(" |")
+                emit(" ")
+                v = puzzle[r * n + c]
+                emit(str(v) if v else "_", cell=r * n + c)
+            emit("\n")
+    elif style == "cells":
+        emit(f"Solve this {n} by {n} sudoku ({grid.box_rows} by {grid.box_cols} boxes). "
+             f"Unknown cells are marked ?.\n")
+        for i in range(n * n):
+            r, c = divmod(i, n)
+            emit(f"r{r + 1}c{c + 1}=")
+            v = puzzle[i]
+            emit(str(v) if v else "?", cell=i)
+            emit(", " if c < n - 1 else "\n")
+    else:
+        emit(f"Here is a {n}x{n} number puzzle: every row, every column and every "
+             f"{grid.box_rows}-by-{grid.box_cols} block must contain each number from 1 to {n} "
+             f"exactly once. Dots are blanks.\n")
+        for r in range(n):
+            emit(f"Line {r + 1} is")
+            for c in range(n):
+                emit(" ")
+                v = puzzle[r * n + c]
+                emit(str(v) if v else ".", cell=r * n + c)
+            emit(";\n")
+    return "".join(parts), spans
+
+
+def parse_grid(grid: Grid, text: str) -> list[int]:
+    """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest."""
+    digits = [ch for ch in text if ch.isdigit() or ch in BLANKS]
+    if len(digits) != grid.n**2:
+        raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)} "
+                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r})")
+    cells = [0 if ch in BLANKS else int(ch) for ch in digits]
+    if any(v > grid.n for v in cells):
+        raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
+    return cells
+
+
+class Sudoku(Task):
+    name = "sudoku"
+    num_wordings = len(WORDINGS)
+
+    def __init__(self, size: int = 6, givens: int | None = None, **_: object):
+        self.grid = Grid(size)
+        self.givens = givens
+        self.vocab = tuple(str(d) for d in range(1, size + 1))
+        self.num_slots = size * size
+        max_givens = size * size
+        if givens is not None and not 0 < givens <= max_givens:
+            raise PuzzleError(f"givens={givens} is out of range for a {size}x{size} sudoku (1..{max_givens})")
+
+    def example(self, puzzle: list[int], solution: list[int], wording: int = 0) -> Example:
+        question, spans = render(self.grid, puzzle, wording)
+        return Example(
+            question=question,
+            answer=format_grid(self.grid, solution),
+            labels=[v - 1 for v in solution],
+            slot_spans=spans,
+            data={"puzzle": puzzle, "size": self.grid.n},
+            wording=wording,
+        )
+
+    def from_text(self, text: str, wording: int = 0) -> Example:
+        """An example from a hand-written puzzle (digits and blanks); raises PuzzleError when it
+        cannot be read or has no unique solution."""
+        puzzle = parse_grid(self.grid, text)
+        solutions = solve(self.grid, puzzle, limit=2)
+        if not solutions:
+            raise PuzzleError("this sudoku has no solution (a digit repeats or the givens contradict)")
+        if len(solutions) > 1:
+            raise PuzzleError("this sudoku has more than one solution; add givens")
+        return self.example(puzzle, solutions[0], wording)
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        puzzle, solution = make_puzzle(self.grid, rng, self.givens)
+        return self.example(puzzle, solution, wording)
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        return format_grid(self.grid, [int(i) + 1 for i in ids])
+
+    def verify(self, example: Example, answer: str) -> bool:
+        try:
+            cells = parse_grid(self.grid, answer)
+        except PuzzleError:
+            return False
+        puzzle = example.data["puzzle"]
+        if any(p and p != v for p, v in zip(puzzle, cells)) or 0 in cells:
+            return False
+        return _masks(self.grid, cells) is not None
+
+
+def format_grid(grid: Grid, cells: list[int]) -> str:
+    n = grid.n
+    return "\n".join(" ".join(str(v) for v in cells[r * n:(r + 1) * n]) for r in range(n))

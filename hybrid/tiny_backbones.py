@@ -1,0 +1,60 @@
+"""Tiny random backbones (BERT, GPT-2, Llama; hidden 32, 2 layers) with a character-level
+tokenizer, saved with save_pretrained so they load through the same `AutoModel` path as real
+ones. Tests and smoke runs use them: `backbone.path=tiny:gpt2` builds the folder on first use.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast
+
+KINDS = ("bert", "gpt2", "llama")
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+
+
+def char_tokenizer(encoder: bool) -> PreTrainedTokenizerFast:
+    """One token per character, so every character has its own offset."""
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + list(string.printable))}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    if encoder:  # BERT style: [CLS] text [SEP]; decoders get no special tokens
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                   cls_token="[CLS]", sep_token="[SEP]", eos_token="[SEP]")
+
+
+def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    import torch
+    from transformers import AutoModel
+
+    if kind not in KINDS:
+        raise ValueError(f"tiny backbone {kind!r}: choose one of {', '.join(KINDS)}")
+    tokenizer = char_tokenizer(encoder=kind == "bert")
+    size = len(tokenizer)
+    config = {
+        "bert": lambda: BertConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                                   intermediate_size=2 * hidden, max_position_embeddings=1024),
+        "gpt2": lambda: GPT2Config(vocab_size=size, n_embd=hidden, n_layer=layers, n_head=4, n_positions=1024,
+                                   bos_token_id=3, eos_token_id=3),
+        "llama": lambda: LlamaConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                                     num_key_value_heads=2, intermediate_size=2 * hidden, max_position_embeddings=1024,
+                                     pad_token_id=0, bos_token_id=3, eos_token_id=3),
+    }[kind]()
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(config)
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def resolve(kind: str, cache_dir: str | Path = "~/.cache/hybrid-trm/tiny") -> str:
+    """The folder of tiny backbone `kind`, built on first use."""
+    path = Path(cache_dir).expanduser() / kind
+    if not (path / "config.json").exists():
+        build(kind, path)
+    return str(path)

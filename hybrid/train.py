@@ -1,0 +1,248 @@
+"""Train the hybrid: `accelerate launch hybrid/train.py [group=preset] [key=value ...]`.
+
+The same script runs on one CPU, one GPU, many GPUs or many nodes. Each batch runs up to
+N_sup deep-supervision steps; every step has its own loss and optimizer step and hands its
+detached latents (y, z) to the next, and a sample stops once its halting head says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from eval.runner import evaluate
+from eval.tasks import IGNORE, make_task
+from hybrid import checkpoint
+from hybrid.backbone import FrozenBackbone
+from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
+from hybrid.data import build_splits, embed_split, examples
+from hybrid.ema import make_ema
+from hybrid.model import HybridModel
+from reasoner import halting_loss, stablemax_cross_entropy
+
+
+class Progress:
+    """Where training stands; checkpointed so a resumed run continues at the same batch."""
+
+    def __init__(self):
+        self.step = 0
+
+    def state_dict(self):
+        return {"step": self.step}
+
+    def load_state_dict(self, state):
+        self.step = state["step"]
+
+
+def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Config) -> dict:
+    """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds."""
+    states, mask, token_slot, labels, _ = batch
+    k = config.train.grad_accum
+    chunks = list(zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k)))
+    inner = accelerator.unwrap_model(model)
+    carries = [inner.initial_carry(c[0].shape[0], c[3].shape[1], states.device) for c in chunks]
+    active = [torch.ones(c[0].shape[0], dtype=torch.bool, device=states.device) for c in chunks]
+    stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0}
+    for step in range(config.reasoner.N_sup):
+        exact = 0.0
+        for i, (s, m, ts, y_true) in enumerate(chunks):
+            sync = accelerator.no_sync(model) if i < k - 1 else nullcontext()  # all-reduce once per step
+            with sync:
+                out = model(s, m, ts, carries[i].y, carries[i].z)
+                valid = y_true != IGNORE
+                ce = stablemax_cross_entropy(out.logits, y_true).sum(1) / valid.sum(1).clamp(min=1)
+                correct = ((out.logits.argmax(-1) == y_true) | ~valid).all(1)
+                loss = ((ce + halting_loss(out.q_halt, correct)) * active[i]).mean() / k
+                accelerator.backward(loss)
+            carries[i] = out.carry
+            exact += correct.float().mean().item() / k
+            if config.train.halt:
+                active[i] = active[i] & (out.q_halt.detach() <= 0)
+        if config.train.grad_clip:
+            accelerator.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update_parameters(inner)
+        stats["loss"] += loss.item() * k
+        stats["exact_first" if step == 0 else "exact_last"] = exact
+        stats["steps"] += 1
+        still_running = torch.stack([a.any() for a in active]).any().float()
+        if config.train.halt and accelerator.reduce(still_running, "sum").item() == 0:
+            break  # every sample on every process has halted
+    stats["loss"] /= stats["steps"]
+    if stats["steps"] == 1:
+        stats["exact_last"] = stats["exact_first"]
+    return stats
+
+
+def build(config: Config, accelerator: Accelerator):
+    """Task, data (generated and embedded once, cached), model, EMA."""
+    task = make_task(config.task)
+    with accelerator.main_process_first():
+        splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+        backbone = FrozenBackbone(config.backbone).to(accelerator.device)
+        tensors = {name: embed_split(backbone, split, task.num_slots, config.train.data_dir, name)
+                   for name, split in splits.items()}
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    return task, splits, tensors, model
+
+
+def train(config: Config) -> dict:
+    out_dir = Path(config.train.output_dir)
+    accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
+                              project_dir=str(out_dir), dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    set_seed(config.train.seed)
+    task, splits, tensors, model = build(config, accelerator)
+    set_seed(config.train.seed)  # same weights whatever the data steps consumed
+    per_process = config.train.batch_size // accelerator.num_processes
+    loader = DataLoader(tensors["train"], batch_size=per_process, shuffle=True, drop_last=True,
+                        num_workers=config.train.num_workers)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=tuple(config.train.betas),
+                                  weight_decay=config.train.weight_decay)
+    total_updates = config.train.steps * config.reasoner.N_sup
+    scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
+                              num_training_steps=total_updates)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
+    progress = Progress()
+    accelerator.register_for_checkpointing(progress, *([ema] if ema is not None else []))
+    if config.train.resume:
+        path = checkpoint.resolve(config.train.resume, out_dir)
+        checkpoint.load(accelerator, path)
+        accelerator.print(f"resumed from {path} at batch {progress.step}")
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(to_yaml(config))
+    if config.train.tracker:
+        accelerator.init_trackers("hybrid-trm", config=_flat(as_dict(config)))
+
+    eval_model = lambda: (ema.module if ema is not None else accelerator.unwrap_model(model))  # noqa: E731
+    test_examples = examples(splits["test"])
+
+    def run_eval(split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
+        data = tensors[split]
+        if size is not None and size < len(data):
+            data = torch.utils.data.Subset(data, range(size))
+        exs = test_examples if split == "test" else examples(splits[split])
+        return evaluate(eval_model(), data, task, exs, config.reasoner.N_sup, device=accelerator.device, desc=desc,
+                        disable_progress=not accelerator.is_main_process)
+
+    bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
+    start, epoch_len = time.perf_counter(), len(loader)
+    stopped_early = False
+    while progress.step < config.train.steps:
+        epoch, offset = divmod(progress.step, epoch_len)
+        loader.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, offset) if offset else loader
+        for batch in batches:
+            model.train()
+            stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
+            progress.step += 1
+            bar.update()
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=stats["steps"])
+            if not math.isfinite(stats["loss"]):
+                raise FloatingPointError(f"loss became {stats['loss']} at batch {progress.step}; lower train.lr "
+                                         f"or use train.mixed_precision=no. Last good checkpoint: {out_dir / 'checkpoints'}")
+            log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
+            timed_out = config.train.time_limit and time.perf_counter() - start > config.train.time_limit
+            done = progress.step >= config.train.steps or timed_out
+            if config.train.eval_every and progress.step % config.train.eval_every == 0 and not done:
+                metrics = run_eval(size=config.train.eval_size)
+                log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
+                bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
+                          f"cell {metrics['cell_accuracy']:.3f}")
+            accelerator.log(log, step=progress.step)
+            if config.train.checkpoint_every and (progress.step % config.train.checkpoint_every == 0 or done):
+                checkpoint.save(accelerator, out_dir, progress.step, config, config.train.keep_checkpoints)
+            if done:
+                stopped_early = bool(timed_out) and progress.step < config.train.steps
+                break
+        if stopped_early:
+            break
+    bar.close()
+    train_seconds = time.perf_counter() - start
+
+    results = {"test": run_eval(desc="final evaluation")}
+    if "test_heldout" in tensors:
+        results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
+    results |= {"batches": progress.step, "train_seconds": train_seconds, "stopped_by_time_limit": stopped_early,
+                "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
+                "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters())}
+    if accelerator.is_main_process:
+        (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+        accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=progress.step)
+        print_summary(config, results, out_dir)
+    accelerator.end_training()
+    return results
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
+    return out
+
+
+def print_summary(config: Config, results: dict, out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = results["test"]
+    table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("exact accuracy (held-out)", f"{t['exact_accuracy']:.3f}  ({t['num_puzzles']} puzzles)")
+    table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
+    table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
+    table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
+    table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
+    if "test_heldout" in results:
+        table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
+    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s")
+    table.add_row("outputs", str(out_dir))
+    Console().print(table)
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
+    parser.add_argument("--config", help="a YAML file merged before the overrides")
+    parser.add_argument("--resume", nargs="?", const="latest", help="resume from a checkpoint folder (default: latest)")
+    args = parser.parse_args(argv)
+    overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
+    return load_config(overrides, args.config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        config = parse_args(argv)
+    except ConfigError as err:
+        sys.exit(f"error: {err}")
+    try:
+        train(config)
+    except (ConfigError, checkpoint.CheckpointError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Stable-max cross entropy (TRM): softmax's exp replaced by s(x) = x + 1 for x >= 0 and
+1 / (1 - x) below, which grows linearly, so logits cannot blow up as training sharpens them."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from eval.tasks.base import IGNORE
+
+
+def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
+    logits = logits.float()  # the ratio needs full precision even under bf16 autocast
+    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
+    return torch.log(s / s.sum(-1, keepdim=True))
+
+
+def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-slot loss (B, S); IGNORE slots give 0."""
+    log_probs = stablemax_log_probs(logits)
+    safe = labels.clamp(min=0)
+    loss = -log_probs.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    return loss * (labels != IGNORE)
+
+
+def halting_loss(q_halt: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
+    """BCE of the halting logit against "the current answer is fully correct" (B,)."""
+    return F.binary_cross_entropy_with_logits(q_halt.float(), correct.float(), reduction="none")

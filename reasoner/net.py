@@ -1,0 +1,67 @@
+"""The one tiny network TRM reapplies: a few post-norm blocks (RMSNorm, SwiGLU, no biases)
+whose token mixing is either bidirectional attention or an MLP over the slot axis."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, expansion: float):
+        super().__init__()
+        inner = int(dim * expansion * 2 / 3)  # 2/3 keeps parameters equal to a plain MLP of `expansion`
+        self.gate_up = nn.Linear(dim, 2 * inner, bias=False)
+        self.down = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(h).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, S, D = h.shape
+        q, k, v = self.qkv(h).view(B, S, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(q, k, v)  # (B, heads, S, D/heads), no mask: bidirectional
+        return self.out(mixed.transpose(1, 2).reshape(B, S, D))
+
+
+class SequenceMLP(nn.Module):
+    """Mixes slots with a SwiGLU across the slot axis: fixed-size grids only (TRM-MLP)."""
+
+    def __init__(self, num_slots: int, expansion: float):
+        super().__init__()
+        self.mlp = SwiGLU(num_slots, expansion)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mlp(h.transpose(1, 2)).transpose(1, 2)
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, mixer: nn.Module, expansion: float):
+        super().__init__()
+        self.mixer, self.mlp = mixer, SwiGLU(dim, expansion)
+        self.norm1, self.norm2 = nn.RMSNorm(dim, elementwise_affine=False), nn.RMSNorm(dim, elementwise_affine=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(h + self.mixer(h))  # post-norm keeps the recurrent state's scale fixed
+        return self.norm2(h + self.mlp(h))
+
+
+class TinyNet(nn.Sequential):
+    """`layers` blocks; input and output are (B, S, D)."""
+
+    def __init__(self, dim: int, num_slots: int, layers: int = 2, mixer: str = "mlp", heads: int = 4,
+                 expansion: float = 4.0):
+        def make_mixer() -> nn.Module:
+            return SequenceMLP(num_slots, expansion) if mixer == "mlp" else Attention(dim, heads)
+
+        super().__init__(*[Block(dim, make_mixer(), expansion) for _ in range(layers)])

@@ -1,0 +1,65 @@
+"""The Tiny Recursive Model's recursion core, with the paper's names.
+
+    x: the embedded question (re-read at every latent step)
+    y: the current answer, in latent form        z: the latent reasoning
+    latent recursion: n times z <- net(x + y + z), then y <- net(y + z)
+    deep recursion:   T-1 latent recursions without gradient, then one with gradient
+    deep supervision: the caller runs up to N_sup deep recursions per batch, each with its own
+                      loss and optimizer step, carrying (y, z) detached from one to the next.
+
+Only the last latent recursion keeps activations, so memory does not grow with T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Carry:
+    """What one supervision step hands to the next (detached)."""
+
+    y: torch.Tensor  # (B, S, D)
+    z: torch.Tensor  # (B, S, D)
+
+
+@dataclass
+class ReasonerOutput:
+    y: torch.Tensor  # (B, S, D) answer latent after this step, with gradient (for the head)
+    q_halt: torch.Tensor  # (B,) halting logit: > 0 means "my answer is already right, stop"
+    carry: Carry  # (y, z) detached, for the next supervision step
+
+
+class TRM(nn.Module):
+    def __init__(self, net: nn.Module, hidden: int, n: int = 6, T: int = 3):
+        super().__init__()
+        self.net = net  # the one tiny network, updating both z and y
+        self.n, self.T = n, T
+        # Fixed random starting latents, shared by every puzzle (no per-instance embedding).
+        self.register_buffer("y_init", torch.randn(hidden) * 0.02)
+        self.register_buffer("z_init", torch.randn(hidden) * 0.02)
+        self.halt_head = nn.Linear(hidden, 1)
+        # Start far from halting so early training runs every supervision step.
+        nn.init.zeros_(self.halt_head.weight)
+        nn.init.constant_(self.halt_head.bias, -5.0)
+
+    def initial_carry(self, x: torch.Tensor) -> Carry:
+        return Carry(self.y_init.expand_as(x).clone(), self.z_init.expand_as(x).clone())
+
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+        for _ in range(self.n):
+            z = self.net(x + y + z)  # reason, re-reading the question
+        y = self.net(y + z)  # revise the answer from the reasoning
+        return y, z
+
+    def forward(self, x: torch.Tensor, carry: Carry) -> ReasonerOutput:
+        y, z = carry.y, carry.z
+        with torch.no_grad():
+            for _ in range(self.T - 1):
+                y, z = self.latent_recursion(x, y, z)
+        y, z = self.latent_recursion(x, y, z)
+        q_halt = self.halt_head(y.mean(dim=1)).squeeze(-1)
+        return ReasonerOutput(y=y, q_halt=q_halt, carry=Carry(y.detach(), z.detach()))

