@@ -8,10 +8,15 @@ from adapters.query_attention import QueryAttentionAdapter
 from adapters.span_pool import SpanPoolAdapter
 
 
-def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int) -> nn.Module:
-    if config.kind == "span_pool":
+def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
+    """`aligned_slots`: the task's answer slots have character spans in the question."""
+    kind = config.kind if config.kind != "auto" else ("span_pool" if aligned_slots else "query_attention")
+    if kind == "span_pool" and not aligned_slots:
+        raise ValueError("adapter.kind=span_pool needs answer slots that line up with the question text; "
+                         "this task has none: use adapter.kind=query_attention (or auto)")
+    if kind == "span_pool":
         return SpanPoolAdapter(backbone_hidden, hidden, num_slots, config.dropout)
-    if config.kind == "query_attention":
+    if kind == "query_attention":
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
     raise ValueError(f"adapter.kind={config.kind!r}: choose span_pool or query_attention")
 

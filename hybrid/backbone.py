@@ -123,3 +123,14 @@ def freeze(module: nn.Module) -> nn.Module:
     """No gradient, eval mode: the module becomes a fixed feature extractor."""
     module.requires_grad_(False)
     return module.eval()
+
+
+def load_backbone(config: BackboneConfig) -> nn.Module:
+    """The frozen front end named by `config.path`. `chars` is the backbone-off baseline: fixed
+    one-hot characters plus positions, so the adapter's projection becomes a learned character
+    embedding (a plain TRM) while the rest of the pipeline stays the same."""
+    if config.path == "chars":
+        from hybrid.char_backbone import CharBackbone
+
+        return CharBackbone(config)
+    return FrozenBackbone(config)

@@ -42,7 +42,7 @@ class BackboneConfig:
 
 @dataclass
 class AdapterConfig:
-    kind: str = "span_pool"  # span_pool | query_attention
+    kind: str = "auto"  # auto (span_pool when the task's slots line up with its text) | span_pool | query_attention
     heads: int = 4  # query_attention only
     dropout: float = 0.0
 
@@ -151,8 +151,8 @@ def validate(config: Config) -> None:
     r, a = config.reasoner, config.adapter
     if r.mixer not in ("mlp", "attention"):
         raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose mlp or attention")
-    if a.kind not in ("span_pool", "query_attention"):
-        raise ConfigError(f"adapter.kind={a.kind!r}: choose span_pool or query_attention")
+    if a.kind not in ("auto", "span_pool", "query_attention"):
+        raise ConfigError(f"adapter.kind={a.kind!r}: choose auto, span_pool or query_attention")
     if min(r.n, r.T, r.N_sup) < 1:
         raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
     if config.train.batch_size % config.train.grad_accum:

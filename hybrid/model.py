@@ -24,10 +24,11 @@ class HybridOutput:
 
 
 class HybridModel(nn.Module):
-    def __init__(self, config: Config, backbone_hidden: int, num_slots: int, vocab_size: int):
+    def __init__(self, config: Config, backbone_hidden: int, num_slots: int, vocab_size: int,
+                 aligned_slots: bool = True):
         super().__init__()
         r = config.reasoner
-        self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots)
+        self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots)
         net = TinyNet(r.hidden, num_slots, r.layers, r.mixer, r.heads, r.expansion)
         self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T)
         self.head = nn.Linear(r.hidden, vocab_size, bias=False)

@@ -28,7 +28,7 @@ from transformers import get_scheduler
 from eval.runner import evaluate
 from eval.tasks import IGNORE, make_task
 from hybrid import checkpoint
-from hybrid.backbone import FrozenBackbone
+from hybrid.backbone import load_backbone
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, embed_split, examples
 from hybrid.ema import make_ema
@@ -97,10 +97,10 @@ def build(config: Config, accelerator: Accelerator):
     task = make_task(config.task)
     with accelerator.main_process_first():
         splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
-        backbone = FrozenBackbone(config.backbone).to(accelerator.device)
+        backbone = load_backbone(config.backbone).to(accelerator.device)
         tensors = {name: embed_split(backbone, split, task.num_slots, config.train.data_dir, name)
                    for name, split in splits.items()}
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     return task, splits, tensors, model
 
 
