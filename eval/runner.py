@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import torch
+from accelerate.data_loader import prepare_data_loader
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -18,38 +19,47 @@ from eval.tasks import IGNORE, Example, Task
 
 @torch.no_grad()
 def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=None, desc: str = "evaluating",
-            disable_progress: bool = False) -> dict[str, torch.Tensor]:
+            disable_progress: bool = False, accelerator=None) -> dict[str, torch.Tensor]:
     """Predicted class ids after every supervision step, plus halting logits.
 
-    Returns ids (N, N_sup, S), q_halt (N, N_sup), labels (N, S), index (N,)."""
+    With an `accelerator`, each process predicts its shard of the dataset and every process
+    gets the predictions for all of it (gather_for_metrics drops the padding Accelerate adds
+    to even out the last batch). Returns ids (N, N_sup, S), q_halt (N, N_sup), labels (N, S),
+    index (N,)."""
     model.eval()
     device = device or next(model.parameters()).device
+    loader = DataLoader(dataset, batch_size=batch_size)
+    if accelerator is not None:  # the module-level function: unlike accelerator.prepare, it does not
+        # register the loader, so checkpoints (save_state) hold the training loader's state only
+        loader = prepare_data_loader(loader, device, accelerator.num_processes, accelerator.process_index,
+                                     put_on_device=True)
     ids, q_halts, labels, index = [], [], [], []
-    for states, mask, token_slot, label, idx in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc,
-                                                     leave=False, disable=disable_progress):
+    for states, mask, token_slot, label, idx in tqdm(loader, desc=desc, leave=False, disable=disable_progress):
         states, mask, token_slot = states.to(device).float(), mask.to(device), token_slot.to(device).long()
         carry = model.initial_carry(states.shape[0], label.shape[1], device)
         step_ids, step_q = [], []
         for _ in range(N_sup):
             out = model(states, mask, token_slot, carry.y, carry.z)
             carry = out.carry
-            step_ids.append(out.logits.argmax(-1).cpu())
-            step_q.append(out.q_halt.float().cpu())
-        ids.append(torch.stack(step_ids, 1))
-        q_halts.append(torch.stack(step_q, 1))
-        labels.append(label)
-        index.append(idx)
+            step_ids.append(out.logits.argmax(-1))
+            step_q.append(out.q_halt.float())
+        batch = (torch.stack(step_ids, 1), torch.stack(step_q, 1), label.to(device), idx.to(device))
+        if accelerator is not None:
+            batch = accelerator.gather_for_metrics(batch)
+        for store, t in zip((ids, q_halts, labels, index), batch):
+            store.append(t.cpu())
     return {"ids": torch.cat(ids), "q_halt": torch.cat(q_halts), "labels": torch.cat(labels), "index": torch.cat(index)}
 
 
-def halting_steps(q_halt: torch.Tensor) -> torch.Tensor:
-    """1-based step at which each puzzle halts: the first q_halt > 0, else the last step."""
-    fired = q_halt > 0
+def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
+    """1-based step at which each puzzle halts: the first with sigmoid(q_halt) > threshold, else the last."""
+    fired = torch.sigmoid(q_halt) > threshold
     first = torch.where(fired.any(1), fired.float().argmax(1), torch.full_like(fired[:, 0], fired.shape[1] - 1, dtype=torch.long))
     return first.long() + 1
 
 
-def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None) -> dict:
+def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None,
+                      halt_threshold: float = 0.9) -> dict:
     """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score."""
     ids, labels = pred["ids"], pred["labels"]
     N, steps = ids.shape[:2]
@@ -57,7 +67,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
     correct = (ids == labels.unsqueeze(1)) | ~valid
     exact_curve = correct.all(-1).float().mean(0)  # (steps,)
     cell_curve = ((ids == labels.unsqueeze(1)) & valid).sum((0, 2)).float() / valid.sum().clamp(min=1)
-    halt = halting_steps(pred["q_halt"])
+    halt = halting_steps(pred["q_halt"], halt_threshold)
     early = ids[torch.arange(N), halt - 1]  # (N, S) answer at the halting step
     metrics = {
         "exact_accuracy": exact_curve[-1].item(),
@@ -71,19 +81,30 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
     }
     if examples is not None:
         final = ids[:, -1]
-        answers = [task.decode(examples[int(i)], final[k].tolist()) for k, i in enumerate(pred["index"])]
-        verdicts = [task.verify(examples[int(i)], a) for a, i in zip(answers, pred["index"])]
-        scores = [task.score(examples[int(i)], a) for a, i in zip(answers, pred["index"])]
+        verdicts, scores, failures = [], [], []
+        for k, i in enumerate(pred["index"].tolist()):
+            try:
+                answer = task.decode(examples[i], final[k].tolist())
+                verdicts.append(bool(task.verify(examples[i], answer)))
+                scores.append(float(task.score(examples[i], answer)))
+            except Exception as err:  # families wrap third-party scorers: one bad answer must not lose the run
+                verdicts.append(False)
+                scores.append(0.0)
+                failures.append({"index": i, "error": f"{type(err).__name__}: {str(err)[:300]}"})
         metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
         metrics["task_score"] = sum(scores) / max(N, 1)
+        metrics["answer_failures"] = {"count": len(failures), "first": failures[:5]}  # counted as wrong
     return metrics
 
 
 def evaluate(model, dataset: Dataset, task: Task, examples: list[Example] | None, N_sup: int,
-             batch_size: int = 256, device=None, desc: str = "evaluating", disable_progress: bool = False) -> dict:
+             batch_size: int = 256, device=None, desc: str = "evaluating", disable_progress: bool = False,
+             accelerator=None, halt_threshold: float = 0.9) -> dict:
+    """predict + score_predictions; with an `accelerator` the dataset is sharded over processes
+    and every process returns the metrics of the whole dataset."""
     start = time.perf_counter()
-    pred = predict(model, dataset, N_sup, batch_size, device, desc, disable_progress)
+    pred = predict(model, dataset, N_sup, batch_size, device, desc, disable_progress, accelerator)
     seconds = time.perf_counter() - start
-    metrics = score_predictions(pred, task, examples)
+    metrics = score_predictions(pred, task, examples, halt_threshold)
     metrics["puzzles_per_second"] = metrics["num_puzzles"] / max(seconds, 1e-9)
     return metrics

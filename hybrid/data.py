@@ -1,25 +1,20 @@
-"""Data pipeline: generate puzzle splits once (saved as `datasets` on disk), embed them once
-with the frozen backbone (token states cached on disk), and serve tensors to the loop.
-
-Because the backbone is frozen, its output for a given text never changes: caching it makes a
-training step cost the same whatever the backbone's size.
+"""Data pipeline: generate puzzle splits once (saved as `datasets` on disk). Embedding them
+with the backbone (token states cached on disk) lives in hybrid/cache.py.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import hashlib
 import json
 import random
 from pathlib import Path
 
-import torch
 from datasets import Dataset, DatasetDict, load_from_disk
-from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
 from eval.tasks import Example, Task
+from hybrid.cache import embed_split, token_slots  # noqa: F401  (moved there; still importable here)
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
 
@@ -44,23 +39,23 @@ def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
 
 def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclude: set[str], desc: str) -> Dataset:
     rng = random.Random(seed)
-    records = []
+    records, rejected = [], 0
     with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
             example = task.generate(rng, rng.choice(wordings))
             if example.answer + example.question in exclude:  # keep held-out puzzles unseen
+                rejected += 1
+                if rejected > 100 * size:  # a small puzzle space would loop forever
+                    raise ValueError(f"{desc}: {task.name} keeps repeating training puzzles ({len(records)} of {size} "
+                                     f"new ones after {rejected} repeats); lower task.train_size or task.test_size")
                 continue
             records.append(example.to_record())
             bar.update()
     return Dataset.from_list(records)
 
 
-def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> DatasetDict:
-    """train / test (same wordings) / test_heldout (held-out wordings, if any), cached on disk."""
+def generate_splits(task: Task, task_config, seed: int) -> dict[str, Dataset]:
     config = dataclasses.asdict(task_config)
-    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed)}"
-    if (path / "dataset_dict.json").exists():
-        return load_from_disk(str(path))
     seen, held_out = split_wordings(task, task_config)
     splits = {"train": generate_split(task, config["train_size"], seed * 1000 + SPLIT_SEEDS["train"], seen, set(), "train")}
     train_keys = set(a + q for a, q in zip(splits["train"]["answer"], splits["train"]["question"]))
@@ -68,65 +63,30 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     if held_out:
         splits["test_heldout"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test_heldout"],
                                                 held_out, train_keys, "test (held-out wordings)")
+    return splits
+
+
+def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> DatasetDict:
+    """train / test (same wordings) / test_heldout (held-out wordings, if any), cached on disk.
+
+    A family over fixed data (a QA file), or one whose test puzzles must come from elsewhere
+    than its training puzzles (ARC's evaluation tasks), may define
+    `splits(train_size, test_size, seed, wordings, held_out_wordings) -> {"train": [Example],
+    "test": [Example], "test_heldout": [Example] (when held_out_wordings)}`, given the wordings
+    of `split_wordings`; it is used instead of generation when present."""
+    config = dataclasses.asdict(task_config)
+    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed)}"
+    if (path / "dataset_dict.json").exists():
+        return load_from_disk(str(path))
+    if hasattr(task, "splits"):
+        own = task.splits(config["train_size"], config["test_size"], seed, *split_wordings(task, task_config))
+        splits = {name: Dataset.from_list([e.to_record() for e in split]) for name, split in own.items()}
+    else:
+        splits = generate_splits(task, task_config, seed)
     dataset = DatasetDict(splits)
     dataset.save_to_disk(str(path))
     (path / "config.json").write_text(json.dumps(config, indent=2, default=str))
     return dataset
-
-
-def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> torch.Tensor:
-    """For each token, the index of the answer slot whose text it overlaps (-1 for none)."""
-    out = torch.full(offsets.shape[:1], -1, dtype=torch.int16)
-    if not spans:
-        return out
-    starts = [s for s, _ in spans]
-    for t, (a, b) in enumerate(offsets.tolist()):
-        if b <= a:
-            continue  # special or padding token
-        i = bisect.bisect_right(starts, b - 1) - 1  # last slot starting before the token ends
-        if i >= 0 and spans[i][1] > a:
-            out[t] = i
-    return out
-
-
-def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path, desc: str) -> TensorDataset:
-    """Backbone states for every question, computed in batches once and cached on disk."""
-    questions = split["question"]
-    key = _digest(backbone.identity, backbone.config.layer, backbone.config.dtype,
-                  backbone.config.max_length, questions, [list(s) for s in split["slot_spans"]])
-    path = Path(cache_dir).expanduser() / "embeddings" / f"{key}.pt"
-    if path.exists():
-        cached = torch.load(path)
-    else:
-        cached = _embed(backbone, split, desc)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(cached, tmp)
-        tmp.replace(path)  # atomic: a crash never leaves a half-written cache entry
-    labels = torch.tensor(split["labels"], dtype=torch.long)
-    if labels.shape[1] != num_slots:
-        raise ValueError(f"{desc}: examples have {labels.shape[1]} answer slots, the task declares {num_slots}")
-    return TensorDataset(cached["states"], cached["mask"], cached["token_slot"], labels, torch.arange(len(labels)))
-
-
-@torch.no_grad()
-def _embed(backbone, split: Dataset, desc: str) -> dict[str, torch.Tensor]:
-    batch_size = backbone.config.batch_size
-    chunks = []
-    for start in tqdm(range(0, len(split), batch_size), desc=f"embedding {desc}", leave=False):
-        rows = split[start:start + batch_size]
-        encoded = backbone(rows["question"])
-        slots = torch.stack([token_slots(o, [tuple(s) for s in spans])
-                             for o, spans in zip(encoded.offsets, rows["slot_spans"])])
-        chunks.append((encoded.states.to("cpu", torch.float16), encoded.mask.bool().cpu(), slots))
-    length = max(c[0].shape[1] for c in chunks)
-    pad = lambda t, value: torch.nn.functional.pad(t, (0, 0, 0, length - t.shape[1]) if t.dim() == 3  # noqa: E731
-                                                 else (0, length - t.shape[1]), value=value)
-    return {
-        "states": torch.cat([pad(c[0], 0) for c in chunks]),
-        "mask": torch.cat([pad(c[1], False) for c in chunks]),
-        "token_slot": torch.cat([pad(c[2], -1) for c in chunks]),
-    }
 
 
 def examples(split: Dataset) -> list[Example]:

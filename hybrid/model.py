@@ -33,6 +33,7 @@ class HybridModel(nn.Module):
         self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T)
         self.head = nn.Linear(r.hidden, vocab_size, bias=False)
         self.N_sup = r.N_sup
+        self.config = config  # save_pretrained writes it, so a saved folder names its backbone and task
 
     def initial_carry(self, batch_size: int, num_slots: int, device) -> Carry:
         shape = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)
@@ -43,3 +44,18 @@ class HybridModel(nn.Module):
         x = self.adapter(states, mask, token_slot)  # (B, S, D)
         out = self.reasoner(x, Carry(y, z))
         return HybridOutput(self.head(out.y), out.q_halt, out.carry)
+
+    def save_pretrained(self, folder) -> None:
+        """config.yaml + this module's weights in safetensors (training saves its EMA copy this way)."""
+        from hybrid.inference import save_pretrained
+
+        save_pretrained(self, self.config, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder, device=None):
+        """A ready-to-use solver (hybrid.inference.Hybrid, with `.solve(texts)`): the weights in
+        `folder` plus the frozen backbone and task its config names. The backbone is kept out of
+        this module, so the solver holds the three together."""
+        from hybrid.inference import Hybrid
+
+        return Hybrid.from_pretrained(folder, device)

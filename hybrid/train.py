@@ -30,10 +30,17 @@ from eval.tasks import IGNORE, make_task
 from hybrid import checkpoint
 from hybrid.backbone import load_backbone
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
-from hybrid.data import build_splits, embed_split, examples
+from hybrid.cache import backbone_inputs
+from hybrid.data import build_splits, examples
 from hybrid.ema import make_ema
+from hybrid.inference import save_pretrained
+from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from reasoner import halting_loss, stablemax_cross_entropy
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Raised before the optimizer step, so the weights never take a non-finite update."""
 
 
 class Progress:
@@ -59,7 +66,7 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     active = [torch.ones(c[0].shape[0], dtype=torch.bool, device=states.device) for c in chunks]
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0}
     for step in range(config.reasoner.N_sup):
-        exact = 0.0
+        exact, step_loss = 0.0, 0.0
         for i, (s, m, ts, y_true) in enumerate(chunks):
             sync = accelerator.no_sync(model) if i < k - 1 else nullcontext()  # all-reduce once per step
             with sync:
@@ -71,8 +78,16 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
                 accelerator.backward(loss)
             carries[i] = out.carry
             exact += correct.float().mean().item() / k
+            step_loss += loss.item()
             if config.train.halt:
                 active[i] = active[i] & (out.q_halt.detach() <= 0)
+        # One all-reduce decides for every process, before the update: a non-finite loss anywhere
+        # stops the run with the weights untouched, and the loop ends once every sample halted.
+        running = torch.stack([a.any() for a in active]).any()
+        flags = accelerator.reduce(torch.tensor([float(running), float(not math.isfinite(step_loss))],
+                                                device=states.device), "sum")
+        if flags[1] > 0:
+            raise NonFiniteLoss(f"the loss became non-finite at supervision step {step + 1} (update not applied)")
         if config.train.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         optimizer.step()
@@ -80,11 +95,10 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
         optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             ema.update_parameters(inner)
-        stats["loss"] += loss.item() * k
+        stats["loss"] += step_loss
         stats["exact_first" if step == 0 else "exact_last"] = exact
         stats["steps"] += 1
-        still_running = torch.stack([a.any() for a in active]).any().float()
-        if config.train.halt and accelerator.reduce(still_running, "sum").item() == 0:
+        if config.train.halt and flags[0] == 0:
             break  # every sample on every process has halted
     stats["loss"] /= stats["steps"]
     if stats["steps"] == 1:
@@ -95,12 +109,12 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
 def build(config: Config, accelerator: Accelerator):
     """Task, data (generated and embedded once, cached), model, EMA."""
     task = make_task(config.task)
-    with accelerator.main_process_first():
+    with accelerator.main_process_first():  # the main process generates data and converts GGUF weights first
         splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
-        backbone = load_backbone(config.backbone).to(accelerator.device)
-        tensors = {name: embed_split(backbone, split, task.num_slots, config.train.data_dir, name)
-                   for name, split in splits.items()}
+        backbone = load_backbone(config.backbone, config.train.data_dir).to(accelerator.device)
+    tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model
     return task, splits, tensors, model
 
 
@@ -111,7 +125,13 @@ def train(config: Config) -> dict:
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # same weights whatever the data steps consumed
+    if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
+        raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
+                          f"processes x train.grad_accum={config.train.grad_accum}")
     per_process = config.train.batch_size // accelerator.num_processes
+    if len(tensors["train"]) < config.train.batch_size:
+        raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
+                          f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
     loader = DataLoader(tensors["train"], batch_size=per_process, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=tuple(config.train.betas),
@@ -124,14 +144,15 @@ def train(config: Config) -> dict:
     progress = Progress()
     accelerator.register_for_checkpointing(progress, *([ema] if ema is not None else []))
     if config.train.resume:
-        path = checkpoint.resolve(config.train.resume, out_dir)
-        checkpoint.load(accelerator, path)
+        path = checkpoint.resume(accelerator, config.train.resume, out_dir)
         accelerator.print(f"resumed from {path} at batch {progress.step}")
     if accelerator.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(to_yaml(config))
     if config.train.tracker:
-        accelerator.init_trackers("hybrid-trm", config=_flat(as_dict(config)))
+        accelerator.init_trackers("hybrid-trm", config=_flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+    accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
+                      f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
 
     eval_model = lambda: (ema.module if ema is not None else accelerator.unwrap_model(model))  # noqa: E731
     test_examples = examples(splits["test"])
@@ -142,41 +163,67 @@ def train(config: Config) -> dict:
             data = torch.utils.data.Subset(data, range(size))
         exs = test_examples if split == "test" else examples(splits[split])
         return evaluate(eval_model(), data, task, exs, config.reasoner.N_sup, device=accelerator.device, desc=desc,
-                        disable_progress=not accelerator.is_main_process)
+                        halt_threshold=config.reasoner.halt_threshold,
+                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+
+    saved_step = None
+
+    def save() -> Path:
+        """Checkpoint the current state (once per batch, however many reasons ask)."""
+        nonlocal saved_step
+        if saved_step != progress.step:
+            checkpoint.save(accelerator, out_dir, progress.step, config, config.train.keep_checkpoints)
+            saved_step = progress.step
+        return out_dir / "checkpoints" / f"{checkpoint.PREFIX}{progress.step:08d}"
 
     bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
     start, epoch_len = time.perf_counter(), len(loader)
-    stopped_early = False
-    while progress.step < config.train.steps:
-        epoch, offset = divmod(progress.step, epoch_len)
-        loader.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(loader, offset) if offset else loader
-        for batch in batches:
-            model.train()
-            stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
-            progress.step += 1
-            bar.update()
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=stats["steps"])
-            if not math.isfinite(stats["loss"]):
-                raise FloatingPointError(f"loss became {stats['loss']} at batch {progress.step}; lower train.lr "
-                                         f"or use train.mixed_precision=no. Last good checkpoint: {out_dir / 'checkpoints'}")
-            log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
-            timed_out = config.train.time_limit and time.perf_counter() - start > config.train.time_limit
-            done = progress.step >= config.train.steps or timed_out
-            if config.train.eval_every and progress.step % config.train.eval_every == 0 and not done:
-                metrics = run_eval(size=config.train.eval_size)
-                log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
-                bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
-                          f"cell {metrics['cell_accuracy']:.3f}")
-            accelerator.log(log, step=progress.step)
-            if config.train.checkpoint_every and (progress.step % config.train.checkpoint_every == 0 or done):
-                checkpoint.save(accelerator, out_dir, progress.step, config, config.train.keep_checkpoints)
-            if done:
-                stopped_early = bool(timed_out) and progress.step < config.train.steps
+    stopped_early = interrupted = False
+    with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
+        while progress.step < config.train.steps:
+            epoch, offset = divmod(progress.step, epoch_len)
+            loader.set_epoch(epoch)
+            batches = accelerator.skip_first_batches(loader, offset) if offset else loader
+            for batch in batches:
+                model.train()
+                try:
+                    stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
+                except NonFiniteLoss as err:
+                    raise FloatingPointError(f"{err} in batch {progress.step + 1}; lower train.lr or use "
+                                             f"train.mixed_precision=no. Last good state: {save()}") from None
+                progress.step += 1
+                # Global numbers (means over processes) for the log, and one decision to stop for all
+                # processes: one that stopped alone would leave the others waiting in an all-reduce.
+                values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
+                stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
+                timed_out = bool(config.train.time_limit) and time.perf_counter() - start > config.train.time_limit
+                flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
+                timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
+                bar.update()
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}")
+                log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
+                done = progress.step >= config.train.steps or timed_out
+                if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
+                    metrics = run_eval(size=config.train.eval_size)
+                    log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
+                    if accelerator.is_main_process:
+                        bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
+                                  f"cell {metrics['cell_accuracy']:.3f}")
+                accelerator.log(log, step=progress.step)
+                every = config.train.checkpoint_every
+                if interrupted or every and (progress.step % every == 0 or done):
+                    save()
+                if done or interrupted:
+                    stopped_early = timed_out and progress.step < config.train.steps
+                    break
+            if stopped_early or interrupted:
                 break
-        if stopped_early:
-            break
     bar.close()
+    if interrupted:  # no final evaluation: a preempted job has seconds to exit
+        path = save()  # already saved in the loop; this names it
+        accelerator.print(f"SIGTERM: stopped after batch {progress.step}, state saved in {path}; continue with --resume")
+        accelerator.end_training()
+        return {"interrupted": True, "batches": progress.step, "checkpoint": str(path)}
     train_seconds = time.perf_counter() - start
 
     results = {"test": run_eval(desc="final evaluation")}
@@ -186,9 +233,11 @@ def train(config: Config) -> dict:
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                 "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters())}
     if accelerator.is_main_process:
+        save_pretrained(eval_model(), config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
         (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
         accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=progress.step)
         print_summary(config, results, out_dir)
+    accelerator.wait_for_everyone()  # final/ exists for every process once train() returns
     accelerator.end_training()
     return results
 
@@ -240,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {err}")
     try:
         train(config)
-    except (ConfigError, checkpoint.CheckpointError) as err:
+    except (ConfigError, checkpoint.CheckpointError, FloatingPointError) as err:
         sys.exit(f"error: {err}")
 
 

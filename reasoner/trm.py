@@ -13,6 +13,7 @@ Only the last latent recursion keeps activations, so memory does not grow with T
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 from torch import nn
@@ -34,10 +35,11 @@ class ReasonerOutput:
 
 
 class TRM(nn.Module):
-    def __init__(self, net: nn.Module, hidden: int, n: int = 6, T: int = 3):
+    def __init__(self, net: nn.Module, hidden: int, n: int = 6, T: int = 3, compiled: bool = False):
         super().__init__()
         self.net = net  # the one tiny network, updating both z and y
         self.n, self.T = n, T
+        self.compiled = compiled  # torch.compile each latent recursion (bench/fast_paths.py)
         # Fixed random starting latents, shared by every puzzle (no per-instance embedding).
         self.register_buffer("y_init", torch.randn(hidden) * 0.02)
         self.register_buffer("z_init", torch.randn(hidden) * 0.02)
@@ -57,9 +59,17 @@ class TRM(nn.Module):
 
     def forward(self, x: torch.Tensor, carry: Carry) -> ReasonerOutput:
         y, z = carry.y, carry.z
+        recursion = compiled_latent_recursion() if self.compiled else type(self).latent_recursion
         with torch.no_grad():
             for _ in range(self.T - 1):
-                y, z = self.latent_recursion(x, y, z)
-        y, z = self.latent_recursion(x, y, z)
+                y, z = recursion(self, x, y, z)
+        y, z = recursion(self, x, y, z)
         q_halt = self.halt_head(y.mean(dim=1)).squeeze(-1)
         return ReasonerOutput(y=y, q_halt=q_halt, carry=Carry(y.detach(), z.detach()))
+
+
+@cache
+def compiled_latent_recursion():
+    """TRM.latent_recursion compiled once for every instance. The module is an argument rather
+    than a compiled bound method, so a deep copy (the EMA) runs with its own weights."""
+    return torch.compile(TRM.latent_recursion)

@@ -61,8 +61,8 @@ def test_corrupt_checkpoint_is_a_clear_error_and_loses_nothing(small_config):
     train(config)
     newest = checkpoint.checkpoints(config.train.output_dir)[-1]
     (newest / "model.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=str(newest)):
-        train(small_config("train.steps=6", "train.resume=latest"))
+    with pytest.raises(CheckpointError, match=str(newest / "model.safetensors")):  # `latest` would fall back instead
+        train(small_config("train.steps=6", f"train.resume={newest}"))
     assert len(checkpoint.checkpoints(config.train.output_dir)) == 2  # nothing deleted
 
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 
+from eval.tasks.arc import Arc, ArcConfig
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task
+from eval.tasks.maze import Maze, MazeConfig
+from eval.tasks.qa import QA, QaConfig
+from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
+from eval.tasks.sorting import Sorting, SortingConfig
 from eval.tasks.sudoku import Sudoku, SudokuConfig
+from eval.tasks.zebra import Zebra, ZebraConfig
 
 # name -> (family class, its config schema). A new family registers itself here.
 TASKS: dict[str, tuple[type[Task], type]] = {
     "sudoku": (Sudoku, SudokuConfig),
+    "maze": (Maze, MazeConfig),
+    "sorting": (Sorting, SortingConfig),
+    "zebra": (Zebra, ZebraConfig),
+    "arc": (Arc, ArcConfig),
+    "reasoning_gym": (ReasoningGym, ReasoningGymConfig),
+    "qa": (QA, QaConfig),
 }
 TASK_CONFIGS = {name: schema for name, (_, schema) in TASKS.items()}
 

@@ -1,0 +1,88 @@
+"""Training throughput with the embedding cache vs without it, for MiniLM and SmolLM2.
+
+    python bench/backbone_cache.py                   # both backbones, ~5-10 min on 2 shared cores
+    python bench/backbone_cache.py --backbones minilm --steps 5
+
+Each backbone trains the default task (6x6 Sudoku, configs/default.yaml) twice with the same
+seed and settings: once from cached states (`backbone.cache=true`, the default: the backbone
+embeds every puzzle once, before training) and once running the backbone on every batch
+(`backbone.cache=false`). Throughput is puzzles per second of the training loop alone
+(train_seconds from metrics.json); setup (loading, the one-off embedding, final evaluation) is
+reported apart. The training set is cut to `--steps` batches so the one-off embedding stays
+short: throughput does not depend on it. Results go to stdout and to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def run(preset: str, cache: bool, args, out_root: Path) -> dict:
+    from hybrid.config import load_config
+    from hybrid.train import train
+
+    batch = args.batch_size
+    config = load_config([
+        f"backbone={preset}", f"backbone.cache={str(cache).lower()}",
+        f"task.train_size={batch * args.steps}", f"task.test_size={args.test_size}",
+        f"train.batch_size={batch}", f"train.steps={args.steps}", "train.eval_every=0", "train.checkpoint_every=0",
+        "train.tracker=null", f"train.data_dir={args.data_dir}", f"train.output_dir={out_root / f'{preset}-{cache}'}",
+    ])
+    start = time.perf_counter()
+    metrics = train(config)
+    wall = time.perf_counter() - start
+    return {"backbone": preset, "path": config.backbone.path, "cache": cache, "batches": metrics["batches"],
+            "batch_size": batch, "train_seconds": metrics["train_seconds"],
+            "puzzles_per_second": metrics["batches"] * batch / metrics["train_seconds"],
+            "setup_and_eval_seconds": wall - metrics["train_seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
+    parser.add_argument("--steps", type=int, default=3, help="training batches per run")
+    parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
+    parser.add_argument("--test-size", type=int, default=32, help="puzzles in the (untimed) final evaluation")
+    parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
+    args = parser.parse_args()
+    out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
+    import torch
+
+    results = []
+    for preset in args.backbones:
+        for cache in (True, False):
+            print(f"\n=== {preset}, backbone.cache={cache}", flush=True)
+            results.append(run(preset, cache, args, out_root))
+    summary = {}
+    for preset in args.backbones:
+        cached, live = (next(r for r in results if r["backbone"] == preset and r["cache"] == c) for c in (True, False))
+        summary[preset] = {"cached_puzzles_per_second": cached["puzzles_per_second"],
+                           "uncached_puzzles_per_second": live["puzzles_per_second"],
+                           "speedup": cached["puzzles_per_second"] / live["puzzles_per_second"]}
+    report = {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size,
+              "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                          "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                          "platform": platform.platform()}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}")
+    for preset, s in summary.items():
+        print(f"{preset:<10} {s['cached_puzzles_per_second']:>20.1f} {s['uncached_puzzles_per_second']:>22.1f} "
+              f"{s['speedup']:>8.1f}x")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Helpers every bench script shares: timing, memory, machine description, table + JSON output.
+
+Memory on the CPU has no allocator counter like `torch.cuda.max_memory_allocated`, so
+`LiveMemory` counts it itself: a dispatch mode that sees every tensor an op returns, adds its
+storage's bytes while the storage is alive and keeps the maximum. It counts what tensors hold
+(weights, gradients, optimizer state, activations, temporaries), not allocator slack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: python bench/<name>.py
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_leaves  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def setup(device: str = "cpu", threads: int | None = 2, seed: int = 0) -> torch.device:
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return torch.device(device)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(fn: Callable[[], object], device: torch.device, warmup: int = 2, iters: int = 5) -> dict:
+    """Median (and min/max) wall time of `fn` in milliseconds, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "iters": iters}
+
+
+class LiveMemory(TorchDispatchMode):
+    """Current and peak bytes of live tensor storages created inside the mode (plus `track`ed ones)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sizes: dict[int, int] = {}
+        self.current = self.peak = 0
+
+    def track(self, *tensors) -> None:
+        for t in tree_leaves(tensors):
+            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
+                continue
+            storage = t.untyped_storage()
+            key = id(storage)  # one Python object per storage, kept while the storage lives
+            if key in self.sizes:
+                continue  # a view of a storage already counted
+            self.sizes[key] = storage.nbytes()
+            self.current += self.sizes[key]
+            self.peak = max(self.peak, self.current)
+            weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        self.current -= self.sizes.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.track(out)
+        return out
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device, existing=()) -> int:
+    """Peak bytes held by tensors while `fn` runs: CUDA allocator peak, or `LiveMemory` on the
+    CPU with `existing` (weights, optimizer state, inputs) counted from the start."""
+    if device.type == "cuda":
+        sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        sync(device)
+        return torch.cuda.max_memory_allocated(device)
+    memory = LiveMemory()
+    memory.track(list(existing))
+    with memory:
+        fn()
+    return memory.peak
+
+
+def saved_tensor_bytes(fn: Callable[[], object], exclude=()) -> int:
+    """Bytes autograd saves for the backward pass while `fn` runs its forward: the activation
+    memory. A storage saved several times counts once; `exclude` (the weights) not at all."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in skip:
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def machine() -> dict:
+    """Where a figure was measured: what docs/performance.md prints beside each table."""
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "processor": _cpu_name()}
+    if hasattr(os, "getloadavg"):
+        info["load_average_1min"] = round(os.getloadavg()[0], 2)  # > cores: timings are contended
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def write_json(name: str, payload: dict, out: str | None = None, argv: list[str] | None = None) -> Path:
+    """Write `payload` with the command that produced it (`argv`: the script's arguments, when
+    called from Python) and the machine it ran on."""
+    path = Path(out) if out else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arguments = sys.argv[1:] if argv is None else argv
+    payload = {"bench": name, "command": " ".join(["python", f"bench/{name}.py", *arguments]),
+               "machine": machine(), **payload}
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def print_table(title: str, columns: list[str], rows: list[list]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[_fmt(v) for v in row])
+    Console(width=200).print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def mib(n_bytes: float) -> float:
+    return n_bytes / 2**20

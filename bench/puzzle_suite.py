@@ -1,0 +1,216 @@
+"""Train and evaluate small instances of every registered puzzle family on the CPU, three ways,
+and print one table of exact accuracy on held-out puzzles and on held-out wordings.
+
+    python bench/puzzle_suite.py                                 # every family, ~18 min (--minutes)
+    python bench/puzzle_suite.py --families sudoku --time-limit 120 --train-size 3000
+    python bench/puzzle_suite.py --task-set sudoku:size=6 reasoner.hidden=128
+
+The three variants differ by one config switch each and go through the same training script
+and the same evaluation harness (`python -m eval`):
+
+    hybrid         the pretrained backbone (--backbone), recursion on (the configured T, n, N_sup)
+    no_recursion   reasoner=no_recursion: T=1, n=1, N_sup=1 (one pass of the tiny network)
+    no_backbone    backbone=chars: fixed one-hot characters, i.e. a plain TRM on characters
+
+Every variant of a family gets the same data and the same wall-clock training budget
+(train.time_limit: an equal share of what is left of --minutes, or --time-limit), so the
+variants without recursion run more batches in it. A family whose renderer has several
+wordings trains on its configured ones (all but the last when it names none) and is also
+tested on the others (task.held_out_wordings). Families that fail are reported in the table,
+not fatal. Results go to bench/results/puzzle_suite.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+from eval.__main__ import evaluate_run  # noqa: E402
+from eval.tasks import TASKS, make_task  # noqa: E402
+from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
+from hybrid.train import train  # noqa: E402
+
+VARIANTS = {
+    "hybrid": [],
+    "no_recursion": ["reasoner=no_recursion"],
+    "no_backbone": ["backbone=chars"],
+}
+# Family settings small enough to learn something in a CPU minute (others run at their defaults).
+SMALL = {
+    "sudoku": ["task.size=4"],  # 6x6 needs minutes per variant here (docs/evaluation.md)
+}
+
+
+def family_overrides(family: str, args) -> list[str]:
+    """The family's task settings: its preset, the suite's small size, --task-set, and held-out
+    wordings: those its configured `task.wordings` leave out (the last one when it uses all)."""
+    overrides = [f"task={family}", *SMALL.get(family, [])]
+    overrides += [f"task.{kv.split(':', 1)[1]}" for kv in args.task_set if kv.split(":", 1)[0] == family]
+    overrides += [f"task.train_size={args.train_size}", f"task.test_size={args.test_size}"]
+    config = load_config(overrides).task
+    every = list(range(make_task(config).num_wordings))
+    held_out = [w for w in every if config.wordings is not None and w not in config.wordings]
+    if not held_out and len(every) > 1:
+        held_out = every[-1:]
+    if held_out:
+        overrides.append(f"task.held_out_wordings=[{','.join(map(str, held_out))}]")
+    return overrides
+
+
+def backbone_overrides(backbone: str) -> list[str]:
+    """A preset name (configs/backbone/<name>.yaml), else a hub id, folder or pypi:/tiny: path."""
+    if (CONFIG_DIR / "backbone" / f"{backbone}.yaml").exists():
+        return [f"backbone={backbone}"]
+    return [f"backbone.path={backbone}"]
+
+
+def run_one(family: str, variant: str, task_overrides: list[str], time_limit: float, args) -> dict:
+    out_dir = Path(args.work_dir) / family / variant
+    overrides = [
+        *task_overrides,
+        *(backbone_overrides(args.backbone) if variant != "no_backbone" else []),
+        f"reasoner.hidden={args.hidden}",
+        *VARIANTS[variant],
+        f"train.steps={args.steps}", f"train.time_limit={time_limit:.0f}", f"train.batch_size={args.batch_size}",
+        "train.eval_every=0", f"train.checkpoint_every={args.steps}", "train.keep_checkpoints=1",
+        "train.tracker=null", f"train.output_dir={out_dir}", f"train.seed={args.seed}",
+        *([f"train.data_dir={args.data_dir}"] if args.data_dir else []),
+        *args.overrides,
+    ]
+    config = load_config(overrides)
+    shutil.rmtree(out_dir, ignore_errors=True)  # a stale checkpoint from an older, longer run would win "newest"
+    out_dir.mkdir(parents=True)
+    with open(out_dir / "log.txt", "w") as log, contextlib.redirect_stdout(log):  # keep stdout to the one table
+        trained = train(config)
+        reports = {split: evaluate_run(out_dir, split=split, out=out_dir / "eval" / split)
+                   for split in ("test", "test_heldout") if split == "test" or config.task.held_out_wordings}
+    row = {"overrides": overrides, "time_limit": round(time_limit), "batches": trained["batches"],
+           "train_seconds": round(trained["train_seconds"], 1)}
+    for split, report in reports.items():
+        row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "verifier_accuracy", "task_score",
+                                                 "num_puzzles", "exact_curve", "mean_halting_step")}
+        row[split]["failures"] = report.get("answer_failures", {}).get("count", 0)
+    return row
+
+
+def share(seconds_left: float, runs_left: int, setup: float) -> float:
+    """Training seconds for the next run: an equal share of the budget left, less `setup`, what
+    a run spends outside training (data, embedding, two evaluations); at least 10 s."""
+    return max(10.0, seconds_left / max(runs_left, 1) - setup)
+
+
+def cell(row: dict | None, split: str) -> str:
+    if row is None:
+        return "-"
+    if "error" in row:
+        return "error"
+    return f"{row[split]['exact_accuracy']:.3f}" if split in row else "n/a"
+
+
+def print_table(results: dict, variants: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="exact accuracy: held-out puzzles / held-out wordings")
+    table.add_column("family")
+    for variant in variants:
+        table.add_column(variant, justify="right")
+    for family, rows in results.items():
+        if all("skipped" in row for row in rows.values()):  # could not be built at its defaults
+            table.add_row(family, *["skipped"] * len(variants))
+            continue
+        table.add_row(family, *(f"{cell(rows.get(v), 'test')} / {cell(rows.get(v), 'test_heldout')}" for v in variants))
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("overrides", nargs="*", help="key=value applied to every run (e.g. reasoner.T=3)")
+    parser.add_argument("--families", help=f"comma-separated (default: all registered: {', '.join(TASKS)})")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)}")
+    parser.add_argument("--task-set", action="append", default=[], metavar="FAMILY:KEY=VALUE",
+                        help="a task setting for one family, e.g. sudoku:size=6 (repeatable)")
+    parser.add_argument("--backbone", default="minilm", help="backbone preset or path for the hybrid variants")
+    parser.add_argument("--train-size", type=int, default=1000)
+    parser.add_argument("--test-size", type=int, default=200)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=5000, help="batch limit; the time limit usually binds first")
+    parser.add_argument("--minutes", type=float, default=18.0,
+                        help="budget for the whole suite; each run trains for its share of what is left")
+    parser.add_argument("--time-limit", type=float, help="training seconds per run (overrides --minutes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch CPU threads; 1 is ~10x faster for these tiny models "
+                        "when other jobs share the cores (2 threads spin-wait on each other)")
+    parser.add_argument("--data-dir", help="dataset/embedding cache (default: train.data_dir)")
+    parser.add_argument("--work-dir", default="runs/puzzle_suite")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    families = args.families.split(",") if args.families else list(TASKS)
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    skipped = [f for f in families if f not in TASKS]  # not registered (yet): nothing to run
+    if skipped:
+        print(f"skipping unregistered families: {', '.join(skipped)}", file=sys.stderr)
+
+    start, results, plans, overheads = time.perf_counter(), {}, {}, []
+    for family in (f for f in families if f in TASKS):
+        try:
+            plans[family] = family_overrides(family, args)
+        except Exception as err:  # e.g. a family that needs a data file: it cannot run at its defaults
+            print(f"skipping {family}: {type(err).__name__}: {err}", file=sys.stderr)
+            results[family] = {v: {"skipped": f"{type(err).__name__}: {str(err)[:500]}"} for v in variants}
+    runs_left = len(plans) * len(variants)
+    for family, task_overrides in plans.items():
+        # one budget for every variant of the family, so they compare at equal training time
+        setup = sum(overheads) / len(overheads) if overheads else 20.0  # learnt from the runs so far
+        time_limit = args.time_limit or share(args.minutes * 60 - (time.perf_counter() - start), runs_left, setup)
+        runs_left -= len(variants)
+        results[family] = {}
+        for variant in variants:
+            print(f"== {family} / {variant}: training for {time_limit:.0f} s", file=sys.stderr)
+            began = time.perf_counter()
+            try:
+                results[family][variant] = run_one(family, variant, task_overrides, time_limit, args)
+                overheads.append(time.perf_counter() - began - results[family][variant]["train_seconds"])
+            except Exception as err:  # one broken family must not cost the others their results
+                traceback.print_exc()
+                results[family][variant] = {"error": f"{type(err).__name__}: {str(err)[:500]}"}
+
+    results = {f: results[f] for f in families if f in results}  # registry order, skipped ones included
+    print_table(results, variants)
+    summary = {
+        "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"variants": VARIANTS, "small": SMALL},
+        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.is_available()},
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "skipped": skipped,
+        "results": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(summary, indent=2))
+    print(f"{summary['total_seconds']:.0f} s in all; results in {args.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Render bench/results/*.json as the Markdown of docs/performance.md.
+
+    python bench/run_all.py && python bench/report.py --write     # re-measure, then rewrite the doc
+
+Each section shows the table, the command that produced it and the machine it ran on, all read
+from the JSON the bench wrote, so the document never drifts from the measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import RESULTS, ROOT
+
+DOC = ROOT / "docs" / "performance.md"
+INTRO = """# Performance
+
+Figures from the scripts in `bench/` (see [bench/README.md](../bench/README.md)). Regenerate
+this page after a re-run: `python bench/run_all.py && python bench/report.py --write`.
+Each section names the command and the machine. CPU timings taken while other jobs shared
+the cores are marked with the load average: compare rows within a table (the benches
+alternate what they compare), not figures across machines.
+"""
+
+
+def table(columns: list[str], rows: list[list]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return "-" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def where(result: dict) -> str:
+    m = result["machine"]
+    device = m.get("gpu") or f"{m['processor']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
+    load = m.get("load_average_1min")
+    contended = f"; load average {load} at the end" + (" (contended)" if load and load > m["cpu_count"] else "")
+    return f"Command: `{result['command']}`  \nMachine: {device}; torch {m['torch']}{contended if load is not None else ''}."
+
+
+def reasoner_step(r: dict) -> str:
+    out = ["## Reasoner training step", "",
+           "One deep-supervision step (TRM forward, head, stable-max CE + halting BCE, backward, AdamW). "
+           "Peak = live tensor bytes at the worst moment (weights, gradients, optimizer state, activations); "
+           "activations = bytes saved for backward. Only the last of the T recursions keeps activations, so "
+           "memory is flat in T and grows with the n + 1 net calls of that recursion.", "", where(r), ""]
+    mib = 2**20
+    for knob, rows in r["sweeps"].items():
+        out += [f"Varying {knob} (batch {r['settings']['batch']}, {r['settings']['slots']} slots):", "",
+                table(["T", "n", "hidden", "ms/step", "peak MiB", "activations MiB", "parameters"],
+                      [[x["T"], x["n"], x["hidden"], x["median_ms"], x["peak_bytes"] / mib, x["activation_bytes"] / mib,
+                        x["parameters"]] for x in rows]), ""]
+    for name, check in r["checks"].items():
+        detail = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in check.items() if k != "pass")
+        out.append(f"- **{name}**: {'pass' if check['pass'] else 'FAIL'} ({detail})")
+    return "\n".join(out)
+
+
+def fast_paths(r: dict) -> str:
+    s = r["settings"]
+    return "\n".join(["## Fast paths", "",
+                      "Timed round-robin against eager fp32. `compile(recursion)` is what `TRM(compiled=True)` "
+                      "does; first call = compile time, paid once per process.", "", where(r), "",
+                      f"Batch {s['batch']}, {s['slots']} slots, hidden {s['hidden']}, T={s['T']}, n={s['n']}, "
+                      f"{s['mixer']} mixer:", "",
+                      table(["variant", "ms/step (median)", "ms/step (min)", "speed-up vs eager", "first call (s)"],
+                            [[x["variant"], x["median_ms"], x["min_ms"], x["speedup_vs_eager"], x["first_call_s"]]
+                             for x in r["rows"]])])
+
+
+def vs_reference(r: dict) -> str:
+    s = r["settings"]
+    targets = [str(t) for t in s["targets"]]
+    rows = []
+    for row in r["results"]:
+        for name in ("ours", "reference"):
+            x = row[name]
+            rows.append([f"{row['size']}x{row['size']}", name, x["parameters"], x["ms_per_step"],
+                         row.get("interleaved_ms_per_step", {}).get(name), x["optimizer_steps"], x["final_exact"],
+                         *[x["seconds_to_target"].get(t) for t in targets]])
+    speed = [f"- Sudoku {row['size']}x{row['size']}: reference ms/step over ours = **{row['speedup']:.2f}**"
+             for row in r["results"]]
+    return "\n".join(["## Versus the reference approach", "",
+                      "Ours: `backbone=chars` (learned character embeddings) trained by `hybrid.train.supervise`. "
+                      "Reference: an eager PyTorch TRM written in the bench from the paper (cell embeddings, one "
+                      "2-layer MLP-mixer net, softmax CE, EMA). Same width, depth, n, T, N_sup, batch, optimizer and "
+                      "time budget. ms/step (interleaved) alternates the two batch by batch: the fair speed figure; "
+                      "'s to x' is training seconds to reach held-out exact accuracy x.", "", where(r), "",
+                      f"Hidden {s['hidden']}, {s['layers']} layers, n={s['n']}, T={s['T']}, N_sup={s['N_sup']}, "
+                      f"batch {s['batch']}, {s['seconds']:.0f} s of training each (evaluation excluded):", "",
+                      table(["sudoku", "implementation", "parameters", "ms/step (training)", "ms/step (interleaved)",
+                             "optimizer steps", "final exact", *[f"s to {t}" for t in targets]], rows), "", *speed])
+
+
+def test_time_compute(r: dict) -> str:
+    png = Path(r["plot"])
+    link = f"![test-time compute]({Path('..') / png.relative_to(ROOT)})" if png.is_relative_to(ROOT) else ""
+    return "\n".join(["## Test-time compute", "", where(r), "", f"{r['task']}; weights: {r['source']['weights']} "
+                      f"from `{r['source']['checkpoint']}`.", "",
+                      table(["steps", "fixed: exact", "fixed: cell", "early exit: exact", "early exit: mean steps"],
+                            [[x["steps"], x["fixed_exact"], x["fixed_cell"], x["early_exit_exact"],
+                              x["early_exit_mean_steps"]] for x in r["rows"]]), "", link])
+
+
+def main_job(r: dict) -> str:
+    return "\n".join(["## End-to-end main job", "", where(r), "",
+                      table(["wall s", "training s", "batches", "processes", "peak RSS largest process MiB",
+                             "peak RSS process tree MiB", "exact accuracy", "puzzles"],
+                            [[r["wall_seconds"], r["train_seconds"], r["batches"], r["num_processes"],
+                              r["peak_rss_largest_process_bytes"] / 2**20, r["peak_rss_process_tree_bytes"] / 2**20,
+                              r["exact_accuracy"], r["num_puzzles"]]])])
+
+
+SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
+            "test_time_compute": test_time_compute, "main_job": main_job}
+
+
+FOOTER = """## Not measured here
+
+- GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU figures
+  are recorded on this page yet.
+- `torch.compile` is opt-in (`TRM(compiled=True)`): its first call compiles for tens of seconds
+  on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
+
+
+def render(results_dir: Path = RESULTS) -> str:
+    parts = [INTRO]
+    for name, section in SECTIONS.items():
+        path = results_dir / f"{name}.json"
+        if path.exists():
+            parts.append(section(json.loads(path.read_text())))
+    return "\n\n".join([*parts, FOOTER]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help=f"write {DOC.relative_to(ROOT)} instead of printing")
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    text = render(Path(args.results))
+    if args.write:
+        DOC.write_text(text)
+        print(f"wrote {DOC}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Evaluate a trained model on any task and write a JSON report with plots.
+
+    python -m eval runs/default                                  # held-out test puzzles
+    python -m eval runs/default reasoner.N_sup=16                # more test-time steps than trained
+    python -m eval runs/default task.held_out_wordings=[2] --split test_heldout
+    python -m eval runs/default/checkpoints/step_00000400 --puzzles mine.txt --out reports/mine
+
+RUN_OR_CHECKPOINT is a training run folder (its final/ weights, written when training ends,
+else its newest checkpoint), a pretrained folder, or one checkpoint folder. The model is
+rebuilt from the config saved with it, as HybridModel.from_pretrained does, and `key=value`
+overrides change what needs no new weights (the test puzzles, N_sup, T, n, the data folder).
+The report lands in RUN/eval/<split> unless --out says otherwise. See docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from eval.report import compute, slot_accuracy, write_report
+from eval.runner import predict, score_predictions
+from eval.tasks import PuzzleError, make_task
+from hybrid import checkpoint
+from hybrid.checkpoint import CheckpointError
+from hybrid.config import Config, ConfigError, as_dict, from_yaml, load_config
+
+
+class HarnessError(ValueError):
+    """A request the harness cannot serve (missing split, unreadable puzzle file)."""
+
+
+def locate(path: str | Path) -> tuple[Path, Path]:
+    """(run folder, weights folder) for a run folder (its `final` pretrained folder, else its
+    newest checkpoint), a pretrained folder, or one checkpoint folder."""
+    from hybrid.inference import locate as weights_folder  # the same rule HybridModel.from_pretrained uses
+
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
+                              f"one of its checkpoints/step_* folders")
+    folder = weights_folder(path)
+    if folder.name == "final" or folder.parent.name != "checkpoints":
+        return (folder.parent if folder.name == "final" else folder), folder
+    return folder.parent.parent, folder
+
+
+def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
+    """Load a training checkpoint's EMA weights (what training evaluates), else the folder's
+    model.safetensors (in a final/ or pretrained folder that is the EMA copy). Returns which."""
+    state, source = None, f"{folder.name}/model.safetensors"
+    try:
+        if ema:
+            # accelerate saves registered objects as custom_checkpoint_<i>.pkl in registration
+            # order; the EMA (an AveragedModel) is the one that counts its averages.
+            for pkl in sorted(folder.glob("custom_checkpoint_*.pkl")):
+                saved = torch.load(pkl, map_location="cpu", weights_only=True)
+                if isinstance(saved, dict) and "n_averaged" in saved:
+                    state = {k.removeprefix("module."): v for k, v in saved.items() if k != "n_averaged"}
+                    source = f"ema ({pkl.name})"
+        if state is None:
+            from safetensors.torch import load_file
+
+            state = load_file(folder / "model.safetensors")
+    except Exception as err:  # torch/safetensors raise many types for a damaged file
+        raise CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200]})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
+        raise CheckpointError(f"checkpoint {folder} does not fit the model this config builds. Overrides may "
+                              f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
+                              f"(task size, reasoner.hidden, the backbone). "
+                              f"Details: {' '.join(str(err).split())[:300]}") from None
+    return source
+
+
+def read_puzzles(path: str | Path) -> list[str]:
+    """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
+    otherwise plain text with puzzles separated by blank lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"puzzle file {path} does not exist")
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
+    return [block.strip() for block in text.split("\n\n") if block.strip()]
+
+
+def parse_puzzles(task, texts: list[str], jsonl: bool) -> tuple[list, list[dict]]:
+    """Examples from puzzle texts; each one that cannot be read becomes a recorded failure."""
+    if not hasattr(task, "from_text"):
+        raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
+    parsed, failures = [], []
+    for i, text in enumerate(texts):
+        try:
+            if jsonl:
+                item = json.loads(text)
+                text = item["question"] if isinstance(item, dict) else item
+                if not isinstance(text, str):
+                    raise PuzzleError("each line must be a JSON string or an object with a 'question' string")
+            parsed.append(task.from_text(text))
+        except Exception as err:  # a bad puzzle is reported, the others are still evaluated
+            failures.append({"puzzle": i, "text": str(text)[:200], "error": f"{type(err).__name__}: {str(err)[:300]}"})
+    return parsed, failures
+
+
+def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> float:
+    """Puzzles per second through the frozen backbone alone, on up to `sample` questions (the
+    evaluation itself reads cached states, so it does not time the backbone)."""
+    questions = questions[:sample]
+    if not questions:
+        return 0.0
+    start = time.perf_counter()
+    for i in range(0, len(questions), backbone.config.batch_size):
+        backbone(questions[i:i + backbone.config.batch_size])
+    return len(questions) / max(time.perf_counter() - start, 1e-9)
+
+
+def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test", out: str | Path | None = None,
+                 puzzles: str | Path | None = None, batch_size: int = 256, device: str | None = None,
+                 ema: bool = True) -> dict:
+    """Evaluate the newest checkpoint of a run (or one checkpoint) and write the report."""
+    from datasets import Dataset
+    from torch.utils.data import Subset
+
+    from hybrid.backbone import load_backbone
+    from hybrid.cache import backbone_inputs
+    from hybrid.data import build_splits, examples
+    from hybrid.lora import with_backbone
+    from hybrid.model import HybridModel
+
+    run, folder = locate(path)
+    if not ema and folder.name == "final":  # final/ holds only the EMA copy; raw weights live in checkpoints
+        found = checkpoint.checkpoints(run)
+        if not found:
+            raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")
+        folder = found[-1]
+    config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
+    if not config_file.exists():
+        raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
+    try:
+        trained: Config = from_yaml(config_file)
+    except Exception as err:  # OmegaConf raises its own types for a key this version no longer has
+        raise ConfigError(f"{config_file} does not match this version's config schema "
+                          f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
+    config = load_config(list(overrides), base=config_file)
+    task = make_task(config.task)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    backbone = load_backbone(config.backbone, config.train.data_dir).to(device)
+
+    failures: list[dict] = []
+    if puzzles is not None:
+        split = f"puzzles:{Path(puzzles).name}"
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles), Path(puzzles).suffix == ".jsonl")
+        data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
+    else:
+        splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+        if split not in splits:
+            hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
+            raise HarnessError(f"no split {split!r} for this task config; available: {', '.join(splits)}{hint}")
+        data, exs = splits[split], examples(splits[split])
+
+    # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
+    weights = load_weights(model, folder, ema)
+    model.to(device)
+    r = config.reasoner
+    report = {
+        "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
+        "task": as_dict(config)["task"], "backbone": config.backbone.path,
+        "trained_wordings": getattr(trained.task, "wordings", None), "num_puzzles": 0,
+        "puzzle_failures": {"count": len(failures), "first": failures[:5]},
+    }
+    if data is not None:
+        tensors = backbone_inputs(backbone, {split: data}, task.num_slots, config)[split]
+        # One small untimed pass first, so one-off start-up costs do not count as throughput.
+        predict(model, Subset(tensors, range(min(8, len(tensors)))), 1, batch_size, device, disable_progress=True)
+        start = time.perf_counter()
+        pred = predict(model, tensors, r.N_sup, batch_size, device, desc=f"evaluating {split}")
+        seconds = time.perf_counter() - start
+        threshold = getattr(r, "halt_threshold", 0.5)  # sigmoid(q_halt) a puzzle needs to stop early
+        metrics = score_predictions(pred, task, exs, halt_threshold=threshold)
+        report |= metrics
+        report["slot_accuracy"] = slot_accuracy(pred)
+        report["halt_threshold"] = threshold
+        # puzzles whose head never fired; the histogram counts them at the last step
+        report["never_halted"] = int((torch.sigmoid(pred["q_halt"]) <= threshold).all(1).sum())
+        report["compute"] = compute(metrics, r.N_sup, r.T, r.n) | {"N_sup_trained": trained.reasoner.N_sup}
+        reasoner_rate = metrics["num_puzzles"] / max(seconds, 1e-9)
+        backbone_rate = backbone_throughput(backbone, data["question"])
+        # From cached states (the default) the reasoner pass excludes the backbone; live or LoRA includes it.
+        live = bool(getattr(config.backbone, "lora", None)) or not config.backbone.cache
+        report["throughput"] = {
+            "reasoner_puzzles_per_second": reasoner_rate,  # all N_sup steps
+            "reasoner_includes_backbone": live,
+            "backbone_puzzles_per_second": backbone_rate,
+            "end_to_end_puzzles_per_second": reasoner_rate if live else 1 / (1 / reasoner_rate + 1 / backbone_rate),
+            "device": str(device), "batch_size": batch_size,
+        }
+    out = Path(out) if out else run / "eval" / split.replace(":", "-")
+    report["report"] = str(write_report(report, out))
+    return report
+
+
+def print_summary(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report['task']['name']} / {report['split']} / {report['backbone']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if report["num_puzzles"]:
+        c, t = report["compute"], report["throughput"]
+        table.add_row("exact accuracy", f"{report['exact_accuracy']:.3f}  ({report['num_puzzles']} puzzles)")
+        table.add_row("cell accuracy / verifier / task score", f"{report['cell_accuracy']:.3f} / "
+                      f"{report['verifier_accuracy']:.3f} / {report['task_score']:.3f}")
+        table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in report["exact_curve"]))
+        table.add_row("early exit: exact / mean steps", f"{report['early_exit_exact_accuracy']:.3f} / "
+                      f"{report['mean_halting_step']:.2f}")
+        table.add_row("net applications per puzzle (all / early exit)",
+                      f"{c['net_applications_all']} / {c['net_applications_early_exit']:.1f}")
+        table.add_row("puzzles/s (reasoner / backbone)", f"{t['reasoner_puzzles_per_second']:.0f} / "
+                      f"{t['backbone_puzzles_per_second']:.0f}")
+        table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
+    table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
+    table.add_row("weights", report["weights"])
+    table.add_row("report", report["report"])
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", metavar="RUN_OR_CHECKPOINT")
+    parser.add_argument("overrides", nargs="*", help="task=<family>, task.key=value, reasoner.N_sup=16, ...")
+    parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
+    parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
+    parser.add_argument("--out", help="report folder (default: RUN/eval/<split>)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")
+    args = parser.parse_args(argv)
+    try:
+        report = evaluate_run(args.run, args.overrides, args.split, args.out, args.puzzles, args.batch_size,
+                              args.device, ema=not args.no_ema)
+    except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
+        sys.exit(f"error: {err}")
+    print_summary(report)
+
+
+if __name__ == "__main__":
+    main()

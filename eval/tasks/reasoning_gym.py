@@ -1,0 +1,135 @@
+"""Any reasoning-gym dataset by name (`task=reasoning_gym task.dataset=mini_sudoku`).
+
+An example instance (mini_sudoku, seed 1, index 0) as the backbone reads it, verbatim from
+reasoning-gym:
+
+    In 4x4 Mini Sudoku:
+    - Each row must contain each number from 1-4 exactly once
+    - Each column must contain each number 1-4 exactly once
+    - Each 2x2 subgrid must contain each number 1-4 exactly once
+    Solve this 4x4 Mini Sudoku puzzle:
+    2 _ _ 3
+    _ _ 1 _
+    1 _ 3 _
+    3 _ 2 1
+    Format your response as the puzzle above, with spaces separating each number within a row,
+    and newlines separating rows.
+
+Answer text: reasoning-gym's answer, "2 1 4 3\n4 3 1 2\n1 2 3 4\n3 4 2 1". Answer slots: its
+characters, then END (see `text_answer`), `max_answer_chars` slots in all. Scoring is the
+dataset's own `score_answer` (partial credit where it gives some); verify means a score of 1.
+
+Items are drawn by index from one reasoning-gym dataset built with `seed` and `size`; an
+example stores only its index, and scoring regenerates the item (reasoning-gym items are pure
+functions of seed + index), so the scorer sees exactly the entry it was written for.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from eval.tasks import text_answer
+from eval.tasks.base import Example, PuzzleError, Task
+
+
+@dataclass
+class ReasoningGymConfig:
+    name: str = "reasoning_gym"
+    dataset: str = "mini_sudoku"  # a reasoning-gym dataset name, as reasoning_gym.create_dataset spells it
+    options: list[str] = field(default_factory=list)  # the generator's own settings: ["min_empty=4", ...]
+    seed: int = 0  # seed of the reasoning-gym dataset items are drawn from
+    size: int = 100_000  # items in that dataset (the pool indices are drawn from)
+    max_answer_chars: int = 64  # answer slots; a longer answer is an error naming this knob
+    train_size: int = 6000
+    test_size: int = 1000
+    wordings: list[int] | None = None  # one wording: the question as reasoning-gym writes it
+    held_out_wordings: list[int] | None = None
+
+
+def parse_options(options: list[str], config_cls: type) -> dict[str, object]:
+    """["min_empty=4", "difficulty=hard"] -> {"min_empty": 4, "difficulty": "hard"}.
+
+    Values are Python literals when they read as one (4, 0.5, True, [1, 2]), text otherwise.
+    `seed` and `size` have knobs of their own, so the dataset and the pool stay one thing."""
+    known = [f for f in getattr(config_cls, "__dataclass_fields__", {}) if f not in ("seed", "size")]
+    parsed: dict[str, object] = {}
+    for option in options:
+        key, sep, value = str(option).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise PuzzleError(f"task.options entry {option!r} is not of the form key=value (e.g. min_empty=4)")
+        if key in ("seed", "size"):
+            raise PuzzleError(f"task.options sets {key!r}: use task.{key} instead")
+        if key not in known:
+            raise PuzzleError(f"task.options: {config_cls.__name__} has no setting {key!r}; "
+                              f"it has: {', '.join(known) or 'none'}")
+        try:
+            parsed[key] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            parsed[key] = value.strip()
+    return parsed
+
+
+class ReasoningGym(Task):
+    name = "reasoning_gym"
+    vocab = text_answer.VOCAB
+    num_wordings = 1
+
+    def __init__(self, dataset: str = "mini_sudoku", options: list[str] | None = None, seed: int = 0,
+                 size: int = 100_000, max_answer_chars: int = 64, **_: object):
+        import reasoning_gym  # imported here: it takes over a second and only this family needs it
+        from reasoning_gym.factory import DATASETS
+
+        if dataset not in DATASETS:
+            close = difflib.get_close_matches(dataset, DATASETS, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(sorted(DATASETS))}"
+            raise PuzzleError(f"reasoning-gym has no dataset {dataset!r}; {hint}")
+        settings = parse_options(list(options or []), DATASETS[dataset][1])
+        try:
+            self.dataset = reasoning_gym.create_dataset(dataset, seed=seed, size=size, **settings)
+        except (AssertionError, TypeError, ValueError) as err:  # reasoning-gym validates with assert
+            settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
+            raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): {err}") from None
+        self.dataset_name = dataset
+        self.max_answer_chars = max_answer_chars
+        self.num_slots = max_answer_chars
+        self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
+
+    def example(self, index: int, wording: int = 0) -> Example:
+        entry = self.entry(index)
+        answer = str(entry["answer"])
+        return Example(
+            question=entry["question"],
+            answer=answer,
+            labels=text_answer.encode(answer, self.max_answer_chars),
+            data={"dataset": self.dataset_name, "index": index},
+            wording=wording,
+        )
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        return self.example(rng.randrange(len(self.dataset)), wording)
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        return text_answer.decode(ids)
+
+    def score(self, example: Example, answer: str) -> float:
+        if example.data.get("dataset") != self.dataset_name:
+            raise PuzzleError(f"example from reasoning-gym dataset {example.data.get('dataset')!r} "
+                              f"scored by a {self.dataset_name!r} task")
+        entry = self.entry(int(example.data["index"]))
+        if entry["question"] != example.question:
+            # Same index, different item: other options or seed, or another reasoning-gym version.
+            raise PuzzleError(f"{self.dataset_name} item {example.data['index']} no longer matches the stored "
+                              "question; score with the settings (and reasoning-gym version) the data was made with")
+        return float(self.dataset.score_answer(answer, entry))
+
+    def verify(self, example: Example, answer: str) -> bool:
+        return self.score(example, answer) == 1.0
+
+    @property
+    def aligned_slots(self) -> bool:
+        return False  # answer characters do not sit anywhere in the question

@@ -1,0 +1,469 @@
+"""Logic-grid ("zebra") puzzles in natural language.
+
+An example instance (3 houses x 3 attributes, wording 0) as the backbone reads it:
+
+    There are 3 houses in a row, numbered 1 to 3 from left to right. Each house is home to one
+    person, and each person has a different name, pet and drink.
+    Names: Alice, Bob, Carol.
+    Pets: cat, dog, fish.
+    Drinks: coffee, milk, tea.
+    Clues:
+    1. The dog owner lives directly left of Carol.
+    2. Alice lives in house 3.
+    3. The person who drinks tea and the cat owner live in the same house.
+    4. Bob is not the coffee drinker.
+    5. The milk drinker lives next to the person who keeps a fish.
+    Who lives where?
+
+Answer text: the full assignment, one house per line, values in attribute order:
+
+    House 1: Bob, dog, milk
+    House 2: Carol, fish, coffee
+    House 3: Alice, cat, tea
+
+Answer slots: houses x attributes in reading order (slot h*M + a), class id = index of the
+house's value within its attribute's values, which are listed (and indexed) alphabetically.
+Slots do not line up with the question text, so `aligned_slots` is False.
+
+Clues are drawn from the hidden solution until exactly one assignment satisfies them (each new
+clue is one the current runner-up solution breaks, so every clue makes progress), then clues
+that the others already imply are dropped. The solver searches one attribute's permutation at a
+time (bitmasks over permutations), checking a clue once its attributes are placed. The
+verifier reads the answer grid back and checks every clue on it, not equality with our answer.
+Partial credit (`score`): the fraction of cells that match the (unique) solution.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from functools import cache
+from itertools import permutations
+
+from eval.tasks.base import Example, PuzzleError, Task
+
+
+@dataclass
+class ZebraConfig:
+    name: str = "zebra"
+    houses: int = 4  # N: houses in the row (2..5)
+    attributes: int = 3  # M: attributes per house (1..len(CATEGORIES)), drawn per puzzle
+    train_size: int = 6000
+    test_size: int = 1000
+    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
+    held_out_wordings: list[int] | None = None  # wordings never used in training
+
+
+# category -> (label, values, noun phrases for "the person with value v"). Values are unique
+# across categories, so an answer line can be read without knowing which column is which.
+CATEGORIES = {
+    "name": ("name", ("Alice", "Bob", "Carol", "David", "Eve", "Frank"), ("{v}",)),
+    "color": ("house color", ("red", "green", "blue", "yellow", "white", "purple"),
+              ("the person in the {v} house", "whoever lives in the {v} house")),
+    "pet": ("pet", ("cat", "dog", "bird", "fish", "horse", "rabbit"),
+            ("the {v} owner", "the person who keeps a {v}")),
+    "drink": ("drink", ("tea", "coffee", "milk", "juice", "water", "cocoa"),
+              ("the {v} drinker", "the person who drinks {v}")),
+    "sport": ("sport", ("tennis", "golf", "soccer", "hockey", "rugby", "cricket"),
+              ("the {v} player", "the person who plays {v}")),
+    "job": ("job", ("doctor", "teacher", "baker", "pilot", "farmer", "lawyer"),
+            ("the {v}", "the person who works as a {v}")),
+}
+MAX_HOUSES = 5
+
+# A clue is a JSON-able list: [kind, a1, v1, a2, v2] relates two (attribute, value) items,
+# [kind, a, v, h] places one item (h is a 0-based house). Kinds and their meaning on positions:
+PAIR_KINDS = ("same", "not_same", "left", "before", "next")  # x==y, x!=y, x+1==y, x<y, |x-y|==1
+PLACE_KINDS = ("at", "not_at")  # x==h, x!=h
+KIND_WEIGHTS = {"same": 3, "not_same": 1, "left": 2, "before": 1, "next": 2, "at": 2, "not_at": 1}
+
+
+def holds(clue: list, pos: list) -> bool:
+    """Whether `clue` is true when pos[a][v] is the house of value v of attribute a."""
+    kind = clue[0]
+    if kind in PLACE_KINDS:
+        return (pos[clue[1]][clue[2]] == clue[3]) == (kind == "at")
+    x, y = pos[clue[1]][clue[2]], pos[clue[3]][clue[4]]
+    if kind == "same":
+        return x == y
+    if kind == "not_same":
+        return x != y
+    if kind == "left":
+        return x + 1 == y
+    if kind == "before":
+        return x < y
+    return abs(x - y) == 1  # next
+
+
+def clue_attributes(clue: list) -> set[int]:
+    return {clue[1]} if clue[0] in PLACE_KINDS else {clue[1], clue[3]}
+
+
+def _houses_for(clue: list, own_first: bool, other: int, houses: int) -> list[int]:
+    """Houses the clue allows for its item in the attribute being placed, given the house
+    `other` of its item in an attribute already placed (`own_first`: ours is the clue's x)."""
+    kind = clue[0]
+    if kind == "same":
+        allowed = [other]
+    elif kind == "not_same":
+        allowed = [h for h in range(houses) if h != other]
+    elif kind == "left":  # x + 1 == y
+        allowed = [other - 1] if own_first else [other + 1]
+    elif kind == "before":  # x < y
+        allowed = list(range(other)) if own_first else list(range(other + 1, houses))
+    else:  # next
+        allowed = [other - 1, other + 1]
+    return allowed  # may hold -1 or `houses`: callers skip houses off the row
+
+
+@cache
+def _permutations(houses: int) -> tuple[list[tuple[int, ...]], list[list[int]]]:
+    """All orders of one attribute's values (perm[v] = house of value v), and by_house[v][h]:
+    the bitmask of the perms that put value v in house h."""
+    perms = list(permutations(range(houses)))
+    by_house = [[0] * houses for _ in range(houses)]
+    for i, p in enumerate(perms):
+        for v, h in enumerate(p):
+            by_house[v][h] |= 1 << i
+    return perms, by_house
+
+
+def solve(houses: int, attributes: int, clues: list[list], limit: int = 2) -> list[list[list[int]]]:
+    """Up to `limit` solutions, each as pos[a][v] = house.
+
+    Every attribute's candidate orders are a bitmask over all permutations, first narrowed by
+    the clues about that attribute alone. Attributes are then placed one at a time (fewest
+    candidates first, then the one most tied by clues to those already placed); a clue linking
+    the attribute being placed to a placed one is an AND with the orders that put its item in an
+    allowed house. Bit operations instead of per-order checks keep 5x5 puzzles fast enough."""
+    perms, by_house = _permutations(houses)
+
+    def where(v: int, allowed) -> int:  # orders that put value v in one of the allowed houses
+        mask = 0
+        for h in allowed:
+            if 0 <= h < houses:
+                mask |= by_house[v][h]
+        return mask
+
+    candidates = [(1 << len(perms)) - 1] * attributes
+    links = []  # (clue, its attributes) for clues across two attributes
+    for c in clues:
+        attrs = clue_attributes(c)
+        if len(attrs) > 1:
+            links.append((c, attrs))
+        elif c[0] in PLACE_KINDS:
+            a, v, h = c[1], c[2], c[3]
+            candidates[a] &= by_house[v][h] if c[0] == "at" else ~by_house[v][h]
+        else:  # two values of one attribute: v1 in house x, v2 in a house the clue allows
+            a, v1, v2 = c[1], c[2], c[4]
+            candidates[a] &= sum(by_house[v1][x] & where(v2, _houses_for(c, False, x, houses))
+                                 for x in range(houses))  # disjoint masks: the sum is their union
+    order: list[int] = []
+    while len(order) < attributes:
+        rest = [a for a in range(attributes) if a not in order]
+        tied = {a: sum(1 for _, attrs in links if a in attrs and attrs - {a} <= set(order)) for a in rest}
+        order.append(min(rest, key=lambda a: (-tied[a], candidates[a].bit_count())))
+    # staged[i]: (clue, own value, own is the clue's x, other attribute, other value) for step i
+    staged: list[list] = [[] for _ in range(attributes)]
+    rank = {a: i for i, a in enumerate(order)}
+    for c, _ in links:
+        first_later = rank[c[1]] > rank[c[3]]
+        a, va, b, vb = (c[1], c[2], c[3], c[4]) if first_later else (c[3], c[4], c[1], c[2])
+        staged[rank[a]].append((c, va, first_later, b, vb))
+    pos: list = [None] * attributes
+    found: list[list[list[int]]] = []
+
+    def search(i: int) -> bool:  # True: stop, enough solutions
+        if i == attributes:
+            found.append([list(p) for p in pos])
+            return len(found) >= limit
+        a = order[i]
+        mask = candidates[a]
+        for clue, va, own_first, b, vb in staged[i]:
+            mask &= where(va, _houses_for(clue, own_first, pos[b][vb], houses))
+        while mask:
+            low = mask & -mask
+            mask ^= low
+            pos[a] = perms[low.bit_length() - 1]
+            if search(i + 1):
+                return True
+        pos[a] = None
+        return False
+
+    search(0)
+    return found
+
+
+def random_clue(solution: list[list[int]], rng: random.Random) -> list:
+    """A clue that is true of `solution` (pos[a][v] = house)."""
+    attributes, houses = len(solution), len(solution[0])
+    value_at = [{h: v for v, h in enumerate(solution[a])} for a in range(attributes)]  # house -> value
+    kinds = [k for k in KIND_WEIGHTS if attributes > 1 or k not in ("same", "not_same")]
+    kind = rng.choices(kinds, [KIND_WEIGHTS[k] for k in kinds])[0]
+    if kind in PLACE_KINDS:
+        a, h = rng.randrange(attributes), rng.randrange(houses)
+        other = h if kind == "at" else rng.choice([x for x in range(houses) if x != h])
+        return [kind, a, value_at[a][h], other]
+    # Two items in different attributes for (not_)same; any two different items otherwise.
+    a1, a2 = rng.sample(range(attributes), 2) if kind in ("same", "not_same") else (
+        rng.randrange(attributes), rng.randrange(attributes))
+    if kind == "same":
+        h1 = h2 = rng.randrange(houses)
+    elif kind == "left":
+        h1 = rng.randrange(houses - 1)
+        h2 = h1 + 1
+    elif kind == "next":
+        h1 = rng.randrange(houses - 1)
+        h1, h2 = rng.sample([h1, h1 + 1], 2)
+    else:  # not_same, before: two different houses (ordered for before)
+        h1, h2 = rng.sample(range(houses), 2)
+        if kind == "before" and h1 > h2:
+            h1, h2 = h2, h1
+    return [kind, a1, value_at[a1][h1], a2, value_at[a2][h2]]
+
+
+def make_puzzle(houses: int, attributes: int, rng: random.Random) -> tuple[list[list[int]], list[list]]:
+    """(solution as pos[a][v] = house, clues with exactly that one solution)."""
+    solution = [rng.sample(range(houses), houses) for _ in range(attributes)]
+    clues: list[list] = []
+    while True:
+        found = solve(houses, attributes, clues, limit=2)
+        if len(found) == 1:
+            break
+        rival = found[0] if found[0] != solution else found[1]
+        for _ in range(50):
+            clue = random_clue(solution, rng)
+            if not holds(clue, rival):
+                break
+        else:  # rare: place one item where the rival has it wrong
+            a, v = next((a, v) for a in range(attributes) for v in range(houses) if rival[a][v] != solution[a][v])
+            clue = ["at", a, v, solution[a][v]]
+        clues.append(clue)
+    # Drop clues the others already imply (latest first: early clues were drawn blind).
+    for clue in clues[::-1]:
+        rest = [c for c in clues if c is not clue]
+        if len(solve(houses, attributes, rest, limit=2)) == 1:
+            clues = rest
+    rng.shuffle(clues)
+    return solution, clues
+
+
+# ---- rendering: per wording an intro, a way to name houses and items, clue paraphrases ----
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth")
+TEMPLATES = (
+    {  # 0: houses numbered left to right
+        "same": ("{X} lives in the same house as {Y}.", "{X} and {Y} live in the same house.", "{X} is {Y}."),
+        "not_same": ("{X} does not live in the same house as {Y}.", "{X} is not {Y}.",
+                     "{X} and {Y} live in different houses."),
+        "left": ("{X} lives directly left of {Y}.", "{Y} lives immediately to the right of {X}.",
+                 "The house of {X} is just left of the house of {Y}."),
+        "before": ("{X} lives somewhere to the left of {Y}.", "{Y} lives somewhere to the right of {X}.",
+                   "{X} lives further left than {Y}."),
+        "next": ("{X} lives next to {Y}.", "{X} and {Y} are next-door neighbours.",
+                 "The houses of {X} and {Y} are adjacent."),
+        "at": ("{X} lives in house {n}.", "House {n} belongs to {X}.", "{X} is in house number {n}."),
+        "not_at": ("{X} does not live in house {n}.", "House {n} is not where {X} lives.",
+                   "{X} is not in house number {n}."),
+    },
+    {  # 1: a street from west to east, houses by ordinal
+        "same": ("{X} is also {Y}.", "{X} and {Y} are the same person.", "{X} lives where {Y} lives."),
+        "not_same": ("{X} and {Y} are different people.", "{X} does not live where {Y} lives.",
+                     "{X} is someone other than {Y}."),
+        "left": ("{X} lives directly west of {Y}.", "{Y} lives directly east of {X}.",
+                 "Walking east, {Y} lives right after {X}."),
+        "before": ("{X} lives somewhere west of {Y}.", "{Y} lives somewhere east of {X}.",
+                   "{X} lives closer to the west end than {Y}."),
+        "next": ("{X} and {Y} live in neighbouring houses.", "{X} lives beside {Y}.", "{Y} lives right next to {X}."),
+        "at": ("{X} lives in the {ordinal} house.", "The {ordinal} house from the west belongs to {X}.",
+               "{X} occupies the {ordinal} house."),
+        "not_at": ("{X} does not live in the {ordinal} house.", "The {ordinal} house is not home to {X}.",
+                   "{X} lives somewhere other than the {ordinal} house."),
+    },
+    {  # 2: formal constraints on positions
+        "same": ("pos({X}) = pos({Y})",), "not_same": ("pos({X}) != pos({Y})",),
+        "left": ("pos({X}) + 1 = pos({Y})", "pos({Y}) - 1 = pos({X})"), "before": ("pos({X}) < pos({Y})",),
+        "next": ("|pos({X}) - pos({Y})| = 1",), "at": ("pos({X}) = {n}",), "not_at": ("pos({X}) != {n}",),
+    },
+)
+
+
+def _plural(label: str) -> str:
+    return label[0].upper() + label[1:] + "s"
+
+
+def render(categories: list[str], values: list[list[str]], clues: list[list], wording: int,
+           rng: random.Random) -> str:
+    """Question text; `rng` picks the paraphrase of each clue and of each item's phrase."""
+    style = wording % len(TEMPLATES)
+    houses, labels = len(values[0]), [CATEGORIES[c][0] for c in categories]
+
+    def item(a: int, v: int) -> str:
+        if style == 2:
+            return f"{categories[a]}={values[a][v]}"
+        return rng.choice(CATEGORIES[categories[a]][2]).format(v=values[a][v])
+
+    lines = []
+    listed = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
+    if style == 0:
+        lines.append(f"There are {houses} houses in a row, numbered 1 to {houses} from left to right. Each house is "
+                     f"home to one person, and each person has a different {listed}.")
+        lines += [f"{_plural(label)}: {', '.join(vs)}." for label, vs in zip(labels, values)]
+        lines.append("Clues:")
+    elif style == 1:
+        lines.append(f"{houses} houses stand along a street, the first at the west end and the last at the east end. "
+                     f"No two residents share a {' or '.join(labels)}.")
+        lines += [f"The {label}s are {', '.join(vs[:-1])} and {vs[-1]}." for label, vs in zip(labels, values)]
+        lines.append("We know that:")
+    else:
+        lines.append(f"Positions 1..{houses}, left to right. Every attribute takes each of its values at exactly one "
+                     "position.")
+        lines += [f"{c} in {{{', '.join(vs)}}}" for c, vs in zip(categories, values)]
+        lines.append("Constraints:")
+    for i, clue in enumerate(clues):
+        template = rng.choice(TEMPLATES[style][clue[0]])
+        if clue[0] in PLACE_KINDS:
+            text = template.format(X=item(clue[1], clue[2]), n=clue[3] + 1, ordinal=ORDINALS[clue[3]])
+        else:
+            text = template.format(X=item(clue[1], clue[2]), Y=item(clue[3], clue[4]))
+        lines.append(f"{i + 1}. {text[0].upper() + text[1:]}" if style < 2 else f"- {text}")
+    lines.append(("Who lives where?", "Work out every resident's details.", "Find all positions.")[style])
+    return "\n".join(lines)
+
+
+def format_grid(values: list[list[str]], grid: list[list[int]]) -> str:
+    """grid[h][a] = value index -> "House 1: Alice, red, dog" lines."""
+    return "\n".join(f"House {h + 1}: " + ", ".join(values[a][v] for a, v in enumerate(row))
+                     for h, row in enumerate(grid))
+
+
+def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
+    """Read "House k: value, value, ..." lines back into grid[h][a] = value index. Values may
+    come in any order within a line and carry an "attribute=" or "attribute:" prefix."""
+    houses, attributes = len(values[0]), len(values)
+    lookup = {v.lower(): (a, i) for a, vs in enumerate(values) for i, v in enumerate(vs)}
+    grid: list[list[int] | None] = [None] * houses
+    for line in filter(None, (line.strip() for line in text.strip().splitlines())):
+        m = re.fullmatch(r"house\s*(\d+)\s*[:\-]\s*(.*)", line, flags=re.IGNORECASE)
+        if not m:
+            like = ", ".join(vs[0] for vs in values)
+            raise PuzzleError(f"cannot read {line!r}: expected one line per house like 'House 1: {like}'")
+        h = int(m.group(1)) - 1
+        if not 0 <= h < houses:
+            raise PuzzleError(f"house {h + 1} is not among houses 1-{houses}")
+        if grid[h] is not None:
+            raise PuzzleError(f"house {h + 1} is listed twice")
+        row: list[int | None] = [None] * attributes
+        for part in filter(None, (p.strip() for p in m.group(2).rstrip(".").split(","))):
+            value = re.split(r"[=:]", part)[-1].strip().lower()
+            if value not in lookup:
+                raise PuzzleError(f"house {h + 1}: {value!r} is not a value of this puzzle")
+            a, i = lookup[value]
+            if row[a] is not None:
+                raise PuzzleError(f"house {h + 1} has two values of one attribute ({values[a][row[a]]} and {value})")
+            row[a] = i
+        if None in row:
+            lacking = "; ".join("/".join(values[a]) for a, v in enumerate(row) if v is None)
+            raise PuzzleError(f"house {h + 1} has no value for: {lacking} (each house needs one value of each "
+                              f"of the {attributes} attributes)")
+        grid[h] = row
+    missing = [h + 1 for h, row in enumerate(grid) if row is None]
+    if missing:
+        raise PuzzleError(f"no line for house(s) {missing}; expected houses 1-{houses}")
+    return grid
+
+
+class Zebra(Task):
+    name = "zebra"
+    num_wordings = len(TEMPLATES)
+
+    def __init__(self, houses: int = 4, attributes: int = 3, **_: object):
+        if not 2 <= houses <= MAX_HOUSES:
+            raise PuzzleError(f"houses={houses}: choose 2..{MAX_HOUSES} (the solver enumerates permutations)")
+        if not 1 <= attributes <= len(CATEGORIES):
+            raise PuzzleError(f"attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
+        self.houses, self.attributes = houses, attributes
+        self.vocab = tuple(str(i) for i in range(houses))  # value index within its attribute
+        self.num_slots = houses * attributes
+
+    @property
+    def aligned_slots(self) -> bool:
+        return False  # a cell's value is spread over the clues, not written at one place
+
+    def example(self, categories: list[str], values: list[list[str]], clues: list[list], wording: int = 0,
+                rng: random.Random | None = None) -> Example:
+        """An example from explicit clues over `values` (each attribute's values in class order);
+        raises PuzzleError unless exactly one assignment satisfies the clues."""
+        if len(values) != self.attributes or any(len(vs) != self.houses for vs in values):
+            raise PuzzleError(f"expected {self.attributes} attributes of {self.houses} values each")
+        unknown = [c for c in categories if c not in CATEGORIES]
+        if unknown:
+            raise PuzzleError(f"unknown attribute(s) {unknown}; choose from {', '.join(CATEGORIES)}")
+        for clue in clues:
+            items = [clue[1:3]] + ([clue[3:5]] if clue[0] in PAIR_KINDS else [])
+            ok = (clue[0] in PAIR_KINDS + PLACE_KINDS and len(clue) == (5 if clue[0] in PAIR_KINDS else 4)
+                  and all(0 <= a < self.attributes and 0 <= v < self.houses for a, v in items)
+                  and (clue[0] in PAIR_KINDS or 0 <= clue[3] < self.houses))
+            if not ok:
+                raise PuzzleError(f"clue {clue} is not [kind, attribute, value, attribute, value] with kind in "
+                                  f"{PAIR_KINDS} or [kind, attribute, value, house] with kind in {PLACE_KINDS} "
+                                  f"(0-based indices within {self.attributes} attributes x {self.houses} houses)")
+        found = solve(self.houses, self.attributes, clues, limit=2)
+        if len(found) != 1:
+            raise PuzzleError("these clues have no solution" if not found else
+                              "these clues allow more than one solution; add clues")
+        return self._example(categories, values, clues, to_grid(found[0]), wording, rng or random.Random(0))
+
+    def _example(self, categories: list[str], values: list[list[str]], clues: list[list], grid: list[list[int]],
+                 wording: int, rng: random.Random) -> Example:
+        return Example(
+            question=render(categories, values, clues, wording, rng),
+            answer=format_grid(values, grid),
+            labels=[v for row in grid for v in row],
+            slot_spans=None,
+            data={"categories": categories, "values": values, "clues": clues, "solution": grid},
+            wording=wording,
+        )
+
+    def generate(self, rng: random.Random, wording: int) -> Example:
+        chosen = set(rng.sample(list(CATEGORIES), self.attributes))
+        categories = [c for c in CATEGORIES if c in chosen]  # catalogue order: names first
+        values = [sorted(rng.sample(CATEGORIES[c][1], self.houses)) for c in categories]
+        solution, clues = make_puzzle(self.houses, self.attributes, rng)
+        return self._example(categories, values, clues, to_grid(solution), wording, rng)
+
+    def decode(self, example: Example, ids: list[int]) -> str:
+        m = self.attributes
+        grid = [[int(i) for i in ids[h * m:(h + 1) * m]] for h in range(self.houses)]
+        return format_grid(example.data["values"], grid)
+
+    def verify(self, example: Example, answer: str) -> bool:
+        try:
+            grid = parse_grid(example.data["values"], answer)
+        except PuzzleError:
+            return False
+        pos = [[None] * self.houses for _ in range(self.attributes)]
+        for h, row in enumerate(grid):
+            for a, v in enumerate(row):
+                if pos[a][v] is not None:
+                    return False  # a value used twice in one attribute
+                pos[a][v] = h
+        return all(holds(c, pos) for c in example.data["clues"])
+
+    def score(self, example: Example, answer: str) -> float:
+        try:
+            grid = parse_grid(example.data["values"], answer)
+        except PuzzleError:
+            return 0.0
+        want = example.data["solution"]
+        return sum(g == w for row, wrow in zip(grid, want) for g, w in zip(row, wrow)) / self.num_slots
+
+
+def to_grid(pos: list[list[int]]) -> list[list[int]]:
+    """pos[a][v] = house -> grid[h][a] = value index."""
+    grid = [[0] * len(pos) for _ in range(len(pos[0]))]
+    for a, perm in enumerate(pos):
+        for v, h in enumerate(perm):
+            grid[h][a] = v
+    return grid

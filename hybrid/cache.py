@@ -1,0 +1,201 @@
+"""Backbone token states for every puzzle, computed once and kept on disk.
+
+A frozen backbone gives the same states for the same text every time, so we embed each split
+once (in batches, sharded over processes under `accelerate launch`) and store them in fp16.
+Training then costs the same whatever the backbone's size. The cache file is named by a hash
+of everything the states depend on: the backbone (id plus hub commit, or a hash of a local
+folder's weight files), its tokenizer, layer choice, dtype, quantization, max_length, and the
+exact texts and answer spans. Change any of them and a new entry is computed.
+
+`backbone.cache=false` runs the backbone on every batch instead (`LiveStates`), and
+`backbone.lora` feeds token ids to a model that holds the backbone (`token_split`), because
+trained LoRA weights change the states after every optimizer step.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import TensorDataset
+from tqdm.auto import tqdm
+
+FORMAT = 1  # bump when the stored layout changes, so old entries are never misread
+
+
+def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> torch.Tensor:
+    """For each token, the index of the answer slot whose text it overlaps (-1 for none)."""
+    out = torch.full(offsets.shape[:1], -1, dtype=torch.int16)
+    if not spans:
+        return out
+    starts = [s for s, _ in spans]
+    for t, (a, b) in enumerate(offsets.tolist()):
+        if b <= a:
+            continue  # special or padding token
+        i = bisect.bisect_right(starts, b - 1) - 1  # last slot starting before the token ends
+        if i >= 0 and spans[i][1] > a:
+            out[t] = i
+    return out
+
+
+def fingerprint(backbone) -> dict:
+    """What a backbone's states depend on (FrozenBackbone computes it; simpler front ends such as
+    the character baseline are named by their `identity` and max_length)."""
+    found = getattr(backbone, "fingerprint", None)
+    return found if found is not None else {"identity": backbone.identity, "max_length": backbone.config.max_length}
+
+
+def cache_key(backbone, split: Dataset) -> str:
+    h = hashlib.sha256(json.dumps([FORMAT, fingerprint(backbone)], sort_keys=True).encode())
+    for question, spans in zip(split["question"], split["slot_spans"]):
+        h.update(json.dumps([question, [list(s) for s in spans or []]]).encode())
+    return h.hexdigest()[:20]
+
+
+def cache_path(backbone, split: Dataset, cache_dir: str | Path) -> Path:
+    return Path(cache_dir).expanduser() / "embeddings" / f"{cache_key(backbone, split)}.pt"
+
+
+def _labels(split: Dataset, num_slots: int, desc: str) -> torch.Tensor:
+    labels = torch.tensor(split["labels"], dtype=torch.long)
+    if labels.shape[1] != num_slots:
+        raise ValueError(f"{desc}: examples have {labels.shape[1]} answer slots, the task declares {num_slots}")
+    return labels
+
+
+def _pad(t: torch.Tensor, length: int, value) -> torch.Tensor:
+    """Pad dim 1 (tokens) of a (B, L) or (B, L, H) tensor to `length`."""
+    pad = (0, 0, 0, length - t.shape[1]) if t.dim() == 3 else (0, length - t.shape[1])
+    return torch.nn.functional.pad(t, pad, value=value)
+
+
+def _concat(parts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    length = max(p["states"].shape[1] for p in parts)
+    fill = {"states": 0, "mask": False, "token_slot": -1}
+    return {k: torch.cat([_pad(p[k], length, v) for p in parts]) for k, v in fill.items()}
+
+
+@torch.no_grad()
+def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) -> dict[str, torch.Tensor]:
+    """states (N, L, H) fp16, mask (N, L) bool, token_slot (N, L) int16, on the CPU."""
+    batch_size = backbone.config.batch_size
+    chunks = []
+    for start in tqdm(range(0, len(split), batch_size), desc=f"embedding {desc}", leave=False, disable=not show_progress):
+        rows = split[start:start + batch_size]
+        encoded = backbone(rows["question"])
+        slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
+                             for o, spans in zip(encoded.offsets, rows["slot_spans"])])
+        mask = encoded.mask.bool().cpu()
+        # fp16 halves disk and memory (the adapter reads fp32); padding is zeroed, so an entry
+        # does not depend on how texts were batched
+        states = encoded.states.to("cpu", torch.float16) * mask.unsqueeze(-1)
+        if not torch.isfinite(states).all():
+            warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
+        chunks.append({"states": states, "mask": mask, "token_slot": slots})
+    if not chunks:
+        h = backbone.hidden_size
+        return {"states": torch.zeros(0, 1, h, dtype=torch.float16), "mask": torch.zeros(0, 1, dtype=torch.bool),
+                "token_slot": torch.zeros(0, 1, dtype=torch.int16)}
+    return _concat(chunks)
+
+
+def _save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
+
+
+def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path, desc: str,
+                accelerator=None) -> TensorDataset:
+    """(states, mask, token_slot, labels, index) for every puzzle, from the cache or computed.
+
+    Under several processes each embeds one contiguous shard and writes it beside the entry;
+    the main process joins the shards into the entry and the others wait, then all read it."""
+    path = cache_path(backbone, split, cache_dir)
+    world = accelerator.num_processes if accelerator is not None else 1
+    exists = path.exists()
+    if world > 1:  # one decision for all processes, or some would wait at a barrier forever
+        from accelerate.utils import broadcast_object_list
+
+        exists = broadcast_object_list([exists])[0]
+    if not exists and world == 1:
+        _save(embed(backbone, split, desc), path)
+    elif not exists:
+        rank, main = accelerator.process_index, accelerator.is_main_process
+        bounds = [len(split) * r // world for r in range(world + 1)]
+        shard = split.select(range(bounds[rank], bounds[rank + 1]))
+        part = path.with_name(f"{path.stem}.part{rank}")
+        _save(embed(backbone, shard, f"{desc} (shard {rank + 1}/{world})", show_progress=main), part)
+        accelerator.wait_for_everyone()
+        if main:
+            parts = [path.with_name(f"{path.stem}.part{r}") for r in range(world)]
+            _save(_concat([torch.load(p) for p in parts]), path)
+            for p in parts:
+                p.unlink()
+        accelerator.wait_for_everyone()
+    cached = torch.load(path)
+    labels = _labels(split, num_slots, desc)
+    return TensorDataset(cached["states"], cached["mask"], cached["token_slot"], labels, torch.arange(len(labels)))
+
+
+class LiveStates(TorchDataset):
+    """`backbone.cache=false`: the backbone embeds each batch when the loader asks for it.
+
+    DataLoader hands a whole batch of indices to `__getitems__`, so the backbone runs once per
+    batch, and items come out shaped like a cached `TensorDataset`'s: (states, mask, token_slot,
+    label, index). Keep train.num_workers=0 on a GPU (workers cannot share the CUDA backbone)."""
+
+    def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):
+        self.backbone, self.split = backbone, split
+        self.labels = _labels(split, num_slots, desc)
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int):
+        return self.__getitems__([i])[0]
+
+    @torch.no_grad()
+    def __getitems__(self, indices: list[int]) -> list[tuple]:
+        rows = self.split[list(indices)]
+        encoded = self.backbone(rows["question"])
+        slots = [token_slots(o, [tuple(s) for s in spans or []]) for o, spans in zip(encoded.offsets, rows["slot_spans"])]
+        return [(encoded.states[k], encoded.mask[k].bool(), slots[k], self.labels[i], torch.tensor(i))
+                for k, i in enumerate(indices)]
+
+
+def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> TensorDataset:
+    """`backbone.lora`: (input_ids, mask, token_slot, labels, index) for a model that runs the
+    backbone itself (hybrid/lora.py); tokenized once, since the tokenizer never changes."""
+    ids, masks, slots = [], [], []
+    for start in range(0, len(split), 1024):
+        rows = split[start:start + 1024]
+        batch = backbone.tokenize(rows["question"])
+        ids.append(batch["input_ids"])
+        masks.append(batch["attention_mask"].bool())
+        slots.append(torch.stack([token_slots(o, [tuple(s) for s in spans or []])
+                                  for o, spans in zip(batch["offset_mapping"], rows["slot_spans"])]))
+    length = max(t.shape[1] for t in ids)
+    pad_id = backbone.tokenizer.pad_token_id
+    labels = _labels(split, num_slots, desc)
+    return TensorDataset(torch.cat([_pad(t, length, pad_id) for t in ids]), torch.cat([_pad(t, length, False) for t in masks]),
+                         torch.cat([_pad(t, length, -1) for t in slots]), labels, torch.arange(len(labels)))
+
+
+def backbone_inputs(backbone, splits: dict[str, Dataset], num_slots: int, config, accelerator=None) -> dict[str, TorchDataset]:
+    """What the training loop and evaluation read for each split, by backbone mode:
+    cached states (default), states computed per batch (`backbone.cache=false`), or token ids
+    for a model that holds a LoRA-tuned backbone (`backbone.lora`, which implies no cache)."""
+    if config.backbone.lora is not None:
+        return {name: token_split(backbone, split, num_slots, name) for name, split in splits.items()}
+    if not config.backbone.cache:
+        return {name: LiveStates(backbone, split, num_slots, name) for name, split in splits.items()}
+    return {name: embed_split(backbone, split, num_slots, config.train.data_dir, name, accelerator)
+            for name, split in splits.items()}

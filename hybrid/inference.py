@@ -1,0 +1,169 @@
+"""Solve puzzles with a trained hybrid, without train.py.
+
+    solver = HybridModel.from_pretrained("runs/default/final")   # or Hybrid.from_pretrained
+    for s in solver.solve(["_ _ 3 _ _ _  _ 5 _ 1 _ _  ..."]):
+        print(s.answer, s.steps, s.confidence)
+
+A pretrained folder holds `config.yaml` (the resolved training config, which names the
+backbone and the task) and `model.safetensors` (the trainable weights; training writes its EMA
+copy to `output_dir/final`). The frozen backbone is not in the folder: `from_pretrained` loads
+it from the config, like training does.
+
+`solve` runs up to N_sup supervision steps per puzzle and, by default, stops a puzzle at the
+first step whose halting head says its answer is right (sigmoid(q_halt) above
+`reasoner.halt_threshold`, 0.9 by default), dropping it from the batch
+so later steps cost less. `fixed_steps=True` runs all N_sup steps, as evaluation does.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
+
+from eval.tasks import IGNORE, Example, Task, make_task
+from hybrid import checkpoint
+from hybrid.backbone import load_backbone
+from hybrid.cache import LiveStates, token_split
+from hybrid.config import Config, from_yaml, to_yaml
+from hybrid.lora import with_backbone
+from hybrid.model import HybridModel
+
+CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
+
+
+def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) -> Path:
+    """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
+    frozen base from state dicts) to `folder`, atomically."""
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
+    (tmp / CONFIG).write_text(to_yaml(config))
+    checkpoint.replace_folder(tmp, folder)
+    return folder
+
+
+def locate(path: str | Path) -> Path:
+    """The folder to load: a pretrained folder, a run folder's `final`, or else its newest checkpoint."""
+    path = Path(path)
+    if (path / CONFIG).exists() and (path / WEIGHTS).exists():
+        return path
+    if (path / "final" / WEIGHTS).exists():
+        return path / "final"
+    found = checkpoint.checkpoints(path)
+    if found:
+        return found[-1]
+    raise checkpoint.CheckpointError(f"{path} is neither a pretrained folder ({CONFIG} + {WEIGHTS}) nor a training "
+                                     f"run with a final/ folder or checkpoints")
+
+
+@dataclass
+class Solution:
+    answer: str | None  # the decoded answer; None when the puzzle could not be read
+    steps: int  # supervision steps used
+    confidence: float  # sigmoid(q_halt) at the answering step: the halting head's belief the answer is right
+    verified: bool | None = None  # the task's own verifier, when the puzzle text could be parsed (Sudoku)
+    error: str | None = None  # why the puzzle could not be read
+
+
+class Hybrid:
+    """A trained hybrid ready to solve: the frozen backbone, the task and the trained HybridModel
+    (wrapped with its LoRA backbone when it was trained with one)."""
+
+    def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config):
+        self.model, self.backbone, self.task, self.config = model.eval(), backbone, task, config
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device=None) -> "Hybrid":
+        folder = locate(path)
+        config = from_yaml(folder / CONFIG)
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        task = make_task(config.task)
+        backbone = load_backbone(config.backbone, config.train.data_dir).to(device)
+        model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+        model = with_backbone(model, backbone, config.backbone)
+        if (folder / "optimizer.bin").exists():  # a training checkpoint: prefer its EMA weights
+            from eval.__main__ import load_weights
+
+            load_weights(model, folder, ema=True)
+        else:
+            try:
+                model.load_state_dict(load_file(folder / WEIGHTS))
+            except Exception as err:
+                reason = str(err).splitlines()[0][:200]
+                raise checkpoint.CheckpointError(f"{folder / WEIGHTS} does not load: {reason}") from None
+        return cls(model.to(device), backbone, task, config)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        return save_pretrained(self.model, self.config, folder)
+
+    def read(self, puzzle: str | Example) -> Example:
+        """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and
+        blanks, which also gives each cell's span for span pooling), else the text as is."""
+        if isinstance(puzzle, Example):
+            return puzzle
+        if hasattr(self.task, "from_text"):
+            return self.task.from_text(puzzle)
+        return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
+
+    @torch.no_grad()
+    def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
+              batch_size: int = 64, halt_threshold: float | None = None) -> list[Solution]:
+        """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set."""
+        N_sup = N_sup or self.config.reasoner.N_sup
+        threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
+        solutions: list[Solution | None] = [None] * len(puzzles)
+        read: list[tuple[int, Example]] = []
+        for i, puzzle in enumerate(puzzles):
+            try:
+                read.append((i, self.read(puzzle)))
+            except Exception as err:  # one bad puzzle must not lose the others
+                solutions[i] = Solution(None, 0, 0.0, error=f"{type(err).__name__}: {err}")
+        if read:
+            records = Dataset.from_list([e.to_record() for _, e in read])
+            S = self.task.num_slots
+            # Backbone states computed per batch (no cache), or token ids for a LoRA-tuned backbone.
+            inputs = (token_split(self.backbone, records, S) if self.config.backbone.lora is not None
+                      else LiveStates(self.backbone, records, S))
+            results = []
+            for states, mask, token_slot, _, _ in DataLoader(inputs, batch_size=batch_size):
+                results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
+            for (i, example), (ids, steps, confidence) in zip(read, results):
+                answer = self.task.decode(example, ids)
+                verified = None
+                if example.data:  # parsed puzzles carry what the verifier needs
+                    try:
+                        verified = bool(self.task.verify(example, answer))
+                    except Exception:  # a scorer that cannot judge this answer: unknown, not wrong
+                        verified = None
+                solutions[i] = Solution(answer, steps, confidence, verified)
+        return solutions
+
+    def _solve_batch(self, states, mask, token_slot, N_sup: int, fixed_steps: bool,
+                     threshold: float) -> list[tuple[list[int], int, float]]:
+        device = next(self.model.parameters()).device
+        states, mask, token_slot = states.to(device).float(), mask.to(device), token_slot.to(device).long()
+        B, S = states.shape[0], self.task.num_slots
+        carry = self.model.initial_carry(B, S, device)
+        ids = torch.zeros(B, S, dtype=torch.long, device=device)
+        steps = torch.zeros(B, dtype=torch.long, device=device)
+        confidence = torch.zeros(B, device=device)
+        active = torch.arange(B, device=device)  # rows still reasoning
+        for step in range(1, N_sup + 1):
+            out = self.model(states[active], mask[active], token_slot[active], carry.y[active], carry.z[active])
+            carry.y[active], carry.z[active] = out.carry.y, out.carry.z
+            ids[active], steps[active] = out.logits.argmax(-1), step
+            confidence[active] = torch.sigmoid(out.q_halt.float())
+            if not fixed_steps:
+                active = active[confidence[active] <= threshold]  # halted rows keep this step's answer and leave the batch
+                if len(active) == 0:
+                    break
+        return list(zip(ids.tolist(), steps.tolist(), confidence.tolist()))

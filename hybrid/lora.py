@@ -1,0 +1,96 @@
+"""LoRA on the backbone (`backbone.lora.rank=8`): a little of the backbone trains, by `peft`.
+
+The frozen base weights stay untouched; peft adds low-rank weights to a few projections
+(peft's default for the architecture, or `backbone.lora.target_modules`). Those change the
+token states after every optimizer step, so the cache is off and the backbone runs inside the
+trained module: `LoraHybrid` takes token ids, runs the backbone with gradient, then the hybrid.
+Accelerate prepares that whole module, so under DDP the LoRA weights are all-reduced like the
+rest. Checkpoints hold only trainable weights: `trainable_state_only` drops the frozen base
+weights from every state dict of the backbone and fills them back in from the loaded backbone
+when a checkpoint is read, so a save/load round trip is exact and a few MB in size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hybrid.backbone import FrozenBackbone
+from hybrid.config import ConfigError, LoraConfig
+
+
+def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
+    """Wrap the backbone's transformer with peft LoRA weights (the only trainable ones in it)."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    if not isinstance(backbone, FrozenBackbone):
+        raise ConfigError(f"backbone.lora needs a transformer backbone; {backbone.config.path!r} has no weights to adapt")
+    if backbone.has_lora:
+        return backbone
+    settings = PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                              target_modules=list(lora.target_modules) if lora.target_modules else None)
+    try:
+        backbone.model = get_peft_model(backbone.model, settings)
+    except ValueError as err:  # unknown architecture or module names that match nothing
+        linear = sorted({name.rsplit(".", 1)[-1] for name, m in backbone.model.named_modules()
+                         if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"})
+        raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {str(err).splitlines()[0]} "
+                          f"Linear layers in this backbone: {', '.join(linear)}") from None
+    backbone.has_lora = True
+    trainable_state_only(backbone)
+    return backbone
+
+
+def trainable_state_only(module: nn.Module) -> nn.Module:
+    """Keep the module's frozen weights out of its state dicts (and so out of checkpoints and
+    the EMA's saved state); on loading, take them from the module itself. Hooks act inside any
+    container (the trained module, DDP, the EMA copy), since each is called with its prefix."""
+    trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+    frozen = {name for name in module.state_dict() if name not in trainable}
+
+    def drop_frozen(module, state_dict, prefix, local_metadata):
+        for name in frozen:
+            state_dict.pop(prefix + name, None)
+
+    def fill_frozen(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        tensors = dict(module.named_parameters(remove_duplicate=False)) | dict(module.named_buffers(remove_duplicate=False))
+        for name in frozen:
+            state_dict.setdefault(prefix + name, tensors[name].detach())
+
+    module.register_state_dict_post_hook(drop_frozen)
+    module.register_load_state_dict_pre_hook(fill_frozen)
+    return module
+
+
+class LoraHybrid(nn.Module):
+    """The hybrid with its LoRA-tuned backbone in front: token ids in, the same outputs out."""
+
+    def __init__(self, backbone: FrozenBackbone, hybrid: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.hybrid = hybrid
+
+    def initial_carry(self, *args, **kwargs):
+        return self.hybrid.initial_carry(*args, **kwargs)
+
+    def forward(self, input_ids, mask, token_slot, y, z):
+        # The loop and the evaluation runner cast this slot to float, as they do cached fp16
+        # states; token ids stay exact in float32 below 2**24, so casting back loses nothing.
+        keep = mask.bool().any(0)  # drop columns that are padding in every row of this batch
+        ids, mask, token_slot = input_ids[:, keep].round().long(), mask[:, keep], token_slot[:, keep]
+        states = self.backbone.states(ids, mask.long()).float()  # (B, L, H), with gradient to LoRA
+        return self.hybrid(states, mask, token_slot, y, z)
+
+
+def with_backbone(model: nn.Module, backbone: nn.Module, config) -> nn.Module:
+    """The module to train: `model` itself, or with `backbone.lora` set, the model with a
+    LoRA-tuned backbone in front (it then reads token ids; see hybrid/cache.py)."""
+    if config.lora is None:
+        return model
+    return LoraHybrid(add_lora(backbone, config.lora), model)
+
+
+def lora_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The LoRA weights of a module, by name (for tests and inspection)."""
+    return {name: p for name, p in model.named_parameters() if "lora_" in name}

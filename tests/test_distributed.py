@@ -1,0 +1,79 @@
+"""Two-process DDP on the CPU (gloo, via accelerate.debug_launcher): processes keep identical
+weights, the loss matches one process at the same global batch, evaluation is sharded and
+gathered."""
+
+import json
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, debug_launcher
+from accelerate.state import AcceleratorState
+from safetensors.torch import load_file
+
+import hybrid.train
+from eval.runner import predict
+from hybrid.train import train
+
+
+def record_losses(spy_on: list, check_weights: bool = False):
+    """Wrap hybrid.train.supervise: record the batch loss (mean over processes) and, under DDP,
+    check after every batch that all processes hold the same trainable weights."""
+    real = hybrid.train.supervise
+
+    def supervise(model, batch, optimizer, scheduler, ema, accelerator, config):
+        stats = real(model, batch, optimizer, scheduler, ema, accelerator, config)
+        if check_weights:
+            flat = torch.cat([p.detach().flatten() for p in accelerator.unwrap_model(model).parameters()])
+            everyone = accelerator.gather(flat[None])  # (processes, parameters)
+            assert all(torch.equal(everyone[0], w) for w in everyone[1:]), "DDP processes diverged"
+        spy_on.append(accelerator.reduce(torch.tensor(stats["loss"]), "mean").item())
+        return stats
+
+    return supervise
+
+
+def two_processes(config, report: str):
+    # Each process is a fork of pytest: forget the one-process Accelerate state an earlier test
+    # may have left in it, so the Accelerator built here joins the two-process group.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)  # two processes share the two cores
+    losses = []
+    hybrid.train.supervise = record_losses(losses, check_weights=True)  # in this forked process only
+    results = train(config)
+
+    # Evaluation shards the data: each process predicts about half, and gathering restores the
+    # whole set once, in order, equal to predicting it in one process.
+    accelerator = Accelerator()
+    from hybrid.inference import Hybrid
+
+    solver = Hybrid.from_pretrained(Path(config.train.output_dir) / "final", "cpu")
+    states, mask = torch.randn(11, 7, solver.backbone.hidden_size), torch.ones(11, 7, dtype=torch.bool)
+    slots, labels = torch.randint(-1, 16, (11, 7)), torch.zeros(11, 16, dtype=torch.long)
+    data = torch.utils.data.TensorDataset(states, mask, slots, labels, torch.arange(11))
+    rows = []
+    hook = solver.model.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    sharded = predict(solver.model, data, 2, batch_size=3, accelerator=accelerator)
+    hook.remove()
+    assert sum(rows) == 2 * 6  # 2 supervision steps on this process's 2 batches of 3 (11 puzzles, padded to 12)
+    alone = predict(solver.model, data, 2, batch_size=3)
+    assert all(torch.equal(sharded[k], alone[k]) for k in alone)
+    if accelerator.is_main_process:
+        Path(report).write_text(json.dumps({"losses": losses, "results": results}))
+
+
+def test_two_process_ddp_matches_one_process(small_config, monkeypatch, tmp_path):
+    overrides = ("train.steps=3", "train.checkpoint_every=0", "train.eval_every=0", f"train.data_dir={tmp_path / 'cache'}")
+    report = tmp_path / "ddp.json"
+    debug_launcher(two_processes, args=(small_config(*overrides, f"train.output_dir={tmp_path / 'ddp'}"), str(report)),
+                   num_processes=2)
+    ddp = json.loads(report.read_text())
+    assert ddp["results"]["num_processes"] == 2 and ddp["results"]["global_batch_size"] == 16
+    assert ddp["results"]["test"]["num_puzzles"] == 16  # every held-out puzzle once, none twice
+
+    losses = []
+    monkeypatch.setattr(hybrid.train, "supervise", record_losses(losses))
+    single = train(small_config(*overrides, f"train.output_dir={tmp_path / 'single'}"))
+    assert single["num_processes"] == 1
+    assert torch.allclose(torch.tensor(ddp["losses"]), torch.tensor(losses), rtol=1e-4)
+    a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("ddp", "single"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

@@ -1,0 +1,129 @@
+"""The evaluation harness (`python -m eval`): a tiny trained run in, a report with plots out;
+bad puzzles and bad answers are recorded, bad requests are clear errors."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval.__main__ import HarnessError, evaluate_run, main
+from eval.tasks.sudoku import Grid, Sudoku, format_grid
+from hybrid.checkpoint import CheckpointError
+from hybrid.config import load_config
+from hybrid.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run folder from a few-second training: 4x4 Sudoku on the character front end."""
+    root = tmp_path_factory.mktemp("harness")
+    train(load_config([
+        "backbone=chars", "task.size=4", "task.train_size=64", "task.test_size=16", "task.wordings=[0]",
+        "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
+        "train.batch_size=16", "train.steps=4", "train.eval_every=0", "train.checkpoint_every=2",
+        "train.warmup=0", "train.tracker=null", f"train.output_dir={root / 'run'}", f"train.data_dir={root / 'cache'}",
+    ]))
+    return root / "run"
+
+
+def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
+    report = evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path)  # more steps than trained
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["exact_accuracy"] == report["exact_accuracy"]
+    assert saved["num_puzzles"] == 16 and saved["checkpoint"] == str(run / "final")  # the EMA copy training wrote
+    assert saved["weights"] == "final/model.safetensors"
+    for key in ("exact_accuracy", "cell_accuracy", "verifier_accuracy", "task_score", "early_exit_exact_accuracy"):
+        assert 0.0 <= saved[key] <= 1.0, key
+    assert len(saved["exact_curve"]) == len(saved["cell_curve"]) == 3
+    assert saved["exact_curve"][-1] == saved["exact_accuracy"]
+    assert sum(saved["halting_histogram"]) == 16 and 1 <= saved["mean_halting_step"] <= 3
+    assert 0 <= saved["never_halted"] <= saved["halting_histogram"][-1]
+    assert len(saved["slot_accuracy"]) == 16
+    compute = saved["compute"]
+    assert compute["N_sup"] == 3 and compute["N_sup_trained"] == 2
+    assert compute["net_applications_all"] == 3 * 2 * (2 + 1)  # N_sup * T * (n + 1)
+    assert saved["throughput"]["reasoner_puzzles_per_second"] > 0
+    assert saved["puzzle_failures"]["count"] == 0 and saved["answer_failures"]["count"] == 0
+    for name in ("recursion_curve", "halting_steps"):
+        assert (tmp_path / saved["plots"][name]).stat().st_size > 1000
+
+
+def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
+    checkpoint = run / "checkpoints" / "step_00000002"
+    report = evaluate_run(checkpoint, ["task.held_out_wordings=[1]"], split="test_heldout", out=tmp_path)
+    assert report["checkpoint"] == str(checkpoint) and report["num_puzzles"] == 16
+    assert report["weights"].startswith("ema") and report["run"] == str(run)
+    assert report["trained_wordings"] == [0] and report["task"]["held_out_wordings"] == [1]
+    with pytest.raises(HarnessError, match="held_out_wordings"):
+        evaluate_run(run, split="test_heldout", out=tmp_path)
+    # the last checkpoint's EMA is what training copied to final/: both give the same answers
+    last = evaluate_run(run / "checkpoints" / "step_00000004", out=tmp_path / "last")
+    final = evaluate_run(run, out=tmp_path / "final")
+    assert last["weights"].startswith("ema") and final["weights"] == "final/model.safetensors"
+    assert (last["slot_accuracy"], last["halting_histogram"]) == (final["slot_accuracy"], final["halting_histogram"])
+
+
+def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
+    task = Sudoku(size=4)
+    import random
+
+    good = task.generate(random.Random(1), 0).data["puzzle"]
+    text = format_grid(Grid(4), good).replace("0", "_")
+    puzzles = tmp_path / "mine.txt"
+    puzzles.write_text(f"{text}\n\n1 2 3\n\n1 1 _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n")
+    report = evaluate_run(run, puzzles=puzzles, out=tmp_path / "report")
+    assert report["num_puzzles"] == 1
+    failures = report["puzzle_failures"]
+    assert failures["count"] == 2
+    assert "expected 16 cells" in failures["first"][0]["error"] and "no solution" in failures["first"][1]["error"]
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["puzzle_failures"]["count"] == 2
+
+    lines = tmp_path / "mine.jsonl"
+    lines.write_text(json.dumps({"question": text}) + "\n{not json\n" + json.dumps(["a list"]) + "\n")
+    report = evaluate_run(run, puzzles=lines, out=tmp_path / "jsonl")
+    assert report["num_puzzles"] == 1 and report["puzzle_failures"]["count"] == 2
+
+    nothing = tmp_path / "bad.txt"
+    nothing.write_text("not a sudoku\n")
+    report = evaluate_run(run, puzzles=nothing, out=tmp_path / "none")  # no readable puzzle: still a report
+    assert report["num_puzzles"] == 0 and (tmp_path / "none" / "report.json").exists()
+
+
+def test_an_undecodable_answer_is_a_recorded_failure(run, tmp_path, monkeypatch):
+    original, calls = Sudoku.decode, []
+
+    def decode(self, example, ids):  # every second answer cannot be read
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise ValueError("cannot decode this answer")
+        return original(self, example, ids)
+
+    monkeypatch.setattr(Sudoku, "decode", decode)
+    report = evaluate_run(run, out=tmp_path)
+    failures = report["answer_failures"]
+    assert failures["count"] == 8 and len(failures["first"]) == 5
+    assert all("cannot decode" in f["error"] for f in failures["first"])
+    assert report["verifier_accuracy"] <= 0.5  # a failed answer counts as wrong
+    assert json.loads((tmp_path / "report.json").read_text())["answer_failures"]["count"] == 8
+
+
+def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
+    with pytest.raises(CheckpointError, match="neither a pretrained folder"):
+        evaluate_run(tmp_path)
+    with pytest.raises(SystemExit, match="unknown task 'chess'"):
+        main([str(run), "task=chess"])
+    with pytest.raises(SystemExit, match="does not fit the model"):
+        main([str(run), "reasoner.hidden=64", "--out", str(tmp_path)])
+    old = tmp_path / "old"  # a folder saved by a version whose config had a key this one dropped
+    shutil.copytree(run / "final", old)
+    (old / "config.yaml").write_text((old / "config.yaml").read_text().replace("reasoner:\n", "reasoner:\n  gone: 1\n"))
+    with pytest.raises(SystemExit, match="does not match this version's config schema"):
+        main([str(old)])
+    proc = subprocess.run([sys.executable, "-m", "eval", str(tmp_path / "missing")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr

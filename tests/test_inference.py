@@ -1,0 +1,102 @@
+"""Inference without train.py: save_pretrained / from_pretrained, solve with early exit or a
+fixed number of steps, and the `python -m hybrid.solve` command line."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from eval.tasks.sudoku import Sudoku
+from hybrid.backbone import load_backbone
+from hybrid.inference import Hybrid
+from hybrid.model import HybridModel
+from hybrid.solve import main as solve_main
+from hybrid.train import train
+
+
+def handwritten(n: int, seed: int = 0) -> list[str]:
+    """4x4 puzzles as a person would type them: one line of digits and blanks."""
+    task, rng = Sudoku(4), random.Random(seed)
+    return [" ".join(str(v) if v else "_" for v in task.generate(rng, 0).data["puzzle"]) for _ in range(n)]
+
+
+@pytest.fixture
+def solver(small_config):
+    """An untrained hybrid (solving needs no training to be tested), ready to solve."""
+    config = small_config()
+    task = Sudoku(4)
+    backbone = load_backbone(config.backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    return Hybrid(model, backbone, task, config)
+
+
+def set_halting(solver: Hybrid, bias: float, weight_scale: float = 0.0):
+    head = solver.model.reasoner.halt_head
+    torch.nn.init.constant_(head.bias, bias)
+    torch.nn.init.normal_(head.weight, std=weight_scale) if weight_scale else torch.nn.init.zeros_(head.weight)
+
+
+def test_training_writes_a_pretrained_folder_of_ema_weights_that_solves(small_config):
+    from eval.__main__ import load_weights
+    from hybrid import checkpoint
+
+    config = small_config()
+    train(config)
+    solver = HybridModel.from_pretrained(config.train.output_dir)  # the run folder: loads final/
+    ema = HybridModel(config, solver.backbone.hidden_size, 16, 4)
+    assert load_weights(ema, checkpoint.checkpoints(config.train.output_dir)[-1], ema=True).startswith("ema")
+    assert all(torch.equal(a, b) for a, b in zip(ema.state_dict().values(), solver.model.state_dict().values()))
+
+    [s] = solver.solve(handwritten(1))
+    assert len(s.answer.splitlines()) == 4 and set(s.answer.split()) <= set("1234")
+    assert 1 <= s.steps <= config.reasoner.N_sup and 0.0 < s.confidence < 1.0
+    assert s.verified in (True, False) and s.error is None
+
+
+def test_save_pretrained_round_trip(solver, tmp_path):
+    solver.model.save_pretrained(tmp_path / "saved")
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["config.yaml", "model.safetensors"]
+    loaded = HybridModel.from_pretrained(tmp_path / "saved", "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(solver.model.state_dict().values(), loaded.model.state_dict().values()))
+    puzzles = handwritten(3)
+    assert solver.solve(puzzles) == loaded.solve(puzzles)
+
+
+def test_early_exit_stops_when_the_halting_head_says_so(solver):
+    puzzles, N_sup = handwritten(5), solver.config.reasoner.N_sup
+    set_halting(solver, bias=20.0)  # "my answer is right" from the first step
+    early, fixed = solver.solve(puzzles), solver.solve(puzzles, fixed_steps=True)
+    one_step = solver.solve(puzzles, fixed_steps=True, N_sup=1)
+    assert [s.steps for s in early] == [1] * 5 and [s.steps for s in fixed] == [N_sup] * 5
+    assert [s.answer for s in early] == [s.answer for s in one_step]
+    assert all(s.confidence > 0.99 for s in early)
+    set_halting(solver, bias=-20.0)  # never confident: every step runs
+    assert [s.steps for s in solver.solve(puzzles)] == [N_sup] * 5
+
+
+def test_halted_puzzles_leave_the_batch_without_changing_the_others(solver):
+    puzzles = handwritten(12)
+    solver.config.reasoner.N_sup = 4
+    set_halting(solver, bias=0.0, weight_scale=3.0)
+    first = torch.tensor([s.confidence for s in solver.solve(puzzles, fixed_steps=True, N_sup=1)]).logit()
+    middle = first.sort().values[5:7].mean()
+    solver.model.reasoner.halt_head.bias.data -= middle  # about half the puzzles halt after step 1
+    together = solver.solve(puzzles, batch_size=12)
+    assert len({s.steps for s in together}) > 1
+    alone = [solver.solve([p])[0] for p in puzzles]
+    assert [(s.answer, s.steps) for s in together] == [(s.answer, s.steps) for s in alone]
+    assert all(abs(a.confidence - b.confidence) < 1e-5 for a, b in zip(together, alone))
+
+
+def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp_path, capsys):
+    solver.save_pretrained(tmp_path / "model")
+    good = handwritten(2)
+    (tmp_path / "in.txt").write_text(f"{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]}) + "\n")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["question"] == good[0] and rows[0]["steps"] == solver.config.reasoner.N_sup
+    assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
+    assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]
+    assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4

@@ -1,0 +1,116 @@
+"""LoRA on the backbone: only LoRA weights change, checkpoints hold only trainable weights and
+reload exactly, DDP keeps the processes' LoRA weights equal, and misuse is a clear error."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
+from transformers import get_scheduler
+
+from hybrid import checkpoint
+from hybrid.backbone import FrozenBackbone, load_backbone
+from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml
+from hybrid.lora import LoraHybrid, add_lora, lora_weights
+from hybrid.train import build, supervise, train
+
+
+def lora_run(config, steps=4):
+    """Build the LoRA model through train.py's build, then a few real training steps on one batch."""
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    _, _, tensors, model = build(config, accelerator)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
+    scheduler = get_scheduler("constant", optimizer)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    losses = [supervise(model, tensors["train"][:16], optimizer, scheduler, None, accelerator, config)["loss"]
+              for _ in range(steps)]
+    return accelerator.unwrap_model(model), tensors, before, losses
+
+
+def logits(model, tensors):
+    model.eval()
+    states, mask, token_slot, labels, _ = tensors["test"][:8]
+    carry = model.initial_carry(8, labels.shape[1], "cpu")
+    with torch.no_grad():
+        return model(states.float(), mask, token_slot.long(), carry.y, carry.z).logits
+
+
+@pytest.mark.parametrize("kind", ["bert", "llama"])
+def test_training_changes_lora_weights_and_never_the_base_weights(small_config, kind):
+    config = small_config("backbone.lora.rank=4", "train.lr=3e-3", "train.halt=false", kind=kind)
+    model, _, before, losses = lora_run(config)
+    assert isinstance(model, LoraHybrid) and losses[-1] < losses[0]
+    lora = lora_weights(model)
+    assert lora and all(not torch.equal(p, before[name]) for name, p in lora.items())
+    base = {name: p for name, p in model.backbone.named_parameters() if "lora_" not in name}
+    assert base and all(not p.requires_grad and torch.equal(p, before[f"backbone.{name}"]) for name, p in base.items())
+
+
+def test_state_dict_holds_only_trainable_weights_and_reloads_the_same_logits(small_config, tmp_path):
+    config = small_config("backbone.lora.rank=4", "train.lr=3e-3", "train.halt=false")
+    model, tensors, _, _ = lora_run(config, steps=2)
+    state = model.state_dict()
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable <= set(state)  # LoRA, adapter, reasoner, head (plus the reasoner's buffers)
+    assert {k for k in state if k.startswith("backbone.")} == {k for k in trainable if k.startswith("backbone.")}
+    save_file(state, tmp_path / "model.safetensors")
+
+    fresh = build(config, Accelerator(cpu=True))[3]  # base weights come from the backbone folder
+    assert not torch.equal(logits(fresh, tensors), logits(model, tensors))
+    fresh.load_state_dict(load_file(tmp_path / "model.safetensors"))  # strict: frozen keys are filled in
+    assert torch.equal(logits(fresh, tensors), logits(model, tensors))
+
+
+def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
+    config = small_config("backbone.lora.rank=4", "train.steps=2", "train.checkpoint_every=2")
+    assert train(config)["batches"] == 2
+    saved = checkpoint.checkpoints(config.train.output_dir)[-1]
+    ema = [torch.load(p, weights_only=False) for p in saved.glob("custom_checkpoint_*.pkl")]  # EMA copy, progress
+    for keys in [set(load_file(saved / "model.safetensors"))] + [set(state) for state in ema if len(state) > 1]:
+        assert any("lora_A" in k for k in keys) and not any("backbone." in k and "lora_" not in k for k in keys)
+    assert train(small_config("backbone.lora.rank=4", "train.steps=3", "train.resume=latest"))["batches"] == 3
+
+
+def lora_steps_in_each_process(config_file):
+    """Run by `accelerate launch` below: each process trains on its own puzzles."""
+    config = from_yaml(config_file)
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(accelerator.process_index)  # different init per process: DDP must broadcast rank 0's
+    _, _, tensors, model = build(config, accelerator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    scheduler = get_scheduler("constant", optimizer)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    rank = accelerator.process_index
+    batch = tensors["train"][8 * rank:8 * rank + 8]  # each process its own puzzles
+    for _ in range(2):
+        supervise(model, batch, optimizer, scheduler, None, accelerator, config)
+    flat = torch.cat([p.detach().flatten() for p in lora_weights(accelerator.unwrap_model(model)).values()])
+    both = accelerator.gather(flat.unsqueeze(0))
+    assert accelerator.num_processes == 2 and torch.equal(both[0], both[1]), "LoRA weights diverged across processes"
+    assert flat.abs().sum() > 0
+
+
+def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path):
+    from test_cache import launch
+
+    config = small_config("backbone.lora.rank=4", "train.halt=false", "train.batch_size=16")
+    build(config, Accelerator(cpu=True))  # generate the puzzles once, before the processes start
+    (tmp_path / "config.yaml").write_text(to_yaml(config))
+    launch(__file__, tmp_path / "config.yaml")
+
+
+def test_lora_misuse_is_a_clear_error(tiny_backbone):
+    with pytest.raises(ConfigError, match="needs a transformer backbone"):
+        add_lora(load_backbone(load_config(["backbone=chars"]).backbone), LoraConfig())
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
+    with pytest.raises(ConfigError, match="target_modules=\\['nope'\\].*Linear layers in this backbone: .*query"):
+        add_lora(backbone, LoraConfig(target_modules=["nope"]))
+    assert Path(tiny_backbone("bert")).exists()
+
+
+if __name__ == "__main__":
+    lora_steps_in_each_process(sys.argv[1])

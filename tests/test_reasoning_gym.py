@@ -1,0 +1,70 @@
+import random
+
+import pytest
+
+from eval.tasks import Example, PuzzleError, make_task
+from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
+
+
+def round_trip(example: Example) -> Example:
+    """What the evaluation sees: the example as stored in a `datasets` split."""
+    return Example.from_record(example.to_record())
+
+
+def test_mini_sudoku_is_scored_by_its_own_scorer():
+    task = make_task(ReasoningGymConfig(dataset="mini_sudoku"))
+    example = round_trip(task.generate(random.Random(0), 0))
+    assert "Mini Sudoku" in example.question
+    assert task.decode(example, example.labels) == example.answer
+    assert task.score(example, example.answer) == 1.0 and task.verify(example, example.answer)
+    one_wrong = example.answer[:-1] + ("1" if example.answer[-1] != "1" else "2")
+    assert 0 < task.score(example, one_wrong) < 1  # reasoning-gym's partial credit
+    assert not task.verify(example, one_wrong)
+    assert task.score(example, example.answer.replace("\n", " ")) == 0.0  # its format is strict
+
+
+def test_maze_and_zebra_items_are_read_and_scored():
+    maze = ReasoningGym("maze", ["max_grid_size=6", "min_dist=3", "max_dist=4"])
+    example = round_trip(maze.generate(random.Random(1), 0))
+    assert "Legend:" in example.question and example.answer in ("3", "4")
+    assert maze.verify(example, example.answer)
+    assert maze.score(example, str(int(example.answer) + 1)) == 0.0
+
+    zebra = ReasoningGym("zebra_puzzles", ["num_people=3", "num_characteristics=3"])
+    example = round_trip(zebra.generate(random.Random(2), 0))
+    assert "House 1" in example.question
+    assert zebra.verify(example, example.answer)
+    assert zebra.verify(example, example.answer.upper())  # its scorer ignores case
+    assert not zebra.verify(example, "nobody")
+
+
+def test_answer_slots_hold_characters_then_end():
+    task = ReasoningGym("maze", max_answer_chars=4)
+    example = task.example(0)
+    end, ignore = 0, -100
+    assert example.labels[len(example.answer)] == end
+    assert example.labels[len(example.answer) + 1:] == [ignore] * (3 - len(example.answer))
+    # anything the model writes after END is not read
+    ids = [i if i >= 0 else 7 for i in example.labels]
+    assert task.decode(example, ids) == example.answer
+
+
+def test_bad_names_options_and_long_answers_are_clear_errors():
+    with pytest.raises(PuzzleError, match="no dataset 'mini_sudoko'; did you mean mini_sudoku"):
+        ReasoningGym("mini_sudoko")
+    with pytest.raises(PuzzleError, match="no setting 'walls'.*min_dist"):
+        ReasoningGym("maze", ["walls=3"])
+    with pytest.raises(PuzzleError, match="use task.seed"):
+        ReasoningGym("maze", ["seed=3"])
+    with pytest.raises(PuzzleError, match="not of the form key=value"):
+        ReasoningGym("maze", ["min_dist"])
+    with pytest.raises(PuzzleError, match="rejected the settings"):
+        ReasoningGym("maze", ["min_dist=9", "max_dist=2"])
+    with pytest.raises(PuzzleError, match="task.max_answer_chars=8"):
+        ReasoningGym("mini_sudoku", max_answer_chars=8).generate(random.Random(0), 0)
+
+
+def test_an_example_from_other_settings_is_not_scored_silently():
+    example = ReasoningGym("maze", seed=1).example(5)
+    with pytest.raises(PuzzleError, match="no longer matches"):
+        ReasoningGym("maze", seed=2).score(example, example.answer)

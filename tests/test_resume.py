@@ -1,0 +1,154 @@
+"""Surviving interruptions: a run stopped mid-way (SIGTERM, or a crash that loses the batch in
+flight) and resumed ends exactly where an uninterrupted run ends; damaged checkpoints are
+skipped; a crash while saving or a non-finite loss never leaves a bad state behind."""
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import hybrid.train
+from hybrid import checkpoint
+from hybrid.checkpoint import CheckpointError
+from hybrid.config import load_config
+from hybrid.train import train
+
+RUN = ("train.steps=6", "train.checkpoint_every=2", "train.eval_every=2")  # evaluation in between, as by default
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: the process is gone, nothing after this point runs."""
+
+
+def interrupt_at(monkeypatch, batch: int, action):
+    """Make `action` happen while batch `batch` (1-based) trains."""
+    real, calls = hybrid.train.supervise, []
+
+    def supervise(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == batch:
+            action()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hybrid.train, "supervise", supervise)
+
+
+def assert_same_run(a: Path, b: Path):
+    """Same final (EMA) weights and the same held-out metrics."""
+    wa, wb = load_file(a / "final" / "model.safetensors"), load_file(b / "final" / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    ma, mb = (json.loads((p / "metrics.json").read_text())["test"] for p in (a, b))
+    for m in (ma, mb):
+        m.pop("puzzles_per_second")
+    assert ma == mb
+
+
+@pytest.fixture
+def reference(small_config, tmp_path):
+    config = small_config(*RUN, f"train.output_dir={tmp_path / 'reference'}")
+    train(config)
+    return Path(config.train.output_dir)
+
+
+def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_config, reference, monkeypatch, tmp_path):
+    out, handler = tmp_path / "sigterm", signal.getsignal(signal.SIGTERM)
+    interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    stopped = train(small_config(*RUN, f"train.output_dir={out}"))
+    assert stopped == {"interrupted": True, "batches": 3, "checkpoint": str(out / "checkpoints" / "step_00000003")}
+    assert [p.name for p in checkpoint.checkpoints(out)] == ["step_00000002", "step_00000003"]
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored
+
+    monkeypatch.undo()
+    resumed = train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))
+    assert resumed["batches"] == 6
+    assert_same_run(reference, out)
+
+
+def test_crash_mid_batch_resumes_from_the_last_checkpoint_to_the_same_result(small_config, reference, monkeypatch, tmp_path):
+    out = tmp_path / "crash"
+
+    def crash():  # nothing is saved, batch 5 is lost
+        raise Killed
+
+    interrupt_at(monkeypatch, 5, crash)
+    with pytest.raises(Killed):
+        train(small_config(*RUN, f"train.output_dir={out}"))
+    assert checkpoint.checkpoints(out)[-1].name == "step_00000004"
+    monkeypatch.undo()
+    train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))
+    assert_same_run(reference, out)
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(small_config, reference, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(reference, out)
+    shutil.rmtree(out / "final")
+    newest = checkpoint.checkpoints(out)[-1]  # step 6: the run's end
+    (newest / "model.safetensors").write_bytes(b"\0" * 100)  # same kind of damage as a torn write
+
+    with pytest.warns(UserWarning, match=str(newest / "model.safetensors")):
+        resumed = train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))
+    assert resumed["batches"] == 6  # batches 5 and 6 trained again from step 4
+    assert_same_run(reference, out)
+    assert (out / "checkpoints" / "step_00000006.corrupt" / "model.safetensors").exists()  # kept for inspection
+    assert [p.name for p in checkpoint.checkpoints(out)] == ["step_00000004", "step_00000006"]
+
+
+def test_no_good_checkpoint_is_a_clear_error_naming_each_file(small_config):
+    config = small_config()  # 4 batches, checkpoints at 2 and 4
+    train(config)
+    saved = checkpoint.checkpoints(config.train.output_dir)
+    for folder in saved:
+        (folder / "optimizer.bin").unlink()
+    with pytest.raises(CheckpointError) as err:
+        train(small_config("train.steps=6", "train.resume=latest"))
+    assert all(str(folder / "optimizer.bin") in str(err.value) for folder in saved)
+    assert checkpoint.checkpoints(config.train.output_dir) == saved  # nothing moved or deleted
+
+
+def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(torch.nn.Linear(4, 4))
+    config = load_config()
+    checkpoint.save(accelerator, tmp_path, 1, config)
+    good = checkpoint.checkpoints(tmp_path)[-1]
+
+    def torn_save(folder, **kwargs):  # writes part of the state, then the process dies
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "model.safetensors").write_bytes(b"half")
+        raise Killed
+
+    monkeypatch.setattr(accelerator, "save_state", torn_save)
+    for step in (2, 1):  # a new checkpoint, and one replacing the good one
+        with pytest.raises(Killed):
+            checkpoint.save(accelerator, tmp_path, step, config)
+        assert checkpoint.checkpoints(tmp_path) == [good]
+    checkpoint.load(accelerator, good)  # still complete and verified
+    assert torch.isfinite(model.weight).all()
+
+
+def test_non_finite_loss_stops_before_the_update_and_saves_the_good_state(small_config, monkeypatch, tmp_path):
+    real, calls = hybrid.train.stablemax_cross_entropy, []
+
+    def poisoned(logits, labels):  # the 5th loss (batch 3, first supervision step) is NaN
+        calls.append(1)
+        loss = real(logits, labels)
+        return loss * float("nan") if len(calls) == 5 else loss
+
+    monkeypatch.setattr(hybrid.train, "stablemax_cross_entropy", poisoned)
+    out = tmp_path / "nan"
+    with pytest.raises(FloatingPointError, match="batch 3.*step_00000002") as err:
+        train(small_config(*RUN, f"train.output_dir={out}", "train.checkpoint_every=0"))
+    assert "update not applied" in str(err.value)
+    saved = checkpoint.checkpoints(out)[-1]
+    weights = load_file(saved / "model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    monkeypatch.undo()  # and training goes on from there
+    assert train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))["batches"] == 6

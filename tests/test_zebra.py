@@ -1,0 +1,157 @@
+import itertools
+import random
+import time
+
+import pytest
+
+from eval.tasks import Example, PuzzleError, make_task
+from eval.tasks.zebra import Zebra, ZebraConfig, holds, parse_grid, random_clue, solve
+from hybrid.config import load_config
+
+# The puzzle in eval/tasks/zebra.py's docstring, as structured clues. Values are listed in class
+# order (alphabetical); a clue item is (attribute, value index), houses are 0-based.
+CATEGORIES = ["name", "pet", "drink"]
+VALUES = [["Alice", "Bob", "Carol"], ["cat", "dog", "fish"], ["coffee", "milk", "tea"]]
+NAME, PET, DRINK = 0, 1, 2
+CLUES = [
+    ["left", PET, 1, NAME, 2],  # the dog owner lives directly left of Carol
+    ["at", NAME, 0, 2],  # Alice lives in house 3
+    ["same", DRINK, 2, PET, 0],  # the tea drinker and the cat owner share a house
+    ["not_same", NAME, 1, DRINK, 0],  # Bob is not the coffee drinker
+    ["next", DRINK, 1, PET, 2],  # the milk drinker lives next to the fish owner
+]
+ANSWER = "House 1: Bob, dog, milk\nHouse 2: Carol, fish, coffee\nHouse 3: Alice, cat, tea"
+
+
+def test_hand_written_puzzle_is_solved_rendered_and_verified():
+    task = Zebra(houses=3, attributes=3)
+    example = task.example(CATEGORIES, VALUES, CLUES)
+    assert example.answer == ANSWER
+    assert example.labels == [1, 1, 1, 2, 2, 0, 0, 0, 2]  # house-major, value index per attribute
+    assert task.decode(example, example.labels) == ANSWER
+    assert task.verify(example, ANSWER)
+    assert "Names: Alice, Bob, Carol." in example.question and "5. " in example.question
+    # lines and values in any order, with or without attribute names
+    assert task.verify(example, "house 3: tea, cat, Alice\nHouse 1: name=Bob, pet=dog, drink=milk\n"
+                                "House 2 - carol, fish, coffee.")
+
+
+def test_verifier_rejects_wrong_grids():
+    task = Zebra(houses=3, attributes=3)
+    example = task.example(CATEGORIES, VALUES, CLUES)
+    swapped = ANSWER.replace("dog", "X").replace("fish", "dog").replace("X", "fish")  # breaks clue 1
+    assert not task.verify(example, swapped)
+    repeated = ANSWER.replace("Carol, fish, coffee", "Carol, fish, milk")  # milk twice, coffee nowhere
+    assert not task.verify(example, repeated)
+    assert not task.verify(example, "\n".join(ANSWER.splitlines()[:2]))  # a house missing
+    assert task.score(example, ANSWER) == 1.0
+    assert task.score(example, swapped) == pytest.approx(7 / 9)
+    assert task.score(example, "no idea") == 0.0
+
+
+def test_verifier_checks_clues_not_our_answer():
+    # Without clue 2 (Alice in house 3) two assignments fit; both must verify.
+    task = Zebra(houses=3, attributes=3)
+    clues = CLUES[:1] + CLUES[2:]
+    solutions = solve(3, 3, clues, limit=5)
+    assert len(solutions) >= 2
+    example = Example(question="", answer=ANSWER, labels=[0] * 9, data={"values": VALUES, "clues": clues})
+    for pos in solutions:
+        grid = [[pos[a].index(h) for a in range(3)] for h in range(3)]
+        text = "\n".join(f"House {h + 1}: " + ", ".join(VALUES[a][v] for a, v in enumerate(row))
+                         for h, row in enumerate(grid))
+        assert task.verify(example, text)
+
+
+def test_malformed_answers_and_puzzles_get_clear_errors():
+    task = Zebra(houses=3, attributes=3)
+    with pytest.raises(PuzzleError, match="expected one line per house"):
+        parse_grid(VALUES, "Bob, dog, milk")
+    with pytest.raises(PuzzleError, match="'zebra' is not a value"):
+        parse_grid(VALUES, ANSWER.replace("dog", "zebra"))
+    with pytest.raises(PuzzleError, match="house 1 has two values of one attribute"):
+        parse_grid(VALUES, ANSWER.replace("Bob, dog", "Bob, cat, dog"))
+    with pytest.raises(PuzzleError, match="house 2 has no value for: cat/dog/fish"):
+        parse_grid(VALUES, ANSWER.replace("fish, ", ""))
+    with pytest.raises(PuzzleError, match="house 2 is listed twice"):
+        parse_grid(VALUES, ANSWER.replace("House 3", "House 2"))
+    with pytest.raises(PuzzleError, match=r"no line for house\(s\) \[3\]"):
+        parse_grid(VALUES, "\n".join(ANSWER.splitlines()[:2]))
+    with pytest.raises(PuzzleError, match="more than one solution"):
+        task.example(CATEGORIES, VALUES, CLUES[1:])
+    with pytest.raises(PuzzleError, match="no solution"):
+        task.example(CATEGORIES, VALUES, CLUES + [["at", NAME, 0, 0]])
+    with pytest.raises(PuzzleError, match="houses=6"):
+        make_task(ZebraConfig(houses=6))
+    with pytest.raises(PuzzleError, match=r"clue \['left', 1, 5, 0, 2\] is not"):
+        task.example(CATEGORIES, VALUES, CLUES + [["left", PET, 5, NAME, 2]])  # value 5 of 3
+    with pytest.raises(PuzzleError, match=r"clue \['beside'"):
+        task.example(CATEGORIES, VALUES, CLUES + [["beside", PET, 0, NAME, 2]])
+    with pytest.raises(PuzzleError, match="unknown attribute"):
+        task.example(["name", "pet", "planet"], VALUES, CLUES)
+
+
+def test_solver_matches_brute_force():
+    rng = random.Random(0)
+    houses, attributes = 3, 3
+    every = [list(map(list, combo)) for combo in itertools.product(itertools.permutations(range(houses)),
+                                                                   repeat=attributes)]
+    for _ in range(40):
+        truth = [rng.sample(range(houses), houses) for _ in range(attributes)]
+        clues = [random_clue(truth, rng) for _ in range(rng.randrange(1, 5))]
+        brute = [pos for pos in every if all(holds(c, pos) for c in clues)]
+        found = solve(houses, attributes, clues, limit=len(every))
+        assert sorted(found) == sorted(brute)
+        assert truth in found
+
+
+@pytest.mark.parametrize("houses,attributes", [(2, 1), (3, 2), (4, 3), (5, 3)])
+def test_generated_puzzles_are_unique_and_minimal(houses, attributes):
+    task = Zebra(houses, attributes)
+    rng = random.Random(houses * 10 + attributes)
+    for wording in range(task.num_wordings):
+        example = task.generate(rng, wording)
+        clues = example.data["clues"]
+        assert len(solve(houses, attributes, clues)) == 1
+        assert task.verify(example, example.answer)
+        assert len(example.labels) == task.num_slots == houses * attributes and example.slot_spans is None
+        for i in range(len(clues)):  # every clue is needed
+            assert len(solve(houses, attributes, clues[:i] + clues[i + 1:])) > 1
+
+
+def test_seeded_generation_wordings_and_paraphrases():
+    task = Zebra(4, 3)
+    a, b = task.generate(random.Random(9), 0), task.generate(random.Random(9), 0)
+    assert (a.question, a.answer) == (b.question, b.answer)
+    assert task.generate(random.Random(10), 0).question != a.question
+    texts = [task.generate(random.Random(9), w).question for w in range(task.num_wordings)]
+    assert len(set(texts)) == task.num_wordings
+    assert "pos(" in texts[2] and "pos(" not in texts[0]
+    assert {task.generate(random.Random(9), w).answer for w in range(task.num_wordings)} == {a.answer}
+    # the same clue kind comes out in several phrasings across puzzles
+    rng = random.Random(0)
+    clue_lines = {line.split(". ", 1)[1] for _ in range(30)
+                  for line in task.generate(rng, 0).question.splitlines() if line[:1].isdigit()}
+    assert any("directly left of" in line for line in clue_lines)
+    assert any("immediately to the right of" in line for line in clue_lines)
+
+
+def test_config_and_held_out_wordings():
+    from hybrid.data import generate_splits
+
+    config = load_config(["task=zebra", "task.houses=3", "task.attributes=2", "task.train_size=12",
+                          "task.test_size=6", "task.held_out_wordings=[2]"]).task
+    task = make_task(config)
+    assert task.num_slots == 6 and not task.aligned_slots
+    splits = generate_splits(task, config, seed=0)
+    assert set(splits["train"]["wording"]) <= {0, 1}
+    assert set(splits["test_heldout"]["wording"]) == {2}
+    assert all("Constraints:" in q for q in splits["test_heldout"]["question"])
+
+
+def test_generation_speed():
+    task, rng = Zebra(4, 3), random.Random(0)
+    start = time.perf_counter()
+    for _ in range(100):
+        task.generate(rng, rng.randrange(task.num_wordings))
+    assert time.perf_counter() - start < 15  # ~2.5 ms each here (about 400 a second)
