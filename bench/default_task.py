@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 NO_RECURSION = ["reasoner.T=1", "reasoner.n=1", "reasoner.N_sup=1"]
 
 

@@ -21,7 +21,10 @@ Figures from the scripts in `bench/` (see [bench/README.md](../bench/README.md))
 this page after a re-run: `python bench/run_all.py && python bench/report.py --write`.
 Each section names the command and the machine. CPU timings taken while other jobs shared
 the cores are marked with the load average: compare rows within a table (the benches
-alternate what they compare), not figures across machines.
+alternate what they compare), not figures across machines. With 2 torch threads on 2 busy
+cores, OpenMP threads wait for each other and a step can take 10-50x its quiet time, so
+contended timings here are placeholders until the lead's quiet re-run (`--threads 1` is
+steadier on a busy machine). Memory figures and accuracies do not depend on the load.
 """
 
 
@@ -117,11 +120,31 @@ def main_job(r: dict) -> str:
                               r["exact_accuracy"], r["num_puzzles"]]])])
 
 
+def vs_reference_compiled(r: dict) -> str:
+    return vs_reference(r).replace("## Versus the reference approach", "## Versus the reference approach, ours "
+                                   "with `TRM(compiled=True)` (speed only: equal step counts)", 1)
+
+
 SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
+            "vs_reference_compiled": vs_reference_compiled,
             "test_time_compute": test_time_compute, "main_job": main_job}
 
 
-FOOTER = """## Not measured here
+FOOTER = """## Open items (measured 2026-11-23 on the 2-core machine, load ~1)
+
+- Eager, ours is 6-8% slower per step than the eager reference (4x4: 42.7 vs 39.1 ms; 6x6:
+  85.3 vs 80.3 ms). The reasoner cores cost the same (36.6 vs 36.2 ms fwd+bwd, 4x4, hidden 64);
+  the difference is around them, per optimizer step: span-pool adapter fwd+bwd 1.37 ms (the
+  reference's cell embedding: 0.15 ms), EMA update 0.43 ms (AveragedModel with a per-parameter
+  avg_fn; a foreach lerp: 0.07 ms), stable-max CE 0.31 ms (softmax CE 0.07 ms), and ~3 ms of
+  per-step overhead in `hybrid.train.supervise`. Candidate fixes: pool the spans once per batch
+  (no parameters before the adapter's norm), EMA through AveragedModel's `multi_avg_fn` with
+  `torch._foreach_lerp_`. With `TRM(compiled=True)` ours is already 1.33-1.47x faster.
+- On 6x6 the reference also learned faster in the same 60 s (0.83 vs 0.19 exact): to be checked
+  at longer budgets (`--sizes 6 --seconds 600`); the loss (softmax vs stable-max) and the input
+  (cell embedding vs one-hot characters + span pooling) are the differences.
+
+## Not measured here
 
 - GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU figures
   are recorded on this page yet.

@@ -4,6 +4,7 @@
     python bench/vs_reference.py --sizes 6 --seconds 600      # long enough for 6x6 to converge
     python bench/vs_reference.py --device cuda --hidden 512 --batch 768 --seconds 1800
     python bench/vs_reference.py --max-batches 40 --seconds 1e9   # equal steps: fair on a busy machine
+    python bench/vs_reference.py --compile                        # ours with the compiled recursion
 
 "ours" is this project with the backbone off (`backbone=chars`: fixed one-hot characters, so the
 adapter's projection is a learned character embedding) trained by `hybrid.train.supervise`.
@@ -179,7 +180,7 @@ class Ours:
 
         from hybrid.config import load_config
         from hybrid.ema import make_ema
-        from hybrid.train import build
+        from hybrid.train import build, make_optimizer
 
         self.args = args
         self.config = load_config(task_overrides(args, size) + [
@@ -193,9 +194,10 @@ class Ours:
         set_seed(args.seed)
         self.task, self.splits, self.tensors, model = build(self.config, self.accelerator)
         set_seed(args.seed)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
+        optimizer = make_optimizer(model, self.config)
         scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=args.warmup)
         loader = DataLoader(self.tensors["train"], batch_size=args.batch, shuffle=True, drop_last=True)
+        model.reasoner.compiled = args.compile  # the opt-in fast path (set before the EMA copies the model)
         self.model, self.optimizer, self.loader, self.scheduler = self.accelerator.prepare(model, optimizer, loader, scheduler)
         self.ema = make_ema(self.accelerator.unwrap_model(self.model), args.ema) if args.ema else None
 
@@ -306,6 +308,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--halt", action="store_true", help="let ours stop a batch early when every sample halts")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for both (GPU)")
+    parser.add_argument("--compile", action="store_true", help="ours with TRM(compiled=True), the opt-in fast path")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
     parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")

@@ -74,6 +74,7 @@ class ReasonerConfig:
     # solve(). Training stops supervising a sample at 0.5 (q_halt > 0), as TRM does; a stricter
     # bar at inference keeps fixed-steps accuracy for a few more steps (bench/early_exit.py).
     halt_threshold: float = 0.9
+    compile: bool = False  # torch.compile each latent recursion (bench/fast_paths.py: faster once compiled)
 
 
 @dataclass
@@ -101,6 +102,9 @@ class TrainConfig:
     time_limit: float | None = None  # seconds; stop training early (checkpoint + eval) after it
     data_dir: str = "~/.cache/hybrid-trm"  # generated datasets and the embedding cache
     num_workers: int = 0
+    # CPU threads per process; None: the machine's cores shared evenly between processes
+    # (`accelerate launch` otherwise pins each process to 1 thread, leaving cores idle).
+    cpu_threads: int | None = None
 
 
 @dataclass

@@ -30,7 +30,7 @@ class HybridModel(nn.Module):
         r = config.reasoner
         self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots)
         net = TinyNet(r.hidden, num_slots, r.layers, r.mixer, r.heads, r.expansion)
-        self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T)
+        self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T, compiled=r.compile)
         self.head = nn.Linear(r.hidden, vocab_size, bias=False)
         self.N_sup = r.N_sup
         self.config = config  # save_pretrained writes it, so a saved folder names its backbone and task

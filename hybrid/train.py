@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from contextlib import nullcontext
@@ -106,6 +107,17 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     return stats
 
 
+def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where the
+    device has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    kwargs = dict(lr=config.train.lr, betas=tuple(config.train.betas), weight_decay=config.train.weight_decay)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+        return torch.optim.AdamW(params, **kwargs)
+
+
 def build(config: Config, accelerator: Accelerator):
     """Task, data (generated and embedded once, cached), model, EMA."""
     task = make_task(config.task)
@@ -122,6 +134,8 @@ def train(config: Config) -> dict:
     out_dir = Path(config.train.output_dir)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=str(out_dir), dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    if accelerator.device.type == "cpu":
+        torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # same weights whatever the data steps consumed
@@ -134,8 +148,7 @@ def train(config: Config) -> dict:
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
     loader = DataLoader(tensors["train"], batch_size=per_process, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=tuple(config.train.betas),
-                                  weight_decay=config.train.weight_decay)
+    optimizer = make_optimizer(model, config)
     total_updates = config.train.steps * config.reasoner.N_sup
     scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
                               num_training_steps=total_updates)
@@ -231,7 +244,7 @@ def train(config: Config) -> dict:
         results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
     results |= {"batches": progress.step, "train_seconds": train_seconds, "stopped_by_time_limit": stopped_early,
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
-                "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters())}
+                "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}
     if accelerator.is_main_process:
         save_pretrained(eval_model(), config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
         (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
