@@ -22,9 +22,10 @@ this page after a re-run: `python bench/run_all.py && python bench/report.py --w
 Each section names the command and the machine. CPU timings taken while other jobs shared
 the cores are marked with the load average: compare rows within a table (the benches
 alternate what they compare), not figures across machines. With 2 torch threads on 2 busy
-cores, OpenMP threads wait for each other and a step can take 10-50x its quiet time, so
-contended timings here are placeholders until the lead's quiet re-run (`--threads 1` is
-steadier on a busy machine). Memory figures and accuracies do not depend on the load.
+cores, OpenMP threads wait for each other and a step can take 10-50x its quiet time
+(`--threads 1` is steadier on a busy machine). The figures below were taken on 2026-11-23 with
+at most one other single-threaded job running (load average 1-2, noted per section) except
+where marked contended. Memory figures and accuracies do not depend on the load.
 """
 
 
@@ -130,26 +131,27 @@ SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_refere
             "test_time_compute": test_time_compute, "main_job": main_job}
 
 
-FOOTER = """## Open items (measured 2026-11-23 on the 2-core machine, load ~1)
+FOOTER = """## Open items (measured 2026-11-23 on the 2-core machine, quiet)
 
-- Eager, ours is 6-8% slower per step than the eager reference (4x4: 42.7 vs 39.1 ms; 6x6:
-  85.3 vs 80.3 ms). The reasoner cores cost the same (36.6 vs 36.2 ms fwd+bwd, 4x4, hidden 64);
-  the difference is around them, per optimizer step: span-pool adapter fwd+bwd 1.37 ms (the
-  reference's cell embedding: 0.15 ms), EMA update 0.43 ms (AveragedModel with a per-parameter
-  avg_fn; a foreach lerp: 0.07 ms), stable-max CE 0.31 ms (softmax CE 0.07 ms), and ~3 ms of
-  per-step overhead in `hybrid.train.supervise`. Candidate fixes: pool the spans once per batch
-  (no parameters before the adapter's norm), EMA through AveragedModel's `multi_avg_fn` with
-  `torch._foreach_lerp_`. With `TRM(compiled=True)` ours is already 1.33-1.47x faster.
-- On 6x6 the reference also learned faster in the same 60 s (0.83 vs 0.19 exact): to be checked
-  at longer budgets (`--sizes 6 --seconds 600`); the loss (softmax vs stable-max) and the input
-  (cell embedding vs one-hot characters + span pooling) are the differences.
+- Eager, ours is 4-6% slower per step than the eager reference (interleaved: 4x4 42.0 vs
+  39.4 ms; 6x6 92.6 vs 89.1 ms). The recursion cores cost the same (36.6 vs 36.2 ms fwd+bwd,
+  4x4, hidden 64); the difference is around them, per optimizer step: the span-pool adapter
+  (1.37 ms fwd+bwd vs 0.15 ms for a cell embedding), stable-max CE (0.31 vs 0.07 ms for
+  softmax) and loop overhead in `hybrid.train.supervise`. Already applied: the EMA update is
+  one fused `torch._foreach_lerp_` and AdamW uses its fused kernel. Next candidate: pool the
+  spans once per batch (the pooling has no parameters). With `reasoner.compile=true` ours is
+  1.33-1.47x faster than the eager reference.
+- On 6x6 the reference learns faster from one-hot input in the same 60 s (0.79 vs 0.27 exact);
+  with MiniLM features ours reaches 0.971 on 6x6 in 7 minutes. To check at longer budgets
+  (`--sizes 6 --seconds 600`): the loss (softmax vs stable-max), the input (cell embedding vs
+  one-hot characters + positions + span pooling) and training-time halting are the differences.
 
 ## Not measured here
 
-- GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU figures
-  are recorded on this page yet.
-- `torch.compile` is opt-in (`TRM(compiled=True)`): its first call compiles for tens of seconds
-  on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
+- GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU was
+  lent to this session, so no GPU figures are recorded on this page yet.
+- `torch.compile` is opt-in (`reasoner.compile=true`): its first call compiles for tens of
+  seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 
 
 def render(results_dir: Path = RESULTS) -> str:

@@ -54,6 +54,25 @@ class Example:
         )
 
 
+class SpanText:
+    """Builds a question piece by piece, recording the character span of each slot's piece
+    (what span pooling needs to find the tokens that describe a slot)."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.spans: list[tuple[int, int]] = []
+        self.length = 0
+
+    def __call__(self, text: str, slot: bool = False) -> None:
+        if slot:
+            self.spans.append((self.length, self.length + len(text)))
+        self.parts.append(text)
+        self.length += len(text)
+
+    def result(self) -> tuple[str, list[tuple[int, int]]]:
+        return "".join(self.parts), self.spans
+
+
 class Task(ABC):
     """A puzzle family at one difficulty setting.
 

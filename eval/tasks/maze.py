@@ -43,7 +43,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import Example, PuzzleError, SpanText, Task
 
 WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "*"
 VOCAB = (WALL, OPEN, START, GOAL, PATH)
@@ -156,14 +156,7 @@ WORDS = {WALL: "wall", OPEN: "open", START: "start", GOAL: "goal"}
 def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[tuple[int, int]]]:
     """Question text and the character span of every cell in it (reading order). `glyphs` are
     the wall, open, start and goal symbols the legend wording uses."""
-    size, spans, parts, pos = len(grid), [], [], 0
-
-    def emit(text: str, cell: bool = False) -> None:
-        nonlocal pos
-        if cell:
-            spans.append((pos, pos + len(text)))
-        parts.append(text)
-        pos += len(text)
+    size, emit = len(grid), SpanText()
 
     style = WORDINGS[wording % len(WORDINGS)]
     if style == "symbols":
@@ -187,9 +180,9 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
         for c, g in enumerate(row):
             if c or style == "words":
                 emit(" ")
-            emit(symbol[g], cell=True)
+            emit(symbol[g], slot=True)
         emit("\n")
-    return "".join(parts), spans
+    return emit.result()
 
 
 def format_grid(grid: list[list[str]]) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import Example, PuzzleError, SpanText, Task
 
 BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
 BLANKS = "_.0"  # symbols accepted as an empty cell when reading a grid back
@@ -143,15 +143,7 @@ WORDINGS = (
 
 def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple[int, int]]]:
     """Question text and the character span of every cell's symbol in it."""
-    n, spans, parts = grid.n, [], []
-    pos = 0
-
-    def emit(text: str, cell: int | None = None) -> None:
-        nonlocal pos
-        if cell is not None:
-            spans.append((pos, pos + len(text)))
-        parts.append(text)
-        pos += len(text)
+    n, emit = grid.n, SpanText()
 
     style = WORDINGS[wording % len(WORDINGS)]
     if style == "rows":
@@ -164,7 +156,7 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
                     emit(" |")
                 emit(" ")
                 v = puzzle[r * n + c]
-                emit(str(v) if v else "_", cell=r * n + c)
+                emit(str(v) if v else "_", slot=True)
             emit("\n")
     elif style == "cells":
         emit(f"Solve this {n} by {n} sudoku ({grid.box_rows} by {grid.box_cols} boxes). "
@@ -173,7 +165,7 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
             r, c = divmod(i, n)
             emit(f"r{r + 1}c{c + 1}=")
             v = puzzle[i]
-            emit(str(v) if v else "?", cell=i)
+            emit(str(v) if v else "?", slot=True)
             emit(", " if c < n - 1 else "\n")
     else:
         emit(f"Here is a {n}x{n} number puzzle: every row, every column and every "
@@ -184,9 +176,9 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
             for c in range(n):
                 emit(" ")
                 v = puzzle[r * n + c]
-                emit(str(v) if v else ".", cell=r * n + c)
+                emit(str(v) if v else ".", slot=True)
             emit(";\n")
-    return "".join(parts), spans
+    return emit.result()
 
 
 def parse_grid(grid: Grid, text: str) -> list[int]:
