@@ -30,13 +30,14 @@ from eval.runner import evaluate
 from eval.tasks import IGNORE, make_task
 from hybrid import checkpoint
 from hybrid.backbone import load_backbone
-from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.cache import backbone_inputs
+from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples
 from hybrid.ema import make_ema
 from hybrid.inference import save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
+from hybrid.summary import flat, print_summary
 from reasoner import halting_loss, stablemax_cross_entropy
 
 
@@ -163,7 +164,7 @@ def train(config: Config) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(to_yaml(config))
     if config.train.tracker:
-        accelerator.init_trackers("hybrid-trm", config=_flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+        accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
 
@@ -253,36 +254,6 @@ def train(config: Config) -> dict:
     accelerator.wait_for_everyone()  # final/ exists for every process once train() returns
     accelerator.end_training()
     return results
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
-    return out
-
-
-def print_summary(config: Config, results: dict, out_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = results["test"]
-    table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("exact accuracy (held-out)", f"{t['exact_accuracy']:.3f}  ({t['num_puzzles']} puzzles)")
-    table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
-    table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
-    table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
-    table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
-    if "test_heldout" in results:
-        table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
-    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s")
-    table.add_row("outputs", str(out_dir))
-    Console().print(table)
 
 
 def parse_args(argv: list[str] | None = None) -> Config:

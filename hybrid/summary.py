@@ -1,0 +1,37 @@
+"""What a finished run prints and logs: the summary table and flat tracker hyperparameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybrid.config import Config
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
+    return out
+
+
+def print_summary(config: Config, results: dict, out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = results["test"]
+    table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("exact accuracy (held-out)", f"{t['exact_accuracy']:.3f}  ({t['num_puzzles']} puzzles)")
+    table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
+    table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
+    table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
+    table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
+    if "test_heldout" in results:
+        table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
+    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s")
+    table.add_row("outputs", str(out_dir))
+    Console().print(table)
