@@ -44,7 +44,8 @@ def load_run(run: Path, overrides: list[str], device: torch.device):
     """Task, held-out tensors and the model with the newest checkpoint's EMA weights."""
     from accelerate import Accelerator
 
-    from eval.__main__ import load_weights, locate
+    from eval.__main__ import locate
+    from hybrid.checkpoint import load_weights
     from hybrid.config import load_config
     from hybrid.train import build
 

@@ -26,7 +26,7 @@ from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint
-from hybrid.checkpoint import CheckpointError
+from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, from_yaml, load_config
 
 
@@ -47,36 +47,6 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     if folder.name == "final" or folder.parent.name != "checkpoints":
         return (folder.parent if folder.name == "final" else folder), folder
     return folder.parent.parent, folder
-
-
-def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
-    """Load a training checkpoint's EMA weights (what training evaluates), else the folder's
-    model.safetensors (in a final/ or pretrained folder that is the EMA copy). Returns which."""
-    state, source = None, f"{folder.name}/model.safetensors"
-    try:
-        if ema:
-            # accelerate saves registered objects as custom_checkpoint_<i>.pkl in registration
-            # order; the EMA (an AveragedModel) is the one that counts its averages.
-            for pkl in sorted(folder.glob("custom_checkpoint_*.pkl")):
-                saved = torch.load(pkl, map_location="cpu", weights_only=True)
-                if isinstance(saved, dict) and "n_averaged" in saved:
-                    state = {k.removeprefix("module."): v for k, v in saved.items() if k != "n_averaged"}
-                    source = f"ema ({pkl.name})"
-        if state is None:
-            from safetensors.torch import load_file
-
-            state = load_file(folder / "model.safetensors")
-    except Exception as err:  # torch/safetensors raise many types for a damaged file
-        raise CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:200]})") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
-        raise CheckpointError(f"checkpoint {folder} does not fit the model this config builds. Overrides may "
-                              f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
-                              f"(task size, reasoner.hidden, the backbone). "
-                              f"Details: {' '.join(str(err).split())[:300]}") from None
-    return source
 
 
 def read_puzzles(path: str | Path) -> list[str]:

@@ -23,6 +23,8 @@ import threading
 import warnings
 from pathlib import Path
 
+import torch
+
 from hybrid.config import Config, to_yaml
 
 PREFIX = "step_"
@@ -164,3 +166,33 @@ class GracefulStop:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
+
+
+def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
+    """Load a training checkpoint's EMA weights (what training evaluates), else the folder's
+    model.safetensors (in a final/ or pretrained folder that is the EMA copy). Returns which."""
+    state, source = None, f"{folder.name}/model.safetensors"
+    try:
+        if ema:
+            # accelerate saves registered objects as custom_checkpoint_<i>.pkl in registration
+            # order; the EMA (an AveragedModel) is the one that counts its averages.
+            for pkl in sorted(folder.glob("custom_checkpoint_*.pkl")):
+                saved = torch.load(pkl, map_location="cpu", weights_only=True)
+                if isinstance(saved, dict) and "n_averaged" in saved:
+                    state = {k.removeprefix("module."): v for k, v in saved.items() if k != "n_averaged"}
+                    source = f"ema ({pkl.name})"
+        if state is None:
+            from safetensors.torch import load_file
+
+            state = load_file(folder / "model.safetensors")
+    except Exception as err:  # torch/safetensors raise many types for a damaged file
+        raise CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200]})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
+        raise CheckpointError(f"checkpoint {folder} does not fit the model this config builds. Overrides may "
+                              f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
+                              f"(task size, reasoner.hidden, the backbone). "
+                              f"Details: {' '.join(str(err).split())[:300]}") from None
+    return source

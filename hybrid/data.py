@@ -14,7 +14,6 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import Example, Task
-from hybrid.cache import embed_split, token_slots  # noqa: F401  (moved there; still importable here)
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
 

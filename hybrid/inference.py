@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 from eval.tasks import IGNORE, Example, Task, make_task
@@ -90,16 +90,7 @@ class Hybrid:
         backbone = load_backbone(config.backbone, config.train.data_dir).to(device)
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, backbone, config.backbone)
-        if (folder / "optimizer.bin").exists():  # a training checkpoint: prefer its EMA weights
-            from eval.__main__ import load_weights
-
-            load_weights(model, folder, ema=True)
-        else:
-            try:
-                model.load_state_dict(load_file(folder / WEIGHTS))
-            except Exception as err:
-                reason = str(err).splitlines()[0][:200]
-                raise checkpoint.CheckpointError(f"{folder / WEIGHTS} does not load: {reason}") from None
+        checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
         return cls(model.to(device), backbone, task, config)
 
     def save_pretrained(self, folder: str | Path) -> Path:

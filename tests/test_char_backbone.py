@@ -8,7 +8,7 @@ from eval.tasks import make_task
 from hybrid.backbone import load_backbone
 from hybrid.char_backbone import ALPHABET, CharBackbone
 from hybrid.config import load_config
-from hybrid.data import token_slots
+from hybrid.cache import token_slots
 from hybrid.model import HybridModel
 from reasoner import stablemax_cross_entropy
 

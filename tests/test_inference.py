@@ -38,7 +38,7 @@ def set_halting(solver: Hybrid, bias: float, weight_scale: float = 0.0):
 
 
 def test_training_writes_a_pretrained_folder_of_ema_weights_that_solves(small_config):
-    from eval.__main__ import load_weights
+    from hybrid.checkpoint import load_weights
     from hybrid import checkpoint
 
     config = small_config()

@@ -6,7 +6,7 @@ import torch
 from eval.tasks import make_task
 from hybrid.backbone import FrozenBackbone
 from hybrid.config import ConfigError, load_config
-from hybrid.data import token_slots
+from hybrid.cache import token_slots
 from hybrid.model import HybridModel
 from reasoner import halting_loss, stablemax_cross_entropy
 
