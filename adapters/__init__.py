@@ -8,9 +8,15 @@ from adapters.query_attention import QueryAttentionAdapter
 from adapters.span_pool import SpanPoolAdapter
 
 
+def adapter_kind(config, aligned_slots: bool = True) -> str:
+    """`adapter.kind` with `auto` resolved: span pooling where the task's answer slots have
+    character spans in the question, learned-query cross-attention otherwise."""
+    return config.kind if config.kind != "auto" else ("span_pool" if aligned_slots else "query_attention")
+
+
 def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
     """`aligned_slots`: the task's answer slots have character spans in the question."""
-    kind = config.kind if config.kind != "auto" else ("span_pool" if aligned_slots else "query_attention")
+    kind = adapter_kind(config, aligned_slots)
     if kind == "span_pool" and not aligned_slots:
         raise ValueError("adapter.kind=span_pool needs answer slots that line up with the question text; "
                          "this task has none: use adapter.kind=query_attention (or auto)")
@@ -21,4 +27,4 @@ def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, alig
     raise ValueError(f"adapter.kind={config.kind!r}: choose span_pool or query_attention")
 
 
-__all__ = ["SpanPoolAdapter", "QueryAttentionAdapter", "make_adapter"]
+__all__ = ["SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "make_adapter"]

@@ -1,5 +1,9 @@
 """Span pooling: one vector per answer slot, the mean of the backbone tokens covering the
-slot's text (found with the tokenizer's offset mapping), projected to reasoner width."""
+slot's text (found with the tokenizer's offset mapping), projected to reasoner width.
+
+Pooling has no weights, so a batch is pooled once (`pool`) and every supervision step reuses
+the pooled vectors: the training loop and the evaluation runner call `HybridModel.read` once
+per batch and pass its result to each step (see hybrid/model.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +20,14 @@ class SpanPoolAdapter(nn.Module):
         self.slot_embedding = nn.Parameter(torch.randn(num_slots, hidden) * 0.02)  # where a slot sits
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor) -> torch.Tensor:
+    def pool(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor) -> torch.Tensor:
         # states (B, L, H); token_slot (B, L): index of the slot a token covers, -1 for none
         members = (token_slot.unsqueeze(-1) == torch.arange(self.num_slots, device=states.device))
         members = (members & mask.bool().unsqueeze(-1)).to(states.dtype)  # (B, L, S)
         pooled = torch.einsum("bls,blh->bsh", members, states)
-        pooled = pooled / members.sum(1).clamp(min=1).unsqueeze(-1)  # (B, S, H)
+        return pooled / members.sum(1).clamp(min=1).unsqueeze(-1)  # (B, S, H)
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor | None, token_slot: torch.Tensor | None) -> torch.Tensor:
+        """token_slot=None: `states` are already pooled, (B, S, H)."""
+        pooled = states if token_slot is None else self.pool(states, mask, token_slot)
         return self.dropout(self.proj(self.norm(pooled))) + self.slot_embedding  # (B, S, D)

@@ -52,6 +52,10 @@ VARIANTS = {
 # Family settings small enough to learn something in a CPU minute (others run at their defaults).
 SMALL = {
     "sudoku": ["task.size=4"],  # 6x6 needs minutes per variant here (docs/evaluation.md)
+    "sorting": ["reasoner.mixer=attention"],  # comparing every pair of numbers: attention, not a fixed slot MLP
+    # 3 houses x 1 attribute (names only): 3 x 2 learns nothing in 240 s here. Attention lets a
+    # clue's mention find its value's slot by content, which a fixed slot MLP cannot.
+    "zebra": ["task.attributes=1", "reasoner.mixer=attention"],
 }
 
 

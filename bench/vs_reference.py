@@ -6,15 +6,17 @@
     python bench/vs_reference.py --max-batches 40 --seconds 1e9   # equal steps: fair on a busy machine
     python bench/vs_reference.py --compile                        # ours with the compiled recursion
 
-"ours" is this project with the backbone off (`backbone=chars`: fixed one-hot characters, so the
+"ours" is this project with the backbone off (`backbone=chars backbone.path=chars:1`: fixed
+one-hot characters without n-gram context, as every Sudoku cell is one character, so the
 adapter's projection is a learned character embedding) trained by `hybrid.train.supervise`.
 "reference" is a plain eager PyTorch TRM written below from the paper's description (not from
 its code): learned cell embeddings, one 2-layer post-norm network (SwiGLU, MLP over the cell
 axis, no biases), n times z = net(x + y + z) then y = net(y + z), T-1 recursions without
-gradient and one with, deep supervision with the carry detached, softmax cross entropy plus a
-halting BCE, EMA weights for evaluation. Both get the same puzzles, width, depth, n, T, N_sup,
-batch, optimizer, learning rate, warm-up and training-time budget; both run every supervision
-step (no halting during training) unless `--halt` is given to ours.
+gradient and one with, deep supervision with the carry detached, softmax cross entropy
+(`--reference-loss stablemax`: ours's stable-max) plus a halting BCE, EMA weights for
+evaluation. Both get the same puzzles, width, depth, n, T, N_sup, batch, optimizer, learning
+rate, warm-up and training-time budget; both run every supervision step (no halting during
+training) unless `--halt` is given to ours.
 
 Reported: ms per optimizer step (median over batches during training, and again with the two
 implementations alternating batch by batch so both see the same machine load), training seconds to reach each target
@@ -135,7 +137,13 @@ class Reference:
         for _ in range(self.args.N_sup):
             logits, q_halt, y, z = self.model(givens, y, z)
             correct = (logits.argmax(-1) == labels).all(1).float()
-            loss = F.cross_entropy(logits.transpose(1, 2), labels) + F.binary_cross_entropy_with_logits(q_halt, correct)
+            if self.args.reference_loss == "stablemax":  # ours's loss, to separate the loss from the rest
+                from reasoner import stablemax_cross_entropy
+
+                ce = stablemax_cross_entropy(logits, labels).mean()
+            else:
+                ce = F.cross_entropy(logits.transpose(1, 2), labels)
+            loss = ce + F.binary_cross_entropy_with_logits(q_halt, correct)
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.optimizer.step()
@@ -184,7 +192,7 @@ class Ours:
 
         self.args = args
         self.config = load_config(task_overrides(args, size) + [
-            "backbone=chars", "train.tracker=null", f"train.seed={args.seed}",
+            "backbone=chars", "backbone.path=chars:1", "train.tracker=null", f"train.seed={args.seed}",
             f"reasoner.hidden={args.hidden}", f"reasoner.layers={args.layers}", f"reasoner.expansion={args.expansion}",
             f"reasoner.n={args.n}", f"reasoner.T={args.T}", f"reasoner.N_sup={args.N_sup}", "reasoner.mixer=mlp",
             f"train.batch_size={args.batch}", f"train.lr={args.lr}", f"train.weight_decay={args.weight_decay}",
@@ -309,6 +317,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--halt", action="store_true", help="let ours stop a batch early when every sample halts")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for both (GPU)")
     parser.add_argument("--compile", action="store_true", help="ours with TRM(compiled=True), the opt-in fast path")
+    parser.add_argument("--reference-loss", choices=["softmax", "stablemax"], default="softmax",
+                        help="the reference's cross entropy (ours always uses stable-max, as TRM does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
     parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")

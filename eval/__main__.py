@@ -98,7 +98,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from datasets import Dataset
     from torch.utils.data import Subset
 
-    from hybrid.backbone import load_backbone
+    from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
     from hybrid.data import build_splits, examples
     from hybrid.lora import with_backbone
@@ -121,7 +121,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     config = load_config(list(overrides), base=config_file)
     task = make_task(config.task)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    backbone = load_backbone(config.backbone, config.train.data_dir).to(device)
+    backbone = load_for(config, task).to(device)
 
     failures: list[dict] = []
     if puzzles is not None:

@@ -35,7 +35,7 @@ def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=N
                                      put_on_device=True)
     ids, q_halts, labels, index = [], [], [], []
     for states, mask, token_slot, label, idx in tqdm(loader, desc=desc, leave=False, disable=disable_progress):
-        states, mask, token_slot = states.to(device).float(), mask.to(device), token_slot.to(device).long()
+        states, mask, token_slot = model.read(states.to(device).float(), mask.to(device), token_slot.to(device).long())
         carry = model.initial_carry(states.shape[0], label.shape[1], device)
         step_ids, step_q = [], []
         for _ in range(N_sup):

@@ -245,13 +245,23 @@ def freeze(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
-def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> nn.Module:
+def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR, slots_placed: bool = False) -> nn.Module:
     """The frozen front end named by `config.path`. `chars` is the backbone-off baseline: fixed
-    one-hot characters plus positions, so the adapter's projection becomes a learned character
-    embedding (a plain TRM) while the rest of the pipeline stays the same. `cache_dir` holds
-    GGUF conversions (train.py passes train.data_dir)."""
-    if config.path == "chars":
+    one-hot characters (with their n-gram context; `chars:1` without) plus positions, so the
+    adapter's projection becomes a learned character embedding (a plain TRM) while the rest of
+    the pipeline stays the same. `slots_placed`: the adapter gives each slot its own position
+    (span pooling), so `chars` leaves out character positions (see hybrid/char_backbone.py).
+    `cache_dir` holds GGUF conversions (train.py passes train.data_dir)."""
+    if config.path == "chars" or config.path.startswith("chars:"):
         from hybrid.char_backbone import CharBackbone
 
-        return CharBackbone(config)
+        return CharBackbone(config, positions=not slots_placed)
     return FrozenBackbone(config, cache_dir)
+
+
+def load_for(config, task, cache_dir: str | Path | None = None) -> nn.Module:
+    """The front end for a full config and its task (what training, evaluation and inference load)."""
+    from adapters import adapter_kind
+
+    placed = adapter_kind(config.adapter, task.aligned_slots) == "span_pool"
+    return load_backbone(config.backbone, cache_dir or config.train.data_dir, slots_placed=placed)

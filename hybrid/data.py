@@ -74,7 +74,9 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     "test": [Example], "test_heldout": [Example] (when held_out_wordings)}`, given the wordings
     of `split_wordings`; it is used instead of generation when present."""
     config = dataclasses.asdict(task_config)
-    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed)}"
+    # The family's generator version is in the key: a changed renderer or slot encoding must not
+    # reuse puzzles saved by the old one.
+    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed, task.version)}"
     if (path / "dataset_dict.json").exists():
         return load_from_disk(str(path))
     if hasattr(task, "splits"):

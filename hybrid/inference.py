@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from eval.tasks import IGNORE, Example, Task, make_task
 from hybrid import checkpoint
-from hybrid.backbone import load_backbone
+from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, from_yaml, to_yaml
 from hybrid.lora import with_backbone
@@ -87,7 +87,7 @@ class Hybrid:
         config = from_yaml(folder / CONFIG)
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         task = make_task(config.task)
-        backbone = load_backbone(config.backbone, config.train.data_dir).to(device)
+        backbone = load_for(config, task).to(device)
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, backbone, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
@@ -141,7 +141,7 @@ class Hybrid:
     def _solve_batch(self, states, mask, token_slot, N_sup: int, fixed_steps: bool,
                      threshold: float) -> list[tuple[list[int], int, float]]:
         device = next(self.model.parameters()).device
-        states, mask, token_slot = states.to(device).float(), mask.to(device), token_slot.to(device).long()
+        inputs = self.model.read(states.to(device).float(), mask.to(device), token_slot.to(device).long())
         B, S = states.shape[0], self.task.num_slots
         carry = self.model.initial_carry(B, S, device)
         ids = torch.zeros(B, S, dtype=torch.long, device=device)
@@ -149,7 +149,8 @@ class Hybrid:
         confidence = torch.zeros(B, device=device)
         active = torch.arange(B, device=device)  # rows still reasoning
         for step in range(1, N_sup + 1):
-            out = self.model(states[active], mask[active], token_slot[active], carry.y[active], carry.z[active])
+            rows = [t[active] if t is not None else None for t in inputs]
+            out = self.model(*rows, carry.y[active], carry.z[active])
             carry.y[active], carry.z[active] = out.carry.y, out.carry.z
             ids[active], steps[active] = out.logits.argmax(-1), step
             confidence[active] = torch.sigmoid(out.q_halt.float())

@@ -74,6 +74,9 @@ class LoraHybrid(nn.Module):
     def initial_carry(self, *args, **kwargs):
         return self.hybrid.initial_carry(*args, **kwargs)
 
+    def read(self, input_ids, mask, token_slot) -> tuple:
+        return input_ids, mask, token_slot  # the states change with every LoRA update: nothing to precompute
+
     def forward(self, input_ids, mask, token_slot, y, z):
         # The loop and the evaluation runner cast this slot to float, as they do cached fp16
         # states; token ids stay exact in float32 below 2**24, so casting back loses nothing.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from adapters import make_adapter
+from adapters import SpanPoolAdapter, make_adapter
 from hybrid.config import Config
 from reasoner import TRM, Carry, TinyNet
 
@@ -39,8 +39,17 @@ class HybridModel(nn.Module):
         shape = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)
         return self.reasoner.initial_carry(shape)
 
+    def read(self, states, mask, token_slot) -> tuple:
+        """The weight-free part of reading a batch, done once for all its supervision steps:
+        span pooling (the pooled vectors replace the token states and `token_slot` becomes None).
+        Returns the (states, mask, token_slot) that `forward` takes."""
+        if isinstance(self.adapter, SpanPoolAdapter):
+            return self.adapter.pool(states, mask, token_slot), mask, None
+        return states, mask, token_slot
+
     def forward(self, states, mask, token_slot, y, z) -> HybridOutput:
-        """One supervision step. Latents come in as tensors so DDP sees plain arguments."""
+        """One supervision step, on token states or on what `read` made of them. Latents come in
+        as tensors so DDP sees plain arguments."""
         x = self.adapter(states, mask, token_slot)  # (B, S, D)
         out = self.reasoner(x, Carry(y, z))
         return HybridOutput(self.head(out.y), out.q_halt, out.carry)

@@ -29,7 +29,7 @@ from transformers import get_scheduler
 from eval.runner import evaluate
 from eval.tasks import IGNORE, make_task
 from hybrid import checkpoint
-from hybrid.backbone import load_backbone
+from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples
@@ -62,8 +62,10 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds."""
     states, mask, token_slot, labels, _ = batch
     k = config.train.grad_accum
-    chunks = list(zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k)))
     inner = accelerator.unwrap_model(model)
+    with torch.no_grad():  # pool spans once for all N_sup steps (weight-free, see HybridModel.read)
+        chunks = [(*inner.read(s, m, ts), y_true) for s, m, ts, y_true in
+                  zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k))]
     carries = [inner.initial_carry(c[0].shape[0], c[3].shape[1], states.device) for c in chunks]
     active = [torch.ones(c[0].shape[0], dtype=torch.bool, device=states.device) for c in chunks]
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0}
@@ -124,7 +126,7 @@ def build(config: Config, accelerator: Accelerator):
     task = make_task(config.task)
     with accelerator.main_process_first():  # the main process generates data and converts GGUF weights first
         splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
-        backbone = load_backbone(config.backbone, config.train.data_dir).to(accelerator.device)
+        backbone = load_for(config, task).to(accelerator.device)
     tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model

@@ -2,11 +2,12 @@
 
 import random
 
+import pytest
 import torch
 
 from eval.tasks import make_task
 from hybrid.backbone import load_backbone
-from hybrid.char_backbone import ALPHABET, CharBackbone
+from hybrid.char_backbone import ALPHABET, POSITION_FEATURES, CharBackbone
 from hybrid.config import load_config
 from hybrid.cache import token_slots
 from hybrid.model import HybridModel
@@ -78,3 +79,54 @@ def test_a_few_steps_on_characters_lower_the_loss():
         loss_now().backward()
         optimizer.step()
     assert loss_now().item() < 0.9 * before
+
+
+def test_span_pooling_keeps_the_order_of_characters_inside_a_span():
+    """A mean over one-hot characters and positions alone is a bag: "42" and "24" would pool to
+    the same vector, and sorting could not tell its numbers apart without a backbone."""
+    backbone = load_backbone(chars())
+
+    def pooled(text: str, start: int, end: int) -> torch.Tensor:
+        out = backbone([text])
+        slots = token_slots(out.offsets[0], [(start, end)])
+        return out.states[0][slots == 0].mean(0)
+
+    pairs = [("Sort: 42, 7", "Sort: 24, 7", (6, 8)), ("Sort: sixty-nine, 7", "Sort: ninety-six, 7", (6, 16)),
+             ("Sort from smallest to largest: 4", "Sort from largest to smallest: 4", (5, 29))]
+    for a, b, (start, end) in pairs:
+        assert sorted(a[start:end]) == sorted(b[start:end])  # the same characters, in another order
+        assert not torch.allclose(pooled(a, start, end), pooled(b, start, end)), (a[start:end], b[start:end])
+    # the context columns are fixed and the same whatever else is in the batch
+    first = backbone(["Sort: 42, 7"]).states[0]
+    assert torch.equal(backbone(["Sort: 42, 7", "something much longer than that"]).states[0, :11], first)
+
+
+def test_ngram_order_sets_the_context_columns():
+    from hybrid.char_backbone import CharBackbone
+    from hybrid.config import BackboneConfig
+
+    plain, full = (CharBackbone(BackboneConfig(path=p, max_length=64)) for p in ("chars:1", "chars"))
+    assert full.hidden_size > plain.hidden_size
+    assert plain.identity != full.identity  # the cache keeps their states apart
+    a, b = plain(["42"]).states, plain(["24"]).states
+    assert torch.allclose(a.mean(1), b.mean(1))  # plain characters pool to a bag: why `chars` adds context
+    assert plain(["r1c1=3"]).states.shape[-1] == plain.hidden_size
+    with pytest.raises(ValueError, match="chars:1"):
+        CharBackbone(BackboneConfig(path="chars:5"))
+
+
+def test_positions_only_where_the_adapter_does_not_place_slots():
+    from hybrid.backbone import load_for
+
+    def front_end(*overrides):
+        config = load_config(["backbone=chars", *overrides])
+        return load_for(config, make_task(config.task))
+
+    pooled, attended = front_end(), front_end("adapter.kind=query_attention")
+    assert attended.hidden_size == pooled.hidden_size + POSITION_FEATURES
+    assert pooled.identity != attended.identity  # cached states of the two never mix
+    # without positions, the same character in the same context is the same state wherever it is
+    # (span pooling places the slots itself, with a learned embedding each)
+    states = pooled(["xa1 xa1"]).states[0]
+    assert torch.equal(states[2], states[6])
+    assert not torch.equal(*attended(["xa1 xa1"]).states[0, [2, 6]])

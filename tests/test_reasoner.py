@@ -75,3 +75,13 @@ def test_stablemax_is_a_distribution_and_loss_ignores_padding():
     labels[:, -1] = -100
     loss = stablemax_cross_entropy(logits, labels)
     assert (loss[:, -1] == 0).all() and (loss[:, :-1] > 0).all()
+
+
+def test_stablemax_loss_matches_its_definition():
+    # s(x) = x + 1 for x >= 0, 1 / (1 - x) below; loss = -log(s[label] / sum s)
+    logits = torch.tensor([[[2.0, 0.0, -1.0]]])
+    s = torch.tensor([3.0, 1.0, 0.5])
+    for label in range(3):
+        expected = -torch.log(s[label] / s.sum())
+        assert torch.allclose(stablemax_cross_entropy(logits, torch.tensor([[label]])), expected)
+    assert torch.allclose(stablemax_log_probs(logits)[0, 0], torch.log(s / s.sum()))

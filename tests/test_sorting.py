@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from eval.tasks import PuzzleError, make_task
-from eval.tasks.sorting import WORDINGS, Sorting, SortingConfig, parse_numbers, to_words
+from eval.tasks import IGNORE, Example, PuzzleError, make_task
+from eval.tasks.sorting import WORDINGS, Sorting, SortingConfig, find_numbers, parse_numbers, ranks, to_words
 from hybrid.config import load_config
 
 
@@ -33,16 +33,73 @@ def test_parse_numbers_reads_digits_words_and_separators():
         parse_numbers("3, ?")
 
 
+def spans_text(example):
+    return [example.question[a:b] for a, b in example.slot_spans]
+
+
+def test_find_numbers_gives_each_number_its_text():
+    text = "minus 3, forty-two; three hundred and five\n- 7 negative six, 12"
+    found = find_numbers(text)
+    assert [v for v, _, _ in found] == [-3, 42, 305, 7, -6, 12]
+    assert [text[a:b] for _, a, b in found] == ["minus 3", "forty-two", "three hundred and five", "7",
+                                                "negative six", "12"]
+
+
+def test_ranks_are_places_in_the_requested_order_ties_by_appearance():
+    assert ranks([42, 7, 19, 88, 7], descending=False) == [3, 0, 2, 4, 1]
+    assert ranks([42, 7, 19, 88, 7], descending=True) == [1, 3, 2, 0, 4]
+    assert ranks([5, 5, 5], descending=False) == [0, 1, 2] == ranks([5, 5, 5], descending=True)
+
+
+def test_slots_are_the_direction_phrase_then_each_number():
+    task = Sorting(length=5)
+    assert task.aligned_slots and task.num_slots == 6 and task.vocab == ("0", "1", "2", "3", "4")
+    example = task.example([42, 7, 19, 88, 7], wording=2, descending=True)
+    assert example.question == "Put these numbers in decreasing order: forty-two, seven, nineteen, eighty-eight, seven."
+    assert spans_text(example) == ["decreasing order", "forty-two", "seven", "nineteen", "eighty-eight", "seven"]
+    assert example.labels == [IGNORE, 1, 3, 2, 0, 4]  # 88 first; the two 7s keep their order
+    assert example.answer == "88, 42, 19, 7, 7"
+    ascending = task.example([42, 7, 19, 88, 7], wording=0, descending=False)
+    assert ascending.question == "Sort these numbers in ascending order: 42, 7, 19, 88, 7."
+    assert spans_text(ascending) == ["ascending order", "42", "7", "19", "88", "7"]
+    assert ascending.labels == [IGNORE, 3, 0, 2, 4, 1] and ascending.answer == "7, 7, 19, 42, 88"
+    bullets = task.example([3, 30, 0, 99, 12], wording=4, descending=True)
+    assert bullets.question == "Numbers to order, biggest first:\n- 3\n- 30\n- 0\n- 99\n- 12"
+    assert spans_text(bullets) == ["biggest first", "3", "30", "0", "99", "12"]
+    assert bullets.labels == [IGNORE, 3, 1, 4, 0, 2]
+    assert Example.from_record(example.to_record()) == example
+
+
+def test_decode_places_the_question_numbers_by_predicted_position():
+    task = Sorting(length=5)
+    example = task.example([42, 7, 19, 88, 7], wording=2, descending=True)
+    assert task.decode(example, example.labels) == example.answer  # slot 0's prediction is not read
+    assert task.decode(example, [4, *example.labels[1:]]) == example.answer
+    assert task.verify(example, task.decode(example, [0, 1, 4, 2, 0, 3]))  # the two 7s swapped: still sorted
+    wrong = task.decode(example, [0, 0, 3, 2, 1, 4])  # 42 and 88 swapped
+    assert wrong == "42, 88, 19, 7, 7" and not task.verify(example, wrong) and task.score(example, wrong) == 0.6
+    clash = task.decode(example, [0, 0, 0, 0, 0, 0])  # every number predicted first: order of appearance
+    assert clash == "42, 7, 19, 88, 7" and not task.verify(example, clash)
+    assert sorted(parse_numbers(clash)) == sorted(example.data["numbers"])  # every number, once
+
+
 def test_hand_written_request_is_read_and_verified():
     task = Sorting(length=4)
     example = task.from_text("Sort descending: 5, forty, 12, zero")
     assert example.answer == "40, 12, 5, 0"
-    assert example.labels == [40, 12, 5, 0]
+    assert example.labels == [IGNORE, 2, 0, 1, 3]
+    assert spans_text(example) == ["descending", "5", "forty", "12", "zero"]
     assert task.decode(example, example.labels) == example.answer
     for answer in ("40, 12, 5, 0", "40 12 5 0", "[40, 12, 5, 0]", "forty, twelve, five, zero"):
         assert task.verify(example, answer), answer
     ascending = task.from_text("Sort these: 5, forty, 12, zero")
     assert ascending.answer == "0, 5, 12, 40" and not ascending.data["descending"]
+    assert spans_text(ascending) == ["Sort these", "5", "forty", "12", "zero"]  # no direction phrase: the prefix
+    bare = task.from_text("5 forty 12 0")
+    assert bare.slot_spans[0] == (0, 0) and spans_text(bare)[1:] == ["5", "forty", "12", "0"]
+    rendered = task.example([5, 40, 12, 0], wording=3, descending=True)
+    again = task.from_text(rendered.question, wording=3)
+    assert (again.slot_spans, again.labels, again.data) == (rendered.slot_spans, rendered.labels, rendered.data)
 
 
 def test_verifier_rejects_wrong_answers_and_scores_partial_credit():
@@ -73,18 +130,23 @@ def test_malformed_input_gets_clear_errors():
         Sorting(length=1)
 
 
-def test_wordings_set_direction_and_number_format():
+def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
-    assert task.vocab[0] == "-20" and len(task.vocab) == 41 and not task.aligned_slots
-    for wording, (_, descending, in_words, _) in enumerate(WORDINGS):
-        example = task.generate(random.Random(1), wording)
-        numbers = example.data["numbers"]
-        assert example.slot_spans is None
-        assert example.answer == ", ".join(map(str, sorted(numbers, reverse=descending)))
-        assert [task.low + i for i in example.labels] == sorted(numbers, reverse=descending)
-        assert task.verify(example, example.answer)
-        assert any(ch.isdigit() for ch in example.question) != in_words  # words wordings show no digits
-        assert parse_numbers(example.question.split(":", 1)[1].split(". List")[0].split("Write")[0]) == numbers
+    assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots
+    for wording, (_, up, down, in_words, _) in enumerate(WORDINGS):
+        seen = set()
+        for seed in range(20):
+            example = task.generate(random.Random(seed), wording)
+            numbers, descending = example.data["numbers"], example.data["descending"]
+            seen.add(descending)
+            assert spans_text(example)[0] == (down if descending else up)
+            assert [parse_numbers(s) for s in spans_text(example)[1:]] == [[v] for v in numbers]
+            assert example.answer == ", ".join(map(str, sorted(numbers, reverse=descending)))
+            assert example.labels[1:] == ranks(numbers, descending) and example.labels[0] == IGNORE
+            assert task.verify(example, example.answer)
+            assert task.from_text(example.question).data == example.data  # the parser reads every wording
+            assert any(ch.isdigit() for ch in example.question) != in_words  # words wordings show no digits
+        assert seen == {False, True}  # the direction is drawn per puzzle, so only the phrase tells
 
 
 def test_distinct_knob():
@@ -106,11 +168,12 @@ def test_seeded_generation_and_held_out_wordings():
     config = load_config(["task=sorting", "task.length=5", "task.train_size=20", "task.test_size=8",
                           "task.held_out_wordings=[3,4]"]).task
     task = make_task(config)
-    assert task.num_slots == 5
+    assert task.num_slots == 6
     splits = generate_splits(task, config, seed=0)
     assert set(splits["train"]["wording"]) <= {0, 1, 2}
     assert set(splits["test_heldout"]["wording"]) <= {3, 4}
-    assert all(len(labels) == 5 for labels in splits["test_heldout"]["labels"])
+    assert all(len(labels) == 6 for labels in splits["test_heldout"]["labels"])
+    assert load_config(["task=sorting"]).task.wordings == [0, 1, 2, 3]  # the preset holds out 4 and 5
 
 
 def test_generation_speed():

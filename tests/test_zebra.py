@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from eval.tasks import Example, PuzzleError, make_task
-from eval.tasks.zebra import Zebra, ZebraConfig, holds, parse_grid, random_clue, solve
+from eval.tasks import IGNORE, Example, PuzzleError, make_task
+from eval.tasks.zebra import CLUE_PARTS, Zebra, ZebraConfig, holds, parse_grid, random_clue, solve
 from hybrid.config import load_config
 
 # The puzzle in eval/tasks/zebra.py's docstring, as structured clues. Values are listed in class
@@ -23,17 +23,86 @@ CLUES = [
 ANSWER = "House 1: Bob, dog, milk\nHouse 2: Carol, fish, coffee\nHouse 3: Alice, cat, tea"
 
 
+QUESTION = """There are 3 houses in a row, numbered 1 to 3 from left to right. Each house is home to one person, \
+and each person has a different name, pet and drink.
+Names: Alice, Bob, Carol.
+Pets: cat, dog, fish.
+Drinks: coffee, milk, tea.
+Clues:
+1. Carol lives immediately to the right of the person who keeps a dog.
+2. House 3 belongs to Alice.
+3. The person who drinks tea and the person who keeps a cat live in the same house.
+4. Bob is not the coffee drinker.
+5. The milk drinker and the fish owner are next-door neighbours.
+Who lives where?"""
+
+
 def test_hand_written_puzzle_is_solved_rendered_and_verified():
-    task = Zebra(houses=3, attributes=3)
+    task = Zebra(houses=3, attributes=3)  # 8 clue slots by default
     example = task.example(CATEGORIES, VALUES, CLUES)
+    assert example.question == QUESTION  # the module docstring's example
     assert example.answer == ANSWER
-    assert example.labels == [1, 1, 1, 2, 2, 0, 0, 0, 2]  # house-major, value index per attribute
+    assert task.aligned_slots and task.num_slots == 9 + CLUE_PARTS * 8
+    # value slots, in listing order: the value's house (Alice 3, Bob 1, Carol 2 | cat 3, ...)
+    assert example.labels[:9] == [2, 0, 1, 2, 0, 1, 1, 0, 2]
+    assert example.labels[9:] == [IGNORE] * (task.num_slots - 9)
+    texts = [example.question[a:b] for a, b in example.slot_spans]
+    assert texts[:9] == ["Alice", "Bob", "Carol", "cat", "dog", "fish", "coffee", "milk", "tea"]
+    assert example.question.index("Names: Alice") + len("Names: ") == example.slot_spans[0][0]
+    assert texts[9:14] == ["1. ", "Carol", " lives immediately to the right of the person who keeps a ", "dog", ".\n"]
+    assert texts[14:19] == ["2. House ", "3", " belongs to ", "Alice", ".\n"]
+    assert texts[19:24] == ["3. The person who drinks ", "tea", " and the person who keeps a ", "cat",
+                            " live in the same house.\n"]
+    assert len(example.slot_spans) == 9 + CLUE_PARTS * len(CLUES)  # unused clue slots have no text
+    clue_lines = example.question.split("Clues:\n")[1].rsplit("\n", 1)[0] + "\n"
+    assert "".join(texts[9:]) == clue_lines  # clue slots tile the clue lines, in order
+    assert all(a < b and b <= c for (a, b), (c, _) in zip(example.slot_spans, example.slot_spans[1:]))
     assert task.decode(example, example.labels) == ANSWER
     assert task.verify(example, ANSWER)
-    assert "Names: Alice, Bob, Carol." in example.question and "5. " in example.question
     # lines and values in any order, with or without attribute names
     assert task.verify(example, "house 3: tea, cat, Alice\nHouse 1: name=Bob, pet=dog, drink=milk\n"
                                 "House 2 - carol, fish, coffee.")
+
+
+def test_spans_in_every_wording():
+    task = Zebra(houses=3, attributes=3)
+    for wording in range(task.num_wordings):
+        example = task.example(CATEGORIES, VALUES, CLUES, wording=wording, rng=random.Random(wording))
+        texts = [example.question[a:b] for a, b in example.slot_spans]
+        assert texts[:9] == [v for vs in VALUES for v in vs]
+        for k, clue in enumerate(CLUES):
+            parts = texts[9 + CLUE_PARTS * k:9 + CLUE_PARTS * (k + 1)]
+            mentions = {parts[1], parts[3]}
+            want = {VALUES[clue[1]][clue[2]]} | ({VALUES[clue[3]][clue[4]]} if len(clue) == 5 else
+                                                 {str(clue[3] + 1), "third"})
+            assert mentions <= want and len(mentions & {VALUES[clue[1]][clue[2]]}) == 1, (wording, parts)
+            assert parts[4].endswith("\n") and all(parts)
+        assert example.labels[:9] == [2, 0, 1, 2, 0, 1, 1, 0, 2]
+
+
+def test_mention_labels():
+    task = Zebra(houses=3, attributes=3, mention_labels=True)
+    example = task.example(CATEGORIES, VALUES, CLUES)
+    texts = [example.question[a:b] for a, b in example.slot_spans]
+    house = {v: example.labels[i] for i, v in enumerate(texts[:9])}
+    for i in range(9, len(texts)):
+        part = (i - 9) % CLUE_PARTS
+        want = house[texts[i]] if part in (1, 3) and texts[i] in house else IGNORE  # "3" in "House 3": no label
+        assert example.labels[i] == want, texts[i]
+    assert example.labels[14:19] == [IGNORE, IGNORE, IGNORE, 2, IGNORE]  # "2. House " "3" " belongs to " "Alice"
+    assert task.decode(example, example.labels) == ANSWER
+
+
+def test_decode_repairs_clashing_houses():
+    task = Zebra(houses=3, attributes=3)
+    example = task.example(CATEGORIES, VALUES, CLUES)
+    ids = list(example.labels)
+    ids[1] = 2  # Bob predicted in house 3 as well as Alice: Alice keeps it, Bob takes the free house 1
+    assert task.decode(example, ids) == ANSWER
+    ids[0], ids[1], ids[2] = 0, 0, 0  # all three names in house 1: Alice there, Bob and Carol fill 2, 3
+    wrong = task.decode(example, ids)
+    assert wrong.splitlines()[0] == "House 1: Alice, dog, milk" and not task.verify(example, wrong)
+    assert task.score(example, wrong) == pytest.approx(6 / 9)
 
 
 def test_verifier_rejects_wrong_grids():
@@ -89,6 +158,8 @@ def test_malformed_answers_and_puzzles_get_clear_errors():
         task.example(CATEGORIES, VALUES, CLUES + [["beside", PET, 0, NAME, 2]])
     with pytest.raises(PuzzleError, match="unknown attribute"):
         task.example(["name", "pet", "planet"], VALUES, CLUES)
+    with pytest.raises(PuzzleError, match="slots for 4"):
+        Zebra(3, 3, max_clues=4).example(CATEGORIES, VALUES, CLUES)
 
 
 def test_solver_matches_brute_force():
@@ -114,7 +185,10 @@ def test_generated_puzzles_are_unique_and_minimal(houses, attributes):
         clues = example.data["clues"]
         assert len(solve(houses, attributes, clues)) == 1
         assert task.verify(example, example.answer)
-        assert len(example.labels) == task.num_slots == houses * attributes and example.slot_spans is None
+        assert len(example.labels) == task.num_slots == houses * attributes + CLUE_PARTS * task.max_clues
+        assert example.labels[houses * attributes:] == [IGNORE] * (task.num_slots - houses * attributes)
+        assert len(example.slot_spans) == houses * attributes + CLUE_PARTS * len(clues)
+        assert task.decode(example, example.labels) == example.answer
         for i in range(len(clues)):  # every clue is needed
             assert len(solve(houses, attributes, clues[:i] + clues[i + 1:])) > 1
 
@@ -139,14 +213,25 @@ def test_seeded_generation_wordings_and_paraphrases():
 def test_config_and_held_out_wordings():
     from hybrid.data import generate_splits
 
-    config = load_config(["task=zebra", "task.houses=3", "task.attributes=2", "task.train_size=12",
-                          "task.test_size=6", "task.held_out_wordings=[2]"]).task
+    config = load_config(["task=zebra", "task.train_size=12", "task.test_size=6", "task.held_out_wordings=[3]"]).task
+    assert (config.houses, config.attributes, config.mention_labels, config.wordings) == (3, 2, False, [0, 1, 2])
     task = make_task(config)
-    assert task.num_slots == 6 and not task.aligned_slots
+    assert task.num_slots == 6 + CLUE_PARTS * 5 and task.aligned_slots
     splits = generate_splits(task, config, seed=0)
-    assert set(splits["train"]["wording"]) <= {0, 1}
-    assert set(splits["test_heldout"]["wording"]) == {2}
-    assert all("Constraints:" in q for q in splits["test_heldout"]["question"])
+    assert set(splits["train"]["wording"]) <= {0, 1, 2}
+    assert set(splits["test_heldout"]["wording"]) == {3}
+    assert all("Here is what we know:" in q for q in splits["test_heldout"]["question"])
+
+
+def test_held_out_wording_is_a_paraphrase():
+    # wording 3 states the same clues as wording 0 (same houses, left to right) in other sentences
+    task = Zebra(3, 3)
+    for seed in range(20):
+        a, b = task.generate(random.Random(seed), 0), task.generate(random.Random(seed), 3)
+        assert a.labels == b.labels and a.data["clues"] == b.data["clues"]
+        lines_a = [line.split(". ", 1)[1] for line in a.question.splitlines() if line[:1].isdigit()]
+        lines_b = [line.split(". ", 1)[1] for line in b.question.splitlines() if line[:1].isdigit()]
+        assert len(lines_a) == len(lines_b) and not set(lines_a) & set(lines_b)
 
 
 def test_generation_speed():

@@ -84,6 +84,7 @@ class Task(ABC):
     vocab: tuple[str, ...]
     num_slots: int
     num_wordings: int = 1  # how many renderer templates `generate` can choose from
+    version: int = 1  # bump when generated examples change (text, slots, labels): saved datasets are keyed on it
 
     @abstractmethod
     def generate(self, rng: random.Random, wording: int) -> Example:

@@ -1,19 +1,25 @@
 """Sorting a list of numbers, asked for in several ways.
 
-An example instance (length 5, values 0-99, wording 2) as the backbone reads it:
+An example instance (length 5, values 0-99, wording 2, descending) as the backbone reads it:
 
-    Put these numbers in increasing order: forty-two, seven, nineteen, eighty-eight, seven.
+    Put these numbers in decreasing order: forty-two, seven, nineteen, eighty-eight, seven.
 
-Answer text: the sorted list in digits, "7, 7, 19, 42, 88". The wording decides the direction
-(wordings 1 and 3 ask for largest first) and whether the numbers are written in digits or in
-words; the answer is always digits, though the verifier also reads number words.
+Answer text: the sorted list in digits, "88, 42, 19, 7, 7". Each puzzle draws its direction
+(ascending or descending) and the wording says it with its own phrase ("decreasing order",
+"from largest to smallest", ...), with the numbers in digits or in words; the answer is always
+digits, though the verifier also reads number words and accepts any correctly sorted list.
 
-Answer slots: the `length` output positions, class id = value - low (the vocabulary is the
-value range). Slots do not line up with pieces of the question (position 1 of the answer is
-whichever number is smallest), so examples carry no `slot_spans` and the adapter reads the
-question with learned queries (cross-attention).
+Answer slots line up with the question, as Sudoku's cells do (`slot_spans`, span pooling):
 
-Partial credit (`score`): the fraction of output positions holding the right number.
+    slot 0      the direction phrase ("decreasing order"): label IGNORE (no loss, not scored);
+                it is there so the reasoner reads which way to sort
+    slot 1..k   the k numbers in order of appearance, each span covering the number as written
+                ("forty-two"); label = its 0-based place in the requested order, equal values
+                keeping their order of appearance. Above: 1, 3, 2, 0, 4 (vocab = places 0..k-1)
+
+`decode` lists the question's numbers by predicted place (ties by appearance), so an answer
+always holds every number once. Partial credit (`score`): the fraction of answer positions
+holding the right number.
 """
 
 from __future__ import annotations
@@ -22,15 +28,15 @@ import random
 import re
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task
 
 
 @dataclass
 class SortingConfig:
     name: str = "sorting"
-    length: int = 8  # how many numbers to sort (answer slots)
+    length: int = 6  # how many numbers to sort (one slot each, after the instruction slot)
     low: int = 0  # smallest value (inclusive)
-    high: int = 99  # largest value (inclusive); the vocabulary is low..high
+    high: int = 99  # largest value (inclusive)
     distinct: bool = False  # True: no value repeats within a list
     train_size: int = 6000
     test_size: int = 1000
@@ -61,37 +67,38 @@ def to_words(value: int) -> str:
     return " ".join(words)
 
 
-def parse_numbers(text: str) -> list[int]:
-    """Every number in `text`, written in digits ("-7", "42") or in words ("minus seven",
-    "forty-two", "three hundred and five"), in order. Words run together ("seven nineteen")
-    split where the next word cannot continue the number. Anything else is an error."""
-    tokens = re.findall(r"-?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text)
-    numbers: list[int] = []
-    current: dict | None = None  # the number being read: sign, hundreds, rest, last word kind
+def find_numbers(text: str) -> list[tuple[int, int, int]]:
+    """(value, start, end) of every number in `text`, in order: written in digits ("-7", "42") or
+    in words ("minus seven", "forty-two", "three hundred and five"), `text[start:end]` being the
+    number as written. Words run together ("seven nineteen") split where the next word cannot
+    continue the number. Anything else is an error."""
+    numbers: list[tuple[int, int, int]] = []
+    current: dict | None = None  # the number being read: sign, hundreds, rest, last word kind, span
 
     def close() -> None:
         nonlocal current
         if current is not None:
             if current["last"] in ("sign", "and"):
                 raise PuzzleError(f"{current['word']!r} without a number after it in {text!r}")
-            numbers.append(current["sign"] * (current["hundreds"] * 100 + current["rest"]))
+            value = current["sign"] * (current["hundreds"] * 100 + current["rest"])
+            numbers.append((value, current["start"], current["end"]))
             current = None
 
-    for token in tokens:
-        word = token.lower()
+    for match in re.finditer(r"-?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
+        token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
             close()
             continue
         if re.fullmatch(r"-?\d+", token):
             sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
             if sign < 0:
-                current = None
+                a, current = current["start"], None
             close()
-            numbers.append(sign * int(token))
+            numbers.append((sign * int(token), a, b))
             continue
         if word in NEGATIVE:
             close()
-            current = {"sign": -1, "hundreds": 0, "rest": 0, "last": "sign", "word": word}
+            current = {"sign": -1, "hundreds": 0, "rest": 0, "last": "sign", "word": word, "start": a, "end": b}
             continue
         if word in UNITS or word in TENS[2:]:
             kind = "unit" if word in UNITS[:10] else "teen" if word in UNITS else "tens"
@@ -101,12 +108,13 @@ def parse_numbers(text: str) -> list[int]:
             # or "and"; otherwise this word starts a new number.
             if not (last in ("sign", "hundred", "and") or (last == "tens" and kind == "unit" and value)):
                 close()
-                current = {"sign": 1, "hundreds": 0, "rest": 0, "last": None, "word": None}
+                current = {"sign": 1, "hundreds": 0, "rest": 0, "last": None, "word": None, "start": a}
             current["rest"] += value
-            current["last"] = kind
+            current["last"], current["end"] = kind, b
             continue
         if word == "hundred" and current and current["last"] == "unit" and current["hundreds"] == 0:
             current["hundreds"], current["rest"], current["last"] = current["rest"], 0, "hundred"
+            current["end"] = b
             continue
         if word == "and" and current and current["last"] == "hundred":
             current["last"], current["word"] = "and", word
@@ -117,33 +125,67 @@ def parse_numbers(text: str) -> list[int]:
     return numbers
 
 
-# ---- wordings: (template, descending?, numbers in words?, separator) ----
+def parse_numbers(text: str) -> list[int]:
+    """Every number in `text`, in order (see `find_numbers`)."""
+    return [value for value, _, _ in find_numbers(text)]
+
+
+# ---- wordings: (template, ascending phrase, descending phrase, numbers in words?, separator) ----
+# The direction phrase fills {direction}, always before {items}: its span is the instruction slot.
+# The direction is drawn per puzzle, so within every wording only that phrase tells the two apart.
 
 WORDINGS = (
-    ("Sort these numbers in ascending order: {items}.", False, False, ", "),
-    ("Arrange the following numbers from largest to smallest: {items}", True, False, " "),
-    ("Put these numbers in increasing order: {items}.", False, True, ", "),
-    ("Here are some numbers written out in words: {items}. List them from highest to lowest, in digits.",
-     True, True, "; "),
-    ("Numbers:\n{items}\nWrite them sorted from smallest to largest.", False, False, "\n"),
+    ("Sort these numbers in {direction}: {items}.", "ascending order", "descending order", False, ", "),
+    ("Arrange the following numbers {direction}: {items}", "from smallest to largest", "from largest to smallest",
+     False, " "),
+    ("Put these numbers in {direction}: {items}.", "increasing order", "decreasing order", True, ", "),
+    ("Here are some numbers written out in words, to be listed {direction} in digits: {items}.",
+     "from lowest to highest", "from highest to lowest", True, "; "),
+    # Held out by default (configs/task/sorting.yaml trains on 0-3): direction phrasings never seen
+    # in training, one list in digits and one in words.
+    ("Numbers to order, {direction}:\n{items}", "smallest first", "biggest first", False, "\n"),
+    ("Please rank these values {direction}: {items}.", "from least to greatest", "from greatest to least", True,
+     ", "),
 )
-DESCENDING_WORDS = ("descending", "decreasing", "largest to smallest", "highest to lowest", "biggest to smallest",
-                    "largest first", "highest first")
+ASCENDING_WORDS = tuple(w[1] for w in WORDINGS) + ("ascending", "increasing", "smallest first", "lowest first")
+DESCENDING_WORDS = tuple(w[2] for w in WORDINGS) + ("descending", "decreasing", "largest first", "highest first",
+                                                    "biggest to smallest")
 
 
-def render(numbers: list[int], wording: int) -> str:
-    template, _, in_words, separator = WORDINGS[wording % len(WORDINGS)]
-    items = [to_words(v) if in_words else str(v) for v in numbers]
-    if separator == "\n":
-        items = [f"- {item}" for item in items]
-    return template.format(items=separator.join(items))
+def render(numbers: list[int], wording: int, descending: bool) -> tuple[str, list[tuple[int, int]]]:
+    """Question text and the spans of its slots: the direction phrase, then each number."""
+    template, ascending_phrase, descending_phrase, in_words, separator = WORDINGS[wording % len(WORDINGS)]
+    before, rest = template.split("{direction}")
+    middle, after = rest.split("{items}")
+    emit = SpanText()
+    emit(before)
+    emit(descending_phrase if descending else ascending_phrase, slot=True)
+    emit(middle)
+    for i, value in enumerate(numbers):
+        if i:
+            emit(separator)
+        if separator == "\n":
+            emit("- ")
+        emit(to_words(value) if in_words else str(value), slot=True)
+    emit(after)
+    return emit.result()
+
+
+def ranks(numbers: list[int], descending: bool) -> list[int]:
+    """0-based place of each number in the sorted answer; equal values keep their order."""
+    order = sorted(range(len(numbers)), key=lambda i: -numbers[i] if descending else numbers[i])
+    place = [0] * len(numbers)
+    for position, i in enumerate(order):
+        place[i] = position
+    return place
 
 
 class Sorting(Task):
     name = "sorting"
     num_wordings = len(WORDINGS)
+    version = 2  # answer slots aligned with the question (span pooling)
 
-    def __init__(self, length: int = 8, low: int = 0, high: int = 99, distinct: bool = False, **_: object):
+    def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False, **_: object):
         if length < 2:
             raise PuzzleError(f"length={length}: a list to sort needs at least 2 numbers")
         if not -LIMIT <= low < high <= LIMIT:
@@ -151,46 +193,62 @@ class Sorting(Task):
         if distinct and high - low + 1 < length:
             raise PuzzleError(f"distinct=true needs at least length={length} values, low..high has {high - low + 1}")
         self.length, self.low, self.high, self.distinct = length, low, high, distinct
-        self.vocab = tuple(str(v) for v in range(low, high + 1))
-        self.num_slots = length
+        self.vocab = tuple(str(p) for p in range(length))  # a number's 0-based place in the answer
+        self.num_slots = length + 1  # the instruction, then one slot per number
 
-    @property
-    def aligned_slots(self) -> bool:
-        return False  # answer position i is not any one number of the question
-
-    def example(self, numbers: list[int], wording: int = 0, descending: bool | None = None) -> Example:
-        """An example for `numbers`; the direction comes from the wording unless given."""
+    def example(self, numbers: list[int], wording: int = 0, descending: bool = False,
+                spans: list[tuple[int, int]] | None = None, question: str | None = None) -> Example:
+        """An example for `numbers`, rendered in `wording` unless a hand-written `question` and
+        its slot `spans` (instruction first, then each number) are given."""
         if len(numbers) != self.length:
             raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {numbers}")
         outside = [v for v in numbers if not self.low <= v <= self.high]
         if outside:
             raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high}")
-        if descending is None:
-            descending = WORDINGS[wording % len(WORDINGS)][1]
-        ordered = sorted(numbers, reverse=descending)
+        if question is None:
+            question, spans = render(numbers, wording, descending)
         return Example(
-            question=render(numbers, wording),
-            answer=", ".join(map(str, ordered)),
-            labels=[v - self.low for v in ordered],
-            slot_spans=None,
+            question=question,
+            answer=", ".join(map(str, sorted(numbers, reverse=descending))),
+            labels=[IGNORE, *ranks(numbers, descending)],
+            slot_spans=[tuple(s) for s in spans],
             data={"numbers": list(numbers), "descending": descending},
             wording=wording,
         )
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
-        largest first when the text says so (`DESCENDING_WORDS`)."""
-        descending = any(phrase in text.lower() for phrase in DESCENDING_WORDS)
-        numbers = parse_numbers(re.sub(r"^[^:]*:", "", text.strip(), count=1) if ":" in text else text)
-        return self.example(numbers, wording, descending)
+        largest first when the text says so (`DESCENDING_WORDS`). The instruction slot covers
+        the first direction phrase before the numbers, else all the text before them."""
+        lowered = text.lower()
+        descending = any(phrase in lowered for phrase in DESCENDING_WORDS)
+        colon = text.find(":") + 1  # numbers are read after the first colon when there is one
+        found = find_numbers(text[colon:])
+        if not found:
+            raise PuzzleError(f"expected {self.length} numbers to sort, found none in {text!r}")
+        first = colon + found[0][1]
+        phrases = [(lowered.find(p), p) for p in (*DESCENDING_WORDS, *ASCENDING_WORDS) if 0 <= lowered.find(p) < first]
+        if phrases:
+            at, phrase = min(phrases, key=lambda f: (f[0], -len(f[1])))  # the first, longest phrase
+            instruction = (at, at + len(phrase))
+        else:
+            prefix = text[:first].rstrip(" :\n\t-")
+            instruction = (len(prefix) - len(prefix.lstrip()), len(prefix))
+        spans = [instruction, *((colon + a, colon + b) for _, a, b in found)]
+        return self.example([v for v, _, _ in found], wording, descending, spans, text)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
         values = range(self.low, self.high + 1)
         numbers = rng.sample(values, self.length) if self.distinct else [rng.choice(values) for _ in range(self.length)]
-        return self.example(numbers, wording)
+        return self.example(numbers, wording, descending=rng.random() < 0.5)
 
     def decode(self, example: Example, ids: list[int]) -> str:
-        return ", ".join(str(self.low + int(i)) for i in ids)
+        """The question's numbers placed by predicted position (ties by order of appearance), so
+        the answer always lists every number once; slot 0 (the instruction) is not read."""
+        numbers = example.data["numbers"]
+        places = list(ids)[1:len(numbers) + 1]
+        order = sorted(range(len(numbers)), key=lambda i: (int(places[i]), i))
+        return ", ".join(str(numbers[i]) for i in order)
 
     def _expected(self, example: Example) -> list[int]:
         return sorted(example.data["numbers"], reverse=example.data["descending"])

@@ -8,11 +8,11 @@ An example instance (3 houses x 3 attributes, wording 0) as the backbone reads i
     Pets: cat, dog, fish.
     Drinks: coffee, milk, tea.
     Clues:
-    1. The dog owner lives directly left of Carol.
-    2. Alice lives in house 3.
-    3. The person who drinks tea and the cat owner live in the same house.
+    1. Carol lives immediately to the right of the person who keeps a dog.
+    2. House 3 belongs to Alice.
+    3. The person who drinks tea and the person who keeps a cat live in the same house.
     4. Bob is not the coffee drinker.
-    5. The milk drinker lives next to the person who keeps a fish.
+    5. The milk drinker and the fish owner are next-door neighbours.
     Who lives where?
 
 Answer text: the full assignment, one house per line, values in attribute order:
@@ -21,16 +21,37 @@ Answer text: the full assignment, one house per line, values in attribute order:
     House 2: Carol, fish, coffee
     House 3: Alice, cat, tea
 
-Answer slots: houses x attributes in reading order (slot h*M + a), class id = index of the
-house's value within its attribute's values, which are listed (and indexed) alphabetically.
-Slots do not line up with the question text, so `aligned_slots` is False.
+Answer slots line up with the question (`aligned_slots`, so span pooling reads them):
+
+  * one slot per value where the listings name it (Alice, Bob, Carol, cat, ..., tea: attribute
+    by attribute, values in class order, which is alphabetical); class = the value's house,
+    0-based (above: 2 0 1 | 2 0 1 | 1 0 2). These are the answer.
+  * CLUE_PARTS = 5 slots per clue that tile its line: the text before its first mention, the
+    first mention, the text between, the second mention, the rest of the line. A mention is a
+    value word or a house ("3", "third"), so clue 1 above is "1. " | "Carol" | " lives
+    immediately to the right of the person who keeps a " | "dog" | ".\n". They are there so the
+    clues reach the reasoner, each mention pooled on its own so it can be matched with its
+    value slot, and the relation kept apart from who is on which side of it. Their label is
+    IGNORE (no loss, not scored), except that with `mention_labels` a mentioned
+    value is labelled with its house like its listed slot (Carol 1, dog 0 above): redundant
+    with the answer, but it gives the reasoner a target next to the clue text, and exact
+    accuracy then asks for every mention too. Slots of clues a puzzle does not have (up to
+    `max_clues`) have no text and label IGNORE.
+
+`decode` writes the grid the predicted houses describe (a house predicted twice for one
+attribute goes to the first value; values left over fill the free houses in order).
+
+Wordings: 0 houses numbered left to right; 1 a street from west to east, ordinal houses; 2
+formal constraints (`pos(pet=dog) + 1 = pos(name=Carol)`); 3 houses left to right again, every
+sentence said in other words ("lives one house to the left of", "the resident of house 3 is",
+"turns out to be"). The preset trains on 0-2, so 3 is the held-out paraphrase.
 
 Clues are drawn from the hidden solution until exactly one assignment satisfies them (each new
 clue is one the current runner-up solution breaks, so every clue makes progress), then clues
 that the others already imply are dropped. The solver searches one attribute's permutation at a
 time (bitmasks over permutations), checking a clue once its attributes are placed. The
 verifier reads the answer grid back and checks every clue on it, not equality with our answer.
-Partial credit (`score`): the fraction of cells that match the (unique) solution.
+Partial credit (`score`): the fraction of grid cells that match the (unique) solution.
 """
 
 from __future__ import annotations
@@ -41,14 +62,16 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import permutations
 
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task
 
 
 @dataclass
 class ZebraConfig:
     name: str = "zebra"
-    houses: int = 4  # N: houses in the row (2..5)
-    attributes: int = 3  # M: attributes per house (1..len(CATEGORIES)), drawn per puzzle
+    houses: int = 3  # N: houses in the row (2..5)
+    attributes: int = 2  # M: attributes per house (1..len(CATEGORIES)), drawn per puzzle
+    max_clues: int | None = None  # clue slots (CLUE_PARTS each); None: houses * attributes - 1
+    mention_labels: bool = False  # also predict the house of each value a clue mentions
     train_size: int = 6000
     test_size: int = 1000
     wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
@@ -286,7 +309,24 @@ TEMPLATES = (
         "left": ("pos({X}) + 1 = pos({Y})", "pos({Y}) - 1 = pos({X})"), "before": ("pos({X}) < pos({Y})",),
         "next": ("|pos({X}) - pos({Y})| = 1",), "at": ("pos({X}) = {n}",), "not_at": ("pos({X}) != {n}",),
     },
+    {  # 3: houses numbered left to right, told in other words (the suite's held-out wording)
+        "same": ("{X} and {Y} are one and the same person.", "{X} turns out to be {Y}.",
+                 "The home of {X} is also the home of {Y}."),
+        "not_same": ("{X} and {Y} are two different people.", "{X} is somebody other than {Y}.",
+                     "The home of {X} is not the home of {Y}."),
+        "left": ("{X} lives one house to the left of {Y}.", "{Y} lives one house to the right of {X}.",
+                 "Directly to the right of {X} lives {Y}."),
+        "before": ("{X} lives to the left of {Y}, though not necessarily next door.",
+                   "{Y} lives to the right of {X}, though not necessarily next door.",
+                   "Somewhere to the right of {X} lives {Y}."),
+        "next": ("{X} and {Y} live side by side.", "{X} lives right next door to {Y}.",
+                 "{X} and {Y} have neighbouring homes."),
+        "at": ("{X} lives in the house numbered {n}.", "The resident of house {n} is {X}.", "{X} calls house {n} home."),
+        "not_at": ("{X} does not live in the house numbered {n}.", "The resident of house {n} is not {X}.",
+                   "{X} lives somewhere other than house {n}."),
+    },
 )
+CLUE_PARTS = 5  # slots per clue: text before its first mention, mention, text between, mention, rest of line
 
 
 def _plural(label: str) -> str:
@@ -294,42 +334,85 @@ def _plural(label: str) -> str:
 
 
 def render(categories: list[str], values: list[list[str]], clues: list[list], wording: int,
-           rng: random.Random) -> str:
-    """Question text; `rng` picks the paraphrase of each clue and of each item's phrase."""
+           rng: random.Random) -> tuple[str, list[tuple[int, int]], list[tuple]]:
+    """Question text, the character spans of its answer and clue slots, and what each clue's
+    two mentions name in text order (("item", a, v) or ("house", h)); `rng` picks the
+    paraphrase of each clue and of each item's phrase.
+
+    Spans, in text order: every value where its attribute's values are listed (attribute by
+    attribute, values in class order), then per clue CLUE_PARTS spans that tile its line: the
+    text before its first mention, the first mention (a value word, or the house number or
+    ordinal), the text between, the second mention, the rest of the line with its newline."""
     style = wording % len(TEMPLATES)
     houses, labels = len(values[0]), [CATEGORIES[c][0] for c in categories]
+    emit = SpanText()
 
-    def item(a: int, v: int) -> str:
+    def listing(before: str, vs: list[str], separators: list[str], after: str) -> None:
+        emit(before)
+        for i, v in enumerate(vs):
+            emit(v, slot=True)
+            emit(separators[i] if i < len(vs) - 1 else after)
+
+    def item(a: int, v: int) -> list[tuple[str, tuple | None]]:  # (text, what a mention names) pieces
         if style == 2:
-            return f"{categories[a]}={values[a][v]}"
-        return rng.choice(CATEGORIES[categories[a]][2]).format(v=values[a][v])
+            return [(f"{categories[a]}=", None), (values[a][v], ("item", a, v))]
+        before, after = rng.choice(CATEGORIES[categories[a]][2]).split("{v}")
+        return [(before, None), (values[a][v], ("item", a, v)), (after, None)]
 
-    lines = []
     listed = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
     if style == 0:
-        lines.append(f"There are {houses} houses in a row, numbered 1 to {houses} from left to right. Each house is "
-                     f"home to one person, and each person has a different {listed}.")
-        lines += [f"{_plural(label)}: {', '.join(vs)}." for label, vs in zip(labels, values)]
-        lines.append("Clues:")
+        emit(f"There are {houses} houses in a row, numbered 1 to {houses} from left to right. Each house is "
+             f"home to one person, and each person has a different {listed}.\n")
+        for label, vs in zip(labels, values):
+            listing(f"{_plural(label)}: ", vs, [", "] * houses, ".\n")
+        emit("Clues:\n")
     elif style == 1:
-        lines.append(f"{houses} houses stand along a street, the first at the west end and the last at the east end. "
-                     f"No two residents share a {' or '.join(labels)}.")
-        lines += [f"The {label}s are {', '.join(vs[:-1])} and {vs[-1]}." for label, vs in zip(labels, values)]
-        lines.append("We know that:")
+        emit(f"{houses} houses stand along a street, the first at the west end and the last at the east end. "
+             f"No two residents share a {' or '.join(labels)}.\n")
+        for label, vs in zip(labels, values):
+            listing(f"The {label}s are ", vs, [", "] * (houses - 2) + [" and "], ".\n")
+        emit("We know that:\n")
+    elif style == 2:
+        emit(f"Positions 1..{houses}, left to right. Every attribute takes each of its values at exactly one "
+             "position.\n")
+        for c, vs in zip(categories, values):
+            listing(f"{c} in {{", vs, [", "] * houses, "}\n")
+        emit("Constraints:\n")
     else:
-        lines.append(f"Positions 1..{houses}, left to right. Every attribute takes each of its values at exactly one "
-                     "position.")
-        lines += [f"{c} in {{{', '.join(vs)}}}" for c, vs in zip(categories, values)]
-        lines.append("Constraints:")
+        emit(f"Picture {houses} houses side by side, labelled 1 to {houses} from left to right. One person lives "
+             f"in each, and no two of them share a {' or '.join(labels)}.\n")
+        for label, vs in zip(labels, values):
+            listing(f"Possible {label}s: ", vs, [", "] * (houses - 2) + [" or "], ".\n")
+        emit("Here is what we know:\n")
+    named: list[tuple] = []
     for i, clue in enumerate(clues):
         template = rng.choice(TEMPLATES[style][clue[0]])
+        fills = {"X": item(clue[1], clue[2])}
         if clue[0] in PLACE_KINDS:
-            text = template.format(X=item(clue[1], clue[2]), n=clue[3] + 1, ordinal=ORDINALS[clue[3]])
+            fills["n"] = [(str(clue[3] + 1), ("house", clue[3]))]
+            fills["ordinal"] = [(ORDINALS[clue[3]], ("house", clue[3]))]
         else:
-            text = template.format(X=item(clue[1], clue[2]), Y=item(clue[3], clue[4]))
-        lines.append(f"{i + 1}. {text[0].upper() + text[1:]}" if style < 2 else f"- {text}")
-    lines.append(("Who lives where?", "Work out every resident's details.", "Find all positions.")[style])
-    return "\n".join(lines)
+            fills["Y"] = item(clue[3], clue[4])
+        pieces = [(f"{i + 1}. " if style != 2 else "- ", None)]
+        for k, part in enumerate(re.split(r"\{(X|Y|n|ordinal)\}", template)):
+            pieces += fills[part] if k % 2 else [(part, None)]
+        if style != 2:
+            first = next(k for k, (text, _) in enumerate(pieces) if k and text)  # capitalise the sentence
+            pieces[first] = (pieces[first][0][0].upper() + pieces[first][0][1:], pieces[first][1])
+        pieces.append(("\n", None))
+        parts = [""]  # tile the line: text, mention, text, mention, text
+        for text, names in pieces:
+            if names:
+                parts += [text, ""]
+                named.append(names)
+            else:
+                parts[-1] += text
+        assert len(parts) == CLUE_PARTS, template
+        for part in parts:
+            emit(part, slot=True)
+    emit(("Who lives where?", "Work out every resident's details.", "Find all positions.",
+          "Which house has what?")[style])
+    return *emit.result(), named
 
 
 def format_grid(values: list[list[str]], grid: list[list[int]]) -> str:
@@ -377,19 +460,23 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
 class Zebra(Task):
     name = "zebra"
     num_wordings = len(TEMPLATES)
+    version = 2  # answer slots aligned with the question (span pooling)
 
-    def __init__(self, houses: int = 4, attributes: int = 3, **_: object):
+    def __init__(self, houses: int = 3, attributes: int = 2, max_clues: int | None = None,
+                 mention_labels: bool = False, **_: object):
         if not 2 <= houses <= MAX_HOUSES:
             raise PuzzleError(f"houses={houses}: choose 2..{MAX_HOUSES} (the solver enumerates permutations)")
         if not 1 <= attributes <= len(CATEGORIES):
             raise PuzzleError(f"attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
-        self.houses, self.attributes = houses, attributes
-        self.vocab = tuple(str(i) for i in range(houses))  # value index within its attribute
-        self.num_slots = houses * attributes
+        self.houses, self.attributes, self.mention_labels = houses, attributes, mention_labels
+        self.max_clues = max_clues or max(1, houses * attributes - 1)
+        self.vocab = tuple(str(i) for i in range(houses))  # a house, 0-based
+        self.cells = houses * attributes  # value slots, one per value in the listings
+        self.num_slots = self.cells + CLUE_PARTS * self.max_clues
 
     @property
     def aligned_slots(self) -> bool:
-        return False  # a cell's value is spread over the clues, not written at one place
+        return True  # every slot has a span: a listed value, or a piece of a clue
 
     def example(self, categories: list[str], values: list[list[str]], clues: list[list], wording: int = 0,
                 rng: random.Random | None = None) -> Example:
@@ -400,6 +487,8 @@ class Zebra(Task):
         unknown = [c for c in categories if c not in CATEGORIES]
         if unknown:
             raise PuzzleError(f"unknown attribute(s) {unknown}; choose from {', '.join(CATEGORIES)}")
+        if len(clues) > self.max_clues:
+            raise PuzzleError(f"{len(clues)} clues, but this task has slots for {self.max_clues} (task.max_clues)")
         for clue in clues:
             items = [clue[1:3]] + ([clue[3:5]] if clue[0] in PAIR_KINDS else [])
             ok = (clue[0] in PAIR_KINDS + PLACE_KINDS and len(clue) == (5 if clue[0] in PAIR_KINDS else 4)
@@ -413,15 +502,23 @@ class Zebra(Task):
         if len(found) != 1:
             raise PuzzleError("these clues have no solution" if not found else
                               "these clues allow more than one solution; add clues")
-        return self._example(categories, values, clues, to_grid(found[0]), wording, rng or random.Random(0))
+        return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
 
-    def _example(self, categories: list[str], values: list[list[str]], clues: list[list], grid: list[list[int]],
+    def _example(self, categories: list[str], values: list[list[str]], clues: list[list], pos: list[list[int]],
                  wording: int, rng: random.Random) -> Example:
+        question, spans, named = render(categories, values, clues, wording, rng)
+        labels = [h for perm in pos for h in perm]  # value slots: the value's house
+        labels += [IGNORE] * (self.num_slots - len(labels))  # clue slots (and unused ones): read, not predicted
+        if self.mention_labels:  # a value mentioned in a clue: its house too
+            for k, names in enumerate(named):
+                if names[0] == "item":
+                    labels[self.cells + CLUE_PARTS * (k // 2) + 1 + 2 * (k % 2)] = pos[names[1]][names[2]]
+        grid = to_grid(pos)
         return Example(
-            question=render(categories, values, clues, wording, rng),
+            question=question,
             answer=format_grid(values, grid),
-            labels=[v for row in grid for v in row],
-            slot_spans=None,
+            labels=labels,
+            slot_spans=spans,
             data={"categories": categories, "values": values, "clues": clues, "solution": grid},
             wording=wording,
         )
@@ -430,12 +527,27 @@ class Zebra(Task):
         chosen = set(rng.sample(list(CATEGORIES), self.attributes))
         categories = [c for c in CATEGORIES if c in chosen]  # catalogue order: names first
         values = [sorted(rng.sample(CATEGORIES[c][1], self.houses)) for c in categories]
-        solution, clues = make_puzzle(self.houses, self.attributes, rng)
-        return self._example(categories, values, clues, to_grid(solution), wording, rng)
+        while True:  # rarely more clues than slots: draw another puzzle
+            pos, clues = make_puzzle(self.houses, self.attributes, rng)
+            if len(clues) <= self.max_clues:
+                return self._example(categories, values, clues, pos, wording, rng)
 
     def decode(self, example: Example, ids: list[int]) -> str:
-        m = self.attributes
-        grid = [[int(i) for i in ids[h * m:(h + 1) * m]] for h in range(self.houses)]
+        """The grid the predicted houses describe. A house predicted for two values of one
+        attribute goes to the first of them; values left without a house fill the houses left
+        free in order, so the text is always a full grid (the verifier then judges it)."""
+        n, grid = self.houses, [[0] * self.attributes for _ in range(self.houses)]
+        for a in range(self.attributes):
+            free, unplaced = set(range(n)), []
+            for v in range(n):
+                h = int(ids[a * n + v])
+                if h in free:
+                    grid[h][a] = v
+                    free.remove(h)
+                else:
+                    unplaced.append(v)
+            for v, h in zip(unplaced, sorted(free)):
+                grid[h][a] = v
         return format_grid(example.data["values"], grid)
 
     def verify(self, example: Example, answer: str) -> bool:
@@ -457,7 +569,7 @@ class Zebra(Task):
         except PuzzleError:
             return 0.0
         want = example.data["solution"]
-        return sum(g == w for row, wrow in zip(grid, want) for g, w in zip(row, wrow)) / self.num_slots
+        return sum(g == w for row, wrow in zip(grid, want) for g, w in zip(row, wrow)) / self.cells
 
 
 def to_grid(pos: list[list[int]]) -> list[list[int]]:
