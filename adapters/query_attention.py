@@ -17,6 +17,9 @@ class QueryAttentionAdapter(nn.Module):
         self.attention = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.mlp = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
 
+    def read(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor | None) -> tuple:
+        return states, mask, token_slot  # attention has weights at every step: nothing to precompute
+
     def forward(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor | None = None) -> torch.Tensor:
         tokens = self.proj(self.norm(states))  # (B, L, D)
         queries = self.queries.expand(states.shape[0], -1, -1)  # (B, S, D)

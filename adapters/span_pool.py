@@ -27,6 +27,9 @@ class SpanPoolAdapter(nn.Module):
         pooled = torch.einsum("bls,blh->bsh", members, states)
         return pooled / members.sum(1).clamp(min=1).unsqueeze(-1)  # (B, S, H)
 
+    def read(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor) -> tuple:
+        return self.pool(states, mask, token_slot), mask, None  # forward's input, pooled once
+
     def forward(self, states: torch.Tensor, mask: torch.Tensor | None, token_slot: torch.Tensor | None) -> torch.Tensor:
         """token_slot=None: `states` are already pooled, (B, S, H)."""
         pooled = states if token_slot is None else self.pool(states, mask, token_slot)

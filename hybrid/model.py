@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from adapters import SpanPoolAdapter, make_adapter
+from adapters import make_adapter
 from hybrid.config import Config
 from reasoner import TRM, Carry, TinyNet
 
@@ -43,9 +43,7 @@ class HybridModel(nn.Module):
         """The weight-free part of reading a batch, done once for all its supervision steps:
         span pooling (the pooled vectors replace the token states and `token_slot` becomes None).
         Returns the (states, mask, token_slot) that `forward` takes."""
-        if isinstance(self.adapter, SpanPoolAdapter):
-            return self.adapter.pool(states, mask, token_slot), mask, None
-        return states, mask, token_slot
+        return self.adapter.read(states, mask, token_slot)
 
     def forward(self, states, mask, token_slot, y, z) -> HybridOutput:
         """One supervision step, on token states or on what `read` made of them. Latents come in
