@@ -17,6 +17,10 @@ class SpanPoolAdapter(nn.Module):
         self.num_slots = num_slots
         self.norm = nn.LayerNorm(backbone_hidden)
         self.proj = nn.Linear(backbone_hidden, hidden)
+        # LeCun-normal: unit-scale normalized features come out at unit scale, the scale of the
+        # RMS-normed latents they are added to (PyTorch's default gives about 0.58).
+        nn.init.normal_(self.proj.weight, std=backbone_hidden ** -0.5)
+        nn.init.zeros_(self.proj.bias)
         self.slot_embedding = nn.Parameter(torch.randn(num_slots, hidden) * 0.02)  # where a slot sits
         self.dropout = nn.Dropout(dropout)
 

@@ -106,7 +106,7 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
            "train_seconds": round(trained["train_seconds"], 1)}
     for split, report in reports.items():
         row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "verifier_accuracy", "task_score",
-                                                 "num_puzzles", "exact_curve", "mean_halting_step")}
+                                                 "num_puzzles", "exact_curve", "mean_halting_step", "by_wording")}
         row[split]["failures"] = report.get("answer_failures", {}).get("count", 0)
     return row
 

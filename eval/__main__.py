@@ -197,6 +197,9 @@ def print_summary(report: dict) -> None:
                       f"{c['net_applications_all']} / {c['net_applications_early_exit']:.1f}")
         table.add_row("puzzles/s (reasoner / backbone)", f"{t['reasoner_puzzles_per_second']:.0f} / "
                       f"{t['backbone_puzzles_per_second']:.0f}")
+        if len(report.get("by_wording", {})) > 1:
+            table.add_row("exact by wording", "  ".join(f"{w}: {g['exact_accuracy']:.2f} ({g['num_puzzles']})"
+                                                        for w, g in report["by_wording"].items()))
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
     table.add_row("weights", report["weights"])

@@ -94,7 +94,17 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
         metrics["task_score"] = sum(scores) / max(N, 1)
         metrics["answer_failures"] = {"count": len(failures), "first": failures[:5]}  # counted as wrong
+        metrics["by_wording"] = by_wording(correct[:, -1].all(-1), [examples[i].wording for i in pred["index"].tolist()])
     return metrics
+
+
+def by_wording(exact: torch.Tensor, wordings: list[int]) -> dict[str, dict]:
+    """Exact accuracy per renderer wording: which phrasings a model reads and which it does not."""
+    groups: dict[int, list[int]] = {}
+    for row, wording in enumerate(wordings):
+        groups.setdefault(wording, []).append(row)
+    return {str(w): {"exact_accuracy": exact[rows].float().mean().item(), "num_puzzles": len(rows)}
+            for w, rows in sorted(groups.items())}
 
 
 def evaluate(model, dataset: Dataset, task: Task, examples: list[Example] | None, N_sup: int,

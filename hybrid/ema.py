@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 
-def make_ema(model: nn.Module, decay: float) -> AveragedModel:
-    """An averaged copy whose decay warms up as (1 + t) / (10 + t), capped at `decay`, so short
-    runs are not dominated by the random initial weights."""
+class EMA(AveragedModel):
+    """An averaged copy (`.module`) whose decay warms up as (1 + t) / (10 + t), capped at `decay`,
+    so short runs are not dominated by the random initial weights.
+
+    It stays an AveragedModel (same state dict, `n_averaged` included, so checkpoints keep their
+    format) but updates with one fused lerp over tensor lists gathered once: the update runs after
+    every optimizer step, and AveragedModel's own walks and regroups every tensor each time
+    (0.36 ms against 0.05 ms for the reasoner of bench/vs_reference.py on this CPU)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        super().__init__(model, use_buffers=True)
+        self.decay = decay
+        self._pairs: tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]] | None = None
+
+    def _tensors(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self._pairs is None or self._pairs[0] is not model:
+            mine = itertools.chain(self.module.parameters(), self.module.buffers())
+            theirs = itertools.chain(model.parameters(), model.buffers())
+            # Integer buffers (position ids) are not averaged.
+            floats = [(e, p.detach()) for e, p in zip(mine, theirs) if e.is_floating_point()]
+            self._pairs = (model, [e for e, _ in floats], [p for _, p in floats])
+        return self._pairs[1], self._pairs[2]
 
     @torch.no_grad()
-    def average(ema_params, params, num_averaged):
-        t = float(num_averaged)
-        d = min(decay, (1 + t) / (10 + t))
-        floats = [(e, p) for e, p in zip(ema_params, params) if e.is_floating_point()]
-        if floats:  # one fused update for all float tensors; integer buffers (position ids) stay as they are
-            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1 - d)
+    def update_parameters(self, model: nn.Module) -> None:
+        averaged, current = self._tensors(model)
+        t = float(self.n_averaged)
+        if t == 0:  # as AveragedModel: the first update copies
+            torch._foreach_copy_(averaged, current)
+        else:
+            torch._foreach_lerp_(averaged, current, 1 - min(self.decay, (1 + t) / (10 + t)))
+        self.n_averaged += 1
 
-    return AveragedModel(model, multi_avg_fn=average, use_buffers=True)
+
+def make_ema(model: nn.Module, decay: float) -> EMA:
+    return EMA(model, decay)

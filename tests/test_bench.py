@@ -55,3 +55,33 @@ def test_test_time_compute_caps_early_exit_at_each_step_count():
     assert [r["fixed_exact"] for r in rows] == [0.0, 1.0, 1.0]
     assert [r["early_exit_exact"] for r in rows] == [0.0, 1.0, 1.0]
     assert [r["early_exit_mean_steps"] for r in rows] == [1.0, 2.0, 2.5]  # never halting runs to the cap
+
+
+def test_direction_probe_pools_the_direction_slot_and_scores_every_held_out_phrase(tmp_path):
+    import direction_probe
+
+    from eval.tasks.sorting import WORDINGS
+
+    result = direction_probe.main(["--backbones", "chars", "--samples", "2", "--threads", "1",
+                                   "--out", str(tmp_path / "probe.json")])
+    chars = result["results"]["chars"]
+    held_out_phrases = {phrase for w in result["held_out_wordings"] for pair in WORDINGS[w][1] for phrase in pair}
+    assert set(chars["per_phrase"]) == held_out_phrases and chars["phrases"] == len(held_out_phrases)
+    assert 0 <= chars["phrases_read"] <= chars["phrases"] and 0.0 <= chars["puzzle_accuracy"] <= 1.0
+    assert json.loads((tmp_path / "probe.json").read_text())["results"]["chars"] == chars
+
+
+def test_direction_probe_separates_phrases_it_was_trained_on():
+    """The probe itself works: on the trained phrases' own pooled states it is (nearly) always right."""
+    import random
+
+    import direction_probe
+
+    from eval.tasks.sorting import Sorting
+    from hybrid.backbone import load_backbone
+    from hybrid.config import load_config
+
+    backbone = load_backbone(load_config(["backbone=chars"]).backbone, slots_placed=True)
+    data = direction_probe.pooled_phrases(backbone, Sorting(), [0, 1, 2, 3], 3, random.Random(0))
+    right = direction_probe.probe(data[:2], data[:2])
+    assert sum(right) / len(right) > 0.95

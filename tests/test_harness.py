@@ -49,8 +49,21 @@ def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
     assert compute["net_applications_all"] == 3 * 2 * (2 + 1)  # N_sup * T * (n + 1)
     assert saved["throughput"]["reasoner_puzzles_per_second"] > 0
     assert saved["puzzle_failures"]["count"] == 0 and saved["answer_failures"]["count"] == 0
+    assert saved["by_wording"] == {"0": {"exact_accuracy": saved["exact_accuracy"], "num_puzzles": 16}}
     for name in ("recursion_curve", "halting_steps"):
         assert (tmp_path / saved["plots"][name]).stat().st_size > 1000
+
+
+def test_exact_accuracy_by_wording_groups_puzzles_by_their_phrasing():
+    import torch
+
+    from eval.runner import by_wording
+
+    exact = torch.tensor([True, False, True, True, False])
+    groups = by_wording(exact, [3, 1, 3, 1, 1])
+    assert list(groups) == ["1", "3"]  # sorted by wording
+    assert groups["1"]["num_puzzles"] == 3 and abs(groups["1"]["exact_accuracy"] - 1 / 3) < 1e-6
+    assert groups["3"] == {"exact_accuracy": 1.0, "num_puzzles": 2}
 
 
 def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):

@@ -54,16 +54,16 @@ def test_ranks_are_places_in_the_requested_order_ties_by_appearance():
 def test_slots_are_the_direction_phrase_then_each_number():
     task = Sorting(length=5)
     assert task.aligned_slots and task.num_slots == 6 and task.vocab == ("0", "1", "2", "3", "4")
-    example = task.example([42, 7, 19, 88, 7], wording=2, descending=True)
-    assert example.question == "Put these numbers in decreasing order: forty-two, seven, nineteen, eighty-eight, seven."
-    assert spans_text(example) == ["decreasing order", "forty-two", "seven", "nineteen", "eighty-eight", "seven"]
+    example = task.example([42, 7, 19, 88, 7], wording=2, descending=True, phrase=0)
+    assert example.question == "Put these numbers in order, highest first: forty-two, seven, nineteen, eighty-eight, seven."
+    assert spans_text(example) == ["highest first", "forty-two", "seven", "nineteen", "eighty-eight", "seven"]
     assert example.labels == [IGNORE, 1, 3, 2, 0, 4]  # 88 first; the two 7s keep their order
     assert example.answer == "88, 42, 19, 7, 7"
     ascending = task.example([42, 7, 19, 88, 7], wording=0, descending=False)
     assert ascending.question == "Sort these numbers in ascending order: 42, 7, 19, 88, 7."
-    assert spans_text(ascending) == ["ascending order", "42", "7", "19", "88", "7"]
+    assert spans_text(ascending) == ["in ascending order", "42", "7", "19", "88", "7"]
     assert ascending.labels == [IGNORE, 3, 0, 2, 4, 1] and ascending.answer == "7, 7, 19, 42, 88"
-    bullets = task.example([3, 30, 0, 99, 12], wording=4, descending=True)
+    bullets = task.example([3, 30, 0, 99, 12], wording=4, descending=True, phrase=1)
     assert bullets.question == "Numbers to order, biggest first:\n- 3\n- 30\n- 0\n- 99\n- 12"
     assert spans_text(bullets) == ["biggest first", "3", "30", "0", "99", "12"]
     assert bullets.labels == [IGNORE, 3, 1, 4, 0, 2]
@@ -133,20 +133,35 @@ def test_malformed_input_gets_clear_errors():
 def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
     assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots
-    for wording, (_, up, down, in_words, _) in enumerate(WORDINGS):
+    for wording, (_, phrases, in_words, _) in enumerate(WORDINGS):
         seen = set()
-        for seed in range(20):
+        for seed in range(40):
             example = task.generate(random.Random(seed), wording)
             numbers, descending = example.data["numbers"], example.data["descending"]
-            seen.add(descending)
-            assert spans_text(example)[0] == (down if descending else up)
+            phrase = spans_text(example)[0]
+            seen.add((descending, phrase))
+            assert phrase in [pair[int(descending)] for pair in phrases]
             assert [parse_numbers(s) for s in spans_text(example)[1:]] == [[v] for v in numbers]
             assert example.answer == ", ".join(map(str, sorted(numbers, reverse=descending)))
             assert example.labels[1:] == ranks(numbers, descending) and example.labels[0] == IGNORE
             assert task.verify(example, example.answer)
             assert task.from_text(example.question).data == example.data  # the parser reads every wording
             assert any(ch.isdigit() for ch in example.question) != in_words  # words wordings show no digits
-        assert seen == {False, True}  # the direction is drawn per puzzle, so only the phrase tells
+        # The direction and the phrase pair are drawn per puzzle, so only the phrase tells.
+        assert seen == {(d, pair[int(d)]) for pair in phrases for d in (False, True)}
+
+
+def test_held_out_wordings_say_the_direction_in_words_training_never_shows():
+    """What the held-out wordings measure: a direction word (not a function word such as "in",
+    "order", "first") in a held-out phrase is never a word of a trained phrase, so reading it
+    needs its meaning, not string overlap with the training phrases."""
+    trained = load_config(["task=sorting"]).task.wordings
+    function_words = {"in", "order", "from", "to", "first"}
+    seen = {word for w in trained for pair in WORDINGS[w][1] for phrase in pair for word in phrase.split()}
+    for wording in set(range(len(WORDINGS))) - set(trained):
+        for pair in WORDINGS[wording][1]:
+            words = {word for phrase in pair for word in phrase.split()} - function_words
+            assert words and not words & seen, (pair, words & seen)
 
 
 def test_distinct_knob():

@@ -2,16 +2,18 @@
 
 An example instance (length 5, values 0-99, wording 2, descending) as the backbone reads it:
 
-    Put these numbers in decreasing order: forty-two, seven, nineteen, eighty-eight, seven.
+    Put these numbers in order, highest first: forty-two, seven, nineteen, eighty-eight, seven.
 
 Answer text: the sorted list in digits, "88, 42, 19, 7, 7". Each puzzle draws its direction
-(ascending or descending) and the wording says it with its own phrase ("decreasing order",
-"from largest to smallest", ...), with the numbers in digits or in words; the answer is always
-digits, though the verifier also reads number words and accepts any correctly sorted list.
+(ascending or descending) and one of its wording's direction phrases ("highest first",
+"descending", ...), with the numbers in digits or in words; the answer is always digits, though
+the verifier also reads number words and accepts any correctly sorted list. The held-out
+wordings say the direction with words no trained phrase uses ("in falling order"), which tests
+whether the front end knows what they mean.
 
 Answer slots line up with the question, as Sudoku's cells do (`slot_spans`, span pooling):
 
-    slot 0      the direction phrase ("decreasing order"): label IGNORE (no loss, not scored);
+    slot 0      the direction phrase ("highest first"): label IGNORE (no loss, not scored);
                 it is there so the reasoner reads which way to sort
     slot 1..k   the k numbers in order of appearance, each span covering the number as written
                 ("forty-two"); label = its 0-based place in the requested order, equal values
@@ -130,36 +132,47 @@ def parse_numbers(text: str) -> list[int]:
     return [value for value, _, _ in find_numbers(text)]
 
 
-# ---- wordings: (template, ascending phrase, descending phrase, numbers in words?, separator) ----
+# ---- wordings: (template, direction phrases, numbers in words?, separator) ----
 # The direction phrase fills {direction}, always before {items}: its span is the instruction slot.
-# The direction is drawn per puzzle, so within every wording only that phrase tells the two apart.
+# Each wording has a few (ascending, descending) phrase pairs and a puzzle draws one pair and a
+# direction, so within every wording only the phrase tells the two directions apart.
 
 WORDINGS = (
-    ("Sort these numbers in {direction}: {items}.", "ascending order", "descending order", False, ", "),
-    ("Arrange the following numbers {direction}: {items}", "from smallest to largest", "from largest to smallest",
-     False, " "),
-    ("Put these numbers in {direction}: {items}.", "increasing order", "decreasing order", True, ", "),
+    ("Sort these numbers {direction}: {items}.",
+     (("in ascending order", "in descending order"), ("in increasing order", "in decreasing order")), False, ", "),
+    ("Arrange the following numbers {direction}: {items}",
+     (("from smallest to largest", "from largest to smallest"), ("smallest first", "largest first")), False, " "),
+    ("Put these numbers in order, {direction}: {items}.",
+     (("lowest first", "highest first"), ("ascending", "descending")), True, ", "),
     ("Here are some numbers written out in words, to be listed {direction} in digits: {items}.",
-     "from lowest to highest", "from highest to lowest", True, "; "),
-    # Held out by default (configs/task/sorting.yaml trains on 0-3): direction phrasings never seen
-    # in training, one list in digits and one in words.
-    ("Numbers to order, {direction}:\n{items}", "smallest first", "biggest first", False, "\n"),
-    ("Please rank these values {direction}: {items}.", "from least to greatest", "from greatest to least", True,
-     ", "),
+     (("from lowest to highest", "from highest to lowest"), ("in increasing order", "in decreasing order")),
+     True, "; "),
+    # Held out by default (configs/task/sorting.yaml trains on 0-3): their direction phrases use
+    # only direction words that no trained phrase contains (rising, tiniest, minimum, least, low,
+    # upward...), so reading them takes knowing what the words mean, which is what a language
+    # backbone brings and a character model trained on the phrases above cannot. One list in
+    # digits, one in words.
+    ("Numbers to order, {direction}:\n{items}",
+     (("in rising order", "in falling order"), ("tiniest first", "biggest first"), ("minimum first", "maximum first")),
+     False, "\n"),
+    ("Please rank these values {direction}: {items}.",
+     (("least first", "greatest first"), ("from low to high", "from high to low"),
+      ("in upward order", "in downward order")), True, ", "),
 )
-ASCENDING_WORDS = tuple(w[1] for w in WORDINGS) + ("ascending", "increasing", "smallest first", "lowest first")
-DESCENDING_WORDS = tuple(w[2] for w in WORDINGS) + ("descending", "decreasing", "largest first", "highest first",
-                                                    "biggest to smallest")
+ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest")
+DESCENDING_WORDS = tuple(pair[1] for w in WORDINGS for pair in w[1]) + ("decreasing", "largest to smallest",
+                                                                       "biggest to smallest")
 
 
-def render(numbers: list[int], wording: int, descending: bool) -> tuple[str, list[tuple[int, int]]]:
-    """Question text and the spans of its slots: the direction phrase, then each number."""
-    template, ascending_phrase, descending_phrase, in_words, separator = WORDINGS[wording % len(WORDINGS)]
+def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) -> tuple[str, list[tuple[int, int]]]:
+    """Question text and the spans of its slots: the direction phrase, then each number.
+    `phrase` picks the wording's (ascending, descending) phrase pair."""
+    template, phrases, in_words, separator = WORDINGS[wording % len(WORDINGS)]
     before, rest = template.split("{direction}")
     middle, after = rest.split("{items}")
     emit = SpanText()
     emit(before)
-    emit(descending_phrase if descending else ascending_phrase, slot=True)
+    emit(phrases[phrase % len(phrases)][int(descending)], slot=True)
     emit(middle)
     for i, value in enumerate(numbers):
         if i:
@@ -183,7 +196,7 @@ def ranks(numbers: list[int], descending: bool) -> list[int]:
 class Sorting(Task):
     name = "sorting"
     num_wordings = len(WORDINGS)
-    version = 2  # answer slots aligned with the question (span pooling)
+    version = 3  # 2: answer slots aligned with the question; 3: several direction phrases per wording
 
     def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False, **_: object):
         if length < 2:
@@ -197,16 +210,17 @@ class Sorting(Task):
         self.num_slots = length + 1  # the instruction, then one slot per number
 
     def example(self, numbers: list[int], wording: int = 0, descending: bool = False,
-                spans: list[tuple[int, int]] | None = None, question: str | None = None) -> Example:
-        """An example for `numbers`, rendered in `wording` unless a hand-written `question` and
-        its slot `spans` (instruction first, then each number) are given."""
+                spans: list[tuple[int, int]] | None = None, question: str | None = None, phrase: int = 0) -> Example:
+        """An example for `numbers`, rendered in `wording` with its `phrase`-th direction phrase,
+        unless a hand-written `question` and its slot `spans` (instruction first, then each
+        number) are given."""
         if len(numbers) != self.length:
             raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {numbers}")
         outside = [v for v in numbers if not self.low <= v <= self.high]
         if outside:
             raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high}")
         if question is None:
-            question, spans = render(numbers, wording, descending)
+            question, spans = render(numbers, wording, descending, phrase)
         return Example(
             question=question,
             answer=", ".join(map(str, sorted(numbers, reverse=descending))),
@@ -240,7 +254,8 @@ class Sorting(Task):
     def generate(self, rng: random.Random, wording: int) -> Example:
         values = range(self.low, self.high + 1)
         numbers = rng.sample(values, self.length) if self.distinct else [rng.choice(values) for _ in range(self.length)]
-        return self.example(numbers, wording, descending=rng.random() < 0.5)
+        descending = rng.random() < 0.5
+        return self.example(numbers, wording, descending, phrase=rng.randrange(len(WORDINGS[wording % len(WORDINGS)][1])))
 
     def decode(self, example: Example, ids: list[int]) -> str:
         """The question's numbers placed by predicted position (ties by order of appearance), so
