@@ -24,6 +24,7 @@ import torch  # noqa: E402
 
 from eval.tasks.sorting import WORDINGS, Sorting  # noqa: E402
 from hybrid.backbone import load_backbone  # noqa: E402
+from hybrid.cache import token_slots  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
 
 
@@ -37,10 +38,8 @@ def pooled_phrases(backbone, task: Sorting, wordings: list[int], samples: int, r
                                          descending, phrase=index) for _ in range(samples)]
                 encoded = backbone([e.question for e in examples])
                 for b, example in enumerate(examples):
-                    start, end = example.slot_spans[0]
-                    a, z = encoded.offsets[b, :, 0], encoded.offsets[b, :, 1]
-                    inside = (a < end) & (z > start) & (z > a) & encoded.mask[b].bool()
-                    features.append(encoded.states[b][inside].float().mean(0))
+                    direction = token_slots(encoded.offsets[b], example.slot_spans) == 0  # slot 0, as training maps it
+                    features.append(encoded.states[b][direction].float().mean(0))
                 labels += [float(descending)] * samples
                 names += [pair[int(descending)]] * samples
     return torch.stack(features), torch.tensor(labels), names
