@@ -38,7 +38,7 @@ from hybrid.inference import save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
-from reasoner import halting_loss, stablemax_cross_entropy
+from reasoner import Carry, halting_loss, stablemax_cross_entropy
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -59,35 +59,51 @@ class Progress:
 
 
 def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Config) -> dict:
-    """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds."""
+    """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds.
+
+    A sample whose halting head says stop (q_halt > 0) leaves the batch: later steps neither
+    train on it nor compute it, so a batch costs what its samples' halting steps add up to (TRM
+    gets the same by refilling halted slots with new puzzles). The loss stays a mean over the
+    whole batch, so the update equals masking halted samples out of a full-batch step."""
     states, mask, token_slot, labels, _ = batch
     k = config.train.grad_accum
     inner = accelerator.unwrap_model(model)
     with torch.no_grad():  # pool spans once for all N_sup steps (weight-free, see HybridModel.read)
-        chunks = [(*inner.read(s, m, ts), y_true) for s, m, ts, y_true in
+        chunks = [[*inner.read(s, m, ts), y_true] for s, m, ts, y_true in
                   zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k))]
-    carries = [inner.initial_carry(c[0].shape[0], c[3].shape[1], states.device) for c in chunks]
-    active = [torch.ones(c[0].shape[0], dtype=torch.bool, device=states.device) for c in chunks]
-    stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0}
+    sizes = [c[-1].shape[0] for c in chunks]
+    carries = [inner.initial_carry(n, c[-1].shape[1], states.device) for n, c in zip(sizes, chunks)]
+    correct_so_far = [torch.zeros(n, dtype=torch.bool, device=states.device) for n in sizes]
+    rows = [torch.arange(n, device=states.device) for n in sizes]  # which samples are still supervised
+    # Under DDP every process runs the last chunk's backward each step (it carries the all-reduce),
+    # even with no sample left in it; a single process skips empty chunks.
+    must_run = accelerator.num_processes > 1
+    stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
     for step in range(config.reasoner.N_sup):
-        exact, step_loss = 0.0, 0.0
+        step_loss = 0.0
         for i, (s, m, ts, y_true) in enumerate(chunks):
+            if len(rows[i]) == 0 and not (must_run and i == k - 1):
+                continue
             sync = accelerator.no_sync(model) if i < k - 1 else nullcontext()  # all-reduce once per step
             with sync:
                 out = model(s, m, ts, carries[i].y, carries[i].z)
                 valid = y_true != IGNORE
                 ce = stablemax_cross_entropy(out.logits, y_true).sum(1) / valid.sum(1).clamp(min=1)
                 correct = ((out.logits.argmax(-1) == y_true) | ~valid).all(1)
-                loss = ((ce + halting_loss(out.q_halt, correct)) * active[i]).mean() / k
+                loss = (ce + halting_loss(out.q_halt, correct)).sum() / (sizes[i] * k)
                 accelerator.backward(loss)
-            carries[i] = out.carry
-            exact += correct.float().mean().item() / k
             step_loss += loss.item()
-            if config.train.halt:
-                active[i] = active[i] & (out.q_halt.detach() <= 0)
+            correct_so_far[i][rows[i]] = correct
+            stats["work"] += len(rows[i]) / (sum(sizes) * config.reasoner.N_sup)
+            carries[i] = out.carry
+            if config.train.halt:  # drop the samples that halted from everything the next step reads
+                keep = out.q_halt.detach() <= 0
+                chunks[i] = [t[keep] if t is not None else None for t in chunks[i]]
+                carries[i] = Carry(out.carry.y[keep], out.carry.z[keep])
+                rows[i] = rows[i][keep]
         # One all-reduce decides for every process, before the update: a non-finite loss anywhere
         # stops the run with the weights untouched, and the loop ends once every sample halted.
-        running = torch.stack([a.any() for a in active]).any()
+        running = any(len(r) > 0 for r in rows)
         flags = accelerator.reduce(torch.tensor([float(running), float(not math.isfinite(step_loss))],
                                                 device=states.device), "sum")
         if flags[1] > 0:
@@ -99,6 +115,8 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
         optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             ema.update_parameters(inner)
+        # exact: the answer each sample had when it halted, or has now if still running
+        exact = torch.cat(correct_so_far).float().mean().item()
         stats["loss"] += step_loss
         stats["exact_first" if step == 0 else "exact_last"] = exact
         stats["steps"] += 1

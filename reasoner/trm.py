@@ -52,8 +52,9 @@ class TRM(nn.Module):
         return Carry(self.y_init.expand_as(x).clone(), self.z_init.expand_as(x).clone())
 
     def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+        question_and_answer = x + y  # fixed during the n steps (the same sum as x + y + z)
         for _ in range(self.n):
-            z = self.net(x + y + z)  # reason, re-reading the question
+            z = self.net(question_and_answer + z)  # reason, re-reading the question
         y = self.net(y + z)  # revise the answer from the reasoning
         return y, z
 

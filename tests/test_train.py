@@ -76,3 +76,54 @@ def test_command_line_reports_config_typos(tmp_path):
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode != 0
     assert "tee" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("grad_accum", [1, 2])
+def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config, grad_accum):
+    """Training-time halting drops halted samples from later steps' compute. The update must be
+    the one a full-batch step gives with the halted samples' losses masked out (the definition,
+    written out below), and the later steps must really see fewer samples."""
+    import copy
+
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from hybrid.train import build, supervise
+    from reasoner import halting_loss, stablemax_cross_entropy
+
+    config = small_config("reasoner.N_sup=3", "train.halt=true", f"train.grad_accum={grad_accum}",
+                          "train.grad_clip=0")
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    _, _, tensors, model = build(config, accelerator)
+    batch = tensors["train"][:16]
+    states, mask, token_slot, labels, _ = batch
+    read = model.read(states.float(), mask, token_slot.long())
+    # A halting head that stops about half the puzzles after the first step.
+    torch.nn.init.normal_(model.reasoner.halt_head.weight)
+    with torch.no_grad():
+        first_q = model(*read, *vars(model.initial_carry(16, labels.shape[1], states.device)).values()).q_halt
+        model.reasoner.halt_head.bias -= first_q.median()
+    masked = copy.deepcopy(model)
+
+    seen = []
+    model.reasoner.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[0]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, accelerator, config)
+
+    optimizer = torch.optim.SGD(masked.parameters(), lr=0.1)
+    carry, active = masked.initial_carry(16, labels.shape[1], states.device), torch.ones(16, dtype=torch.bool)
+    for step in range(stats["steps"]):
+        out = masked(*read, carry.y, carry.z)
+        ce = stablemax_cross_entropy(out.logits, labels).mean(1)
+        correct = (out.logits.argmax(-1) == labels).all(1)
+        ((ce + halting_loss(out.q_halt, correct)) * active).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        carry, active = out.carry, active & (out.q_halt.detach() <= 0)
+
+    assert 0 < active.sum() < 16, "the test needs some puzzles halted and some running"
+    assert sum(seen) < 16 * stats["steps"] and stats["work"] == pytest.approx(sum(seen) / (16 * 3))
+    for (name, a), b in zip(accelerator.unwrap_model(model).named_parameters(), masked.parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name
