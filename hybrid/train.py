@@ -2,7 +2,8 @@
 
 The same script runs on one CPU, one GPU, many GPUs or many nodes. Each batch runs up to
 N_sup deep-supervision steps; every step has its own loss and optimizer step and hands its
-detached latents (y, z) to the next, and a sample stops once its halting head says so.
+detached latents (y, z) to the next, and a sample leaves the batch once its halting head says
+stop, so later steps cost only what is still running.
 """
 
 from __future__ import annotations
@@ -75,23 +76,30 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     carries = [inner.initial_carry(n, c[-1].shape[1], states.device) for n, c in zip(sizes, chunks)]
     correct_so_far = [torch.zeros(n, dtype=torch.bool, device=states.device) for n in sizes]
     rows = [torch.arange(n, device=states.device) for n in sizes]  # which samples are still supervised
-    # Under DDP every process runs the last chunk's backward each step (it carries the all-reduce),
-    # even with no sample left in it; a single process skips empty chunks.
-    must_run = accelerator.num_processes > 1
+    # Under DDP each process must run the last chunk's backward at every step (it carries the
+    # all-reduce), even once all its samples halted: it then passes one of them again at zero
+    # weight (an empty batch would not do: attention rejects it). A single process skips it.
+    stand_in = [([t[:1] if t is not None else None for t in c], inner.initial_carry(1, c[-1].shape[1], states.device))
+                for c in chunks] if accelerator.num_processes > 1 else None
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
     for step in range(config.reasoner.N_sup):
         step_loss = 0.0
-        for i, (s, m, ts, y_true) in enumerate(chunks):
-            if len(rows[i]) == 0 and not (must_run and i == k - 1):
-                continue
+        for i in range(k):
+            (s, m, ts, y_true), carry, weight = chunks[i], carries[i], 1.0
+            if len(rows[i]) == 0:
+                if stand_in is None or i < k - 1:
+                    continue
+                ((s, m, ts, y_true), carry), weight = stand_in[i], 0.0
             sync = accelerator.no_sync(model) if i < k - 1 else nullcontext()  # all-reduce once per step
             with sync:
-                out = model(s, m, ts, carries[i].y, carries[i].z)
+                out = model(s, m, ts, carry.y, carry.z)
                 valid = y_true != IGNORE
                 ce = stablemax_cross_entropy(out.logits, y_true).sum(1) / valid.sum(1).clamp(min=1)
                 correct = ((out.logits.argmax(-1) == y_true) | ~valid).all(1)
-                loss = (ce + halting_loss(out.q_halt, correct)).sum() / (sizes[i] * k)
+                loss = weight * (ce + halting_loss(out.q_halt, correct)).sum() / (sizes[i] * k)
                 accelerator.backward(loss)
+            if weight == 0.0:
+                continue
             step_loss += loss.item()
             correct_so_far[i][rows[i]] = correct
             stats["work"] += len(rows[i]) / (sum(sizes) * config.reasoner.N_sup)
@@ -234,7 +242,8 @@ def train(config: Config) -> dict:
                 flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
                 timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
                 bar.update()
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}")
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
+                                work=f"{stats['work']:.2f}")
                 log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
                 done = progress.step >= config.train.steps or timed_out
                 if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):

@@ -77,3 +77,35 @@ def test_two_process_ddp_matches_one_process(small_config, monkeypatch, tmp_path
     assert torch.allclose(torch.tensor(ddp["losses"]), torch.tensor(losses), rtol=1e-4)
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("ddp", "single"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def one_process_runs_out(config, report_dir: str):
+    """Rank 1's halting head stops every sample after the first step, rank 0's never does."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    real, seen = hybrid.train.supervise, []
+
+    def supervise(model, batch, optimizer, scheduler, ema, accelerator, config):
+        with torch.no_grad():  # weights differ across processes here on purpose: only this bias
+            accelerator.unwrap_model(model).reasoner.halt_head.bias.fill_(50.0 if accelerator.process_index else -50.0)
+        stats = real(model, batch, optimizer, scheduler, ema, accelerator, config)
+        seen.append({"rank": accelerator.process_index, "steps": stats["steps"], "work": stats["work"]})
+        return stats
+
+    hybrid.train.supervise = supervise
+    train(config)
+    Path(report_dir, f"rank{seen[0]['rank']}.json").write_text(json.dumps(seen))
+
+
+def test_ddp_goes_on_when_one_process_has_no_sample_left(small_config, tmp_path):
+    """Halted samples leave the batch. A process left with none still joins every supervision
+    step's all-reduce (else the other would wait forever), also with attention in the adapter,
+    which rejects an empty batch, and with gradient accumulation."""
+    config = small_config("train.steps=2", "train.checkpoint_every=0", "train.eval_every=0", "train.grad_accum=2",
+                          "adapter.kind=query_attention", f"train.data_dir={tmp_path / 'cache'}",
+                          f"train.output_dir={tmp_path / 'ddp'}")
+    debug_launcher(one_process_runs_out, args=(config, str(tmp_path)), num_processes=2)
+    for rank, work in ((0, 1.0), (1, 1 / config.reasoner.N_sup)):
+        seen = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert [s["steps"] for s in seen] == [config.reasoner.N_sup] * 2  # rank 0's samples keep both going
+        assert all(abs(s["work"] - work) < 1e-6 for s in seen), (rank, seen)
