@@ -23,9 +23,11 @@ Each section names the command and the machine. CPU timings taken while other jo
 the cores are marked with the load average: compare rows within a table (the benches
 alternate what they compare), not figures across machines. With 2 torch threads on 2 busy
 cores, OpenMP threads wait for each other and a step can take 10-50x its quiet time
-(`--threads 1` is steadier on a busy machine). The figures below were taken on 2026-11-23 with
-at most one other single-threaded job running (load average 1-2, noted per section) except
-where marked contended. Memory figures and accuracies do not depend on the load.
+(`--threads 1` is steadier on a busy machine). The figures below were taken on 2026-11-23 on
+a 2-core AMD EPYC (AVX-512 bf16) with nothing else running, except where a section's load
+average or title says otherwise. Sessions land on different 2-core machines (earlier pages
+came from an Intel Xeon), so compare timings within a section. Memory figures and accuracies
+do not depend on the load.
 """
 
 
@@ -150,21 +152,20 @@ SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_refere
             "test_time_compute": test_time_compute, "main_job": main_job}
 
 
-FOOTER = """## Open items (2026-11-23, the 2-core machine)
+FOOTER = """## Notes (2026-11-23, the 2-core machine)
 
-- Eager, per optimizer step, ours is 1-3% slower than the eager reference (interleaved, one
-  thread, one other job on the second core: 4x4 68.4 vs 66.5 ms, 6x6 174 vs 172 ms). The
-  recursion cores cost the same; the difference is the general input path and the loss,
-  measured at the 4x4 shapes (batch 64, 16 slots, hidden 64): the span-pool adapter's
-  LayerNorm + projection of dense features, 0.78 ms forward and backward, against 0.13 ms for
-  the reference's cell-embedding lookup; stable-max cross entropy with the halting loss and
-  padding masks, 0.34 ms against 0.15 ms for softmax; the rest is per-step bookkeeping in
-  `hybrid.train.supervise`. Accelerate's optimizer wrapper costs nothing measurable (66.6 vs
-  66.9 ms/step with the bare optimizer). Closing it would mean a cheaper input path (e.g. a
-  LayerNorm without affine, folded into `read`), which changes the model.
-- At equal optimizer steps ours learns more (6x6, 900 steps: 0.918 vs 0.885 exact), so it reaches
-  a given accuracy sooner. With `reasoner.compile=true` ours was 1.33-1.47x faster than the
-  eager reference.
+- Eager, per optimizer step, ours is 6-8% faster than the eager reference (interleaved, one
+  torch thread, nothing else running: 4x4 63.3 vs 68.3 ms, 6x6 168 vs 178 ms). Ours computes
+  the SwiGLU's gate and up as two products of the weight's row halves rather than chunking one
+  product (silu and the product ran slower on the strided halves), and sums x + y once per
+  latent recursion. Our general input path and loss still cost more than the reference's
+  (measured at the 4x4 shapes: span-pool LayerNorm + projection 0.78 ms against 0.13 ms for an
+  embedding lookup; stable-max with the halting loss and padding masks 0.34 ms against 0.15 ms
+  for softmax); Accelerate's optimizer wrapper costs nothing measurable.
+- These per-step figures run every supervision step of every puzzle (`--halt` off). In
+  training with halting (the default), a puzzle whose halting head says stop leaves the batch,
+  so late batches of the default job take 1.4 s instead of 3.6 s.
+- With `reasoner.compile=true` ours was 1.33-1.47x faster than the eager reference.
 
 ## Not measured here
 

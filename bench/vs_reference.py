@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--ema", type=float, default=0.999)
-    parser.add_argument("--halt", action="store_true", help="let ours stop a batch early when every sample halts")
+    parser.add_argument("--halt", action="store_true", help="ours with training-time halting: halted puzzles leave the batch (ms/step then falls)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for both (GPU)")
     parser.add_argument("--compile", action="store_true", help="ours with TRM(compiled=True), the opt-in fast path")
     parser.add_argument("--reference-loss", choices=["softmax", "stablemax"], default="softmax",

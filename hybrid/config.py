@@ -98,6 +98,9 @@ class TrainConfig:
     mixed_precision: str = "no"  # no | bf16 | fp16
     output_dir: str = "runs/default"
     resume: str | None = None  # a checkpoint folder, or "latest" in output_dir
+    # Start from a trained model's weights (a final/ or pretrained folder, a run, or a
+    # checkpoint's EMA) with a fresh optimizer and step count: fine-tuning, not resuming.
+    init_from: str | None = None
     tracker: str | None = "tensorboard"  # any accelerate tracker, or None
     time_limit: float | None = None  # seconds; stop training early (checkpoint + eval) after it
     data_dir: str = "~/.cache/hybrid-trm"  # generated datasets and the embedding cache

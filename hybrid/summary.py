@@ -32,6 +32,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
     if "test_heldout" in results:
         table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
-    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s")
+    work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""
+    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{work}")
     table.add_row("outputs", str(out_dir))
     Console().print(table)

@@ -35,7 +35,7 @@ from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples
 from hybrid.ema import make_ema
-from hybrid.inference import save_pretrained
+from hybrid.inference import locate, save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
@@ -168,6 +168,9 @@ def train(config: Config) -> dict:
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # same weights whatever the data steps consumed
+    if config.train.init_from:
+        source = checkpoint.load_weights(model, locate(config.train.init_from))
+        accelerator.print(f"weights from {config.train.init_from} ({source})")
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")
@@ -221,6 +224,7 @@ def train(config: Config) -> dict:
     bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
     start, epoch_len = time.perf_counter(), len(loader)
     stopped_early = interrupted = False
+    work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
     with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
         while progress.step < config.train.steps:
             epoch, offset = divmod(progress.step, epoch_len)
@@ -238,6 +242,7 @@ def train(config: Config) -> dict:
                 # processes: one that stopped alone would leave the others waiting in an all-reduce.
                 values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
                 stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
+                work.append(stats["work"])
                 timed_out = bool(config.train.time_limit) and time.perf_counter() - start > config.train.time_limit
                 flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
                 timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
@@ -273,6 +278,7 @@ def train(config: Config) -> dict:
     if "test_heldout" in tensors:
         results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
     results |= {"batches": progress.step, "train_seconds": train_seconds, "stopped_by_time_limit": stopped_early,
+                "work": sum(work) / len(work) if work else None,
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                 "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}
     if accelerator.is_main_process:

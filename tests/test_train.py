@@ -127,3 +127,18 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
     assert sum(seen) < 16 * stats["steps"] and stats["work"] == pytest.approx(sum(seen) / (16 * 3))
     for (name, a), b in zip(accelerator.unwrap_model(model).named_parameters(), masked.parameters()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tmp_path):
+    from safetensors.torch import load_file
+
+    first = train(small_config())
+    again = train(small_config(f"train.init_from={tmp_path / 'run'}", "train.steps=0",
+                               f"train.output_dir={tmp_path / 'again'}"))
+    assert again["test"]["exact_curve"] == first["test"]["exact_curve"]
+    assert again["test"]["cell_curve"] == first["test"]["cell_curve"]
+    a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("run", "again"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        train(small_config(f"train.init_from={tmp_path / 'run'}", "reasoner.hidden=16",
+                           f"train.output_dir={tmp_path / 'other'}"))
