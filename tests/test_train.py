@@ -101,9 +101,9 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
     read = model.read(states.float(), mask, token_slot.long())
     # A halting head that stops about half the puzzles after the first step.
     torch.nn.init.normal_(model.reasoner.halt_head.weight)
+    start = model.initial_carry(16, labels.shape[1], states.device)
     with torch.no_grad():
-        first_q = model(*read, *vars(model.initial_carry(16, labels.shape[1], states.device)).values()).q_halt
-        model.reasoner.halt_head.bias -= first_q.median()
+        model.reasoner.halt_head.bias -= model(*read, start.y, start.z).q_halt.median()
     masked = copy.deepcopy(model)
 
     seen = []
@@ -113,7 +113,7 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
     stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, accelerator, config)
 
     optimizer = torch.optim.SGD(masked.parameters(), lr=0.1)
-    carry, active = masked.initial_carry(16, labels.shape[1], states.device), torch.ones(16, dtype=torch.bool)
+    carry, active = start, torch.ones(16, dtype=torch.bool)
     for step in range(stats["steps"]):
         out = masked(*read, carry.y, carry.z)
         ce = stablemax_cross_entropy(out.logits, labels).mean(1)
