@@ -166,11 +166,15 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
   training with halting (the default), a puzzle whose halting head says stop leaves the batch,
   so late batches of the default job take 1.4 s instead of 3.6 s.
 - With `reasoner.compile=true` ours was 1.33-1.47x faster than the eager reference.
-- The 60 s time-budget section ran while this machine was about 1.8x slower than during the
-  speed section (the same code took 120 instead of 63 ms per 4x4 step; both implementations
-  slowed alike). Both got fewer steps than the budget buys on a quiet machine, and in 60 s
-  neither learned 6x6 (the previous session, in a faster period, got ours 0.161 and the
-  reference 0.006). Its ratios hold; its absolute times do not.
+- This machine's speed drifted during the session (the same 4x4 step took 63 to 122 ms), so
+  interleaving is what makes the speed figures fair. Six interleaved 6x6 measurements of this
+  code put ours/reference at 0.89 to 1.03 (median 0.94), and eight 4x4 ones at 0.83 to 0.98
+  (median 0.92).
+  The 60 s time-budget section is the one 6x6 outlier (188 vs 182 ms). It ran in a slower
+  period, with 73 instead of 63 ms per 4x4 step, so both implementations got fewer steps than
+  the budget buys on a quiet machine, and in 60 s neither learned 6x6. The previous session, in
+  a faster period, got ours 0.161 and the reference 0.006. Its absolute times are not speed
+  figures.
 - The whole default job in bf16 autocast on this CPU (AVX-512 bf16): 0.981 exact in 236 s of
   training against fp32's 0.985 in 429 s (`bench/results/default_task_bf16_cpu.json`).
 
