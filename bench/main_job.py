@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output-dir", help="train.output_dir (default: a temporary folder)")
     parser.add_argument("--fresh-cache", action="store_true",
                         help="a new train.data_dir, so puzzle generation and backbone embedding are timed too")
-    parser.add_argument("--out", help="JSON path (default bench/results/main_job.json)")
+    parser.add_argument("--out", help="JSON path (default bench/results/main_job.json, with --quick "
+                                      "main_job_quick.json so a smoke run never replaces the full figures)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for hybrid/train.py (after --)")
     args = parser.parse_args(argv)
 
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
         ["held-out exact accuracy", f"{test['exact_accuracy']:.3f} ({test['num_puzzles']} puzzles)"],
         ["trainable parameters", metrics["trainable_parameters"]],
     ])
-    path = write_json("main_job", result, args.out, argv)
+    default = None if not args.quick else str(Path(__file__).resolve().parent / "results" / "main_job_quick.json")
+    path = write_json("main_job", result, args.out or default, argv)
     print(f"wrote {path}")
     return result
 

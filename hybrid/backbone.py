@@ -225,18 +225,63 @@ class FrozenBackbone(nn.Module):
         return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                               return_offsets_mapping=True, return_tensors="pt")
 
+    @cached_property
+    def blocks(self) -> nn.ModuleList | None:
+        """The backbone's stack of transformer layers (BERT's encoder.layer, GPT-2's h, Llama's
+        layers...), found as the one ModuleList as long as the config's layer count; None if
+        there is not exactly one."""
+        found = [m for m in self.model.modules() if isinstance(m, nn.ModuleList) and len(m) == self.num_layers]
+        return found[0] if len(found) == 1 else None
+
+    def stop_before(self) -> int | None:
+        """For backbone.layer=<index> short of the last: the block whose input is that layer's
+        state (hidden_states[i] enters block i), so nothing after it needs computing."""
+        layer = self.config.layer
+        if layer == "last" or layer.startswith("mean_last_") or self.blocks is None:
+            return None
+        index = int(layer) % (self.num_layers + 1)
+        return index if index < self.num_layers else None
+
     def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, L, H) states of the chosen layer. Gradient flows only if LoRA weights exist."""
+        """(B, L, H) states of the chosen layer. Gradient flows only if LoRA weights exist.
+
+        Only what the layer choice needs is computed and kept: `last` reads the model's output
+        (not all L+1 hidden states), an earlier index stops the forward pass as that block is
+        entered (layer 6 of SmolLM2's 30 costs a fifth), and only `mean_last_<k>` asks for
+        every hidden state."""
         device = self.model.get_input_embeddings().weight.device
-        out = self.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                         output_hidden_states=True)
-        return self.select_layer(out.hidden_states)
+        inputs = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
+        if self.config.layer == "last":
+            return self.model(**inputs).last_hidden_state
+        stop = self.stop_before()
+        if stop is None:
+            return self.select_layer(self.model(**inputs, output_hidden_states=True).hidden_states)
+
+        def reached(module, args, kwargs):
+            raise _Reached(args[0] if args else kwargs["hidden_states"])
+
+        hook = self.blocks[stop].register_forward_pre_hook(reached, with_kwargs=True)
+        try:
+            self.model(**inputs)
+        except _Reached as early:
+            return early.hidden
+        finally:
+            hook.remove()
+        raise RuntimeError(f"backbone.layer={self.config.layer}: block {stop} of {self.config.path} never ran")
 
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:
         batch = self.tokenize(texts)
         return Encoded(self.states(batch["input_ids"], batch["attention_mask"]), batch["attention_mask"],
                        batch["offset_mapping"])
+
+
+class _Reached(Exception):
+    """Carries the chosen layer's state out of a forward pass, ending it there (FrozenBackbone.states)."""
+
+    def __init__(self, hidden: torch.Tensor):
+        super().__init__()
+        self.hidden = hidden
 
 
 def freeze(module: nn.Module) -> nn.Module:

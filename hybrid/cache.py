@@ -17,6 +17,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import os
+import shutil
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
 FORMAT = 1  # bump when the stored layout changes, so old entries are never misread
+LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggests pruning
 
 
 def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> torch.Tensor:
@@ -108,8 +113,52 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
 def _save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    try:
+        torch.save(obj, tmp)
+    except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free / 2**30
+        raise OSError(f"could not write the embedding cache entry {path} ({free:.1f} GiB free there): {err}. "
+                      f"Free space with `hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) or point "
+                      f"train.data_dir at a larger disk") from err
     tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
+
+
+def metadata_path(entry: Path) -> Path:
+    return entry.with_suffix(".json")
+
+
+def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
+    """The entry, then a small description of it beside it (read by `hybrid-cache list`)."""
+    _save(entry, path)
+    n, length, hidden = entry["states"].shape
+    about = {"split": desc, "puzzles": n, "tokens": length, "hidden": hidden, "created": time.time(),
+             "backbone": fingerprint(backbone)}
+    metadata_path(path).write_text(json.dumps(about, indent=1))
+    total = sum(p.stat().st_size for p in path.parent.glob("*.pt"))
+    if total > LARGE_CACHE:
+        print(f"the embedding cache in {path.parent} holds {total / 2**30:.1f} GiB; `hybrid-cache list` shows its "
+              f"entries and `hybrid-cache prune --keep-gb N` removes the least recently used", file=sys.stderr)
+
+
+def _read(path: Path, size: int, desc: str) -> dict | None:
+    """The entry at `path`, memory-mapped (processes on one machine share its pages), or None if
+    there is none. An unreadable or mismatched entry is removed with a warning: it is derived
+    data, so the caller computes it again."""
+    if not path.exists():
+        return None
+    try:
+        entry = torch.load(path, mmap=True, weights_only=True)
+        if not all(entry[k].shape[0] == size for k in ("states", "mask", "token_slot")):
+            raise ValueError(f"it holds {entry['states'].shape[0]} puzzles, the split has {size}")
+    except Exception as err:  # truncated or damaged file, foreign content, missing fields
+        warnings.warn(f"{desc}: the embedding cache entry {path} is unreadable ({type(err).__name__}: {err}); "
+                      f"removing it and embedding the split again")
+        path.unlink(missing_ok=True)
+        metadata_path(path).unlink(missing_ok=True)
+        return None
+    os.utime(path)  # last use, which `hybrid-cache prune` evicts by
+    return entry
 
 
 def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path, desc: str,
@@ -117,18 +166,21 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     """(states, mask, token_slot, labels, index) for every puzzle, from the cache or computed.
 
     Under several processes each embeds one contiguous shard and writes it beside the entry;
-    the main process joins the shards into the entry and the others wait, then all read it."""
+    the main process joins the shards into the entry and the others wait, then all read it.
+    Entries are memory-mapped, so processes on one machine share one copy in the page cache."""
     path = cache_path(backbone, split, cache_dir)
     world = accelerator.num_processes if accelerator is not None else 1
-    exists = path.exists()
+    main = accelerator is None or accelerator.is_main_process
+    cached = _read(path, len(split), desc) if main else None
+    exists = cached is not None
     if world > 1:  # one decision for all processes, or some would wait at a barrier forever
         from accelerate.utils import broadcast_object_list
 
         exists = broadcast_object_list([exists])[0]
     if not exists and world == 1:
-        _save(embed(backbone, split, desc), path)
+        _save_entry(embed(backbone, split, desc), path, backbone, desc)
     elif not exists:
-        rank, main = accelerator.process_index, accelerator.is_main_process
+        rank = accelerator.process_index
         bounds = [len(split) * r // world for r in range(world + 1)]
         shard = split.select(range(bounds[rank], bounds[rank + 1]))
         part = path.with_name(f"{path.stem}.part{rank}")
@@ -136,11 +188,16 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
         accelerator.wait_for_everyone()
         if main:
             parts = [path.with_name(f"{path.stem}.part{r}") for r in range(world)]
-            _save(_concat([torch.load(p) for p in parts]), path)
+            _save_entry(_concat([torch.load(p) for p in parts]), path, backbone, desc)
             for p in parts:
                 p.unlink()
         accelerator.wait_for_everyone()
-    cached = torch.load(path)
+    if cached is None:  # read back what was just written (memory-mapped), or on the other processes
+        cached = _read(path, len(split), desc)
+        if cached is None:
+            raise RuntimeError(f"{desc}: the embedding cache entry {path} is missing or unreadable right after it was "
+                               f"written; under several processes train.data_dir ({cache_dir}) must be one filesystem "
+                               f"that all of them see")
     labels = _labels(split, num_slots, desc)
     return TensorDataset(cached["states"], cached["mask"], cached["token_slot"], labels, torch.arange(len(labels)))
 

@@ -33,6 +33,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     if "test_heldout" in results:
         table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
     work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""
-    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{work}")
+    waited = results.get("data_seconds") or 0.0
+    data = f" ({waited:.0f} s of it waiting for data)" if waited > 0.1 * results["train_seconds"] else ""
+    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{data}{work}")
     table.add_row("outputs", str(out_dir))
     Console().print(table)

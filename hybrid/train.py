@@ -136,6 +136,21 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     return stats
 
 
+def timed(batches, clock: dict):
+    """The batches of `batches`, adding the time spent waiting for each to clock["seconds"] (with
+    backbone.cache=false that is mostly the backbone's forward)."""
+    batches = iter(batches)
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        finally:
+            clock["seconds"] += time.perf_counter() - start
+        yield batch
+
+
 def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
     """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where the
     device has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
@@ -225,12 +240,13 @@ def train(config: Config) -> dict:
     start, epoch_len = time.perf_counter(), len(loader)
     stopped_early = interrupted = False
     work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
+    waited = {"seconds": 0.0}  # for batches from the loader
     with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
         while progress.step < config.train.steps:
             epoch, offset = divmod(progress.step, epoch_len)
             loader.set_epoch(epoch)
             batches = accelerator.skip_first_batches(loader, offset) if offset else loader
-            for batch in batches:
+            for batch in timed(batches, waited):
                 model.train()
                 try:
                     stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
@@ -277,7 +293,8 @@ def train(config: Config) -> dict:
     results = {"test": run_eval(desc="final evaluation")}
     if "test_heldout" in tensors:
         results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
-    results |= {"batches": progress.step, "train_seconds": train_seconds, "stopped_by_time_limit": stopped_early,
+    results |= {"batches": progress.step, "train_seconds": train_seconds, "data_seconds": waited["seconds"],
+                "stopped_by_time_limit": stopped_early,
                 "work": sum(work) / len(work) if work else None,
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                 "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}

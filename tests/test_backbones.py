@@ -30,16 +30,33 @@ def bert(tiny_backbone, *overrides):
     return FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}", *overrides]).backbone)
 
 
-def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone):
-    text = ["row 1: 1 _ 3"]
-    batch = bert(tiny_backbone).tokenize(text)
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
+def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind):
+    def backbone(*overrides):
+        return FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", *overrides]).backbone)
+
+    text = ["row 1: 1 _ 3", "row 2: _ 2"]
+    batch = backbone().tokenize(text)
     with torch.no_grad():
-        every = bert(tiny_backbone).model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                          output_hidden_states=True).hidden_states  # embeddings + 2 layers
-    assert torch.equal(bert(tiny_backbone)(text).states, every[-1])
-    assert torch.equal(bert(tiny_backbone, "backbone.layer=0")(text).states, every[0])
-    assert torch.equal(bert(tiny_backbone, "backbone.layer=-2")(text).states, every[1])
-    assert torch.allclose(bert(tiny_backbone, "backbone.layer=mean_last_2")(text).states, (every[1] + every[2]) / 2)
+        every = backbone().model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 output_hidden_states=True).hidden_states  # embeddings + 2 layers
+    assert torch.equal(backbone()(text).states, every[-1])
+    for layer, expected in [("0", every[0]), ("1", every[1]), ("-2", every[1]), ("2", every[2]), ("-1", every[2])]:
+        assert torch.equal(backbone(f"backbone.layer={layer}")(text).states, expected), layer
+    assert torch.allclose(backbone("backbone.layer=mean_last_2")(text).states, (every[1] + every[2]) / 2)
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
+def test_an_earlier_layer_computes_no_block_after_it(tiny_backbone, kind):
+    front = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", "backbone.layer=1"]).backbone)
+    ran = []
+    for i, block in enumerate(front.blocks):
+        block.register_forward_hook(lambda module, args, out, i=i: ran.append(i))
+    front(["row 1: 1 _ 3"])
+    assert ran == [0]  # layer 1 is block 0's output: block 1 never ran
+    front.config.layer = "last"
+    front(["row 1: 1 _ 3"])
+    assert ran == [0, 0, 1]
 
 
 @pytest.mark.parametrize("layer", ["first", "7", "mean_last_9", "mean_last_x"])

@@ -5,6 +5,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,70 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
+def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test").tensors]
+    entry = cache_path(backbone, split, tmp_path)
+    damaged = entry.with_name("damaged")
+    damaged.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # cut short, as after a disk fault
+    damaged.replace(entry)
+    with pytest.warns(UserWarning, match="unreadable.*embedding the split again"):
+        again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first, again.tensors))
+    torch.load(entry)  # rewritten whole
+
+
+def test_a_full_disk_leaves_no_partial_entry_and_says_what_to_do(tiny_backbone, tmp_path, monkeypatch):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+
+    def disk_full(obj, path):
+        Path(path).write_bytes(b"PK partial")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match=r"GiB free there.*hybrid-cache prune --keep-gb"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert not any((tmp_path / "embeddings").iterdir())  # neither the entry nor the half-written file
+
+
+def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbone, tmp_path, capsys):
+    from hybrid.cache_cli import entries, main
+
+    task, _ = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    splits = [puzzles(seed=s)[1] for s in range(3)]
+    paths = [cache_path(backbone, split, tmp_path) for split in splits]
+    for i, split in enumerate(splits):
+        embed_split(backbone, split, task.num_slots, tmp_path, f"split{i}")
+        os.utime(paths[i], (0, time.time() - (3 - i) * 86400))  # written 3, 2 and 1 days ago
+    embed_split(backbone, splits[0], task.num_slots, tmp_path, "split0")  # reading the oldest marks it used
+    assert [e.path for e in entries(tmp_path / "embeddings")] == [paths[0], paths[2], paths[1]]
+
+    main(["--data-dir", str(tmp_path), "list"])
+    listing = capsys.readouterr().out
+    assert all(f"split{i}: 6 x" in listing for i in range(3)) and "3 entries" in listing
+
+    with pytest.raises(SystemExit):  # prune needs a criterion
+        main(["--data-dir", str(tmp_path), "prune"])
+    one = paths[0].stat().st_size
+    main(["--data-dir", str(tmp_path), "prune", "--keep-gb", str(2.5 * one / 2**30), "--dry-run"])
+    assert all(p.exists() for p in paths)
+    main(["--data-dir", str(tmp_path), "prune", "--keep-gb", str(2.5 * one / 2**30)])
+    assert [p.exists() for p in paths] == [True, False, True]  # the least recently used went, with its description
+    assert not paths[1].with_suffix(".json").exists() and paths[0].with_suffix(".json").exists()
+    main(["--data-dir", str(tmp_path), "prune", "--unused-days", "1.5"])
+    assert [p.exists() for p in paths] == [True, False, True]  # both were used within a day and a half
+    leftover = paths[0].with_name("abc.part0")
+    leftover.write_bytes(b"interrupted")
+    os.utime(leftover, (0, time.time() - 7200))
+    main(["--data-dir", str(tmp_path), "prune", "--all"])
+    assert not any((tmp_path / "embeddings").iterdir())
+    again = embed_split(backbone, splits[0], task.num_slots, tmp_path, "split0")  # a pruned entry is made again
+    assert len(again) == 6 and paths[0].exists()
+
+
 def embed_in_each_process(backbone_path, cache_dir):
     """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles."""
     from accelerate import Accelerator
@@ -112,7 +177,8 @@ def test_training_runs_with_and_without_the_cache(small_config, cache):
     from hybrid.train import train
 
     config = small_config(f"backbone.cache={cache}", "train.steps=2", "train.checkpoint_every=0")
-    assert train(config)["batches"] == 2
+    metrics = train(config)
+    assert metrics["batches"] == 2 and 0 < metrics["data_seconds"] < metrics["train_seconds"]
     entries = list((Path(config.train.data_dir) / "embeddings").glob("*.pt"))
     assert bool(entries) == (cache == "true")  # backbone.cache=false writes nothing
 

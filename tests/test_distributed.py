@@ -3,6 +3,7 @@ weights, the loss matches one process at the same global batch, evaluation is sh
 gathered."""
 
 import json
+import signal
 from pathlib import Path
 
 import torch
@@ -32,7 +33,16 @@ def record_losses(spy_on: list, check_weights: bool = False):
     return supervise
 
 
+def end_if_stuck(seconds: int = 300) -> None:
+    """In a forked process: die after `seconds`, so a process waiting forever in an all-reduce the
+    other never joins fails the test instead of hanging it (the launcher reports the dead child).
+    The default action, not a Python handler, which would wait for the blocked C++ call to return."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(seconds)
+
+
 def two_processes(config, report: str):
+    end_if_stuck()
     # Each process is a fork of pytest: forget the one-process Accelerate state an earlier test
     # may have left in it, so the Accelerator built here joins the two-process group.
     AcceleratorState._reset_state(reset_partial_state=True)
@@ -81,6 +91,7 @@ def test_two_process_ddp_matches_one_process(small_config, monkeypatch, tmp_path
 
 def one_process_runs_out(config, report_dir: str):
     """Rank 1's halting head stops every sample after the first step, rank 0's never does."""
+    end_if_stuck()
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)
     real, seen = hybrid.train.supervise, []

@@ -142,3 +142,22 @@ def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit
     with pytest.raises(CheckpointError, match="does not fit the model"):
         train(small_config(f"train.init_from={tmp_path / 'run'}", "reasoner.hidden=16",
                            f"train.output_dir={tmp_path / 'other'}"))
+
+
+def test_timed_counts_waiting_for_batches_not_the_work_on_them():
+    import time
+
+    from hybrid.train import timed
+
+    def slow_batches():
+        for i in range(3):
+            time.sleep(0.05)  # the loader's share: a backbone forward, say
+            yield i
+
+    clock = {"seconds": 0.0}
+    got = []
+    for batch in timed(slow_batches(), clock):
+        got.append(batch)
+        time.sleep(0.1)  # the training step's share
+    assert got == [0, 1, 2]
+    assert 0.15 <= clock["seconds"] < 0.3  # three waits, none of the 0.3 s of steps

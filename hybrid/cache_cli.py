@@ -1,0 +1,176 @@
+"""See and prune the embedding cache: `hybrid-cache list`, `hybrid-cache prune --keep-gb 10`.
+
+Every change to what the states depend on (backbone, layer, texts, task size, seed...) makes a
+new entry and leaves the old one, so the cache grows with every experiment. Entries are derived
+data: a pruned entry is embedded again the next time a run needs it. Pruning goes by last use
+(a run that reads an entry marks it used), so the entries of current experiments stay. Removing
+an entry that a running job has open is safe: the job keeps its memory-mapped copy.
+
+    hybrid-cache list                      # entries, newest use first, with sizes and what they hold
+    hybrid-cache prune --keep-gb 10        # remove the least recently used until 10 GiB remain
+    hybrid-cache prune --unused-days 14    # remove entries no run has read for two weeks
+    hybrid-cache prune --all --dry-run     # what removing everything would free
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from hybrid.cache import metadata_path
+from hybrid.config import TrainConfig
+
+STALE_LEFTOVER = 3600  # seconds after which a .tmp or .part file is an interrupted write, not a running one
+
+
+@dataclass
+class Entry:
+    path: Path
+    size: int
+    last_used: float
+    about: dict | None  # from the metadata file beside the entry; None for entries written before it existed
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path, metadata_path(self.path)]
+
+
+def entries(folder: Path) -> list[Entry]:
+    """The cache's entries, most recently used first."""
+    found = []
+    for path in folder.glob("*.pt"):
+        meta = metadata_path(path)
+        try:
+            about = json.loads(meta.read_text()) if meta.exists() else None
+        except (OSError, ValueError):
+            about = None
+        stat = path.stat()
+        found.append(Entry(path, stat.st_size, stat.st_mtime, about))
+    return sorted(found, key=lambda e: e.last_used, reverse=True)
+
+
+def leftovers(folder: Path, now: float) -> list[Path]:
+    """Pieces of writes that were interrupted (a crash, a full disk) rather than still running."""
+    pieces = [*folder.glob("*.tmp"), *folder.glob("*.part*")]
+    return [p for p in pieces if now - p.stat().st_mtime > STALE_LEFTOVER]
+
+
+def gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB" if size >= 2**28 else f"{size / 2**20:.1f} MiB"
+
+
+def age(seconds: float) -> str:
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f} {unit} ago"
+    return "just now"
+
+
+def describe(entry: Entry) -> tuple[str, str]:
+    """(what it holds, which backbone and settings) for the listing; '?' for an entry written
+    before entries were described."""
+    if entry.about is None:
+        return "?", "?"
+    a, b = entry.about, entry.about.get("backbone", {})
+    settings = ", ".join(f"{k} {b[k]}" for k in ("layer", "dtype", "max_length", "quantization") if b.get(k) is not None)
+    holds = f"{a.get('split', '?')}: {a.get('puzzles', '?')} x {a.get('tokens', '?')} x {a.get('hidden', '?')}"
+    return holds, f"{b.get('id') or b.get('identity', '?')}" + (f" ({settings})" if settings else "")
+
+
+def show(folder: Path, console: Console) -> None:
+    found = entries(folder)
+    now = time.time()
+    table = Table(title=f"embedding cache: {folder}", title_justify="left")
+    table.add_column("entry", no_wrap=True)
+    table.add_column("last used", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("split: puzzles x tokens x hidden", no_wrap=True)
+    table.add_column("backbone")
+    for e in found:
+        table.add_row(e.path.stem[:12], age(now - e.last_used), gib(e.size), *describe(e))
+    console.print(table)
+    unknown = sum(e.about is None for e in found)
+    console.print(f"{len(found)} entries, {gib(sum(e.size for e in found))}"
+                  + (f" ({unknown} written before entries were described: '?')" if unknown else ""))
+    stale = leftovers(folder, now)
+    if stale:
+        console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(p.stat().st_size for p in stale))} "
+                      f"(`hybrid-cache prune` with any option removes them)")
+
+
+def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | None, everything: bool,
+           now: float) -> list[Entry]:
+    """The entries to remove: all, those unused for too long, and then the least recently used
+    until what is left fits in `keep_bytes`."""
+    if everything:
+        return list(found)
+    doomed = [e for e in found if unused_seconds is not None and now - e.last_used > unused_seconds]
+    if keep_bytes is not None:
+        kept = 0
+        for e in found:  # most recently used first: keep while it fits
+            if e in doomed:
+                continue
+            if kept + e.size <= keep_bytes:
+                kept += e.size
+            else:
+                doomed.append(e)
+    return doomed
+
+
+def prune(folder: Path, args, console: Console) -> None:
+    now = time.time()
+    keep = None if args.keep_gb is None else int(args.keep_gb * 2**30)
+    unused = None if args.unused_days is None else args.unused_days * 86400
+    doomed = choose(entries(folder), keep, unused, args.all, now)
+    stale = leftovers(folder, now)
+    freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
+    verb = "would remove" if args.dry_run else "removed"
+    for e in doomed:
+        console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
+        if not args.dry_run:
+            for f in e.files:
+                f.unlink(missing_ok=True)
+    for p in stale:
+        if not args.dry_run:
+            p.unlink(missing_ok=True)
+    left = sum(e.size for e in entries(folder))
+    console.print(f"{verb} {len(doomed)} entries and {len(stale)} leftover pieces, {gib(freed)}; "
+                  f"{gib(left) if not args.dry_run else gib(left - sum(e.size for e in doomed))} left in {folder}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=TrainConfig.data_dir,
+                        help="train.data_dir of the runs whose cache this is (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="entries, most recently used first")
+    p = commands.add_parser("prune", help="remove entries by last use")
+    p.add_argument("--keep-gb", type=float, help="remove the least recently used entries until this many GiB remain")
+    p.add_argument("--unused-days", type=float, help="remove entries no run has read for this many days")
+    p.add_argument("--all", action="store_true", help="remove every entry")
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    args = parser.parse_args(argv)
+    folder = Path(args.data_dir).expanduser() / "embeddings"
+    console = Console()
+    if not folder.is_dir():
+        console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
+        return
+    if args.command == "list":
+        show(folder, console)
+        return
+    if args.keep_gb is None and args.unused_days is None and not args.all:
+        parser.error("prune needs --keep-gb N, --unused-days D or --all (add --dry-run to see what would go)")
+    if (args.keep_gb is not None and args.keep_gb < 0) or (args.unused_days is not None and args.unused_days < 0):
+        parser.error("--keep-gb and --unused-days take a number >= 0")
+    prune(folder, args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
