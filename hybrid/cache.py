@@ -80,19 +80,32 @@ def _pad(t: torch.Tensor, length: int, value) -> torch.Tensor:
     return torch.nn.functional.pad(t, pad, value=value)
 
 
-def _concat(parts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def _concat(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """One entry from batches of states, padded to the longest: part i fills the rows `rows[i]`
+    (by default the parts follow one another)."""
+    sizes = [p["states"].shape[0] for p in parts]
+    if rows is None:
+        rows = list(torch.arange(sum(sizes)).split(sizes))
     length = max(p["states"].shape[1] for p in parts)
     fill = {"states": 0, "mask": False, "token_slot": -1}
-    return {k: torch.cat([_pad(p[k], length, v) for p in parts]) for k, v in fill.items()}
+    out = {k: torch.full((sum(sizes), length, *parts[0][k].shape[2:]), v, dtype=parts[0][k].dtype) for k, v in fill.items()}
+    for part, where in zip(parts, rows):
+        for k in fill:
+            out[k][where, :part[k].shape[1]] = part[k]
+    return out
 
 
 @torch.no_grad()
 def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) -> dict[str, torch.Tensor]:
     """states (N, L, H) fp16, mask (N, L) bool, token_slot (N, L) int16, on the CPU."""
     batch_size = backbone.config.batch_size
-    chunks = []
-    for start in tqdm(range(0, len(split), batch_size), desc=f"embedding {desc}", leave=False, disable=not show_progress):
-        rows = split[start:start + batch_size]
+    # Texts in order of length, so a batch pads little (a task's texts can differ 2x in length,
+    # ARC's 30x); each batch's states go back to their puzzles' rows at the end.
+    lengths = [len(text) for text in split["question"]]
+    order = torch.tensor(sorted(range(len(split)), key=lengths.__getitem__), dtype=torch.long)
+    chunks, placed = [], list(order.split(batch_size))
+    for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
+        rows = split[where.tolist()]
         encoded = backbone(rows["question"])
         slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
                              for o, spans in zip(encoded.offsets, rows["slot_spans"])])
@@ -107,7 +120,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
         h = backbone.hidden_size
         return {"states": torch.zeros(0, 1, h, dtype=torch.float16), "mask": torch.zeros(0, 1, dtype=torch.bool),
                 "token_slot": torch.zeros(0, 1, dtype=torch.int16)}
-    return _concat(chunks)
+    return _concat(chunks, placed)
 
 
 def _save(obj, path: Path) -> None:

@@ -73,6 +73,22 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
+def test_texts_are_embedded_shortest_first_and_stored_in_split_order(tiny_backbone, tmp_path):
+    task, split = puzzles(n=7)
+    texts = [q + " and" * (3 * (i % 4)) for i, q in enumerate(split["question"])]  # lengths out of order
+    split = split.remove_columns("question").add_column("question", texts)
+    backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=3")
+    seen, real = [], backbone.forward
+    backbone.forward = lambda batch: seen.extend(batch) or real(batch)
+    states, mask, token_slot, _, _ = embed_split(backbone, split, task.num_slots, tmp_path, "test").tensors
+    assert [len(t) for t in seen] == sorted(len(t) for t in texts)  # batches of similar length pad little
+    for i, text in enumerate(texts):  # yet row i holds puzzle i, as if embedded alone
+        alone = real([text])
+        n = alone.states.shape[1]
+        assert torch.allclose(states[i, :n].float(), alone.states[0], atol=1e-2) and not mask[i, n:].any()
+        assert torch.equal(token_slot[i, :n], embed_split(backbone, split.select([i]), task.num_slots, tmp_path / "one", "one").tensors[2][0, :n])
+
+
 def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
