@@ -4,6 +4,8 @@
     python bench/backbone_cache.py --backbones minilm --steps 5
     python bench/backbone_cache.py --init minilm=runs/default smollm2=runs/smollm2 \
         --out bench/results/backbone_cache_trained.json
+    python bench/backbone_cache.py --backbones minilm --init minilm=runs/default --set train.mixed_precision=bf16 \
+        --out bench/results/backbone_cache_trained_bf16.json
 
 Each backbone trains the default task (6x6 Sudoku, configs/default.yaml) twice with the same
 seed and settings: once from cached states (`backbone.cache=true`, the default: the backbone

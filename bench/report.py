@@ -165,7 +165,8 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 - These per-step figures run every supervision step of every puzzle (`--halt` off). In
   training with halting (the default), a puzzle whose halting head says stop leaves the batch,
   so late batches of the default job take 1.4 s instead of 3.6 s.
-- With `reasoner.compile=true` ours was 1.33-1.47x faster than the eager reference.
+- With `reasoner.compile=true` ours was 1.23-1.27x faster than the eager reference on the AMD
+  EPYC (1.33-1.47x on the Intel Xeon of an earlier session, with the code before the SwiGLU change).
 - This machine's speed drifted during the session (the same 4x4 step took 63 to 122 ms), so
   interleaving is what makes the speed figures fair. Six interleaved 6x6 measurements of this
   code put ours/reference at 0.89 to 1.03 (median 0.94), and eight 4x4 ones at 0.83 to 0.98

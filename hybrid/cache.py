@@ -124,16 +124,19 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
 
 
 def _save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(obj, tmp)
     except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
-        tmp.unlink(missing_ok=True)
-        free = shutil.disk_usage(path.parent).free / 2**30
-        raise OSError(f"could not write the embedding cache entry {path} ({free:.1f} GiB free there): {err}. "
-                      f"Free space with `hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) or point "
-                      f"train.data_dir at a larger disk") from err
+        try:
+            tmp.unlink(missing_ok=True)
+            free = f"{shutil.disk_usage(path.parent).free / 2**30:.1f} GiB free there"
+        except OSError:
+            free = "folder not writable"
+        raise OSError(f"could not write the embedding cache entry {path} ({free}): {err}. Free space with "
+                      f"`hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) or point train.data_dir at a "
+                      f"writable disk with room") from err
     tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
 
 
@@ -167,10 +170,16 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
     except Exception as err:  # truncated or damaged file, foreign content, missing fields
         warnings.warn(f"{desc}: the embedding cache entry {path} is unreadable ({type(err).__name__}: {err}); "
                       f"removing it and embedding the split again")
-        path.unlink(missing_ok=True)
-        metadata_path(path).unlink(missing_ok=True)
+        for stale in (path, metadata_path(path)):
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                pass  # read-only: writing the new entry will fail with a clear error
         return None
-    os.utime(path)  # last use, which `hybrid-cache prune` evicts by
+    try:
+        os.utime(path)  # last use, which `hybrid-cache prune` evicts by
+    except OSError:
+        pass  # a read-only cache (a shared, prepared data_dir) is still a cache
     return entry
 
 

@@ -103,6 +103,15 @@ def show(folder: Path, console: Console) -> None:
     if stale:
         console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(p.stat().st_size for p in stale))} "
                       f"(`hybrid-cache prune` with any option removes them)")
+    others = {"converted": "GGUF conversions", "datasets": "generated puzzle splits"}
+    beside = [f"{name}/ {gib(folder_size(folder.parent / name))} ({what})" for name, what in others.items()
+              if (folder.parent / name).is_dir()]
+    if beside:
+        console.print(f"also in {folder.parent}, kept by prune: " + ", ".join(beside))
+
+
+def folder_size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | None, everything: bool,

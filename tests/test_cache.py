@@ -44,6 +44,19 @@ def test_second_use_reads_the_cache_instead_of_the_backbone(tiny_backbone, tmp_p
     assert all(torch.equal(a, b) for a, b in zip(first.tensors, again.tensors))
 
 
+def test_a_read_only_cache_is_still_read(tiny_backbone, tmp_path, monkeypatch):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(os, "utime", read_only)  # marking the entry used fails; reading it must not
+    again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first.tensors, again.tensors))
+
+
 def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
     task, split = puzzles(n=5)
     backbone = backbone_at(tiny_backbone("gpt2"))
