@@ -19,6 +19,7 @@ import importlib.util
 import os
 import shutil
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -233,41 +234,49 @@ class FrozenBackbone(nn.Module):
         found = [m for m in self.model.modules() if isinstance(m, nn.ModuleList) and len(m) == self.num_layers]
         return found[0] if len(found) == 1 else None
 
-    def stop_before(self) -> int | None:
-        """For backbone.layer=<index> short of the last: the block whose input is that layer's
-        state (hidden_states[i] enters block i), so nothing after it needs computing."""
-        layer = self.config.layer
-        if layer == "last" or layer.startswith("mean_last_") or self.blocks is None:
-            return None
-        index = int(layer) % (self.num_layers + 1)
-        return index if index < self.num_layers else None
+    @contextmanager
+    def _entering(self, indices, see):
+        """Within the block: `see(state)` with the state entering each block in `indices` (the
+        hidden state `hidden_states[i]` is what enters block i)."""
+        hooks = [self.blocks[i].register_forward_pre_hook(
+            lambda module, args, kwargs: see(args[0] if args else kwargs["hidden_states"]), with_kwargs=True)
+            for i in indices]
+        try:
+            yield
+        finally:
+            for hook in hooks:
+                hook.remove()
 
     def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, L, H) states of the chosen layer. Gradient flows only if LoRA weights exist.
 
-        Only what the layer choice needs is computed and kept: `last` reads the model's output
-        (not all L+1 hidden states), an earlier index stops the forward pass as that block is
-        entered (layer 6 of SmolLM2's 30 costs a fifth), and only `mean_last_<k>` asks for
-        every hidden state."""
+        Only what the layer choice needs is computed and kept: `last` (or the last index) is the
+        model's output; an earlier index stops the forward pass as that state enters the next
+        block (layer 6 of SmolLM2's 30 costs a fifth); `mean_last_<k>` keeps k states, not all
+        L+1. The result equals picking from `output_hidden_states`, which remains the way for a
+        model whose blocks are not one ModuleList."""
         device = self.model.get_input_embeddings().weight.device
         inputs = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
-        if self.config.layer == "last":
+        layer, n = self.config.layer, self.num_layers
+        if layer.startswith("mean_last_"):
+            k, index = int(layer.removeprefix("mean_last_")), None
+        else:
+            index = n if layer == "last" else int(layer) % (n + 1)
+        if index == n:
             return self.model(**inputs).last_hidden_state
-        stop = self.stop_before()
-        if stop is None:
+        if self.blocks is None:
             return self.select_layer(self.model(**inputs, output_hidden_states=True).hidden_states)
-
-        def reached(module, args, kwargs):
-            raise _Reached(args[0] if args else kwargs["hidden_states"])
-
-        hook = self.blocks[stop].register_forward_pre_hook(reached, with_kwargs=True)
+        if index is None:  # mean of hidden_states[n-k+1 .. n]: k-1 block inputs and the output
+            kept = []
+            with self._entering(range(n - k + 1, n), kept.append):
+                last = self.model(**inputs).last_hidden_state
+            return (sum(kept) + last) / k
         try:
-            self.model(**inputs)
+            with self._entering([index], _stop_with):
+                self.model(**inputs)
         except _Reached as early:
             return early.hidden
-        finally:
-            hook.remove()
-        raise RuntimeError(f"backbone.layer={self.config.layer}: block {stop} of {self.config.path} never ran")
+        raise RuntimeError(f"backbone.layer={layer}: block {index} of {self.config.path} never ran")
 
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:
@@ -282,6 +291,10 @@ class _Reached(Exception):
     def __init__(self, hidden: torch.Tensor):
         super().__init__()
         self.hidden = hidden
+
+
+def _stop_with(hidden: torch.Tensor):
+    raise _Reached(hidden)
 
 
 def freeze(module: nn.Module) -> nn.Module:

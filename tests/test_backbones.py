@@ -43,7 +43,8 @@ def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind):
     assert torch.equal(backbone()(text).states, every[-1])
     for layer, expected in [("0", every[0]), ("1", every[1]), ("-2", every[1]), ("2", every[2]), ("-1", every[2])]:
         assert torch.equal(backbone(f"backbone.layer={layer}")(text).states, expected), layer
-    assert torch.allclose(backbone("backbone.layer=mean_last_2")(text).states, (every[1] + every[2]) / 2)
+    assert torch.equal(backbone("backbone.layer=mean_last_2")(text).states, (every[1] + every[2]) / 2)
+    assert torch.equal(backbone("backbone.layer=mean_last_3")(text).states, (every[0] + every[1] + every[2]) / 3)
 
 
 @pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
@@ -57,6 +58,15 @@ def test_an_earlier_layer_computes_no_block_after_it(tiny_backbone, kind):
     front.config.layer = "last"
     front(["row 1: 1 _ 3"])
     assert ran == [0, 0, 1]
+
+
+@pytest.mark.parametrize("layer", ["last", "0", "-2", "mean_last_2"])
+def test_no_layer_choice_keeps_every_hidden_state(tiny_backbone, layer):
+    front = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('llama')}", f"backbone.layer={layer}"]).backbone)
+    asked, real = [], front.model.forward
+    front.model.forward = lambda **kwargs: asked.append(kwargs.get("output_hidden_states")) or real(**kwargs)
+    front(["row 1: 1 _ 3"])
+    assert asked == [None]  # all L+1 states are never materialised (a 7B model: 33 x batch x tokens x 4096)
 
 
 @pytest.mark.parametrize("layer", ["first", "7", "mean_last_9", "mean_last_x"])
