@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from accelerate.utils import find_executable_batch_size
 from datasets import Dataset
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset
@@ -97,30 +98,41 @@ def _concat(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor] | Non
 
 @torch.no_grad()
 def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) -> dict[str, torch.Tensor]:
-    """states (N, L, H) fp16, mask (N, L) bool, token_slot (N, L) int16, on the CPU."""
-    batch_size = backbone.config.batch_size
-    # Texts in order of length, so a batch pads little (a task's texts can differ 2x in length,
-    # ARC's 30x); each batch's states go back to their puzzles' rows at the end.
-    lengths = [len(text) for text in split["question"]]
-    order = torch.tensor(sorted(range(len(split)), key=lengths.__getitem__), dtype=torch.long)
-    chunks, placed = [], list(order.split(batch_size))
-    for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
-        rows = split[where.tolist()]
-        encoded = backbone(rows["question"])
-        slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
-                             for o, spans in zip(encoded.offsets, rows["slot_spans"])])
-        mask = encoded.mask.bool().cpu()
-        # fp16 halves disk and memory (the adapter reads fp32); padding is zeroed, so an entry
-        # does not depend on how texts were batched
-        states = encoded.states.to("cpu", torch.float16) * mask.unsqueeze(-1)
-        if not torch.isfinite(states).all():
-            warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
-        chunks.append({"states": states, "mask": mask, "token_slot": slots})
-    if not chunks:
+    """states (N, L, H) fp16, mask (N, L) bool, token_slot (N, L) int16, on the CPU.
+
+    Texts go longest first: batches of similar length pad little (a task's texts can differ 2x
+    in length, ARC's 30x), and the largest batch comes first, so if `backbone.batch_size` does
+    not fit in memory, Accelerate's `find_executable_batch_size` lowers it before any work is
+    lost. Each batch's states go back to their puzzles' rows at the end."""
+    if len(split) == 0:
         h = backbone.hidden_size
         return {"states": torch.zeros(0, 1, h, dtype=torch.float16), "mask": torch.zeros(0, 1, dtype=torch.bool),
                 "token_slot": torch.zeros(0, 1, dtype=torch.int16)}
-    return _concat(chunks, placed)
+    lengths = [len(text) for text in split["question"]]
+    order = torch.tensor(sorted(range(len(split)), key=lambda i: -lengths[i]), dtype=torch.long)
+
+    @find_executable_batch_size(starting_batch_size=backbone.config.batch_size)
+    def embed_in_batches(batch_size: int) -> tuple[dict[str, torch.Tensor], int]:
+        chunks, placed = [], list(order.split(batch_size))
+        for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
+            rows = split[where.tolist()]
+            encoded = backbone(rows["question"])
+            slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
+                                 for o, spans in zip(encoded.offsets, rows["slot_spans"])])
+            mask = encoded.mask.bool().cpu()
+            # fp16 halves disk and memory (the adapter reads fp32); padding is zeroed, so an
+            # entry does not depend on how texts were batched
+            states = encoded.states.to("cpu", torch.float16) * mask.unsqueeze(-1)
+            if not torch.isfinite(states).all():
+                warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
+            chunks.append({"states": states, "mask": mask, "token_slot": slots})
+        return _concat(chunks, placed), batch_size
+
+    entry, used = embed_in_batches()
+    if used < backbone.config.batch_size:
+        warnings.warn(f"{desc}: backbone.batch_size={backbone.config.batch_size} ran out of memory; embedded {used} "
+                      f"texts at a time (set backbone.batch_size={used} to skip the search next time)")
+    return entry
 
 
 def _save(obj, path: Path) -> None:

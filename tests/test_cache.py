@@ -86,7 +86,7 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
-def test_texts_are_embedded_shortest_first_and_stored_in_split_order(tiny_backbone, tmp_path):
+def test_texts_are_embedded_longest_first_and_stored_in_split_order(tiny_backbone, tmp_path):
     task, split = puzzles(n=7)
     texts = [q + " and" * (3 * (i % 4)) for i, q in enumerate(split["question"])]  # lengths out of order
     split = split.remove_columns("question").add_column("question", texts)
@@ -94,12 +94,31 @@ def test_texts_are_embedded_shortest_first_and_stored_in_split_order(tiny_backbo
     seen, real = [], backbone.forward
     backbone.forward = lambda batch: seen.extend(batch) or real(batch)
     states, mask, token_slot, _, _ = embed_split(backbone, split, task.num_slots, tmp_path, "test").tensors
-    assert [len(t) for t in seen] == sorted(len(t) for t in texts)  # batches of similar length pad little
+    assert [len(t) for t in seen] == sorted((len(t) for t in texts), reverse=True)  # similar lengths pad little
     for i, text in enumerate(texts):  # yet row i holds puzzle i, as if embedded alone
         alone = real([text])
         n = alone.states.shape[1]
         assert torch.allclose(states[i, :n].float(), alone.states[0], atol=1e-2) and not mask[i, n:].any()
         assert torch.equal(token_slot[i, :n], embed_split(backbone, split.select([i]), task.num_slots, tmp_path / "one", "one").tensors[2][0, :n])
+
+
+def test_a_batch_size_that_runs_out_of_memory_is_lowered(tiny_backbone, tmp_path):
+    task, split = puzzles(n=7)
+    backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=4")
+    expected = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path / "fits", "test").tensors]
+    calls, real = [], backbone.forward
+
+    def small_memory(texts):
+        calls.append(len(texts))
+        if len(texts) > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(texts)
+
+    backbone.forward = small_memory
+    with pytest.warns(UserWarning, match="batch_size=4 ran out of memory; embedded 2 texts at a time"):
+        lowered = embed_split(backbone, split, task.num_slots, tmp_path / "small", "test")
+    assert calls == [4, 3, 2, 2, 2, 1]  # the first (longest) batch fails at once, then 90% of it, then 7 as 2+2+2+1
+    assert all(torch.allclose(a.float(), b.float(), atol=1e-2) for a, b in zip(expected, lowered.tensors))
 
 
 def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
