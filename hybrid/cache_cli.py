@@ -122,14 +122,15 @@ def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | N
         return list(found)
     doomed = [e for e in found if unused_seconds is not None and now - e.last_used > unused_seconds]
     if keep_bytes is not None:
-        kept = 0
-        for e in found:  # most recently used first: keep while it fits
+        kept, full = 0, False
+        for e in found:  # most recently used first: keep them until one does not fit, then none older
             if e in doomed:
                 continue
-            if kept + e.size <= keep_bytes:
-                kept += e.size
-            else:
+            full = full or kept + e.size > keep_bytes
+            if full:
                 doomed.append(e)
+            else:
+                kept += e.size
     return doomed
 
 

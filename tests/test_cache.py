@@ -185,6 +185,16 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
+    from hybrid.cache_cli import Entry, choose
+
+    found = [Entry(Path(f"{name}.pt"), size, last_used, None)  # most recently used first
+             for name, size, last_used in [("new", 1, 30.0), ("big", 5, 20.0), ("old", 1, 10.0)]]
+    assert [e.path.stem for e in choose(found, 3, None, False, now=40.0)] == ["big", "old"]  # "old" would fit, yet goes
+    assert [e.path.stem for e in choose(found, None, 15.0, False, now=40.0)] == ["big", "old"]  # unused for over 15 s
+    assert [e.path.stem for e in choose(found, 100, None, False, now=40.0)] == []
+
+
 def embed_in_each_process(backbone_path, cache_dir):
     """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles."""
     from accelerate import Accelerator
