@@ -172,7 +172,7 @@ class FrozenBackbone(nn.Module):
         freeze(self.model)
         self.hidden_size = self.model.config.hidden_size
         self.num_layers = self.model.config.num_hidden_layers
-        self.select_layer(tuple(range(self.num_layers + 1)))  # a bad backbone.layer fails now, not mid-run
+        self.layer_span()  # a bad backbone.layer fails now, not mid-run
         self.has_lora = False  # set by hybrid.lora.add_lora
         self.identity = f"{config.path}@{config.revision or getattr(self.model.config, '_commit_hash', None) or 'local'}"
 
@@ -199,21 +199,25 @@ class FrozenBackbone(nn.Module):
             return self
         return super().to(*args, **kwargs)
 
-    def select_layer(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """hidden_states[0] is the embedding output, hidden_states[-1] the last layer."""
-        layer = self.config.layer
+    def layer_span(self) -> range:
+        """Which hidden states backbone.layer averages, as indices into `hidden_states` (0 is the
+        embedding output, num_layers the last layer): one index, or the last k."""
+        layer, count = self.config.layer, self.num_layers + 1
         if layer == "last":
-            return hidden_states[-1]
+            return range(count - 1, count)
         if layer.startswith("mean_last_"):
             k = layer.removeprefix("mean_last_")
-            if not k.isdigit() or not 1 <= int(k) <= len(hidden_states):
-                raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {len(hidden_states)}")
-            return sum(hidden_states[-int(k):]) / int(k)
+            if not k.isdigit() or not 1 <= int(k) <= count:
+                raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {count}")
+            return range(count - int(k), count)
         try:
-            return hidden_states[int(layer)]
-        except (ValueError, IndexError):
+            index = int(layer)
+            if not -count <= index < count:
+                raise ValueError(index)
+        except ValueError:
             raise ConfigError(f"backbone.layer={layer!r}: use last, mean_last_<k> or an index in "
-                              f"[-{len(hidden_states)}, {len(hidden_states) - 1}]") from None
+                              f"[-{count}, {count - 1}]") from None
+        return range(index % count, index % count + 1)
 
     def tokenize(self, texts: list[str]):
         """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens."""
@@ -257,26 +261,23 @@ class FrozenBackbone(nn.Module):
         model whose blocks are not one ModuleList."""
         device = self.model.get_input_embeddings().weight.device
         inputs = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
-        layer, n = self.config.layer, self.num_layers
-        if layer.startswith("mean_last_"):
-            k, index = int(layer.removeprefix("mean_last_")), None
-        else:
-            index = n if layer == "last" else int(layer) % (n + 1)
-        if index == n:
+        n, span = self.num_layers, self.layer_span()
+        if span.start == n:
             return self.model(**inputs).last_hidden_state
         if self.blocks is None:
-            return self.select_layer(self.model(**inputs, output_hidden_states=True).hidden_states)
-        if index is None:  # mean of hidden_states[n-k+1 .. n]: k-1 block inputs and the output
+            hidden = self.model(**inputs, output_hidden_states=True).hidden_states
+            return sum(hidden[i] for i in span) / len(span)
+        if span.stop == n + 1:  # the mean of the last k: k-1 block inputs and the output
             kept = []
-            with self._entering(range(n - k + 1, n), kept.append):
+            with self._entering(range(span.start, n), kept.append):
                 last = self.model(**inputs).last_hidden_state
-            return (sum(kept) + last) / k
-        try:
-            with self._entering([index], _stop_with):
+            return (sum(kept) + last) / len(span)
+        try:  # one index short of the output
+            with self._entering([span.start], _stop_with):
                 self.model(**inputs)
         except _Reached as early:
             return early.hidden
-        raise RuntimeError(f"backbone.layer={layer}: block {index} of {self.config.path} never ran")
+        raise RuntimeError(f"backbone.layer={self.config.layer}: block {span.start} of {self.config.path} never ran")
 
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:

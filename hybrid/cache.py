@@ -156,6 +156,11 @@ def metadata_path(entry: Path) -> Path:
     return entry.with_suffix(".json")
 
 
+def entry_files(entry: Path) -> list[Path]:
+    """What removing an entry removes: the states and their description."""
+    return [entry, metadata_path(entry)]
+
+
 def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
     """The entry, then a small description of it beside it (read by `hybrid-cache list`)."""
     _save(entry, path)
@@ -182,7 +187,7 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
     except Exception as err:  # truncated or damaged file, foreign content, missing fields
         warnings.warn(f"{desc}: the embedding cache entry {path} is unreadable ({type(err).__name__}: {err}); "
                       f"removing it and embedding the split again")
-        for stale in (path, metadata_path(path)):
+        for stale in entry_files(path):
             try:
                 stale.unlink(missing_ok=True)
             except OSError:

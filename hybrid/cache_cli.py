@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hybrid.cache import metadata_path
+from hybrid.cache import entry_files, metadata_path
 from hybrid.config import TrainConfig
 
 STALE_LEFTOVER = 3600  # seconds after which a .tmp or .part file is an interrupted write, not a running one
@@ -36,10 +36,6 @@ class Entry:
     size: int
     last_used: float
     about: dict | None  # from the metadata file beside the entry; None for entries written before it existed
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.path, metadata_path(self.path)]
 
 
 def entries(folder: Path) -> list[Entry]:
@@ -138,21 +134,21 @@ def prune(folder: Path, args, console: Console) -> None:
     now = time.time()
     keep = None if args.keep_gb is None else int(args.keep_gb * 2**30)
     unused = None if args.unused_days is None else args.unused_days * 86400
-    doomed = choose(entries(folder), keep, unused, args.all, now)
+    found = entries(folder)
+    doomed = choose(found, keep, unused, args.all, now)
     stale = leftovers(folder, now)
     freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
+    left = sum(e.size for e in found) - sum(e.size for e in doomed)
     verb = "would remove" if args.dry_run else "removed"
     for e in doomed:
         console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
         if not args.dry_run:
-            for f in e.files:
+            for f in entry_files(e.path):
                 f.unlink(missing_ok=True)
     for p in stale:
         if not args.dry_run:
             p.unlink(missing_ok=True)
-    left = sum(e.size for e in entries(folder))
-    console.print(f"{verb} {len(doomed)} entries and {len(stale)} leftover pieces, {gib(freed)}; "
-                  f"{gib(left) if not args.dry_run else gib(left - sum(e.size for e in doomed))} left in {folder}")
+    console.print(f"{verb} {len(doomed)} entries and {len(stale)} leftover pieces, {gib(freed)}; {gib(left)} left in {folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,10 +30,14 @@ def bert(tiny_backbone, *overrides):
     return FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}", *overrides]).backbone)
 
 
+@pytest.mark.parametrize("blocks_found", [True, False])
 @pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
-def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind):
+def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind, blocks_found):
     def backbone(*overrides):
-        return FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", *overrides]).backbone)
+        front = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", *overrides]).backbone)
+        if not blocks_found:  # an architecture whose blocks are not one ModuleList: every hidden state, then pick
+            front.blocks = None
+        return front
 
     text = ["row 1: 1 _ 3", "row 2: _ 2"]
     batch = backbone().tokenize(text)
