@@ -1,8 +1,10 @@
 """Backbone token states for every puzzle, computed once and kept on disk.
 
 A frozen backbone gives the same states for the same text every time, so we embed each split
-once (in batches, sharded over processes under `accelerate launch`) and store them in fp16.
-Training then costs the same whatever the backbone's size. The cache file is named by a hash
+once (in batches, sharded over processes under `accelerate launch`) and store them in fp16,
+each puzzle's own tokens back to back with no padding (an ARC split's texts differ 30x in
+length). Training then costs the same whatever the backbone's size; `CachedStates` pads each
+batch to its longest puzzle when the loader reads it. The cache file is named by a hash
 of everything the states depend on: the backbone (id plus hub commit, or a hash of a local
 folder's weight files), its tokenizer, layer choice, dtype, quantization, max_length, and the
 exact texts and answer spans. Change any of them and a new entry is computed.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -31,7 +34,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-FORMAT = 1  # bump when the stored layout changes, so old entries are never misread
+FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
 LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggests pruning
 
 
@@ -81,33 +84,37 @@ def _pad(t: torch.Tensor, length: int, value) -> torch.Tensor:
     return torch.nn.functional.pad(t, pad, value=value)
 
 
-def _concat(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-    """One entry from batches of states, padded to the longest: part i fills the rows `rows[i]`
-    (by default the parts follow one another)."""
-    sizes = [p["states"].shape[0] for p in parts]
-    if rows is None:
-        rows = list(torch.arange(sum(sizes)).split(sizes))
-    length = max(p["states"].shape[1] for p in parts)
-    fill = {"states": 0, "mask": False, "token_slot": -1}
-    out = {k: torch.full((sum(sizes), length, *parts[0][k].shape[2:]), v, dtype=parts[0][k].dtype) for k, v in fill.items()}
-    for part, where in zip(parts, rows):
-        for k in fill:
-            out[k][where, :part[k].shape[1]] = part[k]
-    return out
+def _unpadded(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One entry from padded batches: part i holds the puzzles `rows[i]`. Each puzzle keeps its
+    real tokens only (whichever side the tokenizer padded), in split order, back to back."""
+    where = {int(r): (p, k) for p, part_rows in zip(parts, rows) for k, r in enumerate(part_rows.tolist())}
+    states, slots, lengths = [], [], []
+    for i in range(len(where)):
+        part, k = where[i]
+        real = part["mask"][k]
+        states.append(part["states"][k][real])
+        slots.append(part["token_slot"][k][real])
+        lengths.append(int(real.sum()))
+    return {"states": torch.cat(states), "token_slot": torch.cat(slots), "lengths": torch.tensor(lengths)}
+
+
+def _joined(entries: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Entries of consecutive shards of a split, as one."""
+    return {k: torch.cat([e[k] for e in entries]) for k in ("states", "token_slot", "lengths")}
 
 
 @torch.no_grad()
 def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) -> dict[str, torch.Tensor]:
-    """states (N, L, H) fp16, mask (N, L) bool, token_slot (N, L) int16, on the CPU.
+    """An entry, on the CPU: states (tokens, H) fp16 and token_slot (tokens,) int16 for every
+    puzzle's real tokens back to back, in split order, and lengths (N,): how many are each one's.
 
     Texts go longest first: batches of similar length pad little (a task's texts can differ 2x
     in length, ARC's 30x), and the largest batch comes first, so if `backbone.batch_size` does
     not fit in memory, Accelerate's `find_executable_batch_size` lowers it before any work is
-    lost. Each batch's states go back to their puzzles' rows at the end."""
+    lost. Each batch's states go back to their puzzles' places at the end."""
     if len(split) == 0:
-        h = backbone.hidden_size
-        return {"states": torch.zeros(0, 1, h, dtype=torch.float16), "mask": torch.zeros(0, 1, dtype=torch.bool),
-                "token_slot": torch.zeros(0, 1, dtype=torch.int16)}
+        return {"states": torch.zeros(0, backbone.hidden_size, dtype=torch.float16),
+                "token_slot": torch.zeros(0, dtype=torch.int16), "lengths": torch.zeros(0, dtype=torch.long)}
     lengths = [len(text) for text in split["question"]]
     order = torch.tensor(sorted(range(len(split)), key=lambda i: -lengths[i]), dtype=torch.long)
 
@@ -120,13 +127,11 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
             slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
                                  for o, spans in zip(encoded.offsets, rows["slot_spans"])])
             mask = encoded.mask.bool().cpu()
-            # fp16 halves disk and memory (the adapter reads fp32); padding is zeroed, so an
-            # entry does not depend on how texts were batched
-            states = encoded.states.to("cpu", torch.float16) * mask.unsqueeze(-1)
+            states = encoded.states.to("cpu", torch.float16)  # half the disk and memory; the adapter reads fp32
             if not torch.isfinite(states).all():
                 warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
             chunks.append({"states": states, "mask": mask, "token_slot": slots})
-        return _concat(chunks, placed), batch_size
+        return _unpadded(chunks, placed), batch_size
 
     entry, used = embed_in_batches()
     if used < backbone.config.batch_size:
@@ -164,9 +169,10 @@ def entry_files(entry: Path) -> list[Path]:
 def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
     """The entry, then a small description of it beside it (read by `hybrid-cache list`)."""
     _save(entry, path)
-    n, length, hidden = entry["states"].shape
-    about = {"split": desc, "puzzles": n, "tokens": length, "hidden": hidden, "created": time.time(),
-             "backbone": fingerprint(backbone)}
+    lengths = entry["lengths"]
+    about = {"format": FORMAT, "split": desc, "puzzles": len(lengths), "tokens": int(lengths.sum()),
+             "longest": int(lengths.max()) if len(lengths) else 0, "hidden": entry["states"].shape[1],
+             "created": time.time(), "backbone": fingerprint(backbone)}
     metadata_path(path).write_text(json.dumps(about, indent=1))
     total = sum(p.stat().st_size for p in path.parent.glob("*.pt"))
     if total > LARGE_CACHE:
@@ -182,8 +188,11 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
         return None
     try:
         entry = torch.load(path, mmap=True, weights_only=True)
-        if not all(entry[k].shape[0] == size for k in ("states", "mask", "token_slot")):
-            raise ValueError(f"it holds {entry['states'].shape[0]} puzzles, the split has {size}")
+        lengths = entry["lengths"]
+        if lengths.shape != (size,):
+            raise ValueError(f"it holds {len(lengths)} puzzles, the split has {size}")
+        if not entry["states"].shape[0] == entry["token_slot"].shape[0] == int(lengths.sum()):
+            raise ValueError(f"its states hold {entry['states'].shape[0]} tokens, its lengths add up to {int(lengths.sum())}")
     except Exception as err:  # truncated or damaged file, foreign content, missing fields
         warnings.warn(f"{desc}: the embedding cache entry {path} is unreadable ({type(err).__name__}: {err}); "
                       f"removing it and embedding the split again")
@@ -201,7 +210,7 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
 
 
 def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path, desc: str,
-                accelerator=None) -> TensorDataset:
+                accelerator=None) -> CachedStates:
     """(states, mask, token_slot, labels, index) for every puzzle, from the cache or computed.
 
     Under several processes each embeds one contiguous shard and writes it beside the entry;
@@ -227,7 +236,7 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
         accelerator.wait_for_everyone()
         if main:
             parts = [path.with_name(f"{path.stem}.part{r}") for r in range(world)]
-            _save_entry(_concat([torch.load(p) for p in parts]), path, backbone, desc)
+            _save_entry(_joined([torch.load(p, weights_only=True) for p in parts]), path, backbone, desc)
             for p in parts:
                 p.unlink()
         accelerator.wait_for_everyone()
@@ -237,15 +246,52 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
             raise RuntimeError(f"{desc}: the embedding cache entry {path} is missing or unreadable right after it was "
                                f"written; under several processes train.data_dir ({cache_dir}) must be one filesystem "
                                f"that all of them see")
-    labels = _labels(split, num_slots, desc)
-    return TensorDataset(cached["states"], cached["mask"], cached["token_slot"], labels, torch.arange(len(labels)))
+    return CachedStates(cached, _labels(split, num_slots, desc))
+
+
+class CachedStates(TorchDataset):
+    """A cache entry as a dataset of (states, mask, token_slot, label, index), like `LiveStates`.
+
+    The DataLoader hands a whole batch of indices to `__getitems__`, which pads the batch to its
+    own longest puzzle; `dataset[a:b]` gives such a batch as stacked tensors."""
+
+    def __init__(self, entry: dict[str, torch.Tensor], labels: torch.Tensor):
+        self.states, self.token_slot, self.labels = entry["states"], entry["token_slot"], labels
+        self.lengths = entry["lengths"].tolist()
+        self.starts = [0, *itertools.accumulate(self.lengths)][:-1]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        """(states (B, L, H) fp16, mask (B, L) bool, token_slot (B, L) int16, labels (B, S), index (B,)),
+        L the longest of these puzzles (at least 1)."""
+        length = max([1, *(self.lengths[i] for i in indices)])
+        states = self.states.new_zeros(len(indices), length, self.states.shape[1])
+        mask = torch.zeros(len(indices), length, dtype=torch.bool)
+        token_slot = torch.full((len(indices), length), -1, dtype=self.token_slot.dtype)
+        for row, i in enumerate(indices):
+            start, n = self.starts[i], self.lengths[i]
+            states[row, :n] = self.states[start:start + n]
+            mask[row, :n] = True
+            token_slot[row, :n] = self.token_slot[start:start + n]
+        index = torch.tensor(indices, dtype=torch.long)
+        return states, mask, token_slot, self.labels[index], index
+
+    def __getitems__(self, indices: list[int]) -> list[tuple]:
+        return list(zip(*self.batch(list(indices))))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.batch(list(range(len(self)))[i])
+        return self.__getitems__([int(i)])[0]
 
 
 class LiveStates(TorchDataset):
     """`backbone.cache=false`: the backbone embeds each batch when the loader asks for it.
 
     DataLoader hands a whole batch of indices to `__getitems__`, so the backbone runs once per
-    batch, and items come out shaped like a cached `TensorDataset`'s: (states, mask, token_slot,
+    batch, and items come out shaped like `CachedStates`' (padded to the batch's longest): (states, mask, token_slot,
     label, index). Keep train.num_workers=0 on a GPU (workers cannot share the CUDA backbone)."""
 
     def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):

@@ -9,6 +9,7 @@ an entry that a running job has open is safe: the job keeps its memory-mapped co
     hybrid-cache list                      # entries, newest use first, with sizes and what they hold
     hybrid-cache prune --keep-gb 10        # remove the least recently used until 10 GiB remain
     hybrid-cache prune --unused-days 14    # remove entries no run has read for two weeks
+    hybrid-cache prune --old               # remove entries an older version wrote (never read again)
     hybrid-cache prune --all --dry-run     # what removing everything would free
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hybrid.cache import entry_files, metadata_path
+from hybrid.cache import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig
 
 STALE_LEFTOVER = 3600  # seconds after which a .tmp or .part file is an interrupted write, not a running one
@@ -36,6 +37,11 @@ class Entry:
     size: int
     last_used: float
     about: dict | None  # from the metadata file beside the entry; None for entries written before it existed
+
+    @property
+    def outdated(self) -> bool:
+        """Written in an older layout: no run reads it again (its key names the old format)."""
+        return self.about is None or self.about.get("format", 1) != FORMAT
 
 
 def entries(folder: Path) -> list[Entry]:
@@ -76,7 +82,11 @@ def describe(entry: Entry) -> tuple[str, str]:
         return "?", "?"
     a, b = entry.about, entry.about.get("backbone", {})
     settings = ", ".join(f"{k} {b[k]}" for k in ("layer", "dtype", "max_length", "quantization") if b.get(k) is not None)
-    holds = f"{a.get('split', '?')}: {a.get('puzzles', '?')} x {a.get('tokens', '?')} x {a.get('hidden', '?')}"
+    if entry.outdated:  # padded: every puzzle holds `tokens`
+        tokens = f"{a.get('tokens', '?')} (padded)"
+    else:
+        tokens = f"{a['tokens'] / max(1, a['puzzles']):.0f}/{a['longest']}"
+    holds = f"{a.get('split', '?')}: {a.get('puzzles', '?')} x {tokens} x {a.get('hidden', '?')}"
     return holds, f"{b.get('id') or b.get('identity', '?')}" + (f" ({settings})" if settings else "")
 
 
@@ -87,14 +97,18 @@ def show(folder: Path, console: Console) -> None:
     table.add_column("entry", no_wrap=True)
     table.add_column("last used", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("split: puzzles x tokens x hidden", no_wrap=True)
+    table.add_column("split: puzzles x tokens (mean/max) x hidden", no_wrap=True)
     table.add_column("backbone")
     for e in found:
-        table.add_row(e.path.stem[:12], age(now - e.last_used), gib(e.size), *describe(e))
+        table.add_row(e.path.stem[:12] + (" (old)" if e.outdated else ""), age(now - e.last_used), gib(e.size), *describe(e))
     console.print(table)
     unknown = sum(e.about is None for e in found)
     console.print(f"{len(found)} entries, {gib(sum(e.size for e in found))}"
                   + (f" ({unknown} written before entries were described: '?')" if unknown else ""))
+    old = [e for e in found if e.outdated]
+    if old:
+        console.print(f"{len(old)} entries (old) are in an older layout that no run reads any more, "
+                      f"{gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
     stale = leftovers(folder, now)
     if stale:
         console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(p.stat().st_size for p in stale))} "
@@ -111,12 +125,13 @@ def folder_size(folder: Path) -> int:
 
 
 def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | None, everything: bool,
-           now: float) -> list[Entry]:
-    """The entries to remove: all, those unused for too long, and then the least recently used
-    until what is left fits in `keep_bytes`."""
+           now: float, old: bool = False) -> list[Entry]:
+    """The entries to remove: all, those in an older layout (`old`), those unused for too long,
+    and then the least recently used until what is left fits in `keep_bytes`."""
     if everything:
         return list(found)
-    doomed = [e for e in found if unused_seconds is not None and now - e.last_used > unused_seconds]
+    doomed = [e for e in found if (unused_seconds is not None and now - e.last_used > unused_seconds)
+              or (old and e.outdated)]
     if keep_bytes is not None:
         kept, full = 0, False
         for e in found:  # most recently used first: keep them until one does not fit, then none older
@@ -135,7 +150,7 @@ def prune(folder: Path, args, console: Console) -> None:
     keep = None if args.keep_gb is None else int(args.keep_gb * 2**30)
     unused = None if args.unused_days is None else args.unused_days * 86400
     found = entries(folder)
-    doomed = choose(found, keep, unused, args.all, now)
+    doomed = choose(found, keep, unused, args.all, now, args.old)
     stale = leftovers(folder, now)
     freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
     left = sum(e.size for e in found) - sum(e.size for e in doomed)
@@ -160,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("prune", help="remove entries by last use")
     p.add_argument("--keep-gb", type=float, help="remove the least recently used entries until this many GiB remain")
     p.add_argument("--unused-days", type=float, help="remove entries no run has read for this many days")
+    p.add_argument("--old", action="store_true", help="remove entries in a layout older versions wrote (never read again)")
     p.add_argument("--all", action="store_true", help="remove every entry")
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     args = parser.parse_args(argv)
@@ -171,8 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "list":
         show(folder, console)
         return
-    if args.keep_gb is None and args.unused_days is None and not args.all:
-        parser.error("prune needs --keep-gb N, --unused-days D or --all (add --dry-run to see what would go)")
+    if args.keep_gb is None and args.unused_days is None and not (args.all or args.old):
+        parser.error("prune needs --keep-gb N, --unused-days D, --old or --all (add --dry-run to see what would go)")
     if (args.keep_gb is not None and args.keep_gb < 0) or (args.unused_days is not None and args.unused_days < 0):
         parser.error("--keep-gb and --unused-days take a number >= 0")
     prune(folder, args, console)

@@ -34,14 +34,14 @@ def test_second_use_reads_the_cache_instead_of_the_backbone(tiny_backbone, tmp_p
     backbone = backbone_at(tiny_backbone("bert"))
     first = embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert cache_path(backbone, split, tmp_path).exists()
-    assert first.tensors[0].dtype == torch.float16  # half the disk and memory
+    assert first.states.dtype == torch.float16  # half the disk and memory
 
     def no_backbone(texts):
         raise AssertionError("the backbone ran although the cache holds these states")
 
     backbone.forward = no_backbone
     again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
-    assert all(torch.equal(a, b) for a, b in zip(first.tensors, again.tensors))
+    assert all(torch.equal(a, b) for a, b in zip(first[:], again[:]))
 
 
 def test_a_read_only_cache_is_still_read(tiny_backbone, tmp_path, monkeypatch):
@@ -54,7 +54,7 @@ def test_a_read_only_cache_is_still_read(tiny_backbone, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "utime", read_only)  # marking the entry used fails; reading it must not
     again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
-    assert all(torch.equal(a, b) for a, b in zip(first.tensors, again.tensors))
+    assert all(torch.equal(a, b) for a, b in zip(first[:], again[:]))
 
 
 def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
@@ -64,10 +64,10 @@ def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
     fresh = backbone(split["question"])
     live = torch.utils.data.DataLoader(LiveStates(backbone, split, task.num_slots), batch_size=5)
     states, mask, token_slot, labels, index = next(iter(live))
-    length = fresh.states.shape[1]
-    assert torch.allclose(cached.tensors[0][:, :length].float(), fresh.states, atol=1e-2)  # fp16 rounding only
-    assert torch.equal(states, fresh.states) and torch.equal(mask, cached.tensors[1][:, :length])
-    assert torch.equal(token_slot, cached.tensors[2][:, :length]) and torch.equal(index, torch.arange(5))
+    cached_states, cached_mask, cached_slots, cached_labels, cached_index = cached[:]
+    assert torch.allclose(cached_states.float(), fresh.states, atol=1e-2)  # fp16 rounding only
+    assert torch.equal(states, fresh.states) and torch.equal(mask, cached_mask) and torch.equal(labels, cached_labels)
+    assert torch.equal(token_slot, cached_slots) and torch.equal(index, torch.arange(5)) and torch.equal(index, cached_index)
 
 
 def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_path):
@@ -93,19 +93,39 @@ def test_texts_are_embedded_longest_first_and_stored_in_split_order(tiny_backbon
     backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=3")
     seen, real = [], backbone.forward
     backbone.forward = lambda batch: seen.extend(batch) or real(batch)
-    states, mask, token_slot, _, _ = embed_split(backbone, split, task.num_slots, tmp_path, "test").tensors
+    states, mask, token_slot, _, _ = embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]
     assert [len(t) for t in seen] == sorted((len(t) for t in texts), reverse=True)  # similar lengths pad little
     for i, text in enumerate(texts):  # yet row i holds puzzle i, as if embedded alone
         alone = real([text])
         n = alone.states.shape[1]
         assert torch.allclose(states[i, :n].float(), alone.states[0], atol=1e-2) and not mask[i, n:].any()
-        assert torch.equal(token_slot[i, :n], embed_split(backbone, split.select([i]), task.num_slots, tmp_path / "one", "one").tensors[2][0, :n])
+        assert torch.equal(token_slot[i, :n], embed_split(backbone, split.select([i]), task.num_slots, tmp_path / "one", "one")[:][2][0, :n])
+
+
+def test_entries_store_no_padding_and_batches_pad_to_their_own_longest(tiny_backbone, tmp_path):
+    task, split = puzzles(n=6)
+    texts = [q + " and" * (10 * (i % 3)) for i, q in enumerate(split["question"])]  # three lengths
+    split = split.remove_columns("question").add_column("question", texts)
+    backbone = backbone_at(tiny_backbone("gpt2"), "backbone.batch_size=6")  # one batch: padded to the longest
+    dataset = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    own = [backbone([text]).states.shape[1] for text in texts]
+    entry = torch.load(cache_path(backbone, split, tmp_path))
+    assert entry["lengths"].tolist() == own and entry["states"].shape[0] == sum(own)  # real tokens only
+    for indices in ([0, 3], [1, 0], [2, 5, 4]):
+        states, mask, token_slot, labels, index = next(iter(torch.utils.data.DataLoader(
+            dataset, batch_size=len(indices), sampler=indices)))
+        assert states.shape[1] == max(own[i] for i in indices)  # padded to this batch's longest, no more
+        assert mask.sum(1).tolist() == [own[i] for i in indices] and index.tolist() == indices
+        for row, i in enumerate(indices):
+            alone = backbone([texts[i]]).states[0]
+            assert torch.allclose(states[row, :own[i]].float(), alone, atol=1e-2) and not states[row, own[i]:].any()
+            assert (token_slot[row, own[i]:] == -1).all() and torch.equal(labels[row], torch.tensor(split[i]["labels"]))
 
 
 def test_a_batch_size_that_runs_out_of_memory_is_lowered(tiny_backbone, tmp_path):
     task, split = puzzles(n=7)
     backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=4")
-    expected = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path / "fits", "test").tensors]
+    expected = embed_split(backbone, split, task.num_slots, tmp_path / "fits", "test")[:]
     calls, real = [], backbone.forward
 
     def small_memory(texts):
@@ -118,20 +138,20 @@ def test_a_batch_size_that_runs_out_of_memory_is_lowered(tiny_backbone, tmp_path
     with pytest.warns(UserWarning, match="batch_size=4 ran out of memory; embedded 2 texts at a time"):
         lowered = embed_split(backbone, split, task.num_slots, tmp_path / "small", "test")
     assert calls == [4, 3, 2, 2, 2, 1]  # the first (longest) batch fails at once, then 90% of it, then 7 as 2+2+2+1
-    assert all(torch.allclose(a.float(), b.float(), atol=1e-2) for a, b in zip(expected, lowered.tensors))
+    assert all(torch.allclose(a.float(), b.float(), atol=1e-2) for a, b in zip(expected, lowered[:]))
 
 
 def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
-    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test").tensors]
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
     entry = cache_path(backbone, split, tmp_path)
     damaged = entry.with_name("damaged")
     damaged.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # cut short, as after a disk fault
     damaged.replace(entry)
     with pytest.warns(UserWarning, match="unreadable.*embedding the split again"):
         again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
-    assert all(torch.equal(a, b) for a, b in zip(first, again.tensors))
+    assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
     torch.load(entry)  # rewritten whole
 
 
@@ -185,6 +205,23 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_path, capsys):
+    from hybrid.cache_cli import main
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    current = cache_path(backbone, split, tmp_path)
+    folder = current.parent
+    (folder / "padded.pt").write_bytes(b"an entry of format 1")
+    (folder / "padded.json").write_text('{"split": "train", "puzzles": 6, "tokens": 91, "hidden": 32}')  # no format
+    (folder / "undescribed.pt").write_bytes(b"an entry from before descriptions")
+    main(["--data-dir", str(tmp_path), "list"])
+    assert "2 entries (old)" in capsys.readouterr().out
+    main(["--data-dir", str(tmp_path), "prune", "--old"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([current.name, current.with_suffix(".json").name])
+
+
 def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
     from hybrid.cache_cli import Entry, choose
 
@@ -215,9 +252,10 @@ def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backb
     entry = cache_path(backbone, split, tmp_path / "parallel")
     assert entry.exists() and not list(entry.parent.glob("*.part*"))  # shards joined and removed
     joined = torch.load(entry)
-    single = embed_split(backbone, split, task.num_slots, tmp_path / "single", "test")
-    assert torch.allclose(joined["states"].float(), single.tensors[0].float(), atol=1e-3)
-    assert torch.equal(joined["mask"], single.tensors[1]) and torch.equal(joined["token_slot"], single.tensors[2])
+    embed_split(backbone, split, task.num_slots, tmp_path / "single", "test")
+    single = torch.load(cache_path(backbone, split, tmp_path / "single"))
+    assert torch.allclose(joined["states"].float(), single["states"].float(), atol=1e-3)
+    assert all(torch.equal(joined[k], single[k]) for k in ("token_slot", "lengths"))
 
 
 def launch(script, *args):
