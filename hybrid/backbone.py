@@ -120,6 +120,10 @@ def load_tokenizer(path: str, revision: str | None = None, gguf_file: str | None
         raise ConfigError(f"backbone {path!r} has no fast tokenizer; span pooling needs its offset mapping")
     if tokenizer.pad_token is None:  # decoder LMs (GPT-2, Llama) ship without one
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    # Pad on the right whatever the tokenizer was saved with (chat models often save "left", for
+    # generation): a left-padded text sits at later positions, and with absolute position
+    # embeddings (GPT-2) its states would depend on the longest text of its batch.
+    tokenizer.padding_side = "right"
     return tokenizer
 
 

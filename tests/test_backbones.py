@@ -2,6 +2,7 @@
 decoders next to encoders, and a few training steps with each tiny family."""
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -85,6 +86,23 @@ def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
     with pytest.warns(UserWarning, match="max_length=10 truncated 12 tokens over 1 texts"):
         out = backbone(["x" * 20, "abc"])
     assert out.states.shape[1] == 10
+
+
+def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_left(tiny_backbone, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = tmp_path / "gpt2-left"  # absolute positions: left padding would shift a short text's
+    AutoTokenizer.from_pretrained(tiny_backbone("gpt2")).save_pretrained(folder)
+    AutoModel.from_pretrained(tiny_backbone("gpt2")).save_pretrained(folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings | {"padding_side": "left"}))  # as chat models ship
+    assert AutoTokenizer.from_pretrained(folder).padding_side == "left"
+    backbone = FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    short, long = "row 1: 1 _ 3", "row 1: 1 _ 3 | row 2: _ 2 _ 4 | row 3: 4 _ _ 1"
+    alone, batched = backbone([short]), backbone([short, long])
+    n = alone.states.shape[1]
+    assert batched.mask[0, :n].all() and not batched.mask[0, n:].any()  # padded on the right
+    assert torch.allclose(batched.states[0, :n], alone.states[0], atol=1e-5)
 
 
 def test_dtype_is_honoured_and_checked(tiny_backbone):
