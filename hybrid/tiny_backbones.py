@@ -1,4 +1,4 @@
-"""Tiny random backbones (BERT, GPT-2, Llama; hidden 32, 2 layers) with a character-level
+"""Tiny random backbones (BERT, GPT-2, Llama, T5; hidden 32, 2 layers) with a character-level
 tokenizer, saved with save_pretrained so they load through the same `AutoModel` path as real
 ones. Tests and smoke runs use them: `backbone.path=tiny:gpt2` builds the folder on first use.
 """
@@ -9,9 +9,9 @@ import string
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast
+from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
 
-KINDS = ("bert", "gpt2", "llama")
+KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 
 
@@ -33,7 +33,7 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
 
     if kind not in KINDS:
         raise ValueError(f"tiny backbone {kind!r}: choose one of {', '.join(KINDS)}")
-    tokenizer = char_tokenizer(encoder=kind == "bert")
+    tokenizer = char_tokenizer(encoder=kind in ("bert", "t5"))
     size = len(tokenizer)
     config = {
         "bert": lambda: BertConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
@@ -43,6 +43,8 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
         "llama": lambda: LlamaConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
                                      num_key_value_heads=2, intermediate_size=2 * hidden, max_position_embeddings=1024,
                                      pad_token_id=0, bos_token_id=3, eos_token_id=3),
+        "t5": lambda: T5Config(vocab_size=size, d_model=hidden, d_kv=hidden // 4, d_ff=2 * hidden, num_layers=layers,
+                               num_heads=4, pad_token_id=0, eos_token_id=3, decoder_start_token_id=0),
     }[kind]()
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)

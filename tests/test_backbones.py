@@ -24,7 +24,7 @@ def test_every_preset_is_one_config_line(name):
 
 
 def test_presets_cover_an_encoder_a_decoder_and_the_tiny_families():
-    assert {"minilm", "smollm2", "tiny_bert", "tiny_gpt2", "tiny_llama"} <= set(PRESETS)
+    assert {"minilm", "smollm2", "tiny_bert", "tiny_gpt2", "tiny_llama", "tiny_t5"} <= set(PRESETS)
 
 
 def bert(tiny_backbone, *overrides):
@@ -32,7 +32,7 @@ def bert(tiny_backbone, *overrides):
 
 
 @pytest.mark.parametrize("blocks_found", [True, False])
-@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama", "t5"])
 def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind, blocks_found):
     def backbone(*overrides):
         front = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", *overrides]).backbone)
@@ -52,7 +52,7 @@ def test_layer_choice_last_index_and_mean_of_last_k(tiny_backbone, kind, blocks_
     assert torch.equal(backbone("backbone.layer=mean_last_3")(text).states, (every[0] + every[1] + every[2]) / 3)
 
 
-@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama"])
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama", "t5"])
 def test_an_earlier_layer_computes_no_block_after_it(tiny_backbone, kind):
     front = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}", "backbone.layer=1"]).backbone)
     ran = []
@@ -105,6 +105,40 @@ def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_le
     assert torch.allclose(batched.states[0, :n], alone.states[0], atol=1e-5)
 
 
+CUSTOM_CODE = """
+from transformers import BertConfig, BertModel
+
+class TinyCustomConfig(BertConfig):
+    model_type = "tiny-custom"
+
+class TinyCustomModel(BertModel):
+    config_class = TinyCustomConfig
+"""
+
+
+def test_a_model_with_its_own_code_needs_trust_remote_code_and_its_code_keys_the_cache(tmp_path):
+    from hybrid import tiny_backbones
+    from hybrid.cache import cache_key
+
+    folder = tiny_backbones.build("bert", tmp_path / "custom")
+    (folder / "tiny_custom.py").write_text(CUSTOM_CODE)
+    settings = json.loads((folder / "config.json").read_text()) | {"model_type": "tiny-custom", "auto_map": {
+        "AutoConfig": "tiny_custom.TinyCustomConfig", "AutoModel": "tiny_custom.TinyCustomModel"}}
+    (folder / "config.json").write_text(json.dumps(settings))
+    with pytest.raises(ConfigError, match="runs model code of its own.*set backbone.trust_remote_code=true"):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)  # an error, not a question on the terminal
+
+    def trusted():
+        return FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.trust_remote_code=true"]).backbone)
+
+    backbone = trusted()
+    assert type(backbone.model).__name__ == "TinyCustomModel" and backbone(["abc"]).states.shape == (1, 5, 32)
+    split = {"question": ["abc"], "slot_spans": [None]}
+    key = cache_key(backbone, split)
+    (folder / "tiny_custom.py").write_text(CUSTOM_CODE + "# changed\n")
+    assert cache_key(trusted(), split) != key  # other code may give other states
+
+
 def test_dtype_is_honoured_and_checked(tiny_backbone):
     assert bert(tiny_backbone, "backbone.dtype=bfloat16")(["abc"]).states.dtype == torch.bfloat16
     with pytest.raises(ConfigError, match="backbone.dtype='float8'"):
@@ -119,7 +153,7 @@ def test_quantization_on_cpu_is_a_clear_error(tiny_backbone):
         bert(tiny_backbone, "backbone.quantization=2bit")
 
 
-@pytest.mark.parametrize("kind, causal", [("bert", False), ("gpt2", True), ("llama", True)])
+@pytest.mark.parametrize("kind, causal", [("bert", False), ("gpt2", True), ("llama", True), ("t5", False)])
 def test_decoders_hide_later_tokens_and_query_attention_still_sees_them(tiny_backbone, kind, causal):
     backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}"]).backbone)
     a, b = backbone(["row 1: 1 _ 3 | 4", "row 1: 1 _ 3 | 2"]).states  # differ in the last character only
@@ -133,7 +167,7 @@ def test_decoders_hide_later_tokens_and_query_attention_still_sees_them(tiny_bac
     assert not torch.allclose(x[0], x[1]) and (x[0] - x[1]).abs().sum(-1).min() > 0
 
 
-@pytest.mark.parametrize("preset", ["tiny_bert", "tiny_gpt2", "tiny_llama"])
+@pytest.mark.parametrize("preset", ["tiny_bert", "tiny_gpt2", "tiny_llama", "tiny_t5"])
 def test_a_few_steps_lower_the_loss_with_each_family(small_config, preset):
     """Encoder, decoder and Llama-style backbones through the real data path and training step."""
     config = small_config(f"backbone={preset}", "train.lr=3e-3", "train.halt=false")

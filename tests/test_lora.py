@@ -39,7 +39,7 @@ def logits(model, tensors):
         return model(states.float(), mask, token_slot.long(), carry.y, carry.z).logits
 
 
-@pytest.mark.parametrize("kind", ["bert", "llama"])
+@pytest.mark.parametrize("kind", ["bert", "llama", "t5"])
 def test_training_changes_lora_weights_and_never_the_base_weights(small_config, kind):
     config = small_config("backbone.lora.rank=4", "train.lr=3e-3", "train.halt=false", kind=kind)
     model, _, before, losses = lora_run(config)
