@@ -185,6 +185,7 @@ class FrozenBackbone(nn.Module):
         self.hidden_size = self.model.config.hidden_size
         self.num_layers = self.model.config.num_hidden_layers
         self.layer_span()  # a bad backbone.layer fails now, not mid-run
+        self.max_length = self.token_limit()
         self.has_lora = False  # set by hybrid.lora.add_lora
         self.identity = f"{config.path}@{config.revision or getattr(self.model.config, '_commit_hash', None) or 'local'}"
 
@@ -202,7 +203,7 @@ class FrozenBackbone(nn.Module):
         tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
         c = self.config
         return {"id": c.path, "weights": commit, "tokenizer": tokenizer.hexdigest()[:16], "layer": c.layer,
-                "dtype": c.dtype, "quantization": c.quantization, "max_length": c.max_length}
+                "dtype": c.dtype, "quantization": c.quantization, "max_length": self.max_length}
 
     def train(self, mode: bool = True):
         # Frozen: dropout stays off whatever the caller asks. With LoRA the module trains normally.
@@ -233,14 +234,29 @@ class FrozenBackbone(nn.Module):
                               f"[-{count}, {count - 1}]") from None
         return range(index % count, index % count + 1)
 
+    def token_limit(self) -> int:
+        """backbone.max_length, or the model's own limit where that is lower: a text longer than
+        a model's position table (BERT's 512, GPT-2's 1024) fails deep inside it."""
+        limits = [n for n in (getattr(self.model.config, "max_position_embeddings", None), self.tokenizer.model_max_length)
+                  if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
+        if limits and min(limits) < self.config.max_length:
+            warnings.warn(f"backbone.max_length={self.config.max_length} is more than {self.config.path} takes; texts "
+                          f"are cut at {min(limits)} tokens (set backbone.max_length={min(limits)} to silence this)")
+            return min(limits)
+        return self.config.max_length
+
     def tokenize(self, texts: list[str]):
         """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens."""
-        limit, texts = self.config.max_length, list(texts)  # also takes a `datasets` column
+        limit, texts = self.max_length, list(texts)  # also takes a `datasets` column
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
         if max(lengths) > limit:
             lost = sum(max(0, n - limit) for n in lengths)
-            warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over "
-                          f"{sum(n > limit for n in lengths)} texts; raise it to keep them")
+            texts_cut = sum(n > limit for n in lengths)
+            if limit < self.config.max_length:  # the model's own limit (token_limit)
+                warnings.warn(f"{self.config.path} takes at most {limit} tokens: truncation cut {lost} tokens over "
+                              f"{texts_cut} texts (a backbone with more positions keeps them)")
+            else:
+                warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over {texts_cut} texts; raise it to keep them")
         return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                               return_offsets_mapping=True, return_tensors="pt")
 

@@ -139,6 +139,22 @@ def test_a_model_with_its_own_code_needs_trust_remote_code_and_its_code_keys_the
     assert cache_key(trusted(), split) != key  # other code may give other states
 
 
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path, kind):
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = tmp_path / kind  # 16 positions: a longer text used to fail deep inside the model
+    config = AutoConfig.from_pretrained(tiny_backbone(kind))
+    config.max_position_embeddings = 16
+    AutoModel.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_backbone(kind)).save_pretrained(folder)
+    with pytest.warns(UserWarning, match="max_length=512 is more than .* cut at 16 tokens"):
+        backbone = FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    with pytest.warns(UserWarning, match="takes at most 16 tokens: truncation cut"):
+        assert backbone(["x" * 40, "abc"]).states.shape[1] == 16
+    assert backbone.fingerprint["max_length"] == 16  # the entry is keyed by what was applied
+
+
 def test_dtype_is_honoured_and_checked(tiny_backbone):
     assert bert(tiny_backbone, "backbone.dtype=bfloat16")(["abc"]).states.dtype == torch.bfloat16
     with pytest.raises(ConfigError, match="backbone.dtype='float8'"):
