@@ -146,10 +146,21 @@ def vs_reference_compiled(r: dict) -> str:
                                    "with `TRM(compiled=True)` (speed only: equal step counts)", 1)
 
 
+def cache_layout(r: dict) -> str:
+    return "\n".join(["## Embedding cache layout", "",
+                      "Each training split's cache entry (each puzzle's own tokens, no padding) against every puzzle "
+                      "padded to the split's longest text, the layout before. Read = one shuffled batch of "
+                      f"{r['batch_size']} through the DataLoader, as training reads it.", "", where(r), "",
+                      table(["task", "backbone", "puzzles", "tokens (mean)", "tokens (longest)", "entry MiB",
+                             "padded MiB", "read ms/batch", "padded read ms/batch"],
+                            [[x["task"], x["backbone"], x["puzzles"], x["mean_tokens"], x["longest_tokens"],
+                              x["entry_mib"], x["padded_mib"], x["read_ms"], x["padded_read_ms"]] for x in r["rows"]])])
+
+
 SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
             "vs_reference_speed": vs_reference_speed, "vs_reference_6x6_equal_steps": vs_reference_6x6_equal_steps,
             "vs_reference_compiled": vs_reference_compiled,
-            "test_time_compute": test_time_compute, "main_job": main_job}
+            "test_time_compute": test_time_compute, "main_job": main_job, "cache_layout": cache_layout}
 
 
 FOOTER = """## Notes (2026-11-23, the 2-core machine)

@@ -28,10 +28,11 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from accelerate.utils import find_executable_batch_size
 from datasets import Dataset
 from torch.utils.data import Dataset as TorchDataset
-from torch.utils.data import TensorDataset
+from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
 FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
@@ -252,8 +253,8 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
 class CachedStates(TorchDataset):
     """A cache entry as a dataset of (states, mask, token_slot, label, index), like `LiveStates`.
 
-    The DataLoader hands a whole batch of indices to `__getitems__`, which pads the batch to its
-    own longest puzzle; `dataset[a:b]` gives such a batch as stacked tensors."""
+    The DataLoader hands a whole batch of indices to `__getitems__`, which pads each puzzle to
+    the batch's longest; `dataset[a:b]` gives such a batch as stacked tensors."""
 
     def __init__(self, entry: dict[str, torch.Tensor], labels: torch.Tensor):
         self.states, self.token_slot, self.labels = entry["states"], entry["token_slot"], labels
@@ -263,27 +264,18 @@ class CachedStates(TorchDataset):
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def batch(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
-        """(states (B, L, H) fp16, mask (B, L) bool, token_slot (B, L) int16, labels (B, S), index (B,)),
-        L the longest of these puzzles (at least 1)."""
-        length = max([1, *(self.lengths[i] for i in indices)])
-        states = self.states.new_zeros(len(indices), length, self.states.shape[1])
-        mask = torch.zeros(len(indices), length, dtype=torch.bool)
-        token_slot = torch.full((len(indices), length), -1, dtype=self.token_slot.dtype)
-        for row, i in enumerate(indices):
-            start, n = self.starts[i], self.lengths[i]
-            states[row, :n] = self.states[start:start + n]
-            mask[row, :n] = True
-            token_slot[row, :n] = self.token_slot[start:start + n]
-        index = torch.tensor(indices, dtype=torch.long)
-        return states, mask, token_slot, self.labels[index], index
+    def padded(self, i: int, length: int) -> tuple:
+        start, n = self.starts[i], self.lengths[i]
+        return (F.pad(self.states[start:start + n], (0, 0, 0, length - n)), torch.arange(length) < n,
+                F.pad(self.token_slot[start:start + n], (0, length - n), value=-1), self.labels[i], torch.tensor(i))
 
     def __getitems__(self, indices: list[int]) -> list[tuple]:
-        return list(zip(*self.batch(list(indices))))
+        length = max([1, *(self.lengths[i] for i in indices)])
+        return [self.padded(i, length) for i in indices]
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return self.batch(list(range(len(self)))[i])
+            return tuple(default_collate(self.__getitems__(list(range(len(self)))[i])))
         return self.__getitems__([int(i)])[0]
 
 

@@ -31,6 +31,17 @@ def test_reasoner_step_memory_is_flat_in_T_and_grows_with_n(tmp_path):
     assert result["checks"]["linear_in_n_activation_bytes"]["r2"] > 0.99
 
 
+def test_cache_layout_compares_the_stored_entry_with_a_padded_one(tmp_path):
+    import cache_layout
+
+    out = tmp_path / "cache_layout.json"
+    cache_layout.main(["--tasks", "zebra", "--backbone", "tiny_bert", "--set", "task.train_size=64", "task.test_size=8",
+                       "--batch-size", "16", "--batches", "2", "--data-dir", str(tmp_path), "--out", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["puzzles"] == 64 and row["mean_tokens"] < row["longest_tokens"]  # zebra's texts vary in length
+    assert row["entry_mib"] < row["padded_mib"] and row["read_ms"] > 0 and row["padded_read_ms"] > 0
+
+
 def test_live_memory_counts_a_tensor_while_it_lives():
     memory = common.LiveMemory()
     with memory:

@@ -1,0 +1,92 @@
+"""What the embedding cache's layout costs: disk, and the time to read a training batch.
+
+    python bench/cache_layout.py                               # zebra and ARC with MiniLM, ~2 min
+    python bench/cache_layout.py --tasks sudoku maze --backbone smollm2
+    python bench/cache_layout.py --tasks zebra --backbone tiny_bert --set task.train_size=300   # seconds
+
+Each task's training split (its preset: `configs/task/<name>.yaml`) is embedded into the cache
+(or read from it), then compared with the layout entries had before, every puzzle padded to the
+split's longest text: bytes on disk, and milliseconds to read a shuffled batch through the
+DataLoader, as training does (the padded layout sliced, the stored one padded to each batch's
+own longest as it is read; both from memory). The default task's texts all have one length, so its
+two layouts hold the same numbers; tasks whose texts vary are where the layout matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from common import print_table, write_json
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+
+def read_ms(dataset, batch_size: int, batches: int) -> float:
+    """Median milliseconds per shuffled batch, over `batches` batches after one untimed."""
+    loader = iter(DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                             generator=torch.Generator().manual_seed(0)))
+    next(loader)
+    times = []
+    for _ in range(batches):
+        start = time.perf_counter()
+        next(loader)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def measure(task_name: str, args) -> dict:
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.cache import CachedStates, cache_path, embed_split, metadata_path
+    from hybrid.config import load_config
+    from hybrid.data import build_splits
+
+    config = load_config([f"task={task_name}", f"backbone={args.backbone}", f"train.data_dir={args.data_dir}", *args.set])
+    task = make_task(config.task)
+    split = build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"]
+    backbone = load_for(config, task)
+    path = cache_path(backbone, split, config.train.data_dir)
+    labels = embed_split(backbone, split, task.num_slots, config.train.data_dir, "train").labels  # embeds unless cached
+    about = json.loads(metadata_path(path).read_text())
+    # Both layouts from memory, so the figures compare their work, not the disk (a run's entry is
+    # memory-mapped: after the first epoch its pages are in the page cache).
+    stored = CachedStates(torch.load(path, weights_only=True), labels)
+    padded = TensorDataset(*stored[:])  # every puzzle padded to the split's longest: the layout before
+    padded_bytes = sum(t.numel() * t.element_size() for t in padded.tensors[:3])  # states, mask, token_slot
+    batches = max(1, min(args.batches, len(stored) // args.batch_size - 1))
+    return {"task": task_name, "backbone": args.backbone, "puzzles": about["puzzles"],
+            "mean_tokens": about["tokens"] / about["puzzles"], "longest_tokens": about["longest"],
+            "entry_mib": path.stat().st_size / 2**20, "padded_mib": padded_bytes / 2**20,
+            "read_ms": read_ms(stored, args.batch_size, batches), "padded_read_ms": read_ms(padded, args.batch_size, batches)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["zebra", "arc"], help="task presets")
+    parser.add_argument("--backbone", default="minilm", help="backbone preset")
+    parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
+    parser.add_argument("--batches", type=int, default=20, help="timed batches per layout")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
+    parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
+    parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = [measure(name, args) for name in args.tasks]
+    print_table("embedding cache: stored layout (no padding) vs every puzzle padded to the split's longest",
+                ["task", "backbone", "puzzles", "tokens mean / longest", "entry MiB", "padded MiB", "smaller",
+                 "read ms/batch", "padded read ms/batch"],
+                [[r["task"], r["backbone"], r["puzzles"], f"{r['mean_tokens']:.0f} / {r['longest_tokens']}",
+                  f"{r['entry_mib']:.0f}", f"{r['padded_mib']:.0f}", f"{r['padded_mib'] / r['entry_mib']:.2f}x",
+                  f"{r['read_ms']:.1f}", f"{r['padded_read_ms']:.1f}"] for r in rows])
+    result = {"rows": rows, "batch_size": args.batch_size}
+    write_json("cache_layout", result, args.out, argv)
+    return result
+
+
+if __name__ == "__main__":
+    main()
