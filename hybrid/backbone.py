@@ -182,8 +182,9 @@ class FrozenBackbone(nn.Module):
             # causal states are not an embedding of the text; the encoder's bidirectional ones are.
             self.model = self.model.get_encoder()
         freeze(self.model)
-        self.hidden_size = self.model.config.hidden_size
-        self.num_layers = self.model.config.num_hidden_layers
+        self.text_config = self.model.config.get_text_config()  # a multimodal model keeps its language model's sizes here
+        self.hidden_size = self.text_config.hidden_size
+        self.num_layers = self.text_config.num_hidden_layers
         self.layer_span()  # a bad backbone.layer fails now, not mid-run
         self.max_length = self.token_limit()
         self.has_lora = False  # set by hybrid.lora.add_lora
@@ -237,7 +238,7 @@ class FrozenBackbone(nn.Module):
     def token_limit(self) -> int:
         """backbone.max_length, or the model's own limit where that is lower: a text longer than
         a model's position table (BERT's 512, GPT-2's 1024) fails deep inside it."""
-        limits = [n for n in (getattr(self.model.config, "max_position_embeddings", None), self.tokenizer.model_max_length)
+        limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length)
                   if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
         if limits and min(limits) < self.config.max_length:
             warnings.warn(f"backbone.max_length={self.config.max_length} is more than {self.config.path} takes; texts "

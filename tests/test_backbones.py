@@ -139,6 +139,28 @@ def test_a_model_with_its_own_code_needs_trust_remote_code_and_its_code_keys_the
     assert cache_key(trusted(), split) != key  # other code may give other states
 
 
+def test_a_multimodal_model_embeds_text_with_its_language_model(tmp_path):
+    from transformers import AutoModel, CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    from hybrid.tiny_backbones import char_tokenizer
+
+    tokenizer = char_tokenizer(encoder=False)
+    text = LlamaConfig(vocab_size=len(tokenizer) + 1, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, intermediate_size=64, pad_token_id=0)
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=2,
+                              image_size=32, patch_size=8)
+    folder = tmp_path / "llava"  # sizes live in text_config: the top-level config has no hidden_size
+    AutoModel.from_config(LlavaConfig(vision_config=vision, text_config=text, image_token_index=len(tokenizer))).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    backbone = FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.layer=1"]).backbone)
+    assert backbone.hidden_size == 32 and backbone.num_layers == 2 and len(backbone.blocks) == 2  # not the 3 vision layers
+    batch = backbone.tokenize(["row 1: 1 _ 3"])
+    with torch.no_grad():
+        every = backbone.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               output_hidden_states=True).hidden_states
+    assert torch.equal(backbone(["row 1: 1 _ 3"]).states, every[1])
+
+
 @pytest.mark.parametrize("kind", ["bert", "gpt2"])
 def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path, kind):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
