@@ -257,7 +257,8 @@ class FrozenBackbone(nn.Module):
                 warnings.warn(f"{self.config.path} takes at most {limit} tokens: truncation cut {lost} tokens over "
                               f"{texts_cut} texts (a backbone with more positions keeps them)")
             else:
-                warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over {texts_cut} texts; raise it to keep them")
+                warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over {texts_cut} texts; "
+                              f"raise it to keep them")
         return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                               return_offsets_mapping=True, return_tensors="pt")
 
@@ -267,7 +268,8 @@ class FrozenBackbone(nn.Module):
         layers, T5's block...), found as the one ModuleList as long as the config's layer count
         that is not inside another such list (a T5 block holds a list of its own 2 sublayers);
         None if there is not exactly one."""
-        found = {name: m for name, m in self.model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == self.num_layers}
+        found = {name: m for name, m in self.model.named_modules()
+                 if isinstance(m, nn.ModuleList) and len(m) == self.num_layers}
         outer = [m for name, m in found.items() if not any(name.startswith(other + ".") for other in found)]
         return outer[0] if len(outer) == 1 else None
 

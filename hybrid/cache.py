@@ -283,8 +283,9 @@ class LiveStates(TorchDataset):
     """`backbone.cache=false`: the backbone embeds each batch when the loader asks for it.
 
     DataLoader hands a whole batch of indices to `__getitems__`, so the backbone runs once per
-    batch, and items come out shaped like `CachedStates`' (padded to the batch's longest): (states, mask, token_slot,
-    label, index). Keep train.num_workers=0 on a GPU (workers cannot share the CUDA backbone)."""
+    batch, and items come out as `CachedStates` gives them, padded to the batch's longest:
+    (states, mask, token_slot, label, index). Keep train.num_workers=0 on a GPU (workers cannot
+    share the CUDA backbone)."""
 
     def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):
         self.backbone, self.split = backbone, split
