@@ -82,7 +82,7 @@ def _labels(split: Dataset, num_slots: int, desc: str) -> torch.Tensor:
 def _pad(t: torch.Tensor, length: int, value) -> torch.Tensor:
     """Pad dim 1 (tokens) of a (B, L) or (B, L, H) tensor to `length`."""
     pad = (0, 0, 0, length - t.shape[1]) if t.dim() == 3 else (0, length - t.shape[1])
-    return torch.nn.functional.pad(t, pad, value=value)
+    return F.pad(t, pad, value=value)
 
 
 def _unpadded(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
