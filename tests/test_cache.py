@@ -3,6 +3,7 @@ on changed, stored in fp16, equal to fresh states, and built in shards by severa
 
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -236,10 +237,13 @@ def embed_in_each_process(backbone_path, cache_dir):
     """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles."""
     from accelerate import Accelerator
 
+    from hybrid.train import finish
+
     accelerator = Accelerator(cpu=True)
     task, split = puzzles(n=7)
     dataset = embed_split(backbone_at(backbone_path), split, task.num_slots, cache_dir, "test", accelerator)
     assert accelerator.num_processes == 2 and len(dataset) == 7
+    finish(accelerator)  # as train() ends: exiting with gloo's threads running can abort the process
 
 
 def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backbone, tmp_path):
@@ -262,9 +266,13 @@ def launch(script, *args):
     """Two real DDP processes on the CPU (gloo); `--cpu` alone would silently run one."""
     root = Path(__file__).resolve().parent.parent
     env = os.environ | {"ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    with socket.socket() as s:  # a free port, not the fixed 29500: two test runs at once would join each other
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           str(script), *map(str, args)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+                           "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
+                           "--dynamo_backend", "no", str(script), *map(str, args)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

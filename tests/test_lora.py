@@ -14,7 +14,7 @@ from hybrid import checkpoint
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml
 from hybrid.lora import LoraHybrid, add_lora, lora_weights
-from hybrid.train import build, supervise, train
+from hybrid.train import build, finish, supervise, train
 
 
 def lora_run(config, steps=4):
@@ -92,6 +92,9 @@ def lora_steps_in_each_process(config_file):
     both = accelerator.gather(flat.unsqueeze(0))
     assert accelerator.num_processes == 2 and torch.equal(both[0], both[1]), "LoRA weights diverged across processes"
     assert flat.abs().sum() > 0
+    # End as train() does (hybrid.train.finish): drop the DDP wrapper, then shut the group down.
+    del model
+    finish(accelerator)
 
 
 def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path):
