@@ -240,20 +240,23 @@ class FrozenBackbone(nn.Module):
         a model's position table (BERT's 512, GPT-2's 1024) fails deep inside it."""
         limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length)
                   if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
-        if limits and min(limits) < self.config.max_length:
+        self.model_limit = min(limits, default=None)
+        if self.model_limit is not None and self.model_limit < self.config.max_length:
             warnings.warn(f"backbone.max_length={self.config.max_length} is more than {self.config.path} takes; texts "
-                          f"are cut at {min(limits)} tokens (set backbone.max_length={min(limits)} to silence this)")
-            return min(limits)
+                          f"are cut at {self.model_limit} tokens (set backbone.max_length={self.model_limit} to silence "
+                          f"this)")
+            return self.model_limit
         return self.config.max_length
 
     def tokenize(self, texts: list[str]):
         """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens."""
         limit, texts = self.max_length, list(texts)  # also takes a `datasets` column
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        # verbose=False: this count is ours to report; transformers would add its own warning.
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]]
         if max(lengths) > limit:
             lost = sum(max(0, n - limit) for n in lengths)
             texts_cut = sum(n > limit for n in lengths)
-            if limit < self.config.max_length:  # the model's own limit (token_limit)
+            if limit == self.model_limit:  # raising backbone.max_length would not help
                 warnings.warn(f"{self.config.path} takes at most {limit} tokens: truncation cut {lost} tokens over "
                               f"{texts_cut} texts (a backbone with more positions keeps them)")
             else:

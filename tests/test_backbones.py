@@ -162,7 +162,7 @@ def test_a_multimodal_model_embeds_text_with_its_language_model(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["bert", "gpt2"])
-def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path, kind):
+def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path, kind, capfd):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     folder = tmp_path / kind  # 16 positions: a longer text used to fail deep inside the model
@@ -175,6 +175,10 @@ def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path,
     with pytest.warns(UserWarning, match="takes at most 16 tokens: truncation cut"):
         assert backbone(["x" * 40, "abc"]).states.shape[1] == 16
     assert backbone.fingerprint["max_length"] == 16  # the entry is keyed by what was applied
+    at_limit = FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.max_length=16"]).backbone)
+    with pytest.warns(UserWarning, match="takes at most 16 tokens") as seen:  # not "raise it": that would not help
+        at_limit(["y" * 40])
+    assert len(seen) == 1 and "sequence length" not in capfd.readouterr().err  # ours only, not transformers' too
 
 
 def test_dtype_is_honoured_and_checked(tiny_backbone):
