@@ -2,6 +2,7 @@
 weights, the loss matches one process at the same global batch, evaluation is sharded and
 gathered."""
 
+import gc
 import json
 import signal
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from accelerate import Accelerator, debug_launcher
 from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
 
 import hybrid.train
 from eval.runner import predict
@@ -49,7 +51,18 @@ def two_processes(config, report: str):
     torch.set_num_threads(1)  # two processes share the two cores
     losses = []
     hybrid.train.supervise = record_losses(losses, check_weights=True)  # in this forked process only
+    # The DDP wrapper must be gone before the process group shuts down: its reducer would destroy
+    # the group later, holding the GIL, and can deadlock with gloo (hybrid.train.finish).
+    wrappers_at_end, end_training = [], Accelerator.end_training
+
+    def counting_wrappers(self):
+        wrappers_at_end.append(sum(isinstance(o, DistributedDataParallel) for o in gc.get_objects()))
+        end_training(self)
+
+    Accelerator.end_training = counting_wrappers
     results = train(config)
+    Accelerator.end_training = end_training
+    assert wrappers_at_end == [0], f"{wrappers_at_end} DDP wrapper(s) alive when the process group shut down"
 
     # Evaluation shards the data: each process predicts about half, and gathering restores the
     # whole set once, in order, equal to predicting it in one process.
