@@ -3,7 +3,6 @@ on changed, stored in fp16, equal to fresh states, and built in shards by severa
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -266,11 +265,9 @@ def launch(script, *args):
     """Two real DDP processes on the CPU (gloo); `--cpu` alone would silently run one."""
     root = Path(__file__).resolve().parent.parent
     env = os.environ | {"ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    with socket.socket() as s:  # a free port, not the fixed 29500: two test runs at once would join each other
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # Port 0: accelerate picks a free one, not its fixed 29500 (two test runs at once would join each other).
     proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                           "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
+                           "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no",
                            "--dynamo_backend", "no", str(script), *map(str, args)],
                           cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
