@@ -235,12 +235,16 @@ class FrozenBackbone(nn.Module):
                               f"[-{count}, {count - 1}]") from None
         return range(index % count, index % count + 1)
 
+    @cached_property
+    def model_limit(self) -> int | None:
+        """The most tokens the model takes: its position table or its tokenizer's limit, if any."""
+        limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length)
+                  if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
+        return min(limits, default=None)
+
     def token_limit(self) -> int:
         """backbone.max_length, or the model's own limit where that is lower: a text longer than
         a model's position table (BERT's 512, GPT-2's 1024) fails deep inside it."""
-        limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length)
-                  if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
-        self.model_limit = min(limits, default=None)
         if self.model_limit is not None and self.model_limit < self.config.max_length:
             warnings.warn(f"backbone.max_length={self.config.max_length} is more than {self.config.path} takes; texts "
                           f"are cut at {self.model_limit} tokens (set backbone.max_length={self.model_limit} to silence "
