@@ -24,6 +24,10 @@ share (the cache's gain) grows.
 Each run also splits a batch's time into waiting for data (the backbone's forward without the
 cache, reading the entry with it) and the rest (the reasoner's supervision steps), so the table
 shows the bound on any cache's gain: batch time without the cache over the reasoner's time.
+It also counts the matrix-multiply FLOPs of one batch (torch.utils.flop_counter) for the
+backbone's forward and for the reasoner's supervision steps (forward and backward, as many
+puzzle-steps as the run computed): the FLOP bound is the speedup a cache would give if both ran
+at the same FLOP rate, so it holds on any hardware, where the measured bound holds on this one.
 """
 
 from __future__ import annotations
@@ -64,6 +68,46 @@ def run(preset: str, cache: bool, args, out_root: Path) -> dict:
             "setup_and_eval_seconds": wall - metrics["train_seconds"], "work": metrics.get("work")}
 
 
+def matmul_flops(preset: str, args, work: float) -> dict:
+    """Matrix-multiply FLOPs of one training batch of the default task: the backbone's forward
+    (what the cache saves) and the reasoner's supervision steps, `work` x N_sup x batch
+    puzzle-steps of forward + backward (what is left). Counted on the first batch of puzzles."""
+    import torch
+    from torch.utils.data import default_collate
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.cache import LiveStates
+    from hybrid.config import load_config
+    from hybrid.data import build_splits
+    from hybrid.model import HybridModel
+    from reasoner import stablemax_cross_entropy
+
+    batch = args.batch_size
+    config = load_config([f"backbone={preset}", f"task.train_size={batch * args.steps}",
+                          f"task.test_size={args.test_size}", f"train.data_dir={args.data_dir}", *args.set])
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    live = LiveStates(backbone, build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"],
+                      task.num_slots)
+    with FlopCounterMode(display=False) as counter:
+        states, mask, token_slot, labels, _ = default_collate(live.__getitems__(list(range(batch))))
+    backbone_flops = counter.get_total_flops()
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    carry = model.initial_carry(batch, task.num_slots, states.device)
+    with torch.no_grad():  # as hybrid.train.supervise reads a batch: once, weight-free, in fp32
+        read = model.read(states.float(), mask, token_slot.long())
+    with FlopCounterMode(display=False) as counter:  # one supervision step of the whole batch
+        out = model(*read, carry.y, carry.z)
+        stablemax_cross_entropy(out.logits, labels).mean().backward()
+    per_puzzle_step = counter.get_total_flops() / batch
+    reasoner_flops = work * config.reasoner.N_sup * batch * per_puzzle_step
+    return {"backbone_gflop_per_batch": backbone_flops / 1e9, "reasoner_gflop_per_puzzle_step": per_puzzle_step / 1e9,
+            "reasoner_gflop_per_batch": reasoner_flops / 1e9,
+            "flop_bound": (backbone_flops + reasoner_flops) / reasoner_flops}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
@@ -101,6 +145,7 @@ def main() -> None:
                            "cache_read_seconds_per_batch": per_batch(cached, cached["data_seconds"]),
                            "reasoner_seconds_per_batch": reasoner,
                            "bound": per_batch(live, live["train_seconds"]) / reasoner}
+        summary[preset] |= matmul_flops(preset, args, cached["work"])
     report = {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size, "init": args.init,
               "overrides": args.set,
               "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -109,14 +154,17 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}   "
-          f"seconds per batch: {'backbone':>9} {'reasoner':>9} {'cache read':>11}   bound")
+          f"seconds per batch: {'backbone':>9} {'reasoner':>9} {'cache read':>11}   bound   "
+          f"GFLOP per batch: {'backbone':>9} {'reasoner':>9}   FLOP bound")
     for preset, s in summary.items():
         print(f"{preset:<10} {s['cached_puzzles_per_second']:>20.1f} {s['uncached_puzzles_per_second']:>22.1f} "
               f"{s['speedup']:>8.1f}x   {'':>19}{s['backbone_seconds_per_batch']:>9.2f} "
               f"{s['reasoner_seconds_per_batch']:>9.2f} {s['cache_read_seconds_per_batch']:>11.3f}   "
-              f"{s['bound']:.1f}x")
+              f"{s['bound']:>4.1f}x   {'':>16}{s['backbone_gflop_per_batch']:>9.1f} "
+              f"{s['reasoner_gflop_per_batch']:>9.1f}   {s['flop_bound']:>9.2f}x")
     print("bound: the speedup of a cache that took no time to read (the batch time without the cache over the "
-          "reasoner's time); the speedup can only approach it")
+          "reasoner's time); the speedup can only approach it. FLOP bound: the same if backbone and reasoner ran "
+          "at one FLOP rate (matrix multiplies only), whatever the hardware")
     print(f"written to {args.out}")
 
 

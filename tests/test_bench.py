@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -96,3 +97,22 @@ def test_direction_probe_separates_phrases_it_was_trained_on():
     data = direction_probe.pooled_phrases(backbone, Sorting(), [0, 1, 2, 3], 3, random.Random(0))
     right = direction_probe.probe(data[:2], data[:2])
     assert sum(right) / len(right) > 0.95
+
+
+def test_backbone_cache_counts_the_flops_a_cache_saves_and_what_remains(tmp_path):
+    import argparse
+
+    import backbone_cache
+
+    args = argparse.Namespace(batch_size=8, steps=1, test_size=4, data_dir=str(tmp_path),
+                              set=["task.size=4", "reasoner.hidden=16"])
+    everyone_runs, most_halt = (backbone_cache.matmul_flops("tiny_bert", args, work) for work in (1.0, 0.25))
+    assert everyone_runs["backbone_gflop_per_batch"] > 0 and everyone_runs["reasoner_gflop_per_puzzle_step"] > 0
+    # a wider reasoner costs more per puzzle-step: the count sees the reasoner's own multiplies
+    args.set = ["task.size=4", "reasoner.hidden=32"]
+    wider = backbone_cache.matmul_flops("tiny_bert", args, 1.0)
+    assert wider["reasoner_gflop_per_puzzle_step"] > 2 * everyone_runs["reasoner_gflop_per_puzzle_step"]
+    assert wider["backbone_gflop_per_batch"] == everyone_runs["backbone_gflop_per_batch"]
+    # the fewer puzzle-steps the reasoner computes, the larger the backbone's share: the bound grows
+    assert most_halt["reasoner_gflop_per_batch"] == pytest.approx(0.25 * everyone_runs["reasoner_gflop_per_batch"])
+    assert most_halt["flop_bound"] > everyone_runs["flop_bound"] > 1
