@@ -23,6 +23,9 @@ def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, alig
     if kind == "span_pool":
         return SpanPoolAdapter(backbone_hidden, hidden, num_slots, config.dropout)
     if kind == "query_attention":
+        if hidden % config.heads:
+            raise ValueError(f"adapter.heads={config.heads} must divide reasoner.hidden={hidden} "
+                             f"(the query_attention adapter splits the reasoner's width into heads)")
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
     raise ValueError(f"adapter.kind={config.kind!r}: choose span_pool or query_attention")
 

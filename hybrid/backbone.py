@@ -66,7 +66,11 @@ def resolve_path(path: str) -> str:
         if not hasattr(module, "get_model_path"):
             raise ConfigError(f"backbone.path={path!r}: {module_name} has neither get_model_path() nor a .gguf file")
         return str(module.get_model_path())
-    return os.path.expanduser(path)
+    local = os.path.expanduser(path)
+    if path.startswith(("/", ".", "~")) and not os.path.exists(local):  # a path, not a hub id (org/name)
+        raise ConfigError(f"could not load backbone {path!r}: no such folder ({os.path.abspath(local)}). Set "
+                          f"backbone.path to a folder saved with save_pretrained, a hub id or pypi:<module>")
+    return local
 
 
 def find_gguf(folder: str, gguf_file: str | None) -> str | None:

@@ -172,15 +172,65 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
 
 
 def validate(config: Config) -> None:
-    r, a = config.reasoner, config.adapter
+    """Values the schema's types allow but nothing can run with: caught here, before any data is
+    generated, rather than as a shape error (or a silently empty run) minutes later."""
+    b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
     if r.mixer not in ("mlp", "attention"):
         raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose mlp or attention")
     if a.kind not in ("auto", "span_pool", "query_attention"):
         raise ConfigError(f"adapter.kind={a.kind!r}: choose auto, span_pool or query_attention")
     if min(r.n, r.T, r.N_sup) < 1:
         raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
-    if config.train.batch_size % config.train.grad_accum:
+    if t.mixed_precision not in ("no", "bf16", "fp16"):
+        raise ConfigError(f"train.mixed_precision={t.mixed_precision!r}: choose no, bf16 or fp16")
+    rules = [  # (key, value, allowed, what is allowed)
+        ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),
+        ("backbone.batch_size", b.batch_size, b.batch_size >= 1, ">= 1"),
+        ("adapter.heads", a.heads, a.heads >= 1, ">= 1"),
+        ("adapter.dropout", a.dropout, 0 <= a.dropout < 1, "in [0, 1)"),
+        ("reasoner.hidden", r.hidden, r.hidden >= 1, ">= 1"),
+        ("reasoner.layers", r.layers, r.layers >= 1, ">= 1"),
+        ("reasoner.heads", r.heads, r.heads >= 1, ">= 1"),
+        ("reasoner.expansion", r.expansion, r.expansion > 0, "> 0"),
+        ("reasoner.halt_threshold", r.halt_threshold, 0 <= r.halt_threshold <= 1, "a probability, in [0, 1]"),
+        ("train.steps", t.steps, t.steps >= 0, ">= 0 (0: only evaluate)"),
+        ("train.batch_size", t.batch_size, t.batch_size >= 1, ">= 1"),
+        ("train.grad_accum", t.grad_accum, t.grad_accum >= 1, ">= 1"),
+        ("train.lr", t.lr, t.lr > 0, "> 0"),
+        ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
+        ("train.betas", t.betas, all(0 <= beta < 1 for beta in t.betas), "two values in [0, 1)"),
+        ("train.warmup", t.warmup, t.warmup >= 0, ">= 0"),
+        ("train.grad_clip", t.grad_clip, t.grad_clip >= 0, ">= 0 (0: no clipping)"),
+        ("train.ema", t.ema, 0 <= t.ema < 1, "a decay in [0, 1) (0: no EMA copy)"),
+        ("train.eval_every", t.eval_every, t.eval_every >= 0, ">= 0 (0: only the final evaluation)"),
+        ("train.eval_size", t.eval_size, t.eval_size is None or t.eval_size >= 1, "null (all) or >= 1"),
+        ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 0, ">= 0 (0: only at the end)"),
+        ("train.keep_checkpoints", t.keep_checkpoints, t.keep_checkpoints >= 0, ">= 0 (0: keep all)"),
+        ("train.time_limit", t.time_limit, t.time_limit is None or t.time_limit > 0, "null or seconds > 0"),
+        ("train.num_workers", t.num_workers, t.num_workers >= 0, ">= 0"),
+        ("train.cpu_threads", t.cpu_threads, t.cpu_threads is None or t.cpu_threads >= 1, "null (share the cores) or >= 1"),
+    ]
+    rules += [(f"task.{key}", getattr(config.task, key), getattr(config.task, key) >= 1, ">= 1")
+              for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]
+    if b.lora is not None:
+        rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
+                  ("backbone.lora.alpha", b.lora.alpha, b.lora.alpha > 0, "> 0"),
+                  ("backbone.lora.dropout", b.lora.dropout, 0 <= b.lora.dropout < 1, "in [0, 1)")]
+    for key, value, allowed, rule in rules:
+        if not allowed:
+            raise ConfigError(f"{key}={value}: must be {rule}")
+    if r.mixer == "attention" and r.hidden % r.heads:
+        raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
+    if t.batch_size % t.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+    from accelerate.utils import LoggerType  # imported here: reading a config need not load them
+    from transformers import SchedulerType
+
+    schedules = [schedule.value for schedule in SchedulerType]
+    if t.schedule not in schedules:
+        raise ConfigError(f"train.schedule={t.schedule!r}: choose one of {', '.join(schedules)}")
+    if t.tracker is not None and t.tracker not in LoggerType.list():
+        raise ConfigError(f"train.tracker={t.tracker!r}: choose null or one of {', '.join(LoggerType.list())}")
 
 
 def to_yaml(config: Config) -> str:

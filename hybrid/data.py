@@ -14,6 +14,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import Example, Task
+from hybrid.config import ConfigError
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
 
@@ -27,12 +28,13 @@ def _digest(*parts) -> str:
 
 def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
     held_out = list(getattr(task_config, "held_out_wordings", None) or [])
-    seen = [w for w in range(task.num_wordings) if w not in held_out]
     wanted = getattr(task_config, "wordings", None)
-    if wanted is not None:
-        seen = [w for w in wanted if w not in held_out]
+    for key, chosen in (("wordings", wanted or []), ("held_out_wordings", held_out)):
+        if any(not 0 <= w < task.num_wordings for w in chosen):
+            raise ConfigError(f"task.{key}={chosen}: {task.name} has wordings 0..{task.num_wordings - 1}")
+    seen = [w for w in (range(task.num_wordings) if wanted is None else wanted) if w not in held_out]
     if not seen:
-        raise ValueError(f"task.held_out_wordings={held_out} leaves no wording to train on")
+        raise ConfigError(f"task.wordings={wanted} and task.held_out_wordings={held_out} leave no wording to train on")
     return seen, held_out
 
 
@@ -74,13 +76,14 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     "test": [Example], "test_heldout": [Example] (when held_out_wordings)}`, given the wordings
     of `split_wordings`; it is used instead of generation when present."""
     config = dataclasses.asdict(task_config)
+    wordings = split_wordings(task, task_config)  # checked first: a bad choice must not find a set saved before
     # The family's generator version is in the key: a changed renderer or slot encoding must not
     # reuse puzzles saved by the old one.
     path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed, task.version)}"
     if (path / "dataset_dict.json").exists():
         return load_from_disk(str(path))
     if hasattr(task, "splits"):
-        own = task.splits(config["train_size"], config["test_size"], seed, *split_wordings(task, task_config))
+        own = task.splits(config["train_size"], config["test_size"], seed, *wordings)
         splits = {name: Dataset.from_list([e.to_record() for e in split]) for name, split in own.items()}
     else:
         splits = generate_splits(task, task_config, seed)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from adapters import make_adapter
-from hybrid.config import Config
+from hybrid.config import Config, ConfigError
 from reasoner import TRM, Carry, TinyNet
 
 
@@ -28,7 +28,10 @@ class HybridModel(nn.Module):
                  aligned_slots: bool = True):
         super().__init__()
         r = config.reasoner
-        self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots)
+        try:
+            self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots)
+        except ValueError as err:  # an adapter setting this task or width cannot use: a config error
+            raise ConfigError(str(err)) from None
         net = TinyNet(r.hidden, num_slots, r.layers, r.mixer, r.heads, r.expansion)
         self.reasoner = TRM(net, r.hidden, n=r.n, T=r.T, compiled=r.compile)
         self.head = nn.Linear(r.hidden, vocab_size, bias=False)

