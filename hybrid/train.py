@@ -327,6 +327,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--config", help="a YAML file merged before the overrides")
     parser.add_argument("--resume", nargs="?", const="latest", help="resume from a checkpoint folder (default: latest)")
     args = parser.parse_args(argv)
+    if args.resume and "=" in args.resume and not Path(args.resume).exists():
+        args.overrides.insert(0, args.resume)  # `--resume train.steps=800`: an override, not a folder
+        args.resume = "latest"
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     return load_config(overrides, args.config)
 

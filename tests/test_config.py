@@ -88,3 +88,12 @@ def test_saved_config_round_trips(tmp_path):
     config = load_config(["reasoner.n=5", "task.givens=8"])
     (tmp_path / "config.yaml").write_text(to_yaml(config))
     assert from_yaml(tmp_path / "config.yaml") == config
+
+
+def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):
+    from hybrid.train import parse_args
+
+    assert parse_args(["--resume"]).train.resume == "latest"
+    config = parse_args(["--resume", "train.steps=800", "reasoner.T=3"])  # extend a finished run
+    assert config.train.resume == "latest" and config.train.steps == 800 and config.reasoner.T == 3
+    assert parse_args(["--resume", str(tmp_path)]).train.resume == str(tmp_path)
