@@ -6,8 +6,9 @@
 CHECKPOINT is a pretrained folder (config.yaml + model.safetensors, e.g. runs/default/final),
 a training run folder (its final/, else its newest checkpoint's EMA weights) or a checkpoint.
 Input: plain lines, each one puzzle (a Sudoku as its digits and blanks, e.g.
-"_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), or JSON lines with a "question" field; other fields (an "id")
-are copied to the output. Output per puzzle: answer, steps (supervision steps used),
+"_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), or JSON lines with a "question" field, which may span lines
+(a puzzle as the training data words it reads back too); other fields (an "id") are copied to
+the output. Output per puzzle: answer, steps (supervision steps used),
 confidence (the halting head's sigmoid), verified (the task's verifier, where it can judge),
 and error for a puzzle that could not be read.
 """

@@ -63,6 +63,8 @@ def test_hand_written_maze_is_read_solved_and_verified():
     assert task.verify(example, SOLVED)
     assert task.verify(example, SOLVED.replace(" ", ""))  # spacing between cells does not matter
     assert len(example.labels) == task.num_slots == 49
+    # as the symbols wording writes it, instructions first
+    assert task.from_text("Find a shortest path from S to G. # is a wall.\n" + MAZE).answer == SOLVED
     assert task.decode(example, example.labels) == SOLVED
     assert [VOCAB[i] for i in example.labels[7:14]] == list("#S**#.#")
 

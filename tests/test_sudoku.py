@@ -23,6 +23,17 @@ def test_hand_written_puzzle_is_read_solved_and_verified():
     assert len(example.labels) == 16 and example.labels[:4] == [0, 1, 3, 2]
 
 
+@pytest.mark.parametrize("size", [4, 6, 9])
+def test_a_puzzle_reads_back_in_every_wording_it_is_written_in(size):
+    """A user pasting a puzzle as the model saw it in training (instructions, cell labels and
+    all) gets the same puzzle: the digits in "Sudoku 6x6 ...", "row 1:" or "r1c1=" are not cells."""
+    task = Sudoku(size)
+    for wording in range(task.num_wordings):
+        example = task.generate(random.Random(wording), wording)
+        back = task.from_text(example.question, wording)
+        assert (back.data["puzzle"], back.answer) == (example.data["puzzle"], example.answer)
+
+
 def test_verifier_rejects_wrong_answers():
     task = Sudoku(4)
     example = task.from_text(PUZZLE)

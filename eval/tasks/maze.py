@@ -132,9 +132,12 @@ def find(grid: list[list[str]], glyph: str) -> Cell:
 
 
 def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
-    """Rows of glyphs from text: one row per non-empty line, spaces between cells optional."""
+    """Rows of glyphs from text: one row per non-empty line, spaces between cells optional. Lines
+    of instructions before the grid (as the symbols wording writes them) are skipped."""
     rows = [line.replace(" ", "").replace("\t", "") for line in text.strip().splitlines()]
     rows = [row for row in rows if row]
+    if len(rows) > size and all(len(row) == size for row in rows[-size:]):
+        rows = rows[-size:]
     if len(rows) != size or any(len(row) != size for row in rows):
         shape = f"{len(rows)} rows of lengths {sorted({len(row) for row in rows})}"
         raise PuzzleError(f"expected a {size}x{size} maze ({size} lines of {size} cells), found {shape}")
@@ -225,8 +228,9 @@ class Maze(Task):
         )
 
     def from_text(self, text: str, wording: int = 0) -> Example:
-        """An example from a hand-written maze in the canonical glyphs (# . S G); raises
-        PuzzleError when it cannot be read or the goal cannot be reached."""
+        """An example from a maze in the canonical glyphs (# . S G), hand-written or as the
+        symbols wording writes it; raises PuzzleError when it cannot be read or the goal cannot
+        be reached."""
         return self.example(parse_grid(text, self.size, WALL + OPEN + START + GOAL), wording=wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:

@@ -19,12 +19,13 @@ every puzzle has exactly one solution; `givens=None` removes until no given can 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from eval.tasks.base import Example, PuzzleError, SpanText, Task
 
 BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
-BLANKS = "_.0"  # symbols accepted as an empty cell when reading a grid back
+BLANKS = "_.0?"  # symbols accepted as an empty cell when reading a grid back
 
 
 @dataclass
@@ -181,16 +182,28 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
     return emit.result()
 
 
+# What the wordings write around the cells ("row 1:", "r1c1=", "Line 1 is"): their digits are not cells.
+CELL_LABELS = re.compile(r"\brow \d+:|\br\d+c\d+=|\bLine \d+ is", re.IGNORECASE)
+
+
 def parse_grid(grid: Grid, text: str) -> list[int]:
-    """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest."""
-    digits = [ch for ch in text if ch.isdigit() or ch in BLANKS]
+    """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest:
+    the cell labels of the wordings, and a first line of instructions when the cells follow it,
+    so a puzzle reads back in any wording `render` writes as well as hand-written."""
+    def cells(text: str) -> list[str]:
+        return [ch for ch in CELL_LABELS.sub(" ", text) if ch.isdigit() or ch in BLANKS]
+
+    digits = cells(text)
+    lines = text.strip().split("\n", 1)
+    if len(digits) != grid.n**2 and len(lines) == 2 and len(cells(lines[1])) == grid.n**2:
+        digits = cells(lines[1])  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
     if len(digits) != grid.n**2:
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)} "
                           f"(digits 1-{grid.n}, blanks as one of {BLANKS!r})")
-    cells = [0 if ch in BLANKS else int(ch) for ch in digits]
-    if any(v > grid.n for v in cells):
+    values = [0 if ch in BLANKS else int(ch) for ch in digits]
+    if any(v > grid.n for v in values):
         raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
-    return cells
+    return values
 
 
 class Sudoku(Task):
