@@ -55,6 +55,20 @@ LEFT_ROUTE = """\
 # # # # # # #"""
 
 
+def test_a_maze_reads_back_in_every_wording_it_is_written_in():
+    """Pasted as the model saw it in training: the legend's own glyphs (which may swap '#' and
+    '.') and rows of words are read as well as the canonical grid."""
+    task = Maze(9)
+    for wording in range(task.num_wordings):
+        for seed in range(5):
+            example = task.generate(random.Random(seed), wording)
+            back = task.from_text(example.question, wording)
+            assert (back.question, back.answer) == (example.question, example.answer)
+    legend = ("Navigate from 'A' (start) to 'B' (goal) in as few steps as possible.\n"
+              "Legend: '.' = Wall, '#' = Passage\n" + MAZE.translate(str.maketrans("#.SG", ".#AB")))
+    assert Maze(7).from_text(legend).answer == SOLVED
+
+
 def test_hand_written_maze_is_read_solved_and_verified():
     task = Maze(7)
     example = task.from_text(MAZE)

@@ -40,6 +40,7 @@ remaining walls between rooms so that several shortest paths can exist.
 from __future__ import annotations
 
 import random
+import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -188,6 +189,25 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
     return emit.result()
 
 
+LEGEND = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\).*?Legend: '(.)' = Wall, '(.)' = Passage[^\n]*\n", re.S)
+ROW_OF_WORDS = re.compile(r"^Row \d+:((?: (?:wall|open|start|goal))+) *$", re.M | re.I)
+
+
+def in_canonical_glyphs(text: str) -> tuple[str, str]:
+    """`text` with the legend or words wording's cells turned into # . S G, and the glyphs the
+    legend declared (wall, floor, start, goal), so `render` writes the same question again."""
+    rows = ROW_OF_WORDS.findall(text)
+    if rows:
+        glyph = {word: g for g, word in WORDS.items()}
+        return "\n".join(" ".join(glyph[word.lower()] for word in row.split()) for row in rows), "#.SG"
+    legend = LEGEND.search(text)
+    if legend:
+        start, goal, wall, floor = legend.groups()
+        canonical = {wall: WALL, floor: OPEN, start: START, goal: GOAL}  # swapped all at once: '#' may be the floor
+        return "".join(canonical.get(ch, ch) for ch in text[legend.end():]), wall + floor + start + goal
+    return text, "#.SG"
+
+
 def format_grid(grid: list[list[str]]) -> str:
     return "\n".join(" ".join(row) for row in grid)
 
@@ -228,10 +248,11 @@ class Maze(Task):
         )
 
     def from_text(self, text: str, wording: int = 0) -> Example:
-        """An example from a maze in the canonical glyphs (# . S G), hand-written or as the
-        symbols wording writes it; raises PuzzleError when it cannot be read or the goal cannot
-        be reached."""
-        return self.example(parse_grid(text, self.size, WALL + OPEN + START + GOAL), wording=wording)
+        """An example from a maze hand-written in the canonical glyphs (# . S G), or as any
+        wording writes it (instructions first; the legend's own glyphs; rows of words); raises
+        PuzzleError when it cannot be read or the goal cannot be reached."""
+        grid, glyphs = in_canonical_glyphs(text)
+        return self.example(parse_grid(grid, self.size, WALL + OPEN + START + GOAL), glyphs, wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
         for _ in range(1000):

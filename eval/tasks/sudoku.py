@@ -231,8 +231,8 @@ class Sudoku(Task):
         )
 
     def from_text(self, text: str, wording: int = 0) -> Example:
-        """An example from a hand-written puzzle (digits and blanks); raises PuzzleError when it
-        cannot be read or has no unique solution."""
+        """An example from a hand-written puzzle (digits and blanks) or one in any wording;
+        raises PuzzleError when it cannot be read or has no unique solution."""
         puzzle = parse_grid(self.grid, text)
         solutions = solve(self.grid, puzzle, limit=2)
         if not solutions:
