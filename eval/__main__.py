@@ -61,8 +61,9 @@ def read_puzzles(path: str | Path) -> list[str]:
     return [block.strip() for block in text.split("\n\n") if block.strip()]
 
 
-def parse_puzzles(task, texts: list[str], jsonl: bool) -> tuple[list, list[dict]]:
-    """Examples from puzzle texts; each one that cannot be read becomes a recorded failure."""
+def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tuple[list, list[dict]]:
+    """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that
+    cannot be read becomes a recorded failure."""
     if not hasattr(task, "from_text"):
         raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
     parsed, failures = [], []
@@ -73,7 +74,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool) -> tuple[list, list[dict]
                 text = item["question"] if isinstance(item, dict) else item
                 if not isinstance(text, str):
                     raise PuzzleError("each line must be a JSON string or an object with a 'question' string")
-            parsed.append(task.from_text(text))
+            parsed.append(task.from_text(text, wording))
         except Exception as err:  # a bad puzzle is reported, the others are still evaluated
             failures.append({"puzzle": i, "text": str(text)[:200], "error": f"{type(err).__name__}: {str(err)[:300]}"})
     return parsed, failures
@@ -100,7 +101,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
-    from hybrid.data import build_splits, examples
+    from hybrid.data import build_splits, examples, split_wordings
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
@@ -126,7 +127,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     failures: list[dict] = []
     if puzzles is not None:
         split = f"puzzles:{Path(puzzles).name}"
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles), Path(puzzles).suffix == ".jsonl")
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles), Path(puzzles).suffix == ".jsonl",
+                                      wording=split_wordings(task, config.task)[0][0])
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
     else:
         splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)

@@ -95,6 +95,9 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     assert failures["count"] == 2
     assert "expected 16 cells" in failures["first"][0]["error"] and "no solution" in failures["first"][1]["error"]
     assert json.loads((tmp_path / "report" / "report.json").read_text())["puzzle_failures"]["count"] == 2
+    assert set(report["by_wording"]) == {"0"}  # typed puzzles are worded as the model trained: wording 0
+    worded = evaluate_run(run, ["task.wordings=[1]"], puzzles=puzzles, out=tmp_path / "worded")
+    assert set(worded["by_wording"]) == {"1"}
 
     lines = tmp_path / "mine.jsonl"
     lines.write_text(json.dumps({"question": text}) + "\n{not json\n" + json.dumps(["a list"]) + "\n")

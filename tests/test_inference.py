@@ -31,6 +31,16 @@ def solver(small_config):
     return Hybrid(model, backbone, task, config)
 
 
+def test_a_typed_puzzle_is_worded_as_the_model_was_trained(small_config):
+    """solve re-renders a typed puzzle in a wording the model saw in training, not always wording 0."""
+    config = small_config("task.wordings=[2]")
+    task = Sudoku(4)
+    backbone = load_backbone(config.backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    example = Hybrid(model, backbone, task, config).read(handwritten(1)[0])
+    assert example.wording == 2 and example.question.startswith("Here is a 4x4 number puzzle")
+
+
 def set_halting(solver: Hybrid, bias: float, weight_scale: float = 0.0):
     head = solver.model.reasoner.halt_head
     torch.nn.init.constant_(head.bias, bias)
