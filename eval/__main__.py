@@ -101,7 +101,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
-    from hybrid.data import build_splits, examples, split_wordings
+    from hybrid.data import answering_wording, build_splits, examples
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
@@ -128,7 +128,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if puzzles is not None:
         split = f"puzzles:{Path(puzzles).name}"
         exs, failures = parse_puzzles(task, read_puzzles(puzzles), Path(puzzles).suffix == ".jsonl",
-                                      wording=split_wordings(task, config.task)[0][0])
+                                      wording=answering_wording(task, config.task))
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
     else:
         splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)

@@ -38,6 +38,11 @@ def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
     return seen, held_out
 
 
+def answering_wording(task: Task, task_config) -> int:
+    """The wording a typed puzzle is rendered in for the model: the first one it trained on."""
+    return split_wordings(task, task_config)[0][0]
+
+
 def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclude: set[str], desc: str) -> Dataset:
     rng = random.Random(seed)
     records, rejected = [], 0

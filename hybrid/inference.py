@@ -31,7 +31,7 @@ from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, from_yaml, to_yaml
-from hybrid.data import split_wordings
+from hybrid.data import answering_wording
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 
@@ -102,8 +102,8 @@ class Hybrid:
         blanks, which also gives each cell's span for span pooling), else the text as is."""
         if isinstance(puzzle, Example):
             return puzzle
-        if hasattr(self.task, "from_text"):  # re-worded in the first wording the model trained on
-            return self.task.from_text(puzzle, split_wordings(self.task, self.config.task)[0][0])
+        if hasattr(self.task, "from_text"):
+            return self.task.from_text(puzzle, answering_wording(self.task, self.config.task))
         return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
 
     @torch.no_grad()

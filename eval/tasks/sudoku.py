@@ -194,9 +194,10 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         return [ch for ch in CELL_LABELS.sub(" ", text) if ch.isdigit() or ch in BLANKS]
 
     digits = cells(text)
-    lines = text.strip().split("\n", 1)
-    if len(digits) != grid.n**2 and len(lines) == 2 and len(cells(lines[1])) == grid.n**2:
-        digits = cells(lines[1])  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
+    if len(digits) != grid.n**2 and "\n" in text.strip():
+        below_first_line = cells(text.strip().split("\n", 1)[1])
+        if len(below_first_line) == grid.n**2:  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
+            digits = below_first_line
     if len(digits) != grid.n**2:
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)} "
                           f"(digits 1-{grid.n}, blanks as one of {BLANKS!r})")
