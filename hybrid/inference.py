@@ -26,7 +26,7 @@ from datasets import Dataset
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
-from eval.tasks import IGNORE, Example, Task, make_task
+from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
 from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
@@ -102,8 +102,12 @@ class Hybrid:
         blanks, which also gives each cell's span for span pooling), else the text as is."""
         if isinstance(puzzle, Example):
             return puzzle
-        if hasattr(self.task, "from_text"):
-            return self.task.from_text(puzzle, answering_wording(self.task, self.config.task))
+        parse = getattr(self.task, "from_text", None)
+        if parse:
+            return parse(puzzle, answering_wording(self.task, self.config.task))
+        if self.task.aligned_slots:  # span pooling would find no slot in raw text: a wrong answer, silently
+            raise PuzzleError(f"task {self.task.name!r} cannot read typed puzzles (it has no from_text); "
+                              "pass an Example with slot_spans")
         return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
 
     @torch.no_grad()

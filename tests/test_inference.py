@@ -41,6 +41,33 @@ def test_a_typed_puzzle_is_worded_as_the_model_was_trained(small_config):
     assert example.wording == 2 and example.question.startswith("Here is a 4x4 number puzzle")
 
 
+def test_a_typed_logic_grid_puzzle_is_read_into_its_slots(small_config):
+    """Zebra's slots are pieces of the question (span pooling): a typed puzzle goes through
+    from_text, so every listed value and clue has its span, worded as the model trained."""
+    from eval.tasks.zebra import Zebra
+
+    config = small_config("task=zebra", "task.wordings=[1]")  # 3 houses x 2 attributes
+    task = Zebra(3, 2)
+    typed = task.generate(random.Random(0), 2).question  # the formal wording, as a person might paste it
+    backbone = load_backbone(config.backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    solver = Hybrid(model, backbone, task, config)
+    example = solver.read(typed)
+    assert example.wording == 1 and example.question.startswith("3 houses stand along a street")
+    assert len(example.slot_spans) == 6 + 5 * len(example.data["clues"])
+    [solution] = solver.solve([typed])
+    assert solution.error is None and solution.verified in (True, False)  # the verifier could judge it
+
+
+def test_a_task_whose_slots_need_spans_refuses_raw_text(solver):
+    """Raw text has no slot spans: span pooling would answer from empty slots, silently wrong."""
+    class NoParser(Sudoku):
+        from_text = None
+
+    solver.task = NoParser(4)
+    assert solver.solve(["_ 2 _ 4 3 _ _ _ _ _ 4 _ _ _ _ 1"])[0].error.startswith("PuzzleError: task 'sudoku' cannot")
+
+
 def set_halting(solver: Hybrid, bias: float, weight_scale: float = 0.0):
     head = solver.model.reasoner.halt_head
     torch.nn.init.constant_(head.bias, bias)

@@ -1,5 +1,6 @@
 import itertools
 import random
+import re
 import time
 
 import pytest
@@ -240,3 +241,49 @@ def test_generation_speed():
     for _ in range(100):
         task.generate(rng, rng.randrange(task.num_wordings))
     assert time.perf_counter() - start < 15  # ~2.5 ms each here (about 400 a second)
+
+
+@pytest.mark.parametrize("houses,attributes", [(2, 1), (3, 2), (4, 3), (5, 4)])
+def test_every_wording_reads_back_as_the_same_puzzle_in_any_wording(houses, attributes):
+    task, rng = Zebra(houses, attributes), random.Random(houses + attributes)
+    for wording in range(task.num_wordings):
+        for _ in range(3):
+            example = task.generate(rng, wording)
+            for answering in range(task.num_wordings):
+                back = task.from_text(example.question, answering)
+                assert back.data == example.data and back.labels == example.labels, (wording, answering)
+                assert back.wording == answering
+            assert task.from_text(example.question, wording).slot_spans is not None
+
+
+def test_a_typed_puzzle_in_mixed_wordings_and_loose_spacing_reads():
+    task = Zebra(houses=3, attributes=3)
+    assert task.from_text(QUESTION).question == QUESTION  # the docstring's puzzle, worded the same way
+    typed = """drink in {tea, milk, coffee}
+    The pets are fish, dog and cat.
+    names:  carol, bob , alice
+    - pos(pet=dog) + 1 = pos(name=Carol)
+    ALICE   lives in the THIRD house
+    * the tea drinker and the person who keeps a cat are one and the same person.
+    Bob is not the coffee drinker
+    The milk drinker lives beside the fish owner."""
+    example = task.from_text(typed)
+    assert example.data["clues"] == CLUES and example.data["values"] == VALUES  # values sorted as generated
+    assert example.answer == ANSWER and example.question == QUESTION
+
+
+@pytest.mark.parametrize("change,message", [
+    (("Carol.", "Zoe."), "'Zoe' not among the name values"),
+    (("House 3 belongs to Alice", "House 3 belongs to David"), "names 'David', which no listing has"),
+    (("Bob is not the", "Bob is surely not the"), "cannot read clue '4. Bob is surely not"),
+    (("4. Bob is not the coffee drinker.", "4. Bob likes long walks."), "cannot read clue '4. Bob likes"),
+    (("House 3 belongs", "House 4 belongs"), "names house 4; houses are 1-3"),
+    (("Pets: cat, dog, fish.\n", ""), "lists 3 names, 3 drinks; this task has 3 attribute"),
+    (("Pets: cat, dog", "Pets: cat, cat"), "lists a value twice"),
+    (("dog, fish.", "dog, tea."), "'Pets: cat, dog, tea.': 'tea' not among the pet values"),
+    (("coffee drinker", "coffee drinker next to Alice"), "names 3 values; a clue names one or two"),
+    (("2. House 3 belongs to Alice.\n", ""), "more than one solution"),
+])
+def test_a_puzzle_that_cannot_be_read_names_what_is_wrong(change, message):
+    with pytest.raises(PuzzleError, match=re.escape(message)):
+        Zebra(houses=3, attributes=3).from_text(QUESTION.replace(*change))

@@ -60,7 +60,7 @@ import random
 import re
 from dataclasses import dataclass
 from functools import cache
-from itertools import permutations
+from itertools import permutations, product
 
 from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task
 
@@ -457,6 +457,118 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
     return grid
 
 
+# ---- reading a puzzle back from its text: the sentences above, in any mix of wordings ----
+
+VALUE_CATEGORY = {v.lower(): c for c, (_, vs, _) in CATEGORIES.items() for v in vs}
+SPELLING = {v.lower(): v for _, vs, _ in CATEGORIES.values() for v in vs}
+LIST_TAIL = re.compile(r"(\w+(?:\s*(?:,\s*(?:and\b|or\b)?|\band\b|\bor\b)\s*\w+)+)\s*[.}]?\s*$")
+NUMBERING = re.compile(r"^\s*(?:\d+\s*[.)]|[-*\u2022])\s*")  # "3. ", "3) ", "- "
+
+
+def _normal(text: str) -> str:
+    """Lower case, single spaces, none around punctuation, no final full stop: clue lines and
+    clue sentences are compared in this form, so spacing and capitals do not matter."""
+    text = re.sub(r"\s+", " ", text.strip().lower())
+    return re.sub(r" ?([^\w\s{}]) ?", r"\1", text).rstrip(".")
+
+
+@cache
+def _clue_patterns() -> list[tuple[str, re.Pattern]]:
+    """(kind, pattern) for every clue sentence of every wording. A pattern matches a clue line
+    whose item phrases were replaced by {a} and {b} in text order (X and Y may be either)."""
+    groups = {"x": r"(?P<x>\{[ab]\})", "y": r"(?P<y>\{[ab]\})", "n": r"(?P<n>\d+)",
+              "ordinal": f"(?P<ordinal>{'|'.join(ORDINALS)})"}
+    patterns = []
+    for style in TEMPLATES:
+        for kind, sentences in style.items():
+            for sentence in sentences:
+                pattern = re.escape(_normal(sentence))
+                for field, group in groups.items():
+                    pattern = pattern.replace(re.escape("{" + field + "}"), group)
+                patterns.append((kind, re.compile(pattern)))
+    return patterns
+
+
+@cache
+def _phrases(category: str, value: str) -> list[tuple[str, int]]:
+    """Every way a clue may name the person with `value`, normalised, with where the value
+    starts in it: "the cat owner", "the person who keeps a cat", "pet=cat"."""
+    marker = "valuemarker"  # a word, so normalising spaces around it is the same as around the value
+    forms = []
+    for phrase in (*CATEGORIES[category][2], f"{category}={{v}}"):
+        normal = _normal(phrase.format(v=marker))
+        forms.append((normal.replace(marker, value.lower()), normal.index(marker)))
+    return forms
+
+
+def read_listing(line: str) -> tuple[str, list[str]] | None:
+    """(category, values) when `line` lists one attribute's values ("Names: Alice, Bob, Carol.",
+    "The pets are cat, dog and fish.", "drink in {milk, tea}", "Possible jobs: baker or pilot."),
+    else None."""
+    tail = LIST_TAIL.search(line)
+    if not tail:
+        return None
+    words = [w for w in re.findall(r"\w+", tail.group(1)) if w.lower() not in ("and", "or")]
+    kinds = {VALUE_CATEGORY.get(w.lower()) for w in words}
+    if len(kinds) == 1 and None not in kinds:
+        category = kinds.pop()
+    else:
+        head = line[:tail.start()].lower()
+        named = [c for c, (label, _, _) in CATEGORIES.items()
+                 if re.search(rf"\b(?:{c}|{label})s?\s*(?::|\bare|\bin\s*\{{)\s*$", head)]
+        if not named:
+            return None  # a sentence that happens to end in a list ("share a name or pet.")
+        category = named[0]
+        unknown = [w for w in words if VALUE_CATEGORY.get(w.lower()) != category]
+        raise PuzzleError(f"{line.strip()!r}: {', '.join(map(repr, unknown))} not among the {category} values this "
+                          f"task knows ({', '.join(CATEGORIES[category][1])})")
+    values = [SPELLING[w.lower()] for w in words]
+    if len(set(values)) < len(values):
+        raise PuzzleError(f"{line.strip()!r} lists a value twice")
+    return category, values
+
+
+def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
+    """One clue sentence of any wording as (kind, category, value, category, value) or
+    (kind, category, value, house), with names rather than indices and houses 0-based."""
+    text = _normal(NUMBERING.sub("", line))
+    owner = {v.lower(): (c, v) for c, vs in listed.items() for v in vs}
+    mentions = [m for m in re.finditer(r"\w+", text) if m.group() in VALUE_CATEGORY]
+    for m in mentions:
+        if m.group() not in owner:
+            raise PuzzleError(f"clue {line.strip()!r} names {SPELLING[m.group()]!r}, which no listing has")
+    if not 1 <= len(mentions) <= 2:
+        raise PuzzleError(f"clue {line.strip()!r} names {len(mentions)} values; a clue names one or two")
+    read = set()
+    for forms in product(*(_phrases(*owner[m.group()]) for m in mentions)):
+        skeleton, at = "", 0  # the line with each item's phrase replaced by {a}, {b}
+        for m, (form, offset), slot in zip(mentions, forms, "ab"):
+            start = m.start() - offset
+            if start < at or text[start:start + len(form)] != form:
+                break
+            skeleton += text[at:start] + "{" + slot + "}"
+            at = start + len(form)
+        else:
+            skeleton += text[at:]
+            items = [owner[m.group()] for m in mentions]
+            for kind, pattern in _clue_patterns():
+                found = pattern.fullmatch(skeleton)
+                if not found or len(items) != (1 if kind in PLACE_KINDS else 2):
+                    continue
+                x = items["ab".index(found["x"][1])]
+                if kind in PAIR_KINDS:
+                    read.add((kind, *x, *items["ab".index(found["y"][1])]))
+                else:
+                    house = int(found["n"]) - 1 if "n" in pattern.groupindex else ORDINALS.index(found["ordinal"])
+                    if not 0 <= house < houses:
+                        raise PuzzleError(f"clue {line.strip()!r} names house {house + 1}; houses are 1-{houses}")
+                    read.add((kind, *x, house))
+    if len(read) != 1:
+        why = "it reads two ways" if read else "it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py)"
+        raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. 'Bob lives next to the cat owner.')")
+    return read.pop()
+
+
 class Zebra(Task):
     name = "zebra"
     num_wordings = len(TEMPLATES)
@@ -503,6 +615,42 @@ class Zebra(Task):
             raise PuzzleError("these clues have no solution" if not found else
                               "these clues allow more than one solution; add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
+
+    def from_text(self, text: str, wording: int = 0) -> Example:
+        """An example from a puzzle typed in the generator's sentences, in any wording or a mix:
+        lines that list each attribute's values, then one clue per line; other lines (the
+        introduction, "Clues:", the question) are skipped. Attributes and values are put in the
+        order the generator uses, and the puzzle is worded anew in `wording`. Raises PuzzleError
+        naming the line it cannot read, or when the clues do not have exactly one solution."""
+        listed: dict[str, list[str]] = {}
+        others = []
+        for line in filter(str.strip, text.splitlines()):
+            listing = read_listing(line)
+            if listing is None:
+                others.append(line)
+            elif listing[0] in listed:
+                raise PuzzleError(f"the {CATEGORIES[listing[0]][0]}s are listed twice")
+            else:
+                listed[listing[0]] = listing[1]
+        if not listed:
+            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')")
+        if len(listed) != self.attributes or any(len(vs) != self.houses for vs in listed.values()):
+            found = ", ".join(f"{len(vs)} {CATEGORIES[c][0]}s" for c, vs in listed.items())
+            raise PuzzleError(f"this puzzle lists {found}; this task has {self.attributes} attribute(s) of "
+                              f"{self.houses} values each (task.attributes, task.houses)")
+        clues = [read_clue(line, listed, self.houses) for line in others
+                 if NUMBERING.match(line) or any(w.lower() in VALUE_CATEGORY for w in re.findall(r"\w+", line))]
+        if not clues:
+            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')")
+        categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
+        values = [sorted(listed[c]) for c in categories]
+
+        def item(category: str, value: str) -> list[int]:  # (attribute, value) indices
+            a = categories.index(category)
+            return [a, values[a].index(value)]
+
+        clues = [[c[0], *item(*c[1:3]), *(item(*c[3:]) if c[0] in PAIR_KINDS else c[3:])] for c in clues]
+        return self.example(categories, values, clues, wording)
 
     def _example(self, categories: list[str], values: list[list[str]], clues: list[list], pos: list[list[int]],
                  wording: int, rng: random.Random) -> Example:
