@@ -24,7 +24,7 @@ import torch
 
 from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
-from eval.tasks import PuzzleError, make_task
+from eval.tasks import PuzzleError, make_task, split_typed
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, from_yaml, load_config
@@ -49,16 +49,16 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return folder.parent.parent, folder
 
 
-def read_puzzles(path: str | Path) -> list[str]:
+def read_puzzles(path: str | Path, task) -> list[str]:
     """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
-    otherwise plain text with puzzles separated by blank lines."""
+    otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"puzzle file {path} does not exist")
     text = path.read_text()
     if path.suffix == ".jsonl":
         return [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
-    return [block.strip() for block in text.split("\n\n") if block.strip()]
+    return split_typed(text, task)
 
 
 def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tuple[list, list[dict]]:
@@ -127,7 +127,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     failures: list[dict] = []
     if puzzles is not None:
         split = f"puzzles:{Path(puzzles).name}"
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles), Path(puzzles).suffix == ".jsonl",
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
                                       wording=answering_wording(task, config.task))
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
     else:

@@ -1,16 +1,17 @@
 """Solve puzzles from the command line; writes one JSON object per puzzle (JSON Lines).
 
-    python -m hybrid.solve runs/default --input puzzles.txt      # one puzzle per line
+    python -m hybrid.solve runs/default --input puzzles.txt      # one puzzle per line (or block)
     cat puzzles.jsonl | python -m hybrid.solve runs/default/final --fixed-steps > answers.jsonl
 
 CHECKPOINT is a pretrained folder (config.yaml + model.safetensors, e.g. runs/default/final),
 a training run folder (its final/, else its newest checkpoint's EMA weights) or a checkpoint.
-Input: plain lines, each one puzzle (a Sudoku as its digits and blanks, e.g.
-"_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), or JSON lines with a "question" field, which may span lines
-(a puzzle as the training data words it reads back too); other fields (an "id") are copied to
-the output. Output per puzzle: answer, steps (supervision steps used),
-confidence (the halting head's sigmoid), verified (the task's verifier, where it can judge),
-and error for a puzzle that could not be read.
+Input: plain text with one puzzle per line (a Sudoku as its digits and blanks, e.g.
+"_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), except that a block of lines none of which is a puzzle alone
+(a grid, a maze, a logic puzzle) is one puzzle: put a blank line between such puzzles. Or JSON
+lines with a "question" field, which may hold any puzzle text, worded as the training data
+words it or typed; other fields (an "id") are copied to the output. Output per puzzle:
+answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
+task's verifier, where it can judge), and error for a puzzle that could not be read.
 """
 
 from __future__ import annotations
@@ -25,23 +26,29 @@ from contextlib import nullcontext
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def read_items(lines) -> list[dict]:
-    """{"question": ...} per non-blank line; a line starting with "{" is parsed as JSON."""
-    items = []
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line:
+def read_items(text: str, split) -> list[dict]:
+    """{"question": ...} per puzzle, in order: a line starting with "{" is one JSON item; the
+    other lines are cut into puzzles by `split` (eval.tasks.split_typed: one per line, or one
+    per block of lines that are no puzzle alone)."""
+    items, plain = [], []
+
+    def flush() -> None:
+        items.extend({"question": question} for question in split("\n".join(plain)))
+        plain.clear()
+
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip().startswith("{"):
+            plain.append(line)
             continue
-        if line.startswith("{"):
-            try:
-                item = json.loads(line)
-            except ValueError as err:
-                item = {"question": None, "error": f"line {n} is not valid JSON: {err}"}
-            if not isinstance(item.get("question"), str) and "error" not in item:
-                item["error"] = f"line {n} has no \"question\" string"
-            items.append(item)
-        else:
-            items.append({"question": line})
+        flush()
+        try:
+            item = json.loads(line)
+        except ValueError as err:
+            item = {"question": None, "error": f"line {n} is not valid JSON: {err}"}
+        if not isinstance(item.get("question"), str) and "error" not in item:
+            item["error"] = f"line {n} has no \"question\" string"
+        items.append(item)
+    flush()
     return items
 
 
@@ -56,19 +63,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     args = parser.parse_args(argv)
 
+    from eval.tasks import split_typed
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
 
     try:
         with nullcontext(sys.stdin) if args.input == "-" else open(args.input) as source:
-            items = read_items(source)
+            text = source.read()
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device)
     except (CheckpointError, ConfigError) as err:
         sys.exit(f"error: {err}")
+    items = read_items(text, lambda plain: split_typed(plain, solver.task))
     todo = [item for item in items if "error" not in item]
     solutions = iter(solver.solve([item["question"] for item in todo], fixed_steps=args.fixed_steps,
                                   N_sup=args.steps, batch_size=args.batch_size))

@@ -128,11 +128,14 @@ def test_halted_puzzles_leave_the_batch_without_changing_the_others(solver):
 
 def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp_path, capsys):
     solver.save_pretrained(tmp_path / "model")
-    good = handwritten(2)
-    (tmp_path / "in.txt").write_text(f"{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]}) + "\n")
+    good = handwritten(3)
+    grid = "\n".join(good[2][8 * r:8 * r + 7] for r in range(4))  # a puzzle typed as 4 rows: one block
+    (tmp_path / "in.txt").write_text(f"{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]})
+                                     + f"\n{grid}\n")
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 3
+    assert len(rows) == 4
+    assert rows[3]["question"] == grid and rows[3]["answer"] is not None
     assert rows[0]["question"] == good[0] and rows[0]["steps"] == solver.config.reasoner.N_sup
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
     assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from eval.tasks.arc import Arc, ArcConfig
-from eval.tasks.base import IGNORE, Example, PuzzleError, Task
+from eval.tasks.base import IGNORE, Example, PuzzleError, Task, split_typed
 from eval.tasks.maze import Maze, MazeConfig
 from eval.tasks.qa import QA, QaConfig
 from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig

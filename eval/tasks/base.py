@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -106,3 +107,27 @@ class Task(ABC):
     def aligned_slots(self) -> bool:
         """Whether examples carry `slot_spans` (span pooling needs them)."""
         return True
+
+
+def split_typed(text: str, task: Task) -> list[str]:
+    """Puzzles typed one after another, in order: one per line, except that a block of lines
+    (blank lines separate blocks) none of which is a puzzle by itself, such as a grid or a logic
+    puzzle, is one puzzle. So one-line Sudokus need no blank lines between them, and mazes or
+    zebra puzzles need one. A task that cannot parse text takes one puzzle per line."""
+    parse = getattr(task, "from_text", None)
+
+    def alone(line: str) -> bool:
+        try:
+            parse(line)
+            return True
+        except ValueError:  # PuzzleError and kin: not a whole puzzle
+            return False
+
+    puzzles = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line.rstrip() for line in block.splitlines() if line.strip()]
+        if parse is None or len(lines) == 1 or any(alone(line) for line in lines):
+            puzzles += [line.strip() for line in lines]
+        elif lines:
+            puzzles.append("\n".join(lines))
+    return puzzles
