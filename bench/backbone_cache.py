@@ -6,6 +6,7 @@
         --out bench/results/backbone_cache_trained.json
     python bench/backbone_cache.py --backbones minilm --init minilm=runs/default --set train.mixed_precision=bf16 \
         --out bench/results/backbone_cache_trained_bf16.json
+    python bench/backbone_cache.py --warmup 2 --set reasoner.compile=true     # compile before timing
 
 Each backbone trains the default task (6x6 Sudoku, configs/default.yaml) twice with the same
 seed and settings: once from cached states (`backbone.cache=true`, the default: the backbone
@@ -28,6 +29,9 @@ It also counts the matrix-multiply FLOPs of one batch (torch.utils.flop_counter)
 backbone's forward and for the reasoner's supervision steps (forward and backward, as many
 puzzle-steps as the run computed): the FLOP bound is the speedup a cache would give if both ran
 at the same FLOP rate, so it holds on any hardware, where the measured bound holds on this one.
+
+With `reasoner.compile=true` the first batches compile the reasoner. `--warmup N` first trains N
+untimed batches in the same process, so the timed runs reuse the compiled graphs.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def run(preset: str, cache: bool, args, out_root: Path) -> dict:
+def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None) -> dict:
+    """One training run of `steps` batches (default --steps) on the same data as every run."""
     from hybrid.config import load_config
     from hybrid.train import train
 
@@ -54,8 +59,9 @@ def run(preset: str, cache: bool, args, out_root: Path) -> dict:
     config = load_config([
         f"backbone={preset}", f"backbone.cache={str(cache).lower()}",
         f"task.train_size={batch * args.steps}", f"task.test_size={args.test_size}",
-        f"train.batch_size={batch}", f"train.steps={args.steps}", "train.eval_every=0", "train.checkpoint_every=0",
-        "train.tracker=null", f"train.data_dir={args.data_dir}", f"train.output_dir={out_root / f'{preset}-{cache}'}",
+        f"train.batch_size={batch}", f"train.steps={steps or args.steps}", "train.eval_every=0",
+        "train.checkpoint_every=0", "train.tracker=null", f"train.data_dir={args.data_dir}",
+        f"train.output_dir={out_root / f'{preset}-{cache}-{steps or args.steps}'}",
         *([f"train.init_from={args.init[preset]}"] if preset in args.init else []), *args.set,
     ])
     start = time.perf_counter()
@@ -86,7 +92,8 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
     batch = args.batch_size
     config = load_config([f"backbone={preset}", f"task.train_size={batch * args.steps}",
-                          f"task.test_size={args.test_size}", f"train.data_dir={args.data_dir}", *args.set])
+                          f"task.test_size={args.test_size}", f"train.data_dir={args.data_dir}", *args.set,
+                          "reasoner.compile=false"])  # the same FLOPs; the counter sees eager operations only
     task = make_task(config.task)
     backbone = load_for(config, task)
     live = LiveStates(backbone, build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"],
@@ -118,6 +125,9 @@ def main() -> None:
                         help="start that backbone's runs from a model trained on it (train.init_from)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run, e.g. train.mixed_precision=bf16")
+    parser.add_argument("--warmup", type=int, default=0, metavar="BATCHES",
+                        help="untimed training batches first, in this process: with reasoner.compile=true they "
+                             "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
     args = parser.parse_args()
@@ -127,6 +137,9 @@ def main() -> None:
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 
+    if args.warmup:  # compiled graphs are kept per process and shared by every model instance
+        print(f"\n=== warm-up: {args.warmup} untimed batches", flush=True)
+        run(args.backbones[0], True, args, out_root, steps=args.warmup)
     results = []
     for preset in args.backbones:
         for cache in (True, False):
@@ -147,7 +160,7 @@ def main() -> None:
                            "bound": per_batch(live, live["train_seconds"]) / reasoner}
         summary[preset] |= matmul_flops(preset, args, cached["work"])
     report = {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size, "init": args.init,
-              "overrides": args.set,
+              "overrides": args.set, "warmup": args.warmup,
               "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                           "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
                           "platform": platform.platform()}}
