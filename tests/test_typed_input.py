@@ -4,7 +4,7 @@ line, or one per block of lines when no line is a puzzle by itself."""
 import random
 from pathlib import Path
 
-from eval.tasks import QA, Maze, Sudoku, Zebra, split_typed
+from eval.tasks import QA, Arc, Maze, Sudoku, Zebra, split_typed
 
 
 def one_line(task: Sudoku, seed: int) -> str:
@@ -34,6 +34,9 @@ def test_a_block_of_lines_that_are_no_puzzle_alone_is_one_puzzle():
         [zebra.from_text(p).data for p in puzzles]
 
 
-def test_a_task_without_a_parser_takes_a_puzzle_per_line():
+def test_a_task_without_a_parser_takes_a_puzzle_per_line_or_per_block_when_its_questions_span_lines():
     task = QA(path=str(Path(__file__).parent / "data" / "qa_small.jsonl"))
     assert split_typed("What is 2+2?\nName a colour.\n\nWhy?", task) == ["What is 2+2?", "Name a colour.", "Why?"]
+    arc = "\n".join(["ARC puzzle.", "Demonstration 1 input (2x2):", "1 0", "0 1", "Demonstration 1 output (2x2):",
+                     "0 1", "1 0", "Test input (2x2):", "1 1", "0 0", "Test output:"])
+    assert split_typed(f"{arc}\n\n{arc}\n", Arc(max_size=4)) == [arc, arc]  # grids: one puzzle per block

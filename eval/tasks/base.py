@@ -86,6 +86,7 @@ class Task(ABC):
     num_slots: int
     num_wordings: int = 1  # how many renderer templates `generate` can choose from
     version: int = 1  # bump when generated examples change (text, slots, labels): saved datasets are keyed on it
+    multiline: bool = False  # questions span lines: typed ones, unparsed, are separated by blank lines
 
     @abstractmethod
     def generate(self, rng: random.Random, wording: int) -> Example:
@@ -113,7 +114,8 @@ def split_typed(text: str, task: Task) -> list[str]:
     """Puzzles typed one after another, in order: one per line, except that a block of lines
     (blank lines separate blocks) none of which is a puzzle by itself, such as a grid or a logic
     puzzle, is one puzzle. So one-line Sudokus need no blank lines between them, and mazes or
-    zebra puzzles need one. A task that cannot parse text takes one puzzle per line."""
+    zebra puzzles need one. A task that cannot parse text takes one puzzle per line, or per
+    block when its questions span lines (`Task.multiline`: ARC, reasoning-gym)."""
     parse = getattr(task, "from_text", None)
 
     def alone(line: str) -> bool:
@@ -126,7 +128,9 @@ def split_typed(text: str, task: Task) -> list[str]:
     puzzles = []
     for block in re.split(r"\n\s*\n", text):
         lines = [line.rstrip() for line in block.splitlines() if line.strip()]
-        if parse is None or len(lines) == 1 or any(alone(line) for line in lines):
+        if parse is None and task.multiline:
+            puzzles += ["\n".join(lines)] if lines else []
+        elif parse is None or len(lines) == 1 or any(alone(line) for line in lines):
             puzzles += [line.strip() for line in lines]
         elif lines:
             puzzles.append("\n".join(lines))

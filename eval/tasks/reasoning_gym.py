@@ -78,6 +78,7 @@ class ReasoningGym(Task):
     name = "reasoning_gym"
     vocab = text_answer.VOCAB
     num_wordings = 1
+    multiline = True  # many generators write grids or lists of clues
 
     def __init__(self, dataset: str = "mini_sudoku", options: list[str] | None = None, seed: int = 0,
                  size: int = 100_000, max_answer_chars: int = 64, **_: object):
