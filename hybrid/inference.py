@@ -25,6 +25,7 @@ import torch
 from datasets import Dataset
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
 from hybrid import checkpoint
@@ -130,7 +131,8 @@ class Hybrid:
             inputs = (token_split(self.backbone, records, S) if self.config.backbone.lora is not None
                       else LiveStates(self.backbone, records, S))
             results = []
-            for states, mask, token_slot, _, _ in DataLoader(inputs, batch_size=batch_size):
+            loader = DataLoader(inputs, batch_size=batch_size)
+            for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
                 results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
             for (i, example), (ids, steps, confidence) in zip(read, results):
                 answer = self.task.decode(example, ids)
