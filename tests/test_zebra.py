@@ -265,8 +265,8 @@ def test_a_typed_puzzle_in_mixed_wordings_and_loose_spacing_reads():
     - pos(pet=dog) + 1 = pos(name=Carol)
     ALICE   lives in the THIRD house
     * the tea drinker and the person who keeps a cat are one and the same person.
-    Bob is not the coffee drinker
-    The milk drinker lives beside the fish owner."""
+    Clue 4: Bob is not the coffee drinker
+    5) The milk drinker lives beside the fish owner."""
     example = task.from_text(typed)
     assert example.data["clues"] == CLUES and example.data["values"] == VALUES  # values sorted as generated
     assert example.answer == ANSWER and example.question == QUESTION

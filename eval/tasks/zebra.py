@@ -462,7 +462,7 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
 VALUE_CATEGORY = {v.lower(): c for c, (_, vs, _) in CATEGORIES.items() for v in vs}
 SPELLING = {v.lower(): v for _, vs, _ in CATEGORIES.values() for v in vs}
 LIST_TAIL = re.compile(r"(\w+(?:\s*(?:,\s*(?:and\b|or\b)?|\band\b|\bor\b)\s*\w+)+)\s*[.}]?\s*$")
-NUMBERING = re.compile(r"^\s*(?:\d+\s*[.)]|[-*\u2022])\s*")  # "3. ", "3) ", "- "
+NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
 
 
 def _normal(text: str) -> str:
