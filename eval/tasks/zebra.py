@@ -459,8 +459,7 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
 
 # ---- reading a puzzle back from its text: the sentences above, in any mix of wordings ----
 
-VALUE_CATEGORY = {v.lower(): c for c, (_, vs, _) in CATEGORIES.items() for v in vs}
-SPELLING = {v.lower(): v for _, vs, _ in CATEGORIES.values() for v in vs}
+CATALOGUE = {v.lower(): (c, v) for c, (_, vs, _) in CATEGORIES.items() for v in vs}  # value word -> (category, value)
 LIST_TAIL = re.compile(r"(\w+(?:\s*(?:,\s*(?:and\b|or\b)?|\band\b|\bor\b)\s*\w+)+)\s*[.}]?\s*$")
 NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
 
@@ -509,7 +508,7 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     if not tail:
         return None
     words = [w for w in re.findall(r"\w+", tail.group(1)) if w.lower() not in ("and", "or")]
-    kinds = {VALUE_CATEGORY.get(w.lower()) for w in words}
+    kinds = {CATALOGUE.get(w.lower(), (None,))[0] for w in words}
     if len(kinds) == 1 and None not in kinds:
         category = kinds.pop()
     else:
@@ -519,10 +518,10 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
         if not named:
             return None  # a sentence that happens to end in a list ("share a name or pet.")
         category = named[0]
-        unknown = [w for w in words if VALUE_CATEGORY.get(w.lower()) != category]
+        unknown = [w for w in words if CATALOGUE.get(w.lower(), (None,))[0] != category]
         raise PuzzleError(f"{line.strip()!r}: {', '.join(map(repr, unknown))} not among the {category} values this "
                           f"task knows ({', '.join(CATEGORIES[category][1])})")
-    values = [SPELLING[w.lower()] for w in words]
+    values = [CATALOGUE[w.lower()][1] for w in words]
     if len(set(values)) < len(values):
         raise PuzzleError(f"{line.strip()!r} lists a value twice")
     return category, values
@@ -532,15 +531,15 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     """One clue sentence of any wording as (kind, category, value, category, value) or
     (kind, category, value, house), with names rather than indices and houses 0-based."""
     text = _normal(NUMBERING.sub("", line))
-    owner = {v.lower(): (c, v) for c, vs in listed.items() for v in vs}
-    mentions = [m for m in re.finditer(r"\w+", text) if m.group() in VALUE_CATEGORY]
-    for m in mentions:
-        if m.group() not in owner:
-            raise PuzzleError(f"clue {line.strip()!r} names {SPELLING[m.group()]!r}, which no listing has")
+    mentions = [m for m in re.finditer(r"\w+", text) if m.group() in CATALOGUE]
+    items = [CATALOGUE[m.group()] for m in mentions]  # (category, value) per mention
+    for category, value in items:
+        if value not in listed.get(category, ()):
+            raise PuzzleError(f"clue {line.strip()!r} names {value!r}, which no listing has")
     if not 1 <= len(mentions) <= 2:
         raise PuzzleError(f"clue {line.strip()!r} names {len(mentions)} values; a clue names one or two")
     read = set()
-    for forms in product(*(_phrases(*owner[m.group()]) for m in mentions)):
+    for forms in product(*(_phrases(*item) for item in items)):
         skeleton, at = "", 0  # the line with each item's phrase replaced by {a}, {b}
         for m, (form, offset), slot in zip(mentions, forms, "ab"):
             start = m.start() - offset
@@ -550,7 +549,6 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
             at = start + len(form)
         else:
             skeleton += text[at:]
-            items = [owner[m.group()] for m in mentions]
             for kind, pattern in _clue_patterns():
                 found = pattern.fullmatch(skeleton)
                 if not found or len(items) != (1 if kind in PLACE_KINDS else 2):
@@ -639,7 +637,7 @@ class Zebra(Task):
             raise PuzzleError(f"this puzzle lists {found}; this task has {self.attributes} attribute(s) of "
                               f"{self.houses} values each (task.attributes, task.houses)")
         clues = [read_clue(line, listed, self.houses) for line in others
-                 if NUMBERING.match(line) or any(w.lower() in VALUE_CATEGORY for w in re.findall(r"\w+", line))]
+                 if NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))]
         if not clues:
             raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')")
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
