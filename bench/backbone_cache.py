@@ -50,18 +50,22 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def setting(preset: str, args) -> list[str]:
+    """The backbone and data every run of `preset` uses (and the FLOP count, so it counts them)."""
+    return [f"backbone={preset}", f"task.train_size={args.batch_size * args.steps}", f"task.test_size={args.test_size}",
+            f"train.data_dir={args.data_dir}"]
+
+
 def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None) -> dict:
     """One training run of `steps` batches (default --steps) on the same data as every run."""
     from hybrid.config import load_config
     from hybrid.train import train
 
-    batch = args.batch_size
+    batch, steps = args.batch_size, steps or args.steps
     config = load_config([
-        f"backbone={preset}", f"backbone.cache={str(cache).lower()}",
-        f"task.train_size={batch * args.steps}", f"task.test_size={args.test_size}",
-        f"train.batch_size={batch}", f"train.steps={steps or args.steps}", "train.eval_every=0",
-        "train.checkpoint_every=0", "train.tracker=null", f"train.data_dir={args.data_dir}",
-        f"train.output_dir={out_root / f'{preset}-{cache}-{steps or args.steps}'}",
+        *setting(preset, args), f"backbone.cache={str(cache).lower()}", f"train.batch_size={batch}",
+        f"train.steps={steps}", "train.eval_every=0", "train.checkpoint_every=0", "train.tracker=null",
+        f"train.output_dir={out_root / f'{preset}-{cache}-{steps}'}",
         *([f"train.init_from={args.init[preset]}"] if preset in args.init else []), *args.set,
     ])
     start = time.perf_counter()
@@ -91,8 +95,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
     from reasoner import stablemax_cross_entropy
 
     batch = args.batch_size
-    config = load_config([f"backbone={preset}", f"task.train_size={batch * args.steps}",
-                          f"task.test_size={args.test_size}", f"train.data_dir={args.data_dir}", *args.set,
+    config = load_config([*setting(preset, args), *args.set,
                           "reasoner.compile=false"])  # the same FLOPs; the counter sees eager operations only
     task = make_task(config.task)
     backbone = load_for(config, task)
