@@ -106,7 +106,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
     backbone_flops = counter.get_total_flops()
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     carry = model.initial_carry(batch, task.num_slots, states.device)
-    with torch.no_grad():  # as hybrid.train.supervise reads a batch: once, weight-free, in fp32
+    with torch.no_grad():  # as hybrid.supervision.supervise reads a batch: once, weight-free, in fp32
         read = model.read(states.float(), mask, token_slot.long())
     with FlopCounterMode(display=False) as counter:  # one supervision step of the whole batch
         out = model(*read, carry.y, carry.z)

@@ -8,7 +8,7 @@
 
 "ours" is this project with the backbone off (`backbone=chars backbone.path=chars:1`: fixed
 one-hot characters without n-gram context, as every Sudoku cell is one character, so the
-adapter's projection is a learned character embedding) trained by `hybrid.train.supervise`.
+adapter's projection is a learned character embedding) trained by `hybrid.supervision.supervise`.
 "reference" is a plain eager PyTorch TRM written below from the paper's description (not from
 its code): learned cell embeddings, one 2-layer post-norm network (SwiGLU, MLP over the cell
 axis, no biases), n times z = net(x + y + z) then y = net(y + z), T-1 recursions without
@@ -214,7 +214,7 @@ class Ours:
             yield from self.loader
 
     def train_batch(self, batch) -> int:
-        from hybrid.train import supervise
+        from hybrid.supervision import supervise
 
         self.model.train()
         stats = supervise(self.model, batch, self.optimizer, self.scheduler, self.ema, self.accelerator, self.config)

@@ -12,7 +12,8 @@ from transformers import get_scheduler
 from adapters import QueryAttentionAdapter
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import CONFIG_DIR, ConfigError, load_config
-from hybrid.train import build, supervise
+from hybrid.supervision import supervise
+from hybrid.train import build
 
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
 

@@ -19,7 +19,7 @@ from hybrid.train import train
 
 
 def record_losses(spy_on: list, check_weights: bool = False):
-    """Wrap hybrid.train.supervise: record the batch loss (mean over processes) and, under DDP,
+    """Wrap the supervise that hybrid.train calls: record the batch loss (mean over processes) and, under DDP,
     check after every batch that all processes hold the same trainable weights."""
     real = hybrid.train.supervise
 

@@ -88,7 +88,8 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
     from accelerate import Accelerator
     from transformers import get_scheduler
 
-    from hybrid.train import build, supervise
+    from hybrid.supervision import supervise
+    from hybrid.train import build
     from reasoner import halting_loss, stablemax_cross_entropy
 
     config = small_config("reasoner.N_sup=3", "train.halt=true", f"train.grad_accum={grad_accum}",
