@@ -49,7 +49,7 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
     with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
             example = task.generate(rng, rng.choice(wordings))
-            if example.answer + example.question in exclude:  # keep held-out puzzles unseen
+            if task.puzzle_key(example) in exclude:  # keep training puzzles out, in any wording
                 rejected += 1
                 if rejected > 100 * size:  # a small puzzle space would loop forever
                     raise ValueError(f"{desc}: {task.name} keeps repeating training puzzles ({len(records)} of {size} "
@@ -64,7 +64,7 @@ def generate_splits(task: Task, task_config, seed: int) -> dict[str, Dataset]:
     config = dataclasses.asdict(task_config)
     seen, held_out = split_wordings(task, task_config)
     splits = {"train": generate_split(task, config["train_size"], seed * 1000 + SPLIT_SEEDS["train"], seen, set(), "train")}
-    train_keys = set(a + q for a, q in zip(splits["train"]["answer"], splits["train"]["question"]))
+    train_keys = {task.puzzle_key(e) for e in examples(splits["train"])}
     splits["test"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test"], seen, train_keys, "test")
     if held_out:
         splits["test_heldout"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test_heldout"],

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.maze import VOCAB, Maze, MazeConfig, distances, find
+from eval.tasks.maze import GLYPH_POOL, VOCAB, Maze, MazeConfig, distances, find
 from hybrid.config import ConfigError, load_config
 
 # A hand-written 7x7 maze with one route (12 steps) and its marked answer.
@@ -175,6 +175,16 @@ def test_generated_mazes_are_solvable_and_spans_point_at_cells(size):
         cells = [g for row in grid for g in row]
         assert [example.question[a:b] for a, b in example.slot_spans] == [symbol[g] for g in cells]
         assert all(b1 < a2 for (_, b1), (a2, _) in zip(example.slot_spans, example.slot_spans[1:]))
+
+
+def test_legend_glyphs_stay_apart_for_an_uncased_tokenizer():
+    # MiniLM lowercases: a wall drawn as 'X' and a floor as 'x' would be one token. The pool had
+    # both cases of x and o, so about 1 legend maze in 40 read with wall == floor.
+    assert len({g.lower() for g in GLYPH_POOL}) == len(GLYPH_POOL) and "*" not in GLYPH_POOL
+    task, rng = Maze(5), random.Random(0)
+    for _ in range(300):
+        glyphs = task.generate(rng, 1).data["glyphs"]
+        assert len({g.lower() for g in glyphs}) == 4, glyphs
 
 
 def test_loops_knob_allows_several_shortest_paths():

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from eval.tasks import PuzzleError, make_task
+from eval.tasks import PuzzleError, make_task, sudoku
 from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, solve
 
 # A hand-written 4x4 puzzle (boxes 2x2) and its unique solution.
@@ -74,6 +74,16 @@ def test_givens_knob():
     task = Sudoku(4, givens=8)
     example = task.generate(random.Random(0), 0)
     assert sum(1 for v in example.data["puzzle"] if v) == 8
+
+
+def test_givens_no_unique_puzzle_reaches_are_refused_not_looped_on(monkeypatch):
+    # Below the known minimum (4 for 4x4): refused at once. Above it but out of reach of random
+    # removal (6x6 stops at 9-12): generate gives up after TRIES grids instead of looping forever.
+    with pytest.raises(PuzzleError, match="givens=3 is out of range for a 4x4 sudoku"):
+        make_task(SudokuConfig(size=4, givens=3))
+    monkeypatch.setattr(sudoku, "TRIES", 20)
+    with pytest.raises(PuzzleError, match="givens=5: none of 20 random 6x6 grids.*raise task.givens"):
+        Sudoku(6, givens=5).generate(random.Random(0), 0)
 
 
 def test_malformed_puzzles_get_clear_errors():

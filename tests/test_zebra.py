@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from eval.tasks import IGNORE, Example, PuzzleError, make_task
+from eval.tasks import IGNORE, Example, PuzzleError, make_task, zebra
 from eval.tasks.zebra import CLUE_PARTS, Zebra, ZebraConfig, holds, parse_grid, random_clue, solve
 from hybrid.config import load_config
 
@@ -161,6 +161,27 @@ def test_malformed_answers_and_puzzles_get_clear_errors():
         task.example(["name", "pet", "planet"], VALUES, CLUES)
     with pytest.raises(PuzzleError, match="slots for 4"):
         Zebra(3, 3, max_clues=4).example(CATEGORIES, VALUES, CLUES)
+
+
+def test_max_clues_too_few_for_one_solution_is_refused_not_looped_on(monkeypatch):
+    # 3 x 2 needs 2 clues at least (4 of its 6 values mentioned, 2 per clue): refused at once.
+    # 3 x 1 passes that bound with 1 clue but needs 2: generate gives up after TRIES puzzles.
+    with pytest.raises(PuzzleError, match="max_clues=1: a 3 x 2 puzzle needs at least 2 clues"):
+        make_task(ZebraConfig(houses=3, attributes=2, max_clues=1))
+    monkeypatch.setattr(zebra, "TRIES", 20)
+    with pytest.raises(PuzzleError, match="max_clues=1: none of 20 3 x 1 puzzles.*raise task.max_clues"):
+        Zebra(3, 1, max_clues=1).generate(random.Random(0), 0)
+
+
+def test_puzzle_key_ignores_clue_order_and_the_sides_of_a_symmetric_clue():
+    task, rng = Zebra(3, 3), random.Random(0)
+    a = task.example(CATEGORIES, VALUES, CLUES, 0, rng)
+    # the same clues in another order, symmetric ones told the other way round, in the held-out wording
+    swapped = [[c[0], *c[3:5], *c[1:3]] if c[0] in ("same", "not_same", "next") else c for c in CLUES[::-1]]
+    b = task.example(CATEGORIES, VALUES, swapped, 3, rng)
+    assert a.question != b.question and task.puzzle_key(a) == task.puzzle_key(b)
+    renamed = [["Alice", "Bob", "David"], *VALUES[1:]]  # other values: another puzzle
+    assert task.puzzle_key(task.example(CATEGORIES, renamed, CLUES)) != task.puzzle_key(a)
 
 
 def test_solver_matches_brute_force():

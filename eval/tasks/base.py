@@ -85,7 +85,9 @@ class Task(ABC):
     vocab: tuple[str, ...]
     num_slots: int
     num_wordings: int = 1  # how many renderer templates `generate` can choose from
-    version: int = 1  # bump when generated examples change (text, slots, labels): saved datasets are keyed on it
+    # Bump when generated examples change (text, slots, labels) or which puzzles a split may hold
+    # (`puzzle_key`): saved datasets are keyed on it.
+    version: int = 1
     multiline: bool = False  # questions span lines: typed ones, unparsed, are separated by blank lines
 
     @abstractmethod
@@ -103,6 +105,13 @@ class Task(ABC):
     def score(self, example: Example, answer: str) -> float:
         """The family's own score in [0, 1]; families with partial credit override this."""
         return float(self.verify(example, answer))
+
+    def puzzle_key(self, example: Example) -> str:
+        """What makes two examples the same puzzle, whatever their wording: the test splits keep
+        out every training puzzle by it. By default the text itself; a family whose one puzzle
+        can read several ways (wordings, paraphrases, glyphs) keys on the puzzle's data instead,
+        or a puzzle seen in training would come back in other words as a test puzzle."""
+        return example.answer + example.question
 
     @property
     def aligned_slots(self) -> bool:

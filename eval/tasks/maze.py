@@ -51,8 +51,12 @@ VOCAB = (WALL, OPEN, START, GOAL, PATH)
 STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 
 # Wording 1 draws its glyphs per puzzle from these (reasoning-gym's maze does the same), so a
-# model cannot rely on "#" meaning wall. Single characters a wordpiece tokenizer keeps whole.
-GLYPH_POOL = "#@%=XOo+$&xHW"  # no "*": answers mark the path with it
+# model cannot rely on "#" meaning wall. Single characters a wordpiece tokenizer keeps whole; no
+# "*" (answers mark the path with it), and no two equal once lowercased, nor equal to a start or
+# goal letter, as uncased tokenizers (MiniLM) read them. (M and K replaced x and o: the pool keeps
+# its length, so the same seed still draws the same mazes.)
+GLYPH_POOL = "#@%=XOM+$&KHW"
+START_GOAL_POOL = "SGEABZ"
 
 
 @dataclass
@@ -216,6 +220,7 @@ class Maze(Task):
     name = "maze"
     vocab = VOCAB
     num_wordings = len(WORDINGS)
+    version = 2  # 2: legend glyphs distinct when lowercased; test splits keep out training mazes in any wording
 
     def __init__(self, size: int = 9, loops: float = 0.15, min_distance: int | None = None, **_: object):
         if size % 2 == 0 or not 5 <= size <= 31:
@@ -263,10 +268,13 @@ class Maze(Task):
             if far:
                 goal = rng.choice(far)
                 grid[start[0]][start[1]], grid[goal[0]][goal[1]] = START, GOAL
-                glyphs = "".join(rng.sample(GLYPH_POOL, 2)) + "".join(rng.sample("SGEABZ", 2))
+                glyphs = "".join(rng.sample(GLYPH_POOL, 2)) + "".join(rng.sample(START_GOAL_POOL, 2))
                 return self.example(grid, glyphs, wording)
         raise PuzzleError(f"no start and goal {self.min_distance} steps apart in 1000 mazes of size {self.size}; "
                           "lower task.min_distance")
+
+    def puzzle_key(self, example: Example) -> str:
+        return "\n".join(example.data["grid"])  # walls, start and goal in canonical glyphs, whatever the wording drew
 
     def decode(self, example: Example, ids: list[int]) -> str:
         return format_grid([[VOCAB[int(i)] for i in ids[r * self.size:(r + 1) * self.size]]

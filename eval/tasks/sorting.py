@@ -147,16 +147,16 @@ WORDINGS = (
     ("Here are some numbers written out in words, to be listed {direction} in digits: {items}.",
      (("from lowest to highest", "from highest to lowest"), ("in increasing order", "in decreasing order")),
      True, "; "),
-    # Held out by default (configs/task/sorting.yaml trains on 0-3): their direction phrases use
-    # only direction words that no trained phrase contains (rising, tiniest, minimum, least, low,
-    # upward...), so reading them takes knowing what the words mean, which is what a language
-    # backbone brings and a character model trained on the phrases above cannot. One list in
-    # digits, one in words.
+    # Held out by default (configs/task/sorting.yaml trains on 0-3): their direction words
+    # (rising, tiniest, minimum, least, bottom, upward...) neither contain nor lie within a word
+    # of a trained phrase (a test checks it; "low" would, within "lowest"), so reading them takes
+    # knowing what the words mean, which is what a language backbone brings and a character
+    # model trained on the phrases above cannot. One list in digits, one in words.
     ("Numbers to order, {direction}:\n{items}",
      (("in rising order", "in falling order"), ("tiniest first", "biggest first"), ("minimum first", "maximum first")),
      False, "\n"),
     ("Please rank these values {direction}: {items}.",
-     (("least first", "greatest first"), ("from low to high", "from high to low"),
+     (("least first", "greatest first"), ("from bottom to top", "from top to bottom"),
       ("in upward order", "in downward order")), True, ", "),
 )
 ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest")
@@ -196,7 +196,10 @@ def ranks(numbers: list[int], descending: bool) -> list[int]:
 class Sorting(Task):
     name = "sorting"
     num_wordings = len(WORDINGS)
-    version = 3  # 2: answer slots aligned with the question; 3: several direction phrases per wording
+    # 2: answer slots aligned with the question; 3: several direction phrases per wording; 4: "from
+    # bottom to top" held out instead of "from low to high", test splits keep out training puzzles
+    # in any wording (puzzle_key)
+    version = 4
 
     def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False, **_: object):
         if length < 2:
@@ -256,6 +259,9 @@ class Sorting(Task):
         numbers = rng.sample(values, self.length) if self.distinct else [rng.choice(values) for _ in range(self.length)]
         descending = rng.random() < 0.5
         return self.example(numbers, wording, descending, phrase=rng.randrange(len(WORDINGS[wording % len(WORDINGS)][1])))
+
+    def puzzle_key(self, example: Example) -> str:
+        return repr((example.data["numbers"], example.data["descending"]))  # not the wording's phrase or number format
 
     def decode(self, example: Example, ids: list[int]) -> str:
         """The question's numbers placed by predicted position (ties by order of appearance), so

@@ -26,6 +26,11 @@ from eval.tasks.base import Example, PuzzleError, SpanText, Task
 
 BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
 BLANKS = "_.0?"  # symbols accepted as an empty cell when reading a grid back
+# Fewest givens a puzzle with one solution can have: 4x4 by exhaustive search (no 3 givens of
+# any of the 288 grids fix it), 9x9 proved by McGuire et al. (2012). Other sizes get the bound
+# n - 1 (a puzzle lacking two digits has a second solution with them swapped).
+MIN_GIVENS = {4: 4, 9: 17}
+TRIES = 1000  # full grids drawn for one puzzle with `givens` before giving up
 
 
 @dataclass
@@ -117,9 +122,11 @@ def solve(grid: Grid, cells: list[int], limit: int = 2, rng: random.Random | Non
 
 
 def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[list[int], list[int]]:
-    """(puzzle, solution) with a unique solution and `givens` clues (minimal when None)."""
+    """(puzzle, solution) with a unique solution and `givens` clues (minimal when None). Removing
+    givens gets stuck above a few counts near the minimum, so a grid that does is drawn again,
+    up to `TRIES` times."""
     target = 0 if givens is None else givens
-    while True:
+    for _ in range(TRIES):
         solution = solve(grid, [0] * grid.n**2, limit=1, rng=rng)[0]
         puzzle = list(solution)
         order = list(range(grid.n**2))
@@ -132,6 +139,9 @@ def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[lis
                 puzzle[cell] = digit
         if givens is None or sum(1 for v in puzzle if v) == givens:
             return puzzle, solution
+    raise PuzzleError(f"givens={givens}: none of {TRIES} random {grid.n}x{grid.n} grids came down to {givens} givens "
+                      "with a unique solution; raise task.givens, or set it to null for minimal puzzles "
+                      "(as few givens as removal reaches)")
 
 
 # Each wording renders cell i as one symbol; `render` records where that symbol sits.
@@ -210,15 +220,17 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
 class Sudoku(Task):
     name = "sudoku"
     num_wordings = len(WORDINGS)
+    version = 2  # 2: test splits keep out training puzzles in any wording (puzzle_key)
 
     def __init__(self, size: int = 6, givens: int | None = None, **_: object):
         self.grid = Grid(size)
         self.givens = givens
         self.vocab = tuple(str(d) for d in range(1, size + 1))
         self.num_slots = size * size
-        max_givens = size * size
-        if givens is not None and not 0 < givens <= max_givens:
-            raise PuzzleError(f"givens={givens} is out of range for a {size}x{size} sudoku (1..{max_givens})")
+        max_givens, min_givens = size * size, MIN_GIVENS.get(size, size - 1)
+        if givens is not None and not min_givens <= givens <= max_givens:
+            raise PuzzleError(f"givens={givens} is out of range for a {size}x{size} sudoku ({min_givens}.."
+                              f"{max_givens}: fewer than {min_givens} givens never have a unique solution)")
 
     def example(self, puzzle: list[int], solution: list[int], wording: int = 0) -> Example:
         question, spans = render(self.grid, puzzle, wording)
@@ -245,6 +257,9 @@ class Sudoku(Task):
     def generate(self, rng: random.Random, wording: int) -> Example:
         puzzle, solution = make_puzzle(self.grid, rng, self.givens)
         return self.example(puzzle, solution, wording)
+
+    def puzzle_key(self, example: Example) -> str:
+        return "".join(map(str, example.data["puzzle"]))  # the givens: the wordings only write them differently
 
     def decode(self, example: Example, ids: list[int]) -> str:
         return format_grid(self.grid, [int(i) + 1 for i in ids])

@@ -56,6 +56,7 @@ Partial credit (`score`): the fraction of grid cells that match the (unique) sol
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ MAX_HOUSES = 5
 # [kind, a, v, h] places one item (h is a 0-based house). Kinds and their meaning on positions:
 PAIR_KINDS = ("same", "not_same", "left", "before", "next")  # x==y, x!=y, x+1==y, x<y, |x-y|==1
 PLACE_KINDS = ("at", "not_at")  # x==h, x!=h
+SYMMETRIC_KINDS = ("same", "not_same", "next")  # the same clue with its two items swapped
+TRIES = 1000  # puzzles drawn for one that fits in max_clues before giving up
 KIND_WEIGHTS = {"same": 3, "not_same": 1, "left": 2, "before": 1, "next": 2, "at": 2, "not_at": 1}
 
 
@@ -570,7 +573,9 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
 class Zebra(Task):
     name = "zebra"
     num_wordings = len(TEMPLATES)
-    version = 2  # answer slots aligned with the question (span pooling)
+    # 2: answer slots aligned with the question (span pooling); 3: test splits keep out training
+    # puzzles in any wording (puzzle_key)
+    version = 3
 
     def __init__(self, houses: int = 3, attributes: int = 2, max_clues: int | None = None,
                  mention_labels: bool = False, **_: object):
@@ -580,6 +585,12 @@ class Zebra(Task):
             raise PuzzleError(f"attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
         self.houses, self.attributes, self.mention_labels = houses, attributes, mention_labels
         self.max_clues = max_clues or max(1, houses * attributes - 1)
+        # Two values of one attribute that no clue mentions can swap houses, so every attribute
+        # needs all but one of its values mentioned, and a clue mentions at most two.
+        fewest = -(-attributes * (houses - 1) // 2)
+        if self.max_clues < fewest:
+            raise PuzzleError(f"max_clues={max_clues}: a {houses} x {attributes} puzzle needs at least {fewest} clues "
+                              f"for one solution; raise task.max_clues or leave it null ({houses * attributes - 1})")
         self.vocab = tuple(str(i) for i in range(houses))  # a house, 0-based
         self.cells = houses * attributes  # value slots, one per value in the listings
         self.num_slots = self.cells + CLUE_PARTS * self.max_clues
@@ -673,10 +684,17 @@ class Zebra(Task):
         chosen = set(rng.sample(list(CATEGORIES), self.attributes))
         categories = [c for c in CATEGORIES if c in chosen]  # catalogue order: names first
         values = [sorted(rng.sample(CATEGORIES[c][1], self.houses)) for c in categories]
-        while True:  # rarely more clues than slots: draw another puzzle
+        for _ in range(TRIES):  # rarely more clues than slots: draw another puzzle
             pos, clues = make_puzzle(self.houses, self.attributes, rng)
             if len(clues) <= self.max_clues:
                 return self._example(categories, values, clues, pos, wording, rng)
+        raise PuzzleError(f"max_clues={self.max_clues}: none of {TRIES} {self.houses} x {self.attributes} puzzles "
+                          f"had that few clues; raise task.max_clues or leave it null ({self.cells - 1})")
+
+    def puzzle_key(self, example: Example) -> str:
+        """The attributes, values and set of clues: not their order, paraphrases or wording."""
+        clues = [[c[0], *sorted([c[1:3], c[3:5]])] if c[0] in SYMMETRIC_KINDS else c for c in example.data["clues"]]
+        return json.dumps([example.data["categories"], example.data["values"], sorted(clues)])
 
     def decode(self, example: Example, ids: list[int]) -> str:
         """The grid the predicted houses describe. A house predicted for two values of one
