@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.config import BackboneConfig, ConfigError
 
@@ -34,6 +34,10 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 DEFAULT_CACHE_DIR = "~/.cache/hybrid-trm"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 CODE_SUFFIX = ".py"  # model code a folder ships (backbone.trust_remote_code): it shapes the states too
+# A folder holds its tokenizer in one of these (or a sentencepiece/tiktoken file): without any,
+# AutoTokenizer still loads, an empty one that turns every word into [UNK].
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt")
+TOKENIZER_PATTERNS = ("*.model", "*.tiktoken")
 
 
 @dataclass
@@ -43,6 +47,40 @@ class Encoded:
     states: torch.Tensor  # (B, L, H) hidden states of the chosen layer
     mask: torch.Tensor  # (B, L) 1 for real tokens
     offsets: torch.Tensor  # (B, L, 2) character span of each token in its text ((0, 0): special)
+
+
+class TruncationWarnings:
+    """Warnings for a front end that cuts texts at its token limit: one per call, or within
+    `counting_truncation(desc)` a single one at the end with the totals of every call. A split is
+    embedded batch by batch and Python shows a repeated message only once, so warnings per batch
+    never told a split's totals."""
+
+    _cut: list[int] | None = None  # [tokens lost, texts cut] while counting
+
+    def truncation_message(self, lost: int, texts: int) -> str:
+        raise NotImplementedError
+
+    def truncated(self, lengths: list[int], limit: int) -> None:
+        """Report (or count) what cutting texts of these lengths at `limit` loses."""
+        texts = sum(n > limit for n in lengths)
+        if not texts:
+            return
+        lost = sum(max(0, n - limit) for n in lengths)
+        if self._cut is None:
+            warnings.warn(self.truncation_message(lost, texts))
+        else:
+            self._cut[0] += lost
+            self._cut[1] += texts
+
+    @contextmanager
+    def counting_truncation(self, desc: str = ""):
+        self._cut = [0, 0]
+        try:
+            yield
+        finally:
+            (lost, texts), self._cut = self._cut, None
+        if texts:  # not reached when the block raised: an attempt that failed reports nothing
+            warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(lost, texts))
 
 
 def resolve_path(path: str) -> str:
@@ -116,9 +154,39 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     return target
 
 
+def hub_snapshot(repo_id: str, revision: str | None) -> Path:
+    """The folder of HF's cache that a hub model was just loaded from, `snapshots/<commit hash>`.
+    transformers 5 no longer records the commit (config._commit_hash is None), so we read it off
+    the cache, which from_pretrained has just filled: no download, online or not."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if not isinstance(found, str):
+        raise ConfigError(f"backbone {repo_id!r} loaded, but its config.json is not in the hub cache "
+                          f"({constants.HF_HUB_CACHE}) for revision {revision or 'main'}, so the commit to key its "
+                          f"cached states by is unknown. Save the model to a folder (save_pretrained) and set "
+                          f"backbone.path to that folder")
+    return Path(found).parent
+
+
 def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bool = False):
+    """The backbone's fast tokenizer, padding on the right. A missing tokenizer is an error: for a
+    folder without one (only model.save_pretrained wrote it) AutoTokenizer builds a near-empty
+    one (5 tokens for BERT) that silently turns every word into [UNK]."""
+    folder = Path(path)
+    fix = (f"save the model's tokenizer in that folder: tokenizer.save_pretrained({path!r})" if folder.is_dir() else
+           "save the model and its tokenizer to a folder (save_pretrained) and set backbone.path to it")
+    if folder.is_dir() and not any((folder / name).exists() for name in TOKENIZER_FILES) \
+            and not any(next(folder.glob(pattern), None) for pattern in TOKENIZER_PATTERNS):
+        raise ConfigError(f"backbone folder {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)} or a "
+                          f"sentencepiece model): every word would become [UNK]; {fix}")
     kwargs = {"revision": revision} if revision else {}
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    text_config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs).get_text_config()
+    vocab_size = getattr(text_config, "vocab_size", None)
+    if isinstance(vocab_size, int) and 2 * len(tokenizer) < vocab_size:  # a real one covers (nearly) every row
+        raise ConfigError(f"backbone {path!r}: its tokenizer has {len(tokenizer)} tokens for a model with {vocab_size} "
+                          f"(vocab_size in its config.json), so its tokenizer files are missing or another model's; {fix}")
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ConfigError(f"backbone {path!r} has no fast tokenizer; span pooling needs its offset mapping")
     if tokenizer.pad_token is None:  # decoder LMs (GPT-2, Llama) ship without one
@@ -148,7 +216,7 @@ def quantization_config(config: BackboneConfig):
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=DTYPES[config.dtype], bnb_4bit_quant_type="nf4")
 
 
-class FrozenBackbone(nn.Module):
+class FrozenBackbone(TruncationWarnings, nn.Module):
     """A pretrained transformer that turns text into token states, with no trainable weight
     (until hybrid/lora.py adds some)."""
 
@@ -171,6 +239,8 @@ class FrozenBackbone(nn.Module):
         try:
             self.tokenizer = load_tokenizer(path, config.revision, config.trust_remote_code)
             self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
+        except ConfigError:
+            raise  # already says what is wrong and what to do
         except (OSError, ValueError) as err:
             if "trust_remote_code" in str(err):
                 raise ConfigError(f"backbone {config.path!r} runs model code of its own (its config.json names it in "
@@ -192,16 +262,21 @@ class FrozenBackbone(nn.Module):
         self.layer_span()  # a bad backbone.layer fails now, not mid-run
         self.max_length = self.token_limit()
         self.has_lora = False  # set by hybrid.lora.add_lora
-        self.identity = f"{config.path}@{config.revision or getattr(self.model.config, '_commit_hash', None) or 'local'}"
+        self.commit = None  # a hub id's commit hash (None for a local folder)
+        if not Path(path).is_dir():  # a hub id (org/name), loaded through HF's cache
+            self.folder = str(hub_snapshot(path, config.revision))
+            self.commit = Path(self.folder).name
+        self.identity = f"{config.path}@{self.commit or 'local'}"
 
     @cached_property
     def fingerprint(self) -> dict:
         """What the token states depend on, for the embedding cache: the weights (hub commit, or
-        a hash of the weight files of a local folder, and of its model code when it runs its
-        own), the tokenizer and the layer settings."""
-        commit = getattr(self.model.config, "_commit_hash", None)
-        if commit is None or Path(self.folder).is_dir():
-            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES
+        a hash of a local folder's weight files and config.json, and of its model code when it
+        runs its own), the tokenizer and the layer settings."""
+        commit = self.commit
+        if commit is None:
+            # config.json too: it shapes the states as much as the weights (hidden_act, num_hidden_layers...)
+            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"
                            or (self.config.trust_remote_code and p.suffix == CODE_SUFFIX))
             commit = "files:" + ",".join(f"{p.name}={file_digest(p)}" for p in files)
         tokenizer = hashlib.sha256(self.tokenizer.backend_tokenizer.to_str().encode())
@@ -256,20 +331,19 @@ class FrozenBackbone(nn.Module):
             return self.model_limit
         return self.config.max_length
 
+    def truncation_message(self, lost: int, texts: int) -> str:
+        if self.max_length == self.model_limit:  # raising backbone.max_length would not help
+            return (f"{self.config.path} takes at most {self.max_length} tokens: truncation cut {lost} tokens over "
+                    f"{texts} texts (a backbone with more positions keeps them)")
+        return f"backbone.max_length={self.max_length} truncated {lost} tokens over {texts} texts; raise it to keep them"
+
     def tokenize(self, texts: list[str]):
-        """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens."""
+        """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens
+        (see TruncationWarnings)."""
         limit, texts = self.max_length, list(texts)  # also takes a `datasets` column
         # verbose=False: this count is ours to report; transformers would add its own warning.
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]]
-        if max(lengths) > limit:
-            lost = sum(max(0, n - limit) for n in lengths)
-            texts_cut = sum(n > limit for n in lengths)
-            if limit == self.model_limit:  # raising backbone.max_length would not help
-                warnings.warn(f"{self.config.path} takes at most {limit} tokens: truncation cut {lost} tokens over "
-                              f"{texts_cut} texts (a backbone with more positions keeps them)")
-            else:
-                warnings.warn(f"backbone.max_length={limit} truncated {lost} tokens over {texts_cut} texts; "
-                              f"raise it to keep them")
+        self.truncated([len(ids) for ids in self.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]],
+                       limit)
         return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                               return_offsets_mapping=True, return_tensors="pt")
 

@@ -6,8 +6,8 @@ each puzzle's own tokens back to back with no padding (an ARC split's texts diff
 length). Training then costs the same whatever the backbone's size; `CachedStates` pads each
 batch to its longest puzzle when the loader reads it. The cache file is named by a hash
 of everything the states depend on: the backbone (id plus hub commit, or a hash of a local
-folder's weight files), its tokenizer, layer choice, dtype, quantization, max_length, and the
-exact texts and answer spans. Change any of them and a new entry is computed.
+folder's weight files and config.json), its tokenizer, layer choice, dtype, quantization,
+max_length, and the exact texts and answer spans. Change any of them and a new entry is computed.
 
 `backbone.cache=false` runs the backbone on every batch instead (`LiveStates`), and
 `backbone.lora` feeds token ids to a model that holds the backbone (`token_split`), because
@@ -122,16 +122,17 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
     @find_executable_batch_size(starting_batch_size=backbone.config.batch_size)
     def embed_in_batches(batch_size: int) -> tuple[dict[str, torch.Tensor], int]:
         chunks, placed = [], list(order.split(batch_size))
-        for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
-            rows = split[where.tolist()]
-            encoded = backbone(rows["question"])
-            slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
-                                 for o, spans in zip(encoded.offsets, rows["slot_spans"])])
-            mask = encoded.mask.bool().cpu()
-            states = encoded.states.to("cpu", torch.float16)  # half the disk and memory; the adapter reads fp32
-            if not torch.isfinite(states).all():
-                warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
-            chunks.append({"states": states, "mask": mask, "token_slot": slots})
+        with backbone.counting_truncation(desc):  # one truncation warning with the split's totals
+            for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
+                rows = split[where.tolist()]
+                encoded = backbone(rows["question"])
+                slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
+                                     for o, spans in zip(encoded.offsets, rows["slot_spans"])])
+                mask = encoded.mask.bool().cpu()
+                states = encoded.states.to("cpu", torch.float16)  # half the disk and memory; the adapter reads fp32
+                if not torch.isfinite(states).all():
+                    warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
+                chunks.append({"states": states, "mask": mask, "token_slot": slots})
         return _unpadded(chunks, placed), batch_size
 
     entry, used = embed_in_batches()
@@ -141,14 +142,21 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
     return entry
 
 
-def _save(obj, path: Path) -> None:
+def _save(obj, path: Path, about: dict | None = None) -> None:
+    """`obj` written to `path` through a temporary file; `about`, its description, is written
+    before the entry is renamed into place, so no run ever reads an entry without one (which
+    `hybrid-cache prune --old` would take for an older version's)."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(obj, tmp)
+        if about is not None:
+            metadata_path(path).write_text(json.dumps(about, indent=1))
     except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
         try:
             tmp.unlink(missing_ok=True)
+            if about is not None:
+                metadata_path(path).unlink(missing_ok=True)
             free = f"{shutil.disk_usage(path.parent).free / 2**30:.1f} GiB free there"
         except OSError:
             free = "folder not writable"
@@ -167,14 +175,17 @@ def entry_files(entry: Path) -> list[Path]:
     return [entry, metadata_path(entry)]
 
 
-def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
-    """The entry, then a small description of it beside it (read by `hybrid-cache list`)."""
-    _save(entry, path)
+def _description(entry: dict, backbone, desc: str) -> dict:
+    """What `hybrid-cache list` shows of an entry (kept beside it as <key>.json)."""
     lengths = entry["lengths"]
-    about = {"format": FORMAT, "split": desc, "puzzles": len(lengths), "tokens": int(lengths.sum()),
-             "longest": int(lengths.max()) if len(lengths) else 0, "hidden": entry["states"].shape[1],
-             "created": time.time(), "backbone": fingerprint(backbone)}
-    metadata_path(path).write_text(json.dumps(about, indent=1))
+    return {"format": FORMAT, "split": desc, "puzzles": len(lengths), "tokens": int(lengths.sum()),
+            "longest": int(lengths.max()) if len(lengths) else 0, "hidden": entry["states"].shape[1],
+            "created": time.time(), "backbone": fingerprint(backbone)}
+
+
+def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
+    """The entry, with a small description of it beside it (read by `hybrid-cache list`)."""
+    _save(entry, path, _description(entry, backbone, desc))
     total = sum(p.stat().st_size for p in path.parent.glob("*.pt"))
     if total > LARGE_CACHE:
         print(f"the embedding cache in {path.parent} holds {total / 2**30:.1f} GiB; `hybrid-cache list` shows its "
@@ -222,6 +233,11 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     main = accelerator is None or accelerator.is_main_process
     cached = _read(path, len(split), desc) if main else None
     exists = cached is not None
+    if exists and not metadata_path(path).exists():  # lost by an older version killed between the two writes
+        try:
+            metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1))
+        except OSError:
+            pass  # a read-only cache: `hybrid-cache list` shows it as undescribed
     if world > 1:  # one decision for all processes, or some would wait at a barrier forever
         from accelerate.utils import broadcast_object_list
 
@@ -310,13 +326,14 @@ def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> Ten
     """`backbone.lora`: (input_ids, mask, token_slot, labels, index) for a model that runs the
     backbone itself (hybrid/lora.py); tokenized once, since the tokenizer never changes."""
     ids, masks, slots = [], [], []
-    for start in range(0, len(split), 1024):
-        rows = split[start:start + 1024]
-        batch = backbone.tokenize(rows["question"])
-        ids.append(batch["input_ids"])
-        masks.append(batch["attention_mask"].bool())
-        slots.append(torch.stack([token_slots(o, [tuple(s) for s in spans or []])
-                                  for o, spans in zip(batch["offset_mapping"], rows["slot_spans"])]))
+    with backbone.counting_truncation(desc):  # one truncation warning with the split's totals
+        for start in range(0, len(split), 1024):
+            rows = split[start:start + 1024]
+            batch = backbone.tokenize(rows["question"])
+            ids.append(batch["input_ids"])
+            masks.append(batch["attention_mask"].bool())
+            slots.append(torch.stack([token_slots(o, [tuple(s) for s in spans or []])
+                                      for o, spans in zip(batch["offset_mapping"], rows["slot_spans"])]))
     length = max(t.shape[1] for t in ids)
     pad_id = backbone.tokenizer.pad_token_id
     labels = _labels(split, num_slots, desc)

