@@ -106,7 +106,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.model import HybridModel
 
     run, folder = locate(path)
-    if not ema and folder.name == "final":  # final/ holds only the EMA copy; raw weights live in checkpoints
+    if not ema and not any(folder.glob("custom_checkpoint_*.pkl")):  # a pretrained folder (final/) holds only
+        # the EMA copy; raw weights live in the training checkpoints
         found = checkpoint.checkpoints(run)
         if not found:
             raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")

@@ -7,6 +7,11 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   so a damaged or truncated file is named before anything is loaded from it.
 - Resume from `latest` falls back to the previous good checkpoint (with a warning naming the
   damaged file) and moves the bad folder aside as `step_N.corrupt`; nothing is deleted.
+  A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
+  resume with the details instead: it is not damaged, and an older one would not fit either.
+- Resuming from a checkpoint older than the newest moves the newer ones aside
+  (`step_N.superseded`, by `supersede`): the run branches there, and `latest` must find the
+  branch's own.
 - SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) becomes a request: `GracefulStop` lets
   the training loop finish the batch, save and exit cleanly.
 
@@ -20,6 +25,7 @@ import json
 import shutil
 import signal
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -35,11 +41,29 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the folder or file."""
 
 
+class CheckpointMismatch(CheckpointError):
+    """An intact checkpoint that does not fit the model or training state this config builds."""
+
+
+def step_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.removeprefix(PREFIX))
+
+
 def checkpoints(output_dir: str | Path) -> list[Path]:
-    """Complete checkpoints, oldest first (`.tmp`, `.old` and `.corrupt` folders are not)."""
+    """Complete checkpoints, oldest first (`.tmp`, `.old`, `.corrupt` and `.superseded` folders are not)."""
     root = Path(output_dir) / "checkpoints"
     found = [p for p in root.glob(f"{PREFIX}*") if p.is_dir() and p.name.removeprefix(PREFIX).isdigit()]
-    return sorted(found, key=lambda p: int(p.name.removeprefix(PREFIX)))
+    return sorted(found, key=step_of)
+
+
+def move_aside(folder: Path, suffix: str) -> Path:
+    """Rename `folder` to `folder.suffix` (or `.suffix-2`, `-3`... if taken): nothing is deleted."""
+    target, n = folder.with_name(f"{folder.name}.{suffix}"), 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{folder.name}.{suffix}-{n}")
+    folder.rename(target)
+    return target
 
 
 def _sha256(path: Path) -> str:
@@ -94,10 +118,38 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         (tmp / "config.yaml").write_text(to_yaml(config))
         write_manifest(tmp)  # last: a folder with a manifest is complete
         replace_folder(tmp, final)
-        for old in checkpoints(output_dir)[:-keep] if keep > 0 else []:
+        # Only checkpoints older than this one are pruned: this run's newest must survive whatever
+        # else the folder holds.
+        older = [c for c in checkpoints(output_dir) if step_of(c) < step]
+        for old in older[:len(older) - (keep - 1)] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
+
+
+EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
+
+
+def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
+    """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder
+    to `<output_dir>-<when that run started>` and return where. Left in place, the earlier run's
+    checkpoints would mix with the new run's (pruning and `--resume` go by step number) and its
+    final weights would be overwritten."""
+    out = Path(output_dir)
+    found = out.is_dir() and any((out / name).exists() for name in EARLIER_RUN)
+    target = None
+    if found:
+        started = (out / "config.yaml") if (out / "config.yaml").exists() else out
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started.stat().st_mtime))
+        target, n = out.with_name(f"{out.name}-{stamp}"), 1
+        while target.exists():
+            n += 1
+            target = out.with_name(f"{out.name}-{stamp}-{n}")
+    accelerator.wait_for_everyone()  # every process has named the target before the folder moves
+    if found and accelerator.is_main_process:
+        out.rename(target)
+    accelerator.wait_for_everyone()
+    return target
 
 
 def load(accelerator, path: Path) -> None:
@@ -106,43 +158,67 @@ def load(accelerator, path: Path) -> None:
     try:
         accelerator.load_state(str(path))
     except Exception as err:  # torch/safetensors raise many types for a damaged file
+        if (path / MANIFEST).exists():  # the files are intact, so they do not fit this config
+            raise CheckpointMismatch(
+                f"checkpoint {path} does not fit the run this config builds. A resumed run must keep every "
+                f"shape the weights depend on (task size, reasoner.hidden, the backbone) and train.ema; "
+                f"to start new weights from it use train.init_from instead. "
+                f"Details: {' '.join(str(err).split())[:300]}") from None
         raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: "
                               f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
 
 
 def resume(accelerator, resume: str, output_dir: str | Path) -> Path:
-    """Load `resume`: a checkpoint folder, or `latest` (the newest good one in output_dir).
+    """Load `resume`: a checkpoint folder, a run folder or `latest` (the newest good checkpoint
+    of that run folder, or of output_dir).
 
-    With `latest`, a damaged checkpoint is skipped with a warning naming it and the next older
-    one is tried; once one loads, the damaged folders are moved aside (`.corrupt`), so later
-    runs neither retry nor prune around them. If none loads, the error lists each failure."""
-    if resume != "latest":
-        path = Path(resume)
-        if not path.is_dir():
-            raise CheckpointError(f"checkpoint folder {path} does not exist")
-        load(accelerator, path)
-        return path
-    found = checkpoints(output_dir)
+    With a run folder or `latest`, a damaged checkpoint is skipped with a warning naming it and
+    the next older one is tried; once one loads, the damaged folders are moved aside
+    (`.corrupt`), so later runs neither retry nor prune around them. If none loads, the error
+    lists each failure."""
+    run_dir = Path(output_dir) if resume == "latest" else Path(resume)
+    if resume == "latest" or (run_dir / "checkpoints").is_dir():
+        return _load_newest(accelerator, run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"checkpoint folder {run_dir} does not exist")
+    load(accelerator, run_dir)
+    return run_dir
+
+
+def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:
+    """Move aside (`.superseded`) the checkpoints of output_dir newer than `step`, where a resumed
+    run continues: it will save its own, and `latest` must not find the abandoned ones."""
+    accelerator.wait_for_everyone()  # every process has read the checkpoint it resumed from
+    moved = []
+    if accelerator.is_main_process:
+        moved = [move_aside(c, "superseded").name for c in checkpoints(output_dir) if step_of(c) > step]
+    accelerator.wait_for_everyone()
+    return moved
+
+
+def _load_newest(accelerator, run_dir: Path) -> Path:
+    found = checkpoints(run_dir)
     if not found:
-        raise CheckpointError(f"train.resume=latest but {Path(output_dir) / 'checkpoints'} holds no checkpoint")
+        raise CheckpointError(f"{run_dir / 'checkpoints'} holds no checkpoint to resume from")
     failures: list[tuple[Path, CheckpointError]] = []
     for path in reversed(found):
         try:
             load(accelerator, path)
+        except CheckpointMismatch:
+            raise  # intact files: an older checkpoint of the same run would not fit either
         except CheckpointError as err:
             failures.append((path, err))
-            warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=2)
+            warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=3)
             continue
         accelerator.wait_for_everyone()  # every process has read its files before any folder moves
         if accelerator.is_main_process:
-            for bad, err in failures:
-                bad.rename(bad.with_name(bad.name + ".corrupt"))
-        if failures:
-            warnings.warn(f"resumed from {path} instead of the newer {', '.join(b.name for b, _ in failures)}: "
-                          f"moved aside as *.corrupt", stacklevel=2)
+            moved = [move_aside(bad, "corrupt").name for bad, _ in failures]
+            if moved:
+                warnings.warn(f"resumed from {path} instead of the newer {', '.join(b.name for b, _ in failures)}: "
+                              f"moved aside as {', '.join(moved)}", stacklevel=3)
         return path
     raise CheckpointError("no checkpoint in {} could be loaded:\n  {}".format(
-        Path(output_dir) / "checkpoints", "\n  ".join(str(err) for _, err in failures)))
+        run_dir / "checkpoints", "\n  ".join(str(err) for _, err in failures)))
 
 
 class GracefulStop:
@@ -171,6 +247,7 @@ class GracefulStop:
 def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
     """Load a training checkpoint's EMA weights (what training evaluates), else the folder's
     model.safetensors (in a final/ or pretrained folder that is the EMA copy). Returns which."""
+    verify(folder)  # a damaged file is named, not loaded as slightly wrong weights
     state, source = None, f"{folder.name}/model.safetensors"
     try:
         if ema:

@@ -146,7 +146,15 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
     if base is not None:
         if not Path(base).exists():
             raise ConfigError(f"config file {base} does not exist")
-        layers.append(OmegaConf.load(base))
+        try:
+            layer = OmegaConf.load(base)
+        except Exception as err:  # yaml's parser and scanner errors, OmegaConf's own
+            raise ConfigError(f"config file {base} is not valid YAML: {' '.join(str(err).split())[:300]}") from None
+        for group in GROUPS:  # `task: maze` names a preset, which only the command line expands
+            if group in layer and not isinstance(layer[group], DictConfig):
+                raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings; "
+                                  f"to use the {group} preset, pass {group}={layer[group]} on the command line")
+        layers.append(layer)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
@@ -164,7 +172,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         task_schema = OmegaConf.structured(_task_schema(merged.task.name))
         merged.task = OmegaConf.merge(task_schema, merged.task)
     except OmegaConfBaseException as err:
-        raise ConfigError(f"bad config: {err.msg if hasattr(err, 'msg') else err}".split("\n")[0] +
+        raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
                           f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
     config = OmegaConf.to_object(merged)
     validate(config)
@@ -219,6 +227,7 @@ def validate(config: Config) -> None:
     for key, value, allowed, rule in rules:
         if not allowed:
             raise ConfigError(f"{key}={value}: must be {rule}")
+    _validate_backbone_path(b)
     if r.mixer == "attention" and r.hidden % r.heads:
         raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
     if t.batch_size % t.grad_accum:
@@ -231,6 +240,22 @@ def validate(config: Config) -> None:
         raise ConfigError(f"train.schedule={t.schedule!r}: choose one of {', '.join(schedules)}")
     if t.tracker is not None and t.tracker not in LoggerType.list():
         raise ConfigError(f"train.tracker={t.tracker!r}: choose null or one of {', '.join(LoggerType.list())}")
+
+
+def _validate_backbone_path(b: BackboneConfig) -> None:
+    """The built-in front ends (`chars`, `tiny:<kind>`) are checked here, before any data are
+    generated; hub ids and folders are checked when the backbone loads."""
+    if b.path == "chars" or b.path.startswith("chars:"):
+        from hybrid.char_backbone import ngram_order  # imported here: reading a config need not load torch
+
+        ngram_order(b.path)
+        if b.lora is not None:
+            raise ConfigError(f"backbone.lora needs a transformer backbone; backbone.path={b.path} has no weights to "
+                              f"adapt: set backbone.lora=null or choose a transformer backbone")
+    if b.path.startswith("tiny:"):
+        from hybrid.tiny_backbones import check_kind
+
+        check_kind(b.path.removeprefix("tiny:"))
 
 
 def to_yaml(config: Config) -> str:

@@ -115,7 +115,9 @@ class Hybrid:
     def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
               batch_size: int = 64, halt_threshold: float | None = None) -> list[Solution]:
         """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set."""
-        N_sup = N_sup or self.config.reasoner.N_sup
+        N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
+        if N_sup < 1 or batch_size < 1:
+            raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
         threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
         solutions: list[Solution | None] = [None] * len(puzzles)
         read: list[tuple[int, Example]] = []

@@ -53,14 +53,20 @@ def read_items(text: str, split) -> list[dict]:
     return items
 
 
+def positive(value: str) -> int:
+    if not value.lstrip("-").isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="pretrained folder, training run folder or checkpoint folder")
     parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default)")
     parser.add_argument("--output", default="-", help="JSONL file to write, or - for stdout (default)")
     parser.add_argument("--fixed-steps", action="store_true", help="run all N_sup supervision steps (no early exit)")
-    parser.add_argument("--steps", type=int, help="N_sup at test time (default: the trained value)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=positive, help="N_sup at test time (default: the trained value)")
+    parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -74,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
             text = source.read()
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
+    if args.output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        sys.exit(f"error: cannot write {args.output}: its folder does not exist")  # before minutes of solving
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device)
     except (CheckpointError, ConfigError) as err:

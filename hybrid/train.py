@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -105,16 +105,29 @@ def build(config: Config, accelerator: Accelerator):
 
 def train(config: Config) -> dict:
     out_dir = Path(config.train.output_dir)
+    # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
+    # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
+    # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
+    ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
-                              project_dir=str(out_dir), dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+                              project_dir=str(out_dir), dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+                              kwargs_handlers=ddp)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
+    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
+    if not config.train.resume:
+        moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
+        if moved is not None:
+            accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
+                              f"move it back and add --resume)")
+            if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
+                init = moved / init.resolve().relative_to(out_dir.resolve())
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # same weights whatever the data steps consumed
-    if config.train.init_from:
-        source = checkpoint.load_weights(model, locate(config.train.init_from))
-        accelerator.print(f"weights from {config.train.init_from} ({source})")
+    if init is not None:
+        source = checkpoint.load_weights(model, init)
+        accelerator.print(f"weights from {init} ({source})")
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")
@@ -135,6 +148,9 @@ def train(config: Config) -> dict:
     if config.train.resume:
         path = checkpoint.resume(accelerator, config.train.resume, out_dir)
         accelerator.print(f"resumed from {path} at batch {progress.step}")
+        superseded = checkpoint.supersede(accelerator, out_dir, progress.step)
+        if superseded:
+            accelerator.print(f"the newer checkpoints of {out_dir} were moved aside: {', '.join(superseded)}")
     if accelerator.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(to_yaml(config))
@@ -155,7 +171,7 @@ def train(config: Config) -> dict:
                         halt_threshold=config.reasoner.halt_threshold,
                         disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
 
-    saved_step = None
+    saved_step = progress.step if config.train.resume else None  # a resumed batch's checkpoint exists: keep it
 
     def save() -> Path:
         """Checkpoint the current state (once per batch, however many reasons ask)."""
@@ -204,7 +220,7 @@ def train(config: Config) -> dict:
                                   f"cell {metrics['cell_accuracy']:.3f}")
                 accelerator.log(log, step=progress.step)
                 every = config.train.checkpoint_every
-                if interrupted or every and (progress.step % every == 0 or done):
+                if interrupted or every and progress.step % every == 0:
                     save()
                 if done or interrupted:
                     stopped_early = timed_out and progress.step < config.train.steps
@@ -219,6 +235,7 @@ def train(config: Config) -> dict:
         finish(accelerator)
         return {"interrupted": True, "batches": progress.step, "checkpoint": str(path)}
     train_seconds = time.perf_counter() - start
+    save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved
 
     results = {"test": run_eval(desc="final evaluation")}
     if "test_heldout" in tensors:
@@ -242,11 +259,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
     parser.add_argument("--config", help="a YAML file merged before the overrides")
-    parser.add_argument("--resume", nargs="?", const="latest", help="resume from a checkpoint folder (default: latest)")
-    args = parser.parse_args(argv)
-    if args.resume and "=" in args.resume and not Path(args.resume).exists():
-        args.overrides.insert(0, args.resume)  # `--resume train.steps=800`: an override, not a folder
-        args.resume = "latest"
+    parser.add_argument("--resume", nargs="?", const="latest",
+                        help="resume from a checkpoint folder or a run folder (default: the newest in train.output_dir)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, item in enumerate(argv[:-1]):
+        if item == "--resume" and "=" in argv[i + 1] and not Path(argv[i + 1]).exists():
+            argv[i] = "--resume=latest"  # `--resume train.steps=800`: an override, kept in its place, not a folder
+    args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     return load_config(overrides, args.config)
 

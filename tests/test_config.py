@@ -47,6 +47,20 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
         load_config([override])
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["backbone=chars", "backbone.lora.rank=4"], "backbone.lora needs a transformer backbone; backbone.path=chars has"),
+    (["backbone.path=chars:4"], "backbone.path='chars:4': use chars .*chars:2 .*chars:1"),
+    (["backbone.path=tiny:bart"], "backbone.path='tiny:bart': no such tiny backbone; choose one of tiny:bert, tiny:gpt2"),
+])
+def test_a_built_in_front_end_that_cannot_work_is_an_error_before_any_data(overrides, message):
+    from hybrid.train import main
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides)
+    with pytest.raises(SystemExit, match=f"^error: {message}"):  # one line from train.py, not a traceback
+        main(overrides)
+
+
 def test_heads_must_divide_the_reasoner_width():
     with pytest.raises(ConfigError, match="reasoner.heads=3 must divide reasoner.hidden=128"):
         load_config(["reasoner.mixer=attention", "reasoner.heads=3"])
@@ -96,3 +110,17 @@ def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):
     config = parse_args(["--resume", "train.steps=800", "reasoner.T=3"])  # extend a finished run
     assert config.train.resume == "latest" and config.train.steps == 800 and config.reasoner.T == 3
     assert parse_args(["--resume", str(tmp_path)]).train.resume == str(tmp_path)
+    config = parse_args(["train.steps=4", "--resume", "train.steps=8"])  # overrides keep their order: the last wins
+    assert config.train.resume == "latest" and config.train.steps == 8
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train: {steps: [4\n", "is not valid YAML"),
+    ("task: maze\n", "pass task=maze on the command line"),
+    ("train:\n  betas: [0.9]\n", "length 1 does not match"),
+])
+def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
+    (tmp_path / "run.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config([], tmp_path / "run.yaml")
+    assert "None" not in str(err.value).splitlines()[0]

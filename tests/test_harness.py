@@ -140,6 +140,9 @@ def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
     (old / "config.yaml").write_text((old / "config.yaml").read_text().replace("reasoner:\n", "reasoner:\n  gone: 1\n"))
     with pytest.raises(SystemExit, match="does not match this version's config schema"):
         main([str(old)])
+    shutil.copytree(run / "final", tmp_path / "exported")  # a pretrained folder holds only the EMA copy
+    with pytest.raises(SystemExit, match="--no-ema needs a checkpoint with raw weights"):
+        main([str(tmp_path / "exported"), "--no-ema"])
     proc = subprocess.run([sys.executable, "-m", "eval", str(tmp_path / "missing")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr

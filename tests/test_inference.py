@@ -142,3 +142,16 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
     assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps: '0' is not a whole number >= 1"),
+    (["--batch-size", "-1"], "--batch-size: '-1' is not a whole number >= 1"),
+    (["--output", "missing/answers.jsonl"], "its folder does not exist"),
+])
+def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("_ 1 _ _\n")
+    with pytest.raises(SystemExit) as exit_:  # no model folder exists: the options are checked first
+        solve_main([str(tmp_path / "no-model"), "--input", "in.txt", *args])
+    assert message in str(exit_.value.code) + capsys.readouterr().err

@@ -103,7 +103,24 @@ def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path
     config = small_config("backbone.lora.rank=4", "train.halt=false", "train.batch_size=16")
     build(config, Accelerator(cpu=True))  # generate the puzzles once, before the processes start
     (tmp_path / "config.yaml").write_text(to_yaml(config))
-    launch(__file__, tmp_path / "config.yaml")
+    launch(__file__, "lora_steps_in_each_process", tmp_path / "config.yaml")
+
+
+def train_in_each_process(config_file):
+    """Run by `accelerate launch` below: hybrid.train.train, as `accelerate launch hybrid/train.py` runs it."""
+    assert train(from_yaml(config_file))["batches"] == 2
+
+
+@pytest.mark.parametrize("unused", [
+    "backbone.layer=1",  # the second block's LoRA weights never see the loss
+    "backbone.lora.target_modules=[query,value,dense]",  # BERT's pooler `dense`: its output feeds no loss
+])
+def test_lora_weights_without_gradient_do_not_stop_ddp(small_config, tmp_path, unused):
+    from test_cache import launch
+
+    config = small_config("backbone.lora.rank=4", unused, "train.steps=2", "train.checkpoint_every=0")
+    (tmp_path / "config.yaml").write_text(to_yaml(config))
+    launch(__file__, "train_in_each_process", tmp_path / "config.yaml")  # DDP failed at the second step
 
 
 def test_lora_misuse_is_a_clear_error(tiny_backbone):
@@ -115,5 +132,5 @@ def test_lora_misuse_is_a_clear_error(tiny_backbone):
     assert Path(tiny_backbone("bert")).exists()
 
 
-if __name__ == "__main__":
-    lora_steps_in_each_process(sys.argv[1])
+if __name__ == "__main__":  # launch(__file__, function, *args)
+    globals()[sys.argv[1]](*sys.argv[2:])

@@ -12,9 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import hybrid.supervision
 import hybrid.train
 from hybrid import checkpoint
-from hybrid.checkpoint import CheckpointError
+from hybrid.checkpoint import CheckpointError, CheckpointMismatch
 from hybrid.config import load_config
 from hybrid.train import train
 
@@ -135,14 +136,14 @@ def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 
 
 def test_non_finite_loss_stops_before_the_update_and_saves_the_good_state(small_config, monkeypatch, tmp_path):
-    real, calls = hybrid.train.stablemax_cross_entropy, []
+    real, calls = hybrid.supervision.stablemax_cross_entropy, []
 
     def poisoned(logits, labels):  # the 5th loss (batch 3, first supervision step) is NaN
         calls.append(1)
         loss = real(logits, labels)
         return loss * float("nan") if len(calls) == 5 else loss
 
-    monkeypatch.setattr(hybrid.train, "stablemax_cross_entropy", poisoned)
+    monkeypatch.setattr(hybrid.supervision, "stablemax_cross_entropy", poisoned)
     out = tmp_path / "nan"
     with pytest.raises(FloatingPointError, match="batch 3.*step_00000002") as err:
         train(small_config(*RUN, f"train.output_dir={out}", "train.checkpoint_every=0"))
@@ -152,3 +153,80 @@ def test_non_finite_loss_stops_before_the_update_and_saves_the_good_state(small_
     assert all(torch.isfinite(w).all() for w in weights.values())
     monkeypatch.undo()  # and training goes on from there
     assert train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))["batches"] == 6
+
+
+def files(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_new_run_in_a_used_folder_moves_the_earlier_run_aside(small_config, tmp_path):
+    out = tmp_path / "run"
+    train(small_config("train.steps=6"))  # the earlier run: checkpoints 4 and 6, final/
+    earlier = {c.name: files(c) for c in checkpoint.checkpoints(out)} | {"final": files(out / "final")}
+    train(small_config("train.steps=4", "train.lr=3e-4"))  # a new run with fewer steps, same folder
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("run-")]
+    assert {c.name: files(c) for c in checkpoint.checkpoints(moved)} | {"final": files(moved / "final")} == earlier
+    assert [c.name for c in checkpoint.checkpoints(out)] == ["step_00000002", "step_00000004"]  # its own, kept
+    resumed = train(small_config("train.steps=6", "train.lr=3e-4", "train.resume=latest"))
+    assert resumed["batches"] == 6  # continued the new run (from its batch 4), not the earlier one's batch 6
+
+
+def test_resuming_an_older_checkpoint_sets_the_newer_ones_aside(small_config, tmp_path):
+    out = tmp_path / "run"
+    train(small_config("train.steps=6"))  # checkpoints 4 and 6
+    newest = files(out / "checkpoints" / "step_00000006")
+    train(small_config("train.steps=6", f"train.resume={out / 'checkpoints' / 'step_00000004'}"))
+    assert (out / "checkpoints" / "step_00000006.superseded").is_dir()
+    assert files(out / "checkpoints" / "step_00000006.superseded") == newest
+    assert [c.name for c in checkpoint.checkpoints(out)] == ["step_00000004", "step_00000006"]  # the branch's own
+
+
+def test_a_non_finite_loss_right_after_resuming_keeps_the_checkpoint_it_resumed_from(small_config, monkeypatch, tmp_path):
+    out = tmp_path / "run"
+    train(small_config("train.steps=2"))
+    good = files(out / "checkpoints" / "step_00000002")
+    monkeypatch.setattr(hybrid.supervision, "stablemax_cross_entropy", lambda logits, labels: logits.sum(-1) * float("nan"))
+    with pytest.raises(FloatingPointError, match="step_00000002"):
+        train(small_config("train.steps=4", "train.resume=latest"))
+    assert files(out / "checkpoints" / "step_00000002") == good
+
+
+def test_checkpoint_every_0_saves_at_the_end(small_config, tmp_path):
+    train(small_config("train.steps=3", "train.checkpoint_every=0"))
+    assert [c.name for c in checkpoint.checkpoints(tmp_path / "run")] == ["step_00000003"]
+
+
+def test_resuming_with_a_changed_shape_is_a_config_error_and_moves_nothing(small_config, tmp_path):
+    train(small_config())
+    saved = checkpoint.checkpoints(tmp_path / "run")
+    with pytest.raises(CheckpointMismatch, match="does not fit.*init_from.*size mismatch"):
+        train(small_config("reasoner.hidden=64", "train.steps=6", "train.resume=latest"))
+    assert checkpoint.checkpoints(tmp_path / "run") == saved  # not taken for damage, not moved aside
+
+
+def test_resume_takes_a_run_folder(small_config, tmp_path):
+    train(small_config())  # into tmp_path/run
+    other = small_config("train.steps=6", f"train.output_dir={tmp_path / 'branch'}", f"train.resume={tmp_path / 'run'}")
+    assert train(other)["batches"] == 6
+    assert [c.name for c in checkpoint.checkpoints(tmp_path / "branch")] == ["step_00000006"]
+
+
+def test_move_aside_never_overwrites(tmp_path):
+    for _ in range(3):
+        (tmp_path / "step_00000004").mkdir()
+        checkpoint.move_aside(tmp_path / "step_00000004", "corrupt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_00000004.corrupt", "step_00000004.corrupt-2",
+                                                          "step_00000004.corrupt-3"]
+
+
+def test_loading_weights_checks_the_checksums(small_config, tmp_path):
+    from hybrid.inference import Hybrid
+
+    train(small_config())
+    saved = checkpoint.checkpoints(tmp_path / "run")[-1]
+    ema = saved / "custom_checkpoint_1.pkl"  # the EMA: registered after the progress counter
+    data = bytearray(ema.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle (tensor data): the file would still load
+    ema.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=f"{ema}.*damaged"):
+        Hybrid.from_pretrained(saved)
