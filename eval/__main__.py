@@ -106,7 +106,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.model import HybridModel
 
     run, folder = locate(path)
-    if not ema and not any(folder.glob("custom_checkpoint_*.pkl")):  # a pretrained folder (final/) holds only
+    if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
         # the EMA copy; raw weights live in the training checkpoints
         found = checkpoint.checkpoints(run)
         if not found:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.config import BackboneConfig, ConfigError
 
@@ -169,24 +169,25 @@ def hub_snapshot(repo_id: str, revision: str | None) -> Path:
     return Path(found).parent
 
 
+def tokenizer_fix(path: str) -> str:
+    """What to do about a missing or foreign tokenizer at `path`."""
+    if Path(path).is_dir():
+        return f"save the model's tokenizer in that folder: tokenizer.save_pretrained({path!r})"
+    return "save the model and its tokenizer to a folder (save_pretrained) and set backbone.path to it"
+
+
 def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bool = False):
     """The backbone's fast tokenizer, padding on the right. A missing tokenizer is an error: for a
     folder without one (only model.save_pretrained wrote it) AutoTokenizer builds a near-empty
-    one (5 tokens for BERT) that silently turns every word into [UNK]."""
+    one (5 tokens for BERT) that silently turns every word into [UNK]. (FrozenBackbone also
+    checks its size against the model's vocabulary, once the model's config is loaded.)"""
     folder = Path(path)
-    fix = (f"save the model's tokenizer in that folder: tokenizer.save_pretrained({path!r})" if folder.is_dir() else
-           "save the model and its tokenizer to a folder (save_pretrained) and set backbone.path to it")
     if folder.is_dir() and not any((folder / name).exists() for name in TOKENIZER_FILES) \
             and not any(next(folder.glob(pattern), None) for pattern in TOKENIZER_PATTERNS):
         raise ConfigError(f"backbone folder {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)} or a "
-                          f"sentencepiece model): every word would become [UNK]; {fix}")
+                          f"sentencepiece model): every word would become [UNK]; {tokenizer_fix(path)}")
     kwargs = {"revision": revision} if revision else {}
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
-    text_config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs).get_text_config()
-    vocab_size = getattr(text_config, "vocab_size", None)
-    if isinstance(vocab_size, int) and 2 * len(tokenizer) < vocab_size:  # a real one covers (nearly) every row
-        raise ConfigError(f"backbone {path!r}: its tokenizer has {len(tokenizer)} tokens for a model with {vocab_size} "
-                          f"(vocab_size in its config.json), so its tokenizer files are missing or another model's; {fix}")
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ConfigError(f"backbone {path!r} has no fast tokenizer; span pooling needs its offset mapping")
     if tokenizer.pad_token is None:  # decoder LMs (GPT-2, Llama) ship without one
@@ -257,6 +258,11 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             self.model = self.model.get_encoder()
         freeze(self.model)
         self.text_config = self.model.config.get_text_config()  # a multimodal model keeps its language model's sizes here
+        vocab_size = getattr(self.text_config, "vocab_size", None)
+        if isinstance(vocab_size, int) and 2 * len(self.tokenizer) < vocab_size:  # a real one covers (nearly) every row
+            raise ConfigError(f"backbone {path!r}: its tokenizer has {len(self.tokenizer)} tokens for a model with "
+                              f"{vocab_size} (vocab_size in its config.json), so its tokenizer files are missing or "
+                              f"another model's; {tokenizer_fix(path)}")
         self.hidden_size = self.text_config.hidden_size
         self.num_layers = self.text_config.num_hidden_layers
         self.layer_span()  # a bad backbone.layer fails now, not mid-run

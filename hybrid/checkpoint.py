@@ -35,6 +35,7 @@ from hybrid.config import Config, to_yaml
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
+SAVED_OBJECTS = "custom_checkpoint_*.pkl"  # accelerate's files for registered objects (progress, EMA): training state
 
 
 class CheckpointError(RuntimeError):
@@ -56,12 +57,18 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=step_of)
 
 
-def move_aside(folder: Path, suffix: str) -> Path:
-    """Rename `folder` to `folder.suffix` (or `.suffix-2`, `-3`... if taken): nothing is deleted."""
-    target, n = folder.with_name(f"{folder.name}.{suffix}"), 1
+def free_name(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... whichever does not exist yet."""
+    target, n = path, 1
     while target.exists():
         n += 1
-        target = folder.with_name(f"{folder.name}.{suffix}-{n}")
+        target = path.with_name(f"{path.name}-{n}")
+    return target
+
+
+def move_aside(folder: Path, suffix: str) -> Path:
+    """Rename `folder` to `folder.suffix` (or `.suffix-2`, `-3`... if taken): nothing is deleted."""
+    target = free_name(folder.with_name(f"{folder.name}.{suffix}"))
     folder.rename(target)
     return target
 
@@ -141,10 +148,7 @@ def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
     if found:
         started = (out / "config.yaml") if (out / "config.yaml").exists() else out
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started.stat().st_mtime))
-        target, n = out.with_name(f"{out.name}-{stamp}"), 1
-        while target.exists():
-            n += 1
-            target = out.with_name(f"{out.name}-{stamp}-{n}")
+        target = free_name(out.with_name(f"{out.name}-{stamp}"))
     accelerator.wait_for_everyone()  # every process has named the target before the folder moves
     if found and accelerator.is_main_process:
         out.rename(target)
@@ -253,7 +257,7 @@ def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
         if ema:
             # accelerate saves registered objects as custom_checkpoint_<i>.pkl in registration
             # order; the EMA (an AveragedModel) is the one that counts its averages.
-            for pkl in sorted(folder.glob("custom_checkpoint_*.pkl")):
+            for pkl in sorted(folder.glob(SAVED_OBJECTS)):
                 saved = torch.load(pkl, map_location="cpu", weights_only=True)
                 if isinstance(saved, dict) and "n_averaged" in saved:
                     state = {k.removeprefix("module."): v for k, v in saved.items() if k != "n_averaged"}
