@@ -161,6 +161,8 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         key, value = item.split("=", 1)
         if key in GROUPS:
             preset = _preset(key, value)
+            if key == "backbone":  # a whole model: an earlier one's gguf_file or max_length must not stay
+                layers.append(OmegaConf.create({"backbone": OmegaConf.structured(BackboneConfig)}))
             layers.append(OmegaConf.create({key: preset}))
             continue
         layers.append(OmegaConf.from_dotlist([item]))
@@ -235,7 +237,12 @@ def validate(config: Config) -> None:
     from accelerate.utils import LoggerType  # imported here: reading a config need not load them
     from transformers import SchedulerType
 
-    schedules = [schedule.value for schedule in SchedulerType]
+    # Training steps the schedule without a metric and builds it from warm-up and length alone:
+    # these need a metric to step on (reduce_lr_on_plateau, greedy) or settings the config has no
+    # key for (min_lr, num_decay_steps), and would fail after the data and backbone were ready.
+    unusable = {"reduce_lr_on_plateau", "greedy", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
+                "warmup_stable_decay"}
+    schedules = [schedule.value for schedule in SchedulerType if schedule.value not in unusable]
     if t.schedule not in schedules:
         raise ConfigError(f"train.schedule={t.schedule!r}: choose one of {', '.join(schedules)}")
     if t.tracker is not None and t.tracker not in LoggerType.list():

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import shutil
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
@@ -51,9 +52,9 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
             example = task.generate(rng, rng.choice(wordings))
             if task.puzzle_key(example) in exclude:  # keep training puzzles out, in any wording
                 rejected += 1
-                if rejected > 100 * size:  # a small puzzle space would loop forever
-                    raise ValueError(f"{desc}: {task.name} keeps repeating training puzzles ({len(records)} of {size} "
-                                     f"new ones after {rejected} repeats); lower task.train_size or task.test_size")
+                if rejected > 100 * size:  # a small puzzle space would loop forever; the settings' fault
+                    raise ConfigError(f"{desc}: {task.name} keeps repeating training puzzles ({len(records)} of {size} "
+                                      f"new ones after {rejected} repeats); lower task.train_size or task.test_size")
                 continue
             records.append(example.to_record())
             bar.update()
@@ -84,17 +85,30 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     wordings = split_wordings(task, task_config)  # checked first: a bad choice must not find a set saved before
     # The family's generator version is in the key: a changed renderer or slot encoding must not
     # reuse puzzles saved by the old one.
-    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(config, seed, task.version)}"
-    if (path / "dataset_dict.json").exists():
-        return load_from_disk(str(path))
+    key = [config, seed, task.version]
+    own = None
     if hasattr(task, "splits"):
-        own = task.splits(config["train_size"], config["test_size"], seed, *wordings)
-        splits = {name: Dataset.from_list([e.to_record() for e in split]) for name, split in own.items()}
+        # Fixed data (a QA file, a dataset) can change under the same settings; its splits are
+        # cheap to cut, so their content is in the key: an edited file must not find the old splits.
+        own = {name: [e.to_record() for e in split]
+               for name, split in task.splits(config["train_size"], config["test_size"], seed, *wordings).items()}
+        key.append(own)
+    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(*key)}"
+    if (path / "config.json").exists():  # written last: without it the folder is an interrupted save
+        return load_from_disk(str(path))
+    if own is not None:
+        splits = {name: Dataset.from_list(records) for name, records in own.items()}
     else:
         splits = generate_splits(task, task_config, seed)
     dataset = DatasetDict(splits)
-    dataset.save_to_disk(str(path))
-    (path / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    # Saved beside its place and renamed into it: save_to_disk writes dataset_dict.json before the
+    # splits, so a save cut short (Ctrl-C, a full disk) would otherwise break every later run.
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dataset.save_to_disk(str(tmp))
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    shutil.rmtree(path, ignore_errors=True)  # what an interrupted save left there
+    tmp.rename(path)
     return dataset
 
 

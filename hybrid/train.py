@@ -94,10 +94,13 @@ def finish(accelerator: Accelerator) -> None:
 def build(config: Config, accelerator: Accelerator):
     """Task, data (generated and embedded once, cached), model, EMA."""
     task = make_task(config.task)
-    with accelerator.main_process_first():  # the main process generates data and converts GGUF weights first
-        splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
-        backbone = load_for(config, task).to(accelerator.device)
-    tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
+    # The caller's seed alone decides the initial weights (built on the CPU): a backbone's first
+    # use may draw random numbers (a tiny backbone's build reseeds torch), later uses do not.
+    with torch.random.fork_rng(devices=[]):
+        with accelerator.main_process_first():  # the main process generates data and converts GGUF weights first
+            splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+            backbone = load_for(config, task).to(accelerator.device)
+        tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model
     return task, splits, tensors, model
@@ -109,9 +112,11 @@ def train(config: Config) -> dict:
     # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
     # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
     ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
+    # The loader yields global batches (train.batch_size) and Accelerate splits each over the
+    # processes, so the scheduler, counted in global updates, steps once per update.
+    batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
-                              project_dir=str(out_dir), dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-                              kwargs_handlers=ddp)
+                              project_dir=str(out_dir), dataloader_config=batches, kwargs_handlers=ddp)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
@@ -124,7 +129,7 @@ def train(config: Config) -> dict:
                 init = moved / init.resolve().relative_to(out_dir.resolve())
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
-    set_seed(config.train.seed)  # same weights whatever the data steps consumed
+    set_seed(config.train.seed)  # training's own draws (dropout) start from the seed as well
     if init is not None:
         source = checkpoint.load_weights(model, init)
         accelerator.print(f"weights from {init} ({source})")
@@ -135,7 +140,7 @@ def train(config: Config) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
-    loader = DataLoader(tensors["train"], batch_size=per_process, shuffle=True, drop_last=True,
+    loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers)
     optimizer = make_optimizer(model, config)
     total_updates = config.train.steps * config.reasoner.N_sup

@@ -38,6 +38,11 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.cpu_threads=0", "train.cpu_threads=0"),
     ("train.mixed_precision=fp8", "choose no, bf16 or fp16"),
     ("train.schedule=cosine_wramup", "train.schedule='cosine_wramup': choose one of .*cosine"),
+    # a schedule that steps on a metric, or needs settings the config has no key for
+    ("train.schedule=reduce_lr_on_plateau", "train.schedule='reduce_lr_on_plateau': choose one of .*cosine"),
+    ("train.schedule=greedy", "train.schedule='greedy': choose one of"),
+    ("train.schedule=cosine_with_min_lr", "train.schedule='cosine_with_min_lr': choose one of"),
+    ("train.schedule=warmup_stable_decay", "train.schedule='warmup_stable_decay': choose one of"),
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("task.train_size=0", "task.train_size=0"),
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
@@ -124,3 +129,34 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_config([], tmp_path / "run.yaml")
     assert "None" not in str(err.value).splitlines()[0]
+
+
+def test_every_schedule_the_config_accepts_runs():
+    """What validate lets through must build from warm-up and length alone and step as training
+    steps it (no metric)."""
+    import torch
+    from transformers import SchedulerType, get_scheduler
+
+    accepted = []
+    for schedule in SchedulerType:
+        try:
+            load_config([f"train.schedule={schedule.value}"])
+        except ConfigError:
+            continue
+        accepted.append(schedule.value)
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler = get_scheduler(schedule.value, optimizer, num_warmup_steps=2, num_training_steps=6)
+        for _ in range(6):
+            optimizer.step()
+            scheduler.step()
+    assert {"linear", "cosine", "constant_with_warmup"} <= set(accepted)
+
+
+def test_a_backbone_preset_replaces_the_earlier_backbone_settings():
+    """A backbone is a whole model: the GGUF file or the character-length limit of an earlier
+    preset (a --config file from another run, or two presets) must not carry over to the next."""
+    assert load_config(["backbone=smollm2", "backbone=minilm"]).backbone.gguf_file is None
+    swapped = load_config(["backbone=chars", "backbone=tiny_bert"]).backbone
+    assert (swapped.path, swapped.max_length) == ("tiny:bert", load_config([]).backbone.max_length)
+    # settings given after the preset still apply
+    assert load_config(["backbone=smollm2", "backbone.batch_size=8"]).backbone.batch_size == 8

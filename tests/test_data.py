@@ -1,6 +1,8 @@
 import json
 import random
 
+import pytest
+
 from eval.tasks import TASK_CONFIGS, make_task
 from hybrid.config import load_config
 from hybrid.data import build_splits, generate_splits
@@ -43,3 +45,51 @@ def test_test_splits_hold_no_training_puzzle_in_other_words():
         trained = {puzzle(name, r) for r in splits["train"]}
         for split in ("test", "test_heldout"):
             assert not [r for r in splits[split] if puzzle(name, r) in trained], (name, split)
+
+
+def test_an_edited_qa_file_is_not_answered_with_the_old_files_splits(tmp_path):
+    source = tmp_path / "qa.jsonl"
+
+    def write(answer):
+        source.write_text("".join(json.dumps({"question": f"What is {i} plus 1?", "answer": answer(i)}) + "\n"
+                                  for i in range(12)))
+
+    config = load_config(["task=qa", f"task.path={source}", "task.train_size=8", "task.test_size=4"]).task
+    write(lambda i: str(i + 1))
+    before = build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    write(lambda i: f"<{i + 1}>")  # the same settings, corrected answers
+    after = build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    assert after["test"]["question"] == before["test"]["question"]
+    assert list(after["test"]["answer"]) == [f"<{a}>" for a in before["test"]["answer"]]
+    assert build_splits(make_task(config), config, seed=0, data_dir=tmp_path)["train"][:] == after["train"][:]
+
+
+def test_a_save_cut_short_does_not_break_later_runs(tmp_path, monkeypatch):
+    from datasets import Dataset
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    task = make_task(config)
+    save = Dataset.save_to_disk
+
+    def interrupted(self, path, *args, **kwargs):
+        if str(path).endswith("test"):  # the train split is saved, then Ctrl-C
+            raise KeyboardInterrupt
+        return save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Dataset, "save_to_disk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_splits(task, config, seed=0, data_dir=tmp_path)
+    monkeypatch.setattr(Dataset, "save_to_disk", save)
+    again = build_splits(task, config, seed=0, data_dir=tmp_path)
+    assert (len(again["train"]), len(again["test"])) == (8, 4)
+    assert build_splits(task, config, seed=0, data_dir=tmp_path)["test"][:] == again["test"][:]  # and reused
+
+
+def test_a_puzzle_space_too_small_for_the_splits_is_a_one_line_error(tmp_path):
+    from hybrid.train import main
+
+    overrides = ["task=sorting", "task.length=2", "task.low=0", "task.high=1", "task.train_size=200", "task.test_size=20",
+                 "backbone=chars", "train.tracker=null", f"train.output_dir={tmp_path / 'run'}",
+                 f"train.data_dir={tmp_path / 'cache'}"]
+    with pytest.raises(SystemExit, match="^error: test: sorting keeps repeating training puzzles .* lower task.train_size"):
+        main(overrides)

@@ -7,6 +7,7 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
 import torch
 from accelerate import Accelerator, debug_launcher
 from accelerate.state import AcceleratorState
@@ -18,9 +19,10 @@ from eval.runner import predict
 from hybrid.train import train
 
 
-def record_losses(spy_on: list, check_weights: bool = False):
-    """Wrap the supervise that hybrid.train calls: record the batch loss (mean over processes) and, under DDP,
-    check after every batch that all processes hold the same trainable weights."""
+def record_losses(spy_on: list, check_weights: bool = False, lrs: list | None = None):
+    """Wrap the supervise that hybrid.train calls: record the batch loss (mean over processes) and the
+    learning rate after it, and, under DDP, check after every batch that all processes hold the same
+    trainable weights."""
     real = hybrid.train.supervise
 
     def supervise(model, batch, optimizer, scheduler, ema, accelerator, config):
@@ -30,6 +32,8 @@ def record_losses(spy_on: list, check_weights: bool = False):
             everyone = accelerator.gather(flat[None])  # (processes, parameters)
             assert all(torch.equal(everyone[0], w) for w in everyone[1:]), "DDP processes diverged"
         spy_on.append(accelerator.reduce(torch.tensor(stats["loss"]), "mean").item())
+        if lrs is not None:
+            lrs.append(scheduler.get_last_lr()[0])
         return stats
 
     return supervise
@@ -49,8 +53,8 @@ def two_processes(config, report: str):
     # may have left in it, so the Accelerator built here joins the two-process group.
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)  # two processes share the two cores
-    losses = []
-    hybrid.train.supervise = record_losses(losses, check_weights=True)  # in this forked process only
+    losses, lrs = [], []
+    hybrid.train.supervise = record_losses(losses, check_weights=True, lrs=lrs)  # in this forked process only
     # The DDP wrapper must be gone before the process group shuts down: its reducer would destroy
     # the group later, holding the GIL, and can deadlock with gloo (hybrid.train.finish).
     wrappers_at_end, end_training = [], Accelerator.end_training
@@ -81,11 +85,13 @@ def two_processes(config, report: str):
     alone = predict(solver.model, data, 2, batch_size=3)
     assert all(torch.equal(sharded[k], alone[k]) for k in alone)
     if accelerator.is_main_process:
-        Path(report).write_text(json.dumps({"losses": losses, "results": results}))
+        Path(report).write_text(json.dumps({"losses": losses, "lrs": lrs, "results": results}))
 
 
 def test_two_process_ddp_matches_one_process(small_config, monkeypatch, tmp_path):
-    overrides = ("train.steps=3", "train.checkpoint_every=0", "train.eval_every=0", f"train.data_dir={tmp_path / 'cache'}")
+    # A warm-up and a decay, so that the learning rate each update gets is compared too.
+    overrides = ("train.steps=3", "train.checkpoint_every=0", "train.eval_every=0", f"train.data_dir={tmp_path / 'cache'}",
+                 "train.warmup=4", "train.schedule=linear")
     report = tmp_path / "ddp.json"
     debug_launcher(two_processes, args=(small_config(*overrides, f"train.output_dir={tmp_path / 'ddp'}"), str(report)),
                    num_processes=2)
@@ -93,10 +99,13 @@ def test_two_process_ddp_matches_one_process(small_config, monkeypatch, tmp_path
     assert ddp["results"]["num_processes"] == 2 and ddp["results"]["global_batch_size"] == 16
     assert ddp["results"]["test"]["num_puzzles"] == 16  # every held-out puzzle once, none twice
 
-    losses = []
-    monkeypatch.setattr(hybrid.train, "supervise", record_losses(losses))
+    losses, lrs = [], []
+    monkeypatch.setattr(hybrid.train, "supervise", record_losses(losses, lrs=lrs))
     single = train(small_config(*overrides, f"train.output_dir={tmp_path / 'single'}"))
     assert single["num_processes"] == 1
+    # 2 updates a batch: half-way through the warm-up, at its end, then linear decay to 0 after 6 updates.
+    assert lrs == pytest.approx([0.5e-3, 1e-3, 0.0])
+    assert ddp["lrs"] == pytest.approx(lrs)  # the schedule counts global updates at any process count
     assert torch.allclose(torch.tensor(ddp["losses"]), torch.tensor(losses), rtol=1e-4)
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("ddp", "single"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

@@ -162,3 +162,16 @@ def test_timed_counts_waiting_for_batches_not_the_work_on_them():
         time.sleep(0.1)  # the training step's share
     assert got == [0, 1, 2]
     assert 0.15 <= clock["seconds"] < 0.3  # three waits, none of the 0.3 s of steps
+
+
+def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(small_config, tmp_path, monkeypatch):
+    """A tiny backbone is built (and torch reseeded) on first use only: the first run with a seed
+    must start from the same weights as every later one."""
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no tiny backbone built yet
+    for run in ("first", "second"):
+        train(small_config("backbone.path=tiny:bert", "train.seed=3", "train.steps=0", "train.ema=0",
+                           f"train.output_dir={tmp_path / run}"))
+    a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("first", "second"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
