@@ -27,7 +27,8 @@ from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
-from hybrid.config import Config, ConfigError, as_dict, from_yaml, load_config
+from hybrid.config import Config, ConfigError, as_dict, load_config
+from hybrid.solve import positive
 
 
 class HarnessError(ValueError):
@@ -102,6 +103,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
     from hybrid.data import answering_wording, build_splits, examples
+    from hybrid.inference import device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
@@ -115,14 +117,10 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
     if not config_file.exists():
         raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
-    try:
-        trained: Config = from_yaml(config_file)
-    except Exception as err:  # OmegaConf raises its own types for a key this version no longer has
-        raise ConfigError(f"{config_file} does not match this version's config schema "
-                          f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
+    trained: Config = read_config(config_file)  # a clear error for an old or damaged file
     config = load_config(list(overrides), base=config_file)
     task = make_task(config.task)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = device_for(device)
     backbone = load_for(config, task).to(device)
 
     failures: list[dict] = []
@@ -218,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
     parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
     parser.add_argument("--out", help="report folder (default: RUN/eval/<split>)")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")
     args = parser.parse_args(argv)

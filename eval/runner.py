@@ -85,8 +85,11 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         for k, i in enumerate(pred["index"].tolist()):
             try:
                 answer = task.decode(examples[i], final[k].tolist())
-                verdicts.append(bool(task.verify(examples[i], answer)))
-                scores.append(float(task.score(examples[i], answer)))
+                # both judged before either is kept: a scorer failing after the verifier passed must
+                # leave one verdict per puzzle, not a True and a False
+                verdict, score = bool(task.verify(examples[i], answer)), float(task.score(examples[i], answer))
+                verdicts.append(verdict)
+                scores.append(score)
             except Exception as err:  # families wrap third-party scorers: one bad answer must not lose the run
                 verdicts.append(False)
                 scores.append(0.0)

@@ -17,7 +17,9 @@ so later steps cost less. `fixed_steps=True` runs all N_sup steps, as evaluation
 
 from __future__ import annotations
 
+import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
 from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
-from hybrid.config import Config, from_yaml, to_yaml
+from hybrid.config import Config, ConfigError, from_yaml, to_yaml
 from hybrid.data import answering_wording
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
@@ -54,17 +56,62 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
 
 
 def locate(path: str | Path) -> Path:
-    """The folder to load: a pretrained folder, a run folder's `final`, or else its newest checkpoint."""
+    """The folder to load: a pretrained folder, a run folder's `final` (unless the run's checkpoints
+    went on past it), or else its newest checkpoint."""
     path = Path(path)
     if (path / CONFIG).exists() and (path / WEIGHTS).exists():
         return path
-    if (path / "final" / WEIGHTS).exists():
-        return path / "final"
     found = checkpoint.checkpoints(path)
+    if (path / "final" / WEIGHTS).exists():
+        # final/ is written with metrics.json when a run ends. A run resumed past that end and then
+        # stopped (SIGTERM, crash) leaves newer checkpoints beside the old final/, which would
+        # silently stand in for them: take the newest checkpoint's EMA then (at a clean end the two hold
+        # the same weights).
+        ended = finished_at(path)
+        if found and ended is not None and checkpoint.step_of(found[-1]) != ended:
+            warnings.warn(f"{path / 'final'} holds the weights of batch {ended}, but the run went on to "
+                          f"{found[-1].name}: using that checkpoint's weights instead", stacklevel=2)
+            return found[-1]
+        return path / "final"
     if found:
         return found[-1]
     raise checkpoint.CheckpointError(f"{path} is neither a pretrained folder ({CONFIG} + {WEIGHTS}) nor a training "
                                      f"run with a final/ folder or checkpoints")
+
+
+def read_config(file: Path) -> Config:
+    """The config saved with a model, or a ConfigError / CheckpointError saying what is wrong with it:
+    a folder from an older version, or a damaged one, must not end `hybrid.solve` in a traceback."""
+    if not file.exists():
+        raise checkpoint.CheckpointError(f"no {CONFIG} in {file.parent}: cannot tell which model to build")
+    try:
+        return from_yaml(file)
+    except Exception as err:  # YAML and OmegaConf raise their own types (a key this version no longer has)
+        raise ConfigError(f"{file} does not match this version's config schema "
+                          f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
+
+
+def device_for(name=None) -> torch.device:
+    """`name` (cpu, cuda, cuda:1 ...), else CUDA when available. A device this machine lacks is a
+    ConfigError before any loading, not torch's assertion from deep inside `.to(device)`."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:<index>") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} is not available: this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s) that torch can use")
+    return device
+
+
+def finished_at(run: Path) -> int | None:
+    """The batch at which the run's final/ was written (metrics.json holds it), None if unknown."""
+    try:
+        return int(json.loads((run / "metrics.json").read_text())["batches"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass
@@ -86,8 +133,8 @@ class Hybrid:
     @classmethod
     def from_pretrained(cls, path: str | Path, device=None) -> "Hybrid":
         folder = locate(path)
-        config = from_yaml(folder / CONFIG)
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        config = read_config(folder / CONFIG)
+        device = device_for(device)
         task = make_task(config.task)
         backbone = load_for(config, task).to(device)
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)

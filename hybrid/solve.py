@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     args = parser.parse_args(argv)
 
-    from eval.tasks import split_typed
+    from eval.tasks import PuzzleError, split_typed
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: cannot write {args.output}: its folder does not exist")  # before minutes of solving
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device)
-    except (CheckpointError, ConfigError) as err:
+    except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
+        # be built here (a qa model's task.path file is gone, a reasoning-gym dataset missing)
         sys.exit(f"error: {err}")
     items = read_items(text, lambda plain: split_typed(plain, solver.task))
     todo = [item for item in items if "error" not in item]

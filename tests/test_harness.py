@@ -146,3 +146,36 @@ def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
     proc = subprocess.run([sys.executable, "-m", "eval", str(tmp_path / "missing")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(run), "--batch-size", "0", "--out", str(tmp_path)])
+    assert "'0' is not a whole number >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="unknown device 'cdua'"):
+        main([str(run), "--device", "cdua", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="device 'cuda:99' is not available"):
+        main([str(run), "--device", "cuda:99", "--out", str(tmp_path)])
+
+
+def test_a_scorer_that_fails_after_the_verifier_passed_counts_the_answer_wrong():
+    """One verdict per puzzle: a failed answer is wrong for the verifier and the score alike."""
+    import torch
+
+    from eval.runner import score_predictions
+    from eval.tasks import Example
+
+    class Strict(Sudoku):
+        def verify(self, example, answer):
+            return True
+
+        def score(self, example, answer):
+            raise ValueError("this scorer cannot judge the answer")
+
+    task = Strict(size=4)
+    examples = [Example(question="q", answer="a", labels=[0] * 16) for _ in range(4)]
+    pred = {"ids": torch.zeros(4, 2, 16, dtype=torch.long), "q_halt": torch.zeros(4, 2),
+            "labels": torch.zeros(4, 16, dtype=torch.long), "index": torch.arange(4)}
+    metrics = score_predictions(pred, task, examples)
+    assert metrics["answer_failures"]["count"] == 4
+    assert metrics["verifier_accuracy"] == 0.0 and metrics["task_score"] == 0.0

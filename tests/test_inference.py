@@ -155,3 +155,69 @@ def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monk
     with pytest.raises(SystemExit) as exit_:  # no model folder exists: the options are checked first
         solve_main([str(tmp_path / "no-model"), "--input", "in.txt", *args])
     assert message in str(exit_.value.code) + capsys.readouterr().err
+
+
+def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, capsys):
+    """from_pretrained and the solve command name the file, as `python -m eval` does, not a traceback."""
+    from hybrid.checkpoint import CheckpointError
+    from hybrid.config import ConfigError
+
+    folder = solver.save_pretrained(tmp_path / "model")
+    config = (folder / "config.yaml").read_text()
+    (folder / "config.yaml").write_text(config.replace("reasoner:\n", "reasoner:\n  gone: 1\n"))
+    with pytest.raises(ConfigError, match="does not match this version's config schema"):
+        Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_text(": : [\n")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    with pytest.raises(SystemExit, match="config.yaml does not match"):
+        solve_main([str(folder), "--input", str(tmp_path / "in.txt")])
+    step = tmp_path / "run" / "checkpoints" / "step_00000002"  # a checkpoint that lost its config.yaml
+    step.mkdir(parents=True)
+    (step / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="no config.yaml in"):
+        Hybrid.from_pretrained(tmp_path / "run", "cpu")
+
+
+def test_solve_names_a_task_that_cannot_be_built(small_config, tmp_path):
+    """A qa model's config names its data file; once that file is gone, solve says so (exit 1)."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+                            for i in range(4)))
+    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4")
+    from eval.tasks import make_task
+    from hybrid.inference import save_pretrained
+
+    task = make_task(config.task)
+    backbone = load_backbone(config.backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    save_pretrained(model, config, tmp_path / "model")
+    data.unlink()
+    (tmp_path / "in.txt").write_text("What is 2 + 1?\n")
+    with pytest.raises(SystemExit, match="task.path=.*no such file"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+
+
+def test_solve_names_a_device_this_machine_lacks(solver, tmp_path):
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    for device, message in (("cuda:99", "device 'cuda:99' is not available"), ("cdua", "unknown device 'cdua'")):
+        with pytest.raises(SystemExit, match=message):
+            solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--device", device])
+
+
+def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_path):
+    """final/ is written with metrics.json when a run ends; a run resumed past that end and then
+    stopped (SIGTERM, crash) keeps the old final/ beside newer checkpoints, which must win."""
+    from hybrid.inference import locate
+
+    run = tmp_path / "run"
+    for folder in (run / "final", run / "checkpoints" / "step_00000006", run / "checkpoints" / "step_00000010"):
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text("")
+        (folder / "model.safetensors").write_text("")
+    assert locate(run) == run / "final"  # no metrics.json: nothing says final/ is behind
+    (run / "metrics.json").write_text(json.dumps({"batches": 10}))
+    assert locate(run) == run / "final"  # a clean end: final/ is the newest checkpoint's EMA
+    (run / "metrics.json").write_text(json.dumps({"batches": 6}))
+    with pytest.warns(UserWarning, match="batch 6, but the run went on to step_00000010"):
+        assert locate(run) == run / "checkpoints" / "step_00000010"

@@ -68,3 +68,11 @@ def test_an_example_from_other_settings_is_not_scored_silently():
     example = ReasoningGym("maze", seed=1).example(5)
     with pytest.raises(PuzzleError, match="no longer matches"):
         ReasoningGym("maze", seed=2).score(example, example.answer)
+
+
+def test_a_dataset_without_reference_answers_is_a_clear_error():
+    """propositional_logic (like graph_color, rubiks_cube) scores any valid answer and stores none:
+    its items must not become the answer text "None", which trains a model that scores 0."""
+    task = ReasoningGym("propositional_logic")
+    with pytest.raises(PuzzleError, match="no reference answer"):
+        task.generate(random.Random(0), 0)

@@ -102,6 +102,12 @@ class ReasoningGym(Task):
 
     def example(self, index: int, wording: int = 0) -> Example:
         entry = self.entry(index)
+        if entry["answer"] is None:
+            # Open-ended datasets (propositional_logic, graph_color, rubiks_cube, ...) give no reference
+            # answer, only a scorer of any valid one: str(None) would train on "None", which scores 0.
+            raise PuzzleError(f"reasoning-gym dataset {self.dataset_name!r} gives no reference answer for its "
+                              f"items (item {index} has answer None), so there is nothing to train on; "
+                              "choose a dataset with answers")
         answer = str(entry["answer"])
         return Example(
             question=entry["question"],
