@@ -24,6 +24,36 @@ def test_gradient_flows_only_through_the_last_deep_step():
     assert not out.carry.y.requires_grad and not out.carry.z.requires_grad
 
 
+def test_forward_is_the_papers_recursion_written_out():
+    """The same weights through the paper's pseudocode, spelt out here, give the same answer latent,
+    halting logit and gradients: a reordered update or a gradient leaking into the first T-1
+    recursions would not."""
+    trm = make_trm(T=3, n=3, mixer="attention")
+    x = torch.randn(2, 9, 16, requires_grad=True)
+    carry = trm.initial_carry(x)
+    out = trm(x, carry)
+    (out.y.pow(2).sum() + out.q_halt.sum()).backward()
+    ours = [p.grad.clone() for p in trm.parameters()] + [x.grad.clone()]
+    trm.zero_grad()
+    x.grad = None
+
+    net, (y, z) = trm.net, (carry.y, carry.z)
+    with torch.no_grad():
+        for _ in range(trm.T - 1):
+            for _ in range(trm.n):
+                z = net(x + y + z)
+            y = net(y + z)
+    for _ in range(trm.n):
+        z = net(x + y + z)
+    y = net(y + z)
+    q_halt = trm.halt_head(y.mean(dim=1)).squeeze(-1)
+    (y.pow(2).sum() + q_halt.sum()).backward()
+    assert torch.allclose(out.y, y, atol=1e-6) and torch.allclose(out.q_halt, q_halt, atol=1e-6)
+    assert torch.allclose(out.carry.z, z, atol=1e-6)
+    for a, b in zip(ours, [p.grad for p in trm.parameters()] + [x.grad]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_the_input_is_reread_at_every_latent_step():
     trm = make_trm(T=1, n=3)
     inputs = []
