@@ -140,8 +140,10 @@ def train(config: Config) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
+    # Its own generator: starting an iterator draws a seed from it, not from the global one that
+    # dropout uses, so a run resumed mid-epoch drops the same units as an unbroken run.
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
-                        num_workers=config.train.num_workers)
+                        num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config)
     total_updates = config.train.steps * config.reasoner.N_sup
     scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,

@@ -70,6 +70,18 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
     assert_same_run(reference, out)
 
 
+def test_resume_is_exact_with_dropout_on(small_config, monkeypatch, tmp_path):
+    """Dropout draws from the global generator, so the resumed loader must not draw from it when it
+    starts mid-epoch, or the first resumed batch would drop other units than an unbroken run."""
+    run = (*RUN, "adapter.dropout=0.2")
+    train(small_config(*run, f"train.output_dir={tmp_path / 'reference'}"))
+    interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    train(small_config(*run, f"train.output_dir={tmp_path / 'resumed'}"))
+    monkeypatch.undo()
+    train(small_config(*run, f"train.output_dir={tmp_path / 'resumed'}", "train.resume=latest"))
+    assert_same_run(tmp_path / "reference", tmp_path / "resumed")
+
+
 def test_crash_mid_batch_resumes_from_the_last_checkpoint_to_the_same_result(small_config, reference, monkeypatch, tmp_path):
     out = tmp_path / "crash"
 
