@@ -181,7 +181,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--all", action="store_true", help="remove every entry")
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     args = parser.parse_args(argv)
-    folder = Path(args.data_dir).expanduser() / "embeddings"
+    # Checked before looking at the folder: a bad command is an error even where nothing has
+    # been embedded yet, so a script that runs it fails on the first machine, not the tenth.
+    if args.command == "prune":
+        if args.keep_gb is None and args.unused_days is None and not (args.all or args.old):
+            parser.error("prune needs --keep-gb N, --unused-days D, --old or --all (add --dry-run to see what would go)")
+        if (args.keep_gb is not None and args.keep_gb < 0) or (args.unused_days is not None and args.unused_days < 0):
+            parser.error("--keep-gb and --unused-days take a number >= 0")
+    data_dir = Path(args.data_dir).expanduser()
+    folder = data_dir / "embeddings"
+    if not data_dir.is_dir() and args.data_dir != TrainConfig.data_dir:
+        # A --data-dir that does not exist is a typo, not an empty cache ("nothing to prune" would hide it).
+        parser.error(f"--data-dir {args.data_dir}: no such folder")
     console = Console()
     if not folder.is_dir():
         console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
@@ -189,10 +200,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "list":
         show(folder, console)
         return
-    if args.keep_gb is None and args.unused_days is None and not (args.all or args.old):
-        parser.error("prune needs --keep-gb N, --unused-days D, --old or --all (add --dry-run to see what would go)")
-    if (args.keep_gb is not None and args.keep_gb < 0) or (args.unused_days is not None and args.unused_days < 0):
-        parser.error("--keep-gb and --unused-days take a number >= 0")
     prune(folder, args, console)
 
 

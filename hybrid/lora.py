@@ -28,18 +28,30 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
         raise ConfigError(f"backbone.lora needs a transformer backbone; {backbone.config.path!r} has no weights to adapt")
     if backbone.has_lora:
         return backbone
+    # peft only fails when no name matches at all: with [query, vaule] it would silently adapt
+    # the queries alone, so each name must match a module (peft's rule for a list: the module's
+    # full name, or its name ending in "." + the target).
+    names = [name for name, _ in backbone.model.named_modules()]
+    unmatched = [t for t in lora.target_modules or [] if not any(n == t or n.endswith("." + t) for n in names)]
+    if unmatched:
+        raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {', '.join(unmatched)} matches no "
+                          f"module of this backbone. Linear layers in this backbone: {linear_layers(backbone.model)}")
     settings = PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                               target_modules=list(lora.target_modules) if lora.target_modules else None)
     try:
         backbone.model = get_peft_model(backbone.model, settings)
-    except ValueError as err:  # unknown architecture or module names that match nothing
-        linear = sorted({name.rsplit(".", 1)[-1] for name, m in backbone.model.named_modules()
-                         if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"})
+    except ValueError as err:  # unknown architecture, or a module type peft cannot adapt
         raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {str(err).splitlines()[0]} "
-                          f"Linear layers in this backbone: {', '.join(linear)}") from None
+                          f"Linear layers in this backbone: {linear_layers(backbone.model)}") from None
     backbone.has_lora = True
     trainable_state_only(backbone)
     return backbone
+
+
+def linear_layers(model: nn.Module) -> str:
+    """The names LoRA can target (Linear, and GPT-2's Conv1D), for error messages."""
+    return ", ".join(sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+                             if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"}))
 
 
 def trainable_state_only(module: nn.Module) -> nn.Module:

@@ -347,3 +347,18 @@ def test_training_runs_with_and_without_the_cache(small_config, cache):
 
 if __name__ == "__main__":
     embed_in_each_process(*sys.argv[1:])
+
+
+def test_prune_arguments_are_checked_and_a_missing_data_dir_is_an_error(tmp_path, capsys):
+    from hybrid.cache_cli import main
+
+    (tmp_path / "data").mkdir()  # a data_dir where nothing was embedded yet
+    with pytest.raises(SystemExit):  # no criterion: an error even where there is nothing to prune
+        main(["--data-dir", str(tmp_path / "data"), "prune"])
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path / "data"), "prune", "--keep-gb", "-1"])
+    main(["--data-dir", str(tmp_path / "data"), "prune", "--all"])  # valid: nothing to do
+    assert "no embedding cache" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a --data-dir that does not exist is a typo, not an empty cache
+        main(["--data-dir", str(tmp_path / "typo"), "list"])
+    assert "no such folder" in capsys.readouterr().err

@@ -129,6 +129,13 @@ def test_lora_misuse_is_a_clear_error(tiny_backbone):
     backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
     with pytest.raises(ConfigError, match="target_modules=\\['nope'\\].*Linear layers in this backbone: .*query"):
         add_lora(backbone, LoraConfig(target_modules=["nope"]))
+    # peft itself accepts a list where only some names match: a misspelt one must not silently drop out
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
+    with pytest.raises(ConfigError, match="vaule matches no module.*Linear layers in this backbone: .*value"):
+        add_lora(backbone, LoraConfig(target_modules=["query", "vaule"]))
+    assert not backbone.has_lora and not lora_weights(backbone)
+    add_lora(backbone, LoraConfig(target_modules=["query", "attention.self.value"]))  # a dotted suffix matches too
+    assert {name.split(".")[-4] for name in lora_weights(backbone)} == {"query", "value"}
     assert Path(tiny_backbone("bert")).exists()
 
 
