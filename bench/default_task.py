@@ -1,7 +1,7 @@
 """The default main job, with and without recursion, from one command.
 
     python bench/default_task.py                 # both runs, fresh data cache, ~15 min on 2 cores
-    python bench/default_task.py --quick         # a smoke run at a tiny size
+    python bench/default_task.py --quick         # a smoke run at a tiny size (default_task_quick.json)
 
 Run 1 is exactly the README's main job (`accelerate launch hybrid/train.py`), timed end to
 end from a fresh cache (puzzle generation and backbone embedding included). Run 2 switches
@@ -41,13 +41,27 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
             "exact_curve": metrics["test"]["exact_curve"]}
 
 
-def main() -> None:
+def output_path(args) -> Path:
+    """--out, else bench/results/default_task.json in the repository (wherever the script runs
+    from); a --quick run goes to default_task_quick.json, so a smoke run never replaces the
+    figures the README quotes."""
+    if args.out:
+        return Path(args.out)
+    return ROOT / "bench" / "results" / ("default_task_quick.json" if args.quick else "default_task.json")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the claim")
     parser.add_argument("--data-dir", help="reuse a cache folder (default: a fresh temporary one)")
-    parser.add_argument("--out", default="bench/results/default_task.json")
+    parser.add_argument("--out", help="JSON path (default bench/results/default_task.json, with --quick "
+                                      "default_task_quick.json)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     extra = list(args.overrides)
     if args.quick:
         extra += ["task.size=4", "task.train_size=256", "task.test_size=64", "train.steps=20", "train.eval_every=0"]
@@ -67,8 +81,10 @@ def main() -> None:
               f"{r['train_seconds']:8.0f} {r['wall_seconds']:8.0f}")
     gap = runs[0]["exact_accuracy"] - max(r["exact_accuracy"] for r in runs[1:])
     print(f"\nrecursion gain: {100 * gap:.1f} points of exact accuracy on {runs[0]['num_puzzles']} held-out puzzles")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"runs": runs, "gain_points": 100 * gap}, indent=2))
+    out = output_path(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"runs": runs, "gain_points": 100 * gap}, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Variants (same weights, same inputs; the step is the one bench/reasoner_step.py 
     compile(net)      torch.compile of the tiny network alone
     compile(recursion) TRM(compiled=True): torch.compile of one latent recursion (n + 1 net
                       calls in one graph); the fast path the reasoner ships, off by default
-    bf16 autocast     (DESIGN.md: slower than fp32 on the test machine's CPU; a GPU win)
+    bf16 autocast     (docs/performance.md: slower than fp32 on CPUs without native bf16; a GPU win)
 The variants are timed round-robin, one step each per round, so all see the same machine load.
 Compile time (the first call) is reported apart: it is paid once per run and process.
 """

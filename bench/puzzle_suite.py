@@ -1,7 +1,7 @@
 """Train and evaluate small instances of every registered puzzle family on the CPU, three ways,
 and print one table of exact accuracy on held-out puzzles and on held-out wordings.
 
-    python bench/puzzle_suite.py                                 # every family, ~21 min (--minutes)
+    python bench/puzzle_suite.py                                 # every family, ~15 min (--minutes: training time)
     python bench/puzzle_suite.py --families sudoku --time-limit 120 --train-size 3000
     python bench/puzzle_suite.py --task-set sudoku:size=6 reasoner.hidden=128
 
@@ -96,6 +96,9 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
         "train.eval_every=0", f"train.checkpoint_every={args.steps}", "train.keep_checkpoints=1",
         "train.tracker=null", f"train.output_dir={out_dir}", f"train.seed={args.seed}",
         *([f"train.data_dir={args.data_dir}"] if args.data_dir else []),
+        # train() sets torch's thread count from train.cpu_threads (default: every core), so
+        # --threads alone would only hold until the first run started.
+        *([f"train.cpu_threads={args.threads}"] if args.threads else []),
         *args.overrides,
     ]
     config = load_config(overrides)

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; slower on this CPU)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
     parser.add_argument("--out", help="JSON path (default bench/results/reasoner_step.json)")
     args = parser.parse_args(argv)

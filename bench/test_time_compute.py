@@ -58,15 +58,17 @@ def load_run(run: Path, overrides: list[str], device: torch.device):
                                                              "weights": weights}
 
 
-def curves(pred: dict, task, max_steps: int) -> list[dict]:
+def curves(pred: dict, task, max_steps: int, halt_threshold: float = 0.9) -> list[dict]:
+    """`halt_threshold`: the sigmoid(q_halt) at which a puzzle stops early, the run's
+    reasoner.halt_threshold (solve and `python -m eval` stop there too)."""
     from eval.runner import score_predictions
 
-    full = score_predictions(pred, task)
+    full = score_predictions(pred, task, halt_threshold=halt_threshold)
     rows = []
     for k in range(1, max_steps + 1):
         first_k = {"ids": pred["ids"][:, :k], "q_halt": pred["q_halt"][:, :k], "labels": pred["labels"],
                    "index": pred["index"]}
-        early = score_predictions(first_k, task)
+        early = score_predictions(first_k, task, halt_threshold=halt_threshold)
         rows.append({"steps": k, "fixed_exact": full["exact_curve"][k - 1], "fixed_cell": full["cell_curve"][k - 1],
                      "early_exit_exact": early["early_exit_exact_accuracy"],
                      "early_exit_mean_steps": early["mean_halting_step"]})
@@ -125,10 +127,13 @@ def main(argv: list[str] | None = None) -> dict:
     from eval.runner import predict
 
     pred = predict(model, test, args.max_steps, args.batch, device, desc="evaluating 1..max steps")
-    rows = curves(pred, task, args.max_steps)
+    # The run's threshold (or an override's), as solve and `python -m eval` stop at it.
+    threshold = config.reasoner.halt_threshold
+    rows = curves(pred, task, args.max_steps, threshold)
     trained = config.reasoner.N_sup
     title = (f"{config.task.name} {getattr(config.task, 'size', '')} / {config.backbone.path} / "
-             f"{len(pred['labels'])} held-out puzzles (trained with N_sup={trained})")
+             f"{len(pred['labels'])} held-out puzzles (trained with N_sup={trained}; early exit at "
+             f"sigmoid(q_halt) > {threshold:g})")
     print_table(f"Test-time compute: {title}", ["steps", "fixed: exact", "fixed: cell", "early exit: exact",
                                                 "early exit: mean steps"],
                 [[r["steps"], r["fixed_exact"], r["fixed_cell"], r["early_exit_exact"], r["early_exit_mean_steps"]]
@@ -137,8 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
     png = json_path.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, trained, title, png)
-    payload = {"source": source, "task": title, "N_sup_trained": trained, "num_puzzles": len(pred["labels"]),
-               "rows": rows, "plot": str(png)}
+    payload = {"source": source, "task": title, "N_sup_trained": trained, "halt_threshold": threshold,
+               "num_puzzles": len(pred["labels"]), "rows": rows, "plot": str(png)}
     write_json("test_time_compute", payload, str(json_path), argv)
     print(f"wrote {json_path} and {png}")
     return payload

@@ -116,3 +116,73 @@ def test_backbone_cache_counts_the_flops_a_cache_saves_and_what_remains(tmp_path
     # the fewer puzzle-steps the reasoner computes, the larger the backbone's share: the bound grows
     assert most_halt["reasoner_gflop_per_batch"] == pytest.approx(0.25 * everyone_runs["reasoner_gflop_per_batch"])
     assert most_halt["flop_bound"] > everyone_runs["flop_bound"] > 1
+
+
+def test_puzzle_suite_trains_on_the_threads_it_is_given(tmp_path, monkeypatch):
+    """train() sets torch's threads from train.cpu_threads (default: every core), which undid
+    --threads: `--threads 1` trained on 2 threads here, 43 s against 2 s for this tiny suite."""
+    import os
+
+    import hybrid.train
+    import puzzle_suite
+
+    threads = 1 if (os.cpu_count() or 1) > 1 else 2  # not train()'s default, so the test can tell
+    seen, supervise = [], hybrid.train.supervise
+    monkeypatch.setattr(hybrid.train, "supervise", lambda *a, **k: seen.append(torch.get_num_threads()) or supervise(*a, **k))
+    before = torch.get_num_threads()
+    try:
+        result = puzzle_suite.main(["--families", "sudoku", "--variants", "no_backbone", "--steps", "2", "--time-limit", "30",
+                                    "--threads", str(threads), "--train-size", "32", "--test-size", "8", "--batch-size", "16",
+                                    "--hidden", "16", "--work-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path),
+                                    "--out", str(tmp_path / "suite.json")])
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {threads}
+    assert result["machine"]["threads"] == threads
+
+
+def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monkeypatch):
+    """`--quick` wrote bench/results/default_task.json (relative to the working directory), the
+    file the README's main-job table is read from."""
+    import default_task
+
+    monkeypatch.chdir(tmp_path)  # the default must not depend on where the script is run from
+    published = common.RESULTS / "default_task.json"
+    assert default_task.output_path(default_task.parse_args([])) == published
+    assert default_task.output_path(default_task.parse_args(["--quick"])) == common.RESULTS / "default_task_quick.json"
+    assert default_task.output_path(default_task.parse_args(["--quick", "--out", "x.json"])) == Path("x.json")
+    # and main writes there (runs stubbed: three trainings are what --quick itself is for)
+    monkeypatch.setattr(default_task, "ROOT", tmp_path)
+    monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))  # its run folders
+    (tmp_path / "tmp").mkdir()
+    fake = {"wall_seconds": 1.0, "train_seconds": 1.0, "batches": 2, "exact_accuracy": 0.5, "cell_accuracy": 0.5,
+            "num_puzzles": 4, "exact_curve": [0.5]}
+    monkeypatch.setattr(default_task, "run", lambda name, overrides, data_dir, out_root: {"name": name, **fake})
+    default_task.main(["--quick", "--data-dir", str(tmp_path / "data")])
+    assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["default_task_quick.json"]
+
+
+def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
+    """Early exit was scored at a fixed 0.9, whatever the run's reasoner.halt_threshold or an
+    override said (solve and `python -m eval` honour it)."""
+    import test_time_compute
+
+    import eval.runner
+    from hybrid.config import load_config
+
+    labels = torch.tensor([[0, 1], [1, 0]])
+    pred = {"ids": torch.stack([labels, 1 - labels, labels], 1),  # right at steps 1 and 3
+            "q_halt": torch.full((2, 3), 1.0), "labels": labels, "index": torch.arange(2)}  # sigmoid(1) = 0.73
+
+    def run_with(*overrides):
+        monkeypatch.setattr(test_time_compute, "load_run", lambda run, o, device: (
+            load_config(["task.size=4", *o]), None, [0, 1], None, {"run": str(run), "checkpoint": "", "weights": ""}))
+        monkeypatch.setattr(eval.runner, "predict", lambda *args, **kwargs: pred)
+        return test_time_compute.main(["--run", str(tmp_path), "--max-steps", "3", "--out", str(tmp_path / "ttc.json"),
+                                       *overrides])["rows"][-1]
+
+    row = run_with("reasoner.halt_threshold=0.5")
+    assert row["early_exit_mean_steps"] == 1.0 and row["early_exit_exact"] == 1.0  # halts at step 1, right
+    row = run_with()  # the default 0.9: never fires, runs to the cap
+    assert row["early_exit_mean_steps"] == 3.0
+    assert json.loads((tmp_path / "ttc.json").read_text())["halt_threshold"] == 0.9
