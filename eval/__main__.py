@@ -3,7 +3,7 @@
     python -m eval runs/default                                  # held-out test puzzles
     python -m eval runs/default reasoner.N_sup=16                # more test-time steps than trained
     python -m eval runs/default task.held_out_wordings=[2] --split test_heldout
-    python -m eval runs/default/checkpoints/step_00000400 --puzzles mine.txt --out reports/mine
+    python -m eval runs/default/checkpoints/step_00000120 --puzzles mine.txt --out reports/mine
 
 RUN_OR_CHECKPOINT is a training run folder (its final/ weights, written when training ends,
 else its newest checkpoint), a pretrained folder, or one checkpoint folder. The model is
