@@ -33,7 +33,7 @@ from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples
 from hybrid.ema import make_ema
-from hybrid.inference import locate, save_pretrained
+from hybrid.inference import locate, read_config, save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
@@ -131,7 +131,12 @@ def train(config: Config) -> dict:
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # training's own draws (dropout) start from the seed as well
     if init is not None:
-        source = checkpoint.load_weights(model, init)
+        target = model
+        if config.backbone.lora is not None and read_config(init / "config.yaml").backbone.lora is None:
+            # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
+            # B matrices start at zero, so training starts from exactly that run's model.
+            target = model.hybrid
+        source = checkpoint.load_weights(target, init)
         accelerator.print(f"weights from {init} ({source})")
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "

@@ -97,6 +97,21 @@ def lora_steps_in_each_process(config_file):
     finish(accelerator)
 
 
+def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tmp_path):
+    """train.init_from a run trained on the cache, with LoRA on: its weights become the hybrid's
+    inside, and LoRA starts at zero, so the new run starts as exactly that model."""
+    frozen = tmp_path / "frozen"
+    train(small_config("train.steps=2", f"train.output_dir={frozen}"))
+    tuned = tmp_path / "lora"
+    train(small_config("backbone.lora.rank=4", "train.steps=0", "train.ema=0", f"train.init_from={frozen}",
+                       f"train.output_dir={tuned}"))
+    before, after = (load_file(run / "final" / "model.safetensors") for run in (frozen, tuned))
+    assert all(torch.equal(after[f"hybrid.{k}"], v) for k, v in before.items())
+    assert any("lora_A" in k for k in after)
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit"):  # a LoRA run's weights need LoRA
+        train(small_config("train.steps=0", f"train.init_from={tuned}", f"train.output_dir={tmp_path / 'back'}"))
+
+
 def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path):
     from test_cache import launch
 
