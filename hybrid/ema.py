@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import torch
@@ -19,7 +20,10 @@ class EMA(AveragedModel):
     (0.36 ms against 0.05 ms for the reasoner of bench/vs_reference.py on this CPU)."""
 
     def __init__(self, model: nn.Module, decay: float):
-        super().__init__(model, use_buffers=True)
+        super().__init__(nn.Identity(), use_buffers=True)  # the averaged copy is made below
+        # Frozen weights (a LoRA backbone's base) never change: the copy shares them with the
+        # model instead of holding a second backbone (deepcopy's memo maps each to itself).
+        self.module = copy.deepcopy(model, {id(p): p for p in model.parameters() if not p.requires_grad})
         self.decay = decay
         self._pairs: tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]] | None = None
 
@@ -27,8 +31,8 @@ class EMA(AveragedModel):
         if self._pairs is None or self._pairs[0] is not model:
             mine = itertools.chain(self.module.parameters(), self.module.buffers())
             theirs = itertools.chain(model.parameters(), model.buffers())
-            # Integer buffers (position ids) are not averaged.
-            floats = [(e, p.detach()) for e, p in zip(mine, theirs) if e.is_floating_point()]
+            # Integer buffers (position ids) are not averaged, nor the shared frozen weights.
+            floats = [(e, p.detach()) for e, p in zip(mine, theirs) if e.is_floating_point() and e is not p]
             self._pairs = (model, [e for e, _ in floats], [p for _, p in floats])
         return self._pairs[1], self._pairs[2]
 

@@ -40,3 +40,20 @@ def test_decay_caps_and_the_copy_is_separate():
     ema.update_parameters(model)  # t = 1: min(0.05, 2/11) = 0.05
     assert torch.allclose(ema.module.linear.bias, before + 0.95, atol=1e-6)
     assert ema.module.linear.bias.data_ptr() != model.linear.bias.data_ptr()
+
+
+def test_frozen_weights_are_shared_not_copied():
+    """A LoRA backbone's base weights never change: the EMA copy holds the model's own tensors
+    for them (no second backbone in memory), and averages only what trains."""
+    model = Tiny()
+    model.frozen = nn.Linear(3, 3).requires_grad_(False)
+    ema = make_ema(model, decay=0.5)
+    assert ema.module.frozen.weight is model.frozen.weight
+    assert ema.module.linear.weight is not model.linear.weight
+    before = ema.module.linear.weight.detach().clone()
+    ema.update_parameters(model)
+    with torch.no_grad():
+        model.linear.weight.add_(1.0)
+    ema.update_parameters(model)
+    assert not torch.equal(ema.module.linear.weight, before)  # the trainable weights still average
+    assert set(ema.state_dict()) == {"n_averaged", *(f"module.{k}" for k in model.state_dict())}
