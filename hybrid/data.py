@@ -15,6 +15,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import Example, Task
+from hybrid.checkpoint import replace_folder
 from hybrid.config import ConfigError
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
@@ -107,8 +108,7 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     shutil.rmtree(tmp, ignore_errors=True)
     dataset.save_to_disk(str(tmp))
     (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    shutil.rmtree(path, ignore_errors=True)  # what an interrupted save left there
-    tmp.rename(path)
+    replace_folder(tmp, path)  # over what an interrupted save left there
     return dataset
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
 
+from hybrid.checkpoint import replace_folder
 from hybrid.config import ConfigError
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
@@ -65,8 +66,7 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
+    replace_folder(tmp, path)
     return path
 
 
