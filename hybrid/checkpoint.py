@@ -225,6 +225,19 @@ def _load_newest(accelerator, run_dir: Path) -> Path:
         run_dir / "checkpoints", "\n  ".join(str(err) for _, err in failures)))
 
 
+class Progress:
+    """Where training stands; checkpointed so a resumed run continues at the same batch."""
+
+    def __init__(self):
+        self.step = 0
+
+    def state_dict(self):
+        return {"step": self.step}
+
+    def load_state_dict(self, state):
+        self.step = state["step"]
+
+
 class GracefulStop:
     """While active, SIGTERM only sets `requested`: the training loop finishes its batch, saves
     a checkpoint and exits cleanly. A second SIGTERM acts as usual (the process ends).

@@ -103,7 +103,7 @@ class TrainConfig:
     # checkpoint's EMA) with a fresh optimizer and step count: fine-tuning, not resuming.
     init_from: str | None = None
     tracker: str | None = "tensorboard"  # any accelerate tracker, or None
-    time_limit: float | None = None  # seconds; stop training early (checkpoint + eval) after it
+    time_limit: float | None = None  # seconds of training (periodic evaluation not counted); then checkpoint + eval
     data_dir: str = "~/.cache/hybrid-trm"  # generated datasets and the embedding cache
     num_workers: int = 0
     # CPU threads per process; None: the machine's cores shared evenly between processes

@@ -35,6 +35,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""
     waited = results.get("data_seconds") or 0.0
     data = f" ({waited:.0f} s of it waiting for data)" if waited > 0.1 * results["train_seconds"] else ""
-    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{data}{work}")
+    evaluating = f" (+ {results['eval_seconds']:.0f} s of periodic evaluation)" if results.get("eval_seconds") else ""
+    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))
     Console().print(table)

@@ -40,19 +40,6 @@ from hybrid.summary import flat, print_summary
 from hybrid.supervision import NonFiniteLoss, supervise
 
 
-class Progress:
-    """Where training stands; checkpointed so a resumed run continues at the same batch."""
-
-    def __init__(self):
-        self.step = 0
-
-    def state_dict(self):
-        return {"step": self.step}
-
-    def load_state_dict(self, state):
-        self.step = state["step"]
-
-
 def timed(batches, clock: dict):
     """The batches of `batches`, adding the time spent waiting for each to clock["seconds"] (with
     backbone.cache=false that is mostly the backbone's forward)."""
@@ -155,7 +142,7 @@ def train(config: Config) -> dict:
                               num_training_steps=total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
-    progress = Progress()
+    progress = checkpoint.Progress()
     accelerator.register_for_checkpointing(progress, *([ema] if ema is not None else []))
     if config.train.resume:
         path = checkpoint.resume(accelerator, config.train.resume, out_dir)
@@ -197,7 +184,7 @@ def train(config: Config) -> dict:
     start, epoch_len = time.perf_counter(), len(loader)
     stopped_early = interrupted = False
     work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
-    waited = {"seconds": 0.0}  # for batches from the loader
+    waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
     with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
         while progress.step < config.train.steps:
             epoch, offset = divmod(progress.step, epoch_len)
@@ -216,7 +203,7 @@ def train(config: Config) -> dict:
                 values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
                 stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
                 work.append(stats["work"])
-                timed_out = bool(config.train.time_limit) and time.perf_counter() - start > config.train.time_limit
+                timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
                 flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
                 timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
                 bar.update()
@@ -225,7 +212,9 @@ def train(config: Config) -> dict:
                 log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
                 done = progress.step >= config.train.steps or timed_out
                 if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
+                    began = time.perf_counter()
                     metrics = run_eval(size=config.train.eval_size)
+                    evaluating += time.perf_counter() - began  # not training time: reported on its own
                     log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
                     if accelerator.is_main_process:
                         bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
@@ -246,14 +235,14 @@ def train(config: Config) -> dict:
         del model
         finish(accelerator)
         return {"interrupted": True, "batches": progress.step, "checkpoint": str(path)}
-    train_seconds = time.perf_counter() - start
+    train_seconds = time.perf_counter() - start - evaluating
     save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved
 
     results = {"test": run_eval(desc="final evaluation")}
     if "test_heldout" in tensors:
         results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
     results |= {"batches": progress.step, "train_seconds": train_seconds, "data_seconds": waited["seconds"],
-                "stopped_by_time_limit": stopped_early,
+                "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
                 "work": sum(work) / len(work) if work else None,
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                 "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}

@@ -175,3 +175,24 @@ def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(s
                            f"train.output_dir={tmp_path / run}"))
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("first", "second"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypatch):
+    """train_seconds and train.time_limit count training only: a slow periodic evaluation is
+    reported as eval_seconds and does not use up the time budget."""
+    import time
+
+    import hybrid.train
+
+    real = hybrid.train.evaluate
+
+    def slow_evaluate(*args, desc="", **kwargs):
+        if desc == "evaluating":  # the periodic ones, not the final evaluation
+            time.sleep(1.5)
+        return real(*args, desc=desc, **kwargs)
+
+    monkeypatch.setattr(hybrid.train, "evaluate", slow_evaluate)
+    results = train(small_config("train.steps=5", "train.eval_every=1", "train.eval_size=4", "train.time_limit=4"))
+    assert results["batches"] == 5 and not results["stopped_by_time_limit"]  # 6 s of evaluation spent none of 4 s
+    assert results["eval_seconds"] >= 6.0  # after batches 1-4; batch 5 is the last, evaluated in full
+    assert results["train_seconds"] < 4.0
