@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -220,6 +221,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")
     args = parser.parse_args(argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would evaluate everything and write one report
+        sys.exit(f"error: python -m eval runs as one process on one device (--device), but this is one of "
+                 f"{os.environ['WORLD_SIZE']} launched processes: run it with python, not accelerate launch")
     try:
         report = evaluate_run(args.run, args.overrides, args.split, args.out, args.puzzles, args.batch_size,
                               args.device, ema=not args.no_ema)

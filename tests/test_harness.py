@@ -158,6 +158,14 @@ def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, 
         main([str(run), "--device", "cuda:99", "--out", str(tmp_path)])
 
 
+def test_launched_as_several_processes_is_a_clear_error(run, tmp_path, monkeypatch):
+    """Each of N launched processes would evaluate every puzzle and write the same report."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SystemExit, match="one of 2 launched processes: run it with python"):
+        main([str(run), "--out", str(tmp_path)])
+    assert not (tmp_path / "report.json").exists()
+
+
 def test_a_scorer_that_fails_after_the_verifier_passed_counts_the_answer_wrong():
     """One verdict per puzzle: a failed answer is wrong for the verifier and the score alike."""
     import torch
