@@ -108,6 +108,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
+    if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
+        raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
     run, folder = locate(path)
     if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
         # the EMA copy; raw weights live in the training checkpoints

@@ -9,6 +9,8 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   damaged file) and moves the bad folder aside as `step_N.corrupt`; nothing is deleted.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
+  So does one trained with settings a resume cannot change (`FIXED_ON_RESUME`: the restored
+  optimizer holds its own learning rate, and another backbone of the same width fits every shape).
 - Resuming from a checkpoint older than the newest moves the newer ones aside
   (`step_N.superseded`, by `supersede`): the run branches there, and `latest` must find the
   branch's own.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import threading
@@ -73,14 +76,14 @@ def move_aside(folder: Path, suffix: str) -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_manifest(folder: Path) -> None:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-    sums = {str(p.relative_to(folder)): _sha256(p) for p in files}
+    sums = {str(p.relative_to(folder)): sha256(p) for p in files}
     (folder / MANIFEST).write_text(json.dumps(sums, indent=1))
 
 
@@ -98,7 +101,7 @@ def verify(folder: Path) -> None:
         path = folder / name
         if not path.is_file():
             raise CheckpointError(f"{path} is missing")
-        if _sha256(path) != expected:
+        if sha256(path) != expected:
             raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it)")
 
 
@@ -185,8 +188,43 @@ def resume(accelerator, resume: str, output_dir: str | Path) -> Path:
         return _load_newest(accelerator, run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"checkpoint folder {run_dir} does not exist")
+    if (run_dir / "model.safetensors").exists() and not any(run_dir.glob(SAVED_OBJECTS)):
+        raise CheckpointError(f"{run_dir} holds weights only (a pretrained folder such as final/), not a training "
+                              f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
+                              f"start from these weights with train.init_from={run_dir}")
     load(accelerator, run_dir)
     return run_dir
+
+
+# Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
+# learning rate, weight decay and betas it was saved with (an override would be recorded in
+# config.yaml yet never used), and the weights were fitted to one backbone's states: another
+# backbone of the same width fits every shape, so loading would not notice.
+FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer",
+                   "train.lr", "train.weight_decay", "train.betas")
+
+
+def check_resume_settings(folder: Path, config: Config) -> None:
+    """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
+    saved config (a checkpoint without one is not checked)."""
+    from hybrid.inference import read_config  # inference builds on this module
+
+    if not (folder / "config.yaml").exists():
+        return
+    saved = read_config(folder / "config.yaml")
+
+    def value(c: Config, key: str):
+        group, name = key.split(".")
+        v = getattr(getattr(c, group), name)
+        return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
+
+    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)})"
+               for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    if changed:
+        raise CheckpointMismatch(
+            f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
+            f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
+            f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
 
 
 def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:

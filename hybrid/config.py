@@ -219,6 +219,7 @@ def validate(config: Config) -> None:
         ("train.time_limit", t.time_limit, t.time_limit is None or t.time_limit > 0, "null or seconds > 0"),
         ("train.num_workers", t.num_workers, t.num_workers >= 0, ">= 0"),
         ("train.cpu_threads", t.cpu_threads, t.cpu_threads is None or t.cpu_threads >= 1, "null (share the cores) or >= 1"),
+        ("train.seed", t.seed, 0 <= t.seed < 2**32, "in [0, 2**32 - 1] (numpy's seed range)"),
     ]
     rules += [(f"task.{key}", getattr(config.task, key), getattr(config.task, key) >= 1, ">= 1")
               for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]
@@ -266,6 +267,11 @@ def _validate_backbone_path(b: BackboneConfig) -> None:
 
 
 def to_yaml(config: Config) -> str:
+    """The config as saved beside a run, with `train.resume` null: it says how that process
+    started, not what the run is, and a saved file passed back with --config would otherwise make
+    a new run try to resume."""
+    if config.train.resume is not None:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, resume=None))
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 

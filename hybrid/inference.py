@@ -51,6 +51,10 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
     (tmp / CONFIG).write_text(to_yaml(config))
+    # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
+    # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
+    # be edited (a moved task.path, a key an older version had).
+    (tmp / checkpoint.MANIFEST).write_text(json.dumps({WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}, indent=1))
     checkpoint.replace_folder(tmp, folder)
     return folder
 
@@ -156,12 +160,17 @@ class Hybrid:
         if self.task.aligned_slots:  # span pooling would find no slot in raw text: a wrong answer, silently
             raise PuzzleError(f"task {self.task.name!r} cannot read typed puzzles (it has no from_text); "
                               "pass an Example with slot_spans")
+        if not puzzle.strip():  # training never sees an empty question (qa rejects one): no answer to give
+            raise PuzzleError("empty puzzle text")
         return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
 
     @torch.no_grad()
     def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
               batch_size: int = 64, halt_threshold: float | None = None) -> list[Solution]:
         """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set."""
+        if isinstance(puzzles, (str, Example)):  # a str would be solved character by character
+            raise TypeError(f"solve takes a list of puzzles, got one {type(puzzles).__name__}: "
+                            f"pass solve([puzzle])")
         N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
         if N_sup < 1 or batch_size < 1:
             raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")

@@ -107,13 +107,6 @@ def train(config: Config) -> dict:
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
-    if not config.train.resume:
-        moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
-        if moved is not None:
-            accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
-                              f"move it back and add --resume)")
-            if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
-                init = moved / init.resolve().relative_to(out_dir.resolve())
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     set_seed(config.train.seed)  # training's own draws (dropout) start from the seed as well
@@ -124,7 +117,6 @@ def train(config: Config) -> dict:
             # B matrices start at zero, so training starts from exactly that run's model.
             target = model.hybrid
         source = checkpoint.load_weights(target, init)
-        accelerator.print(f"weights from {init} ({source})")
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")
@@ -132,6 +124,17 @@ def train(config: Config) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
+    if not config.train.resume:
+        # Only now, once the task, data, backbone and init weights are known to work: a run that
+        # stops on a bad setting leaves the earlier run where it was.
+        moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
+        if moved is not None:
+            accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
+                              f"move it back and add --resume)")
+            if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
+                init = moved / init.resolve().relative_to(out_dir.resolve())
+    if init is not None:
+        accelerator.print(f"weights from {init} ({source})")
     # Its own generator: starting an iterator draws a seed from it, not from the global one that
     # dropout uses, so a run resumed mid-epoch drops the same units as an unbroken run.
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
@@ -146,6 +149,7 @@ def train(config: Config) -> dict:
     accelerator.register_for_checkpointing(progress, *([ema] if ema is not None else []))
     if config.train.resume:
         path = checkpoint.resume(accelerator, config.train.resume, out_dir)
+        checkpoint.check_resume_settings(path, config)
         accelerator.print(f"resumed from {path} at batch {progress.step}")
         superseded = checkpoint.supersede(accelerator, out_dir, progress.step)
         if superseded:

@@ -45,6 +45,8 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.schedule=warmup_stable_decay", "train.schedule='warmup_stable_decay': choose one of"),
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("task.train_size=0", "task.train_size=0"),
+    ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*32 - 1\]"),  # numpy's range: a traceback at set_seed
+    ("train.seed=4294967296", "train.seed=4294967296: must be in"),
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):

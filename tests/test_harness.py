@@ -148,6 +148,15 @@ def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_an_out_that_is_a_file_is_refused_before_evaluating(run, tmp_path, monkeypatch):
+    import eval.__main__ as harness
+
+    monkeypatch.setattr(harness, "make_task", lambda *a: pytest.fail("evaluated before checking --out"))
+    (tmp_path / "report").write_text("")
+    with pytest.raises(SystemExit, match="--out .*report is a file"):
+        main([str(run), "--out", str(tmp_path / "report")])
+
+
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(run), "--batch-size", "0", "--out", str(tmp_path)])

@@ -95,11 +95,54 @@ def test_training_writes_a_pretrained_folder_of_ema_weights_that_solves(small_co
 
 def test_save_pretrained_round_trip(solver, tmp_path):
     solver.model.save_pretrained(tmp_path / "saved")
-    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["config.yaml", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["checksums.json", "config.yaml", "model.safetensors"]
     loaded = HybridModel.from_pretrained(tmp_path / "saved", "cpu")
     assert all(torch.equal(a, b) for a, b in zip(solver.model.state_dict().values(), loaded.model.state_dict().values()))
     puzzles = handwritten(3)
     assert solver.solve(puzzles) == loaded.solve(puzzles)
+
+
+def test_damaged_pretrained_weights_are_named_not_loaded(solver, tmp_path):
+    """final/ (what solve, eval and init_from read by default) carries its weights' checksum, as
+    checkpoints do: a flipped byte is an error naming the file, not slightly wrong answers."""
+    from hybrid.checkpoint import CheckpointError
+
+    solver.save_pretrained(tmp_path / "saved")
+    weights = tmp_path / "saved" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0x40  # inside a tensor: the header still reads
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="model.safetensors is damaged"):
+        HybridModel.from_pretrained(tmp_path / "saved", "cpu")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    with pytest.raises(SystemExit, match="model.safetensors is damaged"):
+        solve_main([str(tmp_path / "saved"), "--input", str(tmp_path / "in.txt")])
+
+
+def test_solve_takes_a_list_not_one_text(solver):
+    """A str is a sequence of characters: solve("...") would answer each character as a puzzle."""
+    puzzle = handwritten(1)[0]
+    with pytest.raises(TypeError, match=r"pass solve\(\[puzzle\]\)"):
+        solver.solve(puzzle)
+    assert len(solver.solve([puzzle])) == 1
+
+
+def test_an_empty_question_is_an_error_for_raw_text_tasks(small_config, tmp_path):
+    """qa (no parser) takes the text as it is; an empty one, which training never accepts, gets
+    `error` instead of an answer made up from nothing."""
+    from eval.tasks import make_task
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+                            for i in range(4)))
+    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4")
+    task = make_task(config.task)
+    backbone = load_backbone(config.backbone)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    empty, blank, asked = Hybrid(model, backbone, task, config).solve(["", "  \n ", "What is 2 + 1?"])
+    assert empty.answer is None and "empty puzzle text" in empty.error
+    assert blank.answer is None and "empty puzzle text" in blank.error
+    assert asked.error is None and asked.answer is not None
 
 
 def test_early_exit_stops_when_the_halting_head_says_so(solver):

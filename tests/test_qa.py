@@ -85,3 +85,13 @@ def test_malformed_sources_are_clear_errors(tmp_path):
         QA(str(tmp_path / "missing.jsonl"))
     with pytest.raises(PuzzleError, match="leaves 0 training"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n')).splits(10, 5, seed=0)
+
+
+def test_a_file_with_a_byte_order_mark_reads(tmp_path):
+    """Windows editors and spreadsheet exports start UTF-8 files with a BOM; it is not data."""
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": "d"}\n')
+    assert QA(str(path)).pairs == [("a?", "b"), ("c?", "d")]
+    listed = tmp_path / "data.json"
+    listed.write_bytes(b"\xef\xbb\xbf" + b'[{"question": "a?", "answer": "b"}]')
+    assert QA(str(listed)).pairs == [("a?", "b")]

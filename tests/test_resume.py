@@ -16,7 +16,8 @@ import hybrid.supervision
 import hybrid.train
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch
-from hybrid.config import load_config
+from eval.tasks import PuzzleError
+from hybrid.config import ConfigError, load_config
 from hybrid.train import train
 
 RUN = ("train.steps=6", "train.checkpoint_every=2", "train.eval_every=2")  # evaluation in between, as by default
@@ -181,6 +182,59 @@ def test_a_new_run_in_a_used_folder_moves_the_earlier_run_aside(small_config, tm
     assert [c.name for c in checkpoint.checkpoints(out)] == ["step_00000002", "step_00000004"]  # its own, kept
     resumed = train(small_config("train.steps=6", "train.lr=3e-4", "train.resume=latest"))
     assert resumed["batches"] == 6  # continued the new run (from its batch 4), not the earlier one's batch 6
+
+
+def test_a_new_run_that_stops_on_a_bad_setting_leaves_the_earlier_run_in_place(small_config, tmp_path):
+    out = tmp_path / "run"
+    train(small_config())
+    earlier = {c.name: files(c) for c in checkpoint.checkpoints(out)} | {"final": files(out / "final")}
+    with pytest.raises(ConfigError, match="larger than the training set"):
+        train(small_config("train.batch_size=128"))  # found only once the data are built
+    with pytest.raises(ConfigError, match=r"task.wordings=\[7\]"):
+        train(small_config("task.wordings=[7]"))  # checked against the task once it is built
+    with pytest.raises(ConfigError, match="no such folder"):
+        train(small_config(f"backbone.path={tmp_path / 'missing'}"))  # the backbone does not load
+    with pytest.raises(PuzzleError, match="no such file"):
+        train(small_config("task=qa", f"task.path={tmp_path / 'missing.jsonl'}"))  # nor the data
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("run")] == ["run"]  # nothing moved aside
+    assert {c.name: files(c) for c in checkpoint.checkpoints(out)} | {"final": files(out / "final")} == earlier
+
+
+def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_config, tmp_path):
+    """The restored optimizer and scheduler keep the saved lr, weight decay and betas (an override
+    would be written to config.yaml and never used); another backbone of the same width (tiny
+    GPT-2 and BERT: 32) fits every shape, so loading alone would not notice it."""
+    out = tmp_path / "run"
+    train(small_config())
+    saved = checkpoint.checkpoints(out)
+    for changed, message in ((("train.lr=0.5",), r"train.lr=0.5 \(the checkpoint's run: 0.001\)"),
+                             (("train.betas=[0.9,0.99]",), r"train.betas=\[0.9, 0.99\]"),
+                             ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert\)")):
+        config = small_config("train.steps=6", "train.resume=latest", *changed, kind="gpt2" if not changed else "bert")
+        with pytest.raises(CheckpointMismatch, match=message + ".*train.init_from"):
+            train(config)
+    assert checkpoint.checkpoints(out) == saved  # not taken for damage, nothing moved
+    assert train(small_config("train.steps=6", "train.resume=latest", "reasoner.T=3"))["batches"] == 6  # the rest may change
+
+
+def test_a_saved_config_does_not_carry_the_resume_flag(small_config, tmp_path):
+    """A run's config.yaml passed back with --config must start a run, not resume one that is not there."""
+    from hybrid.config import from_yaml
+
+    out = tmp_path / "run"
+    train(small_config())
+    train(small_config("train.steps=6", "train.resume=latest"))
+    for saved in (out / "config.yaml", out / "final" / "config.yaml", checkpoint.checkpoints(out)[-1] / "config.yaml"):
+        assert from_yaml(saved).train.resume is None
+    again = load_config([f"train.output_dir={tmp_path / 'again'}"], base=out / "config.yaml")
+    assert train(again)["batches"] == 6
+
+
+def test_resuming_from_a_pretrained_folder_points_to_init_from(small_config, tmp_path):
+    train(small_config())
+    final = tmp_path / "run" / "final"
+    with pytest.raises(CheckpointError, match=f"{final} holds weights only.*train.init_from={final}"):
+        train(small_config("train.steps=6", f"train.resume={final}", f"train.output_dir={tmp_path / 'branch'}"))
 
 
 def test_resuming_an_older_checkpoint_sets_the_newer_ones_aside(small_config, tmp_path):

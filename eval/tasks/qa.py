@@ -45,7 +45,7 @@ class QaConfig:
 
 def read_json_rows(path: Path) -> list[dict]:
     """Objects from a JSONL file (one per line) or a .json file holding a list of them."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
     if path.suffix == ".json":
         try:
             rows = json.loads(text)
