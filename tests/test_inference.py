@@ -221,8 +221,9 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
         Hybrid.from_pretrained(tmp_path / "run", "cpu")
 
 
-def test_solve_names_a_task_that_cannot_be_built(small_config, tmp_path):
-    """A qa model's config names its data file; once that file is gone, solve says so (exit 1)."""
+def test_a_qa_model_solves_without_its_data_file(small_config, tmp_path, capsys):
+    """A qa model's config names its data file, but answering new questions needs only the
+    weights: the file may be gone (a model shared without its training data)."""
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
                             for i in range(4)))
@@ -236,8 +237,9 @@ def test_solve_names_a_task_that_cannot_be_built(small_config, tmp_path):
     save_pretrained(model, config, tmp_path / "model")
     data.unlink()
     (tmp_path / "in.txt").write_text("What is 2 + 1?\n")
-    with pytest.raises(SystemExit, match="task.path=.*no such file"):
-        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 1 and "error" not in rows[0] and isinstance(rows[0]["answer"], str)
 
 
 def test_solve_names_a_device_this_machine_lacks(solver, tmp_path):

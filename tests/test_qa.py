@@ -69,20 +69,27 @@ def test_a_saved_dataset_keeps_its_own_splits_and_builds(tmp_path):
 
 
 def test_malformed_sources_are_clear_errors(tmp_path):
+    """Named when the data is first read (building splits), not when the task is built."""
     with pytest.raises(PuzzleError, match=r"data.jsonl:2: not a JSON object"):
-        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": \n'))
+        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": \n')).pairs
     missing = r"data.jsonl:1: no field 'answer' \(task.answer_field\); the row has: question, reply"
     with pytest.raises(PuzzleError, match=missing):
-        QA(write(tmp_path, '{"question": "a?", "reply": "b"}\n'))
+        QA(write(tmp_path, '{"question": "a?", "reply": "b"}\n')).pairs
     too_long = r"data.jsonl:1: answer of 11 characters does not fit in task.max_answer_chars=4"
     with pytest.raises(PuzzleError, match=too_long):
-        QA(write(tmp_path, '{"question": "a?", "answer": "much longer"}\n'), max_answer_chars=4)
+        QA(write(tmp_path, '{"question": "a?", "answer": "much longer"}\n'), max_answer_chars=4).pairs
     with pytest.raises(PuzzleError, match="must be text or a number"):
-        QA(write(tmp_path, '{"question": "a?", "answer": ["b"]}\n'))
+        QA(write(tmp_path, '{"question": "a?", "answer": ["b"]}\n')).pairs
+    with pytest.raises(PuzzleError, match=r"data.jsonl:1: the answer \('answer'\) is empty"):
+        QA(write(tmp_path, '{"question": "a?", "answer": "  "}\n')).pairs
+    lines_in_json = tmp_path / "data.json"
+    lines_in_json.write_text('{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": "d"}\n')
+    with pytest.raises(PuzzleError, match="Extra data at line 2.*name the file .jsonl"):
+        QA(str(lines_in_json)).pairs
     with pytest.raises(PuzzleError, match="needs task.path"):
         QA()
     with pytest.raises(PuzzleError, match="no such file"):
-        QA(str(tmp_path / "missing.jsonl"))
+        QA(str(tmp_path / "missing.jsonl")).pairs
     with pytest.raises(PuzzleError, match="leaves 0 training"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n')).splits(10, 5, seed=0)
 
@@ -95,3 +102,12 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     listed = tmp_path / "data.json"
     listed.write_bytes(b"\xef\xbb\xbf" + b'[{"question": "a?", "answer": "b"}]')
     assert QA(str(listed)).pairs == [("a?", "b")]
+
+
+def test_the_task_reads_its_data_only_when_asked():
+    """A trained qa model answers new questions without its data file: building the task (as
+    solve and python -m eval --puzzles do) reads nothing; splits and pairs read it."""
+    task = QA("no/such/file.jsonl", max_answer_chars=8)
+    assert task.num_slots == 8 and task.example("2 + 2?", "4").labels[:2] == encode("4", 8)[:2]
+    with pytest.raises(PuzzleError, match="no such file"):
+        task.splits(4, 2, seed=0)

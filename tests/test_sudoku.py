@@ -96,5 +96,5 @@ def test_malformed_puzzles_get_clear_errors():
         task.from_text("1 1" + " _" * 14)
     with pytest.raises(PuzzleError, match="more than one solution"):
         task.from_text("1" + " _" * 15)
-    with pytest.raises(PuzzleError, match="not supported"):
+    with pytest.raises(PuzzleError, match="task.size=5: Sudoku size 5 is not supported"):
         make_task(SudokuConfig(size=5))

@@ -24,6 +24,7 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from eval.tasks import text_answer
@@ -50,7 +51,8 @@ def read_json_rows(path: Path) -> list[dict]:
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
-            raise PuzzleError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+            hint = " (one object per line is JSON Lines: name the file .jsonl)" if err.msg == "Extra data" else ""
+            raise PuzzleError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}){hint}") from None
         if not isinstance(rows, list):
             raise PuzzleError(f"{path}: expected a JSON list of objects (or use a .jsonl file, one object per line)")
         where = [f"{path}: item {i}" for i in range(len(rows))]
@@ -109,6 +111,8 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) must be text or a number, "
                           f"got {type(answer).__name__}")
     answer = answer.strip()
+    if not answer:  # nothing to learn or to check: a blank answer is a hole in the data, not an answer
+        raise PuzzleError(f"{where}: the answer ({answer_field!r}) is empty")
     try:
         text_answer.encode(answer, max_chars)
     except PuzzleError as err:
@@ -130,12 +134,22 @@ class QA(Task):
         if not path:
             raise PuzzleError("task=qa needs task.path: a .jsonl file, a saved dataset folder or a hub id")
         self.path, self.max_answer_chars, self.num_slots = path, max_answer_chars, max_answer_chars
-        source = load_source(path)
-        self.source = {name: unique([pair(row, question_field, answer_field, max_answer_chars) for row in rows])
-                       for name, rows in source.items()}
-        self.pairs = [p for rows in self.source.values() for p in rows]
-        if not self.pairs:
-            raise PuzzleError(f"task.path={path!r} holds no rows")
+        self.fields = question_field, answer_field
+
+    # Read on first use, not when the task is built: the vocabulary and slots do not depend on the
+    # data, so a trained model answers new questions (solve, python -m eval --puzzles) without it.
+    @cached_property
+    def source(self) -> dict[str, list[tuple[str, str]]]:
+        """split name -> unique (question, answer) pairs, checked."""
+        source = {name: unique([pair(row, *self.fields, self.max_answer_chars) for row in rows])
+                  for name, rows in load_source(self.path).items()}
+        if not any(source.values()):
+            raise PuzzleError(f"task.path={self.path!r} holds no rows")
+        return source
+
+    @cached_property
+    def pairs(self) -> list[tuple[str, str]]:
+        return [p for rows in self.source.values() for p in rows]
 
     def example(self, question: str, answer: str, wording: int = 0) -> Example:
         return Example(question=question, answer=answer, labels=text_answer.encode(answer, self.max_answer_chars),

@@ -49,7 +49,7 @@ class Grid:
 
     def __init__(self, size: int):
         if size not in BOX_SHAPES:
-            raise PuzzleError(f"Sudoku size {size} is not supported; choose one of {sorted(BOX_SHAPES)}")
+            raise PuzzleError(f"task.size={size}: Sudoku size {size} is not supported; choose one of {sorted(BOX_SHAPES)}")
         self.n = size
         self.box_rows, self.box_cols = BOX_SHAPES[size]
         self.full = (1 << size) - 1
