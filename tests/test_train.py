@@ -196,3 +196,89 @@ def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypa
     assert results["batches"] == 5 and not results["stopped_by_time_limit"]  # 6 s of evaluation spent none of 4 s
     assert results["eval_seconds"] >= 6.0  # after batches 1-4; batch 5 is the last, evaluated in full
     assert results["train_seconds"] < 4.0
+
+
+class Scripted(torch.nn.Module):
+    """A stand-in for HybridModel whose outputs the test sets: a sample's states are its logits
+    (plus a learned bias), its halting logit is q[token_slot[:, 0]], and the carry counts steps."""
+
+    def __init__(self, samples: int, classes: int):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(classes))
+        self.q = torch.nn.Parameter(torch.zeros(samples))
+        self.seen = []  # per forward: the carried step count of each sample
+
+    def read(self, states, mask, token_slot):
+        return states, mask, token_slot
+
+    def initial_carry(self, batch_size, num_slots, device):
+        from reasoner import Carry
+
+        return Carry(torch.zeros(batch_size, num_slots, 1, device=device), torch.zeros(batch_size, num_slots, 1, device=device))
+
+    def forward(self, states, mask, token_slot, y, z):
+        from hybrid.model import HybridOutput
+        from reasoner import Carry
+
+        self.seen.append(y[:, 0, 0].tolist())
+        return HybridOutput(states + self.bias, self.q[token_slot[:, 0]], Carry(y + 1, z + 1))
+
+
+def test_supervision_halting_target_loss_carry_and_ema():
+    """Per supervision step: the halting target is "every scored slot right" (IGNORE slots do not
+    count, a mostly right answer is not right), the answer loss is the mean over scored slots,
+    (y, z) are handed on with halting off, and the EMA averages once per optimizer step."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import IGNORE
+    from hybrid.config import load_config
+    from hybrid.ema import make_ema
+    from hybrid.supervision import supervise
+    from reasoner import halting_loss, stablemax_cross_entropy
+
+    predicted = torch.tensor([[0, 1, 2], [0, 1, 0], [0, 1, 0], [0, 0, 0]])
+    labels = torch.tensor([[0, 1, 2], [0, 1, 2], [0, 1, IGNORE], [2, 2, 2]])
+    target = torch.tensor([1.0, 0.0, 1.0, 0.0])  # right; 2 of 3 right; right where scored; wrong
+    logits = torch.nn.functional.one_hot(predicted, 3).float() * 3
+    batch = (logits, torch.ones(4, 3, dtype=torch.bool), torch.arange(4).unsqueeze(1).expand(4, 3), labels, torch.arange(4))
+    accelerator = Accelerator(cpu=True)
+
+    model = Scripted(4, 3)
+    config = load_config(["reasoner.N_sup=1", "train.halt=false", "train.grad_clip=0"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, accelerator, config)
+    valid = (labels != IGNORE).sum(1)
+    ce = stablemax_cross_entropy(logits, labels).sum(1) / valid
+    assert stats["loss"] == pytest.approx((ce + halting_loss(torch.zeros(4), target)).mean().item(), rel=1e-5)
+    assert torch.equal(model.q.detach() > 0, target.bool())  # BCE pushed each logit toward its target
+    assert stats["exact_first"] == stats["exact_last"] == 0.5
+
+    model = Scripted(4, 3)
+    config = load_config(["reasoner.N_sup=3", "train.halt=false", "train.grad_clip=0"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    ema = make_ema(model, 0.999)
+    stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), ema, accelerator, config)
+    assert stats["steps"] == 3 and model.seen == [[0.0] * 4, [1.0] * 4, [2.0] * 4]
+    assert int(ema.n_averaged) == 3
+
+
+def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
+    """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
+    weights) without it being the raw trained weights (it averages)."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from safetensors.torch import load_file
+
+    from hybrid.train import build
+
+    config = small_config("train.steps=2", "train.checkpoint_every=0")
+    train(config)
+    out = Path(config.train.output_dir)
+    final = load_file(out / "final" / "model.safetensors")
+    raw = load_file(checkpoint.checkpoints(out)[-1] / "model.safetensors")
+    set_seed(config.train.seed)
+    initial = build(config, Accelerator(cpu=True))[3].state_dict()
+    trained = [k for k in final if final[k].is_floating_point() and not torch.equal(raw[k], initial[k])]
+    assert trained, "training changed no weight"
+    assert all(not torch.equal(final[k], initial[k]) and not torch.equal(final[k], raw[k]) for k in trained)

@@ -119,6 +119,13 @@ def test_verifier_rejects_wrong_grids():
     assert task.score(example, "no idea") == 0.0
 
 
+def test_verifier_rejects_a_value_in_two_houses_even_when_the_clues_hold():
+    task = Zebra(houses=3, attributes=3)
+    example = Example(question="", answer=ANSWER, labels=[0] * 9, data={"values": VALUES, "clues": [CLUES[1]]})
+    assert task.verify(example, ANSWER)
+    assert not task.verify(example, ANSWER.replace("Carol, fish", "Carol, dog"))  # two dogs, no fish; Alice in 3
+
+
 def test_verifier_checks_clues_not_our_answer():
     # Without clue 2 (Alice in house 3) two assignments fit; both must verify.
     task = Zebra(houses=3, attributes=3)
