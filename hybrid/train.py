@@ -124,9 +124,10 @@ def train(config: Config) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
-    if not config.train.resume:
-        # Only now, once the task, data, backbone and init weights are known to work: a run that
-        # stops on a bad setting leaves the earlier run where it was.
+    resume = config.train.resume
+    if not resume or resume != "latest" and not Path(resume).resolve().is_relative_to(out_dir.resolve()):
+        # A new run, or one branching from another folder's checkpoint: an earlier run here moves
+        # aside. Only now, once the task, data, backbone and init weights are known to work.
         moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
         if moved is not None:
             accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "

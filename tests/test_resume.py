@@ -279,6 +279,21 @@ def test_resume_takes_a_run_folder(small_config, tmp_path):
     assert [c.name for c in checkpoint.checkpoints(tmp_path / "branch")] == ["step_00000006"]
 
 
+def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small_config, tmp_path):
+    """--resume <another folder's checkpoint> into a used output_dir starts a branch there: the
+    earlier run moves aside whole instead of its checkpoints mixing with (and being pruned by) the branch's."""
+    train(small_config())  # tmp_path/run: checkpoints 2 and 4
+    branch = tmp_path / "branch"
+    train(small_config("train.steps=2", f"train.output_dir={branch}"))  # an earlier run in the branch's folder
+    earlier = {c.name: files(c) for c in checkpoint.checkpoints(branch)}
+    resumed = small_config("train.steps=6", f"train.output_dir={branch}",
+                           f"train.resume={tmp_path / 'run' / 'checkpoints' / 'step_00000004'}")
+    assert train(resumed)["batches"] == 6
+    assert [c.name for c in checkpoint.checkpoints(branch)] == ["step_00000006"]
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("branch-")]
+    assert {c.name: files(c) for c in checkpoint.checkpoints(moved)} == earlier
+
+
 def test_move_aside_never_overwrites(tmp_path):
     for _ in range(3):
         (tmp_path / "step_00000004").mkdir()
