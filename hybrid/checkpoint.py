@@ -131,7 +131,7 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         # Only checkpoints older than this one are pruned: this run's newest must survive whatever
         # else the folder holds.
         older = [c for c in checkpoints(output_dir) if step_of(c) < step]
-        for old in older[:len(older) - (keep - 1)] if keep > 0 else []:
+        for old in older[:max(0, len(older) - (keep - 1))] if keep > 0 else []:  # fewer than keep - 1: none
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final

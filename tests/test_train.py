@@ -282,3 +282,12 @@ def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     trained = [k for k in final if final[k].is_floating_point() and not torch.equal(raw[k], initial[k])]
     assert trained, "training changed no weight"
     assert all(not torch.equal(final[k], initial[k]) and not torch.equal(final[k], raw[k]) for k in trained)
+
+
+@pytest.mark.parametrize("keep, kept", [(5, [1, 2, 3, 4]), (3, [2, 3, 4]), (1, [4])])
+def test_keep_checkpoints_keeps_that_many(small_config, keep, kept):
+    """The newest keep_checkpoints survive, also while fewer than that exist (the pruning slice once
+    went negative there: keep=5 with 3 older left only 2)."""
+    config = small_config("train.checkpoint_every=1", f"train.keep_checkpoints={keep}")
+    train(config)
+    assert [checkpoint.step_of(c) for c in checkpoint.checkpoints(config.train.output_dir)] == kept
