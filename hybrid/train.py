@@ -100,8 +100,10 @@ def train(config: Config) -> dict:
     # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
     ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
     # The loader yields global batches (train.batch_size) and Accelerate splits each over the
-    # processes, so the scheduler, counted in global updates, steps once per update.
-    batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True)
+    # processes, so the scheduler, counted in global updates, steps once per update. Every process
+    # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
+    # from torch's (which differs per process once training seeds it with the process index).
+    batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=str(out_dir), dataloader_config=batches, kwargs_handlers=ddp)
     if accelerator.device.type == "cpu":
@@ -109,7 +111,9 @@ def train(config: Config) -> dict:
     init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
-    set_seed(config.train.seed)  # training's own draws (dropout) start from the seed as well
+    # Training's own draws (dropout) start from the seed too, plus the process index: the same
+    # masks on every process would repeat one dropout pattern across the global batch.
+    set_seed(config.train.seed, device_specific=True)
     if init is not None:
         target = model
         if config.backbone.lora is not None and read_config(init / "config.yaml").backbone.lora is None:

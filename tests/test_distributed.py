@@ -74,8 +74,9 @@ def two_processes(config, report: str):
     from hybrid.inference import Hybrid
 
     solver = Hybrid.from_pretrained(Path(config.train.output_dir) / "final", "cpu")
-    states, mask = torch.randn(11, 7, solver.backbone.hidden_size), torch.ones(11, 7, dtype=torch.bool)
-    slots, labels = torch.randint(-1, 16, (11, 7)), torch.zeros(11, 16, dtype=torch.long)
+    same = torch.Generator().manual_seed(0)  # the same puzzles on every process (their global RNGs differ)
+    states, mask = torch.randn(11, 7, solver.backbone.hidden_size, generator=same), torch.ones(11, 7, dtype=torch.bool)
+    slots, labels = torch.randint(-1, 16, (11, 7), generator=same), torch.zeros(11, 16, dtype=torch.long)
     data = torch.utils.data.TensorDataset(states, mask, slots, labels, torch.arange(11))
     rows = []
     hook = solver.model.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
@@ -142,3 +143,28 @@ def test_ddp_goes_on_when_one_process_has_no_sample_left(small_config, tmp_path)
         seen = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert [s["steps"] for s in seen] == [config.reasoner.N_sup] * 2  # rank 0's samples keep both going
         assert all(abs(s["work"] - work) < 1e-6 for s in seen), (rank, seen)
+
+
+def first_draws(config, report_dir: str):
+    end_if_stuck()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    real = hybrid.train.supervise
+
+    def supervise(model, batch, optimizer, scheduler, ema, accelerator, config):
+        draws = torch.rand(8).tolist()  # what dropout would draw next on this process (one batch: once)
+        Path(report_dir, f"rank{accelerator.process_index}.json").write_text(json.dumps(draws))
+        return real(model, batch, optimizer, scheduler, ema, accelerator, config)
+
+    hybrid.train.supervise = supervise
+    train(config)
+
+
+def test_each_process_draws_its_own_dropout_masks(small_config, tmp_path):
+    """Weights start equal on every process, but training's random draws (dropout) differ: the same
+    seed everywhere would repeat one mask pattern across the global batch."""
+    config = small_config("train.steps=1", "train.checkpoint_every=0", f"train.data_dir={tmp_path / 'cache'}",
+                          f"train.output_dir={tmp_path / 'ddp'}")
+    debug_launcher(first_draws, args=(config, str(tmp_path)), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0 != rank1
