@@ -323,9 +323,22 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
     @cached_property
     def model_limit(self) -> int | None:
         """The most tokens the model takes: its position table or its tokenizer's limit, if any."""
-        limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length)
+        limits = [n for n in (getattr(self.text_config, "max_position_embeddings", None), self.tokenizer.model_max_length,
+                              self.offset_position_limit())
                   if isinstance(n, int) and 0 < n < 1_000_000]  # tokenizers without a limit report 1e30
         return min(limits, default=None)
+
+    def offset_position_limit(self) -> int | None:
+        """RoBERTa-style embeddings (RoBERTa, XLM-R, CamemBERT, MPNet, ESM...) number positions from
+        the pad id + 1 and give their position table that padding_idx, so a table of
+        max_position_embeddings rows takes padding_idx + 1 fewer tokens (514 rows: 512). Hub models
+        cap their tokenizer at that too, but a folder whose tokenizer has no limit would otherwise
+        fail inside the model on a long text."""
+        for module in self.model.modules():
+            table = getattr(module, "position_embeddings", None)
+            if isinstance(table, nn.Embedding) and table.padding_idx is not None:
+                return table.num_embeddings - table.padding_idx - 1
+        return None
 
     def token_limit(self) -> int:
         """backbone.max_length, or the model's own limit where that is lower: a text longer than

@@ -41,6 +41,11 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
     try:
         backbone.model = get_peft_model(backbone.model, settings)
     except ValueError as err:  # unknown architecture, or a module type peft cannot adapt
+        if lora.target_modules is None:  # peft has no default for this architecture (DistilBERT, ModernBERT, Phi-3...)
+            raise ConfigError(f"backbone.lora: peft has no default target modules for this backbone "
+                              f"({backbone.text_config.model_type}); name its attention projections with "
+                              f"backbone.lora.target_modules=[...]. Linear layers in this backbone: "
+                              f"{linear_layers(backbone.model)}") from None
         raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {str(err).splitlines()[0]} "
                           f"Linear layers in this backbone: {linear_layers(backbone.model)}") from None
     backbone.has_lora = True

@@ -188,6 +188,24 @@ def test_texts_are_cut_at_the_models_own_position_limit(tiny_backbone, tmp_path,
     assert len(seen) == 1 and "sequence length" not in capfd.readouterr().err  # ours only, not transformers' too
 
 
+@pytest.mark.parametrize("family, pad_id, limit", [("roberta", 0, 15), ("mpnet", 1, 14)])
+def test_roberta_style_positions_start_after_the_pad_id(tmp_path, family, pad_id, limit):
+    from transformers import AutoModel, MPNetConfig, RobertaConfig
+
+    from hybrid.tiny_backbones import char_tokenizer
+
+    tokenizer = char_tokenizer(encoder=True)  # no model_max_length: the position table is the only limit
+    kind = {"roberta": RobertaConfig, "mpnet": MPNetConfig}[family]
+    folder = tmp_path / family  # positions pad_id+1 .. : 16 rows take 16 - pad_id - 1 tokens, not 16
+    AutoModel.from_config(kind(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64, max_position_embeddings=16, pad_token_id=0)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    with pytest.warns(UserWarning, match=f"cut at {limit} tokens"):
+        backbone = FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    with pytest.warns(UserWarning, match=f"takes at most {limit} tokens"):
+        assert backbone(["x" * 40, "abc"]).states.shape[1] == limit  # used to fail: index 16 out of bounds
+
+
 def test_dtype_is_honoured_and_checked(tiny_backbone):
     assert bert(tiny_backbone, "backbone.dtype=bfloat16")(["abc"]).states.dtype == torch.bfloat16
     with pytest.raises(ConfigError, match="backbone.dtype='float8'"):
@@ -321,3 +339,23 @@ def test_an_interrupted_tiny_build_leaves_no_folder_that_loads_without_its_token
     for kind in ("bert", "gpt2"):
         backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbones.resolve(kind, tmp_path)}"]).backbone)
         assert len(backbone.tokenizer) == backbone.text_config.vocab_size == 104
+
+
+def test_lora_on_an_architecture_peft_has_no_default_for_says_to_name_target_modules(tmp_path):
+    from transformers import AutoModel, DistilBertConfig
+
+    from hybrid.lora import add_lora, lora_weights
+    from hybrid.tiny_backbones import char_tokenizer
+
+    tokenizer, folder = char_tokenizer(encoder=True), tmp_path / "distilbert"
+    AutoModel.from_config(DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                           pad_token_id=0)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+    def backbone_with(*lora):
+        config = load_config([f"backbone.path={folder}", "backbone.lora.rank=4", *lora]).backbone
+        return add_lora(FrozenBackbone(config), config.lora)
+
+    with pytest.raises(ConfigError, match=r"no default target modules .*distilbert.*target_modules=\[...\].*q_lin"):
+        backbone_with()
+    assert len(lora_weights(backbone_with("backbone.lora.target_modules=[q_lin,v_lin]").model)) == 8
