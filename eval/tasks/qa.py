@@ -137,7 +137,7 @@ class QA(Task):
         self.fields = question_field, answer_field
 
     # Read on first use, not when the task is built: the vocabulary and slots do not depend on the
-    # data, so a trained model answers new questions (solve, python -m eval --puzzles) without it.
+    # data, so a trained model answers new questions (hybrid.solve, Hybrid.solve) without it.
     @cached_property
     def source(self) -> dict[str, list[tuple[str, str]]]:
         """split name -> unique (question, answer) pairs, checked."""
