@@ -9,6 +9,7 @@ import hashlib
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
@@ -114,3 +115,18 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
 
 def examples(split: Dataset) -> list[Example]:
     return [Example.from_record(r) for r in split]
+
+
+def timed(batches, clock: dict):
+    """The batches of `batches`, adding the time spent waiting for each to clock["seconds"] (with
+    backbone.cache=false that is mostly the backbone's forward)."""
+    batches = iter(batches)
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        finally:
+            clock["seconds"] += time.perf_counter() - start
+        yield batch

@@ -31,28 +31,13 @@ from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
-from hybrid.data import build_splits, examples
+from hybrid.data import build_splits, examples, timed
 from hybrid.ema import make_ema
 from hybrid.inference import locate, read_config, save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
 from hybrid.supervision import NonFiniteLoss, supervise
-
-
-def timed(batches, clock: dict):
-    """The batches of `batches`, adding the time spent waiting for each to clock["seconds"] (with
-    backbone.cache=false that is mostly the backbone's forward)."""
-    batches = iter(batches)
-    while True:
-        start = time.perf_counter()
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        finally:
-            clock["seconds"] += time.perf_counter() - start
-        yield batch
 
 
 def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
@@ -115,12 +100,14 @@ def train(config: Config) -> dict:
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
     if init is not None:
-        target = model
-        if config.backbone.lora is not None and read_config(init / "config.yaml").backbone.lora is None:
+        target, trained = model, read_config(init / "config.yaml").backbone
+        if config.backbone.lora is not None and trained.lora is None:
             # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
             # B matrices start at zero, so training starts from exactly that run's model.
             target = model.hybrid
         source = checkpoint.load_weights(target, init)
+        if (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):  # same width: it loads
+            source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")

@@ -130,12 +130,17 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
         assert torch.allclose(a, b, atol=1e-6), name
 
 
-def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tmp_path):
+def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tmp_path, capsys):
     from safetensors.torch import load_file
 
     first = train(small_config())
     again = train(small_config(f"train.init_from={tmp_path / 'run'}", "train.steps=0",
                                f"train.output_dir={tmp_path / 'again'}"))
+    assert "a transfer" not in capsys.readouterr().out
+    # Another backbone of the same width fits every shape: it loads, and the run says it is a transfer.
+    train(small_config(f"train.init_from={tmp_path / 'run'}", "train.steps=0", f"train.output_dir={tmp_path / 'moved'}",
+                       kind="gpt2"))
+    assert "a transfer: trained on" in capsys.readouterr().out
     assert again["test"]["exact_curve"] == first["test"]["exact_curve"]
     assert again["test"]["cell_curve"] == first["test"]["cell_curve"]
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("run", "again"))
@@ -148,7 +153,7 @@ def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit
 def test_timed_counts_waiting_for_batches_not_the_work_on_them():
     import time
 
-    from hybrid.train import timed
+    from hybrid.data import timed
 
     def slow_batches():
         for i in range(3):
