@@ -74,13 +74,14 @@ class TruncationWarnings:
 
     @contextmanager
     def counting_truncation(self, desc: str = ""):
-        self._cut = [0, 0]
+        """Yields the running totals [tokens lost, texts cut] (the cache keeps them with an entry)."""
+        self._cut = cut = [0, 0]
         try:
-            yield
+            yield cut
         finally:
-            (lost, texts), self._cut = self._cut, None
-        if texts:  # not reached when the block raised: an attempt that failed reports nothing
-            warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(lost, texts))
+            self._cut = None
+        if cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
+            warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
 
 
 def resolve_path(path: str) -> str:

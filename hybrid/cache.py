@@ -101,7 +101,8 @@ def _unpadded(parts: list[dict[str, torch.Tensor]], rows: list[torch.Tensor]) ->
 
 def _joined(entries: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Entries of consecutive shards of a split, as one."""
-    return {k: torch.cat([e[k] for e in entries]) for k in ("states", "token_slot", "lengths")}
+    return ({k: torch.cat([e[k] for e in entries]) for k in ("states", "token_slot", "lengths")}
+            | {"cut": sum(e["cut"] for e in entries)})
 
 
 @torch.no_grad()
@@ -115,14 +116,15 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
     lost. Each batch's states go back to their puzzles' places at the end."""
     if len(split) == 0:
         return {"states": torch.zeros(0, backbone.hidden_size, dtype=torch.float16),
-                "token_slot": torch.zeros(0, dtype=torch.int16), "lengths": torch.zeros(0, dtype=torch.long)}
+                "token_slot": torch.zeros(0, dtype=torch.int16), "lengths": torch.zeros(0, dtype=torch.long),
+                "cut": torch.zeros(2, dtype=torch.long)}
     lengths = [len(text) for text in split["question"]]
     order = torch.tensor(sorted(range(len(split)), key=lambda i: -lengths[i]), dtype=torch.long)
 
     @find_executable_batch_size(starting_batch_size=backbone.config.batch_size)
     def embed_in_batches(batch_size: int) -> tuple[dict[str, torch.Tensor], int]:
         chunks, placed = [], list(order.split(batch_size))
-        with backbone.counting_truncation(desc):  # one truncation warning with the split's totals
+        with backbone.counting_truncation(desc) as cut:  # one truncation warning with the split's totals
             for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                 rows = split[where.tolist()]
                 encoded = backbone(rows["question"])
@@ -133,7 +135,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
                 if not torch.isfinite(states).all():
                     warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or backbone.cache=false")
                 chunks.append({"states": states, "mask": mask, "token_slot": slots})
-        return _unpadded(chunks, placed), batch_size
+        return _unpadded(chunks, placed) | {"cut": torch.tensor(cut)}, batch_size  # cut: kept to warn again on reuse
 
     entry, used = embed_in_batches()
     if used < backbone.config.batch_size:
@@ -238,6 +240,8 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
             metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1))
         except OSError:
             pass  # a read-only cache: `hybrid-cache list` shows it as undescribed
+    if exists and "cut" in cached and cached["cut"][1] > 0:  # said when embedded; a rerun must say it again
+        warnings.warn(f"{desc} (cached): " + backbone.truncation_message(*cached["cut"].tolist()))
     if world > 1:  # one decision for all processes, or some would wait at a barrier forever
         from accelerate.utils import broadcast_object_list
 

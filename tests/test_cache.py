@@ -277,6 +277,9 @@ def test_truncation_is_reported_once_per_split_with_its_totals(tiny_backbone, tm
     with pytest.warns(UserWarning) as seen:
         embed_split(backbone, split, 1, tmp_path, "train")
     assert [str(w.message) for w in seen if "truncated" in str(w.message)] == expected
+    with pytest.warns(UserWarning) as seen:  # a later run reads the entry: the cut is said again
+        embed_split(backbone, split, 1, tmp_path, "train")
+    assert [str(w.message) for w in seen if "truncated" in str(w.message)] == [expected[0].replace("train:", "train (cached):")]
     if front_end == "bert":  # backbone.lora tokenizes a split for a model that runs the backbone itself
         with pytest.warns(UserWarning) as seen:
             token_split(backbone, split, 1, "train")
