@@ -127,9 +127,8 @@ def test_solve_takes_a_list_not_one_text(solver):
     assert len(solver.solve([puzzle])) == 1
 
 
-def test_an_empty_question_is_an_error_for_raw_text_tasks(small_config, tmp_path):
-    """qa (no parser) takes the text as it is; an empty one, which training never accepts, gets
-    `error` instead of an answer made up from nothing."""
+def untrained_qa_model(small_config, tmp_path):
+    """(config, task, backbone, model, data file) of an untrained qa hybrid on 4 "What is i + 1?" pairs."""
     from eval.tasks import make_task
 
     data = tmp_path / "pairs.jsonl"
@@ -139,6 +138,13 @@ def test_an_empty_question_is_an_error_for_raw_text_tasks(small_config, tmp_path
     task = make_task(config.task)
     backbone = load_backbone(config.backbone)
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    return config, task, backbone, model, data
+
+
+def test_an_empty_question_is_an_error_for_raw_text_tasks(small_config, tmp_path):
+    """qa (no parser) takes the text as it is; an empty one, which training never accepts, gets
+    `error` instead of an answer made up from nothing."""
+    config, task, backbone, model, _ = untrained_qa_model(small_config, tmp_path)
     empty, blank, asked = Hybrid(model, backbone, task, config).solve(["", "  \n ", "What is 2 + 1?"])
     assert empty.answer is None and "empty puzzle text" in empty.error
     assert blank.answer is None and "empty puzzle text" in blank.error
@@ -224,16 +230,9 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
 def test_a_qa_model_solves_without_its_data_file(small_config, tmp_path, capsys):
     """A qa model's config names its data file, but answering new questions needs only the
     weights: the file may be gone (a model shared without its training data)."""
-    data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
-                            for i in range(4)))
-    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4")
-    from eval.tasks import make_task
     from hybrid.inference import save_pretrained
 
-    task = make_task(config.task)
-    backbone = load_backbone(config.backbone)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    config, _, _, model, data = untrained_qa_model(small_config, tmp_path)
     save_pretrained(model, config, tmp_path / "model")
     data.unlink()
     (tmp_path / "in.txt").write_text("What is 2 + 1?\n")
