@@ -46,9 +46,11 @@ def locate(path: str | Path) -> tuple[Path, Path]:
         raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
                               f"one of its checkpoints/step_* folders")
     folder = weights_folder(path)
-    if folder.name == "final" or folder.parent.name != "checkpoints":
-        return (folder.parent if folder.name == "final" else folder), folder
-    return folder.parent.parent, folder
+    if folder.name == "final":
+        return folder.parent, folder
+    if folder.parent.name == "checkpoints":  # run/checkpoints/step_N
+        return folder.parent.parent, folder
+    return folder, folder  # a pretrained folder outside any run
 
 
 def read_puzzles(path: str | Path, task) -> list[str]:
@@ -158,7 +160,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         start = time.perf_counter()
         pred = predict(model, tensors, r.N_sup, batch_size, device, desc=f"evaluating {split}")
         seconds = time.perf_counter() - start
-        threshold = getattr(r, "halt_threshold", 0.5)  # sigmoid(q_halt) a puzzle needs to stop early
+        threshold = r.halt_threshold  # sigmoid(q_halt) a puzzle needs to stop early
         metrics = score_predictions(pred, task, exs, halt_threshold=threshold)
         report |= metrics
         report["slot_accuracy"] = slot_accuracy(pred)
@@ -169,7 +171,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         reasoner_rate = metrics["num_puzzles"] / max(seconds, 1e-9)
         backbone_rate = backbone_throughput(backbone, data["question"])
         # From cached states (the default) the reasoner pass excludes the backbone; live or LoRA includes it.
-        live = bool(getattr(config.backbone, "lora", None)) or not config.backbone.cache
+        live = config.backbone.lora is not None or not config.backbone.cache
         report["throughput"] = {
             "reasoner_puzzles_per_second": reasoner_rate,  # all N_sup steps
             "reasoner_includes_backbone": live,

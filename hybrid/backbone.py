@@ -450,7 +450,7 @@ def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_
     adapter's projection becomes a learned character embedding (a plain TRM) while the rest of
     the pipeline stays the same. `slots_placed`: the adapter gives each slot its own position
     (span pooling), so `chars` leaves out character positions (see hybrid/char_backbone.py).
-    `cache_dir` holds GGUF conversions (train.py passes train.data_dir)."""
+    `cache_dir` holds GGUF conversions (load_for passes train.data_dir)."""
     if config.path == "chars" or config.path.startswith("chars:"):
         from hybrid.char_backbone import CharBackbone
 

@@ -40,7 +40,8 @@ LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggest
 
 
 def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> torch.Tensor:
-    """For each token, the index of the answer slot whose text it overlaps (-1 for none)."""
+    """For each token, the index of the answer slot whose text it overlaps (-1 for none).
+    `spans` come in text order (SpanText writes them so), which the bisection relies on."""
     out = torch.full(offsets.shape[:1], -1, dtype=torch.int16)
     if not spans:
         return out
@@ -52,6 +53,11 @@ def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> t
         if i >= 0 and spans[i][1] > a:
             out[t] = i
     return out
+
+
+def batch_token_slots(offsets: torch.Tensor, spans_column: list) -> list[torch.Tensor]:
+    """`token_slots` for each text of a batch: its offsets and the `slot_spans` column of its rows."""
+    return [token_slots(o, spans) for o, spans in zip(offsets, spans_column)]
 
 
 def fingerprint(backbone) -> dict:
@@ -128,8 +134,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
             for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                 rows = split[where.tolist()]
                 encoded = backbone(rows["question"])
-                slots = torch.stack([token_slots(o, [tuple(s) for s in spans or []])
-                                     for o, spans in zip(encoded.offsets, rows["slot_spans"])])
+                slots = torch.stack(batch_token_slots(encoded.offsets, rows["slot_spans"]))
                 mask = encoded.mask.bool().cpu()
                 states = encoded.states.to("cpu", torch.float16)  # half the disk and memory; the adapter reads fp32
                 if not torch.isfinite(states).all():
@@ -321,7 +326,7 @@ class LiveStates(TorchDataset):
     def __getitems__(self, indices: list[int]) -> list[tuple]:
         rows = self.split[list(indices)]
         encoded = self.backbone(rows["question"])
-        slots = [token_slots(o, [tuple(s) for s in spans or []]) for o, spans in zip(encoded.offsets, rows["slot_spans"])]
+        slots = batch_token_slots(encoded.offsets, rows["slot_spans"])
         return [(encoded.states[k], encoded.mask[k].bool(), slots[k], self.labels[i], torch.tensor(i))
                 for k, i in enumerate(indices)]
 
@@ -336,8 +341,7 @@ def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> Ten
             batch = backbone.tokenize(rows["question"])
             ids.append(batch["input_ids"])
             masks.append(batch["attention_mask"].bool())
-            slots.append(torch.stack([token_slots(o, [tuple(s) for s in spans or []])
-                                      for o, spans in zip(batch["offset_mapping"], rows["slot_spans"])]))
+            slots.append(torch.stack(batch_token_slots(batch["offset_mapping"], rows["slot_spans"])))
     length = max(t.shape[1] for t in ids)
     pad_id = backbone.tokenizer.pad_token_id
     labels = _labels(split, num_slots, desc)

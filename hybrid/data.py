@@ -30,6 +30,7 @@ def _digest(*parts) -> str:
 
 
 def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
+    """(wordings to train and test on, held-out wordings), checked against the family's count."""
     held_out = list(getattr(task_config, "held_out_wordings", None) or [])
     wanted = getattr(task_config, "wordings", None)
     for key, chosen in (("wordings", wanted or []), ("held_out_wordings", held_out)):

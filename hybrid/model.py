@@ -39,8 +39,8 @@ class HybridModel(nn.Module):
         self.config = config  # save_pretrained writes it, so a saved folder names its backbone and task
 
     def initial_carry(self, batch_size: int, num_slots: int, device) -> Carry:
-        shape = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)
-        return self.reasoner.initial_carry(shape)
+        like = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)  # (B, S, D), shape only
+        return self.reasoner.initial_carry(like)
 
     def read(self, states, mask, token_slot) -> tuple:
         """The weight-free part of reading a batch, done once for all its supervision steps:

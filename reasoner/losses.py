@@ -9,17 +9,21 @@ import torch.nn.functional as F
 from eval.tasks.base import IGNORE
 
 
+def stable_exp(logits: torch.Tensor) -> torch.Tensor:
+    """s(x), the stand-in for exp, in float32: the ratios need full precision even under bf16 autocast."""
+    logits = logits.float()
+    return torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
+
+
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
-    logits = logits.float()  # the ratio needs full precision even under bf16 autocast
-    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
+    s = stable_exp(logits)
     return torch.log(s / s.sum(-1, keepdim=True))
 
 
 def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-slot loss (B, S); IGNORE slots give 0. Written as log(sum s) - log(s[label]), which
     takes fewer passes over the logits than gathering from the full log-probabilities."""
-    logits = logits.float()
-    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
+    s = stable_exp(logits)
     s_label = s.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return (torch.log(s.sum(-1)) - torch.log(s_label)) * (labels != IGNORE)
 

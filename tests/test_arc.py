@@ -84,6 +84,8 @@ def test_malformed_tasks_are_clear_errors(arc):
         Arc(max_size=2)  # no ARC task is that small
     with pytest.raises(PuzzleError, match="not rectangular"):
         parse_grid("1 2\n3")
+    with pytest.raises(PuzzleError, match="colours 0-9"):
+        parse_grid("1 ²")  # str.isdigit() says yes, int() cannot read it
 
 
 def test_a_demonstration_becomes_a_training_puzzle(arc):

@@ -31,6 +31,8 @@ def test_parse_numbers_reads_digits_words_and_separators():
         parse_numbers("3, minus")
     with pytest.raises(PuzzleError, match=r"cannot read '\?'"):
         parse_numbers("3, ?")
+    with pytest.raises(PuzzleError, match="'3.5' .*only whole numbers"):
+        parse_numbers("3.5, 2")  # not 3 and 5
 
 
 def spans_text(example):

@@ -34,6 +34,15 @@ def test_a_puzzle_reads_back_in_every_wording_it_is_written_in(size):
         assert (back.data["puzzle"], back.answer) == (example.data["puzzle"], example.answer)
 
 
+def test_unicode_digits_are_not_cells():
+    """str.isdigit() accepts "²", which int() cannot read: such text is a bad puzzle or a wrong
+    answer, not a ValueError from deep inside the parser."""
+    task = Sudoku(4)
+    with pytest.raises(PuzzleError, match="expected 16 cells"):
+        task.from_text(PUZZLE.replace("3", "³"))
+    assert task.verify(task.from_text(PUZZLE), SOLUTION.replace("4", "⁴")) is False
+
+
 def test_verifier_rejects_wrong_answers():
     task = Sudoku(4)
     example = task.from_text(PUZZLE)

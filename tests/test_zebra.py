@@ -175,6 +175,8 @@ def test_max_clues_too_few_for_one_solution_is_refused_not_looped_on(monkeypatch
     # 3 x 1 passes that bound with 1 clue but needs 2: generate gives up after TRIES puzzles.
     with pytest.raises(PuzzleError, match="max_clues=1: a 3 x 2 puzzle needs at least 2 clues"):
         make_task(ZebraConfig(houses=3, attributes=2, max_clues=1))
+    with pytest.raises(PuzzleError, match="max_clues=0: a 3 x 2 puzzle needs at least 2 clues"):
+        make_task(ZebraConfig(houses=3, attributes=2, max_clues=0))  # 0 is too few, not "the default"
     monkeypatch.setattr(zebra, "TRIES", 20)
     with pytest.raises(PuzzleError, match="max_clues=1: none of 20 3 x 1 puzzles.*raise task.max_clues"):
         Zebra(3, 1, max_clues=1).generate(random.Random(0), 0)

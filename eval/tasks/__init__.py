@@ -39,4 +39,4 @@ def make_task(config) -> Task:
     return cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
 
 
-__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TASKS", "TASK_CONFIGS", "make_task"]
+__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TASKS", "TASK_CONFIGS", "make_task", "split_typed"]

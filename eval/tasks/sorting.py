@@ -86,11 +86,14 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             numbers.append((value, current["start"], current["end"]))
             current = None
 
-    for match in re.finditer(r"-?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
+    # A decimal is one token, so "3.5" is refused rather than read as 3 and 5 ("." alone is skipped).
+    for match in re.finditer(r"-?\d+(?:\.\d+)?|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
         token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
             close()
             continue
+        if "." in token:
+            raise PuzzleError(f"{token!r} in {text!r}: only whole numbers can be sorted")
         if re.fullmatch(r"-?\d+", token):
             sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
             if sign < 0:

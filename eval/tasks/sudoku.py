@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import re
+import string
 from dataclasses import dataclass
 
 from eval.tasks.base import Example, PuzzleError, SpanText, Task
@@ -148,7 +149,7 @@ def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[lis
 WORDINGS = (
     "rows",  # "row 1: 1 _ 3 | _ _ _"
     "cells",  # "r1c1=1, r1c2=?, ..."
-    "prose",  # "The first row reads 1 blank 3 ..." style, digits as symbols
+    "prose",  # "Line 1 is 1 . 3 . . .;" (dots are blanks)
 )
 
 
@@ -201,7 +202,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
     the cell labels of the wordings, and a first line of instructions when the cells follow it,
     so a puzzle reads back in any wording `render` writes as well as hand-written."""
     def cells(text: str) -> list[str]:
-        return [ch for ch in CELL_LABELS.sub(" ", text) if ch.isdigit() or ch in BLANKS]
+        return [ch for ch in CELL_LABELS.sub(" ", text) if ch in string.digits or ch in BLANKS]  # not "²": int() cannot read it
 
     digits = cells(text)
     if len(digits) != grid.n**2 and "\n" in text.strip():

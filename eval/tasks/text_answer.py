@@ -24,11 +24,11 @@ VOCAB = (END,) + ALPHABET
 _CLASS = {ch: i for i, ch in enumerate(VOCAB)}
 
 
-def encode(answer: str, max_chars: int, knob: str = "task.max_answer_chars") -> list[int]:
+def encode(answer: str, max_chars: int) -> list[int]:
     """One class id per slot: the answer's characters, END, then IGNORE up to `max_chars`."""
     if len(answer) > max_chars:
-        raise PuzzleError(f"answer of {len(answer)} characters does not fit in {knob}={max_chars}: "
-                          f"{answer[:40]!r}{'...' if len(answer) > 40 else ''}; raise {knob}")
+        raise PuzzleError(f"answer of {len(answer)} characters does not fit in task.max_answer_chars="
+                          f"{max_chars}: {answer[:40]!r}{'...' if len(answer) > 40 else ''}; raise task.max_answer_chars")
     outside = sorted({ch for ch in answer if ch not in _CLASS})
     if outside:
         raise PuzzleError(f"answer {answer[:40]!r} has characters outside the answer alphabet "

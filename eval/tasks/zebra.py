@@ -584,7 +584,7 @@ class Zebra(Task):
         if not 1 <= attributes <= len(CATEGORIES):
             raise PuzzleError(f"attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
         self.houses, self.attributes, self.mention_labels = houses, attributes, mention_labels
-        self.max_clues = max_clues or max(1, houses * attributes - 1)
+        self.max_clues = houses * attributes - 1 if max_clues is None else max_clues
         # Two values of one attribute that no clue mentions can swap houses, so every attribute
         # needs all but one of its values mentioned, and a clue mentions at most two.
         fewest = -(-attributes * (houses - 1) // 2)
@@ -594,10 +594,6 @@ class Zebra(Task):
         self.vocab = tuple(str(i) for i in range(houses))  # a house, 0-based
         self.cells = houses * attributes  # value slots, one per value in the listings
         self.num_slots = self.cells + CLUE_PARTS * self.max_clues
-
-    @property
-    def aligned_slots(self) -> bool:
-        return True  # every slot has a span: a listed value, or a piece of a clue
 
     def example(self, categories: list[str], values: list[list[str]], clues: list[list], wording: int = 0,
                 rng: random.Random | None = None) -> Example:
