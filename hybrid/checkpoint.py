@@ -183,17 +183,36 @@ def resume(accelerator, resume: str, output_dir: str | Path) -> Path:
     the next older one is tried; once one loads, the damaged folders are moved aside
     (`.corrupt`), so later runs neither retry nor prune around them. If none loads, the error
     lists each failure."""
-    run_dir = Path(output_dir) if resume == "latest" else Path(resume)
-    if resume == "latest" or (run_dir / "checkpoints").is_dir():
+    target, run_dir = resume_target(resume, output_dir), newest_of(resume, output_dir)
+    if run_dir is not None:
         return _load_newest(accelerator, run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"checkpoint folder {run_dir} does not exist")
-    if (run_dir / "model.safetensors").exists() and not any(run_dir.glob(SAVED_OBJECTS)):
-        raise CheckpointError(f"{run_dir} holds weights only (a pretrained folder such as final/), not a training "
+    load(accelerator, target)
+    return target
+
+
+def newest_of(resume: str, output_dir: str | Path) -> Path | None:
+    """The run folder whose newest good checkpoint `resume` means, or None for a checkpoint folder."""
+    run_dir = Path(output_dir) if resume == "latest" else Path(resume)
+    return run_dir if resume == "latest" or (run_dir / "checkpoints").is_dir() else None
+
+
+def resume_target(resume: str, output_dir: str | Path) -> Path:
+    """The checkpoint folder `resume` names (for a run folder or `latest`, its newest), found
+    without loading anything: a path that cannot be resumed from is a CheckpointError before a
+    run spends minutes on data and embedding."""
+    run_dir = newest_of(resume, output_dir)
+    if run_dir is not None:
+        if not checkpoints(run_dir):
+            raise CheckpointError(f"{run_dir / 'checkpoints'} holds no checkpoint to resume from")
+        return checkpoints(run_dir)[-1]
+    folder = Path(resume)
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint folder {folder} does not exist")
+    if (folder / "model.safetensors").exists() and not any(folder.glob(SAVED_OBJECTS)):
+        raise CheckpointError(f"{folder} holds weights only (a pretrained folder such as final/), not a training "
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
-                              f"start from these weights with train.init_from={run_dir}")
-    load(accelerator, run_dir)
-    return run_dir
+                              f"start from these weights with train.init_from={folder}")
+    return folder
 
 
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
@@ -239,9 +258,7 @@ def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:
 
 
 def _load_newest(accelerator, run_dir: Path) -> Path:
-    found = checkpoints(run_dir)
-    if not found:
-        raise CheckpointError(f"{run_dir / 'checkpoints'} holds no checkpoint to resume from")
+    found = checkpoints(run_dir)  # not empty: resume_target checked
     failures: list[tuple[Path, CheckpointError]] = []
     for path in reversed(found):
         try:

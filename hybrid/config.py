@@ -196,6 +196,8 @@ def validate(config: Config) -> None:
     rules = [  # (key, value, allowed, what is allowed)
         ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),
         ("backbone.batch_size", b.batch_size, b.batch_size >= 1, ">= 1"),
+        ("backbone.dtype", b.dtype, b.dtype in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
+        ("backbone.quantization", b.quantization, b.quantization in (None, "8bit", "4bit"), "null, 8bit or 4bit"),
         ("adapter.heads", a.heads, a.heads >= 1, ">= 1"),
         ("adapter.dropout", a.dropout, 0 <= a.dropout < 1, "in [0, 1)"),
         ("reasoner.hidden", r.hidden, r.hidden >= 1, ">= 1"),

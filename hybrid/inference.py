@@ -95,6 +95,20 @@ def read_config(file: Path) -> Config:
                           f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
 
 
+def load_init(model: torch.nn.Module, init: Path, config: Config) -> str:
+    """Load train.init_from's weights into the new model; says what was loaded, and whether it is
+    a transfer from another backbone (one of the same width fits every shape, so it loads)."""
+    target, trained = model, read_config(init / "config.yaml").backbone
+    if config.backbone.lora is not None and trained.lora is None:
+        # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
+        # B matrices start at zero, so training starts from exactly that run's model.
+        target = model.hybrid
+    source = checkpoint.load_weights(target, init)
+    if (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):
+        source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
+    return source
+
+
 def device_for(name=None) -> torch.device:
     """`name` (cpu, cuda, cuda:1 ...), else CUDA when available. A device this machine lacks is a
     ConfigError before any loading, not torch's assertion from deep inside `.to(device)`."""
@@ -123,7 +137,7 @@ class Solution:
     answer: str | None  # the decoded answer; None when the puzzle could not be read
     steps: int  # supervision steps used
     confidence: float  # sigmoid(q_halt) at the answering step: the halting head's belief the answer is right
-    verified: bool | None = None  # the task's own verifier, when the puzzle text could be parsed (Sudoku)
+    verified: bool | None = None  # the task's own verifier, when the puzzle was parsed (from_text) or given as an Example
     error: str | None = None  # why the puzzle could not be read
 
 

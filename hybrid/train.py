@@ -9,6 +9,7 @@ stop, so later steps cost only what is still running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples, timed
 from hybrid.ema import make_ema
-from hybrid.inference import locate, read_config, save_pretrained
+from hybrid.inference import load_init, locate, save_pretrained
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
@@ -94,20 +95,15 @@ def train(config: Config) -> dict:
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
+    if config.train.resume:  # so does a resume path or setting that cannot work, before data and embedding
+        with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
+            checkpoint.check_resume_settings(checkpoint.resume_target(config.train.resume, out_dir), config)
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     # Training's own draws (dropout) start from the seed too, plus the process index: the same
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
-    if init is not None:
-        target, trained = model, read_config(init / "config.yaml").backbone
-        if config.backbone.lora is not None and trained.lora is None:
-            # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
-            # B matrices start at zero, so training starts from exactly that run's model.
-            target = model.hybrid
-        source = checkpoint.load_weights(target, init)
-        if (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):  # same width: it loads
-            source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
+    source = load_init(model, init, config) if init is not None else None
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")

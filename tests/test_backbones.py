@@ -208,16 +208,20 @@ def test_roberta_style_positions_start_after_the_pad_id(tmp_path, family, pad_id
 
 def test_dtype_is_honoured_and_checked(tiny_backbone):
     assert bert(tiny_backbone, "backbone.dtype=bfloat16")(["abc"]).states.dtype == torch.bfloat16
+    config = load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone
+    config.dtype = "float8"  # as an edited config.yaml can hold (load_config refuses it)
     with pytest.raises(ConfigError, match="backbone.dtype='float8'"):
-        bert(tiny_backbone, "backbone.dtype=float8")
+        FrozenBackbone(config)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
 def test_quantization_on_cpu_is_a_clear_error(tiny_backbone):
     with pytest.raises(ConfigError, match="backbone.quantization=8bit needs a CUDA GPU"):
         bert(tiny_backbone, "backbone.quantization=8bit")
+    config = load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone
+    config.quantization = "2bit"  # from an edited config.yaml: load_config refuses it
     with pytest.raises(ConfigError, match="choose null, 8bit or 4bit"):
-        bert(tiny_backbone, "backbone.quantization=2bit")
+        FrozenBackbone(config)
 
 
 @pytest.mark.parametrize("kind, causal", [("bert", False), ("gpt2", True), ("llama", True), ("t5", False)])

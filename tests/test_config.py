@@ -48,6 +48,8 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*32 - 1\]"),  # numpy's range: a traceback at set_seed
     ("train.seed=4294967296", "train.seed=4294967296: must be in"),
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
+    ("backbone.dtype=float8", "backbone.dtype=float8: must be float32, bfloat16 or float16"),  # not when the backbone loads
+    ("backbone.quantization=2bit", "backbone.quantization=2bit: must be null, 8bit or 4bit"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):

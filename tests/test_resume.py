@@ -219,6 +219,20 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
     assert train(small_config("train.steps=6", "train.resume=latest", "reasoner.T=3"))["batches"] == 6  # the rest may change
 
 
+def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config, monkeypatch, tmp_path):
+    """A changed learning rate, or a run folder with no checkpoint, is known from the files alone:
+    the run stops before it builds data and embeds it (minutes on a cold cache)."""
+    train(small_config())
+    built = []
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: built.append(1) or pytest.fail("built before the check"))
+    with pytest.raises(CheckpointMismatch, match=r"train.lr=0.5"):
+        train(small_config("train.steps=6", "train.resume=latest", "train.lr=0.5"))
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        train(small_config("train.steps=6", f"train.resume={tmp_path / 'empty'}"))
+    assert not built
+
+
 def test_a_saved_config_does_not_carry_the_resume_flag(small_config, tmp_path):
     """A run's config.yaml passed back with --config must start a run, not resume one that is not there."""
     from hybrid.config import from_yaml
