@@ -7,6 +7,13 @@ from torch import nn
 from adapters.query_attention import QueryAttentionAdapter
 from adapters.span_pool import SpanPoolAdapter
 
+# adapter.kind -> its class. A new adapter is a module here and a line in this table (the config
+# accepts every name in it); make_adapter builds it as cls(backbone_hidden, hidden, num_slots, dropout).
+ADAPTERS: dict[str, type[nn.Module]] = {
+    "span_pool": SpanPoolAdapter,
+    "query_attention": QueryAttentionAdapter,
+}
+
 
 def adapter_kind(config, aligned_slots: bool = True) -> str:
     """`adapter.kind` with `auto` resolved: span pooling where the task's answer slots have
@@ -14,20 +21,26 @@ def adapter_kind(config, aligned_slots: bool = True) -> str:
     return config.kind if config.kind != "auto" else ("span_pool" if aligned_slots else "query_attention")
 
 
+def reads_spans(config, aligned_slots: bool = True) -> bool:
+    """Whether the adapter pools each slot's own tokens (`reads_spans` on its class): it needs the
+    task's slot spans, and it places each slot itself, so the backbone need add no positions."""
+    return getattr(ADAPTERS[adapter_kind(config, aligned_slots)], "reads_spans", False)
+
+
 def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
     """`aligned_slots`: the task's answer slots have character spans in the question."""
     kind = adapter_kind(config, aligned_slots)
-    if kind == "span_pool" and not aligned_slots:
-        raise ValueError("adapter.kind=span_pool needs answer slots that line up with the question text; "
+    if kind not in ADAPTERS:
+        raise ValueError(f"adapter.kind={config.kind!r}: choose auto, {' or '.join(ADAPTERS)}")
+    if reads_spans(config, aligned_slots) and not aligned_slots:
+        raise ValueError(f"adapter.kind={kind} needs answer slots that line up with the question text; "
                          "this task has none: use adapter.kind=query_attention (or auto)")
-    if kind == "span_pool":
-        return SpanPoolAdapter(backbone_hidden, hidden, num_slots, config.dropout)
     if kind == "query_attention":
         if hidden % config.heads:
             raise ValueError(f"adapter.heads={config.heads} must divide reasoner.hidden={hidden} "
                              f"(the query_attention adapter splits the reasoner's width into heads)")
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
-    raise ValueError(f"adapter.kind={config.kind!r}: choose span_pool or query_attention")
+    return ADAPTERS[kind](backbone_hidden, hidden, num_slots, config.dropout)
 
 
-__all__ = ["SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "make_adapter"]
+__all__ = ["ADAPTERS", "SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "make_adapter", "reads_spans"]

@@ -9,6 +9,8 @@ from torch import nn
 
 
 class QueryAttentionAdapter(nn.Module):
+    reads_spans = False  # attends over every token: no slot spans needed (adapters.reads_spans)
+
     def __init__(self, backbone_hidden: int, hidden: int, num_slots: int, heads: int = 4, dropout: float = 0.0):
         super().__init__()
         self.norm = nn.LayerNorm(backbone_hidden)

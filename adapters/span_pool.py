@@ -12,6 +12,8 @@ from torch import nn
 
 
 class SpanPoolAdapter(nn.Module):
+    reads_spans = True  # pools the tokens of each slot's span (adapters.reads_spans)
+
     def __init__(self, backbone_hidden: int, hidden: int, num_slots: int, dropout: float = 0.0):
         super().__init__()
         self.num_slots = num_slots

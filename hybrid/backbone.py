@@ -460,7 +460,7 @@ def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_
 
 def load_for(config, task, cache_dir: str | Path | None = None) -> nn.Module:
     """The front end for a full config and its task (what training, evaluation and inference load)."""
-    from adapters import adapter_kind
+    from adapters import reads_spans
 
-    placed = adapter_kind(config.adapter, task.aligned_slots) == "span_pool"
+    placed = reads_spans(config.adapter, task.aligned_slots)
     return load_backbone(config.backbone, cache_dir or config.train.data_dir, slots_placed=placed)

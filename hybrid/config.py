@@ -56,7 +56,7 @@ class BackboneConfig:
 
 @dataclass
 class AdapterConfig:
-    kind: str = "auto"  # auto (span_pool when the task's slots line up with its text) | span_pool | query_attention
+    kind: str = "auto"  # auto (span_pool when the task's slots line up with its text) | any name in adapters.ADAPTERS
     heads: int = 4  # query_attention only
     dropout: float = 0.0
 
@@ -65,7 +65,7 @@ class AdapterConfig:
 class ReasonerConfig:
     hidden: int = 128
     layers: int = 2  # depth of the one tiny network (TRM: 2)
-    mixer: str = "mlp"  # mlp (over the slot axis; fixed-size grids) | attention
+    mixer: str = "mlp"  # mlp (over the slot axis; fixed-size grids) | attention | any name in reasoner.net.MIXERS
     heads: int = 4  # attention mixer only
     expansion: float = 4.0  # SwiGLU width / hidden
     n: int = 3  # latent steps per recursion: z <- net(x + y + z), then y <- net(y + z)
@@ -121,14 +121,20 @@ class Config:
 
 
 def _task_schema(name: str):
-    from eval.tasks import TASK_CONFIGS  # the registry of families and their config schemas
+    from eval.tasks import PuzzleError, family  # the registry of families, or a family's import path
 
-    if name not in TASK_CONFIGS:
-        raise ConfigError(f"unknown task {name!r}; available: {', '.join(sorted(TASK_CONFIGS))}")
-    return TASK_CONFIGS[name]
+    try:
+        return family(name)[1]
+    except PuzzleError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _preset(group: str, name: str) -> DictConfig:
+    if name.endswith(".yaml"):  # a preset file of your own, kept outside the repository
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ConfigError(f"{group}={name}: no such file")
+        return OmegaConf.load(path)
     path = CONFIG_DIR / group / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
@@ -184,11 +190,14 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
 def validate(config: Config) -> None:
     """Values the schema's types allow but nothing can run with: caught here, before any data is
     generated, rather than as a shape error (or a silently empty run) minutes later."""
+    from adapters import ADAPTERS  # the tables a new adapter or mixer is added to (docs/extending.md)
+    from reasoner.net import MIXERS
+
     b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
-    if r.mixer not in ("mlp", "attention"):
-        raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose mlp or attention")
-    if a.kind not in ("auto", "span_pool", "query_attention"):
-        raise ConfigError(f"adapter.kind={a.kind!r}: choose auto, span_pool or query_attention")
+    if r.mixer not in MIXERS:
+        raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose {' or '.join(MIXERS)}")
+    if a.kind not in ("auto", *ADAPTERS):
+        raise ConfigError(f"adapter.kind={a.kind!r}: choose auto, {' or '.join(ADAPTERS)}")
     if min(r.n, r.T, r.N_sup) < 1:
         raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
     if t.mixed_precision not in ("no", "bf16", "fp16"):

@@ -15,7 +15,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
-from eval.tasks import Example, Task
+from eval.tasks import IGNORE, Example, PuzzleError, Task
 from hybrid.checkpoint import replace_folder
 from hybrid.config import ConfigError
 
@@ -103,6 +103,8 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
         splits = {name: Dataset.from_list(records) for name, records in own.items()}
     else:
         splits = generate_splits(task, task_config, seed)
+    for name, split in splits.items():
+        check_split(task, name, split)
     dataset = DatasetDict(splits)
     # Saved beside its place and renamed into it: save_to_disk writes dataset_dict.json before the
     # splits, so a save cut short (Ctrl-C, a full disk) would otherwise break every later run.
@@ -112,6 +114,23 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
     replace_folder(tmp, path)  # over what an interrupted save left there
     return dataset
+
+
+def check_split(task: Task, name: str, split: Dataset) -> None:
+    """A family's examples against what it declares, before they are saved: a wrong slot count or a
+    class outside `vocab` would fail later, deep inside training; examples without `slot_spans` for
+    span pooling would train, silently, on slots that read nothing of the question."""
+    for i, (labels, spans) in enumerate(zip(split["labels"], split["slot_spans"])):
+        where = f"task {task.name}, {name} example {i}"
+        if len(labels) != task.num_slots:
+            raise PuzzleError(f"{where}: {len(labels)} labels, but the family declares num_slots={task.num_slots}")
+        wrong = [label for label in labels if label != IGNORE and not 0 <= label < len(task.vocab)]
+        if wrong:
+            raise PuzzleError(f"{where}: label {wrong[0]} is neither a class of its vocab (0..{len(task.vocab) - 1}) "
+                              f"nor IGNORE")
+        if task.aligned_slots and not spans:
+            raise PuzzleError(f"{where} has no slot_spans, which span pooling reads (aligned_slots is True): "
+                              f"give each example its slot_spans, or make aligned_slots False")
 
 
 def examples(split: Dataset) -> list[Example]:

@@ -90,6 +90,8 @@ def read_config(file: Path) -> Config:
         raise checkpoint.CheckpointError(f"no {CONFIG} in {file.parent}: cannot tell which model to build")
     try:
         return from_yaml(file)
+    except ConfigError as err:  # the task it names cannot be found (a family of your own not importable here)
+        raise ConfigError(f"{file}: {err}") from None
     except Exception as err:  # YAML and OmegaConf raise their own types (a key this version no longer has)
         raise ConfigError(f"{file} does not match this version's config schema "
                           f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None

@@ -61,12 +61,20 @@ class Block(nn.Module):
         return F.rms_norm(h + self.mlp(h), h.shape[-1:])
 
 
+# reasoner.mixer -> how one block's slot mixer is built from (dim, num_slots, heads, expansion); it maps
+# (B, S, D) to (B, S, D). A new mixer is a line here (the config accepts every name in this table).
+MIXERS = {
+    "mlp": lambda dim, num_slots, heads, expansion: SequenceMLP(num_slots, expansion),
+    "attention": lambda dim, num_slots, heads, expansion: Attention(dim, heads),
+}
+
+
 class TinyNet(nn.Sequential):
     """`layers` blocks; input and output are (B, S, D)."""
 
     def __init__(self, dim: int, num_slots: int, layers: int = 2, mixer: str = "mlp", heads: int = 4,
                  expansion: float = 4.0):
-        def make_mixer() -> nn.Module:
-            return SequenceMLP(num_slots, expansion) if mixer == "mlp" else Attention(dim, heads)
-
-        super().__init__(*[Block(dim, make_mixer(), expansion) for _ in range(layers)])
+        if mixer not in MIXERS:
+            raise ValueError(f"mixer={mixer!r}: choose {' or '.join(MIXERS)}")
+        super().__init__(*[Block(dim, MIXERS[mixer](dim, num_slots, heads, expansion), expansion)
+                           for _ in range(layers)])

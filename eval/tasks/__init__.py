@@ -4,6 +4,7 @@ generator, renderer, parser and verifier side by side. `make_task` builds one fr
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 from eval.tasks.arc import Arc, ArcConfig
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, split_typed
@@ -14,7 +15,8 @@ from eval.tasks.sorting import Sorting, SortingConfig
 from eval.tasks.sudoku import Sudoku, SudokuConfig
 from eval.tasks.zebra import Zebra, ZebraConfig
 
-# name -> (family class, its config schema). A new family registers itself here.
+# name -> (family class, its config schema): the families of this package. One kept in a module of
+# your own needs no line here: `task=my_module:MyTask` names it by import path (see `family`).
 TASKS: dict[str, tuple[type[Task], type]] = {
     "sudoku": (Sudoku, SudokuConfig),
     "maze": (Maze, MazeConfig),
@@ -30,13 +32,42 @@ TASK_CONFIGS = {name: schema for name, (_, schema) in TASKS.items()}
 DATASET_FIELDS = ("name", "train_size", "test_size", "wordings", "held_out_wordings")
 
 
+def family(name: str) -> tuple[type[Task], type]:
+    """The family class and config schema that `task.name` names: a registered family, or
+    `module:Class` for one defined outside this package, whose class names its schema in `schema`.
+    The import path is what a run's saved config holds, so evaluation, `hybrid.solve` and
+    `from_pretrained` find the family again without registering it."""
+    if name in TASKS:
+        return TASKS[name]
+    if ":" not in name:
+        raise PuzzleError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}, "
+                          f"or module:Class for a family of your own (docs/extending.md)")
+    module, _, attr = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ImportError as err:
+        raise PuzzleError(f"task {name!r}: cannot import {module!r} ({err}); install it or put its folder "
+                          f"on PYTHONPATH") from None
+    except AttributeError:
+        raise PuzzleError(f"task {name!r}: module {module!r} has no {attr!r}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise PuzzleError(f"task {name!r} is not a Task subclass (eval.tasks.Task)")
+    schema = getattr(cls, "schema", None)
+    if not dataclasses.is_dataclass(schema):
+        raise PuzzleError(f"task {name!r}: set `schema = <its config dataclass>` on {attr} (the knobs the "
+                          f"family takes, plus {', '.join(DATASET_FIELDS)})")
+    missing = [f for f in DATASET_FIELDS if f not in {field.name for field in dataclasses.fields(schema)}]
+    if missing:
+        raise PuzzleError(f"task {name!r}: its schema {schema.__name__} lacks {', '.join(missing)} "
+                          f"(every task config has {', '.join(DATASET_FIELDS)})")
+    return cls, schema
+
+
 def make_task(config) -> Task:
     """The family named by `config.name`, built with its family-specific fields."""
-    if config.name not in TASKS:
-        raise PuzzleError(f"unknown task {config.name!r}; available: {', '.join(sorted(TASKS))}")
-    cls, _ = TASKS[config.name]
+    cls, _ = family(config.name)
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     return cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
 
 
-__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TASKS", "TASK_CONFIGS", "make_task", "split_typed"]
+__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TASKS", "TASK_CONFIGS", "family", "make_task", "split_typed"]

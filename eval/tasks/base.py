@@ -79,9 +79,9 @@ class Task(ABC):
 
     Subclasses set `name`, `vocab` (the symbols one answer slot can take) and `num_slots`, and
     implement `generate`, `decode` and `verify`. `score` defaults to the verifier's verdict.
-    Two optional methods are looked up by name: `from_text(text, wording)` reads a typed puzzle
-    (hybrid.solve, `python -m eval --puzzles`, `split_typed`), and `splits(...)` replaces
-    generation for fixed data (see hybrid.data.build_splits).
+    Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`), and
+    `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py). A family kept
+    outside eval/tasks also sets `schema` (docs/extending.md).
     """
 
     name: ClassVar[str]
@@ -92,6 +92,9 @@ class Task(ABC):
     # (`puzzle_key`): saved datasets are keyed on it.
     version: int = 1
     multiline: bool = False  # questions span lines: typed ones, unparsed, are separated by blank lines
+    # The config dataclass (its knobs + the dataset fields) of a family named by import path
+    # (`task=my_module:MyTask`); the families of this package are paired with theirs in TASKS.
+    schema: ClassVar[type]
 
     @abstractmethod
     def generate(self, rng: random.Random, wording: int) -> Example:
@@ -132,7 +135,7 @@ def split_typed(text: str, task: Task) -> list[str]:
 
     def alone(line: str) -> bool:
         try:
-            parse(line)
+            parse(line, 0)  # as every caller does, with a wording: whether the line reads alone is all we ask
             return True
         except ValueError:  # PuzzleError and kin: not a whole puzzle
             return False
