@@ -18,7 +18,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# The presets: configs/ beside the package in a checkout (and an editable install), or inside it
+# as hybrid/configs in an installed wheel (pyproject.toml ships the one as the other).
+_HERE = Path(__file__).resolve().parent
+CONFIG_DIR = next((d for d in (_HERE.parent / "configs", _HERE / "configs") if d.is_dir()), _HERE.parent / "configs")
 GROUPS = ("backbone", "adapter", "reasoner", "task", "train")
 
 
