@@ -187,6 +187,7 @@ class Arc(Task):
     name = "arc"
     num_wordings = len(WORDINGS)
     multiline = True  # grids, one row per line
+    aligned_slots = False  # output cells are not pieces of the question text
 
     def __init__(self, max_size: int = 10, augment: bool = True, **_: object):
         if not 1 <= max_size <= 30:
@@ -290,7 +291,3 @@ class Arc(Task):
             return parse_grid(answer) == example.data["output"]
         except PuzzleError:
             return False
-
-    @property
-    def aligned_slots(self) -> bool:
-        return False  # output cells are not pieces of the question text

@@ -92,6 +92,7 @@ class Task(ABC):
     # (`puzzle_key`): saved datasets are keyed on it.
     version: int = 1
     multiline: bool = False  # questions span lines: typed ones, unparsed, are separated by blank lines
+    aligned_slots: bool = True  # examples carry `slot_spans`, each slot's piece of the question (span pooling reads them)
     # The config dataclass (its knobs + the dataset fields) of a family named by import path
     # (`task=my_module:MyTask`); the families of this package are paired with theirs in TASKS.
     schema: ClassVar[type]
@@ -118,11 +119,6 @@ class Task(ABC):
         can read several ways (wordings, paraphrases, glyphs) keys on the puzzle's data instead,
         or a puzzle seen in training would come back in other words as a test puzzle."""
         return example.answer + example.question
-
-    @property
-    def aligned_slots(self) -> bool:
-        """Whether examples carry `slot_spans` (span pooling needs them)."""
-        return True
 
 
 def split_typed(text: str, task: Task) -> list[str]:

@@ -128,6 +128,7 @@ class QA(Task):
     name = "qa"
     vocab = text_answer.VOCAB
     num_wordings = 1
+    aligned_slots = False  # the answer's characters are not pieces of the question
 
     def __init__(self, path: str | None = None, question_field: str = "question", answer_field: str = "answer",
                  max_answer_chars: int = 64, **_: object):
@@ -191,7 +192,3 @@ class QA(Task):
 
     def verify(self, example: Example, answer: str) -> bool:
         return text_answer.normalize(answer) == text_answer.normalize(example.answer)
-
-    @property
-    def aligned_slots(self) -> bool:
-        return False  # the answer's characters are not pieces of the question

@@ -79,6 +79,7 @@ class ReasoningGym(Task):
     vocab = text_answer.VOCAB
     num_wordings = 1
     multiline = True  # many generators write grids or lists of clues
+    aligned_slots = False  # answer characters do not sit anywhere in the question
 
     def __init__(self, dataset: str = "mini_sudoku", options: list[str] | None = None, seed: int = 0,
                  size: int = 100_000, max_answer_chars: int = 64, **_: object):
@@ -136,7 +137,3 @@ class ReasoningGym(Task):
 
     def verify(self, example: Example, answer: str) -> bool:
         return self.score(example, answer) == 1.0
-
-    @property
-    def aligned_slots(self) -> bool:
-        return False  # answer characters do not sit anywhere in the question
