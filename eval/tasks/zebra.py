@@ -278,6 +278,7 @@ def make_puzzle(houses: int, attributes: int, rng: random.Random) -> tuple[list[
 # ---- rendering: per wording an intro, a way to name houses and items, clue paraphrases ----
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth")
+FORMAL = 2  # the wording written as constraints: `attribute=value` mentions, `-` bullets, no capitals
 TEMPLATES = (
     {  # 0: houses numbered left to right
         "same": ("{X} lives in the same house as {Y}.", "{X} and {Y} live in the same house.", "{X} is {Y}."),
@@ -357,7 +358,7 @@ def render(categories: list[str], values: list[list[str]], clues: list[list], wo
             emit(separators[i] if i < len(vs) - 1 else after)
 
     def item(a: int, v: int) -> list[tuple[str, tuple | None]]:  # (text, what a mention names) pieces
-        if style == 2:
+        if style == FORMAL:
             return [(f"{categories[a]}=", None), (values[a][v], ("item", a, v))]
         before, after = rng.choice(CATEGORIES[categories[a]][2]).split("{v}")
         return [(before, None), (values[a][v], ("item", a, v)), (after, None)]
@@ -375,7 +376,7 @@ def render(categories: list[str], values: list[list[str]], clues: list[list], wo
         for label, vs in zip(labels, values):
             listing(f"The {label}s are ", vs, [", "] * (houses - 2) + [" and "], ".\n")
         emit("We know that:\n")
-    elif style == 2:
+    elif style == FORMAL:
         emit(f"Positions 1..{houses}, left to right. Every attribute takes each of its values at exactly one "
              "position.\n")
         for c, vs in zip(categories, values):
@@ -396,10 +397,10 @@ def render(categories: list[str], values: list[list[str]], clues: list[list], wo
             fills["ordinal"] = [(ORDINALS[clue[3]], ("house", clue[3]))]
         else:
             fills["Y"] = item(clue[3], clue[4])
-        pieces = [(f"{i + 1}. " if style != 2 else "- ", None)]
+        pieces = [(f"{i + 1}. " if style != FORMAL else "- ", None)]
         for k, part in enumerate(re.split(r"\{(X|Y|n|ordinal)\}", template)):
             pieces += fills[part] if k % 2 else [(part, None)]
-        if style != 2:
+        if style != FORMAL:
             first = next(k for k, (text, _) in enumerate(pieces) if k and text)  # capitalise the sentence
             pieces[first] = (pieces[first][0][0].upper() + pieces[first][0][1:], pieces[first][1])
         pieces.append(("\n", None))
