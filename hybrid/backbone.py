@@ -29,6 +29,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.config import BackboneConfig, ConfigError
+from hybrid.lock import lock_file, locked
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = "~/.cache/hybrid-trm"
@@ -139,19 +140,24 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source)}"
     if (target / "config.json").exists():
         return target
-    warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
-    config = gguf_model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config  # the copy holds plain float weights
-    model = AutoModel.from_config(config)
-    model.load_state_dict(gguf_model.state_dict())
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(target)  # atomic: a crash never leaves a half-converted folder that looks complete
+    # Runs started together (a sweep) wait for the first to convert: converting at once, they
+    # removed each other's half-written copies, and all but the first failed to rename theirs.
+    with locked(lock_file(cache_dir, target.name), f"converting {source.name}"):
+        if (target / "config.json").exists():
+            return target
+        warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+        gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
+        config = gguf_model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # the copy holds plain float weights
+        model = AutoModel.from_config(config)
+        model.load_state_dict(gguf_model.state_dict())
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)  # atomic: a crash never leaves a half-converted folder that looks complete
     return target
 
 

@@ -25,6 +25,7 @@ import shutil
 import sys
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -34,6 +35,8 @@ from datasets import Dataset
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
+
+from hybrid.lock import lock_file, locked
 
 FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
 LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggests pruning
@@ -212,6 +215,8 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
             raise ValueError(f"it holds {len(lengths)} puzzles, the split has {size}")
         if not entry["states"].shape[0] == entry["token_slot"].shape[0] == int(lengths.sum()):
             raise ValueError(f"its states hold {entry['states'].shape[0]} tokens, its lengths add up to {int(lengths.sum())}")
+    except FileNotFoundError:
+        return None  # removed since it was seen (`hybrid-cache prune`): there is none
     except Exception as err:  # truncated or damaged file, foreign content, missing fields
         warnings.warn(f"{desc}: the embedding cache entry {path} is unreadable ({type(err).__name__}: {err}); "
                       f"removing it and embedding the split again")
@@ -234,8 +239,17 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
 
     Under several processes each embeds one contiguous shard and writes it beside the entry;
     the main process joins the shards into the entry and the others wait, then all read it.
-    Entries are memory-mapped, so processes on one machine share one copy in the page cache."""
+    Entries are memory-mapped, so processes on one machine share one copy in the page cache.
+    Runs started together (a sweep) take turns at an entry: the first writes it while the others
+    wait, then they read it (writing it at once, they wrote into one temporary file and could read
+    each other's halves)."""
     path = cache_path(backbone, split, cache_dir)
+    main = accelerator is None or accelerator.is_main_process
+    with locked(lock_file(cache_dir, path.stem), f"embedding {desc}") if main else nullcontext():
+        return _embed_split(backbone, split, num_slots, path, desc, accelerator)
+
+
+def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str, accelerator) -> CachedStates:
     world = accelerator.num_processes if accelerator is not None else 1
     main = accelerator is None or accelerator.is_main_process
     cached = _read(path, len(split), desc) if main else None
@@ -270,8 +284,8 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
         cached = _read(path, len(split), desc)
         if cached is None:
             raise RuntimeError(f"{desc}: the embedding cache entry {path} is missing or unreadable right after it was "
-                               f"written; under several processes train.data_dir ({cache_dir}) must be one filesystem "
-                               f"that all of them see")
+                               f"written; under several processes train.data_dir ({path.parent.parent}) must be one "
+                               f"filesystem that all of them see")
     return CachedStates(cached, _labels(split, num_slots, desc))
 
 

@@ -30,11 +30,14 @@ import signal
 import threading
 import time
 import warnings
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
-from hybrid.config import Config, to_yaml
+from hybrid.config import Config, ConfigError, to_yaml
+from hybrid.lock import Busy, locked
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
@@ -116,17 +119,51 @@ def replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def unwritable(path: Path, err: Exception, fix: str) -> OSError:
+    """The error for a write to `path` that failed. A full disk surfaces from torch, safetensors and
+    pyarrow as several types, some without the path, so this names the path, the room left there
+    and `fix`, what to do (a read-only folder's own error says so)."""
+    where = path
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = f"{shutil.disk_usage(where).free / 2**30:.1f} GiB free there"
+    except OSError:
+        free = "free space unknown"
+    return OSError(f"could not write {path} ({free}): {err}. {fix}")
+
+
+def write_text(path: Path, text: str) -> None:
+    """`text` in `path` through a temporary file, so that a full disk leaves the old file or none,
+    not a cut one; an error names the file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise unwritable(path, err, "Free space there") from err
+
+
 def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: int = 2) -> Path:
     final = Path(output_dir) / "checkpoints" / f"{PREFIX}{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)  # a half-written folder left by an earlier crash
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
+    try:
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (tmp / "config.yaml").write_text(to_yaml(config))
+            write_manifest(tmp)  # last: a folder with a manifest is complete
+    except (OSError, RuntimeError, SafetensorError) as err:  # a full disk, as torch, safetensors or the OS say it
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
+        found = checkpoints(output_dir)
+        raise unwritable(final, err, "Free space there (or move the run folder to a disk with room), then continue "
+                                     + (f"from {found[-1].name} with --resume" if found else "by running again")) from err
     if accelerator.is_main_process:
-        (tmp / "config.yaml").write_text(to_yaml(config))
-        write_manifest(tmp)  # last: a folder with a manifest is complete
         replace_folder(tmp, final)
         # Only checkpoints older than this one are pruned: this run's newest must survive whatever
         # else the folder holds.
@@ -157,6 +194,23 @@ def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
         out.rename(target)
     accelerator.wait_for_everyone()
     return target
+
+
+@contextmanager
+def running_in(accelerator, output_dir: str | Path):
+    """Hold output_dir for this run (its main process holds a lock beside it, `.<name>.lock`): a
+    second run given the same folder (a sweep that varies reasoner.T but not train.output_dir)
+    moved this one's folder aside while it ran, and the two then wrote into one folder, each
+    pruning the other's checkpoints and overwriting its final/. Now it stops with a ConfigError."""
+    with ExitStack() as held:
+        if accelerator.is_main_process:
+            out = Path(output_dir).resolve()
+            try:
+                held.enter_context(locked(out.with_name(f".{out.name}.lock")))
+            except Busy:
+                raise ConfigError(f"train.output_dir={output_dir} is in use by another run: "
+                                  f"give each run its own train.output_dir, e.g. one per setting in a sweep") from None
+        yield
 
 
 def load(accelerator, path: Path) -> None:

@@ -16,8 +16,9 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task
-from hybrid.checkpoint import replace_folder
+from hybrid.checkpoint import replace_folder, unwritable
 from hybrid.config import ConfigError
+from hybrid.lock import lock_file, locked
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
 
@@ -99,20 +100,29 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(*key)}"
     if (path / "config.json").exists():  # written last: without it the folder is an interrupted save
         return load_from_disk(str(path))
-    if own is not None:
-        splits = {name: Dataset.from_list(records) for name, records in own.items()}
-    else:
-        splits = generate_splits(task, task_config, seed)
-    for name, split in splits.items():
-        check_split(task, name, split)
-    dataset = DatasetDict(splits)
-    # Saved beside its place and renamed into it: save_to_disk writes dataset_dict.json before the
-    # splits, so a save cut short (Ctrl-C, a full disk) would otherwise break every later run.
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    dataset.save_to_disk(str(tmp))
-    (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    replace_folder(tmp, path)  # over what an interrupted save left there
+    # Runs started together (a sweep) wait for the first to save the splits, then read them:
+    # saving at once, they would remove and rename each other's half-saved folders.
+    with locked(lock_file(data_dir, path.name), "generating the puzzle splits"):
+        if (path / "config.json").exists():
+            return load_from_disk(str(path))
+        if own is not None:
+            splits = {name: Dataset.from_list(records) for name, records in own.items()}
+        else:
+            splits = generate_splits(task, task_config, seed)
+        for name, split in splits.items():
+            check_split(task, name, split)
+        dataset = DatasetDict(splits)
+        # Saved beside its place and renamed into it: save_to_disk writes dataset_dict.json before the
+        # splits, so a save cut short (Ctrl-C, a full disk) would otherwise break every later run.
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            dataset.save_to_disk(str(tmp))
+            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        except OSError as err:  # a full disk or a read-only train.data_dir
+            shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
+            raise unwritable(path, err, "Point train.data_dir at a writable disk with room, or free space there") from err
+        replace_folder(tmp, path)  # over what an interrupted save left there
     return dataset
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -47,14 +48,18 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
-    (tmp / CONFIG).write_text(to_yaml(config))
-    # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
-    # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
-    # be edited (a moved task.path, a key an older version had).
-    (tmp / checkpoint.MANIFEST).write_text(json.dumps({WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}, indent=1))
+    try:
+        tmp.mkdir(parents=True)
+        save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
+        (tmp / CONFIG).write_text(to_yaml(config))
+        # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
+        # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
+        # be edited (a moved task.path, a key an older version had).
+        (tmp / checkpoint.MANIFEST).write_text(json.dumps({WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}, indent=1))
+    except (OSError, SafetensorError) as err:  # a full disk or a read-only folder
+        shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
+        raise checkpoint.unwritable(folder, err, "Free space there or save to a disk with room") from err
     checkpoint.replace_folder(tmp, folder)
     return folder
 

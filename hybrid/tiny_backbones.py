@@ -14,6 +14,7 @@ from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenize
 
 from hybrid.checkpoint import replace_folder
 from hybrid.config import ConfigError
+from hybrid.lock import lock_file, locked
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -75,5 +76,7 @@ def resolve(kind: str, cache_dir: str | Path = "~/.cache/hybrid-trm/tiny") -> st
     check_kind(kind)
     path = Path(cache_dir).expanduser() / kind
     if not (path / "tokenizer.json").exists():  # saved last: a folder an interrupted build left is built again
-        build(kind, path)
+        with locked(lock_file(cache_dir, kind), f"building tiny:{kind}"):  # runs started together build it once
+            if not (path / "tokenizer.json").exists():
+                build(kind, path)
     return str(path)

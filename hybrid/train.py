@@ -80,7 +80,6 @@ def build(config: Config, accelerator: Accelerator):
 
 
 def train(config: Config) -> dict:
-    out_dir = Path(config.train.output_dir)
     # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
     # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
     # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
@@ -91,7 +90,14 @@ def train(config: Config) -> dict:
     # from torch's (which differs per process once training seeds it with the process index).
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
-                              project_dir=str(out_dir), dataloader_config=batches, kwargs_handlers=ddp)
+                              project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    with checkpoint.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
+        return run(config, accelerator)
+
+
+def run(config: Config, accelerator: Accelerator) -> dict:
+    """Build, train, evaluate and save, in the run's own output_dir."""
+    out_dir = Path(config.train.output_dir)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
@@ -239,8 +245,12 @@ def train(config: Config) -> dict:
                 "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                 "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}
     if accelerator.is_main_process:
-        save_pretrained(eval_model(), config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
-        (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+        try:
+            save_pretrained(eval_model(), config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
+            checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
+        except OSError as err:
+            raise OSError(f"{err}. The trained state is saved in {save()}: with room there, the same command with "
+                          f"--resume writes final/ and metrics.json from it (evaluating again)") from err
         accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=progress.step)
         print_summary(config, results, out_dir)
     del model

@@ -4,6 +4,9 @@ decoders next to encoders, and a few training steps with each tiny family."""
 import importlib.util
 import json
 import shutil
+import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,7 +14,7 @@ from accelerate import Accelerator
 from transformers import get_scheduler
 
 from adapters import QueryAttentionAdapter
-from hybrid.backbone import FrozenBackbone, load_backbone
+from hybrid.backbone import FrozenBackbone, convert_gguf, load_backbone
 from hybrid.config import CONFIG_DIR, ConfigError, load_config
 from hybrid.supervision import supervise
 from hybrid.train import build
@@ -363,3 +366,59 @@ def test_lora_on_an_architecture_peft_has_no_default_for_says_to_name_target_mod
     with pytest.raises(ConfigError, match=r"no default target modules .*distilbert.*target_modules=\[...\].*q_lin"):
         backbone_with()
     assert len(lora_weights(backbone_with("backbone.lora.target_modules=[q_lin,v_lin]").model)) == 8
+
+
+def run_together(call, started):
+    """`call()` in another thread and, once that one has `started` its work, here: both results
+    (two runs of a sweep reaching the same step at once)."""
+    found = {}
+    other = threading.Thread(target=lambda: found.update(first=call()))
+    other.start()
+    assert started.wait(60)
+    found["second"] = call()
+    other.join()
+    return found["first"], found["second"]
+
+
+def test_runs_started_together_convert_a_gguf_file_once(tiny_backbone, tmp_path, monkeypatch):
+    """Converting at once, runs removed each other's half-written copies, and all but the first
+    failed to rename theirs into place."""
+    import hybrid.backbone
+    from transformers import AutoModel, AutoTokenizer
+
+    llama, loads, started = tiny_backbone("llama"), [], threading.Event()
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+
+    class FromGGUF:  # the tiny llama stands in for the de-quantized GGUF file, and loads slowly
+        from_config = staticmethod(AutoModel.from_config)
+
+        @staticmethod
+        def from_pretrained(folder, gguf_file):
+            loads.append(gguf_file)
+            started.set()
+            time.sleep(1)  # the second run arrives meanwhile
+            return AutoModel.from_pretrained(llama)
+
+    monkeypatch.setattr(hybrid.backbone, "AutoModel", FromGGUF)
+    monkeypatch.setattr(hybrid.backbone, "AutoTokenizer",
+                        SimpleNamespace(from_pretrained=lambda folder, gguf_file: AutoTokenizer.from_pretrained(llama)))
+    first, second = run_together(lambda: convert_gguf(str(tmp_path), "model.gguf", tmp_path / "cache"), started)
+    assert first == second and loads == ["model.gguf"]
+    monkeypatch.undo()
+    assert FrozenBackbone(load_config([f"backbone.path={first}"]).backbone).hidden_size == 32
+
+
+def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch):
+    from hybrid import tiny_backbones
+
+    real, builds, started = tiny_backbones.build, [], threading.Event()
+
+    def slow(kind, path):
+        builds.append(kind)
+        started.set()
+        time.sleep(1)  # the second run arrives meanwhile
+        return real(kind, path)
+
+    monkeypatch.setattr(tiny_backbones, "build", slow)
+    first, second = run_together(lambda: tiny_backbones.resolve("bert", tmp_path), started)
+    assert first == second and builds == ["bert"]

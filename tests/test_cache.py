@@ -397,3 +397,49 @@ def test_a_token_belongs_to_the_slot_whose_text_it_overlaps():
     offsets = torch.tensor([[0, 0], [0, 1], [1, 3], [3, 5], [5, 8], [8, 9], [9, 11], [0, 0]])  # [CLS] ... [SEP]
     assert token_slots(offsets, spans).tolist() == [-1, 0, 0, -1, 1, 2, -1, -1]
     assert token_slots(offsets, None).tolist() == [-1] * 8
+
+
+def test_runs_started_together_embed_an_entry_once(tiny_backbone, tmp_path, monkeypatch):
+    """A sweep started at once on one train.data_dir: the first run writes the entry, the others
+    wait and read it (writing together, they wrote into one temporary file: one run's rename
+    failed, another read a half-written entry)."""
+    import threading
+
+    import hybrid.cache
+
+    task, split = puzzles()
+    real, calls, embedding = hybrid.cache.embed, [], threading.Event()
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        embedding.set()
+        time.sleep(1)  # the second run arrives meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hybrid.cache, "embed", slow)
+    found = {}
+    first = threading.Thread(target=lambda: found.update(
+        first=embed_split(backbone_at(tiny_backbone("bert")), split, task.num_slots, tmp_path, "test")))
+    first.start()
+    assert embedding.wait(60)
+    found["second"] = embed_split(backbone_at(tiny_backbone("bert")), split, task.num_slots, tmp_path, "test")
+    first.join()
+    assert len(calls) == 1
+    assert all(torch.equal(a, b) for a, b in zip(found["first"][:], found["second"][:]))
+
+
+def test_an_entry_pruned_while_a_run_opens_it_is_embedded_again_quietly(tiny_backbone, tmp_path, monkeypatch, recwarn):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
+    entry, load, pruned = cache_path(backbone, split, tmp_path), torch.load, []
+
+    def pruned_first(path, *args, **kwargs):  # `hybrid-cache prune` removes it between exists() and load
+        if Path(path) == entry and not pruned:
+            pruned.append(entry.unlink())
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", pruned_first)
+    again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
+    assert not [w for w in recwarn if "unreadable" in str(w.message)]  # it was removed, not damaged

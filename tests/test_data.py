@@ -93,3 +93,51 @@ def test_a_puzzle_space_too_small_for_the_splits_is_a_one_line_error(tmp_path):
                  f"train.data_dir={tmp_path / 'cache'}"]
     with pytest.raises(SystemExit, match="^error: test: sorting keeps repeating training puzzles .* lower task.train_size"):
         main(overrides)
+
+
+def test_runs_started_together_generate_the_splits_once(tmp_path, monkeypatch):
+    """A sweep started at once on one train.data_dir: the first run saves the splits, the others
+    wait and read them (saving together, they removed and renamed each other's half-saved folders)."""
+    import threading
+    import time
+
+    import hybrid.data
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    real, calls, generating = hybrid.data.generate_splits, [], threading.Event()
+
+    def slow(*args):
+        calls.append(1)
+        generating.set()
+        time.sleep(1)  # the second run arrives meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(hybrid.data, "generate_splits", slow)
+    found = {}
+    first = threading.Thread(target=lambda: found.update(first=build_splits(make_task(config), config, 0, tmp_path)))
+    first.start()
+    assert generating.wait(60)
+    found["second"] = build_splits(make_task(config), config, 0, tmp_path)
+    first.join()
+    assert len(calls) == 1
+    assert found["second"]["test"][:] == found["first"]["test"][:]
+
+
+def test_a_full_disk_while_saving_splits_names_the_folder_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import errno
+
+    from datasets import Dataset
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    save = Dataset.save_to_disk
+
+    def disk_full(self, path, *args, **kwargs):
+        if str(path).endswith("test"):  # the train split is saved, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Dataset, "save_to_disk", disk_full)
+    with pytest.raises(OSError, match=r"could not write .*datasets/sudoku-\w+ \(.* GiB free there\): .*No space left "
+                                      r"on device.*train.data_dir"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    assert not any((tmp_path / "datasets").iterdir())  # the half-saved splits do not stay to fill the disk

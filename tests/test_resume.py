@@ -4,6 +4,7 @@ skipped; a crash while saving or a non-finite loss never leaves a bad state behi
 
 import json
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -327,3 +328,88 @@ def test_loading_weights_checks_the_checksums(small_config, tmp_path):
     ema.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=f"{ema}.*damaged"):
         Hybrid.from_pretrained(saved)
+
+
+def test_a_second_run_in_the_same_output_dir_stops_and_leaves_the_first_alone(small_config, tmp_path, monkeypatch):
+    """A sweep that varies a setting but not train.output_dir: the second run moved the first one's
+    folder aside while it ran, and both went on writing into one folder."""
+    import threading
+
+    real, training, release = hybrid.train.supervise, threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):  # the first run's first batch waits until the second run has tried
+        if not training.is_set():
+            training.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hybrid.train, "supervise", held)
+    first = threading.Thread(target=train, args=(small_config(),))
+    first.start()
+    try:
+        assert training.wait(60)
+        out = re.escape(str(tmp_path / "run"))
+        with pytest.raises(ConfigError, match=rf"train.output_dir={out} is in use by another run: "
+                                              r".*its own train.output_dir"):
+            train(small_config("reasoner.T=1"))
+    finally:
+        release.set()
+        first.join()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("run")) == ["run"]  # nothing moved aside
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["batches"] == 4  # the first run finished
+
+
+def test_a_full_disk_while_checkpointing_names_the_folder_and_keeps_the_last_good_one(tmp_path, monkeypatch):
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    accelerator.prepare(torch.nn.Linear(4, 4))
+    config = load_config()
+    checkpoint.save(accelerator, tmp_path, 1, config)
+    good = checkpoint.checkpoints(tmp_path)[-1]
+
+    def disk_full(folder, **kwargs):
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "optimizer.bin").write_bytes(b"PK partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 101952 vs 101844")  # torch's words
+
+    monkeypatch.setattr(accelerator, "save_state", disk_full)
+    with pytest.raises(OSError, match=r"could not write .*step_00000002 \(.* GiB free there\): .*unexpected pos.*"
+                                      r"Free space there.*continue from step_00000001 with --resume"):
+        checkpoint.save(accelerator, tmp_path, 2, config)
+    assert os.listdir(tmp_path / "checkpoints") == [good.name]  # the good one kept, the half-written one gone
+    checkpoint.load(accelerator, good)
+
+
+@pytest.mark.parametrize("full_at", ["final", "metrics.json"])
+def test_a_full_disk_at_the_end_says_how_to_finish_and_resume_does(small_config, tmp_path, monkeypatch, full_at):
+    import errno
+
+    from safetensors import SafetensorError
+
+    import hybrid.inference
+
+    if full_at == "final":
+        def save_file(state, path, **kwargs):
+            Path(path).write_bytes(b"partial")
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+        monkeypatch.setattr(hybrid.inference, "save_file", save_file)
+    else:
+        write_text = Path.write_text
+
+        def cut_short(self, text, *args, **kwargs):
+            if self.name.startswith("metrics.json"):
+                write_text(self, text[:10])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write_text(self, text, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", cut_short)
+    out = tmp_path / "run"
+    with pytest.raises(OSError, match=rf"could not write .*{full_at} \(.*No space left on device.*saved in "
+                                      r".*step_00000002: .*--resume writes final/ and metrics.json"):
+        train(small_config("train.steps=2"))
+    assert not (out / "metrics.json").exists() and not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    train(small_config("train.steps=2", "train.resume=latest"))
+    assert json.loads((out / "metrics.json").read_text())["batches"] == 2 and (out / "final" / "model.safetensors").exists()
