@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import warnings
@@ -205,6 +206,12 @@ def running_in(accelerator, output_dir: str | Path):
     with ExitStack() as held:
         if accelerator.is_main_process:
             out = Path(output_dir).resolve()
+            try:  # a folder that cannot be written would fail only at the first save, after data and embedding
+                out.parent.mkdir(parents=True, exist_ok=True)
+                tempfile.TemporaryFile(dir=out.parent).close()
+            except OSError as err:
+                raise ConfigError(f"train.output_dir={output_dir}: cannot write in {out.parent} ({err.strerror or err}); "
+                                  f"choose a writable folder") from None
             try:
                 held.enter_context(locked(out.with_name(f".{out.name}.lock")))
             except Busy:

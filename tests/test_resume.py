@@ -413,3 +413,16 @@ def test_a_full_disk_at_the_end_says_how_to_finish_and_resume_does(small_config,
     monkeypatch.undo()
     train(small_config("train.steps=2", "train.resume=latest"))
     assert json.loads((out / "metrics.json").read_text())["batches"] == 2 and (out / "final" / "model.safetensors").exists()
+
+
+def test_an_output_dir_that_cannot_be_written_fails_before_data_and_embedding(small_config, monkeypatch):
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):  # root ignores chmod, so the file system's answer is stood in for
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(ConfigError, match=r"train.output_dir=.*run: cannot write in .*Read-only file system.*writable"):
+        train(small_config())
