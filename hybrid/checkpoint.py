@@ -263,9 +263,10 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
     run spends minutes on data and embedding."""
     run_dir = newest_of(resume, output_dir)
     if run_dir is not None:
-        if not checkpoints(run_dir):
+        found = checkpoints(run_dir)
+        if not found:
             raise CheckpointError(f"{run_dir / 'checkpoints'} holds no checkpoint to resume from")
-        return checkpoints(run_dir)[-1]
+        return found[-1]
     folder = Path(resume)
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist")
