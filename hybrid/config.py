@@ -292,7 +292,10 @@ def to_yaml(config: Config) -> str:
 def from_yaml(path: str | Path) -> Config:
     """A config saved beside a checkpoint (the resolved config, no presets needed)."""
     raw = OmegaConf.load(path)
-    task = raw.pop("task")
+    task = raw.pop("task", None)
+    if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
+        raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
+                          "config; copy it again from the run folder")
     merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
     merged.task = OmegaConf.merge(OmegaConf.structured(_task_schema(task.name)), task)
     return OmegaConf.to_object(merged)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from datasets import Dataset
 from safetensors import SafetensorError
 from safetensors.torch import save_file
@@ -97,6 +98,9 @@ def read_config(file: Path) -> Config:
         return from_yaml(file)
     except ConfigError as err:  # the task it names cannot be found (a family of your own not importable here)
         raise ConfigError(f"{file}: {err}") from None
+    except yaml.YAMLError as err:  # a copy that stopped part-way usually ends mid-line
+        raise ConfigError(f"{file} is damaged, not readable YAML ({' '.join(str(err).split())[:200]}); "
+                          "copy it again from the run folder") from None
     except Exception as err:  # YAML and OmegaConf raise their own types (a key this version no longer has)
         raise ConfigError(f"{file} does not match this version's config schema "
                           f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None

@@ -216,9 +216,12 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
     (folder / "config.yaml").write_text(config.replace("reasoner:\n", "reasoner:\n  gone: 1\n"))
     with pytest.raises(ConfigError, match="does not match this version's config schema"):
         Hybrid.from_pretrained(folder, "cpu")
-    (folder / "config.yaml").write_text(": : [\n")
+    (folder / "config.yaml").write_text(config[:config.index("revision:") + 3])  # a copy cut part-way, in a key
+    with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):
+        Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_text(config[:config.index("task:") + 10])  # in "name:"
     (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
-    with pytest.raises(SystemExit, match="config.yaml does not match"):
+    with pytest.raises(SystemExit, match="config.yaml: no task section naming the task: the file is cut short"):
         solve_main([str(folder), "--input", str(tmp_path / "in.txt")])
     step = tmp_path / "run" / "checkpoints" / "step_00000002"  # a checkpoint that lost its config.yaml
     step.mkdir(parents=True)
