@@ -25,7 +25,6 @@ import shutil
 import sys
 import time
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -244,8 +243,7 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     wait, then they read it (writing it at once, they wrote into one temporary file and could read
     each other's halves)."""
     path = cache_path(backbone, split, cache_dir)
-    main = accelerator is None or accelerator.is_main_process
-    with locked(lock_file(cache_dir, path.stem), f"embedding {desc}") if main else nullcontext():
+    with locked(lock_file(cache_dir, path.stem), f"embedding {desc}", accelerator):
         return _embed_split(backbone, split, num_slots, path, desc, accelerator)
 
 

@@ -11,6 +11,7 @@ message.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,23 +32,66 @@ def lock_file(root: str | Path, name: str) -> Path:
 
 
 @contextmanager
-def locked(file: Path, waiting: str | None = None):
+def locked(file: Path, waiting: str | None = None, accelerator=None):
     """Hold the lock `file`. When another process holds it: say `waiting` and wait for it, or,
-    with waiting=None, raise Busy at once."""
+    with waiting=None, raise Busy at once.
+
+    With the `accelerator` of a run of several processes, all of them call this: the main process
+    takes the lock for the run and the others wait with it. They wait in short steps taken together:
+    a process left in one collective for longer than the distributed timeout (10 to 30 minutes)
+    would end the run while another run embeds for an hour."""
     lock = FileLock(file)
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if waiting is None:
-                raise Busy(file) from None
-            print(f"{waiting}: another run is doing it; waiting for it to finish ({file})", file=sys.stderr)
-            lock.acquire()
-    except (OSError, NotImplementedError):  # read-only, or no locks on this filesystem (Timeout is handled above)
-        lock = None
+    if accelerator is not None and accelerator.num_processes > 1:
+        held = _wait_together(lock, file, waiting or "waiting", accelerator)
+    else:
+        held = _wait(lock, file, waiting)
     try:
         yield
     finally:
-        if lock is not None:
+        if held:
             lock.release()
+
+
+def _try(lock: FileLock, file: Path) -> bool | None:
+    """True: taken. False: another process holds it. None: no lock can be taken here (a read-only
+    folder, a filesystem without locks), and work goes on without one."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=0)
+        return True
+    except Timeout:
+        return False
+    except (OSError, NotImplementedError):
+        return None
+
+
+def _say_waiting(file: Path, waiting: str) -> None:
+    print(f"{waiting}: another run is doing it; waiting for it to finish ({file})", file=sys.stderr)
+
+
+def _wait(lock: FileLock, file: Path, waiting: str | None) -> bool:
+    held = _try(lock, file)
+    if held is False:
+        if waiting is None:
+            raise Busy(file)
+        _say_waiting(file, waiting)
+        lock.acquire()
+        held = True
+    return bool(held)
+
+
+POLL_SECONDS = 5.0  # how often the processes of a waiting run check together whether the lock is free
+
+
+def _wait_together(lock: FileLock, file: Path, waiting: str, accelerator) -> bool:
+    from accelerate.utils import broadcast_object_list
+
+    main = accelerator.is_main_process
+    held = _try(lock, file) if main else None
+    if held is False:
+        _say_waiting(file, waiting)
+    while not broadcast_object_list([held is not False])[0]:  # the main process's answer, on every process
+        time.sleep(POLL_SECONDS)
+        if main:
+            held = _try(lock, file)
+    return bool(held)

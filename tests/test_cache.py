@@ -296,13 +296,21 @@ def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
     assert [e.path.stem for e in choose(found, 100, None, False, now=40.0)] == []
 
 
-def embed_in_each_process(backbone_path, cache_dir):
-    """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles."""
-    from accelerate import Accelerator
+def embed_in_each_process(backbone_path, cache_dir, timeout=None):
+    """Run by `accelerate launch` below: every process embeds its shard of the same 7 puzzles.
+    With `timeout`, the distributed timeout in seconds: each process says it has arrived first."""
+    from datetime import timedelta
 
+    from accelerate import Accelerator, InitProcessGroupKwargs
+
+    import hybrid.lock
     from hybrid.train import finish
 
-    accelerator = Accelerator(cpu=True)
+    limits = [InitProcessGroupKwargs(timeout=timedelta(seconds=float(timeout)))] if timeout else []
+    accelerator = Accelerator(cpu=True, kwargs_handlers=limits)
+    if timeout:
+        hybrid.lock.POLL_SECONDS = 0.2
+        (Path(cache_dir) / f"arrived{accelerator.process_index}").touch()
     task, split = puzzles(n=7)
     dataset = embed_split(backbone_at(backbone_path), split, task.num_slots, cache_dir, "test", accelerator)
     assert accelerator.num_processes == 2 and len(dataset) == 7
@@ -323,6 +331,27 @@ def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backb
     single = torch.load(cache_path(backbone, split, tmp_path / "single"))
     assert torch.allclose(joined["states"].float(), single["states"].float(), atol=1e-3)
     assert all(torch.equal(joined[k], single[k]) for k in ("token_slot", "lengths"))
+
+
+def test_a_run_of_several_processes_waits_for_another_run_longer_than_the_distributed_timeout(tiny_backbone, tmp_path):
+    """Another run holds the entry's lock: the processes of this one wait together, in steps shorter
+    than the distributed timeout (the others waited in one collective and timed out)."""
+    path, cache_dir = tiny_backbone("bert"), tmp_path / "cache"
+    cache_dir.mkdir()
+    entry = cache_path(backbone_at(path), puzzles(n=7)[1], cache_dir)
+    holder = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import lock_file, locked\n"
+              f"with locked(lock_file({str(cache_dir)!r}, {entry.stem!r})):\n    print('held', flush=True)\n"
+              f"    while len(list(Path({str(cache_dir)!r}).glob('arrived*'))) < 2:\n        time.sleep(0.1)\n"
+              "    time.sleep(4)\n")  # twice the timeout, both processes waiting
+    other_run = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True,
+                                 env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert other_run.stdout.readline() == "held\n"
+        launch(__file__, path, cache_dir, 2)
+    finally:
+        other_run.kill()
+        other_run.wait()
+    assert entry.exists()
 
 
 def launch(script, *args):
