@@ -16,6 +16,7 @@ an entry that a running job has open is safe: the job keeps its memory-mapped co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -27,8 +28,9 @@ from rich.table import Table
 
 from hybrid.cache import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig
+from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
-STALE_LEFTOVER = 3600  # seconds after which a .tmp or .part file is an interrupted write, not a running one
+STALE_LEFTOVER = 3600  # where no lock can be taken: seconds after which a piece is an interrupted write
 
 
 @dataclass
@@ -59,11 +61,23 @@ def entries(folder: Path) -> list[Entry]:
 
 
 def leftovers(folder: Path, now: float) -> list[Path]:
-    """Pieces of writes that were interrupted (a crash, a full disk) rather than still running:
+    """Pieces of writes that were interrupted (a crash, a full disk), not ones a run is making:
     also a description whose entry never arrived (it is written before the entry's rename)."""
     pieces = [*folder.glob("*.tmp"), *folder.glob("*.part*"),
               *(m for m in folder.glob("*.json") if not m.with_suffix(".pt").exists())]
-    return [p for p in pieces if now - p.stat().st_mtime > STALE_LEFTOVER]
+    return [p for p in pieces if not being_written(p, now)]
+
+
+def writer_lock(piece: Path) -> Path:
+    """The lock a run holds while it writes the entry `piece` belongs to (`<key>.pt.tmp`, `<key>.part3`...)."""
+    return lock_file(piece.parent.parent, piece.name.split(".")[0])
+
+
+def being_written(piece: Path, now: float) -> bool:
+    """A run holds the entry's lock (in a multi-process run, for as long as its slowest shard
+    embeds). Where no lock can be taken, a piece younger than an hour counts as being written."""
+    held = held_elsewhere(writer_lock(piece))
+    return held if held is not None else now - piece.stat().st_mtime <= STALE_LEFTOVER
 
 
 def gib(size: int) -> str:
@@ -164,7 +178,8 @@ def prune(folder: Path, args, console: Console) -> None:
                 f.unlink(missing_ok=True)
     for p in stale:
         if not args.dry_run:
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(Busy), locked(writer_lock(p)):  # a run that began writing it since is left alone
+                p.unlink(missing_ok=True)
     console.print(f"{verb} {len(doomed)} entries and {len(stale)} leftover pieces, {gib(freed)}; {gib(left)} left in {folder}")
 
 

@@ -52,6 +52,15 @@ def locked(file: Path, waiting: str | None = None, accelerator=None):
             lock.release()
 
 
+def held_elsewhere(file: Path) -> bool | None:
+    """Whether another process holds the lock `file` now; None where no lock can be taken."""
+    lock = FileLock(file)
+    taken = _try(lock, file)
+    if taken:
+        lock.release()
+    return None if taken is None else not taken
+
+
 def _try(lock: FileLock, file: Path) -> bool | None:
     """True: taken. False: another process holds it. None: no lock can be taken here (a read-only
     folder, a filesystem without locks), and work goes on without one."""

@@ -219,6 +219,35 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_writing(tmp_path, capsys):
+    """However old: a multi-process run's fastest shard can wait hours for its slowest."""
+    from hybrid.cache_cli import main
+    from hybrid.lock import lock_file
+
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    interrupted, in_flight = folder / "aaa.pt.tmp", folder / "bbb.part1"
+    for piece in (interrupted, in_flight):
+        piece.write_bytes(b"half")
+        os.utime(piece, (0, time.time() - 7200))
+    writer = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import locked\n"
+              f"with locked(Path({str(lock_file(tmp_path, 'bbb'))!r})):\n    print('held', flush=True)\n    time.sleep(60)\n")
+    run = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
+                           env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert run.stdout.readline() == "held\n"
+        main(["--data-dir", str(tmp_path), "prune", "--all"])
+        assert not interrupted.exists() and in_flight.exists()
+    finally:
+        run.kill()
+        run.wait()
+    fresh = folder / "ccc.part0"  # a piece no run is writing is a leftover at once, not after an hour
+    fresh.write_bytes(b"half")
+    main(["--data-dir", str(tmp_path), "prune", "--all"])
+    assert not fresh.exists() and not in_flight.exists()
+    assert "removed 0 entries and 2 leftover pieces" in capsys.readouterr().out
+
+
 def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_path, capsys):
     from hybrid.cache_cli import main
 
