@@ -7,7 +7,7 @@ import dataclasses
 import importlib
 
 from eval.tasks.arc import Arc, ArcConfig
-from eval.tasks.base import IGNORE, Example, PuzzleError, Task, split_typed
+from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed
 from eval.tasks.maze import Maze, MazeConfig
 from eval.tasks.qa import QA, QaConfig
 from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
@@ -29,7 +29,7 @@ TASKS: dict[str, tuple[type[Task], type]] = {
 TASK_CONFIGS = {name: schema for name, (_, schema) in TASKS.items()}
 
 # Fields every task config has that are about the dataset, not the family's constructor.
-DATASET_FIELDS = ("name", "train_size", "test_size", "wordings", "held_out_wordings")
+DATASET_FIELDS = tuple(f.name for f in dataclasses.fields(TaskConfig))
 
 
 def family(name: str) -> tuple[type[Task], type]:
@@ -54,12 +54,12 @@ def family(name: str) -> tuple[type[Task], type]:
         raise PuzzleError(f"task {name!r} is not a Task subclass (eval.tasks.Task)")
     schema = getattr(cls, "schema", None)
     if not dataclasses.is_dataclass(schema):
-        raise PuzzleError(f"task {name!r}: set `schema = <its config dataclass>` on {attr} (the knobs the "
-                          f"family takes, plus {', '.join(DATASET_FIELDS)})")
+        raise PuzzleError(f"task {name!r}: set `schema = <its config dataclass>` on {attr} (a subclass of "
+                          f"eval.tasks.TaskConfig with the knobs the family takes)")
     missing = [f for f in DATASET_FIELDS if f not in {field.name for field in dataclasses.fields(schema)}]
     if missing:
         raise PuzzleError(f"task {name!r}: its schema {schema.__name__} lacks {', '.join(missing)} "
-                          f"(every task config has {', '.join(DATASET_FIELDS)})")
+                          f"(every task config has them: subclass eval.tasks.TaskConfig)")
     return cls, schema
 
 
@@ -70,4 +70,5 @@ def make_task(config) -> Task:
     return cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
 
 
-__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TASKS", "TASK_CONFIGS", "family", "make_task", "split_typed"]
+__all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TaskConfig", "TASKS", "TASK_CONFIGS", "family", "make_task",
+           "split_typed"]

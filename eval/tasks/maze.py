@@ -44,7 +44,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, SpanText, Task
+from eval.tasks.base import Example, PuzzleError, SpanText, Task, TaskConfig
 
 WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "*"
 VOCAB = (WALL, OPEN, START, GOAL, PATH)
@@ -60,15 +60,11 @@ START_GOAL_POOL = "SGEABZ"
 
 
 @dataclass
-class MazeConfig:
+class MazeConfig(TaskConfig):
     name: str = "maze"
     size: int = 9  # side of the character grid, border walls included; odd, 5..31
     loops: float = 0.15  # fraction of the inner walls between rooms knocked out (0: one route)
     min_distance: int | None = None  # fewest steps from start to goal (None: size - 1)
-    train_size: int = 6000
-    test_size: int = 1000
-    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
-    held_out_wordings: list[int] | None = None  # wordings never used in training
 
 
 Cell = tuple[int, int]
@@ -222,7 +218,7 @@ class Maze(Task):
     num_wordings = len(WORDINGS)
     version = 2  # 2: legend glyphs distinct when lowercased; test splits keep out training mazes in any wording
 
-    def __init__(self, size: int = 9, loops: float = 0.15, min_distance: int | None = None, **_: object):
+    def __init__(self, size: int = 9, loops: float = 0.15, min_distance: int | None = None):
         if size % 2 == 0 or not 5 <= size <= 31:
             raise PuzzleError(f"maze size {size} must be odd and between 5 and 31 (rooms sit at odd coordinates)")
         if not 0.0 <= loops <= 1.0:

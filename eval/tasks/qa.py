@@ -28,20 +28,19 @@ from functools import cached_property
 from pathlib import Path
 
 from eval.tasks import text_answer
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
 
 
 @dataclass
-class QaConfig:
+class QaConfig(TaskConfig):
+    """train_size and test_size are upper limits: a smaller source gives smaller splits. One
+    wording: the question field as it is."""
+
     name: str = "qa"
     path: str | None = None  # a .jsonl/.json file, a folder from Dataset.save_to_disk, or a hub id
     question_field: str = "question"
     answer_field: str = "answer"
     max_answer_chars: int = 64  # answer slots; a longer answer is an error naming this knob
-    train_size: int = 6000  # at most this many: a smaller source gives smaller splits
-    test_size: int = 1000
-    wordings: list[int] | None = None  # one wording: the question field as it is
-    held_out_wordings: list[int] | None = None
 
 
 def read_json_rows(path: Path) -> list[dict]:
@@ -131,7 +130,7 @@ class QA(Task):
     aligned_slots = False  # the answer's characters are not pieces of the question
 
     def __init__(self, path: str | None = None, question_field: str = "question", answer_field: str = "answer",
-                 max_answer_chars: int = 64, **_: object):
+                 max_answer_chars: int = 64):
         if not path:
             raise PuzzleError("task=qa needs task.path: a .jsonl file, a saved dataset folder or a hub id")
         self.path, self.max_answer_chars, self.num_slots = path, max_answer_chars, max_answer_chars

@@ -33,21 +33,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from eval.tasks import text_answer
-from eval.tasks.base import Example, PuzzleError, Task
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
 
 
 @dataclass
-class ReasoningGymConfig:
+class ReasoningGymConfig(TaskConfig):
+    """One wording: the question as reasoning-gym writes it."""
+
     name: str = "reasoning_gym"
     dataset: str = "mini_sudoku"  # a reasoning-gym dataset name, as reasoning_gym.create_dataset spells it
     options: list[str] = field(default_factory=list)  # the generator's own settings: ["min_empty=4", ...]
     seed: int = 0  # seed of the reasoning-gym dataset items are drawn from
     size: int = 100_000  # items in that dataset (the pool indices are drawn from)
     max_answer_chars: int = 64  # answer slots; a longer answer is an error naming this knob
-    train_size: int = 6000
-    test_size: int = 1000
-    wordings: list[int] | None = None  # one wording: the question as reasoning-gym writes it
-    held_out_wordings: list[int] | None = None
 
 
 def parse_options(options: list[str], config_cls: type) -> dict[str, object]:
@@ -82,7 +80,7 @@ class ReasoningGym(Task):
     aligned_slots = False  # answer characters do not sit anywhere in the question
 
     def __init__(self, dataset: str = "mini_sudoku", options: list[str] | None = None, seed: int = 0,
-                 size: int = 100_000, max_answer_chars: int = 64, **_: object):
+                 size: int = 100_000, max_answer_chars: int = 64):
         import reasoning_gym  # imported here: it takes over a second and only this family needs it
         from reasoning_gym.factory import DATASETS
 

@@ -30,20 +30,16 @@ import random
 import re
 from dataclasses import dataclass
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig
 
 
 @dataclass
-class SortingConfig:
+class SortingConfig(TaskConfig):
     name: str = "sorting"
     length: int = 6  # how many numbers to sort (one slot each, after the instruction slot)
     low: int = 0  # smallest value (inclusive)
     high: int = 99  # largest value (inclusive)
     distinct: bool = False  # True: no value repeats within a list
-    train_size: int = 6000
-    test_size: int = 1000
-    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
-    held_out_wordings: list[int] | None = None  # wordings never used in training
 
 
 # ---- numbers as English words (the renderer writes them, the parser reads them back) ----
@@ -204,7 +200,7 @@ class Sorting(Task):
     # in any wording (puzzle_key)
     version = 4
 
-    def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False, **_: object):
+    def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False):
         if length < 2:
             raise PuzzleError(f"length={length}: a list to sort needs at least 2 numbers")
         if not -LIMIT <= low < high <= LIMIT:

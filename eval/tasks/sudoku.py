@@ -23,7 +23,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, SpanText, Task
+from eval.tasks.base import Example, PuzzleError, SpanText, Task, TaskConfig
 
 BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
 BLANKS = "_.0?"  # symbols accepted as an empty cell when reading a grid back
@@ -35,14 +35,10 @@ TRIES = 1000  # full grids drawn for one puzzle with `givens` before giving up
 
 
 @dataclass
-class SudokuConfig:
+class SudokuConfig(TaskConfig):
     name: str = "sudoku"
     size: int = 6  # 4, 6, 8 or 9
     givens: int | None = None  # None: minimal puzzles (no given can be removed)
-    train_size: int = 6000
-    test_size: int = 1000
-    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
-    held_out_wordings: list[int] | None = None  # wordings never used in training
 
 
 class Grid:
@@ -223,7 +219,7 @@ class Sudoku(Task):
     num_wordings = len(WORDINGS)
     version = 2  # 2: test splits keep out training puzzles in any wording (puzzle_key)
 
-    def __init__(self, size: int = 6, givens: int | None = None, **_: object):
+    def __init__(self, size: int = 6, givens: int | None = None):
         self.grid = Grid(size)
         self.givens = givens
         self.vocab = tuple(str(d) for d in range(1, size + 1))

@@ -63,20 +63,16 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import permutations, product
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig
 
 
 @dataclass
-class ZebraConfig:
+class ZebraConfig(TaskConfig):
     name: str = "zebra"
     houses: int = 3  # N: houses in the row (2..5)
     attributes: int = 2  # M: attributes per house (1..len(CATEGORIES)), drawn per puzzle
     max_clues: int | None = None  # clue slots (CLUE_PARTS each); None: houses * attributes - 1
     mention_labels: bool = False  # also predict the house of each value a clue mentions
-    train_size: int = 6000
-    test_size: int = 1000
-    wordings: list[int] | None = None  # renderer templates to train and test on (None: all)
-    held_out_wordings: list[int] | None = None  # wordings never used in training
 
 
 # category -> (label, values, noun phrases for "the person with value v"). Values are unique
@@ -579,7 +575,7 @@ class Zebra(Task):
     version = 3
 
     def __init__(self, houses: int = 3, attributes: int = 2, max_clues: int | None = None,
-                 mention_labels: bool = False, **_: object):
+                 mention_labels: bool = False):
         if not 2 <= houses <= MAX_HOUSES:
             raise PuzzleError(f"houses={houses}: choose 2..{MAX_HOUSES} (the solver enumerates permutations)")
         if not 1 <= attributes <= len(CATEGORIES):
