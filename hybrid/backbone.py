@@ -28,11 +28,11 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
-from hybrid.config import BackboneConfig, ConfigError
+from hybrid.config import BackboneConfig, ConfigError, TrainConfig
 from hybrid.lock import lock_file, locked
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEFAULT_CACHE_DIR = "~/.cache/hybrid-trm"
+DEFAULT_CACHE_DIR = TrainConfig.data_dir
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 CODE_SUFFIX = ".py"  # model code a folder ships (backbone.trust_remote_code): it shapes the states too
 # A folder holds its tokenizer in one of these (or a sentencepiece/tiktoken file): without any,

@@ -13,7 +13,7 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
 
 from hybrid.checkpoint import replace_folder
-from hybrid.config import ConfigError
+from hybrid.config import ConfigError, TrainConfig
 from hybrid.lock import lock_file, locked
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
@@ -71,7 +71,7 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
     return path
 
 
-def resolve(kind: str, cache_dir: str | Path = "~/.cache/hybrid-trm/tiny") -> str:
+def resolve(kind: str, cache_dir: str | Path = Path(TrainConfig.data_dir) / "tiny") -> str:
     """The folder of tiny backbone `kind`, built on first use."""
     check_kind(kind)
     path = Path(cache_dir).expanduser() / kind
