@@ -3,6 +3,7 @@
     python -m eval runs/default                                  # held-out test puzzles
     python -m eval runs/default reasoner.N_sup=16                # more test-time steps than trained
     python -m eval runs/default task.held_out_wordings=[2] --split test_heldout
+    python -m eval runs/arc task.test_views=8                    # ARC: vote over 8 views of each test input
     python -m eval runs/default/checkpoints/step_00000120 --puzzles mine.txt --out reports/mine
 
 RUN_OR_CHECKPOINT is a training run folder (its final/ weights, written when training ends,
@@ -206,6 +207,10 @@ def print_summary(report: dict) -> None:
         if len(report.get("by_wording", {})) > 1:
             table.add_row("exact by wording", "  ".join(f"{w}: {g['exact_accuracy']:.2f} ({g['num_puzzles']})"
                                                         for w, g in report["by_wording"].items()))
+        if "votes" in report:
+            v = report["votes"]
+            table.add_row("vote over views: pass@1 / pass@2", f"{v['pass@1']:.3f} / {v['pass@2']:.3f}  "
+                          f"({v['num_puzzles']} puzzles, {v['views_per_puzzle']:.1f} views each)")
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
     table.add_row("weights", report["weights"])

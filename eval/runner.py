@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, Task
+from eval.voting import vote
 
 
 @torch.no_grad()
@@ -60,7 +61,8 @@ def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
 
 def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None,
                       halt_threshold: float = 0.9) -> dict:
-    """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score."""
+    """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score;
+    for a family with `undo_view` (ARC), pass@1 and pass@2 of the vote over each puzzle's views."""
     ids, labels = pred["ids"], pred["labels"]
     N, steps = ids.shape[:2]
     valid = (labels != IGNORE).unsqueeze(1)  # (N, 1, S)
@@ -81,8 +83,9 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
     }
     if examples is not None:
         final = ids[:, -1]
-        verdicts, scores, failures = [], [], []
+        verdicts, scores, failures, answers = [], [], [], []
         for k, i in enumerate(pred["index"].tolist()):
+            answer = None  # stays None for the vote when decoding fails
             try:
                 answer = task.decode(examples[i], final[k].tolist())
                 # both judged before either is kept: a scorer failing after the verifier passed must
@@ -94,10 +97,15 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
                 verdicts.append(False)
                 scores.append(0.0)
                 failures.append({"index": i, "error": f"{type(err).__name__}: {str(err)[:300]}"})
+            answers.append(answer)
         metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
         metrics["task_score"] = sum(scores) / max(N, 1)
         metrics["answer_failures"] = {"count": len(failures), "first": failures[:5]}  # counted as wrong
         metrics["by_wording"] = by_wording(correct[:, -1].all(-1), [examples[i].wording for i in pred["index"].tolist()])
+        if hasattr(task, "undo_view"):  # a family whose test puzzles may come in several views (ARC)
+            confidence = torch.sigmoid(pred["q_halt"][:, -1].float()).tolist()  # at the answering (last) step
+            views = [examples[i] for i in pred["index"].tolist()]
+            metrics["votes"] = vote(task, views, answers, confidence)
     return metrics
 
 

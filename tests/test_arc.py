@@ -3,7 +3,7 @@ import random
 import pytest
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.arc import Arc, ArcConfig, ask_demo, dihedral, parse_grid
+from eval.tasks.arc import Arc, ArcConfig, ask_demo, dihedral, format_grid, parse_grid, undo_dihedral
 
 # A hand-written ARC task: mirror the grid left to right.
 MIRROR = {
@@ -132,3 +132,111 @@ def test_the_test_split_holds_unseen_evaluation_tasks(tmp_path):
     assert (splits.num_rows["train"], splits.num_rows["test"]) == (20, 5)  # test_size is a cap: a seeded pick
     assert "test_heldout" not in splits
     assert set(splits["train"]["wording"]) == set(splits["test"]["wording"]) == {2}
+
+
+# --- test-time views and the vote over them (TRM's ARC evaluation) ---
+
+COLOUR_CHOICES = [list(range(10)), [0, 2, 3, 4, 5, 6, 7, 8, 9, 1], [0, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+                  [0] + random.Random(3).sample(range(1, 10), 9)]
+
+
+def seen_as(view, answer: str) -> str:
+    """`answer` (in the original task's frame) as it reads in `view`'s frame: turned and recoloured."""
+    colours = view.data["colours"]
+    return format_grid([[colours[v] for v in row] for row in dihedral(parse_grid(answer), view.data["k"])])
+
+
+def test_every_symmetry_and_recolouring_is_undone_exactly(arc):
+    grid = [[1, 2, 3], [4, 5, 6]]  # not square, no two cells alike: a wrong inverse cannot pass
+    for k in range(8):
+        assert undo_dihedral(dihedral(grid, k), k) == grid
+    for k in range(8):
+        for colours in COLOUR_CHOICES:
+            view = arc.example(MIRROR, k=k, colours=colours)
+            assert arc.undo_view(view, view.answer) == ("mirror#0", "0 0 3\n0 4 0")
+            assert arc.undo_view(view, seen_as(view, "1 2\n3 4\n5 6")) == ("mirror#0", "1 2\n3 4\n5 6")
+    view = arc.example(MIRROR, k=1, colours=COLOUR_CHOICES[1])
+    assert arc.undo_view(view, "0 ? 0") == ("mirror#0", None)  # a hole: no grid, no candidate
+    assert arc.undo_view(view, "") == ("mirror#0", None)
+
+
+def test_views_start_with_the_puzzle_itself_and_never_repeat():
+    arc = Arc(max_size=4, test_views=8)
+    views = arc.views(MIRROR, 0, 0, random.Random(0))
+    assert [v.data["k"] for v in views] == list(range(8))  # each symmetry once
+    assert views[0].question == arc.example(MIRROR).question and views[0].data["colours"] == list(range(10))
+    assert all(v.data["colours"][0] == 0 for v in views)  # black stays the background
+    assert len({v.question for v in views}) == 8
+    # a task that reads the same under every symmetry and recolouring has one view, not 8 copies
+    blank = {"train": [{"input": [[0]], "output": [[0]]}], "test": [{"input": [[0]], "output": [[0]]}]}
+    assert len(arc.views(blank, 0, 0, random.Random(0))) == 1
+    with pytest.raises(PuzzleError, match="test_views=0"):
+        Arc(max_size=4, test_views=0)
+
+
+def test_the_vote_takes_the_majority_then_the_surer_halting_head_then_the_first_given():
+    from eval.voting import rank
+
+    assert rank([("a", 0.9), ("b", 0.1), ("b", 0.2)]) == ["b", "a"]  # two votes beat one, however sure
+    assert rank([("a", 0.6), ("b", 0.9), ("a", 0.8), ("b", 0.1)]) == ["a", "b"]  # 2 each: mean 0.7 vs 0.5
+    assert rank([("a", 0.2), ("b", 0.6), ("a", 0.6), ("b", 0.3)]) == ["b", "a"]  # 2 each: mean 0.4 vs 0.45
+    assert rank([("a", 0.5), ("b", 0.5)]) == ["a", "b"] and rank([("b", 0.5), ("a", 0.5)]) == ["b", "a"]
+    assert rank([]) == []
+
+
+def test_views_vote_in_the_original_frame_and_pass_at_2_counts_a_right_second_answer():
+    from eval.voting import vote
+
+    arc = Arc(max_size=4, test_views=4)
+    views = arc.views(MIRROR, 0, 0, random.Random(0))
+    right, wrong = "0 0 3\n0 4 0", "0 0 3\n0 4 4"
+    # two views give the same wrong grid (each in its own frame), one the right one, one no grid
+    answers = [seen_as(views[0], right), seen_as(views[1], wrong), seen_as(views[2], wrong), "0 ?"]
+    votes = vote(arc, views, answers, [0.9, 0.1, 0.1, 0.9])
+    assert (votes["pass@1"], votes["pass@2"]) == (0.0, 1.0)  # the wrong grid wins 2 to 1; right is second
+    assert (votes["num_puzzles"], votes["views_per_puzzle"], votes["answers_per_puzzle"]) == (1, 4.0, 2.0)
+    # the same answers unmapped would not agree: the vote is in the original frame
+    assert vote(arc, views, [seen_as(views[0], right)] + [seen_as(views[i], right) for i in (1, 2)] + [None],
+                [0.1] * 4)["pass@1"] == 1.0
+    # a tie on votes goes to the surer halting head
+    assert vote(arc, views[:2], [seen_as(views[0], wrong), seen_as(views[1], right)], [0.3, 0.8])["pass@1"] == 1.0
+    assert vote(arc, views[:2], [seen_as(views[0], wrong), seen_as(views[1], right)], [0.8, 0.3])["pass@1"] == 0.0
+    nothing = vote(arc, views[:2], [None, "?"], [0.5, 0.5])
+    assert (nothing["pass@1"], nothing["pass@2"], nothing["no_candidate"]) == (0.0, 0.0, 1)
+
+
+def test_one_view_scores_as_before_and_the_report_carries_pass_at_k(tmp_path):
+    """test_views=1 builds today's test split, and the vote over one view is the verifier's
+    accuracy (pass@2 = pass@1); with 8 views, view 0 of each input is that same puzzle."""
+    import torch
+
+    from eval.runner import score_predictions
+    from hybrid.data import build_splits, examples
+
+    one, eight = (ArcConfig(max_size=6, train_size=10, wordings=[2], test_views=n) for n in (1, 8))
+    task = make_task(one)
+    test = examples(build_splits(task, one, seed=0, data_dir=tmp_path)["test"])
+    assert [(e.question, e.labels) for e in test] == [  # as the test split was before views existed
+        (task.example(task.eval_tasks[e.data["task"]], e.data["test_index"], 2).question, e.labels) for e in test]
+    assert len(test) == len(task.test_pool) == 16
+    views = examples(build_splits(make_task(eight), eight, seed=0, data_dir=tmp_path)["test"])
+    assert len(views) == 8 * len(test) and [e.question for e in views[::8]] == [e.question for e in test]
+
+    labels = torch.tensor([e.labels for e in test])
+    ids = labels.clone()
+    ids[::3, 0] = (labels[::3, 0] + 1) % 10  # every third answer wrong in one cell (cell 0 is never PAD)
+    pred = {"ids": ids.unsqueeze(1), "q_halt": torch.zeros(len(test), 1), "labels": labels,
+            "index": torch.arange(len(test))}
+    metrics = score_predictions(pred, task, test)
+    assert metrics["votes"]["pass@1"] == metrics["votes"]["pass@2"] == metrics["verifier_accuracy"]
+    assert metrics["verifier_accuracy"] == 10 / 16 and metrics["votes"]["views_per_puzzle"] == 1.0
+
+    # two views of one input, one right and one wrong: the surer halting head (last step) breaks the tie
+    labels = torch.tensor([views[0].labels, views[1].labels])
+    ids = labels.clone()
+    ids[0, 0] = (labels[0, 0] + 1) % 10
+    for q, right in (([-2.0, 2.0], 1.0), ([2.0, -2.0], 0.0)):
+        pred = {"ids": torch.stack([ids, ids], 1), "q_halt": torch.tensor([[0.0, q[0]], [0.0, q[1]]]),
+                "labels": labels, "index": torch.arange(2)}
+        assert score_predictions(pred, task, views[:2])["votes"]["pass@1"] == right
+

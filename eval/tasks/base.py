@@ -92,9 +92,11 @@ class Task(ABC):
 
     Subclasses set `name`, `vocab` (the symbols one answer slot can take) and `num_slots`, and
     implement `generate`, `decode` and `verify`. `score` defaults to the verifier's verdict.
-    Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`), and
-    `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py). A family kept
-    outside eval/tasks also sets `schema` (docs/extending.md).
+    Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`),
+    `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py), and
+    `undo_view(example, answer)` maps an answer to a view of a puzzle (turned, recoloured) back to
+    the puzzle, so the harness votes over views (eval/voting.py, ARC). A family kept outside
+    eval/tasks also sets `schema` (docs/extending.md).
     """
 
     name: ClassVar[str]

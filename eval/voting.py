@@ -1,0 +1,57 @@
+"""Voting over views of one puzzle: TRM's ARC evaluation.
+
+A test split may ask one puzzle several times, in views: the puzzle as it is and copies turned,
+reflected and recoloured (ARC with `task.test_views`). Each view is answered on its own. The
+family maps every answer back into the puzzle's own frame (`undo_view(example, answer)` returns
+which puzzle the view asks and the answer as that puzzle would have it), and the views vote:
+
+- the answer most views give ranks first;
+- between answers with as many votes, the one whose views' halting head was surer on average
+  (mean sigmoid(q_halt) at the answering step) ranks first, as in TRM's evaluator;
+- a tie on both keeps the answer given first (the view that is the puzzle itself comes first).
+
+ARC scores two attempts per test input: pass@1 asks whether the top answer is right, pass@2
+whether either of the top two different answers is. With one view per puzzle, pass@1 is the
+verifier's accuracy and pass@2 equals pass@1 (one answer, one candidate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from eval.tasks import Example, Task
+
+
+def rank(votes: Iterable[tuple[str, float]]) -> list[str]:
+    """The different answers of (answer, halting confidence) votes, best first: most votes, then
+    the higher mean confidence, then the one given first (sorted() keeps the order of equals)."""
+    tally: dict[str, list[float]] = {}
+    for answer, confidence in votes:
+        tally.setdefault(answer, []).append(confidence)
+    return sorted(tally, key=lambda answer: (-len(tally[answer]), -sum(tally[answer]) / len(tally[answer])))
+
+
+def vote(task: Task, examples: list[Example], answers: list[str | None], confidences: list[float]) -> dict:
+    """pass@1 and pass@2 over the puzzles that `examples` (views, in any order) ask, with the answer
+    and halting confidence of each view; an answer that could not be decoded is None. The right
+    answer of a puzzle is its view's own answer mapped back the same way."""
+    votes: dict[str, list[tuple[str, float]]] = {}
+    truth: dict[str, str | None] = {}
+    views: dict[str, int] = {}
+    for example, answer, confidence in zip(examples, answers, confidences, strict=True):
+        puzzle, right = task.undo_view(example, example.answer)
+        truth.setdefault(puzzle, right)
+        views[puzzle] = views.get(puzzle, 0) + 1
+        mapped = task.undo_view(example, answer)[1] if answer is not None else None
+        if mapped is not None:  # a non-grid is no candidate
+            votes.setdefault(puzzle, []).append((mapped, confidence))
+    ranked = {puzzle: rank(votes.get(puzzle, ())) for puzzle in truth}
+    n = max(len(truth), 1)
+    return {
+        "pass@1": sum(truth[p] in ranked[p][:1] for p in truth) / n,
+        "pass@2": sum(truth[p] in ranked[p][:2] for p in truth) / n,
+        "num_puzzles": len(truth),
+        "views_per_puzzle": sum(views.values()) / n,
+        "no_candidate": sum(not ranked[p] for p in truth),  # every view's answer was no grid
+        "answers_per_puzzle": sum(len(ranked[p]) for p in truth) / n,  # how far the views disagree
+    }
