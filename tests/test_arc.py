@@ -240,3 +240,30 @@ def test_one_view_scores_as_before_and_the_report_carries_pass_at_k(tmp_path):
                 "labels": labels, "index": torch.arange(2)}
         assert score_predictions(pred, task, views[:2])["votes"]["pass@1"] == right
 
+
+def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs():
+    def shown_demos(question: str) -> list[tuple[str, str]]:
+        """The (input, output) pairs a wording-0 question shows (its grids in order, the test input last)."""
+        grids, current = [], None
+        for line in question.splitlines()[1:]:
+            if line.endswith(":"):
+                current = [] if "(" in line else None
+                grids.append(current)
+            elif current is not None:
+                current.append(line)
+        shown = ["\n".join(g) for g in grids if g is not None]
+        return list(zip(shown[0::2], shown[1::2]))
+
+    off, on = (make_task(ArcConfig(max_size=6, augment=False, eval_demos=flag)) for flag in (False, True))
+    assert len(on.pool) - len(off.pool) == 47  # the demonstrations of the 13 evaluation tasks that fit
+    examples = on.splits(train_size=600, test_size=1000, seed=0, wordings=[0], held_out_wordings=[])["train"]
+    from_eval = [e for e in examples if e.data["task"] in on.eval_tasks]
+    assert len({e.data["task"] for e in from_eval}) == 13
+    for e in from_eval:
+        task = on.eval_tasks[e.data["task"]]
+        demos = {(format_grid(p["input"]), format_grid(p["output"])) for p in task["train"]}
+        tests = {(format_grid(p["input"]), format_grid(p["output"])) for p in task["test"]}
+        query = e.question.split("Test input (")[1].split("\n", 1)[1].split("\nTest output:")[0]
+        assert (query, e.answer) in demos and (query, e.answer) not in tests  # it asks a demonstration
+        assert set(shown_demos(e.question)) <= demos  # and shows only its other demonstrations
+    assert not {e.data["task"] for e in off.splits(600, 1000, 0, [0], [])["train"]} & set(off.eval_tasks)

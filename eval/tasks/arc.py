@@ -37,7 +37,9 @@ With `augment`, each training draw applies one of the 8 rotations/reflections an
 permutation of colours 1-9 (black, the background, stays) to the whole task, as TRM does.
 A test input is asked as it is, and with `test_views` > 1 also in turned and recoloured views;
 `undo_view` maps each view's answer back, and the harness votes over them (eval/voting.py), as
-TRM's evaluation does.
+TRM's evaluation does. With `eval_demos`, training also asks the evaluation tasks'
+demonstrations (TRM's setting), so the test tasks are no longer unseen, but their test inputs
+never enter training.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class ArcConfig(TaskConfig):
     # Views of each test input the harness votes over: the input itself, then turned and
     # recoloured copies. 1 asks each input once; 8 gives each of the 8 symmetries one view.
     test_views: int = 1
+    # Also train on the evaluation tasks' demonstration pairs, as TRM does (never their test inputs).
+    eval_demos: bool = False
 
 
 def check_grid(grid, what: str) -> Grid:
@@ -200,7 +204,7 @@ class Arc(Task):
     multiline = True  # grids, one row per line
     aligned_slots = False  # output cells are not pieces of the question text
 
-    def __init__(self, max_size: int = 10, augment: bool = True, test_views: int = 1):
+    def __init__(self, max_size: int = 10, augment: bool = True, test_views: int = 1, eval_demos: bool = False):
         if not 1 <= max_size <= 30:
             raise PuzzleError(f"task.max_size={max_size} is out of range: ARC grids are 1x1 to 30x30")
         if test_views < 1:
@@ -224,6 +228,10 @@ class Arc(Task):
             self.pool += [(task_id, "test", i) for i in range(len(task["test"]))]
             if len(task["train"]) > 1:  # asking a demonstration must leave one to show
                 self.pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
+        if eval_demos:  # TRM's setting: the evaluation tasks' demonstrations, never their test inputs
+            for task_id, task in sorted(self.eval_tasks.items()):
+                if len(task["train"]) > 1:
+                    self.pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
         # test puzzles as (task id, index): the evaluation tasks' test inputs
         self.test_pool = [(task_id, i) for task_id, task in sorted(self.eval_tasks.items())
                           for i in range(len(task["test"]))]
@@ -258,9 +266,10 @@ class Arc(Task):
                 for r in range(self.max_size) for c in range(self.max_size)]
 
     def generate(self, rng: random.Random, wording: int) -> Example:
-        """A training puzzle (never an evaluation task), augmented when `augment` is on."""
+        """A training puzzle, augmented when `augment` is on: a training task's test input or
+        demonstration, or (`eval_demos`) an evaluation task's demonstration, never its test input."""
         task_id, part, index = rng.choice(self.pool)
-        task = self.train_tasks[task_id]
+        task = self.train_tasks[task_id] if task_id in self.train_tasks else self.eval_tasks[task_id]
         if part == "demo":
             task, index = ask_demo(task, index), 0
         k, colours = 0, list(range(10))
@@ -304,7 +313,8 @@ class Arc(Task):
         evaluation tasks' test inputs (a seeded pick of `test_size` when there are more), each in
         `test_views` views (`views`, the first the input as it is) next to each other, wordings
         taken in turn from `wordings`; test_heldout (when `held_out_wordings`): the same inputs in
-        the held-out wordings. No test task is a training task."""
+        the held-out wordings. No evaluation task's test input is a training puzzle, and no
+        evaluation task is a training task unless `eval_demos` adds its demonstrations."""
         rng = random.Random(f"arc-train-{seed}")
         train = [self.generate(rng, rng.choice(wordings)) for _ in range(train_size)]
         queries = list(self.test_pool)
