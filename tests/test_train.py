@@ -150,23 +150,26 @@ def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit
                            f"train.output_dir={tmp_path / 'other'}"))
 
 
-def test_timed_counts_waiting_for_batches_not_the_work_on_them():
+def test_timed_counts_waiting_for_batches_not_the_work_on_them(monkeypatch):
     import time
 
     from hybrid.data import timed
 
+    now = [0.0]  # a clock the test moves: real sleeps overshoot on a loaded machine
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+
     def slow_batches():
         for i in range(3):
-            time.sleep(0.05)  # the loader's share: a backbone forward, say
+            now[0] += 0.05  # the loader's share: a backbone forward, say
             yield i
 
     clock = {"seconds": 0.0}
     got = []
     for batch in timed(slow_batches(), clock):
         got.append(batch)
-        time.sleep(0.1)  # the training step's share
+        now[0] += 0.1  # the training step's share
     assert got == [0, 1, 2]
-    assert 0.15 <= clock["seconds"] < 0.3  # three waits, none of the 0.3 s of steps
+    assert clock["seconds"] == pytest.approx(0.15)  # three waits, none of the 0.3 s of steps
 
 
 def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(small_config, tmp_path, monkeypatch):
