@@ -132,6 +132,16 @@ def test_malformed_input_gets_clear_errors():
         Sorting(length=1)
 
 
+def test_a_number_too_long_for_int_is_a_puzzle_error():
+    """int() raises ValueError past 4300 digits: a bad puzzle or a wrong answer, not a crash."""
+    task = Sorting(length=4)
+    example = task.from_text("Sort descending: 5, 40, 12, 0")
+    huge = "1" * 5000
+    with pytest.raises(PuzzleError, match="5000 digits"):
+        task.from_text(f"Sort: 5, 40, 12, {huge}")
+    assert task.verify(example, f"40, 12, 5, {huge}") is False and task.score(example, huge) == 0.0
+
+
 def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
     assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots

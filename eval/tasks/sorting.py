@@ -91,6 +91,8 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if "." in token:
             raise PuzzleError(f"{token!r} in {text!r}: only whole numbers can be sorted")
         if re.fullmatch(r"-?\d+", token):
+            if len(token) > 100:  # int() refuses over 4300 digits with a ValueError; no list to sort has such numbers
+                raise PuzzleError(f"{token[:20]!r}... in {text[:60]!r}...: a number of {len(token)} digits is too long")
             sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
             if sign < 0:
                 a, current = current["start"], None
