@@ -142,6 +142,20 @@ def test_a_number_too_long_for_int_is_a_puzzle_error():
     assert task.verify(example, f"40, 12, 5, {huge}") is False and task.score(example, huge) == 0.0
 
 
+def test_direction_phrases_are_read_however_they_are_spaced():
+    """A direction phrase split by a tab, a double space or a line break is still that phrase (it
+    was read as no phrase, so ascending); spans point into the text even after a letter that
+    lower() lengthens ("İ")."""
+    task = Sorting(length=3)
+    for text, phrase in [("Sort from largest  to\tsmallest: 1, 3, 2", "from largest  to\tsmallest"),
+                         ("Numbers to order, in\nfalling order: 1, 3, 2", "in\nfalling order"),
+                         ("Sort highest to lowest: 1, 3, 2", "highest to lowest"),
+                         ("İstanbul list, in descending order: 1, 3, 2", "in descending order")]:
+        example = task.from_text(text)
+        assert example.data["descending"] and spans_text(example)[0] == phrase, text
+    assert not task.from_text("Sort lowest to highest: 1, 3, 2").data["descending"]
+
+
 def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
     assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots

@@ -160,9 +160,15 @@ WORDINGS = (
      (("least first", "greatest first"), ("from bottom to top", "from top to bottom"),
       ("in upward order", "in downward order")), True, ", "),
 )
-ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest")
+ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest",
+                                                                      "lowest to highest")
 DESCENDING_WORDS = tuple(pair[1] for w in WORDINGS for pair in w[1]) + ("decreasing", "largest to smallest",
-                                                                       "biggest to smallest")
+                                                                       "biggest to smallest", "highest to lowest")
+# Matched on the text itself, with any whitespace between words ("largest  to\tsmallest", a line
+# break) and in any case: spans found in text.lower() would shift after a letter whose lower case
+# is longer ("İ").
+PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNORECASE)
+                   for p in (*DESCENDING_WORDS, *ASCENDING_WORDS)}
 
 
 def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) -> tuple[str, list[tuple[int, int]]]:
@@ -238,17 +244,16 @@ class Sorting(Task):
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
         largest first when the text says so (`DESCENDING_WORDS`). The instruction slot covers
         the first direction phrase before the numbers, else all the text before them."""
-        lowered = text.lower()
-        descending = any(phrase in lowered for phrase in DESCENDING_WORDS)
+        descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
         if not found:
             raise PuzzleError(f"expected {self.length} numbers to sort, found none in {text!r}")
         first = colon + found[0][1]
-        phrases = [(lowered.find(p), p) for p in (*DESCENDING_WORDS, *ASCENDING_WORDS) if 0 <= lowered.find(p) < first]
+        phrases = [m.span() for pattern in PHRASE_PATTERNS.values()
+                   if (m := pattern.search(text)) and m.start() < first]
         if phrases:
-            at, phrase = min(phrases, key=lambda f: (f[0], -len(f[1])))  # the first, longest phrase
-            instruction = (at, at + len(phrase))
+            instruction = min(phrases, key=lambda span: (span[0], -span[1]))  # the first, longest phrase
         else:
             prefix = text[:first].rstrip(" :\n\t-")
             instruction = (len(prefix) - len(prefix.lstrip()), len(prefix))
