@@ -460,7 +460,11 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
 # ---- reading a puzzle back from its text: the sentences above, in any mix of wordings ----
 
 CATALOGUE = {v.lower(): (c, v) for c, (_, vs, _) in CATEGORIES.items() for v in vs}  # value word -> (category, value)
-LIST_TAIL = re.compile(r"(\w+(?:\s*(?:,\s*(?:and\b|or\b)?|\band\b|\bor\b)\s*\w+)+)\s*[.}]?\s*$")
+# Words joined by commas, "and" or "or", up to the end of the line. A space after a comma is matched
+# by one \s* only, a list starts at a word (\b) and holds at most 20 (an attribute has 6 values):
+# otherwise a line that is almost a list (25 words and commas, then "!") was tried every way of
+# sharing out its spaces, twice the time per word (minutes), and a long line from each of its words.
+LIST_TAIL = re.compile(r"\b(\w+(?:\s*(?:,(?:\s*(?:and|or)\b)?|\b(?:and|or)\b)\s*\w+){1,19})\s*[.}]?\s*$")
 NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
 
 
