@@ -170,6 +170,16 @@ def test_malformed_answers_and_puzzles_get_clear_errors():
         Zebra(3, 3, max_clues=4).example(CATEGORIES, VALUES, CLUES)
 
 
+def test_a_house_number_too_long_for_int_is_a_puzzle_error():
+    """int() raises ValueError past 4300 digits: a wrong answer or a bad clue, not a crash."""
+    task, huge = Zebra(houses=3, attributes=3), "1" * 5000
+    example = task.from_text(QUESTION)
+    assert task.verify(example, ANSWER.replace("House 3", f"House {huge}")) is False
+    assert task.score(example, f"House {huge}: Alice, cat, tea") == 0.0
+    with pytest.raises(PuzzleError, match="cannot read clue '2. House 1111"):
+        task.from_text(QUESTION.replace("House 3 belongs", f"House {huge} belongs"))
+
+
 def test_max_clues_too_few_for_one_solution_is_refused_not_looped_on(monkeypatch):
     # 3 x 2 needs 2 clues at least (4 of its 6 values mentioned, 2 per clue): refused at once.
     # 3 x 1 passes that bound with 1 clue but needs 2: generate gives up after TRIES puzzles.

@@ -428,7 +428,7 @@ def parse_grid(values: list[list[str]], text: str) -> list[list[int]]:
     lookup = {v.lower(): (a, i) for a, vs in enumerate(values) for i, v in enumerate(vs)}
     grid: list[list[int] | None] = [None] * houses
     for line in filter(None, (line.strip() for line in text.strip().splitlines())):
-        m = re.fullmatch(r"house\s*(\d+)\s*[:\-]\s*(.*)", line, flags=re.IGNORECASE)
+        m = re.fullmatch(r"house\s*(\d{1,9})\s*[:\-]\s*(.*)", line, flags=re.IGNORECASE)  # int() fails on 4301 digits
         if not m:
             like = ", ".join(vs[0] for vs in values)
             raise PuzzleError(f"cannot read {line!r}: expected one line per house like 'House 1: {like}'")
@@ -479,7 +479,7 @@ def _normal(text: str) -> str:
 def _clue_patterns() -> list[tuple[str, re.Pattern]]:
     """(kind, pattern) for every clue sentence of every wording. A pattern matches a clue line
     whose item phrases were replaced by {a} and {b} in text order (X and Y may be either)."""
-    groups = {"x": r"(?P<x>\{[ab]\})", "y": r"(?P<y>\{[ab]\})", "n": r"(?P<n>\d+)",
+    groups = {"x": r"(?P<x>\{[ab]\})", "y": r"(?P<y>\{[ab]\})", "n": r"(?P<n>\d{1,9})",  # int() fails on 4301 digits
               "ordinal": f"(?P<ordinal>{'|'.join(ORDINALS)})"}
     patterns = []
     for style in TEMPLATES:
