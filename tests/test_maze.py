@@ -158,6 +158,22 @@ def test_malformed_mazes_get_clear_errors():
         Maze(5, min_distance=40)
 
 
+def test_a_row_too_many_is_the_wrong_shape_not_an_instruction_line():
+    """Only lines that are not rows of maze glyphs are skipped as instructions: a grid with a row
+    too many was read without its first row, another maze, in every wording."""
+    task, extra = Maze(7), "# . . . . . #\n"
+    with pytest.raises(PuzzleError, match="expected a 7x7 maze"):
+        task.from_text(extra + MAZE.strip())
+    for wording in range(task.num_wordings):
+        lines = task.from_text(MAZE, wording).question.splitlines()
+        lines.insert(-3, lines[-3])  # the fifth row twice
+        with pytest.raises(PuzzleError, match="expected a 7x7 maze"):
+            task.from_text("\n".join(lines), wording)
+    example = task.from_text(MAZE)
+    assert not task.verify(example, extra + SOLVED)
+    assert task.verify(example, "Answer:\n" + SOLVED)
+
+
 @pytest.mark.parametrize("size", [5, 9, 11])
 def test_generated_mazes_are_solvable_and_spans_point_at_cells(size):
     task = Maze(size)

@@ -137,7 +137,11 @@ def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
     of instructions before the grid (as the symbols wording writes them) are skipped."""
     rows = [line.replace(" ", "").replace("\t", "") for line in text.strip().splitlines()]
     rows = [row for row in rows if row]
-    if len(rows) > size and all(len(row) == size for row in rows[-size:]):
+    instructions = rows[:-size]
+    # A line of maze glyphs alone is a row, not instructions: a grid with a row too many is the wrong
+    # shape (skipping its first row read another maze)
+    if instructions and all(len(row) == size for row in rows[-size:]) and \
+            not any(set(row) <= set(allowed) for row in instructions):
         rows = rows[-size:]
     if len(rows) != size or any(len(row) != size for row in rows):
         shape = f"{len(rows)} rows of lengths {sorted({len(row) for row in rows})}"
