@@ -69,6 +69,15 @@ def test_a_maze_reads_back_in_every_wording_it_is_written_in():
     assert Maze(7).from_text(legend).answer == SOLVED
 
 
+def test_rows_of_words_read_with_windows_line_ends_tabs_and_indentation():
+    """Rows of words with CRLF line ends, tabs or indentation were not found at all, so the puzzle
+    read as 8 lines of text ("expected a 7x7 maze ..."); the symbols wording reads them."""
+    task = Maze(7)
+    words = task.from_text(MAZE, 2).question
+    for typed in (words.replace("\n", "\r\n"), words.replace(" ", "\t"), words.replace("\n", "\n    ")):
+        assert task.from_text(typed, 2).answer == SOLVED
+
+
 def test_hand_written_maze_is_read_solved_and_verified():
     task = Maze(7)
     example = task.from_text(MAZE)

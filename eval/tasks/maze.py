@@ -194,7 +194,8 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
 
 
 LEGEND = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\).*?Legend: '(.)' = Wall, '(.)' = Passage[^\n]*\n", re.S)
-ROW_OF_WORDS = re.compile(r"^Row \d+:((?: (?:wall|open|start|goal))+) *$", re.M | re.I)
+# [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
+ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
 
 
 def in_canonical_glyphs(text: str) -> tuple[str, str]:
