@@ -36,6 +36,14 @@ def test_hand_written_task_is_rendered_encoded_and_verified(arc):
     assert arc.verify(example, "003\n040")  # compact rows read the same
 
 
+def test_cells_separated_by_tabs_or_other_spaces_read_the_same(arc):
+    """Only " " was taken out between cells, so a correct grid with tabs was rejected."""
+    example = arc.example(MIRROR)
+    assert arc.verify(example, "0\t0\t3\n0\t4\t0")
+    assert arc.verify(example, "0\u00a00 3 \r\n0  4 0\t")
+    assert parse_grid("1\t2\n3 4") == [[1, 2], [3, 4]]
+
+
 def test_wrong_grids_are_rejected(arc):
     example = arc.example(MIRROR)
     assert not arc.verify(example, "0 0 3\n0 4 4")  # one wrong colour

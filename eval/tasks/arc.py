@@ -173,10 +173,10 @@ def render(task: dict, test_index: int, wording: int) -> str:
 
 
 def parse_grid(text: str) -> Grid:
-    """Rows of digits, one row per line, digits spaced or not ("0 7 7" or "077")."""
+    """Rows of digits, one row per line, digits spaced or not ("0 7 7", "0\t7\t7" or "077")."""
     rows = []
     for line in text.strip().splitlines():
-        cells = line.replace(" ", "")
+        cells = "".join(line.split())
         if not cells:
             continue
         if not all(ch in string.digits for ch in cells):  # str.isdigit() takes "²", which int() cannot read
