@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -174,7 +175,12 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 layers.append(OmegaConf.create({"backbone": OmegaConf.structured(BackboneConfig)}))
             layers.append(OmegaConf.create({key: preset}))
             continue
-        layers.append(OmegaConf.from_dotlist([item]))
+        try:
+            layers.append(OmegaConf.from_dotlist([item]))
+        except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
+            problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
+            raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
+                              "and quote text that starts with a symbol") from None
     try:
         for layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
@@ -182,10 +188,10 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             merged = OmegaConf.merge(merged, layer)
         task_schema = OmegaConf.structured(_task_schema(merged.task.name))
         merged.task = OmegaConf.merge(task_schema, merged.task)
+        config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
                           f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
-    config = OmegaConf.to_object(merged)
     validate(config)
     return config
 

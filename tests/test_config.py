@@ -56,6 +56,22 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
         load_config([override])
 
 
+@pytest.mark.parametrize("override, message", [
+    # values are read as YAML, then as OmegaConf interpolations: both errors were raw tracebacks
+    ("task.wordings=[0,1", r"override 'task.wordings=\[0,1': '\[0,1' is not a value \(did not find expected"),
+    ("backbone.path='my model", "override \"backbone.path='my model\": .* is not a value"),
+    ("train.output_dir=*runs", "override 'train.output_dir=\\*runs': .*undefined alias"),
+    ("==", "override '==': '=' is not a value"),
+    ("reasoner.hidden=${", r"override 'reasoner.hidden=\$\{': .* is not a value"),
+    ("reasoner.hidden=${reasoner.width}", r"Interpolation key 'reasoner.width' not found\n.*full key: reasoner.hidden"),
+    ("train.output_dir=${oc.env:NO_SUCH_VARIABLE}", "Environment variable 'NO_SUCH_VARIABLE' not found"),
+])
+def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config([override])
+    assert load_config(["reasoner.hidden=${train.batch_size}"]).reasoner.hidden == 128  # a good interpolation
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["backbone=chars", "backbone.lora.rank=4"], "backbone.lora needs a transformer backbone; backbone.path=chars has"),
     (["backbone.path=chars:4"], "backbone.path='chars:4': use chars .*chars:2 .*chars:1"),
