@@ -127,6 +127,8 @@ class Config:
 def _task_schema(name: str):
     from eval.tasks import PuzzleError, family  # the registry of families, or a family's import path
 
+    if not isinstance(name, str):  # task.name= (null), a number or a list: no family is named so
+        raise ConfigError(f"task.name={name}: name a task family, e.g. task=maze (or module:Class for one of your own)")
     try:
         return family(name)[1]
     except PuzzleError as err:

@@ -65,6 +65,10 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     ("reasoner.hidden=${", r"override 'reasoner.hidden=\$\{': .* is not a value"),
     ("reasoner.hidden=${reasoner.width}", r"Interpolation key 'reasoner.width' not found\n.*full key: reasoner.hidden"),
     ("train.output_dir=${oc.env:NO_SUCH_VARIABLE}", "Environment variable 'NO_SUCH_VARIABLE' not found"),
+    # a task name that is not text: a TypeError from the family lookup
+    ("task.name=", "task.name=None: name a task family"),
+    ("task.name=3", "task.name=3: name a task family"),
+    ("task.name=[maze]", r"task.name=\['maze'\]: name a task family"),
 ])
 def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
     with pytest.raises(ConfigError, match=message):
