@@ -135,12 +135,23 @@ def _task_schema(name: str):
         raise ConfigError(str(err)) from None
 
 
+def _load_yaml(path: str | Path, what: str) -> DictConfig:
+    """Settings from a YAML file: a mapping, else a ConfigError that names the file as `what`."""
+    try:
+        layer = OmegaConf.load(path)
+    except Exception as err:  # yaml's parser and scanner errors, OmegaConf's own
+        raise ConfigError(f"{what} is not valid YAML: {' '.join(str(err).split())[:300]}") from None
+    if not isinstance(layer, DictConfig):  # a list, which no section of the config is
+        raise ConfigError(f"{what} holds a list; it must be a mapping of settings (key: value lines)")
+    return layer
+
+
 def _preset(group: str, name: str) -> DictConfig:
     if name.endswith(".yaml"):  # a preset file of your own, kept outside the repository
         path = Path(name).expanduser()
         if not path.exists():
             raise ConfigError(f"{group}={name}: no such file")
-        return OmegaConf.load(path)
+        return _load_yaml(path, f"{group}={name}")
     path = CONFIG_DIR / group / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
@@ -158,10 +169,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
     if base is not None:
         if not Path(base).exists():
             raise ConfigError(f"config file {base} does not exist")
-        try:
-            layer = OmegaConf.load(base)
-        except Exception as err:  # yaml's parser and scanner errors, OmegaConf's own
-            raise ConfigError(f"config file {base} is not valid YAML: {' '.join(str(err).split())[:300]}") from None
+        layer = _load_yaml(base, f"config file {base}")
         for group in GROUPS:  # `task: maze` names a preset, which only the command line expands
             if group in layer and not isinstance(layer[group], DictConfig):
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings; "

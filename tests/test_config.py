@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from hybrid.config import CONFIG_DIR, ConfigError, from_yaml, load_config, to_yaml
@@ -153,6 +155,19 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_config([], tmp_path / "run.yaml")
     assert "None" not in str(err.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("path: [tiny:bert\n", "is not valid YAML: while parsing a flow sequence"),
+    ("- tiny:bert\n", "holds a list; it must be a mapping of settings"),
+])
+@pytest.mark.parametrize("group", ["backbone", "task"])
+def test_a_bad_preset_file_is_a_clear_error(tmp_path, group, text, message):
+    """A preset file of your own was read without the checks a --config file gets: raw yaml
+    tracebacks, or a TypeError merging a list into the task section."""
+    (tmp_path / "mine.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{group}={tmp_path}/mine.yaml ") + message):
+        load_config([f"{group}={tmp_path}/mine.yaml"])
 
 
 def test_every_schedule_the_config_accepts_runs():
