@@ -161,11 +161,19 @@ def _preset(group: str, name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(into, layer)
+    except TypeError as err:  # OmegaConf's own, for a mapping where the schema has a list or the other way round
+        raise ConfigError(f"{where}: {err}, a mapping where the schema has a list or the other way round (set a "
+                          "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
+
+
 def load_config(overrides: list[str] | None = None, base: str | Path | None = None) -> Config:
     """The default config, then `base` (a YAML file), then each override in order."""
     merged = OmegaConf.structured(Config)
     default_preset = CONFIG_DIR / "default.yaml"
-    layers = [OmegaConf.load(default_preset)] if default_preset.exists() else []
+    layers = [(str(default_preset), OmegaConf.load(default_preset))] if default_preset.exists() else []  # (from, layer)
     if base is not None:
         if not Path(base).exists():
             raise ConfigError(f"config file {base} does not exist")
@@ -174,7 +182,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             if group in layer and not isinstance(layer[group], DictConfig):
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings; "
                                   f"to use the {group} preset, pass {group}={layer[group]} on the command line")
-        layers.append(layer)
+        layers.append((f"config file {base}", layer))
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
@@ -182,22 +190,23 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         if key in GROUPS:
             preset = _preset(key, value)
             if key == "backbone":  # a whole model: an earlier one's gguf_file or max_length must not stay
-                layers.append(OmegaConf.create({"backbone": OmegaConf.structured(BackboneConfig)}))
-            layers.append(OmegaConf.create({key: preset}))
+                layers.append((item, OmegaConf.create({"backbone": OmegaConf.structured(BackboneConfig)})))
+            layers.append((item, OmegaConf.create({key: preset})))
             continue
         try:
-            layers.append(OmegaConf.from_dotlist([item]))
+            layers.append((item, OmegaConf.from_dotlist([item])))
         except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
                               "and quote text that starts with a symbol") from None
     try:
-        for layer in layers:
+        for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
-            merged = OmegaConf.merge(merged, layer)
+            merged = _merge(merged, layer, where)
         task_schema = OmegaConf.structured(_task_schema(merged.task.name))
-        merged.task = OmegaConf.merge(task_schema, merged.task)
+        task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
+        merged.task = _merge(task_schema, merged.task, task_overrides or "the task section")
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +

@@ -71,6 +71,10 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     ("task.name=", "task.name=None: name a task family"),
     ("task.name=3", "task.name=3: name a task family"),
     ("task.name=[maze]", r"task.name=\['maze'\]: name a task family"),
+    # an item of a list set by index, or a mapping for a list: a TypeError from OmegaConf's merge
+    ("train.betas.0=0.5", r"train.betas.0=0.5: Cannot merge .*set a list whole: train.betas=\[0.9,0.95\]"),
+    ("task.wordings={a: 1}", "task.wordings={a: 1}: Cannot merge incompatible container types"),
+    ("backbone.lora.target_modules.q=1", "backbone.lora.target_modules.q=1: Cannot merge"),
 ])
 def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
     with pytest.raises(ConfigError, match=message):
