@@ -11,6 +11,7 @@ checked against the schema of the family it names (`task=maze`, `task.size=7`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,13 +241,13 @@ def validate(config: Config) -> None:
         ("reasoner.hidden", r.hidden, r.hidden >= 1, ">= 1"),
         ("reasoner.layers", r.layers, r.layers >= 1, ">= 1"),
         ("reasoner.heads", r.heads, r.heads >= 1, ">= 1"),
-        ("reasoner.expansion", r.expansion, r.expansion > 0, "> 0"),
+        ("reasoner.expansion", r.expansion, 0 < r.expansion < math.inf, "> 0 and finite"),
         ("reasoner.halt_threshold", r.halt_threshold, 0 <= r.halt_threshold <= 1, "a probability, in [0, 1]"),
         ("train.steps", t.steps, t.steps >= 0, ">= 0 (0: only evaluate)"),
         ("train.batch_size", t.batch_size, t.batch_size >= 1, ">= 1"),
         ("train.grad_accum", t.grad_accum, t.grad_accum >= 1, ">= 1"),
-        ("train.lr", t.lr, t.lr > 0, "> 0"),
-        ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
+        ("train.lr", t.lr, 0 < t.lr < math.inf, "> 0 and finite"),  # inf: NaN weights after one step
+        ("train.weight_decay", t.weight_decay, 0 <= t.weight_decay < math.inf, ">= 0 and finite"),
         ("train.betas", t.betas, all(0 <= beta < 1 for beta in t.betas), "two values in [0, 1)"),
         ("train.warmup", t.warmup, t.warmup >= 0, ">= 0"),
         ("train.grad_clip", t.grad_clip, t.grad_clip >= 0, ">= 0 (0: no clipping)"),
@@ -264,7 +265,7 @@ def validate(config: Config) -> None:
               for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]
     if b.lora is not None:
         rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
-                  ("backbone.lora.alpha", b.lora.alpha, b.lora.alpha > 0, "> 0"),
+                  ("backbone.lora.alpha", b.lora.alpha, 0 < b.lora.alpha < math.inf, "> 0 and finite"),
                   ("backbone.lora.dropout", b.lora.dropout, 0 <= b.lora.dropout < 1, "in [0, 1)")]
     for key, value, allowed, rule in rules:
         if not allowed:

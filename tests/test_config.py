@@ -52,6 +52,10 @@ def test_bad_values_and_presets_are_clear_errors():
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
     ("backbone.dtype=float8", "backbone.dtype=float8: must be float32, bfloat16 or float16"),  # not when the backbone loads
     ("backbone.quantization=2bit", "backbone.quantization=2bit: must be null, 8bit or 4bit"),
+    # infinity is a float the types allow: NaN weights after one step, or an OverflowError building the net
+    ("train.lr=inf", "train.lr=inf: must be > 0 and finite"),
+    ("train.weight_decay=.inf", "train.weight_decay=inf: must be >= 0 and finite"),
+    ("reasoner.expansion=inf", "reasoner.expansion=inf: must be > 0 and finite"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):
