@@ -33,6 +33,9 @@ def test_parse_numbers_reads_digits_words_and_separators():
         parse_numbers("3, ?")
     with pytest.raises(PuzzleError, match="'3.5' .*only whole numbers"):
         parse_numbers("3.5, 2")  # not 3 and 5
+    for decimal in (".5", "-.5"):
+        with pytest.raises(PuzzleError, match=f"'{decimal}' .*only whole numbers"):
+            parse_numbers(f"3, {decimal}, 2")  # not 5
 
 
 def spans_text(example):

@@ -82,8 +82,9 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             numbers.append((value, current["start"], current["end"]))
             current = None
 
-    # A decimal is one token, so "3.5" is refused rather than read as 3 and 5 ("." alone is skipped).
-    for match in re.finditer(r"-?\d+(?:\.\d+)?|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
+    # A decimal is one token, so "3.5" or ".5" is refused rather than read as 3 and 5, or 5 ("." alone
+    # is skipped).
+    for match in re.finditer(r"-?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
         token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
             close()
