@@ -4,7 +4,11 @@ line, or one per block of lines when no line is a puzzle by itself."""
 import random
 from pathlib import Path
 
-from eval.tasks import QA, Arc, Maze, Sudoku, Zebra, split_typed
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eval.tasks import QA, Arc, Maze, PuzzleError, Sorting, Sudoku, Zebra, split_typed
 
 
 def one_line(task: Sudoku, seed: int) -> str:
@@ -40,3 +44,88 @@ def test_a_task_without_a_parser_takes_a_puzzle_per_line_or_per_block_when_its_q
     arc = "\n".join(["ARC puzzle.", "Demonstration 1 input (2x2):", "1 0", "0 1", "Demonstration 1 output (2x2):",
                      "0 1", "1 0", "Test input (2x2):", "1 1", "0 0", "Test output:"])
     assert split_typed(f"{arc}\n\n{arc}\n", Arc(max_size=4)) == [arc, arc]  # grids: one puzzle per block
+
+
+# ---- properties of every family's parser and verifier, checked on generated and mangled text ----
+
+FAMILIES = {  # a family, and what makes two of its puzzles the same (the wording's glyphs are not the puzzle)
+    "sudoku": (Sudoku(4), lambda e: e.data["puzzle"]),
+    "maze": (Maze(7), lambda e: e.data["grid"]),
+    "sorting": (Sorting(length=5, low=-20, high=20), lambda e: e.data),
+    "zebra": (Zebra(3, 2), lambda e: e.data),
+}
+PROPERTY = settings(max_examples=40, deadline=None, derandomize=True)  # a few seconds, the same cases every run
+# What typed text holds besides what the renderers write: digits int() cannot read (superscript) or
+# can (Arabic-Indic, full width), other spaces and line ends, a byte-order mark, symbols.
+ODD = "²³٣３\u00a0\u2003\t\r\n\ufeff,;:-_.?#*|=()[]{}SGxé"
+CHARACTERS = st.sampled_from(ODD) | st.characters(codec="utf-8")
+
+
+@st.composite
+def puzzles(draw, name: str):
+    task, _ = FAMILIES[name]
+    wording = draw(st.integers(0, task.num_wordings - 1))
+    return task.generate(random.Random(draw(st.integers(0, 10**6))), wording)
+
+
+@st.composite
+def mangled(draw, text: str) -> str:
+    """`text` with a few characters inserted, deleted, swapped or replaced."""
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text)))
+        edit = draw(st.sampled_from(["insert", "delete", "swap", "replace"]))
+        if edit == "insert":
+            text = text[:i] + draw(CHARACTERS) + text[i:]
+        elif edit == "delete":
+            text = text[:i] + text[i + 1:]
+        elif edit == "swap":
+            text = text[:i] + text[i + 1:i + 2] + text[i:i + 1] + text[i + 2:]
+        else:
+            text = text[:i] + draw(CHARACTERS) + text[i + 1:]
+    return text
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@PROPERTY
+@given(data=st.data())
+def test_every_wording_reads_back_as_the_same_puzzle_with_its_answer(name, data):
+    task, key = FAMILIES[name]
+    example = data.draw(puzzles(name))
+    back = task.from_text(example.question, example.wording)
+    assert key(back) == key(example) and back.answer == example.answer and back.labels == example.labels
+    if not isinstance(task, Zebra):  # a logic grid puzzle is worded anew (its paraphrases are drawn)
+        assert (back.question, back.slot_spans) == (example.question, example.slot_spans)
+    for text in (example.question.replace("\n", "\r\n"), example.question.replace("\n", "  \n") + "\n"):
+        assert key(task.from_text(text, example.wording)) == key(example)  # Windows line ends, trailing spaces
+    assert task.verify(example, example.answer) and task.verify(example, task.decode(example, example.labels))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@PROPERTY
+@given(data=st.data())
+def test_mangled_text_is_a_puzzle_or_a_puzzle_error_never_a_crash(name, data):
+    task, _ = FAMILIES[name]
+    example = data.draw(puzzles(name))
+    text = data.draw(mangled(example.question) | st.text(CHARACTERS, max_size=300))
+    try:
+        task.from_text(text, example.wording)
+    except PuzzleError:
+        pass
+    answer = data.draw(mangled(example.answer) | st.text(CHARACTERS, max_size=300))
+    assert task.verify(example, answer) in (True, False)
+    assert 0.0 <= task.score(example, answer) <= 1.0
+
+
+@pytest.fixture(scope="module")
+def text_answer_puzzles():
+    """A puzzle of each family whose answer is text without a parser of its own: ARC, QA."""
+    arc, qa = Arc(max_size=4), QA(path=str(Path(__file__).parent / "data" / "qa_small.jsonl"))
+    return [(task, task.generate(random.Random(0), 0)) for task in (arc, qa)]
+
+
+@PROPERTY
+@given(data=st.data())
+def test_arc_and_qa_verifiers_judge_any_text(text_answer_puzzles, data):
+    for task, example in text_answer_puzzles:
+        answer = data.draw(mangled(example.answer) | st.text(CHARACTERS, max_size=300))
+        assert task.verify(example, answer) in (True, False) and 0.0 <= task.score(example, answer) <= 1.0
