@@ -60,6 +60,9 @@ def test_bad_names_options_and_long_answers_are_clear_errors():
         ReasoningGym("maze", ["min_dist"])
     with pytest.raises(PuzzleError, match="rejected the settings"):
         ReasoningGym("maze", ["min_dist=9", "max_dist=2"])
+    for size in (0, -1):  # accepted by reasoning-gym, then a ValueError drawing the first item
+        with pytest.raises(PuzzleError, match=f"task.size={size}: the pool of items"):
+            ReasoningGym("maze", size=size)
     with pytest.raises(PuzzleError, match="task.max_answer_chars=8"):
         ReasoningGym("mini_sudoku", max_answer_chars=8).generate(random.Random(0), 0)
 

@@ -89,6 +89,8 @@ class ReasoningGym(Task):
             hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(sorted(DATASETS))}"
             raise PuzzleError(f"reasoning-gym has no dataset {dataset!r}; {hint}")
         settings = parse_options(list(options or []), DATASETS[dataset][1])
+        if size < 1:  # reasoning-gym takes it; drawing an item then failed with a bare ValueError
+            raise PuzzleError(f"task.size={size}: the pool of items to draw from needs at least one")
         try:
             self.dataset = reasoning_gym.create_dataset(dataset, seed=seed, size=size, **settings)
         except (AssertionError, TypeError, ValueError) as err:  # reasoning-gym validates with assert
