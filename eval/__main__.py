@@ -60,7 +60,10 @@ def read_puzzles(path: str | Path, task) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"puzzle file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
+    except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
+        raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
     if path.suffix == ".jsonl":
         return [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
     return split_typed(text, task)

@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     from hybrid.inference import Hybrid
 
     try:
-        with nullcontext(sys.stdin) if args.input == "-" else open(args.input) as source:
-            text = source.read()
+        with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
+            text = source.read()  # -sig: a byte-order mark (Windows editors write one) is not text
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
+    except UnicodeDecodeError as err:  # a Latin-1 file, say
+        sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
     if args.output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         sys.exit(f"error: cannot write {args.output}: its folder does not exist")  # before minutes of solving
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.__main__ import HarnessError, evaluate_run, main
+from eval.__main__ import HarnessError, evaluate_run, main, read_puzzles
+from eval.tasks import Maze, Sorting
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError
 from hybrid.config import load_config
@@ -108,6 +109,19 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     nothing.write_text("not a sudoku\n")
     report = evaluate_run(run, puzzles=nothing, out=tmp_path / "none")  # no readable puzzle: still a report
     assert report["num_puzzles"] == 0 and (tmp_path / "none" / "report.json").exists()
+
+
+def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_clear_error(tmp_path):
+    """Windows editors may start a UTF-8 file with a byte-order mark: it was read as part of the first
+    puzzle (a maze's top row then had 8 cells); a Latin-1 file was a UnicodeDecodeError traceback."""
+    maze = "# # # # #\n# S . . #\n# # # . #\n# G . . #\n# # # # #\n"
+    puzzles = tmp_path / "mine.txt"
+    puzzles.write_bytes(b"\xef\xbb\xbf" + maze.encode())
+    assert [Maze(5).from_text(text).data["grid"] for text in read_puzzles(puzzles, Maze(5))] == \
+        [Maze(5).from_text(maze).data["grid"]]
+    puzzles.write_bytes("Sort: 5, 3, café\n".encode("latin-1"))
+    with pytest.raises(HarnessError, match="cannot read puzzle file .*mine.txt: 'utf-8' codec can't decode"):
+        read_puzzles(puzzles, Sorting())
 
 
 def test_an_undecodable_answer_is_a_recorded_failure(run, tmp_path, monkeypatch):

@@ -119,6 +119,12 @@ def test_damaged_pretrained_weights_are_named_not_loaded(solver, tmp_path):
         solve_main([str(tmp_path / "saved"), "--input", str(tmp_path / "in.txt")])
 
 
+def test_an_input_file_not_in_utf8_is_a_clear_error(tmp_path):
+    (tmp_path / "in.txt").write_bytes("Sort: 5, 3, café\n".encode("latin-1"))  # read before any model is loaded
+    with pytest.raises(SystemExit, match="cannot read .*in.txt: not UTF-8 text"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+
+
 def test_solve_takes_a_list_not_one_text(solver):
     """A str is a sequence of characters: solve("...") would answer each character as a puzzle."""
     puzzle = handwritten(1)[0]
