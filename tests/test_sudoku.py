@@ -34,6 +34,18 @@ def test_a_puzzle_reads_back_in_every_wording_it_is_written_in(size):
         assert (back.data["puzzle"], back.answer) == (example.data["puzzle"], example.answer)
 
 
+def test_cell_labels_read_however_they_are_spaced():
+    """A label typed "r1c1 = 5", "row  1 :" or with a tab had its digits read as cells, so the puzzle
+    pasted back was refused ("expected 16 cells ..., found 29")."""
+    task = Sudoku(4)
+    puzzle = task.from_text(PUZZLE).data["puzzle"]
+    for wording in range(task.num_wordings):
+        question = task.from_text(PUZZLE, wording).question
+        for typed in (question.replace("=", " = "), question.replace(" ", "  "), question.replace(" ", "\t"),
+                      question.replace(":", " :")):
+            assert task.from_text(typed).data["puzzle"] == puzzle, typed
+
+
 def test_unicode_digits_are_not_cells():
     """str.isdigit() accepts "²", which int() cannot read: such text is a bad puzzle or a wrong
     answer, not a ValueError from deep inside the parser."""

@@ -190,7 +190,8 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
 
 
 # What the wordings write around the cells ("row 1:", "r1c1=", "Line 1 is"): their digits are not cells.
-CELL_LABELS = re.compile(r"\brow \d+:|\br\d+c\d+=|\bLine \d+ is", re.IGNORECASE)
+# Spaced any way when typed ("r1c1 = 5", "row  1 :", a tab), or their digits were read as cells.
+CELL_LABELS = re.compile(r"\brow\s*\d+\s*:|\br\d+c\d+\s*=|\bLine\s*\d+\s*is", re.IGNORECASE)
 
 
 def parse_grid(grid: Grid, text: str) -> list[int]:
