@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
+from hybrid.checkpoint import sha256
 from hybrid.config import BackboneConfig, ConfigError, TrainConfig
 from hybrid.lock import lock_file, locked
 
@@ -124,8 +125,7 @@ def find_gguf(folder: str, gguf_file: str | None) -> str | None:
 
 
 def file_digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+    return sha256(path)[:16]
 
 
 def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:

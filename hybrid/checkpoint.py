@@ -81,8 +81,12 @@ def move_aside(folder: Path, suffix: str) -> Path:
 
 
 def sha256(path: Path) -> str:
+    # Read in chunks by hand: hashlib.file_digest is Python 3.11+, and 3.10 is supported.
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        while chunk := f.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_manifest(folder: Path) -> None:

@@ -330,6 +330,19 @@ def test_loading_weights_checks_the_checksums(small_config, tmp_path):
         Hybrid.from_pretrained(saved)
 
 
+def test_file_hashes_read_in_chunks_without_python_3_11(tmp_path, monkeypatch):
+    """Checkpoint checksums and backbone file digests: Python 3.10 has no hashlib.file_digest."""
+    import hashlib
+
+    from hybrid.backbone import file_digest
+
+    monkeypatch.delattr(hashlib, "file_digest", raising=False)
+    data = os.urandom(2 * 2**20 + 5)  # over two 1 MiB reads, the last one short
+    (tmp_path / "weights").write_bytes(data)
+    assert checkpoint.sha256(tmp_path / "weights") == hashlib.sha256(data).hexdigest()
+    assert file_digest(tmp_path / "weights") == hashlib.sha256(data).hexdigest()[:16]
+
+
 def test_a_second_run_in_the_same_output_dir_stops_and_leaves_the_first_alone(small_config, tmp_path, monkeypatch):
     """A sweep that varies a setting but not train.output_dir: the second run moved the first one's
     folder aside while it ran, and both went on writing into one folder."""
