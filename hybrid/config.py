@@ -248,7 +248,8 @@ def validate(config: Config) -> None:
         ("train.grad_accum", t.grad_accum, t.grad_accum >= 1, ">= 1"),
         ("train.lr", t.lr, 0 < t.lr < math.inf, "> 0 and finite"),  # inf: NaN weights after one step
         ("train.weight_decay", t.weight_decay, 0 <= t.weight_decay < math.inf, ">= 0 and finite"),
-        ("train.betas", t.betas, all(0 <= beta < 1 for beta in t.betas), "two values in [0, 1)"),
+        # The length too: OmegaConf 2.3 (which hydra-core 1.3 pins) does not check a tuple's length.
+        ("train.betas", t.betas, len(t.betas) == 2 and all(0 <= beta < 1 for beta in t.betas), "two values in [0, 1)"),
         ("train.warmup", t.warmup, t.warmup >= 0, ">= 0"),
         ("train.grad_clip", t.grad_clip, t.grad_clip >= 0, ">= 0 (0: no clipping)"),
         ("train.ema", t.ema, 0 <= t.ema < 1, "a decay in [0, 1) (0: no EMA copy)"),

@@ -156,7 +156,7 @@ def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("train: {steps: [4\n", "is not valid YAML"),
     ("task: maze\n", "pass task=maze on the command line"),
-    ("train:\n  betas: [0.9]\n", "length 1 does not match"),
+    ("train:\n  betas: [0.9]\n", "length 1 does not match|must be two values"),  # OmegaConf 2.4 | 2.3
 ])
 def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     (tmp_path / "run.yaml").write_text(text)
@@ -176,6 +176,20 @@ def test_a_bad_preset_file_is_a_clear_error(tmp_path, group, text, message):
     (tmp_path / "mine.yaml").write_text(text)
     with pytest.raises(ConfigError, match=re.escape(f"{group}={tmp_path}/mine.yaml ") + message):
         load_config([f"{group}={tmp_path}/mine.yaml"])
+
+
+def test_betas_of_another_length_are_an_error_whatever_omegaconf_checks():
+    """OmegaConf 2.4 rejects a train.betas of another length itself; 2.3 takes it as a list, and
+    AdamW would fail on it only once the data are built and embedded."""
+    import dataclasses
+
+    from hybrid.config import validate
+
+    config = load_config([])
+    for betas in ([0.9], [0.9, 0.95, 0.99]):
+        bad = dataclasses.replace(config, train=dataclasses.replace(config.train, betas=betas))
+        with pytest.raises(ConfigError, match=r"train.betas=\[.*\]: must be two values"):
+            validate(bad)
 
 
 def test_every_schedule_the_config_accepts_runs():
