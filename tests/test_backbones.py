@@ -278,6 +278,7 @@ def hub_cache(root, repo_id, folders: dict, main: str):
 
 def test_a_hub_id_is_keyed_by_the_commit_it_was_loaded_from(tiny_backbone, tmp_path, monkeypatch):
     import huggingface_hub
+    import transformers.utils.hub
 
     from hybrid import tiny_backbones
     from hybrid.cache import cache_key
@@ -287,6 +288,8 @@ def test_a_hub_id_is_keyed_by_the_commit_it_was_loaded_from(tiny_backbone, tmp_p
     repo = hub_cache(tmp_path / "hub", "org/tiny-bert", commits, main=first)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at call time
+    if hasattr(transformers.utils.hub, "TRANSFORMERS_CACHE"):  # transformers 4 reads its own copy, made at import
+        monkeypatch.setattr(transformers.utils.hub, "TRANSFORMERS_CACHE", str(tmp_path / "hub"))
 
     def hub(*overrides):
         return FrozenBackbone(load_config(["backbone.path=org/tiny-bert", *overrides]).backbone)
