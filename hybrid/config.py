@@ -166,7 +166,8 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
     try:
         return OmegaConf.merge(into, layer)
     except TypeError as err:  # OmegaConf's own, for a mapping where the schema has a list or the other way round
-        raise ConfigError(f"{where}: {err}, a mapping where the schema has a list or the other way round (set a "
+        first = str(err).splitlines()[0]  # OmegaConf 2.3 appends its full_key/object_type lines
+        raise ConfigError(f"{where}: {first}, a mapping where the schema has a list or the other way round (set a "
                           "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
 
 
