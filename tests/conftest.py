@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -43,3 +47,25 @@ def small_config(tiny_backbone, tmp_path):
         ])
 
     return make
+
+
+@pytest.fixture
+def held_by_another_process():
+    """hold(file, then=...): a block during which another process holds the lock `file`
+    (hybrid.lock) while it runs the Python `then`, letting go when that ends; the process is
+    killed (SIGKILL) when the block ends, whatever it was doing."""
+
+    @contextmanager
+    def hold(file, then: str = "time.sleep(60)"):
+        script = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import locked\n"
+                  f"with locked(Path({str(file)!r})):\n    print('held', flush=True)\n{textwrap.indent(then, '    ')}\n")
+        holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                                  env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+        try:
+            assert holder.stdout.readline() == "held\n"
+            yield
+        finally:
+            holder.kill()
+            holder.wait()
+
+    return hold

@@ -222,7 +222,8 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
-def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_writing(tmp_path, capsys):
+def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_writing(tmp_path, capsys,
+                                                                                     held_by_another_process):
     """However old: a multi-process run's fastest shard can wait hours for its slowest."""
     from hybrid.cache_cli import main
     from hybrid.lock import lock_file
@@ -233,17 +234,9 @@ def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_wri
     for piece in (interrupted, in_flight):
         piece.write_bytes(b"half")
         os.utime(piece, (0, time.time() - 7200))
-    writer = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import locked\n"
-              f"with locked(Path({str(lock_file(tmp_path, 'bbb'))!r})):\n    print('held', flush=True)\n    time.sleep(60)\n")
-    run = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
-                           env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        assert run.stdout.readline() == "held\n"
+    with held_by_another_process(lock_file(tmp_path, "bbb")):  # a run writing entry bbb
         main(["--data-dir", str(tmp_path), "prune", "--all"])
         assert not interrupted.exists() and in_flight.exists()
-    finally:
-        run.kill()
-        run.wait()
     fresh = folder / "ccc.part0"  # a piece no run is writing is a leftover at once, not after an hour
     fresh.write_bytes(b"half")
     main(["--data-dir", str(tmp_path), "prune", "--all"])
@@ -365,24 +358,19 @@ def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backb
     assert all(torch.equal(joined[k], single[k]) for k in ("token_slot", "lengths"))
 
 
-def test_a_run_of_several_processes_waits_for_another_run_longer_than_the_distributed_timeout(tiny_backbone, tmp_path):
+def test_a_run_of_several_processes_waits_for_another_run_longer_than_the_distributed_timeout(
+        tiny_backbone, tmp_path, held_by_another_process):
     """Another run holds the entry's lock: the processes of this one wait together, in steps shorter
     than the distributed timeout (the others waited in one collective and timed out)."""
+    from hybrid.lock import lock_file
+
     path, cache_dir = tiny_backbone("bert"), tmp_path / "cache"
     cache_dir.mkdir()
     entry = cache_path(backbone_at(path), puzzles(n=7)[1], cache_dir)
-    holder = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import lock_file, locked\n"
-              f"with locked(lock_file({str(cache_dir)!r}, {entry.stem!r})):\n    print('held', flush=True)\n"
-              f"    while len(list(Path({str(cache_dir)!r}).glob('arrived*'))) < 2:\n        time.sleep(0.1)\n"
-              "    time.sleep(4)\n")  # twice the timeout, both processes waiting
-    other_run = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True,
-                                 env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        assert other_run.stdout.readline() == "held\n"
+    both_waiting = (f"while len(list(Path({str(cache_dir)!r}).glob('arrived*'))) < 2:\n    time.sleep(0.1)\n"
+                    "time.sleep(4)")  # then twice the timeout, and it lets go
+    with held_by_another_process(lock_file(cache_dir, entry.stem), then=both_waiting):
         launch(__file__, path, cache_dir, 2)
-    finally:
-        other_run.kill()
-        other_run.wait()
     assert entry.exists()
 
 

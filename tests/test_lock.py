@@ -2,29 +2,18 @@
 (kill -9 included), and no obstacle where none can be taken."""
 
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
 from hybrid.lock import Busy, locked
 
 
-def test_a_lock_is_held_by_one_process_and_freed_when_it_is_killed(tmp_path):
+def test_a_lock_is_held_by_one_process_and_freed_when_it_is_killed(tmp_path, held_by_another_process):
     file = tmp_path / "locks" / "x.lock"
-    script = ("import time\nfrom pathlib import Path\nfrom hybrid.lock import locked\n"
-              f"with locked(Path({str(file)!r})):\n    print('held', flush=True)\n    time.sleep(60)\n")
-    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with held_by_another_process(file):  # killed with SIGKILL at the end of the block
         with pytest.raises(Busy, match="held by another process"):
             with locked(file):
                 pass
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
     with locked(file):  # nothing stale is left to wait for
         pass
 
