@@ -201,6 +201,13 @@ def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
     return target
 
 
+def run_lock(output_dir: str | Path, purpose: str = "") -> Path:
+    """A lock file of the run in `output_dir`, beside that folder (hidden): not inside it, which
+    an earlier run's folder moved aside would carry away."""
+    out = Path(output_dir).resolve()
+    return out.with_name(f".{out.name}{'.' * bool(purpose)}{purpose}.lock")
+
+
 @contextmanager
 def running_in(accelerator, output_dir: str | Path):
     """Hold output_dir for this run (its main process holds a lock beside it, `.<name>.lock`): a
@@ -217,7 +224,7 @@ def running_in(accelerator, output_dir: str | Path):
                 raise ConfigError(f"train.output_dir={output_dir}: cannot write in {out.parent} ({err.strerror or err}); "
                                   f"choose a writable folder") from None
             try:
-                held.enter_context(locked(out.with_name(f".{out.name}.lock")))
+                held.enter_context(locked(run_lock(out)))
             except Busy:
                 raise ConfigError(f"train.output_dir={output_dir} is in use by another run: "
                                   f"give each run its own train.output_dir, e.g. one per setting in a sweep") from None

@@ -52,6 +52,34 @@ def locked(file: Path, waiting: str | None = None, accelerator=None):
             lock.release()
 
 
+@contextmanager
+def main_process_first(accelerator, file: Path):
+    """accelerator.main_process_first, with the other processes waiting on the lock `file` (held by
+    the main process meanwhile) rather than in a barrier: generating a large puzzle set or
+    converting a large GGUF model can take longer than the distributed timeout (10 minutes with
+    NCCL), which ended the run. Where no lock can be taken it falls back to the barrier."""
+    from accelerate.utils import broadcast_object_list
+
+    if accelerator.num_processes == 1:
+        yield
+        return
+    lock = FileLock(file)
+    held = _wait(lock, file, "waiting") if accelerator.is_main_process else None
+    main_holds = broadcast_object_list([held])[0]  # a collective the main process joins at once
+    if not main_holds:
+        with accelerator.main_process_first():
+            yield
+        return
+    try:
+        if not accelerator.is_main_process:
+            with lock:  # free once the main process is done
+                pass
+        yield
+    finally:
+        if held:
+            lock.release()
+
+
 def held_elsewhere(file: Path) -> bool | None:
     """Whether another process holds the lock `file` now; None where no lock can be taken."""
     lock = FileLock(file)

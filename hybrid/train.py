@@ -35,6 +35,7 @@ from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
 from hybrid.data import build_splits, examples, timed
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, locate, save_pretrained
+from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
@@ -70,7 +71,8 @@ def build(config: Config, accelerator: Accelerator):
     # The caller's seed alone decides the initial weights (built on the CPU): a backbone's first
     # use may draw random numbers (a tiny backbone's build reseeds torch), later uses do not.
     with torch.random.fork_rng(devices=[]):
-        with accelerator.main_process_first():  # the main process generates data and converts GGUF weights first
+        # The main process generates data and converts GGUF weights first; the others wait on a lock.
+        with main_process_first(accelerator, checkpoint.run_lock(config.train.output_dir, "preparing")):
             splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             backbone = load_for(config, task).to(accelerator.device)
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard

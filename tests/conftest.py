@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 from contextlib import contextmanager
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,3 +71,27 @@ def held_by_another_process():
             holder.wait()
 
     return hold
+
+
+@pytest.fixture
+def launch():
+    """launch(script, *args): `accelerate launch` of `script` in two real DDP processes on the CPU
+    (gloo), fresh ones (a fork of a process that already ran torch's thread pool can hang in its
+    first matmul); `--cpu` alone would silently run one. The run must succeed."""
+
+    def run(script, *args):
+        root = Path(__file__).resolve().parent.parent
+        env = os.environ | {"ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+        # A free port, not accelerate's fixed 29500 (two test runs at once would join each other). Picked
+        # here: accelerate takes port 0 to mean "pick one" only since 1.7; before, it hands 0 to
+        # torchrun and both processes wait for each other forever.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                               "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
+                               "--dynamo_backend", "no", str(script), *map(str, args)],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    return run

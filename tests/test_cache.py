@@ -5,8 +5,6 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -342,9 +340,7 @@ def embed_in_each_process(backbone_path, cache_dir, timeout=None):
     finish(accelerator)  # as train() ends: exiting with gloo's threads running can abort the process
 
 
-def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backbone, tmp_path):
-    # Fresh processes (accelerate launch), not forked ones: a fork of a process that already ran
-    # torch's thread pool can hang in its first matmul.
+def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backbone, tmp_path, launch):
     path = tiny_backbone("llama")
     launch(__file__, path, tmp_path / "parallel")
     task, split = puzzles(n=7)
@@ -359,7 +355,7 @@ def test_processes_embed_shards_and_the_main_process_writes_the_entry(tiny_backb
 
 
 def test_a_run_of_several_processes_waits_for_another_run_longer_than_the_distributed_timeout(
-        tiny_backbone, tmp_path, held_by_another_process):
+        tiny_backbone, tmp_path, held_by_another_process, launch):
     """Another run holds the entry's lock: the processes of this one wait together, in steps shorter
     than the distributed timeout (the others waited in one collective and timed out)."""
     from hybrid.lock import lock_file
@@ -372,23 +368,6 @@ def test_a_run_of_several_processes_waits_for_another_run_longer_than_the_distri
     with held_by_another_process(lock_file(cache_dir, entry.stem), then=both_waiting):
         launch(__file__, path, cache_dir, 2)
     assert entry.exists()
-
-
-def launch(script, *args):
-    """Two real DDP processes on the CPU (gloo); `--cpu` alone would silently run one."""
-    root = Path(__file__).resolve().parent.parent
-    env = os.environ | {"ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    # A free port, not accelerate's fixed 29500 (two test runs at once would join each other). Picked
-    # here: accelerate takes port 0 to mean "pick one" only since 1.7; before, it hands 0 to
-    # torchrun and both processes wait for each other forever.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                           "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
-                           "--dynamo_backend", "no", str(script), *map(str, args)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.parametrize("cache", ["true", "false"])

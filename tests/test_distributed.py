@@ -5,6 +5,8 @@ gathered."""
 import gc
 import json
 import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import hybrid.train
 from eval.runner import predict
+from hybrid.config import to_yaml
 from hybrid.train import train
 
 
@@ -168,3 +171,41 @@ def test_each_process_draws_its_own_dropout_masks(small_config, tmp_path):
     debug_launcher(first_draws, args=(config, str(tmp_path)), num_processes=2)
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0 != rank1
+
+
+def build_with_slow_data(config_file: str, timeout: str):
+    """Run by `accelerate launch` below: build a run (hybrid.train.build) in processes whose
+    distributed timeout is `timeout` seconds, while generating the puzzle splits takes twice that."""
+    from datetime import timedelta
+
+    from accelerate import InitProcessGroupKwargs
+
+    import hybrid.data
+    from hybrid.config import from_yaml
+
+    config, timeout = from_yaml(config_file), float(timeout)
+    accelerator = Accelerator(cpu=True, kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=timeout))])
+    real = hybrid.data.generate_splits
+
+    def slow(*args):
+        time.sleep(2 * timeout)
+        return real(*args)
+
+    hybrid.data.generate_splits = slow
+    task, splits, tensors, model = hybrid.train.build(config, accelerator)
+    assert accelerator.num_processes == 2 and len(tensors["train"]) == config.task.train_size
+    hybrid.train.finish(accelerator)
+
+
+def test_the_processes_wait_for_the_main_one_to_prepare_data_longer_than_the_distributed_timeout(
+        small_config, tmp_path, launch):
+    """The main process generates the splits while the others wait on a lock, not in a barrier,
+    which ended the run once generating took longer than the distributed timeout."""
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(to_yaml(small_config(f"train.data_dir={tmp_path / 'cache'}")))
+    launch(__file__, config_file, 2)
+    assert len(list((tmp_path / "cache" / "datasets").iterdir())) == 1  # generated once, by one process
+
+
+if __name__ == "__main__":
+    build_with_slow_data(*sys.argv[1:])

@@ -112,9 +112,7 @@ def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tm
         train(small_config("train.steps=0", f"train.init_from={tuned}", f"train.output_dir={tmp_path / 'back'}"))
 
 
-def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path):
-    from test_cache import launch
-
+def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path, launch):
     config = small_config("backbone.lora.rank=4", "train.halt=false", "train.batch_size=16")
     build(config, Accelerator(cpu=True))  # generate the puzzles once, before the processes start
     (tmp_path / "config.yaml").write_text(to_yaml(config))
@@ -130,9 +128,7 @@ def train_in_each_process(config_file):
     "backbone.layer=1",  # the second block's LoRA weights never see the loss
     "backbone.lora.target_modules=[query,value,dense]",  # BERT's pooler `dense`: its output feeds no loss
 ])
-def test_lora_weights_without_gradient_do_not_stop_ddp(small_config, tmp_path, unused):
-    from test_cache import launch
-
+def test_lora_weights_without_gradient_do_not_stop_ddp(small_config, tmp_path, unused, launch):
     config = small_config("backbone.lora.rank=4", unused, "train.steps=2", "train.checkpoint_every=0")
     (tmp_path / "config.yaml").write_text(to_yaml(config))
     launch(__file__, "train_in_each_process", tmp_path / "config.yaml")  # DDP failed at the second step
