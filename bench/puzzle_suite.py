@@ -17,8 +17,11 @@ training time as every other run (train.time_limit: --minutes shared out equally
 --time-limit), so the variants without recursion run more batches in it. Data generation,
 embedding and evaluation come on top of --minutes. A family whose renderer has several
 wordings trains on its configured ones (all but the last when it names none) and is also
-tested on the others (task.held_out_wordings). Families that fail are reported in the table,
-not fatal. Results go to bench/results/puzzle_suite.json.
+tested on the others (task.held_out_wordings). ARC is asked each test input once; with
+`--task-set arc:test_views=8` the evaluation votes over 8 views of each, as TRM does, and the
+results keep the vote's pass@1 and pass@2 (`votes`) beside the table's exact accuracy, which
+counts every view as a puzzle. Families that fail are reported in the table, not fatal. Results
+go to bench/results/puzzle_suite.json.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
         row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "verifier_accuracy", "task_score",
                                                  "num_puzzles", "exact_curve", "mean_halting_step", "by_wording")}
         row[split]["failures"] = report.get("answer_failures", {}).get("count", 0)
+        if "votes" in report:  # ARC: pass@1 / pass@2 of the vote over task.test_views views of each input
+            row[split]["votes"] = report["votes"]
     return row
 
 

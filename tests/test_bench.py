@@ -141,6 +141,24 @@ def test_puzzle_suite_trains_on_the_threads_it_is_given(tmp_path, monkeypatch):
     assert result["machine"]["threads"] == threads
 
 
+def test_puzzle_suite_keeps_the_arc_vote_over_views(tmp_path, monkeypatch):
+    """With `--task-set arc:test_views=K` the harness votes over K views of each ARC input, but
+    the suite's results kept only the per-view figures, not the vote's pass@1 and pass@2."""
+    import argparse
+
+    import puzzle_suite
+
+    votes = {"pass@1": 0.25, "pass@2": 0.5, "num_puzzles": 4, "views_per_puzzle": 8.0}
+    seen = []
+    monkeypatch.setattr(puzzle_suite, "train", lambda config: seen.append(config) or {"batches": 1, "train_seconds": 1})
+    monkeypatch.setattr(puzzle_suite, "evaluate_run", lambda run, split, out: {"exact_accuracy": 0.0, "votes": votes})
+    args = argparse.Namespace(work_dir=str(tmp_path), backbone="chars", hidden=16, steps=1, batch_size=4, seed=0,
+                              data_dir=None, threads=None, overrides=[])
+    task = ["task=arc", "task.max_size=5", "task.test_views=8"]  # what --task-set arc:test_views=8 adds
+    row = puzzle_suite.run_one("arc", "no_backbone", task, 10, args)
+    assert seen[0].task.test_views == 8 and row["test"]["votes"] == votes
+
+
 def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monkeypatch):
     """`--quick` wrote bench/results/default_task.json (relative to the working directory), the
     file the README's main-job table is read from."""
