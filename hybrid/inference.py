@@ -13,14 +13,20 @@ it from the config, like training does.
 first step whose halting head says its answer is right (sigmoid(q_halt) above
 `reasoner.halt_threshold`, 0.9 by default), dropping it from the batch
 so later steps cost less. `fixed_steps=True` runs all N_sup steps, as evaluation does.
+
+`views=K` (ARC; by default the run's `task.test_views`) answers each puzzle in K views, itself
+and turned, recoloured copies, maps the answers back and votes over them as evaluation does
+(eval/voting.py): the Solution's answer is the top one, `attempts` all of them ranked.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import warnings
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -32,6 +38,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
+from eval.voting import rank
 from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
@@ -145,11 +152,19 @@ def finished_at(run: Path) -> int | None:
 
 @dataclass
 class Solution:
-    answer: str | None  # the decoded answer; None when the puzzle could not be read
-    steps: int  # supervision steps used
-    confidence: float  # sigmoid(q_halt) at the answering step: the halting head's belief the answer is right
+    answer: str | None  # the decoded answer (with views: the vote's top one); None when the puzzle could not be read
+    steps: int  # supervision steps used (with views: by all of them together)
+    # sigmoid(q_halt) at the answering step: the halting head's belief the answer is right (with
+    # views: the mean over the views that gave `answer`)
+    confidence: float
     verified: bool | None = None  # the task's own verifier, when the puzzle was parsed (from_text) or given as an Example
     error: str | None = None  # why the puzzle could not be read
+    # With views (ARC, views > 1; None without): the different answers they gave, mapped back into the
+    # puzzle's own frame, best first as evaluation ranks them (most views, then the surer halting head).
+    # attempts[0] is `answer`, attempts[1] ARC's second attempt (pass@2); empty when no view gave a grid.
+    attempts: list[str] | None = None
+    votes: list[int] | None = None  # how many views gave each of `attempts`
+    views: int | None = None  # views asked: fewer than wanted when the puzzle reads alike in several
 
 
 class Hybrid:
@@ -189,26 +204,55 @@ class Hybrid:
             raise PuzzleError("empty puzzle text")
         return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
 
+    def views_wanted(self, views: int | None) -> int:
+        """`views`, else the run's task.test_views (1 for a family without that knob). A ValueError
+        for views > 1 on a family that cannot make views (all but ARC): answering once when asked
+        to vote would pass off one answer as a vote."""
+        views = getattr(self.config.task, "test_views", 1) if views is None else views
+        if views < 1:
+            raise ValueError(f"views={views} must be >= 1 (1: each puzzle as it is)")
+        if views > 1 and not hasattr(self.task, "read_views"):
+            raise ValueError(f"views={views}: task {self.task.name!r} has no views to vote over (only ARC turns and "
+                             "recolours a puzzle); use views=1")
+        return views
+
+    def ask(self, puzzle: str | Example, views: int = 1) -> list[Example]:
+        """The examples that ask one puzzle: the puzzle as `read` gives it, or with views > 1 its
+        views (the family reads the grids back from the text and writes every view, the first the
+        puzzle itself, in the wording the model trained on, or in an Example's own wording and with
+        its answer). Seeded by the text, so a puzzle gets the same views whatever it is solved with."""
+        if views == 1:
+            return [self.read(puzzle)]
+        if isinstance(puzzle, Example):
+            text, answer, wording = puzzle.question, puzzle.answer, puzzle.wording
+        else:
+            text, answer, wording = puzzle, "", answering_wording(self.task, self.config.task)
+        return self.task.read_views(text, wording, views, random.Random(text), answer)
+
     @torch.no_grad()
     def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
-              batch_size: int = 64, halt_threshold: float | None = None) -> list[Solution]:
-        """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set."""
+              batch_size: int = 64, halt_threshold: float | None = None, views: int | None = None) -> list[Solution]:
+        """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set.
+        `views` > 1 (ARC; default: the run's task.test_views) answers each puzzle in that many
+        views and votes: the Solution's answer is the top answer, `attempts` ranks them all."""
         if isinstance(puzzles, (str, Example)):  # a str would be solved character by character
             raise TypeError(f"solve takes a list of puzzles, got one {type(puzzles).__name__}: "
                             f"pass solve([puzzle])")
         N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
         if N_sup < 1 or batch_size < 1:
             raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
+        views = self.views_wanted(views)
         threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
         solutions: list[Solution | None] = [None] * len(puzzles)
-        read: list[tuple[int, Example]] = []
+        asked: list[tuple[int, list[Example]]] = []  # each readable puzzle with the examples that ask it
         for i, puzzle in enumerate(puzzles):
             try:
-                read.append((i, self.read(puzzle)))
+                asked.append((i, self.ask(puzzle, views)))
             except Exception as err:  # one bad puzzle must not lose the others
                 solutions[i] = Solution(None, 0, 0.0, error=f"{type(err).__name__}: {err}")
+        read = [example for _, group in asked for example in group]
         if read:
-            records = Dataset.from_list([e.to_record() for _, e in read])
+            records = Dataset.from_list([e.to_record() for e in read])
             S = self.task.num_slots
             # Backbone states computed per batch (no cache), or token ids for a LoRA-tuned backbone.
             inputs = (token_split(self.backbone, records, S) if self.config.backbone.lora is not None
@@ -217,16 +261,40 @@ class Hybrid:
             loader = DataLoader(inputs, batch_size=batch_size)
             for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
                 results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
-            for (i, example), (ids, steps, confidence) in zip(read, results):
-                answer = self.task.decode(example, ids)
-                verified = None
-                if example.data:  # parsed puzzles carry what the verifier needs
-                    try:
-                        verified = bool(self.task.verify(example, answer))
-                    except Exception:  # a scorer that cannot judge this answer: unknown, not wrong
-                        verified = None
-                solutions[i] = Solution(answer, steps, confidence, verified)
+            results = iter(results)
+            for i, group in asked:
+                answered = [(example, self.task.decode(example, ids), steps, confidence)
+                            for example, (ids, steps, confidence) in zip(group, islice(results, len(group)))]
+                if views > 1:
+                    solutions[i] = self.vote(answered)
+                else:
+                    [(example, answer, steps, confidence)] = answered
+                    solutions[i] = Solution(answer, steps, confidence, self.verdict(example, answer))
         return solutions
+
+    def verdict(self, example: Example, answer: str) -> bool | None:
+        if not example.data:  # parsed puzzles carry what the verifier needs
+            return None
+        try:
+            return bool(self.task.verify(example, answer))
+        except Exception:  # a scorer that cannot judge this answer (a typed ARC puzzle): unknown, not wrong
+            return None
+
+    def vote(self, answered: list[tuple[Example, str, int, float]]) -> Solution:
+        """One puzzle's Solution from the (view, answer, steps, confidence) of each of its views, as
+        evaluation votes (eval/voting.py): each answer mapped back into the puzzle's own frame
+        (an answer that is no grid is no candidate), then ranked by votes and halting confidence."""
+        votes = [(self.task.undo_view(view, answer)[1], confidence) for view, answer, _, confidence in answered]
+        votes = [(answer, confidence) for answer, confidence in votes if answer is not None]
+        attempts = rank(votes)
+        itself, answer, _, confidence = answered[0]  # view 0 is the puzzle as it is, in its own frame
+        if attempts:  # else no view gave a grid: the puzzle's own answer stands, as with views=1
+            answer = attempts[0]
+            behind = [c for a, c in votes if a == answer]
+            confidence = sum(behind) / len(behind)
+        return Solution(answer, sum(steps for _, _, steps, _ in answered), confidence, self.verdict(itself, answer),
+                        attempts=attempts, votes=[sum(a == attempt for a, _ in votes) for attempt in attempts],
+                        views=len(answered))
 
     def _solve_batch(self, states, mask, token_slot, N_sup: int, fixed_steps: bool,
                      threshold: float) -> list[tuple[list[int], int, float]]:

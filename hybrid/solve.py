@@ -2,6 +2,7 @@
 
     python -m hybrid.solve runs/default --input puzzles.txt      # one puzzle per line (or block)
     cat puzzles.jsonl | python -m hybrid.solve runs/default/final --fixed-steps > answers.jsonl
+    python -m hybrid.solve runs/arc --input arc.txt --views 8      # ARC: vote over 8 views of each puzzle
 
 CHECKPOINT is a pretrained folder (config.yaml + model.safetensors, e.g. runs/default/final),
 a training run folder (its final/, else its newest checkpoint's EMA weights) or a checkpoint.
@@ -12,7 +13,11 @@ and reasoning-gym questions: one per block, always). Or JSON lines with a "quest
 which may hold any puzzle text, worded as the training data words it or typed; other fields
 (an "id") are copied to the output. Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
-task's verifier, where it can judge), and error for a puzzle that could not be read.
+task's verifier, where it can judge), and error for a puzzle that could not be read. With
+--views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
+(itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
+the different answers, best first (the first two are ARC's two attempts), votes how many views
+gave each, views how many were asked.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fixed-steps", action="store_true", help="run all N_sup supervision steps (no early exit)")
     parser.add_argument("--steps", type=positive, help="N_sup at test time (default: the trained value)")
     parser.add_argument("--batch-size", type=positive, default=64)
+    parser.add_argument("--views", type=positive,
+                        help="ARC: answer each puzzle in this many views and vote (default: the run's task.test_views)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -89,10 +96,14 @@ def main(argv: list[str] | None = None) -> None:
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
         # be built here (a qa model's task.path file is gone, a reasoning-gym dataset missing)
         sys.exit(f"error: {err}")
+    try:
+        views = solver.views_wanted(args.views)
+    except ValueError as err:  # views on a family without them
+        sys.exit(f"error: {err}")
     items = read_items(text, lambda plain: split_typed(plain, solver.task))
     todo = [item for item in items if "error" not in item]
     solutions = iter(solver.solve([item["question"] for item in todo], fixed_steps=args.fixed_steps,
-                                  N_sup=args.steps, batch_size=args.batch_size))
+                                  N_sup=args.steps, batch_size=args.batch_size, views=views))
     with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
         for item in items:
             if "error" not in item:

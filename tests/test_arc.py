@@ -1,3 +1,4 @@
+import json
 import random
 
 import pytest
@@ -275,3 +276,116 @@ def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs()
         assert (query, e.answer) in demos and (query, e.answer) not in tests  # it asks a demonstration
         assert set(shown_demos(e.question)) <= demos  # and shows only its other demonstrations
     assert not {e.data["task"] for e in off.splits(600, 1000, 0, [0], [])["train"]} & set(off.eval_tasks)
+
+
+# --- views of a typed puzzle, voted over by Hybrid.solve and `python -m hybrid.solve --views` ---
+
+def test_a_written_puzzle_reads_back_into_its_grids_in_every_wording(arc):
+    from eval.tasks.arc import read_task
+
+    for wording in range(arc.num_wordings):
+        question = arc.example(MIRROR, wording=wording).question
+        assert read_task(question, "0 0 3\n0 4 0") == {"train": MIRROR["train"], "test": MIRROR["test"]}
+        assert read_task(question)["test"] == [{"input": [[3, 0, 0], [0, 4, 0]]}]  # the output is what is asked
+    typed = "in 1:\n1 0\n2 0\nout 1:\n01\n02\ntest:\n3 0 0\n0 4 0"  # typed in the same layout, spaced or not
+    assert read_task(typed)["train"][0] == MIRROR["train"][0]
+    with pytest.raises(PuzzleError, match="found 2 grids"):  # the test output typed too, or a pair cut short
+        read_task("in:\n1 0\nout:\n0 1")
+    with pytest.raises(PuzzleError, match="found 0 grids"):
+        read_task("What is the output?")
+    # views of the typed puzzle are the views of its task, worded as asked; a puzzle without its
+    # output cannot be verified (solve reports verified=None), one with it can
+    views = arc.read_views(arc.example(MIRROR).question, 2, 4, random.Random(0))
+    assert [v.question for v in views] == [v.question for v in Arc(max_size=4, test_views=4).views(
+        {"train": MIRROR["train"], "test": [{"input": MIRROR["test"][0]["input"]}]}, 0, 2, random.Random(0))]
+    assert views[0].question == arc.example(MIRROR, wording=2).question and views[0].answer == ""
+    with pytest.raises(PuzzleError, match="without its test output"):
+        arc.verify(views[0], "0 0 3\n0 4 0")
+    answered = arc.read_views(arc.example(MIRROR).question, 0, 4, random.Random(0), answer="0 0 3\n0 4 0")
+    assert [arc.verify(v, v.answer) for v in answered] == [True] * 4
+
+
+@pytest.fixture
+def arc_solver(small_config):
+    """make(*overrides): an untrained ARC hybrid (4x4 canvas, trained on wording 2)."""
+    from hybrid.backbone import load_backbone
+    from hybrid.inference import Hybrid
+    from hybrid.model import HybridModel
+
+    def make(*overrides: str) -> Hybrid:
+        config = small_config("task=arc", "task.max_size=4", "task.wordings=[2]", *overrides)
+        task = make_task(config.task)
+        backbone = load_backbone(config.backbone)
+        model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+        return Hybrid(model, backbone, task, config)
+
+    return make
+
+
+RIGHT, WRONG = "0 0 3\n0 4 0", "0 0 3\n0 4 4"
+
+
+def answer_by_view(monkeypatch, cls, answers: dict[int, str]) -> list:
+    """Make the model's answer to the view under symmetry k `answers[k]` (a grid in the puzzle's
+    own frame, written in the view's frame as a model that solves the view would), "?" for no
+    grid; the typed text as it is gets answers[0]. Returns the views asked, in order."""
+    asked = []
+
+    def decode(self, view, ids):
+        asked.append(view)
+        if not view.data:  # the typed text as it is (one view): the puzzle's own frame
+            return answers[0]
+        answer = answers[view.data["k"]]
+        return answer if answer == "?" else seen_as(view, answer)
+
+    monkeypatch.setattr(cls, "decode", decode)
+    return asked
+
+
+def test_solve_answers_every_view_and_votes_in_the_puzzles_own_frame(arc_solver, monkeypatch):
+    solver = arc_solver()
+    typed = solver.task.example(MIRROR, wording=0).question  # pasted in another wording than trained on
+    asked = answer_by_view(monkeypatch, Arc, {0: RIGHT, 1: WRONG, 2: WRONG, 3: "?"})
+    [voted] = solver.solve([typed], views=4)
+    assert [v.data["k"] for v in asked] == [0, 1, 2, 3] and len({v.question for v in asked}) == 4
+    assert asked[0].question == solver.task.example(MIRROR, wording=2).question  # read back, worded as trained
+    # the two wrong answers agree only once turned and recoloured back: 2 votes to 1, no grid no vote
+    assert (voted.answer, voted.attempts, voted.votes, voted.views) == (WRONG, [WRONG, RIGHT], [2, 1], 4)
+    assert voted.verified is None and voted.steps >= 4  # typed: no output to check; steps of all views
+    # an Example brings its answer, so the top answer is judged; the right one is ARC's second attempt
+    [example] = solver.solve([solver.task.example(MIRROR, wording=2)], views=4)
+    assert (example.verified, example.attempts) == (False, [WRONG, RIGHT])
+    # no view gives a grid: no attempts, the puzzle's own answer stands as with one view
+    answer_by_view(monkeypatch, Arc, dict.fromkeys(range(8), "?"))
+    [none] = solver.solve([typed], views=3)
+    assert (none.answer, none.attempts, none.votes, none.views) == ("?", [], [], 3)
+
+
+def test_one_view_answers_the_text_as_typed_and_views_default_to_the_runs_test_views(arc_solver, monkeypatch):
+    asked = answer_by_view(monkeypatch, Arc, {0: RIGHT})
+    solver = arc_solver()
+    typed = solver.task.example(MIRROR, wording=0).question
+    [one] = solver.solve([typed])  # task.test_views=1: as before views existed
+    assert [v.question for v in asked] == [typed] and not asked[0].data  # not read back nor re-worded
+    assert (one.answer, one.verified, one.attempts, one.votes, one.views) == (RIGHT, None, None, None, None)
+    assert solver.solve([typed], views=1) == [one]
+
+    asked = answer_by_view(monkeypatch, Arc, dict.fromkeys(range(8), RIGHT))
+    voted, unread = arc_solver("task.test_views=3").solve([typed, "no grids here"])  # evaluated with 3 views
+    assert len(asked) == 3 and (voted.attempts, voted.votes) == ([RIGHT], [3])
+    assert unread.answer is None and "found 0 grids" in unread.error  # one view would take any text
+
+
+def test_solve_command_shows_both_attempts_with_views(arc_solver, monkeypatch, tmp_path, capsys):
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    typed = Arc(max_size=4).example(MIRROR, wording=2).question
+    (tmp_path / "in.txt").write_text(f"{typed}\n\nin:\n1\nout:\n2\n")  # the second has no test input
+    answer_by_view(monkeypatch, Arc, {0: RIGHT, 1: WRONG, 2: WRONG, 3: RIGHT, 4: WRONG})
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--views", "5"])
+    voted, unread = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (voted["answer"], voted["attempts"], voted["votes"], voted["views"]) == (WRONG, [WRONG, RIGHT], [3, 2], 5)
+    assert unread["answer"] is None and "found 2 grids" in unread["error"]
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])  # one view: today's output
+    assert set(json.loads(capsys.readouterr().out.splitlines()[0])) == {"question", "answer", "steps", "confidence"}

@@ -125,6 +125,19 @@ def test_an_input_file_not_in_utf8_is_a_clear_error(tmp_path):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
 
 
+def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
+    """Only ARC makes views (turned, recoloured copies) to vote over; answering a Sudoku once
+    when asked for 4 views would pass one answer off as a vote."""
+    puzzles = handwritten(2)
+    with pytest.raises(ValueError, match="task 'sudoku' has no views to vote over"):
+        solver.solve(puzzles, views=4)
+    assert solver.solve(puzzles, views=1) == solver.solve(puzzles)  # the default: one view, as before
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(puzzles[0] + "\n")
+    with pytest.raises(SystemExit, match="views=4: task 'sudoku' has no views"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--views", "4"])
+
+
 def test_solve_takes_a_list_not_one_text(solver):
     """A str is a sequence of characters: solve("...") would answer each character as a puzzle."""
     puzzle = handwritten(1)[0]
@@ -202,6 +215,7 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
 @pytest.mark.parametrize("args, message", [
     (["--steps", "0"], "--steps: '0' is not a whole number >= 1"),
     (["--batch-size", "-1"], "--batch-size: '-1' is not a whole number >= 1"),
+    (["--views", "0"], "--views: '0' is not a whole number >= 1"),
     (["--output", "missing/answers.jsonl"], "its folder does not exist"),
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):

@@ -37,9 +37,10 @@ With `augment`, each training draw applies one of the 8 rotations/reflections an
 permutation of colours 1-9 (black, the background, stays) to the whole task, as TRM does.
 A test input is asked as it is, and with `test_views` > 1 also in turned and recoloured views;
 `undo_view` maps each view's answer back, and the harness votes over them (eval/voting.py), as
-TRM's evaluation does. With `eval_demos`, training also asks the evaluation tasks'
-demonstrations (TRM's setting), so the test tasks are no longer unseen, but their test inputs
-never enter training.
+TRM's evaluation does; `read_views` makes views of a typed puzzle (its grids read back from the
+text) for `Hybrid.solve` to vote over the same way. With `eval_demos`, training also asks the
+evaluation tasks' demonstrations (TRM's setting), so the test tasks are no longer unseen, but
+their test inputs never enter training.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import string
 from dataclasses import dataclass
 from functools import cache
 
-from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
+from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig
 
 Grid = list[list[int]]
 PAD = "<pad>"
@@ -89,20 +90,23 @@ def check_grid(grid, what: str) -> Grid:
 
 
 def check_task(task: dict) -> dict:
-    """An ARC task dict ({"train": [{"input", "output"}, ...], "test": [...]}) with valid grids."""
+    """An ARC task dict ({"train": [{"input", "output"}, ...], "test": [...]}) with valid grids.
+    A test pair may lack its output: a typed puzzle (`read_task`) asks for it."""
     for part in ("train", "test"):
         if not isinstance(task.get(part), list) or not task[part]:
             raise PuzzleError(f"ARC task {task.get('id', '')!r} needs a non-empty {part!r} list of input/output pairs")
         for i, pair in enumerate(task[part]):
             for side in ("input", "output"):
-                if side not in pair:
+                if side in pair:
+                    check_grid(pair[side], f"{part} pair {i} {side}")
+                elif (part, side) != ("test", "output"):
                     raise PuzzleError(f"ARC task {task.get('id', '')!r}: {part} pair {i} has no {side!r} grid")
-                check_grid(pair[side], f"{part} pair {i} {side}")
     return task
 
 
 def fits(task: dict, max_size: int) -> bool:
-    grids = [pair[side] for part in ("train", "test") for pair in task[part] for side in ("input", "output")]
+    grids = [pair[side] for part in ("train", "test") for pair in task[part] for side in ("input", "output")
+             if side in pair]
     return all(len(g) <= max_size and len(g[0]) <= max_size for g in grids)
 
 
@@ -132,7 +136,7 @@ def transform(task: dict, k: int, colours: list[int]) -> dict:
     def apply(grid: Grid) -> Grid:
         return [[colours[v] for v in row] for row in dihedral(grid, k)]
 
-    return {part: [{side: apply(pair[side]) for side in ("input", "output")} for pair in task[part]]
+    return {part: [{side: apply(pair[side]) for side in ("input", "output") if side in pair} for pair in task[part]]
             for part in ("train", "test")}
 
 
@@ -187,6 +191,42 @@ def parse_grid(text: str) -> Grid:
     if len({len(row) for row in rows}) != 1:
         raise PuzzleError(f"the answer grid is not rectangular (row lengths {[len(row) for row in rows]})")
     return rows
+
+
+def grid_row(line: str) -> list[int] | None:
+    """The colours of one written grid row, as digits ("0 7 7", "077") or colour names ("black
+    orange orange"); None for a line that is no row (a heading, a blank line)."""
+    words = line.lower().split()
+    if words and all(word in COLOURS for word in words):
+        return [COLOURS.index(word) for word in words]
+    cells = "".join(words)
+    if cells and all(ch in string.digits for ch in cells):
+        return [int(ch) for ch in cells]
+    return None
+
+
+def read_task(text: str, answer: str = "") -> dict:
+    """The ARC task a written puzzle shows, in any of the three wordings or typed in their layout:
+    its grids in order (runs of row lines, each run under a heading line) are demonstration input,
+    output, input, output, ..., then the test input. The test output is `answer` when one is given,
+    else left out: it is what the puzzle asks."""
+    grids: list[Grid] = []
+    current = None  # the grid whose rows are being read
+    for line in text.splitlines():
+        row = grid_row(line)
+        if row is None:
+            current = None
+        elif current is None:
+            current = [row]
+            grids.append(current)
+        else:
+            current.append(row)
+    if len(grids) < 3 or len(grids) % 2 == 0:
+        raise PuzzleError(f"found {len(grids)} grids in the puzzle; an ARC puzzle shows demonstration input and "
+                          "output grids, then the test input (an odd number, at least 3), each under a heading line")
+    pairs = [{"input": grids[i], "output": grids[i + 1]} for i in range(0, len(grids) - 1, 2)]
+    test = {"input": grids[-1]} | ({"output": parse_grid(answer)} if answer else {})
+    return check_task({"train": pairs, "test": [test]})
 
 
 @cache
@@ -250,11 +290,11 @@ class Arc(Task):
         if sorted(colours) != list(range(10)):
             raise PuzzleError(f"colours must be a permutation of 0-9, got {colours}")
         seen = transform(task, k, colours)
-        output = seen["test"][test_index]["output"]
+        output = seen["test"][test_index].get("output")  # None: a typed puzzle, whose output is asked
         return Example(
             question=render(seen, test_index, wording),
-            answer=format_grid(output),
-            labels=self.canvas(output),
+            answer=format_grid(output) if output else "",
+            labels=self.canvas(output) if output else [IGNORE] * self.num_slots,
             data={"task": task.get("id", ""), "test_index": test_index, "k": k, "colours": colours, "output": output},
             wording=wording,
         )
@@ -278,21 +318,28 @@ class Arc(Task):
             colours = [0] + rng.sample(range(1, 10), 9)
         return self.example(task, index, wording, k, colours)
 
-    def views(self, task: dict, test_index: int, wording: int, rng: random.Random) -> list[Example]:
-        """Up to `test_views` puzzles asking one test input, each a different question: the input
-        as it is, then the whole task under symmetry 1, 2, ... (round the 8 again after 7) with
-        colours 1-9 permuted at random. A task that looks the same under many of them (one colour,
-        symmetric grids) gives fewer: a repeated view would only repeat its vote."""
+    def views(self, task: dict, test_index: int, wording: int, rng: random.Random,
+              count: int | None = None) -> list[Example]:
+        """Up to `count` (default `test_views`) puzzles asking one test input, each a different
+        question: the input as it is, then the whole task under symmetry 1, 2, ... (round the 8
+        again after 7) with colours 1-9 permuted at random. A task that looks the same under many
+        of them (one colour, symmetric grids) gives fewer: a repeated view would only repeat its vote."""
+        count = self.test_views if count is None else count
         views = [self.example(task, test_index, wording)]
         seen = {views[0].question}
-        for attempt in range(1, 10 * self.test_views):
-            if len(views) == self.test_views:
+        for attempt in range(1, 10 * count):
+            if len(views) == count:
                 break
             view = self.example(task, test_index, wording, attempt % 8, [0] + rng.sample(range(1, 10), 9))
             if view.question not in seen:
                 seen.add(view.question)
                 views.append(view)
         return views
+
+    def read_views(self, text: str, wording: int, count: int, rng: random.Random, answer: str = "") -> list[Example]:
+        """`views` of a written puzzle (`read_task`: a typed one, or an Example's question and
+        answer), each in `wording`, the first the puzzle itself; what `Hybrid.solve` votes over."""
+        return self.views(read_task(text, answer), 0, wording, rng, count)
 
     def undo_view(self, example: Example, answer: str) -> tuple[str, str | None]:
         """(the test input `example` is a view of, `answer` turned back and recoloured back into that
@@ -342,6 +389,8 @@ class Arc(Task):
         return "\n".join(" ".join("?" if v == pad else str(v) for v in row[:width]) for row in cells[:height])
 
     def verify(self, example: Example, answer: str) -> bool:
+        if example.data["output"] is None:  # a typed puzzle: unknown, which solve reports as verified=None
+            raise PuzzleError("this puzzle came without its test output: there is nothing to check the answer against")
         try:
             return parse_grid(answer) == example.data["output"]
         except PuzzleError:

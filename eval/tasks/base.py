@@ -95,8 +95,9 @@ class Task(ABC):
     Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`),
     `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py), and
     `undo_view(example, answer)` maps an answer to a view of a puzzle (turned, recoloured) back to
-    the puzzle, so the harness votes over views (eval/voting.py, ARC). A family kept outside
-    eval/tasks also sets `schema` (docs/extending.md).
+    the puzzle, so the harness votes over views (eval/voting.py, ARC), and with it
+    `read_views(text, wording, count, rng)` makes views of a typed puzzle, so `Hybrid.solve`
+    votes over them too. A family kept outside eval/tasks also sets `schema` (docs/extending.md).
     """
 
     name: ClassVar[str]
