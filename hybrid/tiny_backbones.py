@@ -73,10 +73,12 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
 
 def resolve(kind: str, cache_dir: str | Path = Path(TrainConfig.data_dir) / "tiny") -> str:
     """The folder of tiny backbone `kind`, built on first use."""
+    from hybrid.backbone import SAVED_BY
+
     check_kind(kind)
-    path = Path(cache_dir).expanduser() / kind
+    path = Path(cache_dir).expanduser() / f"{kind}-{SAVED_BY}"
     if not (path / "tokenizer.json").exists():  # saved last: a folder an interrupted build left is built again
-        with locked(lock_file(cache_dir, kind), f"building tiny:{kind}"):  # runs started together build it once
+        with locked(lock_file(cache_dir, path.name), f"building tiny:{kind}"):  # runs started together build it once
             if not (path / "tokenizer.json").exists():
                 build(kind, path)
     return str(path)

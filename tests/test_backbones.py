@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -333,6 +334,7 @@ def test_an_interrupted_tiny_build_leaves_no_folder_that_loads_without_its_token
     from transformers import PreTrainedTokenizerFast
 
     from hybrid import tiny_backbones
+    from hybrid.backbone import SAVED_BY
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # Ctrl-C after the model was saved, before its tokenizer
@@ -341,14 +343,36 @@ def test_an_interrupted_tiny_build_leaves_no_folder_that_loads_without_its_token
         patch.setattr(PreTrainedTokenizerFast, "save_pretrained", killed)
         with pytest.raises(KeyboardInterrupt):
             tiny_backbones.resolve("bert", tmp_path)
-    assert not (tmp_path / "bert").exists()  # nothing in place: the next use builds it whole
-    half = tmp_path / "gpt2"  # what an interrupted build of an older version left: weights, no tokenizer
+    assert not (tmp_path / f"bert-{SAVED_BY}").exists()  # nothing in place: the next use builds it whole
+    half = tmp_path / f"gpt2-{SAVED_BY}"  # what an interrupted build of an older version left: weights, no tokenizer
     tiny_backbones.build("gpt2", half)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (half / name).unlink()
     for kind in ("bert", "gpt2"):
         backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbones.resolve(kind, tmp_path)}"]).backbone)
         assert len(backbone.tokenizer) == backbone.text_config.vocab_size == 104
+
+
+def test_a_folder_saved_by_a_newer_transformers_is_not_reused_and_says_so(tmp_path, monkeypatch):
+    """Folders we save are per transformers major version: one that 5.x saved names tokenizer
+    classes 4.x cannot load. Where a user's folder is such a one, the error says so."""
+    import hybrid.backbone
+    from hybrid import tiny_backbones
+
+    ours = tiny_backbones.resolve("bert", tmp_path)
+    with monkeypatch.context() as patch:  # as if a later major version wrote its own into the same folder
+        patch.setattr(hybrid.backbone, "SAVED_BY", "transformers99")
+        later = tiny_backbones.resolve("bert", tmp_path)
+    assert later != ours and FrozenBackbone(load_config([f"backbone.path={ours}"]).backbone)
+
+    # A later version's folder that this one cannot read (4.x meets 5.x's tokenizer classes; here a
+    # model type no version has).
+    config = json.loads(Path(later, "config.json").read_text()) | {"transformers_version": "99.1.0",
+                                                                    "model_type": "bert_of_the_future"}
+    Path(later, "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"saved by transformers 99\.1\.0, newer than .*upgrade transformers") as err:
+        FrozenBackbone(load_config([f"backbone.path={later}"]).backbone)
+    assert "HF_HUB_OFFLINE" not in str(err.value)  # a local folder: the hub has nothing to do with it
 
 
 def test_lora_on_an_architecture_peft_has_no_default_for_says_to_name_target_modules(tmp_path):
