@@ -27,6 +27,7 @@ import torch
 from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
+from eval.voting import describe
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, load_config
@@ -211,9 +212,7 @@ def print_summary(report: dict) -> None:
             table.add_row("exact by wording", "  ".join(f"{w}: {g['exact_accuracy']:.2f} ({g['num_puzzles']})"
                                                         for w, g in report["by_wording"].items()))
         if "votes" in report:
-            v = report["votes"]
-            table.add_row("vote over views: pass@1 / pass@2", f"{v['pass@1']:.3f} / {v['pass@2']:.3f}  "
-                          f"({v['num_puzzles']} puzzles, {v['views_per_puzzle']:.1f} views each)")
+            table.add_row("vote over views: pass@1 / pass@2", describe(report["votes"]))
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
     table.add_row("weights", report["weights"])

@@ -55,3 +55,9 @@ def vote(task: Task, examples: list[Example], answers: list[str | None], confide
         "no_candidate": sum(not ranked[p] for p in truth),  # every view's answer was no grid
         "answers_per_puzzle": sum(len(ranked[p]) for p in truth) / n,  # how far the views disagree
     }
+
+
+def describe(votes: dict) -> str:
+    """One line of `vote`'s figures, for the tables runs and evaluations print."""
+    return (f"{votes['pass@1']:.3f} / {votes['pass@2']:.3f}  ({votes['num_puzzles']} puzzles, "
+            f"{votes['views_per_puzzle']:.1f} views each)")

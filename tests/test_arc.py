@@ -250,6 +250,20 @@ def test_one_view_scores_as_before_and_the_report_carries_pass_at_k(tmp_path):
         assert score_predictions(pred, task, views[:2])["votes"]["pass@1"] == right
 
 
+def test_a_run_with_views_prints_the_vote_in_its_summary(tmp_path, capsys):
+    from hybrid.config import load_config
+    from hybrid.summary import print_summary
+
+    test = {"exact_accuracy": 0.25, "num_puzzles": 32, "cell_accuracy": 0.5, "exact_curve": [0.25],
+            "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    results = {"batches": 4, "train_seconds": 10.0}
+    for views, shown in ((4.0, True), (1.0, False)):
+        votes = {"pass@1": 0.375, "pass@2": 0.5, "num_puzzles": 8, "views_per_puzzle": views}
+        print_summary(load_config(["task=arc"]), results | {"test": test | {"votes": votes}}, tmp_path)
+        out = capsys.readouterr().out
+        assert ("pass@1 / pass@2" in out and "0.375 / 0.500" in out and "8 puzzles, 4.0 views" in out) == shown
+
+
 def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs():
     def shown_demos(question: str) -> list[tuple[str, str]]:
         """The (input, output) pairs a wording-0 question shows (its grids in order, the test input last)."""
