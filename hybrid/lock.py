@@ -63,17 +63,15 @@ def main_process_first(accelerator, file: Path):
     if accelerator.num_processes == 1:
         yield
         return
-    lock = FileLock(file)
-    held = _wait(lock, file, "waiting") if accelerator.is_main_process else None
-    main_holds = broadcast_object_list([held])[0]  # a collective the main process joins at once
-    if not main_holds:
+    lock, main = FileLock(file), accelerator.is_main_process
+    held = _wait(lock, file, "preparing the run") if main else False
+    if not broadcast_object_list([held])[0]:  # the main process could take no lock here: a barrier, as before
         with accelerator.main_process_first():
             yield
         return
+    if not main and _wait(lock, file, waiting=""):  # False where no lock can be taken (another node's disk)
+        lock.release()  # it was free: the main process is done
     try:
-        if not accelerator.is_main_process:
-            with lock:  # free once the main process is done
-                pass
         yield
     finally:
         if held:
@@ -111,7 +109,8 @@ def _wait(lock: FileLock, file: Path, waiting: str | None) -> bool:
     if held is False:
         if waiting is None:
             raise Busy(file)
-        _say_waiting(file, waiting)
+        if waiting:  # "": wait without a word
+            _say_waiting(file, waiting)
         lock.acquire()
         held = True
     return bool(held)
