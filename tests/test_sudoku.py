@@ -3,7 +3,7 @@ import random
 import pytest
 
 from eval.tasks import PuzzleError, make_task, sudoku
-from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, solve
+from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, solve, still_unique_without
 
 # A hand-written 4x4 puzzle (boxes 2x2) and its unique solution.
 PUZZLE = """
@@ -115,19 +115,39 @@ def test_generated_puzzles_have_a_unique_solution(size):
 
 
 def test_givens_knob():
-    task = Sudoku(4, givens=8)
-    example = task.generate(random.Random(0), 0)
-    assert sum(1 for v in example.data["puzzle"] if v) == 8
+    for size, givens in [(4, 8), (6, 9)]:  # 9: the fewest 6x6 givens accepted
+        example = Sudoku(size, givens=givens).generate(random.Random(0), 0)
+        assert sum(1 for v in example.data["puzzle"] if v) == givens
 
 
 def test_givens_no_unique_puzzle_reaches_are_refused_not_looped_on(monkeypatch):
-    # Below the known minimum (4 for 4x4): refused at once. Above it but out of reach of random
-    # removal (6x6 stops at 9-12): generate gives up after TRIES grids instead of looping forever.
+    # Below the known minimum (4 for 4x4): out of range. Possible, but random removal seldom comes
+    # down to it (9x9 17 drew 1000 grids, minutes, before refusing): refused at once, saying what
+    # works. Reached, but from none of the TRIES grids drawn: generate gives up instead of looping.
     with pytest.raises(PuzzleError, match="givens=3 is out of range for a 4x4 sudoku"):
         make_task(SudokuConfig(size=4, givens=3))
-    monkeypatch.setattr(sudoku, "TRIES", 20)
-    with pytest.raises(PuzzleError, match="givens=5: none of 20 random 6x6 grids.*raise task.givens"):
-        Sudoku(6, givens=5).generate(random.Random(0), 0)
+    for size, givens, works in [(9, 17, 22), (9, 21, 22), (8, 16, 17), (6, 5, 9), (6, 8, 9)]:
+        with pytest.raises(PuzzleError, match=f"givens={givens}: .* under 1 grid in 50.* task.givens >= {works}, or null"):
+            make_task(SudokuConfig(size=size, givens=givens))
+    monkeypatch.setattr(sudoku, "TRIES", 5)
+    with pytest.raises(PuzzleError, match="givens=9: none of 5 random 6x6 grids.*raise task.givens"):
+        Sudoku(6, givens=9).generate(random.Random(1), 0)
+
+
+def test_removing_a_given_keeps_the_puzzle_unique_exactly_when_no_other_digit_fits():
+    """The generator's uniqueness check agrees with counting solutions, on puzzles from full to sparse."""
+    grid, rng, seen = Grid(6), random.Random(0), set()
+    for blanks in range(5, 28):
+        solution = solve(grid, [0] * 36, limit=1, rng=rng)[0]
+        blank = set(rng.sample(range(36), blanks))
+        puzzle = [0 if i in blank else v for i, v in enumerate(solution)]
+        if len(solve(grid, puzzle)) != 1:
+            continue
+        for cell in (i for i, v in enumerate(puzzle) if v):
+            unique = len(solve(grid, [v if i != cell else 0 for i, v in enumerate(puzzle)])) == 1
+            assert still_unique_without(grid, puzzle, cell) == unique
+            seen.add(unique)
+    assert seen == {True, False}
 
 
 def test_malformed_puzzles_get_clear_errors():

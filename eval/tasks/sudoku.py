@@ -12,8 +12,9 @@ Answer slots: the n*n cells in reading order, class id = digit - 1. Givens are s
 reasoner predicts the whole grid, as TRM does.
 
 Puzzles are generated from a random full grid by removing givens in random order while the
-solution stays unique (checked with a bitmask solver that stops at the second solution), so
-every puzzle has exactly one solution; `givens=None` removes until no given can go (minimal).
+solution stays unique (a given can go when a bitmask solver finds no solution with another
+digit in its cell), so every puzzle has exactly one solution; `givens=None` removes until no
+given can go (minimal).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ BLANKS = "_.0?"  # symbols accepted as an empty cell when reading a grid back
 # any of the 288 grids fix it), 9x9 proved by McGuire et al. (2012). Other sizes get the bound
 # n - 1 (a puzzle lacking two digits has a second solution with them swapped).
 MIN_GIVENS = {4: 4, 9: 17}
+# Fewest givens that removing at random (`make_puzzle`) comes down to from at least 1 full grid in
+# 50 (the measured shares are in docs/tasks.md). One fewer is reached from 1 grid in 235 (6x6), 500
+# (9x9) or 800 (8x8), and 17 at 9x9 from practically none: a puzzle would draw hundreds of grids, a
+# split of them run for hours, then stop at one that ran out of TRIES. Such a `givens` is refused.
+REACHED = {4: 4, 6: 9, 8: 17, 9: 22}
 TRIES = 1000  # full grids drawn for one puzzle with `givens` before giving up
 
 
@@ -50,6 +56,7 @@ class Grid:
         self.n = size
         self.box_rows, self.box_cols = BOX_SHAPES[size]
         self.full = (1 << size) - 1
+        self.units = [(i // size, i % size, self.box(i)) for i in range(size * size)]  # (row, column, box) of each cell
 
     def box(self, cell: int) -> int:
         r, c = divmod(cell, self.n)
@@ -58,10 +65,9 @@ class Grid:
 
 def _masks(grid: Grid, cells: list[int]):
     rows, cols, boxes = [0] * grid.n, [0] * grid.n, [0] * grid.n
-    for i, v in enumerate(cells):
+    for v, (r, c, b) in zip(cells, grid.units):
         if v:
             bit = 1 << (v - 1)
-            r, c, b = i // grid.n, i % grid.n, grid.box(i)
             if (rows[r] | cols[c] | boxes[b]) & bit:
                 return None  # a digit repeats: no solution
             rows[r] |= bit
@@ -72,50 +78,64 @@ def _masks(grid: Grid, cells: list[int]):
 
 def solve(grid: Grid, cells: list[int], limit: int = 2, rng: random.Random | None = None) -> list[list[int]]:
     """Up to `limit` solutions of `cells` (0 = empty). Depth-first on the most constrained
-    cell; with `rng` the digit order is shuffled, which turns it into a random-grid sampler."""
+    cell (the first in reading order among equals: the sampler's grid for a seed depends on it);
+    with `rng` the digit order is shuffled, which turns it into a random-grid sampler."""
     masks = _masks(grid, cells)
     if masks is None:
         return []
     rows, cols, boxes = masks
-    cells = list(cells)
-    empty = [i for i, v in enumerate(cells) if not v]
-    box_of = [grid.box(i) for i in range(grid.n * grid.n)]
-    n, solutions = grid.n, []
+    cells, full, solutions = list(cells), grid.full, []
 
-    def search() -> None:
-        best, best_options, best_count = -1, 0, n + 1
-        for i in empty:
-            if cells[i]:
-                continue
-            options = grid.full & ~(rows[i // n] | cols[i % n] | boxes[box_of[i]])
-            count = bin(options).count("1")
+    def search(empty: list[tuple[int, int, int, int]]) -> None:  # (cell, row, column, box), in reading order
+        best, best_options, best_count = -1, 0, grid.n + 1
+        for k, (_, r, c, b) in enumerate(empty):
+            options = full & ~(rows[r] | cols[c] | boxes[b])
+            count = options.bit_count()
             if count < best_count:
-                best, best_options, best_count = i, options, count
+                best, best_options, best_count = k, options, count
                 if count <= 1:
                     break
         if best < 0:
             solutions.append(list(cells))
             return
-        digits = [d for d in range(n) if best_options >> d & 1]
+        i, r, c, b = empty[best]
+        rest = empty[:best] + empty[best + 1:]
+        digits = [d for d in range(grid.n) if best_options >> d & 1]
         if rng is not None:
             rng.shuffle(digits)
-        r, c, b = best // n, best % n, box_of[best]
         for d in digits:
             bit = 1 << d
-            cells[best] = d + 1
+            cells[i] = d + 1
             rows[r] |= bit
             cols[c] |= bit
             boxes[b] |= bit
-            search()
-            rows[r] &= ~bit
-            cols[c] &= ~bit
-            boxes[b] &= ~bit
-            cells[best] = 0
+            search(rest)
+            rows[r] ^= bit
+            cols[c] ^= bit
+            boxes[b] ^= bit
             if len(solutions) >= limit:
-                return
+                break
+        cells[i] = 0
 
-    search()
+    search([(i, *grid.units[i]) for i, v in enumerate(cells) if not v])
     return solutions
+
+
+def still_unique_without(grid: Grid, puzzle: list[int], cell: int) -> bool:
+    """Whether `puzzle`, which has one solution, keeps just that one with `cell` emptied: no
+    solution puts another digit there. Cheaper than counting solutions: the search skips the
+    branch that holds the known solution."""
+    digit, other = puzzle[cell], list(puzzle)
+    other[cell] = 0
+    rows, cols, boxes = _masks(grid, other)
+    r, c, b = grid.units[cell]
+    fits = grid.full & ~(rows[r] | cols[c] | boxes[b]) & ~(1 << (digit - 1))  # other digits the cell allows
+    for d in range(grid.n):
+        if fits >> d & 1:
+            other[cell] = d + 1
+            if solve(grid, other, limit=1):
+                return False
+    return True
 
 
 def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[list[int], list[int]]:
@@ -131,9 +151,8 @@ def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[lis
         for cell in order:
             if sum(1 for v in puzzle if v) <= target:
                 break
-            digit, puzzle[cell] = puzzle[cell], 0
-            if len(solve(grid, puzzle, limit=2)) != 1:
-                puzzle[cell] = digit
+            if still_unique_without(grid, puzzle, cell):
+                puzzle[cell] = 0
         if givens is None or sum(1 for v in puzzle if v) == givens:
             return puzzle, solution
     raise PuzzleError(f"givens={givens}: none of {TRIES} random {grid.n}x{grid.n} grids came down to {givens} givens "
@@ -229,6 +248,11 @@ class Sudoku(Task):
         if givens is not None and not min_givens <= givens <= max_givens:
             raise PuzzleError(f"givens={givens} is out of range for a {size}x{size} sudoku ({min_givens}.."
                               f"{max_givens}: fewer than {min_givens} givens never have a unique solution)")
+        if givens is not None and givens < REACHED[size]:
+            raise PuzzleError(f"givens={givens}: removing givens at random from a full {size}x{size} grid, as the "
+                              f"generator does, comes down to {givens} from under 1 grid in 50, so generating such "
+                              f"puzzles would take hours or fail; choose task.givens >= {REACHED[size]}, or null for "
+                              "minimal puzzles")
 
     def example(self, puzzle: list[int], solution: list[int], wording: int = 0) -> Example:
         question, spans = render(self.grid, puzzle, wording)
