@@ -1,10 +1,13 @@
 import random
+import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.maze import GLYPH_POOL, VOCAB, Maze, MazeConfig, distances, find
+from eval.tasks.maze import GLYPH_POOL, START_GOAL, VOCAB, WALL_FLOOR, Maze, MazeConfig, distances, find, find_legend
 from hybrid.config import ConfigError, load_config
 
 # A hand-written 7x7 maze with one route (12 steps) and its marked answer.
@@ -76,6 +79,35 @@ def test_rows_of_words_read_with_windows_line_ends_tabs_and_indentation():
     words = task.from_text(MAZE, 2).question
     for typed in (words.replace("\n", "\r\n"), words.replace(" ", "\t"), words.replace("\n", "\n    ")):
         assert task.from_text(typed, 2).answer == SOLVED
+
+
+# The one pattern that found the legend before find_legend, kept as its specification.
+ONE_PATTERN = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\).*?Legend: '(.)' = Wall, '(.)' = Passage[^\n]*\n", re.S)
+PIECES = ["from 'S' (start) to 'G' (goal)", "from 'A' (start) to '\n' (goal)", "Legend: '#' = Wall, '.' = Passage",
+          "Legend: '\n' = Wall, 'x' = Passage", "from '", "Legend: '", "\n", " ", "'", "x", "# . S G\n"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=12))
+def test_find_legend_reads_what_the_one_pattern_read(pieces):
+    text = "".join(pieces)
+    match = ONE_PATTERN.search(text)
+    assert find_legend(text) == (match and (match.groups(), match.end()))
+
+
+def test_a_long_line_of_legends_is_refused_with_searches_that_cannot_rescan_it():
+    r"""A long line of legend phrases took seconds to minutes to refuse (650 KB: 14 s; the legend
+    wording's question with its line breaks taken out, repeated to 200 KB: 29 s): the one
+    pattern's `.*?` and `[^\n]*` ran from every start phrase to every legend and on to the end of
+    the line. Each search now matches a bounded stretch of text, so its work per position is
+    bounded and a search is linear in the text."""
+    parser = getattr(re, "_parser", None) or __import__("sre_parse")  # re._parser from Python 3.11
+    for pattern in (START_GOAL, WALL_FLOOR):
+        assert parser.parse(pattern.pattern, pattern.flags).getwidth()[1] < 100, pattern.pattern
+    assert parser.parse(ONE_PATTERN.pattern, ONE_PATTERN.flags).getwidth()[1] > 10**6  # what it replaced
+    line = "Navigate from 'S' (start) to 'G' (goal). " + "Legend: '#' = Wall, '.' = Passage " * 6000  # 200 KB
+    with pytest.raises(PuzzleError, match="expected a 9x9 maze"):
+        Maze(9).from_text(line)
 
 
 def test_hand_written_maze_is_read_solved_and_verified():

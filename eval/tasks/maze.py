@@ -193,7 +193,12 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
     return emit.result()
 
 
-LEGEND = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\).*?Legend: '(.)' = Wall, '(.)' = Passage[^\n]*\n", re.S)
+# The legend wording declares its glyphs in two phrases, start and goal first, wall and floor later
+# (on the same line or a later one); the grid follows the legend's line. Searched for one after the
+# other rather than as one pattern: "from ... .*? Legend ...[^\n]*\n" retried its .*? and [^\n]* from
+# every start phrase to every legend, so a long line of them took seconds to minutes to refuse.
+START_GOAL = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\)", re.S)
+WALL_FLOOR = re.compile(r"Legend: '(.)' = Wall, '(.)' = Passage", re.S)
 # [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
 ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
 
@@ -205,12 +210,26 @@ def in_canonical_glyphs(text: str) -> tuple[str, str]:
     if rows:
         glyph = {word: g for g, word in WORDS.items()}
         return "\n".join(" ".join(glyph[word.lower()] for word in row.split()) for row in rows), "#.SG"
-    legend = LEGEND.search(text)
+    legend = find_legend(text)
     if legend:
-        start, goal, wall, floor = legend.groups()
+        (start, goal, wall, floor), grid_from = legend
         canonical = {wall: WALL, floor: OPEN, start: START, goal: GOAL}  # swapped all at once: '#' may be the floor
-        return "".join(canonical.get(ch, ch) for ch in text[legend.end():]), wall + floor + start + goal
+        return "".join(canonical.get(ch, ch) for ch in text[grid_from:]), wall + floor + start + goal
     return text, "#.SG"
+
+
+def find_legend(text: str) -> tuple[tuple[str, str, str, str], int] | None:
+    """The glyphs a legend declares (start, goal, wall, floor) and where the grid after it
+    begins: the first start phrase, the first legend after it, the line after that legend (what
+    one pattern with `.*?` between them found). Where the first fails, a later one cannot: a
+    legend or line break after it is after the first too. So each is one search, linear in
+    the text."""
+    start_goal = START_GOAL.search(text)
+    wall_floor = start_goal and WALL_FLOOR.search(text, start_goal.end())
+    line_end = text.find("\n", wall_floor.end()) if wall_floor else -1
+    if line_end < 0:
+        return None
+    return (*start_goal.groups(), *wall_floor.groups()), line_end + 1
 
 
 def format_grid(grid: list[list[str]]) -> str:
