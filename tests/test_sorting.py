@@ -159,6 +159,22 @@ def test_direction_phrases_are_read_however_they_are_spaced():
     assert not task.from_text("Sort lowest to highest: 1, 3, 2").data["descending"]
 
 
+def test_a_direction_no_phrase_reads_is_an_error_not_ascending():
+    """A typo in the direction ("from largest to smalest") was read as no direction, so ascending:
+    a confident wrong answer. A request that names a direction the reader cannot place is
+    refused, saying what it reads; one that names none still sorts ascending."""
+    task = Sorting(length=3)
+    for text, words in [("Sort from largest to smalest: 1, 3, 2", "'largest', 'smalest'"),
+                        ("Sort in decending order: 1, 3, 2", "'decending'"),
+                        ("Put these in reverse order: 1, 3, 2", "'reverse'"),
+                        ("Arrange these numbers, largest to lowest: 1, 3, 2", "'largest', 'lowest'")]:
+        with pytest.raises(PuzzleError, match=f"could not read the direction in .*{words}.*'from largest to smallest'"):
+            task.from_text(text)
+    assert task.from_text("Arrange the following numbers: 1, 3, 2").answer == "1, 2, 3"
+    assert task.from_text("Sort from low to high: 1, 3, 2").answer == "1, 2, 3"  # wording 4's phrase before version 4
+    assert task.from_text("Sort them high to low: 1, 3, 2").answer == "3, 2, 1"
+
+
 def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
     assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots

@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from difflib import get_close_matches
 
 from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig
 
@@ -161,15 +162,34 @@ WORDINGS = (
      (("least first", "greatest first"), ("from bottom to top", "from top to bottom"),
       ("in upward order", "in downward order")), True, ", "),
 )
+# Also read in typed requests ("low to high" was wording 4's phrase before `version` 4).
 ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest",
-                                                                      "lowest to highest")
+                                                                      "smallest to biggest", "lowest to highest",
+                                                                      "low to high")
 DESCENDING_WORDS = tuple(pair[1] for w in WORDINGS for pair in w[1]) + ("decreasing", "largest to smallest",
-                                                                       "biggest to smallest", "highest to lowest")
+                                                                       "biggest to smallest", "highest to lowest",
+                                                                       "high to low")
 # Matched on the text itself, with any whitespace between words ("largest  to\tsmallest", a line
 # break) and in any case: spans found in text.lower() would shift after a letter whose lower case
 # is longer ("İ").
 PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNORECASE)
                    for p in (*DESCENDING_WORDS, *ASCENDING_WORDS)}
+# A request that says which way to sort in none of the phrases above ("from largest to smalest", "in
+# reverse order") is refused: read as ascending, as a request that names no direction is, it would
+# get a confident wrong answer. These are the words that say it: the phrases' own, a few more, and
+# near misses of the longer ones.
+DIRECTION_WORDS = ({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
+                   - {"in", "order", "from", "to", "first"}
+                   | {"reverse", "reversed", "ascend", "descend", "increase", "decrease", "up", "down", "min", "max",
+                      "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
+LONG_DIRECTION_WORDS = sorted(word for word in DIRECTION_WORDS if len(word) >= 5)
+
+
+def says_direction(word: str) -> bool:
+    """Whether `word` is a direction word, or a misspelling of a long one ("smalest", "decending";
+    at this similarity common words such as "following" or "listed" are not)."""
+    word = word.lower()
+    return word in DIRECTION_WORDS or len(word) >= 5 and bool(get_close_matches(word, LONG_DIRECTION_WORDS, 1, 0.8))
 
 
 def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) -> tuple[str, list[tuple[int, int]]]:
@@ -243,8 +263,10 @@ class Sorting(Task):
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
-        largest first when the text says so (`DESCENDING_WORDS`). The instruction slot covers
-        the first direction phrase before the numbers, else all the text before them."""
+        largest first when the text says so (`DESCENDING_WORDS`), smallest first when it says so
+        or names no direction, refused when it names one in no known phrase (`says_direction`).
+        The instruction slot covers the first direction phrase before the numbers, else all the
+        text before them."""
         descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
@@ -256,6 +278,11 @@ class Sorting(Task):
         if phrases:
             instruction = min(phrases, key=lambda span: (span[0], -span[1]))  # the first, longest phrase
         else:
+            unread = [word for word in re.findall(r"[^\W\d_]+", text[:first]) if says_direction(word)]
+            if unread:
+                raise PuzzleError(f"could not read the direction in {text[:first].strip()!r} (from "
+                                  f"{', '.join(map(repr, unread))}); say 'from smallest to largest' or 'from largest to "
+                                  "smallest', 'ascending' or 'descending', 'smallest first' or 'largest first'")
             prefix = text[:first].rstrip(" :\n\t-")
             instruction = (len(prefix) - len(prefix.lstrip()), len(prefix))
         spans = [instruction, *((colon + a, colon + b) for _, a, b in found)]
