@@ -157,10 +157,21 @@ def cache_layout(r: dict) -> str:
                               x["entry_mib"], x["padded_mib"], x["read_ms"], x["padded_read_ms"]] for x in r["rows"]])])
 
 
+def generation(r: dict) -> str:
+    return "\n".join(["## Puzzle generation", "",
+                      f"Puzzles per second of each generator alone (one process, every wording in turn), and the "
+                      f"minutes a split of {r['split']:,} puzzles takes. Splits are generated once per setting and "
+                      "seed, then read from disk.", "", where(r), "",
+                      table(["setting", "puzzles/s", "ms/puzzle", f"{r['split']:,} puzzles (min)"],
+                            [[name, x["puzzles_per_second"], 1000 / x["puzzles_per_second"], x["split_seconds"] / 60]
+                             for name, x in r["settings"].items()])])
+
+
 SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
             "vs_reference_speed": vs_reference_speed, "vs_reference_6x6_equal_steps": vs_reference_6x6_equal_steps,
             "vs_reference_compiled": vs_reference_compiled,
-            "test_time_compute": test_time_compute, "main_job": main_job, "cache_layout": cache_layout}
+            "test_time_compute": test_time_compute, "main_job": main_job, "cache_layout": cache_layout,
+            "generation": generation}
 
 
 FOOTER = """## Notes (2026-11-23, the 2-core machine)

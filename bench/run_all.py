@@ -1,6 +1,6 @@
 """The whole benchmark suite at its default small sizes, one script after another.
 
-    python bench/run_all.py                  # ~13 min on 2 quiet CPU cores; prints every table
+    python bench/run_all.py                  # ~14 min on 2 quiet CPU cores; prints every table
     python bench/run_all.py --only reasoner_step vs_reference
     python bench/run_all.py --smoke          # tiny sizes, results in runs/bench_smoke/ (~3 min)
 
@@ -26,6 +26,7 @@ SUITE = {  # name -> arguments at the default small size
     "vs_reference": [],
     "main_job": ["--quick"],
     "test_time_compute": [],
+    "generation": [],
 }
 SMOKE_DIR = ROOT / "runs" / "bench_smoke"
 SMOKE = {  # seconds-to-a-minute sizes that still exercise every code path
@@ -37,6 +38,7 @@ SMOKE = {  # seconds-to-a-minute sizes that still exercise every code path
     "main_job": ["--quick", "train.steps=3"],
     "test_time_compute": ["--max-steps", "4", "--eval-size", "64", "--quick-run-args", "train.time_limit=10",
                           "task.train_size=256", "task.test_size=64"],
+    "generation": ["--seconds", "0.2", "--only", "sudoku:size=4", "maze"],
 }
 
 

@@ -43,6 +43,20 @@ def test_cache_layout_compares_the_stored_entry_with_a_padded_one(tmp_path):
     assert row["entry_mib"] < row["padded_mib"] and row["read_ms"] > 0 and row["padded_read_ms"] > 0
 
 
+def test_generation_times_each_setting_and_prices_a_split(tmp_path):
+    import generation
+
+    out = tmp_path / "generation.json"
+    generation.main(["--seconds", "0", "--split", "500", "--only", "sudoku:size=4", "maze:size=5,loops=0",
+                     "--out", str(out)])
+    settings = json.loads(out.read_text())["settings"]
+    assert list(settings) == ["sudoku:size=4", "maze:size=5,loops=0"]
+    for row in settings.values():
+        assert row["puzzles"] >= 3 and row["split_seconds"] == pytest.approx(500 * row["seconds"] / row["puzzles"])
+    with pytest.raises(Exception, match="size"):  # a setting the family refuses is its own error
+        generation.main(["--seconds", "0", "--only", "sudoku:size=7", "--out", str(out)])
+
+
 def test_live_memory_counts_a_tensor_while_it_lives():
     memory = common.LiveMemory()
     with memory:

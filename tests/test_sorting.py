@@ -1,5 +1,4 @@
 import random
-import time
 
 import pytest
 
@@ -237,11 +236,3 @@ def test_seeded_generation_and_held_out_wordings():
     assert set(splits["test_heldout"]["wording"]) <= {3, 4}
     assert all(len(labels) == 6 for labels in splits["test_heldout"]["labels"])
     assert load_config(["task=sorting"]).task.wordings == [0, 1, 2, 3]  # the preset holds out 4 and 5
-
-
-def test_generation_speed():
-    task, rng = Sorting(), random.Random(0)
-    start = time.perf_counter()
-    for _ in range(3000):
-        task.generate(rng, rng.randrange(task.num_wordings))
-    assert time.perf_counter() - start < 10  # ~20 us each here (about 50,000 a second)
