@@ -99,13 +99,9 @@ def train(config: Config) -> dict:
 
 def run(config: Config, accelerator: Accelerator) -> dict:
     """Build, train, evaluate and save, in the run's own output_dir."""
-    out_dir = Path(config.train.output_dir)
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
-    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
-    if config.train.resume:  # so does a resume path or setting that cannot work, before data and embedding
-        with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
-            checkpoint.check_resume_settings(checkpoint.resume_target(config.train.resume, out_dir), config)
+    init = check_before_building(config)
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     # Training's own draws (dropout) start from the seed too, plus the process index: the same
@@ -119,16 +115,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
-    resume = config.train.resume
-    if not resume or resume != "latest" and not Path(resume).resolve().is_relative_to(out_dir.resolve()):
-        # A new run, or one branching from another folder's checkpoint: an earlier run here moves
-        # aside. Only now, once the task, data, backbone and init weights are known to work.
-        moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
-        if moved is not None:
-            accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
-                              f"move it back and add --resume)")
-            if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
-                init = moved / init.resolve().relative_to(out_dir.resolve())
+    init = claim_output_dir(config, accelerator, init)  # only now, once task, data, backbone and init work
     if init is not None:
         accelerator.print(f"weights from {init} ({source})")
     # Its own generator: starting an iterator draws a seed from it, not from the global one that
@@ -141,122 +128,174 @@ def run(config: Config, accelerator: Accelerator) -> dict:
                               num_training_steps=total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
-    progress = checkpoint.Progress()
-    accelerator.register_for_checkpointing(progress, *([ema] if ema is not None else []))
+    eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
+    state = RunState(config, accelerator, task, splits, tensors, eval_model)
+    accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
-        path = checkpoint.resume(accelerator, config.train.resume, out_dir)
+        path = checkpoint.resume(accelerator, config.train.resume, state.out_dir)
         checkpoint.check_resume_settings(path, config)
-        accelerator.print(f"resumed from {path} at batch {progress.step}")
-        superseded = checkpoint.supersede(accelerator, out_dir, progress.step)
+        accelerator.print(f"resumed from {path} at batch {state.progress.step}")
+        superseded = checkpoint.supersede(accelerator, state.out_dir, state.progress.step)
         if superseded:
-            accelerator.print(f"the newer checkpoints of {out_dir} were moved aside: {', '.join(superseded)}")
+            accelerator.print(f"the newer checkpoints of {state.out_dir} were moved aside: {', '.join(superseded)}")
+        state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(to_yaml(config))
+        state.out_dir.mkdir(parents=True, exist_ok=True)
+        (state.out_dir / "config.yaml").write_text(to_yaml(config))
     if config.train.tracker:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
 
-    eval_model = lambda: (ema.module if ema is not None else accelerator.unwrap_model(model))  # noqa: E731
-    test_examples = examples(splits["test"])
-
-    def run_eval(split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
-        data = tensors[split]
-        if size is not None and size < len(data):
-            data = torch.utils.data.Subset(data, range(size))
-        exs = test_examples if split == "test" else examples(splits[split])
-        return evaluate(eval_model(), data, task, exs, config.reasoner.N_sup, device=accelerator.device, desc=desc,
-                        halt_threshold=config.reasoner.halt_threshold,
-                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
-
-    saved_step = progress.step if config.train.resume else None  # a resumed batch's checkpoint exists: keep it
-
-    def save() -> Path:
-        """Checkpoint the current state (once per batch, however many reasons ask)."""
-        nonlocal saved_step
-        if saved_step != progress.step:
-            checkpoint.save(accelerator, out_dir, progress.step, config, config.train.keep_checkpoints)
-            saved_step = progress.step
-        return out_dir / "checkpoints" / f"{checkpoint.PREFIX}{progress.step:08d}"
-
-    bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
-    start, epoch_len = time.perf_counter(), len(loader)
-    stopped_early = interrupted = False
-    work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
-    waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
-    with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
-        while progress.step < config.train.steps:
-            epoch, offset = divmod(progress.step, epoch_len)
-            loader.set_epoch(epoch)
-            batches = accelerator.skip_first_batches(loader, offset) if offset else loader
-            for batch in timed(batches, waited):
-                model.train()
-                try:
-                    stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
-                except NonFiniteLoss as err:
-                    raise FloatingPointError(f"{err} in batch {progress.step + 1}; lower train.lr or use "
-                                             f"train.mixed_precision=no. Last good state: {save()}") from None
-                progress.step += 1
-                # Global numbers (means over processes) for the log, and one decision to stop for all
-                # processes: one that stopped alone would leave the others waiting in an all-reduce.
-                values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
-                stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
-                work.append(stats["work"])
-                timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
-                flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
-                timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
-                bar.update()
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
-                                work=f"{stats['work']:.2f}")
-                log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
-                done = progress.step >= config.train.steps or timed_out
-                if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
-                    began = time.perf_counter()
-                    metrics = run_eval(size=config.train.eval_size)
-                    evaluating += time.perf_counter() - began  # not training time: reported on its own
-                    log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
-                    if accelerator.is_main_process:
-                        bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
-                                  f"cell {metrics['cell_accuracy']:.3f}")
-                accelerator.log(log, step=progress.step)
-                every = config.train.checkpoint_every
-                if interrupted or every and progress.step % every == 0:
-                    save()
-                if done or interrupted:
-                    stopped_early = timed_out and progress.step < config.train.steps
-                    break
-            if stopped_early or interrupted:
-                break
-    bar.close()
-    if interrupted:  # no final evaluation: a preempted job has seconds to exit
-        path = save()  # already saved in the loop; this names it
-        accelerator.print(f"SIGTERM: stopped after batch {progress.step}, state saved in {path}; continue with --resume")
-        del model
-        finish(accelerator)
-        return {"interrupted": True, "batches": progress.step, "checkpoint": str(path)}
-    train_seconds = time.perf_counter() - start - evaluating
-    save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved
-
-    results = {"test": run_eval(desc="final evaluation")}
-    if "test_heldout" in tensors:
-        results["test_heldout"] = run_eval("test_heldout", desc="held-out wordings")
-    results |= {"batches": progress.step, "train_seconds": train_seconds, "data_seconds": waited["seconds"],
-                "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
-                "work": sum(work) / len(work) if work else None,
-                "num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
-                "trainable_parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters() if p.requires_grad)}
-    if accelerator.is_main_process:
-        try:
-            save_pretrained(eval_model(), config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
-            checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
-        except OSError as err:
-            raise OSError(f"{err}. The trained state is saved in {save()}: with room there, the same command with "
-                          f"--resume writes final/ and metrics.json from it (evaluating again)") from err
-        accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=progress.step)
-        print_summary(config, results, out_dir)
+    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
+    if figures is None:  # SIGTERM; no final evaluation: a preempted job has seconds to exit
+        path = state.save()  # already saved in the loop; this names it
+        accelerator.print(f"SIGTERM: stopped after batch {state.progress.step}, state saved in {path}; continue with --resume")
+        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
+    else:
+        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
     del model
     finish(accelerator)  # final/ exists for every process once train() returns
+    return results
+
+
+def check_before_building(config: Config) -> Path | None:
+    """The init_from folder (returned), and a resume that cannot work: both are known from the
+    files alone, so they fail before minutes of generating and embedding data."""
+    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
+    if config.train.resume:
+        with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
+            target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
+            checkpoint.check_resume_settings(target, config)
+    return init
+
+
+def claim_output_dir(config: Config, accelerator: Accelerator, init: Path | None) -> Path | None:
+    """A new run, or one branching from another folder's checkpoint, moves an earlier run in
+    output_dir aside. Returns `init`, followed to where it moved when it was inside that run."""
+    out_dir, resume = Path(config.train.output_dir), config.train.resume
+    if resume and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve())):
+        return init  # continuing this folder's run
+    moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
+    if moved is None:
+        return init
+    accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
+                      f"move it back and add --resume)")
+    if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
+        return moved / init.resolve().relative_to(out_dir.resolve())
+    return init
+
+
+class RunState:
+    """What the training loop, its evaluations and checkpoints, and the final report share."""
+
+    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model):
+        self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
+        self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
+        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
+        self.progress = checkpoint.Progress()
+        self.saved_step = None  # the batch whose checkpoint exists
+
+    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
+        data, accelerator = self.tensors[split], self.accelerator
+        if size is not None and size < len(data):
+            data = torch.utils.data.Subset(data, range(size))
+        exs = self.test_examples if split == "test" else examples(self.splits[split])
+        return evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
+                        desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
+                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+
+    def save(self) -> Path:
+        """Checkpoint the current state (once per batch, however many reasons ask)."""
+        if self.saved_step != self.progress.step:
+            checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
+                            self.config.train.keep_checkpoints)
+            self.saved_step = self.progress.step
+        return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
+
+
+def batches_from(progress: checkpoint.Progress, loader, accelerator: Accelerator, waited: dict):
+    """The loader's batches from batch `progress.step` on, epoch after epoch (a run resumed mid-epoch
+    skips what its epoch already gave), the wait for each added to waited["seconds"]."""
+    epoch_len = len(loader)
+    while True:
+        epoch, offset = divmod(progress.step, epoch_len)
+        loader.set_epoch(epoch)
+        yield from timed(accelerator.skip_first_batches(loader, offset) if offset else loader, waited)
+
+
+def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
+    """Batches until train.steps, train.time_limit or SIGTERM (then None): each is one `supervise`,
+    its log line and, when due, a periodic evaluation and a checkpoint. Returns the loop's figures."""
+    config, accelerator, progress = state.config, state.accelerator, state.progress
+    bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
+    start, stopped_early, interrupted = time.perf_counter(), False, False
+    work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
+    waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
+    batches = batches_from(progress, loader, accelerator, waited) if progress.step < config.train.steps else []
+    with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
+        for batch in batches:
+            model.train()
+            try:
+                stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
+            except NonFiniteLoss as err:
+                raise FloatingPointError(f"{err} in batch {progress.step + 1}; lower train.lr or use "
+                                         f"train.mixed_precision=no. Last good state: {state.save()}") from None
+            progress.step += 1
+            # Global numbers (means over processes) for the log, and one decision to stop for all
+            # processes: one that stopped alone would leave the others waiting in an all-reduce.
+            values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
+            stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
+            work.append(stats["work"])
+            timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
+            flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
+            timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
+            bar.update()
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
+                            work=f"{stats['work']:.2f}")
+            log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
+            done = progress.step >= config.train.steps or timed_out
+            if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
+                began = time.perf_counter()
+                metrics = state.run_eval(size=config.train.eval_size)
+                evaluating += time.perf_counter() - began  # not training time: reported on its own
+                log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
+                if accelerator.is_main_process:
+                    bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
+                              f"cell {metrics['cell_accuracy']:.3f}")
+            accelerator.log(log, step=progress.step)
+            every = config.train.checkpoint_every
+            if interrupted or every and progress.step % every == 0:
+                state.save()
+            if done or interrupted:
+                stopped_early = timed_out and progress.step < config.train.steps
+                break
+    bar.close()
+    if interrupted:
+        return None
+    return {"batches": progress.step, "train_seconds": time.perf_counter() - start - evaluating,
+            "data_seconds": waited["seconds"], "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
+            "work": sum(work) / len(work) if work else None}
+
+
+def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) -> dict:
+    """The end of a run: its last checkpoint, the final evaluation, final/ and metrics.json."""
+    config, accelerator, out_dir = state.config, state.accelerator, state.out_dir
+    state.save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved
+    results = {"test": state.run_eval(desc="final evaluation")}
+    if "test_heldout" in state.tensors:
+        results["test_heldout"] = state.run_eval("test_heldout", desc="held-out wordings")
+    results |= figures | {"num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
+                          "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
+    if accelerator.is_main_process:
+        try:
+            save_pretrained(state.eval_model, config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
+            checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
+        except OSError as err:
+            raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "
+                          f"--resume writes final/ and metrics.json from it (evaluating again)") from err
+        accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=state.progress.step)
+        print_summary(config, results, out_dir)
     return results
 
 
