@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 
@@ -17,6 +18,18 @@ class NonFiniteLoss(FloatingPointError):
     """Raised before the optimizer step, so the weights never take a non-finite update."""
 
 
+@dataclass
+class Chunk:
+    """One gradient-accumulation chunk of the batch, as the supervision steps leave it."""
+
+    inputs: list  # [*HybridModel.read(states, mask, token_slot), labels] of the samples still supervised
+    carry: Carry  # their latents (y, z), detached, handed from one step to the next
+    rows: torch.Tensor  # their indices in the chunk
+    correct: torch.Tensor  # (size,) bool: each sample's answer right when it halted, or now if still running
+    size: int  # samples in the chunk at the start: the loss stays a mean over all of them
+    stand_in: tuple | None  # (inputs, carry) of one sample, passed at zero weight under DDP once all halted
+
+
 def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Config) -> dict:
     """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds.
 
@@ -24,65 +37,29 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     train on it nor compute it, so a batch costs what its samples' halting steps add up to (TRM
     gets the same by refilling halted slots with new puzzles). The loss stays a mean over the
     whole batch, so the update equals masking halted samples out of a full-batch step."""
-    states, mask, token_slot, labels, _ = batch
-    k = config.train.grad_accum
+    k, N_sup = config.train.grad_accum, config.reasoner.N_sup
     inner = accelerator.unwrap_model(model)
-    with torch.no_grad():  # pool spans once for all N_sup steps (weight-free, see HybridModel.read)
-        chunks = [[*inner.read(s, m, ts), y_true] for s, m, ts, y_true in
-                  zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k))]
-    sizes = [c[-1].shape[0] for c in chunks]
-    carries = [inner.initial_carry(n, c[-1].shape[1], states.device) for n, c in zip(sizes, chunks)]
-    correct_so_far = [torch.zeros(n, dtype=torch.bool, device=states.device) for n in sizes]
-    rows = [torch.arange(n, device=states.device) for n in sizes]  # which samples are still supervised
-    # Under DDP each process must run the last chunk's backward at every step (it carries the
-    # all-reduce), even once all its samples halted: it then passes one of them again at zero
-    # weight (an empty batch would not do: attention rejects it). A single process skips it.
-    stand_in = [([t[:1] if t is not None else None for t in c], inner.initial_carry(1, c[-1].shape[1], states.device))
-                for c in chunks] if accelerator.num_processes > 1 else None
+    chunks = split_batch(batch, k, inner, accelerator)
+    batch_size, device = sum(c.size for c in chunks), batch[0].device
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
-    for step in range(config.reasoner.N_sup):
+    for step in range(N_sup):
         step_loss = 0.0
-        for i in range(k):
-            (s, m, ts, y_true), carry, weight = chunks[i], carries[i], 1.0
-            if len(rows[i]) == 0:
-                if stand_in is None or i < k - 1:
-                    continue
-                ((s, m, ts, y_true), carry), weight = stand_in[i], 0.0
-            sync = accelerator.no_sync(model) if i < k - 1 else nullcontext()  # all-reduce once per step
-            with sync:
-                out = model(s, m, ts, carry.y, carry.z)
-                valid = y_true != IGNORE
-                ce = stablemax_cross_entropy(out.logits, y_true).sum(1) / valid.sum(1).clamp(min=1)
-                correct = ((out.logits.argmax(-1) == y_true) | ~valid).all(1)
-                loss = weight * (ce + halting_loss(out.q_halt, correct)).sum() / (sizes[i] * k)
-                accelerator.backward(loss)
-            if weight == 0.0:
-                continue
-            step_loss += loss.item()
-            correct_so_far[i][rows[i]] = correct
-            stats["work"] += len(rows[i]) / (sum(sizes) * config.reasoner.N_sup)
-            carries[i] = out.carry
-            if config.train.halt:  # drop the samples that halted from everything the next step reads
-                keep = out.q_halt.detach() <= 0
-                chunks[i] = [t[keep] if t is not None else None for t in chunks[i]]
-                carries[i] = Carry(out.carry.y[keep], out.carry.z[keep])
-                rows[i] = rows[i][keep]
+        for i, chunk in enumerate(chunks):
+            supervised = len(chunk.rows)  # before the samples that halt at this step leave
+            loss = forward_backward(model, chunk, i == k - 1, accelerator, config)
+            if loss is not None:
+                step_loss += loss
+                stats["work"] += supervised / (batch_size * N_sup)
         # One all-reduce decides for every process, before the update: a non-finite loss anywhere
         # stops the run with the weights untouched, and the loop ends once every sample halted.
-        running = any(len(r) > 0 for r in rows)
+        running = any(len(c.rows) > 0 for c in chunks)
         flags = accelerator.reduce(torch.tensor([float(running), float(not math.isfinite(step_loss))],
-                                                device=states.device), "sum")
+                                                device=device), "sum")
         if flags[1] > 0:
             raise NonFiniteLoss(f"the loss became non-finite at supervision step {step + 1} (update not applied)")
-        if config.train.grad_clip:
-            accelerator.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        if ema is not None:
-            ema.update_parameters(inner)
+        update(model, optimizer, scheduler, ema, inner, accelerator, config)
         # exact: the answer each sample had when it halted, or has now if still running
-        exact = torch.cat(correct_so_far).float().mean().item()
+        exact = torch.cat([c.correct for c in chunks]).float().mean().item()
         stats["loss"] += step_loss
         stats["exact_first" if step == 0 else "exact_last"] = exact
         stats["steps"] += 1
@@ -92,3 +69,67 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     if stats["steps"] == 1:
         stats["exact_last"] = stats["exact_first"]
     return stats
+
+
+def split_batch(batch, k: int, inner, accelerator) -> list[Chunk]:
+    """The batch as k accumulation chunks, each read once for all N_sup steps and starting from
+    the initial latents."""
+    states, mask, token_slot, labels, _ = batch
+    with torch.no_grad():  # pool spans once for all N_sup steps (weight-free, see HybridModel.read)
+        inputs = [[*inner.read(s, m, ts), y_true] for s, m, ts, y_true in
+                  zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k))]
+    chunks = []
+    for part in inputs:
+        size, slots = part[-1].shape
+        # Under DDP each process must run the last chunk's backward at every step (it carries the
+        # all-reduce), even once all its samples halted: it then passes one of them again at zero
+        # weight (an empty batch would not do: attention rejects it). A single process skips it.
+        stand_in = None
+        if accelerator.num_processes > 1:
+            stand_in = ([t[:1] if t is not None else None for t in part], inner.initial_carry(1, slots, states.device))
+        rows = torch.arange(size, device=states.device)
+        chunks.append(Chunk(part, inner.initial_carry(size, slots, states.device), rows,
+                            torch.zeros(size, dtype=torch.bool, device=states.device), size, stand_in))
+    return chunks
+
+
+def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Config) -> float | None:
+    """One supervision step on one chunk: forward from its carried latents, loss, backward; then
+    the samples that halted leave it. Returns the chunk's share of the batch loss, or None when
+    it trained on nothing (all its samples halted)."""
+    inputs, carry, weight = chunk.inputs, chunk.carry, 1.0
+    if len(chunk.rows) == 0:
+        if chunk.stand_in is None or not last:
+            return None
+        (inputs, carry), weight = chunk.stand_in, 0.0
+    s, m, ts, y_true = inputs
+    sync = accelerator.no_sync(model) if not last else nullcontext()  # all-reduce once per step
+    with sync:
+        out = model(s, m, ts, carry.y, carry.z)
+        valid = y_true != IGNORE
+        ce = stablemax_cross_entropy(out.logits, y_true).sum(1) / valid.sum(1).clamp(min=1)
+        correct = ((out.logits.argmax(-1) == y_true) | ~valid).all(1)
+        # A mean over the whole batch, halted samples included: k equal chunks each add 1/k of it.
+        loss = weight * (ce + halting_loss(out.q_halt, correct)).sum() / (chunk.size * config.train.grad_accum)
+        accelerator.backward(loss)
+    if weight == 0.0:
+        return None
+    chunk.correct[chunk.rows] = correct
+    chunk.carry = out.carry
+    if config.train.halt:  # drop the samples that halted from everything the next step reads
+        keep = out.q_halt.detach() <= 0
+        chunk.inputs = [t[keep] if t is not None else None for t in chunk.inputs]
+        chunk.carry = Carry(out.carry.y[keep], out.carry.z[keep])
+        chunk.rows = chunk.rows[keep]
+    return loss.item()
+
+
+def update(model, optimizer, scheduler, ema, inner, accelerator, config: Config) -> None:
+    """The optimizer step that ends each supervision step (clipped, scheduled), and the EMA's."""
+    if config.train.grad_clip:
+        accelerator.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    if ema is not None:
+        ema.update_parameters(inner)
