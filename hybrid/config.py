@@ -223,7 +223,7 @@ def validate(config: Config) -> None:
     from adapters import ADAPTERS  # the tables a new adapter or mixer is added to (docs/extending.md)
     from reasoner.net import MIXERS
 
-    b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
+    a, r, t = config.adapter, config.reasoner, config.train
     if r.mixer not in MIXERS:
         raise ConfigError(f"reasoner.mixer={r.mixer!r}: choose {' or '.join(MIXERS)}")
     if a.kind not in ("auto", *ADAPTERS):
@@ -232,7 +232,21 @@ def validate(config: Config) -> None:
         raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
     if t.mixed_precision not in ("no", "bf16", "fp16"):
         raise ConfigError(f"train.mixed_precision={t.mixed_precision!r}: choose no, bf16 or fp16")
-    rules = [  # (key, value, allowed, what is allowed)
+    for key, value, allowed, rule in _ranges(config):
+        if not allowed:
+            raise ConfigError(f"{key}={value}: must be {rule}")
+    _validate_backbone_path(config.backbone)
+    if r.mixer == "attention" and r.hidden % r.heads:
+        raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
+    if t.batch_size % t.grad_accum:
+        raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+    _validate_schedule_and_tracker(t)
+
+
+def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
+    """(key, value, allowed, what is allowed) for every setting with a range or a short list of values."""
+    b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
+    rules = [
         ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),
         ("backbone.batch_size", b.batch_size, b.batch_size >= 1, ">= 1"),
         ("backbone.dtype", b.dtype, b.dtype in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
@@ -269,14 +283,11 @@ def validate(config: Config) -> None:
         rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
                   ("backbone.lora.alpha", b.lora.alpha, 0 < b.lora.alpha < math.inf, "> 0 and finite"),
                   ("backbone.lora.dropout", b.lora.dropout, 0 <= b.lora.dropout < 1, "in [0, 1)")]
-    for key, value, allowed, rule in rules:
-        if not allowed:
-            raise ConfigError(f"{key}={value}: must be {rule}")
-    _validate_backbone_path(b)
-    if r.mixer == "attention" and r.hidden % r.heads:
-        raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
-    if t.batch_size % t.grad_accum:
-        raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+    return rules
+
+
+def _validate_schedule_and_tracker(t: TrainConfig) -> None:
+    """A schedule training can build and step, and a tracker Accelerate knows."""
     from accelerate.utils import LoggerType  # imported here: reading a config need not load them
     from transformers import SchedulerType
 
