@@ -105,46 +105,23 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
                  puzzles: str | Path | None = None, batch_size: int = 256, device: str | None = None,
                  ema: bool = True) -> dict:
     """Evaluate the newest checkpoint of a run (or one checkpoint) and write the report."""
-    from datasets import Dataset
     from torch.utils.data import Subset
 
     from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
-    from hybrid.data import answering_wording, build_splits, examples
     from hybrid.inference import device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
-    run, folder = locate(path)
-    if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
-        # the EMA copy; raw weights live in the training checkpoints
-        found = checkpoint.checkpoints(run)
-        if not found:
-            raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")
-        folder = found[-1]
-    config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
-    if not config_file.exists():
-        raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
+    run, folder, config_file = weights_and_config(path, ema)
     trained: Config = read_config(config_file)  # a clear error for an old or damaged file
     config = load_config(list(overrides), base=config_file)
     task = make_task(config.task)
     device = device_for(device)
     backbone = load_for(config, task).to(device)
-
-    failures: list[dict] = []
-    if puzzles is not None:
-        split = f"puzzles:{Path(puzzles).name}"
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
-                                      wording=answering_wording(task, config.task))
-        data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
-    else:
-        splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
-        if split not in splits:
-            hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
-            raise HarnessError(f"no split {split!r} for this task config; available: {', '.join(splits)}{hint}")
-        data, exs = splits[split], examples(splits[split])
+    split, data, exs, failures = read_data(task, config, split, puzzles)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
@@ -187,6 +164,41 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     out = Path(out) if out else run / "eval" / split.replace(":", "-")
     report["report"] = str(write_report(report, out))
     return report
+
+
+def weights_and_config(path: str | Path, ema: bool = True) -> tuple[Path, Path, Path]:
+    """(run folder, weights folder, config.yaml) for what evaluate_run is given; without the EMA
+    (`ema=False`) the weights come from the run's newest training checkpoint."""
+    run, folder = locate(path)
+    if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
+        # the EMA copy; raw weights live in the training checkpoints
+        found = checkpoint.checkpoints(run)
+        if not found:
+            raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")
+        folder = found[-1]
+    config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
+    if not config_file.exists():
+        raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
+    return run, folder, config_file
+
+
+def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> tuple[str, object, list, list[dict]]:
+    """(split name, dataset or None, examples, puzzle failures): the hand-written `puzzles` when
+    given (their split is named after the file), else the task config's `split`."""
+    from datasets import Dataset
+
+    from hybrid.data import answering_wording, build_splits, examples
+
+    if puzzles is not None:
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
+                                      wording=answering_wording(task, config.task))
+        data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
+        return f"puzzles:{Path(puzzles).name}", data, exs, failures
+    splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+    if split not in splits:
+        hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
+        raise HarnessError(f"no split {split!r} for this task config; available: {', '.join(splits)}{hint}")
+    return split, splits[split], examples(splits[split]), []
 
 
 def print_summary(report: dict) -> None:
