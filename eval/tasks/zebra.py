@@ -344,20 +344,29 @@ def render(categories: list[str], values: list[list[str]], clues: list[list], wo
     text before its first mention, the first mention (a value word, or the house number or
     ordinal), the text between, the second mention, the rest of the line with its newline."""
     style = wording % len(TEMPLATES)
-    houses, labels = len(values[0]), [CATEGORIES[c][0] for c in categories]
     emit = SpanText()
+    _introduce(emit, style, categories, values)
+    named: list[tuple] = []
+    for i, clue in enumerate(clues):
+        parts, mentions = _clue_line(i, clue, style, categories, values, rng)
+        named += mentions
+        for part in parts:
+            emit(part, slot=True)
+    emit(("Who lives where?", "Work out every resident's details.", "Find all positions.",
+          "Which house has what?")[style])
+    return *emit.result(), named
+
+
+def _introduce(emit: SpanText, style: int, categories: list[str], values: list[list[str]]) -> None:
+    """The opening sentence, each attribute's values listed (one slot per value) and the line
+    before the clues, in the words of `style`."""
+    houses, labels = len(values[0]), [CATEGORIES[c][0] for c in categories]
 
     def listing(before: str, vs: list[str], separators: list[str], after: str) -> None:
         emit(before)
         for i, v in enumerate(vs):
             emit(v, slot=True)
             emit(separators[i] if i < len(vs) - 1 else after)
-
-    def item(a: int, v: int) -> list[tuple[str, tuple | None]]:  # (text, what a mention names) pieces
-        if style == FORMAL:
-            return [(f"{categories[a]}=", None), (values[a][v], ("item", a, v))]
-        before, after = rng.choice(CATEGORIES[categories[a]][2]).split("{v}")
-        return [(before, None), (values[a][v], ("item", a, v)), (after, None)]
 
     listed = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
     if style == 0:
@@ -384,35 +393,42 @@ def render(categories: list[str], values: list[list[str]], clues: list[list], wo
         for label, vs in zip(labels, values):
             listing(f"Possible {label}s: ", vs, [", "] * (houses - 2) + [" or "], ".\n")
         emit("Here is what we know:\n")
-    named: list[tuple] = []
-    for i, clue in enumerate(clues):
-        template = rng.choice(TEMPLATES[style][clue[0]])
-        fills = {"X": item(clue[1], clue[2])}
-        if clue[0] in PLACE_KINDS:
-            fills["n"] = [(str(clue[3] + 1), ("house", clue[3]))]
-            fills["ordinal"] = [(ORDINALS[clue[3]], ("house", clue[3]))]
+
+
+def _clue_line(i: int, clue: list, style: int, categories: list[str], values: list[list[str]],
+               rng: random.Random) -> tuple[list[str], list[tuple]]:
+    """Clue i's line as the CLUE_PARTS texts that tile it (text, mention, text, mention, text),
+    and what its two mentions name; `rng` picks the clue's paraphrase and its items' phrases."""
+
+    def item(a: int, v: int) -> list[tuple[str, tuple | None]]:  # (text, what a mention names) pieces
+        if style == FORMAL:
+            return [(f"{categories[a]}=", None), (values[a][v], ("item", a, v))]
+        before, after = rng.choice(CATEGORIES[categories[a]][2]).split("{v}")
+        return [(before, None), (values[a][v], ("item", a, v)), (after, None)]
+
+    template = rng.choice(TEMPLATES[style][clue[0]])
+    fills = {"X": item(clue[1], clue[2])}
+    if clue[0] in PLACE_KINDS:
+        fills["n"] = [(str(clue[3] + 1), ("house", clue[3]))]
+        fills["ordinal"] = [(ORDINALS[clue[3]], ("house", clue[3]))]
+    else:
+        fills["Y"] = item(clue[3], clue[4])
+    pieces = [(f"{i + 1}. " if style != FORMAL else "- ", None)]
+    for k, part in enumerate(re.split(r"\{(X|Y|n|ordinal)\}", template)):
+        pieces += fills[part] if k % 2 else [(part, None)]
+    if style != FORMAL:
+        first = next(k for k, (text, _) in enumerate(pieces) if k and text)  # capitalise the sentence
+        pieces[first] = (pieces[first][0][0].upper() + pieces[first][0][1:], pieces[first][1])
+    pieces.append(("\n", None))
+    parts, named = [""], []  # tile the line: text, mention, text, mention, text
+    for text, names in pieces:
+        if names:
+            parts += [text, ""]
+            named.append(names)
         else:
-            fills["Y"] = item(clue[3], clue[4])
-        pieces = [(f"{i + 1}. " if style != FORMAL else "- ", None)]
-        for k, part in enumerate(re.split(r"\{(X|Y|n|ordinal)\}", template)):
-            pieces += fills[part] if k % 2 else [(part, None)]
-        if style != FORMAL:
-            first = next(k for k, (text, _) in enumerate(pieces) if k and text)  # capitalise the sentence
-            pieces[first] = (pieces[first][0][0].upper() + pieces[first][0][1:], pieces[first][1])
-        pieces.append(("\n", None))
-        parts = [""]  # tile the line: text, mention, text, mention, text
-        for text, names in pieces:
-            if names:
-                parts += [text, ""]
-                named.append(names)
-            else:
-                parts[-1] += text
-        assert len(parts) == CLUE_PARTS, template
-        for part in parts:
-            emit(part, slot=True)
-    emit(("Who lives where?", "Work out every resident's details.", "Find all positions.",
-          "Which house has what?")[style])
-    return *emit.result(), named
+            parts[-1] += text
+    assert len(parts) == CLUE_PARTS, template
+    return parts, named
 
 
 def format_grid(values: list[list[str]], grid: list[list[int]]) -> str:
