@@ -174,6 +174,27 @@ def test_a_direction_no_phrase_reads_is_an_error_not_ascending():
     assert task.from_text("Sort them high to low: 1, 3, 2").answer == "3, 2, 1"
 
 
+def test_words_that_describe_the_numbers_are_no_direction():
+    """"small", "top", "up", "lowest"... also describe the numbers or the task: such requests were
+    refused as naming a direction no phrase reads. A direction word says one only in a
+    direction's shape ("small to large", "from the biggest number to the smallest", "biggest
+    number first"), or when it can mean nothing else ("reverse")."""
+    task = Sorting(length=3)
+    for text in ["Sort these small numbers: 1, 3, 2", "Sort the top scores: 1, 3, 2", "Write down these numbers "
+                 "sorted: 1, 3, 2", "Sort the following numbers up to 10: 1, 3, 2", "Sort the high scores: 1, 3, 2",
+                 "Sort the max temperatures: 1, 3, 2", "Sort the lowest temperatures: 1, 3, 2", "Sort by power: 1, 3, 2",
+                 "Look up and sort these: 1, 3, 2", "Sort these, at least try: 1, 3, 2", "Sort the daily highs: 1, 3, 2",
+                 "Sort the numbers arising from the test: 1, 3, 2", "Sort the larger ones: 1, 3, 2"]:
+        assert task.from_text(text).answer == "1, 2, 3", text
+    for text, words in [("Sort from small to large: 1, 3, 2", "'small', 'large'"),
+                        ("Sort from the biggest number to the smallest number: 1, 3, 2", "'biggest', 'smallest'"),
+                        ("Sort them, max to min: 1, 3, 2", "'max', 'min'"),
+                        ("Sort with the biggest number first: 1, 3, 2", "'biggest'"),
+                        ("Sort the list, smallest one last: 1, 3, 2", "'smallest'")]:
+        with pytest.raises(PuzzleError, match=f"could not read the direction in .*\\(from {words}\\)"):
+            task.from_text(text)
+
+
 def test_wordings_say_the_direction_and_set_the_number_format():
     task = Sorting(length=6, low=-20, high=20)
     assert task.vocab == tuple(str(p) for p in range(6)) and task.aligned_slots

@@ -177,19 +177,46 @@ PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNO
 # A request that says which way to sort in none of the phrases above ("from largest to smalest", "in
 # reverse order") is refused: read as ascending, as a request that names no direction is, it would
 # get a confident wrong answer. These are the words that say it: the phrases' own, a few more, and
-# near misses of the longer ones.
+# near misses of the longer ones. Most of them also describe the numbers ("the small numbers", "the
+# top scores", "numbers up to 100", "write down"): those say a direction only in a direction's shape,
+# "<word> to <word>" ("small to large") or a superlative before "first" or "last" ("biggest number
+# first"); ORDER_WORDS say one wherever they stand.
+ORDER_WORDS = {"ascending", "descending", "ascend", "descend", "increasing", "decreasing", "reverse", "reversed",
+               "upward", "downward"}
 DIRECTION_WORDS = ({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
                    - {"in", "order", "from", "to", "first"}
-                   | {"reverse", "reversed", "ascend", "descend", "increase", "decrease", "up", "down", "min", "max",
+                   | ORDER_WORDS
+                   | {"increase", "decrease", "up", "down", "min", "max",
                       "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
-LONG_DIRECTION_WORDS = sorted(word for word in DIRECTION_WORDS if len(word) >= 5)
+FIRST_WORDS = {p.split()[-2] for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) if p.endswith(" first")}  # "smallest"...
 
 
-def says_direction(word: str) -> bool:
-    """Whether `word` is a direction word, or a misspelling of a long one ("smalest", "decending";
-    at this similarity common words such as "following" or "listed" are not)."""
+def says_direction(word: str, among: set[str] = DIRECTION_WORDS) -> bool:
+    """Whether `word` is one of the words `among`, or a misspelling of a long one ("smalest",
+    "decending"; at this similarity common words such as "following" or "listed" are not)."""
     word = word.lower()
-    return word in DIRECTION_WORDS or len(word) >= 5 and bool(get_close_matches(word, LONG_DIRECTION_WORDS, 1, 0.8))
+    return word in among or len(word) >= 5 and bool(get_close_matches(word, [w for w in among if len(w) >= 5], 1, 0.8))
+
+
+def unread_direction(text: str) -> list[str]:
+    """The words of `text` (a request before its numbers, which no known phrase reads) that say
+    which way to sort: an ORDER_WORD anywhere, direction words on both sides of "to" ("small to
+    large", "from the largest to the lowest"), or a superlative up to three words before "first"
+    or "last" ("biggest number first"). Articles are skipped."""
+    # Digits count as words: in "numbers up to 100", "to" has no direction word after it.
+    words = [w for w in re.findall(r"[^\W_]+", text.lower()) if w not in ("the", "a", "an")]
+    said = set()
+    for i, word in enumerate(words):
+        if says_direction(word, ORDER_WORDS):
+            said.add(i)
+        if word == "to":
+            before = [j for j in range(max(0, i - 2), i) if says_direction(words[j])]
+            after = [j for j in range(i + 1, min(len(words), i + 3)) if says_direction(words[j])]
+            if before and after:
+                said |= {*before, *after}
+        if says_direction(word, FIRST_WORDS) and {"first", "last"} & set(words[i + 1:i + 4]):
+            said.add(i)
+    return [words[i] for i in sorted(said)]
 
 
 def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) -> tuple[str, list[tuple[int, int]]]:
@@ -264,7 +291,7 @@ class Sorting(Task):
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
         largest first when the text says so (`DESCENDING_WORDS`), smallest first when it says so
-        or names no direction, refused when it names one in no known phrase (`says_direction`).
+        or names no direction, refused when it names one in no known phrase (`unread_direction`).
         The instruction slot covers the first direction phrase before the numbers, else all the
         text before them."""
         descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
@@ -278,7 +305,7 @@ class Sorting(Task):
         if phrases:
             instruction = min(phrases, key=lambda span: (span[0], -span[1]))  # the first, longest phrase
         else:
-            unread = [word for word in re.findall(r"[^\W\d_]+", text[:first]) if says_direction(word)]
+            unread = unread_direction(text[:first])
             if unread:
                 raise PuzzleError(f"could not read the direction in {text[:first].strip()!r} (from "
                                   f"{', '.join(map(repr, unread))}); say 'from smallest to largest' or 'from largest to "
