@@ -57,7 +57,10 @@ def main_process_first(accelerator, file: Path):
     """accelerator.main_process_first, with the other processes waiting on the lock `file` (held by
     the main process meanwhile) rather than in a barrier: generating a large puzzle set or
     converting a large GGUF model can take longer than the distributed timeout (10 minutes with
-    NCCL), which ended the run. Where no lock can be taken it falls back to the barrier."""
+    NCCL), which ended the run. Where the main process can take no lock it falls back to the
+    barrier. Another process waits only where it sees the main process's lock: one that can take
+    no lock (a read-only folder), or whose lock file is another (a node that does not share the
+    run folder's disk), goes on at once, taking turns only on the data's own locks."""
     from accelerate.utils import broadcast_object_list
 
     if accelerator.num_processes == 1:
@@ -69,8 +72,8 @@ def main_process_first(accelerator, file: Path):
         with accelerator.main_process_first():
             yield
         return
-    if not main and _wait(lock, file, waiting=""):  # False where no lock can be taken (another node's disk)
-        lock.release()  # it was free: the main process is done
+    if not main and _wait(lock, file, waiting=""):  # False where this process can take no lock: it goes on
+        lock.release()  # it came free: the main process is done (or, on another node's own disk, it never was held)
     try:
         yield
     finally:
