@@ -118,7 +118,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
             "flop_bound": (backbone_flops + reasoner_flops) / reasoner_flops}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
     parser.add_argument("--steps", type=int, default=3, help="training batches per run")
@@ -133,7 +133,7 @@ def main() -> None:
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
     args.init = dict(item.split("=", 1) for item in args.init)
@@ -182,6 +182,7 @@ def main() -> None:
           "reasoner's time); the speedup can only approach it. FLOP bound: the same if backbone and reasoner ran "
           "at one FLOP rate (matrix multiplies only), whatever the hardware")
     print(f"written to {args.out}")
+    return report
 
 
 if __name__ == "__main__":
