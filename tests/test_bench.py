@@ -218,3 +218,68 @@ def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monk
     row = run_with()  # the default 0.9: never fires, runs to the cap
     assert row["early_exit_mean_steps"] == 3.0
     assert json.loads((tmp_path / "ttc.json").read_text())["halt_threshold"] == 0.9
+
+
+def test_gpu_check_records_every_check_and_runs_on_past_a_failure(tmp_path, monkeypatch):
+    """The checks for a GPU machine, smoke-run on the CPU at tiny sizes: every check gets a row
+    in the JSON, and one that raises is recorded as failed while the later ones still run."""
+    import gpu_check
+
+    def planted(ctx):
+        raise RuntimeError("planted failure\nnot in the table")
+
+    monkeypatch.setattr(gpu_check, "check_train_bf16", planted)
+    out = tmp_path / "gpu_check.json"
+    gpu_check.main(["--device", "cpu", "--minilm", "none", "--threads", "1", "--work-dir", str(tmp_path / "work"),
+                    "--out", str(out)])
+    rows = {r["check"]: r for r in json.loads(out.read_text())["checks"]}
+    assert list(rows) == gpu_check.CHECKS
+    assert rows["train_bf16"]["status"] == "failed"
+    assert rows["train_bf16"]["error"] == "RuntimeError: planted failure"
+    assert "planted failure" in rows["train_bf16"]["traceback"]
+    skipped = {"minilm_default_job": "no MiniLM", "quant_8bit": "needs CUDA", "quant_4bit": "needs CUDA"}
+    for name, row in rows.items():
+        if name in skipped:
+            assert row["status"] == "skipped" and skipped[name] in row["error"]
+        elif name != "train_bf16":  # the checks after the failure ran, and pass on the CPU
+            assert row["status"] == "ok", (name, row["error"], row.get("traceback"))
+            assert row["figure"] and row["seconds"] > 0
+    assert 0 <= rows["eval"]["figures"]["exact_accuracy"] <= 1
+    assert rows["solve"]["figures"]["num_puzzles"] == 16
+    assert gpu_check.DEVICE_CALL in (BENCH / "README.md").read_text()  # the call it prints is the one documented
+
+
+def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_path, monkeypatch):
+    import time
+
+    import accelerate.state  # noqa: F401  (imported before the clock starts: its first import can take seconds)
+    import gpu_check
+
+    ran = []
+
+    def stub(name, seconds=0.0):
+        def check(ctx):
+            ran.append(name)
+            time.sleep(seconds)
+            return {"figure": name}
+        return check
+
+    for name in gpu_check.CHECKS:
+        monkeypatch.setattr(gpu_check, f"check_{name}", stub(name))
+    monkeypatch.setattr(gpu_check, "check_train_fp32", stub("train_fp32", 0.6))
+    out = tmp_path / "gpu_check.json"
+    gpu_check.main(["--device", "cpu", "--budget-seconds", "0.5", "--work-dir", str(tmp_path), "--out", str(out)])
+    rows = json.loads(out.read_text())["checks"]
+    assert ran == ["environment", "train_fp32"]  # started within the budget, so finished
+    assert [r["status"] for r in rows[:2]] == ["ok", "ok"]
+    assert all(r["status"] == "skipped" and "budget" in r["error"] for r in rows[2:])
+    assert len(rows) == len(gpu_check.CHECKS)
+
+    # a check still running at budget + grace is stopped, and the run goes on to its table
+    monkeypatch.setattr(gpu_check, "check_train_fp32", stub("train_fp32", 30))
+    start = time.perf_counter()
+    gpu_check.main(["--device", "cpu", "--budget-seconds", "0.5", "--grace", "0.3", "--work-dir", str(tmp_path),
+                    "--out", str(out)])
+    assert time.perf_counter() - start < 10
+    rows = json.loads(out.read_text())["checks"]
+    assert rows[1]["status"] == "failed" and "budget" in rows[1]["error"]
