@@ -204,7 +204,11 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 ## Not measured here
 
 - GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU was
-  lent to this session, so no GPU figures are recorded on this page yet.
+  lent to this session, so no GPU figures are recorded on this page yet. `bench/gpu_check.py`
+  is the way to take them: one `run` call on a lent GPU machine trains on CUDA in fp32 (cache
+  on and off), bf16 and fp16, runs LoRA, `solve` and `python -m eval`'s `evaluate_run`, the
+  default job on MiniLM, 8-bit and 4-bit backbones, and the throughput benches, one row each
+  (bench/README.md, "On a lent GPU machine", has the call and what to prepare for it).
 - `torch.compile` is opt-in (`reasoner.compile=true`): its first call compiles for tens of
   seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 
