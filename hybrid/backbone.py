@@ -238,8 +238,10 @@ def saved_by(folder: str) -> str | None:
         return None
 
 
-def major(version: str) -> int:
-    return int(version.split(".")[0])
+def major(version) -> int:
+    """The major number of a version string; -1 for one that has none."""
+    head = str(version).split(".")[0]
+    return int(head) if head.isdigit() else -1
 
 
 def load_error(name: str, path: str, err: Exception) -> ConfigError:

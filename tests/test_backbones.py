@@ -373,6 +373,9 @@ def test_a_folder_saved_by_a_newer_transformers_is_not_reused_and_says_so(tmp_pa
     with pytest.raises(ConfigError, match=r"saved by transformers 99\.1\.0, newer than .*upgrade transformers") as err:
         FrozenBackbone(load_config([f"backbone.path={later}"]).backbone)
     assert "HF_HUB_OFFLINE" not in str(err.value)  # a local folder: the hub has nothing to do with it
+    Path(later, "config.json").write_text(json.dumps(config | {"transformers_version": "dev"}))  # no version to compare
+    with pytest.raises(ConfigError, match="from the local folder .*is it a folder saved with save_pretrained"):
+        FrozenBackbone(load_config([f"backbone.path={later}"]).backbone)
 
 
 def test_lora_on_an_architecture_peft_has_no_default_for_says_to_name_target_modules(tmp_path):
