@@ -22,13 +22,21 @@ from collections.abc import Iterable
 from eval.tasks import Example, Task
 
 
-def rank(votes: Iterable[tuple[str, float]]) -> list[str]:
-    """The different answers of (answer, halting confidence) votes, best first: most votes, then
-    the higher mean confidence, then the one given first (sorted() keeps the order of equals)."""
-    tally: dict[str, list[float]] = {}
+def tally(votes: Iterable[tuple[str, float]]) -> dict[str, list[float]]:
+    """The different answers of (answer, halting confidence) votes, each with the confidences of
+    its votes, best first: most votes, then the higher mean confidence, then the one given first
+    (sorted() keeps the order of equals)."""
+    by_answer: dict[str, list[float]] = {}
     for answer, confidence in votes:
-        tally.setdefault(answer, []).append(confidence)
-    return sorted(tally, key=lambda answer: (-len(tally[answer]), -sum(tally[answer]) / len(tally[answer])))
+        by_answer.setdefault(answer, []).append(confidence)
+    order = sorted(by_answer, key=lambda answer: (-len(by_answer[answer]),
+                                                  -sum(by_answer[answer]) / len(by_answer[answer])))
+    return {answer: by_answer[answer] for answer in order}
+
+
+def rank(votes: Iterable[tuple[str, float]]) -> list[str]:
+    """The different answers of the votes, best first (`tally`'s order)."""
+    return list(tally(votes))
 
 
 def vote(task: Task, examples: list[Example], answers: list[str | None], confidences: list[float]) -> dict:

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
-from eval.voting import rank
+from eval.voting import tally
 from hybrid import checkpoint
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
@@ -285,16 +285,14 @@ class Hybrid:
         evaluation votes (eval/voting.py): each answer mapped back into the puzzle's own frame
         (an answer that is no grid is no candidate), then ranked by votes and halting confidence."""
         votes = [(self.task.undo_view(view, answer)[1], confidence) for view, answer, _, confidence in answered]
-        votes = [(answer, confidence) for answer, confidence in votes if answer is not None]
-        attempts = rank(votes)
+        ranked = tally((answer, confidence) for answer, confidence in votes if answer is not None)
+        attempts = list(ranked)
         itself, answer, _, confidence = answered[0]  # view 0 is the puzzle as it is, in its own frame
         if attempts:  # else no view gave a grid: the puzzle's own answer stands, as with views=1
-            answer = attempts[0]
-            behind = [c for a, c in votes if a == answer]
+            answer, behind = attempts[0], ranked[attempts[0]]
             confidence = sum(behind) / len(behind)
         return Solution(answer, sum(steps for _, _, steps, _ in answered), confidence, self.verdict(itself, answer),
-                        attempts=attempts, votes=[sum(a == attempt for a, _ in votes) for attempt in attempts],
-                        views=len(answered))
+                        attempts=attempts, votes=[len(ranked[attempt]) for attempt in attempts], views=len(answered))
 
     def _solve_batch(self, states, mask, token_slot, N_sup: int, fixed_steps: bool,
                      threshold: float) -> list[tuple[list[int], int, float]]:
