@@ -176,16 +176,25 @@ def render(task: dict, test_index: int, wording: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def digit_row(line: str) -> list[int] | None:
+    """The colours of a row of digits, spaced or not ("0 7 7", "0\t7\t7" or "077"); None for a
+    line that holds anything else (a blank line too)."""
+    cells = "".join(line.split())
+    if cells and all(ch in string.digits for ch in cells):  # str.isdigit() takes "²", which int() cannot read
+        return [int(ch) for ch in cells]
+    return None
+
+
 def parse_grid(text: str) -> Grid:
     """Rows of digits, one row per line, digits spaced or not ("0 7 7", "0\t7\t7" or "077")."""
     rows = []
     for line in text.strip().splitlines():
-        cells = "".join(line.split())
-        if not cells:
+        if not line.strip():
             continue
-        if not all(ch in string.digits for ch in cells):  # str.isdigit() takes "²", which int() cannot read
+        row = digit_row(line)
+        if row is None:
             raise PuzzleError(f"grid row {line!r} holds something other than colours 0-9")
-        rows.append([int(ch) for ch in cells])
+        rows.append(row)
     if not rows:
         raise PuzzleError("the answer holds no grid")
     if len({len(row) for row in rows}) != 1:
@@ -199,10 +208,7 @@ def grid_row(line: str) -> list[int] | None:
     words = line.lower().split()
     if words and all(word in COLOURS for word in words):
         return [COLOURS.index(word) for word in words]
-    cells = "".join(words)
-    if cells and all(ch in string.digits for ch in cells):
-        return [int(ch) for ch in cells]
-    return None
+    return digit_row(line)
 
 
 def read_task(text: str, answer: str = "") -> dict:
