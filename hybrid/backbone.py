@@ -36,16 +36,24 @@ from hybrid.lock import lock_file, locked
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = TrainConfig.data_dir
-# Folders we save (GGUF conversions, tiny backbones) are named by the transformers major version
-# that writes them: a folder saved by 5.x names tokenizer classes 4.x cannot load, and an
-# environment with 4.x sharing the cache would otherwise find it and fail.
-SAVED_BY = f"transformers{transformers.__version__.split('.')[0]}"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 CODE_SUFFIX = ".py"  # model code a folder ships (backbone.trust_remote_code): it shapes the states too
 # A folder holds its tokenizer in one of these (or a sentencepiece/tiktoken file): without any,
 # AutoTokenizer still loads, an empty one that turns every word into [UNK].
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt")
 TOKENIZER_PATTERNS = ("*.model", "*.tiktoken")
+
+
+def major(version) -> int:
+    """The major number of a version string; -1 for one that has none."""
+    head = str(version).split(".")[0]
+    return int(head) if head.isdigit() else -1
+
+
+# Folders we save (GGUF conversions, tiny backbones) are named by the transformers major version
+# that writes them: a folder saved by 5.x names tokenizer classes 4.x cannot load, and an
+# environment with 4.x sharing the cache would otherwise find it and fail.
+SAVED_BY = f"transformers{major(transformers.__version__)}"
 
 
 @dataclass
@@ -236,12 +244,6 @@ def saved_by(folder: str) -> str | None:
         return json.loads((Path(folder) / "config.json").read_text()).get("transformers_version")
     except (OSError, ValueError, AttributeError):
         return None
-
-
-def major(version) -> int:
-    """The major number of a version string; -1 for one that has none."""
-    head = str(version).split(".")[0]
-    return int(head) if head.isdigit() else -1
 
 
 def load_error(name: str, path: str, err: Exception) -> ConfigError:
