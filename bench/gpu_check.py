@@ -146,6 +146,10 @@ class Context:
     def cpu_threads(self) -> list[str]:
         return [f"train.cpu_threads={self.threads}"] if self.device.type == "cpu" else []
 
+    def bench_threads(self) -> list[str]:
+        """The bench scripts' --threads: ours on the CPU, torch's own choice (0) on the GPU."""
+        return ["--threads", str(self.threads if self.device.type == "cpu" else 0)]
+
 
 # --- training -------------------------------------------------------------------------------
 
@@ -325,8 +329,7 @@ def bench(ctx: Context, name: str, *extra: str) -> dict:
 
 
 def check_bench_reasoner_step(ctx: Context) -> dict:
-    threads = ["--threads", str(ctx.threads if ctx.device.type == "cpu" else 0)]
-    result = bench(ctx, "reasoner_step", "--device", ctx.device.type, *threads)
+    result = bench(ctx, "reasoner_step", "--device", ctx.device.type, *ctx.bench_threads())
     base = result["settings"]["base"]
     rows = [r for sweep in result["sweeps"].values() for r in sweep]
     row = next((r for r in rows if [r["T"], r["n"], r["hidden"]] == base), rows[0])
@@ -338,8 +341,7 @@ def check_bench_reasoner_step(ctx: Context) -> dict:
 
 
 def check_bench_fast_paths(ctx: Context) -> dict:
-    threads = ["--threads", str(ctx.threads if ctx.device.type == "cpu" else 0)]
-    rows = bench(ctx, "fast_paths", "--device", ctx.device.type, *threads)["rows"]
+    rows = bench(ctx, "fast_paths", "--device", ctx.device.type, *ctx.bench_threads())["rows"]
     speedups = {r["variant"]: r["speedup_vs_eager"] for r in rows}
     return {"figure": ", ".join(f"{k} {v:.2f}x" for k, v in speedups.items() if k != "eager") + " vs eager",
             "rows": rows}
