@@ -255,12 +255,15 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
     import accelerate.state  # noqa: F401  (imported before the clock starts: its first import can take seconds)
     import gpu_check
 
-    ran = []
+    ran, now = [], [0.0]  # a fake clock for the budget: under load, real start-up time spent it before train_fp32
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
 
-    def stub(name, seconds=0.0):
+    def stub(name, seconds=0.0, really=False):
         def check(ctx):
             ran.append(name)
-            time.sleep(seconds)
+            if really:  # stopped by the real-time alarm at budget + grace
+                time.sleep(seconds)
+            now[0] += seconds
             return {"figure": name}
         return check
 
@@ -276,10 +279,11 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
     assert len(rows) == len(gpu_check.CHECKS)
 
     # a check still running at budget + grace is stopped, and the run goes on to its table
-    monkeypatch.setattr(gpu_check, "check_train_fp32", stub("train_fp32", 30))
-    start = time.perf_counter()
+    now[0] = 0.0
+    monkeypatch.setattr(gpu_check, "check_train_fp32", stub("train_fp32", 30, really=True))
+    start = time.monotonic()
     gpu_check.main(["--device", "cpu", "--budget-seconds", "0.5", "--grace", "0.3", "--work-dir", str(tmp_path),
                     "--out", str(out)])
-    assert time.perf_counter() - start < 10
+    assert time.monotonic() - start < 10
     rows = json.loads(out.read_text())["checks"]
     assert rows[1]["status"] == "failed" and "budget" in rows[1]["error"]
