@@ -9,11 +9,7 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   damaged file) and moves the bad folder aside as `step_N.corrupt`; nothing is deleted.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
-  So does one trained with settings a resume cannot change (`FIXED_ON_RESUME`: the restored
-  optimizer holds its own learning rate, and another backbone of the same width fits every shape).
-- Resuming from a checkpoint older than the newest moves the newer ones aside
-  (`step_N.superseded`, by `supersede`): the run branches there, and `latest` must find the
-  branch's own.
+  So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
 - SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) becomes a request: `GracefulStop` lets
   the training loop finish the batch, save and exit cleanly.
 
@@ -24,21 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import tempfile
 import threading
-import time
 import warnings
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 
-from hybrid.config import Config, ConfigError, to_yaml
-from hybrid.lock import Busy, locked
+from hybrid.config import Config, to_yaml
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
@@ -179,58 +170,6 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
     return final
 
 
-EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
-
-
-def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
-    """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder
-    to `<output_dir>-<when that run started>` and return where. Left in place, the earlier run's
-    checkpoints would mix with the new run's (pruning and `--resume` go by step number) and its
-    final weights would be overwritten."""
-    out = Path(output_dir)
-    found = out.is_dir() and any((out / name).exists() for name in EARLIER_RUN)
-    target = None
-    if found:
-        started = (out / "config.yaml") if (out / "config.yaml").exists() else out
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started.stat().st_mtime))
-        target = free_name(out.with_name(f"{out.name}-{stamp}"))
-    accelerator.wait_for_everyone()  # every process has named the target before the folder moves
-    if found and accelerator.is_main_process:
-        out.rename(target)
-    accelerator.wait_for_everyone()
-    return target
-
-
-def run_lock(output_dir: str | Path, purpose: str = "") -> Path:
-    """A lock file of the run in `output_dir`, beside that folder (hidden): not inside it, which
-    an earlier run's folder moved aside would carry away."""
-    out = Path(output_dir).resolve()
-    return out.with_name(f".{out.name}{'.' * bool(purpose)}{purpose}.lock")
-
-
-@contextmanager
-def running_in(accelerator, output_dir: str | Path):
-    """Hold output_dir for this run (its main process holds a lock beside it, `.<name>.lock`): a
-    second run given the same folder (a sweep that varies reasoner.T but not train.output_dir)
-    moved this one's folder aside while it ran, and the two then wrote into one folder, each
-    pruning the other's checkpoints and overwriting its final/. Now it stops with a ConfigError."""
-    with ExitStack() as held:
-        if accelerator.is_main_process:
-            out = Path(output_dir).resolve()
-            try:  # a folder that cannot be written would fail only at the first save, after data and embedding
-                out.parent.mkdir(parents=True, exist_ok=True)
-                tempfile.TemporaryFile(dir=out.parent).close()
-            except OSError as err:
-                raise ConfigError(f"train.output_dir={output_dir}: cannot write in {out.parent} ({err.strerror or err}); "
-                                  f"choose a writable folder") from None
-            try:
-                held.enter_context(locked(run_lock(out)))
-            except Busy:
-                raise ConfigError(f"train.output_dir={output_dir} is in use by another run: "
-                                  f"give each run its own train.output_dir, e.g. one per setting in a sweep") from None
-        yield
-
-
 def load(accelerator, path: Path) -> None:
     """Verify, then restore everything save() wrote; CheckpointError names what is wrong."""
     verify(path)
@@ -286,48 +225,6 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
                               f"start from these weights with train.init_from={folder}")
     return folder
-
-
-# Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
-# learning rate, weight decay and betas it was saved with (an override would be recorded in
-# config.yaml yet never used), and the weights were fitted to one backbone's states: another
-# backbone of the same width fits every shape, so loading would not notice.
-FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer",
-                   "train.lr", "train.weight_decay", "train.betas")
-
-
-def check_resume_settings(folder: Path, config: Config) -> None:
-    """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
-    saved config (a checkpoint without one is not checked)."""
-    from hybrid.inference import read_config  # inference builds on this module
-
-    if not (folder / "config.yaml").exists():
-        return
-    saved = read_config(folder / "config.yaml")
-
-    def value(c: Config, key: str):
-        group, name = key.split(".")
-        v = getattr(getattr(c, group), name)
-        return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
-
-    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)})"
-               for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
-    if changed:
-        raise CheckpointMismatch(
-            f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
-            f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
-            f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
-
-
-def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:
-    """Move aside (`.superseded`) the checkpoints of output_dir newer than `step`, where a resumed
-    run continues: it will save its own, and `latest` must not find the abandoned ones."""
-    accelerator.wait_for_everyone()  # every process has read the checkpoint it resumed from
-    moved = []
-    if accelerator.is_main_process:
-        moved = [move_aside(c, "superseded").name for c in checkpoints(output_dir) if step_of(c) > step]
-    accelerator.wait_for_everyone()
-    return moved
 
 
 def _load_newest(accelerator, run_dir: Path) -> Path:

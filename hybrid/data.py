@@ -160,3 +160,13 @@ def timed(batches, clock: dict):
         finally:
             clock["seconds"] += time.perf_counter() - start
         yield batch
+
+
+def batches_from(progress, loader, accelerator, waited: dict):
+    """The loader's batches from batch `progress.step` on, epoch after epoch (a run resumed mid-epoch
+    skips what its epoch already gave), the wait for each added to waited["seconds"]."""
+    epoch_len = len(loader)
+    while True:
+        epoch, offset = divmod(progress.step, epoch_len)
+        loader.set_epoch(epoch)
+        yield from timed(accelerator.skip_first_batches(loader, offset) if offset else loader, waited)

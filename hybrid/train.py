@@ -9,7 +9,6 @@ stop, so later steps cost only what is still running.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -28,13 +27,13 @@ from transformers import get_scheduler
 
 from eval.runner import evaluate
 from eval.tasks import PuzzleError, make_task
-from hybrid import checkpoint
+from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
-from hybrid.data import build_splits, examples, timed
+from hybrid.data import batches_from, build_splits, examples
 from hybrid.ema import make_ema
-from hybrid.inference import load_init, locate, save_pretrained
+from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
@@ -72,7 +71,7 @@ def build(config: Config, accelerator: Accelerator):
     # use may draw random numbers (a tiny backbone's build reseeds torch), later uses do not.
     with torch.random.fork_rng(devices=[]):
         # The main process generates data and converts GGUF weights first; the others wait on a lock.
-        with main_process_first(accelerator, checkpoint.run_lock(config.train.output_dir, "preparing")):
+        with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
             splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             backbone = load_for(config, task).to(accelerator.device)
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
@@ -93,7 +92,7 @@ def train(config: Config) -> dict:
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
-    with checkpoint.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
+    with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
         return run(config, accelerator)
 
 
@@ -101,7 +100,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     """Build, train, evaluate and save, in the run's own output_dir."""
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
-    init = check_before_building(config)
+    init = run_folder.check_before_building(config)
     set_seed(config.train.seed)
     task, splits, tensors, model = build(config, accelerator)
     # Training's own draws (dropout) start from the seed too, plus the process index: the same
@@ -115,7 +114,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     if len(tensors["train"]) < config.train.batch_size:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
                           f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
-    init = claim_output_dir(config, accelerator, init)  # only now, once task, data, backbone and init work
+    init = run_folder.claim(config, accelerator, init)  # only now, once task, data, backbone and init work
     if init is not None:
         accelerator.print(f"weights from {init} ({source})")
     # Its own generator: starting an iterator draws a seed from it, not from the global one that
@@ -132,12 +131,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     state = RunState(config, accelerator, task, splits, tensors, eval_model)
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
-        path = checkpoint.resume(accelerator, config.train.resume, state.out_dir)
-        checkpoint.check_resume_settings(path, config)
-        accelerator.print(f"resumed from {path} at batch {state.progress.step}")
-        superseded = checkpoint.supersede(accelerator, state.out_dir, state.progress.step)
-        if superseded:
-            accelerator.print(f"the newer checkpoints of {state.out_dir} were moved aside: {', '.join(superseded)}")
+        run_folder.resume_here(accelerator, config, state.progress)
         state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,33 +151,6 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     del model
     finish(accelerator)  # final/ exists for every process once train() returns
     return results
-
-
-def check_before_building(config: Config) -> Path | None:
-    """The init_from folder (returned), and a resume that cannot work: both are known from the
-    files alone, so they fail before minutes of generating and embedding data."""
-    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
-    if config.train.resume:
-        with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
-            target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
-            checkpoint.check_resume_settings(target, config)
-    return init
-
-
-def claim_output_dir(config: Config, accelerator: Accelerator, init: Path | None) -> Path | None:
-    """A new run, or one branching from another folder's checkpoint, moves an earlier run in
-    output_dir aside. Returns `init`, followed to where it moved when it was inside that run."""
-    out_dir, resume = Path(config.train.output_dir), config.train.resume
-    if resume and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve())):
-        return init  # continuing this folder's run
-    moved = checkpoint.set_aside_earlier_run(accelerator, out_dir)
-    if moved is None:
-        return init
-    accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
-                      f"move it back and add --resume)")
-    if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
-        return moved / init.resolve().relative_to(out_dir.resolve())
-    return init
 
 
 class RunState:
@@ -212,16 +179,6 @@ class RunState:
                             self.config.train.keep_checkpoints)
             self.saved_step = self.progress.step
         return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
-
-
-def batches_from(progress: checkpoint.Progress, loader, accelerator: Accelerator, waited: dict):
-    """The loader's batches from batch `progress.step` on, epoch after epoch (a run resumed mid-epoch
-    skips what its epoch already gave), the wait for each added to waited["seconds"]."""
-    epoch_len = len(loader)
-    while True:
-        epoch, offset = divmod(progress.step, epoch_len)
-        loader.set_epoch(epoch)
-        yield from timed(accelerator.skip_first_batches(loader, offset) if offset else loader, waited)
 
 
 def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dict | None:

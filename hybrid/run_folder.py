@@ -1,0 +1,163 @@
+"""A run's folder, train.output_dir, and the folders its weights may start from.
+
+- One run at a time: the main process holds a lock beside the folder (`running_in`); a second
+  run given the same folder stops with a ConfigError instead of writing into it.
+- A new run never mixes with an earlier one: the earlier run's folder is moved aside whole,
+  to `<output_dir>-<when it started>` (`claim`).
+- A resumed run continues the folder's run; resumed from a checkpoint older than the newest it
+  branches there, and the newer checkpoints are moved aside as `step_N.superseded`
+  (`resume_here`), so `latest` finds the branch's own.
+- A resume cannot change the settings the restored optimizer or weights depend on
+  (`FIXED_ON_RESUME`). That, and the train.init_from and train.resume paths, are checked from
+  their files alone before anything is built (`check_before_building`): a wrong path or setting
+  fails before minutes of generating and embedding data.
+
+Nothing is deleted: every folder set aside can be moved back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from hybrid import checkpoint
+from hybrid.config import Config, ConfigError
+from hybrid.inference import locate, read_config
+from hybrid.lock import Busy, locked
+
+EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
+
+
+def run_lock(output_dir: str | Path, purpose: str = "") -> Path:
+    """A lock file of the run in `output_dir`, beside that folder (hidden): not inside it, which
+    an earlier run's folder moved aside would carry away."""
+    out = Path(output_dir).resolve()
+    return out.with_name(f".{out.name}{'.' * bool(purpose)}{purpose}.lock")
+
+
+@contextmanager
+def running_in(accelerator, output_dir: str | Path):
+    """Hold output_dir for this run (its main process holds a lock beside it, `.<name>.lock`): a
+    second run given the same folder (a sweep that varies reasoner.T but not train.output_dir)
+    moved this one's folder aside while it ran, and the two then wrote into one folder, each
+    pruning the other's checkpoints and overwriting its final/. Now it stops with a ConfigError."""
+    with ExitStack() as held:
+        if accelerator.is_main_process:
+            out = Path(output_dir).resolve()
+            try:  # a folder that cannot be written would fail only at the first save, after data and embedding
+                out.parent.mkdir(parents=True, exist_ok=True)
+                tempfile.TemporaryFile(dir=out.parent).close()
+            except OSError as err:
+                raise ConfigError(f"train.output_dir={output_dir}: cannot write in {out.parent} ({err.strerror or err}); "
+                                  f"choose a writable folder") from None
+            try:
+                held.enter_context(locked(run_lock(out)))
+            except Busy:
+                raise ConfigError(f"train.output_dir={output_dir} is in use by another run: "
+                                  f"give each run its own train.output_dir, e.g. one per setting in a sweep") from None
+        yield
+
+
+def check_before_building(config: Config) -> Path | None:
+    """The init_from folder (returned), and a resume that cannot work: both are known from the
+    files alone, so they fail before minutes of generating and embedding data."""
+    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
+    if config.train.resume:
+        with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
+            target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
+            check_resume_settings(target, config)
+    return init
+
+
+# Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
+# learning rate, weight decay and betas it was saved with (an override would be recorded in
+# config.yaml yet never used), and the weights were fitted to one backbone's states: another
+# backbone of the same width fits every shape, so loading would not notice.
+FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer",
+                   "train.lr", "train.weight_decay", "train.betas")
+
+
+def check_resume_settings(folder: Path, config: Config) -> None:
+    """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
+    saved config (a checkpoint without one is not checked)."""
+    if not (folder / "config.yaml").exists():
+        return
+    saved = read_config(folder / "config.yaml")
+
+    def value(c: Config, key: str):
+        group, name = key.split(".")
+        v = getattr(getattr(c, group), name)
+        return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
+
+    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)})"
+               for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    if changed:
+        raise checkpoint.CheckpointMismatch(
+            f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
+            f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
+            f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
+
+
+def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
+    """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder
+    to `<output_dir>-<when that run started>` and return where. Left in place, the earlier run's
+    checkpoints would mix with the new run's (pruning and `--resume` go by step number) and its
+    final weights would be overwritten."""
+    out = Path(output_dir)
+    found = out.is_dir() and any((out / name).exists() for name in EARLIER_RUN)
+    target = None
+    if found:
+        started = (out / "config.yaml") if (out / "config.yaml").exists() else out
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started.stat().st_mtime))
+        target = checkpoint.free_name(out.with_name(f"{out.name}-{stamp}"))
+    accelerator.wait_for_everyone()  # every process has named the target before the folder moves
+    if found and accelerator.is_main_process:
+        out.rename(target)
+    accelerator.wait_for_everyone()
+    return target
+
+
+def claim(config: Config, accelerator, init: Path | None) -> Path | None:
+    """A new run, or one branching from another folder's checkpoint, moves an earlier run in
+    output_dir aside. Returns `init`, followed to where it moved when it was inside that run."""
+    out_dir, resume = Path(config.train.output_dir), config.train.resume
+    if resume and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve())):
+        return init  # continuing this folder's run
+    moved = set_aside_earlier_run(accelerator, out_dir)
+    if moved is None:
+        return init
+    accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
+                      f"move it back and add --resume)")
+    if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
+        return moved / init.resolve().relative_to(out_dir.resolve())
+    return init
+
+
+def resume_here(accelerator, config: Config, progress) -> Path:
+    """Load train.resume into everything registered with the accelerator (`progress` among it)
+    and branch the run there: the folder's newer checkpoints are moved aside. Returns the
+    checkpoint loaded (with a run folder or `latest`, the newest good one)."""
+    out_dir = Path(config.train.output_dir)
+    path = checkpoint.resume(accelerator, config.train.resume, out_dir)
+    check_resume_settings(path, config)  # again: `latest` may have fallen back to an older one
+    accelerator.print(f"resumed from {path} at batch {progress.step}")
+    superseded = supersede(accelerator, out_dir, progress.step)
+    if superseded:
+        accelerator.print(f"the newer checkpoints of {out_dir} were moved aside: {', '.join(superseded)}")
+    return path
+
+
+def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:
+    """Move aside (`.superseded`) the checkpoints of output_dir newer than `step`, where a resumed
+    run continues: it will save its own, and `latest` must not find the abandoned ones."""
+    accelerator.wait_for_everyone()  # every process has read the checkpoint it resumed from
+    moved = []
+    if accelerator.is_main_process:
+        moved = [checkpoint.move_aside(c, "superseded").name for c in checkpoint.checkpoints(output_dir)
+                 if checkpoint.step_of(c) > step]
+    accelerator.wait_for_everyone()
+    return moved
