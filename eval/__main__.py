@@ -73,13 +73,23 @@ def read_puzzles(path: str | Path, task) -> list[str]:
 def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tuple[list, list[dict]]:
     """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that
     cannot be read becomes a recorded failure."""
-    if not hasattr(task, "from_text"):
+    answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
+    if answered and not jsonl:
+        question, answer = task.fields
+        raise HarnessError(f"task {task.name!r} scores each question against the answer given with it: use a .jsonl "
+                           f'file, one {{"{question}": ..., "{answer}": ...}} object per line')
+    if not answered and not hasattr(task, "from_text"):
         raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
     parsed, failures = [], []
     for i, text in enumerate(texts):
         try:
             if jsonl:
                 item = json.loads(text)
+                if answered:
+                    if not isinstance(item, dict):
+                        raise PuzzleError(f"each line must be a JSON object with the fields {', '.join(task.fields)}")
+                    parsed.append(task.from_row(item, wording, where=f"puzzle {i}"))
+                    continue
                 text = item["question"] if isinstance(item, dict) else item
                 if not isinstance(text, str):
                     raise PuzzleError("each line must be a JSON string or an object with a 'question' string")

@@ -111,3 +111,28 @@ def test_the_task_reads_its_data_only_when_asked():
     assert task.num_slots == 8 and task.example("2 + 2?", "4").labels[:2] == encode("4", 8)[:2]
     with pytest.raises(PuzzleError, match="no such file"):
         task.splits(4, 2, seed=0)
+
+
+def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_path):
+    """`python -m eval RUN --puzzles mine.jsonl` on a qa run: the answer comes with each question
+    (it cannot be worked out from it), so lines are read as pairs; a line without its answer is a
+    recorded failure, and a plain-text file, which can hold no answers, is a clear error."""
+    from eval.__main__ import HarnessError, evaluate_run
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(12)))
+    train(small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=4",
+                       "train.batch_size=4", "train.steps=2"))
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"question": "What is 20 + 1?", "answer": 21}\n{"question": "What is 30 + 1?"}\n'
+                    '"What is 40 + 1?"\n{"question": "What is 2 + 1?", "answer": "3"}\n')
+    report = evaluate_run(tmp_path / "run", puzzles=mine, out=tmp_path / "report")
+    assert report["num_puzzles"] == 2 and report["puzzle_failures"]["count"] == 2
+    first, second = report["puzzle_failures"]["first"]
+    assert "puzzle 1: no field 'answer' (task.answer_field)" in first["error"]
+    assert "must be a JSON object with the fields question, answer" in second["error"]
+    assert 0.0 <= report["exact_accuracy"] <= 1.0 and len(report["exact_curve"]) == 2
+    text = tmp_path / "mine.txt"
+    text.write_text("What is 20 + 1?\n")
+    with pytest.raises(HarnessError, match=r'use a .jsonl file, one \{"question": ..., "answer": ...\} object'):
+        evaluate_run(tmp_path / "run", puzzles=text, out=tmp_path / "text")

@@ -155,6 +155,12 @@ class QA(Task):
         return Example(question=question, answer=answer, labels=text_answer.encode(answer, self.max_answer_chars),
                        wording=wording)
 
+    def from_row(self, row: dict, wording: int = 0, where: str = "the row") -> Example:
+        """An example from one (question, answer) object read by hand (`python -m eval --puzzles
+        mine.jsonl`): the answer cannot be worked out from the question, so it comes with it, in the
+        task's fields."""
+        return self.example(*pair(dict(row, _where=where), *self.fields, self.max_answer_chars), wording)
+
     def generate(self, rng: random.Random, wording: int) -> Example:
         """A pair drawn from the whole source (every split)."""
         return self.example(*rng.choice(self.pairs), wording)
