@@ -18,7 +18,6 @@ import importlib
 import importlib.util
 import json
 import os
-import shutil
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.checkpoint import sha256
 from hybrid.config import BackboneConfig, ConfigError, TrainConfig
-from hybrid.lock import lock_file, locked
+from hybrid.folders import build_once
+from hybrid.lock import lock_file
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = TrainConfig.data_dir
@@ -152,13 +152,8 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     if not source.exists():
         raise ConfigError(f"backbone.gguf_file={gguf_file!r}: no such file in {folder}")
     target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source)}-{SAVED_BY}"
-    if (target / "config.json").exists():
-        return target
-    # Runs started together (a sweep) wait for the first to convert: converting at once, they
-    # removed each other's half-written copies, and all but the first failed to rename theirs.
-    with locked(lock_file(cache_dir, target.name), f"converting {source.name}"):
-        if (target / "config.json").exists():
-            return target
+
+    def convert(tmp: Path) -> None:
         warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
@@ -167,11 +162,12 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
             del config.quantization_config  # the copy holds plain float weights
         model = AutoModel.from_config(config)
         model.load_state_dict(gguf_model.state_dict())
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        tmp.rename(target)  # atomic: a crash never leaves a half-converted folder that looks complete
+
+    # Converted by the first of the runs started together (a sweep); the others wait and reuse it.
+    # No `fix`: an OSError here may be transformers failing to read the GGUF file, not a full disk.
+    build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
     return target
 
 

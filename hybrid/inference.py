@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import warnings
 from dataclasses import dataclass
 from itertools import islice
@@ -44,6 +43,7 @@ from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, ConfigError, from_yaml, to_yaml
 from hybrid.data import answering_wording
+from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 
@@ -54,21 +54,17 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
     frozen base from state dicts) to `folder`, atomically."""
     folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        tmp.mkdir(parents=True)
+
+    def write(tmp: Path) -> None:
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
         (tmp / CONFIG).write_text(to_yaml(config))
         # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
         # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
         # be edited (a moved task.path, a key an older version had).
         (tmp / checkpoint.MANIFEST).write_text(json.dumps({WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}, indent=1))
-    except (OSError, SafetensorError) as err:  # a full disk or a read-only folder
-        shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
-        raise checkpoint.unwritable(folder, err, "Free space there or save to a disk with room") from err
-    checkpoint.replace_folder(tmp, folder)
+
+    write_folder(folder, write, "Free space there or save to a disk with room", errors=(OSError, SafetensorError))
     return folder
 
 

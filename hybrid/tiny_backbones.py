@@ -5,16 +5,15 @@ ones. Tests and smoke runs use them: `backbone.path=tiny:gpt2` builds the folder
 
 from __future__ import annotations
 
-import shutil
 import string
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
 
-from hybrid.checkpoint import replace_folder
 from hybrid.config import ConfigError, TrainConfig
-from hybrid.lock import lock_file, locked
+from hybrid.folders import build_once, write_folder
+from hybrid.lock import lock_file
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -40,10 +39,27 @@ def check_kind(kind: str) -> None:
 
 def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """Tiny backbone `kind` saved in the folder `path` (replacing what is there)."""
+    check_kind(kind)
+    path = Path(path)
+    write_folder(path, lambda tmp: save(kind, tmp, hidden, layers, seed))
+    return path
+
+
+def resolve(kind: str, cache_dir: str | Path = Path(TrainConfig.data_dir) / "tiny") -> str:
+    """The folder of tiny backbone `kind`, built on first use (by one of the runs started together)."""
+    from hybrid.backbone import SAVED_BY
+
+    check_kind(kind)
+    path = Path(cache_dir).expanduser() / f"{kind}-{SAVED_BY}"
+    build_once(path, "tokenizer.json", lambda tmp: save(kind, tmp), lock_file(cache_dir, path.name), f"building tiny:{kind}")
+    return str(path)
+
+
+def save(kind: str, folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> None:
+    """Tiny backbone `kind` written into the empty folder `folder`."""
     import torch
     from transformers import AutoModel
 
-    check_kind(kind)
     tokenizer = char_tokenizer(encoder=kind in ("bert", "t5"))
     size = len(tokenizer)
     config = {
@@ -58,27 +74,7 @@ def build(kind: str, path: str | Path, hidden: int = 32, layers: int = 2, seed: 
                                num_heads=4, pad_token_id=0, eos_token_id=3, decoder_start_token_id=0),
     }[kind]()
     torch.manual_seed(seed)
-    model = AutoModel.from_config(config)
-    # Saved beside its place and renamed into it, as convert_gguf does: an interrupted build
-    # (Ctrl-C, a killed test run) must not leave weights without a tokenizer, which would load
-    # with an empty one.
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    replace_folder(tmp, path)
-    return path
-
-
-def resolve(kind: str, cache_dir: str | Path = Path(TrainConfig.data_dir) / "tiny") -> str:
-    """The folder of tiny backbone `kind`, built on first use."""
-    from hybrid.backbone import SAVED_BY
-
-    check_kind(kind)
-    path = Path(cache_dir).expanduser() / f"{kind}-{SAVED_BY}"
-    if not (path / "tokenizer.json").exists():  # saved last: a folder an interrupted build left is built again
-        with locked(lock_file(cache_dir, path.name), f"building tiny:{kind}"):  # runs started together build it once
-            if not (path / "tokenizer.json").exists():
-                build(kind, path)
-    return str(path)
+    AutoModel.from_config(config).save_pretrained(folder)
+    # Last: a folder an interrupted build of an older version left without it (weights without a
+    # tokenizer, which would load with an empty one) is built again.
+    tokenizer.save_pretrained(folder)

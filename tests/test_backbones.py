@@ -441,14 +441,14 @@ def test_runs_started_together_convert_a_gguf_file_once(tiny_backbone, tmp_path,
 def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch):
     from hybrid import tiny_backbones
 
-    real, builds, started = tiny_backbones.build, [], threading.Event()
+    real, builds, started = tiny_backbones.save, [], threading.Event()
 
-    def slow(kind, path):
+    def slow(kind, folder):
         builds.append(kind)
         started.set()
         time.sleep(1)  # the second run arrives meanwhile
-        return real(kind, path)
+        return real(kind, folder)
 
-    monkeypatch.setattr(tiny_backbones, "build", slow)
+    monkeypatch.setattr(tiny_backbones, "save", slow)
     first, second = run_together(lambda: tiny_backbones.resolve("bert", tmp_path), started)
     assert first == second and builds == ["bert"]

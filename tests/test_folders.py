@@ -1,0 +1,79 @@
+"""Folders written whole (hybrid/folders.py): a write cut short leaves nothing that looks
+complete, a complete folder is reused, and runs started together write it once."""
+
+import errno
+import threading
+import time
+
+import pytest
+
+from hybrid.folders import build_once, write_folder
+
+
+def writer(calls, fail=None):
+    """A write that records its call, writes `data` then the marker `done`, or raises `fail` between."""
+    def write(tmp):
+        calls.append(sorted(p.name for p in tmp.iterdir()))  # what it found in its folder: nothing
+        (tmp / "data").write_text(f"call {len(calls)}")
+        if fail is not None:
+            raise fail
+        (tmp / "done").write_text("")
+        return len(calls)
+    return write
+
+
+def once(path, write, **kwargs):
+    return build_once(path, "done", write, path.parent / "locks" / f"{path.name}.lock", "building x", **kwargs)
+
+
+@pytest.mark.parametrize("fail", [KeyboardInterrupt(), RuntimeError("broken")])
+def test_a_write_cut_short_leaves_nothing_and_the_next_call_writes_the_folder(tmp_path, fail):
+    path, calls = tmp_path / "x", []
+    (tmp_path / "x.tmp").mkdir()
+    (tmp_path / "x.tmp" / "stale").write_text("")  # left by a crash before: the write gets an empty folder
+    with pytest.raises(type(fail)):
+        once(path, writer(calls, fail))
+    assert not path.exists() and not (tmp_path / "x.tmp").exists()
+    assert once(path, writer(calls)) == 2 and (path / "data").read_text() == "call 2"
+    assert calls == [[], []]
+
+
+def test_a_complete_folder_is_not_written_again_and_the_marker_says_which_is(tmp_path):
+    path, calls = tmp_path / "x", []
+    assert once(path, writer(calls)) == 1
+    assert once(path, writer(calls)) is None and len(calls) == 1  # complete: reused
+    (path / "done").unlink()  # what a write in place, cut short, left: no marker
+    (path / "extra").write_text("")
+    assert once(path, writer(calls)) == 2
+    assert sorted(p.name for p in path.iterdir()) == ["data", "done"]  # replaced whole, not written over
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("x.")] == []  # no .tmp or .old left
+
+
+def test_a_full_disk_names_the_folder_and_what_to_do_and_other_errors_pass_unchanged(tmp_path):
+    path = tmp_path / "x"
+    full = OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError, match=r"could not write .*/x \(.* GiB free there\): .*No space left on device.*Free it"):
+        write_folder(path, writer([], full), "Free it")
+    with pytest.raises(OSError, match="^\\[Errno 28\\] No space left on device$"):  # no fix: as raised
+        write_folder(path, writer([], full))
+    with pytest.raises(ValueError, match="^bad$"):  # not one of `errors`: as raised
+        write_folder(path, writer([], ValueError("bad")), "Free it")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_started_together_write_the_folder_once(tmp_path, capsys):
+    path, calls, writing = tmp_path / "x", [], threading.Event()
+    write = writer(calls)
+
+    def slow(tmp):
+        writing.set()
+        time.sleep(0.5)  # the second run arrives meanwhile
+        return write(tmp)
+
+    first = threading.Thread(target=once, args=(path, slow))
+    first.start()
+    assert writing.wait(60)
+    assert once(path, write) is None  # it waited for the first, then found the folder complete
+    first.join()
+    assert len(calls) == 1 and (path / "done").exists()
+    assert "building x: another run is doing it; waiting" in capsys.readouterr().err
