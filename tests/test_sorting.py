@@ -166,7 +166,7 @@ def test_a_direction_no_phrase_reads_is_an_error_not_ascending():
     for text, words in [("Sort from largest to smalest: 1, 3, 2", "'largest', 'smalest'"),
                         ("Sort in decending order: 1, 3, 2", "'decending'"),
                         ("Put these in reverse order: 1, 3, 2", "'reverse'"),
-                        ("Arrange these numbers, largest to lowest: 1, 3, 2", "'largest', 'lowest'")]:
+                        ("Arrange these numbers, smaller to lowest: 1, 3, 2", "'smaller', 'lowest'")]:
         with pytest.raises(PuzzleError, match=f"could not read the direction in .*{words}.*'from largest to smallest'"):
             task.from_text(text)
     assert task.from_text("Arrange the following numbers: 1, 3, 2").answer == "1, 2, 3"
@@ -186,13 +186,53 @@ def test_words_that_describe_the_numbers_are_no_direction():
                  "Look up and sort these: 1, 3, 2", "Sort these, at least try: 1, 3, 2", "Sort the daily highs: 1, 3, 2",
                  "Sort the numbers arising from the test: 1, 3, 2", "Sort the larger ones: 1, 3, 2"]:
         assert task.from_text(text).answer == "1, 2, 3", text
-    for text, words in [("Sort from small to large: 1, 3, 2", "'small', 'large'"),
-                        ("Sort from the biggest number to the smallest number: 1, 3, 2", "'biggest', 'smallest'"),
-                        ("Sort them, max to min: 1, 3, 2", "'max', 'min'"),
+    for text, words in [("Sort from the biggest number to the smallest number: 1, 3, 2", "'biggest', 'smallest'"),
                         ("Sort with the biggest number first: 1, 3, 2", "'biggest'"),
                         ("Sort the list, smallest one last: 1, 3, 2", "'smallest'")]:
         with pytest.raises(PuzzleError, match=f"could not read the direction in .*\\(from {words}\\)"):
             task.from_text(text)
+
+
+def test_a_word_for_each_end_either_side_of_to_says_the_direction():
+    """"small to large", "low to high" or "max to min" say the direction as plainly as a known
+    phrase, but were refused as one no phrase reads. A word for each end of the sorted list, one
+    either side of "to" (articles skipped), reads as that direction, and its words are the
+    instruction slot; both words at one end, pairs that disagree and a pair beside another
+    direction word are still refused."""
+    task = Sorting(length=3)
+    for text, phrase, descending in [("Sort from small to large: 1, 3, 2", "small to large", False),
+                                     ("Sort small to big: 1, 3, 2", "small to big", False),
+                                     ("Sort from smaller to larger numbers: 1, 3, 2", "smaller to larger", False),
+                                     ("Order them from the lowest to the highest: 1, 3, 2", "lowest to the highest", False),
+                                     ("Put these least to greatest: 1, 3, 2", "least to greatest", False),
+                                     ("Sort From Small\nTo Large: 1, 3, 2", "Small\nTo Large", False),
+                                     ("Sort from large to small: 1, 3, 2", "large to small", True),
+                                     ("Sort them, max to min: 1, 3, 2", "max to min", True),
+                                     ("Sort most to least: 1, 3, 2", "most to least", True),
+                                     ("Arrange these numbers, largest to lowest: 1, 3, 2", "largest to lowest", True)]:
+        example = task.from_text(text)
+        assert (example.data["descending"], spans_text(example)[0]) == (descending, phrase), text
+        assert example.answer == ("3, 2, 1" if descending else "1, 2, 3")
+    for text, words in [("Sort smaller to lowest: 1, 3, 2", "'smaller', 'lowest'"),
+                        ("Sort small to large, then large to small: 1, 3, 2", "'small', 'large', 'large', 'small'"),
+                        ("Sort small to large to small: 1, 3, 2", "'small', 'large', 'small'"),
+                        ("Sort in reverse, small to large: 1, 3, 2", "'reverse', 'small', 'large'"),
+                        ("Sort small to large, biggest number first: 1, 3, 2", "'small', 'large', 'biggest'")]:
+        with pytest.raises(PuzzleError, match=f"could not read the direction in .*\\(from {words}\\)"):
+            task.from_text(text)
+
+
+def test_misspellings_are_matched_against_long_words_picked_once(monkeypatch):
+    """says_direction filtered each word list for its long words on every call, once per word of a
+    request; they are picked once, when the module is imported."""
+    from eval.tasks import sorting
+
+    for among in (sorting.ORDER_WORDS, sorting.DIRECTION_WORDS, sorting.FIRST_WORDS):
+        assert sorting.LONG_WORDS[among] == sorted(word for word in among if len(word) >= 5)
+    assert sorting.says_direction("decending", sorting.ORDER_WORDS)
+    monkeypatch.setitem(sorting.LONG_WORDS, sorting.ORDER_WORDS, [])  # read from the table, not filtered again
+    assert not sorting.says_direction("decending", sorting.ORDER_WORDS)
+    assert sorting.says_direction("descending", sorting.ORDER_WORDS)
 
 
 def test_wordings_say_the_direction_and_set_the_number_format():

@@ -181,30 +181,64 @@ PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNO
 # top scores", "numbers up to 100", "write down"): those say a direction only in a direction's shape,
 # "<word> to <word>" ("small to large") or a superlative before "first" or "last" ("biggest number
 # first"); ORDER_WORDS say one wherever they stand.
-ORDER_WORDS = {"ascending", "descending", "ascend", "descend", "increasing", "decreasing", "reverse", "reversed",
-               "upward", "downward"}
-DIRECTION_WORDS = ({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
-                   - {"in", "order", "from", "to", "first"}
-                   | ORDER_WORDS
-                   | {"increase", "decrease", "up", "down", "min", "max",
-                      "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
-FIRST_WORDS = {p.split()[-2] for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) if p.endswith(" first")}  # "smallest"...
+ORDER_WORDS = frozenset({"ascending", "descending", "ascend", "descend", "increasing", "decreasing", "reverse",
+                         "reversed", "upward", "downward"})
+DIRECTION_WORDS = frozenset({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
+                            - {"in", "order", "from", "to", "first"}
+                            | ORDER_WORDS
+                            | {"increase", "decrease", "up", "down", "min", "max",
+                               "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
+FIRST_WORDS = frozenset(p.split()[-2] for p in (*ASCENDING_WORDS, *DESCENDING_WORDS)
+                        if p.endswith(" first"))  # "smallest"...
+# The words of each list above long enough to be read misspelt (`says_direction`), picked once.
+LONG_WORDS = {among: sorted(word for word in among if len(word) >= 5) for among in (ORDER_WORDS, DIRECTION_WORDS,
+                                                                                     FIRST_WORDS)}
+# "<word> to <word>" with a word for each end of the sorted list, small end first or large end first,
+# says the direction as plainly as a phrase above: "small to large", "smaller to larger", "from the
+# lowest to the highest", "least to greatest", "max to min", "largest to lowest". Read only exactly
+# in that shape (articles skipped): a pair with both words at one end ("smaller to lowest"), two
+# pairs that disagree ("small to large, large to small") or a pair beside other direction words
+# ("in reverse, small to large", "biggest number first") is still refused, as is a misspelt or
+# farther apart one ("largest to smalest", "the biggest number to the smallest number").
+SMALL_END = frozenset({"small", "smaller", "smallest", "little", "low", "lower", "lowest", "least", "min", "minimum"})
+LARGE_END = frozenset({"large", "larger", "largest", "big", "bigger", "biggest", "high", "higher", "highest", "great",
+                       "greater", "greatest", "most", "max", "maximum"})
 
 
-def says_direction(word: str, among: set[str] = DIRECTION_WORDS) -> bool:
-    """Whether `word` is one of the words `among`, or a misspelling of a long one ("smalest",
-    "decending"; at this similarity common words such as "following" or "listed" are not)."""
+def says_direction(word: str, among: frozenset[str] = DIRECTION_WORDS) -> bool:
+    """Whether `word` is one of the words `among` (one of the lists above), or a misspelling of a
+    long one ("smalest", "decending"; at this similarity common words such as "following" or
+    "listed" are not)."""
     word = word.lower()
-    return word in among or len(word) >= 5 and bool(get_close_matches(word, [w for w in among if len(w) >= 5], 1, 0.8))
+    return word in among or len(word) >= 5 and bool(get_close_matches(word, LONG_WORDS[among], 1, 0.8))
 
 
-def unread_direction(text: str) -> list[str]:
-    """The words of `text` (a request before its numbers, which no known phrase reads) that say
-    which way to sort: an ORDER_WORD anywhere, direction words on both sides of "to" ("small to
-    large", "from the largest to the lowest"), or a superlative up to three words before "first"
-    or "last" ("biggest number first"). Articles are skipped."""
-    # Digits count as words: in "numbers up to 100", "to" has no direction word after it.
-    words = [w for w in re.findall(r"[^\W_]+", text.lower()) if w not in ("the", "a", "an")]
+def request_words(text: str) -> list[tuple[str, int, int]]:
+    """(word in lower case, start, end) of each word of `text`, articles skipped. Digits count as
+    words: in "numbers up to 100", "to" has no direction word after it."""
+    words = ((m.group().lower(), *m.span()) for m in re.finditer(r"[^\W_]+", text))
+    return [word for word in words if word[0] not in ("the", "a", "an")]
+
+
+def end_pairs(words: list[tuple[str, int, int]]) -> dict[int, bool]:
+    """{i: descending} for each "to" at words[i] between a word for one end of the sorted list and
+    one for the other (`SMALL_END`, `LARGE_END`): "small to large" says ascending, "high to low"
+    descending."""
+    pairs = {}
+    for i in range(1, len(words) - 1):
+        before, after = words[i - 1][0], words[i + 1][0]
+        if words[i][0] == "to" and (before in SMALL_END and after in LARGE_END or
+                                    before in LARGE_END and after in SMALL_END):
+            pairs[i] = before in LARGE_END
+    return pairs
+
+
+def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
+    """Which of `words` (`request_words` of a request before its numbers, which no known phrase
+    reads) say which way to sort: an ORDER_WORD anywhere, direction words on both sides of "to"
+    ("small to large", "from the largest to the lowest"), or a superlative up to three words
+    before "first" or "last" ("biggest number first")."""
+    words = [word for word, _, _ in words]
     said = set()
     for i, word in enumerate(words):
         if says_direction(word, ORDER_WORDS):
@@ -216,7 +250,7 @@ def unread_direction(text: str) -> list[str]:
                 said |= {*before, *after}
         if says_direction(word, FIRST_WORDS) and {"first", "last"} & set(words[i + 1:i + 4]):
             said.add(i)
-    return [words[i] for i in sorted(said)]
+    return said
 
 
 def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) -> tuple[str, list[tuple[int, int]]]:
@@ -290,10 +324,11 @@ class Sorting(Task):
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
-        largest first when the text says so (`DESCENDING_WORDS`), smallest first when it says so
-        or names no direction, refused when it names one in no known phrase (`unread_direction`).
-        The instruction slot covers the first direction phrase before the numbers, else all the
-        text before them."""
+        largest first when the text says so (`DESCENDING_WORDS`, or a pair of ends: "large to
+        small", `end_pairs`), smallest first when it says so or names no direction, refused when
+        it names one in no known phrase (`unread_direction`) or contradicts itself. The
+        instruction slot covers the first direction phrase (or pair of ends) before the numbers,
+        else all the text before them."""
         descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
@@ -305,13 +340,23 @@ class Sorting(Task):
         if phrases:
             instruction = min(phrases, key=lambda span: (span[0], -span[1]))  # the first, longest phrase
         else:
-            unread = unread_direction(text[:first])
-            if unread:
+            # No known phrase: a pair of ends ("small to large", `end_pairs`) may say the direction,
+            # when it is the only thing that does and all such pairs agree
+            words = request_words(text[:first])
+            pairs = end_pairs(words)
+            paired = {j for i in pairs for j in (i - 1, i + 1)}
+            said = unread_direction(words)
+            if said - paired or len(set(pairs.values())) > 1:
+                unread = [words[j][0] for j in sorted(said | paired)]
                 raise PuzzleError(f"could not read the direction in {text[:first].strip()!r} (from "
                                   f"{', '.join(map(repr, unread))}); say 'from smallest to largest' or 'from largest to "
                                   "smallest', 'ascending' or 'descending', 'smallest first' or 'largest first'")
-            prefix = text[:first].rstrip(" :\n\t-")
-            instruction = (len(prefix) - len(prefix.lstrip()), len(prefix))
+            if pairs:
+                i = min(pairs)
+                descending, instruction = pairs[i], (words[i - 1][1], words[i + 1][2])
+            else:
+                prefix = text[:first].rstrip(" :\n\t-")
+                instruction = (len(prefix) - len(prefix.lstrip()), len(prefix))
         spans = [instruction, *((colon + a, colon + b) for _, a, b in found)]
         return self.example([v for v, _, _ in found], wording, descending, spans, text)
 
