@@ -80,8 +80,10 @@ def test_rows_of_words_read_with_windows_line_ends_tabs_and_indentation():
         assert task.from_text(typed, 2).answer == SOLVED
 
 
-# The one pattern that found the legend before find_legend, kept as its specification.
-ONE_PATTERN = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\).*?Legend: '(.)' = Wall, '(.)' = Passage[^\n]*\n", re.S)
+# The one pattern that found the legend before find_legend, kept as its specification; its glyphs
+# are any character but a line break (re.S is for the .*? between the phrases only).
+ONE_PATTERN = re.compile(r"from '([^\n])' \(start\) to '([^\n])' \(goal\).*?"
+                         r"Legend: '([^\n])' = Wall, '([^\n])' = Passage[^\n]*\n", re.S)
 PIECES = ["from 'S' (start) to 'G' (goal)", "from 'A' (start) to '\n' (goal)", "Legend: '#' = Wall, '.' = Passage",
           "Legend: '\n' = Wall, 'x' = Passage", "from '", "Legend: '", "\n", " ", "'", "x", "# . S G\n"]
 
@@ -92,6 +94,17 @@ def test_find_legend_reads_what_the_one_pattern_read(pieces):
     text = "".join(pieces)
     match = ONE_PATTERN.search(text)
     assert find_legend(text) == (match and (match.groups(), match.end()))
+
+
+def test_a_line_break_is_no_legend_glyph():
+    """The legend's patterns carried re.S, so a line break in quotes was read as a glyph (the
+    start here), and every line end of the grid turned into a start cell; a glyph is a character
+    of a grid row. The legend after it still reads."""
+    legend = "Legend: '#' = Wall, '.' = Passage\n"
+    assert find_legend(f"Navigate from '\n' (start) to 'G' (goal).\n{legend}# S G\n") is None
+    assert find_legend(f"Navigate from 'S' (start) to 'G' (goal).\nLegend: '\n' = Wall, '.' = Passage\n") is None
+    text = f"from '\n' (start) to 'G' (goal)\nNavigate from 'A' (start) to 'B' (goal).\n{legend}# A B\n"
+    assert find_legend(text) == (("A", "B", "#", "."), len(text) - len("# A B\n"))
 
 
 def test_a_long_line_of_legends_is_refused_with_searches_that_cannot_rescan_it():

@@ -197,8 +197,9 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
 # (on the same line or a later one); the grid follows the legend's line. Searched for one after the
 # other rather than as one pattern: "from ... .*? Legend ...[^\n]*\n" retried its .*? and [^\n]* from
 # every start phrase to every legend, so a long line of them took seconds to minutes to refuse.
-START_GOAL = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\)", re.S)
-WALL_FLOOR = re.compile(r"Legend: '(.)' = Wall, '(.)' = Passage", re.S)
+# A glyph is one character of a grid row, so never a line break ('.' without re.S).
+START_GOAL = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\)")
+WALL_FLOOR = re.compile(r"Legend: '(.)' = Wall, '(.)' = Passage")
 # [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
 ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
 
