@@ -319,6 +319,34 @@ def test_a_written_puzzle_reads_back_into_its_grids_in_every_wording(arc):
     assert [arc.verify(v, v.answer) for v in answered] == [True] * 4
 
 
+def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_time(arc):
+    """An ARC task may have several test inputs. Pasted with two, the puzzle was refused as "found
+    8 grids ... (an odd number, at least 3)", which does not say what is wrong; with three, it was
+    read silently: the first two test inputs became one more demonstration (input and output) and
+    the third was answered. Several grids under test input headings are refused, saying to ask one
+    test input at a time; a typed test output is no test input."""
+    from eval.tasks.arc import read_task
+
+    both = {"train": MIRROR["train"], "test": [MIRROR["test"][0], {"input": [[7, 0]], "output": [[0, 7]]}]}
+    for wording, heading in enumerate(["Test input (", "Now the test input (", "test in:"]):
+        asking_first, asking_second = (arc.example(both, i, wording).question for i in (0, 1))
+        cut = asking_first.index(heading)
+        demos, first, second = asking_first[:cut], asking_first[cut:], asking_second[asking_second.index(heading):]
+        for text, count in [(demos + first + second, 2), (demos + first + second + first, 3)]:
+            with pytest.raises(PuzzleError, match=f"found {count} test inputs .*give the demonstrations with one "
+                                                  "test input, then again with the next"):
+                read_task(text)
+            with pytest.raises(PuzzleError, match=f"found {count} test inputs"):
+                arc.read_views(text, wording, 2, random.Random(0))
+        assert read_task(demos + second)["test"] == [{"input": [[7, 0]]}]  # one at a time reads
+    typed = "in 1:\n1 0\n2 0\nout 1:\n01\n02\nTest input 1:\n3 0 0\n0 4 0\nTest input 2:\n7 0\nTest input 3:\n1 1"
+    with pytest.raises(PuzzleError, match="found 3 test inputs .*'Test input 1:', 'Test input 2:', 'Test input 3:'"):
+        read_task(typed)
+    answered = arc.example(MIRROR).question + "0 0 3\n0 4 0\n"  # the test output typed under "Test output:"
+    with pytest.raises(PuzzleError, match="found 6 grids"):
+        read_task(answered)
+
+
 @pytest.fixture
 def arc_solver(small_config):
     """make(*overrides): an untrained ARC hybrid (4x4 canvas, trained on wording 2)."""

@@ -46,6 +46,7 @@ their test inputs never enter training.
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -211,22 +212,41 @@ def grid_row(line: str) -> list[int] | None:
     return digit_row(line)
 
 
+# A heading that names a test input says "test" and not "out" or "output": "Test input (3x3):",
+# "Now the test input (3x3):", "test in:", "test:", "Test input 2:", not "Test output:", "test out:".
+TEST, OUTPUT = re.compile(r"\btest\b", re.IGNORECASE), re.compile(r"\bout(?:put)?\b", re.IGNORECASE)
+
+
+def names_test_input(heading: str) -> bool:
+    return bool(TEST.search(heading)) and not OUTPUT.search(heading)
+
+
 def read_task(text: str, answer: str = "") -> dict:
     """The ARC task a written puzzle shows, in any of the three wordings or typed in their layout:
     its grids in order (runs of row lines, each run under a heading line) are demonstration input,
     output, input, output, ..., then the test input. The test output is `answer` when one is given,
-    else left out: it is what the puzzle asks."""
+    else left out: it is what the puzzle asks. A puzzle asks one test input: one with several
+    (several grids under test input headings, `names_test_input`) is refused, not read as more
+    demonstrations or answered for one of them."""
     grids: list[Grid] = []
-    current = None  # the grid whose rows are being read
+    headings: list[str] = []  # the heading line above each grid ("" for none since the grid before)
+    current, heading = None, ""  # the grid whose rows are being read; the last line since it that is no row
     for line in text.splitlines():
         row = grid_row(line)
         if row is None:
-            current = None
+            current, heading = None, line.strip() or heading
         elif current is None:
             current = [row]
             grids.append(current)
+            headings.append(heading)
+            heading = ""
         else:
             current.append(row)
+    tests = [heading for heading in headings if names_test_input(heading)]
+    if len(tests) > 1:
+        raise PuzzleError(f"found {len(tests)} test inputs in the puzzle (under {', '.join(map(repr, tests))}); a "
+                          "puzzle asks one: give the demonstrations with one test input, then again with the next "
+                          "(as separate puzzles, a blank line between them)")
     if len(grids) < 3 or len(grids) % 2 == 0:
         raise PuzzleError(f"found {len(grids)} grids in the puzzle; an ARC puzzle shows demonstration input and "
                           "output grids, then the test input (an odd number, at least 3), each under a heading line")
