@@ -222,6 +222,24 @@ def test_a_word_for_each_end_either_side_of_to_says_the_direction():
             task.from_text(text)
 
 
+def test_requests_that_would_have_read_the_wrong_way_are_read_right_or_refused():
+    """Three requests got a confident wrong answer: "non-decreasing" read as descending (the
+    phrase "decreasing" inside it), "ascending, biggest first" as descending (the first phrase of
+    either direction won), and "large to smal" as ascending (a misspelling too short to match)."""
+    task = Sorting(length=3)
+    for text, descending in [("Sort in non-decreasing order: 1, 3, 2", False), ("Sort nondecreasing: 1, 3, 2", False),
+                             ("Sort in non decreasing order: 1, 3, 2", False), ("Sort non-increasing: 1, 3, 2", True),
+                             ("Sort in decreasing order: 1, 3, 2", True), ("Sort increasingly: 1, 3, 2", False),
+                             ("Sort decreasingly: 1, 3, 2", True)]:
+        assert task.from_text(text).data["descending"] is descending, text
+    with pytest.raises(PuzzleError, match=r"asks for both directions \('biggest first', 'ascending'\)"):
+        task.from_text("Sort ascending, biggest first: 1, 3, 2")
+    for text, word in [("Sort large to smal: 1, 3, 2", "large"), ("Sort from smal to large: 1, 3, 2", "large"),
+                       ("Sort high to lo: 1, 3, 2", "high")]:
+        with pytest.raises(PuzzleError, match=f"could not read the direction in .*\\(from '{word}'\\)"):
+            task.from_text(text)
+
+
 def test_misspellings_are_matched_against_long_words_picked_once(monkeypatch):
     """says_direction filtered each word list for its long words on every call, once per word of a
     request; they are picked once, when the module is imported."""

@@ -162,17 +162,22 @@ WORDINGS = (
      (("least first", "greatest first"), ("from bottom to top", "from top to bottom"),
       ("in upward order", "in downward order")), True, ", "),
 )
-# Also read in typed requests ("low to high" was wording 4's phrase before `version` 4).
+# Also read in typed requests ("low to high" was wording 4's phrase before `version` 4). A sorted
+# list with ties is "non-decreasing" going up: the negations name the opposite direction.
 ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest",
                                                                       "smallest to biggest", "lowest to highest",
-                                                                      "low to high")
+                                                                      "low to high", "non-decreasing",
+                                                                      "nondecreasing", "non decreasing")
 DESCENDING_WORDS = tuple(pair[1] for w in WORDINGS for pair in w[1]) + ("decreasing", "largest to smallest",
                                                                        "biggest to smallest", "highest to lowest",
-                                                                       "high to low")
+                                                                       "high to low", "non-increasing",
+                                                                       "nonincreasing", "non increasing")
 # Matched on the text itself, with any whitespace between words ("largest  to\tsmallest", a line
 # break) and in any case: spans found in text.lower() would shift after a letter whose lower case
-# is longer ("İ").
-PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNORECASE)
+# is longer ("İ"). Whole words (or adverbs: "increasingly"), and not after "non": "decreasing" inside
+# "non-decreasing" or "non decreasing" read the opposite direction.
+PHRASE_PATTERNS = {p: re.compile(r"(?<![\w-])(?<!\bnon )" + r"\s+".join(map(re.escape, p.split())) + r"(?:ly)?(?![\w-])",
+                                 re.IGNORECASE)
                    for p in (*DESCENDING_WORDS, *ASCENDING_WORDS)}
 # A request that says which way to sort in none of the phrases above ("from largest to smalest", "in
 # reverse order") is refused: read as ascending, as a request that names no direction is, it would
@@ -184,7 +189,7 @@ PHRASE_PATTERNS = {p: re.compile(r"\s+".join(map(re.escape, p.split())), re.IGNO
 ORDER_WORDS = frozenset({"ascending", "descending", "ascend", "descend", "increasing", "decreasing", "reverse",
                          "reversed", "upward", "downward"})
 DIRECTION_WORDS = frozenset({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
-                            - {"in", "order", "from", "to", "first"}
+                            - {"in", "order", "from", "to", "first", "non"}
                             | ORDER_WORDS
                             | {"increase", "decrease", "up", "down", "min", "max",
                                "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
@@ -236,8 +241,9 @@ def end_pairs(words: list[tuple[str, int, int]]) -> dict[int, bool]:
 def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
     """Which of `words` (`request_words` of a request before its numbers, which no known phrase
     reads) say which way to sort: an ORDER_WORD anywhere, direction words on both sides of "to"
-    ("small to large", "from the largest to the lowest"), or a superlative up to three words
-    before "first" or "last" ("biggest number first")."""
+    ("small to large", "from the largest to the lowest"), a word for one end of the list next to
+    "to" whatever the other side says ("large to smal", too short a misspelling to be matched),
+    or a superlative up to three words before "first" or "last" ("biggest number first")."""
     words = [word for word, _, _ in words]
     said = set()
     for i, word in enumerate(words):
@@ -248,6 +254,7 @@ def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
             after = [j for j in range(i + 1, min(len(words), i + 3)) if says_direction(words[j])]
             if before and after:
                 said |= {*before, *after}
+            said |= {j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j] in SMALL_END | LARGE_END}
         if says_direction(word, FIRST_WORDS) and {"first", "last"} & set(words[i + 1:i + 4]):
             said.add(i)
     return said
@@ -330,6 +337,10 @@ class Sorting(Task):
         instruction slot covers the first direction phrase (or pair of ends) before the numbers,
         else all the text before them."""
         descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
+        if descending and any(PHRASE_PATTERNS[p].search(text) for p in ASCENDING_WORDS):
+            said = [m.group() for p in PHRASE_PATTERNS if (m := PHRASE_PATTERNS[p].search(text))]
+            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, said))}); "
+                              "say one: 'ascending' or 'descending', 'smallest first' or 'largest first'")
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
         if not found:
