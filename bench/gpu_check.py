@@ -1,7 +1,7 @@
 """Every GPU check in one run: a lent GPU machine gets one prepared call, not an afternoon.
 
     python bench/gpu_check.py --prepare                # here, with internet: fill .whl/ (wheels, MiniLM)
-    python bench/gpu_check.py --device cpu             # a smoke run here (tiny sizes, ~1-2 min on 2 cores)
+    python bench/gpu_check.py --device cpu             # a smoke run here (tiny sizes, ~20 s on 2 cores)
     python bench/gpu_check.py --device cuda --budget-seconds 360 --out $OUT/gpu_check.json   # there
 
 Each check runs the real entry points at small sizes and is caught on its own, so one failure

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, trained, title, png)
     payload = {"source": source, "task": title, "N_sup_trained": trained, "halt_threshold": threshold,
-               "num_puzzles": len(pred["labels"]), "rows": rows, "plot": str(png)}
+               "num_puzzles": len(pred["labels"]), "rows": rows, "plot": png.name}  # beside the JSON
     write_json("test_time_compute", payload, str(json_path), argv)
     print(f"wrote {json_path} and {png}")
     return payload

@@ -287,3 +287,21 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
     assert time.monotonic() - start < 10
     rows = json.loads(out.read_text())["checks"]
     assert rows[1]["status"] == "failed" and "budget" in rows[1]["error"]
+
+
+def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
+    """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
+    them from README.md; CI must run the same test command (the guide's rule). A README edited
+    without the other two breaks here, not in a user's first minutes."""
+    import fresh_clone
+
+    train_line, test_line = fresh_clone.quick_start()
+    assert train_line.startswith("pip install torch==") and "accelerate launch hybrid/train.py" in train_line
+    assert "python -m pytest tests" in test_line
+    ci = (BENCH.parent / ".ci" / "run").read_text()
+    command = test_line.split("HF_HUB_OFFLINE=1", 1)[-1].strip()
+    assert "export HF_HUB_OFFLINE=1" in ci and ci.strip().splitlines()[-1] == command
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n## Quick start\n\n```bash\npip install .\n```\n")
+    with pytest.raises(SystemExit, match="no '## Quick start' bash block with two command lines"):
+        fresh_clone.quick_start(readme)
