@@ -75,7 +75,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
     cannot be read becomes a recorded failure."""
     answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
     if answered and not jsonl:
-        question, answer = task.fields
+        question, answer = getattr(task, "fields", ("question", "answer"))
         raise HarnessError(f"task {task.name!r} scores each question against the answer given with it: use a .jsonl "
                            f'file, one {{"{question}": ..., "{answer}": ...}} object per line')
     if not answered and not hasattr(task, "from_text"):
@@ -87,7 +87,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
                 item = json.loads(text)
                 if answered:
                     if not isinstance(item, dict):
-                        raise PuzzleError(f"each line must be a JSON object with the fields {', '.join(task.fields)}")
+                        raise PuzzleError("each line must be a JSON object holding a question and its answer")
                     parsed.append(task.from_row(item, wording, where=f"puzzle {i}"))
                     continue
                 text = item["question"] if isinstance(item, dict) else item

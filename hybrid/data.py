@@ -1,5 +1,6 @@
-"""Data pipeline: generate puzzle splits once (saved as `datasets` on disk). Embedding them
-with the backbone (token states cached on disk) lives in hybrid/cache.py.
+"""Data pipeline: generate puzzle splits once (saved as `datasets` on disk), and give the
+training batches from where a run stands (`batches_from`). Embedding the puzzles with the
+backbone (token states cached on disk) lives in hybrid/cache.py.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
     assert report["num_puzzles"] == 2 and report["puzzle_failures"]["count"] == 2
     first, second = report["puzzle_failures"]["first"]
     assert "puzzle 1: no field 'answer' (task.answer_field)" in first["error"]
-    assert "must be a JSON object with the fields question, answer" in second["error"]
+    assert "must be a JSON object holding a question and its answer" in second["error"]
     assert 0.0 <= report["exact_accuracy"] <= 1.0 and len(report["exact_curve"]) == 2
     text = tmp_path / "mine.txt"
     text.write_text("What is 20 + 1?\n")
