@@ -57,6 +57,7 @@ VARIANTS = {
 SMALL = {
     "sudoku": ["task.size=4"],  # 6x6 needs minutes per variant here (docs/evaluation.md)
     "sorting": ["reasoner.mixer=attention"],  # comparing every pair of numbers: attention, not a fixed slot MLP
+    "maze": ["reasoner.mixer=attention"],  # TRM: the slot MLP fails on mazes where attention learns them
     # 3 houses x 1 attribute (names only): 3 x 2 learns nothing in 240 s here, with either mixer.
     # Attention was chosen so a clue's mention could find its value's slot by content, but the
     # slot MLP did as well: 0.363 / 0.340 against 0.323 / 0.303 in a paired 240 s run
