@@ -1,5 +1,8 @@
+import hashlib
 import json
+import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +144,42 @@ def test_a_full_disk_while_saving_splits_names_the_folder_and_leaves_nothing_beh
                                       r"on device.*train.data_dir"):
         build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
     assert not any((tmp_path / "datasets").iterdir())  # the half-saved splits do not stay to fill the disk
+
+
+FINGERPRINTS = Path(__file__).parent / "data" / "split_fingerprints.json"
+
+
+def split_fingerprint(name: str, tmp_path) -> str:
+    """A digest of the small splits `build_splits` saves for family `name` (every wording, one held out)."""
+    config = TASK_CONFIGS[name](train_size=6, test_size=3)
+    task = make_task(config)
+    config.held_out_wordings = [task.num_wordings - 1] if task.num_wordings > 1 else []
+    splits = build_splits(task, config, seed=0, data_dir=tmp_path / name)
+    records = {split: [splits[split][i] for i in range(len(splits[split]))] for split in sorted(splits)}
+    return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("name", [name for name in TASK_CONFIGS if name != "qa"])  # qa's data is the user's file
+def test_generated_puzzles_match_the_fingerprint_of_their_family_version(name, tmp_path):
+    """Saved splits are found again by their settings, seed and the family's `version`, not by
+    their content: a generator or renderer changed without a new version hands every cached run
+    the old puzzles, silently. So the puzzles a family makes are pinned to its version here.
+    After a deliberate change: bump the family's `version` (for a change to hybrid/data.py's
+    generation, every family's), then record the new fingerprint with
+    HYBRID_TRM_UPDATE_FINGERPRINTS=1 python -m pytest tests/test_data.py -k fingerprint"""
+    task, digest = make_task(TASK_CONFIGS[name]()), split_fingerprint(name, tmp_path)
+    pinned = json.loads(FINGERPRINTS.read_text())
+    if os.environ.get("HYBRID_TRM_UPDATE_FINGERPRINTS"):
+        record = json.loads(FINGERPRINTS.read_text())  # again: parametrized cases write in turn
+        record[name] = {"version": task.version, "splits": digest}
+        FINGERPRINTS.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        return
+    assert name in pinned, f"no fingerprint for {name}: record it (see this test's docstring)"
+    if pinned[name]["version"] == task.version:
+        assert digest == pinned[name]["splits"], (
+            f"{name}: the puzzles generated for the same settings and seed changed, but {type(task).__name__}.version "
+            f"is still {task.version}, so runs would reuse splits of the old puzzles saved in their train.data_dir. "
+            f"Bump the version, then record the new fingerprint (see this test's docstring)")
+    else:
+        pytest.fail(f"{name}: version {task.version}, fingerprint recorded at version {pinned[name]['version']}: "
+                    f"record the new one (see this test's docstring)")
