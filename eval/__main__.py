@@ -27,7 +27,7 @@ import torch
 from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
-from eval.voting import describe
+from eval.voting import describe, exact_label
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, load_config
@@ -220,7 +220,8 @@ def print_summary(report: dict) -> None:
     table.add_column("value", justify="right")
     if report["num_puzzles"]:
         c, t = report["compute"], report["throughput"]
-        table.add_row("exact accuracy", f"{report['exact_accuracy']:.3f}  ({report['num_puzzles']} puzzles)")
+        label, counted = exact_label(report)
+        table.add_row(label, f"{report['exact_accuracy']:.3f}  ({counted})")
         table.add_row("cell accuracy / verifier / task score", f"{report['cell_accuracy']:.3f} / "
                       f"{report['verifier_accuracy']:.3f} / {report['task_score']:.3f}")
         table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in report["exact_curve"]))

@@ -69,3 +69,12 @@ def describe(votes: dict) -> str:
     """One line of `vote`'s figures, for the tables runs and evaluations print."""
     return (f"{votes['pass@1']:.3f} / {votes['pass@2']:.3f}  ({votes['num_puzzles']} puzzles, "
             f"{votes['views_per_puzzle']:.1f} views each)")
+
+
+def exact_label(result: dict) -> tuple[str, str]:
+    """The row name and count for exact accuracy in those tables: with views it is counted per
+    view, not per puzzle (the vote's line gives the per-puzzle figures)."""
+    votes = result.get("votes", {})
+    if votes.get("views_per_puzzle", 1) > 1:
+        return "exact accuracy (each view)", f"{result['num_puzzles']} views of {votes['num_puzzles']} puzzles"
+    return "exact accuracy", f"{result['num_puzzles']} puzzles"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.voting import describe
+from eval.voting import describe, exact_label
 from hybrid.config import Config
 
 
@@ -26,7 +26,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("exact accuracy (held-out)", f"{t['exact_accuracy']:.3f}  ({t['num_puzzles']} puzzles)")
+    label, counted = exact_label(t)
+    table.add_row(f"{label} (held-out)", f"{t['exact_accuracy']:.3f}  ({counted})")
     table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
     table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
     table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))

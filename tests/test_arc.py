@@ -262,6 +262,9 @@ def test_a_run_with_views_prints_the_vote_in_its_summary(tmp_path, capsys):
         print_summary(load_config(["task=arc"]), results | {"test": test | {"votes": votes}}, tmp_path)
         out = capsys.readouterr().out
         assert ("pass@1 / pass@2" in out and "0.375 / 0.500" in out and "8 puzzles, 4.0 views" in out) == shown
+        # exact accuracy counts views, not puzzles, and says so: 32 answers are 8 puzzles' views
+        assert ("exact accuracy (each view) (held-out)" in out and "32 views of 8 puzzles" in out) == shown
+        assert ("(32 puzzles)" in out) == (not shown)
 
 
 def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs():
