@@ -42,4 +42,9 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     evaluating = f" (+ {results['eval_seconds']:.0f} s of periodic evaluation)" if results.get("eval_seconds") else ""
     table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    # What a first run is for next: its report and plots, and answers to puzzles of one's own.
+    console.print(f"next: python -m eval {out_dir}   (report and plots)\n"
+                  f"      python -m hybrid.solve {out_dir} --input puzzles.txt   (answer your own puzzles)",
+                  highlight=False, soft_wrap=True)

@@ -265,6 +265,7 @@ def test_a_run_with_views_prints_the_vote_in_its_summary(tmp_path, capsys):
         # exact accuracy counts views, not puzzles, and says so: 32 answers are 8 puzzles' views
         assert ("exact accuracy (each view) (held-out)" in out and "32 views of 8 puzzles" in out) == shown
         assert ("(32 puzzles)" in out) == (not shown)
+        assert f"python -m eval {tmp_path}" in out and f"python -m hybrid.solve {tmp_path} --input" in out  # what next
 
 
 def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs():
