@@ -308,12 +308,14 @@ def test_a_line_that_is_almost_a_list_is_read_in_linear_time():
     """A line of 22 words and commas ending in "!" took 5 s to be found no listing (twice as long
     per word: 30 words, a quarter of an hour), a word of 10,000 letters 4 s (100,000: 7 minutes),
     and a long line of words and commas time in the square of its length. Such lines are skipped
-    like any other line that is not part of the puzzle."""
+    like any other line that is not part of the puzzle. The lines here are longer, so the bound
+    can be loose (a busy CI machine must not fail it): read linearly they take about 0.25 s in
+    all; read as before, minutes."""
     task = Zebra(houses=3, attributes=3)
     start = time.perf_counter()
-    for line in ("Notes: " + "a, " * 22 + "!", "x" * 10_000, "b, " * 3_000 + "!"):
+    for line in ("Notes: " + "a, " * 30 + "!", "x" * 100_000, "b, " * 30_000 + "!"):
         assert task.from_text(f"{QUESTION}\n{line}").data == task.from_text(QUESTION).data
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 10
 
 
 @pytest.mark.parametrize("change,message", [
