@@ -10,8 +10,8 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
   So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
-- SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) becomes a request: `GracefulStop` lets
-  the training loop finish the batch, save and exit cleanly.
+- SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) and SIGINT (Ctrl-C in a terminal) become
+  a request: `GracefulStop` lets the training loop finish the batch, save and exit cleanly.
 
 The frozen backbone is never saved: the config names it.
 """
@@ -22,6 +22,7 @@ import hashlib
 import json
 import shutil
 import signal
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -264,26 +265,37 @@ class Progress:
 
 
 class GracefulStop:
-    """While active, SIGTERM only sets `requested`: the training loop finishes its batch, saves
-    a checkpoint and exits cleanly. A second SIGTERM acts as usual (the process ends).
+    """While active, SIGTERM (a scheduler's preemption, `kill`) and SIGINT (Ctrl-C) only set
+    `requested` and `signal_name`: the training loop finishes its batch, saves a checkpoint and
+    exits cleanly, rather than losing the batches since the last checkpoint. The same signal a
+    second time acts as usual: Ctrl-C twice stops at once. Each signal counts on its own, since
+    torchrun answers the Ctrl-C it gets by sending its workers SIGTERM, which must not cut short
+    the save the Ctrl-C asked for. `announce`: say so on the first Ctrl-C (the main process).
     Signal handlers can be set only in the main thread; elsewhere this does nothing."""
 
-    def __init__(self):
-        self.requested = False
-        self._previous = None
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, announce: bool = True):
+        self.requested, self.signal_name, self.announce = False, None, announce
+        self._previous: dict = {}
 
     def _handle(self, signum, frame):
         self.requested = True
-        signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+        self.signal_name = self.signal_name or signal.Signals(signum).name
+        previous = self._previous.get(signum)
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if signum == signal.SIGINT and self.announce:
+            print("\nCtrl-C: finishing this batch and saving a checkpoint (Ctrl-C again stops at once)",
+                  file=sys.stderr, flush=True)
 
     def __enter__(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        for s, previous in self._previous.items():
+            signal.signal(s, previous if previous is not None else signal.SIG_DFL)
 
 
 def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:

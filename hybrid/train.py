@@ -142,9 +142,10 @@ def run(config: Config, accelerator: Accelerator) -> dict:
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
 
     figures = train_loop(state, model, optimizer, scheduler, loader, ema)
-    if figures is None:  # SIGTERM; no final evaluation: a preempted job has seconds to exit
+    if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
-        accelerator.print(f"SIGTERM: stopped after batch {state.progress.step}, state saved in {path}; continue with --resume")
+        accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
+                          f"continue with --resume")
         results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
     else:
         results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
@@ -162,6 +163,7 @@ class RunState:
         self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
         self.progress = checkpoint.Progress()
         self.saved_step = None  # the batch whose checkpoint exists
+        self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
 
     def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
         data, accelerator = self.tensors[split], self.accelerator
@@ -182,7 +184,7 @@ class RunState:
 
 
 def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
-    """Batches until train.steps, train.time_limit or SIGTERM (then None): each is one `supervise`,
+    """Batches until train.steps, train.time_limit or SIGTERM / Ctrl-C (then None): each is one `supervise`,
     its log line and, when due, a periodic evaluation and a checkpoint. Returns the loop's figures."""
     config, accelerator, progress = state.config, state.accelerator, state.progress
     bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
@@ -190,7 +192,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
     work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
     waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
     batches = batches_from(progress, loader, accelerator, waited) if progress.step < config.train.steps else []
-    with checkpoint.GracefulStop() as sigterm:  # SIGTERM: finish the batch, save, exit cleanly
+    with checkpoint.GracefulStop(announce=accelerator.is_main_process) as signalled:  # finish the batch, save, exit
         for batch in batches:
             model.train()
             try:
@@ -205,7 +207,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
             work.append(stats["work"])
             timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
-            flags = torch.tensor([float(timed_out), float(sigterm.requested)], device=accelerator.device)
+            flags = torch.tensor([float(timed_out), float(signalled.requested)], device=accelerator.device)
             timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
             bar.update()
             bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
@@ -229,6 +231,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
                 break
     bar.close()
     if interrupted:
+        state.stopped_by = signalled.signal_name or "a signal to another process"
         return None
     return {"batches": progress.step, "train_seconds": time.perf_counter() - start - evaluating,
             "data_seconds": waited["seconds"], "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,

@@ -1,4 +1,4 @@
-"""Surviving interruptions: a run stopped mid-way (SIGTERM, or a crash that loses the batch in
+"""Surviving interruptions: a run stopped mid-way (SIGTERM or Ctrl-C, or a crash that loses the batch in
 flight) and resumed ends exactly where an uninterrupted run ends; damaged checkpoints are
 skipped; a crash while saving or a non-finite loss never leaves a bad state behind."""
 
@@ -72,6 +72,35 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
     resumed = train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))
     assert resumed["batches"] == 6
     assert_same_run(reference, out)
+
+
+def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monkeypatch, tmp_path, capsys):
+    """Ctrl-C (SIGINT) in a terminal lost every batch since the last checkpoint, with a traceback.
+    Now the first finishes the batch, saves it and says so, like SIGTERM; a second stops at once
+    (KeyboardInterrupt), and torchrun's SIGTERM after a Ctrl-C does not cut the save short."""
+    out, handlers = tmp_path / "ctrl_c", (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    stopped = train(small_config(*RUN, f"train.output_dir={out}"))
+    assert stopped == {"interrupted": True, "batches": 3, "checkpoint": str(out / "checkpoints" / "step_00000003")}
+    printed = capsys.readouterr()
+    assert "Ctrl-C: finishing this batch and saving a checkpoint" in printed.err
+    assert "SIGINT: stopped after batch 3, state saved in" in printed.out
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # restored
+
+    def twice():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupt_at(monkeypatch, 2, twice)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
+
+    def ctrl_c_then_sigterm():  # as under torchrun, which forwards SIGTERM to its workers after a Ctrl-C
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    interrupt_at(monkeypatch, 2, ctrl_c_then_sigterm)
+    assert train(small_config(*RUN, f"train.output_dir={tmp_path / 'torchrun'}"))["batches"] == 2
 
 
 def test_resume_is_exact_with_dropout_on(small_config, monkeypatch, tmp_path):
