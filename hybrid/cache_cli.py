@@ -6,11 +6,18 @@ data: a pruned entry is embedded again the next time a run needs it. Pruning goe
 (a run that reads an entry marks it used), so the entries of current experiments stay. Removing
 an entry that a running job has open is safe: the job keeps its memory-mapped copy.
 
-    hybrid-cache list                      # entries, newest use first, with sizes and what they hold
+The rest of data_dir (generated splits in datasets/, GGUF conversions in converted/, tiny test
+backbones in tiny/) is left alone: runs reuse those folders, and they are small or slow to make
+again (a conversion). Only folders nothing reads any more go, with --old: converted/ and tiny/
+ones an older version saved without the `-transformers<major>` suffix, and `<name>.tmp` folders
+of interrupted writes (not one a run is writing: it holds the folder's lock).
+
+    hybrid-cache list                      # entries, newest use first, with sizes and what they hold;
+                                           # then datasets/, converted/, tiny/ and what nothing reads
     hybrid-cache prune --keep-gb 10        # remove the least recently used until 10 GiB remain
     hybrid-cache prune --unused-days 14    # remove entries no run has read for two weeks
-    hybrid-cache prune --old               # remove entries an older version wrote (never read again)
-    hybrid-cache prune --all --dry-run     # what removing everything would free
+    hybrid-cache prune --old               # remove entries and folders an older version wrote (never read again)
+    hybrid-cache prune --all --dry-run     # what removing every entry would free
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +40,11 @@ from hybrid.config import TrainConfig
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
 STALE_LEFTOVER = 3600  # where no lock can be taken: seconds after which a piece is an interrupted write
+BESIDE = {"datasets": "generated puzzle splits", "converted": "GGUF backbones as safetensors",
+          "tiny": "tiny test backbones"}  # the folders of data_dir beside the cache (the rest: embeddings/, locks/)
+# The suffix (backbone.SAVED_BY) of converted and tiny backbones: any major, as environments with
+# transformers 4 and 5 share a data_dir and each reads its own.
+SAVED = re.compile(r"-transformers-?\d+$")
 
 
 @dataclass
@@ -73,10 +87,11 @@ def writer_lock(piece: Path) -> Path:
     return lock_file(piece.parent.parent, piece.name.split(".")[0])
 
 
-def being_written(piece: Path, now: float) -> bool:
+def being_written(piece: Path, now: float, lock: Path | None = None) -> bool:
     """A run holds the entry's lock (in a multi-process run, for as long as its slowest shard
-    embeds). Where no lock can be taken, a piece younger than an hour counts as being written."""
-    held = held_elsewhere(writer_lock(piece))
+    embeds), or `lock` for a folder. Where no lock can be taken, a piece younger than an hour
+    counts as being written."""
+    held = held_elsewhere(lock or writer_lock(piece))
     return held if held is not None else now - piece.stat().st_mtime <= STALE_LEFTOVER
 
 
@@ -129,15 +144,78 @@ def show(folder: Path, console: Console) -> None:
     if stale:
         console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(p.stat().st_size for p in stale))} "
                       f"(`hybrid-cache prune` with any option removes them)")
-    others = {"converted": "GGUF conversions", "datasets": "generated puzzle splits"}
-    beside = [f"{name}/ {gib(folder_size(folder.parent / name))} ({what})" for name, what in others.items()
-              if (folder.parent / name).is_dir()]
-    if beside:
-        console.print(f"also in {folder.parent}, kept by prune: " + ", ".join(beside))
 
 
 def folder_size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def folder_lock(path: Path) -> Path:
+    """The lock a run holds while it writes the folder `path` or its `<name>.tmp` (build_once).
+    tiny_backbones.resolve is given tiny/ itself as its cache_dir, so its locks are in tiny/locks/."""
+    root = path.parent if path.parent.name == "tiny" else path.parent.parent
+    return lock_file(root, path.name.removesuffix(".tmp"))
+
+
+def beside(data_dir: Path) -> dict[str, list[Path]]:
+    """The folders of datasets/, converted/ and tiny/ (not tiny/locks/), by name of the three."""
+    return {name: sorted(p for p in (data_dir / name).glob("*") if p.is_dir() and p.name != "locks")
+            for name in BESIDE}
+
+
+def orphans(data_dir: Path, now: float) -> dict[Path, str]:
+    """Folders nothing reads any more, with why: converted and tiny backbones an older version saved
+    without the `-transformers<major>` suffix, and `<name>.tmp` folders of writes cut short
+    (folders.write_folder) that no run is writing now. Folders in the current layout stay, those of
+    datasets/ included: runs reuse them, and they are small or slow to make again."""
+    found = {}
+    for name, folders in beside(data_dir).items():
+        for p in folders:
+            if p.name.endswith(".tmp"):
+                if not being_written(p, now, folder_lock(p)):
+                    found[p] = "an interrupted write"
+            elif name != "datasets" and not SAVED.search(p.name):
+                found[p] = "an older layout"
+    return found
+
+
+def show_beside(data_dir: Path, console: Console) -> None:
+    """After the table: what datasets/, converted/ and tiny/ hold, and which folders no run reads."""
+    found, stale = beside(data_dir), orphans(data_dir, time.time())
+    sizes = {p: folder_size(p) for folders in found.values() for p in folders}
+    lines = []
+    for name, folders in found.items():
+        kept = [p for p in folders if p not in stale]
+        if kept:
+            lines.append(f"  {name + '/':<11}{count(kept, 'folder')}, {gib(sum(sizes[p] for p in kept))} ({BESIDE[name]})")
+    if lines:
+        console.print(f"also in {data_dir}, left alone by prune (runs reuse them):", *lines, sep="\n")
+    if stale:
+        console.print(f"{count(stale, 'folder')} no run reads any more, {gib(sum(sizes[p] for p in stale))}; "
+                      f"`hybrid-cache prune --old` removes them:",
+                      *(f"  {p.parent.name}/{p.name}  {gib(sizes[p])} ({why})" for p, why in stale.items()), sep="\n")
+
+
+def count(things, noun: str) -> str:
+    return f"{len(things)} {noun}" + "s" * (len(things) != 1)
+
+
+def prune_beside(data_dir: Path, dry_run: bool, console: Console) -> None:
+    """prune --old beyond the cache: the folders `orphans` finds, each under its lock, so one a run
+    began writing since (or an older version is writing) is left alone."""
+    verb, gone = "would remove" if dry_run else "removed", []
+    for p, why in orphans(data_dir, time.time()).items():
+        size = folder_size(p)
+        if not dry_run:
+            try:
+                with locked(folder_lock(p)):
+                    shutil.rmtree(p)
+            except (Busy, FileNotFoundError):  # taken up (or removed) by another process since
+                continue
+        console.print(f"{verb} {p.parent.name}/{p.name}: {gib(size)}, {why}")
+        gone.append(size)
+    if gone:
+        console.print(f"{verb} {count(gone, 'folder')} no run reads, {gib(sum(gone))}, from {data_dir}")
 
 
 def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | None, everything: bool,
@@ -188,11 +266,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=TrainConfig.data_dir,
                         help="train.data_dir of the runs whose cache this is (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="entries, most recently used first")
-    p = commands.add_parser("prune", help="remove entries by last use")
+    commands.add_parser("list", help="entries, most recently used first; then the rest of data_dir")
+    p = commands.add_parser("prune", help="remove entries by last use; with --old, also folders no run reads")
     p.add_argument("--keep-gb", type=float, help="remove the least recently used entries until this many GiB remain")
     p.add_argument("--unused-days", type=float, help="remove entries no run has read for this many days")
-    p.add_argument("--old", action="store_true", help="remove entries in a layout older versions wrote (never read again)")
+    p.add_argument("--old", action="store_true",
+                   help="remove entries in a layout older versions wrote, and converted/ and tiny/ folders they saved "
+                        "without the -transformers<major> suffix (never read again), and *.tmp folders of interrupted "
+                        "writes that no run is writing. Current datasets/, converted/ and tiny/ folders are left alone: runs reuse them, and "
+                        "they are small or slow to make again")
     p.add_argument("--all", action="store_true", help="remove every entry")
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     args = parser.parse_args(argv)
@@ -211,11 +293,15 @@ def main(argv: list[str] | None = None) -> None:
     console = Console()
     if not folder.is_dir():
         console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
-        return
-    if args.command == "list":
+    elif args.command == "list":
         show(folder, console)
-        return
-    prune(folder, args, console)
+    else:
+        prune(folder, args, console)
+    # Also without an embedding cache: a converted backbone of an older layout takes room all the same.
+    if args.command == "list":
+        show_beside(data_dir, console)
+    elif args.old:
+        prune_beside(data_dir, args.dry_run, console)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,87 @@ def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_pa
     assert sorted(p.name for p in folder.iterdir()) == sorted([current.name, current.with_suffix(".json").name])
 
 
+def beside_the_cache(data_dir):
+    """Folders in data_dir beside the cache: (current ones, ones no run reads any more). Sizes in MiB:
+    datasets/ 1.0, converted/ 2 x 2.0 (one per transformers major), tiny/ 0.5; no longer read: a
+    conversion and a tiny backbone saved without the suffix (3.0, 0.5), an interrupted write (0.5)."""
+    def folder(path, mib):
+        path.mkdir(parents=True)
+        (path / "model.safetensors").write_bytes(bytes(int(mib * 2**20)))
+        return path
+
+    smol = "SmolLM2-135M-Instruct.Q4_1-b179c9523d0e6a0f"  # a GGUF stem with a dot
+    current = [folder(data_dir / "datasets" / "sudoku-1f6e9ecb89c6d795", 1),
+               folder(data_dir / "converted" / f"{smol}-transformers5", 2),
+               folder(data_dir / "converted" / f"{smol}-transformers4", 2),
+               folder(data_dir / "tiny" / "gpt2-transformers5", 0.5)]
+    orphaned = [folder(data_dir / "converted" / smol, 3), folder(data_dir / "tiny" / "gpt2", 0.5),
+                folder(data_dir / "datasets" / "zebra-0c5e5c15ec221766.tmp", 0.5)]
+    (data_dir / "tiny" / "locks").mkdir()  # tiny backbones' locks: no backbone, current or old
+    (data_dir / "tiny" / "locks" / "gpt2-transformers5.lock").touch()
+    return current, orphaned
+
+
+def listing(main, data_dir, capsys, *command):
+    main(["--data-dir", str(data_dir), *(command or ["list"])])
+    return " ".join(capsys.readouterr().out.split())  # as one line, however rich wrapped it
+
+
+def test_list_sums_up_the_rest_of_data_dir_and_names_the_folders_no_run_reads(tmp_path, capsys):
+    from hybrid.cache_cli import main
+
+    beside_the_cache(tmp_path)
+    (tmp_path / "embeddings").mkdir()
+    out = listing(main, tmp_path, capsys)
+    assert "0 entries" in out  # the cache's table, then the rest
+    for kept in ("datasets/ 1 folder, 1.0 MiB", "converted/ 2 folders, 4.0 MiB", "tiny/ 1 folder, 0.5 MiB"):
+        assert kept in out
+    assert "3 folders no run reads any more, 4.0 MiB; `hybrid-cache prune --old` removes them" in out
+    assert "converted/SmolLM2-135M-Instruct.Q4_1-b179c9523d0e6a0f 3.0 MiB (an older layout)" in out
+    assert "tiny/gpt2 0.5 MiB (an older layout)" in out and "tiny/locks" not in out
+    assert "datasets/zebra-0c5e5c15ec221766.tmp 0.5 MiB (an interrupted write)" in out
+
+
+def test_prune_old_removes_the_folders_no_run_reads_and_no_other(tmp_path, capsys):
+    """Also where nothing was embedded: an old conversion takes its room all the same."""
+    from hybrid.cache_cli import main
+
+    current, orphaned = beside_the_cache(tmp_path)
+    def data():  # looking at a .tmp folder's lock leaves its (empty, reused) lock file, as runs do
+        return sorted(p for p in tmp_path.rglob("*") if "locks" not in p.parts)
+
+    everything = data()
+    out = listing(main, tmp_path, capsys, "prune", "--old", "--dry-run")
+    assert data() == everything
+    assert "would remove tiny/gpt2: 0.5 MiB, an older layout" in out and "would remove 3 folders no run reads, 4.0 MiB" in out
+    main(["--data-dir", str(tmp_path), "prune", "--keep-gb", "0", "--unused-days", "0", "--all"])
+    assert all(p.exists() for p in current + orphaned)  # only --old reaches beyond the cache
+    out = listing(main, tmp_path, capsys, "prune", "--old")
+    assert "removed 3 folders no run reads, 4.0 MiB" in out
+    assert [p for p in current + orphaned if p.exists()] == current and (tmp_path / "tiny" / "locks").is_dir()
+    assert "no run reads" not in listing(main, tmp_path, capsys)
+
+
+def test_prune_old_keeps_a_folder_a_run_is_writing(tmp_path, capsys, held_by_another_process):
+    """However old: the lock says whether a run is writing it (build_once holds it meanwhile)."""
+    from hybrid.cache_cli import main
+    from hybrid.lock import lock_file
+
+    splits, tiny = tmp_path / "datasets" / "maze-b55fe5be9a2e9a0a.tmp", tmp_path / "tiny" / "t5-transformers5.tmp"
+    for folder in (splits, tiny):
+        folder.mkdir(parents=True)
+        (folder / "half").write_bytes(b"half")
+        os.utime(folder, (0, time.time() - 7200))
+    # tiny_backbones.resolve keeps its locks in tiny/locks/, the others in data_dir/locks/
+    with held_by_another_process(lock_file(tmp_path, splits.name.removesuffix(".tmp"))), \
+            held_by_another_process(lock_file(tmp_path / "tiny", tiny.name.removesuffix(".tmp"))):
+        assert "no run reads" not in listing(main, tmp_path, capsys)
+        main(["--data-dir", str(tmp_path), "prune", "--old"])
+        assert splits.exists() and tiny.exists()
+    out = listing(main, tmp_path, capsys, "prune", "--old")  # the runs ended without finishing them
+    assert not splits.exists() and not tiny.exists() and "removed 2 folders no run reads" in out
+
+
 def test_an_entry_never_goes_in_place_without_its_description(tiny_backbone, tmp_path, monkeypatch, capsys):
     from hybrid.cache_cli import main
 
