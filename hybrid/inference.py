@@ -213,11 +213,15 @@ class Hybrid:
         return views
 
     def ask(self, puzzle: str | Example, views: int = 1) -> list[Example]:
-        """The examples that ask one puzzle: the puzzle as `read` gives it, or with views > 1 its
-        views (the family reads the grids back from the text and writes every view, the first the
-        puzzle itself, in the wording the model trained on, or in an Example's own wording and with
-        its answer). Seeded by the text, so a puzzle gets the same views whatever it is solved with."""
-        if views == 1:
+        """The examples that ask one puzzle: the puzzle as `read` gives it, or, for a family that
+        makes views (ARC), its `views` views: the family reads the grids back from the text and
+        writes every view, the first the puzzle itself, in the wording the model trained on (or in
+        an Example's own wording and with its answer). With one view that is the puzzle re-worded
+        as trained, as other families' parsers do, so text in another wording is answered as well
+        and text the family cannot read (several test inputs, no grids) is an error rather than an
+        answer to nothing. Seeded by the text, so a puzzle gets the same views whatever it is
+        solved with."""
+        if views == 1 and (isinstance(puzzle, Example) or not hasattr(self.task, "read_views")):
             return [self.read(puzzle)]
         if isinstance(puzzle, Example):
             text, answer, wording = puzzle.question, puzzle.answer, puzzle.wording

@@ -407,19 +407,28 @@ def test_solve_answers_every_view_and_votes_in_the_puzzles_own_frame(arc_solver,
     assert (none.answer, none.attempts, none.votes, none.views) == ("?", [], [], 3)
 
 
-def test_one_view_answers_the_text_as_typed_and_views_default_to_the_runs_test_views(arc_solver, monkeypatch):
+def test_one_view_reads_the_puzzle_back_worded_as_trained_and_views_default_to_the_runs_test_views(
+        arc_solver, monkeypatch):
+    """One view (the default, task.test_views=1) passed the typed text to the model as it was: a
+    puzzle in another wording than trained on went unread, and text with several test inputs or
+    no grids got an answer to nothing. It is now read back and worded as trained, as other
+    families' parsers do, and text that holds no one puzzle is an error."""
     asked = answer_by_view(monkeypatch, Arc, {0: RIGHT})
     solver = arc_solver()
-    typed = solver.task.example(MIRROR, wording=0).question
-    [one] = solver.solve([typed])  # task.test_views=1: as before views existed
-    assert [v.question for v in asked] == [typed] and not asked[0].data  # not read back nor re-worded
+    typed = solver.task.example(MIRROR, wording=0).question  # pasted in another wording than trained on
+    [one] = solver.solve([typed])
+    assert [v.question for v in asked] == [solver.task.example(MIRROR, wording=2).question]  # worded as trained
     assert (one.answer, one.verified, one.attempts, one.votes, one.views) == (RIGHT, None, None, None, None)
     assert solver.solve([typed], views=1) == [one]
+    several = typed.replace("Test output:\n", "Test input (2x3):\n3 0 0\n0 4 0\nTest output:\n")
+    assert several != typed
+    unread, two_tests = solver.solve(["no grids here", several])
+    assert unread.answer is None and "found 0 grids" in unread.error
+    assert two_tests.answer is None and "found 2 test inputs in the puzzle" in two_tests.error
 
     asked = answer_by_view(monkeypatch, Arc, dict.fromkeys(range(8), RIGHT))
-    voted, unread = arc_solver("task.test_views=3").solve([typed, "no grids here"])  # evaluated with 3 views
+    [voted] = arc_solver("task.test_views=3").solve([typed])  # evaluated with 3 views
     assert len(asked) == 3 and (voted.attempts, voted.votes) == ([RIGHT], [3])
-    assert unread.answer is None and "found 0 grids" in unread.error  # one view would take any text
 
 
 def test_solve_command_shows_both_attempts_with_views(arc_solver, monkeypatch, tmp_path, capsys):
