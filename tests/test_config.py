@@ -237,3 +237,27 @@ def test_an_installed_wheel_holds_every_package_and_preset():
     assert "hybrid.configs" in presets and setup["package-dir"]["hybrid.configs"] == "configs"
     assert packages | presets <= set(setup["packages"]), (packages | presets) - set(setup["packages"])
     assert setup["package-data"]["*"] == ["*.yaml"]
+
+
+def test_the_paper_presets_are_trm_as_published_and_change_nothing_else():
+    """`reasoner=trm_paper train=trm_paper` is the published Sudoku-Extreme recipe (TRM-MLP): a
+    2-layer net of width 512, n=6 and T=3 (42 effective layers per supervision step), N_sup=16;
+    batch 768, learning rate 1e-4 after 2,000 warm-up steps, weight decay 1.0, betas (0.9, 0.95),
+    EMA 0.999. On 9x9 Sudoku that is a model of about 4.5M trainable weights, the paper's ~5M
+    (its embeddings and rounding differ). Keys the presets do not name keep their values."""
+    from eval.tasks import make_task
+    from hybrid.model import HybridModel
+
+    config = load_config(["reasoner=trm_paper", "train=trm_paper", "task.size=9"])
+    r, t = config.reasoner, config.train
+    assert (r.hidden, r.layers, r.mixer, r.n, r.T, r.N_sup) == (512, 2, "mlp", 6, 3, 16)
+    assert r.T * (r.n + 1) * r.layers == 42
+    assert (t.batch_size, t.lr, t.weight_decay, tuple(t.betas), t.warmup, t.ema) == (768, 1e-4, 1.0, (0.9, 0.95), 2000,
+                                                                                      0.999)
+    default = load_config(["task.size=9"])
+    assert (t.steps, t.output_dir, t.grad_clip, r.halt_threshold) == (default.train.steps, default.train.output_dir,
+                                                                      default.train.grad_clip,
+                                                                      default.reasoner.halt_threshold)
+    task = make_task(config.task)
+    model = HybridModel(config, 384, task.num_slots, len(task.vocab), task.aligned_slots)  # MiniLM's width
+    assert 4e6 < sum(p.numel() for p in model.parameters() if p.requires_grad) < 5.5e6
