@@ -75,14 +75,15 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{commit}: `{train_line}` in {clone} (HOME={home})", flush=True)
     wall = run(train_line, clone, env, work / "first.log")
     metrics = json.loads((clone / "runs" / "default" / "metrics.json").read_text())
-    row = {"commit": commit, "date": time.strftime("%Y-%m-%d"), "exact": metrics["test"]["exact_accuracy"],
+    row = {"commit": commit, "date": time.strftime("%Y-%m-%d"), "exact": round(metrics["test"]["exact_accuracy"], 4),
            "train_seconds": round(metrics["train_seconds"]), "wall_seconds": round(wall), "tests": None,
            "note": args.note, "machine": machine()}
     if not args.no_tests:
         print(f"{commit}: `{test_line}`", flush=True)
         seconds = run(test_line, clone, env, work / "tests.log")
-        summary = (work / "tests.log").read_text().strip().splitlines()[-1]
-        row["tests"] = summary.strip("= ") if "passed" in summary else f"{seconds:.0f} s"
+        summary = (work / "tests.log").read_text().strip().splitlines()[-1]  # "461 passed, 1 skipped, 15 warnings in ..."
+        counts = re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)
+        row["tests"] = ", ".join(f"{n} {what}" for n, what in counts) + f" in {seconds:.0f} s"
 
     out = Path(args.out)
     record = json.loads(out.read_text()) if out.exists() else {"bench": "fresh_clone", "runs": []}
