@@ -3,6 +3,7 @@
     python -m hybrid.solve runs/default --input puzzles.txt      # one puzzle per line (or block)
     cat puzzles.jsonl | python -m hybrid.solve runs/default/final --fixed-steps > answers.jsonl
     python -m hybrid.solve runs/arc --input arc.txt --views 8      # ARC: vote over 8 views of each puzzle
+    python -m hybrid.solve runs/arc --input ~/ARC-AGI-2/data/evaluation --views 8 --submission submission.json
 
 CHECKPOINT is a pretrained folder (config.yaml + model.safetensors, e.g. runs/default/final),
 a training run folder (its final/, else its newest checkpoint's EMA weights) or a checkpoint.
@@ -17,7 +18,10 @@ task's verifier, where it can judge), and error for a puzzle that could not be r
 --views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
 (itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
 the different answers, best first (the first two are ARC's two attempts), votes how many views
-gave each, views how many were asked.
+gave each, views how many were asked. ARC task files (a .json file of ARC's format, or a folder
+of them) are read as tasks: each test input is one puzzle, its line says which ("task",
+"test_index") and, where the file has the test output, whether the answer is right ("verified");
+--submission also writes ARC Prize's submission.json (two attempts per test input).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import json
 import os
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -58,6 +63,55 @@ def read_items(text: str, split) -> list[dict]:
     return items
 
 
+def task_files(path: str) -> list[Path] | None:
+    """The ARC task files `--input` names: a .json file, or a folder of them (ARC-AGI-2's
+    data/evaluation); None for puzzle text."""
+    found = Path(path)
+    if found.is_dir():
+        return sorted(found.glob("*.json"))
+    return [found] if found.suffix == ".json" else None
+
+
+def task_items(files: list[Path], solver) -> list[dict]:
+    """One item per test input of each ARC task file: {"task", "test_index"}, and the Example that
+    asks it, worded as the model trained (it carries the test output when the file has one, so
+    the answer is verified); a file that is no ARC task is one item with its error."""
+    from eval.tasks.arc import check_task
+    from hybrid.data import answering_wording
+
+    wording, items = answering_wording(solver.task, solver.config.task), []
+    for path in files:
+        try:
+            task = check_task(dict(json.loads(path.read_text(encoding="utf-8-sig")), id=path.stem))
+            items += [{"task": path.stem, "test_index": i, "example": solver.task.example(task, i, wording)}
+                      for i in range(len(task["test"]))]
+        except (OSError, ValueError, TypeError) as err:  # PuzzleError is a ValueError
+            items.append({"task": path.stem, "error": f"{path}: {err}"})
+    return items
+
+
+def submission(items: list[dict]) -> dict:
+    """ARC Prize's submission format: task id -> per test input {"attempt_1": grid, "attempt_2":
+    grid}, the vote's top two answers (the top one twice when the views gave one; an answer that
+    is no grid, or a task not answered, is [[0]]: every test input needs two grids)."""
+    from eval.tasks import PuzzleError
+    from eval.tasks.arc import parse_grid
+
+    def grid(answer: str | None) -> list:
+        try:
+            return parse_grid(answer) if answer else [[0]]
+        except PuzzleError:
+            return [[0]]
+
+    tasks: dict[str, list] = {}
+    for item in items:
+        if "test_index" not in item:
+            continue  # an unreadable file: nothing to submit for it
+        attempts = (item.get("attempts") or [item.get("answer")]) * 2
+        tasks.setdefault(item["task"], []).append({"attempt_1": grid(attempts[0]), "attempt_2": grid(attempts[1])})
+    return tasks
+
+
 def positive(value: str) -> int:
     if not value.lstrip("-").isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
@@ -67,7 +121,8 @@ def positive(value: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="pretrained folder, training run folder or checkpoint folder")
-    parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default)")
+    parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default); ARC: also a task "
+                                                       ".json file or a folder of them, each test input one puzzle")
     parser.add_argument("--output", default="-", help="JSONL file to write, or - for stdout (default)")
     parser.add_argument("--fixed-steps", action="store_true", help="run all N_sup supervision steps (no early exit)")
     parser.add_argument("--steps", type=positive, help="N_sup at test time (default: the trained value)")
@@ -75,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--views", type=positive,
                         help="ARC: answer each puzzle in this many views and vote (default: the run's task.test_views)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--submission", help="ARC task files: also write ARC Prize's submission.json here "
+                                             "(two attempts per test input)")
     args = parser.parse_args(argv)
 
     from eval.tasks import PuzzleError, split_typed
@@ -82,15 +139,22 @@ def main(argv: list[str] | None = None) -> None:
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
 
+    files = task_files(args.input) if args.input != "-" else None
     try:
-        with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
-            text = source.read()  # -sig: a byte-order mark (Windows editors write one) is not text
+        if files is None:
+            with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
+                text = source.read()  # -sig: a byte-order mark (Windows editors write one) is not text
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
     except UnicodeDecodeError as err:  # a Latin-1 file, say
         sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
-    if args.output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-        sys.exit(f"error: cannot write {args.output}: its folder does not exist")  # before minutes of solving
+    if files == []:
+        sys.exit(f"error: {args.input} holds no .json task files")
+    if args.submission and files is None:
+        sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
+    for name, path in (("output", args.output), ("submission", args.submission)):
+        if path not in ("-", None) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            sys.exit(f"error: cannot write {path}: its folder does not exist")  # before minutes of solving
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
@@ -100,10 +164,16 @@ def main(argv: list[str] | None = None) -> None:
         views = solver.views_wanted(args.views)
     except ValueError as err:  # views on a family without them
         sys.exit(f"error: {err}")
-    items = read_items(text, lambda plain: split_typed(plain, solver.task))
+    if files is not None and solver.task.name != "arc":
+        sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}")
+    if files is None:
+        items = read_items(text, lambda plain: split_typed(plain, solver.task))
+    else:
+        items = task_items(files, solver)
     todo = [item for item in items if "error" not in item]
-    solutions = iter(solver.solve([item["question"] for item in todo], fixed_steps=args.fixed_steps,
-                                  N_sup=args.steps, batch_size=args.batch_size, views=views))
+    solutions = iter(solver.solve([item.pop("example", None) or item["question"] for item in todo],
+                                  fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
+                                  views=views))
     with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
         for item in items:
             if "error" not in item:
@@ -112,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
                     found = {"answer": None, "error": found["error"]}
                 item |= {k: v for k, v in found.items() if v is not None or k == "answer"}
             out.write(json.dumps(item) + "\n")
+    if args.submission:
+        Path(args.submission).write_text(json.dumps(submission(items)))
 
 
 if __name__ == "__main__":

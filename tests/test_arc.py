@@ -483,3 +483,37 @@ def test_solve_command_shows_both_attempts_with_views(arc_solver, monkeypatch, t
     assert unread["answer"] is None and "found 2 grids" in unread["error"]
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])  # one view: today's output
     assert set(json.loads(capsys.readouterr().out.splitlines()[0])) == {"question", "answer", "steps", "confidence"}
+
+
+def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypatch, tmp_path, capsys):
+    """`python -m hybrid.solve RUN --input <task.json or a folder of them> --submission FILE`: each
+    test input of each task is one puzzle, worded as trained; its line names the task and test
+    input and says whether the answer is right when the file has the output; the submission holds
+    two attempts per test input, in ARC Prize's format. A file that is no ARC task is one error
+    line; task files given to a model of another family, or a folder without any, are errors."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    two_tests = dict(MIRROR, test=[*MIRROR["test"], {"input": [[0, 6, 0]]}])  # the second without its output
+    write_tasks(tmp_path, "tasks", {"mirror": {k: v for k, v in two_tests.items() if k != "id"}})
+    (tmp_path / "tasks" / "zz_broken.json").write_text('{"train": []}')
+    answer_by_view(monkeypatch, Arc, {0: RIGHT, 1: WRONG, 2: WRONG, 3: RIGHT})
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks"), "--views", "3",
+                "--submission", str(tmp_path / "submission.json")])
+    first, second, broken = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (first["task"], first["test_index"], second["test_index"]) == ("mirror", 0, 1)
+    assert first["attempts"] == [WRONG, RIGHT] and first["verified"] is False  # the file holds the output
+    assert "verified" not in second and "question" not in first  # no output to check; the input is the file
+    assert broken["task"] == "zz_broken" and "needs a non-empty 'train' list" in broken["error"]
+    submitted = json.loads((tmp_path / "submission.json").read_text())
+    assert submitted["mirror"][0] == {"attempt_1": parse_grid(WRONG), "attempt_2": parse_grid(RIGHT)}
+    assert len(submitted["mirror"]) == 2 and set(submitted) == {"mirror"}
+
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks" / "mirror.json")])  # one file, one view
+    assert [json.loads(line)["test_index"] for line in capsys.readouterr().out.splitlines()] == [0, 1]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="holds no .json task files"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "empty")])
+    (tmp_path / "typed.txt").write_text(Arc(max_size=4).example(MIRROR, wording=2).question)
+    with pytest.raises(SystemExit, match="--submission needs ARC task files"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "typed.txt"), "--submission", "s.json"])

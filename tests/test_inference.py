@@ -136,6 +136,9 @@ def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     (tmp_path / "in.txt").write_text(puzzles[0] + "\n")
     with pytest.raises(SystemExit, match="views=4: task 'sudoku' has no views"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--views", "4"])
+    (tmp_path / "task.json").write_text('{"train": [], "test": []}')  # ARC task files, to a Sudoku model
+    with pytest.raises(SystemExit, match="task files are ARC's; this model was trained on task 'sudoku'"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "task.json")])
 
 
 def test_solve_takes_a_list_not_one_text(solver):
