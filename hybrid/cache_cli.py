@@ -147,7 +147,14 @@ def show(folder: Path, console: Console) -> None:
 
 
 def folder_size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    """Bytes of the files under `folder`. A run may rename or remove its files while they are
+    counted (a `.tmp` folder moving into place): those count as 0, not as an error."""
+    total = 0
+    with contextlib.suppress(FileNotFoundError):  # the folder itself went
+        for f in folder.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                total += f.stat().st_size if f.is_file() else 0
+    return total
 
 
 def folder_lock(path: Path) -> Path:
