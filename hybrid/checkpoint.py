@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -268,29 +269,33 @@ class GracefulStop:
     """While active, SIGTERM (a scheduler's preemption, `kill`) and SIGINT (Ctrl-C) only set
     `requested` and `signal_name`: the training loop finishes its batch, saves a checkpoint and
     exits cleanly, rather than losing the batches since the last checkpoint. The same signal a
-    second time acts as usual: Ctrl-C twice stops at once. Each signal counts on its own, since
-    torchrun answers the Ctrl-C it gets by sending its workers SIGTERM, which must not cut short
-    the save the Ctrl-C asked for. `announce`: say so on the first Ctrl-C (the main process).
-    Signal handlers can be set only in the main thread; elsewhere this does nothing."""
+    second time acts as usual: Ctrl-C twice stops at once. A signal the process was started to
+    ignore (`nohup`, a job started with `&` from a script ignores SIGINT) stays ignored.
+    `announce`: say so on the first Ctrl-C, in this process only (not in DataLoader workers, which
+    inherit the handler). Signal handlers can be set only in the main thread; elsewhere this does
+    nothing."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, announce: bool = True):
         self.requested, self.signal_name, self.announce = False, None, announce
         self._previous: dict = {}
+        self._pid = None
 
     def _handle(self, signum, frame):
         self.requested = True
         self.signal_name = self.signal_name or signal.Signals(signum).name
         previous = self._previous.get(signum)
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        if signum == signal.SIGINT and self.announce:
+        if signum == signal.SIGINT and self.announce and os.getpid() == self._pid:
             print("\nCtrl-C: finishing this batch and saving a checkpoint (Ctrl-C again stops at once)",
                   file=sys.stderr, flush=True)
 
     def __enter__(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+            self._pid = os.getpid()
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS
+                              if signal.getsignal(s) is not signal.SIG_IGN}
         return self
 
     def __exit__(self, *exc) -> None:

@@ -77,7 +77,8 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
 def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monkeypatch, tmp_path, capsys):
     """Ctrl-C (SIGINT) in a terminal lost every batch since the last checkpoint, with a traceback.
     Now the first finishes the batch, saves it and says so, like SIGTERM; a second stops at once
-    (KeyboardInterrupt), and torchrun's SIGTERM after a Ctrl-C does not cut the save short."""
+    (KeyboardInterrupt); a SIGTERM after a Ctrl-C asks for the same save, not a stop mid-save; and
+    a process started to ignore SIGINT (`cmd &` in a script) still ignores it."""
     out, handlers = tmp_path / "ctrl_c", (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
     stopped = train(small_config(*RUN, f"train.output_dir={out}"))
@@ -95,12 +96,20 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
     with pytest.raises(KeyboardInterrupt):
         train(small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
 
-    def ctrl_c_then_sigterm():  # as under torchrun, which forwards SIGTERM to its workers after a Ctrl-C
+    def ctrl_c_then_sigterm():  # a scheduler's SIGTERM arriving while the Ctrl-C's save is under way
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGTERM)
 
     interrupt_at(monkeypatch, 2, ctrl_c_then_sigterm)
-    assert train(small_config(*RUN, f"train.output_dir={tmp_path / 'torchrun'}"))["batches"] == 2
+    assert train(small_config(*RUN, f"train.output_dir={tmp_path / 'both'}"))["batches"] == 2
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        interrupt_at(monkeypatch, 2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        assert train(small_config(*RUN, f"train.output_dir={tmp_path / 'ignored'}"))["batches"] == 6  # ran on
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_resume_is_exact_with_dropout_on(small_config, monkeypatch, tmp_path):
