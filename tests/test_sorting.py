@@ -232,10 +232,22 @@ def test_requests_that_would_have_read_the_wrong_way_are_read_right_or_refused()
                              ("Sort in decreasing order: 1, 3, 2", True), ("Sort increasingly: 1, 3, 2", False),
                              ("Sort decreasingly: 1, 3, 2", True)]:
         assert task.from_text(text).data["descending"] is descending, text
-    with pytest.raises(PuzzleError, match=r"asks for both directions \('biggest first', 'ascending'\)"):
+    with pytest.raises(PuzzleError, match=r"asks for both directions \('ascending', 'biggest first'\)"):
         task.from_text("Sort ascending, biggest first: 1, 3, 2")
-    for text, word in [("Sort large to smal: 1, 3, 2", "large"), ("Sort from smal to large: 1, 3, 2", "large"),
-                       ("Sort high to lo: 1, 3, 2", "high")]:
+    # a known phrase and a pair of ends that disagree (the pair was read only without a phrase)
+    for text, said in [("Sort in ascending order, large to small: 1, 3, 2", "'in ascending order', 'large to small'"),
+                       ("Sort descending, small to large: 1, 3, 2", "'descending', 'small to large'")]:
+        with pytest.raises(PuzzleError, match=f"asks for both directions \\({said}\\)"):
+            task.from_text(text)
+    # "non" with any spacing negates the phrase after it (a fixed one-space lookbehind missed these)
+    for text in ("Sort in non  decreasing order: 1, 3, 2", "Sort in non\ndecreasing order: 1, 3, 2",
+                 "Sort non- decreasing: 1, 3, 2"):
+        assert task.from_text(text).data["descending"] is False, text
+    # a word for one end beside "to" is refused only with a near miss of another on the other side
+    assert task.from_text("Sort, at least to start: 1, 3, 2").answer == "1, 2, 3"
+    for text, word in [("Sort large to smal: 1, 3, 2", "large', 'smal"), ("Sort from smal to large: 1, 3, 2",
+                                                                          "smal', 'large"),
+                       ("Sort high to lo: 1, 3, 2", "high', 'lo")]:
         with pytest.raises(PuzzleError, match=f"could not read the direction in .*\\(from '{word}'\\)"):
             task.from_text(text)
 

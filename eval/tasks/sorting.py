@@ -162,23 +162,35 @@ WORDINGS = (
      (("least first", "greatest first"), ("from bottom to top", "from top to bottom"),
       ("in upward order", "in downward order")), True, ", "),
 )
-# Also read in typed requests ("low to high" was wording 4's phrase before `version` 4). A sorted
-# list with ties is "non-decreasing" going up: the negations name the opposite direction.
+# Also read in typed requests ("low to high" was wording 4's phrase before `version` 4).
 ASCENDING_WORDS = tuple(pair[0] for w in WORDINGS for pair in w[1]) + ("increasing", "smallest to largest",
                                                                       "smallest to biggest", "lowest to highest",
-                                                                      "low to high", "non-decreasing",
-                                                                      "nondecreasing", "non decreasing")
+                                                                      "low to high")
 DESCENDING_WORDS = tuple(pair[1] for w in WORDINGS for pair in w[1]) + ("decreasing", "largest to smallest",
                                                                        "biggest to smallest", "highest to lowest",
-                                                                       "high to low", "non-increasing",
-                                                                       "nonincreasing", "non increasing")
+                                                                       "high to low")
 # Matched on the text itself, with any whitespace between words ("largest  to\tsmallest", a line
 # break) and in any case: spans found in text.lower() would shift after a letter whose lower case
-# is longer ("İ"). Whole words (or adverbs: "increasingly"), and not after "non": "decreasing" inside
-# "non-decreasing" or "non decreasing" read the opposite direction.
-PHRASE_PATTERNS = {p: re.compile(r"(?<![\w-])(?<!\bnon )" + r"\s+".join(map(re.escape, p.split())) + r"(?:ly)?(?![\w-])",
+# is longer ("İ"). Whole words only (or their adverbs: "increasingly").
+PHRASE_PATTERNS = {p: re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, p.split())) + r"(?:ly)?(?![\w-])",
                                  re.IGNORECASE)
                    for p in (*DESCENDING_WORDS, *ASCENDING_WORDS)}
+# descending -> "non-increasing" or "non-decreasing", written with a hyphen, spaces, a line break
+# or nothing between: a list sorted with ties never decreases going up. The phrase inside one
+# ("decreasing") says the opposite direction and is not read on its own.
+NEGATED = {descending: re.compile(rf"(?<![\w-])non[\s-]*{word}(?:ly)?(?![\w-])", re.IGNORECASE)
+           for descending, word in ((True, "increasing"), (False, "decreasing"))}
+
+
+def direction_phrases(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, descending) of each known direction phrase in `text`, in order, those inside a
+    longer one left out ("ascending" inside "in ascending order", "decreasing" inside
+    "non-decreasing")."""
+    found = {(m.start(), m.end(), descending) for descending, pattern in NEGATED.items() for m in pattern.finditer(text)}
+    found |= {(m.start(), m.end(), phrase in DESCENDING_WORDS) for phrase, pattern in PHRASE_PATTERNS.items()
+              for m in pattern.finditer(text)}
+    return sorted(span for span in found
+                  if not any(a <= span[0] and span[1] <= b and (a, b) != span[:2] for a, b, _ in found))
 # A request that says which way to sort in none of the phrases above ("from largest to smalest", "in
 # reverse order") is refused: read as ascending, as a request that names no direction is, it would
 # get a confident wrong answer. These are the words that say it: the phrases' own, a few more, and
@@ -189,7 +201,7 @@ PHRASE_PATTERNS = {p: re.compile(r"(?<![\w-])(?<!\bnon )" + r"\s+".join(map(re.e
 ORDER_WORDS = frozenset({"ascending", "descending", "ascend", "descend", "increasing", "decreasing", "reverse",
                          "reversed", "upward", "downward"})
 DIRECTION_WORDS = frozenset({word for p in (*ASCENDING_WORDS, *DESCENDING_WORDS) for word in p.split()}
-                            - {"in", "order", "from", "to", "first", "non"}
+                            - {"in", "order", "from", "to", "first"}
                             | ORDER_WORDS
                             | {"increase", "decrease", "up", "down", "min", "max",
                                "small", "smaller", "big", "bigger", "large", "larger", "lower", "higher"})
@@ -208,6 +220,13 @@ LONG_WORDS = {among: sorted(word for word in among if len(word) >= 5) for among 
 SMALL_END = frozenset({"small", "smaller", "smallest", "little", "low", "lower", "lowest", "least", "min", "minimum"})
 LARGE_END = frozenset({"large", "larger", "largest", "big", "bigger", "biggest", "high", "higher", "highest", "great",
                        "greater", "greatest", "most", "max", "maximum"})
+END_WORDS = sorted(SMALL_END | LARGE_END)
+
+
+def near_end_word(word: str) -> bool:
+    """A misspelling of a word for one end of the list, however short ("smal", "lo", "hihg"):
+    beside "to" and a real end word it would otherwise leave a pair unread but unrefused."""
+    return word not in SMALL_END | LARGE_END and bool(get_close_matches(word, END_WORDS, 1, 0.75))
 
 
 def says_direction(word: str, among: frozenset[str] = DIRECTION_WORDS) -> bool:
@@ -241,9 +260,10 @@ def end_pairs(words: list[tuple[str, int, int]]) -> dict[int, bool]:
 def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
     """Which of `words` (`request_words` of a request before its numbers, which no known phrase
     reads) say which way to sort: an ORDER_WORD anywhere, direction words on both sides of "to"
-    ("small to large", "from the largest to the lowest"), a word for one end of the list next to
-    "to" whatever the other side says ("large to smal", too short a misspelling to be matched),
-    or a superlative up to three words before "first" or "last" ("biggest number first")."""
+    ("small to large", "from the largest to the lowest"), a word for one end of the list beside
+    "to" with a misspelt one on the other side ("large to smal", too short for says_direction;
+    "up to max" and "at least to start" say nothing), or a superlative up to three words before
+    "first" or "last" ("biggest number first")."""
     words = [word for word, _, _ in words]
     said = set()
     for i, word in enumerate(words):
@@ -254,7 +274,10 @@ def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
             after = [j for j in range(i + 1, min(len(words), i + 3)) if says_direction(words[j])]
             if before and after:
                 said |= {*before, *after}
-            said |= {j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j] in SMALL_END | LARGE_END}
+            for end, other in ((i - 1, i + 1), (i + 1, i - 1)):
+                if 0 <= min(end, other) and max(end, other) < len(words) and words[end] in SMALL_END | LARGE_END \
+                        and near_end_word(words[other]):
+                    said |= {end, other}
         if says_direction(word, FIRST_WORDS) and {"first", "last"} & set(words[i + 1:i + 4]):
             said.add(i)
     return said
@@ -336,25 +359,26 @@ class Sorting(Task):
         it names one in no known phrase (`unread_direction`) or contradicts itself. The
         instruction slot covers the first direction phrase (or pair of ends) before the numbers,
         else all the text before them."""
-        descending = any(PHRASE_PATTERNS[p].search(text) for p in DESCENDING_WORDS)
-        if descending and any(PHRASE_PATTERNS[p].search(text) for p in ASCENDING_WORDS):
-            said = [m.group() for p in PHRASE_PATTERNS if (m := PHRASE_PATTERNS[p].search(text))]
-            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, said))}); "
-                              "say one: 'ascending' or 'descending', 'smallest first' or 'largest first'")
+        phrases = direction_phrases(text)
+        descending = any(d for _, _, d in phrases)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
         if not found:
             raise PuzzleError(f"expected {self.length} numbers to sort, found none in {text!r}")
         first = colon + found[0][1]
-        phrases = [m.span() for pattern in PHRASE_PATTERNS.values()
-                   if (m := pattern.search(text)) and m.start() < first]
-        if phrases:
-            instruction = min(phrases, key=lambda span: (span[0], -span[1]))  # the first, longest phrase
+        words = request_words(text[:first])
+        pairs = end_pairs(words)
+        said = [text[a:b] for a, b, _ in phrases]
+        if len({d for _, _, d in phrases}) > 1 or phrases and any(d != descending for d in pairs.values()):
+            said += [" ".join(w for w, _, _ in words[i - 1:i + 2]) for i in pairs]  # a pair that disagrees
+            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, said))}); "
+                              "say one: 'ascending' or 'descending', 'smallest first' or 'largest first'")
+        before = [(a, b) for a, b, _ in phrases if a < first]
+        if before:
+            instruction = before[0]  # the first phrase (phrases inside a longer one are left out)
         else:
             # No known phrase: a pair of ends ("small to large", `end_pairs`) may say the direction,
             # when it is the only thing that does and all such pairs agree
-            words = request_words(text[:first])
-            pairs = end_pairs(words)
             paired = {j for i in pairs for j in (i - 1, i + 1)}
             said = unread_direction(words)
             if said - paired or len(set(pairs.values())) > 1:
