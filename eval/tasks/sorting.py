@@ -220,13 +220,14 @@ LONG_WORDS = {among: sorted(word for word in among if len(word) >= 5) for among 
 SMALL_END = frozenset({"small", "smaller", "smallest", "little", "low", "lower", "lowest", "least", "min", "minimum"})
 LARGE_END = frozenset({"large", "larger", "largest", "big", "bigger", "biggest", "high", "higher", "highest", "great",
                        "greater", "greatest", "most", "max", "maximum"})
-END_WORDS = sorted(SMALL_END | LARGE_END)
+END_WORDS = SMALL_END | LARGE_END
+SORTED_END_WORDS = sorted(END_WORDS)  # for get_close_matches, in a fixed order
 
 
 def near_end_word(word: str) -> bool:
     """A misspelling of a word for one end of the list, however short ("smal", "lo", "hihg"):
     beside "to" and a real end word it would otherwise leave a pair unread but unrefused."""
-    return word not in SMALL_END | LARGE_END and bool(get_close_matches(word, END_WORDS, 1, 0.75))
+    return word not in END_WORDS and bool(get_close_matches(word, SORTED_END_WORDS, 1, 0.75))
 
 
 def says_direction(word: str, among: frozenset[str] = DIRECTION_WORDS) -> bool:
@@ -275,7 +276,7 @@ def unread_direction(words: list[tuple[str, int, int]]) -> set[int]:
             if before and after:
                 said |= {*before, *after}
             for end, other in ((i - 1, i + 1), (i + 1, i - 1)):
-                if 0 <= min(end, other) and max(end, other) < len(words) and words[end] in SMALL_END | LARGE_END \
+                if 0 <= min(end, other) and max(end, other) < len(words) and words[end] in END_WORDS \
                         and near_end_word(words[other]):
                     said |= {end, other}
         if says_direction(word, FIRST_WORDS) and {"first", "last"} & set(words[i + 1:i + 4]):
@@ -368,10 +369,9 @@ class Sorting(Task):
         first = colon + found[0][1]
         words = request_words(text[:first])
         pairs = end_pairs(words)
-        said = [text[a:b] for a, b, _ in phrases]
         if len({d for _, _, d in phrases}) > 1 or phrases and any(d != descending for d in pairs.values()):
-            said += [" ".join(w for w, _, _ in words[i - 1:i + 2]) for i in pairs]  # a pair that disagrees
-            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, said))}); "
+            quoted = [text[a:b] for a, b, _ in phrases] + [" ".join(w for w, _, _ in words[i - 1:i + 2]) for i in pairs]
+            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, quoted))}); "
                               "say one: 'ascending' or 'descending', 'smallest first' or 'largest first'")
         before = [(a, b) for a, b, _ in phrases if a < first]
         if before:
