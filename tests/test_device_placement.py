@@ -1,0 +1,293 @@
+"""Device placement, checked on the CPU: training, evaluation and solving run on a pretend
+accelerator, and a tensor left on the CPU among the device's tensors is an error, as on a GPU.
+
+The CPU tests run everything on one device, so a `torch.zeros(B)` without `device=`, a buffer
+kept as a plain attribute or a CPU index tensor mixed with model outputs passes them and fails
+only on a GPU ("Expected all tensors to be on the same device"). Here the trainable model and
+the batch are moved to a pretend device: tensors that keep their data on the CPU but report
+`device='meta'`, so code that follows `x.device` or `device=` puts what it makes there too,
+while whatever is made without them stays a plain CPU tensor. Every operation is checked: one
+that gets pretend-device tensors together with CPU tensors of one or more dimensions fails
+(0-dim CPU tensors mix with CUDA tensors, so they may here too). The data is real, so `.item()`,
+halting and boolean masks run as they do on a GPU, which the bare meta device cannot do.
+
+What this does not see: kernels (numerics, dtype support of a CUDA kernel), autocast (a pretend
+device has none), and copies CUDA would accept: it is stricter there, failing on a CPU index
+into device tensors, which CUDA accepts at the cost of a copy to the device per use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import pytest
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode, return_and_correct_aliasing
+from torch.utils._pytree import tree_flatten, tree_map
+
+PRETEND = torch.device("meta")  # a device every torch build has; the data itself stays on the CPU
+
+
+class OnDevice(torch.Tensor):
+    """A CPU tensor (`.data_`) that says it lives on the PRETEND device."""
+
+    @staticmethod
+    def __new__(cls, data: torch.Tensor):
+        return torch.Tensor._make_wrapper_subclass(cls, data.shape, strides=data.stride(), dtype=data.dtype,
+                                                   storage_offset=data.storage_offset(), device=PRETEND,
+                                                   requires_grad=data.requires_grad)
+
+    def __init__(self, data: torch.Tensor):
+        self.data_ = data
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    def tolist(self):  # torch's own tolist refuses tensor subclasses; on a GPU it copies to the host
+        host_reads.append("tolist")
+        return self.data_.tolist()
+
+    def __repr__(self):
+        return f"OnDevice({self.data_!r})"
+
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return run_op(func, args, kwargs or {})
+
+
+def is_pretend(device) -> bool:
+    return device is not None and torch.device(device) == PRETEND
+
+
+# Operations that make the host wait for the device (a GPU sync) when given device tensors:
+# reading a value (.item(), bool(), float()), a copy to the host, and those whose output size
+# depends on the data (nonzero, and indexing with a boolean mask, which runs nonzero).
+VALUE_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
+               torch.ops.aten.masked_select.default}
+host_reads: list[str] = []  # the reads since pretend_accelerator() was entered, by operation
+
+
+def reads_from_device(func, args, kwargs) -> bool:
+    if func is torch.ops.aten._to_copy.default:
+        return not is_pretend(kwargs.get("device", PRETEND))
+    if func in (torch.ops.aten.index.Tensor, torch.ops.aten.index_put_.default):
+        return any(i is not None and i.dtype == torch.bool for i in args[1])
+    return func in VALUE_READS
+
+
+def run_op(func, args, kwargs):
+    """`func` on the CPU data, after the device check; results of device inputs stay on the device."""
+    leaves, _ = tree_flatten((args, kwargs))
+    on_device = [t for t in leaves if isinstance(t, OnDevice)]
+    if on_device and reads_from_device(func, args, kwargs):
+        host_reads.append(str(func))
+    on_cpu = [t for t in leaves if isinstance(t, torch.Tensor) and not isinstance(t, OnDevice) and t.dim() > 0]
+    if any(t.device == PRETEND for t in on_cpu):  # a real, data-less meta tensor: made by a path we do not wrap
+        raise AssertionError(f"{func}: a tensor was made on the bare meta device, outside this harness")
+    if on_device and on_cpu and func is not torch.ops.aten.copy_.default:  # copy_ between devices is a transfer
+        raise RuntimeError(f"Expected all tensors to be on the same device: {func} got CPU tensor(s) of shape "
+                           f"{[tuple(t.shape) for t in on_cpu]} with tensors on the accelerator")
+    made_there = is_pretend(kwargs.get("device"))  # a factory (or .to) asked for the device
+    unwrap = lambda t: t.data_ if isinstance(t, OnDevice) else t  # noqa: E731
+    cpu_kwargs = tree_map(unwrap, kwargs) | ({"device": torch.device("cpu")} if made_there else {})
+    out = func(*tree_map(unwrap, args), **cpu_kwargs)
+    if func is torch.ops.aten._to_copy.default and "device" in kwargs and not made_there:
+        return out  # .cpu() / .to("cpu"): a copy to the host
+    if not (on_device or made_there):
+        return out
+    out = tree_map(lambda t: OnDevice(t) if isinstance(t, torch.Tensor) else t, out)
+    return return_and_correct_aliasing(func, args, kwargs, out)  # in-place ops and views return their input
+
+
+class _Dispatch(TorchDispatchMode):
+    """Sees factories (torch.zeros, torch.arange ...), which have no tensor argument to dispatch on."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return run_op(func, args, kwargs or {})
+
+
+class _Constructors(TorchFunctionMode):
+    """torch.tensor(data, device=...) fills its tensor below the dispatcher, where the device would
+    be the bare meta device (no data): build it on the CPU and move it instead."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.tensor, torch.as_tensor) and is_pretend(kwargs.get("device")):
+            return OnDevice(func(*args, **(kwargs | {"device": "cpu"})))
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def pretend_accelerator():
+    host_reads.clear()
+    with _Constructors(), _Dispatch():
+        yield PRETEND
+
+
+def to_pretend(module: torch.nn.Module) -> torch.nn.Module:
+    """`module.to(device)` for the pretend device: every parameter and buffer becomes an OnDevice."""
+    return module._apply(lambda t: OnDevice(t.detach()) if not isinstance(t, OnDevice) else t)
+
+
+def on_device(t):
+    return OnDevice(t) if isinstance(t, torch.Tensor) else t
+
+
+# --- the harness checks itself ----------------------------------------------------------------
+
+def test_the_pretend_device_catches_a_stray_cpu_tensor_and_lets_correct_code_run():
+    with pretend_accelerator() as device:
+        x = on_device(torch.randn(4, 3))
+        rows = torch.arange(4, device=device)
+        assert x.device == device and rows.device == device
+        assert (x[rows] + torch.zeros(3, device=x.device) * torch.tensor(2.0)).cpu().tolist() == x.cpu().tolist()
+        assert torch.tensor([1.0, 2.0], device=device).sum().item() == 3.0  # made on the CPU, moved: data kept
+        with pytest.raises(RuntimeError, match="same device"):
+            x + torch.zeros(3)  # no device=: made on the CPU
+        with pytest.raises(RuntimeError, match="same device"):
+            x[torch.arange(4)]  # a CPU index into device tensors (CUDA would copy it over; we say so)
+        host_reads.clear()
+        x[x[:, 0] > 0], x.sum().item(), x.tolist(), x[rows]  # a boolean mask, a value, a copy; an index is none
+        assert host_reads == ["aten.index.Tensor", "aten._local_scalar_dense.default", "tolist"]
+
+
+# --- the project on the pretend device -------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)  # the same weights, so the same samples halt, whichever tests ran before
+
+
+def tiny_config(*overrides: str):
+    from hybrid.config import load_config
+
+    return load_config(["task=sudoku", "task.size=4", "backbone.path=chars:1", "reasoner.hidden=16", "reasoner.n=2",
+                        "reasoner.T=2", "reasoner.N_sup=3", "train.halt=true", "train.tracker=null", *overrides])
+
+
+def halting_half(model, batch: tuple | None = None) -> None:
+    """A halting head that stops some samples at each step (q_halt > 0), so the steps that drop
+    halted samples from the batch run too: about half of `batch` at the first step."""
+    torch.nn.init.normal_(model.reasoner.halt_head.weight, std=10.0)
+    torch.nn.init.zeros_(model.reasoner.halt_head.bias)
+    if batch is not None:
+        states, mask, token_slot, labels, _ = batch
+        start = model.initial_carry(*labels.shape, "cpu")
+        with torch.no_grad():
+            q_halt = model(*model.read(states.float(), mask, token_slot.long()), start.y, start.z).q_halt
+            model.reasoner.halt_head.bias -= q_halt.median()
+
+
+def synthetic_batch(size: int, tokens: int, hidden: int, slots: int, classes: int) -> tuple:
+    """(states, mask, token_slot, labels, index) as the loader gives a batch of cached states."""
+    g = torch.Generator().manual_seed(0)
+    token_slot = torch.randint(-1, slots, (size, tokens), generator=g)
+    token_slot[:, :slots] = torch.arange(slots)  # every slot has a token
+    mask = torch.ones(size, tokens, dtype=torch.bool)
+    mask[::2, -2:] = False  # padding
+    return (torch.randn(size, tokens, hidden, generator=g).half(), mask, token_slot.short(),
+            torch.randint(0, classes, (size, slots), generator=g), torch.arange(size))
+
+
+@pytest.mark.parametrize("adapter, mixer, grad_accum", [("span_pool", "mlp", 1), ("query_attention", "attention", 2)])
+def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
+    """hybrid.supervision.supervise, as train.py calls it on a GPU: model, EMA and batch on the
+    device, halting on (samples leave the batch), gradient accumulation, clipping, the EMA update."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import make_task
+    from hybrid.ema import make_ema
+    from hybrid.model import HybridModel
+    from hybrid.supervision import supervise
+
+    config = tiny_config(f"adapter.kind={adapter}", f"reasoner.mixer={mixer}", f"train.grad_accum={grad_accum}",
+                         "train.grad_clip=1.0")
+    task = make_task(config.task)
+    model = HybridModel(config, 8, task.num_slots, len(task.vocab))
+    batch = synthetic_batch(8, 20, 8, task.num_slots, len(task.vocab))
+    halting_half(model, batch)
+    with pretend_accelerator():
+        model = to_pretend(model)
+        ema = make_ema(model, 0.999)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        scheduler = get_scheduler("constant", optimizer)
+        stats = supervise(model, tuple(map(on_device, batch)), optimizer, scheduler, ema, Accelerator(cpu=True), config)
+        assert all(p.device == PRETEND for p in [*model.parameters(), *ema.module.parameters()])
+    assert stats["steps"] >= 2 and 0 < stats["work"] < 1  # some samples halted, some ran on
+    assert all(isinstance(v, (int, float)) for v in stats.values())
+
+
+@pytest.mark.parametrize("adapter", ["span_pool", "query_attention"])
+def test_evaluation_runs_on_the_accelerator(adapter):
+    """eval.runner.predict as training's periodic evaluation and `python -m eval` run it: the
+    loader's CPU batches moved to the device, the predictions brought back to the host."""
+    from eval.runner import predict, score_predictions
+    from eval.tasks import make_task
+    from hybrid.model import HybridModel
+
+    config = tiny_config(f"adapter.kind={adapter}")
+    task = make_task(config.task)
+    model = HybridModel(config, 8, task.num_slots, len(task.vocab))
+    halting_half(model)
+    data = torch.utils.data.TensorDataset(*synthetic_batch(6, 20, 8, task.num_slots, len(task.vocab)))
+    with pretend_accelerator() as device:
+        pred = predict(to_pretend(model), data, 3, batch_size=4, device=device, disable_progress=True)
+    assert all(type(t) is torch.Tensor and t.device.type == "cpu" for t in pred.values())  # back on the host
+    assert score_predictions(pred, task)["num_puzzles"] == 6
+
+
+@pytest.mark.parametrize("backbone, fixed_steps", [("chars:1", False), ("chars:1", True), ("bert", False)])
+def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, fixed_steps):
+    """Hybrid.solve with the backbone and model on the device, halting puzzles leaving the batch;
+    the backbone's token states come from the device, its masks and offsets from the tokenizer."""
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.inference import Hybrid
+    from hybrid.model import HybridModel
+
+    config = tiny_config(f"backbone.path={backbone if backbone.startswith('chars') else tiny_backbone(backbone)}")
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    halting_half(model)
+    rng = random.Random(0)
+    puzzles = [task.generate(rng, 0) for _ in range(6)]
+    with pretend_accelerator():
+        solver = Hybrid(to_pretend(model), to_pretend(backbone), task, config)
+        solutions = solver.solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)
+    assert all(s.error is None and s.answer for s in solutions)
+    steps = [s.steps for s in solutions]
+    assert steps == [3] * 6 if fixed_steps else min(steps) < 3 == max(steps)
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_lora_training_runs_on_the_accelerator(tiny_backbone, kind):
+    """backbone.lora: the batch is token ids and the transformer runs inside the trained module."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.cache import token_split
+    from hybrid.data import generate_split
+    from hybrid.lora import with_backbone
+    from hybrid.model import HybridModel
+    from hybrid.supervision import supervise
+
+    config = tiny_config(f"backbone.path={tiny_backbone(kind)}", "backbone.lora.rank=4")
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    halting_half(model)
+    model = with_backbone(model, backbone, config.backbone)
+    ids, mask, token_slot, labels, index = token_split(backbone, generate_split(task, 8, 0, [0], set(), "test"),
+                                                       task.num_slots)[:8]
+    with pretend_accelerator():
+        model = to_pretend(model)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        batch = tuple(map(on_device, (ids.float(), mask, token_slot, labels, index)))  # the loop casts ids to float
+        stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, Accelerator(cpu=True),
+                          config)
+    assert stats["steps"] >= 1
