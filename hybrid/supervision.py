@@ -117,7 +117,9 @@ def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Confi
     chunk.correct[chunk.rows] = correct
     chunk.carry = out.carry
     if config.train.halt:  # drop the samples that halted from everything the next step reads
-        keep = out.q_halt.detach() <= 0
+        # As indices, found once: indexing with the boolean mask would find them again for each
+        # tensor below, and each search (nonzero) makes the host wait for the GPU.
+        keep = (out.q_halt.detach() <= 0).nonzero().squeeze(1)
         chunk.inputs = [t[keep] if t is not None else None for t in chunk.inputs]
         chunk.carry = Carry(out.carry.y[keep], out.carry.z[keep])
         chunk.rows = chunk.rows[keep]

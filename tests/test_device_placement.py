@@ -291,3 +291,32 @@ def test_lora_training_runs_on_the_accelerator(tiny_backbone, kind):
         stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, Accelerator(cpu=True),
                           config)
     assert stats["steps"] >= 1
+
+
+def test_supervision_waits_for_the_device_once_per_chunk_and_step():
+    """Each read of a device value makes the host wait until the GPU has done everything queued,
+    so the next kernels cannot be queued while it works. A supervision step needs one per chunk
+    (which samples halted: the next step's shapes depend on it) and one for the step (whether any
+    loss is non-finite, whether every sample halted: the all-reduced flags, before the update);
+    the losses and accuracies for the log are read once, when the batch ends."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import make_task
+    from hybrid.ema import make_ema
+    from hybrid.model import HybridModel
+    from hybrid.supervision import supervise
+
+    config = tiny_config("train.grad_accum=2", "train.grad_clip=1.0")
+    task = make_task(config.task)
+    model = HybridModel(config, 8, task.num_slots, len(task.vocab))
+    batch = synthetic_batch(8, 20, 8, task.num_slots, len(task.vocab))
+    halting_half(model, batch)
+    with pretend_accelerator():
+        model = to_pretend(model)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer),
+                          make_ema(model, 0.999), Accelerator(cpu=True), config)
+    assert stats["steps"] >= 2
+    halting = [r for r in host_reads if r in ("aten.nonzero.default", "aten.index.Tensor")]
+    assert len(halting) <= stats["steps"] * 2, host_reads  # one per chunk (train.grad_accum=2) and step
