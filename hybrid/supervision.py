@@ -3,7 +3,6 @@ each handing its detached latents (y, z) to the next, with samples leaving once 
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -42,8 +41,12 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     chunks = split_batch(batch, k, inner, accelerator)
     batch_size, device = sum(c.size for c in chunks), batch[0].device
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
+    # Each step's loss and exact accuracy stay on the device until the batch ends: reading a value
+    # makes the host wait for everything queued on a GPU (the optimizer step, the EMA) before it
+    # can queue the next step's forward, so a step reads only the flags that decide the loop.
+    losses, exact = [], []
     for step in range(N_sup):
-        step_loss = 0.0
+        step_loss = torch.zeros((), device=device)
         for i, chunk in enumerate(chunks):
             supervised = len(chunk.rows)  # before the samples that halt at this step leave
             loss = forward_backward(model, chunk, i == k - 1, accelerator, config)
@@ -52,22 +55,20 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
                 stats["work"] += supervised / (batch_size * N_sup)
         # One all-reduce decides for every process, before the update: a non-finite loss anywhere
         # stops the run with the weights untouched, and the loop ends once every sample halted.
-        running = any(len(c.rows) > 0 for c in chunks)
-        flags = accelerator.reduce(torch.tensor([float(running), float(not math.isfinite(step_loss))],
-                                                device=device), "sum")
-        if flags[1] > 0:
+        running = torch.full((), float(any(len(c.rows) > 0 for c in chunks)), device=device)  # a fill, no copy
+        flags = accelerator.reduce(torch.stack([running, (~step_loss.isfinite()).float()]), "sum")
+        running_anywhere, non_finite = flags.tolist()
+        if non_finite > 0:
             raise NonFiniteLoss(f"the loss became non-finite at supervision step {step + 1} (update not applied)")
         update(model, optimizer, scheduler, ema, inner, accelerator, config)
+        losses.append(step_loss)
         # exact: the answer each sample had when it halted, or has now if still running
-        exact = torch.cat([c.correct for c in chunks]).float().mean().item()
-        stats["loss"] += step_loss
-        stats["exact_first" if step == 0 else "exact_last"] = exact
-        stats["steps"] += 1
-        if config.train.halt and flags[0] == 0:
+        exact.append(torch.cat([c.correct for c in chunks]).float().mean())
+        if config.train.halt and running_anywhere == 0:
             break  # every sample on every process has halted
-    stats["loss"] /= stats["steps"]
-    if stats["steps"] == 1:
-        stats["exact_last"] = stats["exact_first"]
+    total, stats["exact_first"], stats["exact_last"] = torch.stack([sum(losses), exact[0], exact[-1]]).tolist()
+    stats["steps"] = len(losses)
+    stats["loss"] = total / len(losses)
     return stats
 
 
@@ -93,10 +94,10 @@ def split_batch(batch, k: int, inner, accelerator) -> list[Chunk]:
     return chunks
 
 
-def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Config) -> float | None:
+def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Config) -> torch.Tensor | None:
     """One supervision step on one chunk: forward from its carried latents, loss, backward; then
-    the samples that halted leave it. Returns the chunk's share of the batch loss, or None when
-    it trained on nothing (all its samples halted)."""
+    the samples that halted leave it. Returns the chunk's share of the batch loss (detached, on
+    the device), or None when it trained on nothing (all its samples halted)."""
     inputs, carry, weight = chunk.inputs, chunk.carry, 1.0
     if len(chunk.rows) == 0:
         if chunk.stand_in is None or not last:
@@ -123,7 +124,7 @@ def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Confi
         chunk.inputs = [t[keep] if t is not None else None for t in chunk.inputs]
         chunk.carry = Carry(out.carry.y[keep], out.carry.z[keep])
         chunk.rows = chunk.rows[keep]
-    return loss.item()
+    return loss.detach()
 
 
 def update(model, optimizer, scheduler, ema, inner, accelerator, config: Config) -> None:

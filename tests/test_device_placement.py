@@ -45,7 +45,7 @@ class OnDevice(torch.Tensor):
     __torch_function__ = torch._C._disabled_torch_function_impl
 
     def tolist(self):  # torch's own tolist refuses tensor subclasses; on a GPU it copies to the host
-        host_reads.append("tolist")
+        host_waits.append("tolist")
         return self.data_.tolist()
 
     def __repr__(self):
@@ -62,15 +62,20 @@ def is_pretend(device) -> bool:
 
 # Operations that make the host wait for the device (a GPU sync) when given device tensors:
 # reading a value (.item(), bool(), float()), a copy to the host, and those whose output size
-# depends on the data (nonzero, and indexing with a boolean mask, which runs nonzero).
+# depends on the data (nonzero, and indexing with a boolean mask, which runs nonzero). A copy
+# from the host (torch.tensor(..., device=), .to(device)) waits too unless non_blocking.
 VALUE_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
                torch.ops.aten.masked_select.default}
-host_reads: list[str] = []  # the reads since pretend_accelerator() was entered, by operation
+host_waits: list[str] = []  # the waits since pretend_accelerator() was entered, by operation
 
 
-def reads_from_device(func, args, kwargs) -> bool:
+def waits_for_device(func, args, kwargs) -> bool:
     if func is torch.ops.aten._to_copy.default:
-        return not is_pretend(kwargs.get("device", PRETEND))
+        moved = not isinstance(args[0], OnDevice) and is_pretend(kwargs.get("device"))
+        return not is_pretend(kwargs.get("device", PRETEND)) or moved and not kwargs.get("non_blocking")
+    if func is torch.ops.aten.copy_.default:
+        non_blocking = kwargs.get("non_blocking", len(args) > 2 and args[2])
+        return isinstance(args[0], OnDevice) != isinstance(args[1], OnDevice) and not non_blocking
     if func in (torch.ops.aten.index.Tensor, torch.ops.aten.index_put_.default):
         return any(i is not None and i.dtype == torch.bool for i in args[1])
     return func in VALUE_READS
@@ -80,8 +85,8 @@ def run_op(func, args, kwargs):
     """`func` on the CPU data, after the device check; results of device inputs stay on the device."""
     leaves, _ = tree_flatten((args, kwargs))
     on_device = [t for t in leaves if isinstance(t, OnDevice)]
-    if on_device and reads_from_device(func, args, kwargs):
-        host_reads.append(str(func))
+    if (on_device or is_pretend(kwargs.get("device"))) and waits_for_device(func, args, kwargs):
+        host_waits.append(str(func))
     on_cpu = [t for t in leaves if isinstance(t, torch.Tensor) and not isinstance(t, OnDevice) and t.dim() > 0]
     if any(t.device == PRETEND for t in on_cpu):  # a real, data-less meta tensor: made by a path we do not wrap
         raise AssertionError(f"{func}: a tensor was made on the bare meta device, outside this harness")
@@ -114,13 +119,14 @@ class _Constructors(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in (torch.tensor, torch.as_tensor) and is_pretend(kwargs.get("device")):
+            host_waits.append(f"{func.__name__}(device=)")  # a copy from the host
             return OnDevice(func(*args, **(kwargs | {"device": "cpu"})))
         return func(*args, **kwargs)
 
 
 @contextlib.contextmanager
 def pretend_accelerator():
-    host_reads.clear()
+    host_waits.clear()
     with _Constructors(), _Dispatch():
         yield PRETEND
 
@@ -147,9 +153,11 @@ def test_the_pretend_device_catches_a_stray_cpu_tensor_and_lets_correct_code_run
             x + torch.zeros(3)  # no device=: made on the CPU
         with pytest.raises(RuntimeError, match="same device"):
             x[torch.arange(4)]  # a CPU index into device tensors (CUDA would copy it over; we say so)
-        host_reads.clear()
-        x[x[:, 0] > 0], x.sum().item(), x.tolist(), x[rows]  # a boolean mask, a value, a copy; an index is none
-        assert host_reads == ["aten.index.Tensor", "aten._local_scalar_dense.default", "tolist"]
+        host_waits.clear()
+        x[x[:, 0] > 0], x.sum().item(), x.tolist(), x[rows], torch.full((), 2.0, device=device) * x
+        torch.tensor(2.0, device=device), torch.ones(2).to(device), torch.ones(2).to(device, non_blocking=True)
+        assert host_waits == ["aten.index.Tensor", "aten._local_scalar_dense.default", "tolist", "tensor(device=)",
+                              "aten._to_copy.default"]  # an index, a fill and a non-blocking copy are none
 
 
 # --- the project on the pretend device -------------------------------------------------------
@@ -318,5 +326,6 @@ def test_supervision_waits_for_the_device_once_per_chunk_and_step():
         stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer),
                           make_ema(model, 0.999), Accelerator(cpu=True), config)
     assert stats["steps"] >= 2
-    halting = [r for r in host_reads if r in ("aten.nonzero.default", "aten.index.Tensor")]
-    assert len(halting) <= stats["steps"] * 2, host_reads  # one per chunk (train.grad_accum=2) and step
+    halting = [r for r in host_waits if r in ("aten.nonzero.default", "aten.index.Tensor")]
+    assert len(halting) <= stats["steps"] * 2, host_waits  # one per chunk (train.grad_accum=2) and step
+    assert len(host_waits) <= stats["steps"] * (2 + 1) + 1, host_waits  # and one per step, one per batch
