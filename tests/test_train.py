@@ -300,3 +300,30 @@ def test_keep_checkpoints_keeps_that_many(small_config, keep, kept):
     config = small_config("train.checkpoint_every=1", f"train.keep_checkpoints={keep}")
     train(config)
     assert [checkpoint.step_of(c) for c in checkpoint.checkpoints(config.train.output_dir)] == kept
+
+
+
+@pytest.mark.parametrize("adapter, mixer", [("span_pool", "mlp"), ("query_attention", "attention")])
+def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_config, monkeypatch, adapter, mixer):
+    """train.mixed_precision=bf16: training steps run under autocast (the CPU has one too, so this
+    path runs here with each adapter and mixer), while the weights, the EMA and what is saved
+    stay fp32."""
+    from safetensors.torch import load_file
+
+    from hybrid.model import HybridModel
+
+    logits_dtypes, forward = set(), HybridModel.forward
+
+    def recording(self, *args):
+        out = forward(self, *args)
+        logits_dtypes.add(out.logits.dtype)
+        return out
+
+    monkeypatch.setattr(HybridModel, "forward", recording)  # before train() prepares (and wraps) the model
+    config = small_config("train.mixed_precision=bf16", f"adapter.kind={adapter}", f"reasoner.mixer={mixer}",
+                          "reasoner.heads=2")
+    metrics = train(config)
+    assert torch.bfloat16 in logits_dtypes  # the head ran in bf16: autocast was on
+    assert metrics["batches"] == 4 and torch.isfinite(torch.tensor(metrics["test"]["exact_curve"])).all()
+    weights = load_file(Path(config.train.output_dir) / "final" / "model.safetensors")
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float32}
