@@ -155,11 +155,15 @@ def _preset(group: str, name: str) -> DictConfig:
         return _load_yaml(path, f"{group}={name}")
     path = CONFIG_DIR / group / f"{name}.yaml"
     if not path.exists():
-        available = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
         if group == "task":
             return OmegaConf.create({"name": name})  # a family with default settings
-        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); available: {', '.join(available)}")
+        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); available: {', '.join(presets(group))}")
     return OmegaConf.load(path)
+
+
+def presets(group: str) -> list[str]:
+    """The names `group=name` loads from configs/<group>/."""
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
 def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:

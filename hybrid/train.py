@@ -26,11 +26,11 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from eval.runner import evaluate
-from eval.tasks import PuzzleError, make_task
+from eval.tasks import TASKS, PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
-from hybrid.config import Config, ConfigError, as_dict, load_config, to_yaml
+from hybrid.config import GROUPS, Config, ConfigError, as_dict, load_config, presets, to_yaml
 from hybrid.data import batches_from, build_splits, examples
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
@@ -260,18 +260,29 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = {group: presets(group) for group in GROUPS} | {"task": sorted(TASKS)}  # a family needs no preset file
+    listed = "\n".join(f"  {group}={'|'.join(names[group])}" for group in GROUPS if names[group])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"presets (configs/<group>/<name>.yaml; task= takes any family, or "
+                                            f"module:Class):\n{listed}\nevery key, its type and default: "
+                                            "hybrid/config.py, or --print-config")
     parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
     parser.add_argument("--config", help="a YAML file merged before the overrides")
     parser.add_argument("--resume", nargs="?", const="latest",
                         help="resume from a checkpoint folder or a run folder (default: the newest in train.output_dir)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config (as the run saves it in config.yaml) and exit without training")
     argv = list(sys.argv[1:] if argv is None else argv)
     for i, item in enumerate(argv[:-1]):
         if item == "--resume" and "=" in argv[i + 1] and not Path(argv[i + 1]).exists():
             argv[i] = "--resume=latest"  # `--resume train.steps=800`: an override, kept in its place, not a folder
     args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
-    return load_config(overrides, args.config)
+    config = load_config(overrides, args.config)
+    if args.print_config:  # like --help: nothing is built, generated or written
+        print(to_yaml(config), end="")
+        sys.exit(0)
+    return config
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -153,6 +153,29 @@ def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):
     assert config.train.resume == "latest" and config.train.steps == 8
 
 
+def test_print_config_prints_what_the_run_would_save_and_builds_nothing(tmp_path, capsys):
+    from hybrid.train import parse_args
+
+    args = ["backbone=tiny_gpt2", "task=maze", "reasoner.T=3", f"train.output_dir={tmp_path / 'run'}"]
+    with pytest.raises(SystemExit) as exit:
+        parse_args([*args, "--print-config"])
+    assert exit.value.code == 0
+    (tmp_path / "printed.yaml").write_text(capsys.readouterr().out)
+    assert from_yaml(tmp_path / "printed.yaml") == parse_args(args)
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_lists_the_presets_and_the_task_families(capsys):
+    from hybrid.train import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    listed = dict(line.strip().split("=", 1) for line in capsys.readouterr().out.splitlines()
+                  if line.startswith("  ") and "=" in line and "|" in line)
+    assert "smollm2" in listed["backbone"].split("|") and "trm_paper" in listed["reasoner"].split("|")
+    assert {"sudoku", "arc", "qa"} <= set(listed["task"].split("|"))
+
+
 @pytest.mark.parametrize("text, message", [
     ("train: {steps: [4\n", "is not valid YAML"),
     ("task: maze\n", "pass task=maze on the command line"),
