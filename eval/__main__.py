@@ -27,7 +27,7 @@ import torch
 from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
-from eval.voting import describe, exact_label
+from eval.voting import BY_TASK_ROW, describe, describe_by_task, exact_label
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, load_config
@@ -236,6 +236,8 @@ def print_summary(report: dict) -> None:
                                                         for w, g in report["by_wording"].items()))
         if "votes" in report:
             table.add_row("vote over views: pass@1 / pass@2", describe(report["votes"]))
+            if describe_by_task(report["votes"]):
+                table.add_row(BY_TASK_ROW, describe_by_task(report["votes"]))
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
     table.add_row("weights", report["weights"])

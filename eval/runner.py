@@ -62,7 +62,8 @@ def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
 def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None,
                       halt_threshold: float = 0.9) -> dict:
     """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score;
-    for a family with `undo_view` (ARC), pass@1 and pass@2 of the vote over each puzzle's views."""
+    for a family with `undo_view` (ARC), pass@1 and pass@2 of the vote over each puzzle's views, by
+    puzzle and by task."""
     ids, labels = pred["ids"], pred["labels"]
     N, steps = ids.shape[:2]
     valid = (labels != IGNORE).unsqueeze(1)  # (N, 1, S)

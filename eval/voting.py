@@ -13,6 +13,11 @@ which puzzle the view asks and the answer as that puzzle would have it), and the
 ARC scores two attempts per test input: pass@1 asks whether the top answer is right, pass@2
 whether either of the top two different answers is. With one view per puzzle, pass@1 is the
 verifier's accuracy and pass@2 equals pass@1 (one answer, one candidate).
+
+ARC's own score counts tasks, not test inputs: a task scores the fraction of its test inputs
+solved, and the tasks are averaged (the ARC Prize's scoring, and the figure TRM's evaluator
+reports). `task_pass@1` and `task_pass@2` are that score, for views whose data name their
+`task`; each puzzle of a family (or typed puzzle) that names none is a task of its own.
 """
 
 from __future__ import annotations
@@ -46,19 +51,28 @@ def vote(task: Task, examples: list[Example], answers: list[str | None], confide
     votes: dict[str, list[tuple[str, float]]] = {}
     truth: dict[str, str | None] = {}
     views: dict[str, int] = {}
+    tasks: dict[str, set[str]] = {}  # task -> its puzzles (test inputs)
     for example, answer, confidence in zip(examples, answers, confidences, strict=True):
         puzzle, right = task.undo_view(example, example.answer)
         truth.setdefault(puzzle, right)
+        tasks.setdefault(str(example.data.get("task") or puzzle), set()).add(puzzle)  # "": a typed puzzle
         views[puzzle] = views.get(puzzle, 0) + 1
         mapped = task.undo_view(example, answer)[1] if answer is not None else None
         if mapped is not None:  # a non-grid is no candidate
             votes.setdefault(puzzle, []).append((mapped, confidence))
     ranked = {puzzle: rank(votes.get(puzzle, ())) for puzzle in truth}
     n = max(len(truth), 1)
+
+    def solved(puzzles, k: int) -> float:  # the fraction of `puzzles` whose top k answers hold the right one
+        return sum(truth[p] in ranked[p][:k] for p in puzzles) / max(len(puzzles), 1)
+
     return {
-        "pass@1": sum(truth[p] in ranked[p][:1] for p in truth) / n,
-        "pass@2": sum(truth[p] in ranked[p][:2] for p in truth) / n,
+        "pass@1": solved(truth, 1),
+        "pass@2": solved(truth, 2),
+        "task_pass@1": sum(solved(ps, 1) for ps in tasks.values()) / max(len(tasks), 1),
+        "task_pass@2": sum(solved(ps, 2) for ps in tasks.values()) / max(len(tasks), 1),
         "num_puzzles": len(truth),
+        "num_tasks": len(tasks),
         "views_per_puzzle": sum(views.values()) / n,
         "no_candidate": sum(not ranked[p] for p in truth),  # every view's answer was no grid
         "answers_per_puzzle": sum(len(ranked[p]) for p in truth) / n,  # how far the views disagree
@@ -69,6 +83,17 @@ def describe(votes: dict) -> str:
     """One line of `vote`'s figures, for the tables runs and evaluations print."""
     return (f"{votes['pass@1']:.3f} / {votes['pass@2']:.3f}  ({votes['num_puzzles']} puzzles, "
             f"{votes['views_per_puzzle']:.1f} views each)")
+
+
+def describe_by_task(votes: dict) -> str | None:
+    """The score by task in one line, where it differs from the score by puzzle: when some task
+    asks several test inputs (None otherwise)."""
+    if votes.get("num_tasks", votes["num_puzzles"]) == votes["num_puzzles"]:
+        return None
+    return f"{votes['task_pass@1']:.3f} / {votes['task_pass@2']:.3f}  ({votes['num_tasks']} tasks)"
+
+
+BY_TASK_ROW = "ARC score (by task): pass@1 / pass@2"
 
 
 def exact_label(result: dict) -> tuple[str, str]:

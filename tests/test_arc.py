@@ -260,6 +260,23 @@ def test_views_vote_in_the_original_frame_and_pass_at_2_counts_a_right_second_an
     assert (nothing["pass@1"], nothing["pass@2"], nothing["no_candidate"]) == (0.0, 0.0, 1)
 
 
+def test_arc_score_averages_each_tasks_fraction_of_solved_test_inputs_over_tasks():
+    """ARC's (and TRM's) score: a task with two test inputs, one solved, scores 0.5; per input
+    the same answers score 2 of 3."""
+    from eval.voting import describe_by_task, vote
+
+    arc = Arc(max_size=4)
+    two_inputs = MIRROR | {"id": "two", "test": MIRROR["test"] * 2}
+    examples = [arc.example(two_inputs, 0), arc.example(two_inputs, 1), arc.example(MIRROR, 0)]
+    answers = [examples[0].answer, "0 0 1\n1 1 1", examples[2].answer]  # the second input of task a is wrong
+    votes = vote(arc, examples, answers, [0.5] * 3)
+    assert (votes["pass@1"], votes["num_puzzles"]) == (2 / 3, 3)
+    assert (votes["task_pass@1"], votes["task_pass@2"], votes["num_tasks"]) == (0.75, 0.75, 2)  # (1/2 + 1) / 2
+    assert describe_by_task(votes) == "0.750 / 0.750  (2 tasks)"
+    one_each = vote(arc, examples[1:], answers[1:], [0.5] * 2)  # one input per task: the two scores agree
+    assert one_each["task_pass@1"] == one_each["pass@1"] == 0.5 and describe_by_task(one_each) is None
+
+
 def test_one_view_scores_as_before_and_the_report_carries_pass_at_k(tmp_path):
     """test_views=1 builds today's test split, and the vote over one view is the verifier's
     accuracy (pass@2 = pass@1); with 8 views, view 0 of each input is that same puzzle."""
@@ -303,14 +320,16 @@ def test_a_run_with_views_prints_the_vote_in_its_summary(tmp_path, capsys):
     test = {"exact_accuracy": 0.25, "num_puzzles": 32, "cell_accuracy": 0.5, "exact_curve": [0.25],
             "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
     results = {"batches": 4, "train_seconds": 10.0}
-    for views, shown in ((4.0, True), (1.0, False)):
-        votes = {"pass@1": 0.375, "pass@2": 0.5, "num_puzzles": 8, "views_per_puzzle": views}
+    for views, tasks, shown in ((4.0, 8, True), (1.0, 8, False), (1.0, 6, False)):  # several inputs: by task
+        votes = {"pass@1": 0.375, "pass@2": 0.5, "num_puzzles": 8, "views_per_puzzle": views, "num_tasks": tasks,
+                 "task_pass@1": 0.25, "task_pass@2": 0.5}
         print_summary(load_config(["task=arc"]), results | {"test": test | {"votes": votes}}, tmp_path)
         out = capsys.readouterr().out
-        assert ("pass@1 / pass@2" in out and "0.375 / 0.500" in out and "8 puzzles, 4.0 views" in out) == shown
-        # exact accuracy counts views, not puzzles, and says so: 32 answers are 8 puzzles' views
-        assert ("exact accuracy (each view) (held-out)" in out and "32 views of 8 puzzles" in out) == shown
-        assert ("(32 puzzles)" in out) == (not shown)
+        assert ("vote over views" in out and "0.375 / 0.500" in out and f"8 puzzles, {views} views" in out) == shown
+        assert ("ARC score (by task)" in out and "0.250 / 0.500  (6 tasks)" in out) == (tasks == 6)  # a task asked
+        # with views, exact accuracy counts views, not puzzles, and says so: 32 answers are 8 puzzles' views
+        assert ("exact accuracy (each view) (held-out)" in out and "32 views of 8 puzzles" in out) == (views > 1)
+        assert ("(32 puzzles)" in out) == (views == 1)
         assert f"python -m eval {tmp_path}" in out and f"python -m hybrid.solve {tmp_path} --input" in out  # what next
 
 
