@@ -248,8 +248,9 @@ def test_evaluation_runs_on_the_accelerator(adapter):
 
 @pytest.mark.parametrize("backbone, fixed_steps", [("chars:1", False), ("chars:1", True), ("bert", False)])
 def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, fixed_steps):
-    """Hybrid.solve with the backbone and model on the device, halting puzzles leaving the batch;
-    the backbone's token states come from the device, its masks and offsets from the tokenizer."""
+    """Hybrid.solve with the backbone and model on the device, halting puzzles leaving the batch,
+    gives what it gives on the CPU; the backbone's token states come from the device, its masks
+    and offsets from the tokenizer."""
     from eval.tasks import make_task
     from hybrid.backbone import load_for
     from hybrid.inference import Hybrid
@@ -258,14 +259,20 @@ def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, fixed_steps):
     config = tiny_config(f"backbone.path={backbone if backbone.startswith('chars') else tiny_backbone(backbone)}")
     task = make_task(config.task)
     backbone = load_for(config, task)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
-    halting_half(model)
     rng = random.Random(0)
     puzzles = [task.generate(rng, 0) for _ in range(6)]
+    for seed in range(20):  # a model whose halting head stops some puzzles early and lets others run on
+        torch.manual_seed(seed)
+        model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+        halting_half(model)
+        on_cpu = Hybrid(model, backbone, task, config).solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)
+        if fixed_steps or min(s.steps for s in on_cpu) < 3 == max(s.steps for s in on_cpu):
+            break
     with pretend_accelerator():
         solver = Hybrid(to_pretend(model), to_pretend(backbone), task, config)
         solutions = solver.solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)
     assert all(s.error is None and s.answer for s in solutions)
+    assert [(s.answer, s.steps) for s in solutions] == [(s.answer, s.steps) for s in on_cpu]
     steps = [s.steps for s in solutions]
     assert steps == [3] * 6 if fixed_steps else min(steps) < 3 == max(steps)
 

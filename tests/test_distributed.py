@@ -203,7 +203,9 @@ def test_the_processes_wait_for_the_main_one_to_prepare_data_longer_than_the_dis
     which ended the run once generating took longer than the distributed timeout."""
     config_file = tmp_path / "config.yaml"
     config_file.write_text(to_yaml(small_config(f"train.data_dir={tmp_path / 'cache'}")))
-    launch(__file__, config_file, 2)
+    # 5 s: the timeout also bounds how far apart the two processes may reach the process group's setup;
+    # at 2 s, two processes importing torch on two loaded cores missed each other (gloo: connection refused)
+    launch(__file__, config_file, 5)
     assert len(list((tmp_path / "cache" / "datasets").iterdir())) == 1  # generated once, by one process
 
 

@@ -304,10 +304,12 @@ def test_keep_checkpoints_keeps_that_many(small_config, keep, kept):
 
 
 @pytest.mark.parametrize("adapter, mixer", [("span_pool", "mlp"), ("query_attention", "attention")])
-def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_config, monkeypatch, adapter, mixer):
+def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_config, monkeypatch, request, adapter,
+                                                                        mixer):
     """train.mixed_precision=bf16: training steps run under autocast (the CPU has one too, so this
     path runs here with each adapter and mixer), while the weights, the EMA and what is saved
     stay fp32."""
+    from accelerate.state import AcceleratorState
     from safetensors.torch import load_file
 
     from hybrid.model import HybridModel
@@ -320,6 +322,8 @@ def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_con
         return out
 
     monkeypatch.setattr(HybridModel, "forward", recording)  # before train() prepares (and wraps) the model
+    AcceleratorState._reset_state(reset_partial_state=True)  # Accelerate keeps one state per process: an
+    request.addfinalizer(lambda: AcceleratorState._reset_state(reset_partial_state=True))  # earlier fp32 one
     config = small_config("train.mixed_precision=bf16", f"adapter.kind={adapter}", f"reasoner.mixer={mixer}",
                           "reasoner.heads=2")
     metrics = train(config)
