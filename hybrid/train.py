@@ -280,7 +280,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     config = load_config(overrides, args.config)
     if args.print_config:  # like --help: nothing is built, generated or written
-        print(to_yaml(config), end="")
+        # Under `accelerate launch` every process parses its arguments: one prints, or a redirect
+        # to a file gets one copy per process (YAML with every key twice, which no loader reads).
+        if os.environ.get("RANK", "0") == "0":
+            print(to_yaml(config), end="")
         sys.exit(0)
     return config
 

@@ -165,6 +165,18 @@ def test_print_config_prints_what_the_run_would_save_and_builds_nothing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_print_config_under_accelerate_launch_prints_once(monkeypatch, capsys):
+    """`accelerate launch ... --print-config > run.yaml`: every process parses its arguments; only
+    rank 0 prints, so the file holds one config (two copies repeat every key, which OmegaConf refuses)."""
+    from hybrid.train import parse_args
+
+    for rank, printed in (("1", False), ("0", True)):
+        monkeypatch.setenv("RANK", rank)
+        with pytest.raises(SystemExit) as exit:
+            parse_args(["task=maze", "--print-config"])
+        assert exit.value.code == 0 and ("task:\n  name: maze" in capsys.readouterr().out) == printed
+
+
 def test_help_lists_the_presets_and_the_task_families(capsys):
     from hybrid.train import parse_args
 
