@@ -17,7 +17,8 @@ verifier's accuracy and pass@2 equals pass@1 (one answer, one candidate).
 ARC's own score counts tasks, not test inputs: a task scores the fraction of its test inputs
 solved, and the tasks are averaged (the ARC Prize's scoring, and the figure TRM's evaluator
 reports). `task_pass@1` and `task_pass@2` are that score, for views whose data name their
-`task`; each puzzle of a family (or typed puzzle) that names none is a task of its own.
+`task`; each puzzle of a family that names none is a task of its own. A task counts the test
+inputs the split holds (with `task.test_size` below the number of inputs, maybe not all).
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def rank(votes: Iterable[tuple[str, float]]) -> list[str]:
 
 
 def vote(task: Task, examples: list[Example], answers: list[str | None], confidences: list[float]) -> dict:
-    """pass@1 and pass@2 over the puzzles that `examples` (views, in any order) ask, with the answer
-    and halting confidence of each view; an answer that could not be decoded is None. The right
-    answer of a puzzle is its view's own answer mapped back the same way."""
+    """pass@1 and pass@2 over the puzzles that `examples` (views, in any order) ask, and over their
+    tasks (task_pass@1, task_pass@2), with the answer and halting confidence of each view; an
+    answer that could not be decoded is None. The right answer of a puzzle is its view's own
+    answer mapped back the same way."""
     votes: dict[str, list[tuple[str, float]]] = {}
     truth: dict[str, str | None] = {}
     views: dict[str, int] = {}
@@ -55,7 +57,7 @@ def vote(task: Task, examples: list[Example], answers: list[str | None], confide
     for example, answer, confidence in zip(examples, answers, confidences, strict=True):
         puzzle, right = task.undo_view(example, example.answer)
         truth.setdefault(puzzle, right)
-        tasks.setdefault(str(example.data.get("task") or puzzle), set()).add(puzzle)  # "": a typed puzzle
+        tasks.setdefault(str(example.data.get("task") or puzzle), set()).add(puzzle)
         views[puzzle] = views.get(puzzle, 0) + 1
         mapped = task.undo_view(example, answer)[1] if answer is not None else None
         if mapped is not None:  # a non-grid is no candidate

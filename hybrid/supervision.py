@@ -43,7 +43,8 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
     # Each step's loss and exact accuracy stay on the device until the batch ends: reading a value
     # makes the host wait for everything queued on a GPU (the optimizer step, the EMA) before it
-    # can queue the next step's forward, so a step reads only the flags that decide the loop.
+    # can queue the next step's forward, so a step reads only what decides the loop (the flags
+    # below) and each chunk which of its samples halted (the next step's shapes depend on it).
     losses, exact = [], []
     for step in range(N_sup):
         step_loss = torch.zeros((), device=device)

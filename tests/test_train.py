@@ -302,7 +302,6 @@ def test_keep_checkpoints_keeps_that_many(small_config, keep, kept):
     assert [checkpoint.step_of(c) for c in checkpoint.checkpoints(config.train.output_dir)] == kept
 
 
-
 @pytest.mark.parametrize("adapter, mixer", [("span_pool", "mlp"), ("query_attention", "attention")])
 def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_config, monkeypatch, request, adapter,
                                                                         mixer):
