@@ -198,10 +198,10 @@ def synthetic_batch(size: int, tokens: int, hidden: int, slots: int, classes: in
             torch.randint(0, classes, (size, slots), generator=g), torch.arange(size))
 
 
-@pytest.mark.parametrize("adapter, mixer, grad_accum", [("span_pool", "mlp", 1), ("query_attention", "attention", 2)])
-def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
-    """hybrid.supervision.supervise, as train.py calls it on a GPU: model, EMA and batch on the
-    device, halting on (samples leave the batch), gradient accumulation, clipping, the EMA update."""
+def supervise_on_the_device(*overrides: str):
+    """hybrid.supervision.supervise as train.py calls it on a GPU: model, EMA and batch on the
+    device, halting on (about half the samples leave at the first step), clipping, the EMA update.
+    Returns the stats and the model and EMA (still on the device)."""
     from accelerate import Accelerator
     from transformers import get_scheduler
 
@@ -210,8 +210,7 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
     from hybrid.model import HybridModel
     from hybrid.supervision import supervise
 
-    config = tiny_config(f"adapter.kind={adapter}", f"reasoner.mixer={mixer}", f"train.grad_accum={grad_accum}",
-                         "train.grad_clip=1.0")
+    config = tiny_config("train.grad_clip=1.0", *overrides)
     task = make_task(config.task)
     model = HybridModel(config, 8, task.num_slots, len(task.vocab))
     batch = synthetic_batch(8, 20, 8, task.num_slots, len(task.vocab))
@@ -220,9 +219,16 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
         model = to_pretend(model)
         ema = make_ema(model, 0.999)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        scheduler = get_scheduler("constant", optimizer)
-        stats = supervise(model, tuple(map(on_device, batch)), optimizer, scheduler, ema, Accelerator(cpu=True), config)
-        assert all(p.device == PRETEND for p in [*model.parameters(), *ema.module.parameters()])
+        stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer), ema,
+                          Accelerator(cpu=True), config)
+    return stats, model, ema
+
+
+@pytest.mark.parametrize("adapter, mixer, grad_accum", [("span_pool", "mlp", 1), ("query_attention", "attention", 2)])
+def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
+    stats, model, ema = supervise_on_the_device(f"adapter.kind={adapter}", f"reasoner.mixer={mixer}",
+                                                f"train.grad_accum={grad_accum}")
+    assert all(p.device == PRETEND for p in [*model.parameters(), *ema.module.parameters()])
     assert stats["steps"] >= 2 and 0 < stats["work"] < 1  # some samples halted, some ran on
     assert all(isinstance(v, (int, float)) for v in stats.values())
 
@@ -314,24 +320,7 @@ def test_supervision_waits_for_the_device_once_per_chunk_and_step():
     (which samples halted: the next step's shapes depend on it) and one for the step (whether any
     loss is non-finite, whether every sample halted: the all-reduced flags, before the update);
     the losses and accuracies for the log are read once, when the batch ends."""
-    from accelerate import Accelerator
-    from transformers import get_scheduler
-
-    from eval.tasks import make_task
-    from hybrid.ema import make_ema
-    from hybrid.model import HybridModel
-    from hybrid.supervision import supervise
-
-    config = tiny_config("train.grad_accum=2", "train.grad_clip=1.0")
-    task = make_task(config.task)
-    model = HybridModel(config, 8, task.num_slots, len(task.vocab))
-    batch = synthetic_batch(8, 20, 8, task.num_slots, len(task.vocab))
-    halting_half(model, batch)
-    with pretend_accelerator():
-        model = to_pretend(model)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer),
-                          make_ema(model, 0.999), Accelerator(cpu=True), config)
+    stats, _, _ = supervise_on_the_device("train.grad_accum=2")
     assert stats["steps"] >= 2
     halting = [r for r in host_waits if r in ("aten.nonzero.default", "aten.index.Tensor")]
     assert len(halting) <= stats["steps"] * 2, host_waits  # one per chunk (train.grad_accum=2) and step
