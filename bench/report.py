@@ -225,6 +225,11 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
   on and off), bf16 and fp16, runs LoRA, `solve` and `python -m eval`'s `evaluate_run`, the
   default job on MiniLM, 8-bit and 4-bit backbones, and the throughput benches, one row each
   (bench/README.md, "On a lent GPU machine", has the call and what to prepare for it).
+  Until then, two things are checked on the CPU: tests/test_device_placement.py runs training,
+  evaluation and `solve` on a pretend accelerator, where a tensor left on the CPU among the
+  device's tensors fails as it would on a GPU, and counts how often a supervision step makes the
+  host wait for the device (once per step for the halting flags, once per chunk for which samples
+  halted, once per batch for the logged figures); tests/test_train.py trains under bf16 autocast.
 - `torch.compile` is opt-in (`reasoner.compile=true`): its first call compiles for tens of
   seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 
