@@ -166,6 +166,17 @@ def presets(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
+def presets_help() -> str:
+    """What each group accepts, for the command line's --help: its presets, and for `task` every
+    family (a family needs no preset file)."""
+    from eval.tasks import TASKS
+
+    names = {group: presets(group) for group in GROUPS} | {"task": sorted(TASKS)}
+    listed = "\n".join(f"  {group}={'|'.join(names[group])}" for group in GROUPS if names[group])
+    return (f"presets (configs/<group>/<name>.yaml; task= takes any family, or module:Class):\n{listed}\n"
+            "every key, its type and default: hybrid/config.py, or --print-config")
+
+
 def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
     try:
         return OmegaConf.merge(into, layer)

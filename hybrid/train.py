@@ -26,11 +26,11 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from eval.runner import evaluate
-from eval.tasks import TASKS, PuzzleError, make_task
+from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
-from hybrid.config import GROUPS, Config, ConfigError, as_dict, load_config, presets, to_yaml
+from hybrid.config import Config, ConfigError, as_dict, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, examples
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
@@ -260,12 +260,8 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
-    names = {group: presets(group) for group in GROUPS} | {"task": sorted(TASKS)}  # a family needs no preset file
-    listed = "\n".join(f"  {group}={'|'.join(names[group])}" for group in GROUPS if names[group])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=f"presets (configs/<group>/<name>.yaml; task= takes any family, or "
-                                            f"module:Class):\n{listed}\nevery key, its type and default: "
-                                            "hybrid/config.py, or --print-config")
+                                     epilog=presets_help())
     parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
     parser.add_argument("--config", help="a YAML file merged before the overrides")
     parser.add_argument("--resume", nargs="?", const="latest",
@@ -280,9 +276,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     config = load_config(overrides, args.config)
     if args.print_config:  # like --help: nothing is built, generated or written
-        # Under `accelerate launch` every process parses its arguments: one prints, or a redirect
-        # to a file gets one copy per process (YAML with every key twice, which no loader reads).
-        if os.environ.get("RANK", "0") == "0":
+        if os.environ.get("RANK", "0") == "0":  # under accelerate launch, one copy (not one per process)
             print(to_yaml(config), end="")
         sys.exit(0)
     return config
