@@ -27,7 +27,7 @@ import torch
 from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
-from eval.voting import BY_TASK_ROW, describe, describe_by_task, exact_label
+from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, load_config
@@ -234,10 +234,8 @@ def print_summary(report: dict) -> None:
         if len(report.get("by_wording", {})) > 1:
             table.add_row("exact by wording", "  ".join(f"{w}: {g['exact_accuracy']:.2f} ({g['num_puzzles']})"
                                                         for w, g in report["by_wording"].items()))
-        if "votes" in report:
-            table.add_row("vote over views: pass@1 / pass@2", describe(report["votes"]))
-            if describe_by_task(report["votes"]):
-                table.add_row(BY_TASK_ROW, describe_by_task(report["votes"]))
+        for row in vote_rows(report.get("votes"), every_vote=True):
+            table.add_row(*row)
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
     table.add_row("weights", report["weights"])

@@ -87,15 +87,19 @@ def describe(votes: dict) -> str:
             f"{votes['views_per_puzzle']:.1f} views each)")
 
 
-def describe_by_task(votes: dict) -> str | None:
-    """The score by task in one line, where it differs from the score by puzzle: when some task
-    asks several test inputs (None otherwise)."""
-    if votes.get("num_tasks", votes["num_puzzles"]) == votes["num_puzzles"]:
-        return None
-    return f"{votes['task_pass@1']:.3f} / {votes['task_pass@2']:.3f}  ({votes['num_tasks']} tasks)"
-
-
-BY_TASK_ROW = "ARC score (by task): pass@1 / pass@2"
+def vote_rows(votes: dict | None, every_vote: bool = False) -> list[tuple[str, str]]:
+    """The vote's rows for the tables runs and evaluations print: the vote over views (where
+    there are several, or with `every_vote`), and ARC's score by task where it differs from the
+    score by puzzle (some task asks several test inputs)."""
+    if not votes:
+        return []
+    rows = []
+    if every_vote or votes.get("views_per_puzzle", 1) > 1:
+        rows.append(("vote over views: pass@1 / pass@2", describe(votes)))
+    if votes.get("num_tasks", votes["num_puzzles"]) != votes["num_puzzles"]:
+        rows.append(("ARC score (by task): pass@1 / pass@2",
+                     f"{votes['task_pass@1']:.3f} / {votes['task_pass@2']:.3f}  ({votes['num_tasks']} tasks)"))
+    return rows
 
 
 def exact_label(result: dict) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.voting import BY_TASK_ROW, describe, describe_by_task, exact_label
+from eval.voting import exact_label, vote_rows
 from hybrid.config import Config
 
 
@@ -32,11 +32,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
     table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
-    votes = t.get("votes", {})
-    if votes.get("views_per_puzzle", 1) > 1:  # ARC with task.test_views: the vote is what counts
-        table.add_row("vote over views: pass@1 / pass@2", describe(votes))
-    if votes and describe_by_task(votes):  # ARC where a task asks several test inputs: ARC's (and TRM's) figure
-        table.add_row(BY_TASK_ROW, describe_by_task(votes))
+    for row in vote_rows(t.get("votes")):  # ARC: the vote over task.test_views views, the score by task
+        table.add_row(*row)
     if "test_heldout" in results:
         table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
     work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""

@@ -263,7 +263,7 @@ def test_views_vote_in_the_original_frame_and_pass_at_2_counts_a_right_second_an
 def test_arc_score_averages_each_tasks_fraction_of_solved_test_inputs_over_tasks():
     """ARC's (and TRM's) score: a task with two test inputs, one solved, scores 0.5; per input
     the same answers score 2 of 3."""
-    from eval.voting import describe_by_task, vote
+    from eval.voting import vote, vote_rows
 
     arc = Arc(max_size=4)
     two_inputs = MIRROR | {"id": "two", "test": MIRROR["test"] * 2}
@@ -272,9 +272,9 @@ def test_arc_score_averages_each_tasks_fraction_of_solved_test_inputs_over_tasks
     votes = vote(arc, examples, answers, [0.5] * 3)
     assert (votes["pass@1"], votes["num_puzzles"]) == (2 / 3, 3)
     assert (votes["task_pass@1"], votes["task_pass@2"], votes["num_tasks"]) == (0.75, 0.75, 2)  # (1/2 + 1) / 2
-    assert describe_by_task(votes) == "0.750 / 0.750  (2 tasks)"
+    assert vote_rows(votes) == [("ARC score (by task): pass@1 / pass@2", "0.750 / 0.750  (2 tasks)")]
     one_each = vote(arc, examples[1:], answers[1:], [0.5] * 2)  # one input per task: the two scores agree
-    assert one_each["task_pass@1"] == one_each["pass@1"] == 0.5 and describe_by_task(one_each) is None
+    assert one_each["task_pass@1"] == one_each["pass@1"] == 0.5 and vote_rows(one_each) == []
 
 
 def test_one_view_scores_as_before_and_the_report_carries_pass_at_k(tmp_path):
