@@ -74,6 +74,17 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
     assert_same_run(reference, out)
 
 
+@pytest.fixture
+def sigint_as_in_a_terminal():
+    """SIGINT raising KeyboardInterrupt, as Python sets it up in a terminal, however pytest was
+    started: from a script with `&` (or under nohup) it starts ignoring SIGINT, and GracefulStop
+    rightly keeps it ignored, so a Ctrl-C test would see nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_as_in_a_terminal")
 def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monkeypatch, tmp_path, capsys):
     """Ctrl-C (SIGINT) in a terminal lost every batch since the last checkpoint, with a traceback.
     Now the first finishes the batch, saves it and says so, like SIGTERM; a second stops at once
