@@ -97,7 +97,10 @@ class LoraHybrid(nn.Module):
     def forward(self, input_ids, mask, token_slot, y, z):
         # The loop and the evaluation runner cast this slot to float, as they do cached fp16
         # states; token ids stay exact in float32 below 2**24, so casting back loses nothing.
-        keep = mask.bool().any(0)  # drop columns that are padding in every row of this batch
+        # Drop the columns that are padding in every row still supervised (the longest puzzles may
+        # have halted). Finding them reads the mask on the host, so it is done once: positions,
+        # unlike a boolean mask, index the three tensors without a wait each.
+        keep = mask.bool().any(0).nonzero().squeeze(1)
         ids, mask, token_slot = input_ids[:, keep].round().long(), mask[:, keep], token_slot[:, keep]
         states = self.backbone.states(ids, mask.long()).float()  # (B, L, H), with gradient to LoRA
         return self.hybrid(states, mask, token_slot, y, z)
