@@ -295,6 +295,9 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             self.model = self.model.get_encoder()
         freeze(self.model)
         self.text_config = self.model.config.get_text_config()  # a multimodal model keeps its language model's sizes here
+        # A decoder otherwise keeps every layer's keys and values for generation, which nothing
+        # here reads: SmolLM2 embedding 32 puzzles peaked 356 MB (30%) higher with them.
+        self.model.config.use_cache = self.text_config.use_cache = False
         vocab_size = getattr(self.text_config, "vocab_size", None)
         if isinstance(vocab_size, int) and 2 * len(self.tokenizer) < vocab_size:  # a real one covers (nearly) every row
             raise ConfigError(f"backbone {path!r}: its tokenizer has {len(self.tokenizer)} tokens for a model with "

@@ -242,6 +242,15 @@ def test_decoders_hide_later_tokens_and_query_attention_still_sees_them(tiny_bac
     assert not torch.allclose(x[0], x[1]) and (x[0] - x[1]).abs().sum(-1).min() > 0
 
 
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_a_decoder_keeps_no_keys_and_values_for_generation(tiny_backbone, kind):
+    """Embedding (and LoRA training) reads the states only: a KV cache would be memory for nothing."""
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}"]).backbone)
+    batch = backbone.tokenize(["row 1: 1 _ 3 | 4", "row 2: 2 _"])
+    out = backbone.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    assert out.past_key_values is None
+
+
 @pytest.mark.parametrize("preset", ["tiny_bert", "tiny_gpt2", "tiny_llama", "tiny_t5"])
 def test_a_few_steps_lower_the_loss_with_each_family(small_config, preset):
     """Encoder, decoder and Llama-style backbones through the real data path and training step."""
