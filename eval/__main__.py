@@ -172,7 +172,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             "device": str(device), "batch_size": batch_size,
         }
     out = Path(out) if out else run / "eval" / split.replace(":", "-")
-    report["report"] = str(write_report(report, out))
+    write_report(report, out)  # sets report["report"], its path
     return report
 
 

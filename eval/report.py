@@ -43,7 +43,8 @@ def compute(metrics: dict, N_sup: int, T: int, n: int) -> dict:
 
 
 def write_report(report: dict, out_dir: str | Path) -> Path:
-    """report.json plus the plots in `out_dir`; returns the JSON path."""
+    """report.json plus the plots in `out_dir`; returns the JSON path, which the report also holds
+    (`report`, as docs/evaluation.md lists it)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = {}
@@ -55,6 +56,7 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
             report["plot_error"] = f"{type(err).__name__}: {err}"
     report["plots"] = {name: path.name for name, path in plots.items()}
     path = out / "report.json"
+    report["report"] = str(path)
     path.write_text(json.dumps(report, indent=2))
     return path
 

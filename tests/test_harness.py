@@ -2,6 +2,7 @@
 bad puzzles and bad answers are recorded, bad requests are clear errors."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,9 +33,19 @@ def run(tmp_path_factory):
     return root / "run"
 
 
+def documented_report_fields() -> set[str]:
+    """The fields the report table of docs/evaluation.md names (its first column)."""
+    section = (ROOT / "docs" / "evaluation.md").read_text().split("## The report")[1].split("\n## ")[0]
+    return {name for cell in re.findall(r"^\| (.*?) \|", section, re.M) for name in re.findall(r"`([\w@]+)`", cell)}
+
+
 def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
     report = evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path)  # more steps than trained
     saved = json.loads((tmp_path / "report.json").read_text())
+    # report.json itself holds every field the docs list (votes: only families whose puzzles come in views)
+    missing = documented_report_fields() - {"votes"} - set(saved)
+    assert not missing, missing
+    assert saved["report"] == str(tmp_path / "report.json")
     assert saved["exact_accuracy"] == report["exact_accuracy"]
     assert saved["num_puzzles"] == 16 and saved["checkpoint"] == str(run / "final")  # the EMA copy training wrote
     assert saved["weights"] == "final/model.safetensors"
