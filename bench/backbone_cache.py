@@ -37,9 +37,7 @@ untimed batches in the same process, so the timed runs reuse the compiled graphs
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -162,13 +160,12 @@ def main(argv: list[str] | None = None) -> dict:
                            "reasoner_seconds_per_batch": reasoner,
                            "bound": per_batch(live, live["train_seconds"]) / reasoner}
         summary[preset] |= matmul_flops(preset, args, cached["work"])
+    from common import machine, write_json  # with the command and the machine, as every bench JSON
+
     report = {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size, "init": args.init,
               "overrides": args.set, "warmup": args.warmup,
-              "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                          "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-                          "platform": platform.platform()}}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+              "machine": machine() | {"cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
+    write_json("backbone_cache", report, args.out, argv)
     print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}   "
           f"seconds per batch: {'backbone':>9} {'reasoner':>9} {'cache read':>11}   bound   "
           f"GFLOP per batch: {'backbone':>9} {'reasoner':>9}   FLOP bound")

@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['train_seconds']:8.0f} {r['wall_seconds']:8.0f}")
     gap = runs[0]["exact_accuracy"] - max(r["exact_accuracy"] for r in runs[1:])
     print(f"\nrecursion gain: {100 * gap:.1f} points of exact accuracy on {runs[0]['num_puzzles']} held-out puzzles")
-    out = output_path(args)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"runs": runs, "gain_points": 100 * gap}, indent=2))
+    from common import write_json  # with the command and the machine, as every bench JSON
+
+    out = write_json("default_task", {"runs": runs, "gain_points": 100 * gap}, str(output_path(args)), argv)
     print(f"wrote {out}")
 
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -42,6 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
+from common import machine, write_json  # noqa: E402
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
@@ -207,14 +206,12 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(results, variants)
     summary = {
         "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"variants": VARIANTS, "small": SMALL},
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "cuda": torch.cuda.is_available()},
+        "machine": machine() | {"threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
         "total_seconds": round(time.perf_counter() - start, 1),
         "skipped": skipped,
         "results": results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(summary, indent=2))
+    write_json("puzzle_suite", summary, args.out, argv)  # with the command, as every bench JSON
     print(f"{summary['total_seconds']:.0f} s in all; results in {args.out}")
     return summary
 

@@ -15,6 +15,13 @@ import common  # noqa: E402
 import reasoner_step  # noqa: E402
 
 
+def assert_says_how_and_where(result: dict, command: str) -> None:
+    """bench/README.md: every JSON records the command that produced it and the machine, with the
+    1-minute load average next to the core count."""
+    assert result["command"].startswith(command)
+    assert {"cpu_count", "load_average_1min", "torch"} <= result["machine"].keys()
+
+
 def test_reasoner_step_memory_is_flat_in_T_and_grows_with_n(tmp_path):
     out = tmp_path / "reasoner_step.json"
     reasoner_step.main(["--batch", "4", "--slots", "9", "--base", "2", "2", "16", "--T", "1", "8", "--n", "1", "2", "4",
@@ -132,6 +139,17 @@ def test_backbone_cache_counts_the_flops_a_cache_saves_and_what_remains(tmp_path
     assert most_halt["flop_bound"] > everyone_runs["flop_bound"] > 1
 
 
+def test_backbone_cache_writes_both_runs_with_the_command_and_machine(tmp_path):
+    import backbone_cache
+
+    out = tmp_path / "cache.json"
+    backbone_cache.main(["--backbones", "tiny_bert", "--steps", "1", "--batch-size", "8", "--test-size", "4",
+                         "--data-dir", str(tmp_path), "--out", str(out), "--set", "task.size=4", "reasoner.hidden=16"])
+    result = json.loads(out.read_text())
+    assert result["summary"]["tiny_bert"]["speedup"] > 0
+    assert_says_how_and_where(result, "python bench/backbone_cache.py --backbones tiny_bert")
+
+
 def test_puzzle_suite_trains_on_the_threads_it_is_given(tmp_path, monkeypatch):
     """train() sets torch's threads from train.cpu_threads (default: every core), which undid
     --threads: `--threads 1` trained on 2 threads here, 43 s against 2 s for this tiny suite."""
@@ -153,6 +171,8 @@ def test_puzzle_suite_trains_on_the_threads_it_is_given(tmp_path, monkeypatch):
         torch.set_num_threads(before)
     assert seen and set(seen) == {threads}
     assert result["machine"]["threads"] == threads
+    assert_says_how_and_where(json.loads((tmp_path / "suite.json").read_text()),
+                              "python bench/puzzle_suite.py --families sudoku")
 
 
 def test_puzzle_suite_keeps_the_arc_vote_over_views(tmp_path, monkeypatch):
@@ -192,6 +212,8 @@ def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monke
     monkeypatch.setattr(default_task, "run", lambda name, overrides, data_dir, out_root: {"name": name, **fake})
     default_task.main(["--quick", "--data-dir", str(tmp_path / "data")])
     assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["default_task_quick.json"]
+    assert_says_how_and_where(json.loads((tmp_path / "bench" / "results" / "default_task_quick.json").read_text()),
+                              "python bench/default_task.py --quick")
 
 
 def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
