@@ -219,8 +219,9 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 
 ## Not measured here
 
-- GPU sizes: every script takes `--device cuda` (and `--bf16` where it applies); no GPU was
-  lent to this session, so no GPU figures are recorded on this page yet. `bench/gpu_check.py`
+- GPU sizes: the scripts that time the reasoner or a trained model take `--device cuda` (and
+  `--bf16` where it applies); those that train through `hybrid/train.py` use the GPU when there
+  is one. No GPU was lent to this session, so no GPU figures are recorded on this page yet. `bench/gpu_check.py`
   is the way to take them: one `run` call on a lent GPU machine trains on CUDA in fp32 (cache
   on and off), bf16 and fp16, runs LoRA, `solve` and `python -m eval`'s `evaluate_run`, the
   default job on MiniLM, 8-bit and 4-bit backbones, and the throughput benches, one row each
