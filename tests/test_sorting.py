@@ -126,6 +126,12 @@ def test_malformed_input_gets_clear_errors():
         task.from_text("Sort: 1, 2, 3")
     with pytest.raises(PuzzleError, match=r"numbers \[99\] are outside the task's range 0..50"):
         task.from_text("Sort: 1, 2, 3, 99")
+    # Without a colon the request's own words are read as numbers: the error says what to add.
+    with pytest.raises(PuzzleError, match="cannot read 'Sort' .*a request in words ends with a colon: 'Sort descending: "):
+        task.from_text("Sort descending 5, 12, 0, 3")
+    with pytest.raises(PuzzleError, match=r"cannot read '\?'") as bad_number:  # among the numbers: no such hint
+        task.from_text("Sort: 5, ?, 0, 3")
+    assert "colon" not in str(bad_number.value)
     with pytest.raises(PuzzleError, match="distinct=true needs at least"):
         make_task(SortingConfig(length=8, low=0, high=5, distinct=True))
     with pytest.raises(PuzzleError, match="low < high"):

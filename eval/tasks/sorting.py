@@ -124,8 +124,11 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if word == "and" and current and current["last"] == "hundred":
             current["last"], current["word"] = "and", word
             continue
+        # Words before every number are most likely the request itself, written without the colon
+        # that Sorting.from_text reads the numbers after.
+        request = "" if numbers or current else "; a request in words ends with a colon: 'Sort descending: 5, 12, 0'"
         raise PuzzleError(f"cannot read {token!r} as part of a number in {text!r}; write numbers in digits "
-                          "or words, separated by commas or spaces")
+                          f"or words, separated by commas or spaces{request}")
     close()
     return numbers
 
