@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 import transformers
+from huggingface_hub.errors import StrictDataclassError
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
@@ -34,6 +36,10 @@ from hybrid.config import BackboneConfig, ConfigError, TrainConfig
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
 
+# How from_pretrained refuses a damaged folder, besides OSError and ValueError: a weights file cut
+# short (safetensors), a config.json holding a list (TypeError) or a field of the wrong type
+# (transformers 5 checks its configs with huggingface_hub's strict dataclasses).
+DAMAGED = (OSError, ValueError, TypeError, SafetensorError, StrictDataclassError)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CACHE_DIR = TrainConfig.data_dir
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -287,7 +293,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
         except ConfigError:
             raise  # already says what is wrong and what to do
-        except (OSError, ValueError) as err:
+        except DAMAGED as err:
             raise load_error(config.path, path, err) from None
         if getattr(self.model.config, "is_encoder_decoder", False):
             # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose

@@ -327,6 +327,24 @@ def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path
         FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
 
 
+@pytest.mark.parametrize("damage", ["weights cut short", "weights not safetensors", "config a list",
+                                    "config field of the wrong type"])
+def test_a_damaged_backbone_folder_is_a_clear_error(tiny_backbone, tmp_path, damage):
+    folder = tmp_path / "damaged"  # a copy cut short, or a hand-edited config.json
+    shutil.copytree(tiny_backbone("bert"), folder)
+    weights, config = folder / "model.safetensors", folder / "config.json"
+    if damage == "weights cut short":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "weights not safetensors":
+        weights.write_text("not weights")
+    elif damage == "config a list":
+        config.write_text("[1, 2]")
+    else:
+        config.write_text(json.dumps(json.loads(config.read_text()) | {"hidden_size": "big"}))
+    with pytest.raises(ConfigError, match=rf"could not load backbone .* from the local folder {folder}.*Cause: "):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+
+
 def test_a_tokenizer_far_smaller_than_the_models_vocabulary_is_a_clear_error(tiny_backbone, tmp_path):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
