@@ -98,6 +98,8 @@ def verify(folder: Path) -> None:
         sums = json.loads(manifest.read_text())
     except ValueError:
         raise CheckpointError(f"{manifest} is damaged (not JSON)") from None
+    if not isinstance(sums, dict):  # JSON, but not the file -> checksum mapping save() writes
+        raise CheckpointError(f"{manifest} is damaged (not a mapping of file names to checksums)")
     for name, expected in sums.items():
         path = folder / name
         if not path.is_file():

@@ -379,6 +379,18 @@ def test_loading_weights_checks_the_checksums(small_config, tmp_path):
         Hybrid.from_pretrained(saved)
 
 
+@pytest.mark.parametrize("manifest", ["[]", "null", '"sums"'])
+def test_a_manifest_that_is_json_but_no_mapping_is_a_damaged_checkpoint(tmp_path, manifest):
+    """An edited or overwritten checksums.json is named like an unreadable one, so `latest` falls
+    back to an older checkpoint instead of stopping with an AttributeError."""
+    folder = tmp_path / "step_00000002"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / checkpoint.MANIFEST).write_text(manifest)
+    with pytest.raises(CheckpointError, match=f"{folder / checkpoint.MANIFEST} is damaged"):
+        checkpoint.verify(folder)
+
+
 def test_file_hashes_read_in_chunks_without_python_3_11(tmp_path, monkeypatch):
     """Checkpoint checksums and backbone file digests: Python 3.10 has no hashlib.file_digest."""
     import hashlib
