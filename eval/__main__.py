@@ -59,6 +59,8 @@ def read_puzzles(path: str | Path, task) -> list[str]:
     """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
     otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
     path = Path(path)
+    if path.is_dir():
+        raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
     if not path.is_file():
         raise HarnessError(f"puzzle file {path} does not exist")
     try:
@@ -66,8 +68,12 @@ def read_puzzles(path: str | Path, task) -> list[str]:
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
     if path.suffix == ".jsonl":
-        return [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
-    return split_typed(text, task)
+        texts = [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
+    else:
+        texts = split_typed(text, task)
+    if not texts:  # a report of no puzzles says nothing, and would replace an earlier report of this file
+        raise HarnessError(f"puzzle file {path} holds no puzzles: one per line, or per block of lines")
+    return texts
 
 
 def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tuple[list, list[dict]]:

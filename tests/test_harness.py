@@ -135,6 +135,19 @@ def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_cle
         read_puzzles(puzzles, Sorting())
 
 
+def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_report_stays(run, tmp_path):
+    earlier = run / "eval" / "puzzles-mine.txt" / "report.json"  # where --puzzles mine.txt reports by default
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"num_puzzles": 3}')
+    for text in ("", "\n  \n\n"):  # a file emptied by mistake: a report of nothing would replace the earlier one
+        (tmp_path / "mine.txt").write_text(text)
+        with pytest.raises(SystemExit, match="mine.txt holds no puzzles"):
+            main([str(run), "--puzzles", str(tmp_path / "mine.txt")])
+    assert earlier.read_text() == '{"num_puzzles": 3}'
+    with pytest.raises(HarnessError, match=f"puzzle file {tmp_path} is a folder"):
+        read_puzzles(tmp_path, Sudoku(4))
+
+
 def test_an_undecodable_answer_is_a_recorded_failure(run, tmp_path, monkeypatch):
     original, calls = Sudoku.decode, []
 
