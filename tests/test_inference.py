@@ -220,6 +220,7 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     (["--batch-size", "-1"], "--batch-size: '-1' is not a whole number >= 1"),
     (["--views", "0"], "--views: '0' is not a whole number >= 1"),
     (["--output", "missing/answers.jsonl"], "its folder does not exist"),
+    (["--output", "."], "cannot write .: it is a folder; name a file in it"),  # found only after solving, before
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
