@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import re
 import shutil
 import sys
@@ -290,8 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "prune":
         if args.keep_gb is None and args.unused_days is None and not (args.all or args.old):
             parser.error("prune needs --keep-gb N, --unused-days D, --old or --all (add --dry-run to see what would go)")
-        if (args.keep_gb is not None and args.keep_gb < 0) or (args.unused_days is not None and args.unused_days < 0):
-            parser.error("--keep-gb and --unused-days take a number >= 0")
+        # float() also reads nan and inf, which no size or age is (nan would compare false and remove nothing)
+        if any(value is not None and not 0 <= value < math.inf for value in (args.keep_gb, args.unused_days)):
+            parser.error("--keep-gb and --unused-days take a finite number >= 0")
     data_dir = Path(args.data_dir).expanduser()
     folder = data_dir / "embeddings"
     if not data_dir.is_dir() and args.data_dir != TrainConfig.data_dir:

@@ -474,6 +474,10 @@ def test_prune_arguments_are_checked_and_a_missing_data_dir_is_an_error(tmp_path
         main(["--data-dir", str(tmp_path / "data"), "prune"])
     with pytest.raises(SystemExit):
         main(["--data-dir", str(tmp_path / "data"), "prune", "--keep-gb", "-1"])
+    for option, value in (("--keep-gb", "nan"), ("--keep-gb", "inf"), ("--unused-days", "nan")):
+        with pytest.raises(SystemExit):  # float() reads them; int() of the bytes failed once entries existed
+            main(["--data-dir", str(tmp_path / "data"), "prune", option, value])
+        assert "take a finite number >= 0" in capsys.readouterr().err
     main(["--data-dir", str(tmp_path / "data"), "prune", "--all"])  # valid: nothing to do
     assert "no embedding cache" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # a --data-dir that does not exist is a typo, not an empty cache
