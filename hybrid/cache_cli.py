@@ -70,6 +70,8 @@ def entries(folder: Path) -> list[Entry]:
             about = json.loads(meta.read_text()) if meta.exists() else None
         except (OSError, ValueError):
             about = None
+        if not isinstance(about, dict):  # JSON, but not a description (edited or overwritten): unknown too
+            about = None
         stat = path.stat()
         found.append(Entry(path, stat.st_size, stat.st_mtime, about))
     return sorted(found, key=lambda e: e.last_used, reverse=True)
@@ -112,12 +114,16 @@ def describe(entry: Entry) -> tuple[str, str]:
     before entries were described."""
     if entry.about is None:
         return "?", "?"
-    a, b = entry.about, entry.about.get("backbone", {})
+    a, b = entry.about, entry.about.get("backbone")
+    b = b if isinstance(b, dict) else {}  # a description edited by hand: what it lacks shows as '?'
     settings = ", ".join(f"{k} {b[k]}" for k in ("layer", "dtype", "max_length", "quantization") if b.get(k) is not None)
     if entry.outdated:  # padded: every puzzle holds `tokens`
         tokens = f"{a.get('tokens', '?')} (padded)"
     else:
-        tokens = f"{a['tokens'] / max(1, a['puzzles']):.0f}/{a['longest']}"
+        try:
+            tokens = f"{a['tokens'] / max(1, a['puzzles']):.0f}/{a['longest']}"
+        except (KeyError, TypeError, ValueError):
+            tokens = "?"
     holds = f"{a.get('split', '?')}: {a.get('puzzles', '?')} x {tokens} x {a.get('hidden', '?')}"
     return holds, f"{b.get('id') or b.get('identity', '?')}" + (f" ({settings})" if settings else "")
 

@@ -220,6 +220,22 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+@pytest.mark.parametrize("description", ["[1, 2]", '"text"', '{"format": 2, "split": "train"}',
+                                         '{"format": 2, "split": "train", "puzzles": 3, "tokens": "x", "backbone": "b"}'])
+def test_an_entry_whose_description_is_damaged_is_listed_and_pruned_as_unknown(tmp_path, capsys, description):
+    """A description edited by hand or overwritten: JSON, but not what a run writes. It is shown
+    as '?' (as one that is not JSON is), not a traceback that hides every other entry."""
+    from hybrid.cache_cli import main
+
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "abc.pt").write_bytes(b"states")
+    (tmp_path / "embeddings" / "abc.json").write_text(description)
+    main(["--data-dir", str(tmp_path), "list"])
+    assert "1 entries" in capsys.readouterr().out
+    main(["--data-dir", str(tmp_path), "prune", "--all"])
+    assert "removed 1 entries" in capsys.readouterr().out and not (tmp_path / "embeddings" / "abc.pt").exists()
+
+
 def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_writing(tmp_path, capsys,
                                                                                      held_by_another_process):
     """However old: a multi-process run's fastest shard can wait hours for its slowest."""
