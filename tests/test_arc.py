@@ -86,6 +86,9 @@ def test_malformed_tasks_are_clear_errors(arc):
         arc.example({"train": [{"input": [[12]], "output": [[1]]}], "test": MIRROR["test"]})
     with pytest.raises(PuzzleError, match="no 'output'"):
         arc.example({"train": [{"input": [[1]]}], "test": MIRROR["test"]})
+    for pair in (5, "input output", None, [[1]]):  # a task file edited by hand: a pair that is no object
+        with pytest.raises(PuzzleError, match="train pair 0 must be an object with 'input' and 'output' grids"):
+            arc.example({"train": [pair], "test": MIRROR["test"]})
     big = {"train": [{"input": [[0] * 5], "output": [[0]]}], "test": MIRROR["test"]}
     with pytest.raises(PuzzleError, match="max_size=4"):
         arc.example(big)

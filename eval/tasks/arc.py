@@ -104,6 +104,9 @@ def check_task(task: dict) -> dict:
         if not isinstance(task.get(part), list) or not task[part]:
             raise PuzzleError(f"ARC task {task.get('id', '')!r} needs a non-empty {part!r} list of input/output pairs")
         for i, pair in enumerate(task[part]):
+            if not isinstance(pair, dict):  # `side in pair` would look inside a string, or fail on a number
+                raise PuzzleError(f"ARC task {task.get('id', '')!r}: {part} pair {i} must be an object with "
+                                  f"'input' and 'output' grids, got {type(pair).__name__}")
             for side in ("input", "output"):
                 if side in pair:
                     check_grid(pair[side], f"{part} pair {i} {side}")
