@@ -90,6 +90,10 @@ def test_malformed_sources_are_clear_errors(tmp_path):
         QA()
     with pytest.raises(PuzzleError, match="no such file"):
         QA(str(tmp_path / "missing.jsonl")).pairs
+    latin1 = tmp_path / "latin1.jsonl"  # a spreadsheet export in the system's code page, say
+    latin1.write_bytes('{"question": "caf\u00e9?", "answer": "b"}\n'.encode("latin-1"))
+    with pytest.raises(PuzzleError, match=r"latin1.jsonl is not UTF-8 text .*save it as UTF-8"):
+        QA(str(latin1)).pairs
     with pytest.raises(PuzzleError, match="leaves 0 training"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n')).splits(10, 5, seed=0)
 

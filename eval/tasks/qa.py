@@ -45,7 +45,10 @@ class QaConfig(TaskConfig):
 
 def read_json_rows(path: Path) -> list[dict]:
     """Objects from a JSONL file (one per line) or a .json file holding a list of them."""
-    text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
+    except UnicodeDecodeError as err:  # a Latin-1 or UTF-16 export: a PuzzleError, which the commands report
+        raise PuzzleError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     if path.suffix == ".json":
         try:
             rows = json.loads(text)
