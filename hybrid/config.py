@@ -352,7 +352,9 @@ def from_yaml(path: str | Path) -> Config:
                           "config; copy it again from the run folder")
     merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
     merged.task = OmegaConf.merge(OmegaConf.structured(_task_schema(task.name)), task)
-    return OmegaConf.to_object(merged)
+    config = OmegaConf.to_object(merged)
+    validate(config)  # a value edited by hand (N_sup: 0, a mixer that does not exist) fails here, as an override would
+    return config
 
 
 def as_dict(config: Config) -> dict[str, Any]:

@@ -240,6 +240,14 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
     (folder / "config.yaml").write_text(config.replace("reasoner:\n", "reasoner:\n  gone: 1\n"))
     with pytest.raises(ConfigError, match="does not match this version's config schema"):
         Hybrid.from_pretrained(folder, "cpu")
+    N_sup = solver.config.reasoner.N_sup
+    for old, new, message in ((f"N_sup: {N_sup}", "N_sup: 0", r"reasoner.n, T and N_sup must be >= 1"),
+                              ("mixer: mlp", "mixer: foo", r"reasoner.mixer='foo': choose mlp"),
+                              ("kind: auto", "kind: foo", r"adapter.kind='foo': choose auto")):
+        assert old in config  # a value edited by hand that the schema's types allow but nothing can run with
+        (folder / "config.yaml").write_text(config.replace(old, new))
+        with pytest.raises(ConfigError, match=rf"config.yaml: {message}"):
+            Hybrid.from_pretrained(folder, "cpu")
     (folder / "config.yaml").write_text(config[:config.index("revision:") + 3])  # a copy cut part-way, in a key
     with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):
         Hybrid.from_pretrained(folder, "cpu")
