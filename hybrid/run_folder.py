@@ -48,6 +48,9 @@ def running_in(accelerator, output_dir: str | Path):
     with ExitStack() as held:
         if accelerator.is_main_process:
             out = Path(output_dir).resolve()
+            if out.exists() and not out.is_dir():  # else found writing config.yaml, after data and embedding
+                raise ConfigError(f"train.output_dir={output_dir} is a file; name a folder for the run "
+                                  f"(its config.yaml, checkpoints/ and final/)")
             try:  # a folder that cannot be written would fail only at the first save, after data and embedding
                 out.parent.mkdir(parents=True, exist_ok=True)
                 tempfile.TemporaryFile(dir=out.parent).close()

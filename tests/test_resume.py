@@ -500,3 +500,11 @@ def test_an_output_dir_that_cannot_be_written_fails_before_data_and_embedding(sm
     monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
     with pytest.raises(ConfigError, match=r"train.output_dir=.*run: cannot write in .*Read-only file system.*writable"):
         train(small_config())
+
+
+def test_an_output_dir_that_is_a_file_fails_before_data_and_embedding(small_config, tmp_path, monkeypatch):
+    (tmp_path / "run").write_text("notes")  # a file where the run folder would go: it stays as it is
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(ConfigError, match=r"train.output_dir=.*run is a file; name a folder"):
+        train(small_config())
+    assert (tmp_path / "run").read_text() == "notes"
