@@ -85,6 +85,9 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     `splits(train_size, test_size, seed, wordings, held_out_wordings) -> {"train": [Example],
     "test": [Example], "test_heldout": [Example] (when held_out_wordings)}`, given the wordings
     of `split_wordings`; it is used instead of generation when present."""
+    if Path(data_dir).expanduser().is_file():  # else an OSError that blames a full disk
+        raise ConfigError(f"train.data_dir={data_dir} is a file; name a folder for generated datasets and the "
+                          f"embedding cache")
     config = dataclasses.asdict(task_config)
     wordings = split_wordings(task, task_config)  # checked first: a bad choice must not find a set saved before
     # The family's generator version is in the key: a changed renderer or slot encoding must not

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eval.tasks import TASK_CONFIGS, make_task
-from hybrid.config import load_config
+from hybrid.config import ConfigError, load_config
 from hybrid.data import build_splits, generate_splits
 
 
@@ -144,6 +144,17 @@ def test_a_full_disk_while_saving_splits_names_the_folder_and_leaves_nothing_beh
                                       r"on device.*train.data_dir"):
         build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
     assert not any((tmp_path / "datasets").iterdir())  # the half-saved splits do not stay to fill the disk
+
+
+def test_a_data_dir_that_is_a_file_is_a_config_error_before_generating(tmp_path, monkeypatch):
+    import hybrid.data
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    (tmp_path / "data").write_text("notes")  # train.data_dir=... naming a file: it stays as it is
+    monkeypatch.setattr(hybrid.data, "generate_splits", lambda *args: pytest.fail("generated before the check"))
+    with pytest.raises(ConfigError, match=r"train.data_dir=.*data is a file; name a folder"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path / "data")
+    assert (tmp_path / "data").read_text() == "notes"
 
 
 FINGERPRINTS = Path(__file__).parent / "data" / "split_fingerprints.json"
