@@ -243,6 +243,8 @@ class Hybrid:
             raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
         views = self.views_wanted(views)
         threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
+        if not 0 <= threshold <= 1:  # nan too: no confidence is <= nan, so every puzzle would stop after one step
+            raise ValueError(f"halt_threshold={threshold} must be a probability, in [0, 1]")
         solutions: list[Solution | None] = [None] * len(puzzles)
         asked: list[tuple[int, list[Example]]] = []  # each readable puzzle with the examples that ask it
         for i, puzzle in enumerate(puzzles):

@@ -149,6 +149,14 @@ def test_solve_takes_a_list_not_one_text(solver):
     assert len(solver.solve([puzzle])) == 1
 
 
+@pytest.mark.parametrize("threshold", [float("nan"), -0.1, 90])
+def test_a_halt_threshold_that_is_no_probability_is_an_error(solver, threshold):
+    """As reasoner.halt_threshold is: nan would stop every puzzle after its first step (no confidence
+    is <= nan), 90 (a percentage) would never stop one, and neither would say so."""
+    with pytest.raises(ValueError, match=rf"halt_threshold={threshold} must be a probability, in \[0, 1\]"):
+        solver.solve(handwritten(1), halt_threshold=threshold)
+
+
 def untrained_qa_model(small_config, tmp_path):
     """(config, task, backbone, model, data file) of an untrained qa hybrid on 4 "What is i + 1?" pairs."""
     from eval.tasks import make_task
