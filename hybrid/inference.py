@@ -54,6 +54,13 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
     frozen base from state dicts) to `folder`, atomically."""
     folder = Path(folder)
+    # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file; save the model to a new folder")
+    others = sorted(p.name for p in folder.glob("*") if p.name not in (CONFIG, WEIGHTS, checkpoint.MANIFEST))
+    if others:
+        raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
+                              f"saving would replace: save the model to a new folder (a run's is its final/)")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
     def write(tmp: Path) -> None:

@@ -102,6 +102,24 @@ def test_save_pretrained_round_trip(solver, tmp_path):
     assert solver.solve(puzzles) == loaded.solve(puzzles)
 
 
+def test_save_pretrained_replaces_a_pretrained_folder_and_nothing_else(solver, tmp_path):
+    """It writes the whole folder anew: given a run folder (or any folder holding other files, or a
+    file), it would have deleted the checkpoints and everything else there."""
+    solver.save_pretrained(tmp_path / "saved")
+    solver.save_pretrained(tmp_path / "saved")  # an earlier pretrained folder is replaced, as final/ is on resume
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step_00000002").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=rf"{run} holds other files than a pretrained folder \(checkpoints, "
+                                              r"metrics.json\).*a new folder"):
+        solver.save_pretrained(run)
+    assert (run / "checkpoints" / "step_00000002").is_dir() and (run / "metrics.json").exists()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt is a file"):
+        solver.model.save_pretrained(tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_damaged_pretrained_weights_are_named_not_loaded(solver, tmp_path):
     """final/ (what solve, eval and init_from read by default) carries its weights' checksum, as
     checkpoints do: a flipped byte is an error naming the file, not slightly wrong answers."""
