@@ -157,6 +157,17 @@ def test_a_data_dir_that_is_a_file_is_a_config_error_before_generating(tmp_path,
     assert (tmp_path / "data").read_text() == "notes"
 
 
+@pytest.mark.parametrize("damaged", ["train/data-00000-of-00001.arrow", "train/state.json"])
+def test_saved_splits_that_are_damaged_are_a_clear_error_naming_the_folder(tmp_path, damaged):
+    """Found complete (config.json is there) but unreadable: a disk error, a copy cut short, an edit."""
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    [folder] = (tmp_path / "datasets").iterdir()
+    (folder / damaged).write_bytes((folder / damaged).read_bytes()[:50])
+    with pytest.raises(ConfigError, match=rf"the puzzle splits saved in {folder} are damaged .*remove that folder"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+
+
 FINGERPRINTS = Path(__file__).parent / "data" / "split_fingerprints.json"
 
 
