@@ -153,10 +153,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.input} holds no .json task files")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
-    for path in (args.output, args.submission):  # checked before minutes of solving
-        if path not in ("-", None) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    # Where the answers go, checked before minutes of solving
+    for path in [p for p in (args.output, args.submission) if p not in ("-", None)]:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             sys.exit(f"error: cannot write {path}: its folder does not exist")
-        if path not in ("-", None) and os.path.isdir(path):
+        if os.path.isdir(path):
             sys.exit(f"error: cannot write {path}: it is a folder; name a file in it")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device)
