@@ -52,7 +52,7 @@ def load_run(run: Path, overrides: list[str], device: torch.device):
     run, folder = locate(run)
     config = load_config(overrides, base=folder / "config.yaml")
     accelerator = Accelerator(cpu=device.type == "cpu")
-    task, _, tensors, model = build(config, accelerator)  # cached puzzles and backbone states
+    task, _, tensors, model, _ = build(config, accelerator)  # cached puzzles and backbone states
     weights = load_weights(model, folder)
     return config, task, tensors["test"], model.to(device), {"run": str(run), "checkpoint": str(folder),
                                                              "weights": weights}

@@ -200,7 +200,7 @@ class Ours:
             *(["train.mixed_precision=bf16"] if args.bf16 else []), *args.ours])
         self.accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=self.config.train.mixed_precision)
         set_seed(args.seed)
-        self.task, self.splits, self.tensors, model = build(self.config, self.accelerator)
+        self.task, self.splits, self.tensors, model, _ = build(self.config, self.accelerator)
         set_seed(args.seed)
         optimizer = make_optimizer(model, self.config)
         scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=args.warmup)

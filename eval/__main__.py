@@ -28,7 +28,7 @@ from eval.report import compute, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from eval.voting import exact_label, vote_rows
-from hybrid import checkpoint
+from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, load_weights
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.solve import positive
@@ -143,11 +143,12 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     weights = load_weights(model, folder, ema)
+    differs = trained_on.check(folder, backbone)  # e.g. backbone.layer overridden: the weights' own states no more
     model.to(device)
     r = config.reasoner
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
-        "task": as_dict(config)["task"], "backbone": config.backbone.path,
+        "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
         "trained_wordings": getattr(trained.task, "wordings", None), "num_puzzles": 0,
         "puzzle_failures": {"count": len(failures), "first": failures[:5]},
     }
@@ -244,6 +245,8 @@ def print_summary(report: dict) -> None:
             table.add_row(*row)
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
+    if report["backbone_differs"]:
+        table.add_row("[bold red]backbone unlike training's[/]", "; ".join(report["backbone_differs"]))
     table.add_row("weights", report["weights"])
     table.add_row("report", report["report"])
     Console().print(table)

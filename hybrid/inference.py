@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
 from eval.voting import tally
-from hybrid import checkpoint
+from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, ConfigError, from_yaml, to_yaml
@@ -50,14 +50,16 @@ from hybrid.model import HybridModel
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
 
-def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) -> Path:
+def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, backbone: dict | None = None) -> Path:
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
-    frozen base from state dicts) to `folder`, atomically."""
+    frozen base from state dicts) to `folder`, atomically; with `backbone`, the record of the
+    states the weights were trained on (hybrid.trained_on) too."""
     folder = Path(folder)
     # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} is a file; save the model to a new folder")
-    others = sorted(p.name for p in folder.glob("*") if p.name not in (CONFIG, WEIGHTS, checkpoint.MANIFEST))
+    ours = (CONFIG, WEIGHTS, checkpoint.MANIFEST, trained_on.FILE)
+    others = sorted(p.name for p in folder.glob("*") if p.name not in ours)
     if others:
         raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
                               f"saving would replace: save the model to a new folder (a run's is its final/)")
@@ -66,6 +68,7 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path) 
     def write(tmp: Path) -> None:
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
         (tmp / CONFIG).write_text(to_yaml(config))
+        trained_on.write(tmp, backbone)
         # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
         # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
         # be edited (a moved task.path, a key an older version had).
@@ -174,8 +177,9 @@ class Hybrid:
     """A trained hybrid ready to solve: the frozen backbone, the task and the trained HybridModel
     (wrapped with its LoRA backbone when it was trained with one)."""
 
-    def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config):
+    def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config, trained_on: dict | None = None):
         self.model, self.backbone, self.task, self.config = model.eval(), backbone, task, config
+        self.trained_on = trained_on  # the record of the states the weights were trained on, kept when saved again
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device=None) -> "Hybrid":
@@ -187,10 +191,11 @@ class Hybrid:
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, backbone, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
-        return cls(model.to(device), backbone, task, config)
+        trained_on.check(folder, backbone)  # another backbone of the same width loads, and answers worse
+        return cls(model.to(device), backbone, task, config, trained_on.read(folder))
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        return save_pretrained(self.model, self.config, folder)
+        return save_pretrained(self.model, self.config, folder, self.trained_on)
 
     def read(self, puzzle: str | Example) -> Example:
         """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and

@@ -24,7 +24,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from hybrid import checkpoint
+from hybrid import checkpoint, trained_on
 from hybrid.config import Config, ConfigError
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
@@ -140,13 +140,16 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     return init
 
 
-def resume_here(accelerator, config: Config, progress) -> Path:
+def resume_here(accelerator, config: Config, progress, backbone=None) -> Path:
     """Load train.resume into everything registered with the accelerator (`progress` among it)
     and branch the run there: the folder's newer checkpoints are moved aside. Returns the
-    checkpoint loaded (with a run folder or `latest`, the newest good one)."""
+    checkpoint loaded (with a run folder or `latest`, the newest good one). With the `backbone`
+    loaded, a warning names how its states differ from those the checkpoint was trained on."""
     out_dir = Path(config.train.output_dir)
     path = checkpoint.resume(accelerator, config.train.resume, out_dir)
     check_resume_settings(path, config)  # again: `latest` may have fallen back to an older one
+    if backbone is not None and accelerator.is_main_process:  # the same backbone.path may hold other weights now
+        trained_on.check(path, backbone)
     accelerator.print(f"resumed from {path} at batch {progress.step}")
     superseded = supersede(accelerator, out_dir, progress.step)
     if superseded:

@@ -29,7 +29,7 @@ from eval.runner import evaluate
 from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
-from hybrid.cache import backbone_inputs
+from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, examples
 from hybrid.ema import make_ema
@@ -65,7 +65,7 @@ def finish(accelerator: Accelerator) -> None:
 
 
 def build(config: Config, accelerator: Accelerator):
-    """Task, data (generated and embedded once, cached), model, EMA."""
+    """Task, data (generated and embedded once, cached), model and the frozen backbone."""
     task = make_task(config.task)
     # The caller's seed alone decides the initial weights (built on the CPU): a backbone's first
     # use may draw random numbers (a tiny backbone's build reseeds torch), later uses do not.
@@ -77,7 +77,7 @@ def build(config: Config, accelerator: Accelerator):
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model
-    return task, splits, tensors, model
+    return task, splits, tensors, model, backbone
 
 
 def train(config: Config) -> dict:
@@ -102,7 +102,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = run_folder.check_before_building(config)
     set_seed(config.train.seed)
-    task, splits, tensors, model = build(config, accelerator)
+    task, splits, tensors, model, backbone = build(config, accelerator)
     # Training's own draws (dropout) start from the seed too, plus the process index: the same
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
@@ -128,10 +128,10 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
-    state = RunState(config, accelerator, task, splits, tensors, eval_model)
+    state = RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
-        run_folder.resume_here(accelerator, config, state.progress)
+        run_folder.resume_here(accelerator, config, state.progress, backbone)
         state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,8 +157,9 @@ def run(config: Config, accelerator: Accelerator) -> dict:
 class RunState:
     """What the training loop, its evaluations and checkpoints, and the final report share."""
 
-    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model):
+    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model, backbone: dict):
         self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
+        self.backbone = backbone  # what the states depend on, saved with the weights (hybrid.trained_on)
         self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
         self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
         self.progress = checkpoint.Progress()
@@ -178,7 +179,7 @@ class RunState:
         """Checkpoint the current state (once per batch, however many reasons ask)."""
         if self.saved_step != self.progress.step:
             checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
-                            self.config.train.keep_checkpoints)
+                            self.config.train.keep_checkpoints, self.backbone)
             self.saved_step = self.progress.step
         return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
 
@@ -249,7 +250,7 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
                           "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
     if accelerator.is_main_process:
         try:
-            save_pretrained(state.eval_model, config, out_dir / "final")  # for HybridModel.from_pretrained and hybrid.solve
+            save_pretrained(state.eval_model, config, out_dir / "final", state.backbone)  # for HybridModel.from_pretrained and hybrid.solve
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "

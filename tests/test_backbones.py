@@ -257,7 +257,7 @@ def test_a_few_steps_lower_the_loss_with_each_family(small_config, preset):
     config = small_config(f"backbone={preset}", "train.lr=3e-3", "train.halt=false")
     accelerator = Accelerator(cpu=True)
     torch.manual_seed(0)
-    _, _, tensors, model = build(config, accelerator)
+    _, _, tensors, model, _ = build(config, accelerator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
     scheduler = get_scheduler("constant", optimizer)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

@@ -192,7 +192,7 @@ def build_with_slow_data(config_file: str, timeout: str):
         return real(*args)
 
     hybrid.data.generate_splits = slow
-    task, splits, tensors, model = hybrid.train.build(config, accelerator)
+    task, splits, tensors, model, _ = hybrid.train.build(config, accelerator)
     assert accelerator.num_processes == 2 and len(tensors["train"]) == config.task.train_size
     hybrid.train.finish(accelerator)
 

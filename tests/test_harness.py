@@ -93,6 +93,59 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     assert (last["slot_accuracy"], last["halting_histogram"]) == (final["slot_accuracy"], final["halting_histogram"])
 
 
+def test_states_unlike_those_the_weights_were_trained_on_are_a_warning_and_in_the_report(small_config, tiny_backbone,
+                                                                                         tmp_path):
+    """A backbone of the same width loads whatever its states: evaluation and solve compare it with the
+    record saved beside the weights, and name each difference (a moved folder is none)."""
+    import torch
+    from transformers import AutoModel
+
+    from hybrid.inference import Hybrid
+
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    config = small_config(f"backbone.path={folder}")
+    train(config)
+    run = Path(config.train.output_dir)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(folder, moved)
+    assert evaluate_run(run, [f"backbone.path={moved}"], out=tmp_path / "moved")["backbone_differs"] == []
+    with pytest.warns(UserWarning, match="trained on other backbone states than these: backbone.layer is 1, trained on last"):
+        report = evaluate_run(run / "checkpoints" / "step_00000004", ["backbone.layer=1"], out=tmp_path / "layer")
+    assert report["backbone_differs"] == ["backbone.layer is 1, trained on last"]
+
+    model = AutoModel.from_pretrained(folder)  # the folder's weights replaced by another model's, same shapes
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.add_(1.0)
+    model.save_pretrained(folder)
+    with pytest.warns(UserWarning, match=f"the files model.safetensors of {folder} are not those it was trained on"):
+        solver = Hybrid.from_pretrained(run)
+    saved = solver.save_pretrained(tmp_path / "copy")  # a copy keeps the record of what it was trained on
+    assert (saved / "backbone.json").read_text() == (run / "final" / "backbone.json").read_text()
+    assert len(evaluate_run(saved, [f"backbone.path={moved}"], out=tmp_path / "copy_report")["backbone_differs"]) == 0
+
+
+def test_a_hub_commit_is_compared_with_a_commit_and_not_with_a_folders_files():
+    from types import SimpleNamespace
+
+    from hybrid.trained_on import differences
+
+    hub = {"id": "org/model", "weights": "a" * 40, "tokenizer": "t", "layer": "last", "dtype": "float32",
+           "max_length": 512}
+
+    def now(**changes):
+        return SimpleNamespace(fingerprint=hub | changes)
+
+    assert differences(None, now()) is None  # weights saved before records: nothing to say
+    assert differences(hub, now(dtype="bfloat16", max_length=64)) == []  # same states, up to rounding or truncation
+    assert differences(hub, now(weights="b" * 40)) == [
+        f"org/model is at commit bbbbbbbbbbbb, trained at aaaaaaaaaaaa (backbone.revision={'a' * 40} loads that one)"]
+    assert differences(hub, now(id="/copy", weights="files:model.safetensors=0123")) == []  # cannot tell
+    assert differences(hub, now(tokenizer="u"))[0].startswith("its tokenizer is not the one trained with")
+    chars = SimpleNamespace(identity="chars@v2-3-pos-160", config=SimpleNamespace(max_length=512))
+    assert differences(hub, chars) == ["the front end is chars@v2-3-pos-160, trained on org/model"]
+
+
 def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     task = Sudoku(size=4)
     import random

@@ -21,7 +21,7 @@ def lora_run(config, steps=4):
     """Build the LoRA model through train.py's build, then a few real training steps on one batch."""
     accelerator = Accelerator(cpu=True)
     torch.manual_seed(0)
-    _, _, tensors, model = build(config, accelerator)
+    _, _, tensors, model, _ = build(config, accelerator)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
     scheduler = get_scheduler("constant", optimizer)
@@ -80,7 +80,7 @@ def lora_steps_in_each_process(config_file):
     config = from_yaml(config_file)
     accelerator = Accelerator(cpu=True)
     torch.manual_seed(accelerator.process_index)  # different init per process: DDP must broadcast rank 0's
-    _, _, tensors, model = build(config, accelerator)
+    _, _, tensors, model, _ = build(config, accelerator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     scheduler = get_scheduler("constant", optimizer)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

@@ -343,6 +343,24 @@ def test_resume_takes_a_run_folder(small_config, tmp_path):
     assert [c.name for c in checkpoint.checkpoints(tmp_path / "branch")] == ["step_00000006"]
 
 
+def test_a_resume_on_a_backbone_folder_whose_weights_changed_warns(small_config, tiny_backbone, tmp_path):
+    """The resume check sees only the config, whose backbone.path is the same: the weights there are
+    compared with the record saved in the checkpoint."""
+    from transformers import AutoModel
+
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    train(small_config(f"backbone.path={folder}"))
+    assert json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "backbone.json").read_text())["id"] == str(folder)
+    model = AutoModel.from_pretrained(folder)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.mul_(-1.0)
+    model.save_pretrained(folder)
+    with pytest.warns(UserWarning, match=r"step_00000004 were trained on other backbone states than these: the files "
+                                         r"model.safetensors of .*bert are not those it was trained on"):
+        train(small_config(f"backbone.path={folder}", "train.steps=6", "train.resume=latest"))
+
+
 def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small_config, tmp_path):
     """--resume <another folder's checkpoint> into a used output_dir starts a branch there: the
     earlier run moves aside whole instead of its checkpoints mixing with (and being pruned by) the branch's."""

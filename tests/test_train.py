@@ -38,8 +38,8 @@ def test_resumed_state_matches_the_saved_model(small_config):
     config = small_config()
     train(config)
     accelerator = Accelerator(cpu=True)
-    _, _, tensors, model_a = build(config, accelerator)
-    _, _, _, model_b = build(config, accelerator)
+    _, _, tensors, model_a, _ = build(config, accelerator)
+    _, _, _, model_b, _ = build(config, accelerator)
     state = checkpoint.checkpoints(config.train.output_dir)[-1] / "model.safetensors"
     from safetensors.torch import load_file
 
@@ -96,7 +96,7 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
                           "train.grad_clip=0")
     accelerator = Accelerator(cpu=True)
     torch.manual_seed(0)
-    _, _, tensors, model = build(config, accelerator)
+    _, _, tensors, model, _ = build(config, accelerator)
     batch = tensors["train"][:16]
     states, mask, token_slot, labels, _ = batch
     read = model.read(states.float(), mask, token_slot.long())
