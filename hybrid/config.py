@@ -297,7 +297,10 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
     if b.lora is not None:
         rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
                   ("backbone.lora.alpha", b.lora.alpha, 0 < b.lora.alpha < math.inf, "> 0 and finite"),
-                  ("backbone.lora.dropout", b.lora.dropout, 0 <= b.lora.dropout < 1, "in [0, 1)")]
+                  ("backbone.lora.dropout", b.lora.dropout, 0 <= b.lora.dropout < 1, "in [0, 1)"),
+                  # [] adapts nothing (peft would take it as its default): null asks for the default
+                  ("backbone.lora.target_modules", b.lora.target_modules, b.lora.target_modules != [],
+                   "null (peft's default for the architecture) or a list of module names")]
     return rules
 
 
@@ -316,6 +319,16 @@ def _validate_schedule_and_tracker(t: TrainConfig) -> None:
         raise ConfigError(f"train.schedule={t.schedule!r}: choose one of {', '.join(schedules)}")
     if t.tracker is not None and t.tracker not in LoggerType.list():
         raise ConfigError(f"train.tracker={t.tracker!r}: choose null or one of {', '.join(LoggerType.list())}")
+
+
+def check_tracker_installed(t: TrainConfig) -> None:
+    """Training's tracker is installed. Not part of `validate`: a saved config is also read where
+    the model is only evaluated. Accelerate itself would only warn and train without logging."""
+    from accelerate.tracking import get_available_trackers
+
+    if t.tracker not in (None, "all") and t.tracker not in get_available_trackers():
+        raise ConfigError(f"train.tracker={t.tracker}: its package is not installed here; pip install "
+                          f"{t.tracker.replace('_', '-')}, or set train.tracker=null to train without logging")
 
 
 def _validate_backbone_path(b: BackboneConfig) -> None:

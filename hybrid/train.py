@@ -30,7 +30,7 @@ from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
-from hybrid.config import Config, ConfigError, as_dict, load_config, presets_help, to_yaml
+from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, examples
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
@@ -81,6 +81,7 @@ def build(config: Config, accelerator: Accelerator):
 
 
 def train(config: Config) -> dict:
+    check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
     # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
     # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
     # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.

@@ -46,6 +46,7 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.schedule=cosine_with_min_lr", "train.schedule='cosine_with_min_lr': choose one of"),
     ("train.schedule=warmup_stable_decay", "train.schedule='warmup_stable_decay': choose one of"),
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
+    ("backbone.lora.target_modules=[]", r"backbone.lora.target_modules=\[\]: must be null \(peft's default"),
     ("task.train_size=0", "task.train_size=0"),
     ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*32 - 1\]"),  # numpy's range: a traceback at set_seed
     ("train.seed=4294967296", "train.seed=4294967296: must be in"),
@@ -98,6 +99,25 @@ def test_a_built_in_front_end_that_cannot_work_is_an_error_before_any_data(overr
         load_config(overrides)
     with pytest.raises(SystemExit, match=f"^error: {message}"):  # one line from train.py, not a traceback
         main(overrides)
+
+
+def test_a_tracker_that_is_not_installed_is_an_error_before_training(tmp_path, monkeypatch):
+    """Accelerate would warn once and train without logging; a saved config naming it still loads."""
+    import accelerate.tracking
+
+    from hybrid.config import from_yaml, to_yaml
+    from hybrid.train import main
+
+    monkeypatch.setattr(accelerate.tracking, "_available_trackers", [])  # as where tensorboard is not installed
+    overrides = ["backbone=chars", "task.size=4", "task.train_size=16", "task.test_size=4", "train.batch_size=16",
+                 "train.steps=1", "train.tracker=tensorboard", f"train.output_dir={tmp_path / 'run'}",
+                 f"train.data_dir={tmp_path / 'data'}"]
+    with pytest.raises(SystemExit, match="^error: train.tracker=tensorboard: its package is not installed here; "
+                                         "pip install tensorboard, or set train.tracker=null"):
+        main(overrides)
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "config.yaml").write_text(to_yaml(load_config(overrides)))
+    assert from_yaml(tmp_path / "config.yaml").train.tracker == "tensorboard"  # evaluation needs no tracker
 
 
 def test_heads_must_divide_the_reasoner_width():
