@@ -302,6 +302,9 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
 
     # a check still running at budget + grace is stopped, and the run goes on to its table
     now[0] = 0.0
+    # Not timed: the collection after each check, which in this test process (every module the suite
+    # imported) took 0.5 s a check, and over 10 s for the 14 under load.
+    monkeypatch.setattr(gpu_check.gc, "collect", lambda: 0)
     monkeypatch.setattr(gpu_check, "check_train_fp32", stub("train_fp32", 30, really=True))
     start = time.monotonic()
     gpu_check.main(["--device", "cpu", "--budget-seconds", "0.5", "--grace", "0.3", "--work-dir", str(tmp_path),
