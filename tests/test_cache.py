@@ -58,6 +58,43 @@ def test_a_read_only_cache_is_still_read(tiny_backbone, tmp_path, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(first[:], again[:]))
 
 
+def test_a_weight_files_digest_is_remembered_until_the_file_changes(tiny_backbone, tmp_path, monkeypatch):
+    """Hashing a 7B model's weights takes seconds at every load, so each file's digest is kept in
+    data_dir by its size, inode and times; a file written since, even in place with its old
+    modification time set back, is hashed again."""
+    import hybrid.backbone as module
+
+    folder, data_dir = tmp_path / "bert", tmp_path / "data"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    config = load_config([f"backbone.path={folder}"]).backbone
+    hashed, sha256 = [], module.sha256
+    monkeypatch.setattr(module, "sha256", lambda path: hashed.append(path.name) or sha256(path))
+
+    first = FrozenBackbone(config, data_dir).fingerprint
+    assert sorted(hashed) == ["config.json", "model.safetensors"]
+    assert not (data_dir / "digests.json").exists()  # just copied: a change in the same clock tick would go unseen
+    monkeypatch.setattr(module, "SETTLED_NS", 0)  # as if they had not changed for a while
+    assert FrozenBackbone(config, data_dir).fingerprint == first
+    hashed.clear()
+    assert FrozenBackbone(config, data_dir).fingerprint == first and hashed == []  # remembered
+
+    weights = folder / "model.safetensors"
+    before = weights.stat()
+    with open(weights, "r+b") as f:  # the last byte of the last tensor, in place: same size and inode
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))  # and its modification time set back
+    changed = FrozenBackbone(config, data_dir).fingerprint
+    assert hashed == ["model.safetensors"] and changed["weights"] != first["weights"]
+
+    (data_dir / "digests.json").write_text("{not json")  # damaged: hashed again, and rewritten
+    hashed.clear()
+    assert FrozenBackbone(config, data_dir).fingerprint == changed and len(hashed) == 2
+    assert str(weights) in json.loads((data_dir / "digests.json").read_text())
+
+
 def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
     task, split = puzzles(n=5)
     backbone = backbone_at(tiny_backbone("gpt2"))
