@@ -119,16 +119,20 @@ def read_config(file: Path) -> Config:
                           f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
 
 
-def load_init(model: torch.nn.Module, init: Path, config: Config) -> str:
+def load_init(model: torch.nn.Module, init: Path, config: Config, backbone=None) -> str:
     """Load train.init_from's weights into the new model; says what was loaded, and whether it is
-    a transfer from another backbone (one of the same width fits every shape, so it loads)."""
+    a transfer from other backbone states (one of the same width fits every shape, so it loads):
+    compared with the record saved with the weights, else by backbone.path and layer."""
     target, trained = model, read_config(init / "config.yaml").backbone
     if config.backbone.lora is not None and trained.lora is None:
         # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
         # B matrices start at zero, so training starts from exactly that run's model.
         target = model.hybrid
     source = checkpoint.load_weights(target, init)
-    if (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):
+    found = trained_on.differences(trained_on.read(init), backbone) if backbone is not None else None
+    if found:
+        source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
+    elif found is None and (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):
         source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
     return source
 

@@ -107,7 +107,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     # Training's own draws (dropout) start from the seed too, plus the process index: the same
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
-    source = load_init(model, init, config) if init is not None else None
+    source = load_init(model, init, config, backbone) if init is not None else None
     if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
         raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
                           f"processes x train.grad_accum={config.train.grad_accum}")

@@ -1,6 +1,7 @@
 """Whole training runs on the CPU with tiny models: checkpoints, resume, errors, backbones."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,8 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
         assert torch.allclose(a, b, atol=1e-6), name
 
 
-def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tmp_path, capsys):
+def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tiny_backbone, tmp_path,
+                                                                                 capsys):
     from safetensors.torch import load_file
 
     first = train(small_config())
@@ -140,7 +142,13 @@ def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit
     # Another backbone of the same width fits every shape: it loads, and the run says it is a transfer.
     train(small_config(f"train.init_from={tmp_path / 'run'}", "train.steps=0", f"train.output_dir={tmp_path / 'moved'}",
                        kind="gpt2"))
-    assert "a transfer: trained on" in capsys.readouterr().out
+    assert "a transfer: trained on other backbone states (the files config.json, model.safetensors of" in \
+        capsys.readouterr().out
+    moved = shutil.copytree(tiny_backbone("bert"), tmp_path / "bert-elsewhere")  # the same backbone, moved: no transfer
+    train(small_config(f"train.init_from={tmp_path / 'run'}", "train.steps=0", f"backbone.path={moved}",
+                       f"train.output_dir={tmp_path / 'moved-backbone'}"))
+    out = capsys.readouterr().out
+    assert "weights from" in out and "a transfer" not in out
     assert again["test"]["exact_curve"] == first["test"]["exact_curve"]
     assert again["test"]["cell_curve"] == first["test"]["cell_curve"]
     a, b = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("run", "again"))
