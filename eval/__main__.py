@@ -143,7 +143,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     weights = load_weights(model, folder, ema)
-    differs = trained_on.check(folder, backbone)  # e.g. backbone.layer overridden: the weights' own states no more
+    differs = trained_on.check(folder, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
     r = config.reasoner
     report = {

@@ -195,7 +195,7 @@ class Hybrid:
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, backbone, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
-        trained_on.check(folder, backbone)  # another backbone of the same width loads, and answers worse
+        trained_on.check(folder, backbone)  # warns if these are not the states the weights were trained on
         return cls(model.to(device), backbone, task, config, trained_on.read(folder))
 
     def save_pretrained(self, folder: str | Path) -> Path:
