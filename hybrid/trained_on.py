@@ -57,7 +57,7 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
                 f"{trained.get('identity') or trained.get('id')}"]
     was, weights = trained.get("weights"), now.get("weights")
     # A hub commit and a local folder's files cannot be compared: say nothing rather than guess.
-    if was and weights and was != weights and was.startswith("files:") == weights.startswith("files:"):
+    if isinstance(was, str) and weights and was != weights and was.startswith("files:") == weights.startswith("files:"):
         if weights.startswith("files:"):
             a, b = _files(was), _files(weights)
             changed = sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
