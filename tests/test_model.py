@@ -112,3 +112,18 @@ def test_query_attention_ignores_padding_tokens():
     padded = torch.cat([states, torch.randn(1, 4, 12) * 10], 1)
     mask = torch.tensor([[True] * 5 + [False] * 4])
     assert torch.allclose(adapter(padded, mask), alone, atol=1e-5)
+
+
+def test_span_pool_gives_a_slot_no_token_covers_zeros_not_nan():
+    """A slot may have no tokens: its text cut by backbone.max_length (training warns and goes on)
+    or padded away. Its pooled vector is zero; a 0/0 would put NaN in x, and the reasoner's slot
+    mixing would spread it to every slot of the puzzle."""
+    from adapters import SpanPoolAdapter
+
+    torch.manual_seed(0)
+    adapter = SpanPoolAdapter(2, 8, num_slots=3)
+    states = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]]])
+    token_slot = torch.tensor([[0, 1, 1]])  # slot 2: no token
+    pooled, _, _ = adapter.read(states, torch.ones(1, 3, dtype=torch.bool), token_slot)
+    assert torch.equal(pooled, torch.tensor([[[1.0, 0.0], [4.0, 3.0], [0.0, 0.0]]]))
+    assert adapter(states, torch.ones(1, 3, dtype=torch.bool), token_slot).isfinite().all()
