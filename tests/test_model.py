@@ -127,3 +127,26 @@ def test_span_pool_gives_a_slot_no_token_covers_zeros_not_nan():
     pooled, _, _ = adapter.read(states, torch.ones(1, 3, dtype=torch.bool), token_slot)
     assert torch.equal(pooled, torch.tensor([[[1.0, 0.0], [4.0, 3.0], [0.0, 0.0]]]))
     assert adapter(states, torch.ones(1, 3, dtype=torch.bool), token_slot).isfinite().all()
+
+
+@pytest.mark.parametrize("adapter", ["span_pool", "query_attention"])
+def test_forward_runs_the_reasoner_from_the_carried_y_and_z(adapter):
+    """One supervision step is adapter -> TRM from the latents passed in -> answer head, with y
+    and z each in its own place. Other tests start from the initial latents, where y and z differ
+    only in their random values, so a model that handed them to the reasoner swapped passed them."""
+    from reasoner import Carry
+
+    config = load_config(["reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.mixer=attention",
+                          f"adapter.kind={adapter}"])
+    torch.manual_seed(0)
+    model = HybridModel(config, 12, num_slots=5, vocab_size=4).eval()
+    torch.nn.init.normal_(model.reasoner.halt_head.weight)  # so q_halt depends on the answer latent
+    states, mask = torch.randn(2, 7, 12), torch.ones(2, 7, dtype=torch.bool)
+    token_slot = torch.tensor([[0, 1, 2, 3, 4, -1, -1]] * 2)
+    y, z = torch.randn(2, 5, 32), torch.randn(2, 5, 32)
+    out = model(*model.read(states, mask, token_slot), y, z)
+    expected = model.reasoner(model.adapter(*model.read(states, mask, token_slot)), Carry(y, z))
+    assert torch.allclose(out.logits, model.head(expected.y), atol=1e-6)
+    assert torch.allclose(out.q_halt, expected.q_halt, atol=1e-6)
+    assert torch.allclose(out.carry.y, expected.carry.y, atol=1e-6)
+    assert torch.allclose(out.carry.z, expected.carry.z, atol=1e-6)
