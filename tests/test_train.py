@@ -282,6 +282,43 @@ def test_supervision_halting_target_loss_carry_and_ema():
     assert int(ema.n_averaged) == 3
 
 
+def scripted_run(q_start: list[float], *overrides: str, ema_decay: float | None = None):
+    """supervise() on Scripted and the batch of the test above (only samples 0 and 2 are right),
+    each sample's halting logit starting at q_start, SGD at lr 1.0 and a constant schedule.
+    Returns the stats, the model, the scheduler and the EMA."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import IGNORE
+    from hybrid.config import load_config
+    from hybrid.ema import make_ema
+    from hybrid.supervision import supervise
+
+    predicted = torch.tensor([[0, 1, 2], [0, 1, 0], [0, 1, 0], [0, 0, 0]])
+    labels = torch.tensor([[0, 1, 2], [0, 1, 2], [0, 1, IGNORE], [2, 2, 2]])
+    logits = torch.nn.functional.one_hot(predicted, 3).float() * 3
+    batch = (logits, torch.ones(4, 3, dtype=torch.bool), torch.arange(4).unsqueeze(1).expand(4, 3), labels, torch.arange(4))
+    model = Scripted(4, 3)
+    with torch.no_grad():
+        model.q.copy_(torch.tensor(q_start))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = get_scheduler("constant", optimizer)
+    ema = make_ema(model, ema_decay) if ema_decay is not None else None
+    config = load_config(["train.grad_clip=0", *overrides])
+    stats = supervise(model, batch, optimizer, scheduler, ema, Accelerator(cpu=True), config)
+    return stats, model, scheduler, ema
+
+
+def test_the_ema_takes_in_the_weights_each_optimizer_step_made():
+    """The EMA updates after the optimizer step, so its first update copies the trained weights.
+    Updated before the step, it would lag one step behind and never see a batch's last update
+    (the other EMA tests count its updates or compare it with the initial weights)."""
+    stats, model, _, ema = scripted_run([-5.0] * 4, "reasoner.N_sup=1", "train.halt=false", ema_decay=0.999)
+    assert stats["steps"] == 1 and int(ema.n_averaged) == 1
+    assert model.bias.detach().abs().sum() > 0 and model.q.detach().ne(-5.0).all()  # the step changed them
+    assert torch.equal(ema.module.bias, model.bias) and torch.equal(ema.module.q, model.q)
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
