@@ -319,6 +319,24 @@ def test_the_ema_takes_in_the_weights_each_optimizer_step_made():
     assert torch.equal(ema.module.bias, model.bias) and torch.equal(ema.module.q, model.q)
 
 
+def test_once_every_sample_halted_the_batch_ends_without_further_updates():
+    """With halting on, a batch whose samples all halted at step 1 ends there: no optimizer,
+    scheduler or EMA step runs on an empty batch (a scheduler stepped then would run ahead of
+    train.steps * N_sup), and the loss is the mean over the steps that ran."""
+    from eval.tasks import IGNORE
+    from reasoner import halting_loss, stablemax_cross_entropy
+
+    stats, model, scheduler, ema = scripted_run([5.0] * 4, "reasoner.N_sup=3", "train.halt=true", ema_decay=0.999)
+    assert stats["steps"] == 1 and model.seen == [[0.0] * 4]
+    assert scheduler.last_epoch == 1 and int(ema.n_averaged) == 1
+    predicted = torch.tensor([[0, 1, 2], [0, 1, 0], [0, 1, 0], [0, 0, 0]])
+    labels = torch.tensor([[0, 1, 2], [0, 1, 2], [0, 1, IGNORE], [2, 2, 2]])
+    ce = stablemax_cross_entropy(torch.nn.functional.one_hot(predicted, 3).float() * 3, labels).sum(1) / \
+        (labels != IGNORE).sum(1)
+    first = (ce + halting_loss(torch.full((4,), 5.0), torch.tensor([1.0, 0.0, 1.0, 0.0]))).mean().item()
+    assert stats["loss"] == pytest.approx(first, rel=1e-5)
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
