@@ -337,6 +337,15 @@ def test_once_every_sample_halted_the_batch_ends_without_further_updates():
     assert stats["loss"] == pytest.approx(first, rel=1e-5)
 
 
+def test_a_halted_samples_exact_verdict_is_its_own_from_the_step_it_halted():
+    """exact_last counts each sample's answer when it halted, or at the last step if it never did.
+    Sample 0 (right) halts after step 1: the running samples' verdicts at step 2 must land in their
+    own rows, not in the rows the remaining batch now fills (that gives 0.25 here)."""
+    stats, model, _, _ = scripted_run([5.0, -5.0, -5.0, -5.0], "reasoner.N_sup=2", "train.halt=true")
+    assert stats["steps"] == 2 and model.seen == [[0.0] * 4, [1.0] * 3]
+    assert stats["exact_first"] == stats["exact_last"] == 0.5
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
