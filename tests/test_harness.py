@@ -326,3 +326,31 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     assert metrics["halting_histogram"] == [1, 1, 1] and metrics["mean_halting_step"] == 2.0
     assert metrics["early_exit_exact_accuracy"] == 1.0  # each puzzle was right when it halted
     assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step
+
+
+def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():
+    """The recursion curve is accuracy after 1, 2, ... supervision steps: predict must run step k
+    from the (y, z) step k-1 handed on. Restarted from the initial latents, every step would give
+    step 1's answer, and the harness's near-untrained runs could not tell."""
+    import torch
+
+    from eval.runner import predict
+    from hybrid.model import HybridOutput
+    from reasoner import Carry
+
+    class Counting(torch.nn.Module):  # answers in every slot the steps y has seen; its q_halt is z's count
+        def read(self, states, mask, token_slot):
+            return states, mask, token_slot
+
+        def initial_carry(self, batch_size, num_slots, device):
+            zeros = torch.zeros(batch_size, num_slots, 1, device=device)
+            return Carry(zeros, zeros.clone())
+
+        def forward(self, states, mask, token_slot, y, z):
+            return HybridOutput(torch.nn.functional.one_hot(y[..., 0].long(), 5).float(), z[:, 0, 0], Carry(y + 1, z + 2))
+
+    states, mask, token_slot = torch.zeros(3, 6, 4), torch.ones(3, 6, dtype=torch.bool), torch.zeros(3, 6, dtype=torch.long)
+    data = torch.utils.data.TensorDataset(states, mask, token_slot, torch.zeros(3, 2, dtype=torch.long), torch.arange(3))
+    pred = predict(Counting(), data, N_sup=3, batch_size=2, device="cpu", disable_progress=True)
+    assert pred["ids"].tolist() == [[[0, 0], [1, 1], [2, 2]]] * 3
+    assert pred["q_halt"].tolist() == [[0.0, 2.0, 4.0]] * 3
