@@ -292,8 +292,8 @@ def test_a_scorer_that_fails_after_the_verifier_passed_counts_the_answer_wrong()
 
 def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     """Exact (every scored slot right) and cell accuracy per step, padding slots never scored; the
-    headline figures are the last step's; early exit reads each puzzle's answer at its halting step;
-    the verifier judges the last step's answer."""
+    headline figures and the exact accuracy by wording are the last step's; early exit reads each
+    puzzle's answer at its halting step; the verifier judges the last step's answer."""
     import torch
 
     from eval.runner import score_predictions
@@ -326,6 +326,7 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     assert metrics["halting_histogram"] == [1, 1, 1] and metrics["mean_halting_step"] == 2.0
     assert metrics["early_exit_exact_accuracy"] == 1.0  # each puzzle was right when it halted
     assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step
+    assert metrics["by_wording"] == {"0": {"exact_accuracy": pytest.approx(2 / 3), "num_puzzles": 3}}  # the last step too
 
 
 def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():
