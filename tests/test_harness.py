@@ -355,3 +355,20 @@ def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_
     pred = predict(Counting(), data, N_sup=3, batch_size=2, device="cpu", disable_progress=True)
     assert pred["ids"].tolist() == [[[0, 0], [1, 1], [2, 2]]] * 3
     assert pred["q_halt"].tolist() == [[0.0, 2.0, 4.0]] * 3
+
+
+def test_slot_accuracy_is_each_slots_accuracy_at_the_last_step_over_the_puzzles_that_score_it():
+    """report.json's slot_accuracy (which cells a model gets wrong) reads the answer the headline
+    figures read, the last step's; a slot padded in every puzzle has no accuracy (None)."""
+    import torch
+
+    from eval.report import slot_accuracy
+    from eval.tasks import IGNORE
+
+    labels = torch.tensor([[0, 1, 2, IGNORE], [1, 1, 1, IGNORE], [2, IGNORE, 0, IGNORE]])
+    ids = torch.tensor([
+        [[9, 9, 9, 9], [0, 1, 2, 5]],
+        [[1, 1, 1, 1], [1, 0, 1, 1]],
+        [[2, 2, 0, 0], [2, 2, 1, 0]],
+    ])
+    assert slot_accuracy({"ids": ids, "labels": labels}) == [1.0, 0.5, 0.6667, None]
