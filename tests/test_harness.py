@@ -372,3 +372,13 @@ def test_slot_accuracy_is_each_slots_accuracy_at_the_last_step_over_the_puzzles_
         [[2, 2, 0, 0], [2, 2, 1, 0]],
     ])
     assert slot_accuracy({"ids": ids, "labels": labels}) == [1.0, 0.5, 0.6667, None]
+
+
+def test_compute_counts_net_applications_for_all_steps_and_for_early_exit():
+    """One supervision step applies the tiny network T * (n + 1) times; early exit costs the mean
+    halting step's worth of them (the harness test checks only the all-steps count)."""
+    from eval.report import compute
+
+    figures = compute({"mean_halting_step": 1.5}, N_sup=4, T=3, n=2)
+    assert figures["net_applications_per_step"] == 9 and figures["net_applications_all"] == 36
+    assert figures["supervision_steps_early_exit"] == 1.5 and figures["net_applications_early_exit"] == 13.5
