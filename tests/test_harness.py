@@ -382,3 +382,17 @@ def test_compute_counts_net_applications_for_all_steps_and_for_early_exit():
     figures = compute({"mean_halting_step": 1.5}, N_sup=4, T=3, n=2)
     assert figures["net_applications_per_step"] == 9 and figures["net_applications_all"] == 36
     assert figures["supervision_steps_early_exit"] == 1.5 and figures["net_applications_early_exit"] == 13.5
+
+
+def test_a_puzzle_halts_where_its_halting_probability_exceeds_the_threshold_not_where_it_reaches_it():
+    """The halting step is the first whose sigmoid(q_halt) exceeds reasoner.halt_threshold, as
+    solve() stops a puzzle: with halt_threshold=1 nothing stops early, even a head so sure that
+    sigmoid rounds to exactly 1.0 in float32 (q_halt = 20 here)."""
+    import torch
+
+    from eval.runner import halting_steps
+
+    q_halt = torch.tensor([[20.0, 20.0, 20.0], [0.0, 20.0, 20.0]])
+    assert torch.sigmoid(q_halt[0, 0]).item() == 1.0
+    assert halting_steps(q_halt, threshold=1.0).tolist() == [3, 3]
+    assert halting_steps(q_halt, threshold=0.5).tolist() == [1, 2]  # sigmoid(0) = 0.5 does not exceed 0.5
