@@ -150,3 +150,16 @@ def test_forward_runs_the_reasoner_from_the_carried_y_and_z(adapter):
     assert torch.allclose(out.q_halt, expected.q_halt, atol=1e-6)
     assert torch.allclose(out.carry.y, expected.carry.y, atol=1e-6)
     assert torch.allclose(out.carry.z, expected.carry.z, atol=1e-6)
+
+
+def test_query_attention_slots_stay_apart_when_the_tokens_do_not_tell_them_apart():
+    """Each slot's vector keeps its learned query (a residual around the attention): where the
+    tokens give the slots nothing to tell them apart (attention then reads the same for every
+    query), the slots still differ, so a reasoner mixing them by attention knows which is which."""
+    from adapters import QueryAttentionAdapter
+
+    torch.manual_seed(0)
+    adapter = QueryAttentionAdapter(12, 16, num_slots=3, heads=2)
+    states = torch.randn(1, 1, 12).expand(2, 5, 12)  # one token, repeated
+    x = adapter(states, torch.ones(2, 5, dtype=torch.bool))
+    assert torch.cdist(x[0], x[0]).add(torch.eye(3) * 1e9).min() > 1e-3
