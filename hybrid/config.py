@@ -326,7 +326,8 @@ def check_tracker_installed(t: TrainConfig) -> None:
     the model is only evaluated. Accelerate itself would only warn and train without logging."""
     from accelerate.tracking import get_available_trackers
 
-    if t.tracker not in (None, "all") and t.tracker not in get_available_trackers():
+    installed = [getattr(found, "value", found) for found in get_available_trackers()]  # LoggerType members
+    if t.tracker not in (None, "all") and t.tracker not in installed:
         raise ConfigError(f"train.tracker={t.tracker}: its package is not installed here; pip install "
                           f"{t.tracker.replace('_', '-')}, or set train.tracker=null to train without logging")
 

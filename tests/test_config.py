@@ -105,9 +105,10 @@ def test_a_tracker_that_is_not_installed_is_an_error_before_training(tmp_path, m
     """Accelerate would warn once and train without logging; a saved config naming it still loads."""
     import accelerate.tracking
 
-    from hybrid.config import from_yaml, to_yaml
+    from hybrid.config import check_tracker_installed, from_yaml, to_yaml
     from hybrid.train import main
 
+    check_tracker_installed(load_config([]).train)  # the default, tensorboard, is a dependency: installed
     monkeypatch.setattr(accelerate.tracking, "_available_trackers", [])  # as where tensorboard is not installed
     overrides = ["backbone=chars", "task.size=4", "task.train_size=16", "task.test_size=4", "train.batch_size=16",
                  "train.steps=1", "train.tracker=tensorboard", f"train.output_dir={tmp_path / 'run'}",

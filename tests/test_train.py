@@ -346,6 +346,21 @@ def test_a_halted_samples_exact_verdict_is_its_own_from_the_step_it_halted():
     assert stats["exact_first"] == stats["exact_last"] == 0.5
 
 
+def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path):
+    """train.tracker defaults to tensorboard (the tests otherwise turn it off): the loss and the
+    final accuracy land in an event file in the run folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from hybrid.config import load_config
+
+    config = small_config("train.tracker=tensorboard")
+    assert config.train.tracker == load_config([]).train.tracker
+    train(config)
+    files = list((tmp_path / "run").rglob("events.out.tfevents.*"))  # the scalars', and the config's (hparams)
+    logged = {tag for events in files for tag in EventAccumulator(str(events)).Reload().Tags()["scalars"]}
+    assert {"train/loss", "train/lr", "final/exact_accuracy"} <= logged
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
