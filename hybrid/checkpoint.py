@@ -147,9 +147,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: int = 2,
-         backbone: dict | None = None) -> Path:
-    """Checkpoint `step` in output_dir/checkpoints, keeping the newest `keep`; `backbone` is the
-    record of the states the weights are trained on (hybrid.trained_on)."""
+         backbone_record: dict | None = None) -> Path:
+    """Checkpoint `step` in output_dir/checkpoints, keeping the newest `keep`, with the record of
+    the backbone states the weights are trained on (hybrid.trained_on)."""
     final = Path(output_dir) / "checkpoints" / f"{PREFIX}{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:
@@ -160,7 +160,7 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             (tmp / "config.yaml").write_text(to_yaml(config))
-            trained_on.write(tmp, backbone)
+            trained_on.write(tmp, backbone_record)
             write_manifest(tmp)  # last: a folder with a manifest is complete
     except (OSError, RuntimeError, SafetensorError) as err:  # a full disk, as torch, safetensors or the OS say it
         if accelerator.is_main_process:

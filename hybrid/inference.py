@@ -50,10 +50,11 @@ from hybrid.model import HybridModel
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
 
-def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, backbone: dict | None = None) -> Path:
+def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
+                    backbone_record: dict | None = None) -> Path:
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
-    frozen base from state dicts) to `folder`, atomically; with `backbone`, the record of the
-    states the weights were trained on (hybrid.trained_on) too."""
+    frozen base from state dicts) to `folder`, atomically; with `backbone_record`, the record
+    of the states the weights were trained on (hybrid.trained_on) too."""
     folder = Path(folder)
     # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
     if folder.exists() and not folder.is_dir():
@@ -68,7 +69,7 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, 
     def write(tmp: Path) -> None:
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
         (tmp / CONFIG).write_text(to_yaml(config))
-        trained_on.write(tmp, backbone)
+        trained_on.write(tmp, backbone_record)
         # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
         # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
         # be edited (a moved task.path, a key an older version had).
@@ -181,9 +182,10 @@ class Hybrid:
     """A trained hybrid ready to solve: the frozen backbone, the task and the trained HybridModel
     (wrapped with its LoRA backbone when it was trained with one)."""
 
-    def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config, trained_on: dict | None = None):
+    def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config,
+                 backbone_record: dict | None = None):
         self.model, self.backbone, self.task, self.config = model.eval(), backbone, task, config
-        self.trained_on = trained_on  # the record of the states the weights were trained on, kept when saved again
+        self.backbone_record = backbone_record  # the states the weights were trained on, kept when saved again
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device=None) -> "Hybrid":
@@ -195,11 +197,12 @@ class Hybrid:
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, backbone, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
-        trained_on.check(folder, backbone)  # warns if these are not the states the weights were trained on
-        return cls(model.to(device), backbone, task, config, trained_on.read(folder))
+        record = trained_on.read(folder)
+        trained_on.warn(folder, trained_on.differences(record, backbone))  # not the states the weights were trained on
+        return cls(model.to(device), backbone, task, config, record)
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        return save_pretrained(self.model, self.config, folder, self.trained_on)
+        return save_pretrained(self.model, self.config, folder, self.backbone_record)
 
     def read(self, puzzle: str | Example) -> Example:
         """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and

@@ -158,9 +158,9 @@ def run(config: Config, accelerator: Accelerator) -> dict:
 class RunState:
     """What the training loop, its evaluations and checkpoints, and the final report share."""
 
-    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model, backbone: dict):
+    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model, backbone_record: dict):
         self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
-        self.backbone = backbone  # what the states depend on, saved with the weights (hybrid.trained_on)
+        self.backbone_record = backbone_record  # what the states depend on, saved with the weights (hybrid.trained_on)
         self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
         self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
         self.progress = checkpoint.Progress()
@@ -180,7 +180,7 @@ class RunState:
         """Checkpoint the current state (once per batch, however many reasons ask)."""
         if self.saved_step != self.progress.step:
             checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
-                            self.config.train.keep_checkpoints, self.backbone)
+                            self.config.train.keep_checkpoints, self.backbone_record)
             self.saved_step = self.progress.step
         return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
 
@@ -251,7 +251,7 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
                           "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
     if accelerator.is_main_process:
         try:
-            save_pretrained(state.eval_model, config, out_dir / "final", state.backbone)  # for HybridModel.from_pretrained and hybrid.solve
+            save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record)  # for from_pretrained
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "

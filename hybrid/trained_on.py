@@ -72,10 +72,15 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
     return found
 
 
+def warn(folder: Path, found: list[str] | None) -> None:
+    """A warning naming the `differences` found for the weights in `folder`, if any."""
+    if found:
+        warnings.warn(f"the weights in {folder} were trained on other backbone states than these: {'; '.join(found)}. "
+                      f"What they answer and score here is a transfer, not the model as trained", stacklevel=3)
+
+
 def check(folder: Path, backbone) -> list[str] | None:
     """`differences` for the weights in `folder`, each one warned about."""
     found = differences(read(folder), backbone)
-    if found:
-        warnings.warn(f"the weights in {folder} were trained on other backbone states than these: {'; '.join(found)}. "
-                      f"What they answer and score here is a transfer, not the model as trained", stacklevel=2)
+    warn(folder, found)
     return found
