@@ -84,6 +84,12 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
         question, answer = getattr(task, "fields", ("question", "answer"))
         raise HarnessError(f"task {task.name!r} scores each question against the answer given with it: use a .jsonl "
                            f'file, one {{"{question}": ..., "{answer}": ...}} object per line')
+    if not answered and hasattr(task, "read_views"):  # ARC: a typed puzzle can be answered, not checked
+        raise HarnessError(f"task {task.name!r} cannot score typed puzzles: the answer each asks is not in it, so there "
+                           f"is nothing to check. To score tasks of your own, save them as ARC task .json files with "
+                           f"their test outputs and run python -m hybrid.solve RUN --input FOLDER (each answer is "
+                           f"verified), or evaluate a whole data folder (training/ and evaluation/, as ARC-AGI-2's "
+                           f"data/) with python -m eval RUN task.source=FOLDER")
     if not answered and not hasattr(task, "from_text"):
         raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
     parsed, failures = [], []

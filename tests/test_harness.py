@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.__main__ import HarnessError, evaluate_run, main, read_puzzles
-from eval.tasks import Maze, Sorting
+from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
+from eval.tasks import Arc, Maze, Sorting
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError
 from hybrid.config import load_config
@@ -200,6 +200,16 @@ def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_rep
     assert earlier.read_text() == '{"num_puzzles": 3}'
     with pytest.raises(HarnessError, match=f"puzzle file {tmp_path} is a folder"):
         read_puzzles(tmp_path, Sudoku(4))
+
+
+def test_typed_arc_puzzles_are_refused_with_the_two_ways_to_score_arc_tasks_of_ones_own():
+    """A typed ARC puzzle asks for its test output, so --puzzles has nothing to score it against:
+    the error says so and names what does score such tasks (task files through hybrid.solve, a
+    data folder through task.source), not "cannot read" (hybrid.solve reads typed ARC puzzles)."""
+    typed = "Example input:\n1\n2\nExample output:\n2\n1\nTest input:\n3\n0"
+    with pytest.raises(HarnessError, match=r"cannot score typed puzzles: the answer each asks is not in it.*"
+                                           r"hybrid.solve RUN --input FOLDER.*task.source=FOLDER"):
+        parse_puzzles(Arc(max_size=4), [typed], jsonl=False)
 
 
 def test_an_undecodable_answer_is_a_recorded_failure(run, tmp_path, monkeypatch):
