@@ -102,7 +102,7 @@ def vs_reference(r: dict) -> str:
     speed = [f"- Sudoku {row['size']}x{row['size']}: reference ms/step over ours = **{row['speedup']:.2f}**"
              for row in r["results"]]
     return "\n".join(["## Versus the reference approach", "",
-                      "Ours: `backbone=chars` (learned character embeddings) trained by `hybrid.supervision.supervise`. "
+                      "Ours: `backbone=chars backbone.path=chars:1` (learned character embeddings) trained by `hybrid.supervision.supervise`. "
                       "Reference: an eager PyTorch TRM written in the bench from the paper (cell embeddings, one "
                       "2-layer MLP-mixer net, softmax CE, EMA). Same width, depth, n, T, N_sup, batch, optimizer and "
                       "time budget. ms/step (interleaved) alternates the two batch by batch: the fair speed figure; "
