@@ -92,7 +92,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     warmup: int = 50  # optimizer steps of linear warm-up
-    schedule: str = "constant_with_warmup"  # a transformers scheduler name (not the five listed below)
+    schedule: str = "constant_with_warmup"  # a transformers scheduler name; _validate_schedule_and_tracker says which
     grad_clip: float = 1.0
     ema: float = 0.999  # 0 disables the EMA copy used for evaluation
     halt: bool = True  # stop a sample's supervision when its halting head says so
