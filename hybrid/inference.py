@@ -41,7 +41,7 @@ from eval.voting import tally
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import LiveStates, token_split
-from hybrid.config import Config, ConfigError, from_yaml, to_yaml
+from hybrid.config import Config, ConfigError, anchored, from_yaml, to_yaml
 from hybrid.data import answering_wording
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
@@ -133,7 +133,7 @@ def load_init(model: torch.nn.Module, init: Path, config: Config, backbone=None)
     found = trained_on.differences(trained_on.read(init), backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
-    elif found is None and (trained.path, trained.layer) != (config.backbone.path, config.backbone.layer):
+    elif found is None and (anchored(trained.path), trained.layer) != (config.backbone.path, config.backbone.layer):
         source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
     return source
 

@@ -25,7 +25,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hybrid import checkpoint, trained_on
-from hybrid.config import Config, ConfigError
+from hybrid.config import Config, ConfigError, anchored
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
 
@@ -94,6 +94,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     def value(c: Config, key: str):
         group, name = key.split(".")
         v = getattr(getattr(c, group), name)
+        if key == "backbone.path":  # a run saved before paths were anchored holds it relative (anchored here alike)
+            v = anchored(v)
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
     changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)})"

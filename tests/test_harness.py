@@ -66,6 +66,19 @@ def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
         assert (tmp_path / saved["plots"][name]).stat().st_size > 1000
 
 
+def test_a_run_trained_with_relative_paths_evaluates_from_another_directory(small_config, tiny_backbone, tmp_path,
+                                                                             monkeypatch):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    shutil.copytree(tiny_backbone("bert"), project / "models" / "bert")
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)
+    train(small_config("backbone.path=models/bert", "train.data_dir=cache"))
+    monkeypatch.chdir(elsewhere)
+    report = evaluate_run(tmp_path / "run", out=tmp_path / "report")  # offline: models/bert as a hub id failed
+    assert report["backbone"] == str(project / "models" / "bert") and report["num_puzzles"] == 16
+    assert not list(elsewhere.iterdir())  # the splits and states made in training are used, not made again here
+
+
 def test_exact_accuracy_by_wording_groups_puzzles_by_their_phrasing():
     import torch
 

@@ -2,6 +2,7 @@
 flight) and resumed ends exactly where an uninterrupted run ends; damaged checkpoints are
 skipped; a crash while saving or a non-finite loss never leaves a bad state behind."""
 
+import dataclasses
 import json
 import os
 import re
@@ -267,6 +268,26 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
             train(config)
     assert checkpoint.checkpoints(out) == saved  # not taken for damage, nothing moved
     assert train(small_config("train.steps=6", "train.resume=latest", "reasoner.T=3"))["batches"] == 6  # the rest may change
+
+
+def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_directory_it_names(small_config, tiny_backbone,
+                                                                                                tmp_path, monkeypatch):
+    """Runs saved before relative paths were made absolute hold backbone.path as typed: from the
+    directory it was typed in it is the same folder; from another it is not."""
+    from hybrid.config import to_yaml
+    from hybrid.run_folder import check_resume_settings
+
+    shutil.copytree(tiny_backbone("bert"), tmp_path / "models" / "bert")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = small_config("backbone.path=models/bert")
+    saved = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, path="models/bert"))
+    (tmp_path / "step").mkdir()
+    (tmp_path / "step" / "config.yaml").write_text(to_yaml(saved))
+    check_resume_settings(tmp_path / "step", config)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(CheckpointMismatch, match=r"backbone.path=.*models/bert \(the checkpoint's run: models/bert\)"):
+        check_resume_settings(tmp_path / "step", config)
 
 
 def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config, monkeypatch, tmp_path):
