@@ -10,8 +10,9 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
   So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
-- SIGTERM (preemption, `kill`, Ctrl-C on a scheduler) and SIGINT (Ctrl-C in a terminal) become
-  a request: `GracefulStop` lets the training loop finish the batch, save and exit cleanly.
+- SIGTERM (preemption, `kill`, a cluster job cancelled with scancel or the like) and SIGINT
+  (Ctrl-C in a terminal) become a request: `GracefulStop` lets the training loop finish the
+  batch, save and exit cleanly.
 
 The frozen backbone is never saved: the config names it.
 """
