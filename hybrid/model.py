@@ -62,10 +62,11 @@ class HybridModel(nn.Module):
         save_pretrained(self, self.config, folder)
 
     @classmethod
-    def from_pretrained(cls, folder, device=None):
+    def from_pretrained(cls, folder, device=None, backbone: str | None = None):
         """A ready-to-use solver (hybrid.inference.Hybrid, with `.solve(texts)`): the weights in
-        `folder` plus the frozen backbone and task its config names. The backbone is kept out of
-        this module, so the solver holds the three together."""
+        `folder` plus the frozen backbone and task its config names (`backbone`: where that
+        backbone is here, when not where the config says). The backbone is kept out of this
+        module, so the solver holds the three together."""
         from hybrid.inference import Hybrid
 
-        return Hybrid.from_pretrained(folder, device)
+        return Hybrid.from_pretrained(folder, device, backbone)

@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--views", type=positive,
                         help="ARC: answer each puzzle in this many views and vote (default: the run's task.test_views)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--backbone", help="where the model's backbone is here, when not where its config.yaml "
+                                           "says (a folder, hub id or pypi:<module>)")
     parser.add_argument("--submission", help="ARC task files: also write ARC Prize's submission.json here "
                                              "(two attempts per test input)")
     args = parser.parse_args(argv)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.path.isdir(path):
             sys.exit(f"error: cannot write {path}: it is a folder; name a file in it")
     try:
-        solver = Hybrid.from_pretrained(args.checkpoint, args.device)
+        solver = Hybrid.from_pretrained(args.checkpoint, args.device, args.backbone)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
         # be built here (a qa model's task.path file is gone, a reasoning-gym dataset missing)
         sys.exit(f"error: {err}")

@@ -14,7 +14,7 @@ from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_
 from eval.tasks import Arc, Maze, Sorting
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError
-from hybrid.config import load_config
+from hybrid.config import ConfigError, load_config
 from hybrid.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +77,18 @@ def test_a_run_trained_with_relative_paths_evaluates_from_another_directory(smal
     report = evaluate_run(tmp_path / "run", out=tmp_path / "report")  # offline: models/bert as a hub id failed
     assert report["backbone"] == str(project / "models" / "bert") and report["num_puzzles"] == 16
     assert not list(elsewhere.iterdir())  # the splits and states made in training are used, not made again here
+
+
+def test_a_run_whose_backbone_folder_moved_is_evaluated_with_it_named(small_config, tiny_backbone, tmp_path):
+    folder, moved = tmp_path / "bert", tmp_path / "moved"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    train(small_config(f"backbone.path={folder}"))
+    folder.rename(moved)
+    with pytest.raises(ConfigError, match=r"config.yaml names that backbone; if it is elsewhere here: "
+                                          rf"python -m eval {re.escape(str(tmp_path / 'run'))} backbone.path=PATH"):
+        evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    report = evaluate_run(tmp_path / "run", [f"backbone.path={moved}"], out=tmp_path / "report")
+    assert report["backbone"] == str(moved) and report["backbone_differs"] == []  # the same files: no transfer
 
 
 def test_exact_accuracy_by_wording_groups_puzzles_by_their_phrasing():

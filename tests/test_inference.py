@@ -3,12 +3,14 @@ fixed number of steps, and the `python -m hybrid.solve` command line."""
 
 import json
 import random
+import shutil
 
 import pytest
 import torch
 
 from eval.tasks.sudoku import Sudoku
 from hybrid.backbone import load_backbone
+from hybrid.config import ConfigError, from_yaml
 from hybrid.inference import Hybrid
 from hybrid.model import HybridModel
 from hybrid.solve import main as solve_main
@@ -239,6 +241,35 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
     assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
+
+
+def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_config, tiny_backbone, tmp_path, capsys,
+                                                                        recwarn):
+    """A model folder from another machine, or a backbone folder moved since training: the error
+    says how to name where the backbone is; named, it loads as the same backbone (no transfer
+    warning) and answers as before, and saved again it names the new place."""
+    folder, moved = tmp_path / "bert", tmp_path / "moved"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    train(small_config(f"backbone.path={folder}"))
+    run, puzzles = tmp_path / "run", handwritten(4)
+    before = [s.answer for s in Hybrid.from_pretrained(run).solve(puzzles)]
+    folder.rename(moved)
+    with pytest.raises(ConfigError, match=r"no such folder.*\n.*config.yaml names that backbone; if it is elsewhere "
+                                          r"here: python -m hybrid.solve ... --backbone PATH"):
+        Hybrid.from_pretrained(run)
+    recwarn.clear()
+    solver = HybridModel.from_pretrained(run, backbone=str(moved))
+    assert not [w for w in recwarn if "other backbone states" in str(w.message)]  # the same files
+    assert [s.answer for s in solver.solve(puzzles)] == before
+    solver.save_pretrained(tmp_path / "again")
+    assert from_yaml(tmp_path / "again" / "config.yaml").backbone.path == str(moved)
+
+    (tmp_path / "in.txt").write_text("\n".join(puzzles) + "\n")
+    with pytest.raises(SystemExit, match="--backbone PATH"):
+        solve_main([str(run), "--input", str(tmp_path / "in.txt")])
+    capsys.readouterr()  # training's table
+    solve_main([str(run), "--input", str(tmp_path / "in.txt"), "--backbone", str(moved)])
+    assert [json.loads(line)["answer"] for line in capsys.readouterr().out.splitlines()] == before
 
 
 @pytest.mark.parametrize("args, message", [
