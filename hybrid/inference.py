@@ -210,9 +210,11 @@ class Hybrid:
             config = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, path=anchored(backbone)))
         device = device_for(device)
         task = make_task(config.task)
-        frozen = (load_for(config, task) if backbone is not None else backbone_named_in(
-            config, task, folder / CONFIG, "python -m hybrid.solve ... --backbone PATH, or from_pretrained(..., backbone=PATH)"
-        )).to(device)
+        if backbone is None:  # where the config says; if it is not there, the error says how to name its place
+            frozen = backbone_named_in(config, task, folder / CONFIG, "python -m hybrid.solve ... --backbone PATH, "
+                                       "or from_pretrained(..., backbone=PATH)").to(device)
+        else:
+            frozen = load_for(config, task).to(device)
         model = HybridModel(config, frozen.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, frozen, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
