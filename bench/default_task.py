@@ -7,7 +7,8 @@ Run 1 is exactly the README's main job (`accelerate launch hybrid/train.py`), ti
 end from a fresh cache (puzzle generation and backbone embedding included). Run 2 switches
 recursion off (reasoner.T=1, reasoner.n=1, reasoner.N_sup=1) with everything else the same,
 reusing the cached embeddings, and a third gives the no-recursion model as many optimizer
-steps as run 1 made (N_sup x more batches), so the comparison cannot be blamed on fewer updates.
+steps as run 1 could make (N_sup x more batches; halting made run 1's fewer), so the comparison
+cannot be blamed on fewer updates.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
-    warmup: int = 50  # optimizer steps of linear warm-up
+    warmup: int = 50  # supervision steps of linear warm-up (the schedule counts N_sup of them per batch)
     schedule: str = "constant_with_warmup"  # a transformers scheduler name; _validate_schedule_and_tracker says which
     grad_clip: float = 1.0
     ema: float = 0.999  # 0 disables the EMA copy used for evaluation

@@ -67,6 +67,11 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
         exact.append(torch.cat([c.correct for c in chunks]).float().mean())
         if config.train.halt and running_anywhere == 0:
             break  # every sample on every process has halted
+    # The schedule spans N_sup steps a batch (train.steps * N_sup): the steps halting skipped
+    # advance it too, with no update, so a decaying schedule ends where training ends. Counting
+    # only the updates that ran, it stopped short of its end once puzzles learned to halt.
+    for _ in range(N_sup - len(losses)):
+        scheduler.step()
     total, stats["exact_first"], stats["exact_last"] = torch.stack([sum(losses), exact[0], exact[-1]]).tolist()
     stats["steps"] = len(losses)
     stats["loss"] = total / len(losses)

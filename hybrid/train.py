@@ -87,7 +87,7 @@ def train(config: Config) -> dict:
     # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
     ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
     # The loader yields global batches (train.batch_size) and Accelerate splits each over the
-    # processes, so the scheduler, counted in global updates, steps once per update. Every process
+    # processes, so the scheduler, counted in global supervision steps, steps once per step. Every process
     # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
     # from torch's (which differs per process once training seeds it with the process index).
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)

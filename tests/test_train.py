@@ -320,15 +320,16 @@ def test_the_ema_takes_in_the_weights_each_optimizer_step_made():
 
 
 def test_once_every_sample_halted_the_batch_ends_without_further_updates():
-    """With halting on, a batch whose samples all halted at step 1 ends there: no optimizer,
-    scheduler or EMA step runs on an empty batch (a scheduler stepped then would run ahead of
-    train.steps * N_sup), and the loss is the mean over the steps that ran."""
+    """With halting on, a batch whose samples all halted at step 1 ends there: no optimizer or
+    EMA step runs on an empty batch, and the loss is the mean over the steps that ran. The
+    schedule still advances over the steps skipped: it spans train.steps * N_sup, so counting
+    only the updates that ran, a decaying schedule would stop short of its end."""
     from eval.tasks import IGNORE
     from reasoner import halting_loss, stablemax_cross_entropy
 
     stats, model, scheduler, ema = scripted_run([5.0] * 4, "reasoner.N_sup=3", "train.halt=true", ema_decay=0.999)
     assert stats["steps"] == 1 and model.seen == [[0.0] * 4]
-    assert scheduler.last_epoch == 1 and int(ema.n_averaged) == 1
+    assert scheduler.last_epoch == 3 and int(ema.n_averaged) == 1
     predicted = torch.tensor([[0, 1, 2], [0, 1, 0], [0, 1, 0], [0, 0, 0]])
     labels = torch.tensor([[0, 1, 2], [0, 1, 2], [0, 1, IGNORE], [2, 2, 2]])
     ce = stablemax_cross_entropy(torch.nn.functional.one_hot(predicted, 3).float() * 3, labels).sum(1) / \
