@@ -25,7 +25,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hybrid import checkpoint, trained_on
-from hybrid.config import Config, ConfigError, anchored
+from hybrid.config import Config, ConfigError, anchored, load_config
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
 
@@ -65,10 +65,29 @@ def running_in(accelerator, output_dir: str | Path):
         yield
 
 
+def saved_config_to_resume(overrides: list[str]) -> Config | None:
+    """For a resume from the command line without --config: the config saved with the checkpoint
+    it resumes, the command line's overrides on top, so the run goes on with its own settings
+    (built from the defaults instead, a bare --resume of a run trained with reasoner.T=3 went on
+    at T=2, and one of a run on another backbone stopped). None when nothing is resumed, or the
+    checkpoint or its config.yaml cannot be read: the command line alone then builds the config,
+    and the resume says what is wrong with the checkpoint."""
+    where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
+    if not where.resume:
+        return None
+    try:
+        saved = checkpoint.resume_target(where.resume, where.output_dir) / "config.yaml"
+        read_config(saved)
+    except (checkpoint.CheckpointError, ConfigError):
+        return None
+    return load_config(overrides, base=saved)
+
+
 def check_before_building(config: Config) -> Path | None:
-    """The init_from folder (returned), and a resume that cannot work: both are known from the
-    files alone, so they fail before minutes of generating and embedding data."""
-    init = locate(config.train.init_from) if config.train.init_from else None  # a missing folder fails now
+    """The init_from folder (returned; not for a resume, whose checkpoint holds the weights), and
+    a resume that cannot work: both are known from the files alone, so they fail before minutes
+    of generating and embedding data."""
+    init = locate(config.train.init_from) if config.train.init_from and not config.train.resume else None
     if config.train.resume:
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))

@@ -276,7 +276,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
             argv[i] = "--resume=latest"  # `--resume train.steps=800`: an override, kept in its place, not a folder
     args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
-    config = load_config(overrides, args.config)
+    config = (args.config is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, args.config)
     if args.print_config:  # like --help: nothing is built, generated or written
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, one copy (not one per process)
             print(to_yaml(config), end="")

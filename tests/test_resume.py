@@ -304,6 +304,31 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     assert not built
 
 
+def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small_config, tmp_path):
+    """--resume builds the config from the one saved with the checkpoint, the command line's
+    overrides on top: from the defaults, a run trained with reasoner.T=3 went on at T=2 and one on
+    another backbone stopped. Its train.init_from is not needed: the checkpoint holds the weights."""
+    from hybrid.train import parse_args
+
+    first, out = tmp_path / "first", tmp_path / "run"
+    train(small_config(f"train.output_dir={first}"))
+    trained = small_config("reasoner.T=3", f"train.init_from={first / 'final'}")
+    train(trained)
+    shutil.rmtree(first)
+    config = parse_args(["--resume", f"train.output_dir={out}", "train.steps=6"])
+    assert (config.reasoner.T, config.backbone.path, config.task, config.train.data_dir) == \
+        (3, trained.backbone.path, trained.task, trained.train.data_dir)
+    assert config.train.steps == 6 and config.train.resume == "latest"
+    assert parse_args(["--resume", str(out), "reasoner.T=2"]).reasoner.T == 2  # an override still wins
+    assert train(config)["batches"] == 6
+    assert load_config([], base=out / "config.yaml").reasoner.T == 3
+    # Nothing to resume: the command line alone builds the config, and the resume says what is wrong
+    config = parse_args(["--resume", f"train.output_dir={tmp_path / 'none'}"])
+    assert config.backbone.path == load_config([]).backbone.path
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        train(config)
+
+
 def test_a_saved_config_does_not_carry_the_resume_flag(small_config, tmp_path):
     """A run's config.yaml passed back with --config must start a run, not resume one that is not there."""
     from hybrid.config import from_yaml
