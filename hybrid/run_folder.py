@@ -71,16 +71,19 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     (built from the defaults instead, a bare --resume of a run trained with reasoner.T=3 went on
     at T=2, and one of a run on another backbone stopped). None when nothing is resumed, or the
     checkpoint or its config.yaml cannot be read: the command line alone then builds the config,
-    and the resume says what is wrong with the checkpoint."""
+    and the resume says what is wrong with the checkpoint. A checkpoint of a run folder goes on in
+    that folder unless train.output_dir says otherwise (its saved output_dir may be relative to
+    where training started)."""
     where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
     if not where.resume:
         return None
     try:
-        saved = checkpoint.resume_target(where.resume, where.output_dir) / "config.yaml"
-        read_config(saved)
+        target = checkpoint.resume_target(where.resume, where.output_dir)
+        read_config(target / "config.yaml")
     except (checkpoint.CheckpointError, ConfigError):
         return None
-    return load_config(overrides, base=saved)
+    in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
+    return load_config(in_place + overrides, base=target / "config.yaml")
 
 
 def check_before_building(config: Config) -> Path | None:

@@ -304,7 +304,7 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     assert not built
 
 
-def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small_config, tmp_path):
+def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small_config, tmp_path, monkeypatch):
     """--resume builds the config from the one saved with the checkpoint, the command line's
     overrides on top: from the defaults, a run trained with reasoner.T=3 went on at T=2 and one on
     another backbone stopped. Its train.init_from is not needed: the checkpoint holds the weights."""
@@ -312,9 +312,13 @@ def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small
 
     first, out = tmp_path / "first", tmp_path / "run"
     train(small_config(f"train.output_dir={first}"))
-    trained = small_config("reasoner.T=3", f"train.init_from={first / 'final'}")
+    monkeypatch.chdir(tmp_path)
+    trained = small_config("reasoner.T=3", f"train.init_from={first / 'final'}", "train.output_dir=run")  # relative
     train(trained)
     shutil.rmtree(first)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert parse_args(["--resume", str(out)]).train.output_dir == str(out)  # its own folder, not ./run here
     config = parse_args(["--resume", f"train.output_dir={out}", "train.steps=6"])
     assert (config.reasoner.T, config.backbone.path, config.task, config.train.data_dir) == \
         (3, trained.backbone.path, trained.task, trained.train.data_dir)
