@@ -248,6 +248,31 @@ def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bo
     return tokenizer
 
 
+def call_settings(backend) -> tuple[dict | None, dict | None]:
+    """A backend (`tokenizers`) tokenizer's truncation and padding (None: off). transformers sets
+    them on the backend for each call and leaves them there, and the backend's serialization holds them."""
+    return backend.truncation, backend.padding
+
+
+def set_call_settings(backend, settings: tuple[dict | None, dict | None]) -> None:
+    truncation, padding = settings
+    backend.no_truncation() if truncation is None else backend.enable_truncation(**truncation)
+    backend.no_padding() if padding is None else backend.enable_padding(**padding)
+
+
+def serialized_as_loaded(backend, loaded: tuple[dict | None, dict | None]) -> str:
+    """The backend tokenizer's serialization with the truncation and padding it was loaded with, not
+    those of its last call: hashed as it was, a fingerprint taken after tokenizing (a LoRA run
+    tokenizes its splits before recording it) differed from a fresh backbone's, and evaluation and
+    solve called every LoRA run's weights a transfer. The tokenizer is left as it was found."""
+    now = call_settings(backend)
+    set_call_settings(backend, loaded)
+    try:
+        return backend.to_str()
+    finally:
+        set_call_settings(backend, now)
+
+
 def quantization_config(config: BackboneConfig):
     """bitsandbytes settings for `backbone.quantization`, or None. Needs a CUDA GPU."""
     if config.quantization is None:
@@ -324,6 +349,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             raise  # already says what is wrong and what to do
         except DAMAGED as err:
             raise load_error(config.path, path, err) from None
+        self.loaded_call_settings = call_settings(self.tokenizer.backend_tokenizer)  # before any text is tokenized
         if getattr(self.model.config, "is_encoder_decoder", False):
             # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose
             # causal states are not an embedding of the text; the encoder's bidirectional ones are.
@@ -360,7 +386,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"
                            or (self.config.trust_remote_code and p.suffix == CODE_SUFFIX))
             commit = "files:" + ",".join(f"{p.name}={file_digest(p, self.cache_dir)}" for p in files)
-        tokenizer = hashlib.sha256(self.tokenizer.backend_tokenizer.to_str().encode())
+        tokenizer = hashlib.sha256(serialized_as_loaded(self.tokenizer.backend_tokenizer, self.loaded_call_settings).encode())
         tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
         c = self.config
         return {"id": c.path, "weights": commit, "tokenizer": tokenizer.hexdigest()[:16], "layer": c.layer,

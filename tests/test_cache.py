@@ -95,6 +95,19 @@ def test_a_weight_files_digest_is_remembered_until_the_file_changes(tiny_backbon
     assert str(weights) in json.loads((data_dir / "digests.json").read_text())
 
 
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_the_fingerprint_does_not_depend_on_what_the_backbone_tokenized_before(tiny_backbone, tmp_path, kind):
+    """A fast tokenizer keeps the truncation and padding of its last call in the backend that its
+    serialization hashes: a LoRA run tokenizes its splits before its fingerprint is recorded, so
+    evaluation and solve, which compare a fresh backbone's, called every LoRA run a transfer."""
+    task, split = puzzles(n=2)
+    fresh = backbone_at(tiny_backbone(kind)).fingerprint
+    used = backbone_at(tiny_backbone(kind))
+    token_split(used, split, task.num_slots)  # what a LoRA run does before training records the fingerprint
+    assert used.fingerprint == fresh
+    assert cache_path(used, split, tmp_path) == cache_path(backbone_at(tiny_backbone(kind)), split, tmp_path)
+
+
 def test_cached_and_live_states_match_the_backbone(tiny_backbone, tmp_path):
     task, split = puzzles(n=5)
     backbone = backbone_at(tiny_backbone("gpt2"))
