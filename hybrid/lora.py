@@ -92,9 +92,15 @@ class LoraHybrid(nn.Module):
         return self.hybrid.initial_carry(*args, **kwargs)
 
     def read(self, input_ids, mask, token_slot) -> tuple:
-        return input_ids, mask, token_slot  # the states change with every LoRA update: nothing to precompute
+        """Training: the token ids as they are, since the states change with every LoRA update.
+        Evaluating (eval mode, no gradient) the LoRA weights stay fixed over a batch's N_sup
+        steps: the backbone runs once, here, and `forward` starts each step from what the hybrid
+        read of its states, as from a frozen backbone's cached ones (not N_sup backbone passes)."""
+        if self.training or torch.is_grad_enabled():
+            return input_ids, mask, token_slot
+        return self.hybrid.read(*self.backbone_states(input_ids, mask, token_slot))
 
-    def forward(self, input_ids, mask, token_slot, y, z):
+    def backbone_states(self, input_ids, mask, token_slot) -> tuple:
         # The loop and the evaluation runner cast this slot to float, as they do cached fp16
         # states; token ids stay exact in float32 below 2**24, so casting back loses nothing.
         # Drop the columns that are padding in every row still supervised (the longest puzzles may
@@ -102,8 +108,12 @@ class LoraHybrid(nn.Module):
         # unlike a boolean mask, index the three tensors without a wait each.
         keep = mask.bool().any(0).nonzero().squeeze(1)
         ids, mask, token_slot = input_ids[:, keep].round().long(), mask[:, keep], token_slot[:, keep]
-        states = self.backbone.states(ids, mask.long()).float()  # (B, L, H), with gradient to LoRA
-        return self.hybrid(states, mask, token_slot, y, z)
+        return self.backbone.states(ids, mask.long()).float(), mask, token_slot  # (B, L, H), with gradient to LoRA
+
+    def forward(self, input_ids, mask, token_slot, y, z):
+        if input_ids.dim() == 3:  # not ids (B, L) but what `read` made of the states when evaluating
+            return self.hybrid(input_ids, mask, token_slot, y, z)
+        return self.hybrid(*self.backbone_states(input_ids, mask, token_slot), y, z)
 
 
 def with_backbone(model: nn.Module, backbone: nn.Module, config) -> nn.Module:

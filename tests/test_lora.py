@@ -65,6 +65,26 @@ def test_state_dict_holds_only_trainable_weights_and_reloads_the_same_logits(sma
     assert torch.equal(logits(fresh, tensors), logits(model, tensors))
 
 
+@pytest.mark.parametrize("adapter", ["span_pool", "query_attention"])
+def test_evaluation_runs_the_lora_backbone_once_a_batch_and_predicts_as_running_it_each_step(small_config, adapter,
+                                                                                            monkeypatch):
+    """Evaluating, the LoRA weights are fixed over a batch's N_sup steps: the backbone runs once a
+    batch, not once a step as in training, and the predictions are those of running it each step."""
+    from eval.runner import predict
+
+    config = small_config("backbone.lora.rank=4", "train.lr=3e-3", f"adapter.kind={adapter}", "reasoner.N_sup=3")
+    model, tensors, _, _ = lora_run(config, steps=2)
+    calls, states = [], model.backbone.states
+    monkeypatch.setattr(model.backbone, "states", lambda *args: calls.append(1) or states(*args))
+    once = predict(model, tensors["test"], 3, batch_size=8)  # 16 puzzles: 2 batches
+    assert len(calls) == 2
+    monkeypatch.setattr(LoraHybrid, "read", lambda self, *inputs: inputs)  # token ids to every step, as training
+    each_step = predict(model, tensors["test"], 3, batch_size=8)
+    assert len(calls) == 2 + 2 * 3
+    assert torch.equal(once["ids"], each_step["ids"])
+    assert torch.allclose(once["q_halt"], each_step["q_halt"], atol=1e-5)
+
+
 def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     config = small_config("backbone.lora.rank=4", "train.steps=2", "train.checkpoint_every=2")
     assert train(config)["batches"] == 2
