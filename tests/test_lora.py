@@ -10,6 +10,7 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from transformers import get_scheduler
 
+from eval.__main__ import HarnessError, evaluate_run
 from hybrid import checkpoint
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml
@@ -92,6 +93,11 @@ def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     ema = [torch.load(p, weights_only=False) for p in saved.glob("custom_checkpoint_*.pkl")]  # EMA copy, progress
     for keys in [set(load_file(saved / "model.safetensors"))] + [set(state) for state in ema if len(state) > 1]:
         assert any("lora_A" in k for k in keys) and not any("backbone." in k and "lora_" not in k for k in keys)
+    # alpha scales the trained change (alpha / rank) and fits every shape: another one must not load quietly
+    with pytest.raises(checkpoint.CheckpointMismatch, match=r"backbone.lora=.*'alpha': 64.0.*checkpoint's run: .*'alpha': 16.0"):
+        train(small_config("backbone.lora.rank=4", "backbone.lora.alpha=64", "train.steps=3", "train.resume=latest"))
+    with pytest.raises(HarnessError, match="backbone.lora cannot change at evaluation"):
+        evaluate_run(config.train.output_dir, ["backbone.lora.alpha=64"])
     assert train(small_config("backbone.lora.rank=4", "train.steps=3", "train.resume=latest"))["batches"] == 3
 
 
