@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -148,6 +149,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     say_where = None if named else f"python -m eval {path} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
     split, data, exs, failures = read_data(task, config, split, puzzles)
+    left_out = 0
+    if puzzles is None:
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
@@ -161,6 +165,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
         "trained_wordings": getattr(trained.task, "wordings", None), "num_puzzles": 0,
         "puzzle_failures": {"count": len(failures), "first": failures[:5]},
+        "trained_puzzles_left_out": left_out,
     }
     if data is not None:
         tensors = backbone_inputs(backbone, {split: data}, task.num_slots, config)[split]
@@ -228,6 +233,41 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     return split, splits[split], examples(splits[split]), []
 
 
+def trained_puzzles(task, config: Config, trained: Config) -> set[str]:
+    """The puzzle keys (`Task.puzzle_key`) of the training split the weights were trained on, where
+    the evaluated config would generate another one. A test split leaves out the training puzzles
+    of its own config, and an override of a task field or the seed (`task.wordings`,
+    `task.held_out_wordings`, `train.seed`) draws another training split: on a small puzzle space
+    (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. Empty
+    when the two configs draw the same training split, or the family differs."""
+    if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
+        return set()  # the same training split: the test split already leaves it out
+    if trained.task.name != config.task.name:  # another family's puzzles are not these
+        return set()
+    from hybrid.data import build_splits, examples
+
+    try:  # saved by training in its data_dir, so usually read, not generated
+        split = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)["train"]
+    except (ConfigError, PuzzleError, OSError) as err:  # a qa file since moved: say so, and score what there is
+        warnings.warn(f"cannot rebuild the training split the weights were trained on ({err}), so this split may hold "
+                      f"some of its puzzles", stacklevel=2)
+        return set()
+    return {task.puzzle_key(e) for e in examples(split)}
+
+
+def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list):
+    """(data, examples, how many were left out): the split without the puzzles the weights were
+    trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
+    seen = trained_puzzles(task, config, trained)
+    keep = [i for i, example in enumerate(exs) if task.puzzle_key(example) not in seen]
+    if len(keep) == len(exs):
+        return data, exs, 0
+    warnings.warn(f"{len(exs) - len(keep)} of the {len(exs)} {split} puzzles of this config are puzzles the weights "
+                  f"were trained on (the overrides draw another training split than training did): left out",
+                  stacklevel=2)
+    return data.select(keep) if keep else None, [exs[i] for i in keep], len(exs) - len(keep)  # None: nothing to score
+
+
 def print_summary(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -255,6 +295,8 @@ def print_summary(report: dict) -> None:
             table.add_row(*row)
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
+    if report.get("trained_puzzles_left_out"):
+        table.add_row("[bold red]left out: trained on[/]", f"{report['trained_puzzles_left_out']} puzzles of this split")
     if report["backbone_differs"]:
         table.add_row("[bold red]backbone unlike training's[/]", "; ".join(report["backbone_differs"]))
     table.add_row("weights", report["weights"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
-from eval.tasks import Arc, Maze, Sorting
+from eval.tasks import Arc, Maze, Sorting, make_task
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError
 from hybrid.config import ConfigError, load_config
@@ -116,6 +116,31 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     final = evaluate_run(run, out=tmp_path / "final")
     assert last["weights"].startswith("ema") and final["weights"] == "final/model.safetensors"
     assert (last["slot_accuracy"], last["halting_histogram"]) == (final["slot_accuracy"], final["halting_histogram"])
+
+
+def test_an_override_that_draws_another_training_split_leaves_the_trained_puzzles_out_of_the_test(tmp_path):
+    """Zebra 3 x 1 is a small puzzle space. Evaluated with task.held_out_wordings=[2], a run trained
+    on wordings 0-2 draws its training split anew (from wordings 0-1): the test split leaves out
+    the puzzles of the split training drew, 6 of the 200 it would hold."""
+    from hybrid.data import build_splits, examples
+
+    common = ["task=zebra", "task.attributes=1", "task.train_size=500", "task.test_size=200", "backbone=chars",
+              "reasoner.hidden=32", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=1", "train.batch_size=16",
+              "train.steps=1", "train.eval_every=0", "train.checkpoint_every=0", "train.tracker=null",
+              f"train.data_dir={tmp_path / 'cache'}"]
+    trained = load_config([*common, f"train.output_dir={tmp_path / 'run'}"])
+    train(trained)
+    task = make_task(trained.task)
+    seen = {task.puzzle_key(e) for e in examples(build_splits(task, trained.task, 0, tmp_path / "cache")["train"])}
+    overridden = load_config([*common, "task.held_out_wordings=[2]"])
+    drawn = examples(build_splits(task, overridden.task, 0, tmp_path / "cache")["test"])
+    trained_on = sum(task.puzzle_key(e) in seen for e in drawn)
+    assert trained_on > 0  # the leak this guards against (6 puzzles)
+
+    with pytest.warns(UserWarning, match=f"{trained_on} of the 200 test puzzles .* were trained on"):
+        report = evaluate_run(tmp_path / "run", ["task.held_out_wordings=[2]"], out=tmp_path / "report")
+    assert report["trained_puzzles_left_out"] == trained_on and report["num_puzzles"] == 200 - trained_on
+    assert evaluate_run(tmp_path / "run", out=tmp_path / "plain")["trained_puzzles_left_out"] == 0  # nothing overridden
 
 
 def test_states_unlike_those_the_weights_were_trained_on_are_a_warning_and_in_the_report(small_config, tiny_backbone,
