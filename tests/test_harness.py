@@ -131,9 +131,9 @@ def test_an_override_that_draws_another_training_split_leaves_the_trained_puzzle
     trained = load_config([*common, f"train.output_dir={tmp_path / 'run'}"])
     train(trained)
     task = make_task(trained.task)
-    seen = {task.puzzle_key(e) for e in examples(build_splits(task, trained.task, 0, tmp_path / "cache")["train"])}
+    seen = {task.puzzle_key(e) for e in examples(build_splits(task, trained.task, trained.train.seed, tmp_path / "cache")["train"])}
     overridden = load_config([*common, "task.held_out_wordings=[2]"])
-    drawn = examples(build_splits(task, overridden.task, 0, tmp_path / "cache")["test"])
+    drawn = examples(build_splits(task, overridden.task, overridden.train.seed, tmp_path / "cache")["test"])
     trained_on = sum(task.puzzle_key(e) in seen for e in drawn)
     assert trained_on > 0  # the leak this guards against (6 puzzles)
 
