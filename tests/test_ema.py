@@ -57,3 +57,19 @@ def test_frozen_weights_are_shared_not_copied():
     ema.update_parameters(model)
     assert not torch.equal(ema.module.linear.weight, before)  # the trainable weights still average
     assert set(ema.state_dict()) == {"n_averaged", *(f"module.{k}" for k in model.state_dict())}
+
+
+def test_float_buffers_are_averaged_like_weights():
+    """A float buffer that training changes (BatchNorm's running statistics) is part of the model
+    the EMA stands for: it averages with the weights; the integer step count is left alone."""
+    model = nn.BatchNorm1d(3)
+    ema = make_ema(model, decay=0.5)
+    model(torch.randn(16, 3) + 4.0)  # a training forward moves the running mean toward 4
+    ema.update_parameters(model)
+    assert torch.equal(ema.module.running_mean, model.running_mean) and model.running_mean.abs().sum() > 0
+    model(torch.randn(16, 3) + 4.0)
+    before = ema.module.running_mean.clone()
+    ema.update_parameters(model)  # t = 1: min(0.5, 2/11)
+    d = 2 / 11
+    assert torch.allclose(ema.module.running_mean, d * before + (1 - d) * model.running_mean, atol=1e-6)
+    assert int(ema.module.num_batches_tracked) == 0

@@ -417,6 +417,25 @@ def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_
     assert pred["q_halt"].tolist() == [[0.0, 2.0, 4.0]] * 3
 
 
+def test_predict_runs_the_model_in_eval_mode(small_config):
+    """Dropout is for training: a model handed over in train mode (as training's periodic
+    evaluation hands it) predicts the same answers every time."""
+    import torch
+    from accelerate import Accelerator
+    from torch.utils.data import Subset
+
+    from eval.runner import predict
+    from hybrid.train import build
+
+    config = small_config("adapter.dropout=0.5", "reasoner.N_sup=2")
+    _, _, tensors, model, _ = build(config, Accelerator(cpu=True))
+    test = Subset(tensors["test"], range(16))
+    first = predict(model.train(), test, 2, batch_size=8, disable_progress=True)
+    second = predict(model.train(), test, 2, batch_size=8, disable_progress=True)
+    assert torch.equal(first["ids"], second["ids"]) and torch.equal(first["q_halt"], second["q_halt"])
+    assert not model.training  # and leaves it in eval mode
+
+
 def test_slot_accuracy_is_each_slots_accuracy_at_the_last_step_over_the_puzzles_that_score_it():
     """report.json's slot_accuracy (which cells a model gets wrong) reads the answer the headline
     figures read, the last step's; a slot padded in every puzzle has no accuracy (None)."""

@@ -57,6 +57,21 @@ def test_span_pool_adapter_puts_the_question_at_the_latents_scale(width):
     assert 0.85 < x.pow(2).mean().sqrt().item() < 1.15
 
 
+def test_span_pool_dropout_drops_question_features_never_the_slots_position():
+    """adapter.dropout regularises what the backbone says about a slot; the slot embedding (which
+    slot this is) always gets through, or a dropped feature would also lose the slot's place."""
+    from adapters import SpanPoolAdapter
+
+    torch.manual_seed(0)
+    adapter = SpanPoolAdapter(32, 16, num_slots=9, dropout=0.5).train()
+    with torch.no_grad():
+        adapter.slot_embedding.normal_()  # away from zero, so a dropped one would show
+    x = adapter(torch.randn(64, 9, 32), None, None)
+    dropped = x == adapter.slot_embedding  # the question's part is zero exactly where it was dropped
+    assert 0.4 < dropped.float().mean().item() < 0.6
+    assert (x != 0).all()
+
+
 def test_one_step_on_a_fixed_batch_lowers_the_loss(small_config):
     config = small_config()
     backbone = FrozenBackbone(config.backbone)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch.autograd.graph import saved_tensors_hooks
 
@@ -29,6 +30,9 @@ def test_forward_is_the_papers_recursion_written_out():
     halting logit and gradients: a reordered update or a gradient leaking into the first T-1
     recursions would not."""
     trm = make_trm(T=3, n=3, mixer="attention")
+    # A trained halting head, not the initial zero weight, through which no gradient reaches y:
+    # the halting loss must train the net too (y, not a detached copy, feeds the head).
+    torch.nn.init.normal_(trm.halt_head.weight)
     x = torch.randn(2, 9, 16, requires_grad=True)
     carry = trm.initial_carry(x)
     out = trm(x, carry)
@@ -68,6 +72,34 @@ def test_the_input_is_reread_at_every_latent_step():
     trm(x + 1.0, carry)
     for a, b in zip(inputs[: trm.n], inputs_b[: trm.n]):
         assert not torch.allclose(a, b)
+
+
+def test_y_and_z_start_from_their_own_fixed_latents():
+    trm = make_trm()
+    carry = trm.initial_carry(torch.randn(4, 9, 16))
+    assert not torch.equal(trm.y_init, trm.z_init)
+    assert torch.equal(carry.y, trm.y_init.expand(4, 9, 16)) and torch.equal(carry.z, trm.z_init.expand(4, 9, 16))
+
+
+@pytest.mark.parametrize("mixer", ["mlp", "attention"])
+def test_every_slot_sees_every_other_slot_both_ways(mixer):
+    """Token mixing is bidirectional (a Sudoku cell depends on cells before and after it): changing
+    the last slot changes the first slot's output, and the other way round."""
+    torch.manual_seed(0)
+    net = TinyNet(16, 9, layers=2, mixer=mixer, heads=2, expansion=2.0)
+    h = torch.randn(1, 9, 16)
+    for changed, watched in ((-1, 0), (0, -1)):
+        other = h.clone()
+        other[:, changed] += 1.0
+        assert not torch.allclose(net(h)[:, watched], net(other)[:, watched])
+
+
+def test_tiny_net_stacks_the_blocks_it_is_asked_for():
+    for layers in (1, 2, 4):
+        net = TinyNet(16, 9, layers=layers)
+        assert len(net) == layers
+        block = sum(p.numel() for p in net[0].parameters())
+        assert sum(p.numel() for p in net.parameters()) == layers * block
 
 
 def test_halting_head_does_not_fire_at_initialisation():

@@ -347,6 +347,45 @@ def test_a_halted_samples_exact_verdict_is_its_own_from_the_step_it_halted():
     assert stats["exact_first"] == stats["exact_last"] == 0.5
 
 
+def test_each_update_is_clipped_to_train_grad_clip():
+    """One SGD step at lr 1 moves the weights by the gradient: clipped, by train.grad_clip exactly."""
+    moved = {}
+    for clip in (0.0, 0.01):
+        before = Scripted(4, 3).state_dict()
+        _, model, _, _ = scripted_run([0.0] * 4, "reasoner.N_sup=1", "train.halt=false", f"train.grad_clip={clip}")
+        moved[clip] = torch.cat([(p.detach() - before[k]).flatten() for k, p in model.named_parameters()]).norm().item()
+    assert moved[0.0] > 0.1  # unclipped, far more than the clip
+    assert moved[0.01] == pytest.approx(0.01, rel=1e-3)
+
+
+def test_exact_first_and_exact_last_are_the_first_and_last_steps_accuracy():
+    """A model that gets one more sample right at each step: exact_first is step 1's accuracy,
+    exact_last step 3's (how much the recursion added, as the training log shows it)."""
+
+    class Improving(Scripted):  # sample i is right from step i + 1 on (the carry counts steps)
+        def forward(self, states, mask, token_slot, y, z):
+            out = super().forward(states, mask, token_slot, y, z)
+            right = (token_slot[:, :1] < y[:, :1, 0] + 1).unsqueeze(-1)  # (B, 1, 1)
+            logits = torch.where(right, torch.nn.functional.one_hot(labels, 3).float(), states) * 100  # states: wrong
+            return type(out)(logits, out.q_halt, out.carry)
+
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from hybrid.config import load_config
+    from hybrid.supervision import supervise
+
+    labels = torch.tensor([[0, 1, 2], [2, 1, 0], [1, 1, 1], [2, 2, 2]])
+    batch = (torch.nn.functional.one_hot((labels + 1) % 3, 3).float(), torch.ones(4, 3, dtype=torch.bool),
+             torch.arange(4).unsqueeze(1).expand(4, 3), labels, torch.arange(4))
+    model = Improving(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    config = load_config(["reasoner.N_sup=3", "train.halt=false", "train.grad_clip=0"])
+    stats = supervise(model, batch, optimizer, get_scheduler("constant", optimizer), None, Accelerator(cpu=True), config)
+    assert stats["steps"] == 3
+    assert stats["exact_first"] == 0.25 and stats["exact_last"] == 0.75
+
+
 def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path):
     """train.tracker defaults to tensorboard (the tests otherwise turn it off): the loss and the
     final accuracy land in an event file in the run folder."""
