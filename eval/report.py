@@ -1,7 +1,7 @@
 """The evaluation report: one JSON file plus two plots, written by `python -m eval`.
 
     report.json          every figure (see docs/evaluation.md for the fields)
-    recursion_curve.png  exact and cell accuracy after each test-time supervision step
+    recursion_curve.png  exact, cell and open-cell accuracy after each test-time supervision step
     halting_steps.png    at which step the halting head first says "stop", per puzzle
 
 The JSON is written even when plotting fails, so a broken matplotlib never loses the figures.
@@ -80,6 +80,8 @@ def plot_recursion_curve(report: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, report["exact_curve"], marker="o", label="exact (whole answer)")
     ax.plot(steps, report["cell_curve"], marker=".", linestyle="--", label="per slot (cell)")
+    if report.get("open_cell_curve") not in (None, report["cell_curve"]):  # a family with given cells
+        ax.plot(steps, report["open_cell_curve"], marker=".", linestyle=":", label="per open cell (not given)")
     trained = report["compute"].get("N_sup_trained")
     if trained and trained < len(steps):
         ax.axvline(trained, color="grey", linewidth=0.8, linestyle=":", label=f"N_sup in training ({trained})")

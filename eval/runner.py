@@ -61,15 +61,17 @@ def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
 
 def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None,
                       halt_threshold: float = 0.9) -> dict:
-    """Exact and cell accuracy per step, early-exit accuracy and compute, verifier and task score;
-    for a family with `undo_view` (ARC), pass@1 and pass@2 of the vote over each puzzle's views, by
-    puzzle and by task."""
+    """Exact and cell accuracy per step, early-exit accuracy and compute; with the examples, open-cell
+    accuracy per step (the slots the question does not give), verifier and task score, and for a
+    family with `undo_view` (ARC), pass@1 and pass@2 of the vote over each puzzle's views, by puzzle
+    and by task."""
     ids, labels = pred["ids"], pred["labels"]
     N, steps = ids.shape[:2]
     valid = (labels != IGNORE).unsqueeze(1)  # (N, 1, S)
-    correct = (ids == labels.unsqueeze(1)) | ~valid
+    right = ids == labels.unsqueeze(1)  # (N, steps, S)
+    correct = right | ~valid
     exact_curve = correct.all(-1).float().mean(0)  # (steps,)
-    cell_curve = ((ids == labels.unsqueeze(1)) & valid).sum((0, 2)).float() / valid.sum().clamp(min=1)
+    cell_curve = slot_curve(right, valid)
     halt = halting_steps(pred["q_halt"], halt_threshold)
     early = ids[torch.arange(N), halt - 1]  # (N, S) answer at the halting step
     metrics = {
@@ -83,6 +85,11 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         "num_puzzles": N,
     }
     if examples is not None:
+        rows = [examples[i] for i in pred["index"].tolist()]  # the example of each prediction row
+        open_cells = valid & ~given_mask(task, rows, labels.shape[1]).unsqueeze(1)
+        open_curve = slot_curve(right, open_cells).tolist() if open_cells.any() else None  # None: every slot given
+        metrics["open_cell_accuracy"] = open_curve[-1] if open_curve else None
+        metrics["open_cell_curve"] = open_curve
         final = ids[:, -1]
         verdicts, scores, failures, answers = [], [], [], []
         for k, i in enumerate(pred["index"].tolist()):
@@ -102,12 +109,26 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
         metrics["task_score"] = sum(scores) / max(N, 1)
         metrics["answer_failures"] = {"count": len(failures), "first": failures[:5]}  # counted as wrong
-        metrics["by_wording"] = by_wording(correct[:, -1].all(-1), [examples[i].wording for i in pred["index"].tolist()])
+        metrics["by_wording"] = by_wording(correct[:, -1].all(-1), [e.wording for e in rows])
         if hasattr(task, "undo_view"):  # a family whose test puzzles may come in several views (ARC)
             confidence = torch.sigmoid(pred["q_halt"][:, -1].float()).tolist()  # at the answering (last) step
-            views = [examples[i] for i in pred["index"].tolist()]
-            metrics["votes"] = vote(task, views, answers, confidence)
+            metrics["votes"] = vote(task, rows, answers, confidence)
     return metrics
+
+
+def slot_curve(right: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """Fraction of the scored slots that are right after each step: right (N, steps, S) and
+    scored (N, 1, S) -> (steps,)."""
+    return (right & scored).sum((0, 2)).float() / scored.sum().clamp(min=1)
+
+
+def given_mask(task: Task, examples: list[Example], num_slots: int) -> torch.Tensor:
+    """(N, S): True where the question gives the slot's answer (`Task.given_slots`)."""
+    given = [task.given_slots(e) for e in examples]
+    if any(len(flags) != num_slots for flags in given):
+        raise ValueError(f"{type(task).__name__}.given_slots must return one flag per answer slot ({num_slots}), "
+                         f"got {sorted({len(flags) for flags in given})}")
+    return torch.tensor(given, dtype=torch.bool).reshape(len(examples), num_slots)
 
 
 def by_wording(exact: torch.Tensor, wordings: list[int]) -> dict[str, dict]:

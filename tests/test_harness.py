@@ -342,7 +342,7 @@ def test_a_scorer_that_fails_after_the_verifier_passed_counts_the_answer_wrong()
             raise ValueError("this scorer cannot judge the answer")
 
     task = Strict(size=4)
-    examples = [Example(question="q", answer="a", labels=[0] * 16) for _ in range(4)]
+    examples = [Example(question="q", answer="a", labels=[0] * 16, data={"puzzle": [0] * 16}) for _ in range(4)]
     pred = {"ids": torch.zeros(4, 2, 16, dtype=torch.long), "q_halt": torch.zeros(4, 2),
             "labels": torch.zeros(4, 16, dtype=torch.long), "index": torch.arange(4)}
     metrics = score_predictions(pred, task, examples)
@@ -378,7 +378,8 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     # halts at 2, never (sigmoid(1) = 0.73 is below the threshold), 1
     q_halt = torch.tensor([[-5.0, 5.0, 5.0], [1.0, 1.0, -5.0], [5.0, -5.0, -5.0]])
     pred = {"ids": ids, "q_halt": q_halt, "labels": labels, "index": torch.arange(3)}
-    examples = [Example(question="q", answer="a", labels=right) for right in ([0, 1, 2, 0], [1, 1, 1, 1], [2, 0, 0, 3])]
+    examples = [Example(question="q", answer="a", labels=right, data={"puzzle": [0] * 4})  # no givens
+                for right in ([0, 1, 2, 0], [1, 1, 1, 1], [2, 0, 0, 3])]
     metrics = score_predictions(pred, Echo(4), examples, halt_threshold=0.9)
     assert metrics["exact_curve"] == pytest.approx([1 / 3, 1 / 3, 2 / 3])
     assert metrics["cell_curve"] == pytest.approx([0.5, 0.7, 0.9])  # of the 10 scored slots
@@ -387,6 +388,27 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     assert metrics["early_exit_exact_accuracy"] == 1.0  # each puzzle was right when it halted
     assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step
     assert metrics["by_wording"] == {"0": {"exact_accuracy": pytest.approx(2 / 3), "num_puzzles": 3}}  # the last step too
+    assert metrics["open_cell_curve"] == metrics["cell_curve"]  # nothing given: every cell is open
+
+
+def test_open_cell_accuracy_leaves_out_the_cells_the_question_gives():
+    """A model that copies a real puzzle's givens and gets every other cell wrong has cell accuracy
+    above 0 (the givens) but open-cell accuracy 0; solving it gives 1 for both."""
+    import random
+
+    import torch
+
+    from eval.runner import score_predictions
+
+    task = Sudoku(size=6)
+    example = task.generate(random.Random(0), 0)
+    given = task.given_slots(example)
+    copied = [label if g else (label + 1) % 6 for label, g in zip(example.labels, given)]
+    pred = {"ids": torch.tensor([[copied, example.labels]]), "q_halt": torch.zeros(1, 2),
+            "labels": torch.tensor([example.labels]), "index": torch.tensor([0])}
+    metrics = score_predictions(pred, task, [example])
+    assert metrics["cell_curve"][0] == pytest.approx(sum(given) / 36) and 0 < sum(given) < 36
+    assert metrics["open_cell_curve"] == [0.0, 1.0] and metrics["open_cell_accuracy"] == 1.0
 
 
 def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():

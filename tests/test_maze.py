@@ -246,6 +246,19 @@ def test_generated_mazes_are_solvable_and_spans_point_at_cells(size):
         assert all(b1 < a2 for (_, b1), (a2, _) in zip(example.slot_spans, example.slot_spans[1:]))
 
 
+def test_the_given_slots_are_the_cells_the_question_already_answers():
+    """Walls, start and goal are answered as the question writes them, open floor is not (it may
+    become path): the given slots are exactly the cells whose answer the question fixes."""
+    task = Maze(9)
+    example = task.generate(random.Random(0), 0)
+    given = task.given_slots(example)
+    written = [example.question[a:b] for a, b in example.slot_spans]
+    answers = [VOCAB[label] for label in example.labels]
+    assert given == [glyph != "." for glyph in written]
+    assert all(answer == glyph for answer, glyph, g in zip(answers, written, given) if g)
+    assert {answer for answer, g in zip(answers, given) if not g} == {".", "*"}  # open floor: a choice
+
+
 def test_legend_glyphs_stay_apart_for_an_uncased_tokenizer():
     # MiniLM lowercases: a wall drawn as 'X' and a floor as 'x' would be one token. The pool had
     # both cases of x and o, so about 1 legend maze in 40 read with wall == floor.

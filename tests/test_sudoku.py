@@ -114,6 +114,18 @@ def test_generated_puzzles_have_a_unique_solution(size):
             assert example.question[a:b] in (str(puzzle[cell]) if puzzle[cell] else "_?.")
 
 
+def test_the_given_slots_are_the_cells_whose_digit_the_question_writes():
+    """Read from the question itself (each cell's span holds a digit or a blank), in every wording."""
+    task = Sudoku(6, givens=12)
+    for wording in range(task.num_wordings):
+        example = task.generate(random.Random(wording), wording)
+        written = [example.question[a:b].isdigit() for a, b in example.slot_spans]
+        assert task.given_slots(example) == written and sum(written) == 12
+        # a given's answer is the digit the question writes
+        assert all(label + 1 == int(example.question[a:b]) for label, (a, b), given
+                   in zip(example.labels, example.slot_spans, written) if given)
+
+
 def test_givens_knob():
     for size, givens in [(4, 8), (6, 9)]:  # 9: the fewest 6x6 givens accepted
         example = Sudoku(size, givens=givens).generate(random.Random(0), 0)

@@ -97,7 +97,9 @@ class Task(ABC):
     `undo_view(example, answer)` maps an answer to a view of a puzzle (turned, recoloured) back to
     the puzzle, so the harness votes over views (eval/voting.py, ARC), and with it
     `read_views(text, wording, count, rng, answer)` makes views of a typed puzzle, so `Hybrid.solve`
-    votes over them too. A family kept outside eval/tasks also sets `schema` (docs/extending.md).
+    votes over them too. `given_slots(example)` marks the slots the question already gives (Sudoku's
+    givens), which open-cell accuracy leaves out. A family kept outside eval/tasks also sets `schema`
+    (docs/extending.md).
     """
 
     name: ClassVar[str]
@@ -128,6 +130,12 @@ class Task(ABC):
     def score(self, example: Example, answer: str) -> float:
         """The family's own score in [0, 1]; families with partial credit override this."""
         return float(self.verify(example, answer))
+
+    def given_slots(self, example: Example) -> list[bool]:
+        """One flag per answer slot: True where the question already states the slot's answer, so a
+        model can copy it (a Sudoku given). Open-cell accuracy scores only the other slots, what the
+        model must work out; by default none is given and it equals cell accuracy."""
+        return [False] * len(example.labels)
 
     def puzzle_key(self, example: Example) -> str:
         """What makes two examples the same puzzle, whatever their wording: the test splits keep

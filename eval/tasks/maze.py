@@ -297,6 +297,11 @@ class Maze(Task):
     def puzzle_key(self, example: Example) -> str:
         return "\n".join(example.data["grid"])  # walls, start and goal in canonical glyphs, whatever the wording drew
 
+    def given_slots(self, example: Example) -> list[bool]:
+        # Walls, start and goal are answered as the question writes them; only open floor is a
+        # choice (left open, or on the path).
+        return [g != OPEN for row in example.data["grid"] for g in row]
+
     def decode(self, example: Example, ids: list[int]) -> str:
         return format_grid([[VOCAB[int(i)] for i in ids[r * self.size:(r + 1) * self.size]]
                             for r in range(self.size)])

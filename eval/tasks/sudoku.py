@@ -283,6 +283,9 @@ class Sudoku(Task):
     def puzzle_key(self, example: Example) -> str:
         return "".join(map(str, example.data["puzzle"]))  # the givens: the wordings only write them differently
 
+    def given_slots(self, example: Example) -> list[bool]:
+        return [bool(v) for v in example.data["puzzle"]]  # the givens: the question writes their digits
+
     def decode(self, example: Example, ids: list[int]) -> str:
         return format_grid(self.grid, [int(i) + 1 for i in ids])
 
