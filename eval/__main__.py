@@ -163,7 +163,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
         "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
-        "trained_wordings": getattr(trained.task, "wordings", None), "num_puzzles": 0,
+        "trained_wordings": trained_wordings(task, config, trained), "num_puzzles": 0,
         "puzzle_failures": {"count": len(failures), "first": failures[:5]},
         "trained_puzzles_left_out": left_out,
     }
@@ -231,6 +231,15 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
         hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
         raise HarnessError(f"no split {split!r} for this task config; available: {', '.join(splits)}{hint}")
     return split, splits[split], examples(splits[split]), []
+
+
+def trained_wordings(task, config: Config, trained: Config) -> list[int]:
+    """The wordings the weights were trained on: the run's `task.wordings` (all the family has when
+    it named none) less its `task.held_out_wordings`."""
+    from hybrid.data import split_wordings
+
+    family = task if trained.task.name == config.task.name else make_task(trained.task)  # its own wording count
+    return split_wordings(family, trained.task)[0]
 
 
 def trained_puzzles(task, config: Config, trained: Config) -> set[str]:

@@ -33,6 +33,20 @@ def run(tmp_path_factory):
     return root / "run"
 
 
+@pytest.fixture(scope="module")
+def all_wordings_run(tmp_path_factory):
+    """A run whose config names no task.wordings (the default config names [0]), so it trained on
+    all three of Sudoku's."""
+    root = tmp_path_factory.mktemp("all_wordings")
+    train(load_config([
+        "backbone=chars", "task.size=4", "task.wordings=null", "task.train_size=32", "task.test_size=8",
+        "reasoner.hidden=32", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=1", "train.batch_size=16", "train.steps=1",
+        "train.eval_every=0", "train.checkpoint_every=0", "train.tracker=null",
+        f"train.output_dir={root / 'run'}", f"train.data_dir={root / 'cache'}",
+    ]))
+    return root / "run"
+
+
 def documented_report_fields() -> set[str]:
     """The fields the report table of docs/evaluation.md names (its first column)."""
     section = (ROOT / "docs" / "evaluation.md").read_text().split("## The report")[1].split("\n## ")[0]
@@ -116,6 +130,10 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     final = evaluate_run(run, out=tmp_path / "final")
     assert last["weights"].startswith("ema") and final["weights"] == "final/model.safetensors"
     assert (last["slot_accuracy"], last["halting_histogram"]) == (final["slot_accuracy"], final["halting_histogram"])
+
+
+def test_the_trained_wordings_are_those_training_used_when_the_config_named_none(all_wordings_run, tmp_path):
+    assert evaluate_run(all_wordings_run, out=tmp_path)["trained_wordings"] == [0, 1, 2]
 
 
 def test_an_override_that_draws_another_training_split_leaves_the_trained_puzzles_out_of_the_test(tmp_path):
