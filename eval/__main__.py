@@ -149,6 +149,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     say_where = None if named else f"python -m eval {path} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
     split, data, exs, failures = read_data(task, config, split, puzzles)
+    seen = trained_wordings(task, config, trained)
     left_out = 0
     if puzzles is None:
         data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs)
@@ -163,7 +164,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
         "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
-        "trained_wordings": trained_wordings(task, config, trained), "num_puzzles": 0,
+        "trained_wordings": seen, "held_out_wordings_trained_on": held_out_but_trained(config, trained, split, seen),
+        "num_puzzles": 0,
         "puzzle_failures": {"count": len(failures), "first": failures[:5]},
         "trained_puzzles_left_out": left_out,
     }
@@ -242,6 +244,20 @@ def trained_wordings(task, config: Config, trained: Config) -> list[int]:
     return split_wordings(family, trained.task)[0]
 
 
+def held_out_but_trained(config: Config, trained: Config, split: str, seen: list[int]) -> list[int]:
+    """The wordings of the test_heldout split that the weights were trained on (`seen`), with a
+    warning: an override of task.held_out_wordings can name one, and its puzzles then test a
+    phrasing the model has read, not an unseen one."""
+    if split != "test_heldout" or trained.task.name != config.task.name:  # another family's wording 2 is another one
+        return []
+    overlap = [w for w in config.task.held_out_wordings or [] if w in seen]
+    if overlap:
+        warnings.warn(f"task.held_out_wordings={config.task.held_out_wordings} names wording(s) {overlap}, which the "
+                      f"weights were trained on (wordings {seen}): the {split} split is not held out from training in "
+                      f"them. Hold out a wording outside {seen}, or train with task.held_out_wordings set", stacklevel=2)
+    return overlap
+
+
 def trained_puzzles(task, config: Config, trained: Config) -> set[str]:
     """The puzzle keys (`Task.puzzle_key`) of the training split the weights were trained on, where
     the evaluated config would generate another one. A test split leaves out the training puzzles
@@ -306,6 +322,8 @@ def print_summary(report: dict) -> None:
             table.add_row(*row)
         table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
     table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
+    if report.get("held_out_wordings_trained_on"):
+        table.add_row("[bold red]held out, but trained on[/]", f"wording(s) {report['held_out_wordings_trained_on']}")
     if report.get("trained_puzzles_left_out"):
         table.add_row("[bold red]left out: trained on[/]", f"{report['trained_puzzles_left_out']} puzzles of this split")
     if report["backbone_differs"]:

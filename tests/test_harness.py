@@ -123,6 +123,7 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     assert report["checkpoint"] == str(checkpoint) and report["num_puzzles"] == 16
     assert report["weights"].startswith("ema") and report["run"] == str(run)
     assert report["trained_wordings"] == [0] and report["task"]["held_out_wordings"] == [1]
+    assert report["held_out_wordings_trained_on"] == []  # wording 1 was not trained on
     with pytest.raises(HarnessError, match="held_out_wordings"):
         evaluate_run(run, split="test_heldout", out=tmp_path)
     # the last checkpoint's EMA is what training copied to final/: both give the same answers
@@ -134,6 +135,14 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
 
 def test_the_trained_wordings_are_those_training_used_when_the_config_named_none(all_wordings_run, tmp_path):
     assert evaluate_run(all_wordings_run, out=tmp_path)["trained_wordings"] == [0, 1, 2]
+
+
+def test_a_held_out_wording_the_weights_trained_on_is_a_warning_and_in_the_report(all_wordings_run, tmp_path):
+    """A run trained on every wording, evaluated on a "held-out" wording 2: that split is no test
+    of a phrasing the model never read."""
+    with pytest.warns(UserWarning, match=r"wording\(s\) \[2\], which the weights were trained on .* not held out"):
+        report = evaluate_run(all_wordings_run, ["task.held_out_wordings=[2]"], split="test_heldout", out=tmp_path)
+    assert report["held_out_wordings_trained_on"] == [2] and report["by_wording"].keys() == {"2"}
 
 
 def test_an_override_that_draws_another_training_split_leaves_the_trained_puzzles_out_of_the_test(tmp_path):
