@@ -438,6 +438,18 @@ def test_open_cell_accuracy_leaves_out_the_cells_the_question_gives():
     assert metrics["open_cell_curve"] == [0.0, 1.0] and metrics["open_cell_accuracy"] == 1.0
 
 
+def test_a_training_run_prints_open_cell_accuracy_where_the_question_gives_cells(tmp_path, capsys):
+    from hybrid.summary import print_summary
+
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    results = {"batches": 4, "train_seconds": 10.0}
+    for open_cells, shown in (([0.3], True), ([0.5], False), (None, False)):  # givens; none given; no examples
+        scored = {"open_cell_accuracy": open_cells and open_cells[-1], "open_cell_curve": open_cells}
+        print_summary(load_config([]), results | {"test": test | scored}, tmp_path)
+        assert ("open-cell accuracy (cells not given)" in capsys.readouterr().out) == shown
+
+
 def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():
     """The recursion curve is accuracy after 1, 2, ... supervision steps: predict must run step k
     from the (y, z) step k-1 handed on. Restarted from the initial latents, every step would give
