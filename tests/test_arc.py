@@ -263,6 +263,18 @@ def test_views_vote_in_the_original_frame_and_pass_at_2_counts_a_right_second_an
     assert (nothing["pass@1"], nothing["pass@2"], nothing["no_candidate"]) == (0.0, 0.0, 1)
 
 
+def test_views_vote_alike_in_any_order():
+    """The right answer is the puzzle's own, mapped back from whichever view comes first: with the
+    view that is the puzzle itself last, right answers from every view still score."""
+    from eval.voting import vote
+
+    arc = Arc(max_size=4, test_views=4)
+    views = arc.views(MIRROR, 0, 0, random.Random(0))[::-1]
+    assert views[0].answer != views[-1].answer  # the first view's answer is in its own frame
+    answers = [seen_as(view, "0 0 3\n0 4 0") for view in views]
+    assert vote(arc, views, answers, [0.5] * 4)["pass@1"] == 1.0
+
+
 def test_arc_score_averages_each_tasks_fraction_of_solved_test_inputs_over_tasks():
     """ARC's (and TRM's) score: a task with two test inputs, one solved, scores 0.5; per input
     the same answers score 2 of 3."""
@@ -473,6 +485,16 @@ def test_solve_answers_every_view_and_votes_in_the_puzzles_own_frame(arc_solver,
     answer_by_view(monkeypatch, Arc, dict.fromkeys(range(8), "?"))
     [none] = solver.solve([typed], views=3)
     assert (none.answer, none.attempts, none.votes, none.views) == ("?", [], [], 3)
+
+
+def test_a_voted_answers_confidence_is_the_mean_over_the_views_that_gave_it(arc_solver):
+    solver = arc_solver()
+    views = solver.task.views(MIRROR, 0, 2, random.Random(0), 3)
+    answered = [(views[0], seen_as(views[0], RIGHT), 1, 0.9), (views[1], seen_as(views[1], WRONG), 1, 0.2),
+                (views[2], seen_as(views[2], WRONG), 1, 0.6)]
+    voted = solver.vote(answered)
+    assert (voted.answer, voted.votes) == (WRONG, [2, 1])
+    assert voted.confidence == pytest.approx(0.4)  # (0.2 + 0.6) / 2: not the surest view's, nor the first's
 
 
 def test_one_view_reads_the_puzzle_back_worded_as_trained_and_views_default_to_the_runs_test_views(

@@ -57,6 +57,11 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.lr=inf", "train.lr=inf: must be > 0 and finite"),
     ("train.weight_decay=.inf", "train.weight_decay=inf: must be >= 0 and finite"),
     ("reasoner.expansion=inf", "reasoner.expansion=inf: must be > 0 and finite"),
+    # a probability, a dropout that keeps something, whole micro-batches, at least one z update
+    ("reasoner.halt_threshold=1.5", r"reasoner.halt_threshold=1.5: must be a probability, in \[0, 1\]"),
+    ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
+    ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum"),
+    ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -8,7 +8,7 @@ import pytest
 
 from eval.tasks import TASK_CONFIGS, make_task
 from hybrid.config import ConfigError, load_config
-from hybrid.data import build_splits, generate_splits
+from hybrid.data import build_splits, generate_splits, split_wordings
 
 
 def test_saved_splits_are_reused_until_the_generator_version_changes(tmp_path):
@@ -48,6 +48,16 @@ def test_test_splits_hold_no_training_puzzle_in_other_words():
         trained = {puzzle(name, r) for r in splits["train"]}
         for split in ("test", "test_heldout"):
             assert not [r for r in splits[split] if puzzle(name, r) in trained], (name, split)
+
+
+def test_a_wording_one_past_the_last_is_an_error():
+    """Sudoku's wordings are 0..2: a 3 would be rendered as wording 0 (`wording % 3`), so a
+    held-out wording 3 would test on a wording that training sees."""
+    config = load_config(["task.held_out_wordings=[3]"]).task
+    task = make_task(config)
+    assert (task.name, task.num_wordings) == ("sudoku", 3)
+    with pytest.raises(ConfigError, match=r"task.held_out_wordings=\[3\]: sudoku has wordings 0..2"):
+        split_wordings(task, config)
 
 
 def test_an_edited_qa_file_is_not_answered_with_the_old_files_splits(tmp_path):

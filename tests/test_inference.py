@@ -213,6 +213,15 @@ def test_early_exit_stops_when_the_halting_head_says_so(solver):
     assert [s.steps for s in solver.solve(puzzles)] == [N_sup] * 5
 
 
+def test_a_halt_threshold_of_one_never_stops_a_puzzle_early(solver):
+    """A puzzle stops once sigmoid(q_halt) exceeds the threshold, as evaluation counts halting
+    (eval.runner.halting_steps): a head so sure that sigmoid rounds to exactly 1.0 does not exceed 1."""
+    set_halting(solver, bias=20.0)
+    solutions = solver.solve(handwritten(3), halt_threshold=1.0)
+    assert [s.confidence for s in solutions] == [1.0] * 3
+    assert [s.steps for s in solutions] == [solver.config.reasoner.N_sup] * 3
+
+
 def test_halted_puzzles_leave_the_batch_without_changing_the_others(solver):
     puzzles = handwritten(12)
     solver.config.reasoner.N_sup = 4

@@ -86,6 +86,20 @@ def test_evaluation_runs_the_lora_backbone_once_a_batch_and_predicts_as_running_
     assert torch.allclose(once["q_halt"], each_step["q_halt"], atol=1e-5)
 
 
+def test_the_lora_backbone_reads_every_token_of_the_longest_puzzle_in_a_batch(small_config):
+    """Only columns that are padding in every row are dropped: a shorter puzzle in the batch must
+    not cut the tokens of a longer one."""
+    config = small_config("backbone.lora.rank=4")
+    model = LoraHybrid(add_lora(load_backbone(config.backbone), config.backbone.lora), torch.nn.Identity())
+    ids = torch.tensor([[2.0, 20, 21, 22, 3, 0], [2, 20, 3, 0, 0, 0]])  # token ids as the loop casts them
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]])
+    token_slot = torch.tensor([[-1, 0, 1, 2, -1, -1], [-1, 0, -1, -1, -1, -1]])
+    states, kept_mask, kept_slot = model.backbone_states(ids, mask, token_slot)
+    assert torch.equal(kept_mask, mask[:, :5]) and torch.equal(kept_slot, token_slot[:, :5])
+    alone = model.backbone_states(ids[:1], mask[:1], token_slot[:1])[0]
+    assert torch.allclose(states[:1], alone, atol=1e-5)
+
+
 def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     config = small_config("backbone.lora.rank=4", "train.steps=2", "train.checkpoint_every=2")
     assert train(config)["batches"] == 2
@@ -171,6 +185,8 @@ def test_lora_misuse_is_a_clear_error(tiny_backbone):
     with pytest.raises(ConfigError, match="vaule matches no module.*Linear layers in this backbone: .*value"):
         add_lora(backbone, LoraConfig(target_modules=["query", "vaule"]))
     assert not backbone.has_lora and not lora_weights(backbone)
+    with pytest.raises(ConfigError, match="val matches no module"):  # a piece of a name is no name to peft
+        add_lora(backbone, LoraConfig(target_modules=["query", "val"]))
     add_lora(backbone, LoraConfig(target_modules=["query", "attention.self.value"]))  # a dotted suffix matches too
     assert {name.split(".")[-4] for name in lora_weights(backbone)} == {"query", "value"}
     assert Path(tiny_backbone("bert")).exists()

@@ -36,6 +36,13 @@ def test_character_slots_round_trip_and_stop_at_end():
         encode("café", 8)
 
 
+def test_an_answer_one_character_short_of_its_slots_still_ends_with_end():
+    """Only an answer that fills every slot goes without END; without it here, the last slot
+    would be IGNORE and decode would read whatever the model wrote there."""
+    end = 0  # END is class 0
+    assert encode("abc", 4)[3] == end and encode("abc", 4)[:3] == encode("abcd", 4)[:3]
+
+
 def test_a_single_file_is_cut_into_disjoint_seeded_splits():
     task = QA(FIXTURE)
     splits = task.splits(train_size=100, test_size=3, seed=0)

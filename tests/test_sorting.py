@@ -120,6 +120,15 @@ def test_verifier_rejects_wrong_answers_and_scores_partial_credit():
     assert task.score(example, "nonsense") == 0.0
 
 
+def test_the_same_numbers_sorted_the_other_way_are_another_puzzle():
+    """The test splits keep out training puzzles by `puzzle_key`: without the direction in it, a
+    test puzzle would be left out for numbers a training puzzle sorted the other way."""
+    task = Sorting(length=3)
+    up, down = task.example([3, 1, 2], descending=False), task.example([3, 1, 2], descending=True)
+    assert task.puzzle_key(up) != task.puzzle_key(down)
+    assert task.puzzle_key(task.example([3, 1, 2], wording=1, descending=True)) == task.puzzle_key(down)
+
+
 def test_malformed_input_gets_clear_errors():
     task = Sorting(length=4, low=0, high=50)
     with pytest.raises(PuzzleError, match="expected 4 numbers"):
