@@ -38,7 +38,8 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
     metrics = json.loads((out / "metrics.json").read_text())
     return {"name": name, "overrides": overrides, "wall_seconds": wall, "train_seconds": metrics["train_seconds"],
             "batches": metrics["batches"], "exact_accuracy": metrics["test"]["exact_accuracy"],
-            "cell_accuracy": metrics["test"]["cell_accuracy"], "num_puzzles": metrics["test"]["num_puzzles"],
+            "cell_accuracy": metrics["test"]["cell_accuracy"], "open_cell_accuracy": metrics["test"].get("open_cell_accuracy"),
+            "num_puzzles": metrics["test"]["num_puzzles"],
             "exact_curve": metrics["test"]["exact_curve"]}
 
 
@@ -76,9 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     same_updates = [f"train.steps={runs[0]['batches'] * config.reasoner.N_sup}", "train.time_limit=null"]
     runs.append(run("recursion off, same optimizer steps", extra + NO_RECURSION + same_updates, data_dir, out_root))
 
-    print(f"\n{'run':40s} {'exact':>7s} {'cell':>7s} {'batches':>8s} {'train s':>8s} {'wall s':>8s}")
+    print(f"\n{'run':40s} {'exact':>7s} {'cell':>7s} {'open':>7s} {'batches':>8s} {'train s':>8s} {'wall s':>8s}")
     for r in runs:
-        print(f"{r['name']:40s} {r['exact_accuracy']:7.3f} {r['cell_accuracy']:7.3f} {r['batches']:8d} "
+        open_cells = f"{r['open_cell_accuracy']:7.3f}" if r.get("open_cell_accuracy") is not None else f"{'-':>7s}"
+        print(f"{r['name']:40s} {r['exact_accuracy']:7.3f} {r['cell_accuracy']:7.3f} {open_cells} {r['batches']:8d} "
               f"{r['train_seconds']:8.0f} {r['wall_seconds']:8.0f}")
     gap = runs[0]["exact_accuracy"] - max(r["exact_accuracy"] for r in runs[1:])
     print(f"\nrecursion gain: {100 * gap:.1f} points of exact accuracy on {runs[0]['num_puzzles']} held-out puzzles")

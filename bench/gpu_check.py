@@ -170,6 +170,7 @@ def train_run(ctx: Context, name: str, *overrides: str, preset: str = "tiny_bert
     test = metrics["test"]
     rate = metrics["batches"] * config.train.batch_size / metrics["train_seconds"]
     figures = {"exact_accuracy": test["exact_accuracy"], "cell_accuracy": test["cell_accuracy"],
+               "open_cell_accuracy": test.get("open_cell_accuracy"),
                "num_puzzles": test.get("num_puzzles"), "batches": metrics["batches"],
                "batch_size": config.train.batch_size, "train_seconds": metrics["train_seconds"],
                "train_puzzles_per_second": rate, "work": metrics.get("work"), "wall_seconds": wall,

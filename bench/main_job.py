@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
               "train_seconds": metrics["train_seconds"], "batches": metrics["batches"],
               "peak_rss_largest_process_bytes": largest, "peak_rss_process_tree_bytes": sampled.get("peak", 0),
               "num_processes": metrics["num_processes"], "exact_accuracy": test["exact_accuracy"],
-              "cell_accuracy": test["cell_accuracy"], "num_puzzles": test["num_puzzles"],
+              "cell_accuracy": test["cell_accuracy"], "open_cell_accuracy": test.get("open_cell_accuracy"),
+              "num_puzzles": test["num_puzzles"],
               "trainable_parameters": metrics["trainable_parameters"]}
     print(f"command: {shown}")
     print_table("End-to-end main job", ["metric", "value"], [

@@ -114,8 +114,9 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
     row = {"overrides": overrides, "time_limit": round(time_limit), "batches": trained["batches"],
            "train_seconds": round(trained["train_seconds"], 1)}
     for split, report in reports.items():
-        row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "verifier_accuracy", "task_score",
-                                                 "num_puzzles", "exact_curve", "mean_halting_step", "by_wording")}
+        row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "open_cell_accuracy", "verifier_accuracy",
+                                                 "task_score", "num_puzzles", "exact_curve", "mean_halting_step",
+                                                 "by_wording")}
         row[split]["failures"] = report.get("answer_failures", {}).get("count", 0)
         if "votes" in report:  # ARC: pass@1 / pass@2 of the vote over task.test_views views of each input
             row[split]["votes"] = report["votes"]

@@ -17,6 +17,15 @@ import torch
 from eval.tasks import IGNORE
 
 
+def headline(metrics: dict) -> dict[str, float]:
+    """The accuracies a tracker logs and the progress bar prints: exact and cell accuracy, and
+    open-cell accuracy where the task's questions give cells (it is the cell accuracy elsewhere)."""
+    out = {k: metrics[k] for k in ("exact_accuracy", "cell_accuracy")}
+    if metrics.get("open_cell_accuracy") is not None and metrics.get("given_cell_share"):
+        out["open_cell_accuracy"] = metrics["open_cell_accuracy"]
+    return out
+
+
 def slot_accuracy(pred: dict[str, torch.Tensor]) -> list[float | None]:
     """Accuracy of each answer slot (e.g. each Sudoku cell) after the last step; None where the
     slot is padding in every puzzle."""
@@ -80,7 +89,7 @@ def plot_recursion_curve(report: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(steps, report["exact_curve"], marker="o", label="exact (whole answer)")
     ax.plot(steps, report["cell_curve"], marker=".", linestyle="--", label="per slot (cell)")
-    if report.get("open_cell_curve") not in (None, report["cell_curve"]):  # a family with given cells
+    if "open_cell_accuracy" in headline(report):  # a family with given cells
         ax.plot(steps, report["open_cell_curve"], marker=".", linestyle=":", label="per open cell (not given)")
     trained = report["compute"].get("N_sup_trained")
     if trained and trained < len(steps):

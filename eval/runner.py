@@ -90,6 +90,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         open_curve = slot_curve(right, open_cells).tolist() if open_cells.any() else None  # None: every slot given
         metrics["open_cell_accuracy"] = open_curve[-1] if open_curve else None
         metrics["open_cell_curve"] = open_curve
+        metrics["given_cell_share"] = 1 - (open_cells.sum() / valid.sum().clamp(min=1)).item()
         final = ids[:, -1]
         verdicts, scores, failures, answers = [], [], [], []
         for k, i in enumerate(pred["index"].tolist()):

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from eval.report import headline
 from eval.runner import evaluate
 from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
@@ -220,10 +221,10 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
                 began = time.perf_counter()
                 metrics = state.run_eval(size=config.train.eval_size)
                 evaluating += time.perf_counter() - began  # not training time: reported on its own
-                log |= {"eval/exact_accuracy": metrics["exact_accuracy"], "eval/cell_accuracy": metrics["cell_accuracy"]}
+                log |= {f"eval/{k}": v for k, v in headline(metrics).items()}
                 if accelerator.is_main_process:
-                    bar.write(f"batch {progress.step}: held-out exact {metrics['exact_accuracy']:.3f} "
-                              f"cell {metrics['cell_accuracy']:.3f}")
+                    bar.write(f"batch {progress.step}: held-out " + ", ".join(
+                        f"{k.replace('_', ' ')} {v:.3f}" for k, v in headline(metrics).items()))
             accelerator.log(log, step=progress.step)
             every = config.train.checkpoint_every
             if interrupted or every and progress.step % every == 0:
@@ -256,7 +257,7 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
         except OSError as err:
             raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "
                           f"--resume writes final/ and metrics.json from it (evaluating again)") from err
-        accelerator.log({"final/exact_accuracy": results["test"]["exact_accuracy"]}, step=state.progress.step)
+        accelerator.log({f"final/{k}": v for k, v in headline(results["test"]).items()}, step=state.progress.step)
         print_summary(config, results, out_dir)
     return results
 

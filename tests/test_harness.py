@@ -416,6 +416,7 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step
     assert metrics["by_wording"] == {"0": {"exact_accuracy": pytest.approx(2 / 3), "num_puzzles": 3}}  # the last step too
     assert metrics["open_cell_curve"] == metrics["cell_curve"]  # nothing given: every cell is open
+    assert metrics["given_cell_share"] == 0
 
 
 def test_open_cell_accuracy_leaves_out_the_cells_the_question_gives():
@@ -436,6 +437,7 @@ def test_open_cell_accuracy_leaves_out_the_cells_the_question_gives():
     metrics = score_predictions(pred, task, [example])
     assert metrics["cell_curve"][0] == pytest.approx(sum(given) / 36) and 0 < sum(given) < 36
     assert metrics["open_cell_curve"] == [0.0, 1.0] and metrics["open_cell_accuracy"] == 1.0
+    assert metrics["given_cell_share"] == pytest.approx(sum(given) / 36)
 
 
 def test_a_training_run_prints_open_cell_accuracy_where_the_question_gives_cells(tmp_path, capsys):
@@ -444,10 +446,12 @@ def test_a_training_run_prints_open_cell_accuracy_where_the_question_gives_cells
     test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
             "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
     results = {"batches": 4, "train_seconds": 10.0}
-    for open_cells, shown in (([0.3], True), ([0.5], False), (None, False)):  # givens; none given; no examples
-        scored = {"open_cell_accuracy": open_cells and open_cells[-1], "open_cell_curve": open_cells}
+    # givens (also where the open cells score as all cells do); none given; no examples
+    for open_cells, share, shown in (([0.3], 0.25, True), ([0.5], 0.25, True), ([0.5], 0.0, False), (None, None, False)):
+        scored = {"open_cell_accuracy": open_cells and open_cells[-1], "open_cell_curve": open_cells,
+                  "given_cell_share": share}
         print_summary(load_config([]), results | {"test": test | scored}, tmp_path)
-        assert ("open-cell accuracy (cells not given)" in capsys.readouterr().out) == shown
+        assert ("open-cell accuracy (25% given)" in capsys.readouterr().out) == shown
 
 
 def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():

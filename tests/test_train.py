@@ -388,17 +388,19 @@ def test_exact_first_and_exact_last_are_the_first_and_last_steps_accuracy():
 
 def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path):
     """train.tracker defaults to tensorboard (the tests otherwise turn it off): the loss and the
-    final accuracy land in an event file in the run folder."""
+    accuracies (exact, cell, and open-cell since a Sudoku gives cells) of the periodic and final
+    evaluations land in an event file in the run folder."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from hybrid.config import load_config
 
-    config = small_config("train.tracker=tensorboard")
+    config = small_config("train.tracker=tensorboard", "train.eval_every=2")
     assert config.train.tracker == load_config([]).train.tracker
     train(config)
     files = list((tmp_path / "run").rglob("events.out.tfevents.*"))  # the scalars', and the config's (hparams)
     logged = {tag for events in files for tag in EventAccumulator(str(events)).Reload().Tags()["scalars"]}
-    assert {"train/loss", "train/lr", "final/exact_accuracy"} <= logged
+    accuracies = {f"{when}/{k}_accuracy" for when in ("eval", "final") for k in ("exact", "cell", "open_cell")}
+    assert {"train/loss", "train/lr"} | accuracies <= logged
 
 
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
