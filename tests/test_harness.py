@@ -137,6 +137,20 @@ def test_the_trained_wordings_are_those_training_used_when_the_config_named_none
     assert evaluate_run(all_wordings_run, out=tmp_path)["trained_wordings"] == [0, 1, 2]
 
 
+def test_weights_evaluated_on_another_family_report_the_wordings_of_the_family_they_trained_on():
+    """Sudoku weights read on sorting puzzles: the wordings trained on are Sudoku's 3 (less the
+    one held out), not sorting's 6, and another family's wording 1 is no overlap to warn about."""
+    from eval.__main__ import held_out_but_trained, trained_wordings
+    from eval.tasks import make_task
+
+    trained = load_config(["task=sudoku", "task.wordings=null", "task.held_out_wordings=[1]"])  # all less one
+    config = load_config(["task=sorting", "task.held_out_wordings=[1]"])
+    assert make_task(config.task).num_wordings != make_task(trained.task).num_wordings
+    seen = trained_wordings(make_task(config.task), config, trained)
+    assert seen == [0, 2]
+    assert held_out_but_trained(config, trained, "test_heldout", [0, 1, 2]) == []  # not Sudoku's wording 1
+
+
 def test_a_held_out_wording_the_weights_trained_on_is_a_warning_and_in_the_report(all_wordings_run, tmp_path):
     """A run trained on every wording, evaluated on a "held-out" wording 2: that split is no test
     of a phrasing the model never read."""

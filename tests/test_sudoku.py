@@ -34,6 +34,28 @@ def test_a_puzzle_reads_back_in_every_wording_it_is_written_in(size):
         assert (back.data["puzzle"], back.answer) == (example.data["puzzle"], example.answer)
 
 
+@pytest.mark.parametrize("size", [4, 6, 9])
+def test_decoding_the_labels_writes_the_answer_and_one_wrong_digit_is_refused(size):
+    """Class ids are digits minus one: decoding the labels gives back the answer text, which the
+    verifier accepts; a decoded grid with one cell changed is refused."""
+    task = Sudoku(size)
+    example = task.generate(random.Random(size), 0)
+    assert task.decode(example, example.labels) == example.answer and task.verify(example, example.answer)
+    wrong = [(example.labels[0] + 1) % size, *example.labels[1:]]
+    assert not task.verify(example, task.decode(example, wrong))
+
+
+def test_the_puzzle_key_is_the_givens_whatever_the_wording():
+    """Train and test splits are kept apart by puzzle_key: the same givens written in another
+    wording are the same puzzle, other givens another one."""
+    task = Sudoku(6)
+    first = task.generate(random.Random(0), 0)
+    keys = {task.puzzle_key(task.example(first.data["puzzle"], [label + 1 for label in first.labels], w))
+            for w in range(task.num_wordings)}
+    assert keys == {task.puzzle_key(first)} and task.num_wordings > 1
+    assert task.puzzle_key(task.generate(random.Random(1), 0)) != task.puzzle_key(first)
+
+
 def test_cell_labels_read_however_they_are_spaced():
     """A label typed "r1c1 = 5", "row  1 :" or with a tab had its digits read as cells, so the puzzle
     pasted back was refused ("expected 16 cells ..., found 29")."""
