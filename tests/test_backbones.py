@@ -82,7 +82,8 @@ def test_no_layer_choice_keeps_every_hidden_state(tiny_backbone, layer):
     assert asked == [None]  # all L+1 states are never materialised (a 7B model: 33 x batch x tokens x 4096)
 
 
-@pytest.mark.parametrize("layer", ["first", "7", "mean_last_9", "mean_last_x"])
+@pytest.mark.parametrize("layer", ["first", "7", "mean_last_9", "mean_last_x",
+                                   "3", "-4", "mean_last_4", "mean_last_0"])  # tiny BERT: embeddings + 2 layers
 def test_a_bad_layer_is_an_error_at_load_time(tiny_backbone, layer):
     with pytest.raises(ConfigError, match=f"backbone.layer='{layer}'"):
         bert(tiny_backbone, f"backbone.layer={layer}")
@@ -99,6 +100,18 @@ def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
             backbone(["x" * 20, "y" * 30])  # 12 + 22 tokens cut each time
     assert [str(w.message) for w in seen] == ["train: backbone.max_length=10 truncated 102 tokens over 6 texts; raise it "
                                               "to keep them"]  # the totals, once
+
+
+def test_a_text_of_exactly_max_length_tokens_is_not_reported_cut(tiny_backbone):
+    import warnings
+
+    backbone = bert(tiny_backbone, "backbone.max_length=10")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = backbone(["x" * 8, "abc"])  # 8 characters + [CLS] and [SEP]: 10 tokens, all kept
+    assert out.mask.sum(1).tolist() == [10, 5]
+    with pytest.warns(UserWarning, match="truncated 1 tokens over 1 texts"):
+        backbone(["x" * 9, "abc"])  # one more: cut
 
 
 def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_left(tiny_backbone, tmp_path):

@@ -137,6 +137,23 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
+def test_the_character_front_ends_cut_is_part_of_the_key(tmp_path):
+    """`chars` has no fingerprint of its own: its identity and max_length name its states, so a
+    run that cuts texts shorter must not read the entry of uncut ones (nor the reverse)."""
+    from hybrid.backbone import load_backbone
+
+    task, split = puzzles()
+
+    def chars(max_length):
+        return load_backbone(load_config(["backbone.path=chars", f"backbone.max_length={max_length}"]).backbone)
+
+    full = embed_split(chars(512), split, task.num_slots, tmp_path, "test")[:][1].sum(1)
+    with pytest.warns(UserWarning, match="truncated"):
+        cut = embed_split(chars(16), split, task.num_slots, tmp_path, "test")[:][1].sum(1)
+    assert cut.max() == 16 < full.min()
+    assert torch.equal(embed_split(chars(512), split, task.num_slots, tmp_path, "test")[:][1].sum(1), full)
+
+
 @pytest.mark.parametrize("key, value", [("hidden_act", "relu"), ("num_hidden_layers", 1)])
 def test_an_edited_config_json_gives_a_new_entry(tiny_backbone, tmp_path, key, value):
     task, split = puzzles()
@@ -218,6 +235,69 @@ def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
         again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
     torch.load(entry)  # rewritten whole
+
+
+@pytest.mark.parametrize("damage", ["another_splits_entry", "states_cut_short"])
+def test_an_entry_that_loads_but_does_not_fit_its_split_is_embedded_again(tiny_backbone, tmp_path, damage):
+    """A whole, loadable file that is not this split's states (another entry copied over it, or
+    one whose states hold fewer tokens than its lengths add up to) would hand puzzles other
+    puzzles' tokens: it is treated as damaged and embedded again."""
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
+    entry = cache_path(backbone, split, tmp_path)
+    if damage == "another_splits_entry":
+        fewer = split.select(range(4))
+        embed_split(backbone, fewer, task.num_slots, tmp_path, "fewer")
+        wrong = torch.load(cache_path(backbone, fewer, tmp_path))
+    else:
+        stored = torch.load(entry)
+        wrong = stored | {"states": stored["states"][:-1].clone(), "token_slot": stored["token_slot"][:-1].clone()}
+    torch.save(wrong, entry)
+    with pytest.warns(UserWarning, match="unreadable.*embedding the split again"):
+        again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert len(again) == len(split) and all(torch.equal(a, b) for a, b in zip(first, again[:]))
+
+
+def test_examples_with_other_slots_than_the_task_declares_are_a_clear_error(tiny_backbone, tmp_path):
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    wrong = task.num_slots + 1
+    message = f"test: examples have {task.num_slots} answer slots, the task declares {wrong}"
+    for make in (lambda n: embed_split(backbone, split, n, tmp_path, "test"), lambda n: LiveStates(backbone, split, n, "test"),
+                 lambda n: token_split(backbone, split, n, "test")):
+        with pytest.raises(ValueError, match=message):
+            make(wrong)
+        assert len(make(task.num_slots)) == len(split)
+
+
+def test_states_that_overflow_fp16_are_a_warning(tiny_backbone, tmp_path, recwarn):
+    """Entries are stored in fp16: states beyond its range (65504) become inf, which would poison
+    training without a word."""
+    import dataclasses
+
+    task, split = puzzles(n=2)
+    backbone = backbone_at(tiny_backbone("bert"))
+    embed_split(backbone, split, task.num_slots, tmp_path / "plain", "test")
+    assert not [w for w in recwarn if "overflow" in str(w.message)]
+    real = backbone.forward
+    backbone.forward = lambda texts: dataclasses.replace(real(texts), states=real(texts).states * 1e6)
+    with pytest.warns(UserWarning, match="test: backbone states overflow fp16"):
+        embed_split(backbone, split, task.num_slots, tmp_path / "huge", "test")
+
+
+def test_a_cache_grown_large_suggests_pruning_when_an_entry_is_written(tiny_backbone, tmp_path, monkeypatch, capsys):
+    import hybrid.cache
+
+    task, split = puzzles(n=2)
+    backbone = backbone_at(tiny_backbone("bert"))
+    embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert "hybrid-cache prune" not in capsys.readouterr().err  # a small cache: no word
+    monkeypatch.setattr(hybrid.cache, "LARGE_CACHE", 0)
+    embed_split(backbone, split, task.num_slots, tmp_path, "test")  # read, not written: no word either
+    assert "hybrid-cache prune" not in capsys.readouterr().err
+    embed_split(backbone, puzzles(n=2, seed=1)[1], task.num_slots, tmp_path, "other")
+    assert "`hybrid-cache prune --keep-gb N` removes the least recently used" in capsys.readouterr().err
 
 
 def test_a_full_disk_leaves_no_partial_entry_and_says_what_to_do(tiny_backbone, tmp_path, monkeypatch):
@@ -306,6 +386,23 @@ def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_wri
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert not fresh.exists() and not in_flight.exists()
     assert "removed 0 entries and 2 leftover pieces" in capsys.readouterr().out
+
+
+def test_where_no_lock_can_be_taken_prune_keeps_pieces_younger_than_an_hour(tmp_path, capsys, monkeypatch):
+    """A read-only lock folder or a filesystem without locks cannot say whether a run is writing a
+    piece: one written within the hour may be, and stays; an older one is an interrupted write."""
+    from hybrid import cache_cli
+
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    young, old = folder / "aaa.pt.tmp", folder / "bbb.part0"
+    for piece, age in ((young, 60), (old, 7200)):
+        piece.write_bytes(b"half")
+        os.utime(piece, (0, time.time() - age))
+    monkeypatch.setattr(cache_cli, "held_elsewhere", lambda lock: None)  # no lock can be taken here
+    cache_cli.main(["--data-dir", str(tmp_path), "prune", "--all"])
+    assert young.exists() and not old.exists()
+    assert "removed 0 entries and 1 leftover pieces" in capsys.readouterr().out
 
 
 def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_path, capsys):

@@ -77,3 +77,25 @@ def test_runs_started_together_write_the_folder_once(tmp_path, capsys):
     first.join()
     assert len(calls) == 1 and (path / "done").exists()
     assert "building x: another run is doing it; waiting" in capsys.readouterr().err
+
+
+def test_a_crash_while_a_folder_replaces_another_leaves_the_earlier_one_whole(tmp_path, monkeypatch):
+    """Between setting the earlier folder aside and renaming the new one into its place, some
+    complete copy must exist (a SIGKILL there, stood in for by a failing rename)."""
+    from pathlib import Path
+
+    path, calls = tmp_path / "x", []
+    write_folder(path, writer(calls))
+    earlier = {p.name: p.read_text() for p in path.iterdir()}
+    rename = Path.rename
+
+    def killed_before_the_new_one_is_in_place(self, target):
+        if self.name.endswith(".tmp"):
+            raise OSError(errno.EIO, "Input/output error")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", killed_before_the_new_one_is_in_place)
+    with pytest.raises(OSError):
+        write_folder(path, writer(calls))  # writes "call 2"
+    kept = [p for p in tmp_path.iterdir() if p.is_dir() and {q.name: q.read_text() for q in p.iterdir()} == earlier]
+    assert kept, "the earlier folder was removed before the new one was in place"

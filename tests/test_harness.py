@@ -238,6 +238,28 @@ def test_a_hub_commit_is_compared_with_a_commit_and_not_with_a_folders_files():
     assert differences(hub, chars) == ["the front end is chars@v2-3-pos-160, trained on org/model"]
 
 
+def test_a_folders_changed_added_and_removed_files_are_named_and_a_record_that_is_no_mapping_is_none(tmp_path):
+    from types import SimpleNamespace
+
+    from hybrid import trained_on
+
+    record = {"id": "/m", "weights": "files:config.json=1,model.safetensors=2", "tokenizer": "t", "layer": "last"}
+
+    def now(files):
+        return SimpleNamespace(fingerprint=record | {"weights": "files:" + files})
+
+    def named(*files):
+        return [f"the files {', '.join(files)} of /m are not those it was trained on"]
+
+    assert trained_on.differences(record, now("config.json=1,model.safetensors=2")) == []
+    assert trained_on.differences(record, now("config.json=1,model.safetensors=9")) == named("model.safetensors")
+    assert trained_on.differences(record, now("config.json=1,extra.bin=3,model.safetensors=2")) == named("extra.bin")
+    assert trained_on.differences(record, now("model.safetensors=2")) == named("config.json")
+    for text in ("[1, 2]", '"text"', "{not json"):  # edited or overwritten: no record, never a failed load
+        (tmp_path / trained_on.FILE).write_text(text)
+        assert trained_on.read(tmp_path) is None and trained_on.check(tmp_path, now("other=1")) is None
+
+
 def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     task = Sudoku(size=4)
     import random

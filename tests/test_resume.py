@@ -237,6 +237,27 @@ def test_a_new_run_in_a_used_folder_moves_the_earlier_run_aside(small_config, tm
     assert resumed["batches"] == 6  # continued the new run (from its batch 4), not the earlier one's batch 6
 
 
+def test_a_new_run_moves_aside_an_earlier_run_that_crashed_before_its_end(small_config, monkeypatch, tmp_path):
+    """A run killed mid-way leaves config.yaml and checkpoints but no final/ or metrics.json: its
+    checkpoints must not mix with a new run's (pruning and --resume go by step number)."""
+    out = tmp_path / "run"
+
+    def crash():
+        raise Killed
+
+    interrupt_at(monkeypatch, 4, crash)
+    with pytest.raises(Killed):
+        train(small_config("train.lr=3e-4"))
+    monkeypatch.undo()
+    assert not (out / "final").exists() and not (out / "metrics.json").exists()
+    earlier = {c.name: files(c) for c in checkpoint.checkpoints(out)}
+    assert list(earlier) == ["step_00000002"]
+    train(small_config())
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("run-")]
+    assert {c.name: files(c) for c in checkpoint.checkpoints(moved)} == earlier
+    assert files(checkpoint.checkpoints(out)[0]) != earlier["step_00000002"]  # the new run's own
+
+
 def test_a_new_run_that_stops_on_a_bad_setting_leaves_the_earlier_run_in_place(small_config, tmp_path):
     out = tmp_path / "run"
     train(small_config())
@@ -262,6 +283,8 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
     saved = checkpoint.checkpoints(out)
     for changed, message in ((("train.lr=0.5",), r"train.lr=0.5 \(the checkpoint's run: 0.001\)"),
                              (("train.betas=[0.9,0.99]",), r"train.betas=\[0.9, 0.99\]"),
+                             (("train.weight_decay=0.5",), r"train.weight_decay=0.5 \(the checkpoint's run: "),
+                             (("backbone.layer=1",), r"backbone.layer=1 \(the checkpoint's run: last\)"),
                              ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert\)")):
         config = small_config("train.steps=6", "train.resume=latest", *changed, kind="gpt2" if not changed else "bert")
         with pytest.raises(CheckpointMismatch, match=message + ".*train.init_from"):
