@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from eval.report import compute, headline, slot_accuracy, write_report
+from eval.report import compute, open_cell_rows, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from eval.voting import exact_label, vote_rows
@@ -306,9 +306,8 @@ def print_summary(report: dict) -> None:
         table.add_row(label, f"{report['exact_accuracy']:.3f}  ({counted})")
         table.add_row("cell accuracy / verifier / task score", f"{report['cell_accuracy']:.3f} / "
                       f"{report['verifier_accuracy']:.3f} / {report['task_score']:.3f}")
-        if "open_cell_accuracy" in headline(report):
-            table.add_row(f"open-cell accuracy ({report['given_cell_share']:.0%} given)",
-                          f"{report['open_cell_accuracy']:.3f}")
+        for row in open_cell_rows(report):
+            table.add_row(*row)
         table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in report["exact_curve"]))
         table.add_row("early exit: exact / mean steps", f"{report['early_exit_exact_accuracy']:.3f} / "
                       f"{report['mean_halting_step']:.2f}")

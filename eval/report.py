@@ -18,12 +18,21 @@ from eval.tasks import IGNORE
 
 
 def headline(metrics: dict) -> dict[str, float]:
-    """The accuracies a tracker logs and the progress bar prints: exact and cell accuracy, and
-    open-cell accuracy where the task's questions give cells (it is the cell accuracy elsewhere)."""
+    """The accuracies a run shows (tracker, progress line, summaries, plot): exact and cell
+    accuracy, and open-cell accuracy where the task's questions give cells (it is the cell
+    accuracy elsewhere)."""
     out = {k: metrics[k] for k in ("exact_accuracy", "cell_accuracy")}
     if metrics.get("open_cell_accuracy") is not None and metrics.get("given_cell_share"):
         out["open_cell_accuracy"] = metrics["open_cell_accuracy"]
     return out
+
+
+def open_cell_rows(metrics: dict) -> list[tuple[str, str]]:
+    """The summary row of open-cell accuracy, for the training and the evaluation summaries;
+    none where the questions give no cell."""
+    if "open_cell_accuracy" not in headline(metrics):
+        return []
+    return [(f"open-cell accuracy ({metrics['given_cell_share']:.0%} given)", f"{metrics['open_cell_accuracy']:.3f}")]
 
 
 def slot_accuracy(pred: dict[str, torch.Tensor]) -> list[float | None]:

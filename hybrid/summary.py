@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.report import headline
+from eval.report import open_cell_rows
 from eval.voting import exact_label, vote_rows
 from hybrid.config import Config
 
@@ -30,8 +30,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     label, counted = exact_label(t)
     table.add_row(f"{label} (held-out)", f"{t['exact_accuracy']:.3f}  ({counted})")
     table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
-    if "open_cell_accuracy" in headline(t):  # a family whose questions give cells
-        table.add_row(f"open-cell accuracy ({t['given_cell_share']:.0%} given)", f"{t['open_cell_accuracy']:.3f}")
+    for row in open_cell_rows(t):  # a family whose questions give cells
+        table.add_row(*row)
     table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
     table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")

@@ -221,10 +221,11 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
                 began = time.perf_counter()
                 metrics = state.run_eval(size=config.train.eval_size)
                 evaluating += time.perf_counter() - began  # not training time: reported on its own
-                log |= {f"eval/{k}": v for k, v in headline(metrics).items()}
+                shown = headline(metrics)
+                log |= {f"eval/{k}": v for k, v in shown.items()}
                 if accelerator.is_main_process:
                     bar.write(f"batch {progress.step}: held-out " + ", ".join(
-                        f"{k.replace('_', ' ')} {v:.3f}" for k, v in headline(metrics).items()))
+                        f"{k.replace('_', ' ')} {v:.3f}" for k, v in shown.items()))
             accelerator.log(log, step=progress.step)
             every = config.train.checkpoint_every
             if interrupted or every and progress.step % every == 0:
