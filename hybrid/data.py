@@ -21,6 +21,11 @@ from hybrid.folders import build_once
 from hybrid.lock import lock_file
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
+# The rules `generate_splits` draws by, in the key of saved splits beside each family's version:
+# a change here must not hand a run splits drawn by the old rules.
+# 2: a test split holds each puzzle once (drawn with replacement, 13 of 1,000 4x4 Sudoku test
+#    puzzles were repeats, each counted twice in the accuracy).
+GENERATION = 2
 
 
 def _digest(*parts) -> str:
@@ -48,18 +53,27 @@ def answering_wording(task: Task, task_config) -> int:
     return split_wordings(task, task_config)[0][0]
 
 
-def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclude: set[str], desc: str) -> Dataset:
+def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclude: set[str], desc: str,
+                   distinct: bool = False) -> Dataset:
+    """`size` puzzles in `wordings`, none of them in `exclude` (by `puzzle_key`, any wording); with
+    `distinct`, none twice either. Training may repeat a puzzle (as another epoch would); a test
+    split must not, or the repeated puzzle counts twice in its accuracy."""
     rng = random.Random(seed)
+    exclude = set(exclude)
     records, rejected = [], 0
     with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
             example = task.generate(rng, rng.choice(wordings))
-            if task.puzzle_key(example) in exclude:  # keep training puzzles out, in any wording
+            key = task.puzzle_key(example)
+            if key in exclude:  # keep training puzzles out, in any wording
                 rejected += 1
                 if rejected > 100 * size:  # a small puzzle space would loop forever; the settings' fault
-                    raise ConfigError(f"{desc}: {task.name} keeps repeating training puzzles ({len(records)} of {size} "
+                    drawn = "training puzzles or its own" if distinct else "training puzzles"
+                    raise ConfigError(f"{desc}: {task.name} keeps repeating {drawn} ({len(records)} of {size} "
                                       f"new ones after {rejected} repeats); lower task.train_size or task.test_size")
                 continue
+            if distinct:
+                exclude.add(key)
             records.append(example.to_record())
             bar.update()
     return Dataset.from_list(records)
@@ -70,10 +84,12 @@ def generate_splits(task: Task, task_config, seed: int) -> dict[str, Dataset]:
     seen, held_out = split_wordings(task, task_config)
     splits = {"train": generate_split(task, config["train_size"], seed * 1000 + SPLIT_SEEDS["train"], seen, set(), "train")}
     train_keys = {task.puzzle_key(e) for e in examples(splits["train"])}
-    splits["test"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test"], seen, train_keys, "test")
+    splits["test"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test"], seen, train_keys, "test",
+                                    distinct=True)
     if held_out:
         splits["test_heldout"] = generate_split(task, config["test_size"], seed * 1000 + SPLIT_SEEDS["test_heldout"],
-                                                held_out, train_keys, "test (held-out wordings)")
+                                                held_out, train_keys, "test (held-out wordings)",
+                                                distinct=True)
     return splits
 
 
@@ -92,7 +108,7 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     wordings = split_wordings(task, task_config)  # checked first: a bad choice must not find a set saved before
     # The family's generator version is in the key: a changed renderer or slot encoding must not
     # reuse puzzles saved by the old one.
-    key = [config, seed, task.version]
+    key = [config, seed, task.version, GENERATION]
     own = None
     if hasattr(task, "splits"):
         # Fixed data (a QA file, a dataset) can change under the same settings; its splits are

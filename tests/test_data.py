@@ -8,7 +8,7 @@ import pytest
 
 from eval.tasks import TASK_CONFIGS, make_task
 from hybrid.config import ConfigError, load_config
-from hybrid.data import build_splits, generate_splits, split_wordings
+from hybrid.data import GENERATION, build_splits, examples, generate_splits, split_wordings
 
 
 def test_saved_splits_are_reused_until_the_generator_version_changes(tmp_path):
@@ -48,6 +48,23 @@ def test_test_splits_hold_no_training_puzzle_in_other_words():
         trained = {puzzle(name, r) for r in splits["train"]}
         for split in ("test", "test_heldout"):
             assert not [r for r in splits[split] if puzzle(name, r) in trained], (name, split)
+
+
+def test_a_test_split_holds_each_puzzle_once():
+    """Drawn with replacement, 13 of 1,000 4x4 Sudoku test puzzles were repeats, each counted twice
+    in the accuracy. Here 128 puzzles (3 numbers of 0..3, either direction): 60 draws would repeat."""
+    config = load_config(["task=sorting", "task.length=3", "task.low=0", "task.high=3", "task.train_size=20",
+                          "task.test_size=60", "task.held_out_wordings=[1]"]).task
+    task = make_task(config)
+    splits = generate_splits(task, config, seed=0)
+    trained = {task.puzzle_key(e) for e in examples(splits["train"])}
+    for split in ("test", "test_heldout"):
+        keys = [task.puzzle_key(e) for e in examples(splits[split])]
+        assert len(set(keys)) == len(keys) == 60 and not trained & set(keys), split
+
+    config.test_size = 128  # more than the puzzles left once the training ones are out
+    with pytest.raises(ConfigError, match=r"^test: sorting keeps repeating training puzzles or its own \(\d+ of 128 "):
+        generate_splits(task, config, seed=0)
 
 
 def test_a_wording_one_past_the_last_is_an_error():
@@ -196,22 +213,24 @@ def test_generated_puzzles_match_the_fingerprint_of_their_family_version(name, t
     """Saved splits are found again by their settings, seed and the family's `version`, not by
     their content: a generator or renderer changed without a new version hands every cached run
     the old puzzles, silently. So the puzzles a family makes are pinned to its version here.
-    After a deliberate change: bump the family's `version` (for a change to hybrid/data.py's
-    generation, every family's), then record the new fingerprint with
+    After a deliberate change: bump the family's `version` (for a change to how hybrid/data.py
+    draws the splits, its GENERATION), then record the new fingerprints with
     HYBRID_TRM_UPDATE_FINGERPRINTS=1 python -m pytest tests/test_data.py -k fingerprint"""
     task, digest = make_task(TASK_CONFIGS[name]()), split_fingerprint(name, tmp_path)
     pinned = json.loads(FINGERPRINTS.read_text())
     if os.environ.get("HYBRID_TRM_UPDATE_FINGERPRINTS"):
         record = json.loads(FINGERPRINTS.read_text())  # again: parametrized cases write in turn
-        record[name] = {"version": task.version, "splits": digest}
+        record[name] = {"version": task.version, "generation": GENERATION, "splits": digest}
         FINGERPRINTS.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         return
     assert name in pinned, f"no fingerprint for {name}: record it (see this test's docstring)"
-    if pinned[name]["version"] == task.version:
+    versions = (task.version, GENERATION)
+    recorded = (pinned[name]["version"], pinned[name].get("generation", 1))
+    if recorded == versions:
         assert digest == pinned[name]["splits"], (
             f"{name}: the puzzles generated for the same settings and seed changed, but {type(task).__name__}.version "
-            f"is still {task.version}, so runs would reuse splits of the old puzzles saved in their train.data_dir. "
-            f"Bump the version, then record the new fingerprint (see this test's docstring)")
+            f"is still {task.version} and hybrid.data.GENERATION {GENERATION}, so runs would reuse splits of the old "
+            f"puzzles saved in their train.data_dir. Bump one, then record the new fingerprint (see this test's docstring)")
     else:
-        pytest.fail(f"{name}: version {task.version}, fingerprint recorded at version {pinned[name]['version']}: "
+        pytest.fail(f"{name}: (version, generation) {versions}, fingerprint recorded at {recorded}: "
                     f"record the new one (see this test's docstring)")
