@@ -155,7 +155,8 @@ def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
 
 def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     """A new run, or one branching from another folder's checkpoint, moves an earlier run in
-    output_dir aside. Returns `init`, followed to where it moved when it was inside that run."""
+    output_dir aside. Returns `init`, followed to where it moved when it was inside that run
+    (train.init_from too)."""
     out_dir, resume = Path(config.train.output_dir), config.train.resume
     if resume and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve())):
         return init  # continuing this folder's run
@@ -165,7 +166,9 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
                       f"move it back and add --resume)")
     if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
-        return moved / init.resolve().relative_to(out_dir.resolve())
+        init = moved / init.resolve().relative_to(out_dir.resolve())
+        # config.yaml names the weights the run started from: where they are now, not this run's own final/
+        config.train.init_from = str(init)
     return init
 
 

@@ -344,6 +344,10 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     leftover = paths[0].with_name("abc.part0")
     leftover.write_bytes(b"interrupted")
     os.utime(leftover, (0, time.time() - 7200))
+    capsys.readouterr()
+    main(["--data-dir", str(tmp_path), "prune", "--all", "--dry-run"])
+    assert "would remove 2 entries and 1 leftover pieces" in capsys.readouterr().out
+    assert leftover.exists() and paths[0].exists() and paths[2].exists()  # a dry run removes nothing
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert not any((tmp_path / "embeddings").iterdir())
     again = embed_split(backbone, splits[0], task.num_slots, tmp_path, "split0")  # a pruned entry is made again

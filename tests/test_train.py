@@ -158,6 +158,24 @@ def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit
                            f"train.output_dir={tmp_path / 'other'}"))
 
 
+def test_fine_tuning_in_place_starts_from_the_earlier_run_where_it_was_moved(small_config, tmp_path, capsys):
+    """train.init_from inside train.output_dir: the earlier run is moved aside first, and the new
+    run names its starting weights where they now are (in its log and its config.yaml)."""
+    from safetensors.torch import load_file
+
+    from hybrid.inference import read_config
+
+    train(small_config())
+    before = load_file(tmp_path / "run" / "final" / "model.safetensors")
+    capsys.readouterr()
+    train(small_config(f"train.init_from={tmp_path / 'run' / 'final'}", "train.steps=0"))
+    [moved] = [p for p in tmp_path.iterdir() if p.name.startswith("run-")]
+    assert f"weights from {moved / 'final'} (" in capsys.readouterr().out
+    assert read_config(tmp_path / "run" / "config.yaml").train.init_from == str(moved / "final")
+    after = load_file(tmp_path / "run" / "final" / "model.safetensors")  # no step taken: the same weights
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
 def test_timed_counts_waiting_for_batches_not_the_work_on_them(monkeypatch):
     import time
 
