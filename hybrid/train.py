@@ -225,7 +225,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
                 log |= {f"eval/{k}": v for k, v in shown.items()}
                 if accelerator.is_main_process:
                     bar.write(f"batch {progress.step}: held-out " + ", ".join(
-                        f"{k.replace('_', ' ')} {v:.3f}" for k, v in shown.items()))
+                        f"{k.replace('_accuracy', ' accuracy').replace('_', '-')} {v:.3f}" for k, v in shown.items()))
             accelerator.log(log, step=progress.step)
             every = config.train.checkpoint_every
             if interrupted or every and progress.step % every == 0:

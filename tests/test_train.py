@@ -1,6 +1,7 @@
 """Whole training runs on the CPU with tiny models: checkpoints, resume, errors, backbones."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -213,9 +214,10 @@ def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(s
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypatch):
+def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypatch, capsys):
     """train_seconds and train.time_limit count training only: a slow periodic evaluation is
-    reported as eval_seconds and does not use up the time budget."""
+    reported as eval_seconds and does not use up the time budget. Each says its accuracies in the
+    summary's words."""
     import time
 
     import hybrid.train
@@ -233,6 +235,8 @@ def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypa
     assert results["batches"] == 5 and not results["stopped_by_time_limit"]  # 400 s of evaluation spent none of 60 s
     assert results["eval_seconds"] >= 400.0  # after batches 1-4; batch 5 is the last, evaluated in full
     assert results["train_seconds"] < 60.0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("batch 1: "))
+    assert re.fullmatch(r"batch 1: held-out exact accuracy [\d.]+, cell accuracy [\d.]+, open-cell accuracy [\d.]+", line)
 
 
 class Scripted(torch.nn.Module):
