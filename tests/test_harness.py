@@ -487,7 +487,111 @@ def test_a_training_run_prints_open_cell_accuracy_where_the_question_gives_cells
         scored = {"open_cell_accuracy": open_cells and open_cells[-1], "open_cell_curve": open_cells,
                   "given_cell_share": share}
         print_summary(load_config([]), results | {"test": test | scored}, tmp_path)
-        assert ("open-cell accuracy (25% given)" in capsys.readouterr().out) == shown
+        out = capsys.readouterr().out
+        assert ("open-cell accuracy" in out) == shown and ("open-cell accuracy (25% given)" in out) == shown
+
+
+def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data(tmp_path, capsys, monkeypatch):
+    """The held-out wordings' exact accuracy is a row of its own; a run that spent more than a tenth
+    of its training time waiting for batches (a live backbone, slow workers) says how long."""
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    results = {"batches": 4, "train_seconds": 100.0, "test": test}
+    print_summary(load_config([]), results | {"data_seconds": 5.0}, tmp_path)
+    out = capsys.readouterr().out
+    assert "held-out wordings" not in out and "waiting for data" not in out
+    print_summary(load_config([]), results | {"data_seconds": 30.0, "test_heldout": test | {"exact_accuracy": 0.125}},
+                  tmp_path)
+    out = capsys.readouterr().out
+    assert re.search(r"exact accuracy \(held-out wordings\)\s*│\s*0\.125", out)
+    assert "(30 s of it waiting for data)" in out
+
+
+def test_tracker_hyperparameters_are_the_config_flattened_to_dotted_keys():
+    from hybrid.summary import flat
+
+    assert flat({"reasoner": {"T": 2, "mixer": "mlp"}, "train": {"betas": [0.9, 0.95], "lora": {"rank": None}}}) == {
+        "reasoner.T": 2, "reasoner.mixer": "mlp", "train.betas": "[0.9, 0.95]", "train.lora.rank": "None"}
+
+
+def test_predictions_gathered_out_of_order_are_scored_by_their_index():
+    """Several processes gather their shards in another order than the dataset's: each row is
+    scored against the example its `index` names (its givens, wording, verifier), so the figures
+    are those of the same predictions in order."""
+    import random
+
+    import torch
+
+    from eval.runner import score_predictions
+
+    task = Sudoku(size=4)
+    examples = [task.generate(random.Random(seed), wording) for seed, wording in ((0, 0), (1, 1), (2, 2), (3, 1))]
+    labels = torch.tensor([e.labels for e in examples])
+    wrong = (labels + 1) % 4
+    # puzzle 0 solved; 1 right only where given; 2 right in its first half; 3 all wrong
+    given = torch.tensor([task.given_slots(e) for e in examples])
+    ids = torch.stack([labels[0], torch.where(given[1], labels[1], wrong[1]),
+                       torch.cat([labels[2, :8], wrong[2, 8:]]), wrong[3]]).unsqueeze(1)  # (4, 1, 16)
+    pred = {"ids": ids, "q_halt": torch.zeros(4, 1), "labels": labels, "index": torch.arange(4)}
+    in_order = score_predictions(pred, task, examples)
+    order = torch.tensor([2, 0, 3, 1])
+    shuffled = score_predictions({k: v[order] for k, v in pred.items()}, task, examples)
+    for key in ("exact_accuracy", "cell_accuracy", "open_cell_curve", "given_cell_share", "verifier_accuracy",
+                "by_wording"):
+        assert shuffled[key] == pytest.approx(in_order[key]) if isinstance(in_order[key], float) else \
+            shuffled[key] == in_order[key], key
+    assert in_order["by_wording"]["0"]["exact_accuracy"] == 1.0 and in_order["verifier_accuracy"] == 0.25
+
+
+def test_a_given_slots_of_the_wrong_length_is_an_error_naming_it():
+    import random
+
+    import torch
+
+    from eval.runner import score_predictions
+
+    class Short(Sudoku):
+        def given_slots(self, example):
+            return super().given_slots(example)[:-1]
+
+    task = Short(size=4)
+    example = task.generate(random.Random(0), 0)
+    pred = {"ids": torch.tensor([[example.labels]]), "q_halt": torch.zeros(1, 1), "labels": torch.tensor([example.labels]),
+            "index": torch.tensor([0])}
+    with pytest.raises(ValueError, match=r"Short.given_slots must return one flag per answer slot \(16\), got \[15\]"):
+        score_predictions(pred, task, [example])
+
+
+def test_evaluation_speed_is_puzzles_per_second(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    import eval.runner as runner
+
+    pred = {"ids": torch.zeros(6, 2, 3, dtype=torch.long), "q_halt": torch.zeros(6, 2),
+            "labels": torch.zeros(6, 3, dtype=torch.long), "index": torch.arange(6)}
+    monkeypatch.setattr(runner, "predict", lambda *args, **kwargs: pred)
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=iter([10.0, 12.0]).__next__))  # 2 s
+    metrics = runner.evaluate(None, None, Sudoku(size=4), None, N_sup=2)
+    assert metrics["num_puzzles"] == 6 and metrics["puzzles_per_second"] == 3.0
+
+
+def test_a_plot_that_fails_leaves_the_report_and_says_why(tmp_path, monkeypatch):
+    import eval.report as report_module
+
+    def no_plot(report, path):
+        raise RuntimeError("no font cache")
+
+    monkeypatch.setattr(report_module, "plot_recursion_curve", no_plot)
+    path = report_module.write_report({"num_puzzles": 3, "exact_accuracy": 0.5}, tmp_path)
+    saved = json.loads(path.read_text())
+    assert saved["exact_accuracy"] == 0.5 and saved["plot_error"] == "RuntimeError: no font cache"
+    assert saved["plots"] == {} and saved["report"] == str(path)
 
 
 def test_each_evaluation_step_continues_from_the_latents_the_step_before_handed_on():
