@@ -23,8 +23,6 @@ import time
 import warnings
 from pathlib import Path
 
-import torch
-
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
 from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
@@ -181,8 +179,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         report |= metrics
         report["slot_accuracy"] = slot_accuracy(pred)
         report["halt_threshold"] = threshold
-        # puzzles whose head never fired; the histogram counts them at the last step
-        report["never_halted"] = int((torch.sigmoid(pred["q_halt"]) <= threshold).all(1).sum())
         report["compute"] = compute(metrics, r.N_sup, r.T, r.n) | {"N_sup_trained": trained.reasoner.N_sup}
         reasoner_rate = metrics["num_puzzles"] / max(seconds, 1e-9)
         backbone_rate = backbone_throughput(backbone, data["question"])

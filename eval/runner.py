@@ -82,6 +82,8 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         "early_exit_exact_accuracy": (((early == labels) | (labels == IGNORE)).all(-1)).float().mean().item(),
         "mean_halting_step": halt.float().mean().item(),
         "halting_histogram": torch.bincount(halt, minlength=steps + 1)[1:].tolist(),
+        # puzzles whose head never fired; the histogram counts them at the last step
+        "never_halted": int((torch.sigmoid(pred["q_halt"]) <= halt_threshold).all(1).sum()),
         "num_puzzles": N,
     }
     if examples is not None:

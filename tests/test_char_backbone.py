@@ -130,3 +130,36 @@ def test_positions_only_where_the_adapter_does_not_place_slots():
     states = pooled(["xa1 xa1"]).states[0]
     assert torch.equal(states[2], states[6])
     assert not torch.equal(*attended(["xa1 xa1"]).states[0, [2, 6]])
+
+
+def test_the_context_columns_are_the_character_before_and_a_hash_of_the_trigram_ending_here():
+    """Column blocks of `chars`: this character, the one before (zero at the start), the trigram
+    bucket. The bucket hashes all three characters, and the start of the text is its own symbol,
+    not the character '0' (ALPHABET's first), so "7" and "007" start different trigrams."""
+    from hybrid.char_backbone import TRIGRAM_BUCKETS, trigram_buckets
+
+    backbone = load_backbone(chars())
+    symbols = len(ALPHABET) + 1
+    states = backbone(["abc"]).states[0]
+    current, before = states[:, :symbols], states[:, symbols:2 * symbols]
+    assert before[0].abs().sum() == 0 and torch.equal(before[1:], current[:-1])
+
+    def last(text: str) -> int:
+        return trigram_buckets(torch.tensor([[ALPHABET.index(c) for c in text]]), symbols)[0, -1].item()
+
+    assert last("zabc") == last("abc") and 0 <= last("abc") < TRIGRAM_BUCKETS
+    assert all(last(other) != last("abc") for other in ("abd", "aec", "fbc"))  # each of the three counts
+    assert last("7") != last("07") and last("7") != last("007")
+    trigram = states[:, 2 * symbols:2 * symbols + TRIGRAM_BUCKETS]
+    assert trigram[2].argmax().item() == last("abc") and trigram.sum().item() == 3
+
+
+def test_position_features_are_sine_cosine_pairs_whose_products_depend_only_on_the_offset():
+    """The sinusoids of "Attention Is All You Need": each (sin, cos) pair lies on the unit circle,
+    so the dot product of two positions' features depends on how far apart they are, not where."""
+    from hybrid.char_backbone import position_features
+
+    features = position_features(64)
+    assert features.shape == (64, POSITION_FEATURES)
+    assert torch.allclose(features[:, 0::2] ** 2 + features[:, 1::2] ** 2, torch.ones(64, POSITION_FEATURES // 2))
+    assert torch.allclose(features[3] @ features[10], features[40] @ features[47], atol=1e-4)

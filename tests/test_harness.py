@@ -448,6 +448,7 @@ def test_scores_each_step_and_the_halting_step_on_hand_made_predictions():
     assert metrics["cell_curve"] == pytest.approx([0.5, 0.7, 0.9])  # of the 10 scored slots
     assert metrics["exact_accuracy"] == pytest.approx(2 / 3) and metrics["cell_accuracy"] == pytest.approx(0.9)
     assert metrics["halting_histogram"] == [1, 1, 1] and metrics["mean_halting_step"] == 2.0
+    assert metrics["never_halted"] == 1  # puzzle 1, counted at the last step; the others fired once
     assert metrics["early_exit_exact_accuracy"] == 1.0  # each puzzle was right when it halted
     assert metrics["verifier_accuracy"] == pytest.approx(2 / 3)  # puzzles 0 and 1 at the last step
     assert metrics["by_wording"] == {"0": {"exact_accuracy": pytest.approx(2 / 3), "num_puzzles": 3}}  # the last step too
@@ -666,6 +667,7 @@ def test_compute_counts_net_applications_for_all_steps_and_for_early_exit():
     figures = compute({"mean_halting_step": 1.5}, N_sup=4, T=3, n=2)
     assert figures["net_applications_per_step"] == 9 and figures["net_applications_all"] == 36
     assert figures["supervision_steps_early_exit"] == 1.5 and figures["net_applications_early_exit"] == 13.5
+    assert figures["supervision_steps_all"] == 4  # the reported accuracy ran every step, whatever the head said
 
 
 def test_a_puzzle_halts_where_its_halting_probability_exceeds_the_threshold_not_where_it_reaches_it():
@@ -680,3 +682,169 @@ def test_a_puzzle_halts_where_its_halting_probability_exceeds_the_threshold_not_
     assert torch.sigmoid(q_halt[0, 0]).item() == 1.0
     assert halting_steps(q_halt, threshold=1.0).tolist() == [3, 3]
     assert halting_steps(q_halt, threshold=0.5).tolist() == [1, 2]  # sigmoid(0) = 0.5 does not exceed 0.5
+
+
+def test_the_headline_accuracies_are_the_last_steps_even_where_an_earlier_step_was_better():
+    """exact_accuracy and cell_accuracy are what the model answers after all N_sup steps, the
+    answer solve() gives; a better earlier step shows on the curves only. Reporting the best step
+    would claim an accuracy no fixed number of steps achieves."""
+    import torch
+
+    from eval.runner import score_predictions
+
+    labels = torch.tensor([[1, 2], [3, 4]])
+    ids = torch.tensor([[[1, 2], [1, 0]], [[3, 4], [0, 0]]])  # both right at step 1, worse at step 2
+    pred = {"ids": ids, "q_halt": torch.zeros(2, 2), "labels": labels, "index": torch.arange(2)}
+    metrics = score_predictions(pred, Sudoku(4))
+    assert metrics["exact_curve"] == [1.0, 0.0] and metrics["cell_curve"] == [1.0, 0.25]
+    assert metrics["exact_accuracy"] == 0.0 and metrics["cell_accuracy"] == 0.25
+
+
+def test_verifier_accuracy_and_task_score_count_an_undecodable_answer_among_all_puzzles():
+    """Accuracy is over every puzzle evaluated: a puzzle whose answer fails to decode is a wrong
+    one, not one left out. Dividing by the puzzles that decoded would make a model that writes
+    unreadable answers look better."""
+    import torch
+
+    from eval.runner import score_predictions
+    from eval.tasks import Example
+
+    class HalfReadable(Sudoku):  # puzzles whose first predicted id is 1 cannot be decoded; the others are right
+        def decode(self, example, ids):
+            if ids[0] == 1:
+                raise ValueError("unreadable")
+            return "fine"
+
+        def verify(self, example, answer):
+            return True
+
+        def score(self, example, answer):
+            return 1.0
+
+    task = HalfReadable(size=4)
+    examples = [Example(question="q", answer="a", labels=[0] * 16, data={"puzzle": [0] * 16}) for _ in range(4)]
+    ids = torch.zeros(4, 1, 16, dtype=torch.long)
+    ids[:2, 0, 0] = 1
+    pred = {"ids": ids, "q_halt": torch.zeros(4, 1), "labels": torch.zeros(4, 16, dtype=torch.long),
+            "index": torch.arange(4)}
+    metrics = score_predictions(pred, task, examples)
+    assert metrics["answer_failures"]["count"] == 2
+    assert metrics["verifier_accuracy"] == 0.5 and metrics["task_score"] == 0.5
+
+
+def test_a_report_of_no_puzzles_has_no_plots_and_no_plot_error(tmp_path):
+    """A puzzle file with nothing readable still gets its report; with no curve to draw it has no
+    plots, and no plot_error that would send a reader hunting for a broken matplotlib."""
+    from eval.report import write_report
+
+    path = write_report({"num_puzzles": 0, "puzzle_failures": {"count": 1, "first": []}}, tmp_path)
+    saved = json.loads(path.read_text())
+    assert saved["plots"] == {} and "plot_error" not in saved
+    assert not (tmp_path / "recursion_curve.png").exists()
+
+
+def test_a_report_by_default_lands_in_the_run_and_reads_the_configs_threshold_and_throughput(run):
+    """Without --out the report goes to RUN/eval/<split>; the halting threshold is the config's
+    (an override included); with cached states the end-to-end rate adds the backbone's time to
+    the reasoner's, while reading the backbone live the reasoner's rate already includes it."""
+    report = evaluate_run(run, ["reasoner.halt_threshold=0.6"])
+    assert report["report"] == str(run / "eval" / "test" / "report.json")
+    assert report["halt_threshold"] == 0.6
+    t = report["throughput"]
+    assert t["reasoner_includes_backbone"] is False
+    assert t["end_to_end_puzzles_per_second"] == pytest.approx(
+        1 / (1 / t["reasoner_puzzles_per_second"] + 1 / t["backbone_puzzles_per_second"]))
+    live = evaluate_run(run, ["backbone.cache=false"], out=run / "eval" / "live")["throughput"]
+    assert live["reasoner_includes_backbone"] is True
+    assert live["end_to_end_puzzles_per_second"] == live["reasoner_puzzles_per_second"]
+
+
+def test_without_the_ema_the_newest_training_checkpoints_raw_weights_are_evaluated(run, tmp_path):
+    """--no-ema on a run folder reads the raw weights of its newest checkpoint (final/ holds only
+    the EMA copy), not an older checkpoint's."""
+    report = evaluate_run(run, out=tmp_path, ema=False)
+    assert report["checkpoint"] == str(run / "checkpoints" / "step_00000004")
+    assert not report["weights"].startswith("ema")
+
+
+def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wording(capsys, monkeypatch):
+    """The printed table's cell-accuracy row is the cell accuracy, and a split of several wordings
+    gets its per-wording row (one wording would only repeat the exact accuracy)."""
+    from eval.__main__ import print_summary
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 8,
+              "compute": {"net_applications_all": 12, "net_applications_early_exit": 6.0},
+              "throughput": {"reasoner_puzzles_per_second": 100.0, "backbone_puzzles_per_second": 50.0},
+              "exact_accuracy": 0.125, "cell_accuracy": 0.625, "verifier_accuracy": 0.125, "task_score": 0.125,
+              "exact_curve": [0.125], "early_exit_exact_accuracy": 0.125, "mean_halting_step": 1.0,
+              "by_wording": {"0": {"exact_accuracy": 0.25, "num_puzzles": 4}, "1": {"exact_accuracy": 0.0, "num_puzzles": 4}},
+              "answer_failures": {"count": 0}, "puzzle_failures": {"count": 0}, "backbone_differs": [],
+              "weights": "final/model.safetensors", "report": "report.json"}
+    print_summary(report)
+    out = capsys.readouterr().out
+    assert "0.625 / 0.125 / 0.125" in out
+    assert "0: 0.25 (4)  1: 0.00 (4)" in out
+
+
+def test_a_puzzle_that_fails_to_parse_is_recorded_with_its_own_position_and_text():
+    """puzzle_failures names each failure by its position among the file's puzzles (from 0, as the
+    report's other indices) with its text, so the two agree and point at the puzzle to fix."""
+    import random
+
+    task = Sudoku(size=4)
+    good = format_grid(Grid(4), task.generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
+    texts = ["1 2 3", good, "not a sudoku"]
+    parsed, failures = parse_puzzles(task, texts, jsonl=False)
+    assert len(parsed) == 1 and [f["puzzle"] for f in failures] == [0, 2]
+    assert all(texts[f["puzzle"]] == f["text"] for f in failures)
+
+
+def test_a_checkpoint_is_evaluated_with_the_config_saved_in_it(run, tmp_path):
+    """A resumed run rewrites the run's config.yaml (e.g. more test-time steps); an older
+    checkpoint is still rebuilt and scored with the settings it was saved with."""
+    copy = shutil.copytree(run, tmp_path / "run")
+    newer = (copy / "config.yaml").read_text().replace("N_sup: 2", "N_sup: 5")
+    assert newer != (copy / "config.yaml").read_text()
+    (copy / "config.yaml").write_text(newer)
+    report = evaluate_run(copy / "checkpoints" / "step_00000002", out=tmp_path / "report")
+    assert report["compute"]["N_sup"] == report["compute"]["N_sup_trained"] == 2 and len(report["exact_curve"]) == 2
+
+
+def test_weights_of_another_family_leave_no_puzzle_out_as_trained_on(tmp_path):
+    """Sudoku weights read on sorting puzzles: no sorting puzzle is a Sudoku training puzzle, so
+    nothing is left out (and the Sudoku split is neither built nor keyed as sorting puzzles)."""
+    from eval.__main__ import trained_puzzles
+
+    trained = load_config(["task=sudoku", "task.size=4", f"train.data_dir={tmp_path}"])
+    config = load_config(["task=sorting", f"train.data_dir={tmp_path}"])
+    assert trained_puzzles(make_task(config.task), config, trained) == set()
+    assert not (tmp_path / "datasets").exists()
+
+
+def test_a_jsonl_puzzle_file_is_one_puzzle_per_line_in_every_family(tmp_path):
+    """Zebra reads plain text by blocks of lines (a logic puzzle spans several); JSON Lines are
+    always one puzzle a line."""
+    zebra = make_task(load_config(["task=zebra"]).task)
+    lines = [json.dumps({"question": f"puzzle {i}"}) for i in range(3)]
+    (tmp_path / "mine.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "mine.txt").write_text("\n".join(lines) + "\n")
+    assert read_puzzles(tmp_path / "mine.jsonl", zebra) == lines
+    assert len(read_puzzles(tmp_path / "mine.txt", zebra)) == 1  # as plain text: one block
+
+
+def test_the_evaluation_summary_flags_what_makes_a_split_not_held_out(capsys, monkeypatch):
+    from eval.__main__ import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")
+    report = {"task": {"name": "zebra"}, "split": "test_heldout", "backbone": "chars", "num_puzzles": 0,
+              "puzzle_failures": {"count": 0}, "held_out_wordings_trained_on": [2], "trained_puzzles_left_out": 6,
+              "backbone_differs": None, "weights": "final/model.safetensors", "report": "r.json"}
+    print_summary(report)
+    out = capsys.readouterr().out
+    assert re.search(r"held out, but trained on\s*│\s*wording\(s\) \[2\]", out)
+    assert re.search(r"left out: trained on\s*│\s*6 puzzles of this split", out)
+    print_summary(report | {"held_out_wordings_trained_on": [], "trained_puzzles_left_out": 0})
+    out = capsys.readouterr().out
+    assert "trained on" not in out
+

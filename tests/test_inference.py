@@ -240,8 +240,8 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     solver.save_pretrained(tmp_path / "model")
     good = handwritten(3)
     grid = "\n".join(good[2][8 * r:8 * r + 7] for r in range(4))  # a puzzle typed as 4 rows: one block
-    (tmp_path / "in.txt").write_text(f"{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]})
-                                     + f"\n{grid}\n")
+    (tmp_path / "in.txt").write_text(f"\ufeff{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]})
+                                     + f"\n{grid}\n")  # a byte-order mark first, as Windows editors write
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 4
@@ -249,6 +249,7 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert rows[0]["question"] == good[0] and rows[0]["steps"] == solver.config.reasoner.N_sup
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
     assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]
+    assert set(rows[1]) == {"question", "answer", "error"}  # no steps or confidence for a puzzle not read
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
 
 
@@ -366,3 +367,48 @@ def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_pat
     (run / "metrics.json").write_text(json.dumps({"batches": 6}))
     with pytest.warns(UserWarning, match="batch 6, but the run went on to step_00000010"):
         assert locate(run) == run / "checkpoints" / "step_00000010"
+
+
+def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad_line():
+    """Answers come out in the order the puzzles went in, plain lines and JSON items alike, so the
+    n-th output line answers the n-th puzzle; a bad JSON line's error names its line (counted from
+    1, as an editor shows it), and a "question" that is no string is an error, not a crash later."""
+    from hybrid.solve import read_items
+
+    text = 'first\n{"question": "second", "id": 7}\nthird\n{not json\n{"question": 5}\n'
+    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    assert [item["question"] for item in items] == ["first", "second", "third", None, 5]
+    assert items[1]["id"] == 7 and all("error" not in item for item in items[:3])
+    assert items[3]["error"].startswith("line 4 is not valid JSON")
+    assert items[4]["error"] == 'line 5 has no "question" string'
+
+
+def test_a_submission_holds_the_votes_top_two_answers_for_every_test_input_read():
+    """ARC Prize scores two attempts per test input: the vote's two best answers; one answer given
+    twice when the views agreed; [[0]] for an answer that is no grid; an unreadable task file
+    (no test_index) adds nothing."""
+    from eval.tasks.arc import parse_grid
+    from hybrid.solve import submission
+
+    items = [{"task": "a", "test_index": 0, "answer": "1 2", "attempts": ["1 2", "3 4", "5 6"]},
+             {"task": "a", "test_index": 1, "answer": "7"},
+             {"task": "b", "test_index": 0, "answer": None, "error": "cannot read"},
+             {"task": "c", "error": "not an ARC task"},
+             {"task": "d", "test_index": 0, "answer": "seven", "attempts": ["seven", "7"]}]
+    assert submission(items) == {
+        "a": [{"attempt_1": parse_grid("1 2"), "attempt_2": parse_grid("3 4")},
+              {"attempt_1": parse_grid("7"), "attempt_2": parse_grid("7")}],
+        "b": [{"attempt_1": [[0]], "attempt_2": [[0]]}],
+        "d": [{"attempt_1": [[0]], "attempt_2": parse_grid("7")}]}
+
+
+def test_counts_on_the_command_line_must_be_at_least_one():
+    """--steps 0 or --batch-size 0 would solve nothing or divide by zero minutes later."""
+    import argparse
+
+    from hybrid.solve import positive
+
+    assert positive("1") == 1 and positive("16") == 16
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number >= 1"):
+            positive(bad)

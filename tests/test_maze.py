@@ -102,7 +102,7 @@ def test_a_line_break_is_no_legend_glyph():
     of a grid row. The legend after it still reads."""
     legend = "Legend: '#' = Wall, '.' = Passage\n"
     assert find_legend(f"Navigate from '\n' (start) to 'G' (goal).\n{legend}# S G\n") is None
-    assert find_legend(f"Navigate from 'S' (start) to 'G' (goal).\nLegend: '\n' = Wall, '.' = Passage\n") is None
+    assert find_legend("Navigate from 'S' (start) to 'G' (goal).\nLegend: '\n' = Wall, '.' = Passage\n") is None
     text = f"from '\n' (start) to 'G' (goal)\nNavigate from 'A' (start) to 'B' (goal).\n{legend}# A B\n"
     assert find_legend(text) == (("A", "B", "#", "."), len(text) - len("# A B\n"))
 

@@ -178,3 +178,18 @@ def test_query_attention_slots_stay_apart_when_the_tokens_do_not_tell_them_apart
     states = torch.randn(1, 1, 12).expand(2, 5, 12)  # one token, repeated
     x = adapter(states, torch.ones(2, 5, dtype=torch.bool))
     assert torch.cdist(x[0], x[0]).add(torch.eye(3) * 1e9).min() > 1e-3
+
+
+def test_query_attention_takes_its_heads_and_dropout_from_the_config():
+    """adapter.heads and adapter.dropout reach the attention: a run configured with 2 heads and
+    dropout must not silently train 4 heads without it."""
+    from adapters import make_adapter
+    from hybrid.config import AdapterConfig
+
+    adapter = make_adapter(AdapterConfig(kind="query_attention", heads=2, dropout=0.25), 12, 16, 3, aligned_slots=False)
+    assert adapter.attention.num_heads == 2 and adapter.attention.dropout == 0.25
+    with pytest.raises(ValueError, match=r"adapter.heads=3 must divide reasoner.hidden=16"):
+        make_adapter(AdapterConfig(kind="query_attention", heads=3), 12, 16, 3, aligned_slots=False)
+    with pytest.raises(ValueError, match="adapter.kind=span_pool needs answer slots that line up with the question"):
+        make_adapter(AdapterConfig(kind="span_pool"), 12, 16, 3, aligned_slots=False)
+

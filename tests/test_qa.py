@@ -147,3 +147,17 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
     text.write_text("What is 20 + 1?\n")
     with pytest.raises(HarnessError, match=r'use a .jsonl file, one \{"question": ..., "answer": ...\} object'):
         evaluate_run(tmp_path / "run", puzzles=text, out=tmp_path / "text")
+
+
+def test_normalized_answers_ignore_case_and_any_run_of_whitespace():
+    """A multi-line or tab-separated answer matches its one-line form: verify compares normalized text."""
+    from eval.tasks.text_answer import normalize
+
+    assert normalize("  Two\n words\t\tHere ") == "two words here" == normalize("two words here")
+
+
+def test_an_answer_too_long_for_its_slots_says_how_long_it_is_and_the_limit():
+    """The error gives the answer's own length and task.max_answer_chars, the two numbers needed
+    to pick a new limit."""
+    with pytest.raises(PuzzleError, match=r"answer of 6 characters does not fit in task.max_answer_chars=4: 'abcdef'"):
+        encode("abcdef", 4)

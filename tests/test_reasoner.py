@@ -149,3 +149,26 @@ def test_stablemax_loss_matches_its_definition():
         expected = -torch.log(s[label] / s.sum())
         assert torch.allclose(stablemax_cross_entropy(logits, torch.tensor([[label]])), expected)
     assert torch.allclose(stablemax_log_probs(logits)[0, 0], torch.log(s / s.sum()))
+
+
+def test_stablemax_works_in_float32_under_bfloat16_logits():
+    """Under bf16 autocast the logits arrive in bfloat16, whose 8-bit mantissa cannot hold
+    s(1000) = 1001; the stand-in for exp is computed in float32, so the loss is the float32 one."""
+    from reasoner.losses import stable_exp
+
+    logits = torch.tensor([[[1000.0, 0.0, -3.0]]])
+    s = stable_exp(logits.bfloat16())
+    assert s.dtype == torch.float32 and s[0, 0].tolist() == [1001.0, 1.0, 0.25]
+    labels = torch.tensor([[1]])
+    assert torch.allclose(stablemax_cross_entropy(logits.bfloat16(), labels), stablemax_cross_entropy(logits, labels))
+
+
+def test_halting_loss_teaches_the_head_to_say_stop_exactly_when_the_answer_is_right():
+    """The target of the halting logit is "the current answer is fully correct": a confident stop
+    costs little on a solved puzzle and much on an unsolved one."""
+    from reasoner.losses import halting_loss
+
+    q_halt = torch.tensor([3.0, 3.0, -3.0])
+    loss = halting_loss(q_halt, torch.tensor([True, False, False]))
+    assert torch.allclose(loss, torch.nn.functional.softplus(torch.tensor([-3.0, 3.0, -3.0])))
+    assert loss[0] < loss[1]
