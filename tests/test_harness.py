@@ -269,7 +269,7 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     puzzles = tmp_path / "mine.txt"
     puzzles.write_text(f"{text}\n\n1 2 3\n\n1 1 _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n")
     report = evaluate_run(run, puzzles=puzzles, out=tmp_path / "report")
-    assert report["num_puzzles"] == 1
+    assert report["num_puzzles"] == 1 and report["split"] == "puzzles:mine.txt"
     failures = report["puzzle_failures"]
     assert failures["count"] == 2
     assert "expected 16 cells" in failures["first"][0]["error"] and "no solution" in failures["first"][1]["error"]
@@ -282,6 +282,7 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     lines.write_text(json.dumps({"question": text}) + "\n{not json\n" + json.dumps(["a list"]) + "\n")
     report = evaluate_run(run, puzzles=lines, out=tmp_path / "jsonl")
     assert report["num_puzzles"] == 1 and report["puzzle_failures"]["count"] == 2
+    assert report["split"] == "puzzles:mine.jsonl"  # the file's whole name: mine.txt is another split
 
     nothing = tmp_path / "bad.txt"
     nothing.write_text("not a sudoku\n")
@@ -508,6 +509,7 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     print_summary(load_config([]), results | {"data_seconds": 30.0, "test_heldout": test | {"exact_accuracy": 0.125}},
                   tmp_path)
     out = capsys.readouterr().out
+    assert re.search(r"exact accuracy \(held-out\)\s*│\s*0\.250  \(8 puzzles\)", out)  # not the cell accuracy
     assert re.search(r"exact accuracy \(held-out wordings\)\s*│\s*0\.125", out)
     assert "(30 s of it waiting for data)" in out
 

@@ -253,6 +253,22 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
 
 
+def test_solve_command_passes_its_step_options_on(solver, tmp_path, capsys, monkeypatch):
+    """--fixed-steps and --steps reach the solver: all 3 steps run, one more than trained."""
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    asked, real = {}, Hybrid.solve
+
+    def spy(self, puzzles, **kwargs):
+        asked.update(kwargs)
+        return real(self, puzzles, **kwargs)
+
+    monkeypatch.setattr(Hybrid, "solve", spy)
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps", "--steps", "3"])
+    assert asked["fixed_steps"] is True and asked["N_sup"] == 3 != solver.config.reasoner.N_sup
+    assert json.loads(capsys.readouterr().out)["steps"] == 3
+
+
 def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_config, tiny_backbone, tmp_path, capsys,
                                                                         recwarn):
     """A model folder from another machine, or a backbone folder moved since training: the error

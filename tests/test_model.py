@@ -180,6 +180,22 @@ def test_query_attention_slots_stay_apart_when_the_tokens_do_not_tell_them_apart
     assert torch.cdist(x[0], x[0]).add(torch.eye(3) * 1e9).min() > 1e-3
 
 
+def test_query_attention_adds_its_mlp_to_the_attended_queries():
+    """The MLP is a residual branch: with it silenced the adapter gives the queries plus what they
+    attended to, so it starts near that and learns a correction (replaced by the MLP's output, the
+    slots' queries would be lost behind two layers at the start)."""
+    from adapters import QueryAttentionAdapter
+
+    torch.manual_seed(0)
+    adapter = QueryAttentionAdapter(12, 16, num_slots=3, heads=2)
+    torch.nn.init.zeros_(adapter.mlp[-1].weight)
+    torch.nn.init.zeros_(adapter.mlp[-1].bias)
+    states, mask = torch.randn(2, 5, 12), torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    tokens, queries = adapter.proj(adapter.norm(states)), adapter.queries.expand(2, -1, -1)
+    attended, _ = adapter.attention(queries, tokens, tokens, key_padding_mask=~mask)
+    assert torch.allclose(adapter(states, mask), queries + attended, atol=1e-6)
+
+
 def test_query_attention_takes_its_heads_and_dropout_from_the_config():
     """adapter.heads and adapter.dropout reach the attention: a run configured with 2 heads and
     dropout must not silently train 4 heads without it."""
