@@ -52,9 +52,14 @@ def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=N
     return {"ids": torch.cat(ids), "q_halt": torch.cat(q_halts), "labels": torch.cat(labels), "index": torch.cat(index)}
 
 
+def halt_fired(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
+    """Where the halting head says stop: sigmoid(q_halt) above the threshold (reaching it is not enough)."""
+    return torch.sigmoid(q_halt) > threshold
+
+
 def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
-    """1-based step at which each puzzle halts: the first with sigmoid(q_halt) > threshold, else the last."""
-    fired = torch.sigmoid(q_halt) > threshold
+    """1-based step at which each puzzle halts: the first where `halt_fired`, else the last."""
+    fired = halt_fired(q_halt, threshold)
     first = torch.where(fired.any(1), fired.float().argmax(1), torch.full_like(fired[:, 0], fired.shape[1] - 1, dtype=torch.long))
     return first.long() + 1
 
@@ -83,7 +88,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         "mean_halting_step": halt.float().mean().item(),
         "halting_histogram": torch.bincount(halt, minlength=steps + 1)[1:].tolist(),
         # puzzles whose head never fired; the histogram counts them at the last step
-        "never_halted": int((torch.sigmoid(pred["q_halt"]) <= halt_threshold).all(1).sum()),
+        "never_halted": int((~halt_fired(pred["q_halt"], halt_threshold).any(1)).sum()),
         "num_puzzles": N,
     }
     if examples is not None:
