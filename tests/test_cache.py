@@ -652,6 +652,20 @@ def test_prune_arguments_are_checked_and_a_missing_data_dir_is_an_error(tmp_path
     assert "no such folder" in capsys.readouterr().err
 
 
+def test_the_default_data_dir_missing_is_an_empty_cache(tmp_path, monkeypatch, capsys):
+    """On a machine where nothing has run yet the default data_dir does not exist: `list` and
+    `prune` say there is nothing, not that the folder is a typo (named or left as the default)."""
+    from hybrid.cache_cli import main
+    from hybrid.config import TrainConfig
+
+    default = tmp_path / "never-made"
+    monkeypatch.setattr(TrainConfig, "data_dir", str(default))  # what the CLI reads as its default
+    for argv in (["list"], ["prune", "--all"], ["--data-dir", str(default), "list"]):
+        main(argv)
+        assert "no embedding cache" in capsys.readouterr().out, argv
+    assert not default.exists()  # looking creates nothing
+
+
 def test_answer_spans_tokenizer_sides_and_the_layout_are_part_of_the_key(tiny_backbone, tmp_path, monkeypatch):
     """The entry stores which token covers which slot, and where truncation or padding cut: the
     same texts with other spans, another truncation or padding side, quantized weights or another
