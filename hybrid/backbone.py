@@ -174,6 +174,16 @@ def file_digest(path: Path, memo_dir: str | Path | None = None) -> str:
     return digest
 
 
+def folder_weights(folder: Path, memo_dir: str | Path | None = None, with_code: bool = False) -> str:
+    """`files:name=digest,...` of what a local folder's states depend on: its weight files and
+    config.json (it shapes the states as much as the weights: hidden_act, num_hidden_layers...),
+    and its model code when it runs its own (`with_code`). The same files in another place give
+    the same string, so a moved folder is known by it."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"
+                   or (with_code and p.suffix == CODE_SUFFIX))
+    return "files:" + ",".join(f"{p.name}={file_digest(p, memo_dir)}" for p in files)
+
+
 def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
     """A safetensors copy of `folder/gguf_file`, made once under `cache_dir/converted/`.
 
@@ -380,12 +390,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         """What the token states depend on, for the embedding cache: the weights (hub commit, or
         a hash of a local folder's weight files and config.json, and of its model code when it
         runs its own), the tokenizer and the layer settings."""
-        commit = self.commit
-        if commit is None:
-            # config.json too: it shapes the states as much as the weights (hidden_act, num_hidden_layers...)
-            files = sorted(p for p in Path(self.folder).iterdir() if p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"
-                           or (self.config.trust_remote_code and p.suffix == CODE_SUFFIX))
-            commit = "files:" + ",".join(f"{p.name}={file_digest(p, self.cache_dir)}" for p in files)
+        commit = self.commit or folder_weights(Path(self.folder), self.cache_dir, self.config.trust_remote_code)
         tokenizer = hashlib.sha256(serialized_as_loaded(self.tokenizer.backend_tokenizer, self.loaded_call_settings).encode())
         tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
         c = self.config

@@ -8,9 +8,10 @@
   branches there, and the newer checkpoints are moved aside as `step_N.superseded`
   (`resume_here`), so `latest` finds the branch's own.
 - A resume cannot change the settings the restored optimizer or weights depend on
-  (`FIXED_ON_RESUME`). That, and the train.init_from and train.resume paths, are checked from
-  their files alone before anything is built (`check_before_building`): a wrong path or setting
-  fails before minutes of generating and embedding data.
+  (`FIXED_ON_RESUME`); backbone.path may name the backbone's folder where it has moved to.
+  That, and the train.init_from and train.resume paths, are checked from their files alone
+  before anything is built (`check_before_building`): a wrong path or setting fails before
+  minutes of generating and embedding data.
 
 Nothing is deleted: every folder set aside can be moved back.
 """
@@ -26,6 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hybrid import checkpoint, trained_on
+from hybrid.backbone import folder_weights, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
@@ -92,11 +94,31 @@ def check_before_building(config: Config) -> Path | None:
     a resume that cannot work: both are known from the files alone, so they fail before minutes
     of generating and embedding data."""
     init = locate(config.train.init_from) if config.train.init_from and not config.train.resume else None
+    if init is not None:
+        check_init_settings(init, config)
     if config.train.resume:
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
             check_resume_settings(target, config)
+        named = config.backbone.path
+        if named.startswith(("/", ".", "~")) and not Path(named).expanduser().exists():
+            raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). If it has "
+                              f"moved, resume with backbone.path=<where it is now>: the run continues when the files "
+                              f"there are those it trained on")
     return init
+
+
+def check_init_settings(init: Path, config: Config) -> None:
+    """Weights trained with LoRA on the backbone cannot start a run without it: the tuned backbone
+    they were fitted to would be lost (the other way, LoRA starts at zero on a frozen-backbone run's model)."""
+    lora = read_config(init / "config.yaml").backbone.lora
+    if lora is not None and config.backbone.lora is None:
+        def override(v) -> str:  # as typed on the command line
+            return "null" if v is None else f"[{','.join(v)}]" if isinstance(v, list) else str(v)
+
+        settings = " ".join(f"backbone.lora.{k}={override(v)}" for k, v in dataclasses.asdict(lora).items())
+        raise ConfigError(f"train.init_from={init} was trained with LoRA on its backbone and this config has none, so "
+                          f"its tuned backbone would be lost: add {settings}")
 
 
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
@@ -125,13 +147,31 @@ def check_resume_settings(folder: Path, config: Config) -> None:
             v = anchored(v)
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
-    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)})"
-               for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    if "backbone.path" in changed and moved_backbone(folder, config):
+        changed.remove("backbone.path")  # the same files in another place: the same states
+    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)}"
+               f"{'; another folder must hold the same files' if key == 'backbone.path' else ''})" for key in changed]
     if changed:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
             f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
             f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
+
+
+def moved_backbone(folder: Path, config: Config) -> bool:
+    """Whether config.backbone.path holds the very files of the local backbone folder that the
+    checkpoint in `folder` was trained on (its backbone.json): that folder moved or copied, which
+    a resumed run may name. A hub commit, or a checkpoint without a record, has no files to compare."""
+    record = trained_on.read(folder) or {}
+    weights = record.get("weights")
+    if not (isinstance(weights, str) and weights.startswith("files:")):
+        return False
+    try:
+        path = Path(resolve_path(config.backbone.path, config.train.data_dir))
+    except ConfigError:
+        return False
+    return path.is_dir() and folder_weights(path, config.train.data_dir, config.backbone.trust_remote_code) == weights
 
 
 def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:

@@ -148,8 +148,12 @@ def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tm
     before, after = (load_file(run / "final" / "model.safetensors") for run in (frozen, tuned))
     assert all(torch.equal(after[f"hybrid.{k}"], v) for k, v in before.items())
     assert any("lora_A" in k for k in after)
-    with pytest.raises(checkpoint.CheckpointError, match="does not fit"):  # a LoRA run's weights need LoRA
-        train(small_config("train.steps=0", f"train.init_from={tuned}", f"train.output_dir={tmp_path / 'back'}"))
+    back = f"train.output_dir={tmp_path / 'back'}"
+    # A LoRA run's weights need LoRA: said before any data is built, with the settings to add.
+    with pytest.raises(ConfigError, match=r"trained with LoRA on its backbone .* add backbone.lora.rank=4 ") as err:
+        train(small_config("train.steps=0", f"train.init_from={tuned}", back))
+    named = str(err.value).split(": add ")[1].split()
+    assert train(small_config("train.steps=0", f"train.init_from={tuned}", back, *named))["batches"] == 0
 
 
 def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path, launch):

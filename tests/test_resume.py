@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import warnings
 from pathlib import Path
 
 import pytest
@@ -285,7 +286,8 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
                              (("train.betas=[0.9,0.99]",), r"train.betas=\[0.9, 0.99\]"),
                              (("train.weight_decay=0.5",), r"train.weight_decay=0.5 \(the checkpoint's run: "),
                              (("backbone.layer=1",), r"backbone.layer=1 \(the checkpoint's run: last\)"),
-                             ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert\)")):
+                             ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert; another folder must hold "
+                                  r"the same files\)")):
         config = small_config("train.steps=6", "train.resume=latest", *changed, kind="gpt2" if not changed else "bert")
         with pytest.raises(CheckpointMismatch, match=message + ".*train.init_from"):
             train(config)
@@ -309,7 +311,7 @@ def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_direc
     (tmp_path / "step" / "config.yaml").write_text(to_yaml(saved))
     check_resume_settings(tmp_path / "step", config)
     monkeypatch.chdir(tmp_path / "elsewhere")
-    with pytest.raises(CheckpointMismatch, match=r"backbone.path=.*models/bert \(the checkpoint's run: models/bert\)"):
+    with pytest.raises(CheckpointMismatch, match=r"backbone.path=.*models/bert \(the checkpoint's run: models/bert;"):
         check_resume_settings(tmp_path / "step", config)
 
 
@@ -432,6 +434,38 @@ def test_a_resume_on_a_backbone_folder_whose_weights_changed_warns(small_config,
     with pytest.warns(UserWarning, match=r"step_00000004 were trained on other backbone states than these: the files "
                                          r"model.safetensors of .*bert are not those it was trained on"):
         train(small_config(f"backbone.path={folder}", "train.steps=6", "train.resume=latest"))
+
+
+def test_a_run_resumes_on_its_backbone_folder_moved_elsewhere_but_not_on_other_files(small_config, tiny_backbone,
+                                                                                     tmp_path, monkeypatch):
+    """The folder's files, not its path, are what the weights were fitted to: a moved folder is told
+    where it is now (before anything is built), and only a folder holding the same files will do."""
+    from transformers import AutoModel
+
+    before, moved, other = tmp_path / "bert", tmp_path / "models" / "bert", tmp_path / "other"
+    shutil.copytree(tiny_backbone("bert"), before)
+    train(small_config(f"backbone.path={before}"))
+    before.parent.joinpath("models").mkdir()
+    before.rename(moved)
+    built = []
+    real_build = hybrid.train.build
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: built.append(1) or real_build(*args))
+    with pytest.raises(ConfigError, match=rf"backbone folder {before} is not there .*resume with backbone.path="):
+        train(small_config(f"backbone.path={before}", "train.steps=6", "train.resume=latest"))
+    assert not built
+    shutil.copytree(moved, other)
+    model = AutoModel.from_pretrained(other)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.mul_(-1.0)
+    model.save_pretrained(other)
+    with pytest.raises(CheckpointMismatch, match=rf"backbone.path={other} \(the checkpoint's run: {before}; another "
+                                                 r"folder must hold the same files\)"):
+        train(small_config(f"backbone.path={other}", "train.steps=6", "train.resume=latest"))
+    assert not built
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*trained on other backbone states")
+        assert train(small_config(f"backbone.path={moved}", "train.steps=6", "train.resume=latest"))["batches"] == 6
+    assert f"path: {moved}" in (tmp_path / "run" / "config.yaml").read_text()  # the next resume finds it there
 
 
 def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small_config, tmp_path):
