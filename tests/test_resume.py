@@ -418,19 +418,24 @@ def test_resume_takes_a_run_folder(small_config, tmp_path):
     assert [c.name for c in checkpoint.checkpoints(tmp_path / "branch")] == ["step_00000006"]
 
 
-def test_a_resume_on_a_backbone_folder_whose_weights_changed_warns(small_config, tiny_backbone, tmp_path):
-    """The resume check sees only the config, whose backbone.path is the same: the weights there are
-    compared with the record saved in the checkpoint."""
+def change_weights(folder: Path) -> None:
+    """Save the tiny BERT in `folder` again with other weights (its word embeddings negated)."""
     from transformers import AutoModel
 
-    folder = tmp_path / "bert"
-    shutil.copytree(tiny_backbone("bert"), folder)
-    train(small_config(f"backbone.path={folder}"))
-    assert json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "backbone.json").read_text())["id"] == str(folder)
     model = AutoModel.from_pretrained(folder)
     with torch.no_grad():
         model.embeddings.word_embeddings.weight.mul_(-1.0)
     model.save_pretrained(folder)
+
+
+def test_a_resume_on_a_backbone_folder_whose_weights_changed_warns(small_config, tiny_backbone, tmp_path):
+    """The resume check sees only the config, whose backbone.path is the same: the weights there are
+    compared with the record saved in the checkpoint."""
+    folder = tmp_path / "bert"
+    shutil.copytree(tiny_backbone("bert"), folder)
+    train(small_config(f"backbone.path={folder}"))
+    assert json.loads((tmp_path / "run" / "checkpoints" / "step_00000004" / "backbone.json").read_text())["id"] == str(folder)
+    change_weights(folder)
     with pytest.warns(UserWarning, match=r"step_00000004 were trained on other backbone states than these: the files "
                                          r"model.safetensors of .*bert are not those it was trained on"):
         train(small_config(f"backbone.path={folder}", "train.steps=6", "train.resume=latest"))
@@ -440,8 +445,6 @@ def test_a_run_resumes_on_its_backbone_folder_moved_elsewhere_but_not_on_other_f
                                                                                      tmp_path, monkeypatch):
     """The folder's files, not its path, are what the weights were fitted to: a moved folder is told
     where it is now (before anything is built), and only a folder holding the same files will do."""
-    from transformers import AutoModel
-
     before, moved, other = tmp_path / "bert", tmp_path / "models" / "bert", tmp_path / "other"
     shutil.copytree(tiny_backbone("bert"), before)
     train(small_config(f"backbone.path={before}"))
@@ -454,10 +457,7 @@ def test_a_run_resumes_on_its_backbone_folder_moved_elsewhere_but_not_on_other_f
         train(small_config(f"backbone.path={before}", "train.steps=6", "train.resume=latest"))
     assert not built
     shutil.copytree(moved, other)
-    model = AutoModel.from_pretrained(other)
-    with torch.no_grad():
-        model.embeddings.word_embeddings.weight.mul_(-1.0)
-    model.save_pretrained(other)
+    change_weights(other)
     with pytest.raises(CheckpointMismatch, match=rf"backbone.path={other} \(the checkpoint's run: {before}; another "
                                                  r"folder must hold the same files\)"):
         train(small_config(f"backbone.path={other}", "train.steps=6", "train.resume=latest"))
