@@ -37,14 +37,25 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def read_items(text: str, split) -> list[dict]:
-    """{"question": ...} per puzzle, in order: a line starting with "{" is one JSON item; the
-    other lines are cut into puzzles by `split` (eval.tasks.split_typed: one per line, or one
-    per block of lines that are no puzzle alone)."""
+@dataclasses.dataclass
+class Item:
+    """One puzzle to answer: the fields its output line starts from (the user's JSON fields, kept
+    whatever their names; an ARC task file's "task" and "test_index"), and what to solve (the
+    question, or the ARC Example asking it), or why it cannot be."""
+
+    fields: dict
+    puzzle: object = None
+    error: str | None = None
+
+
+def read_items(text: str, split) -> list[Item]:
+    """One Item per puzzle, in order: a line starting with "{" is one JSON item; the other lines
+    are cut into puzzles by `split` (eval.tasks.split_typed: one per line, or one per block of
+    lines that are no puzzle alone)."""
     items, plain = [], []
 
     def flush() -> None:
-        items.extend({"question": question} for question in split("\n".join(plain)))
+        items.extend(Item({"question": question}, question) for question in split("\n".join(plain)))
         plain.clear()
 
     for n, line in enumerate(text.splitlines(), 1):
@@ -53,12 +64,13 @@ def read_items(text: str, split) -> list[dict]:
             continue
         flush()
         try:
-            item = json.loads(line)
+            fields = json.loads(line)
         except ValueError as err:
-            item = {"question": None, "error": f"line {n} is not valid JSON: {err}"}
-        if not isinstance(item.get("question"), str) and "error" not in item:
-            item["error"] = f"line {n} has no \"question\" string"
-        items.append(item)
+            items.append(Item({"question": None}, error=f"line {n} is not valid JSON: {err}"))
+            continue
+        question = fields.get("question")
+        items.append(Item(fields, question) if isinstance(question, str) else
+                     Item(fields, error=f"line {n} has no \"question\" string"))
     flush()
     return items
 
@@ -72,7 +84,7 @@ def task_files(path: str) -> list[Path] | None:
     return [found] if found.suffix == ".json" else None
 
 
-def task_items(files: list[Path], solver) -> list[dict]:
+def task_items(files: list[Path], solver) -> list[Item]:
     """One item per test input of each ARC task file: {"task", "test_index"}, and the Example that
     asks it, worded as the model trained (it carries the test output when the file has one, so
     the answer is verified); a file that is no ARC task is one item with its error."""
@@ -84,14 +96,14 @@ def task_items(files: list[Path], solver) -> list[dict]:
     for path in files:
         try:
             task = read_task_file(path)
-            items += [{"task": path.stem, "test_index": i, "example": solver.task.example(task, i, wording)}
+            items += [Item({"task": path.stem, "test_index": i}, solver.task.example(task, i, wording))
                       for i in range(len(task["test"]))]
         except PuzzleError as err:  # it names the file, or the task (a grid larger than max_size)
-            items.append({"task": path.stem, "error": str(err)})
+            items.append(Item({"task": path.stem}, error=str(err)))
     return items
 
 
-def submission(items: list[dict]) -> dict:
+def submission(lines: list[dict]) -> dict:
     """ARC Prize's submission format: task id -> per test input {"attempt_1": grid, "attempt_2":
     grid}, the vote's top two answers (the top one twice when the views gave one; an answer that
     is no grid, or a task not answered, is [[0]]: every test input needs two grids)."""
@@ -105,11 +117,11 @@ def submission(items: list[dict]) -> dict:
             return [[0]]
 
     tasks: dict[str, list] = {}
-    for item in items:
-        if "test_index" not in item:
+    for line in lines:
+        if "test_index" not in line:
             continue  # an unreadable file: nothing to submit for it
-        attempts = (item.get("attempts") or [item.get("answer")]) * 2
-        tasks.setdefault(item["task"], []).append({"attempt_1": grid(attempts[0]), "attempt_2": grid(attempts[1])})
+        attempts = (line.get("attempts") or [line.get("answer")]) * 2
+        tasks.setdefault(line["task"], []).append({"attempt_1": grid(attempts[0]), "attempt_2": grid(attempts[1])})
     return tasks
 
 
@@ -146,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if files is None:
             with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
-                text = source.read()  # -sig: a byte-order mark (Windows editors write one) is not text
+                # -sig: a byte-order mark (Windows editors write one) is not text; stdin's decoder keeps it
+                text = source.read().removeprefix("\ufeff")
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
     except UnicodeDecodeError as err:  # a Latin-1 file, say
@@ -176,20 +189,21 @@ def main(argv: list[str] | None = None) -> None:
         items = read_items(text, lambda plain: split_typed(plain, solver.task))
     else:
         items = task_items(files, solver)
-    todo = [item for item in items if "error" not in item]
-    solutions = iter(solver.solve([item.pop("example", None) or item["question"] for item in todo],
+    solutions = iter(solver.solve([item.puzzle for item in items if item.error is None],
                                   fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
                                   views=views))
+    lines = []
     with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
         for item in items:
-            if "error" not in item:
+            found = {"error": item.error}
+            if item.error is None:
                 found = dataclasses.asdict(next(solutions))
                 if found["error"]:  # unread: no steps or confidence to report
                     found = {"answer": None, "error": found["error"]}
-                item |= {k: v for k, v in found.items() if v is not None or k == "answer"}
-            out.write(json.dumps(item) + "\n")
+            lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
+            out.write(json.dumps(lines[-1]) + "\n")
     if args.submission:
-        Path(args.submission).write_text(json.dumps(submission(items)))
+        Path(args.submission).write_text(json.dumps(submission(lines)))
 
 
 if __name__ == "__main__":

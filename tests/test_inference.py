@@ -393,10 +393,30 @@ def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad
 
     text = 'first\n{"question": "second", "id": 7}\nthird\n{not json\n{"question": 5}\n'
     items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
-    assert [item["question"] for item in items] == ["first", "second", "third", None, 5]
-    assert items[1]["id"] == 7 and all("error" not in item for item in items[:3])
-    assert items[3]["error"].startswith("line 4 is not valid JSON")
-    assert items[4]["error"] == 'line 5 has no "question" string'
+    assert [item.fields["question"] for item in items] == ["first", "second", "third", None, 5]
+    assert [item.puzzle for item in items] == ["first", "second", "third", None, None]
+    assert items[1].fields["id"] == 7 and all(item.error is None for item in items[:3])
+    assert items[3].error.startswith("line 4 is not valid JSON")
+    assert items[4].error == 'line 5 has no "question" string'
+
+
+def test_solve_keeps_every_field_of_a_json_line_whatever_its_name_and_reads_stdin_with_a_bom(solver, tmp_path,
+                                                                                             capsys, monkeypatch):
+    """A user's own fields are copied to the output, even named like the solver's inner ones
+    ("example", "error"): the question is what is solved. Piped text with a byte-order mark reads
+    as the same file given with --input."""
+    import io
+
+    solver.save_pretrained(tmp_path / "model")
+    good = handwritten(2)
+    lines = [json.dumps({"question": good[0], "id": 2, "example": "my note"}),
+             json.dumps({"question": good[1], "id": 3, "error": 0})]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeff" + "\n".join(lines) + "\n"))
+    solve_main([str(tmp_path / "model")])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["id"] for row in rows] == [2, 3]
+    assert rows[0]["example"] == "my note" and rows[1]["error"] == 0  # not read as a puzzle or as a failure
+    assert all(row["answer"] is not None and row["steps"] >= 1 for row in rows)
 
 
 def test_a_submission_holds_the_votes_top_two_answers_for_every_test_input_read():
