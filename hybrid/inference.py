@@ -151,6 +151,13 @@ def device_for(name=None) -> torch.device:
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise ConfigError(f"device {name!r} is not available: this machine has {torch.cuda.device_count()} "
                           "CUDA device(s) that torch can use")
+    if device.type == "meta":  # shapes only, no values: nothing can be answered on it
+        raise ConfigError(f"device {name!r} holds no values; use cpu or cuda")
+    try:  # another kind (mps, xpu...): torch says whether this build and machine have it
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError):  # torch's message lists every backend it knows
+        raise ConfigError(f"device {name!r} is not available: this torch build or machine has no {device.type} "
+                          f"device; use cpu or cuda") from None
     return device
 
 

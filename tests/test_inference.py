@@ -362,9 +362,26 @@ def test_a_qa_model_solves_without_its_data_file(small_config, tmp_path, capsys)
 def test_solve_names_a_device_this_machine_lacks(solver, tmp_path):
     solver.save_pretrained(tmp_path / "model")
     (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
-    for device, message in (("cuda:99", "device 'cuda:99' is not available"), ("cdua", "unknown device 'cdua'")):
+    for device, message in (("cuda:99", "device 'cuda:99' is not available"), ("cdua", "unknown device 'cdua'"),
+                            ("meta", "device 'meta' holds no values")):
         with pytest.raises(SystemExit, match=message):
             solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--device", device])
+
+
+def test_a_device_kind_this_build_lacks_is_a_config_error(monkeypatch):
+    """mps, xpu...: torch names them, but this build or machine may have none: said before loading."""
+    from hybrid.inference import device_for
+
+    def empty(*args, device=None, **kwargs):
+        if torch.device(device).type == "mps":
+            raise RuntimeError("PyTorch is not linked with support for mps devices")
+        return real(*args, device=device, **kwargs)
+
+    real = torch.empty
+    monkeypatch.setattr(torch, "empty", empty)
+    with pytest.raises(ConfigError, match=r"device 'mps' is not available: this torch build or machine has no mps device"):
+        device_for("mps")
+    assert device_for("cpu") == torch.device("cpu")
 
 
 def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_path):
