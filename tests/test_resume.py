@@ -238,6 +238,26 @@ def test_a_new_run_in_a_used_folder_moves_the_earlier_run_aside(small_config, tm
     assert resumed["batches"] == 6  # continued the new run (from its batch 4), not the earlier one's batch 6
 
 
+def test_a_new_run_in_the_current_directory_with_a_run_in_it_is_refused_before_building(small_config, tmp_path,
+                                                                                       monkeypatch):
+    """Moving the earlier run aside would move the directory the run works in (`.`, or one above
+    it): refused before data and embedding, with the earlier run left in place. A resume goes on."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    train(small_config("train.output_dir=."))
+    saved = checkpoint.checkpoints(tmp_path / "here")
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    for out in (".", str(tmp_path / "here"), str(tmp_path / "here" / "sub" / "..")):
+        with pytest.raises(ConfigError, match=rf"train.output_dir={re.escape(out)} holds an earlier run.*current "
+                                              r"directory is inside it"):
+            train(small_config(f"train.output_dir={out}", "train.steps=6"))
+    assert checkpoint.checkpoints(tmp_path / "here") == saved
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("here-")]  # nothing moved aside
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path / "here")
+    assert train(small_config("train.output_dir=.", "train.steps=6", "train.resume=latest"))["batches"] == 6
+
+
 def test_a_new_run_moves_aside_an_earlier_run_that_crashed_before_its_end(small_config, monkeypatch, tmp_path):
     """A run killed mid-way leaves config.yaml and checkpoints but no final/ or metrics.json: its
     checkpoints must not mix with a new run's (pruning and --resume go by step number)."""
