@@ -188,7 +188,8 @@ class Ours:
 
         from hybrid.config import load_config
         from hybrid.ema import make_ema
-        from hybrid.train import build, make_optimizer
+        from hybrid.supervision import make_optimizer
+        from hybrid.train import build
 
         self.args = args
         self.config = load_config(task_overrides(args, size) + [

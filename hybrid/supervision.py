@@ -133,6 +133,17 @@ def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Confi
     return loss.detach()
 
 
+def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where the
+    device has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    kwargs = dict(lr=config.train.lr, betas=tuple(config.train.betas), weight_decay=config.train.weight_decay)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+        return torch.optim.AdamW(params, **kwargs)
+
+
 def update(model, optimizer, scheduler, ema, inner, accelerator, config: Config) -> None:
     """The optimizer step that ends each supervision step (clipped, scheduled), and the EMA's."""
     if config.train.grad_clip:

@@ -39,27 +39,15 @@ from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.summary import flat, print_summary
-from hybrid.supervision import NonFiniteLoss, supervise
-
-
-def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
-    """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where the
-    device has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    kwargs = dict(lr=config.train.lr, betas=tuple(config.train.betas), weight_decay=config.train.weight_decay)
-    try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
-    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
-        return torch.optim.AdamW(params, **kwargs)
+from hybrid.supervision import NonFiniteLoss, make_optimizer, supervise
 
 
 def finish(accelerator: Accelerator) -> None:
-    """End a run: every process waits for the others, then the process group shuts down.
-
-    The caller drops its reference to the DDP-wrapped model first; this drops Accelerate's and
-    frees it while the group is still registered. Freed after, its reducer would destroy a gloo
-    group holding the GIL while a gloo thread waits for the GIL to free the last collective's
-    tensors: a hang at exit (pytorch/pytorch#56297; 4 runs in 26 of a 2-process CPU test)."""
+    """End a run: every process waits for the others, then the process group shuts down. The caller
+    drops its reference to the DDP-wrapped model first; this drops Accelerate's and frees it while
+    the group is still registered. Freed after, its reducer would destroy a gloo group holding the
+    GIL while a gloo thread waits for the GIL to free the last collective's tensors: a hang at exit
+    (pytorch/pytorch#56297; 4 runs in 26 of a 2-process CPU test)."""
     accelerator.wait_for_everyone()
     accelerator.free_memory()  # also collects the wrapper's reference cycles, if any
     accelerator.end_training()
@@ -75,8 +63,9 @@ def build(config: Config, accelerator: Accelerator):
         with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
             splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             backbone = load_for(config, task).to(accelerator.device)
-        tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    with torch.random.fork_rng(devices=[]):  # after the model: a setting no model takes fails before minutes of this
+        tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model
     return task, splits, tensors, model, backbone
 

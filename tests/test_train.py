@@ -68,6 +68,17 @@ def test_corrupt_checkpoint_is_a_clear_error_and_loses_nothing(small_config):
     assert len(checkpoint.checkpoints(config.train.output_dir)) == 2  # nothing deleted
 
 
+def test_a_model_setting_that_cannot_work_fails_before_the_embedding(small_config, monkeypatch):
+    """The model is built from the backbone's width before the splits are embedded (minutes for a
+    large backbone on a cold cache), so a setting no model can take stops the run first."""
+    import hybrid.train
+    from hybrid.config import ConfigError
+
+    monkeypatch.setattr(hybrid.train, "backbone_inputs", lambda *args: pytest.fail("embedded before the model was built"))
+    with pytest.raises(ConfigError, match="adapter.heads=3 must divide reasoner.hidden=32"):
+        train(small_config("adapter.kind=query_attention", "adapter.heads=3"))
+
+
 def test_second_backbone_needs_only_a_config_change(small_config):
     result = train(small_config(kind="gpt2"))
     assert result["batches"] == 4
