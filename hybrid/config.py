@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,9 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
     b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
     rules = [
         ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),
+        # the form only: which indices exist depends on the model, checked when it loads
+        ("backbone.layer", b.layer, re.fullmatch(r"last|mean_last_\d+|-?\d+", b.layer) is not None,
+         "last, mean_last_<k> or a layer index such as -2"),
         ("backbone.batch_size", b.batch_size, b.batch_size >= 1, ">= 1"),
         ("backbone.dtype", b.dtype, b.dtype in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
         ("backbone.quantization", b.quantization, b.quantization in (None, "8bit", "4bit"), "null, 8bit or 4bit"),
