@@ -363,6 +363,9 @@ def _validate_schedule_and_tracker(t: TrainConfig) -> None:
     schedules = [schedule.value for schedule in SchedulerType if schedule.value not in unusable]
     if t.schedule not in schedules:
         raise ConfigError(f"train.schedule={t.schedule!r}: choose one of {', '.join(schedules)}")
+    if t.schedule == "polynomial" and t.lr <= 1e-7:  # transformers decays it to lr_end=1e-7, and refuses a rate not above
+        raise ConfigError(f"train.schedule=polynomial decays the rate to 1e-7, so train.lr={t.lr} must be above that; "
+                          f"choose another train.schedule for so small a rate")
     if t.tracker is not None and t.tracker not in LoggerType.list():
         raise ConfigError(f"train.tracker={t.tracker!r}: choose null or one of {', '.join(LoggerType.list())}")
 

@@ -114,7 +114,9 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config)
-    total_updates = config.train.steps * config.reasoner.N_sup
+    # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
+    # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
+    total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
     scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
                               num_training_steps=total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)

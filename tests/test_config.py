@@ -45,6 +45,8 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.schedule=greedy", "train.schedule='greedy': choose one of"),
     ("train.schedule=cosine_with_min_lr", "train.schedule='cosine_with_min_lr': choose one of"),
     ("train.schedule=warmup_stable_decay", "train.schedule='warmup_stable_decay': choose one of"),
+    # it decays to transformers' lr_end, 1e-7, and raises for a rate not above that once the data is ready
+    ("train.schedule=polynomial train.lr=1e-7", "train.schedule=polynomial decays the rate to 1e-7, so train.lr=1e-07"),
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("backbone.lora.target_modules=[]", r"backbone.lora.target_modules=\[\]: must be null \(peft's default"),
     ("task.train_size=0", "task.train_size=0"),
@@ -68,7 +70,7 @@ def test_bad_values_and_presets_are_clear_errors():
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):
-        load_config([override])
+        load_config(override.split(" "))  # one override, or a few that cannot go together
 
 
 @pytest.mark.parametrize("override, message", [

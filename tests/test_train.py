@@ -79,6 +79,14 @@ def test_a_model_setting_that_cannot_work_fails_before_the_embedding(small_confi
         train(small_config("adapter.kind=query_attention", "adapter.heads=3"))
 
 
+@pytest.mark.parametrize("steps, warmup", [(0, 0), (2, 4), (1, 6)])  # N_sup=2: the warm-up ends at or past the last update
+def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_config, steps, warmup):
+    """transformers' polynomial decay divides by the updates left after the warm-up: none left was a
+    ZeroDivisionError once the data and backbone were ready."""
+    results = train(small_config("train.schedule=polynomial", f"train.steps={steps}", f"train.warmup={warmup}"))
+    assert results["batches"] == steps
+
+
 def test_second_backbone_needs_only_a_config_change(small_config):
     result = train(small_config(kind="gpt2"))
     assert result["batches"] == 4
