@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train.py)
@@ -84,6 +85,9 @@ def train(config: Config) -> dict:
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
+        warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
+                      f"training runs in fp32 (on a CPU, bf16 works)")
     with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
         return run(config, accelerator)
 
@@ -193,8 +197,9 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             try:
                 stats = supervise(model, batch, optimizer, scheduler, ema, accelerator, config)
             except NonFiniteLoss as err:
-                raise FloatingPointError(f"{err} in batch {progress.step + 1}; lower train.lr or use "
-                                         f"train.mixed_precision=no. Last good state: {state.save()}") from None
+                fp32 = " or use train.mixed_precision=no" if config.train.mixed_precision != "no" else ""
+                raise FloatingPointError(f"{err} in batch {progress.step + 1}; lower train.lr{fp32}. "
+                                         f"Last good state: {state.save()}") from None
             progress.step += 1
             # Global numbers (means over processes) for the log, and one decision to stop for all
             # processes: one that stopped alone would leave the others waiting in an all-reduce.

@@ -249,14 +249,17 @@ def test_generated_mazes_are_solvable_and_spans_point_at_cells(size):
 def test_min_distance_is_the_fewest_steps_allowed_and_an_unreachable_one_is_a_clear_error():
     """A 5x5 maze without loops is one corridor through its 4 rooms and 3 passages (a spanning
     tree of a 2x2 grid of rooms is a path): min_distance=6 must put start and goal at its two
-    ends, 6 steps apart, and 7 steps cannot be had at all."""
+    ends, 6 steps apart, and 7 steps cannot be had at all: refused as out of range. A distance in
+    range that the mazes drawn do not reach (loops=1 opens every wall) is a clear error too."""
     task, rng = Maze(5, loops=0.0, min_distance=6), random.Random(0)
     for _ in range(20):
         grid = task.generate(rng, 0).data["grid"]
         corridor = [(r, c) for r in range(5) for c in range(5) if grid[r][c] != "#"]
         assert len(corridor) == 7 and distances(grid, find(grid, "S"))[find(grid, "G")] == 6
-    with pytest.raises(PuzzleError, match="no start and goal 7 steps apart .* lower task.min_distance"):
-        Maze(5, loops=0.0, min_distance=7).generate(rng, 0)
+    with pytest.raises(PuzzleError, match=r"min_distance=7 is out of range for a 5x5 maze \(1..6\)"):
+        Maze(5, loops=0.0, min_distance=7)
+    with pytest.raises(PuzzleError, match="no start and goal 16 steps apart .* lower task.min_distance"):
+        Maze(7, loops=1.0, min_distance=16).generate(rng, 0)
 
 
 def test_the_given_slots_are_the_cells_the_question_already_answers():

@@ -215,6 +215,7 @@ def test_non_finite_loss_stops_before_the_update_and_saves_the_good_state(small_
     with pytest.raises(FloatingPointError, match="batch 3.*step_00000002") as err:
         train(small_config(*RUN, f"train.output_dir={out}", "train.checkpoint_every=0"))
     assert "update not applied" in str(err.value)
+    assert "lower train.lr. Last good state" in str(err.value)  # in fp32 already: no mixed-precision advice
     saved = checkpoint.checkpoints(out)[-1]
     weights = load_file(saved / "model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())

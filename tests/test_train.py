@@ -87,6 +87,19 @@ def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_con
     assert results["batches"] == steps
 
 
+def test_fp16_where_accelerate_skips_it_says_so(small_config, recwarn, request):
+    """Accelerate runs fp16 on a CPU as fp32, silently: the run says so (bf16 it does run)."""
+    from accelerate.state import AcceleratorState
+
+    reset = lambda: AcceleratorState._reset_state(reset_partial_state=True)  # noqa: E731 (one precision per state)
+    request.addfinalizer(reset)
+    for precision, said in (("fp16", True), ("bf16", False)):
+        reset()
+        recwarn.clear()
+        train(small_config(f"train.mixed_precision={precision}", "train.steps=1"))
+        assert any(f"mixed_precision={precision} does nothing on cpu" in str(w.message) for w in recwarn) == said
+
+
 def test_second_backbone_needs_only_a_config_change(small_config):
     result = train(small_config(kind="gpt2"))
     assert result["batches"] == 4

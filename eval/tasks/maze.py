@@ -251,7 +251,9 @@ class Maze(Task):
         self.size = size
         self.loops = loops
         self.min_distance = size - 1 if min_distance is None else min_distance
-        longest = (size // 2) ** 2 * 2  # every room and every wall between them, at most
+        # One corridor through every room: (size // 2)**2 rooms, each step past the first two squares
+        # (the wall between, the room); a loop only shortens the way.
+        longest = 2 * (size // 2) ** 2 - 2
         if not 1 <= self.min_distance <= longest:
             raise PuzzleError(f"min_distance={min_distance} is out of range for a {size}x{size} maze (1..{longest})")
         self.num_slots = size * size
