@@ -44,7 +44,8 @@ def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
             raise ConfigError(f"task.{key}={chosen}: {task.name} has wordings 0..{task.num_wordings - 1}")
     seen = [w for w in (range(task.num_wordings) if wanted is None else wanted) if w not in held_out]
     if not seen:
-        raise ConfigError(f"task.wordings={wanted} and task.held_out_wordings={held_out} leave no wording to train on")
+        every = "null (all)" if wanted is None else wanted  # as the config is written
+        raise ConfigError(f"task.wordings={every} and task.held_out_wordings={held_out} leave no wording to train on")
     return seen, held_out
 
 

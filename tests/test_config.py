@@ -164,6 +164,12 @@ def test_wordings_a_task_does_not_have_are_an_error(tmp_path):
     config = load_config(["task.wordings=[0]", "task.held_out_wordings=[0]", "task.train_size=4", "task.test_size=2"]).task
     with pytest.raises(ConfigError, match="leave no wording to train on"):
         build_splits(task, config, seed=0, data_dir=tmp_path)
+    every = f"[{','.join(str(w) for w in range(task.num_wordings))}]"
+    config = load_config(["task.wordings=null", f"task.held_out_wordings={every}", "task.train_size=4",
+                          "task.test_size=2"]).task
+    said = re.escape(f"task.wordings=null (all) and task.held_out_wordings={list(range(task.num_wordings))} leave")
+    with pytest.raises(ConfigError, match=said):
+        build_splits(task, config, seed=0, data_dir=tmp_path)
     assert not list(tmp_path.rglob("*.arrow"))  # nothing was generated
 
 
