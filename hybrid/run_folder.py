@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import folder_weights, resolve_path
+from hybrid.backbone import folder_weights, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
@@ -106,7 +106,7 @@ def check_before_building(config: Config) -> Path | None:
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
             check_resume_settings(target, config)
         named = config.backbone.path
-        if named.startswith(("/", ".", "~")) and not Path(named).expanduser().exists():
+        if is_missing_folder(named):
             raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). If it has "
                               f"moved, resume with backbone.path=<where it is now>: the run continues when the files "
                               f"there are those it trained on")
