@@ -94,6 +94,18 @@ def generate_splits(task: Task, task_config, seed: int) -> dict[str, Dataset]:
     return splits
 
 
+def check_batch_fits(train_config, num_processes: int, train_puzzles: int) -> None:
+    """The global batch (train.batch_size) splits evenly over the processes and accumulation steps, and
+    the training split fills one: checked once the splits exist, before a backbone loads or embeds."""
+    size, k = train_config.batch_size, train_config.grad_accum
+    if size % (num_processes * k):
+        raise ConfigError(f"train.batch_size={size} must split evenly over {num_processes} "
+                          f"processes x train.grad_accum={k}")
+    if train_puzzles < size:
+        raise ConfigError(f"train.batch_size={size} is larger than the training set "
+                          f"({train_puzzles} puzzles): lower train.batch_size or raise task.train_size")
+
+
 def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> DatasetDict:
     """train / test (same wordings) / test_heldout (held-out wordings, if any), cached on disk.
 

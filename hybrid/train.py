@@ -33,7 +33,7 @@ from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
-from hybrid.data import batches_from, build_splits, examples
+from hybrid.data import batches_from, build_splits, check_batch_fits, examples
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -64,6 +64,7 @@ def build(config: Config, accelerator: Accelerator):
         # The main process generates data and converts GGUF weights first; the others wait on a lock.
         with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
             splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+            check_batch_fits(config.train, accelerator.num_processes, len(splits["train"]))
             backbone = load_for(config, task).to(accelerator.device)
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     with torch.random.fork_rng(devices=[]):  # after the model: a setting no model takes fails before minutes of this
@@ -103,13 +104,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
     source = load_init(model, init, config, backbone) if init is not None else None
-    if config.train.batch_size % (accelerator.num_processes * config.train.grad_accum):
-        raise ConfigError(f"train.batch_size={config.train.batch_size} must split evenly over {accelerator.num_processes} "
-                          f"processes x train.grad_accum={config.train.grad_accum}")
     per_process = config.train.batch_size // accelerator.num_processes
-    if len(tensors["train"]) < config.train.batch_size:
-        raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the training set "
-                          f"({len(tensors['train'])} puzzles): lower train.batch_size or raise task.train_size")
     init = run_folder.claim(config, accelerator, init)  # only now, once task, data, backbone and init work
     if init is not None:
         accelerator.print(f"weights from {init} ({source})")

@@ -285,7 +285,7 @@ def test_a_new_run_that_stops_on_a_bad_setting_leaves_the_earlier_run_in_place(s
     train(small_config())
     earlier = {c.name: files(c) for c in checkpoint.checkpoints(out)} | {"final": files(out / "final")}
     with pytest.raises(ConfigError, match="larger than the training set"):
-        train(small_config("train.batch_size=128"))  # found only once the data are built
+        train(small_config("train.batch_size=128"))  # found once the splits exist
     with pytest.raises(ConfigError, match=r"task.wordings=\[7\]"):
         train(small_config("task.wordings=[7]"))  # checked against the task once it is built
     with pytest.raises(ConfigError, match="no such folder"):

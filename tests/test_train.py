@@ -79,6 +79,17 @@ def test_a_model_setting_that_cannot_work_fails_before_the_embedding(small_confi
         train(small_config("adapter.kind=query_attention", "adapter.heads=3"))
 
 
+def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(small_config, monkeypatch):
+    """The splits' size is known once they exist; loading a backbone and embedding them (minutes
+    for a large one) would be spent on a run that cannot take one batch."""
+    import hybrid.train
+    from hybrid.config import ConfigError
+
+    monkeypatch.setattr(hybrid.train, "load_for", lambda *args: pytest.fail("loaded the backbone first"))
+    with pytest.raises(ConfigError, match=r"train.batch_size=128 is larger than the training set \(64 puzzles\)"):
+        train(small_config("train.batch_size=128"))
+
+
 @pytest.mark.parametrize("steps, warmup", [(0, 0), (2, 4), (1, 6)])  # N_sup=2: the warm-up ends at or past the last update
 def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_config, steps, warmup):
     """transformers' polynomial decay divides by the updates left after the warm-up: none left was a
