@@ -3,7 +3,7 @@
     python bench/reasoner_step.py                                   # CPU, small sizes, ~1-2 min
     python bench/reasoner_step.py --device cuda --batch 768 --hidden 512 --bf16   # paper-like, GPU
 
-One step is one deep-supervision step as hybrid/train.py runs it: TRM forward (T-1 recursions
+One step is one deep-supervision step as hybrid/supervision.py runs it: TRM forward (T-1 recursions
 without gradient, one with), answer head, stable-max cross entropy + halting BCE, backward,
 AdamW step. Three sweeps, each varying one knob from the base setting:
 

@@ -198,7 +198,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
 def weights_and_config(path: str | Path, ema: bool = True) -> tuple[Path, Path, Path]:
     """(run folder, weights folder, config.yaml) for what evaluate_run is given; without the EMA
-    (`ema=False`) the weights come from the run's newest training checkpoint."""
+    (`ema=False`) the weights come from the training checkpoint given, else (final/ or a pretrained
+    folder, which hold only the EMA copy) from the run's newest training checkpoint."""
     run, folder = locate(path)
     if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
         # the EMA copy; raw weights live in the training checkpoints
