@@ -102,11 +102,15 @@ def check_before_building(config: Config) -> Path | None:
                           f"aside, and the current directory is inside it: start the run from another directory, "
                           f"or name another train.output_dir (or add --resume to continue that run)")
     if config.train.resume:
+        target = None
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
             check_resume_settings(target, config)
         named = config.backbone.path
         if is_missing_folder(named):
+            if target is not None and not records_files(target):
+                raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). "
+                                  f"The {unrecorded(target, named)}")
             raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). If it has "
                               f"moved, resume with backbone.path=<where it is now>: the run continues when the files "
                               f"there are those it trained on")
@@ -155,6 +159,12 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
+    if "backbone.path" in changed and not records_files(folder) and is_local_folder(saved.backbone.path):
+        # Saved before checkpoints recorded their backbone's files: a folder elsewhere cannot be
+        # checked, so "another folder must hold the same files" would refuse one that does.
+        raise checkpoint.CheckpointMismatch(
+            f"cannot resume on backbone.path={value(config, 'backbone.path')}: the "
+            f"{unrecorded(folder, saved.backbone.path)}")
     changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)}"
                f"{'; another folder must hold the same files' if key == 'backbone.path' else ''})" for key in changed]
     if changed:
@@ -162,6 +172,28 @@ def check_resume_settings(folder: Path, config: Config) -> None:
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
             f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
             f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
+
+
+def records_files(folder: Path) -> bool:
+    """Whether the checkpoint in `folder` recorded the files of the local backbone folder it was
+    trained on (its backbone.json), which a moved folder is compared with. Checkpoints saved before
+    records (and runs on a hub id) did not."""
+    weights = (trained_on.read(folder) or {}).get("weights")
+    return isinstance(weights, str) and weights.startswith("files:")
+
+
+def is_local_folder(path: str) -> bool:
+    """A backbone.path naming a folder (absolute, ~ or relative), not a hub id or a named front end."""
+    return path.startswith(("/", ".", "~")) or os.path.isdir(os.path.expanduser(path))
+
+
+def unrecorded(folder: Path, trained_on_path: str) -> str:
+    """What to do when a checkpoint without a record of its backbone's files is resumed on a
+    backbone folder that is not where it was trained."""
+    return (f"checkpoint {folder} was saved by an older version without a record of its backbone's files "
+            f"({trained_on.FILE}), so a folder elsewhere cannot be checked to hold the files it trained on: put the "
+            f"backbone folder back at {trained_on_path} (or a symbolic link to it there) and resume without "
+            f"backbone.path, or start new training from its weights with train.init_from={folder}")
 
 
 def moved_backbone(folder: Path, config: Config) -> bool:

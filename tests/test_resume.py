@@ -489,6 +489,34 @@ def test_a_run_resumes_on_its_backbone_folder_moved_elsewhere_but_not_on_other_f
     assert f"path: {moved}" in (tmp_path / "run" / "config.yaml").read_text()  # the next resume finds it there
 
 
+def test_a_checkpoint_without_a_record_of_its_backbone_files_says_to_put_a_moved_folder_back(small_config, tiny_backbone,
+                                                                                            tmp_path, monkeypatch):
+    """Checkpoints saved before backbone.json (older versions) cannot tell whether a folder elsewhere
+    holds the files they trained on: the errors say so and how to resume (the folder, or a link to it,
+    back in its place), instead of 'resume with backbone.path=<where it is now>', then refusing that
+    folder because 'another folder must hold the same files' when it does."""
+    before, moved = tmp_path / "bert", tmp_path / "models" / "bert"
+    shutil.copytree(tiny_backbone("bert"), before)
+    train(small_config(f"backbone.path={before}"))
+    for saved in checkpoint.checkpoints(tmp_path / "run"):  # as an older version wrote them
+        (saved / "backbone.json").unlink()
+        checkpoint.write_manifest(saved)
+    moved.parent.mkdir()
+    before.rename(moved)
+    built = []
+    real_build = hybrid.train.build
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: built.append(1) or real_build(*args))
+    unrecorded = rf"step_00000004 was saved by an older version without a record of its backbone's files.*put the " \
+                 rf"backbone folder back at {before} \(or a symbolic link to it there\)"
+    with pytest.raises(ConfigError, match=rf"backbone folder {before} is not there .*{unrecorded}"):
+        train(small_config(f"backbone.path={before}", "train.steps=6", "train.resume=latest"))
+    with pytest.raises(CheckpointMismatch, match=rf"cannot resume on backbone.path={moved}: the checkpoint .*{unrecorded}"):
+        train(small_config(f"backbone.path={moved}", "train.steps=6", "train.resume=latest"))
+    assert not built
+    before.symlink_to(moved)  # what the errors say to do
+    assert train(small_config(f"backbone.path={before}", "train.steps=6", "train.resume=latest"))["batches"] == 6
+
+
 def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small_config, tmp_path):
     """--resume <another folder's checkpoint> into a used output_dir starts a branch there: the
     earlier run moves aside whole instead of its checkpoints mixing with (and being pruned by) the branch's."""
