@@ -74,7 +74,8 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     (built from the defaults instead, a bare --resume of a run trained with reasoner.T=3 went on
     at T=2, and one of a run on another backbone stopped). None when nothing is resumed, or the
     checkpoint or its config.yaml cannot be read: the command line alone then builds the config,
-    and the resume says what is wrong with the checkpoint. A checkpoint of a run folder goes on in
+    and the resume says what is wrong with the checkpoint. An intact checkpoint whose config.yaml
+    this version cannot take (a key an older version had) is a ConfigError naming the file. A checkpoint of a run folder goes on in
     that folder unless train.output_dir says otherwise (its saved output_dir may be relative to
     where training started)."""
     where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
@@ -83,8 +84,21 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     try:
         target = checkpoint.resume_target(where.resume, where.output_dir)
         read_config(target / "config.yaml")
-    except (checkpoint.CheckpointError, ConfigError):
+    except checkpoint.CheckpointError:
         return None
+    except ConfigError as err:
+        try:
+            checkpoint.verify(target)
+        except checkpoint.CheckpointError:
+            return None  # damaged: loading names the file, and `latest` may fall back to an older checkpoint
+        # Intact, so written that way: a key an older version had, or a value this version refuses.
+        # Built from the command line alone, the run went on with the default settings (their data
+        # generated and embedded, an earlier run in the default output_dir moved aside) and then
+        # ended in "does not fit the run this config builds", never naming the file.
+        raise ConfigError(f"cannot resume {target}: {err}. Not in place, though: the checkpoint's {checkpoint.MANIFEST} "
+                          f"covers config.yaml, so an edited one reads as damaged. Resume it with the version of the code "
+                          f"that wrote it, or start new training from the run's final/ weights (whose config.yaml may "
+                          f"be edited) with train.init_from") from None
     in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
     return load_config(in_place + overrides, base=target / "config.yaml")
 

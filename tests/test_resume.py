@@ -379,6 +379,30 @@ def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small
         train(config)
 
 
+def test_a_checkpoint_whose_config_this_version_cannot_read_is_an_error_before_anything_runs(small_config, tmp_path,
+                                                                                               monkeypatch):
+    """An intact checkpoint whose config.yaml holds a key an older version had: --resume built the
+    config from the command line alone, so the default job's data was generated and embedded, an
+    earlier run in the default output_dir was moved aside, and it ended in 'does not fit the run
+    this config builds', never naming the file. Now the error names the file and the key at once."""
+    from hybrid.train import parse_args
+
+    run = tmp_path / "run"
+    train(small_config())
+    for saved in checkpoint.checkpoints(run):  # as a version with a knob this one no longer has wrote it
+        config_file = saved / "config.yaml"
+        config_file.write_text(config_file.read_text().replace("reasoner:\n", "reasoner:\n  old_knob: 3\n"))
+        checkpoint.write_manifest(saved)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"cannot resume .*step_00000004: .*step_00000004/config.yaml does not match "
+                                          r"this version's config schema .*old_knob.*checksums.json covers config.yaml"):
+        parse_args(["--resume", str(run), "train.steps=6"])
+    # Damaged instead (its checksum differs): loading names the file, and may fall back to an older checkpoint
+    newest = checkpoint.checkpoints(run)[-1] / "config.yaml"
+    newest.write_text(newest.read_text() + "\n")
+    assert parse_args(["--resume", str(run), "train.steps=6"]).train.resume == str(run)
+
+
 def test_a_saved_config_does_not_carry_the_resume_flag(small_config, tmp_path):
     """A run's config.yaml passed back with --config must start a run, not resume one that is not there."""
     from hybrid.config import from_yaml
