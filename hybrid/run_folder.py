@@ -75,9 +75,9 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     at T=2, and one of a run on another backbone stopped). None when nothing is resumed, or the
     checkpoint or its config.yaml cannot be read: the command line alone then builds the config,
     and the resume says what is wrong with the checkpoint. An intact checkpoint whose config.yaml
-    this version cannot take (a key an older version had) is a ConfigError naming the file. A checkpoint of a run folder goes on in
-    that folder unless train.output_dir says otherwise (its saved output_dir may be relative to
-    where training started)."""
+    this version cannot take (a key an older version had) is a ConfigError naming the file. A
+    checkpoint of a run folder goes on in that folder unless train.output_dir says otherwise (its
+    saved output_dir may be relative to where training started)."""
     where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
     if not where.resume:
         return None
