@@ -183,7 +183,9 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
     config, accelerator, progress = state.config, state.accelerator, state.progress
     bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
     start, stopped_early, interrupted = time.perf_counter(), False, False
-    work = []  # per batch: the share of batch x N_sup supervision steps computed (halted samples leave)
+    # The share of batch x N_sup supervision steps computed (halted samples leave), summed over batches:
+    # a running sum and count, not a list that would grow by a float per batch for the whole run.
+    work = {"sum": 0.0, "batches": 0}
     waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
     batches = batches_from(progress, loader, accelerator, waited) if progress.step < config.train.steps else []
     with checkpoint.GracefulStop(announce=accelerator.is_main_process) as signalled:  # finish the batch, save, exit
@@ -200,7 +202,8 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             # processes: one that stopped alone would leave the others waiting in an all-reduce.
             values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
             stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
-            work.append(stats["work"])
+            work["sum"] += stats["work"]
+            work["batches"] += 1
             timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
             flags = torch.tensor([float(timed_out), float(signalled.requested)], device=accelerator.device)
             timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
@@ -231,7 +234,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
         return None
     return {"batches": progress.step, "train_seconds": time.perf_counter() - start - evaluating,
             "data_seconds": waited["seconds"], "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
-            "work": sum(work) / len(work) if work else None}
+            "work": work["sum"] / work["batches"] if work["batches"] else None}
 
 
 def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) -> dict:
