@@ -203,7 +203,7 @@ def show_beside(data_dir: Path, console: Console) -> None:
         if kept:
             lines.append(f"  {name + '/':<11}{count(kept, 'folder')}, {gib(sum(sizes[p] for p in kept))} ({BESIDE[name]})")
     if lines:
-        console.print(f"also in {data_dir}, left alone by prune (runs reuse them):", *lines, sep="\n")
+        console.print(f"also in {data_dir}, left alone by prune (runs with the same settings reuse them):", *lines, sep="\n")
     if stale:
         console.print(f"{count(stale, 'folder')} no run reads any more, {gib(sum(sizes[p] for p in stale))}; "
                       f"`hybrid-cache prune --old` removes them:",
