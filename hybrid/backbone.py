@@ -109,9 +109,20 @@ class TruncationWarnings:
             warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
 
 
+def written_as_path(path: str) -> bool:
+    """Whether backbone.path is written as a local path (absolute, ~ or ./), not a hub id (org/name)."""
+    return path.startswith(("/", ".", "~"))
+
+
 def is_missing_folder(path: str) -> bool:
-    """Whether `path` is written as a local path (not a hub id, org/name) and nothing is there."""
-    return path.startswith(("/", ".", "~")) and not os.path.exists(os.path.expanduser(path))
+    """Whether `path` is written as a local path and nothing is there."""
+    return written_as_path(path) and not os.path.exists(os.path.expanduser(path))
+
+
+def is_local_folder(path: str) -> bool:
+    """Whether `path` names a local folder (written as a path, or a relative one that exists here), not a
+    hub id or a named front end."""
+    return written_as_path(path) or os.path.isdir(os.path.expanduser(path))
 
 
 def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:

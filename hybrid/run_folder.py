@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import folder_weights, is_missing_folder, resolve_path
+from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
 from hybrid.inference import locate, read_config
 from hybrid.lock import Busy, locked
@@ -122,7 +122,7 @@ def check_before_building(config: Config) -> Path | None:
             check_resume_settings(target, config)
         named = config.backbone.path
         if is_missing_folder(named):
-            if target is not None and not records_files(target):
+            if target is not None and recorded_files(target) is None:
                 raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). "
                                   f"The {unrecorded(target, named)}")
             raise ConfigError(f"the backbone folder {named} is not there (the run's config.yaml names it). If it has "
@@ -173,7 +173,7 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
-    if "backbone.path" in changed and not records_files(folder) and is_local_folder(saved.backbone.path):
+    if "backbone.path" in changed and recorded_files(folder) is None and is_local_folder(saved.backbone.path):
         # Saved before checkpoints recorded their backbone's files: a folder elsewhere cannot be
         # checked, so "another folder must hold the same files" would refuse one that does.
         raise checkpoint.CheckpointMismatch(
@@ -188,17 +188,12 @@ def check_resume_settings(folder: Path, config: Config) -> None:
             f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
 
 
-def records_files(folder: Path) -> bool:
-    """Whether the checkpoint in `folder` recorded the files of the local backbone folder it was
-    trained on (its backbone.json), which a moved folder is compared with. Checkpoints saved before
-    records (and runs on a hub id) did not."""
+def recorded_files(folder: Path) -> str | None:
+    """The digest of the files of the local backbone folder the checkpoint in `folder` was trained
+    on (its backbone.json), which a moved folder is compared with; None where there is none:
+    checkpoints saved before records, and runs on a hub id."""
     weights = (trained_on.read(folder) or {}).get("weights")
-    return isinstance(weights, str) and weights.startswith("files:")
-
-
-def is_local_folder(path: str) -> bool:
-    """A backbone.path naming a folder (absolute, ~ or relative), not a hub id or a named front end."""
-    return path.startswith(("/", ".", "~")) or os.path.isdir(os.path.expanduser(path))
+    return weights if isinstance(weights, str) and weights.startswith("files:") else None
 
 
 def unrecorded(folder: Path, trained_on_path: str) -> str:
@@ -214,9 +209,8 @@ def moved_backbone(folder: Path, config: Config) -> bool:
     """Whether config.backbone.path holds the very files of the local backbone folder that the
     checkpoint in `folder` was trained on (its backbone.json): that folder moved or copied, which
     a resumed run may name. A hub commit, or a checkpoint without a record, has no files to compare."""
-    record = trained_on.read(folder) or {}
-    weights = record.get("weights")
-    if not (isinstance(weights, str) and weights.startswith("files:")):
+    weights = recorded_files(folder)
+    if weights is None:
         return False
     try:
         path = Path(resolve_path(config.backbone.path, config.train.data_dir))
