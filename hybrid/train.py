@@ -183,9 +183,9 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
     config, accelerator, progress = state.config, state.accelerator, state.progress
     bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
     start, stopped_early, interrupted = time.perf_counter(), False, False
-    # The share of batch x N_sup supervision steps computed (halted samples leave), summed over batches:
-    # a running sum and count, not a list that would grow by a float per batch for the whole run.
-    work = {"sum": 0.0, "batches": 0}
+    # The share of batch x N_sup supervision steps computed (halted samples leave), summed over this
+    # call's batches (progress.step - first): a list of them would grow by a float per batch.
+    work, first = 0.0, progress.step
     waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
     batches = batches_from(progress, loader, accelerator, waited) if progress.step < config.train.steps else []
     with checkpoint.GracefulStop(announce=accelerator.is_main_process) as signalled:  # finish the batch, save, exit
@@ -202,8 +202,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             # processes: one that stopped alone would leave the others waiting in an all-reduce.
             values = torch.tensor([float(v) for v in stats.values()], device=accelerator.device)
             stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
-            work["sum"] += stats["work"]
-            work["batches"] += 1
+            work += stats["work"]
             timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
             flags = torch.tensor([float(timed_out), float(signalled.requested)], device=accelerator.device)
             timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
@@ -234,7 +233,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
         return None
     return {"batches": progress.step, "train_seconds": time.perf_counter() - start - evaluating,
             "data_seconds": waited["seconds"], "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
-            "work": work["sum"] / work["batches"] if work["batches"] else None}
+            "work": work / (progress.step - first) if progress.step > first else None}
 
 
 def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) -> dict:
