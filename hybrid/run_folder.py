@@ -29,7 +29,7 @@ from pathlib import Path
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
-from hybrid.inference import locate, read_config
+from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
 
 EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
@@ -81,33 +81,36 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
     if not where.resume:
         return None
-    try:
-        target = checkpoint.resume_target(where.resume, where.output_dir)
-        read_config(target / "config.yaml")
+
+    def config_of(target: Path) -> Config:
+        try:
+            read_config(target / "config.yaml")
+        except ConfigError as err:
+            checkpoint.verify(target)  # damaged: loading names the file, and `latest` may fall back to an older checkpoint
+            # Intact, so written that way: a key an older version had, or a value this version refuses.
+            # Built from the command line alone, the run went on with the default settings (their data
+            # generated and embedded, an earlier run in the default output_dir moved aside) and then
+            # ended in "does not fit the run this config builds", never naming the file.
+            raise ConfigError(f"cannot resume {target}: {err}. Not in place, though: the checkpoint's "
+                              f"{checkpoint.MANIFEST} covers config.yaml, so an edited one reads as damaged. Resume it "
+                              f"with the version of the code that wrote it, or start new training from the run's "
+                              f"final/ weights (whose config.yaml may be edited) with train.init_from") from None
+        in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
+        return load_config(in_place + overrides, base=target / "config.yaml")
+
+    try:  # read_whole: a run still training there may delete the checkpoint found while it is read
+        return checkpoint.read_whole(where.resume, lambda _: checkpoint.resume_target(where.resume, where.output_dir),
+                                     config_of)[1]
     except checkpoint.CheckpointError:
         return None
-    except ConfigError as err:
-        try:
-            checkpoint.verify(target)
-        except checkpoint.CheckpointError:
-            return None  # damaged: loading names the file, and `latest` may fall back to an older checkpoint
-        # Intact, so written that way: a key an older version had, or a value this version refuses.
-        # Built from the command line alone, the run went on with the default settings (their data
-        # generated and embedded, an earlier run in the default output_dir moved aside) and then
-        # ended in "does not fit the run this config builds", never naming the file.
-        raise ConfigError(f"cannot resume {target}: {err}. Not in place, though: the checkpoint's {checkpoint.MANIFEST} "
-                          f"covers config.yaml, so an edited one reads as damaged. Resume it with the version of the code "
-                          f"that wrote it, or start new training from the run's final/ weights (whose config.yaml may "
-                          f"be edited) with train.init_from") from None
-    in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
-    return load_config(in_place + overrides, base=target / "config.yaml")
 
 
-def check_before_building(config: Config) -> Path | None:
-    """The init_from folder (returned; not for a resume, whose checkpoint holds the weights), and
-    a resume that cannot work: both are known from the files alone, so they fail before minutes
-    of generating and embedding data."""
-    init = locate(config.train.init_from) if config.train.init_from and not config.train.resume else None
+def check_before_building(config: Config) -> Saved | None:
+    """The init_from weights (returned, read now: a run still training there may delete them while
+    this one builds; not for a resume, whose checkpoint holds the weights), and a resume that
+    cannot work: both are known from the files alone, so they fail before minutes of generating
+    and embedding data."""
+    init = read_saved(config.train.init_from) if config.train.init_from and not config.train.resume else None
     if init is not None:
         check_init_settings(init, config)
     out = Path(config.train.output_dir).resolve()
@@ -131,16 +134,16 @@ def check_before_building(config: Config) -> Path | None:
     return init
 
 
-def check_init_settings(init: Path, config: Config) -> None:
+def check_init_settings(init: Saved, config: Config) -> None:
     """Weights trained with LoRA on the backbone cannot start a run without it: the tuned backbone
     they were fitted to would be lost (the other way, LoRA starts at zero on a frozen-backbone run's model)."""
-    lora = read_config(init / "config.yaml").backbone.lora
+    lora = init.config.backbone.lora
     if lora is not None and config.backbone.lora is None:
         def override(v) -> str:  # as typed on the command line
             return "null" if v is None else f"[{','.join(v)}]" if isinstance(v, list) else str(v)
 
         settings = " ".join(f"backbone.lora.{k}={override(v)}" for k, v in dataclasses.asdict(lora).items())
-        raise ConfigError(f"train.init_from={init} was trained with LoRA on its backbone and this config has none, so "
+        raise ConfigError(f"train.init_from={init.folder} was trained with LoRA on its backbone and this config has none, so "
                           f"its tuned backbone would be lost: add {settings}")
 
 

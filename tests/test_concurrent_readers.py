@@ -1,0 +1,146 @@
+"""Reading a run folder that a training run is still writing (evaluating a run as it trains,
+init_from or resume from it): the run keeps only its newest train.keep_checkpoints checkpoints
+and deletes the one a reader picked. The interleavings are made by hand, at the moment each
+reader would meet them."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import hybrid.inference
+import hybrid.train
+from eval.__main__ import evaluate_run
+from hybrid import checkpoint, inference, run_folder
+from hybrid.checkpoint import CheckpointError
+from hybrid.inference import Hybrid
+from hybrid.train import train
+
+
+@pytest.fixture
+def training_run(small_config):
+    """A run folder as it is mid-training (checkpoints step_2 and step_4, no final/ yet), and
+    `save_next()`: what the run does next, save step_6 (a copy of step_4) and delete step_4
+    (train.keep_checkpoints=1)."""
+    config = small_config("train.keep_checkpoints=0")
+    train(config)
+    run = Path(config.train.output_dir)
+    shutil.rmtree(run / "final")
+    (run / "metrics.json").unlink()
+
+    def save_next():
+        newest = checkpoint.checkpoints(run)[-1]
+        shutil.copytree(newest, newest.with_name(f"step_{checkpoint.step_of(newest) + 2:08d}"))
+        checkpoint.discard(newest)
+
+    return config, run, save_next
+
+
+def saving_during(monkeypatch, module, name: str, save_next, times: int = 1):
+    """`module.name` (a step that takes a while: loading the backbone, reading weights), with the
+    training run saving a checkpoint as it starts, the first `times` times it is called."""
+    original, calls = getattr(module, name), []
+
+    def slow(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) <= times:
+            save_next()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+    return calls
+
+
+def test_from_pretrained_keeps_the_checkpoint_it_read_while_the_backbone_loads(training_run, monkeypatch):
+    config, run, save_next = training_run
+    saving_during(monkeypatch, inference, "backbone_named_in", save_next)
+    solver = Hybrid.from_pretrained(run)  # was: "checkpoint .../step_00000004 is unreadable (FileNotFoundError ...)"
+    assert solver.config.train.output_dir == config.train.output_dir
+
+
+def test_a_checkpoint_deleted_while_read_is_read_again_at_the_runs_newest(training_run, monkeypatch):
+    _, run, save_next = training_run
+    calls = saving_during(monkeypatch, checkpoint, "read_weights", save_next)
+    saved = inference.read_saved(run)
+    assert [folder.name for folder in calls] == ["step_00000004", "step_00000006"]
+    assert saved.folder.name == "step_00000006" and saved.weights[1].startswith("ema") and saved.record is not None
+
+
+def test_a_run_saving_faster_than_it_is_read_is_an_error_after_a_few_tries(training_run, monkeypatch):
+    _, run, save_next = training_run
+    calls = saving_during(monkeypatch, checkpoint, "read_weights", save_next, times=100)
+    with pytest.raises(CheckpointError, match="deleted while they were read, 5 times.*copy of its newest"):
+        inference.read_saved(run)
+    assert len(calls) == 5
+
+
+def test_a_named_checkpoint_deleted_while_read_is_an_error_saying_so(training_run, monkeypatch):
+    _, run, save_next = training_run
+    named = checkpoint.checkpoints(run)[-1]
+    saving_during(monkeypatch, checkpoint, "read_weights", save_next)
+    with pytest.raises(CheckpointError, match="step_00000004 was deleted while it was read.*copy the checkpoint"):
+        inference.read_saved(named)
+
+
+def test_a_damaged_checkpoint_is_its_own_error_not_read_again(training_run, monkeypatch):
+    _, run, _ = training_run
+    (checkpoint.checkpoints(run)[-1] / "model.safetensors").write_bytes(b"cut")
+    calls = saving_during(monkeypatch, checkpoint, "read_weights", lambda: None, times=0)
+    with pytest.raises(CheckpointError, match="model.safetensors is damaged"):
+        inference.read_saved(run)
+    assert len(calls) == 1
+
+
+def test_a_file_deleted_while_its_checksum_is_computed_is_named_missing(training_run, monkeypatch):
+    _, run, _ = training_run
+    newest, digest = checkpoint.checkpoints(run)[-1], checkpoint.sha256
+
+    def deleted_first(path):
+        path.unlink()
+        return digest(path)
+
+    monkeypatch.setattr(checkpoint, "sha256", deleted_first)
+    with pytest.raises(CheckpointError, match="is missing"):  # was: a raw FileNotFoundError
+        checkpoint.verify(newest)
+
+
+def test_evaluating_a_run_as_it_trains_scores_the_checkpoint_it_read(training_run, monkeypatch, tmp_path):
+    _, run, save_next = training_run
+    saving_during(monkeypatch, hybrid.inference, "backbone_named_in", save_next)
+    # was: "config file .../step_00000004/config.yaml does not exist", or the checkpoint "is unreadable"
+    report = evaluate_run(run, out=tmp_path / "report", device="cpu")
+    assert report["checkpoint"].endswith("step_00000004") and report["weights"].startswith("ema")
+
+
+def test_init_from_a_run_as_it_trains_reads_its_weights_before_building(training_run, small_config, monkeypatch):
+    _, run, save_next = training_run
+    saving_during(monkeypatch, hybrid.train, "build", save_next)  # data and embedding take minutes
+    results = train(small_config(f"train.init_from={run}", "train.steps=1", f"train.output_dir={run.parent / 'ft'}"))
+    assert results["batches"] == 1
+
+
+def test_a_branch_from_a_run_as_it_trains_reads_the_config_of_its_newest_checkpoint(training_run, monkeypatch):
+    _, run, save_next = training_run
+    calls = saving_during(monkeypatch, run_folder, "read_config", save_next)
+    # was: None (the checkpoint found was deleted before its config.yaml was read), so the branch
+    # went on with the command line's settings alone
+    resumed = run_folder.saved_config_to_resume([f"train.resume={run}", f"train.output_dir={run.parent / 'b'}"])
+    assert [file.parent.name for file in calls] == ["step_00000004", "step_00000006"]
+    assert resumed is not None and resumed.train.output_dir == str(run.parent / "b")
+
+
+def test_pruning_renames_a_checkpoint_away_before_deleting_it(small_config, monkeypatch):
+    """So a reader finds it whole or gone (not half-deleted, which reads as damaged), and knows to read the newer one."""
+    removing, removed = shutil.rmtree, []
+
+    def rmtree(path, *args, **kwargs):
+        path = Path(path)
+        if path.exists():
+            removed.append((path.name, path.with_suffix("").exists()))  # step_N.deleted: is step_N still there?
+        return removing(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", rmtree)
+    config = small_config("train.keep_checkpoints=1")
+    train(config)
+    assert removed == [("step_00000002.deleted", False)]
+    assert [p.name for p in (Path(config.train.output_dir) / "checkpoints").iterdir()] == ["step_00000004"]
