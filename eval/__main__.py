@@ -136,16 +136,17 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
 
+    run = locate(path)[0]
+
     def read(folder: Path) -> tuple:
         # All of it now, not after minutes of data and embedding: a run still training in `path`
         # deletes its older checkpoints meanwhile (read_whole then reads its newest).
-        run, _, config_file = weights_and_config(folder, ema)
+        config_file = saved_config(run, folder)
         trained = read_config(config_file)  # a clear error for an old or damaged file
-        return (run, config_file, trained, load_config(list(overrides), base=config_file), read_weights(folder, ema),
-                trained_on.read(folder))
+        record = trained_on.read(folder)  # before the weights, whose checksums then show it was still there
+        return config_file, trained, load_config(list(overrides), base=config_file), record, read_weights(folder, ema)
 
-    folder, (run, config_file, trained, config, saved, record) = read_whole(
-        path, lambda p: weights_and_config(p, ema)[1], read)
+    folder, (config_file, trained, config, record, saved) = read_whole(path, lambda p: weights_to_evaluate(p, ema), read)
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
@@ -205,10 +206,10 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     return report
 
 
-def weights_and_config(path: str | Path, ema: bool = True) -> tuple[Path, Path, Path]:
-    """(run folder, weights folder, config.yaml) for what evaluate_run is given; without the EMA
-    (`ema=False`) the weights come from the training checkpoint given, else (final/ or a pretrained
-    folder, which hold only the EMA copy) from the run's newest training checkpoint."""
+def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:
+    """The weights folder evaluate_run reads for `path`; without the EMA (`ema=False`) the training
+    checkpoint given, else (final/ or a pretrained folder, which hold only the EMA copy) the run's
+    newest training checkpoint."""
     run, folder = locate(path)
     if not ema and not any(folder.glob(checkpoint.SAVED_OBJECTS)):  # a pretrained folder (final/) holds only
         # the EMA copy; raw weights live in the training checkpoints
@@ -216,10 +217,15 @@ def weights_and_config(path: str | Path, ema: bool = True) -> tuple[Path, Path, 
         if not found:
             raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")
         folder = found[-1]
+    return folder
+
+
+def saved_config(run: Path, folder: Path) -> Path:
+    """The config.yaml saved with the weights in `folder`, else the one of their `run`."""
     config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
     if not config_file.exists():
         raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
-    return run, folder, config_file
+    return config_file
 
 
 def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> tuple[str, object, list, list[dict]]:

@@ -10,9 +10,9 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
   So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
-- Readable while the run trains: only the newest `train.keep_checkpoints` are kept, and an older
-  one is renamed away before it is deleted, so a reader (an evaluation of the run as it trains)
-  finds a checkpoint whole or gone and then reads the newer one (`read_whole`).
+- Readable while the run trains: only the newest `train.keep_checkpoints` are kept, and a reader
+  (an evaluation of the run as it trains) whose checkpoint is deleted meanwhile reads the newer
+  one (`read_whole`).
 - SIGTERM (preemption, `kill`, a cluster job cancelled with scancel or the like) and SIGINT
   (Ctrl-C in a terminal) become a request: `GracefulStop` lets the training loop finish the
   batch, save and exit cleanly.
@@ -117,18 +117,6 @@ def verify(folder: Path) -> None:
             raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it)")
 
 
-def discard(folder: Path) -> None:
-    """Delete `folder`, renamed away first: whoever reads a run as it trains (an evaluation) then
-    finds a checkpoint whole or gone, never half-deleted, and knows to read the newer one (`read_whole`)."""
-    gone = folder.with_name(folder.name + ".deleted")
-    shutil.rmtree(gone, ignore_errors=True)  # left by a process killed while deleting
-    try:
-        folder.rename(gone)
-    except OSError:
-        gone = folder  # already gone, or it cannot be renamed here: deleted where it is, as before
-    shutil.rmtree(gone, ignore_errors=True)
-
-
 T = TypeVar("T")
 
 
@@ -136,19 +124,23 @@ def read_whole(path: str | Path, pick: Callable[[Path], Path], read: Callable[[P
     """(folder, read(folder)) for the weights folder `pick(path)` finds in `path`. A run still
     training there deletes its older checkpoints as it saves new ones (train.keep_checkpoints),
     perhaps the one picked while it is read: then the run's newest is picked and read again.
-    A failure while the folder is still there is the folder's own (damaged, or from an older version)."""
+    A failure while `pick` still picks the same folder is that folder's own (damaged, or from an
+    older version)."""
     path = Path(path)
     for _ in range(tries):
         folder = pick(path)
         try:
             return folder, read(folder)
         except (CheckpointError, ConfigError, OSError) as err:
+            if folder.resolve() != path.resolve():
+                if pick(path) == folder:
+                    raise
+                continue  # the run has moved on: read its newest
             if folder.exists():
                 raise
-            if folder.resolve() == path.resolve():  # named itself: there is no newer one to read instead
-                raise CheckpointError(f"{folder} was deleted while it was read ({err}). A run training beside it "
-                                      f"keeps only its newest train.keep_checkpoints checkpoints: give the run folder "
-                                      f"to read its newest, or copy the checkpoint elsewhere first") from None
+            raise CheckpointError(f"{folder} was deleted while it was read ({err}). A run training beside it keeps "
+                                  f"only its newest train.keep_checkpoints checkpoints: give the run folder to read "
+                                  f"its newest, or copy the checkpoint elsewhere first") from None
     raise CheckpointError(f"the weights in {path} were deleted while they were read, {tries} times: the run training "
                           f"there saves checkpoints faster than they can be read (train.checkpoint_every) and keeps "
                           f"only its newest train.keep_checkpoints. Read a copy of its newest checkpoint instead")
@@ -219,7 +211,7 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         # else the folder holds.
         older = [c for c in checkpoints(output_dir) if step_of(c) < step]
         for old in older[:max(0, len(older) - (keep - 1))] if keep > 0 else []:  # fewer than keep - 1: none
-            discard(old)
+            shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
 
@@ -290,6 +282,10 @@ def _load_newest(accelerator, run_dir: Path) -> Path:
         except CheckpointMismatch:
             raise  # intact files: an older checkpoint of the same run would not fit either
         except CheckpointError as err:
+            if checkpoints(run_dir)[-1:] != found[-1:]:  # not damaged: deleted by a run training there, which moved on
+                raise CheckpointError(f"{path} was deleted while it was loaded: a run is still training in {run_dir} "
+                                      f"(it keeps only its newest train.keep_checkpoints). Resume again to branch from "
+                                      f"its newest checkpoint, or from a copy of one") from None
             failures.append((path, err))
             warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=3)
             continue

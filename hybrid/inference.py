@@ -117,8 +117,11 @@ def read_saved(path: str | Path) -> Saved:
     """The config, weights and record of the folder `locate(path)` picks, read now, before the
     backbone and data load for minutes: a run still training in `path` may delete that checkpoint
     meanwhile (checkpoint.read_whole reads its newest then)."""
-    return checkpoint.read_whole(path, locate, lambda folder: Saved(
-        folder, read_config(folder / CONFIG), checkpoint.read_weights(folder), trained_on.read(folder)))[1]
+    def read(folder: Path) -> Saved:
+        config, record = read_config(folder / CONFIG), trained_on.read(folder)  # first: the weights' checksums
+        return Saved(folder, config, checkpoint.read_weights(folder), record)  # then show they were still there
+
+    return checkpoint.read_whole(path, locate, read)[1]
 
 
 def read_config(file: Path) -> Config:

@@ -105,7 +105,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     set_seed(config.train.seed, device_specific=True)
     source = load_init(model, init, config, backbone) if init is not None else None
     per_process = config.train.batch_size // accelerator.num_processes
-    started_from = run_folder.claim(config, accelerator, init and init.folder)  # only now, once all of that works
+    started_from = run_folder.claim(config, accelerator, init.folder if init else None)  # only now, once all of that works
     if started_from is not None:
         accelerator.print(f"weights from {started_from} ({source})")
     # Its own generator: starting an iterator draws a seed from it, not from the global one that

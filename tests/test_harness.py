@@ -117,6 +117,13 @@ def test_exact_accuracy_by_wording_groups_puzzles_by_their_phrasing():
     assert groups["3"] == {"exact_accuracy": 1.0, "num_puzzles": 2}
 
 
+def test_weights_saved_without_their_config_are_evaluated_with_the_runs(run, tmp_path):
+    copy = shutil.copytree(run, tmp_path / "run")
+    (copy / "final" / "config.yaml").unlink()  # a hand-made final/ (its checksums cover only the weights)
+    report = evaluate_run(copy, out=tmp_path / "report")
+    assert report["checkpoint"] == str(copy / "final") and report["num_puzzles"] == 16
+
+
 def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     checkpoint = run / "checkpoints" / "step_00000002"
     report = evaluate_run(checkpoint, ["task.held_out_wordings=[1]"], split="test_heldout", out=tmp_path)
