@@ -118,8 +118,9 @@ def read_saved(path: str | Path) -> Saved:
     backbone and data load for minutes: a run still training in `path` may delete that checkpoint
     meanwhile (checkpoint.read_whole reads its newest then)."""
     def read(folder: Path) -> Saved:
-        config, record = read_config(folder / CONFIG), trained_on.read(folder)  # first: the weights' checksums
-        return Saved(folder, config, checkpoint.read_weights(folder), record)  # then show they were still there
+        # The config and record first: the checksums read_weights verifies then show they were still there.
+        config, record = read_config(folder / CONFIG), trained_on.read(folder)
+        return Saved(folder, config, checkpoint.read_weights(folder), record)
 
     return checkpoint.read_whole(path, locate, read)[1]
 
