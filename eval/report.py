@@ -10,6 +10,7 @@ The JSON is written even when plotting fails, so a broken matplotlib never loses
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import torch
@@ -62,20 +63,44 @@ def compute(metrics: dict, N_sup: int, T: int, n: int) -> dict:
 
 def write_report(report: dict, out_dir: str | Path) -> Path:
     """report.json plus the plots in `out_dir`; returns the JSON path, which the report also holds
-    (`report`, as docs/evaluation.md lists it)."""
+    (`report`, as docs/evaluation.md lists it).
+
+    Each file is written under a temporary name of its own and all are renamed into place at the
+    end, report.json last. Two evaluations writing one folder at once (`python -m eval RUN` twice,
+    both into RUN/eval/test) wrote the same files in place: a report.json beside the other's plots,
+    or a plot cut into the other's. A reader (or a write cut short) now finds a whole earlier
+    report or a whole new one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = {}
-    if report.get("num_puzzles"):
-        try:
-            plots["recursion_curve"] = plot_recursion_curve(report, out / "recursion_curve.png")
-            plots["halting_steps"] = plot_halting_steps(report, out / "halting_steps.png")
-        except Exception as err:  # plotting is a nicety; the numbers must survive it
-            report["plot_error"] = f"{type(err).__name__}: {err}"
-    report["plots"] = {name: path.name for name, path in plots.items()}
-    path = out / "report.json"
-    report["report"] = str(path)
-    path.write_text(json.dumps(report, indent=2))
+    made: list[Path] = []  # every temporary file: at the end each is renamed into place, or left by a failure
+
+    def temporary(name: str) -> Path:
+        # Hidden, this writer's own, ending as `name` does (matplotlib picks the format by it); not
+        # tempfile.mkstemp, whose files only their owner can read.
+        stem, suffix = name.rsplit(".", 1)
+        made.append(out / f".{stem}.{uuid.uuid4().hex[:12]}.{suffix}")
+        return made[-1]
+
+    ready: dict[str, Path] = {}  # final name -> its temporary file, written whole
+    try:
+        plots = {}
+        if report.get("num_puzzles"):
+            try:
+                for name, plot in (("recursion_curve", plot_recursion_curve), ("halting_steps", plot_halting_steps)):
+                    ready[f"{name}.png"] = plot(report, temporary(f"{name}.png"))
+                    plots[name] = f"{name}.png"
+            except Exception as err:  # plotting is a nicety; the numbers must survive it
+                report["plot_error"] = f"{type(err).__name__}: {err}"
+        report["plots"] = plots
+        path = out / "report.json"
+        report["report"] = str(path)
+        ready[path.name] = temporary(path.name)
+        ready[path.name].write_text(json.dumps(report, indent=2))
+        for name, tmp in ready.items():  # report.json last
+            tmp.replace(out / name)
+    finally:
+        for tmp in made:
+            tmp.unlink(missing_ok=True)
     return path
 
 

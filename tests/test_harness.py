@@ -857,3 +857,45 @@ def test_the_evaluation_summary_flags_what_makes_a_split_not_held_out(capsys, mo
     out = capsys.readouterr().out
     assert "trained on" not in out
 
+
+
+def test_two_evaluations_writing_one_folder_at_once_leave_one_whole_report(run, tmp_path, monkeypatch):
+    """`python -m eval RUN` twice at once (here the second with another N_sup) writes one folder,
+    RUN/eval/test. The second writes its report while the first still draws its plots: the folder
+    then held the first's report.json beside a plot of the second's."""
+    import eval.report as report_module
+
+    drawing, calls = report_module.plot_halting_steps, []
+
+    def other_writes_meanwhile(report, path):
+        calls.append(path)
+        if len(calls) == 1:
+            evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path / "both")
+        return drawing(report, path)
+
+    monkeypatch.setattr(report_module, "plot_halting_steps", other_writes_meanwhile)
+    evaluate_run(run, out=tmp_path / "both")
+    saved = json.loads((tmp_path / "both" / "report.json").read_text())
+    report_module.write_report(saved, tmp_path / "again")  # the plots that report draws
+    for plot in ("recursion_curve.png", "halting_steps.png"):
+        assert (tmp_path / "both" / plot).read_bytes() == (tmp_path / "again" / plot).read_bytes(), plot
+    assert sorted(p.name for p in (tmp_path / "both").iterdir()) == ["halting_steps.png", "recursion_curve.png",
+                                                                    "report.json"]  # no temporary file left
+
+
+def test_a_report_cut_short_leaves_the_earlier_one_whole(run, tmp_path, monkeypatch):
+    """Ctrl-C (or a full disk) while a plot is saved: the report and plots of the evaluation before
+    stay as they were (they were rewritten in place: an earlier plot cut, beside a newer one)."""
+    import eval.report as report_module
+
+    evaluate_run(run, out=tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def cut_short(report, path):
+        path.write_bytes(b"\x89PNG cut")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "plot_halting_steps", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
