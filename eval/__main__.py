@@ -137,6 +137,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
 
     run = locate(path)[0]
+    read_from = os.stat(run)  # which a move keeps: a new run in its train.output_dir may move it aside (where_now)
 
     def read(folder: Path) -> tuple:
         # All of it now, not after minutes of data and embedding: a run still training in `path`
@@ -202,8 +203,36 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             "device": str(device), "batch_size": batch_size,
         }
     out = Path(out) if out else run / "eval" / split.replace(":", "-")
+    now = where_now(run, read_from)
+    if now != run:  # moved while evaluated: the folder at `run` is another run's now, or none
+        inside = out.resolve().is_relative_to(run.resolve())
+        if now is None and inside:
+            raise HarnessError(f"{run} was moved or deleted while it was evaluated (not to {run}-<when it started>, "
+                               f"where a new training run in it moves it): its report is not written into {out}, "
+                               f"which is no longer its folder. Evaluate it again where it is now")
+        if now is not None:
+            report["run"], report["checkpoint"] = str(now), str(now / folder.relative_to(run))
+            out = now / out.resolve().relative_to(run.resolve()) if inside else out
     write_report(report, out)  # sets report["report"], its path
     return report
+
+
+def where_now(run: Path, read_from: os.stat_result) -> Path | None:
+    """Where the folder evaluated (`read_from`: its os.stat before its weights were read) is now; None
+    where it is gone. A new training run given the same train.output_dir moves the run there aside,
+    to `<output_dir>-<when it started>` beside it (hybrid.run_folder.claim), perhaps while it is
+    evaluated: its report then goes with it, not into the new run's folder (where it read as the
+    new run's, its `checkpoint` naming the new run's weights)."""
+    def same(folder: Path) -> bool:
+        try:
+            return os.path.samestat(os.stat(folder), read_from)
+        except OSError:  # not there
+            return False
+
+    if same(run):
+        return run
+    beside = run.resolve()
+    return next((moved for moved in beside.parent.glob(f"{beside.name}-*") if same(moved)), None)
 
 
 def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:

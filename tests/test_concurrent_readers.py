@@ -165,3 +165,47 @@ def test_a_branch_whose_checkpoint_the_run_deletes_while_it_loads_says_so(traini
     with pytest.raises(CheckpointError, match="step_00000004 was deleted while it was loaded.*Resume again"):
         train(small_config(f"train.resume={run}", f"train.output_dir={run.parent / 'b'}", "train.steps=6"))
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000002", "step_00000006"]  # none .corrupt
+
+
+def test_a_run_moved_aside_while_evaluated_takes_its_report_with_it(small_config, monkeypatch):
+    """A new training run given the same train.output_dir moves the run being evaluated aside (to
+    `<output_dir>-<when it started>`): the report goes with the run it scores. It went to the new
+    run's folder, as that run's, its `checkpoint` naming the new run's final/."""
+    import eval.__main__ as harness
+
+    config = small_config()
+    train(config)
+    run = Path(config.train.output_dir)
+    scoring, new_runs = harness.predict, []
+
+    def new_run_meanwhile(*args, **kwargs):
+        if not new_runs:
+            new_runs.append(train(small_config("train.steps=2")))
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "predict", new_run_meanwhile)
+    report = evaluate_run(run, device="cpu")
+    [moved] = run.parent.glob("run-*")
+    assert report["report"] == str(moved / "eval" / "test" / "report.json") and Path(report["report"]).is_file()
+    assert report["run"] == str(moved) and report["checkpoint"] == str(moved / "final")
+    assert not (run / "eval").exists() and (run / "final").is_dir()  # the new run's folder: its own files alone
+
+
+def test_a_run_deleted_while_evaluated_gets_no_report_in_its_place(small_config, monkeypatch):
+    """Not moved aside beside it (deleted, or moved by hand): no report is written where it was, which
+    made a folder holding only eval/ (or filed it under whatever is there now)."""
+    import eval.__main__ as harness
+
+    config = small_config()
+    train(config)
+    run = Path(config.train.output_dir)
+    scoring = harness.predict
+
+    def deleted_meanwhile(*args, **kwargs):
+        shutil.rmtree(run, ignore_errors=True)
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "predict", deleted_meanwhile)
+    with pytest.raises(harness.HarnessError, match="moved or deleted while it was evaluated"):
+        evaluate_run(run, device="cpu")
+    assert not run.exists()
