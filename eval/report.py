@@ -72,35 +72,29 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
     report or a whole new one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    made: list[Path] = []  # every temporary file: at the end each is renamed into place, or left by a failure
-
-    def temporary(name: str) -> Path:
-        # Hidden, this writer's own, ending as `name` does (matplotlib picks the format by it); not
-        # tempfile.mkstemp, whose files only their owner can read.
-        stem, suffix = name.rsplit(".", 1)
-        made.append(out / f".{stem}.{uuid.uuid4().hex[:12]}.{suffix}")
-        return made[-1]
-
-    ready: dict[str, Path] = {}  # final name -> its temporary file, written whole
+    # This writer's own hidden names, each ending as its final name does (matplotlib picks the format
+    # by it); not tempfile.mkstemp, whose files only their owner can read.
+    mine = f".{uuid.uuid4().hex[:12]}."
+    ready: dict[str, Path] = {}  # final name -> its file, written whole
     try:
         plots = {}
         if report.get("num_puzzles"):
             try:
                 for name, plot in (("recursion_curve", plot_recursion_curve), ("halting_steps", plot_halting_steps)):
-                    ready[f"{name}.png"] = plot(report, temporary(f"{name}.png"))
+                    ready[f"{name}.png"] = plot(report, out / f"{mine}{name}.png")
                     plots[name] = f"{name}.png"
             except Exception as err:  # plotting is a nicety; the numbers must survive it
                 report["plot_error"] = f"{type(err).__name__}: {err}"
         report["plots"] = plots
         path = out / "report.json"
         report["report"] = str(path)
-        ready[path.name] = temporary(path.name)
+        ready[path.name] = out / f"{mine}{path.name}"
         ready[path.name].write_text(json.dumps(report, indent=2))
-        for name, tmp in ready.items():  # report.json last
-            tmp.replace(out / name)
+        for name, written in ready.items():  # report.json last
+            written.replace(out / name)
     finally:
-        for tmp in made:
-            tmp.unlink(missing_ok=True)
+        for left in out.glob(f"{mine}*"):  # by a failure
+            left.unlink(missing_ok=True)
     return path
 
 
