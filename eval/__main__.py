@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -148,6 +149,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         return config_file, trained, load_config(list(overrides), base=config_file), record, read_weights(folder, ema)
 
     folder, (config_file, trained, config, record, saved) = read_whole(path, lambda p: weights_to_evaluate(p, ema), read)
+    writable(Path(out) if out is not None else run / "eval")  # before minutes of evaluating
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
@@ -213,8 +215,23 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         if now is not None:
             report["run"], report["checkpoint"] = str(now), str(now / folder.relative_to(run))
             out = now / out.resolve().relative_to(run.resolve()) if inside else out
-    write_report(report, out)  # sets report["report"], its path
+    try:
+        write_report(report, out)  # sets report["report"], its path
+    except OSError as err:  # a disk that filled meanwhile
+        raise HarnessError(str(checkpoint.unwritable(out, err, "Free space there, or give --out another folder, "
+                                                               "and evaluate again"))) from None
     return report
+
+
+def writable(folder: Path) -> None:
+    """Make the report's folder now: one that cannot be written (below a file, on a read-only disk)
+    is said before minutes of evaluating, not after them in a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise HarnessError(f"cannot write the report in {folder} ({err.strerror or err}): give --out a folder "
+                           f"that can be written") from None
 
 
 def where_now(run: Path, read_from: os.stat_result) -> Path | None:

@@ -117,6 +117,29 @@ def test_exact_accuracy_by_wording_groups_puzzles_by_their_phrasing():
     assert groups["3"] == {"exact_accuracy": 1.0, "num_puzzles": 2}
 
 
+def test_a_report_folder_that_cannot_be_written_is_said_before_evaluating(run, tmp_path, monkeypatch):
+    import hybrid.inference
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("the backbone loaded: the folder was checked only after evaluating")
+
+    monkeypatch.setattr(hybrid.inference, "backbone_named_in", no_backbone)
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(HarnessError, match="cannot write the report in .*notes.txt/report.*--out a folder that can"):
+        evaluate_run(run, out=tmp_path / "notes.txt" / "report")  # was: NotADirectoryError, after evaluating
+
+
+def test_a_report_that_cannot_be_written_at_the_end_is_an_error_saying_what_to_do(run, tmp_path, monkeypatch):
+    import eval.__main__
+
+    def disk_full(report, out):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(eval.__main__, "write_report", disk_full)
+    with pytest.raises(HarnessError, match=r"could not write .*report \(.* free there\): .*No space left.*another folder"):
+        evaluate_run(run, out=tmp_path / "report")
+
+
 def test_weights_saved_without_their_config_are_evaluated_with_the_runs(run, tmp_path):
     copy = shutil.copytree(run, tmp_path / "run")
     (copy / "final" / "config.yaml").unlink()  # a hand-made final/ (its checksums cover only the weights)
