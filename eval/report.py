@@ -69,7 +69,7 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
     end, report.json last. Two evaluations writing one folder at once (`python -m eval RUN` twice,
     both into RUN/eval/test) wrote the same files in place: a report.json beside the other's plots,
     or a plot cut into the other's. A reader (or a write cut short) now finds a whole earlier
-    report or a whole new one."""
+    report or a whole new one, without an earlier report's plot that this one does not draw."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # This writer's own hidden names, each ending as its final name does (matplotlib picks the format
@@ -90,6 +90,8 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
         report["report"] = str(path)
         ready[path.name] = out / f"{mine}{path.name}"
         ready[path.name].write_text(json.dumps(report, indent=2))
+        for stale in {"recursion_curve.png", "halting_steps.png"} - ready.keys():  # an earlier report's, replaced
+            (out / stale).unlink(missing_ok=True)
         for name, written in ready.items():  # report.json last
             written.replace(out / name)
     finally:

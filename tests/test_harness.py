@@ -769,6 +769,7 @@ def test_a_report_of_no_puzzles_has_no_plots_and_no_plot_error(tmp_path):
     plots, and no plot_error that would send a reader hunting for a broken matplotlib."""
     from eval.report import write_report
 
+    (tmp_path / "recursion_curve.png").write_bytes(b"an earlier report's")  # which this one replaces
     path = write_report({"num_puzzles": 0, "puzzle_failures": {"count": 1, "first": []}}, tmp_path)
     saved = json.loads(path.read_text())
     assert saved["plots"] == {} and "plot_error" not in saved
