@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, load_weights, read_weights, read_whole
 from hybrid.config import Config, ConfigError, as_dict, load_config
+from hybrid.folders import make_writable
 from hybrid.solve import positive
 
 
@@ -227,8 +227,7 @@ def writable(folder: Path) -> None:
     """Make the report's folder now: one that cannot be written (below a file, on a read-only disk)
     is said before minutes of evaluating, not after them in a traceback."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
+        make_writable(folder)
     except OSError as err:
         raise HarnessError(f"cannot write the report in {folder} ({err.strerror or err}): give --out a folder "
                            f"that can be written") from None

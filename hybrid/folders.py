@@ -9,6 +9,7 @@ one run of several started together, which the others wait for.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -16,6 +17,13 @@ from hybrid.checkpoint import replace_folder, unwritable
 from hybrid.lock import locked
 
 T = TypeVar("T")
+
+
+def make_writable(folder: Path) -> None:
+    """Make `folder` (with its parents) and write a file in it, raising the OSError where it cannot
+    be written (below a file, a read-only disk): said before minutes of work, not after them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tempfile.TemporaryFile(dir=folder).close()
 
 
 def write_folder(path: Path, write: Callable[[Path], T], fix: str | None = None,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
+from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
 
@@ -55,8 +55,7 @@ def running_in(accelerator, output_dir: str | Path):
                 raise ConfigError(f"train.output_dir={output_dir} is a file; name a folder for the run "
                                   f"(its config.yaml, checkpoints/ and final/)")
             try:  # a folder that cannot be written would fail only at the first save, after data and embedding
-                out.parent.mkdir(parents=True, exist_ok=True)
-                tempfile.TemporaryFile(dir=out.parent).close()
+                make_writable(out.parent)
             except OSError as err:
                 raise ConfigError(f"train.output_dir={output_dir}: cannot write in {out.parent} ({err.strerror or err}); "
                                   f"choose a writable folder") from None
