@@ -168,8 +168,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     weights = load_weights(model, folder, ema, weights=saved)
-    differs = trained_on.differences(record, backbone)
-    trained_on.warn(folder, differs)  # not the states the weights were trained on
+    differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
     r = config.reasoner
     report = {

@@ -278,7 +278,7 @@ def resume_here(accelerator, config: Config, progress, backbone=None) -> Path:
     path = checkpoint.resume(accelerator, config.train.resume, out_dir)
     check_resume_settings(path, config)  # again: `latest` may have fallen back to an older one
     if backbone is not None and accelerator.is_main_process:  # the same backbone.path may hold other weights now
-        trained_on.check(path, backbone)
+        trained_on.check(path, trained_on.read(path), backbone)
     accelerator.print(f"resumed from {path} at batch {progress.step}")
     superseded = supersede(accelerator, out_dir, progress.step)
     if superseded:

@@ -79,8 +79,8 @@ def warn(folder: Path, found: list[str] | None) -> None:
                       f"What they answer and score here is a transfer, not the model as trained", stacklevel=3)
 
 
-def check(folder: Path, backbone) -> list[str] | None:
-    """`differences` for the weights in `folder`, each one warned about."""
-    found = differences(read(folder), backbone)
+def check(folder: Path, record: dict | None, backbone) -> list[str] | None:
+    """`differences` for the weights in `folder` (`record`: what `read` found there), each one warned about."""
+    found = differences(record, backbone)
     warn(folder, found)
     return found

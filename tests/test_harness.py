@@ -287,7 +287,7 @@ def test_a_folders_changed_added_and_removed_files_are_named_and_a_record_that_i
     assert trained_on.differences(record, now("model.safetensors=2")) == named("config.json")
     for text in ("[1, 2]", '"text"', "{not json"):  # edited or overwritten: no record, never a failed load
         (tmp_path / trained_on.FILE).write_text(text)
-        assert trained_on.read(tmp_path) is None and trained_on.check(tmp_path, now("other=1")) is None
+        assert trained_on.read(tmp_path) is None and trained_on.check(tmp_path, trained_on.read(tmp_path), now("other=1")) is None
 
 
 def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
