@@ -113,7 +113,10 @@ def saved_tensor_bytes(fn: Callable[[], object], exclude=()) -> int:
         storage = t.untyped_storage()
         if storage.data_ptr() not in skip:
             seen.setdefault(storage.data_ptr(), storage.nbytes())
-        return t
+        # Not `t` itself: a saved output would then hold its own grad_fn, a cycle through
+        # autograd's C++ graph that gc cannot see, and every call leaked the forward's activations
+        # (on an H200, bench/reasoner_step.py's peaks grew by them from one measurement to the next).
+        return t.detach()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()

@@ -39,6 +39,20 @@ def test_reasoner_step_memory_is_flat_in_T_and_grows_with_n(tmp_path):
     assert result["checks"]["linear_in_n_activation_bytes"]["r2"] > 0.99
 
 
+def test_counting_saved_activations_leaves_none_of_them_alive():
+    import gc
+    import weakref
+
+    net = torch.nn.Linear(64, 64)
+    x = torch.randn(32, 64)
+    counted = common.saved_tensor_bytes(lambda: net(x).relu().sum(), exclude=[*net.parameters(), x])
+    assert counted == 32 * 64 * 4  # relu's output (saved for its backward), 32 x 64 floats
+    weight = weakref.ref(net.weight)
+    del net
+    gc.collect()
+    assert weight() is None, "the forward's graph (which holds the weight) outlived the count"
+
+
 def test_cache_layout_compares_the_stored_entry_with_a_padded_one(tmp_path):
     import cache_layout
 
