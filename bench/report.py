@@ -183,11 +183,45 @@ def fresh_clone(r: dict) -> str:
                               x["note"]] for x in r["runs"]])])
 
 
+def gpu_check(r: dict) -> str:
+    """Every check of one call on a lent GPU machine, and what the first call (before 058e2ef) gave."""
+    rows = [[c["check"], c["status"], c["seconds"], c["figure"] or c["error"], c.get("figures", {}).get("peak_gpu_mib")]
+            for c in r["checks"]]
+    ok = sum(c["status"] == "ok" for c in r["checks"])
+    cache = next(c for c in r["checks"] if c["check"] == "bench_backbone_cache")["figures"]["summary"]
+    out = ["## On a GPU (bench/gpu_check.py)", "",
+           f"One prepared call on a lent GPU machine ({r['size']} sizes): {ok} of {len(r['checks'])} checks ok in "
+           f"{r['total_seconds']:.0f} s. The training checks run 6x6 Sudoku for 40 batches, too few to learn it: "
+           "they show each path runs on CUDA; `minilm_default_job` (configs/default.yaml as it is) shows it "
+           "learns. The benches run at batch 256 and 81 slots. Peak GPU MiB is `torch.cuda.max_memory_allocated` "
+           "during the check.", "", where(r), "",
+           table(["check", "status", "seconds", "key figure", "peak GPU MiB"], rows), "",
+           f"At the default job's size (batch 128, 36 slots) the GPU is far from busy: the reasoner's "
+           f"{cache['reasoner_gflop_per_batch']:.0f} GFLOP a batch took {cache['reasoner_seconds_per_batch']:.2f} s "
+           f"(about {cache['reasoner_gflop_per_batch'] / cache['reasoner_seconds_per_batch'] / 1000:.0f} TFLOP/s, "
+           "where an H200 does about 60 in fp32), a step of many small kernels the host launches one by one, "
+           f"and MiniLM's forward {cache['backbone_seconds_per_batch']:.2f} s. So the embedding cache's bound here is "
+           f"{cache['bound']:.1f}x, and bf16 autocast pays off only at the benches' larger sizes."]
+    first = RESULTS / "gpu_check_run1.json"
+    if first.exists():
+        earlier = json.loads(first.read_text())
+        speeds = {c["check"]: c["figure"] for c in earlier["checks"]}
+        loads = [x["machine"].get("load_average_1min") for x in (earlier, r)]
+        out += ["", "The same call minutes earlier, on another machine of the same kind, before 058e2ef "
+                f"(`bench/results/gpu_check_run1.json`): training fp32 {speeds['train_fp32']}, without the cache "
+                f"{speeds['train_no_cache']}, the default job {speeds['minilm_default_job']}, "
+                f"{speeds['bench_backbone_cache']}. With the host launching every kernel, throughput follows the host: that machine's load "
+                f"average was {loads[0]} at the end against {loads[1]}. Accuracies and the training checks' memory were the "
+                "same. Its reasoner-step peaks grew from one measurement to the next "
+                "(memory flat in T: False): the activation count leaked each measured forward, fixed in 058e2ef."]
+    return "\n".join(out)
+
+
 SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
             "vs_reference_speed": vs_reference_speed, "vs_reference_6x6_equal_steps": vs_reference_6x6_equal_steps,
             "vs_reference_compiled": vs_reference_compiled,
             "test_time_compute": test_time_compute, "main_job": main_job, "fresh_clone": fresh_clone,
-            "cache_layout": cache_layout, "generation": generation}
+            "cache_layout": cache_layout, "generation": generation, "gpu_check": gpu_check}
 
 
 FOOTER = """## Notes (2026-11-23, the 2-core machine)
@@ -219,18 +253,16 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 
 ## Not measured here
 
-- GPU sizes: the scripts that time the reasoner or a trained model take `--device cuda` (and
-  `--bf16` where it applies); those that train through `hybrid/train.py` use the GPU when there
-  is one. No GPU was lent to this session, so no GPU figures are recorded on this page yet. `bench/gpu_check.py`
-  is the way to take them: one `run` call on a lent GPU machine trains on CUDA in fp32 (cache
-  on and off), bf16 and fp16, runs LoRA, `solve` and `python -m eval`'s `evaluate_run`, the
-  default job on MiniLM, 8-bit and 4-bit backbones, and the throughput benches, one row each
-  (bench/README.md, "On a lent GPU machine", has the call and what to prepare for it).
-  Until then, two things are checked on the CPU: tests/test_device_placement.py runs training,
+- Several GPUs: `bench/gpu_check.py` (the GPU section above) runs on one GPU, the only kind lent
+  so far. Multi-process training, resuming and evaluation are checked on the CPU: the tests run
+  two processes through Accelerate, and tests/test_device_placement.py runs training,
   evaluation and `solve` on a pretend accelerator, where a tensor left on the CPU among the
   device's tensors fails as it would on a GPU, and counts how often a supervision step makes the
   host wait for the device (once per step for the halting flags, once per chunk for which samples
-  halted, once per batch for the logged figures); tests/test_train.py trains under bf16 autocast.
+  halted, once per batch for the logged figures).
+- A full run at the paper's size on a GPU (`reasoner=trm_paper train=trm_paper task.size=9`): the
+  reasoner-step table of the GPU section times its step (batch 256, 81 slots), but a run of
+  20,000 steps does not fit the 15 minutes of device time a session is lent.
 - `torch.compile` is opt-in (`reasoner.compile=true`): its first call compiles for tens of
   seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 

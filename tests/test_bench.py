@@ -344,3 +344,10 @@ def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tm
     readme.write_text("# x\n\n## Quick start\n\n```bash\npip install .\n```\n")
     with pytest.raises(SystemExit, match="no '## Quick start' bash block with two command lines"):
         fresh_clone.quick_start(readme)
+
+
+def test_the_performance_page_is_what_report_renders_from_the_results():
+    import report
+
+    assert report.DOC.read_text() == report.render(), (
+        "docs/performance.md differs from bench/results/*.json: run `python bench/report.py --write`")
