@@ -43,12 +43,13 @@ def test_counting_saved_activations_leaves_none_of_them_alive():
     import gc
     import weakref
 
-    net = torch.nn.Linear(64, 64)
-    x = torch.randn(32, 64)
-    counted = common.saved_tensor_bytes(lambda: net(x).relu().sum(), exclude=[*net.parameters(), x])
+    def count() -> tuple[int, weakref.ref]:
+        net, x = torch.nn.Linear(64, 64), torch.randn(32, 64)
+        counted = common.saved_tensor_bytes(lambda: net(x).relu().sum(), exclude=[*net.parameters(), x])
+        return counted, weakref.ref(net.weight)
+
+    counted, weight = count()
     assert counted == 32 * 64 * 4  # relu's output (saved for its backward), 32 x 64 floats
-    weight = weakref.ref(net.weight)
-    del net
     gc.collect()
     assert weight() is None, "the forward's graph (which holds the weight) outlived the count"
 
