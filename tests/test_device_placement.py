@@ -167,11 +167,11 @@ def seeded():
     torch.manual_seed(0)  # the same weights, so the same samples halt, whichever tests ran before
 
 
-def tiny_config(*overrides: str):
+def tiny_config(*overrides: str, task: tuple[str, ...] = ("task=sudoku", "task.size=4")):
     from hybrid.config import load_config
 
-    return load_config(["task=sudoku", "task.size=4", "backbone.path=chars:1", "reasoner.hidden=16", "reasoner.n=2",
-                        "reasoner.T=2", "reasoner.N_sup=3", "train.halt=true", "train.tracker=null", *overrides])
+    return load_config([*task, "backbone.path=chars:1", "reasoner.hidden=16", "reasoner.n=2", "reasoner.T=2",
+                        "reasoner.N_sup=3", "train.halt=true", "train.tracker=null", *overrides])
 
 
 def halting_half(model, batch: tuple | None = None) -> None:
@@ -184,7 +184,9 @@ def halting_half(model, batch: tuple | None = None) -> None:
         start = model.initial_carry(*labels.shape, "cpu")
         with torch.no_grad():
             q_halt = model(*model.read(states.float(), mask, token_slot.long()), start.y, start.z).q_halt
-            model.reasoner.halt_head.bias -= q_halt.median()
+            # Between the two middle samples (median() would take one of them, leaving it at exactly
+            # 0, where the last bit of the device's arithmetic decides whether it halts).
+            model.reasoner.halt_head.bias -= q_halt.quantile(0.5)
 
 
 def synthetic_batch(size: int, tokens: int, hidden: int, slots: int, classes: int) -> tuple:
@@ -252,17 +254,42 @@ def test_evaluation_runs_on_the_accelerator(adapter):
     assert score_predictions(pred, task)["num_puzzles"] == 6
 
 
-@pytest.mark.parametrize("backbone, fixed_steps", [("chars:1", False), ("chars:1", True), ("bert", False)])
-def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, fixed_steps):
+def tiny_path(tiny_backbone, backbone: str) -> str:
+    return backbone if backbone.startswith("chars") else tiny_backbone(backbone)
+
+
+def live_batch(backbone, task, puzzles: list) -> tuple:
+    """(states, mask, token_slot, labels, index) of the puzzles, as solving reads them (on the CPU)."""
+    from datasets import Dataset
+    from torch.utils.data import default_collate
+
+    from hybrid.cache import LiveStates
+
+    states = LiveStates(backbone, Dataset.from_list([p.to_record() for p in puzzles]), task.num_slots)
+    return tuple(default_collate(states.__getitems__(list(range(len(puzzles))))))
+
+
+@pytest.mark.parametrize("backbone, overrides, fixed_steps", [
+    ("chars:1", (), False), ("chars:1", (), True), ("bert", (), False),
+    # the character front end's position columns (a buffer moved with it) and trigrams, read by attention
+    ("chars", ("adapter.kind=query_attention",), False),
+    # the layer choices that hook the backbone's blocks: stopping as a state enters one, the mean of the last k
+    ("bert", ("backbone.layer=1",), False), ("bert", ("backbone.layer=mean_last_2",), False),
+    ("llama", (), False), ("t5", (), False),
+    # LoRA: the solver reads token ids and the backbone runs inside the model, once per batch (LoraHybrid.read)
+    ("bert", ("backbone.lora.rank=4",), False),
+])
+def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, overrides, fixed_steps):
     """Hybrid.solve with the backbone and model on the device, halting puzzles leaving the batch,
     gives what it gives on the CPU; the backbone's token states come from the device, its masks
     and offsets from the tokenizer."""
     from eval.tasks import make_task
     from hybrid.backbone import load_for
     from hybrid.inference import Hybrid
+    from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
-    config = tiny_config(f"backbone.path={backbone if backbone.startswith('chars') else tiny_backbone(backbone)}")
+    config = tiny_config(f"backbone.path={tiny_path(tiny_backbone, backbone)}", *overrides)
     task = make_task(config.task)
     backbone = load_for(config, task)
     rng = random.Random(0)
@@ -270,7 +297,8 @@ def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, fixed_steps):
     for seed in range(20):  # a model whose halting head stops some puzzles early and lets others run on
         torch.manual_seed(seed)
         model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
-        halting_half(model)
+        halting_half(model, live_batch(backbone, task, puzzles))
+        model = with_backbone(model, backbone, config.backbone)
         on_cpu = Hybrid(model, backbone, task, config).solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)
         if fixed_steps or min(s.steps for s in on_cpu) < 3 == max(s.steps for s in on_cpu):
             break
