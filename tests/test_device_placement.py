@@ -311,6 +311,34 @@ def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, overrides, fix
     assert steps == [3] * 6 if fixed_steps else min(steps) < 3 == max(steps)
 
 
+def test_solving_with_views_runs_on_the_accelerator():
+    """ARC's solve(views=K): each puzzle asked in K turned and recoloured views, answered together
+    on the device (some halting early), the answers brought back, mapped into the puzzle's frame
+    and voted over, as on the CPU."""
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.inference import Hybrid
+    from hybrid.model import HybridModel
+
+    config = tiny_config(task=("task=arc", "task.max_size=4", "task.wordings=[2]"))  # query attention (auto)
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    rng = random.Random(0)
+    puzzles = [task.generate(rng, 0) for _ in range(3)]
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    views = [view for p in puzzles for view in Hybrid(model, backbone, task, config).ask(p, 4)]
+    halting_half(model, live_batch(backbone, task, views))
+    on_cpu = Hybrid(model, backbone, task, config).solve(puzzles, views=4, halt_threshold=0.5)
+    with pretend_accelerator():
+        solutions = Hybrid(to_pretend(model), to_pretend(backbone), task, config).solve(puzzles, views=4,
+                                                                                        halt_threshold=0.5)
+    assert [(s.answer, s.attempts, s.votes, s.steps, s.views) for s in solutions] == \
+           [(s.answer, s.attempts, s.votes, s.steps, s.views) for s in on_cpu]
+    assert all(s.error is None and s.views == 4 for s in solutions)
+    assert any(len(s.attempts) > 1 for s in solutions)  # views that disagree: a vote with several candidates
+    assert 4 < sum(s.steps for s in solutions) < 3 * 4 * 3  # some views halted early, some ran on
+
+
 @pytest.mark.parametrize("kind", ["bert", "gpt2"])
 def test_lora_training_runs_on_the_accelerator(tiny_backbone, kind):
     """backbone.lora: the batch is token ids and the transformer runs inside the trained module."""
