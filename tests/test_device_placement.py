@@ -235,10 +235,13 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
     assert all(isinstance(v, (int, float)) for v in stats.values())
 
 
-@pytest.mark.parametrize("adapter", ["span_pool", "query_attention"])
-def test_evaluation_runs_on_the_accelerator(adapter):
-    """eval.runner.predict as training's periodic evaluation and `python -m eval` run it: the
-    loader's CPU batches moved to the device, the predictions brought back to the host."""
+@pytest.mark.parametrize("adapter, sharded", [("span_pool", False), ("query_attention", False), ("span_pool", True)])
+def test_evaluation_runs_on_the_accelerator(adapter, sharded):
+    """eval.runner.predict as `python -m eval` runs it (the loader's CPU batches moved to the
+    device) and as training's periodic evaluation does (`sharded`: Accelerate's loader puts them
+    there, the predictions are gathered), the predictions brought back to the host."""
+    from accelerate import Accelerator
+
     from eval.runner import predict, score_predictions
     from eval.tasks import make_task
     from hybrid.model import HybridModel
@@ -248,8 +251,10 @@ def test_evaluation_runs_on_the_accelerator(adapter):
     model = HybridModel(config, 8, task.num_slots, len(task.vocab))
     halting_half(model)
     data = torch.utils.data.TensorDataset(*synthetic_batch(6, 20, 8, task.num_slots, len(task.vocab)))
+    accelerator = Accelerator(cpu=True) if sharded else None
     with pretend_accelerator() as device:
-        pred = predict(to_pretend(model), data, 3, batch_size=4, device=device, disable_progress=True)
+        pred = predict(to_pretend(model), data, 3, batch_size=4, device=device, disable_progress=True,
+                       accelerator=accelerator)
     assert all(type(t) is torch.Tensor and t.device.type == "cpu" for t in pred.values())  # back on the host
     assert score_predictions(pred, task)["num_puzzles"] == 6
 
