@@ -274,6 +274,34 @@ def live_batch(backbone, task, puzzles: list) -> tuple:
     return tuple(default_collate(states.__getitems__(list(range(len(puzzles))))))
 
 
+def test_the_embedding_cache_is_filled_from_and_read_onto_the_accelerator(tiny_backbone, tmp_path):
+    """hybrid.cache.embed_split with the backbone on the device, as training fills the cache: each
+    batch's token states come back to the host for the entry (fp16, unpadded), the same as
+    embedded on the CPU; evaluation then reads the entry's padded batches onto the device."""
+    from eval.runner import predict
+    from eval.tasks import make_task
+    from hybrid.backbone import load_for
+    from hybrid.cache import embed, embed_split
+    from hybrid.data import generate_split
+    from hybrid.model import HybridModel
+
+    config = tiny_config(f"backbone.path={tiny_backbone('bert')}", "backbone.layer=mean_last_2",
+                         "backbone.batch_size=3")
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    split = generate_split(task, 7, 0, [0], set(), "test")
+    on_cpu = embed(backbone, split, show_progress=False)
+    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab))
+    with pretend_accelerator() as device:
+        cached = embed_split(to_pretend(backbone), split, task.num_slots, tmp_path, "test")
+        assert type(cached.states) is torch.Tensor and cached.token_slot.equal(on_cpu["token_slot"])  # on the host
+        # the same states but for the last bit (fp16's is 1e-3 of a value): the device's kernels need
+        # not add up in the CPU's order
+        assert torch.allclose(cached.states.float(), on_cpu["states"].float(), rtol=2e-3, atol=1e-3)
+        pred = predict(to_pretend(model), cached, 2, batch_size=4, device=device, disable_progress=True)
+    assert pred["ids"].shape == (7, 2, task.num_slots) and pred["index"].tolist() == list(range(7))
+
+
 @pytest.mark.parametrize("backbone, overrides, fixed_steps", [
     ("chars:1", (), False), ("chars:1", (), True), ("bert", (), False),
     # the character front end's position columns (a buffer moved with it) and trigrams, read by attention
