@@ -235,6 +235,47 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
     assert all(isinstance(v, (int, float)) for v in stats.values())
 
 
+def test_training_resumes_on_the_accelerator():
+    """--resume as Accelerate's load_state does it: the weights, AdamW's moments and the EMA, saved
+    from the device and read back on the host (map_location="cpu"), are loaded into a new model,
+    optimizer and EMA already on the device, and training goes on there, the EMA averaging on."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from eval.tasks import make_task
+    from hybrid.ema import make_ema
+    from hybrid.model import HybridModel
+    from hybrid.supervision import supervise
+
+    config = tiny_config()
+    task = make_task(config.task)
+    batch = synthetic_batch(8, 20, 8, task.num_slots, len(task.vocab))
+    models = [HybridModel(config, 8, task.num_slots, len(task.vocab)) for _ in range(2)]  # trained, resumed
+    halting_half(models[0], batch)
+
+    def train(model, saved: list | None = None) -> tuple:
+        """supervise one batch on the device, first loading `saved`; returns the stats, the optimizer,
+        the EMA and their states as a checkpoint holds them (on the host)."""
+        model = to_pretend(model)
+        # not make_optimizer: its fused AdamW has no kernel for the pretend device
+        ema, optimizer = make_ema(model, 0.999), torch.optim.AdamW(model.parameters(), lr=1e-3)
+        for obj, state in zip((model, optimizer, ema), saved or []):
+            obj.load_state_dict(state)
+        stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer), ema,
+                          Accelerator(cpu=True), config)
+        host = [tree_map(lambda t: t.cpu() if isinstance(t, torch.Tensor) else t, obj.state_dict())
+                for obj in (model, optimizer, ema)]
+        return stats, optimizer, ema, host
+
+    with pretend_accelerator():
+        first, _, _, saved = train(models[0])
+        second, optimizer, ema, _ = train(models[1], saved)  # other initial weights, replaced by the saved ones
+    assert all(t.device == PRETEND for t in [*optimizer.param_groups[0]["params"], *ema.module.parameters()])
+    moments = [state[k] for state in optimizer.state.values() for k in ("exp_avg", "exp_avg_sq")]
+    assert moments and all(m.device == PRETEND for m in moments)
+    assert int(ema.n_averaged) == first["steps"] + second["steps"]  # averaging went on from where it was
+
+
 @pytest.mark.parametrize("adapter, sharded", [("span_pool", False), ("query_attention", False), ("span_pool", True)])
 def test_evaluation_runs_on_the_accelerator(adapter, sharded):
     """eval.runner.predict as `python -m eval` runs it (the loader's CPU batches moved to the
