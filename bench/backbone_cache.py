@@ -37,6 +37,7 @@ untimed batches in the same process, so the timed runs reuse the compiled graphs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -76,13 +77,24 @@ def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None
             "setup_and_eval_seconds": wall - metrics["train_seconds"], "work": metrics.get("work")}
 
 
+@contextlib.contextmanager
+def counting_flops():
+    """A FlopCounterMode that sees attention: scaled_dot_product_attention runs its math backend
+    (the same products as explicit matmuls), as the counter has no formula for the CPU's fused
+    attention kernel and counted none of the backbone's (or an attention mixer's) attention."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        yield counter
+
+
 def matmul_flops(preset: str, args, work: float) -> dict:
     """Matrix-multiply FLOPs of one training batch of the default task: the backbone's forward
     (what the cache saves) and the reasoner's supervision steps, `work` x N_sup x batch
     puzzle-steps of forward + backward (what is left). Counted on the first batch of puzzles."""
     import torch
     from torch.utils.data import default_collate
-    from torch.utils.flop_counter import FlopCounterMode
 
     from eval.tasks import make_task
     from hybrid.backbone import load_for
@@ -99,14 +111,14 @@ def matmul_flops(preset: str, args, work: float) -> dict:
     backbone = load_for(config, task)
     live = LiveStates(backbone, build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"],
                       task.num_slots)
-    with FlopCounterMode(display=False) as counter:
+    with counting_flops() as counter:
         states, mask, token_slot, labels, _ = default_collate(live.__getitems__(list(range(batch))))
     backbone_flops = counter.get_total_flops()
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     carry = model.initial_carry(batch, task.num_slots, states.device)
     with torch.no_grad():  # as hybrid.supervision.supervise reads a batch: once, weight-free, in fp32
         read = model.read(states.float(), mask, token_slot.long())
-    with FlopCounterMode(display=False) as counter:  # one supervision step of the whole batch
+    with counting_flops() as counter:  # one supervision step of the whole batch
         out = model(*read, carry.y, carry.z)
         stablemax_cross_entropy(out.logits, labels).mean().backward()
     per_puzzle_step = counter.get_total_flops() / batch
