@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         first_call_s[name] = time.perf_counter() - start
         for _ in range(args.warmup - 1):
             step()
+        sync(device)  # else their queued GPU work runs into the next variant's first call or the first timed step
     times = {name: [] for name in variants}
     for round_ in range(args.rounds):
         names = list(variants)

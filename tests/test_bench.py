@@ -54,6 +54,27 @@ def test_counting_saved_activations_leaves_none_of_them_alive():
     assert weight() is None, "the forward's graph (which holds the weight) outlived the count"
 
 
+def test_fast_paths_times_no_step_before_the_earlier_warm_ups_finished(tmp_path, monkeypatch):
+    """On CUDA a step returns before its kernels ran: the warm-up steps after a variant's first
+    call were never synchronised, so their GPU work ran into the next variant's first call (its
+    compile time) and into the first timed step."""
+    import time
+
+    import fast_paths
+
+    events, clock = [], time.perf_counter
+    monkeypatch.setattr(fast_paths, "sync", lambda device: events.append("sync"))
+    monkeypatch.setattr(fast_paths.time, "perf_counter", lambda: events.append("clock") or clock())
+    step = fast_paths.Step.__call__
+    monkeypatch.setattr(fast_paths.Step, "__call__", lambda self: events.append("step") or step(self))
+    fast_paths.main(["--batch", "2", "--slots", "4", "--hidden", "8", "--variants", "bf16", "--warmup", "3",
+                     "--rounds", "1", "--out", str(tmp_path / "fast_paths.json")])
+    timed = [i for i in range(1, len(events) - 2) if events[i - 1:i + 3] == ["clock", "step", "sync", "clock"]]
+    assert len(timed) == 4  # each variant's first call and its one timed round
+    for i in timed:  # the clock started after a synchronisation (or right after the previous measurement)
+        assert i < 2 or events[i - 2] in ("sync", "clock"), events[:i + 1]
+
+
 def test_cache_layout_compares_the_stored_entry_with_a_padded_one(tmp_path):
     import cache_layout
 
