@@ -41,7 +41,9 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
         table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
     work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""
     waited = results.get("data_seconds") or 0.0
-    data = f" ({waited:.0f} s of it waiting for data)" if waited > 0.1 * results["train_seconds"] else ""
+    live = not config.backbone.cache and config.backbone.lora is None  # the loader runs the backbone (LiveStates)
+    waiting = "the backbone embedding each batch: backbone.cache=false" if live else "waiting for data"
+    data = f" ({waited:.0f} s of it {waiting})" if waited > 0.1 * results["train_seconds"] else ""
     evaluating = f" (+ {results['eval_seconds']:.0f} s of periodic evaluation)" if results.get("eval_seconds") else ""
     table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))

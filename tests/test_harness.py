@@ -525,7 +525,8 @@ def test_a_training_run_prints_open_cell_accuracy_where_the_question_gives_cells
 
 def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data(tmp_path, capsys, monkeypatch):
     """The held-out wordings' exact accuracy is a row of its own; a run that spent more than a tenth
-    of its training time waiting for batches (a live backbone, slow workers) says how long."""
+    of its training time waiting for batches (slow workers, or the backbone without the cache) says
+    how long, and which."""
     from hybrid.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "250")  # one line per row
@@ -542,6 +543,9 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     assert re.search(r"exact accuracy \(held-out\)\s*│\s*0\.250  \(8 puzzles\)", out)  # not the cell accuracy
     assert re.search(r"exact accuracy \(held-out wordings\)\s*│\s*0\.125", out)
     assert "(30 s of it waiting for data)" in out
+    # without the cache the loader's wait is the backbone's forward, not data: said so
+    print_summary(load_config(["backbone.cache=false"]), results | {"data_seconds": 30.0}, tmp_path)
+    assert "(30 s of it the backbone embedding each batch: backbone.cache=false)" in capsys.readouterr().out
 
 
 def test_tracker_hyperparameters_are_the_config_flattened_to_dotted_keys():
