@@ -12,12 +12,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The suite states behaviour on the CPU, also on a machine with GPUs: there, training in-process
-# would take the GPU (Accelerate's default), and the two-process tests fork pytest, which is unsafe
-# once earlier tests have used CUDA (on an H200 the forked processes died of segmentation faults).
-# Set before any test asks torch about CUDA; subprocesses inherit it. bench/gpu_check.py checks
-# the GPU paths.
+# The suite states behaviour on the CPU, also on a machine with an accelerator: there, training
+# in-process would take it (Accelerate's default: CUDA, or MPS on a Mac), and the two-process tests
+# fork pytest, which is unsafe once earlier tests have used CUDA (on an H200 the forked processes
+# died of segmentation faults). Set before any test asks torch about CUDA; subprocesses inherit
+# both. bench/gpu_check.py checks the GPU paths.
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
+os.environ["ACCELERATE_USE_CPU"] = "1"
 
 import pytest  # noqa: E402
 
