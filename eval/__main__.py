@@ -162,7 +162,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     seen = trained_wordings(task, config, trained)
     left_out = 0
     if puzzles is None:
-        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs)
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, run)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
@@ -314,21 +314,45 @@ def held_out_but_trained(config: Config, trained: Config, split: str, seen: list
     return overlap
 
 
-def trained_puzzles(task, config: Config, trained: Config) -> set[str]:
+def recorded_splits(run: Path | None) -> Path | None:
+    """The splits folder training recorded in `run` (SPLITS_RECORD); None for a run from before records."""
+    from hybrid.data import SPLITS_RECORD
+
+    if run is None:
+        return None
+    try:
+        return Path(json.loads((run / SPLITS_RECORD).read_text())["folder"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def trained_puzzles(task, config: Config, trained: Config, run: Path | None = None) -> set[str]:
     """The puzzle keys (`Task.puzzle_key`) of the training split the weights were trained on, where
     the evaluated config would generate another one. A test split leaves out the training puzzles
     of its own config, and an override of a task field or the seed (`task.wordings`,
     `task.held_out_wordings`, `train.seed`) draws another training split: on a small puzzle space
-    (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. Empty
+    (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. So does
+    fixed data edited since training (a qa file with rows added): the same config recuts it. Empty
     when the two configs draw the same training split, or the family differs."""
-    if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
-        return set()  # the same training split: the test split already leaves it out
-    if trained.task.name != config.task.name:  # another family's puzzles are not these
-        return set()
+    from datasets import load_from_disk
+
     from hybrid.data import build_splits, examples
 
+    recorded = recorded_splits(run)
+    if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
+        if recorded is None or not hasattr(task, "splits"):  # generated: the same config draws the same split
+            return set()
+        if build_splits(task, config.task, config.train.seed, config.train.data_dir).folder.name == recorded.name:
+            return set()  # names, not paths: a data_dir moved since keeps its folders' names
+        warnings.warn(f"the data of task {config.task.name} changed since training, so its splits are cut anew: "
+                      f"the {recorded.name} split the weights were trained on is not this one", stacklevel=2)
+    if trained.task.name != config.task.name:  # another family's puzzles are not these
+        return set()
     try:  # saved by training in its data_dir, so usually read, not generated
-        split = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)["train"]
+        if recorded is not None and recorded.is_dir():  # the data as trained on, even if its file changed since
+            split = load_from_disk(str(recorded))["train"]
+        else:
+            split = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)["train"]
     except (ConfigError, PuzzleError, OSError) as err:  # a qa file since moved: say so, and score what there is
         warnings.warn(f"cannot rebuild the training split the weights were trained on ({err}), so this split may hold "
                       f"some of its puzzles", stacklevel=2)
@@ -336,15 +360,15 @@ def trained_puzzles(task, config: Config, trained: Config) -> set[str]:
     return {task.puzzle_key(e) for e in examples(split)}
 
 
-def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list):
+def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list, run: Path):
     """(data, examples, how many were left out): the split without the puzzles the weights were
     trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
-    seen = trained_puzzles(task, config, trained)
+    seen = trained_puzzles(task, config, trained, run)
     keep = [i for i, example in enumerate(exs) if task.puzzle_key(example) not in seen]
     if len(keep) == len(exs):
         return data, exs, 0
     warnings.warn(f"{len(exs) - len(keep)} of the {len(exs)} {split} puzzles of this config are puzzles the weights "
-                  f"were trained on (the overrides draw another training split than training did): left out",
+                  f"were trained on (the overrides, or data changed since, draw another training split than training did): left out",
                   stacklevel=2)
     return data.select(keep) if keep else None, [exs[i] for i in keep], len(exs) - len(keep)  # None: nothing to score
 

@@ -161,3 +161,21 @@ def test_an_answer_too_long_for_its_slots_says_how_long_it_is_and_the_limit():
     to pick a new limit."""
     with pytest.raises(PuzzleError, match=r"answer of 6 characters does not fit in task.max_answer_chars=4: 'abcdef'"):
         encode("abcdef", 4)
+
+
+def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(small_config, tmp_path):
+    """Rows added to the qa file after training recut its splits under the same config, and the
+    new test split held pairs the weights were trained on, scored as held out without a word.
+    Training records its splits folder; evaluation warns and leaves those pairs out."""
+    from eval.__main__ import evaluate_run
+    from hybrid.train import train
+
+    rows = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(40)]
+    data = write(tmp_path, "".join(rows[:24]))
+    train(small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=8",
+                       "train.batch_size=4", "train.steps=1"))
+    Path(data).write_text("".join(rows))  # more rows: a new shuffle, a new test split
+    with pytest.warns(UserWarning, match="changed since training"):
+        report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert report["trained_puzzles_left_out"] > 0
+    assert report["num_puzzles"] == 8 - report["trained_puzzles_left_out"]
