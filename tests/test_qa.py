@@ -179,3 +179,12 @@ def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(s
         report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
     assert report["trained_puzzles_left_out"] > 0
     assert report["num_puzzles"] == 8 - report["trained_puzzles_left_out"]
+
+
+def test_a_question_with_two_answers_is_a_warning(tmp_path):
+    """Both pairs are kept, but only one can ever be scored right: said, not left to a lower score."""
+    data = write(tmp_path, '{"question": "Capital?", "answer": "Paris"}\n{"question": "capital?", "answer": "Lyon"}\n'
+                           '{"question": "Colour?", "answer": "red"}\n{"question": "Colour?", "answer": "RED"}\n')
+    with pytest.warns(UserWarning, match=r"1 question\(s\) have more than one answer, e.g. 'capital\?': 'Paris', 'Lyon'"):
+        assert len(QA(data).pairs) == 4  # "red" and "RED" are one answer to verify: no conflict
+
