@@ -188,3 +188,8 @@ def test_a_question_with_two_answers_is_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"1 question\(s\) have more than one answer, e.g. 'capital\?': 'Paris', 'Lyon'"):
         assert len(QA(data).pairs) == 4  # "red" and "RED" are one answer to verify: no conflict
 
+
+def test_too_few_pairs_to_split_says_how_many_distinct_pairs_there_are(tmp_path):
+    """Ten copies of one line are one pair: the error says so, else lowering test_size looks like the fix."""
+    with pytest.raises(PuzzleError, match=r"\(1 distinct pair\(s\)\) leaves 0 training and 1 test"):
+        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n' * 10)).splits(10, 5, seed=0)

@@ -208,8 +208,10 @@ class QA(Task):
         asked = {text_answer.normalize(q) for q, _ in test}
         train = [p for p in train if text_answer.normalize(p[0]) not in asked][:train_size]
         if not train or not test:
-            raise PuzzleError(f"task.path={self.path!r} leaves {len(train)} training and {len(test)} test pairs; "
-                              "both need at least one (lower task.test_size or add rows)")
+            # Repeats count once: ten copies of one line are one pair, which no test_size can split.
+            held = f"{len(self.pairs)} distinct pair(s)" if len(names) == 1 else f"splits {sorted(names)}"
+            raise PuzzleError(f"task.path={self.path!r} ({held}) leaves {len(train)} training and {len(test)} "
+                              f"test pairs; both need at least one (lower task.test_size or add rows)")
         return {"train": [self.example(q, a) for q, a in train], "test": [self.example(q, a) for q, a in test]}
 
     def decode(self, example: Example, ids: list[int]) -> str:
