@@ -193,3 +193,10 @@ def test_too_few_pairs_to_split_says_how_many_distinct_pairs_there_are(tmp_path)
     """Ten copies of one line are one pair: the error says so, else lowering test_size looks like the fix."""
     with pytest.raises(PuzzleError, match=r"\(1 distinct pair\(s\)\) leaves 0 training and 1 test"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n' * 10)).splits(10, 5, seed=0)
+
+
+def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
+    """python -m eval RUN rebuilds the test split from the path saved in the run's config: after a
+    move the error says the override that evaluates it (python -m eval RUN task.path=NEW)."""
+    with pytest.raises(PuzzleError, match=r"no such file \(moved\? give its new place: task.path=NEW\)"):
+        QA("no/such/file.jsonl").pairs

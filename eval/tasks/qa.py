@@ -81,7 +81,8 @@ def load_source(path: str) -> dict[str, list[dict]]:
     if local.is_file():
         return {"all": read_json_rows(local)}
     if local.suffix in (".json", ".jsonl"):
-        raise PuzzleError(f"task.path={path!r}: no such file")
+        # A run's config keeps the path it trained with: evaluating it after the file moved lands here.
+        raise PuzzleError(f"task.path={path!r}: no such file (moved? give its new place: task.path=NEW)")
     import datasets  # imported here: only sources other than a JSON file need it
 
     try:
