@@ -199,7 +199,7 @@ def gpu_check(r: dict) -> str:
            f"At the default job's size (batch 128, 36 slots) the GPU is far from busy: the reasoner's "
            f"{cache['reasoner_gflop_per_batch']:.0f} GFLOP a batch took {cache['reasoner_seconds_per_batch']:.2f} s "
            f"(about {cache['reasoner_gflop_per_batch'] / cache['reasoner_seconds_per_batch'] / 1000:.0f} TFLOP/s, "
-           "where an H200 does about 60 in fp32), a step of many small kernels the host launches one by one, "
+           "against an H200's fp32 peak of about 67), a step of many small kernels the host launches one by one, "
            f"and MiniLM's forward {cache['backbone_seconds_per_batch']:.2f} s. So the embedding cache's bound here is "
            f"{cache['bound']:.1f}x, and bf16 autocast pays off only at the benches' larger sizes."]
     first = RESULTS / "gpu_check_run1.json"
@@ -261,8 +261,8 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
   host wait for the device (once per step for the halting flags, once per chunk for which samples
   halted, once per batch for the logged figures).
 - A full run at the paper's size on a GPU (`reasoner=trm_paper train=trm_paper task.size=9`): the
-  reasoner-step table of the GPU section times its step (batch 256, 81 slots), but a run of
-  20,000 steps does not fit the 15 minutes of device time a session is lent.
+  GPU section's reasoner-step check times a step of that shape (batch 256, 81 slots), but a run
+  of 20,000 steps does not fit the 15 minutes of device time a session is lent.
 - `torch.compile` is opt-in (`reasoner.compile=true`): its first call compiles for tens of
   seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 
