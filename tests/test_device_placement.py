@@ -236,9 +236,11 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
 
 
 def test_training_resumes_on_the_accelerator():
-    """--resume as Accelerate's load_state does it: the weights, AdamW's moments and the EMA, saved
-    from the device and read back on the host (map_location="cpu"), are loaded into a new model,
-    optimizer and EMA already on the device, and training goes on there, the EMA averaging on."""
+    """--resume as Accelerate's load_state does it: AdamW's moments, saved from the device and read
+    back on the host (map_location="cpu"), are loaded into an optimizer whose parameters are on the
+    device, and training goes on there, the EMA averaging on. (Weights are loaded on the host here,
+    before the move: copying into a pretend device's parameters is a no-op, while on a GPU it is a
+    plain copy, with nothing to place.)"""
     from accelerate import Accelerator
     from transformers import get_scheduler
 
@@ -256,11 +258,15 @@ def test_training_resumes_on_the_accelerator():
     def train(model, saved: list | None = None) -> tuple:
         """supervise one batch on the device, first loading `saved`; returns the stats, the optimizer,
         the EMA and their states as a checkpoint holds them (on the host)."""
-        model = to_pretend(model)
+        ema = make_ema(model, 0.999)
+        if saved:
+            model.load_state_dict(saved[0])
+            ema.load_state_dict(saved[2])
+        model, ema = to_pretend(model), to_pretend(ema)
         # not make_optimizer: its fused AdamW has no kernel for the pretend device
-        ema, optimizer = make_ema(model, 0.999), torch.optim.AdamW(model.parameters(), lr=1e-3)
-        for obj, state in zip((model, optimizer, ema), saved or []):
-            obj.load_state_dict(state)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        if saved:
+            optimizer.load_state_dict(saved[1])  # the moments follow their parameters onto the device
         stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer), ema,
                           Accelerator(cpu=True), config)
         host = [tree_map(lambda t: t.cpu() if isinstance(t, torch.Tensor) else t, obj.state_dict())
