@@ -158,11 +158,11 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
     say_where = None if named else f"python -m eval {path} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
-    split, data, exs, failures = read_data(task, config, split, puzzles)
+    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
     seen = trained_wordings(task, config, trained)
     left_out = 0
     if puzzles is None:
-        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, run)
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded_splits(run), cut)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
@@ -272,9 +272,10 @@ def saved_config(run: Path, folder: Path) -> Path:
     return config_file
 
 
-def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> tuple[str, object, list, list[dict]]:
-    """(split name, dataset or None, examples, puzzle failures): the hand-written `puzzles` when
-    given (their split is named after the file), else the task config's `split`."""
+def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> tuple[str, object, list, list[dict],
+                                                                                    Path | None]:
+    """(split name, dataset or None, examples, puzzle failures, the splits' folder): the hand-written
+    `puzzles` when given (their split is named after the file; no folder), else the task config's `split`."""
     from datasets import Dataset
 
     from hybrid.data import answering_wording, build_splits, examples
@@ -283,12 +284,12 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
         exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
                                       wording=answering_wording(task, config.task))
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
-        return f"puzzles:{Path(puzzles).name}", data, exs, failures
+        return f"puzzles:{Path(puzzles).name}", data, exs, failures, None
     splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
     if split not in splits:
         hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
         raise HarnessError(f"no split {split!r} for this task config; available: {', '.join(splits)}{hint}")
-    return split, splits[split], examples(splits[split]), []
+    return split, splits[split], examples(splits[split]), [], splits.folder
 
 
 def trained_wordings(task, config: Config, trained: Config) -> list[int]:
@@ -314,35 +315,35 @@ def held_out_but_trained(config: Config, trained: Config, split: str, seen: list
     return overlap
 
 
-def recorded_splits(run: Path | None) -> Path | None:
+def recorded_splits(run: Path) -> Path | None:
     """The splits folder training recorded in `run` (SPLITS_RECORD); None for a run from before records."""
     from hybrid.data import SPLITS_RECORD
 
-    if run is None:
-        return None
     try:
         return Path(json.loads((run / SPLITS_RECORD).read_text())["folder"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def trained_puzzles(task, config: Config, trained: Config, run: Path | None = None) -> set[str]:
+def trained_puzzles(task, config: Config, trained: Config, recorded: Path | None = None,
+                    cut: Path | None = None) -> set[str]:
     """The puzzle keys (`Task.puzzle_key`) of the training split the weights were trained on, where
     the evaluated config would generate another one. A test split leaves out the training puzzles
     of its own config, and an override of a task field or the seed (`task.wordings`,
     `task.held_out_wordings`, `train.seed`) draws another training split: on a small puzzle space
     (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. So does
     fixed data edited since training (a qa file with rows added): the same config recuts it. Empty
-    when the two configs draw the same training split, or the family differs."""
+    when the two configs draw the same training split, or the family differs. `recorded`: the splits
+    folder training recorded (`recorded_splits`); `cut`: the one the evaluated split came from."""
     from datasets import load_from_disk
 
     from hybrid.data import build_splits, examples
 
-    recorded = recorded_splits(run)
     if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
-        if recorded is None or not hasattr(task, "splits"):  # generated: the same config draws the same split
+        # Generated (no `splits`): the same config draws the same split, whatever was recorded.
+        if recorded is None or cut is None or not hasattr(task, "splits"):
             return set()
-        if build_splits(task, config.task, config.train.seed, config.train.data_dir).folder.name == recorded.name:
+        if cut.name == recorded.name:
             return set()  # names, not paths: a data_dir moved since keeps its folders' names
         warnings.warn(f"the data of task {config.task.name} changed since training, so its splits are cut anew: "
                       f"the {recorded.name} split the weights were trained on is not this one", stacklevel=2)
@@ -360,10 +361,11 @@ def trained_puzzles(task, config: Config, trained: Config, run: Path | None = No
     return {task.puzzle_key(e) for e in examples(split)}
 
 
-def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list, run: Path):
+def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list,
+                            recorded: Path | None, cut: Path):
     """(data, examples, how many were left out): the split without the puzzles the weights were
     trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
-    seen = trained_puzzles(task, config, trained, run)
+    seen = trained_puzzles(task, config, trained, recorded, cut)
     keep = [i for i, example in enumerate(exs) if task.puzzle_key(example) not in seen]
     if len(keep) == len(exs):
         return data, exs, 0
