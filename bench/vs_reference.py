@@ -203,7 +203,7 @@ class Ours:
         set_seed(args.seed)
         self.task, self.splits, self.tensors, model, _ = build(self.config, self.accelerator)
         set_seed(args.seed)
-        optimizer = make_optimizer(model, self.config)
+        optimizer = make_optimizer(model, self.config, self.accelerator.device)
         scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=args.warmup)
         loader = DataLoader(self.tensors["train"], batch_size=args.batch, shuffle=True, drop_last=True)
         model.reasoner.compiled = args.compile  # the opt-in fast path (set before the EMA copies the model)

@@ -133,15 +133,25 @@ def forward_backward(model, chunk: Chunk, last: bool, accelerator, config: Confi
     return loss.detach()
 
 
-def make_optimizer(model: torch.nn.Module, config: Config) -> torch.optim.Optimizer:
-    """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where the
-    device has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
+def make_optimizer(model: torch.nn.Module, config: Config, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights; the fused kernel (one pass over all tensors) where `device`
+    has one, since the tiny reasoner's many small tensors make per-tensor updates costly."""
     params = [p for p in model.parameters() if p.requires_grad]
     kwargs = dict(lr=config.train.lr, betas=tuple(config.train.betas), weight_decay=config.train.weight_decay)
+    return torch.optim.AdamW(params, fused=has_fused_adamw(device), **kwargs)
+
+
+def has_fused_adamw(device: torch.device) -> bool:
+    """Whether a fused AdamW step runs on `device`. Asked with one step on a one-number weight:
+    AdamW(fused=True) builds anywhere (the weights are still on the host when it is made) and
+    refuses a device without the kernel (XLA, for one) only at its first step."""
+    weight = torch.zeros(1, device=device, requires_grad=True)
+    weight.grad = torch.zeros_like(weight)
     try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
-    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
-        return torch.optim.AdamW(params, **kwargs)
+        torch.optim.AdamW([weight], fused=True).step()
+    except RuntimeError:
+        return False
+    return True
 
 
 def update(model, optimizer, scheduler, ema, inner, accelerator, config: Config) -> None:

@@ -112,7 +112,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     # dropout uses, so a run resumed mid-epoch drops the same units as an unbroken run.
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, accelerator.device)
     # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
     # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
     total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)

@@ -235,6 +235,22 @@ def test_supervision_runs_on_the_accelerator(adapter, mixer, grad_accum):
     assert all(isinstance(v, (int, float)) for v in stats.values())
 
 
+def test_adamw_is_fused_only_on_a_device_that_has_the_kernel():
+    """AdamW(fused=True) builds anywhere and fails at its first step on a device without the fused
+    kernel (XLA, for one; meta here). The optimizer training makes steps on such a device, unfused,
+    and is fused on the CPU, which has the kernel."""
+    from hybrid.supervision import make_optimizer
+
+    config = tiny_config()
+    assert make_optimizer(torch.nn.Linear(3, 2), config, torch.device("cpu")).defaults["fused"]
+    model = torch.nn.Linear(3, 2, device="meta")
+    optimizer = make_optimizer(model, config, torch.device("meta"))
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    assert not optimizer.defaults["fused"]
+
+
 def test_training_resumes_on_the_accelerator():
     """--resume as Accelerate's load_state does it: AdamW's moments, saved from the device and read
     back on the host (map_location="cpu"), are loaded into an optimizer whose parameters are on the
@@ -247,7 +263,7 @@ def test_training_resumes_on_the_accelerator():
     from eval.tasks import make_task
     from hybrid.ema import make_ema
     from hybrid.model import HybridModel
-    from hybrid.supervision import supervise
+    from hybrid.supervision import make_optimizer, supervise
 
     config = tiny_config()
     task = make_task(config.task)
@@ -263,8 +279,7 @@ def test_training_resumes_on_the_accelerator():
             model.load_state_dict(saved[0])
             ema.load_state_dict(saved[2])
         model, ema = to_pretend(model), to_pretend(ema)
-        # not make_optimizer: its fused AdamW has no kernel for the pretend device
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        optimizer = make_optimizer(model, config, PRETEND)  # unfused: no device but a real one has the kernel
         if saved:
             optimizer.load_state_dict(saved[1])  # the moments follow their parameters onto the device
         stats = supervise(model, tuple(map(on_device, batch)), optimizer, get_scheduler("constant", optimizer), ema,
