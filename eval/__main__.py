@@ -119,7 +119,9 @@ def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> flo
         return 0.0
     start = time.perf_counter()
     for i in range(0, len(questions), backbone.config.batch_size):
-        backbone(questions[i:i + backbone.config.batch_size])
+        states = backbone(questions[i:i + backbone.config.batch_size]).states
+    # On a GPU the forwards return once queued: reading a value waits for the last one to finish.
+    states.flatten()[:1].sum().item()
     return len(questions) / max(time.perf_counter() - start, 1e-9)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -362,6 +363,24 @@ def test_the_embedding_cache_is_filled_from_and_read_onto_the_accelerator(tiny_b
         assert torch.allclose(cached.states.float(), on_cpu["states"].float(), rtol=2e-3, atol=1e-3)
         pred = predict(to_pretend(model), cached, 2, batch_size=4, device=device, disable_progress=True)
     assert pred["ids"].shape == (7, 2, task.num_slots) and pred["index"].tolist() == list(range(7))
+
+
+def test_the_reports_backbone_throughput_stops_its_clock_after_the_device_finished(monkeypatch):
+    """On a GPU a forward returns once its work is queued: python -m eval's backbone throughput
+    must wait for the device (a value read) before it reads the clock, or it times the queuing."""
+    import eval.__main__ as cli
+
+    class Queuing:  # a backbone whose forward reads no value back (a BERT's reads one early, at its mask)
+        config = SimpleNamespace(batch_size=2)
+
+        def __call__(self, texts):
+            return SimpleNamespace(states=torch.ones(len(texts), 3, 4, device=PRETEND) * 2)
+
+    clock = iter(range(100))
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: host_waits.append("clock") or next(clock))
+    with pretend_accelerator():
+        cli.backbone_throughput(Queuing(), ["1 2", "3 4", "5 6"])
+    assert host_waits == ["clock", "aten._local_scalar_dense.default", "clock"]
 
 
 @pytest.mark.parametrize("backbone, overrides, fixed_steps", [
