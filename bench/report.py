@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from common import RESULTS, ROOT
@@ -113,10 +114,10 @@ def vs_reference(r: dict) -> str:
                              "optimizer steps", "final exact", *[f"s to {t}" for t in targets]], rows), "", *speed])
 
 
-def test_time_compute(r: dict) -> str:
+def test_time_compute(r: dict, folder: Path) -> str:
     # The plot lies beside its JSON; its recorded path was absolute before, so only its name is read.
-    png = RESULTS / Path(r["plot"]).name
-    link = f"![test-time compute]({Path('..') / png.relative_to(ROOT)})" if png.exists() else ""
+    png = folder / Path(r["plot"]).name
+    link = f"![test-time compute]({os.path.relpath(png, DOC.parent)})" if png.exists() else ""
     return "\n".join(["## Test-time compute", "", where(r), "", f"{r['task']}; weights: {r['source']['weights']} "
                       f"from `{r['source']['checkpoint']}`.", "",
                       table(["steps", "fixed: exact", "fixed: cell", "early exit: exact", "early exit: mean steps"],
@@ -183,7 +184,7 @@ def fresh_clone(r: dict) -> str:
                               x["note"]] for x in r["runs"]])])
 
 
-def gpu_check(r: dict) -> str:
+def gpu_check(r: dict, folder: Path) -> str:
     """Every check of one call on a lent GPU machine, and what the first call (before 058e2ef) gave."""
     rows = [[c["check"], c["status"], c["seconds"], c["figure"] or c["error"], c.get("figures", {}).get("peak_gpu_mib")]
             for c in r["checks"]]
@@ -202,7 +203,7 @@ def gpu_check(r: dict) -> str:
            "against an H200's fp32 peak of about 67), a step of many small kernels the host launches one by one, "
            f"and MiniLM's forward {cache['backbone_seconds_per_batch']:.2f} s. So the embedding cache's bound here is "
            f"{cache['bound']:.1f}x, and bf16 autocast pays off only at the benches' larger sizes."]
-    first = RESULTS / "gpu_check_run1.json"
+    first = folder / "gpu_check_run1.json"
     if first.exists():
         earlier = json.loads(first.read_text())
         speeds = {c["check"]: c["figure"] for c in earlier["checks"]}
@@ -222,6 +223,7 @@ SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_refere
             "vs_reference_compiled": vs_reference_compiled,
             "test_time_compute": test_time_compute, "main_job": main_job, "fresh_clone": fresh_clone,
             "cache_layout": cache_layout, "generation": generation, "gpu_check": gpu_check}
+READS_BESIDE = {"test_time_compute", "gpu_check"}  # sections that also read a file beside their JSON
 
 
 FOOTER = """## Notes (2026-11-23, the 2-core machine)
@@ -272,7 +274,8 @@ def render(results_dir: Path = RESULTS) -> str:
     for name, section in SECTIONS.items():
         path = results_dir / f"{name}.json"
         if path.exists():
-            parts.append(section(json.loads(path.read_text())))
+            r = json.loads(path.read_text())
+            parts.append(section(r, results_dir) if name in READS_BESIDE else section(r))
     return "\n\n".join([*parts, FOOTER]) + "\n"
 
 

@@ -2,6 +2,8 @@
 and that the figures say what the design promises)."""
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -214,8 +216,9 @@ def test_puzzle_suite_trains_on_the_threads_it_is_given(tmp_path, monkeypatch):
     --threads: `--threads 1` trained on 2 threads here, 43 s against 2 s for this tiny suite."""
     import os
 
-    import hybrid.train
     import puzzle_suite
+
+    import hybrid.train
 
     threads = 1 if (os.cpu_count() or 1) > 1 else 2  # not train()'s default, so the test can tell
     seen, supervise = [], hybrid.train.supervise
@@ -396,3 +399,17 @@ def test_the_performance_page_is_what_report_renders_from_the_results():
 
     assert report.DOC.read_text() == report.render(), (
         "docs/performance.md differs from bench/results/*.json: run `python bench/report.py --write`")
+
+
+def test_report_reads_the_files_beside_its_json_from_the_results_folder_it_is_given(tmp_path):
+    """--results OTHER renders OTHER's figures: the GPU section's earlier call and the test-time
+    plot come from OTHER too, not from bench/results (whose run would be described as OTHER's)."""
+    import report
+
+    for name in ("gpu_check.json", "test_time_compute.json", "test_time_compute.png"):
+        shutil.copy(report.RESULTS / name, tmp_path / name)
+    page = report.render(tmp_path)
+    assert "On a GPU" in page and "gpu_check_run1.json" not in page
+    assert f"]({os.path.relpath(tmp_path / 'test_time_compute.png', report.DOC.parent)})" in page
+    shutil.copy(report.RESULTS / "gpu_check_run1.json", tmp_path / "gpu_check_run1.json")
+    assert "gpu_check_run1.json" in report.render(tmp_path)
