@@ -275,6 +275,12 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
 
 def _load_newest(accelerator, run_dir: Path) -> Path:
     found = checkpoints(run_dir)  # not empty: resume_target checked
+    if accelerator.num_processes > 1:
+        # The main process's list for all: a run training in run_dir may save between two processes'
+        # looks, and processes resumed from different checkpoints diverge (or wait on each other forever).
+        from accelerate.utils import broadcast_object_list
+
+        found = broadcast_object_list([found])[0]
     failures: list[tuple[Path, CheckpointError]] = []
     for path in reversed(found):
         try:

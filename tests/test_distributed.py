@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import hybrid.train
 from eval.runner import predict
+from hybrid import checkpoint
 from hybrid.config import to_yaml
 from hybrid.train import train
 
@@ -171,6 +172,44 @@ def test_each_process_draws_its_own_dropout_masks(small_config, tmp_path):
     debug_launcher(first_draws, args=(config, str(tmp_path)), num_processes=2)
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0 != rank1
+
+
+def branch_as_the_run_saves(config, source: str, report_dir: str):
+    """Rank 0 lists the source run's checkpoints before it saves step 4, rank 1 after; each
+    process records the batch it resumed at and its weights, then stops (no training)."""
+    end_if_stuck()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    real = checkpoint.checkpoints
+
+    def listed(folder):
+        found = real(folder)
+        if Path(folder) == Path(source) and AcceleratorState().process_index == 0:
+            found = [c for c in found if checkpoint.step_of(c) <= 2]  # step 4 not saved yet
+        return found
+
+    def stop_at_start(state, model, *args):
+        weights = torch.cat([p.detach().flatten() for p in state.accelerator.unwrap_model(model).parameters()])
+        Path(report_dir, f"rank{state.accelerator.process_index}.json").write_text(
+            json.dumps({"step": state.progress.step, "weights": weights.tolist()}))
+        return None  # as if stopped by a signal: saved, no final evaluation
+
+    checkpoint.checkpoints, hybrid.train.train_loop = listed, stop_at_start  # in this forked process only
+    train(config)
+
+
+def test_a_two_process_branch_from_a_run_as_it_trains_resumes_every_process_from_one_checkpoint(small_config, tmp_path):
+    """`--resume RUN train.output_dir=BRANCH` loads RUN's newest checkpoint once the data is
+    built, each process on its own: the run saving a checkpoint between two processes' looks had
+    them resume from different ones, at different batches with different weights (then waiting
+    for each other forever in mismatched all-reduces). The main process picks for all."""
+    source = tmp_path / "source"
+    train(small_config("train.keep_checkpoints=0", f"train.output_dir={source}"))  # step_2 and step_4
+    config = small_config(f"train.resume={source}", f"train.output_dir={tmp_path / 'branch'}")
+    debug_launcher(branch_as_the_run_saves, args=(config, str(source), str(tmp_path)), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["step"] == rank1["step"] == 2  # was: 2 and 4
+    assert rank0["weights"] == rank1["weights"]
 
 
 def build_with_slow_data(config_file: str, timeout: str):
