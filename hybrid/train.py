@@ -63,7 +63,10 @@ def build(config: Config, accelerator: Accelerator):
     with torch.random.fork_rng(devices=[]):
         # The main process generates data and converts GGUF weights first; the others wait on a lock.
         with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
-            splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+            with warnings.catch_warnings():
+                if not accelerator.is_main_process:  # the same data, the same warnings (a qa file's): said once
+                    warnings.simplefilter("ignore")
+                splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             check_batch_fits(config.train, accelerator.num_processes, len(splits["train"]))
             backbone = load_for(config, task).to(accelerator.device)
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)

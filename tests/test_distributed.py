@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,49 @@ def test_a_two_process_branch_from_a_run_as_it_trains_resumes_every_process_from
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0["step"] == rank1["step"] == 2  # was: 2 and 4
     assert rank0["weights"] == rank1["weights"]
+
+
+def train_recording_splits_and_warnings(config, report_dir: str):
+    end_if_stuck()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    real, folders = hybrid.train.build_splits, []
+
+    def build_splits(*args):
+        splits = real(*args)
+        folders.append(str(splits.folder))
+        return splits
+
+    hybrid.train.build_splits = build_splits
+    rank = torch.distributed.get_rank()  # train() ends the process group
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config)
+    Path(report_dir, f"rank{rank}.json").write_text(json.dumps(
+        {"folders": folders, "warnings": [str(w.message) for w in caught if "more than one answer" in str(w.message)]}))
+
+
+def test_a_two_process_qa_run_trains_every_process_on_the_recorded_splits_and_warns_once(small_config, tmp_path):
+    """Every process cuts the qa file itself: they must train on one split, the one the run records
+    for python -m eval (which then finds the data unchanged and leaves nothing out). A question with
+    two answers is said once, not once per process."""
+    from eval.__main__ import evaluate_run
+
+    rows = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(24)]
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(rows) + '{"question": "What is 3 + 1?", "answer": "5"}\n')
+    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=8",
+                          "train.batch_size=4", "train.steps=2", f"train.output_dir={tmp_path / 'run'}")
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path)), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    recorded = json.loads((tmp_path / "run" / "splits.json").read_text())["folder"]
+    assert rank0["folders"] == rank1["folders"] == [recorded]
+    assert len(rank0["warnings"]) + len(rank1["warnings"]) == 1  # was: 2, one per process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_run(tmp_path / "run", out=tmp_path / "report", device="cpu")
+    assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
+    assert not [w for w in caught if "changed since training" in str(w.message)]
 
 
 def build_with_slow_data(config_file: str, timeout: str):
