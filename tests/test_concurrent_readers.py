@@ -209,3 +209,32 @@ def test_a_run_deleted_while_evaluated_gets_no_report_in_its_place(small_config,
     with pytest.raises(harness.HarnessError, match="moved or deleted while it was evaluated"):
         evaluate_run(run, device="cpu")
     assert not run.exists()
+
+
+@pytest.mark.parametrize("meanwhile", ["moved aside", "deleted"])
+def test_a_run_moved_or_deleted_while_evaluated_still_gets_the_report_asked_for_elsewhere(small_config, monkeypatch,
+                                                                                          tmp_path, meanwhile):
+    """With --out outside the run, the run's going does not touch the report's folder: the report
+    is written there, naming the run where it is now (moved aside), or where it was (deleted). Only
+    a report meant for the run's own folder is refused when the run is gone."""
+    import eval.__main__ as harness
+
+    config = small_config()
+    train(config)
+    run = Path(config.train.output_dir)
+    moved = run.with_name("run-20260101-000000")  # where a new run in train.output_dir would move it
+    scoring = harness.predict
+
+    def gone_meanwhile(*args, **kwargs):
+        if run.exists() and meanwhile == "deleted":
+            shutil.rmtree(run)
+        elif run.exists():
+            run.rename(moved)
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "predict", gone_meanwhile)
+    report = evaluate_run(run, out=tmp_path / "report", device="cpu")
+    assert report["report"] == str(tmp_path / "report" / "report.json") and Path(report["report"]).is_file()
+    now = moved if meanwhile == "moved aside" else run
+    assert report["run"] == str(now) and report["checkpoint"] == str(now / "final")
+    assert not run.exists()

@@ -780,6 +780,17 @@ def test_a_report_of_no_puzzles_has_no_plots_and_no_plot_error(tmp_path):
     assert not (tmp_path / "recursion_curve.png").exists()
 
 
+@pytest.mark.parametrize("record", [None, "{\"folder\": ", "[]", "{\"splits\": \"x\"}", "{\"folder\": null}"])
+def test_a_missing_or_damaged_splits_record_reads_as_a_run_from_before_records(tmp_path, record):
+    """splits.json only tells evaluation whether fixed data was edited since training: a run without
+    one (older versions), or with one cut short or edited, is evaluated as a run from before
+    records, not stopped by a traceback."""
+    from eval.__main__ import recorded_splits
+
+    if record is not None:
+        (tmp_path / "splits.json").write_text(record)
+    assert recorded_splits(tmp_path) is None
+
 def test_a_report_by_default_lands_in_the_run_and_reads_the_configs_threshold_and_throughput(run):
     """Without --out the report goes to RUN/eval/<split>; the halting threshold is the config's
     (an override included); with cached states the end-to-end rate adds the backbone's time to

@@ -241,10 +241,11 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     good = handwritten(3)
     grid = "\n".join(good[2][8 * r:8 * r + 7] for r in range(4))  # a puzzle typed as 4 rows: one block
     (tmp_path / "in.txt").write_text(f"\ufeff{good[0]}\n\n1 2 3\n" + json.dumps({"id": "x7", "question": good[1]})
-                                     + f"\n{grid}\n")  # a byte-order mark first, as Windows editors write
+                                     + f"\n{grid}\n" + '{"id": "q9"}\n')  # a byte-order mark first, as Windows editors write
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 4
+    assert len(rows) == 5
+    assert rows[4] == {"id": "q9", "error": 'line 9 has no "question" string'}  # its own fields, and why it was not solved
     assert rows[3]["question"] == grid and rows[3]["answer"] is not None
     assert rows[0]["question"] == good[0] and rows[0]["steps"] == solver.config.reasoner.N_sup
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}

@@ -98,6 +98,8 @@ def test_missing_backbone_path_is_a_clear_error(small_config):
     config = small_config("backbone.path=/no/such/model")
     with pytest.raises(ConfigError, match="could not load backbone '/no/such/model': no such folder"):
         FrozenBackbone(config.backbone)
+    with pytest.raises(ConfigError, match="could not load backbone '~/no/such/model': no such folder"):  # a path, not org/name
+        FrozenBackbone(load_config(["backbone.path=~/no/such/model"]).backbone)
     with pytest.raises(ConfigError, match="could not load backbone 'no-such-org/no-such-model' .*HF_HUB_OFFLINE"):
         FrozenBackbone(load_config(["backbone.path=no-such-org/no-such-model"]).backbone)  # a hub id, offline
     with pytest.raises(ConfigError, match="not installed"):

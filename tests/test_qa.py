@@ -181,6 +181,26 @@ def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(s
     assert report["num_puzzles"] == 8 - report["trained_puzzles_left_out"]
 
 
+def test_a_data_dir_moved_since_training_is_not_taken_for_data_edited_since(small_config, tmp_path):
+    """The splits' folder is named after their content, not their place: evaluated with the data_dir
+    where it is now (train.data_dir=NEW), a qa run finds the splits it trained on there, so no
+    warning says its data changed and no test pair is left out as trained on."""
+    import warnings
+
+    from eval.__main__ import evaluate_run
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(24)))
+    train(small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=8",
+                       "train.batch_size=4", "train.steps=1"))
+    moved = tmp_path / "moved"
+    (tmp_path / "cache").rename(moved)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_run(tmp_path / "run", [f"train.data_dir={moved}"], out=tmp_path / "report")
+    assert not [w for w in caught if "changed since training" in str(w.message)]
+    assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
+
 def test_a_question_with_two_answers_is_a_warning(tmp_path):
     """Both pairs are kept, but only one can ever be scored right: said, not left to a lower score."""
     data = write(tmp_path, '{"question": "Capital?", "answer": "Paris"}\n{"question": "capital?", "answer": "Lyon"}\n'
@@ -193,6 +213,17 @@ def test_too_few_pairs_to_split_says_how_many_distinct_pairs_there_are(tmp_path)
     """Ten copies of one line are one pair: the error says so, else lowering test_size looks like the fix."""
     with pytest.raises(PuzzleError, match=r"\(1 distinct pair\(s\)\) leaves 0 training and 1 test"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n' * 10)).splits(10, 5, seed=0)
+
+
+def test_too_few_pairs_in_a_datasets_own_splits_names_those_splits(tmp_path):
+    """A saved dataset keeps its own train and test splits: the error names them, since a count of
+    pairs over both says nothing about which one ran short (here every training question is asked at test)."""
+    from datasets import Dataset, DatasetDict
+
+    pairs = Dataset.from_list([{"question": "a?", "answer": "b"}])
+    DatasetDict({"train": pairs, "validation": pairs}).save_to_disk(str(tmp_path / "saved"))
+    with pytest.raises(PuzzleError, match=r"\(splits \['train', 'validation'\]\) leaves 0 training and 1 test"):
+        QA(str(tmp_path / "saved")).splits(10, 5, seed=0)
 
 
 def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():

@@ -90,6 +90,19 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
         train(small_config("train.batch_size=128"))
 
 
+
+def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumulate_is_refused(small_config):
+    """The two edges of the batch check: one batch holding every training puzzle is a run; a global
+    batch that splits over the processes, but whose share per process does not split over its
+    train.grad_accum steps (6 over 2 processes: 3 puzzles in 2 steps), is an error before any backbone loads."""
+    from hybrid.config import ConfigError
+    from hybrid.data import check_batch_fits
+
+    assert train(small_config("train.batch_size=64", "train.steps=1", "train.checkpoint_every=0"))["batches"] == 1
+    config = small_config("train.batch_size=6", "train.grad_accum=2")
+    with pytest.raises(ConfigError, match=r"train.batch_size=6 must split evenly over 2 processes x train.grad_accum=2"):
+        check_batch_fits(config.train, num_processes=2, train_puzzles=64)
+
 @pytest.mark.parametrize("steps, warmup", [(0, 0), (2, 4), (1, 6)])  # N_sup=2: the warm-up ends at or past the last update
 def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_config, steps, warmup):
     """transformers' polynomial decay divides by the updates left after the warm-up: none left was a
@@ -527,6 +540,19 @@ def test_bf16_mixed_precision_trains_in_bf16_and_saves_float32_weights(small_con
     weights = load_file(Path(config.train.output_dir) / "final" / "model.safetensors")
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float32}
 
+
+def test_a_resumed_runs_share_of_supervision_steps_is_the_mean_over_the_batches_it_ran(small_config, monkeypatch):
+    """The summary's 'N% of the supervision steps computed' of a resumed run averages the batches
+    this call ran, not their sum over every batch since the run began (half of it here)."""
+    import hybrid.train
+
+    def stub(model, batch, optimizer, scheduler, ema, accelerator, config):
+        return {"loss": 1.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 1, "work": 0.5}
+
+    monkeypatch.setattr(hybrid.train, "supervise", stub)
+    train(small_config("train.steps=2"))
+    results = train(small_config("train.steps=4", "train.resume=latest"))
+    assert results["batches"] == 4 and results["work"] == pytest.approx(0.5)
 
 def test_memory_the_training_loop_holds_does_not_grow_with_the_batches(small_config, monkeypatch):
     """A run of days takes millions of batches: what the loop keeps across batches (figures for
