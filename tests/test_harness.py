@@ -791,6 +791,7 @@ def test_a_missing_or_damaged_splits_record_reads_as_a_run_from_before_records(t
         (tmp_path / "splits.json").write_text(record)
     assert recorded_splits(tmp_path) is None
 
+
 def test_a_report_by_default_lands_in_the_run_and_reads_the_configs_threshold_and_throughput(run):
     """Without --out the report goes to RUN/eval/<split>; the halting threshold is the config's
     (an override included); with cached states the end-to-end rate adds the backbone's time to
@@ -895,7 +896,6 @@ def test_the_evaluation_summary_flags_what_makes_a_split_not_held_out(capsys, mo
     print_summary(report | {"held_out_wordings_trained_on": [], "trained_puzzles_left_out": 0})
     out = capsys.readouterr().out
     assert "trained on" not in out
-
 
 
 def test_two_evaluations_writing_one_folder_at_once_leave_one_whole_report(run, tmp_path, monkeypatch):

@@ -201,6 +201,7 @@ def test_a_data_dir_moved_since_training_is_not_taken_for_data_edited_since(smal
     assert not [w for w in caught if "changed since training" in str(w.message)]
     assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
 
+
 def test_a_question_with_two_answers_is_a_warning(tmp_path):
     """Both pairs are kept, but only one can ever be scored right: said, not left to a lower score."""
     data = write(tmp_path, '{"question": "Capital?", "answer": "Paris"}\n{"question": "capital?", "answer": "Lyon"}\n'

@@ -90,7 +90,6 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
         train(small_config("train.batch_size=128"))
 
 
-
 def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumulate_is_refused(small_config):
     """The two edges of the batch check: one batch holding every training puzzle is a run; a global
     batch that splits over the processes, but whose share per process does not split over its
@@ -102,6 +101,7 @@ def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumul
     config = small_config("train.batch_size=6", "train.grad_accum=2")
     with pytest.raises(ConfigError, match=r"train.batch_size=6 must split evenly over 2 processes x train.grad_accum=2"):
         check_batch_fits(config.train, num_processes=2, train_puzzles=64)
+
 
 @pytest.mark.parametrize("steps, warmup", [(0, 0), (2, 4), (1, 6)])  # N_sup=2: the warm-up ends at or past the last update
 def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_config, steps, warmup):
@@ -553,6 +553,7 @@ def test_a_resumed_runs_share_of_supervision_steps_is_the_mean_over_the_batches_
     train(small_config("train.steps=2"))
     results = train(small_config("train.steps=4", "train.resume=latest"))
     assert results["batches"] == 4 and results["work"] == pytest.approx(0.5)
+
 
 def test_memory_the_training_loop_holds_does_not_grow_with_the_batches(small_config, monkeypatch):
     """A run of days takes millions of batches: what the loop keeps across batches (figures for
