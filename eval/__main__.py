@@ -337,9 +337,7 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Path | None
     fixed data edited since training (a qa file with rows added): the same config recuts it. Empty
     when the two configs draw the same training split, or the family differs. `recorded`: the splits
     folder training recorded (`recorded_splits`); `cut`: the one the evaluated split came from."""
-    from datasets import load_from_disk
-
-    from hybrid.data import build_splits, examples
+    from hybrid.data import build_splits, examples, read_splits
 
     if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
         # Generated (no `splits`): the same config draws the same split, whatever was recorded.
@@ -353,7 +351,7 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Path | None
         return set()
     try:  # saved by training in its data_dir, so usually read, not generated
         if recorded is not None and recorded.is_dir():  # the data as trained on, even if its file changed since
-            split = load_from_disk(str(recorded))["train"]
+            split = read_splits(recorded)["train"]
         else:
             split = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)["train"]
     except (ConfigError, PuzzleError, OSError) as err:  # a qa file since moved: say so, and score what there is

@@ -148,12 +148,7 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     made = build_once(path, "config.json", save, lock_file(data_dir, path.name), "generating the puzzle splits",
                       fix="Point train.data_dir at a writable disk with room, or free space there")
     if made is None:
-        try:
-            made = load_from_disk(str(path))
-        except (OSError, ValueError) as err:  # a file cut short or edited: pyarrow's and json's errors are ValueErrors
-            cause = " ".join(str(err).split())[:200]
-            raise ConfigError(f"the puzzle splits saved in {path} are damaged ({type(err).__name__}: {cause}); "
-                              f"remove that folder and they are generated again") from None
+        made = read_splits(path)
     # Training records it (SPLITS_RECORD): for fixed data the folder names the content, so evaluation
     # can tell a data file edited since training, whose recut test split holds training puzzles.
     made.folder = path
@@ -161,6 +156,16 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
 
 
 SPLITS_RECORD = "splits.json"  # in a run's folder: {"folder": the splits' folder it trained on}
+
+
+def read_splits(path: Path) -> DatasetDict:
+    """The puzzle splits saved in `path`; a ConfigError saying what to do where they are damaged."""
+    try:
+        return load_from_disk(str(path))
+    except (OSError, ValueError) as err:  # a file cut short or edited: pyarrow's and json's errors are ValueErrors
+        cause = " ".join(str(err).split())[:200]
+        raise ConfigError(f"the puzzle splits saved in {path} are damaged ({type(err).__name__}: {cause}); "
+                          f"remove that folder and they are generated again") from None
 
 
 def check_split(task: Task, name: str, split: Dataset) -> None:

@@ -1,3 +1,4 @@
+import json
 import random
 from pathlib import Path
 
@@ -179,6 +180,25 @@ def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(s
         report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
     assert report["trained_puzzles_left_out"] > 0
     assert report["num_puzzles"] == 8 - report["trained_puzzles_left_out"]
+
+
+def test_a_damaged_recorded_split_is_a_warning_and_the_split_is_scored(small_config, tmp_path):
+    """Evaluating a qa run whose file was edited since training reads the training split from the
+    folder training recorded; that folder damaged (its index cut short) is said in a warning, as a
+    training split that cannot be rebuilt is, and the split is scored, not ended by a traceback."""
+    from eval.__main__ import evaluate_run
+    from hybrid.train import train
+
+    rows = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(40)]
+    data = write(tmp_path, "".join(rows[:24]))
+    train(small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=8",
+                       "train.batch_size=4", "train.steps=1"))
+    recorded = Path(json.loads((tmp_path / "run" / "splits.json").read_text())["folder"])
+    (recorded / "dataset_dict.json").write_text('{"splits": ')
+    Path(data).write_text("".join(rows))
+    with pytest.warns(UserWarning, match=r"cannot rebuild the training split .* are damaged"):
+        report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert report["num_puzzles"] == 8
 
 
 def test_a_data_dir_moved_since_training_is_not_taken_for_data_edited_since(small_config, tmp_path):
