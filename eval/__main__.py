@@ -21,6 +21,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
@@ -48,11 +49,7 @@ def locate(path: str | Path) -> tuple[Path, Path]:
         raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
                               f"one of its checkpoints/step_* folders")
     folder = weights_folder(path)
-    if folder.name == "final":
-        return folder.parent, folder
-    if folder.parent.name == "checkpoints":  # run/checkpoints/step_N
-        return folder.parent.parent, folder
-    return folder, folder  # a pretrained folder outside any run
+    return checkpoint.run_of(folder), folder
 
 
 def read_puzzles(path: str | Path, task) -> list[str]:
@@ -132,6 +129,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from torch.utils.data import Subset
 
     from hybrid.cache import backbone_inputs
+    from hybrid.data import recorded_splits
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
@@ -317,43 +315,63 @@ def held_out_but_trained(config: Config, trained: Config, split: str, seen: list
     return overlap
 
 
-def recorded_splits(run: Path) -> Path | None:
-    """The splits folder training recorded in `run` (SPLITS_RECORD); None for a run from before records."""
-    from hybrid.data import SPLITS_RECORD
-
-    try:
-        return Path(json.loads((run / SPLITS_RECORD).read_text())["folder"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def trained_puzzles(task, config: Config, trained: Config, recorded: Path | None = None,
+def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Path] = (),
                     cut: Path | None = None) -> set[str]:
-    """The puzzle keys (`Task.puzzle_key`) of the training split the weights were trained on, where
-    the evaluated config would generate another one. A test split leaves out the training puzzles
-    of its own config, and an override of a task field or the seed (`task.wordings`,
+    """The puzzle keys (`Task.puzzle_key`) of the training splits the weights were trained on, where
+    the evaluated split may hold some of them. A test split leaves out the training puzzles of its
+    own config, but an override of a task field or the seed (`task.wordings`,
     `task.held_out_wordings`, `train.seed`) draws another training split: on a small puzzle space
     (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. So does
-    fixed data edited since training (a qa file with rows added): the same config recuts it. Empty
-    when the two configs draw the same training split, or the family differs. `recorded`: the splits
-    folder training recorded (`recorded_splits`); `cut`: the one the evaluated split came from."""
-    from hybrid.data import build_splits, examples, read_splits
+    fixed data edited since training (a qa file with rows added): the same config recuts it. And
+    the weights may have trained on other splits before (a resume on data changed since,
+    train.init_from). `recorded`: the splits' folders training recorded, oldest first
+    (`hybrid.data.recorded_splits`; none for a run from before records); `cut`: the folder the
+    evaluated split came from. Empty when they are all that one, or of another family."""
+    from hybrid.data import build_splits, family_of
 
-    if (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
-        # Generated (no `splits`): the same config draws the same split, whatever was recorded.
-        if recorded is None or cut is None or not hasattr(task, "splits"):
+    if not recorded:  # a run from before records: the split its config draws
+        same = (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed)
+        if same or trained.task.name != config.task.name:  # the same split; another family's puzzles are not these
             return set()
-        if cut.name == recorded.name:
-            return set()  # names, not paths: a data_dir moved since keeps its folders' names
+        return keys_of(task, build_splits, make_task(trained.task), trained.task, trained.train.seed,
+                       config.train.data_dir)
+    if cut is not None and hasattr(task, "splits") and cut.name != recorded[-1].name and \
+            (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
         warnings.warn(f"the data of task {config.task.name} changed since training, so its splits are cut anew: "
-                      f"the {recorded.name} split the weights were trained on is not this one", stacklevel=2)
-    if trained.task.name != config.task.name:  # another family's puzzles are not these
-        return set()
+                      f"the {recorded[-1].name} split the weights were trained on is not this one", stacklevel=2)
+    seen = set()
+    for folder in recorded:
+        # Names, not paths: a folder's name is its content, so a data_dir moved since keeps them.
+        if (cut is None or folder.name != cut.name) and family_of(folder) == task.name:
+            rebuild = folder is recorded[-1] and trained.task.name == config.task.name  # its config is the saved one
+            seen |= keys_of(task, recorded_folder, folder, config, trained if rebuild else None)
+    return seen
+
+
+def recorded_folder(folder: Path, config: Config, trained: Config | None):
+    """The splits a run recorded, where they are: at the path recorded, else under the evaluated
+    train.data_dir (moved since), else cut again from `trained`'s settings (given for the newest only)."""
+    from hybrid.data import build_splits, read_splits
+
+    moved = Path(config.train.data_dir).expanduser() / "datasets" / folder.name
+    for place in (folder, moved):
+        if place.is_dir():
+            return read_splits(place)
+    if trained is None:
+        raise ConfigError(f"{folder.name} is in neither {folder.parent} nor {moved.parent}")
+    made = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)
+    if made.folder.name != folder.name:  # its data changed since: these are other splits
+        raise ConfigError(f"{folder.name} is in neither {folder.parent} nor {moved.parent}, and the data now cuts "
+                          f"other splits")
+    return made
+
+
+def keys_of(task, splits, *args) -> set[str]:
+    """The puzzle keys of the training split of `splits(*args)`; none, with a warning, where it cannot be had."""
+    from hybrid.data import examples
+
     try:  # saved by training in its data_dir, so usually read, not generated
-        if recorded is not None and recorded.is_dir():  # the data as trained on, even if its file changed since
-            split = read_splits(recorded)["train"]
-        else:
-            split = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)["train"]
+        split = splits(*args)["train"]
     except (ConfigError, PuzzleError, OSError) as err:  # a qa file since moved: say so, and score what there is
         warnings.warn(f"cannot rebuild the training split the weights were trained on ({err}), so this split may hold "
                       f"some of its puzzles", stacklevel=2)
@@ -362,7 +380,7 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Path | None
 
 
 def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list,
-                            recorded: Path | None, cut: Path):
+                            recorded: Sequence[Path], cut: Path):
     """(data, examples, how many were left out): the split without the puzzles the weights were
     trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
     seen = trained_puzzles(task, config, trained, recorded, cut)

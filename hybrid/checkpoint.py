@@ -64,6 +64,16 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=step_of)
 
 
+def run_of(folder: Path) -> Path:
+    """The run folder a weights folder belongs to (RUN/final, RUN/checkpoints/step_N), or the
+    folder itself (a pretrained folder outside any run)."""
+    if folder.name == "final":
+        return folder.parent
+    if folder.parent.name == "checkpoints":
+        return folder.parent.parent
+    return folder
+
+
 def free_name(path: Path) -> Path:
     """`path`, or `path-2`, `path-3`... whichever does not exist yet."""
     target, n = path, 1

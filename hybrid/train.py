@@ -33,7 +33,7 @@ from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
-from hybrid.data import SPLITS_RECORD, batches_from, build_splits, check_batch_fits, examples
+from hybrid.data import batches_from, build_splits, check_batch_fits, examples, record_splits
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -108,6 +108,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     set_seed(config.train.seed, device_specific=True)
     source = load_init(model, init, config, backbone) if init is not None else None
     per_process = config.train.batch_size // accelerator.num_processes
+    trained_before = run_folder.splits_trained_before(config, init, splits.folder, accelerator.is_main_process)
     started_from = run_folder.claim(config, accelerator, init.folder if init else None)  # only now, once all of that works
     if started_from is not None:
         accelerator.print(f"weights from {started_from} ({source})")
@@ -132,7 +133,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
         (state.out_dir / "config.yaml").write_text(to_yaml(config))
-        (state.out_dir / SPLITS_RECORD).write_text(json.dumps({"folder": str(splits.folder)}))
+        record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "

@@ -785,11 +785,11 @@ def test_a_missing_or_damaged_splits_record_reads_as_a_run_from_before_records(t
     """splits.json only tells evaluation whether fixed data was edited since training: a run without
     one (older versions), or with one cut short or edited, is evaluated as a run from before
     records, not stopped by a traceback."""
-    from eval.__main__ import recorded_splits
+    from hybrid.data import recorded_splits
 
     if record is not None:
         (tmp_path / "splits.json").write_text(record)
-    assert recorded_splits(tmp_path) is None
+    assert recorded_splits(tmp_path) == []
 
 
 def test_a_report_by_default_lands_in_the_run_and_reads_the_configs_threshold_and_throughput(run):

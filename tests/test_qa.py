@@ -222,6 +222,106 @@ def test_a_data_dir_moved_since_training_is_not_taken_for_data_edited_since(smal
     assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
 
 
+ADDITIONS = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(40)]  # the first 24, then all
+QA_RUN = ("task=qa", "task.max_answer_chars=4", "task.test_size=8", "train.batch_size=4")
+
+
+def overlap(trained_on: Path, tested_on: Path) -> set[str]:
+    """The pairs of the training split in the folder `trained_on` that are in the test split in `tested_on`."""
+    from hybrid.data import examples, read_splits
+
+    def keys(folder, split):
+        return {QA("unread").puzzle_key(e) for e in examples(read_splits(folder)[split])}  # the key reads no file
+
+    return keys(trained_on, "train") & keys(tested_on, "test")
+
+
+def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evaluation(small_config, tmp_path):
+    """Rows added to the qa file before a --resume recut its splits: the resumed run trains on the
+    new cut, whose test split holds pairs its first batches trained on. The resume says so, and
+    splits.json keeps both folders, so evaluation leaves those pairs out (without "changed since
+    training": the data is the resumed run's own)."""
+    import warnings
+
+    from eval.__main__ import evaluate_run
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    [first] = recorded_splits(tmp_path / "run")
+    Path(data).write_text("".join(ADDITIONS))
+    with pytest.warns(UserWarning, match=f"training data changed since the checkpoint this run resumes: it trained on "
+                                         f"the splits in {first.name}"):
+        train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
+    earlier, now = recorded_splits(tmp_path / "run")
+    assert earlier == first and now != first
+    trained_first = overlap(first, now)
+    assert trained_first  # else the test shows nothing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert report["trained_puzzles_left_out"] == len(trained_first) and report["num_puzzles"] == 8 - len(trained_first)
+    assert not [w for w in caught if "changed since training" in str(w.message)]
+
+
+def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs_out(small_config, tmp_path):
+    """train.init_from a run trained on the file before rows were added: the new run's test split
+    holds pairs the weights it started from trained on, which evaluation leaves out."""
+    from eval.__main__ import evaluate_run
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.output_dir={tmp_path / 'first'}"))
+    Path(data).write_text("".join(ADDITIONS))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.init_from={tmp_path / 'first'}"))
+    [first], [started, now] = recorded_splits(tmp_path / "first"), recorded_splits(tmp_path / "run")
+    assert started == first
+    report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert overlap(first, now) and report["trained_puzzles_left_out"] == len(overlap(first, now))
+
+
+def test_splits_recorded_in_a_data_dir_moved_since_are_read_where_it_is_now(small_config, tmp_path):
+    """The qa file edited and train.data_dir moved since training: the training split is read from the
+    folder of the same name under the data_dir given (recut from the file, it would be the new data's,
+    and leave out nothing)."""
+    from eval.__main__ import evaluate_run
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    [first] = recorded_splits(tmp_path / "run")
+    Path(data).write_text("".join(ADDITIONS))
+    moved = tmp_path / "moved"
+    (tmp_path / "cache").rename(moved)
+    with pytest.warns(UserWarning, match="changed since training"):
+        report = evaluate_run(tmp_path / "run", [f"train.data_dir={moved}"], out=tmp_path / "report")
+    now = next(f for f in (moved / "datasets").iterdir() if f.name.startswith("qa-") and f.name != first.name)
+    assert overlap(moved / "datasets" / first.name, now)
+    assert report["trained_puzzles_left_out"] == len(overlap(moved / "datasets" / first.name, now))
+
+
+def test_recorded_splits_deleted_after_the_data_changed_are_said_to_be_lost(small_config, tmp_path):
+    """The folder training recorded deleted and the file edited: cut again, the file gives the new
+    data's splits, not the trained ones, so evaluation says it cannot rebuild them rather than
+    leaving out nothing as if it had."""
+    import shutil
+
+    from eval.__main__ import evaluate_run
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    shutil.rmtree(recorded_splits(tmp_path / "run")[0])
+    Path(data).write_text("".join(ADDITIONS))
+    with pytest.warns(UserWarning, match=r"cannot rebuild the training split .* and the data now cuts other splits"):
+        report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert report["num_puzzles"] == 8
+
+
 def test_a_question_with_two_answers_is_a_warning(tmp_path):
     """Both pairs are kept, but only one can ever be scored right: said, not left to a lower score."""
     data = write(tmp_path, '{"question": "Capital?", "answer": "Paris"}\n{"question": "capital?", "answer": "Lyon"}\n'

@@ -31,6 +31,24 @@ def test_short_run_writes_checkpoints_and_resume_continues(small_config):
     assert [p.name for p in checkpoint.checkpoints(out)] == ["step_00000004", "step_00000006"]
 
 
+def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, recwarn):
+    """A task override on resume (task.train_size) draws another training split: the resumed run
+    warns and records both splits' folders for evaluation; a plain resume does neither."""
+    from hybrid.data import recorded_splits
+
+    config = small_config()
+    train(config)
+    [first] = recorded_splits(Path(config.train.output_dir))
+    train(small_config("train.steps=5", "train.resume=latest"))
+    assert recorded_splits(Path(config.train.output_dir)) == [first]
+    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    with pytest.warns(UserWarning, match=f"changed since the checkpoint this run resumes: it trained on the splits in "
+                                         f"{first.name}, this config cuts sudoku-"):
+        train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
+    earlier, now = recorded_splits(Path(config.train.output_dir))
+    assert earlier == first and now.name != first.name and now.is_dir()
+
+
 def test_resumed_state_matches_the_saved_model(small_config):
     """Save then load gives identical logits: the checkpoint restores the trained weights."""
     from accelerate import Accelerator
