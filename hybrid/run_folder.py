@@ -275,17 +275,15 @@ def splits_trained_before(config: Config, init: Saved | None, folder: Path, say:
     """The splits' folders the weights this run starts from trained on (hybrid.data.recorded_splits
     of the run it resumes, or of train.init_from's run); none for new weights. `say`: warn where
     a resumed run trains on other splits (`folder`) than its checkpoint did."""
-    if config.train.resume:
-        try:
-            source = checkpoint.run_of(checkpoint.resume_target(config.train.resume, Path(config.train.output_dir)))
-        except checkpoint.CheckpointError:  # loading it says what is wrong
-            return []
+    resume = config.train.resume
+    if resume:  # a run folder (`latest`: output_dir), or a checkpoint folder in one
+        source = checkpoint.newest_of(resume, config.train.output_dir) or checkpoint.run_of(Path(resume))
     elif init is not None:
         source = checkpoint.run_of(init.folder)
     else:
         return []
     earlier = recorded_splits(source)
-    if say and config.train.resume and earlier and earlier[-1].name != folder.name:
+    if say and resume and earlier and earlier[-1].name != folder.name:
         warnings.warn(f"the training data changed since the checkpoint this run resumes: it trained on the splits in "
                       f"{earlier[-1].name}, this config cuts {folder.name} (a data file edited since, or another task "
                       f"or train.seed setting). The run goes on with the new splits; {SPLITS_RECORD} records both, "
