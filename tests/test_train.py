@@ -49,6 +49,23 @@ def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, 
     assert earlier == first and now.name != first.name and now.is_dir()
 
 
+@pytest.mark.parametrize("resume", ["run", "checkpoint"])
+def test_a_branch_on_other_splits_records_the_splits_of_the_run_it_branches_from(small_config, tmp_path, resume):
+    """--resume RUN (or one of its checkpoints) train.output_dir=BRANCH on other splits: the
+    branch's record holds the splits the run it branches from trained on, then its own."""
+    from hybrid.data import recorded_splits
+
+    train(small_config())
+    [first] = recorded_splits(tmp_path / "run")
+    source = tmp_path / "run" if resume == "run" else checkpoint.checkpoints(tmp_path / "run")[0]
+    with pytest.warns(UserWarning, match=f"it trained on the splits in {first.name}"):
+        train(small_config("train.steps=6", f"train.resume={source}", "task.train_size=48",
+                           f"train.output_dir={tmp_path / 'branch'}"))
+    earlier, now = recorded_splits(tmp_path / "branch")
+    assert earlier == first and now.name != first.name
+    assert recorded_splits(tmp_path / "run") == [first]  # the run branched from keeps its own
+
+
 def test_resumed_state_matches_the_saved_model(small_config):
     """Save then load gives identical logits: the checkpoint restores the trained weights."""
     from accelerate import Accelerator
