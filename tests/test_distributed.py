@@ -213,7 +213,7 @@ def test_a_two_process_branch_from_a_run_as_it_trains_resumes_every_process_from
     assert rank0["weights"] == rank1["weights"]
 
 
-def train_recording_splits_and_warnings(config, report_dir: str):
+def train_recording_splits_and_warnings(config, report_dir: str, said: str = "more than one answer"):
     end_if_stuck()
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)
@@ -230,7 +230,7 @@ def train_recording_splits_and_warnings(config, report_dir: str):
         warnings.simplefilter("always")
         train(config)
     Path(report_dir, f"rank{rank}.json").write_text(json.dumps(
-        {"folders": folders, "warnings": [str(w.message) for w in caught if "more than one answer" in str(w.message)]}))
+        {"folders": folders, "warnings": [str(w.message) for w in caught if said in str(w.message)]}))
 
 
 def test_a_two_process_qa_run_trains_every_process_on_the_recorded_splits_and_warns_once(small_config, tmp_path):
@@ -254,6 +254,27 @@ def test_a_two_process_qa_run_trains_every_process_on_the_recorded_splits_and_wa
         report = evaluate_run(tmp_path / "run", out=tmp_path / "report", device="cpu")
     assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
     assert not [w for w in caught if "changed since training" in str(w.message)]
+
+
+def test_a_two_process_resume_on_an_edited_qa_file_says_so_once_and_records_both_splits(small_config, tmp_path):
+    """Rows added to the qa file before a two-process --resume: the warning that the data changed
+    since the checkpoint comes once, not once per process, and the record keeps both folders."""
+    from hybrid.data import recorded_splits
+
+    rows = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(40)]
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(rows[:24]))
+    qa = ("task=qa", f"task.path={data}", "task.max_answer_chars=4", "task.test_size=8", "train.batch_size=4")
+    train(small_config(*qa, "train.steps=1"))
+    [first] = recorded_splits(tmp_path / "run")
+    data.write_text("".join(rows))
+    config = small_config(*qa, "train.steps=2", "train.resume=latest")
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), "training data changed"),
+                   num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert len(rank0["warnings"]) + len(rank1["warnings"]) == 1
+    earlier, now = recorded_splits(tmp_path / "run")
+    assert earlier == first and rank0["folders"] == rank1["folders"] == [str(now)] != [str(first)]
 
 
 def build_with_slow_data(config_file: str, timeout: str):
