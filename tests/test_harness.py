@@ -810,10 +810,13 @@ def test_a_report_by_default_lands_in_the_run_and_reads_the_configs_threshold_an
 
 def test_without_the_ema_the_newest_training_checkpoints_raw_weights_are_evaluated(run, tmp_path):
     """--no-ema on a run folder reads the raw weights of its newest checkpoint (final/ holds only
-    the EMA copy), not an older checkpoint's."""
+    the EMA copy), not an older checkpoint's; given one checkpoint, that one's (docs/evaluation.md)."""
     report = evaluate_run(run, out=tmp_path, ema=False)
     assert report["checkpoint"] == str(run / "checkpoints" / "step_00000004")
     assert not report["weights"].startswith("ema")
+    older = evaluate_run(run / "checkpoints" / "step_00000002", out=tmp_path / "older", ema=False)
+    assert older["checkpoint"] == str(run / "checkpoints" / "step_00000002")
+    assert older["weights"] == "step_00000002/model.safetensors"
 
 
 def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wording(capsys, monkeypatch):
