@@ -129,7 +129,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from torch.utils.data import Subset
 
     from hybrid.cache import backbone_inputs
-    from hybrid.data import recorded_splits
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
@@ -146,9 +145,12 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         config_file = saved_config(run, folder)
         trained = read_config(config_file)  # a clear error for an old or damaged file
         record = trained_on.read(folder)  # before the weights, whose checksums then show it was still there
-        return config_file, trained, load_config(list(overrides), base=config_file), record, read_weights(folder, ema)
+        splits = checkpoint.splits_of(folder)  # the weights' own: an older checkpoint may predate a resume on other data
+        return (config_file, trained, load_config(list(overrides), base=config_file), record, splits,
+                read_weights(folder, ema))
 
-    folder, (config_file, trained, config, record, saved) = read_whole(path, lambda p: weights_to_evaluate(p, ema), read)
+    folder, (config_file, trained, config, record, recorded, saved) = read_whole(
+        path, lambda p: weights_to_evaluate(p, ema), read)
     writable(Path(out) if out is not None else run / "eval")  # before minutes of evaluating
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
@@ -162,7 +164,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     seen = trained_wordings(task, config, trained)
     left_out = 0
     if puzzles is None:
-        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded_splits(run), cut)
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
@@ -325,7 +327,7 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Pa
     fixed data edited since training (a qa file with rows added): the same config recuts it. And
     the weights may have trained on other splits before (a resume on data changed since,
     train.init_from). `recorded`: the splits' folders training recorded, oldest first
-    (`hybrid.data.recorded_splits`; none for a run from before records); `cut`: the folder the
+    (`hybrid.checkpoint.splits_of`; none for a run from before records); `cut`: the folder the
     evaluated split came from. Empty when they are all that one, or of another family."""
     from hybrid.data import build_splits, family_of
 

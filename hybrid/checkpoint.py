@@ -74,6 +74,15 @@ def run_of(folder: Path) -> Path:
     return folder
 
 
+def splits_of(folder: Path) -> list[Path]:
+    """The splits' folders the weights in `folder` trained on, oldest first (hybrid.data.SPLITS_RECORD):
+    the record saved with them, else their run's (final/, a checkpoint saved before records were). Not
+    the run's alone: a checkpoint older than a resume on other splits did not train on those."""
+    from hybrid.data import SPLITS_RECORD, recorded_splits
+
+    return recorded_splits(folder if (folder / SPLITS_RECORD).exists() else run_of(folder))
+
+
 def free_name(path: Path) -> Path:
     """`path`, or `path-2`, `path-3`... whichever does not exist yet."""
     target, n = path, 1
@@ -208,6 +217,11 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         if accelerator.is_main_process:
             (tmp / "config.yaml").write_text(to_yaml(config))
             trained_on.write(tmp, backbone_record)
+            from hybrid.data import SPLITS_RECORD
+
+            record = Path(output_dir) / SPLITS_RECORD
+            if record.exists():  # the splits these weights trained on so far, for a branch or init_from from here
+                shutil.copyfile(record, tmp / SPLITS_RECORD)
             write_manifest(tmp)  # last: a folder with a manifest is complete
     except (OSError, RuntimeError, SafetensorError) as err:  # a full disk, as torch, safetensors or the OS say it
         if accelerator.is_main_process:

@@ -29,7 +29,7 @@ from pathlib import Path
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
-from hybrid.data import SPLITS_RECORD, recorded_splits
+from hybrid.data import SPLITS_RECORD
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
@@ -272,18 +272,20 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
 
 
 def splits_trained_before(config: Config, init: Saved | None, folder: Path, say: bool) -> list[Path]:
-    """The splits' folders the weights this run starts from trained on (hybrid.data.recorded_splits
-    of the run it resumes, or of train.init_from's run); none for new weights. `say`: warn where
+    """The splits' folders the weights this run starts from trained on (checkpoint.splits_of the
+    checkpoint it resumes, or of train.init_from's weights); none for new weights. `say`: warn where
     a resumed run trains on other splits (`folder`) than its checkpoint did."""
-    resume = config.train.resume
-    if resume:  # a run folder (`latest`: output_dir), or a checkpoint folder in one
-        source = checkpoint.newest_of(resume, config.train.output_dir) or checkpoint.run_of(Path(resume))
+    if config.train.resume:
+        try:
+            source = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
+        except checkpoint.CheckpointError:  # loading it says what is wrong
+            return []
     elif init is not None:
-        source = checkpoint.run_of(init.folder)
+        source = init.folder
     else:
         return []
-    earlier = recorded_splits(source)
-    if say and resume and earlier and earlier[-1].name != folder.name:
+    earlier = checkpoint.splits_of(source)
+    if say and config.train.resume and earlier and earlier[-1].name != folder.name:
         warnings.warn(f"the training data changed since the checkpoint this run resumes: it trained on the splits in "
                       f"{earlier[-1].name}, this config cuts {folder.name} (a data file edited since, or another task "
                       f"or train.seed setting). The run goes on with the new splits; {SPLITS_RECORD} records both, "

@@ -322,6 +322,31 @@ def test_recorded_splits_deleted_after_the_data_changed_are_said_to_be_lost(smal
     assert report["num_puzzles"] == 8
 
 
+def test_a_checkpoint_saved_before_a_resume_on_edited_data_is_evaluated_on_its_own_splits(small_config, tmp_path):
+    """A checkpoint saved before the resume on an edited file trained on the first cut only: evaluated
+    on that data again, it leaves nothing out and does not say the data changed (the run's
+    splits.json, written for the resumed weights, names the second cut too)."""
+    import warnings
+
+    from eval.__main__ import evaluate_run
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    Path(data).write_text("".join(ADDITIONS))
+    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+        train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
+    first, now = recorded_splits(tmp_path / "run")
+    assert overlap(now, first)  # else the test shows nothing
+    Path(data).write_text("".join(ADDITIONS[:24]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_run(tmp_path / "run" / "checkpoints" / "step_00000001", out=tmp_path / "report")
+    assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
+    assert not [w for w in caught if "changed since training" in str(w.message)]
+
+
 def test_a_question_with_two_answers_is_a_warning(tmp_path):
     """Both pairs are kept, but only one can ever be scored right: said, not left to a lower score."""
     data = write(tmp_path, '{"question": "Capital?", "answer": "Paris"}\n{"question": "capital?", "answer": "Lyon"}\n'

@@ -66,6 +66,27 @@ def test_a_branch_on_other_splits_records_the_splits_of_the_run_it_branches_from
     assert recorded_splits(tmp_path / "run") == [first]  # the run branched from keeps its own
 
 
+def test_a_branch_from_a_checkpoint_older_than_a_data_change_records_only_what_it_trained_on(small_config, recwarn):
+    """splits.json is the run's, but a checkpoint saved before a resume on other splits trained on
+    the first only: a branch back from it on the first data is not a data change (no warning), and
+    its record holds no splits its weights never trained on (evaluation would leave out their
+    puzzles from a test split that does hold them out)."""
+    from hybrid.data import recorded_splits
+
+    config = small_config("train.steps=2", "train.checkpoint_every=1", "train.keep_checkpoints=0")
+    out = Path(config.train.output_dir)
+    train(config)
+    [first] = recorded_splits(out)
+    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+        train(small_config("train.steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=0",
+                           "train.resume=latest", "task.train_size=48"))
+    recwarn.clear()
+    train(small_config("train.steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=0",
+                       f"train.resume={out / 'checkpoints' / 'step_00000002'}"))
+    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert recorded_splits(out) == [first]
+
+
 def test_resumed_state_matches_the_saved_model(small_config):
     """Save then load gives identical logits: the checkpoint restores the trained weights."""
     from accelerate import Accelerator
