@@ -780,7 +780,8 @@ def test_a_report_of_no_puzzles_has_no_plots_and_no_plot_error(tmp_path):
     assert not (tmp_path / "recursion_curve.png").exists()
 
 
-@pytest.mark.parametrize("record", [None, "{\"folder\": ", "[]", "{\"splits\": \"x\"}", "{\"folder\": null}"])
+@pytest.mark.parametrize("record", [None, "{\"folder\": ", "[]", "{\"splits\": \"x\"}", "{\"folder\": null}",
+                                    "{\"folder\": \"x\", \"earlier\": \"y\"}", "{\"folder\": \"x\", \"earlier\": [1]}"])
 def test_a_missing_or_damaged_splits_record_reads_as_a_run_from_before_records(tmp_path, record):
     """splits.json only tells evaluation whether fixed data was edited since training: a run without
     one (older versions), or with one cut short or edited, is evaluated as a run from before

@@ -268,6 +268,8 @@ def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evalua
 def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs_out(small_config, tmp_path):
     """train.init_from a run trained on the file before rows were added: the new run's test split
     holds pairs the weights it started from trained on, which evaluation leaves out."""
+    import warnings
+
     from eval.__main__ import evaluate_run
     from hybrid.data import recorded_splits
     from hybrid.train import train
@@ -275,7 +277,10 @@ def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs
     data = write(tmp_path, "".join(ADDITIONS[:24]))
     train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.output_dir={tmp_path / 'first'}"))
     Path(data).write_text("".join(ADDITIONS))
-    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.init_from={tmp_path / 'first'}"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.init_from={tmp_path / 'first'}"))
+    assert not [w for w in caught if "training data changed" in str(w.message)]  # new training, not a resume
     [first], [started, now] = recorded_splits(tmp_path / "first"), recorded_splits(tmp_path / "run")
     assert started == first
     report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
@@ -344,6 +349,23 @@ def test_a_checkpoint_saved_before_a_resume_on_edited_data_is_evaluated_on_its_o
         warnings.simplefilter("always")
         report = evaluate_run(tmp_path / "run" / "checkpoints" / "step_00000001", out=tmp_path / "report")
     assert report["trained_puzzles_left_out"] == 0 and report["num_puzzles"] == 8
+    assert not [w for w in caught if "changed since training" in str(w.message)]
+
+
+def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_training(small_config, tmp_path):
+    """Evaluated with a task override (task.test_size), a qa run's file cuts other splits than it
+    trained on, though the file is as it was: no warning says its data changed since training."""
+    import warnings
+
+    from eval.__main__ import evaluate_run
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_run(tmp_path / "run", ["task.test_size=6"], out=tmp_path / "report")
+    assert report["num_puzzles"] + report["trained_puzzles_left_out"] == 6
     assert not [w for w in caught if "changed since training" in str(w.message)]
 
 

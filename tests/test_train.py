@@ -47,6 +47,39 @@ def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, 
         train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
     earlier, now = recorded_splits(Path(config.train.output_dir))
     assert earlier == first and now.name != first.name and now.is_dir()
+    recwarn.clear()
+    train(small_config("train.steps=7", "train.resume=latest", "task.train_size=48"))  # on the splits it resumes
+    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert recorded_splits(Path(config.train.output_dir)) == [earlier, now]
+
+
+def test_a_resume_from_a_moved_data_dir_is_not_taken_for_other_splits(small_config, tmp_path, recwarn):
+    """Splits' folders are compared by name (their content), not by place: resumed with train.data_dir
+    where it has moved to, the run neither warns that its data changed nor records the old place as
+    splits trained on before."""
+    from hybrid.data import recorded_splits
+
+    train(small_config())
+    [first] = recorded_splits(tmp_path / "run")
+    (tmp_path / "cache").rename(tmp_path / "moved")
+    train(small_config("train.steps=5", "train.resume=latest", f"train.data_dir={tmp_path / 'moved'}"))
+    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert recorded_splits(tmp_path / "run") == [tmp_path / "moved" / "datasets" / first.name]
+
+
+def test_weights_started_in_place_from_the_run_they_move_aside_keep_its_splits_on_record(small_config):
+    """train.init_from the final/ of the run in train.output_dir: that run is moved aside when the new
+    one claims the folder, so its splits.json is read before, and the new run records its splits as
+    trained on before (read after, from a folder no longer there, they would be lost)."""
+    from hybrid.data import recorded_splits
+
+    config = small_config("train.steps=1")
+    out = Path(config.train.output_dir)
+    train(config)
+    [first] = recorded_splits(out)
+    train(small_config("train.steps=1", "task.train_size=48", f"train.init_from={out / 'final'}"))
+    earlier, now = recorded_splits(out)
+    assert earlier == first and now.name != first.name
 
 
 @pytest.mark.parametrize("resume", ["run", "checkpoint"])
