@@ -271,21 +271,11 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     return init
 
 
-def splits_trained_before(config: Config, init: Saved | None, folder: Path, say: bool) -> list[Path]:
-    """The splits' folders the weights this run starts from trained on (checkpoint.splits_of the
-    checkpoint it resumes, or of train.init_from's weights); none for new weights. `say`: warn where
-    a resumed run trains on other splits (`folder`) than its checkpoint did."""
-    if config.train.resume:
-        try:
-            source = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
-        except checkpoint.CheckpointError:  # loading it says what is wrong
-            return []
-    elif init is not None:
-        source = init.folder
-    else:
-        return []
-    earlier = checkpoint.splits_of(source)
-    if say and config.train.resume and earlier and earlier[-1].name != folder.name:
+def splits_resumed(loaded: Path, folder: Path, say: bool) -> list[Path]:
+    """The splits' folders the checkpoint `loaded` trained on (checkpoint.splits_of: the one loaded, not
+    the newest, where `latest` fell back). `say`: warn where this run trains on other splits (`folder`)."""
+    earlier = checkpoint.splits_of(loaded)
+    if say and earlier and earlier[-1].name != folder.name:
         warnings.warn(f"the training data changed since the checkpoint this run resumes: it trained on the splits in "
                       f"{earlier[-1].name}, this config cuts {folder.name} (a data file edited since, or another task "
                       f"or train.seed setting). The run goes on with the new splits; {SPLITS_RECORD} records both, "

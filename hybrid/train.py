@@ -108,7 +108,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     set_seed(config.train.seed, device_specific=True)
     source = load_init(model, init, config, backbone) if init is not None else None
     per_process = config.train.batch_size // accelerator.num_processes
-    trained_before = run_folder.splits_trained_before(config, init, splits.folder, accelerator.is_main_process)
+    trained_before = checkpoint.splits_of(init.folder) if init is not None else []  # read before claim may move them
     started_from = run_folder.claim(config, accelerator, init.folder if init else None)  # only now, once all of that works
     if started_from is not None:
         accelerator.print(f"weights from {started_from} ({source})")
@@ -128,7 +128,8 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     state = RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
-        run_folder.resume_here(accelerator, config, state.progress, backbone)
+        loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
+        trained_before = run_folder.splits_resumed(loaded, splits.folder, accelerator.is_main_process)
         state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)

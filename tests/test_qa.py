@@ -352,6 +352,36 @@ def test_a_checkpoint_saved_before_a_resume_on_edited_data_is_evaluated_on_its_o
     assert not [w for w in caught if "changed since training" in str(w.message)]
 
 
+def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_of_the_one_it_loads(small_config,
+                                                                                                   tmp_path):
+    """`--resume latest` whose newest checkpoint (trained on an edited file) is damaged loads the one
+    before it, trained on the file as it is again: no "data changed" warning, and the record names only
+    that cut (the damaged one's record, read instead, named both, so evaluation left out pairs this
+    run's weights never trained on)."""
+    import warnings
+
+    from hybrid import checkpoint
+    from hybrid.data import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
+    [first] = recorded_splits(tmp_path / "run")
+    Path(data).write_text("".join(ADDITIONS))
+    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+        train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
+    newest = checkpoint.checkpoints(tmp_path / "run")[-1]
+    assert len(recorded_splits(newest)) == 2  # else the test shows nothing
+    (newest / "model.safetensors").write_bytes(b"not a checkpoint")
+    Path(data).write_text("".join(ADDITIONS[:24]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
+    assert [w for w in caught if "skipping checkpoint" in str(w.message)]  # it did fall back
+    assert not [w for w in caught if "training data changed" in str(w.message)]
+    assert [f.name for f in recorded_splits(tmp_path / "run")] == [first.name]
+
+
 def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_training(small_config, tmp_path):
     """Evaluated with a task override (task.test_size), a qa run's file cuts other splits than it
     trained on, though the file is as it was: no warning says its data changed since training."""
