@@ -331,14 +331,13 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Pa
     evaluated split came from. Empty when they are all that one, or of another family."""
     from hybrid.data import build_splits, family_of
 
+    same = (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed)
     if not recorded:  # a run from before records: the split its config draws
-        same = (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed)
         if same or trained.task.name != config.task.name:  # the same split; another family's puzzles are not these
             return set()
         return keys_of(task, build_splits, make_task(trained.task), trained.task, trained.train.seed,
                        config.train.data_dir)
-    if cut is not None and hasattr(task, "splits") and cut.name != recorded[-1].name and \
-            (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed):
+    if same and cut is not None and hasattr(task, "splits") and cut.name != recorded[-1].name:
         warnings.warn(f"the data of task {config.task.name} changed since training, so its splits are cut anew: "
                       f"the {recorded[-1].name} split the weights were trained on is not this one", stacklevel=2)
     seen = set()
@@ -353,9 +352,9 @@ def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Pa
 def recorded_folder(folder: Path, config: Config, trained: Config | None):
     """The splits a run recorded, where they are: at the path recorded, else under the evaluated
     train.data_dir (moved since), else cut again from `trained`'s settings (given for the newest only)."""
-    from hybrid.data import build_splits, read_splits
+    from hybrid.data import build_splits, read_splits, splits_folder
 
-    moved = Path(config.train.data_dir).expanduser() / "datasets" / folder.name
+    moved = splits_folder(config.train.data_dir, folder.name)
     for place in (folder, moved):
         if place.is_dir():
             return read_splits(place)

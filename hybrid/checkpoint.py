@@ -39,6 +39,7 @@ from safetensors import SafetensorError
 
 from hybrid import trained_on
 from hybrid.config import Config, ConfigError, to_yaml
+from hybrid.splits_record import SPLITS_RECORD, recorded_splits
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
@@ -75,11 +76,9 @@ def run_of(folder: Path) -> Path:
 
 
 def splits_of(folder: Path) -> list[Path]:
-    """The splits' folders the weights in `folder` trained on, oldest first (hybrid.data.SPLITS_RECORD):
+    """The splits' folders the weights in `folder` trained on, oldest first (SPLITS_RECORD):
     the record saved with them, else their run's (final/, a checkpoint saved before records were). Not
     the run's alone: a checkpoint older than a resume on other splits did not train on those."""
-    from hybrid.data import SPLITS_RECORD, recorded_splits
-
     return recorded_splits(folder if (folder / SPLITS_RECORD).exists() else run_of(folder))
 
 
@@ -217,8 +216,6 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         if accelerator.is_main_process:
             (tmp / "config.yaml").write_text(to_yaml(config))
             trained_on.write(tmp, backbone_record)
-            from hybrid.data import SPLITS_RECORD
-
             record = Path(output_dir) / SPLITS_RECORD
             if record.exists():  # the splits these weights trained on so far, for a branch or init_from from here
                 shutil.copyfile(record, tmp / SPLITS_RECORD)

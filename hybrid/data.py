@@ -129,7 +129,7 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
         own = {name: [e.to_record() for e in split]
                for name, split in task.splits(config["train_size"], config["test_size"], seed, *wordings).items()}
         key.append(own)
-    path = Path(data_dir).expanduser() / "datasets" / f"{task.name}-{_digest(*key)}"
+    path = splits_folder(data_dir, f"{task.name}-{_digest(*key)}")
 
     def save(tmp: Path) -> DatasetDict:
         if own is not None:
@@ -149,38 +149,15 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
                       fix="Point train.data_dir at a writable disk with room, or free space there")
     if made is None:
         made = read_splits(path)
-    # Training records it (SPLITS_RECORD): for fixed data the folder names the content, so evaluation
+    # Training records it (hybrid.splits_record): for fixed data the folder names the content, so evaluation
     # can tell a data file edited since training, whose recut test split holds training puzzles.
     made.folder = path
     return made
 
 
-# In a run's folder: {"folder": the splits' folder it trains on, "earlier": [splits' folders its weights
-# trained on before, oldest first]}. Earlier ones come from the run it resumed, on data changed since (an
-# edited file, a task override), or the one it started from (train.init_from): their training puzzles may
-# fall in this data's test split.
-SPLITS_RECORD = "splits.json"
-
-
-def recorded_splits(run: Path) -> list[Path]:
-    """The splits' folders the weights in `run` trained on, oldest first (SPLITS_RECORD); none for a
-    run from before records, or one whose record is damaged."""
-    try:
-        record = json.loads((Path(run) / SPLITS_RECORD).read_text())
-        earlier, newest = record.get("earlier", []), record["folder"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, cut short, or not an object
-        return []
-    folders = [*earlier, newest] if isinstance(earlier, list) else []
-    return [Path(f) for f in folders] if all(isinstance(f, str) for f in folders) else []
-
-
-def record_splits(run: Path, folder: Path, earlier: list[Path]) -> None:
-    """Write `run`'s SPLITS_RECORD: it trains on `folder`, its weights trained on `earlier` before."""
-    kept: list[Path] = []
-    for f in earlier:  # once each, by name: a folder's name is its content
-        if f.name != folder.name and f.name not in {k.name for k in kept}:
-            kept.append(f)
-    (run / SPLITS_RECORD).write_text(json.dumps({"folder": str(folder), "earlier": [str(f) for f in kept]}))
+def splits_folder(data_dir: str | Path, name: str) -> Path:
+    """Where the splits named `name` (`<family>-<digest>`) are saved under train.data_dir."""
+    return Path(data_dir).expanduser() / "datasets" / name
 
 
 def family_of(folder: Path) -> str:

@@ -259,7 +259,7 @@ def test_a_two_process_qa_run_trains_every_process_on_the_recorded_splits_and_wa
 def test_a_two_process_resume_on_an_edited_qa_file_says_so_once_and_records_both_splits(small_config, tmp_path):
     """Rows added to the qa file before a two-process --resume: the warning that the data changed
     since the checkpoint comes once, not once per process, and the record keeps both folders."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     rows = [f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(40)]
     data = tmp_path / "qa.jsonl"

@@ -786,7 +786,7 @@ def test_a_missing_or_damaged_splits_record_reads_as_a_run_from_before_records(t
     """splits.json only tells evaluation whether fixed data was edited since training: a run without
     one (older versions), or with one cut short or edited, is evaluated as a run from before
     records, not stopped by a traceback."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     if record is not None:
         (tmp_path / "splits.json").write_text(record)

@@ -244,7 +244,7 @@ def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evalua
     import warnings
 
     from eval.__main__ import evaluate_run
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))
@@ -271,7 +271,7 @@ def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs
     import warnings
 
     from eval.__main__ import evaluate_run
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))
@@ -292,7 +292,7 @@ def test_splits_recorded_in_a_data_dir_moved_since_are_read_where_it_is_now(smal
     folder of the same name under the data_dir given (recut from the file, it would be the new data's,
     and leave out nothing)."""
     from eval.__main__ import evaluate_run
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))
@@ -315,7 +315,7 @@ def test_recorded_splits_deleted_after_the_data_changed_are_said_to_be_lost(smal
     import shutil
 
     from eval.__main__ import evaluate_run
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))
@@ -334,7 +334,7 @@ def test_a_checkpoint_saved_before_a_resume_on_edited_data_is_evaluated_on_its_o
     import warnings
 
     from eval.__main__ import evaluate_run
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))
@@ -361,7 +361,7 @@ def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_o
     import warnings
 
     from hybrid import checkpoint
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
     from hybrid.train import train
 
     data = write(tmp_path, "".join(ADDITIONS[:24]))

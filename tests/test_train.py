@@ -34,7 +34,7 @@ def test_short_run_writes_checkpoints_and_resume_continues(small_config):
 def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, recwarn):
     """A task override on resume (task.train_size) draws another training split: the resumed run
     warns and records both splits' folders for evaluation; a plain resume does neither."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     config = small_config()
     train(config)
@@ -57,7 +57,7 @@ def test_a_resume_from_a_moved_data_dir_is_not_taken_for_other_splits(small_conf
     """Splits' folders are compared by name (their content), not by place: resumed with train.data_dir
     where it has moved to, the run neither warns that its data changed nor records the old place as
     splits trained on before."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     train(small_config())
     [first] = recorded_splits(tmp_path / "run")
@@ -71,7 +71,7 @@ def test_weights_started_in_place_from_the_run_they_move_aside_keep_its_splits_o
     """train.init_from the final/ of the run in train.output_dir: that run is moved aside when the new
     one claims the folder, so its splits.json is read before, and the new run records its splits as
     trained on before (read after, from a folder no longer there, they would be lost)."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     config = small_config("train.steps=1")
     out = Path(config.train.output_dir)
@@ -86,7 +86,7 @@ def test_weights_started_in_place_from_the_run_they_move_aside_keep_its_splits_o
 def test_a_branch_on_other_splits_records_the_splits_of_the_run_it_branches_from(small_config, tmp_path, resume):
     """--resume RUN (or one of its checkpoints) train.output_dir=BRANCH on other splits: the
     branch's record holds the splits the run it branches from trained on, then its own."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     train(small_config())
     [first] = recorded_splits(tmp_path / "run")
@@ -104,7 +104,7 @@ def test_a_branch_from_a_checkpoint_older_than_a_data_change_records_only_what_i
     the first only: a branch back from it on the first data is not a data change (no warning), and
     its record holds no splits its weights never trained on (evaluation would leave out their
     puzzles from a test split that does hold them out)."""
-    from hybrid.data import recorded_splits
+    from hybrid.splits_record import recorded_splits
 
     config = small_config("train.steps=2", "train.checkpoint_every=1", "train.keep_checkpoints=0")
     out = Path(config.train.output_dir)
