@@ -90,7 +90,8 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
     if not answered and not hasattr(task, "from_text"):
         raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
     parsed, failures = [], []
-    for i, text in enumerate(texts):
+    for i, line in enumerate(texts):
+        text = line
         try:
             if jsonl:
                 item = json.loads(text)
@@ -99,12 +100,12 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")
                     parsed.append(task.from_row(item, wording, where=f"puzzle {i}"))
                     continue
-                text = item["question"] if isinstance(item, dict) else item
+                text = item.get("question") if isinstance(item, dict) else item
                 if not isinstance(text, str):
                     raise PuzzleError("each line must be a JSON string or an object with a 'question' string")
             parsed.append(task.from_text(text, wording))
         except Exception as err:  # a bad puzzle is reported, the others are still evaluated
-            failures.append({"puzzle": i, "text": str(text)[:200], "error": f"{type(err).__name__}: {str(err)[:300]}"})
+            failures.append({"puzzle": i, "text": line[:200], "error": f"{type(err).__name__}: {str(err)[:300]}"})
     return parsed, failures
 
 

@@ -853,6 +853,21 @@ def test_a_puzzle_that_fails_to_parse_is_recorded_with_its_own_position_and_text
     assert all(texts[f["puzzle"]] == f["text"] for f in failures)
 
 
+def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so():
+    """A JSON line that is an object without "question", or not a string or object, is recorded with
+    the line itself and what it lacks (it was a bare KeyError: 'question'); the good lines are read."""
+    import random
+
+    task = Sorting()
+    good = json.dumps({"question": task.generate(random.Random(1), 0).question})
+    texts = [good, json.dumps({"puzzle": "3 1 2"}), "[3, 1, 2]", json.dumps({"question": 7})]
+    parsed, failures = parse_puzzles(task, texts, jsonl=True)
+    assert len(parsed) == 1 and [f["puzzle"] for f in failures] == [1, 2, 3]
+    assert all(texts[f["puzzle"]] == f["text"] for f in failures)
+    assert all("PuzzleError: each line must be a JSON string or an object with a 'question' string" == f["error"]
+               for f in failures)
+
+
 def test_a_checkpoint_is_evaluated_with_the_config_saved_in_it(run, tmp_path):
     """A resumed run rewrites the run's config.yaml (e.g. more test-time steps); an older
     checkpoint is still rebuilt and scored with the settings it was saved with."""
