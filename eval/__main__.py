@@ -16,6 +16,7 @@ The report lands in RUN/eval/<split> unless --out says otherwise. See docs/evalu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -226,13 +227,18 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
 
 def writable(folder: Path) -> None:
-    """Make the report's folder now: one that cannot be written (below a file, on a read-only disk)
-    is said before minutes of evaluating, not after them in a traceback."""
+    """Check the report's folder can be written: one that cannot (below a file, on a read-only disk)
+    is said before minutes of evaluating, not after them in a traceback. The folders the check makes
+    are removed again (the report makes them), so an evaluation that fails leaves none behind."""
+    made = [f for f in (folder, *folder.parents) if not f.exists()]  # deepest first
     try:
         make_writable(folder)
     except OSError as err:
         raise HarnessError(f"cannot write the report in {folder} ({err.strerror or err}): give --out a folder "
                            f"that can be written") from None
+    for f in made:
+        with contextlib.suppress(OSError):  # another evaluation writing there meanwhile keeps it
+            f.rmdir()
 
 
 def where_now(run: Path, read_from: os.stat_result) -> Path | None:

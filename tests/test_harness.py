@@ -868,6 +868,22 @@ def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so
                for f in failures)
 
 
+def test_an_evaluation_that_fails_leaves_no_empty_report_folder(run, tmp_path):
+    """The report's folder is checked before minutes of evaluating; an evaluation that then fails
+    (here on a puzzle file that is not there) leaves no empty RUN/eval, nor --out's folders."""
+    copy = shutil.copytree(run, tmp_path / "run")
+    assert not (copy / "eval").exists()  # else the test shows nothing
+    with pytest.raises(HarnessError, match="does not exist"):
+        evaluate_run(copy, puzzles=tmp_path / "missing.txt")
+    assert not (copy / "eval").exists()
+    with pytest.raises(HarnessError, match="does not exist"):
+        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine")
+    assert not (tmp_path / "reports").exists()
+    (tmp_path / "reports").write_text("a file")
+    with pytest.raises(HarnessError, match="cannot write the report"):  # still said before evaluating
+        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine")
+
+
 def test_a_checkpoint_is_evaluated_with_the_config_saved_in_it(run, tmp_path):
     """A resumed run rewrites the run's config.yaml (e.g. more test-time steps); an older
     checkpoint is still rebuilt and scored with the settings it was saved with."""
