@@ -1,7 +1,7 @@
 """Training throughput with the embedding cache vs without it, for MiniLM and SmolLM2.
 
-    python bench/backbone_cache.py                   # both backbones, ~5-10 min on 2 shared cores
-    python bench/backbone_cache.py --backbones minilm --steps 5
+    python bench/backbone_cache.py                   # both backbones, ~10-15 min on 2 shared cores
+    python bench/backbone_cache.py --backbones minilm --steps 3
     python bench/backbone_cache.py --init minilm=runs/default smollm2=runs/smollm2 \
         --out bench/results/backbone_cache_trained.json
     python bench/backbone_cache.py --backbones minilm --init minilm=runs/default --set train.mixed_precision=bf16 \
@@ -131,7 +131,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
-    parser.add_argument("--steps", type=int, default=3, help="training batches per run")
+    parser.add_argument("--steps", type=int, default=5, help="training batches per run (5: as docs/backbones.md's figures)")
     parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
     parser.add_argument("--test-size", type=int, default=32, help="puzzles in the (untimed) final evaluation")
     parser.add_argument("--init", nargs="*", default=[], metavar="PRESET=RUN",
