@@ -1,6 +1,6 @@
 """Training throughput with the embedding cache vs without it, for MiniLM and SmolLM2.
 
-    python bench/backbone_cache.py                   # both backbones, ~10-15 min on 2 shared cores
+    python bench/backbone_cache.py                   # both backbones, ~12 min on 2 shared cores
     python bench/backbone_cache.py --backbones minilm --steps 3
     python bench/backbone_cache.py --init minilm=runs/default smollm2=runs/smollm2 \
         --out bench/results/backbone_cache_trained.json
