@@ -77,7 +77,7 @@ def run_of(folder: Path) -> Path:
 
 def splits_of(folder: Path) -> list[Path]:
     """The splits' folders the weights in `folder` trained on, oldest first (SPLITS_RECORD):
-    the record saved with them, else their run's (final/, a checkpoint saved before records were). Not
+    the record saved with them, else their run's (a final/ or checkpoint saved before records were). Not
     the run's alone: a checkpoint older than a resume on other splits did not train on those."""
     return recorded_splits(folder if (folder / SPLITS_RECORD).exists() else run_of(folder))
 

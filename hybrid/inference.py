@@ -25,6 +25,7 @@ import dataclasses
 import json
 import random
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -47,20 +48,23 @@ from hybrid.data import answering_wording
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
+from hybrid.splits_record import SPLITS_RECORD, record_splits
 
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
 
 def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
-                    backbone_record: dict | None = None) -> Path:
+                    backbone_record: dict | None = None, splits: Sequence[Path] = ()) -> Path:
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
     frozen base from state dicts) to `folder`, atomically; with `backbone_record`, the record
-    of the states the weights were trained on (hybrid.trained_on) too."""
+    of the states the weights were trained on (hybrid.trained_on) too, and with `splits` the puzzle
+    splits' folders they trained on, oldest first (hybrid.splits_record: a copy of the weights made
+    elsewhere still tells `python -m eval` and train.init_from which puzzles they have seen)."""
     folder = Path(folder)
     # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} is a file; save the model to a new folder")
-    ours = (CONFIG, WEIGHTS, checkpoint.MANIFEST, trained_on.FILE)
+    ours = (CONFIG, WEIGHTS, checkpoint.MANIFEST, trained_on.FILE, SPLITS_RECORD)
     others = sorted(p.name for p in folder.glob("*") if p.name not in ours)
     if others:
         raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
@@ -71,6 +75,8 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
         (tmp / CONFIG).write_text(to_yaml(config))
         trained_on.write(tmp, backbone_record)
+        if splits:
+            record_splits(tmp, splits[-1], list(splits[:-1]))
         # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
         # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
         # be edited (a moved task.path, a key an older version had).
@@ -224,9 +230,10 @@ class Hybrid:
     (wrapped with its LoRA backbone when it was trained with one)."""
 
     def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config,
-                 backbone_record: dict | None = None):
+                 backbone_record: dict | None = None, splits: Sequence[Path] = ()):
         self.model, self.backbone, self.task, self.config = model.eval(), backbone, task, config
-        self.backbone_record = backbone_record  # the states the weights were trained on, kept when saved again
+        # The states and the puzzle splits the weights were trained on, kept when saved again.
+        self.backbone_record, self.splits = backbone_record, list(splits)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device=None, backbone: str | None = None) -> "Hybrid":
@@ -246,10 +253,10 @@ class Hybrid:
         checkpoint.load_weights(model, folder, weights=saved.weights)  # a training checkpoint's EMA, else the folder's
         record = saved.record
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
-        return cls(model.to(device), frozen, task, config, record)
+        return cls(model.to(device), frozen, task, config, record, checkpoint.splits_of(folder))
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        return save_pretrained(self.model, self.config, folder, self.backbone_record)
+        return save_pretrained(self.model, self.config, folder, self.backbone_record, self.splits)
 
     def read(self, puzzle: str | Example) -> Example:
         """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and

@@ -34,7 +34,7 @@ from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, check_batch_fits, examples
-from hybrid.splits_record import record_splits
+from hybrid.splits_record import record_splits, recorded_splits
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -254,7 +254,8 @@ def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) 
                           "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
     if accelerator.is_main_process:
         try:
-            save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record)  # for from_pretrained
+            save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record,  # for from_pretrained
+                            recorded_splits(out_dir))
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "

@@ -287,6 +287,29 @@ def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs
     assert overlap(first, now) and report["trained_puzzles_left_out"] == len(overlap(first, now))
 
 
+def test_weights_saved_elsewhere_keep_the_splits_they_trained_on(small_config, tmp_path):
+    """final/ holds the splits record, and so does a copy saved from it (Hybrid.save_pretrained): a
+    run started from that copy after the file was edited still leaves the first run's training pairs
+    out of its evaluation (the copy had no record, so nothing was left out)."""
+    from eval.__main__ import evaluate_run
+    from hybrid.inference import Hybrid
+    from hybrid.splits_record import recorded_splits
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(ADDITIONS[:24]))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.output_dir={tmp_path / 'first'}"))
+    [first] = recorded_splits(tmp_path / "first")
+    assert recorded_splits(tmp_path / "first" / "final") == [first]
+    Hybrid.from_pretrained(tmp_path / "first").save_pretrained(tmp_path / "shared")
+    assert recorded_splits(tmp_path / "shared") == [first]
+    Path(data).write_text("".join(ADDITIONS))
+    train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.init_from={tmp_path / 'shared'}"))
+    started, now = recorded_splits(tmp_path / "run")
+    assert started == first and recorded_splits(tmp_path / "run" / "final") == [first, now]
+    report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
+    assert overlap(first, now) and report["trained_puzzles_left_out"] == len(overlap(first, now))
+
+
 def test_splits_recorded_in_a_data_dir_moved_since_are_read_where_it_is_now(small_config, tmp_path):
     """The qa file edited and train.data_dir moved since training: the training split is read from the
     folder of the same name under the data_dir given (recut from the file, it would be the new data's,
