@@ -21,6 +21,7 @@ that also appears in the test split is dropped, so the test split stays unseen.
 from __future__ import annotations
 
 import json
+import math
 import random
 import warnings
 from collections.abc import Sequence
@@ -109,6 +110,8 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
     question, answer = row[question_field], row[answer_field]
     if not isinstance(question, str) or not question.strip():
         raise PuzzleError(f"{where}: the question ({question_field!r}) must be non-empty text, got {question!r}")
+    if isinstance(answer, float) and not math.isfinite(answer):  # JSON's NaN: a spreadsheet's empty cell, say
+        raise PuzzleError(f"{where}: the answer ({answer_field!r}) is {answer}, a missing value rather than an answer")
     if isinstance(answer, (int, float)) and not isinstance(answer, bool):
         answer = str(answer)  # numeric answers ("42") are common in JSONL files
     if not isinstance(answer, str):
