@@ -90,7 +90,7 @@ def test_malformed_sources_are_clear_errors(tmp_path):
         QA(write(tmp_path, '{"question": "a?", "answer": ["b"]}\n')).pairs
     with pytest.raises(PuzzleError, match=r"data.jsonl:1: the answer \('answer'\) is empty"):
         QA(write(tmp_path, '{"question": "a?", "answer": "  "}\n')).pairs
-    with pytest.raises(PuzzleError, match=r"data.jsonl:1: the answer \('answer'\) is nan, a missing value"):
+    with pytest.raises(PuzzleError, match=r"data.jsonl:1: the answer \('answer'\) is nan, not a finite number"):
         QA(write(tmp_path, '{"question": "a?", "answer": NaN}\n')).pairs
     assert QA(write(tmp_path, '{"question": "a?", "answer": 2.5}\n')).pairs == [("a?", "2.5")]
     lines_in_json = tmp_path / "data.json"

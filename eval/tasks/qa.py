@@ -111,7 +111,8 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
     if not isinstance(question, str) or not question.strip():
         raise PuzzleError(f"{where}: the question ({question_field!r}) must be non-empty text, got {question!r}")
     if isinstance(answer, float) and not math.isfinite(answer):  # JSON's NaN: a spreadsheet's empty cell, say
-        raise PuzzleError(f"{where}: the answer ({answer_field!r}) is {answer}, a missing value rather than an answer")
+        raise PuzzleError(f"{where}: the answer ({answer_field!r}) is {answer}, not a finite number (a missing value "
+                          f"written out?): give the row an answer, or drop it")
     if isinstance(answer, (int, float)) and not isinstance(answer, bool):
         answer = str(answer)  # numeric answers ("42") are common in JSONL files
     if not isinstance(answer, str):
