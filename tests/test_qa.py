@@ -93,6 +93,7 @@ def test_malformed_sources_are_clear_errors(tmp_path):
     with pytest.raises(PuzzleError, match=r"data.jsonl:1: the answer \('answer'\) is nan, not a finite number"):
         QA(write(tmp_path, '{"question": "a?", "answer": NaN}\n')).pairs
     assert QA(write(tmp_path, '{"question": "a?", "answer": 2.5}\n')).pairs == [("a?", "2.5")]
+    assert QA(write(tmp_path, '{"question": "a?", "answer": "1 2\\r\\n3 4\\r"}\r\n')).pairs == [("a?", "1 2\n3 4")]
     lines_in_json = tmp_path / "data.json"
     lines_in_json.write_text('{"question": "a?", "answer": "b"}\n{"question": "c?", "answer": "d"}\n')
     with pytest.raises(PuzzleError, match="Extra data at line 2.*name the file .jsonl"):

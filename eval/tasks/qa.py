@@ -118,7 +118,7 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
     if not isinstance(answer, str):
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) must be text or a number, "
                           f"got {type(answer).__name__}")
-    answer = answer.strip()
+    answer = answer.replace("\r\n", "\n").replace("\r", "\n").strip()  # a Windows editor's line ends are newlines
     if not answer:  # nothing to learn or to check: a blank answer is a hole in the data, not an answer
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) is empty")
     try:
