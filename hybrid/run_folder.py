@@ -29,10 +29,10 @@ from pathlib import Path
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
-from hybrid.splits_record import SPLITS_RECORD
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
+from hybrid.splits_record import SPLITS_RECORD
 
 EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# In a run's folder: {"folder": the splits' folder it trains on, "earlier": [splits' folders its weights
-# trained on before, oldest first]}. Earlier ones come from the run it resumed, on data changed since (an
-# edited file, a task override), or the one it started from (train.init_from): their training puzzles may
-# fall in this data's test split.
+# In a run's folder, copied into each checkpoint and final/ as saved: {"folder": the splits' folder it
+# trains on, "earlier": [splits' folders its weights trained on before, oldest first]}. Earlier ones
+# come from the run it resumed, on data changed since (an edited file, a task override), or the one it
+# started from (train.init_from): their training puzzles may fall in this data's test split.
 SPLITS_RECORD = "splits.json"
 
 

@@ -34,12 +34,12 @@ from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, check_batch_fits, examples
-from hybrid.splits_record import record_splits, recorded_splits
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
+from hybrid.splits_record import record_splits, recorded_splits
 from hybrid.summary import flat, print_summary
 from hybrid.supervision import NonFiniteLoss, make_optimizer, supervise
 
