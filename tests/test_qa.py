@@ -240,6 +240,15 @@ def overlap(trained_on: Path, tested_on: Path) -> set[str]:
     return keys(trained_on, "train") & keys(tested_on, "test")
 
 
+def test_an_infinite_answer_is_an_error_and_a_lone_carriage_return_is_a_newline(tmp_path):
+    """JSON's Infinity and -Infinity are no more an answer than NaN (not "inf"), and an old Mac
+    editor's line end (a lone carriage return inside the answer, which strip() does not reach) reads as a newline."""
+    for value, shown in (("Infinity", "inf"), ("-Infinity", "-inf")):
+        with pytest.raises(PuzzleError, match=rf"data.jsonl:1: the answer \('answer'\) is {shown}, not a finite"):
+            QA(write(tmp_path, f'{{"question": "a?", "answer": {value}}}\n')).pairs
+    assert QA(write(tmp_path, '{"question": "a?", "answer": "1 2\\r3 4"}\n')).pairs == [("a?", "1 2\n3 4")]
+
+
 def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evaluation(small_config, tmp_path):
     """Rows added to the qa file before a --resume recut its splits: the resumed run trains on the
     new cut, whose test split holds pairs its first batches trained on. The resume says so, and
