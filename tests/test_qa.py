@@ -419,8 +419,8 @@ def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_o
 
 
 def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_training(small_config, tmp_path):
-    """Evaluated with a task override (task.test_size), a qa run's file cuts other splits than it
-    trained on, though the file is as it was: no warning says its data changed since training."""
+    """Evaluated with a task override (task.test_size) or another train.seed, a qa run's file cuts other
+    splits than it trained on, though the file is as it was: no warning says its data changed since training."""
     import warnings
 
     from eval.__main__ import evaluate_run
@@ -431,7 +431,9 @@ def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = evaluate_run(tmp_path / "run", ["task.test_size=6"], out=tmp_path / "report")
+        reseeded = evaluate_run(tmp_path / "run", ["train.seed=1"], out=tmp_path / "reseeded")  # another cut too
     assert report["num_puzzles"] + report["trained_puzzles_left_out"] == 6
+    assert reseeded["trained_puzzles_left_out"] > 0  # the training pairs the seed's cut puts in its test split
     assert not [w for w in caught if "changed since training" in str(w.message)]
 
 
