@@ -236,9 +236,10 @@ def writable(folder: Path) -> None:
     except OSError as err:
         raise HarnessError(f"cannot write the report in {folder} ({err.strerror or err}): give --out a folder "
                            f"that can be written") from None
-    for f in made:
-        with contextlib.suppress(OSError):  # another evaluation writing there meanwhile keeps it
-            f.rmdir()
+    finally:  # a check that failed part-way (a name too long for the disk) made some of them too
+        for f in made:
+            with contextlib.suppress(OSError):  # another evaluation writing there meanwhile keeps it
+                f.rmdir()
 
 
 def where_now(run: Path, read_from: os.stat_result) -> Path | None:

@@ -23,6 +23,17 @@ def test_saved_splits_are_reused_until_the_generator_version_changes(tmp_path):
     assert len(list((tmp_path / "datasets").iterdir())) == 2
 
 
+def test_splits_are_saved_under_the_home_folder_that_a_data_dir_of_tilde_names(tmp_path, monkeypatch):
+    """train.data_dir is kept as "~/..." (its default is ~/.cache/hybrid-trm): the splits go under
+    the home folder, not a folder named "~" in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    made = build_splits(make_task(config), config, seed=0, data_dir="~/cache")
+    assert made.folder.parent == tmp_path / "home" / "cache" / "datasets" and made.folder.is_dir()
+    assert not (tmp_path / "~").exists()
+
+
 def test_a_puzzle_reads_the_same_key_in_every_wording_and_another_puzzle_does_not():
     for name, knobs in [("sudoku", {"size": 4}), ("maze", {"size": 5}), ("sorting", {}), ("zebra", {"attributes": 1})]:
         task = make_task(TASK_CONFIGS[name](**knobs))

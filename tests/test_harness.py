@@ -883,6 +883,38 @@ def test_an_evaluation_that_fails_leaves_no_empty_report_folder(run, tmp_path):
         evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine")
 
 
+def test_a_failed_evaluation_keeps_the_report_folders_that_were_there(run, tmp_path):
+    """Only the folders the check made are removed: an empty --out folder made beforehand stays."""
+    copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(HarnessError, match="does not exist"):
+        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "mine" / "deeper")
+    assert (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "deeper").exists()
+
+
+def test_a_report_folder_check_that_fails_part_way_leaves_none_of_the_folders_it_made(run, tmp_path):
+    """--out with a name too long for the disk: its parents are made before the last one fails, and
+    are removed again with the error (they were left behind, empty)."""
+    copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))
+    with pytest.raises(HarnessError, match="cannot write the report"):
+        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine" / ("x" * 300))
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_report_folder_another_evaluation_writes_in_meanwhile_is_kept(tmp_path, monkeypatch):
+    """Two evaluations into one new folder: the check's folder, which the other one has written its
+    report in meanwhile, is kept (not a traceback from removing a folder that is not empty)."""
+    import eval.__main__ as harness
+
+    def and_another_writes(folder):
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text("{}")
+
+    monkeypatch.setattr(harness, "make_writable", and_another_writes)
+    harness.writable(tmp_path / "reports" / "mine")
+    assert (tmp_path / "reports" / "mine" / "report.json").exists()
+
+
 def test_a_checkpoint_is_evaluated_with_the_config_saved_in_it(run, tmp_path):
     """A resumed run rewrites the run's config.yaml (e.g. more test-time steps); an older
     checkpoint is still rebuilt and scored with the settings it was saved with."""

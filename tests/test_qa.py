@@ -240,6 +240,15 @@ def overlap(trained_on: Path, tested_on: Path) -> set[str]:
     return keys(trained_on, "train") & keys(tested_on, "test")
 
 
+def test_an_infinite_answer_is_an_error_and_a_lone_carriage_return_is_a_newline(tmp_path):
+    """JSON's Infinity and -Infinity are no more an answer than NaN (not "inf"), and an old Mac
+    editor's line end (a lone carriage return inside the answer, which strip() does not reach) reads as a newline."""
+    for value, shown in (("Infinity", "inf"), ("-Infinity", "-inf")):
+        with pytest.raises(PuzzleError, match=rf"data.jsonl:1: the answer \('answer'\) is {shown}, not a finite"):
+            QA(write(tmp_path, f'{{"question": "a?", "answer": {value}}}\n')).pairs
+    assert QA(write(tmp_path, '{"question": "a?", "answer": "1 2\\r3 4"}\n')).pairs == [("a?", "1 2\n3 4")]
+
+
 def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evaluation(small_config, tmp_path):
     """Rows added to the qa file before a --resume recut its splits: the resumed run trains on the
     new cut, whose test split holds pairs its first batches trained on. The resume says so, and
@@ -410,8 +419,8 @@ def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_o
 
 
 def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_training(small_config, tmp_path):
-    """Evaluated with a task override (task.test_size), a qa run's file cuts other splits than it
-    trained on, though the file is as it was: no warning says its data changed since training."""
+    """Evaluated with a task override (task.test_size) or another train.seed, a qa run's file cuts other
+    splits than it trained on, though the file is as it was: no warning says its data changed since training."""
     import warnings
 
     from eval.__main__ import evaluate_run
@@ -422,7 +431,9 @@ def test_an_override_that_cuts_other_splits_is_not_taken_for_data_changed_since_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = evaluate_run(tmp_path / "run", ["task.test_size=6"], out=tmp_path / "report")
+        reseeded = evaluate_run(tmp_path / "run", ["train.seed=1"], out=tmp_path / "reseeded")  # another cut too
     assert report["num_puzzles"] + report["trained_puzzles_left_out"] == 6
+    assert reseeded["trained_puzzles_left_out"] > 0  # the training pairs the seed's cut puts in its test split
     assert not [w for w in caught if "changed since training" in str(w.message)]
 
 
