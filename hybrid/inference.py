@@ -65,7 +65,9 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} is a file; save the model to a new folder")
     ours = (CONFIG, WEIGHTS, checkpoint.MANIFEST, trained_on.FILE, SPLITS_RECORD)
-    others = sorted(p.name for p in folder.glob("*") if p.name not in ours)
+    held = sorted(p.name for p in folder.glob("*"))
+    # Files but no weights are no pretrained folder (one is written whole): a run stopped before its first checkpoint, say.
+    others = [name for name in held if name not in ours] or ([] if not held or WEIGHTS in held else held)
     if others:
         raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
                               f"saving would replace: save the model to a new folder (a run's is its final/)")

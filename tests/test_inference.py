@@ -116,6 +116,13 @@ def test_save_pretrained_replaces_a_pretrained_folder_and_nothing_else(solver, t
                                               r"metrics.json\).*a new folder"):
         solver.save_pretrained(run)
     assert (run / "checkpoints" / "step_00000002").is_dir() and (run / "metrics.json").exists()
+    cut_short = tmp_path / "cut_short"  # a run stopped before its first checkpoint: its files are a pretrained folder's
+    cut_short.mkdir()
+    (cut_short / "config.yaml").write_text("mine")
+    (cut_short / "splits.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"holds other files than a pretrained folder \(config.yaml, splits.json\)"):
+        solver.save_pretrained(cut_short)
+    assert (cut_short / "config.yaml").read_text() == "mine"
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="notes.txt is a file"):
         solver.model.save_pretrained(tmp_path / "notes.txt")
