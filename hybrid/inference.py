@@ -66,11 +66,13 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
         raise FileExistsError(f"{folder} is a file; save the model to a new folder")
     ours = (CONFIG, WEIGHTS, checkpoint.MANIFEST, trained_on.FILE, SPLITS_RECORD)
     held = sorted(p.name for p in folder.glob("*"))
-    # Files but no weights are no pretrained folder (one is written whole): a run stopped before its first checkpoint, say.
-    others = [name for name in held if name not in ours] or ([] if not held or WEIGHTS in held else held)
+    others = [name for name in held if name not in ours]
     if others:
         raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
                               f"saving would replace: save the model to a new folder (a run's is its final/)")
+    if held and WEIGHTS not in held:  # one is written whole: this is a run stopped before its first checkpoint, say
+        raise FileExistsError(f"{folder} holds {', '.join(held)} but no {WEIGHTS}, so it is no pretrained folder, and "
+                              f"saving would replace them: save the model to a new folder (a run's is its final/)")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
     def write(tmp: Path) -> None:

@@ -120,7 +120,7 @@ def test_save_pretrained_replaces_a_pretrained_folder_and_nothing_else(solver, t
     cut_short.mkdir()
     (cut_short / "config.yaml").write_text("mine")
     (cut_short / "splits.json").write_text("{}")
-    with pytest.raises(FileExistsError, match=r"holds other files than a pretrained folder \(config.yaml, splits.json\)"):
+    with pytest.raises(FileExistsError, match=r"holds config.yaml, splits.json but no model.safetensors, so it is no pretrained folder"):
         solver.save_pretrained(cut_short)
     assert (cut_short / "config.yaml").read_text() == "mine"
     (tmp_path / "notes.txt").write_text("mine")
