@@ -137,6 +137,10 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
+    if puzzles is not None and split != "test":  # the file's puzzles are the split: --split would go unheeded
+        raise HarnessError(f"--split {split} and --puzzles {puzzles} ask for two things to evaluate: the puzzles of a "
+                           f"file are worded in the first of task.wordings, not a split's. Give one of them (to word "
+                           f"the file's puzzles another way, add task.wordings=[...])")
 
     run = locate(path)[0]
     read_from = os.stat(run)  # which a move keeps: a new run in its train.output_dir may move it aside (where_now)

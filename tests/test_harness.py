@@ -403,6 +403,18 @@ def test_an_out_that_is_a_file_is_refused_before_evaluating(run, tmp_path, monke
         main([str(run), "--out", str(tmp_path / "report")])
 
 
+def test_a_split_asked_with_a_puzzle_file_is_refused_before_evaluating(run, tmp_path, monkeypatch):
+    """--split test_heldout with --puzzles evaluated the file's puzzles in the first trained wording
+    and said nothing of the split asked for; the two are one choice, so asking both is an error."""
+    import eval.__main__ as harness
+
+    monkeypatch.setattr(harness, "make_task", lambda *a: pytest.fail("evaluated with --split and --puzzles"))
+    (tmp_path / "mine.txt").write_text("1 _ _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n")
+    with pytest.raises(SystemExit, match="--split test_heldout and --puzzles .*mine.txt ask for two things"):
+        main([str(run), "--puzzles", str(tmp_path / "mine.txt"), "--split", "test_heldout", "--out", str(tmp_path)])
+    assert not (tmp_path / "report.json").exists()
+
+
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(run), "--batch-size", "0", "--out", str(tmp_path)])
