@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.qa import QA, QaConfig
+from eval.tasks.qa import QA, QaConfig, pair
 from eval.tasks.text_answer import decode, encode
 
 FIXTURE = str(Path(__file__).parent / "data" / "qa_small.jsonl")  # 12 rows, one repeated pair
@@ -166,6 +166,20 @@ def test_an_answer_too_long_for_its_slots_says_how_long_it_is_and_the_limit():
     to pick a new limit."""
     with pytest.raises(PuzzleError, match=r"answer of 6 characters does not fit in task.max_answer_chars=4: 'abcdef'"):
         encode("abcdef", 4)
+
+
+def test_a_hand_written_pair_too_long_for_a_trained_models_slots_does_not_say_to_raise_them():
+    """`python -m eval RUN --puzzles mine.jsonl` records a pair whose answer is longer than the model's
+    slots as a failure; it said to raise task.max_answer_chars, which the weights fix (an evaluation
+    with it raised does not load). Data read for training still names the knob."""
+    task = QA("unused.jsonl", max_answer_chars=4)
+    with pytest.raises(PuzzleError, match=r"puzzle 3: the answer has 6 characters, more than the 4 this model writes "
+                                          r"\(its task.max_answer_chars, fixed by its weights\)") as err:
+        task.from_row({"question": "Spell it", "answer": "abcdef"}, where="puzzle 3")
+    assert "raise task.max_answer_chars" not in str(err.value)
+    assert task.from_row({"question": "Spell it", "answer": "abcd"}).answer == "abcd"  # exactly the slots fits
+    with pytest.raises(PuzzleError, match="raise task.max_answer_chars"):
+        pair({"question": "Spell it", "answer": "abcdef", "_where": "data.jsonl:1"}, "question", "answer", 4)
 
 
 def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(small_config, tmp_path):

@@ -100,8 +100,9 @@ def load_source(path: str) -> dict[str, list[dict]]:
             for name, split in loaded.items()}
 
 
-def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> tuple[str, str]:
-    """(question, answer) of one row, checked: both fields present, the answer fits the slots."""
+def pair(row: dict, question_field: str, answer_field: str, max_chars: int, trained: bool = False) -> tuple[str, str]:
+    """(question, answer) of one row, checked: both fields present, the answer fits the slots
+    (`trained`: slots a model's weights fix, so raising task.max_answer_chars is no way out)."""
     where = row["_where"]
     for key, knob in ((question_field, "question_field"), (answer_field, "answer_field")):
         if key not in row:
@@ -121,6 +122,9 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
     answer = answer.replace("\r\n", "\n").replace("\r", "\n").strip()  # a Windows editor's line ends are newlines
     if not answer:  # nothing to learn or to check: a blank answer is a hole in the data, not an answer
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) is empty")
+    if trained and len(answer) > max_chars:
+        raise PuzzleError(f"{where}: the answer has {len(answer)} characters, more than the {max_chars} this model "
+                          f"writes (its task.max_answer_chars, fixed by its weights), so no answer of it can be right")
     try:
         text_answer.encode(answer, max_chars)
     except PuzzleError as err:
@@ -184,7 +188,8 @@ class QA(Task):
         """An example from one (question, answer) object read by hand (`python -m eval --puzzles
         mine.jsonl`): the answer cannot be worked out from the question, so it comes with it, in the
         task's fields."""
-        return self.example(*pair(dict(row, _where=where), *self.fields, self.max_answer_chars), wording)
+        # The slots are the trained model's: an answer longer than them says so, not to raise the knob.
+        return self.example(*pair(dict(row, _where=where), *self.fields, self.max_answer_chars, trained=True), wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
         """A pair drawn from the whole source (every split)."""
