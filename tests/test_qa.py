@@ -102,6 +102,10 @@ def test_malformed_sources_are_clear_errors(tmp_path):
         QA()
     with pytest.raises(PuzzleError, match="no such file"):
         QA(str(tmp_path / "missing.jsonl")).pairs
+    exported = tmp_path / "data.csv"  # a spreadsheet's own export: said to be no JSON, not what to do
+    exported.write_text("question,answer\na?,b\n")
+    with pytest.raises(PuzzleError, match=r"data.csv: a CSV file is not read; convert it to JSON Lines"):
+        QA(str(exported)).pairs
     latin1 = tmp_path / "latin1.jsonl"  # a spreadsheet export in the system's code page, say
     latin1.write_bytes('{"question": "caf\u00e9?", "answer": "b"}\n'.encode("latin-1"))
     with pytest.raises(PuzzleError, match=r"latin1.jsonl is not UTF-8 text .*save it as UTF-8"):

@@ -68,6 +68,10 @@ def read_json_rows(path: Path) -> list[dict]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as err:
+                if path.suffix.lower() in (".csv", ".tsv"):  # read as JSON Lines, which says nothing of what to do
+                    raise PuzzleError(f"{path}: a CSV file is not read; convert it to JSON Lines (one "
+                                      f'{{"question": ..., "answer": ...}} object per line, named .jsonl), or load '
+                                      f"it with datasets and give the folder Dataset.save_to_disk writes") from None
                 raise PuzzleError(f"{path}:{number}: not a JSON object ({err.msg}): {line[:60]!r}") from None
             where.append(f"{path}:{number}")
     for row, at in zip(rows, where):
