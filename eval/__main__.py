@@ -53,6 +53,11 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return checkpoint.run_of(folder), folder
 
 
+def is_jsonl(path: Path) -> bool:
+    """Whether a puzzle file is JSON Lines: named .jsonl, in any case (a Windows export's PAIRS.JSONL too)."""
+    return path.suffix.lower() == ".jsonl"
+
+
 def read_puzzles(path: str | Path, task) -> list[str]:
     """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
     otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
@@ -65,7 +70,7 @@ def read_puzzles(path: str | Path, task) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
-    if path.suffix == ".jsonl":
+    if is_jsonl(path):
         texts = [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
     else:
         texts = split_typed(text, task)
@@ -295,7 +300,7 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     from hybrid.data import answering_wording, build_splits, examples
 
     if puzzles is not None:
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), is_jsonl(Path(puzzles)),
                                       wording=answering_wording(task, config.task))
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
         return f"puzzles:{Path(puzzles).name}", data, exs, failures, None

@@ -346,6 +346,21 @@ def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_rep
         read_puzzles(tmp_path, Sudoku(4))
 
 
+def test_a_puzzle_file_named_jsonl_in_capitals_is_read_as_json_lines(tmp_path):
+    """MINE.JSONL was read as plain text: a line's other fields counted as the puzzle's (a Sudoku's
+    "id": 7 as a cell), and a qa run said to use a .jsonl file."""
+    import random
+
+    from eval.__main__ import read_data
+
+    task = Sudoku(size=4)
+    text = format_grid(Grid(4), task.generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
+    puzzles = tmp_path / "MINE.JSONL"
+    puzzles.write_text(json.dumps({"question": text, "id": 7}) + "\n")
+    _, _, parsed, failures, _ = read_data(task, load_config(["task.size=4"]), "test", puzzles)
+    assert failures == [] and [e.data["puzzle"] for e in parsed] == [task.from_text(text).data["puzzle"]]
+
+
 def test_typed_arc_puzzles_are_refused_with_the_two_ways_to_score_arc_tasks_of_ones_own():
     """A typed ARC puzzle asks for its test output, so --puzzles has nothing to score it against:
     the error says so and names what does score such tasks (task files through hybrid.solve, a

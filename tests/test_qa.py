@@ -124,6 +124,16 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     assert QA(str(listed)).pairs == [("a?", "b")]
 
 
+def test_a_file_named_in_capitals_is_read_by_its_kind(tmp_path):
+    """DATA.JSON (a Windows export, say) holds a JSON list: it was read as JSON Lines, and its first
+    line said to be no JSON object."""
+    listed = tmp_path / "DATA.JSON"
+    listed.write_text('[\n  {"question": "a?", "answer": "b"},\n  {"question": "c?", "answer": "d"}\n]\n')
+    assert QA(str(listed)).pairs == [("a?", "b"), ("c?", "d")]
+    with pytest.raises(PuzzleError, match="no such file"):
+        QA(str(tmp_path / "MOVED.JSONL")).pairs
+
+
 def test_the_task_reads_its_data_only_when_asked():
     """A trained qa model answers new questions without its data file: building the task (as
     solve and python -m eval --puzzles do) reads nothing; splits and pairs read it."""

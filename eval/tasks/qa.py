@@ -51,7 +51,7 @@ def read_json_rows(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
     except UnicodeDecodeError as err:  # a Latin-1 or UTF-16 export: a PuzzleError, which the commands report
         raise PuzzleError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":  # DATA.JSON too: read as JSON Lines, its list was "not a JSON object"
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
@@ -85,7 +85,7 @@ def load_source(path: str) -> dict[str, list[dict]]:
     local = Path(path).expanduser()
     if local.is_file():
         return {"all": read_json_rows(local)}
-    if local.suffix in (".json", ".jsonl"):
+    if local.suffix.lower() in (".json", ".jsonl"):
         # A run's config keeps the path it trained with: evaluating it after the file moved lands here.
         raise PuzzleError(f"task.path={path!r}: no such file (moved? give its new place: task.path=NEW)")
     import datasets  # imported here: only sources other than a JSON file need it
