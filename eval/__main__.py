@@ -100,7 +100,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
         text = line
         try:
             if jsonl:
-                item = json.loads(text)
+                item = json.loads(text.lstrip("\ufeff"))  # a byte-order mark inside: files joined end to end
                 if answered:
                     if not isinstance(item, dict):
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")

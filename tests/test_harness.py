@@ -328,6 +328,11 @@ def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_cle
     puzzles.write_bytes(b"\xef\xbb\xbf" + maze.encode())
     assert [Maze(5).from_text(text).data["grid"] for text in read_puzzles(puzzles, Maze(5))] == \
         [Maze(5).from_text(maze).data["grid"]]
+    joined = tmp_path / "joined.jsonl"  # JSON Lines files joined end to end: the second's mark starts a line
+    joined.write_bytes(b"\xef\xbb\xbf" + (json.dumps(maze) + "\n").encode() * 2 + b"\xef\xbb\xbf" +
+                       (json.dumps({"question": maze}) + "\n").encode())
+    parsed, failures = parse_puzzles(Maze(5), read_puzzles(joined, Maze(5)), jsonl=True)
+    assert failures == [] and len(parsed) == 3
     puzzles.write_bytes("Sort: 5, 3, café\n".encode("latin-1"))
     with pytest.raises(HarnessError, match="cannot read puzzle file .*mine.txt: 'utf-8' codec can't decode"):
         read_puzzles(puzzles, Sorting())

@@ -122,6 +122,9 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     listed = tmp_path / "data.json"
     listed.write_bytes(b"\xef\xbb\xbf" + b'[{"question": "a?", "answer": "b"}]')
     assert QA(str(listed)).pairs == [("a?", "b")]
+    joined = tmp_path / "joined.jsonl"  # two such files joined end to end: the second's mark starts a line
+    joined.write_bytes(b"\xef\xbb\xbf" + b'{"question": "a?", "answer": "b"}\n\xef\xbb\xbf{"question": "c?", "answer": "d"}\n')
+    assert QA(str(joined)).pairs == [("a?", "b"), ("c?", "d")]
 
 
 def test_a_file_named_in_capitals_is_read_by_its_kind(tmp_path):

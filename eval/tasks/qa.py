@@ -66,7 +66,8 @@ def read_json_rows(path: Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                # lstrip: files joined end to end (cat a.jsonl b.jsonl) keep each one's byte-order mark
+                rows.append(json.loads(line.lstrip("\ufeff")))
             except json.JSONDecodeError as err:
                 if path.suffix.lower() in (".csv", ".tsv"):  # read as JSON Lines, which says nothing of what to do
                     raise PuzzleError(f"{path}: a CSV file is not read; convert it to JSON Lines (one "
