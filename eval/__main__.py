@@ -171,18 +171,20 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
     say_where = None if named else f"python -m eval {path} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
-    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
-    seen = trained_wordings(task, config, trained)
-    left_out = 0
-    if puzzles is None:
-        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
 
-    # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
+    # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly. Before the
+    # puzzles: an override of a shape the weights depend on (task.size=9) is an error at once, not
+    # after generating a split of 9x9 Sudokus (minutes) that no evaluation can use.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     weights = load_weights(model, folder, ema, weights=saved)
     differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
+    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
+    seen = trained_wordings(task, config, trained)
+    left_out = 0
+    if puzzles is None:
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
     r = config.reasoner
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,

@@ -435,6 +435,16 @@ def test_a_split_asked_with_a_puzzle_file_is_refused_before_evaluating(run, tmp_
     assert not (tmp_path / "report.json").exists()
 
 
+def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_made(run, tmp_path, monkeypatch):
+    """task.size=9 on 4x4 weights was refused only after generating the splits of 9x9 Sudokus (the
+    run's train_size and test_size of them: minutes at the default sizes), cached for nothing."""
+    import hybrid.data
+
+    monkeypatch.setattr(hybrid.data, "build_splits", lambda *a, **k: pytest.fail("puzzles made before the shape check"))
+    with pytest.raises(SystemExit, match="does not fit the model this config builds"):
+        main([str(run), "task.size=9", "--out", str(tmp_path)])
+
+
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(run), "--batch-size", "0", "--out", str(tmp_path)])
