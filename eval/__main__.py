@@ -53,6 +53,11 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return checkpoint.run_of(folder), folder
 
 
+def is_jsonl(path: Path) -> bool:
+    """Whether a puzzle file is JSON Lines: named .jsonl, in any case (a Windows export's PAIRS.JSONL too)."""
+    return path.suffix.lower() == ".jsonl"
+
+
 def read_puzzles(path: str | Path, task) -> list[str]:
     """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
     otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
@@ -65,7 +70,7 @@ def read_puzzles(path: str | Path, task) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
-    if path.suffix == ".jsonl":
+    if is_jsonl(path):
         texts = [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
     else:
         texts = split_typed(text, task)
@@ -95,7 +100,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
         text = line
         try:
             if jsonl:
-                item = json.loads(text)
+                item = json.loads(text.lstrip("\ufeff"))  # a byte-order mark inside: files joined end to end
                 if answered:
                     if not isinstance(item, dict):
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")
@@ -137,6 +142,10 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
+    if puzzles is not None and split != "test":  # the file's puzzles are the split: --split would go unheeded
+        raise HarnessError(f"--split {split} and --puzzles {puzzles} ask for two things to evaluate: the puzzles of a "
+                           f"file are worded in the first of task.wordings, not a split's. Give one of them (to word "
+                           f"the file's puzzles another way, add task.wordings=[...])")
 
     run = locate(path)[0]
     read_from = os.stat(run)  # which a move keeps: a new run in its train.output_dir may move it aside (where_now)
@@ -162,18 +171,20 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
     say_where = None if named else f"python -m eval {path} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
-    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
-    seen = trained_wordings(task, config, trained)
-    left_out = 0
-    if puzzles is None:
-        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
 
-    # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly.
+    # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly. Before the
+    # puzzles: an override of a shape the weights depend on (task.size=9) is an error at once, not
+    # after generating a split of 9x9 Sudokus (minutes) that no evaluation can use.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     weights = load_weights(model, folder, ema, weights=saved)
     differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
+    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
+    seen = trained_wordings(task, config, trained)
+    left_out = 0
+    if puzzles is None:
+        data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
     r = config.reasoner
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
@@ -291,7 +302,7 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     from hybrid.data import answering_wording, build_splits, examples
 
     if puzzles is not None:
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), Path(puzzles).suffix == ".jsonl",
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), is_jsonl(Path(puzzles)),
                                       wording=answering_wording(task, config.task))
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
         return f"puzzles:{Path(puzzles).name}", data, exs, failures, None

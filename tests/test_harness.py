@@ -328,6 +328,11 @@ def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_cle
     puzzles.write_bytes(b"\xef\xbb\xbf" + maze.encode())
     assert [Maze(5).from_text(text).data["grid"] for text in read_puzzles(puzzles, Maze(5))] == \
         [Maze(5).from_text(maze).data["grid"]]
+    joined = tmp_path / "joined.jsonl"  # JSON Lines files joined end to end: the second's mark starts a line
+    joined.write_bytes(b"\xef\xbb\xbf" + (json.dumps(maze) + "\n").encode() * 2 + b"\xef\xbb\xbf" +
+                       (json.dumps({"question": maze}) + "\n").encode())
+    parsed, failures = parse_puzzles(Maze(5), read_puzzles(joined, Maze(5)), jsonl=True)
+    assert failures == [] and len(parsed) == 3
     puzzles.write_bytes("Sort: 5, 3, café\n".encode("latin-1"))
     with pytest.raises(HarnessError, match="cannot read puzzle file .*mine.txt: 'utf-8' codec can't decode"):
         read_puzzles(puzzles, Sorting())
@@ -344,6 +349,21 @@ def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_rep
     assert earlier.read_text() == '{"num_puzzles": 3}'
     with pytest.raises(HarnessError, match=f"puzzle file {tmp_path} is a folder"):
         read_puzzles(tmp_path, Sudoku(4))
+
+
+def test_a_puzzle_file_named_jsonl_in_capitals_is_read_as_json_lines(tmp_path):
+    """MINE.JSONL was read as plain text: a line's other fields counted as the puzzle's (a Sudoku's
+    "id": 7 as a cell), and a qa run said to use a .jsonl file."""
+    import random
+
+    from eval.__main__ import read_data
+
+    task = Sudoku(size=4)
+    text = format_grid(Grid(4), task.generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
+    puzzles = tmp_path / "MINE.JSONL"
+    puzzles.write_text(json.dumps({"question": text, "id": 7}) + "\n")
+    _, _, parsed, failures, _ = read_data(task, load_config(["task.size=4"]), "test", puzzles)
+    assert failures == [] and [e.data["puzzle"] for e in parsed] == [task.from_text(text).data["puzzle"]]
 
 
 def test_typed_arc_puzzles_are_refused_with_the_two_ways_to_score_arc_tasks_of_ones_own():
@@ -401,6 +421,28 @@ def test_an_out_that_is_a_file_is_refused_before_evaluating(run, tmp_path, monke
     (tmp_path / "report").write_text("")
     with pytest.raises(SystemExit, match="--out .*report is a file"):
         main([str(run), "--out", str(tmp_path / "report")])
+
+
+def test_a_split_asked_with_a_puzzle_file_is_refused_before_evaluating(run, tmp_path, monkeypatch):
+    """--split test_heldout with --puzzles evaluated the file's puzzles in the first trained wording
+    and said nothing of the split asked for; the two are one choice, so asking both is an error."""
+    import eval.__main__ as harness
+
+    monkeypatch.setattr(harness, "make_task", lambda *a: pytest.fail("evaluated with --split and --puzzles"))
+    (tmp_path / "mine.txt").write_text("1 _ _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n")
+    with pytest.raises(SystemExit, match="--split test_heldout and --puzzles .*mine.txt ask for two things"):
+        main([str(run), "--puzzles", str(tmp_path / "mine.txt"), "--split", "test_heldout", "--out", str(tmp_path)])
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_made(run, tmp_path, monkeypatch):
+    """task.size=9 on 4x4 weights was refused only after generating the splits of 9x9 Sudokus (the
+    run's train_size and test_size of them: minutes at the default sizes), cached for nothing."""
+    import hybrid.data
+
+    monkeypatch.setattr(hybrid.data, "build_splits", lambda *a, **k: pytest.fail("puzzles made before the shape check"))
+    with pytest.raises(SystemExit, match="does not fit the model this config builds"):
+        main([str(run), "task.size=9", "--out", str(tmp_path)])
 
 
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):

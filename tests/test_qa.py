@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.qa import QA, QaConfig
+from eval.tasks.qa import QA, QaConfig, pair
 from eval.tasks.text_answer import decode, encode
 
 FIXTURE = str(Path(__file__).parent / "data" / "qa_small.jsonl")  # 12 rows, one repeated pair
@@ -102,6 +102,10 @@ def test_malformed_sources_are_clear_errors(tmp_path):
         QA()
     with pytest.raises(PuzzleError, match="no such file"):
         QA(str(tmp_path / "missing.jsonl")).pairs
+    exported = tmp_path / "data.csv"  # a spreadsheet's own export: said to be no JSON, not what to do
+    exported.write_text("question,answer\na?,b\n")
+    with pytest.raises(PuzzleError, match=r"data.csv: a CSV file is not read; convert it to JSON Lines"):
+        QA(str(exported)).pairs
     latin1 = tmp_path / "latin1.jsonl"  # a spreadsheet export in the system's code page, say
     latin1.write_bytes('{"question": "caf\u00e9?", "answer": "b"}\n'.encode("latin-1"))
     with pytest.raises(PuzzleError, match=r"latin1.jsonl is not UTF-8 text .*save it as UTF-8"):
@@ -118,6 +122,19 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     listed = tmp_path / "data.json"
     listed.write_bytes(b"\xef\xbb\xbf" + b'[{"question": "a?", "answer": "b"}]')
     assert QA(str(listed)).pairs == [("a?", "b")]
+    joined = tmp_path / "joined.jsonl"  # two such files joined end to end: the second's mark starts a line
+    joined.write_bytes(b"\xef\xbb\xbf" + b'{"question": "a?", "answer": "b"}\n\xef\xbb\xbf{"question": "c?", "answer": "d"}\n')
+    assert QA(str(joined)).pairs == [("a?", "b"), ("c?", "d")]
+
+
+def test_a_file_named_in_capitals_is_read_by_its_kind(tmp_path):
+    """DATA.JSON (a Windows export, say) holds a JSON list: it was read as JSON Lines, and its first
+    line said to be no JSON object."""
+    listed = tmp_path / "DATA.JSON"
+    listed.write_text('[\n  {"question": "a?", "answer": "b"},\n  {"question": "c?", "answer": "d"}\n]\n')
+    assert QA(str(listed)).pairs == [("a?", "b"), ("c?", "d")]
+    with pytest.raises(PuzzleError, match="no such file"):
+        QA(str(tmp_path / "MOVED.JSONL")).pairs
 
 
 def test_the_task_reads_its_data_only_when_asked():
@@ -166,6 +183,20 @@ def test_an_answer_too_long_for_its_slots_says_how_long_it_is_and_the_limit():
     to pick a new limit."""
     with pytest.raises(PuzzleError, match=r"answer of 6 characters does not fit in task.max_answer_chars=4: 'abcdef'"):
         encode("abcdef", 4)
+
+
+def test_a_hand_written_pair_too_long_for_a_trained_models_slots_does_not_say_to_raise_them():
+    """`python -m eval RUN --puzzles mine.jsonl` records a pair whose answer is longer than the model's
+    slots as a failure; it said to raise task.max_answer_chars, which the weights fix (an evaluation
+    with it raised does not load). Data read for training still names the knob."""
+    task = QA("unused.jsonl", max_answer_chars=4)
+    with pytest.raises(PuzzleError, match=r"puzzle 3: the answer has 6 characters, more than the 4 this model writes "
+                                          r"\(its task.max_answer_chars, fixed by its weights\)") as err:
+        task.from_row({"question": "Spell it", "answer": "abcdef"}, where="puzzle 3")
+    assert "raise task.max_answer_chars" not in str(err.value)
+    assert task.from_row({"question": "Spell it", "answer": "abcd"}).answer == "abcd"  # exactly the slots fits
+    with pytest.raises(PuzzleError, match="raise task.max_answer_chars"):
+        pair({"question": "Spell it", "answer": "abcdef", "_where": "data.jsonl:1"}, "question", "answer", 4)
 
 
 def test_a_data_file_edited_since_training_is_not_scored_on_its_training_pairs(small_config, tmp_path):

@@ -51,7 +51,7 @@ def read_json_rows(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
     except UnicodeDecodeError as err:  # a Latin-1 or UTF-16 export: a PuzzleError, which the commands report
         raise PuzzleError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":  # DATA.JSON too: read as JSON Lines, its list was "not a JSON object"
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
@@ -66,8 +66,13 @@ def read_json_rows(path: Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                # lstrip: files joined end to end (cat a.jsonl b.jsonl) keep each one's byte-order mark
+                rows.append(json.loads(line.lstrip("\ufeff")))
             except json.JSONDecodeError as err:
+                if path.suffix.lower() in (".csv", ".tsv"):  # read as JSON Lines, which says nothing of what to do
+                    raise PuzzleError(f"{path}: a CSV file is not read; convert it to JSON Lines (one "
+                                      f'{{"question": ..., "answer": ...}} object per line, named .jsonl), or load '
+                                      f"it with datasets and give the folder Dataset.save_to_disk writes") from None
                 raise PuzzleError(f"{path}:{number}: not a JSON object ({err.msg}): {line[:60]!r}") from None
             where.append(f"{path}:{number}")
     for row, at in zip(rows, where):
@@ -81,7 +86,7 @@ def load_source(path: str) -> dict[str, list[dict]]:
     local = Path(path).expanduser()
     if local.is_file():
         return {"all": read_json_rows(local)}
-    if local.suffix in (".json", ".jsonl"):
+    if local.suffix.lower() in (".json", ".jsonl"):
         # A run's config keeps the path it trained with: evaluating it after the file moved lands here.
         raise PuzzleError(f"task.path={path!r}: no such file (moved? give its new place: task.path=NEW)")
     import datasets  # imported here: only sources other than a JSON file need it
@@ -100,8 +105,9 @@ def load_source(path: str) -> dict[str, list[dict]]:
             for name, split in loaded.items()}
 
 
-def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> tuple[str, str]:
-    """(question, answer) of one row, checked: both fields present, the answer fits the slots."""
+def pair(row: dict, question_field: str, answer_field: str, max_chars: int, trained: bool = False) -> tuple[str, str]:
+    """(question, answer) of one row, checked: both fields present, the answer fits the slots
+    (`trained`: slots a model's weights fix, so raising task.max_answer_chars is no way out)."""
     where = row["_where"]
     for key, knob in ((question_field, "question_field"), (answer_field, "answer_field")):
         if key not in row:
@@ -121,6 +127,9 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int) -> t
     answer = answer.replace("\r\n", "\n").replace("\r", "\n").strip()  # a Windows editor's line ends are newlines
     if not answer:  # nothing to learn or to check: a blank answer is a hole in the data, not an answer
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) is empty")
+    if trained and len(answer) > max_chars:
+        raise PuzzleError(f"{where}: the answer has {len(answer)} characters, more than the {max_chars} this model "
+                          f"writes (its task.max_answer_chars, fixed by its weights), so no answer of it can be right")
     try:
         text_answer.encode(answer, max_chars)
     except PuzzleError as err:
@@ -184,7 +193,8 @@ class QA(Task):
         """An example from one (question, answer) object read by hand (`python -m eval --puzzles
         mine.jsonl`): the answer cannot be worked out from the question, so it comes with it, in the
         task's fields."""
-        return self.example(*pair(dict(row, _where=where), *self.fields, self.max_answer_chars), wording)
+        # The slots are the trained model's: an answer longer than them says so, not to raise the knob.
+        return self.example(*pair(dict(row, _where=where), *self.fields, self.max_answer_chars, trained=True), wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
         """A pair drawn from the whole source (every split)."""
