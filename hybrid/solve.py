@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = []
     with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
         for item in items:
-            found = {"error": item.error}
+            found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
             if item.error is None:
                 found = dataclasses.asdict(next(solutions))
                 if found["error"]:  # unread: no steps or confidence to report
