@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
     if files == []:
         sys.exit(f"error: {args.input} holds no .json task files")
+    if files is None and not text.strip():  # as eval --puzzles: no answers say nothing, and would replace --output's
+        sys.exit(f"error: {'stdin' if args.input == '-' else args.input} holds no puzzles: one per line, or per block "
+                 "of lines, or JSON lines with a \"question\"")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
     # Where the answers go, checked before minutes of solving

@@ -152,6 +152,18 @@ def test_an_input_file_not_in_utf8_is_a_clear_error(tmp_path):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
 
 
+@pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
+def test_an_input_without_puzzles_is_an_error_that_leaves_the_output_alone(tmp_path, text):
+    """As eval --puzzles: an empty file (the wrong one, one still being written) is named before
+    any model loads, not answered with nothing and exit status 0 over an earlier answers file."""
+    (tmp_path / "in.txt").write_text(text)
+    (tmp_path / "answers.jsonl").write_text('{"answer": "kept"}\n')
+    with pytest.raises(SystemExit, match="in.txt holds no puzzles"):  # no model folder exists: checked first
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"),
+                    "--output", str(tmp_path / "answers.jsonl")])
+    assert (tmp_path / "answers.jsonl").read_text() == '{"answer": "kept"}\n'
+
+
 def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     """Only ARC makes views (turned, recoloured copies) to vote over; answering a Sudoku once
     when asked for 4 views would pass one answer off as a vote."""
