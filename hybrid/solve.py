@@ -125,6 +125,15 @@ def submission(lines: list[dict]) -> dict:
     return tasks
 
 
+def read_text(source) -> str:
+    """All of `source`, strictly UTF-8. sys.stdin decodes with surrogateescape under the C and
+    C.UTF-8 locales (containers'): bytes that are no UTF-8 would pass as lone surrogates, which
+    the task's records and tokenizers refuse mid-solve, in a traceback; so its bytes are decoded
+    here as a file's are, and a Latin-1 pipe is the same error as a Latin-1 file."""
+    buffer = getattr(source, "buffer", None) if source is sys.stdin else None
+    return buffer.read().decode("utf-8") if buffer is not None else source.read()
+
+
 def positive(value: str) -> int:
     if not value.lstrip("-").isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
@@ -159,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         if files is None:
             with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
                 # -sig: a byte-order mark (Windows editors write one) is not text; stdin's decoder keeps it
-                text = source.read().removeprefix("\ufeff")
+                text = read_text(source).removeprefix("\ufeff")
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
     except UnicodeDecodeError as err:  # a Latin-1 file, say

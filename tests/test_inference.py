@@ -164,6 +164,18 @@ def test_an_input_without_puzzles_is_an_error_that_leaves_the_output_alone(tmp_p
     assert (tmp_path / "answers.jsonl").read_text() == '{"answer": "kept"}\n'
 
 
+def test_piped_input_not_in_utf8_is_the_same_clear_error_as_such_a_file(tmp_path, monkeypatch):
+    """Under the C.UTF-8 locale (containers') stdin decodes with surrogateescape: Latin-1 bytes
+    passed as lone surrogates, which a raw-text task's records refused mid-solve in a traceback."""
+    import io
+
+    stdin = io.TextIOWrapper(io.BytesIO("What is a café?\n".encode("latin-1")), encoding="utf-8",
+                             errors="surrogateescape")
+    monkeypatch.setattr("sys.stdin", stdin)
+    with pytest.raises(SystemExit, match="cannot read -: not UTF-8 text"):  # read before any model is loaded
+        solve_main([str(tmp_path / "model")])
+
+
 def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     """Only ARC makes views (turned, recoloured copies) to vote over; answering a Sudoku once
     when asked for 4 views would pass one answer off as a vote."""
