@@ -129,6 +129,18 @@ def test_save_pretrained_replaces_a_pretrained_folder_and_nothing_else(solver, t
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_folder_under_the_home_folder_is_saved_and_loaded_there(solver, tmp_path, monkeypatch):
+    """"~/models/x" is the home folder's, as in train.output_dir: saving made a folder named "~" in
+    the current directory (which `rm -rf ~` would then clean up), and loading read that one."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "here").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path / "here")
+    solver.save_pretrained("~/model")
+    assert (tmp_path / "home" / "model" / "model.safetensors").exists() and not (tmp_path / "here" / "~").exists()
+    assert Hybrid.from_pretrained("~/model", "cpu").config == solver.config
+
+
 def test_damaged_pretrained_weights_are_named_not_loaded(solver, tmp_path):
     """final/ (what solve, eval and init_from read by default) carries its weights' checksum, as
     checkpoints do: a flipped byte is an error naming the file, not slightly wrong answers."""
