@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:  # views on a family without them
         sys.exit(f"error: {err}")
     if files is not None and solver.task.name != "arc":
-        sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}")
+        # A .json name alone makes task files: JSON lines of puzzles named so (puzzles.json) land here too
+        sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}. "
+                 f"A .json file or a folder is read as ARC task files: put JSON lines of puzzles in a .jsonl file")
     if files is None:
         items = read_items(text, lambda plain: split_typed(plain, solver.task))
     else:

@@ -202,6 +202,12 @@ def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     (tmp_path / "task.json").write_text('{"train": [], "test": []}')  # ARC task files, to a Sudoku model
     with pytest.raises(SystemExit, match="task files are ARC's; this model was trained on task 'sudoku'"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "task.json")])
+    # JSON lines of puzzles named .json: the error says how to name them, and .jsonl solves them
+    (tmp_path / "puzzles.json").write_text(json.dumps({"question": puzzles[0]}) + "\n")
+    with pytest.raises(SystemExit, match="put JSON lines of puzzles in a .jsonl file"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "puzzles.json")])
+    (tmp_path / "puzzles.json").rename(tmp_path / "puzzles.jsonl")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "puzzles.jsonl")])
 
 
 def test_solve_takes_a_list_not_one_text(solver):
