@@ -207,17 +207,26 @@ def main(argv: list[str] | None = None) -> None:
                                   fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
                                   views=views))
     lines = []
-    with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
-        for item in items:
-            found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
-            if item.error is None:
-                found = dataclasses.asdict(next(solutions))
-                if found["error"]:  # unread: no steps or confidence to report
-                    found = {"answer": None, "error": found["error"]}
-            lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
-            out.write(json.dumps(lines[-1]) + "\n")
-    if args.submission:
+    for item in items:
+        found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
+        if item.error is None:
+            found = dataclasses.asdict(next(solutions))
+            if found["error"]:  # unread: no steps or confidence to report
+                found = {"answer": None, "error": found["error"]}
+        lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
+    closed = False
+    try:
+        with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
+            for line in lines:
+                out.write(json.dumps(line) + "\n")
+    except BrokenPipeError:  # `| head`: the reader stopped reading, which is no crash to show in a traceback
+        # Python flushes stdout again at exit, which would raise once more: what is left goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        closed = True
+    if args.submission:  # written all the same: it is the answers' other copy
         Path(args.submission).write_text(json.dumps(submission(lines)))
+    if closed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -305,6 +305,22 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
 
 
+def test_solve_piped_into_a_reader_that_stops_exits_without_a_traceback(solver, tmp_path):
+    """`python -m hybrid.solve RUN --input big.txt | head`: head closes the pipe after its lines,
+    and the next write raised BrokenPipeError, shown as a traceback."""
+    import subprocess
+    import sys
+
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text("\n".join(handwritten(3)) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "hybrid.solve", str(tmp_path / "model"), "--input",
+                             str(tmp_path / "in.txt"), "--device", "cpu"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 1 and "Traceback" not in err and "BrokenPipeError" not in err
+
+
 def test_solve_command_passes_its_step_options_on(solver, tmp_path, capsys, monkeypatch):
     """--fixed-steps and --steps reach the solver: all 3 steps run, one more than trained."""
     solver.save_pretrained(tmp_path / "model")
