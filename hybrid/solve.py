@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: cannot write {path}: its folder does not exist")
         if os.path.isdir(path):
             sys.exit(f"error: cannot write {path}: it is a folder; name a file in it")
+    if args.submission and args.output != "-" and os.path.realpath(args.output) == os.path.realpath(args.submission):
+        # the submission, written second, would replace every answer line
+        sys.exit(f"error: --output and --submission both name {args.submission}: give each its own file")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device, args.backbone)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
