@@ -135,7 +135,9 @@ def show(folder: Path, console: Console) -> None:
     table.add_column("entry", no_wrap=True)
     table.add_column("last used", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("split: puzzles x tokens (mean/max) x hidden", no_wrap=True)
+    # Its long header wraps: kept on one line, it squeezed the size into "0.2 …" and the backbone out of
+    # sight at 80 columns (a terminal's default, and rich's width for a pipe or file).
+    table.add_column("split: puzzles x tokens (mean/max) x hidden")
     table.add_column("backbone")
     for e in found:
         table.add_row(e.path.stem[:12] + (" (old)" if e.outdated else ""), age(now - e.last_used), gib(e.size), *describe(e))

@@ -60,7 +60,8 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
     of the states the weights were trained on (hybrid.trained_on) too, and with `splits` the puzzle
     splits' folders they trained on, oldest first (hybrid.splits_record: a copy of the weights made
     elsewhere still tells `python -m eval` and train.init_from which puzzles they have seen)."""
-    folder = Path(folder)
+    # "~/models/x" is in the home folder, as in train.output_dir: not a folder named "~" made here
+    folder = Path(folder).expanduser()
     # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} is a file; save the model to a new folder")
@@ -132,7 +133,7 @@ def read_saved(path: str | Path) -> Saved:
         config, record = read_config(folder / CONFIG), trained_on.read(folder)
         return Saved(folder, config, checkpoint.read_weights(folder), record)
 
-    return checkpoint.read_whole(path, locate, read)[1]
+    return checkpoint.read_whole(Path(path).expanduser(), locate, read)[1]  # "~/models/x": as save_pretrained
 
 
 def read_config(file: Path) -> Config:

@@ -125,6 +125,15 @@ def submission(lines: list[dict]) -> dict:
     return tasks
 
 
+def read_text(source) -> str:
+    """All of `source`, strictly UTF-8. sys.stdin decodes with surrogateescape under the C and
+    C.UTF-8 locales (containers'): bytes that are no UTF-8 would pass as lone surrogates, which
+    the task's records and tokenizers refuse mid-solve, in a traceback; so its bytes are decoded
+    here as a file's are, and a Latin-1 pipe is the same error as a Latin-1 file."""
+    buffer = getattr(source, "buffer", None) if source is sys.stdin else None
+    return buffer.read().decode("utf-8") if buffer is not None else source.read()
+
+
 def positive(value: str) -> int:
     if not value.lstrip("-").isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
@@ -159,13 +168,16 @@ def main(argv: list[str] | None = None) -> None:
         if files is None:
             with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
                 # -sig: a byte-order mark (Windows editors write one) is not text; stdin's decoder keeps it
-                text = source.read().removeprefix("\ufeff")
+                text = read_text(source).removeprefix("\ufeff")
     except OSError as err:
         sys.exit(f"error: cannot read {args.input}: {err.strerror}")
     except UnicodeDecodeError as err:  # a Latin-1 file, say
         sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
     if files == []:
         sys.exit(f"error: {args.input} holds no .json task files")
+    if files is None and not text.strip():  # as eval --puzzles: no answers say nothing, and would replace --output's
+        sys.exit(f"error: {'stdin' if args.input == '-' else args.input} holds no puzzles: one per line, or per block "
+                 "of lines, or JSON lines with a \"question\"")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
     # Where the answers go, checked before minutes of solving
@@ -174,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: cannot write {path}: its folder does not exist")
         if os.path.isdir(path):
             sys.exit(f"error: cannot write {path}: it is a folder; name a file in it")
+    if args.submission and args.output != "-" and os.path.realpath(args.output) == os.path.realpath(args.submission):
+        # the submission, written second, would replace every answer line
+        sys.exit(f"error: --output and --submission both name {args.submission}: give each its own file")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device, args.backbone)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot
@@ -184,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:  # views on a family without them
         sys.exit(f"error: {err}")
     if files is not None and solver.task.name != "arc":
-        sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}")
+        # A .json name alone makes task files: JSON lines of puzzles named so (puzzles.json) land here too
+        sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}. "
+                 f"A .json file or a folder is read as ARC task files: put JSON lines of puzzles in a .jsonl file")
     if files is None:
         items = read_items(text, lambda plain: split_typed(plain, solver.task))
     else:
@@ -193,17 +210,26 @@ def main(argv: list[str] | None = None) -> None:
                                   fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
                                   views=views))
     lines = []
-    with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
-        for item in items:
-            found = {"error": item.error}
-            if item.error is None:
-                found = dataclasses.asdict(next(solutions))
-                if found["error"]:  # unread: no steps or confidence to report
-                    found = {"answer": None, "error": found["error"]}
-            lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
-            out.write(json.dumps(lines[-1]) + "\n")
-    if args.submission:
+    for item in items:
+        found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
+        if item.error is None:
+            found = dataclasses.asdict(next(solutions))
+            if found["error"]:  # unread: no steps or confidence to report
+                found = {"answer": None, "error": found["error"]}
+        lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
+    closed = False
+    try:
+        with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
+            for line in lines:
+                out.write(json.dumps(line) + "\n")
+    except BrokenPipeError:  # `| head`: the reader stopped reading, which is no crash to show in a traceback
+        # Python flushes stdout again at exit, which would raise once more: what is left goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        closed = True
+    if args.submission:  # written all the same: it is the answers' other copy
         Path(args.submission).write_text(json.dumps(submission(lines)))
+    if closed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -354,6 +354,24 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def test_list_shows_each_entrys_size_and_backbone_in_an_80_column_terminal(tmp_path, capsys, monkeypatch):
+    """80 columns is a terminal's default and rich's width for a pipe or file (`hybrid-cache list >
+    cache.txt`): the long header of the split column must wrap, not squeeze the size into '0.2 …'
+    and the backbone column out of sight."""
+    from hybrid.cache import FORMAT
+    from hybrid.cache_cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "abc.pt").write_bytes(b"s" * 300_000)
+    (tmp_path / "embeddings" / "abc.json").write_text(json.dumps({
+        "format": FORMAT, "split": "train", "puzzles": 64, "tokens": 10368, "longest": 162, "hidden": 32,
+        "backbone": {"id": "tiny:bert", "layer": "last", "dtype": "float32", "max_length": 512}}))
+    main(["--data-dir", str(tmp_path), "list"])
+    listing = capsys.readouterr().out
+    assert "0.3 MiB" in listing and "tiny:bert" in listing and "…" not in listing
+
+
 @pytest.mark.parametrize("description", ["[1, 2]", '"text"', '{"format": 2, "split": "train"}',
                                          '{"format": 2, "split": "train", "puzzles": 3, "tokens": "x", "backbone": "b"}'])
 def test_an_entry_whose_description_is_damaged_is_listed_and_pruned_as_unknown(tmp_path, capsys, description):

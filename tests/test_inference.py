@@ -129,6 +129,18 @@ def test_save_pretrained_replaces_a_pretrained_folder_and_nothing_else(solver, t
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_folder_under_the_home_folder_is_saved_and_loaded_there(solver, tmp_path, monkeypatch):
+    """"~/models/x" is the home folder's, as in train.output_dir: saving made a folder named "~" in
+    the current directory (which `rm -rf ~` would then clean up), and loading read that one."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "here").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path / "here")
+    solver.save_pretrained("~/model")
+    assert (tmp_path / "home" / "model" / "model.safetensors").exists() and not (tmp_path / "here" / "~").exists()
+    assert Hybrid.from_pretrained("~/model", "cpu").config == solver.config
+
+
 def test_damaged_pretrained_weights_are_named_not_loaded(solver, tmp_path):
     """final/ (what solve, eval and init_from read by default) carries its weights' checksum, as
     checkpoints do: a flipped byte is an error naming the file, not slightly wrong answers."""
@@ -152,6 +164,30 @@ def test_an_input_file_not_in_utf8_is_a_clear_error(tmp_path):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
 
 
+@pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
+def test_an_input_without_puzzles_is_an_error_that_leaves_the_output_alone(tmp_path, text):
+    """As eval --puzzles: an empty file (the wrong one, one still being written) is named before
+    any model loads, not answered with nothing and exit status 0 over an earlier answers file."""
+    (tmp_path / "in.txt").write_text(text)
+    (tmp_path / "answers.jsonl").write_text('{"answer": "kept"}\n')
+    with pytest.raises(SystemExit, match="in.txt holds no puzzles"):  # no model folder exists: checked first
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"),
+                    "--output", str(tmp_path / "answers.jsonl")])
+    assert (tmp_path / "answers.jsonl").read_text() == '{"answer": "kept"}\n'
+
+
+def test_piped_input_not_in_utf8_is_the_same_clear_error_as_such_a_file(tmp_path, monkeypatch):
+    """Under the C.UTF-8 locale (containers') stdin decodes with surrogateescape: Latin-1 bytes
+    passed as lone surrogates, which a raw-text task's records refused mid-solve in a traceback."""
+    import io
+
+    stdin = io.TextIOWrapper(io.BytesIO("What is a café?\n".encode("latin-1")), encoding="utf-8",
+                             errors="surrogateescape")
+    monkeypatch.setattr("sys.stdin", stdin)
+    with pytest.raises(SystemExit, match="cannot read -: not UTF-8 text"):  # read before any model is loaded
+        solve_main([str(tmp_path / "model")])
+
+
 def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     """Only ARC makes views (turned, recoloured copies) to vote over; answering a Sudoku once
     when asked for 4 views would pass one answer off as a vote."""
@@ -166,6 +202,12 @@ def test_views_on_a_family_without_them_are_a_clear_error(solver, tmp_path):
     (tmp_path / "task.json").write_text('{"train": [], "test": []}')  # ARC task files, to a Sudoku model
     with pytest.raises(SystemExit, match="task files are ARC's; this model was trained on task 'sudoku'"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "task.json")])
+    # JSON lines of puzzles named .json: the error says how to name them, and .jsonl solves them
+    (tmp_path / "puzzles.json").write_text(json.dumps({"question": puzzles[0]}) + "\n")
+    with pytest.raises(SystemExit, match="put JSON lines of puzzles in a .jsonl file"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "puzzles.json")])
+    (tmp_path / "puzzles.json").rename(tmp_path / "puzzles.jsonl")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "puzzles.jsonl")])
 
 
 def test_solve_takes_a_list_not_one_text(solver):
@@ -252,13 +294,31 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--fixed-steps"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 5
-    assert rows[4] == {"id": "q9", "error": 'line 9 has no "question" string'}  # its own fields, and why it was not solved
+    # its own fields, and why it was not solved; "answer": null on every line not solved, as the docs say,
+    # so reading row["answer"] needs no case for lines that were not even read
+    assert rows[4] == {"id": "q9", "answer": None, "error": 'line 9 has no "question" string'}
     assert rows[3]["question"] == grid and rows[3]["answer"] is not None
     assert rows[0]["question"] == good[0] and rows[0]["steps"] == solver.config.reasoner.N_sup
     assert set(rows[0]) >= {"answer", "steps", "confidence", "verified"}
     assert rows[1]["answer"] is None and "expected 16 cells" in rows[1]["error"]
     assert set(rows[1]) == {"question", "answer", "error"}  # no steps or confidence for a puzzle not read
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
+
+
+def test_solve_piped_into_a_reader_that_stops_exits_without_a_traceback(solver, tmp_path):
+    """`python -m hybrid.solve RUN --input big.txt | head`: head closes the pipe after its lines,
+    and the next write raised BrokenPipeError, shown as a traceback."""
+    import subprocess
+    import sys
+
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text("\n".join(handwritten(3)) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "hybrid.solve", str(tmp_path / "model"), "--input",
+                             str(tmp_path / "in.txt"), "--device", "cpu"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 1 and "Traceback" not in err and "BrokenPipeError" not in err
 
 
 def test_solve_command_passes_its_step_options_on(solver, tmp_path, capsys, monkeypatch):
@@ -312,6 +372,8 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
     (["--views", "0"], "--views: '0' is not a whole number >= 1"),
     (["--output", "missing/answers.jsonl"], "its folder does not exist"),
     (["--output", "."], "cannot write .: it is a folder; name a file in it"),  # found only after solving, before
+    (["--input", "task.json", "--output", "a.json", "--submission", "./a.json"],  # the answers would be replaced
+     "--output and --submission both name ./a.json: give each its own file"),
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
