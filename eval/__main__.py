@@ -45,7 +45,7 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     newest checkpoint), a pretrained folder, or one checkpoint folder."""
     from hybrid.inference import locate as weights_folder  # the same rule HybridModel.from_pretrained uses
 
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/runs/x" from Python, as from_pretrained reads it
     if not path.is_dir():
         raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
                               f"one of its checkpoints/step_* folders")

@@ -1046,3 +1046,13 @@ def test_a_report_cut_short_leaves_the_earlier_one_whole(run, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_run_named_under_the_home_folder_is_evaluated_there(run, tmp_path, monkeypatch):
+    """evaluate_run("~/runs/x") from Python (no shell to expand it) reads the home folder's run, as
+    Hybrid.from_pretrained does; it was "not a folder" (a folder named "~" here)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    copy = shutil.copytree(run, tmp_path / "runs" / "x", ignore=shutil.ignore_patterns("eval"))
+    report = evaluate_run("~/runs/x", out=tmp_path / "report")
+    assert report["run"] == str(copy) and (tmp_path / "report" / "report.json").exists()
+
