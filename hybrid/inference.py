@@ -111,6 +111,10 @@ def locate(path: str | Path) -> Path:
         return path / "final"
     if found:
         return found[-1]
+    if (path / CONFIG).exists():  # a run still before its first checkpoint, or a copy that lost its weights
+        raise checkpoint.CheckpointError(f"{path} holds {CONFIG} but no {WEIGHTS}, final/ or checkpoints: a training run "
+                                         f"that has saved no checkpoint yet (one every train.checkpoint_every batches, "
+                                         f"and one at its end), or a pretrained folder missing its weights")
     raise checkpoint.CheckpointError(f"{path} is neither a pretrained folder ({CONFIG} + {WEIGHTS}) nor a training "
                                      f"run with a final/ folder or checkpoints")
 

@@ -1056,3 +1056,15 @@ def test_a_run_named_under_the_home_folder_is_evaluated_there(run, tmp_path, mon
     report = evaluate_run("~/runs/x", out=tmp_path / "report")
     assert report["run"] == str(copy) and (tmp_path / "report" / "report.json").exists()
 
+
+def test_a_run_with_no_checkpoint_yet_says_so(run, tmp_path):
+    """A run folder stopped (or still running) before its first checkpoint holds config.yaml and
+    splits.json: the error says it has no weights yet, not that it is no run."""
+    early = tmp_path / "early"
+    early.mkdir()
+    for name in ("config.yaml", "splits.json"):
+        shutil.copy(run / name, early / name)
+    with pytest.raises(CheckpointError, match="saved no checkpoint yet"):
+        evaluate_run(early)
+    with pytest.raises(CheckpointError, match="neither a pretrained folder"):  # a folder with nothing of a run
+        evaluate_run(tmp_path)
