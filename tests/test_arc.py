@@ -84,6 +84,8 @@ def test_malformed_tasks_are_clear_errors(arc):
         arc.example({"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": MIRROR["test"]})
     with pytest.raises(PuzzleError, match="colour 0-9"):
         arc.example({"train": [{"input": [[12]], "output": [[1]]}], "test": MIRROR["test"]})
+    with pytest.raises(PuzzleError, match="colour 0-9"):  # JSON true is no colour, though Python counts it an int
+        arc.example({"train": [{"input": [[True]], "output": [[1]]}], "test": MIRROR["test"]})
     with pytest.raises(PuzzleError, match="no 'output'"):
         arc.example({"train": [{"input": [[1]]}], "test": MIRROR["test"]})
     for pair in (5, "input output", None, [[1]]):  # a task file edited by hand: a pair that is no object

@@ -92,7 +92,8 @@ def check_grid(grid, what: str) -> Grid:
         raise PuzzleError(f"{what} must be a non-empty list of non-empty rows")
     if len({len(row) for row in grid}) != 1:
         raise PuzzleError(f"{what} is not rectangular (row lengths {[len(row) for row in grid]})")
-    if not all(isinstance(v, int) and 0 <= v <= 9 for row in grid for v in row):
+    # type(), not isinstance: JSON true and false are Python ints too, and no colour
+    if not all(type(v) is int and 0 <= v <= 9 for row in grid for v in row):
         raise PuzzleError(f"{what} holds a value that is not a colour 0-9")
     return [list(row) for row in grid]
 
