@@ -87,6 +87,13 @@ def test_a_family_of_your_own_trains_evaluates_and_solves_by_import_path(my_task
     ("families:Short", "from dataclasses import dataclass\nfrom eval.tasks import Task\n"
      "@dataclass\nclass C:\n    name: str = 'families:Short'\n    train_size: int = 8\n"
      "class Short(Task):\n    schema = C", "its schema C lacks test_size, wordings, held_out_wordings"),
+    # Told as the config is read: built later, these were Python's TypeError from inside training.
+    ("families:Abstract", "from eval.tasks import Task, TaskConfig\nclass Abstract(Task):\n    schema = TaskConfig\n"
+     "    def generate(self, rng, wording): pass", "Abstract does not define decode, verify"),
+    ("families:Extra", "from dataclasses import dataclass\nfrom eval.tasks import TaskConfig\n"
+     "from eval.tasks.sorting import Sorting\n@dataclass\nclass C(TaskConfig):\n    length: int = 5\n"
+     "    carry: bool = True\nclass Extra(Sorting):\n    schema = C",
+     r"knobs by name \(length, carry\), and got an unexpected keyword argument 'carry'"),
 ])
 def test_a_family_by_import_path_that_cannot_be_used_is_a_clear_error(tmp_path, monkeypatch, name, source, message):
     if source is not None:
