@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from eval.__main__ import evaluate_run
+from eval.tasks import PuzzleError, make_task
 from hybrid.config import ConfigError, load_config
 from hybrid.inference import Hybrid
 from hybrid.train import train
@@ -103,6 +104,18 @@ def test_a_family_by_import_path_that_cannot_be_used_is_a_clear_error(tmp_path, 
     with pytest.raises(ConfigError, match=message):
         load_config([f"task={name}"])
     sys.modules.pop("families", None)
+
+
+@pytest.mark.parametrize("drop, message", [("num_slots", "sets no num_slots"), ("vocab", "sets no vocab")])
+def test_a_family_that_sets_no_vocab_or_num_slots_is_a_clear_error(my_tasks, tmp_path, drop, message):
+    """Required, and often set only in the constructor: without one, building a split ended in an
+    AttributeError on the first example."""
+    line = {"vocab": '    vocab = ("0", "1")', "num_slots": "        self.num_slots = bits + 1"}[drop]
+    assert line in doc_block("`my_tasks.py`")
+    (my_tasks / "my_tasks.py").write_text(doc_block("`my_tasks.py`").replace(line, line.replace(line.lstrip(), "#")))
+    config = load_config(tiny("task=my_tasks:BinaryAddition", "task.train_size=16", "task.test_size=8", root=tmp_path))
+    with pytest.raises(PuzzleError, match=f"BinaryAddition {message} .*docs/extending.md"):
+        make_task(config.task)
 
 
 def test_an_adapter_added_to_its_table_is_accepted_built_and_trained(tmp_path, monkeypatch):

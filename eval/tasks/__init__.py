@@ -80,7 +80,14 @@ def make_task(config) -> Task:
     """The family named by `config.name`, built with its family-specific fields."""
     cls, _ = family(config.name)
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    return cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
+    task = cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
+    # Required, and often set in the constructor (num_slots from a size knob): without one, building
+    # a split ended in an AttributeError on the first example.
+    missing = [key for key in ("name", "vocab", "num_slots") if not hasattr(task, key)]
+    if missing:
+        raise PuzzleError(f"task {config.name!r}: {cls.__name__} sets no {', '.join(missing)} (every family "
+                          f"sets name, vocab and num_slots, on the class or in its constructor: docs/extending.md)")
+    return task
 
 
 __all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TaskConfig", "TASKS", "TASK_CONFIGS", "family", "make_task",
