@@ -218,18 +218,24 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
                               "and quote text that starts with a symbol") from None
+    # The task section is checked against its family's schema on its own, where OmegaConf names a
+    # key without its `task.` (and the schema is the family's, not in hybrid/config.py).
+    section, schema_home = "", "hybrid/config.py"
     try:
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
             merged = _merge(merged, layer, where)
-        task_schema = OmegaConf.structured(_task_schema(merged.task.name))
+        schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
-        merged.task = _merge(task_schema, merged.task, task_overrides or "the task section")
+        section, schema_home = "task.", f"{schema.__name__} in {schema.__module__}"
+        merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
+        section, schema_home = "", "hybrid/config.py"
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
-                          f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
+                          f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the "
+                          "schema)") from None
     anchor_relative_paths(config)
     validate(config)
     return config

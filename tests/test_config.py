@@ -67,6 +67,9 @@ def test_bad_values_and_presets_are_clear_errors():
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
     ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum"),
     ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
+    # the task section meets its family's schema on its own: its keys were named without `task.`
+    ("task.sizee=3", r"Key 'sizee' not in 'SudokuConfig'.*\n.*full key: task.sizee; see SudokuConfig in eval.tasks.sudoku"),
+    ("task=maze task.size=abc", r"\(full key: task.size; see MazeConfig in eval.tasks.maze for the schema\)"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):
