@@ -159,8 +159,21 @@ def _preset(group: str, name: str) -> DictConfig:
     if not path.exists():
         if group == "task":
             return OmegaConf.create({"name": name})  # a family with default settings
-        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); available: {', '.join(presets(group))}")
+        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); {_other_presets(group, name)}")
     return OmegaConf.load(path)
+
+
+def _other_presets(group: str, name: str) -> str:
+    """What to write instead of a preset that does not exist: the group's presets, and the key a
+    name of a table is set with (adapter=query_attention reads as a preset; configs/adapter/ holds none)."""
+    from adapters import ADAPTERS  # imported here: validate imports them too
+    from reasoner.net import MIXERS
+
+    key, table, what = {"adapter": ("kind", ADAPTERS, "adapter"), "reasoner": ("mixer", MIXERS, "mixer")}.get(
+        group, (None, {}, None))
+    hint = f"; to use the {name} {what}, set {group}.{key}={name}" if name in table else ""
+    return (f"available: {', '.join(presets(group))}" if presets(group) else
+            f"there are no {group} presets: set {group}.* keys (--print-config lists them)") + hint
 
 
 def presets(group: str) -> list[str]:

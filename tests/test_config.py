@@ -69,6 +69,10 @@ def test_bad_values_and_presets_are_clear_errors():
     ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
     # the task section meets its family's schema on its own: its keys were named without `task.`
     ("task.sizee=3", r"Key 'sizee' not in 'SudokuConfig'.*\n.*full key: task.sizee; see SudokuConfig in eval.tasks.sudoku"),
+    # a preset name where a key is meant: configs/adapter/ holds no presets, and the list was empty
+    ("adapter=query_attention", "there are no adapter presets: set adapter.* keys .*; to use the query_attention "
+     "adapter, set adapter.kind=query_attention"),
+    ("reasoner=attention", "available: no_recursion, trm_paper; to use the attention mixer, set reasoner.mixer=attention"),
     ("task=maze task.size=abc", r"\(full key: task.size; see MazeConfig in eval.tasks.maze for the schema\)"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
