@@ -211,9 +211,13 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             raise ConfigError(f"config file {base} does not exist")
         layer = _load_yaml(base, f"config file {base}")
         for group in GROUPS:  # `task: maze` names a preset, which only the command line expands
-            if group in layer and not isinstance(layer[group], DictConfig):
-                raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings; "
-                                  f"to use the {group} preset, pass {group}={layer[group]} on the command line")
+            if group in layer and layer[group] is None:  # every line under it commented out: nothing set
+                del layer[group]
+            elif group in layer and not isinstance(layer[group], DictConfig):
+                # a list or a number names no preset: `pass train=['steps']` was no advice
+                advice = f"; to use the {group} preset, pass {group}={layer[group]} on the command line"
+                raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
+                                  f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
     for item in overrides or []:
         if "=" not in item:

@@ -271,12 +271,22 @@ def test_help_lists_the_presets_and_the_task_families(capsys):
     ("train: {steps: [4\n", "is not valid YAML"),
     ("task: maze\n", "pass task=maze on the command line"),
     ("train:\n  betas: [0.9]\n", "length 1 does not match|must be two values"),  # OmegaConf 2.4 | 2.3
+    # a list names no preset: the advice was to pass train=['steps'] on the command line
+    ("train:\n  - steps\n", r"`train: \['steps'\]` must be a mapping of settings \(key: value lines under it\)$"),
 ])
 def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     (tmp_path / "run.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message) as err:
         load_config([], tmp_path / "run.yaml")
     assert "None" not in str(err.value).splitlines()[0]
+
+
+def test_a_config_file_section_with_every_line_commented_out_sets_nothing(tmp_path):
+    """`backbone:` with nothing under it is null in YAML: it was refused with the advice to pass
+    backbone=None on the command line."""
+    (tmp_path / "run.yaml").write_text("backbone:\n  # path: tiny:bert\ntrain:\n  steps: 3\n")
+    config = load_config([], tmp_path / "run.yaml")
+    assert config.train.steps == 3 and config.backbone == load_config([]).backbone
 
 
 @pytest.mark.parametrize("text, message", [
