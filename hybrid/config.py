@@ -325,6 +325,14 @@ def validate(config: Config) -> None:
     _validate_backbone_path(config.backbone)
     if r.mixer == "attention" and r.hidden % r.heads:
         raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
+    # Known from the family's class: make_adapter's own check came after the data were generated.
+    from adapters import adapter_kind
+    from eval.tasks import family
+
+    if adapter_kind(a, getattr(family(config.task.name)[0], "aligned_slots", True)) == "query_attention" and \
+            r.hidden % a.heads:
+        raise ConfigError(f"adapter.heads={a.heads} must divide reasoner.hidden={r.hidden} (the query_attention "
+                          f"adapter splits the reasoner's width into heads)")
     if t.batch_size % t.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
     _validate_schedule_and_tracker(t)

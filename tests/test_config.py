@@ -67,6 +67,9 @@ def test_bad_values_and_presets_are_clear_errors():
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
     ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum"),
     ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
+    # the query adapter's heads: refused when the model was built, after the data were generated
+    ("adapter.kind=query_attention adapter.heads=3", r"adapter.heads=3 must divide reasoner.hidden=128 \(the query_attention"),
+    ("task=arc adapter.heads=3", "adapter.heads=3 must divide reasoner.hidden=128"),  # auto: ARC's slots are not aligned
     # the task section meets its family's schema on its own: its keys were named without `task.`
     ("task.sizee=3", r"Key 'sizee' not in 'SudokuConfig'.*\n.*full key: task.sizee; see SudokuConfig in eval.tasks.sudoku"),
     # a preset name where a key is meant: configs/adapter/ holds no presets, and the list was empty
@@ -156,7 +159,10 @@ def test_edge_values_that_mean_something_are_accepted():
 def test_an_adapter_the_width_cannot_split_is_a_config_error():
     from hybrid.model import HybridModel
 
-    config = load_config(["adapter.kind=query_attention", "adapter.heads=5"])
+    with pytest.raises(ConfigError, match="adapter.heads=5 must divide reasoner.hidden=128"):
+        load_config(["adapter.kind=query_attention", "adapter.heads=5"])  # as the config is read
+    config = load_config(["adapter.kind=query_attention"])
+    config.adapter.heads = 5  # a config changed in code: the model refuses it too
     with pytest.raises(ConfigError, match="adapter.heads=5 must divide reasoner.hidden=128"):
         HybridModel(config, backbone_hidden=32, num_slots=4, vocab_size=3)
     config = load_config(["adapter.kind=span_pool"])
