@@ -325,12 +325,15 @@ def validate(config: Config) -> None:
     _validate_backbone_path(config.backbone)
     if r.mixer == "attention" and r.hidden % r.heads:
         raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
-    # Known from the family's class: make_adapter's own check came after the data were generated.
-    from adapters import adapter_kind
+    # Known from the family's class: make_adapter's own checks came after the data were generated.
+    from adapters import adapter_kind, reads_spans
     from eval.tasks import family
 
-    if adapter_kind(a, getattr(family(config.task.name)[0], "aligned_slots", True)) == "query_attention" and \
-            r.hidden % a.heads:
+    aligned = getattr(family(config.task.name)[0], "aligned_slots", True)
+    if reads_spans(a, aligned) and not aligned:
+        raise ConfigError(f"adapter.kind={a.kind} needs answer slots that line up with the question text; "
+                          f"task {config.task.name} has none: use adapter.kind=query_attention (or auto)")
+    if adapter_kind(a, aligned) == "query_attention" and r.hidden % a.heads:
         raise ConfigError(f"adapter.heads={a.heads} must divide reasoner.hidden={r.hidden} (the query_attention "
                           f"adapter splits the reasoner's width into heads)")
     if t.batch_size % t.grad_accum:

@@ -70,6 +70,9 @@ def test_bad_values_and_presets_are_clear_errors():
     # the query adapter's heads: refused when the model was built, after the data were generated
     ("adapter.kind=query_attention adapter.heads=3", r"adapter.heads=3 must divide reasoner.hidden=128 \(the query_attention"),
     ("task=arc adapter.heads=3", "adapter.heads=3 must divide reasoner.hidden=128"),  # auto: ARC's slots are not aligned
+    # span pooling on a task whose slots have no spans: refused when the model was built, likewise
+    ("task=arc adapter.kind=span_pool", "adapter.kind=span_pool needs answer slots that line up with the question "
+     "text; task arc has none: use adapter.kind=query_attention"),
     # the task section meets its family's schema on its own: its keys were named without `task.`
     ("task.sizee=3", r"Key 'sizee' not in 'SudokuConfig'.*\n.*full key: task.sizee; see SudokuConfig in eval.tasks.sudoku"),
     # a preset name where a key is meant: configs/adapter/ holds no presets, and the list was empty
