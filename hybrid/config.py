@@ -140,6 +140,10 @@ def _task_schema(name: str):
 
 def _load_yaml(path: str | Path, what: str) -> DictConfig:
     """Settings from a YAML file: a mapping, else a ConfigError that names the file as `what`."""
+    if Path(path).expanduser().is_dir():  # --config runs/x, a run folder: was "not valid YAML: [Errno 21] ..."
+        saved = Path(path).expanduser() / "config.yaml"
+        raise ConfigError(f"{what} is a folder, not a YAML file" + (f"; a run's settings are in {saved}" if
+                                                                     saved.exists() else ""))
     try:
         layer = OmegaConf.load(path)
     except Exception as err:  # yaml's parser and scanner errors, OmegaConf's own

@@ -290,6 +290,18 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     assert "None" not in str(err.value).splitlines()[0]
 
 
+def test_a_folder_for_a_config_file_says_so_and_names_a_runs_settings(tmp_path):
+    """--config runs/x (a run folder) read as 'not valid YAML: [Errno 21] Is a directory'."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(to_yaml(load_config([])))
+    with pytest.raises(ConfigError, match=f"config file {tmp_path / 'run'} is a folder, not a YAML file; a run's "
+                                          f"settings are in {tmp_path / 'run' / 'config.yaml'}"):
+        load_config([], tmp_path / "run")
+    (tmp_path / "models.yaml").mkdir()
+    with pytest.raises(ConfigError, match="backbone=.*models.yaml is a folder, not a YAML file$"):
+        load_config([f"backbone={tmp_path / 'models.yaml'}"])
+
+
 def test_a_config_file_section_with_every_line_commented_out_sets_nothing(tmp_path):
     """`backbone:` with nothing under it is null in YAML: it was refused with the advice to pass
     backbone=None on the command line."""
