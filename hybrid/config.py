@@ -242,17 +242,10 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
     # The task section is checked against its family's schema on its own, where OmegaConf names a
     # key without its `task.` (and the schema is the family's, not in hybrid/config.py).
     section, schema_home = "", "hybrid/config.py"
-    given = []  # task.* overrides since the family was named: a new family would drop them unsaid
     try:
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
-                if given:  # task.train_size=64 task=maze trained maze on the default 6000 puzzles
-                    raise ConfigError(f"{', '.join(given)} {'comes' if len(given) == 1 else 'come'} before {where}, "
-                                      f"which names another family and starts the task section anew (the old "
-                                      f"family's settings must not carry over): give task.* overrides after {where}")
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
-            if where.startswith("task.") and not where.startswith("task.name="):
-                given.append(where)
             merged = _merge(merged, layer, where)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here

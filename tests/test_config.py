@@ -79,10 +79,6 @@ def test_bad_values_and_presets_are_clear_errors():
     ("adapter=query_attention", "there are no adapter presets: set adapter.* keys .*; to use the query_attention "
      "adapter, set adapter.kind=query_attention"),
     ("reasoner=attention", "available: no_recursion, trm_paper; to use the attention mixer, set reasoner.mixer=attention"),
-    # task.* before a family that starts the task section anew: dropped unsaid, maze trained on 6000 puzzles
-    ("task.train_size=64 task=maze", "task.train_size=64 comes before task=maze, which names another family .*give "
-     r"task.\* overrides after task=maze"),
-    ("task.size=4 task.test_size=8 task.name=maze", "task.size=4, task.test_size=8 come before task.name=maze"),
     ("task=maze task.size=abc", r"\(full key: task.size; see MazeConfig in eval.tasks.maze for the schema\)"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
@@ -366,14 +362,6 @@ def test_a_backbone_preset_replaces_the_earlier_backbone_settings():
     assert (swapped.path, swapped.max_length) == ("tiny:bert", load_config([]).backbone.max_length)
     # settings given after the preset still apply
     assert load_config(["backbone=smollm2", "backbone.batch_size=8"]).backbone.batch_size == 8
-
-
-def test_task_overrides_apply_after_the_family_and_before_it_only_for_the_same_family():
-    """Another family starts the task section anew; task.* overrides given before it are refused
-    (test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it), not dropped unsaid."""
-    assert load_config(["task=maze", "task.train_size=64", "task.size=7"]).task.train_size == 64
-    assert load_config(["task.size=4", "task=sudoku"]).task.size == 4  # the same family: nothing is dropped
-    assert load_config(["task=maze", "task=sorting"]).task.name == "sorting"  # presets alone: the later wins
 
 
 def test_an_installed_wheel_holds_every_package_and_preset():
