@@ -140,6 +140,10 @@ def _task_schema(name: str):
 
 def _load_yaml(path: str | Path, what: str) -> DictConfig:
     """Settings from a YAML file: a mapping, else a ConfigError that names the file as `what`."""
+    if Path(path).expanduser().is_dir():  # --config runs/x, a run folder: was "not valid YAML: [Errno 21] ..."
+        saved = Path(path).expanduser() / "config.yaml"
+        raise ConfigError(f"{what} is a folder, not a YAML file" + (f"; a run's settings are in {saved}" if
+                                                                     saved.exists() else ""))
     try:
         layer = OmegaConf.load(path)
     except Exception as err:  # yaml's parser and scanner errors, OmegaConf's own
@@ -159,8 +163,21 @@ def _preset(group: str, name: str) -> DictConfig:
     if not path.exists():
         if group == "task":
             return OmegaConf.create({"name": name})  # a family with default settings
-        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); available: {', '.join(presets(group))}")
+        raise ConfigError(f"no {group} preset {name!r} (looked for {path}); {_other_presets(group, name)}")
     return OmegaConf.load(path)
+
+
+def _other_presets(group: str, name: str) -> str:
+    """What to write instead of a preset that does not exist: the group's presets, and the key a
+    name of a table is set with (adapter=query_attention reads as a preset; configs/adapter/ holds none)."""
+    from adapters import ADAPTERS  # imported here: validate imports them too
+    from reasoner.net import MIXERS
+
+    key, table, what = {"adapter": ("kind", ADAPTERS, "adapter"), "reasoner": ("mixer", MIXERS, "mixer")}.get(
+        group, (None, {}, None))
+    hint = f"; to use the {name} {what}, set {group}.{key}={name}" if name in table else ""
+    return (f"available: {', '.join(presets(group))}" if presets(group) else
+            f"there are no {group} presets: set {group}.* keys (--print-config lists them)") + hint
 
 
 def presets(group: str) -> list[str]:
@@ -198,9 +215,13 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             raise ConfigError(f"config file {base} does not exist")
         layer = _load_yaml(base, f"config file {base}")
         for group in GROUPS:  # `task: maze` names a preset, which only the command line expands
-            if group in layer and not isinstance(layer[group], DictConfig):
-                raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings; "
-                                  f"to use the {group} preset, pass {group}={layer[group]} on the command line")
+            if group in layer and layer[group] is None:  # every line under it commented out: nothing set
+                del layer[group]
+            elif group in layer and not isinstance(layer[group], DictConfig):
+                # a list or a number names no preset: `pass train=['steps']` was no advice
+                advice = f"; to use the {group} preset, pass {group}={layer[group]} on the command line"
+                raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
+                                  f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
     for item in overrides or []:
         if "=" not in item:
@@ -218,18 +239,24 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
                               "and quote text that starts with a symbol") from None
+    # The task section is checked against its family's schema on its own, where OmegaConf names a
+    # key without its `task.` (and the schema is the family's, not in hybrid/config.py).
+    section, schema_home = "", "hybrid/config.py"
     try:
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
             merged = _merge(merged, layer, where)
-        task_schema = OmegaConf.structured(_task_schema(merged.task.name))
+        schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
-        merged.task = _merge(task_schema, merged.task, task_overrides or "the task section")
+        section, schema_home = "task.", f"{schema.__name__} in {schema.__module__}"
+        merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
+        section, schema_home = "", "hybrid/config.py"
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
-                          f"\n  (full key: {getattr(err, 'full_key', '?')}; see hybrid/config.py for the schema)") from None
+                          f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the "
+                          "schema)") from None
     anchor_relative_paths(config)
     validate(config)
     return config
@@ -295,6 +322,17 @@ def validate(config: Config) -> None:
     _validate_backbone_path(config.backbone)
     if r.mixer == "attention" and r.hidden % r.heads:
         raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
+    # Known from the family's class: make_adapter's own checks came after the data were generated.
+    from adapters import adapter_kind, reads_spans
+    from eval.tasks import family
+
+    aligned = getattr(family(config.task.name)[0], "aligned_slots", True)
+    if reads_spans(a, aligned) and not aligned:
+        raise ConfigError(f"adapter.kind={a.kind} needs answer slots that line up with the question text; "
+                          f"task {config.task.name} has none: use adapter.kind=query_attention (or auto)")
+    if adapter_kind(a, aligned) == "query_attention" and r.hidden % a.heads:
+        raise ConfigError(f"adapter.heads={a.heads} must divide reasoner.hidden={r.hidden} (the query_attention "
+                          f"adapter splits the reasoner's width into heads)")
     if t.batch_size % t.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
     _validate_schedule_and_tracker(t)

@@ -67,6 +67,19 @@ def test_bad_values_and_presets_are_clear_errors():
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
     ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum"),
     ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
+    # the query adapter's heads: refused when the model was built, after the data were generated
+    ("adapter.kind=query_attention adapter.heads=3", r"adapter.heads=3 must divide reasoner.hidden=128 \(the query_attention"),
+    ("task=arc adapter.heads=3", "adapter.heads=3 must divide reasoner.hidden=128"),  # auto: ARC's slots are not aligned
+    # span pooling on a task whose slots have no spans: refused when the model was built, likewise
+    ("task=arc adapter.kind=span_pool", "adapter.kind=span_pool needs answer slots that line up with the question "
+     "text; task arc has none: use adapter.kind=query_attention"),
+    # the task section meets its family's schema on its own: its keys were named without `task.`
+    ("task.sizee=3", r"Key 'sizee' not in 'SudokuConfig'.*\n.*full key: task.sizee; see SudokuConfig in eval.tasks.sudoku"),
+    # a preset name where a key is meant: configs/adapter/ holds no presets, and the list was empty
+    ("adapter=query_attention", "there are no adapter presets: set adapter.* keys .*; to use the query_attention "
+     "adapter, set adapter.kind=query_attention"),
+    ("reasoner=attention", "available: no_recursion, trm_paper; to use the attention mixer, set reasoner.mixer=attention"),
+    ("task=maze task.size=abc", r"\(full key: task.size; see MazeConfig in eval.tasks.maze for the schema\)"),
 ])
 def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -145,7 +158,10 @@ def test_edge_values_that_mean_something_are_accepted():
 def test_an_adapter_the_width_cannot_split_is_a_config_error():
     from hybrid.model import HybridModel
 
-    config = load_config(["adapter.kind=query_attention", "adapter.heads=5"])
+    with pytest.raises(ConfigError, match="adapter.heads=5 must divide reasoner.hidden=128"):
+        load_config(["adapter.kind=query_attention", "adapter.heads=5"])  # as the config is read
+    config = load_config(["adapter.kind=query_attention"])
+    config.adapter.heads = 5  # a config changed in code: the model refuses it too
     with pytest.raises(ConfigError, match="adapter.heads=5 must divide reasoner.hidden=128"):
         HybridModel(config, backbone_hidden=32, num_slots=4, vocab_size=3)
     config = load_config(["adapter.kind=span_pool"])
@@ -260,12 +276,34 @@ def test_help_lists_the_presets_and_the_task_families(capsys):
     ("train: {steps: [4\n", "is not valid YAML"),
     ("task: maze\n", "pass task=maze on the command line"),
     ("train:\n  betas: [0.9]\n", "length 1 does not match|must be two values"),  # OmegaConf 2.4 | 2.3
+    # a list names no preset: the advice was to pass train=['steps'] on the command line
+    ("train:\n  - steps\n", r"`train: \['steps'\]` must be a mapping of settings \(key: value lines under it\)$"),
 ])
 def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     (tmp_path / "run.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message) as err:
         load_config([], tmp_path / "run.yaml")
     assert "None" not in str(err.value).splitlines()[0]
+
+
+def test_a_folder_for_a_config_file_says_so_and_names_a_runs_settings(tmp_path):
+    """--config runs/x (a run folder) read as 'not valid YAML: [Errno 21] Is a directory'."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(to_yaml(load_config([])))
+    with pytest.raises(ConfigError, match=f"config file {tmp_path / 'run'} is a folder, not a YAML file; a run's "
+                                          f"settings are in {tmp_path / 'run' / 'config.yaml'}"):
+        load_config([], tmp_path / "run")
+    (tmp_path / "models.yaml").mkdir()
+    with pytest.raises(ConfigError, match="backbone=.*models.yaml is a folder, not a YAML file$"):
+        load_config([f"backbone={tmp_path / 'models.yaml'}"])
+
+
+def test_a_config_file_section_with_every_line_commented_out_sets_nothing(tmp_path):
+    """`backbone:` with nothing under it is null in YAML: it was refused with the advice to pass
+    backbone=None on the command line."""
+    (tmp_path / "run.yaml").write_text("backbone:\n  # path: tiny:bert\ntrain:\n  steps: 3\n")
+    config = load_config([], tmp_path / "run.yaml")
+    assert config.train.steps == 3 and config.backbone == load_config([]).backbone
 
 
 @pytest.mark.parametrize("text, message", [

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from eval.__main__ import evaluate_run
+from eval.tasks import PuzzleError, make_task
 from hybrid.config import ConfigError, load_config
 from hybrid.inference import Hybrid
 from hybrid.train import train
@@ -87,6 +88,13 @@ def test_a_family_of_your_own_trains_evaluates_and_solves_by_import_path(my_task
     ("families:Short", "from dataclasses import dataclass\nfrom eval.tasks import Task\n"
      "@dataclass\nclass C:\n    name: str = 'families:Short'\n    train_size: int = 8\n"
      "class Short(Task):\n    schema = C", "its schema C lacks test_size, wordings, held_out_wordings"),
+    # Told as the config is read: built later, these were Python's TypeError from inside training.
+    ("families:Abstract", "from eval.tasks import Task, TaskConfig\nclass Abstract(Task):\n    schema = TaskConfig\n"
+     "    def generate(self, rng, wording): pass", "Abstract does not define decode, verify"),
+    ("families:Extra", "from dataclasses import dataclass\nfrom eval.tasks import TaskConfig\n"
+     "from eval.tasks.sorting import Sorting\n@dataclass\nclass C(TaskConfig):\n    length: int = 5\n"
+     "    carry: bool = True\nclass Extra(Sorting):\n    schema = C",
+     r"knobs by name \(length, carry\), and got an unexpected keyword argument 'carry'"),
 ])
 def test_a_family_by_import_path_that_cannot_be_used_is_a_clear_error(tmp_path, monkeypatch, name, source, message):
     if source is not None:
@@ -96,6 +104,18 @@ def test_a_family_by_import_path_that_cannot_be_used_is_a_clear_error(tmp_path, 
     with pytest.raises(ConfigError, match=message):
         load_config([f"task={name}"])
     sys.modules.pop("families", None)
+
+
+@pytest.mark.parametrize("drop, message", [("num_slots", "sets no num_slots"), ("vocab", "sets no vocab")])
+def test_a_family_that_sets_no_vocab_or_num_slots_is_a_clear_error(my_tasks, tmp_path, drop, message):
+    """Required, and often set only in the constructor: without one, building a split ended in an
+    AttributeError on the first example."""
+    line = {"vocab": '    vocab = ("0", "1")', "num_slots": "        self.num_slots = bits + 1"}[drop]
+    assert line in doc_block("`my_tasks.py`")
+    (my_tasks / "my_tasks.py").write_text(doc_block("`my_tasks.py`").replace(line, line.replace(line.lstrip(), "#")))
+    config = load_config(tiny("task=my_tasks:BinaryAddition", "task.train_size=16", "task.test_size=8", root=tmp_path))
+    with pytest.raises(PuzzleError, match=f"BinaryAddition {message} .*docs/extending.md"):
+        make_task(config.task)
 
 
 def test_an_adapter_added_to_its_table_is_accepted_built_and_trained(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 
 from eval.tasks.arc import Arc, ArcConfig
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed
@@ -60,6 +61,18 @@ def family(name: str) -> tuple[type[Task], type]:
     if missing:
         raise PuzzleError(f"task {name!r}: its schema {schema.__name__} lacks {', '.join(missing)} "
                           f"(every task config has them: subclass eval.tasks.TaskConfig)")
+    # Known from the class alone, so told as the config is read: built later (make_task) these were
+    # Python's TypeError from deep inside training, after the command line had been accepted.
+    if inspect.isabstract(cls):
+        raise PuzzleError(f"task {name!r}: {attr} does not define {', '.join(sorted(cls.__abstractmethods__))} "
+                          f"(every family implements generate, decode and verify: docs/extending.md)")
+    knobs = [f.name for f in dataclasses.fields(schema) if f.name not in DATASET_FIELDS]
+    try:
+        inspect.signature(cls).bind(**dict.fromkeys(knobs))  # make_task passes each knob by name
+    except TypeError as err:
+        raise PuzzleError(f"task {name!r}: {attr}(...) is built with its schema's knobs by name "
+                          f"({', '.join(knobs) or 'none'}), and {err}: make {schema.__name__}'s fields and "
+                          f"the constructor's parameters match") from None
     return cls, schema
 
 
@@ -67,7 +80,14 @@ def make_task(config) -> Task:
     """The family named by `config.name`, built with its family-specific fields."""
     cls, _ = family(config.name)
     fields = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    return cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
+    task = cls(**{k: v for k, v in fields.items() if k not in DATASET_FIELDS})
+    # Required, and often set in the constructor (num_slots from a size knob): without one, building
+    # a split ended in an AttributeError on the first example.
+    missing = [key for key in ("name", "vocab", "num_slots") if not hasattr(task, key)]
+    if missing:
+        raise PuzzleError(f"task {config.name!r}: {cls.__name__} sets no {', '.join(missing)} (every family "
+                          f"sets name, vocab and num_slots, on the class or in its constructor: docs/extending.md)")
+    return task
 
 
 __all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TaskConfig", "TASKS", "TASK_CONFIGS", "family", "make_task",
