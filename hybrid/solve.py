@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
             for line in lines:
                 out.write(json.dumps(line) + "\n")
+            out.flush()  # here, not at exit: a few lines fit stdout's buffer, and a failed flush at exit is status 120
     except BrokenPipeError:  # `| head`: the reader stopped reading, which is no crash to show in a traceback
         # Python flushes stdout again at exit, which would raise once more: what is left goes nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
