@@ -27,20 +27,27 @@ def reads_spans(config, aligned_slots: bool = True) -> bool:
     return getattr(ADAPTERS[adapter_kind(config, aligned_slots)], "reads_spans", False)
 
 
-def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
-    """`aligned_slots`: the task's answer slots have character spans in the question."""
+def check_adapter(config, hidden: int, aligned_slots: bool = True, task: str = "this task") -> None:
+    """A ValueError for adapter settings no model can be built with: an unknown kind, span pooling
+    on a task whose slots have no spans, or heads that do not split the reasoner's width. The
+    config (hybrid.config.validate) and make_adapter both ask, so the two cannot drift apart."""
     kind = adapter_kind(config, aligned_slots)
     if kind not in ADAPTERS:
         raise ValueError(f"adapter.kind={config.kind!r}: choose auto, {' or '.join(ADAPTERS)}")
     if reads_spans(config, aligned_slots) and not aligned_slots:
         raise ValueError(f"adapter.kind={kind} needs answer slots that line up with the question text; "
-                         "this task has none: use adapter.kind=query_attention (or auto)")
+                         f"{task} has none: use adapter.kind=query_attention (or auto)")
+    if kind == "query_attention" and hidden % config.heads:
+        raise ValueError(f"adapter.heads={config.heads} must divide reasoner.hidden={hidden} "
+                         f"(the query_attention adapter splits the reasoner's width into heads)")
+
+
+def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
+    """`aligned_slots`: the task's answer slots have character spans in the question."""
+    check_adapter(config, hidden, aligned_slots)
+    kind = adapter_kind(config, aligned_slots)
     if kind == "query_attention":
-        if hidden % config.heads:
-            raise ValueError(f"adapter.heads={config.heads} must divide reasoner.hidden={hidden} "
-                             f"(the query_attention adapter splits the reasoner's width into heads)")
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
     return ADAPTERS[kind](backbone_hidden, hidden, num_slots, config.dropout)
 
-
-__all__ = ["ADAPTERS", "SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "make_adapter", "reads_spans"]
+__all__ = ["ADAPTERS", "SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "check_adapter", "make_adapter", "reads_spans"]

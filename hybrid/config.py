@@ -304,7 +304,7 @@ def anchor_relative_paths(config: Config) -> None:
 def validate(config: Config) -> None:
     """Values the schema's types allow but nothing can run with: caught here, before any data is
     generated, rather than as a shape error (or a silently empty run) minutes later."""
-    from adapters import ADAPTERS  # the tables a new adapter or mixer is added to (docs/extending.md)
+    from adapters import ADAPTERS, check_adapter  # the tables a new adapter or mixer is added to (docs/extending.md)
     from reasoner.net import MIXERS
 
     a, r, t = config.adapter, config.reasoner, config.train
@@ -322,17 +322,13 @@ def validate(config: Config) -> None:
     _validate_backbone_path(config.backbone)
     if r.mixer == "attention" and r.hidden % r.heads:
         raise ConfigError(f"reasoner.heads={r.heads} must divide reasoner.hidden={r.hidden} (attention mixer)")
-    # Known from the family's class: make_adapter's own checks came after the data were generated.
-    from adapters import adapter_kind, reads_spans
+    # Known from the family's class, so checked here: make_adapter asks the same, after the data were generated.
     from eval.tasks import family
 
-    aligned = getattr(family(config.task.name)[0], "aligned_slots", True)
-    if reads_spans(a, aligned) and not aligned:
-        raise ConfigError(f"adapter.kind={a.kind} needs answer slots that line up with the question text; "
-                          f"task {config.task.name} has none: use adapter.kind=query_attention (or auto)")
-    if adapter_kind(a, aligned) == "query_attention" and r.hidden % a.heads:
-        raise ConfigError(f"adapter.heads={a.heads} must divide reasoner.hidden={r.hidden} (the query_attention "
-                          f"adapter splits the reasoner's width into heads)")
+    try:
+        check_adapter(a, r.hidden, getattr(family(config.task.name)[0], "aligned_slots", True), f"task {config.task.name}")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if t.batch_size % t.grad_accum:
         raise ConfigError("train.batch_size must be divisible by train.grad_accum")
     _validate_schedule_and_tracker(t)
