@@ -205,6 +205,13 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
                           "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
 
 
+def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
+    """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
+    leaves out of a section checked on its own) and where its schema is."""
+    return ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
+                       f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the schema)")
+
+
 def load_config(overrides: list[str] | None = None, base: str | Path | None = None) -> Config:
     """The default config, then `base` (a YAML file), then each override in order."""
     merged = OmegaConf.structured(Config)
@@ -239,9 +246,6 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
                               "and quote text that starts with a symbol") from None
-    # The task section is checked against its family's schema on its own, where OmegaConf names a
-    # key without its `task.` (and the schema is the family's, not in hybrid/config.py).
-    section, schema_home = "", "hybrid/config.py"
     try:
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
@@ -249,14 +253,13 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             merged = _merge(merged, layer, where)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
-        section, schema_home = "task.", f"{schema.__name__} in {schema.__module__}"
-        merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
-        section, schema_home = "", "hybrid/config.py"
+        try:  # against the family's own schema, where OmegaConf names a key without its `task.`
+            merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
+        except OmegaConfBaseException as err:
+            raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
-        raise ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
-                          f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the "
-                          "schema)") from None
+        raise _bad_config(err) from None
     anchor_relative_paths(config)
     validate(config)
     return config
