@@ -157,6 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--submission", help="ARC task files: also write ARC Prize's submission.json here "
                                              "(two attempts per test input)")
     args = parser.parse_args(argv)
+    for name in ("input", "output", "submission"):  # --input=~/x: bash leaves a ~ after = as it is
+        if getattr(args, name) not in ("-", None):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
+    if args.input == "-" and sys.stdin is None:  # started with stdin closed (<&-, a daemon)
+        sys.exit("error: stdin is closed: give the puzzles with --input FILE")
+    if args.input == "-" and sys.stdin.isatty():  # not piped: say why nothing happens yet
+        print("reading puzzles from the terminal, one per line; end with Ctrl-D (or give --input FILE)",
+              file=sys.stderr)
 
     from eval.tasks import PuzzleError, split_typed
     from hybrid.checkpoint import CheckpointError

@@ -176,6 +176,43 @@ def test_an_input_without_puzzles_is_an_error_that_leaves_the_output_alone(tmp_p
     assert (tmp_path / "answers.jsonl").read_text() == '{"answer": "kept"}\n'
 
 
+def test_stdin_closed_or_a_terminal_is_said(tmp_path, monkeypatch, capsys):
+    """Started with stdin closed (`<&-`), Python's sys.stdin is None: an error naming --input, not
+    an AttributeError traceback. At a terminal the command says it waits for puzzles (as it does
+    silently when piped) and how to end them."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(SystemExit, match="stdin is closed: give the puzzles with --input FILE"):
+        solve_main([str(tmp_path / "model")])
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(""))  # Ctrl-D at once: nothing typed
+    with pytest.raises(SystemExit, match="stdin holds no puzzles"):
+        solve_main([str(tmp_path / "model")])
+    assert "reading puzzles from the terminal, one per line; end with Ctrl-D" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # piped: no message in the output's way
+    with pytest.raises(SystemExit, match="stdin holds no puzzles"):
+        solve_main([str(tmp_path / "model")])
+    assert "terminal" not in capsys.readouterr().err
+
+
+def test_input_and_output_written_with_a_tilde_after_equals_mean_the_home_folder(solver, tmp_path, monkeypatch,
+                                                                                capsys):
+    """bash expands ~ in `--input ~/in.txt` but not in `--input=~/in.txt`: the command does, as
+    from_pretrained does for the model folder, rather than look for a folder named ~."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "..")
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    solve_main(["~/model", "--input=~/in.txt", "--output=~/answers.jsonl"])
+    rows = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["answer"] is not None
+
+
 def test_piped_input_not_in_utf8_is_the_same_clear_error_as_such_a_file(tmp_path, monkeypatch):
     """Under the C.UTF-8 locale (containers') stdin decodes with surrogateescape: Latin-1 bytes
     passed as lone surrogates, which a raw-text task's records refused mid-solve in a traceback."""
