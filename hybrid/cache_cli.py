@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = data_dir / "embeddings"
     if not data_dir.is_dir() and args.data_dir != TrainConfig.data_dir:
         # A --data-dir that does not exist is a typo, not an empty cache ("nothing to prune" would hide it).
-        parser.error(f"--data-dir {args.data_dir}: no such folder")
+        parser.error(f"--data-dir {args.data_dir}: " + ("a file, not a folder" if data_dir.exists() else "no such folder"))
     console = Console()
     if not folder.is_dir():
         console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")

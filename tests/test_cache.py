@@ -668,6 +668,10 @@ def test_prune_arguments_are_checked_and_a_missing_data_dir_is_an_error(tmp_path
     with pytest.raises(SystemExit):  # a --data-dir that does not exist is a typo, not an empty cache
         main(["--data-dir", str(tmp_path / "typo"), "list"])
     assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "data.txt").write_text("")  # a file: not said to be missing
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path / "data.txt"), "list"])
+    assert "data.txt: a file, not a folder" in capsys.readouterr().err
 
 
 def test_the_default_data_dir_missing_is_an_empty_cache(tmp_path, monkeypatch, capsys):
