@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import os
+import struct
 import time
 import warnings
 from contextlib import contextmanager
@@ -225,7 +226,13 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
 
     # Converted by the first of the runs started together (a sweep); the others wait and reuse it.
     # No `fix`: an OSError here may be transformers failing to read the GGUF file, not a full disk.
-    build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
+    try:
+        build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
+    except (*DAMAGED, struct.error) as err:  # not a GGUF file, one cut short (struct.error), an unknown architecture
+        cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"could not convert the GGUF file {source} to safetensors: is it a whole GGUF file of a "
+                          f"model transformers knows? (a download cut short fails so: fetch it again) "
+                          f"Cause: {cause}") from None
     return target
 
 

@@ -503,3 +503,12 @@ def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch)
     monkeypatch.setattr(tiny_backbones, "save", slow)
     first, second = run_together(lambda: tiny_backbones.resolve("bert", tmp_path), started)
     assert first == second and builds == ["bert"]
+
+
+@pytest.mark.parametrize("content", [b"not a GGUF file", b"GGUF\x03\x00\x00\x00\x05\x00"])  # another file; one cut short
+def test_a_damaged_gguf_file_is_a_config_error_naming_it(tmp_path, content):
+    """transformers' GGUF reader raised ValueError or struct.error from inside the conversion: a traceback."""
+    (tmp_path / "model.gguf").write_bytes(content)
+    with pytest.raises(ConfigError, match=r"could not convert the GGUF file .*model\.gguf.*Cause: "):
+        load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "converted").exists() or not any((tmp_path / "cache" / "converted").iterdir())
