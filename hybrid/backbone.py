@@ -213,6 +213,8 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source, cache_dir)}-{SAVED_BY}"
 
     def convert(tmp: Path) -> None:
+        if importlib.util.find_spec("gguf") is None:  # transformers reads the tensors with it (its error: a traceback)
+            raise ConfigError(f"converting {source.name} to safetensors needs the gguf package: pip install gguf")
         warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
@@ -228,6 +230,8 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     # No `fix`: an OSError here may be transformers failing to read the GGUF file, not a full disk.
     try:
         build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
+    except ConfigError:
+        raise  # already says what is wrong and what to do
     except (*DAMAGED, struct.error) as err:  # not a GGUF file, one cut short (struct.error), an unknown architecture
         cause = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"could not convert the GGUF file {source} to safetensors: is it a whole GGUF file of a "

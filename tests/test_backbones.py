@@ -468,6 +468,7 @@ def test_runs_started_together_convert_a_gguf_file_once(tiny_backbone, tmp_path,
     from transformers import AutoModel, AutoTokenizer
 
     llama, loads, started = tiny_backbone("llama"), [], threading.Event()
+    gguf_package(monkeypatch, installed=True)
     (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
 
     class FromGGUF:  # the tiny llama stands in for the de-quantized GGUF file, and loads slowly
@@ -505,10 +506,28 @@ def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch)
     assert first == second and builds == ["bert"]
 
 
+def gguf_package(monkeypatch, installed: bool) -> None:
+    """The `gguf` package installed or not, as hybrid.backbone sees it."""
+    import hybrid.backbone
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(hybrid.backbone.importlib.util, "find_spec",
+                        lambda name, *a: (object() if installed else None) if name == "gguf" else real(name, *a))
+
+
 @pytest.mark.parametrize("content", [b"not a GGUF file", b"GGUF\x03\x00\x00\x00\x05\x00"])  # another file; one cut short
-def test_a_damaged_gguf_file_is_a_config_error_naming_it(tmp_path, content):
+def test_a_damaged_gguf_file_is_a_config_error_naming_it(tmp_path, monkeypatch, content):
     """transformers' GGUF reader raised ValueError or struct.error from inside the conversion: a traceback."""
+    gguf_package(monkeypatch, installed=True)
     (tmp_path / "model.gguf").write_bytes(content)
     with pytest.raises(ConfigError, match=r"could not convert the GGUF file .*model\.gguf.*Cause: "):
         load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
     assert not (tmp_path / "cache" / "converted").exists() or not any((tmp_path / "cache" / "converted").iterdir())
+
+
+def test_converting_a_gguf_file_without_the_gguf_package_says_to_install_it(tmp_path, monkeypatch):
+    """transformers needs `gguf` to read the tensors and raised an ImportError traceback without it."""
+    gguf_package(monkeypatch, installed=False)
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+    with pytest.raises(ConfigError, match=r"converting model\.gguf to safetensors needs the gguf package: pip install gguf"):
+        load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
