@@ -531,3 +531,11 @@ def test_converting_a_gguf_file_without_the_gguf_package_says_to_install_it(tmp_
     (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
     with pytest.raises(ConfigError, match=r"converting model\.gguf to safetensors needs the gguf package: pip install gguf"):
         load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
+
+
+def test_a_gguf_file_named_as_backbone_path_says_to_name_its_folder(tmp_path):
+    """Read as a folder, the file failed with "is it a folder saved with save_pretrained? ... not a valid JSON file"."""
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+    with pytest.raises(ConfigError, match=rf"is a GGUF file, not a folder: set backbone.path={re.escape(str(tmp_path))} "
+                                          r"backbone.gguf_file=model\.gguf"):
+        load_backbone(load_config([f"backbone.path={tmp_path / 'model.gguf'}"]).backbone, tmp_path / "cache")
