@@ -379,6 +379,10 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         # trust_remote_code always given: left unset, transformers asks on the terminal, which a
         # job under accelerate launch cannot answer
         kwargs = {"trust_remote_code": config.trust_remote_code} | ({"revision": config.revision} if config.revision else {})
+        if Path(path).is_dir() and not (Path(path) / "config.json").exists():  # ~/models, not ~/models/my-encoder
+            models = sorted(str(found.parent) for found in Path(path).glob("*/config.json"))
+            raise ConfigError(f"backbone folder {path} holds no config.json, so no model saved with save_pretrained: "
+                              f"set backbone.path to the model's own folder" + f" ({', '.join(models)})" * bool(models))
         quantization = quantization_config(config)
         if quantization is not None:  # bitsandbytes places the weights on this process's GPU
             kwargs |= {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}

@@ -343,6 +343,16 @@ def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path
         FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
 
 
+def test_a_folder_that_holds_no_model_says_so_and_names_the_models_inside_it(tiny_backbone, tmp_path):
+    """It said the folder had no tokenizer files and to save the model's tokenizer there."""
+    with pytest.raises(ConfigError, match=rf"{tmp_path} holds no config.json, so no model saved with save_pretrained: "
+                                          r"set backbone.path to the model's own folder$"):
+        FrozenBackbone(load_config([f"backbone.path={tmp_path}"]).backbone)
+    shutil.copytree(tiny_backbone("bert"), tmp_path / "my-encoder")  # backbone.path named the folder above it
+    with pytest.raises(ConfigError, match=rf"set backbone.path to the model's own folder \({tmp_path / 'my-encoder'}\)"):
+        FrozenBackbone(load_config([f"backbone.path={tmp_path}"]).backbone)
+
+
 @pytest.mark.parametrize("damage", ["weights cut short", "weights not safetensors", "config a list",
                                     "config field of the wrong type"])
 def test_a_damaged_backbone_folder_is_a_clear_error(tiny_backbone, tmp_path, damage):
