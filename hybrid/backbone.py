@@ -393,6 +393,12 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             raise  # already says what is wrong and what to do
         except DAMAGED as err:
             raise load_error(config.path, path, err) from None
+        shipped = (getattr(self.model.config, "auto_map", None) or {}).get("AutoModel")
+        if shipped and not config.trust_remote_code:
+            # A model_type transformers knows (jina-embeddings-v2 says "bert") loads its own class, quietly, not the code
+            raise ConfigError(f"backbone {config.path!r} runs model code of its own (its config.json names {shipped} in "
+                              f"auto_map); without it transformers built its own {type(self.model).__name__}, another "
+                              f"model. Read that code, then set backbone.trust_remote_code=true")
         self.loaded_call_settings = call_settings(self.tokenizer.backend_tokenizer)  # before any text is tokenized
         if getattr(self.model.config, "is_encoder_decoder", False):
             # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose

@@ -166,6 +166,20 @@ def test_a_model_with_its_own_code_needs_trust_remote_code_and_its_code_keys_the
     assert cache_key(trusted(), split) != key  # other code may give other states
 
 
+def test_model_code_of_a_model_type_transformers_knows_needs_trust_remote_code_too(tiny_backbone, tmp_path):
+    """jina-embeddings-v2's config.json says model_type "bert": without trust_remote_code transformers
+    quietly built its BertModel instead of the shipped code."""
+    folder = Path(shutil.copytree(tiny_backbone("bert"), tmp_path / "custom"))
+    (folder / "tiny_custom.py").write_text("from transformers import BertModel\n\nclass TinyCustomModel(BertModel):\n    pass\n")
+    settings = json.loads((folder / "config.json").read_text()) | {"auto_map": {"AutoModel": "tiny_custom.TinyCustomModel"}}
+    (folder / "config.json").write_text(json.dumps(settings))
+    with pytest.raises(ConfigError, match=r"names tiny_custom.TinyCustomModel in auto_map\); without it transformers built "
+                                          r"its own BertModel.*set backbone.trust_remote_code=true"):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    trusted = FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.trust_remote_code=true"]).backbone)
+    assert type(trusted.model).__name__ == "TinyCustomModel"
+
+
 def test_a_multimodal_model_embeds_text_with_its_language_model(tmp_path):
     from transformers import AutoModel, CLIPVisionConfig, LlamaConfig, LlavaConfig
 
