@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import os
+import struct
 import time
 import warnings
 from contextlib import contextmanager
@@ -155,6 +156,9 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
 
 def find_gguf(folder: str, gguf_file: str | None) -> str | None:
     """The GGUF file to load: the one named, or the only one in a folder that has no config.json."""
+    if Path(folder).suffix == ".gguf" and Path(folder).is_file():  # read as a folder, it failed as "not valid JSON"
+        raise ConfigError(f"backbone.path={folder} is a GGUF file, not a folder: set backbone.path={Path(folder).parent} "
+                          f"backbone.gguf_file={Path(folder).name}")
     if gguf_file or not Path(folder).is_dir() or (Path(folder) / "config.json").exists():
         return gguf_file
     found = sorted(p.name for p in Path(folder).glob("*.gguf"))
@@ -212,6 +216,8 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     target = Path(cache_dir).expanduser() / "converted" / f"{source.stem}-{file_digest(source, cache_dir)}-{SAVED_BY}"
 
     def convert(tmp: Path) -> None:
+        if importlib.util.find_spec("gguf") is None:  # transformers reads the tensors with it (its error: a traceback)
+            raise ConfigError(f"converting {source.name} to safetensors needs the gguf package: pip install gguf")
         warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
@@ -225,7 +231,15 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
 
     # Converted by the first of the runs started together (a sweep); the others wait and reuse it.
     # No `fix`: an OSError here may be transformers failing to read the GGUF file, not a full disk.
-    build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
+    try:
+        build_once(target, "config.json", convert, lock_file(cache_dir, target.name), f"converting {source.name}")
+    except ConfigError:
+        raise  # already says what is wrong and what to do
+    except (*DAMAGED, struct.error) as err:  # not a GGUF file, one cut short (struct.error), an unknown architecture
+        cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"could not convert the GGUF file {source} to safetensors: is it a whole GGUF file of a "
+                          f"model transformers knows? (a download cut short fails so: fetch it again) "
+                          f"Cause: {cause}") from None
     return target
 
 
@@ -365,6 +379,10 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         # trust_remote_code always given: left unset, transformers asks on the terminal, which a
         # job under accelerate launch cannot answer
         kwargs = {"trust_remote_code": config.trust_remote_code} | ({"revision": config.revision} if config.revision else {})
+        if Path(path).is_dir() and not (Path(path) / "config.json").exists():  # ~/models, not ~/models/my-encoder
+            models = sorted(str(found.parent) for found in Path(path).glob("*/config.json"))
+            raise ConfigError(f"backbone folder {path} holds no config.json, so no model saved with save_pretrained: "
+                              f"set backbone.path to the model's own folder" + f" ({', '.join(models)})" * bool(models))
         quantization = quantization_config(config)
         if quantization is not None:  # bitsandbytes places the weights on this process's GPU
             kwargs |= {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
@@ -375,6 +393,12 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             raise  # already says what is wrong and what to do
         except DAMAGED as err:
             raise load_error(config.path, path, err) from None
+        shipped = (getattr(self.model.config, "auto_map", None) or {}).get("AutoModel")
+        if shipped and not config.trust_remote_code:
+            # A model_type transformers knows (jina-embeddings-v2 says "bert") loads its own class, quietly, not the code
+            raise ConfigError(f"backbone {config.path!r} runs model code of its own (its config.json names {shipped} in "
+                              f"auto_map); without it transformers built its own {type(self.model).__name__}, another "
+                              f"model. Read that code, then set backbone.trust_remote_code=true")
         self.loaded_call_settings = call_settings(self.tokenizer.backend_tokenizer)  # before any text is tokenized
         if getattr(self.model.config, "is_encoder_decoder", False):
             # T5, BART...: AutoModel would run the decoder too (T5's asks for decoder inputs), whose

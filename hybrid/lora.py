@@ -46,7 +46,12 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
                               f"({backbone.text_config.model_type}); name its attention projections with "
                               f"backbone.lora.target_modules=[...]. Linear layers in this backbone: "
                               f"{linear_layers(backbone.model)}") from None
-        raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {str(err).splitlines()[0]} "
+        # peft names a module it cannot adapt by its repr, which for a block (`attention`, `encoder`)
+        # spans many lines: its first line alone said "Target module BertAttention(".
+        blocks = sorted({f"{t} ({type(m).__name__})" for t in lora.target_modules for n, m in backbone.model.named_modules()
+                         if (n == t or n.endswith("." + t)) and next(m.children(), None) is not None})
+        cause = f"{', '.join(blocks)}: a block of layers, not a layer LoRA can adapt." if blocks else str(err).splitlines()[0]
+        raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {cause} "
                           f"Linear layers in this backbone: {linear_layers(backbone.model)}") from None
     backbone.has_lora = True
     trainable_state_only(backbone)

@@ -166,6 +166,20 @@ def test_a_model_with_its_own_code_needs_trust_remote_code_and_its_code_keys_the
     assert cache_key(trusted(), split) != key  # other code may give other states
 
 
+def test_model_code_of_a_model_type_transformers_knows_needs_trust_remote_code_too(tiny_backbone, tmp_path):
+    """jina-embeddings-v2's config.json says model_type "bert": without trust_remote_code transformers
+    quietly built its BertModel instead of the shipped code."""
+    folder = Path(shutil.copytree(tiny_backbone("bert"), tmp_path / "custom"))
+    (folder / "tiny_custom.py").write_text("from transformers import BertModel\n\nclass TinyCustomModel(BertModel):\n    pass\n")
+    settings = json.loads((folder / "config.json").read_text()) | {"auto_map": {"AutoModel": "tiny_custom.TinyCustomModel"}}
+    (folder / "config.json").write_text(json.dumps(settings))
+    with pytest.raises(ConfigError, match=r"names tiny_custom.TinyCustomModel in auto_map\); without it transformers built "
+                                          r"its own BertModel.*set backbone.trust_remote_code=true"):
+        FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    trusted = FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.trust_remote_code=true"]).backbone)
+    assert type(trusted.model).__name__ == "TinyCustomModel"
+
+
 def test_a_multimodal_model_embeds_text_with_its_language_model(tmp_path):
     from transformers import AutoModel, CLIPVisionConfig, LlamaConfig, LlavaConfig
 
@@ -343,6 +357,16 @@ def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path
         FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
 
 
+def test_a_folder_that_holds_no_model_says_so_and_names_the_models_inside_it(tiny_backbone, tmp_path):
+    """It said the folder had no tokenizer files and to save the model's tokenizer there."""
+    with pytest.raises(ConfigError, match=rf"{tmp_path} holds no config.json, so no model saved with save_pretrained: "
+                                          r"set backbone.path to the model's own folder$"):
+        FrozenBackbone(load_config([f"backbone.path={tmp_path}"]).backbone)
+    shutil.copytree(tiny_backbone("bert"), tmp_path / "my-encoder")  # backbone.path named the folder above it
+    with pytest.raises(ConfigError, match=rf"set backbone.path to the model's own folder \({tmp_path / 'my-encoder'}\)"):
+        FrozenBackbone(load_config([f"backbone.path={tmp_path}"]).backbone)
+
+
 @pytest.mark.parametrize("damage", ["weights cut short", "weights not safetensors", "config a list",
                                     "config field of the wrong type"])
 def test_a_damaged_backbone_folder_is_a_clear_error(tiny_backbone, tmp_path, damage):
@@ -468,6 +492,7 @@ def test_runs_started_together_convert_a_gguf_file_once(tiny_backbone, tmp_path,
     from transformers import AutoModel, AutoTokenizer
 
     llama, loads, started = tiny_backbone("llama"), [], threading.Event()
+    gguf_package(monkeypatch, installed=True)
     (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
 
     class FromGGUF:  # the tiny llama stands in for the de-quantized GGUF file, and loads slowly
@@ -503,3 +528,38 @@ def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch)
     monkeypatch.setattr(tiny_backbones, "save", slow)
     first, second = run_together(lambda: tiny_backbones.resolve("bert", tmp_path), started)
     assert first == second and builds == ["bert"]
+
+
+def gguf_package(monkeypatch, installed: bool) -> None:
+    """The `gguf` package installed or not, as hybrid.backbone sees it."""
+    import hybrid.backbone
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(hybrid.backbone.importlib.util, "find_spec",
+                        lambda name, *a: (object() if installed else None) if name == "gguf" else real(name, *a))
+
+
+@pytest.mark.parametrize("content", [b"not a GGUF file", b"GGUF\x03\x00\x00\x00\x05\x00"])  # another file; one cut short
+def test_a_damaged_gguf_file_is_a_config_error_naming_it(tmp_path, monkeypatch, content):
+    """transformers' GGUF reader raised ValueError or struct.error from inside the conversion: a traceback."""
+    gguf_package(monkeypatch, installed=True)
+    (tmp_path / "model.gguf").write_bytes(content)
+    with pytest.raises(ConfigError, match=r"could not convert the GGUF file .*model\.gguf.*Cause: "):
+        load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "converted").exists() or not any((tmp_path / "cache" / "converted").iterdir())
+
+
+def test_converting_a_gguf_file_without_the_gguf_package_says_to_install_it(tmp_path, monkeypatch):
+    """transformers needs `gguf` to read the tensors and raised an ImportError traceback without it."""
+    gguf_package(monkeypatch, installed=False)
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+    with pytest.raises(ConfigError, match=r"converting model\.gguf to safetensors needs the gguf package: pip install gguf"):
+        load_backbone(load_config([f"backbone.path={tmp_path}"]).backbone, tmp_path / "cache")
+
+
+def test_a_gguf_file_named_as_backbone_path_says_to_name_its_folder(tmp_path):
+    """Read as a folder, the file failed with "is it a folder saved with save_pretrained? ... not a valid JSON file"."""
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+    with pytest.raises(ConfigError, match=rf"is a GGUF file, not a folder: set backbone.path={re.escape(str(tmp_path))} "
+                                          r"backbone.gguf_file=model\.gguf"):
+        load_backbone(load_config([f"backbone.path={tmp_path / 'model.gguf'}"]).backbone, tmp_path / "cache")

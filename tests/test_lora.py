@@ -196,5 +196,13 @@ def test_lora_misuse_is_a_clear_error(tiny_backbone):
     assert Path(tiny_backbone("bert")).exists()
 
 
+def test_lora_on_a_block_of_layers_names_it(tiny_backbone):
+    """peft's error prints the whole module; its first line alone read "Target module BertAttention("."""
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
+    with pytest.raises(ConfigError, match=r"target_modules=\['query', 'attention'\]: attention \(BertAttention\): a block "
+                                          r"of layers, not a layer LoRA can adapt\. Linear layers in this backbone: .*query"):
+        add_lora(backbone, LoraConfig(target_modules=["query", "attention"]))
+
+
 if __name__ == "__main__":  # launch(__file__, function, *args)
     globals()[sys.argv[1]](*sys.argv[2:])
