@@ -291,6 +291,10 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
         raise CheckpointError(f"{folder} holds weights only (a pretrained folder such as final/), not a training "
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
                               f"start from these weights with train.init_from={folder}")
+    if not ((folder / MANIFEST).exists() or (folder / "optimizer.bin").exists() or any(folder.glob(SAVED_OBJECTS))):
+        # Else found by Accelerate's load_state, after the defaults' data were generated and embedded
+        raise CheckpointError(f"{folder} is not a training checkpoint (no saved training state in it): resume from "
+                              f"a run folder or one of its checkpoints/step_* folders")
     return folder
 
 

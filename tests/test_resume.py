@@ -347,6 +347,10 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         train(small_config("train.steps=6", f"train.resume={tmp_path / 'empty'}"))
+    # A folder that is no checkpoint (the run's checkpoints/ itself): was found by load_state, after building
+    for folder in (tmp_path / "run" / "checkpoints", tmp_path):
+        with pytest.raises(CheckpointError, match=f"{folder} is not a training checkpoint"):
+            train(small_config("train.steps=6", f"train.resume={folder}", f"train.output_dir={tmp_path / 'branch'}"))
     assert not built
 
 
