@@ -99,6 +99,7 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
     printed = capsys.readouterr()
     assert "Ctrl-C: finishing this batch and saving a checkpoint" in printed.err
     assert "SIGINT: stopped after batch 3, state saved in" in printed.out
+    assert f"continue with --resume {out}\n" in printed.out  # not a bare --resume, which resumes runs/default
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # restored
 
     def twice():
