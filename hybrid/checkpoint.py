@@ -224,8 +224,9 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         if accelerator.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
         found = checkpoints(output_dir)
+        again = f"from {found[-1].name} with --resume {output_dir}" if found else "by running again"
         raise unwritable(final, err, "Free space there (or move the run folder to a disk with room), then continue "
-                                     + (f"from {found[-1].name} with --resume" if found else "by running again")) from err
+                                     + again) from err
     if accelerator.is_main_process:
         replace_folder(tmp, final)
         # Only checkpoints older than this one are pruned: this run's newest must survive whatever
