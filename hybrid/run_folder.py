@@ -123,6 +123,8 @@ def check_before_building(config: Config) -> Saved | None:
         target = None
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
+            if checkpoint.newest_of(config.train.resume, config.train.output_dir) is None:
+                checkpoint.verify(target)  # named, so no older one can stand in: damaged, it cannot be resumed
             check_resume_settings(target, config)
         named = config.backbone.path
         if is_missing_folder(named):

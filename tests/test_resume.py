@@ -352,6 +352,11 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     for folder in (tmp_path / "run" / "checkpoints", tmp_path):
         with pytest.raises(CheckpointError, match=f"{folder} is not a training checkpoint"):
             train(small_config("train.steps=6", f"train.resume={folder}", f"train.output_dir={tmp_path / 'branch'}"))
+    # A damaged checkpoint named directly: was found by load_state, after building
+    named = checkpoint.checkpoints(tmp_path / "run")[-1]
+    (named / "model.safetensors").write_bytes(b"cut short")
+    with pytest.raises(CheckpointError, match=f"{named / 'model.safetensors'} is damaged"):
+        train(small_config("train.steps=6", f"train.resume={named}"))
     assert not built
 
 
