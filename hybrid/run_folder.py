@@ -162,7 +162,7 @@ FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "
 
 def check_resume_settings(folder: Path, config: Config) -> None:
     """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
-    saved config (a checkpoint without one is not checked)."""
+    saved config, and train.ema turned on or off (a checkpoint without one is not checked)."""
     if not (folder / "config.yaml").exists():
         return
     saved = read_config(folder / "config.yaml")
@@ -177,6 +177,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    if bool(config.train.ema) != bool(saved.train.ema):  # an EMA copy saved and none to load it into, or the reverse
+        changed.append("train.ema")
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
     if "backbone.path" in changed and recorded_files(folder) is None and is_local_folder(saved.backbone.path):

@@ -345,6 +345,8 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     monkeypatch.setattr(hybrid.train, "build", lambda *args: built.append(1) or pytest.fail("built before the check"))
     with pytest.raises(CheckpointMismatch, match=r"train.lr=0.5"):
         train(small_config("train.steps=6", "train.resume=latest", "train.lr=0.5"))
+    with pytest.raises(CheckpointMismatch, match=r"cannot change: train.ema=0.0 \(the checkpoint's run: 0.999\)"):
+        train(small_config("train.steps=6", "train.resume=latest", "train.ema=0"))  # was found by load_state
     (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         train(small_config("train.steps=6", f"train.resume={tmp_path / 'empty'}"))
