@@ -224,8 +224,9 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         if accelerator.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)  # the part written would only take room
         found = checkpoints(output_dir)
+        again = f"from {found[-1].name} with --resume {output_dir}" if found else "by running again"
         raise unwritable(final, err, "Free space there (or move the run folder to a disk with room), then continue "
-                                     + (f"from {found[-1].name} with --resume" if found else "by running again")) from err
+                                     + again) from err
     if accelerator.is_main_process:
         replace_folder(tmp, final)
         # Only checkpoints older than this one are pruned: this run's newest must survive whatever
@@ -291,6 +292,10 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
         raise CheckpointError(f"{folder} holds weights only (a pretrained folder such as final/), not a training "
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
                               f"start from these weights with train.init_from={folder}")
+    if not ((folder / MANIFEST).exists() or (folder / "optimizer.bin").exists() or any(folder.glob(SAVED_OBJECTS))):
+        # Else found by Accelerate's load_state, after the defaults' data were generated and embedded
+        raise CheckpointError(f"{folder} is not a training checkpoint (no saved training state in it): resume from "
+                              f"a run folder or one of its checkpoints/step_* folders")
     return folder
 
 

@@ -123,6 +123,8 @@ def check_before_building(config: Config) -> Saved | None:
         target = None
         with contextlib.suppress(ConfigError):  # an unreadable config.yaml: loading decides (it may fall back)
             target = checkpoint.resume_target(config.train.resume, Path(config.train.output_dir))
+            if checkpoint.newest_of(config.train.resume, config.train.output_dir) is None:
+                checkpoint.verify(target)  # named, so no older one can stand in: damaged, it cannot be resumed
             check_resume_settings(target, config)
         named = config.backbone.path
         if is_missing_folder(named):
@@ -160,7 +162,7 @@ FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "
 
 def check_resume_settings(folder: Path, config: Config) -> None:
     """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
-    saved config (a checkpoint without one is not checked)."""
+    saved config, and train.ema turned on or off (a checkpoint without one is not checked)."""
     if not (folder / "config.yaml").exists():
         return
     saved = read_config(folder / "config.yaml")
@@ -175,6 +177,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
+    if bool(config.train.ema) != bool(saved.train.ema):  # an EMA copy saved and none to load it into, or the reverse
+        changed.append("train.ema")
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
     if "backbone.path" in changed and recorded_files(folder) is None and is_local_folder(saved.backbone.path):

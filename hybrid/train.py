@@ -145,7 +145,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
         accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
-                          f"continue with --resume")
+                          f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
         results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
     else:
         results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))

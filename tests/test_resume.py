@@ -99,6 +99,7 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
     printed = capsys.readouterr()
     assert "Ctrl-C: finishing this batch and saving a checkpoint" in printed.err
     assert "SIGINT: stopped after batch 3, state saved in" in printed.out
+    assert f"continue with --resume {out}\n" in printed.out  # not a bare --resume, which resumes runs/default
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # restored
 
     def twice():
@@ -344,9 +345,20 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     monkeypatch.setattr(hybrid.train, "build", lambda *args: built.append(1) or pytest.fail("built before the check"))
     with pytest.raises(CheckpointMismatch, match=r"train.lr=0.5"):
         train(small_config("train.steps=6", "train.resume=latest", "train.lr=0.5"))
+    with pytest.raises(CheckpointMismatch, match=r"cannot change: train.ema=0.0 \(the checkpoint's run: 0.999\)"):
+        train(small_config("train.steps=6", "train.resume=latest", "train.ema=0"))  # was found by load_state
     (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         train(small_config("train.steps=6", f"train.resume={tmp_path / 'empty'}"))
+    # A folder that is no checkpoint (the run's checkpoints/ itself): was found by load_state, after building
+    for folder in (tmp_path / "run" / "checkpoints", tmp_path):
+        with pytest.raises(CheckpointError, match=f"{folder} is not a training checkpoint"):
+            train(small_config("train.steps=6", f"train.resume={folder}", f"train.output_dir={tmp_path / 'branch'}"))
+    # A damaged checkpoint named directly: was found by load_state, after building
+    named = checkpoint.checkpoints(tmp_path / "run")[-1]
+    (named / "model.safetensors").write_bytes(b"cut short")
+    with pytest.raises(CheckpointError, match=f"{named / 'model.safetensors'} is damaged"):
+        train(small_config("train.steps=6", f"train.resume={named}"))
     assert not built
 
 
@@ -647,7 +659,7 @@ def test_a_full_disk_while_checkpointing_names_the_folder_and_keeps_the_last_goo
 
     monkeypatch.setattr(accelerator, "save_state", disk_full)
     with pytest.raises(OSError, match=r"could not write .*step_00000002 \(.* GiB free there\): .*unexpected pos.*"
-                                      r"Free space there.*continue from step_00000001 with --resume"):
+                                      rf"Free space there.*continue from step_00000001 with --resume {tmp_path}$"):
         checkpoint.save(accelerator, tmp_path, 2, config)
     assert os.listdir(tmp_path / "checkpoints") == [good.name]  # the good one kept, the half-written one gone
     checkpoint.load(accelerator, good)
