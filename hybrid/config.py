@@ -208,7 +208,12 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
     """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
     leaves out of a section checked on its own) and where its schema is."""
-    return ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
+    message = f"{getattr(err, 'msg', None) or err}".split("\n")[0]
+    if re.search(r"is not a \w+Config, \w+Config, list, or tuple", message):  # one value where the schema has a list
+        # OmegaConf names the value's type, in a task section its own node class: "AnyNode is not a ListConfig"
+        key = f"{section}{getattr(err, 'full_key', '?')}"
+        message = f"{key} takes a list, not one value: write it in brackets, {key}=[...]"
+    return ConfigError(f"bad config: {message}" +
                        f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the schema)")
 
 

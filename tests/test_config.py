@@ -286,6 +286,17 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     assert "None" not in str(err.value).splitlines()[0]
 
 
+@pytest.mark.parametrize("overrides, key", [
+    (["task=reasoning_gym", "task.options=min_empty=4"], "task.options"),  # OmegaConf: "AnyNode is not a ListConfig"
+    (["task.wordings=0"], "task.wordings"),
+    (["train.betas=0.9"], "train.betas"),
+])
+def test_one_value_for_a_list_says_to_write_it_in_brackets(overrides, key):
+    with pytest.raises(ConfigError, match=rf"^bad config: {key} takes a list, not one value: write it in brackets, "
+                                          rf"{key}=\[\.\.\.\]\n"):
+        load_config(overrides)
+
+
 def test_a_folder_for_a_config_file_says_so_and_names_a_runs_settings(tmp_path):
     """--config runs/x (a run folder) read as 'not valid YAML: [Errno 21] Is a directory'."""
     (tmp_path / "run").mkdir()
