@@ -358,7 +358,9 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
         ("reasoner.hidden", r.hidden, r.hidden >= 1, ">= 1"),
         ("reasoner.layers", r.layers, r.layers >= 1, ">= 1"),
         ("reasoner.heads", r.heads, r.heads >= 1, ">= 1"),
-        ("reasoner.expansion", r.expansion, 0 < r.expansion < math.inf, "> 0 and finite"),
+        # the SwiGLU over the hidden axis is int(hidden * expansion * 2/3) wide: 0 built a net with no weights
+        ("reasoner.expansion", r.expansion, 0 < r.expansion < math.inf and int(r.hidden * r.expansion * 2 / 3) >= 1,
+         "> 0 and finite, with reasoner.hidden * expansion * 2/3 >= 1"),
         ("reasoner.halt_threshold", r.halt_threshold, 0 <= r.halt_threshold <= 1, "a probability, in [0, 1]"),
         ("train.steps", t.steps, t.steps >= 0, ">= 0 (0: only evaluate)"),
         ("train.batch_size", t.batch_size, t.batch_size >= 1, ">= 1"),

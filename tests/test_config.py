@@ -62,6 +62,8 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.lr=inf", "train.lr=inf: must be > 0 and finite"),
     ("train.weight_decay=.inf", "train.weight_decay=inf: must be >= 0 and finite"),
     ("reasoner.expansion=inf", "reasoner.expansion=inf: must be > 0 and finite"),
+    # int(128 * 0.01 * 2/3) = 0: a SwiGLU of width 0, built without a word into a net with no weights
+    ("reasoner.expansion=0.01", r"reasoner.expansion=0.01: must be > 0 and finite, with reasoner.hidden \* expansion"),
     # a probability, a dropout that keeps something, whole micro-batches, at least one z update
     ("reasoner.halt_threshold=1.5", r"reasoner.halt_threshold=1.5: must be a probability, in \[0, 1\]"),
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),

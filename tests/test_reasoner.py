@@ -102,6 +102,14 @@ def test_tiny_net_stacks_the_blocks_it_is_asked_for():
         assert sum(p.numel() for p in net.parameters()) == layers * block
 
 
+def test_an_expansion_that_leaves_a_layer_no_width_is_refused():
+    """int(dim * expansion * 2/3) = 0 built a SwiGLU of width 0: a net without weights, no error."""
+    with pytest.raises(ValueError, match=r"expansion=0.5 leaves the SwiGLU over 2 features no width"):
+        TinyNet(16, 2, mixer="mlp", expansion=0.5)  # the slot MLP: 2 slots
+    with pytest.raises(ValueError, match=r"expansion=0.05 leaves the SwiGLU over 16 features no width"):
+        TinyNet(16, 9, mixer="attention", expansion=0.05)
+
+
 def test_halting_head_does_not_fire_at_initialisation():
     for mixer in ("mlp", "attention"):
         trm = make_trm(mixer=mixer)
