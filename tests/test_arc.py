@@ -204,6 +204,12 @@ def test_tasks_come_from_a_folder_of_task_files_as_arc_agi_2_ships_them(tmp_path
     (tmp_path / "data" / "training" / "broken.json").write_text(json.dumps(dict(flip, test=[{"input": [[1]]}])))
     with pytest.raises(PuzzleError, match=r"broken.json: test pair\(s\) \[0\] have no 'output' grid.*hybrid.solve"):
         Arc(source=str(tmp_path / "data"), max_size=4).pool  # it would train on nothing, silently
+    # training/ holding only copies of evaluation tasks: the error said to raise max_size, which cannot help
+    write_tasks(tmp_path / "copies", "training", {"flip": flip})
+    write_tasks(tmp_path / "copies", "evaluation", {"e1": flip})
+    with pytest.raises(PuzzleError, match=r"each of the 1 training tasks that fit task.max_size=4 asks a test pair "
+                                          r"an evaluation task asks too.*give training/ tasks of its own"):
+        Arc(source=str(tmp_path / "copies"), max_size=4).pool
 
 
 def test_every_symmetry_and_recolouring_is_undone_exactly(arc):

