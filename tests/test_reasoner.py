@@ -102,6 +102,13 @@ def test_tiny_net_stacks_the_blocks_it_is_asked_for():
         assert sum(p.numel() for p in net.parameters()) == layers * block
 
 
+@pytest.mark.parametrize("n, T", [(0, 2), (2, 0), (-1, 1)])
+def test_a_recursion_of_no_steps_is_refused(n, T):
+    """Used on its own (the config checks its own values): T=0 ran as T=1, n=0 never updated z."""
+    with pytest.raises(ValueError, match=rf"n and T must be >= 1 \(got n={n}, T={T}\)"):
+        TRM(TinyNet(16, 9), 16, n=n, T=T)
+
+
 def test_an_expansion_that_leaves_a_layer_no_width_is_refused():
     """int(dim * expansion * 2/3) = 0 built a SwiGLU of width 0: a net without weights, no error."""
     with pytest.raises(ValueError, match=r"expansion=0.5 leaves the SwiGLU over 2 features no width"):
