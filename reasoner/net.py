@@ -30,6 +30,8 @@ class SwiGLU(nn.Module):
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
+        if heads < 1 or dim % heads:  # else the first forward failed on a reshape: "shape '[2, 9, 3, 4, 7]' is invalid"
+            raise ValueError(f"heads={heads} must divide the width {dim} (reasoner.heads, reasoner.hidden)")
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.out = nn.Linear(dim, dim, bias=False)

@@ -109,6 +109,12 @@ def test_a_recursion_of_no_steps_is_refused(n, T):
         TRM(TinyNet(16, 9), 16, n=n, T=T)
 
 
+def test_attention_heads_that_do_not_divide_the_width_are_refused():
+    """Used on its own: the first forward failed on a reshape of an invalid shape."""
+    with pytest.raises(ValueError, match=r"heads=4 must divide the width 30"):
+        TinyNet(30, 9, mixer="attention", heads=4)
+
+
 def test_an_expansion_that_leaves_a_layer_no_width_is_refused():
     """int(dim * expansion * 2/3) = 0 built a SwiGLU of width 0: a net without weights, no error."""
     with pytest.raises(ValueError, match=r"expansion=0.5 leaves the SwiGLU over 2 features no width"):
