@@ -383,7 +383,7 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
         ("train.seed", t.seed, 0 <= t.seed < 2**31, "in [0, 2**31 - 1]"),
     ]
     rules += [(f"task.{key}", getattr(config.task, key), getattr(config.task, key) >= 1, ">= 1")
-              for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]
+              for key in ("train_size", "test_size", "max_answer_chars") if getattr(config.task, key, None) is not None]
     if b.lora is not None:
         rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
                   ("backbone.lora.alpha", b.lora.alpha, 0 < b.lora.alpha < math.inf, "> 0 and finite"),

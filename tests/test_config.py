@@ -50,6 +50,9 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("backbone.lora.target_modules=[]", r"backbone.lora.target_modules=\[\]: must be null \(peft's default"),
     ("task.train_size=0", "task.train_size=0"),
+    # answer slots (reasoning_gym, qa): refused only at the first example, once the data were being made
+    ("task=reasoning_gym task.max_answer_chars=0", "task.max_answer_chars=0: must be >= 1"),
+    ("task=qa task.path=pairs.jsonl task.max_answer_chars=-5", "task.max_answer_chars=-5: must be >= 1"),
     ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*31 - 1\]"),  # numpy's range: a traceback at set_seed
     # numpy takes seeds below 2**32, and each process seeds with seed + its index: process 1 failed at 2**32 - 1
     ("train.seed=4294967295", "train.seed=4294967295: must be in"),
