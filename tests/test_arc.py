@@ -437,6 +437,10 @@ def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_tim
     answered = arc.example(MIRROR).question + "0 0 3\n0 4 0\n"  # the test output typed under "Test output:"
     with pytest.raises(PuzzleError, match="found 6 grids"):
         read_task(answered)
+    # a typed puzzle has no task id: it was "ARC task '' has a grid larger than task.max_size=4"
+    wide = "in1:\n01\nout1:\n10\ntest in:\n11111\ntest out:\n"
+    with pytest.raises(PuzzleError, match="^the puzzle has a grid larger than task.max_size=4$"):
+        arc.read_views(wide, 2, 2, random.Random(0))
 
 
 @pytest.fixture
