@@ -166,6 +166,12 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
+    for group in ("reasoner", "adapter"):  # heads split the same weights: other heads load without complaint
+        asked, then = getattr(config, group).heads, getattr(trained, group).heads
+        if asked != then:
+            raise HarnessError(f"{group}.heads cannot change at evaluation: the weights were trained with {group}.heads="
+                               f"{then} (asked: {asked}), and other heads fit every shape but compute something "
+                               f"else; drop the {group}.heads override")
     task = make_task(config.task)
     device = device_for(device)
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)

@@ -208,7 +208,12 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
     """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
     leaves out of a section checked on its own) and where its schema is."""
-    return ConfigError(f"bad config: {getattr(err, 'msg', None) or err}".split("\n")[0] +
+    message = f"{getattr(err, 'msg', None) or err}".split("\n")[0]
+    if re.search(r"is not a \w+Config, \w+Config, list, or tuple", message):  # one value where the schema has a list
+        # OmegaConf names the value's type, in a task section its own node class: "AnyNode is not a ListConfig"
+        key = f"{section}{getattr(err, 'full_key', '?')}"
+        message = f"{key} takes a list, not one value: write it in brackets, {key}=[...]"
+    return ConfigError(f"bad config: {message}" +
                        f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the schema)")
 
 
@@ -353,7 +358,9 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
         ("reasoner.hidden", r.hidden, r.hidden >= 1, ">= 1"),
         ("reasoner.layers", r.layers, r.layers >= 1, ">= 1"),
         ("reasoner.heads", r.heads, r.heads >= 1, ">= 1"),
-        ("reasoner.expansion", r.expansion, 0 < r.expansion < math.inf, "> 0 and finite"),
+        # the SwiGLU over the hidden axis is int(hidden * expansion * 2/3) wide: 0 built a net with no weights
+        ("reasoner.expansion", r.expansion, 0 < r.expansion < math.inf and int(r.hidden * r.expansion * 2 / 3) >= 1,
+         "> 0 and finite, with reasoner.hidden * expansion * 2/3 >= 1"),
         ("reasoner.halt_threshold", r.halt_threshold, 0 <= r.halt_threshold <= 1, "a probability, in [0, 1]"),
         ("train.steps", t.steps, t.steps >= 0, ">= 0 (0: only evaluate)"),
         ("train.batch_size", t.batch_size, t.batch_size >= 1, ">= 1"),
@@ -376,7 +383,7 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
         ("train.seed", t.seed, 0 <= t.seed < 2**31, "in [0, 2**31 - 1]"),
     ]
     rules += [(f"task.{key}", getattr(config.task, key), getattr(config.task, key) >= 1, ">= 1")
-              for key in ("train_size", "test_size") if getattr(config.task, key, None) is not None]
+              for key in ("train_size", "test_size", "max_answer_chars") if getattr(config.task, key, None) is not None]
     if b.lora is not None:
         rules += [("backbone.lora.rank", b.lora.rank, b.lora.rank >= 1, ">= 1"),
                   ("backbone.lora.alpha", b.lora.alpha, 0 < b.lora.alpha < math.inf, "> 0 and finite"),

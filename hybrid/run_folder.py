@@ -155,9 +155,10 @@ def check_init_settings(init: Saved, config: Config) -> None:
 # config.yaml yet never used), and the weights were fitted to one backbone's states: another
 # backbone of the same width fits every shape, so loading would not notice. LoRA's alpha scales
 # the trained low-rank change (alpha / rank): another alpha loads without complaint and moves
-# every adapted projection, so LoRA's settings are compared whole.
+# every adapted projection, so LoRA's settings are compared whole. Attention heads split the same
+# weights another way: other heads fit every shape too.
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
-                   "train.lr", "train.weight_decay", "train.betas")
+                   "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas")
 
 
 def check_resume_settings(folder: Path, config: Config) -> None:

@@ -96,10 +96,14 @@ def task_items(files: list[Path], solver) -> list[Item]:
     for path in files:
         try:
             task = read_task_file(path)
-            items += [Item({"task": path.stem, "test_index": i}, solver.task.example(task, i, wording))
-                      for i in range(len(task["test"]))]
-        except PuzzleError as err:  # it names the file, or the task (a grid larger than max_size)
+        except PuzzleError as err:  # it names the file
             items.append(Item({"task": path.stem}, error=str(err)))
+            continue
+        for i in range(len(task["test"])):
+            try:
+                items.append(Item({"task": path.stem, "test_index": i}, solver.task.example(task, i, wording)))
+            except PuzzleError as err:  # a grid larger than max_size: still a test input the submission must hold
+                items.append(Item({"task": path.stem, "test_index": i}, error=f"{path}: {err}"))
     return items
 
 

@@ -12,6 +12,9 @@ class SwiGLU(nn.Module):
     def __init__(self, dim: int, expansion: float):
         super().__init__()
         inner = int(dim * expansion * 2 / 3)  # 2/3 keeps parameters equal to a plain MLP of `expansion`
+        if inner < 1:  # a layer of width 0 adds nothing, and built without a word: a net with no weights
+            raise ValueError(f"expansion={expansion} leaves the SwiGLU over {dim} features no width "
+                             f"(int({dim} * {expansion} * 2/3) = {inner}); raise reasoner.expansion")
         self.gate_up = nn.Linear(dim, 2 * inner, bias=False)
         self.down = nn.Linear(inner, dim, bias=False)
 
@@ -27,6 +30,8 @@ class SwiGLU(nn.Module):
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
+        if heads < 1 or dim % heads:  # else the first forward failed on a reshape: "shape '[2, 9, 3, 4, 7]' is invalid"
+            raise ValueError(f"heads={heads} must divide the width {dim} (reasoner.heads, reasoner.hidden)")
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.out = nn.Linear(dim, dim, bias=False)

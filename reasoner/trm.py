@@ -37,6 +37,8 @@ class ReasonerOutput:
 class TRM(nn.Module):
     def __init__(self, net: nn.Module, hidden: int, n: int = 6, T: int = 3, compiled: bool = False):
         super().__init__()
+        if min(n, T) < 1:  # T=0 ran one recursion all the same (as T=1), n=0 never updated z
+            raise ValueError(f"n and T must be >= 1 (got n={n}, T={T})")
         self.net = net  # the one tiny network, updating both z and y
         self.n, self.T = n, T
         self.compiled = compiled  # torch.compile each latent recursion (bench/fast_paths.py)

@@ -204,6 +204,12 @@ def test_tasks_come_from_a_folder_of_task_files_as_arc_agi_2_ships_them(tmp_path
     (tmp_path / "data" / "training" / "broken.json").write_text(json.dumps(dict(flip, test=[{"input": [[1]]}])))
     with pytest.raises(PuzzleError, match=r"broken.json: test pair\(s\) \[0\] have no 'output' grid.*hybrid.solve"):
         Arc(source=str(tmp_path / "data"), max_size=4).pool  # it would train on nothing, silently
+    # training/ holding only copies of evaluation tasks: the error said to raise max_size, which cannot help
+    write_tasks(tmp_path / "copies", "training", {"flip": flip})
+    write_tasks(tmp_path / "copies", "evaluation", {"e1": flip})
+    with pytest.raises(PuzzleError, match=r"each of the 1 training tasks that fit task.max_size=4 asks a test pair "
+                                          r"an evaluation task asks too.*give training/ tasks of its own"):
+        Arc(source=str(tmp_path / "copies"), max_size=4).pool
 
 
 def test_every_symmetry_and_recolouring_is_undone_exactly(arc):
@@ -431,6 +437,10 @@ def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_tim
     answered = arc.example(MIRROR).question + "0 0 3\n0 4 0\n"  # the test output typed under "Test output:"
     with pytest.raises(PuzzleError, match="found 6 grids"):
         read_task(answered)
+    # a typed puzzle has no task id: it was "ARC task '' has a grid larger than task.max_size=4"
+    wide = "in1:\n01\nout1:\n10\ntest in:\n11111\ntest out:\n"
+    with pytest.raises(PuzzleError, match="^the puzzle has a grid larger than task.max_size=4$"):
+        arc.read_views(wide, 2, 2, random.Random(0))
 
 
 @pytest.fixture
@@ -550,17 +560,23 @@ def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypa
     two_tests = dict(MIRROR, test=[*MIRROR["test"], {"input": [[0, 6, 0]]}])  # the second without its output
     write_tasks(tmp_path, "tasks", {"mirror": {k: v for k, v in two_tests.items() if k != "id"}})
     (tmp_path / "tasks" / "zz_broken.json").write_text('{"train": []}')
+    # an ARC task all the same, with a grid wider than the 4x4 canvas: it was left out of the submission,
+    # which ARC Prize refuses without every task
+    write_tasks(tmp_path, "tasks", {"wide": {"train": MIRROR["train"], "test": [{"input": [[1] * 5]}]}})
     answer_by_view(monkeypatch, Arc, {0: RIGHT, 1: WRONG, 2: WRONG, 3: RIGHT})
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks"), "--views", "3",
                 "--submission", str(tmp_path / "submission.json")])
-    first, second, broken = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first, second, wide, broken = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (wide["task"], wide["test_index"], wide["answer"]) == ("wide", 0, None)
+    assert "wide.json: ARC task 'wide' has a grid larger than task.max_size=4" in wide["error"]
     assert (first["task"], first["test_index"], second["test_index"]) == ("mirror", 0, 1)
     assert first["attempts"] == [WRONG, RIGHT] and first["verified"] is False  # the file holds the output
     assert "verified" not in second and "question" not in first  # no output to check; the input is the file
     assert broken["task"] == "zz_broken" and "needs a non-empty 'train' list" in broken["error"]
     submitted = json.loads((tmp_path / "submission.json").read_text())
     assert submitted["mirror"][0] == {"attempt_1": parse_grid(WRONG), "attempt_2": parse_grid(RIGHT)}
-    assert len(submitted["mirror"]) == 2 and set(submitted) == {"mirror"}
+    assert len(submitted["mirror"]) == 2 and set(submitted) == {"mirror", "wide"}
+    assert submitted["wide"] == [{"attempt_1": [[0]], "attempt_2": [[0]]}]
 
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks" / "mirror.json")])  # one file, one view
     assert [json.loads(line)["test_index"] for line in capsys.readouterr().out.splitlines()] == [0, 1]

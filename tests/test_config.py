@@ -50,6 +50,9 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.tracker=tensorbaord", "train.tracker='tensorbaord': choose null or one of .*tensorboard"),
     ("backbone.lora.target_modules=[]", r"backbone.lora.target_modules=\[\]: must be null \(peft's default"),
     ("task.train_size=0", "task.train_size=0"),
+    # answer slots (reasoning_gym, qa): refused only at the first example, once the data were being made
+    ("task=reasoning_gym task.max_answer_chars=0", "task.max_answer_chars=0: must be >= 1"),
+    ("task=qa task.path=pairs.jsonl task.max_answer_chars=-5", "task.max_answer_chars=-5: must be >= 1"),
     ("train.seed=-1", r"train.seed=-1: must be in \[0, 2\*\*31 - 1\]"),  # numpy's range: a traceback at set_seed
     # numpy takes seeds below 2**32, and each process seeds with seed + its index: process 1 failed at 2**32 - 1
     ("train.seed=4294967295", "train.seed=4294967295: must be in"),
@@ -62,6 +65,8 @@ def test_bad_values_and_presets_are_clear_errors():
     ("train.lr=inf", "train.lr=inf: must be > 0 and finite"),
     ("train.weight_decay=.inf", "train.weight_decay=inf: must be >= 0 and finite"),
     ("reasoner.expansion=inf", "reasoner.expansion=inf: must be > 0 and finite"),
+    # int(128 * 0.01 * 2/3) = 0: a SwiGLU of width 0, built without a word into a net with no weights
+    ("reasoner.expansion=0.01", r"reasoner.expansion=0.01: must be > 0 and finite, with reasoner.hidden \* expansion"),
     # a probability, a dropout that keeps something, whole micro-batches, at least one z update
     ("reasoner.halt_threshold=1.5", r"reasoner.halt_threshold=1.5: must be a probability, in \[0, 1\]"),
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
@@ -284,6 +289,17 @@ def test_a_bad_config_file_is_a_clear_error(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_config([], tmp_path / "run.yaml")
     assert "None" not in str(err.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["task=reasoning_gym", "task.options=min_empty=4"], "task.options"),  # OmegaConf: "AnyNode is not a ListConfig"
+    (["task.wordings=0"], "task.wordings"),
+    (["train.betas=0.9"], "train.betas"),
+])
+def test_one_value_for_a_list_says_to_write_it_in_brackets(overrides, key):
+    with pytest.raises(ConfigError, match=rf"^bad config: {key} takes a list, not one value: write it in brackets, "
+                                          rf"{key}=\[\.\.\.\]\n"):
+        load_config(overrides)
 
 
 def test_a_folder_for_a_config_file_says_so_and_names_a_runs_settings(tmp_path):

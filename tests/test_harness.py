@@ -445,6 +445,16 @@ def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_
         main([str(run), "task.size=9", "--out", str(tmp_path)])
 
 
+@pytest.mark.parametrize("override", ["reasoner.heads=8", "adapter.heads=2"])
+def test_other_heads_than_trained_are_refused(run, tmp_path, override):
+    """Heads split the same weights another way: reasoner.heads=8 on a run trained with 4 loaded
+    without complaint and reported the accuracy of a model never trained."""
+    key, value = override.split("=")
+    with pytest.raises(HarnessError, match=rf"{key} cannot change at evaluation: the weights were trained with "
+                                           rf"{key}=\d+ \(asked: {value}\)"):
+        evaluate_run(run, [override], out=tmp_path)
+
+
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(run), "--batch-size", "0", "--out", str(tmp_path)])

@@ -102,6 +102,27 @@ def test_tiny_net_stacks_the_blocks_it_is_asked_for():
         assert sum(p.numel() for p in net.parameters()) == layers * block
 
 
+@pytest.mark.parametrize("n, T", [(0, 2), (2, 0), (-1, 1)])
+def test_a_recursion_of_no_steps_is_refused(n, T):
+    """Used on its own (the config checks its own values): T=0 ran as T=1, n=0 never updated z."""
+    with pytest.raises(ValueError, match=rf"n and T must be >= 1 \(got n={n}, T={T}\)"):
+        TRM(TinyNet(16, 9), 16, n=n, T=T)
+
+
+def test_attention_heads_that_do_not_divide_the_width_are_refused():
+    """Used on its own: the first forward failed on a reshape of an invalid shape."""
+    with pytest.raises(ValueError, match=r"heads=4 must divide the width 30"):
+        TinyNet(30, 9, mixer="attention", heads=4)
+
+
+def test_an_expansion_that_leaves_a_layer_no_width_is_refused():
+    """int(dim * expansion * 2/3) = 0 built a SwiGLU of width 0: a net without weights, no error."""
+    with pytest.raises(ValueError, match=r"expansion=0.5 leaves the SwiGLU over 2 features no width"):
+        TinyNet(16, 2, mixer="mlp", expansion=0.5)  # the slot MLP: 2 slots
+    with pytest.raises(ValueError, match=r"expansion=0.05 leaves the SwiGLU over 16 features no width"):
+        TinyNet(16, 9, mixer="attention", expansion=0.05)
+
+
 def test_halting_head_does_not_fire_at_initialisation():
     for mixer in ("mlp", "attention"):
         trm = make_trm(mixer=mixer)

@@ -60,6 +60,9 @@ def test_bad_names_options_and_long_answers_are_clear_errors():
         ReasoningGym("maze", ["min_dist"])
     with pytest.raises(PuzzleError, match="rejected the settings"):
         ReasoningGym("maze", ["min_dist=9", "max_dist=2"])
+    # checked by reasoning-gym only when an item is made: before, the first draw raised randrange's ValueError
+    with pytest.raises(PuzzleError, match=r"rejected the settings of 'maze' \(max_grid_size=8.5.*non-integer"):
+        ReasoningGym("maze", ["max_grid_size=8.5"])
     for size in (0, -1):  # accepted by reasoning-gym, then a ValueError drawing the first item
         with pytest.raises(PuzzleError, match=f"task.size={size}: the pool of items"):
             ReasoningGym("maze", size=size)

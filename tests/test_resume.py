@@ -308,6 +308,8 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
                              (("train.betas=[0.9,0.99]",), r"train.betas=\[0.9, 0.99\]"),
                              (("train.weight_decay=0.5",), r"train.weight_decay=0.5 \(the checkpoint's run: "),
                              (("backbone.layer=1",), r"backbone.layer=1 \(the checkpoint's run: last\)"),
+                             (("reasoner.heads=8",), r"reasoner.heads=8 \(the checkpoint's run: 4\)"),
+                             (("adapter.heads=2",), r"adapter.heads=2 \(the checkpoint's run: 4\)"),
                              ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert; another folder must hold "
                                   r"the same files\)")):
         config = small_config("train.steps=6", "train.resume=latest", *changed, kind="gpt2" if not changed else "bert")

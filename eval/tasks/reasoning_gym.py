@@ -93,13 +93,16 @@ class ReasoningGym(Task):
             raise PuzzleError(f"task.size={size}: the pool of items to draw from needs at least one")
         try:
             self.dataset = reasoning_gym.create_dataset(dataset, seed=seed, size=size, **settings)
+            self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
+            # Items are made on demand, and a generator checks few of its settings up front: one
+            # such as max_grid_size=8.5 failed only at the first draw, with randrange's bare ValueError.
+            self.entry(0)
         except (AssertionError, TypeError, ValueError) as err:  # reasoning-gym validates with assert
             settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
             raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): {err}") from None
         self.dataset_name = dataset
         self.max_answer_chars = max_answer_chars
         self.num_slots = max_answer_chars
-        self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
 
     def example(self, index: int, wording: int = 0) -> Example:
         entry = self.entry(index)
