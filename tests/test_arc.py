@@ -4,7 +4,7 @@ import random
 import pytest
 
 from eval.tasks import PuzzleError, make_task
-from eval.tasks.arc import Arc, ArcConfig, ask_demo, dihedral, format_grid, parse_grid, undo_dihedral
+from eval.tasks.arc import Arc, ArcConfig, ask_demo, dihedral, format_grid, parse_grid, read_task, undo_dihedral
 
 # A hand-written ARC task: mirror the grid left to right.
 MIRROR = {
@@ -100,6 +100,11 @@ def test_malformed_tasks_are_clear_errors(arc):
         parse_grid("1 2\n3")
     with pytest.raises(PuzzleError, match="colours 0-9"):
         parse_grid("1 ²")  # str.isdigit() says yes, int() cannot read it
+    for row in ("0 10", "077 7"):  # a cell is one digit: a spaced "10" is no colour, not the cells 1 and 0
+        with pytest.raises(PuzzleError, match="spaces some cells and runs others together"):
+            parse_grid(f"0 0 0\n{row}")
+        with pytest.raises(PuzzleError, match="a cell is one digit"):
+            read_task(f"Test input:\n0 1\n{row}")  # a typed puzzle's rows
 
 
 def test_a_demonstration_becomes_a_training_puzzle(arc):
@@ -387,8 +392,6 @@ def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs()
 # --- views of a typed puzzle, voted over by Hybrid.solve and `python -m hybrid.solve --views` ---
 
 def test_a_written_puzzle_reads_back_into_its_grids_in_every_wording(arc):
-    from eval.tasks.arc import read_task
-
     for wording in range(arc.num_wordings):
         question = arc.example(MIRROR, wording=wording).question
         assert read_task(question, "0 0 3\n0 4 0") == {"train": MIRROR["train"], "test": MIRROR["test"]}

@@ -196,10 +196,14 @@ def render(task: dict, test_index: int, wording: int) -> str:
 def digit_row(line: str) -> list[int] | None:
     """The colours of a row of digits, spaced or not ("0 7 7", "0\t7\t7" or "077"); None for a
     line that holds anything else (a blank line too)."""
-    cells = "".join(line.split())
-    if cells and all(ch in string.digits for ch in cells):  # str.isdigit() takes "²", which int() cannot read
-        return [int(ch) for ch in cells]
-    return None
+    words = line.split()
+    cells = "".join(words)
+    if not (cells and all(ch in string.digits for ch in cells)):  # str.isdigit() takes "²", which int() cannot read
+        return None
+    if len(words) > 1 and any(len(word) > 1 for word in words):  # "0 10" was read as 0 1 0, without a word
+        raise PuzzleError(f"grid row {line.strip()!r} spaces some cells and runs others together: a cell is one "
+                          "digit, a colour 0-9; space every digit (\"0 7 7\") or none (\"077\")")
+    return [int(ch) for ch in cells]
 
 
 def parse_grid(text: str) -> Grid:
