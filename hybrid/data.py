@@ -71,7 +71,9 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
                 if rejected > 100 * size:  # a small puzzle space would loop forever; the settings' fault
                     drawn = "training puzzles or its own" if distinct else "training puzzles"
                     raise ConfigError(f"{desc}: {task.name} keeps repeating {drawn} ({len(records)} of {size} "
-                                      f"new ones after {rejected} repeats); lower task.train_size or task.test_size")
+                                      f"new ones after {rejected} repeats); lower task.train_size or task.test_size, "
+                                      "or make the puzzle space larger (reasoning_gym: a larger task.size, the pool "
+                                      "drawn from; a grid family: a larger grid)")
                 continue
             if distinct:
                 exclude.add(key)

@@ -74,7 +74,8 @@ def test_a_test_split_holds_each_puzzle_once():
         assert len(set(keys)) == len(keys) == 60 and not trained & set(keys), split
 
     config.test_size = 128  # more than the puzzles left once the training ones are out
-    with pytest.raises(ConfigError, match=r"^test: sorting keeps repeating training puzzles or its own \(\d+ of 128 "):
+    with pytest.raises(ConfigError, match=r"^test: sorting keeps repeating training puzzles or its own \(\d+ of 128 "
+                                          r".*, or make the puzzle space larger \(reasoning_gym: a larger task.size"):
         generate_splits(task, config, seed=0)
 
 
