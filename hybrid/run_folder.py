@@ -239,10 +239,10 @@ def continues_in_place(config: Config) -> bool:
 
 
 def set_aside_earlier_run(accelerator, output_dir: str | Path) -> Path | None:
-    """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder
-    to `<output_dir>-<when that run last started or resumed>` (each writes its config.yaml) and return where. Left in place, the earlier run's
-    checkpoints would mix with the new run's (pruning and `--resume` go by step number) and its
-    final weights would be overwritten."""
+    """Before a new (not resumed) run: if output_dir holds an earlier run, move the whole folder to
+    `<output_dir>-<when that run last started or resumed>` (each writes its config.yaml); return
+    where. Left in place, the earlier run's checkpoints would mix with the new run's (pruning and
+    `--resume` go by step number) and its final weights would be overwritten."""
     out = Path(output_dir).resolve()  # `.` has no name to build the new one from
     found = holds_a_run(out)
     target = None
