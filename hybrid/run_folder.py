@@ -126,6 +126,9 @@ def check_before_building(config: Config) -> Saved | None:
             if checkpoint.newest_of(config.train.resume, config.train.output_dir) is None:
                 checkpoint.verify(target)  # named, so no older one can stand in: damaged, it cannot be resumed
             check_resume_settings(target, config)
+            if config.train.init_from and config.train.init_from != read_config(target / "config.yaml").train.init_from:
+                warnings.warn(f"train.init_from={config.train.init_from} is not read on a resume: the checkpoint "
+                              f"{target} holds the weights (to start from other weights, leave out --resume)")
         named = config.backbone.path
         if is_missing_folder(named):
             if target is not None and recorded_files(target) is None:

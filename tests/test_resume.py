@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import hybrid.run_folder
 import hybrid.supervision
 import hybrid.train
 from hybrid import checkpoint
@@ -361,6 +362,9 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     (named / "model.safetensors").write_bytes(b"cut short")
     with pytest.raises(CheckpointError, match=f"{named / 'model.safetensors'} is damaged"):
         train(small_config("train.steps=6", f"train.resume={named}"))
+    resumed = small_config("train.steps=6", "train.resume=latest", f"train.init_from={tmp_path / 'other'}")
+    with pytest.warns(UserWarning, match=r"train.init_from=.*other is not read on a resume: the checkpoint .* holds"):
+        hybrid.run_folder.check_before_building(resumed)  # written into config.yaml, yet never loaded: said, not silent
     assert not built
 
 
