@@ -348,8 +348,8 @@ def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
     rules = [
         ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),
         # the form only: which indices exist depends on the model, checked when it loads
-        ("backbone.layer", b.layer, re.fullmatch(r"last|mean_last_\d+|-?\d+", b.layer) is not None,
-         "last, mean_last_<k> or a layer index such as -2"),
+        ("backbone.layer", b.layer, re.fullmatch(r"last|mean_last_[1-9]\d*|-?\d+", b.layer) is not None,
+         "last, mean_last_<k> (k >= 1) or a layer index such as -2"),
         ("backbone.batch_size", b.batch_size, b.batch_size >= 1, ">= 1"),
         ("backbone.dtype", b.dtype, b.dtype in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
         ("backbone.quantization", b.quantization, b.quantization in (None, "8bit", "4bit"), "null, 8bit or 4bit"),

@@ -57,8 +57,9 @@ def test_bad_values_and_presets_are_clear_errors():
     # numpy takes seeds below 2**32, and each process seeds with seed + its index: process 1 failed at 2**32 - 1
     ("train.seed=4294967295", "train.seed=4294967295: must be in"),
     ("backbone.lora.rank=0", "backbone.lora.rank=0"),
-    ("backbone.layer=abc", "backbone.layer=abc: must be last, mean_last_<k> or a layer index"),  # not after data
+    ("backbone.layer=abc", "backbone.layer=abc: must be last, mean_last_<k> \\(k >= 1\\) or a layer index"),  # not after data
     ("backbone.layer=mean_last_", "backbone.layer=mean_last_: must be"),
+    ("backbone.layer=mean_last_0", "backbone.layer=mean_last_0: must be"),  # a mean of no layers: was found at load
     ("backbone.dtype=float8", "backbone.dtype=float8: must be float32, bfloat16 or float16"),  # not when the backbone loads
     ("backbone.quantization=2bit", "backbone.quantization=2bit: must be null, 8bit or 4bit"),
     # infinity is a float the types allow: NaN weights after one step, or an OverflowError building the net
