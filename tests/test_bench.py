@@ -413,3 +413,12 @@ def test_report_reads_the_files_beside_its_json_from_the_results_folder_it_is_gi
     assert f"]({os.path.relpath(tmp_path / 'test_time_compute.png', report.DOC.parent)})" in page
     shutil.copy(report.RESULTS / "gpu_check_run1.json", tmp_path / "gpu_check_run1.json")
     assert "gpu_check_run1.json" in report.render(tmp_path)
+
+
+def test_test_time_compute_says_in_one_line_that_the_run_does_not_exist(tmp_path):
+    import test_time_compute
+
+    with pytest.raises(SystemExit) as exit_:
+        test_time_compute.main(["--run", str(tmp_path / "nope"), "--out", str(tmp_path / "ttc.json")])
+    assert str(exit_.value).startswith("error: ") and "nope is not a folder" in str(exit_.value)
+
