@@ -422,3 +422,11 @@ def test_test_time_compute_says_in_one_line_that_the_run_does_not_exist(tmp_path
         test_time_compute.main(["--run", str(tmp_path / "nope"), "--out", str(tmp_path / "ttc.json")])
     assert str(exit_.value).startswith("error: ") and "nope is not a folder" in str(exit_.value)
 
+
+def test_early_exit_says_in_one_line_that_the_checkpoint_does_not_exist(tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(BENCH / "early_exit.py"), str(tmp_path / "nope"), "--out",
+                           str(tmp_path / "early_exit.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "nope is neither" in done.stderr
