@@ -98,8 +98,19 @@ def test_generation_times_each_setting_and_prices_a_split(tmp_path):
     assert list(settings) == ["sudoku:size=4", "maze:size=5,loops=0"]
     for row in settings.values():
         assert row["puzzles"] >= 3 and row["split_seconds"] == pytest.approx(500 * row["seconds"] / row["puzzles"])
-    with pytest.raises(Exception, match="size"):  # a setting the family refuses is its own error
-        generation.main(["--seconds", "0", "--only", "sudoku:size=7", "--out", str(out)])
+
+
+@pytest.mark.parametrize("bad", ["sudoku:size=7", "nosuch", "sudoku:size"])
+def test_generation_refuses_a_bad_setting_in_one_line_before_timing_any(tmp_path, monkeypatch, capsys, bad):
+    """A setting the family refuses, an unknown family or an override without a value was a
+    traceback, and only when its turn came, after the settings before it had been timed."""
+    import generation
+
+    monkeypatch.setattr(generation, "rate", lambda task, seconds: pytest.fail("timed before the bad setting was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        generation.main(["--seconds", "0", "--only", "sudoku:size=4", bad, "--out", str(tmp_path / "generation.json")])
+    assert exit_.value.code == 2
+    assert f"error: --only {bad}: " in capsys.readouterr().err
 
 
 def test_live_memory_counts_a_tensor_while_it_lives():
