@@ -441,3 +441,16 @@ def test_early_exit_says_in_one_line_that_the_checkpoint_does_not_exist(tmp_path
                            str(tmp_path / "early_exit.json")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "nope is neither" in done.stderr
+
+
+@pytest.mark.parametrize("script,flag", [("reasoner_step", "--iters"), ("reasoner_step", "--batch"),
+                                         ("fast_paths", "--rounds"), ("fast_paths", "--batch")])
+def test_timing_benches_refuse_a_count_of_zero_before_running(tmp_path, capsys, script, flag):
+    """--iters 0 / --rounds 0 timed nothing and ended in statistics' 'no median for empty data';
+    --batch 0 timed empty steps and reported them as passing checks."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(script).main([flag, "0", "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '0' is not a whole number >= 1" in capsys.readouterr().err
