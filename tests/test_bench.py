@@ -454,3 +454,15 @@ def test_timing_benches_refuse_a_count_of_zero_before_running(tmp_path, capsys, 
         importlib.import_module(script).main([flag, "0", "--out", str(tmp_path / "out.json")])
     assert exit_.value.code == 2
     assert f"{flag}: '0' is not a whole number >= 1" in capsys.readouterr().err
+
+
+def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """An unknown task was a ConfigError traceback, and only after the tasks before it were embedded."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda name, args: pytest.fail("measured before the bad task was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main(["--tasks", "sudoku", "nosuch", "--backbone", "chars", "--data-dir", str(tmp_path),
+                           "--out", str(tmp_path / "cache_layout.json")])
+    assert exit_.value.code == 2
+    assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
