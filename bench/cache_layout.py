@@ -38,14 +38,19 @@ def read_ms(dataset, batch_size: int, batches: int) -> float:
     return statistics.median(times)
 
 
+def config_for(task_name: str, args):
+    from hybrid.config import load_config
+
+    return load_config([f"task={task_name}", f"backbone={args.backbone}", f"train.data_dir={args.data_dir}", *args.set])
+
+
 def measure(task_name: str, args) -> dict:
     from eval.tasks import make_task
     from hybrid.backbone import load_for
     from hybrid.cache import CachedStates, cache_path, embed_split, metadata_path
-    from hybrid.config import load_config
     from hybrid.data import build_splits
 
-    config = load_config([f"task={task_name}", f"backbone={args.backbone}", f"train.data_dir={args.data_dir}", *args.set])
+    config = config_for(task_name, args)
     task = make_task(config.task)
     split = build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"]
     backbone = load_for(config, task)
@@ -75,6 +80,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
     parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
     args = parser.parse_args(argv)
+    from eval.tasks import PuzzleError, make_task
+    from hybrid.config import ConfigError
+
+    for name in args.tasks:  # every task checked first: a bad one stops the run before any is embedded
+        try:
+            make_task(config_for(name, args).task)
+        except (ConfigError, PuzzleError) as err:
+            parser.error(f"--tasks {name}: {err}")
     torch.set_num_threads(args.threads)
     rows = [measure(name, args) for name in args.tasks]
     print_table("embedding cache: stored layout (no padding) vs every puzzle padded to the split's longest",

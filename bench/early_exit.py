@@ -16,10 +16,13 @@ modes. Writes bench/results/early_exit.json.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from common import print_table, setup, write_json
 
+from hybrid.checkpoint import CheckpointError  # noqa: E402
+from hybrid.config import ConfigError  # noqa: E402
 from hybrid.data import build_splits, examples  # noqa: E402
 from hybrid.inference import Hybrid  # noqa: E402
 
@@ -48,7 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     setup(args.device or "cpu")
 
-    solver = Hybrid.from_pretrained(args.checkpoint, args.device)
+    try:
+        solver = Hybrid.from_pretrained(args.checkpoint, args.device)
+    except (CheckpointError, ConfigError) as err:  # no such folder, or not a model: one line, as `python -m hybrid.solve`
+        sys.exit(f"error: {err}")
     config = solver.config
     test = examples(build_splits(solver.task, config.task, config.train.seed, config.train.data_dir)["test"])
     if len(test) < args.puzzles:

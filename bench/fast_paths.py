@@ -24,6 +24,7 @@ from common import print_table, setup, sync, write_json
 from reasoner_step import Step
 
 import torch  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 
 def make_variants(args, device: torch.device) -> dict:
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--slots", type=int, default=36)
+    parser.add_argument("--batch", type=positive, default=64)
+    parser.add_argument("--slots", type=positive, default=36)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--mixer", default="mlp", choices=["mlp", "attention"])
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=["compile", "bf16"], choices=["compile", "bf16"])
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=positive, default=6)
     parser.add_argument("--out", help="JSON path (default bench/results/fast_paths.json)")
     args = parser.parse_args(argv)
     device = setup(args.device, args.threads)

@@ -19,8 +19,8 @@ import time
 
 from common import print_table, write_json
 
-from eval.tasks import make_task  # noqa: E402
-from hybrid.config import load_config  # noqa: E402
+from eval.tasks import PuzzleError, make_task  # noqa: E402
+from hybrid.config import ConfigError, load_config  # noqa: E402
 
 # family:override,override ... (the task preset's settings, then these); the default task first
 SETTINGS = ["sudoku:size=6", "sudoku:size=4", "sudoku:size=9", "sudoku:size=9,givens=25", "maze", "maze:size=15",
@@ -51,9 +51,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="JSON path (default bench/results/generation.json)")
     args = parser.parse_args(argv)
 
+    tasks = {}
+    for setting in args.only or SETTINGS:  # all built first: a bad setting stops the run before any is timed
+        try:
+            tasks[setting] = task_of(setting)
+        except (ConfigError, PuzzleError) as err:
+            parser.error(f"--only {setting}: {err}")
+
     rows, results = [], {}
-    for setting in args.only or SETTINGS:
-        measured = rate(task_of(setting), args.seconds)
+    for setting, task in tasks.items():
+        measured = rate(task, args.seconds)
         split_seconds = args.split / measured["puzzles_per_second"]
         results[setting] = measured | {"split_seconds": split_seconds}
         rows.append([setting, measured["puzzles"], measured["puzzles_per_second"], 1000 / measured["puzzles_per_second"],

@@ -25,6 +25,7 @@ from common import mib, median_ms, peak_bytes, print_table, saved_tensor_bytes, 
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 from reasoner import TRM, TinyNet, halting_loss, stablemax_cross_entropy  # noqa: E402
 
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (0: torch's default)")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--slots", type=int, default=36, help="answer slots (36: 6x6 Sudoku, 81: 9x9)")
+    parser.add_argument("--batch", type=positive, default=32)
+    parser.add_argument("--slots", type=positive, default=36, help="answer slots (36: 6x6 Sudoku, 81: 9x9)")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--mixer", default="mlp", choices=["mlp", "attention"])
     parser.add_argument("--heads", type=int, default=4)
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
     parser.add_argument("--out", help="JSON path (default bench/results/reasoner_step.json)")

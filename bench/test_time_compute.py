@@ -120,7 +120,13 @@ def main(argv: list[str] | None = None) -> dict:
         has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
         run = default_run if has_checkpoint(default_run) else (quick if has_checkpoint(quick) else
                                                               train_quick_run(quick, args.quick_run_args))
-    config, task, test, model, source = load_run(run, args.overrides, device)
+    from hybrid.checkpoint import CheckpointError
+    from hybrid.config import ConfigError
+
+    try:
+        config, task, test, model, source = load_run(run, args.overrides, device)
+    except (CheckpointError, ConfigError) as err:  # no such run, or a bad override: one line, as `python -m eval`
+        sys.exit(f"error: {err}")
     if args.eval_size and args.eval_size < len(test):
         test = Subset(test, range(args.eval_size))
 

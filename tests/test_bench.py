@@ -98,8 +98,19 @@ def test_generation_times_each_setting_and_prices_a_split(tmp_path):
     assert list(settings) == ["sudoku:size=4", "maze:size=5,loops=0"]
     for row in settings.values():
         assert row["puzzles"] >= 3 and row["split_seconds"] == pytest.approx(500 * row["seconds"] / row["puzzles"])
-    with pytest.raises(Exception, match="size"):  # a setting the family refuses is its own error
-        generation.main(["--seconds", "0", "--only", "sudoku:size=7", "--out", str(out)])
+
+
+@pytest.mark.parametrize("bad", ["sudoku:size=7", "nosuch", "sudoku:size"])
+def test_generation_refuses_a_bad_setting_in_one_line_before_timing_any(tmp_path, monkeypatch, capsys, bad):
+    """A setting the family refuses, an unknown family or an override without a value was a
+    traceback, and only when its turn came, after the settings before it had been timed."""
+    import generation
+
+    monkeypatch.setattr(generation, "rate", lambda task, seconds: pytest.fail("timed before the bad setting was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        generation.main(["--seconds", "0", "--only", "sudoku:size=4", bad, "--out", str(tmp_path / "generation.json")])
+    assert exit_.value.code == 2
+    assert f"error: --only {bad}: " in capsys.readouterr().err
 
 
 def test_live_memory_counts_a_tensor_while_it_lives():
@@ -413,3 +424,45 @@ def test_report_reads_the_files_beside_its_json_from_the_results_folder_it_is_gi
     assert f"]({os.path.relpath(tmp_path / 'test_time_compute.png', report.DOC.parent)})" in page
     shutil.copy(report.RESULTS / "gpu_check_run1.json", tmp_path / "gpu_check_run1.json")
     assert "gpu_check_run1.json" in report.render(tmp_path)
+
+
+def test_test_time_compute_says_in_one_line_that_the_run_does_not_exist(tmp_path):
+    import test_time_compute
+
+    with pytest.raises(SystemExit) as exit_:
+        test_time_compute.main(["--run", str(tmp_path / "nope"), "--out", str(tmp_path / "ttc.json")])
+    assert str(exit_.value).startswith("error: ") and "nope is not a folder" in str(exit_.value)
+
+
+def test_early_exit_says_in_one_line_that_the_checkpoint_does_not_exist(tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(BENCH / "early_exit.py"), str(tmp_path / "nope"), "--out",
+                           str(tmp_path / "early_exit.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "nope is neither" in done.stderr
+
+
+@pytest.mark.parametrize("script,flag", [("reasoner_step", "--iters"), ("reasoner_step", "--batch"),
+                                         ("fast_paths", "--rounds"), ("fast_paths", "--batch")])
+def test_timing_benches_refuse_a_count_of_zero_before_running(tmp_path, capsys, script, flag):
+    """--iters 0 / --rounds 0 timed nothing and ended in statistics' 'no median for empty data';
+    --batch 0 timed empty steps and reported them as passing checks."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(script).main([flag, "0", "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '0' is not a whole number >= 1" in capsys.readouterr().err
+
+
+def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """An unknown task was a ConfigError traceback, and only after the tasks before it were embedded."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda name, args: pytest.fail("measured before the bad task was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main(["--tasks", "sudoku", "nosuch", "--backbone", "chars", "--data-dir", str(tmp_path),
+                           "--out", str(tmp_path / "cache_layout.json")])
+    assert exit_.value.code == 2
+    assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
