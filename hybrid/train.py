@@ -27,13 +27,12 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from eval.report import headline
-from eval.runner import evaluate
 from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
-from hybrid.data import batches_from, build_splits, check_batch_fits, examples
+from hybrid.data import batches_from, build_splits, check_batch_fits
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -126,7 +125,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
-    state = RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
+    state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
@@ -154,37 +153,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     return results
 
 
-class RunState:
-    """What the training loop, its evaluations and checkpoints, and the final report share."""
-
-    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model, backbone_record: dict):
-        self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
-        self.backbone_record = backbone_record  # what the states depend on, saved with the weights (hybrid.trained_on)
-        self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
-        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
-        self.progress = checkpoint.Progress()
-        self.saved_step = None  # the batch whose checkpoint exists
-        self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
-
-    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
-        data, accelerator = self.tensors[split], self.accelerator
-        if size is not None and size < len(data):
-            data = torch.utils.data.Subset(data, range(size))
-        exs = self.test_examples if split == "test" else examples(self.splits[split])
-        return evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
-                        desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
-                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
-
-    def save(self) -> Path:
-        """Checkpoint the current state (once per batch, however many reasons ask)."""
-        if self.saved_step != self.progress.step:
-            checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
-                            self.config.train.keep_checkpoints, self.backbone_record)
-            self.saved_step = self.progress.step
-        return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
-
-
-def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
+def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
     """Batches until train.steps, train.time_limit or SIGTERM / Ctrl-C (then None): each is one `supervise`,
     its log line and, when due, a periodic evaluation and a checkpoint. Returns the loop's figures."""
     config, accelerator, progress = state.config, state.accelerator, state.progress
@@ -243,7 +212,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             "work": work / (progress.step - first) if progress.step > first else None}
 
 
-def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) -> dict:
+def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.nn.Module) -> dict:
     """The end of a run: its last checkpoint, the final evaluation, final/ and metrics.json."""
     config, accelerator, out_dir = state.config, state.accelerator, state.out_dir
     state.save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved

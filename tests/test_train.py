@@ -365,16 +365,16 @@ def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypa
     summary's words."""
     import time
 
-    import hybrid.train
+    import hybrid.run_folder
 
-    real_evaluate, real_clock, slept = hybrid.train.evaluate, time.perf_counter, [0.0]
+    real_evaluate, real_clock, slept = hybrid.run_folder.evaluate, time.perf_counter, [0.0]
 
     def slow_evaluate(*args, desc="", **kwargs):
         if desc == "evaluating":  # the periodic ones, not the final evaluation
             slept[0] += 100.0  # the clock jumps instead of sleeping: the test does not hang on the machine's load
         return real_evaluate(*args, desc=desc, **kwargs)
 
-    monkeypatch.setattr(hybrid.train, "evaluate", slow_evaluate)
+    monkeypatch.setattr(hybrid.run_folder, "evaluate", slow_evaluate)  # RunState.run_eval
     monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + slept[0])
     results = train(small_config("train.steps=5", "train.eval_every=1", "train.eval_size=4", "train.time_limit=60"))
     assert results["batches"] == 5 and not results["stopped_by_time_limit"]  # 400 s of evaluation spent none of 60 s
