@@ -98,6 +98,27 @@ def train(config: Config) -> dict:
 
 def run(config: Config, accelerator: Accelerator) -> dict:
     """Build, train, evaluate and save, in the run's own output_dir."""
+    try:  # minutes of generating and embedding data; once training, Ctrl-C saves the batch instead (GracefulStop)
+        state, model, optimizer, scheduler, loader, ema = set_up(config, accelerator)
+    except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback
+        accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
+                          f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
+        sys.exit(130)  # as Python exits on Ctrl-C
+    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
+    if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
+        path = state.save()  # already saved in the loop; this names it
+        accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
+                          f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
+        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
+    else:
+        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
+    del model
+    finish(accelerator)  # final/ exists for every process once train() returns
+    return results
+
+
+def set_up(config: Config, accelerator: Accelerator) -> tuple:
+    """The run up to its first batch: data, model, the weights it starts from, prepared for Accelerate."""
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = run_folder.check_before_building(config)
@@ -139,18 +160,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
-
-    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
-    if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
-        path = state.save()  # already saved in the loop; this names it
-        accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
-                          f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
-        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
-    else:
-        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
-    del model
-    finish(accelerator)  # final/ exists for every process once train() returns
-    return results
+    return state, model, optimizer, scheduler, loader, ema
 
 
 def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, ema) -> dict | None:

@@ -179,6 +179,26 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
         train(small_config("train.batch_size=128"))
 
 
+def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(small_config, monkeypatch, tmp_path, capsys):
+    """Ctrl-C while the data is embedded (before the loop, whose Ctrl-C saves a checkpoint) was a
+    KeyboardInterrupt traceback. Now it says training had not started, that nothing was saved and
+    where the data made so far stays, and exits with 130."""
+    import hybrid.train
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hybrid.train, "backbone_inputs", ctrl_c)
+    with pytest.raises(SystemExit) as stopped:
+        train(small_config())
+    assert stopped.value.code == 130
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said == (f"Ctrl-C: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
+                    f"states made so far stay in {tmp_path / 'cache'} for the next run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert any((tmp_path / "cache").rglob("dataset_dict.json"))  # the splits generated before the Ctrl-C
+
+
 def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumulate_is_refused(small_config):
     """The two edges of the batch check: one batch holding every training puzzle is a run; a global
     batch that splits over the processes, but whose share per process does not split over its
