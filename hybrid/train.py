@@ -24,7 +24,6 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from eval.report import headline
 from eval.tasks import PuzzleError, make_task
@@ -40,7 +39,7 @@ from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.splits_record import record_splits, recorded_splits
 from hybrid.summary import flat, print_summary
-from hybrid.supervision import NonFiniteLoss, make_optimizer, supervise
+from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
 
 def finish(accelerator: Accelerator) -> None:
@@ -138,11 +137,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config, accelerator.device)
-    # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
-    # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
-    total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
-    scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
-                              num_training_steps=total_updates)
+    scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
