@@ -12,6 +12,8 @@
   That, and the train.init_from and train.resume paths, are checked from their files alone
   before anything is built (`check_before_building`): a wrong path or setting fails before
   minutes of generating and embedding data.
+- While it trains, the run's `RunState` saves its checkpoints there, once per batch however
+  many reasons ask (a periodic save, a stop, the end of the run).
 
 Nothing is deleted: every folder set aside can be moved back.
 """
@@ -26,9 +28,13 @@ import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import torch
+
+from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, load_config
+from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
@@ -319,3 +325,33 @@ def supersede(accelerator, output_dir: str | Path, step: int) -> list[str]:
                  if checkpoint.step_of(c) > step]
     accelerator.wait_for_everyone()
     return moved
+
+
+class RunState:
+    """What the training loop, its evaluations and checkpoints, and the final report share."""
+
+    def __init__(self, config: Config, accelerator, task, splits, tensors, eval_model, backbone_record: dict):
+        self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
+        self.backbone_record = backbone_record  # what the states depend on, saved with the weights (hybrid.trained_on)
+        self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
+        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see train.finish)
+        self.progress = checkpoint.Progress()
+        self.saved_step = None  # the batch whose checkpoint exists
+        self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
+
+    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
+        data, accelerator = self.tensors[split], self.accelerator
+        if size is not None and size < len(data):
+            data = torch.utils.data.Subset(data, range(size))
+        exs = self.test_examples if split == "test" else examples(self.splits[split])
+        return evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
+                        desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
+                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+
+    def save(self) -> Path:
+        """Checkpoint the current state (once per batch, however many reasons ask)."""
+        if self.saved_step != self.progress.step:
+            checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
+                            self.config.train.keep_checkpoints, self.backbone_record)
+            self.saved_step = self.progress.step
+        return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
+from transformers import get_scheduler
 
 from eval.tasks import IGNORE
 from hybrid.config import Config
@@ -139,6 +140,15 @@ def make_optimizer(model: torch.nn.Module, config: Config, device: torch.device)
     params = [p for p in model.parameters() if p.requires_grad]
     kwargs = dict(lr=config.train.lr, betas=tuple(config.train.betas), weight_decay=config.train.weight_decay)
     return torch.optim.AdamW(params, fused=has_fused_adamw(device), **kwargs)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: Config):
+    """train.schedule over the run's optimizer steps, one per supervision step (`update`)."""
+    # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
+    # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
+    total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
+    return get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
+                         num_training_steps=total_updates)
 
 
 def has_fused_adamw(device: torch.device) -> bool:

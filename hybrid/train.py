@@ -24,16 +24,14 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from eval.report import headline
-from eval.runner import evaluate
 from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, run_folder
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs, fingerprint
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
-from hybrid.data import batches_from, build_splits, check_batch_fits, examples
+from hybrid.data import batches_from, build_splits, check_batch_fits
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -41,7 +39,7 @@ from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.splits_record import record_splits, recorded_splits
 from hybrid.summary import flat, print_summary
-from hybrid.supervision import NonFiniteLoss, make_optimizer, supervise
+from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
 
 def finish(accelerator: Accelerator) -> None:
@@ -99,6 +97,27 @@ def train(config: Config) -> dict:
 
 def run(config: Config, accelerator: Accelerator) -> dict:
     """Build, train, evaluate and save, in the run's own output_dir."""
+    try:  # minutes of generating and embedding data; once training, Ctrl-C saves the batch instead (GracefulStop)
+        state, model, optimizer, scheduler, loader, ema = set_up(config, accelerator)
+    except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback
+        accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
+                          f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
+        sys.exit(130)  # as Python exits on Ctrl-C
+    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
+    if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
+        path = state.save()  # already saved in the loop; this names it
+        accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
+                          f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
+        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
+    else:
+        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
+    del model
+    finish(accelerator)  # final/ exists for every process once train() returns
+    return results
+
+
+def set_up(config: Config, accelerator: Accelerator) -> tuple:
+    """The run up to its first batch: data, model, the weights it starts from, prepared for Accelerate."""
     if accelerator.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     init = run_folder.check_before_building(config)
@@ -118,15 +137,11 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config, accelerator.device)
-    # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
-    # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
-    total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
-    scheduler = get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
-                              num_training_steps=total_updates)
+    scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
-    state = RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
+    state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
@@ -140,51 +155,10 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
-
-    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
-    if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
-        path = state.save()  # already saved in the loop; this names it
-        accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
-                          f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
-        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
-    else:
-        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
-    del model
-    finish(accelerator)  # final/ exists for every process once train() returns
-    return results
+    return state, model, optimizer, scheduler, loader, ema
 
 
-class RunState:
-    """What the training loop, its evaluations and checkpoints, and the final report share."""
-
-    def __init__(self, config: Config, accelerator: Accelerator, task, splits, tensors, eval_model, backbone_record: dict):
-        self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
-        self.backbone_record = backbone_record  # what the states depend on, saved with the weights (hybrid.trained_on)
-        self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
-        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see finish)
-        self.progress = checkpoint.Progress()
-        self.saved_step = None  # the batch whose checkpoint exists
-        self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
-
-    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
-        data, accelerator = self.tensors[split], self.accelerator
-        if size is not None and size < len(data):
-            data = torch.utils.data.Subset(data, range(size))
-        exs = self.test_examples if split == "test" else examples(self.splits[split])
-        return evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
-                        desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
-                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
-
-    def save(self) -> Path:
-        """Checkpoint the current state (once per batch, however many reasons ask)."""
-        if self.saved_step != self.progress.step:
-            checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
-                            self.config.train.keep_checkpoints, self.backbone_record)
-            self.saved_step = self.progress.step
-        return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
-
-
-def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
+def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, ema) -> dict | None:
     """Batches until train.steps, train.time_limit or SIGTERM / Ctrl-C (then None): each is one `supervise`,
     its log line and, when due, a periodic evaluation and a checkpoint. Returns the loop's figures."""
     config, accelerator, progress = state.config, state.accelerator, state.progress
@@ -243,7 +217,7 @@ def train_loop(state: RunState, model, optimizer, scheduler, loader, ema) -> dic
             "work": work / (progress.step - first) if progress.step > first else None}
 
 
-def evaluate_and_save(state: RunState, figures: dict, trained: torch.nn.Module) -> dict:
+def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.nn.Module) -> dict:
     """The end of a run: its last checkpoint, the final evaluation, final/ and metrics.json."""
     config, accelerator, out_dir = state.config, state.accelerator, state.out_dir
     state.save()  # the end state, resumable (with train.checkpoint_every=0 the only checkpoint); a no-op if just saved

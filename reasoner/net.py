@@ -48,9 +48,12 @@ class SequenceMLP(nn.Module):
 
     def __init__(self, num_slots: int, expansion: float):
         super().__init__()
-        self.mlp = SwiGLU(num_slots, expansion)
+        self.num_slots, self.mlp = num_slots, SwiGLU(num_slots, expansion)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if h.shape[1] != self.num_slots:  # else torch's "mat1 and mat2 shapes cannot be multiplied (32x10 and 9x24)"
+            raise ValueError(f"mixer=mlp mixes a fixed number of slots: this net was built for {self.num_slots}, the "
+                             f"input has {h.shape[1]}; for inputs of other lengths use reasoner.mixer=attention")
         return self.mlp(h.transpose(1, 2)).transpose(1, 2)
 
 

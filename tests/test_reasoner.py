@@ -115,6 +115,15 @@ def test_attention_heads_that_do_not_divide_the_width_are_refused():
         TinyNet(30, 9, mixer="attention", heads=4)
 
 
+def test_the_mlp_mixer_given_another_slot_count_names_both():
+    """mixer=mlp is an MLP over the slot axis, built for one slot count: another count was torch's
+    "mat1 and mat2 shapes cannot be multiplied (32x10 and 9x24)"."""
+    net = TinyNet(dim=16, num_slots=9, mixer="mlp")
+    with pytest.raises(ValueError, match=r"built for 9, the input has 10; .*reasoner.mixer=attention"):
+        net(torch.randn(2, 10, 16))
+    assert net(torch.randn(2, 9, 16)).shape == (2, 9, 16)
+
+
 def test_an_expansion_that_leaves_a_layer_no_width_is_refused():
     """int(dim * expansion * 2/3) = 0 built a SwiGLU of width 0: a net without weights, no error."""
     with pytest.raises(ValueError, match=r"expansion=0.5 leaves the SwiGLU over 2 features no width"):

@@ -70,6 +70,13 @@ def test_bad_names_options_and_long_answers_are_clear_errors():
         ReasoningGym("mini_sudoku", max_answer_chars=8).generate(random.Random(0), 0)
 
 
+def test_a_setting_given_twice_in_options_is_an_error_naming_it():
+    """task.options=[min_dist=3,min_dist=5] built the maze with min_dist=5 without a word."""
+    with pytest.raises(PuzzleError, match=r"task.options sets 'min_dist' twice \(min_dist=3, min_dist=5\); give each"):
+        ReasoningGym("maze", ["min_dist=3", "max_dist=9", "min_dist=5"])
+    assert ReasoningGym("maze", ["min_dist=3", "max_dist=9"]).dataset.config.min_dist == 3  # each once: fine
+
+
 def test_an_example_from_other_settings_is_not_scored_silently():
     example = ReasoningGym("maze", seed=1).example(5)
     with pytest.raises(PuzzleError, match="no longer matches"):

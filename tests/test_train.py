@@ -179,6 +179,26 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
         train(small_config("train.batch_size=128"))
 
 
+def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(small_config, monkeypatch, tmp_path, capsys):
+    """Ctrl-C while the data is embedded (before the loop, whose Ctrl-C saves a checkpoint) was a
+    KeyboardInterrupt traceback. Now it says training had not started, that nothing was saved and
+    where the data made so far stays, and exits with 130."""
+    import hybrid.train
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hybrid.train, "backbone_inputs", ctrl_c)
+    with pytest.raises(SystemExit) as stopped:
+        train(small_config())
+    assert stopped.value.code == 130
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said == (f"Ctrl-C: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
+                    f"states made so far stay in {tmp_path / 'cache'} for the next run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert any((tmp_path / "cache").rglob("dataset_dict.json"))  # the splits generated before the Ctrl-C
+
+
 def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumulate_is_refused(small_config):
     """The two edges of the batch check: one batch holding every training puzzle is a run; a global
     batch that splits over the processes, but whose share per process does not split over its
@@ -365,16 +385,16 @@ def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypa
     summary's words."""
     import time
 
-    import hybrid.train
+    import hybrid.run_folder
 
-    real_evaluate, real_clock, slept = hybrid.train.evaluate, time.perf_counter, [0.0]
+    real_evaluate, real_clock, slept = hybrid.run_folder.evaluate, time.perf_counter, [0.0]
 
     def slow_evaluate(*args, desc="", **kwargs):
         if desc == "evaluating":  # the periodic ones, not the final evaluation
             slept[0] += 100.0  # the clock jumps instead of sleeping: the test does not hang on the machine's load
         return real_evaluate(*args, desc=desc, **kwargs)
 
-    monkeypatch.setattr(hybrid.train, "evaluate", slow_evaluate)
+    monkeypatch.setattr(hybrid.run_folder, "evaluate", slow_evaluate)  # RunState.run_eval
     monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + slept[0])
     results = train(small_config("train.steps=5", "train.eval_every=1", "train.eval_size=4", "train.time_limit=60"))
     assert results["batches"] == 5 and not results["stopped_by_time_limit"]  # 400 s of evaluation spent none of 60 s

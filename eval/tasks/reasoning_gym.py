@@ -65,6 +65,9 @@ def parse_options(options: list[str], config_cls: type) -> dict[str, object]:
         if key not in known:
             raise PuzzleError(f"task.options: {config_cls.__name__} has no setting {key!r}; "
                               f"it has: {', '.join(known) or 'none'}")
+        if key in parsed:  # else the last one was used without a word, whichever was meant
+            twice = ", ".join(str(o).strip() for o in options if str(o).partition("=")[0].strip() == key)
+            raise PuzzleError(f"task.options sets {key!r} twice ({twice}); give each setting once")
         try:
             parsed[key] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
