@@ -95,14 +95,18 @@ def train(config: Config) -> dict:
         return run(config, accelerator)
 
 
+class StoppedBeforeTraining(KeyboardInterrupt):
+    """Ctrl-C while a run was set up, already reported; still an interrupt to a caller in Python."""
+
+
 def run(config: Config, accelerator: Accelerator) -> dict:
     """Build, train, evaluate and save, in the run's own output_dir."""
     try:  # minutes of generating and embedding data; once training, Ctrl-C saves the batch instead (GracefulStop)
         state, model, optimizer, scheduler, loader, ema = set_up(config, accelerator)
-    except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback
+    except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback (main exits 130)
         accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
                           f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
-        sys.exit(130)  # as Python exits on Ctrl-C
+        raise StoppedBeforeTraining from None
     figures = train_loop(state, model, optimizer, scheduler, loader, ema)
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
@@ -271,6 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         train(config)
     except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError) as err:
         sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint or loss: the message says which
+    except StoppedBeforeTraining:
+        sys.exit(130)  # as Python exits on Ctrl-C
 
 
 if __name__ == "__main__":

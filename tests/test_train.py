@@ -189,8 +189,11 @@ def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(small_config, mo
         raise KeyboardInterrupt
 
     monkeypatch.setattr(hybrid.train, "backbone_inputs", ctrl_c)
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(KeyboardInterrupt):  # in Python (a notebook) still an interrupt, not an exit
         train(small_config())
+    monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config())
+    with pytest.raises(SystemExit) as stopped:  # the command exits as Python does on Ctrl-C
+        hybrid.train.main([])
     assert stopped.value.code == 130
     said = capsys.readouterr().err.strip().splitlines()[-1]
     assert said == (f"Ctrl-C: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
