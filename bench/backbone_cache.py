@@ -147,6 +147,13 @@ def main(argv: list[str] | None = None) -> dict:
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
     args.init = dict(item.split("=", 1) for item in args.init)
+    from hybrid.config import ConfigError, load_config
+
+    for preset in args.backbones:  # every preset checked first: a bad one stops the run before any trains
+        try:
+            load_config([*setting(preset, args), *args.set])
+        except ConfigError as err:
+            parser.error(f"--backbones {preset}: {err}")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 

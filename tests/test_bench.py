@@ -466,3 +466,14 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
                            "--out", str(tmp_path / "cache_layout.json")])
     assert exit_.value.code == 2
     assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
+
+
+def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
+    """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
+    import backbone_cache
+
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained before the bad preset was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        backbone_cache.main(["--backbones", "chars", "nosuch", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert "error: --backbones nosuch: no backbone preset 'nosuch'" in capsys.readouterr().err
