@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
     args.init = dict(item.split("=", 1) for item in args.init)
+    for preset in sorted(args.init.keys() - set(args.backbones)):  # a typo would be ignored, the runs start from scratch
+        parser.error(f"--init {preset}: not one of --backbones ({' '.join(args.backbones)})")
     from hybrid.config import ConfigError, load_config
 
     for preset in args.backbones:  # every preset checked first: a bad one stops the run before any trains

@@ -477,3 +477,16 @@ def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_
         backbone_cache.main(["--backbones", "chars", "nosuch", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c.json")])
     assert exit_.value.code == 2
     assert "error: --backbones nosuch: no backbone preset 'nosuch'" in capsys.readouterr().err
+
+
+def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path, monkeypatch, capsys):
+    """`--init minlm=RUN` (a typo) was ignored: both runs started from scratch, and the JSON still
+    recorded the init, as if the figures were of a trained model."""
+    import backbone_cache
+
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained without the init asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        backbone_cache.main(["--backbones", "chars", "--init", "minlm=runs/default", "--data-dir", str(tmp_path),
+                             "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert "error: --init minlm: not one of --backbones (chars)" in capsys.readouterr().err
