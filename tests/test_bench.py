@@ -490,3 +490,14 @@ def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path,
                              "--out", str(tmp_path / "c.json")])
     assert exit_.value.code == 2
     assert "error: --init minlm: not one of --backbones (chars)" in capsys.readouterr().err
+
+
+def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
+    """shlex's 'No closing quotation' was a ValueError traceback."""
+    import main_job
+
+    monkeypatch.setattr(main_job.subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "error: --launch-args \"--num_processes '2\": No closing quotation" in capsys.readouterr().err
