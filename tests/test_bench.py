@@ -501,3 +501,16 @@ def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypat
         main_job.main(["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)])
     assert exit_.value.code == 2
     assert "error: --launch-args \"--num_processes '2\": No closing quotation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["nope", "empty"])
+def test_report_refuses_a_results_folder_without_results(tmp_path, capsys, folder):
+    """A folder that does not exist (or holds none of the benches' JSON) rendered a page of the
+    intro and notes alone, without complaint; with --write it would replace docs/performance.md."""
+    import report
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--results", str(tmp_path / folder)])
+    assert exit_.value.code == 2
+    assert f"error: --results {tmp_path / folder}: no results JSON there" in capsys.readouterr().err
