@@ -129,16 +129,20 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from common import at_least_zero
+
+    from hybrid.solve import positive
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
-    parser.add_argument("--steps", type=int, default=5, help="training batches per run (5: as docs/backbones.md's figures)")
-    parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
-    parser.add_argument("--test-size", type=int, default=32, help="puzzles in the (untimed) final evaluation")
+    parser.add_argument("--steps", type=positive, default=5, help="training batches per run (5: as docs/backbones.md's figures)")
+    parser.add_argument("--batch-size", type=positive, default=128, help="the default train.batch_size")
+    parser.add_argument("--test-size", type=positive, default=32, help="puzzles in the (untimed) final evaluation")
     parser.add_argument("--init", nargs="*", default=[], metavar="PRESET=RUN",
                         help="start that backbone's runs from a model trained on it (train.init_from)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run, e.g. train.mixed_precision=bf16")
-    parser.add_argument("--warmup", type=int, default=0, metavar="BATCHES",
+    parser.add_argument("--warmup", type=at_least_zero, default=0, metavar="BATCHES",
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
