@@ -559,3 +559,15 @@ def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path,
     assert exit_.value.code == 2
     at_least = "0" if value == "-1" else "1"
     assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
+
+
+def test_cache_layout_takes_threads_0_as_torchs_default(tmp_path):
+    """--threads 0 (torch's default in the other benches) was set_num_threads' RuntimeError."""
+    import cache_layout
+
+    before = torch.get_num_threads()
+    try:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--threads", "0", "--out", str(tmp_path / "out.json")])
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "out.json").read_text())["rows"][0]["puzzles"] == 64
