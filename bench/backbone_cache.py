@@ -129,16 +129,20 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from common import at_least_zero
+
+    from hybrid.solve import positive
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
-    parser.add_argument("--steps", type=int, default=5, help="training batches per run (5: as docs/backbones.md's figures)")
-    parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
-    parser.add_argument("--test-size", type=int, default=32, help="puzzles in the (untimed) final evaluation")
+    parser.add_argument("--steps", type=positive, default=5, help="training batches per run (5: as docs/backbones.md's figures)")
+    parser.add_argument("--batch-size", type=positive, default=128, help="the default train.batch_size")
+    parser.add_argument("--test-size", type=positive, default=32, help="puzzles in the (untimed) final evaluation")
     parser.add_argument("--init", nargs="*", default=[], metavar="PRESET=RUN",
                         help="start that backbone's runs from a model trained on it (train.init_from)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run, e.g. train.mixed_precision=bf16")
-    parser.add_argument("--warmup", type=int, default=0, metavar="BATCHES",
+    parser.add_argument("--warmup", type=at_least_zero, default=0, metavar="BATCHES",
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
@@ -147,6 +151,15 @@ def main(argv: list[str] | None = None) -> dict:
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
     args.init = dict(item.split("=", 1) for item in args.init)
+    for preset in sorted(args.init.keys() - set(args.backbones)):  # a typo would be ignored, the runs start from scratch
+        parser.error(f"--init {preset}: not one of --backbones ({' '.join(args.backbones)})")
+    from hybrid.config import ConfigError, load_config
+
+    for preset in args.backbones:  # every preset checked first: a bad one stops the run before any trains
+        try:
+            load_config([*setting(preset, args), *args.set])
+        except ConfigError as err:
+            parser.error(f"--backbones {preset}: {err}")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 

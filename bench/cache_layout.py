@@ -23,6 +23,7 @@ from common import print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (0 batches has no median)
 
 
 def read_ms(dataset, batch_size: int, batches: int) -> float:
@@ -73,9 +74,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=["zebra", "arc"], help="task presets")
     parser.add_argument("--backbone", default="minilm", help="backbone preset")
-    parser.add_argument("--batch-size", type=int, default=128, help="the default train.batch_size")
-    parser.add_argument("--batches", type=int, default=20, help="timed batches per layout")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=positive, default=128, help="the default train.batch_size")
+    parser.add_argument("--batches", type=positive, default=20, help="timed batches per layout")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
     parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> dict:
             make_task(config_for(name, args).task)
         except (ConfigError, PuzzleError) as err:
             parser.error(f"--tasks {name}: {err}")
-    torch.set_num_threads(args.threads)
+    if args.threads:  # 0 leaves torch's default, as in the other benches
+        torch.set_num_threads(args.threads)
     rows = [measure(name, args) for name in args.tasks]
     print_table("embedding cache: stored layout (no padding) vs every puzzle padded to the split's longest",
                 ["task", "backbone", "puzzles", "tokens mean / longest", "entry MiB", "padded MiB", "smaller",

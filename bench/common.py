@@ -8,6 +8,7 @@ storage's bytes while the storage is alive and keeps the maximum. It counts what
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -29,6 +30,14 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_leaves  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+
+
+def at_least_zero(value: str) -> int:
+    """argparse type for a count where 0 means something (none, or all); a negative one means nothing.
+    Counts that must be >= 1 take hybrid.solve.positive."""
+    if not value.lstrip("-").isdigit() or int(value) < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
+    return int(value)
 
 
 def setup(device: str = "cpu", threads: int | None = 2, seed: int = 0) -> torch.device:

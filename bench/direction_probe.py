@@ -26,6 +26,7 @@ from eval.tasks.sorting import WORDINGS, Sorting  # noqa: E402
 from hybrid.backbone import load_backbone  # noqa: E402
 from hybrid.cache import token_slots  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (0 samples: nothing to probe)
 
 
 def pooled_phrases(backbone, task: Sorting, wordings: list[int], samples: int, rng: random.Random):
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "chars"],
                         help="presets (configs/backbone) or paths; chars is the backbone-off front end")
-    parser.add_argument("--samples", type=int, default=12, help="puzzles per phrase and direction")
+    parser.add_argument("--samples", type=positive, default=12, help="puzzles per phrase and direction")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="JSON path (default bench/results/direction_probe.json)")

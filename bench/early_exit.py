@@ -25,6 +25,7 @@ from hybrid.checkpoint import CheckpointError  # noqa: E402
 from hybrid.config import ConfigError  # noqa: E402
 from hybrid.data import build_splits, examples  # noqa: E402
 from hybrid.inference import Hybrid  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (0 puzzles divides by zero)
 
 
 def run(solver: Hybrid, puzzles, fixed_steps: bool, batch_size: int) -> dict:
@@ -41,14 +42,14 @@ def run(solver: Hybrid, puzzles, fixed_steps: bool, batch_size: int) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="pretrained folder (e.g. runs/default/final), run folder or checkpoint")
-    parser.add_argument("--puzzles", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--puzzles", type=positive, default=1000)
+    parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", help="JSON path (default bench/results/early_exit.json)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     setup(args.device or "cpu")
 
     try:

@@ -21,6 +21,7 @@ from common import print_table, write_json
 
 from eval.tasks import PuzzleError, make_task  # noqa: E402
 from hybrid.config import ConfigError, load_config  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (a split of 0 or fewer puzzles prices nothing)
 
 # family:override,override ... (the task preset's settings, then these); the default task first
 SETTINGS = ["sudoku:size=6", "sudoku:size=4", "sudoku:size=9", "sudoku:size=9,givens=25", "maze", "maze:size=15",
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", metavar="FAMILY[:KEY=VALUE,...]", help=f"settings (default: {SETTINGS})")
     parser.add_argument("--seconds", type=float, default=5.0, help="time spent generating per setting")
-    parser.add_argument("--split", type=int, default=7000, help="puzzles in the split to estimate (the default "
+    parser.add_argument("--split", type=positive, default=7000, help="puzzles in the split to estimate (the default "
                         "task's train + test: 7,000)")
     parser.add_argument("--out", help="JSON path (default bench/results/generation.json)")
     args = parser.parse_args(argv)

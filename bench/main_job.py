@@ -65,13 +65,17 @@ def main(argv: list[str] | None = None) -> dict:
                                       "main_job_quick.json so a smoke run never replaces the full figures)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for hybrid/train.py (after --)")
     args = parser.parse_args(argv)
+    try:  # split before anything runs: a bad quote is a usage error
+        launch_args = shlex.split(args.launch_args)
+    except ValueError as err:
+        parser.error(f"--launch-args {args.launch_args!r}: {err}")
 
     output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides = (QUICK if args.quick else []) + list(args.overrides)
     overrides += [f"train.output_dir={output_dir}", "train.tracker=null"]
     if args.fresh_cache:
         overrides.append(f"train.data_dir={tempfile.mkdtemp(prefix='hybrid-trm-cache-')}")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *shlex.split(args.launch_args), "hybrid/train.py",
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "hybrid/train.py",
            *overrides]
     shown = "accelerate launch " + " ".join(cmd[3:])
     print(f"running: {shown}", flush=True)

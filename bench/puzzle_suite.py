@@ -45,6 +45,7 @@ from common import machine, write_json  # noqa: E402
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (else every run fails, after the data is built)
 from hybrid.train import train  # noqa: E402
 
 VARIANTS = {
@@ -155,11 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--task-set", action="append", default=[], metavar="FAMILY:KEY=VALUE",
                         help="a task setting for one family, e.g. sudoku:size=6 (repeatable)")
     parser.add_argument("--backbone", default="minilm", help="backbone preset or path for the hybrid variants")
-    parser.add_argument("--train-size", type=int, default=1000)
-    parser.add_argument("--test-size", type=int, default=200)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=5000, help="batch limit; the time limit usually binds first")
+    parser.add_argument("--train-size", type=positive, default=1000)
+    parser.add_argument("--test-size", type=positive, default=200)
+    parser.add_argument("--hidden", type=positive, default=64)
+    parser.add_argument("--batch-size", type=positive, default=64)
+    parser.add_argument("--steps", type=positive, default=5000, help="batch limit; the time limit usually binds first")
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="training time for the whole suite, shared equally by every run "
                         "(data, embedding and evaluation come on top)")

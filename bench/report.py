@@ -282,8 +282,11 @@ def render(results_dir: Path = RESULTS) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help=f"write {DOC.relative_to(ROOT)} instead of printing")
-    parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--results", default=str(RESULTS), help="folder of the benches' JSON (default bench/results)")
     args = parser.parse_args(argv)
+    if not any((Path(args.results) / f"{name}.json").is_file() for name in SECTIONS):  # else a page with no figures
+        parser.error(f"--results {args.results}: no results JSON there "
+                     f"(looked for {', '.join(f'{name}.json' for name in SECTIONS)})")
     text = render(Path(args.results))
     if args.write:
         DOC.write_text(text)

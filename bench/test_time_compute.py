@@ -21,10 +21,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, print_table, setup, write_json
+from common import RESULTS, ROOT, at_least_zero, print_table, setup, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
+from hybrid.solve import positive  # noqa: E402
 
 # The quick run trained when no run folder is given: 90 s of 4x4 Sudoku on the character front
 # end. It checks the pipeline; the curve worth reading comes from a real run (--run).
@@ -100,9 +101,9 @@ def plot(rows: list[dict], trained_steps: int, title: str, path: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", help="training run folder or checkpoint (default: runs/default if trained)")
-    parser.add_argument("--max-steps", type=int, default=16, help="supervision steps to evaluate (1..max)")
-    parser.add_argument("--eval-size", type=int, default=1000, help="held-out puzzles (0: the whole test split)")
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--max-steps", type=positive, default=16, help="supervision steps to evaluate (1..max)")
+    parser.add_argument("--eval-size", type=at_least_zero, default=1000, help="held-out puzzles (0: the whole test split)")
+    parser.add_argument("--batch", type=positive, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick-run-dir", default=str(ROOT / "runs" / "ttc_quick"),

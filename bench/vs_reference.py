@@ -30,12 +30,13 @@ import json
 import statistics
 import time
 
-from common import print_table, setup, write_json
+from common import at_least_zero, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Subset, TensorDataset  # noqa: E402
+from hybrid.solve import positive  # noqa: E402  (--warmup 0 divided by zero, after ours had trained)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,14 +296,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=60, help="training-time budget per model and size")
-    parser.add_argument("--max-batches", type=int, default=0, help="stop after this many batches (0: no limit)")
+    parser.add_argument("--max-batches", type=at_least_zero, default=0, help="stop after this many batches (0: no limit)")
     parser.add_argument("--eval-seconds", type=float, default=15, help="training time between evaluations")
-    parser.add_argument("--eval-size", type=int, default=300, help="held-out puzzles per periodic evaluation")
-    parser.add_argument("--speed-batches", type=int, default=5,
+    parser.add_argument("--eval-size", type=positive, default=300, help="held-out puzzles per periodic evaluation")
+    parser.add_argument("--speed-batches", type=at_least_zero, default=5,
                         help="batches of each, alternated, for the ms/step comparison (0: use the training runs)")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.25, 0.5, 0.9])
-    parser.add_argument("--train-size", type=int, default=6000)
-    parser.add_argument("--test-size", type=int, default=1000, help="held-out puzzles for the final evaluation")
+    parser.add_argument("--train-size", type=positive, default=6000)
+    parser.add_argument("--test-size", type=positive, default=1000, help="held-out puzzles for the final evaluation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="generated puzzles are cached here")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
@@ -310,10 +311,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n", type=int, default=3)
     parser.add_argument("--T", type=int, default=2)
     parser.add_argument("--N-sup", dest="N_sup", type=int, default=6)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=positive, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--warmup", type=positive, default=50)
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--halt", action="store_true", help="ours with training-time halting: halted puzzles leave the batch (ms/step then falls)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for both (GPU)")

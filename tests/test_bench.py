@@ -466,3 +466,108 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
                            "--out", str(tmp_path / "cache_layout.json")])
     assert exit_.value.code == 2
     assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
+
+
+def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
+    """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
+    import backbone_cache
+
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained before the bad preset was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        backbone_cache.main(["--backbones", "chars", "nosuch", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert "error: --backbones nosuch: no backbone preset 'nosuch'" in capsys.readouterr().err
+
+
+def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path, monkeypatch, capsys):
+    """`--init minlm=RUN` (a typo) was ignored: both runs started from scratch, and the JSON still
+    recorded the init, as if the figures were of a trained model."""
+    import backbone_cache
+
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained without the init asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        backbone_cache.main(["--backbones", "chars", "--init", "minlm=runs/default", "--data-dir", str(tmp_path),
+                             "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert "error: --init minlm: not one of --backbones (chars)" in capsys.readouterr().err
+
+
+def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
+    """shlex's 'No closing quotation' was a ValueError traceback."""
+    import main_job
+
+    monkeypatch.setattr(main_job.subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "error: --launch-args \"--num_processes '2\": No closing quotation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["nope", "empty"])
+def test_report_refuses_a_results_folder_without_results(tmp_path, capsys, folder):
+    """A folder that does not exist (or holds none of the benches' JSON) rendered a page of the
+    intro and notes alone, without complaint; with --write it would replace docs/performance.md."""
+    import report
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--results", str(tmp_path / folder)])
+    assert exit_.value.code == 2
+    assert f"error: --results {tmp_path / folder}: no results JSON there" in capsys.readouterr().err
+
+
+def tiny(tmp_path) -> dict:
+    """Each script's arguments for a run of seconds, so the old code got to its failure quickly."""
+    return {"early_exit": [str(tmp_path / "nope")],
+            "backbone_cache": ["--backbones", "chars", "--steps", "1", "--batch-size", "4", "--test-size", "4",
+                               "--data-dir", str(tmp_path), "--set", "task.size=4", "reasoner.hidden=16"],
+            "cache_layout": ["--tasks", "sudoku", "--backbone", "chars", "--data-dir", str(tmp_path), "--set",
+                             "task.size=4", "task.train_size=64", "task.test_size=8", "--batches", "1", "--batch-size", "8"],
+            "direction_probe": ["--backbones", "chars", "--threads", "1"],
+            "generation": ["--seconds", "0", "--only", "sudoku:size=4"],
+            "puzzle_suite": ["--families", "sudoku", "--variants", "no_backbone", "--steps", "1", "--time-limit", "1",
+                             "--train-size", "32", "--test-size", "8", "--batch-size", "16", "--hidden", "16",
+                             "--work-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path)],
+            "test_time_compute": ["--run", str(tmp_path / "nope")],
+            "vs_reference": ["--sizes", "4", "--seconds", "0", "--speed-batches", "0", "--train-size", "64",
+                             "--test-size", "8", "--eval-size", "8", "--batch", "8", "--hidden", "16", "--warmup", "1",
+                             "--data-dir", str(tmp_path)]}
+
+
+@pytest.mark.parametrize("script,flag,value", [
+    ("early_exit", "--puzzles", "0"), ("early_exit", "--batch-size", "0"),
+    ("backbone_cache", "--steps", "0"), ("backbone_cache", "--batch-size", "0"), ("backbone_cache", "--test-size", "0"),
+    ("backbone_cache", "--warmup", "-1"),
+    ("cache_layout", "--batches", "0"), ("cache_layout", "--batch-size", "0"),
+    ("direction_probe", "--samples", "0"),
+    ("generation", "--split", "0"),
+    ("puzzle_suite", "--train-size", "0"), ("puzzle_suite", "--test-size", "0"), ("puzzle_suite", "--hidden", "0"),
+    ("puzzle_suite", "--batch-size", "0"), ("puzzle_suite", "--steps", "0"),
+    ("test_time_compute", "--max-steps", "0"), ("test_time_compute", "--batch", "0"),
+    ("test_time_compute", "--eval-size", "-1"),
+    ("vs_reference", "--warmup", "0"), ("vs_reference", "--batch", "0"), ("vs_reference", "--eval-size", "0"),
+    ("vs_reference", "--train-size", "0"), ("vs_reference", "--test-size", "0"),
+    ("vs_reference", "--max-batches", "-1"), ("vs_reference", "--speed-batches", "-1")])
+def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path, capsys, script, flag, value):
+    """Each crashed after the slow work began (--puzzles 0 and vs_reference's --warmup 0 divided by
+    zero, --batches 0 had no median), failed every run (puzzle_suite's sizes, recorded as results)
+    or reported figures of nothing (--split 0, --eval-size -1: no puzzles, --max-batches -1: stop at once)."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(script).main([*tiny(tmp_path)[script], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    at_least = "0" if value == "-1" else "1"
+    assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
+
+
+def test_cache_layout_takes_threads_0_as_torchs_default(tmp_path):
+    """--threads 0 (torch's default in the other benches) was set_num_threads' RuntimeError."""
+    import cache_layout
+
+    before = torch.get_num_threads()
+    try:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--threads", "0", "--out", str(tmp_path / "out.json")])
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "out.json").read_text())["rows"][0]["puzzles"] == 64
