@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 
-from common import print_table, write_json
+from common import at_least_zero, print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backbone", default="minilm", help="backbone preset")
     parser.add_argument("--batch-size", type=positive, default=128, help="the default train.batch_size")
     parser.add_argument("--batches", type=positive, default=20, help="timed batches per layout")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
     parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from common import print_table, setup, write_json
+from common import at_least_zero, print_table, setup, write_json
 
 import torch  # noqa: E402
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backbones", nargs="+", default=["minilm", "chars"],
                         help="presets (configs/backbone) or paths; chars is the backbone-off front end")
     parser.add_argument("--samples", type=positive, default=12, help="puzzles per phrase and direction")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="JSON path (default bench/results/direction_probe.json)")
     args = parser.parse_args(argv)

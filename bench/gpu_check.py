@@ -54,7 +54,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, print_table, write_json
+from common import ROOT, at_least_zero, print_table, write_json
 
 import torch  # noqa: E402
 
@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--minilm", help="MiniLM's backbone.path (default: the package, else .whl/minilm-fp16); "
                                          "none: skip its checks")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (--device cpu)")
+    parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (--device cpu)")
     parser.add_argument("--work-dir", help="runs, data and bench outputs (default: a new temporary folder)")
     parser.add_argument("--out", help="JSON path (default bench/results/gpu_check.json)")
     parser.add_argument("--prepare", nargs="?", const=str(CARRY), metavar="DIR",

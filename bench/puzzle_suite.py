@@ -40,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from common import machine, write_json  # noqa: E402
+from common import at_least_zero, machine, write_json  # noqa: E402
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "(data, embedding and evaluation come on top)")
     parser.add_argument("--time-limit", type=float, help="training seconds per run (overrides --minutes)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="torch CPU threads; 1 is ~10x faster for these tiny models "
+    parser.add_argument("--threads", type=at_least_zero, help="torch CPU threads; 1 is ~10x faster for these tiny models "
                         "when other jobs share the cores (2 threads spin-wait on each other)")
     parser.add_argument("--data-dir", help="dataset/embedding cache (default: train.data_dir)")
     parser.add_argument("--work-dir", default="runs/puzzle_suite")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 from contextlib import nullcontext
 
-from common import mib, median_ms, peak_bytes, print_table, saved_tensor_bytes, setup, write_json
+from common import at_least_zero, mib, median_ms, peak_bytes, print_table, saved_tensor_bytes, setup, write_json
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
@@ -90,7 +90,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--batch", type=positive, default=32)
     parser.add_argument("--slots", type=positive, default=36, help="answer slots (36: 6x6 Sudoku, 81: 9x9)")
     parser.add_argument("--layers", type=int, default=2)

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-size", type=at_least_zero, default=1000, help="held-out puzzles (0: the whole test split)")
     parser.add_argument("--batch", type=positive, default=256)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--quick-run-dir", default=str(ROOT / "runs" / "ttc_quick"),
                         help="where the quick run goes when no run is given")
     parser.add_argument("--quick-run-args", nargs="*", default=[], help="extra overrides for the quick run")

@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6], help="Sudoku sizes (4: 2x2 boxes, 6: 2x3)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seconds", type=float, default=60, help="training-time budget per model and size")
     parser.add_argument("--max-batches", type=at_least_zero, default=0, help="stop after this many batches (0: no limit)")
     parser.add_argument("--eval-seconds", type=float, default=15, help="training time between evaluations")

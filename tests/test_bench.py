@@ -561,6 +561,19 @@ def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path,
     assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
+                                    "reasoner_step", "test_time_compute", "vs_reference"])
+def test_bench_threads_refuse_a_negative_count_before_running(tmp_path, capsys, script):
+    """--threads -1 reached torch.set_num_threads, a RuntimeError traceback (0 keeps torch's default)."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(script).main([*tiny(tmp_path).get(script, []), "--threads", "-1",
+                                              "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert "--threads: '-1' is not a whole number >= 0" in capsys.readouterr().err
+
+
 def test_cache_layout_takes_threads_0_as_torchs_default(tmp_path):
     """--threads 0 (torch's default in the other benches) was set_num_threads' RuntimeError."""
     import cache_layout
