@@ -561,6 +561,17 @@ def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path,
     assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
 
 
+def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
+    """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained before the bad size was seen"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--sizes", "4", "7", "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert "error: --sizes 7: " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
                                     "reasoner_step", "test_time_compute", "vs_reference"])
 def test_bench_threads_refuse_a_negative_count_before_running(tmp_path, capsys, script):
