@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         DOC.write_text(text)
         print(f"wrote {DOC}")
     else:
-        print(text)
+        print(text, end="")  # the page as --write writes it, so `report.py | diff - docs/performance.md` compares
 
 
 if __name__ == "__main__":

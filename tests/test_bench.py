@@ -595,3 +595,11 @@ def test_cache_layout_takes_threads_0_as_torchs_default(tmp_path):
     finally:
         torch.set_num_threads(before)
     assert json.loads((tmp_path / "out.json").read_text())["rows"][0]["puzzles"] == 64
+
+
+def test_report_prints_the_page_it_would_write(capsys):
+    """Printed, the page had one more blank line at its end than the one --write writes."""
+    import report
+
+    report.main([])
+    assert capsys.readouterr().out == report.render()
