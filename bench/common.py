@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -38,6 +39,17 @@ def at_least_zero(value: str) -> int:
     if not value.lstrip("-").isdigit() or int(value) < 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
     return int(value)
+
+
+def duration(value: str) -> float:
+    """argparse type for a duration: a number > 0 (0 or less would time or train nothing)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number > 0")
+    return seconds
 
 
 def setup(device: str = "cpu", threads: int | None = 2, seed: int = 0) -> torch.device:

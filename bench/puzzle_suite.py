@@ -40,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from common import at_least_zero, machine, write_json  # noqa: E402
+from common import at_least_zero, machine, duration, write_json  # noqa: E402
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
@@ -96,7 +96,7 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
         *(backbone_overrides(args.backbone) if variant != "no_backbone" else []),
         f"reasoner.hidden={args.hidden}",
         *VARIANTS[variant],
-        f"train.steps={args.steps}", f"train.time_limit={time_limit:.0f}", f"train.batch_size={args.batch_size}",
+        f"train.steps={args.steps}", f"train.time_limit={time_limit:g}", f"train.batch_size={args.batch_size}",
         "train.eval_every=0", f"train.checkpoint_every={args.steps}", "train.keep_checkpoints=1",
         "train.tracker=null", f"train.output_dir={out_dir}", f"train.seed={args.seed}",
         *([f"train.data_dir={args.data_dir}"] if args.data_dir else []),
@@ -161,10 +161,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--hidden", type=positive, default=64)
     parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--steps", type=positive, default=5000, help="batch limit; the time limit usually binds first")
-    parser.add_argument("--minutes", type=float, default=10.0,
+    parser.add_argument("--minutes", type=duration, default=10.0,
                         help="training time for the whole suite, shared equally by every run "
                         "(data, embedding and evaluation come on top)")
-    parser.add_argument("--time-limit", type=float, help="training seconds per run (overrides --minutes)")
+    parser.add_argument("--time-limit", type=duration, help="training seconds per run (overrides --minutes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=at_least_zero, help="torch CPU threads; 1 is ~10x faster for these tiny models "
                         "when other jobs share the cores (2 threads spin-wait on each other)")

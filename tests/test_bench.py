@@ -561,6 +561,19 @@ def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path,
     assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag,value", [("--minutes", "0"), ("--minutes", "-5"), ("--time-limit", "-1"),
+                                        ("--time-limit", "0"), ("--time-limit", "nan")])
+def test_puzzle_suite_refuses_a_duration_of_nothing_before_running(tmp_path, capsys, flag, value):
+    """--minutes 0 became 10 s per run without a word; --time-limit 0 or below reached every run's
+    config check (train.time_limit > 0), so every run failed after its data was built."""
+    import puzzle_suite
+
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
