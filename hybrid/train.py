@@ -95,8 +95,8 @@ def train(config: Config) -> dict:
         return run(config, accelerator)
 
 
-class StoppedBeforeTraining(KeyboardInterrupt):
-    """Ctrl-C while a run was set up, already reported; still an interrupt to a caller in Python."""
+class ReportedInterrupt(KeyboardInterrupt):
+    """A Ctrl-C outside the training loop, said in one line; still an interrupt to a caller in Python."""
 
 
 def run(config: Config, accelerator: Accelerator) -> dict:
@@ -106,7 +106,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
     except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback (main exits 130)
         accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
                           f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
-        raise StoppedBeforeTraining from None
+        raise ReportedInterrupt from None
     figures = train_loop(state, model, optimizer, scheduler, loader, ema)
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
@@ -114,7 +114,12 @@ def run(config: Config, accelerator: Accelerator) -> dict:
                           f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
         results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
     else:
-        results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
+        try:
+            results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
+        except KeyboardInterrupt:  # the end state was saved first: nothing trained is lost
+            accelerator.print(f"\nCtrl-C during the final evaluation: the trained state is saved in {state.save()}; "
+                              f"--resume {state.out_dir} evaluates it and writes final/", file=sys.stderr)
+            raise ReportedInterrupt from None
     del model
     finish(accelerator)  # final/ exists for every process once train() returns
     return results
@@ -275,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         train(config)
     except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError) as err:
         sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint or loss: the message says which
-    except StoppedBeforeTraining:
+    except ReportedInterrupt:
         sys.exit(130)  # as Python exits on Ctrl-C
 
 

@@ -202,6 +202,35 @@ def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(small_config, mo
     assert any((tmp_path / "cache").rglob("dataset_dict.json"))  # the splits generated before the Ctrl-C
 
 
+def test_ctrl_c_during_the_final_evaluation_says_the_state_is_saved_and_resume_finishes(small_config, monkeypatch,
+                                                                                        tmp_path, capsys):
+    """Ctrl-C in the final evaluation (after the loop, whose signal handling has ended) was a
+    KeyboardInterrupt traceback, silent on whether the trained state was kept."""
+    import hybrid.run_folder
+    import hybrid.train
+
+    real_eval = hybrid.run_folder.RunState.run_eval
+
+    def ctrl_c_at_the_end(self, split="test", size=None, desc="evaluating"):
+        if desc == "final evaluation":
+            raise KeyboardInterrupt
+        return real_eval(self, split, size, desc)
+
+    monkeypatch.setattr(hybrid.run_folder.RunState, "run_eval", ctrl_c_at_the_end)
+    monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config("train.steps=2"))
+    with pytest.raises(SystemExit) as stopped:
+        hybrid.train.main([])
+    assert stopped.value.code == 130
+    out = tmp_path / "run"
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said == (f"Ctrl-C during the final evaluation: the trained state is saved in "
+                    f"{out / 'checkpoints' / 'step_00000002'}; --resume {out} evaluates it and writes final/")
+    assert not (out / "final").exists()
+    monkeypatch.undo()
+    train(small_config("train.steps=2", "train.resume=latest"))  # as the line says: nothing trained again
+    assert json.loads((out / "metrics.json").read_text())["batches"] == 2 and (out / "final" / "model.safetensors").exists()
+
+
 def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumulate_is_refused(small_config):
     """The two edges of the batch check: one batch holding every training puzzle is a run; a global
     batch that splits over the processes, but whose share per process does not split over its
