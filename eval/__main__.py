@@ -310,6 +310,10 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     if puzzles is not None:
         exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), is_jsonl(Path(puzzles)),
                                       wording=answering_wording(task, config.task))
+        if hasattr(task, "from_row"):  # qa: each answer is the file's own, and two for one question cannot both score
+            from eval.tasks.qa import warn_conflicts
+
+            warn_conflicts(f"--puzzles {puzzles}", [(e.question, e.answer) for e in exs])
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
         return f"puzzles:{Path(puzzles).name}", data, exs, failures, None
     splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)

@@ -1,5 +1,6 @@
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,10 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
     assert "puzzle 1: no field 'answer' (task.answer_field)" in first["error"]
     assert "must be a JSON object holding a question and its answer" in second["error"]
     assert 0.0 <= report["exact_accuracy"] <= 1.0 and len(report["exact_curve"]) == 2
+    both = tmp_path / "both.jsonl"  # one question, two answers: a model gives one, so one always counts wrong
+    both.write_text('{"question": "What is 20 + 1?", "answer": "21"}\n{"question": "what is 20 + 1?", "answer": "22"}\n')
+    with pytest.warns(UserWarning, match=rf"--puzzles {re.escape(str(both))}: 1 question\(s\) have more than one answer"):
+        evaluate_run(tmp_path / "run", puzzles=both, out=tmp_path / "both")
     text = tmp_path / "mine.txt"
     text.write_text("What is 20 + 1?\n")
     with pytest.raises(HarnessError, match=r'use a .jsonl file, one \{"question": ..., "answer": ...\} object'):

@@ -141,17 +141,18 @@ def unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
 
 
-def warn_conflicts(path: str, pairs: list[tuple[str, str]]) -> None:
-    """A warning for questions given more than one answer. Both pairs are kept (aliases are real
-    data), but the model writes one answer and verify accepts only the pair's own: at test one of
-    them always counts wrong, and in training their labels pull against each other."""
+def warn_conflicts(where: str, pairs: list[tuple[str, str]]) -> None:
+    """A warning for questions given more than one answer in `where` (the file, as the user named
+    it). Both pairs are kept (aliases are real data), but the model writes one answer and verify
+    accepts only the pair's own: at test one of them always counts wrong, and in training their
+    labels pull against each other."""
     answers: dict[str, dict[str, str]] = {}
     for question, answer in pairs:
         answers.setdefault(text_answer.normalize(question), {})[text_answer.normalize(answer)] = answer
     conflicts = [(q, list(a.values())) for q, a in answers.items() if len(a) > 1]
     if conflicts:
         question, given = conflicts[0]
-        warnings.warn(f"task.path={path!r}: {len(conflicts)} question(s) have more than one answer, e.g. "
+        warnings.warn(f"{where}: {len(conflicts)} question(s) have more than one answer, e.g. "
                       f"{question!r}: {', '.join(map(repr, given))}; a model gives one answer, so at most one of "
                       f"each counts right. Keep one answer per question", stacklevel=2)
 
@@ -178,7 +179,7 @@ class QA(Task):
                   for name, rows in load_source(self.path).items()}
         if not any(source.values()):
             raise PuzzleError(f"task.path={self.path!r} holds no rows")
-        warn_conflicts(self.path, [p for rows in source.values() for p in rows])
+        warn_conflicts(f"task.path={self.path!r}", [p for rows in source.values() for p in rows])
         return source
 
     @cached_property
