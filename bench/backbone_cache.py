@@ -129,7 +129,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common import at_least_zero
+    from common import at_least_zero, built_first
 
     from hybrid.solve import positive
 
@@ -153,13 +153,9 @@ def main(argv: list[str] | None = None) -> dict:
     args.init = dict(item.split("=", 1) for item in args.init)
     for preset in sorted(args.init.keys() - set(args.backbones)):  # a typo would be ignored, the runs start from scratch
         parser.error(f"--init {preset}: not one of --backbones ({' '.join(args.backbones)})")
-    from hybrid.config import ConfigError, load_config
+    from hybrid.config import load_config
 
-    for preset in args.backbones:  # every preset checked first: a bad one stops the run before any trains
-        try:
-            load_config([*setting(preset, args), *args.set])
-        except ConfigError as err:
-            parser.error(f"--backbones {preset}: {err}")
+    built_first(parser, "--backbones", args.backbones, lambda preset: load_config([*setting(preset, args), *args.set]))
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 

@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, print_table, write_json
+from common import at_least_zero, built_first, print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
@@ -81,14 +81,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
     parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
     args = parser.parse_args(argv)
-    from eval.tasks import PuzzleError, make_task
-    from hybrid.config import ConfigError
+    from eval.tasks import make_task
 
-    for name in args.tasks:  # every task checked first: a bad one stops the run before any is embedded
-        try:
-            make_task(config_for(name, args).task)
-        except (ConfigError, PuzzleError) as err:
-            parser.error(f"--tasks {name}: {err}")
+    built_first(parser, "--tasks", args.tasks, lambda name: make_task(config_for(name, args).task))
     if args.threads:  # 0 leaves torch's default, as in the other benches
         torch.set_num_threads(args.threads)
     rows = [measure(name, args) for name in args.tasks]

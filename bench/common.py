@@ -52,6 +52,21 @@ def duration(value: str) -> float:
     return seconds
 
 
+def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dict:
+    """{item: build(item)} for every item named by `flag`, all before any slow work: a bad one is an
+    argparse error naming it, not a traceback when its turn comes, after the ones before it ran."""
+    from eval.tasks import PuzzleError
+    from hybrid.config import ConfigError
+
+    built = {}
+    for item in items:
+        try:
+            built[item] = build(item)
+        except (ConfigError, PuzzleError) as err:
+            parser.error(f"{flag} {item}: {err}")
+    return built
+
+
 def setup(device: str = "cpu", threads: int | None = 2, seed: int = 0) -> torch.device:
     if threads:
         torch.set_num_threads(threads)

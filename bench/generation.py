@@ -17,10 +17,10 @@ import argparse
 import random
 import time
 
-from common import print_table, write_json
+from common import built_first, print_table, write_json
 
-from eval.tasks import PuzzleError, make_task  # noqa: E402
-from hybrid.config import ConfigError, load_config  # noqa: E402
+from eval.tasks import make_task  # noqa: E402
+from hybrid.config import load_config  # noqa: E402
 from hybrid.solve import positive  # noqa: E402  (a split of 0 or fewer puzzles prices nothing)
 
 # family:override,override ... (the task preset's settings, then these); the default task first
@@ -52,12 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="JSON path (default bench/results/generation.json)")
     args = parser.parse_args(argv)
 
-    tasks = {}
-    for setting in args.only or SETTINGS:  # all built first: a bad setting stops the run before any is timed
-        try:
-            tasks[setting] = task_of(setting)
-        except (ConfigError, PuzzleError) as err:
-            parser.error(f"--only {setting}: {err}")
+    tasks = built_first(parser, "--only", args.only or SETTINGS, task_of)
 
     rows, results = [], {}
     for setting, task in tasks.items():

@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, print_table, setup, write_json
+from common import at_least_zero, built_first, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -325,14 +325,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
     parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")
     args = parser.parse_args(argv)
-    from eval.tasks import PuzzleError, make_task
-    from hybrid.config import ConfigError, load_config
+    from eval.tasks import make_task
+    from hybrid.config import load_config
 
-    for size in args.sizes:  # every size checked first: a bad one stops the run before any trains
-        try:
-            make_task(load_config(task_overrides(args, size)).task)
-        except (ConfigError, PuzzleError) as err:
-            parser.error(f"--sizes {size}: {err}")
+    built_first(parser, "--sizes", args.sizes, lambda size: make_task(load_config(task_overrides(args, size)).task))
     device = setup(args.device, args.threads, args.seed)
 
     results = []
