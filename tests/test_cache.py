@@ -137,6 +137,26 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
+def test_spellings_of_one_layer_share_an_entry_and_are_no_transfer(tiny_backbone, tmp_path):
+    """The tiny BERT has 2 layers: last, -1, mean_last_1 and 2 all pick its output. Keyed by the
+    spelling, each embedded and stored the same states again, and weights trained at `last`
+    scored at `-1` were warned about as trained on other states."""
+    from hybrid.trained_on import differences
+
+    task, split = puzzles()
+    path = tiny_backbone("bert")
+    last = backbone_at(path)
+    assert last.fingerprint["layer"] == "last"  # the default's key is unchanged: existing entries stay valid
+    for same in ("-1", "mean_last_1", "2"):
+        now = backbone_at(path, f"backbone.layer={same}")
+        assert cache_path(now, split, tmp_path) == cache_path(last, split, tmp_path), same
+        assert differences(last.fingerprint, now) == [], same
+        assert differences(last.fingerprint | {"layer": same}, last) == [], same  # a record spelled so before
+    assert cache_path(backbone_at(path, "backbone.layer=-2"), split, tmp_path) == \
+        cache_path(backbone_at(path, "backbone.layer=1"), split, tmp_path)
+    assert differences(last.fingerprint, backbone_at(path, "backbone.layer=1")) == ["backbone.layer is 1, trained on last"]
+
+
 def test_the_character_front_ends_cut_is_part_of_the_key(tmp_path):
     """`chars` has no fingerprint of its own: its identity and max_length name its states, so a
     run that cuts texts shorter must not read the entry of uncut ones (nor the reverse)."""
