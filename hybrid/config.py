@@ -441,6 +441,14 @@ def _validate_backbone_path(b: BackboneConfig) -> None:
         if b.lora is not None:
             raise ConfigError(f"backbone.lora needs a transformer backbone; backbone.path={b.path} has no weights to "
                               f"adapt: set backbone.lora=null or choose a transformer backbone")
+        # No layers, weights or precision to choose: these changed nothing, and a run named them as if they had.
+        unused = [key for key in ("layer", "dtype", "quantization", "gguf_file") if getattr(b, key) != getattr(BackboneConfig, key)]
+        if unused:
+            given = ", ".join(f"backbone.{key}={getattr(b, key)}" for key in unused)
+            default = " ".join(f"backbone.{key}={'null' if getattr(BackboneConfig, key) is None else getattr(BackboneConfig, key)}"
+                               for key in unused)
+            raise ConfigError(f"backbone.path={b.path} has no layers or weights, so {given} would change nothing: set "
+                              f"{default}, or choose a transformer backbone")
     if b.path.startswith("tiny:"):
         from hybrid.tiny_backbones import check_kind
 
