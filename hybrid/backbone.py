@@ -81,10 +81,17 @@ class TruncationWarnings:
     embedded batch by batch and Python shows a repeated message only once, so warnings per batch
     never told a split's totals."""
 
-    _cut: list[int] | None = None  # [tokens lost, texts cut] while counting
+    _cut: list[int] | None = None  # [tokens lost, texts cut, puzzles with answer slots cut] while counting
 
     def truncation_message(self, lost: int, texts: int) -> str:
         raise NotImplementedError
+
+    def cut_message(self, lost: int, texts: int, slots: int = 0) -> str:
+        """The truncation message, and how many puzzles lost answer slots to the cut (span pooling
+        gives such a slot no state at all: it trains and is scored on a slot it cannot see)."""
+        return self.truncation_message(lost, texts) + (
+            f". In {slots} of these puzzles answer slots fell past the cut: those slots get no tokens, so the "
+            f"model answers them without their text" if slots else "")
 
     def truncated(self, lengths: list[int], limit: int) -> None:
         """Report (or count) what cutting texts of these lengths at `limit` loses."""
@@ -98,16 +105,23 @@ class TruncationWarnings:
             self._cut[0] += lost
             self._cut[1] += texts
 
+    def slots_cut(self, puzzles: int) -> None:
+        """Count puzzles whose answer slots fell past the cut (the cache finds them, from the
+        offsets of the tokens kept and the slots' spans); said with the totals."""
+        if self._cut is not None:
+            self._cut[2] += puzzles
+
     @contextmanager
     def counting_truncation(self, desc: str = ""):
-        """Yields the running totals [tokens lost, texts cut] (the cache keeps them with an entry)."""
-        self._cut = cut = [0, 0]
+        """Yields the running totals [tokens lost, texts cut, puzzles with answer slots cut] (the
+        cache keeps them with an entry)."""
+        self._cut = cut = [0, 0, 0]
         try:
             yield cut
         finally:
             self._cut = None
         if cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
-            warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
+            warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
 
 
 def written_as_path(path: str) -> bool:

@@ -595,6 +595,29 @@ def test_truncation_is_reported_once_per_split_with_its_totals(tiny_backbone, tm
         assert [str(w.message) for w in seen] == expected
 
 
+@pytest.mark.parametrize("front_end", ["bert", "chars"])
+def test_puzzles_whose_answer_slots_truncation_cut_off_are_counted(tiny_backbone, tmp_path, front_end):
+    """A slot past the cut overlaps no kept token, so span pooling gives it no state: the warning
+    said only how many tokens were cut, and such puzzles trained and scored on slots they cannot see."""
+    from hybrid.backbone import load_backbone
+
+    # 8 texts of 20 characters cut at 12 tokens; in 3 the second slot sits at the end, past the cut
+    split = Dataset.from_list([{"question": "x" * 20, "slot_spans": [[0, 1], [18 if i < 3 else 2, 19 if i < 3 else 3]],
+                                "labels": [0, 0]} for i in range(8)])
+    path = tiny_backbone("bert") if front_end == "bert" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}", "backbone.max_length=12",
+                                          "backbone.batch_size=2"]).backbone)
+    said = "In 3 of these puzzles answer slots fell past the cut: those slots get no tokens"
+    with pytest.warns(UserWarning, match=said):
+        states = embed_split(backbone, split, 2, tmp_path, "train")
+    assert [int((states[i][2] == 1).sum()) for i in range(8)] == [0] * 3 + [1] * 5  # no token of the cut slot
+    with pytest.warns(UserWarning, match=said):  # read from the cache: said again
+        embed_split(backbone, split, 2, tmp_path, "train")
+    if front_end == "bert":
+        with pytest.warns(UserWarning, match=said):
+            token_split(backbone, split, 2, "train")
+
+
 def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
     from hybrid.cache_cli import Entry, choose
 
