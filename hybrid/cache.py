@@ -341,6 +341,11 @@ class LiveStates(TorchDataset):
     def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):
         self.backbone, self.split = backbone, split
         self.labels = _labels(split, num_slots, desc)
+        # What max_length cuts is said once, with the split's totals, as the cache says it. Said by
+        # each batch, it told that batch's cut only, and Python shows a repeated message once: with
+        # texts of one length (Sudoku's), a run heard of the first batch's cut and no more.
+        for _ in tokenized(backbone, split, desc):
+            pass
 
     def __len__(self) -> int:
         return len(self.split)
@@ -351,23 +356,31 @@ class LiveStates(TorchDataset):
     @torch.no_grad()
     def __getitems__(self, indices: list[int]) -> list[tuple]:
         rows = self.split[list(indices)]
-        encoded = self.backbone(rows["question"])
+        with self.backbone.counting_truncation(say=False):  # said for the whole split already
+            encoded = self.backbone(rows["question"])
         slots = batch_token_slots(encoded.offsets, rows["slot_spans"])
         return [(encoded.states[k], encoded.mask[k].bool(), slots[k], self.labels[i], torch.tensor(i))
                 for k, i in enumerate(indices)]
+
+
+def tokenized(backbone, split: Dataset, desc: str = "", chunk: int = 1024):
+    """(tokenized texts, (B, L) token slots) for `chunk` puzzles at a time, and one truncation
+    warning with the split's totals once all are read."""
+    with backbone.counting_truncation(desc):
+        for start in range(0, len(split), chunk):
+            rows = split[start:start + chunk]
+            batch = backbone.tokenize(rows["question"])
+            yield batch, counted_token_slots(backbone, batch["offset_mapping"], rows["slot_spans"])
 
 
 def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> TensorDataset:
     """`backbone.lora`: (input_ids, mask, token_slot, labels, index) for a model that runs the
     backbone itself (hybrid/lora.py); tokenized once, since the tokenizer never changes."""
     ids, masks, slots = [], [], []
-    with backbone.counting_truncation(desc):  # one truncation warning with the split's totals
-        for start in range(0, len(split), 1024):
-            rows = split[start:start + 1024]
-            batch = backbone.tokenize(rows["question"])
-            ids.append(batch["input_ids"])
-            masks.append(batch["attention_mask"].bool())
-            slots.append(counted_token_slots(backbone, batch["offset_mapping"], rows["slot_spans"]))
+    for batch, token_slot in tokenized(backbone, split, desc):
+        ids.append(batch["input_ids"])
+        masks.append(batch["attention_mask"].bool())
+        slots.append(token_slot)
     length = max(t.shape[1] for t in ids)
     pad_id = backbone.tokenizer.pad_token_id
     labels = _labels(split, num_slots, desc)

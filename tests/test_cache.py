@@ -618,6 +618,29 @@ def test_puzzles_whose_answer_slots_truncation_cut_off_are_counted(tiny_backbone
             token_split(backbone, split, 2, "train")
 
 
+@pytest.mark.parametrize("front_end", ["bert", "chars"])
+def test_without_the_cache_truncation_is_said_once_with_the_splits_totals(tiny_backbone, tmp_path, front_end):
+    """backbone.cache=false warned batch by batch: each warning told one batch's cut, and Python
+    shows a repeated message once (with texts of one length, only the first batch's was seen)."""
+    from hybrid.backbone import load_backbone
+
+    split = Dataset.from_list([{"question": "x" * (10 + i), "slot_spans": [[0, 1], [9 + i, 10 + i]], "labels": [0, 0]}
+                               for i in range(16)])
+    path = tiny_backbone("bert") if front_end == "bert" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}", "backbone.max_length=12",
+                                          "backbone.batch_size=4"]).backbone)
+    with pytest.warns(UserWarning) as cached:
+        embed_split(backbone, split, 2, tmp_path, "train")
+    with pytest.warns(UserWarning) as seen:
+        live = LiveStates(backbone, split, 2, "train")
+        for _ in range(2):  # two epochs
+            for _ in torch.utils.data.DataLoader(live, batch_size=4, shuffle=True):
+                pass
+    said = [str(w.message) for w in seen if "truncated" in str(w.message)]
+    assert said == [str(w.message) for w in cached if "truncated" in str(w.message)]  # what the cache says
+    assert len(said) == 1 and "answer slots fell past the cut" in said[0]
+
+
 def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():
     from hybrid.cache_cli import Entry, choose
 
