@@ -81,10 +81,17 @@ class TruncationWarnings:
     embedded batch by batch and Python shows a repeated message only once, so warnings per batch
     never told a split's totals."""
 
-    _cut: list[int] | None = None  # [tokens lost, texts cut] while counting
+    _cut: list[int] | None = None  # [tokens lost, texts cut, puzzles with answer slots cut] while counting
 
     def truncation_message(self, lost: int, texts: int) -> str:
         raise NotImplementedError
+
+    def cut_message(self, lost: int, texts: int, slots: int = 0) -> str:
+        """The truncation message, and how many puzzles lost answer slots to the cut (span pooling
+        gives such a slot no state at all: it trains and is scored on a slot it cannot see)."""
+        return self.truncation_message(lost, texts) + (
+            f". In {slots} of these puzzles answer slots fell past the cut: those slots get no tokens, so the "
+            f"model answers them without their text" if slots else "")
 
     def truncated(self, lengths: list[int], limit: int) -> None:
         """Report (or count) what cutting texts of these lengths at `limit` loses."""
@@ -98,16 +105,24 @@ class TruncationWarnings:
             self._cut[0] += lost
             self._cut[1] += texts
 
+    def slots_cut(self, puzzles: int) -> None:
+        """Count puzzles whose answer slots fell past the cut (the cache finds them, from the
+        offsets of the tokens kept and the slots' spans); said with the totals."""
+        if self._cut is not None:
+            self._cut[2] += puzzles
+
     @contextmanager
-    def counting_truncation(self, desc: str = ""):
-        """Yields the running totals [tokens lost, texts cut] (the cache keeps them with an entry)."""
-        self._cut = cut = [0, 0]
+    def counting_truncation(self, desc: str = "", say: bool = True):
+        """Yields the running totals [tokens lost, texts cut, puzzles with answer slots cut] (the
+        cache keeps them with an entry). `say=False`: counted and not said (LiveStates says a
+        split's totals before its batches are embedded)."""
+        self._cut = cut = [0, 0, 0]
         try:
             yield cut
         finally:
             self._cut = None
-        if cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
-            warnings.warn(f"{desc}: " * bool(desc) + self.truncation_message(*cut))
+        if say and cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
+            warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
 
 
 def written_as_path(path: str) -> bool:
@@ -369,6 +384,48 @@ def load_error(name: str, path: str, err: Exception) -> ConfigError:
                        f"save_pretrained (model and tokenizer)? Cause: {cause}")
 
 
+def layer_span(layer: str, num_layers: int) -> range:
+    """Which hidden states backbone.layer averages, as indices into `hidden_states` (0 is the
+    embedding output, num_layers the last layer): one index, or the last k."""
+    count = num_layers + 1
+    if layer == "last":
+        return range(count - 1, count)
+    if layer.startswith("mean_last_"):
+        k = layer.removeprefix("mean_last_")
+        if not k.isdigit() or not 1 <= int(k) <= count:
+            raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {count}")
+        return range(count - int(k), count)
+    try:
+        index = int(layer)
+        if not -count <= index < count:
+            raise ValueError(index)
+    except ValueError:
+        raise ConfigError(f"backbone.layer={layer!r}: use last, mean_last_<k> or an index in "
+                          f"[-{count}, {count - 1}]") from None
+    return range(index % count, index % count + 1)
+
+
+def layer_name(layer: str, num_layers: int) -> str:
+    """backbone.layer spelled one way per span it selects: `last` however the last layer is
+    written (-1, mean_last_1, its index), `mean_last_<k>` for k > 1, else the index counted from
+    the embeddings (-2 of 6 layers is 5). The cache key and the checks of trained weights use it:
+    keyed by the spelling, equal states were embedded and stored again under each one."""
+    span = layer_span(layer, num_layers)
+    if span.stop == num_layers + 1:
+        return "last" if len(span) == 1 else f"mean_last_{len(span)}"
+    return str(span.start)
+
+
+def same_layer(a: str, b: str, backbone) -> bool:
+    """Whether backbone.layer `a` and `b` select the same states of `backbone` (one with no
+    layers, or a spelling it lacks, compares as written)."""
+    layers = getattr(backbone, "num_layers", None)
+    try:
+        return a == b or (layers is not None and layer_name(a, layers) == layer_name(b, layers))
+    except ConfigError:
+        return False
+
+
 class FrozenBackbone(TruncationWarnings, nn.Module):
     """A pretrained transformer that turns text into token states, with no trainable weight
     (until hybrid/lora.py adds some)."""
@@ -436,12 +493,13 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
     def fingerprint(self) -> dict:
         """What the token states depend on, for the embedding cache: the weights (hub commit, or
         a hash of a local folder's weight files and config.json, and of its model code when it
-        runs its own), the tokenizer and the layer settings."""
+        runs its own), the tokenizer and the span of layers chosen (`layer_name`: however spelled)."""
         commit = self.commit or folder_weights(Path(self.folder), self.cache_dir, self.config.trust_remote_code)
         tokenizer = hashlib.sha256(serialized_as_loaded(self.tokenizer.backend_tokenizer, self.loaded_call_settings).encode())
         tokenizer.update(f"{self.tokenizer.padding_side} {self.tokenizer.pad_token} {self.tokenizer.truncation_side}".encode())
         c = self.config
-        return {"id": c.path, "weights": commit, "tokenizer": tokenizer.hexdigest()[:16], "layer": c.layer,
+        return {"id": c.path, "weights": commit, "tokenizer": tokenizer.hexdigest()[:16],
+                "layer": layer_name(c.layer, self.num_layers),
                 "dtype": c.dtype, "quantization": c.quantization, "max_length": self.max_length}
 
     def train(self, mode: bool = True):
@@ -454,24 +512,8 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         return super().to(*args, **kwargs)
 
     def layer_span(self) -> range:
-        """Which hidden states backbone.layer averages, as indices into `hidden_states` (0 is the
-        embedding output, num_layers the last layer): one index, or the last k."""
-        layer, count = self.config.layer, self.num_layers + 1
-        if layer == "last":
-            return range(count - 1, count)
-        if layer.startswith("mean_last_"):
-            k = layer.removeprefix("mean_last_")
-            if not k.isdigit() or not 1 <= int(k) <= count:
-                raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {count}")
-            return range(count - int(k), count)
-        try:
-            index = int(layer)
-            if not -count <= index < count:
-                raise ValueError(index)
-        except ValueError:
-            raise ConfigError(f"backbone.layer={layer!r}: use last, mean_last_<k> or an index in "
-                              f"[-{count}, {count - 1}]") from None
-        return range(index % count, index % count + 1)
+        """Which hidden states backbone.layer averages (see `layer_span`)."""
+        return layer_span(self.config.layer, self.num_layers)
 
     @cached_property
     def model_limit(self) -> int | None:

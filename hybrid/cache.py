@@ -62,6 +62,19 @@ def batch_token_slots(offsets: torch.Tensor, spans_column: list) -> list[torch.T
     return [token_slots(o, spans) for o, spans in zip(offsets, spans_column)]
 
 
+def slots_past_cut(offsets: torch.Tensor, spans_column: list) -> int:
+    """How many texts of a batch have an answer slot starting where their kept tokens end: cut
+    off by max_length, it overlaps no token, and span pooling gives it no state."""
+    ends = offsets[..., 1].amax(-1).tolist()  # (B,) the character where each text's last token ends
+    return sum(any(start >= end for start, _ in spans or []) for end, spans in zip(ends, spans_column))
+
+
+def counted_token_slots(backbone, offsets: torch.Tensor, spans_column: list) -> torch.Tensor:
+    """(B, L) `batch_token_slots`, counting the texts whose slots truncation cut off (`slots_cut`)."""
+    backbone.slots_cut(slots_past_cut(offsets, spans_column))
+    return torch.stack(batch_token_slots(offsets, spans_column))
+
+
 def fingerprint(backbone) -> dict:
     """What a backbone's states depend on (FrozenBackbone computes it; simpler front ends such as
     the character baseline are named by their `identity` and max_length)."""
@@ -125,7 +138,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
     if len(split) == 0:
         return {"states": torch.zeros(0, backbone.hidden_size, dtype=torch.float16),
                 "token_slot": torch.zeros(0, dtype=torch.int16), "lengths": torch.zeros(0, dtype=torch.long),
-                "cut": torch.zeros(2, dtype=torch.long)}
+                "cut": torch.zeros(3, dtype=torch.long)}
     lengths = [len(text) for text in split["question"]]
     order = torch.tensor(sorted(range(len(split)), key=lambda i: -lengths[i]), dtype=torch.long)
 
@@ -136,7 +149,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True) 
             for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                 rows = split[where.tolist()]
                 encoded = backbone(rows["question"])
-                slots = torch.stack(batch_token_slots(encoded.offsets, rows["slot_spans"]))
+                slots = counted_token_slots(backbone, encoded.offsets, rows["slot_spans"])
                 mask = encoded.mask.bool().cpu()
                 states = encoded.states.to("cpu", torch.float16)  # half the disk and memory; the adapter reads fp32
                 if not torch.isfinite(states).all():
@@ -258,7 +271,8 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
         except OSError:
             pass  # a read-only cache: `hybrid-cache list` shows it as undescribed
     if exists and "cut" in cached and cached["cut"][1] > 0:  # said when embedded; a rerun must say it again
-        warnings.warn(f"{desc} (cached): " + backbone.truncation_message(*cached["cut"].tolist()))
+        # (an entry written before slots were counted holds two counts: tokens and texts)
+        warnings.warn(f"{desc} (cached): " + backbone.cut_message(*cached["cut"].tolist()))
     if world > 1:  # one decision for all processes, or some would wait at a barrier forever
         from accelerate.utils import broadcast_object_list
 
@@ -327,6 +341,11 @@ class LiveStates(TorchDataset):
     def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):
         self.backbone, self.split = backbone, split
         self.labels = _labels(split, num_slots, desc)
+        # What max_length cuts is said once, with the split's totals, as the cache says it. Said by
+        # each batch, it told that batch's cut only, and Python shows a repeated message once: with
+        # texts of one length (Sudoku's), a run heard of the first batch's cut and no more.
+        for _ in tokenized(backbone, split, desc):
+            pass
 
     def __len__(self) -> int:
         return len(self.split)
@@ -337,23 +356,31 @@ class LiveStates(TorchDataset):
     @torch.no_grad()
     def __getitems__(self, indices: list[int]) -> list[tuple]:
         rows = self.split[list(indices)]
-        encoded = self.backbone(rows["question"])
+        with self.backbone.counting_truncation(say=False):  # said for the whole split already
+            encoded = self.backbone(rows["question"])
         slots = batch_token_slots(encoded.offsets, rows["slot_spans"])
         return [(encoded.states[k], encoded.mask[k].bool(), slots[k], self.labels[i], torch.tensor(i))
                 for k, i in enumerate(indices)]
+
+
+def tokenized(backbone, split: Dataset, desc: str = "", chunk: int = 1024):
+    """(tokenized texts, (B, L) token slots) for `chunk` puzzles at a time, and one truncation
+    warning with the split's totals once all are read."""
+    with backbone.counting_truncation(desc):
+        for start in range(0, len(split), chunk):
+            rows = split[start:start + chunk]
+            batch = backbone.tokenize(rows["question"])
+            yield batch, counted_token_slots(backbone, batch["offset_mapping"], rows["slot_spans"])
 
 
 def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> TensorDataset:
     """`backbone.lora`: (input_ids, mask, token_slot, labels, index) for a model that runs the
     backbone itself (hybrid/lora.py); tokenized once, since the tokenizer never changes."""
     ids, masks, slots = [], [], []
-    with backbone.counting_truncation(desc):  # one truncation warning with the split's totals
-        for start in range(0, len(split), 1024):
-            rows = split[start:start + 1024]
-            batch = backbone.tokenize(rows["question"])
-            ids.append(batch["input_ids"])
-            masks.append(batch["attention_mask"].bool())
-            slots.append(torch.stack(batch_token_slots(batch["offset_mapping"], rows["slot_spans"])))
+    for batch, token_slot in tokenized(backbone, split, desc):
+        ids.append(batch["input_ids"])
+        masks.append(batch["attention_mask"].bool())
+        slots.append(token_slot)
     length = max(t.shape[1] for t in ids)
     pad_id = backbone.tokenizer.pad_token_id
     labels = _labels(split, num_slots, desc)

@@ -104,8 +104,9 @@ class CharBackbone(TruncationWarnings, nn.Module):
     def ids(self, text: str) -> list[int]:
         return [self.index.get(ch, self.unknown) for ch in text]
 
-    @torch.no_grad()
-    def forward(self, texts: list[str]) -> Encoded:
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Character ids, mask and offsets, cut at max_length and padded, as FrozenBackbone.tokenize
+        gives them; warns when truncation cuts characters (see TruncationWarnings)."""
         limit = self.config.max_length
         self.truncated([len(t) for t in texts], limit)
         length = max(1, min(limit, max((len(t) for t in texts), default=1)))
@@ -118,6 +119,13 @@ class CharBackbone(TruncationWarnings, nn.Module):
             mask[b, :len(kept)] = 1
             offsets[b, :len(kept), 0] = torch.arange(len(kept))
             offsets[b, :len(kept), 1] = torch.arange(1, len(kept) + 1)
+        return {"input_ids": ids, "attention_mask": mask, "offset_mapping": offsets}
+
+    @torch.no_grad()
+    def forward(self, texts: list[str]) -> Encoded:
+        batch = self.tokenize(texts)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        length = ids.shape[1]
         device = self.positions.device
         symbols = self.unknown + 1
         one_hot = nn.functional.one_hot(ids, symbols).float()  # (B, L, V)
@@ -130,4 +138,4 @@ class CharBackbone(TruncationWarnings, nn.Module):
             columns.append(self.positions[:length].expand(len(texts), -1, -1))  # (B, L, P)
         states = torch.cat([c.to(device) for c in columns], -1)
         states = states * mask.to(device).unsqueeze(-1)  # padding stays zero
-        return Encoded(states, mask, offsets)
+        return Encoded(states, mask, batch["offset_mapping"])

@@ -428,6 +428,12 @@ def check_tracker_installed(t: TrainConfig) -> None:
 def _validate_backbone_path(b: BackboneConfig) -> None:
     """The built-in front ends (`chars`, `tiny:<kind>`) are checked here, before any data are
     generated; hub ids and folders are checked when the backbone loads."""
+    # A revision picks a commit of a hub repository; a folder's files (or a package's, a built-in
+    # front end's) are used as they are, and transformers ignores it there without a word.
+    if b.revision is not None and (b.path in NOT_PATHS or b.path.startswith(("chars:", "pypi:", "tiny:", "/", ".", "~"))):
+        raise ConfigError(f"backbone.revision={b.revision} picks a commit of a hub model, and backbone.path={b.path} is "
+                          f"no hub id: its files are used as they are. Set backbone.revision=null, or backbone.path to "
+                          f"a hub id")
     if b.path == "chars" or b.path.startswith("chars:"):
         from hybrid.char_backbone import ngram_order  # imported here: reading a config need not load torch
 
@@ -435,6 +441,14 @@ def _validate_backbone_path(b: BackboneConfig) -> None:
         if b.lora is not None:
             raise ConfigError(f"backbone.lora needs a transformer backbone; backbone.path={b.path} has no weights to "
                               f"adapt: set backbone.lora=null or choose a transformer backbone")
+        # No layers, weights or precision to choose: these changed nothing, and a run named them as if they had.
+        unused = [key for key in ("layer", "dtype", "quantization", "gguf_file") if getattr(b, key) != getattr(BackboneConfig, key)]
+        if unused:
+            given = ", ".join(f"backbone.{key}={getattr(b, key)}" for key in unused)
+            default = " ".join(f"backbone.{key}={'null' if getattr(BackboneConfig, key) is None else getattr(BackboneConfig, key)}"
+                               for key in unused)
+            raise ConfigError(f"backbone.path={b.path} has no layers or weights, so {given} would change nothing: set "
+                              f"{default}, or choose a transformer backbone")
     if b.path.startswith("tiny:"):
         from hybrid.tiny_backbones import check_kind
 

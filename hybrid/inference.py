@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
 from eval.voting import tally
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import load_for
+from hybrid.backbone import load_for, same_layer
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, ConfigError, anchored, from_yaml, to_yaml
 from hybrid.data import answering_wording
@@ -170,7 +170,8 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
     found = trained_on.differences(init.record, backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
-    elif found is None and (anchored(trained.path), trained.layer) != (config.backbone.path, config.backbone.layer):
+    elif found is None and (anchored(trained.path) != config.backbone.path
+                            or not same_layer(trained.layer, config.backbone.layer, backbone)):
         source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
     return source
 

@@ -184,6 +184,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
             return dataclasses.asdict(v)
         if key == "backbone.path":  # a run saved before paths were anchored holds it relative (anchored here alike)
             v = anchored(v)
+        if key == "backbone.layer" and v in ("-1", "mean_last_1"):  # the last layer's states, as `last` gives
+            v = "last"  # (an index equal to the last needs the model's layer count, not loaded yet)
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]

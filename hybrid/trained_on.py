@@ -49,6 +49,8 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
     difference ([] for none); None when there is no record to compare with. The id (a path,
     which may move), dtype and max_length are not compared: the same weights give the same
     states, up to rounding or truncation, which warn on their own."""
+    from hybrid.backbone import same_layer  # imported here: hybrid.backbone imports hybrid.checkpoint, which imports this
+
     if trained is None:
         return None
     now, found = fingerprint(backbone), []
@@ -67,7 +69,8 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
                          f"(backbone.revision={was} loads that one)")
     if trained.get("tokenizer") not in (None, now.get("tokenizer")):
         found.append("its tokenizer is not the one trained with (or a newer tokenizers library saves it differently)")
-    if trained.get("layer") not in (None, now.get("layer")):
+    # A record from before layers were keyed by their span may spell the same one otherwise (-1 for last).
+    if trained.get("layer") is not None and not same_layer(str(trained["layer"]), str(now.get("layer")), backbone):
         found.append(f"backbone.layer is {now.get('layer')}, trained on {trained['layer']}")
     return found
 

@@ -137,6 +137,26 @@ def test_any_change_the_states_depend_on_gives_a_new_entry(tiny_backbone, tmp_pa
     assert cache_path(retokenized, split, tmp_path) != base
 
 
+def test_spellings_of_one_layer_share_an_entry_and_are_no_transfer(tiny_backbone, tmp_path):
+    """The tiny BERT has 2 layers: last, -1, mean_last_1 and 2 all pick its output. Keyed by the
+    spelling, each embedded and stored the same states again, and weights trained at `last`
+    scored at `-1` were warned about as trained on other states."""
+    from hybrid.trained_on import differences
+
+    task, split = puzzles()
+    path = tiny_backbone("bert")
+    last = backbone_at(path)
+    assert last.fingerprint["layer"] == "last"  # the default's key is unchanged: existing entries stay valid
+    for same in ("-1", "mean_last_1", "2"):
+        now = backbone_at(path, f"backbone.layer={same}")
+        assert cache_path(now, split, tmp_path) == cache_path(last, split, tmp_path), same
+        assert differences(last.fingerprint, now) == [], same
+        assert differences(last.fingerprint | {"layer": same}, last) == [], same  # a record spelled so before
+    assert cache_path(backbone_at(path, "backbone.layer=-2"), split, tmp_path) == \
+        cache_path(backbone_at(path, "backbone.layer=1"), split, tmp_path)
+    assert differences(last.fingerprint, backbone_at(path, "backbone.layer=1")) == ["backbone.layer is 1, trained on last"]
+
+
 def test_the_character_front_ends_cut_is_part_of_the_key(tmp_path):
     """`chars` has no fingerprint of its own: its identity and max_length name its states, so a
     run that cuts texts shorter must not read the entry of uncut ones (nor the reverse)."""
@@ -573,6 +593,52 @@ def test_truncation_is_reported_once_per_split_with_its_totals(tiny_backbone, tm
         with pytest.warns(UserWarning) as seen:
             token_split(backbone, split, 1, "train")
         assert [str(w.message) for w in seen] == expected
+
+
+@pytest.mark.parametrize("front_end", ["bert", "chars"])
+def test_puzzles_whose_answer_slots_truncation_cut_off_are_counted(tiny_backbone, tmp_path, front_end):
+    """A slot past the cut overlaps no kept token, so span pooling gives it no state: the warning
+    said only how many tokens were cut, and such puzzles trained and scored on slots they cannot see."""
+    from hybrid.backbone import load_backbone
+
+    # 8 texts of 20 characters cut at 12 tokens; in 3 the second slot sits at the end, past the cut
+    split = Dataset.from_list([{"question": "x" * 20, "slot_spans": [[0, 1], [18 if i < 3 else 2, 19 if i < 3 else 3]],
+                                "labels": [0, 0]} for i in range(8)])
+    path = tiny_backbone("bert") if front_end == "bert" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}", "backbone.max_length=12",
+                                          "backbone.batch_size=2"]).backbone)
+    said = "In 3 of these puzzles answer slots fell past the cut: those slots get no tokens"
+    with pytest.warns(UserWarning, match=said):
+        states = embed_split(backbone, split, 2, tmp_path, "train")
+    assert [int((states[i][2] == 1).sum()) for i in range(8)] == [0] * 3 + [1] * 5  # no token of the cut slot
+    with pytest.warns(UserWarning, match=said):  # read from the cache: said again
+        embed_split(backbone, split, 2, tmp_path, "train")
+    if front_end == "bert":
+        with pytest.warns(UserWarning, match=said):
+            token_split(backbone, split, 2, "train")
+
+
+@pytest.mark.parametrize("front_end", ["bert", "chars"])
+def test_without_the_cache_truncation_is_said_once_with_the_splits_totals(tiny_backbone, tmp_path, front_end):
+    """backbone.cache=false warned batch by batch: each warning told one batch's cut, and Python
+    shows a repeated message once (with texts of one length, only the first batch's was seen)."""
+    from hybrid.backbone import load_backbone
+
+    split = Dataset.from_list([{"question": "x" * (10 + i), "slot_spans": [[0, 1], [9 + i, 10 + i]], "labels": [0, 0]}
+                               for i in range(16)])
+    path = tiny_backbone("bert") if front_end == "bert" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}", "backbone.max_length=12",
+                                          "backbone.batch_size=4"]).backbone)
+    with pytest.warns(UserWarning) as cached:
+        embed_split(backbone, split, 2, tmp_path, "train")
+    with pytest.warns(UserWarning) as seen:
+        live = LiveStates(backbone, split, 2, "train")
+        for _ in range(2):  # two epochs
+            for _ in torch.utils.data.DataLoader(live, batch_size=4, shuffle=True):
+                pass
+    said = [str(w.message) for w in seen if "truncated" in str(w.message)]
+    assert said == [str(w.message) for w in cached if "truncated" in str(w.message)]  # what the cache says
+    assert len(said) == 1 and "answer slots fell past the cut" in said[0]
 
 
 def test_keep_gb_never_keeps_an_older_entry_in_place_of_a_newer_one():

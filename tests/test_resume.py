@@ -340,6 +340,19 @@ def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_direc
         check_resume_settings(tmp_path / "step", config)
 
 
+def test_a_resume_may_spell_the_last_layer_otherwise(small_config, tmp_path):
+    """-1 and mean_last_1 pick the states `last` picks: no other settings, nothing to refuse."""
+    from hybrid.config import to_yaml
+    from hybrid.run_folder import check_resume_settings
+
+    (tmp_path / "step").mkdir()
+    (tmp_path / "step" / "config.yaml").write_text(to_yaml(small_config()))
+    for same in ("-1", "mean_last_1"):
+        check_resume_settings(tmp_path / "step", small_config(f"backbone.layer={same}"))
+    with pytest.raises(CheckpointMismatch, match=r"backbone.layer=-2 \(the checkpoint's run: last\)"):
+        check_resume_settings(tmp_path / "step", small_config("backbone.layer=-2"))
+
+
 def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config, monkeypatch, tmp_path):
     """A changed learning rate, or a run folder with no checkpoint, is known from the files alone:
     the run stops before it builds data and embeds it (minutes on a cold cache)."""
