@@ -19,11 +19,10 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, print_table, write_json
+from common import at_least_zero, built_first, positive, print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (0 batches has no median)
 
 
 def read_ms(dataset, batch_size: int, batches: int) -> float:

@@ -20,11 +20,10 @@ import statistics
 import time
 from argparse import Namespace
 
-from common import at_least_zero, print_table, setup, sync, write_json
+from common import at_least_zero, positive, print_table, setup, sync, write_json
 from reasoner_step import Step
 
 import torch  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 
 def make_variants(args, device: torch.device) -> dict:

@@ -40,12 +40,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from common import at_least_zero, machine, duration, write_json  # noqa: E402
+from common import at_least_zero, duration, machine, positive, write_json  # noqa: E402
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (else every run fails, after the data is built)
 from hybrid.train import train  # noqa: E402
 
 VARIANTS = {

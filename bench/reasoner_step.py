@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 from contextlib import nullcontext
 
-from common import at_least_zero, mib, median_ms, peak_bytes, print_table, saved_tensor_bytes, setup, write_json
+from common import at_least_zero, median_ms, mib, peak_bytes, positive, print_table, saved_tensor_bytes, setup, write_json
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 from reasoner import TRM, TinyNet, halting_loss, stablemax_cross_entropy  # noqa: E402
 

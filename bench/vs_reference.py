@@ -30,13 +30,12 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, print_table, setup, write_json
+from common import at_least_zero, built_first, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Subset, TensorDataset  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (--warmup 0 divided by zero, after ours had trained)
 
 
 # ---------------------------------------------------------------------------------------------
