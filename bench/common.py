@@ -54,6 +54,14 @@ def duration(value: str) -> float:
     return seconds
 
 
+def heads_divide(parser: argparse.ArgumentParser, args, flag: str, widths: list[int]) -> None:
+    """With `--mixer attention`, `--heads` must divide each width `flag` names: else an argparse error
+    naming both, before any slow work, not the attention net's ValueError when that width's turn came."""
+    for width in widths:
+        if args.mixer == "attention" and width % args.heads:
+            parser.error(f"--heads {args.heads} must divide {flag} {width} (attention mixer)")
+
+
 def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dict:
     """{item: build(item)} for every item named by `flag`, all before any slow work: a bad one is an
     argparse error naming it, not a traceback when its turn comes, after the ones before it ran."""
