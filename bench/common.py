@@ -45,13 +45,23 @@ def at_least_zero(value: str) -> int:
 
 def duration(value: str) -> float:
     """argparse type for a duration: a number > 0 (0 or less would time or train nothing)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds < math.inf:
+    if not 0 < _number(value) < math.inf:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number > 0")
-    return seconds
+    return float(value)
+
+
+def duration_or_zero(value: str) -> float:
+    """argparse type for a duration where 0 means something (none: at once); a negative one means nothing."""
+    if not 0 <= _number(value) < math.inf:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number >= 0")
+    return float(value)
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
 
 
 def heads_divide(parser: argparse.ArgumentParser, args, flag: str, widths: list[int]) -> None:

@@ -387,6 +387,23 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
     assert rows[1]["status"] == "failed" and "budget" in rows[1]["error"]
 
 
+@pytest.mark.parametrize("flag,value,rule", [("--budget-seconds", "0", "> 0"), ("--budget-seconds", "-5", "> 0"),
+                                             ("--budget-seconds", "nan", "> 0"), ("--grace", "-1", ">= 0"),
+                                             ("--grace", "inf", ">= 0")])
+def test_gpu_check_refuses_a_budget_or_grace_that_means_nothing(tmp_path, monkeypatch, capsys, flag, value, rule):
+    """--budget-seconds 0 or below skipped every check and wrote a JSON of skipped rows; nan was no
+    budget at all; --grace -1 stopped each check as it started, inf was setitimer's OverflowError.
+    --grace 0 stays: stop a running check at the budget itself."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--device", "cpu", "--budget-seconds", "60", flag, value, "--work-dir", str(tmp_path),
+                        "--out", str(tmp_path / "gpu_check.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '{value}' is not a number {rule}" in capsys.readouterr().err
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
