@@ -485,6 +485,19 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
     assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
 
 
+def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """A batch over half the training split (one untimed batch, then timed ones) left the timed
+    read without a batch: StopIteration, a traceback after the split had been embedded."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before the batch size was checked"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batch-size", "33", "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert ("error: --tasks sudoku: --batch-size 33 needs a training split of at least 66 puzzles (one untimed "
+            "batch, then timed ones); it holds 64") in capsys.readouterr().err
+
+
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
     import backbone_cache
