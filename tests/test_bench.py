@@ -648,6 +648,19 @@ def test_attention_heads_must_divide_the_width_before_anything_is_timed(tmp_path
     assert f"error: {message} (attention mixer)" in capsys.readouterr().err
 
 
+def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path, monkeypatch, capsys):
+    """`--task-set sudoku:size=4 --task-set sudoku:size=6` ran 6x6 without a word (the last won)."""
+    import puzzle_suite
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran with one of the two settings"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", "sudoku:size=4", "--task-set",
+                           "sudoku:wordings=[0]", "--task-set", "sudoku:size=6", "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert ("error: --task-set sets sudoku:size twice (sudoku:size=4, sudoku:size=6); give each setting once"
+            in capsys.readouterr().err)
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
