@@ -129,9 +129,8 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common import at_least_zero, built_first
+    from common import at_least_zero, built_first, positive
 
-    from hybrid.solve import positive
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")

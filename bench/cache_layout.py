@@ -19,11 +19,10 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, print_table, write_json
+from common import at_least_zero, built_first, positive, print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (0 batches has no median)
 
 
 def read_ms(dataset, batch_size: int, batches: int) -> float:
@@ -45,15 +44,26 @@ def config_for(task_name: str, args):
     return load_config([f"task={task_name}", f"backbone={args.backbone}", f"train.data_dir={args.data_dir}", *args.set])
 
 
-def measure(task_name: str, args) -> dict:
+def training_split(task_name: str, args) -> tuple:
+    """(config, task, training split), the split built (or read) before any task is embedded: its
+    size is only known then (a QA file's sizes are upper limits), and each read needs two batches."""
     from eval.tasks import make_task
-    from hybrid.backbone import load_for
-    from hybrid.cache import CachedStates, cache_path, embed_split, metadata_path
+    from hybrid.config import ConfigError
     from hybrid.data import build_splits
 
     config = config_for(task_name, args)
     task = make_task(config.task)
     split = build_splits(task, config.task, config.train.seed, config.train.data_dir)["train"]
+    if len(split) < 2 * args.batch_size:
+        raise ConfigError(f"--batch-size {args.batch_size} needs a training split of at least {2 * args.batch_size} "
+                          f"puzzles (one untimed batch, then timed ones); it holds {len(split)}")
+    return config, task, split
+
+
+def measure(task_name: str, args, config, task, split) -> dict:
+    from hybrid.backbone import load_for
+    from hybrid.cache import CachedStates, cache_path, embed_split, metadata_path
+
     backbone = load_for(config, task)
     path = cache_path(backbone, split, config.train.data_dir)
     labels = embed_split(backbone, split, task.num_slots, config.train.data_dir, "train").labels  # embeds unless cached
@@ -63,7 +73,7 @@ def measure(task_name: str, args) -> dict:
     stored = CachedStates(torch.load(path, weights_only=True), labels)
     padded = TensorDataset(*stored[:])  # every puzzle padded to the split's longest: the layout before
     padded_bytes = sum(t.numel() * t.element_size() for t in padded.tensors[:3])  # states, mask, token_slot
-    batches = max(1, min(args.batches, len(stored) // args.batch_size - 1))
+    batches = min(args.batches, len(stored) // args.batch_size - 1)  # >= 1: training_split checked
     return {"task": task_name, "backbone": args.backbone, "puzzles": about["puzzles"],
             "mean_tokens": about["tokens"] / about["puzzles"], "longest_tokens": about["longest"],
             "entry_mib": path.stat().st_size / 2**20, "padded_mib": padded_bytes / 2**20,
@@ -81,12 +91,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
     parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
     args = parser.parse_args(argv)
-    from eval.tasks import make_task
-
-    built_first(parser, "--tasks", args.tasks, lambda name: make_task(config_for(name, args).task))
+    splits = built_first(parser, "--tasks", args.tasks, lambda name: training_split(name, args))
     if args.threads:  # 0 leaves torch's default, as in the other benches
         torch.set_num_threads(args.threads)
-    rows = [measure(name, args) for name in args.tasks]
+    rows = [measure(name, args, *splits[name]) for name in args.tasks]
     print_table("embedding cache: stored layout (no padding) vs every puzzle padded to the split's longest",
                 ["task", "backbone", "puzzles", "tokens mean / longest", "entry MiB", "padded MiB", "smaller",
                  "read ms/batch", "padded read ms/batch"],

@@ -30,12 +30,14 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_leaves  # noqa: E402
 
+from hybrid.solve import positive  # noqa: E402, F401  (the bench scripts' argparse types are all here)
+
 RESULTS = ROOT / "bench" / "results"
 
 
 def at_least_zero(value: str) -> int:
     """argparse type for a count where 0 means something (none, or all); a negative one means nothing.
-    Counts that must be >= 1 take hybrid.solve.positive."""
+    Counts that must be >= 1 take `positive` (hybrid.solve's, imported above)."""
     if not value.lstrip("-").isdigit() or int(value) < 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
     return int(value)
@@ -43,13 +45,31 @@ def at_least_zero(value: str) -> int:
 
 def duration(value: str) -> float:
     """argparse type for a duration: a number > 0 (0 or less would time or train nothing)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds < math.inf:
+    if not 0 < _number(value) < math.inf:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number > 0")
-    return seconds
+    return float(value)
+
+
+def duration_or_zero(value: str) -> float:
+    """argparse type for a duration where 0 means something (none: at once); a negative one means nothing."""
+    if not 0 <= _number(value) < math.inf:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number >= 0")
+    return float(value)
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
+def heads_divide(parser: argparse.ArgumentParser, args, flag: str, widths: list[int]) -> None:
+    """With `--mixer attention`, `--heads` must divide each width `flag` names: else an argparse error
+    naming both, before any slow work, not the attention net's ValueError when that width's turn came."""
+    for width in widths:
+        if args.mixer == "attention" and width % args.heads:
+            parser.error(f"--heads {args.heads} must divide {flag} {width} (attention mixer)")
 
 
 def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dict:

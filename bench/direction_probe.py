@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from common import at_least_zero, print_table, setup, write_json
+from common import at_least_zero, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 
@@ -26,7 +26,6 @@ from eval.tasks.sorting import WORDINGS, Sorting  # noqa: E402
 from hybrid.backbone import load_backbone  # noqa: E402
 from hybrid.cache import token_slots  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (0 samples: nothing to probe)
 
 
 def pooled_phrases(backbone, task: Sorting, wordings: list[int], samples: int, rng: random.Random):

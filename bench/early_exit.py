@@ -19,13 +19,12 @@ import argparse
 import sys
 import time
 
-from common import print_table, setup, write_json
+from common import positive, print_table, setup, write_json
 
 from hybrid.checkpoint import CheckpointError  # noqa: E402
 from hybrid.config import ConfigError  # noqa: E402
 from hybrid.data import build_splits, examples  # noqa: E402
 from hybrid.inference import Hybrid  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (0 puzzles divides by zero)
 
 
 def run(solver: Hybrid, puzzles, fixed_steps: bool, batch_size: int) -> dict:

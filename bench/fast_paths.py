@@ -20,11 +20,10 @@ import statistics
 import time
 from argparse import Namespace
 
-from common import at_least_zero, print_table, setup, sync, write_json
+from common import at_least_zero, heads_divide, positive, print_table, setup, sync, write_json
 from reasoner_step import Step
 
 import torch  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 
 def make_variants(args, device: torch.device) -> dict:
@@ -48,17 +47,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--batch", type=positive, default=64)
     parser.add_argument("--slots", type=positive, default=36)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=positive, default=128)
+    parser.add_argument("--layers", type=positive, default=2)
     parser.add_argument("--mixer", default="mlp", choices=["mlp", "attention"])
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--T", type=int, default=2)
-    parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("--heads", type=positive, default=4)
+    parser.add_argument("--T", type=positive, default=2)
+    parser.add_argument("--n", type=positive, default=3)
     parser.add_argument("--variants", nargs="+", default=["compile", "bf16"], choices=["compile", "bf16"])
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=at_least_zero, default=2)
     parser.add_argument("--rounds", type=positive, default=6)
     parser.add_argument("--out", help="JSON path (default bench/results/fast_paths.json)")
     args = parser.parse_args(argv)
+    heads_divide(parser, args, "--hidden", [args.hidden])
     device = setup(args.device, args.threads)
 
     variants = make_variants(args, device)

@@ -17,11 +17,10 @@ import argparse
 import random
 import time
 
-from common import built_first, print_table, write_json
+from common import built_first, positive, print_table, write_json
 
 from eval.tasks import make_task  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (a split of 0 or fewer puzzles prices nothing)
 
 # family:override,override ... (the task preset's settings, then these); the default task first
 SETTINGS = ["sudoku:size=6", "sudoku:size=4", "sudoku:size=9", "sudoku:size=9,givens=25", "maze", "maze:size=15",

@@ -54,7 +54,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, at_least_zero, print_table, write_json
+from common import ROOT, at_least_zero, duration, duration_or_zero, print_table, write_json
 
 import torch  # noqa: E402
 
@@ -456,9 +456,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--size", choices=list(TRAIN), help="tiny (default on the CPU) or small (default on CUDA)")
-    parser.add_argument("--budget-seconds", type=float, help="start no check after this many seconds")
-    parser.add_argument("--grace", type=float, default=GRACE,
-                        help="seconds past the budget after which a check still running is stopped")
+    parser.add_argument("--budget-seconds", type=duration, help="start no check after this many seconds")
+    parser.add_argument("--grace", type=duration_or_zero, default=GRACE,
+                        help="seconds past the budget after which a check still running is stopped (0: at the budget)")
     parser.add_argument("--only", nargs="+", choices=CHECKS, metavar="CHECK", help="run these checks only")
     parser.add_argument("--skip", nargs="+", default=[], choices=CHECKS, metavar="CHECK", help="leave these out")
     parser.add_argument("--minilm", help="MiniLM's backbone.path (default: the package, else .whl/minilm-fp16); "

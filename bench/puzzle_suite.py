@@ -40,12 +40,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from common import at_least_zero, machine, duration, write_json  # noqa: E402
+from common import at_least_zero, duration, machine, positive, write_json  # noqa: E402
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
 from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (else every run fails, after the data is built)
 from hybrid.train import train  # noqa: E402
 
 VARIANTS = {
@@ -172,6 +171,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work-dir", default="runs/puzzle_suite")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
     args = parser.parse_args(argv)
+    settings = [entry.partition("=")[0].strip() for entry in args.task_set]  # FAMILY:KEY
+    for key in dict.fromkeys(settings):  # a key set twice: else the last one won without a word
+        twice = [entry for entry, setting in zip(args.task_set, settings) if setting == key]
+        if len(twice) > 1:
+            parser.error(f"--task-set sets {key} twice ({', '.join(twice)}); give each setting once")
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 from contextlib import nullcontext
 
-from common import at_least_zero, mib, median_ms, peak_bytes, print_table, saved_tensor_bytes, setup, write_json
+from common import (at_least_zero, heads_divide, median_ms, mib, peak_bytes, positive, print_table,
+                    saved_tensor_bytes, setup, write_json)
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (a count of 0 would time nothing)
 
 from reasoner import TRM, TinyNet, halting_loss, stablemax_cross_entropy  # noqa: E402
 
@@ -93,22 +93,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--batch", type=positive, default=32)
     parser.add_argument("--slots", type=positive, default=36, help="answer slots (36: 6x6 Sudoku, 81: 9x9)")
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--layers", type=positive, default=2)
     parser.add_argument("--mixer", default="mlp", choices=["mlp", "attention"])
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--base", type=int, nargs=3, default=[2, 3, 64], metavar=("T", "n", "HIDDEN"),
+    parser.add_argument("--heads", type=positive, default=4)
+    parser.add_argument("--base", type=positive, nargs=3, default=[2, 3, 64], metavar=("T", "n", "HIDDEN"),
                         help="the setting each sweep starts from")
-    parser.add_argument("--T", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--n", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--T", type=positive, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--n", type=positive, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--hidden", type=positive, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--warmup", type=at_least_zero, default=2)
     parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
     parser.add_argument("--out", help="JSON path (default bench/results/reasoner_step.json)")
     args = parser.parse_args(argv)
-    device = setup(args.device, args.threads)
     T0, n0, h0 = args.base
+    heads_divide(parser, args, "--base HIDDEN", [h0])
+    heads_divide(parser, args, "--hidden", args.hidden)
+    device = setup(args.device, args.threads)
 
     sweeps = {
         "T": [measure(args, T, n0, h0, device) for T in args.T],

@@ -21,11 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, at_least_zero, print_table, setup, write_json
+from common import RESULTS, ROOT, at_least_zero, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
-from hybrid.solve import positive  # noqa: E402
 
 # The quick run trained when no run folder is given: 90 s of 4x4 Sudoku on the character front
 # end. It checks the pipeline; the curve worth reading comes from a real run (--run).

@@ -30,13 +30,12 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, print_table, setup, write_json
+from common import at_least_zero, built_first, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Subset, TensorDataset  # noqa: E402
-from hybrid.solve import positive  # noqa: E402  (--warmup 0 divided by zero, after ours had trained)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,12 +304,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-size", type=positive, default=6000)
     parser.add_argument("--test-size", type=positive, default=1000, help="held-out puzzles for the final evaluation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="generated puzzles are cached here")
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=positive, default=64)
+    parser.add_argument("--layers", type=positive, default=2)
     parser.add_argument("--expansion", type=float, default=4.0)
-    parser.add_argument("--n", type=int, default=3)
-    parser.add_argument("--T", type=int, default=2)
-    parser.add_argument("--N-sup", dest="N_sup", type=int, default=6)
+    parser.add_argument("--n", type=positive, default=3)
+    parser.add_argument("--T", type=positive, default=2)
+    parser.add_argument("--N-sup", dest="N_sup", type=positive, default=6)
     parser.add_argument("--batch", type=positive, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)

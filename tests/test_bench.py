@@ -387,6 +387,23 @@ def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_pa
     assert rows[1]["status"] == "failed" and "budget" in rows[1]["error"]
 
 
+@pytest.mark.parametrize("flag,value,rule", [("--budget-seconds", "0", "> 0"), ("--budget-seconds", "-5", "> 0"),
+                                             ("--budget-seconds", "nan", "> 0"), ("--grace", "-1", ">= 0"),
+                                             ("--grace", "inf", ">= 0")])
+def test_gpu_check_refuses_a_budget_or_grace_that_means_nothing(tmp_path, monkeypatch, capsys, flag, value, rule):
+    """--budget-seconds 0 or below skipped every check and wrote a JSON of skipped rows; nan was no
+    budget at all; --grace -1 stopped each check as it started, inf was setitimer's OverflowError.
+    --grace 0 stays: stop a running check at the budget itself."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--device", "cpu", "--budget-seconds", "60", flag, value, "--work-dir", str(tmp_path),
+                        "--out", str(tmp_path / "gpu_check.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '{value}' is not a number {rule}" in capsys.readouterr().err
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
@@ -468,6 +485,19 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
     assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
 
 
+def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """A batch over half the training split (one untimed batch, then timed ones) left the timed
+    read without a batch: StopIteration, a traceback after the split had been embedded."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before the batch size was checked"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batch-size", "33", "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert ("error: --tasks sudoku: --batch-size 33 needs a training split of at least 66 puzzles (one untimed "
+            "batch, then timed ones); it holds 64") in capsys.readouterr().err
+
+
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
     import backbone_cache
@@ -524,10 +554,14 @@ def tiny(tmp_path) -> dict:
             "cache_layout": ["--tasks", "sudoku", "--backbone", "chars", "--data-dir", str(tmp_path), "--set",
                              "task.size=4", "task.train_size=64", "task.test_size=8", "--batches", "1", "--batch-size", "8"],
             "direction_probe": ["--backbones", "chars", "--threads", "1"],
+            "fast_paths": ["--batch", "2", "--slots", "4", "--hidden", "8", "--variants", "bf16", "--warmup", "1",
+                           "--rounds", "1"],
             "generation": ["--seconds", "0", "--only", "sudoku:size=4"],
             "puzzle_suite": ["--families", "sudoku", "--variants", "no_backbone", "--steps", "1", "--time-limit", "1",
                              "--train-size", "32", "--test-size", "8", "--batch-size", "16", "--hidden", "16",
                              "--work-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path)],
+            "reasoner_step": ["--batch", "2", "--slots", "4", "--base", "1", "1", "8", "--T", "1", "--n", "1",
+                              "--hidden", "8", "--warmup", "1", "--iters", "1"],
             "test_time_compute": ["--run", str(tmp_path / "nope")],
             "vs_reference": ["--sizes", "4", "--seconds", "0", "--speed-batches", "0", "--train-size", "64",
                              "--test-size", "8", "--eval-size", "8", "--batch", "8", "--hidden", "16", "--warmup", "1",
@@ -572,6 +606,59 @@ def test_puzzle_suite_refuses_a_duration_of_nothing_before_running(tmp_path, cap
         puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], flag, value, "--out", str(tmp_path / "out.json")])
     assert exit_.value.code == 2
     assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script,flag,values", [
+    *[("reasoner_step", flag, ["0"]) for flag in ("--layers", "--heads", "--T", "--n", "--hidden")],
+    ("reasoner_step", "--base", ["1", "1", "0"]), ("reasoner_step", "--warmup", ["-1"]),
+    *[("fast_paths", flag, ["0"]) for flag in ("--hidden", "--layers", "--heads", "--T", "--n")],
+    ("fast_paths", "--warmup", ["-1"]),
+    *[("vs_reference", flag, ["0"]) for flag in ("--hidden", "--layers", "--n", "--T", "--N-sup")]])
+def test_model_sizes_refuse_a_count_that_means_nothing_before_running(tmp_path, capsys, script, flag, values):
+    """0 or fewer layers built a net of no blocks and timed it; --hidden 0 or --heads 0 was a torch
+    traceback (after the sweeps before it had run); vs_reference's reached the config check only
+    when ours was built, a ConfigError traceback; --warmup -1 warmed nothing without a word."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(script).main([*tiny(tmp_path)[script], flag, *values, "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2
+    at_least = "0" if values[-1] == "-1" else "1"
+    assert f"{flag}: '{values[-1]}' is not a whole number >= {at_least}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script,argv,message", [
+    ("reasoner_step", ["--hidden", "9", "8", "--base", "1", "1", "9"], "--heads 3 must divide --hidden 8"),
+    ("reasoner_step", ["--hidden", "9", "--base", "1", "1", "8"], "--heads 3 must divide --base HIDDEN 8"),
+    ("fast_paths", ["--hidden", "8"], "--heads 3 must divide --hidden 8")])
+def test_attention_heads_must_divide_the_width_before_anything_is_timed(tmp_path, monkeypatch, capsys, script,
+                                                                        argv, message):
+    """A width the heads do not divide was the attention net's ValueError, raised when a net of
+    that width was built: in reasoner_step after the sweeps before it had been timed."""
+    import importlib
+
+    bench = importlib.import_module(script)
+    for slow in ("measure", "make_variants"):
+        if hasattr(bench, slow):
+            monkeypatch.setattr(bench, slow, lambda *a: pytest.fail("timed before the heads were checked"))
+    with pytest.raises(SystemExit) as exit_:
+        bench.main([*tiny(tmp_path)[script], "--mixer", "attention", "--heads", "3", *argv,
+                    "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2
+    assert f"error: {message} (attention mixer)" in capsys.readouterr().err
+
+
+def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path, monkeypatch, capsys):
+    """`--task-set sudoku:size=4 --task-set sudoku:size=6` ran 6x6 without a word (the last won)."""
+    import puzzle_suite
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran with one of the two settings"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", "sudoku:size=4", "--task-set",
+                           "sudoku:wordings=[0]", "--task-set", "sudoku:size=6", "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert ("error: --task-set sets sudoku:size twice (sudoku:size=4, sudoku:size=6); give each setting once"
+            in capsys.readouterr().err)
 
 
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
