@@ -155,7 +155,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
         trained_before = run_folder.splits_resumed(loaded, splits.folder, accelerator.is_main_process)
-        state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
+        state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
         (state.out_dir / "config.yaml").write_text(to_yaml(config))
