@@ -204,7 +204,7 @@ def write_text(path: Path, text: str) -> None:
 def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: int = 2,
          backbone_record: dict | None = None) -> Path:
     """Checkpoint `step` in output_dir/checkpoints, keeping the newest `keep`, with the record of
-    the backbone states the weights are trained on (hybrid.trained_on)."""
+    the backbone states the weights are trained on (hybrid.trained_on). Returns the folder written."""
     final = Path(output_dir) / "checkpoints" / f"{PREFIX}{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:

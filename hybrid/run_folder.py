@@ -338,7 +338,7 @@ class RunState:
         self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
         self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see train.finish)
         self.progress = checkpoint.Progress()
-        self.saved_step = None  # the batch whose checkpoint exists
+        self.saved = None  # (batch, folder) of the checkpoint that exists
         self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
 
     def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
@@ -352,8 +352,8 @@ class RunState:
 
     def save(self) -> Path:
         """Checkpoint the current state (once per batch, however many reasons ask)."""
-        if self.saved_step != self.progress.step:
-            checkpoint.save(self.accelerator, self.out_dir, self.progress.step, self.config,
-                            self.config.train.keep_checkpoints, self.backbone_record)
-            self.saved_step = self.progress.step
-        return self.out_dir / "checkpoints" / f"{checkpoint.PREFIX}{self.progress.step:08d}"
+        if self.saved is None or self.saved[0] != self.progress.step:
+            self.saved = self.progress.step, checkpoint.save(self.accelerator, self.out_dir, self.progress.step,
+                                                             self.config, self.config.train.keep_checkpoints,
+                                                             self.backbone_record)
+        return self.saved[1]

@@ -155,7 +155,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
         trained_before = run_folder.splits_resumed(loaded, splits.folder, accelerator.is_main_process)
-        state.saved_step = state.progress.step  # a resumed batch's checkpoint exists: keep it
+        state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
         (state.out_dir / "config.yaml").write_text(to_yaml(config))
@@ -264,7 +264,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     config = (args.config is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, args.config)
-    if args.print_config:  # like --help: nothing is built, generated or written
+    if args.print_config:  # like --help: nothing generated, loaded or written
+        make_task(config.task)  # but the family's own knob checks, as the run makes it: cheap, and a PuzzleError
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, one copy (not one per process)
             print(to_yaml(config), end="")
         sys.exit(0)
@@ -274,7 +275,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> None:
     try:
         config = parse_args(argv)
-    except ConfigError as err:
+    except (ConfigError, PuzzleError) as err:
         sys.exit(f"error: {err}")
     try:
         train(config)

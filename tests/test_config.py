@@ -270,6 +270,21 @@ def test_print_config_prints_what_the_run_would_save_and_builds_nothing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_print_config_refuses_a_task_setting_the_run_would_refuse(tmp_path, capsys):
+    """The family's own knob checks run when the task is built: --print-config printed `task.size=4`
+    for a maze (sizes are odd) and exited 0, while training stopped on it with one line."""
+    from hybrid.train import main
+
+    args = ["task=maze", "task.size=4", f"train.output_dir={tmp_path / 'run'}"]
+    with pytest.raises(SystemExit) as printed:
+        main([*args, "--print-config"])
+    assert printed.value.code == "error: maze size 4 must be odd and between 5 and 31 (rooms sit at odd coordinates)"
+    assert capsys.readouterr().out == "" and not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as trained:
+        main(args)
+    assert trained.value.code == printed.value.code
+
+
 def test_print_config_under_accelerate_launch_prints_once(monkeypatch, capsys):
     """`accelerate launch ... --print-config > run.yaml`: every process parses its arguments; only
     rank 0 prints, so the file holds one config (two copies repeat every key, which OmegaConf refuses)."""

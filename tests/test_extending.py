@@ -82,6 +82,13 @@ def test_a_family_of_your_own_trains_evaluates_and_solves_by_import_path(my_task
 @pytest.mark.parametrize("name, source, message", [
     ("missing_module:Task", None, "cannot import 'missing_module'.*PYTHONPATH"),
     ("families:Nope", "", "module 'families' has no 'Nope'"),
+    # A module that fails as it is imported: named with the file and line, not a raw traceback.
+    ("families:Typo", "import os\ndef f(:\n", r"task 'families:Typo': importing 'families' raised SyntaxError "
+     r"at .*families.py:2 \(invalid syntax\); fix that module"),
+    ("families:Raises", "x = 1\nx = 1 / 0\n", r"importing 'families' raised ZeroDivisionError at .*families.py:2 "
+     r"\(division by zero\); fix that module"),
+    ("families:Nope", "import os\nos.nope\n", r"raised AttributeError at .*families.py:2 \(module 'os' has no "
+     r"attribute 'nope'\)"),  # not "module 'families' has no 'Nope'"
     ("families:Thing", "class Thing: pass", "is not a Task subclass"),
     ("families:NoSchema", "from eval.tasks import Task\nclass NoSchema(Task): pass",
      "set `schema = <its config dataclass>` on NoSchema"),

@@ -464,6 +464,20 @@ def test_resuming_an_older_checkpoint_sets_the_newer_ones_aside(small_config, tm
     assert [c.name for c in checkpoint.checkpoints(out)] == ["step_00000004", "step_00000006"]  # the branch's own
 
 
+def test_the_state_names_the_folder_its_checkpoint_was_written_to(tmp_path, monkeypatch):
+    """RunState.save built the folder's path again by hand; it is what checkpoint.save returns."""
+    written = []
+
+    def save(accelerator, output_dir, step, *args):
+        written.append(tmp_path / "where_save_wrote" / str(step))
+        return written[-1]
+
+    monkeypatch.setattr(hybrid.run_folder.checkpoint, "save", save)
+    state = hybrid.run_folder.RunState(load_config([f"train.output_dir={tmp_path}"]), None, None, {"test": []}, {},
+                                       None, {})
+    assert state.save() == state.save() == tmp_path / "where_save_wrote" / "0" and len(written) == 1  # once a batch
+
+
 def test_a_non_finite_loss_right_after_resuming_keeps_the_checkpoint_it_resumed_from(small_config, monkeypatch, tmp_path):
     out = tmp_path / "run"
     train(small_config("train.steps=2"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import traceback
 
 from eval.tasks.arc import Arc, ArcConfig
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed
@@ -45,10 +46,17 @@ def family(name: str) -> tuple[type[Task], type]:
                           f"or module:Class for a family of your own (docs/extending.md)")
     module, _, attr = name.partition(":")
     try:
-        cls = getattr(importlib.import_module(module), attr)
+        imported = importlib.import_module(module)
     except ImportError as err:
         raise PuzzleError(f"task {name!r}: cannot import {module!r} ({err}); install it or put its folder "
                           f"on PYTHONPATH") from None
+    except Exception as err:  # a SyntaxError, or whatever the module raises as it runs
+        syntax = isinstance(err, SyntaxError)  # its traceback ends in importlib; the error names the place
+        where = (err.filename, err.lineno) if syntax else traceback.extract_tb(err.__traceback__)[-1][:2]
+        raise PuzzleError(f"task {name!r}: importing {module!r} raised {type(err).__name__} at {where[0]}:{where[1]} "
+                          f"({err.msg if syntax else err}); fix that module") from None
+    try:
+        cls = getattr(imported, attr)
     except AttributeError:
         raise PuzzleError(f"task {name!r}: module {module!r} has no {attr!r}") from None
     if not (isinstance(cls, type) and issubclass(cls, Task)):
