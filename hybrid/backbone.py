@@ -416,12 +416,12 @@ def layer_name(layer: str, num_layers: int) -> str:
     return str(span.start)
 
 
-def same_layer(a: str, b: str, backbone) -> bool:
-    """Whether backbone.layer `a` and `b` select the same states of `backbone` (one with no
-    layers, or a spelling it lacks, compares as written)."""
-    layers = getattr(backbone, "num_layers", None)
+def same_layer(a: str, b: str, num_layers: int | None) -> bool:
+    """Whether backbone.layer `a` and `b` select the same states of a backbone of `num_layers`
+    layers (None: one with no layers, or a count not known; then, or for a spelling it lacks,
+    they compare as written)."""
     try:
-        return a == b or (layers is not None and layer_name(a, layers) == layer_name(b, layers))
+        return a == b or (num_layers is not None and layer_name(a, num_layers) == layer_name(b, num_layers))
     except ConfigError:
         return False
 

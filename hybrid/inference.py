@@ -171,7 +171,7 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
     elif found is None and (anchored(trained.path) != config.backbone.path
-                            or not same_layer(trained.layer, config.backbone.layer, backbone)):
+                            or not same_layer(trained.layer, config.backbone.layer, trained_on.layers(backbone))):
         source += f"; a transfer: trained on {trained.path} layer {trained.layer}, not on this backbone"
     return source
 

@@ -32,7 +32,7 @@ import torch
 
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path
+from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path, same_layer
 from hybrid.config import Config, ConfigError, anchored, load_config
 from hybrid.data import examples
 from hybrid.folders import make_writable
@@ -185,12 +185,15 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         if key == "backbone.path":  # a run saved before paths were anchored holds it relative (anchored here alike)
             v = anchored(v)
         if key == "backbone.layer" and v in ("-1", "mean_last_1"):  # the last layer's states, as `last` gives
-            v = "last"  # (an index equal to the last needs the model's layer count, not loaded yet)
+            v = "last"  # (an index equal to the last needs the model's layer count: below)
         return list(v) if isinstance(v, (list, tuple)) else os.path.expanduser(v) if isinstance(v, str) else v
 
     changed = [key for key in FIXED_ON_RESUME if value(config, key) != value(saved, key)]
     if bool(config.train.ema) != bool(saved.train.ema):  # an EMA copy saved and none to load it into, or the reverse
         changed.append("train.ema")
+    if "backbone.layer" in changed and same_layer(config.backbone.layer, saved.backbone.layer,
+                                                  trained_on.recorded_layers(folder)):
+        changed.remove("backbone.layer")  # the last layer by its index, say, with the count the checkpoint recorded
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
     if "backbone.path" in changed and recorded_files(folder) is None and is_local_folder(saved.backbone.path):

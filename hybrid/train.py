@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 
 from eval.report import headline
 from eval.tasks import PuzzleError, make_task
-from hybrid import checkpoint, run_folder
+from hybrid import checkpoint, run_folder, trained_on
 from hybrid.backbone import load_for
-from hybrid.cache import backbone_inputs, fingerprint
+from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, check_batch_fits
 from hybrid.ema import make_ema
@@ -150,7 +150,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
-    state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, fingerprint(backbone))
+    state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, trained_on.record_of(backbone))
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)

@@ -24,6 +24,24 @@ from hybrid.cache import fingerprint
 FILE = "backbone.json"
 
 
+def layers(backbone) -> int | None:
+    """Its layer count; None for a front end without layers (the character baseline)."""
+    return getattr(backbone, "num_layers", None)
+
+
+def record_of(backbone) -> dict:
+    """What is saved beside weights trained on `backbone`: its fingerprint, and its layer count,
+    by which a resume that names the last layer by its index is the same run (the fingerprint,
+    the cache's key, leaves the count out: the layer's span says all the states depend on)."""
+    return fingerprint(backbone) | ({"num_layers": layers(backbone)} if layers(backbone) is not None else {})
+
+
+def recorded_layers(folder: Path) -> int | None:
+    """The layer count recorded with the weights in `folder`; None for one saved before counts were."""
+    count = (read(folder) or {}).get("num_layers")
+    return count if isinstance(count, int) else None
+
+
 def write(folder: Path, record: dict | None) -> None:
     if record is not None:
         (folder / FILE).write_text(json.dumps(record, indent=1))
@@ -70,7 +88,7 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
     if trained.get("tokenizer") not in (None, now.get("tokenizer")):
         found.append("its tokenizer is not the one trained with (or a newer tokenizers library saves it differently)")
     # A record from before layers were keyed by their span may spell the same one otherwise (-1 for last).
-    if trained.get("layer") is not None and not same_layer(str(trained["layer"]), str(now.get("layer")), backbone):
+    if trained.get("layer") is not None and not same_layer(str(trained["layer"]), str(now.get("layer")), layers(backbone)):
         found.append(f"backbone.layer is {now.get('layer')}, trained on {trained['layer']}")
     return found
 

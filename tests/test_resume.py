@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 import hybrid.run_folder
 import hybrid.supervision
 import hybrid.train
-from hybrid import checkpoint
+from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch
 from eval.tasks import PuzzleError
 from hybrid.config import ConfigError, load_config
@@ -351,6 +351,13 @@ def test_a_resume_may_spell_the_last_layer_otherwise(small_config, tmp_path):
         check_resume_settings(tmp_path / "step", small_config(f"backbone.layer={same}"))
     with pytest.raises(CheckpointMismatch, match=r"backbone.layer=-2 \(the checkpoint's run: last\)"):
         check_resume_settings(tmp_path / "step", small_config("backbone.layer=-2"))
+    # The last layer's own index needs the layer count: a checkpoint from before it was recorded cannot tell...
+    with pytest.raises(CheckpointMismatch, match=r"backbone.layer=2 \(the checkpoint's run: last\)"):
+        check_resume_settings(tmp_path / "step", small_config("backbone.layer=2"))
+    trained_on.write(tmp_path / "step", {"layer": "last", "num_layers": 2})  # ...one written now records it
+    check_resume_settings(tmp_path / "step", small_config("backbone.layer=2"))
+    with pytest.raises(CheckpointMismatch, match=r"backbone.layer=1 \(the checkpoint's run: last\)"):
+        check_resume_settings(tmp_path / "step", small_config("backbone.layer=1"))
 
 
 def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config, monkeypatch, tmp_path):
@@ -491,6 +498,7 @@ def test_a_non_finite_loss_right_after_resuming_keeps_the_checkpoint_it_resumed_
 def test_checkpoint_every_0_saves_at_the_end(small_config, tmp_path):
     train(small_config("train.steps=3", "train.checkpoint_every=0"))
     assert [c.name for c in checkpoint.checkpoints(tmp_path / "run")] == ["step_00000003"]
+    assert trained_on.read(tmp_path / "run" / "checkpoints" / "step_00000003")["num_layers"] == 2  # the tiny BERT's
 
 
 def test_resuming_with_a_changed_shape_is_a_config_error_and_moves_nothing(small_config, tmp_path):
