@@ -112,16 +112,15 @@ class TruncationWarnings:
             self._cut[2] += puzzles
 
     @contextmanager
-    def counting_truncation(self, desc: str = "", say: bool = True):
+    def counting_truncation(self, desc: str = ""):
         """Yields the running totals [tokens lost, texts cut, puzzles with answer slots cut] (the
-        cache keeps them with an entry). `say=False`: counted and not said (LiveStates says a
-        split's totals before its batches are embedded)."""
+        cache keeps them with an entry)."""
         self._cut = cut = [0, 0, 0]
         try:
             yield cut
         finally:
             self._cut = None
-        if say and cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
+        if cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
             warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
 
 

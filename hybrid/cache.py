@@ -339,28 +339,27 @@ class LiveStates(TorchDataset):
     share the CUDA backbone)."""
 
     def __init__(self, backbone, split: Dataset, num_slots: int, desc: str = ""):
-        self.backbone, self.split = backbone, split
-        self.labels = _labels(split, num_slots, desc)
-        # What max_length cuts is said once, with the split's totals, as the cache says it. Said by
-        # each batch, it told that batch's cut only, and Python shows a repeated message once: with
-        # texts of one length (Sudoku's), a run heard of the first batch's cut and no more.
-        for _ in tokenized(backbone, split, desc):
-            pass
+        self.backbone = backbone
+        # Tokenized once, as for LoRA: the tokenizer never changes, and what max_length cuts is
+        # said once with the split's totals, as the cache says it (said by each batch, it told
+        # that batch's cut only, and Python shows a repeated message once).
+        self.tokens = token_split(backbone, split, num_slots, desc)
 
     def __len__(self) -> int:
-        return len(self.split)
+        return len(self.tokens)
 
     def __getitem__(self, i: int):
         return self.__getitems__([i])[0]
 
     @torch.no_grad()
     def __getitems__(self, indices: list[int]) -> list[tuple]:
-        rows = self.split[list(indices)]
-        with self.backbone.counting_truncation(say=False):  # said for the whole split already
-            encoded = self.backbone(rows["question"])
-        slots = batch_token_slots(encoded.offsets, rows["slot_spans"])
-        return [(encoded.states[k], encoded.mask[k].bool(), slots[k], self.labels[i], torch.tensor(i))
-                for k, i in enumerate(indices)]
+        ids, mask, token_slot, labels, index = self.tokens[list(indices)]
+        # Padded to the split's longest text; cut to the batch's, as tokenizing the batch alone
+        # pads it (padding is on the right, so the kept tokens' states are the same).
+        keep = mask.any(0).nonzero().squeeze(1)
+        ids, mask, token_slot = ids[:, keep], mask[:, keep], token_slot[:, keep]
+        states = self.backbone.states(ids, mask.long())
+        return [(states[k], mask[k], token_slot[k], labels[k], index[k]) for k in range(len(indices))]
 
 
 def tokenized(backbone, split: Dataset, desc: str = "", chunk: int = 1024):
@@ -382,7 +381,8 @@ def token_split(backbone, split: Dataset, num_slots: int, desc: str = "") -> Ten
         masks.append(batch["attention_mask"].bool())
         slots.append(token_slot)
     length = max(t.shape[1] for t in ids)
-    pad_id = backbone.tokenizer.pad_token_id
+    # The character front end has no tokenizer; its padding is 0 (any id would do: masked out).
+    pad_id = backbone.tokenizer.pad_token_id if hasattr(backbone, "tokenizer") else 0
     labels = _labels(split, num_slots, desc)
     return TensorDataset(torch.cat([_pad(t, length, pad_id) for t in ids]), torch.cat([_pad(t, length, False) for t in masks]),
                          torch.cat([_pad(t, length, -1) for t in slots]), labels, torch.arange(len(labels)))

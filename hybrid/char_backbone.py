@@ -124,7 +124,12 @@ class CharBackbone(TruncationWarnings, nn.Module):
     @torch.no_grad()
     def forward(self, texts: list[str]) -> Encoded:
         batch = self.tokenize(texts)
-        ids, mask = batch["input_ids"], batch["attention_mask"]
+        return Encoded(self.states(batch["input_ids"], batch["attention_mask"]), batch["attention_mask"],
+                       batch["offset_mapping"])
+
+    @torch.no_grad()
+    def states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, L, H) features of tokenized texts, as `FrozenBackbone.states` gives a layer's."""
         length = ids.shape[1]
         device = self.positions.device
         symbols = self.unknown + 1
@@ -135,7 +140,6 @@ class CharBackbone(TruncationWarnings, nn.Module):
         if self.order >= 3:
             columns.append(nn.functional.one_hot(trigram_buckets(ids, symbols), TRIGRAM_BUCKETS).float())  # (B, L, T)
         if self.with_positions:
-            columns.append(self.positions[:length].expand(len(texts), -1, -1))  # (B, L, P)
+            columns.append(self.positions[:length].expand(len(ids), -1, -1))  # (B, L, P)
         states = torch.cat([c.to(device) for c in columns], -1)
-        states = states * mask.to(device).unsqueeze(-1)  # padding stays zero
-        return Encoded(states, mask, batch["offset_mapping"])
+        return states * mask.to(device).unsqueeze(-1)  # padding stays zero

@@ -847,3 +847,30 @@ def test_a_folder_that_changes_while_it_is_measured_counts_what_is_left(tmp_path
     assert cache_cli.folder_size(folder) == 10
     monkeypatch.undo()
     assert cache_cli.folder_size(tmp_path / "no-such-folder") == 0
+
+
+@pytest.mark.parametrize("front_end", ["bert", "gpt2", "chars"])
+def test_without_the_cache_each_batch_runs_the_backbone_on_ids_tokenized_once(tiny_backbone, front_end):
+    """backbone.cache=false tokenized the whole split to count truncation, then each batch again;
+    the split's ids are now kept, and a batch cut to its longest text gives the states, mask and
+    token slots the backbone gives for those texts alone."""
+    from hybrid.backbone import load_backbone
+    from torch.utils.data import default_collate
+
+    from hybrid.cache import batch_token_slots
+
+    split = Dataset.from_list([{"question": "x y " * (3 + i % 5), "slot_spans": [[0, 1], [2, 3]], "labels": [0, 1]}
+                               for i in range(10)])
+    path = tiny_backbone(front_end) if front_end != "chars" else "chars"
+    backbone = load_backbone(load_config([f"backbone.path={path}"]).backbone)
+    live = LiveStates(backbone, split, 2, "train")
+    tokenize = backbone.tokenize
+    backbone.tokenize = lambda texts: pytest.fail("a batch was tokenized again")
+    for indices in ([0, 1], [7, 2, 5], [3]):
+        states, mask, token_slot, labels, index = default_collate(live.__getitems__(indices))
+        rows = split[indices]
+        batch = tokenize(rows["question"])
+        expected = backbone.states(batch["input_ids"], batch["attention_mask"])
+        assert torch.equal(mask, batch["attention_mask"].bool()) and torch.allclose(states, expected, atol=1e-6)
+        assert torch.equal(token_slot, torch.stack(batch_token_slots(batch["offset_mapping"], rows["slot_spans"])))
+        assert index.tolist() == indices and labels.tolist() == rows["labels"]
