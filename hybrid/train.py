@@ -266,6 +266,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     config = (args.config is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, args.config)
     if args.print_config:  # like --help: nothing generated, loaded or written
         make_task(config.task)  # but the family's own knob checks, as the run makes it: cheap, and a PuzzleError
+        check_tracker_installed(config.train)  # and the tracker's, as training's first step
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, one copy (not one per process)
             print(to_yaml(config), end="")
         sys.exit(0)

@@ -151,6 +151,8 @@ def test_a_tracker_that_is_not_installed_is_an_error_before_training(tmp_path, m
     with pytest.raises(SystemExit, match="^error: train.tracker=tensorboard: its package is not installed here; "
                                          "pip install tensorboard, or set train.tracker=null"):
         main(overrides)
+    with pytest.raises(SystemExit, match="^error: train.tracker=tensorboard: its package is not installed"):
+        main([*overrides, "--print-config"])  # printed and exited 0, for a config training refuses
     assert not (tmp_path / "run").exists()
     (tmp_path / "config.yaml").write_text(to_yaml(load_config(overrides)))
     assert from_yaml(tmp_path / "config.yaml").train.tracker == "tensorboard"  # evaluation needs no tracker
