@@ -20,8 +20,8 @@ INTRO = """# Performance
 
 Figures from the scripts in `bench/` (see [bench/README.md](../bench/README.md)). Regenerate
 this page after a re-run: `python bench/run_all.py && python bench/report.py --write`
-(`run_all` re-measures most sections; the end-to-end job, the fresh clone and the cache layout
-come from `main_job.py`, `fresh_clone.py` and `cache_layout.py`, run on their own).
+(`run_all` re-measures the sections it names in bench/README.md; the others come from their own
+script, run on its own with the command its section gives).
 Each section names the command and the machine. CPU timings taken while other jobs shared
 the cores are marked with the load average: compare rows within a table (the benches
 alternate what they compare), not figures across machines. With 2 torch threads on 2 busy
@@ -29,8 +29,10 @@ cores, OpenMP threads wait for each other and a step can take 10-50x its quiet t
 (`--threads 1` is steadier on a busy machine). The figures below were taken on 2026-11-23 on
 a 2-core AMD EPYC (AVX-512 bf16) with nothing else running, except where a section's load
 average or title says otherwise. Sessions land on different 2-core machines (earlier pages
-came from an Intel Xeon), so compare timings within a section. Memory figures and accuracies
-do not depend on the load.
+came from an Intel Xeon), so compare timings within a section. The sections whose figures came from
+other sessions (early exit, the default job, the embedding cache, the puzzle suite, the probe)
+name their machine as far as their JSON recorded it. Memory figures and accuracies do not depend
+on the load.
 """
 
 
@@ -218,12 +220,135 @@ def gpu_check(r: dict, folder: Path) -> str:
     return "\n".join(out)
 
 
+def recorded_where(r: dict, command: str) -> str:
+    """`where` for a JSON written before every bench recorded its command and machine (write_json):
+    the command the docs give for it, and what machine fields it kept, rather than a KeyError."""
+    m = r.get("machine", {})
+    if "command" in r and {"processor", "cpu_count", "torch_threads", "torch"} <= m.keys():
+        return where(r)
+    threads = m.get("torch_threads", m.get("threads"))
+    device = ", ".join(x for x in [m.get("gpu") or m.get("processor"), m.get("cpu_count") and f"{m['cpu_count']} cores",
+                                   threads and f"{threads} torch threads", m.get("torch") and f"torch {m['torch']}"] if x)
+    said = f"`{r['command']}`" if "command" in r else f"`{command}` (as the docs give it: the JSON predates recorded commands)"
+    return f"Command: {said}  \nMachine: {device or 'not recorded in the JSON'}."
+
+
+def backbone_cache(r: dict, folder: Path) -> str:
+    """From scratch (this JSON) and, when its JSON lies beside it, from the trained default-job models."""
+    points = [("from scratch", r, "python bench/backbone_cache.py --steps 5")]
+    trained = folder / "backbone_cache_trained.json"
+    if trained.exists():
+        points.append(("trained", json.loads(trained.read_text()),
+                       "python bench/backbone_cache.py --steps 5 --init minilm=runs/default smollm2=runs/smollm2 "
+                       "--out bench/results/backbone_cache_trained.json"))
+    rows = [[backbone, point, x["cached_puzzles_per_second"], x["uncached_puzzles_per_second"], x["speedup"],
+             x["backbone_seconds_per_batch"], x["cache_read_seconds_per_batch"], x["reasoner_seconds_per_batch"],
+             x["bound"], x["backbone_gflop_per_batch"], x["reasoner_gflop_per_batch"], x["flop_bound"]]
+            for point, p, _ in points for backbone, x in p["summary"].items()]
+    out = ["## Training with and without the embedding cache", "",
+           f"The default task, {r['steps']} training batches of {r['batch_size']} per run, once from cached states "
+           "and once running the backbone on every batch. Puzzles/s counts the training loop alone. "
+           "Bound = batch time without the cache over the reasoner's time (the speedup of a cache that cost "
+           "nothing to read); FLOP bound = the same in matrix-multiply FLOPs, for any hardware. Trained = both runs "
+           "start from the default job's model for that backbone, so most puzzles halt after a step or two.", ""]
+    for point, p, command in points:
+        out += [f"{point.capitalize()}: " + recorded_where(p, command), ""]
+    out.append(table(["backbone", "point", "with cache (puzzles/s)", "without (puzzles/s)", "speedup",
+                      "s/batch: backbone", "cache read", "reasoner", "bound", "GFLOP/batch: backbone", "reasoner",
+                      "FLOP bound"], rows))
+    if r.get("flops_note"):
+        out += ["", f"Note: {r['flops_note']}."]
+    return "\n".join(out)
+
+
+def default_task(r: dict) -> str:
+    return "\n".join(["## The default job, with and without recursion", "",
+                      "The README's main job from a fresh cache (wall time includes generating and embedding the "
+                      "puzzles), then recursion off with everything else the same, then recursion off with as many "
+                      "optimizer steps as the main job made.", "",
+                      recorded_where(r, "python bench/default_task.py"), "",
+                      table(["run", "overrides", "held-out exact", "cell", "batches", "training s", "wall s", "puzzles"],
+                            [[x["name"], " ".join(x["overrides"]) or "-", x["exact_accuracy"], x["cell_accuracy"],
+                              x["batches"], x["train_seconds"], x["wall_seconds"], x["num_puzzles"]]
+                             for x in r["runs"]]), "",
+                      f"Recursion is worth {r['gain_points']:.1f} points of exact accuracy (the main job against the "
+                      "better run without it)."])
+
+
+def default_task_smollm2(r: dict) -> str:
+    t = r["test"]
+    return "\n".join(["## The default job on SmolLM2 embeddings", "",
+                      f"The default job with `backbone=smollm2` (install: `{r['install']}`), everything else the same.",
+                      "", recorded_where(r, r["command"]), "",
+                      table(["exact", "cell", "exact by supervision step", "early exit: exact", "mean halting step",
+                             "batches", "training s", "puzzles"],
+                            [[t["exact_accuracy"], t["cell_accuracy"], " ".join(f"{a:.3f}" for a in t["exact_curve"]),
+                              t["early_exit_exact_accuracy"], t["mean_halting_step"], r["batches"], r["train_seconds"],
+                              t["num_puzzles"]]]), "", f"Note: {r['note']}"])
+
+
+def early_exit(r: dict) -> str:
+    return "\n".join(["## Early exit at inference", "",
+                      f"`solve` on {r['puzzles']:,} held-out puzzles of `{r['checkpoint']}`, each stopped when its "
+                      f"halting head says so, against running all N_sup={r['N_sup']} supervision steps. Times include "
+                      "the backbone, run once per puzzle in both modes. Check (fewer steps, exact within 1 point): "
+                      f"{'pass' if r['pass'] else 'FAIL'}.", "", where(r), "",
+                      table(["mode", "exact", "verifier", "mean steps", "puzzles/s", "seconds"],
+                            [[mode, x["exact_accuracy"], x["verifier_accuracy"], x["mean_steps"],
+                              x["puzzles_per_second"], x["seconds"]]
+                             for mode, x in (("fixed steps", r["fixed_steps"]), ("early exit", r["early_exit"]))])])
+
+
+def suite_cell(x: dict) -> str:
+    """One family and variant of the suite: exact on held-out puzzles / held-out wordings (batches)."""
+    if "skipped" in x or "error" in x:
+        return "skipped" if "skipped" in x else "failed"
+    wordings = f"{x['test_heldout']['exact_accuracy']:.3f}" if "test_heldout" in x else "n/a"
+    return f"{x['test']['exact_accuracy']:.3f} / {wordings} ({x['batches']:,})"
+
+
+def puzzle_suite(r: dict) -> str:
+    s, variants = r["settings"], list(r["settings"]["variants"])
+    seconds = sorted({x["time_limit"] for runs in r["results"].values() for x in runs.values() if "time_limit" in x})
+    out = ["## Every puzzle family, small and short", "",
+           "Each family trained three ways, one config switch apart (the pretrained backbone with recursion, "
+           "`reasoner=no_recursion`, `backbone=chars`), each for the same training time, then evaluated by "
+           f"`python -m eval`: exact accuracy on held-out puzzles / held-out wordings, batches in brackets. "
+           f"{s['train_size']:,} training puzzles, {s['test_size']} held out, {', '.join(map(str, seconds))} s of "
+           f"training per run, {r['total_seconds'] / 60:.0f} minutes in all.", "",
+           recorded_where(r, "python bench/puzzle_suite.py --threads 1 train.cpu_threads=1"), "",
+           # the family's small-instance settings (SMALL in the script) beside its name, as the README's table
+           table(["family", *variants], [[" ".join([family, *s["small"].get(family, [])]),
+                                          *[suite_cell(runs[v]) for v in variants]]
+                                         for family, runs in r["results"].items()]), ""]
+    for family, runs in r["results"].items():
+        reasons = {x["skipped"] for x in runs.values() if "skipped" in x}
+        out += [f"- {family} skipped: {reason}" for reason in reasons]
+    for family, rerun in r.get("reruns", {}).items():
+        out.append(f"- {family} measured again alone (`{rerun['command']}`): {rerun['why']}.")
+    return "\n".join(out)
+
+
+def direction_probe(r: dict) -> str:
+    return "\n".join(["## Direction words from pooled states (a linear probe)", "",
+                      "A logistic regression on each front end's mean-pooled direction-slot states, fitted on the "
+                      f"sorting phrases of wordings {r['trained_wordings']} and tested on those of the held-out "
+                      f"{r['held_out_wordings']} ({r['samples']} puzzles per phrase and direction). A phrase is read "
+                      "when most of its puzzles are classified right.", "", where(r), "",
+                      table(["front end", "held-out phrases read", "puzzles right", "missed"],
+                            [[name, f"{x['phrases_read']} / {x['phrases']}", x["puzzle_accuracy"],
+                              ", ".join(p for p, a in x["per_phrase"].items() if a <= 0.5) or "-"]
+                             for name, x in r["results"].items()])])
+
+
 SECTIONS = {"reasoner_step": reasoner_step, "fast_paths": fast_paths, "vs_reference": vs_reference,
             "vs_reference_speed": vs_reference_speed, "vs_reference_6x6_equal_steps": vs_reference_6x6_equal_steps,
             "vs_reference_compiled": vs_reference_compiled,
-            "test_time_compute": test_time_compute, "main_job": main_job, "fresh_clone": fresh_clone,
-            "cache_layout": cache_layout, "generation": generation, "gpu_check": gpu_check}
-READS_BESIDE = {"test_time_compute", "gpu_check"}  # sections that also read a file beside their JSON
+            "test_time_compute": test_time_compute, "early_exit": early_exit, "main_job": main_job,
+            "default_task": default_task, "default_task_smollm2": default_task_smollm2, "fresh_clone": fresh_clone,
+            "backbone_cache": backbone_cache, "cache_layout": cache_layout, "generation": generation,
+            "puzzle_suite": puzzle_suite, "direction_probe": direction_probe, "gpu_check": gpu_check}
+READS_BESIDE = {"test_time_compute", "gpu_check", "backbone_cache"}  # sections that also read a file beside their JSON
 
 
 FOOTER = """## Notes (2026-11-23, the 2-core machine)
