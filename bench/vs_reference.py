@@ -289,6 +289,29 @@ def interleaved_ms_per_step(trainers: dict, batches: int, device) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+# Flags that become ours's config settings (the reference runs on the same values), and their keys.
+CONFIG_FLAGS = {"--expansion": "reasoner.expansion", "--lr": "train.lr", "--weight-decay": "train.weight_decay",
+                "--ema": "train.ema"}
+
+
+def check_config_flags(parser: argparse.ArgumentParser, args) -> None:
+    """CONFIG_FLAGS by the config's own rules (hybrid.config.ranges, so the two cannot drift), before
+    any work: else a ConfigError traceback when ours was built, after the puzzles were made."""
+    from hybrid.config import Config, ranges
+
+    config = Config()
+    config.reasoner.hidden = args.hidden  # expansion's rule needs the width
+    value = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in CONFIG_FLAGS}
+    for flag, key in CONFIG_FLAGS.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value[flag])
+    rules = {key: (allowed, rule) for key, _, allowed, rule in ranges(config)}
+    for flag, key in CONFIG_FLAGS.items():
+        allowed, rule = rules[key]
+        if not allowed:
+            parser.error(f"{flag} {value[flag]:g}: must be {rule} ({key} in ours's config)")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6], help="Sudoku sizes (4: 2x2 boxes, 6: 2x3)")
@@ -324,6 +347,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
     parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")
     args = parser.parse_args(argv)
+    check_config_flags(parser, args)
     from eval.tasks import make_task
     from hybrid.config import load_config
 

@@ -672,6 +672,26 @@ def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_pat
     assert "error: --sizes 7: " in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag,value,rule", [
+    ("--expansion", "0", "> 0 and finite"), ("--expansion", "-1", "> 0 and finite"),
+    ("--expansion", "nan", "> 0 and finite"), ("--expansion", "0.05", "hidden * expansion * 2/3 >= 1"),
+    ("--lr", "0", "> 0 and finite"), ("--lr", "-1", "> 0 and finite"), ("--lr", "nan", "> 0 and finite"),
+    ("--weight-decay", "-0.1", ">= 0 and finite"), ("--weight-decay", "nan", ">= 0 and finite"),
+    ("--ema", "1", "in [0, 1)"), ("--ema", "-0.5", "in [0, 1)"), ("--ema", "nan", "in [0, 1)")])
+def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(tmp_path, monkeypatch, capsys, flag,
+                                                                                value, rule):
+    """Each reached ours's config check only when ours was built, a ConfigError traceback after the
+    puzzles were made; the flag is now checked by the config's own rule (--hidden 16 for 0.05)."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a value the config refuses"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {flag} {value}: must be " in err and rule in err
+
+
 @pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
                                     "reasoner_step", "test_time_compute", "vs_reference"])
 def test_bench_threads_refuse_a_negative_count_before_running(tmp_path, capsys, script):
