@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, duration, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -317,9 +317,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6], help="Sudoku sizes (4: 2x2 boxes, 6: 2x3)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
-    parser.add_argument("--seconds", type=float, default=60, help="training-time budget per model and size")
+    parser.add_argument("--seconds", type=duration, default=60, help="training-time budget per model and size")
     parser.add_argument("--max-batches", type=at_least_zero, default=0, help="stop after this many batches (0: no limit)")
-    parser.add_argument("--eval-seconds", type=float, default=15, help="training time between evaluations")
+    parser.add_argument("--eval-seconds", type=duration, default=15, help="training time between evaluations")
     parser.add_argument("--eval-size", type=positive, default=300, help="held-out puzzles per periodic evaluation")
     parser.add_argument("--speed-batches", type=at_least_zero, default=5,
                         help="batches of each, alternated, for the ms/step comparison (0: use the training runs)")

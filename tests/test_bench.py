@@ -563,7 +563,7 @@ def tiny(tmp_path) -> dict:
             "reasoner_step": ["--batch", "2", "--slots", "4", "--base", "1", "1", "8", "--T", "1", "--n", "1",
                               "--hidden", "8", "--warmup", "1", "--iters", "1"],
             "test_time_compute": ["--run", str(tmp_path / "nope")],
-            "vs_reference": ["--sizes", "4", "--seconds", "0", "--speed-batches", "0", "--train-size", "64",
+            "vs_reference": ["--sizes", "4", "--seconds", "1e-9", "--speed-batches", "0", "--train-size", "64",
                              "--test-size", "8", "--eval-size", "8", "--batch", "8", "--hidden", "16", "--warmup", "1",
                              "--data-dir", str(tmp_path)]}
 
@@ -690,6 +690,20 @@ def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"error: {flag} {value}: must be " in err and rule in err
+
+
+@pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
+                                        ("--eval-seconds", "0"), ("--eval-seconds", "-5"), ("--eval-seconds", "nan")])
+def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path, monkeypatch, capsys, flag, value):
+    """--seconds 0 or below trained one batch and reported it, nan never stopped (without --max-batches);
+    --eval-seconds 0 or below evaluated after every batch, nan only at the end, all without a word."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a duration of nothing"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
