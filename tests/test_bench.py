@@ -661,6 +661,24 @@ def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path
             in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("entry,message", [
+    ("sudoku.size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("sudoku:size", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("maze:size=7", "maze is not one of the families run (sudoku); add it to --families, or drop this --task-set")])
+def test_puzzle_suite_refuses_a_task_setting_it_would_not_use_before_running(tmp_path, monkeypatch, capsys, entry,
+                                                                               message):
+    """An entry without a colon, or for a family not run, changed nothing without a word; one without
+    a value was the family's ConfigError, reported as "skipped" in the table and the JSON."""
+    import puzzle_suite
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the setting asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", entry, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: --task-set {entry}: {message}" in capsys.readouterr().err
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
