@@ -498,6 +498,20 @@ def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embeddin
             "batch, then timed ones); it holds 64") in capsys.readouterr().err
 
 
+def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """--batches was quietly lowered to what the split holds (64 puzzles in batches of 8: one
+    untimed, then 7 timed), and the JSON did not say the figure was a median of fewer."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before --batches was checked"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batches", "8", "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert ("error: --tasks sudoku: --batches 8: a training split of 64 puzzles holds 7 timed batches of --batch-size 8 "
+            "(after one untimed); ask for at most 7, a smaller --batch-size or a larger task.train_size"
+            ) in capsys.readouterr().err
+
+
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
     import backbone_cache
