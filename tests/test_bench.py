@@ -404,6 +404,18 @@ def test_gpu_check_refuses_a_budget_or_grace_that_means_nothing(tmp_path, monkey
     assert f"{flag}: '{value}' is not a number {rule}" in capsys.readouterr().err
 
 
+def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsys):
+    """--grace without --budget-seconds was ignored without a word: no budget, so nothing to be a grace past."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--device", "cpu", "--minilm", "none", "--grace", "30", "--work-dir", str(tmp_path),
+                        "--out", str(tmp_path / "gpu_check.json")])
+    assert exit_.value.code == 2
+    assert "error: --grace needs --budget-seconds" in capsys.readouterr().err
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
