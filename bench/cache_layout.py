@@ -2,7 +2,7 @@
 
     python bench/cache_layout.py                               # zebra and ARC with MiniLM, ~2 min
     python bench/cache_layout.py --tasks sudoku maze --backbone smollm2
-    python bench/cache_layout.py --tasks zebra --backbone tiny_bert --set task.train_size=300   # seconds
+    python bench/cache_layout.py --tasks zebra --backbone tiny_bert --set task.train_size=300 --batch-size 8   # seconds
 
 Each task's training split (its preset: `configs/task/<name>.yaml`) is embedded into the cache
 (or read from it), then compared with the layout entries had before, every puzzle padded to the
@@ -46,7 +46,7 @@ def config_for(task_name: str, args):
 
 def training_split(task_name: str, args) -> tuple:
     """(config, task, training split), the split built (or read) before any task is embedded: its
-    size is only known then (a QA file's sizes are upper limits), and each read needs two batches."""
+    size is only known then (a QA file's sizes are upper limits), and each read needs --batches + 1."""
     from eval.tasks import make_task
     from hybrid.config import ConfigError
     from hybrid.data import build_splits
@@ -57,6 +57,11 @@ def training_split(task_name: str, args) -> tuple:
     if len(split) < 2 * args.batch_size:
         raise ConfigError(f"--batch-size {args.batch_size} needs a training split of at least {2 * args.batch_size} "
                           f"puzzles (one untimed batch, then timed ones); it holds {len(split)}")
+    timed = len(split) // args.batch_size - 1  # whole batches (drop_last) after the untimed one
+    if args.batches > timed:  # else fewer were timed than asked, and the JSON did not say so
+        raise ConfigError(f"--batches {args.batches}: a training split of {len(split)} puzzles holds {timed} timed "
+                          f"batches of --batch-size {args.batch_size} (after one untimed); ask for at most {timed}, "
+                          f"a smaller --batch-size or a larger task.train_size")
     return config, task, split
 
 
@@ -73,11 +78,11 @@ def measure(task_name: str, args, config, task, split) -> dict:
     stored = CachedStates(torch.load(path, weights_only=True), labels)
     padded = TensorDataset(*stored[:])  # every puzzle padded to the split's longest: the layout before
     padded_bytes = sum(t.numel() * t.element_size() for t in padded.tensors[:3])  # states, mask, token_slot
-    batches = min(args.batches, len(stored) // args.batch_size - 1)  # >= 1: training_split checked
     return {"task": task_name, "backbone": args.backbone, "puzzles": about["puzzles"],
             "mean_tokens": about["tokens"] / about["puzzles"], "longest_tokens": about["longest"],
             "entry_mib": path.stat().st_size / 2**20, "padded_mib": padded_bytes / 2**20,
-            "read_ms": read_ms(stored, args.batch_size, batches), "padded_read_ms": read_ms(padded, args.batch_size, batches)}
+            "read_ms": read_ms(stored, args.batch_size, args.batches),  # training_split checked the split holds them
+            "padded_read_ms": read_ms(padded, args.batch_size, args.batches)}
 
 
 def main(argv: list[str] | None = None) -> dict:

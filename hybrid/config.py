@@ -324,7 +324,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"reasoner.n, T and N_sup must be >= 1 (got n={r.n}, T={r.T}, N_sup={r.N_sup})")
     if t.mixed_precision not in ("no", "bf16", "fp16"):
         raise ConfigError(f"train.mixed_precision={t.mixed_precision!r}: choose no, bf16 or fp16")
-    for key, value, allowed, rule in _ranges(config):
+    for key, value, allowed, rule in ranges(config):
         if not allowed:
             raise ConfigError(f"{key}={value}: must be {rule}")
     _validate_backbone_path(config.backbone)
@@ -342,8 +342,9 @@ def validate(config: Config) -> None:
     _validate_schedule_and_tracker(t)
 
 
-def _ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
-    """(key, value, allowed, what is allowed) for every setting with a range or a short list of values."""
+def ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
+    """(key, value, allowed, what is allowed) for every setting with a range or a short list of values.
+    Public: bench/vs_reference.py checks the flags it passes on to the config by these same rules."""
     b, a, r, t = config.backbone, config.adapter, config.reasoner, config.train
     rules = [
         ("backbone.max_length", b.max_length, b.max_length >= 1, "a number of tokens, >= 1"),

@@ -404,6 +404,18 @@ def test_gpu_check_refuses_a_budget_or_grace_that_means_nothing(tmp_path, monkey
     assert f"{flag}: '{value}' is not a number {rule}" in capsys.readouterr().err
 
 
+def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsys):
+    """--grace without --budget-seconds was ignored without a word: no budget, so nothing to be a grace past."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--device", "cpu", "--minilm", "none", "--grace", "30", "--work-dir", str(tmp_path),
+                        "--out", str(tmp_path / "gpu_check.json")])
+    assert exit_.value.code == 2
+    assert "error: --grace needs --budget-seconds" in capsys.readouterr().err
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
@@ -498,6 +510,20 @@ def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embeddin
             "batch, then timed ones); it holds 64") in capsys.readouterr().err
 
 
+def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding_any(tmp_path, monkeypatch, capsys):
+    """--batches was quietly lowered to what the split holds (64 puzzles in batches of 8: one
+    untimed, then 7 timed), and the JSON did not say the figure was a median of fewer."""
+    import cache_layout
+
+    monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before --batches was checked"))
+    with pytest.raises(SystemExit) as exit_:
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batches", "8", "--out", str(tmp_path / "c.json")])
+    assert exit_.value.code == 2
+    assert ("error: --tasks sudoku: --batches 8: a training split of 64 puzzles holds 7 timed batches of --batch-size 8 "
+            "(after one untimed); ask for at most 7, a smaller --batch-size or a larger task.train_size"
+            ) in capsys.readouterr().err
+
+
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
     import backbone_cache
@@ -563,7 +589,7 @@ def tiny(tmp_path) -> dict:
             "reasoner_step": ["--batch", "2", "--slots", "4", "--base", "1", "1", "8", "--T", "1", "--n", "1",
                               "--hidden", "8", "--warmup", "1", "--iters", "1"],
             "test_time_compute": ["--run", str(tmp_path / "nope")],
-            "vs_reference": ["--sizes", "4", "--seconds", "0", "--speed-batches", "0", "--train-size", "64",
+            "vs_reference": ["--sizes", "4", "--seconds", "1e-9", "--speed-batches", "0", "--train-size", "64",
                              "--test-size", "8", "--eval-size", "8", "--batch", "8", "--hidden", "16", "--warmup", "1",
                              "--data-dir", str(tmp_path)]}
 
@@ -661,6 +687,24 @@ def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path
             in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("entry,message", [
+    ("sudoku.size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("sudoku:size", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
+    ("maze:size=7", "maze is not one of the families run (sudoku); add it to --families, or drop this --task-set")])
+def test_puzzle_suite_refuses_a_task_setting_it_would_not_use_before_running(tmp_path, monkeypatch, capsys, entry,
+                                                                               message):
+    """An entry without a colon, or for a family not run, changed nothing without a word; one without
+    a value was the family's ConfigError, reported as "skipped" in the table and the JSON."""
+    import puzzle_suite
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the setting asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", entry, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: --task-set {entry}: {message}" in capsys.readouterr().err
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
@@ -670,6 +714,40 @@ def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_pat
         vs_reference.main([*tiny(tmp_path)["vs_reference"], "--sizes", "4", "7", "--out", str(tmp_path / "out.json")])
     assert exit_.value.code == 2
     assert "error: --sizes 7: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,value,rule", [
+    ("--expansion", "0", "> 0 and finite"), ("--expansion", "-1", "> 0 and finite"),
+    ("--expansion", "nan", "> 0 and finite"), ("--expansion", "0.05", "hidden * expansion * 2/3 >= 1"),
+    ("--lr", "0", "> 0 and finite"), ("--lr", "-1", "> 0 and finite"), ("--lr", "nan", "> 0 and finite"),
+    ("--weight-decay", "-0.1", ">= 0 and finite"), ("--weight-decay", "nan", ">= 0 and finite"),
+    ("--ema", "1", "in [0, 1)"), ("--ema", "-0.5", "in [0, 1)"), ("--ema", "nan", "in [0, 1)")])
+def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(tmp_path, monkeypatch, capsys, flag,
+                                                                                value, rule):
+    """Each reached ours's config check only when ours was built, a ConfigError traceback after the
+    puzzles were made; the flag is now checked by the config's own rule (--hidden 16 for 0.05)."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a value the config refuses"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {flag} {value}: must be " in err and rule in err
+
+
+@pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
+                                        ("--eval-seconds", "0"), ("--eval-seconds", "-5"), ("--eval-seconds", "nan")])
+def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path, monkeypatch, capsys, flag, value):
+    """--seconds 0 or below trained one batch and reported it, nan never stopped (without --max-batches);
+    --eval-seconds 0 or below evaluated after every batch, nan only at the end, all without a word."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a duration of nothing"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
