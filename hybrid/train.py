@@ -107,7 +107,15 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
                           f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
         raise ReportedInterrupt from None
-    figures = train_loop(state, model, optimizer, scheduler, loader, ema)
+    try:
+        figures = train_loop(state, model, optimizer, scheduler, loader, ema)
+    except KeyboardInterrupt:  # Ctrl-C again while the first one's batch finished or saved: stopped at once
+        found = checkpoint.checkpoints(state.out_dir)  # complete ones only: a save cut short is not among them
+        kept = (f"the newest checkpoint is {found[-1]}; continue from it with --resume {state.out_dir}" if found
+                else "no checkpoint was saved yet")
+        accelerator.print(f"\nCtrl-C again: stopped at once, without saving the batches since the last checkpoint; "
+                          f"{kept}", file=sys.stderr)
+        raise ReportedInterrupt from None
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
         accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "

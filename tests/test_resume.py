@@ -91,7 +91,7 @@ def sigint_as_in_a_terminal():
 def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monkeypatch, tmp_path, capsys):
     """Ctrl-C (SIGINT) in a terminal lost every batch since the last checkpoint, with a traceback.
     Now the first finishes the batch, saves it and says so, like SIGTERM; a second stops at once
-    (KeyboardInterrupt); a SIGTERM after a Ctrl-C asks for the same save, not a stop mid-save; and
+    (KeyboardInterrupt), naming the newest checkpoint in one line, not a traceback; a SIGTERM after a Ctrl-C asks for the same save, not a stop mid-save; and
     a process started to ignore SIGINT (`cmd &` in a script) still ignores it."""
     out, handlers = tmp_path / "ctrl_c", (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
@@ -110,6 +110,16 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
     interrupt_at(monkeypatch, 2, twice)
     with pytest.raises(KeyboardInterrupt):
         train(small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
+    said = capsys.readouterr().err
+    assert "Ctrl-C again: stopped at once" in said and "no checkpoint was saved yet" in said
+    interrupt_at(monkeypatch, 3, twice)  # after the checkpoint of batch 2: main says where it is, no traceback
+    monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
+    with pytest.raises(SystemExit) as exit:
+        hybrid.train.main([])
+    assert exit.value.code == 130
+    said = capsys.readouterr().err
+    assert f"the newest checkpoint is {tmp_path / 'twice' / 'checkpoints' / 'step_00000002'}; continue from it " \
+           f"with --resume {tmp_path / 'twice'}" in said and "Traceback" not in said
 
     def ctrl_c_then_sigterm():  # a scheduler's SIGTERM arriving while the Ctrl-C's save is under way
         os.kill(os.getpid(), signal.SIGINT)
