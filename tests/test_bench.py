@@ -736,6 +736,22 @@ def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(
     assert f"error: {flag} {value}: must be " in err and rule in err
 
 
+@pytest.mark.parametrize("override,message", [
+    ("reasoner.T=0", "reasoner.n, T and N_sup must be >= 1"), ("reasoner.TT=2", "bad config: Key 'TT' not in 'ReasonerConfig'"),
+    ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum")])
+def test_vs_reference_refuses_an_override_ours_config_refuses_before_making_puzzles(tmp_path, monkeypatch, capsys,
+                                                                                    override, message):
+    """A bad `--ours key=value` was a ConfigError traceback when ours was built, after the puzzles were made."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "Ours", lambda *args: pytest.fail("made ours's puzzles before checking --ours"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--ours", "train.halt=false", override,
+                           "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: --ours train.halt=false {override}: {message}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
                                         ("--eval-seconds", "0"), ("--eval-seconds", "-5"), ("--eval-seconds", "nan")])
 def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path, monkeypatch, capsys, flag, value):
