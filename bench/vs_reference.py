@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, duration, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, duration, fraction, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -328,7 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-size", type=positive, default=300, help="held-out puzzles per periodic evaluation")
     parser.add_argument("--speed-batches", type=at_least_zero, default=5,
                         help="batches of each, alternated, for the ms/step comparison (0: use the training runs)")
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.25, 0.5, 0.9])
+    parser.add_argument("--targets", type=fraction, nargs="+", default=[0.25, 0.5, 0.9],
+                        help="held-out exact accuracies to time the training to")
     parser.add_argument("--train-size", type=positive, default=6000)
     parser.add_argument("--test-size", type=positive, default=1000, help="held-out puzzles for the final evaluation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="generated puzzles are cached here")

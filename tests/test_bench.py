@@ -752,6 +752,19 @@ def test_vs_reference_refuses_an_override_ours_config_refuses_before_making_puzz
     assert f"error: --ours train.halt=false {override}: {message}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["nan", "-0.5", "1.5", "inf", "half"])
+def test_vs_reference_targets_must_be_accuracies_before_training_any(tmp_path, monkeypatch, capsys, value):
+    """An exact accuracy is a fraction in [0, 1]: a target above 1 (or nan) was never reached and one
+    below 0 at once, each reported as a time to reach it without a word."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained towards a target that means nothing"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--targets", "0.5", value, "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2
+    assert f"--targets: '{value}' is not a number in [0, 1]" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
                                         ("--eval-seconds", "0"), ("--eval-seconds", "-5"), ("--eval-seconds", "nan")])
 def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path, monkeypatch, capsys, flag, value):
