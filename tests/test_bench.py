@@ -705,6 +705,19 @@ def test_puzzle_suite_refuses_a_task_setting_it_would_not_use_before_running(tmp
     assert f"error: --task-set {entry}: {message}" in capsys.readouterr().err
 
 
+def test_puzzle_suite_refuses_an_unknown_family_before_running(tmp_path, monkeypatch, capsys):
+    """A family name that is not registered (a typo) was skipped with one stderr line, and the others ran."""
+    import puzzle_suite
+    from eval.tasks import TASKS
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the family asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--families", "sudoku,sudokku,mazes",
+                           "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: unknown family(ies) sudokku, mazes; choose from {', '.join(TASKS)}" in capsys.readouterr().err
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
