@@ -416,6 +416,19 @@ def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsy
     assert "error: --grace needs --budget-seconds" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,grace", [([], None), (["--budget-seconds", "60"], 60),
+                                          (["--budget-seconds", "60", "--grace", "0"], 0)])
+def test_gpu_check_records_a_grace_only_with_a_budget(tmp_path, monkeypatch, argv, grace):
+    """Without --budget-seconds the JSON said `grace: 60`, a grace past a budget there was not."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda ctx, name, left: {"check": name, "status": "ok", "seconds": 0.0,
+                                                                          "figure": name, "error": ""})
+    out = tmp_path / "gpu_check.json"
+    gpu_check.main(["--device", "cpu", "--minilm", "none", *argv, "--work-dir", str(tmp_path), "--out", str(out)])
+    assert json.loads(out.read_text())["grace"] == grace
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
