@@ -57,6 +57,14 @@ def duration_or_zero(value: str) -> float:
     return float(value)
 
 
+def fraction(value: str) -> float:
+    """argparse type for a fraction such as an accuracy: a number in [0, 1] (nan, below 0 or above 1
+    would be reached at once or never)."""
+    if not 0 <= _number(value) <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number in [0, 1]")
+    return float(value)
+
+
 def _number(value: str) -> float:
     try:
         return float(value)

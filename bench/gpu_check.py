@@ -474,7 +474,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.grace is not None and args.budget_seconds is None:  # else ignored without a word: no budget to be past
         parser.error("--grace needs --budget-seconds (it is the time a running check gets past the budget)")
-    args.grace = GRACE if args.grace is None else args.grace
+    if args.budget_seconds is not None and args.grace is None:  # without a budget it stays None: there is no grace
+        args.grace = GRACE
     if args.prepare:
         prepare(Path(args.prepare))
         return {}

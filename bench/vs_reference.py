@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, duration, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, duration, fraction, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -192,13 +192,7 @@ class Ours:
         from hybrid.train import build
 
         self.args = args
-        self.config = load_config(task_overrides(args, size) + [
-            "backbone=chars", "backbone.path=chars:1", "train.tracker=null", f"train.seed={args.seed}",
-            f"reasoner.hidden={args.hidden}", f"reasoner.layers={args.layers}", f"reasoner.expansion={args.expansion}",
-            f"reasoner.n={args.n}", f"reasoner.T={args.T}", f"reasoner.N_sup={args.N_sup}", "reasoner.mixer=mlp",
-            f"train.batch_size={args.batch}", f"train.lr={args.lr}", f"train.weight_decay={args.weight_decay}",
-            f"train.warmup={args.warmup}", f"train.ema={args.ema}", f"train.halt={args.halt}", "train.grad_clip=1.0",
-            *(["train.mixed_precision=bf16"] if args.bf16 else []), *args.ours])
+        self.config = load_config(ours_overrides(args, size))
         self.accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=self.config.train.mixed_precision)
         set_seed(args.seed)
         self.task, self.splits, self.tensors, model, _ = build(self.config, self.accelerator)
@@ -239,6 +233,17 @@ class Ours:
 def task_overrides(args, size: int) -> list[str]:
     return ["task=sudoku", f"task.size={size}", "task.wordings=[0]", f"task.train_size={args.train_size}",
             f"task.test_size={args.test_size}", f"train.data_dir={args.data_dir}"]
+
+
+def ours_overrides(args, size: int) -> list[str]:
+    """The overrides ours's config is loaded from: main checks them up front, Ours builds from them."""
+    return task_overrides(args, size) + [
+        "backbone=chars", "backbone.path=chars:1", "train.tracker=null", f"train.seed={args.seed}",
+        f"reasoner.hidden={args.hidden}", f"reasoner.layers={args.layers}", f"reasoner.expansion={args.expansion}",
+        f"reasoner.n={args.n}", f"reasoner.T={args.T}", f"reasoner.N_sup={args.N_sup}", "reasoner.mixer=mlp",
+        f"train.batch_size={args.batch}", f"train.lr={args.lr}", f"train.weight_decay={args.weight_decay}",
+        f"train.warmup={args.warmup}", f"train.ema={args.ema}", f"train.halt={args.halt}", "train.grad_clip=1.0",
+        *(["train.mixed_precision=bf16"] if args.bf16 else []), *args.ours]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-size", type=positive, default=300, help="held-out puzzles per periodic evaluation")
     parser.add_argument("--speed-batches", type=at_least_zero, default=5,
                         help="batches of each, alternated, for the ms/step comparison (0: use the training runs)")
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.25, 0.5, 0.9])
+    parser.add_argument("--targets", type=fraction, nargs="+", default=[0.25, 0.5, 0.9],
+                        help="held-out exact accuracies to time the training to")
     parser.add_argument("--train-size", type=positive, default=6000)
     parser.add_argument("--test-size", type=positive, default=1000, help="held-out puzzles for the final evaluation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="generated puzzles are cached here")
@@ -349,9 +355,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     check_config_flags(parser, args)
     from eval.tasks import make_task
-    from hybrid.config import load_config
+    from hybrid.config import ConfigError, load_config
 
     built_first(parser, "--sizes", args.sizes, lambda size: make_task(load_config(task_overrides(args, size)).task))
+    if args.ours:  # the flags above are checked already, so what ours's config still refuses is --ours's
+        try:
+            for size in args.sizes:
+                load_config(ours_overrides(args, size))
+        except ConfigError as err:
+            parser.error(f"--ours {' '.join(args.ours)}: {err}")
     device = setup(args.device, args.threads, args.seed)
 
     results = []

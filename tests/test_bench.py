@@ -416,6 +416,19 @@ def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsy
     assert "error: --grace needs --budget-seconds" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,grace", [([], None), (["--budget-seconds", "60"], 60),
+                                          (["--budget-seconds", "60", "--grace", "0"], 0)])
+def test_gpu_check_records_a_grace_only_with_a_budget(tmp_path, monkeypatch, argv, grace):
+    """Without --budget-seconds the JSON said `grace: 60`, a grace past a budget there was not."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "run_check", lambda ctx, name, left: {"check": name, "status": "ok", "seconds": 0.0,
+                                                                          "figure": name, "error": ""})
+    out = tmp_path / "gpu_check.json"
+    gpu_check.main(["--device", "cpu", "--minilm", "none", *argv, "--work-dir", str(tmp_path), "--out", str(out)])
+    assert json.loads(out.read_text())["grace"] == grace
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
@@ -705,6 +718,19 @@ def test_puzzle_suite_refuses_a_task_setting_it_would_not_use_before_running(tmp
     assert f"error: --task-set {entry}: {message}" in capsys.readouterr().err
 
 
+def test_puzzle_suite_refuses_an_unknown_family_before_running(tmp_path, monkeypatch, capsys):
+    """A family name that is not registered (a typo) was skipped with one stderr line, and the others ran."""
+    import puzzle_suite
+    from eval.tasks import TASKS
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the family asked for"))
+    with pytest.raises(SystemExit) as exit_:
+        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--families", "sudoku,sudokku,mazes",
+                           "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: unknown family(ies) sudokku, mazes; choose from {', '.join(TASKS)}" in capsys.readouterr().err
+
+
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """A size Sudoku refuses was a traceback when its turn came, after the sizes before it had trained."""
     import vs_reference
@@ -734,6 +760,35 @@ def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"error: {flag} {value}: must be " in err and rule in err
+
+
+@pytest.mark.parametrize("override,message", [
+    ("reasoner.T=0", "reasoner.n, T and N_sup must be >= 1"), ("reasoner.TT=2", "bad config: Key 'TT' not in 'ReasonerConfig'"),
+    ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum")])
+def test_vs_reference_refuses_an_override_ours_config_refuses_before_making_puzzles(tmp_path, monkeypatch, capsys,
+                                                                                    override, message):
+    """A bad `--ours key=value` was a ConfigError traceback when ours was built, after the puzzles were made."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "Ours", lambda *args: pytest.fail("made ours's puzzles before checking --ours"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--ours", "train.halt=false", override,
+                           "--out", str(tmp_path / "out.json")])
+    assert exit_.value.code == 2
+    assert f"error: --ours train.halt=false {override}: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.5", "1.5", "inf", "half"])
+def test_vs_reference_targets_must_be_accuracies_before_training_any(tmp_path, monkeypatch, capsys, value):
+    """An exact accuracy is a fraction in [0, 1]: a target above 1 (or nan) was never reached and one
+    below 0 at once, each reported as a time to reach it without a word."""
+    import vs_reference
+
+    monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained towards a target that means nothing"))
+    with pytest.raises(SystemExit) as exit_:
+        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--targets", "0.5", value, "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2
+    assert f"--targets: '{value}' is not a number in [0, 1]" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
