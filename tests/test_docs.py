@@ -1,0 +1,255 @@
+"""The commands in README.md and docs/*.md still work: every `hybrid/train.py`, `python -m eval`
+and `python -m hybrid.solve` command (fenced shell blocks and inline `code`) has overrides that
+load_config accepts and --flags its parser (or accelerate launch's) defines. Researchers copy
+them; a renamed key, preset or flag must fail here, not in their shell. Nothing is run or downloaded."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import shlex
+import sys
+import typing
+from pathlib import Path
+
+import pytest
+
+from eval.tasks import TASKS
+from hybrid.config import GROUPS, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
+SHELL = ("", "bash", "sh", "shell", "console")  # python and yaml blocks may mention a command without being one
+INLINE = re.compile(r"`([^`]+)`")  # a code span may wrap onto the next line of a paragraph
+# The tokens a CLI's own arguments follow, as `python -m` or as the installed script.
+CLIS = {"train": [["hybrid/train.py"], ["hybrid-train"]],
+        "eval": [["python", "-m", "eval"], ["hybrid-eval"]],
+        "solve": [["python", "-m", "hybrid.solve"], ["hybrid-solve"]]}
+# Values the reader is to fill in (RUN, FOLDER, <preset>, ..., $DIR): only their key is checked.
+PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*|<.*>|.*\.\.\..*|.*\$.*")
+
+
+@dataclasses.dataclass
+class Command:
+    where: str  # file:line
+    text: str
+    cli: str  # train | eval | solve
+    args: list[str]  # after the script
+    launcher: list[str]  # accelerate launch's own arguments, before hybrid/train.py
+
+    def overrides(self) -> list[str]:
+        return [arg for arg in self.args if "=" in arg and not arg.startswith("-")]
+
+
+def code_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, code) for each line of the shell blocks (`\\` continuations joined) and each
+    inline code span of a markdown file."""
+    found = []
+    for block in FENCE.finditer(text):
+        if block.group(1) in SHELL:
+            number = text.count("\n", 0, block.start(2)) + 1
+            for line in re.split(r"(?<!\\)\n", block.group(2)):  # a line ending in \ goes on
+                found.append((number, line.replace("\\\n", " ")))
+                number += line.count("\n") + 1
+    # Fences blanked out (line numbers kept), so their backticks pair with nothing in the prose.
+    prose = FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    found += [(prose.count("\n", 0, span.start()) + 1, " ".join(span.group(1).split()))
+              for span in INLINE.finditer(prose)]
+    return [(number, " ".join(line.split())) for number, line in found]
+
+
+def commands_in(path: Path, root: Path = ROOT) -> list[Command]:
+    found = []
+    for number, line in code_lines(path.read_text()):
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True  # `#` starts a comment, as in the shell
+            tokens = list(lexer)
+        except ValueError:  # an unbalanced quote: prose in backticks, not a command
+            continue
+        segment: list[str] = []
+        for token in [*tokens, ";"]:  # a pipeline or `a && b` holds several commands
+            if token and set(token) <= set("();<>|&"):
+                found += [Command(f"{path.relative_to(root)}:{number}", line, *parsed)
+                          for parsed in [parse(segment)] if parsed]
+                segment = []
+            else:
+                segment.append(token)
+    return found
+
+
+def parse(tokens: list[str]) -> tuple[str, list[str], list[str]] | None:
+    """(cli, its arguments, accelerate launch's arguments) if `tokens` run one of the CLIs."""
+    for cli, names in CLIS.items():
+        for name in names:
+            for i in range(len(tokens) - len(name) + 1):
+                if tokens[i:i + len(name)] == name or (name == ["hybrid/train.py"] and tokens[i].endswith(name[0])):
+                    launcher = tokens[tokens.index("launch") + 1:i] if "launch" in tokens[:i] else []
+                    return cli, tokens[i + len(name):], launcher
+    return None
+
+
+ALL = [command for path in DOCS for command in commands_in(path)]
+
+
+@pytest.fixture(scope="module")
+def my_tasks(tmp_path_factory):
+    """docs/extending.md's my_tasks.py, importable as the user's module its commands name."""
+    folder = tmp_path_factory.mktemp("research")
+    page = (ROOT / "docs" / "extending.md").read_text()
+    (folder / "my_tasks.py").write_text(re.search(r"`my_tasks.py`.*?```python\n(.*?)```", page, re.S).group(1))
+    sys.path.insert(0, str(folder))
+    yield
+    sys.path.remove(str(folder))
+    sys.modules.pop("my_tasks", None)
+
+
+def has_key(config, key: str) -> bool:
+    """Whether dotted `key` names a field of the config's schema (the task's: its family's)."""
+    if key in GROUPS:  # group=preset
+        return True
+    cls, parts = type(config), key.split(".")
+    if parts[0] == "task":
+        cls, parts = type(config.task), parts[1:]
+    for part in parts:
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+        if part not in fields:
+            return False
+        hint = typing.get_type_hints(cls)[part]
+        # Optional[LoraConfig] and the like: the dataclass inside the union
+        cls = next((arg for arg in typing.get_args(hint) if dataclasses.is_dataclass(arg)), hint)
+    return True
+
+
+def check_overrides(command: Command) -> str | None:
+    """What is wrong with the command's overrides, or None."""
+    given = command.overrides()
+    if command.cli == "solve":
+        return f"hybrid.solve takes no overrides: {given}" if given else None
+    filled = [item for item in given if not PLACEHOLDER.fullmatch(item.split("=", 1)[1])]
+    families = [[]]  # the default task, or the one the command names
+    if command.cli == "eval" and not any(item.startswith("task=") for item in given):
+        # python -m eval applies its overrides to the run's saved config, whose family the command
+        # need not name (runs/arc task.test_views=8): they must load for some family.
+        families += [[f"task={name}"] for name in TASKS]
+    errors = []
+    for family in families:
+        try:
+            config = load_config(family + filled)
+        except ConfigError as err:
+            errors.append(str(err))
+            continue
+        unknown = [item for item in given if item not in filled and not has_key(config, item.split("=", 1)[0])]
+        if not unknown:
+            return None
+        errors.append(f"unknown keys {unknown}")
+    return errors[0]
+
+
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each CLI's parser, captured at its parse call: the CLIs build them inside main()."""
+    from accelerate.commands.launch import launch_command_parser
+
+    from eval.__main__ import main as eval_main
+    from hybrid.solve import main as solve_main
+    from hybrid.train import parse_args
+
+    class Captured(Exception):
+        pass
+
+    def capture(parser, *args, **kwargs):
+        raise Captured(parser)
+
+    found = {"accelerate launch": launch_command_parser()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "parse_args", capture)
+        patch.setattr(argparse.ArgumentParser, "parse_intermixed_args", capture)
+        for cli, entry in (("train", parse_args), ("eval", eval_main), ("solve", solve_main)):
+            with pytest.raises(Captured) as caught:
+                entry([])
+            found[cli] = caught.value.args[0]
+    return found
+
+
+def check_flags(command: Command, known: dict[str, argparse.ArgumentParser]) -> str | None:
+    """Flags the command's parser (or accelerate launch's) does not define, and values outside a flag's choices."""
+    problems = []
+    for cli, args in ((command.cli, command.args), ("accelerate launch", command.launcher)):
+        actions = known[cli]._option_string_actions
+        for i, arg in enumerate(args):
+            flag = arg.split("=", 1)[0]
+            if not arg.startswith("--"):
+                continue
+            if flag not in actions:
+                problems.append(f"{cli} has no {flag}")
+                continue
+            value = arg.split("=", 1)[1] if "=" in arg else (args[i + 1] if i + 1 < len(args) else None)
+            if actions[flag].choices and value not in actions[flag].choices:
+                problems.append(f"{cli} {flag} takes {'|'.join(actions[flag].choices)}, not {value}")
+    # A file of the repository the command reads (accelerate's configs/accelerate/*.yaml) must be there.
+    problems += [f"no file {arg}" for arg in command.launcher + command.args
+                 if arg.startswith("configs/") and not (ROOT / arg).exists()]
+    return "; ".join(problems) or None
+
+
+def test_the_docs_hold_the_commands_this_test_checks():
+    # a collector that silently found nothing would pass every doc
+    by_cli = {cli: sum(command.cli == cli for command in ALL) for cli in CLIS}
+    assert min(by_cli.values()) >= 3, by_cli
+    assert sum(len(command.overrides()) for command in ALL) >= 40
+
+
+def test_every_documented_override_loads(my_tasks):
+    bad = [f"{c.where}: `{c.text}`: {problem}" for c in ALL if (problem := check_overrides(c))]
+    assert not bad, "stale overrides in the docs:\n" + "\n".join(bad)
+
+
+def test_every_documented_flag_exists():
+    known = parsers()
+    bad = [f"{c.where}: `{c.text}`: {problem}" for c in ALL if (problem := check_flags(c, known))]
+    assert not bad, "stale flags in the docs:\n" + "\n".join(bad)
+
+
+KEY = re.compile(rf"(?:{'|'.join(GROUPS)})(?:\.\w+)+(?:=\S*)?")  # `train.init_from`, `task.size=9`
+
+
+def named_keys(path: Path, root: Path = ROOT) -> list[tuple[str, str]]:
+    """(file:line, key) for each config key the prose names in code (`train.init_from`,
+    `task.size=9`); only the key is checked, a value there may be one the text says is refused."""
+    return [(f"{path.relative_to(root)}:{number}", span.split("=", 1)[0]) for number, span in code_lines(path.read_text())
+            if KEY.fullmatch(span) and not re.search(r"\.(json|jsonl|yaml|py|txt|md)$", span)]  # backbone.json: a file
+
+def stale_keys(named: list[tuple[str, str]]) -> list[str]:
+    # a task key belongs to some family's schema (the page says which, in words)
+    configs = [load_config([f"task={name}"]) for name in TASKS]
+    return [f"{where}: {key}" for where, key in named if not any(has_key(config, key) for config in configs)]
+
+
+def test_every_config_key_the_docs_name_exists():
+    named = [found for path in DOCS for found in named_keys(path)]
+    assert len(named) >= 100, len(named)  # the collector still finds them
+    bad = stale_keys(named)
+    assert not bad, "config keys in the docs that no schema has:\n" + "\n".join(bad)
+
+
+def test_a_broken_doc_is_reported(tmp_path):
+    """The checks above fail on a doc with a typo: seen failing, they can be trusted passing."""
+    doc = tmp_path / "broken.md"
+    doc.write_text("Train:\n\n```bash\naccelerate launch --num_proceses 2 hybrid/train.py task=maze \\\n"
+                   "    task.szie=9 --print-cfg\n```\n\nthen `python -m eval runs/x reasoner=trm_papr --split dev` and\n"
+                   "`python -m eval runs/x reasoner.N_sup=NEW --no-emma`; `train.stpes` and `task.size` as keys.\n")
+    commands = commands_in(doc, root=tmp_path)
+    assert [(c.where, c.cli) for c in commands] == [("broken.md:4", "train"), ("broken.md:8", "eval"),
+                                                     ("broken.md:9", "eval")]
+    train, eval_bad_preset, eval_placeholder = commands
+    assert "szie" in check_overrides(train)
+    assert "trm_papr" in check_overrides(eval_bad_preset)
+    assert check_overrides(eval_placeholder) is None  # NEW: a placeholder, its key is real
+    assert "unknown keys" in check_overrides(dataclasses.replace(eval_placeholder, args=["x", "reasoner.N_sub=NEW"]))
+    known = parsers()
+    assert check_flags(train, known) == "train has no --print-cfg; accelerate launch has no --num_proceses"
+    assert check_flags(eval_bad_preset, known) == "eval --split takes test|test_heldout, not dev"
+    assert check_flags(eval_placeholder, known) == "eval has no --no-emma"
+    assert stale_keys(named_keys(doc, root=tmp_path)) == ["broken.md:9: train.stpes"]  # task.size: maze's
