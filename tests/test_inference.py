@@ -441,6 +441,12 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
     (folder / "config.yaml").write_text(config[:config.index("revision:") + 3])  # a copy cut part-way, in a key
     with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):
         Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_bytes(b"\xa9\x00\xff" + config.encode())  # bytes that are no text: the
+    with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):  # schema was blamed
+        Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_text("- 1\n")  # YAML, but a list, not a saved config
+    with pytest.raises(ConfigError, match="config.yaml: no task section naming the task"):
+        Hybrid.from_pretrained(folder, "cpu")
     (folder / "config.yaml").write_text(config[:config.index("task:") + 10])  # in "name:"
     (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
     with pytest.raises(SystemExit, match="config.yaml: no task section naming the task: the file is cut short"):
