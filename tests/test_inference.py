@@ -411,6 +411,8 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
     (["--output", "."], "cannot write .: it is a folder; name a file in it"),  # found only after solving, before
     (["--input", "task.json", "--output", "a.json", "--submission", "./a.json"],  # the answers would be replaced
      "--output and --submission both name ./a.json: give each its own file"),
+    (["--output", "./in.txt"], "--output ./in.txt is the --input file"),  # the puzzles were replaced by answers
+    (["--input", "task.json", "--submission", "task.json"], "--submission task.json is the --input file"),
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
