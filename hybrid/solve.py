@@ -79,9 +79,9 @@ def task_files(path: str) -> list[Path] | None:
     """The ARC task files `--input` names: a .json file, or a folder of them (ARC-AGI-2's
     data/evaluation); None for puzzle text."""
     found = Path(path)
-    if found.is_dir():
-        return sorted(found.glob("*.json"))
-    return [found] if found.suffix == ".json" else None
+    if found.is_dir():  # .json in any case: a Windows export's TASK.JSON is one too (as eval reads .JSONL)
+        return sorted(f for f in found.glob("*") if f.suffix.lower() == ".json" and f.is_file())
+    return [found] if found.suffix.lower() == ".json" else None
 
 
 def task_items(files: list[Path], solver) -> list[Item]:
