@@ -183,7 +183,15 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # after generating a split of 9x9 Sudokus (minutes) that no evaluation can use.
     model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
-    weights = load_weights(model, folder, ema, weights=saved)
+    try:
+        weights = load_weights(model, folder, ema, weights=saved)
+    except CheckpointError:
+        if config.task.name == trained.task.name:
+            raise
+        # Another family's puzzles are evaluated where the shapes fit; where not, that is the cause to name
+        raise HarnessError(f"the weights in {folder} were trained on task {trained.task.name!r}, and task "
+                           f"{config.task.name!r} builds a model of other shapes: drop the task override, or give a "
+                           f"run trained on {config.task.name}") from None
     differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
     split, data, exs, failures, cut = read_data(task, config, split, puzzles)

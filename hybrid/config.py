@@ -468,7 +468,7 @@ def to_yaml(config: Config) -> str:
 def from_yaml(path: str | Path) -> Config:
     """A config saved beside a checkpoint (the resolved config, no presets needed)."""
     raw = OmegaConf.load(path)
-    task = raw.pop("task", None)
+    task = raw.pop("task", None) if OmegaConf.is_dict(raw) else None  # a YAML list is no saved config either
     if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
         raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
                           "config; copy it again from the run folder")

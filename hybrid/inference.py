@@ -149,7 +149,8 @@ def read_config(file: Path) -> Config:
         return from_yaml(file)
     except ConfigError as err:  # the task it names cannot be found (a family of your own not importable here)
         raise ConfigError(f"{file}: {err}") from None
-    except yaml.YAMLError as err:  # a copy that stopped part-way usually ends mid-line
+    except (yaml.YAMLError, UnicodeDecodeError) as err:  # a copy that stopped part-way usually ends mid-line;
+        # bytes that are no text (a file overwritten by others) are damage too, not a key this version lacks
         raise ConfigError(f"{file} is damaged, not readable YAML ({' '.join(str(err).split())[:200]}); "
                           "copy it again from the run folder") from None
     except Exception as err:  # YAML and OmegaConf raise their own types (a key this version no longer has)

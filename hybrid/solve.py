@@ -79,9 +79,9 @@ def task_files(path: str) -> list[Path] | None:
     """The ARC task files `--input` names: a .json file, or a folder of them (ARC-AGI-2's
     data/evaluation); None for puzzle text."""
     found = Path(path)
-    if found.is_dir():
-        return sorted(found.glob("*.json"))
-    return [found] if found.suffix == ".json" else None
+    if found.is_dir():  # .json in any case: a Windows export's TASK.JSON is one too (as eval reads .JSONL)
+        return sorted(f for f in found.glob("*") if f.suffix.lower() == ".json" and f.is_file())
+    return [found] if found.suffix.lower() == ".json" else None
 
 
 def task_items(files: list[Path], solver) -> list[Item]:
@@ -201,6 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.submission and args.output != "-" and os.path.realpath(args.output) == os.path.realpath(args.submission):
         # the submission, written second, would replace every answer line
         sys.exit(f"error: --output and --submission both name {args.submission}: give each its own file")
+    read = [] if args.input == "-" else files or [Path(args.input)]
+    what = f"a task file in --input {args.input}" if os.path.isdir(args.input) else "the --input file"
+    for name in ("output", "submission"):  # written over, the puzzles they answer would be lost
+        path = getattr(args, name)
+        if path not in ("-", None) and any(os.path.realpath(path) == os.path.realpath(f) for f in read):
+            sys.exit(f"error: --{name} {path} is {what}: writing there would replace the puzzles; name another file")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device, args.backbone)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot

@@ -583,6 +583,12 @@ def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypa
 
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks" / "mirror.json")])  # one file, one view
     assert [json.loads(line)["test_index"] for line in capsys.readouterr().out.splitlines()] == [0, 1]
+    (tmp_path / "exported").mkdir()  # a Windows export's names: a file was read as puzzle text ("no question
+    upper = tmp_path / "exported" / "MIRROR.JSON"  # string"), a folder of them held "no .json task files"
+    upper.write_text((tmp_path / "tasks" / "mirror.json").read_text())
+    for given in (upper, upper.parent):
+        solve_main([str(tmp_path / "model"), "--input", str(given)])
+        assert [json.loads(line)["test_index"] for line in capsys.readouterr().out.splitlines()] == [0, 1]
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="holds no .json task files"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "empty")])

@@ -411,6 +411,8 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
     (["--output", "."], "cannot write .: it is a folder; name a file in it"),  # found only after solving, before
     (["--input", "task.json", "--output", "a.json", "--submission", "./a.json"],  # the answers would be replaced
      "--output and --submission both name ./a.json: give each its own file"),
+    (["--output", "./in.txt"], "--output ./in.txt is the --input file"),  # the puzzles were replaced by answers
+    (["--input", "task.json", "--submission", "task.json"], "--submission task.json is the --input file"),
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -440,6 +442,12 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
             Hybrid.from_pretrained(folder, "cpu")
     (folder / "config.yaml").write_text(config[:config.index("revision:") + 3])  # a copy cut part-way, in a key
     with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):
+        Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_bytes(b"\xa9\x00\xff" + config.encode())  # bytes that are no text: the
+    with pytest.raises(ConfigError, match="config.yaml is damaged, not readable YAML"):  # schema was blamed
+        Hybrid.from_pretrained(folder, "cpu")
+    (folder / "config.yaml").write_text("- 1\n")  # YAML, but a list, not a saved config
+    with pytest.raises(ConfigError, match="config.yaml: no task section naming the task"):
         Hybrid.from_pretrained(folder, "cpu")
     (folder / "config.yaml").write_text(config[:config.index("task:") + 10])  # in "name:"
     (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
