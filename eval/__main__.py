@@ -30,7 +30,7 @@ from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
-from hybrid.checkpoint import CheckpointError, load_weights, read_weights, read_whole
+from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.folders import make_writable
 from hybrid.solve import positive
@@ -185,7 +185,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     try:
         weights = load_weights(model, folder, ema, weights=saved)
-    except CheckpointError:
+    except CheckpointMismatch:  # intact weights (read above), other shapes
         if config.task.name == trained.task.name:
             raise
         # Another family's puzzles are evaluated where the shapes fit; where not, that is the cause to name
