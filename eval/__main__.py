@@ -232,7 +232,10 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             "end_to_end_puzzles_per_second": reasoner_rate if live else 1 / (1 / reasoner_rate + 1 / backbone_rate),
             "device": str(device), "batch_size": batch_size,
         }
-    out = Path(out) if out else run / "eval" / split.replace(":", "-")
+    # A checkpoint named on its own reports beside the run's own reports, not over them (RUN/eval/test
+    # is the run's: its final/ weights, else its newest checkpoint).
+    own = folder.parent.name == "checkpoints" and Path(path).expanduser().resolve() == folder.resolve()
+    out = Path(out) if out else run / "eval" / (folder.name if own else "") / split.replace(":", "-")
     now = where_now(run, read_from)
     if now != run:  # moved while evaluated: the folder at `run` is another run's now, or none
         inside = out.resolve().is_relative_to(run.resolve())
@@ -478,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="task=<family>, task.key=value, reasoner.N_sup=16, ...")
     parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
     parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
-    parser.add_argument("--out", help="report folder (default: RUN/eval/<split>)")
+    parser.add_argument("--out", help="report folder (default: RUN/eval/<split>; for a checkpoint named on its own, RUN/eval/step_N/<split>)")
     parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")

@@ -163,6 +163,17 @@ def test_a_checkpoint_folder_and_held_out_wordings(run, tmp_path):
     assert (last["slot_accuracy"], last["halting_histogram"]) == (final["slot_accuracy"], final["halting_histogram"])
 
 
+def test_a_checkpoint_named_on_its_own_reports_beside_the_runs_report_not_over_it(run, tmp_path):
+    """`python -m eval RUN/checkpoints/step_N` wrote RUN/eval/test, replacing the report of the run's
+    final weights there; it now writes RUN/eval/step_N/test, and the run's report stays."""
+    copy = shutil.copytree(run, tmp_path / "run")
+    final = evaluate_run(copy)
+    older = evaluate_run(copy / "checkpoints" / "step_00000002")
+    assert final["report"] == str(copy / "eval" / "test" / "report.json")
+    assert older["report"] == str(copy / "eval" / "step_00000002" / "test" / "report.json")
+    assert json.loads((copy / "eval" / "test" / "report.json").read_text())["checkpoint"] == str(copy / "final")
+
+
 def test_the_trained_wordings_are_those_training_used_when_the_config_named_none(all_wordings_run, tmp_path):
     assert evaluate_run(all_wordings_run, out=tmp_path)["trained_wordings"] == [0, 1, 2]
 
