@@ -1,12 +1,18 @@
 """The commands in README.md and docs/*.md still work: every `hybrid/train.py`, `python -m eval`
 and `python -m hybrid.solve` command (fenced shell blocks and inline `code`) has overrides that
-load_config accepts and --flags its parser (or accelerate launch's) defines. Researchers copy
-them; a renamed key, preset or flag must fail here, not in their shell. Nothing is run or downloaded."""
+load_config accepts and --flags its parser (or accelerate launch's) defines. So do the
+`python bench/<name>.py` commands there, in bench/README.md and in each bench script's usage
+lines: the script exists and its parser defines their --flags (docs/performance.md's bench
+commands are left out: that page renders the commands bench/results/*.json recorded as run,
+history rather than instructions). Researchers copy them; a renamed key, preset, flag or script
+must fail here, not in their shell. Nothing is run or downloaded."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+import itertools
 import re
 import shlex
 import sys
@@ -20,6 +26,8 @@ from hybrid.config import GROUPS, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BENCH = ROOT / "bench"
+BENCH_SCRIPT = re.compile(r"(?:.*/)?(bench/\w+\.py)")  # its cli: bench/<name>.py, as the docs name it
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 SHELL = ("", "bash", "sh", "shell", "console")  # python and yaml blocks may mention a command without being one
 INLINE = re.compile(r"`([^`]+)`")  # a code span may wrap onto the next line of a paragraph
@@ -35,7 +43,7 @@ PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*|<.*>|.*\.\.\..*|.*\$.*")
 class Command:
     where: str  # file:line
     text: str
-    cli: str  # train | eval | solve
+    cli: str  # train | eval | solve | bench/<name>.py
     args: list[str]  # after the script
     launcher: list[str]  # accelerate launch's own arguments, before hybrid/train.py
 
@@ -60,9 +68,32 @@ def code_lines(text: str) -> list[tuple[int, str]]:
     return [(number, " ".join(line.split())) for number, line in found]
 
 
-def commands_in(path: Path, root: Path = ROOT) -> list[Command]:
+def usage_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, command) for each `python ...` usage line of a script's module docstring."""
+    text = path.read_text()
+    doc = re.match(r'(?:#.*\n)*"""(.*?)"""', text, re.S)
+    lines = re.split(r"(?<!\\)\n", doc.group(1)) if doc else []  # a line ending in \ goes on
+    numbers = [1 + sum(line.count("\n") + 1 for line in lines[:i]) for i in range(len(lines))]
+    return [(number, " ".join(line.replace("\\\n", " ").split())) for number, line in zip(numbers, lines)
+            if re.match(r"\s+python", line)]
+
+
+def bench_readme_lines(path: Path) -> list[tuple[int, str]]:
+    """bench/README.md's command lines: its code, each table row's GPU-size example as a command
+    of the row's script, and the device `run(command="...")` it gives as a shell line."""
+    text = path.read_text()
+    found = code_lines(text)
+    for number, line in enumerate(text.splitlines(), 1):
+        if row := re.fullmatch(r"\| `(\w+\.py)` \|.*\| `([^`]*)` \|", line):
+            found.append((number, f"python bench/{row.group(1)} {row.group(2)}"))
+        found += [(number, command) for command in re.findall(r'\brun\(command="(.*?)"', line)]
+    return found
+
+
+def commands_in(path: Path, root: Path = ROOT, lines: list[tuple[int, str]] | None = None) -> list[Command]:
+    """The commands in markdown file `path` (or in `lines`, its numbered command lines)."""
     found = []
-    for number, line in code_lines(path.read_text()):
+    for number, line in code_lines(path.read_text()) if lines is None else lines:
         try:
             lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
             lexer.whitespace_split = True  # `#` starts a comment, as in the shell
@@ -81,17 +112,28 @@ def commands_in(path: Path, root: Path = ROOT) -> list[Command]:
 
 
 def parse(tokens: list[str]) -> tuple[str, list[str], list[str]] | None:
-    """(cli, its arguments, accelerate launch's arguments) if `tokens` run one of the CLIs."""
-    for cli, names in CLIS.items():
-        for name in names:
-            for i in range(len(tokens) - len(name) + 1):
+    """(cli, its arguments, accelerate launch's arguments) if `tokens` run one of the CLIs or a
+    bench script (the first named: `python bench/main_job.py -- train.steps=9` runs the bench)."""
+    for i in range(len(tokens)):
+        for cli, names in CLIS.items():
+            for name in names:
                 if tokens[i:i + len(name)] == name or (name == ["hybrid/train.py"] and tokens[i].endswith(name[0])):
                     launcher = tokens[tokens.index("launch") + 1:i] if "launch" in tokens[:i] else []
                     return cli, tokens[i + len(name):], launcher
+        if script := BENCH_SCRIPT.fullmatch(tokens[i]):
+            return script.group(1), tokens[i + 1:], []
     return None
 
 
-ALL = [command for path in DOCS for command in commands_in(path)]
+def is_bench(command: Command) -> bool:
+    return command.cli not in CLIS
+
+
+ALL = [command for path in DOCS for command in commands_in(path)
+       if not (is_bench(command) and path.name == "performance.md")]  # its bench commands: as run, history
+ALL += commands_in(BENCH / "README.md", lines=bench_readme_lines(BENCH / "README.md"))
+ALL += [command for script in sorted(BENCH.glob("*.py"))
+        for command in commands_in(script, lines=usage_lines(script))]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +191,8 @@ def check_overrides(command: Command) -> str | None:
 
 
 def parsers() -> dict[str, argparse.ArgumentParser]:
-    """Each CLI's parser, captured at its parse call: the CLIs build them inside main()."""
+    """Each CLI's parser, and each bench script's (keyed bench/<name>.py), captured at its parse
+    call: the CLIs and scripts build them inside main()."""
     from accelerate.commands.launch import launch_command_parser
 
     from eval.__main__ import main as eval_main
@@ -170,24 +213,42 @@ def parsers() -> dict[str, argparse.ArgumentParser]:
             with pytest.raises(Captured) as caught:
                 entry([])
             found[cli] = caught.value.args[0]
+        patch.syspath_prepend(str(BENCH))  # the scripts import common from their own folder
+        for script in sorted(BENCH.glob("*.py")):
+            module = importlib.import_module(script.stem)
+            if hasattr(module, "main"):  # common.py is no script
+                with pytest.raises(Captured) as caught:
+                    module.main([])
+                found[f"bench/{script.name}"] = caught.value.args[0]
     return found
 
 
 def check_flags(command: Command, known: dict[str, argparse.ArgumentParser]) -> str | None:
-    """Flags the command's parser (or accelerate launch's) does not define, and values outside a flag's choices."""
+    """Flags the command's parser (or accelerate launch's) does not define, and values outside a
+    flag's choices; a bench script that is not there."""
+    if command.cli not in known:
+        return f"no script {command.cli}"
     problems = []
     for cli, args in ((command.cli, command.args), ("accelerate launch", command.launcher)):
         actions = known[cli]._option_string_actions
+        args = args[:args.index("--")] if "--" in args else args  # after --: positionals
+        args = [arg.removeprefix("[").removesuffix("]") for arg in args]  # [--init RUN]: optional
         for i, arg in enumerate(args):
             flag = arg.split("=", 1)[0]
-            if not arg.startswith("--"):
+            if not arg.startswith("--") or " " in arg:  # --launch-args "--multi_gpu ...": a quoted value
                 continue
             if flag not in actions:
                 problems.append(f"{cli} has no {flag}")
                 continue
-            value = arg.split("=", 1)[1] if "=" in arg else (args[i + 1] if i + 1 < len(args) else None)
-            if actions[flag].choices and value not in actions[flag].choices:
-                problems.append(f"{cli} {flag} takes {'|'.join(actions[flag].choices)}, not {value}")
+            nargs = actions[flag].nargs
+            if "=" in arg:
+                values = [arg.split("=", 1)[1]]
+            elif nargs in ("+", "*"):  # up to the next flag
+                values = list(itertools.takewhile(lambda value: not value.startswith("-"), args[i + 1:]))
+            else:
+                values = args[i + 1:i + 1 + (nargs if isinstance(nargs, int) else 1)] or [None]
+            problems += [f"{cli} {flag} takes {'|'.join(actions[flag].choices)}, not {value}"
+                         for value in values if actions[flag].choices and value not in actions[flag].choices]
     # A file of the repository the command reads (accelerate's configs/accelerate/*.yaml) must be there.
     problems += [f"no file {arg}" for arg in command.launcher + command.args
                  if arg.startswith("configs/") and not (ROOT / arg).exists()]
@@ -199,10 +260,13 @@ def test_the_docs_hold_the_commands_this_test_checks():
     by_cli = {cli: sum(command.cli == cli for command in ALL) for cli in CLIS}
     assert min(by_cli.values()) >= 3, by_cli
     assert sum(len(command.overrides()) for command in ALL) >= 40
+    bench = [command for command in ALL if is_bench(command)]
+    assert len({command.cli for command in bench}) >= 12, sorted({command.cli for command in bench})
+    assert sum(arg.startswith("--") for command in bench for arg in command.args) >= 100
 
 
 def test_every_documented_override_loads(my_tasks):
-    bad = [f"{c.where}: `{c.text}`: {problem}" for c in ALL if (problem := check_overrides(c))]
+    bad = [f"{c.where}: `{c.text}`: {problem}" for c in ALL if not is_bench(c) and (problem := check_overrides(c))]
     assert not bad, "stale overrides in the docs:\n" + "\n".join(bad)
 
 
@@ -239,11 +303,14 @@ def test_a_broken_doc_is_reported(tmp_path):
     doc = tmp_path / "broken.md"
     doc.write_text("Train:\n\n```bash\naccelerate launch --num_proceses 2 hybrid/train.py task=maze \\\n"
                    "    task.szie=9 --print-cfg\n```\n\nthen `python -m eval runs/x reasoner=trm_papr --split dev` and\n"
-                   "`python -m eval runs/x reasoner.N_sup=NEW --no-emma`; `train.stpes` and `task.size` as keys.\n")
+                   "`python -m eval runs/x reasoner.N_sup=NEW --no-emma`; `train.stpes` and `task.size` as keys.\n\n"
+                   "```bash\npython bench/fast_paths.py --variants compile bf15 --batch 8 && python bench/gone.py\n"
+                   "python bench/puzzle_suite.py --familes sudoku -- --not-a-flag\n```\n")
     commands = commands_in(doc, root=tmp_path)
-    assert [(c.where, c.cli) for c in commands] == [("broken.md:4", "train"), ("broken.md:8", "eval"),
-                                                     ("broken.md:9", "eval")]
-    train, eval_bad_preset, eval_placeholder = commands
+    assert [(c.where, c.cli) for c in commands] == [  # the fenced blocks' first
+        ("broken.md:4", "train"), ("broken.md:12", "bench/fast_paths.py"), ("broken.md:12", "bench/gone.py"),
+        ("broken.md:13", "bench/puzzle_suite.py"), ("broken.md:8", "eval"), ("broken.md:9", "eval")]
+    train, bad_choice, gone, typo, eval_bad_preset, eval_placeholder = commands
     assert "szie" in check_overrides(train)
     assert "trm_papr" in check_overrides(eval_bad_preset)
     assert check_overrides(eval_placeholder) is None  # NEW: a placeholder, its key is real
@@ -252,4 +319,12 @@ def test_a_broken_doc_is_reported(tmp_path):
     assert check_flags(train, known) == "train has no --print-cfg; accelerate launch has no --num_proceses"
     assert check_flags(eval_bad_preset, known) == "eval --split takes test|test_heldout, not dev"
     assert check_flags(eval_placeholder, known) == "eval has no --no-emma"
+    assert check_flags(bad_choice, known) == "bench/fast_paths.py --variants takes compile|bf16, not bf15"
+    assert check_flags(gone, known) == "no script bench/gone.py"
+    assert check_flags(typo, known) == "bench/puzzle_suite.py has no --familes"  # after --: no flags
+    usage = tmp_path / "script.py"
+    usage.write_text('"""A bench script.\n\n    python bench/run_all.py --only reasoner_step \\\n        nope   # x\n"""\n')
+    [command] = commands_in(usage, root=tmp_path, lines=usage_lines(usage))
+    assert (command.where, check_flags(command, known)) == ("script.py:3", "bench/run_all.py --only takes "
+                                                            f"{'|'.join(known['bench/run_all.py']._option_string_actions['--only'].choices)}, not nope")
     assert stale_keys(named_keys(doc, root=tmp_path)) == ["broken.md:9: train.stpes"]  # task.size: maze's
