@@ -481,7 +481,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="task=<family>, task.key=value, reasoner.N_sup=16, ...")
     parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
     parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
-    parser.add_argument("--out", help="report folder (default: RUN/eval/<split>; for a checkpoint named on its own, RUN/eval/step_N/<split>)")
+    parser.add_argument("--out", help="report folder (default: RUN/eval/<split>; for a checkpoint named on its own, "
+                                      "RUN/eval/step_N/<split>)")
     parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")

@@ -414,7 +414,7 @@ def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights
         model.load_state_dict(state)
     except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
         raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds. Overrides may "
-                              f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
-                              f"(task size, reasoner.hidden, the backbone). "
-                              f"Details: {' '.join(str(err).split())[:300]}") from None
+                                 f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
+                                 f"(task size, reasoner.hidden, the backbone). "
+                                 f"Details: {' '.join(str(err).split())[:300]}") from None
     return source
