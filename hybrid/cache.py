@@ -197,6 +197,16 @@ def entry_files(entry: Path) -> list[Path]:
     return [entry, metadata_path(entry)]
 
 
+def _described(entry: Path) -> bool:
+    """Whether the entry's description is one a run writes: `hybrid-cache` takes an entry without
+    one (none, cut short, overwritten) for an older version's, which `prune --old` removes."""
+    try:
+        about = json.loads(metadata_path(entry).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(about, dict) and about.get("format") == FORMAT
+
+
 def _description(entry: dict, backbone, desc: str) -> dict:
     """What `hybrid-cache list` shows of an entry (kept beside it as <key>.json)."""
     lengths = entry["lengths"]
@@ -265,7 +275,7 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
     main = accelerator is None or accelerator.is_main_process
     cached = _read(path, len(split), desc) if main else None
     exists = cached is not None
-    if exists and not metadata_path(path).exists():  # lost by an older version killed between the two writes
+    if exists and not _described(path):  # lost by an older version killed between the two writes, or damaged
         try:
             metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1))
         except OSError:

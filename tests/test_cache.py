@@ -564,6 +564,10 @@ def test_an_entry_never_goes_in_place_without_its_description(tiny_backbone, tmp
     metadata_path(entry).unlink()  # as an older version killed between its two writes left it
     embed_split(backbone, split, task.num_slots, tmp_path, "test")  # a run reads it: a current entry
     assert json.loads(metadata_path(entry).read_text())["split"] == "test"  # described again
+    for damaged in ('{"format": 2, "spl', "[]"):  # cut short or overwritten: listed '?' (old) as well
+        metadata_path(entry).write_text(damaged)
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+        assert json.loads(metadata_path(entry).read_text())["split"] == "test"
     main(["--data-dir", str(tmp_path), "prune", "--old"])
     assert entry.exists() and "removed 0 entries" in capsys.readouterr().out  # not taken for an older version's
     orphan = entry.with_name("killed.json")  # described, then killed before its entry's rename
