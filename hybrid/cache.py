@@ -35,6 +35,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
+from hybrid.config import check_not_a_file
 from hybrid.lock import lock_file, locked
 
 FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
@@ -266,6 +267,7 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     wait, then they read it (writing it at once, they wrote into one temporary file and could read
     each other's halves)."""
     path = cache_path(backbone, split, cache_dir)
+    check_not_a_file(path.parent, f"train.data_dir={cache_dir}")
     with locked(lock_file(cache_dir, path.stem), f"embedding {desc}", accelerator):
         return _embed_split(backbone, split, num_slots, path, desc, accelerator)
 

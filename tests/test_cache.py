@@ -878,3 +878,17 @@ def test_without_the_cache_each_batch_runs_the_backbone_on_ids_tokenized_once(ti
         assert torch.equal(mask, batch["attention_mask"].bool()) and torch.allclose(states, expected, atol=1e-6)
         assert torch.equal(token_slot, torch.stack(batch_token_slots(batch["offset_mapping"], rows["slot_spans"])))
         assert index.tolist() == indices and labels.tolist() == rows["labels"]
+
+
+def test_a_file_where_the_cache_folder_goes_is_a_config_error_before_embedding(tiny_backbone, tmp_path):
+    """data_dir/embeddings being a file: the split was embedded, then writing it failed with a
+    traceback that blamed the disk ("folder not writable ... Free space with hybrid-cache prune")."""
+    from hybrid.config import ConfigError
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    backbone.forward = lambda texts: pytest.fail("embedded before the check")
+    (tmp_path / "embeddings").write_text("notes")
+    with pytest.raises(ConfigError, match=rf"{tmp_path / 'embeddings'} is a file, not a folder"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert (tmp_path / "embeddings").read_text() == "notes"
