@@ -222,6 +222,19 @@ def test_saved_splits_that_are_damaged_are_a_clear_error_naming_the_folder(tmp_p
         build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
 
 
+@pytest.mark.parametrize("held_out, listed", [([], ["train"]), ([1], ["train", "test"])])
+def test_saved_splits_missing_a_split_are_a_clear_error_naming_the_folder(tmp_path, held_out, listed):
+    """dataset_dict.json names the splits that are read: listing fewer (an edit, a stray copy), they
+    loaded, and the run failed later with a traceback (KeyError: 'test')."""
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4",
+                          f"task.held_out_wordings={held_out}"]).task
+    build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    [folder] = (tmp_path / "datasets").iterdir()
+    (folder / "dataset_dict.json").write_text(json.dumps({"splits": listed}))
+    with pytest.raises(ConfigError, match=rf"the puzzle splits saved in {folder} are damaged .*no test.*remove that folder"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+
+
 FINGERPRINTS = Path(__file__).parent / "data" / "split_fingerprints.json"
 
 
