@@ -16,7 +16,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task
-from hybrid.config import ConfigError, check_not_a_file
+from hybrid.config import ConfigError
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
 
@@ -119,7 +119,6 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     if Path(data_dir).expanduser().is_file():  # else an OSError that blames a full disk
         raise ConfigError(f"train.data_dir={data_dir} is a file; name a folder for generated datasets and the "
                           f"embedding cache")
-    check_not_a_file(Path(data_dir).expanduser() / "datasets", f"train.data_dir={data_dir}")  # a folder above it too
     config = dataclasses.asdict(task_config)
     wordings = split_wordings(task, task_config)  # checked first: a bad choice must not find a set saved before
     # The family's generator version is in the key: a changed renderer or slot encoding must not
