@@ -25,6 +25,7 @@ import shutil
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -232,6 +233,8 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
     if not path.exists():
         return None
     try:
+        if not zipfile.is_zipfile(path):  # torch's own errors here are "[Errno 22] Invalid argument" or advice
+            raise ValueError("not a whole file torch.save wrote: empty, cut short or overwritten")  # to re-save it
         entry = torch.load(path, mmap=True, weights_only=True)
         lengths = entry["lengths"]
         if lengths.shape != (size,):

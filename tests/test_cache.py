@@ -243,15 +243,19 @@ def test_a_batch_size_that_runs_out_of_memory_is_lowered(tiny_backbone, tmp_path
     assert all(torch.allclose(a.float(), b.float(), atol=1e-2) for a, b in zip(expected, lowered[:]))
 
 
-def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
+@pytest.mark.parametrize("damage", ["cut_short", "empty", "random"])
+def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path, damage):
+    """Said in plain words: for an empty or overwritten file torch told the user to `torch.save`
+    with `_use_new_zipfile_serialization=True`, a fix for a file they never wrote."""
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
     first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
     entry = cache_path(backbone, split, tmp_path)
     damaged = entry.with_name("damaged")
-    damaged.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # cut short, as after a disk fault
+    damaged.write_bytes({"cut_short": entry.read_bytes()[: entry.stat().st_size // 2],  # as after a disk fault
+                         "empty": b"", "random": random.Random(0).randbytes(5000)}[damage])
     damaged.replace(entry)
-    with pytest.warns(UserWarning, match="unreadable.*embedding the split again"):
+    with pytest.warns(UserWarning, match=r"unreadable \(ValueError: not a whole file torch.save wrote: .*embedding the split again"):
         again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
     torch.load(entry)  # rewritten whole
