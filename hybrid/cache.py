@@ -25,6 +25,7 @@ import shutil
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
+from hybrid.config import check_not_a_file
 from hybrid.lock import lock_file, locked
 
 FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
@@ -197,6 +199,16 @@ def entry_files(entry: Path) -> list[Path]:
     return [entry, metadata_path(entry)]
 
 
+def _described(entry: Path) -> bool:
+    """Whether the entry's description is one a run writes: `hybrid-cache` takes an entry without
+    one (none, cut short, overwritten) for an older version's, which `prune --old` removes."""
+    try:
+        about = json.loads(metadata_path(entry).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(about, dict) and about.get("format") == FORMAT
+
+
 def _description(entry: dict, backbone, desc: str) -> dict:
     """What `hybrid-cache list` shows of an entry (kept beside it as <key>.json)."""
     lengths = entry["lengths"]
@@ -221,6 +233,8 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
     if not path.exists():
         return None
     try:
+        if not zipfile.is_zipfile(path):  # torch's own errors here are "[Errno 22] Invalid argument" or advice
+            raise ValueError("not a whole file torch.save wrote: empty, cut short or overwritten")  # to re-save it
         entry = torch.load(path, mmap=True, weights_only=True)
         lengths = entry["lengths"]
         if lengths.shape != (size,):
@@ -256,6 +270,7 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     wait, then they read it (writing it at once, they wrote into one temporary file and could read
     each other's halves)."""
     path = cache_path(backbone, split, cache_dir)
+    check_not_a_file(path.parent, f"train.data_dir={cache_dir}")
     with locked(lock_file(cache_dir, path.stem), f"embedding {desc}", accelerator):
         return _embed_split(backbone, split, num_slots, path, desc, accelerator)
 
@@ -265,7 +280,7 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
     main = accelerator is None or accelerator.is_main_process
     cached = _read(path, len(split), desc) if main else None
     exists = cached is not None
-    if exists and not metadata_path(path).exists():  # lost by an older version killed between the two writes
+    if exists and not _described(path):  # lost by an older version killed between the two writes, or damaged
         try:
             metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1))
         except OSError:

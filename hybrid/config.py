@@ -33,6 +33,16 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key and the fix."""
 
 
+def check_not_a_file(folder: Path, setting: str) -> None:
+    """A ConfigError where `folder`, or a folder above it, is a file (`setting` names the folder's
+    option): found only when writing there, after the work, as an OSError that blamed the disk."""
+    for above in (folder, *folder.parents):
+        if above.is_dir():
+            return
+        if above.exists():
+            raise ConfigError(f"{setting}: {above} is a file, not a folder; move it away or name another folder")
+
+
 @dataclass
 class LoraConfig:
     """LoRA on the backbone (peft): low-rank updates to a few projections, trained with the rest."""

@@ -150,7 +150,7 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
     made = build_once(path, "config.json", save, lock_file(data_dir, path.name), "generating the puzzle splits",
                       fix="Point train.data_dir at a writable disk with room, or free space there")
     if made is None:
-        made = read_splits(path)
+        made = read_splits(path, ["train", "test"] + ["test_heldout"] * bool(wordings[1]))
     # Training records it (hybrid.splits_record): for fixed data the folder names the content, so evaluation
     # can tell a data file edited since training, whose recut test split holds training puzzles.
     made.folder = path
@@ -167,10 +167,16 @@ def family_of(folder: Path) -> str:
     return folder.name.rsplit("-", 1)[0]
 
 
-def read_splits(path: Path) -> DatasetDict:
-    """The puzzle splits saved in `path`; a ConfigError saying what to do where they are damaged."""
+def read_splits(path: Path, names=("train", "test")) -> DatasetDict:
+    """The puzzle splits saved in `path`, `names` among them; a ConfigError saying what to do where
+    they are damaged."""
     try:
-        return load_from_disk(str(path))
+        made = load_from_disk(str(path))
+        # dataset_dict.json names the splits read: one listing fewer (edited) loads, and a run failed later
+        missing = [name for name in names if name not in made]
+        if missing:
+            raise ValueError(f"no {' or '.join(missing)} split")
+        return made
     except (OSError, ValueError) as err:  # a file cut short or edited: pyarrow's and json's errors are ValueErrors
         cause = " ".join(str(err).split())[:200]
         raise ConfigError(f"the puzzle splits saved in {path} are damaged ({type(err).__name__}: {cause}); "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from hybrid.checkpoint import replace_folder, unwritable
+from hybrid.config import check_not_a_file
 from hybrid.lock import locked
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ def build_once(path: Path, marker: str, write: Callable[[Path], T], lock: Path, 
     writing at once, they removed and renamed each other's half-written folders."""
     if (path / marker).exists():
         return None
+    check_not_a_file(path.parent, "train.data_dir")  # its datasets/, tiny/ and converted/ folders
     with locked(lock, waiting):
         if (path / marker).exists():  # written by the run this one waited for
             return None

@@ -243,15 +243,19 @@ def test_a_batch_size_that_runs_out_of_memory_is_lowered(tiny_backbone, tmp_path
     assert all(torch.allclose(a.float(), b.float(), atol=1e-2) for a, b in zip(expected, lowered[:]))
 
 
-def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path):
+@pytest.mark.parametrize("damage", ["cut_short", "empty", "random"])
+def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path, damage):
+    """Said in plain words: for an empty or overwritten file torch told the user to `torch.save`
+    with `_use_new_zipfile_serialization=True`, a fix for a file they never wrote."""
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
     first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
     entry = cache_path(backbone, split, tmp_path)
     damaged = entry.with_name("damaged")
-    damaged.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # cut short, as after a disk fault
+    damaged.write_bytes({"cut_short": entry.read_bytes()[: entry.stat().st_size // 2],  # as after a disk fault
+                         "empty": b"", "random": random.Random(0).randbytes(5000)}[damage])
     damaged.replace(entry)
-    with pytest.warns(UserWarning, match="unreadable.*embedding the split again"):
+    with pytest.warns(UserWarning, match=r"unreadable \(ValueError: not a whole file torch.save wrote: .*embedding the split again"):
         again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
     torch.load(entry)  # rewritten whole
@@ -564,6 +568,10 @@ def test_an_entry_never_goes_in_place_without_its_description(tiny_backbone, tmp
     metadata_path(entry).unlink()  # as an older version killed between its two writes left it
     embed_split(backbone, split, task.num_slots, tmp_path, "test")  # a run reads it: a current entry
     assert json.loads(metadata_path(entry).read_text())["split"] == "test"  # described again
+    for damaged in ('{"format": 2, "spl', "[]"):  # cut short or overwritten: listed '?' (old) as well
+        metadata_path(entry).write_text(damaged)
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+        assert json.loads(metadata_path(entry).read_text())["split"] == "test"
     main(["--data-dir", str(tmp_path), "prune", "--old"])
     assert entry.exists() and "removed 0 entries" in capsys.readouterr().out  # not taken for an older version's
     orphan = entry.with_name("killed.json")  # described, then killed before its entry's rename
@@ -874,3 +882,17 @@ def test_without_the_cache_each_batch_runs_the_backbone_on_ids_tokenized_once(ti
         assert torch.equal(mask, batch["attention_mask"].bool()) and torch.allclose(states, expected, atol=1e-6)
         assert torch.equal(token_slot, torch.stack(batch_token_slots(batch["offset_mapping"], rows["slot_spans"])))
         assert index.tolist() == indices and labels.tolist() == rows["labels"]
+
+
+def test_a_file_where_the_cache_folder_goes_is_a_config_error_before_embedding(tiny_backbone, tmp_path):
+    """data_dir/embeddings being a file: the split was embedded, then writing it failed with a
+    traceback that blamed the disk ("folder not writable ... Free space with hybrid-cache prune")."""
+    from hybrid.config import ConfigError
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    backbone.forward = lambda texts: pytest.fail("embedded before the check")
+    (tmp_path / "embeddings").write_text("notes")
+    with pytest.raises(ConfigError, match=rf"{tmp_path / 'embeddings'} is a file, not a folder"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert (tmp_path / "embeddings").read_text() == "notes"

@@ -196,6 +196,21 @@ def test_a_data_dir_that_is_a_file_is_a_config_error_before_generating(tmp_path,
     assert (tmp_path / "data").read_text() == "notes"
 
 
+@pytest.mark.parametrize("file, data_dir", [("data/datasets", "data"), ("data", "data/sub")])
+def test_a_file_in_the_way_of_the_splits_folder_is_a_config_error_before_generating(tmp_path, monkeypatch, file, data_dir):
+    """data_dir/datasets, or a folder above data_dir, being a file: generating, then saving, failed with
+    a traceback that blamed the disk ("... GiB free there ... free space there")."""
+    import hybrid.data
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    (tmp_path / file).parent.mkdir(exist_ok=True)
+    (tmp_path / file).write_text("notes")
+    monkeypatch.setattr(hybrid.data, "generate_splits", lambda *args: pytest.fail("generated before the check"))
+    with pytest.raises(ConfigError, match=rf"{tmp_path / file} is a file, not a folder"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path / data_dir)
+    assert (tmp_path / file).read_text() == "notes"
+
+
 @pytest.mark.parametrize("damaged", ["train/data-00000-of-00001.arrow", "train/state.json"])
 def test_saved_splits_that_are_damaged_are_a_clear_error_naming_the_folder(tmp_path, damaged):
     """Found complete (config.json is there) but unreadable: a disk error, a copy cut short, an edit."""
@@ -204,6 +219,19 @@ def test_saved_splits_that_are_damaged_are_a_clear_error_naming_the_folder(tmp_p
     [folder] = (tmp_path / "datasets").iterdir()
     (folder / damaged).write_bytes((folder / damaged).read_bytes()[:50])
     with pytest.raises(ConfigError, match=rf"the puzzle splits saved in {folder} are damaged .*remove that folder"):
+        build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("held_out, listed", [([], ["train"]), ([1], ["train", "test"])])
+def test_saved_splits_missing_a_split_are_a_clear_error_naming_the_folder(tmp_path, held_out, listed):
+    """dataset_dict.json names the splits that are read: listing fewer (an edit, a stray copy), they
+    loaded, and the run failed later with a traceback (KeyError: 'test')."""
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4",
+                          f"task.held_out_wordings={held_out}"]).task
+    build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    [folder] = (tmp_path / "datasets").iterdir()
+    (folder / "dataset_dict.json").write_text(json.dumps({"splits": listed}))
+    with pytest.raises(ConfigError, match=rf"the puzzle splits saved in {folder} are damaged .*no test.*remove that folder"):
         build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
 
 

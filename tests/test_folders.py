@@ -99,3 +99,15 @@ def test_a_crash_while_a_folder_replaces_another_leaves_the_earlier_one_whole(tm
         write_folder(path, writer(calls))  # writes "call 2"
     kept = [p for p in tmp_path.iterdir() if p.is_dir() and {q.name: q.read_text() for q in p.iterdir()} == earlier]
     assert kept, "the earlier folder was removed before the new one was in place"
+
+
+def test_a_file_where_the_folder_goes_is_a_config_error_before_the_work(tmp_path):
+    """data_dir/tiny (or converted/, datasets/) being a file: building a tiny backbone failed with a
+    traceback (NotADirectoryError)."""
+    from hybrid.config import ConfigError
+
+    (tmp_path / "tiny").write_text("notes")
+    calls = []
+    with pytest.raises(ConfigError, match=rf"{tmp_path / 'tiny'} is a file, not a folder"):
+        once(tmp_path / "tiny" / "bert", writer(calls))
+    assert calls == [] and (tmp_path / "tiny").read_text() == "notes"
