@@ -107,10 +107,9 @@ def test_generation_refuses_a_bad_setting_in_one_line_before_timing_any(tmp_path
     import generation
 
     monkeypatch.setattr(generation, "rate", lambda task, seconds: pytest.fail("timed before the bad setting was seen"))
-    with pytest.raises(SystemExit) as exit_:
-        generation.main(["--seconds", "0", "--only", "sudoku:size=4", bad, "--out", str(tmp_path / "generation.json")])
-    assert exit_.value.code == 2
-    assert f"error: --only {bad}: " in capsys.readouterr().err
+    err = usage_error(generation.main, ["--seconds", "0", "--only", "sudoku:size=4", bad, "--out",
+                      str(tmp_path / "generation.json")], capsys)
+    assert f"error: --only {bad}: " in err
 
 
 def test_live_memory_counts_a_tensor_while_it_lives():
@@ -397,11 +396,9 @@ def test_gpu_check_refuses_a_budget_or_grace_that_means_nothing(tmp_path, monkey
     import gpu_check
 
     monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
-    with pytest.raises(SystemExit) as exit_:
-        gpu_check.main(["--device", "cpu", "--budget-seconds", "60", flag, value, "--work-dir", str(tmp_path),
-                        "--out", str(tmp_path / "gpu_check.json")])
-    assert exit_.value.code == 2
-    assert f"{flag}: '{value}' is not a number {rule}" in capsys.readouterr().err
+    err = usage_error(gpu_check.main, ["--device", "cpu", "--budget-seconds", "60", flag, value, "--work-dir",
+                      str(tmp_path), "--out", str(tmp_path / "gpu_check.json")], capsys)
+    assert f"{flag}: '{value}' is not a number {rule}" in err
 
 
 def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsys):
@@ -409,11 +406,9 @@ def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsy
     import gpu_check
 
     monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
-    with pytest.raises(SystemExit) as exit_:
-        gpu_check.main(["--device", "cpu", "--minilm", "none", "--grace", "30", "--work-dir", str(tmp_path),
-                        "--out", str(tmp_path / "gpu_check.json")])
-    assert exit_.value.code == 2
-    assert "error: --grace needs --budget-seconds" in capsys.readouterr().err
+    err = usage_error(gpu_check.main, ["--device", "cpu", "--minilm", "none", "--grace", "30", "--work-dir",
+                      str(tmp_path), "--out", str(tmp_path / "gpu_check.json")], capsys)
+    assert "error: --grace needs --budget-seconds" in err
 
 
 @pytest.mark.parametrize("argv,grace", [([], None), (["--budget-seconds", "60"], 60),
@@ -492,10 +487,8 @@ def test_timing_benches_refuse_a_count_of_zero_before_running(tmp_path, capsys, 
     --batch 0 timed empty steps and reported them as passing checks."""
     import importlib
 
-    with pytest.raises(SystemExit) as exit_:
-        importlib.import_module(script).main([flag, "0", "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"{flag}: '0' is not a whole number >= 1" in capsys.readouterr().err
+    err = usage_error(importlib.import_module(script).main, [flag, "0", "--out", str(tmp_path / "out.json")], capsys)
+    assert f"{flag}: '0' is not a whole number >= 1" in err
 
 
 def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(tmp_path, monkeypatch, capsys):
@@ -503,11 +496,9 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
     import cache_layout
 
     monkeypatch.setattr(cache_layout, "measure", lambda name, args: pytest.fail("measured before the bad task was seen"))
-    with pytest.raises(SystemExit) as exit_:
-        cache_layout.main(["--tasks", "sudoku", "nosuch", "--backbone", "chars", "--data-dir", str(tmp_path),
-                           "--out", str(tmp_path / "cache_layout.json")])
-    assert exit_.value.code == 2
-    assert "error: --tasks nosuch: unknown task 'nosuch'" in capsys.readouterr().err
+    err = usage_error(cache_layout.main, ["--tasks", "sudoku", "nosuch", "--backbone", "chars", "--data-dir",
+                      str(tmp_path), "--out", str(tmp_path / "cache_layout.json")], capsys)
+    assert "error: --tasks nosuch: unknown task 'nosuch'" in err
 
 
 def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embedding_any(tmp_path, monkeypatch, capsys):
@@ -516,11 +507,10 @@ def test_cache_layout_refuses_a_batch_size_its_split_cannot_fill_before_embeddin
     import cache_layout
 
     monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before the batch size was checked"))
-    with pytest.raises(SystemExit) as exit_:
-        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batch-size", "33", "--out", str(tmp_path / "c.json")])
-    assert exit_.value.code == 2
+    err = usage_error(cache_layout.main, [*tiny(tmp_path)["cache_layout"], "--batch-size", "33", "--out",
+                      str(tmp_path / "c.json")], capsys)
     assert ("error: --tasks sudoku: --batch-size 33 needs a training split of at least 66 puzzles (one untimed "
-            "batch, then timed ones); it holds 64") in capsys.readouterr().err
+            "batch, then timed ones); it holds 64") in err
 
 
 def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding_any(tmp_path, monkeypatch, capsys):
@@ -529,12 +519,11 @@ def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding
     import cache_layout
 
     monkeypatch.setattr(cache_layout, "measure", lambda *a: pytest.fail("measured before --batches was checked"))
-    with pytest.raises(SystemExit) as exit_:
-        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batches", "8", "--out", str(tmp_path / "c.json")])
-    assert exit_.value.code == 2
+    err = usage_error(cache_layout.main, [*tiny(tmp_path)["cache_layout"], "--batches", "8", "--out",
+                      str(tmp_path / "c.json")], capsys)
     assert ("error: --tasks sudoku: --batches 8: a training split of 64 puzzles holds 7 timed batches of --batch-size 8 "
             "(after one untimed); ask for at most 7, a smaller --batch-size or a larger task.train_size"
-            ) in capsys.readouterr().err
+            ) in err
 
 
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
@@ -542,10 +531,9 @@ def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_
     import backbone_cache
 
     monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained before the bad preset was seen"))
-    with pytest.raises(SystemExit) as exit_:
-        backbone_cache.main(["--backbones", "chars", "nosuch", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c.json")])
-    assert exit_.value.code == 2
-    assert "error: --backbones nosuch: no backbone preset 'nosuch'" in capsys.readouterr().err
+    err = usage_error(backbone_cache.main, ["--backbones", "chars", "nosuch", "--data-dir", str(tmp_path), "--out",
+                      str(tmp_path / "c.json")], capsys)
+    assert "error: --backbones nosuch: no backbone preset 'nosuch'" in err
 
 
 def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path, monkeypatch, capsys):
@@ -554,11 +542,9 @@ def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path,
     import backbone_cache
 
     monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained without the init asked for"))
-    with pytest.raises(SystemExit) as exit_:
-        backbone_cache.main(["--backbones", "chars", "--init", "minlm=runs/default", "--data-dir", str(tmp_path),
-                             "--out", str(tmp_path / "c.json")])
-    assert exit_.value.code == 2
-    assert "error: --init minlm: not one of --backbones (chars)" in capsys.readouterr().err
+    err = usage_error(backbone_cache.main, ["--backbones", "chars", "--init", "minlm=runs/default", "--data-dir",
+                      str(tmp_path), "--out", str(tmp_path / "c.json")], capsys)
+    assert "error: --init minlm: not one of --backbones (chars)" in err
 
 
 def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
@@ -566,10 +552,8 @@ def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypat
     import main_job
 
     monkeypatch.setattr(main_job.subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
-    with pytest.raises(SystemExit) as exit_:
-        main_job.main(["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)])
-    assert exit_.value.code == 2
-    assert "error: --launch-args \"--num_processes '2\": No closing quotation" in capsys.readouterr().err
+    err = usage_error(main_job.main, ["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)], capsys)
+    assert "error: --launch-args \"--num_processes '2\": No closing quotation" in err
 
 
 @pytest.mark.parametrize("folder", ["nope", "empty"])
@@ -579,10 +563,16 @@ def test_report_refuses_a_results_folder_without_results(tmp_path, capsys, folde
     import report
 
     (tmp_path / "empty").mkdir()
+    err = usage_error(report.main, ["--results", str(tmp_path / folder)], capsys)
+    assert f"error: --results {tmp_path / folder}: no results JSON there" in err
+
+
+def usage_error(main, argv: list[str], capsys) -> str:
+    """What `main(argv)` said on stderr, having stopped as argparse does on a bad argument (status 2)."""
     with pytest.raises(SystemExit) as exit_:
-        report.main(["--results", str(tmp_path / folder)])
+        main(argv)
     assert exit_.value.code == 2
-    assert f"error: --results {tmp_path / folder}: no results JSON there" in capsys.readouterr().err
+    return capsys.readouterr().err
 
 
 def tiny(tmp_path) -> dict:
@@ -627,11 +617,10 @@ def test_bench_counts_refuse_a_value_that_means_nothing_before_running(tmp_path,
     or reported figures of nothing (--split 0, --eval-size -1: no puzzles, --max-batches -1: stop at once)."""
     import importlib
 
-    with pytest.raises(SystemExit) as exit_:
-        importlib.import_module(script).main([*tiny(tmp_path)[script], flag, value, "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
+    err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path)[script], flag, value, "--out",
+                      str(tmp_path / "out.json")], capsys)
     at_least = "0" if value == "-1" else "1"
-    assert f"{flag}: '{value}' is not a whole number >= {at_least}" in capsys.readouterr().err
+    assert f"{flag}: '{value}' is not a whole number >= {at_least}" in err
 
 
 @pytest.mark.parametrize("flag,value", [("--minutes", "0"), ("--minutes", "-5"), ("--time-limit", "-1"),
@@ -641,10 +630,9 @@ def test_puzzle_suite_refuses_a_duration_of_nothing_before_running(tmp_path, cap
     config check (train.time_limit > 0), so every run failed after its data was built."""
     import puzzle_suite
 
-    with pytest.raises(SystemExit) as exit_:
-        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], flag, value, "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
+    err = usage_error(puzzle_suite.main, [*tiny(tmp_path)["puzzle_suite"], flag, value, "--out",
+                      str(tmp_path / "out.json")], capsys)
+    assert f"{flag}: '{value}' is not a number > 0" in err
 
 
 @pytest.mark.parametrize("script,flag,values", [
@@ -659,11 +647,10 @@ def test_model_sizes_refuse_a_count_that_means_nothing_before_running(tmp_path, 
     when ours was built, a ConfigError traceback; --warmup -1 warmed nothing without a word."""
     import importlib
 
-    with pytest.raises(SystemExit) as exit_:
-        importlib.import_module(script).main([*tiny(tmp_path)[script], flag, *values, "--out", str(tmp_path / "o.json")])
-    assert exit_.value.code == 2
+    err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path)[script], flag, *values, "--out",
+                      str(tmp_path / "o.json")], capsys)
     at_least = "0" if values[-1] == "-1" else "1"
-    assert f"{flag}: '{values[-1]}' is not a whole number >= {at_least}" in capsys.readouterr().err
+    assert f"{flag}: '{values[-1]}' is not a whole number >= {at_least}" in err
 
 
 @pytest.mark.parametrize("script,argv,message", [
@@ -680,11 +667,9 @@ def test_attention_heads_must_divide_the_width_before_anything_is_timed(tmp_path
     for slow in ("measure", "make_variants"):
         if hasattr(bench, slow):
             monkeypatch.setattr(bench, slow, lambda *a: pytest.fail("timed before the heads were checked"))
-    with pytest.raises(SystemExit) as exit_:
-        bench.main([*tiny(tmp_path)[script], "--mixer", "attention", "--heads", "3", *argv,
-                    "--out", str(tmp_path / "o.json")])
-    assert exit_.value.code == 2
-    assert f"error: {message} (attention mixer)" in capsys.readouterr().err
+    err = usage_error(bench.main, [*tiny(tmp_path)[script], "--mixer", "attention", "--heads", "3", *argv, "--out",
+                      str(tmp_path / "o.json")], capsys)
+    assert f"error: {message} (attention mixer)" in err
 
 
 def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path, monkeypatch, capsys):
@@ -692,12 +677,11 @@ def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path
     import puzzle_suite
 
     monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran with one of the two settings"))
-    with pytest.raises(SystemExit) as exit_:
-        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", "sudoku:size=4", "--task-set",
-                           "sudoku:wordings=[0]", "--task-set", "sudoku:size=6", "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
+    err = usage_error(puzzle_suite.main, [*tiny(tmp_path)["puzzle_suite"], "--task-set", "sudoku:size=4", "--task-set",
+                      "sudoku:wordings=[0]", "--task-set", "sudoku:size=6", "--out", str(tmp_path / "out.json")],
+                      capsys)
     assert ("error: --task-set sets sudoku:size twice (sudoku:size=4, sudoku:size=6); give each setting once"
-            in capsys.readouterr().err)
+            in err)
 
 
 @pytest.mark.parametrize("entry,message", [
@@ -712,10 +696,9 @@ def test_puzzle_suite_refuses_a_task_setting_it_would_not_use_before_running(tmp
     import puzzle_suite
 
     monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the setting asked for"))
-    with pytest.raises(SystemExit) as exit_:
-        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--task-set", entry, "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"error: --task-set {entry}: {message}" in capsys.readouterr().err
+    err = usage_error(puzzle_suite.main, [*tiny(tmp_path)["puzzle_suite"], "--task-set", entry, "--out",
+                      str(tmp_path / "out.json")], capsys)
+    assert f"error: --task-set {entry}: {message}" in err
 
 
 def test_puzzle_suite_refuses_an_unknown_family_before_running(tmp_path, monkeypatch, capsys):
@@ -724,11 +707,9 @@ def test_puzzle_suite_refuses_an_unknown_family_before_running(tmp_path, monkeyp
     from eval.tasks import TASKS
 
     monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran without the family asked for"))
-    with pytest.raises(SystemExit) as exit_:
-        puzzle_suite.main([*tiny(tmp_path)["puzzle_suite"], "--families", "sudoku,sudokku,mazes",
-                           "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"error: unknown family(ies) sudokku, mazes; choose from {', '.join(TASKS)}" in capsys.readouterr().err
+    err = usage_error(puzzle_suite.main, [*tiny(tmp_path)["puzzle_suite"], "--families", "sudoku,sudokku,mazes",
+                      "--out", str(tmp_path / "out.json")], capsys)
+    assert f"error: unknown family(ies) sudokku, mazes; choose from {', '.join(TASKS)}" in err
 
 
 def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
@@ -736,10 +717,9 @@ def test_vs_reference_refuses_a_bad_size_in_one_line_before_training_any(tmp_pat
     import vs_reference
 
     monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained before the bad size was seen"))
-    with pytest.raises(SystemExit) as exit_:
-        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--sizes", "4", "7", "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert "error: --sizes 7: " in capsys.readouterr().err
+    err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], "--sizes", "4", "7", "--out",
+                      str(tmp_path / "out.json")], capsys)
+    assert "error: --sizes 7: " in err
 
 
 @pytest.mark.parametrize("flag,value,rule", [
@@ -755,10 +735,8 @@ def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(
     import vs_reference
 
     monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a value the config refuses"))
-    with pytest.raises(SystemExit) as exit_:
-        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
+    err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], flag, value, "--out",
+                      str(tmp_path / "out.json")], capsys)
     assert f"error: {flag} {value}: must be " in err and rule in err
 
 
@@ -771,11 +749,9 @@ def test_vs_reference_refuses_an_override_ours_config_refuses_before_making_puzz
     import vs_reference
 
     monkeypatch.setattr(vs_reference, "Ours", lambda *args: pytest.fail("made ours's puzzles before checking --ours"))
-    with pytest.raises(SystemExit) as exit_:
-        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--ours", "train.halt=false", override,
-                           "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"error: --ours train.halt=false {override}: {message}" in capsys.readouterr().err
+    err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], "--ours", "train.halt=false", override,
+                      "--out", str(tmp_path / "out.json")], capsys)
+    assert f"error: --ours train.halt=false {override}: {message}" in err
 
 
 @pytest.mark.parametrize("value", ["nan", "-0.5", "1.5", "inf", "half"])
@@ -785,10 +761,9 @@ def test_vs_reference_targets_must_be_accuracies_before_training_any(tmp_path, m
     import vs_reference
 
     monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained towards a target that means nothing"))
-    with pytest.raises(SystemExit) as exit_:
-        vs_reference.main([*tiny(tmp_path)["vs_reference"], "--targets", "0.5", value, "--out", str(tmp_path / "o.json")])
-    assert exit_.value.code == 2
-    assert f"--targets: '{value}' is not a number in [0, 1]" in capsys.readouterr().err
+    err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], "--targets", "0.5", value, "--out",
+                      str(tmp_path / "o.json")], capsys)
+    assert f"--targets: '{value}' is not a number in [0, 1]" in err
 
 
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
@@ -799,10 +774,9 @@ def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path
     import vs_reference
 
     monkeypatch.setattr(vs_reference, "run", lambda *args: pytest.fail("trained with a duration of nothing"))
-    with pytest.raises(SystemExit) as exit_:
-        vs_reference.main([*tiny(tmp_path)["vs_reference"], flag, value, "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert f"{flag}: '{value}' is not a number > 0" in capsys.readouterr().err
+    err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], flag, value, "--out",
+                      str(tmp_path / "out.json")], capsys)
+    assert f"{flag}: '{value}' is not a number > 0" in err
 
 
 @pytest.mark.parametrize("script", ["cache_layout", "direction_probe", "fast_paths", "gpu_check", "puzzle_suite",
@@ -811,11 +785,9 @@ def test_bench_threads_refuse_a_negative_count_before_running(tmp_path, capsys, 
     """--threads -1 reached torch.set_num_threads, a RuntimeError traceback (0 keeps torch's default)."""
     import importlib
 
-    with pytest.raises(SystemExit) as exit_:
-        importlib.import_module(script).main([*tiny(tmp_path).get(script, []), "--threads", "-1",
-                                              "--out", str(tmp_path / "out.json")])
-    assert exit_.value.code == 2
-    assert "--threads: '-1' is not a whole number >= 0" in capsys.readouterr().err
+    err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path).get(script, []), "--threads", "-1",
+                      "--out", str(tmp_path / "out.json")], capsys)
+    assert "--threads: '-1' is not a whole number >= 0" in err
 
 
 def test_cache_layout_takes_threads_0_as_torchs_default(tmp_path):
