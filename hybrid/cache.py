@@ -36,7 +36,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
-from hybrid.config import check_not_a_file
+from hybrid.config import ConfigError, check_not_a_file
 from hybrid.lock import lock_file, locked
 
 FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
@@ -271,6 +271,9 @@ def embed_split(backbone, split: Dataset, num_slots: int, cache_dir: str | Path,
     each other's halves)."""
     path = cache_path(backbone, split, cache_dir)
     check_not_a_file(path.parent, f"train.data_dir={cache_dir}")
+    if path.is_dir():  # not derived data the cache may remove: it did not make it
+        raise ConfigError(f"train.data_dir={cache_dir}: {path} is a folder where {desc}'s embedding cache entry "
+                          f"(a file) goes; the cache did not make it, so it is left as it is: move it away")
     with locked(lock_file(cache_dir, path.stem), f"embedding {desc}", accelerator):
         return _embed_split(backbone, split, num_slots, path, desc, accelerator)
 

@@ -308,7 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         # A --data-dir that does not exist is a typo, not an empty cache ("nothing to prune" would hide it).
         parser.error(f"--data-dir {args.data_dir}: " + ("a file, not a folder" if data_dir.exists() else "no such folder"))
     console = Console()
-    if not folder.is_dir():
+    if folder.exists() and not folder.is_dir():  # training refuses it too (a file where a folder goes)
+        console.print(f"{folder} is a file, not the embedding cache's folder: no embedding cache "
+                      f"(training with train.data_dir={args.data_dir} stops until it is moved away)")
+    elif not folder.is_dir():
         console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
     elif args.command == "list":
         show(folder, console)

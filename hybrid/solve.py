@@ -227,13 +227,14 @@ def main(argv: list[str] | None = None) -> None:
     solutions = iter(solver.solve([item.puzzle for item in items if item.error is None],
                                   fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
                                   views=views))
-    lines = []
+    lines, unread = [], 0
     for item in items:
         found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
         if item.error is None:
             found = dataclasses.asdict(next(solutions))
             if found["error"]:  # unread: no steps or confidence to report
                 found = {"answer": None, "error": found["error"]}
+        unread += found["error"] is not None  # not the line's "error": an input may hold a field of that name
         lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
     closed = False
     try:
@@ -247,6 +248,11 @@ def main(argv: list[str] | None = None) -> None:
         closed = True
     if args.submission:  # written all the same: it is the answers' other copy
         Path(args.submission).write_text(json.dumps(submission(lines)))
+    if unread == len(lines):  # a script must see that nothing was solved, not read exit 0 as success
+        sys.exit(f"error: none of the {len(lines)} puzzles could be read; each output line says why (\"error\")")
+    if unread:
+        print(f"{unread} of {len(lines)} puzzles could not be read; their output lines say why (\"error\")",
+              file=sys.stderr)
     if closed:
         sys.exit(1)
 

@@ -896,3 +896,27 @@ def test_a_file_where_the_cache_folder_goes_is_a_config_error_before_embedding(t
     with pytest.raises(ConfigError, match=rf"{tmp_path / 'embeddings'} is a file, not a folder"):
         embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert (tmp_path / "embeddings").read_text() == "notes"
+
+
+def test_a_folder_where_an_entry_goes_is_left_alone_and_named(tiny_backbone, tmp_path, capsys):
+    """A folder at an entry's path was warned about as unreadable ("removing it"), then the split
+    was embedded and writing it failed with IsADirectoryError. The cache did not make the folder,
+    so it neither embeds nor deletes: it names it. `hybrid-cache list` names an embeddings file."""
+    from hybrid.cache_cli import main
+    from hybrid.config import ConfigError
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    entry = cache_path(backbone, split, tmp_path)
+    (entry / "mine").mkdir(parents=True)
+    (entry / "mine" / "notes.txt").write_text("kept")
+    backbone.forward = lambda texts: pytest.fail("embedded before the check")
+    with pytest.raises(ConfigError, match=rf"{entry} is a folder where test's embedding cache entry .*move it away"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert (entry / "mine" / "notes.txt").read_text() == "kept"
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "embeddings").write_text("notes")
+    main(["--data-dir", str(tmp_path / "other"), "list"])
+    out = capsys.readouterr().out
+    assert "embeddings is a file, not the embedding cache's folder" in " ".join(out.split())

@@ -342,6 +342,25 @@ def test_solve_command_reads_lines_and_jsonl_and_reports_bad_puzzles(solver, tmp
     assert rows[2]["id"] == "x7" and len(rows[2]["answer"].splitlines()) == 4
 
 
+def test_solve_exits_1_when_no_puzzle_could_be_read_and_counts_the_unread(solver, tmp_path, capsys):
+    """Every puzzle unreadable used to exit 0, which a script reads as success. The lines are still
+    written (each says why); some unread among solved ones is exit 0 with a count on stderr. An
+    input field named "error" is the user's, not a failure."""
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "bad.txt").write_text("1 2 3\n" + '{"id": "q2"}\n')
+    with pytest.raises(SystemExit, match=r"none of the 2 puzzles could be read"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "bad.txt"), "--output", str(tmp_path / "out")])
+    rows = [json.loads(line) for line in (tmp_path / "out").read_text().splitlines()]
+    assert [row["answer"] for row in rows] == [None, None] and all(row["error"] for row in rows)
+
+    good = handwritten(2)
+    (tmp_path / "some.txt").write_text(f"{good[0]}\n1 2 3\n" + json.dumps({"question": good[1], "error": 0}) + "\n")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "some.txt"), "--fixed-steps"])
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 3
+    assert "1 of 3 puzzles could not be read" in captured.err
+
+
 def test_solve_piped_into_a_reader_that_stops_exits_without_a_traceback(solver, tmp_path):
     """`python -m hybrid.solve RUN --input big.txt | head`: head closes the pipe after its lines,
     and the next write raised BrokenPipeError, shown as a traceback."""
