@@ -468,13 +468,17 @@ def test_hand_written_bench_figures_match_their_json():
 def test_a_changed_figure_is_caught(monkeypatch):
     """A figure edited in the doc (or its JSON changed) fails the check above rather than passing unseen."""
     doc, anchor, name, figures = CLAIMS[0]
-    edited = (ROOT / doc).read_text().replace("| **default main job** (T=2, n=3, N_sup=6) | **0.985** |",
-                                              "| **default main job** (T=2, n=3, N_sup=6) | **0.975** |")
+    spec = next(spec for _, field, spec, _ in string.Formatter().parse(anchor) if field is not None)
+    right = format(figure(name, figures[0]), spec)
+    off = format(figure(name, figures[0]) - 0.01, spec)
+    row = anchor[:anchor.index("{")]  # the row's words up to its first figure, which the edit changes
+    edited = (ROOT / doc).read_text().replace(f"{row}{right}", f"{row}{off}")
+    assert edited != (ROOT / doc).read_text()
     real = Path.read_text
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: edited if self == ROOT / doc else real(self, *a, **k))
     try:
         test_hand_written_bench_figures_match_their_json()
     except AssertionError as error:
-        assert "says 0.975 where default_task.json runs.0.exact_accuracy gives 0.985" in str(error)
+        assert f"says {off} where {name} {figures[0]} gives {right}" in str(error)
     else:
         raise AssertionError("an edited figure passed")
