@@ -16,16 +16,40 @@ uses it: the suite (bench/puzzle_suite.py) measures the trained models.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import random
 
-from common import at_least_zero, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 
 from eval.tasks.sorting import WORDINGS, Sorting  # noqa: E402
-from hybrid.backbone import load_backbone  # noqa: E402
+from hybrid.backbone import load_backbone, resolve_path, written_as_path  # noqa: E402
 from hybrid.cache import token_slots  # noqa: E402
-from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
+from hybrid.config import CONFIG_DIR, ConfigError, load_config, presets  # noqa: E402
+
+
+def backbone_config(name: str):
+    """The backbone section for a --backbones name: a preset (configs/backbone), else backbone.path.
+    What can be told without loading is checked here, before any backbone is probed: a name close to
+    a preset's is that preset misspelt (a hub model is named by its full id, org/name), and a
+    package or folder named must be there. Hub ids are passed on: only loading can tell them."""
+    preset = CONFIG_DIR / "backbone" / f"{name}.yaml"
+    looks_like_preset = not (written_as_path(name) or "/" in name or ":" in name) and difflib.get_close_matches(
+        name.lower(), presets("backbone"), n=1, cutoff=0.8)
+    if looks_like_preset and not preset.exists() and not os.path.exists(name):
+        try:
+            load_config([f"backbone={name}"])  # says "no backbone preset ...; available: ..."
+        except ConfigError as err:
+            raise ConfigError(f"{err}; a hub model is named by its full id (org/name)") from None
+    if preset.exists():
+        config = load_config([f"backbone={name}"]).backbone
+    else:
+        config = load_config([f"backbone.path={name}"]).backbone
+    if not config.path.startswith("tiny:"):  # tiny: builds its model here (its kind is checked by load_config)
+        resolve_path(config.path)  # pypi:<module> not installed, a folder written as a path that is not there
+    return config
 
 
 def pooled_phrases(backbone, task: Sorting, wordings: list[int], samples: int, rng: random.Random):
@@ -71,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="JSON path (default bench/results/direction_probe.json)")
     args = parser.parse_args(argv)
+    configs = built_first(parser, "--backbones", args.backbones, backbone_config)
     setup("cpu", args.threads, args.seed)
     task_config = load_config(["task=sorting"]).task
     task = Sorting(task_config.length, task_config.low, task_config.high)
@@ -79,9 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     results, rows = {}, []
     for name in args.backbones:
-        preset = CONFIG_DIR / "backbone" / f"{name}.yaml"
-        config = load_config([f"backbone={name}"] if preset.exists() else [f"backbone.path={name}"]).backbone
-        backbone = load_backbone(config, slots_placed=True).eval()  # as training builds it for span pooling
+        backbone = load_backbone(configs[name], slots_placed=True).eval()  # as training builds it for span pooling
         rng = random.Random(args.seed)
         with torch.no_grad():
             x, y, _ = pooled_phrases(backbone, task, trained, args.samples, rng)

