@@ -95,6 +95,38 @@ def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dic
     return built
 
 
+def backbone_overrides(name: str) -> list[str]:
+    """The overrides a bench's backbone name stands for: a preset (configs/backbone/<name>.yaml),
+    else backbone.path (a hub id, a folder, pypi:<module> or tiny:<kind>)."""
+    from hybrid.config import CONFIG_DIR
+
+    return [f"backbone={name}"] if (CONFIG_DIR / "backbone" / f"{name}.yaml").exists() else [f"backbone.path={name}"]
+
+
+def backbone_config(name: str):
+    """The backbone section for a bench's backbone name, checked as far as it can be without
+    loading, so a typo fails before any work (with built_first): a name close to a preset's is
+    that preset misspelt (a hub model is named by its full id, org/name), and a package or folder
+    named must be there. Hub ids are passed on: only loading can tell them."""
+    import difflib
+
+    from hybrid.backbone import resolve_path, written_as_path
+    from hybrid.config import ConfigError, load_config, presets
+
+    overrides = backbone_overrides(name)
+    looks_like_preset = not (written_as_path(name) or "/" in name or ":" in name) and difflib.get_close_matches(
+        name.lower(), presets("backbone"), n=1, cutoff=0.8)
+    if looks_like_preset and overrides[0].startswith("backbone.path=") and not os.path.exists(name):
+        try:
+            load_config([f"backbone={name}"])  # says "no backbone preset ...; available: ..."
+        except ConfigError as err:
+            raise ConfigError(f"{err}; a hub model is named by its full id (org/name)") from None
+    config = load_config(overrides).backbone
+    if not config.path.startswith("tiny:"):  # tiny: builds its model here (its kind is checked by load_config)
+        resolve_path(config.path)  # pypi:<module> not installed, a folder written as a path that is not there
+    return config
+
+
 def setup(device: str = "cpu", threads: int | None = 2, seed: int = 0) -> torch.device:
     if threads:
         torch.set_num_threads(threads)

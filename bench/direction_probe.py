@@ -16,40 +16,16 @@ uses it: the suite (bench/puzzle_suite.py) measures the trained models.
 from __future__ import annotations
 
 import argparse
-import difflib
-import os
 import random
 
-from common import at_least_zero, built_first, positive, print_table, setup, write_json
+from common import at_least_zero, backbone_config, built_first, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 
 from eval.tasks.sorting import WORDINGS, Sorting  # noqa: E402
-from hybrid.backbone import load_backbone, resolve_path, written_as_path  # noqa: E402
+from hybrid.backbone import load_backbone  # noqa: E402
 from hybrid.cache import token_slots  # noqa: E402
-from hybrid.config import CONFIG_DIR, ConfigError, load_config, presets  # noqa: E402
-
-
-def backbone_config(name: str):
-    """The backbone section for a --backbones name: a preset (configs/backbone), else backbone.path.
-    What can be told without loading is checked here, before any backbone is probed: a name close to
-    a preset's is that preset misspelt (a hub model is named by its full id, org/name), and a
-    package or folder named must be there. Hub ids are passed on: only loading can tell them."""
-    preset = CONFIG_DIR / "backbone" / f"{name}.yaml"
-    looks_like_preset = not (written_as_path(name) or "/" in name or ":" in name) and difflib.get_close_matches(
-        name.lower(), presets("backbone"), n=1, cutoff=0.8)
-    if looks_like_preset and not preset.exists() and not os.path.exists(name):
-        try:
-            load_config([f"backbone={name}"])  # says "no backbone preset ...; available: ..."
-        except ConfigError as err:
-            raise ConfigError(f"{err}; a hub model is named by its full id (org/name)") from None
-    if preset.exists():
-        config = load_config([f"backbone={name}"]).backbone
-    else:
-        config = load_config([f"backbone.path={name}"]).backbone
-    if not config.path.startswith("tiny:"):  # tiny: builds its model here (its kind is checked by load_config)
-        resolve_path(config.path)  # pypi:<module> not installed, a folder written as a path that is not there
-    return config
+from hybrid.config import load_config  # noqa: E402
 
 
 def pooled_phrases(backbone, task: Sorting, wordings: list[int], samples: int, rng: random.Random):

@@ -40,11 +40,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from common import at_least_zero, duration, machine, positive, write_json  # noqa: E402
+from common import (at_least_zero, backbone_config, backbone_overrides, built_first, duration, machine,  # noqa: E402
+                    positive, write_json)
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
-from hybrid.config import CONFIG_DIR, load_config  # noqa: E402
+from hybrid.config import load_config  # noqa: E402
 from hybrid.train import train  # noqa: E402
 
 VARIANTS = {
@@ -79,13 +80,6 @@ def family_overrides(family: str, args) -> list[str]:
     if held_out:
         overrides.append(f"task.held_out_wordings=[{','.join(map(str, held_out))}]")
     return overrides
-
-
-def backbone_overrides(backbone: str) -> list[str]:
-    """A preset name (configs/backbone/<name>.yaml), else a hub id, folder or pypi:/tiny: path."""
-    if (CONFIG_DIR / "backbone" / f"{backbone}.yaml").exists():
-        return [f"backbone={backbone}"]
-    return [f"backbone.path={backbone}"]
 
 
 def run_one(family: str, variant: str, task_overrides: list[str], time_limit: float, args) -> dict:
@@ -194,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown family(ies) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     check_task_set(parser, args.task_set, families)
+    if any(v != "no_backbone" for v in (args.variants.split(","))):  # a typo failed each run, after the runs before it
+        built_first(parser, "--backbone", [args.backbone], backbone_config)
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -724,6 +724,21 @@ def test_puzzle_suite_refuses_a_task_setting_given_twice_before_running(tmp_path
             in err)
 
 
+def test_puzzle_suite_refuses_a_misspelt_backbone_before_running(tmp_path, monkeypatch, capsys):
+    """`--backbone minilmm` was taken for a hub id: every hybrid run failed as it loaded, after the
+    runs before it had trained (and its no_backbone runs, which need none, still ran)."""
+    import puzzle_suite
+
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: pytest.fail("ran before the bad name was seen"))
+    argv = ["--families", "sudoku", "--backbone", "minilmm", "--out", str(tmp_path / "out.json")]
+    err = usage_error(puzzle_suite.main, argv, capsys)
+    assert "error: --backbone minilmm: no backbone preset 'minilmm'" in err and "full id (org/name)" in err
+    ran = []
+    monkeypatch.setattr(puzzle_suite, "run_one", lambda *a: ran.append(a[1]) or {"error": "not run here"})
+    puzzle_suite.main([*argv, "--variants", "no_backbone"])  # the backbone is not used: nothing to refuse
+    assert ran == ["no_backbone"]
+
+
 @pytest.mark.parametrize("entry,message", [
     ("sudoku.size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
     ("size=4", "not of the form FAMILY:KEY=VALUE (e.g. sudoku:size=6)"),
