@@ -22,6 +22,7 @@ gave each, views how many were asked. ARC task files (a .json file of ARC's form
 of them) are read as tasks: each test input is one puzzle, its line says which ("task",
 "test_index") and, where the file has the test output, whether the answer is right ("verified");
 --submission also writes ARC Prize's submission.json (two attempts per test input).
+Exit status 1 when no puzzle could be read (the lines are written all the same).
 """
 
 from __future__ import annotations
