@@ -49,7 +49,7 @@ class LoraConfig:
 
     rank: int = 8
     alpha: float = 16.0
-    dropout: float = 0.0
+    dropout: float = 0.0  # peft's lora_dropout: dropout on the input of each low-rank update, in training
     target_modules: list[str] | None = None  # None: peft's default for the architecture (e.g. query/value)
 
 
@@ -75,7 +75,7 @@ class BackboneConfig:
 class AdapterConfig:
     kind: str = "auto"  # auto (span_pool when the task's slots line up with its text) | any name in adapters.ADAPTERS
     heads: int = 4  # query_attention only
-    dropout: float = 0.0
+    dropout: float = 0.0  # in training: span_pool's on its slot states, query_attention's on its attention weights
 
 
 @dataclass
@@ -105,7 +105,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     warmup: int = 50  # supervision steps of linear warm-up (the schedule counts N_sup of them per batch)
     schedule: str = "constant_with_warmup"  # a transformers scheduler name; _validate_schedule_and_tracker says which
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # clip the gradients' global norm to this before each optimizer step; 0: no clipping
     ema: float = 0.999  # 0 disables the EMA copy used for evaluation
     halt: bool = True  # stop a sample's supervision when its halting head says so
     eval_every: int = 100  # batches

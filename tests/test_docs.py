@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import itertools
 import re
 import shlex
@@ -328,3 +329,48 @@ def test_a_broken_doc_is_reported(tmp_path):
     assert (command.where, check_flags(command, known)) == ("script.py:3", "bench/run_all.py --only takes "
                                                             f"{'|'.join(known['bench/run_all.py']._option_string_actions['--only'].choices)}, not nope")
     assert stale_keys(named_keys(doc, root=tmp_path)) == ["broken.md:9: train.stpes"]  # task.size: maze's
+
+
+def config_keys() -> list[tuple[str, type, str]]:
+    """(dotted key, the dataclass that declares the field, field name) for every leaf of the typed
+    config: backbone.*, backbone.lora.*, adapter.*, reasoner.*, train.*, and each family's task.*."""
+    from hybrid.config import Config
+
+    def leaves(cls, prefix):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            inner = next((arg for arg in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(arg)), hints[f.name])
+            if dataclasses.is_dataclass(inner):  # backbone.lora: its own fields are the keys
+                yield from leaves(inner, f"{prefix}{f.name}.")
+            else:  # the class in the MRO that declares it (a family's config inherits TaskConfig's)
+                yield f"{prefix}{f.name}", next(c for c in cls.__mro__ if f.name in vars(c).get("__annotations__", {})), f.name
+
+    groups = typing.get_type_hints(Config)
+    found = [leaf for group in GROUPS if group != "task" for leaf in leaves(groups[group], f"{group}.")]
+    found += [leaf for _, config in TASKS.values() for leaf in leaves(config, "task.")]
+    return list(dict.fromkeys(found))
+
+
+def commented(cls: type, name: str) -> bool:
+    """Whether field `name` of dataclass `cls` has a comment on its line or a comment line above it."""
+    lines = inspect.getsourcelines(cls)[0]
+    line = next(i for i, text in enumerate(lines) if re.match(rf"\s+{name}\s*:", text))
+    return "#" in lines[line] or lines[line - 1].lstrip().startswith("#")
+
+
+def undocumented_config_keys(docs: str) -> list[str]:
+    """Config keys neither named in `docs` (`train.grad_clip`, also as `train.grad_clip=1`) nor
+    commented beside their field."""
+    return sorted({key for key, cls, name in config_keys()
+                   if not re.search(rf"{re.escape(key)}(?!\w)", docs) and not commented(cls, name)})
+
+
+def test_every_config_key_is_documented_or_commented():
+    """The other direction from test_every_config_key_the_docs_name_exists: a key the config takes
+    is named in README.md or docs/*.md, or its field in the dataclass has a comment saying what it does."""
+    keys = [key for key, _, _ in config_keys()]
+    assert len(keys) >= 60 and {"train.keep_checkpoints", "backbone.lora.rank", "task.size"} <= set(keys), keys
+    docs = "\n".join(path.read_text() for path in DOCS)
+    bad = undocumented_config_keys(docs)
+    assert not bad, "config keys no doc names and no comment explains:\n" + "\n".join(bad)
+    assert "train.seed" in undocumented_config_keys("")  # neither: reported (seed: no comment; the docs name it)

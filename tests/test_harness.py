@@ -47,18 +47,41 @@ def all_wordings_run(tmp_path_factory):
     return root / "run"
 
 
+def report_section() -> str:
+    """The "## The report" section of docs/evaluation.md."""
+    return (ROOT / "docs" / "evaluation.md").read_text().split("## The report")[1].split("\n## ")[0]
+
+
+def report_table() -> dict[str, str]:
+    """The report table of docs/evaluation.md: each field its first column names -> its row's meaning."""
+    return {name: meaning for names, meaning in re.findall(r"^\| (.*?) \| (.*) \|$", report_section(), re.M)
+            for name in re.findall(r"`([\w@]+)`", names)}
+
+
 def documented_report_fields() -> set[str]:
     """The fields the report table of docs/evaluation.md names (its first column)."""
-    section = (ROOT / "docs" / "evaluation.md").read_text().split("## The report")[1].split("\n## ")[0]
-    return {name for cell in re.findall(r"^\| (.*?) \|", section, re.M) for name in re.findall(r"`([\w@]+)`", cell)}
+    return set(report_table())
+
+
+def names_in(meaning: str) -> set[str]:
+    """The names a table cell gives in code: `count`, `pass@1`, `net_applications_all = N_sup*T*(n+1)`
+    (not `backbone.cache=false`, a config override)."""
+    return {m.group(1) for span in re.findall(r"`([^`]*)`", meaning) if (m := re.fullmatch(r"([\w@]+)(?: = .*)?", span))}
+
+
+# Fields only some reports have, each listed in the table and checked where it appears:
+ONLY_SOME = {"votes": "families whose test puzzles come in views (ARC): checked on ARC's metrics below",
+             "plot_error": "only when plotting failed: test_a_plot_that_fails_leaves_the_report_and_says_why"}
+# Fields that hold dicts, and how their keys are checked against the table:
+NAMED_KEYS = {"compute", "throughput", "votes", "answer_failures", "puzzle_failures"}  # in the row's meaning
+OTHER_DICTS = {"task": "the run's task config: its keys are config keys (docs/tasks.md; tests/test_docs.py)",
+               "by_wording": "keyed by wording; each value's keys are quoted in the row",
+               "plots": "keyed by plot: `<name>.png` in the list below the table"}
 
 
 def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
     report = evaluate_run(run, ["reasoner.N_sup=3"], out=tmp_path)  # more steps than trained
     saved = json.loads((tmp_path / "report.json").read_text())
-    # report.json itself holds every field the docs list (votes: only families whose puzzles come in views)
-    missing = documented_report_fields() - {"votes"} - set(saved)
-    assert not missing, missing
     assert saved["report"] == str(tmp_path / "report.json")
     assert saved["exact_accuracy"] == report["exact_accuracy"]
     assert saved["num_puzzles"] == 16 and saved["checkpoint"] == str(run / "final")  # the EMA copy training wrote
@@ -78,6 +101,95 @@ def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
     assert saved["by_wording"] == {"0": {"exact_accuracy": saved["exact_accuracy"], "num_puzzles": 16}}
     for name in ("recursion_curve", "halting_steps"):
         assert (tmp_path / saved["plots"][name]).stat().st_size > 1000
+
+
+def dict_keys(report: dict) -> dict[str, set[str]]:
+    """The keys of each NAMED_KEYS field of `report`, with those of the dicts in its lists (`first`'s entries)."""
+    return {field: set(value) | {key for inner in value.values() if isinstance(inner, list)
+                                 for entry in inner if isinstance(entry, dict) for key in entry}
+            for field, value in report.items() if field in NAMED_KEYS and isinstance(value, dict)}
+
+
+def undocumented_keys(report: dict) -> list[str]:
+    """What `report` (a report or the metrics of one) has that docs/evaluation.md's report table
+    does not list: a field, a key of a NAMED_KEYS field, by_wording's or plots' keys; a dict-valued
+    field nothing here says how to check."""
+    table, problems = report_table(), []
+    problems += [f"{field}: not in the table" for field in report if field not in table]
+    for field, keys in dict_keys(report).items():
+        problems += [f"{field}.{key}: not in its row" for key in sorted(keys - names_in(table.get(field, "")))]
+    for field, value in report.items():
+        if isinstance(value, dict) and field not in NAMED_KEYS | set(OTHER_DICTS):
+            problems.append(f"{field}: a dict neither NAMED_KEYS nor OTHER_DICTS says how to check")
+        elif field == "by_wording":
+            inner = {key for counts in value.values() for key in counts}
+            quoted = set(re.findall(r'"([a-z_]+)"', table[field]))
+            problems += [f"by_wording: its row quotes {sorted(quoted)}, the report has {sorted(inner)}"] * (inner != quoted)
+        elif field == "plots":
+            listed = set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
+            problems += [f"plots.{name}: no `{name}.png` in the list below the table" for name in sorted(set(value) - listed)]
+    return problems
+
+
+def stale_names(seen: dict[str, set[str]]) -> list[str]:
+    """Names the NAMED_KEYS rows give that no report had: neither a key `seen` (over several
+    reports, so each field's lists had entries) nor a field."""
+    table, known = report_table(), set().union(*seen.values())
+    return [f"{field}: its row names `{name}`, which no report has" for field in sorted(NAMED_KEYS)
+            for name in sorted(names_in(table[field]) - known - set(table))]
+
+
+def test_the_reports_fields_are_those_docs_evaluation_md_lists(run, tmp_path):
+    """Both ways: a field (or key of one) the code writes that the table does not list fails, and so
+    does a row naming a field no report has; ONLY_SOME's fields are checked where they appear."""
+    import random
+
+    import torch
+
+    from eval.runner import score_predictions
+
+    table = report_table()
+    assert set(ONLY_SOME) <= set(table), "each field only some reports have is still listed, with its condition"
+    evaluate_run(run, out=tmp_path / "test")
+    saved = json.loads((tmp_path / "test" / "report.json").read_text())  # as written, `report` and `plots` too
+    missing = set(table) - set(ONLY_SOME) - set(saved)
+    assert not missing, f"the table lists fields a report does not have: {sorted(missing)}"
+
+    # a puzzle file with one puzzle that fails: puzzle_failures' entries; one with none readable:
+    # a report without the figures (the page says so), still only documented fields
+    good = format_grid(Grid(4), Sudoku(size=4).generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
+    (tmp_path / "mine.txt").write_text(f"{good}\n\n1 2 3\n")
+    typed = evaluate_run(run, puzzles=tmp_path / "mine.txt", out=tmp_path / "typed")
+    (tmp_path / "none.txt").write_text("1 2 3\n")
+    nothing = evaluate_run(run, puzzles=tmp_path / "none.txt", out=tmp_path / "none")
+    assert typed["puzzle_failures"]["first"] and nothing["num_puzzles"] == 0 and "exact_accuracy" not in nothing
+
+    # ARC's metrics: votes, and answer_failures' entries (the second answer cannot be decoded)
+    class Unreadable(Arc):
+        def decode(self, example, ids):
+            if example.data.get("unreadable"):
+                raise ValueError("unreadable")
+            return super().decode(example, ids)
+
+    arc = Unreadable(max_size=4)
+    mirror = {"id": "mirror", "train": [{"input": [[1, 0]], "output": [[0, 1]]}],
+              "test": [{"input": [[3, 0]], "output": [[0, 3]]}, {"input": [[0, 4]], "output": [[4, 0]]}]}
+    examples = [arc.example(mirror, 0), arc.example(mirror, 1)]
+    examples[1].data["unreadable"] = True
+    labels = torch.tensor([e.labels for e in examples])
+    pred = {"ids": labels.unsqueeze(1), "q_halt": torch.zeros(2, 1), "labels": labels, "index": torch.arange(2)}
+    metrics = score_predictions(pred, arc, examples)
+    assert "votes" in metrics and metrics["answer_failures"]["first"]
+
+    seen: dict[str, set[str]] = {}
+    for report in (saved, typed, nothing, metrics):
+        assert not undocumented_keys(report), undocumented_keys(report)
+        for field, keys in dict_keys(report).items():
+            seen[field] = seen.get(field, set()) | keys
+    assert set(seen) == NAMED_KEYS  # each was seen, so each row's names were checked
+    listed = set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
+    assert set(saved["plots"]) == listed, f"the page lists the plots {sorted(listed)}, a report draws {saved['plots']}"
+    assert not stale_names(seen), stale_names(seen)
 
 
 def test_a_run_trained_with_relative_paths_evaluates_from_another_directory(small_config, tiny_backbone, tmp_path,
@@ -693,6 +805,7 @@ def test_a_plot_that_fails_leaves_the_report_and_says_why(tmp_path, monkeypatch)
     path = report_module.write_report({"num_puzzles": 3, "exact_accuracy": 0.5}, tmp_path)
     saved = json.loads(path.read_text())
     assert saved["exact_accuracy"] == 0.5 and saved["plot_error"] == "RuntimeError: no font cache"
+    assert "plot_error" in documented_report_fields() and "plot_error" in ONLY_SOME  # the table lists it
     assert saved["plots"] == {} and saved["report"] == str(path)
 
 
