@@ -10,7 +10,9 @@ a training run folder (its final/, else its newest checkpoint's EMA weights) or 
 Input: plain text with one puzzle per line (a Sudoku as its digits and blanks, e.g.
 "_ _ 3 _ _ _ _ 5 _ 1 _ _ ..."), except that a block of lines none of which is a puzzle alone
 (a grid, a maze, a logic puzzle) is one puzzle: put a blank line between such puzzles (ARC
-and reasoning-gym questions: one per block, always). Or JSON lines with a "question" field,
+and reasoning-gym questions: one per block, always; a question that holds blank lines itself,
+as reasoning-gym's maze, zebra_puzzles and arc_1d questions do, would come apart into several,
+so give it as a JSON line). Or JSON lines with a "question" field,
 which may hold any puzzle text, worded as the training data words it or typed; other fields
 (an "id") are copied to the output. Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
