@@ -40,9 +40,9 @@ def tiny_backbone(tmp_path_factory):
     return get
 
 
-@pytest.fixture
-def small_config(tiny_backbone, tmp_path):
-    """A config for a few-second run: 4x4 Sudoku, tiny BERT, tiny reasoner."""
+def small_config_in(tiny_backbone, folder: Path):
+    """small_config's make, for runs under `folder` (run/ and cache/); for a fixture wider than
+    one test, which cannot take the per-test small_config."""
 
     def make(*overrides: str, kind: str = "bert"):
         return load_config([
@@ -51,11 +51,24 @@ def small_config(tiny_backbone, tmp_path):
             "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
             "train.batch_size=16", "train.steps=4", "train.eval_every=0", "train.checkpoint_every=2",
             "train.warmup=0", "train.tracker=null",
-            f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'cache'}",
+            f"train.output_dir={folder / 'run'}", f"train.data_dir={folder / 'cache'}",
             *overrides,
         ])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def small_config_under(tiny_backbone):
+    """small_config_under(folder): small_config's make for runs under `folder`, for fixtures
+    wider than one test."""
+    return lambda folder: small_config_in(tiny_backbone, folder)
+
+
+@pytest.fixture
+def small_config(tiny_backbone, tmp_path):
+    """A config for a few-second run: 4x4 Sudoku, tiny BERT, tiny reasoner."""
+    return small_config_in(tiny_backbone, tmp_path)
 
 
 @pytest.fixture

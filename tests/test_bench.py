@@ -496,8 +496,11 @@ def test_cache_layout_refuses_an_unknown_task_in_one_line_before_embedding_any(t
     import cache_layout
 
     monkeypatch.setattr(cache_layout, "measure", lambda name, args: pytest.fail("measured before the bad task was seen"))
+    # sudoku at the size of tiny(): its split is still built (generated) before nosuch is seen, in a second, not
+    # the preset's full split
     err = usage_error(cache_layout.main, ["--tasks", "sudoku", "nosuch", "--backbone", "chars", "--data-dir",
-                      str(tmp_path), "--out", str(tmp_path / "cache_layout.json")], capsys)
+                      str(tmp_path), "--set", "task.size=4", "task.train_size=64", "task.test_size=8", "--batches", "1",
+                      "--batch-size", "8", "--out", str(tmp_path / "cache_layout.json")], capsys)
     assert "error: --tasks nosuch: unknown task 'nosuch'" in err
 
 

@@ -17,16 +17,32 @@ from hybrid.inference import Hybrid
 from hybrid.train import train
 
 
-@pytest.fixture
-def training_run(small_config):
-    """A run folder as it is mid-training (checkpoints step_2 and step_4, no final/ yet), and
-    `save_next()`: what the run does next, save step_6 (a copy of step_4) and delete step_4
-    (train.keep_checkpoints=1)."""
-    config = small_config("train.keep_checkpoints=0")
+@pytest.fixture(scope="module")
+def trained_once(small_config_under, tmp_path_factory):
+    """The run training_run hands out, trained once for the module: (its config, the folder that
+    holds run/ and cache/ as training left them, a pristine copy of that folder)."""
+    folder = tmp_path_factory.mktemp("concurrent") / "work"
+    config = small_config_under(folder)("train.keep_checkpoints=0")
     train(config)
     run = Path(config.train.output_dir)
     shutil.rmtree(run / "final")
     (run / "metrics.json").unlink()
+    pristine = folder.with_name("pristine")
+    shutil.copytree(folder, pristine)
+    return config, folder, pristine
+
+
+@pytest.fixture
+def training_run(trained_once):
+    """A run folder as it is mid-training (checkpoints step_2 and step_4, no final/ yet), and
+    `save_next()`: what the run does next, save step_6 (a copy of step_4) and delete step_4
+    (train.keep_checkpoints=1). Tests change the folder (checkpoints deleted, damaged, runs made
+    beside it): each gets a fresh copy of the run trained once, at the path it was trained at (its
+    saved config names that path)."""
+    config, folder, pristine = trained_once
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(pristine, folder)
+    run = Path(config.train.output_dir)
 
     def save_next():
         newest = checkpoint.checkpoints(run)[-1]
