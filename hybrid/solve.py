@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.submission:  # written all the same: it is the answers' other copy
         Path(args.submission).write_text(json.dumps(submission(lines)))
     if unread == len(lines):  # a script must see that nothing was solved, not read exit 0 as success
-        sys.exit(f"error: none of the {len(lines)} puzzles could be read; each output line says why (\"error\")")
+        sys.exit("error: " + (f"none of the {len(lines)} puzzles could be read; each output line says why"
+                              if len(lines) > 1 else "the puzzle could not be read; its output line says why") + ' ("error")')
     if unread:
         print(f"{unread} of {len(lines)} puzzles could not be read; their output lines say why (\"error\")",
               file=sys.stderr)

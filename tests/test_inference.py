@@ -352,6 +352,9 @@ def test_solve_exits_1_when_no_puzzle_could_be_read_and_counts_the_unread(solver
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "bad.txt"), "--output", str(tmp_path / "out")])
     rows = [json.loads(line) for line in (tmp_path / "out").read_text().splitlines()]
     assert [row["answer"] for row in rows] == [None, None] and all(row["error"] for row in rows)
+    (tmp_path / "one.txt").write_text("1 2 3\n")
+    with pytest.raises(SystemExit, match=r"the puzzle could not be read; its output line says why"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "one.txt"), "--output", str(tmp_path / "out")])
 
     good = handwritten(2)
     (tmp_path / "some.txt").write_text(f"{good[0]}\n1 2 3\n" + json.dumps({"question": good[1], "error": 0}) + "\n")
