@@ -188,15 +188,15 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown family(ies) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     check_task_set(parser, args.task_set, families)
-    if any(v != "no_backbone" for v in (args.variants.split(","))):  # a typo failed each run, after the runs before it
-        built_first(parser, "--backbone", [args.backbone], backbone_config)
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if any(v != "no_backbone" for v in variants):  # a typo failed each run, after the runs before it
+        built_first(parser, "--backbone", [args.backbone], backbone_config)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     start, results, plans = time.perf_counter(), {}, {}
     for family in families:
