@@ -50,7 +50,9 @@ def small_config_in(tiny_backbone, folder: Path):
             f"backbone.path={tiny_backbone(kind)}",
             "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
             "train.batch_size=16", "train.steps=4", "train.eval_every=0", "train.checkpoint_every=2",
-            "train.warmup=0", "train.tracker=null",
+            # One thread: torch's threads spin-wait on each other, so a run on every core beside
+            # any busy process (another test run, a helper) took 15x longer; alone, one is as fast.
+            "train.warmup=0", "train.tracker=null", "train.cpu_threads=1",
             f"train.output_dir={folder / 'run'}", f"train.data_dir={folder / 'cache'}",
             *overrides,
         ])
