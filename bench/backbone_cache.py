@@ -129,7 +129,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common import at_least_zero, built_first, positive
+    from common import at_least_zero, built_first, json_out, positive
 
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
+    parser.add_argument("--out", type=json_out, default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
     args = parser.parse_args(argv)
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")

@@ -72,6 +72,22 @@ def _number(value: str) -> float:
         return math.nan
 
 
+def json_out(value: str) -> str:
+    """argparse type for --out, checked before any slow work: a folder there, or a file where its
+    folder must be, was an OSError traceback when the figures were written, after minutes of work."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder; give a file path, e.g. {path / 'results.json'}")
+    where = path.parent
+    while not where.exists() and where != where.parent:  # the folder write_json creates, or the one it starts in
+        where = where.parent
+    if not where.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: {where} is a file, not a folder; give a path in a folder")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{value!r}: {where} is not writable; give a path you can write to")
+    return value
+
+
 def heads_divide(parser: argparse.ArgumentParser, args, flag: str, widths: list[int]) -> None:
     """With `--mixer attention`, `--heads` must divide each width `flag` names: else an argparse error
     naming both, before any slow work, not the attention net's ValueError when that width's turn came."""

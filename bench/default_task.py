@@ -53,10 +53,12 @@ def output_path(args) -> Path:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from common import json_out
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the claim")
     parser.add_argument("--data-dir", help="reuse a cache folder (default: a fresh temporary one)")
-    parser.add_argument("--out", help="JSON path (default bench/results/default_task.json, with --quick "
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/default_task.json, with --quick "
                                       "default_task_quick.json)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     return parser.parse_args(argv)

@@ -17,7 +17,7 @@ import argparse
 import random
 import time
 
-from common import built_first, positive, print_table, write_json
+from common import built_first, json_out, positive, print_table, write_json
 
 from eval.tasks import make_task  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="time spent generating per setting")
     parser.add_argument("--split", type=positive, default=7000, help="puzzles in the split to estimate (the default "
                         "task's train + test: 7,000)")
-    parser.add_argument("--out", help="JSON path (default bench/results/generation.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/generation.json)")
     args = parser.parse_args(argv)
 
     tasks = built_first(parser, "--only", args.only or SETTINGS, task_of)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 from contextlib import nullcontext
 
-from common import (at_least_zero, heads_divide, median_ms, mib, peak_bytes, positive, print_table,
+from common import (at_least_zero, heads_divide, json_out, median_ms, mib, peak_bytes, positive, print_table,
                     saved_tensor_bytes, setup, write_json)
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
-    parser.add_argument("--out", help="JSON path (default bench/results/reasoner_step.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/reasoner_step.json)")
     args = parser.parse_args(argv)
     T0, n0, h0 = args.base
     heads_divide(parser, args, "--base HIDDEN", [h0])

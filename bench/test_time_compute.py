@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, at_least_zero, positive, print_table, setup, write_json
+from common import RESULTS, ROOT, at_least_zero, json_out, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="where the quick run goes when no run is given")
     parser.add_argument("--quick-run-args", nargs="*", default=[], help="extra overrides for the quick run")
     parser.add_argument("overrides", nargs="*", help="config overrides that need no new weights (task.test_size=...)")
-    parser.add_argument("--out", help="JSON path (default bench/results/test_time_compute.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/test_time_compute.json)")
     args = parser.parse_args(argv)
     device = setup(args.device, args.threads)
 

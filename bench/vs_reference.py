@@ -30,7 +30,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, duration, fraction, positive, print_table, setup, write_json
+from common import at_least_zero, built_first, duration, fraction, json_out, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the reference's cross entropy (ours always uses stable-max, as TRM does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
-    parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/vs_reference.json)")
     args = parser.parse_args(argv)
     check_config_flags(parser, args)
     from eval.tasks import make_task

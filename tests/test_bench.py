@@ -866,3 +866,27 @@ def test_report_prints_the_page_it_would_write(capsys):
 
     report.main([])
     assert capsys.readouterr().out == report.render()
+
+
+@pytest.mark.parametrize("script", ["backbone_cache", "cache_layout", "default_task", "direction_probe", "early_exit",
+                                    "fast_paths", "generation", "main_job", "puzzle_suite", "reasoner_step",
+                                    "test_time_compute", "vs_reference"])
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_bench_out_must_be_a_file_it_can_write_before_running(tmp_path, monkeypatch, capsys, script, where):
+    """--out naming a folder, or a path under a file, was an OSError traceback when the figures were
+    written: after the whole bench had run (minutes to hours), its figures lost."""
+    import importlib
+    import subprocess
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the bench ran")
+
+    monkeypatch.setattr(subprocess, "run", ran)  # default_task's and main_job's training runs
+    monkeypatch.setattr(subprocess, "Popen", ran)
+    (tmp_path / "a_file").write_text("")
+    out = {"folder": tmp_path, "under_a_file": tmp_path / "a_file" / "out.json"}[where]
+    bench = importlib.import_module(script)
+    argv = tiny(tmp_path).get(script, [])
+    err = usage_error(bench.main, [*argv, "--out", str(out)], capsys)
+    assert f"--out: '{out}'" in err
+    assert ("is a folder; give a file path" if where == "folder" else f"{tmp_path / 'a_file'} is a file") in err
