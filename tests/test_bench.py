@@ -590,6 +590,19 @@ def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path,
     assert "error: --init minlm: not one of --backbones (chars)" in err
 
 
+@pytest.mark.parametrize("init", ["nope", "a_file"])
+def test_backbone_cache_refuses_an_init_with_no_weights_before_training_any(tmp_path, monkeypatch, capsys, init):
+    """`--init chars=<no such run>` was a CheckpointError traceback when the first timed run started:
+    after the --warmup batches and every earlier backbone's runs."""
+    import backbone_cache
+
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained"))
+    err = usage_error(backbone_cache.main, [*tiny(tmp_path)["backbone_cache"], "--init", f"chars={tmp_path / init}",
+                      "--out", str(tmp_path / "c.json")], capsys)
+    assert f"error: --init chars={tmp_path / init}: {tmp_path / init} is " in err
+
+
 def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
     """shlex's 'No closing quotation' was a ValueError traceback."""
     import main_job
