@@ -111,6 +111,18 @@ def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dic
     return built
 
 
+def config_checked(parser: argparse.ArgumentParser, overrides: list[str], given: list[str]):
+    """The config `overrides` make (the script's own and `given`, the user's), loaded before a bench
+    launches hybrid/train.py: a misspelt key or a value nothing can run with is an argparse error
+    naming it, not the launched run's failure and a traceback."""
+    from hybrid.config import ConfigError, load_config
+
+    try:
+        return load_config(overrides)
+    except ConfigError as err:
+        parser.error(f"{' '.join(given)}: {err}")
+
+
 def backbone_overrides(name: str) -> list[str]:
     """The overrides a bench's backbone name stands for: a preset (configs/backbone/<name>.yaml),
     else backbone.path (a hub id, a folder, pypi:<module> or tiny:<kind>)."""

@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, json_out, print_table, write_json
+from common import ROOT, config_checked, json_out, print_table, write_json
 
 QUICK = ["task.size=4", "task.train_size=512", "task.test_size=128", "train.steps=20", "train.eval_every=0",
          "backbone=chars"]
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:
         parser.error(f"--launch-args {args.launch_args!r}: {err}")
 
-    output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides = (QUICK if args.quick else []) + list(args.overrides)
+    config_checked(parser, overrides, args.overrides)
+    output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides += [f"train.output_dir={output_dir}", "train.tracker=null"]
     if args.fresh_cache:
         overrides.append(f"train.data_dir={tempfile.mkdtemp(prefix='hybrid-trm-cache-')}")

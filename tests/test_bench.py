@@ -903,3 +903,19 @@ def test_bench_out_must_be_a_file_it_can_write_before_running(tmp_path, monkeypa
     err = usage_error(bench.main, [*argv, "--out", str(out)], capsys)
     assert f"--out: '{out}'" in err
     assert ("is a folder; give a file path" if where == "folder" else f"{tmp_path / 'a_file'} is a file") in err
+
+
+@pytest.mark.parametrize("script", ["default_task", "main_job"])
+@pytest.mark.parametrize("override,message", [("train.stpes=2", "Key 'stpes' not in"), ("train.batch_size=0", "train.batch_size")])
+def test_training_benches_refuse_a_bad_override_before_launching(tmp_path, monkeypatch, capsys, script, override,
+                                                                  message):
+    """A misspelt key or a value nothing can run with failed in the launched hybrid/train.py: default_task
+    then ended in a CalledProcessError traceback, main_job in 'the main job failed with exit code 2'."""
+    import importlib
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
+    bench = importlib.import_module(script)
+    err = usage_error(bench.main, ["--quick", "--out", str(tmp_path / "o.json"), override], capsys)
+    assert f"error: {override}: " in err and message in err
