@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, at_least_zero, json_out, positive, print_table, setup, write_json
+from common import RESULTS, ROOT, at_least_zero, config_checked, json_out, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -118,8 +118,11 @@ def main(argv: list[str] | None = None) -> dict:
     if run is None:
         quick = Path(args.quick_run_dir)
         has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
-        run = default_run if has_checkpoint(default_run) else (quick if has_checkpoint(quick) else
-                                                              train_quick_run(quick, args.quick_run_args))
+        run = default_run if has_checkpoint(default_run) else quick
+        if not has_checkpoint(run):  # checked before it trains (90 s), with the overrides its weights will take
+            given = [*args.quick_run_args, *args.overrides]
+            config_checked(parser, [*QUICK_RUN, *given], given)
+            train_quick_run(quick, args.quick_run_args)
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
 

@@ -919,3 +919,16 @@ def test_training_benches_refuse_a_bad_override_before_launching(tmp_path, monke
     bench = importlib.import_module(script)
     err = usage_error(bench.main, ["--quick", "--out", str(tmp_path / "o.json"), override], capsys)
     assert f"error: {override}: " in err and message in err
+
+
+@pytest.mark.parametrize("flag", ["--quick-run-args", None])
+def test_test_time_compute_refuses_a_bad_override_before_training_its_quick_run(tmp_path, monkeypatch, capsys, flag):
+    """With no trained run, a misspelt key in --quick-run-args was the launched training's failure and
+    a CalledProcessError traceback; in the overrides, an error after the quick run had trained (90 s)."""
+    import test_time_compute
+
+    monkeypatch.setattr(test_time_compute, "ROOT", tmp_path)  # no runs/default here
+    monkeypatch.setattr(test_time_compute, "train_quick_run", lambda *a, **k: pytest.fail("trained"))
+    argv = ["--quick-run-dir", str(tmp_path / "quick"), "--out", str(tmp_path / "t.json")]
+    err = usage_error(test_time_compute.main, [*argv, *([flag] if flag else []), "reasoner.hiden=8"], capsys)
+    assert "error: reasoner.hiden=8: bad config: Key 'hiden' not in" in err
