@@ -932,3 +932,14 @@ def test_test_time_compute_refuses_a_bad_override_before_training_its_quick_run(
     argv = ["--quick-run-dir", str(tmp_path / "quick"), "--out", str(tmp_path / "t.json")]
     err = usage_error(test_time_compute.main, [*argv, *([flag] if flag else []), "reasoner.hiden=8"], capsys)
     assert "error: reasoner.hiden=8: bad config: Key 'hiden' not in" in err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_generation_refuses_a_time_that_means_nothing_before_timing(tmp_path, monkeypatch, capsys, value):
+    """--seconds -1 or nan timed 3 puzzles per setting without a word; inf never ended."""
+    import generation
+
+    monkeypatch.setattr(generation, "rate", lambda *a, **k: pytest.fail("timed"))
+    err = usage_error(generation.main, ["--only", "sudoku:size=4", "--seconds", value, "--out",
+                      str(tmp_path / "g.json")], capsys)
+    assert f"--seconds: '{value}' is not a number >= 0" in err
