@@ -276,7 +276,9 @@ def write_json(name: str, payload: dict, out: str | None = None, argv: list[str]
     arguments = sys.argv[1:] if argv is None else argv
     payload = {"bench": name, "command": " ".join(["python", f"bench/{name}.py", *arguments]),
                "machine": machine(), **payload}
-    path.write_text(json.dumps(payload, indent=2))
+    from hybrid.checkpoint import write_text
+
+    write_text(path, json.dumps(payload, indent=2))  # through a temporary file: a failed write leaves the old figures
     return path
 
 

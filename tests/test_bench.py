@@ -943,3 +943,19 @@ def test_generation_refuses_a_time_that_means_nothing_before_timing(tmp_path, mo
     err = usage_error(generation.main, ["--only", "sudoku:size=4", "--seconds", value, "--out",
                       str(tmp_path / "g.json")], capsys)
     assert f"--seconds: '{value}' is not a number >= 0" in err
+
+
+def test_a_bench_json_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
+    """write_json opened the file for writing (emptying it) and then wrote: a full disk, or a stop
+    in between, left bench/results/<name>.json cut short or empty, the published figures lost."""
+    import subprocess
+
+    out = tmp_path / "figures.json"
+    out.write_text('{"published": true}')
+    # A file-size limit stands in for a full disk: the write fails past 4 KiB with EFBIG.
+    code = ("import resource, signal, common; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY)); "
+            f"common.write_json('figures', {{'rows': ['x' * 100] * 100}}, {str(out)!r}, [])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=BENCH, capture_output=True, text=True)
+    assert result.returncode != 0 and f"could not write {out}" in result.stderr
+    assert out.read_text() == '{"published": true}'
