@@ -72,6 +72,19 @@ def _number(value: str) -> float:
         return math.nan
 
 
+def device_name(value: str) -> str:
+    """argparse type for --device: one this machine has (hybrid.inference.device_for's check), else
+    an error naming it, not torch's traceback from inside the bench."""
+    from hybrid.config import ConfigError
+    from hybrid.inference import device_for
+
+    try:
+        device_for(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def json_out(value: str) -> str:
     """argparse type for --out, checked before any slow work: a folder there, or a file where its
     folder must be, was an OSError traceback when the figures were written, after minutes of work."""

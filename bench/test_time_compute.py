@@ -21,7 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, at_least_zero, config_checked, json_out, positive, print_table, setup, write_json
+from common import (RESULTS, ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table, setup,
+                    write_json)
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-steps", type=positive, default=16, help="supervision steps to evaluate (1..max)")
     parser.add_argument("--eval-size", type=at_least_zero, default=1000, help="held-out puzzles (0: the whole test split)")
     parser.add_argument("--batch", type=positive, default=256)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_name, default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--quick-run-dir", default=str(ROOT / "runs" / "ttc_quick"),
                         help="where the quick run goes when no run is given")

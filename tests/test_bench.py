@@ -959,3 +959,16 @@ def test_a_bench_json_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_pa
     result = subprocess.run([sys.executable, "-c", code], cwd=BENCH, capture_output=True, text=True)
     assert result.returncode != 0 and f"could not write {out}" in result.stderr
     assert out.read_text() == '{"published": true}'
+
+
+@pytest.mark.parametrize("script", ["early_exit", "fast_paths", "reasoner_step", "test_time_compute", "vs_reference"])
+@pytest.mark.parametrize("name,message", [("cdua", "unknown device 'cdua'; use cpu, cuda or cuda:<index>"),
+                                          ("cuda:63", "device 'cuda:63' is not available")])
+def test_bench_device_must_be_one_this_machine_has(tmp_path, capsys, script, name, message):
+    """A misspelt device was torch's RuntimeError traceback listing every backend; one the machine
+    lacks, 'Torch not compiled with CUDA enabled' (or an invalid device ordinal) from inside the bench."""
+    import importlib
+
+    err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path)[script], "--device", name, "--out",
+                      str(tmp_path / "o.json")], capsys)
+    assert f"--device: {message}" in err
