@@ -972,3 +972,15 @@ def test_bench_device_must_be_one_this_machine_has(tmp_path, capsys, script, nam
     err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path)[script], "--device", name, "--out",
                       str(tmp_path / "o.json")], capsys)
     assert f"--device: {message}" in err
+
+
+def test_report_names_a_results_json_it_cannot_read(tmp_path):
+    """A results file cut short (a bench stopped while writing it) was a JSONDecodeError traceback
+    naming no file."""
+    import report
+
+    shutil.copytree(common.RESULTS, tmp_path / "results")
+    (tmp_path / "results" / "generation.json").write_text('{"split": 70')
+    with pytest.raises(SystemExit) as exit_:  # its message is what the interpreter prints, with status 1
+        report.main(["--results", str(tmp_path / "results")])
+    assert str(exit_.value.code).startswith(f"error: {tmp_path / 'results' / 'generation.json'} is not readable JSON")
