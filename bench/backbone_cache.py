@@ -55,6 +55,11 @@ def setting(preset: str, args) -> list[str]:
             f"train.data_dir={args.data_dir}"]
 
 
+def init_from(preset: str, args) -> list[str]:
+    """The train.init_from override `--init` gives `preset`'s runs (none: from scratch)."""
+    return [f"train.init_from={args.init[preset]}"] if preset in args.init else []
+
+
 def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None) -> dict:
     """One training run of `steps` batches (default --steps) on the same data as every run."""
     from hybrid.config import load_config
@@ -65,7 +70,7 @@ def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None
         *setting(preset, args), f"backbone.cache={str(cache).lower()}", f"train.batch_size={batch}",
         f"train.steps={steps}", "train.eval_every=0", "train.checkpoint_every=0", "train.tracker=null",
         f"train.output_dir={out_root / f'{preset}-{cache}-{steps}'}",
-        *([f"train.init_from={args.init[preset]}"] if preset in args.init else []), *args.set,
+        *init_from(preset, args), *args.set,
     ])
     start = time.perf_counter()
     metrics = train(config)
@@ -129,7 +134,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common import at_least_zero, built_first, positive
+    from common import at_least_zero, built_first, json_out, positive
 
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
+    parser.add_argument("--out", type=json_out, default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
     args = parser.parse_args(argv)
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
@@ -154,7 +159,18 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--init {preset}: not one of --backbones ({' '.join(args.backbones)})")
     from hybrid.config import load_config
 
-    built_first(parser, "--backbones", args.backbones, lambda preset: load_config([*setting(preset, args), *args.set]))
+    configs = built_first(parser, "--backbones", args.backbones,
+                          lambda preset: load_config([*setting(preset, args), *init_from(preset, args), *args.set]))
+    from hybrid.checkpoint import CheckpointError
+    from hybrid.config import ConfigError
+    from hybrid.inference import read_saved
+    from hybrid.run_folder import check_init_settings
+
+    for preset, folder in args.init.items():  # else a traceback when that backbone's turn came, after the runs before it
+        try:
+            check_init_settings(read_saved(folder), configs[preset])
+        except (CheckpointError, ConfigError) as err:
+            parser.error(f"--init {preset}={folder}: {err}")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 

@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, positive, print_table, write_json
+from common import at_least_zero, built_first, json_out, positive, print_table, write_json
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
-    parser.add_argument("--out", help="JSON path (default bench/results/cache_layout.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/cache_layout.json)")
     args = parser.parse_args(argv)
     splits = built_first(parser, "--tasks", args.tasks, lambda name: training_split(name, args))
     if args.threads:  # 0 leaves torch's default, as in the other benches

@@ -72,6 +72,35 @@ def _number(value: str) -> float:
         return math.nan
 
 
+def device_name(value: str) -> str:
+    """argparse type for --device: one this machine has (hybrid.inference.device_for's check), else
+    an error naming it, not torch's traceback from inside the bench."""
+    from hybrid.config import ConfigError
+    from hybrid.inference import device_for
+
+    try:
+        device_for(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
+def json_out(value: str) -> str:
+    """argparse type for --out, checked before any slow work: a folder there, or a file where its
+    folder must be, was an OSError traceback when the figures were written, after minutes of work."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder; give a file path, e.g. {path / 'results.json'}")
+    where = path.parent
+    while not where.exists() and where != where.parent:  # the folder write_json creates, or the one it starts in
+        where = where.parent
+    if not where.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: {where} is a file, not a folder; give a path in a folder")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{value!r}: {where} is not writable; give a path you can write to")
+    return value
+
+
 def heads_divide(parser: argparse.ArgumentParser, args, flag: str, widths: list[int]) -> None:
     """With `--mixer attention`, `--heads` must divide each width `flag` names: else an argparse error
     naming both, before any slow work, not the attention net's ValueError when that width's turn came."""
@@ -93,6 +122,18 @@ def built_first(parser: argparse.ArgumentParser, flag: str, items, build) -> dic
         except (ConfigError, PuzzleError) as err:
             parser.error(f"{flag} {item}: {err}")
     return built
+
+
+def config_checked(parser: argparse.ArgumentParser, overrides: list[str], given: list[str]):
+    """The config `overrides` make (the script's own and `given`, the user's), loaded before a bench
+    launches hybrid/train.py: a misspelt key or a value nothing can run with is an argparse error
+    naming it, not the launched run's failure and a traceback."""
+    from hybrid.config import ConfigError, load_config
+
+    try:
+        return load_config(overrides)
+    except ConfigError as err:
+        parser.error(f"{' '.join(given)}: {err}")
 
 
 def backbone_overrides(name: str) -> list[str]:
@@ -248,7 +289,9 @@ def write_json(name: str, payload: dict, out: str | None = None, argv: list[str]
     arguments = sys.argv[1:] if argv is None else argv
     payload = {"bench": name, "command": " ".join(["python", f"bench/{name}.py", *arguments]),
                "machine": machine(), **payload}
-    path.write_text(json.dumps(payload, indent=2))
+    from hybrid.checkpoint import write_text
+
+    write_text(path, json.dumps(payload, indent=2))  # through a temporary file: a failed write leaves the old figures
     return path
 
 

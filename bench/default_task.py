@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 NO_RECURSION = ["reasoner.T=1", "reasoner.n=1", "reasoner.N_sup=1"]
+QUICK = ["task.size=4", "task.train_size=256", "task.test_size=64", "train.steps=20", "train.eval_every=0"]
 
 
 def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
@@ -53,20 +54,23 @@ def output_path(args) -> Path:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from common import config_checked, json_out
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the claim")
     parser.add_argument("--data-dir", help="reuse a cache folder (default: a fresh temporary one)")
-    parser.add_argument("--out", help="JSON path (default bench/results/default_task.json, with --quick "
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/default_task.json, with --quick "
                                       "default_task_quick.json)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.extra = list(args.overrides) + (QUICK if args.quick else [])
+    config_checked(parser, args.extra, args.overrides)
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    extra = list(args.overrides)
-    if args.quick:
-        extra += ["task.size=4", "task.train_size=256", "task.test_size=64", "train.steps=20", "train.eval_every=0"]
+    extra = args.extra
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="hybrid-trm-bench-")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-runs-"))
     runs = [run("recursion (default main job)", extra, data_dir, out_root)]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from common import at_least_zero, backbone_config, built_first, positive, print_table, setup, write_json
+from common import at_least_zero, backbone_config, built_first, json_out, positive, print_table, setup, write_json
 
 import torch  # noqa: E402
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samples", type=positive, default=12, help="puzzles per phrase and direction")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="JSON path (default bench/results/direction_probe.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/direction_probe.json)")
     args = parser.parse_args(argv)
     configs = built_first(parser, "--backbones", args.backbones, backbone_config)
     setup("cpu", args.threads, args.seed)

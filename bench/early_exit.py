@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from common import positive, print_table, setup, write_json
+from common import device_name, json_out, positive, print_table, setup, write_json
 
 from hybrid.checkpoint import CheckpointError  # noqa: E402
 from hybrid.config import ConfigError  # noqa: E402
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", help="pretrained folder (e.g. runs/default/final), run folder or checkpoint")
     parser.add_argument("--puzzles", type=positive, default=1000)
     parser.add_argument("--batch-size", type=positive, default=64)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--out", help="JSON path (default bench/results/early_exit.json)")
+    parser.add_argument("--device", type=device_name, default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/early_exit.json)")
     args = parser.parse_args(argv)
     setup(args.device or "cpu")
 

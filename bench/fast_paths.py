@@ -20,7 +20,8 @@ import statistics
 import time
 from argparse import Namespace
 
-from common import at_least_zero, heads_divide, positive, print_table, setup, sync, write_json
+from common import (at_least_zero, device_name, heads_divide, json_out, positive, print_table, setup, sync,
+                    write_json)
 from reasoner_step import Step
 
 import torch  # noqa: E402
@@ -43,7 +44,7 @@ def make_variants(args, device: torch.device) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_name, default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--batch", type=positive, default=64)
     parser.add_argument("--slots", type=positive, default=36)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--variants", nargs="+", default=["compile", "bf16"], choices=["compile", "bf16"])
     parser.add_argument("--warmup", type=at_least_zero, default=2)
     parser.add_argument("--rounds", type=positive, default=6)
-    parser.add_argument("--out", help="JSON path (default bench/results/fast_paths.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/fast_paths.json)")
     args = parser.parse_args(argv)
     heads_divide(parser, args, "--hidden", [args.hidden])
     device = setup(args.device, args.threads)

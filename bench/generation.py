@@ -17,7 +17,7 @@ import argparse
 import random
 import time
 
-from common import built_first, positive, print_table, write_json
+from common import built_first, duration_or_zero, json_out, positive, print_table, write_json
 
 from eval.tasks import make_task  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
@@ -45,10 +45,10 @@ def rate(task, seconds: float, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", metavar="FAMILY[:KEY=VALUE,...]", help=f"settings (default: {SETTINGS})")
-    parser.add_argument("--seconds", type=float, default=5.0, help="time spent generating per setting")
+    parser.add_argument("--seconds", type=duration_or_zero, default=5.0, help="time spent generating per setting")
     parser.add_argument("--split", type=positive, default=7000, help="puzzles in the split to estimate (the default "
                         "task's train + test: 7,000)")
-    parser.add_argument("--out", help="JSON path (default bench/results/generation.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/generation.json)")
     args = parser.parse_args(argv)
 
     tasks = built_first(parser, "--only", args.only or SETTINGS, task_of)

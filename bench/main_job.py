@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, print_table, write_json
+from common import ROOT, config_checked, json_out, print_table, write_json
 
 QUICK = ["task.size=4", "task.train_size=512", "task.test_size=128", "train.steps=20", "train.eval_every=0",
          "backbone=chars"]
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output-dir", help="train.output_dir (default: a temporary folder)")
     parser.add_argument("--fresh-cache", action="store_true",
                         help="a new train.data_dir, so puzzle generation and backbone embedding are timed too")
-    parser.add_argument("--out", help="JSON path (default bench/results/main_job.json, with --quick "
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/main_job.json, with --quick "
                                       "main_job_quick.json so a smoke run never replaces the full figures)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for hybrid/train.py (after --)")
     args = parser.parse_args(argv)
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:
         parser.error(f"--launch-args {args.launch_args!r}: {err}")
 
-    output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides = (QUICK if args.quick else []) + list(args.overrides)
+    config_checked(parser, overrides, args.overrides)
+    output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides += [f"train.output_dir={output_dir}", "train.tracker=null"]
     if args.fresh_cache:
         overrides.append(f"train.data_dir={tempfile.mkdtemp(prefix='hybrid-trm-cache-')}")

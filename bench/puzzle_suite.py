@@ -41,7 +41,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from common import (at_least_zero, backbone_config, backbone_overrides, built_first, duration, machine,  # noqa: E402
-                    positive, write_json)
+                    json_out, positive, write_json)
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "when other jobs share the cores (2 threads spin-wait on each other)")
     parser.add_argument("--data-dir", help="dataset/embedding cache (default: train.data_dir)")
     parser.add_argument("--work-dir", default="runs/puzzle_suite")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
+    parser.add_argument("--out", type=json_out, default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
     args = parser.parse_args(argv)
     families = args.families.split(",") if args.families else list(TASKS)
     unknown = [f for f in families if f not in TASKS]  # a typo ran the others without it

@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 from contextlib import nullcontext
 
-from common import (at_least_zero, heads_divide, median_ms, mib, peak_bytes, positive, print_table,
-                    saved_tensor_bytes, setup, write_json)
+from common import (at_least_zero, device_name, heads_divide, json_out, median_ms, mib, peak_bytes, positive,
+                    print_table, saved_tensor_bytes, setup, write_json)
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
@@ -89,7 +89,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_name, default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--batch", type=positive, default=32)
     parser.add_argument("--slots", type=positive, default=36, help="answer slots (36: 6x6 Sudoku, 81: 9x9)")
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
-    parser.add_argument("--out", help="JSON path (default bench/results/reasoner_step.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/reasoner_step.json)")
     args = parser.parse_args(argv)
     T0, n0, h0 = args.base
     heads_divide(parser, args, "--base HIDDEN", [h0])

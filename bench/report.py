@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from common import RESULTS, ROOT
@@ -207,7 +208,7 @@ def gpu_check(r: dict, folder: Path) -> str:
            f"{cache['bound']:.1f}x, and bf16 autocast pays off only at the benches' larger sizes."]
     first = folder / "gpu_check_run1.json"
     if first.exists():
-        earlier = json.loads(first.read_text())
+        earlier = read_json(first)
         speeds = {c["check"]: c["figure"] for c in earlier["checks"]}
         loads = [x["machine"].get("load_average_1min") for x in (earlier, r)]
         out += ["", "The same call minutes earlier, on another machine of the same kind, before 058e2ef "
@@ -238,7 +239,7 @@ def backbone_cache(r: dict, folder: Path) -> str:
     points = [("from scratch", r, "python bench/backbone_cache.py --steps 5")]
     trained = folder / "backbone_cache_trained.json"
     if trained.exists():
-        points.append(("trained", json.loads(trained.read_text()),
+        points.append(("trained", read_json(trained),
                        "python bench/backbone_cache.py --steps 5 --init minilm=runs/default smollm2=runs/smollm2 "
                        "--out bench/results/backbone_cache_trained.json"))
     rows = [[backbone, point, x["cached_puzzles_per_second"], x["uncached_puzzles_per_second"], x["speedup"],
@@ -394,12 +395,20 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
   seconds on 2 cores, worth it only for runs of many minutes; re-check the speed-up on each machine."""
 
 
+def read_json(path: Path) -> dict:
+    """A bench's figures; a file cut short (a bench stopped while writing it) is an error naming it."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        sys.exit(f"error: {path} is not readable JSON ({err}): rerun its bench, or restore the file from git")
+
+
 def render(results_dir: Path = RESULTS) -> str:
     parts = [INTRO]
     for name, section in SECTIONS.items():
         path = results_dir / f"{name}.json"
         if path.exists():
-            r = json.loads(path.read_text())
+            r = read_json(path)
             parts.append(section(r, results_dir) if name in READS_BESIDE else section(r))
     return "\n\n".join([*parts, FOOTER]) + "\n"
 

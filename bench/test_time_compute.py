@@ -21,7 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, at_least_zero, positive, print_table, setup, write_json
+from common import (RESULTS, ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table, setup,
+                    write_json)
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -103,13 +104,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-steps", type=positive, default=16, help="supervision steps to evaluate (1..max)")
     parser.add_argument("--eval-size", type=at_least_zero, default=1000, help="held-out puzzles (0: the whole test split)")
     parser.add_argument("--batch", type=positive, default=256)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_name, default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--quick-run-dir", default=str(ROOT / "runs" / "ttc_quick"),
                         help="where the quick run goes when no run is given")
     parser.add_argument("--quick-run-args", nargs="*", default=[], help="extra overrides for the quick run")
     parser.add_argument("overrides", nargs="*", help="config overrides that need no new weights (task.test_size=...)")
-    parser.add_argument("--out", help="JSON path (default bench/results/test_time_compute.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/test_time_compute.json)")
     args = parser.parse_args(argv)
     device = setup(args.device, args.threads)
 
@@ -118,8 +119,11 @@ def main(argv: list[str] | None = None) -> dict:
     if run is None:
         quick = Path(args.quick_run_dir)
         has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
-        run = default_run if has_checkpoint(default_run) else (quick if has_checkpoint(quick) else
-                                                              train_quick_run(quick, args.quick_run_args))
+        run = default_run if has_checkpoint(default_run) else quick
+        if not has_checkpoint(run):  # checked before it trains (90 s), with the overrides its weights will take
+            given = [*args.quick_run_args, *args.overrides]
+            config_checked(parser, [*QUICK_RUN, *given], given)
+            train_quick_run(quick, args.quick_run_args)
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
 

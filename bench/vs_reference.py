@@ -30,7 +30,8 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, duration, fraction, positive, print_table, setup, write_json
+from common import (at_least_zero, built_first, device_name, duration, fraction, json_out, positive, print_table, setup,
+                    write_json)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -320,7 +321,7 @@ def check_config_flags(parser: argparse.ArgumentParser, args) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6], help="Sudoku sizes (4: 2x2 boxes, 6: 2x3)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_name, default="cpu")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seconds", type=duration, default=60, help="training-time budget per model and size")
     parser.add_argument("--max-batches", type=at_least_zero, default=0, help="stop after this many batches (0: no limit)")
@@ -351,7 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the reference's cross entropy (ours always uses stable-max, as TRM does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
-    parser.add_argument("--out", help="JSON path (default bench/results/vs_reference.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/vs_reference.json)")
     args = parser.parse_args(argv)
     check_config_flags(parser, args)
     from eval.tasks import make_task

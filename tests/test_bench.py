@@ -590,6 +590,19 @@ def test_backbone_cache_refuses_an_init_for_a_backbone_it_does_not_run(tmp_path,
     assert "error: --init minlm: not one of --backbones (chars)" in err
 
 
+@pytest.mark.parametrize("init", ["nope", "a_file"])
+def test_backbone_cache_refuses_an_init_with_no_weights_before_training_any(tmp_path, monkeypatch, capsys, init):
+    """`--init chars=<no such run>` was a CheckpointError traceback when the first timed run started:
+    after the --warmup batches and every earlier backbone's runs."""
+    import backbone_cache
+
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained"))
+    err = usage_error(backbone_cache.main, [*tiny(tmp_path)["backbone_cache"], "--init", f"chars={tmp_path / init}",
+                      "--out", str(tmp_path / "c.json")], capsys)
+    assert f"error: --init chars={tmp_path / init}: {tmp_path / init} is " in err
+
+
 def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
     """shlex's 'No closing quotation' was a ValueError traceback."""
     import main_job
@@ -866,3 +879,108 @@ def test_report_prints_the_page_it_would_write(capsys):
 
     report.main([])
     assert capsys.readouterr().out == report.render()
+
+
+@pytest.mark.parametrize("script", ["backbone_cache", "cache_layout", "default_task", "direction_probe", "early_exit",
+                                    "fast_paths", "generation", "main_job", "puzzle_suite", "reasoner_step",
+                                    "test_time_compute", "vs_reference"])
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_bench_out_must_be_a_file_it_can_write_before_running(tmp_path, monkeypatch, capsys, script, where):
+    """--out naming a folder, or a path under a file, was an OSError traceback when the figures were
+    written: after the whole bench had run (minutes to hours), its figures lost."""
+    import importlib
+    import subprocess
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the bench ran")
+
+    monkeypatch.setattr(subprocess, "run", ran)  # default_task's and main_job's training runs
+    monkeypatch.setattr(subprocess, "Popen", ran)
+    (tmp_path / "a_file").write_text("")
+    out = {"folder": tmp_path, "under_a_file": tmp_path / "a_file" / "out.json"}[where]
+    bench = importlib.import_module(script)
+    argv = tiny(tmp_path).get(script, [])
+    err = usage_error(bench.main, [*argv, "--out", str(out)], capsys)
+    assert f"--out: '{out}'" in err
+    assert ("is a folder; give a file path" if where == "folder" else f"{tmp_path / 'a_file'} is a file") in err
+
+
+@pytest.mark.parametrize("script", ["default_task", "main_job"])
+@pytest.mark.parametrize("override,message", [("train.stpes=2", "Key 'stpes' not in"), ("train.batch_size=0", "train.batch_size")])
+def test_training_benches_refuse_a_bad_override_before_launching(tmp_path, monkeypatch, capsys, script, override,
+                                                                  message):
+    """A misspelt key or a value nothing can run with failed in the launched hybrid/train.py: default_task
+    then ended in a CalledProcessError traceback, main_job in 'the main job failed with exit code 2'."""
+    import importlib
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
+    bench = importlib.import_module(script)
+    err = usage_error(bench.main, ["--quick", "--out", str(tmp_path / "o.json"), override], capsys)
+    assert f"error: {override}: " in err and message in err
+
+
+@pytest.mark.parametrize("flag", ["--quick-run-args", None])
+def test_test_time_compute_refuses_a_bad_override_before_training_its_quick_run(tmp_path, monkeypatch, capsys, flag):
+    """With no trained run, a misspelt key in --quick-run-args was the launched training's failure and
+    a CalledProcessError traceback; in the overrides, an error after the quick run had trained (90 s)."""
+    import test_time_compute
+
+    monkeypatch.setattr(test_time_compute, "ROOT", tmp_path)  # no runs/default here
+    monkeypatch.setattr(test_time_compute, "train_quick_run", lambda *a, **k: pytest.fail("trained"))
+    argv = ["--quick-run-dir", str(tmp_path / "quick"), "--out", str(tmp_path / "t.json")]
+    err = usage_error(test_time_compute.main, [*argv, *([flag] if flag else []), "reasoner.hiden=8"], capsys)
+    assert "error: reasoner.hiden=8: bad config: Key 'hiden' not in" in err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_generation_refuses_a_time_that_means_nothing_before_timing(tmp_path, monkeypatch, capsys, value):
+    """--seconds -1 or nan timed 3 puzzles per setting without a word; inf never ended."""
+    import generation
+
+    monkeypatch.setattr(generation, "rate", lambda *a, **k: pytest.fail("timed"))
+    err = usage_error(generation.main, ["--only", "sudoku:size=4", "--seconds", value, "--out",
+                      str(tmp_path / "g.json")], capsys)
+    assert f"--seconds: '{value}' is not a number >= 0" in err
+
+
+def test_a_bench_json_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
+    """write_json opened the file for writing (emptying it) and then wrote: a full disk, or a stop
+    in between, left bench/results/<name>.json cut short or empty, the published figures lost."""
+    import subprocess
+
+    out = tmp_path / "figures.json"
+    out.write_text('{"published": true}')
+    # A file-size limit stands in for a full disk: the write fails past 4 KiB with EFBIG.
+    code = ("import resource, signal, common; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY)); "
+            f"common.write_json('figures', {{'rows': ['x' * 100] * 100}}, {str(out)!r}, [])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=BENCH, capture_output=True, text=True)
+    assert result.returncode != 0 and f"could not write {out}" in result.stderr
+    assert out.read_text() == '{"published": true}'
+
+
+@pytest.mark.parametrize("script", ["early_exit", "fast_paths", "reasoner_step", "test_time_compute", "vs_reference"])
+@pytest.mark.parametrize("name,message", [("cdua", "unknown device 'cdua'; use cpu, cuda or cuda:<index>"),
+                                          ("cuda:63", "device 'cuda:63' is not available")])
+def test_bench_device_must_be_one_this_machine_has(tmp_path, capsys, script, name, message):
+    """A misspelt device was torch's RuntimeError traceback listing every backend; one the machine
+    lacks, 'Torch not compiled with CUDA enabled' (or an invalid device ordinal) from inside the bench."""
+    import importlib
+
+    err = usage_error(importlib.import_module(script).main, [*tiny(tmp_path)[script], "--device", name, "--out",
+                      str(tmp_path / "o.json")], capsys)
+    assert f"--device: {message}" in err
+
+
+def test_report_names_a_results_json_it_cannot_read(tmp_path):
+    """A results file cut short (a bench stopped while writing it) was a JSONDecodeError traceback
+    naming no file."""
+    import report
+
+    shutil.copytree(common.RESULTS, tmp_path / "results")
+    (tmp_path / "results" / "generation.json").write_text('{"split": 70')
+    with pytest.raises(SystemExit) as exit_:  # its message is what the interpreter prints, with status 1
+        report.main(["--results", str(tmp_path / "results")])
+    assert str(exit_.value.code).startswith(f"error: {tmp_path / 'results' / 'generation.json'} is not readable JSON")
