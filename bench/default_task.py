@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                       "default_task_quick.json)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = parser.parse_args(argv)
-    args.extra = list(args.overrides) + (QUICK if args.quick else [])
+    args.extra = (QUICK if args.quick else []) + list(args.overrides)  # the user's overrides win over --quick's sizes
     config_checked(parser, args.extra, args.overrides)
     return args
 

@@ -288,6 +288,16 @@ def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monke
                               "python bench/default_task.py --quick")
 
 
+def test_default_task_quick_lets_the_users_overrides_win():
+    """`--quick task.size=6` quietly ran 4x4: --quick's sizes came after the user's overrides."""
+    import default_task
+
+    from hybrid.config import load_config
+
+    config = load_config(default_task.parse_args(["--quick", "task.size=6", "train.steps=3"]).extra)
+    assert (config.task.size, config.train.steps, config.task.train_size) == (6, 3, 256)
+
+
 def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
     """Early exit was scored at a fixed 0.9, whatever the run's reasoner.halt_threshold or an
     override said (solve and `python -m eval` honour it)."""
