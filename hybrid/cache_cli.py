@@ -281,9 +281,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=TrainConfig.data_dir,
                         help="train.data_dir of the runs whose cache this is (default: %(default)s)")
+    # --data-dir also after the command (`hybrid-cache list --data-dir X`, as people type it); given
+    # there it wins, and it is not set there otherwise, so the one before the command stands.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="entries, most recently used first; then the rest of data_dir")
-    p = commands.add_parser("prune", help="remove entries by last use; with --old, also folders no run reads")
+    commands.add_parser("list", parents=[after], help="entries, most recently used first; then the rest of data_dir")
+    p = commands.add_parser("prune", parents=[after], help="remove entries by last use; with --old, also folders no run reads")
     p.add_argument("--keep-gb", type=float, help="remove the least recently used entries until this many GiB remain")
     p.add_argument("--unused-days", type=float, help="remove entries no run has read for this many days")
     p.add_argument("--old", action="store_true",

@@ -396,6 +396,20 @@ def test_list_shows_each_entrys_size_and_backbone_in_an_80_column_terminal(tmp_p
     assert "0.3 MiB" in listing and "tiny:bert" in listing and "…" not in listing
 
 
+def test_data_dir_may_come_after_the_command(tmp_path, capsys):
+    """`hybrid-cache list --data-dir X`, the order people type, was argparse's 'unrecognized
+    arguments'; before the command it still works, and after it, it wins."""
+    from hybrid.cache_cli import main
+
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "abc.pt").write_bytes(b"s" * 1000)
+    for argv in (["list", "--data-dir", str(tmp_path)], ["--data-dir", "~", "list", "--data-dir", str(tmp_path)]):
+        main(argv)
+        assert "abc" in capsys.readouterr().out
+    main(["prune", "--all", "--data-dir", str(tmp_path)])
+    assert not (tmp_path / "embeddings" / "abc.pt").exists()
+
+
 @pytest.mark.parametrize("description", ["[1, 2]", '"text"', '{"format": 2, "split": "train"}',
                                          '{"format": 2, "split": "train", "puzzles": 3, "tokens": "x", "backbone": "b"}'])
 def test_an_entry_whose_description_is_damaged_is_listed_and_pruned_as_unknown(tmp_path, capsys, description):
