@@ -11,7 +11,7 @@ cache on and off, in bf16 and fp16 mixed precision (`train.mixed_precision`), `H
 then solve), the default job on MiniLM, 8-bit and 4-bit backbones (`backbone.quantization`,
 bitsandbytes), and the throughput benches (`reasoner_step`, `backbone_cache`, `fast_paths`).
 It prints a table (check, status, seconds, key figure, the error's first line) and writes
-bench/results/gpu_check.json (`--out` elsewhere) after every check, with each failure's traceback,
+bench/results/gpu_check.json (gpu_check_cpu.json off CUDA; `--out` elsewhere) after every check, with each failure's traceback,
 so a run stopped at its limit still leaves what it found.
 
 `--budget-seconds` skips the checks not yet started once that much time has gone, and stops the
@@ -467,7 +467,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (--device cpu)")
     parser.add_argument("--work-dir", help="runs, data and bench outputs (default: a new temporary folder)")
-    parser.add_argument("--out", help="JSON path (default bench/results/gpu_check.json)")
+    parser.add_argument("--out", help="JSON path (default bench/results/gpu_check.json on CUDA, else "
+                                      "gpu_check_cpu.json, so a smoke run never replaces the GPU's figures)")
     parser.add_argument("--prepare", nargs="?", const=str(CARRY), metavar="DIR",
                         help="here, not there: download the wheels the GPU machine lacks and write a float16 "
                              "MiniLM into DIR (default .whl), then exit")
@@ -483,6 +484,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"then copy gpu_check.json from files_at to bench/results/. Checks: {', '.join(CHECKS)}\n", flush=True)
     device = torch.device(args.device)
     size = args.size or ("small" if device.type == "cuda" else "tiny")
+    out = args.out or (None if device.type == "cuda" else str(ROOT / "bench" / "results" / "gpu_check_cpu.json"))
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="hybrid-trm-gpu-check-"))
     ctx = Context(device, size, work, args.threads, find_minilm(args.minilm), args.set)
     payload = {"device": args.device, "size": size, "budget_seconds": args.budget_seconds, "grace": args.grace,
@@ -505,7 +507,7 @@ def main(argv: list[str] | None = None) -> dict:
             ctx.results[name] = row
             payload["checks"].append(row)
             payload["total_seconds"] = time.perf_counter() - start
-            path = write_json("gpu_check", payload, args.out, argv)  # after each: a run cut short keeps its rows
+            path = write_json("gpu_check", payload, out, argv)  # after each: a run cut short keeps its rows
     finally:
         torch.set_num_threads(threads)  # train() and the benches set it for themselves
     print_table(f"GPU checks on {args.device} ({size} sizes, {payload['total_seconds']:.0f} s)",

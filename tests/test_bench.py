@@ -353,6 +353,19 @@ def test_gpu_check_records_every_check_and_runs_on_past_a_failure(tmp_path, monk
     assert gpu_check.DEVICE_CALL in (BENCH / "README.md").read_text()  # the call it prints is the one documented
 
 
+def test_gpu_check_smoke_run_never_replaces_the_gpus_figures(tmp_path, monkeypatch):
+    """`python bench/gpu_check.py --device cpu`, the smoke run its docstring gives, wrote
+    bench/results/gpu_check.json: the H200's figures, which docs/performance.md is rendered from."""
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "bench" / "results")  # where write_json's default would go
+    monkeypatch.setattr(gpu_check, "run_check", lambda ctx, name, left: {"check": name, "status": "ok", "seconds": 0.1,
+                                                                         "figure": "x", "error": ""})
+    gpu_check.main(["--device", "cpu", "--minilm", "none", "--threads", "1", "--work-dir", str(tmp_path / "work")])
+    assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["gpu_check_cpu.json"]
+
+
 def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_path, monkeypatch):
     import time
 
