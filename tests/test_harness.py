@@ -723,6 +723,11 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     # without the cache the loader's wait is the backbone's forward, not data: said so
     print_summary(load_config(["backbone.cache=false"]), results | {"data_seconds": 30.0}, tmp_path)
     assert "(30 s of it the backbone embedding each batch: backbone.cache=false)" in capsys.readouterr().out
+    # a resumed run's seconds are those since the resume: "6 batches in 3 s" read as the whole run's
+    print_summary(load_config([]), results | {"batches": 6, "train_seconds": 3.0, "resumed_at": 4}, tmp_path)
+    assert "6 batches (2 since resuming at batch 4) in 3 s" in capsys.readouterr().out
+    print_summary(load_config([]), results | {"resumed_at": 0}, tmp_path)
+    assert "4 batches in 100 s" in capsys.readouterr().out
 
 
 def test_tracker_hyperparameters_are_the_config_flattened_to_dotted_keys():
