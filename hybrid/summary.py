@@ -26,7 +26,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     t = results["test"]
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")  # a long outputs folder shown whole, not cut with …
     label, counted = exact_label(t)
     table.add_row(f"{label} (held-out)", f"{t['exact_accuracy']:.3f}  ({counted})")
     table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")

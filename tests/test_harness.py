@@ -1023,6 +1023,27 @@ def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wor
     assert "0: 0.25 (4)  1: 0.00 (4)" in out
 
 
+def test_the_summaries_show_a_long_report_path_and_output_folder_whole(capsys, monkeypatch, tmp_path):
+    """At a terminal's 80 columns the report row ended in "report.…": the path to open was cut.
+    Its value folds onto more lines instead, as does a training run's outputs folder."""
+    from eval.__main__ import print_summary
+    from hybrid.summary import print_summary as print_training_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    long = "/tmp/a-rather-long-folder-name/of-runs-kept-for-a-while/sudoku-6x6-minilm"
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 0,
+              "puzzle_failures": {"count": 1}, "backbone_differs": [], "weights": "final/model.safetensors",
+              "report": f"{long}/eval/test/report.json"}
+    print_summary(report)
+    joined = "".join(re.sub(r"[│\s]", "", line) for line in capsys.readouterr().out.splitlines())
+    assert f"report{long}/eval/test/report.json" in joined
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    print_training_summary(load_config([]), {"batches": 4, "train_seconds": 1.0, "test": test}, Path(long))
+    table = capsys.readouterr().out.split("next:")[0]  # the line after the table names the folder too
+    assert "outputs" + long in "".join(re.sub(r"[│\s]", "", line) for line in table.splitlines())
+
+
 def test_a_puzzle_that_fails_to_parse_is_recorded_with_its_own_position_and_text():
     """puzzle_failures names each failure by its position among the file's puzzles (from 0, as the
     report's other indices) with its text, so the two agree and point at the puzzle to fix."""
