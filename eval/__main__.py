@@ -440,7 +440,7 @@ def print_summary(report: dict) -> None:
 
     table = Table(title=f"{report['task']['name']} / {report['split']} / {report['backbone']}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")  # a long report path shown whole, not cut with …
     if report["num_puzzles"]:
         c, t = report["compute"], report["throughput"]
         label, counted = exact_label(report)

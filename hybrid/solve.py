@@ -12,7 +12,7 @@ Input: plain text with one puzzle per line (a Sudoku as its digits and blanks, e
 (a grid, a maze, a logic puzzle) is one puzzle: put a blank line between such puzzles (ARC
 and reasoning-gym questions: one per block, always; a question that holds blank lines itself,
 as reasoning-gym's maze, zebra_puzzles and arc_1d questions do, would come apart into several,
-so give it as a JSON line). Or JSON lines with a "question" field,
+so give it as a JSON line). Or JSON lines: a string, or an object with a "question" field,
 which may hold any puzzle text, worded as the training data words it or typed; other fields
 (an "id") are copied to the output. Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
@@ -52,9 +52,10 @@ class Item:
 
 
 def read_items(text: str, split) -> list[Item]:
-    """One Item per puzzle, in order: a line starting with "{" is one JSON item; the other lines
-    are cut into puzzles by `split` (eval.tasks.split_typed: one per line, or one per block of
-    lines that are no puzzle alone)."""
+    """One Item per puzzle, in order: a line starting with "{" is one JSON item, and a line that is
+    a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
+    into puzzles by `split` (eval.tasks.split_typed: one per line, or one per block of lines that
+    are no puzzle alone)."""
     items, plain = [], []
 
     def flush() -> None:
@@ -62,6 +63,10 @@ def read_items(text: str, split) -> list[Item]:
         plain.clear()
 
     for n, line in enumerate(text.splitlines(), 1):
+        if isinstance(question := json_string(line), str):
+            flush()
+            items.append(Item({"question": question}, question))
+            continue
         if not line.strip().startswith("{"):
             plain.append(line)
             continue
@@ -76,6 +81,17 @@ def read_items(text: str, split) -> list[Item]:
                      Item(fields, error=f"line {n} has no \"question\" string"))
     flush()
     return items
+
+
+def json_string(line: str) -> str | None:
+    """The string a line holds as JSON ("Sort: 3, 1, 2", a grid with \\n between its rows), else None."""
+    if not line.strip().startswith('"'):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:  # a typed puzzle that starts with a quote: plain text
+        return None
+    return value if isinstance(value, str) else None
 
 
 def task_files(path: str) -> list[Path] | None:

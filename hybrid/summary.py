@@ -26,7 +26,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     t = results["test"]
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")  # a long outputs folder shown whole, not cut with …
     label, counted = exact_label(t)
     table.add_row(f"{label} (held-out)", f"{t['exact_accuracy']:.3f}  ({counted})")
     table.add_row("cell accuracy", f"{t['cell_accuracy']:.3f}")
@@ -45,7 +45,10 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     waiting = "the backbone embedding each batch: backbone.cache=false" if live else "waiting for data"
     data = f" ({waited:.0f} s of it {waiting})" if waited > 0.1 * results["train_seconds"] else ""
     evaluating = f" (+ {results['eval_seconds']:.0f} s of periodic evaluation)" if results.get("eval_seconds") else ""
-    table.add_row("training", f"{results['batches']} batches in {results['train_seconds']:.0f} s{evaluating}{data}{work}")
+    first = results.get("resumed_at")  # the seconds and work are those since then
+    since = f" ({results['batches'] - first} since resuming at batch {first})" if first else ""
+    table.add_row("training", f"{results['batches']} batches{since} in {results['train_seconds']:.0f} s"
+                              f"{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))
     console = Console()
     console.print(table)

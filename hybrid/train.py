@@ -229,7 +229,8 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
     if interrupted:
         state.stopped_by = signalled.signal_name or "a signal to another process"
         return None
-    return {"batches": progress.step, "train_seconds": time.perf_counter() - start - evaluating,
+    # train_seconds and work cover this call's batches, those after resumed_at (0: a run from the start)
+    return {"batches": progress.step, "resumed_at": first, "train_seconds": time.perf_counter() - start - evaluating,
             "data_seconds": waited["seconds"], "eval_seconds": evaluating, "stopped_by_time_limit": stopped_early,
             "work": work / (progress.step - first) if progress.step > first else None}
 

@@ -723,6 +723,11 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     # without the cache the loader's wait is the backbone's forward, not data: said so
     print_summary(load_config(["backbone.cache=false"]), results | {"data_seconds": 30.0}, tmp_path)
     assert "(30 s of it the backbone embedding each batch: backbone.cache=false)" in capsys.readouterr().out
+    # a resumed run's seconds are those since the resume: "6 batches in 3 s" read as the whole run's
+    print_summary(load_config([]), results | {"batches": 6, "train_seconds": 3.0, "resumed_at": 4}, tmp_path)
+    assert "6 batches (2 since resuming at batch 4) in 3 s" in capsys.readouterr().out
+    print_summary(load_config([]), results | {"resumed_at": 0}, tmp_path)
+    assert "4 batches in 100 s" in capsys.readouterr().out
 
 
 def test_tracker_hyperparameters_are_the_config_flattened_to_dotted_keys():
@@ -1016,6 +1021,27 @@ def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wor
     out = capsys.readouterr().out
     assert "0.625 / 0.125 / 0.125" in out
     assert "0: 0.25 (4)  1: 0.00 (4)" in out
+
+
+def test_the_summaries_show_a_long_report_path_and_output_folder_whole(capsys, monkeypatch, tmp_path):
+    """At a terminal's 80 columns the report row ended in "report.…": the path to open was cut.
+    Its value folds onto more lines instead, as does a training run's outputs folder."""
+    from eval.__main__ import print_summary
+    from hybrid.summary import print_summary as print_training_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    long = "/tmp/a-rather-long-folder-name/of-runs-kept-for-a-while/sudoku-6x6-minilm"
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 0,
+              "puzzle_failures": {"count": 1}, "backbone_differs": [], "weights": "final/model.safetensors",
+              "report": f"{long}/eval/test/report.json"}
+    print_summary(report)
+    joined = "".join(re.sub(r"[│\s]", "", line) for line in capsys.readouterr().out.splitlines())
+    assert f"report{long}/eval/test/report.json" in joined
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    print_training_summary(load_config([]), {"batches": 4, "train_seconds": 1.0, "test": test}, Path(long))
+    table = capsys.readouterr().out.split("next:")[0]  # the line after the table names the folder too
+    assert "outputs" + long in "".join(re.sub(r"[│\s]", "", line) for line in table.splitlines())
 
 
 def test_a_puzzle_that_fails_to_parse_is_recorded_with_its_own_position_and_text():

@@ -554,6 +554,20 @@ def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad
     assert items[4].error == 'line 5 has no "question" string'
 
 
+def test_solve_reads_a_json_string_line_as_its_question_as_eval_does():
+    """python -m eval --puzzles file.jsonl takes a JSON string per line as well as {"question": ...};
+    solve read such a line as plain text, quotes and escapes included, so a sorting request failed
+    on its closing quote and a maze given as one string (its rows joined by \\n) was one bad row."""
+    from hybrid.solve import read_items
+
+    maze = "# # #\n# S #\n# G #\n# # #"
+    text = json.dumps("Sort: 3, 1, 2") + "\n" + json.dumps(maze) + '\n"not closed\n'
+    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    assert [item.puzzle for item in items] == ["Sort: 3, 1, 2", maze, '"not closed']  # the last: plain text
+    assert [item.fields for item in items] == [{"question": "Sort: 3, 1, 2"}, {"question": maze},
+                                               {"question": '"not closed'}]
+
+
 def test_solve_keeps_every_field_of_a_json_line_whatever_its_name_and_reads_stdin_with_a_bom(solver, tmp_path,
                                                                                              capsys, monkeypatch):
     """A user's own fields are copied to the output, even named like the solver's inner ones

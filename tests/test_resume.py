@@ -522,7 +522,8 @@ def test_resuming_with_a_changed_shape_is_a_config_error_and_moves_nothing(small
 def test_resume_takes_a_run_folder(small_config, tmp_path):
     train(small_config())  # into tmp_path/run
     other = small_config("train.steps=6", f"train.output_dir={tmp_path / 'branch'}", f"train.resume={tmp_path / 'run'}")
-    assert train(other)["batches"] == 6
+    results = train(other)
+    assert results["batches"] == 6 and results["resumed_at"] == 4  # train_seconds: the 2 batches run here
     assert [c.name for c in checkpoint.checkpoints(tmp_path / "branch")] == ["step_00000006"]
 
 
