@@ -496,6 +496,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
         sys.exit(f"error: {err}")
     print_summary(report)
+    failed = report["puzzle_failures"]["count"]
+    if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success
+        sys.exit("error: " + (f"none of the {failed} puzzles" if failed > 1 else "the puzzle") + f" in {args.puzzles} "
+                 "could not be read; report.json's puzzle_failures says why")
 
 
 if __name__ == "__main__":

@@ -441,6 +441,16 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     nothing.write_text("not a sudoku\n")
     report = evaluate_run(run, puzzles=nothing, out=tmp_path / "none")  # no readable puzzle: still a report
     assert report["num_puzzles"] == 0 and (tmp_path / "none" / "report.json").exists()
+    # but `python -m eval` exits 1 then, as hybrid.solve does (it exited 0: a script read "nothing evaluated" as success)
+    from eval.__main__ import main
+
+    with pytest.raises(SystemExit, match=r"the puzzle in .*bad.txt could not be read; report.json's puzzle_failures"):
+        main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
+    assert (tmp_path / "cli" / "report.json").exists()
+    nothing.write_text("not a sudoku\n\nnor this\n")
+    with pytest.raises(SystemExit, match="none of the 2 puzzles in"):
+        main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
+    main([str(run), "--puzzles", str(puzzles), "--out", str(tmp_path / "cli")])  # some readable: exit 0
 
 
 def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_clear_error(tmp_path):
