@@ -31,7 +31,7 @@ from hybrid import checkpoint, run_folder, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
-from hybrid.data import batches_from, build_splits, check_batch_fits
+from hybrid.data import batches_from, build_splits, check_batch_fits, split_wordings
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
@@ -274,7 +274,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
     config = (args.config is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, args.config)
     if args.print_config:  # like --help: nothing generated, loaded or written
-        make_task(config.task)  # but the family's own knob checks, as the run makes it: cheap, and a PuzzleError
+        split_wordings(make_task(config.task), config.task)  # but the task checks the run makes first (knobs, wordings): cheap
         check_tracker_installed(config.train)  # and the tracker's, as training's first step
         if os.environ.get("RANK", "0") == "0":  # under accelerate launch, one copy (not one per process)
             print(to_yaml(config), end="")

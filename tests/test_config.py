@@ -272,15 +272,20 @@ def test_print_config_prints_what_the_run_would_save_and_builds_nothing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
-def test_print_config_refuses_a_task_setting_the_run_would_refuse(tmp_path, capsys):
+@pytest.mark.parametrize("setting, error", [
+    (["task=maze", "task.size=4"], "maze size 4 must be odd and between 5 and 31 (rooms sit at odd coordinates)"),
+    (["task.wordings=[3]"], "task.wordings=[3]: sudoku has wordings 0..2"),
+])
+def test_print_config_refuses_a_task_setting_the_run_would_refuse(setting, error, tmp_path, capsys):
     """The family's own knob checks run when the task is built: --print-config printed `task.size=4`
-    for a maze (sizes are odd) and exited 0, while training stopped on it with one line."""
+    for a maze (sizes are odd), and a wording the family lacks, and exited 0, while training
+    stopped on them with one line."""
     from hybrid.train import main
 
-    args = ["task=maze", "task.size=4", f"train.output_dir={tmp_path / 'run'}"]
+    args = [*setting, f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'data'}"]
     with pytest.raises(SystemExit) as printed:
         main([*args, "--print-config"])
-    assert printed.value.code == "error: maze size 4 must be odd and between 5 and 31 (rooms sit at odd coordinates)"
+    assert printed.value.code == f"error: {error}"
     assert capsys.readouterr().out == "" and not (tmp_path / "run").exists()
     with pytest.raises(SystemExit) as trained:
         main(args)
