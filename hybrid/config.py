@@ -348,7 +348,8 @@ def validate(config: Config) -> None:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if t.batch_size % t.grad_accum:
-        raise ConfigError("train.batch_size must be divisible by train.grad_accum")
+        raise ConfigError(f"train.batch_size={t.batch_size} must be divisible by train.grad_accum={t.grad_accum} "
+                          "(each accumulation step takes an equal part of the batch)")
     _validate_schedule_and_tracker(t)
 
 

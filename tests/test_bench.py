@@ -836,7 +836,7 @@ def test_vs_reference_refuses_a_setting_ours_config_refuses_before_training_any(
 
 @pytest.mark.parametrize("override,message", [
     ("reasoner.T=0", "reasoner.n, T and N_sup must be >= 1"), ("reasoner.TT=2", "bad config: Key 'TT' not in 'ReasonerConfig'"),
-    ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum")])
+    ("train.grad_accum=3", "train.batch_size=8 must be divisible by train.grad_accum=3")])
 def test_vs_reference_refuses_an_override_ours_config_refuses_before_making_puzzles(tmp_path, monkeypatch, capsys,
                                                                                     override, message):
     """A bad `--ours key=value` was a ConfigError traceback when ours was built, after the puzzles were made."""

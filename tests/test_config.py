@@ -71,7 +71,7 @@ def test_bad_values_and_presets_are_clear_errors():
     # a probability, a dropout that keeps something, whole micro-batches, at least one z update
     ("reasoner.halt_threshold=1.5", r"reasoner.halt_threshold=1.5: must be a probability, in \[0, 1\]"),
     ("adapter.dropout=1.0", r"adapter.dropout=1.0: must be in \[0, 1\)"),
-    ("train.grad_accum=3", "train.batch_size must be divisible by train.grad_accum"),
+    ("train.grad_accum=3", "train.batch_size=128 must be divisible by train.grad_accum=3"),
     ("reasoner.n=0", "reasoner.n, T and N_sup must be >= 1"),
     # the query adapter's heads: refused when the model was built, after the data were generated
     ("adapter.kind=query_attention adapter.heads=3", r"adapter.heads=3 must divide reasoner.hidden=128 \(the query_attention"),
