@@ -495,6 +495,10 @@ def main(argv: list[str] | None = None) -> None:
                               args.device, ema=not args.no_ema)
     except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
         sys.exit(f"error: {err}")
+    except KeyboardInterrupt:  # one line, as training says it; the report's files go in whole or not at all
+        print("\nCtrl-C: stopped, no report written (an earlier report in the report folder is left as it was)",
+              file=sys.stderr)
+        sys.exit(130)  # as Python exits on Ctrl-C
     print_summary(report)
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success

@@ -50,6 +50,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the folder or file."""
 
 
+class Unwritable(OSError):
+    """A write that failed (a full disk, a file-size limit, a read-only folder); the message names the
+    file, the room left and what to do, so the command line says it without a traceback."""
+
+
 class CheckpointMismatch(CheckpointError):
     """An intact checkpoint that does not fit the model or training state this config builds."""
 
@@ -175,7 +180,7 @@ def replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def unwritable(path: Path, err: Exception, fix: str) -> OSError:
+def unwritable(path: Path, err: Exception, fix: str) -> Unwritable:
     """The error for a write to `path` that failed. A full disk surfaces from torch, safetensors and
     pyarrow as several types, some without the path, so this names the path, the room left there
     and `fix`, what to do (a read-only folder's own error says so)."""
@@ -186,7 +191,7 @@ def unwritable(path: Path, err: Exception, fix: str) -> OSError:
         free = f"{shutil.disk_usage(where).free / 2**30:.1f} GiB free there"
     except OSError:
         free = "free space unknown"
-    return OSError(f"could not write {path} ({free}): {err}. {fix}")
+    return Unwritable(f"could not write {path} ({free}): {err}. {fix}")
 
 
 def write_text(path: Path, text: str) -> None:

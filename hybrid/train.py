@@ -250,7 +250,7 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
                             recorded_splits(out_dir))
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
-            raise OSError(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "
+            raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "
                           f"--resume writes final/ and metrics.json from it (evaluating again)") from err
         accelerator.log({f"final/{k}": v for k, v in headline(results["test"]).items()}, step=state.progress.step)
         print_summary(config, results, out_dir)
@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {err}")
     try:
         train(config)
-    except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError) as err:
-        sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint or loss: the message says which
+    except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
+        sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint, loss or write: the message says which
     except ReportedInterrupt:
         sys.exit(130)  # as Python exits on Ctrl-C
 

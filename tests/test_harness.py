@@ -1240,3 +1240,26 @@ def test_a_run_with_no_checkpoint_yet_says_so(run, tmp_path):
         evaluate_run(early)
     with pytest.raises(CheckpointError, match="neither a pretrained folder"):  # a folder with nothing of a run
         evaluate_run(tmp_path)
+
+
+def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_earlier_report(run, tmp_path, monkeypatch,
+                                                                                           capsys):
+    """Ctrl-C while `python -m eval` evaluated or wrote its report printed a KeyboardInterrupt
+    traceback (training says a Ctrl-C in one line); now one line, exit 130, and an earlier report stays."""
+    import eval.__main__
+
+    out = tmp_path / "report"
+    main([str(run), "--out", str(out)])
+    before = (out / "report.json").read_text()
+
+    def ctrl_c(report, folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eval.__main__, "write_report", ctrl_c)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main([str(run), "--out", str(out)])
+    assert stopped.value.code == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Ctrl-C: stopped, no report written" in err
+    assert (out / "report.json").read_text() == before

@@ -770,3 +770,21 @@ def test_an_output_dir_that_is_a_file_fails_before_data_and_embedding(small_conf
     with pytest.raises(ConfigError, match=r"train.output_dir=.*run is a file; name a folder"):
         train(small_config())
     assert (tmp_path / "run").read_text() == "notes"
+
+
+def test_a_full_disk_while_checkpointing_is_one_error_line_from_the_command_line(tiny_backbone, tmp_path, monkeypatch,
+                                                                                capsys):
+    """`could not write ... Free space there ...` came at the end of an OSError traceback; from the
+    command line it is now the one `error:` line (status 1), as a bad setting or checkpoint is."""
+    def full(folder):
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(checkpoint, "write_manifest", full)
+    argv = ["task=sudoku", "task.size=4", "task.train_size=64", "task.test_size=16", "task.wordings=[0]",
+            f"backbone.path={tiny_backbone()}", "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
+            "train.batch_size=16", "train.steps=2", "train.checkpoint_every=2", "train.tracker=null",
+            "train.cpu_threads=1", f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'cache'}"]
+    with pytest.raises(SystemExit) as stopped:
+        hybrid.train.main(argv)
+    assert re.fullmatch(r"error: could not write .*step_00000002 \(.* free there\): .*File too large\. Free space there"
+                        r".*then continue by running again", str(stopped.value.code))
