@@ -250,8 +250,9 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
                             recorded_splits(out_dir))
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
-            raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same command with "
-                          f"--resume writes final/ and metrics.json from it (evaluating again)") from err
+            raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "
+                                        f"command with --resume writes final/ and metrics.json from it (evaluating "
+                                        f"again)") from err
         accelerator.log({f"final/{k}": v for k, v in headline(results["test"]).items()}, step=state.progress.step)
         print_summary(config, results, out_dir)
     return results
