@@ -8,7 +8,8 @@ A GGUF file is de-quantized by transformers and converted ONCE into a local safe
 
 The backbone is frozen and kept out of the trained module, so it is never wrapped by DDP and
 never saved: a checkpoint names it in its config instead. With `backbone.lora` set, hybrid/lora.py
-adds trainable low-rank weights to it; only those are trained and saved.
+adds trainable low-rank weights to it and puts it inside the trained module (DDP wraps it then);
+of its weights only those low-rank ones are trained and saved.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class BackboneConfig:
     layer: str = "last"  # "last", a layer index ("-2", "3"), or "mean_last_<k>"
     max_length: int = 512
     dtype: str = "float32"  # float32 | bfloat16 | float16
-    gguf_file: str | None = None  # load a GGUF file inside `path` (converted to torch on load)
+    gguf_file: str | None = None  # load a GGUF file inside `path` (converted once to safetensors, under train.data_dir)
     quantization: str | None = None  # null | 8bit | 4bit (bitsandbytes, CUDA only)
     batch_size: int = 64  # puzzles per backbone forward when embedding a dataset
     cache: bool = True  # embed every puzzle once and keep the states on disk (off when lora is set)
@@ -115,7 +115,7 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: str = "no"  # no | bf16 | fp16
     output_dir: str = "runs/default"
-    resume: str | None = None  # a checkpoint folder, or "latest" in output_dir
+    resume: str | None = None  # a checkpoint folder, a run folder (its newest), or "latest" (the newest in output_dir)
     # Start from a trained model's weights (a final/ or pretrained folder, a run, or a
     # checkpoint's EMA) with a fresh optimizer and step count: fine-tuning, not resuming.
     init_from: str | None = None
@@ -408,7 +408,7 @@ def ranges(config: Config) -> list[tuple[str, Any, bool, str]]:
 
 def _validate_schedule_and_tracker(t: TrainConfig) -> None:
     """A schedule training can build and step, and a tracker Accelerate knows."""
-    from accelerate.utils import LoggerType  # imported here: reading a config need not load them
+    from accelerate.utils import LoggerType  # imported here: importing this module need not load them
     from transformers import SchedulerType
 
     # Training steps the schedule without a metric and builds it from warm-up and length alone:
@@ -447,7 +447,7 @@ def _validate_backbone_path(b: BackboneConfig) -> None:
                           f"no hub id: its files are used as they are. Set backbone.revision=null, or backbone.path to "
                           f"a hub id")
     if b.path == "chars" or b.path.startswith("chars:"):
-        from hybrid.char_backbone import ngram_order  # imported here: reading a config need not load torch
+        from hybrid.char_backbone import ngram_order  # imported here: hybrid.char_backbone imports this module
 
         ngram_order(b.path)
         if b.lora is not None:
