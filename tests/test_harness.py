@@ -1246,20 +1246,22 @@ def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_ear
                                                                                            capsys):
     """Ctrl-C while `python -m eval` evaluated or wrote its report printed a KeyboardInterrupt
     traceback (training says a Ctrl-C in one line); now one line, exit 130, and an earlier report stays."""
-    import eval.__main__
+    import eval.report
 
     out = tmp_path / "report"
     main([str(run), "--out", str(out)])
-    before = (out / "report.json").read_text()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def ctrl_c(report, folder):
+    def ctrl_c(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(eval.__main__, "write_report", ctrl_c)
+    # Mid-write: the first plot is written (under its temporary name), report.json not yet, so the
+    # real write_report's all-or-nothing renames are what keep the earlier report
+    monkeypatch.setattr(eval.report, "plot_halting_steps", ctrl_c)
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
         main([str(run), "--out", str(out)])
     assert stopped.value.code == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Ctrl-C: stopped, no report written" in err
-    assert (out / "report.json").read_text() == before
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left
