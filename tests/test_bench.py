@@ -860,6 +860,11 @@ def test_vs_reference_targets_must_be_accuracies_before_training_any(tmp_path, m
     assert f"--targets: '{value}' is not a number in [0, 1]" in err
 
 
+def test_a_fraction_takes_both_ends_of_0_to_1():
+    """[0, 1] is closed: a target of 1 (every puzzle solved) is a real one, as is 0."""
+    assert [common.fraction(value) for value in ("0", "1", "1.0", "0.25")] == [0.0, 1.0, 1.0, 0.25]
+
+
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),
                                         ("--eval-seconds", "0"), ("--eval-seconds", "-5"), ("--eval-seconds", "nan")])
 def test_vs_reference_refuses_a_duration_of_nothing_before_training_any(tmp_path, monkeypatch, capsys, flag, value):
