@@ -551,6 +551,16 @@ def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding
             "(after one untimed); ask for at most 7, a smaller --batch-size or a larger task.train_size"
             ) in err
 
+    class Measured(Exception):
+        pass
+
+    def measure(*args):
+        raise Measured
+
+    monkeypatch.setattr(cache_layout, "measure", measure)
+    with pytest.raises(Measured):  # at most 7, as the message says: 7 goes on to be measured
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batches", "7", "--out", str(tmp_path / "c.json")])
+
 
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
