@@ -13,7 +13,7 @@ import pytest
 from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
 from eval.tasks import Arc, Maze, Sorting, make_task
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
-from hybrid.checkpoint import CheckpointError
+from hybrid.checkpoint import CheckpointError, checkpoints
 from hybrid.config import ConfigError, load_config
 from hybrid.train import train
 
@@ -284,6 +284,11 @@ def test_a_checkpoint_named_on_its_own_reports_beside_the_runs_report_not_over_i
     assert final["report"] == str(copy / "eval" / "test" / "report.json")
     assert older["report"] == str(copy / "eval" / "step_00000002" / "test" / "report.json")
     assert json.loads((copy / "eval" / "test" / "report.json").read_text())["checkpoint"] == str(copy / "final")
+    # the run folder named, with no final/ yet: its newest checkpoint is the run's report, in RUN/eval/test
+    shutil.rmtree(copy / "final")
+    newest = checkpoints(copy)[-1]
+    latest = evaluate_run(copy)
+    assert latest["report"] == str(copy / "eval" / "test" / "report.json") and latest["checkpoint"] == str(newest)
 
 
 def test_the_trained_wordings_are_those_training_used_when_the_config_named_none(all_wordings_run, tmp_path):
