@@ -77,7 +77,8 @@ def test_the_default_job_sections(tmp_path):
                                          "num_puzzles": 1000}})
     page = report.render(tmp_path)
     text = section(page, "The default job, with and without recursion")
-    assert "| 0.123 |" in row(text, "off") and "reasoner.T=1" in row(text, "off")
+    # each figure in its own column: exact, cell, batches, training s, wall s, puzzles
+    assert row(text, "off") == "| off | reasoner.T=1 | 0.123 | 0.99 | 180 | 430 | 600 | 1000 |"
     assert "81.3 points" in text and "Machine: not recorded in the JSON." in text
     smol = section(page, "The default job on SmolLM2 embeddings")
     assert "| 0.971 | 0.99 | 0.750 0.971 | 0.97 | 1.61 |" in smol
