@@ -551,6 +551,16 @@ def test_cache_layout_refuses_more_batches_than_its_split_holds_before_embedding
             "(after one untimed); ask for at most 7, a smaller --batch-size or a larger task.train_size"
             ) in err
 
+    class Measured(Exception):
+        pass
+
+    def measure(*args):
+        raise Measured
+
+    monkeypatch.setattr(cache_layout, "measure", measure)
+    with pytest.raises(Measured):  # at most 7, as the message says: 7 goes on to be measured
+        cache_layout.main([*tiny(tmp_path)["cache_layout"], "--batches", "7", "--out", str(tmp_path / "c.json")])
+
 
 def test_backbone_cache_refuses_an_unknown_backbone_in_one_line_before_training_any(tmp_path, monkeypatch, capsys):
     """An unknown preset was a ConfigError traceback, and only after the presets before it had trained."""
@@ -858,6 +868,11 @@ def test_vs_reference_targets_must_be_accuracies_before_training_any(tmp_path, m
     err = usage_error(vs_reference.main, [*tiny(tmp_path)["vs_reference"], "--targets", "0.5", value, "--out",
                       str(tmp_path / "o.json")], capsys)
     assert f"--targets: '{value}' is not a number in [0, 1]" in err
+
+
+def test_a_fraction_takes_both_ends_of_0_to_1():
+    """[0, 1] is closed: a target of 1 (every puzzle solved) is a real one, as is 0."""
+    assert [common.fraction(value) for value in ("0", "1", "1.0", "0.25")] == [0.0, 1.0, 1.0, 0.25]
 
 
 @pytest.mark.parametrize("flag,value", [("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "nan"),

@@ -13,7 +13,7 @@ import pytest
 from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
 from eval.tasks import Arc, Maze, Sorting, make_task
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
-from hybrid.checkpoint import CheckpointError
+from hybrid.checkpoint import CheckpointError, checkpoints
 from hybrid.config import ConfigError, load_config
 from hybrid.train import train
 
@@ -284,6 +284,11 @@ def test_a_checkpoint_named_on_its_own_reports_beside_the_runs_report_not_over_i
     assert final["report"] == str(copy / "eval" / "test" / "report.json")
     assert older["report"] == str(copy / "eval" / "step_00000002" / "test" / "report.json")
     assert json.loads((copy / "eval" / "test" / "report.json").read_text())["checkpoint"] == str(copy / "final")
+    # the run folder named, with no final/ yet: its newest checkpoint is the run's report, in RUN/eval/test
+    shutil.rmtree(copy / "final")
+    newest = checkpoints(copy)[-1]
+    latest = evaluate_run(copy)
+    assert latest["report"] == str(copy / "eval" / "test" / "report.json") and latest["checkpoint"] == str(newest)
 
 
 def test_the_trained_wordings_are_those_training_used_when_the_config_named_none(all_wordings_run, tmp_path):
@@ -1246,20 +1251,22 @@ def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_ear
                                                                                            capsys):
     """Ctrl-C while `python -m eval` evaluated or wrote its report printed a KeyboardInterrupt
     traceback (training says a Ctrl-C in one line); now one line, exit 130, and an earlier report stays."""
-    import eval.__main__
+    import eval.report
 
     out = tmp_path / "report"
     main([str(run), "--out", str(out)])
-    before = (out / "report.json").read_text()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def ctrl_c(report, folder):
+    def ctrl_c(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(eval.__main__, "write_report", ctrl_c)
+    # Mid-write: the first plot is written (under its temporary name), report.json not yet, so the
+    # real write_report's all-or-nothing renames are what keep the earlier report
+    monkeypatch.setattr(eval.report, "plot_halting_steps", ctrl_c)
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
         main([str(run), "--out", str(out)])
     assert stopped.value.code == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Ctrl-C: stopped, no report written" in err
-    assert (out / "report.json").read_text() == before
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left

@@ -357,10 +357,11 @@ def test_solve_exits_1_when_no_puzzle_could_be_read_and_counts_the_unread(solver
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "one.txt"), "--output", str(tmp_path / "out")])
 
     good = handwritten(2)
-    (tmp_path / "some.txt").write_text(f"{good[0]}\n1 2 3\n" + json.dumps({"question": good[1], "error": 0}) + "\n")
+    (tmp_path / "some.txt").write_text(f"{good[0]}\n1 2 3\n" + json.dumps({"question": good[1], "error": "my note"}) + "\n")
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "some.txt"), "--fixed-steps"])
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 3
+    assert json.loads(captured.out.splitlines()[2])["error"] == "my note"  # kept, and (truthy) not counted as unread
     assert "1 of 3 puzzles could not be read" in captured.err
 
 

@@ -30,11 +30,20 @@ def row(text: str, first_cell: str) -> str:
     return next(line for line in text.splitlines() if line.startswith(f"| {first_cell} |"))
 
 
+# backbone_cache.json's summary keys in the order the table shows them (speedup third)
+CACHE_KEYS = ["cached_puzzles_per_second", "uncached_puzzles_per_second", "speedup", "backbone_seconds_per_batch",
+              "cache_read_seconds_per_batch", "reasoner_seconds_per_batch", "bound", "backbone_gflop_per_batch",
+              "reasoner_gflop_per_batch", "flop_bound"]
+
+
 def cache_summary(speedup: float) -> dict:
-    keys = ["cached_puzzles_per_second", "uncached_puzzles_per_second", "backbone_seconds_per_batch",
-            "cache_read_seconds_per_batch", "reasoner_seconds_per_batch", "bound", "backbone_gflop_per_batch",
-            "reasoner_gflop_per_batch", "flop_bound"]
-    return {k: 1.0 for k in keys} | {"speedup": speedup}
+    """Each figure its own value (1.5, 2.5, ...), so one shown in another's column is seen."""
+    return {k: i + 1.5 for i, k in enumerate(CACHE_KEYS)} | {"speedup": speedup}
+
+
+def cache_cells(speedup: float) -> str:
+    """The figures' cells of cache_summary(speedup)'s table row, in the table's column order."""
+    return " | ".join(format(v, ".3g") for v in cache_summary(speedup).values())
 
 
 def test_the_cache_section_shows_both_points_and_each_ones_command(tmp_path):
@@ -42,7 +51,7 @@ def test_the_cache_section_shows_both_points_and_each_ones_command(tmp_path):
     old = {"steps": 5, "batch_size": 128, "machine": {"cpu_count": 2, "torch_threads": 2}}
     write(tmp_path, "backbone_cache", old | {"summary": {"minilm": cache_summary(1.61)}})
     text = section(report.render(tmp_path), "Training with and without the embedding cache")
-    assert "| 1.61 |" in row(text, "minilm") and "| from scratch |" in row(text, "minilm")
+    assert row(text, "minilm") == f"| minilm | from scratch | {cache_cells(1.61)} |"
     assert "`python bench/backbone_cache.py --steps 5` (as the docs give it" in text
     assert "trained" not in row(text, "minilm") and "Trained:" not in text  # no trained JSON beside it
 
@@ -50,7 +59,7 @@ def test_the_cache_section_shows_both_points_and_each_ones_command(tmp_path):
                                                      "command": "python bench/backbone_cache.py --init x", "machine": MACHINE})
     text = section(report.render(tmp_path), "Training with and without the embedding cache")
     trained = next(line for line in text.splitlines() if "| trained |" in line)
-    assert trained.startswith("| minilm |") and "| 3.68 |" in trained
+    assert trained == f"| minilm | trained | {cache_cells(3.68)} |"
     assert "Trained: Command: `python bench/backbone_cache.py --init x`" in text and "Test CPU" in text
 
 
@@ -68,7 +77,8 @@ def test_the_default_job_sections(tmp_path):
                                          "num_puzzles": 1000}})
     page = report.render(tmp_path)
     text = section(page, "The default job, with and without recursion")
-    assert "| 0.123 |" in row(text, "off") and "reasoner.T=1" in row(text, "off")
+    # each figure in its own column: exact, cell, batches, training s, wall s, puzzles
+    assert row(text, "off") == "| off | reasoner.T=1 | 0.123 | 0.99 | 180 | 430 | 600 | 1000 |"
     assert "81.3 points" in text and "Machine: not recorded in the JSON." in text
     smol = section(page, "The default job on SmolLM2 embeddings")
     assert "| 0.971 | 0.99 | 0.750 0.971 | 0.97 | 1.61 |" in smol

@@ -112,13 +112,13 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
         train(small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
     said = capsys.readouterr().err
     assert "Ctrl-C again: stopped at once" in said and "no checkpoint was saved yet" in said
-    interrupt_at(monkeypatch, 3, twice)  # after the checkpoint of batch 2: main says where it is, no traceback
+    interrupt_at(monkeypatch, 5, twice)  # after the checkpoints of batches 2 and 4: main names the newest, no traceback
     monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config(*RUN, f"train.output_dir={tmp_path / 'twice'}"))
     with pytest.raises(SystemExit) as exit:
         hybrid.train.main([])
     assert exit.value.code == 130
     said = capsys.readouterr().err
-    assert f"the newest checkpoint is {tmp_path / 'twice' / 'checkpoints' / 'step_00000002'}; continue from it " \
+    assert f"the newest checkpoint is {tmp_path / 'twice' / 'checkpoints' / 'step_00000004'}; continue from it " \
            f"with --resume {tmp_path / 'twice'}" in said and "Traceback" not in said
 
     def ctrl_c_then_sigterm():  # a scheduler's SIGTERM arriving while the Ctrl-C's save is under way
