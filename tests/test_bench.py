@@ -633,7 +633,7 @@ def test_backbone_cache_refuses_an_init_with_no_weights_before_training_any(tmp_
     monkeypatch.setattr(backbone_cache, "run", lambda *a, **k: pytest.fail("trained"))
     err = usage_error(backbone_cache.main, [*tiny(tmp_path)["backbone_cache"], "--init", f"chars={tmp_path / init}",
                       "--out", str(tmp_path / "c.json")], capsys)
-    assert f"error: --init chars={tmp_path / init}: {tmp_path / init} is " in err
+    assert f"error: --init chars={tmp_path / init}: {tmp_path / init} is neither a pretrained folder" in err
 
 
 def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypatch, capsys):
