@@ -33,10 +33,11 @@ class Chunk:
 def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Config) -> dict:
     """Deep supervision on one batch: up to N_sup (forward, loss, optimizer step) rounds.
 
-    A sample whose halting head says stop (q_halt > 0) leaves the batch: later steps neither
-    train on it nor compute it, so a batch costs what its samples' halting steps add up to (TRM
-    gets the same by refilling halted slots with new puzzles). The loss stays a mean over the
-    whole batch, so the update equals masking halted samples out of a full-batch step."""
+    With train.halt (the default), a sample whose halting head says stop (q_halt > 0) leaves the
+    batch: later steps neither train on it nor compute it, so a batch costs what its samples'
+    halting steps add up to (TRM gets the same by refilling halted slots with new puzzles). The
+    loss stays a mean over the whole batch, so the update equals masking halted samples out of a
+    full-batch step."""
     k, N_sup = config.train.grad_accum, config.reasoner.N_sup
     inner = accelerator.unwrap_model(model)
     chunks = split_batch(batch, k, inner, accelerator)
