@@ -30,8 +30,8 @@ import json
 import statistics
 import time
 
-from common import (at_least_zero, built_first, device_name, duration, fraction, json_out, positive, print_table, setup,
-                    write_json)
+from common import (at_least_zero, built_first, config_checked, device_name, duration, fraction, json_out, positive,
+                    print_table, setup, write_json)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -356,15 +356,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     check_config_flags(parser, args)
     from eval.tasks import make_task
-    from hybrid.config import ConfigError, load_config
+    from hybrid.config import load_config
 
     built_first(parser, "--sizes", args.sizes, lambda size: make_task(load_config(task_overrides(args, size)).task))
     if args.ours:  # the flags above are checked already, so what ours's config still refuses is --ours's
-        try:
-            for size in args.sizes:
-                load_config(ours_overrides(args, size))
-        except ConfigError as err:
-            parser.error(f"--ours {' '.join(args.ours)}: {err}")
+        for size in args.sizes:
+            config_checked(parser, ours_overrides(args, size), ["--ours", *args.ours])
     device = setup(args.device, args.threads, args.seed)
 
     results = []
