@@ -63,7 +63,7 @@ def read_items(text: str, split) -> list[Item]:
         plain.clear()
 
     for n, line in enumerate(text.splitlines(), 1):
-        if isinstance(question := json_string(line), str):
+        if (question := json_string(line)) is not None:
             flush()
             items.append(Item({"question": question}, question))
             continue
