@@ -160,10 +160,13 @@ def has_key(config, key: str) -> bool:
         fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
         if part not in fields:
             return False
-        hint = typing.get_type_hints(cls)[part]
-        # Optional[LoraConfig] and the like: the dataclass inside the union
-        cls = next((arg for arg in typing.get_args(hint) if dataclasses.is_dataclass(arg)), hint)
+        cls = schema_of(typing.get_type_hints(cls)[part])
     return True
+
+
+def schema_of(hint):
+    """The dataclass a field's type hint holds (LoraConfig in Optional[LoraConfig]), else the hint."""
+    return next((arg for arg in typing.get_args(hint) if dataclasses.is_dataclass(arg)), hint)
 
 
 def check_overrides(command: Command) -> str | None:
@@ -339,7 +342,7 @@ def config_keys() -> list[tuple[str, type, str]]:
     def leaves(cls, prefix):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            inner = next((arg for arg in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(arg)), hints[f.name])
+            inner = schema_of(hints[f.name])
             if dataclasses.is_dataclass(inner):  # backbone.lora: its own fields are the keys
                 yield from leaves(inner, f"{prefix}{f.name}.")
             else:  # the class in the MRO that declares it (a family's config inherits TaskConfig's)
