@@ -63,6 +63,11 @@ def documented_report_fields() -> set[str]:
     return set(report_table())
 
 
+def listed_plots() -> set[str]:
+    """The plots the list below docs/evaluation.md's report table names (`<name>.png`)."""
+    return set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
+
+
 def names_in(meaning: str) -> set[str]:
     """The names a table cell gives in code: `count`, `pass@1`, `net_applications_all = N_sup*T*(n+1)`
     (not `backbone.cache=false`, a config override)."""
@@ -126,8 +131,8 @@ def undocumented_keys(report: dict) -> list[str]:
             quoted = set(re.findall(r'"([a-z_]+)"', table[field]))
             problems += [f"by_wording: its row quotes {sorted(quoted)}, the report has {sorted(inner)}"] * (inner != quoted)
         elif field == "plots":
-            listed = set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
-            problems += [f"plots.{name}: no `{name}.png` in the list below the table" for name in sorted(set(value) - listed)]
+            problems += [f"plots.{name}: no `{name}.png` in the list below the table"
+                         for name in sorted(set(value) - listed_plots())]
     return problems
 
 
@@ -187,7 +192,7 @@ def test_the_reports_fields_are_those_docs_evaluation_md_lists(run, tmp_path):
         for field, keys in dict_keys(report).items():
             seen[field] = seen.get(field, set()) | keys
     assert set(seen) == NAMED_KEYS  # each was seen, so each row's names were checked
-    listed = set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
+    listed = listed_plots()
     assert set(saved["plots"]) == listed, f"the page lists the plots {sorted(listed)}, a report draws {saved['plots']}"
     assert not stale_names(seen), stale_names(seen)
 
