@@ -76,6 +76,10 @@ class Encoded:
     offsets: torch.Tensor  # (B, L, 2) character span of each token in its text ((0, 0): special)
 
 
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + "s" * (n != 1)
+
+
 class TruncationWarnings:
     """Warnings for a front end that cuts texts at its token limit: one per call, or within
     `counting_truncation(desc)` a single one at the end with the totals of every call. A split is
@@ -550,9 +554,10 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
 
     def truncation_message(self, lost: int, texts: int) -> str:
         if self.max_length == self.model_limit:  # raising backbone.max_length would not help
-            return (f"{self.config.path} takes at most {self.max_length} tokens: truncation cut {lost} tokens over "
-                    f"{texts} texts (a backbone with more positions keeps them)")
-        return f"backbone.max_length={self.max_length} truncated {lost} tokens over {texts} texts; raise it to keep them"
+            return (f"{self.config.path} takes at most {self.max_length} tokens: truncation cut "
+                    f"{counted(lost, 'token')} over {counted(texts, 'text')} (a backbone with more positions keeps them)")
+        return (f"backbone.max_length={self.max_length} truncated {counted(lost, 'token')} over "
+                f"{counted(texts, 'text')}; raise it to keep them")
 
     def tokenize(self, texts: list[str]):
         """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens

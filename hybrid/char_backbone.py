@@ -38,7 +38,7 @@ import string
 import torch
 from torch import nn
 
-from hybrid.backbone import Encoded, TruncationWarnings
+from hybrid.backbone import Encoded, TruncationWarnings, counted
 from hybrid.config import BackboneConfig, ConfigError
 
 ALPHABET = string.printable  # 100 characters: digits, letters, punctuation, whitespace
@@ -98,8 +98,8 @@ class CharBackbone(TruncationWarnings, nn.Module):
         return super().train(False)  # nothing to train; keep the same contract as FrozenBackbone
 
     def truncation_message(self, lost: int, texts: int) -> str:
-        return (f"backbone.max_length={self.config.max_length} truncated {lost} characters over {texts} texts; "
-                f"raise it to keep them")
+        return (f"backbone.max_length={self.config.max_length} truncated {counted(lost, 'character')} over "
+                f"{counted(texts, 'text')}; raise it to keep them")
 
     def ids(self, text: str) -> list[int]:
         return [self.index.get(ch, self.unknown) for ch in text]

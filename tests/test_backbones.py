@@ -93,7 +93,7 @@ def test_a_bad_layer_is_an_error_at_load_time(tiny_backbone, layer):
 def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
     backbone = bert(tiny_backbone, "backbone.max_length=10")
     # one token per character plus [CLS] and [SEP]: 22 and 5 tokens, so 12 cut from one text
-    with pytest.warns(UserWarning, match="max_length=10 truncated 12 tokens over 1 texts"):
+    with pytest.warns(UserWarning, match="max_length=10 truncated 12 tokens over 1 text;"):
         out = backbone(["x" * 20, "abc"])
     assert out.states.shape[1] == 10
     with pytest.warns(UserWarning) as seen, backbone.counting_truncation("train"):  # a split, batch by batch
@@ -111,7 +111,7 @@ def test_a_text_of_exactly_max_length_tokens_is_not_reported_cut(tiny_backbone):
         warnings.simplefilter("error")
         out = backbone(["x" * 8, "abc"])  # 8 characters + [CLS] and [SEP]: 10 tokens, all kept
     assert out.mask.sum(1).tolist() == [10, 5]
-    with pytest.warns(UserWarning, match="truncated 1 tokens over 1 texts"):
+    with pytest.warns(UserWarning, match="truncated 1 token over 1 text;"):
         backbone(["x" * 9, "abc"])  # one more: cut
 
 
