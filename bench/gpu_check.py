@@ -54,7 +54,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, at_least_zero, duration, duration_or_zero, print_table, write_json
+from common import ROOT, at_least_zero, duration, duration_or_zero, json_out, print_table, write_json
 
 import torch  # noqa: E402
 
@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (--device cpu)")
     parser.add_argument("--work-dir", help="runs, data and bench outputs (default: a new temporary folder)")
-    parser.add_argument("--out", help="JSON path (default bench/results/gpu_check.json on CUDA, else "
+    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/gpu_check.json on CUDA, else "
                                       "gpu_check_cpu.json, so a smoke run never replaces the GPU's figures)")
     parser.add_argument("--prepare", nargs="?", const=str(CARRY), metavar="DIR",
                         help="here, not there: download the wheels the GPU machine lacks and write a float16 "
@@ -480,6 +480,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.prepare:
         prepare(Path(args.prepare))
         return {}
+    if args.device == "cuda" and not args.out and not torch.cuda.is_available():  # every check would fail, and their
+        # rows would replace the GPU's figures in bench/results/gpu_check.json
+        parser.error(f"--device cuda, but torch {torch.__version__} sees no CUDA device: run it on a GPU machine "
+                     f"(the call below), or `--device cpu` for a smoke run here\n  {DEVICE_CALL}")
     print(f"On a lent GPU machine, after `python bench/gpu_check.py --prepare` here, one call:\n  {DEVICE_CALL}\n"
           f"then copy gpu_check.json from files_at to bench/results/. Checks: {', '.join(CHECKS)}\n", flush=True)
     device = torch.device(args.device)

@@ -434,6 +434,18 @@ def test_gpu_check_refuses_a_grace_without_a_budget(tmp_path, monkeypatch, capsy
     assert "error: --grace needs --budget-seconds" in err
 
 
+def test_gpu_check_on_cuda_without_cuda_refuses_before_replacing_the_gpus_figures(tmp_path, monkeypatch, capsys):
+    """`python bench/gpu_check.py` (--device cuda by default) on a machine without CUDA ran every
+    check to a failure and wrote those rows over bench/results/gpu_check.json, the H200's figures."""
+    import gpu_check
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # where write_json's default would go
+    monkeypatch.setattr(gpu_check, "run_check", lambda *a: pytest.fail("ran a check"))
+    err = usage_error(gpu_check.main, ["--minilm", "none", "--work-dir", str(tmp_path / "work")], capsys)
+    assert "error: --device cuda, but torch" in err and "sees no CUDA device" in err and gpu_check.DEVICE_CALL in err
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.mark.parametrize("argv,grace", [([], None), (["--budget-seconds", "60"], 60),
                                           (["--budget-seconds", "60", "--grace", "0"], 0)])
 def test_gpu_check_records_a_grace_only_with_a_budget(tmp_path, monkeypatch, argv, grace):
@@ -920,8 +932,8 @@ def test_report_prints_the_page_it_would_write(capsys):
 
 
 @pytest.mark.parametrize("script", ["backbone_cache", "cache_layout", "default_task", "direction_probe", "early_exit",
-                                    "fast_paths", "generation", "main_job", "puzzle_suite", "reasoner_step",
-                                    "test_time_compute", "vs_reference"])
+                                    "fast_paths", "generation", "gpu_check", "main_job", "puzzle_suite",
+                                    "reasoner_step", "test_time_compute", "vs_reference"])
 @pytest.mark.parametrize("where", ["folder", "under_a_file"])
 def test_bench_out_must_be_a_file_it_can_write_before_running(tmp_path, monkeypatch, capsys, script, where):
     """--out naming a folder, or a path under a file, was an OSError traceback when the figures were
