@@ -491,14 +491,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: python -m eval runs as one process on one device (--device), but this is one of "
                  f"{os.environ['WORLD_SIZE']} launched processes: run it with python, not accelerate launch")
     try:
-        report = evaluate_run(args.run, args.overrides, args.split, args.out, args.puzzles, args.batch_size,
-                              args.device, ema=not args.no_ema)
+        with checkpoint.sigterm_raises():  # so a `kill` too removes the report's half-written files
+            report = evaluate_run(args.run, args.overrides, args.split, args.out, args.puzzles, args.batch_size,
+                                  args.device, ema=not args.no_ema)
     except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
         sys.exit(f"error: {err}")
-    except KeyboardInterrupt:  # one line, as training says it; the report's files go in whole or not at all
-        print("\nCtrl-C: stopped, no report written (an earlier report in the report folder is left as it was)",
-              file=sys.stderr)
-        sys.exit(130)  # as Python exits on Ctrl-C
+    except KeyboardInterrupt as stop:  # one line, as training says it; the report's files go in whole or not at all
+        terminated = isinstance(stop, checkpoint.Terminated)
+        print(f"\n{'SIGTERM' if terminated else 'Ctrl-C'}: stopped, no report written (an earlier report in the "
+              f"report folder is left as it was)", file=sys.stderr)
+        sys.exit(143 if terminated else 130)  # as a shell reports a process ended by that signal
     print_summary(report)
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success

@@ -30,7 +30,8 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -386,6 +387,30 @@ class GracefulStop:
     def __exit__(self, *exc) -> None:
         for s, previous in self._previous.items():
             signal.signal(s, previous if previous is not None else signal.SIG_DFL)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program was (see `sigterm_raises`)."""
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While active, SIGTERM (`kill`, a scheduler) raises Terminated, as Ctrl-C raises
+    KeyboardInterrupt: Python's default for SIGTERM ends the process at once, skipping the `finally`
+    blocks that remove a half-written file's temporary name. Main thread only; a SIGTERM the process
+    was started to ignore stays ignored."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:

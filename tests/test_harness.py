@@ -1252,10 +1252,16 @@ def test_a_run_with_no_checkpoint_yet_says_so(run, tmp_path):
         evaluate_run(tmp_path)
 
 
-def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_earlier_report(run, tmp_path, monkeypatch,
-                                                                                           capsys):
+@pytest.mark.parametrize("stop,name,code", [("ctrl_c", "Ctrl-C", 130), ("sigterm", "SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_during_an_evaluation_is_one_line_and_leaves_the_earlier_report(run, tmp_path, monkeypatch,
+                                                                                         capsys, stop, name, code):
     """Ctrl-C while `python -m eval` evaluated or wrote its report printed a KeyboardInterrupt
-    traceback (training says a Ctrl-C in one line); now one line, exit 130, and an earlier report stays."""
+    traceback (training says a Ctrl-C in one line); now one line, exit 130, and an earlier report stays.
+    SIGTERM ended the process at once, leaving the half-written report's hidden temporary files;
+    now as Ctrl-C, exit 143."""
+    import os
+    import signal
+
     import eval.report
 
     out = tmp_path / "report"
@@ -1263,6 +1269,8 @@ def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_ear
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def ctrl_c(*args):
+        if stop == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs here, as the signal arrives
         raise KeyboardInterrupt
 
     # Mid-write: the first plot is written (under its temporary name), report.json not yet, so the
@@ -1271,7 +1279,8 @@ def test_ctrl_c_during_an_evaluation_is_one_line_and_exit_130_and_leaves_the_ear
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
         main([str(run), "--out", str(out)])
-    assert stopped.value.code == 130
+    assert stopped.value.code == code
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "Ctrl-C: stopped, no report written" in err
+    assert "Traceback" not in err and f"{name}: stopped, no report written" in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # as it was before main
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left
