@@ -497,10 +497,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
         sys.exit(f"error: {err}")
     except KeyboardInterrupt as stop:  # one line, as training says it; the report's files go in whole or not at all
-        terminated = isinstance(stop, checkpoint.Terminated)
-        print(f"\n{'SIGTERM' if terminated else 'Ctrl-C'}: stopped, no report written (an earlier report in the "
-              f"report folder is left as it was)", file=sys.stderr)
-        sys.exit(143 if terminated else 130)  # as a shell reports a process ended by that signal
+        name, status = checkpoint.stopped_by(stop)
+        print(f"\n{name}: stopped, no report written (an earlier report in the report folder is left as it was)",
+              file=sys.stderr)
+        sys.exit(status)
     print_summary(report)
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success

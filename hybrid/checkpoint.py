@@ -393,6 +393,12 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program was (see `sigterm_raises`)."""
 
 
+def stopped_by(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the program, as its one line says it, and the exit status a shell gives a process
+    ended by that signal."""
+    return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("Ctrl-C", 130)
+
+
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """While active, SIGTERM (`kill`, a scheduler) raises Terminated, as Ctrl-C raises
@@ -402,8 +408,12 @@ def sigterm_raises() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield
         return
+    pid = os.getpid()
 
     def terminated(signum, frame):
+        if os.getpid() != pid:  # a forked worker (DataLoader's), which its parent ends with SIGTERM: end quietly
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminated)

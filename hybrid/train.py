@@ -96,17 +96,21 @@ def train(config: Config) -> dict:
 
 
 class ReportedInterrupt(KeyboardInterrupt):
-    """A Ctrl-C outside the training loop, said in one line; still an interrupt to a caller in Python."""
+    """A Ctrl-C or SIGTERM outside the training loop, said in one line; still an interrupt to a caller
+    in Python. Its argument: the exit status for it (checkpoint.stopped_by)."""
 
 
 def run(config: Config, accelerator: Accelerator) -> dict:
-    """Build, train, evaluate and save, in the run's own output_dir."""
-    try:  # minutes of generating and embedding data; once training, Ctrl-C saves the batch instead (GracefulStop)
-        state, model, optimizer, scheduler, loader, ema = set_up(config, accelerator)
-    except KeyboardInterrupt:  # nothing trained, nothing to save: a line, not a traceback (main exits 130)
-        accelerator.print(f"\nCtrl-C: stopped before training started, no checkpoint saved; the puzzle splits and "
-                          f"backbone states made so far stay in {config.train.data_dir} for the next run", file=sys.stderr)
-        raise ReportedInterrupt from None
+    """Build, train, evaluate and save, in the run's own output_dir. Outside the training loop (whose
+    GracefulStop saves the batch instead) SIGTERM stops the run as Ctrl-C does: a line, not silence."""
+    try:  # minutes of generating and embedding data
+        with checkpoint.sigterm_raises():
+            state, model, optimizer, scheduler, loader, ema = set_up(config, accelerator)
+    except KeyboardInterrupt as stop:  # nothing trained, nothing to save: a line, not a traceback
+        accelerator.print(f"\n{checkpoint.stopped_by(stop)[0]}: stopped before training started, no checkpoint saved; "
+                          f"the puzzle splits and backbone states made so far stay in {config.train.data_dir} for the "
+                          f"next run", file=sys.stderr)
+        raise ReportedInterrupt(checkpoint.stopped_by(stop)[1]) from None
     try:
         figures = train_loop(state, model, optimizer, scheduler, loader, ema)
     except KeyboardInterrupt:  # Ctrl-C again while the first one's batch finished or saved: stopped at once
@@ -115,7 +119,7 @@ def run(config: Config, accelerator: Accelerator) -> dict:
                 else "no checkpoint was saved yet")
         accelerator.print(f"\nCtrl-C again: stopped at once, without saving the batches since the last checkpoint; "
                           f"{kept}", file=sys.stderr)
-        raise ReportedInterrupt from None
+        raise ReportedInterrupt(130) from None
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
         accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
@@ -123,11 +127,13 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
     else:
         try:
-            results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
-        except KeyboardInterrupt:  # the end state was saved first: nothing trained is lost
-            accelerator.print(f"\nCtrl-C during the final evaluation: the trained state is saved in {state.save()}; "
-                              f"--resume {state.out_dir} evaluates it and writes final/", file=sys.stderr)
-            raise ReportedInterrupt from None
+            with checkpoint.sigterm_raises():
+                results = evaluate_and_save(state, figures, accelerator.unwrap_model(model))
+        except KeyboardInterrupt as stop:  # the end state was saved first: nothing trained is lost
+            accelerator.print(f"\n{checkpoint.stopped_by(stop)[0]} during the final evaluation: the trained state is "
+                              f"saved in {state.save()}; --resume {state.out_dir} evaluates it and writes final/",
+                              file=sys.stderr)
+            raise ReportedInterrupt(checkpoint.stopped_by(stop)[1]) from None
     del model
     finish(accelerator)  # final/ exists for every process once train() returns
     return results
@@ -292,8 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         train(config)
     except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
         sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint, loss or write: the message says which
-    except ReportedInterrupt:
-        sys.exit(130)  # as Python exits on Ctrl-C
+    except ReportedInterrupt as stop:
+        sys.exit(stop.args[0])  # as a shell reports a process ended by that signal
 
 
 if __name__ == "__main__":

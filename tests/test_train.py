@@ -179,33 +179,49 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
         train(small_config("train.batch_size=128"))
 
 
-def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(small_config, monkeypatch, tmp_path, capsys):
+def interrupt(stop: str):
+    """Ctrl-C as Python raises it, or a real SIGTERM to this process (its handler runs at os.kill)."""
+    import os
+    import signal
+
+    if stop == "sigterm":
+        os.kill(os.getpid(), signal.SIGTERM)
+    raise KeyboardInterrupt
+
+
+STOPS = pytest.mark.parametrize("stop,name,status", [("ctrl_c", "Ctrl-C", 130), ("sigterm", "SIGTERM", 143)])
+
+
+@STOPS
+def test_ctrl_c_or_sigterm_before_training_starts_is_one_line(small_config, monkeypatch, tmp_path, capsys, stop, name,
+                                                              status):
     """Ctrl-C while the data is embedded (before the loop, whose Ctrl-C saves a checkpoint) was a
-    KeyboardInterrupt traceback. Now it says training had not started, that nothing was saved and
-    where the data made so far stays, and exits with 130."""
+    KeyboardInterrupt traceback, and SIGTERM ended the run without a word. Now each says training had
+    not started, that nothing was saved and where the data made so far stays, and exits with 130 or 143."""
+    import signal
+
     import hybrid.train
 
-    def ctrl_c(*args):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(hybrid.train, "backbone_inputs", ctrl_c)
+    monkeypatch.setattr(hybrid.train, "backbone_inputs", lambda *args: interrupt(stop))
     with pytest.raises(KeyboardInterrupt):  # in Python (a notebook) still an interrupt, not an exit
         train(small_config())
     monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config())
-    with pytest.raises(SystemExit) as stopped:  # the command exits as Python does on Ctrl-C
+    with pytest.raises(SystemExit) as stopped:  # the command exits as a shell reports that signal
         hybrid.train.main([])
-    assert stopped.value.code == 130
+    assert stopped.value.code == status
     said = capsys.readouterr().err.strip().splitlines()[-1]
-    assert said == (f"Ctrl-C: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
+    assert said == (f"{name}: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
                     f"states made so far stay in {tmp_path / 'cache'} for the next run")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # as it was before the run
     assert not (tmp_path / "run" / "checkpoints").exists()
     assert any((tmp_path / "cache").rglob("dataset_dict.json"))  # the splits generated before the Ctrl-C
 
 
-def test_ctrl_c_during_the_final_evaluation_says_the_state_is_saved_and_resume_finishes(small_config, monkeypatch,
-                                                                                        tmp_path, capsys):
+@STOPS
+def test_ctrl_c_or_sigterm_during_the_final_evaluation_says_the_state_is_saved_and_resume_finishes(
+        small_config, monkeypatch, tmp_path, capsys, stop, name, status):
     """Ctrl-C in the final evaluation (after the loop, whose signal handling has ended) was a
-    KeyboardInterrupt traceback, silent on whether the trained state was kept."""
+    KeyboardInterrupt traceback, silent on whether the trained state was kept; SIGTERM, silent."""
     import hybrid.run_folder
     import hybrid.train
 
@@ -213,17 +229,17 @@ def test_ctrl_c_during_the_final_evaluation_says_the_state_is_saved_and_resume_f
 
     def ctrl_c_at_the_end(self, split="test", size=None, desc="evaluating"):
         if desc == "final evaluation":
-            raise KeyboardInterrupt
+            interrupt(stop)
         return real_eval(self, split, size, desc)
 
     monkeypatch.setattr(hybrid.run_folder.RunState, "run_eval", ctrl_c_at_the_end)
     monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config("train.steps=2"))
     with pytest.raises(SystemExit) as stopped:
         hybrid.train.main([])
-    assert stopped.value.code == 130
+    assert stopped.value.code == status
     out = tmp_path / "run"
     said = capsys.readouterr().err.strip().splitlines()[-1]
-    assert said == (f"Ctrl-C during the final evaluation: the trained state is saved in "
+    assert said == (f"{name} during the final evaluation: the trained state is saved in "
                     f"{out / 'checkpoints' / 'step_00000002'}; --resume {out} evaluates it and writes final/")
     assert not (out / "final").exists()
     monkeypatch.undo()
