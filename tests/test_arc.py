@@ -414,6 +414,19 @@ def test_a_written_puzzle_reads_back_into_its_grids_in_every_wording(arc):
     assert [arc.verify(v, v.answer) for v in answered] == [True] * 4
 
 
+def test_a_grid_that_is_not_the_shape_its_heading_says_is_refused(arc):
+    """A row that does not read as one (a misspelt colour, a stray character) ended its grid early
+    and became a heading, so the puzzle read silently as other grids whenever the count of grids
+    stayed odd; the headings the wordings write say each grid's shape, which is checked."""
+    for wording, rows in ((0, ("1 0", "2 0")), (1, ("blue black", "red black"))):  # wordings whose headings state shapes
+        question = arc.example(MIRROR, wording=wording).question
+        for row in rows:  # the first row of the first grid (its heading was then the broken row), or the second
+            broken = question.replace(row, row.replace(" ", " ?"), 1)  # "2 ?0": no row, so a heading
+            with pytest.raises(PuzzleError, match=r"the grid under '(Demonstration|Example) 1,? input \(2x2\):' is "
+                                                  r"1x2, not the 2x2 its heading says"):
+                read_task(broken)
+    assert read_task("in:\n1 0\nout (1x2):\n0 1\ntest:\n5 5")["train"] == [{"input": [[1, 0]], "output": [[0, 1]]}]
+
 def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_time(arc):
     """An ARC task may have several test inputs. Pasted with two, the puzzle was refused as "found
     8 grids ... (an odd number, at least 3)", which does not say what is wrong; with three, it was

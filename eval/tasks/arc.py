@@ -237,6 +237,11 @@ def grid_row(line: str) -> list[int] | None:
 TEST, OUTPUT = re.compile(r"\btest\b", re.IGNORECASE), re.compile(r"\bout(?:put)?\b", re.IGNORECASE)
 
 
+# The shape a heading states, as the wordings write it ("Test input (3x4):"). Without this check a
+# line that is no row ended its grid early and read as a heading: other grids, silently.
+STATED_SHAPE = re.compile(r"\((\d{1,3})x(\d{1,3})\)")
+
+
 def names_test_input(heading: str) -> bool:
     return bool(TEST.search(heading)) and not OUTPUT.search(heading)
 
@@ -247,21 +252,34 @@ def read_task(text: str, answer: str = "") -> dict:
     output, input, output, ..., then the test input. The test output is `answer` when one is given,
     else left out: it is what the puzzle asks. A puzzle asks one test input: one with several
     (several grids under test input headings, `names_test_input`) is refused, not read as more
-    demonstrations or answered for one of them."""
+    demonstrations or answered for one of them. A grid under a heading that states its shape
+    ("Test input (2x3):", as the wordings write) must have that shape."""
     grids: list[Grid] = []
     headings: list[str] = []  # the heading line above each grid ("" for none since the grid before)
-    current, heading = None, ""  # the grid whose rows are being read; the last line since it that is no row
+    sized: list[str] = []  # the last line stating a shape ("Test input (2x3):") since the grid before, or ""
+    # the grid whose rows are being read; the last line since it that is no row; the last such line stating a shape
+    current, heading, shaped = None, "", ""
     for line in text.splitlines():
         row = grid_row(line)
         if row is None:
             current, heading = None, line.strip() or heading
+            shaped = line.strip() if STATED_SHAPE.search(line) else shaped
         elif current is None:
             current = [row]
             grids.append(current)
             headings.append(heading)
-            heading = ""
+            sized.append(shaped)
+            heading = shaped = ""
         else:
             current.append(row)
+    for above, grid in zip(sized, grids):
+        stated = STATED_SHAPE.search(above)
+        widths = {len(row) for row in grid}
+        if stated and (len(grid), widths) != (int(stated[1]), {int(stated[2])}):
+            found = shape(grid) if len(widths) == 1 else f"{len(grid)} rows of {sorted(widths)} cells"
+            raise PuzzleError(f"the grid under {above!r} is {found}, not the {stated[1]}x{stated[2]} its heading "
+                              "says; a line that is no row (a misspelt colour, a stray character) ends a grid: fix it "
+                              "or the heading")
     tests = [heading for heading in headings if names_test_input(heading)]
     if len(tests) > 1:
         raise PuzzleError(f"found {len(tests)} test inputs in the puzzle (under {', '.join(map(repr, tests))}); a "

@@ -197,9 +197,12 @@ def render(grid: list[list[str]], glyphs: str, wording: int) -> tuple[str, list[
 # (on the same line or a later one); the grid follows the legend's line. Searched for one after the
 # other rather than as one pattern: "from ... .*? Legend ...[^\n]*\n" retried its .*? and [^\n]* from
 # every start phrase to every legend, so a long line of them took seconds to minutes to refuse.
-# A glyph is one character of a grid row, so never a line break ('.' without re.S).
-START_GOAL = re.compile(r"from '(.)' \(start\) to '(.)' \(goal\)")
-WALL_FLOOR = re.compile(r"Legend: '(.)' = Wall, '(.)' = Passage")
+# A glyph is one character of a grid row, so never a line break ('.' without re.S). Words are apart by
+# a few spaces or tabs, as typed (one space only refused a tab-spaced legend's grid as stray symbols);
+# a few, not any number: each pattern then matches a bounded stretch, and a search stays linear.
+GAP = r"[^\S\n]{1,10}"
+START_GOAL = re.compile(rf"from{GAP}'(.)'{GAP}\(start\){GAP}to{GAP}'(.)'{GAP}\(goal\)")
+WALL_FLOOR = re.compile(rf"Legend:{GAP}'(.)'{GAP}={GAP}Wall,{GAP}'(.)'{GAP}={GAP}Passage")
 # [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
 ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
 
@@ -214,6 +217,13 @@ def in_canonical_glyphs(text: str) -> tuple[str, str]:
     legend = find_legend(text)
     if legend:
         (start, goal, wall, floor), grid_from = legend
+        # Swapped through one dict below, a glyph's later meaning would win: '#' as both wall and
+        # passage read every wall as floor.
+        meanings = {"wall": wall, "floor": floor, "start": start, "goal": goal}
+        twice = [g for g in meanings.values() if list(meanings.values()).count(g) > 1]
+        if twice:
+            both = " and ".join(k for k, g in meanings.items() if g == twice[0])
+            raise PuzzleError(f"the legend gives {twice[0]!r} to both {both}; give wall, floor, start and goal a glyph each")
         canonical = {wall: WALL, floor: OPEN, start: START, goal: GOAL}  # swapped all at once: '#' may be the floor
         return "".join(canonical.get(ch, ch) for ch in text[grid_from:]), wall + floor + start + goal
     return text, "#.SG"
