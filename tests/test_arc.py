@@ -427,6 +427,7 @@ def test_a_grid_that_is_not_the_shape_its_heading_says_is_refused(arc):
                 read_task(broken)
     assert read_task("in:\n1 0\nout (1x2):\n0 1\ntest:\n5 5")["train"] == [{"input": [[1, 0]], "output": [[0, 1]]}]
 
+
 def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_time(arc):
     """An ARC task may have several test inputs. Pasted with two, the puzzle was refused as "found
     8 grids ... (an odd number, at least 3)", which does not say what is wrong; with three, it was

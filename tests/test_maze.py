@@ -80,7 +80,6 @@ def test_rows_of_words_read_with_windows_line_ends_tabs_and_indentation():
         assert task.from_text(typed, 2).answer == SOLVED
 
 
-
 def test_a_legend_spaced_with_tabs_or_runs_of_spaces_reads_the_same():
     """The legend's phrases were matched with single spaces only, so a legend-worded maze typed with
     tabs or two spaces between words went unread, and its own glyphs were refused as "unexpected
@@ -100,6 +99,7 @@ def test_a_legend_giving_one_glyph_two_meanings_is_refused(glyphs):
     legend = f"Navigate from '{start}' (start) to '{goal}' (goal).\nLegend: '{wall}' = Wall, '{floor}' = Passage\n"
     with pytest.raises(PuzzleError, match=r"the legend gives '.' to both"):
         Maze(7).from_text(legend + MAZE, 1)
+
 
 # The one pattern that found the legend before find_legend, kept as its specification; its glyphs
 # are any character but a line break (re.S is for the .*? between the phrases only).
