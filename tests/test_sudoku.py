@@ -196,3 +196,15 @@ def test_malformed_puzzles_get_clear_errors():
         task.from_text("1" + " _" * 15)
     with pytest.raises(PuzzleError, match="task.size=5: Sudoku size 5 is not supported"):
         make_task(SudokuConfig(size=5))
+
+
+@pytest.mark.parametrize("digit", ["\uff12", "\u0662", "\u00b2"])  # full-width, Arabic-Indic, superscript two
+def test_a_digit_that_is_not_0_to_9_is_named_and_the_count_below_the_instructions_given(digit):
+    """A full-width or Arabic-Indic digit is a digit to a reader but no cell: the error was only a
+    count ("found 24": the instructions' "4x4", "2x2" and "1-4" counted in), naming nothing."""
+    question = Sudoku(4).generate(random.Random(0), 0).question
+    typed = question.replace("row 1: _ _ | 2 _", f"row 1: _ _ | {digit} _")
+    assert typed != question
+    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line .*; '{digit}' is not read as a digit: "
+                                          r"type 0-9$"):
+        Sudoku(4).from_text(typed)

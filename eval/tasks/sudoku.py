@@ -220,14 +220,18 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
     def cells(text: str) -> list[str]:
         return [ch for ch in CELL_LABELS.sub(" ", text) if ch in string.digits or ch in BLANKS]  # not "²": int() cannot read it
 
-    digits = cells(text)
+    digits, found = cells(text), ""
     if len(digits) != grid.n**2 and "\n" in text.strip():
         below_first_line = cells(text.strip().split("\n", 1)[1])
         if len(below_first_line) == grid.n**2:  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
             digits = below_first_line
+        found = f", {len(below_first_line)} below the first line"  # the count that matters when it is instructions
     if len(digits) != grid.n**2:
-        raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)} "
-                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r})")
+        # A full-width "２" or an Arabic-Indic "٢" is a digit to a reader but no cell here: say so, not only a count
+        odd = sorted({ch for ch in text if ch.isdigit() and ch not in string.digits})
+        unread = f"; {', '.join(map(repr, odd))} {'is not read as a digit' if len(odd) == 1 else 'are not read as digits'}: type 0-9" * bool(odd)
+        raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
+                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){unread}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
     if any(v > grid.n for v in values):
         raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
