@@ -555,7 +555,8 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
     def truncation_message(self, lost: int, texts: int) -> str:
         if self.max_length == self.model_limit:  # raising backbone.max_length would not help
             return (f"{self.config.path} takes at most {self.max_length} tokens: truncation cut "
-                    f"{counted(lost, 'token')} over {counted(texts, 'text')} (a backbone with more positions keeps them)")
+                    f"{counted(lost, 'token')} over {counted(texts, 'text')} (a backbone with more positions keeps "
+                    f"them)")
         return (f"backbone.max_length={self.max_length} truncated {counted(lost, 'token')} over "
                 f"{counted(texts, 'text')}; raise it to keep them")
 

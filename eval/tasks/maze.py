@@ -223,7 +223,8 @@ def in_canonical_glyphs(text: str) -> tuple[str, str]:
         twice = [g for g in meanings.values() if list(meanings.values()).count(g) > 1]
         if twice:
             both = " and ".join(k for k, g in meanings.items() if g == twice[0])
-            raise PuzzleError(f"the legend gives {twice[0]!r} to both {both}; give wall, floor, start and goal a glyph each")
+            raise PuzzleError(f"the legend gives {twice[0]!r} to both {both}; give wall, floor, start and goal a "
+                              f"glyph each")
         canonical = {wall: WALL, floor: OPEN, start: START, goal: GOAL}  # swapped all at once: '#' may be the floor
         return "".join(canonical.get(ch, ch) for ch in text[grid_from:]), wall + floor + start + goal
     return text, "#.SG"

@@ -229,7 +229,8 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
     if len(digits) != grid.n**2:
         # A full-width "２" or an Arabic-Indic "٢" is a digit to a reader but no cell here: say so, not only a count
         odd = sorted({ch for ch in text if ch.isdigit() and ch not in string.digits})
-        unread = f"; {', '.join(map(repr, odd))} {'is not read as a digit' if len(odd) == 1 else 'are not read as digits'}: type 0-9" * bool(odd)
+        said = "is not read as a digit" if len(odd) == 1 else "are not read as digits"
+        unread = f"; {', '.join(map(repr, odd))} {said}: type 0-9" * bool(odd)
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
                           f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){unread}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
