@@ -325,7 +325,8 @@ def _load_newest(accelerator, run_dir: Path) -> Path:
                                       f"(it keeps only its newest train.keep_checkpoints). Resume again to branch from "
                                       f"its newest checkpoint, or from a copy of one") from None
             failures.append((path, err))
-            warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=3)
+            if accelerator.is_main_process:  # every process finds the same damage: said once
+                warnings.warn(f"skipping checkpoint {path}: {err}", stacklevel=3)
             continue
         accelerator.wait_for_everyone()  # every process has read its files before any folder moves
         if accelerator.is_main_process:

@@ -191,6 +191,35 @@ def test_no_good_checkpoint_is_a_clear_error_naming_each_file(small_config):
     assert checkpoint.checkpoints(config.train.output_dir) == saved  # nothing moved or deleted
 
 
+class OtherProcess:
+    """An accelerator as a process other than the main one sees it (the rest is the real one's)."""
+
+    is_main_process = False
+
+    def __init__(self, accelerator):
+        self.accelerator = accelerator
+
+    def __getattr__(self, name):
+        return getattr(self.accelerator, name)
+
+
+def test_a_damaged_checkpoint_is_said_once_by_the_main_process_not_by_every_process(tmp_path):
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    accelerator.prepare(torch.nn.Linear(4, 4))
+    for step in (1, 2):
+        checkpoint.save(accelerator, tmp_path, step, load_config())
+    damaged = checkpoint.checkpoints(tmp_path)[-1]
+    (damaged / "model.safetensors").write_bytes(b"\0" * 100)
+    with warnings.catch_warnings(record=True) as caught:  # each process falls back alike, saying nothing
+        warnings.simplefilter("always")
+        assert checkpoint.resume(OtherProcess(accelerator), "latest", tmp_path).name == "step_00000001"
+    assert [str(w.message) for w in caught] == []
+    with pytest.warns(UserWarning, match=f"skipping checkpoint {damaged}"):  # the main one says it
+        assert checkpoint.resume(accelerator, "latest", tmp_path).name == "step_00000001"
+
+
 def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     from accelerate import Accelerator
 
