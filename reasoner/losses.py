@@ -15,11 +15,6 @@ def stable_exp(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
 
 
-def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
-    s = stable_exp(logits)
-    return torch.log(s / s.sum(-1, keepdim=True))
-
-
 def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-slot loss (B, S); IGNORE slots give 0. Written as log(sum s) - log(s[label]), which
     takes fewer passes over the logits than gathering from the full log-probabilities."""
