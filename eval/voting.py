@@ -108,4 +108,4 @@ def exact_label(result: dict) -> tuple[str, str]:
     votes = result.get("votes", {})
     if votes.get("views_per_puzzle", 1) > 1:
         return "exact accuracy (each view)", f"{result['num_puzzles']} views of {votes['num_puzzles']} puzzles"
-    return "exact accuracy", f"{result['num_puzzles']} puzzles"
+    return "exact accuracy", f"{result['num_puzzles']} puzzle" + "s" * (result["num_puzzles"] != 1)

@@ -359,6 +359,9 @@ def test_a_run_with_views_prints_the_vote_in_its_summary(tmp_path, capsys):
         assert ("exact accuracy (each view) (held-out)" in out and "32 views of 8 puzzles" in out) == (views > 1)
         assert ("(32 puzzles)" in out) == (views == 1)
         assert f"python -m eval {tmp_path}" in out and f"python -m hybrid.solve {tmp_path} --input" in out  # what next
+    from eval.voting import exact_label
+
+    assert [exact_label({"num_puzzles": n})[1] for n in (1, 2)] == ["1 puzzle", "2 puzzles"]  # was "1 puzzles"
 
 
 def test_eval_demos_train_on_evaluation_demonstrations_never_their_test_inputs():
