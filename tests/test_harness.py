@@ -1267,6 +1267,7 @@ def test_ctrl_c_or_sigterm_during_an_evaluation_is_one_line_and_leaves_the_earli
     out = tmp_path / "report"
     main([str(run), "--out", str(out)])
     before = {p.name: p.read_bytes() for p in out.iterdir()}
+    handler = signal.getsignal(signal.SIGTERM)
 
     def ctrl_c(*args):
         if stop == "sigterm":
@@ -1282,5 +1283,5 @@ def test_ctrl_c_or_sigterm_during_an_evaluation_is_one_line_and_leaves_the_earli
     assert stopped.value.code == code
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{name}: stopped, no report written" in err
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # as it was before main
+    assert signal.getsignal(signal.SIGTERM) is handler  # as it was before main
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left

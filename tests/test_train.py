@@ -202,6 +202,7 @@ def test_ctrl_c_or_sigterm_before_training_starts_is_one_line(small_config, monk
 
     import hybrid.train
 
+    handler = signal.getsignal(signal.SIGTERM)
     monkeypatch.setattr(hybrid.train, "backbone_inputs", lambda *args: interrupt(stop))
     with pytest.raises(KeyboardInterrupt):  # in Python (a notebook) still an interrupt, not an exit
         train(small_config())
@@ -212,7 +213,7 @@ def test_ctrl_c_or_sigterm_before_training_starts_is_one_line(small_config, monk
     said = capsys.readouterr().err.strip().splitlines()[-1]
     assert said == (f"{name}: stopped before training started, no checkpoint saved; the puzzle splits and backbone "
                     f"states made so far stay in {tmp_path / 'cache'} for the next run")
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # as it was before the run
+    assert signal.getsignal(signal.SIGTERM) is handler  # as it was before the run
     assert not (tmp_path / "run" / "checkpoints").exists()
     assert any((tmp_path / "cache").rglob("dataset_dict.json"))  # the splits generated before the Ctrl-C
 
