@@ -25,7 +25,7 @@ import dataclasses
 import json
 import random
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -44,7 +44,7 @@ from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for, same_layer
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, ConfigError, anchored, from_yaml, to_yaml
-from hybrid.data import answering_wording
+from hybrid.data import answering_wording, check_example
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
@@ -266,6 +266,11 @@ class Hybrid:
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
         return cls(model.to(device), frozen, task, config, record, checkpoint.splits_of(folder))
 
+    def __repr__(self) -> str:
+        device = next(self.model.parameters()).device
+        return (f"Hybrid(task={self.task.name}, backbone={self.config.backbone.path}, device={device}, "
+                f"N_sup={self.config.reasoner.N_sup})")
+
     def save_pretrained(self, folder: str | Path) -> Path:
         return save_pretrained(self.model, self.config, folder, self.backbone_record, self.splits)
 
@@ -273,7 +278,13 @@ class Hybrid:
         """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and
         blanks, which also gives each cell's span for span pooling), else the text as is."""
         if isinstance(puzzle, Example):
+            # Used as given: one of another size or family failed the whole solve deep in torch, and
+            # one without slot_spans was answered from slots that read nothing of the question.
+            check_example(self.task, "the Example", list(puzzle.labels or []), puzzle.slot_spans)
             return puzzle
+        if not isinstance(puzzle, str):
+            hint = ": pass its question text" if isinstance(puzzle, Mapping) else ""
+            raise TypeError(f"a puzzle is its text (a str) or an Example, not a {type(puzzle).__name__}{hint}")
         parse = getattr(self.task, "from_text", None)
         if parse:
             return parse(puzzle, answering_wording(self.task, self.config.task))
@@ -314,14 +325,16 @@ class Hybrid:
         return self.task.read_views(text, wording, views, random.Random(text), answer)
 
     @torch.no_grad()
-    def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
+    def solve(self, puzzles: Iterable[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
               batch_size: int = 64, halt_threshold: float | None = None, views: int | None = None) -> list[Solution]:
         """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set.
         `views` > 1 (ARC; default: the run's task.test_views) answers each puzzle in that many
         views and votes: the Solution's answer is the top answer, `attempts` ranks them all."""
-        if isinstance(puzzles, (str, Example)):  # a str would be solved character by character
-            raise TypeError(f"solve takes a list of puzzles, got one {type(puzzles).__name__}: "
+        # A str would be solved character by character, a dict (one JSON line) key by key.
+        if isinstance(puzzles, (str, Example, Mapping)) or not isinstance(puzzles, Iterable):
+            raise TypeError(f"solve takes a list of puzzles (texts or Examples), got one {type(puzzles).__name__}: "
                             f"pass solve([puzzle])")
+        puzzles = list(puzzles)  # a generator too
         N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
         if N_sup < 1 or batch_size < 1:
             raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
@@ -345,8 +358,14 @@ class Hybrid:
                       else LiveStates(self.backbone, records, S))
             results = []
             loader = DataLoader(inputs, batch_size=batch_size)
-            for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
-                results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
+            # Dropout off whatever mode the module was left in (a notebook that trained it), then back.
+            training = self.model.training
+            self.model.eval()
+            try:
+                for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
+                    results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
+            finally:
+                self.model.train(training)
             results = iter(results)
             for i, group in asked:
                 answered = [(example, self.task.decode(example, ids), steps, confidence)
