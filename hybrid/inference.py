@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
+import operator
 import random
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -199,6 +201,18 @@ def device_for(name=None) -> torch.device:
     return device
 
 
+def count(name: str, value) -> int:
+    """A solve option that counts (N_sup, batch_size, views), named with its value when it is none:
+    a str or float failed in a comparison or in range() that named neither."""
+    try:
+        value = operator.index(value)  # an int, also numpy's; not a float, str or None
+    except TypeError:
+        raise TypeError(f"{name}={value!r} must be a whole number >= 1") from None
+    if value < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number >= 1")
+    return value
+
+
 def finished_at(run: Path) -> int | None:
     """The batch at which the run's final/ was written (metrics.json holds it), None if unknown."""
     try:
@@ -299,9 +313,7 @@ class Hybrid:
         """`views`, else the run's task.test_views (1 for a family without that knob). A ValueError
         for views > 1 on a family that cannot make views (all but ARC): answering once when asked
         to vote would pass off one answer as a vote."""
-        views = getattr(self.config.task, "test_views", 1) if views is None else views
-        if views < 1:
-            raise ValueError(f"views={views} must be >= 1 (1: each puzzle as it is)")
+        views = count("views", getattr(self.config.task, "test_views", 1) if views is None else views)
         if views > 1 and not hasattr(self.task, "read_views"):
             raise ValueError(f"views={views}: task {self.task.name!r} has no views to vote over (only ARC turns and "
                              "recolours a puzzle); use views=1")
@@ -335,11 +347,12 @@ class Hybrid:
             raise TypeError(f"solve takes a list of puzzles (texts or Examples), got one {type(puzzles).__name__}: "
                             f"pass solve([puzzle])")
         puzzles = list(puzzles)  # a generator too
-        N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
-        if N_sup < 1 or batch_size < 1:
-            raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
+        N_sup = count("N_sup", self.config.reasoner.N_sup if N_sup is None else N_sup)
+        batch_size = count("batch_size", batch_size)
         views = self.views_wanted(views)
         threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
+        if not isinstance(threshold, numbers.Real):  # numpy floats too
+            raise TypeError(f"halt_threshold={threshold!r} must be a probability, a number in [0, 1]")
         if not 0 <= threshold <= 1:  # nan too: no confidence is <= nan, so every puzzle would stop after one step
             raise ValueError(f"halt_threshold={threshold} must be a probability, in [0, 1]")
         solutions: list[Solution | None] = [None] * len(puzzles)

@@ -4,6 +4,7 @@ fixed number of steps, and the `python -m hybrid.solve` command line."""
 import dataclasses
 import json
 import random
+import re
 import shutil
 
 import pytest
@@ -261,6 +262,22 @@ def test_solve_names_what_it_takes_when_given_no_list(solver, puzzles):
     """None or one JSON-like dict (iterated, a dict is its keys: "question" was solved as a puzzle)."""
     with pytest.raises(TypeError, match=r"solve takes a list of puzzles \(texts or Examples\)"):
         solver.solve(puzzles)
+
+
+@pytest.mark.parametrize("option, error", [({"N_sup": "3"}, TypeError), ({"N_sup": 2.5}, TypeError),
+                                           ({"batch_size": None}, TypeError), ({"views": "2"}, TypeError),
+                                           ({"N_sup": 0}, ValueError), ({"batch_size": -1}, ValueError)])
+def test_a_count_that_is_no_whole_number_from_one_up_is_named(solver, option, error):
+    """Each named, with its value: "'<' not supported between 'str' and 'int'" named neither."""
+    [(name, value)] = option.items()
+    with pytest.raises(error, match=rf"^{name}={value!r} must be a whole number >= 1"):
+        solver.solve(handwritten(1), **option)
+
+
+@pytest.mark.parametrize("threshold", ["0.5", [0.5]])
+def test_a_halt_threshold_that_is_no_number_is_named(solver, threshold):
+    with pytest.raises(TypeError, match=re.escape(f"halt_threshold={threshold!r} must be a probability")):
+        solver.solve(handwritten(1), halt_threshold=threshold)
 
 
 def test_solve_takes_any_iterable_of_puzzles(solver):
