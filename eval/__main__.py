@@ -140,6 +140,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
+    if isinstance(overrides, str):  # else each character would be read as an override
+        raise TypeError(f"overrides are a list of key=value strings, not one str: pass [{overrides!r}]")
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
     if puzzles is not None and split != "test":  # the file's puzzles are the split: --split would go unheeded

@@ -229,6 +229,8 @@ def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str
 
 def load_config(overrides: list[str] | None = None, base: str | Path | None = None) -> Config:
     """The default config, then `base` (a YAML file), then each override in order."""
+    if isinstance(overrides, str):  # else each character would be read as an override
+        raise TypeError(f"overrides are a list of key=value strings, not one str: pass [{overrides!r}]")
     merged = OmegaConf.structured(Config)
     default_preset = CONFIG_DIR / "default.yaml"
     layers = [(str(default_preset), OmegaConf.load(default_preset))] if default_preset.exists() else []  # (from, layer)

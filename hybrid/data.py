@@ -188,16 +188,20 @@ def check_split(task: Task, name: str, split: Dataset) -> None:
     class outside `vocab` would fail later, deep inside training; examples without `slot_spans` for
     span pooling would train, silently, on slots that read nothing of the question."""
     for i, (labels, spans) in enumerate(zip(split["labels"], split["slot_spans"])):
-        where = f"task {task.name}, {name} example {i}"
-        if len(labels) != task.num_slots:
-            raise PuzzleError(f"{where}: {len(labels)} labels, but the family declares num_slots={task.num_slots}")
-        wrong = [label for label in labels if label != IGNORE and not 0 <= label < len(task.vocab)]
-        if wrong:
-            raise PuzzleError(f"{where}: label {wrong[0]} is neither a class of its vocab (0..{len(task.vocab) - 1}) "
-                              f"nor IGNORE")
-        if task.aligned_slots and not spans:
-            raise PuzzleError(f"{where} has no slot_spans, which span pooling reads (aligned_slots is True): "
-                              f"give each example its slot_spans, or make aligned_slots False")
+        check_example(task, f"task {task.name}, {name} example {i}", labels, spans)
+
+
+def check_example(task: Task, where: str, labels, spans) -> None:
+    """One example against what its family declares (check_split); `where` names it."""
+    if len(labels) != task.num_slots:
+        raise PuzzleError(f"{where}: {len(labels)} labels, but the family declares num_slots={task.num_slots}")
+    wrong = [label for label in labels if label != IGNORE and not 0 <= label < len(task.vocab)]
+    if wrong:
+        raise PuzzleError(f"{where}: label {wrong[0]} is neither a class of its vocab (0..{len(task.vocab) - 1}) "
+                          f"nor IGNORE")
+    if task.aligned_slots and not spans:
+        raise PuzzleError(f"{where} has no slot_spans, which span pooling reads (aligned_slots is True): "
+                          f"give each example its slot_spans, or make aligned_slots False")
 
 
 def examples(split: Dataset) -> list[Example]:

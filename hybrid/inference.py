@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
+import operator
 import random
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -44,7 +46,7 @@ from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for, same_layer
 from hybrid.cache import LiveStates, token_split
 from hybrid.config import Config, ConfigError, anchored, from_yaml, to_yaml
-from hybrid.data import answering_wording
+from hybrid.data import answering_wording, check_example
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
@@ -199,6 +201,18 @@ def device_for(name=None) -> torch.device:
     return device
 
 
+def count(name: str, value) -> int:
+    """A solve option that counts (N_sup, batch_size, views), named with its value when it is none:
+    a str or float failed in a comparison or in range() that named neither."""
+    try:
+        value = operator.index(value)  # an int, also numpy's; not a float, str or None
+    except TypeError:
+        raise TypeError(f"{name}={value!r} must be a whole number >= 1") from None
+    if value < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number >= 1")
+    return value
+
+
 def finished_at(run: Path) -> int | None:
     """The batch at which the run's final/ was written (metrics.json holds it), None if unknown."""
     try:
@@ -266,6 +280,11 @@ class Hybrid:
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
         return cls(model.to(device), frozen, task, config, record, checkpoint.splits_of(folder))
 
+    def __repr__(self) -> str:
+        device = next(self.model.parameters()).device
+        return (f"Hybrid(task={self.task.name}, backbone={self.config.backbone.path}, device={device}, "
+                f"N_sup={self.config.reasoner.N_sup})")
+
     def save_pretrained(self, folder: str | Path) -> Path:
         return save_pretrained(self.model, self.config, folder, self.backbone_record, self.splits)
 
@@ -273,7 +292,13 @@ class Hybrid:
         """An Example from puzzle text: the task's parser when it has one (Sudoku: digits and
         blanks, which also gives each cell's span for span pooling), else the text as is."""
         if isinstance(puzzle, Example):
+            # Used as given: one of another size or family failed the whole solve deep in torch, and
+            # one without slot_spans was answered from slots that read nothing of the question.
+            check_example(self.task, "the Example", list(puzzle.labels or []), puzzle.slot_spans)
             return puzzle
+        if not isinstance(puzzle, str):
+            hint = ": pass its question text" if isinstance(puzzle, Mapping) else ""
+            raise TypeError(f"a puzzle is its text (a str) or an Example, not a {type(puzzle).__name__}{hint}")
         parse = getattr(self.task, "from_text", None)
         if parse:
             return parse(puzzle, answering_wording(self.task, self.config.task))
@@ -288,9 +313,7 @@ class Hybrid:
         """`views`, else the run's task.test_views (1 for a family without that knob). A ValueError
         for views > 1 on a family that cannot make views (all but ARC): answering once when asked
         to vote would pass off one answer as a vote."""
-        views = getattr(self.config.task, "test_views", 1) if views is None else views
-        if views < 1:
-            raise ValueError(f"views={views} must be >= 1 (1: each puzzle as it is)")
+        views = count("views", getattr(self.config.task, "test_views", 1) if views is None else views)
         if views > 1 and not hasattr(self.task, "read_views"):
             raise ValueError(f"views={views}: task {self.task.name!r} has no views to vote over (only ARC turns and "
                              "recolours a puzzle); use views=1")
@@ -314,19 +337,22 @@ class Hybrid:
         return self.task.read_views(text, wording, views, random.Random(text), answer)
 
     @torch.no_grad()
-    def solve(self, puzzles: list[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
+    def solve(self, puzzles: Iterable[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
               batch_size: int = 64, halt_threshold: float | None = None, views: int | None = None) -> list[Solution]:
         """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set.
         `views` > 1 (ARC; default: the run's task.test_views) answers each puzzle in that many
         views and votes: the Solution's answer is the top answer, `attempts` ranks them all."""
-        if isinstance(puzzles, (str, Example)):  # a str would be solved character by character
-            raise TypeError(f"solve takes a list of puzzles, got one {type(puzzles).__name__}: "
+        # A str would be solved character by character, a dict (one JSON line) key by key.
+        if isinstance(puzzles, (str, Example, Mapping)) or not isinstance(puzzles, Iterable):
+            raise TypeError(f"solve takes a list of puzzles (texts or Examples), got one {type(puzzles).__name__}: "
                             f"pass solve([puzzle])")
-        N_sup = self.config.reasoner.N_sup if N_sup is None else N_sup
-        if N_sup < 1 or batch_size < 1:
-            raise ValueError(f"N_sup={N_sup} and batch_size={batch_size} must both be >= 1")
+        puzzles = list(puzzles)  # a generator too
+        N_sup = count("N_sup", self.config.reasoner.N_sup if N_sup is None else N_sup)
+        batch_size = count("batch_size", batch_size)
         views = self.views_wanted(views)
         threshold = self.config.reasoner.halt_threshold if halt_threshold is None else halt_threshold
+        if not isinstance(threshold, numbers.Real):  # numpy floats too
+            raise TypeError(f"halt_threshold={threshold!r} must be a probability, a number in [0, 1]")
         if not 0 <= threshold <= 1:  # nan too: no confidence is <= nan, so every puzzle would stop after one step
             raise ValueError(f"halt_threshold={threshold} must be a probability, in [0, 1]")
         solutions: list[Solution | None] = [None] * len(puzzles)
@@ -345,8 +371,14 @@ class Hybrid:
                       else LiveStates(self.backbone, records, S))
             results = []
             loader = DataLoader(inputs, batch_size=batch_size)
-            for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
-                results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
+            # Dropout off whatever mode the module was left in (a notebook that trained it), then back.
+            training = self.model.training
+            self.model.eval()
+            try:
+                for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
+                    results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
+            finally:
+                self.model.train(training)
             results = iter(results)
             for i, group in asked:
                 answered = [(example, self.task.decode(example, ids), steps, confidence)

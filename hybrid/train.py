@@ -76,6 +76,9 @@ def build(config: Config, accelerator: Accelerator):
 
 
 def train(config: Config) -> dict:
+    if not isinstance(config, Config):  # overrides or a file name failed on their missing `.train`
+        raise TypeError(f"train takes a Config: train(load_config([...overrides], base=file)) from hybrid.config, "
+                        f"not a {type(config).__name__}")
     check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
     # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
     # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the

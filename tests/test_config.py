@@ -167,6 +167,13 @@ def test_a_revision_of_anything_but_a_hub_id_is_an_error(path):
     assert load_config(["backbone.path=org/model", "backbone.revision=v1"]).backbone.revision == "v1"
 
 
+def test_one_override_given_as_a_str_says_to_pass_a_list():
+    """A str is a sequence of characters: each was read as an override ("override 't' is not of the form ...")."""
+    with pytest.raises(TypeError, match=re.escape("overrides are a list of key=value strings, not one str: pass ['train.steps=3']")):
+        load_config("train.steps=3")
+    assert load_config(("train.steps=3",)).train.steps == 3
+
+
 def test_heads_must_divide_the_reasoner_width():
     with pytest.raises(ConfigError, match="reasoner.heads=3 must divide reasoner.hidden=128"):
         load_config(["reasoner.mixer=attention", "reasoner.heads=3"])

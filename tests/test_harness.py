@@ -144,6 +144,12 @@ def stale_names(seen: dict[str, set[str]]) -> list[str]:
             for name in sorted(names_in(table[field]) - known - set(table))]
 
 
+def test_one_override_given_as_a_str_says_to_pass_a_list(run, tmp_path):
+    """From Python: each character of the str was read as an override."""
+    with pytest.raises(TypeError, match=re.escape("pass ['reasoner.N_sup=3']")):
+        evaluate_run(run, "reasoner.N_sup=3", out=tmp_path / "out")
+
+
 def test_the_reports_fields_are_those_docs_evaluation_md_lists(run, tmp_path):
     """Both ways: a field (or key of one) the code writes that the table does not list fails, and so
     does a row naming a field no report has; ONLY_SOME's fields are checked where they appear."""

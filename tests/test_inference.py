@@ -1,8 +1,10 @@
 """Inference without train.py: save_pretrained / from_pretrained, solve with early exit or a
 fixed number of steps, and the `python -m hybrid.solve` command line."""
 
+import dataclasses
 import json
 import random
+import re
 import shutil
 
 import pytest
@@ -253,6 +255,75 @@ def test_solve_takes_a_list_not_one_text(solver):
     with pytest.raises(TypeError, match=r"pass solve\(\[puzzle\]\)"):
         solver.solve(puzzle)
     assert len(solver.solve([puzzle])) == 1
+
+
+@pytest.mark.parametrize("puzzles", [None, {"question": "1 _ _ 4"}, 7])
+def test_solve_names_what_it_takes_when_given_no_list(solver, puzzles):
+    """None or one JSON-like dict (iterated, a dict is its keys: "question" was solved as a puzzle)."""
+    with pytest.raises(TypeError, match=r"solve takes a list of puzzles \(texts or Examples\)"):
+        solver.solve(puzzles)
+
+
+@pytest.mark.parametrize("option, error", [({"N_sup": "3"}, TypeError), ({"N_sup": 2.5}, TypeError),
+                                           ({"batch_size": None}, TypeError), ({"views": "2"}, TypeError),
+                                           ({"N_sup": 0}, ValueError), ({"batch_size": -1}, ValueError)])
+def test_a_count_that_is_no_whole_number_from_one_up_is_named(solver, option, error):
+    """Each named, with its value: "'<' not supported between 'str' and 'int'" named neither."""
+    [(name, value)] = option.items()
+    with pytest.raises(error, match=rf"^{name}={value!r} must be a whole number >= 1"):
+        solver.solve(handwritten(1), **option)
+
+
+@pytest.mark.parametrize("threshold", ["0.5", [0.5]])
+def test_a_halt_threshold_that_is_no_number_is_named(solver, threshold):
+    with pytest.raises(TypeError, match=re.escape(f"halt_threshold={threshold!r} must be a probability")):
+        solver.solve(handwritten(1), halt_threshold=threshold)
+
+
+def test_solve_takes_any_iterable_of_puzzles(solver):
+    puzzles = handwritten(2)
+    assert solver.solve(p for p in puzzles) == solver.solve(puzzles)
+
+
+def test_a_puzzle_that_is_no_text_is_named_and_the_others_are_solved(solver):
+    puzzle = handwritten(1)[0]
+    solutions = solver.solve([{"question": puzzle}, None, puzzle])
+    assert "a dict: pass its question text" in solutions[0].error
+    assert "a puzzle is its text (a str) or an Example, not a NoneType" in solutions[1].error
+    assert solutions[2].error is None and solutions[2].answer is not None
+
+
+def test_an_example_that_does_not_fit_the_model_is_that_puzzles_error(solver):
+    """An Example is used as given: one of another size (or family) failed the whole call deep in
+    torch, and one without slot_spans was answered from slots that read nothing of the question
+    (a typed puzzle without a parser is refused for that reason)."""
+    rng = random.Random(0)
+    other_size, fits = Sudoku(6).generate(rng, 0), Sudoku(4).generate(rng, 0)
+    no_spans = dataclasses.replace(fits, slot_spans=None)
+    no_labels = dataclasses.replace(fits, labels=None)
+    solutions = solver.solve([other_size, no_spans, no_labels, fits])
+    assert "36 labels, but the family declares num_slots=16" in solutions[0].error
+    assert "has no slot_spans" in solutions[1].error
+    assert "0 labels" in solutions[2].error
+    assert solutions[3].error is None and solutions[3].verified is not None
+
+
+def test_solve_answers_in_eval_mode_and_leaves_the_mode_as_it_was(small_config):
+    """Dropout in training mode (a notebook that trained the module and then solved) made answers
+    random from call to call."""
+    torch.manual_seed(0)
+    config, task = small_config("adapter.dropout=0.9"), Sudoku(4)
+    backbone = load_backbone(config.backbone)
+    solver = Hybrid(HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab)), backbone, task, config)
+    puzzles = handwritten(8)
+    answered = solver.solve(puzzles, fixed_steps=True)
+    solver.model.train()
+    assert solver.solve(puzzles, fixed_steps=True) == answered
+    assert solver.model.training
+
+
+def test_a_solver_prints_what_it_is(solver):
+    assert repr(solver) == f"Hybrid(task=sudoku, backbone={solver.config.backbone.path}, device=cpu, N_sup=2)"
 
 
 @pytest.mark.parametrize("threshold", [float("nan"), -0.1, 90])

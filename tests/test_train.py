@@ -15,6 +15,13 @@ from hybrid.checkpoint import CheckpointError
 from hybrid.train import train
 
 
+@pytest.mark.parametrize("given", [["train.steps=3"], "configs/default.yaml", None])
+def test_train_given_no_config_says_how_to_make_one(given):
+    """From Python: a list of overrides or a file was "'list' object has no attribute 'train'"."""
+    with pytest.raises(TypeError, match=re.escape("train takes a Config: train(load_config([")):
+        train(given)
+
+
 def test_short_run_writes_checkpoints_and_resume_continues(small_config):
     config = small_config()
     first = train(config)
