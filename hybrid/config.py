@@ -213,6 +213,25 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
         first = str(err).splitlines()[0]  # OmegaConf 2.3 appends its full_key/object_type lines
         raise ConfigError(f"{where}: {first}, a mapping where the schema has a list or the other way round (set a "
                           "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
+    except OmegaConfBaseException as err:
+        if getattr(err, "full_key", None) is not None:
+            raise
+        # OmegaConf 2.4's check of a tuple's length names no key ("full key: None"): find it
+        raise ConfigError(f"bad config: {str(err).splitlines()[0]}\n  (full key: {_failing_key(into, layer)}, set "
+                          f"by {where}; see hybrid/config.py for the schema)") from None
+
+
+def _failing_key(into: DictConfig, layer: DictConfig) -> str | None:
+    """The dotted key of `layer` whose merge into `into` fails, for an error OmegaConf raised without one."""
+    for key in layer:
+        try:
+            OmegaConf.merge(into, OmegaConf.masked_copy(layer, [key]))
+        except (OmegaConfBaseException, TypeError):
+            inner, below = into._get_node(key), layer._get_node(key)
+            deeper = (_failing_key(inner, below) if isinstance(inner, DictConfig) and isinstance(below, DictConfig)
+                      and not inner._is_none() and not below._is_none() else None)
+            return f"{key}.{deeper}" if deeper else str(key)
+    return None
 
 
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
@@ -483,8 +502,12 @@ def from_yaml(path: str | Path) -> Config:
     if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
         raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
                           "config; copy it again from the run folder")
-    merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
-    merged.task = OmegaConf.merge(OmegaConf.structured(_task_schema(task.name)), task)
+    merged = _merge(OmegaConf.structured(Config), raw, str(path))
+    schema = _task_schema(task.name)
+    try:  # checked on its own, so OmegaConf names a key of it without its `task.`
+        merged.task = _merge(OmegaConf.structured(schema), task, str(path))
+    except OmegaConfBaseException as err:
+        raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None
     config = OmegaConf.to_object(merged)
     validate(config)  # a value edited by hand (N_sup: 0, a mixer that does not exist) fails here, as an override would
     return config

@@ -387,6 +387,36 @@ def test_betas_of_another_length_are_an_error_whatever_omegaconf_checks():
             validate(bad)
 
 
+def test_betas_of_another_length_name_the_key_on_the_command_line_in_a_file_and_in_a_saved_config(tmp_path):
+    """OmegaConf 2.4's own length check raises without a key: the message said "full key: None"
+    and never named train.betas (on 2.3 validate names it: the first alternative)."""
+    from hybrid.inference import read_config
+
+    named = r"train.betas=\[.*\]: must be two values|full key: train.betas, set by "
+    with pytest.raises(ConfigError, match=named + re.escape("train.betas=[0.9]")) as err:
+        load_config(["train.betas=[0.9]"])
+    assert "None" not in str(err.value)
+    (tmp_path / "run.yaml").write_text("train:\n  betas: [0.9, 0.95, 0.99]\n")
+    with pytest.raises(ConfigError, match=named + re.escape(f"config file {tmp_path / 'run.yaml'}")):
+        load_config([], tmp_path / "run.yaml")
+    saved = to_yaml(load_config([]))
+    (tmp_path / "config.yaml").write_text(saved.replace("  - 0.95\n", "  - 0.95\n  - 0.99\n"))
+    with pytest.raises(ConfigError, match=f"(?s)^{re.escape(str(tmp_path / 'config.yaml'))}: .*({named})"):
+        read_config(tmp_path / "config.yaml")
+
+
+@pytest.mark.parametrize("old, new, key", [("  size: 6\n", "  sise: 6\n", "task.sise"),
+                                           ("  size: 6\n", "  size: six\n", "task.size")])
+def test_a_saved_config_edited_by_hand_names_a_task_key_with_its_section(tmp_path, old, new, key):
+    """OmegaConf checks the task section on its own, and the message said "full_key: sise"."""
+    from hybrid.inference import read_config
+
+    (tmp_path / "config.yaml").write_text(to_yaml(load_config([])).replace(old, new))
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'config.yaml'))}: .*\n.*full key: {key}; see "
+                                          rf"SudokuConfig in eval.tasks.sudoku"):
+        read_config(tmp_path / "config.yaml")
+
+
 def test_every_schedule_the_config_accepts_runs():
     """What validate lets through must build from warm-up and length alone and step as training
     steps it (no metric)."""
