@@ -265,6 +265,12 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
     for item in overrides or []:
+        if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
+            bare = item.lstrip("+~")
+            fix = (f"write {bare}" if item[0] == "+" else f"give {bare.split('=')[0]} its default instead "
+                   "(--print-config shows it), or leave out the override that set it")
+            raise ConfigError(f"override {item!r}: Hydra's +, ++ and ~ prefixes are not used here (every key "
+                              f"already exists): {fix}")
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
         key, value = item.split("=", 1)

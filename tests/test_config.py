@@ -109,6 +109,9 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     ("train.betas.0=0.5", r"train.betas.0=0.5: Cannot merge .*set a list whole: train.betas=\[0.9,0.95\]"),
     ("task.wordings={a: 1}", "task.wordings={a: 1}: Cannot merge [^\n]*, a mapping where the schema has a list"),
     ("backbone.lora.target_modules.q=1", "backbone.lora.target_modules.q=1: Cannot merge"),
+    # Hydra's prefixes: "Key '+train' not in 'Config'. Did you mean: 'train'?", and ~ "not of the form key=value"
+    ("++train.lr=1e-3", r"override '\+\+train.lr=1e-3': Hydra's \+, \+\+ and ~ prefixes are not used .*: write train.lr=1e-3$"),
+    ("~train.lr", r"override '~train.lr': Hydra's .*: give train.lr its default instead \(--print-config shows it\)"),
 ])
 def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
     with pytest.raises(ConfigError, match=message):
