@@ -11,6 +11,7 @@ checked against the schema of the family it names (`task=maze`, `task.size=7`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
@@ -186,7 +187,8 @@ def _other_presets(group: str, name: str) -> str:
     key, table, what = {"adapter": ("kind", ADAPTERS, "adapter"), "reasoner": ("mixer", MIXERS, "mixer")}.get(
         group, (None, {}, None))
     hint = f"; to use the {name} {what}, set {group}.{key}={name}" if name in table else ""
-    return (f"available: {', '.join(presets(group))}" if presets(group) else
+    close = difflib.get_close_matches(name, presets(group), n=1)
+    return (f"{f'did you mean {close[0]}? ' if close else ''}available: {', '.join(presets(group))}" if presets(group) else
             f"there are no {group} presets: set {group}.* keys (--print-config lists them)") + hint
 
 

@@ -26,6 +26,17 @@ def test_bad_values_and_presets_are_clear_errors():
 
 
 @pytest.mark.parametrize("override, message", [
+    ("reasoner=trm_papr", "no reasoner preset 'trm_papr' .*did you mean trm_paper\\? available: no_recursion, trm_paper"),
+    ("backbone=minlm", "did you mean minilm\\? available: chars, minilm"),
+    ("task=mazee", r"unknown task 'mazee' \(did you mean maze\?\); available: arc, maze"),
+])
+def test_a_misspelt_preset_or_task_suggests_the_close_one(override, message):
+    """A misspelt key gets OmegaConf's "Did you mean"; a misspelt preset or family got only the list."""
+    with pytest.raises(ConfigError, match=message):
+        load_config([override])
+
+
+@pytest.mark.parametrize("override, message", [
     # a misspelt key
     ("reasoner.depth=3", "depth"),
     ("train.stpes=10", "stpes"),
