@@ -15,6 +15,8 @@ import difflib
 import math
 import os
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,6 +238,24 @@ def _failing_key(into: DictConfig, layer: DictConfig) -> str | None:
     return None
 
 
+def _takes_text(merged: DictConfig, key: str) -> bool:
+    """Whether the schema types `key` (dotted) as text: str or str | None (a task key: its family's schema)."""
+    kind, path = Config, key.split(".")
+    if path[0] == "task":
+        try:
+            kind, path = _task_schema(merged.task.get("name")), path[1:]
+        except ConfigError:  # named no family yet: the error comes when the section is checked
+            return False
+    for name in path:
+        hints = typing.get_type_hints(kind) if dataclasses.is_dataclass(kind) else {}
+        if name not in hints:
+            return False
+        kind = hints[name]
+        if isinstance(kind, types.UnionType):  # X | None: the X
+            kind = next(part for part in typing.get_args(kind) if part is not type(None))
+    return kind is str
+
+
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
     """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
     leaves out of a section checked on its own) and where its schema is."""
@@ -266,6 +286,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
+    written = {}  # id(layer) -> (key, value as typed) of each key=value override
     for item in overrides or []:
         if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
             bare = item.lstrip("+~")
@@ -284,6 +305,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             continue
         try:
             layers.append((item, OmegaConf.from_dotlist([item])))
+            written[id(layers[-1][1])] = key, value
         except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
@@ -292,6 +314,11 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
+            key, value = written.get(id(layer), (None, None))
+            if key and "${" not in value and isinstance(OmegaConf.select(layer, key), (bool, int, float)) \
+                    and _takes_text(merged, key):
+                # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
+                layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
             merged = _merge(merged, layer, where)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here

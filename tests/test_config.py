@@ -25,6 +25,17 @@ def test_bad_values_and_presets_are_clear_errors():
         load_config(["reasoner.mixer=conv"])
 
 
+def test_a_text_key_keeps_a_value_that_reads_as_a_number_as_typed():
+    """Values are read as YAML, and str() of what it made was the text: revision 1.10 became 1.1, a
+    commit 0123abc's cousin 0123 became 83, 12e4567 became inf, train.output_dir=1e3 a folder 1000.0."""
+    config = load_config(["backbone.path=org/model", "backbone.revision=1.10", "train.output_dir=1e3",
+                          "task=reasoning_gym", "task.dataset=0123"])
+    assert (config.backbone.revision, config.train.output_dir, config.task.dataset) == ("1.10", "1e3", "0123")
+    assert load_config(["backbone.path=org/model", "backbone.revision=12e4567"]).backbone.revision == "12e4567"
+    numbers = load_config(["train.lr=1e-3", "train.steps=0x10", "backbone.path=org/model", "backbone.revision=null"])
+    assert (numbers.train.lr, numbers.train.steps, numbers.backbone.revision) == (1e-3, 16, None)
+
+
 @pytest.mark.parametrize("override, message", [
     ("reasoner=trm_papr", "no reasoner preset 'trm_papr' .*did you mean trm_paper\\? available: no_recursion, trm_paper"),
     ("backbone=minlm", "did you mean minilm\\? available: chars, minilm"),
