@@ -11,9 +11,12 @@ checked against the schema of the family it names (`task=maze`, `task.size=7`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +189,8 @@ def _other_presets(group: str, name: str) -> str:
     key, table, what = {"adapter": ("kind", ADAPTERS, "adapter"), "reasoner": ("mixer", MIXERS, "mixer")}.get(
         group, (None, {}, None))
     hint = f"; to use the {name} {what}, set {group}.{key}={name}" if name in table else ""
-    return (f"available: {', '.join(presets(group))}" if presets(group) else
+    close = difflib.get_close_matches(name, presets(group), n=1)
+    return (f"{f'did you mean {close[0]}? ' if close else ''}available: {', '.join(presets(group))}" if presets(group) else
             f"there are no {group} presets: set {group}.* keys (--print-config lists them)") + hint
 
 
@@ -213,6 +217,43 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
         first = str(err).splitlines()[0]  # OmegaConf 2.3 appends its full_key/object_type lines
         raise ConfigError(f"{where}: {first}, a mapping where the schema has a list or the other way round (set a "
                           "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
+    except OmegaConfBaseException as err:
+        if getattr(err, "full_key", None) is not None:
+            raise
+        # OmegaConf 2.4's check of a tuple's length names no key ("full key: None"): find it
+        raise ConfigError(f"bad config: {str(err).splitlines()[0]}\n  (full key: {_failing_key(into, layer)}, set "
+                          f"by {where}; see hybrid/config.py for the schema)") from None
+
+
+def _failing_key(into: DictConfig, layer: DictConfig) -> str | None:
+    """The dotted key of `layer` whose merge into `into` fails, for an error OmegaConf raised without one."""
+    for key in layer:
+        try:
+            OmegaConf.merge(into, OmegaConf.masked_copy(layer, [key]))
+        except (OmegaConfBaseException, TypeError):
+            inner, below = into._get_node(key), layer._get_node(key)
+            deeper = (_failing_key(inner, below) if isinstance(inner, DictConfig) and isinstance(below, DictConfig)
+                      and not inner._is_none() and not below._is_none() else None)
+            return f"{key}.{deeper}" if deeper else str(key)
+    return None
+
+
+def _takes_text(merged: DictConfig, key: str) -> bool:
+    """Whether the schema types `key` (dotted) as text: str or str | None (a task key: its family's schema)."""
+    kind, path = Config, key.split(".")
+    if path[0] == "task":
+        try:
+            kind, path = _task_schema(merged.task.get("name")), path[1:]
+        except ConfigError:  # named no family yet: the error comes when the section is checked
+            return False
+    for name in path:
+        hints = typing.get_type_hints(kind) if dataclasses.is_dataclass(kind) else {}
+        if name not in hints:
+            return False
+        kind = hints[name]
+        if isinstance(kind, types.UnionType):  # X | None: the X
+            kind = next(part for part in typing.get_args(kind) if part is not type(None))
+    return kind is str
 
 
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
@@ -247,7 +288,14 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
+    written = {}  # id(layer) -> (key, value as typed) of each key=value override
     for item in overrides or []:
+        if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
+            bare = item.lstrip("+~")
+            fix = (f"write {bare}" if item[0] == "+" else f"give {bare.split('=')[0]} its default instead "
+                   "(--print-config shows it), or leave out the override that set it")
+            raise ConfigError(f"override {item!r}: Hydra's +, ++ and ~ prefixes are not used here (every key "
+                              f"already exists): {fix}")
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
         key, value = item.split("=", 1)
@@ -259,6 +307,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             continue
         try:
             layers.append((item, OmegaConf.from_dotlist([item])))
+            written[id(layers[-1][1])] = key, value
         except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
@@ -267,6 +316,11 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
+            key, value = written.get(id(layer), (None, None))
+            if key and "${" not in value and isinstance(OmegaConf.select(layer, key), (bool, int, float)) \
+                    and _takes_text(merged, key):
+                # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
+                layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
             merged = _merge(merged, layer, where)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
@@ -485,8 +539,12 @@ def from_yaml(path: str | Path) -> Config:
     if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
         raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
                           "config; copy it again from the run folder")
-    merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
-    merged.task = OmegaConf.merge(OmegaConf.structured(_task_schema(task.name)), task)
+    merged = _merge(OmegaConf.structured(Config), raw, str(path))
+    schema = _task_schema(task.name)
+    try:  # checked on its own, so OmegaConf names a key of it without its `task.`
+        merged.task = _merge(OmegaConf.structured(schema), task, str(path))
+    except OmegaConfBaseException as err:
+        raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None
     config = OmegaConf.to_object(merged)
     validate(config)  # a value edited by hand (N_sup: 0, a mixer that does not exist) fails here, as an override would
     return config

@@ -25,6 +25,28 @@ def test_bad_values_and_presets_are_clear_errors():
         load_config(["reasoner.mixer=conv"])
 
 
+def test_a_text_key_keeps_a_value_that_reads_as_a_number_as_typed():
+    """Values are read as YAML, and str() of what it made was the text: revision 1.10 became 1.1, a
+    commit 0123abc's cousin 0123 became 83, 12e4567 became inf, train.output_dir=1e3 a folder 1000.0."""
+    config = load_config(["backbone.path=org/model", "backbone.revision=1.10", "train.output_dir=1e3",
+                          "task=reasoning_gym", "task.dataset=0123"])
+    assert (config.backbone.revision, config.train.output_dir, config.task.dataset) == ("1.10", "1e3", "0123")
+    assert load_config(["backbone.path=org/model", "backbone.revision=12e4567"]).backbone.revision == "12e4567"
+    numbers = load_config(["train.lr=1e-3", "train.steps=0x10", "backbone.path=org/model", "backbone.revision=null"])
+    assert (numbers.train.lr, numbers.train.steps, numbers.backbone.revision) == (1e-3, 16, None)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("reasoner=trm_papr", "no reasoner preset 'trm_papr' .*did you mean trm_paper\\? available: no_recursion, trm_paper"),
+    ("backbone=minlm", "did you mean minilm\\? available: chars, minilm"),
+    ("task=mazee", r"unknown task 'mazee' \(did you mean maze\?\); available: arc, maze"),
+])
+def test_a_misspelt_preset_or_task_suggests_the_close_one(override, message):
+    """A misspelt key gets OmegaConf's "Did you mean"; a misspelt preset or family got only the list."""
+    with pytest.raises(ConfigError, match=message):
+        load_config([override])
+
+
 @pytest.mark.parametrize("override, message", [
     # a misspelt key
     ("reasoner.depth=3", "depth"),
@@ -109,6 +131,9 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     ("train.betas.0=0.5", r"train.betas.0=0.5: Cannot merge .*set a list whole: train.betas=\[0.9,0.95\]"),
     ("task.wordings={a: 1}", "task.wordings={a: 1}: Cannot merge [^\n]*, a mapping where the schema has a list"),
     ("backbone.lora.target_modules.q=1", "backbone.lora.target_modules.q=1: Cannot merge"),
+    # Hydra's prefixes: "Key '+train' not in 'Config'. Did you mean: 'train'?", and ~ "not of the form key=value"
+    ("++train.lr=1e-3", r"override '\+\+train.lr=1e-3': Hydra's \+, \+\+ and ~ prefixes are not used .*: write train.lr=1e-3$"),
+    ("~train.lr", r"override '~train.lr': Hydra's .*: give train.lr its default instead \(--print-config shows it\)"),
 ])
 def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -392,6 +417,36 @@ def test_betas_of_another_length_are_an_error_whatever_omegaconf_checks():
         bad = dataclasses.replace(config, train=dataclasses.replace(config.train, betas=betas))
         with pytest.raises(ConfigError, match=r"train.betas=\[.*\]: must be two values"):
             validate(bad)
+
+
+def test_betas_of_another_length_name_the_key_on_the_command_line_in_a_file_and_in_a_saved_config(tmp_path):
+    """OmegaConf 2.4's own length check raises without a key: the message said "full key: None"
+    and never named train.betas (on 2.3 validate names it: the first alternative)."""
+    from hybrid.inference import read_config
+
+    named = r"train.betas=\[.*\]: must be two values|full key: train.betas, set by "
+    with pytest.raises(ConfigError, match=named + re.escape("train.betas=[0.9]")) as err:
+        load_config(["train.betas=[0.9]"])
+    assert "None" not in str(err.value)
+    (tmp_path / "run.yaml").write_text("train:\n  betas: [0.9, 0.95, 0.99]\n")
+    with pytest.raises(ConfigError, match=named + re.escape(f"config file {tmp_path / 'run.yaml'}")):
+        load_config([], tmp_path / "run.yaml")
+    saved = to_yaml(load_config([]))
+    (tmp_path / "config.yaml").write_text(saved.replace("  - 0.95\n", "  - 0.95\n  - 0.99\n"))
+    with pytest.raises(ConfigError, match=f"(?s)^{re.escape(str(tmp_path / 'config.yaml'))}: .*({named})"):
+        read_config(tmp_path / "config.yaml")
+
+
+@pytest.mark.parametrize("old, new, key", [("  size: 6\n", "  sise: 6\n", "task.sise"),
+                                           ("  size: 6\n", "  size: six\n", "task.size")])
+def test_a_saved_config_edited_by_hand_names_a_task_key_with_its_section(tmp_path, old, new, key):
+    """OmegaConf checks the task section on its own, and the message said "full_key: sise"."""
+    from hybrid.inference import read_config
+
+    (tmp_path / "config.yaml").write_text(to_yaml(load_config([])).replace(old, new))
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'config.yaml'))}: .*\n.*full key: {key}; see "
+                                          rf"SudokuConfig in eval.tasks.sudoku"):
+        read_config(tmp_path / "config.yaml")
 
 
 def test_every_schedule_the_config_accepts_runs():

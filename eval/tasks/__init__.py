@@ -4,6 +4,7 @@ generator, renderer, parser and verifier side by side. `make_task` builds one fr
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import inspect
 import traceback
@@ -42,7 +43,9 @@ def family(name: str) -> tuple[type[Task], type]:
     if name in TASKS:
         return TASKS[name]
     if ":" not in name:
-        raise PuzzleError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}, "
+        close = difflib.get_close_matches(name, TASKS, n=1)
+        raise PuzzleError(f"unknown task {name!r}{f' (did you mean {close[0]}?)' if close else ''}; available: "
+                          f"{', '.join(sorted(TASKS))}, "
                           f"or module:Class for a family of your own (docs/extending.md)")
     module, _, attr = name.partition(":")
     try:
