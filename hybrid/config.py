@@ -288,7 +288,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
-    written = {}  # id(layer) -> (key, value as typed) of each key=value override
+    typed = {}  # each key=value override (its layer's `where`) -> its key and its value as typed
     for item in overrides or []:
         if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
             bare = item.lstrip("+~")
@@ -307,7 +307,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             continue
         try:
             layers.append((item, OmegaConf.from_dotlist([item])))
-            written[id(layers[-1][1])] = key, value
+            typed[item] = key, value
         except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
@@ -316,7 +316,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
-            key, value = written.get(id(layer), (None, None))
+            key, value = typed.get(where, (None, None))
             if key and "${" not in value and isinstance(OmegaConf.select(layer, key), (bool, int, float)) \
                     and _takes_text(merged, key):
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
