@@ -189,8 +189,10 @@ def _other_presets(group: str, name: str) -> str:
     key, table, what = {"adapter": ("kind", ADAPTERS, "adapter"), "reasoner": ("mixer", MIXERS, "mixer")}.get(
         group, (None, {}, None))
     hint = f"; to use the {name} {what}, set {group}.{key}={name}" if name in table else ""
-    close = difflib.get_close_matches(name, presets(group), n=1)
-    return (f"{f'did you mean {close[0]}? ' if close else ''}available: {', '.join(presets(group))}" if presets(group) else
+    names = presets(group)
+    close = difflib.get_close_matches(name, names, n=1)
+    suggestion = f"did you mean {close[0]}? " if close else ""
+    return (f"{suggestion}available: {', '.join(names)}" if names else
             f"there are no {group} presets: set {group}.* keys (--print-config lists them)") + hint
 
 
