@@ -140,8 +140,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
-    if isinstance(overrides, str):  # else each character would be read as an override
-        raise TypeError(f"overrides are a list of key=value strings, not one str: pass [{overrides!r}]")
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
     if puzzles is not None and split != "test":  # the file's puzzles are the split: --split would go unheeded
@@ -159,7 +157,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         trained = read_config(config_file)  # a clear error for an old or damaged file
         record = trained_on.read(folder)  # before the weights, whose checksums then show it was still there
         splits = checkpoint.splits_of(folder)  # the weights' own: an older checkpoint may predate a resume on other data
-        return (config_file, trained, load_config(list(overrides), base=config_file), record, splits,
+        return (config_file, trained, load_config(overrides, base=config_file), record, splits,
                 read_weights(folder, ema))
 
     folder, (config_file, trained, config, record, recorded, saved) = read_whole(
