@@ -258,16 +258,33 @@ def _takes_text(merged: DictConfig, key: str) -> bool:
     return kind is str
 
 
+def _hint(err: OmegaConfBaseException, full_key: str) -> str:
+    """What OmegaConf's message leaves out: a misspelt key's name in other capitals (OmegaConf's
+    suggestion is case-sensitive, and 2.3 makes none), and that YAML spells no value null, not none."""
+    schema, key = getattr(err, "object_type", None), getattr(err, "key", None)
+    if not dataclasses.is_dataclass(schema) or not isinstance(key, str):
+        return ""
+    message = str(getattr(err, "msg", "")).split("\n")[0]
+    if message.startswith(f"Key '{key}' not in") and "Did you mean" not in message:
+        names = {f.name.lower(): f.name for f in dataclasses.fields(schema)}
+        close = difflib.get_close_matches(key.lower(), list(names), n=1)
+        return f". Did you mean: {names[close[0]]!r}?" if close else ""
+    kind = typing.get_type_hints(schema).get(key)
+    if re.match(r"Value '(none|nil)' of type 'str'", message, re.IGNORECASE) and type(None) in typing.get_args(kind):
+        return f"; for no value write null ({full_key}=null)"
+    return ""
+
+
 def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str = "hybrid/config.py") -> ConfigError:
     """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
     leaves out of a section checked on its own) and where its schema is."""
-    message = f"{getattr(err, 'msg', None) or err}".split("\n")[0]
+    key = f"{section}{getattr(err, 'full_key', '?')}"
+    message = f"{getattr(err, 'msg', None) or err}".split("\n")[0] + _hint(err, key)
     if re.search(r"is not a \w+Config, \w+Config, list, or tuple", message):  # one value where the schema has a list
         # OmegaConf names the value's type, in a task section its own node class: "AnyNode is not a ListConfig"
-        key = f"{section}{getattr(err, 'full_key', '?')}"
         message = f"{key} takes a list, not one value: write it in brackets, {key}=[...]"
     return ConfigError(f"bad config: {message}" +
-                       f"\n  (full key: {section}{getattr(err, 'full_key', '?')}; see {schema_home} for the schema)")
+                       f"\n  (full key: {key}; see {schema_home} for the schema)")
 
 
 def load_config(overrides: list[str] | None = None, base: str | Path | None = None) -> Config:
@@ -301,6 +318,8 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
         key, value = item.split("=", 1)
+        if not key:
+            raise ConfigError(f"override {item!r} names no key: write key=value (e.g. reasoner.T=3)")
         if key in GROUPS:
             preset = _preset(key, value)
             if key == "backbone":  # a whole model: an earlier one's gguf_file or max_length must not stay

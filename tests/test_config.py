@@ -48,6 +48,23 @@ def test_a_misspelt_preset_or_task_suggests_the_close_one(override, message):
 
 
 @pytest.mark.parametrize("override, message", [
+    # OmegaConf's own suggestion is case-sensitive (2.3 makes none): LR was no close match for lr
+    ("train.LR=1e-3", r"Key 'LR' not in 'TrainConfig'. Did you mean: 'lr'\?\n"),
+    ("task.SIZE=4", r"Key 'SIZE' not in 'SudokuConfig'. Did you mean: 'size'\?\n"),
+    ("train.stpes=10", r"Key 'stpes' not in 'TrainConfig'. Did you mean: 'steps'\?\n"),  # one suggestion, not two
+    # YAML reads none as text; a key that may be unset takes null
+    ("train.eval_size=none", r"to Integer; for no value write null \(train.eval_size=null\)"),
+    ("task=maze task.min_distance=None", r"for no value write null \(task.min_distance=null\)"),
+])
+def test_a_key_in_other_capitals_or_none_for_null_gets_a_hint(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(override.split(" "))
+    with pytest.raises(ConfigError) as raised:  # a key that takes no null gets no such advice
+        load_config(["reasoner.T=none"])
+    assert "null" not in str(raised.value)
+
+
+@pytest.mark.parametrize("override, message", [
     # a misspelt key
     ("reasoner.depth=3", "depth"),
     ("train.stpes=10", "stpes"),
@@ -119,7 +136,7 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     ("task.wordings=[0,1", r"override 'task.wordings=\[0,1': '\[0,1' is not a value \(.*\); close brackets"),
     ("backbone.path='my model", "override \"backbone.path='my model\": .* is not a value"),
     ("train.output_dir=*runs", "override 'train.output_dir=\\*runs': .*undefined alias"),
-    ("==", "override '==': '=' is not a value"),
+    ("train.lr==", "override 'train.lr==': '=' is not a value"),
     ("reasoner.hidden=${", r"override 'reasoner.hidden=\$\{': .* is not a value"),
     ("reasoner.hidden=${reasoner.width}", r"Interpolation key 'reasoner.width' not found\n.*full key: reasoner.hidden"),
     ("train.output_dir=${oc.env:NO_SUCH_VARIABLE}", "Environment variable 'NO_SUCH_VARIABLE' not found"),
@@ -134,6 +151,7 @@ def test_a_misspelt_key_or_an_unusable_value_is_an_error_naming_it(override, mes
     # Hydra's prefixes: "Key '+train' not in 'Config'. Did you mean: 'train'?", and ~ "not of the form key=value"
     ("++train.lr=1e-3", r"override '\+\+train.lr=1e-3': Hydra's \+, \+\+ and ~ prefixes are not used .*: write train.lr=1e-3$"),
     ("~train.lr", r"override '~train.lr': Hydra's .*: give train.lr its default instead \(--print-config shows it\)"),
+    ("=3", r"override '=3' names no key: write key=value"),  # was "Key '' not in 'Config'"
 ])
 def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, message):
     with pytest.raises(ConfigError, match=message):
