@@ -295,8 +295,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> None:
     try:
         config = parse_args(argv)
-    except (ConfigError, PuzzleError) as err:
-        sys.exit(f"error: {err}")
+    except (ConfigError, PuzzleError) as err:  # alike on every process of a machine: the first says it
+        sys.exit(f"error: {err}" if os.environ.get("LOCAL_RANK", "0") == "0" else 1)
     try:
         train(config)
     except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:

@@ -354,6 +354,19 @@ def test_print_config_under_accelerate_launch_prints_once(monkeypatch, capsys):
         assert exit.value.code == 0 and ("task:\n  name: maze" in capsys.readouterr().out) == printed
 
 
+def test_a_bad_argument_under_accelerate_launch_is_said_once_per_machine(monkeypatch, capsys):
+    """Every process of a machine reads the same arguments and files, so each failed alike and each
+    printed the error; the first process on each machine says it, the others exit with status 1."""
+    from hybrid.train import main
+
+    for local_rank, said in (("1", False), ("0", True)):
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+        with pytest.raises(SystemExit) as exit:
+            main(["train.stpes=3"])
+        assert exit.value.code != 0 and ("Key 'stpes' not in 'TrainConfig'" in str(exit.value.code)) == said
+        assert capsys.readouterr().err == ""  # SystemExit's message is printed by the interpreter, once
+
+
 def test_help_lists_the_presets_and_the_task_families(capsys):
     from hybrid.train import parse_args
 
