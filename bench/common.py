@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_leaves  # noqa: E402
 
+from eval.runner import exact  # noqa: E402
 from hybrid.solve import positive  # noqa: E402, F401  (the bench scripts' argparse types are all here)
 
 RESULTS = ROOT / "bench" / "results"
@@ -305,6 +306,20 @@ def print_table(title: str, columns: list[str], rows: list[list]) -> None:
     for row in rows:
         table.add_row(*[_fmt(v) for v in row])
     Console(width=200).print(table)
+
+
+def exact_accuracy(solutions, puzzles) -> float:
+    """The share of `puzzles` (Examples, with their labels) that `Hybrid.solve` answered exactly, as
+    evaluation counts it (eval.runner.exact: every scored slot right), not by answer text: a sorting
+    answer with two tied numbers' places swapped reads the same and evaluation counts it wrong. A
+    vote over views (ARC) has no slots: its answer counts when it is the puzzle's own, as
+    eval/voting.py's pass@1 does. An unread puzzle counts wrong."""
+    def right(s, p) -> bool:
+        if s.ids is None:
+            return s.attempts is not None and s.answer == p.answer
+        return bool(exact(torch.tensor(s.ids), torch.tensor(p.labels)))
+
+    return sum(right(s, p) for s, p in zip(solutions, puzzles, strict=True)) / len(puzzles)
 
 
 def _fmt(value) -> str:

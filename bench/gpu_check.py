@@ -54,7 +54,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, at_least_zero, duration, duration_or_zero, json_out, print_table, write_json
+from common import ROOT, at_least_zero, duration, duration_or_zero, exact_accuracy, json_out, print_table, write_json
 
 import torch  # noqa: E402
 
@@ -226,15 +226,14 @@ def check_train_fp16(ctx: Context) -> dict:
     return train_run(ctx, "train_fp16", "train.mixed_precision=fp16", "adapter.kind=query_attention")
 
 
-def test_questions(ctx: Context, run: Path) -> tuple[list[str], list[str]]:
-    """The questions and answers of the test split `run` was evaluated on."""
+def test_puzzles(ctx: Context, run: Path) -> list:
+    """The Examples of the test split `run` was evaluated on."""
     from eval.tasks import make_task
     from hybrid.config import from_yaml
-    from hybrid.data import build_splits
+    from hybrid.data import build_splits, examples
 
     config = from_yaml(run / "config.yaml")
-    test = build_splits(make_task(config.task), config.task, config.train.seed, config.train.data_dir)["test"]
-    return list(test["question"]), list(test["answer"])
+    return examples(build_splits(make_task(config.task), config.task, config.train.seed, config.train.data_dir)["test"])
 
 
 def solve_figures(ctx: Context, run: Path) -> dict:
@@ -245,12 +244,13 @@ def solve_figures(ctx: Context, run: Path) -> dict:
     placed = next(solver.model.parameters()).device
     if placed.type != ctx.device.type:
         raise RuntimeError(f"from_pretrained(device={ctx.device}) left the model on {placed}")
-    questions, answers = test_questions(ctx, run)
+    puzzles = test_puzzles(ctx, run)
+    questions = [p.question for p in puzzles]  # solved as typed text
     solver.solve(questions[:4])  # one-off start-up costs (kernels, allocator) are not throughput
     start = time.perf_counter()
     solutions = solver.solve(questions)
     seconds = time.perf_counter() - start
-    exact = sum(s.answer == a for s, a in zip(solutions, answers)) / len(answers)
+    exact = exact_accuracy(solutions, puzzles)  # by slots, as evaluation counts it
     errors = [s.error for s in solutions if s.error]
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(questions)} puzzles were not read: {errors[0]}")

@@ -64,6 +64,13 @@ def halting_steps(q_halt: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
     return first.long() + 1
 
 
+def exact(ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Whether each answer is exact, as evaluation counts it: every scored slot (label not IGNORE)
+    predicted right. By slots, not by the decoded text: a sorting answer with two tied numbers'
+    places swapped reads the same and is wrong here. (..., S) ids and labels -> (...)."""
+    return ((ids == labels) | (labels == IGNORE)).all(-1)
+
+
 def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[Example] | None = None,
                       halt_threshold: float = 0.9) -> dict:
     """Exact and cell accuracy per step, early-exit accuracy and compute; with the examples, open-cell
@@ -74,8 +81,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
     N, steps = ids.shape[:2]
     valid = (labels != IGNORE).unsqueeze(1)  # (N, 1, S)
     right = ids == labels.unsqueeze(1)  # (N, steps, S)
-    correct = right | ~valid
-    exact_curve = correct.all(-1).float().mean(0)  # (steps,)
+    exact_curve = exact(ids, labels.unsqueeze(1)).float().mean(0)  # (steps,)
     cell_curve = slot_curve(right, valid)
     halt = halting_steps(pred["q_halt"], halt_threshold)
     early = ids[torch.arange(N), halt - 1]  # (N, S) answer at the halting step
@@ -84,7 +90,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         "cell_accuracy": cell_curve[-1].item(),
         "exact_curve": exact_curve.tolist(),
         "cell_curve": cell_curve.tolist(),
-        "early_exit_exact_accuracy": (((early == labels) | (labels == IGNORE)).all(-1)).float().mean().item(),
+        "early_exit_exact_accuracy": exact(early, labels).float().mean().item(),
         "mean_halting_step": halt.float().mean().item(),
         "halting_histogram": torch.bincount(halt, minlength=steps + 1)[1:].tolist(),
         # puzzles whose head never fired; the histogram counts them at the last step
@@ -117,7 +123,7 @@ def score_predictions(pred: dict[str, torch.Tensor], task: Task, examples: list[
         metrics["verifier_accuracy"] = sum(verdicts) / max(N, 1)
         metrics["task_score"] = sum(scores) / max(N, 1)
         metrics["answer_failures"] = {"count": len(failures), "first": failures[:5]}  # counted as wrong
-        metrics["by_wording"] = by_wording(correct[:, -1].all(-1), [e.wording for e in rows])
+        metrics["by_wording"] = by_wording(exact(ids[:, -1], labels), [e.wording for e in rows])
         if hasattr(task, "undo_view"):  # a family whose test puzzles may come in several views (ARC)
             confidence = torch.sigmoid(pred["q_halt"][:, -1].float()).tolist()  # at the answering (last) step
             metrics["votes"] = vote(task, rows, answers, confidence)

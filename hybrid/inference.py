@@ -236,6 +236,9 @@ class Solution:
     attempts: list[str] | None = None
     votes: list[int] | None = None  # how many views gave each of `attempts`
     views: int | None = None  # views asked: fewer than wanted when the puzzle reads alike in several
+    # The class id of each answer slot that `answer` was decoded from, for scoring against an
+    # Example's labels as evaluation does (eval.runner.exact); None with views (a vote over texts).
+    ids: list[int] | None = None
 
 
 def backbone_named_in(config: Config, task: Task, config_file: Path, say_where: str | None) -> torch.nn.Module:
@@ -381,13 +384,14 @@ class Hybrid:
                 self.model.train(training)
             results = iter(results)
             for i, group in asked:
+                solved = list(islice(results, len(group)))  # (ids, steps, confidence) of each view
                 answered = [(example, self.task.decode(example, ids), steps, confidence)
-                            for example, (ids, steps, confidence) in zip(group, islice(results, len(group)))]
+                            for example, (ids, steps, confidence) in zip(group, solved)]
                 if views > 1:
                     solutions[i] = self.vote(answered)
                 else:
                     [(example, answer, steps, confidence)] = answered
-                    solutions[i] = Solution(answer, steps, confidence, self.verdict(example, answer))
+                    solutions[i] = Solution(answer, steps, confidence, self.verdict(example, answer), ids=solved[0][0])
         return solutions
 
     def verdict(self, example: Example, answer: str) -> bool | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shlex
 import time
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -33,12 +34,13 @@ import torch
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path, same_layer
-from hybrid.config import Config, ConfigError, anchored, load_config
+from hybrid.config import Config, ConfigError, anchored, as_dict, load_config
 from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
 from hybrid.splits_record import SPLITS_RECORD
+from hybrid.summary import flat
 
 EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
 
@@ -103,6 +105,8 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
                               f"with the version of the code that wrote it, or start new training from the run's "
                               f"final/ weights (whose config.yaml may be edited) with train.init_from") from None
         in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
+        if in_place and os.environ.get("RANK", "0") == "0":  # under accelerate launch, said once
+            edits_not_read(target, where.resume, overrides)
         return load_config(in_place + overrides, base=target / "config.yaml")
 
     try:  # read_whole: a run still training there may delete the checkpoint found while it is read
@@ -110,6 +114,42 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
                                      config_of)[1]
     except checkpoint.CheckpointError:
         return None
+
+
+def edits_not_read(target: Path, resume: str, overrides: list[str]) -> None:
+    """Warn when the run folder's config.yaml differs from that of the checkpoint `target` a resume
+    goes on with, in keys the command line does not set: a researcher who raised train.steps there
+    by hand saw the edit ignored without a word, and then written over as the run resumed. Not read
+    instead: it records the settings of the run's last start, which may be a resume that stopped
+    before its first checkpoint, and the checkpoint's are those its optimizer state was saved with."""
+    top, saved = target.parent.parent / "config.yaml", target / "config.yaml"
+    if not top.exists():
+        return
+    try:
+        edited = flat(as_dict(read_config(top)))
+    except ConfigError as err:  # a hand edit that misspelt a key: it would not have been read either
+        warnings.warn(f"{top} is not read on a resume (the checkpoint's {saved} is), and it cannot be read: {err}",
+                      stacklevel=2)
+        return
+    kept = flat(as_dict(read_config(saved)))
+    given = [item.split("=")[0] for item in overrides]  # a preset (task=maze) sets its whole section
+    # output_dir: the resume decides the folder from where it resumes, whatever either file says
+    differ = [key for key in sorted(edited.keys() | kept.keys()) if edited.get(key) != kept.get(key)
+              and key != "train.output_dir" and not any(key == g or key.startswith(g + ".") for g in given)]
+    if not differ:
+        return
+
+    def setting(values: dict, key: str) -> str:  # as typed on the command line: YAML's null and true, not None, True
+        value = values.get(key)
+        typed = "null" if value in (None, "None") else str(value).lower() if isinstance(value, bool) else value
+        return shlex.quote(f"{key}={typed}")
+
+    there, before = (" ".join(setting(values, key) for key in differ) for values in (edited, kept))
+    warnings.warn(f"{top} is not read on a resume: the run goes on with the settings saved with the checkpoint, "
+                  f"{saved}, and {top.name} records them anew when it resumes in its folder. They differ: {there} "
+                  f"there, {before} in the checkpoint. To change settings on a resume, give them on the command "
+                  f"line: --resume {'' if resume == 'latest' else resume + ' '}{there} (or all of that file's: add "
+                  f"--config {top})", stacklevel=2)
 
 
 def check_before_building(config: Config) -> Saved | None:

@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
         if item.error is None:
             found = dataclasses.asdict(next(solutions))
+            del found["ids"]  # the slots the answer was decoded from: for scoring (bench/), not an answer
             if found["error"]:  # unread: no steps or confidence to report
                 found = {"answer": None, "error": found["error"]}
         unread += found["error"] is not None  # not the line's "error": an input may hold a field of that name

@@ -1034,3 +1034,33 @@ def test_report_names_a_results_json_it_cannot_read(tmp_path):
     with pytest.raises(SystemExit) as exit_:  # its message is what the interpreter prints, with status 1
         report.main(["--results", str(tmp_path / "results")])
     assert str(exit_.value.code).startswith(f"error: {tmp_path / 'results' / 'generation.json'} is not readable JSON")
+
+
+def test_early_exit_counts_exact_by_slots_as_evaluation_does():
+    """bench/early_exit.py counted a puzzle exact when its answer text was the puzzle's. Evaluation
+    counts slots (eval.runner.exact): a sorting answer with two tied numbers' places swapped reads
+    the same, yet evaluation counts it wrong, so the bench printed a higher accuracy than
+    `python -m eval` for the same model."""
+    import random
+    from types import SimpleNamespace
+
+    import early_exit
+
+    from eval.tasks.sorting import Sorting
+
+    task = Sorting(length=4, low=0, high=1)  # four numbers from two values: always a tie
+    puzzle = task.generate(random.Random(0), 0)
+    swapped = list(puzzle.labels)
+    numbers = puzzle.data["numbers"]
+    tied = next(v for v in numbers if numbers.count(v) > 1)
+    first, second = [i + 1 for i, v in enumerate(numbers) if v == tied][:2]  # slot 0 is the instruction
+    swapped[first], swapped[second] = swapped[second], swapped[first]  # the tied numbers' places, swapped
+    assert task.decode(puzzle, swapped) == task.decode(puzzle, puzzle.labels) == puzzle.answer
+
+    class Solver:
+        def solve(self, puzzles, fixed_steps, batch_size):
+            return [SimpleNamespace(answer=task.decode(p, ids), ids=ids, steps=1, verified=True)
+                    for p, ids in zip(puzzles, (puzzle.labels, swapped))]
+
+    result = early_exit.run(Solver(), [puzzle, puzzle], fixed_steps=True, batch_size=2)
+    assert result["exact_accuracy"] == 0.5 and result["verifier_accuracy"] == 1.0

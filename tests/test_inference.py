@@ -370,6 +370,21 @@ def test_early_exit_stops_when_the_halting_head_says_so(solver):
     assert [s.steps for s in solver.solve(puzzles)] == [N_sup] * 5
 
 
+def test_a_solution_carries_the_slots_its_answer_was_decoded_from(solver, tmp_path, capsys):
+    """Evaluation counts an answer exact by its slots (eval.runner.exact), not its text; the bench
+    scripts score solve's answers that way too, from these ids. The solve command leaves them out."""
+    from eval.runner import exact
+
+    puzzles = [solver.task.generate(random.Random(i), 0) for i in range(3)]
+    for s, p in zip(solver.solve(puzzles, fixed_steps=True), puzzles):
+        assert len(s.ids) == solver.task.num_slots and solver.task.decode(p, s.ids) == s.answer
+        assert bool(exact(torch.tensor(s.ids), torch.tensor(p.labels))) == (s.answer == p.answer)  # Sudoku: one text
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+    assert "ids" not in json.loads(capsys.readouterr().out.splitlines()[0])
+
+
 def test_a_halt_threshold_of_one_never_stops_a_puzzle_early(solver):
     """A puzzle stops once sigmoid(q_halt) exceeds the threshold, as evaluation counts halting
     (eval.runner.halting_steps): a head so sure that sigmoid rounds to exactly 1.0 does not exceed 1."""

@@ -456,6 +456,30 @@ def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small
         train(config)
 
 
+def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_config, tmp_path):
+    """A bare --resume goes on with the checkpoint's config.yaml: an edit to the run folder's own
+    config.yaml (train.steps raised by hand) was ignored without a word, and the resume then wrote
+    over it. Now the resume names the file, each key that differs and the override that sets it."""
+    from hybrid.train import parse_args
+
+    out = tmp_path / "run"
+    train(small_config())
+    top = out / "config.yaml"
+    top.write_text(top.read_text().replace("  steps: 4\n", "  steps: 6\n").replace("  T: 2\n", "  T: 3\n"))
+    with pytest.warns(UserWarning, match=rf"{top} is not read on a resume.*step_00000004/config.yaml.*: "
+                                         r"reasoner.T=3 train.steps=6 there, reasoner.T=2 train.steps=4 in the checkpoint.*"
+                                         r"give them on the command line: --resume .* reasoner.T=3 train.steps=6"):
+        assert parse_args(["--resume", str(out)]).train.steps == 4  # which file is read stays as it was
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # given on the command line, or no edit: nothing to say
+        assert parse_args(["--resume", str(out), "train.steps=6", "reasoner.T=3"]).train.steps == 6
+        top.write_text((checkpoint.checkpoints(out)[-1] / "config.yaml").read_text())
+        parse_args(["--resume", str(out)])
+    top.write_text(top.read_text().replace("  steps: 4\n", "  stpes: 6\n"))  # unreadable: said, the resume goes on
+    with pytest.warns(UserWarning, match=rf"{top} is not read on a resume.*stpes"):
+        assert parse_args(["--resume", str(out)]).train.steps == 4
+
+
 def test_a_checkpoint_whose_config_this_version_cannot_read_is_an_error_before_anything_runs(small_config, tmp_path,
                                                                                                monkeypatch):
     """An intact checkpoint whose config.yaml holds a key an older version had: --resume built the
