@@ -145,12 +145,12 @@ def given_mask(task: Task, examples: list[Example], num_slots: int) -> torch.Ten
     return torch.tensor(given, dtype=torch.bool).reshape(len(examples), num_slots)
 
 
-def by_wording(exact: torch.Tensor, wordings: list[int]) -> dict[str, dict]:
+def by_wording(is_exact: torch.Tensor, wordings: list[int]) -> dict[str, dict]:
     """Exact accuracy per renderer wording: which phrasings a model reads and which it does not."""
     groups: dict[int, list[int]] = {}
     for row, wording in enumerate(wordings):
         groups.setdefault(wording, []).append(row)
-    return {str(w): {"exact_accuracy": exact[rows].float().mean().item(), "num_puzzles": len(rows)}
+    return {str(w): {"exact_accuracy": is_exact[rows].float().mean().item(), "num_puzzles": len(rows)}
             for w, rows in sorted(groups.items())}
 
 
