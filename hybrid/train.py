@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -91,6 +91,10 @@ def train(config: Config) -> dict:
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    if accelerator.distributed_type == DistributedType.FSDP and config.train.ema:  # else a crash once the data is built
+        raise ConfigError(f"train.ema={config.train.ema}: the EMA is a whole copy of the trained module, which FSDP "
+                          f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
+                          f"(configs/accelerate/multi_gpu.yaml)")
     if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
         warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
                       f"training runs in fp32 (on a CPU, bf16 works)")
