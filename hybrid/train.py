@@ -169,6 +169,10 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     optimizer = make_optimizer(model, config, accelerator.device)
     scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # Evaluation runs a LoRA backbone in `read`, not in forward: FSDP2 must gather its weights there too
+    if getattr(accelerator, "is_fsdp2", False):  # (accelerate >= 1.6)
+        from torch.distributed.fsdp import register_fsdp_forward_method
+        register_fsdp_forward_method(model, "read")
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
     state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, trained_on.record_of(backbone))
@@ -257,10 +261,12 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
         results["test_heldout"] = state.run_eval("test_heldout", desc="held-out wordings")
     results |= figures | {"num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                           "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
+    # FSDP holds each process's shard of every weight: gathered whole (by every process) for final/
+    whole = accelerator.get_state_dict(trained) if getattr(accelerator, "is_fsdp2", False) else None
     if accelerator.is_main_process:
         try:
             save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record,  # for from_pretrained
-                            recorded_splits(out_dir))
+                            recorded_splits(out_dir), weights=whole)
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "

@@ -3,15 +3,35 @@ launch runs DDP. What the project does under FSDP2 is checked here by telling Ac
 FSDP after it built its (gloo) state, which prepares the module with the same fully_shard calls
 as on GPUs."""
 
+import json
+import signal
 from pathlib import Path
 
 import pytest
-from accelerate import Accelerator
-from accelerate.utils import DistributedType
+import torch
+from accelerate import Accelerator, FullyShardedDataParallelPlugin, debug_launcher
+from accelerate.state import AcceleratorState, PartialState
+from accelerate.utils import DistributedType, merge_fsdp_weights
+from safetensors.torch import load_file
+from torch.distributed.fsdp import FSDPModule
 
 import hybrid.train
+from eval.__main__ import evaluate_run
 from hybrid.config import ConfigError
 from hybrid.train import train
+
+
+class FSDP2(Accelerator):
+    """An Accelerator that runs FSDP2 as configs/accelerate/fsdp.yaml asks on GPUs: Accelerate 1.16
+    selects FSDP only for GPU-like devices, so it is set here once the gloo state is built (both
+    shared states: a later AcceleratorState() copies the partial one's again)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+        AcceleratorState._shared_state["distributed_type"] = DistributedType.FSDP
+        AcceleratorState._shared_state["fsdp_plugin"] = FullyShardedDataParallelPlugin(
+            fsdp_version=2, auto_wrap_policy="transformer_based_wrap", state_dict_type="SHARDED_STATE_DICT")
 
 
 def test_fsdp_with_the_ema_is_an_error_before_anything_is_built(small_config, monkeypatch, tmp_path):
@@ -26,3 +46,44 @@ def test_fsdp_with_the_ema_is_an_error_before_anything_is_built(small_config, mo
     with pytest.raises(ConfigError, match=r"train.ema=0.999: .* FSDP .* run FSDP with train.ema=0"):
         train(config)
     assert not Path(tmp_path / "cache").exists() and not Path(config.train.output_dir).exists()
+
+
+def train_under_fsdp2(config, report: str):
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a process stuck in a collective dies (test_distributed.end_if_stuck)
+    signal.alarm(300)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    hybrid.train.Accelerator = FSDP2  # in this forked process only
+    real, seen = hybrid.train.supervise, []
+
+    def supervise(model, *args):
+        seen.append(isinstance(model, FSDPModule) and type(next(model.parameters())).__name__)
+        return real(model, *args)
+
+    hybrid.train.supervise = supervise
+    results = train(config)
+    if AcceleratorState().process_index == 0:
+        Path(report).write_text(json.dumps({"sharded": seen, "results": results}))
+
+
+def test_fsdp2_trains_evaluates_and_writes_final_weights_whole(small_config, tmp_path):
+    """Under FSDP2 (two CPU processes) the final evaluation runs the LoRA backbone outside forward
+    (it failed on weights still sharded: "got mixed torch.Tensor and DTensor"), and final/ gets
+    every weight whole (it failed writing shards): those of the sharded end checkpoint, which evaluate as the run did."""
+    overrides = ("backbone.lora.rank=4", "train.ema=0", "train.steps=2", "train.checkpoint_every=0",
+                 f"train.data_dir={tmp_path / 'cache'}")
+    report = tmp_path / "fsdp.json"
+    debug_launcher(train_under_fsdp2, args=(small_config(*overrides, f"train.output_dir={tmp_path / 'fsdp'}"), str(report)),
+                   num_processes=2)
+    fsdp = json.loads(report.read_text())
+    assert fsdp["sharded"] == ["DTensor"] * 2 and fsdp["results"]["num_processes"] == 2
+    assert (tmp_path / "fsdp" / "checkpoints" / "step_00000002" / "pytorch_model_fsdp_0").is_dir()  # sharded
+
+    # final/ holds the trained weights whole: those of the sharded end checkpoint, merged
+    run = tmp_path / "fsdp"
+    merge_fsdp_weights(str(run / "checkpoints" / "step_00000002" / "pytorch_model_fsdp_0"), str(tmp_path / "merged"))
+    final, merged = load_file(run / "final" / "model.safetensors"), load_file(tmp_path / "merged" / "model.safetensors")
+    assert final.keys() == merged.keys() and all(torch.equal(final[k], merged[k]) for k in final)
+    assert any("lora_" in k for k in final)
+    report = evaluate_run(run, out=tmp_path / "eval")  # final/, read back in one process
+    assert report["cell_curve"] == pytest.approx(fsdp["results"]["test"]["cell_curve"])
