@@ -87,3 +87,12 @@ def test_fsdp2_trains_evaluates_and_writes_final_weights_whole(small_config, tmp
     assert any("lora_" in k for k in final)
     report = evaluate_run(run, out=tmp_path / "eval")  # final/, read back in one process
     assert report["cell_curve"] == pytest.approx(fsdp["results"]["test"]["cell_curve"])
+
+
+def test_a_sharded_checkpoint_read_for_its_weights_says_how_to_merge_them(tmp_path):
+    from hybrid.checkpoint import CheckpointError, read_weights
+
+    folder = tmp_path / "step_00000002"
+    (folder / "pytorch_model_fsdp_0").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match=r"FSDP's shards .* accelerate merge-weights .*pytorch_model_fsdp_0 "):
+        read_weights(folder)
