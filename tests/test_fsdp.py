@@ -57,7 +57,8 @@ def train_under_fsdp2(config, report: str):
     real, seen = hybrid.train.supervise, []
 
     def supervise(model, *args):
-        seen.append(isinstance(model, FSDPModule) and type(next(model.parameters())).__name__)
+        units = sum(isinstance(m, FSDPModule) for m in model.modules())  # the whole, embeddings, 2 layers
+        seen.append((type(next(model.parameters())).__name__, units))
         return real(model, *args)
 
     hybrid.train.supervise = supervise
@@ -76,7 +77,7 @@ def test_fsdp2_trains_evaluates_and_writes_final_weights_whole(small_config, tmp
     debug_launcher(train_under_fsdp2, args=(small_config(*overrides, f"train.output_dir={tmp_path / 'fsdp'}"), str(report)),
                    num_processes=2)
     fsdp = json.loads(report.read_text())
-    assert fsdp["sharded"] == ["DTensor"] * 2 and fsdp["results"]["num_processes"] == 2
+    assert fsdp["sharded"] == [["DTensor", 4]] * 2 and fsdp["results"]["num_processes"] == 2
     assert (tmp_path / "fsdp" / "checkpoints" / "step_00000002" / "pytorch_model_fsdp_0").is_dir()  # sharded
 
     # final/ holds the trained weights whole: those of the sharded end checkpoint, merged
@@ -96,3 +97,21 @@ def test_a_sharded_checkpoint_read_for_its_weights_says_how_to_merge_them(tmp_pa
     (folder / "pytorch_model_fsdp_0").mkdir(parents=True)
     with pytest.raises(CheckpointError, match=r"FSDP's shards .* accelerate merge-weights .*pytorch_model_fsdp_0 "):
         read_weights(folder)
+
+
+def test_fsdp_wraps_the_lora_backbone_layer_by_layer(tiny_backbone):
+    """fsdp.yaml's TRANSFORMER_BASED_WRAP finds the layer classes in the prepared module's
+    `_no_split_modules`, which transformers models have and the hybrid takes from its backbone;
+    without them only the whole module is one FSDP unit. (SIZE_BASED_WRAP cannot work: it also
+    picks the ModuleList holding the layers, which fully_shard refuses.)"""
+    from accelerate.utils.fsdp_utils import fsdp2_prepare_auto_wrap_policy
+
+    from hybrid.backbone import FrozenBackbone
+    from hybrid.config import LoraConfig, load_config
+    from hybrid.lora import LoraHybrid, add_lora
+
+    backbone = add_lora(FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone), LoraConfig())
+    model = LoraHybrid(backbone, torch.nn.Linear(2, 2))
+    plugin = FullyShardedDataParallelPlugin(fsdp_version=2, auto_wrap_policy="transformer_based_wrap")
+    wraps = fsdp2_prepare_auto_wrap_policy(plugin, model)
+    assert sorted(type(m).__name__ for m in model.modules() if wraps(m)) == ["BertEmbeddings", "BertLayer", "BertLayer"]
