@@ -429,6 +429,11 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
     else the folder's model.safetensors (in a final/ or pretrained folder that is the EMA copy)."""
     verify(folder)  # a damaged file is named, not loaded as slightly wrong weights
     state, source = None, f"{folder.name}/model.safetensors"
+    shards = folder / "pytorch_model_fsdp_0"  # FSDP's checkpoints (no EMA under FSDP: train.py)
+    if shards.is_dir() and not (folder / "model.safetensors").exists():
+        raise CheckpointError(f"checkpoint {folder} holds the weights in FSDP's shards ({shards.name}/), not whole: "
+                              f"the run's final/ has them whole, or merge these first: accelerate merge-weights "
+                              f"{shards} {folder}")
     try:
         if ema:
             # accelerate saves registered objects as custom_checkpoint_<i>.pkl in registration

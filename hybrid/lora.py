@@ -96,6 +96,12 @@ class LoraHybrid(nn.Module):
     def initial_carry(self, *args, **kwargs):
         return self.hybrid.initial_carry(*args, **kwargs)
 
+    @property
+    def _no_split_modules(self) -> list[str] | None:
+        """The backbone's layer classes (transformers' name for them), which FSDP's
+        TRANSFORMER_BASED_WRAP shards one by one (configs/accelerate/fsdp.yaml)."""
+        return getattr(self.backbone.model, "_no_split_modules", None)
+
     def read(self, input_ids, mask, token_slot) -> tuple:
         """Training: the token ids as they are, since the states change with every LoRA update.
         Evaluating (eval mode, no gradient) the LoRA weights stay fixed over a batch's N_sup

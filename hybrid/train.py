@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -91,6 +91,10 @@ def train(config: Config) -> dict:
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    if accelerator.distributed_type == DistributedType.FSDP and config.train.ema:  # else a crash once the data is built
+        raise ConfigError(f"train.ema={config.train.ema}: the EMA is a whole copy of the trained module, which FSDP "
+                          f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
+                          f"(configs/accelerate/multi_gpu.yaml)")
     if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
         warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
                       f"training runs in fp32 (on a CPU, bf16 works)")
@@ -165,6 +169,10 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     optimizer = make_optimizer(model, config, accelerator.device)
     scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # Evaluation runs a LoRA backbone in `read`, not in forward: FSDP2 must gather its weights there too
+    if getattr(accelerator, "is_fsdp2", False):  # (accelerate >= 1.6)
+        from torch.distributed.fsdp import register_fsdp_forward_method
+        register_fsdp_forward_method(model, "read")
     ema = make_ema(accelerator.unwrap_model(model), config.train.ema) if config.train.ema else None
     eval_model = ema.module if ema is not None else accelerator.unwrap_model(model)
     state = run_folder.RunState(config, accelerator, task, splits, tensors, eval_model, trained_on.record_of(backbone))
@@ -253,10 +261,12 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
         results["test_heldout"] = state.run_eval("test_heldout", desc="held-out wordings")
     results |= figures | {"num_processes": accelerator.num_processes, "global_batch_size": config.train.batch_size,
                           "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad)}
+    # FSDP holds each process's shard of every weight: gathered whole (by every process) for final/
+    whole = accelerator.get_state_dict(trained) if getattr(accelerator, "is_fsdp2", False) else None
     if accelerator.is_main_process:
         try:
             save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record,  # for from_pretrained
-                            recorded_splits(out_dir))
+                            recorded_splits(out_dir), weights=whole)
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "
