@@ -91,6 +91,18 @@ def train(config: Config) -> dict:
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    check_set_up(accelerator, config)
+    with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
+        return run(config, accelerator)
+
+
+def check_set_up(accelerator: Accelerator, config: Config) -> None:
+    """What Accelerate set up, against the launch and the config, before anything is built."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:  # else each process ran alone, and one stopped on the other's lock
+        raise ConfigError(f"accelerate launch started {launched} processes, but Accelerate made each a run of its own "
+                          f"on {accelerator.device.type}: on a machine without GPUs, launch them with "
+                          f"ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu ... (docs/scaling.md)")
     if accelerator.distributed_type == DistributedType.FSDP and config.train.ema:  # else a crash once the data is built
         raise ConfigError(f"train.ema={config.train.ema}: the EMA is a whole copy of the trained module, which FSDP "
                           f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
@@ -98,8 +110,6 @@ def train(config: Config) -> dict:
     if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
         warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
                       f"training runs in fp32 (on a CPU, bf16 works)")
-    with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
-        return run(config, accelerator)
 
 
 class ReportedInterrupt(KeyboardInterrupt):

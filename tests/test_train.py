@@ -12,6 +12,7 @@ import torch
 
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError
+from hybrid.config import ConfigError
 from hybrid.train import train
 
 
@@ -168,7 +169,6 @@ def test_a_model_setting_that_cannot_work_fails_before_the_embedding(small_confi
     """The model is built from the backbone's width before the splits are embedded (minutes for a
     large backbone on a cold cache), so a setting no model can take stops the run first."""
     import hybrid.train
-    from hybrid.config import ConfigError
 
     monkeypatch.setattr(hybrid.train, "backbone_inputs", lambda *args: pytest.fail("embedded before the model was built"))
     with pytest.raises(ConfigError, match="adapter.heads=3 must divide reasoner.hidden=32"):
@@ -287,6 +287,26 @@ def test_fp16_where_accelerate_skips_it_says_so(small_config, recwarn, request):
         recwarn.clear()
         train(small_config(f"train.mixed_precision={precision}", "train.steps=1"))
         assert any(f"mixed_precision={precision} does nothing on cpu" in str(w.message) for w in recwarn) == said
+
+
+def test_processes_launched_that_accelerate_set_up_each_alone_are_refused_before_anything(small_config, monkeypatch):
+    """`accelerate launch --multi_gpu --num_processes 2` on a machine without GPUs (or with
+    fsdp.yaml there) started two one-process runs: one stopped on the other's folder or half-made
+    data with an error that named neither the launch nor the fix."""
+    import accelerate
+
+    import hybrid.train
+
+    class AloneOfTwo(accelerate.Accelerator):  # one process, as Accelerate made each of torchrun's two
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it (set before, Accelerate would start DDP)
+
+    monkeypatch.setattr(hybrid.train, "Accelerator", AloneOfTwo)
+    config = small_config()
+    with pytest.raises(ConfigError, match="accelerate launch started 2 processes, but .* ACCELERATE_USE_CPU=1"):
+        train(config)
+    assert not Path(config.train.output_dir).exists() and not Path(config.train.data_dir).exists()
 
 
 def test_second_backbone_needs_only_a_config_change(small_config):
