@@ -262,7 +262,8 @@ def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str
     """OmegaConf's complaint on one line, with the key's full name (`section`: the part OmegaConf
     leaves out of a section checked on its own) and where its schema is."""
     message = f"{getattr(err, 'msg', None) or err}".split("\n")[0]
-    if re.search(r"is not a \w+Config, \w+Config, list, or tuple", message):  # one value where the schema has a list
+    # one value where the schema has a list; omegaconf 2.3 words it "is not a ListConfig, list or tuple"
+    if re.search(r"is not a \w+Config(, \w+Config)?, list,? or tuple", message):
         # OmegaConf names the value's type, in a task section its own node class: "AnyNode is not a ListConfig"
         key = f"{section}{getattr(err, 'full_key', '?')}"
         message = f"{key} takes a list, not one value: write it in brackets, {key}=[...]"
