@@ -280,7 +280,8 @@ def _bad_config(err: OmegaConfBaseException, section: str = "", schema_home: str
     leaves out of a section checked on its own) and where its schema is."""
     key = f"{section}{getattr(err, 'full_key', '?')}"
     message = f"{getattr(err, 'msg', None) or err}".split("\n")[0] + _hint(err, key)
-    if re.search(r"is not a \w+Config, \w+Config, list, or tuple", message):  # one value where the schema has a list
+    # one value where the schema has a list; omegaconf 2.3 words it "is not a ListConfig, list or tuple"
+    if re.search(r"is not a \w+Config(, \w+Config)?, list,? or tuple", message):
         # OmegaConf names the value's type, in a task section its own node class: "AnyNode is not a ListConfig"
         message = f"{key} takes a list, not one value: write it in brackets, {key}=[...]"
     return ConfigError(f"bad config: {message}" +

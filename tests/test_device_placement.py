@@ -128,8 +128,27 @@ class _Constructors(TorchFunctionMode):
 @contextlib.contextmanager
 def pretend_accelerator():
     host_waits.clear()
-    with _Constructors(), _Dispatch():
+    with _Constructors(), _Dispatch(), _no_autocast_off_on_meta():
         yield PRETEND
+
+
+@contextlib.contextmanager
+def _no_autocast_off_on_meta():
+    """torch.autocast(device_type="meta", enabled=False) a no-op, as on a GPU where autocast is
+    off: torch has no autocast for meta and raises "unsupported scalarType". transformers 4.x
+    asks for it in Llama's rotary embedding; 5.x skips it on meta itself (maybe_autocast)."""
+    real = torch.autocast
+
+    def autocast(device_type, *args, **kwargs):
+        if device_type == "meta" and kwargs.get("enabled", True) is False:
+            return contextlib.nullcontext()
+        return real(device_type, *args, **kwargs)
+
+    torch.autocast = autocast
+    try:
+        yield
+    finally:
+        torch.autocast = real
 
 
 def to_pretend(module: torch.nn.Module) -> torch.nn.Module:
