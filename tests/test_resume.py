@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import warnings
@@ -456,7 +457,7 @@ def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small
         train(config)
 
 
-def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_config, tmp_path):
+def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_config, tmp_path, monkeypatch):
     """A bare --resume goes on with the checkpoint's config.yaml: an edit to the run folder's own
     config.yaml (train.steps raised by hand) was ignored without a word, and the resume then wrote
     over it. Now the resume names the file, each key that differs and the override that sets it."""
@@ -478,6 +479,29 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
     top.write_text(top.read_text().replace("  steps: 4\n", "  stpes: 6\n"))  # unreadable: said, the resume goes on
     with pytest.warns(UserWarning, match=rf"{top} is not read on a resume.*stpes"):
         assert parse_args(["--resume", str(out)]).train.steps == 4
+
+    # The command line it suggests sets the edited values, null and false as YAML spells them
+    saved = (checkpoint.checkpoints(out)[-1] / "config.yaml").read_text()
+    top.write_text(saved.replace("  cpu_threads: 1\n", "  cpu_threads: null\n").replace("  halt: true\n", "  halt: false\n"))
+    with pytest.warns(UserWarning, match="is not read on a resume") as said:
+        parse_args(["--resume", str(out)])
+    suggested = re.search(r"give them on the command line: (--resume .*) \(or all", str(said[0].message)).group(1)
+    assert suggested == f"--resume {out} train.cpu_threads=null train.halt=false"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the suggestion taken: nothing left to say
+        config = parse_args(shlex.split(suggested))
+        assert config.train.cpu_threads is None and config.train.halt is False
+        # Nothing to say either: a preset given sets its whole section; a folder moved since (the
+        # resume decides train.output_dir); the processes after the first under accelerate launch
+        top.write_text(saved.replace("  T: 2\n", "  T: 3\n"))
+        assert parse_args(["--resume", str(out), "reasoner=trm_paper"]).reasoner.T == 3  # the preset's
+        monkeypatch.setenv("RANK", "1")
+        parse_args(["--resume", str(out)])
+        monkeypatch.delenv("RANK")
+        moved = saved.replace(f"output_dir: {out}\n", f"output_dir: {tmp_path / 'moved'}\n")
+        assert moved != saved
+        top.write_text(moved)
+        parse_args(["--resume", str(out)])
 
 
 def test_a_checkpoint_whose_config_this_version_cannot_read_is_an_error_before_anything_runs(small_config, tmp_path,
