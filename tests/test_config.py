@@ -403,6 +403,22 @@ def test_one_value_for_a_list_says_to_write_it_in_brackets(overrides, key):
         load_config(overrides)
 
 
+@pytest.mark.parametrize("wording", [
+    "Invalid value assigned: int is not a ListConfig, TupleConfig, list, or tuple.",  # omegaconf 2.4
+    "Invalid value assigned: int is not a ListConfig, list or tuple.",  # 2.3 (pyproject's floor)
+])
+def test_one_value_for_a_list_is_recognised_in_each_omegaconfs_wording(wording):
+    """The tests above see only the installed OmegaConf's wording; the floor's fell back to its raw message."""
+    from omegaconf.errors import ValidationError
+
+    from hybrid.config import _bad_config
+
+    err = ValidationError(wording)
+    err.full_key = "wordings"  # as OmegaConf sets it, without the section of a task checked on its own
+    assert str(_bad_config(err, section="task.")).startswith(
+        "bad config: task.wordings takes a list, not one value: write it in brackets, task.wordings=[...]\n")
+
+
 def test_a_folder_for_a_config_file_says_so_and_names_a_runs_settings(tmp_path):
     """--config runs/x (a run folder) read as 'not valid YAML: [Errno 21] Is a directory'."""
     (tmp_path / "run").mkdir()

@@ -13,6 +13,7 @@ import torch
 from hybrid import checkpoint
 from hybrid.checkpoint import CheckpointError
 from hybrid.config import ConfigError
+from hybrid.run_folder import run_lock
 from hybrid.train import train
 
 
@@ -289,7 +290,8 @@ def test_fp16_where_accelerate_skips_it_says_so(small_config, recwarn, request):
         assert any(f"mixed_precision={precision} does nothing on cpu" in str(w.message) for w in recwarn) == said
 
 
-def test_processes_launched_that_accelerate_set_up_each_alone_are_refused_before_anything(small_config, monkeypatch):
+def test_processes_launched_that_accelerate_set_up_each_alone_are_refused_before_anything(small_config, monkeypatch,
+                                                                                         held_by_another_process):
     """`accelerate launch --multi_gpu --num_processes 2` on a machine without GPUs (or with
     fsdp.yaml there) started two one-process runs: one stopped on the other's folder or half-made
     data with an error that named neither the launch nor the fix."""
@@ -304,7 +306,9 @@ def test_processes_launched_that_accelerate_set_up_each_alone_are_refused_before
 
     monkeypatch.setattr(hybrid.train, "Accelerator", AloneOfTwo)
     config = small_config()
-    with pytest.raises(ConfigError, match="accelerate launch started 2 processes, but .* ACCELERATE_USE_CPU=1"):
+    # the other process, a run of its own, holds the run folder: said before "in use by another run"
+    with held_by_another_process(run_lock(config.train.output_dir)), \
+            pytest.raises(ConfigError, match="accelerate launch started 2 processes, but .* ACCELERATE_USE_CPU=1"):
         train(config)
     assert not Path(config.train.output_dir).exists() and not Path(config.train.data_dir).exists()
 
