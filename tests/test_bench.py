@@ -1064,3 +1064,18 @@ def test_early_exit_counts_exact_by_slots_as_evaluation_does():
 
     result = early_exit.run(Solver(), [puzzle, puzzle], fixed_steps=True, batch_size=2)
     assert result["exact_accuracy"] == 0.5 and result["verifier_accuracy"] == 1.0
+
+
+def test_exact_accuracy_counts_a_vote_by_its_answer_and_an_unread_puzzle_wrong():
+    """A vote over views (an ARC model's default) has no slots: it counts when its answer is the
+    puzzle's own, as eval/voting.py's pass@1 does; a puzzle not read counts wrong."""
+    from types import SimpleNamespace
+
+    from hybrid.inference import Solution
+
+    puzzle = SimpleNamespace(answer="1 2", labels=[1, 2])
+    solutions = [Solution("1 2", 2, 0.9, attempts=["1 2", "2 1"], votes=[2, 1], views=3),  # right
+                 Solution("2 1", 2, 0.9, attempts=["2 1", "1 2"], votes=[2, 1], views=3),  # its second attempt is not pass@1
+                 Solution(None, 0, 0.0, error="not a grid"),
+                 Solution("1 2", 1, 0.9, ids=[1, 2])]  # one view: by its slots
+    assert common.exact_accuracy(solutions, [puzzle] * 4) == 0.5
