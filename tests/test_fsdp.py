@@ -12,7 +12,7 @@ import torch
 from accelerate import Accelerator, FullyShardedDataParallelPlugin, debug_launcher
 from accelerate.state import AcceleratorState, PartialState
 from accelerate.utils import DistributedType, merge_fsdp_weights
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from torch.distributed.fsdp import FSDPModule
 
 import hybrid.train
@@ -102,6 +102,9 @@ def test_a_sharded_checkpoint_read_for_its_weights_says_how_to_merge_them(tmp_pa
     (folder / "pytorch_model_fsdp_0").mkdir(parents=True)
     with pytest.raises(CheckpointError, match=r"FSDP's shards .* accelerate merge-weights .*pytorch_model_fsdp_0 "):
         read_weights(folder)
+    save_file({"w": torch.ones(2)}, folder / "model.safetensors")  # what the merge it names writes there
+    state, source = read_weights(folder)
+    assert source == "step_00000002/model.safetensors" and torch.equal(state["w"], torch.ones(2))
 
 
 @needs_fsdp2
