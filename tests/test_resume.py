@@ -492,7 +492,7 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
         config = parse_args(shlex.split(suggested))
         assert config.train.cpu_threads is None and config.train.halt is False
         # Nothing to say either: a preset given sets its whole section; a folder moved since (the
-        # resume decides train.output_dir); the processes after the first under accelerate launch
+        # resume decides train.output_dir); the processes after the first under accelerate launch; no such file
         top.write_text(saved.replace("  T: 2\n", "  T: 3\n"))
         assert parse_args(["--resume", str(out), "reasoner=trm_paper"]).reasoner.T == 3  # the preset's
         monkeypatch.setenv("RANK", "1")
@@ -502,6 +502,8 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
         assert moved != saved
         top.write_text(moved)
         parse_args(["--resume", str(out)])
+        top.unlink()  # checkpoints/ copied without it: the resume goes on
+        assert parse_args(["--resume", str(out)]).train.steps == 4
 
 
 def test_a_checkpoint_whose_config_this_version_cannot_read_is_an_error_before_anything_runs(small_config, tmp_path,
