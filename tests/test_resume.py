@@ -463,8 +463,8 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
     over it. Now the resume names the file, each key that differs and the override that sets it."""
     from hybrid.train import parse_args
 
-    out = tmp_path / "run"
-    train(small_config())
+    out = tmp_path / "my run"  # a space: the command line it suggests quotes the folder
+    train(small_config(f"train.output_dir={out}"))
     top = out / "config.yaml"
     top.write_text(top.read_text().replace("  steps: 4\n", "  steps: 6\n").replace("  T: 2\n", "  T: 3\n"))
     with pytest.warns(UserWarning, match=rf"{top} is not read on a resume.*step_00000004/config.yaml.*: "
@@ -486,7 +486,8 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
     with pytest.warns(UserWarning, match="is not read on a resume") as said:
         parse_args(["--resume", str(out)])
     suggested = re.search(r"give them on the command line: (--resume .*) \(or all", str(said[0].message)).group(1)
-    assert suggested == f"--resume {out} train.cpu_threads=null train.halt=false"
+    assert suggested == f"--resume '{out}' train.cpu_threads=null train.halt=false"
+    assert str(said[0].message).endswith(f"(or all of that file's: add --config '{top}')")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the suggestion taken: nothing left to say
         config = parse_args(shlex.split(suggested))
