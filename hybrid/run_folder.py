@@ -145,11 +145,12 @@ def edits_not_read(target: Path, resume: str, overrides: list[str]) -> None:
         return shlex.quote(f"{key}={typed}")
 
     there, before = (" ".join(setting(values, key) for key in differ) for values in (edited, kept))
+    folder = "" if resume == "latest" else shlex.quote(resume) + " "
     warnings.warn(f"{top} is not read on a resume: the run goes on with the settings saved with the checkpoint, "
                   f"{saved}, and {top.name} records them anew when it resumes in its folder. They differ: {there} "
                   f"there, {before} in the checkpoint. To change settings on a resume, give them on the command "
-                  f"line: --resume {'' if resume == 'latest' else shlex.quote(resume) + ' '}{there} (or all of that file's: "
-                  f"add --config {shlex.quote(str(top))})", stacklevel=2)
+                  f"line: --resume {folder}{there} (or all of that file's: add --config {shlex.quote(str(top))})",
+                  stacklevel=2)
 
 
 def check_before_building(config: Config) -> Saved | None:
