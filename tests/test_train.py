@@ -180,7 +180,6 @@ def test_a_batch_larger_than_the_training_set_fails_before_the_backbone_loads(sm
     """The splits' size is known once they exist; loading a backbone and embedding them (minutes
     for a large one) would be spent on a run that cannot take one batch."""
     import hybrid.train
-    from hybrid.config import ConfigError
 
     monkeypatch.setattr(hybrid.train, "load_for", lambda *args: pytest.fail("loaded the backbone first"))
     with pytest.raises(ConfigError, match=r"train.batch_size=128 is larger than the training set \(64 puzzles\)"):
@@ -260,7 +259,6 @@ def test_a_batch_of_the_whole_training_set_trains_and_one_no_process_can_accumul
     """The two edges of the batch check: one batch holding every training puzzle is a run; a global
     batch that splits over the processes, but whose share per process does not split over its
     train.grad_accum steps (6 over 2 processes: 3 puzzles in 2 steps), is an error before any backbone loads."""
-    from hybrid.config import ConfigError
     from hybrid.data import check_batch_fits
 
     assert train(small_config("train.batch_size=64", "train.steps=1", "train.checkpoint_every=0"))["batches"] == 1
