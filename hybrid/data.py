@@ -10,8 +10,10 @@ import hashlib
 import json
 import random
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import datasets
 from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
@@ -108,6 +110,18 @@ def check_batch_fits(train_config, num_processes: int, train_puzzles: int) -> No
                           f"({train_puzzles} puzzles): lower train.batch_size or raise task.train_size")
 
 
+@contextmanager
+def no_progress_bars():
+    """datasets' progress bars off, then as they were."""
+    shown = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
+
+
 def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> DatasetDict:
     """train / test (same wordings) / test_heldout (held-out wordings, if any), cached on disk.
 
@@ -141,7 +155,8 @@ def build_splits(task: Task, task_config, seed: int, data_dir: str | Path) -> Da
         for name, split in splits.items():
             check_split(task, name, split)
         dataset = DatasetDict(splits)
-        dataset.save_to_disk(str(tmp))
+        with no_progress_bars():  # saving takes a fraction of a second: its bars only fill the console
+            dataset.save_to_disk(str(tmp))
         # Last, as the mark of a complete folder: save_to_disk writes dataset_dict.json before the splits.
         (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
         return dataset

@@ -23,6 +23,24 @@ def test_saved_splits_are_reused_until_the_generator_version_changes(tmp_path):
     assert len(list((tmp_path / "datasets").iterdir())) == 2
 
 
+def test_saving_the_splits_draws_no_progress_bars_and_leaves_them_as_they_were(tmp_path, capfd):
+    """datasets drew "Saving the dataset (1/1 shards)" twice per split, for a save that takes a
+    fraction of a second: eight lines of the default job's console. A caller's setting stays."""
+    import datasets
+
+    config = load_config(["task.size=4", "task.train_size=8", "task.test_size=4"]).task
+    assert not datasets.are_progress_bars_disabled()
+    build_splits(make_task(config), config, seed=0, data_dir=tmp_path)
+    assert "Saving the dataset" not in capfd.readouterr().err
+    assert not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        build_splits(make_task(config), config, seed=1, data_dir=tmp_path)
+        assert datasets.are_progress_bars_disabled()
+    finally:
+        datasets.enable_progress_bars()
+
+
 def test_splits_are_saved_under_the_home_folder_that_a_data_dir_of_tilde_names(tmp_path, monkeypatch):
     """train.data_dir is kept as "~/..." (its default is ~/.cache/hybrid-trm): the splits go under
     the home folder, not a folder named "~" in the working directory."""
