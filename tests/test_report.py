@@ -85,6 +85,22 @@ def test_the_default_job_sections(tmp_path):
     assert "`accelerate launch hybrid/train.py backbone=smollm2`" in smol and "Test CPU, 2 torch threads" in smol
 
 
+def test_the_default_job_seeds_section(tmp_path):
+    run = {"cell_accuracy": 0.99, "open_cell_accuracy": 0.98, "batches": 180, "train_seconds": 250.0}
+    write(tmp_path, "default_task_seeds", {
+        "command": "python hybrid/train.py train.seed=S", "machine": MACHINE, "date": "2026-12-06", "commit": "abc1234",
+        "eval_size": 250, "note": "a note", "runs": [
+            run | {"seed": 0, "exact_accuracy": 0.98, "exact_curve": [0.8, 0.98], "periodic_exact": [0.5, 0.9]},
+            run | {"seed": 1, "exact_accuracy": 0.7, "exact_curve": [0.6, 0.7], "periodic_exact": [0.0, 0.44]},
+            {"seed": 2, "exact_accuracy": 0.95}]})
+    text = section(report.render(tmp_path), "The default job with other seeds")
+    # each figure in its own column: exact, cell, open cell, curve, periodic evaluations, batches, training s
+    assert row(text, "1") == "| 1 | 0.700 | 0.99 | 0.98 | 0.600 0.700 | 0.000 / 0.440 | 180 | 250 |"
+    assert row(text, "2") == "| 2 | 0.950 | - | - | - | - | - | - |"  # quoted from another run: its exact alone
+    assert "`python hybrid/train.py train.seed=S`" in text and "Test CPU" in text and "2026-12-06 at abc1234" in text
+    assert "on 250 of them" in text and "Note: a note" in text
+
+
 def test_the_early_exit_section(tmp_path):
     modes = {"verifier_accuracy": 0.9, "puzzles_per_second": 50.0, "seconds": 20.0}
     write(tmp_path, "early_exit", {"command": "python bench/early_exit.py runs/x", "machine": MACHINE,
@@ -311,6 +327,8 @@ CLAIMS = [
      "puzzle_suite_sorting_zebra.json", ["results.sorting.no_recursion.test_heldout.exact_accuracy",
                                          "results.zebra.no_recursion.test.exact_accuracy",
                                          "results.zebra.no_recursion.test_heldout.exact_accuracy"]),
+    ("README.md", "held-out exact {:.3f} with seed 0, {:.3f} with `train.seed=1`, {:.3f} with `train.seed=2`",
+     "default_task_seeds.json", [f"runs.{i}.exact_accuracy" for i in range(3)]),
     ("README.md", "(6x6 Sudoku above: {:.3f} vs {:.3f})", "default_task.json",
      ["runs.0.exact_accuracy", "runs.1.exact_accuracy"]),
     # README.md and docs/evaluation.md: every family, short budget (the same table in both)
