@@ -278,19 +278,22 @@ def default_task(r: dict) -> str:
 
 def default_task_seeds(r: dict) -> str:
     """The default job run again with other seeds, by hand: how far its headline moves with the seed."""
+    def figures(values: list, sep: str = " ") -> str | None:  # a run quoted from elsewhere has its exact only
+        return sep.join(f"{a:.3f}" for a in values) or None
+
+    rows = [[x["seed"], f"{x['exact_accuracy']:.3f}", x.get("cell_accuracy"), x.get("open_cell_accuracy"),
+             figures(x.get("exact_curve", [])), figures(x.get("periodic_exact", []), " / "), x.get("batches"),
+             x.get("train_seconds")] for x in r["runs"]]
     return "\n".join(["## The default job with other seeds", "",
                       "The README's default job, unchanged but for `train.seed` (which also picks the generated "
                       "puzzles: each seed trains and tests on its own 7,000) and one torch thread. Exact over "
                       "1,000 held-out puzzles; open cells leave out the givens; the batch 60 and 120 columns are "
-                      f"the periodic evaluation on {r['eval_size']} of them. Taken on {r['date']} at {r['commit']}.", "",
+                      f"the periodic evaluation on {r['eval_size']} of them. Taken on {r['date']} at "
+                      f"{r['commit']}.", "",
                       where(r), "",
                       table(["seed", "held-out exact", "cell", "open cell", "exact by supervision step",
-                             "batch 60 / 120 exact", "batches", "training s"],
-                            [[x["seed"], f"{x['exact_accuracy']:.3f}", x.get("cell_accuracy"),
-                              x.get("open_cell_accuracy"), " ".join(f"{a:.3f}" for a in x.get("exact_curve", [])) or None,
-                              " / ".join(f"{a:.3f}" for a in x.get("periodic_exact", [])) or None, x.get("batches"),
-                              x.get("train_seconds")]
-                             for x in r["runs"]]), "", f"Note: {r['note']}"])  # a run quoted from elsewhere: exact only
+                             "batch 60 / 120 exact", "batches", "training s"], rows), "",
+                      f"Note: {r['note']}"])
 
 
 def default_task_smollm2(r: dict) -> str:

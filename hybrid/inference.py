@@ -55,8 +55,8 @@ from hybrid.splits_record import SPLITS_RECORD, record_splits
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
 
-def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path,
-                    backbone_record: dict | None = None, splits: Sequence[Path] = (), weights: dict | None = None) -> Path:
+def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, backbone_record: dict | None = None,
+                    splits: Sequence[Path] = (), weights: dict | None = None) -> Path:
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
     frozen base from state dicts) to `folder`, atomically; with `backbone_record`, the record
     of the states the weights were trained on (hybrid.trained_on) too, and with `splits` the puzzle

@@ -543,7 +543,7 @@ def gguf_package(monkeypatch, installed: bool) -> None:
 @pytest.mark.parametrize("content", [b"not a GGUF file", b"GGUF\x03\x00\x00\x00\x05\x00"])  # another file; one cut short
 def test_a_damaged_gguf_file_is_a_config_error_naming_it(tmp_path, monkeypatch, content):
     """transformers' GGUF reader raised ValueError or struct.error from inside the conversion: a traceback."""
-    if int(transformers.__version__.split(".")[0]) < 5:  # 4.x reads even a bad header with gguf itself: the fake is not enough
+    if int(transformers.__version__.split(".")[0]) < 5:  # 4.x reads even a bad header with gguf
         pytest.importorskip("gguf", reason="transformers 4.x needs the real gguf package to read the file")
     gguf_package(monkeypatch, installed=True)
     (tmp_path / "model.gguf").write_bytes(content)

@@ -1075,7 +1075,7 @@ def test_exact_accuracy_counts_a_vote_by_its_answer_and_an_unread_puzzle_wrong()
 
     puzzle = SimpleNamespace(answer="1 2", labels=[1, 2])
     solutions = [Solution("1 2", 2, 0.9, attempts=["1 2", "2 1"], votes=[2, 1], views=3),  # right
-                 Solution("2 1", 2, 0.9, attempts=["2 1", "1 2"], votes=[2, 1], views=3),  # its second attempt is not pass@1
+                 Solution("2 1", 2, 0.9, attempts=["2 1", "1 2"], votes=[2, 1], views=3),  # 2nd attempt: not pass@1
                  Solution(None, 0, 0.0, error="not a grid"),
                  Solution("1 2", 1, 0.9, ids=[1, 2])]  # one view: by its slots
     assert common.exact_accuracy(solutions, [puzzle] * 4) == 0.5

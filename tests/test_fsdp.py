@@ -53,7 +53,7 @@ def test_fsdp_with_the_ema_is_an_error_before_anything_is_built(small_config, mo
 
 
 def train_under_fsdp2(config, report: str):
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a process stuck in a collective dies (test_distributed.end_if_stuck)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # one stuck in a collective dies (test_distributed.end_if_stuck)
     signal.alarm(300)
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)
@@ -75,12 +75,13 @@ def train_under_fsdp2(config, report: str):
 def test_fsdp2_trains_evaluates_and_writes_final_weights_whole(small_config, tmp_path):
     """Under FSDP2 (two CPU processes) the final evaluation runs the LoRA backbone outside forward
     (it failed on weights still sharded: "got mixed torch.Tensor and DTensor"), and final/ gets
-    every weight whole (it failed writing shards): those of the sharded end checkpoint, which evaluate as the run did."""
+    every weight whole (it failed writing shards): those of the sharded end checkpoint, which
+    evaluate as the run did."""
     overrides = ("backbone.lora.rank=4", "train.ema=0", "train.steps=2", "train.checkpoint_every=0",
                  f"train.data_dir={tmp_path / 'cache'}")
     report = tmp_path / "fsdp.json"
-    debug_launcher(train_under_fsdp2, args=(small_config(*overrides, f"train.output_dir={tmp_path / 'fsdp'}"), str(report)),
-                   num_processes=2)
+    config = small_config(*overrides, f"train.output_dir={tmp_path / 'fsdp'}")
+    debug_launcher(train_under_fsdp2, args=(config, str(report)), num_processes=2)
     fsdp = json.loads(report.read_text())
     assert fsdp["sharded"] == [["DTensor", 4]] * 2 and fsdp["results"]["num_processes"] == 2
     assert (tmp_path / "fsdp" / "checkpoints" / "step_00000002" / "pytorch_model_fsdp_0").is_dir()  # sharded

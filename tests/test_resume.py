@@ -468,8 +468,9 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
     top = out / "config.yaml"
     top.write_text(top.read_text().replace("  steps: 4\n", "  steps: 6\n").replace("  T: 2\n", "  T: 3\n"))
     with pytest.warns(UserWarning, match=rf"{top} is not read on a resume.*step_00000004/config.yaml.*: "
-                                         r"reasoner.T=3 train.steps=6 there, reasoner.T=2 train.steps=4 in the checkpoint.*"
-                                         r"give them on the command line: --resume .* reasoner.T=3 train.steps=6"):
+                                         r"reasoner.T=3 train.steps=6 there, reasoner.T=2 train.steps=4 in the "
+                                         r"checkpoint.*give them on the command line: --resume .* reasoner.T=3 "
+                                         r"train.steps=6"):
         assert parse_args(["--resume", str(out)]).train.steps == 4  # which file is read stays as it was
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # given on the command line, or no edit: nothing to say
@@ -482,7 +483,8 @@ def test_a_resume_says_that_edits_to_the_run_folders_config_are_not_read(small_c
 
     # The command line it suggests sets the edited values, null and false as YAML spells them
     saved = (checkpoint.checkpoints(out)[-1] / "config.yaml").read_text()
-    top.write_text(saved.replace("  cpu_threads: 1\n", "  cpu_threads: null\n").replace("  halt: true\n", "  halt: false\n"))
+    top.write_text(saved.replace("  cpu_threads: 1\n", "  cpu_threads: null\n")
+                   .replace("  halt: true\n", "  halt: false\n"))
     with pytest.warns(UserWarning, match="is not read on a resume") as said:
         parse_args(["--resume", str(out)])
     suggested = re.search(r"give them on the command line: (--resume .*) \(or all", str(said[0].message)).group(1)
