@@ -93,7 +93,7 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
 
     def config_of(target: Path) -> Config:
         try:
-            read_config(target / "config.yaml")
+            saved = read_config(target / "config.yaml")
         except ConfigError as err:
             checkpoint.verify(target)  # damaged: loading names the file, and `latest` may fall back to an older checkpoint
             # Intact, so written that way: a key an older version had, or a value this version refuses.
@@ -106,7 +106,7 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
                               f"final/ weights (whose config.yaml may be edited) with train.init_from") from None
         in_place = [f"train.output_dir={target.parent.parent}"] if target.parent.name == "checkpoints" else []
         if in_place and os.environ.get("RANK", "0") == "0":  # under accelerate launch, said once
-            edits_not_read(target, where.resume, overrides)
+            edits_not_read(target, saved, where.resume, overrides)
         return load_config(in_place + overrides, base=target / "config.yaml")
 
     try:  # read_whole: a run still training there may delete the checkpoint found while it is read
@@ -116,22 +116,23 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
         return None
 
 
-def edits_not_read(target: Path, resume: str, overrides: list[str]) -> None:
-    """Warn when the run folder's config.yaml differs from that of the checkpoint `target` a resume
-    goes on with, in keys the command line does not set: a researcher who raised train.steps there
-    by hand saw the edit ignored without a word, and then written over as the run resumed. Not read
-    instead: it records the settings of the run's last start, which may be a resume that stopped
-    before its first checkpoint, and the checkpoint's are those its optimizer state was saved with."""
-    top, saved = target.parent.parent / "config.yaml", target / "config.yaml"
+def edits_not_read(target: Path, saved: Config, resume: str, overrides: list[str]) -> None:
+    """Warn when the run folder's config.yaml differs from `saved`, the config of the checkpoint
+    `target` a resume goes on with, in keys the command line does not set: a researcher who raised
+    train.steps there by hand saw the edit ignored without a word, and then written over as the run
+    resumed. Not read instead: it records the settings of the run's last start, which may be a
+    resume that stopped before its first checkpoint, and the checkpoint's are those its optimizer
+    state was saved with."""
+    top, saved_file = target.parent.parent / "config.yaml", target / "config.yaml"
     if not top.exists():
         return
     try:
         edited = flat(as_dict(read_config(top)))
     except ConfigError as err:  # a hand edit that misspelt a key: it would not have been read either
-        warnings.warn(f"{top} is not read on a resume (the checkpoint's {saved} is), and it cannot be read: {err}",
-                      stacklevel=2)
+        warnings.warn(f"{top} is not read on a resume (the checkpoint's {saved_file} is), and it cannot be read: "
+                      f"{err}", stacklevel=2)
         return
-    kept = flat(as_dict(read_config(saved)))
+    kept = flat(as_dict(saved))
     given = [item.split("=")[0] for item in overrides]  # a preset (task=maze) sets its whole section
     # output_dir: the resume decides the folder from where it resumes, whatever either file says
     differ = [key for key in sorted(edited.keys() | kept.keys()) if edited.get(key) != kept.get(key)
@@ -147,7 +148,7 @@ def edits_not_read(target: Path, resume: str, overrides: list[str]) -> None:
     there, before = (" ".join(setting(values, key) for key in differ) for values in (edited, kept))
     folder = "" if resume == "latest" else shlex.quote(resume) + " "
     warnings.warn(f"{top} is not read on a resume: the run goes on with the settings saved with the checkpoint, "
-                  f"{saved}, and {top.name} records them anew when it resumes in its folder. They differ: {there} "
+                  f"{saved_file}, and {top.name} records them anew when it resumes in its folder. They differ: {there} "
                   f"there, {before} in the checkpoint. To change settings on a resume, give them on the command "
                   f"line: --resume {folder}{there} (or all of that file's: add --config {shlex.quote(str(top))})",
                   stacklevel=2)
