@@ -59,7 +59,10 @@ def test_a_misspelt_preset_or_task_suggests_the_close_one(override, message):
 def test_a_key_in_other_capitals_or_none_for_null_gets_a_hint(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(override.split(" "))
-    with pytest.raises(ConfigError) as raised:  # a key that takes no null gets no such advice
+
+
+def test_none_for_a_key_that_takes_no_null_gets_no_null_advice():
+    with pytest.raises(ConfigError) as raised:
         load_config(["reasoner.T=none"])
     assert "null" not in str(raised.value)
 
