@@ -681,7 +681,7 @@ def embed_in_each_process(backbone_path, cache_dir, timeout=None):
     from accelerate import Accelerator, InitProcessGroupKwargs
 
     import hybrid.lock
-    from hybrid.train import finish
+    from hybrid.launch import finish
 
     limits = [InitProcessGroupKwargs(timeout=timedelta(seconds=float(timeout)))] if timeout else []
     accelerator = Accelerator(cpu=True, kwargs_handlers=limits)

@@ -17,6 +17,7 @@ from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
+import hybrid.launch
 import hybrid.train
 from eval.runner import predict
 from hybrid import checkpoint
@@ -61,7 +62,7 @@ def two_processes(config, report: str):
     losses, lrs = [], []
     hybrid.train.supervise = record_losses(losses, check_weights=True, lrs=lrs)  # in this forked process only
     # The DDP wrapper must be gone before the process group shuts down: its reducer would destroy
-    # the group later, holding the GIL, and can deadlock with gloo (hybrid.train.finish).
+    # the group later, holding the GIL, and can deadlock with gloo (hybrid.launch.finish).
     wrappers_at_end, end_training = [], Accelerator.end_training
 
     def counting_wrappers(self):
@@ -298,7 +299,7 @@ def build_with_slow_data(config_file: str, timeout: str):
     hybrid.data.generate_splits = slow
     task, splits, tensors, model, _ = hybrid.train.build(config, accelerator)
     assert accelerator.num_processes == 2 and len(tensors["train"]) == config.task.train_size
-    hybrid.train.finish(accelerator)
+    hybrid.launch.finish(accelerator)
 
 
 def test_the_processes_wait_for_the_main_one_to_prepare_data_longer_than_the_distributed_timeout(

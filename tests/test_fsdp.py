@@ -15,6 +15,7 @@ from accelerate.utils import DistributedType, merge_fsdp_weights
 from safetensors.torch import load_file, save_file
 from torch.distributed.fsdp import FSDPModule
 
+import hybrid.launch
 import hybrid.train
 from eval.__main__ import evaluate_run
 from hybrid.config import ConfigError
@@ -45,7 +46,7 @@ def test_fsdp_with_the_ema_is_an_error_before_anything_is_built(small_config, mo
     class UnderFSDP(Accelerator):
         distributed_type = DistributedType.FSDP  # as accelerate reports it on GPUs with fsdp.yaml
 
-    monkeypatch.setattr(hybrid.train, "Accelerator", UnderFSDP)
+    monkeypatch.setattr(hybrid.launch, "Accelerator", UnderFSDP)
     config = small_config("train.ema=0.999", f"train.data_dir={tmp_path / 'cache'}")
     with pytest.raises(ConfigError, match=r"train.ema=0.999: .* FSDP .* run FSDP with train.ema=0"):
         train(config)
@@ -57,7 +58,7 @@ def train_under_fsdp2(config, report: str):
     signal.alarm(300)
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.set_num_threads(1)
-    hybrid.train.Accelerator = FSDP2  # in this forked process only
+    hybrid.launch.Accelerator = FSDP2  # in this forked process only
     real, seen = hybrid.train.supervise, []
 
     def supervise(model, *args):

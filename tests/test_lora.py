@@ -15,7 +15,8 @@ from hybrid import checkpoint
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml
 from hybrid.lora import LoraHybrid, add_lora, lora_weights
-from hybrid.train import build, finish, supervise, train
+from hybrid.launch import finish
+from hybrid.train import build, supervise, train
 
 
 def lora_run(config, steps=4):
@@ -132,7 +133,7 @@ def lora_steps_in_each_process(config_file):
     both = accelerator.gather(flat.unsqueeze(0))
     assert accelerator.num_processes == 2 and torch.equal(both[0], both[1]), "LoRA weights diverged across processes"
     assert flat.abs().sum() > 0
-    # End as train() does (hybrid.train.finish): drop the DDP wrapper, then shut the group down.
+    # End as train() does (hybrid.launch.finish): drop the DDP wrapper, then shut the group down.
     del model
     finish(accelerator)
 

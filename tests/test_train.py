@@ -295,14 +295,14 @@ def test_processes_launched_that_accelerate_set_up_each_alone_are_refused_before
     data with an error that named neither the launch nor the fix."""
     import accelerate
 
-    import hybrid.train
+    import hybrid.launch
 
     class AloneOfTwo(accelerate.Accelerator):  # one process, as Accelerate made each of torchrun's two
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it (set before, Accelerate would start DDP)
 
-    monkeypatch.setattr(hybrid.train, "Accelerator", AloneOfTwo)
+    monkeypatch.setattr(hybrid.launch, "Accelerator", AloneOfTwo)
     config = small_config()
     # the other process, a run of its own, holds the run folder: said before "in use by another run"
     with held_by_another_process(run_lock(config.train.output_dir)), \

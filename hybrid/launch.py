@@ -1,0 +1,57 @@
+"""The Accelerator a training run uses: made from the config, checked against how the script was
+launched, and shut down so that no process hangs at exit."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType
+
+from hybrid.config import Config, ConfigError
+
+
+def accelerator_for(config: Config) -> Accelerator:
+    """Devices, processes, mixed precision and tracker, as the launch and `config.train` say."""
+    # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
+    # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
+    # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
+    ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
+    # The loader yields global batches (train.batch_size) and Accelerate splits each over the
+    # processes, so the scheduler, counted in global supervision steps, steps once per step. Every process
+    # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
+    # from torch's (which differs per process once training seeds it with the process index).
+    batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
+    accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
+                              project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+    check_set_up(accelerator, config)
+    return accelerator
+
+
+def check_set_up(accelerator: Accelerator, config: Config) -> None:
+    """What Accelerate set up, against the launch and the config, before anything is built."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:  # else each process ran alone, and one stopped on the other's lock
+        raise ConfigError(f"accelerate launch started {launched} processes, but Accelerate made each a run of its own "
+                          f"on {accelerator.device.type}: on a machine without GPUs, launch them with "
+                          f"ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu ... (docs/scaling.md)")
+    if accelerator.distributed_type == DistributedType.FSDP and config.train.ema:  # else a crash once the data is built
+        raise ConfigError(f"train.ema={config.train.ema}: the EMA is a whole copy of the trained module, which FSDP "
+                          f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
+                          f"(configs/accelerate/multi_gpu.yaml)")
+    if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
+        warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
+                      f"training runs in fp32 (on a CPU, bf16 works)")
+
+
+def finish(accelerator: Accelerator) -> None:
+    """End a run: every process waits for the others, then the process group shuts down.
+
+    The caller drops its reference to the DDP-wrapped model first; this drops Accelerate's and
+    frees it while the group is still registered. Freed after, its reducer would destroy a gloo
+    group holding the GIL while a gloo thread waits for the GIL to free the last collective's
+    tensors: a hang at exit (pytorch/pytorch#56297; 4 runs in 26 of a 2-process CPU test)."""
+    accelerator.wait_for_everyone()
+    accelerator.free_memory()  # also collects the wrapper's reference cycles, if any
+    accelerator.end_training()
