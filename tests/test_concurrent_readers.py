@@ -196,8 +196,9 @@ def test_a_run_moved_aside_while_evaluated_takes_its_report_with_it(small_config
     scoring, new_runs = eval.runner.predict, []
 
     def new_run_meanwhile(*args, **kwargs):
-        if not new_runs:
-            new_runs.append(train(small_config("train.steps=2")))
+        if not new_runs:  # marked before it trains: the new run's own evaluations call eval.runner.predict too
+            new_runs.append("started")
+            train(small_config("train.steps=2"))
         return scoring(*args, **kwargs)
 
     monkeypatch.setattr(eval.runner, "predict", new_run_meanwhile)
