@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
-from eval.runner import predict, score_predictions
 from eval.tasks import PuzzleError, make_task, split_typed
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
@@ -135,6 +134,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     """Evaluate the newest checkpoint of a run (or one checkpoint) and write the report."""
     from torch.utils.data import Subset
 
+    from eval.runner import predict, score_predictions
     from hybrid.cache import backbone_inputs
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone

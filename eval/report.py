@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from eval.tasks import IGNORE
+
+if TYPE_CHECKING:  # a type only: `python -m eval --help`, which imports this module, loads no torch
+    import torch
 
 
 def headline(metrics: dict) -> dict[str, float]:

@@ -36,10 +36,10 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
+from hybrid.cache_entries import FORMAT, entry_files, fingerprint, metadata_path
 from hybrid.config import ConfigError, check_not_a_file
 from hybrid.lock import lock_file, locked
 
-FORMAT = 2  # bump when the stored layout changes, so old entries are never misread (2: unpadded)
 LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggests pruning
 
 
@@ -75,13 +75,6 @@ def counted_token_slots(backbone, offsets: torch.Tensor, spans_column: list) -> 
     """(B, L) `batch_token_slots`, counting the texts whose slots truncation cut off (`slots_cut`)."""
     backbone.slots_cut(slots_past_cut(offsets, spans_column))
     return torch.stack(batch_token_slots(offsets, spans_column))
-
-
-def fingerprint(backbone) -> dict:
-    """What a backbone's states depend on (FrozenBackbone computes it; simpler front ends such as
-    the character baseline are named by their `identity` and max_length)."""
-    found = getattr(backbone, "fingerprint", None)
-    return found if found is not None else {"identity": backbone.identity, "max_length": backbone.config.max_length}
 
 
 def cache_key(backbone, split: Dataset) -> str:
@@ -188,15 +181,6 @@ def _save(obj, path: Path, about: dict | None = None) -> None:
                       f"`hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) or point train.data_dir at a "
                       f"writable disk with room") from err
     tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
-
-
-def metadata_path(entry: Path) -> Path:
-    return entry.with_suffix(".json")
-
-
-def entry_files(entry: Path) -> list[Path]:
-    """What removing an entry removes: the states and their description."""
-    return [entry, metadata_path(entry)]
 
 
 def _described(entry: Path) -> bool:

@@ -36,7 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hybrid.cache import FORMAT, entry_files, metadata_path
+from hybrid.cache_entries import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 

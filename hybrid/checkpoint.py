@@ -33,14 +33,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import torch
 from safetensors import SafetensorError
 
 from hybrid import trained_on
 from hybrid.config import Config, ConfigError, to_yaml
 from hybrid.splits_record import SPLITS_RECORD, recorded_splits
+
+if TYPE_CHECKING:  # read_weights imports torch itself: `python -m eval --help`, which imports this module, loads none
+    import torch
 
 PREFIX = "step_"
 MANIFEST = "checksums.json"
@@ -427,6 +429,8 @@ def sigterm_raises() -> Iterator[None]:
 def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
     """(state dict, which weights): a training checkpoint's EMA weights (what training evaluates),
     else the folder's model.safetensors (in a final/ or pretrained folder that is the EMA copy)."""
+    import torch
+
     verify(folder)  # a damaged file is named, not loaded as slightly wrong weights
     state, source = None, f"{folder.name}/model.safetensors"
     shards = folder / "pytorch_model_fsdp_0"  # FSDP's checkpoints (no EMA under FSDP: train.py)

@@ -7,7 +7,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
-from transformers import get_scheduler
 
 from eval.tasks import IGNORE
 from hybrid.config import Config
@@ -148,6 +147,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Config):
     # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
     # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
     total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
+    from transformers import get_scheduler  # its module imports peft (seconds): `train.py --help` needs none of it
+
     return get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,
                          num_training_steps=total_updates)
 

@@ -19,7 +19,7 @@ import json
 import warnings
 from pathlib import Path
 
-from hybrid.cache import fingerprint
+from hybrid.cache_entries import fingerprint
 
 FILE = "backbone.json"
 

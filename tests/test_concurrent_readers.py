@@ -188,19 +188,20 @@ def test_a_run_moved_aside_while_evaluated_takes_its_report_with_it(small_config
     """A new training run given the same train.output_dir moves the run being evaluated aside (to
     `<output_dir>-<when it started>`): the report goes with the run it scores. It went to the new
     run's folder, as that run's, its `checkpoint` naming the new run's final/."""
-    import eval.__main__ as harness
+    import eval.runner  # predict, imported by evaluate_run when it runs
 
     config = small_config()
     train(config)
     run = Path(config.train.output_dir)
-    scoring, new_runs = harness.predict, []
+    scoring, new_runs = eval.runner.predict, []
 
     def new_run_meanwhile(*args, **kwargs):
-        if not new_runs:
-            new_runs.append(train(small_config("train.steps=2")))
+        if not new_runs:  # marked before it trains: the new run's own evaluations call eval.runner.predict too
+            new_runs.append("started")
+            train(small_config("train.steps=2"))
         return scoring(*args, **kwargs)
 
-    monkeypatch.setattr(harness, "predict", new_run_meanwhile)
+    monkeypatch.setattr(eval.runner, "predict", new_run_meanwhile)
     report = evaluate_run(run, device="cpu")
     [moved] = run.parent.glob("run-*")
     assert report["report"] == str(moved / "eval" / "test" / "report.json") and Path(report["report"]).is_file()
@@ -212,17 +213,18 @@ def test_a_run_deleted_while_evaluated_gets_no_report_in_its_place(small_config,
     """Not moved aside beside it (deleted, or moved by hand): no report is written where it was, which
     made a folder holding only eval/ (or filed it under whatever is there now)."""
     import eval.__main__ as harness
+    import eval.runner  # predict, imported by evaluate_run when it runs
 
     config = small_config()
     train(config)
     run = Path(config.train.output_dir)
-    scoring = harness.predict
+    scoring = eval.runner.predict
 
     def deleted_meanwhile(*args, **kwargs):
         shutil.rmtree(run, ignore_errors=True)
         return scoring(*args, **kwargs)
 
-    monkeypatch.setattr(harness, "predict", deleted_meanwhile)
+    monkeypatch.setattr(eval.runner, "predict", deleted_meanwhile)
     with pytest.raises(harness.HarnessError, match="moved or deleted while it was evaluated"):
         evaluate_run(run, device="cpu")
     assert not run.exists()
@@ -234,13 +236,13 @@ def test_a_run_moved_or_deleted_while_evaluated_still_gets_the_report_asked_for_
     """With --out outside the run, the run's going does not touch the report's folder: the report
     is written there, naming the run where it is now (moved aside), or where it was (deleted). Only
     a report meant for the run's own folder is refused when the run is gone."""
-    import eval.__main__ as harness
+    import eval.runner  # predict, imported by evaluate_run when it runs
 
     config = small_config()
     train(config)
     run = Path(config.train.output_dir)
     moved = run.with_name("run-20260101-000000")  # where a new run in train.output_dir would move it
-    scoring = harness.predict
+    scoring = eval.runner.predict
 
     def gone_meanwhile(*args, **kwargs):
         if run.exists() and meanwhile == "deleted":
@@ -249,7 +251,7 @@ def test_a_run_moved_or_deleted_while_evaluated_still_gets_the_report_asked_for_
             run.rename(moved)
         return scoring(*args, **kwargs)
 
-    monkeypatch.setattr(harness, "predict", gone_meanwhile)
+    monkeypatch.setattr(eval.runner, "predict", gone_meanwhile)
     report = evaluate_run(run, out=tmp_path / "report", device="cpu")
     assert report["report"] == str(tmp_path / "report" / "report.json") and Path(report["report"]).is_file()
     now = moved if meanwhile == "moved aside" else run
