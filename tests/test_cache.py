@@ -945,7 +945,7 @@ def peak_rss_since_reset() -> tuple[int, int]:
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="reads the peak resident size Linux keeps")
 def test_embedding_a_split_holds_its_states_about_once(tiny_backbone, tmp_path):
     # It held them three times over: every padded batch, then each puzzle's copy, then their
-    # concatenation (21 GB of memory for the 7 GB of a 60,000-puzzle 6x6 Sudoku split on MiniLM).
+    # concatenation (~13 GB of memory for the 4.2 GB of a 60,000-puzzle 6x6 Sudoku split on MiniLM).
     task, split = puzzles(n=400)
     backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=8")
     real, hidden = backbone.forward, 2048
