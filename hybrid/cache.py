@@ -27,6 +27,7 @@ import tempfile
 import time
 import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -161,10 +162,11 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     @find_executable_batch_size(starting_batch_size=backbone.config.batch_size)
     def embed_in_batches(batch_size: int) -> tuple[dict[str, torch.Tensor], int]:
         placed, lengths, slots_kept, hidden = list(order.split(batch_size)), [], [], backbone.hidden_size
-        if scratch_dir is not None:
-            Path(scratch_dir).mkdir(parents=True, exist_ok=True)
-        # Each batch's states wait on disk for the end (an unnamed file, gone however the run ends)
-        with tempfile.TemporaryFile(dir=scratch_dir) as scratch:
+        folder = Path(scratch_dir if scratch_dir is not None else tempfile.gettempdir())
+        with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            scratch = tempfile.TemporaryFile(dir=folder)  # unnamed: gone however the run ends
+        with scratch:  # each batch's states wait there for the end
             with backbone.counting_truncation(desc) as cut:  # one truncation warning with the split's totals
                 for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                     rows = split[where.tolist()]
@@ -176,7 +178,8 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
                     if not torch.isfinite(states).all():
                         warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or "
                                       f"backbone.cache=false")
-                    scratch.write(states[mask].numpy())  # the real tokens only, whichever side was padded
+                    with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
+                        scratch.write(states[mask].numpy())  # the real tokens only, whichever side was padded
                     lengths.append(mask.sum(1))
                     slots_kept.append(slots[mask])
                     hidden = states.shape[-1]
@@ -190,27 +193,33 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     return entry
 
 
+@contextmanager
+def _writing(what: str, folder: Path, partial: list[Path] = ()):
+    """A write into the cache's folder that fails (a full disk, no permission) removes its `partial`
+    files and says where, how much room is left and what to do."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
+        try:
+            for leftover in partial:
+                leftover.unlink(missing_ok=True)
+            free = f"{shutil.disk_usage(folder).free / 2**30:.1f} GiB free there"
+        except OSError:
+            free = "folder not writable"
+        raise OSError(f"could not write {what} ({free}): {err}. Free space with `hybrid-cache prune --keep-gb N` "
+                      f"(see `hybrid-cache list`) or point train.data_dir at a writable disk with room") from err
+
+
 def _save(obj, path: Path, about: dict | None = None) -> None:
     """`obj` written to `path` through a temporary file; `about`, its description, is written
     before the entry is renamed into place, so no run ever reads an entry without one (which
     `hybrid-cache prune --old` would take for an older version's)."""
     tmp = path.with_name(path.name + ".tmp")
-    try:
+    with _writing(f"the embedding cache entry {path}", path.parent, [tmp, *([metadata_path(path)] if about else [])]):
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(obj, tmp)
         if about is not None:
             metadata_path(path).write_text(json.dumps(about, indent=1))
-    except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
-        try:
-            tmp.unlink(missing_ok=True)
-            if about is not None:
-                metadata_path(path).unlink(missing_ok=True)
-            free = f"{shutil.disk_usage(path.parent).free / 2**30:.1f} GiB free there"
-        except OSError:
-            free = "folder not writable"
-        raise OSError(f"could not write the embedding cache entry {path} ({free}): {err}. Free space with "
-                      f"`hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) or point train.data_dir at a "
-                      f"writable disk with room") from err
     tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
 
 
