@@ -26,6 +26,20 @@ from hybrid import tiny_backbones  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Each test starts on one torch thread, as small_config's runs do (train.cpu_threads=1): tests
+    that build and step a model themselves ran on every core, whose threads spin-wait on each
+    other beside any busy process (a few-step backbone test took 22 s instead of 1.4 s); and a
+    train() of a config without cpu_threads no longer leaves every core to the tests after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory):
     """kind -> folder of a tiny random backbone saved with save_pretrained."""

@@ -32,7 +32,8 @@ def doc_block(after: str) -> str:
 def tiny(*overrides: str, root: Path) -> list[str]:
     return ["backbone=chars", "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
             "train.batch_size=16", "train.steps=3", "train.eval_every=0", "train.checkpoint_every=0", "train.warmup=0",
-            "train.tracker=null", f"train.output_dir={root / 'run'}", f"train.data_dir={root / 'cache'}", *overrides]
+            "train.tracker=null", "train.cpu_threads=1",
+            f"train.output_dir={root / 'run'}", f"train.data_dir={root / 'cache'}", *overrides]
 
 
 @pytest.fixture

@@ -337,7 +337,7 @@ def test_an_override_that_draws_another_training_split_leaves_the_trained_puzzle
     common = ["task=zebra", "task.attributes=1", "task.train_size=500", "task.test_size=200", "backbone=chars",
               "reasoner.hidden=32", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=1", "train.batch_size=16",
               "train.steps=1", "train.eval_every=0", "train.checkpoint_every=0", "train.tracker=null",
-              f"train.data_dir={tmp_path / 'cache'}"]
+              "train.cpu_threads=1", f"train.data_dir={tmp_path / 'cache'}"]
     trained = load_config([*common, f"train.output_dir={tmp_path / 'run'}"])
     train(trained)
     task = make_task(trained.task)
