@@ -67,3 +67,26 @@ def test_the_test_time_compute_title_fits_in_its_figure():
     box = fig.axes[0].title.get_window_extent(renderer)
     assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, "the title runs past the figure's edge"
     plt.close(fig)
+
+
+def test_the_tracker_logs_the_held_out_wordings_final_figures_beside_the_test_ones(tmp_path):
+    """A run with task.held_out_wordings prints both splits' accuracy in its summary; tensorboard
+    got only the test split's, so the held-out wordings figure was missing where runs are compared."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from hybrid.config import load_config
+    from hybrid.train import train
+
+    results = train(load_config([
+        "backbone=chars", "task.size=4", "task.train_size=32", "task.test_size=8", "task.wordings=[0]",
+        "task.held_out_wordings=[2]", "reasoner.hidden=16", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=1",
+        "train.batch_size=16", "train.steps=1", "train.eval_every=0", "train.checkpoint_every=0",
+        "train.tracker=tensorboard", f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'cache'}"]))
+    logged = {}
+    for events in (tmp_path / "run").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        logged |= {tag: accumulator.Scalars(tag)[-1].value for tag in accumulator.Tags()["scalars"]}
+    assert logged["final/exact_accuracy"] == pytest.approx(results["test"]["exact_accuracy"])
+    assert logged["final_heldout_wordings/exact_accuracy"] == pytest.approx(results["test_heldout"]["exact_accuracy"])
+    assert logged["final_heldout_wordings/cell_accuracy"] == pytest.approx(results["test_heldout"]["cell_accuracy"])
