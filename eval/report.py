@@ -117,7 +117,13 @@ def _title(report: dict) -> str:
 
 
 def _step_ticks(ax, steps: list[int]) -> None:
-    ax.set_xticks(steps if len(steps) <= 20 else steps[::max(1, len(steps) // 10)])
+    """Every step up to 20; past that about ten, counted back from the last step so that the step the
+    evaluation ended at (where the never-halted puzzles are counted) is labelled, and step 1."""
+    if len(steps) <= 20:
+        ax.set_xticks(steps)
+        return
+    stride = len(steps) // 10
+    ax.set_xticks([1, *(s for s in steps[::-stride][::-1] if s > 1 + stride / 2)])
 
 
 def recursion_curve_figure(report: dict):

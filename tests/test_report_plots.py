@@ -90,3 +90,14 @@ def test_the_tracker_logs_the_held_out_wordings_final_figures_beside_the_test_on
     assert logged["final/exact_accuracy"] == pytest.approx(results["test"]["exact_accuracy"])
     assert logged["final_heldout_wordings/exact_accuracy"] == pytest.approx(results["test_heldout"]["exact_accuracy"])
     assert logged["final_heldout_wordings/cell_accuracy"] == pytest.approx(results["test_heldout"]["cell_accuracy"])
+
+
+@pytest.mark.parametrize("N_sup", [21, 32, 64])
+def test_a_long_evaluation_labels_its_first_and_last_step(N_sup):
+    """Past 20 steps the ticks thin out; at 32 they ran 1, 4, ..., 31, so the last bar, where the
+    never-halted puzzles are counted, had no step number."""
+    for draw in (recursion_curve_figure, halting_steps_figure):
+        fig = draw(report(N_sup, never_halted=5))
+        ticks = list(fig.axes[0].get_xticks())
+        assert ticks[0] == 1 and ticks[-1] == N_sup and len(ticks) <= 12, (draw.__name__, ticks)
+        plt.close(fig)
