@@ -76,7 +76,9 @@ def curves(pred: dict, task, max_steps: int, halt_threshold: float = 0.9) -> lis
     return rows
 
 
-def plot(rows: list[dict], trained_steps: int, title: str, path: Path) -> None:
+def figure(rows: list[dict], trained_steps: int, title: str):
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,10 +92,17 @@ def plot(rows: list[dict], trained_steps: int, title: str, path: Path) -> None:
     ax.set_xlabel("supervision steps at evaluation")
     ax.set_ylabel("held-out exact accuracy")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 90), fontsize=9)  # one line ran past the figure's edge, cut off
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def plot(rows: list[dict], trained_steps: int, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows, trained_steps, title)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -471,6 +471,10 @@ def print_summary(report: dict) -> None:
         table.add_row("[bold red]backbone unlike training's[/]", "; ".join(report["backbone_differs"]))
     table.add_row("weights", report["weights"])
     table.add_row("report", report["report"])
+    if report.get("plot_error"):  # the figures are in the report; the plots a reader looks for beside it are not
+        table.add_row("[bold red]plots failed[/]", report["plot_error"])
+    elif report.get("plots"):
+        table.add_row("plots (beside the report)", ", ".join(report["plots"].values()))
     Console().print(table)
 
 

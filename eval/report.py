@@ -112,41 +112,81 @@ def _pyplot():
 
 
 def _title(report: dict) -> str:
-    return f"{report['task']['name']} ({report['split']}), backbone {report['backbone']}"
+    puzzles = f"{report['split']}, {report['num_puzzles']} puzzles"
+    return f"{report['task']['name']} ({puzzles}), backbone {report['backbone']}"
 
 
-def plot_recursion_curve(report: dict, path: Path) -> Path:
+def _step_ticks(ax, steps: list[int]) -> None:
+    """Every step up to 20; past that about ten, counted back from the last step so that the step the
+    evaluation ended at (where the never-halted puzzles are counted) is labelled, and step 1."""
+    if len(steps) <= 20:
+        ax.set_xticks(steps)
+        return
+    stride = len(steps) // 10
+    ax.set_xticks([1, *(s for s in steps[::-stride][::-1] if s > 1 + stride / 2)])
+
+
+def recursion_curve_figure(report: dict):
+    """The recursion curve; each legend entry ends with the figure after the last step (the report's
+    accuracy), and the x label names the depth trained with, so a shorter evaluation says it too."""
     plt = _pyplot()
     steps = list(range(1, len(report["exact_curve"]) + 1))
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, report["exact_curve"], marker="o", label="exact (whole answer)")
-    ax.plot(steps, report["cell_curve"], marker=".", linestyle="--", label="per slot (cell)")
+    curves = [("exact_curve", "exact (whole answer)", dict(marker="o")),
+              ("cell_curve", "per slot (cell)", dict(marker=".", linestyle="--"))]
     if "open_cell_accuracy" in headline(report):  # a family with given cells
-        ax.plot(steps, report["open_cell_curve"], marker=".", linestyle=":", label="per open cell (not given)")
+        curves.append(("open_cell_curve", "per open cell (not given)", dict(marker=".", linestyle=":")))
+    for key, name, style in curves:
+        ax.plot(steps, report[key], label=f"{name}: {report[key][-1]:.3f}", **style)
     trained = report["compute"].get("N_sup_trained")
     if trained and trained < len(steps):
         ax.axvline(trained, color="grey", linewidth=0.8, linestyle=":", label=f"N_sup in training ({trained})")
-    ax.set(xlabel="test-time supervision steps", ylabel="accuracy", ylim=(-0.02, 1.02), title=_title(report))
-    ax.set_xticks(steps if len(steps) <= 20 else steps[::max(1, len(steps) // 10)])
+    trained_with = f" (trained with N_sup={trained})" if trained else ""
+    ax.set(xlabel=f"test-time supervision steps{trained_with}", ylabel="accuracy (fraction)", ylim=(-0.02, 1.02),
+           title=_title(report))
+    _step_ticks(ax, steps)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def halting_steps_figure(report: dict):
+    """Puzzles by halting step. Those whose head never fired are counted at the last step; they are
+    drawn apart there (hatched), so a head that never halts is not read as one that halts late."""
+    plt = _pyplot()
+    histogram = report["halting_histogram"]
+    never = report.get("never_halted", 0)
+    steps = list(range(1, len(histogram) + 1))
+    halted = [*histogram[:-1], histogram[-1] - never]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(steps, halted, label="halted (sigmoid(q_halt) > threshold)")
+    if never:
+        ax.bar(steps[-1:], [never], bottom=halted[-1:], color="lightgrey", edgecolor="grey", hatch="//",
+               label="never halted (counted at the last step)")
+    if len(steps) <= 20:  # a count over each step, since a step with a handful of puzzles shows no bar
+        ax.bar_label(ax.containers[-1], labels=[str(histogram[-1])])
+        ax.bar_label(ax.containers[0], labels=[str(c) if c else "" for c in histogram[:-1]] + [""])
+    ax.set(xlabel="halting step (first confident halt; the last step if it never fires)", ylabel="puzzles",
+           title=f"{_title(report)}\nmean {report['mean_halting_step']:.2f} steps, {never} never halted; "
+                 f"early-exit exact {report['early_exit_exact_accuracy']:.3f}")
+    ax.title.set_fontsize(10)
+    ax.margins(y=0.12)  # room for the counts above the tallest bar
+    _step_ticks(ax, steps)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
+
+
+def plot_recursion_curve(report: dict, path: Path) -> Path:
+    return _save(recursion_curve_figure(report), path)
 
 
 def plot_halting_steps(report: dict, path: Path) -> Path:
-    plt = _pyplot()
-    histogram = report["halting_histogram"]
-    steps = list(range(1, len(histogram) + 1))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar(steps, histogram)
-    ax.set(xlabel="halting step (first confident halt; the last step if it never fires)", ylabel="puzzles",
-           title=f"mean {report['mean_halting_step']:.2f} steps, {report.get('never_halted', 0)} never halted; "
-                 f"early-exit exact {report['early_exit_exact_accuracy']:.3f}")
-    ax.set_xticks(steps if len(steps) <= 20 else steps[::max(1, len(steps) // 10)])
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(halting_steps_figure(report), path)

@@ -243,7 +243,10 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
             raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "
                                         f"command with --resume writes final/ and metrics.json from it (evaluating "
                                         f"again)") from err
-        accelerator.log({f"final/{k}": v for k, v in headline(results["test"]).items()}, step=state.progress.step)
+        final = {f"final/{k}": v for k, v in headline(results["test"]).items()}
+        if "test_heldout" in results:  # beside the held-out puzzles, as the summary shows it
+            final |= {f"final_heldout_wordings/{k}": v for k, v in headline(results["test_heldout"]).items()}
+        accelerator.log(final, step=state.progress.step)
         print_summary(config, results, out_dir)
     return results
 

@@ -1049,6 +1049,22 @@ def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wor
     assert "0: 0.25 (4)  1: 0.00 (4)" in out
 
 
+def test_the_evaluation_summary_names_the_plots_or_says_why_there_are_none(capsys, monkeypatch):
+    """The table named report.json only: the plots beside it went unmentioned, and a plot that
+    failed to draw (`plot_error`) was said nowhere but in the JSON."""
+    from eval.__main__ import print_summary
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 0,
+              "puzzle_failures": {"count": 0}, "backbone_differs": [], "weights": "final/model.safetensors",
+              "report": "report.json", "plots": {"recursion_curve": "recursion_curve.png",
+                                                 "halting_steps": "halting_steps.png"}}
+    print_summary(report)
+    assert "recursion_curve.png, halting_steps.png" in capsys.readouterr().out
+    print_summary(report | {"plots": {}, "plot_error": "RuntimeError: no font cache"})
+    assert re.search(r"plots failed +│ +RuntimeError: no font cache", capsys.readouterr().out)
+
+
 def test_the_summaries_show_a_long_report_path_and_output_folder_whole(capsys, monkeypatch, tmp_path):
     """At a terminal's 80 columns the report row ended in "report.…": the path to open was cut.
     Its value folds onto more lines instead, as does a training run's outputs folder."""

@@ -1,0 +1,103 @@
+"""The figures a researcher reads after a run: the harness's recursion curve and halting
+histogram (eval/report.py) and the test-time compute bench's plot, inspected as matplotlib
+objects: what they draw is the report's numbers, and nothing is cut off."""
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from eval.report import halting_steps_figure, recursion_curve_figure  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+
+def report(N_sup: int, never_halted: int) -> dict:
+    """A report of 4x4 Sudoku (cells given) evaluated with N_sup steps, its model trained with 6."""
+    exact = [round(0.5 + 0.4 * k / N_sup, 3) for k in range(1, N_sup + 1)]
+    histogram = [0] * N_sup
+    histogram[0], histogram[-1] = 80, 20 + never_halted
+    return {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 100 + never_halted,
+            "exact_curve": exact, "cell_curve": [a + 0.05 for a in exact], "open_cell_curve": [a + 0.02 for a in exact],
+            "exact_accuracy": exact[-1], "cell_accuracy": exact[-1] + 0.05, "open_cell_accuracy": exact[-1] + 0.02,
+            "given_cell_share": 0.27, "halting_histogram": histogram, "never_halted": never_halted,
+            "mean_halting_step": 1.5, "early_exit_exact_accuracy": 0.7, "compute": {"N_sup_trained": 6}}
+
+
+@pytest.mark.parametrize("N_sup", [1, 6, 16])
+def test_the_recursion_curve_draws_the_reports_curves_and_names_the_trained_depth(N_sup):
+    r = report(N_sup, never_halted=5)
+    fig = recursion_curve_figure(r)
+    ax = fig.axes[0]
+    drawn = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert drawn[f"exact (whole answer): {r['exact_accuracy']:.3f}"] == r["exact_curve"]
+    assert drawn[f"per slot (cell): {r['cell_accuracy']:.3f}"] == r["cell_curve"]
+    assert drawn[f"per open cell (not given): {r['open_cell_accuracy']:.3f}"] == r["open_cell_curve"]
+    assert "trained with N_sup=6" in ax.get_xlabel()  # also when evaluating fewer steps than trained
+    assert ("N_sup in training (6)" in drawn) == (N_sup > 6)
+    assert ax.get_ylim() == (-0.02, 1.02)
+    plt.close(fig)
+
+
+def test_the_halting_histogram_tells_never_halted_puzzles_from_late_halts():
+    r = report(6, never_halted=15)
+    fig = halting_steps_figure(r)
+    ax = fig.axes[0]
+    halted, never = ax.containers
+    assert [bar.get_height() for bar in halted] == [80, 0, 0, 0, 0, 20]
+    assert [bar.get_height() for bar in never] == [15] and never[0].get_y() == 20  # stacked on the last step
+    assert never.get_label() == "never halted (counted at the last step)"
+    assert "sudoku (test, 115 puzzles)" in ax.get_title()  # which run's puzzles, as the recursion curve says
+    assert sorted(t.get_text() for t in ax.texts if t.get_text()) == ["35", "80"]  # the report's counts, on the bars
+    plt.close(fig)
+
+
+def test_the_test_time_compute_title_fits_in_its_figure():
+    import test_time_compute
+
+    rows = [{"steps": k, "fixed_exact": 0.9, "early_exit_exact": 0.9, "early_exit_mean_steps": 1.0}
+            for k in range(1, 17)]
+    title = ("sudoku 4 / chars / 500 held-out puzzles (trained with N_sup=6; early exit at sigmoid(q_halt) > 0.9)")
+    fig = test_time_compute.figure(rows, 6, title)
+    renderer = fig.canvas.get_renderer()
+    box = fig.axes[0].title.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, "the title runs past the figure's edge"
+    plt.close(fig)
+
+
+def test_the_tracker_logs_the_held_out_wordings_final_figures_beside_the_test_ones(tmp_path):
+    """A run with task.held_out_wordings prints both splits' accuracy in its summary; tensorboard
+    got only the test split's, so the held-out wordings figure was missing where runs are compared."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from hybrid.config import load_config
+    from hybrid.train import train
+
+    results = train(load_config([
+        "backbone=chars", "task.size=4", "task.train_size=32", "task.test_size=8", "task.wordings=[0]",
+        "task.held_out_wordings=[2]", "reasoner.hidden=16", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=1",
+        "train.batch_size=16", "train.steps=1", "train.eval_every=0", "train.checkpoint_every=0",
+        "train.tracker=tensorboard", f"train.output_dir={tmp_path / 'run'}", f"train.data_dir={tmp_path / 'cache'}"]))
+    logged = {}
+    for events in (tmp_path / "run").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        logged |= {tag: accumulator.Scalars(tag)[-1].value for tag in accumulator.Tags()["scalars"]}
+    assert logged["final/exact_accuracy"] == pytest.approx(results["test"]["exact_accuracy"])
+    assert logged["final_heldout_wordings/exact_accuracy"] == pytest.approx(results["test_heldout"]["exact_accuracy"])
+    assert logged["final_heldout_wordings/cell_accuracy"] == pytest.approx(results["test_heldout"]["cell_accuracy"])
+
+
+@pytest.mark.parametrize("N_sup", [21, 32, 64])
+def test_a_long_evaluation_labels_its_first_and_last_step(N_sup):
+    """Past 20 steps the ticks thin out; at 32 they ran 1, 4, ..., 31, so the last bar, where the
+    never-halted puzzles are counted, had no step number."""
+    for draw in (recursion_curve_figure, halting_steps_figure):
+        fig = draw(report(N_sup, never_halted=5))
+        ticks = list(fig.axes[0].get_xticks())
+        assert ticks[0] == 1 and ticks[-1] == N_sup and len(ticks) <= 12, (draw.__name__, ticks)
+        plt.close(fig)
