@@ -41,8 +41,8 @@ def check_set_up(accelerator: Accelerator, config: Config) -> None:
                           f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
                           f"(configs/accelerate/multi_gpu.yaml)")
     if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
-        warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on {accelerator.device.type}: "
-                      f"training runs in fp32 (on a CPU, bf16 works)")
+        warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on "
+                      f"{accelerator.device.type}: training runs in fp32 (on a CPU, bf16 works)")
 
 
 def finish(accelerator: Accelerator) -> None:

@@ -366,8 +366,9 @@ def test_a_full_disk_while_embedding_says_what_to_do_and_leaves_nothing(tiny_bac
             self.file.close()
 
     monkeypatch.setattr(tempfile, "TemporaryFile", Full)
-    with pytest.raises(OSError, match=r"could not write the backbone states of test to a scratch file in .*embeddings "
-                                      r"\(.* GiB free there\): .*No space left on device.*hybrid-cache prune --keep-gb"):
+    said = (r"could not write the backbone states of test to a scratch file in .*embeddings \(.* GiB free there\): "
+            r".*No space left on device.*hybrid-cache prune --keep-gb")
+    with pytest.raises(OSError, match=said):
         embed_split(backbone, split, task.num_slots, tmp_path, "test")
     assert not any((tmp_path / "embeddings").iterdir())
 
@@ -1003,10 +1004,12 @@ def test_embedding_a_split_holds_its_states_about_once(tiny_backbone):
     concatenation (~13 GB of memory for the 4.2 GB of a 60,000-puzzle 6x6 Sudoku split on MiniLM).
     Measured in a process of its own whose allocator hands freed tensors back to the system at
     once (glibc otherwise keeps 0.5-1x the states of freed batches here, and the test's own past)."""
-    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from test_cache import memory_to_embed; "
-              f"print(memory_to_embed({str(tiny_backbone('bert'))!r}))")
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"from test_cache import memory_to_embed; print(memory_to_embed({str(tiny_backbone('bert'))!r}))")
+    freed_at_once = {"MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parent.parent, env=os.environ | {"MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"})
+                          cwd=Path(__file__).parent.parent, env=os.environ | freed_at_once)
     assert proc.returncode == 0, proc.stderr
     held = float(proc.stdout.split()[-1])
-    assert held < 2, f"embedding held {held:.1f}x the states it stores"  # 1.6x: the states and a batch in hand; was 3.5x
+    # 1.6x: the states and a batch in hand; it was 3.5x
+    assert held < 2, f"embedding held {held:.1f}x the states it stores"
