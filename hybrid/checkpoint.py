@@ -433,7 +433,7 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
 
     verify(folder)  # a damaged file is named, not loaded as slightly wrong weights
     state, source = None, f"{folder.name}/model.safetensors"
-    shards = folder / "pytorch_model_fsdp_0"  # FSDP's checkpoints (no EMA under FSDP: train.py)
+    shards = folder / "pytorch_model_fsdp_0"  # FSDP's checkpoints (no EMA under FSDP: hybrid/launch.py)
     if shards.is_dir() and not (folder / "model.safetensors").exists():
         raise CheckpointError(f"checkpoint {folder} holds the weights in FSDP's shards ({shards.name}/), not whole: "
                               f"the run's final/ has them whole, or merge these first: accelerate merge-weights "
