@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.report import open_cell_rows
+from eval.report import headline, open_cell_rows
 from eval.voting import exact_label, vote_rows
 from hybrid.config import Config
 
@@ -17,6 +17,19 @@ def flat(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
     return out
+
+
+def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
+    """The test split's accuracies (`headline`: exact, cell, open-cell where cells are given) on the
+    held-out wordings, each row named so, to read beside the held-out puzzles' rows above them."""
+    shown = headline(metrics)
+    label, counted = exact_label(metrics)
+    rows = [(f"{label} (held-out wordings)", f"{shown['exact_accuracy']:.3f}  ({counted})"),
+            ("cell accuracy (held-out wordings)", f"{shown['cell_accuracy']:.3f}")]
+    if "open_cell_accuracy" in shown:
+        rows.append((f"open-cell accuracy (held-out wordings, {metrics['given_cell_share']:.0%} given)",
+                     f"{shown['open_cell_accuracy']:.3f}"))
+    return rows
 
 
 def print_summary(config: Config, results: dict, out_dir: Path) -> None:
@@ -38,7 +51,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     for row in vote_rows(t.get("votes")):  # ARC: the vote over task.test_views views, the score by task
         table.add_row(*row)
     if "test_heldout" in results:
-        table.add_row("exact accuracy (held-out wordings)", f"{results['test_heldout']['exact_accuracy']:.3f}")
+        for row in held_out_wordings_rows(results["test_heldout"]):
+            table.add_row(*row)
     work = f", {results['work']:.0%} of the supervision steps computed (halted puzzles leave)" if results.get("work") else ""
     waited = results.get("data_seconds") or 0.0
     live = not config.backbone.cache and config.backbone.lora is None  # the loader runs the backbone (LiveStates)

@@ -756,6 +756,27 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     assert "4 batches in 100 s" in capsys.readouterr().out
 
 
+def test_a_training_summary_shows_the_held_out_wordings_accuracies_the_test_split_shows(tmp_path, capsys, monkeypatch):
+    """The held-out wordings had their exact accuracy only; their cell accuracy (and open-cell
+    accuracy, where the questions give cells) were in results but not in the table."""
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    heldout = test | {"exact_accuracy": 0.125, "num_puzzles": 16, "cell_accuracy": 0.375}
+    results = {"batches": 4, "train_seconds": 100.0, "test": test}
+    print_summary(load_config([]), results | {"test_heldout": heldout}, tmp_path)
+    out = capsys.readouterr().out
+    assert re.search(r"cell accuracy \(held-out wordings\)\s*│\s*0\.375", out)
+    assert re.search(r"exact accuracy \(held-out wordings\)\s*│\s*0\.125  \(16 puzzles\)", out)
+    assert "open-cell" not in out  # no cells given
+    given = {"open_cell_accuracy": 0.25, "open_cell_curve": [0.25], "given_cell_share": 0.4}
+    print_summary(load_config([]), results | {"test": test | given, "test_heldout": heldout | given}, tmp_path)
+    out = capsys.readouterr().out
+    assert re.search(r"open-cell accuracy \(held-out wordings, 40% given\)\s*│\s*0\.250", out)
+
+
 def test_tracker_hyperparameters_are_the_config_flattened_to_dotted_keys():
     from hybrid.summary import flat
 
