@@ -10,6 +10,7 @@ The JSON is written even when plotting fails, so a broken matplotlib never loses
 from __future__ import annotations
 
 import json
+import textwrap
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,9 +112,36 @@ def _pyplot():
     return plt
 
 
-def _title(report: dict) -> str:
-    puzzles = f"{report['split']}, {report['num_puzzles']} puzzles"
-    return f"{report['task']['name']} ({puzzles}), backbone {report['backbone']}"
+def _wordings(numbers: list[int], most: int = 4) -> str:
+    """"wordings 2, 5", "wordings 0-3, 5": runs of three or more as a range; past `most` parts the
+    count and the first ones ("20 wordings (0, 2, 4, ...)"), so that a long list keeps to a line."""
+    runs: list[list[int]] = []
+    for w in sorted(numbers):
+        if runs and w == runs[-1][-1] + 1:
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+    parts: list[str] = []
+    for r in runs:
+        parts += [f"{r[0]}-{r[-1]}"] if len(r) > 2 else [str(w) for w in r]
+    if len(parts) > most:
+        return f"{len(numbers)} wordings ({', '.join(parts[:most - 1])}, ...)"
+    return f"wordings {', '.join(parts)}"
+
+
+def _title(report: dict, width: int = 64) -> str:
+    """Which puzzles: the task, split and count, the wordings of a test_heldout split (its plots
+    looked like the test split's), and the backbone. Past `width` characters (about what 6 inches
+    hold at 12 points) the backbone takes a line of its own, and a line still longer wraps."""
+    split = report["split"]
+    # The wordings the puzzles came in; the run's held_out_wordings where a report has no by_wording
+    wordings = [int(w) for w in report.get("by_wording", {})] or report["task"].get("held_out_wordings") or []
+    said = f": {_wordings(wordings)};" if split == "test_heldout" and wordings else ","
+    puzzles = f"{report['task']['name']} ({split}{said} {report['num_puzzles']} puzzles)"
+    backbone = f"backbone {report['backbone']}"
+    if len(puzzles) + 2 + len(backbone) <= width:
+        return f"{puzzles}, {backbone}"
+    return "\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in (puzzles, backbone))
 
 
 def _step_ticks(ax, steps: list[int]) -> None:

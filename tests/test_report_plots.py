@@ -69,6 +69,42 @@ def test_the_test_time_compute_title_fits_in_its_figure():
     plt.close(fig)
 
 
+def test_the_held_out_wordings_plots_name_their_wordings():
+    """The test_heldout plots looked like the test split's: which wordings the puzzles came in was
+    in report.json only. The title says it, from the puzzles' own wordings (`by_wording`), else
+    from the run's task.held_out_wordings."""
+    heldout = report(6, never_halted=5) | {"split": "test_heldout",
+                                           "by_wording": {"2": {"exact_accuracy": 0.5, "num_puzzles": 50},
+                                                          "5": {"exact_accuracy": 0.9, "num_puzzles": 55}}}
+    for r in (heldout, heldout | {"by_wording": {}, "task": {"name": "sudoku", "held_out_wordings": [5, 2]}}):
+        for draw in (recursion_curve_figure, halting_steps_figure):
+            fig = draw(r)
+            assert "sudoku (test_heldout: wordings 2, 5; 105 puzzles)" in fig.axes[0].get_title(), draw.__name__
+            plt.close(fig)
+    fig = recursion_curve_figure(report(6, never_halted=5))  # the test split's title says no wordings
+    assert "wordings" not in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("wordings, said", [([], "(test, 105 puzzles)"),
+                                             (list(range(0, 40, 2)), "test_heldout: 20 wordings (0, 2, 4, ...)"),
+                                             ([*range(12), 14, 15, 17], "test_heldout: wordings 0-11, 14, 15, 17")])
+def test_the_harness_titles_fit_in_their_figures(wordings, said):
+    """A long list of held-out wordings, or a hub id for the backbone (as the test split's title
+    with sentence-transformers/all-MiniLM-L6-v2 did already), ran past the figure's edge."""
+    r = report(6, never_halted=5) | {"backbone": "sentence-transformers/all-MiniLM-L6-v2"}
+    if wordings:
+        r |= {"split": "test_heldout", "by_wording": {str(w): {"exact_accuracy": 0.5, "num_puzzles": 5}
+                                                      for w in wordings}}
+    for draw in (recursion_curve_figure, halting_steps_figure):
+        fig = draw(r)
+        title = fig.axes[0].title
+        box = title.get_window_extent(fig.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, f"{draw.__name__}: the title runs past the figure's edge"
+        assert said in title.get_text()
+        plt.close(fig)
+
+
 def test_the_tracker_logs_the_held_out_wordings_final_figures_beside_the_test_ones(tmp_path):
     """A run with task.held_out_wordings prints both splits' accuracy in its summary; tensorboard
     got only the test split's, so the held-out wordings figure was missing where runs are compared."""
