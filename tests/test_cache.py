@@ -1082,3 +1082,28 @@ def test_embed_gives_each_puzzle_its_own_tokens_in_split_order_however_batched_o
         assert entry["states"].dtype == torch.float16 and entry["token_slot"].dtype == torch.int16, about
     assert seen >= {"retried", "padded left", "padded right"}
     assert not any(tmp_path.iterdir())  # the scratch files are gone
+
+
+def test_running_out_of_memory_while_keeping_a_batchs_tokens_lowers_the_batch_size(tiny_backbone, tmp_path):
+    """Picking a batch's real tokens out of its padded states allocates them: out of memory there is
+    Accelerate's cue to embed fewer texts at a time, not a failed write to a full disk."""
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    real = backbone.forward
+
+    class Tight(torch.Tensor):  # states whose real tokens fit in memory one text at a time
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func is torch.Tensor.__getitem__ and len(args[0]) > 1 and isinstance(args[1], torch.Tensor):
+                raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    def tight(texts):
+        out = real(texts)
+        return Encoded(out.states.as_subclass(Tight), out.mask, out.offsets)
+
+    backbone.forward = tight
+    with pytest.warns(UserWarning, match="backbone.batch_size=4 ran out of memory; embedded 1 texts at a time"):
+        entry = embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
+    backbone.forward = real
+    assert torch.equal(entry["lengths"], embed(backbone, split, "test", show_progress=False)["lengths"])
