@@ -193,8 +193,11 @@ def halting_steps_figure(report: dict):
         ax.bar(steps[-1:], [never], bottom=halted[-1:], color="lightgrey", edgecolor="grey", hatch="//",
                label="never halted (counted at the last step)")
     if len(steps) <= 20:  # a count over each step, since a step with a handful of puzzles shows no bar
-        ax.bar_label(ax.containers[-1], labels=[str(histogram[-1])])
-        ax.bar_label(ax.containers[0], labels=[str(c) if c else "" for c in histogram[:-1]] + [""])
+        counts = [str(c) if c else "" for c in histogram]
+        if never:  # the last step's count goes over the stacked never-halted bar, not inside it
+            ax.bar_label(ax.containers[1], labels=[counts[-1]])
+            counts[-1] = ""
+        ax.bar_label(ax.containers[0], labels=counts)
     ax.set(xlabel="halting step (first confident halt; the last step if it never fires)", ylabel="puzzles",
            title=f"{_title(report)}\nmean {report['mean_halting_step']:.2f} steps, {never} never halted; "
                  f"early-exit exact {report['early_exit_exact_accuracy']:.3f}")

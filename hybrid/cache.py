@@ -171,8 +171,10 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
                     if not torch.isfinite(states).all():
                         warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or "
                                       f"backbone.cache=false")
+                    real = states[mask].numpy()  # the real tokens only, whichever side was padded
+                    # (picked outside: out of memory there is find_executable_batch_size's to catch, not a full disk)
                     with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
-                        scratch.write(states[mask].numpy())  # the real tokens only, whichever side was padded
+                        scratch.write(real)
                     lengths.append(mask.sum(1))
                     slots_kept.append(slots[mask])
                     hidden = states.shape[-1]

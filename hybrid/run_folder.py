@@ -381,7 +381,7 @@ class RunState:
         self.config, self.accelerator, self.out_dir = config, accelerator, Path(config.train.output_dir)
         self.backbone_record = backbone_record  # what the states depend on, saved with the weights (hybrid.trained_on)
         self.task, self.splits, self.tensors, self.test_examples = task, splits, tensors, examples(splits["test"])
-        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see train.finish)
+        self.eval_model = eval_model  # the EMA copy, else the trained module (never the DDP wrapper: see launch.finish)
         self.progress = checkpoint.Progress()
         self.saved = None  # (batch, folder) of the checkpoint that exists
         self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did

@@ -1013,3 +1013,97 @@ def test_embedding_a_split_holds_its_states_about_once(tiny_backbone):
     held = float(proc.stdout.split()[-1])
     # 1.6x: the states and a batch in hand; it was 3.5x
     assert held < 2, f"embedding held {held:.1f}x the states it stores"
+
+
+def test_embed_gives_each_puzzle_its_own_tokens_in_split_order_however_batched_or_padded(tiny_backbone, tmp_path):
+    """`embed` writes each batch's real tokens to a scratch file in embedding order (longest text
+    first) and puts them back in split order. Against each puzzle embedded alone, for texts of
+    random lengths (all alike, too), splits of 0, 1 and more puzzles, any batch size, either
+    padding side (GPT-2's and Llama's tokenizers are saved padding left), states wider than
+    `backbone.hidden_size`, and an out-of-memory retry that strikes mid-split."""
+    import warnings
+    import zlib
+
+    from hybrid.cache import token_slots
+
+    rng = random.Random(0)
+    backbone = backbone_at(tiny_backbone("bert"))
+    real = backbone.forward
+
+    def own_states(text: str, n: int, hidden: int) -> torch.Tensor:  # a puzzle's states whatever its batch
+        return torch.randn(n, hidden, generator=torch.Generator().manual_seed(zlib.crc32(text.encode()))).half()
+
+    seen = set()  # the cases the trials must cover
+    for trial in range(30):
+        n = rng.choice([0, 1, 1, 2, 3, 7, 12])
+        same_length = rng.random() < 0.25
+        words = [rng.randint(1, 3) if same_length else rng.randint(1, 12) for _ in range(n)]
+        texts = [" ".join(str(rng.randint(0, 9)) * (1 if same_length else rng.randint(1, 2)) for _ in range(w))
+                 for w in words]
+        spans = [[(0, 1), (len(t) - 1, len(t))] if rng.random() < 0.7 else [] for t in texts]
+        split = Dataset.from_dict({"question": texts, "slot_spans": spans})
+        hidden = rng.choice([backbone.hidden_size, 5])
+        backbone.tokenizer.padding_side = side = rng.choice(["left", "right"])
+        backbone.config.batch_size = rng.randint(1, n + 2)
+        oom_at = rng.choice([None, 2])
+        calls = [0]
+
+        def encoded(batch_texts):
+            calls[0] += 1
+            if calls[0] == oom_at and backbone.config.batch_size > 1:
+                seen.add("retried")
+                raise RuntimeError("CUDA out of memory. Tried to allocate 1 GiB")  # what Accelerate retries on
+            out = real(batch_texts)
+            seen.add(f"padded {side}" * bool(not out.mask[:, 0 if side == "left" else -1].all()))
+            states = torch.full((*out.mask.shape, hidden), 7.0)  # padding: never a puzzle's
+            for b, text in enumerate(batch_texts):
+                kept = out.mask[b].bool()
+                states[b, kept] = own_states(text, int(kept.sum()), hidden).float()
+            return Encoded(states, out.mask, out.offsets)
+
+        backbone.forward = encoded
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the retry's lowered batch size
+            entry = embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
+        backbone.forward = real
+        about = f"trial {trial}: {n} puzzles, batch_size {backbone.config.batch_size}, {side} padding, OOM at {oom_at}"
+        expected_states, expected_slots, expected_lengths = [], [], []
+        for text, text_spans in zip(texts, spans):
+            alone = real([text])
+            kept = alone.mask[0].bool()
+            expected_states.append(own_states(text, int(kept.sum()), hidden))
+            expected_slots.append(token_slots(alone.offsets[0], text_spans)[kept])
+            expected_lengths.append(int(kept.sum()))
+        assert entry["lengths"].tolist() == expected_lengths, about
+        if n:
+            assert torch.equal(entry["states"], torch.cat(expected_states)), about
+            assert torch.equal(entry["token_slot"], torch.cat(expected_slots)), about
+        assert entry["states"].shape[0] == entry["token_slot"].shape[0] == sum(expected_lengths), about
+        assert entry["states"].dtype == torch.float16 and entry["token_slot"].dtype == torch.int16, about
+    assert seen >= {"retried", "padded left", "padded right"}
+    assert not any(tmp_path.iterdir())  # the scratch files are gone
+
+
+def test_running_out_of_memory_while_keeping_a_batchs_tokens_lowers_the_batch_size(tiny_backbone, tmp_path):
+    """Picking a batch's real tokens out of its padded states allocates them: out of memory there is
+    Accelerate's cue to embed fewer texts at a time, not a failed write to a full disk."""
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    real = backbone.forward
+
+    class Tight(torch.Tensor):  # states whose real tokens fit in memory one text at a time
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func is torch.Tensor.__getitem__ and len(args[0]) > 1 and isinstance(args[1], torch.Tensor):
+                raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    def tight(texts):
+        out = real(texts)
+        return Encoded(out.states.as_subclass(Tight), out.mask, out.offsets)
+
+    backbone.forward = tight
+    with pytest.warns(UserWarning, match="backbone.batch_size=4 ran out of memory; embedded 1 texts at a time"):
+        entry = embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
+    backbone.forward = real
+    assert torch.equal(entry["lengths"], embed(backbone, split, "test", show_progress=False)["lengths"])

@@ -137,3 +137,17 @@ def test_a_long_evaluation_labels_its_first_and_last_step(N_sup):
         ticks = list(fig.axes[0].get_xticks())
         assert ticks[0] == 1 and ticks[-1] == N_sup and len(ticks) <= 12, (draw.__name__, ticks)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("never_halted", [0, 15])
+def test_each_halting_bar_is_labelled_once_with_its_count(never_halted):
+    """With no never-halted puzzles (a head that always fires) the last step's count was written
+    over step 1's, and every empty step read "0" beside the blanks meant for it."""
+    fig = halting_steps_figure(report(6, never_halted))
+    ax = fig.axes[0]
+    labels = {}
+    for text in ax.texts:
+        if text.get_text():
+            labels.setdefault(round(text.xy[0]), []).append(text.get_text())
+    assert labels == {1: ["80"], 6: [str(20 + never_halted)]}
+    plt.close(fig)
