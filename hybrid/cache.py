@@ -103,10 +103,10 @@ def _pad(t: torch.Tensor, length: int, value) -> torch.Tensor:
     return F.pad(t, pad, value=value)
 
 
-def _in_split_order(scratch, rows: list[torch.Tensor], lengths: list[torch.Tensor], token_slots: list[torch.Tensor],
+def _in_split_order(scratch, rows: list[torch.Tensor], lengths: list[torch.Tensor], slots: list[torch.Tensor],
                     hidden: int) -> dict[str, torch.Tensor]:
     """One entry from batches in embedding order: batch i holds the puzzles `rows[i]`, with
-    `lengths[i]` real tokens each and their `token_slots[i]` back to back; the file `scratch` holds
+    `lengths[i]` real tokens each and their token slots `slots[i]` back to back; the file `scratch` holds
     their states (fp16), batch after batch. Read back one batch at a time into the entry's places,
     so the split's states are in memory once, not three times over as when every padded batch,
     each puzzle's copy and their concatenation were (~13 GB for the 4.2 GB of 60,000 6x6 Sudoku on MiniLM)."""
@@ -117,7 +117,7 @@ def _in_split_order(scratch, rows: list[torch.Tensor], lengths: list[torch.Tenso
     states = torch.empty(int(n.sum()), hidden, dtype=torch.float16)
     token_slot = torch.empty(int(n.sum()), dtype=torch.int16)
     scratch.seek(0)
-    for part_rows, part_lengths, part_slots in zip(rows, lengths, token_slots):
+    for part_rows, part_lengths, part_slots in zip(rows, lengths, slots):
         # each token's place: its puzzle's start in the entry plus its position within the puzzle
         shift = torch.repeat_interleave(starts[part_rows] - (part_lengths.cumsum(0) - part_lengths), part_lengths)
         place = torch.arange(len(shift)) + shift
