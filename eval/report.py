@@ -31,12 +31,15 @@ def headline(metrics: dict) -> dict[str, float]:
     return out
 
 
-def open_cell_rows(metrics: dict) -> list[tuple[str, str]]:
+def open_cell_rows(metrics: dict, puzzles: str = "") -> list[tuple[str, str]]:
     """The summary row of open-cell accuracy, for the training and the evaluation summaries;
-    none where the questions give no cell."""
+    none where the questions give no cell. `puzzles` names which ones ("held-out wordings")."""
     if "open_cell_accuracy" not in headline(metrics):
         return []
-    return [(f"open-cell accuracy ({metrics['given_cell_share']:.0%} given)", f"{metrics['open_cell_accuracy']:.3f}")]
+    given = f"{metrics['given_cell_share']:.0%} given"
+    if puzzles:
+        given = f"{puzzles}, {given}"
+    return [(f"open-cell accuracy ({given})", f"{metrics['open_cell_accuracy']:.3f}")]
 
 
 def slot_accuracy(pred: dict[str, torch.Tensor]) -> list[float | None]:
