@@ -21,7 +21,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from torch.utils.data import TensorDataset, default_collate
 from tqdm.auto import tqdm
 
 from hybrid.cache_entries import FORMAT, entry_files, fingerprint, metadata_path
+from hybrid.checkpoint import unwritable
 from hybrid.config import ConfigError, check_not_a_file
 from hybrid.lock import lock_file, locked
 
@@ -195,14 +195,13 @@ def _writing(what: str, folder: Path, partial: list[Path] = ()):
     try:
         yield
     except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
-        try:
-            for leftover in partial:
+        for leftover in partial:
+            try:
                 leftover.unlink(missing_ok=True)
-            free = f"{shutil.disk_usage(folder).free / 2**30:.1f} GiB free there"
-        except OSError:
-            free = "folder not writable"
-        raise OSError(f"could not write {what} ({free}): {err}. Free space with `hybrid-cache prune --keep-gb N` "
-                      f"(see `hybrid-cache list`) or point train.data_dir at a writable disk with room") from err
+            except OSError:
+                pass  # a read-only folder: its own error, below, says so
+        raise unwritable(folder, err, "Free space with `hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) "
+                         "or point train.data_dir at a writable disk with room", what) from err
 
 
 def _save(obj, path: Path, about: dict | None = None) -> None:

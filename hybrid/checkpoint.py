@@ -183,10 +183,10 @@ def replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def unwritable(path: Path, err: Exception, fix: str) -> Unwritable:
+def unwritable(path: Path, err: Exception, fix: str, what: str | None = None) -> Unwritable:
     """The error for a write to `path` that failed. A full disk surfaces from torch, safetensors and
-    pyarrow as several types, some without the path, so this names the path, the room left there
-    and `fix`, what to do (a read-only folder's own error says so)."""
+    pyarrow as several types, some without the path, so this names the path (or `what` was written
+    there), the room left there and `fix`, what to do (a read-only folder's own error says so)."""
     where = path
     while not where.exists() and where != where.parent:
         where = where.parent
@@ -194,7 +194,7 @@ def unwritable(path: Path, err: Exception, fix: str) -> Unwritable:
         free = f"{shutil.disk_usage(where).free / 2**30:.1f} GiB free there"
     except OSError:
         free = "free space unknown"
-    return Unwritable(f"could not write {path} ({free}): {err}. {fix}")
+    return Unwritable(f"could not write {what or path} ({free}): {err}. {fix}")
 
 
 def write_text(path: Path, text: str) -> None:
