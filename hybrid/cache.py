@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from accelerate.utils import find_executable_batch_size
+from accelerate.utils.memory import should_reduce_batch_size
 from datasets import Dataset
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
@@ -153,13 +154,13 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     order = torch.tensor(sorted(range(len(split)), key=lambda i: -lengths[i]), dtype=torch.long)
 
     @find_executable_batch_size(starting_batch_size=backbone.config.batch_size)
-    def embed_in_batches(batch_size: int) -> tuple[dict[str, torch.Tensor], int]:
+    def embed_in_batches(batch_size: int) -> tuple[tuple, int]:
         placed, lengths, slots_kept, hidden = list(order.split(batch_size)), [], [], backbone.hidden_size
         folder = Path(scratch_dir if scratch_dir is not None else tempfile.gettempdir())
         with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
             folder.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.TemporaryFile(dir=folder)  # unnamed: gone however the run ends
-        with scratch:  # each batch's states wait there for the end
+        try:  # each batch's states wait in `scratch` for the end
             with backbone.counting_truncation(desc) as cut:  # one truncation warning with the split's totals
                 for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                     rows = split[where.tolist()]
@@ -178,14 +179,27 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
                     lengths.append(mask.sum(1))
                     slots_kept.append(slots[mask])
                     hidden = states.shape[-1]
-            entry = _in_split_order(scratch, placed, lengths, slots_kept, hidden)
-        return entry | {"cut": torch.tensor(cut)}, batch_size  # cut: kept to warn again on reuse
+        except BaseException:
+            scratch.close()
+            raise
+        return (scratch, placed, lengths, slots_kept, hidden, cut), batch_size
 
-    entry, used = embed_in_batches()
+    (scratch, placed, lengths, slots, hidden, cut), used = embed_in_batches()
     if used < backbone.config.batch_size:
         warnings.warn(f"{desc}: backbone.batch_size={backbone.config.batch_size} ran out of memory; embedded {used} "
                       f"texts at a time (set backbone.batch_size={used} to skip the search next time)")
-    return entry
+    with scratch:
+        try:  # outside the batch size search: the whole split's states, which no smaller batch makes fit
+            entry = _in_split_order(scratch, placed, lengths, slots, hidden)
+        except RuntimeError as err:
+            if not should_reduce_batch_size(err):
+                raise
+            tokens = sum(int(n.sum()) for n in lengths)
+            raise MemoryError(
+                f"{desc}: its backbone states ({tokens:,} tokens x {hidden} in fp16, "
+                f"{tokens * hidden * 2 / 2**30:.1f} GiB) do not fit in memory at once ({err}). Free memory, train "
+                f"on fewer puzzles, or set backbone.cache=false to run the backbone on each batch instead") from err
+    return entry | {"cut": torch.tensor(cut)}  # cut: kept to warn again on reuse
 
 
 @contextmanager

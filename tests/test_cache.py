@@ -15,7 +15,7 @@ import torch
 from datasets import Dataset
 
 from eval.tasks import make_task
-from hybrid import tiny_backbones
+from hybrid import cache, tiny_backbones
 from hybrid.backbone import Encoded, FrozenBackbone
 from hybrid.cache import LiveStates, cache_path, embed, embed_split, metadata_path, token_split
 from hybrid.config import load_config
@@ -1108,3 +1108,28 @@ def test_running_out_of_memory_while_keeping_a_batchs_tokens_lowers_the_batch_si
         entry = embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
     backbone.forward = real
     assert torch.equal(entry["lengths"], embed(backbone, split, "test", show_progress=False)["lengths"])
+
+
+def test_a_split_whose_states_do_not_fit_in_memory_says_so_without_embedding_it_again(tiny_backbone, tmp_path,
+                                                                                        monkeypatch):
+    """Out of memory while putting the states in split order is the whole split's: a smaller batch
+    cannot help, so it is not Accelerate's to retry (which embedded the split again at every halved
+    batch size, down to one, and then said "No executable batch size found")."""
+    task, split = puzzles(n=7)
+    backbone = backbone_at(tiny_backbone("bert"), "backbone.batch_size=4")
+    calls, real = [], backbone.forward
+
+    def counted(texts):
+        calls.append(len(texts))
+        return real(texts)
+
+    def no_room(scratch, rows, lengths, slots, hidden):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+
+    backbone.forward = counted
+    monkeypatch.setattr(cache, "_in_split_order", no_room)
+    needed = r"(?s)test: its backbone states \([\d,]+ tokens x \d+ in fp16, [\d.]+ GiB\) do not fit"
+    with pytest.raises(MemoryError, match=needed + ".*backbone.cache=false"):
+        embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
+    assert calls == [4, 3]  # each puzzle embedded once
+    assert not any(tmp_path.iterdir())  # the scratch file is gone
