@@ -723,6 +723,16 @@ def test_loading_weights_checks_the_checksums(small_config, tmp_path):
         Hybrid.from_pretrained(saved)
 
 
+def test_an_empty_saved_object_in_a_checkpoint_without_checksums_is_named_not_an_index_error(tmp_path):
+    """A checkpoint from before checksums (nothing to verify) whose EMA file was left empty (a full
+    disk): torch.load's EOFError has no message, and the error about it failed on its first line."""
+    folder = tmp_path / "step_00000002"
+    folder.mkdir()
+    (folder / "custom_checkpoint_1.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=f"checkpoint {folder} is unreadable \\(EOFError"):
+        checkpoint.read_weights(folder)
+
+
 @pytest.mark.parametrize("manifest", ["[]", "null", '"sums"'])
 def test_a_manifest_that_is_json_but_no_mapping_is_a_damaged_checkpoint(tmp_path, manifest):
     """An edited or overwritten checksums.json is named like an unreadable one, so `latest` falls
