@@ -304,9 +304,11 @@ def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:
 
 def saved_config(run: Path, folder: Path) -> Path:
     """The config.yaml saved with the weights in `folder`, else the one of their `run`."""
+    from hybrid.inference import no_config
+
     config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
     if not config_file.exists():
-        raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
+        raise no_config(f"{folder} or {run}")
     return config_file
 
 
