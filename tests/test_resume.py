@@ -702,6 +702,13 @@ def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small
     assert {c.name: files(c) for c in checkpoint.checkpoints(moved)} == earlier
 
 
+def test_resuming_from_a_folder_that_is_not_there_says_what_to_give(tmp_path):
+    said = (f"checkpoint folder {tmp_path / 'typo'} does not exist: give train.resume \\(--resume\\) a run folder, "
+            f"one of its checkpoints/step_\\* folders, or latest")
+    with pytest.raises(CheckpointError, match=said):
+        checkpoint.resume_target(str(tmp_path / "typo"), tmp_path / "run")
+
+
 def test_move_aside_never_overwrites(tmp_path):
     for _ in range(3):
         (tmp_path / "step_00000004").mkdir()
