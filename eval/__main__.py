@@ -10,7 +10,8 @@ RUN_OR_CHECKPOINT is a training run folder (its final/ weights, written when tra
 else its newest checkpoint), a pretrained folder, or one checkpoint folder. The model is
 rebuilt from the config saved with it, as HybridModel.from_pretrained does, and `key=value`
 overrides change what needs no new weights (the test puzzles, N_sup, T, n, the data folder).
-The report lands in RUN/eval/<split> unless --out says otherwise. See docs/evaluation.md.
+The report lands in RUN/eval/<split> (for a checkpoint named on its own, RUN/eval/step_N/<split>)
+unless --out says otherwise. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> flo
 def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test", out: str | Path | None = None,
                  puzzles: str | Path | None = None, batch_size: int = 256, device: str | None = None,
                  ema: bool = True) -> dict:
-    """Evaluate the newest checkpoint of a run (or one checkpoint) and write the report."""
+    """Evaluate the weights `path` names (a run's final/, else its newest checkpoint; a pretrained
+    folder; one checkpoint) and write the report; returns it."""
     from torch.utils.data import Subset
 
     from eval.runner import predict, score_predictions
@@ -304,9 +306,11 @@ def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:
 
 def saved_config(run: Path, folder: Path) -> Path:
     """The config.yaml saved with the weights in `folder`, else the one of their `run`."""
+    from hybrid.inference import no_config
+
     config_file = folder / "config.yaml" if (folder / "config.yaml").exists() else run / "config.yaml"
     if not config_file.exists():
-        raise CheckpointError(f"no config.yaml in {folder} or {run}: cannot tell which model to build")
+        raise no_config(f"{folder} or {run}")
     return config_file
 
 

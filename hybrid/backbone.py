@@ -439,7 +439,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
 
     def __init__(self, config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_DIR):
         super().__init__()
-        self.config, self.cache_dir = config, cache_dir  # cache_dir: GGUF conversions and file digests
+        self.config, self.cache_dir = config, cache_dir  # cache_dir: tiny backbones, GGUF conversions, file digests
         path = resolve_path(config.path, cache_dir)
         if config.dtype not in DTYPES:
             raise ConfigError(f"backbone.dtype={config.dtype!r}: choose one of {', '.join(DTYPES)}")
@@ -519,7 +519,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         return super().to(*args, **kwargs)
 
     def layer_span(self) -> range:
-        """Which hidden states backbone.layer averages (see `layer_span`)."""
+        """Which hidden states backbone.layer averages (the module function `layer_span`, for this model's depth)."""
         return layer_span(self.config.layer, self.num_layers)
 
     @cached_property
@@ -653,7 +653,8 @@ def load_backbone(config: BackboneConfig, cache_dir: str | Path = DEFAULT_CACHE_
     adapter's projection becomes a learned character embedding (a plain TRM) while the rest of
     the pipeline stays the same. `slots_placed`: the adapter gives each slot its own position
     (span pooling), so `chars` leaves out character positions (see hybrid/char_backbone.py).
-    `cache_dir` holds GGUF conversions (load_for passes train.data_dir)."""
+    `cache_dir` holds the tiny test backbones, GGUF conversions and remembered file digests (load_for
+    passes train.data_dir)."""
     if config.path == "chars" or config.path.startswith("chars:"):
         from hybrid.char_backbone import CharBackbone
 

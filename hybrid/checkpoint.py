@@ -246,6 +246,13 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
     return final
 
 
+def unreadable(folder: Path, err: Exception) -> CheckpointError:
+    """The error for a checkpoint whose files torch or safetensors could not read, with the first
+    line of their message: some have none (torch.load's EOFError for an empty file)."""
+    first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+    return CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}{': ' * bool(first)}{first})")
+
+
 def load(accelerator, path: Path) -> None:
     """Verify, then restore everything save() wrote; CheckpointError names what is wrong."""
     verify(path)
@@ -258,8 +265,7 @@ def load(accelerator, path: Path) -> None:
                 f"shape the weights depend on (task size, reasoner.hidden, the backbone) and train.ema; "
                 f"to start new weights from it use train.init_from instead. "
                 f"Details: {' '.join(str(err).split())[:300]}") from None
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
+        raise unreadable(path, err) from None
 
 
 def resume(accelerator, resume: str, output_dir: str | Path) -> Path:
@@ -295,7 +301,8 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
         return found[-1]
     folder = Path(resume)
     if not folder.is_dir():
-        raise CheckpointError(f"checkpoint folder {folder} does not exist")
+        raise CheckpointError(f"checkpoint folder {folder} does not exist: give train.resume (--resume) a run folder, "
+                              f"one of its checkpoints/step_* folders, or latest (the newest in train.output_dir)")
     if (folder / "model.safetensors").exists() and not any(folder.glob(SAVED_OBJECTS)):
         raise CheckpointError(f"{folder} holds weights only (a pretrained folder such as final/), not a training "
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "
@@ -452,8 +459,7 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
 
             state = load_file(folder / "model.safetensors")
     except Exception as err:  # torch/safetensors raise many types for a damaged file
-        raise CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:200]})") from None
+        raise unreadable(folder, err) from None
     return state, source
 
 

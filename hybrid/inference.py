@@ -143,11 +143,19 @@ def read_saved(path: str | Path) -> Saved:
     return checkpoint.read_whole(Path(path).expanduser(), locate, read)[1]  # "~/models/x": as save_pretrained
 
 
+def no_config(where: str) -> checkpoint.CheckpointError:
+    """The error for weights found without the config.yaml they were trained with (`where`: the
+    folders looked in), saying where a copy is."""
+    return checkpoint.CheckpointError(f"no {CONFIG} in {where}: cannot tell which model to build; put the {CONFIG} "
+                                      f"the weights were trained with there (each checkpoint of their run, and its "
+                                      f"final/, holds a copy)")
+
+
 def read_config(file: Path) -> Config:
     """The config saved with a model, or a ConfigError / CheckpointError saying what is wrong with it:
     a folder from an older version, or a damaged one, must not end `hybrid.solve` in a traceback."""
     if not file.exists():
-        raise checkpoint.CheckpointError(f"no {CONFIG} in {file.parent}: cannot tell which model to build")
+        raise no_config(str(file.parent))
     try:
         return from_yaml(file)
     except ConfigError as err:  # the task it names cannot be found (a family of your own not importable here)

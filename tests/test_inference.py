@@ -569,6 +569,18 @@ def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, cap
         Hybrid.from_pretrained(tmp_path / "run", "cpu")
 
 
+def test_weights_without_their_config_say_where_to_find_one(tmp_path):
+    from eval.__main__ import saved_config
+    from hybrid.checkpoint import CheckpointError
+    from hybrid.inference import read_config
+
+    with pytest.raises(CheckpointError, match=r"no config.yaml in .*: cannot tell which model to build; put the "
+                                              r"config.yaml .* \(each checkpoint .* holds a copy\)"):
+        read_config(tmp_path / "config.yaml")
+    with pytest.raises(CheckpointError, match=rf"no config.yaml in {tmp_path / 'final'} or {tmp_path}: .*; put the "):
+        saved_config(tmp_path, tmp_path / "final")
+
+
 def test_a_qa_model_solves_without_its_data_file(small_config, tmp_path, capsys):
     """A qa model's config names its data file, but answering new questions needs only the
     weights: the file may be gone (a model shared without its training data)."""

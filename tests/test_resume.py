@@ -702,6 +702,13 @@ def test_branching_from_another_runs_checkpoint_moves_an_earlier_run_aside(small
     assert {c.name: files(c) for c in checkpoint.checkpoints(moved)} == earlier
 
 
+def test_resuming_from_a_folder_that_is_not_there_says_what_to_give(tmp_path):
+    said = (f"checkpoint folder {tmp_path / 'typo'} does not exist: give train.resume \\(--resume\\) a run folder, "
+            f"one of its checkpoints/step_\\* folders, or latest")
+    with pytest.raises(CheckpointError, match=said):
+        checkpoint.resume_target(str(tmp_path / "typo"), tmp_path / "run")
+
+
 def test_move_aside_never_overwrites(tmp_path):
     for _ in range(3):
         (tmp_path / "step_00000004").mkdir()
@@ -721,6 +728,16 @@ def test_loading_weights_checks_the_checksums(small_config, tmp_path):
     ema.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=f"{ema}.*damaged"):
         Hybrid.from_pretrained(saved)
+
+
+def test_an_empty_saved_object_in_a_checkpoint_without_checksums_is_named_not_an_index_error(tmp_path):
+    """A checkpoint from before checksums (nothing to verify) whose EMA file was left empty (a full
+    disk): torch.load's EOFError has no message, and the error about it failed on its first line."""
+    folder = tmp_path / "step_00000002"
+    folder.mkdir()
+    (folder / "custom_checkpoint_1.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=f"checkpoint {folder} is unreadable \\(EOFError"):
+        checkpoint.read_weights(folder)
 
 
 @pytest.mark.parametrize("manifest", ["[]", "null", '"sums"'])
