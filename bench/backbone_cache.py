@@ -119,7 +119,7 @@ def matmul_flops(preset: str, args, work: float) -> dict:
     with counting_flops() as counter:
         states, mask, token_slot, labels, _ = default_collate(live.__getitems__(list(range(batch))))
     backbone_flops = counter.get_total_flops()
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     carry = model.initial_carry(batch, task.num_slots, states.device)
     with torch.no_grad():  # as hybrid.supervision.supervise reads a batch: once, weight-free, in fp32
         read = model.read(states.float(), mask, token_slot.long())

@@ -183,7 +183,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly. Before the
     # puzzles: an override of a shape the weights depend on (task.size=9) is an error at once, not
     # after generating a split of 9x9 Sudokus (minutes) that no evaluation can use.
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     try:
         weights = load_weights(model, folder, ema, weights=saved)

@@ -285,7 +285,7 @@ class Hybrid:
         task = make_task(config.task)
         say_where = None if backbone else "python -m hybrid.solve ... --backbone PATH, or from_pretrained(..., backbone=PATH)"
         frozen = backbone_named_in(config, task, folder / CONFIG, say_where).to(device)
-        model = HybridModel(config, frozen.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+        model = HybridModel.for_task(config, frozen.hidden_size, task)
         model = with_backbone(model, frozen, config.backbone)
         checkpoint.load_weights(model, folder, weights=saved.weights)  # a training checkpoint's EMA, else the folder's
         record = saved.record

@@ -38,6 +38,13 @@ class HybridModel(nn.Module):
         self.N_sup = r.N_sup
         self.config = config  # save_pretrained writes it, so a saved folder names its backbone and task
 
+    @classmethod
+    def for_task(cls, config: Config, backbone_hidden: int, task) -> HybridModel:
+        """The model for `task` (its answer slots and vocabulary) on a backbone of width
+        `backbone_hidden`. Training, evaluation and solving all build it here, so each one's
+        state dict fits the weights another saved."""
+        return cls(config, backbone_hidden, task.num_slots, len(task.vocab), task.aligned_slots)
+
     def initial_carry(self, batch_size: int, num_slots: int, device) -> Carry:
         like = torch.zeros(batch_size, num_slots, self.reasoner.y_init.shape[0], device=device)  # (B, S, D), shape only
         return self.reasoner.initial_carry(like)

@@ -56,7 +56,7 @@ def build(config: Config, accelerator: Accelerator):
                 splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             check_batch_fits(config.train, accelerator.num_processes, len(splits["train"]))
             backbone = load_for(config, task).to(accelerator.device)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     with torch.random.fork_rng(devices=[]):  # after the model: a setting no model takes fails before minutes of this
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model

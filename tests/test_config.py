@@ -566,5 +566,5 @@ def test_the_paper_presets_are_trm_as_published_and_change_nothing_else():
                                                                       default.train.grad_clip,
                                                                       default.reasoner.halt_threshold)
     task = make_task(config.task)
-    model = HybridModel(config, 384, task.num_slots, len(task.vocab), task.aligned_slots)  # MiniLM's width
+    model = HybridModel.for_task(config, 384, task)  # MiniLM's width
     assert 4e6 < sum(p.numel() for p in model.parameters() if p.requires_grad) < 5.5e6

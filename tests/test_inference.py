@@ -33,7 +33,7 @@ def solver(small_config):
     config = small_config()
     task = Sudoku(4)
     backbone = load_backbone(config.backbone)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     return Hybrid(model, backbone, task, config)
 
 
@@ -42,7 +42,7 @@ def test_a_typed_puzzle_is_worded_as_the_model_was_trained(small_config):
     config = small_config("task.wordings=[2]")
     task = Sudoku(4)
     backbone = load_backbone(config.backbone)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     example = Hybrid(model, backbone, task, config).read(handwritten(1)[0])
     assert example.wording == 2 and example.question.startswith("Here is a 4x4 number puzzle")
 
@@ -56,7 +56,7 @@ def test_a_typed_logic_grid_puzzle_is_read_into_its_slots(small_config):
     task = Zebra(3, 2)
     typed = task.generate(random.Random(0), 2).question  # the formal wording, as a person might paste it
     backbone = load_backbone(config.backbone)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     solver = Hybrid(model, backbone, task, config)
     example = solver.read(typed)
     assert example.wording == 1 and example.question.startswith("3 houses stand along a street")
@@ -344,7 +344,7 @@ def untrained_qa_model(small_config, tmp_path):
     config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4")
     task = make_task(config.task)
     backbone = load_backbone(config.backbone)
-    model = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab), task.aligned_slots)
+    model = HybridModel.for_task(config, backbone.hidden_size, task)
     return config, task, backbone, model, data
 
 
