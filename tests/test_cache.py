@@ -339,6 +339,27 @@ def test_a_full_disk_leaves_no_partial_entry_and_says_what_to_do(tiny_backbone, 
     assert not any((tmp_path / "embeddings").iterdir())  # neither the entry nor the half-written file
 
 
+def test_a_disk_that_fills_up_at_the_entrys_description_leaves_neither_file(tiny_backbone, tmp_path, monkeypatch):
+    """The states are written, then their description runs out of room: its half-written file goes
+    too, not only the states' (a description without its entry is one more thing to prune)."""
+    import errno
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    real = Path.write_text
+
+    def full_at_descriptions(self, text, *args, **kwargs):
+        if self.parent.name == "embeddings" and self.suffix == ".json":
+            real(self, text[:10], *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_at_descriptions)
+    with pytest.raises(OSError, match=r"could not write the embedding cache entry .*No space left.*hybrid-cache prune"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert not any((tmp_path / "embeddings").iterdir())
+
+
 def test_a_full_disk_while_embedding_says_what_to_do_and_leaves_nothing(tiny_backbone, tmp_path, monkeypatch):
     """The batches' states wait in a scratch file beside the entries: a disk that fills up there gets
     the message an entry's write gets, not a bare OSError."""
