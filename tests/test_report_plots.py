@@ -144,6 +144,17 @@ def test_a_long_evaluation_labels_its_first_and_last_step(N_sup):
         plt.close(fig)
 
 
+@pytest.mark.parametrize("N_sup", [21, 32, 64])
+def test_a_long_evaluations_ticks_are_evenly_spaced_from_step_1(N_sup):
+    """Counted back from the last step, the thinned ticks can end next to step 1 (2 beside 1 at
+    32 steps): one that close is left out, so no two labels crowd the axis's start."""
+    fig = recursion_curve_figure(report(N_sup, never_halted=5))
+    ticks = list(fig.axes[0].get_xticks())
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert 2 * min(gaps) >= max(gaps), ticks
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("never_halted", [0, 15])
 def test_each_halting_bar_is_labelled_once_with_its_count(never_halted):
     """With no never-halted puzzles (a head that always fires) the last step's count was written
