@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,27 @@ def test_a_full_disk_leaves_no_partial_entry_and_says_what_to_do(tiny_backbone, 
     assert not any((tmp_path / "embeddings").iterdir())  # neither the entry nor the half-written file
 
 
+def test_a_disk_that_fills_up_at_the_entrys_description_leaves_neither_file(tiny_backbone, tmp_path, monkeypatch):
+    """The states are written, then their description runs out of room: its half-written file goes
+    too, not only the states' (a description without its entry is one more thing to prune)."""
+    import errno
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    real = Path.write_text
+
+    def full_at_descriptions(self, text, *args, **kwargs):
+        if self.parent.name == "embeddings" and self.suffix == ".json":
+            real(self, text[:10], *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_at_descriptions)
+    with pytest.raises(OSError, match=r"could not write the embedding cache entry .*No space left.*hybrid-cache prune"):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert not any((tmp_path / "embeddings").iterdir())
+
+
 def test_a_full_disk_while_embedding_says_what_to_do_and_leaves_nothing(tiny_backbone, tmp_path, monkeypatch):
     """The batches' states wait in a scratch file beside the entries: a disk that fills up there gets
     the message an entry's write gets, not a bare OSError."""
@@ -650,6 +672,25 @@ def test_truncation_is_reported_once_per_split_with_its_totals(tiny_backbone, tm
         with pytest.warns(UserWarning) as seen:
             token_split(backbone, split, 1, "train")
         assert [str(w.message) for w in seen] == expected
+
+
+def test_the_shards_processes_embed_join_into_the_whole_splits_entry_truncation_totals_included():
+    """Several processes each embed a shard; the entry the main process joins from them is the one
+    a single process writes, down to the truncation totals a later run reads back and says again
+    (a run of two processes would say the first shard's cut, half the split's)."""
+    from hybrid.backbone import load_backbone
+    from hybrid.cache import _joined
+
+    split = Dataset.from_list([{"question": "x" * (10 + 2 * i), "slot_spans": [[0, 1]], "labels": [0]}
+                               for i in range(7)])  # 10 to 22 characters, cut at 12 in 5 of them
+    backbone = load_backbone(load_config(["backbone.path=chars", "backbone.max_length=12"]).backbone)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # each embedding's own truncation warning
+        whole = embed(backbone, split, "test", show_progress=False)
+        joined = _joined([embed(backbone, split.select(rows), "shard", show_progress=False)
+                          for rows in (range(0, 3), range(3, 7))])
+    assert whole["cut"][1] == 5 and joined.keys() == whole.keys()
+    assert all(torch.equal(joined[k], whole[k]) for k in whole)
 
 
 @pytest.mark.parametrize("front_end", ["bert", "chars"])

@@ -81,9 +81,14 @@ def test_the_held_out_wordings_plots_name_their_wordings():
             fig = draw(r)
             assert "sudoku (test_heldout: wordings 2, 5; 105 puzzles)" in fig.axes[0].get_title(), draw.__name__
             plt.close(fig)
-    fig = recursion_curve_figure(report(6, never_halted=5))  # the test split's title says no wordings
-    assert "wordings" not in fig.axes[0].get_title()
-    plt.close(fig)
+    # the test split's title says no wordings, though its report has by_wording (every split's has)
+    # and the run's task names held-out ones: those are not the puzzles it drew
+    test = report(6, never_halted=5) | {"by_wording": {"0": {"exact_accuracy": 0.7, "num_puzzles": 105}},
+                                        "task": {"name": "sudoku", "held_out_wordings": [2, 5]}}
+    for draw in (recursion_curve_figure, halting_steps_figure):
+        fig = draw(test)
+        assert "wordings" not in fig.axes[0].get_title() and "(test, 105 puzzles)" in fig.axes[0].get_title()
+        plt.close(fig)
 
 
 @pytest.mark.parametrize("wordings, said", [([], "(test, 105 puzzles)"),
@@ -137,6 +142,17 @@ def test_a_long_evaluation_labels_its_first_and_last_step(N_sup):
         ticks = list(fig.axes[0].get_xticks())
         assert ticks[0] == 1 and ticks[-1] == N_sup and len(ticks) <= 12, (draw.__name__, ticks)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("N_sup", [21, 32, 64])
+def test_a_long_evaluations_ticks_are_evenly_spaced_from_step_1(N_sup):
+    """Counted back from the last step, the thinned ticks can end next to step 1 (2 beside 1 at
+    32 steps): one that close is left out, so no two labels crowd the axis's start."""
+    fig = recursion_curve_figure(report(N_sup, never_halted=5))
+    ticks = list(fig.axes[0].get_xticks())
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert 2 * min(gaps) >= max(gaps), ticks
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("never_halted", [0, 15])
