@@ -48,10 +48,11 @@ def check_set_up(accelerator: Accelerator, config: Config) -> None:
 def finish(accelerator: Accelerator) -> None:
     """End a run: every process waits for the others, then the process group shuts down.
 
-    The caller drops its reference to the DDP-wrapped model first; this drops Accelerate's and
-    frees it while the group is still registered. Freed after, its reducer would destroy a gloo
+    The caller drops its reference to the DDP-wrapped model first; `free_memory` drops what
+    Accelerate prepared and collects any reference cycle still holding the wrapper, so it is
+    freed while the group is still registered. Freed after, its reducer would destroy a gloo
     group holding the GIL while a gloo thread waits for the GIL to free the last collective's
     tensors: a hang at exit (pytorch/pytorch#56297; 4 runs in 26 of a 2-process CPU test)."""
     accelerator.wait_for_everyone()
-    accelerator.free_memory()  # also collects the wrapper's reference cycles, if any
+    accelerator.free_memory()
     accelerator.end_training()
