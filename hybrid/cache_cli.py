@@ -67,7 +67,7 @@ def entries(folder: Path) -> list[Entry]:
     for path in folder.glob("*.pt"):
         meta = metadata_path(path)
         try:
-            about = json.loads(meta.read_text()) if meta.exists() else None
+            about = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
         except (OSError, ValueError):
             about = None
         if not isinstance(about, dict):  # JSON, but not a description (edited or overwritten): unknown too
