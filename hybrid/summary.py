@@ -30,8 +30,9 @@ def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
 
 
 def print_summary(config: Config, results: dict, out_dir: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from hybrid.console import console as printing_console
 
     t = results["test"]
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
@@ -61,7 +62,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("training", f"{results['batches']} batches{since} in {results['train_seconds']:.0f} s"
                               f"{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))
-    console = Console()
+    console = printing_console()
     console.print(table)
     # What a first run is for next: its report and plots, and answers to puzzles of one's own.
     console.print(f"next: python -m eval {out_dir}   (report and plots)\n"
