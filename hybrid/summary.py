@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 from pathlib import Path
 
 from eval.report import headline, open_cell_rows
@@ -17,6 +20,12 @@ def flat(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
     return out
+
+
+def shell_word(path: Path) -> str:
+    """`path` as one word of a command to paste: quoted where it holds a space or a quote (as cmd.exe
+    and PowerShell read quotes on Windows)."""
+    return subprocess.list2cmdline([str(path)]) if os.name == "nt" else shlex.quote(str(path))
 
 
 def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
@@ -65,6 +74,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     console = printing_console()
     console.print(table)
     # What a first run is for next: its report and plots, and answers to puzzles of one's own.
-    console.print(f"next: python -m eval {out_dir}   (report and plots)\n"
-                  f"      python -m hybrid.solve {out_dir} --input puzzles.txt   (answer your own puzzles)",
+    run = shell_word(out_dir)
+    console.print(f"next: python -m eval {run}   (report and plots)\n"
+                  f"      python -m hybrid.solve {run} --input puzzles.txt   (answer your own puzzles)",
                   highlight=False, soft_wrap=True)
