@@ -54,6 +54,12 @@ def tree_rss_sampler(pid: int, stop: threading.Event, result: dict, every: float
         stop.wait(every)
 
 
+def largest_child_rss() -> int:
+    """Bytes: the peak resident set of the largest finished child process (and grandchild)."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"smoke size: {' '.join(QUICK)}")
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     sampler.join()
     if code:
         sys.exit(f"the main job failed with exit code {code}")
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
+    largest = largest_child_rss()
 
     import json
 

@@ -439,8 +439,9 @@ def without_trained_puzzles(task, config: Config, trained: Config, split: str, d
 
 
 def print_summary(report: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from hybrid.console import console as printing_console
 
     table = Table(title=f"{report['task']['name']} / {report['split']} / {report['backbone']}")
     table.add_column("metric")
@@ -479,7 +480,7 @@ def print_summary(report: dict) -> None:
         table.add_row("[bold red]plots failed[/]", report["plot_error"])
     elif report.get("plots"):
         table.add_row("plots (beside the report)", ", ".join(report["plots"].values()))
-    Console().print(table)
+    printing_console().print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -95,7 +95,7 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
         path = out / "report.json"
         report["report"] = str(path)
         ready[path.name] = out / f"{mine}{path.name}"
-        ready[path.name].write_text(json.dumps(report, indent=2))
+        ready[path.name].write_text(json.dumps(report, indent=2), encoding="utf-8")
         for stale in {"recursion_curve.png", "halting_steps.png"} - ready.keys():  # an earlier report's, replaced
             (out / stale).unlink(missing_ok=True)
         for name, written in ready.items():  # report.json last

@@ -206,7 +206,7 @@ def file_digest(path: Path, memo_dir: str | Path | None = None) -> str:
     memo = {}
     if memo_file is not None:
         with contextlib.suppress(OSError, ValueError):  # none yet, or damaged: hashed again and rewritten
-            memo = json.loads(memo_file.read_text())
+            memo = json.loads(memo_file.read_text(encoding="utf-8"))
         memo = memo if isinstance(memo, dict) else {}
         entry = memo.get(key)
         if isinstance(entry, list) and len(entry) == 5 and entry[:4] == seen and isinstance(entry[4], str):
@@ -362,7 +362,7 @@ def quantization_config(config: BackboneConfig):
 def saved_by(folder: str) -> str | None:
     """The transformers version that saved `folder` (its config.json's transformers_version)."""
     try:
-        return json.loads((Path(folder) / "config.json").read_text()).get("transformers_version")
+        return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("transformers_version")
     except (OSError, ValueError, AttributeError):
         return None
 

@@ -227,7 +227,7 @@ def _save(obj, path: Path, about: dict | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(obj, tmp)
         if about is not None:
-            metadata_path(path).write_text(json.dumps(about, indent=1))
+            metadata_path(path).write_text(json.dumps(about, indent=1), encoding="utf-8")
     tmp.replace(path)  # atomic: a crash never leaves a half-written entry that looks complete
 
 
@@ -235,7 +235,7 @@ def _described(entry: Path) -> bool:
     """Whether the entry's description is one a run writes: `hybrid-cache` takes an entry without
     one (none, cut short, overwritten) for an older version's, which `prune --old` removes."""
     try:
-        about = json.loads(metadata_path(entry).read_text())
+        about = json.loads(metadata_path(entry).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(about, dict) and about.get("format") == FORMAT
@@ -317,7 +317,7 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
     exists = cached is not None
     if exists and not _described(path):  # lost by an older version killed between the two writes, or damaged
         try:
-            metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1))
+            metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1), encoding="utf-8")
         except OSError:
             pass  # a read-only cache: `hybrid-cache list` shows it as undescribed
     if exists and "cut" in cached and cached["cut"][1] > 0:  # said when embedded; a rerun must say it again

@@ -38,6 +38,7 @@ from rich.table import Table
 
 from hybrid.cache_entries import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig
+from hybrid.console import console as printing_console
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
 STALE_LEFTOVER = 3600  # where no lock can be taken: seconds after which a piece is an interrupted write
@@ -67,7 +68,7 @@ def entries(folder: Path) -> list[Entry]:
     for path in folder.glob("*.pt"):
         meta = metadata_path(path)
         try:
-            about = json.loads(meta.read_text()) if meta.exists() else None
+            about = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
         except (OSError, ValueError):
             about = None
         if not isinstance(about, dict):  # JSON, but not a description (edited or overwritten): unknown too
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     if not data_dir.is_dir() and args.data_dir != TrainConfig.data_dir:
         # A --data-dir that does not exist is a typo, not an empty cache ("nothing to prune" would hide it).
         parser.error(f"--data-dir {args.data_dir}: " + ("a file, not a folder" if data_dir.exists() else "no such folder"))
-    console = Console()
+    console = printing_console()
     if folder.exists() and not folder.is_dir():  # training refuses it too (a file where a folder goes)
         console.print(f"{folder} is a file, not the embedding cache's folder: no embedding cache "
                       f"(training with train.data_dir={args.data_dir} stops until it is moved away)")

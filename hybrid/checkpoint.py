@@ -118,7 +118,7 @@ def sha256(path: Path) -> str:
 def write_manifest(folder: Path) -> None:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     sums = {str(p.relative_to(folder)): sha256(p) for p in files}
-    (folder / MANIFEST).write_text(json.dumps(sums, indent=1))
+    (folder / MANIFEST).write_text(json.dumps(sums, indent=1), encoding="utf-8")
 
 
 def verify(folder: Path) -> None:
@@ -128,7 +128,7 @@ def verify(folder: Path) -> None:
     if not manifest.exists():
         return
     try:
-        sums = json.loads(manifest.read_text())
+        sums = json.loads(manifest.read_text(encoding="utf-8"))
     except ValueError:
         raise CheckpointError(f"{manifest} is damaged (not JSON)") from None
     if not isinstance(sums, dict):  # JSON, but not the file -> checksum mapping save() writes
@@ -198,11 +198,11 @@ def unwritable(path: Path, err: Exception, fix: str, what: str | None = None) ->
 
 
 def write_text(path: Path, text: str) -> None:
-    """`text` in `path` through a temporary file, so that a full disk leaves the old file or none,
-    not a cut one; an error names the file."""
+    """`text` in `path` as UTF-8 (not the locale's encoding: cp1252 on Windows), through a temporary
+    file, so that a full disk leaves the old file or none, not a cut one; an error names the file."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -222,7 +222,7 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
         accelerator.save_state(str(tmp))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            (tmp / "config.yaml").write_text(to_yaml(config))
+            (tmp / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
             trained_on.write(tmp, backbone_record)
             record = Path(output_dir) / SPLITS_RECORD
             if record.exists():  # the splits these weights trained on so far, for a branch or init_from from here

@@ -81,14 +81,15 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, 
 
     def write(tmp: Path) -> None:
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
-        (tmp / CONFIG).write_text(to_yaml(config))
+        (tmp / CONFIG).write_text(to_yaml(config), encoding="utf-8")
         trained_on.write(tmp, backbone_record)
         if splits:
             record_splits(tmp, splits[-1], list(splits[:-1]))
         # The weights' checksum, which load_weights verifies (as for training checkpoints), so a damaged
         # file is named rather than loaded as slightly wrong weights. config.yaml stays out of it: it may
         # be edited (a moved task.path, a key an older version had).
-        (tmp / checkpoint.MANIFEST).write_text(json.dumps({WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}, indent=1))
+        sums = {WEIGHTS: checkpoint.sha256(tmp / WEIGHTS)}
+        (tmp / checkpoint.MANIFEST).write_text(json.dumps(sums, indent=1), encoding="utf-8")
 
     write_folder(folder, write, "Free space there or save to a disk with room", errors=(OSError, SafetensorError))
     return folder
@@ -225,7 +226,7 @@ def count(name: str, value) -> int:
 def finished_at(run: Path) -> int | None:
     """The batch at which the run's final/ was written (metrics.json holds it), None if unknown."""
     try:
-        return int(json.loads((run / "metrics.json").read_text())["batches"])
+        return int(json.loads((run / "metrics.json").read_text(encoding="utf-8"))["batches"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
     closed = False
     try:
-        with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w") as out:
+        with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w", encoding="utf-8") as out:
             for line in lines:
                 out.write(json.dumps(line) + "\n")
             out.flush()  # here, not at exit: a few lines fit stdout's buffer, and a failed flush at exit is status 120
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         closed = True
     if args.submission:  # written all the same: it is the answers' other copy
-        Path(args.submission).write_text(json.dumps(submission(lines)))
+        Path(args.submission).write_text(json.dumps(submission(lines)), encoding="utf-8")
     if unread == len(lines):  # a script must see that nothing was solved, not read exit 0 as success
         sys.exit("error: " + (f"none of the {len(lines)} puzzles could be read; each output line says why"
                               if len(lines) > 1 else "the puzzle could not be read; its output line says why") + ' ("error")')

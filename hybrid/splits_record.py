@@ -17,7 +17,7 @@ def recorded_splits(run: Path) -> list[Path]:
     """The splits' folders the weights in `run` trained on, oldest first (SPLITS_RECORD); none for a
     run from before records, or one whose record is damaged."""
     try:
-        record = json.loads((Path(run) / SPLITS_RECORD).read_text())
+        record = json.loads((Path(run) / SPLITS_RECORD).read_text(encoding="utf-8"))
         earlier, newest = record.get("earlier", []), record["folder"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, cut short, or not an object
         return []
@@ -31,4 +31,5 @@ def record_splits(run: Path, folder: Path, earlier: list[Path]) -> None:
     for f in earlier:  # once each, by name: a folder's name is its content
         if f.name != folder.name and f.name not in {k.name for k in kept}:
             kept.append(f)
-    (run / SPLITS_RECORD).write_text(json.dumps({"folder": str(folder), "earlier": [str(f) for f in kept]}))
+    record = {"folder": str(folder), "earlier": [str(f) for f in kept]}
+    (run / SPLITS_RECORD).write_text(json.dumps(record), encoding="utf-8")

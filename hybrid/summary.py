@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 from pathlib import Path
 
 from eval.report import headline, open_cell_rows
@@ -19,6 +22,12 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def shell_word(path: Path) -> str:
+    """`path` as one word of a command to paste: quoted where it holds a space or a quote (as cmd.exe
+    and PowerShell read quotes on Windows)."""
+    return subprocess.list2cmdline([str(path)]) if os.name == "nt" else shlex.quote(str(path))
+
+
 def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
     """The test split's accuracies (`headline`: exact, cell, open-cell where cells are given) on the
     held-out wordings, each row named so, to read beside the held-out puzzles' rows above them."""
@@ -30,8 +39,9 @@ def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
 
 
 def print_summary(config: Config, results: dict, out_dir: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from hybrid.console import console as printing_console
 
     t = results["test"]
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
@@ -61,9 +71,10 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("training", f"{results['batches']} batches{since} in {results['train_seconds']:.0f} s"
                               f"{evaluating}{data}{work}")
     table.add_row("outputs", str(out_dir))
-    console = Console()
+    console = printing_console()
     console.print(table)
     # What a first run is for next: its report and plots, and answers to puzzles of one's own.
-    console.print(f"next: python -m eval {out_dir}   (report and plots)\n"
-                  f"      python -m hybrid.solve {out_dir} --input puzzles.txt   (answer your own puzzles)",
+    run = shell_word(out_dir)
+    console.print(f"next: python -m eval {run}   (report and plots)\n"
+                  f"      python -m hybrid.solve {run} --input puzzles.txt   (answer your own puzzles)",
                   highlight=False, soft_wrap=True)

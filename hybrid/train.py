@@ -154,7 +154,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
-        (state.out_dir / "config.yaml").write_text(to_yaml(config))
+        (state.out_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
         record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})

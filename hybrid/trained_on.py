@@ -44,14 +44,14 @@ def recorded_layers(folder: Path) -> int | None:
 
 def write(folder: Path, record: dict | None) -> None:
     if record is not None:
-        (folder / FILE).write_text(json.dumps(record, indent=1))
+        (folder / FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
 def read(folder: Path) -> dict | None:
     """The record saved with the weights in `folder`; None for a folder from before records (or
     one whose record is not readable JSON: it only ever produces a warning, never blocks a load)."""
     try:
-        record = json.loads((folder / FILE).read_text())
+        record = json.loads((folder / FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None

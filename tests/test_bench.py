@@ -1079,3 +1079,15 @@ def test_exact_accuracy_counts_a_vote_by_its_answer_and_an_unread_puzzle_wrong()
                  Solution(None, 0, 0.0, error="not a grid"),
                  Solution("1 2", 1, 0.9, ids=[1, 2])]  # one view: by its slots
     assert common.exact_accuracy(solutions, [puzzle] * 4) == 0.5
+
+
+@pytest.mark.parametrize("platform, reported", [("linux", 300 * 2**10), ("darwin", 300 * 2**20)])
+def test_main_job_reads_the_peak_memory_in_the_unit_the_platform_reports_it(monkeypatch, platform, reported):
+    """getrusage's ru_maxrss is KiB on Linux and bytes on macOS: a Mac's 300 MiB read as 300 GiB."""
+    import types
+
+    import main_job
+
+    monkeypatch.setattr(main_job.sys, "platform", platform)
+    monkeypatch.setattr(main_job.resource, "getrusage", lambda who: types.SimpleNamespace(ru_maxrss=reported))
+    assert main_job.largest_child_rss() == 300 * 2**20

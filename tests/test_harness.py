@@ -1328,3 +1328,20 @@ def test_ctrl_c_or_sigterm_during_an_evaluation_is_one_line_and_leaves_the_earli
     assert "Traceback" not in err and f"{name}: stopped, no report written" in err
     assert signal.getsignal(signal.SIGTERM) is handler  # as it was before main
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left
+
+
+def test_the_commands_a_summary_suggests_run_as_pasted_from_a_folder_with_spaces(tmp_path, capsys, monkeypatch):
+    """The run folder in the suggested commands is one shell word: `python -m eval runs/my run` evaluated
+    a folder named "runs/my" and took "run" for an override."""
+    import shlex
+
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    run = tmp_path / "my runs" / "it's one"
+    print_summary(load_config([]), {"batches": 4, "train_seconds": 10.0, "test": test}, run)
+    lines = capsys.readouterr().out.split("next:")[1].splitlines()
+    assert shlex.split(lines[0].split("(")[0]) == ["python", "-m", "eval", str(run)]
+    assert shlex.split(lines[1].split("(")[0]) == ["python", "-m", "hybrid.solve", str(run), "--input", "puzzles.txt"]

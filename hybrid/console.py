@@ -1,0 +1,29 @@
+"""The console the commands print their tables and summaries to."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+
+from rich.console import Console
+
+
+def _printable(err: UnicodeEncodeError) -> tuple[str | bytes, int]:
+    """A character the encoding lacks as an escape (\\u8fd0), as Python's stderr shows it; the bytes of
+    a file name that were no text in the locale (lone surrogates: surrogateescape) as they were."""
+    if all("\udc80" <= ch <= "\udcff" for ch in err.object[err.start:err.end]):
+        return codecs.lookup_error("surrogateescape")(err)
+    return codecs.backslashreplace_errors(err)
+
+
+codecs.register_error("hybrid-printable", _printable)
+
+
+def console() -> Console:
+    """A rich Console on stdout that shows what stdout's encoding cannot hold instead of raising: a
+    run folder under a Chinese user name on Windows (whose redirected stdout is cp1252), or rich's
+    "…" under LC_ALL=C, made the summary of a finished training run, or `hybrid-cache list`, a
+    UnicodeEncodeError."""
+    if getattr(sys.stdout, "errors", None) in ("strict", "surrogateescape") and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="hybrid-printable")
+    return Console()
