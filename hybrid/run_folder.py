@@ -211,7 +211,8 @@ def check_init_settings(init: Saved, config: Config) -> None:
 # batches: read in batches of another size it replays or skips puzzles (train.grad_accum, which
 # splits the same global batch, may change).
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
-                   "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas", "train.batch_size")
+                   "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas",
+                   "train.batch_size")
 HINTS_ON_RESUME = {"backbone.path": "; another folder must hold the same files",
                    "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory"}
 
