@@ -7,8 +7,8 @@
 - A resumed run continues the folder's run; resumed from a checkpoint older than the newest it
   branches there, and the newer checkpoints are moved aside as `step_N.superseded`
   (`resume_here`), so `latest` finds the branch's own.
-- A resume cannot change the settings the restored optimizer or weights depend on
-  (`FIXED_ON_RESUME`); backbone.path may name the backbone's folder where it has moved to.
+- A resume cannot change the settings the restored optimizer, weights or place in the data
+  depend on (`FIXED_ON_RESUME`); backbone.path may name the backbone's folder where it has moved to.
   That, and the train.init_from and train.resume paths, are checked from their files alone
   before anything is built (`check_before_building`): a wrong path or setting fails before
   minutes of generating and embedding data.
@@ -207,9 +207,14 @@ def check_init_settings(init: Saved, config: Config) -> None:
 # backbone of the same width fits every shape, so loading would not notice. LoRA's alpha scales
 # the trained low-rank change (alpha / rank): another alpha loads without complaint and moves
 # every adapted projection, so LoRA's settings are compared whole. Attention heads split the same
-# weights another way: other heads fit every shape too.
+# weights another way: other heads fit every shape too. The place in the epoch is a count of
+# batches: read in batches of another size it replays or skips puzzles (train.grad_accum, which
+# splits the same global batch, may change).
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
-                   "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas")
+                   "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas",
+                   "train.batch_size")
+HINTS_ON_RESUME = {"backbone.path": "; another folder must hold the same files",
+                   "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory"}
 
 
 def check_resume_settings(folder: Path, config: Config) -> None:
@@ -244,8 +249,8 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"cannot resume on backbone.path={value(config, 'backbone.path')}: the "
             f"{unrecorded(folder, saved.backbone.path)}")
-    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)}"
-               f"{'; another folder must hold the same files' if key == 'backbone.path' else ''})" for key in changed]
+    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)}{HINTS_ON_RESUME.get(key, '')})"
+               for key in changed]
     if changed:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "

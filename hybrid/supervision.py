@@ -3,6 +3,7 @@ each handing its detached latents (y, z) to the next, with samples leaving once 
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -146,7 +147,13 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Config):
     """train.schedule over the run's optimizer steps, one per supervision step (`update`)."""
     # At least one update past the warm-up: a polynomial decay divides by the updates after it. A run
     # that ends within its warm-up never reaches them, so no schedule changes what it trains with.
-    total_updates = max(config.train.steps * config.reasoner.N_sup, config.train.warmup + 1)
+    updates, warmup = config.train.steps * config.reasoner.N_sup, config.train.warmup
+    if 0 < updates <= warmup and config.train.schedule != "constant":  # "constant" has no warm-up
+        # Update k takes (k - 1) / warmup of the rate: a short run to size things trained below it throughout.
+        warnings.warn(f"train.warmup={warmup} supervision steps outlast the run (train.steps={config.train.steps} x "
+                      f"reasoner.N_sup={config.reasoner.N_sup} = {updates} updates): its last update takes "
+                      f"{(updates - 1) / warmup:.0%} of train.lr; raise train.steps or lower train.warmup")
+    total_updates = max(updates, warmup + 1)
     from transformers import get_scheduler  # its module imports peft (seconds): `train.py --help` needs none of it
 
     return get_scheduler(config.train.schedule, optimizer, num_warmup_steps=config.train.warmup,

@@ -887,3 +887,16 @@ def test_a_full_disk_while_checkpointing_is_one_error_line_from_the_command_line
         hybrid.train.main(argv)
     assert re.fullmatch(r"error: could not write .*step_00000002 \(.* free there\): .*File too large\. Free space there"
                         r".*then continue by running again", str(stopped.value.code))
+
+
+def test_resuming_with_another_batch_size_is_an_error_that_points_to_grad_accum(small_config, tmp_path):
+    """The checkpoint's place in its epoch is a batch count: read in batches of another size it
+    replayed puzzles (2 batches of 8, resumed with batches of 4, trained on the second batch's 8 again)
+    and moved every later epoch boundary. train.grad_accum splits the same global batch instead."""
+    train(small_config())
+    saved = checkpoint.checkpoints(tmp_path / "run")
+    with pytest.raises(CheckpointMismatch, match=r"train.batch_size=8 \(the checkpoint's run: 16; "
+                                                 r"train.grad_accum splits .*train.init_from"):
+        train(small_config("train.batch_size=8", "train.steps=6", "train.resume=latest"))
+    assert checkpoint.checkpoints(tmp_path / "run") == saved  # nothing moved aside
+    assert train(small_config("train.grad_accum=2", "train.steps=6", "train.resume=latest"))["batches"] == 6

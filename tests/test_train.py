@@ -275,6 +275,27 @@ def test_a_polynomial_schedule_whose_warmup_takes_the_whole_run_trains(small_con
     assert results["batches"] == steps
 
 
+@pytest.mark.parametrize("overrides, said", [
+    (("train.warmup=10",), "train.warmup=10 supervision steps outlast the run (train.steps=2 x reasoner.N_sup=2 = 4 "
+                           "updates): its last update takes 30% of train.lr"),
+    (("train.warmup=4",), "train.warmup=4 supervision steps outlast the run (train.steps=2 x reasoner.N_sup=2 = 4 "
+                          "updates): its last update takes 75% of train.lr"),
+    (("train.warmup=4", "train.schedule=linear"), "75% of train.lr"),
+    (("train.warmup=3",), None),  # the 4th update takes train.lr itself
+    (("train.warmup=10", "train.schedule=constant"), None),  # no warm-up in that schedule
+    (("train.warmup=10", "train.steps=0"), None),  # no updates at all: nothing trains, as asked
+])
+def test_a_warmup_the_run_never_finishes_says_so(small_config, recwarn, overrides, said):
+    """The rate at update k is (k - 1) / warmup of train.lr: a short run for sizing (default warm-up 50,
+    train.steps=5, N_sup=6) trained below train.lr throughout, without a word."""
+    train(small_config("train.steps=2", *overrides))
+    found = [str(w.message) for w in recwarn if "outlast the run" in str(w.message)]
+    if said:
+        assert len(found) == 1 and said in found[0] and "raise train.steps or lower train.warmup" in found[0], found
+    else:
+        assert not found
+
+
 def test_fp16_where_accelerate_skips_it_says_so(small_config, recwarn, request):
     """Accelerate runs fp16 on a CPU as fp32, silently: the run says so (bf16 it does run)."""
     from accelerate.state import AcceleratorState
