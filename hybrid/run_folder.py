@@ -181,7 +181,8 @@ def check_before_building(config: Config) -> Saved | None:
         if is_missing_folder(named):
             named_by = "(backbone.path, from the run's config.yaml or the command line)"
             if target is not None and recorded_files(target) is None:
-                raise ConfigError(f"the backbone folder {named} is not there {named_by}. The {unrecorded(target, named)}")
+                raise ConfigError(f"the backbone folder {named} is not there {named_by}. "
+                                  f"The {unrecorded(target, named)}")
             raise ConfigError(f"the backbone folder {named} is not there {named_by}. If it has moved, resume with "
                               f"backbone.path=<where it is now>: the run continues when the files there are those it "
                               f"trained on")
