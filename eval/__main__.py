@@ -34,6 +34,7 @@ from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights,
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.folders import make_writable
 from hybrid.solve import positive
+from hybrid.summary import shell_word
 
 
 class HarnessError(ValueError):
@@ -177,7 +178,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     task = make_task(config.task)
     device = device_for(device)
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
-    say_where = None if named else f"python -m eval {path} backbone.path=PATH"
+    say_where = None if named else f"python -m eval {shell_word(path)} backbone.path=PATH"
     backbone = backbone_named_in(config, task, config_file, say_where).to(device)
 
     # Built as hybrid/train.py builds it, so the checkpoint's state dict fits exactly. Before the

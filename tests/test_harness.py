@@ -3,6 +3,7 @@ bad puzzles and bad answers are recorded, bad requests are clear errors."""
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -219,12 +220,13 @@ def test_a_run_trained_with_relative_paths_evaluates_from_another_directory(smal
 def test_a_run_whose_backbone_folder_moved_is_evaluated_with_it_named(small_config, tiny_backbone, tmp_path):
     folder, moved = tmp_path / "bert", tmp_path / "moved"
     shutil.copytree(tiny_backbone("bert"), folder)
-    train(small_config(f"backbone.path={folder}"))
+    run = tmp_path / "my run"  # the command to paste quotes it
+    train(small_config(f"backbone.path={folder}", f"train.output_dir={run}"))
     folder.rename(moved)
     with pytest.raises(ConfigError, match=r"config.yaml names that backbone; if it is elsewhere here: "
-                                          rf"python -m eval {re.escape(str(tmp_path / 'run'))} backbone.path=PATH"):
-        evaluate_run(tmp_path / "run", out=tmp_path / "report")
-    report = evaluate_run(tmp_path / "run", [f"backbone.path={moved}"], out=tmp_path / "report")
+                                          rf"python -m eval {re.escape(shlex.quote(str(run)))} backbone.path=PATH"):
+        evaluate_run(run, out=tmp_path / "report")
+    report = evaluate_run(run, [f"backbone.path={moved}"], out=tmp_path / "report")
     assert report["backbone"] == str(moved) and report["backbone_differs"] == []  # the same files: no transfer
 
 
