@@ -72,7 +72,7 @@ def measure(task_name: str, args, config, task, split) -> dict:
     backbone = load_for(config, task)
     path = cache_path(backbone, split, config.train.data_dir)
     labels = embed_split(backbone, split, task.num_slots, config.train.data_dir, "train").labels  # embeds unless cached
-    about = json.loads(metadata_path(path).read_text())
+    about = json.loads(metadata_path(path).read_text(encoding="utf-8"))
     # Both layouts from memory, so the figures compare their work, not the disk (a run's entry is
     # memory-mapped: after the first epoch its pages are in the page cache).
     stored = CachedStates(torch.load(path, weights_only=True), labels)

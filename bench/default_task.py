@@ -36,7 +36,7 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - start
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     return {"name": name, "overrides": overrides, "wall_seconds": wall, "train_seconds": metrics["train_seconds"],
             "batches": metrics["batches"], "exact_accuracy": metrics["test"]["exact_accuracy"],
             "cell_accuracy": metrics["test"]["cell_accuracy"], "open_cell_accuracy": metrics["test"].get("open_cell_accuracy"),

@@ -34,7 +34,7 @@ README = ROOT / "README.md"
 
 def quick_start(readme: Path = README) -> list[str]:
     """The command lines of the README's Quick start block: install-and-train, then the tests."""
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     start = text.find("## Quick start")
     block = re.search(r"```bash\n(.*?)```", text[start:], re.S) if start >= 0 else None
     lines = [line for line in block.group(1).splitlines() if line.strip()] if block else []
@@ -46,7 +46,7 @@ def quick_start(readme: Path = README) -> list[str]:
 def run(command: str, cwd: Path, env: dict, log: Path) -> float:
     """Run `command` in bash with the clone's virtual environment active; its seconds."""
     start = time.perf_counter()
-    with open(log, "w") as out:
+    with open(log, "w", encoding="utf-8") as out:
         done = subprocess.run(["bash", "-c", f"source .venv/bin/activate && {command}"], cwd=cwd, env=env,
                               stdout=out, stderr=subprocess.STDOUT)
     if done.returncode:
@@ -74,23 +74,24 @@ def main(argv: list[str] | None = None) -> dict:
     subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=clone, env=env, check=True)
     print(f"{commit}: `{train_line}` in {clone} (HOME={home})", flush=True)
     wall = run(train_line, clone, env, work / "first.log")
-    metrics = json.loads((clone / "runs" / "default" / "metrics.json").read_text())
+    metrics = json.loads((clone / "runs" / "default" / "metrics.json").read_text(encoding="utf-8"))
     row = {"commit": commit, "date": time.strftime("%Y-%m-%d"), "exact": round(metrics["test"]["exact_accuracy"], 4),
            "train_seconds": round(metrics["train_seconds"]), "wall_seconds": round(wall), "tests": None,
            "note": args.note, "machine": machine()}
     if not args.no_tests:
         print(f"{commit}: `{test_line}`", flush=True)
         seconds = run(test_line, clone, env, work / "tests.log")
-        summary = (work / "tests.log").read_text().strip().splitlines()[-1]  # "461 passed, 1 skipped, 15 warnings in ..."
+        # "461 passed, 1 skipped, 15 warnings in ..."
+        summary = (work / "tests.log").read_text(encoding="utf-8").strip().splitlines()[-1]
         counts = re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)
         row["tests"] = ", ".join(f"{n} {what}" for n, what in counts) + f" in {seconds:.0f} s"
 
     out = Path(args.out)
-    record = json.loads(out.read_text()) if out.exists() else {"bench": "fresh_clone", "runs": []}
+    record = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {"bench": "fresh_clone", "runs": []}
     record["command"] = "python bench/fresh_clone.py"
     record["runs"].append(row)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
+    out.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print_table("The README's first line on a fresh clone", ["commit", "exact", "training s", "wall s", "tests"],
                 [[r["commit"], r["exact"], r["train_seconds"], r["wall_seconds"], r["tests"] or "-"]
                  for r in record["runs"]])

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import json
 
-    metrics = json.loads((Path(output_dir) / "metrics.json").read_text())
+    metrics = json.loads((Path(output_dir) / "metrics.json").read_text(encoding="utf-8"))
     test = metrics["test"]
     result = {"launch": shown, "overrides": overrides, "output_dir": output_dir, "wall_seconds": wall,
               "train_seconds": metrics["train_seconds"], "batches": metrics["batches"],

@@ -101,7 +101,8 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
     config = load_config(overrides)
     shutil.rmtree(out_dir, ignore_errors=True)  # a stale checkpoint from an older, longer run would win "newest"
     out_dir.mkdir(parents=True)
-    with open(out_dir / "log.txt", "w") as log, contextlib.redirect_stdout(log):  # keep stdout to the one table
+    # the runs' own output to a log: stdout keeps to the one table
+    with open(out_dir / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         trained = train(config)
         reports = {split: evaluate_run(out_dir, split=split, out=out_dir / "eval" / split)
                    for split in ("test", "test_heldout") if split == "test" or config.task.held_out_wordings}

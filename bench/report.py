@@ -419,7 +419,7 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 def read_json(path: Path) -> dict:
     """A bench's figures; a file cut short (a bench stopped while writing it) is an error naming it."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         sys.exit(f"error: {path} is not readable JSON ({err}): rerun its bench, or restore the file from git")
 
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
                      f"(looked for {', '.join(f'{name}.json' for name in SECTIONS)})")
     text = render(Path(args.results))
     if args.write:
-        DOC.write_text(text)
+        DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC}")
     else:
         print(text, end="")  # the page as --write writes it, so `report.py | diff - docs/performance.md` compares
