@@ -306,7 +306,10 @@ def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bo
     kwargs = {"revision": revision} if revision else {}
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
-        raise ConfigError(f"backbone {path!r} has no fast tokenizer; span pooling needs its offset mapping")
+        raise ConfigError(f"backbone {path!r} has no fast tokenizer (it loads {type(tokenizer).__name__}): each answer "
+                          f"slot is mapped to its tokens through the offset mapping only fast (tokenizers) ones give. "
+                          f"Save a fast one beside the model (tokenizer.json), or choose a backbone whose folder has "
+                          f"a tokenizer.json")
     if tokenizer.pad_token is None:  # decoder LMs (GPT-2, Llama) ship without one
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     # Pad on the right whatever the tokenizer was saved with (chat models often save "left", for

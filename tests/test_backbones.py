@@ -386,6 +386,20 @@ def test_a_damaged_backbone_folder_is_a_clear_error(tiny_backbone, tmp_path, dam
         FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
 
 
+def test_a_backbone_with_only_a_python_tokenizer_says_what_it_lacks_and_what_to_choose(tiny_backbone, monkeypatch):
+    """Each answer slot is mapped to its tokens through the offset mapping only fast (Rust)
+    tokenizers give, whatever the adapter; the error named span pooling alone and no way out."""
+    import hybrid.backbone
+
+    class SlowTokenizer:  # what a remote-code model's Python-only tokenizer loads as
+        pad_token = "[PAD]"
+
+    monkeypatch.setattr(hybrid.backbone.AutoTokenizer, "from_pretrained", lambda *a, **k: SlowTokenizer())
+    with pytest.raises(ConfigError, match=r"has no fast tokenizer \(it loads SlowTokenizer\): each answer slot is "
+                                          r"mapped to its tokens .* choose a backbone whose folder has a tokenizer.json"):
+        hybrid.backbone.load_tokenizer(tiny_backbone("bert"))
+
+
 def test_a_tokenizer_far_smaller_than_the_models_vocabulary_is_a_clear_error(tiny_backbone, tmp_path):
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
