@@ -4,7 +4,8 @@ Every change to what the states depend on (backbone, layer, texts, task size, se
 new entry and leaves the old one, so the cache grows with every experiment. Entries are derived
 data: a pruned entry is embedded again the next time a run needs it. Pruning goes by last use
 (a run that reads an entry marks it used), so the entries of current experiments stay. Removing
-an entry that a running job has open is safe: the job keeps its memory-mapped copy.
+an entry that a running job has open is safe: the job keeps its memory-mapped copy (Windows
+removes no open file: such an entry is kept, and prune says so).
 
 The rest of data_dir (generated splits in datasets/, GGUF conversions in converted/, tiny test
 backbones in tiny/) is left alone: runs reuse those folders, and they are small or slow to make
@@ -263,14 +264,19 @@ def prune(folder: Path, args, console: Console) -> None:
     found = entries(folder)
     doomed = choose(found, keep, unused, args.all, now, args.old)
     stale = leftovers(folder, now)
+    verb = "would remove" if args.dry_run else "removed"
+    for e in list(doomed):
+        if not args.dry_run:
+            try:
+                for f in entry_files(e.path):  # the states first: an entry either stays whole or goes
+                    f.unlink(missing_ok=True)
+            except PermissionError:  # Windows removes no file another process has open (a run maps its entries)
+                console.print(f"kept {e.path.name}: a running job has it open; prune again once it has ended")
+                doomed.remove(e)
+                continue
+        console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
     freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
     left = sum(e.size for e in found) - sum(e.size for e in doomed)
-    verb = "would remove" if args.dry_run else "removed"
-    for e in doomed:
-        console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
-        if not args.dry_run:
-            for f in entry_files(e.path):
-                f.unlink(missing_ok=True)
     for p in stale:
         if not args.dry_run:
             with contextlib.suppress(Busy), locked(writer_lock(p)):  # a run that began writing it since is left alone

@@ -435,6 +435,29 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def test_an_entry_a_running_job_holds_open_on_windows_is_kept_and_said(tmp_path, capsys, monkeypatch):
+    """Windows removes no file another process has open (a run memory-maps its entries): that entry
+    stays, whole, and prune says so and goes on with the others instead of ending in a traceback."""
+    from hybrid.cache_cli import main
+
+    (tmp_path / "embeddings").mkdir()
+    for name in ("held", "free"):
+        (tmp_path / "embeddings" / f"{name}.pt").write_bytes(b"s" * 1000)
+        (tmp_path / "embeddings" / f"{name}.json").write_text("{}")
+    real = Path.unlink
+
+    def in_use(self, missing_ok=False):
+        if self.name == "held.pt":
+            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", in_use)
+    main(["--data-dir", str(tmp_path), "prune", "--all"])
+    said = capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "embeddings").iterdir()) == ["held.json", "held.pt"]
+    assert "kept held.pt: a running job has it open" in said and "removed 1 entries" in said
+
+
 def test_list_shows_each_entrys_size_and_backbone_in_an_80_column_terminal(tmp_path, capsys, monkeypatch):
     """80 columns is a terminal's default and rich's width for a pipe or file (`hybrid-cache list >
     cache.txt`): the long header of the split column must wrap, not squeeze the size into '0.2 …'
