@@ -185,10 +185,10 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
         return (scratch, placed, lengths, slots_kept, hidden, cut), batch_size
 
     (scratch, placed, lengths, slots, hidden, cut), used = embed_in_batches()
-    if used < backbone.config.batch_size:
-        warnings.warn(f"{desc}: backbone.batch_size={backbone.config.batch_size} ran out of memory; embedded {used} "
-                      f"texts at a time (set backbone.batch_size={used} to skip the search next time)")
-    with scratch:
+    with scratch:  # closed however this ends: the warning below raises under `python -W error`
+        if used < backbone.config.batch_size:
+            warnings.warn(f"{desc}: backbone.batch_size={backbone.config.batch_size} ran out of memory; embedded "
+                          f"{used} texts at a time (set backbone.batch_size={used} to skip the search next time)")
         try:  # outside the batch size search: the whole split's states, which no smaller batch makes fit
             entry = _in_split_order(scratch, placed, lengths, slots, hidden)
         except RuntimeError as err:

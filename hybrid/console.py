@@ -10,10 +10,12 @@ from rich.console import Console
 
 def _printable(err: UnicodeEncodeError) -> tuple[str | bytes, int]:
     """A character the encoding lacks as an escape (\\u8fd0), as Python's stderr shows it; the bytes of
-    a file name that were no text in the locale (lone surrogates: surrogateescape) as they were."""
-    if all("\udc80" <= ch <= "\udcff" for ch in err.object[err.start:err.end]):
-        return codecs.lookup_error("surrogateescape")(err)
-    return codecs.backslashreplace_errors(err)
+    a file name that were no text in the locale (lone surrogates: surrogateescape) as they were. One
+    character at a time: the encoder hands over a whole run it cannot encode, a name's byte beside "…"."""
+    one = UnicodeEncodeError(err.encoding, err.object, err.start, err.start + 1, err.reason)
+    if "\udc80" <= err.object[err.start] <= "\udcff":
+        return codecs.lookup_error("surrogateescape")(one)
+    return codecs.backslashreplace_errors(one)
 
 
 codecs.register_error("hybrid-printable", _printable)

@@ -1197,3 +1197,31 @@ def test_a_split_whose_states_do_not_fit_in_memory_says_so_without_embedding_it_
         embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
     assert calls == [4, 3]  # each puzzle embedded once
     assert not any(tmp_path.iterdir())  # the scratch file is gone
+
+
+def test_the_scratch_file_is_closed_when_the_smaller_batch_warning_is_an_error(tiny_backbone, tmp_path, monkeypatch):
+    """Under `python -W error` the warning that a smaller batch was used raises: the scratch file
+    holding the split's states (as large as they are) must be closed then too, not left open for as
+    long as the error's traceback lives."""
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    real, opened, failed = backbone.forward, [], []
+
+    def out_of_memory_once(texts):
+        if not failed:
+            failed.append(len(texts))
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+        return real(texts)
+
+    def recorded(*args, **kwargs):
+        opened.append(real_temporary_file(*args, **kwargs))
+        return opened[-1]
+
+    real_temporary_file = cache.tempfile.TemporaryFile
+    monkeypatch.setattr(cache.tempfile, "TemporaryFile", recorded)
+    backbone.forward = out_of_memory_once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="ran out of memory"):
+            embed(backbone, split, "test", show_progress=False, scratch_dir=tmp_path)
+        assert opened and all(f.closed for f in opened)

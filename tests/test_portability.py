@@ -75,3 +75,12 @@ def test_the_console_escapes_what_its_encoding_lacks_and_gives_back_a_file_names
     done = python("-c", script, **ASCII_LOCALE)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     assert done.stdout.strip() == b"chars@v2\\u2026 /runs/caf\xe9"
+
+
+def test_a_file_names_bytes_come_back_beside_a_character_the_encoding_lacks():
+    """The encoder hands over a run of characters it cannot encode at once: a file name's byte (a lone
+    surrogate) right before rich's "…" came out as the text \\udce9, a name that is not the file's."""
+    import hybrid.console  # noqa: F401 (registers the handler)
+
+    assert "caf\udce9\u2026".encode("ascii", "hybrid-printable") == b"caf\xe9\\u2026"
+    assert "\u8fd0\udce9x".encode("cp1252", "hybrid-printable") == b"\\u8fd0\xe9x"
