@@ -210,12 +210,15 @@ def check_init_settings(init: Saved, config: Config) -> None:
 # every adapted projection, so LoRA's settings are compared whole. Attention heads split the same
 # weights another way: other heads fit every shape too. The place in the epoch is a count of
 # batches: read in batches of another size it replays or skips puzzles (train.grad_accum, which
-# splits the same global batch, may change).
+# splits the same global batch, may change). Another task family gives the weights' slots and classes
+# another meaning: where its shapes differ, loading found it only after the other task's puzzles were
+# generated and embedded (minutes), and where they fit, the resume went on as if nothing changed.
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
                    "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas",
-                   "train.batch_size")
+                   "train.batch_size", "task.name")
 HINTS_ON_RESUME = {"backbone.path": "; another folder must hold the same files",
-                   "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory"}
+                   "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory",
+                   "task.name": "; its weights were fitted to that task's slots and classes"}
 
 
 def check_resume_settings(folder: Path, config: Config) -> None:
