@@ -210,12 +210,15 @@ def check_init_settings(init: Saved, config: Config) -> None:
 # every adapted projection, so LoRA's settings are compared whole. Attention heads split the same
 # weights another way: other heads fit every shape too. The place in the epoch is a count of
 # batches: read in batches of another size it replays or skips puzzles (train.grad_accum, which
-# splits the same global batch, may change).
+# splits the same global batch, may change). Another task family gives the weights' slots and classes
+# another meaning: where its shapes differ, loading found it only after the other task's puzzles were
+# generated and embedded (minutes), and where they fit, the resume went on as if nothing changed.
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
                    "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas",
-                   "train.batch_size")
+                   "train.batch_size", "task.name")
 HINTS_ON_RESUME = {"backbone.path": "; another folder must hold the same files",
-                   "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory"}
+                   "train.batch_size": "; train.grad_accum splits that batch into smaller steps to fit memory",
+                   "task.name": "; its weights were fitted to that task's slots and classes"}
 
 
 def check_resume_settings(folder: Path, config: Config) -> None:
@@ -338,17 +341,38 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     return init
 
 
-def splits_resumed(loaded: Path, folder: Path, say: bool) -> list[Path]:
+def splits_resumed(loaded: Path, folder: Path, config: Config, say: bool) -> list[Path]:
     """The splits' folders the checkpoint `loaded` trained on (checkpoint.splits_of: the one loaded, not
-    the newest, where `latest` fell back). `say`: warn where this run trains on other splits (`folder`)."""
+    the newest, where `latest` fell back). `say`: warn where this run trains on other splits (`folder`),
+    naming the settings that cut them (without, a task.test_size override read as other training data),
+    and where a checkpoint saved before splits records was trained with other ones (else said nothing)."""
     earlier = checkpoint.splits_of(loaded)
-    if say and earlier and earlier[-1].name != folder.name:
-        warnings.warn(f"the training data changed since the checkpoint this run resumes: it trained on the splits in "
-                      f"{earlier[-1].name}, this config cuts {folder.name} (a data file edited since, or another task "
-                      f"or train.seed setting). The run goes on with the new splits; {SPLITS_RECORD} records both, "
-                      f"so `python -m eval` leaves out the training puzzles of each. To go on with the data it "
-                      f"trained on, put that data back and resume again", stacklevel=2)
+    changed = data_settings_changed(loaded, config)
+    if not say or (earlier[-1].name == folder.name if earlier else not changed):
+        return earlier
+    why = (f": {', '.join(changed)}" if changed else
+           " (a data file edited since: the task and train.seed settings are the checkpoint's)")
+    if earlier:
+        trained_on_what = (f"it trained on the splits in {earlier[-1].name}, this config cuts {folder.name}{why}. "
+                           f"The run goes on with the new splits; {SPLITS_RECORD} records both, so `python -m eval` "
+                           f"leaves out the training puzzles of each")
+    else:
+        trained_on_what = (f"its settings cut other splits{why}. The run goes on with the new splits; the "
+                           f"checkpoint was saved before {SPLITS_RECORD} records, so `python -m eval` cannot leave out "
+                           f"the puzzles it trained on before")
+    warnings.warn(f"the training data changed since the checkpoint this run resumes: {trained_on_what}. To go on with "
+                  f"the data it trained on, resume with its settings (and its data) again", stacklevel=2)
     return earlier
+
+
+def data_settings_changed(loaded: Path, config: Config) -> list[str]:
+    """The settings that decide a run's puzzle splits (the task's, train.seed) where `config` differs from
+    the checkpoint `loaded`'s, each as `key=value (the checkpoint's run: value)`."""
+    if not (loaded / "config.yaml").exists():
+        return []
+    now, then = (flat(as_dict(c)) for c in (config, read_config(loaded / "config.yaml")))
+    return [f"{key}={now.get(key)} (the checkpoint's run: {then.get(key)})" for key in sorted(now.keys() | then.keys())
+            if (key.startswith("task.") or key == "train.seed") and now.get(key) != then.get(key)]
 
 
 def resume_here(accelerator, config: Config, progress, backbone=None) -> Path:

@@ -150,7 +150,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     accelerator.register_for_checkpointing(state.progress, *([ema] if ema is not None else []))
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
-        trained_before = run_folder.splits_resumed(loaded, splits.folder, accelerator.is_main_process)
+        trained_before = run_folder.splits_resumed(loaded, splits.folder, config, accelerator.is_main_process)
         state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)

@@ -900,3 +900,14 @@ def test_resuming_with_another_batch_size_is_an_error_that_points_to_grad_accum(
         train(small_config("train.batch_size=8", "train.steps=6", "train.resume=latest"))
     assert checkpoint.checkpoints(tmp_path / "run") == saved  # nothing moved aside
     assert train(small_config("train.grad_accum=2", "train.steps=6", "train.resume=latest"))["batches"] == 6
+
+
+def test_a_resume_on_another_task_is_refused_before_data_and_embedding(small_config, monkeypatch):
+    """task=sorting on a sudoku run's --resume: the weights' slots and classes mean another task's, which
+    is new training from them (train.init_from). It was found only by load_state's size mismatch, after
+    generating and embedding the other task's puzzles (minutes), and never named the task."""
+    train(small_config())
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(CheckpointMismatch, match=r"task.name=sorting \(the checkpoint's run: sudoku.*train.init_from"):
+        train(small_config("train.steps=6", "train.resume=latest", "task=sorting", "task.train_size=64",
+                           "task.test_size=16"))

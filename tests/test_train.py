@@ -789,3 +789,22 @@ def test_memory_the_training_loop_holds_does_not_grow_with_the_batches(small_con
     results = train(small_config("train.steps=1201", "train.checkpoint_every=0", "train.ema=0"))
     assert results["work"] == pytest.approx((601 * 0.75 + 600 * 0.5) / 1201)  # the mean over every batch
     assert held["bytes"] < 8 * 1024, held
+
+
+def test_a_resume_on_other_splits_names_the_settings_that_changed_even_without_a_splits_record(small_config, tmp_path):
+    """The warning named no setting ("a data file edited since, or another task or train.seed setting"), so a
+    task.test_size override read as a change of the training data; and a checkpoint saved before splits
+    records (no splits.json) resumed on another train.seed or task.train_size without a word."""
+    train(small_config())
+    with pytest.warns(UserWarning, match=r"training data changed since the checkpoint.*: train.seed=1 \(the "
+                                         r"checkpoint's run: 0\)"):
+        train(small_config("train.steps=5", "train.resume=latest", "train.seed=1"))
+    for record in tmp_path.glob("run/**/splits.json"):  # as an older version saved them
+        record.unlink()
+        manifest = record.parent / checkpoint.MANIFEST
+        if manifest.exists():
+            manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items()
+                                            if k != "splits.json"}))
+    with pytest.warns(UserWarning, match=r"training data changed since the checkpoint.*: task.train_size=48 \(the "
+                                         r"checkpoint's run: 64\), train.seed=0 \(the checkpoint's run: 1\)"):
+        train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
