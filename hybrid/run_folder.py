@@ -360,7 +360,7 @@ def splits_resumed(loaded: Path, folder: Path, config: Config, say: bool) -> lis
         trained_on_what = (f"its settings cut other splits{why}. The run goes on with the new splits; the "
                            f"checkpoint was saved before {SPLITS_RECORD} records, so `python -m eval` cannot leave out "
                            f"the puzzles it trained on before")
-    warnings.warn(f"the training data changed since the checkpoint this run resumes: {trained_on_what}. To go on with "
+    warnings.warn(f"the puzzle splits changed since the checkpoint this run resumes: {trained_on_what}. To go on with "
                   f"the data it trained on, resume with its settings (and its data) again", stacklevel=2)
     return earlier
 

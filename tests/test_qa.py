@@ -300,7 +300,7 @@ def test_a_resume_on_an_edited_data_file_warns_and_keeps_both_cuts_out_of_evalua
     train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
     [first] = recorded_splits(tmp_path / "run")
     Path(data).write_text("".join(ADDITIONS))
-    with pytest.warns(UserWarning, match=f"training data changed since the checkpoint this run resumes: it trained on "
+    with pytest.warns(UserWarning, match=f"puzzle splits changed since the checkpoint this run resumes: it trained on "
                                          f"the splits in {first.name}"):
         train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
     earlier, now = recorded_splits(tmp_path / "run")
@@ -329,7 +329,7 @@ def test_weights_started_from_a_run_on_other_data_leave_that_runs_training_pairs
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1", f"train.init_from={tmp_path / 'first'}"))
-    assert not [w for w in caught if "training data changed" in str(w.message)]  # new training, not a resume
+    assert not [w for w in caught if "puzzle splits changed" in str(w.message)]  # new training, not a resume
     [first], [started, now] = recorded_splits(tmp_path / "first"), recorded_splits(tmp_path / "run")
     assert started == first
     report = evaluate_run(tmp_path / "run", out=tmp_path / "report")
@@ -412,7 +412,7 @@ def test_a_checkpoint_saved_before_a_resume_on_edited_data_is_evaluated_on_its_o
     data = write(tmp_path, "".join(ADDITIONS[:24]))
     train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
     Path(data).write_text("".join(ADDITIONS))
-    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+    with pytest.warns(UserWarning, match="puzzle splits changed since the checkpoint"):
         train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
     first, now = recorded_splits(tmp_path / "run")
     assert overlap(now, first)  # else the test shows nothing
@@ -440,7 +440,7 @@ def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_o
     train(small_config(*QA_RUN, f"task.path={data}", "train.steps=1"))
     [first] = recorded_splits(tmp_path / "run")
     Path(data).write_text("".join(ADDITIONS))
-    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+    with pytest.warns(UserWarning, match="puzzle splits changed since the checkpoint"):
         train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
     newest = checkpoint.checkpoints(tmp_path / "run")[-1]
     assert len(recorded_splits(newest)) == 2  # else the test shows nothing
@@ -450,7 +450,7 @@ def test_a_resume_that_falls_back_past_a_damaged_checkpoint_records_the_splits_o
         warnings.simplefilter("always")
         train(small_config(*QA_RUN, f"task.path={data}", "train.steps=2", "train.resume=latest"))
     assert [w for w in caught if "skipping checkpoint" in str(w.message)]  # it did fall back
-    assert not [w for w in caught if "training data changed" in str(w.message)]
+    assert not [w for w in caught if "puzzle splits changed" in str(w.message)]
     assert [f.name for f in recorded_splits(tmp_path / "run")] == [first.name]
 
 

@@ -50,7 +50,7 @@ def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, 
     [first] = recorded_splits(Path(config.train.output_dir))
     train(small_config("train.steps=5", "train.resume=latest"))
     assert recorded_splits(Path(config.train.output_dir)) == [first]
-    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert not [w for w in recwarn if "puzzle splits changed" in str(w.message)]
     with pytest.warns(UserWarning, match=f"changed since the checkpoint this run resumes: it trained on the splits in "
                                          f"{first.name}, this config cuts sudoku-"):
         train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
@@ -58,7 +58,7 @@ def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, 
     assert earlier == first and now.name != first.name and now.is_dir()
     recwarn.clear()
     train(small_config("train.steps=7", "train.resume=latest", "task.train_size=48"))  # on the splits it resumes
-    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert not [w for w in recwarn if "puzzle splits changed" in str(w.message)]
     assert recorded_splits(Path(config.train.output_dir)) == [earlier, now]
 
 
@@ -72,7 +72,7 @@ def test_a_resume_from_a_moved_data_dir_is_not_taken_for_other_splits(small_conf
     [first] = recorded_splits(tmp_path / "run")
     (tmp_path / "cache").rename(tmp_path / "moved")
     train(small_config("train.steps=5", "train.resume=latest", f"train.data_dir={tmp_path / 'moved'}"))
-    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert not [w for w in recwarn if "puzzle splits changed" in str(w.message)]
     assert recorded_splits(tmp_path / "run") == [tmp_path / "moved" / "datasets" / first.name]
 
 
@@ -119,13 +119,13 @@ def test_a_branch_from_a_checkpoint_older_than_a_data_change_records_only_what_i
     out = Path(config.train.output_dir)
     train(config)
     [first] = recorded_splits(out)
-    with pytest.warns(UserWarning, match="training data changed since the checkpoint"):
+    with pytest.warns(UserWarning, match="puzzle splits changed since the checkpoint"):
         train(small_config("train.steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=0",
                            "train.resume=latest", "task.train_size=48"))
     recwarn.clear()
     train(small_config("train.steps=3", "train.checkpoint_every=1", "train.keep_checkpoints=0",
                        f"train.resume={out / 'checkpoints' / 'step_00000002'}"))
-    assert not [w for w in recwarn if "training data changed" in str(w.message)]
+    assert not [w for w in recwarn if "puzzle splits changed" in str(w.message)]
     assert recorded_splits(out) == [first]
 
 
@@ -796,7 +796,7 @@ def test_a_resume_on_other_splits_names_the_settings_that_changed_even_without_a
     task.test_size override read as a change of the training data; and a checkpoint saved before splits
     records (no splits.json) resumed on another train.seed or task.train_size without a word."""
     train(small_config())
-    with pytest.warns(UserWarning, match=r"training data changed since the checkpoint.*: train.seed=1 \(the "
+    with pytest.warns(UserWarning, match=r"puzzle splits changed since the checkpoint.*: train.seed=1 \(the "
                                          r"checkpoint's run: 0\)"):
         train(small_config("train.steps=5", "train.resume=latest", "train.seed=1"))
     for record in tmp_path.glob("run/**/splits.json"):  # as an older version saved them
@@ -805,6 +805,6 @@ def test_a_resume_on_other_splits_names_the_settings_that_changed_even_without_a
         if manifest.exists():
             manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items()
                                             if k != "splits.json"}))
-    with pytest.warns(UserWarning, match=r"training data changed since the checkpoint.*: task.train_size=48 \(the "
+    with pytest.warns(UserWarning, match=r"puzzle splits changed since the checkpoint.*: task.train_size=48 \(the "
                                          r"checkpoint's run: 64\), train.seed=0 \(the checkpoint's run: 1\)"):
         train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
