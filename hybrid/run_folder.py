@@ -347,8 +347,10 @@ def splits_resumed(loaded: Path, folder: Path, config: Config, say: bool) -> lis
     naming the settings that cut them (without, a task.test_size override read as other training data),
     and where a checkpoint saved before splits records was trained with other ones (else said nothing)."""
     earlier = checkpoint.splits_of(loaded)
+    if not say:
+        return earlier
     changed = data_settings_changed(loaded, config)
-    if not say or (earlier[-1].name == folder.name if earlier else not changed):
+    if earlier[-1].name == folder.name if earlier else not changed:
         return earlier
     why = (f": {', '.join(changed)}" if changed else
            " (a data file edited since: the task and train.seed settings are the checkpoint's)")
