@@ -270,7 +270,7 @@ def test_a_two_process_resume_on_an_edited_qa_file_says_so_once_and_records_both
     [first] = recorded_splits(tmp_path / "run")
     data.write_text("".join(rows))
     config = small_config(*qa, "train.steps=2", "train.resume=latest")
-    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), "training data changed"),
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), "puzzle splits changed"),
                    num_processes=2)
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert len(rank0["warnings"]) + len(rank1["warnings"]) == 1
