@@ -8,7 +8,9 @@
   branches there, and the newer checkpoints are moved aside as `step_N.superseded`
   (`resume_here`), so `latest` finds the branch's own.
 - A resume cannot change the settings the restored optimizer, weights or place in the data
-  depend on (`FIXED_ON_RESUME`); backbone.path may name the backbone's folder where it has moved to.
+  depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols (`task_shape_changes`, which
+  also refuses train.init_from weights of another shape); backbone.path may name the backbone's folder
+  where it has moved to.
   That, and the train.init_from and train.resume paths, are checked from their files alone
   before anything is built (`check_before_building`): a wrong path or setting fails before
   minutes of generating and embedding data.
