@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType
@@ -40,9 +41,20 @@ def check_set_up(accelerator: Accelerator, config: Config) -> None:
         raise ConfigError(f"train.ema={config.train.ema}: the EMA is a whole copy of the trained module, which FSDP "
                           f"shards over the processes (and cannot copy); run FSDP with train.ema=0, or use DDP "
                           f"(configs/accelerate/multi_gpu.yaml)")
-    if config.train.mixed_precision != "no" and not accelerator.native_amp:  # fp16 on a CPU: Accelerate skips it
+    # fp16 on a CPU: Accelerate skips it. Alike on every process: the main one says it
+    if config.train.mixed_precision != "no" and not accelerator.native_amp and accelerator.is_main_process:
         warnings.warn(f"train.mixed_precision={config.train.mixed_precision} does nothing on "
                       f"{accelerator.device.type}: training runs in fp32 (on a CPU, bf16 works)")
+
+
+@contextmanager
+def said_once(accelerator: Accelerator):
+    """Warnings that every process gives alike (the same data, the same settings): the main process's only,
+    else N processes said each N times."""
+    with warnings.catch_warnings():
+        if not accelerator.is_main_process:
+            warnings.simplefilter("ignore")
+        yield
 
 
 def finish(accelerator: Accelerator) -> None:

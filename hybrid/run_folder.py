@@ -8,7 +8,9 @@
   branches there, and the newer checkpoints are moved aside as `step_N.superseded`
   (`resume_here`), so `latest` finds the branch's own.
 - A resume cannot change the settings the restored optimizer, weights or place in the data
-  depend on (`FIXED_ON_RESUME`); backbone.path may name the backbone's folder where it has moved to.
+  depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols (`task_shape_changes`, which
+  also refuses train.init_from weights of another shape); backbone.path may name the backbone's folder
+  where it has moved to.
   That, and the train.init_from and train.resume paths, are checked from their files alone
   before anything is built (`check_before_building`): a wrong path or setting fails before
   minutes of generating and embedding data.
@@ -31,7 +33,9 @@ from pathlib import Path
 
 import torch
 
+from adapters import adapter_kind
 from eval.runner import evaluate
+from eval.tasks import DATASET_FIELDS, PuzzleError, make_task
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import folder_weights, is_local_folder, is_missing_folder, resolve_path, same_layer
 from hybrid.config import Config, ConfigError, anchored, as_dict, load_config
@@ -200,6 +204,11 @@ def check_init_settings(init: Saved, config: Config) -> None:
         settings = " ".join(f"backbone.lora.{k}={override(v)}" for k, v in dataclasses.asdict(lora).items())
         raise ConfigError(f"train.init_from={init.folder} was trained with LoRA on its backbone and this config has none, so "
                           f"its tuned backbone would be lost: add {settings}")
+    shapes = task_shape_changes(init.config, config, "its")
+    if shapes is not None and not shapes[1]:
+        raise ConfigError(f"train.init_from={init.folder} was trained on a task of another shape: {shapes[0]}. Its "
+                          f"weights fit only a model of that shape: start from weights trained on a task of this "
+                          f"shape, or leave out train.init_from to train new weights")
 
 
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
@@ -260,6 +269,54 @@ def check_resume_settings(folder: Path, config: Config) -> None:
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
             f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
             f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
+    shapes = task_shape_changes(saved, config, "the checkpoint's")
+    if shapes is not None:
+        description, fits = shapes
+        new_weights = (f"start new training from its weights with train.init_from={folder}" if fits else
+                       "train new weights without --resume (train.init_from cannot take weights of another shape)")
+        raise checkpoint.CheckpointMismatch(
+            f"checkpoint {folder} was trained on a task of another shape, which a resumed run cannot change: "
+            f"{description}. Resume with the checkpoint's task settings, or {new_weights}")
+
+
+def task_shape_changes(other: Config, config: Config, whose: str) -> tuple[str, bool] | None:
+    """How `config`'s task differs from `other`'s in what a model's weights are fitted to (its answer
+    slots, the symbols they take, whether they are pieces of the question), as `task.size=6 (<whose> run:
+    4) gives 36 answer slots (<whose> 16)`; and whether `other`'s weights still fit this config's model
+    (the same parameter shapes). None where nothing differs, or `other`'s task cannot be built (its code
+    changed or gone: loading decides). Tasks are built only where their settings differ, and cheaply."""
+    if other.task.name != config.task.name:
+        keys = ["name"]
+    else:
+        knobs = [dataclasses.asdict(c.task) for c in (config, other)]
+        keys = [key for key in sorted(knobs[0].keys() | knobs[1].keys())
+                if key not in DATASET_FIELDS and knobs[0].get(key) != knobs[1].get(key)]
+    if not keys:
+        return None
+    try:
+        then = make_task(other.task)
+    except (PuzzleError, ImportError):  # a family's library (reasoning_gym) uninstalled since
+        return None
+    now = make_task(config.task)  # one this config cannot build fails here as it would in building the run
+
+    def symbols(vocab) -> str:
+        return " ".join(vocab[:8]) + (f" ... ({len(vocab)})" if len(vocab) > 8 else "")
+
+    def aligned(task) -> str:
+        return "" if task.aligned_slots else "not "
+
+    aspects = [f"{now.num_slots} answer slots ({whose} {then.num_slots})"] if now.num_slots != then.num_slots else []
+    if tuple(now.vocab) != tuple(then.vocab):
+        aspects.append(f"answer symbols {symbols(now.vocab)} ({whose} {symbols(then.vocab)})")
+    if now.aligned_slots != then.aligned_slots:  # adapter.kind=auto picks another adapter by it
+        aspects.append(f"answer slots {aligned(now)}aligned with the question ({whose} {aligned(then)}aligned)")
+    if not aspects:
+        return None
+    settings = ", ".join(f"task.{key}={getattr(config.task, key, None)} ({whose} run: {getattr(other.task, key, None)})"
+                         for key in keys)
+    fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
+            and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))
+    return f"{settings} gives {', '.join(aspects)}", fits
 
 
 def recorded_files(folder: Path) -> str | None:

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (accelerate launch hybrid/train.py)
@@ -50,9 +49,7 @@ def build(config: Config, accelerator: Accelerator):
     with torch.random.fork_rng(devices=[]):
         # The main process generates data and converts GGUF weights first; the others wait on a lock.
         with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
-            with warnings.catch_warnings():
-                if not accelerator.is_main_process:  # the same data, the same warnings (a qa file's): said once
-                    warnings.simplefilter("ignore")
+            with launch.said_once(accelerator):  # the same data, the same warnings (a qa file's)
                 splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             check_batch_fits(config.train, accelerator.num_processes, len(splits["train"]))
             backbone = load_for(config, task).to(accelerator.device)
@@ -138,7 +135,8 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config, accelerator.device)
-    scheduler = make_scheduler(optimizer, config)
+    with launch.said_once(accelerator):  # a warm-up that outlasts the run
+        scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # Evaluation runs a LoRA backbone in `read`, not in forward: FSDP2 must gather its weights there too
     if getattr(accelerator, "is_fsdp2", False):  # (accelerate >= 1.6)

@@ -270,7 +270,7 @@ def test_a_two_process_resume_on_an_edited_qa_file_says_so_once_and_records_both
     [first] = recorded_splits(tmp_path / "run")
     data.write_text("".join(rows))
     config = small_config(*qa, "train.steps=2", "train.resume=latest")
-    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), "training data changed"),
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), "puzzle splits changed"),
                    num_processes=2)
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert len(rank0["warnings"]) + len(rank1["warnings"]) == 1
@@ -316,3 +316,14 @@ def test_the_processes_wait_for_the_main_one_to_prepare_data_longer_than_the_dis
 
 if __name__ == "__main__":
     build_with_slow_data(*sys.argv[1:])
+
+
+def test_a_two_process_run_says_its_setting_warnings_once(small_config, tmp_path):
+    """A warm-up that outlasts the run and fp16 on a CPU are the same settings on every process: each
+    warning came once per process (N times with N processes), as the data's did before."""
+    config = small_config("train.steps=1", "train.warmup=10", "train.mixed_precision=fp16", "train.checkpoint_every=0",
+                          f"train.output_dir={tmp_path / 'run'}")
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), ""), num_processes=2)
+    said = [m for r in (0, 1) for m in json.loads((tmp_path / f"rank{r}.json").read_text())["warnings"]]
+    for warning in ("outlast the run", "mixed_precision=fp16 does nothing on cpu"):
+        assert len([m for m in said if warning in m]) == 1, (warning, said)

@@ -911,3 +911,26 @@ def test_a_resume_on_another_task_is_refused_before_data_and_embedding(small_con
     with pytest.raises(CheckpointMismatch, match=r"task.name=sorting \(the checkpoint's run: sudoku.*train.init_from"):
         train(small_config("train.steps=6", "train.resume=latest", "task=sorting", "task.train_size=64",
                            "task.test_size=16"))
+
+
+def test_a_resume_on_a_task_of_another_shape_is_refused_before_data_and_embedding(small_config, monkeypatch):
+    """task.size=6 on a 4x4 sudoku run's --resume: the weights answer 16 slots from 4 digits, the new task
+    36 from 6. It was found only by load_state's size mismatch, after generating and embedding the new
+    task's puzzles (minutes at real sizes), and the message named no setting."""
+    train(small_config())
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(CheckpointMismatch, match=r"task.size=6 \(the checkpoint's run: 4\).* 36 answer slots .*"
+                                                 r"the checkpoint's 16.*train.init_from"):
+        train(small_config("train.steps=6", "train.resume=latest", "task.size=6"))
+    monkeypatch.undo()  # a task setting that keeps the shape goes on
+    assert train(small_config("train.steps=6", "train.resume=latest", "task.givens=10"))["batches"] == 6
+
+
+def test_weights_of_another_task_shape_are_refused_before_data_and_embedding(small_config, tmp_path, monkeypatch):
+    """train.init_from with weights of a 4x4 sudoku run on a 6x6 one: strict loading found the shapes
+    differ only after the new task's puzzles were generated and embedded."""
+    train(small_config("train.steps=1", f"train.output_dir={tmp_path / 'first'}"))
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(ConfigError, match=r"train.init_from=.*first.*task.size=6 \(its run: 4\).* 36 answer slots "
+                                          r".*its 16"):
+        train(small_config("train.steps=1", "task.size=6", f"train.init_from={tmp_path / 'first'}"))
