@@ -34,6 +34,7 @@ from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights,
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.folders import make_writable
 from hybrid.solve import positive
+from hybrid.splits_record import untrained_rows
 from hybrid.summary import shell_word
 
 
@@ -362,75 +363,11 @@ def held_out_but_trained(config: Config, trained: Config, split: str, seen: list
     return overlap
 
 
-def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Path] = (),
-                    cut: Path | None = None) -> set[str]:
-    """The puzzle keys (`Task.puzzle_key`) of the training splits the weights were trained on, where
-    the evaluated split may hold some of them. A test split leaves out the training puzzles of its
-    own config, but an override of a task field or the seed (`task.wordings`,
-    `task.held_out_wordings`, `train.seed`) draws another training split: on a small puzzle space
-    (zebra 3 x 1, 4x4 Sudoku) its test split then holds puzzles the weights did train on. So does
-    fixed data edited since training (a qa file with rows added): the same config recuts it. And
-    the weights may have trained on other splits before (a resume on data changed since,
-    train.init_from). `recorded`: the splits' folders training recorded, oldest first
-    (`hybrid.checkpoint.splits_of`; none for a run from before records); `cut`: the folder the
-    evaluated split came from. Empty when they are all that one, or of another family."""
-    from hybrid.data import build_splits, family_of
-
-    same = (as_dict(trained)["task"], trained.train.seed) == (as_dict(config)["task"], config.train.seed)
-    if not recorded:  # a run from before records: the split its config draws
-        if same or trained.task.name != config.task.name:  # the same split; another family's puzzles are not these
-            return set()
-        return keys_of(task, build_splits, make_task(trained.task), trained.task, trained.train.seed,
-                       config.train.data_dir)
-    if same and cut is not None and hasattr(task, "splits") and cut.name != recorded[-1].name:
-        warnings.warn(f"the data of task {config.task.name} changed since training, so its splits are cut anew: "
-                      f"the {recorded[-1].name} split the weights were trained on is not this one", stacklevel=2)
-    seen = set()
-    for folder in recorded:
-        # Names, not paths: a folder's name is its content, so a data_dir moved since keeps them.
-        if (cut is None or folder.name != cut.name) and family_of(folder) == task.name:
-            rebuild = folder is recorded[-1] and trained.task.name == config.task.name  # its config is the saved one
-            seen |= keys_of(task, recorded_folder, folder, config, trained if rebuild else None)
-    return seen
-
-
-def recorded_folder(folder: Path, config: Config, trained: Config | None):
-    """The splits a run recorded, where they are: at the path recorded, else under the evaluated
-    train.data_dir (moved since), else cut again from `trained`'s settings (given for the newest only)."""
-    from hybrid.data import build_splits, read_splits, splits_folder
-
-    moved = splits_folder(config.train.data_dir, folder.name)
-    for place in (folder, moved):
-        if place.is_dir():
-            return read_splits(place)
-    if trained is None:
-        raise ConfigError(f"{folder.name} is in neither {folder.parent} nor {moved.parent}")
-    made = build_splits(make_task(trained.task), trained.task, trained.train.seed, config.train.data_dir)
-    if made.folder.name != folder.name:  # its data changed since: these are other splits
-        raise ConfigError(f"{folder.name} is in neither {folder.parent} nor {moved.parent}, and the data now cuts "
-                          f"other splits")
-    return made
-
-
-def keys_of(task, splits, *args) -> set[str]:
-    """The puzzle keys of the training split of `splits(*args)`; none, with a warning, where it cannot be had."""
-    from hybrid.data import examples
-
-    try:  # saved by training in its data_dir, so usually read, not generated
-        split = splits(*args)["train"]
-    except (ConfigError, PuzzleError, OSError) as err:  # a qa file since moved: say so, and score what there is
-        warnings.warn(f"cannot rebuild the training split the weights were trained on ({err}), so this split may hold "
-                      f"some of its puzzles", stacklevel=2)
-        return set()
-    return {task.puzzle_key(e) for e in examples(split)}
-
-
 def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list,
                             recorded: Sequence[Path], cut: Path):
     """(data, examples, how many were left out): the split without the puzzles the weights were
     trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
-    seen = trained_puzzles(task, config, trained, recorded, cut)
-    keep = [i for i, example in enumerate(exs) if task.puzzle_key(example) not in seen]
+    keep = untrained_rows(task, config, trained, exs, recorded, cut)
     if len(keep) == len(exs):
         return data, exs, 0
     warnings.warn(f"{len(exs) - len(keep)} of the {len(exs)} {split} puzzles of this config are puzzles the weights "

@@ -43,7 +43,7 @@ from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
-from hybrid.splits_record import SPLITS_RECORD
+from hybrid.splits_record import SPLITS_RECORD, untrained_rows
 from hybrid.summary import flat
 
 EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
@@ -413,8 +413,8 @@ def splits_resumed(loaded: Path, folder: Path, config: Config, say: bool) -> lis
            " (a data file edited since: the task and train.seed settings are the checkpoint's)")
     if earlier:
         trained_on_what = (f"it trained on the splits in {earlier[-1].name}, this config cuts {folder.name}{why}. "
-                           f"The run goes on with the new splits; {SPLITS_RECORD} records both, so `python -m eval` "
-                           f"leaves out the training puzzles of each")
+                           f"The run goes on with the new splits; {SPLITS_RECORD} records both, so its own evaluations "
+                           f"and `python -m eval` leave out the training puzzles of each")
     else:
         trained_on_what = (f"its settings cut other splits{why}. The run goes on with the new splits; the "
                            f"checkpoint was saved before {SPLITS_RECORD} records, so `python -m eval` cannot leave out "
@@ -474,15 +474,31 @@ class RunState:
         self.progress = checkpoint.Progress()
         self.saved = None  # (batch, folder) of the checkpoint that exists
         self.stopped_by = None  # the signal that stopped training early (SIGTERM, SIGINT), if one did
+        # The splits' folders the weights trained on before this run's own (a resume on other splits,
+        # train.init_from), set once known: their training puzzles may be in this run's test splits.
+        self.earlier_splits: list[Path] = []
+        self.untrained: dict[str, list[int]] = {}  # per split, the places of the puzzles to score
 
     def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
+        """The metrics of `split` (its first `size` puzzles), leaving out the puzzles the weights trained on
+        before (as `python -m eval` does): `trained_puzzles_left_out` says how many of the split."""
         data, accelerator = self.tensors[split], self.accelerator
-        if size is not None and size < len(data):
-            data = torch.utils.data.Subset(data, range(size))
         exs = self.test_examples if split == "test" else examples(self.splits[split])
-        return evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
-                        desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
-                        disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+        if split not in self.untrained:  # read once: the earlier splits' training puzzles, from disk
+            self.untrained[split] = untrained_rows(self.task, self.config, self.config, exs,
+                                                   [*self.earlier_splits, self.splits.folder], self.splits.folder)
+        rows, left_out = self.untrained[split], len(exs) - len(self.untrained[split])
+        if not rows:  # nothing held out is left: score them all rather than nothing, and say so
+            warnings.warn(f"every one of the {len(exs)} {split} puzzles is one the weights trained on before "
+                          f"(splits {', '.join(f.name for f in self.earlier_splits)}): the held-out figures score "
+                          f"them anyway", stacklevel=2)
+            rows, left_out = list(range(len(exs))), 0
+        if left_out or (size is not None and size < len(rows)):
+            data = torch.utils.data.Subset(data, rows[:size])  # each keeps its place in `exs` (the index it yields)
+        metrics = evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
+                           desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
+                           disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+        return metrics | {"trained_puzzles_left_out": left_out}
 
     def save(self) -> Path:
         """Checkpoint the current state (once per batch, however many reasons ask)."""

@@ -57,6 +57,9 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
     for row in vote_rows(t.get("votes")):  # ARC: the vote over task.test_views views, the score by task
         table.add_row(*row)
+    if t.get("trained_puzzles_left_out"):  # a resume on other splits: as `python -m eval` says it
+        table.add_row("[bold red]left out: trained on[/]", f"{t['trained_puzzles_left_out']} test puzzles the weights "
+                                                           f"trained on before")
     if "test_heldout" in results:
         for row in held_out_wordings_rows(results["test_heldout"]):
             table.add_row(*row)

@@ -1198,7 +1198,7 @@ def test_a_checkpoint_is_evaluated_with_the_config_saved_in_it(run, tmp_path):
 def test_weights_of_another_family_leave_no_puzzle_out_as_trained_on(tmp_path):
     """Sudoku weights read on sorting puzzles: no sorting puzzle is a Sudoku training puzzle, so
     nothing is left out (and the Sudoku split is neither built nor keyed as sorting puzzles)."""
-    from eval.__main__ import trained_puzzles
+    from hybrid.splits_record import trained_puzzles
 
     trained = load_config(["task=sudoku", "task.size=4", f"train.data_dir={tmp_path}"])
     config = load_config(["task=sorting", f"train.data_dir={tmp_path}"])

@@ -62,6 +62,38 @@ def test_a_resume_that_cuts_other_splits_says_so_and_records_both(small_config, 
     assert recorded_splits(Path(config.train.output_dir)) == [earlier, now]
 
 
+def test_the_final_evaluation_after_a_resume_on_other_splits_leaves_the_earlier_training_puzzles_out(tmp_path, capsys):
+    """Sorting 3 numbers of 0-5 is a small puzzle space: resumed on train.seed=1, the new test split
+    holds puzzles the first batches trained on (7 of 32). The run's own final evaluation scored them
+    as held out; it leaves them out as `python -m eval` does, and says how many."""
+    from eval.tasks import make_task
+    from hybrid.config import load_config
+    from hybrid.data import examples, read_splits
+    from hybrid.splits_record import recorded_splits
+
+    def config(*overrides):
+        return load_config(["task=sorting", "task.length=3", "task.high=5", "task.train_size=128", "task.test_size=32",
+                            "backbone=chars", "reasoner.hidden=32", "reasoner.n=1", "reasoner.T=1", "reasoner.N_sup=2",
+                            "train.batch_size=16", "train.eval_every=0", "train.checkpoint_every=2", "train.warmup=0",
+                            "train.tracker=null", "train.cpu_threads=1", f"train.output_dir={tmp_path / 'run'}",
+                            f"train.data_dir={tmp_path / 'cache'}", *overrides])
+
+    train(config("train.steps=2"))
+    with pytest.warns(UserWarning, match="puzzle splits changed since the checkpoint"):
+        results = train(config("train.steps=4", "train.resume=latest", "train.seed=1", "train.eval_every=3"))
+    first, now = recorded_splits(tmp_path / "run")
+    task = make_task(config().task)
+    trained_first = {task.puzzle_key(e) for e in examples(read_splits(first)["train"])}
+    tested = [task.puzzle_key(e) for e in examples(read_splits(now)["test"])]
+    left_out = sum(key in trained_first for key in tested)
+    assert left_out > 0  # else the test shows nothing
+    assert results["test"]["trained_puzzles_left_out"] == left_out
+    assert results["test"]["num_puzzles"] == 32 - left_out
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["test"]["trained_puzzles_left_out"] == left_out
+    assert f"({32 - left_out} puzzles)" in capsys.readouterr().out
+
+
 def test_a_resume_from_a_moved_data_dir_is_not_taken_for_other_splits(small_config, tmp_path, recwarn):
     """Splits' folders are compared by name (their content), not by place: resumed with train.data_dir
     where it has moved to, the run neither warns that its data changed nor records the old place as
