@@ -157,7 +157,8 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     def embed_in_batches(batch_size: int) -> tuple[tuple, int]:
         placed, lengths, slots_kept, hidden = list(order.split(batch_size)), [], [], backbone.hidden_size
         folder = Path(scratch_dir if scratch_dir is not None else tempfile.gettempdir())
-        with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
+        scratch_writes = f"the backbone states of {desc} to a scratch file in {folder}"  # what a full disk stops
+        with _writing(scratch_writes, folder):
             folder.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.TemporaryFile(dir=folder)  # unnamed: gone however the run ends
         try:  # each batch's states wait in `scratch` for the end
@@ -174,7 +175,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
                                       f"backbone.cache=false")
                     real = states[mask].numpy()  # the real tokens only, whichever side was padded
                     # (picked outside: out of memory there is find_executable_batch_size's to catch, not a full disk)
-                    with _writing(f"the backbone states of {desc} to a scratch file in {folder}", folder):
+                    with _writing(scratch_writes, folder):
                         scratch.write(real)
                     lengths.append(mask.sum(1))
                     slots_kept.append(slots[mask])
