@@ -497,7 +497,8 @@ class RunState:
             data = torch.utils.data.Subset(data, rows[:size])  # each keeps its place in `exs` (the index it yields)
         metrics = evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
                            desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
-                           disable_progress=not accelerator.is_main_process, accelerator=accelerator)  # sharded, gathered
+                           disable_progress=not accelerator.is_main_process,
+                           accelerator=accelerator)  # sharded, gathered
         return metrics | {"trained_puzzles_left_out": left_out}
 
     def save(self) -> Path:
