@@ -36,7 +36,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.checkpoint import sha256, write_text
-from hybrid.config import BackboneConfig, ConfigError, TrainConfig, is_relative_path
+from hybrid.config import BackboneConfig, ConfigError, TrainConfig, first_line, is_relative_path
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
 
@@ -264,10 +264,9 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
     except ConfigError:
         raise  # already says what is wrong and what to do
     except (*DAMAGED, struct.error) as err:  # not a GGUF file, one cut short (struct.error), an unknown architecture
-        cause = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"could not convert the GGUF file {source} to safetensors: is it a whole GGUF file of a "
                           f"model transformers knows? (a download cut short fails so: fetch it again) "
-                          f"Cause: {cause}") from None
+                          f"Cause: {first_line(err)}") from None
     return target
 
 
@@ -372,7 +371,7 @@ def saved_by(folder: str) -> str | None:
 
 def load_error(name: str, path: str, err: Exception) -> ConfigError:
     """What to do about a backbone `name` (resolved to `path`) that from_pretrained refused."""
-    cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+    cause = first_line(err)
     if "trust_remote_code" in str(err):
         return ConfigError(f"backbone {name!r} runs model code of its own (its config.json names it in "
                            f"auto_map). Read that code, then set backbone.trust_remote_code=true")

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TypeVar
 from safetensors import SafetensorError
 
 from hybrid import trained_on
-from hybrid.config import Config, ConfigError, to_yaml
+from hybrid.config import Config, ConfigError, first_line, to_yaml
 from hybrid.splits_record import SPLITS_RECORD, recorded_splits
 
 if TYPE_CHECKING:  # read_weights imports torch itself: `python -m eval --help`, which imports this module, loads none
@@ -249,8 +249,9 @@ def save(accelerator, output_dir: str | Path, step: int, config: Config, keep: i
 def unreadable(folder: Path, err: Exception) -> CheckpointError:
     """The error for a checkpoint whose files torch or safetensors could not read, with the first
     line of their message: some have none (torch.load's EOFError for an empty file)."""
-    first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-    return CheckpointError(f"checkpoint {folder} is unreadable ({type(err).__name__}{': ' * bool(first)}{first})")
+    said = first_line(err, limit=200)
+    cause = type(err).__name__ if said == type(err).__name__ else f"{type(err).__name__}: {said}"
+    return CheckpointError(f"checkpoint {folder} is unreadable ({cause})")
 
 
 def load(accelerator, path: Path) -> None:

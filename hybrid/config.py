@@ -36,6 +36,14 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key and the fix."""
 
 
+def first_line(err: BaseException, limit: int | None = None) -> str:
+    """The first line of another library's error, to quote inside one of ours: their messages can run
+    to many lines (a module's repr, OmegaConf's full_key lines) or be empty (torch.load's EOFError on
+    an empty file), where the error's type is all there is to say."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0][:limit] if lines else type(err).__name__
+
+
 def check_not_a_file(folder: Path, setting: str) -> None:
     """A ConfigError where `folder`, or a folder above it, is a file (`setting` names the folder's
     option): found only when writing there, after the work, as an OSError that blamed the disk."""
@@ -216,14 +224,13 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
     try:
         return OmegaConf.merge(into, layer)
     except TypeError as err:  # OmegaConf's own, for a mapping where the schema has a list or the other way round
-        first = str(err).splitlines()[0]  # OmegaConf 2.3 appends its full_key/object_type lines
-        raise ConfigError(f"{where}: {first}, a mapping where the schema has a list or the other way round (set a "
+        raise ConfigError(f"{where}: {first_line(err)}, a mapping where the schema has a list or the other way round (set a "
                           "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
     except OmegaConfBaseException as err:
         if getattr(err, "full_key", None) is not None:
             raise
         # OmegaConf 2.4's check of a tuple's length names no key ("full key: None"): find it
-        raise ConfigError(f"bad config: {str(err).splitlines()[0]}\n  (full key: {_failing_key(into, layer)}, set "
+        raise ConfigError(f"bad config: {first_line(err)}\n  (full key: {_failing_key(into, layer)}, set "
                           f"by {where}; see hybrid/config.py for the schema)") from None
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from hybrid.backbone import FrozenBackbone
-from hybrid.config import ConfigError, LoraConfig
+from hybrid.config import ConfigError, LoraConfig, first_line
 
 
 def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
@@ -50,7 +50,7 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
         # spans many lines: its first line alone said "Target module BertAttention(".
         blocks = sorted({f"{t} ({type(m).__name__})" for t in lora.target_modules for n, m in backbone.model.named_modules()
                          if (n == t or n.endswith("." + t)) and next(m.children(), None) is not None})
-        cause = f"{', '.join(blocks)}: a block of layers, not a layer LoRA can adapt." if blocks else str(err).splitlines()[0]
+        cause = f"{', '.join(blocks)}: a block of layers, not a layer LoRA can adapt." if blocks else first_line(err)
         raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {cause} "
                           f"Linear layers in this backbone: {linear_layers(backbone.model)}") from None
     backbone.has_lora = True

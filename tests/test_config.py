@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from hybrid.config import CONFIG_DIR, ConfigError, from_yaml, load_config, to_yaml
+from hybrid.config import CONFIG_DIR, ConfigError, first_line, from_yaml, load_config, to_yaml
 
 
 def test_defaults_presets_and_overrides():
@@ -160,6 +160,24 @@ def test_a_value_that_cannot_be_read_is_an_error_naming_the_override(override, m
     with pytest.raises(ConfigError, match=message):
         load_config([override])
     assert load_config(["reasoner.hidden=${train.batch_size}"]).reasoner.hidden == 128  # a good interpolation
+
+
+def test_another_librarys_error_is_quoted_by_its_first_line_or_its_type():
+    assert first_line(ValueError("Target module BertAttention(\n  (self): BertSelfAttention(...)\n)")) == \
+        "Target module BertAttention("
+    assert first_line(OSError("\n  Disk quota exceeded\n")) == "Disk quota exceeded"
+    assert first_line(EOFError()) == "EOFError"  # torch.load's, for an empty file: nothing else to quote
+    assert first_line(ValueError("x" * 300), limit=200) == "x" * 200
+
+
+def test_a_merge_error_without_a_message_is_still_a_config_error(monkeypatch):
+    """OmegaConf's merge raising a TypeError with no text ended in an IndexError from the line that
+    quoted it, not the ConfigError naming the override."""
+    def merge(*configs):
+        raise TypeError()
+    monkeypatch.setattr("hybrid.config.OmegaConf.merge", merge)
+    with pytest.raises(ConfigError, match=": TypeError, a mapping where the schema has a list"):
+        load_config(["train.lr=1e-3"])
 
 
 @pytest.mark.parametrize("overrides, message", [
