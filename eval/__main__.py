@@ -392,7 +392,9 @@ def print_summary(report: dict) -> None:
                       f"{report['verifier_accuracy']:.3f} / {report['task_score']:.3f}")
         for row in open_cell_rows(report):
             table.add_row(*row)
-        table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in report["exact_curve"]))
+        trained = c.get("N_sup_trained")  # steps past it (or short of it) are not the depth the weights learned
+        differs = f" (trained with N_sup={trained})" if trained and trained != len(report["exact_curve"]) else ""
+        table.add_row(f"exact by supervision step{differs}", " ".join(f"{a:.2f}" for a in report["exact_curve"]))
         table.add_row("early exit: exact / mean steps", f"{report['early_exit_exact_accuracy']:.3f} / "
                       f"{report['mean_halting_step']:.2f}")
         table.add_row("net applications per puzzle (all / early exit)",

@@ -1347,3 +1347,25 @@ def test_the_commands_a_summary_suggests_run_as_pasted_from_a_folder_with_spaces
     lines = capsys.readouterr().out.split("next:")[1].splitlines()
     assert shlex.split(lines[0].split("(")[0]) == ["python", "-m", "eval", str(run)]
     assert shlex.split(lines[1].split("(")[0]) == ["python", "-m", "hybrid.solve", str(run), "--input", "puzzles.txt"]
+
+
+def test_the_evaluation_summary_names_the_trained_n_sup_when_the_evaluation_runs_another(capsys, monkeypatch):
+    """`python -m eval RUN reasoner.N_sup=16` on weights trained with 6 printed 16 figures under
+    "exact by supervision step" with nothing to say which steps training had seen (the plot and
+    the JSON say it); a run evaluated at its trained N_sup keeps the plain label."""
+    from eval.__main__ import print_summary
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 8,
+              "compute": {"N_sup": 3, "N_sup_trained": 2, "net_applications_all": 18,
+                          "net_applications_early_exit": 6.0},
+              "throughput": {"reasoner_puzzles_per_second": 100.0, "backbone_puzzles_per_second": 50.0},
+              "exact_accuracy": 0.5, "cell_accuracy": 0.625, "verifier_accuracy": 0.5, "task_score": 0.5,
+              "exact_curve": [0.25, 0.5, 0.5], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0,
+              "answer_failures": {"count": 0}, "puzzle_failures": {"count": 0}, "backbone_differs": [],
+              "weights": "final/model.safetensors", "report": "report.json"}
+    print_summary(report)
+    row = r"exact by supervision step \(trained with N_sup=2\) +│ +0\.25 0\.50 0\.50"
+    assert re.search(row, capsys.readouterr().out)
+    print_summary(report | {"compute": report["compute"] | {"N_sup": 2}, "exact_curve": [0.25, 0.5]})
+    assert re.search(r"exact by supervision step +│ +0\.25 0\.50 ", capsys.readouterr().out)
