@@ -5,8 +5,9 @@ running a fixed number of steps versus stopping at the halting head's call (earl
     python bench/test_time_compute.py                              # runs/default, else trains a quick one
     python bench/test_time_compute.py --run RUN --max-steps 32 --device cuda
 
-RUN is a folder written by hybrid/train.py (config.yaml, checkpoints/step_*/); its newest
-checkpoint's EMA weights are evaluated (what training evaluates). One pass of
+RUN is a folder written by hybrid/train.py (config.yaml, final/, checkpoints/step_*/); its final/
+weights are evaluated, else its newest checkpoint's, EMA weights either way (what training
+evaluates; `python -m eval` picks them by the same rule). One pass of
 `eval.runner.predict` with `--max-steps` supervision steps records the answer and the halting
 logit after every step; `eval.runner.score_predictions` turns that into the fixed-steps curve
 and, on the first k steps, the early-exit accuracy and the mean number of steps it used.
@@ -42,7 +43,7 @@ def train_quick_run(folder: Path, extra: list[str]) -> Path:
 
 
 def load_run(run: Path, overrides: list[str], device: torch.device):
-    """Task, held-out tensors and the model with the newest checkpoint's EMA weights."""
+    """Task, held-out tensors and the model with the run's final/ EMA weights, else its newest checkpoint's."""
     from accelerate import Accelerator
 
     from eval.__main__ import locate
