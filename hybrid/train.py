@@ -157,6 +157,9 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
         accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+    if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
+        accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
+                          f"computed each batch, not cached (backbone.cache does not apply)")
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
                       f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
     return state, model, optimizer, scheduler, loader, ema

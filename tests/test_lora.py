@@ -116,6 +116,12 @@ def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     assert train(small_config("backbone.lora.rank=4", "train.steps=3", "train.resume=latest"))["batches"] == 3
 
 
+def test_a_lora_run_says_its_states_are_not_cached(small_config, capsys):
+    """backbone.cache stays true in the saved config; the run must say the cache is off."""
+    train(small_config("backbone.lora.rank=4", "train.steps=1", "train.checkpoint_every=0"))
+    assert "not cached (backbone.cache does not apply)" in capsys.readouterr().out
+
+
 def lora_steps_in_each_process(config_file):
     """Run by `accelerate launch` below: each process trains on its own puzzles."""
     config = from_yaml(config_file)
