@@ -172,9 +172,22 @@ def read_whole(path: str | Path, pick: Callable[[Path], Path], read: Callable[[P
                           f"only its newest train.keep_checkpoints. Read a copy of its newest checkpoint instead")
 
 
+def readable_as_umask_allows(folder: Path) -> None:
+    """safetensors (0.8 on) writes its files readable by their owner alone, whatever the umask, so a
+    colleague could not evaluate a model trained on a shared machine, nor load a backbone converted
+    into a shared train.data_dir. They get the mode any other new file gets."""
+    if os.name == "nt":  # no such mode bits there
+        return
+    umask = os.umask(0o077)  # read by setting it: for that instant to the strictest, never looser
+    os.umask(umask)
+    for path in folder.rglob("*.safetensors"):
+        path.chmod(0o666 & ~umask)
+
+
 def replace_folder(tmp: Path, final: Path) -> None:
     """Put the complete folder `tmp` at `final`. An existing `final` is moved aside first and
     removed only after the new one is in place, so some complete copy exists at every moment."""
+    readable_as_umask_allows(tmp)
     old = final.with_name(final.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():

@@ -2,10 +2,14 @@
 complete, a complete folder is reused, and runs started together write it once."""
 
 import errno
+import os
+import stat
 import threading
 import time
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from hybrid.folders import build_once, write_folder
 
@@ -111,3 +115,22 @@ def test_a_file_where_the_folder_goes_is_a_config_error_before_the_work(tmp_path
     with pytest.raises(ConfigError, match=rf"{tmp_path / 'tiny'} is a file, not a folder"):
         once(tmp_path / "tiny" / "bert", writer(calls))
     assert calls == [] and (tmp_path / "tiny").read_text() == "notes"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no mode bits for others on Windows")
+def test_safetensors_files_are_readable_as_the_umask_allows_like_the_folders_other_files(tmp_path):
+    """safetensors 0.8 writes 0600 whatever the umask: final/ weights, checkpoints and a converted
+    backbone would be the owner's alone, where config.yaml beside them is anyone's to read."""
+    def write(tmp):
+        save_file({"w": torch.zeros(2)}, tmp / "model.safetensors")
+        (tmp / "nested").mkdir()
+        save_file({"w": torch.zeros(2)}, tmp / "nested" / "model.safetensors")
+        (tmp / "config.yaml").write_text("a: 1")
+
+    old = os.umask(0o022)
+    try:
+        write_folder(tmp_path / "x", write)
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "x").rglob("*.*")}
+    assert modes == {"x/config.yaml": 0o644, "x/model.safetensors": 0o644, "x/nested/model.safetensors": 0o644}

@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,12 @@ def test_short_run_writes_checkpoints_and_resume_continues(small_config):
     assert json.loads((out / "metrics.json").read_text())["batches"] == 4
     assert 0.0 <= first["test"]["exact_accuracy"] <= 1.0
     assert len(first["test"]["exact_curve"]) == config.reasoner.N_sup
+    # safetensors 0.8 writes its files 0600 whatever the umask: the weights, final/ and the checkpoints',
+    # must be as readable as metrics.json beside them, or no colleague can evaluate the run
+    weights = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*.safetensors")}
+    usual = stat.S_IMODE((out / "metrics.json").stat().st_mode)
+    assert weights == dict.fromkeys(["checkpoints/step_00000002/model.safetensors",
+                                     "checkpoints/step_00000004/model.safetensors", "final/model.safetensors"], usual)
 
     resumed = train(small_config("train.steps=6", "train.resume=latest"))
     assert resumed["batches"] == 6
