@@ -549,6 +549,25 @@ def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_wri
     assert "removed 0 entries and 2 leftover pieces" in capsys.readouterr().out
 
 
+def test_prune_keeps_an_entry_a_run_is_writing_or_reading(tiny_backbone, tmp_path, monkeypatch, capsys):
+    """`hybrid-cache prune --all` between a run writing an entry and reading it back removed it
+    under the run, which then stopped: "missing or unreadable right after it was written"."""
+    import hybrid.cache
+    from hybrid.cache_cli import main
+
+    task, split = puzzles()
+    save = hybrid.cache._save_entry
+
+    def pruned_meanwhile(*args):
+        save(*args)
+        main(["--data-dir", str(tmp_path), "prune", "--all"])  # what another terminal runs meanwhile
+
+    monkeypatch.setattr(hybrid.cache, "_save_entry", pruned_meanwhile)
+    states = embed_split(backbone_at(tiny_backbone("bert")), split, task.num_slots, tmp_path, "test")
+    assert len(states) == len(split)
+    assert "a run is embedding or reading it" in capsys.readouterr().out
+
+
 def test_where_no_lock_can_be_taken_prune_keeps_pieces_younger_than_an_hour(tmp_path, capsys, monkeypatch):
     """A read-only lock folder or a filesystem without locks cannot say whether a run is writing a
     piece: one written within the hour may be, and stays; an older one is an interrupted write."""
