@@ -5,7 +5,8 @@ new entry and leaves the old one, so the cache grows with every experiment. Entr
 data: a pruned entry is embedded again the next time a run needs it. Pruning goes by last use
 (a run that reads an entry marks it used), so the entries of current experiments stay. Removing
 an entry that a running job has open is safe: the job keeps its memory-mapped copy (Windows
-removes no open file: such an entry is kept, and prune says so).
+removes no open file: such an entry is kept, and prune says so); one a run is embedding or
+reading back (it holds the entry's lock) is kept too.
 
 The rest of data_dir (generated splits in datasets/, GGUF conversions in converted/, tiny test
 backbones in tiny/) is left alone: runs reuse those folders, and they are small or slow to make
@@ -267,9 +268,14 @@ def prune(folder: Path, args, console: Console) -> None:
     verb = "would remove" if args.dry_run else "removed"
     for e in list(doomed):
         if not args.dry_run:
-            try:
-                for f in entry_files(e.path):  # the states first: an entry either stays whole or goes
-                    f.unlink(missing_ok=True)
+            try:  # under its lock: removed between a run's writing and reading it back, it stopped that run
+                with locked(writer_lock(e.path)):
+                    for f in entry_files(e.path):  # the states first: an entry either stays whole or goes
+                        f.unlink(missing_ok=True)
+            except Busy:
+                console.print(f"kept {e.path.name}: a run is embedding or reading it; prune again once it has")
+                doomed.remove(e)
+                continue
             except PermissionError:  # Windows removes no file another process has open (a run maps its entries)
                 console.print(f"kept {e.path.name}: a running job has it open; prune again once it has ended")
                 doomed.remove(e)

@@ -263,6 +263,27 @@ def test_an_unreadable_entry_is_embedded_again(tiny_backbone, tmp_path, damage):
     torch.load(entry)  # rewritten whole
 
 
+def test_an_entry_damaged_inside_its_states_is_embedded_again(tiny_backbone, tmp_path):
+    """Bytes changed in place (a bad disk sector, a stray write) leave a whole zip file whose
+    shapes fit: read as it was, it handed the run other states without a word. Each record's
+    CRC-32, which torch.save stores, tells."""
+    import zipfile
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
+    entry = cache_path(backbone, split, tmp_path)
+    with zipfile.ZipFile(entry) as stored:
+        states = max(stored.infolist(), key=lambda record: record.file_size)  # the fp16 states
+    data = bytearray(entry.read_bytes())
+    start = states.header_offset + 30 + len(states.filename.encode()) + len(states.extra)  # past its local header
+    data[start + 100:start + 104] = bytes(4)
+    entry.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="unreadable.*do not match their stored CRC-32.*embedding the split again"):
+        again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
+
+
 @pytest.mark.parametrize("damage", ["another_splits_entry", "states_cut_short"])
 def test_an_entry_that_loads_but_does_not_fit_its_split_is_embedded_again(tiny_backbone, tmp_path, damage):
     """A whole, loadable file that is not this split's states (another entry copied over it, or
@@ -526,6 +547,25 @@ def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_wri
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert not fresh.exists() and not in_flight.exists()
     assert "removed 0 entries and 2 leftover pieces" in capsys.readouterr().out
+
+
+def test_prune_keeps_an_entry_a_run_is_writing_or_reading(tiny_backbone, tmp_path, monkeypatch, capsys):
+    """`hybrid-cache prune --all` between a run writing an entry and reading it back removed it
+    under the run, which then stopped: "missing or unreadable right after it was written"."""
+    import hybrid.cache
+    from hybrid.cache_cli import main
+
+    task, split = puzzles()
+    save = hybrid.cache._save_entry
+
+    def pruned_meanwhile(*args):
+        save(*args)
+        main(["--data-dir", str(tmp_path), "prune", "--all"])  # what another terminal runs meanwhile
+
+    monkeypatch.setattr(hybrid.cache, "_save_entry", pruned_meanwhile)
+    states = embed_split(backbone_at(tiny_backbone("bert")), split, task.num_slots, tmp_path, "test")
+    assert len(states) == len(split)
+    assert "a run is embedding or reading it" in capsys.readouterr().out
 
 
 def test_where_no_lock_can_be_taken_prune_keeps_pieces_younger_than_an_hour(tmp_path, capsys, monkeypatch):
