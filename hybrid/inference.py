@@ -118,6 +118,9 @@ def locate(path: str | Path) -> Path:
         return path / "final"
     if found:
         return found[-1]
+    if (path / "final").is_dir():  # a run that ended, its checkpoints since deleted: not one that saved none yet
+        raise checkpoint.CheckpointError(f"{path / 'final'} has no {WEIGHTS} and {path} no checkpoints left to take "
+                                         f"them from: the run's trained weights are gone; train it again")
     if (path / CONFIG).exists():  # a run still before its first checkpoint, or a copy that lost its weights
         raise checkpoint.CheckpointError(f"{path} holds {CONFIG} but no {WEIGHTS}, final/ or checkpoints: a training run "
                                          f"that has saved no checkpoint yet (one every train.checkpoint_every batches, "

@@ -1,6 +1,7 @@
 """LoRA on the backbone: only LoRA weights change, checkpoints hold only trainable weights and
 reload exactly, DDP keeps the processes' LoRA weights equal, and misuse is a clear error."""
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -130,6 +131,10 @@ def test_resume_writes_final_again_where_it_lost_its_weights(small_config):
     after = load_file(final)
     assert any("lora_B" in k for k in after) and before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    final.unlink()
+    shutil.rmtree(Path(config.train.output_dir) / "checkpoints")
+    with pytest.raises(checkpoint.CheckpointError, match=r"final has no model.safetensors and .* no checkpoints left"):
+        evaluate_run(config.train.output_dir)
 
 
 def test_a_lora_run_says_its_states_are_not_cached(small_config, capsys):
