@@ -56,13 +56,15 @@ CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
 
 def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, backbone_record: dict | None = None,
-                    splits: Sequence[Path] = (), weights: dict | None = None) -> Path:
+                    splits: Sequence[Path] = (), weights: dict | None = None, lost_weights_ok: bool = False) -> Path:
     """Write config.yaml + the module's weights (only trainable ones with LoRA: lora.py drops the
     frozen base from state dicts) to `folder`, atomically; with `backbone_record`, the record
     of the states the weights were trained on (hybrid.trained_on) too, and with `splits` the puzzle
     splits' folders they trained on, oldest first (hybrid.splits_record: a copy of the weights made
     elsewhere still tells `python -m eval` and train.init_from which puzzles they have seen).
-    `weights`: the module's state dict gathered whole, for a module FSDP shards."""
+    `weights`: the module's state dict gathered whole, for a module FSDP shards. `lost_weights_ok`:
+    `folder` is known to be a model folder (a run's own final/), so one that lost its weights is
+    written anew too."""
     # "~/models/x" is in the home folder, as in train.output_dir: not a folder named "~" made here
     folder = Path(folder).expanduser()
     # The folder is written anew, whole: what else it held (a run's checkpoints, given the run folder) would go.
@@ -74,7 +76,8 @@ def save_pretrained(model: torch.nn.Module, config: Config, folder: str | Path, 
     if others:
         raise FileExistsError(f"{folder} holds other files than a pretrained folder ({', '.join(others)}), which "
                               f"saving would replace: save the model to a new folder (a run's is its final/)")
-    if held and WEIGHTS not in held:  # one is written whole: this is a run stopped before its first checkpoint, say
+    # One is written whole: this is a run stopped before its first checkpoint, say
+    if held and WEIGHTS not in held and not lost_weights_ok:
         raise FileExistsError(f"{folder} holds {', '.join(held)} but no {WEIGHTS}, so it is no pretrained folder, and "
                               f"saving would replace them: save the model to a new folder (a run's is its final/)")
     state = {k: v.detach().cpu().contiguous() for k, v in (model.state_dict() if weights is None else weights).items()}
@@ -115,6 +118,9 @@ def locate(path: str | Path) -> Path:
         return path / "final"
     if found:
         return found[-1]
+    if (path / "final").is_dir():  # a run that ended, its checkpoints since deleted: not one that saved none yet
+        raise checkpoint.CheckpointError(f"{path / 'final'} has no {WEIGHTS} and {path} no checkpoints left to take "
+                                         f"them from: the run's trained weights are gone; train it again")
     if (path / CONFIG).exists():  # a run still before its first checkpoint, or a copy that lost its weights
         raise checkpoint.CheckpointError(f"{path} holds {CONFIG} but no {WEIGHTS}, final/ or checkpoints: a training run "
                                          f"that has saved no checkpoint yet (one every train.checkpoint_every batches, "

@@ -239,7 +239,7 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
     if accelerator.is_main_process:
         try:
             save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record,  # for from_pretrained
-                            recorded_splits(out_dir), weights=whole)
+                            recorded_splits(out_dir), weights=whole, lost_weights_ok=True)
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
         except OSError as err:
             raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "

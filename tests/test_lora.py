@@ -1,6 +1,7 @@
 """LoRA on the backbone: only LoRA weights change, checkpoints hold only trainable weights and
 reload exactly, DDP keeps the processes' LoRA weights equal, and misuse is a clear error."""
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -114,6 +115,26 @@ def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     with pytest.raises(HarnessError, match="backbone.lora cannot change at evaluation"):
         evaluate_run(config.train.output_dir, ["backbone.lora.alpha=64"])
     assert train(small_config("backbone.lora.rank=4", "train.steps=3", "train.resume=latest"))["batches"] == 3
+
+
+def test_resume_writes_final_again_where_it_lost_its_weights(small_config):
+    """final/ without model.safetensors (deleted, or lost with a disk): the --resume its error names
+    writes it again from the newest checkpoint's EMA, LoRA weights included. It refused, saying to
+    run the same command again, since a folder of config files without weights is no model folder
+    to replace (a run's own top folder looks like that), though final/ is the run's own."""
+    config = small_config("backbone.lora.rank=4", "train.steps=2")
+    train(config)
+    final = Path(config.train.output_dir) / "final" / "model.safetensors"
+    before = load_file(final)
+    final.unlink()
+    train(small_config("backbone.lora.rank=4", "train.steps=2", "train.resume=latest"))
+    after = load_file(final)
+    assert any("lora_B" in k for k in after) and before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    final.unlink()
+    shutil.rmtree(Path(config.train.output_dir) / "checkpoints")
+    with pytest.raises(checkpoint.CheckpointError, match=r"final has no model.safetensors and .* no checkpoints left"):
+        evaluate_run(config.train.output_dir)
 
 
 def test_a_lora_run_says_its_states_are_not_cached(small_config, capsys):
