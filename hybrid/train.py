@@ -241,8 +241,9 @@ def evaluate_and_save(state: run_folder.RunState, figures: dict, trained: torch.
             save_pretrained(state.eval_model, config, out_dir / "final", state.backbone_record,  # for from_pretrained
                             recorded_splits(out_dir), weights=whole, lost_weights_ok=True)
             checkpoint.write_text(out_dir / "metrics.json", json.dumps(results, indent=2))
-        except OSError as err:
-            raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: with room there, the same "
+        except OSError as err:  # a full disk, or final/ holding what no run wrote there (FileExistsError)
+            fix = "once what is at final/ now is moved away" if isinstance(err, FileExistsError) else "with room there"
+            raise checkpoint.Unwritable(f"{err}. The trained state is saved in {state.save()}: {fix}, the same "
                                         f"command with --resume writes final/ and metrics.json from it (evaluating "
                                         f"again)") from err
         final = {f"final/{k}": v for k, v in headline(results["test"]).items()}

@@ -168,6 +168,19 @@ def test_a_branch_from_a_checkpoint_older_than_a_data_change_records_only_what_i
     assert recorded_splits(out) == [first]
 
 
+def test_a_final_folder_holding_other_files_says_to_move_them_not_to_free_space(small_config):
+    """Its error advised "with room there, --resume writes final/", which failed the same way every time."""
+    train(small_config())
+    out = Path(small_config().train.output_dir)
+    (out / "final" / "notes.txt").write_text("mine")
+    with pytest.raises(checkpoint.Unwritable, match=r"holds other files .*\(notes.txt\).* saved in .*step_00000006: once "
+                                                    r"what is at final/ now is moved away, the same command with --resume"):
+        train(small_config("train.steps=6", "train.resume=latest"))
+    assert (out / "final" / "notes.txt").read_text() == "mine"
+    (out / "final" / "notes.txt").unlink()
+    assert train(small_config("train.steps=6", "train.resume=latest"))["batches"] == 6
+
+
 def test_resumed_state_matches_the_saved_model(small_config):
     """Save then load gives identical logits: the checkpoint restores the trained weights."""
     from accelerate import Accelerator
