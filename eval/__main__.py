@@ -96,7 +96,9 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
                            f"verified), or evaluate a whole data folder (training/ and evaluation/, as ARC-AGI-2's "
                            f"data/) with python -m eval RUN task.source=FOLDER")
     if not answered and not hasattr(task, "from_text"):
-        raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
+        raise HarnessError(f"task {task.name!r} cannot score hand-written puzzles: it has no from_text, so nothing "
+                           f"works out the answer a typed question asks. Score its test split (python -m eval RUN), or "
+                           f"answer your questions with python -m hybrid.solve RUN --input FILE")
     parsed, failures = [], []
     for i, line in enumerate(texts):
         text = line

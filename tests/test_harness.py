@@ -1380,3 +1380,11 @@ def test_a_file_of_puzzles_none_readable_exits_with_the_first_reason(run, tmp_pa
                                          r"The first: PuzzleError: "):
         main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
 
+
+def test_a_family_without_a_parser_says_how_to_score_it_instead():
+    """reasoning_gym has no from_text: `--puzzles` said only "(it has no from_text)", not that
+    nothing works out the answers of typed questions, nor that its test split is the way to score."""
+    from eval.tasks.reasoning_gym import ReasoningGym
+
+    with pytest.raises(HarnessError, match=r"nothing works out the answer.*test split \(python -m eval RUN\)"):
+        parse_puzzles(ReasoningGym("maze", size=10), ['{"question": "How many steps?"}'], jsonl=True)
