@@ -96,7 +96,9 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
                            f"verified), or evaluate a whole data folder (training/ and evaluation/, as ARC-AGI-2's "
                            f"data/) with python -m eval RUN task.source=FOLDER")
     if not answered and not hasattr(task, "from_text"):
-        raise HarnessError(f"task {task.name!r} cannot read hand-written puzzles (it has no from_text)")
+        raise HarnessError(f"task {task.name!r} cannot score hand-written puzzles: it has no from_text, so nothing "
+                           f"works out the answer a typed question asks. Score its test split (python -m eval RUN), or "
+                           f"answer your questions with python -m hybrid.solve RUN --input FILE")
     parsed, failures = [], []
     for i, line in enumerate(texts):
         text = line
@@ -453,8 +455,9 @@ def main(argv: list[str] | None = None) -> None:
     print_summary(report)
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success
+        first = report["puzzle_failures"]["first"][0]["error"]  # the reason here, not only where to look it up
         sys.exit("error: " + (f"none of the {failed} puzzles" if failed > 1 else "the puzzle") + f" in {args.puzzles} "
-                 "could not be read; report.json's puzzle_failures says why")
+                 f"could not be read; report.json's puzzle_failures says why. The first: {first}")
 
 
 if __name__ == "__main__":

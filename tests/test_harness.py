@@ -1369,3 +1369,22 @@ def test_the_evaluation_summary_names_the_trained_n_sup_when_the_evaluation_runs
     assert re.search(row, capsys.readouterr().out)
     print_summary(report | {"compute": report["compute"] | {"N_sup": 2}, "exact_curve": [0.25, 0.5]})
     assert re.search(r"exact by supervision step +│ +0\.25 0\.50 ", capsys.readouterr().out)
+
+
+def test_a_file_of_puzzles_none_readable_exits_with_the_first_reason(run, tmp_path):
+    """The exit line pointed at report.json only: a qa row missing its answer field, say, said
+    nothing of which field until the report was opened. It now quotes the first failure."""
+    nothing = tmp_path / "bad.txt"
+    nothing.write_text("not a sudoku\n")
+    with pytest.raises(SystemExit, match=r"could not be read; report.json's puzzle_failures says why\. "
+                                         r"The first: PuzzleError: "):
+        main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
+
+
+def test_a_family_without_a_parser_says_how_to_score_it_instead():
+    """reasoning_gym has no from_text: `--puzzles` said only "(it has no from_text)", not that
+    nothing works out the answers of typed questions, nor that its test split is the way to score."""
+    from eval.tasks.reasoning_gym import ReasoningGym
+
+    with pytest.raises(HarnessError, match=r"nothing works out the answer.*test split \(python -m eval RUN\)"):
+        parse_puzzles(ReasoningGym("maze", size=10), ['{"question": "How many steps?"}'], jsonl=True)
