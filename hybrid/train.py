@@ -156,7 +156,12 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         (state.out_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
         record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
-        accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+        # A resume replays what the stopped run logged after its checkpoint (the batches since it, or a
+        # newer branch's, and their final/). Each start marks its first batch (a SessionLog.START; TensorBoard
+        # takes a folder's first mark for the run's start), and a resume's mark hides those points, else shown twice.
+        first_batch = {"tensorboard": {"purge_step": state.progress.step + 1}}
+        settings = flat(as_dict(config)) | {"num_processes": accelerator.num_processes}
+        accelerator.init_trackers("hybrid-trm", config=settings, init_kwargs=first_batch)
     if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
         accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
                           f"computed each batch, not cached (backbone.cache does not apply)")

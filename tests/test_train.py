@@ -728,6 +728,25 @@ def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path
     assert {"train/loss", "train/lr"} | accuracies <= logged
 
 
+def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
+    """A run stopped after batch 3 whose last checkpoint is batch 2 (a crash; or a branch from an
+    older checkpoint) logged batch 3 and its final/ figures already: the resume replays batch 3 into
+    the same folder. TensorBoard, reading that folder as one run, showed batch 3 twice and the
+    abandoned final/ point beside the resumed run's. Read as `tensorboard --logdir` reads it (plugin
+    accumulator; the older EventAccumulator purges on other signs)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    train(small_config("train.tracker=tensorboard", "train.steps=3"))
+    train(small_config("train.tracker=tensorboard", "train.steps=4",
+                       f"train.resume={tmp_path / 'run' / 'checkpoints' / 'step_00000002'}"))
+    logged = EventAccumulator(str(tmp_path / "run" / "hybrid-trm"), size_guidance={"tensors": 0}).Reload()
+    assert [event.step for event in logged.Tensors("train/loss")] == [1, 2, 3, 4]
+    [final] = logged.Tensors("final/cell_accuracy")
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert (final.step, make_ndarray(final.tensor_proto)) == (4, pytest.approx(saved["cell_accuracy"]))
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
