@@ -722,10 +722,31 @@ def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path
     config = small_config("train.tracker=tensorboard", "train.eval_every=2")
     assert config.train.tracker == load_config([]).train.tracker
     train(config)
-    files = list((tmp_path / "run").rglob("events.out.tfevents.*"))  # the scalars', and the config's (hparams)
+    files = list((tmp_path / "run").rglob("events.out.tfevents.*"))
     logged = {tag for events in files for tag in EventAccumulator(str(events)).Reload().Tags()["scalars"]}
     accuracies = {f"{when}/{k}_accuracy" for when in ("eval", "final") for k in ("exact", "cell", "open_cell")}
     assert {"train/loss", "train/lr"} | accuracies <= logged
+
+
+def test_the_settings_are_logged_beside_the_scalars_for_the_hparams_dashboard(small_config, tmp_path):
+    """TensorBoard's HParams dashboard pairs a run's settings with the scalars in the same folder, and takes
+    the first experiment summary it finds as every run's. Accelerate's add_hparams wrote the settings in a
+    folder of their own, with an experiment that declares no metric: the dashboard showed no metric beside
+    them (and, comparing runs of other tasks, one run's setting names only). Booleans stay booleans."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    train(small_config("train.tracker=tensorboard"))
+    folders = {events.parent for events in (tmp_path / "run").rglob("events.out.tfevents.*")}
+    hparams = {folder: EventAccumulator(str(folder)).Reload() for folder in folders}
+    hparams = {folder: logged.PluginTagToContent("hparams") for folder, logged in hparams.items()
+               if "hparams" in logged.ActivePlugins()}
+    assert list(hparams) == [tmp_path / "run" / "hybrid-trm"]  # the scalars' folder
+    [tags] = hparams.values()
+    assert metadata.EXPERIMENT_TAG not in tags  # the dashboard finds the metrics among the scalars then
+    info = metadata.parse_session_start_info_plugin_data(tags[metadata.SESSION_START_INFO_TAG])
+    settings = {k: getattr(v, v.WhichOneof("kind")) for k, v in info.hparams.items()}
+    assert (settings["train.halt"], settings["reasoner.T"], settings["task.wordings"]) == (True, 2, "[0]")
 
 
 def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
