@@ -22,6 +22,21 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def store_settings(accelerator, settings: dict) -> None:
+    """The run's settings for each of its trackers (main process only; the others have none). TensorBoard's
+    go beside the run's scalars, as a session start with no experiment summary: the HParams dashboard then
+    lists every run's settings and takes its metrics from their scalars. Accelerate's add_hparams wrote them in
+    a folder of their own with an experiment naming no metric, which the dashboard took for every run's."""
+    from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # booleans as booleans, not 0 and 1
+
+    for tracker in accelerator.trackers:
+        if tracker.name == "tensorboard":
+            tracker.writer.file_writer.add_summary(hparams_pb(settings))
+            tracker.writer.flush()
+        else:
+            tracker.store_init_configuration(settings)
+
+
 def shell_word(path: Path) -> str:
     """`path` as one word of a command to paste: quoted where it holds a space or a quote (as cmd.exe
     and PowerShell read quotes on Windows)."""

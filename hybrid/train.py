@@ -37,7 +37,7 @@ from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.splits_record import record_splits, recorded_splits
-from hybrid.summary import flat, print_summary
+from hybrid.summary import flat, print_summary, store_settings
 from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
 
@@ -156,7 +156,12 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         (state.out_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
         record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
-        accelerator.init_trackers("hybrid-trm", config=flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+        # A resume replays what the stopped run logged after its checkpoint (the batches since it, or a
+        # newer branch's, and their final/). Each start marks its first batch (a SessionLog.START; TensorBoard
+        # takes a folder's first mark for the run's start), and a resume's mark hides those points, else shown twice.
+        first_batch = {"tensorboard": {"purge_step": state.progress.step + 1}}
+        accelerator.init_trackers("hybrid-trm", init_kwargs=first_batch)
+        store_settings(accelerator, flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
     if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
         accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
                           f"computed each batch, not cached (backbone.cache does not apply)")

@@ -735,10 +735,50 @@ def test_the_default_tracker_logs_the_run_for_tensorboard(small_config, tmp_path
     config = small_config("train.tracker=tensorboard", "train.eval_every=2")
     assert config.train.tracker == load_config([]).train.tracker
     train(config)
-    files = list((tmp_path / "run").rglob("events.out.tfevents.*"))  # the scalars', and the config's (hparams)
+    files = list((tmp_path / "run").rglob("events.out.tfevents.*"))
     logged = {tag for events in files for tag in EventAccumulator(str(events)).Reload().Tags()["scalars"]}
     accuracies = {f"{when}/{k}_accuracy" for when in ("eval", "final") for k in ("exact", "cell", "open_cell")}
     assert {"train/loss", "train/lr"} | accuracies <= logged
+
+
+def test_the_settings_are_logged_beside_the_scalars_for_the_hparams_dashboard(small_config, tmp_path):
+    """TensorBoard's HParams dashboard pairs a run's settings with the scalars in the same folder, and takes
+    the first experiment summary it finds as every run's. Accelerate's add_hparams wrote the settings in a
+    folder of their own, with an experiment that declares no metric: the dashboard showed no metric beside
+    them (and, comparing runs of other tasks, one run's setting names only). Booleans stay booleans."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    train(small_config("train.tracker=tensorboard"))
+    folders = {events.parent for events in (tmp_path / "run").rglob("events.out.tfevents.*")}
+    hparams = {folder: EventAccumulator(str(folder)).Reload() for folder in folders}
+    hparams = {folder: logged.PluginTagToContent("hparams") for folder, logged in hparams.items()
+               if "hparams" in logged.ActivePlugins()}
+    assert list(hparams) == [tmp_path / "run" / "hybrid-trm"]  # the scalars' folder
+    [tags] = hparams.values()
+    assert metadata.EXPERIMENT_TAG not in tags  # the dashboard finds the metrics among the scalars then
+    info = metadata.parse_session_start_info_plugin_data(tags[metadata.SESSION_START_INFO_TAG])
+    settings = {k: getattr(v, v.WhichOneof("kind")) for k, v in info.hparams.items()}
+    assert (settings["train.halt"], settings["reasoner.T"], settings["task.wordings"]) == (True, 2, "[0]")
+
+
+def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
+    """A run stopped after batch 3 whose last checkpoint is batch 2 (a crash; or a branch from an
+    older checkpoint) logged batch 3 and its final/ figures already: the resume replays batch 3 into
+    the same folder. TensorBoard, reading that folder as one run, showed batch 3 twice and the
+    abandoned final/ point beside the resumed run's. Read as `tensorboard --logdir` reads it (plugin
+    accumulator; the older EventAccumulator purges on other signs)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    train(small_config("train.tracker=tensorboard", "train.steps=3"))
+    train(small_config("train.tracker=tensorboard", "train.steps=4",
+                       f"train.resume={tmp_path / 'run' / 'checkpoints' / 'step_00000002'}"))
+    logged = EventAccumulator(str(tmp_path / "run" / "hybrid-trm"), size_guidance={"tensors": 0}).Reload()
+    assert [event.step for event in logged.Tensors("train/loss")] == [1, 2, 3, 4]
+    [final] = logged.Tensors("final/cell_accuracy")
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert (final.step, make_ndarray(final.tensor_proto)) == (4, pytest.approx(saved["cell_accuracy"]))
 
 
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
