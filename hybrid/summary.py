@@ -27,10 +27,10 @@ def store_settings(accelerator, settings: dict) -> None:
     go beside the run's scalars, as a session start with no experiment summary: the HParams dashboard then
     lists every run's settings and takes its metrics from their scalars. Accelerate's add_hparams wrote them in
     a folder of their own with an experiment naming no metric, which the dashboard took for every run's."""
-    from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # booleans as booleans, not 0 and 1
-
     for tracker in accelerator.trackers:
         if tracker.name == "tensorboard":
+            from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # booleans as booleans, not 0 and 1
+
             tracker.writer.file_writer.add_summary(hparams_pb(settings))
             tracker.writer.flush()
         else:
