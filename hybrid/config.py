@@ -224,8 +224,8 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
     try:
         return OmegaConf.merge(into, layer)
     except TypeError as err:  # OmegaConf's own, for a mapping where the schema has a list or the other way round
-        raise ConfigError(f"{where}: {first_line(err)}, a mapping where the schema has a list or the other way round (set a "
-                          "list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
+        raise ConfigError(f"{where}: {first_line(err)}, a mapping where the schema has a list or the other way "
+                          "round (set a list whole: train.betas=[0.9,0.95], not train.betas.0=0.9)") from None
     except OmegaConfBaseException as err:
         if getattr(err, "full_key", None) is not None:
             raise

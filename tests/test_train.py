@@ -173,8 +173,8 @@ def test_a_final_folder_holding_other_files_says_to_move_them_not_to_free_space(
     train(small_config())
     out = Path(small_config().train.output_dir)
     (out / "final" / "notes.txt").write_text("mine")
-    with pytest.raises(checkpoint.Unwritable, match=r"holds other files .*\(notes.txt\).* saved in .*step_00000006: once "
-                                                    r"what is at final/ now is moved away, the same command with --resume"):
+    moved = r"holds other files .*\(notes.txt\).* saved in .*step_00000006: once what is at final/ now is moved away"
+    with pytest.raises(checkpoint.Unwritable, match=moved + ", the same command with --resume"):
         train(small_config("train.steps=6", "train.resume=latest"))
     assert (out / "final" / "notes.txt").read_text() == "mine"
     (out / "final" / "notes.txt").unlink()
