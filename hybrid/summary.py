@@ -1,4 +1,4 @@
-"""What a finished run prints and logs: the summary table and flat tracker hyperparameters."""
+"""What a run prints and logs: the summary table, and its tracker with the run's settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eval.report import headline, open_cell_rows
 from eval.voting import exact_label, vote_rows
-from hybrid.config import Config
+from hybrid.config import Config, as_dict
 
 
 def flat(d: dict, prefix: str = "") -> dict:
@@ -22,11 +22,19 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def store_settings(accelerator, settings: dict) -> None:
-    """The run's settings for each of its trackers (main process only; the others have none). TensorBoard's
-    go beside the run's scalars, as a session start with no experiment summary: the HParams dashboard then
-    lists every run's settings and takes its metrics from their scalars. Accelerate's add_hparams wrote them in
-    a folder of their own with an experiment naming no metric, which the dashboard took for every run's."""
+def start_trackers(accelerator, config: Config, first_batch: int) -> None:
+    """Start the run's tracker (train.tracker) at batch `first_batch`, with the run's settings.
+
+    A resume replays what the stopped run logged after its checkpoint (the batches since it, or a
+    newer branch's, and their final/): TensorBoard's mark at each start (purge_step; it takes a
+    folder's first mark for the run's start) hides those points, else shown twice. Its settings
+    go beside the scalars, as a session start with no experiment summary, so the HParams dashboard
+    lists every run's and takes their metrics from the scalars: Accelerate's add_hparams wrote them
+    in a folder of their own with an experiment naming no metric, which the dashboard took for every
+    run's. Other trackers get Accelerate's store_init_configuration. Main process only: the others
+    have no trackers."""
+    accelerator.init_trackers("hybrid-trm", init_kwargs={"tensorboard": {"purge_step": first_batch}})
+    settings = flat(as_dict(config)) | {"num_processes": accelerator.num_processes}
     for tracker in accelerator.trackers:
         if tracker.name == "tensorboard":
             from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # booleans as booleans, not 0 and 1

@@ -29,7 +29,7 @@ from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, launch, run_folder, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
-from hybrid.config import Config, ConfigError, as_dict, check_tracker_installed, load_config, presets_help, to_yaml
+from hybrid.config import Config, ConfigError, check_tracker_installed, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, check_batch_fits, split_wordings
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
@@ -37,7 +37,7 @@ from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.splits_record import record_splits, recorded_splits
-from hybrid.summary import flat, print_summary, store_settings
+from hybrid.summary import print_summary, start_trackers
 from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
 
@@ -156,12 +156,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         (state.out_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
         record_splits(state.out_dir, splits.folder, trained_before)
     if config.train.tracker:
-        # A resume replays what the stopped run logged after its checkpoint (the batches since it, or a
-        # newer branch's, and their final/). Each start marks its first batch (a SessionLog.START; TensorBoard
-        # takes a folder's first mark for the run's start), and a resume's mark hides those points, else shown twice.
-        first_batch = {"tensorboard": {"purge_step": state.progress.step + 1}}
-        accelerator.init_trackers("hybrid-trm", init_kwargs=first_batch)
-        store_settings(accelerator, flat(as_dict(config)) | {"num_processes": accelerator.num_processes})
+        start_trackers(accelerator, config, first_batch=state.progress.step + 1)
     if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
         accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
                           f"computed each batch, not cached (backbone.cache does not apply)")
