@@ -258,6 +258,19 @@ def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | N
     return doomed
 
 
+def remove_entry(path: Path) -> str | None:
+    """Remove the entry at `path` whole, or say why it stays (None: removed)."""
+    try:  # under its lock: removed between a run's writing and reading it back, it stopped that run
+        with locked(writer_lock(path)):
+            for f in entry_files(path):  # the states first: an entry either stays whole or goes
+                f.unlink(missing_ok=True)
+    except Busy:
+        return "a run is embedding or reading it; prune again once it has"
+    except PermissionError:  # Windows removes no file another process has open (a run maps its entries)
+        return "a running job has it open; prune again once it has ended"
+    return None
+
+
 def prune(folder: Path, args, console: Console) -> None:
     now = time.time()
     keep = None if args.keep_gb is None else int(args.keep_gb * 2**30)
@@ -267,20 +280,12 @@ def prune(folder: Path, args, console: Console) -> None:
     stale = leftovers(folder, now)
     verb = "would remove" if args.dry_run else "removed"
     for e in list(doomed):
-        if not args.dry_run:
-            try:  # under its lock: removed between a run's writing and reading it back, it stopped that run
-                with locked(writer_lock(e.path)):
-                    for f in entry_files(e.path):  # the states first: an entry either stays whole or goes
-                        f.unlink(missing_ok=True)
-            except Busy:
-                console.print(f"kept {e.path.name}: a run is embedding or reading it; prune again once it has")
-                doomed.remove(e)
-                continue
-            except PermissionError:  # Windows removes no file another process has open (a run maps its entries)
-                console.print(f"kept {e.path.name}: a running job has it open; prune again once it has ended")
-                doomed.remove(e)
-                continue
-        console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
+        kept = None if args.dry_run else remove_entry(e.path)
+        if kept is not None:
+            console.print(f"kept {e.path.name}: {kept}")
+            doomed.remove(e)
+        else:
+            console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
     freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
     left = sum(e.size for e in found) - sum(e.size for e in doomed)
     for p in stale:
