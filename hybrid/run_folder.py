@@ -144,10 +144,9 @@ def edits_not_read(target: Path, saved: Config, resume: str, overrides: list[str
     if not differ:
         return
 
-    def setting(values: dict, key: str) -> str:  # as typed on the command line: YAML's null and true, not None, True
+    def setting(values: dict, key: str) -> str:
         value = values.get(key)
-        typed = "null" if value in (None, "None") else str(value).lower() if isinstance(value, bool) else value
-        return shlex.quote(f"{key}={typed}")
+        return shlex.quote(f"{key}={typed(None if value == 'None' else value)}")
 
     there, before = (" ".join(setting(values, key) for key in differ) for values in (edited, kept))
     folder = "" if resume == "latest" else shlex.quote(resume) + " "
@@ -198,10 +197,7 @@ def check_init_settings(init: Saved, config: Config) -> None:
     they were fitted to would be lost (the other way, LoRA starts at zero on a frozen-backbone run's model)."""
     lora = init.config.backbone.lora
     if lora is not None and config.backbone.lora is None:
-        def override(v) -> str:  # as typed on the command line
-            return "null" if v is None else f"[{','.join(v)}]" if isinstance(v, list) else str(v)
-
-        settings = " ".join(f"backbone.lora.{k}={override(v)}" for k, v in dataclasses.asdict(lora).items())
+        settings = " ".join(f"backbone.lora.{k}={typed(v)}" for k, v in dataclasses.asdict(lora).items())
         raise ConfigError(f"train.init_from={init.folder} was trained with LoRA on its backbone and this config has none, so "
                           f"its tuned backbone would be lost: add {settings}")
     shapes = task_shape_changes(init.config, config, "its")
@@ -209,6 +205,20 @@ def check_init_settings(init: Saved, config: Config) -> None:
         raise ConfigError(f"train.init_from={init.folder} was trained on a task of another shape: {shapes[0]}. Its "
                           f"weights fit only a model of that shape: start from weights trained on a task of this "
                           f"shape, or leave out train.init_from to train new weights")
+
+
+def typed(value) -> str:
+    """A setting's value as it is typed on the command line: YAML's null, true and [a,b], not Python's
+    None, True and [a, b]; a group of settings (backbone.lora) as YAML writes it inline."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return f"[{','.join(typed(v) for v in value)}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {typed(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
@@ -262,8 +272,15 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"cannot resume on backbone.path={value(config, 'backbone.path')}: the "
             f"{unrecorded(folder, saved.backbone.path)}")
-    changed = [f"{key}={value(config, key)} (the checkpoint's run: {value(saved, key)}{HINTS_ON_RESUME.get(key, '')})"
-               for key in changed]
+
+    def differences(key: str) -> list[str]:  # backbone.lora by its own keys, which a resume can give one by one
+        now, then = value(config, key), value(saved, key)
+        if isinstance(now, dict) and isinstance(then, dict):
+            return [f"{key}.{k}={typed(now[k])} (the checkpoint's run: {typed(then[k])})"
+                    for k in now if now[k] != then[k]]
+        return [f"{key}={typed(now)} (the checkpoint's run: {typed(then)}{HINTS_ON_RESUME.get(key, '')})"]
+
+    changed = [difference for key in changed for difference in differences(key)]
     if changed:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
@@ -312,8 +329,8 @@ def task_shape_changes(other: Config, config: Config, whose: str) -> tuple[str, 
         aspects.append(f"answer slots {aligned(now)}aligned with the question ({whose} {aligned(then)}aligned)")
     if not aspects:
         return None
-    settings = ", ".join(f"task.{key}={getattr(config.task, key, None)} ({whose} run: {getattr(other.task, key, None)})"
-                         for key in keys)
+    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({whose} run: "
+                         f"{typed(getattr(other.task, key, None))})" for key in keys)
     fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
             and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))
     return f"{settings} gives {', '.join(aspects)}", fits
@@ -430,7 +447,8 @@ def data_settings_changed(loaded: Path, config: Config) -> list[str]:
     if not (loaded / "config.yaml").exists():
         return []
     now, then = (flat(as_dict(c)) for c in (config, read_config(loaded / "config.yaml")))
-    return [f"{key}={now.get(key)} (the checkpoint's run: {then.get(key)})" for key in sorted(now.keys() | then.keys())
+    return [f"{key}={typed(now.get(key))} (the checkpoint's run: {typed(then.get(key))})"
+            for key in sorted(now.keys() | then.keys())
             if (key.startswith("task.") or key == "train.seed") and now.get(key) != then.get(key)]
 
 
