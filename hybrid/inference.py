@@ -25,7 +25,6 @@ import dataclasses
 import json
 import numbers
 import operator
-import random
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -345,15 +344,15 @@ class Hybrid:
         an Example's own wording and with its answer). With one view that is the puzzle re-worded
         as trained, as other families' parsers do, so text in another wording is answered as well
         and text the family cannot read (several test inputs, no grids) is an error rather than an
-        answer to nothing. Seeded by the text, so a puzzle gets the same views whatever it is
-        solved with."""
+        answer to nothing. Seeded by the puzzle's grids, so a puzzle gets the same views whatever it
+        is solved with and however it is written."""
         if views == 1 and (isinstance(puzzle, Example) or not hasattr(self.task, "read_views")):
             return [self.read(puzzle)]
         if isinstance(puzzle, Example):
             text, answer, wording = puzzle.question, puzzle.answer, puzzle.wording
         else:
             text, answer, wording = puzzle, "", answering_wording(self.task, self.config.task)
-        return self.task.read_views(text, wording, views, random.Random(text), answer)
+        return self.task.read_views(text, wording, views, answer=answer)
 
     @torch.no_grad()
     def solve(self, puzzles: Iterable[str | Example], fixed_steps: bool = False, N_sup: int | None = None,

@@ -529,6 +529,22 @@ def test_a_voted_answers_confidence_is_the_mean_over_the_views_that_gave_it(arc_
     assert voted.confidence == pytest.approx(0.4)  # (0.2 + 0.6) / 2: not the surest view's, nor the first's
 
 
+def test_a_puzzle_gets_the_same_views_however_it_is_written_or_given(arc_solver, monkeypatch):
+    """Views were seeded by the raw text: the command line strips a block of lines, solve() and a
+    JSON line keep the text's last newline, so one puzzle got other recolourings, and so maybe other
+    votes, depending on how it was handed in (or in which wording it was pasted)."""
+    asked = answer_by_view(monkeypatch, Arc, dict.fromkeys(range(8), RIGHT))
+    solver = arc_solver()
+    written = [solver.task.example(MIRROR, wording=2).question, solver.task.example(MIRROR, wording=2).question.strip(),
+               solver.task.example(MIRROR, wording=0).question, solver.task.example(MIRROR, wording=2)]
+    seen = []
+    for puzzle in written:
+        asked.clear()
+        solver.solve([puzzle], views=4)
+        seen.append([(view.data["k"], view.data["colours"]) for view in asked])
+    assert len(seen[0]) == 4 and all(views == seen[0] for views in seen)
+
+
 def test_one_view_reads_the_puzzle_back_worded_as_trained_and_views_default_to_the_runs_test_views(
         arc_solver, monkeypatch):
     """One view (the default, task.test_views=1) passed the typed text to the model as it was: a

@@ -473,10 +473,16 @@ class Arc(Task):
                 views.append(view)
         return views
 
-    def read_views(self, text: str, wording: int, count: int, rng: random.Random, answer: str = "") -> list[Example]:
+    def read_views(self, text: str, wording: int, count: int, rng: random.Random | None = None,
+                   answer: str = "") -> list[Example]:
         """`views` of a written puzzle (`read_task`: a typed one, or an Example's question and
-        answer), each in `wording`, the first the puzzle itself; what `Hybrid.solve` votes over."""
-        return self.views(read_task(text, answer), 0, wording, rng, count)
+        answer), each in `wording`, the first the puzzle itself; what `Hybrid.solve` votes over.
+        Without `rng`, seeded by the puzzle's grids, not its text: the same puzzle stripped or not,
+        in any wording, with its answer or without, gets the same views."""
+        task = read_task(text, answer)
+        if rng is None:
+            rng = random.Random(json.dumps([task["train"], task["test"][0]["input"]]))
+        return self.views(task, 0, wording, rng, count)
 
     def undo_view(self, example: Example, answer: str) -> tuple[str, str | None]:
         """(the test input `example` is a view of, `answer` turned back and recoloured back into that

@@ -96,7 +96,7 @@ class Task(ABC):
     `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py), and
     `undo_view(example, answer)` maps an answer to a view of a puzzle (turned, recoloured) back to
     the puzzle, so the harness votes over views (eval/voting.py, ARC), and with it
-    `read_views(text, wording, count, rng, answer)` makes views of a typed puzzle, so `Hybrid.solve`
+    `read_views(text, wording, count, rng=None, answer="")` makes views of a typed puzzle, so `Hybrid.solve`
     votes over them too. `given_slots(example)` marks the slots the question already gives (Sudoku's
     givens), which open-cell accuracy leaves out. A family kept outside eval/tasks also sets `schema`
     (docs/extending.md).
