@@ -43,6 +43,7 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     chunks = split_batch(batch, k, inner, accelerator)
     batch_size, device = sum(c.size for c in chunks), batch[0].device
     stats = {"loss": 0.0, "exact_first": 0.0, "exact_last": 0.0, "steps": 0, "work": 0.0}
+    computed = 0  # samples supervised, summed over steps and chunks: counted whole, so any grad_accum logs one work
     # Each step's loss and exact accuracy stay on the device until the batch ends: reading a value
     # makes the host wait for everything queued on a GPU (the optimizer step, the EMA) before it
     # can queue the next step's forward, so a step reads only what decides the loop (the flags
@@ -55,7 +56,7 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
             loss = forward_backward(model, chunk, i == k - 1, accelerator, config)
             if loss is not None:
                 step_loss += loss
-                stats["work"] += supervised / (batch_size * N_sup)
+                computed += supervised
         # One all-reduce decides for every process, before the update: a non-finite loss anywhere
         # stops the run with the weights untouched, and the loop ends once every sample halted.
         running = torch.full((), float(any(len(c.rows) > 0 for c in chunks)), device=device)  # a fill, no copy
@@ -75,7 +76,7 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
     for _ in range(N_sup - len(losses)):
         scheduler.step()
     total, stats["exact_first"], stats["exact_last"] = torch.stack([sum(losses), exact[0], exact[-1]]).tolist()
-    stats["steps"] = len(losses)
+    stats["steps"], stats["work"] = len(losses), computed / (batch_size * N_sup)
     stats["loss"] = total / len(losses)
     return stats
 

@@ -448,6 +448,68 @@ def test_halted_samples_leave_the_batch_and_the_update_is_unchanged(small_config
         assert torch.allclose(a, b, atol=1e-6), name
 
 
+@pytest.mark.parametrize("halting", ["off", "first chunks halt at once", "all halt at once"])
+def test_grad_accum_gives_the_update_and_stats_of_the_whole_batch(small_config, halting):
+    """train.grad_accum lowers memory only: one batch's supervision in 1, 2 or 4 chunks ends with the
+    same weights, EMA, AdamW moments, schedule and logged stats, the gradient clipped as a whole
+    (clipping each chunk's share would shrink the update). Halting is arranged so that whole chunks
+    leave at the first step while others run on, or every sample does (the batch ends early)."""
+    import copy
+
+    from accelerate import Accelerator
+
+    from eval.tasks import IGNORE
+    from hybrid.ema import make_ema
+    from hybrid.supervision import forward_backward, make_optimizer, make_scheduler, split_batch, supervise
+    from hybrid.train import build
+
+    config = small_config("reasoner.N_sup=3", "train.grad_clip=0.01", "train.ema=0.9",
+                          f"train.halt={'false' if halting == 'off' else 'true'}")
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    _, _, tensors, model, _ = build(config, accelerator)
+    states, mask, token_slot, labels, index = tensors["train"][:16]
+    labels = torch.where(torch.arange(labels.shape[1]) == 0, labels, IGNORE)  # one cell: some answers are exact
+    torch.nn.init.normal_(model.reasoner.halt_head.weight)
+    start = model.initial_carry(16, labels.shape[1], states.device)
+    with torch.no_grad():
+        q_halt = model(*model.read(states.float(), mask, token_slot.long()), start.y, start.z).q_halt
+        eager_first = q_halt.argsort(descending=True)  # the 8 that halt first fill chunk 0 (chunks 0 and 1 of 4)
+        model.reasoner.halt_head.bias -= q_halt.min() - 1 if halting == "all halt at once" else q_halt.median()
+    batch = [t[eager_first] for t in (states, mask, token_slot, labels, index)]
+
+    probe = copy.deepcopy(model)  # the first step's gradient is well above train.grad_clip: clipping acts
+    forward_backward(probe, split_batch(batch, 1, probe, accelerator)[0], True, accelerator, config)
+    assert torch.cat([p.grad.flatten() for p in probe.parameters() if p.grad is not None]).norm() > 0.1
+
+    ends = {}
+    for grad_accum in (1, 2, 4):
+        config.train.grad_accum = grad_accum
+        trained = copy.deepcopy(model)
+        optimizer = make_optimizer(trained, config, accelerator.device)
+        scheduler, ema = make_scheduler(optimizer, config), make_ema(trained, config.train.ema)
+        stats = supervise(trained, batch, optimizer, scheduler, ema, accelerator, config)
+        ends[grad_accum] = stats, trained.state_dict(), ema.module.state_dict(), optimizer.state_dict(), scheduler.last_epoch
+
+    stats, weights, averaged, adam, schedule = ends[1]
+    # work: the share of 16 puzzles x 3 steps computed. Half halting at step 1: at most 16 + 8 + 8 of 48.
+    low, high = {"off": (1, 1), "first chunks halt at once": (1 / 3 + 1e-6, 2 / 3), "all halt at once": (1 / 3, 1 / 3)}[halting]
+    assert low - 1e-6 <= stats["work"] <= high + 1e-6
+    assert stats["steps"] == (1 if halting == "all halt at once" else 3)
+    assert 0 < stats["exact_first"] < 1
+    for grad_accum in (2, 4):
+        other = ends[grad_accum]
+        assert {k: v for k, v in other[0].items() if k != "loss"} == {k: v for k, v in stats.items() if k != "loss"}
+        assert other[0]["loss"] == pytest.approx(stats["loss"], rel=1e-6), grad_accum
+        assert other[4] == schedule
+        for ours, theirs in ((other[1], weights), (other[2], averaged)):
+            for name in theirs:
+                assert torch.allclose(ours[name], theirs[name], atol=1e-6), (grad_accum, name)
+        for i, moments in adam["state"].items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert torch.allclose(other[3]["state"][i][key], moments[key], atol=1e-7), (grad_accum, i, key)
+
+
 def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tiny_backbone, tmp_path,
                                                                                  capsys):
     from safetensors.torch import load_file
