@@ -489,11 +489,13 @@ def test_grad_accum_gives_the_update_and_stats_of_the_whole_batch(small_config, 
         optimizer = make_optimizer(trained, config, accelerator.device)
         scheduler, ema = make_scheduler(optimizer, config), make_ema(trained, config.train.ema)
         stats = supervise(trained, batch, optimizer, scheduler, ema, accelerator, config)
-        ends[grad_accum] = stats, trained.state_dict(), ema.module.state_dict(), optimizer.state_dict(), scheduler.last_epoch
+        ends[grad_accum] = (stats, trained.state_dict(), ema.module.state_dict(), optimizer.state_dict(),
+                            scheduler.last_epoch)
 
     stats, weights, averaged, adam, schedule = ends[1]
     # work: the share of 16 puzzles x 3 steps computed. Half halting at step 1: at most 16 + 8 + 8 of 48.
-    low, high = {"off": (1, 1), "first chunks halt at once": (1 / 3 + 1e-6, 2 / 3), "all halt at once": (1 / 3, 1 / 3)}[halting]
+    low, high = {"off": (1, 1), "first chunks halt at once": (1 / 3 + 1e-6, 2 / 3),
+                 "all halt at once": (1 / 3, 1 / 3)}[halting]
     assert low - 1e-6 <= stats["work"] <= high + 1e-6
     assert stats["steps"] == (1 if halting == "all halt at once" else 3)
     assert 0 < stats["exact_first"] < 1
