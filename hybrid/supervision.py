@@ -85,6 +85,8 @@ def split_batch(batch, k: int, inner, accelerator) -> list[Chunk]:
     """The batch as k accumulation chunks, each read once for all N_sup steps and starting from
     the initial latents."""
     states, mask, token_slot, labels, _ = batch
+    if len(states) % k:  # torch.chunk would cut uneven chunks, or fewer than k, and each chunk's loss weighs alike
+        raise ValueError(f"a batch of {len(states)} samples does not split into train.grad_accum={k} equal chunks")
     with torch.no_grad():  # pool spans once for all N_sup steps (weight-free, see HybridModel.read)
         inputs = [[*inner.read(s, m, ts), y_true] for s, m, ts, y_true in
                   zip(states.float().chunk(k), mask.chunk(k), token_slot.long().chunk(k), labels.chunk(k))]

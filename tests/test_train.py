@@ -512,6 +512,15 @@ def test_grad_accum_gives_the_update_and_stats_of_the_whole_batch(small_config, 
                 assert torch.allclose(other[3]["state"][i][key], moments[key], atol=1e-7), (grad_accum, i, key)
 
 
+def test_a_batch_that_does_not_split_into_equal_chunks_is_refused():
+    """The config and the loaders' drop_last keep training from it; called directly, torch.chunk cut
+    10 samples into 3, 3, 3, 1 for train.grad_accum=4, and the lone sample weighed as much as three."""
+    from hybrid.supervision import split_batch
+
+    with pytest.raises(ValueError, match="a batch of 10 samples does not split into train.grad_accum=4 equal chunks"):
+        split_batch([torch.zeros(10, 3)] * 5, 4, None, None)
+
+
 def test_init_from_starts_from_a_trained_model_and_rejects_one_that_does_not_fit(small_config, tiny_backbone, tmp_path,
                                                                                  capsys):
     from safetensors.torch import load_file
