@@ -44,6 +44,9 @@ def split_wordings(task: Task, task_config) -> tuple[list[int], list[int]]:
     for key, chosen in (("wordings", wanted or []), ("held_out_wordings", held_out)):
         if any(not 0 <= w < task.num_wordings for w in chosen):
             raise ConfigError(f"task.{key}={chosen}: {task.name} has wordings 0..{task.num_wordings - 1}")
+        twice = sorted({w for w in chosen if chosen.count(w) > 1})
+        if twice:  # a repeat drew that wording twice as often, unasked, and keyed another set of splits
+            raise ConfigError(f"task.{key}={chosen} names wording(s) {twice} more than once: name each once")
     seen = [w for w in (range(task.num_wordings) if wanted is None else wanted) if w not in held_out]
     if not seen:
         every = "null (all)" if wanted is None else wanted  # as the config is written

@@ -107,6 +107,14 @@ def test_a_wording_one_past_the_last_is_an_error():
         split_wordings(task, config)
 
 
+@pytest.mark.parametrize("key", ["wordings", "held_out_wordings"])
+def test_a_wording_named_twice_is_an_error_naming_the_key(key):
+    """task.wordings=[0,0,1] drew wording 0 twice as often as 1, which no doc says."""
+    config = load_config(["task=sorting", f"task.{key}=[1,4,1]"]).task
+    with pytest.raises(ConfigError, match=rf"task.{key}=\[1, 4, 1\] names wording\(s\) \[1\] more than once"):
+        split_wordings(make_task(config), config)
+
+
 def test_an_edited_qa_file_is_not_answered_with_the_old_files_splits(tmp_path):
     source = tmp_path / "qa.jsonl"
 

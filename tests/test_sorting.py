@@ -159,6 +159,16 @@ def test_a_number_too_long_for_int_is_a_puzzle_error():
     assert task.verify(example, f"40, 12, 5, {huge}") is False and task.score(example, huge) == 0.0
 
 
+@pytest.mark.parametrize("pasted", ["Sort these numbers: 5, 40, 12, 0.\n" * 20_000, "Sort: " + "1, " * 100_000,
+                                    "Sort: 5, 40, " + "x" * 300_000, "Sort descending: " + "3.5, " * 50_000])
+def test_an_error_on_a_huge_paste_quotes_a_line_of_it_not_all(pasted):
+    """Each error quoted the whole text: a megabyte pasted made an error (and an answer line of
+    hybrid.solve) of a megabyte."""
+    with pytest.raises(PuzzleError) as error:
+        Sorting(length=4).from_text(pasted)
+    assert len(str(error.value)) < 500
+
+
 def test_direction_phrases_are_read_however_they_are_spaced():
     """A direction phrase split by a tab, a double space or a line break is still that phrase (it
     was read as no phrase, so ascending); spans point into the text even after a letter that

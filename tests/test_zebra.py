@@ -304,6 +304,16 @@ def test_a_typed_puzzle_in_mixed_wordings_and_loose_spacing_reads():
     assert example.answer == ANSWER and example.question == QUESTION
 
 
+def test_a_puzzle_typed_in_capitals_reads_in_every_wording():
+    """The docs promise any capitals. Listings joined by "and" or "or" (wordings 1 and 3, the
+    held-out one) were no listing once in capitals: "THE DRINKS ARE JUICE, MILK AND TEA." """
+    task, rng = Zebra(houses=3, attributes=2), random.Random(5)
+    for wording in range(task.num_wordings):
+        example = task.generate(rng, wording)
+        for case in (str.upper, str.title, str.swapcase):
+            assert task.from_text(case(example.question), 0).data == example.data, (wording, case)
+
+
 def test_a_line_that_is_almost_a_list_is_read_in_linear_time():
     """A line of 22 words and commas ending in "!" took 5 s to be found no listing (twice as long
     per word: 30 words, a quarter of an hour), a word of 10,000 letters 4 s (100,000: 7 minutes),

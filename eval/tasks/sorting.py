@@ -66,6 +66,12 @@ def to_words(value: int) -> str:
     return " ".join(words)
 
 
+def shortened(text: str, most: int = 80) -> str:
+    """`text` as an error quotes it: at most `most` characters, so a pasted megabyte makes an
+    error of a line, not of a megabyte (each error quoted all of it, in every answer line)."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
+
+
 def find_numbers(text: str) -> list[tuple[int, int, int]]:
     """(value, start, end) of every number in `text`, in order: written in digits ("-7", "42") or
     in words ("minus seven", "forty-two", "three hundred and five"), `text[start:end]` being the
@@ -78,7 +84,7 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         nonlocal current
         if current is not None:
             if current["last"] in ("sign", "and"):
-                raise PuzzleError(f"{current['word']!r} without a number after it in {text!r}")
+                raise PuzzleError(f"{current['word']!r} without a number after it in {shortened(text)}")
             value = current["sign"] * (current["hundreds"] * 100 + current["rest"])
             numbers.append((value, current["start"], current["end"]))
             current = None
@@ -91,10 +97,11 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             close()
             continue
         if "." in token:
-            raise PuzzleError(f"{token!r} in {text!r}: only whole numbers can be sorted")
+            raise PuzzleError(f"{shortened(token)} in {shortened(text)}: only whole numbers can be sorted")
         if re.fullmatch(r"-?\d+", token):
             if len(token) > 100:  # int() refuses over 4300 digits with a ValueError; no list to sort has such numbers
-                raise PuzzleError(f"{token[:20]!r}... in {text[:60]!r}...: a number of {len(token)} digits is too long")
+                raise PuzzleError(f"{token[:20]!r}... in {shortened(text, 60)}: a number of {len(token)} digits is "
+                                  "too long")
             sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
             if sign < 0:
                 a, current = current["start"], None
@@ -127,8 +134,8 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         # Words before every number are most likely the request itself, written without the colon
         # that Sorting.from_text reads the numbers after.
         request = "" if numbers or current else "; a request in words ends with a colon: 'Sort descending: 5, 12, 0'"
-        raise PuzzleError(f"cannot read {token!r} as part of a number in {text!r}; write numbers in digits "
-                          f"or words, separated by commas or spaces{request}")
+        raise PuzzleError(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
+                          f"digits or words, separated by commas or spaces{request}")
     close()
     return numbers
 
@@ -341,7 +348,8 @@ class Sorting(Task):
         unless a hand-written `question` and its slot `spans` (instruction first, then each
         number) are given."""
         if len(numbers) != self.length:
-            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {numbers}")
+            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: "
+                              f"{numbers if len(numbers) <= 20 else f'{str(numbers[:20])[:-1]}, ...]'}")
         outside = [v for v in numbers if not self.low <= v <= self.high]
         if outside:
             raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high}")
@@ -368,13 +376,13 @@ class Sorting(Task):
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
         found = find_numbers(text[colon:])
         if not found:
-            raise PuzzleError(f"expected {self.length} numbers to sort, found none in {text!r}")
+            raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}")
         first = colon + found[0][1]
         words = request_words(text[:first])
         pairs = end_pairs(words)
         if len({d for _, _, d in phrases}) > 1 or phrases and any(d != descending for d in pairs.values()):
             quoted = [text[a:b] for a, b, _ in phrases] + [" ".join(w for w, _, _ in words[i - 1:i + 2]) for i in pairs]
-            raise PuzzleError(f"{text[:80]!r} asks for both directions ({', '.join(map(repr, quoted))}); "
+            raise PuzzleError(f"{shortened(text)} asks for both directions ({', '.join(map(repr, quoted))}); "
                               "say one: 'ascending' or 'descending', 'smallest first' or 'largest first'")
         before = [(a, b) for a, b, _ in phrases if a < first]
         if before:
@@ -386,7 +394,7 @@ class Sorting(Task):
             said = unread_direction(words)
             if said - paired or len(set(pairs.values())) > 1:
                 unread = [words[j][0] for j in sorted(said | paired)]
-                raise PuzzleError(f"could not read the direction in {text[:first].strip()!r} (from "
+                raise PuzzleError(f"could not read the direction in {shortened(text[:first].strip())} (from "
                                   f"{', '.join(map(repr, unread))}); say 'from smallest to largest' or 'from largest to "
                                   "smallest', 'ascending' or 'descending', 'smallest first' or 'largest first'")
             if pairs:

@@ -480,7 +480,9 @@ CATALOGUE = {v.lower(): (c, v) for c, (_, vs, _) in CATEGORIES.items() for v in 
 # by one \s* only, a list starts at a word (\b) and holds at most 20 (an attribute has 6 values):
 # otherwise a line that is almost a list (25 words and commas, then "!") was tried every way of
 # sharing out its spaces, twice the time per word (minutes), and a long line from each of its words.
-LIST_TAIL = re.compile(r"\b(\w+(?:\s*(?:,(?:\s*(?:and|or)\b)?|\b(?:and|or)\b)\s*\w+){1,19})\s*[.}]?\s*$")
+# Any capitals: "JUICE, MILK AND TEA" is a list too (a case-sensitive "and" left it unread).
+LIST_TAIL = re.compile(r"\b(\w+(?:\s*(?:,(?:\s*(?:and|or)\b)?|\b(?:and|or)\b)\s*\w+){1,19})\s*[.}]?\s*$",
+                       re.IGNORECASE)
 NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
 
 
