@@ -749,6 +749,29 @@ def test_once_every_sample_halted_the_batch_ends_without_further_updates():
     assert stats["loss"] == pytest.approx(first, rel=1e-5)
 
 
+def test_the_optimizer_decays_every_trainable_weight_with_the_configs_betas(small_config, tiny_backbone):
+    """docs/reasoner.md: one parameter group, as the published code has it: weight decay reaches the
+    biases, the halting head, the slot embeddings and the adapter's LayerNorm too; frozen weights
+    (the backbone under LoRA) are not handed to the optimizer at all."""
+    from hybrid.backbone import load_for
+    from hybrid.lora import with_backbone
+    from hybrid.model import HybridModel
+    from hybrid.supervision import make_optimizer
+    from eval.tasks import make_task
+
+    config = small_config("backbone.lora.rank=2", "train.weight_decay=0.25", "train.betas=[0.8,0.9]")
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    model = with_backbone(HybridModel.for_task(config, backbone.hidden_size, task), backbone, config.backbone)
+    optimizer = make_optimizer(model, config, torch.device("cpu"))
+    [group] = optimizer.param_groups
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert {id(p) for p in group["params"]} == {id(p) for p in model.parameters() if p.requires_grad}
+    assert any("halt_head.bias" in n for n in trainable) and any("norm.weight" in n for n in trainable)
+    assert any("lora_" in n for n in trainable) and any(not p.requires_grad for p in model.parameters())
+    assert group["weight_decay"] == 0.25 and group["betas"] == (0.8, 0.9)
+
+
 def test_the_steps_skipped_after_halting_advance_the_schedule_after_an_update_the_loss_scaler_skipped():
     """Under fp16 the loss scaler skips an update whose gradients overflowed, and Accelerate's
     scheduler then does not step for it. The supervision steps skipped because every sample halted
