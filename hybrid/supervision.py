@@ -72,9 +72,12 @@ def supervise(model, batch, optimizer, scheduler, ema, accelerator, config: Conf
             break  # every sample on every process has halted
     # The schedule spans N_sup steps a batch (train.steps * N_sup): the steps halting skipped
     # advance it too, with no update, so a decaying schedule ends where training ends. Counting
-    # only the updates that ran, it stopped short of its end once puzzles learned to halt.
+    # only the updates that ran, it stopped short of its end once puzzles learned to halt. Stepped
+    # past Accelerate's wrapper, which steps only after an update the fp16 loss scaler let through:
+    # after one it skipped, the wrapper dropped all of these too.
+    schedule = getattr(scheduler, "scheduler", scheduler)  # AcceleratedScheduler holds the real one
     for _ in range(N_sup - len(losses)):
-        scheduler.step()
+        schedule.step()
     total, stats["exact_first"], stats["exact_last"] = torch.stack([sum(losses), exact[0], exact[-1]]).tolist()
     stats["steps"], stats["work"] = len(losses), computed / (batch_size * N_sup)
     stats["loss"] = total / len(losses)

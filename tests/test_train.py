@@ -749,6 +749,61 @@ def test_once_every_sample_halted_the_batch_ends_without_further_updates():
     assert stats["loss"] == pytest.approx(first, rel=1e-5)
 
 
+def test_the_optimizer_decays_every_trainable_weight_with_the_configs_betas(small_config, tiny_backbone):
+    """docs/reasoner.md: one parameter group, as the published code has it: weight decay reaches the
+    biases, the halting head, the slot embeddings and the adapter's LayerNorm too; frozen weights
+    (the backbone under LoRA) are not handed to the optimizer at all."""
+    from hybrid.backbone import load_for
+    from hybrid.lora import with_backbone
+    from hybrid.model import HybridModel
+    from hybrid.supervision import make_optimizer
+    from eval.tasks import make_task
+
+    config = small_config("backbone.lora.rank=2", "train.weight_decay=0.25", "train.betas=[0.8,0.9]")
+    task = make_task(config.task)
+    backbone = load_for(config, task)
+    model = with_backbone(HybridModel.for_task(config, backbone.hidden_size, task), backbone, config.backbone)
+    optimizer = make_optimizer(model, config, torch.device("cpu"))
+    [group] = optimizer.param_groups
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert {id(p) for p in group["params"]} == {id(p) for p in model.parameters() if p.requires_grad}
+    assert any("halt_head.bias" in n for n in trainable) and any("norm.weight" in n for n in trainable)
+    assert any("lora_" in n for n in trainable) and any(not p.requires_grad for p in model.parameters())
+    assert group["weight_decay"] == 0.25 and group["betas"] == (0.8, 0.9)
+
+
+def test_the_steps_skipped_after_halting_advance_the_schedule_after_an_update_the_loss_scaler_skipped():
+    """Under fp16 the loss scaler skips an update whose gradients overflowed, and Accelerate's
+    scheduler then does not step for it. The supervision steps skipped because every sample halted
+    must still advance the schedule: they once asked that same wrapper, which found the last
+    update skipped and dropped them all, so one overflow cost the schedule a batch's worth of steps.
+    Here a real scaler (its scale past float32's range) skips the only update of a batch that halts
+    at once."""
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from hybrid.config import load_config
+    from hybrid.supervision import supervise
+
+    batch = (torch.randn(4, 3, 3), torch.ones(4, 3, dtype=torch.bool), torch.arange(4).unsqueeze(1).expand(4, 3),
+             torch.zeros(4, 3, dtype=torch.long), torch.arange(4))
+    class Steep(Scripted):  # the bias moves the logits 100-fold: its scaled gradient passes float32's range
+        def forward(self, states, mask, token_slot, y, z):
+            return super().forward(states + 99 * self.bias, mask, token_slot, y, z)
+
+    model = Steep(4, 3)
+    with torch.no_grad():
+        model.q.fill_(5.0)  # every sample halts at step 1
+    accelerator = Accelerator(cpu=True)
+    accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 127)  # its scaled gradients overflow
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    optimizer, scheduler = accelerator.prepare(optimizer, get_scheduler("constant", optimizer))
+    config = load_config(["train.grad_clip=0", "reasoner.N_sup=3", "train.halt=true"])
+    stats = supervise(model, batch, optimizer, scheduler, None, accelerator, config)
+    assert stats["steps"] == 1 and optimizer.step_was_skipped  # the one update overflowed and was skipped
+    assert scheduler.scheduler.last_epoch == 2  # the two halted steps counted, the skipped update not
+
+
 def test_a_halted_samples_exact_verdict_is_its_own_from_the_step_it_halted():
     """exact_last counts each sample's answer when it halted, or at the last step if it never did.
     Sample 0 (right) halts after step 1: the running samples' verdicts at step 2 must land in their
