@@ -787,6 +787,7 @@ def test_the_steps_skipped_after_halting_advance_the_schedule_after_an_update_th
 
     batch = (torch.randn(4, 3, 3), torch.ones(4, 3, dtype=torch.bool), torch.arange(4).unsqueeze(1).expand(4, 3),
              torch.zeros(4, 3, dtype=torch.long), torch.arange(4))
+
     class Steep(Scripted):  # the bias moves the logits 100-fold: its scaled gradient passes float32's range
         def forward(self, states, mask, token_slot, y, z):
             return super().forward(states + 99 * self.bias, mask, token_slot, y, z)
