@@ -271,7 +271,8 @@ def load(accelerator, path: Path) -> None:
     """Verify, then restore everything save() wrote; CheckpointError names what is wrong."""
     verify(path)
     try:
-        accelerator.load_state(str(path))
+        with fresh_scaler_without_state(accelerator, path):
+            accelerator.load_state(str(path))
     except Exception as err:  # torch/safetensors raise many types for a damaged file
         if (path / MANIFEST).exists():  # the files are intact, so they do not fit this config
             raise CheckpointMismatch(
@@ -280,6 +281,22 @@ def load(accelerator, path: Path) -> None:
                 f"to start new weights from it use train.init_from instead. "
                 f"Details: {' '.join(str(err).split())[:300]}") from None
         raise unreadable(path, err) from None
+
+
+@contextmanager
+def fresh_scaler_without_state(accelerator, path: Path):
+    """A run resumed with train.mixed_precision=fp16 (on a GPU: a gradient scaler) from a checkpoint
+    saved without it (no, bf16) keeps its scaler as new, as an fp16 run starts; Accelerate would
+    look for the scaler's state in the checkpoint and fail on the missing file."""
+    from accelerate.utils import SCALER_NAME
+
+    scaler = accelerator.scaler
+    if scaler is not None and not (path / SCALER_NAME).exists():
+        accelerator.scaler = None
+    try:
+        yield
+    finally:
+        accelerator.scaler = scaler
 
 
 def resume(accelerator, resume: str, output_dir: str | Path) -> Path:

@@ -12,10 +12,12 @@ when a checkpoint is read, so a save/load round trip is exact and a few MB in si
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import nn
 
-from hybrid.backbone import FrozenBackbone
+from hybrid.backbone import DTYPES, FrozenBackbone
 from hybrid.config import ConfigError, LoraConfig, first_line
 
 
@@ -119,7 +121,18 @@ class LoraHybrid(nn.Module):
         # unlike a boolean mask, index the three tensors without a wait each.
         keep = mask.bool().any(0).nonzero().squeeze(1)
         ids, mask, token_slot = input_ids[:, keep].round().long(), mask[:, keep], token_slot[:, keep]
-        return self.backbone.states(ids, mask.long()).float(), mask, token_slot  # (B, L, H), with gradient to LoRA
+        with self.own_precision(ids.device.type):
+            states = self.backbone.states(ids, mask.long())
+        return states.float(), mask, token_slot  # (B, L, H), with gradient to LoRA
+
+    def own_precision(self, device_type: str):
+        """A backbone loaded in 16 bits (backbone.dtype) computes in them. Under autocast to the other
+        16-bit type (train.mixed_precision) its layers' results came out in that type, their sum with the
+        residual in float32, and LayerNorm refused it beside its own 16-bit weights ("mixed dtype")."""
+        own = DTYPES[self.backbone.config.dtype]
+        other = (own != torch.float32 and torch.is_autocast_enabled(device_type)
+                 and torch.get_autocast_dtype(device_type) != own)
+        return torch.autocast(device_type, enabled=False) if other else nullcontext()
 
     def forward(self, input_ids, mask, token_slot, y, z):
         if input_ids.dim() == 3:  # not ids (B, L) but what `read` made of the states when evaluating

@@ -239,3 +239,19 @@ def test_lora_on_a_block_of_layers_names_it(tiny_backbone):
 
 if __name__ == "__main__":  # launch(__file__, function, *args)
     globals()[sys.argv[1]](*sys.argv[2:])
+
+
+@pytest.mark.parametrize("dtype, autocast", [("float16", torch.bfloat16), ("bfloat16", torch.float16)])
+def test_a_16_bit_lora_backbone_trains_under_autocast_to_the_other_16_bit_type(small_config, dtype, autocast):
+    """backbone.dtype=float16 with train.mixed_precision=bf16 (or bfloat16 with fp16, on a GPU): the
+    LoRA backbone runs inside the trained module's autocast, which added its bf16 results to the
+    fp16 residual and LayerNorm refused the fp32 sum ("mixed dtype"). It computes in its own dtype."""
+    config = small_config("backbone.lora.rank=4", f"backbone.dtype={dtype}")
+    _, _, tensors, model, _ = build(config, Accelerator(cpu=True))
+    states, mask, token_slot, labels, _ = tensors["train"][:4]
+    carry = model.initial_carry(4, labels.shape[1], "cpu")
+    with torch.autocast("cpu", autocast):
+        out = model(*model.read(states.float(), mask, token_slot.long()), carry.y, carry.z)
+    out.logits.float().sum().backward()
+    assert torch.isfinite(out.logits).all()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in lora_weights(model).values())

@@ -934,3 +934,30 @@ def test_weights_of_another_task_shape_are_refused_before_data_and_embedding(sma
     with pytest.raises(ConfigError, match=r"train.init_from=.*first.*task.size=6 \(its run: 4\).* 36 answer slots "
                                           r".*its 16"):
         train(small_config("train.steps=1", "task.size=6", f"train.init_from={tmp_path / 'first'}"))
+
+
+def test_a_resume_that_turns_on_fp16_starts_a_fresh_gradient_scaler(small_config, monkeypatch, request):
+    """train.mixed_precision=fp16 on a GPU scales the loss with a GradScaler, whose state Accelerate
+    saves and loads; a checkpoint of a run without it has none, and loading it was taken for a
+    checkpoint of another shape. It starts at its initial scale, as a new fp16 run's (a CPU, which
+    skips fp16, gets a scaler here to stand for the GPU's)."""
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import SCALER_NAME
+
+    from hybrid import launch
+
+    reset = lambda: AcceleratorState._reset_state(reset_partial_state=True)  # noqa: E731 (one precision per state)
+    request.addfinalizer(reset)
+    train(small_config("train.steps=2"))
+    reset()
+    real = launch.accelerator_for
+
+    def with_scaler(config):
+        accelerator = real(config)
+        accelerator.scaler = torch.amp.GradScaler("cpu")
+        return accelerator
+
+    monkeypatch.setattr(launch, "accelerator_for", with_scaler)
+    resumed = train(small_config("train.steps=4", "train.resume=latest", "train.mixed_precision=fp16"))
+    assert resumed["batches"] == 4
+    assert (checkpoint.checkpoints(Path(small_config().train.output_dir))[-1] / SCALER_NAME).exists()
