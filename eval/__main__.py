@@ -81,9 +81,17 @@ def read_puzzles(path: str | Path, task) -> list[str]:
     return texts
 
 
-def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tuple[list, list[dict]]:
+def jsonl_line_numbers(path: Path) -> list[int]:
+    """The file line (from 1) of each puzzle `read_puzzles` reads from a .jsonl file, which skips
+    blank lines: a failure named by its position alone sent the reader to another line."""
+    return [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1) if line.strip()]
+
+
+def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
+                  line_numbers: list[int] | None = None) -> tuple[list, list[dict]]:
     """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that
-    cannot be read becomes a recorded failure."""
+    cannot be read becomes a recorded failure, named by its file line too where `line_numbers`
+    gives them (a .jsonl file's)."""
     answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
     if answered and not jsonl:
         question, answer = getattr(task, "fields", ("question", "answer"))
@@ -101,21 +109,24 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0) -> tupl
                            f"answer your questions with python -m hybrid.solve RUN --input FILE")
     parsed, failures = [], []
     for i, line in enumerate(texts):
-        text = line
+        text, where = line, f"line {line_numbers[i]}" if line_numbers else f"puzzle {i}"
         try:
             if jsonl:
                 item = json.loads(text.lstrip("\ufeff"))  # a byte-order mark inside: files joined end to end
                 if answered:
                     if not isinstance(item, dict):
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")
-                    parsed.append(task.from_row(item, wording, where=f"puzzle {i}"))
+                    parsed.append(task.from_row(item, wording, where=where))
                     continue
                 text = item.get("question") if isinstance(item, dict) else item
                 if not isinstance(text, str):
                     raise PuzzleError("each line must be a JSON string or an object with a 'question' string")
             parsed.append(task.from_text(text, wording))
         except Exception as err:  # a bad puzzle is reported, the others are still evaluated
-            failures.append({"puzzle": i, "text": line[:200], "error": f"{type(err).__name__}: {str(err)[:300]}"})
+            # A file line named first: a JSON error's own "line 1" is within the puzzle's line
+            said = f"{where}: {err}" if line_numbers and not str(err).startswith(where) else str(err)
+            failures.append({"puzzle": i, "text": line[:200], "error": f"{type(err).__name__}: {said[:300]}"}
+                            | ({"line": line_numbers[i]} if line_numbers else {}))
     return parsed, failures
 
 
@@ -327,8 +338,10 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     from hybrid.data import answering_wording, build_splits, examples
 
     if puzzles is not None:
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), is_jsonl(Path(puzzles)),
-                                      wording=answering_wording(task, config.task))
+        jsonl = is_jsonl(Path(puzzles))
+        numbers = jsonl_line_numbers(Path(puzzles)) if jsonl else None
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), jsonl,
+                                      wording=answering_wording(task, config.task), line_numbers=numbers)
         if hasattr(task, "from_row"):  # qa: each answer is the file's own, and two for one question cannot both score
             from eval.tasks.qa import warn_conflicts
 

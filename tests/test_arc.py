@@ -628,3 +628,16 @@ def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypa
     (tmp_path / "typed.txt").write_text(Arc(max_size=4).example(MIRROR, wording=2).question)
     with pytest.raises(SystemExit, match="--submission needs ARC task files"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "typed.txt"), "--submission", "s.json"])
+
+
+@pytest.mark.parametrize("pasted", [
+    "in1:\n" + "12 " * 100_000 + "\nout1:\n1\ntest in:\n1\n",  # a row spacing some cells, not others
+    "in1:\n" + "1 2\n1\n" * 50_000 + "out1:\n1\ntest in:\n1\n",  # a ragged grid: every row's length was listed
+    "".join(f"test in {i}:\n1\n" for i in range(50_000)),  # every test heading was quoted
+    "X" * 300_000 + " (3x3):\n1\nout:\n1\ntest:\n1\n",  # a heading whose stated shape the grid under it is not
+])
+def test_an_error_about_a_huge_paste_quotes_a_line_of_it_not_all(pasted):
+    """Each error reaches hybrid.solve's answer line and eval's report: a pasted megabyte made a megabyte error."""
+    with pytest.raises(PuzzleError) as raised:
+        read_task(pasted)
+    assert len(str(raised.value)) < 400, str(raised.value)[:400]

@@ -163,7 +163,7 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
     report = evaluate_run(tmp_path / "run", puzzles=mine, out=tmp_path / "report")
     assert report["num_puzzles"] == 2 and report["puzzle_failures"]["count"] == 2
     first, second = report["puzzle_failures"]["first"]
-    assert "puzzle 1: no field 'answer' (task.answer_field)" in first["error"]
+    assert "line 2: no field 'answer' (task.answer_field)" in first["error"]  # its file line, not position 1
     assert "must be a JSON object holding a question and its answer" in second["error"]
     assert 0.0 <= report["exact_accuracy"] <= 1.0 and len(report["exact_curve"]) == 2
     both = tmp_path / "both.jsonl"  # one question, two answers: a model gives one, so one always counts wrong
@@ -503,3 +503,18 @@ def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
     move the error says the override that evaluates it (python -m eval RUN task.path=NEW)."""
     with pytest.raises(PuzzleError, match=r"no such file \(moved\? give its new place: task.path=NEW\)"):
         QA("no/such/file.jsonl").pairs
+
+
+def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
+    """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
+    (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""
+    from eval.__main__ import jsonl_line_numbers, parse_puzzles, read_puzzles
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"question": "a?", "answer": "1"}\n\n{"question": "b?"}\n{bad\n', encoding="utf-8")
+    task = QA(path=str(pairs))
+    parsed, failures = parse_puzzles(task, read_puzzles(pairs, task), jsonl=True,
+                                     line_numbers=jsonl_line_numbers(pairs))
+    assert len(parsed) == 1 and [f["line"] for f in failures] == [3, 4]
+    assert failures[0]["error"].startswith("PuzzleError: line 3: no field 'answer'")
+    assert failures[1]["error"].startswith("JSONDecodeError: line 4: ")

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig
+from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, listed, shortened
 
 Grid = list[list[int]]
 PAD = "<pad>"
@@ -91,7 +91,8 @@ def check_grid(grid, what: str) -> Grid:
     if not isinstance(grid, list) or not grid or not all(isinstance(row, list) and row for row in grid):
         raise PuzzleError(f"{what} must be a non-empty list of non-empty rows")
     if len({len(row) for row in grid}) != 1:
-        raise PuzzleError(f"{what} is not rectangular (row lengths {[len(row) for row in grid]})")
+        raise PuzzleError(f"{what} is not rectangular (row lengths {listed([len(row) for row in grid])}); give every "
+                          "row of a grid the same number of cells")
     # type(), not isinstance: JSON true and false are Python ints too, and no colour
     if not all(type(v) is int and 0 <= v <= 9 for row in grid for v in row):
         raise PuzzleError(f"{what} holds a value that is not a colour 0-9")
@@ -201,8 +202,8 @@ def digit_row(line: str) -> list[int] | None:
     if not (cells and all(ch in string.digits for ch in cells)):  # str.isdigit() takes "²", which int() cannot read
         return None
     if len(words) > 1 and any(len(word) > 1 for word in words):  # "0 10" was read as 0 1 0, without a word
-        raise PuzzleError(f"grid row {line.strip()!r} spaces some cells and runs others together: a cell is one "
-                          "digit, a colour 0-9; space every digit (\"0 7 7\") or none (\"077\")")
+        raise PuzzleError(f"grid row {shortened(line.strip())} spaces some cells and runs others together: a cell "
+                          "is one digit, a colour 0-9; space every digit (\"0 7 7\") or none (\"077\")")
     return [int(ch) for ch in cells]
 
 
@@ -214,12 +215,12 @@ def parse_grid(text: str) -> Grid:
             continue
         row = digit_row(line)
         if row is None:
-            raise PuzzleError(f"grid row {line!r} holds something other than colours 0-9")
+            raise PuzzleError(f"grid row {shortened(line)} holds something other than colours 0-9")
         rows.append(row)
     if not rows:
         raise PuzzleError("the answer holds no grid")
     if len({len(row) for row in rows}) != 1:
-        raise PuzzleError(f"the answer grid is not rectangular (row lengths {[len(row) for row in rows]})")
+        raise PuzzleError(f"the answer grid is not rectangular (row lengths {listed([len(row) for row in rows])})")
     return rows
 
 
@@ -276,15 +277,16 @@ def read_task(text: str, answer: str = "") -> dict:
         stated = STATED_SHAPE.search(above)
         widths = {len(row) for row in grid}
         if stated and (len(grid), widths) != (int(stated[1]), {int(stated[2])}):
-            found = shape(grid) if len(widths) == 1 else f"{len(grid)} rows of {sorted(widths)} cells"
-            raise PuzzleError(f"the grid under {above!r} is {found}, not the {stated[1]}x{stated[2]} its heading "
-                              "says; a line that is no row (a misspelt colour, a stray character) ends a grid: fix it "
-                              "or the heading")
+            found = shape(grid) if len(widths) == 1 else f"{len(grid)} rows of {listed(sorted(widths))} cells"
+            raise PuzzleError(f"the grid under {shortened(above)} is {found}, not the {stated[1]}x{stated[2]} its "
+                              "heading says; a line that is no row (a misspelt colour, a stray character) ends a grid: "
+                              "fix it or the heading")
     tests = [heading for heading in headings if names_test_input(heading)]
     if len(tests) > 1:
-        raise PuzzleError(f"found {len(tests)} test inputs in the puzzle (under {', '.join(map(repr, tests))}); a "
-                          "puzzle asks one: give the demonstrations with one test input, then again with the next "
-                          "(as separate puzzles, a blank line between them)")
+        under = listed([shortened(heading) for heading in tests], 3)
+        raise PuzzleError(f"found {len(tests)} test inputs in the puzzle (under {under}); a puzzle asks one: "
+                          "give the demonstrations with one test input, then again with the next (as separate puzzles, a blank "
+                          "line between them)")
     if len(grids) < 3 or len(grids) % 2 == 0:
         raise PuzzleError(f"found {len(grids)} grids in the puzzle; an ARC puzzle shows demonstration input and "
                           "output grids, then the test input (an odd number, at least 3), each under a heading line")

@@ -22,6 +22,19 @@ class PuzzleError(ValueError):
     """A puzzle or answer text that cannot be read. The message says what is wrong."""
 
 
+def shortened(text: str, most: int = 80) -> str:
+    """`text` as an error quotes it: at most `most` characters, so a pasted megabyte makes an
+    error of a line, not of a megabyte (each error quoted all of it, in every answer line)."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
+
+
+def listed(values: list, most: int = 5) -> str:
+    """Up to `most` of `values` as an error lists them, then how many more: a grid of 100,000
+    ragged rows listed every row's length, a megabyte error."""
+    more = f" and {len(values) - most} more" if len(values) > most else ""
+    return ", ".join(map(str, values[:most])) + more
+
+
 @dataclass
 class TaskConfig:
     """The dataset fields every task config has (`task.train_size=2000`). A family's config

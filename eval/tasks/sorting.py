@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig, shortened
 
 
 @dataclass
@@ -64,12 +64,6 @@ def to_words(value: int) -> str:
         tens, unit = divmod(rest, 10)
         words.append(UNITS[rest] if rest < 20 else TENS[tens] + (f"-{UNITS[unit]}" if unit else ""))
     return " ".join(words)
-
-
-def shortened(text: str, most: int = 80) -> str:
-    """`text` as an error quotes it: at most `most` characters, so a pasted megabyte makes an
-    error of a line, not of a megabyte (each error quoted all of it, in every answer line)."""
-    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
 
 
 def find_numbers(text: str) -> list[tuple[int, int, int]]:
