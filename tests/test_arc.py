@@ -1,5 +1,6 @@
 import json
 import random
+import re
 
 import pytest
 
@@ -424,11 +425,24 @@ def test_a_grid_that_is_not_the_shape_its_heading_says_is_refused(arc):
     for wording, rows in ((0, ("1 0", "2 0")), (1, ("blue black", "red black"))):  # wordings whose headings state shapes
         question = arc.example(MIRROR, wording=wording).question
         for row in rows:  # the first row of the first grid (its heading was then the broken row), or the second
-            broken = question.replace(row, row.replace(" ", " ?"), 1)  # "2 ?0": no row, so a heading
+            broken = question.replace(row, row.replace(" ", " or "), 1)  # "2 or 0": no row, so a heading
             with pytest.raises(PuzzleError, match=r"the grid under '(Demonstration|Example) 1,? input \(2x2\):' is "
                                                   r"1x2, not the 2x2 its heading says"):
                 read_task(broken)
     assert read_task("in:\n1 0\nout (1x2):\n0 1\ntest:\n5 5")["train"] == [{"input": [[1, 0]], "output": [[0, 1]]}]
+
+
+def test_a_row_typed_wrong_is_refused_where_no_heading_states_the_shape(arc):
+    """Wording 2's headings ("test in:") state no shape, so a row typed wrong ("9O", a letter O for
+    a 0) became a heading and ended its grid: the test input "78 / 9O" was answered as "78" alone."""
+    question = arc.example(MIRROR, wording=2).question
+    assert "test in:\n300\n040\ntest out:" in question
+    for typo in ("04O", "0 4 x", "0 ?4 0"):
+        with pytest.raises(PuzzleError, match=rf"the line '{re.escape(typo)}' reads as neither a grid row nor a "
+                                              r"heading: a cell is one digit"):
+            read_task(question.replace("\n040\n", f"\n{typo}\n"))
+    for heading in ("1)", "2.", "Example 2:", "Test (2x3)", "test"):  # headings with digits or none still read
+        assert read_task(question.replace("test in:", heading))["test"] == [{"input": MIRROR["test"][0]["input"]}]
 
 
 def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_time(arc):

@@ -170,11 +170,12 @@ def test_the_reports_fields_are_those_docs_evaluation_md_lists(run, tmp_path):
     # a puzzle file with one puzzle that fails: puzzle_failures' entries; one with none readable:
     # a report without the figures (the page says so), still only documented fields
     good = format_grid(Grid(4), Sudoku(size=4).generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
-    (tmp_path / "mine.txt").write_text(f"{good}\n\n1 2 3\n")
-    typed = evaluate_run(run, puzzles=tmp_path / "mine.txt", out=tmp_path / "typed")
+    (tmp_path / "mine.jsonl").write_text(f"{json.dumps(good)}\n\n\"1 2 3\"\n")  # a .jsonl row's failure names its line
+    typed = evaluate_run(run, puzzles=tmp_path / "mine.jsonl", out=tmp_path / "typed")
     (tmp_path / "none.txt").write_text("1 2 3\n")
     nothing = evaluate_run(run, puzzles=tmp_path / "none.txt", out=tmp_path / "none")
-    assert typed["puzzle_failures"]["first"] and nothing["num_puzzles"] == 0 and "exact_accuracy" not in nothing
+    assert typed["puzzle_failures"]["first"][0]["line"] == 3
+    assert typed["num_puzzles"] == 1 and nothing["num_puzzles"] == 0 and "exact_accuracy" not in nothing
 
     # ARC's metrics: votes, and answer_failures' entries (the second answer cannot be decoded)
     class Unreadable(Arc):

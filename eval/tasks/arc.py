@@ -247,6 +247,16 @@ def names_test_input(heading: str) -> bool:
     return bool(TEST.search(heading)) and not OUTPUT.search(heading)
 
 
+def mistyped_row(line: str) -> bool:
+    """Whether a line that is no row is a row typed wrong ("9O", "1 2 x", "2 ?0"): mostly digits and
+    no word, nor a heading's "(2x3)" or "2)". Taken for a heading, it ended its grid, so in a wording
+    whose headings state no shape the puzzle answered was silently another ("78" for "78 / 9O")."""
+    chars = "".join(line.split())
+    digits = sum(ch.isdigit() for ch in chars)
+    return (0 < digits and 2 * digits >= len(chars) and not re.search(r"[^\W\d_]{2}", line)
+            and not STATED_SHAPE.search(line) and not chars.endswith((":", ")", ".")))
+
+
 def read_task(text: str, answer: str = "") -> dict:
     """The ARC task a written puzzle shows, in any of the three wordings or typed in their layout:
     its grids in order (runs of row lines, each run under a heading line) are demonstration input,
@@ -262,6 +272,10 @@ def read_task(text: str, answer: str = "") -> dict:
     current, heading, shaped = None, "", ""
     for line in text.splitlines():
         row = grid_row(line)
+        if row is None and mistyped_row(line):
+            raise PuzzleError(f"the line {shortened(line.strip())} reads as neither a grid row nor a heading: a cell "
+                              "is one digit, a colour 0-9 (or a colour's name); fix the row, and write a heading in "
+                              "words")
         if row is None:
             current, heading = None, line.strip() or heading
             shaped = line.strip() if STATED_SHAPE.search(line) else shaped
@@ -285,8 +299,8 @@ def read_task(text: str, answer: str = "") -> dict:
     if len(tests) > 1:
         under = listed([shortened(heading) for heading in tests], 3)
         raise PuzzleError(f"found {len(tests)} test inputs in the puzzle (under {under}); a puzzle asks one: "
-                          "give the demonstrations with one test input, then again with the next (as separate puzzles, a blank "
-                          "line between them)")
+                          "give the demonstrations with one test input, then again with the next (as separate "
+                          "puzzles, a blank line between them)")
     if len(grids) < 3 or len(grids) % 2 == 0:
         raise PuzzleError(f"found {len(grids)} grids in the puzzle; an ARC puzzle shows demonstration input and "
                           "output grids, then the test input (an odd number, at least 3), each under a heading line")

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig, shortened
+from eval.tasks.base import IGNORE, Example, PuzzleError, SpanText, Task, TaskConfig, listed, shortened
 
 
 @dataclass
@@ -342,8 +342,7 @@ class Sorting(Task):
         unless a hand-written `question` and its slot `spans` (instruction first, then each
         number) are given."""
         if len(numbers) != self.length:
-            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: "
-                              f"{numbers if len(numbers) <= 20 else f'{str(numbers[:20])[:-1]}, ...]'}")
+            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {listed(numbers, 20)}")
         outside = [v for v in numbers if not self.low <= v <= self.high]
         if outside:
             raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high}")
