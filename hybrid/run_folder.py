@@ -10,7 +10,8 @@
 - A resume cannot change the settings the restored optimizer, weights or place in the data
   depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols (`task_shape_changes`, which
   also refuses train.init_from weights of another shape); backbone.path may name the backbone's folder
-  where it has moved to.
+  where it has moved to. It may change the learning-rate schedule (`SCHEDULE_SETTINGS`): that goes on
+  from the checkpoint's place with the new settings, and says how the rate moves (`schedule_on_resume`).
   That, and the train.init_from and train.resume paths, are checked from their files alone
   before anything is built (`check_before_building`): a wrong path or setting fails before
   minutes of generating and embedding data.
@@ -294,6 +295,52 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained on a task of another shape, which a resumed run cannot change: "
             f"{description}. Resume with the checkpoint's task settings, or {new_weights}")
+
+
+# Settings of the learning-rate schedule, which a resume may change. The scheduler's saved state
+# holds only its place, a count of updates; the schedule itself is rebuilt from the config, so the
+# new settings take over from that place (`schedule_on_resume`). train.ema may change too, silently:
+# the averaged copy goes on from its saved weights, blending each update in with the new decay.
+SCHEDULE_SETTINGS = ("train.schedule", "train.warmup", "train.steps", "reasoner.N_sup")
+
+
+def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, announce: bool) -> None:
+    """Move the schedule restored from the checkpoint in `folder` (at batch `batches`) onto this
+    config's settings where a SCHEDULE_SETTINGS one differs from the checkpoint's, and warn (when
+    `announce`) where that changes the learning rate. Left as loaded, the first resumed update ran
+    at the old schedule's rate (the optimizer saved it) and the next jumped to the new one; and
+    after another reasoner.N_sup the place, counted in updates of the old N_sup, no longer matched
+    batches x N_sup, so a decaying schedule ended off its end (N_sup 2 -> 1 ran past it at rate 0).
+    An unchanged resume is left untouched: it continues bit for bit."""
+    if not (folder / "config.yaml").exists():
+        return
+    saved = read_config(folder / "config.yaml")
+
+    def value(c: Config, key: str):
+        group, name = key.split(".")
+        return getattr(getattr(c, group), name)
+
+    changed = [key for key in SCHEDULE_SETTINGS if value(config, key) != value(saved, key)]
+    if not changed:
+        return
+    schedule = getattr(scheduler, "scheduler", scheduler)  # AcceleratedScheduler holds the real one
+    before = schedule.optimizer.param_groups[0]["lr"]  # what the next update took under the checkpoint's schedule
+    # The schedule counts N_sup updates a batch (halted steps included): keep the fp16 loss scaler's
+    # skipped updates, which never counted, and count each batch with the new N_sup.
+    place = max(0, schedule.last_epoch + batches * (config.reasoner.N_sup - saved.reasoner.N_sup))
+    schedule.last_epoch = place
+    rates = [base * rate(place) for base, rate in zip(schedule.base_lrs, schedule.lr_lambdas)]
+    for group, lr in zip(schedule.optimizer.param_groups, rates):
+        group["lr"] = lr
+    schedule._last_lr = rates  # what get_last_lr (the logged train/lr) reads
+    if not announce or rates[0] == before or batches >= config.train.steps:
+        return
+    settings = ", ".join(f"{key}={typed(value(config, key))} (the checkpoint's run: {typed(value(saved, key))})"
+                         for key in changed)
+    counted = (f" (batch {batches} x reasoner.N_sup={config.reasoner.N_sup})" if "reasoner.N_sup" in changed else "")
+    warnings.warn(f"{settings}: the schedule goes on from update {place}{counted} with the new settings, so the "
+                  f"learning rate moves from {before:.1e} to {rates[0]:.1e}. To keep the checkpoint's schedule, "
+                  f"resume with its values", stacklevel=2)
 
 
 def task_shape_changes(other: Config, config: Config, whose: str) -> tuple[str, bool] | None:

@@ -149,6 +149,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
         trained_before = run_folder.splits_resumed(loaded, splits.folder, config, accelerator.is_main_process)
+        run_folder.schedule_on_resume(loaded, config, scheduler, state.progress.step, accelerator.is_main_process)
         state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     state.earlier_splits = trained_before  # their training puzzles are left out of its evaluations
     if accelerator.is_main_process:

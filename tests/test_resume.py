@@ -428,6 +428,44 @@ def test_a_resume_that_cannot_work_fails_before_data_and_embedding(small_config,
     assert not built
 
 
+def test_a_resume_that_changes_the_schedule_goes_on_from_its_place_and_says_how_the_rate_moves(small_config, tmp_path,
+                                                                                              monkeypatch):
+    """The scheduler's saved state is only a count of updates; the schedule is rebuilt from the
+    config. The first resumed update ran at the checkpoint's rate (the optimizer saved it) and the
+    next jumped to the new schedule's, without a word; another reasoner.N_sup kept a place counted
+    in the old one's updates, so a decaying schedule no longer ended where training ends."""
+    base = ("train.schedule=linear", "train.steps=4", "train.checkpoint_every=2")  # 8 updates, linear from 1e-3
+    train(small_config(*base, f"train.output_dir={tmp_path / 'base'}"))
+    rates = []
+    real_update = hybrid.supervision.update
+
+    def update(model, optimizer, *args, **kwargs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        return real_update(model, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(hybrid.supervision, "update", update)
+    # Resumed at batch 2 (update 4), where the checkpoint's schedule gives the next update 5.0e-04.
+    for override, first, last, said in (
+            ("train.steps=8", 7.5e-4, 1e-3 / 16, "train.steps=8 (the checkpoint's run: 4): the schedule goes on from "
+                                                 "update 4 with the new settings, so the learning rate moves from "
+                                                 "5.0e-04 to 7.5e-04"),
+            ("train.warmup=2", 1e-3 * 4 / 6, 1e-3 / 6, "train.warmup=2 (the checkpoint's run: 0)"),
+            ("train.schedule=constant", 1e-3, 1e-3, "train.schedule=constant (the checkpoint's run: linear)"),
+            # Without a warm-up the same fraction of the run: no jump, and the decay ends at the run's end
+            ("reasoner.N_sup=3", 5e-4, 1e-3 / 12, None),
+            ("train.ema=0.9", 5e-4, 1e-3 / 8, None)):
+        run = tmp_path / override
+        shutil.copytree(tmp_path / "base", run)
+        rates.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train(small_config(*base, override, f"train.output_dir={run}",
+                               f"train.resume={checkpoint.checkpoints(run)[0]}"))
+        moved = [str(w.message) for w in caught if "learning rate moves" in str(w.message)]
+        assert rates[0] == pytest.approx(first) and rates[-1] == pytest.approx(last), override
+        assert (moved == [] if said is None else len(moved) == 1 and said in moved[0]), (override, moved)
+
+
 def test_a_resume_from_the_command_line_goes_on_with_the_runs_own_settings(small_config, tmp_path, monkeypatch):
     """--resume builds the config from the one saved with the checkpoint, the command line's
     overrides on top: from the defaults, a run trained with reasoner.T=3 went on at T=2 and one on
