@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
     from hybrid.inference import read_saved
-    from hybrid.run_folder import check_init_settings
+    from hybrid.resume_settings import check_init_settings
 
     for preset, folder in args.init.items():  # else a traceback when that backbone's turn came, after the runs before it
         try:

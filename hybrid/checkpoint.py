@@ -9,7 +9,7 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
   damaged file) and moves the bad folder aside as `step_N.corrupt`; nothing is deleted.
   A checkpoint whose files are intact but do not fit the config (a changed shape) stops the
   resume with the details instead: it is not damaged, and an older one would not fit either.
-  So does a resume that changes a setting it cannot (`run_folder.check_resume_settings`).
+  So does a resume that changes a setting it cannot (`resume_settings.check_resume_settings`).
 - Readable while the run trains: only the newest `train.keep_checkpoints` are kept, and a reader
   (an evaluation of the run as it trains) whose checkpoint is deleted meanwhile reads the newer
   one (`read_whole`).

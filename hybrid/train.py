@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from eval.report import headline
 from eval.tasks import PuzzleError, make_task
-from hybrid import checkpoint, launch, run_folder, trained_on
+from hybrid import checkpoint, launch, resume_settings, run_folder, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
 from hybrid.config import Config, ConfigError, check_tracker_installed, load_config, presets_help, to_yaml
@@ -149,7 +149,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     if config.train.resume:
         loaded = run_folder.resume_here(accelerator, config, state.progress, backbone)
         trained_before = run_folder.splits_resumed(loaded, splits.folder, config, accelerator.is_main_process)
-        run_folder.schedule_on_resume(loaded, config, scheduler, state.progress.step, accelerator.is_main_process)
+        resume_settings.schedule_on_resume(loaded, config, scheduler, state.progress.step, accelerator.is_main_process)
         state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     state.earlier_splits = trained_before  # their training puzzles are left out of its evaluations
     if accelerator.is_main_process:

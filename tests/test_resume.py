@@ -365,7 +365,7 @@ def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_direc
     """Runs saved before relative paths were made absolute hold backbone.path as typed: from the
     directory it was typed in it is the same folder; from another it is not."""
     from hybrid.config import to_yaml
-    from hybrid.run_folder import check_resume_settings
+    from hybrid.resume_settings import check_resume_settings
 
     shutil.copytree(tiny_backbone("bert"), tmp_path / "models" / "bert")
     (tmp_path / "elsewhere").mkdir()
@@ -383,7 +383,7 @@ def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_direc
 def test_a_resume_may_spell_the_last_layer_otherwise(small_config, tmp_path):
     """-1 and mean_last_1 pick the states `last` picks: no other settings, nothing to refuse."""
     from hybrid.config import to_yaml
-    from hybrid.run_folder import check_resume_settings
+    from hybrid.resume_settings import check_resume_settings
 
     (tmp_path / "step").mkdir()
     (tmp_path / "step" / "config.yaml").write_text(to_yaml(small_config()))
