@@ -410,8 +410,8 @@ class Hybrid:
         return solutions
 
     def verdict(self, example: Example, answer: str) -> bool | None:
-        if not example.data:  # parsed puzzles carry what the verifier needs
-            return None
+        if not example.data and not example.answer:  # parsed puzzles carry what the verifier needs, an
+            return None  # Example of qa its answer (read from text, it has neither)
         try:
             return bool(self.task.verify(example, answer))
         except Exception:  # a scorer that cannot judge this answer (a typed ARC puzzle): unknown, not wrong

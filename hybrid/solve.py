@@ -14,7 +14,9 @@ and reasoning-gym questions: one per block, always; a question that holds blank 
 as reasoning-gym's maze, zebra_puzzles and arc_1d questions do, would come apart into several,
 so give it as a JSON line). Or JSON lines: a string, or an object with a "question" field,
 which may hold any puzzle text, worded as the training data words it or typed; other fields
-(an "id") are copied to the output. Output per puzzle:
+(an "id") are copied to the output, one named like an output field as given_<name> (QA: a
+given "answer" is given_answer, and verified checks the model's answer against it); a JSON line
+that does not parse is that line's error. Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
 task's verifier, where it can judge), and error for a puzzle that could not be read. With
 --views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
@@ -49,6 +51,7 @@ class Item:
     fields: dict
     puzzle: object = None
     error: str | None = None
+    line: int | None = None  # a JSON object's line (from 1), for errors found after reading
 
 
 def read_items(text: str, split) -> list[Item]:
@@ -63,35 +66,51 @@ def read_items(text: str, split) -> list[Item]:
         plain.clear()
 
     for n, line in enumerate(text.splitlines(), 1):
-        if (question := json_string(line)) is not None:
-            flush()
-            items.append(Item({"question": question}, question))
-            continue
-        if not line.strip().startswith("{"):
+        if not written_as_json(line):
             plain.append(line)
             continue
         flush()
         try:
             fields = json.loads(line)
         except ValueError as err:
-            items.append(Item({"question": None}, error=f"line {n} is not valid JSON: {err}"))
+            # Read as text, a bad escape or a missing brace was answered as a puzzle, quotes and all
+            hint = ('; a question that starts and ends with a quote but is no JSON string can be given as '
+                    '{"question": ...}') if line.strip().startswith('"') else ""
+            items.append(Item({"question": None}, error=f"line {n} is not valid JSON ({err.msg} at column "
+                                                        f"{err.colno}){hint}"))
+            continue
+        if isinstance(fields, str):
+            items.append(Item({"question": fields}, fields))
             continue
         question = fields.get("question")
-        items.append(Item(fields, question) if isinstance(question, str) else
+        items.append(Item(fields, question, line=n) if isinstance(question, str) else
                      Item(fields, error=f"line {n} has no \"question\" string"))
     flush()
     return items
 
 
-def json_string(line: str) -> str | None:
-    """The string a line holds as JSON ("Sort: 3, 1, 2", a grid with \\n between its rows), else None."""
-    if not line.strip().startswith('"'):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:  # a typed puzzle that starts with a quote: plain text
-        return None
-    return value if isinstance(value, str) else None
+def written_as_json(line: str) -> bool:
+    """Whether a line is meant as JSON: an object ({...}), or a string ("...", a grid with \\n between
+    its rows). A line that only starts with a quote ("Hamlet" by whom?) is a typed puzzle."""
+    line = line.strip()
+    return line.startswith("{") or (len(line) > 1 and line[0] == line[-1] == '"')
+
+
+def with_answers(items: list[Item], task, wording: int) -> None:
+    """qa: a JSON line holding the answer field the model trained on is asked with that answer, so
+    its answer is verified against it (a question's answer cannot be worked out from it, as other
+    families work theirs out from the puzzle); an answer no reference can be (empty, too long) is
+    the line's error."""
+    from eval.tasks import PuzzleError
+
+    question_field, answer_field = task.fields
+    for item in items:
+        if item.line is not None and answer_field in item.fields:
+            row = {question_field: item.puzzle, answer_field: item.fields[answer_field]}
+            try:
+                item.puzzle = task.from_row(row, wording, where=f"line {item.line}")
+            except PuzzleError as err:  # it names the line
+                item.puzzle, item.error = None, str(err)
 
 
 def task_files(path: str) -> list[Path] | None:
@@ -241,6 +260,10 @@ def main(argv: list[str] | None = None) -> None:
                  f"A .json file or a folder is read as ARC task files: put JSON lines of puzzles in a .jsonl file")
     if files is None:
         items = read_items(text, lambda plain: split_typed(plain, solver.task))
+        if hasattr(solver.task, "from_row"):
+            from hybrid.data import answering_wording
+
+            with_answers(items, solver.task, answering_wording(solver.task, solver.config.task))
     else:
         items = task_items(files, solver)
     solutions = iter(solver.solve([item.puzzle for item in items if item.error is None],
@@ -255,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
             if found["error"]:  # unread: no steps or confidence to report
                 found = {"answer": None, "error": found["error"]}
         unread += found["error"] is not None  # not the line's "error": an input may hold a field of that name
-        lines.append(item.fields | {k: v for k, v in found.items() if v is not None or k == "answer"})
+        found = {k: v for k, v in found.items() if v is not None or k == "answer"}
+        # An input field named like one the solver writes (a reference "answer") is kept beside it
+        lines.append({f"given_{k}" if k in found else k: v for k, v in item.fields.items()} | found)
     closed = False
     try:
         with nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w", encoding="utf-8") as out:

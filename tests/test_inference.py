@@ -10,6 +10,7 @@ import shutil
 import pytest
 import torch
 
+from eval.tasks import text_answer
 from eval.tasks.sudoku import Sudoku
 from hybrid.backbone import load_backbone
 from hybrid.config import ConfigError, from_yaml
@@ -715,3 +716,40 @@ def test_counts_on_the_command_line_must_be_at_least_one():
     for bad in ("0", "-2", "two", "1.5"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number >= 1"):
             positive(bad)
+
+
+def test_a_qa_line_given_with_its_answer_is_verified_against_it_and_keeps_it(small_config, tmp_path, capsys):
+    """A qa data line piped to solve, {"question", "answer"}: the model's answer replaced the one
+    given, which was lost and never checked. The given one is the reference (a question's answer
+    cannot be worked out from it), kept as given_answer; a line without one is answered unverified."""
+    from hybrid.inference import save_pretrained
+
+    torch.manual_seed(0)
+    config, task, backbone, model, _ = untrained_qa_model(small_config, tmp_path)
+    save_pretrained(model, config, tmp_path / "model")
+    [own] = Hybrid(model, backbone, task, config).solve([task.example("What is 2 + 1?", "3")])
+    assert own.verified is (text_answer.normalize(own.answer) == "3")  # an Example with its answer: judged
+    lines = [{"question": "What is 2 + 1?", "answer": "3", "id": 1}, {"question": "What is 2 + 1?", "answer": 42},
+             {"question": "What is 2 + 1?"}, {"question": "What is 2 + 1?", "answer": "much too long"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.jsonl")])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row.get("given_answer") for row in rows] == ["3", 42, None, "much too long"]
+    assert rows[0]["id"] == 1 and rows[0]["answer"] == own.answer and rows[0]["verified"] is own.verified
+    assert rows[1]["verified"] is (text_answer.normalize(own.answer) == "42")
+    assert "verified" not in rows[2] and rows[2]["answer"] == own.answer
+    assert rows[3]["answer"] is None and rows[3]["error"].startswith("line 4: the answer has 13 characters, more than")
+
+
+def test_a_broken_json_string_line_is_that_lines_error_not_a_puzzle():
+    """A line written as a JSON string ("...") that does not parse, a bad escape say, was answered
+    as plain text, quotes and backslashes included: garbage in, an answer out. It is that line's
+    error, naming the line; a line that only starts with a quote is still plain text."""
+    from hybrid.solve import read_items
+
+    text = '"What is \\q?"\n"Hamlet" by whom?\n{"question": "x"\n"fine"\n'
+    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    assert [item.puzzle for item in items] == [None, '"Hamlet" by whom?', None, "fine"]
+    assert items[0].error == ("line 1 is not valid JSON (Invalid \\escape at column 10); a question that starts and "
+                              'ends with a quote but is no JSON string can be given as {"question": ...}')
+    assert items[2].error.startswith("line 3 is not valid JSON (Expecting ',' delimiter at column 17)")

@@ -518,3 +518,12 @@ def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     assert len(parsed) == 1 and [f["line"] for f in failures] == [3, 4]
     assert failures[0]["error"].startswith("PuzzleError: line 3: no field 'answer'")
     assert failures[1]["error"].startswith("JSONDecodeError: line 4: ")
+
+
+def test_a_huge_bad_question_is_quoted_short():
+    """A blank question of a megabyte (or a pasted file) was quoted whole in its error."""
+    with pytest.raises(PuzzleError) as raised:
+        QA("unused.jsonl").from_row({"question": " " * 1_000_000, "answer": "4"}, where="line 2")
+    assert len(str(raised.value)) < 300 and "(1000000 characters)" in str(raised.value)
+    with pytest.raises(PuzzleError, match=r"line 3: the question \('question'\) must be non-empty text, got a list"):
+        QA("unused.jsonl").from_row({"question": [1] * 100_000, "answer": "4"}, where="line 3")

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 from eval.tasks import text_answer
-from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig, shortened
 
 
 @dataclass
@@ -115,7 +115,8 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int, trai
             raise PuzzleError(f"{where}: no field {key!r} (task.{knob}); the row has: {fields}")
     question, answer = row[question_field], row[answer_field]
     if not isinstance(question, str) or not question.strip():
-        raise PuzzleError(f"{where}: the question ({question_field!r}) must be non-empty text, got {question!r}")
+        raise PuzzleError(f"{where}: the question ({question_field!r}) must be non-empty text, got "
+                          f"{shortened(question) if isinstance(question, str) else 'a ' + type(question).__name__}")
     if isinstance(answer, float) and not math.isfinite(answer):  # JSON's NaN: a spreadsheet's empty cell, say
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) is {answer}, not a finite number (a missing value "
                           f"written out?): give the row an answer, or drop it")
@@ -153,7 +154,7 @@ def warn_conflicts(where: str, pairs: list[tuple[str, str]]) -> None:
     if conflicts:
         question, given = conflicts[0]
         warnings.warn(f"{where}: {len(conflicts)} question(s) have more than one answer, e.g. "
-                      f"{question!r}: {', '.join(map(repr, given))}; a model gives one answer, so at most one of "
+                      f"{shortened(question)}: {', '.join(map(repr, given))}; a model gives one answer, so at most one of "
                       f"each counts right. Keep one answer per question", stacklevel=2)
 
 
