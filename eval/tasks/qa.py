@@ -154,8 +154,8 @@ def warn_conflicts(where: str, pairs: list[tuple[str, str]]) -> None:
     if conflicts:
         question, given = conflicts[0]
         warnings.warn(f"{where}: {len(conflicts)} question(s) have more than one answer, e.g. "
-                      f"{shortened(question)}: {', '.join(map(repr, given))}; a model gives one answer, so at most one of "
-                      f"each counts right. Keep one answer per question", stacklevel=2)
+                      f"{shortened(question)}: {', '.join(map(repr, given))}; a model gives one answer, so at most "
+                      f"one of each counts right. Keep one answer per question", stacklevel=2)
 
 
 class QA(Task):
