@@ -410,8 +410,9 @@ class Hybrid:
         return solutions
 
     def verdict(self, example: Example, answer: str) -> bool | None:
-        if not example.data and not example.answer:  # parsed puzzles carry what the verifier needs, an
-            return None  # Example of qa its answer (read from text, it has neither)
+        # A parsed puzzle carries what the verifier needs, a QA Example its answer; a question typed has neither
+        if not example.data and not example.answer:
+            return None
         try:
             return bool(self.task.verify(example, answer))
         except Exception:  # a scorer that cannot judge this answer (a typed ARC puzzle): unknown, not wrong
