@@ -111,11 +111,11 @@ def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
         assert any("lora_A" in k for k in keys) and not any("backbone." in k and "lora_" not in k for k in keys)
     # alpha scales the trained change (alpha / rank) and fits every shape: another one must not load quietly
     # named by the one key that differs, as it is typed on a resume (the other LoRA settings agree)
-    with pytest.raises(checkpoint.CheckpointMismatch, match=r"cannot change: backbone.lora.alpha=64.0 \(the checkpoint's "
-                                                            r"run: 16.0\)\. Resume"):
+    with pytest.raises(checkpoint.CheckpointMismatch,
+                       match=r"cannot change: backbone.lora.alpha=64.0 \(the checkpoint's run: 16.0\)\. Resume"):
         train(small_config("backbone.lora.rank=4", "backbone.lora.alpha=64", "train.steps=3", "train.resume=latest"))
-    with pytest.raises(checkpoint.CheckpointMismatch, match=r"backbone.lora=null \(the checkpoint's run: \{rank: 4, "
-                                                            r"alpha: 16.0, "):
+    with pytest.raises(checkpoint.CheckpointMismatch,
+                       match=r"backbone.lora=null \(the checkpoint's run: \{rank: 4, alpha: 16.0, "):
         train(small_config("train.steps=3", "train.resume=latest"))
     with pytest.raises(HarnessError, match="backbone.lora cannot change at evaluation"):
         evaluate_run(config.train.output_dir, ["backbone.lora.alpha=64"])

@@ -346,7 +346,8 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
     train(small_config())
     saved = checkpoint.checkpoints(out)
     for changed, message in ((("train.lr=0.5",), r"train.lr=0.5 \(the checkpoint's run: 0.001\)"),
-                             (("train.betas=[0.9,0.99]",), r"train.betas=\[0.9,0.99\] \(the checkpoint's run: \[0.9,0.95\]\)"),
+                             (("train.betas=[0.9,0.99]",),
+                              r"train.betas=\[0.9,0.99\] \(the checkpoint's run: \[0.9,0.95\]\)"),
                              (("train.weight_decay=0.5",), r"train.weight_decay=0.5 \(the checkpoint's run: "),
                              (("backbone.layer=1",), r"backbone.layer=1 \(the checkpoint's run: last\)"),
                              (("reasoner.heads=8",), r"reasoner.heads=8 \(the checkpoint's run: 4\)"),
