@@ -68,6 +68,31 @@ def test_cell_labels_read_however_they_are_spaced():
             assert task.from_text(typed).data["puzzle"] == puzzle, typed
 
 
+def test_old_mac_line_ends_are_line_ends():
+    """With bare CR line ends ("\\r", old Mac) the instructions' first line was not told apart, its
+    "4x4", "2x2" and "1-4" were read as cells: "expected 16 cells ..., found 25"."""
+    task = Sudoku(4)
+    puzzle = task.from_text(PUZZLE).data["puzzle"]
+    for wording in range(task.num_wordings):
+        question = task.from_text(PUZZLE, wording).question
+        assert task.from_text(question.replace("\n", "\r"), wording).data["puzzle"] == puzzle
+
+
+@pytest.mark.parametrize("typo", ["x", "O"])  # a letter for a cell, an O for a 0
+def test_a_stray_character_where_a_cell_should_be_is_named_with_its_place(typo):
+    """A character typed for a cell is ignored like any other text, so the error was only a count
+    ("found 24, 15 below the first line"), naming nothing to fix."""
+    task = Sudoku(4)
+    question = task.from_text(PUZZLE).question
+    typed = question.replace("row 1: 1 _ | _ _", f"row 1: 1 _ | {typo} _")
+    assert typed != question
+    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line .*; '{typo}' \(line 2, column 14\) "
+                                          r"is not a cell"):
+        task.from_text(typed)
+    with pytest.raises(PuzzleError, match=rf"found 15\b.*; '{typo}' \(line 1, column 5\) is not a cell"):
+        task.from_text(f"1 _ {typo} _\n_ _ 1 2\n_ 1 _ _\n_ _ 3 _")  # no instructions line
+
+
 def test_unicode_digits_are_not_cells():
     """str.isdigit() accepts "²", which int() cannot read: such text is a bad puzzle or a wrong
     answer, not a ValueError from deep inside the parser."""

@@ -213,6 +213,26 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
 CELL_LABELS = re.compile(r"\brow\s*\d+\s*:|\br\d+c\d+\s*=|\bLine\s*\d+\s*is", re.IGNORECASE)
 
 
+def stray_characters(text: str, most: int = 3) -> list[str]:
+    """Where characters that are no cell stand in a line of cells ("x" or an "O" typed for a blank
+    or a "0"), as "'x' (line 2, column 14)": such a character is ignored like any other text, so
+    a count of cells alone would not say what to fix. A line holds cells when most of its words
+    (split at spaces and the "|", "," or ";" the wordings write) are one cell symbol each, which
+    leaves out the instructions' words. Digits other than 0-9 are named by `parse_grid` itself."""
+    def is_cell(ch: str) -> bool:
+        return ch in string.digits or ch in BLANKS
+
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = CELL_LABELS.sub(lambda label: " " * len(label[0]), line)  # blanked out, so columns stay as typed
+        words = [w for w in re.split(r"[\s|,;]+", line) if w]
+        if sum(len(w) == 1 and is_cell(w) for w in words) * 2 <= len(words):
+            continue
+        found += [f"{ch!r} (line {number}, column {column})" for column, ch in enumerate(line, 1)
+                  if not (ch.isspace() or ch in "|,;" or is_cell(ch) or ch.isdigit())]
+    return found[:most]
+
+
 def parse_grid(grid: Grid, text: str) -> list[int]:
     """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest:
     the cell labels of the wordings, and a first line of instructions when the cells follow it,
@@ -221,8 +241,9 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         return [ch for ch in CELL_LABELS.sub(" ", text) if ch in string.digits or ch in BLANKS]  # not "²": int() cannot read it
 
     digits, found = cells(text), ""
-    if len(digits) != grid.n**2 and "\n" in text.strip():
-        below_first_line = cells(text.strip().split("\n", 1)[1])
+    lines = text.strip().splitlines()  # "\n", "\r\n" and an old Mac's bare "\r" each end a line
+    if len(digits) != grid.n**2 and len(lines) > 1:
+        below_first_line = cells("\n".join(lines[1:]))
         if len(below_first_line) == grid.n**2:  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
             digits = below_first_line
         found = f", {len(below_first_line)} below the first line"  # the count that matters when it is instructions
@@ -231,8 +252,11 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         odd = sorted({ch for ch in text if ch.isdigit() and ch not in string.digits})
         said = "is not read as a digit" if len(odd) == 1 else "are not read as digits"
         unread = f"; {', '.join(map(repr, odd))} {said}: type 0-9" * bool(odd)
+        strays = stray_characters(text)
+        said = "is not a cell" if len(strays) == 1 else "are not cells"
+        typo = f"; {', '.join(strays)} {said}: type a digit or a blank" * bool(strays)
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
-                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){unread}")
+                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){unread}{typo}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
     if any(v > grid.n for v in values):
         raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
