@@ -22,6 +22,9 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+SETTINGS_EVENTS = ".settings"  # the name's end of the event file holding a run's settings
+
+
 def start_trackers(accelerator, config: Config, first_batch: int) -> None:
     """Start the run's tracker (train.tracker) at batch `first_batch`, with the run's settings.
 
@@ -31,16 +34,23 @@ def start_trackers(accelerator, config: Config, first_batch: int) -> None:
     go beside the scalars, as a session start with no experiment summary, so the HParams dashboard
     lists every run's and takes their metrics from the scalars: Accelerate's add_hparams wrote them
     in a folder of their own with an experiment naming no metric, which the dashboard took for every
-    run's. Other trackers get Accelerate's store_init_configuration. Main process only: the others
-    have no trackers."""
+    run's. TensorBoard keeps a folder's first settings, so they go in an event file of their own that
+    each start replaces: a resume's (`--resume RUN train.steps=800`) showed the first start's.
+    Other trackers get Accelerate's store_init_configuration. Main process only: the others have no
+    trackers."""
     accelerator.init_trackers("hybrid-trm", init_kwargs={"tensorboard": {"purge_step": first_batch}})
     settings = flat(as_dict(config)) | {"num_processes": accelerator.num_processes}
     for tracker in accelerator.trackers:
         if tracker.name == "tensorboard":
             from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # booleans as booleans, not 0 and 1
+            from torch.utils.tensorboard.writer import FileWriter
 
-            tracker.writer.file_writer.add_summary(hparams_pb(settings))
-            tracker.writer.flush()
+            folder = Path(tracker.writer.log_dir)
+            for earlier in folder.glob(f"events.out.tfevents.*{SETTINGS_EVENTS}"):
+                earlier.unlink()
+            settings_file = FileWriter(str(folder), filename_suffix=SETTINGS_EVENTS)
+            settings_file.add_summary(hparams_pb(settings))
+            settings_file.close()
         else:
             tracker.store_init_configuration(settings)
 

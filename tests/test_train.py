@@ -891,6 +891,19 @@ def test_the_settings_are_logged_beside_the_scalars_for_the_hparams_dashboard(sm
     assert (settings["train.halt"], settings["reasoner.T"], settings["task.wordings"]) == (True, 2, "[0]")
 
 
+def test_a_resumes_settings_replace_the_first_starts_for_the_hparams_dashboard(small_config, tmp_path):
+    """TensorBoard keeps the first settings it reads in a folder: after `--resume RUN train.steps=6`
+    the HParams dashboard showed the first start's train.steps=4 beside the resumed run's figures."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    train(small_config("train.tracker=tensorboard"))
+    train(small_config("train.tracker=tensorboard", "train.steps=6", f"train.resume={tmp_path / 'run'}"))
+    logged = EventAccumulator(str(tmp_path / "run" / "hybrid-trm")).Reload()
+    content = logged.PluginTagToContent("hparams")[metadata.SESSION_START_INFO_TAG]
+    assert metadata.parse_session_start_info_plugin_data(content).hparams["train.steps"].number_value == 6
+    assert [event.step for event in logged.Tensors("train/loss")] == [1, 2, 3, 4, 5, 6]  # the scalars kept
+
 def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
     """A run stopped after batch 3 whose last checkpoint is batch 2 (a crash; or a branch from an
     older checkpoint) logged batch 3 and its final/ figures already: the resume replays batch 3 into
