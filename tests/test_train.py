@@ -904,6 +904,7 @@ def test_a_resumes_settings_replace_the_first_starts_for_the_hparams_dashboard(s
     assert metadata.parse_session_start_info_plugin_data(content).hparams["train.steps"].number_value == 6
     assert [event.step for event in logged.Tensors("train/loss")] == [1, 2, 3, 4, 5, 6]  # the scalars kept
 
+
 def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
     """A run stopped after batch 3 whose last checkpoint is batch 2 (a crash; or a branch from an
     older checkpoint) logged batch 3 and its final/ figures already: the resume replays batch 3 into
