@@ -40,6 +40,12 @@ def check_init_settings(init: Saved, config: Config) -> None:
                           f"shape, or leave out train.init_from to train new weights")
 
 
+def setting(config: Config, key: str):
+    """The value of a dotted `group.name` key ("train.warmup") in `config`."""
+    group, name = key.split(".")
+    return getattr(getattr(config, group), name)
+
+
 def typed(value) -> str:
     """A setting's value as it is typed on the command line: YAML's null, true and [a,b], not Python's
     None, True and [a, b]; a group of settings (backbone.lora) as YAML writes it inline."""
@@ -81,8 +87,7 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     saved = read_config(folder / "config.yaml")
 
     def value(c: Config, key: str):
-        group, name = key.split(".")
-        v = getattr(getattr(c, group), name)
+        v = setting(c, key)
         if dataclasses.is_dataclass(v):  # backbone.lora: rank, alpha, dropout, target_modules
             return dataclasses.asdict(v)
         if key == "backbone.path":  # a run saved before paths were anchored holds it relative (anchored here alike)
@@ -147,12 +152,7 @@ def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, an
     if not (folder / "config.yaml").exists():
         return
     saved = read_config(folder / "config.yaml")
-
-    def value(c: Config, key: str):
-        group, name = key.split(".")
-        return getattr(getattr(c, group), name)
-
-    changed = [key for key in SCHEDULE_SETTINGS if value(config, key) != value(saved, key)]
+    changed = [key for key in SCHEDULE_SETTINGS if setting(config, key) != setting(saved, key)]
     if not changed:
         return
     schedule = getattr(scheduler, "scheduler", scheduler)  # AcceleratedScheduler holds the real one
@@ -167,7 +167,7 @@ def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, an
     schedule._last_lr = rates  # what get_last_lr (the logged train/lr) reads
     if not announce or rates[0] == before or batches >= config.train.steps:
         return
-    settings = ", ".join(f"{key}={typed(value(config, key))} (the checkpoint's run: {typed(value(saved, key))})"
+    settings = ", ".join(f"{key}={typed(setting(config, key))} (the checkpoint's run: {typed(setting(saved, key))})"
                          for key in changed)
     counted = (f" (batch {batches} x reasoner.N_sup={config.reasoner.N_sup})" if "reasoner.N_sup" in changed else "")
     warnings.warn(f"{settings}: the schedule goes on from update {place}{counted} with the new settings, so the "

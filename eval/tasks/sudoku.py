@@ -213,15 +213,17 @@ def render(grid: Grid, puzzle: list[int], wording: int) -> tuple[str, list[tuple
 CELL_LABELS = re.compile(r"\brow\s*\d+\s*:|\br\d+c\d+\s*=|\bLine\s*\d+\s*is", re.IGNORECASE)
 
 
+def is_cell(ch: str) -> bool:
+    """A cell symbol: a digit 0-9 or one of `BLANKS` (not "²": str.isdigit() takes it, int() cannot read it)."""
+    return ch in string.digits or ch in BLANKS
+
+
 def stray_characters(text: str, most: int = 3) -> list[str]:
     """Where characters that are no cell stand in a line of cells ("x" or an "O" typed for a blank
     or a "0"), as "'x' (line 2, column 14)": such a character is ignored like any other text, so
     a count of cells alone would not say what to fix. A line holds cells when most of its words
     (split at spaces and the "|", "," or ";" the wordings write) are one cell symbol each, which
     leaves out the instructions' words. Digits other than 0-9 are named by `parse_grid` itself."""
-    def is_cell(ch: str) -> bool:
-        return ch in string.digits or ch in BLANKS
-
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         line = CELL_LABELS.sub(lambda label: " " * len(label[0]), line)  # blanked out, so columns stay as typed
@@ -238,7 +240,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
     the cell labels of the wordings, and a first line of instructions when the cells follow it,
     so a puzzle reads back in any wording `render` writes as well as hand-written."""
     def cells(text: str) -> list[str]:
-        return [ch for ch in CELL_LABELS.sub(" ", text) if ch in string.digits or ch in BLANKS]  # not "²": int() cannot read it
+        return [ch for ch in CELL_LABELS.sub(" ", text) if is_cell(ch)]
 
     digits, found = cells(text), ""
     lines = text.strip().splitlines()  # "\n", "\r\n" and an old Mac's bare "\r" each end a line
