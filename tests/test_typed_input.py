@@ -38,6 +38,14 @@ def test_a_block_of_lines_that_are_no_puzzle_alone_is_one_puzzle():
         [zebra.from_text(p).data for p in puzzles]
 
 
+@pytest.mark.parametrize("end", ["\r\n", "\r"])
+def test_blocks_are_found_whatever_the_line_ends(end):
+    maze, rng = Maze(7), random.Random(0)
+    mazes = [maze.generate(rng, 0).question.strip() for _ in range(2)]
+    typed = (end * 2).join(mazes).replace("\n", end)  # Windows, or old Mac: no "\n" at all
+    assert split_typed(typed, maze) == mazes
+
+
 def test_a_task_without_a_parser_takes_a_puzzle_per_line_or_per_block_when_its_questions_span_lines():
     task = QA(path=str(Path(__file__).parent / "data" / "qa_small.jsonl"))
     assert split_typed("What is 2+2?\nName a colour.\n\nWhy?", task) == ["What is 2+2?", "Name a colour.", "Why?"]

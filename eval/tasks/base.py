@@ -174,6 +174,7 @@ def split_typed(text: str, task: Task) -> list[str]:
             return False
 
     puzzles = []
+    text = re.sub(r"\r\n?", "\n", text)  # Windows and old-Mac line ends: a blank line is a blank line
     for block in re.split(r"\n\s*\n", text):
         lines = [line.rstrip() for line in block.splitlines() if line.strip()]
         if parse is None and task.multiline:
