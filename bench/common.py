@@ -152,7 +152,7 @@ def backbone_config(name: str):
     named must be there. Hub ids are passed on: only loading can tell them."""
     import difflib
 
-    from hybrid.backbone import resolve_path, written_as_path
+    from hybrid.backbone_files import resolve_path, written_as_path
     from hybrid.config import ConfigError, load_config, presets
 
     overrides = backbone_overrides(name)

