@@ -358,3 +358,12 @@ def test_config_and_held_out_wordings():
     assert all("Legend" in q for q in splits["test_heldout"]["question"])
     with pytest.raises(ConfigError, match="sise"):
         load_config(["task=maze", "task.sise=7"])
+
+
+def test_cells_apart_by_any_whitespace_read_as_by_spaces():
+    """Cells pasted from a web page come apart by no-break spaces: they were kept as cells, and a
+    7x7 maze was refused as "7 rows of lengths [13]", its answer scored wrong."""
+    task = Maze(7)
+    example = task.from_text(MAZE.replace(" ", "\u00a0"))
+    assert example.answer == SOLVED
+    assert task.verify(example, SOLVED.replace(" ", "\u00a0"))

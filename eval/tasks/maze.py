@@ -135,7 +135,8 @@ def find(grid: list[list[str]], glyph: str) -> Cell:
 def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
     """Rows of glyphs from text: one row per non-empty line, spaces between cells optional. Lines
     of instructions before the grid (as the symbols wording writes them) are skipped."""
-    rows = [line.replace(" ", "").replace("\t", "") for line in text.strip().splitlines()]
+    # Any whitespace parts cells: a no-break space (a web page's) kept as a cell made every row too long
+    rows = ["".join(line.split()) for line in text.strip().splitlines()]
     rows = [row for row in rows if row]
     instructions = rows[:-size]
     # A line of maze glyphs alone is a row, not instructions: a grid with a row too many is the wrong
