@@ -367,3 +367,16 @@ def test_cells_apart_by_any_whitespace_read_as_by_spaces():
     example = task.from_text(MAZE.replace(" ", "\u00a0"))
     assert example.answer == SOLVED
     assert task.verify(example, SOLVED.replace(" ", "\u00a0"))
+
+
+@pytest.mark.parametrize("undeclared", [".", "#"])
+def test_a_legend_maze_refuses_a_glyph_its_legend_does_not_declare(undeclared):
+    """The legend's glyphs were swapped for # . S G and the rest left as they were, so a '.' or '#'
+    the legend never declared read silently as floor or wall."""
+    legend = ("Navigate from 'A' (start) to 'B' (goal) in as few steps as possible.\n"
+              "Legend: '@' = Wall, '=' = Passage\n" + MAZE.translate(str.maketrans("#.SG", "@=AB")))
+    assert Maze(7).from_text(legend, 1).answer == SOLVED
+    typo = legend.replace("@ A = =", f"@ A {undeclared} =")
+    refused = f"unexpected symbols '{re.escape(undeclared)}' in the maze; use only @ = A B"
+    with pytest.raises(PuzzleError, match=refused):
+        Maze(7).from_text(typo, 1)
