@@ -369,6 +369,19 @@ def test_cells_apart_by_any_whitespace_read_as_by_spaces():
     assert task.verify(example, SOLVED.replace(" ", "\u00a0"))
 
 
+def test_bare_carriage_returns_end_lines_in_every_wording():
+    """A bare CR (old Mac files, some pastes, a JSON question string) ends a line as \\n does: the
+    legend was looked for up to a \\n, so a legend maze with CR line ends was read as the canonical
+    glyphs, and one declaring '.' as wall and '#' as passage read every wall as floor, silently."""
+    task = Maze(7)
+    for wording in range(task.num_wordings):
+        example = task.generate(random.Random(1), wording)
+        assert task.from_text(example.question.replace("\n", "\r"), wording).answer == example.answer
+    swapped = ("Navigate from 'S' (start) to 'G' (goal) in as few steps as possible.\n"
+               "Legend: '.' = Wall, '#' = Passage\n" + MAZE.translate(str.maketrans("#.", ".#")))
+    assert task.from_text(swapped.replace("\n", "\r"), 1).answer == SOLVED
+
+
 @pytest.mark.parametrize("undeclared", [".", "#"])
 def test_a_legend_maze_refuses_a_glyph_its_legend_does_not_declare(undeclared):
     """The legend's glyphs were swapped for # . S G and the rest left as they were, so a '.' or '#'

@@ -212,6 +212,7 @@ def grid_and_glyphs(text: str) -> tuple[str, str]:
     """The text of the grid in `text` and the glyphs it is written in (wall, floor, start, goal):
     rows of words turned into # . S G, a legend's grid in the legend's own glyphs (so a glyph it
     does not declare is refused, not read as # or .), and for `render` the glyphs to write again."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # a bare CR ends a line: the legend is read up to one
     rows = ROW_OF_WORDS.findall(text)
     if rows:
         glyph = {word: g for g, word in WORDS.items()}
