@@ -393,3 +393,16 @@ def test_a_legend_maze_refuses_a_glyph_its_legend_does_not_declare(undeclared):
     refused = f"unexpected symbols '{re.escape(undeclared)}' in the maze; use only @ = A B"
     with pytest.raises(PuzzleError, match=refused):
         Maze(7).from_text(typo, 1)
+
+
+def test_a_grid_in_a_code_fence_reads_as_reasoning_gym_writes_it():
+    """A maze pasted from a chat or from reasoning-gym sits in a ``` fence, and reasoning-gym puts its
+    legend and question after the grid: the fence and the lines after the grid were read as rows
+    ("found 2 rows of lengths [44, 66]"). Its own item (seed 1, third) reads, as does a fenced grid."""
+    task = Maze(7)
+    assert task.from_text("Solve this:\n```\n" + MAZE.strip() + "\n```\nThanks").answer == SOLVED
+    reasoning_gym = ("Navigate from '(' (start) to 'g' (goal):\n\n```\nuuuuuuu\nu(.u..u\nuu..u.u\nu.....u\n"
+                     "u.u.u.u\nu.gu..u\nuuuuuuu\n```\nLegend: 'u' = Wall, '.' = Passage\n\nWhat is the minimum "
+                     "number of steps to reach the goal?\nGive only the number of steps as your final answer, no "
+                     "other text or formatting.")
+    assert task.from_text(reasoning_gym, 1).data["distance"] == 7  # reasoning-gym's own answer

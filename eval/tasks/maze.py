@@ -228,8 +228,22 @@ def grid_and_glyphs(text: str) -> tuple[str, str]:
             both = " and ".join(k for k, g in meanings.items() if g == twice[0])
             raise PuzzleError(f"the legend gives {twice[0]!r} to both {both}; give wall, floor, start and goal a "
                               f"glyph each")
-        return text[grid_from:], wall + floor + start + goal
-    return text, "#.SG"
+        # reasoning-gym fences its grid and writes the legend after it
+        return fenced(text) or text[grid_from:], wall + floor + start + goal
+    return fenced(text) or text, "#.SG"
+
+
+# A line that opens or closes a Markdown code block: ``` and a language name. A grid row of '`' walls
+# is no fence: it ends in a wall, and a row is at least 5 cells.
+FENCE = re.compile(r"[^\S\n]*```\w*[^\S\n]*")
+
+
+def fenced(text: str) -> str | None:
+    """The lines inside the first closed ``` code block of `text` (as chats and reasoning-gym write a
+    grid), or None when it has none."""
+    lines = text.split("\n")
+    fences = [i for i, line in enumerate(lines) if FENCE.fullmatch(line)]
+    return "\n".join(lines[fences[0] + 1:fences[1]]) if len(fences) > 1 else None
 
 
 def find_legend(text: str) -> tuple[tuple[str, str, str, str], int] | None:
