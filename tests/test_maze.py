@@ -358,3 +358,51 @@ def test_config_and_held_out_wordings():
     assert all("Legend" in q for q in splits["test_heldout"]["question"])
     with pytest.raises(ConfigError, match="sise"):
         load_config(["task=maze", "task.sise=7"])
+
+
+def test_cells_apart_by_any_whitespace_read_as_by_spaces():
+    """Cells pasted from a web page come apart by no-break spaces: they were kept as cells, and a
+    7x7 maze was refused as "7 rows of lengths [13]", its answer scored wrong."""
+    task = Maze(7)
+    example = task.from_text(MAZE.replace(" ", "\u00a0"))
+    assert example.answer == SOLVED
+    assert task.verify(example, SOLVED.replace(" ", "\u00a0"))
+
+
+def test_bare_carriage_returns_end_lines_in_every_wording():
+    """A bare CR (old Mac files, some pastes, a JSON question string) ends a line as \\n does: the
+    legend was looked for up to a \\n, so a legend maze with CR line ends was read as the canonical
+    glyphs, and one declaring '.' as wall and '#' as passage read every wall as floor, silently."""
+    task = Maze(7)
+    for wording in range(task.num_wordings):
+        example = task.generate(random.Random(1), wording)
+        assert task.from_text(example.question.replace("\n", "\r"), wording).answer == example.answer
+    swapped = ("Navigate from 'S' (start) to 'G' (goal) in as few steps as possible.\n"
+               "Legend: '.' = Wall, '#' = Passage\n" + MAZE.translate(str.maketrans("#.", ".#")))
+    assert task.from_text(swapped.replace("\n", "\r"), 1).answer == SOLVED
+
+
+@pytest.mark.parametrize("undeclared", [".", "#"])
+def test_a_legend_maze_refuses_a_glyph_its_legend_does_not_declare(undeclared):
+    """The legend's glyphs were swapped for # . S G and the rest left as they were, so a '.' or '#'
+    the legend never declared read silently as floor or wall."""
+    legend = ("Navigate from 'A' (start) to 'B' (goal) in as few steps as possible.\n"
+              "Legend: '@' = Wall, '=' = Passage\n" + MAZE.translate(str.maketrans("#.SG", "@=AB")))
+    assert Maze(7).from_text(legend, 1).answer == SOLVED
+    typo = legend.replace("@ A = =", f"@ A {undeclared} =")
+    refused = f"unexpected symbols '{re.escape(undeclared)}' in the maze; use only @ = A B"
+    with pytest.raises(PuzzleError, match=refused):
+        Maze(7).from_text(typo, 1)
+
+
+def test_a_grid_in_a_code_fence_reads_as_reasoning_gym_writes_it():
+    """A maze pasted from a chat or from reasoning-gym sits in a ``` fence, and reasoning-gym puts its
+    legend and question after the grid: the fence and the lines after the grid were read as rows
+    ("found 2 rows of lengths [44, 66]"). Its own item (seed 1, third) reads, as does a fenced grid."""
+    task = Maze(7)
+    assert task.from_text("Solve this:\n```\n" + MAZE.strip() + "\n```\nThanks").answer == SOLVED
+    reasoning_gym = ("Navigate from '(' (start) to 'g' (goal):\n\n```\nuuuuuuu\nu(.u..u\nuu..u.u\nu.....u\n"
+                     "u.u.u.u\nu.gu..u\nuuuuuuu\n```\nLegend: 'u' = Wall, '.' = Passage\n\nWhat is the minimum "
+                     "number of steps to reach the goal?\nGive only the number of steps as your final answer, no "
+                     "other text or formatting.")
+    assert task.from_text(reasoning_gym, 1).data["distance"] == 7  # reasoning-gym's own answer

@@ -135,7 +135,8 @@ def find(grid: list[list[str]], glyph: str) -> Cell:
 def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
     """Rows of glyphs from text: one row per non-empty line, spaces between cells optional. Lines
     of instructions before the grid (as the symbols wording writes them) are skipped."""
-    rows = [line.replace(" ", "").replace("\t", "") for line in text.strip().splitlines()]
+    # Any whitespace parts cells: a no-break space (a web page's) kept as a cell made every row too long
+    rows = ["".join(line.split()) for line in text.strip().splitlines()]
     rows = [row for row in rows if row]
     instructions = rows[:-size]
     # A line of maze glyphs alone is a row, not instructions: a grid with a row too many is the wrong
@@ -207,9 +208,11 @@ WALL_FLOOR = re.compile(rf"Legend:{GAP}'(.)'{GAP}={GAP}Wall,{GAP}'(.)'{GAP}={GAP
 ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
 
 
-def in_canonical_glyphs(text: str) -> tuple[str, str]:
-    """`text` with the legend or words wording's cells turned into # . S G, and the glyphs the
-    legend declared (wall, floor, start, goal), so `render` writes the same question again."""
+def grid_and_glyphs(text: str) -> tuple[str, str]:
+    """The text of the grid in `text` and the glyphs it is written in (wall, floor, start, goal):
+    rows of words turned into # . S G, a legend's grid in the legend's own glyphs (so a glyph it
+    does not declare is refused, not read as # or .), and for `render` the glyphs to write again."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # a bare CR ends a line: the legend is read up to one
     rows = ROW_OF_WORDS.findall(text)
     if rows:
         glyph = {word: g for g, word in WORDS.items()}
@@ -217,17 +220,30 @@ def in_canonical_glyphs(text: str) -> tuple[str, str]:
     legend = find_legend(text)
     if legend:
         (start, goal, wall, floor), grid_from = legend
-        # Swapped through one dict below, a glyph's later meaning would win: '#' as both wall and
-        # passage read every wall as floor.
+        # One glyph with two meanings would take its later one: '#' as both wall and passage read every
+        # wall as floor
         meanings = {"wall": wall, "floor": floor, "start": start, "goal": goal}
         twice = [g for g in meanings.values() if list(meanings.values()).count(g) > 1]
         if twice:
             both = " and ".join(k for k, g in meanings.items() if g == twice[0])
             raise PuzzleError(f"the legend gives {twice[0]!r} to both {both}; give wall, floor, start and goal a "
                               f"glyph each")
-        canonical = {wall: WALL, floor: OPEN, start: START, goal: GOAL}  # swapped all at once: '#' may be the floor
-        return "".join(canonical.get(ch, ch) for ch in text[grid_from:]), wall + floor + start + goal
-    return text, "#.SG"
+        # reasoning-gym fences its grid and writes the legend after it
+        return fenced(text) or text[grid_from:], wall + floor + start + goal
+    return fenced(text) or text, "#.SG"
+
+
+# A line that opens or closes a Markdown code block: ``` and a language name. A grid row of '`' walls
+# is no fence: it ends in a wall, and a row is at least 5 cells.
+FENCE = re.compile(r"[^\S\n]*```\w*[^\S\n]*")
+
+
+def fenced(text: str) -> str | None:
+    """The lines inside the first closed ``` code block of `text` (as chats and reasoning-gym write a
+    grid), or None when it has none."""
+    lines = text.split("\n")
+    fences = [i for i, line in enumerate(lines) if FENCE.fullmatch(line)]
+    return "\n".join(lines[fences[0] + 1:fences[1]]) if len(fences) > 1 else None
 
 
 def find_legend(text: str) -> tuple[tuple[str, str, str, str], int] | None:
@@ -290,8 +306,10 @@ class Maze(Task):
         """An example from a maze hand-written in the canonical glyphs (# . S G), or as any
         wording writes it (instructions first; the legend's own glyphs; rows of words); raises
         PuzzleError when it cannot be read or the goal cannot be reached."""
-        grid, glyphs = in_canonical_glyphs(text)
-        return self.example(parse_grid(grid, self.size, WALL + OPEN + START + GOAL), glyphs, wording)
+        grid, glyphs = grid_and_glyphs(text)
+        canonical = dict(zip(glyphs, WALL + OPEN + START + GOAL))  # all at once: '#' may be the legend's floor
+        rows = parse_grid(grid, self.size, glyphs)
+        return self.example([[canonical[g] for g in row] for row in rows], glyphs, wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
         for _ in range(1000):
