@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 import random
 import time
 from contextlib import contextmanager
@@ -213,6 +214,10 @@ def check_example(task: Task, where: str, labels, spans) -> None:
     """One example against what its family declares (check_split); `where` names it."""
     if len(labels) != task.num_slots:
         raise PuzzleError(f"{where}: {len(labels)} labels, but the family declares num_slots={task.num_slots}")
+    not_ids = [label for label in labels if not isinstance(label, numbers.Integral)]  # numpy's ints too
+    if not_ids:
+        raise PuzzleError(f"{where}: label {not_ids[0]!r} is not a class id: each label is an index into its vocab "
+                          f"(or IGNORE), e.g. labels=[vocab.index(symbol) for symbol in answer]")
     wrong = [label for label in labels if label != IGNORE and not 0 <= label < len(task.vocab)]
     if wrong:
         raise PuzzleError(f"{where}: label {wrong[0]} is neither a class of its vocab (0..{len(task.vocab) - 1}) "

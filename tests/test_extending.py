@@ -93,6 +93,10 @@ def test_a_family_of_your_own_trains_evaluates_and_solves_by_import_path(my_task
     ("families:Thing", "class Thing: pass", "is not a Task subclass"),
     ("families:NoSchema", "from eval.tasks import Task\nclass NoSchema(Task): pass",
      "set `schema = <its config dataclass>` on NoSchema"),
+    # A config subclass left without @dataclass: its knobs are no fields, and the override of one was
+    # "Key 'bits' not in 'C'" while C plainly declares bits.
+    ("families:Undecorated", "from eval.tasks import Task, TaskConfig\nclass C(TaskConfig):\n    bits: int = 8\n"
+     "class Undecorated(Task):\n    schema = C", r"C declares bits, but not as dataclass fields: put @dataclass on C"),
     ("families:Short", "from dataclasses import dataclass\nfrom eval.tasks import Task\n"
      "@dataclass\nclass C:\n    name: str = 'families:Short'\n    train_size: int = 8\n"
      "class Short(Task):\n    schema = C", "its schema C lacks test_size, wordings, held_out_wordings"),
@@ -203,3 +207,26 @@ def test_examples_that_do_not_match_what_their_family_declares_are_refused_befor
     with pytest.raises(PuzzleError, match=message):
         build_splits(task, config.task, 0, tmp_path)
     assert not (tmp_path / "datasets").exists() or not any((tmp_path / "datasets").iterdir())
+
+
+@pytest.mark.parametrize("example, message", [
+    # Labels as the answer's characters, not class ids: a TypeError from a comparison in hybrid/data.py.
+    (lambda e: dict(labels=list(e.answer)), r"label '[01]' is not a class id: each label is an index into its vocab"),
+    # Data json cannot write: json's TypeError from deep inside split generation, naming no example.
+    (lambda e: dict(data={**e.data, "bits": {1, 0}}), r"data of .*Add the binary numbers.* is not JSON-able .*set"),
+])
+def test_examples_a_family_cannot_save_or_train_on_are_refused_by_name(my_tasks, tmp_path, example, message):
+    from dataclasses import replace
+
+    from my_tasks import BinaryAddition
+
+    from hybrid.data import build_splits
+
+    class Broken(BinaryAddition):
+        def generate(self, rng, wording):
+            made = super().generate(rng, wording)
+            return replace(made, **example(made))
+
+    config = load_config(["task=my_tasks:BinaryAddition", "task.bits=4", "task.train_size=8", "task.test_size=4"])
+    with pytest.raises(PuzzleError, match=message):
+        build_splits(Broken(bits=4), config.task, 0, tmp_path)

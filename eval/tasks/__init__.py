@@ -68,7 +68,14 @@ def family(name: str) -> tuple[type[Task], type]:
     if not dataclasses.is_dataclass(schema):
         raise PuzzleError(f"task {name!r}: set `schema = <its config dataclass>` on {attr} (a subclass of "
                           f"eval.tasks.TaskConfig with the knobs the family takes)")
-    missing = [f for f in DATASET_FIELDS if f not in {field.name for field in dataclasses.fields(schema)}]
+    fields = {field.name for field in dataclasses.fields(schema)}
+    # A subclass of a dataclass is one too, but without its own @dataclass its knobs are no fields
+    undecorated = [knob for knob, hint in inspect.get_annotations(schema).items()
+                   if knob not in fields and "ClassVar" not in str(hint)]
+    if undecorated:
+        raise PuzzleError(f"task {name!r}: {schema.__name__} declares {', '.join(undecorated)}, but not as "
+                          f"dataclass fields: put @dataclass on {schema.__name__}")
+    missing = [f for f in DATASET_FIELDS if f not in fields]
     if missing:
         raise PuzzleError(f"task {name!r}: its schema {schema.__name__} lacks {', '.join(missing)} "
                           f"(every task config has them: subclass eval.tasks.TaskConfig)")

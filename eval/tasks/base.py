@@ -64,9 +64,16 @@ class Example:
             "answer": self.answer,
             "labels": list(self.labels),
             "slot_spans": [list(s) for s in self.slot_spans] if self.slot_spans else [],
-            "data": json.dumps(self.data),
+            "data": self.data_json(),
             "wording": self.wording,
         }
+
+    def data_json(self) -> str:
+        try:
+            return json.dumps(self.data)
+        except TypeError as err:  # json's own message names the type, not the example
+            raise PuzzleError(f"the data of example {shortened(self.question)} is not JSON-able ({err}): give it "
+                              f"lists, dicts, strings, numbers, booleans and None") from None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "Example":
