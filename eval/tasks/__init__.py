@@ -71,7 +71,7 @@ def family(name: str) -> tuple[type[Task], type]:
     fields = {field.name for field in dataclasses.fields(schema)}
     # A subclass of a dataclass is one too, but without its own @dataclass its knobs are no fields
     undecorated = [knob for knob, hint in inspect.get_annotations(schema).items()
-                   if knob not in fields and "ClassVar" not in str(hint)]
+                   if knob not in fields and not any(kind in str(hint) for kind in ("ClassVar", "InitVar"))]
     if undecorated:
         raise PuzzleError(f"task {name!r}: {schema.__name__} declares {', '.join(undecorated)}, but not as "
                           f"dataclass fields: put @dataclass on {schema.__name__}")
