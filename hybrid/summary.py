@@ -88,6 +88,12 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
     table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
+    failed = t.get("answer_failures") or {}
+    if failed.get("count"):  # a family's decode or verify that raises: verifier accuracy 0 would say nothing of why
+        first = failed["first"][0]
+        table.add_row("[bold red]answers that failed to decode[/]", f"{failed['count']} of {t['num_puzzles']}, counted "
+                                                                      f"wrong (first: puzzle index {first['index']}, "
+                                                                      f"{first['error']})")
     for row in vote_rows(t.get("votes")):  # ARC: the vote over task.test_views views, the score by task
         table.add_row(*row)
     if t.get("trained_puzzles_left_out"):  # a resume on other splits: as `python -m eval` says it

@@ -759,6 +759,23 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     assert "4 batches in 100 s" in capsys.readouterr().out
 
 
+def test_a_training_summary_names_answers_that_failed_to_decode(tmp_path, capsys, monkeypatch):
+    """A family whose decode or verify raises on every answer trained to the end with a verifier
+    accuracy of 0 and nothing said why; only `python -m eval` counted the failures."""
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    results = {"batches": 4, "train_seconds": 10.0}
+    print_summary(load_config([]), results | {"test": test | {"answer_failures": {"count": 0, "first": []}}}, tmp_path)
+    assert "failed to decode" not in capsys.readouterr().out
+    failed = {"count": 8, "first": [{"index": 3, "error": "AttributeError: 'list' object has no attribute 'split'"}]}
+    print_summary(load_config([]), results | {"test": test | {"answer_failures": failed}}, tmp_path)
+    assert re.search(r"answers that failed to decode\s*│\s*8 of 8, counted wrong \(first: puzzle index 3, AttributeError: 'list' "
+                     r"object has no attribute 'split'\)", capsys.readouterr().out)
+
+
 def test_a_training_summary_shows_the_held_out_wordings_accuracies_the_test_split_shows(tmp_path, capsys, monkeypatch):
     """The held-out wordings had their exact accuracy only; their cell accuracy (and open-cell
     accuracy, where the questions give cells) were in results but not in the table."""
