@@ -70,7 +70,11 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
     records, rejected = [], 0
     with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
-            example = task.generate(rng, rng.choice(wordings))
+            wording = rng.choice(wordings)
+            example = task.generate(rng, wording)
+            if example.wording != wording:  # recorded wrong, the held-out and per-wording figures would be mislabelled
+                raise PuzzleError(f"task {task.name}: generate(rng, wording={wording}) returned an example of wording "
+                                  f"{example.wording}: give Example(..., wording=wording)")
             key = task.puzzle_key(example)
             if key in exclude:  # keep training puzzles out, in any wording
                 rejected += 1

@@ -214,6 +214,9 @@ def test_examples_that_do_not_match_what_their_family_declares_are_refused_befor
     (lambda e: dict(labels=list(e.answer)), r"label '[01]' is not a class id: each label is an index into its vocab"),
     # Data json cannot write: json's TypeError from deep inside split generation, naming no example.
     (lambda e: dict(data={**e.data, "bits": {1, 0}}), r"data of .*Add the binary numbers.* is not JSON-able .*set"),
+    # The wording argument dropped: every example recorded as wording 0, held-out figures mislabelled.
+    (lambda e: dict(wording=0), r"generate\(rng, wording=1\) returned an example of wording 0: give Example\(\.\.\., "
+                                r"wording=wording\)"),
 ])
 def test_examples_a_family_cannot_save_or_train_on_are_refused_by_name(my_tasks, tmp_path, example, message):
     from dataclasses import replace
