@@ -352,3 +352,34 @@ def test_seeded_generation_and_held_out_wordings():
     assert set(splits["test_heldout"]["wording"]) <= {3, 4}
     assert all(len(labels) == 6 for labels in splits["test_heldout"]["labels"])
     assert load_config(["task=sorting"]).task.wordings == [0, 1, 2, 3]  # the preset holds out 4 and 5
+
+
+def test_signed_numbers_read_with_a_plus_or_the_unicode_minus():
+    """"+5" and "−5" (U+2212, what word processors and chats write) were refused, in a request and
+    in an answer: a right answer with a typographic minus scored 0."""
+    assert parse_numbers("+5, \u22123, -2") == [5, -3, -2]
+    with pytest.raises(PuzzleError, match="cannot read"):
+        parse_numbers("5, \u2212 7")  # "- 7" is a bullet and 7; a minus sign alone is neither
+    task = Sorting(length=4, low=-20, high=20)
+    example = task.from_text("Sort descending: +5, \u221212, 0, 3")
+    assert example.data == {"numbers": [5, -12, 0, 3], "descending": True}
+    assert spans_text(example)[1:] == ["+5", "\u221212", "0", "3"]
+    assert task.verify(example, "5, 3, 0, \u221212") and task.verify(example, "+5, +3, 0, -12")
+
+
+@pytest.mark.parametrize("glued", ["5-12, 0, 3", "5, 12-0-3", "5, 12, 0, 3--4", "5, --12, 0, 3", "5, 12, 0+3",
+                                   "5, minus -12, 0, 3"])
+def test_a_sign_glued_to_a_number_before_it_is_an_error_not_a_negative(glued):
+    """"5-12" was read as 5 and -12 (a range or a subtraction read as two numbers), "--12" as -12,
+    and "minus -12" as 12."""
+    with pytest.raises(PuzzleError, match="sign"):
+        parse_numbers(glued)
+    with pytest.raises(PuzzleError, match="sign"):
+        Sorting(length=4, low=-20, high=20).from_text(f"Sort: {glued}")
+
+
+@pytest.mark.parametrize("after", ["\nWhat is the sorted list?", ". Which comes first?", " (descending)"])
+def test_words_after_the_numbers_get_an_error_saying_to_move_them_before_the_colon(after):
+    """The error said only "write numbers in digits or words", which is what the user had done."""
+    with pytest.raises(PuzzleError, match="after the numbers.*before the colon"):
+        Sorting(length=4).from_text(f"Sort: 5, 12, 0, 3{after}")

@@ -50,6 +50,7 @@ UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 LIMIT = 999  # words are written for -999..999
 NEGATIVE = ("minus", "negative")
+SIGNS = "-+\u2212"  # a number's sign in digits: hyphen-minus, plus, the minus sign
 
 
 def to_words(value: int) -> str:
@@ -84,23 +85,30 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             current = None
 
     # A decimal is one token, so "3.5" or ".5" is refused rather than read as 3 and 5, or 5 ("." alone
-    # is skipped).
-    for match in re.finditer(r"-?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
+    # is skipped). A sign is "-", "+" or the minus sign U+2212 (word processors and chats write it);
+    # "-" alone is skipped (a list's bullet), "+" or U+2212 alone is refused.
+    for match in re.finditer(r"[-+\u2212]?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
         token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
             close()
             continue
         if "." in token:
             raise PuzzleError(f"{shortened(token)} in {shortened(text)}: only whole numbers can be sorted")
-        if re.fullmatch(r"-?\d+", token):
+        if re.fullmatch(r"[-+\u2212]?\d+", token):
+            signed = token[0] in SIGNS
+            # "5-12" is a range or a difference, not 5 and -12; "--12" and "minus -12" are one sign too many
+            if signed and (a and (text[a - 1].isdigit() or text[a - 1] in SIGNS)
+                           or current and current["last"] == "sign"):
+                raise PuzzleError(f"a sign glued to what comes before it in {shortened(text[max(0, a - 10):b + 10])}; "
+                                  "give each number one sign and separate numbers with commas or spaces ('5, -12')")
             if len(token) > 100:  # int() refuses over 4300 digits with a ValueError; no list to sort has such numbers
                 raise PuzzleError(f"{token[:20]!r}... in {shortened(text, 60)}: a number of {len(token)} digits is "
                                   "too long")
-            sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
-            if sign < 0:
+            sign = -1 if current and current["last"] == "sign" or token[0] in "-\u2212" else 1  # "minus 3"
+            if current and current["last"] == "sign":
                 a, current = current["start"], None
             close()
-            numbers.append((sign * int(token), a, b))
+            numbers.append((sign * int(token.lstrip(SIGNS)), a, b))
             continue
         if word in NEGATIVE:
             close()
@@ -128,6 +136,9 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         # Words before every number are most likely the request itself, written without the colon
         # that Sorting.from_text reads the numbers after.
         request = "" if numbers or current else "; a request in words ends with a colon: 'Sort descending: 5, 12, 0'"
+        if (numbers or current) and token.isalpha() and not re.search(r"\d", text[b:]):
+            request = ("; words after the numbers are not read: put the request, its direction or a question before "
+                       "the colon ('Sort descending: 5, 12, 0')")
         raise PuzzleError(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
                           f"digits or words, separated by commas or spaces{request}")
     close()
