@@ -378,6 +378,27 @@ def test_a_sign_glued_to_a_number_before_it_is_an_error_not_a_negative(glued):
         Sorting(length=4, low=-20, high=20).from_text(f"Sort: {glued}")
 
 
+@pytest.mark.parametrize("grouped", ["1,000", "12,500", "1\u2009000", "1\u202f000"])
+def test_a_thousands_separator_in_a_request_is_an_error_not_two_numbers(grouped):
+    """"1,000, 12, 0" was read as 1, 0, 12, 0: one number split in two, silently when that made
+    the count right."""
+    task = Sorting(length=4, low=0, high=99)
+    with pytest.raises(PuzzleError, match="thousands separator.*space after each comma"):
+        task.from_text(f"Sort descending: {grouped}, 12, 0")
+    assert task.from_text("Sort: 1, 000, 12, 0").data["numbers"] == [1, 0, 12, 0]  # spaced: a list
+    assert task.from_text("Sort: 1,20,12,0").data["numbers"] == [1, 20, 12, 0]
+
+
+@pytest.mark.parametrize("marker", ["{}. ", "{}) ", "{}.\t"])
+def test_a_numbered_list_is_an_error_not_its_item_numbers_read_as_numbers(marker):
+    """"1. 5\\n2. 12" was read as 1, 5, 2, 12: with twice as many slots as items, silently."""
+    task = Sorting(length=4, low=0, high=99)
+    items = "\n".join(marker.format(i) + value for i, value in enumerate(["5", "12"], 1))
+    with pytest.raises(PuzzleError, match="numbered list"):
+        task.from_text(f"Sort descending:\n{items}")
+    assert task.from_text("Sort:\n5.\n12.\n1\n3.").data["numbers"] == [5, 12, 1, 3]  # a full stop is no marker
+
+
 @pytest.mark.parametrize("after", ["\nWhat is the sorted list?", ". Which comes first?", " (descending)"])
 def test_words_after_the_numbers_get_an_error_saying_to_move_them_before_the_colon(after):
     """The error said only "write numbers in digits or words", which is what the user had done."""

@@ -319,6 +319,21 @@ def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) 
     return emit.result()
 
 
+def refuse_misread_lists(numbers: str) -> None:
+    """A PuzzleError for the numbers of a request written in a way `find_numbers` would read as
+    more numbers than meant: a thousands separator ("1,000": 1 and 0; no number here exceeds
+    999, so it is a mistake either way) or a numbered list ("1. 5", whose item numbers would be
+    sorted too). Answers are not checked: "0,100,200" there is a right answer, not a separator."""
+    grouped = re.search(r"\d+(?:[,\u2009\u202f]\d{3})+(?!\d)", numbers)
+    if grouped:
+        raise PuzzleError(f"{grouped.group()!r} reads as one number with a thousands separator, but numbers here are "
+                          f"at most {LIMIT}; if these are separate numbers, put a space after each comma ('1, 000')")
+    marker = re.search(r"\n[ \t]*(\d+[.)][ \t]+\S+)", numbers)
+    if marker:
+        raise PuzzleError(f"{marker.group(1)!r} looks like an item of a numbered list, whose item numbers would be "
+                          "sorted too; write the numbers alone, one per line or separated by commas")
+
+
 def ranks(numbers: list[int], descending: bool) -> list[int]:
     """0-based place of each number in the sorted answer; equal values keep their order."""
     order = sorted(range(len(numbers)), key=lambda i: -numbers[i] if descending else numbers[i])
@@ -378,6 +393,7 @@ class Sorting(Task):
         phrases = direction_phrases(text)
         descending = any(d for _, _, d in phrases)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
+        refuse_misread_lists(text[colon:])
         found = find_numbers(text[colon:])
         if not found:
             raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}")
