@@ -404,3 +404,12 @@ def test_words_after_the_numbers_get_an_error_saying_to_move_them_before_the_col
     """The error said only "write numbers in digits or words", which is what the user had done."""
     with pytest.raises(PuzzleError, match="after the numbers.*before the colon"):
         Sorting(length=4).from_text(f"Sort: 5, 12, 0, 3{after}")
+
+
+@pytest.mark.parametrize("fenced", ["Sort descending:\n```\n5, 12, 0, 3\n```",
+                                    "```text\nSort descending: 5, 12, 0, 3\n```"])
+def test_a_code_fence_around_a_request_gets_an_error_saying_to_remove_it(fenced):
+    """A request pasted from a chat inside ``` was refused with "cannot read '`'", which said
+    nothing of the fence."""
+    with pytest.raises(PuzzleError, match="code fence.*remove"):
+        Sorting(length=4).from_text(fenced)

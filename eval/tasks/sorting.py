@@ -133,6 +133,9 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if word == "and" and current and current["last"] == "hundred":
             current["last"], current["word"] = "and", word
             continue
+        if token == "`":  # a chat's code block: not read, as a request inside one would be read only in part
+            raise PuzzleError(f"a code fence (```) in {shortened(text)}; remove it and give the request alone, "
+                              "as 'Sort descending: 5, 12, 0'")
         # Words before every number are most likely the request itself, written without the colon
         # that Sorting.from_text reads the numbers after.
         request = "" if numbers or current else "; a request in words ends with a colon: 'Sort descending: 5, 12, 0'"
