@@ -352,3 +352,64 @@ def test_seeded_generation_and_held_out_wordings():
     assert set(splits["test_heldout"]["wording"]) <= {3, 4}
     assert all(len(labels) == 6 for labels in splits["test_heldout"]["labels"])
     assert load_config(["task=sorting"]).task.wordings == [0, 1, 2, 3]  # the preset holds out 4 and 5
+
+
+def test_signed_numbers_read_with_a_plus_or_the_unicode_minus():
+    """"+5" and "−5" (U+2212, what word processors and chats write) were refused, in a request and
+    in an answer: a right answer with a typographic minus scored 0."""
+    assert parse_numbers("+5, \u22123, -2") == [5, -3, -2]
+    with pytest.raises(PuzzleError, match="cannot read"):
+        parse_numbers("5, \u2212 7")  # "- 7" is a bullet and 7; a minus sign alone is neither
+    task = Sorting(length=4, low=-20, high=20)
+    example = task.from_text("Sort descending: +5, \u221212, 0, 3")
+    assert example.data == {"numbers": [5, -12, 0, 3], "descending": True}
+    assert spans_text(example)[1:] == ["+5", "\u221212", "0", "3"]
+    assert task.verify(example, "5, 3, 0, \u221212") and task.verify(example, "+5, +3, 0, -12")
+
+
+@pytest.mark.parametrize("glued", ["5-12, 0, 3", "5, 12-0-3", "5, 12, 0, 3--4", "5, --12, 0, 3", "5, 12, 0+3",
+                                   "5, minus -12, 0, 3"])
+def test_a_sign_glued_to_a_number_before_it_is_an_error_not_a_negative(glued):
+    """"5-12" was read as 5 and -12 (a range or a subtraction read as two numbers), "--12" as -12,
+    and "minus -12" as 12."""
+    with pytest.raises(PuzzleError, match="sign"):
+        parse_numbers(glued)
+    with pytest.raises(PuzzleError, match="sign"):
+        Sorting(length=4, low=-20, high=20).from_text(f"Sort: {glued}")
+
+
+@pytest.mark.parametrize("grouped", ["1,000", "12,500", "1\u2009000", "1\u202f000"])
+def test_a_thousands_separator_in_a_request_is_an_error_not_two_numbers(grouped):
+    """"1,000, 12, 0" was read as 1, 0, 12, 0: one number split in two, silently when that made
+    the count right."""
+    task = Sorting(length=4, low=0, high=99)
+    with pytest.raises(PuzzleError, match="thousands separator.*space after each comma"):
+        task.from_text(f"Sort descending: {grouped}, 12, 0")
+    assert task.from_text("Sort: 1, 000, 12, 0").data["numbers"] == [1, 0, 12, 0]  # spaced: a list
+    assert task.from_text("Sort: 1,20,12,0").data["numbers"] == [1, 20, 12, 0]
+
+
+@pytest.mark.parametrize("marker", ["{}. ", "{}) ", "{}.\t"])
+def test_a_numbered_list_is_an_error_not_its_item_numbers_read_as_numbers(marker):
+    """"1. 5\\n2. 12" was read as 1, 5, 2, 12: with twice as many slots as items, silently."""
+    task = Sorting(length=4, low=0, high=99)
+    items = "\n".join(marker.format(i) + value for i, value in enumerate(["5", "12"], 1))
+    with pytest.raises(PuzzleError, match="numbered list"):
+        task.from_text(f"Sort descending:\n{items}")
+    assert task.from_text("Sort:\n5.\n12.\n1\n3.").data["numbers"] == [5, 12, 1, 3]  # a full stop is no marker
+
+
+@pytest.mark.parametrize("after", ["\nWhat is the sorted list?", ". Which comes first?", " (descending)"])
+def test_words_after_the_numbers_get_an_error_saying_to_move_them_before_the_colon(after):
+    """The error said only "write numbers in digits or words", which is what the user had done."""
+    with pytest.raises(PuzzleError, match="after the numbers.*before the colon"):
+        Sorting(length=4).from_text(f"Sort: 5, 12, 0, 3{after}")
+
+
+@pytest.mark.parametrize("fenced", ["Sort descending:\n```\n5, 12, 0, 3\n```",
+                                    "```text\nSort descending: 5, 12, 0, 3\n```"])
+def test_a_code_fence_around_a_request_gets_an_error_saying_to_remove_it(fenced):
+    """A request pasted from a chat inside ``` was refused with "cannot read '`'", which said
+    nothing of the fence."""
+    with pytest.raises(PuzzleError, match="code fence.*remove"):
+        Sorting(length=4).from_text(fenced)

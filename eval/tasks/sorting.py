@@ -50,6 +50,7 @@ UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 LIMIT = 999  # words are written for -999..999
 NEGATIVE = ("minus", "negative")
+SIGNS = "-+\u2212"  # a number's sign in digits: hyphen-minus, plus, the minus sign
 
 
 def to_words(value: int) -> str:
@@ -84,23 +85,30 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             current = None
 
     # A decimal is one token, so "3.5" or ".5" is refused rather than read as 3 and 5, or 5 ("." alone
-    # is skipped).
-    for match in re.finditer(r"-?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
+    # is skipped). A sign is "-", "+" or the minus sign U+2212 (word processors and chats write it);
+    # "-" alone is skipped (a list's bullet), "+" or U+2212 alone is refused.
+    for match in re.finditer(r"[-+\u2212]?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
         token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
             close()
             continue
         if "." in token:
             raise PuzzleError(f"{shortened(token)} in {shortened(text)}: only whole numbers can be sorted")
-        if re.fullmatch(r"-?\d+", token):
+        if re.fullmatch(r"[-+\u2212]?\d+", token):
+            signed = token[0] in SIGNS
+            # "5-12" is a range or a difference, not 5 and -12; "--12" and "minus -12" are one sign too many
+            if signed and (a and (text[a - 1].isdigit() or text[a - 1] in SIGNS)
+                           or current and current["last"] == "sign"):
+                raise PuzzleError(f"a sign glued to what comes before it in {shortened(text[max(0, a - 10):b + 10])}; "
+                                  "give each number one sign and separate numbers with commas or spaces ('5, -12')")
             if len(token) > 100:  # int() refuses over 4300 digits with a ValueError; no list to sort has such numbers
                 raise PuzzleError(f"{token[:20]!r}... in {shortened(text, 60)}: a number of {len(token)} digits is "
                                   "too long")
-            sign = -1 if current and current["last"] == "sign" else 1  # "minus 3"
-            if sign < 0:
+            sign = -1 if current and current["last"] == "sign" or token[0] in "-\u2212" else 1  # "minus 3"
+            if current and current["last"] == "sign":
                 a, current = current["start"], None
             close()
-            numbers.append((sign * int(token), a, b))
+            numbers.append((sign * int(token.lstrip(SIGNS)), a, b))
             continue
         if word in NEGATIVE:
             close()
@@ -125,9 +133,15 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if word == "and" and current and current["last"] == "hundred":
             current["last"], current["word"] = "and", word
             continue
+        if token == "`":  # a chat's code block: not read, as a request inside one would be read only in part
+            raise PuzzleError(f"a code fence (```) in {shortened(text)}; remove it and give the request alone, "
+                              "as 'Sort descending: 5, 12, 0'")
         # Words before every number are most likely the request itself, written without the colon
         # that Sorting.from_text reads the numbers after.
         request = "" if numbers or current else "; a request in words ends with a colon: 'Sort descending: 5, 12, 0'"
+        if (numbers or current) and token.isalpha() and not re.search(r"\d", text[b:]):
+            request = ("; words after the numbers are not read: put the request, its direction or a question before "
+                       "the colon ('Sort descending: 5, 12, 0')")
         raise PuzzleError(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
                           f"digits or words, separated by commas or spaces{request}")
     close()
@@ -308,6 +322,21 @@ def render(numbers: list[int], wording: int, descending: bool, phrase: int = 0) 
     return emit.result()
 
 
+def refuse_misread_lists(numbers: str) -> None:
+    """A PuzzleError for the numbers of a request written in a way `find_numbers` would read as
+    more numbers than meant: a thousands separator ("1,000": 1 and 0; no number here exceeds
+    999, so it is a mistake either way) or a numbered list ("1. 5", whose item numbers would be
+    sorted too). Answers are not checked: "0,100,200" there is a right answer, not a separator."""
+    grouped = re.search(r"\d+(?:[,\u2009\u202f]\d{3})+(?!\d)", numbers)
+    if grouped:
+        raise PuzzleError(f"{grouped.group()!r} reads as one number with a thousands separator, but numbers here are "
+                          f"at most {LIMIT}; if these are separate numbers, put a space after each comma ('1, 000')")
+    marker = re.search(r"\n[ \t]*(\d+[.)][ \t]+\S+)", numbers)
+    if marker:
+        raise PuzzleError(f"{marker.group(1)!r} looks like an item of a numbered list, whose item numbers would be "
+                          "sorted too; write the numbers alone, one per line or separated by commas")
+
+
 def ranks(numbers: list[int], descending: bool) -> list[int]:
     """0-based place of each number in the sorted answer; equal values keep their order."""
     order = sorted(range(len(numbers)), key=lambda i: -numbers[i] if descending else numbers[i])
@@ -367,6 +396,7 @@ class Sorting(Task):
         phrases = direction_phrases(text)
         descending = any(d for _, _, d in phrases)
         colon = text.find(":") + 1  # numbers are read after the first colon when there is one
+        refuse_misread_lists(text[colon:])
         found = find_numbers(text[colon:])
         if not found:
             raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}")
