@@ -378,7 +378,7 @@ def test_a_sign_glued_to_a_number_before_it_is_an_error_not_a_negative(glued):
         Sorting(length=4, low=-20, high=20).from_text(f"Sort: {glued}")
 
 
-@pytest.mark.parametrize("grouped", ["1,000", "12,500", "1\u2009000", "1\u202f000"])
+@pytest.mark.parametrize("grouped", ["1,000", "12,050", "1\u2009000", "1\u202f000"])
 def test_a_thousands_separator_in_a_request_is_an_error_not_two_numbers(grouped):
     """"1,000, 12, 0" was read as 1, 0, 12, 0: one number split in two, silently when that made
     the count right."""
@@ -387,6 +387,8 @@ def test_a_thousands_separator_in_a_request_is_an_error_not_two_numbers(grouped)
         task.from_text(f"Sort descending: {grouped}, 12, 0")
     assert task.from_text("Sort: 1, 000, 12, 0").data["numbers"] == [1, 0, 12, 0]  # spaced: a list
     assert task.from_text("Sort: 1,20,12,0").data["numbers"] == [1, 20, 12, 0]
+    # three digits after a comma without a 0 first: a list written without spaces, as "1,20,12,0" is
+    assert Sorting(length=4, low=0, high=999).from_text("Sort: 300,100,200,5").data["numbers"] == [300, 100, 200, 5]
 
 
 @pytest.mark.parametrize("marker", ["{}. ", "{}) ", "{}.\t"])

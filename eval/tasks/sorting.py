@@ -326,8 +326,9 @@ def refuse_misread_lists(numbers: str) -> None:
     """A PuzzleError for the numbers of a request written in a way `find_numbers` would read as
     more numbers than meant: a thousands separator ("1,000": 1 and 0; no number here exceeds
     999, so it is a mistake either way) or a numbered list ("1. 5", whose item numbers would be
-    sorted too). Answers are not checked: "0,100,200" there is a right answer, not a separator."""
-    grouped = re.search(r"\d+(?:[,\u2009\u202f]\d{3})+(?!\d)", numbers)
+    sorted too). A comma groups thousands only before a group starting with 0: "300,100,200" is
+    a list written without spaces. Answers are not checked: "0,050,100" is no answer's form."""
+    grouped = re.search(r"\d+(?:,0\d\d|[\u2009\u202f]\d{3})+(?!\d)", numbers)
     if grouped:
         raise PuzzleError(f"{grouped.group()!r} reads as one number with a thousands separator, but numbers here are "
                           f"at most {LIMIT}; if these are separate numbers, put a space after each comma ('1, 000')")
