@@ -78,8 +78,8 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
 def find_gguf(folder: str, gguf_file: str | None) -> str | None:
     """The GGUF file to load: the one named, or the only one in a folder that has no config.json."""
     if Path(folder).suffix == ".gguf" and Path(folder).is_file():  # read as a folder, it failed as "not valid JSON"
-        raise ConfigError(f"backbone.path={folder} is a GGUF file, not a folder: set backbone.path={Path(folder).parent} "
-                          f"backbone.gguf_file={Path(folder).name}")
+        raise ConfigError(f"backbone.path={folder} is a GGUF file, not a folder: set "
+                          f"backbone.path={Path(folder).parent} backbone.gguf_file={Path(folder).name}")
     if gguf_file or not Path(folder).is_dir() or (Path(folder) / "config.json").exists():
         return gguf_file
     found = sorted(p.name for p in Path(folder).glob("*.gguf"))

@@ -772,8 +772,8 @@ def test_a_training_summary_names_answers_that_failed_to_decode(tmp_path, capsys
     assert "failed to decode" not in capsys.readouterr().out
     failed = {"count": 8, "first": [{"index": 3, "error": "AttributeError: 'list' object has no attribute 'split'"}]}
     print_summary(load_config([]), results | {"test": test | {"answer_failures": failed}}, tmp_path)
-    assert re.search(r"answers that failed to decode\s*│\s*8 of 8, counted wrong \(first: puzzle index 3, AttributeError: 'list' "
-                     r"object has no attribute 'split'\)", capsys.readouterr().out)
+    assert re.search(r"answers that failed to decode\s*│\s*8 of 8, counted wrong \(first: puzzle index 3, "
+                     r"AttributeError: 'list' object has no attribute 'split'\)", capsys.readouterr().out)
 
 
 def test_a_training_summary_shows_the_held_out_wordings_accuracies_the_test_split_shows(tmp_path, capsys, monkeypatch):
