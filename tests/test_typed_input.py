@@ -38,6 +38,19 @@ def test_a_block_of_lines_that_are_no_puzzle_alone_is_one_puzzle():
         [zebra.from_text(p).data for p in puzzles]
 
 
+def test_a_code_block_around_typed_puzzles_is_no_puzzle_of_its_own():
+    """Pasted from a chat, one-line puzzles in a ``` block came out as three: the fences, each an
+    error, and the request between them. A grid keeps its fences: the maze reads inside them."""
+    sorting = Sorting(length=4, low=0, high=20)
+    requests = ["Sort: 5, 12, 0, 3", "Sort descending: 1, 2, 3, 4"]
+    assert split_typed("```text\n" + "\n".join(requests) + "\n```\n", sorting) == requests
+    maze = Maze(7)
+    grid = maze.generate(random.Random(0), 0).question.strip().splitlines()[-7:]  # its rows alone
+    block = "\n".join(["```", *grid, "```"])
+    assert split_typed(block, maze) == [block]
+    assert maze.from_text(block).data["grid"] == maze.from_text("\n".join(grid)).data["grid"]
+
+
 @pytest.mark.parametrize("end", ["\r\n", "\r"])
 def test_blocks_are_found_whatever_the_line_ends(end):
     maze, rng = Maze(7), random.Random(0)

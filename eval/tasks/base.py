@@ -165,6 +165,11 @@ class Task(ABC):
         return example.answer + example.question
 
 
+# A line that opens or closes a Markdown code block, as chats write one: ``` and a language name.
+# A maze row of '`' walls is no fence: it ends in a wall, and a row is at least 5 cells.
+FENCE = re.compile(r"[^\S\n]*```\w*[^\S\n]*")
+
+
 def split_typed(text: str, task: Task) -> list[str]:
     """Puzzles typed one after another, in order: one per line, except that a block of lines
     (blank lines separate blocks) none of which is a puzzle by itself, such as a grid or a logic
@@ -187,7 +192,8 @@ def split_typed(text: str, task: Task) -> list[str]:
         if parse is None and task.multiline:
             puzzles += ["\n".join(lines)] if lines else []
         elif parse is None or len(lines) == 1 or any(alone(line) for line in lines):
-            puzzles += [line.strip() for line in lines]
+            # one per line; a code block's fences around them are no puzzles (a grid keeps its own: maze reads them)
+            puzzles += [line.strip() for line in lines if not FENCE.fullmatch(line)]
         elif lines:
             puzzles.append("\n".join(lines))
     return puzzles

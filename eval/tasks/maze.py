@@ -44,7 +44,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, SpanText, Task, TaskConfig
+from eval.tasks.base import FENCE, Example, PuzzleError, SpanText, Task, TaskConfig
 
 WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "*"
 VOCAB = (WALL, OPEN, START, GOAL, PATH)
@@ -231,11 +231,6 @@ def grid_and_glyphs(text: str) -> tuple[str, str]:
         # reasoning-gym fences its grid and writes the legend after it
         return fenced(text) or text[grid_from:], wall + floor + start + goal
     return fenced(text) or text, "#.SG"
-
-
-# A line that opens or closes a Markdown code block: ``` and a language name. A grid row of '`' walls
-# is no fence: it ends in a wall, and a row is at least 5 cells.
-FENCE = re.compile(r"[^\S\n]*```\w*[^\S\n]*")
 
 
 def fenced(text: str) -> str | None:
