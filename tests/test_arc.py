@@ -655,3 +655,30 @@ def test_an_error_about_a_huge_paste_quotes_a_line_of_it_not_all(pasted):
     with pytest.raises(PuzzleError) as raised:
         read_task(pasted)
     assert len(str(raised.value)) < 400, str(raised.value)[:400]
+
+
+def test_a_grid_written_as_a_json_list_is_refused_saying_how_to_write_it(arc):
+    """Chats and prompts write ARC grids as JSON lists ("[[1, 0], [0, 1]]"). Such a line reads as
+    no row, so it was a heading: all-JSON puzzles were refused as "found 0 grids", and a puzzle whose
+    demonstration outputs alone were JSON read silently as other pairs (input 1 -> input 2)."""
+    mixed = ("Demonstration 1 input:\n1 0\n2 0\nDemonstration 1 output:\n[[0, 1], [0, 2]]\n"
+             "Demonstration 2 input:\n5 5 0\nDemonstration 2 output:\n[[0, 5, 5]]\nTest input:\n3 0 0\n0 4 0\n")
+    spread = "in:\n[[1, 0],\n [2, 0]]\nout:\n[[0, 1],\n [0, 2]]\ntest in:\n[[3, 0]]\n"
+    commas = "in:\n1, 0\n2, 0\nout:\n0, 1\n0, 2\ntest in:\n3, 0\n"
+    for text, line in ((mixed, "[[0, 1], [0, 2]]"), (spread, "[[1, 0],"), (commas, "1, 0")):
+        with pytest.raises(PuzzleError, match=rf"the line {re.escape(repr(line))} writes grid cells as a list, with "
+                                              r"brackets or commas.*one row per line.*\.json"):
+            read_task(text)
+
+
+def test_code_fences_around_grids_are_no_headings(arc):
+    """A chat puts each grid in a ``` block. The fence above a grid was taken for its heading, so two
+    test inputs, each under "Test input" and a fence, were not seen as test inputs: with three of
+    them the first two read silently as one more demonstration."""
+    fenced = "\n".join(f"{heading}\n```text\n{grid}\n```" for heading, grid in (
+        ("Demonstration 1 input:", "1 0"), ("Demonstration 1 output:", "0 1"),
+        ("Test input 1:", "5 0"), ("Test input 2:", "6 0"), ("Test input 3:", "7 0")))
+    with pytest.raises(PuzzleError, match="found 3 test inputs"):
+        read_task(fenced)
+    one = fenced[:fenced.index("Test input 2:")]
+    assert read_task(one) == {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[5, 0]]}]}

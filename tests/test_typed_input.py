@@ -150,3 +150,19 @@ def test_arc_and_qa_verifiers_judge_any_text(text_answer_puzzles, data):
     for task, example in text_answer_puzzles:
         answer = data.draw(mangled(example.answer) | st.text(CHARACTERS, max_size=300))
         assert task.verify(example, answer) in (True, False) and 0.0 <= task.score(example, answer) <= 1.0
+
+
+def test_a_fence_or_blank_lines_alone_make_no_arc_puzzle():
+    """A chat's code block around an ARC puzzle whose closing fence follows a blank line made a
+    second puzzle, "```", answered as an error; and a puzzle with blank lines between its grids came
+    apart into puzzles of one grid each, each refused as "found 1 grids" without saying why."""
+    from eval.tasks import PuzzleError
+    from eval.tasks.arc import Arc, read_task
+
+    arc = Arc(max_size=4)
+    puzzle = "in:\n1 0\nout:\n0 1\ntest in:\n5 0\ntest out:"
+    assert split_typed(f"```\n{puzzle}\n\n```\n", arc) == [f"```\n{puzzle}"]
+    parts = split_typed(puzzle.replace("\nout", "\n\nout").replace("\ntest in", "\n\ntest in"), arc)
+    assert len(parts) == 3
+    with pytest.raises(PuzzleError, match=r"found 1 grid in the puzzle.*a blank line ends a puzzle"):
+        read_task(parts[0])

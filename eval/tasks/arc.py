@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
-from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, listed, shortened
+from eval.tasks.base import FENCE, IGNORE, Example, PuzzleError, Task, TaskConfig, listed, shortened
 
 Grid = list[list[int]]
 PAD = "<pad>"
@@ -243,6 +243,11 @@ TEST, OUTPUT = re.compile(r"\btest\b", re.IGNORECASE), re.compile(r"\bout(?:put)
 STATED_SHAPE = re.compile(r"\((\d{1,3})x(\d{1,3})\)")
 
 
+# Cells written as a list, as JSON and chats write grids ("[[0, 1], [1, 0]]", "[0, 1]," or "0, 1"): such a
+# line is no row, so it was read as a heading, and a puzzle whose outputs alone were lists read as other pairs.
+LISTED = re.compile(r"\[\s*-?\d|\d\s*,\s*-?\d")
+
+
 def names_test_input(heading: str) -> bool:
     return bool(TEST.search(heading)) and not OUTPUT.search(heading)
 
@@ -271,7 +276,16 @@ def read_task(text: str, answer: str = "") -> dict:
     # the grid whose rows are being read; the last line since it that is no row; the last such line stating a shape
     current, heading, shaped = None, "", ""
     for line in text.splitlines():
+        if FENCE.fullmatch(line):  # a chat's ``` around a grid ends it, as a blank line does, and is no heading
+            current = None
+            continue
         row = grid_row(line)
+        if row is None and LISTED.search(line):
+            raise PuzzleError(f"the line {shortened(line.strip())} writes grid cells as a list, with brackets or "
+                              "commas, which a typed puzzle does not read: write a grid one row per line, its colours "
+                              "as digits spaced (\"0 7 7\") or run together (\"077\"), under a heading line; or save "
+                              "the ARC task (a JSON object with \"train\" and \"test\") as a .json file and give "
+                              "that as --input")
         if row is None and mistyped_row(line):
             raise PuzzleError(f"the line {shortened(line.strip())} reads as neither a grid row nor a heading: a cell "
                               "is one digit, a colour 0-9 (or a colour's name); fix the row, and write a heading in "
@@ -302,8 +316,12 @@ def read_task(text: str, answer: str = "") -> dict:
                           "give the demonstrations with one test input, then again with the next (as separate "
                           "puzzles, a blank line between them)")
     if len(grids) < 3 or len(grids) % 2 == 0:
-        raise PuzzleError(f"found {len(grids)} grids in the puzzle; an ARC puzzle shows demonstration input and "
-                          "output grids, then the test input (an odd number, at least 3), each under a heading line")
+        # typed with blank lines between its grids, a puzzle came apart into puzzles of a grid or two each
+        apart = ("; a blank line ends a puzzle (hybrid.solve and eval --puzzles read one per block of lines): "
+                 "write a puzzle's lines without blank lines between them") if len(grids) < 3 else ""
+        raise PuzzleError(f"found {len(grids)} grid{'s' * (len(grids) != 1)} in the puzzle; an ARC puzzle shows "
+                          "demonstration input and output grids, then the test input (an odd number, at least 3), "
+                          f"each under a heading line{apart}")
     pairs = [{"input": grids[i], "output": grids[i + 1]} for i in range(0, len(grids) - 1, 2)]
     test = {"input": grids[-1]} | ({"output": parse_grid(answer)} if answer else {})
     return check_task({"train": pairs, "test": [test]})

@@ -190,7 +190,8 @@ def split_typed(text: str, task: Task) -> list[str]:
     for block in re.split(r"\n\s*\n", text):
         lines = [line.rstrip() for line in block.splitlines() if line.strip()]
         if parse is None and task.multiline:
-            puzzles += ["\n".join(lines)] if lines else []
+            # a code block's fence alone (the closing one after a blank line) is no puzzle
+            puzzles += ["\n".join(lines)] if not all(FENCE.fullmatch(line) for line in lines) else []
         elif parse is None or len(lines) == 1 or any(alone(line) for line in lines):
             # one per line; a code block's fences around them are no puzzles (a grid keeps its own: maze reads them)
             puzzles += [line.strip() for line in lines if not FENCE.fullmatch(line)]
