@@ -682,3 +682,14 @@ def test_code_fences_around_grids_are_no_headings(arc):
         read_task(fenced)
     one = fenced[:fenced.index("Test input 2:")]
     assert read_task(one) == {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[5, 0]]}]}
+
+
+def test_a_file_of_many_tasks_is_refused_saying_it_holds_tasks_by_id(tmp_path):
+    """ARC Prize's arc-agi_*_challenges.json holds every task by id. Given as --input, it was refused
+    as "ARC task 'challenges' needs a non-empty 'train' list", which hides what the file is."""
+    from eval.tasks.arc import read_task_file
+
+    path = tmp_path / "arc-agi_test_challenges.json"
+    path.write_text(json.dumps({"mirror": {key: MIRROR[key] for key in ("train", "test")}}))
+    with pytest.raises(PuzzleError, match=r"holds 1 ARC task by id \('mirror'\); a task file holds one task"):
+        read_task_file(path)

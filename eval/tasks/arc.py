@@ -344,6 +344,11 @@ def read_task_file(path: Path) -> dict:
         raise PuzzleError(f"{path} is not readable JSON ({err})") from None
     if not isinstance(task, dict):
         raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
+    if "train" not in task and task and all(isinstance(v, dict) and "train" in v for v in task.values()):
+        # ARC Prize's arc-agi_*_challenges.json: every task of a split in one file, by id
+        raise PuzzleError(f"{path} holds {len(task)} ARC task{'s' * (len(task) != 1)} by id "
+                          f"({listed([repr(key) for key in task], 3)}); a task file holds one task: write each "
+                          f"to <id>.json in a folder and give the folder")
     try:
         return check_task(dict(task, id=path.stem))
     except PuzzleError as err:
