@@ -233,3 +233,48 @@ def test_a_digit_that_is_not_0_to_9_is_named_and_the_count_below_the_instruction
     with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line .*; '{digit}' is not read as a digit: "
                                           r"type 0-9$"):
         Sudoku(4).from_text(typed)
+
+
+@pytest.mark.parametrize("typed", [
+    "```\n" + PUZZLE.strip() + "\n```\nCan you solve this?",  # a chat's code block and its question
+    PUZZLE + "\nWhat goes in the 2 blanks of row 1?",
+    "Here's today's puzzle.\nIt has 4 rows, with boxes of 2x2:\n" + PUZZLE,  # two lines of text before it
+])
+def test_lines_of_words_around_a_grid_are_not_read_as_cells(typed):
+    """A "?" or "." ending a sentence is a blank and its digits are cells: a question after the grid, or
+    more than one line of text before it, was refused ("found 19, ..."), a right answer followed by
+    "Hope this helps." scored wrong."""
+    task = Sudoku(4)
+    assert task.from_text(typed).data["puzzle"] == task.from_text(PUZZLE).data["puzzle"]
+    assert task.verify(task.from_text(PUZZLE), SOLUTION + "\nHope this helps.")
+
+
+@pytest.mark.parametrize("extra", ["2 _ _ _", "4 3 2 1"])
+def test_a_grid_with_a_row_too_many_is_refused_not_read_without_its_first_row(extra):
+    """The first line was dropped whenever the cells below it added up, taken for instructions: a
+    grid typed with one row too many read silently as its last rows, and was solved as that puzzle.
+    A header of column numbers is still no row."""
+    task = Sudoku(4)
+    with pytest.raises(PuzzleError, match="expected 16 cells for a 4x4 sudoku, found 20"):
+        task.from_text(extra + "\n" + PUZZLE)
+    header = "  1 2   3 4\n" + "\n".join(f"{row} {line}" for row, line in zip("ABCD", PUZZLE.strip().splitlines()))
+    assert task.from_text(header).data["puzzle"] == task.from_text(PUZZLE).data["puzzle"]
+
+
+def test_a_puzzle_without_solution_names_the_digit_that_repeats():
+    task = Sudoku(4)
+    repeats = [("1 _ 1 _", "row 1"), ("1 _ _ _\n_ _ _ _\n1 _ _ _", "column 1"), ("1 _ _ _\n_ 1 _ _", "box 1")]
+    for typed, where in repeats:
+        lines = (typed + "\n_ _ _ _" * 3).splitlines()[:4]
+        with pytest.raises(PuzzleError, match=f"no solution: two 1s in {where}"):
+            task.from_text("\n".join(lines))
+
+
+def test_a_grid_of_the_wrong_shape_is_told_its_rows_lengths():
+    """A row typed too many or too few, or blanks typed as spaces, was only a count ("found 12")."""
+    task = Sudoku(4)
+    with pytest.raises(PuzzleError, match=r"found 12 .*; the 4 lines of cells hold 4, 4, 1, 3 cells, where a 4x4 "
+                                          r"sudoku has 4 lines of 4"):
+        task.from_text("1 _ 3 _\n_ _ 1 2\n 1   \n_  3 _")  # blanks typed as spaces
+    with pytest.raises(PuzzleError, match=r"the 5 lines of cells hold 4, 4, 4, 4, 4 cells"):
+        task.from_text("2 _ _ _\n" + PUZZLE)

@@ -24,7 +24,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from eval.tasks.base import Example, PuzzleError, SpanText, Task, TaskConfig
+from eval.tasks.base import Example, PuzzleError, SpanText, Task, TaskConfig, listed
 
 BOX_SHAPES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
 BLANKS = "_.0?"  # symbols accepted as an empty cell when reading a grid back
@@ -218,21 +218,39 @@ def is_cell(ch: str) -> bool:
     return ch in string.digits or ch in BLANKS
 
 
+def holds_cells(line: str) -> bool:
+    """Whether a line is a row of cells rather than words: most of its words (split at spaces, the "|", ","
+    or ";" the wordings write, and box-drawing lines) are cell symbols ("5", "_", "530070000") or one
+    character each (an "x" typed for a blank, which `stray_characters` then names). A sentence around a
+    grid is not: its "?" or "." would be a blank and its digits cells."""
+    line = CELL_LABELS.sub(lambda label: " " * len(label[0]), line)
+    words = [w for w in re.split(r"[\s|,;\u2500-\u257f]+", line) if w]
+    return sum(len(w) == 1 or all(map(is_cell, w)) for w in words) * 2 > len(words)
+
+
 def stray_characters(text: str, most: int = 3) -> list[str]:
-    """Where characters that are no cell stand in a line of cells ("x" or an "O" typed for a blank
-    or a "0"), as "'x' (line 2, column 14)": such a character is ignored like any other text, so
-    a count of cells alone would not say what to fix. A line holds cells when most of its words
-    (split at spaces and the "|", "," or ";" the wordings write) are one cell symbol each, which
-    leaves out the instructions' words. Digits other than 0-9 are named by `parse_grid` itself."""
+    """Where characters that are no cell stand in a line of cells (`holds_cells`: "x" or an "O" typed
+    for a blank or a "0"), as "'x' (line 2, column 14)": such a character is ignored like any other text,
+    so a count of cells alone would not say what to fix. Digits other than 0-9 are named by `parse_grid`."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        line = CELL_LABELS.sub(lambda label: " " * len(label[0]), line)  # blanked out, so columns stay as typed
-        words = [w for w in re.split(r"[\s|,;]+", line) if w]
-        if sum(len(w) == 1 and is_cell(w) for w in words) * 2 <= len(words):
+        if not holds_cells(line):
             continue
+        line = CELL_LABELS.sub(lambda label: " " * len(label[0]), line)  # blanked out, so columns stay as typed
         found += [f"{ch!r} (line {number}, column {column})" for column, ch in enumerate(line, 1)
-                  if not (ch.isspace() or ch in "|,;" or is_cell(ch) or ch.isdigit())]
+                  if not (ch.isspace() or ch in "|,;" or "\u2500" <= ch <= "\u257f" or is_cell(ch) or ch.isdigit())]
     return found[:most]
+
+
+def repeat(grid: Grid, cells: list[int]) -> str:
+    """Where a digit stands twice ("two 5s in row 1"), the first such in reading order; "" when none does."""
+    seen = {}
+    for v, units in zip(cells, grid.units):
+        for kind, unit in zip(("row", "column", "box"), units):
+            if v and (kind, unit, v) in seen:
+                return f"two {v}s in {kind} {unit + 1}"
+            seen[kind, unit, v] = True
+    return ""
 
 
 def parse_grid(grid: Grid, text: str) -> list[int]:
@@ -242,13 +260,23 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
     def cells(text: str) -> list[str]:
         return [ch for ch in CELL_LABELS.sub(" ", text) if is_cell(ch)]
 
-    digits, found = cells(text), ""
+    digits, found, shape = cells(text), "", ""
     lines = text.strip().splitlines()  # "\n", "\r\n" and an old Mac's bare "\r" each end a line
     if len(digits) != grid.n**2 and len(lines) > 1:
-        below_first_line = cells("\n".join(lines[1:]))
-        if len(below_first_line) == grid.n**2:  # the first line was instructions ("Sudoku 6x6 with boxes of 2x3 ...")
-            digits = below_first_line
-        found = f", {len(below_first_line)} below the first line"  # the count that matters when it is instructions
+        # Lines of words around the grid (instructions, a question after it) are left out, not any first
+        # line: one that is a row (a row typed too many) would leave the grid's other rows read as the puzzle.
+        kept = [line for line in lines if holds_cells(line)]
+        if kept and cells(kept[0]) == [str(d) for d in range(1, grid.n + 1)]:
+            kept = kept[1:] if len(cells("\n".join(kept))) == grid.n**2 + grid.n else kept  # a header of column numbers
+        in_rows = cells("\n".join(kept))
+        if len(in_rows) == grid.n**2:
+            digits = in_rows
+        where = "below the first line" if kept == lines[1:] else "on the lines that hold cells"
+        found = f", {len(in_rows)} {where}" * (len(in_rows) != len(digits))  # what counts when the rest is words
+        lengths = [len(cells(line)) for line in kept]
+        if len(in_rows) != grid.n**2 and len(kept) > 1 and (len(kept) != grid.n or set(lengths) != {grid.n}):
+            shape = (f"; the {len(kept)} lines of cells hold {listed(lengths, most=grid.n + 1)} cells, where a "
+                     f"{grid.n}x{grid.n} sudoku has {grid.n} lines of {grid.n}")
     if len(digits) != grid.n**2:
         # A full-width "２" or an Arabic-Indic "٢" is a digit to a reader but no cell here: say so, not only a count
         odd = sorted({ch for ch in text if ch.isdigit() and ch not in string.digits})
@@ -258,7 +286,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         said = "is not a cell" if len(strays) == 1 else "are not cells"
         typo = f"; {', '.join(strays)} {said}: type a digit or a blank" * bool(strays)
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
-                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){unread}{typo}")
+                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){shape}{unread}{typo}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
     if any(v > grid.n for v in values):
         raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
@@ -302,7 +330,8 @@ class Sudoku(Task):
         puzzle = parse_grid(self.grid, text)
         solutions = solve(self.grid, puzzle, limit=2)
         if not solutions:
-            raise PuzzleError("this sudoku has no solution (a digit repeats or the givens contradict)")
+            raise PuzzleError(f"this sudoku has no solution: {repeat(self.grid, puzzle) or 'the givens contradict'}; "
+                              "check the givens against the puzzle as written")
         if len(solutions) > 1:
             raise PuzzleError("this sudoku has more than one solution; add givens")
         return self.example(puzzle, solutions[0], wording)
