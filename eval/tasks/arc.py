@@ -123,9 +123,20 @@ def check_task(task: dict) -> dict:
 
 
 def fits(task: dict, max_size: int) -> bool:
-    grids = [pair[side] for part in ("train", "test") for pair in task[part] for side in ("input", "output")
-             if side in pair]
-    return all(len(g) <= max_size and len(g[0]) <= max_size for g in grids)
+    return oversized(task, max_size) is None
+
+
+def oversized(task: dict, max_size: int) -> str | None:
+    """The first grid of `task` with a side over `max_size`, as an error names it ("demonstration 2
+    output (3x12)", "test input (1x15)"); None when every grid fits."""
+    for part, which in (("train", "demonstration"), ("test", "test")):
+        for i, pair in enumerate(task[part], 1):
+            for side in ("input", "output"):
+                grid = pair.get(side)
+                if grid is not None and (len(grid) > max_size or len(grid[0]) > max_size):
+                    number = f" {i}" if part == "train" or len(task[part]) > 1 else ""
+                    return f"{which}{number} {side} ({len(grid)}x{len(grid[0])})"
+    return None
 
 
 def ask_demo(task: dict, demo: int) -> dict:
@@ -460,8 +471,10 @@ class Arc(Task):
         if not 0 <= test_index < len(task["test"]):
             raise PuzzleError(f"{named(task)} has {len(task['test'])} test pairs; "
                               f"test_index={test_index} is out of range")
-        if not fits(task, self.max_size):
-            raise PuzzleError(f"{named(task)} has a grid larger than task.max_size={self.max_size}")
+        too_large = oversized(task, self.max_size)
+        if too_large:
+            raise PuzzleError(f"{named(task)} has a grid larger than task.max_size={self.max_size}: its {too_large}; "
+                              f"a model answers grids up to the task.max_size it was trained with")
         colours = list(range(10)) if colours is None else list(colours)
         if sorted(colours) != list(range(10)):
             raise PuzzleError(f"colours must be a permutation of 0-9, got {colours}")
