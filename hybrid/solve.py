@@ -83,8 +83,11 @@ def read_items(text: str, split) -> list[Item]:
             items.append(Item({"question": fields}, fields))
             continue
         question = fields.get("question")
+        # An ARC task pasted as a line: its file is read as tasks (one puzzle per test input) by --input
+        task = (f"; it holds an ARC task (\"train\", \"test\"): save it as a .json file and give that as --input"
+                if {"train", "test"} <= fields.keys() else "")
         items.append(Item(fields, question, line=n) if isinstance(question, str) else
-                     Item(fields, error=f"line {n} has no \"question\" string"))
+                     Item(fields, error=f"line {n} has no \"question\" string{task}"))
     flush()
     return items
 

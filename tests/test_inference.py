@@ -652,6 +652,9 @@ def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad
     assert items[1].fields["id"] == 7 and all(item.error is None for item in items[:3])
     assert items[3].error.startswith("line 4 is not valid JSON")
     assert items[4].error == 'line 5 has no "question" string'
+    task = read_items('{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}', str.splitlines)
+    assert task[0].error == ('line 1 has no "question" string; it holds an ARC task ("train", "test"): save it as a '
+                             '.json file and give that as --input')
 
 
 def test_solve_reads_a_json_string_line_as_its_question_as_eval_does():
