@@ -483,7 +483,16 @@ CATALOGUE = {v.lower(): (c, v) for c, (_, vs, _) in CATEGORIES.items() for v in 
 # Any capitals: "JUICE, MILK AND TEA" is a list too (a case-sensitive "and" left it unread).
 LIST_TAIL = re.compile(r"\b(\w+(?:\s*(?:,(?:\s*(?:and|or)\b)?|\b(?:and|or)\b)\s*\w+){1,19})\s*[.}]?\s*$",
                        re.IGNORECASE)
-NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
+# "3. ", "3)", "3.)", "(3)", "[3]", "#3", "3 - ", "Clue 3:", "- ", "* ", "\u2022 "
+NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?(?:#\d+|[(\[]?\d+\s*(?:[.):\]]+|-(?=\s)))|[-*\u2022])\s*", re.IGNORECASE)
+# What word processors and chats put for the characters the sentences use: their hyphens, dashes and
+# minus signs, a typeset "not equal", and zero-width characters, which split a word in two.
+TYPESET = str.maketrans({**dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"), "\u2260": "!=",
+                         **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", "")})
+QUOTE = re.compile(r"(?<!\w)['\"\u2018\u201c]|['\"\u2019\u201d](?!\w)")  # around a word, not an apostrophe in it
+
+
+CUT = " (in a file a blank line ends a puzzle: keep a puzzle's lines together)"
 
 
 def _normal(text: str) -> str:
@@ -526,7 +535,8 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     """(category, values) when `line` lists one attribute's values ("Names: Alice, Bob, Carol.",
     "The pets are cat, dog and fish.", "drink in {milk, tea}", "Possible jobs: baker or pilot."),
     else None."""
-    tail = LIST_TAIL.search(line)
+    listing = QUOTE.sub("", line).replace(";", ",")  # 'cat'; 'dog'; 'fish' lists values too
+    tail = LIST_TAIL.search(listing)
     if not tail:
         return None
     words = [w for w in re.findall(r"\w+", tail.group(1)) if w.lower() not in ("and", "or")]
@@ -534,7 +544,7 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     if len(kinds) == 1 and None not in kinds:
         category = kinds.pop()
     else:
-        head = line[:tail.start()].lower()
+        head = listing[:tail.start()].lower()
         named = [c for c, (label, _, _) in CATEGORIES.items()
                  if re.search(rf"\b(?:{c}|{label})s?\s*(?::|\bare|\bin\s*\{{)\s*$", head)]
         if not named:
@@ -542,7 +552,9 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
         category = named[0]
         unknown = [w for w in words if CATALOGUE.get(w.lower(), (None,))[0] != category]
         raise PuzzleError(f"{line.strip()!r}: {', '.join(map(repr, unknown))} not among the {category} values this "
-                          f"task knows ({', '.join(CATEGORIES[category][1])})")
+                          f"task knows ({', '.join(CATEGORIES[category][1])}); a puzzle in other names and values, such as "
+                          f"a reasoning-gym zebra_puzzles item, is read by task=reasoning_gym task.dataset=zebra_puzzles "
+                          f"(docs/external_tasks.md)")
     values = [CATALOGUE[w.lower()][1] for w in words]
     if len(set(values)) < len(values):
         raise PuzzleError(f"{line.strip()!r} lists a value twice")
@@ -587,6 +599,28 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
         why = "it reads two ways" if read else "it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py)"
         raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. 'Bob lives next to the cat owner.')")
     return read.pop()
+
+
+def read_clues(lines: list[str], listed: dict[str, list[str]], houses: int) -> list[tuple]:
+    """The clues among `lines` (those numbered or naming a value; the others are skipped). A clue
+    that does not read is read again joined with the next line when that starts no clue of its
+    own: a clue wrapped over two lines, as pasted from a narrow window."""
+    clues, i = [], 0
+    while i < len(lines):
+        line, i = lines[i], i + 1
+        if not (NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))):
+            continue
+        try:
+            clues.append(read_clue(line, listed, houses))
+        except PuzzleError as err:
+            if i == len(lines) or NUMBERING.match(lines[i]):
+                raise
+            try:
+                clues.append(read_clue(f"{line} {lines[i]}", listed, houses))
+            except PuzzleError:
+                raise PuzzleError(f"{err} (nor joined with the next line)") from None
+            i += 1
+    return clues
 
 
 class Zebra(Task):
@@ -635,9 +669,13 @@ class Zebra(Task):
                                   f"{PAIR_KINDS} or [kind, attribute, value, house] with kind in {PLACE_KINDS} "
                                   f"(0-based indices within {self.attributes} attributes x {self.houses} houses)")
         found = solve(self.houses, self.attributes, clues, limit=2)
-        if len(found) != 1:
-            raise PuzzleError("these clues have no solution" if not found else
-                              "these clues allow more than one solution; add clues")
+        if not found:  # name the first clue that the ones before it rule out, so the reader knows where to look
+            k = next(k for k in range(1, len(clues) + 1) if not solve(self.houses, self.attributes, clues[:k], limit=1))
+            before = f"contradicts clues 1-{k - 1}" if k > 2 else "contradicts clue 1" if k == 2 else "cannot hold"
+            raise PuzzleError(f"these clues have no solution: clue {k} {before} (counted in the order given); correct "
+                              f"or drop one of them")
+        if len(found) > 1:
+            raise PuzzleError("these clues allow more than one solution; add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
 
     def from_text(self, text: str, wording: int = 0) -> Example:
@@ -648,7 +686,7 @@ class Zebra(Task):
         naming the line it cannot read, or when the clues do not have exactly one solution."""
         listed: dict[str, list[str]] = {}
         others = []
-        for line in filter(str.strip, text.splitlines()):
+        for line in filter(str.strip, text.translate(TYPESET).splitlines()):
             listing = read_listing(line)
             if listing is None:
                 others.append(line)
@@ -657,15 +695,15 @@ class Zebra(Task):
             else:
                 listed[listing[0]] = listing[1]
         if not listed:
-            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')")
+            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')" + CUT)
         if len(listed) != self.attributes or any(len(vs) != self.houses for vs in listed.values()):
             found = ", ".join(f"{len(vs)} {CATEGORIES[c][0]}s" for c, vs in listed.items())
             raise PuzzleError(f"this puzzle lists {found}; this task has {self.attributes} attribute(s) of "
                               f"{self.houses} values each (task.attributes, task.houses)")
-        clues = [read_clue(line, listed, self.houses) for line in others
-                 if NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))]
+        # A line ending in "?" is the question ("Who owns the fish?"): the full grid answers it
+        clues = read_clues([line for line in others if not line.rstrip().endswith("?")], listed, self.houses)
         if not clues:
-            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')")
+            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
         values = [sorted(listed[c]) for c in categories]
 
