@@ -394,3 +394,33 @@ def test_a_puzzle_cut_by_a_blank_line_says_a_blank_line_ends_a_puzzle():
     for half in (listings, clues):
         with pytest.raises(PuzzleError, match="a blank line ends a puzzle"):
             task.from_text(half)
+
+
+@pytest.mark.parametrize("typed", [
+    QUESTION.replace("Alice, Bob, Carol", "Alice / Bob / Carol"),
+    QUESTION.replace("4. Bob is not the coffee drinker.", "4. **Bob** is not the `coffee` drinker!"),  # Markdown
+    QUESTION.replace("coffee drinker.", "coffee drinker;"),
+])
+def test_a_puzzle_pasted_with_markdown_or_other_separators_reads_as_typed(typed):
+    task = Zebra(houses=3, attributes=3)
+    assert task.from_text(typed).data == task.from_text(QUESTION).data
+
+
+def test_a_clue_given_twice_is_read_once():
+    """A clue pasted twice took a second clue slot: past task.max_clues the puzzle was refused for
+    having too many clues, and within it the model read a clue set unlike any it trained on."""
+    task = Zebra(houses=3, attributes=3)
+    twice = QUESTION.replace("Who lives", "6. Bob is not the coffee drinker.\n7. The fish owner and the milk drinker "
+                             "are next-door neighbours.\nWho lives")
+    assert task.from_text(twice).data == task.from_text(QUESTION).data
+
+
+@pytest.mark.parametrize("clue,message", [
+    ("Dave lives in house 1.", "names none of the listed values (Alice, Bob, Carol, cat"),
+    ("Dave is not the coffee drinker.", "of the listed values it names only 'coffee'"),
+])
+def test_a_clue_naming_an_unlisted_person_says_which_values_it_names(clue, message):
+    """"names 0 values" (Dave looks like one) and "none of the clue sentences" (it is one) did not
+    say that the name is what is not known."""
+    with pytest.raises(PuzzleError, match=re.escape(message)):
+        Zebra(houses=3, attributes=3).from_text(QUESTION.replace("Who lives", f"6. {clue}\nWho lives"))

@@ -498,8 +498,8 @@ CUT = " (in a file a blank line ends a puzzle: keep a puzzle's lines together)"
 def _normal(text: str) -> str:
     """Lower case, single spaces, none around punctuation, no final full stop: clue lines and
     clue sentences are compared in this form, so spacing and capitals do not matter."""
-    text = re.sub(r"\s+", " ", text.strip().lower())
-    return re.sub(r" ?([^\w\s{}]) ?", r"\1", text).rstrip(".")
+    text = re.sub(r"\s+", " ", re.sub("[*`]", "", text).strip().lower())  # * and `: Markdown emphasis and code
+    return re.sub(r" ?([^\w\s{}]) ?", r"\1", text).rstrip(".;!")
 
 
 @cache
@@ -535,7 +535,7 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     """(category, values) when `line` lists one attribute's values ("Names: Alice, Bob, Carol.",
     "The pets are cat, dog and fish.", "drink in {milk, tea}", "Possible jobs: baker or pilot."),
     else None."""
-    listing = QUOTE.sub("", line).replace(";", ",")  # 'cat'; 'dog'; 'fish' lists values too
+    listing = re.sub("[;/]", ",", QUOTE.sub("", line))  # 'cat'; 'dog'; 'fish' and cat / dog / fish list values too
     tail = LIST_TAIL.search(listing)
     if not tail:
         return None
@@ -552,9 +552,9 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
         category = named[0]
         unknown = [w for w in words if CATALOGUE.get(w.lower(), (None,))[0] != category]
         raise PuzzleError(f"{line.strip()!r}: {', '.join(map(repr, unknown))} not among the {category} values this "
-                          f"task knows ({', '.join(CATEGORIES[category][1])}); a puzzle in other names and values, such as "
-                          f"a reasoning-gym zebra_puzzles item, is read by task=reasoning_gym task.dataset=zebra_puzzles "
-                          f"(docs/external_tasks.md)")
+                          f"task knows ({', '.join(CATEGORIES[category][1])}); a puzzle in other names and values, "
+                          f"such as a reasoning-gym zebra_puzzles item, is read by task=reasoning_gym "
+                          f"task.dataset=zebra_puzzles (docs/external_tasks.md)")
     values = [CATALOGUE[w.lower()][1] for w in words]
     if len(set(values)) < len(values):
         raise PuzzleError(f"{line.strip()!r} lists a value twice")
@@ -570,7 +570,10 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     for category, value in items:
         if value not in listed.get(category, ()):
             raise PuzzleError(f"clue {line.strip()!r} names {value!r}, which no listing has")
-    if not 1 <= len(mentions) <= 2:
+    if not mentions:
+        every = ", ".join(v for vs in listed.values() for v in vs)
+        raise PuzzleError(f"clue {line.strip()!r} names none of the listed values ({every}); a clue names one or two")
+    if len(mentions) > 2:
         raise PuzzleError(f"clue {line.strip()!r} names {len(mentions)} values; a clue names one or two")
     read = set()
     for forms in product(*(_phrases(*item) for item in items)):
@@ -596,7 +599,9 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
                         raise PuzzleError(f"clue {line.strip()!r} names house {house + 1}; houses are 1-{houses}")
                     read.add((kind, *x, house))
     if len(read) != 1:
-        why = "it reads two ways" if read else "it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py)"
+        named = ", ".join(repr(value) for _, value in items)
+        why = "it reads two ways" if read else ("it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py), "
+                                                f"and of the listed values it names only {named}")
         raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. 'Bob lives next to the cat owner.')")
     return read.pop()
 
@@ -702,6 +707,11 @@ class Zebra(Task):
                               f"{self.houses} values each (task.attributes, task.houses)")
         # A line ending in "?" is the question ("Who owns the fish?"): the full grid answers it
         clues = read_clues([line for line in others if not line.rstrip().endswith("?")], listed, self.houses)
+        # A clue pasted twice is one clue: a second copy took a clue slot (past task.max_clues, a refusal)
+        first: dict[tuple, tuple] = {}
+        for c in clues:
+            first.setdefault((c[0], *sorted([c[1:3], c[3:]])) if c[0] in SYMMETRIC_KINDS else c, c)
+        clues = list(first.values())
         if not clues:
             raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
