@@ -343,3 +343,84 @@ def test_a_line_that_is_almost_a_list_is_read_in_linear_time():
 def test_a_puzzle_that_cannot_be_read_names_what_is_wrong(change, message):
     with pytest.raises(PuzzleError, match=re.escape(message)):
         Zebra(houses=3, attributes=3).from_text(QUESTION.replace(*change))
+
+
+def _renumbered(bullet: str) -> str:
+    """QUESTION with its clue numbers "k. " written as `bullet` with k for the number."""
+    return re.sub(r"^(\d)\. ", lambda m: bullet.replace("k", m[1]) + " ", QUESTION, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("typed", [
+    QUESTION.replace("Who lives where?", "Who owns the fish?"),  # a closing question naming a value
+    QUESTION.replace("Who lives where?", "Which house does Bob live in, and what does he drink?"),
+    QUESTION.replace("next-door", "next\u2011door"),  # word processors' hyphens and dashes
+    QUESTION.replace("next-door", "next\u2013door"),
+    QUESTION.replace("Carol lives", "Carol\u200b lives").replace("Bob,", "Bob\u2060,"),  # zero-width characters
+    QUESTION.replace("4. Bob is not the coffee drinker.", "4. pos(name=Bob) \u2260 pos(drink=coffee)")
+    .replace("5. The milk drinker and the fish owner are next-door neighbours.",
+             "5. |pos(drink=milk) \u2212 pos(pet=fish)| = 1"),  # typeset formal clues
+    _renumbered("(k)"), _renumbered("[k]"), _renumbered("#k"), _renumbered("k.)"), _renumbered("k -"),
+    QUESTION.replace("Alice, Bob, Carol", "'Alice', 'Bob', 'Carol'"),
+    QUESTION.replace("Alice, Bob, Carol", "\u201cAlice\u201d, \u201cBob\u201d, \u201cCarol\u201d"),
+    QUESTION.replace("Alice, Bob, Carol", "Alice; Bob; Carol"),
+    QUESTION.replace("to the right of the person", "to the right of\nthe person"),  # a clue wrapped in two lines
+    QUESTION.replace("4. Bob is not", "4. Bob is\n   not"),
+])
+def test_a_puzzle_pasted_with_other_punctuation_reads_as_typed(typed):
+    """Each of these read as an unreadable clue, or (quoted or semicolon-separated listings) as a
+    puzzle lacking its names, though each says what QUESTION says."""
+    task = Zebra(houses=3, attributes=3)
+    assert task.from_text(typed).data == task.from_text(QUESTION).data
+
+
+def test_contradicting_clues_name_the_clue_that_breaks_the_others():
+    typed = QUESTION.replace("Who lives where?", "6. Alice lives in house 1.\nWho lives where?")
+    with pytest.raises(PuzzleError, match=re.escape("clue 6 contradicts clues 1-5")):
+        Zebra(houses=3, attributes=3).from_text(typed)
+
+
+def test_a_reasoning_gym_zebra_item_is_pointed_to_the_reasoning_gym_task():
+    reasoning_gym = pytest.importorskip("reasoning_gym")
+    item = reasoning_gym.create_dataset("zebra_puzzles", seed=0, size=1)[0]
+    with pytest.raises(PuzzleError, match=re.escape("task=reasoning_gym task.dataset=zebra_puzzles")):
+        Zebra(houses=4, attributes=4).from_text(item["question"])
+
+
+def test_a_puzzle_cut_by_a_blank_line_says_a_blank_line_ends_a_puzzle():
+    """In a file a blank line ends a puzzle, so listings, blank line, clues are two puzzles, each
+    refused for lacking the other half; the errors said nothing of why."""
+    listings, clues = QUESTION.split("Clues:\n")
+    task = Zebra(houses=3, attributes=3)
+    for half in (listings, clues):
+        with pytest.raises(PuzzleError, match="a blank line ends a puzzle"):
+            task.from_text(half)
+
+
+@pytest.mark.parametrize("typed", [
+    QUESTION.replace("Alice, Bob, Carol", "Alice / Bob / Carol"),
+    QUESTION.replace("4. Bob is not the coffee drinker.", "4. **Bob** is not the `coffee` drinker!"),  # Markdown
+    QUESTION.replace("coffee drinker.", "coffee drinker;"),
+])
+def test_a_puzzle_pasted_with_markdown_or_other_separators_reads_as_typed(typed):
+    task = Zebra(houses=3, attributes=3)
+    assert task.from_text(typed).data == task.from_text(QUESTION).data
+
+
+def test_a_clue_given_twice_is_read_once():
+    """A clue pasted twice took a second clue slot: past task.max_clues the puzzle was refused for
+    having too many clues, and within it the model read a clue set unlike any it trained on."""
+    task = Zebra(houses=3, attributes=3)
+    twice = QUESTION.replace("Who lives", "6. Bob is not the coffee drinker.\n7. The fish owner and the milk drinker "
+                             "are next-door neighbours.\nWho lives")
+    assert task.from_text(twice).data == task.from_text(QUESTION).data
+
+
+@pytest.mark.parametrize("clue,message", [
+    ("Dave lives in house 1.", "names none of the listed values (Alice, Bob, Carol, cat"),
+    ("Dave is not the coffee drinker.", "of the listed values it names only 'coffee'"),
+])
+def test_a_clue_naming_an_unlisted_person_says_which_values_it_names(clue, message):
+    """"names 0 values" (Dave looks like one) and "none of the clue sentences" (it is one) did not
+    say that the name is what is not known."""
+    with pytest.raises(PuzzleError, match=re.escape(message)):
+        Zebra(houses=3, attributes=3).from_text(QUESTION.replace("Who lives", f"6. {clue}\nWho lives"))

@@ -483,14 +483,23 @@ CATALOGUE = {v.lower(): (c, v) for c, (_, vs, _) in CATEGORIES.items() for v in 
 # Any capitals: "JUICE, MILK AND TEA" is a list too (a case-sensitive "and" left it unread).
 LIST_TAIL = re.compile(r"\b(\w+(?:\s*(?:,(?:\s*(?:and|or)\b)?|\b(?:and|or)\b)\s*\w+){1,19})\s*[.}]?\s*$",
                        re.IGNORECASE)
-NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?\d+\s*[.):]|[-*\u2022])\s*", re.IGNORECASE)  # "3. ", "Clue 3:", "- "
+# "3. ", "3)", "3.)", "(3)", "[3]", "#3", "3 - ", "Clue 3:", "- ", "* ", "\u2022 "
+NUMBERING = re.compile(r"^\s*(?:(?:clue\s*)?(?:#\d+|[(\[]?\d+\s*(?:[.):\]]+|-(?=\s)))|[-*\u2022])\s*", re.IGNORECASE)
+# What word processors and chats put for the characters the sentences use: their hyphens, dashes and
+# minus signs, a typeset "not equal", and zero-width characters, which split a word in two.
+TYPESET = str.maketrans({**dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"), "\u2260": "!=",
+                         **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", "")})
+QUOTE = re.compile(r"(?<!\w)['\"\u2018\u201c]|['\"\u2019\u201d](?!\w)")  # around a word, not an apostrophe in it
+
+
+CUT = " (in a file a blank line ends a puzzle: keep a puzzle's lines together)"
 
 
 def _normal(text: str) -> str:
     """Lower case, single spaces, none around punctuation, no final full stop: clue lines and
     clue sentences are compared in this form, so spacing and capitals do not matter."""
-    text = re.sub(r"\s+", " ", text.strip().lower())
-    return re.sub(r" ?([^\w\s{}]) ?", r"\1", text).rstrip(".")
+    text = re.sub(r"\s+", " ", re.sub("[*`]", "", text).strip().lower())  # * and `: Markdown emphasis and code
+    return re.sub(r" ?([^\w\s{}]) ?", r"\1", text).rstrip(".;!")
 
 
 @cache
@@ -526,7 +535,8 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     """(category, values) when `line` lists one attribute's values ("Names: Alice, Bob, Carol.",
     "The pets are cat, dog and fish.", "drink in {milk, tea}", "Possible jobs: baker or pilot."),
     else None."""
-    tail = LIST_TAIL.search(line)
+    listing = re.sub("[;/]", ",", QUOTE.sub("", line))  # 'cat'; 'dog'; 'fish' and cat / dog / fish list values too
+    tail = LIST_TAIL.search(listing)
     if not tail:
         return None
     words = [w for w in re.findall(r"\w+", tail.group(1)) if w.lower() not in ("and", "or")]
@@ -534,7 +544,7 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     if len(kinds) == 1 and None not in kinds:
         category = kinds.pop()
     else:
-        head = line[:tail.start()].lower()
+        head = listing[:tail.start()].lower()
         named = [c for c, (label, _, _) in CATEGORIES.items()
                  if re.search(rf"\b(?:{c}|{label})s?\s*(?::|\bare|\bin\s*\{{)\s*$", head)]
         if not named:
@@ -542,7 +552,9 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
         category = named[0]
         unknown = [w for w in words if CATALOGUE.get(w.lower(), (None,))[0] != category]
         raise PuzzleError(f"{line.strip()!r}: {', '.join(map(repr, unknown))} not among the {category} values this "
-                          f"task knows ({', '.join(CATEGORIES[category][1])})")
+                          f"task knows ({', '.join(CATEGORIES[category][1])}); a puzzle in other names and values, "
+                          f"such as a reasoning-gym zebra_puzzles item, is read by task=reasoning_gym "
+                          f"task.dataset=zebra_puzzles (docs/external_tasks.md)")
     values = [CATALOGUE[w.lower()][1] for w in words]
     if len(set(values)) < len(values):
         raise PuzzleError(f"{line.strip()!r} lists a value twice")
@@ -558,7 +570,10 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     for category, value in items:
         if value not in listed.get(category, ()):
             raise PuzzleError(f"clue {line.strip()!r} names {value!r}, which no listing has")
-    if not 1 <= len(mentions) <= 2:
+    if not mentions:
+        every = ", ".join(v for vs in listed.values() for v in vs)
+        raise PuzzleError(f"clue {line.strip()!r} names none of the listed values ({every}); a clue names one or two")
+    if len(mentions) > 2:
         raise PuzzleError(f"clue {line.strip()!r} names {len(mentions)} values; a clue names one or two")
     read = set()
     for forms in product(*(_phrases(*item) for item in items)):
@@ -584,9 +599,33 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
                         raise PuzzleError(f"clue {line.strip()!r} names house {house + 1}; houses are 1-{houses}")
                     read.add((kind, *x, house))
     if len(read) != 1:
-        why = "it reads two ways" if read else "it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py)"
+        named = ", ".join(repr(value) for _, value in items)
+        why = "it reads two ways" if read else ("it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py), "
+                                                f"and of the listed values it names only {named}")
         raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. 'Bob lives next to the cat owner.')")
     return read.pop()
+
+
+def read_clues(lines: list[str], listed: dict[str, list[str]], houses: int) -> list[tuple]:
+    """The clues among `lines` (those numbered or naming a value; the others are skipped). A clue
+    that does not read is read again joined with the next line when that starts no clue of its
+    own: a clue wrapped over two lines, as pasted from a narrow window."""
+    clues, i = [], 0
+    while i < len(lines):
+        line, i = lines[i], i + 1
+        if not (NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))):
+            continue
+        try:
+            clues.append(read_clue(line, listed, houses))
+        except PuzzleError as err:
+            if i == len(lines) or NUMBERING.match(lines[i]):
+                raise
+            try:
+                clues.append(read_clue(f"{line} {lines[i]}", listed, houses))
+            except PuzzleError:
+                raise PuzzleError(f"{err} (nor joined with the next line)") from None
+            i += 1
+    return clues
 
 
 class Zebra(Task):
@@ -635,9 +674,13 @@ class Zebra(Task):
                                   f"{PAIR_KINDS} or [kind, attribute, value, house] with kind in {PLACE_KINDS} "
                                   f"(0-based indices within {self.attributes} attributes x {self.houses} houses)")
         found = solve(self.houses, self.attributes, clues, limit=2)
-        if len(found) != 1:
-            raise PuzzleError("these clues have no solution" if not found else
-                              "these clues allow more than one solution; add clues")
+        if not found:  # name the first clue that the ones before it rule out, so the reader knows where to look
+            k = next(k for k in range(1, len(clues) + 1) if not solve(self.houses, self.attributes, clues[:k], limit=1))
+            before = f"contradicts clues 1-{k - 1}" if k > 2 else "contradicts clue 1" if k == 2 else "cannot hold"
+            raise PuzzleError(f"these clues have no solution: clue {k} {before} (counted in the order given); correct "
+                              f"or drop one of them")
+        if len(found) > 1:
+            raise PuzzleError("these clues allow more than one solution; add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
 
     def from_text(self, text: str, wording: int = 0) -> Example:
@@ -648,7 +691,7 @@ class Zebra(Task):
         naming the line it cannot read, or when the clues do not have exactly one solution."""
         listed: dict[str, list[str]] = {}
         others = []
-        for line in filter(str.strip, text.splitlines()):
+        for line in filter(str.strip, text.translate(TYPESET).splitlines()):
             listing = read_listing(line)
             if listing is None:
                 others.append(line)
@@ -657,15 +700,20 @@ class Zebra(Task):
             else:
                 listed[listing[0]] = listing[1]
         if not listed:
-            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')")
+            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')" + CUT)
         if len(listed) != self.attributes or any(len(vs) != self.houses for vs in listed.values()):
             found = ", ".join(f"{len(vs)} {CATEGORIES[c][0]}s" for c, vs in listed.items())
             raise PuzzleError(f"this puzzle lists {found}; this task has {self.attributes} attribute(s) of "
                               f"{self.houses} values each (task.attributes, task.houses)")
-        clues = [read_clue(line, listed, self.houses) for line in others
-                 if NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))]
+        # A line ending in "?" is the question ("Who owns the fish?"): the full grid answers it
+        clues = read_clues([line for line in others if not line.rstrip().endswith("?")], listed, self.houses)
+        # A clue pasted twice is one clue: a second copy took a clue slot (past task.max_clues, a refusal)
+        first: dict[tuple, tuple] = {}
+        for c in clues:
+            first.setdefault((c[0], *sorted([c[1:3], c[3:]])) if c[0] in SYMMETRIC_KINDS else c, c)
+        clues = list(first.values())
         if not clues:
-            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')")
+            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
         values = [sorted(listed[c]) for c in categories]
 
