@@ -473,8 +473,9 @@ def test_a_puzzle_with_several_test_inputs_is_refused_saying_to_ask_one_at_a_tim
         read_task(answered)
     # a typed puzzle has no task id: it was "ARC task '' has a grid larger than task.max_size=4"
     wide = "in1:\n01\nout1:\n10\ntest in:\n11111\ntest out:\n"
-    with pytest.raises(PuzzleError, match=r"^the puzzle has a grid larger than task.max_size=4: its test input \(1x5\); "
-                                          r"a model answers grids up to the task.max_size it was trained with$"):
+    too_wide = (r"^the puzzle has a grid larger than task.max_size=4: its test input \(1x5\); a model answers grids up "
+                r"to the task.max_size it was trained with$")
+    with pytest.raises(PuzzleError, match=too_wide):
         arc.read_views(wide, 2, 2, random.Random(0))
 
 
