@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
-from eval.tasks import PuzzleError, make_task, split_typed
+from eval.tasks import PuzzleError, make_task, split_typed_lines
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -63,6 +63,11 @@ def is_jsonl(path: Path) -> bool:
 def read_puzzles(path: str | Path, task) -> list[str]:
     """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
     otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
+    return [puzzle for _, puzzle in read_puzzle_lines(path, task)]
+
+
+def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
+    """`read_puzzles`' puzzles, each with the file line (from 1) it starts on, for its failure to name."""
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
@@ -72,26 +77,26 @@ def read_puzzles(path: str | Path, task) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
-    if is_jsonl(path):
-        texts = [line for line in text.splitlines() if line.strip()]  # parsed per puzzle, so one bad line is one failure
+    if is_jsonl(path):  # parsed per puzzle, so one bad line is one failure
+        puzzles = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
-        texts = split_typed(text, task)
-    if not texts:  # a report of no puzzles says nothing, and would replace an earlier report of this file
+        puzzles = split_typed_lines(text, task)
+    if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
         raise HarnessError(f"puzzle file {path} holds no puzzles: one per line, or per block of lines")
-    return texts
+    return puzzles
 
 
 def jsonl_line_numbers(path: Path) -> list[int]:
     """The file line (from 1) of each puzzle `read_puzzles` reads from a .jsonl file, which skips
     blank lines: a failure named by its position alone sent the reader to another line."""
-    return [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1) if line.strip()]
+    return [n for n, _ in read_puzzle_lines(path, None)]
 
 
 def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
                   line_numbers: list[int] | None = None) -> tuple[list, list[dict]]:
     """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that
     cannot be read becomes a recorded failure, named by its file line too where `line_numbers`
-    gives them (a .jsonl file's)."""
+    gives them (where each puzzle of the file starts)."""
     answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
     if answered and not jsonl:
         question, answer = getattr(task, "fields", ("question", "answer"))
@@ -339,9 +344,9 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
 
     if puzzles is not None:
         jsonl = is_jsonl(Path(puzzles))
-        numbers = jsonl_line_numbers(Path(puzzles)) if jsonl else None
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), jsonl,
-                                      wording=answering_wording(task, config.task), line_numbers=numbers)
+        numbers, texts = zip(*read_puzzle_lines(puzzles, task))
+        exs, failures = parse_puzzles(task, list(texts), jsonl, wording=answering_wording(task, config.task),
+                                      line_numbers=list(numbers))
         if hasattr(task, "from_row"):  # qa: each answer is the file's own, and two for one question cannot both score
             from eval.tasks.qa import warn_conflicts
 

@@ -18,7 +18,8 @@ which may hold any puzzle text, worded as the training data words it or typed; o
 given "answer" is given_answer, and verified checks the model's answer against it); a JSON line
 that does not parse is that line's error. Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
-task's verifier, where it can judge), and error for a puzzle that could not be read. With
+task's verifier, where it can judge), and error for a puzzle that could not be read (naming the
+input line the puzzle starts on). With
 --views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
 (itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
 the different answers, best first (the first two are ARC's two attempts), votes how many views
@@ -51,23 +52,26 @@ class Item:
     fields: dict
     puzzle: object = None
     error: str | None = None
-    line: int | None = None  # a JSON object's line (from 1), for errors found after reading
+    line: int | None = None  # the input line (from 1) it starts on, for errors found after reading
 
 
 def read_items(text: str, split) -> list[Item]:
     """One Item per puzzle, in order: a line starting with "{" is one JSON item, and a line that is
     a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
-    into puzzles by `split` (eval.tasks.split_typed: one per line, or one per block of lines that
-    are no puzzle alone)."""
-    items, plain = [], []
+    into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines
+    that are no puzzle alone, each with the line it starts on)."""
+    items, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
 
     def flush() -> None:
-        items.extend(Item({"question": question}, question) for question in split("\n".join(plain)))
+        if plain:
+            first = plain[0][0]
+            items.extend(Item({"question": question}, question, line=first + n - 1)
+                         for n, question in split("\n".join(line for _, line in plain)))
         plain.clear()
 
     for n, line in enumerate(text.splitlines(), 1):
         if not written_as_json(line):
-            plain.append(line)
+            plain.append((n, line))
             continue
         flush()
         try:
@@ -80,11 +84,11 @@ def read_items(text: str, split) -> list[Item]:
                                                         f"{err.colno}){hint}"))
             continue
         if isinstance(fields, str):
-            items.append(Item({"question": fields}, fields))
+            items.append(Item({"question": fields}, fields, line=n))
             continue
         question = fields.get("question")
         # An ARC task pasted as a line: its file is read as tasks (one puzzle per test input) by --input
-        task = (f"; it holds an ARC task (\"train\", \"test\"): save it as a .json file and give that as --input"
+        task = ("; it holds an ARC task (\"train\", \"test\"): save it as a .json file and give that as --input"
                 if {"train", "test"} <= fields.keys() else "")
         items.append(Item(fields, question, line=n) if isinstance(question, str) else
                      Item(fields, error=f"line {n} has no \"question\" string{task}"))
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         print("reading puzzles from the terminal, one per line; end with Ctrl-D (or give --input FILE)",
               file=sys.stderr)
 
-    from eval.tasks import PuzzleError, split_typed
+    from eval.tasks import PuzzleError, split_typed_lines
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}. "
                  f"A .json file or a folder is read as ARC task files: put JSON lines of puzzles in a .jsonl file")
     if files is None:
-        items = read_items(text, lambda plain: split_typed(plain, solver.task))
+        items = read_items(text, lambda plain: split_typed_lines(plain, solver.task))
         if hasattr(solver.task, "from_row"):
             from hybrid.data import answering_wording
 
@@ -278,8 +282,9 @@ def main(argv: list[str] | None = None) -> None:
         if item.error is None:
             found = dataclasses.asdict(next(solutions))
             del found["ids"]  # the slots the answer was decoded from: for scoring (bench/), not an answer
-            if found["error"]:  # unread: no steps or confidence to report
-                found = {"answer": None, "error": found["error"]}
+            if found["error"]:  # unread: no steps or confidence to report; where to look, among blocks of lines
+                error = found["error"]
+                found = {"answer": None, "error": f"line {item.line}: {error}" if item.line else error}
         unread += found["error"] is not None  # not the line's "error": an input may hold a field of that name
         found = {k: v for k, v in found.items() if v is not None or k == "answer"}
         # An input field named like one the solver writes (a reference "answer") is kept beside it

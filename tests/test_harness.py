@@ -1406,3 +1406,16 @@ def test_a_family_without_a_parser_says_how_to_score_it_instead():
 
     with pytest.raises(HarnessError, match=r"nothing works out the answer.*test split \(python -m eval RUN\)"):
         parse_puzzles(ReasoningGym("maze", size=10), ['{"question": "How many steps?"}'], jsonl=True)
+
+
+def test_a_typed_puzzle_file_names_the_line_each_failed_puzzle_starts_on(run, tmp_path):
+    """puzzle_failures named a .jsonl line but only the position of a plain-text puzzle: in a file of
+    blocks (a chat answer, a grid) the reader had to count puzzles to find it."""
+    import random
+
+    good = " ".join(str(v) if v else "_" for v in Sudoku(size=4).generate(random.Random(1), 0).data["puzzle"])
+    puzzles = tmp_path / "mine.txt"
+    puzzles.write_text(f"{good}\n1 2 3\n\nHere it is:\n```\n1 1 _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n```\n", newline="\r\n")
+    failures = evaluate_run(run, puzzles=puzzles, out=tmp_path / "report")["puzzle_failures"]["first"]
+    assert [(f["puzzle"], f["line"]) for f in failures] == [(1, 2), (2, 4)]
+    assert failures[0]["error"].startswith("PuzzleError: line 2: ") and "line 4: " in failures[1]["error"]

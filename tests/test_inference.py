@@ -639,6 +639,11 @@ def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_pat
         assert locate(run) == run / "checkpoints" / "step_00000010"
 
 
+def one_per_line(plain: str) -> list[tuple[int, str]]:
+    """A splitter for read_items, as split_typed_lines splits one-line puzzles: (line, puzzle) pairs."""
+    return [(n, line) for n, line in enumerate(plain.splitlines(), 1) if line.strip()]
+
+
 def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad_line():
     """Answers come out in the order the puzzles went in, plain lines and JSON items alike, so the
     n-th output line answers the n-th puzzle; a bad JSON line's error names its line (counted from
@@ -646,12 +651,13 @@ def test_solve_input_keeps_the_order_of_plain_and_json_puzzles_and_names_the_bad
     from hybrid.solve import read_items
 
     text = 'first\n{"question": "second", "id": 7}\nthird\n{not json\n{"question": 5}\n'
-    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    items = read_items(text, one_per_line)
     assert [item.fields["question"] for item in items] == ["first", "second", "third", None, 5]
     assert [item.puzzle for item in items] == ["first", "second", "third", None, None]
     assert items[1].fields["id"] == 7 and all(item.error is None for item in items[:3])
     assert items[3].error.startswith("line 4 is not valid JSON")
     assert items[4].error == 'line 5 has no "question" string'
+    assert [item.line for item in items[:3]] == [1, 2, 3]  # a plain line's too, for an error found in solving
     task = read_items('{"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}', str.splitlines)
     assert task[0].error == ('line 1 has no "question" string; it holds an ARC task ("train", "test"): save it as a '
                              '.json file and give that as --input')
@@ -665,7 +671,7 @@ def test_solve_reads_a_json_string_line_as_its_question_as_eval_does():
 
     maze = "# # #\n# S #\n# G #\n# # #"
     text = json.dumps("Sort: 3, 1, 2") + "\n" + json.dumps(maze) + '\n"not closed\n'
-    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    items = read_items(text, one_per_line)
     assert [item.puzzle for item in items] == ["Sort: 3, 1, 2", maze, '"not closed']  # the last: plain text
     assert [item.fields for item in items] == [{"question": "Sort: 3, 1, 2"}, {"question": maze},
                                                {"question": '"not closed'}]
@@ -751,8 +757,23 @@ def test_a_broken_json_string_line_is_that_lines_error_not_a_puzzle():
     from hybrid.solve import read_items
 
     text = '"What is \\q?"\n"Hamlet" by whom?\n{"question": "x"\n"fine"\n'
-    items = read_items(text, lambda plain: [line for line in plain.splitlines() if line.strip()])
+    items = read_items(text, one_per_line)
     assert [item.puzzle for item in items] == [None, '"Hamlet" by whom?', None, "fine"]
     assert items[0].error == ("line 1 is not valid JSON (Invalid \\escape at column 10); a question that starts and "
                               'ends with a quote but is no JSON string can be given as {"question": ...}')
     assert items[2].error.startswith("line 3 is not valid JSON (Expecting ',' delimiter at column 17)")
+
+
+def test_solve_errors_name_the_input_line_their_puzzle_starts_on(solver, tmp_path, capsys):
+    """A text puzzle's error named no line, nor did an error found in a JSON object's question: with
+    blocks of several lines between them, the output line's place did not say where to look."""
+    solver.save_pretrained(tmp_path / "model")
+    good = handwritten(1)[0]
+    (tmp_path / "in.txt").write_text(f"{good}\n\nA puzzle:\n1 1 _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n\n"
+                                     + json.dumps({"id": "j", "question": "1 2 3"}) + "\n" + json.dumps("4 5") + "\n")
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["answer"] is None for row in rows] == [False, True, True, True]
+    assert rows[1]["error"].startswith("line 3: ") and "no solution" in rows[1]["error"]
+    assert rows[2]["id"] == "j" and rows[2]["error"].startswith("line 9: ")
+    assert rows[3]["error"].startswith("line 10: ")

@@ -10,7 +10,7 @@ import inspect
 import traceback
 
 from eval.tasks.arc import Arc, ArcConfig
-from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed
+from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed, split_typed_lines
 from eval.tasks.maze import Maze, MazeConfig
 from eval.tasks.qa import QA, QaConfig
 from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
@@ -109,4 +109,4 @@ def make_task(config) -> Task:
 
 
 __all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TaskConfig", "TASKS", "TASK_CONFIGS", "family", "make_task",
-           "split_typed"]
+           "split_typed", "split_typed_lines"]

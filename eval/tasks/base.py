@@ -176,6 +176,12 @@ def split_typed(text: str, task: Task) -> list[str]:
     puzzle, is one puzzle. So one-line Sudokus need no blank lines between them, and mazes or
     zebra puzzles need one. A task that cannot parse text takes one puzzle per line, or per
     block when its questions span lines (`Task.multiline`: ARC, reasoning-gym)."""
+    return [puzzle for _, puzzle in split_typed_lines(text, task)]
+
+
+def split_typed_lines(text: str, task: Task) -> list[tuple[int, str]]:
+    """`split_typed`'s puzzles, each with the line (from 1) it starts on, for its error to name:
+    among blocks of several lines, a puzzle's place in the list left the reader counting."""
     parse = getattr(task, "from_text", None)
 
     def alone(line: str) -> bool:
@@ -185,16 +191,21 @@ def split_typed(text: str, task: Task) -> list[str]:
         except ValueError:  # PuzzleError and kin: not a whole puzzle
             return False
 
-    puzzles = []
+    puzzles, first = [], 1  # first: the line the next block starts on
     text = re.sub(r"\r\n?", "\n", text)  # Windows and old-Mac line ends: a blank line is a blank line
-    for block in re.split(r"\n\s*\n", text):
-        lines = [line.rstrip() for line in block.splitlines() if line.strip()]
+    for k, block in enumerate(re.split(r"(\n\s*\n)", text)):  # blocks, and between them the blank lines
+        lines = [(first + i, line.rstrip()) for i, row in enumerate(block.split("\n"))
+                 for line in row.splitlines() if line.strip()]
+        first += block.count("\n")
+        if k % 2:  # blank lines between blocks
+            continue
         if parse is None and task.multiline:
             # a code block's fence alone (the closing one after a blank line) is no puzzle
-            puzzles += ["\n".join(lines)] if not all(FENCE.fullmatch(line) for line in lines) else []
-        elif parse is None or len(lines) == 1 or any(alone(line) for line in lines):
+            if not all(FENCE.fullmatch(line) for _, line in lines):
+                puzzles.append((lines[0][0], "\n".join(line for _, line in lines)))
+        elif parse is None or len(lines) == 1 or any(alone(line) for _, line in lines):
             # one per line; a code block's fences around them are no puzzles (a grid keeps its own: maze reads them)
-            puzzles += [line.strip() for line in lines if not FENCE.fullmatch(line)]
+            puzzles += [(n, line.strip()) for n, line in lines if not FENCE.fullmatch(line)]
         elif lines:
-            puzzles.append("\n".join(lines))
+            puzzles.append((lines[0][0], "\n".join(line for _, line in lines)))
     return puzzles
