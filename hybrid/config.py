@@ -17,6 +17,7 @@ import os
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
                               "and quote text that starts with a symbol") from None
     try:
+        standing = {}  # key -> (the override that set it, the value it set), until a later layer changes it
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
@@ -351,6 +353,15 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
                 layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
             merged = _merge(merged, layer, where)
+            for earlier_key, (earlier, was) in list(standing.items()):
+                if earlier_key != key and OmegaConf.select(merged, earlier_key, default=None) != was:
+                    # As documented (left to right; a backbone preset or another task family resets its whole
+                    # section), and easy to miss: the earlier override did nothing, silently
+                    warnings.warn(f"{earlier} is undone by {where}, given after it: give {earlier} after {where} "
+                                  f"(presets and overrides apply left to right)")
+                    del standing[earlier_key]
+            if key:
+                standing[key] = where, OmegaConf.select(merged, key, default=None)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
         try:  # against the family's own schema, where OmegaConf names a key without its `task.`

@@ -1,4 +1,5 @@
 import re
+import warnings
 
 import pytest
 
@@ -546,6 +547,30 @@ def test_a_backbone_preset_replaces_the_earlier_backbone_settings():
     assert (swapped.path, swapped.max_length) == ("tiny:bert", load_config([]).backbone.max_length)
     # settings given after the preset still apply
     assert load_config(["backbone=smollm2", "backbone.batch_size=8"]).backbone.batch_size == 8
+
+
+@pytest.mark.parametrize("overrides, undone", [
+    (["task.train_size=64", "task=maze"], "task.train_size=64 is undone by task=maze"),  # a new family's section
+    (["task.train_size=64", "task.name=maze"], "task.train_size=64 is undone by task.name=maze"),
+    (["backbone.layer=-2", "backbone=smollm2"], "backbone.layer=-2 is undone by backbone=smollm2"),  # a whole model
+    (["train.lr=3e-4", "train=trm_paper"], "train.lr=3e-4 is undone by train=trm_paper"),  # a key the preset names
+])
+def test_an_override_a_later_preset_undoes_is_warned_about(overrides, undone):
+    """Left to right is documented, but `task.train_size=64 task=maze` trained on 6,000 puzzles
+    without a word: the override did nothing."""
+    with pytest.warns(UserWarning, match=f"{re.escape(undone)}, given after it: give {re.escape(overrides[0])} after"):
+        load_config(overrides)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["task=maze", "task.train_size=64"], ["train.lr=3e-4", "train.lr=1e-3"],  # after the preset; a key given twice
+    ["train.lr=1e-4", "train=trm_paper"],  # the preset sets what was given: nothing undone
+    ["reasoner.T=3", "train=trm_paper", "backbone=smollm2"],  # presets of other sections
+])
+def test_overrides_that_stand_are_not_warned_about(overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(overrides)
 
 
 def test_an_installed_wheel_holds_every_package_and_preset():
