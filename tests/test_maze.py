@@ -395,6 +395,16 @@ def test_a_legend_maze_refuses_a_glyph_its_legend_does_not_declare(undeclared):
         Maze(7).from_text(typo, 1)
 
 
+@pytest.mark.parametrize("after", ["\nWhat is the shortest path from S to G?", "\nMark it with *.\nThanks a lot!"])
+def test_lines_of_words_after_a_grid_are_no_rows(after):
+    """A question typed under the grid was read as a row ("found 8 rows of lengths [7, 13]"); lines
+    of words before the grid were skipped already."""
+    task = Maze(7)
+    assert task.from_text(MAZE.strip() + after).answer == SOLVED
+    with pytest.raises(PuzzleError, match="found 8 rows"):  # a row of glyphs too many is still the wrong shape
+        task.from_text(MAZE.strip() + "\n#######")
+
+
 def test_a_grid_in_a_code_fence_reads_as_reasoning_gym_writes_it():
     """A maze pasted from a chat or from reasoning-gym sits in a ``` fence, and reasoning-gym puts its
     legend and question after the grid: the fence and the lines after the grid were read as rows

@@ -132,11 +132,21 @@ def find(grid: list[list[str]], glyph: str) -> Cell:
     return found[0]
 
 
+def is_sentence(line: str) -> bool:
+    """Whether a line is words, not a row: two of its words hold a run of letters. A row is glyphs run
+    together ("#S..#", one word) or spaced one a word ("# S . . #"), a legend's letters included."""
+    return sum(bool(re.search(r"[^\W\d_]{2}", word)) for word in line.split()) >= 2
+
+
 def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
     """Rows of glyphs from text: one row per non-empty line, spaces between cells optional. Lines
-    of instructions before the grid (as the symbols wording writes them) are skipped."""
+    of instructions before the grid (as the symbols wording writes them) are skipped, and so are
+    lines of words after it (a question typed under the grid)."""
+    lines = text.strip().splitlines()
+    while lines and is_sentence(lines[-1]):
+        lines.pop()
     # Any whitespace parts cells: a no-break space (a web page's) kept as a cell made every row too long
-    rows = ["".join(line.split()) for line in text.strip().splitlines()]
+    rows = ["".join(line.split()) for line in lines]
     rows = [row for row in rows if row]
     instructions = rows[:-size]
     # A line of maze glyphs alone is a row, not instructions: a grid with a row too many is the wrong
