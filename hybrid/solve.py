@@ -24,7 +24,8 @@ input line the puzzle starts on). With
 (itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
 the different answers, best first (the first two are ARC's two attempts), votes how many views
 gave each, views how many were asked. ARC task files (a .json file of ARC's format, or a folder
-of them) are read as tasks: each test input is one puzzle, its line says which ("task",
+of them; ARC Prize's arc-agi_*_challenges.json, every task by id in one file, too) are read as
+tasks: each test input is one puzzle, its line says which ("task",
 "test_index") and, where the file has the test output, whether the answer is right ("verified");
 --submission also writes ARC Prize's submission.json (two attempts per test input).
 Exit status 1 when no puzzle could be read (the lines are written all the same).
@@ -134,21 +135,25 @@ def task_items(files: list[Path], solver) -> list[Item]:
     asks it, worded as the model trained (it carries the test output when the file has one, so
     the answer is verified); a file that is no ARC task is one item with its error."""
     from eval.tasks import PuzzleError
-    from eval.tasks.arc import read_task_file
+    from eval.tasks.arc import tasks_in_file
     from hybrid.data import answering_wording
 
     wording, items = answering_wording(solver.task, solver.config.task), []
     for path in files:
         try:
-            task = read_task_file(path)
+            tasks = tasks_in_file(path)  # one task, or ARC Prize's challenges file: every task by id
         except PuzzleError as err:  # it names the file
             items.append(Item({"task": path.stem}, error=str(err)))
             continue
-        for i in range(len(task["test"])):
-            try:
-                items.append(Item({"task": path.stem, "test_index": i}, solver.task.example(task, i, wording)))
-            except PuzzleError as err:  # a grid larger than max_size: still a test input the submission must hold
-                items.append(Item({"task": path.stem, "test_index": i}, error=f"{path}: {err}"))
+        for task_id, task in tasks:
+            if isinstance(task, PuzzleError):  # it names the file and task
+                items.append(Item({"task": task_id}, error=str(task)))
+                continue
+            for i in range(len(task["test"])):
+                try:
+                    items.append(Item({"task": task_id, "test_index": i}, solver.task.example(task, i, wording)))
+                except PuzzleError as err:  # a grid larger than max_size: still a test input the submission must hold
+                    items.append(Item({"task": task_id, "test_index": i}, error=f"{path}: {err}"))
     return items
 
 

