@@ -700,7 +700,8 @@ def test_solve_reads_an_arc_prize_challenges_file_task_by_task(arc_solver, monke
     solve_main([str(tmp_path / "model"), "--input", str(challenges), "--submission", str(tmp_path / "sub.json")])
     first, bad, last = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (first["task"], first["test_index"], first["answer"], last["task"]) == ("0a1b2c3d", 0, RIGHT, "4e5f6a7b")
-    assert bad["task"] == "bad00000" and "task 'bad00000': ARC task 'bad00000' needs a non-empty 'train'" in bad["error"]
+    assert bad["task"] == "bad00000"
+    assert "challenges.json, task 'bad00000': ARC task 'bad00000' needs a non-empty 'train'" in bad["error"]
     submitted = json.loads((tmp_path / "sub.json").read_text())
     assert list(submitted) == ["0a1b2c3d", "4e5f6a7b"]  # a task that cannot be read has no test inputs to submit
     assert submitted["0a1b2c3d"] == [{"attempt_1": parse_grid(RIGHT), "attempt_2": parse_grid(RIGHT)}]
