@@ -360,7 +360,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                     warnings.warn(f"{earlier} is undone by {where}, given after it: give {earlier} after {where} "
                                   f"(presets and overrides apply left to right)")
                     del standing[earlier_key]
-            if key:
+            if key and "${" not in value:  # an interpolation's value moves with the key it names, as meant
                 standing[key] = where, OmegaConf.select(merged, key, default=None)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here

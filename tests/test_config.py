@@ -566,6 +566,7 @@ def test_an_override_a_later_preset_undoes_is_warned_about(overrides, undone):
     ["task=maze", "task.train_size=64"], ["train.lr=3e-4", "train.lr=1e-3"],  # after the preset; a key given twice
     ["train.lr=1e-4", "train=trm_paper"],  # the preset sets what was given: nothing undone
     ["reasoner.T=3", "train=trm_paper", "backbone=smollm2"],  # presets of other sections
+    ["train.eval_every=${train.steps}", "train.steps=10"],  # an interpolation follows its key, as meant
 ])
 def test_overrides_that_stand_are_not_warned_about(overrides):
     with warnings.catch_warnings():
