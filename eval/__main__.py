@@ -86,12 +86,6 @@ def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
     return puzzles
 
 
-def jsonl_line_numbers(path: Path) -> list[int]:
-    """The file line (from 1) of each puzzle `read_puzzles` reads from a .jsonl file, which skips
-    blank lines: a failure named by its position alone sent the reader to another line."""
-    return [n for n, _ in read_puzzle_lines(path, None)]
-
-
 def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
                   line_numbers: list[int] | None = None) -> tuple[list, list[dict]]:
     """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that

@@ -508,13 +508,13 @@ def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
 def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
     (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""
-    from eval.__main__ import jsonl_line_numbers, parse_puzzles, read_puzzles
+    from eval.__main__ import parse_puzzles, read_puzzle_lines
 
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"question": "a?", "answer": "1"}\n\n{"question": "b?"}\n{bad\n', encoding="utf-8")
     task = QA(path=str(pairs))
-    parsed, failures = parse_puzzles(task, read_puzzles(pairs, task), jsonl=True,
-                                     line_numbers=jsonl_line_numbers(pairs))
+    numbers, texts = zip(*read_puzzle_lines(pairs, task))
+    parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
     assert len(parsed) == 1 and [f["line"] for f in failures] == [3, 4]
     assert failures[0]["error"].startswith("PuzzleError: line 3: no field 'answer'")
     assert failures[1]["error"].startswith("JSONDecodeError: line 4: ")

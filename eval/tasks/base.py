@@ -28,6 +28,11 @@ def shortened(text: str, most: int = 80) -> str:
     return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
 
 
+def with_line_feeds(text: str) -> str:
+    """`text` with Windows ("\\r\\n") and old-Mac ("\\r") line ends written as "\\n"."""
+    return re.sub(r"\r\n?", "\n", text)
+
+
 def listed(values: list, most: int = 5) -> str:
     """Up to `most` of `values` as an error lists them, then how many more: a grid of 100,000
     ragged rows listed every row's length, a megabyte error."""
@@ -192,7 +197,7 @@ def split_typed_lines(text: str, task: Task) -> list[tuple[int, str]]:
             return False
 
     puzzles, first = [], 1  # first: the line the next block starts on
-    text = re.sub(r"\r\n?", "\n", text)  # Windows and old-Mac line ends: a blank line is a blank line
+    text = with_line_feeds(text)  # a blank line between old-Mac or Windows lines is a blank line too
     for k, block in enumerate(re.split(r"(\n\s*\n)", text)):  # blocks, and between them the blank lines
         lines = [(first + i, line.rstrip()) for i, row in enumerate(block.split("\n"))
                  for line in row.splitlines() if line.strip()]

@@ -44,7 +44,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from eval.tasks.base import FENCE, Example, PuzzleError, SpanText, Task, TaskConfig
+from eval.tasks.base import FENCE, Example, PuzzleError, SpanText, Task, TaskConfig, with_line_feeds
 
 WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "*"
 VOCAB = (WALL, OPEN, START, GOAL, PATH)
@@ -222,7 +222,7 @@ def grid_and_glyphs(text: str) -> tuple[str, str]:
     """The text of the grid in `text` and the glyphs it is written in (wall, floor, start, goal):
     rows of words turned into # . S G, a legend's grid in the legend's own glyphs (so a glyph it
     does not declare is refused, not read as # or .), and for `render` the glyphs to write again."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")  # a bare CR ends a line: the legend is read up to one
+    text = with_line_feeds(text)  # a bare CR ends a line: the legend is read up to one
     rows = ROW_OF_WORDS.findall(text)
     if rows:
         glyph = {word: g for g, word in WORDS.items()}

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 from eval.tasks import text_answer
-from eval.tasks.base import Example, PuzzleError, Task, TaskConfig, shortened
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig, shortened, with_line_feeds
 
 
 @dataclass
@@ -125,7 +125,7 @@ def pair(row: dict, question_field: str, answer_field: str, max_chars: int, trai
     if not isinstance(answer, str):
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) must be text or a number, "
                           f"got {type(answer).__name__}")
-    answer = answer.replace("\r\n", "\n").replace("\r", "\n").strip()  # a Windows editor's line ends are newlines
+    answer = with_line_feeds(answer).strip()  # a Windows editor's line ends are newlines
     if not answer:  # nothing to learn or to check: a blank answer is a hole in the data, not an answer
         raise PuzzleError(f"{where}: the answer ({answer_field!r}) is empty")
     if trained and len(answer) > max_chars:
