@@ -129,6 +129,22 @@ def test_the_same_numbers_sorted_the_other_way_are_another_puzzle():
     assert task.puzzle_key(task.example([3, 1, 2], wording=1, descending=True)) == task.puzzle_key(down)
 
 
+@pytest.mark.parametrize("label", ["Q: ", "Task 3: ", "Puzzle: please "])
+def test_a_label_before_the_request_leaves_the_numbers_after_the_request_colon(label):
+    task = Sorting(length=4)
+    example = task.from_text(f"{label}sort these 4 numbers descending: 5, 12, 0, 3")
+    assert example.data == {"numbers": [5, 12, 0, 3], "descending": True}
+    question = example.question
+    assert [question[a:b] for a, b in example.slot_spans] == ["descending", "5", "12", "0", "3"]
+
+
+def test_a_later_colon_among_the_numbers_does_not_hide_what_cannot_be_read():
+    # Numbers were read before the "x": the list starts at the first colon, so its error stands
+    # rather than a later colon's four numbers being sorted.
+    with pytest.raises(PuzzleError, match="cannot read 'x'"):
+        Sorting(length=4).from_text("Sort: 5, 3, x: 1, 9, 7, 2")
+
+
 def test_malformed_input_gets_clear_errors():
     task = Sorting(length=4, low=0, high=50)
     with pytest.raises(PuzzleError, match="expected 4 numbers"):

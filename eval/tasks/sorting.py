@@ -67,6 +67,10 @@ def to_words(value: int) -> str:
     return " ".join(words)
 
 
+class WordsBeforeNumbers(PuzzleError):
+    """`find_numbers` met a word before any number: the request's own, when no colon ends it."""
+
+
 def find_numbers(text: str) -> list[tuple[int, int, int]]:
     """(value, start, end) of every number in `text`, in order: written in digits ("-7", "42") or
     in words ("minus seven", "forty-two", "three hundred and five"), `text[start:end]` being the
@@ -142,8 +146,9 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if (numbers or current) and token.isalpha() and not re.search(r"\d", text[b:]):
             request = ("; words after the numbers are not read: put the request, its direction or a question before "
                        "the colon ('Sort descending: 5, 12, 0')")
-        raise PuzzleError(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
-                          f"digits or words, separated by commas or spaces{request}")
+        error = WordsBeforeNumbers if not (numbers or current) else PuzzleError
+        raise error(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
+                    f"digits or words, separated by commas or spaces{request}")
     close()
     return numbers
 
@@ -338,6 +343,24 @@ def refuse_misread_lists(numbers: str) -> None:
                           "sorted too; write the numbers alone, one per line or separated by commas")
 
 
+def numbers_after_colon(text: str) -> tuple[int, list[tuple[int, int, int]]]:
+    """Where a request's numbers start (just after a colon, or 0 without one) and `find_numbers`
+    of the text from there: after the first colon unless words come before any number there,
+    which are then the request's own ("Q: Sort descending: 5, 12, 0", "Task 3: sort ..."), so the
+    next colon is tried. Without such a colon the first colon's error is raised."""
+    starts = [match.end() for match in re.finditer(":", text)] or [0]
+    first_error = None
+    for start in starts:
+        try:
+            found = find_numbers(text[start:])
+        except WordsBeforeNumbers as error:
+            first_error = first_error or error
+            continue
+        refuse_misread_lists(text[start:])
+        return start, found
+    raise first_error
+
+
 def ranks(numbers: list[int], descending: bool) -> list[int]:
     """0-based place of each number in the sorted answer; equal values keep their order."""
     order = sorted(range(len(numbers)), key=lambda i: -numbers[i] if descending else numbers[i])
@@ -396,9 +419,7 @@ class Sorting(Task):
         else all the text before them."""
         phrases = direction_phrases(text)
         descending = any(d for _, _, d in phrases)
-        colon = text.find(":") + 1  # numbers are read after the first colon when there is one
-        refuse_misread_lists(text[colon:])
-        found = find_numbers(text[colon:])
+        colon, found = numbers_after_colon(text)
         if not found:
             raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}")
         first = colon + found[0][1]
