@@ -716,3 +716,20 @@ def test_a_file_of_many_tasks_is_refused_saying_it_holds_tasks_by_id(tmp_path):
     path.write_text(json.dumps({"mirror": {key: MIRROR[key] for key in ("train", "test")}}))
     with pytest.raises(PuzzleError, match=r"holds 1 ARC task by id \('mirror'\); a task file holds one task"):
         read_task_file(path)
+
+
+# A reasoning-gym arc_1d item (seed 3, width 8, 2 examples), as one JSON line gives it: each example's rows
+# stand on their heading's line ("Input:  2 0 0 ..."), which a typed ARC puzzle does not read.
+REASONING_GYM_ARC_1D = (
+    "Find the common rule that maps an input grid to an output grid, given the examples below.\n\nExample 1:\n"
+    "Input:  2 0 0 4 9 5 8 1\nOutput: 4 9 5 8 1 2 0 0\n\nExample 2:\nInput:  9 0 0 0 0 7 8 9\n"
+    "Output: 0 0 7 8 9 9 0 0\n\nBelow is a test input grid. Predict the corresponding output grid by applying the "
+    "rule you found. Describe how you derived the rule and your overall reasoning process in detail before you "
+    "submit your answer. Your final answer should be just the test output grid itself.\n\nInput:\n0 0 7 9 3 0 0 0")
+
+
+def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
+    """Such an item was refused for holding 1 grid, with advice about blank lines it was not cut at."""
+    with pytest.raises(PuzzleError, match=re.escape("'Input:  2 0 0 4 9 5 8 1'") + ".*line of its own") as refused:
+        read_task(REASONING_GYM_ARC_1D)
+    assert "blank line" not in str(refused.value)

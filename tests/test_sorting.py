@@ -431,3 +431,19 @@ def test_a_code_fence_around_a_request_gets_an_error_saying_to_remove_it(fenced)
     nothing of the fence."""
     with pytest.raises(PuzzleError, match="code fence.*remove"):
         Sorting(length=4).from_text(fenced)
+
+
+# A reasoning-gym number_sorting item (seed 3, 4 numbers, no decimals, values 0-99), pasted as it comes:
+# its numbers are written as floats ("59.0"), and its instructions follow them.
+REASONING_GYM_SORTING = (
+    "Sort these numbers in descending order: 59.0, 37.0, 62.0, 60.0\nPlease follow the instruction below:\n"
+    "## 1. Let all your answers be a list of numbers. Instead of reporting your answer as -69, -13, 1, 7, 11, 43, "
+    "59, 61, use ['-69', '-13', '1', '7', '11', '43', '59', '61'] instead\n## 2. Convert all numbers in the square "
+    "brackets as strings. For example, ['-69', '-13', '1', '7', '11', '43', '59', '61']\n")
+
+
+def test_a_reasoning_gym_number_sorting_item_is_pointed_to_the_reasoning_gym_task():
+    """Every number_sorting item writes its numbers with a decimal point; the error said only that whole
+    numbers can be sorted, of '59.0', and not how such an item is sorted."""
+    with pytest.raises(PuzzleError, match="'59.0'.*write it as 59.*task=reasoning_gym task.dataset=number_sorting"):
+        Sorting(length=4).from_text(REASONING_GYM_SORTING)

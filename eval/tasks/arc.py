@@ -259,6 +259,11 @@ STATED_SHAPE = re.compile(r"\((\d{1,3})x(\d{1,3})\)")
 LISTED = re.compile(r"\[\s*-?\d|\d\s*,\s*-?\d")
 
 
+# A row typed on its heading's line ("Input:  2 0 0 4", as reasoning-gym's arc_1d writes every grid): read as
+# a heading, its grid was lost, and the puzzle refused for too few grids with advice about blank lines.
+ROW_ON_HEADING = re.compile(r"[^\W\d_][^:]*:[ \t]*\d(?:[ \t]*\d)*[ \t]*")
+
+
 def names_test_input(heading: str) -> bool:
     return bool(TEST.search(heading)) and not OUTPUT.search(heading)
 
@@ -301,6 +306,11 @@ def read_task(text: str, answer: str = "") -> dict:
             raise PuzzleError(f"the line {shortened(line.strip())} reads as neither a grid row nor a heading: a cell "
                               "is one digit, a colour 0-9 (or a colour's name); fix the row, and write a heading in "
                               "words")
+        if row is None and ROW_ON_HEADING.fullmatch(line.strip()):
+            raise PuzzleError(f"the line {shortened(line.strip())} holds a grid row after its heading, which a typed "
+                              "puzzle reads as a heading alone: put the heading ('Input:') and each row of its grid "
+                              "on a line of its own; a reasoning-gym arc_1d item, which writes every grid so, is read "
+                              "by task=reasoning_gym task.dataset=arc_1d (docs/external_tasks.md)")
         if row is None:
             current, heading = None, line.strip() or heading
             shaped = line.strip() if STATED_SHAPE.search(line) else shaped

@@ -97,7 +97,13 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             close()
             continue
         if "." in token:
-            raise PuzzleError(f"{shortened(token)} in {shortened(text)}: only whole numbers can be sorted")
+            # reasoning-gym's number_sorting writes even whole numbers so ("59.0"): say how to sort its items
+            whole = re.fullmatch(r"([-+\u2212]?\d+)\.0*", token)
+            rewrite = f" (write it as {whole[1]})" if whole else ""
+            raise PuzzleError(f"{shortened(token)} in {shortened(text)}: only whole numbers can be sorted{rewrite}; "
+                              "a list with decimals, such as a reasoning-gym number_sorting item, is sorted by a "
+                              "model trained with task=reasoning_gym task.dataset=number_sorting "
+                              "(docs/external_tasks.md)")
         if re.fullmatch(r"[-+\u2212]?\d+", token):
             signed = token[0] in SIGNS
             # "5-12" is a range or a difference, not 5 and -12; "--12" and "minus -12" are one sign too many
