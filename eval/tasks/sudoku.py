@@ -261,6 +261,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         return [ch for ch in CELL_LABELS.sub(" ", text) if is_cell(ch)]
 
     digits, found, shape = cells(text), "", ""
+    counted = len(digits)
     lines = text.strip().splitlines()  # "\n", "\r\n" and an old Mac's bare "\r" each end a line
     if len(digits) != grid.n**2 and len(lines) > 1:
         # Lines of words around the grid (instructions, a question after it) are left out, not any first
@@ -271,6 +272,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         in_rows = cells("\n".join(kept))
         if len(in_rows) == grid.n**2:
             digits = in_rows
+        counted = len(in_rows)
         where = "below the first line" if kept == lines[1:] else "on the lines that hold cells"
         found = f", {len(in_rows)} {where}" * (len(in_rows) != len(digits))  # what counts when the rest is words
         lengths = [len(cells(line)) for line in kept]
@@ -285,8 +287,12 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         strays = stray_characters(text)
         said = "is not a cell" if len(strays) == 1 else "are not cells"
         typo = f"; {', '.join(strays)} {said}: type a digit or a blank" * bool(strays)
+        # A puzzle of another size (reasoning-gym's sudoku is 9x9, its mini_sudoku 4x4): name the model it needs
+        other = [m for m in BOX_SHAPES if m != grid.n and counted == m * m]
+        size = (f"; {counted} cells make a {other[0]}x{other[0]} sudoku, which a model trained with "
+                f"task.size={other[0]} answers (this one has task.size={grid.n})") if other else ""
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
-                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){shape}{unread}{typo}")
+                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){shape}{unread}{typo}{size}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
     if any(v > grid.n for v in values):
         raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
