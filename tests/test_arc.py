@@ -659,6 +659,12 @@ def test_an_error_about_a_huge_paste_quotes_a_line_of_it_not_all(pasted):
     assert len(str(raised.value)) < 400, str(raised.value)[:400]
 
 
+def test_a_ragged_grid_lists_a_few_row_lengths_and_how_many_more():
+    """The lengths are cut to a few (a pasted megabyte listed every one), but the count of the rest is kept."""
+    with pytest.raises(PuzzleError, match=r"not rectangular \(row lengths 2, 1, 2, 1, 2 and 2 more\)"):
+        read_task("in:\n1 2\n1\n1 2\n1\n1 2\n1\n1 2\nout:\n1\ntest in:\n1\n")
+
+
 def test_a_grid_written_as_a_json_list_is_refused_saying_how_to_write_it(arc):
     """Chats and prompts write ARC grids as JSON lists ("[[1, 0], [0, 1]]"). Such a line reads as
     no row, so it was a heading: all-JSON puzzles were refused as "found 0 grids", and a puzzle whose

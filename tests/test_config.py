@@ -562,6 +562,14 @@ def test_an_override_a_later_preset_undoes_is_warned_about(overrides, undone):
         load_config(overrides)
 
 
+def test_an_undone_override_is_warned_about_once():
+    """Warned about, it is forgotten: every later override (of any key) warned about it again."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_config(["task.train_size=64", "task=maze", "train.lr=1e-3", "reasoner.T=2"])
+    assert [str(w.message).split(",")[0] for w in caught] == ["task.train_size=64 is undone by task=maze"]
+
+
 @pytest.mark.parametrize("overrides", [
     ["task=maze", "task.train_size=64"], ["train.lr=3e-4", "train.lr=1e-3"],  # after the preset; a key given twice
     ["train.lr=1e-4", "train=trm_paper"],  # the preset sets what was given: nothing undone

@@ -353,8 +353,8 @@ def _renumbered(bullet: str) -> str:
 @pytest.mark.parametrize("typed", [
     QUESTION.replace("Who lives where?", "Who owns the fish?"),  # a closing question naming a value
     QUESTION.replace("Who lives where?", "Which house does Bob live in, and what does he drink?"),
-    QUESTION.replace("next-door", "next\u2011door"),  # word processors' hyphens and dashes
-    QUESTION.replace("next-door", "next\u2013door"),
+    # word processors' hyphens and dashes, each of them
+    *(QUESTION.replace("next-door", f"next{dash}door") for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"),
     QUESTION.replace("Carol lives", "Carol\u200b lives").replace("Bob,", "Bob\u2060,"),  # zero-width characters
     QUESTION.replace("4. Bob is not the coffee drinker.", "4. pos(name=Bob) \u2260 pos(drink=coffee)")
     .replace("5. The milk drinker and the fish owner are next-door neighbours.",
