@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come after the flags, as train.py takes them
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would evaluate everything and write one report
         sys.exit(f"error: python -m eval runs as one process on one device (--device), but this is one of "
                  f"{os.environ['WORLD_SIZE']} launched processes: run it with python, not accelerate launch")

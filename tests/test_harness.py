@@ -553,6 +553,8 @@ def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
         main([str(run), "task=chess"])
     with pytest.raises(SystemExit, match="does not fit the model"):
         main([str(run), "reasoner.hidden=64", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="does not fit the model"):  # after the flags: read, not "unrecognized"
+        main([str(run), "--out", str(tmp_path), "reasoner.hidden=64"])
     with pytest.raises(SystemExit, match=r"trained on task 'sudoku'.*task 'maze' builds.*drop the task override"):
         main([str(run), "task=maze", "--out", str(tmp_path)])  # was: a size mismatch, naming no family
     old = tmp_path / "old"  # a folder saved by a version whose config had a key this one dropped
