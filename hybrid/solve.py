@@ -28,7 +28,10 @@ of them; ARC Prize's arc-agi_*_challenges.json, every task by id in one file, to
 tasks: each test input is one puzzle, its line says which ("task",
 "test_index") and, where the file has the test output, whether the answer is right ("verified");
 --submission also writes ARC Prize's submission.json (two attempts per test input).
-Exit status 1 when no puzzle could be read (the lines are written all the same).
+Exit status 1 when no puzzle could be read (the lines are written all the same). Ctrl-C or
+SIGTERM while solving writes the lines of the puzzles answered so far, in order, and exits 130
+or 143 (--submission is not written: it would miss the rest; before the first answer nothing is
+written, so an earlier --output stays as it was).
 """
 
 from __future__ import annotations
@@ -157,6 +160,28 @@ def task_items(files: list[Path], solver) -> list[Item]:
     return items
 
 
+def solve_in_batches(solver, puzzles: list, views: int, batch_size: int,
+                     **settings) -> tuple[list, KeyboardInterrupt | None]:
+    """`solver.solve` of `puzzles`, a batch at a time (as it batches them itself), under one progress
+    bar over all of them; and the Ctrl-C or SIGTERM that stopped it, if one did. The answers found
+    before it are returned rather than lost with the rest: a file of many puzzles takes minutes."""
+    from tqdm.auto import tqdm
+
+    from hybrid.checkpoint import sigterm_raises
+
+    solutions, step = [], max(1, batch_size // views)  # puzzles per batch: each is asked in `views` examples
+    with tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=len(puzzles) <= step) as bar:
+        try:
+            with sigterm_raises():
+                for start in range(0, len(puzzles), step):
+                    solutions += solver.solve(puzzles[start:start + step], batch_size=batch_size, views=views,
+                                              **settings)
+                    bar.update(min(step, len(puzzles) - start))
+        except KeyboardInterrupt as stop:
+            return solutions, stop
+    return solutions, None
+
+
 def submission(lines: list[dict]) -> dict:
     """ARC Prize's submission format: task id -> per test input {"attempt_1": grid, "attempt_2":
     grid}, the vote's top two answers (the top one twice when the views gave one; an answer that
@@ -221,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
 
     from eval.tasks import PuzzleError, split_typed_lines
-    from hybrid.checkpoint import CheckpointError
+    from hybrid.checkpoint import CheckpointError, stopped_by
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
 
@@ -278,14 +303,21 @@ def main(argv: list[str] | None = None) -> None:
             with_answers(items, solver.task, answering_wording(solver.task, solver.config.task))
     else:
         items = task_items(files, solver)
-    solutions = iter(solver.solve([item.puzzle for item in items if item.error is None],
-                                  fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size,
-                                  views=views))
+    solved, interrupted = solve_in_batches(solver, [item.puzzle for item in items if item.error is None], views,
+                                           fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size)
+    if interrupted and not solved:  # nothing to keep, and an earlier --output is not replaced by nothing
+        name, status = stopped_by(interrupted)
+        print(f"\n{name}: stopped before any puzzle was answered; nothing written", file=sys.stderr)
+        sys.exit(status)
+    solutions = iter(solved)
     lines, unread = [], 0
     for item in items:
         found = {"answer": None, "error": item.error}  # a line or task file not read: as a puzzle not read
         if item.error is None:
-            found = dataclasses.asdict(next(solutions))
+            solution = next(solutions, None)
+            if solution is None:  # Ctrl-C came before this puzzle was answered: the lines stop here
+                break
+            found = dataclasses.asdict(solution)
             del found["ids"]  # the slots the answer was decoded from: for scoring (bench/), not an answer
             if found["error"]:  # unread: no steps or confidence to report; where to look, among blocks of lines
                 error = found["error"]
@@ -304,6 +336,13 @@ def main(argv: list[str] | None = None) -> None:
         # Python flushes stdout again at exit, which would raise once more: what is left goes nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         closed = True
+    if interrupted:  # a submission needs every test input: one with some is no submission to send
+        name, status = stopped_by(interrupted)
+        where = "above" if args.output == "-" else f"in {args.output}"
+        print(f"\n{name}: stopped; the answers to the first {len(lines)} of {len(items)} puzzles are {where}"
+              + (f"; {args.submission} was not written, as it would miss the rest" if args.submission else ""),
+              file=sys.stderr)
+        sys.exit(status)
     if args.submission:  # written all the same: it is the answers' other copy
         Path(args.submission).write_text(json.dumps(submission(lines)), encoding="utf-8")
     if unread == len(lines):  # a script must see that nothing was solved, not read exit 0 as success

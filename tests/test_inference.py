@@ -484,6 +484,40 @@ def test_solve_command_passes_its_step_options_on(solver, tmp_path, capsys, monk
     assert json.loads(capsys.readouterr().out)["steps"] == 3
 
 
+def test_ctrl_c_while_solving_keeps_the_answers_found_and_exits_130(solver, tmp_path, capsys, monkeypatch):
+    """A file of many puzzles takes minutes: Ctrl-C midway was a traceback, exit 1 and no output,
+    every answer lost. The answers before it are written, in order, with unread lines among them;
+    Ctrl-C before the first answer leaves an earlier --output as it was."""
+    solver.save_pretrained(tmp_path / "model")
+    good = handwritten(5)
+    (tmp_path / "in.txt").write_text("\n".join([good[0], "1 2 3", *good[1:]]) + "\n")
+    batches, real = [], Hybrid.solve
+
+    def stopped_in_third_batch(self, puzzles, **kwargs):
+        batches.append(len(puzzles))
+        if len(batches) == 3:
+            raise KeyboardInterrupt
+        return real(self, puzzles, **kwargs)
+
+    monkeypatch.setattr(Hybrid, "solve", stopped_in_third_batch)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SystemExit) as stopped:
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--output", str(out),
+                    "--batch-size", "2"])
+    assert stopped.value.code == 130 and batches == [2, 2, 2]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["question"] for row in rows] == [good[0], "1 2 3", *good[1:3]]
+    assert rows[1]["error"] and all(row["answer"] for row in rows[:1] + rows[2:])
+    assert "Ctrl-C: stopped; the answers to the first 4 of 6 puzzles are in" in capsys.readouterr().err
+
+    batches.clear()
+    monkeypatch.setattr(Hybrid, "solve", lambda self, puzzles, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(SystemExit) as stopped:
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--output", str(out)])
+    assert stopped.value.code == 130 and len(out.read_text().splitlines()) == 4  # the earlier answers, kept
+    assert "stopped before any puzzle was answered; nothing written" in capsys.readouterr().err
+
+
 def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_config, tiny_backbone, tmp_path, capsys,
                                                                         recwarn):
     """A model folder from another machine, or a backbone folder moved since training: the error
