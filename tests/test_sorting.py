@@ -454,3 +454,14 @@ def test_a_reasoning_gym_number_sorting_item_is_pointed_to_the_reasoning_gym_tas
     with pytest.raises(PuzzleError, match="'59.0'.*write it as 59.*task=reasoning_gym task.dataset=number_sorting"):
         Sorting(length=4).from_text(REASONING_GYM_SORTING)
 
+
+@pytest.mark.parametrize("number, rewrite", [("59.0", "59"), ("-59.00", "-59"), ("\u221259.0", "\u221259")])
+def test_a_whole_number_written_with_a_decimal_point_is_told_how_to_write_it(number, rewrite):
+    with pytest.raises(PuzzleError, match=rf"'{number}' .*only whole numbers can be sorted \(write it as {rewrite}\)"):
+        Sorting(length=4).from_text(f"Sort: {number}, 2, 1, 0")
+
+
+def test_a_number_with_a_fraction_is_not_told_to_drop_it():
+    with pytest.raises(PuzzleError, match="only whole numbers can be sorted; ") as refused:
+        Sorting(length=4).from_text("Sort: 3.5, 2, 1, 0")
+    assert "write it as" not in str(refused.value)
