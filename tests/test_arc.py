@@ -673,7 +673,8 @@ def test_a_grid_written_as_a_json_list_is_refused_saying_how_to_write_it(arc):
              "Demonstration 2 input:\n5 5 0\nDemonstration 2 output:\n[[0, 5, 5]]\nTest input:\n3 0 0\n0 4 0\n")
     spread = "in:\n[[1, 0],\n [2, 0]]\nout:\n[[0, 1],\n [0, 2]]\ntest in:\n[[3, 0]]\n"
     commas = "in:\n1, 0\n2, 0\nout:\n0, 1\n0, 2\ntest in:\n3, 0\n"
-    for text, line in ((mixed, "[[0, 1], [0, 2]]"), (spread, "[[1, 0],"), (commas, "1, 0")):
+    column = "in:\n[1]\n[2]\nout:\n[2]\n[1]\ntest in:\n[3]\n"  # lists of one cell have no comma
+    for text, line in ((mixed, "[[0, 1], [0, 2]]"), (spread, "[[1, 0],"), (commas, "1, 0"), (column, "[1]")):
         with pytest.raises(PuzzleError, match=rf"the line {re.escape(repr(line))} writes grid cells as a list, with "
                                               r"brackets or commas.*one row per line.*\.json"):
             read_task(text)
