@@ -740,3 +740,6 @@ def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
     with pytest.raises(PuzzleError, match=re.escape("'Input:  2 0 0 4 9 5 8 1'") + ".*line of its own") as refused:
         read_task(REASONING_GYM_ARC_1D)
     assert "blank line" not in str(refused.value)
+    # a one-cell grid (ARC tasks that answer a count have 1x1 outputs) typed on its heading's line too
+    with pytest.raises(PuzzleError, match=re.escape("'Output: 3'") + ".*line of its own"):
+        read_task("Input:\n1 1 1\nOutput: 3\nTest input:\n1 1\n")
