@@ -743,3 +743,11 @@ def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
     # a one-cell grid (ARC tasks that answer a count have 1x1 outputs) typed on its heading's line too
     with pytest.raises(PuzzleError, match=re.escape("'Output: 3'") + ".*line of its own"):
         read_task("Input:\n1 1 1\nOutput: 3\nTest input:\n1 1\n")
+
+
+def test_a_heading_with_numbers_after_its_colon_that_are_no_row_is_still_a_heading():
+    """Only a row after the colon is refused ("Input:  2 0 0 4"), not a count or a shape typed there."""
+    text = "Example 1: 2 grids\nInput: 2x2\n1 0\n0 1\nOutput: 2x2 (mirrored)\n0 1\n1 0\nTest input: 2x2\n1 1\n0 0\n"
+    task = read_task(text)
+    assert task["train"] == [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]}]
+    assert task["test"] == [{"input": [[1, 1], [0, 0]]}]
