@@ -751,3 +751,12 @@ def test_a_heading_with_numbers_after_its_colon_that_are_no_row_is_still_a_headi
     task = read_task(text)
     assert task["train"] == [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]}]
     assert task["test"] == [{"input": [[1, 1], [0, 0]]}]
+
+
+def test_a_puzzle_of_two_grids_is_told_that_a_blank_line_ends_a_puzzle():
+    """One pair alone is what is left of a puzzle typed with a blank line after its first pair."""
+    with pytest.raises(PuzzleError, match="found 2 grids in the puzzle.*a blank line ends a puzzle"):
+        read_task("Input:\n1 0\nOutput:\n0 1\n")
+    with pytest.raises(PuzzleError, match="found 4 grids") as four:  # 4 grids: a test output typed too, not a cut
+        read_task("Input:\n1 0\nOutput:\n0 1\nTest input:\n1 1\nTest output:\n1 1\n")
+    assert "blank line" not in str(four.value)
