@@ -437,7 +437,7 @@ def test_a_row_typed_wrong_is_refused_where_no_heading_states_the_shape(arc):
     a 0) became a heading and ended its grid: the test input "78 / 9O" was answered as "78" alone."""
     question = arc.example(MIRROR, wording=2).question
     assert "test in:\n300\n040\ntest out:" in question
-    for typo in ("04O", "0 4 x", "0 ?4 0"):
+    for typo in ("04O", "0 4 x", "0 ?4 0", "4O"):  # "4O": half its characters digits
         with pytest.raises(PuzzleError, match=rf"the line '{re.escape(typo)}' reads as neither a grid row nor a "
                                               r"heading: a cell is one digit"):
             read_task(question.replace("\n040\n", f"\n{typo}\n"))
@@ -673,7 +673,8 @@ def test_a_grid_written_as_a_json_list_is_refused_saying_how_to_write_it(arc):
              "Demonstration 2 input:\n5 5 0\nDemonstration 2 output:\n[[0, 5, 5]]\nTest input:\n3 0 0\n0 4 0\n")
     spread = "in:\n[[1, 0],\n [2, 0]]\nout:\n[[0, 1],\n [0, 2]]\ntest in:\n[[3, 0]]\n"
     commas = "in:\n1, 0\n2, 0\nout:\n0, 1\n0, 2\ntest in:\n3, 0\n"
-    for text, line in ((mixed, "[[0, 1], [0, 2]]"), (spread, "[[1, 0],"), (commas, "1, 0")):
+    column = "in:\n[1]\n[2]\nout:\n[2]\n[1]\ntest in:\n[3]\n"  # lists of one cell have no comma
+    for text, line in ((mixed, "[[0, 1], [0, 2]]"), (spread, "[[1, 0],"), (commas, "1, 0"), (column, "[1]")):
         with pytest.raises(PuzzleError, match=rf"the line {re.escape(repr(line))} writes grid cells as a list, with "
                                               r"brackets or commas.*one row per line.*\.json"):
             read_task(text)
@@ -739,3 +740,23 @@ def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
     with pytest.raises(PuzzleError, match=re.escape("'Input:  2 0 0 4 9 5 8 1'") + ".*line of its own") as refused:
         read_task(REASONING_GYM_ARC_1D)
     assert "blank line" not in str(refused.value)
+    # a one-cell grid (ARC tasks that answer a count have 1x1 outputs) typed on its heading's line too
+    with pytest.raises(PuzzleError, match=re.escape("'Output: 3'") + ".*line of its own"):
+        read_task("Input:\n1 1 1\nOutput: 3\nTest input:\n1 1\n")
+
+
+def test_a_heading_with_numbers_after_its_colon_that_are_no_row_is_still_a_heading():
+    """Only a row after the colon is refused ("Input:  2 0 0 4"), not a count or a shape typed there."""
+    text = "Example 1: 2 grids\nInput: 2x2\n1 0\n0 1\nOutput: 2x2 (mirrored)\n0 1\n1 0\nTest input: 2x2\n1 1\n0 0\n"
+    task = read_task(text)
+    assert task["train"] == [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]}]
+    assert task["test"] == [{"input": [[1, 1], [0, 0]]}]
+
+
+def test_a_puzzle_of_two_grids_is_told_that_a_blank_line_ends_a_puzzle():
+    """One pair alone is what is left of a puzzle typed with a blank line after its first pair."""
+    with pytest.raises(PuzzleError, match="found 2 grids in the puzzle.*a blank line ends a puzzle"):
+        read_task("Input:\n1 0\nOutput:\n0 1\n")
+    with pytest.raises(PuzzleError, match="found 4 grids") as four:  # 4 grids: a test output typed too, not a cut
+        read_task("Input:\n1 0\nOutput:\n0 1\nTest input:\n1 1\nTest output:\n1 1\n")
+    assert "blank line" not in str(four.value)

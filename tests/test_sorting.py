@@ -145,6 +145,12 @@ def test_a_later_colon_among_the_numbers_does_not_hide_what_cannot_be_read():
         Sorting(length=4).from_text("Sort: 5, 3, x: 1, 9, 7, 2")
 
 
+def test_words_after_every_colon_get_the_first_colons_error():
+    # No colon is followed by numbers: the error is of the first colon's text, where numbers were looked for first
+    with pytest.raises(PuzzleError, match="cannot read 'the' "):
+        Sorting(length=4).from_text("Note: the numbers to sort: see below")
+
+
 def test_malformed_input_gets_clear_errors():
     task = Sorting(length=4, low=0, high=50)
     with pytest.raises(PuzzleError, match="expected 4 numbers"):
@@ -447,3 +453,15 @@ def test_a_reasoning_gym_number_sorting_item_is_pointed_to_the_reasoning_gym_tas
     numbers can be sorted, of '59.0', and not how such an item is sorted."""
     with pytest.raises(PuzzleError, match="'59.0'.*write it as 59.*task=reasoning_gym task.dataset=number_sorting"):
         Sorting(length=4).from_text(REASONING_GYM_SORTING)
+
+
+@pytest.mark.parametrize("number, rewrite", [("59.0", "59"), ("-59.00", "-59"), ("\u221259.0", "\u221259")])
+def test_a_whole_number_written_with_a_decimal_point_is_told_how_to_write_it(number, rewrite):
+    with pytest.raises(PuzzleError, match=rf"'{number}' .*only whole numbers can be sorted \(write it as {rewrite}\)"):
+        Sorting(length=4).from_text(f"Sort: {number}, 2, 1, 0")
+
+
+def test_a_number_with_a_fraction_is_not_told_to_drop_it():
+    with pytest.raises(PuzzleError, match="only whole numbers can be sorted; ") as refused:
+        Sorting(length=4).from_text("Sort: 3.5, 2, 1, 0")
+    assert "write it as" not in str(refused.value)
