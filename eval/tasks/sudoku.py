@@ -288,7 +288,7 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         said = "is not a cell" if len(strays) == 1 else "are not cells"
         typo = f"; {', '.join(strays)} {said}: type a digit or a blank" * bool(strays)
         # A puzzle of another size (reasoning-gym's sudoku is 9x9, its mini_sudoku 4x4): name the model it needs
-        other = [m for m in BOX_SHAPES if m != grid.n and counted == m * m]
+        other = [m for m in BOX_SHAPES if counted == m * m]  # not n * n: those cells would have been read
         size = (f"; {counted} cells make a {other[0]}x{other[0]} sudoku, which a model trained with "
                 f"task.size={other[0]} answers (this one has task.size={grid.n})") if other else ""
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
