@@ -725,6 +725,23 @@ def test_a_file_of_many_tasks_is_refused_saying_it_holds_tasks_by_id(tmp_path):
         read_task_file(path)
 
 
+def test_a_challenges_file_names_a_task_without_its_train_list_alone(tmp_path):
+    """A task of a challenges file that lacks its "train" list, or is no object, made the whole file
+    read as one task, refused for having no "train" list: the good tasks were lost with it."""
+    from eval.tasks.arc import tasks_in_file
+
+    task = {key: MIRROR[key] for key in ("train", "test")}
+    path = tmp_path / "arc-agi_evaluation_challenges.json"
+    path.write_text(json.dumps({"good0000": task, "notrain0": {"test": task["test"]}, "nolist00": [1, 2]}))
+    found = dict(tasks_in_file(path))
+    assert found["good0000"]["train"] == task["train"]
+    assert re.search(r"task 'notrain0': ARC task 'notrain0' needs a non-empty 'train'", str(found["notrain0"]))
+    assert re.search(r"task 'nolist00': expected an ARC task object .* found '\[1, 2\]'", str(found["nolist00"]))
+    path.write_text(json.dumps({"test": task["test"]}))  # one task without its train list: still that one task's error
+    [(task_id, error)] = tasks_in_file(path)
+    assert task_id == path.stem and "needs a non-empty 'train'" in str(error)
+
+
 # A reasoning-gym arc_1d item (seed 3, width 8, 2 examples), as one JSON line gives it: each example's rows
 # stand on their heading's line ("Input:  2 0 0 ..."), which a typed ARC puzzle does not read.
 REASONING_GYM_ARC_1D = (

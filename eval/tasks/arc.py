@@ -367,10 +367,14 @@ def tasks_in_file(path: Path) -> list[tuple[str, dict | PuzzleError]]:
         raise PuzzleError(f"{path} is not readable JSON ({err})") from None
     if not isinstance(found, dict):
         raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
-    by_id = "train" not in found and bool(found) and all(isinstance(v, dict) and "train" in v for v in found.values())
+    # Tasks by id when some value is a task: one damaged task is then named alone, not the file as one task
+    by_id = not {"train", "test"} & found.keys() and any(isinstance(v, dict) and "train" in v for v in found.values())
     tasks = []
     for task_id, task in (found.items() if by_id else [(path.stem, found)]):
         try:
+            if not isinstance(task, dict):
+                raise PuzzleError(f"expected an ARC task object with 'train' and 'test' lists, found "
+                                  f"{shortened(json.dumps(task))}")
             tasks.append((task_id, check_task(dict(task, id=task_id))))
         except PuzzleError as err:
             tasks.append((task_id, PuzzleError(f"{path}{f', task {task_id!r}' * by_id}: {err}")))
