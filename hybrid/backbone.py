@@ -457,11 +457,14 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         """Padded token ids, attention mask and character offsets; warns when truncation cuts tokens
         (see TruncationWarnings)."""
         limit, texts = self.max_length, list(texts)  # also takes a `datasets` column
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
+                               return_offsets_mapping=True, return_tensors="pt")
+        # Only a text that reached the limit may have been cut: those alone are tokenized again, whole,
+        # to count what was lost (tokenizing every text twice took a fifth of embedding a split).
         # verbose=False: this count is ours to report; transformers would add its own warning.
-        self.truncated([len(ids) for ids in self.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]],
-                       limit)
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
-                              return_offsets_mapping=True, return_tensors="pt")
+        full = [text for text, n in zip(texts, batch["attention_mask"].sum(1).tolist()) if n == limit]
+        self.truncated([len(ids) for ids in self.tokenizer(full, verbose=False)["input_ids"]] if full else [], limit)
+        return batch
 
     @cached_property
     def blocks(self) -> nn.ModuleList | None:
