@@ -352,8 +352,8 @@ def test_a_broken_doc_is_reported(tmp_path):
                                                             f"{'|'.join(known['bench/run_all.py']._option_string_actions['--only'].choices)}, not nope")
     assert stale_keys(named_keys(doc, root=tmp_path)) == ["broken.md:9: train.stpes"]  # task.size: maze's
     cache = tmp_path / "cache.md"  # hybrid-cache: its subcommand's flags, and the global --data-dir before it
-    cache.write_text("```bash\nhybrid-cache --data-dir X prune --keep-gb 10 --dry-run\nhybrid-cache prune --keep-gbs 10\n"
-                     "hybrid-cache list --dry-run\n```\n")
+    cache.write_text("```bash\nhybrid-cache --data-dir X prune --keep-gb 10 --dry-run\n"
+                     "hybrid-cache prune --keep-gbs 10\nhybrid-cache list --dry-run\n```\n")
     assert [check_flags(c, known) for c in commands_in(cache, root=tmp_path)] == [
         None, "cache prune has no --keep-gbs", "cache list has no --dry-run"]
 
