@@ -221,7 +221,8 @@ def positive(value: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="pretrained folder, training run folder or checkpoint folder")
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",  # as the description names it
+                        help="pretrained folder, training run folder or checkpoint folder")
     parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default); ARC: also a task "
                                                        ".json file or a folder of them, each test input one puzzle")
     parser.add_argument("--output", default="-", help="JSONL file to write, or - for stdout (default)")

@@ -1,6 +1,8 @@
-"""The commands in README.md and docs/*.md still work: every `hybrid/train.py`, `python -m eval`
-and `python -m hybrid.solve` command (fenced shell blocks and inline `code`) has overrides that
-load_config accepts and --flags its parser (or accelerate launch's) defines. So do the
+"""The commands in README.md and docs/*.md still work: every `hybrid/train.py`, `python -m eval`,
+`python -m hybrid.solve` and `hybrid-cache` command (fenced shell blocks and inline `code`) has
+overrides that load_config accepts and --flags its parser (or accelerate launch's, or the
+hybrid-cache subcommand's) defines; so do the usage lines of those commands' own --help (their
+module docstrings). So do the
 `python bench/<name>.py` commands there, in bench/README.md and in each bench script's usage
 lines: the script exists and its parser defines their --flags (docs/performance.md's bench
 commands are left out: that page renders the commands bench/results/*.json recorded as run,
@@ -35,7 +37,11 @@ INLINE = re.compile(r"`([^`]+)`")  # a code span may wrap onto the next line of 
 # The tokens a CLI's own arguments follow, as `python -m` or as the installed script.
 CLIS = {"train": [["hybrid/train.py"], ["hybrid-train"], ["-m", "hybrid.train"]],
         "eval": [["python", "-m", "eval"], ["hybrid-eval"]],
-        "solve": [["python", "-m", "hybrid.solve"], ["hybrid-solve"]]}
+        "solve": [["python", "-m", "hybrid.solve"], ["hybrid-solve"]],
+        "cache": [["hybrid-cache"], ["-m", "hybrid.cache_cli"]]}
+# The modules whose docstring is the CLI's --help description, usage lines and all.
+CLI_MODULES = [ROOT / "hybrid" / "train.py", ROOT / "eval" / "__main__.py", ROOT / "hybrid" / "solve.py",
+               ROOT / "hybrid" / "cache_cli.py"]
 # Values the reader is to fill in (RUN, FOLDER, <preset>, ..., $DIR): only their key is checked.
 PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*|<.*>|.*\.\.\..*|.*\$.*")
 
@@ -70,13 +76,14 @@ def code_lines(text: str) -> list[tuple[int, str]]:
 
 
 def usage_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, command) for each `python ...` usage line of a script's module docstring."""
+    """(line number, command) for each indented usage line of a script's module docstring: one that
+    runs python, an installed hybrid-* command, accelerate launch, or pipes `cat` into one of them."""
     text = path.read_text()
     doc = re.match(r'(?:#.*\n)*"""(.*?)"""', text, re.S)
     lines = re.split(r"(?<!\\)\n", doc.group(1)) if doc else []  # a line ending in \ goes on
     numbers = [1 + sum(line.count("\n") + 1 for line in lines[:i]) for i in range(len(lines))]
     return [(number, " ".join(line.replace("\\\n", " ").split())) for number, line in zip(numbers, lines)
-            if re.match(r"\s+python", line)]
+            if re.match(r"\s+(python|hybrid-|accelerate |cat )", line)]
 
 
 def bench_readme_lines(path: Path) -> list[tuple[int, str]]:
@@ -133,7 +140,7 @@ def is_bench(command: Command) -> bool:
 ALL = [command for path in DOCS for command in commands_in(path)
        if not (is_bench(command) and path.name == "performance.md")]  # its bench commands: as run, history
 ALL += commands_in(BENCH / "README.md", lines=bench_readme_lines(BENCH / "README.md"))
-ALL += [command for script in sorted(BENCH.glob("*.py"))
+ALL += [command for script in [*sorted(BENCH.glob("*.py")), *CLI_MODULES]
         for command in commands_in(script, lines=usage_lines(script))]
 
 
@@ -172,8 +179,8 @@ def schema_of(hint):
 def check_overrides(command: Command) -> str | None:
     """What is wrong with the command's overrides, or None."""
     given = command.overrides()
-    if command.cli == "solve":
-        return f"hybrid.solve takes no overrides: {given}" if given else None
+    if command.cli in ("solve", "cache"):
+        return f"{command.cli} takes no overrides: {given}" if given else None
     filled = [item for item in given if not PLACEHOLDER.fullmatch(item.split("=", 1)[1])]
     families = [[]]  # the default task, or the one the command names
     if command.cli == "eval" and not any(item.startswith("task=") for item in given):
@@ -200,6 +207,7 @@ def parsers() -> dict[str, argparse.ArgumentParser]:
     from accelerate.commands.launch import launch_command_parser
 
     from eval.__main__ import main as eval_main
+    from hybrid.cache_cli import main as cache_main
     from hybrid.solve import main as solve_main
     from hybrid.train import parse_args
 
@@ -213,7 +221,7 @@ def parsers() -> dict[str, argparse.ArgumentParser]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(argparse.ArgumentParser, "parse_args", capture)
         patch.setattr(argparse.ArgumentParser, "parse_intermixed_args", capture)
-        for cli, entry in (("train", parse_args), ("eval", eval_main), ("solve", solve_main)):
+        for cli, entry in (("train", parse_args), ("eval", eval_main), ("solve", solve_main), ("cache", cache_main)):
             with pytest.raises(Captured) as caught:
                 entry([])
             found[cli] = caught.value.args[0]
@@ -235,6 +243,9 @@ def check_flags(command: Command, known: dict[str, argparse.ArgumentParser]) -> 
     problems = []
     for cli, args in ((command.cli, command.args), ("accelerate launch", command.launcher)):
         actions = known[cli]._option_string_actions
+        subcommand = subcommand_named(known[cli], args)
+        if subcommand is not None:  # hybrid-cache prune --keep-gb 10: the subcommand's flags too
+            cli, actions = f"{cli} {subcommand[0]}", actions | subcommand[1]._option_string_actions
         args = args[:args.index("--")] if "--" in args else args  # after --: positionals
         args = [arg.removeprefix("[").removesuffix("]") for arg in args]  # [--init RUN]: optional
         for i, arg in enumerate(args):
@@ -257,6 +268,14 @@ def check_flags(command: Command, known: dict[str, argparse.ArgumentParser]) -> 
     problems += [f"no file {arg}" for arg in command.launcher + command.args
                  if arg.startswith("configs/") and not (ROOT / arg).exists()]
     return "; ".join(problems) or None
+
+
+def subcommand_named(parser: argparse.ArgumentParser, args: list[str]) -> tuple[str, argparse.ArgumentParser] | None:
+    """(name, parser) of the subcommand `args` name (hybrid-cache's list or prune), if the parser has them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return next(((arg, action.choices[arg]) for arg in args if arg in action.choices), None)
+    return None
 
 
 def test_the_docs_hold_the_commands_this_test_checks():
@@ -332,6 +351,11 @@ def test_a_broken_doc_is_reported(tmp_path):
     assert (command.where, check_flags(command, known)) == ("script.py:3", "bench/run_all.py --only takes "
                                                             f"{'|'.join(known['bench/run_all.py']._option_string_actions['--only'].choices)}, not nope")
     assert stale_keys(named_keys(doc, root=tmp_path)) == ["broken.md:9: train.stpes"]  # task.size: maze's
+    cache = tmp_path / "cache.md"  # hybrid-cache: its subcommand's flags, and the global --data-dir before it
+    cache.write_text("```bash\nhybrid-cache --data-dir X prune --keep-gb 10 --dry-run\n"
+                     "hybrid-cache prune --keep-gbs 10\nhybrid-cache list --dry-run\n```\n")
+    assert [check_flags(c, known) for c in commands_in(cache, root=tmp_path)] == [
+        None, "cache prune has no --keep-gbs", "cache list has no --dry-run"]
 
 
 def config_keys() -> list[tuple[str, type, str]]:
