@@ -99,7 +99,8 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         path = state.save()  # already saved in the loop; this names it
         accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "
                           f"continue with --resume {state.out_dir}")  # a bare --resume resumes runs/default
-        results = {"interrupted": True, "batches": state.progress.step, "checkpoint": str(path)}
+        results = {"interrupted": True, "stopped_by": state.stopped_by, "batches": state.progress.step,
+                   "checkpoint": str(path)}
     else:
         try:
             with checkpoint.sigterm_raises():

@@ -68,7 +68,8 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
     out, handler = tmp_path / "sigterm", signal.getsignal(signal.SIGTERM)
     interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGTERM))
     stopped = train(small_config(*RUN, f"train.output_dir={out}"))
-    assert stopped == {"interrupted": True, "batches": 3, "checkpoint": str(out / "checkpoints" / "step_00000003")}
+    assert stopped == {"interrupted": True, "stopped_by": "SIGTERM", "batches": 3,
+                       "checkpoint": str(out / "checkpoints" / "step_00000003")}
     assert [p.name for p in checkpoint.checkpoints(out)] == ["step_00000002", "step_00000003"]
     assert signal.getsignal(signal.SIGTERM) == handler  # restored
 
@@ -97,7 +98,8 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
     out, handlers = tmp_path / "ctrl_c", (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
     stopped = train(small_config(*RUN, f"train.output_dir={out}"))
-    assert stopped == {"interrupted": True, "batches": 3, "checkpoint": str(out / "checkpoints" / "step_00000003")}
+    assert stopped == {"interrupted": True, "stopped_by": "SIGINT", "batches": 3,
+                       "checkpoint": str(out / "checkpoints" / "step_00000003")}
     printed = capsys.readouterr()
     assert "Ctrl-C: finishing this batch and saving a checkpoint" in printed.err
     assert "SIGINT: stopped after batch 3, state saved in" in printed.out
