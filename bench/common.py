@@ -296,6 +296,46 @@ def write_json(name: str, payload: dict, out: str | None = None, argv: list[str]
     return path
 
 
+def partial_path(name: str, out: str | None) -> Path:
+    """Where a bench stopped partway writes what it finished: beside its JSON, never over it (a complete
+    run's figures, which docs/performance.md is rendered from, would be lost)."""
+    path = Path(out) if out else RESULTS / f"{name}.json"
+    return path.with_name(f"{path.stem}.partial.json")
+
+
+def stopped(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped a bench (SIGTERM or Ctrl-C) and the exit status a shell gives a process ended by it.
+    train()'s ReportedInterrupt carries its status, as it may have been a SIGTERM."""
+    from hybrid.checkpoint import stopped_by
+    from hybrid.train import ReportedInterrupt
+
+    if isinstance(stop, ReportedInterrupt) and stop.args:
+        return ("SIGTERM" if stop.args[0] == 143 else "Ctrl-C"), stop.args[0]
+    return stopped_by(stop)
+
+
+def trained(results: dict) -> dict:
+    """train()'s results; where a SIGTERM or Ctrl-C stopped it (it saved its batch and returned), that
+    interrupt again: else a bench went on to its next run, recorded this one as failed and exited 0."""
+    if results.get("interrupted"):
+        from hybrid.checkpoint import Terminated
+
+        raise Terminated() if results.get("stopped_by") == "SIGTERM" else KeyboardInterrupt()
+    return results
+
+
+def write_partial(name: str, payload: dict, out: str | None, argv: list[str] | None, stop: KeyboardInterrupt,
+                  during: str, finished: str) -> None:
+    """A bench stopped by SIGTERM or Ctrl-C: what it finished goes to <out>.partial.json, marked partial,
+    one line says where, and the process exits as a shell reports that signal (130 or 143)."""
+    name_of_signal, status = stopped(stop)
+    path = partial_path(name, out)
+    write_json(name, payload | {"partial": True, "interrupted": f"{name_of_signal} during {during}"}, str(path), argv)
+    print(f"\n{name_of_signal}: stopped during {during}; {finished} written to {path}, marked partial "
+          f"({path.name.replace('.partial', '')} is left as it was)", file=sys.stderr)
+    sys.exit(status)
+
+
 def print_table(title: str, columns: list[str], rows: list[list]) -> None:
     from rich.console import Console
     from rich.table import Table

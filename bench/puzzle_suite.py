@@ -41,10 +41,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from common import (at_least_zero, backbone_config, backbone_overrides, built_first, duration, machine,  # noqa: E402
-                    json_out, positive, write_json)
+                    json_out, positive, trained, write_json, write_partial)
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
+from hybrid.checkpoint import sigterm_raises  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
 from hybrid.train import train  # noqa: E402
 
@@ -103,11 +104,11 @@ def run_one(family: str, variant: str, task_overrides: list[str], time_limit: fl
     out_dir.mkdir(parents=True)
     # the runs' own output to a log: stdout keeps to the one table
     with open(out_dir / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        trained = train(config)
+        run = trained(train(config))  # a SIGTERM or Ctrl-C there stops the suite, not this run alone
         reports = {split: evaluate_run(out_dir, split=split, out=out_dir / "eval" / split)
                    for split in ("test", "test_heldout") if split == "test" or config.task.held_out_wordings}
-    row = {"overrides": overrides, "time_limit": round(time_limit), "batches": trained["batches"],
-           "train_seconds": round(trained["train_seconds"], 1)}
+    row = {"overrides": overrides, "time_limit": round(time_limit), "batches": run["batches"],
+           "train_seconds": round(run["train_seconds"], 1)}
     for split, report in reports.items():
         row[split] = {k: report.get(k) for k in ("exact_accuracy", "cell_accuracy", "open_cell_accuracy", "verifier_accuracy",
                                                  "task_score", "num_puzzles", "exact_curve", "mean_halting_step",
@@ -209,24 +210,34 @@ def main(argv: list[str] | None = None) -> dict:
     # Equal training time for every run, fixed up front: a share of what is left after earlier
     # runs' set-up would starve the families that come last (sorting once got 14 s against 40 s).
     time_limit = args.time_limit or max(10.0, args.minutes * 60 / max(len(plans) * len(variants), 1))
-    for family, task_overrides in plans.items():
-        results[family] = {}
-        for variant in variants:
-            print(f"== {family} / {variant}: training for {time_limit:.0f} s", file=sys.stderr)
-            try:
-                results[family][variant] = run_one(family, variant, task_overrides, time_limit, args)
-            except Exception as err:  # one broken family must not cost the others their results
-                traceback.print_exc()
-                results[family][variant] = {"error": f"{type(err).__name__}: {str(err)[:500]}"}
 
-    results = {f: results[f] for f in families if f in results}  # registry order, skipped ones included
-    print_table(results, variants)
-    summary = {
-        "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"variants": VARIANTS, "small": SMALL},
-        "machine": machine() | {"threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
-        "total_seconds": round(time.perf_counter() - start, 1),
-        "results": results,
-    }
+    def payload() -> dict:
+        return {
+            "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"variants": VARIANTS, "small": SMALL},
+            "machine": machine() | {"threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
+            "total_seconds": round(time.perf_counter() - start, 1),
+            "results": {f: results[f] for f in families if results.get(f)},  # registry order, skipped ones included
+        }
+
+    running = "the first run's set-up"
+    try:
+        with sigterm_raises():  # a `kill` too stops here with what finished written, not silently
+            for family, task_overrides in plans.items():
+                results[family] = {}
+                for variant in variants:
+                    running = f"{family} / {variant}"
+                    print(f"== {running}: training for {time_limit:.0f} s", file=sys.stderr)
+                    try:
+                        results[family][variant] = run_one(family, variant, task_overrides, time_limit, args)
+                    except Exception as err:  # one broken family must not cost the others their results
+                        traceback.print_exc()
+                        results[family][variant] = {"error": f"{type(err).__name__}: {str(err)[:500]}"}
+    except KeyboardInterrupt as stop:  # hours of finished runs are kept, beside the complete figures
+        done = sum(len(rows) for f, rows in results.items() if f in plans)
+        write_partial("puzzle_suite", payload(), args.out, argv, stop, running, f"the {done} run(s) finished")
+
+    summary = payload()
+    print_table(summary["results"], variants)
     write_json("puzzle_suite", summary, args.out, argv)  # with the command, as every bench JSON
     print(f"{summary['total_seconds']:.0f} s in all; results in {args.out}")
     return summary

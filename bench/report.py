@@ -419,9 +419,13 @@ FOOTER = """## Notes (2026-11-23, the 2-core machine)
 def read_json(path: Path) -> dict:
     """A bench's figures; a file cut short (a bench stopped while writing it) is an error naming it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         sys.exit(f"error: {path} is not readable JSON ({err}): rerun its bench, or restore the file from git")
+    if result.get("partial"):  # a bench stopped partway (common.write_partial), copied over the complete figures
+        sys.exit(f"error: {path} holds a partial run ({result.get('interrupted', 'stopped partway')}): rerun its "
+                 f"bench to the end, or restore the file from git")
+    return result
 
 
 def render(results_dir: Path = RESULTS) -> str:

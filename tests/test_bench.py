@@ -265,6 +265,44 @@ def test_puzzle_suite_keeps_the_arc_vote_over_views(tmp_path, monkeypatch):
     assert seen[0].task.test_views == 8 and row["test"]["votes"] == votes
 
 
+def test_puzzle_suite_stopped_partway_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    """A SIGTERM or Ctrl-C during the second family's training: train() saved its batch and returned, and
+    the suite recorded that run as an error (KeyError: 'train_seconds'), went on to the next and exited 0.
+    Now it stops, writes the finished runs beside --out (marked partial, --out left as it was), says so
+    in one line and exits as a shell reports the signal."""
+    import puzzle_suite
+
+    out = tmp_path / "suite.json"
+    out.write_text("{}")  # an earlier complete run's figures
+    runs = []
+
+    def train(config):
+        runs.append(config.task.name)
+        if len(runs) == 2:  # what train() returns when a SIGTERM stopped it
+            return {"interrupted": True, "stopped_by": "SIGTERM", "batches": 3, "checkpoint": "x"}
+        return {"batches": 5, "train_seconds": 1.0}
+
+    monkeypatch.setattr(puzzle_suite, "train", train)
+    monkeypatch.setattr(puzzle_suite, "evaluate_run", lambda run, split, out: {"exact_accuracy": 0.5})
+    with pytest.raises(SystemExit) as stop:
+        puzzle_suite.main(["--families", "sudoku,sorting,maze", "--variants", "no_backbone", "--time-limit", "10",
+                           "--train-size", "8", "--test-size", "4", "--work-dir", str(tmp_path / "runs"),
+                           "--data-dir", str(tmp_path), "--out", str(out)])
+    assert stop.value.code == 143 and runs == ["sudoku", "sorting"]  # maze never started
+    partial = json.loads((tmp_path / "suite.partial.json").read_text())
+    assert partial["partial"] and partial["interrupted"] == "SIGTERM during sorting / no_backbone"
+    assert list(partial["results"]) == ["sudoku"] and partial["results"]["sudoku"]["no_backbone"]["batches"] == 5
+    assert out.read_text() == "{}"
+    err = capsys.readouterr().err
+    assert f"SIGTERM: stopped during sorting / no_backbone; the 1 run(s) finished written to {tmp_path}" in err
+    assert "Traceback" not in err
+    import report  # the page is never rendered from a partial run's figures
+
+    shutil.copy(tmp_path / "suite.partial.json", tmp_path / "puzzle_suite.json")
+    with pytest.raises(SystemExit, match="holds a partial run \\(SIGTERM during sorting / no_backbone\\)"):
+        report.render(tmp_path)
+
+
 def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monkeypatch):
     """`--quick` wrote bench/results/default_task.json (relative to the working directory), the
     file the README's main-job table is read from."""
