@@ -445,16 +445,18 @@ def sigterm_raises() -> Iterator[None]:
     """While active, SIGTERM (`kill`, a scheduler) raises Terminated, as Ctrl-C raises
     KeyboardInterrupt: Python's default for SIGTERM ends the process at once, skipping the `finally`
     blocks that remove a half-written file's temporary name. Main thread only; a SIGTERM the process
-    was started to ignore stays ignored."""
+    was started to ignore stays ignored. One raised where Python drops exceptions (a weakref callback,
+    a __del__: "Exception ignored in ...") is raised again when the block ends, not lost."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield
         return
-    pid = os.getpid()
+    pid, received = os.getpid(), []
 
     def terminated(signum, frame):
         if os.getpid() != pid:  # a forked worker (DataLoader's), which its parent ends with SIGTERM: end quietly
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
+        received.append(signum)
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminated)
@@ -462,6 +464,8 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    if received:  # the block went on: its Terminated was dropped, so it did not stop what the SIGTERM asked to
+        raise Terminated
 
 
 def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
