@@ -113,13 +113,16 @@ class TruncationWarnings:
     @contextmanager
     def counting_truncation(self, desc: str = ""):
         """Yields the running totals [tokens lost, texts cut, puzzles with answer slots cut] (the
-        cache keeps them with an entry)."""
-        self._cut = cut = [0, 0, 0]
+        cache keeps them with an entry). Within another count (hybrid.solve's, over the batches it
+        solves one at a time) they are added to its totals, which are said once, when it ends."""
+        outer, self._cut = self._cut, (cut := [0, 0, 0])
         try:
             yield cut
         finally:
-            self._cut = None
-        if cut[1]:  # not reached when the block raised: an attempt that failed reports nothing
+            self._cut = outer
+        if outer is not None:  # not reached when the block raised: an attempt that failed reports nothing
+            outer[:] = [total + n for total, n in zip(outer, cut)]
+        elif cut[1]:
             warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
 
 

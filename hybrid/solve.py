@@ -170,7 +170,9 @@ def solve_in_batches(solver, puzzles: list, views: int, batch_size: int,
     from hybrid.checkpoint import sigterm_raises
 
     solutions, step = [], max(1, batch_size // views)  # puzzles per batch: each is asked in `views` examples
-    with tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=len(puzzles) <= step) as bar:
+    # One truncation warning with the totals of the batches solved (as one solve of them all gave), after the bar
+    with solver.backbone.counting_truncation(), \
+            tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=len(puzzles) <= step) as bar:
         try:
             with sigterm_raises():
                 for start in range(0, len(puzzles), step):

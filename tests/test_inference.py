@@ -518,6 +518,23 @@ def test_ctrl_c_while_solving_keeps_the_answers_found_and_exits_130(solver, tmp_
     assert "stopped before any puzzle was answered; nothing written" in capsys.readouterr().err
 
 
+def test_truncation_while_solving_in_batches_is_said_once_with_the_totals(small_config, tmp_path):
+    """The command solves a batch at a time (so Ctrl-C keeps the answers found): each batch warned
+    of its own cut, a file of many puzzles gave a screen of warnings and none told the totals."""
+    torch.manual_seed(0)
+    config = small_config("backbone.max_length=8")  # shorter than any puzzle's text: each one is cut
+    backbone = load_backbone(config.backbone)
+    Hybrid(HybridModel.for_task(config, backbone.hidden_size, Sudoku(4)), backbone, Sudoku(4),
+           config).save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text("\n".join(handwritten(6)) + "\n")
+    with pytest.warns(UserWarning) as seen:
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--output",
+                    str(tmp_path / "out.jsonl"), "--batch-size", "2"])
+    said = [str(w.message) for w in seen if "truncated" in str(w.message)]
+    assert len(said) == 1 and " over 6 texts" in said[0], said
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 6
+
+
 def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_config, tiny_backbone, tmp_path, capsys,
                                                                         recwarn):
     """A model folder from another machine, or a backbone folder moved since training: the error
