@@ -179,8 +179,8 @@ def solve_in_batches(solver, puzzles: list, views: int, batch_size: int,
                     solutions += solver.solve(puzzles[start:start + step], batch_size=batch_size, views=views,
                                               **settings)
                     bar.update(min(step, len(puzzles) - start))
-        except KeyboardInterrupt as stop:
-            return solutions, stop
+        except KeyboardInterrupt as stop:  # after the last batch it stops nothing: every answer is there
+            return solutions, stop if len(solutions) < len(puzzles) else None
     return solutions, None
 
 
