@@ -274,8 +274,8 @@ def test_a_puzzle_without_solution_names_the_digit_that_repeats():
 def test_a_sudoku_of_another_size_names_the_model_that_answers_it(typed, model):
     """reasoning-gym's mini_sudoku (4x4) or sudoku (9x9) given to a 6x6 model was only a count of cells."""
     question = Sudoku(typed).generate(random.Random(0), 0).question
-    with pytest.raises(PuzzleError, match=rf"{typed * typed} cells make a {typed}x{typed} sudoku, which a model "
-                                          rf"trained with task.size={typed} answers \(this one has task.size={model}\)"):
+    said = rf"{typed * typed} cells make a {typed}x{typed} sudoku, which a model trained with task.size={typed} answers"
+    with pytest.raises(PuzzleError, match=said + rf" \(this one has task.size={model}\)"):
         Sudoku(model).from_text(question)
     with pytest.raises(PuzzleError) as no_size:  # a count that is no other size's says nothing of one
         Sudoku(model).from_text("1 2\n2 1")
