@@ -463,7 +463,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                                return_offsets_mapping=True, return_tensors="pt")
         # Only a text that reached the limit may have been cut: those alone are tokenized again, whole,
-        # to count what was lost (tokenizing every text twice took a fifth of embedding a split).
+        # to count what was lost (every text was tokenized twice: 0.77 s against 0.47 s for 2,000 questions).
         # verbose=False: this count is ours to report; transformers would add its own warning.
         full = [text for text, n in zip(texts, batch["attention_mask"].sum(1).tolist()) if n == limit]
         self.truncated([len(ids) for ids in self.tokenizer(full, verbose=False)["input_ids"]] if full else [], limit)
