@@ -118,6 +118,13 @@ def holds(clue: list, pos: list) -> bool:
     return abs(x - y) == 1  # next
 
 
+def canonical(clue: list | tuple) -> tuple:
+    """`clue` in one form whichever way round its two items are given (`SYMMETRIC_KINDS`), so the
+    same clue compares equal however it was worded or drawn."""
+    clue = tuple(clue)
+    return (clue[0], *sorted([clue[1:3], clue[3:5]])) if clue[0] in SYMMETRIC_KINDS else clue
+
+
 def clue_attributes(clue: list) -> set[int]:
     return {clue[1]} if clue[0] in PLACE_KINDS else {clue[1], clue[3]}
 
@@ -710,7 +717,7 @@ class Zebra(Task):
         # A clue pasted twice is one clue: a second copy took a clue slot (past task.max_clues, a refusal)
         first: dict[tuple, tuple] = {}
         for c in clues:
-            first.setdefault((c[0], *sorted([c[1:3], c[3:]])) if c[0] in SYMMETRIC_KINDS else c, c)
+            first.setdefault(canonical(c), c)
         clues = list(first.values())
         if not clues:
             raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
@@ -756,8 +763,8 @@ class Zebra(Task):
 
     def puzzle_key(self, example: Example) -> str:
         """The attributes, values and set of clues: not their order, paraphrases or wording."""
-        clues = [[c[0], *sorted([c[1:3], c[3:5]])] if c[0] in SYMMETRIC_KINDS else c for c in example.data["clues"]]
-        return json.dumps([example.data["categories"], example.data["values"], sorted(clues)])
+        clues = sorted(canonical(c) for c in example.data["clues"])
+        return json.dumps([example.data["categories"], example.data["values"], clues])
 
     def decode(self, example: Example, ids: list[int]) -> str:
         """The grid the predicted houses describe. A house predicted for two values of one
