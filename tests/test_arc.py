@@ -760,6 +760,10 @@ def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
     # a one-cell grid (ARC tasks that answer a count have 1x1 outputs) typed on its heading's line too
     with pytest.raises(PuzzleError, match=re.escape("'Output: 3'") + ".*line of its own"):
         read_task("Input:\n1 1 1\nOutput: 3\nTest input:\n1 1\n")
+    # headings numbered as a list's items are
+    for numbered in ("1. Input: 2 0 0 4", "(1) Input: 2 0 0 4", "1) Input: 2 0 0 4"):
+        with pytest.raises(PuzzleError, match=re.escape(f"'{numbered}'") + ".*line of its own"):
+            read_task(f"{numbered}\n2. Output:\n4 2 0 0\n3. Test input:\n1 1 0 0\n")
 
 
 def test_a_heading_with_numbers_after_its_colon_that_are_no_row_is_still_a_heading():

@@ -260,8 +260,9 @@ LISTED = re.compile(r"\[\s*-?\d|\d\s*,\s*-?\d")
 
 
 # A row typed on its heading's line ("Input:  2 0 0 4", as reasoning-gym's arc_1d writes every grid): read as
-# a heading, its grid was lost, and the puzzle refused for too few grids with advice about blank lines.
-ROW_ON_HEADING = re.compile(r"[^\W\d_][^:]*:[ \t]*\d(?:[ \t]*\d)*[ \t]*")
+# a heading, its grid was lost, and the puzzle refused for too few grids with advice about blank lines. The
+# heading may be numbered as a list item is ("1. Input: 2 0 0 4", "(2) Output: 4 9").
+ROW_ON_HEADING = re.compile(r"(?:\(?\d+[.)][ \t]*)?[^\W\d_][^:]*:[ \t]*\d(?:[ \t]*\d)*[ \t]*")
 
 
 def names_test_input(heading: str) -> bool:
