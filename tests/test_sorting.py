@@ -147,8 +147,11 @@ def test_a_later_colon_among_the_numbers_does_not_hide_what_cannot_be_read():
 
 def test_words_after_every_colon_get_the_first_colons_error():
     # No colon is followed by numbers: the error is of the first colon's text, where numbers were looked for first
-    with pytest.raises(PuzzleError, match="cannot read 'the' "):
+    with pytest.raises(PuzzleError, match="cannot read 'the' ") as refused:
         Sorting(length=4).from_text("Note: the numbers to sort: see below")
+    # the hint for a request without a colon would not help: this one has two
+    assert "ends with a colon" not in str(refused.value)
+    assert "words come before any number after every colon" in str(refused.value)
 
 
 def test_malformed_input_gets_clear_errors():

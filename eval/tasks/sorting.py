@@ -68,7 +68,12 @@ def to_words(value: int) -> str:
 
 
 class WordsBeforeNumbers(PuzzleError):
-    """`find_numbers` met a word before any number: the request's own, when no colon ends it."""
+    """`find_numbers` met a word before any number: the request's own, when no colon ends it.
+    `unread` is the message without its hint, for a caller that knows better what to advise."""
+
+    def __init__(self, unread: str, hint: str = ""):  # a default: pickle rebuilds it from its message alone
+        super().__init__(unread + hint)
+        self.unread = unread
 
 
 def find_numbers(text: str) -> list[tuple[int, int, int]]:
@@ -152,9 +157,11 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
         if (numbers or current) and token.isalpha() and not re.search(r"\d", text[b:]):
             request = ("; words after the numbers are not read: put the request, its direction or a question before "
                        "the colon ('Sort descending: 5, 12, 0')")
-        error = WordsBeforeNumbers if not (numbers or current) else PuzzleError
-        raise error(f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
-                    f"digits or words, separated by commas or spaces{request}")
+        unread = (f"cannot read {shortened(token)} as part of a number in {shortened(text)}; write numbers in "
+                  "digits or words, separated by commas or spaces")
+        if not (numbers or current):
+            raise WordsBeforeNumbers(unread, request)
+        raise PuzzleError(unread + request)
     close()
     return numbers
 
@@ -364,7 +371,11 @@ def numbers_after_colon(text: str) -> tuple[int, list[tuple[int, int, int]]]:
             continue
         refuse_misread_lists(text[start:])
         return start, found
-    raise first_error
+    if starts == [0]:
+        raise first_error
+    # the text has its colon, so advice to end the request with one would not help
+    raise WordsBeforeNumbers(first_error.unread, "; words come before any number after every colon here: put the "
+                             "numbers right after the request's colon, as in 'Sort descending: 5, 12, 0'") from None
 
 
 def ranks(numbers: list[int], descending: bool) -> list[int]:
