@@ -304,6 +304,38 @@ def test_puzzle_suite_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
 
 
 
+def test_backbone_cache_stopped_partway_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    """A SIGTERM during the second run: train() saved its batch and returned, and backbone_cache read the
+    figures it did not return (KeyError: 'train_seconds'), a traceback that lost the run before it. Now the
+    finished run goes beside --out (marked partial, --out left as it was), one line, exit 143."""
+    import backbone_cache
+
+    import hybrid.train
+
+    out = tmp_path / "cache.json"
+    out.write_text("{}")  # an earlier complete run's figures
+    runs, train = [], hybrid.train.train
+
+    def stopped_second(config):
+        runs.append(config.backbone.cache)
+        if len(runs) == 2:  # what train() returns when a SIGTERM stopped it
+            return {"interrupted": True, "stopped_by": "SIGTERM", "batches": 0, "checkpoint": "x"}
+        return train(config)
+
+    monkeypatch.setattr(hybrid.train, "train", stopped_second)
+    with pytest.raises(SystemExit) as stop:
+        backbone_cache.main([*tiny(tmp_path)["backbone_cache"], "--out", str(out)])
+    assert stop.value.code == 143 and runs == [True, False]
+    partial = json.loads((tmp_path / "cache.partial.json").read_text())
+    assert partial["partial"] and partial["interrupted"] == "SIGTERM during chars, backbone.cache=False"
+    assert [(r["backbone"], r["cache"], r["batches"]) for r in partial["runs"]] == [("chars", True, 1)]
+    assert partial["summary"] == {}  # a speedup needs both runs
+    assert out.read_text() == "{}"
+    err = capsys.readouterr().err
+    assert f"SIGTERM: stopped during chars, backbone.cache=False; the 1 run(s) finished written to {tmp_path}" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("signal_name,status", [("SIGTERM", 143), ("Ctrl-C", 130)])
 def test_vs_reference_stopped_partway_keeps_the_sizes_it_finished(tmp_path, monkeypatch, capsys, signal_name, status):
     """A Ctrl-C or SIGTERM during the second Sudoku size lost the first size's finished comparison (a
