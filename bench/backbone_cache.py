@@ -62,6 +62,8 @@ def init_from(preset: str, args) -> list[str]:
 
 def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None) -> dict:
     """One training run of `steps` batches (default --steps) on the same data as every run."""
+    from common import trained
+
     from hybrid.config import load_config
     from hybrid.train import train
 
@@ -73,7 +75,7 @@ def run(preset: str, cache: bool, args, out_root: Path, steps: int | None = None
         *init_from(preset, args), *args.set,
     ])
     start = time.perf_counter()
-    metrics = train(config)
+    metrics = trained(train(config))  # a SIGTERM or Ctrl-C there stops the bench, not this run alone
     wall = time.perf_counter() - start
     return {"backbone": preset, "path": config.backbone.path, "cache": cache, "batches": metrics["batches"],
             "batch_size": batch, "train_seconds": metrics["train_seconds"],
@@ -133,6 +135,25 @@ def matmul_flops(preset: str, args, work: float) -> dict:
             "flop_bound": (backbone_flops + reasoner_flops) / reasoner_flops}
 
 
+def cached_run(preset: str, results: list[dict], cache: bool = True) -> dict:
+    return next(r for r in results if r["backbone"] == preset and r["cache"] == cache)
+
+
+def speedups(preset: str, results: list[dict]) -> dict:
+    """`preset`'s runs with and without the cache compared: the speedup, and where a batch's time goes."""
+    cached, live = cached_run(preset, results), cached_run(preset, results, cache=False)
+    per_batch = lambda r, seconds: seconds / r["batches"]  # noqa: E731
+    reasoner = per_batch(cached, cached["train_seconds"] - cached["data_seconds"])
+    return {"cached_puzzles_per_second": cached["puzzles_per_second"],
+            "uncached_puzzles_per_second": live["puzzles_per_second"],
+            "speedup": cached["puzzles_per_second"] / live["puzzles_per_second"],
+            # where a batch's time goes: no cache can beat skipping the read entirely
+            "backbone_seconds_per_batch": per_batch(live, live["data_seconds"]),
+            "cache_read_seconds_per_batch": per_batch(cached, cached["data_seconds"]),
+            "reasoner_seconds_per_batch": reasoner,
+            "bound": per_batch(live, live["train_seconds"]) / reasoner}
+
+
 def main(argv: list[str] | None = None) -> dict:
     from common import at_least_zero, built_first, json_out, positive
 
@@ -174,34 +195,36 @@ def main(argv: list[str] | None = None) -> dict:
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-bench-cache-"))
     import torch
 
-    if args.warmup:  # compiled graphs are kept per process and shared by every model instance
-        print(f"\n=== warm-up: {args.warmup} untimed batches", flush=True)
-        run(args.backbones[0], True, args, out_root, steps=args.warmup)
-    results = []
-    for preset in args.backbones:
-        for cache in (True, False):
-            print(f"\n=== {preset}, backbone.cache={cache}", flush=True)
-            results.append(run(preset, cache, args, out_root))
-    summary = {}
-    for preset in args.backbones:
-        cached, live = (next(r for r in results if r["backbone"] == preset and r["cache"] == c) for c in (True, False))
-        per_batch = lambda r, seconds: seconds / r["batches"]  # noqa: E731
-        reasoner = per_batch(cached, cached["train_seconds"] - cached["data_seconds"])
-        summary[preset] = {"cached_puzzles_per_second": cached["puzzles_per_second"],
-                           "uncached_puzzles_per_second": live["puzzles_per_second"],
-                           "speedup": cached["puzzles_per_second"] / live["puzzles_per_second"],
-                           # where a batch's time goes: no cache can beat skipping the read entirely
-                           "backbone_seconds_per_batch": per_batch(live, live["data_seconds"]),
-                           "cache_read_seconds_per_batch": per_batch(cached, cached["data_seconds"]),
-                           "reasoner_seconds_per_batch": reasoner,
-                           "bound": per_batch(live, live["train_seconds"]) / reasoner}
-        summary[preset] |= matmul_flops(preset, args, cached["work"])
-    from common import machine, write_json  # with the command and the machine, as every bench JSON
+    from common import machine, write_json, write_partial  # with the command and the machine, as every bench JSON
 
-    report = {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size, "init": args.init,
-              "overrides": args.set, "warmup": args.warmup,
-              "machine": machine() | {"cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
-    write_json("backbone_cache", report, args.out, argv)
+    from hybrid.checkpoint import sigterm_raises
+
+    results, summary = [], {}
+
+    def report() -> dict:
+        return {"summary": summary, "runs": results, "steps": args.steps, "batch_size": args.batch_size,
+                "init": args.init, "overrides": args.set, "warmup": args.warmup,
+                "machine": machine() | {"cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
+
+    running = "the warm-up" if args.warmup else f"{args.backbones[0]}, backbone.cache=True"
+    try:
+        with sigterm_raises():  # a `kill` too stops here with the finished runs written, not silently
+            if args.warmup:  # compiled graphs are kept per process and shared by every model instance
+                print(f"\n=== warm-up: {args.warmup} untimed batches", flush=True)
+                run(args.backbones[0], True, args, out_root, steps=args.warmup)
+            for preset in args.backbones:
+                for cache in (True, False):
+                    running = f"{preset}, backbone.cache={cache}"
+                    print(f"\n=== {running}", flush=True)
+                    results.append(run(preset, cache, args, out_root))
+            for preset in args.backbones:
+                running = f"{preset}'s FLOP count"
+                flops = matmul_flops(preset, args, cached_run(preset, results)["work"])
+                summary[preset] = speedups(preset, results) | flops  # whole or not at all in a partial file
+    except KeyboardInterrupt as stop:  # the finished runs are kept, beside the complete figures
+        write_partial("backbone_cache", report(), args.out, argv, stop, running, f"the {len(results)} run(s) finished")
+    figures = report()
+    write_json("backbone_cache", figures, args.out, argv)
     print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}   "
           f"seconds per batch: {'backbone':>9} {'reasoner':>9} {'cache read':>11}   bound   "
           f"GFLOP per batch: {'backbone':>9} {'reasoner':>9}   FLOP bound")
@@ -215,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
           "reasoner's time); the speedup can only approach it. FLOP bound: the same if backbone and reasoner ran "
           "at one FLOP rate (matrix multiplies only), whatever the hardware")
     print(f"written to {args.out}")
-    return report
+    return figures
 
 
 if __name__ == "__main__":

@@ -31,12 +31,14 @@ import statistics
 import time
 
 from common import (at_least_zero, built_first, config_checked, device_name, duration, fraction, json_out, positive,
-                    print_table, setup, write_json)
+                    print_table, setup, write_json, write_partial)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Subset, TensorDataset  # noqa: E402
+
+from hybrid.checkpoint import sigterm_raises  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,21 +366,31 @@ def main(argv: list[str] | None = None) -> dict:
             config_checked(parser, ours_overrides(args, size), ["--ours", *args.ours])
     device = setup(args.device, args.threads, args.seed)
 
-    results = []
-    for size in args.sizes:
-        print(f"Sudoku {size}x{size}: training each model for {args.seconds:.0f} s", flush=True)
-        ours = Ours(args, size, device)  # builds (or loads) the cached puzzle splits first
-        row = {"size": size, "ours": run(ours, args, device)}
-        reference = Reference(args, size, ours.splits, device)
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else torch.autocast(device.type, enabled=False)
-        with autocast:
-            row["reference"] = run(reference, args, device)
-            if args.speed_batches:
-                row["interleaved_ms_per_step"] = interleaved_ms_per_step({"ours": ours, "reference": reference},
-                                                                         args.speed_batches, device)
-        speed = row.get("interleaved_ms_per_step") or {k: row[k]["ms_per_step"] for k in ("ours", "reference")}
-        row["speedup"] = speed["reference"] / speed["ours"]
-        results.append(row)
+    results, settings = [], {k: v for k, v in vars(args).items() if k != "out"}
+    running = "the first size's set-up"
+    try:
+        with sigterm_raises():  # a `kill` too stops here with the finished sizes written, not silently
+            for size in args.sizes:
+                running = f"sudoku {size}x{size} / ours"
+                print(f"Sudoku {size}x{size}: training each model for {args.seconds:.0f} s", flush=True)
+                ours = Ours(args, size, device)  # builds (or loads) the cached puzzle splits first
+                row = {"size": size, "ours": run(ours, args, device)}
+                running = f"sudoku {size}x{size} / reference"
+                reference = Reference(args, size, ours.splits, device)
+                autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16
+                            else torch.autocast(device.type, enabled=False))
+                with autocast:
+                    row["reference"] = run(reference, args, device)
+                    if args.speed_batches:
+                        running = f"sudoku {size}x{size} / interleaved timing"
+                        row["interleaved_ms_per_step"] = interleaved_ms_per_step(
+                            {"ours": ours, "reference": reference}, args.speed_batches, device)
+                speed = row.get("interleaved_ms_per_step") or {k: row[k]["ms_per_step"] for k in ("ours", "reference")}
+                row["speedup"] = speed["reference"] / speed["ours"]
+                results.append(row)
+    except KeyboardInterrupt as stop:  # a size stopped partway compares nothing: the sizes before it are kept
+        write_partial("vs_reference", {"settings": settings, "results": results}, args.out, argv, stop, running,
+                      f"the {len(results)} size(s) finished")
 
     columns = ["task", "implementation", "parameters", "ms/step (training)", "ms/step (interleaved)", "steps",
                "final exact",
@@ -396,7 +408,7 @@ def main(argv: list[str] | None = None) -> dict:
     for row in results:
         print(f"sudoku {row['size']}x{row['size']}: reference ms/step / ours ms/step = {row['speedup']:.2f} "
               f"({'ours at least as fast' if row['speedup'] >= 1 else 'ours slower'})")
-    payload = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
+    payload = {"settings": settings, "results": results}
     path = write_json("vs_reference", payload, args.out, argv)
     print(f"wrote {path}")
     return payload

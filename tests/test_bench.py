@@ -303,6 +303,79 @@ def test_puzzle_suite_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
         report.render(tmp_path)
 
 
+
+def test_backbone_cache_stopped_partway_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    """A SIGTERM during the second run: train() saved its batch and returned, and backbone_cache read the
+    figures it did not return (KeyError: 'train_seconds'), a traceback that lost the run before it. Now the
+    finished run goes beside --out (marked partial, --out left as it was), one line, exit 143."""
+    import backbone_cache
+
+    import hybrid.train
+
+    out = tmp_path / "cache.json"
+    out.write_text("{}")  # an earlier complete run's figures
+    runs, train = [], hybrid.train.train
+
+    def stopped_second(config):
+        runs.append(config.backbone.cache)
+        if len(runs) == 2:  # what train() returns when a SIGTERM stopped it
+            return {"interrupted": True, "stopped_by": "SIGTERM", "batches": 0, "checkpoint": "x"}
+        return train(config)
+
+    monkeypatch.setattr(hybrid.train, "train", stopped_second)
+    with pytest.raises(SystemExit) as stop:
+        backbone_cache.main([*tiny(tmp_path)["backbone_cache"], "--out", str(out)])
+    assert stop.value.code == 143 and runs == [True, False]
+    partial = json.loads((tmp_path / "cache.partial.json").read_text())
+    assert partial["partial"] and partial["interrupted"] == "SIGTERM during chars, backbone.cache=False"
+    assert [(r["backbone"], r["cache"], r["batches"]) for r in partial["runs"]] == [("chars", True, 1)]
+    assert partial["summary"] == {}  # a speedup needs both runs
+    assert out.read_text() == "{}"
+    err = capsys.readouterr().err
+    assert f"SIGTERM: stopped during chars, backbone.cache=False; the 1 run(s) finished written to {tmp_path}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("signal_name,status", [("SIGTERM", 143), ("Ctrl-C", 130)])
+def test_vs_reference_stopped_partway_keeps_the_sizes_it_finished(tmp_path, monkeypatch, capsys, signal_name, status):
+    """A Ctrl-C or SIGTERM during the second Sudoku size lost the first size's finished comparison (a
+    traceback, or for SIGTERM Python's default: the process ended at once). Now the finished sizes go
+    beside --out (marked partial, --out left as it was), one line, and the exit status a shell reports."""
+    import signal
+
+    import vs_reference
+
+    out = tmp_path / "vs.json"
+    out.write_text("{}")  # an earlier complete run's figures
+    ours = vs_reference.Ours
+
+    def stopped_at_six(args, size, device):
+        if size == 6:
+            if signal_name == "Ctrl-C":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGTERM)  # a real one: the bench must have a handler in place
+        return ours(args, size, device)
+
+    monkeypatch.setattr(vs_reference, "Ours", stopped_at_six)
+    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            vs_reference.main([*tiny(tmp_path)["vs_reference"], "--sizes", "4", "6", "--out", str(out)])
+    except KeyboardInterrupt:  # else pytest takes it for the user's and stops the whole session
+        pytest.fail(f"the {signal_name} went through vs_reference: the finished 4x4 comparison was lost")
+    finally:
+        signal.signal(signal.SIGTERM, unhandled)
+    assert stop.value.code == status
+    partial = json.loads((tmp_path / "vs.partial.json").read_text())
+    assert partial["partial"] and partial["interrupted"] == f"{signal_name} during sudoku 6x6 / ours"
+    assert [row["size"] for row in partial["results"]] == [4]
+    assert {"ours", "reference", "speedup"} <= partial["results"][0].keys()
+    assert out.read_text() == "{}"
+    err = capsys.readouterr().err
+    assert f"{signal_name}: stopped during sudoku 6x6 / ours; the 1 size(s) finished written to {tmp_path}" in err
+    assert "Traceback" not in err
+
+
 def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monkeypatch):
     """`--quick` wrote bench/results/default_task.json (relative to the working directory), the
     file the README's main-job table is read from."""
