@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> dict:
                 summary[preset] = speedups(preset, results) | flops  # whole or not at all in a partial file
     except KeyboardInterrupt as stop:  # the finished runs are kept, beside the complete figures
         write_partial("backbone_cache", report(), args.out, argv, stop, running, f"the {len(results)} run(s) finished")
+    finally:  # the runs' folders hold only checkpoints of throwaway runs: each bench left one in /tmp
+        shutil.rmtree(out_root, ignore_errors=True)
     figures = report()
     write_json("backbone_cache", figures, args.out, argv)
     print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}   "

@@ -210,12 +210,17 @@ def test_backbone_cache_flops_count_the_backbones_attention(tmp_path, monkeypatc
     assert fused == pytest.approx(backbone_cache.matmul_flops("tiny_bert", args, 1.0)["backbone_gflop_per_batch"])
 
 
-def test_backbone_cache_writes_both_runs_with_the_command_and_machine(tmp_path):
+def test_backbone_cache_writes_both_runs_with_the_command_and_machine(tmp_path, monkeypatch):
+    import tempfile
+
     import backbone_cache
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     out = tmp_path / "cache.json"
     backbone_cache.main(["--backbones", "tiny_bert", "--steps", "1", "--batch-size", "8", "--test-size", "4",
                          "--data-dir", str(tmp_path), "--out", str(out), "--set", "task.size=4", "reasoner.hidden=16"])
+    assert not list((tmp_path / "tmp").glob("hybrid-trm-*"))  # the runs' folder is gone: each bench left one in /tmp
     result = json.loads(out.read_text())
     assert result["summary"]["tiny_bert"]["speedup"] > 0
     assert_says_how_and_where(result, "python bench/backbone_cache.py --backbones tiny_bert")
@@ -308,6 +313,8 @@ def test_backbone_cache_stopped_partway_keeps_the_runs_it_finished(tmp_path, mon
     """A SIGTERM during the second run: train() saved its batch and returned, and backbone_cache read the
     figures it did not return (KeyError: 'train_seconds'), a traceback that lost the run before it. Now the
     finished run goes beside --out (marked partial, --out left as it was), one line, exit 143."""
+    import tempfile
+
     import backbone_cache
 
     import hybrid.train
@@ -323,9 +330,12 @@ def test_backbone_cache_stopped_partway_keeps_the_runs_it_finished(tmp_path, mon
         return train(config)
 
     monkeypatch.setattr(hybrid.train, "train", stopped_second)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     with pytest.raises(SystemExit) as stop:
         backbone_cache.main([*tiny(tmp_path)["backbone_cache"], "--out", str(out)])
     assert stop.value.code == 143 and runs == [True, False]
+    assert not list((tmp_path / "tmp").glob("hybrid-trm-*"))  # stopped too, the runs' folder is removed
     partial = json.loads((tmp_path / "cache.partial.json").read_text())
     assert partial["partial"] and partial["interrupted"] == "SIGTERM during chars, backbone.cache=False"
     assert [(r["backbone"], r["cache"], r["batches"]) for r in partial["runs"]] == [("chars", True, 1)]
