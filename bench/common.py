@@ -13,12 +13,15 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import time
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python bench/<name>.py
@@ -334,6 +337,75 @@ def write_partial(name: str, payload: dict, out: str | None, argv: list[str] | N
     print(f"\n{name_of_signal}: stopped during {during}; {finished} written to {path}, marked partial "
           f"({path.name.replace('.partial', '')} is left as it was)", file=sys.stderr)
     sys.exit(status)
+
+
+# Seconds a child stopped by SIGTERM or Ctrl-C gets to end: train.py finishes its batch and saves a checkpoint.
+CHILD_GRACE_SECONDS = 60.0
+
+
+@contextmanager
+def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, **popen) -> Iterator[subprocess.Popen]:
+    """`cmd` started in a process group of its own, for the block to wait on. A SIGTERM (`kill`, `timeout`, a
+    scheduler: these reach this process alone, not its group as Ctrl-C in a terminal does) or Ctrl-C during the
+    block is passed on (`end_group`), the child gets `grace` seconds to end (train.py saves a checkpoint), then
+    SIGKILL; one line says what was stopped and this process exits as a shell reports that signal (143 or 130).
+    `what` names the child in that line."""
+    from hybrid.checkpoint import sigterm_raises, stopped_by
+
+    child = subprocess.Popen(cmd, start_new_session=True, **popen)
+    try:
+        with sigterm_raises():
+            yield child
+    except KeyboardInterrupt as stop:
+        name_of_signal, status = stopped_by(stop)
+        ended = end_group(child, signal.SIGTERM if status == 143 else signal.SIGINT, grace)
+        print(f"\n{name_of_signal}: stopped {what}; {ended}", file=sys.stderr, flush=True)
+        sys.exit(status)
+    finally:  # an error in the block: the child does not run on without the process that waits for it
+        if child.poll() is None:
+            end_group(child, signal.SIGTERM, grace)
+
+
+def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, **popen) -> int:
+    """`cmd` run to its end in `child_process` (stopped with this process); its exit code."""
+    with child_process(cmd, what, grace, **popen) as child:
+        return child.wait()
+
+
+def end_group(child: subprocess.Popen, signum: int, grace: float) -> str:
+    """`signum` to the child alone, as a launcher that passes it on (accelerate's, since 1.x; a bench script's
+    child_process) must be the one to: train.py stopped by a second SIGTERM saves nothing. Once the child has
+    ended, what it left running in its group (an `accelerate launch` or bash that ended at once, passing nothing
+    on) gets `signum` too; what is left after `grace` seconds, or at once if this process is stopped again, is
+    killed. Says how the child ended."""
+    from hybrid.checkpoint import sigterm_raises
+
+    start, sent_to_group = time.monotonic(), False
+    child.send_signal(signum)
+    try:
+        with sigterm_raises():
+            while group_alive(child) and time.monotonic() - start < grace:
+                if child.returncode is not None and not sent_to_group:
+                    os.killpg(child.pid, signum)
+                    sent_to_group = True
+                time.sleep(0.1)
+    except (KeyboardInterrupt, ProcessLookupError):  # a second SIGTERM or Ctrl-C: stop at once; or the group ended
+        pass
+    if not group_alive(child):
+        return f"it ended with exit code {child.returncode} after {time.monotonic() - start:.0f} s"
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    return f"it was still running after {time.monotonic() - start:.0f} s and was killed"
+
+
+def group_alive(child: subprocess.Popen) -> bool:
+    """Whether any process of the child's group runs (train.py can outlive an `accelerate launch` ended by SIGTERM)."""
+    child.poll()  # reaps the child once it ends: a zombie still counts in its group
+    try:
+        os.killpg(child.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def print_table(title: str, columns: list[str], rows: list[list]) -> None:

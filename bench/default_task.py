@@ -34,7 +34,12 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
            f"train.data_dir={data_dir}", f"train.output_dir={out}", "train.tracker=null"]
     print(f"\n=== {name}: {' '.join(cmd[3:])}", flush=True)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    from common import run_child  # a SIGTERM to this script stops the training too (it saves a checkpoint)
+
+    code = run_child(cmd, f"run '{name}' (what it saved is in {out})", cwd=ROOT,
+                     env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
     wall = time.perf_counter() - start
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     return {"name": name, "overrides": overrides, "wall_seconds": wall, "train_seconds": metrics["train_seconds"],

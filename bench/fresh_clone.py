@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, machine, print_table
+from common import RESULTS, ROOT, machine, print_table, run_child
 
 README = ROOT / "README.md"
 
@@ -47,10 +47,10 @@ def run(command: str, cwd: Path, env: dict, log: Path) -> float:
     """Run `command` in bash with the clone's virtual environment active; its seconds."""
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out:
-        done = subprocess.run(["bash", "-c", f"source .venv/bin/activate && {command}"], cwd=cwd, env=env,
-                              stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        raise SystemExit(f"`{command}` failed (exit {done.returncode}); its output: {log}")
+        code = run_child(["bash", "-c", f"source .venv/bin/activate && {command}"], f"`{command}` (its output: {log})",
+                         cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if code:
+        raise SystemExit(f"`{command}` failed (exit {code}); its output: {log}")
     return time.perf_counter() - start
 
 

@@ -19,14 +19,13 @@ import argparse
 import os
 import resource
 import shlex
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from common import ROOT, config_checked, json_out, print_table, write_json
+from common import ROOT, child_process, config_checked, json_out, print_table, write_json
 
 QUICK = ["task.size=4", "task.train_size=512", "task.test_size=128", "train.steps=20", "train.eval_every=0",
          "backbone=chars"]
@@ -89,10 +88,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     stop, sampled = threading.Event(), {}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"})
-    sampler = threading.Thread(target=tree_rss_sampler, args=(proc.pid, stop, sampled), daemon=True)
-    sampler.start()
-    code = proc.wait()
+    with child_process(cmd, f"the main job (what it saved is in {output_dir})", cwd=ROOT,
+                       env=os.environ | {"HF_HUB_OFFLINE": "1"}) as proc:  # a SIGTERM here stops the training too
+        sampler = threading.Thread(target=tree_rss_sampler, args=(proc.pid, stop, sampled), daemon=True)
+        sampler.start()
+        code = proc.wait()
     wall = time.perf_counter() - start
     stop.set()
     sampler.join()

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
-from common import ROOT, print_table, write_json
+from common import CHILD_GRACE_SECONDS, ROOT, print_table, run_child, write_json
 
 SUITE = {  # name -> arguments at the default small size
     "reasoner_step": [],
@@ -58,7 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         cmd = [sys.executable, f"bench/{name}.py", *extra]
         print(f"\n=== {name}: python {' '.join(cmd[1:])}", flush=True)
         start = time.perf_counter()
-        code = subprocess.run(cmd, cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"}, check=False).returncode
+        # A SIGTERM to this script reaches the bench too, which passes it on to a training it runs: the bench
+        # gets that training's grace and more, else it would be killed first and leave the training running.
+        code = run_child(cmd, f"bench {name}", grace=2 * CHILD_GRACE_SECONDS, cwd=ROOT,
+                         env=os.environ | {"HF_HUB_OFFLINE": "1"})
         seconds = time.perf_counter() - start
         runs.append({"bench": name, "command": f"python {' '.join(cmd[1:])}", "exit_code": code, "seconds": seconds})
         rows.append([name, "ok" if code == 0 else f"failed ({code})", seconds])

@@ -22,8 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import (RESULTS, ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table, setup,
-                    write_json)
+from common import (RESULTS, ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table,
+                    run_child, setup, write_json)
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -38,7 +38,10 @@ QUICK_RUN = ["backbone=chars", "task.size=4", "task.train_size=4000", "task.test
 def train_quick_run(folder: Path, extra: list[str]) -> Path:
     cmd = [sys.executable, "hybrid/train.py", *QUICK_RUN, *extra, f"train.output_dir={folder}"]
     print(f"no trained run given: training a quick one\n  {' '.join(cmd[1:])}", flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    code = run_child(cmd, f"the quick run's training (what it saved is in {folder})", cwd=ROOT,
+                     env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
     return folder
 
 

@@ -773,7 +773,7 @@ def test_main_job_refuses_launch_args_with_an_unclosed_quote(tmp_path, monkeypat
     """shlex's 'No closing quotation' was a ValueError traceback."""
     import main_job
 
-    monkeypatch.setattr(main_job.subprocess, "Popen", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setattr(main_job, "child_process", lambda *a, **k: pytest.fail("launched"))
     err = usage_error(main_job.main, ["--launch-args", "--num_processes '2", "--output-dir", str(tmp_path)], capsys)
     assert "error: --launch-args \"--num_processes '2\": No closing quotation" in err
 
@@ -1212,3 +1212,95 @@ def test_main_job_reads_the_peak_memory_in_the_unit_the_platform_reports_it(monk
     monkeypatch.setattr(main_job.sys, "platform", platform)
     monkeypatch.setattr(main_job.resource, "getrusage", lambda who: types.SimpleNamespace(ru_maxrss=reported))
     assert main_job.largest_child_rss() == 300 * 2**20
+
+
+# A stand-in for `accelerate launch hybrid/train.py`: a launcher that starts the trainer and, on SIGTERM, either
+# passes it on and waits (accelerate's launcher now) or ends at once, leaving the trainer running (accelerate 1.1's).
+# The trainer, as train.py, finishes its batch and saves on a first SIGTERM, and a second one ends it at once.
+LAUNCHER = """import signal, subprocess, sys
+trainer = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
+if sys.argv[3] == "passes_it_on":
+    signal.signal(signal.SIGTERM, lambda signum, frame: trainer.terminate())
+trainer.wait()
+"""
+TRAINER = """import os, signal, sys, time
+folder, launcher, on_sigterm = sys.argv[1:4]
+def save(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    time.sleep(0.5)  # the batch and the checkpoint
+    open(os.path.join(folder, "saved"), "w").close()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, save if on_sigterm == "save" else signal.SIG_IGN)
+open(os.path.join(folder, "trainer.pid"), "w").write(str(os.getpid()))
+while True:
+    time.sleep(0.05)
+"""
+PARENT = """import sys
+sys.path.insert(0, sys.argv[1])
+from common import run_child
+run_child([sys.executable, "-c", *sys.argv[2:7]], "the stand-in training", grace=float(sys.argv[7]))
+"""
+
+
+def running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, grace: float) -> tuple[int, str, bool]:
+    """Runs PARENT (a bench script launching a training), SIGTERMs the parent alone (as `kill PID`, `timeout` or a
+    scheduler does) once the trainer runs; the parent's exit status, its stderr, and whether the trainer ended
+    within 20 s. Kills whatever it started that is left, so that no test leaves a process behind."""
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(BENCH), LAUNCHER, TRAINER, str(tmp_path), launcher,
+                               on_sigterm, str(grace)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    pid_file, started = tmp_path / "trainer.pid", []
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            assert parent.poll() is None, parent.stderr.read()
+            time.sleep(0.05)
+        trainer = int(pid_file.read_text())
+        started += [trainer, psutil.Process(trainer).ppid()]  # and its launcher
+        parent.send_signal(signal.SIGTERM)
+        status = parent.wait(timeout=20 + grace)
+        deadline = time.monotonic() + 20
+        while running(trainer) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ended = not running(trainer)
+    finally:
+        for pid in [*started, parent.pid]:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+    with parent.stderr:  # read once nothing left running holds the pipe open
+        return status, parent.stderr.read(), ended
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
+@pytest.mark.parametrize("launcher", ["passes_it_on", "ends_at_once"])
+def test_sigterm_to_a_bench_stops_the_training_it_launched_and_lets_it_save(tmp_path, launcher):
+    """SIGTERM reached the bench script alone and the training it had launched ran on, orphaned. Now it is passed
+    on, and the trainer gets it once, whichever launcher ran it: it saves and ends, and the bench says so and
+    exits 143."""
+    status, err, ended = stop_parent_of_a_training(tmp_path, launcher, "save", grace=60)
+    assert ended, "the training launched by the bench runs on after the bench got SIGTERM"
+    assert (tmp_path / "saved").exists()  # stopped by the SIGTERM passed on, not killed: it saved
+    assert status == 143
+    assert "SIGTERM: stopped the stand-in training; it ended with exit code" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
+def test_sigterm_to_a_bench_kills_a_training_that_does_not_end_in_its_grace(tmp_path):
+    status, err, ended = stop_parent_of_a_training(tmp_path, "ends_at_once", "ignore", grace=1)
+    assert ended and status == 143 and not (tmp_path / "saved").exists()
+    assert "SIGTERM: stopped the stand-in training; it was still running after 1 s and was killed" in err
