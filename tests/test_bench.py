@@ -405,6 +405,7 @@ def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monke
     monkeypatch.setattr(default_task, "run", lambda name, overrides, data_dir, out_root: {"name": name, **fake})
     default_task.main(["--quick", "--data-dir", str(tmp_path / "data")])
     assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["default_task_quick.json"]
+    assert not list((tmp_path / "tmp").iterdir())  # its run folders are removed once the figures are written
     assert_says_how_and_where(json.loads((tmp_path / "bench" / "results" / "default_task_quick.json").read_text()),
                               "python bench/default_task.py --quick")
 
