@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -353,6 +354,13 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
     from hybrid.checkpoint import sigterm_raises, stopped_by
 
     child = subprocess.Popen(cmd, start_new_session=True, **popen)
+    # In a session of its own the child no longer gets a closed terminal's SIGHUP, which ended it with this process:
+    # a hangup stops it as a SIGTERM does (nohup's, ignored, stays ignored)
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup and not (threading.current_thread() is threading.main_thread()
+                       and signal.getsignal(hangup) is signal.SIG_DFL):
+        hangup = None
+    previous = signal.signal(hangup, lambda *_: os.kill(os.getpid(), signal.SIGTERM)) if hangup else None
     try:
         with sigterm_raises():
             yield child
@@ -364,6 +372,8 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
     finally:  # an error in the block: the child does not run on without the process that waits for it
         if child.poll() is None:
             end_group(child, signal.SIGTERM, grace)
+        if hangup:
+            signal.signal(hangup, previous)
 
 
 def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, **popen) -> int:

@@ -1236,7 +1236,8 @@ open(os.path.join(folder, "trainer.pid"), "w").write(str(os.getpid()))
 while True:
     time.sleep(0.05)
 """
-PARENT = """import sys
+PARENT = """import signal, sys
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal's session, even where the tests run under nohup
 sys.path.insert(0, sys.argv[1])
 from common import run_child
 run_child([sys.executable, "-c", *sys.argv[2:7]], "the stand-in training", grace=float(sys.argv[7]))
@@ -1252,10 +1253,11 @@ def running(pid: int) -> bool:
         return False
 
 
-def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, grace: float) -> tuple[int, str, bool]:
+def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, grace: float,
+                              signum: int | None = None) -> tuple[int, str, bool]:
     """Runs PARENT (a bench script launching a training), SIGTERMs the parent alone (as `kill PID`, `timeout` or a
-    scheduler does) once the trainer runs; the parent's exit status, its stderr, and whether the trainer ended
-    within 20 s. Kills whatever it started that is left, so that no test leaves a process behind."""
+    scheduler does; or sends it `signum`) once the trainer runs; the parent's exit status, its stderr, and whether
+    the trainer ended within 20 s. Kills whatever it started that is left, so that no test leaves a process behind."""
     import signal
     import subprocess
     import time
@@ -1272,7 +1274,7 @@ def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, gr
             time.sleep(0.05)
         trainer = int(pid_file.read_text())
         started += [trainer, psutil.Process(trainer).ppid()]  # and its launcher
-        parent.send_signal(signal.SIGTERM)
+        parent.send_signal(signum or signal.SIGTERM)
         status = parent.wait(timeout=20 + grace)
         deadline = time.monotonic() + 20
         while running(trainer) and time.monotonic() < deadline:
@@ -1305,3 +1307,14 @@ def test_sigterm_to_a_bench_kills_a_training_that_does_not_end_in_its_grace(tmp_
     status, err, ended = stop_parent_of_a_training(tmp_path, "ends_at_once", "ignore", grace=1)
     assert ended and status == 143 and not (tmp_path / "saved").exists()
     assert "SIGTERM: stopped the stand-in training; it was still running after 1 s and was killed" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGHUP are POSIX")
+def test_a_closed_terminal_stops_the_training_a_bench_launched(tmp_path):
+    """The training runs in a session of its own, so a closed terminal's SIGHUP reached the bench alone: the bench
+    died and the training ran on, orphaned. A hangup now stops it as a SIGTERM does: it saves and ends."""
+    import signal
+
+    status, err, ended = stop_parent_of_a_training(tmp_path, "passes_it_on", "save", grace=60, signum=signal.SIGHUP)
+    assert ended, "the training launched by the bench runs on after the bench's terminal closed"
+    assert (tmp_path / "saved").exists() and status == 143
