@@ -206,15 +206,18 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
 @contextmanager
 def _writing(what: str, folder: Path, partial: list[Path] = ()):
     """A write into the cache's folder that fails (a full disk, no permission) removes its `partial`
-    files and says where, how much room is left and what to do."""
+    files and says where, how much room is left and what to do; one stopped (Ctrl-C, SIGTERM) removes
+    them too, as a stop elsewhere leaves nothing in the cache."""
     try:
         yield
-    except (OSError, RuntimeError) as err:  # a full disk surfaces as RuntimeError from torch's zip writer
+    except BaseException as err:
         for leftover in partial:
             try:
                 leftover.unlink(missing_ok=True)
             except OSError:
                 pass  # a read-only folder: its own error, below, says so
+        if not isinstance(err, (OSError, RuntimeError)):  # a full disk surfaces as RuntimeError from torch's zip writer
+            raise
         raise unwritable(folder, err, "Free space with `hybrid-cache prune --keep-gb N` (see `hybrid-cache list`) "
                          "or point train.data_dir at a writable disk with room", what) from err
 

@@ -347,6 +347,23 @@ def test_a_cache_grown_large_suggests_pruning_when_an_entry_is_written(tiny_back
     assert "`hybrid-cache prune --keep-gb N` removes the least recently used" in capsys.readouterr().err
 
 
+def test_a_stop_while_an_entry_is_written_leaves_no_partial_file(tiny_backbone, tmp_path, monkeypatch):
+    """A SIGTERM or Ctrl-C in torch.save left the entry's half-written .pt.tmp behind, to be pruned by hand."""
+    from hybrid.checkpoint import Terminated
+
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+
+    def stopped_midway(obj, path):
+        Path(path).write_bytes(b"PK partial")
+        raise Terminated
+
+    monkeypatch.setattr(torch, "save", stopped_midway)
+    with pytest.raises(Terminated):
+        embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert not any((tmp_path / "embeddings").iterdir())
+
+
 def test_a_full_disk_leaves_no_partial_entry_and_says_what_to_do(tiny_backbone, tmp_path, monkeypatch):
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
