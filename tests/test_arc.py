@@ -761,7 +761,8 @@ def test_a_row_on_its_headings_line_is_named_not_blamed_on_blank_lines():
     with pytest.raises(PuzzleError, match=re.escape("'Output: 3'") + ".*line of its own"):
         read_task("Input:\n1 1 1\nOutput: 3\nTest input:\n1 1\n")
     # headings numbered as a list's items are
-    for numbered in ("1. Input: 2 0 0 4", "(1) Input: 2 0 0 4", "1) Input: 2 0 0 4"):
+    for numbered in ("1. Input: 2 0 0 4", "(1) Input: 2 0 0 4", "1) Input: 2 0 0 4", "10. Input: 2 0 0 4",
+                     "1.Input: 2 0 0 4"):
         with pytest.raises(PuzzleError, match=re.escape(f"'{numbered}'") + ".*line of its own"):
             read_task(f"{numbered}\n2. Output:\n4 2 0 0\n3. Test input:\n1 1 0 0\n")
 

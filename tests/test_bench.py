@@ -380,6 +380,7 @@ def test_vs_reference_stopped_partway_keeps_the_sizes_it_finished(tmp_path, monk
     assert partial["partial"] and partial["interrupted"] == f"{signal_name} during sudoku 6x6 / ours"
     assert [row["size"] for row in partial["results"]] == [4]
     assert {"ours", "reference", "speedup"} <= partial["results"][0].keys()
+    assert partial["settings"]["sizes"] == [4, 6]  # what was compared, as in a complete run's file
     assert out.read_text() == "{}"
     err = capsys.readouterr().err
     assert f"{signal_name}: stopped during sudoku 6x6 / ours; the 1 size(s) finished written to {tmp_path}" in err
@@ -1254,10 +1255,11 @@ def running(pid: int) -> bool:
 
 
 def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, grace: float,
-                              signum: int | None = None) -> tuple[int, str, bool]:
+                              signum: int | None = None, times: int = 1) -> tuple[int, str, bool]:
     """Runs PARENT (a bench script launching a training), SIGTERMs the parent alone (as `kill PID`, `timeout` or a
-    scheduler does; or sends it `signum`) once the trainer runs; the parent's exit status, its stderr, and whether
-    the trainer ended within 20 s. Kills whatever it started that is left, so that no test leaves a process behind."""
+    scheduler does; or sends it `signum`) once the trainer runs, `times` times a second apart; the parent's exit
+    status, its stderr, and whether the trainer ended within 20 s. Kills whatever it started that is left, so that
+    no test leaves a process behind."""
     import signal
     import subprocess
     import time
@@ -1274,7 +1276,10 @@ def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, gr
             time.sleep(0.05)
         trainer = int(pid_file.read_text())
         started += [trainer, psutil.Process(trainer).ppid()]  # and its launcher
-        parent.send_signal(signum or signal.SIGTERM)
+        for time_ in range(times):
+            if time_:
+                time.sleep(1)
+            parent.send_signal(signum or signal.SIGTERM)
         status = parent.wait(timeout=20 + grace)
         deadline = time.monotonic() + 20
         while running(trainer) and time.monotonic() < deadline:
@@ -1318,3 +1323,93 @@ def test_a_closed_terminal_stops_the_training_a_bench_launched(tmp_path):
     status, err, ended = stop_parent_of_a_training(tmp_path, "passes_it_on", "save", grace=60, signum=signal.SIGHUP)
     assert ended, "the training launched by the bench runs on after the bench's terminal closed"
     assert (tmp_path / "saved").exists() and status == 143
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
+def test_a_second_sigterm_to_a_bench_kills_the_training_at_once(tmp_path):
+    """A second SIGTERM (or Ctrl-C) while the training has its grace to save must not end the bench alone and leave
+    the training running: what is left is killed at once."""
+    status, err, ended = stop_parent_of_a_training(tmp_path, "ends_at_once", "ignore", grace=60, times=2)
+    assert ended, "the training runs on after the bench got a second SIGTERM"
+    assert status == 143 and "it was still running after" in err and "was killed" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups")
+def test_a_bench_child_reports_its_exit_code_and_ends_with_an_error_in_the_block():
+    """default_task tells a failed training from run_child's exit code; an error while a bench waits on its child
+    ends the child rather than leaving it running without the process that waits for it."""
+    assert common.run_child([sys.executable, "-c", "raise SystemExit(3)"], "a failing run") == 3
+    with pytest.raises(RuntimeError, match="the bench failed"):
+        with common.child_process([sys.executable, "-c", "import time; time.sleep(60)"], "a run", grace=5) as child:
+            raise RuntimeError("the bench failed")
+    alive = child.poll() is None
+    if alive:  # leave no process behind
+        child.kill()
+        child.wait()
+    assert not alive, "the child runs on after an error in the bench that launched it"
+
+
+def test_default_task_says_a_training_failed_rather_than_reading_its_missing_figures(tmp_path, monkeypatch):
+    import subprocess
+
+    import default_task
+
+    monkeypatch.setattr(default_task, "ROOT", tmp_path)  # no hybrid/train.py there: the launch fails
+    with pytest.raises(subprocess.CalledProcessError):
+        default_task.run("a run", [], str(tmp_path / "data"), tmp_path / "runs")
+
+
+def test_default_task_removes_its_fresh_cache_but_keeps_a_cache_it_was_given(tmp_path, monkeypatch):
+    import default_task
+
+    monkeypatch.setattr(default_task, "ROOT", tmp_path)
+    monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fake = {"wall_seconds": 1.0, "train_seconds": 1.0, "batches": 2, "exact_accuracy": 0.5, "cell_accuracy": 0.5,
+            "num_puzzles": 4, "exact_curve": [0.5]}
+    monkeypatch.setattr(default_task, "run", lambda name, overrides, data_dir, out_root: {"name": name, **fake})
+    given = tmp_path / "data"
+    given.mkdir()
+    (given / "train.pt").write_text("the user's cache")
+    default_task.main(["--quick", "--data-dir", str(given)])
+    assert (given / "train.pt").read_text() == "the user's cache"
+    default_task.main(["--quick"])  # a fresh cache in tempfile's folder: ~0.5 GB for the full bench
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_backbone_cache_speedup_compares_the_cached_run_with_the_uncached_one():
+    import backbone_cache
+
+    runs = [{"backbone": "b", "cache": True, "batches": 10, "train_seconds": 5.0, "data_seconds": 1.0,
+             "puzzles_per_second": 200.0},
+            {"backbone": "b", "cache": False, "batches": 10, "train_seconds": 12.0, "data_seconds": 8.0,
+             "puzzles_per_second": 80.0}]
+    figures = backbone_cache.speedups("b", runs)
+    assert figures["speedup"] == pytest.approx(200 / 80)
+    assert figures["backbone_seconds_per_batch"] == pytest.approx(0.8)
+    assert figures["cache_read_seconds_per_batch"] == pytest.approx(0.1)
+    assert figures["reasoner_seconds_per_batch"] == pytest.approx(0.4)  # the cached run's time less its reads
+    assert figures["bound"] == pytest.approx(1.2 / 0.4)  # an uncached batch's time over the reasoner's
+
+
+def test_backbone_cache_stopped_after_its_runs_keeps_them(tmp_path, monkeypatch, capsys):
+    """A SIGTERM once both runs are done (here while their FLOPs are counted) is the bench's to handle too."""
+    import signal
+    import tempfile
+
+    import backbone_cache
+
+    monkeypatch.setattr(backbone_cache, "matmul_flops", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            backbone_cache.main([*tiny(tmp_path)["backbone_cache"], "--out", str(tmp_path / "cache.json")])
+    finally:
+        signal.signal(signal.SIGTERM, unhandled)
+    assert stop.value.code == 143
+    assert not list((tmp_path / "tmp").glob("hybrid-trm-*"))
+    partial = json.loads((tmp_path / "cache.partial.json").read_text())
+    assert partial["interrupted"] == "SIGTERM during chars's FLOP count"
+    assert [(r["backbone"], r["cache"]) for r in partial["runs"]] == [("chars", True), ("chars", False)]

@@ -145,6 +145,23 @@ def test_a_later_colon_among_the_numbers_does_not_hide_what_cannot_be_read():
         Sorting(length=4).from_text("Sort: 5, 3, x: 1, 9, 7, 2")
 
 
+def test_a_later_colon_does_not_hide_words_after_a_number_written_in_words():
+    # "five" was read as a number before "apples": the list starts at the first colon, as with digits, rather
+    # than the later colon's four numbers being sorted and "five apples" dropped
+    with pytest.raises(PuzzleError, match="cannot read 'apples'"):
+        Sorting(length=4).from_text("Sort: five apples: 1, 9, 7, 2")
+
+
+def test_words_before_numbers_survives_a_trip_between_processes():
+    # a DataLoader worker or a process pool sends an error back pickled, rebuilt from its message alone
+    import pickle
+
+    with pytest.raises(PuzzleError) as refused:
+        Sorting(length=4).from_text("Note: the numbers to sort: see below")
+    copy = pickle.loads(pickle.dumps(refused.value))
+    assert type(copy) is type(refused.value) and str(copy) == str(refused.value)
+
+
 def test_words_after_every_colon_get_the_first_colons_error():
     # No colon is followed by numbers: the error is of the first colon's text, where numbers were looked for first
     with pytest.raises(PuzzleError, match="cannot read 'the' ") as refused:
