@@ -1,6 +1,6 @@
 """The default main job, with and without recursion, from one command.
 
-    python bench/default_task.py                 # both runs, fresh data cache, ~15 min on 2 cores
+    python bench/default_task.py                 # its three runs, fresh data cache, ~15 min on 2 cores
     python bench/default_task.py --quick         # a smoke run at a tiny size (default_task_quick.json)
 
 Run 1 is exactly the README's main job (`accelerate launch hybrid/train.py`), timed end to

@@ -19,6 +19,7 @@ import argparse
 import os
 import resource
 import shlex
+import shutil
 import sys
 import tempfile
 import threading
@@ -79,8 +80,9 @@ def main(argv: list[str] | None = None) -> dict:
     config_checked(parser, overrides, args.overrides)
     output_dir = args.output_dir or tempfile.mkdtemp(prefix="hybrid-trm-main-job-")
     overrides += [f"train.output_dir={output_dir}", "train.tracker=null"]
-    if args.fresh_cache:
-        overrides.append(f"train.data_dir={tempfile.mkdtemp(prefix='hybrid-trm-cache-')}")
+    fresh_cache = tempfile.mkdtemp(prefix="hybrid-trm-cache-") if args.fresh_cache else None
+    if fresh_cache:
+        overrides.append(f"train.data_dir={fresh_cache}")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "hybrid/train.py",
            *overrides]
     shown = "accelerate launch " + " ".join(cmd[3:])
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     default = None if not args.quick else str(Path(__file__).resolve().parent / "results" / "main_job_quick.json")
     path = write_json("main_job", result, args.out or default, argv)
     print(f"wrote {path}")
+    if fresh_cache:  # throwaway once timed (the default job's: ~0.5 GB), and it stayed in /tmp; the run stays
+        shutil.rmtree(fresh_cache, ignore_errors=True)
     return result
 
 
