@@ -66,6 +66,8 @@ def train(config: Config) -> dict:
                         f"not a {type(config).__name__}")
     check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
     accelerator = launch.accelerator_for(config)
+    if config.train.resume:  # a checkpoint that is not there is named first, not the output_dir another run is in
+        checkpoint.resume_target(config.train.resume, config.train.output_dir)
     with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
         return run(config, accelerator)
 

@@ -855,6 +855,20 @@ def test_a_second_run_in_the_same_output_dir_stops_and_leaves_the_first_alone(sm
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["batches"] == 4  # the first run finished
 
 
+def test_a_resume_of_a_missing_folder_says_so_while_another_run_holds_the_output_dir(small_config, tmp_path,
+                                                                                      monkeypatch):
+    """`--resume runs/maze` (a typo, or not there yet) while another run trained in the default output_dir was told
+    that output_dir is in use by another run, not that runs/maze does not exist."""
+    from hybrid.lock import Busy
+
+    def busy(*args, **kwargs):
+        raise Busy("another run")
+
+    monkeypatch.setattr(hybrid.run_folder, "locked", busy)  # the default output_dir's lock, held by another run
+    with pytest.raises(CheckpointError, match=f"checkpoint folder {re.escape(str(tmp_path / 'maze'))} does not exist"):
+        train(small_config(f"train.resume={tmp_path / 'maze'}"))
+
+
 def test_a_full_disk_while_checkpointing_names_the_folder_and_keeps_the_last_good_one(tmp_path, monkeypatch):
     from accelerate import Accelerator
 
