@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(out_root, ignore_errors=True)
     if not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"removed the runs' folders in {out_root} (the trainings' 'next:' lines name them)"
+          + ("" if args.data_dir else f" and the fresh cache {data_dir}"))
 
 
 if __name__ == "__main__":
