@@ -136,13 +136,13 @@ def matmul_flops(preset: str, args, work: float) -> dict:
             "flop_bound": (backbone_flops + reasoner_flops) / reasoner_flops}
 
 
-def cached_run(preset: str, results: list[dict], cache: bool = True) -> dict:
+def run_of(preset: str, results: list[dict], cache: bool) -> dict:
     return next(r for r in results if r["backbone"] == preset and r["cache"] == cache)
 
 
 def speedups(preset: str, results: list[dict]) -> dict:
     """`preset`'s runs with and without the cache compared: the speedup, and where a batch's time goes."""
-    cached, live = cached_run(preset, results), cached_run(preset, results, cache=False)
+    cached, live = run_of(preset, results, cache=True), run_of(preset, results, cache=False)
     per_batch = lambda r, seconds: seconds / r["batches"]  # noqa: E731
     reasoner = per_batch(cached, cached["train_seconds"] - cached["data_seconds"])
     return {"cached_puzzles_per_second": cached["puzzles_per_second"],
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
                     results.append(run(preset, cache, args, out_root))
             for preset in args.backbones:
                 running = f"{preset}'s FLOP count"
-                flops = matmul_flops(preset, args, cached_run(preset, results)["work"])
+                flops = matmul_flops(preset, args, run_of(preset, results, cache=True)["work"])
                 summary[preset] = speedups(preset, results) | flops  # whole or not at all in a partial file
     except KeyboardInterrupt as stop:  # the finished runs are kept, beside the complete figures
         write_partial("backbone_cache", report(), args.out, argv, stop, running, f"the {len(results)} run(s) finished")

@@ -376,10 +376,14 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
             signal.signal(hangup, previous)
 
 
-def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, **popen) -> int:
-    """`cmd` run to its end in `child_process` (stopped with this process); its exit code."""
+def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, check: bool = False, **popen) -> int:
+    """`cmd` run to its end in `child_process` (stopped with this process); its exit code. `check`: a
+    failure raises CalledProcessError, as subprocess.run(check=True) does."""
     with child_process(cmd, what, grace, **popen) as child:
-        return child.wait()
+        code = child.wait()
+    if check and code:
+        raise subprocess.CalledProcessError(code, cmd)
+    return code
 
 
 def end_group(child: subprocess.Popen, signum: int, grace: float) -> str:

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,10 +36,8 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
     start = time.perf_counter()
     from common import run_child  # a SIGTERM to this script stops the training too (it saves a checkpoint)
 
-    code = run_child(cmd, f"run '{name}' (what it saved is in {out})", cwd=ROOT,
-                     env=os.environ | {"HF_HUB_OFFLINE": "1"})
-    if code:
-        raise subprocess.CalledProcessError(code, cmd)
+    run_child(cmd, f"run '{name}' (what it saved is in {out})", check=True, cwd=ROOT,
+              env=os.environ | {"HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - start
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     return {"name": name, "overrides": overrides, "wall_seconds": wall, "train_seconds": metrics["train_seconds"],

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,10 +37,8 @@ QUICK_RUN = ["backbone=chars", "task.size=4", "task.train_size=4000", "task.test
 def train_quick_run(folder: Path, extra: list[str]) -> Path:
     cmd = [sys.executable, "hybrid/train.py", *QUICK_RUN, *extra, f"train.output_dir={folder}"]
     print(f"no trained run given: training a quick one\n  {' '.join(cmd[1:])}", flush=True)
-    code = run_child(cmd, f"the quick run's training (what it saved is in {folder})", cwd=ROOT,
-                     env=os.environ | {"HF_HUB_OFFLINE": "1"})
-    if code:
-        raise subprocess.CalledProcessError(code, cmd)
+    run_child(cmd, f"the quick run's training (what it saved is in {folder})", check=True, cwd=ROOT,
+              env=os.environ | {"HF_HUB_OFFLINE": "1"})
     return folder
 
 
