@@ -9,8 +9,9 @@ CHECKPOINT is anything `python -m hybrid.solve` accepts: a pretrained folder (fi
 folder, or a checkpoint folder. The puzzles are the run's held-out test split (rebuilt from the
 saved config: same generator settings and seed, read from the data cache when present). The
 check passes when early exit uses fewer supervision steps on average and its exact accuracy is
-within 1 point of fixed steps. Times include the backbone, which runs once per puzzle in both
-modes. Writes bench/results/early_exit.json.
+within 1 point of fixed steps; a failed check exits with status 1, after the figures are written.
+Times include the backbone, which runs once per puzzle in both modes. Writes
+bench/results/early_exit.json.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     path = write_json("early_exit", {"checkpoint": args.checkpoint, "puzzles": len(puzzles), "N_sup": config.reasoner.N_sup,
                                      "fixed_steps": fixed, "early_exit": early, "pass": verdict == "PASS"}, args.out)
     print(f"wrote {path}")
+    if verdict == "FAIL":  # a script or scheduler running the check sees it failed, not only a reader
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1215,6 +1215,44 @@ def test_early_exit_counts_exact_by_slots_as_evaluation_does():
     assert result["exact_accuracy"] == 0.5 and result["verifier_accuracy"] == 1.0
 
 
+@pytest.mark.parametrize("early_steps,passed", [(2, True), (3, False)])
+def test_early_exit_exits_1_when_its_check_fails_having_written_the_figures(tmp_path, monkeypatch, early_steps, passed):
+    """A failed check printed "FAIL: ..." and exited 0, so a script or scheduler running the bench
+    saw it succeed. Here early exit halts at step 2 (passes) or at every step of N_sup=3 (fails)."""
+    import json
+    import random
+    from types import SimpleNamespace
+
+    import early_exit
+
+    from eval.tasks.sorting import Sorting
+
+    sorting = Sorting(length=4)
+    puzzles = [sorting.generate(random.Random(i), i) for i in range(4)]
+
+    class Solver:
+        config = SimpleNamespace(task=SimpleNamespace(name="sorting"), reasoner=SimpleNamespace(N_sup=3),
+                                 train=SimpleNamespace(seed=0, data_dir=None))
+        task = sorting
+
+        def solve(self, batch, fixed_steps, batch_size):
+            return [SimpleNamespace(answer=p.answer, ids=p.labels, steps=3 if fixed_steps else early_steps,
+                                    verified=True) for p in batch]
+
+    monkeypatch.setattr(early_exit.Hybrid, "from_pretrained", lambda path, device: Solver())
+    monkeypatch.setattr(early_exit, "build_splits", lambda *args: {"test": puzzles})
+    monkeypatch.setattr(early_exit, "examples", lambda split: split)
+    out = tmp_path / "early_exit.json"
+    argv = ["run", "--puzzles", "4", "--out", str(out)]
+    if passed:
+        early_exit.main(argv)
+    else:
+        with pytest.raises(SystemExit) as exit_:
+            early_exit.main(argv)
+        assert exit_.value.code == 1
+    assert json.loads(out.read_text())["pass"] is passed
+
+
 def test_exact_accuracy_counts_a_vote_by_its_answer_and_an_unread_puzzle_wrong():
     """A vote over views (an ARC model's default) has no slots: it counts when its answer is the
     puzzle's own, as eval/voting.py's pass@1 does; a puzzle not read counts wrong."""
