@@ -356,10 +356,13 @@ class Hybrid:
 
     @torch.no_grad()
     def solve(self, puzzles: Iterable[str | Example], fixed_steps: bool = False, N_sup: int | None = None,
-              batch_size: int = 64, halt_threshold: float | None = None, views: int | None = None) -> list[Solution]:
+              batch_size: int = 64, halt_threshold: float | None = None, views: int | None = None,
+              show_progress: bool = True) -> list[Solution]:
         """One Solution per puzzle, in order. A puzzle that cannot be read gets `error` set.
         `views` > 1 (ARC; default: the run's task.test_views) answers each puzzle in that many
-        views and votes: the Solution's answer is the top answer, `attempts` ranks them all."""
+        views and votes: the Solution's answer is the top answer, `attempts` ranks them all.
+        `show_progress`: a bar over the batches when there are several; off for a caller that
+        shows its own bar (hybrid.solve's over the puzzles)."""
         # A str would be solved character by character, a dict (one JSON line) key by key.
         if isinstance(puzzles, (str, Example, Mapping)) or not isinstance(puzzles, Iterable):
             raise TypeError(f"solve takes a list of puzzles (texts or Examples), got one {type(puzzles).__name__}: "
@@ -389,11 +392,12 @@ class Hybrid:
                       else LiveStates(self.backbone, records, S))
             results = []
             loader = DataLoader(inputs, batch_size=batch_size)
+            batches = tqdm(loader, desc="solving", leave=False, disable=not show_progress or len(loader) < 2)
             # Dropout off whatever mode the module was left in (a notebook that trained it), then back.
             training = self.model.training
             self.model.eval()
             try:
-                for states, mask, token_slot, _, _ in tqdm(loader, desc="solving", leave=False, disable=len(loader) < 2):
+                for states, mask, token_slot, _, _ in batches:
                     results += self._solve_batch(states, mask, token_slot, N_sup, fixed_steps, threshold)
             finally:
                 self.model.train(training)

@@ -170,14 +170,16 @@ def solve_in_batches(solver, puzzles: list, views: int, batch_size: int,
     from hybrid.checkpoint import sigterm_raises
 
     solutions, step = [], max(1, batch_size // views)  # puzzles per batch: each is asked in `views` examples
+    # One bar: this one over the puzzles, or with one call (one puzzle whose views fill several batches) solve's own
+    one_call = len(puzzles) <= step
     # One truncation warning with the totals of the batches solved (as one solve of them all gave), after the bar
     with solver.backbone.counting_truncation(), \
-            tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=len(puzzles) <= step) as bar:
+            tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=one_call) as bar:
         try:
             with sigterm_raises():
                 for start in range(0, len(puzzles), step):
                     solutions += solver.solve(puzzles[start:start + step], batch_size=batch_size, views=views,
-                                              **settings)
+                                              show_progress=one_call, **settings)
                     bar.update(min(step, len(puzzles) - start))
         except KeyboardInterrupt as stop:  # after the last batch it stops nothing: every answer is there
             return solutions, stop if len(solutions) < len(puzzles) else None
