@@ -344,6 +344,22 @@ def test_print_config_prints_what_the_run_would_save_and_builds_nothing(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_a_printed_config_is_a_config_file_for_the_next_run(tmp_path, capsys):
+    """README: `python hybrid/train.py reasoner.T=3 --print-config > my_run.yaml`, then `accelerate
+    launch hybrid/train.py --config my_run.yaml train.lr=3e-4`: the printed file, given back with
+    --config, is the same config (another family's task section included), and overrides still apply."""
+    from hybrid.train import parse_args
+
+    args = ["task=maze", "task.size=7", "reasoner.T=3", f"train.output_dir={tmp_path / 'run'}"]
+    with pytest.raises(SystemExit) as exit:
+        parse_args([*args, "--print-config"])
+    assert exit.value.code == 0
+    (tmp_path / "my_run.yaml").write_text(capsys.readouterr().out)
+    assert parse_args(["--config", str(tmp_path / "my_run.yaml")]) == parse_args(args)
+    changed = parse_args(["--config", str(tmp_path / "my_run.yaml"), "train.lr=3e-4"])
+    assert changed == parse_args([*args, "train.lr=3e-4"]) and changed.train.lr == 3e-4
+
+
 @pytest.mark.parametrize("setting, error", [
     (["task=maze", "task.size=4"], "maze size 4 must be odd and between 5 and 31 (rooms sit at odd coordinates)"),
     (["task.wordings=[3]"], "task.wordings=[3]: sudoku has wordings 0..2"),

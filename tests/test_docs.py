@@ -264,9 +264,10 @@ def check_flags(command: Command, known: dict[str, argparse.ArgumentParser]) -> 
                 values = args[i + 1:i + 1 + (nargs if isinstance(nargs, int) else 1)] or [None]
             problems += [f"{cli} {flag} takes {'|'.join(actions[flag].choices)}, not {value}"
                          for value in values if actions[flag].choices and value not in actions[flag].choices]
-    # A file of the repository the command reads (accelerate's configs/accelerate/*.yaml) must be there.
+    # A file of the repository the command reads (accelerate's configs/accelerate/*.yaml, an example's
+    # docs/examples/*) must be there.
     problems += [f"no file {arg}" for arg in command.launcher + command.args
-                 if arg.startswith("configs/") and not (ROOT / arg).exists()]
+                 if arg.startswith(("configs/", "docs/examples/")) and not (ROOT / arg).exists()]
     return "; ".join(problems) or None
 
 

@@ -166,3 +166,26 @@ def test_a_fence_or_blank_lines_alone_make_no_arc_puzzle():
     assert len(parts) == 3
     with pytest.raises(PuzzleError, match=r"found 1 grid in the puzzle.*a blank line ends a puzzle"):
         read_task(parts[0])
+
+
+@pytest.mark.parametrize("name", ["sudoku6.txt", "sudoku6.jsonl"])
+def test_the_docs_example_puzzles_are_read_by_eval_and_solve_as_the_default_task(name):
+    """README and docs/ point `python -m eval RUN --puzzles` and `hybrid.solve --input` at these
+    files for a model of the default job (`runs/default`): every puzzle must read, as that model's
+    task, in both commands, and the two files must hold the same puzzles."""
+    from eval.__main__ import is_jsonl, parse_puzzles, read_puzzle_lines
+    from eval.tasks import make_task, split_typed_lines
+    from hybrid.config import load_config
+    from hybrid.solve import read_items
+
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+    path = examples / name
+    task = make_task(load_config([]).task)
+    numbered = read_puzzle_lines(path, task)
+    parsed, failures = parse_puzzles(task, [text for _, text in numbered], is_jsonl(path),
+                                     line_numbers=[n for n, _ in numbered])
+    assert failures == [] and len(parsed) == 3
+    items = read_items(path.read_text(), lambda plain: split_typed_lines(plain, task))
+    assert [item.error for item in items] == [None] * 3
+    assert [task.from_text(item.puzzle).question for item in items] == [example.question for example in parsed]
+    assert [item.puzzle for item in items] == (examples / "sudoku6.txt").read_text().splitlines()
