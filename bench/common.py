@@ -345,11 +345,13 @@ CHILD_GRACE_SECONDS = 60.0
 
 
 @contextmanager
-def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, **popen) -> Iterator[subprocess.Popen]:
+def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, raise_stop: bool = False,
+                  **popen) -> Iterator[subprocess.Popen]:
     """`cmd` started in a process group of its own, for the block to wait on. A SIGTERM (`kill`, `timeout`, a
     scheduler: these reach this process alone, not its group as Ctrl-C in a terminal does) or Ctrl-C during the
     block is passed on (`end_group`), the child gets `grace` seconds to end (train.py saves a checkpoint), then
-    SIGKILL; one line says what was stopped and this process exits as a shell reports that signal (143 or 130).
+    SIGKILL; one line says what was stopped and this process exits as a shell reports that signal (143 or 130),
+    or with `raise_stop` the interrupt is raised again, for a caller that keeps what it finished (write_partial).
     `what` names the child in that line."""
     from hybrid.checkpoint import sigterm_raises, stopped_by
 
@@ -368,6 +370,8 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
         name_of_signal, status = stopped_by(stop)
         ended = end_group(child, signal.SIGTERM if status == 143 else signal.SIGINT, grace)
         print(f"\n{name_of_signal}: stopped {what}; {ended}", file=sys.stderr, flush=True)
+        if raise_stop:
+            raise
         sys.exit(status)
     finally:  # an error in the block: the child does not run on without the process that waits for it
         if child.poll() is None:
@@ -376,10 +380,11 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
             signal.signal(hangup, previous)
 
 
-def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, check: bool = False, **popen) -> int:
-    """`cmd` run to its end in `child_process` (stopped with this process); its exit code. `check`: a
-    failure raises CalledProcessError, as subprocess.run(check=True) does."""
-    with child_process(cmd, what, grace, **popen) as child:
+def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, check: bool = False,
+              raise_stop: bool = False, **popen) -> int:
+    """`cmd` run to its end in `child_process` (stopped with this process, or with `raise_stop` the interrupt raised
+    to the caller); its exit code. `check`: a failure raises CalledProcessError, as subprocess.run(check=True) does."""
+    with child_process(cmd, what, grace, raise_stop, **popen) as child:
         code = child.wait()
     if check and code:
         raise subprocess.CalledProcessError(code, cmd)

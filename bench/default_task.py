@@ -36,7 +36,7 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
     start = time.perf_counter()
     from common import run_child  # a SIGTERM to this script stops the training too (it saves a checkpoint)
 
-    run_child(cmd, f"run '{name}' (what it saved is in {out})", check=True, cwd=ROOT,
+    run_child(cmd, f"run '{name}' (what it saved is in {out})", check=True, raise_stop=True, cwd=ROOT,
               env=os.environ | {"HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - start
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -76,13 +76,26 @@ def main(argv: list[str] | None = None) -> None:
     extra = args.extra
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="hybrid-trm-bench-")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-runs-"))
-    runs = [run("recursion (default main job)", extra, data_dir, out_root)]
-    runs.append(run("recursion off", extra + NO_RECURSION, data_dir, out_root))
+    from common import write_json, write_partial  # with the command and the machine, as every bench JSON
+
+    from hybrid.checkpoint import sigterm_raises
     from hybrid.config import load_config
 
-    config = load_config(extra)
-    same_updates = [f"train.steps={runs[0]['batches'] * config.reasoner.N_sup}", "train.time_limit=null"]
-    runs.append(run("recursion off, same optimizer steps", extra + NO_RECURSION + same_updates, data_dir, out_root))
+    runs, running = [], "recursion (default main job)"
+    try:
+        with sigterm_raises():  # a `kill` between the trainings too stops here with the finished runs written
+            runs.append(run(running, extra, data_dir, out_root))
+            running = "recursion off"
+            runs.append(run(running, extra + NO_RECURSION, data_dir, out_root))
+            running = "recursion off, same optimizer steps"
+            same_updates = [f"train.steps={runs[0]['batches'] * load_config(extra).reasoner.N_sup}",
+                            "train.time_limit=null"]
+            runs.append(run(running, extra + NO_RECURSION + same_updates, data_dir, out_root))
+    except KeyboardInterrupt as stop:  # kept: the stopped run's checkpoint, and the cache's minutes of embedding
+        print(f"\nkept the runs' folders in {out_root}"
+              + ("" if args.data_dir else f" and the fresh cache {data_dir} (--data-dir reuses it)"), file=sys.stderr)
+        write_partial("default_task", {"runs": runs}, str(output_path(args)), argv, stop, f"run '{running}'",
+                      f"the {len(runs)} run(s) finished")
 
     print(f"\n{'run':40s} {'exact':>7s} {'cell':>7s} {'open':>7s} {'batches':>8s} {'train s':>8s} {'wall s':>8s}")
     for r in runs:
@@ -91,8 +104,6 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['train_seconds']:8.0f} {r['wall_seconds']:8.0f}")
     gap = runs[0]["exact_accuracy"] - max(r["exact_accuracy"] for r in runs[1:])
     print(f"\nrecursion gain: {100 * gap:.1f} points of exact accuracy on {runs[0]['num_puzzles']} held-out puzzles")
-    from common import write_json  # with the command and the machine, as every bench JSON
-
     out = write_json("default_task", {"runs": runs, "gain_points": 100 * gap}, str(output_path(args)), argv)
     print(f"wrote {out}")
     # the runs' folders and the fresh cache are throwaway once the figures are written, and were left in /tmp (the

@@ -421,6 +421,93 @@ def test_default_task_quick_lets_the_users_overrides_win():
     assert (config.task.size, config.train.steps, config.task.train_size) == (6, 3, 256)
 
 
+# A stand-in for hybrid/train.py that default_task.run launches: it writes the figures run() reads, except in a run
+# without recursion, where it stops the bench (STOP_BENCH: the signal, to BENCH_PID) while it trains.
+STAND_IN_TRAINING = """import json, os, signal, sys, time
+from pathlib import Path
+settings = dict(arg.split("=", 1) for arg in sys.argv[1:])
+out = Path(settings["train.output_dir"])
+out.mkdir(parents=True)
+if settings.get("reasoner.T") == "1":
+    os.kill(int(os.environ["BENCH_PID"]), getattr(signal, os.environ["STOP_BENCH"]))
+    time.sleep(60)
+test = {"exact_accuracy": 0.5, "cell_accuracy": 0.75, "num_puzzles": 4, "exact_curve": [0.5]}
+(out / "metrics.json").write_text(json.dumps({"train_seconds": 1.0, "batches": 2, "test": test}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
+@pytest.mark.parametrize("signal_name,signum,status", [("SIGTERM", "SIGTERM", 143), ("Ctrl-C", "SIGINT", 130)])
+def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys, signal_name, signum,
+                                                                 status):
+    """A SIGTERM or Ctrl-C during the second training: run_child stopped it and exited 143 or 130, and the first run's
+    figures were lost (nothing written). Now they go beside --out (marked partial, --out left as it was), and the
+    runs' folders (the stopped run's checkpoint) and the fresh cache are kept, with a line saying where."""
+    import signal
+
+    import default_task
+
+    (tmp_path / "hybrid").mkdir()
+    (tmp_path / "hybrid" / "train.py").write_text(STAND_IN_TRAINING)
+    monkeypatch.setattr(default_task, "ROOT", tmp_path)
+    monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("BENCH_PID", str(os.getpid()))
+    monkeypatch.setenv("STOP_BENCH", signum)
+    out = tmp_path / "dt.json"
+    out.write_text("{}")  # an earlier complete run's figures
+    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            default_task.main(["--quick", "--out", str(out)])
+    except KeyboardInterrupt:  # else pytest takes it for the user's and stops the whole session
+        pytest.fail(f"the {signal_name} went through default_task: the finished run was lost")
+    finally:
+        signal.signal(signal.SIGTERM, unhandled)
+    assert stop.value.code == status
+    partial = json.loads((tmp_path / "dt.partial.json").read_text())
+    assert partial["partial"] and partial["interrupted"] == f"{signal_name} during run 'recursion off'"
+    assert [(r["name"], r["batches"]) for r in partial["runs"]] == [("recursion (default main job)", 2)]
+    assert out.read_text() == "{}"
+    [runs] = (tmp_path / "tmp").glob("hybrid-trm-runs-*")
+    [cache] = (tmp_path / "tmp").glob("hybrid-trm-bench-*")
+    assert sorted(p.name for p in runs.iterdir()) == ["recursion (default main job)", "recursion off"]
+    err = capsys.readouterr().err
+    assert f"kept the runs' folders in {runs} and the fresh cache {cache} (--data-dir reuses it)" in err
+    assert f"{signal_name}: stopped during run 'recursion off'; the 1 run(s) finished written to {tmp_path}" in err
+    assert "Traceback" not in err
+
+
+def test_default_task_stopped_between_its_trainings_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    """A SIGTERM while no training runs (here as the third run starts) ended default_task at once, Python's default."""
+    import signal
+
+    import default_task
+
+    monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fake = {"wall_seconds": 1.0, "train_seconds": 1.0, "batches": 2, "exact_accuracy": 0.5, "cell_accuracy": 0.5,
+            "num_puzzles": 4, "exact_curve": [0.5]}
+
+    def run(name, overrides, data_dir, out_root):
+        if "same optimizer steps" in name:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return {"name": name, **fake}
+
+    monkeypatch.setattr(default_task, "run", run)
+    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            default_task.main(["--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dt.json")])
+    finally:
+        signal.signal(signal.SIGTERM, unhandled)
+    assert stop.value.code == 143 and not (tmp_path / "dt.json").exists()
+    partial = json.loads((tmp_path / "dt.partial.json").read_text())
+    assert partial["interrupted"] == "SIGTERM during run 'recursion off, same optimizer steps'"
+    assert [r["name"] for r in partial["runs"]] == ["recursion (default main job)", "recursion off"]
+    assert "the fresh cache" not in capsys.readouterr().err  # a --data-dir is the user's, not the bench's to name
+
+
 def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
     """Early exit was scored at a fixed 0.9, whatever the run's reasoner.halt_threshold or an
     override said (solve and `python -m eval` honour it)."""
