@@ -375,7 +375,15 @@ def test_a_puzzle_pasted_with_other_punctuation_reads_as_typed(typed):
 
 def test_contradicting_clues_name_the_clue_that_breaks_the_others():
     typed = QUESTION.replace("Who lives where?", "6. Alice lives in house 1.\nWho lives where?")
-    with pytest.raises(PuzzleError, match=re.escape("clue 6 contradicts clues 1-5")):
+    with pytest.raises(PuzzleError, match=re.escape("clue '6. Alice lives in house 1.' contradicts the clues before it")):
+        Zebra(houses=3, attributes=3).from_text(typed)
+
+
+def test_a_contradicting_clue_after_a_repeated_one_is_named_by_its_own_line():
+    """A clue given twice is read once, so clues were counted without the copy: the clue on line
+    7 was called "clue 6", which is the repeated clue, not the one that breaks the others."""
+    typed = QUESTION.replace("Who lives", "6. Bob is not the coffee drinker.\n7. Alice lives in house 1.\nWho lives")
+    with pytest.raises(PuzzleError, match=re.escape("clue '7. Alice lives in house 1.' contradicts the clues before")):
         Zebra(houses=3, attributes=3).from_text(typed)
 
 

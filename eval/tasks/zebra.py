@@ -613,8 +613,8 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     return read.pop()
 
 
-def read_clues(lines: list[str], listed: dict[str, list[str]], houses: int) -> list[tuple]:
-    """The clues among `lines` (those numbered or naming a value; the others are skipped). A clue
+def read_clues(lines: list[str], listed: dict[str, list[str]], houses: int) -> list[tuple[str, tuple]]:
+    """(line, clue) for the clues among `lines` (those numbered or naming a value; the others are skipped). A clue
     that does not read is read again joined with the next line when that starts no clue of its
     own: a clue wrapped over two lines, as pasted from a narrow window."""
     clues, i = [], 0
@@ -623,12 +623,13 @@ def read_clues(lines: list[str], listed: dict[str, list[str]], houses: int) -> l
         if not (NUMBERING.match(line) or any(w.lower() in CATALOGUE for w in re.findall(r"\w+", line))):
             continue
         try:
-            clues.append(read_clue(line, listed, houses))
+            clues.append((line, read_clue(line, listed, houses)))
         except PuzzleError as err:
             if i == len(lines) or NUMBERING.match(lines[i]):
                 raise
             try:
-                clues.append(read_clue(f"{line} {lines[i]}", listed, houses))
+                joined = f"{line} {lines[i]}"
+                clues.append((joined, read_clue(joined, listed, houses)))
             except PuzzleError:
                 raise PuzzleError(f"{err} (nor joined with the next line)") from None
             i += 1
@@ -661,9 +662,10 @@ class Zebra(Task):
         self.num_slots = self.cells + CLUE_PARTS * self.max_clues
 
     def example(self, categories: list[str], values: list[list[str]], clues: list[list], wording: int = 0,
-                rng: random.Random | None = None) -> Example:
+                rng: random.Random | None = None, clue_lines: list[str] | None = None) -> Example:
         """An example from explicit clues over `values` (each attribute's values in class order);
-        raises PuzzleError unless exactly one assignment satisfies the clues."""
+        raises PuzzleError unless exactly one assignment satisfies the clues. `clue_lines`: each
+        clue as typed, to name a clue in an error by its line rather than by its place."""
         if len(values) != self.attributes or any(len(vs) != self.houses for vs in values):
             raise PuzzleError(f"expected {self.attributes} attributes of {self.houses} values each")
         unknown = [c for c in categories if c not in CATEGORIES]
@@ -683,9 +685,13 @@ class Zebra(Task):
         found = solve(self.houses, self.attributes, clues, limit=2)
         if not found:  # name the first clue that the ones before it rule out, so the reader knows where to look
             k = next(k for k in range(1, len(clues) + 1) if not solve(self.houses, self.attributes, clues[:k], limit=1))
-            before = f"contradicts clues 1-{k - 1}" if k > 2 else "contradicts clue 1" if k == 2 else "cannot hold"
-            raise PuzzleError(f"these clues have no solution: clue {k} {before} (counted in the order given); correct "
-                              f"or drop one of them")
+            if clue_lines:
+                which = f"clue {clue_lines[k - 1].strip()!r} " + ("contradicts the clues before it" if k > 1
+                                                                  else "cannot hold")
+            else:
+                before = f"contradicts clues 1-{k - 1}" if k > 2 else "contradicts clue 1" if k == 2 else "cannot hold"
+                which = f"clue {k} {before} (counted in the order given)"
+            raise PuzzleError(f"these clues have no solution: {which}; correct or drop one of them")
         if len(found) > 1:
             raise PuzzleError("these clues allow more than one solution; add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
@@ -715,10 +721,10 @@ class Zebra(Task):
         # A line ending in "?" is the question ("Who owns the fish?"): the full grid answers it
         clues = read_clues([line for line in others if not line.rstrip().endswith("?")], listed, self.houses)
         # A clue pasted twice is one clue: a second copy took a clue slot (past task.max_clues, a refusal)
-        first: dict[tuple, tuple] = {}
-        for c in clues:
-            first.setdefault(canonical(c), c)
-        clues = list(first.values())
+        first: dict[tuple, tuple[str, tuple]] = {}
+        for line, c in clues:
+            first.setdefault(canonical(c), (line, c))
+        lines, clues = [line for line, _ in first.values()], [c for _, c in first.values()]
         if not clues:
             raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
@@ -729,7 +735,7 @@ class Zebra(Task):
             return [a, values[a].index(value)]
 
         clues = [[c[0], *item(*c[1:3]), *(item(*c[3:]) if c[0] in PAIR_KINDS else c[3:])] for c in clues]
-        return self.example(categories, values, clues, wording)
+        return self.example(categories, values, clues, wording, clue_lines=lines)
 
     def _example(self, categories: list[str], values: list[list[str]], clues: list[list], pos: list[list[int]],
                  wording: int, rng: random.Random) -> Example:
