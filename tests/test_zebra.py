@@ -170,6 +170,13 @@ def test_malformed_answers_and_puzzles_get_clear_errors():
         Zebra(3, 3, max_clues=4).example(CATEGORIES, VALUES, CLUES)
 
 
+@pytest.mark.parametrize("clue", [[], ["at", NAME, 0, 2.0], ["at", NAME, 0.0, 2], "at", None])
+def test_a_hand_written_clue_of_the_wrong_shape_is_a_puzzle_error(clue):
+    """An empty clue raised IndexError and a float index TypeError, not the error saying what a clue is."""
+    with pytest.raises(PuzzleError, match="is not \\[kind, attribute, value, attribute, value\\]"):
+        Zebra(houses=3, attributes=3).example(CATEGORIES, VALUES, CLUES[:4] + [clue])
+
+
 def test_a_house_number_too_long_for_int_is_a_puzzle_error():
     """int() raises ValueError past 4300 digits: a wrong answer or a bad clue, not a crash."""
     task, huge = Zebra(houses=3, attributes=3), "1" * 5000
@@ -375,7 +382,8 @@ def test_a_puzzle_pasted_with_other_punctuation_reads_as_typed(typed):
 
 def test_contradicting_clues_name_the_clue_that_breaks_the_others():
     typed = QUESTION.replace("Who lives where?", "6. Alice lives in house 1.\nWho lives where?")
-    with pytest.raises(PuzzleError, match=re.escape("clue '6. Alice lives in house 1.' contradicts the clues before it")):
+    breaking = "clue '6. Alice lives in house 1.' contradicts the clues before it"
+    with pytest.raises(PuzzleError, match=re.escape(breaking)):
         Zebra(houses=3, attributes=3).from_text(typed)
 
 

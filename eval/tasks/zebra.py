@@ -674,11 +674,7 @@ class Zebra(Task):
         if len(clues) > self.max_clues:
             raise PuzzleError(f"{len(clues)} clues, but this task has slots for {self.max_clues} (task.max_clues)")
         for clue in clues:
-            items = [clue[1:3]] + ([clue[3:5]] if clue[0] in PAIR_KINDS else [])
-            ok = (clue[0] in PAIR_KINDS + PLACE_KINDS and len(clue) == (5 if clue[0] in PAIR_KINDS else 4)
-                  and all(0 <= a < self.attributes and 0 <= v < self.houses for a, v in items)
-                  and (clue[0] in PAIR_KINDS or 0 <= clue[3] < self.houses))
-            if not ok:
+            if not self._well_formed(clue):
                 raise PuzzleError(f"clue {clue} is not [kind, attribute, value, attribute, value] with kind in "
                                   f"{PAIR_KINDS} or [kind, attribute, value, house] with kind in {PLACE_KINDS} "
                                   f"(0-based indices within {self.attributes} attributes x {self.houses} houses)")
@@ -695,6 +691,19 @@ class Zebra(Task):
         if len(found) > 1:
             raise PuzzleError("these clues allow more than one solution; add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
+
+    def _well_formed(self, clue) -> bool:
+        """Whether `clue` is [kind, a, v, a, v] or [kind, a, v, house] with int indices in range."""
+        if not isinstance(clue, (list, tuple)) or len(clue) not in (4, 5):
+            return False
+        kind, *indices = clue
+        if len(clue) != (5 if kind in PAIR_KINDS else 4 if kind in PLACE_KINDS else 0):
+            return False
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
+            return False
+        pairs = [indices[0:2]] + ([indices[2:4]] if kind in PAIR_KINDS else [])
+        return (all(0 <= a < self.attributes and 0 <= v < self.houses for a, v in pairs)
+                and (kind in PAIR_KINDS or 0 <= indices[2] < self.houses))
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a puzzle typed in the generator's sentences, in any wording or a mix:
