@@ -380,6 +380,12 @@ def test_a_puzzle_pasted_with_other_punctuation_reads_as_typed(typed):
     assert task.from_text(typed).data == task.from_text(QUESTION).data
 
 
+def test_an_under_determined_puzzle_names_values_whose_house_the_clues_leave_open():
+    """"allow more than one solution; add clues" did not say which values the clues leave open."""
+    with pytest.raises(PuzzleError, match=re.escape("two of them place Bob, Carol in other houses")):
+        Zebra(houses=3, attributes=1).from_text("Names: Alice, Bob, Carol.\n1. Alice lives in house 1.")
+
+
 def test_contradicting_clues_name_the_clue_that_breaks_the_others():
     typed = QUESTION.replace("Who lives where?", "6. Alice lives in house 1.\nWho lives where?")
     breaking = "clue '6. Alice lives in house 1.' contradicts the clues before it"

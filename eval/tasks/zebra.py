@@ -689,7 +689,10 @@ class Zebra(Task):
                 which = f"clue {k} {before} (counted in the order given)"
             raise PuzzleError(f"these clues have no solution: {which}; correct or drop one of them")
         if len(found) > 1:
-            raise PuzzleError("these clues allow more than one solution; add clues")
+            open_ = [values[a][v] for a in range(self.attributes) for v in range(self.houses)
+                     if found[0][a][v] != found[1][a][v]]
+            raise PuzzleError(f"these clues allow more than one solution (two of them place {', '.join(open_)} in "
+                              f"other houses); add clues")
         return self._example(categories, values, clues, found[0], wording, rng or random.Random(0))
 
     def _well_formed(self, clue) -> bool:
