@@ -416,3 +416,23 @@ def test_a_grid_in_a_code_fence_reads_as_reasoning_gym_writes_it():
                      "number of steps to reach the goal?\nGive only the number of steps as your final answer, no "
                      "other text or formatting.")
     assert task.from_text(reasoning_gym, 1).data["distance"] == 7  # reasoning-gym's own answer
+
+
+@pytest.mark.parametrize("typo", ["opne", "door", "#"])
+def test_an_unknown_word_in_a_row_of_words_is_named(typo):
+    """A row of words holding a word other than wall/open/start/goal was dropped silently, so a 7-row
+    maze was refused as "found 6 rows of lengths [7]", naming neither the row nor the word."""
+    task = Maze(7)
+    head, rows = task.from_text(MAZE, 2).question.split("\n", 1)
+    with pytest.raises(PuzzleError, match=f"row 2 has {re.escape(repr(typo))}.*wall, open, start, goal"):
+        task.from_text(head + "\n" + rows.replace("start open", f"start {typo}", 1), 2)
+
+
+def test_a_legend_mazes_missing_or_repeated_start_is_named_in_the_legends_glyph():
+    """A legend maze with two starts was refused as needing "exactly one 'S'", a glyph it does not use."""
+    legend = ("Navigate from 'A' (start) to 'B' (goal) in as few steps as possible.\n"
+              "Legend: '@' = Wall, '=' = Passage\n" + MAZE.translate(str.maketrans("#.SG", "@=AB")))
+    with pytest.raises(PuzzleError, match="exactly one 'A', found 2 \\('A' is the start\\)"):
+        Maze(7).from_text(legend.replace("@ = = = = = @", "@ A = = = = @"), 1)
+    with pytest.raises(PuzzleError, match="exactly one 'B', found 0 \\('B' is the goal\\)"):
+        Maze(7).from_text(legend.replace("B", "=").replace("to '=' (goal)", "to 'B' (goal)"), 1)

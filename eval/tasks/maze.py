@@ -125,10 +125,12 @@ def shortest_path(grid: list[list[str]], start: Cell, goal: Cell) -> list[Cell]:
     return path[::-1]
 
 
-def find(grid: list[list[str]], glyph: str) -> Cell:
+def find(grid: list[list[str]], glyph: str, role: str | None = None) -> Cell:
+    """Where the one `glyph` (the start or goal, `role` naming which where the glyph is a legend's) sits."""
     found = [(r, c) for r, row in enumerate(grid) for c, g in enumerate(row) if g == glyph]
     if len(found) != 1:
-        raise PuzzleError(f"a maze needs exactly one {glyph!r}, found {len(found)}")
+        raise PuzzleError(f"a maze needs exactly one {glyph!r}, found {len(found)} ({glyph!r} is the "
+                          f"{role or WORDS[glyph]})")
     return found[0]
 
 
@@ -215,7 +217,7 @@ GAP = r"[^\S\n]{1,10}"
 START_GOAL = re.compile(rf"from{GAP}'(.)'{GAP}\(start\){GAP}to{GAP}'(.)'{GAP}\(goal\)")
 WALL_FLOOR = re.compile(rf"Legend:{GAP}'(.)'{GAP}={GAP}Wall,{GAP}'(.)'{GAP}={GAP}Passage")
 # [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
-ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+\d+:((?:[^\S\n]+(?:wall|open|start|goal))+)[^\S\n]*$", re.M | re.I)
+ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+(\d+):(.*)$", re.M | re.I)
 
 
 def grid_and_glyphs(text: str) -> tuple[str, str]:
@@ -226,7 +228,12 @@ def grid_and_glyphs(text: str) -> tuple[str, str]:
     rows = ROW_OF_WORDS.findall(text)
     if rows:
         glyph = {word: g for g, word in WORDS.items()}
-        return "\n".join(" ".join(glyph[word.lower()] for word in row.split()) for row in rows), "#.SG"
+        # Checked here: a row with a word the pattern would not match was dropped, the maze refused a row short
+        for number, words in rows:
+            unknown = [word for word in words.split() if word.lower() not in glyph]
+            if unknown:
+                raise PuzzleError(f"row {number} has {unknown[0]!r}: a row of words uses only wall, open, start, goal")
+        return "\n".join(" ".join(glyph[word.lower()] for word in words.split()) for _, words in rows), "#.SG"
     legend = find_legend(text)
     if legend:
         (start, goal, wall, floor), grid_from = legend
@@ -314,6 +321,8 @@ class Maze(Task):
         grid, glyphs = grid_and_glyphs(text)
         canonical = dict(zip(glyphs, WALL + OPEN + START + GOAL))  # all at once: '#' may be the legend's floor
         rows = parse_grid(grid, self.size, glyphs)
+        for glyph, role in zip(glyphs[2:], ("start", "goal")):
+            find(rows, glyph, role)  # a missing or second start named as typed, before '#.SG' replace a legend's
         return self.example([[canonical[g] for g in row] for row in rows], glyphs, wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
