@@ -428,6 +428,14 @@ def test_an_unknown_word_in_a_row_of_words_is_named(typo):
         task.from_text(head + "\n" + rows.replace("start open", f"start {typo}", 1), 2)
 
 
+def test_rows_of_glyphs_behind_row_labels_are_not_told_about_words():
+    """"Row 1: # # # ..." is a row of glyphs: an error calling '#' a misspelt word misleads."""
+    labelled = "\n".join(f"Row {i}: {row}" for i, row in enumerate(MAZE.strip().splitlines(), 1))
+    with pytest.raises(PuzzleError) as refused:
+        Maze(7).from_text(labelled)
+    assert "row of words" not in str(refused.value)
+
+
 def test_a_legend_mazes_missing_or_repeated_start_is_named_in_the_legends_glyph():
     """A legend maze with two starts was refused as needing "exactly one 'S'", a glyph it does not use."""
     legend = ("Navigate from 'A' (start) to 'B' (goal) in as few steps as possible.\n"

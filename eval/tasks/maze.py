@@ -217,7 +217,9 @@ GAP = r"[^\S\n]{1,10}"
 START_GOAL = re.compile(rf"from{GAP}'(.)'{GAP}\(start\){GAP}to{GAP}'(.)'{GAP}\(goal\)")
 WALL_FLOOR = re.compile(rf"Legend:{GAP}'(.)'{GAP}={GAP}Wall,{GAP}'(.)'{GAP}={GAP}Passage")
 # [^\S\n]: any space but a line break, so an indented row, tabs or the \r of a CRLF line end still read
-ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+(\d+):(.*)$", re.M | re.I)
+# A "Row N:" line naming any of the four words is a row of words (its other words are checked, to be named if
+# misspelt); one of glyphs is not: its error would call a glyph a misspelt word
+ROW_OF_WORDS = re.compile(r"^[^\S\n]*Row[^\S\n]+(\d+):(.*\b(?:wall|open|start|goal)\b.*)$", re.M | re.I)
 
 
 def grid_and_glyphs(text: str) -> tuple[str, str]:
