@@ -624,6 +624,8 @@ def test_solve_command_shows_one_bar_over_the_puzzles_when_their_views_outnumber
     assert bar_totals(capsys.readouterr().err) == {3}
     solver.solve([typed, typed], views=5, batch_size=2)
     assert bar_totals(capsys.readouterr().err) == {5}  # the 10 views in batches of 2
+    solver.solve([typed], views=2, batch_size=2)
+    assert bar_totals(capsys.readouterr().err) == set()  # one batch: nothing to show progress over
 
 
 def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypatch, tmp_path, capsys):

@@ -473,6 +473,8 @@ def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
     [cache] = (tmp_path / "tmp").glob("hybrid-trm-bench-*")
     assert sorted(p.name for p in runs.iterdir()) == ["recursion (default main job)", "recursion off"]
     err = capsys.readouterr().err
+    # the stopped training was told and ended in its grace (it saves a checkpoint), and where that is is said
+    assert f"{signal_name}: stopped run 'recursion off' (what it saved is in {runs / 'recursion off'}); it ended" in err
     assert f"kept the runs' folders in {runs} and the fresh cache {cache} (--data-dir reuses it)" in err
     assert f"{signal_name}: stopped during run 'recursion off'; the 1 run(s) finished written to {tmp_path}" in err
     assert "Traceback" not in err

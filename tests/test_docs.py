@@ -300,6 +300,17 @@ def test_every_documented_flag_exists():
     assert not bad, "stale flags in the docs:\n" + "\n".join(bad)
 
 
+
+def test_every_example_file_the_docs_name_exists():
+    """A docs/examples/ file the docs name anywhere (`cat docs/examples/sudoku6.jsonl | ...` too, which
+    check_flags does not see: it reads a command's own arguments) must be there to copy the command."""
+    named = [(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, found.start()) + 1}", found.group(0))
+             for path in [*DOCS, BENCH / "README.md"] for text in [path.read_text(encoding="utf-8")]
+             for found in re.finditer(r"docs/examples/[\w.-]*\w", text)]
+    assert len(named) >= 4  # a pattern that found nothing would pass every doc
+    missing = [f"{where}: {name}" for where, name in named if not (ROOT / name).is_file()]
+    assert not missing, "example files the docs name that are not there:\n" + "\n".join(missing)
+
 KEY = re.compile(rf"(?:{'|'.join(GROUPS)})(?:\.\w+)+(?:=\S*)?")  # `train.init_from`, `task.size=9`
 
 
