@@ -223,6 +223,15 @@ def test_malformed_puzzles_get_clear_errors():
         make_task(SudokuConfig(size=5))
 
 
+def test_a_digit_above_the_size_is_named_with_its_row_and_column():
+    """The error quoted the whole text back (a 9x9 question in the cells wording: some 1,500 characters),
+    naming neither the digit nor where it stands."""
+    typed = PUZZLE.replace("_ _ | 3 _", "_ _ | 3 7").replace("_ 1 | _ _", "_ 1 | 5 _")
+    with pytest.raises(PuzzleError, match=r"a 4x4 sudoku holds digits 1-4 only: 5 \(row 3, column 3\), "
+                                          r"7 \(row 4, column 4\)$"):
+        Sudoku(4).from_text(typed)
+
+
 @pytest.mark.parametrize("digit", ["\uff12", "\u0662", "\u00b2"])  # full-width, Arabic-Indic, superscript two
 def test_a_digit_that_is_not_0_to_9_is_named_and_the_count_below_the_instructions_given(digit):
     """A full-width or Arabic-Indic digit is a digit to a reader but no cell: the error was only a

@@ -294,8 +294,9 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
                           f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){shape}{unread}{typo}{size}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
-    if any(v > grid.n for v in values):
-        raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {text!r}")
+    too_big = [f"{v} (row {i // grid.n + 1}, column {i % grid.n + 1})" for i, v in enumerate(values) if v > grid.n]
+    if too_big:
+        raise PuzzleError(f"a {grid.n}x{grid.n} sudoku holds digits 1-{grid.n} only: {listed(too_big, most=3)}")
     return values
 
 
