@@ -367,15 +367,8 @@ def test_vs_reference_stopped_partway_keeps_the_sizes_it_finished(tmp_path, monk
         return ours(args, size, device)
 
     monkeypatch.setattr(vs_reference, "Ours", stopped_at_six)
-    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
-    try:
-        with pytest.raises(SystemExit) as stop:
-            vs_reference.main([*tiny(tmp_path)["vs_reference"], "--sizes", "4", "6", "--out", str(out)])
-    except KeyboardInterrupt:  # else pytest takes it for the user's and stops the whole session
-        pytest.fail(f"the {signal_name} went through vs_reference: the finished 4x4 comparison was lost")
-    finally:
-        signal.signal(signal.SIGTERM, unhandled)
-    assert stop.value.code == status
+    argv = [*tiny(tmp_path)["vs_reference"], "--sizes", "4", "6", "--out", str(out)]
+    assert exit_status_when_stopped(vs_reference.main, argv, "the finished 4x4 comparison was lost") == status
     partial = json.loads((tmp_path / "vs.partial.json").read_text())
     assert partial["partial"] and partial["interrupted"] == f"{signal_name} during sudoku 6x6 / ours"
     assert [row["size"] for row in partial["results"]] == [4]
@@ -443,8 +436,6 @@ def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
     """A SIGTERM or Ctrl-C during the second training: run_child stopped it and exited 143 or 130, and the first run's
     figures were lost (nothing written). Now they go beside --out (marked partial, --out left as it was), and the
     runs' folders (the stopped run's checkpoint) and the fresh cache are kept, with a line saying where."""
-    import signal
-
     import default_task
 
     (tmp_path / "hybrid").mkdir()
@@ -456,15 +447,8 @@ def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
     monkeypatch.setenv("STOP_BENCH", signum)
     out = tmp_path / "dt.json"
     out.write_text("{}")  # an earlier complete run's figures
-    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
-    try:
-        with pytest.raises(SystemExit) as stop:
-            default_task.main(["--quick", "--out", str(out)])
-    except KeyboardInterrupt:  # else pytest takes it for the user's and stops the whole session
-        pytest.fail(f"the {signal_name} went through default_task: the finished run was lost")
-    finally:
-        signal.signal(signal.SIGTERM, unhandled)
-    assert stop.value.code == status
+    argv = ["--quick", "--out", str(out)]
+    assert exit_status_when_stopped(default_task.main, argv, "the finished run was lost") == status
     partial = json.loads((tmp_path / "dt.partial.json").read_text())
     assert partial["partial"] and partial["interrupted"] == f"{signal_name} during run 'recursion off'"
     assert [(r["name"], r["batches"]) for r in partial["runs"]] == [("recursion (default main job)", 2)]
@@ -497,13 +481,8 @@ def test_default_task_stopped_between_its_trainings_keeps_the_runs_it_finished(t
         return {"name": name, **fake}
 
     monkeypatch.setattr(default_task, "run", run)
-    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
-    try:
-        with pytest.raises(SystemExit) as stop:
-            default_task.main(["--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dt.json")])
-    finally:
-        signal.signal(signal.SIGTERM, unhandled)
-    assert stop.value.code == 143 and not (tmp_path / "dt.json").exists()
+    argv = ["--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dt.json")]
+    assert exit_status_when_stopped(default_task.main, argv) == 143 and not (tmp_path / "dt.json").exists()
     partial = json.loads((tmp_path / "dt.partial.json").read_text())
     assert partial["interrupted"] == "SIGTERM during run 'recursion off, same optimizer steps'"
     assert [r["name"] for r in partial["runs"]] == ["recursion (default main job)", "recursion off"]
@@ -904,6 +883,23 @@ def test_report_refuses_a_results_folder_without_results(tmp_path, capsys, folde
     (tmp_path / "empty").mkdir()
     err = usage_error(report.main, ["--results", str(tmp_path / folder)], capsys)
     assert f"error: --results {tmp_path / folder}: no results JSON there" in err
+
+
+def exit_status_when_stopped(main, argv: list[str], lost: str = "what it finished was lost") -> int:
+    """The status `main(argv)` exits with when a SIGTERM or Ctrl-C stops it partway. A SIGTERM that no
+    handler of the bench's catches fails the test, as does a Ctrl-C going through it (`lost` says what
+    that loses): pytest would take it for the user's and stop the whole session."""
+    import signal
+
+    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+    except KeyboardInterrupt:
+        pytest.fail(f"a Ctrl-C went through the bench: {lost}")
+    finally:
+        signal.signal(signal.SIGTERM, unhandled)
+    return stop.value.code
 
 
 def usage_error(main, argv: list[str], capsys) -> str:
@@ -1555,13 +1551,8 @@ def test_backbone_cache_stopped_after_its_runs_keeps_them(tmp_path, monkeypatch,
     monkeypatch.setattr(backbone_cache, "matmul_flops", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
-    try:
-        with pytest.raises(SystemExit) as stop:
-            backbone_cache.main([*tiny(tmp_path)["backbone_cache"], "--out", str(tmp_path / "cache.json")])
-    finally:
-        signal.signal(signal.SIGTERM, unhandled)
-    assert stop.value.code == 143
+    argv = [*tiny(tmp_path)["backbone_cache"], "--out", str(tmp_path / "cache.json")]
+    assert exit_status_when_stopped(backbone_cache.main, argv) == 143
     assert not list((tmp_path / "tmp").glob("hybrid-trm-*"))
     partial = json.loads((tmp_path / "cache.partial.json").read_text())
     assert partial["interrupted"] == "SIGTERM during chars's FLOP count"
