@@ -409,8 +409,18 @@ def test_signed_numbers_read_with_a_plus_or_the_unicode_minus():
     assert task.verify(example, "5, 3, 0, \u221212") and task.verify(example, "+5, +3, 0, -12")
 
 
+def test_a_minus_glued_to_a_number_in_words_is_its_sign_as_in_digits():
+    """"-seven" was read as 7 (the dash skipped as a bullet's), so "1, 3, -seven" passed the verifier
+    for 1, 3, 7 and a typed "-seven" was sorted as 7. A hyphen between words still joins them."""
+    assert parse_numbers("-seven, forty-two, 3 -twenty one, -one hundred, forty -two") == [-7, 42, 3, -21, -100, 40, -2]
+    task = Sorting(length=3, low=-10, high=10)
+    example = task.from_text("Sort: -seven, 3, 1")
+    assert example.data["numbers"] == [-7, 3, 1] and spans_text(example)[1] == "-seven"
+    assert not task.verify(task.example([3, 7, 1]), "1, 3, -seven")
+
+
 @pytest.mark.parametrize("glued", ["5-12, 0, 3", "5, 12-0-3", "5, 12, 0, 3--4", "5, --12, 0, 3", "5, 12, 0+3",
-                                   "5, minus -12, 0, 3"])
+                                   "5, minus -12, 0, 3", "5, 12-zero, 3", "5, minus -seven, 0, 3"])
 def test_a_sign_glued_to_a_number_before_it_is_an_error_not_a_negative(glued):
     """"5-12" was read as 5 and -12 (a range or a subtraction read as two numbers), "--12" as -12,
     and "minus -12" as 12."""

@@ -93,9 +93,16 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             numbers.append((value, current["start"], current["end"]))
             current = None
 
+    def refuse_glued_sign(sign: int, end: int) -> None:
+        # "5-12" is a range or a difference, not 5 and -12; "--12" and "minus -12" are one sign too many
+        if sign and (text[sign - 1].isdigit() or text[sign - 1] in SIGNS) or current and current["last"] == "sign":
+            raise PuzzleError(f"a sign glued to what comes before it in {shortened(text[max(0, sign - 10):end + 10])}; "
+                              "give each number one sign and separate numbers with commas or spaces ('5, -12')")
+
     # A decimal is one token, so "3.5" or ".5" is refused rather than read as 3 and 5, or 5 ("." alone
     # is skipped). A sign is "-", "+" or the minus sign U+2212 (word processors and chats write it);
-    # "-" alone is skipped (a list's bullet), "+" or U+2212 alone is refused.
+    # "-" alone is skipped (a list's bullet) unless glued to a number word ("-seven", see below), "+" or
+    # U+2212 alone is refused.
     for match in re.finditer(r"[-+\u2212]?\d*\.?\d+|[A-Za-z]+|[,;\n]|[^\sA-Za-z\d.\[\]()-]", text):
         token, word, (a, b) = match.group(), match.group().lower(), match.span()
         if token in ",;\n":  # separators end a number: "forty, two" is two numbers
@@ -110,12 +117,8 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
                               "model trained with task=reasoning_gym task.dataset=number_sorting "
                               "(docs/external_tasks.md)")
         if re.fullmatch(r"[-+\u2212]?\d+", token):
-            signed = token[0] in SIGNS
-            # "5-12" is a range or a difference, not 5 and -12; "--12" and "minus -12" are one sign too many
-            if signed and (a and (text[a - 1].isdigit() or text[a - 1] in SIGNS)
-                           or current and current["last"] == "sign"):
-                raise PuzzleError(f"a sign glued to what comes before it in {shortened(text[max(0, a - 10):b + 10])}; "
-                                  "give each number one sign and separate numbers with commas or spaces ('5, -12')")
+            if token[0] in SIGNS:
+                refuse_glued_sign(a, b)
             if len(token) > 100:  # int() refuses over 4300 digits with a ValueError; no list to sort has such numbers
                 raise PuzzleError(f"{token[:20]!r}... in {shortened(text, 60)}: a number of {len(token)} digits is "
                                   "too long")
@@ -133,11 +136,16 @@ def find_numbers(text: str) -> list[tuple[int, int, int]]:
             kind = "unit" if word in UNITS[:10] else "teen" if word in UNITS else "tens"
             value = UNITS.index(word) if word in UNITS else 10 * TENS.index(word)
             last = current["last"] if current else None
+            # "-seven" is minus seven, as "-7" is -7 (a dash between words, "forty-two", joins them)
+            minus = a > 0 and text[a - 1] == "-" and not (a > 1 and text[a - 2].isalpha())
+            if minus:
+                refuse_glued_sign(a - 1, b)
             # A unit continues a tens word (forty two); anything continues a sign, "hundred"
             # or "and"; otherwise this word starts a new number.
-            if not (last in ("sign", "hundred", "and") or (last == "tens" and kind == "unit" and value)):
+            if minus or not (last in ("sign", "hundred", "and") or (last == "tens" and kind == "unit" and value)):
                 close()
-                current = {"sign": 1, "hundreds": 0, "rest": 0, "last": None, "word": None, "start": a}
+                current = {"sign": -1 if minus else 1, "hundreds": 0, "rest": 0, "last": None, "word": None,
+                           "start": a - minus}
             current["rest"] += value
             current["last"], current["end"] = kind, b
             continue
