@@ -46,10 +46,11 @@ def rank(votes: Iterable[tuple[str, float]]) -> list[str]:
 
 
 def vote(task: Task, examples: list[Example], answers: list[str | None], confidences: list[float]) -> dict:
-    """pass@1 and pass@2 over the puzzles that `examples` (views, in any order) ask, and over their
-    tasks (task_pass@1, task_pass@2), with the answer and halting confidence of each view; an
-    answer that could not be decoded is None. The right answer of a puzzle is its view's own
-    answer mapped back the same way."""
+    """pass@1 and pass@2 over the puzzles that `examples` (views) ask, and over their tasks
+    (task_pass@1, task_pass@2), with the answer and halting confidence of each view; an answer
+    that could not be decoded is None. The right answer of a puzzle is its view's own answer
+    mapped back the same way, so views may come in any order; but a tie on votes and confidence
+    goes to the answer given first (`tally`), which should be the view that is the puzzle itself."""
     votes: dict[str, list[tuple[str, float]]] = {}
     truth: dict[str, str | None] = {}
     views: dict[str, int] = {}

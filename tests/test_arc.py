@@ -76,6 +76,9 @@ def test_augmentation_turns_and_recolours_the_whole_task(arc):
     assert "Test input (2x3):\n0 5 0\n0 0 4" in example.question
     assert arc.verify(example, "0 5 0\n4 0 0")
     assert not arc.verify(example, "0 0 3\n0 4 0")  # the unaugmented answer is now wrong
+    for k in (8, -1):  # k=8 was silently the transpose (k=4), not the puzzle as it is
+        with pytest.raises(PuzzleError, match=f"k={k} is no symmetry"):
+            arc.example(MIRROR, k=k)
 
 
 def test_malformed_tasks_are_clear_errors(arc):

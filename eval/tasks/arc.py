@@ -505,6 +505,8 @@ class Arc(Task):
         if too_large:
             raise PuzzleError(f"{named(task)} has a grid larger than task.max_size={self.max_size}: its {too_large}; "
                               f"a model answers grids up to the task.max_size it was trained with")
+        if k not in range(8):  # dihedral reads k=8 as k=4 (the transpose), not as the puzzle itself
+            raise PuzzleError(f"k={k} is no symmetry: give 0-3 quarter turns clockwise, 4-7 the same then a transpose")
         colours = list(range(10)) if colours is None else list(colours)
         if sorted(colours) != list(range(10)):
             raise PuzzleError(f"colours must be a permutation of 0-9, got {colours}")
