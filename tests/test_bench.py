@@ -892,6 +892,8 @@ def exit_status_when_stopped(main, argv: list[str], lost: str = "what it finishe
     import signal
 
     unhandled = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached no handler of the bench's"))
+    # A SIGINT is a Ctrl-C, as in a terminal, also where pytest started with it ignored (a background job)
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(SystemExit) as stop:
             main(argv)
@@ -899,6 +901,7 @@ def exit_status_when_stopped(main, argv: list[str], lost: str = "what it finishe
         pytest.fail(f"a Ctrl-C went through the bench: {lost}")
     finally:
         signal.signal(signal.SIGTERM, unhandled)
+        signal.signal(signal.SIGINT, ignored)
     return stop.value.code
 
 
