@@ -125,12 +125,12 @@ def shortest_path(grid: list[list[str]], start: Cell, goal: Cell) -> list[Cell]:
     return path[::-1]
 
 
-def find(grid: list[list[str]], glyph: str, role: str | None = None) -> Cell:
-    """Where the one `glyph` (the start or goal, `role` naming which where the glyph is a legend's) sits."""
+def find(grid: list[list[str]], glyph: str, typed: str | None = None) -> Cell:
+    """Where the one `glyph` (START or GOAL) sits; an error names it as `typed` (a legend's own glyph for it)."""
     found = [(r, c) for r, row in enumerate(grid) for c, g in enumerate(row) if g == glyph]
     if len(found) != 1:
-        raise PuzzleError(f"a maze needs exactly one {glyph!r}, found {len(found)} ({glyph!r} is the "
-                          f"{role or WORDS[glyph]})")
+        typed = typed or glyph
+        raise PuzzleError(f"a maze needs exactly one {typed!r}, found {len(found)} ({typed!r} is the {WORDS[glyph]})")
     return found[0]
 
 
@@ -300,8 +300,9 @@ class Maze(Task):
         self.num_slots = size * size
 
     def example(self, grid: list[list[str]], glyphs: str = "#.SG", wording: int = 0) -> Example:
-        """An example from a grid of WALL/OPEN/START/GOAL glyphs (canonical ones)."""
-        start, goal = find(grid, START), find(grid, GOAL)
+        """An example from a grid of WALL/OPEN/START/GOAL glyphs (canonical ones); `glyphs`: those the
+        puzzle is written in (a legend's own), also to name a missing or second start or goal as typed."""
+        start, goal = find(grid, START, glyphs[2]), find(grid, GOAL, glyphs[3])
         path = shortest_path(grid, start, goal)
         solved = [list(row) for row in grid]
         for r, c in path[1:-1]:
@@ -323,8 +324,6 @@ class Maze(Task):
         grid, glyphs = grid_and_glyphs(text)
         canonical = dict(zip(glyphs, WALL + OPEN + START + GOAL))  # all at once: '#' may be the legend's floor
         rows = parse_grid(grid, self.size, glyphs)
-        for glyph, role in zip(glyphs[2:], ("start", "goal")):
-            find(rows, glyph, role)  # a missing or second start named as typed, before '#.SG' replace a legend's
         return self.example([[canonical[g] for g in row] for row in rows], glyphs, wording)
 
     def generate(self, rng: random.Random, wording: int) -> Example:
