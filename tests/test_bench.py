@@ -1307,7 +1307,6 @@ def test_early_exit_counts_exact_by_slots_as_evaluation_does():
 def test_early_exit_exits_1_when_its_check_fails_having_written_the_figures(tmp_path, monkeypatch, early_steps, passed):
     """A failed check printed "FAIL: ..." and exited 0, so a script or scheduler running the bench
     saw it succeed. Here early exit halts at step 2 (passes) or at every step of N_sup=3 (fails)."""
-    import json
     import random
     from types import SimpleNamespace
 
