@@ -697,7 +697,7 @@ class Zebra(Task):
 
     def _well_formed(self, clue) -> bool:
         """Whether `clue` is [kind, a, v, a, v] or [kind, a, v, house] with int indices in range."""
-        if not isinstance(clue, (list, tuple)) or len(clue) not in (4, 5):
+        if not isinstance(clue, (list, tuple)) or not clue:
             return False
         kind, *indices = clue
         if len(clue) != (5 if kind in PAIR_KINDS else 4 if kind in PLACE_KINDS else 0):
