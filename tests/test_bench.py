@@ -420,7 +420,7 @@ STAND_IN_TRAINING = """import json, os, signal, sys, time
 from pathlib import Path
 settings = dict(arg.split("=", 1) for arg in sys.argv[1:])
 out = Path(settings["train.output_dir"])
-out.mkdir(parents=True)
+out.mkdir(parents=True, exist_ok=True)
 if settings.get("reasoner.T") == "1":
     os.kill(int(os.environ["BENCH_PID"]), getattr(signal, os.environ["STOP_BENCH"]))
     time.sleep(60)
@@ -463,6 +463,25 @@ def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
     assert f"{signal_name}: stopped during run 'recursion off'; the 1 run(s) finished written to {tmp_path}" in err
     assert "Traceback" not in err
 
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
+def test_main_job_stopped_partway_ends_its_training_and_exits_143(tmp_path, monkeypatch, capsys):
+    """main_job waits in child_process itself (not run_child), so only this test sees child_process's own default:
+    a SIGTERM passes the stop to the training and exits 143 with one line, not a Terminated traceback."""
+    import main_job
+
+    (tmp_path / "hybrid").mkdir()
+    (tmp_path / "hybrid" / "train.py").write_text(STAND_IN_TRAINING)
+    monkeypatch.setattr(main_job, "ROOT", tmp_path)
+    monkeypatch.setenv("BENCH_PID", str(os.getpid()))
+    monkeypatch.setenv("STOP_BENCH", "SIGTERM")
+    runs = tmp_path / "run"
+    argv = ["--output-dir", str(runs), "--out", str(tmp_path / "mj.json"), "--", "reasoner.T=1"]
+    assert exit_status_when_stopped(main_job.main, argv, "it ended in a traceback, not status 143") == 143
+    err = capsys.readouterr().err
+    assert f"SIGTERM: stopped the main job (what it saved is in {runs}); it ended" in err
+    assert "Traceback" not in err and not (tmp_path / "mj.json").exists()
 
 def test_default_task_stopped_between_its_trainings_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
     """A SIGTERM while no training runs (here as the third run starts) ended default_task at once, Python's default."""
@@ -897,8 +916,10 @@ def exit_status_when_stopped(main, argv: list[str], lost: str = "what it finishe
     try:
         with pytest.raises(SystemExit) as stop:
             main(argv)
-    except KeyboardInterrupt:
-        pytest.fail(f"a Ctrl-C went through the bench: {lost}")
+    except KeyboardInterrupt as stop:  # SIGTERM's Terminated is one too
+        from hybrid.checkpoint import stopped_by
+
+        pytest.fail(f"a {stopped_by(stop)[0]} went through the bench: {lost}")
     finally:
         signal.signal(signal.SIGTERM, unhandled)
         signal.signal(signal.SIGINT, ignored)
