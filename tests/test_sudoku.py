@@ -3,7 +3,7 @@ import random
 import pytest
 
 from eval.tasks import PuzzleError, make_task, sudoku
-from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, solve, still_unique_without
+from eval.tasks.sudoku import Grid, Sudoku, SudokuConfig, blocked, parse_grid, solve, still_unique_without
 
 # A hand-written 4x4 puzzle (boxes 2x2) and its unique solution.
 PUZZLE = """
@@ -278,6 +278,19 @@ def test_a_puzzle_without_solution_names_the_digit_that_repeats():
         with pytest.raises(PuzzleError, match=f"no solution: two 1s in {where}"):
             task.from_text("\n".join(lines))
 
+
+
+def test_a_puzzle_without_solution_names_a_cell_no_digit_fits():
+    """Givens with no repeat but no solution were only "the givens contradict", leaving the user to find where."""
+    task = Sudoku(4)
+    # row 1 holds 1 and 2, column 2 holds 3 and 4: row 1, column 2 can hold none of 1-4
+    with pytest.raises(PuzzleError, match="no solution: row 1, column 2 can hold no digit: its row, column and box"):
+        task.from_text("1 _ _ 2\n_ _ _ _\n_ 3 _ _\n_ 4 _ _")
+    # each empty cell can hold a digit, and still none completes row 4 (its 2 has no place): the general line
+    deeper = "_ _ _ _\n_ _ _ _\n_ _ _ 2\n4 1 _ _"
+    assert blocked(Grid(4), parse_grid(Grid(4), deeper)) == "" and not solve(Grid(4), parse_grid(Grid(4), deeper))
+    with pytest.raises(PuzzleError, match="no solution: the givens contradict"):
+        task.from_text(deeper)
 
 @pytest.mark.parametrize("typed, model", [(4, 6), (9, 6), (6, 4)])
 def test_a_sudoku_of_another_size_names_the_model_that_answers_it(typed, model):

@@ -253,6 +253,17 @@ def repeat(grid: Grid, cells: list[int]) -> str:
     return ""
 
 
+def blocked(grid: Grid, cells: list[int]) -> str:
+    """An empty cell that no digit fits ("row 2, column 3 can hold no digit: ..."), the first in reading
+    order; "" when each can hold one (the contradiction then shows only some guesses in). Givens without
+    a repeat (see `repeat`)."""
+    rows, cols, boxes = _masks(grid, cells)
+    for v, (r, c, b) in zip(cells, grid.units):
+        if not v and rows[r] | cols[c] | boxes[b] == grid.full:
+            return f"row {r + 1}, column {c + 1} can hold no digit: its row, column and box hold all of 1-{grid.n}"
+    return ""
+
+
 def parse_grid(grid: Grid, text: str) -> list[int]:
     """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest:
     the cell labels of the wordings, and a first line of instructions when the cells follow it,
@@ -337,8 +348,8 @@ class Sudoku(Task):
         puzzle = parse_grid(self.grid, text)
         solutions = solve(self.grid, puzzle, limit=2)
         if not solutions:
-            raise PuzzleError(f"this sudoku has no solution: {repeat(self.grid, puzzle) or 'the givens contradict'}; "
-                              "check the givens against the puzzle as written")
+            where = repeat(self.grid, puzzle) or blocked(self.grid, puzzle) or "the givens contradict"
+            raise PuzzleError(f"this sudoku has no solution: {where}; check the givens against the puzzle as written")
         if len(solutions) > 1:
             raise PuzzleError("this sudoku has more than one solution; add givens")
         return self.example(puzzle, solutions[0], wording)
