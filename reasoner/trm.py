@@ -30,7 +30,9 @@ class Carry:
 @dataclass
 class ReasonerOutput:
     y: torch.Tensor  # (B, S, D) answer latent after this step, with gradient (for the head)
-    q_halt: torch.Tensor  # (B,) halting logit: > 0 means "my answer is already right, stop"
+    # (B,) halting logit, "my answer is already right, stop": training halts a puzzle at > 0, early exit at
+    # sigmoid(q_halt) > reasoner.halt_threshold (0.9)
+    q_halt: torch.Tensor
     carry: Carry  # (y, z) detached, for the next supervision step
 
 
