@@ -255,7 +255,7 @@ def _description(entry: dict, backbone, desc: str) -> dict:
 
 def _save_entry(entry: dict, path: Path, backbone, desc: str) -> None:
     """The entry, with a small description of it beside it (read by `hybrid-cache list`)."""
-    _save(entry, path, _description(entry, backbone, desc))
+    _save(entry | {"key": path.stem}, path, _description(entry, backbone, desc))  # `_read` checks the key
     total = sum(p.stat().st_size for p in path.parent.glob("*.pt"))
     if total > LARGE_CACHE:
         print(f"the embedding cache in {path.parent} holds {total / 2**30:.1f} GiB; `hybrid-cache list` shows its "
@@ -277,6 +277,10 @@ def _read(path: Path, size: int, desc: str) -> dict | None:
             raise ValueError(f"the bytes of its record {damaged} do not match their stored CRC-32: damaged on disk")
         entry = torch.load(path, mmap=True, weights_only=True)
         lengths = entry["lengths"]
+        # Another entry copied or renamed over this one can fit every shape (another seed's split, another
+        # layer); one written before entries held their key is known by its name alone.
+        if entry.get("key", path.stem) != path.stem:
+            raise ValueError(f"it holds the states of entry {entry['key']}, not of {path.stem}: copied or renamed here")
         if lengths.shape != (size,):
             raise ValueError(f"it holds {len(lengths)} puzzles, the split has {size}")
         if not entry["states"].shape[0] == entry["token_slot"].shape[0] == int(lengths.sum()):

@@ -284,19 +284,21 @@ def test_an_entry_damaged_inside_its_states_is_embedded_again(tiny_backbone, tmp
     assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
 
 
-@pytest.mark.parametrize("damage", ["another_splits_entry", "states_cut_short"])
+@pytest.mark.parametrize("damage", ["another_splits_entry", "another_entry_of_the_same_size", "states_cut_short"])
 def test_an_entry_that_loads_but_does_not_fit_its_split_is_embedded_again(tiny_backbone, tmp_path, damage):
     """A whole, loadable file that is not this split's states (another entry copied over it, or
     one whose states hold fewer tokens than its lengths add up to) would hand puzzles other
-    puzzles' tokens: it is treated as damaged and embedded again."""
+    puzzles' tokens: it is treated as damaged and embedded again. Another split's entry with as
+    many puzzles and tokens (or the same texts at another layer) fits every shape: the key it
+    was written under tells."""
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
     first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]
     entry = cache_path(backbone, split, tmp_path)
-    if damage == "another_splits_entry":
-        fewer = split.select(range(4))
-        embed_split(backbone, fewer, task.num_slots, tmp_path, "fewer")
-        wrong = torch.load(cache_path(backbone, fewer, tmp_path))
+    if damage.startswith("another"):
+        other = split.select(range(4)) if damage == "another_splits_entry" else puzzles(seed=1)[1]
+        embed_split(backbone, other, task.num_slots, tmp_path, "other")
+        wrong = torch.load(cache_path(backbone, other, tmp_path))
     else:
         stored = torch.load(entry)
         wrong = stored | {"states": stored["states"][:-1].clone(), "token_slot": stored["token_slot"][:-1].clone()}
