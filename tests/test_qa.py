@@ -128,6 +128,19 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     assert QA(str(joined)).pairs == [("a?", "b"), ("c?", "d")]
 
 
+def test_unicode_line_separators_inside_a_json_string_do_not_end_its_line(tmp_path):
+    """json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 (web text has them) as
+    they are; JSON Lines ends a line only at a newline. str.splitlines cut there too: a valid line
+    was "not a JSON object (Unterminated string)", and every later line was named one too far on."""
+    rows = [{"question": "a?\u2028b?", "answer": "c"}, {"question": "d?\u0085\u2029", "answer": "e"}, {"answer": "f"}]
+    path = tmp_path / "data.jsonl"
+    path.write_bytes("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
+    with pytest.raises(PuzzleError, match=r"data.jsonl:3: no field 'question'"):
+        QA(str(path)).pairs
+    path.write_bytes("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows[:2]).encode("utf-8"))
+    assert QA(str(path)).pairs == [("a?\u2028b?", "c"), ("d?\u0085\u2029", "e")]
+
+
 def test_a_file_named_in_capitals_is_read_by_its_kind(tmp_path):
     """DATA.JSON (a Windows export, say) holds a JSON list: it was read as JSON Lines, and its first
     line said to be no JSON object."""
