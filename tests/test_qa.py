@@ -540,3 +540,17 @@ def test_a_huge_bad_question_is_quoted_short():
     assert len(str(raised.value)) < 300 and "(1000000 characters)" in str(raised.value)
     with pytest.raises(PuzzleError, match=r"line 3: the question \('question'\) must be non-empty text, got a list"):
         QA("unused.jsonl").from_row({"question": [1] * 100_000, "answer": "4"}, where="line 3")
+
+
+def test_a_puzzles_file_line_may_hold_a_unicode_line_separator(tmp_path):
+    """--puzzles pairs.jsonl cut its lines with splitlines, which ends a line at U+2028 too: a valid
+    pair written by json.dumps(..., ensure_ascii=False) became two failures, one named on a line the file lacks."""
+    from eval.__main__ import parse_puzzles, read_puzzle_lines
+
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"question": "a?\u2028b?", "answer": "1"}, {"question": "c?"}]
+    pairs.write_bytes("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
+    task = QA(path=str(pairs))
+    numbers, texts = zip(*read_puzzle_lines(pairs, task))
+    parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
+    assert [e.question for e in parsed] == ["a?\u2028b?"] and [f["line"] for f in failures] == [2]
