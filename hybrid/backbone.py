@@ -187,7 +187,7 @@ def tokenizer_fix(path: str) -> str:
 
 
 def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bool = False):
-    """The backbone's fast tokenizer, padding on the right. A missing tokenizer is an error: for a
+    """The backbone's fast tokenizer, padding and truncating on the right. A missing tokenizer is an error: for a
     folder without one (only model.save_pretrained wrote it) AutoTokenizer builds a near-empty
     one (5 tokens for BERT) that silently turns every word into [UNK]. (FrozenBackbone also
     checks its size against the model's vocabulary, once the model's config is loaded.)"""
@@ -209,6 +209,9 @@ def load_tokenizer(path: str, revision: str | None = None, trust_remote_code: bo
     # generation): a left-padded text sits at later positions, and with absolute position
     # embeddings (GPT-2) its states would depend on the longest text of its batch.
     tokenizer.padding_side = "right"
+    # Cut on the right too: the count of answer slots lost to max_length looks past the kept
+    # tokens' end, so a tokenizer saved to cut on the left lost its first slots unsaid.
+    tokenizer.truncation_side = "right"
     return tokenizer
 
 

@@ -133,6 +133,27 @@ def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_le
     assert torch.allclose(batched.states[0, :n], alone.states[0], atol=1e-5)
 
 
+
+def test_a_tokenizer_saved_to_truncate_on_the_left_cuts_the_end_and_counts_the_slots_it_cuts(tiny_backbone, tmp_path):
+    """Cut from the left, a long text lost its first answer slots while the warning, which counts
+    the slots past the end of the kept tokens, said no slot was cut."""
+    from datasets import Dataset
+    from transformers import AutoModel, AutoTokenizer
+
+    from hybrid.cache import token_split
+
+    folder = tmp_path / "gpt2-truncates-left"
+    AutoTokenizer.from_pretrained(tiny_backbone("gpt2")).save_pretrained(folder)
+    AutoModel.from_pretrained(tiny_backbone("gpt2")).save_pretrained(folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings | {"truncation_side": "left"}))
+    backbone = FrozenBackbone(load_config([f"backbone.path={folder}", "backbone.max_length=10"]).backbone)
+    split = Dataset.from_list([{"question": "_ " + "x" * 17 + "_", "slot_spans": [[0, 1], [19, 20]], "labels": [0, 0]}])
+    with pytest.warns(UserWarning, match="In 1 of these puzzles answer slots fell past the cut"):
+        tokens = token_split(backbone, split, 2, "train")
+    assert tokens[0][2].tolist() == [0] + [-1] * 9  # the first slot's token is kept, the last slot's cut
+
+
 CUSTOM_CODE = """
 from transformers import BertConfig, BertModel
 
