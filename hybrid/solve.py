@@ -64,6 +64,8 @@ def read_items(text: str, split) -> list[Item]:
     a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
     into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines
     that are no puzzle alone, each with the line it starts on)."""
+    from eval.tasks.base import with_line_feeds
+
     items, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
 
     def flush() -> None:
@@ -73,7 +75,8 @@ def read_items(text: str, split) -> list[Item]:
                          for n, question in split("\n".join(line for _, line in plain)))
         plain.clear()
 
-    for n, line in enumerate(text.splitlines(), 1):
+    # Lines end at line feeds only: a JSON string may hold U+2028 or U+0085 as they are, where splitlines cuts too
+    for n, line in enumerate(with_line_feeds(text).split("\n"), 1):
         if not written_as_json(line):
             plain.append((n, line))
             continue

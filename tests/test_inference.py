@@ -749,6 +749,18 @@ def test_solve_reads_a_json_string_line_as_its_question_as_eval_does():
                                                {"question": '"not closed'}]
 
 
+def test_solve_reads_a_json_line_whose_question_holds_a_unicode_line_separator():
+    """json.dumps(..., ensure_ascii=False) writes U+2028 and U+0085 as they are; splitlines cut the line there,
+    so a reasoning-gym question given as JSON lines was "not valid JSON" plus a stray puzzle on a line the file
+    lacks, and every later line was numbered one too high."""
+    from hybrid.solve import read_items
+
+    text = json.dumps({"question": "a\u2028b", "id": 1}, ensure_ascii=False) + "\r\nplain\n{bad\n"
+    items = read_items(text, one_per_line)
+    assert [item.puzzle for item in items] == ["a\u2028b", "plain", None]
+    assert [item.line for item in items[:2]] == [1, 2] and items[2].error.startswith("line 3 is not valid JSON")
+
+
 def test_solve_keeps_every_field_of_a_json_line_whatever_its_name_and_reads_stdin_with_a_bom(solver, tmp_path,
                                                                                              capsys, monkeypatch):
     """A user's own fields are copied to the output, even named like the solver's inner ones
