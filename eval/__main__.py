@@ -470,8 +470,9 @@ def main(argv: list[str] | None = None) -> None:
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success
         first = report["puzzle_failures"]["first"][0]["error"]  # the reason here, not only where to look it up
-        sys.exit("error: " + (f"none of the {failed} puzzles" if failed > 1 else "the puzzle") + f" in {args.puzzles} "
-                 f"could not be read; report.json's puzzle_failures says why. The first: {first}")
+        cause = (f"none of the {failed} puzzles in {args.puzzles} could be read" if failed > 1
+                 else f"the puzzle in {args.puzzles} could not be read")
+        sys.exit(f"error: {cause}; report.json's puzzle_failures says why. The first: {first}")
 
 
 if __name__ == "__main__":

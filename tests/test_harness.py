@@ -1401,6 +1401,16 @@ def test_a_file_of_puzzles_none_readable_exits_with_the_first_reason(run, tmp_pa
         main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
 
 
+def test_a_file_of_several_puzzles_none_readable_says_none_could_be_read(run, tmp_path):
+    """With two or more puzzles the exit line said "none of the 2 puzzles ... could not be read",
+    which reads as "all of them could be read": the opposite of what happened."""
+    nothing = tmp_path / "bad.txt"
+    nothing.write_text("not a sudoku\n\nnor this\n")
+    with pytest.raises(SystemExit) as stop:
+        main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
+    assert re.match(r"error: none of the 2 puzzles in .*bad\.txt could be read; report\.json", str(stop.value))
+
+
 def test_a_family_without_a_parser_says_how_to_score_it_instead():
     """reasoning_gym has no from_text: `--puzzles` said only "(it has no from_text)", not that
     nothing works out the answers of typed questions, nor that its test split is the way to score."""
