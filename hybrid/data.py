@@ -11,6 +11,7 @@ import json
 import numbers
 import random
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task
+from eval.tasks.text_answer import AnswerDoesNotFit, why_left_out
 from hybrid.config import ConfigError
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
@@ -64,14 +66,26 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
                    distinct: bool = False) -> Dataset:
     """`size` puzzles in `wordings`, none of them in `exclude` (by `puzzle_key`, any wording); with
     `distinct`, none twice either. Training may repeat a puzzle (as another epoch would); a test
-    split must not, or the repeated puzzle counts twice in its accuracy."""
+    split must not, or the repeated puzzle counts twice in its accuracy.
+
+    A drawn puzzle whose answer the slots cannot hold (`AnswerDoesNotFit`) is left out and another
+    drawn in its place, with one warning for the split; when those outnumber `size` (more than half
+    of all drawn), the settings are wrong and the split is refused."""
     rng = random.Random(seed)
     exclude = set(exclude)
-    records, rejected = [], 0
+    records, rejected, left_out = [], 0, []
     with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
             wording = rng.choice(wordings)
-            example = task.generate(rng, wording)
+            try:
+                example = task.generate(rng, wording)
+            except AnswerDoesNotFit as err:  # one "é" among word_sorting's answers stopped the whole split
+                left_out.append(err)
+                if len(left_out) > size:
+                    raise ConfigError(f"{desc}: most {task.name} puzzles drawn have answers the slots cannot hold "
+                                      f"({len(left_out)} left out, {len(records)} kept): "
+                                      f"{why_left_out(left_out)}; e.g. {err}") from None
+                continue
             if example.wording != wording:  # recorded wrong, the held-out and per-wording figures would be mislabelled
                 raise PuzzleError(f"task {task.name}: generate(rng, wording={wording}) returned an example of wording "
                                   f"{example.wording}: give Example(..., wording=wording)")
@@ -89,6 +103,10 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
                 exclude.add(key)
             records.append(example.to_record())
             bar.update()
+    if left_out:
+        warnings.warn(f"{desc}: {len(left_out)} of the {len(left_out) + size + rejected} {task.name} puzzles drawn "
+                      f"were left out, their answers not fitting the slots: {why_left_out(left_out)}. "
+                      f"The split holds {size} puzzles all the same, drawn further", stacklevel=2)
     return Dataset.from_list(records)
 
 

@@ -1,9 +1,12 @@
 import random
+import re
 
 import pytest
 
 from eval.tasks import Example, PuzzleError, make_task
 from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
+from hybrid.config import ConfigError
+from hybrid.data import examples, generate_split
 
 
 def round_trip(example: Example) -> Example:
@@ -89,3 +92,41 @@ def test_a_dataset_without_reference_answers_is_a_clear_error():
     task = ReasoningGym("propositional_logic")
     with pytest.raises(PuzzleError, match="no reference answer"):
         task.generate(random.Random(0), 0)
+
+
+def test_a_split_leaves_out_items_whose_answers_do_not_fit_with_one_warning():
+    """word_sorting's answers now and then hold an "é" or a "ï" (2 in 100), and a long tail runs past the
+    slots: one such item stopped the whole split with an error naming neither the dataset nor the item."""
+    task = ReasoningGym("word_sorting", max_answer_chars=80)
+    with pytest.warns(UserWarning) as caught:
+        split = generate_split(task, 200, 0, [0], set(), "train")
+    assert len(caught) == 1  # one warning for the split, not one per item
+    message = str(caught[0].message)
+    assert re.match(r"train: \d+ of the \d+ reasoning_gym puzzles drawn were left out", message)
+    assert re.search(r"\d+ hold characters outside the answer alphabet \(printable ASCII and newline\): 'ç', 'ê'",
+                     message)
+    assert re.search(r"\d+ are longer than task.max_answer_chars=80 \(the longest: 98 characters\); raise",
+                     message)
+    assert "The split holds 200 puzzles" in message
+    assert len(split) == 200  # drawn further, not cut short
+    kept = examples(split)
+    assert all(len(e.answer) <= 80 and e.answer.isascii() for e in kept)
+    assert all(task.verify(e, e.answer) for e in kept[:20])  # each is still its index's item, which scoring regenerates
+
+
+def test_a_split_of_mostly_unfitting_answers_is_refused_saying_why():
+    with pytest.raises(ConfigError, match=r"test: most reasoning_gym puzzles drawn have answers the slots cannot hold "
+                                          r"\(11 left out, 0 kept\): 11 are longer than task.max_answer_chars=8 "
+                                          r"\(the longest: 31 characters\); raise task.max_answer_chars"):
+        generate_split(ReasoningGym("mini_sudoku", max_answer_chars=8), 10, 0, [0], set(), "test")
+    with pytest.raises(ConfigError, match=r"train: most .*: \d+ hold characters outside the answer alphabet .*'×'"):
+        generate_split(ReasoningGym("prime_factorization"), 10, 0, [0], set(), "train")
+
+
+def test_an_answer_that_does_not_fit_names_the_dataset_and_item():
+    task = ReasoningGym("word_sorting", max_answer_chars=100)
+    with pytest.raises(PuzzleError, match=r"word_sorting item 75: answer .* has characters outside .*: 'éï'"):
+        task.example(75)
+    with pytest.raises(PuzzleError, match=r"mini_sudoku item 3: answer of 31 characters does not fit"):
+        ReasoningGym("mini_sudoku", max_answer_chars=8).example(3)
+

@@ -21,7 +21,9 @@ dataset's own `score_answer` (partial credit where it gives some); verify means 
 
 Items are drawn by index from one reasoning-gym dataset built with `seed` and `size`; an
 example stores only its index, and scoring regenerates the item (reasoning-gym items are pure
-functions of seed + index), so the scorer sees exactly the entry it was written for.
+functions of seed + index), so the scorer sees exactly the entry it was written for. An item
+whose answer the slots cannot hold (too long, or a character such as "é") is left out of a
+split, which draws another in its place (hybrid/data.py's `generate_split`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class ReasoningGymConfig(TaskConfig):
     options: list[str] = field(default_factory=list)  # the generator's own settings: ["min_empty=4", ...]
     seed: int = 0  # seed of the reasoning-gym dataset items are drawn from
     size: int = 100_000  # items in that dataset (the pool indices are drawn from)
-    max_answer_chars: int = 64  # answer slots; a longer answer is an error naming this knob
+    max_answer_chars: int = 64  # answer slots; a split leaves longer answers out, with a warning naming this knob
 
 
 def parse_options(options: list[str], config_cls: type) -> dict[str, object]:
@@ -104,8 +106,7 @@ class ReasoningGym(Task):
             settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
             raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): {err}") from None
         self.dataset_name = dataset
-        self.max_answer_chars = max_answer_chars
-        self.num_slots = max_answer_chars
+        self.max_answer_chars = self.num_slots = max_answer_chars
 
     def example(self, index: int, wording: int = 0) -> Example:
         entry = self.entry(index)
@@ -119,7 +120,7 @@ class ReasoningGym(Task):
         return Example(
             question=entry["question"],
             answer=answer,
-            labels=text_answer.encode(answer, self.max_answer_chars),
+            labels=text_answer.encode(answer, self.max_answer_chars, f"{self.dataset_name} item {index}"),
             data={"dataset": self.dataset_name, "index": index},
             wording=wording,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from eval.tasks.base import IGNORE, PuzzleError
+from eval.tasks.base import IGNORE, PuzzleError, listed, shortened
 
 END = "<end>"
 # Printable ASCII plus newline (multi-line answers such as grids). Fixed, so the vocabulary and
@@ -24,15 +24,45 @@ VOCAB = (END,) + ALPHABET
 _CLASS = {ch: i for i, ch in enumerate(VOCAB)}
 
 
-def encode(answer: str, max_chars: int) -> list[int]:
-    """One class id per slot: the answer's characters, END, then IGNORE up to `max_chars`."""
-    if len(answer) > max_chars:
-        raise PuzzleError(f"answer of {len(answer)} characters does not fit in task.max_answer_chars="
-                          f"{max_chars}: {answer[:40]!r}{'...' if len(answer) > 40 else ''}; raise task.max_answer_chars")
-    outside = sorted({ch for ch in answer if ch not in _CLASS})
+class AnswerDoesNotFit(PuzzleError):
+    """An answer the slots cannot hold: longer than `max_chars`, or with characters outside the
+    alphabet. A generated split leaves such items out, with one warning (`why_left_out`), rather
+    than stopping at the first (word_sorting's answers hold an "é" now and then)."""
+
+    def __init__(self, answer: str, max_chars: int, where: str = ""):
+        self.length, self.max_chars = len(answer), max_chars
+        self.outside = "".join(sorted({ch for ch in answer if ch not in _CLASS}))
+        problems = []
+        if self.length > max_chars:
+            problems.append(f"answer of {self.length} characters does not fit in task.max_answer_chars={max_chars}: "
+                            f"{shortened(answer, 40)}; raise task.max_answer_chars")
+        if self.outside:
+            problems.append(f"answer {shortened(answer, 40)} has characters outside the answer alphabet "
+                            f"(printable ASCII and newline): {self.outside!r}")
+        super().__init__(f"{where}: " * bool(where) + "; ".join(problems))
+
+
+def why_left_out(left_out: list[AnswerDoesNotFit]) -> str:
+    """Why these answers did not fit, for one warning or error: how many, which characters, the
+    longest against the slots, and what keeps them."""
+    reasons = []
+    outside = [err for err in left_out if err.outside]
     if outside:
-        raise PuzzleError(f"answer {answer[:40]!r} has characters outside the answer alphabet "
-                          f"(printable ASCII and newline): {''.join(outside)!r}")
+        chars = sorted({ch for err in outside for ch in err.outside})
+        reasons.append(f"{len(outside)} hold characters outside the answer alphabet (printable ASCII and newline): "
+                       f"{listed(list(map(repr, chars)), 10)}, which no setting here can hold")
+    long = [err for err in left_out if err.length > err.max_chars]
+    if long:
+        reasons.append(f"{len(long)} are longer than task.max_answer_chars={long[0].max_chars} (the longest: "
+                       f"{max(err.length for err in long)} characters); raise task.max_answer_chars to keep them")
+    return "; ".join(reasons)
+
+
+def encode(answer: str, max_chars: int, where: str = "") -> list[int]:
+    """One class id per slot: the answer's characters, END, then IGNORE up to `max_chars`.
+    `where` (the item, say) starts the error of an answer that does not fit."""
+    if len(answer) > max_chars or any(ch not in _CLASS for ch in answer):
+        raise AnswerDoesNotFit(answer, max_chars, where)
     labels = [_CLASS[ch] for ch in answer]
     if len(labels) < max_chars:
         labels.append(_CLASS[END])
