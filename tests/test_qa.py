@@ -554,3 +554,9 @@ def test_a_puzzles_file_line_may_hold_a_unicode_line_separator(tmp_path):
     numbers, texts = zip(*read_puzzle_lines(pairs, task))
     parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
     assert [e.question for e in parsed] == ["a?\u2028b?"] and [f["line"] for f in failures] == [2]
+
+
+def test_max_answer_chars_below_one_is_refused_when_the_task_is_built(tmp_path):
+    """It was taken, and only the file's first answer failed, as one too long for the slots."""
+    with pytest.raises(PuzzleError, match=r"task.max_answer_chars=0: an answer needs at least one slot"):
+        QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n'), max_answer_chars=0)

@@ -130,3 +130,9 @@ def test_an_answer_that_does_not_fit_names_the_dataset_and_item():
     with pytest.raises(PuzzleError, match=r"mini_sudoku item 3: answer of 31 characters does not fit"):
         ReasoningGym("mini_sudoku", max_answer_chars=8).example(3)
 
+
+@pytest.mark.parametrize("slots", [0, -1])
+def test_max_answer_chars_below_one_is_refused_when_the_task_is_built(slots):
+    """It was taken, and only the first answer failed, as one too long for the slots."""
+    with pytest.raises(PuzzleError, match=rf"task.max_answer_chars={slots}: an answer needs at least one slot"):
+        ReasoningGym("maze", max_answer_chars=slots)

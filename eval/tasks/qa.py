@@ -170,7 +170,8 @@ class QA(Task):
                  max_answer_chars: int = 64):
         if not path:
             raise PuzzleError("task=qa needs task.path: a .jsonl file, a saved dataset folder or a hub id")
-        self.path, self.max_answer_chars, self.num_slots = path, max_answer_chars, max_answer_chars
+        self.path = path
+        self.max_answer_chars = self.num_slots = text_answer.checked_max_chars(max_answer_chars)
         self.fields = question_field, answer_field
 
     # Read on first use, not when the task is built: the vocabulary and slots do not depend on the

@@ -96,6 +96,7 @@ class ReasoningGym(Task):
         settings = parse_options(list(options or []), DATASETS[dataset][1])
         if size < 1:  # reasoning-gym takes it; drawing an item then failed with a bare ValueError
             raise PuzzleError(f"task.size={size}: the pool of items to draw from needs at least one")
+        slots = text_answer.checked_max_chars(max_answer_chars)  # before the pool: acre builds its items up front
         try:
             self.dataset = reasoning_gym.create_dataset(dataset, seed=seed, size=size, **settings)
             self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
@@ -106,7 +107,7 @@ class ReasoningGym(Task):
             settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
             raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): {err}") from None
         self.dataset_name = dataset
-        self.max_answer_chars = self.num_slots = max_answer_chars
+        self.max_answer_chars = self.num_slots = slots
 
     def example(self, index: int, wording: int = 0) -> Example:
         entry = self.entry(index)

@@ -58,6 +58,13 @@ def why_left_out(left_out: list[AnswerDoesNotFit]) -> str:
     return "; ".join(reasons)
 
 
+def checked_max_chars(max_chars: int) -> int:
+    """`task.max_answer_chars`, which must leave a slot: 0 failed only at the first answer."""
+    if max_chars < 1:
+        raise PuzzleError(f"task.max_answer_chars={max_chars}: an answer needs at least one slot (>= 1)")
+    return max_chars
+
+
 def encode(answer: str, max_chars: int, where: str = "") -> list[int]:
     """One class id per slot: the answer's characters, END, then IGNORE up to `max_chars`.
     `where` (the item, say) starts the error of an answer that does not fit."""
