@@ -39,7 +39,7 @@ class AnswerDoesNotFit(PuzzleError):
         if self.outside:
             problems.append(f"answer {shortened(answer, 40)} has characters outside the answer alphabet "
                             f"(printable ASCII and newline): {self.outside!r}")
-        super().__init__(f"{where}: " * bool(where) + "; ".join(problems))
+        super().__init__((f"{where}: " if where else "") + "; ".join(problems))
 
 
 def why_left_out(left_out: list[AnswerDoesNotFit]) -> str:
