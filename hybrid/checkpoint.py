@@ -498,13 +498,18 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
     return state, source
 
 
-def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights: tuple[dict, str] | None = None) -> str:
-    """Load `folder`'s weights into `model` (`weights`, where read_weights read them already). Returns which."""
+def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights: tuple[dict, str] | None = None,
+                 backbones: tuple[str, str] | None = None) -> str:
+    """Load `folder`'s weights into `model` (`weights`, where read_weights read them already). Returns which.
+    `backbones`: the backbone.path the weights were trained on and the one the model was built on."""
     state, source = weights or read_weights(folder, ema)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
-        raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds. Overrides may "
+        # A LoRA run's keys name the backbone's modules: on another backbone the details list keys only
+        other = (f" The weights were trained on backbone {backbones[0]}, not {backbones[1]} (backbone.path)."
+                 if backbones and backbones[0] != backbones[1] else "")
+        raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds.{other} Overrides may "
                                  f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
                                  f"(task size, reasoner.hidden, the backbone). "
                                  f"Details: {' '.join(str(err).split())[:300]}") from None

@@ -184,7 +184,8 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
         # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
         # B matrices start at zero, so training starts from exactly that run's model.
         target = model.hybrid
-    source = checkpoint.load_weights(target, init.folder, weights=init.weights)
+    source = checkpoint.load_weights(target, init.folder, weights=init.weights,
+                                     backbones=(trained.path, config.backbone.path))
     found = trained_on.differences(init.record, backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
@@ -293,7 +294,8 @@ class Hybrid:
         frozen = backbone_named_in(config, task, folder / CONFIG, say_where).to(device)
         model = HybridModel.for_task(config, frozen.hidden_size, task)
         model = with_backbone(model, frozen, config.backbone)
-        checkpoint.load_weights(model, folder, weights=saved.weights)  # a training checkpoint's EMA, else the folder's
+        checkpoint.load_weights(model, folder, weights=saved.weights,  # a training checkpoint's EMA, else the folder's
+                                backbones=(saved.config.backbone.path, config.backbone.path))
         record = saved.record
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
         return cls(model.to(device), frozen, task, config, record, checkpoint.splits_of(folder))

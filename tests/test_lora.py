@@ -15,6 +15,7 @@ from eval.__main__ import HarnessError, evaluate_run
 from hybrid import checkpoint
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml
+from hybrid.inference import Hybrid
 from hybrid.lora import LoraHybrid, add_lora, lora_weights
 from hybrid.launch import finish
 from hybrid.train import build, supervise, train
@@ -120,6 +121,23 @@ def test_checkpoints_hold_the_adapter_only_and_resume(small_config):
     with pytest.raises(HarnessError, match="backbone.lora cannot change at evaluation"):
         evaluate_run(config.train.output_dir, ["backbone.lora.alpha=64"])
     assert train(small_config("backbone.lora.rank=4", "train.steps=3", "train.resume=latest"))["batches"] == 3
+
+
+def test_lora_weights_on_another_backbone_name_both_backbones(small_config, tiny_backbone):
+    """A LoRA run's weights hold LoRA weights named by the backbone's modules, so on another backbone
+    (from_pretrained's backbone=, eval's backbone.path=, train.init_from) they do not load: the error
+    named the missing keys only, not the backbone trained on nor the one given."""
+    trained_on, other = tiny_backbone("bert"), tiny_backbone("llama")
+    config = small_config("backbone.lora.rank=4", "train.steps=1", "train.checkpoint_every=0")
+    train(config)
+    both = rf"trained on backbone {trained_on}, not {other} \(backbone.path\)"
+    with pytest.raises(checkpoint.CheckpointMismatch, match=both):
+        Hybrid.from_pretrained(config.train.output_dir, device="cpu", backbone=other)
+    with pytest.raises(checkpoint.CheckpointMismatch, match=both):
+        evaluate_run(config.train.output_dir, [f"backbone.path={other}"])
+    with pytest.raises(checkpoint.CheckpointMismatch, match=both):
+        train(small_config("backbone.lora.rank=4", "train.steps=0", f"train.init_from={config.train.output_dir}",
+                           "train.output_dir=" + str(Path(config.train.output_dir).parent / "llama"), kind="llama"))
 
 
 def test_resume_writes_final_again_where_it_lost_its_weights(small_config):
