@@ -202,7 +202,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     model = HybridModel.for_task(config, backbone.hidden_size, task)
     model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone is part of the model
     try:
-        weights = load_weights(model, folder, ema, weights=saved, backbones=(trained.backbone.path, config.backbone.path))
+        weights = load_weights(model, folder, ema, weights=saved,
+                               backbones=(trained.backbone.path, config.backbone.path))
     except CheckpointMismatch:  # intact weights (read above), other shapes
         if config.task.name == trained.task.name:
             raise
