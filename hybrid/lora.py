@@ -37,7 +37,8 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
     unmatched = [t for t in lora.target_modules or [] if not any(n == t or n.endswith("." + t) for n in names)]
     if unmatched:
         raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {', '.join(unmatched)} "
-                          f"{'matches' if len(unmatched) == 1 else 'match'} no module of this backbone. Linear layers in this backbone: {linear_layers(backbone.model)}")
+                          f"{'matches' if len(unmatched) == 1 else 'match'} no module of this backbone. "
+                          f"Linear layers in this backbone: {linear_layers(backbone.model)}")
     settings = PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                               target_modules=list(lora.target_modules) if lora.target_modules else None)
     try:
