@@ -292,6 +292,12 @@ def test_a_puzzle_without_solution_names_a_cell_no_digit_fits():
     with pytest.raises(PuzzleError, match="no solution: the givens contradict"):
         task.from_text(deeper)
 
+def test_a_cell_no_digit_fits_is_named_when_only_its_box_completes_the_digits():
+    """Row 1 holds 4 and 1, column 1 holds 2: only the 3 in its box leaves row 1, column 1 no digit."""
+    with pytest.raises(PuzzleError, match="no solution: row 1, column 1 can hold no digit"):
+        Sudoku(4).from_text("_ 4 1 _\n_ 3 _ _\n2 _ _ _\n_ _ _ _")
+
+
 @pytest.mark.parametrize("typed, model", [(4, 6), (9, 6), (6, 4)])
 def test_a_sudoku_of_another_size_names_the_model_that_answers_it(typed, model):
     """reasoning-gym's mini_sudoku (4x4) or sudoku (9x9) given to a 6x6 model was only a count of cells."""
