@@ -47,6 +47,24 @@ def test_second_use_reads_the_cache_instead_of_the_backbone(tiny_backbone, tmp_p
     assert all(torch.equal(a, b) for a, b in zip(first[:], again[:]))
 
 
+def test_an_entry_written_before_entries_held_their_key_is_still_read(tiny_backbone, tmp_path):
+    """A cache filled by an older version holds no key: it is known by its file name, not embedded again."""
+    task, split = puzzles()
+    backbone = backbone_at(tiny_backbone("bert"))
+    first = [t.clone() for t in embed_split(backbone, split, task.num_slots, tmp_path, "test")[:]]  # not the mmap
+    entry = cache_path(backbone, split, tmp_path)
+    stored = torch.load(entry)
+    assert stored.pop("key") == entry.stem
+    torch.save(stored, entry)
+
+    def no_backbone(texts):
+        raise AssertionError("the backbone ran although the cache holds these states")
+
+    backbone.forward = no_backbone
+    again = embed_split(backbone, split, task.num_slots, tmp_path, "test")
+    assert all(torch.equal(a, b) for a, b in zip(first, again[:]))
+
+
 def test_a_read_only_cache_is_still_read(tiny_backbone, tmp_path, monkeypatch):
     task, split = puzzles()
     backbone = backbone_at(tiny_backbone("bert"))
