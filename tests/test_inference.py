@@ -761,6 +761,14 @@ def test_solve_reads_a_json_line_whose_question_holds_a_unicode_line_separator()
     assert [item.line for item in items[:2]] == [1, 2] and items[2].error.startswith("line 3 is not valid JSON")
 
 
+def test_solve_reads_lines_ended_by_carriage_returns_alone():
+    """Old-Mac line ends ("\\r" alone), which splitlines read: split at line feeds alone, the file was one JSON line."""
+    from hybrid.solve import read_items
+
+    items = read_items(json.dumps({"question": "a"}) + "\r" + json.dumps("b") + "\rplain\r", one_per_line)
+    assert [(item.line, item.puzzle) for item in items] == [(1, "a"), (2, "b"), (3, "plain")]
+
+
 def test_solve_keeps_every_field_of_a_json_line_whatever_its_name_and_reads_stdin_with_a_bom(solver, tmp_path,
                                                                                              capsys, monkeypatch):
     """A user's own fields are copied to the output, even named like the solver's inner ones
