@@ -158,7 +158,6 @@ def speedups(preset: str, results: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     from common import at_least_zero, built_first, json_out, positive
 
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
     parser.add_argument("--steps", type=positive, default=5, help="training batches per run (5: as docs/backbones.md's figures)")

@@ -133,7 +133,6 @@ def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_le
     assert torch.allclose(batched.states[0, :n], alone.states[0], atol=1e-5)
 
 
-
 def test_a_tokenizer_saved_to_truncate_on_the_left_cuts_the_end_and_counts_the_slots_it_cuts(tiny_backbone, tmp_path):
     """Cut from the left, a long text lost its first answer slots while the warning, which counts
     the slots past the end of the kept tokens, said no slot was cut."""

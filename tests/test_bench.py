@@ -308,7 +308,6 @@ def test_puzzle_suite_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
         report.render(tmp_path)
 
 
-
 def test_backbone_cache_stopped_partway_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
     """A SIGTERM during the second run: train() saved its batch and returned, and backbone_cache read the
     figures it did not return (KeyError: 'train_seconds'), a traceback that lost the run before it. Now the
@@ -464,7 +463,6 @@ def test_default_task_stopped_partway_keeps_the_runs_it_finished(tmp_path, monke
     assert "Traceback" not in err
 
 
-
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
 def test_main_job_stopped_partway_ends_its_training_and_exits_143(tmp_path, monkeypatch, capsys):
     """main_job waits in child_process itself (not run_child), so only this test sees child_process's own default:
@@ -482,6 +480,7 @@ def test_main_job_stopped_partway_ends_its_training_and_exits_143(tmp_path, monk
     err = capsys.readouterr().err
     assert f"SIGTERM: stopped the main job (what it saved is in {runs}); it ended" in err
     assert "Traceback" not in err and not (tmp_path / "mj.json").exists()
+
 
 def test_default_task_stopped_between_its_trainings_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
     """A SIGTERM while no training runs (here as the third run starts) ended default_task at once, Python's default."""

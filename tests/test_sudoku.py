@@ -279,7 +279,6 @@ def test_a_puzzle_without_solution_names_the_digit_that_repeats():
             task.from_text("\n".join(lines))
 
 
-
 def test_a_puzzle_without_solution_names_a_cell_no_digit_fits():
     """Givens with no repeat but no solution were only "the givens contradict", leaving the user to find where."""
     task = Sudoku(4)
@@ -291,6 +290,7 @@ def test_a_puzzle_without_solution_names_a_cell_no_digit_fits():
     assert blocked(Grid(4), parse_grid(Grid(4), deeper)) == "" and not solve(Grid(4), parse_grid(Grid(4), deeper))
     with pytest.raises(PuzzleError, match="no solution: the givens contradict"):
         task.from_text(deeper)
+
 
 def test_a_cell_no_digit_fits_is_named_when_only_its_box_completes_the_digits():
     """Row 1 holds 4 and 1, column 1 holds 2: only the 3 in its box leaves row 1, column 1 no digit."""

@@ -235,6 +235,8 @@ def direction_phrases(text: str) -> list[tuple[int, int, bool]]:
               for m in pattern.finditer(text)}
     return sorted(span for span in found
                   if not any(a <= span[0] and span[1] <= b and (a, b) != span[:2] for a, b, _ in found))
+
+
 # A request that says which way to sort in none of the phrases above ("from largest to smalest", "in
 # reverse order") is refused: read as ascending, as a request that names no direction is, it would
 # get a confident wrong answer. These are the words that say it: the phrases' own, a few more, and
