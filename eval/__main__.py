@@ -28,7 +28,6 @@ from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, split_typed_lines
-from eval.tasks.base import with_line_feeds
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -79,8 +78,9 @@ def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
     if is_jsonl(path):  # parsed per puzzle, so one bad line is one failure
-        # Lines end at line feeds only: a JSON string may hold U+2028 or U+0085, where splitlines cuts too
-        puzzles = [(n, line) for n, line in enumerate(with_line_feeds(text).split("\n"), 1) if line.strip()]
+        # Lines end at line feeds only (read_text made "\r\n" and "\r" one): a JSON string may hold U+2028
+        # or U+0085, where splitlines cuts too
+        puzzles = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     else:
         puzzles = split_typed_lines(text, task)
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file

@@ -62,9 +62,9 @@ def read_json_rows(path: Path) -> list[dict]:
         where = [f"{path}: item {i}" for i in range(len(rows))]
     else:
         rows, where = [], []
-        # Lines end only at line feeds: splitlines also cut at U+2028, U+0085 and the like, which JSON
-        # strings may hold as they are (json.dumps(..., ensure_ascii=False) writes them so).
-        for number, line in enumerate(with_line_feeds(text).split("\n"), 1):
+        # Lines end only at line feeds (read_text made "\r\n" and "\r" one): splitlines also cut at U+2028,
+        # U+0085 and the like, which JSON strings may hold as they are (json.dumps(..., ensure_ascii=False)).
+        for number, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
