@@ -5,6 +5,7 @@ import pytest
 
 from eval.tasks import Example, PuzzleError, make_task
 from eval.tasks.reasoning_gym import ReasoningGym, ReasoningGymConfig
+from eval.tasks.text_answer import VOCAB, AnswerDoesNotFit, encode, why_left_out
 from hybrid.config import ConfigError
 from hybrid.data import examples, generate_split
 
@@ -136,3 +137,37 @@ def test_max_answer_chars_below_one_is_refused_when_the_task_is_built(slots):
     """It was taken, and only the first answer failed, as one too long for the slots."""
     with pytest.raises(PuzzleError, match=rf"task.max_answer_chars={slots}: an answer needs at least one slot"):
         ReasoningGym("maze", max_answer_chars=slots)
+
+
+def test_the_warning_counts_every_puzzle_drawn_and_comes_for_a_single_one_left_out():
+    """The total counts puzzles drawn and refused as repeats too; and one puzzle left out is still said."""
+    task = ReasoningGym("word_sorting", size=10, max_answer_chars=80)  # item 9 holds an "é"
+    real, drawn, left_out = task.generate, [], []
+
+    def counted(rng, wording):
+        drawn.append(wording)
+        try:
+            return real(rng, wording)
+        except PuzzleError as err:
+            left_out.append(err)
+            raise
+
+    task.generate = counted
+    with pytest.warns(UserWarning, match=r"test: 1 of the (\d+) reasoning_gym puzzles drawn were left out") as caught:
+        generate_split(task, 6, 0, [0], set(), "test", distinct=True)  # a pool of 10: some drawn twice, refused
+    assert len(left_out) == 1 and len(drawn) > 6 + 1
+    assert f"1 of the {len(drawn)} reasoning_gym puzzles drawn" in str(caught[0].message)
+
+
+def test_why_left_out_counts_each_reason_apart():
+    """An answer of exactly max_answer_chars fits in length: only its "é" left it out."""
+    left_out = [AnswerDoesNotFit("abcdé", 5), AnswerDoesNotFit("abcdefg", 5), AnswerDoesNotFit("abcdefgh", 5)]
+    assert why_left_out(left_out) == ("1 hold characters outside the answer alphabet (printable ASCII and newline): "
+                                      "'é', which no setting here can hold; 2 are longer than task.max_answer_chars=5 "
+                                      "(the longest: 8 characters); raise task.max_answer_chars to keep them")
+
+
+def test_one_answer_slot_is_enough():
+    """Below one is refused; one slot holds a one-character answer (a digit, a letter)."""
+    task = ReasoningGym("maze", max_answer_chars=1)
+    assert task.num_slots == 1 and encode("7", task.max_answer_chars) == [VOCAB.index("7")]
