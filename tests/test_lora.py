@@ -247,6 +247,12 @@ def test_lora_misuse_is_a_clear_error(tiny_backbone):
     assert Path(tiny_backbone("bert")).exists()
 
 
+def test_several_unmatched_target_modules_are_all_named(tiny_backbone):
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
+    with pytest.raises(ConfigError, match="vaule, kee match no module"):
+        add_lora(backbone, LoraConfig(target_modules=["query", "vaule", "kee"]))
+
+
 def test_lora_on_a_block_of_layers_names_it(tiny_backbone):
     """peft's error prints the whole module; its first line alone read "Target module BertAttention("."""
     backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('bert')}"]).backbone)
