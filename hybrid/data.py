@@ -69,8 +69,8 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
     split must not, or the repeated puzzle counts twice in its accuracy.
 
     A drawn puzzle whose answer the slots cannot hold (`AnswerDoesNotFit`) is left out and another
-    drawn in its place, with one warning for the split; when those outnumber `size` (more than half
-    of all drawn), the settings are wrong and the split is refused."""
+    drawn in its place, with one warning for the split; when those outnumber `size`, the settings
+    are wrong and the split is refused."""
     rng = random.Random(seed)
     exclude = set(exclude)
     records, rejected, left_out = [], 0, []
@@ -104,8 +104,8 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
             records.append(example.to_record())
             bar.update()
     if left_out:
-        warnings.warn(f"{desc}: {len(left_out)} of the {len(left_out) + size + rejected} {task.name} puzzles drawn "
-                      f"were left out, their answers not fitting the slots: {why_left_out(left_out)}. "
+        warnings.warn(f"{desc}: left out {len(left_out)} of the {len(left_out) + size + rejected} {task.name} puzzles "
+                      f"drawn, their answers not fitting the slots: {why_left_out(left_out)}. "
                       f"The split holds {size} puzzles all the same, drawn further", stacklevel=2)
     return Dataset.from_list(records)
 

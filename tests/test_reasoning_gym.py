@@ -103,10 +103,11 @@ def test_a_split_leaves_out_items_whose_answers_do_not_fit_with_one_warning():
         split = generate_split(task, 200, 0, [0], set(), "train")
     assert len(caught) == 1  # one warning for the split, not one per item
     message = str(caught[0].message)
-    assert re.match(r"train: \d+ of the \d+ reasoning_gym puzzles drawn were left out", message)
-    assert re.search(r"\d+ hold characters outside the answer alphabet \(printable ASCII and newline\): 'ç', 'ê'",
+    assert re.match(r"train: left out \d+ of the \d+ reasoning_gym puzzles drawn", message)
+    assert re.search(r"answers with characters outside the answer alphabet \(printable ASCII and newline\): "
+                     r"\d+ \('ç', 'ê'\)",
                      message)
-    assert re.search(r"\d+ are longer than task.max_answer_chars=80 \(the longest: 98 characters\); raise",
+    assert re.search(r"answers longer than task.max_answer_chars=80: \d+ \(the longest: 98 characters\); raise",
                      message)
     assert "The split holds 200 puzzles" in message
     assert len(split) == 200  # drawn further, not cut short
@@ -117,10 +118,10 @@ def test_a_split_leaves_out_items_whose_answers_do_not_fit_with_one_warning():
 
 def test_a_split_of_mostly_unfitting_answers_is_refused_saying_why():
     with pytest.raises(ConfigError, match=r"test: most reasoning_gym puzzles drawn have answers the slots cannot hold "
-                                          r"\(11 left out, 0 kept\): 11 are longer than task.max_answer_chars=8 "
+                                          r"\(11 left out, 0 kept\): answers longer than task.max_answer_chars=8: 11 "
                                           r"\(the longest: 31 characters\); raise task.max_answer_chars"):
         generate_split(ReasoningGym("mini_sudoku", max_answer_chars=8), 10, 0, [0], set(), "test")
-    with pytest.raises(ConfigError, match=r"train: most .*: \d+ hold characters outside the answer alphabet .*'×'"):
+    with pytest.raises(ConfigError, match=r"train: most .*: answers with characters outside the answer alphabet .*×"):
         generate_split(ReasoningGym("prime_factorization"), 10, 0, [0], set(), "train")
 
 
@@ -153,18 +154,19 @@ def test_the_warning_counts_every_puzzle_drawn_and_comes_for_a_single_one_left_o
             raise
 
     task.generate = counted
-    with pytest.warns(UserWarning, match=r"test: 1 of the (\d+) reasoning_gym puzzles drawn were left out") as caught:
+    with pytest.warns(UserWarning, match=r"test: left out 1 of the (\d+) reasoning_gym puzzles drawn") as caught:
         generate_split(task, 6, 0, [0], set(), "test", distinct=True)  # a pool of 10: some drawn twice, refused
     assert len(left_out) == 1 and len(drawn) > 6 + 1
-    assert f"1 of the {len(drawn)} reasoning_gym puzzles drawn" in str(caught[0].message)
+    assert f"left out 1 of the {len(drawn)} reasoning_gym puzzles drawn" in str(caught[0].message)
 
 
 def test_why_left_out_counts_each_reason_apart():
     """An answer of exactly max_answer_chars fits in length: only its "é" left it out."""
     left_out = [AnswerDoesNotFit("abcdé", 5), AnswerDoesNotFit("abcdefg", 5), AnswerDoesNotFit("abcdefgh", 5)]
-    assert why_left_out(left_out) == ("1 hold characters outside the answer alphabet (printable ASCII and newline): "
-                                      "'é', which no setting here can hold; 2 are longer than task.max_answer_chars=5 "
-                                      "(the longest: 8 characters); raise task.max_answer_chars to keep them")
+    assert why_left_out(left_out) == (
+        "answers with characters outside the answer alphabet (printable ASCII and newline): 1 ('é'), which no setting "
+        "here can hold; answers longer than task.max_answer_chars=5: 2 (the longest: 8 characters); raise "
+        "task.max_answer_chars to keep them")
 
 
 def test_one_answer_slot_is_enough():

@@ -49,11 +49,11 @@ def why_left_out(left_out: list[AnswerDoesNotFit]) -> str:
     outside = [err for err in left_out if err.outside]
     if outside:
         chars = sorted({ch for err in outside for ch in err.outside})
-        reasons.append(f"{len(outside)} hold characters outside the answer alphabet (printable ASCII and newline): "
-                       f"{listed(list(map(repr, chars)), 10)}, which no setting here can hold")
+        reasons.append(f"answers with characters outside the answer alphabet (printable ASCII and newline): "
+                       f"{len(outside)} ({listed(list(map(repr, chars)), 10)}), which no setting here can hold")
     long = [err for err in left_out if err.length > err.max_chars]
     if long:
-        reasons.append(f"{len(long)} are longer than task.max_answer_chars={long[0].max_chars} (the longest: "
+        reasons.append(f"answers longer than task.max_answer_chars={long[0].max_chars}: {len(long)} (the longest: "
                        f"{max(err.length for err in long)} characters); raise task.max_answer_chars to keep them")
     return "; ".join(reasons)
 
