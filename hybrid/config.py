@@ -317,13 +317,21 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
     typed = {}  # each key=value override (its layer's `where`) -> its key and its value as typed
-    for item in overrides or []:
+    overrides = list(overrides or [])
+    for i, item in enumerate(overrides):
         if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
             bare = item.lstrip("+~")
             fix = (f"write {bare}" if item[0] == "+" else f"give {bare.split('=')[0]} its default instead "
                    "(--print-config shows it), or leave out the override that set it")
             raise ConfigError(f"override {item!r}: Hydra's +, ++ and ~ prefixes are not used here (every key "
                               f"already exists): {fix}")
+        after, before = overrides[i + 1:i + 2], overrides[i - 1:i] if i else []
+        spaced = ([item, *after] if after and after[0].startswith("=") and "=" not in item else
+                  [*before, item] if before and before[0].endswith("=") and "=" not in item else None)
+        if spaced:  # `reasoner.T = 3` in the shell: three words
+            spaced += overrides[i + 2:i + 3] if spaced[-1] == "=" else []
+            raise ConfigError(f"override {' '.join(spaced)!r} is split by spaces; write it without spaces around "
+                              f"the =: {''.join(spaced)}")
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
         key, value = item.split("=", 1)
@@ -352,7 +360,13 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                     and _takes_text(merged, key):
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
                 layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
-            merged = _merge(merged, layer, where)
+            try:
+                merged = _merge(merged, layer, where)
+            except OmegaConfBaseException as err:
+                if where in typed:  # an override: the full key names it
+                    raise
+                # a file's: "full key: reasoner.T" alone blamed a reasoner.T=3 the command line set right
+                raise ConfigError(f"{where}: {_bad_config(err)}") from None
             for earlier_key, (earlier, was) in list(standing.items()):
                 if earlier_key != key and OmegaConf.select(merged, earlier_key, default=None) != was:
                     # As documented (left to right; a backbone preset or another task family resets its whole
@@ -363,11 +377,15 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             if key and "${" not in value:  # an interpolation's value moves with the key it names, as meant
                 standing[key] = where, OmegaConf.select(merged, key, default=None)
         schema = _task_schema(merged.task.name)
-        task_overrides = ", ".join(item for item in overrides or [] if item.startswith("task"))  # met their schema here
+        task_overrides = ", ".join(item for item in overrides if item.startswith("task"))  # met their schema here
         try:  # against the family's own schema, where OmegaConf names a key without its `task.`
             merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
         except OmegaConfBaseException as err:
-            raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None
+            bad = _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}")
+            top = str(getattr(err, "full_key", "")).split(".")[0].split("[")[0]
+            source = next((where for where, layer in reversed(layers)
+                           if "task" in layer and OmegaConf.is_dict(layer.task) and top in layer.task), None)
+            raise (ConfigError(f"{source}: {bad}") if source and source not in typed else bad) from None
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise _bad_config(err) from None

@@ -636,3 +636,31 @@ def test_the_paper_presets_are_trm_as_published_and_change_nothing_else():
     task = make_task(config.task)
     model = HybridModel.for_task(config, 384, task)  # MiniLM's width
     assert 4e6 < sum(p.numel() for p in model.parameters() if p.requires_grad) < 5.5e6
+
+
+@pytest.mark.parametrize("text, message", [
+    ("reasoner:\n  T: three\n", "Value 'three' of type 'str' could not be converted to Integer"),
+    ("reasoner:\n  TT: 4\n", "Key 'TT' not in 'ReasonerConfig'. Did you mean: 'T'"),
+    ("task:\n  sise: 6\n", "Key 'sise' not in 'SudokuConfig'"),  # the task section, checked on its own
+])
+@pytest.mark.parametrize("how", ["--config", "preset"])
+def test_a_bad_key_or_value_in_a_file_names_the_file(tmp_path, text, message, how):
+    """`--config run.yaml reasoner.T=3` with `T: three` in the file said only "full key: reasoner.T",
+    naming a key the command line had just set right."""
+    (tmp_path / "run.yaml").write_text(text if how == "--config" else text.split("\n", 1)[1].replace("  ", "", 1))
+    group = text.split(":")[0]
+    base, overrides, where = ((tmp_path / "run.yaml", [], f"config file {tmp_path / 'run.yaml'}") if how == "--config"
+                              else (None, [f"{group}={tmp_path / 'run.yaml'}"], f"{group}={tmp_path / 'run.yaml'}"))
+    with pytest.raises(ConfigError, match=f"^{re.escape(where)}: bad config: {re.escape(message)}"):
+        load_config(overrides, base)
+
+
+@pytest.mark.parametrize("argv, written", [
+    (["reasoner.T", "=", "3"], "reasoner.T=3"),  # reasoner.T = 3 in the shell
+    (["reasoner.T", "=3"], "reasoner.T=3"),
+    (["train.steps=5", "reasoner.T=", "3"], "reasoner.T=3"),
+])
+def test_an_override_split_by_spaces_says_to_write_it_without_them(argv, written):
+    with pytest.raises(ConfigError, match=f"without spaces around the =: {re.escape(written)}"):
+        load_config(argv)
+
