@@ -87,7 +87,9 @@ def saved_config_to_resume(overrides: list[str]) -> Config | None:
     this version cannot take (a key an older version had) is a ConfigError naming the file. A
     checkpoint of a run folder goes on in that folder unless train.output_dir says otherwise (its
     saved output_dir may be relative to where training started)."""
-    where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
+    with warnings.catch_warnings():  # the whole command line is loaded next, and warns about it once
+        warnings.simplefilter("ignore")
+        where = load_config([item for item in overrides if item.split("=")[0].split(".")[0] == "train"]).train
     if not where.resume:
         return None
 

@@ -262,7 +262,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=presets_help())
     parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
-    parser.add_argument("--config", help="a YAML file merged before the overrides")
+    parser.add_argument("--config", action="append", help="a YAML file merged before the overrides")
     parser.add_argument("--resume", nargs="?", const="latest",
                         help="resume from a checkpoint folder or a run folder (default: the newest in train.output_dir)")
     parser.add_argument("--print-config", action="store_true",
@@ -272,8 +272,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
         if item == "--resume" and "=" in argv[i + 1] and not Path(argv[i + 1]).exists():
             argv[i] = "--resume=latest"  # `--resume train.steps=800`: an override, kept in its place, not a folder
     args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
+    if len(args.config or []) > 1:  # argparse kept the last and dropped the others without a word
+        raise ConfigError(f"--config is given twice ({', '.join(args.config)}): give one file, and the settings of "
+                          "the other as overrides after it")
+    config_file = args.config[0] if args.config else None
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
-    config = (args.config is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, args.config)
+    config = ((config_file is None and run_folder.saved_config_to_resume(overrides))
+              or load_config(overrides, config_file))
     if args.print_config:  # like --help: nothing generated, loaded or written
         split_wordings(make_task(config.task), config.task)  # but the task checks the run makes first (knobs, wordings): cheap
         check_tracker_installed(config.train)  # and the tracker's, as training's first step

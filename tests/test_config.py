@@ -664,3 +664,24 @@ def test_an_override_split_by_spaces_says_to_write_it_without_them(argv, written
     with pytest.raises(ConfigError, match=f"without spaces around the =: {re.escape(written)}"):
         load_config(argv)
 
+
+def test_a_resume_check_does_not_warn_twice_about_an_undone_override(tmp_path, monkeypatch):
+    """The command line's train.* overrides were loaded once alone to find what to resume, and once
+    whole: `train.lr=3e-4 train=trm_paper` printed its warning twice."""
+    from hybrid.train import parse_args
+
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parse_args(["train.lr=3e-4", "train=trm_paper"])
+    assert [str(w.message).split(",")[0] for w in caught] == ["train.lr=3e-4 is undone by train=trm_paper"]
+
+
+def test_config_given_twice_is_an_error(tmp_path):
+    """argparse kept the last --config and dropped the first without a word."""
+    from hybrid.train import parse_args
+
+    for name, text in (("a.yaml", "reasoner:\n  T: 4\n"), ("b.yaml", "train:\n  steps: 3\n")):
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match="--config is given twice .*a.yaml.*b.yaml"):
+        parse_args(["--config", str(tmp_path / "a.yaml"), "--config", str(tmp_path / "b.yaml")])
