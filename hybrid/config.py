@@ -318,20 +318,13 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         layers.append((f"config file {base}", layer))
     typed = {}  # each key=value override (its layer's `where`) -> its key and its value as typed
     overrides = list(overrides or [])
-    for i, item in enumerate(overrides):
+    for item in overrides:
         if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
             bare = item.lstrip("+~")
             fix = (f"write {bare}" if item[0] == "+" else f"give {bare.split('=')[0]} its default instead "
                    "(--print-config shows it), or leave out the override that set it")
             raise ConfigError(f"override {item!r}: Hydra's +, ++ and ~ prefixes are not used here (every key "
                               f"already exists): {fix}")
-        after, before = overrides[i + 1:i + 2], overrides[i - 1:i] if i else []
-        spaced = ([item, *after] if after and after[0].startswith("=") and "=" not in item else
-                  [*before, item] if before and before[0].endswith("=") and "=" not in item else None)
-        if spaced:  # `reasoner.T = 3` in the shell: three words
-            spaced += overrides[i + 2:i + 3] if spaced[-1] == "=" else []
-            raise ConfigError(f"override {' '.join(spaced)!r} is split by spaces; write it without spaces around "
-                              f"the =: {''.join(spaced)}")
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. reasoner.T=3)")
         key, value = item.split("=", 1)

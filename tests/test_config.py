@@ -655,16 +655,6 @@ def test_a_bad_key_or_value_in_a_file_names_the_file(tmp_path, text, message, ho
         load_config(overrides, base)
 
 
-@pytest.mark.parametrize("argv, written", [
-    (["reasoner.T", "=", "3"], "reasoner.T=3"),  # reasoner.T = 3 in the shell
-    (["reasoner.T", "=3"], "reasoner.T=3"),
-    (["train.steps=5", "reasoner.T=", "3"], "reasoner.T=3"),
-])
-def test_an_override_split_by_spaces_says_to_write_it_without_them(argv, written):
-    with pytest.raises(ConfigError, match=f"without spaces around the =: {re.escape(written)}"):
-        load_config(argv)
-
-
 def test_a_resume_check_does_not_warn_twice_about_an_undone_override(tmp_path, monkeypatch):
     """The command line's train.* overrides were loaded once alone to find what to resume, and once
     whole: `train.lr=3e-4 train=trm_paper` printed its warning twice."""
