@@ -273,12 +273,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
             argv[i] = "--resume=latest"  # `--resume train.steps=800`: an override, kept in its place, not a folder
     args = parser.parse_intermixed_args(argv)  # overrides may come before and after the flags
     if len(args.config or []) > 1:  # argparse kept the last and dropped the others without a word
-        raise ConfigError(f"--config is given twice ({', '.join(args.config)}): give one file, and the settings of "
-                          "the other as overrides after it")
-    config_file = args.config[0] if args.config else None
+        raise ConfigError(f"--config is given twice ({', '.join(args.config)}): give one, the other's as overrides")
+    [base] = args.config or [None]
     overrides = args.overrides + ([f"train.resume={args.resume}"] if args.resume else [])
-    config = ((config_file is None and run_folder.saved_config_to_resume(overrides))
-              or load_config(overrides, config_file))
+    config = (base is None and run_folder.saved_config_to_resume(overrides)) or load_config(overrides, base)
     if args.print_config:  # like --help: nothing generated, loaded or written
         split_wordings(make_task(config.task), config.task)  # but the task checks the run makes first (knobs, wordings): cheap
         check_tracker_installed(config.train)  # and the tracker's, as training's first step
