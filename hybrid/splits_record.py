@@ -35,12 +35,16 @@ def recorded_splits(run: Path) -> list[Path]:
 
 def record_splits(run: Path, folder: Path, earlier: list[Path]) -> None:
     """Write `run`'s SPLITS_RECORD: it trains on `folder`, its weights trained on `earlier` before."""
+    (run / SPLITS_RECORD).write_text(splits_record_text(folder, earlier), encoding="utf-8")
+
+
+def splits_record_text(folder: Path, earlier: list[Path]) -> str:
+    """SPLITS_RECORD's text, for record_splits."""
     kept: list[Path] = []
     for f in earlier:  # once each, by name: a folder's name is its content
         if f.name != folder.name and f.name not in {k.name for k in kept}:
             kept.append(f)
-    record = {"folder": str(folder), "earlier": [str(f) for f in kept]}
-    (run / SPLITS_RECORD).write_text(json.dumps(record), encoding="utf-8")
+    return json.dumps({"folder": str(folder), "earlier": [str(f) for f in kept]})
 
 
 def trained_puzzles(task, config: Config, trained: Config, recorded: Sequence[Path] = (),

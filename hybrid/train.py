@@ -36,7 +36,7 @@ from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
-from hybrid.splits_record import record_splits, recorded_splits
+from hybrid.splits_record import SPLITS_RECORD, recorded_splits, splits_record_text
 from hybrid.summary import print_summary, start_trackers
 from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
@@ -157,8 +157,9 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     state.earlier_splits = trained_before  # their training puzzles are left out of its evaluations
     if accelerator.is_main_process:
         state.out_dir.mkdir(parents=True, exist_ok=True)
-        (state.out_dir / "config.yaml").write_text(to_yaml(config), encoding="utf-8")
-        record_splits(state.out_dir, splits.folder, trained_before)
+        # Whole or not at all, said in a line: a full disk cut a resume's records of the run short, in a traceback
+        checkpoint.write_text(state.out_dir / "config.yaml", to_yaml(config))
+        checkpoint.write_text(state.out_dir / SPLITS_RECORD, splits_record_text(splits.folder, trained_before))
     if config.train.tracker:
         start_trackers(accelerator, config, first_batch=state.progress.step + 1)
     if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply

@@ -1036,3 +1036,29 @@ def test_a_resume_that_turns_on_fp16_starts_a_fresh_gradient_scaler(small_config
     resumed = train(small_config("train.steps=4", "train.resume=latest", "train.mixed_precision=fp16"))
     assert resumed["batches"] == 4
     assert (checkpoint.checkpoints(Path(small_config().train.output_dir))[-1] / SCALER_NAME).exists()
+
+
+@pytest.mark.parametrize("full_at", ["config.yaml", "splits.json"])
+def test_a_full_disk_as_a_resume_starts_keeps_the_runs_files_and_is_one_error(small_config, tmp_path, monkeypatch,
+                                                                             full_at):
+    """The run's config.yaml and splits.json were rewritten in place as a run started: a full disk left
+    them cut short (a resume's, the record of the run) and ended in an OSError traceback."""
+    import errno
+
+    train(small_config("train.steps=2"))
+    out = tmp_path / "run"
+    before = (out / full_at).read_bytes()
+    write_text = Path.write_text
+
+    def cut_short(self, text, *args, **kwargs):
+        if self.parent == out and self.name.startswith(full_at):
+            write_text(self, text[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(checkpoint.Unwritable, match=rf"could not write .*run/{full_at} \(.*No space left on device"):
+        train(small_config("train.steps=4", "train.resume=latest"))
+    assert (out / full_at).read_bytes() == before  # config.yaml written first is the resume's: its start's settings
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
