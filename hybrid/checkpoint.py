@@ -334,6 +334,9 @@ def resume_target(resume: str, output_dir: str | Path) -> Path:
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist: give train.resume (--resume) a run folder, "
                               f"one of its checkpoints/step_* folders, or latest (the newest in train.output_dir)")
+    if (folder / "final" / "model.safetensors").exists():  # a run folder whose checkpoints/ was removed (for room)
+        raise CheckpointError(f"{folder} holds no checkpoints/ to resume from, only its final/ weights: start new "
+                              f"training from them with train.init_from={folder / 'final'}")
     if (folder / "model.safetensors").exists() and not any(folder.glob(SAVED_OBJECTS)):
         raise CheckpointError(f"{folder} holds weights only (a pretrained folder such as final/), not a training "
                               f"checkpoint: resume from the run folder or one of its checkpoints/step_* folders, or "

@@ -1062,3 +1062,11 @@ def test_a_full_disk_as_a_resume_starts_keeps_the_runs_files_and_is_one_error(sm
     assert (out / full_at).read_bytes() == before  # config.yaml written first is the resume's: its start's settings
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
+
+def test_resuming_a_run_folder_with_final_weights_but_no_checkpoints_points_to_init_from(small_config, tmp_path):
+    """A run folder whose checkpoints/ was removed to save room: the error said to give a run folder,
+    which it is."""
+    train(small_config("train.steps=2"))
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    with pytest.raises(CheckpointError, match=r"run holds no checkpoints/ to resume from.*train.init_from=.*run/final"):
+        checkpoint.resume_target(str(tmp_path / "run"), tmp_path / "other")
