@@ -32,7 +32,7 @@ import torch
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone_files import is_missing_folder
-from hybrid.config import Config, ConfigError, as_dict, load_config
+from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config
 from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
@@ -64,6 +64,7 @@ def running_in(accelerator, output_dir: str | Path):
             if out.exists() and not out.is_dir():  # else found writing config.yaml, after data and embedding
                 raise ConfigError(f"train.output_dir={output_dir} is a file; name a folder for the run "
                                   f"(its config.yaml, checkpoints/ and final/)")
+            check_not_a_file(out.parent, f"train.output_dir={output_dir}")  # else blamed on a folder not there
             try:  # a folder that cannot be written would fail only at the first save, after data and embedding
                 make_writable(out.parent)
             except OSError as err:

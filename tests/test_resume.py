@@ -946,6 +946,14 @@ def test_an_output_dir_that_is_a_file_fails_before_data_and_embedding(small_conf
     assert (tmp_path / "run").read_text() == "notes"
 
 
+def test_an_output_dir_below_a_file_names_the_file(small_config, tmp_path, monkeypatch):
+    """Said as `cannot write in .../notes/a (Not a directory)`: a folder that is not there, not the file in the way."""
+    (tmp_path / "notes").write_text("mine")
+    monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
+    with pytest.raises(ConfigError, match=rf"{tmp_path / 'notes'} is a file, not a folder"):
+        train(small_config(f"train.output_dir={tmp_path / 'notes' / 'a' / 'run'}"))
+    assert (tmp_path / "notes").read_text() == "mine"
+
 def test_a_full_disk_while_checkpointing_is_one_error_line_from_the_command_line(tiny_backbone, tmp_path, monkeypatch,
                                                                                 capsys):
     """`could not write ... Free space there ...` came at the end of an OSError traceback; from the
