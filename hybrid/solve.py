@@ -344,6 +344,12 @@ def main(argv: list[str] | None = None) -> None:
         # Python flushes stdout again at exit, which would raise once more: what is left goes nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         closed = True
+    except OSError as err:  # a full disk, after every puzzle was solved: a line, not a traceback
+        from hybrid.checkpoint import unwritable
+
+        if args.output == "-":  # redirected to a file somewhere: the room left where it is is not known here
+            sys.exit(f"error: could not write the answers to stdout: {err}. Free space where it goes, and solve again")
+        sys.exit(f"error: {unwritable(Path(args.output), err, 'Free space there, and solve again')}")
     if interrupted:  # a submission needs every test input: one with some is no submission to send
         name, status = stopped_by(interrupted)
         where = "above" if args.output == "-" else f"in {args.output}"

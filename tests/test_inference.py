@@ -869,3 +869,24 @@ def test_solve_errors_name_the_input_line_their_puzzle_starts_on(solver, tmp_pat
     assert rows[1]["error"].startswith("line 3: ") and "no solution" in rows[1]["error"]
     assert rows[2]["id"] == "j" and rows[2]["error"].startswith("line 9: ")
     assert rows[3]["error"].startswith("line 10: ")
+
+
+def test_a_full_disk_while_writing_the_answers_is_one_error_line(solver, tmp_path, monkeypatch):
+    """It ended in an OSError traceback, after every puzzle was solved."""
+    import errno
+    import io
+
+    import hybrid.solve
+
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    solver.save_pretrained(tmp_path / "model")
+    (tmp_path / "in.txt").write_text(handwritten(1)[0] + "\n")
+    monkeypatch.setattr(hybrid.solve, "open", lambda file, mode="r", *args, **kwargs:
+                        FullDisk() if "w" in mode else open(file, mode, *args, **kwargs), raising=False)
+    with pytest.raises(SystemExit, match=r"^error: could not write .*answers.jsonl \(.* free there\): .*No space left"
+                                         r".*Free space there"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"),
+                    "--output", str(tmp_path / "answers.jsonl")])
