@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TypeVar
 from safetensors import SafetensorError
 
 from hybrid import trained_on
-from hybrid.config import Config, ConfigError, first_line, to_yaml
+from hybrid.config import Config, ConfigError, anchored, first_line, to_yaml
 from hybrid.splits_record import SPLITS_RECORD, recorded_splits
 
 if TYPE_CHECKING:  # read_weights imports torch itself: `python -m eval --help`, which imports this module, loads none
@@ -504,14 +504,15 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
 def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights: tuple[dict, str] | None = None,
                  backbones: tuple[str, str] | None = None) -> str:
     """Load `folder`'s weights into `model` (`weights`, where read_weights read them already). Returns which.
-    `backbones`: the backbone.path the weights were trained on and the one the model was built on."""
+    `backbones`: the backbone.path the weights were trained on and the one the model was built on (a relative
+    path and its absolute form are one backbone)."""
     state, source = weights or read_weights(folder, ema)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
         # A LoRA run's keys name the backbone's modules: on another backbone the details list keys only
         other = (f" The weights were trained on backbone {backbones[0]}, not {backbones[1]} (backbone.path)."
-                 if backbones and backbones[0] != backbones[1] else "")
+                 if backbones and anchored(backbones[0]) != anchored(backbones[1]) else "")
         raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds.{other} Overrides may "
                                  f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
                                  f"(task size, reasoner.hidden, the backbone). "

@@ -185,7 +185,7 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
         # B matrices start at zero, so training starts from exactly that run's model.
         target = model.hybrid
     source = checkpoint.load_weights(target, init.folder, weights=init.weights,
-                                     backbones=(anchored(trained.path), config.backbone.path))
+                                     backbones=(trained.path, config.backbone.path))
     found = trained_on.differences(init.record, backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"
