@@ -32,14 +32,14 @@ import torch
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone_files import is_missing_folder
-from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config
+from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config, to_yaml
 from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
 from hybrid.resume_settings import (check_init_settings, check_resume_settings, recorded_files, typed,
                                     unrecorded)
-from hybrid.splits_record import SPLITS_RECORD, untrained_rows
+from hybrid.splits_record import SPLITS_RECORD, splits_record_text, untrained_rows
 from hybrid.summary import flat
 
 EARLIER_RUN = ("config.yaml", "checkpoints", "final", "metrics.json")  # what a run writes in its folder
@@ -342,6 +342,15 @@ class RunState:
                            disable_progress=not accelerator.is_main_process,
                            accelerator=accelerator)  # sharded, gathered
         return metrics | {"trained_puzzles_left_out": left_out}
+
+    def write_records(self) -> None:
+        """The run's config.yaml and the record of the splits its weights trained on, beside its checkpoints.
+        Whole or not at all, said in a line: a full disk cut a resume's records of the run short, in a traceback."""
+        if self.accelerator.is_main_process:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            checkpoint.write_text(self.out_dir / "config.yaml", to_yaml(self.config))
+            checkpoint.write_text(self.out_dir / SPLITS_RECORD, splits_record_text(self.splits.folder,
+                                                                                   self.earlier_splits))
 
     def save(self) -> Path:
         """Checkpoint the current state (once per batch, however many reasons ask)."""

@@ -55,6 +55,16 @@ def start_trackers(accelerator, config: Config, first_batch: int) -> None:
             tracker.store_init_configuration(settings)
 
 
+def say_setup(accelerator, config: Config) -> None:
+    """The lines a run prints as its training starts: how its global batch is made, and what LoRA turns off."""
+    if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
+        accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
+                          f"computed each batch, not cached (backbone.cache does not apply)")
+    per_process = config.train.batch_size // accelerator.num_processes
+    accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
+                      f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
+
+
 def shell_word(path: Path) -> str:
     """`path` as one word of a command to paste: quoted where it holds a space or a quote (as cmd.exe
     and PowerShell read quotes on Windows)."""

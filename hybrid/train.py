@@ -36,8 +36,8 @@ from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
-from hybrid.splits_record import SPLITS_RECORD, recorded_splits, splits_record_text
-from hybrid.summary import print_summary, start_trackers
+from hybrid.splits_record import recorded_splits
+from hybrid.summary import print_summary, say_setup, start_trackers
 from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
 
 
@@ -128,7 +128,6 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     # masks on every process would repeat one dropout pattern across the global batch.
     set_seed(config.train.seed, device_specific=True)
     source = load_init(model, init, config, backbone) if init is not None else None
-    per_process = config.train.batch_size // accelerator.num_processes
     trained_before = checkpoint.splits_of(init.folder) if init is not None else []  # read before claim may move them
     started_from = run_folder.claim(config, accelerator, init.folder if init else None)  # only now, once all of that works
     if started_from is not None:
@@ -155,18 +154,10 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
         resume_settings.schedule_on_resume(loaded, config, scheduler, state.progress.step, accelerator.is_main_process)
         state.saved = state.progress.step, loaded  # a resumed batch's checkpoint exists: keep it
     state.earlier_splits = trained_before  # their training puzzles are left out of its evaluations
-    if accelerator.is_main_process:
-        state.out_dir.mkdir(parents=True, exist_ok=True)
-        # Whole or not at all, said in a line: a full disk cut a resume's records of the run short, in a traceback
-        checkpoint.write_text(state.out_dir / "config.yaml", to_yaml(config))
-        checkpoint.write_text(state.out_dir / SPLITS_RECORD, splits_record_text(splits.folder, trained_before))
+    state.write_records()
     if config.train.tracker:
         start_trackers(accelerator, config, first_batch=state.progress.step + 1)
-    if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
-        accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
-                          f"computed each batch, not cached (backbone.cache does not apply)")
-    accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
-                      f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
+    say_setup(accelerator, config)
     return state, model, optimizer, scheduler, loader, ema
 
 
