@@ -813,3 +813,26 @@ def test_a_puzzle_of_two_grids_is_told_that_a_blank_line_ends_a_puzzle():
     with pytest.raises(PuzzleError, match="found 4 grids") as four:  # 4 grids: a test output typed too, not a cut
         read_task("Input:\n1 0\nOutput:\n0 1\nTest input:\n1 1\nTest output:\n1 1\n")
     assert "blank line" not in str(four.value)
+
+
+def test_a_test_input_that_fits_is_answered_beside_one_of_its_task_that_does_not(arc_solver, monkeypatch, tmp_path,
+                                                                                   capsys):
+    """A puzzle shows the demonstrations and one test input. A task whose second test input was wider than the
+    canvas refused its other test inputs too, each blamed on that one ("its test 2 input"), and the submission
+    held [[0]] for test inputs the model could answer."""
+    from hybrid.solve import main as solve_main
+
+    task = {"train": MIRROR["train"], "test": [{"input": [[1, 0]]}, {"input": [[1] * 5]}, {"input": [[0, 2]]}]}
+    arc = Arc(max_size=4)
+    assert read_task(arc.example(task, 2).question)["test"] == [{"input": [[0, 2]]}]
+    with pytest.raises(PuzzleError, match=r"its test 2 input \(1x5\)"):
+        arc.example(task, 1)
+    arc_solver().save_pretrained(tmp_path / "model")
+    write_tasks(tmp_path, "tasks", {"uneven": task})
+    answer_by_view(monkeypatch, Arc, {0: RIGHT})
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks"), "--submission", str(tmp_path / "s.json")])
+    first, wide, last = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (first["answer"], last["answer"], wide["answer"]) == (RIGHT, RIGHT, None)
+    assert "its test 2 input (1x5)" in wide["error"]
+    submitted = json.loads((tmp_path / "s.json").read_text())["uneven"]
+    assert [entry["attempt_1"] for entry in submitted] == [parse_grid(RIGHT), [[0]], parse_grid(RIGHT)]

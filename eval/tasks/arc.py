@@ -126,11 +126,14 @@ def fits(task: dict, max_size: int) -> bool:
     return oversized(task, max_size) is None
 
 
-def oversized(task: dict, max_size: int) -> str | None:
+def oversized(task: dict, max_size: int, test_index: int | None = None) -> str | None:
     """The first grid of `task` with a side over `max_size`, as an error names it ("demonstration 2
-    output (3x12)", "test input (1x15)"); None when every grid fits."""
+    output (3x12)", "test input (1x15)"); None when every grid fits. With `test_index`, of the grids
+    a puzzle asking that test input shows (the demonstrations and that test pair)."""
     for part, which in (("train", "demonstration"), ("test", "test")):
         for i, pair in enumerate(task[part], 1):
+            if part == "test" and test_index not in (None, i - 1):
+                continue
             for side in ("input", "output"):
                 grid = pair.get(side)
                 if grid is not None and (len(grid) > max_size or len(grid[0]) > max_size):
@@ -501,7 +504,8 @@ class Arc(Task):
         if not 0 <= test_index < len(task["test"]):
             raise PuzzleError(f"{named(task)} has {len(task['test'])} test pairs; "
                               f"test_index={test_index} is out of range")
-        too_large = oversized(task, self.max_size)
+        # only the grids this puzzle shows: a wider test input beside it is its own puzzle, not this one's
+        too_large = oversized(task, self.max_size, test_index)
         if too_large:
             raise PuzzleError(f"{named(task)} has a grid larger than task.max_size={self.max_size}: its {too_large}; "
                               f"a model answers grids up to the task.max_size it was trained with")
