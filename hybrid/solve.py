@@ -25,7 +25,8 @@ input line the puzzle starts on). With
 the different answers, best first (the first two are ARC's two attempts), votes how many views
 gave each, views how many were asked. ARC task files (a .json file of ARC's format, or a folder
 of them; ARC Prize's arc-agi_*_challenges.json, every task by id in one file, too) are read as
-tasks: each test input is one puzzle, its line says which ("task",
+tasks (in a folder, a task id in two files is answered once, and ARC Prize's *_solutions.json
+and sample_submission.json are skipped): each test input is one puzzle, its line says which ("task",
 "test_index") and, where the file has the test output, whether the answer is right ("verified");
 --submission also writes ARC Prize's submission.json (two attempts per test input).
 Exit status 1 when no puzzle could be read (the lines are written all the same). Ctrl-C or
@@ -139,27 +140,52 @@ def task_files(path: str) -> list[Path] | None:
 def task_items(files: list[Path], solver) -> list[Item]:
     """One item per test input of each ARC task file: {"task", "test_index"}, and the Example that
     asks it, worded as the model trained (it carries the test output when the file has one, so
-    the answer is verified); a file that is no ARC task is one item with its error."""
+    the answer is verified); a file that is no ARC task is one item with its error. Among several
+    files, one of answers by id (ARC Prize's *_solutions.json, sample_submission.json) is skipped, and
+    a task id met again is answered once (a submission holds one entry per id): with other train pairs
+    or test inputs, it is a PuzzleError naming both files."""
     from eval.tasks import PuzzleError
-    from eval.tasks.arc import tasks_in_file
+    from eval.tasks.arc import AnswersFile, tasks_in_file
+    from eval.tasks.base import listed
     from hybrid.data import answering_wording
 
     wording, items = answering_wording(solver.task, solver.config.task), []
+    seen, again, skipped = {}, {}, []  # task id -> (its file, what it asks); id -> (first file, file again)
     for path in files:
         try:
             tasks = tasks_in_file(path)  # one task, or ARC Prize's challenges file: every task by id
         except PuzzleError as err:  # it names the file
-            items.append(Item({"task": path.stem}, error=str(err)))
+            if isinstance(err, AnswersFile) and len(files) > 1:  # ARC Prize's Kaggle folder holds them
+                skipped.append(path.name)
+            else:
+                items.append(Item({"task": path.stem}, error=str(err)))
             continue
         for task_id, task in tasks:
             if isinstance(task, PuzzleError):  # it names the file and task
                 items.append(Item({"task": task_id}, error=str(task)))
                 continue
+            asks = (task["train"], [pair["input"] for pair in task["test"]])  # a test output is the answer
+            if task_id in seen:
+                if seen[task_id][1] != asks:
+                    raise PuzzleError(f"task {task_id!r} is in {seen[task_id][0]} and {path} with different "
+                                      f"contents; a submission holds one task per id: give --input one of the files "
+                                      f"(or move one out of the folder)")
+                again.setdefault(task_id, (seen[task_id][0].name, path.name))
+                continue
+            seen[task_id] = (path, asks)
             for i in range(len(task["test"])):
                 try:
                     items.append(Item({"task": task_id, "test_index": i}, solver.task.example(task, i, wording)))
                 except PuzzleError as err:  # a grid larger than max_size: still a test input the submission must hold
                     items.append(Item({"task": task_id, "test_index": i}, error=f"{path}: {err}"))
+    if again:
+        first, (one, other) = next(iter(again.items()))
+        print(f"{len(again)} task{'s are' if len(again) > 1 else ' is'} in more than one file with the same content "
+              f"({listed([repr(task_id) for task_id in again], 3)}; {first!r} in {one} and {other}): each is answered "
+              f"once", file=sys.stderr)
+    if skipped:
+        print(f"skipped {len(skipped)} file{'s' * (len(skipped) > 1)} that hold answers by task id, not tasks: "
+              f"{listed(skipped)}", file=sys.stderr)
     return items
 
 
@@ -310,7 +336,10 @@ def main(argv: list[str] | None = None) -> None:
 
             with_answers(items, solver.task, answering_wording(solver.task, solver.config.task))
     else:
-        items = task_items(files, solver)
+        try:
+            items = task_items(files, solver)
+        except PuzzleError as err:  # one id given two different tasks
+            sys.exit(f"error: {err}")
     solved, interrupted = solve_in_batches(solver, [item.puzzle for item in items if item.error is None], views,
                                            fixed_steps=args.fixed_steps, N_sup=args.steps, batch_size=args.batch_size)
     if interrupted and not solved:  # nothing to keep, and an earlier --output is not replaced by nothing

