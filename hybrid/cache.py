@@ -48,17 +48,18 @@ LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggest
 
 def token_slots(offsets: torch.Tensor, spans: list[tuple[int, int]] | None) -> torch.Tensor:
     """For each token, the index of the answer slot whose text it overlaps (-1 for none).
-    `spans` come in text order (SpanText writes them so), which the bisection relies on."""
+    The bisection goes over the spans in text order; slots need not be (a reversed answer's are not)."""
     out = torch.full(offsets.shape[:1], -1, dtype=torch.int16)
     if not spans:
         return out
-    starts = [s for s, _ in spans]
+    order = sorted(range(len(spans)), key=lambda slot: spans[slot][0])
+    starts = [spans[slot][0] for slot in order]
     for t, (a, b) in enumerate(offsets.tolist()):
         if b <= a:
             continue  # special or padding token
         i = bisect.bisect_right(starts, b - 1) - 1  # last slot starting before the token ends
-        if i >= 0 and spans[i][1] > a:
-            out[t] = i
+        if i >= 0 and spans[order[i]][1] > a:
+            out[t] = order[i]
     return out
 
 

@@ -984,6 +984,16 @@ def test_a_token_belongs_to_the_slot_whose_text_it_overlaps():
     assert token_slots(offsets, None).tolist() == [-1] * 8
 
 
+def test_slots_whose_pieces_come_in_another_order_than_the_text_still_read_their_tokens():
+    """A family whose answer reverses or permutes the question (slot 0 is the last digit typed):
+    its spans are not in text order, and every slot read no token at all, silently."""
+    from hybrid.cache import token_slots
+
+    offsets = torch.tensor([[0, 0], [0, 1], [1, 3], [3, 5], [5, 8], [8, 9], [9, 11], [0, 0]])
+    spans = [(8, 9), (5, 8), (0, 3)]  # slot 0 is the text's last piece, slot 2 its first
+    assert token_slots(offsets, spans).tolist() == [-1, 2, 2, -1, 1, 0, -1, -1]
+
+
 def test_runs_started_together_embed_an_entry_once(tiny_backbone, tmp_path, monkeypatch):
     """A sweep started at once on one train.data_dir: the first run writes the entry, the others
     wait and read it (writing together, they wrote into one temporary file: one run's rename
