@@ -86,6 +86,9 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
                                       f"({len(left_out)} left out, {len(records)} kept): "
                                       f"{why_left_out(left_out)}; e.g. {err}") from None
                 continue
+            if not isinstance(example, Example):  # a `return` forgotten: an AttributeError on the next line
+                raise PuzzleError(f"task {task.name}: generate(rng, wording={wording}) returned "
+                                  f"{type(example).__name__}, not an Example (eval.tasks.Example)")
             if example.wording != wording:  # recorded wrong, the held-out and per-wording figures would be mislabelled
                 raise PuzzleError(f"task {task.name}: generate(rng, wording={wording}) returned an example of wording "
                                   f"{example.wording}: give Example(..., wording=wording)")
@@ -228,11 +231,11 @@ def check_split(task: Task, name: str, split: Dataset) -> None:
     """A family's examples against what it declares, before they are saved: a wrong slot count or a
     class outside `vocab` would fail later, deep inside training; examples without `slot_spans` for
     span pooling would train, silently, on slots that read nothing of the question."""
-    for i, (labels, spans) in enumerate(zip(split["labels"], split["slot_spans"])):
-        check_example(task, f"task {task.name}, {name} example {i}", labels, spans)
+    for i, (question, labels, spans) in enumerate(zip(split["question"], split["labels"], split["slot_spans"])):
+        check_example(task, f"task {task.name}, {name} example {i}", labels, spans, question)
 
 
-def check_example(task: Task, where: str, labels, spans) -> None:
+def check_example(task: Task, where: str, labels, spans, question: str) -> None:
     """One example against what its family declares (check_split); `where` names it."""
     if len(labels) != task.num_slots:
         raise PuzzleError(f"{where}: {len(labels)} labels, but the family declares num_slots={task.num_slots}")
@@ -247,6 +250,19 @@ def check_example(task: Task, where: str, labels, spans) -> None:
     if task.aligned_slots and not spans:
         raise PuzzleError(f"{where} has no slot_spans, which span pooling reads (aligned_slots is True): "
                           f"give each example its slot_spans, or make aligned_slots False")
+    if task.aligned_slots:  # a slot without its piece of the question reads nothing, silently
+        if len(spans) > task.num_slots:
+            raise PuzzleError(f"{where}: {len(spans)} slot_spans, but the family declares num_slots={task.num_slots}")
+        unread = [slot for slot in range(len(spans), len(labels)) if labels[slot] != IGNORE]
+        if unread:
+            raise PuzzleError(f"{where}: slot {unread[0]} has a label but no slot_span ({len(spans)} spans): give "
+                              f"every labelled slot the (start, end) characters of its piece of the question")
+        outside = [(slot, tuple(span)) for slot, span in enumerate(spans)
+                   if not 0 <= span[0] < span[1] <= len(question)]
+        if outside:
+            slot, span = outside[0]
+            raise PuzzleError(f"{where}: slot_span {span} of slot {slot} is not inside its question ({len(question)} "
+                              f"characters): a span is (start, end) characters of the question, start < end")
 
 
 def examples(split: Dataset) -> list[Example]:

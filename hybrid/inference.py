@@ -314,7 +314,7 @@ class Hybrid:
         if isinstance(puzzle, Example):
             # Used as given: one of another size or family failed the whole solve deep in torch, and
             # one without slot_spans was answered from slots that read nothing of the question.
-            check_example(self.task, "the Example", list(puzzle.labels or []), puzzle.slot_spans)
+            check_example(self.task, "the Example", list(puzzle.labels or []), puzzle.slot_spans, puzzle.question)
             return puzzle
         if not isinstance(puzzle, str):
             hint = ": pass its question text" if isinstance(puzzle, Mapping) else ""

@@ -209,6 +209,52 @@ def test_examples_that_do_not_match_what_their_family_declares_are_refused_befor
     assert not (tmp_path / "datasets").exists() or not any((tmp_path / "datasets").iterdir())
 
 
+@pytest.mark.parametrize("spans, message", [
+    # A slot left without a piece of the question read nothing under span pooling, silently.
+    (lambda e: e.slot_spans[:-1], r"example 0: slot 4 has a label but no slot_span"),
+    (lambda e: [*e.slot_spans, (0, 1)], r"example 0: 6 slot_spans, but the family declares num_slots=5"),
+    (lambda e: [(a + 500, b + 500) for a, b in e.slot_spans], r"example 0: slot_span \(5\d\d, 5\d\d\) of slot 0 "
+                                                               r"is not inside its question \(\d+ characters\)"),
+])
+def test_slot_spans_that_leave_a_slot_reading_nothing_are_refused_by_name(my_tasks, tmp_path, spans, message):
+    from dataclasses import replace
+
+    from my_tasks import BinaryAddition
+
+    from hybrid.data import build_splits
+
+    class Spanned(BinaryAddition):
+        aligned_slots = True
+
+        def generate(self, rng, wording):
+            made = super().generate(rng, wording)
+            spanned = replace(made, slot_spans=[(i, i + 1) for i in range(self.num_slots)])
+            return replace(spanned, slot_spans=spans(spanned))
+
+    config = load_config(["task=my_tasks:BinaryAddition", "task.bits=4", "task.train_size=8", "task.test_size=4"])
+    with pytest.raises(PuzzleError, match=message):
+        build_splits(Spanned(bits=4), config.task, 0, tmp_path)
+
+
+@pytest.mark.parametrize("made", [None, ()])
+def test_a_generate_that_returns_no_example_is_refused_by_name(my_tasks, tmp_path, made):
+    """A `return` forgotten (None), or the example in a tuple: an AttributeError ("'NoneType' object
+    has no attribute 'wording'") from inside hybrid/data.py, naming neither the family nor the method."""
+    from my_tasks import BinaryAddition
+
+    from hybrid.data import build_splits
+
+    class Forgetful(BinaryAddition):
+        def generate(self, rng, wording):
+            super().generate(rng, wording)
+            return made
+
+    config = load_config(["task=my_tasks:BinaryAddition", "task.bits=4", "task.train_size=8", "task.test_size=4"])
+    with pytest.raises(PuzzleError, match=rf"task binary_addition: generate\(rng, wording=\d\) returned "
+                                          rf"{type(made).__name__}, not an Example \(eval.tasks.Example\)"):
+        build_splits(Forgetful(bits=4), config.task, 0, tmp_path)
+
+
 @pytest.mark.parametrize("example, message", [
     # Labels as the answer's characters, not class ids: a TypeError from a comparison in hybrid/data.py.
     (lambda e: dict(labels=list(e.answer)), r"label '[01]' is not a class id: each label is an index into its vocab"),
