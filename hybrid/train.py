@@ -190,9 +190,11 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
             timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
             flags = torch.tensor([float(timed_out), float(signalled.requested)], device=accelerator.device)
             timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
-            bar.update()
+            # Drawn by update, as often as tqdm's mininterval lets: set_postfix's own redraw wrote a line
+            # per batch into a log file (a cluster job's), whatever mininterval or TQDM_MININTERVAL said
             bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
-                            work=f"{stats['work']:.2f}")
+                            work=f"{stats['work']:.2f}", refresh=False)
+            bar.update()
             log = {f"train/{k}": v for k, v in stats.items()} | {"train/lr": scheduler.get_last_lr()[0]}
             done = progress.step >= config.train.steps or timed_out
             if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
