@@ -122,6 +122,9 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     since = f" ({results['batches'] - first} since resuming at batch {first})" if first else ""
     table.add_row("training", f"{results['batches']} batches{since} in {results['train_seconds']:.0f} s"
                               f"{evaluating}{data}{work}")
+    if results.get("stopped_by_time_limit"):  # else the batches read as all that train.steps asked for
+        table.add_row("[bold yellow]stopped early[/]", f"by train.time_limit={config.train.time_limit:g} s, before "
+                                                        f"train.steps={config.train.steps}")
     table.add_row("outputs", str(out_dir))
     console = printing_console()
     console.print(table)

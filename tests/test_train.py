@@ -603,6 +603,25 @@ def test_same_seed_same_initial_weights_when_the_first_run_builds_the_backbone(s
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_run_the_time_limit_stopped_says_so_in_its_summary(small_config, monkeypatch, capsys):
+    """metrics.json held stopped_by_time_limit, but the summary showed only "3 batches in 6 s", which
+    reads as all the batches train.steps asked for."""
+    import time
+
+    real_clock, calls = time.perf_counter, [0]
+
+    def clock():  # a second more at each reading: the limit is reached within a few batches, whatever the load
+        calls[0] += 1
+        return real_clock() + calls[0]
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    monkeypatch.setenv("COLUMNS", "200")  # the table's rows on one line each
+    results = train(small_config("train.steps=50", "train.time_limit=5", "train.eval_every=0"))
+    assert results["stopped_by_time_limit"] and results["batches"] < 50
+    out = re.sub(r"[│ ]+", " ", capsys.readouterr().out)
+    assert "stopped early by train.time_limit=5 s, before train.steps=50" in out
+
+
 def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypatch, capsys):
     """train_seconds and train.time_limit count training only: a slow periodic evaluation is
     reported as eval_seconds and does not use up the time budget. Each says its accuracies in the
