@@ -50,4 +50,5 @@ def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, alig
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
     return ADAPTERS[kind](backbone_hidden, hidden, num_slots, config.dropout)
 
+
 __all__ = ["ADAPTERS", "SpanPoolAdapter", "QueryAttentionAdapter", "adapter_kind", "check_adapter", "make_adapter", "reads_spans"]

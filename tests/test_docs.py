@@ -320,6 +320,7 @@ def named_keys(path: Path, root: Path = ROOT) -> list[tuple[str, str]]:
     return [(f"{path.relative_to(root)}:{number}", span.split("=", 1)[0]) for number, span in code_lines(path.read_text())
             if KEY.fullmatch(span) and not re.search(r"\.(json|jsonl|yaml|py|txt|md)$", span)]  # backbone.json: a file
 
+
 def stale_keys(named: list[tuple[str, str]]) -> list[str]:
     # a task key belongs to some family's schema (the page says which, in words)
     configs = [load_config([f"task={name}"]) for name in TASKS]

@@ -954,6 +954,7 @@ def test_an_output_dir_below_a_file_names_the_file(small_config, tmp_path, monke
         train(small_config(f"train.output_dir={tmp_path / 'notes' / 'a' / 'run'}"))
     assert (tmp_path / "notes").read_text() == "mine"
 
+
 def test_a_full_disk_while_checkpointing_is_one_error_line_from_the_command_line(tiny_backbone, tmp_path, monkeypatch,
                                                                                 capsys):
     """`could not write ... Free space there ...` came at the end of an OSError traceback; from the
