@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import BooleanNode, DictConfig, OmegaConf, ValueNode
 from omegaconf.errors import OmegaConfBaseException
 
 # The presets: configs/ beside the package in a checkout (and an editable install), or inside it
@@ -235,6 +235,29 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
                           f"by {where}; see hybrid/config.py for the schema)") from None
 
 
+def _check_bools(into: DictConfig, layer: DictConfig, where: str = "", section: str = "") -> None:
+    """Before merging `layer` into `into`: OmegaConf reads any number as a bool, so train.halt=2 printed
+    `halt: true` without a word. 0 and 1 pass. `where` (its source) leads the error, unless it is the override."""
+    for key in layer:
+        inner, given, full = into._get_node(key, validate_access=False), layer._get_node(key), f"{section}{key}"
+        if isinstance(inner, DictConfig) and isinstance(given, DictConfig) and not inner._is_none() \
+                and not given._is_none():
+            _check_bools(inner, given, where, f"{full}.")
+        elif isinstance(inner, BooleanNode) and isinstance(given, ValueNode) and type(given._value()) is int \
+                and given._value() not in (0, 1):
+            said = f"{full}={given._value()}"
+            raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: must be true or false")
+
+
+def _no_value(item: str, key: str, now: Any) -> ConfigError:
+    """`reasoner.T=`: OmegaConf said "Incompatible value 'None' for field of type 'int'"."""
+    now = OmegaConf.to_container(now) if OmegaConf.is_config(now) else now  # train.betas: a TupleConfig
+    from hybrid.resume_settings import typed  # here: it imports this module
+
+    example = "<value>" if now is None else typed(now)
+    return ConfigError(f"override {item!r} gives {key} no value: write one after the =, e.g. {key}={example}")
+
+
 def _failing_key(into: DictConfig, layer: DictConfig) -> str | None:
     """The dotted key of `layer` whose merge into `into` fails, for an error OmegaConf raised without one."""
     for key in layer:
@@ -354,9 +377,12 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
                 layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
             try:
+                _check_bools(merged, layer, where)
                 merged = _merge(merged, layer, where)
             except OmegaConfBaseException as err:
                 if where in typed:  # an override: the full key names it
+                    if not value.strip():
+                        raise _no_value(where, key, OmegaConf.select(merged, key, default=None)) from None
                     raise
                 # a file's: "full key: reasoner.T" alone blamed a reasoner.T=3 the command line set right
                 raise ConfigError(f"{where}: {_bad_config(err)}") from None
@@ -371,9 +397,14 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 standing[key] = where, OmegaConf.select(merged, key, default=None)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides if item.startswith("task"))  # met their schema here
+        _check_bools(OmegaConf.structured(schema), merged.task, section="task.")  # from a file or an override
         try:  # against the family's own schema, where OmegaConf names a key without its `task.`
             merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
         except OmegaConfBaseException as err:
+            full = f"task.{getattr(err, 'full_key', '')}"
+            last = next((item for item, (key, _) in reversed(typed.items()) if key == full), None)
+            if last and not typed[last][1].strip():
+                raise _no_value(last, full, OmegaConf.select(OmegaConf.structured(schema), full[5:])) from None
             bad = _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}")
             top = str(getattr(err, "full_key", "")).split(".")[0].split("[")[0]
             source = next((where for where, layer in reversed(layers)
@@ -590,9 +621,11 @@ def from_yaml(path: str | Path) -> Config:
     if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
         raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
                           "config; copy it again from the run folder")
+    _check_bools(OmegaConf.structured(Config), raw)  # read_config names the file
     merged = _merge(OmegaConf.structured(Config), raw, str(path))
     schema = _task_schema(task.name)
     try:  # checked on its own, so OmegaConf names a key of it without its `task.`
+        _check_bools(OmegaConf.structured(schema), task, section="task.")
         merged.task = _merge(OmegaConf.structured(schema), task, str(path))
     except OmegaConfBaseException as err:
         raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None

@@ -675,3 +675,36 @@ def test_config_given_twice_is_an_error(tmp_path):
         (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match="--config is given twice .*a.yaml.*b.yaml"):
         parse_args(["--config", str(tmp_path / "a.yaml"), "--config", str(tmp_path / "b.yaml")])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.halt=2"], "^train.halt=2: must be true or false$"),
+    (["train.halt=-1"], "^train.halt=-1: must be true or false$"),
+    (["task=sorting", "task.distinct=2"], "^task.distinct=2: must be true or false$"),  # a family's own knob
+])
+def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, message, tmp_path):
+    """OmegaConf reads any number as a bool: train.halt=2 printed `halt: true`, without a word."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides)
+    (tmp_path / "run.yaml").write_text("train:\n  halt: 2\n")
+    with pytest.raises(ConfigError, match=f"^config file {re.escape(str(tmp_path / 'run.yaml'))}: train.halt=2: must "):
+        load_config([], tmp_path / "run.yaml")
+    (tmp_path / "config.yaml").write_text(to_yaml(load_config([])).replace("halt: true", "halt: 2"))  # a saved one
+    with pytest.raises(ConfigError, match="^train.halt=2: must be true or false$"):
+        from_yaml(tmp_path / "config.yaml")
+    assert [load_config([f"train.halt={v}"]).train.halt for v in ("0", "1", "false", "true")] == [False, True] * 2
+    assert load_config(["task=sorting", "task.distinct=1"]).task.distinct is True
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["reasoner.T="], "override 'reasoner.T=' gives reasoner.T no value: write one after the =, e.g. reasoner.T=2"),
+    (["train.lr= "], "override 'train.lr= ' gives train.lr no value: write one after the =, e.g. train.lr=0.001"),
+    (["train.betas="], "gives train.betas no value: write one after the =, e.g. train.betas=[0.9,0.95]"),
+    (["task=maze", "task.size="], "override 'task.size=' gives task.size no value: write one after the =, e.g. "
+                                  "task.size=9"),
+])
+def test_an_override_with_nothing_after_the_equals_sign_says_so(overrides, message):
+    """`reasoner.T=` said "Incompatible value 'None' for field of type 'int'"; a key that takes null still takes it."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(overrides)
+    assert load_config(["train.time_limit="]).train.time_limit is None
