@@ -227,11 +227,16 @@ def claim(config: Config, accelerator, init: Path | None) -> Path | None:
     out_dir = Path(config.train.output_dir)
     if continues_in_place(config):
         return init
+    ran = any((out_dir / name).exists() for name in EARLIER_RUN if name != "config.yaml")
     moved = set_aside_earlier_run(accelerator, out_dir)
     if moved is None:
         return init
-    accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
-                      f"move it back and add --resume)")
+    if ran:
+        accelerator.print(f"{out_dir} held an earlier run: moved it to {moved} (to continue that run instead, "
+                          f"move it back and add --resume)")
+    else:  # a config.yaml written by hand (maybe this run's --config), or by a run stopped before its first save
+        accelerator.print(f"{out_dir} held a config.yaml but no checkpoints, final/ or metrics.json: moved the folder, "
+                          f"that file with it, to {moved}, as this run writes its own config.yaml there")
     if init is not None and init.resolve().is_relative_to(out_dir.resolve()):  # fine-tuning in place
         init = moved / init.resolve().relative_to(out_dir.resolve())
         # config.yaml names the weights the run started from: where they are now, not this run's own final/

@@ -566,6 +566,31 @@ def test_fine_tuning_in_place_starts_from_the_earlier_run_where_it_was_moved(sma
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.parametrize("held", [["config.yaml"], ["config.yaml", "metrics.json"]])
+def test_a_folder_moved_aside_is_called_an_earlier_run_only_when_it_holds_one(held, tmp_path, capsys):
+    """`mkdir runs/x; vi runs/x/config.yaml; train.py --config runs/x/config.yaml train.output_dir=runs/x`:
+    the folder was moved aside as "an earlier run", with advice to add --resume to a folder of no checkpoint."""
+    from types import SimpleNamespace
+
+    from hybrid.config import load_config
+    from hybrid.run_folder import claim
+
+    (tmp_path / "run").mkdir()
+    for name in held:
+        (tmp_path / "run" / name).write_text(f"# {name}, mine\n")
+    one = SimpleNamespace(is_main_process=True, wait_for_everyone=lambda: None, print=print)
+    claim(load_config([f"train.output_dir={tmp_path / 'run'}"]), one, None)
+    [moved] = [p for p in tmp_path.iterdir() if p.name.startswith("run-")]
+    assert sorted(p.name for p in moved.iterdir()) == sorted(held) and not (tmp_path / "run").exists()
+    assert (moved / "config.yaml").read_text() == "# config.yaml, mine\n"  # nothing lost
+    said = capsys.readouterr().out
+    if held == ["config.yaml"]:
+        assert said == (f"{tmp_path / 'run'} held a config.yaml but no checkpoints, final/ or metrics.json: moved "
+                        f"the folder, that file with it, to {moved}, as this run writes its own config.yaml there\n")
+    else:
+        assert said.startswith(f"{tmp_path / 'run'} held an earlier run: moved it to {moved} (to continue that run")
+
+
 def test_timed_counts_waiting_for_batches_not_the_work_on_them(monkeypatch):
     import time
 
