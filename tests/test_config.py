@@ -361,7 +361,7 @@ def test_a_printed_config_is_a_config_file_for_the_next_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("setting, error", [
-    (["task=maze", "task.size=4"], "maze size 4 must be odd and between 5 and 31 (rooms sit at odd coordinates)"),
+    (["task=maze", "task.size=4"], "task.size=4: must be odd and between 5 and 31 (rooms sit at odd coordinates)"),
     (["task.wordings=[3]"], "task.wordings=[3]: sudoku has wordings 0..2"),
 ])
 def test_print_config_refuses_a_task_setting_the_run_would_refuse(setting, error, tmp_path, capsys):
@@ -708,3 +708,25 @@ def test_an_override_with_nothing_after_the_equals_sign_says_so(overrides, messa
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(overrides)
     assert load_config(["train.time_limit="]).train.time_limit is None
+
+
+@pytest.mark.parametrize("overrides, start", [
+    (["task=maze", "task.size=4"], "task.size=4: "),
+    (["task=maze", "task.loops=2"], "task.loops=2.0 "),
+    (["task=maze", "task.min_distance=999"], "task.min_distance=999 "),
+    (["task.givens=1"], "task.givens=1 "),
+    (["task=sorting", "task.length=1"], "task.length=1: "),
+    (["task=sorting", "task.low=5", "task.high=3"], "task.low=5 and task.high=3 "),
+    (["task=sorting", "task.distinct=true", "task.length=20", "task.high=5"], "task.distinct=true needs "),
+    (["task=zebra", "task.houses=9"], "task.houses=9: "),
+    (["task=zebra", "task.attributes=99"], "task.attributes=99: "),
+    (["task=zebra", "task.max_clues=1"], "task.max_clues=1: "),
+    (["task=arc", "task.max_size=40"], "task.max_size=40 "),
+])
+def test_a_task_knob_the_family_refuses_is_named_as_typed(overrides, start):
+    """Maze, Sudoku's givens, sorting and zebra said `size 4`, `loops=2.0`, `length=1`: arc, qa and the
+    config's own checks name the key as it is typed, task.size=4."""
+    from eval.tasks import PuzzleError, make_task
+
+    with pytest.raises(PuzzleError, match=f"^{re.escape(start)}"):
+        make_task(load_config(overrides).task)

@@ -286,9 +286,9 @@ class Maze(Task):
 
     def __init__(self, size: int = 9, loops: float = 0.15, min_distance: int | None = None):
         if size % 2 == 0 or not 5 <= size <= 31:
-            raise PuzzleError(f"maze size {size} must be odd and between 5 and 31 (rooms sit at odd coordinates)")
+            raise PuzzleError(f"task.size={size}: must be odd and between 5 and 31 (rooms sit at odd coordinates)")
         if not 0.0 <= loops <= 1.0:
-            raise PuzzleError(f"loops={loops} is a fraction of walls to remove: choose 0..1")
+            raise PuzzleError(f"task.loops={loops} is a fraction of walls to remove: choose 0..1")
         self.size = size
         self.loops = loops
         self.min_distance = size - 1 if min_distance is None else min_distance
@@ -296,7 +296,8 @@ class Maze(Task):
         # (the wall between, the room); a loop only shortens the way.
         longest = 2 * (size // 2) ** 2 - 2
         if not 1 <= self.min_distance <= longest:
-            raise PuzzleError(f"min_distance={min_distance} is out of range for a {size}x{size} maze (1..{longest})")
+            raise PuzzleError(f"task.min_distance={min_distance} is out of range for a {size}x{size} maze "
+                              f"(1..{longest})")
         self.num_slots = size * size
 
     def example(self, grid: list[list[str]], glyphs: str = "#.SG", wording: int = 0) -> Example:

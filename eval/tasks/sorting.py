@@ -407,11 +407,12 @@ class Sorting(Task):
 
     def __init__(self, length: int = 6, low: int = 0, high: int = 99, distinct: bool = False):
         if length < 2:
-            raise PuzzleError(f"length={length}: a list to sort needs at least 2 numbers")
+            raise PuzzleError(f"task.length={length}: a list to sort needs at least 2 numbers")
         if not -LIMIT <= low < high <= LIMIT:
-            raise PuzzleError(f"values low={low}..high={high} must satisfy -{LIMIT} <= low < high <= {LIMIT}")
+            raise PuzzleError(f"task.low={low} and task.high={high} must satisfy -{LIMIT} <= low < high <= {LIMIT}")
         if distinct and high - low + 1 < length:
-            raise PuzzleError(f"distinct=true needs at least length={length} values, low..high has {high - low + 1}")
+            raise PuzzleError(f"task.distinct=true needs at least task.length={length} values, low..high has "
+                              f"{high - low + 1}")
         self.length, self.low, self.high, self.distinct = length, low, high, distinct
         self.vocab = tuple(str(p) for p in range(length))  # a number's 0-based place in the answer
         self.num_slots = length + 1  # the instruction, then one slot per number

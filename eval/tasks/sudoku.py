@@ -155,8 +155,8 @@ def make_puzzle(grid: Grid, rng: random.Random, givens: int | None) -> tuple[lis
                 puzzle[cell] = 0
         if givens is None or sum(1 for v in puzzle if v) == givens:
             return puzzle, solution
-    raise PuzzleError(f"givens={givens}: none of {TRIES} random {grid.n}x{grid.n} grids came down to {givens} givens "
-                      "with a unique solution; raise task.givens, or set it to null for minimal puzzles "
+    raise PuzzleError(f"task.givens={givens}: none of {TRIES} random {grid.n}x{grid.n} grids came down to {givens} "
+                      "givens with a unique solution; raise task.givens, or set it to null for minimal puzzles "
                       "(as few givens as removal reaches)")
 
 
@@ -323,10 +323,10 @@ class Sudoku(Task):
         self.num_slots = size * size
         max_givens, min_givens = size * size, MIN_GIVENS.get(size, size - 1)
         if givens is not None and not min_givens <= givens <= max_givens:
-            raise PuzzleError(f"givens={givens} is out of range for a {size}x{size} sudoku ({min_givens}.."
+            raise PuzzleError(f"task.givens={givens} is out of range for a {size}x{size} sudoku ({min_givens}.."
                               f"{max_givens}: fewer than {min_givens} givens never have a unique solution)")
         if givens is not None and givens < REACHED[size]:
-            raise PuzzleError(f"givens={givens}: removing givens at random from a full {size}x{size} grid, as the "
+            raise PuzzleError(f"task.givens={givens}: removing givens at random from a full {size}x{size} grid, as the "
                               f"generator does, comes down to {givens} from under 1 grid in 50, so generating such "
                               f"puzzles would take hours or fail; choose task.givens >= {REACHED[size]}, or null for "
                               "minimal puzzles")

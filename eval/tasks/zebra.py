@@ -646,17 +646,18 @@ class Zebra(Task):
     def __init__(self, houses: int = 3, attributes: int = 2, max_clues: int | None = None,
                  mention_labels: bool = False):
         if not 2 <= houses <= MAX_HOUSES:
-            raise PuzzleError(f"houses={houses}: choose 2..{MAX_HOUSES} (the solver enumerates permutations)")
+            raise PuzzleError(f"task.houses={houses}: choose 2..{MAX_HOUSES} (the solver enumerates permutations)")
         if not 1 <= attributes <= len(CATEGORIES):
-            raise PuzzleError(f"attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
+            raise PuzzleError(f"task.attributes={attributes}: choose 1..{len(CATEGORIES)} ({', '.join(CATEGORIES)})")
         self.houses, self.attributes, self.mention_labels = houses, attributes, mention_labels
         self.max_clues = houses * attributes - 1 if max_clues is None else max_clues
         # Two values of one attribute that no clue mentions can swap houses, so every attribute
         # needs all but one of its values mentioned, and a clue mentions at most two.
         fewest = -(-attributes * (houses - 1) // 2)
         if self.max_clues < fewest:
-            raise PuzzleError(f"max_clues={max_clues}: a {houses} x {attributes} puzzle needs at least {fewest} clues "
-                              f"for one solution; raise task.max_clues or leave it null ({houses * attributes - 1})")
+            raise PuzzleError(f"task.max_clues={max_clues}: a {houses} x {attributes} puzzle needs at least "
+                              f"{fewest} clues for one solution; raise task.max_clues or leave it null "
+                              f"({houses * attributes - 1})")
         self.vocab = tuple(str(i) for i in range(houses))  # a house, 0-based
         self.cells = houses * attributes  # value slots, one per value in the listings
         self.num_slots = self.cells + CLUE_PARTS * self.max_clues
@@ -776,7 +777,7 @@ class Zebra(Task):
             pos, clues = make_puzzle(self.houses, self.attributes, rng)
             if len(clues) <= self.max_clues:
                 return self._example(categories, values, clues, pos, wording, rng)
-        raise PuzzleError(f"max_clues={self.max_clues}: none of {TRIES} {self.houses} x {self.attributes} puzzles "
+        raise PuzzleError(f"task.max_clues={self.max_clues}: none of {TRIES} {self.houses} x {self.attributes} puzzles "
                           f"had that few clues; raise task.max_clues or leave it null ({self.cells - 1})")
 
     def puzzle_key(self, example: Example) -> str:
