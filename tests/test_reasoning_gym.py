@@ -54,7 +54,8 @@ def test_answer_slots_hold_characters_then_end():
 
 
 def test_bad_names_options_and_long_answers_are_clear_errors():
-    with pytest.raises(PuzzleError, match="no dataset 'mini_sudoko'; did you mean mini_sudoku"):
+    with pytest.raises(PuzzleError, match="task.dataset=mini_sudoko: reasoning-gym has no dataset 'mini_sudoko'; "
+                                          "did you mean mini_sudoku"):
         ReasoningGym("mini_sudoko")
     with pytest.raises(PuzzleError, match="no setting 'walls'.*min_dist"):
         ReasoningGym("maze", ["walls=3"])

@@ -92,7 +92,7 @@ class ReasoningGym(Task):
         if dataset not in DATASETS:
             close = difflib.get_close_matches(dataset, DATASETS, n=3)
             hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(sorted(DATASETS))}"
-            raise PuzzleError(f"reasoning-gym has no dataset {dataset!r}; {hint}")
+            raise PuzzleError(f"task.dataset={dataset}: reasoning-gym has no dataset {dataset!r}; {hint}")
         settings = parse_options(list(options or []), DATASETS[dataset][1])
         if size < 1:  # reasoning-gym takes it; drawing an item then failed with a bare ValueError
             raise PuzzleError(f"task.size={size}: the pool of items to draw from needs at least one")
