@@ -897,3 +897,35 @@ def test_solve_refuses_one_task_id_with_two_contents_naming_both_files(arc_solve
                                          r"different contents.*one task per id"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks"), "--submission", str(tmp_path / "s")])
     assert not (tmp_path / "s").exists()
+
+
+def test_solve_answers_a_task_once_where_one_file_holds_its_test_outputs_and_another_not(arc_solver, monkeypatch,
+                                                                                         tmp_path, capsys):
+    """A task file (with its test output) beside a challenges file (the same task, no outputs) is one task
+    asked twice, not one id given two tasks: the test output is the answer, not part of what is asked."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    write_tasks(tmp_path, "tasks", {"aaaa0001": {"train": MIRROR["train"], "test": MIRROR["test"]}})
+    asked = {"train": MIRROR["train"], "test": [{"input": MIRROR["test"][0]["input"]}]}
+    (tmp_path / "tasks" / "more_challenges.json").write_text(json.dumps({"aaaa0001": asked}))
+    answer_by_view(monkeypatch, Arc, {0: RIGHT})
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "tasks")])
+    out, err = capsys.readouterr()
+    [line] = [json.loads(line) for line in out.splitlines()]
+    assert (line["task"], line["test_index"], line["answer"], line["verified"]) == ("aaaa0001", 0, RIGHT, True)
+    assert "1 task is in more than one file with the same content" in err
+
+
+def test_solve_given_only_a_file_of_answers_says_it_holds_answers_not_tasks(arc_solver, tmp_path, capsys):
+    """Beside tasks in a folder, ARC Prize's solutions file is skipped; given alone, it is what --input
+    names: its line says it holds answers by task id and to give the tasks instead."""
+    from hybrid.solve import main as solve_main
+
+    arc_solver().save_pretrained(tmp_path / "model")
+    (tmp_path / "arc-agi_evaluation_solutions.json").write_text(json.dumps({"aaaa0001": [[[0, 1]]]}))
+    with pytest.raises(SystemExit):
+        solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "arc-agi_evaluation_solutions.json")])
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert line["task"] == "arc-agi_evaluation_solutions"
+    assert "holds answers by task id" in line["error"] and "give the tasks" in line["error"]
