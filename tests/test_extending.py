@@ -215,6 +215,9 @@ def test_examples_that_do_not_match_what_their_family_declares_are_refused_befor
     (lambda e: [*e.slot_spans, (0, 1)], r"example 0: 6 slot_spans, but the family declares num_slots=5"),
     (lambda e: [(a + 500, b + 500) for a, b in e.slot_spans], r"example 0: slot_span \(5\d\d, 5\d\d\) of slot 0 "
                                                                r"is not inside its question \(\d+ characters\)"),
+    (lambda e: [*e.slot_spans[:-1], (3, 3)], r"example 0: slot_span \(3, 3\) of slot 4 is not inside"),  # empty
+    (lambda e: [*e.slot_spans[:-1], (0, len(e.question) + 1)], r"example 0: slot_span \(0, \d+\) of slot 4 is not "
+                                                                r"inside its question"),  # one past its end
 ])
 def test_slot_spans_that_leave_a_slot_reading_nothing_are_refused_by_name(my_tasks, tmp_path, spans, message):
     from dataclasses import replace

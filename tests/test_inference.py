@@ -890,3 +890,13 @@ def test_a_full_disk_while_writing_the_answers_is_one_error_line(solver, tmp_pat
                                          r".*Free space there"):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"),
                     "--output", str(tmp_path / "answers.jsonl")])
+
+
+def test_an_example_whose_slot_spans_are_not_inside_its_question_is_that_puzzles_error(solver):
+    """An Example is checked against its own question: spans past its end (the question cut, or the
+    spans of another puzzle) gave slots that read nothing of it, and an answer all the same."""
+    fits = Sudoku(4).generate(random.Random(0), 0)
+    cut = dataclasses.replace(fits, question=fits.question[:fits.slot_spans[-1][0]])
+    solutions = solver.solve([cut, fits])
+    assert re.search(r"the Example: slot_span \(\d+, \d+\) of slot 15 is not inside its question", solutions[0].error)
+    assert solutions[1].error is None
