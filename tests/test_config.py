@@ -715,6 +715,7 @@ def test_an_override_with_nothing_after_the_equals_sign_says_so(overrides, messa
     (["task=maze", "task.loops=2"], "task.loops=2.0 "),
     (["task=maze", "task.min_distance=999"], "task.min_distance=999 "),
     (["task.givens=1"], "task.givens=1 "),
+    (["task.givens=7"], "task.givens=7: "),  # a 6x6 count that random removal seldom comes down to
     (["task=sorting", "task.length=1"], "task.length=1: "),
     (["task=sorting", "task.low=5", "task.high=3"], "task.low=5 and task.high=3 "),
     (["task=sorting", "task.distinct=true", "task.length=20", "task.high=5"], "task.distinct=true needs "),
@@ -730,3 +731,15 @@ def test_a_task_knob_the_family_refuses_is_named_as_typed(overrides, start):
 
     with pytest.raises(PuzzleError, match=f"^{re.escape(start)}"):
         make_task(load_config(overrides).task)
+
+
+def test_a_saved_configs_task_knob_true_or_false_given_another_number_is_an_error(tmp_path):
+    """A saved config.yaml's task section is read against its family's schema: `distinct: 2`, edited
+    in by hand, read as true without a word, as train.halt=2 did."""
+    saved = to_yaml(load_config(["task=sorting"]))
+    assert "  distinct: false\n" in saved
+    (tmp_path / "config.yaml").write_text(saved.replace("  distinct: false\n", "  distinct: 2\n"))
+    with pytest.raises(ConfigError, match="^task.distinct=2: must be true or false$"):
+        from_yaml(tmp_path / "config.yaml")
+    (tmp_path / "config.yaml").write_text(saved.replace("  distinct: false\n", "  distinct: 1\n"))
+    assert from_yaml(tmp_path / "config.yaml").task.distinct is True
