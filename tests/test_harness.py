@@ -1431,3 +1431,19 @@ def test_a_typed_puzzle_file_names_the_line_each_failed_puzzle_starts_on(run, tm
     failures = evaluate_run(run, puzzles=puzzles, out=tmp_path / "report")["puzzle_failures"]["first"]
     assert [(f["puzzle"], f["line"]) for f in failures] == [(1, 2), (2, 4)]
     assert failures[0]["error"].startswith("PuzzleError: line 2: ") and "line 4: " in failures[1]["error"]
+
+
+def test_a_training_summary_says_stopped_early_only_when_the_time_limit_stopped_it(tmp_path, capsys, monkeypatch):
+    """metrics.json holds stopped_by_time_limit, false for a run that did every train.steps within its
+    train.time_limit: that run's summary has no "stopped early" row."""
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+    test = {"exact_accuracy": 0.25, "num_puzzles": 8, "cell_accuracy": 0.5, "cell_curve": [0.5],
+            "exact_curve": [0.25], "early_exit_exact_accuracy": 0.25, "mean_halting_step": 1.0}
+    config = load_config(["train.time_limit=60", "train.steps=50"])
+    for stopped in (False, True):
+        print_summary(config, {"batches": 50 - 20 * stopped, "train_seconds": 59.0, "test": test,
+                               "stopped_by_time_limit": stopped}, tmp_path)
+        out = capsys.readouterr().out
+        assert ("stopped early" in out) == stopped, out
