@@ -60,9 +60,9 @@ def say_setup(accelerator, config: Config) -> None:
     if config.backbone.lora is not None:  # the config still reads backbone.cache: true; say it does not apply
         accelerator.print(f"backbone.lora.rank={config.backbone.lora.rank}: the backbone trains, so its states are "
                           f"computed each batch, not cached (backbone.cache does not apply)")
-    per_process = config.train.batch_size // accelerator.num_processes
+    per_step = config.train.batch_size // accelerator.num_processes // config.train.grad_accum
     accelerator.print(f"global batch {config.train.batch_size} = {accelerator.num_processes} process(es) x "
-                      f"{per_process // config.train.grad_accum} puzzles x {config.train.grad_accum} accumulation step(s)")
+                      f"{per_step} puzzles x {config.train.grad_accum} accumulation step(s)")
 
 
 def shell_word(path: Path) -> str:
