@@ -311,11 +311,13 @@ def main(argv: list[str] | None = None) -> None:
         # the submission, written second, would replace every answer line
         sys.exit(f"error: --output and --submission both name {args.submission}: give each its own file")
     read = [] if args.input == "-" else files or [Path(args.input)]
-    what = f"a task file in --input {args.input}" if os.path.isdir(args.input) else "the --input file"
-    for name in ("output", "submission"):  # written over, the puzzles they answer would be lost
+    # In a folder, the file may be the answers of an earlier run or ARC Prize's solutions, not puzzles
+    what, lost = ((f"a .json file in --input {args.input}", "that file") if os.path.isdir(args.input)
+                  else ("the --input file", "the puzzles"))
+    for name in ("output", "submission"):  # written over, what they were read from would be lost
         path = getattr(args, name)
         if path not in ("-", None) and any(os.path.realpath(path) == os.path.realpath(f) for f in read):
-            sys.exit(f"error: --{name} {path} is {what}: writing there would replace the puzzles; name another file")
+            sys.exit(f"error: --{name} {path} is {what}: writing there would replace {lost}; name another file")
     try:
         solver = Hybrid.from_pretrained(args.checkpoint, args.device, args.backbone)
     except (CheckpointError, ConfigError, PuzzleError) as err:  # PuzzleError: the task its config names cannot

@@ -595,10 +595,14 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
      "--output and --submission both name ./a.json: give each its own file"),
     (["--output", "./in.txt"], "--output ./in.txt is the --input file"),  # the puzzles were replaced by answers
     (["--input", "task.json", "--submission", "task.json"], "--submission task.json is the --input file"),
+    (["--input", "arc", "--submission", "arc/submission.json"],  # an earlier run's, skipped as answers, not puzzles
+     "--submission arc/submission.json is a .json file in --input arc: writing there would replace that file"),
 ])
 def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.txt").write_text("_ 1 _ _\n")
+    (tmp_path / "arc").mkdir()
+    (tmp_path / "arc" / "submission.json").write_text('{"t": [{"attempt_1": [[0]], "attempt_2": [[0]]}]}')
     with pytest.raises(SystemExit) as exit_:  # no model folder exists: the options are checked first
         solve_main([str(tmp_path / "no-model"), "--input", "in.txt", *args])
     assert message in str(exit_.value.code) + capsys.readouterr().err
