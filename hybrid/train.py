@@ -204,8 +204,9 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
                 shown = headline(metrics)
                 log |= {f"eval/{k}": v for k, v in shown.items()}
                 if accelerator.is_main_process:
-                    bar.write(f"batch {progress.step}: held-out " + ", ".join(
-                        f"{k.replace('_accuracy', ' accuracy').replace('_', '-')} {v:.3f}" for k, v in shown.items()))
+                    bar.write(f"batch {progress.step}: held-out " + ", ".join(  # of train.eval_size puzzles, if set
+                        f"{k.replace('_accuracy', ' accuracy').replace('_', '-')} {v:.3f}" for k, v in shown.items())
+                        + f" ({metrics['num_puzzles']} puzzles)")
             accelerator.log(log, step=progress.step)
             every = config.train.checkpoint_every
             if interrupted or every and progress.step % every == 0:

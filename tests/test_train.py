@@ -669,7 +669,8 @@ def test_periodic_evaluation_is_timed_apart_from_training(small_config, monkeypa
     assert results["eval_seconds"] >= 400.0  # after batches 1-4; batch 5 is the last, evaluated in full
     assert results["train_seconds"] < 60.0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("batch 1: "))
-    assert re.fullmatch(r"batch 1: held-out exact accuracy [\d.]+, cell accuracy [\d.]+, open-cell accuracy [\d.]+", line)
+    assert re.fullmatch(r"batch 1: held-out exact accuracy [\d.]+, cell accuracy [\d.]+, open-cell accuracy [\d.]+ "
+                        r"\(4 puzzles\)", line)  # train.eval_size's, not the split's
 
 
 class Scripted(torch.nn.Module):
