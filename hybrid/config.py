@@ -243,10 +243,16 @@ def _check_bools(into: DictConfig, layer: DictConfig, where: str = "", section: 
         if isinstance(inner, DictConfig) and isinstance(given, DictConfig) and not inner._is_none() \
                 and not given._is_none():
             _check_bools(inner, given, where, f"{full}.")
-        elif isinstance(inner, BooleanNode) and isinstance(given, ValueNode) and type(given._value()) is int \
-                and given._value() not in (0, 1):
-            said = f"{full}={given._value()}"
+        elif isinstance(inner, BooleanNode) and isinstance(given, ValueNode) and _number(given._value()) not in (0, 1):
+            said = f"{full}={given._value()!r}"  # quoted, a string: as typed
             raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: must be true or false")
+
+
+def _number(value: Any) -> Any:
+    """An int, or a string OmegaConf reads as one (`halt: "2"`, quoted in YAML, is true to it too)."""
+    if type(value) is str and value.strip().removeprefix("-").removeprefix("+").isdigit():
+        return int(value)
+    return value if type(value) is int else 0  # bools and words: OmegaConf's own check takes them
 
 
 def _no_value(item: str, key: str, now: Any) -> ConfigError:

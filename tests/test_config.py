@@ -681,6 +681,7 @@ def test_config_given_twice_is_an_error(tmp_path):
     (["train.halt=2"], "^train.halt=2: must be true or false$"),
     (["train.halt=-1"], "^train.halt=-1: must be true or false$"),
     (["task=sorting", "task.distinct=2"], "^task.distinct=2: must be true or false$"),  # a family's own knob
+    (["train.halt='2'"], "^train.halt='2': must be true or false$"),  # a string OmegaConf reads as true
 ])
 def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, message, tmp_path):
     """OmegaConf reads any number as a bool: train.halt=2 printed `halt: true`, without a word."""
@@ -689,10 +690,13 @@ def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, 
     (tmp_path / "run.yaml").write_text("train:\n  halt: 2\n")
     with pytest.raises(ConfigError, match=f"^config file {re.escape(str(tmp_path / 'run.yaml'))}: train.halt=2: must "):
         load_config([], tmp_path / "run.yaml")
+    (tmp_path / "run.yaml").write_text('train:\n  halt: "2"\n')  # quoted: a string OmegaConf reads as true too
+    with pytest.raises(ConfigError, match="run.yaml: train.halt='2': must be true or false$"):
+        load_config([], tmp_path / "run.yaml")
     (tmp_path / "config.yaml").write_text(to_yaml(load_config([])).replace("halt: true", "halt: 2"))  # a saved one
     with pytest.raises(ConfigError, match="^train.halt=2: must be true or false$"):
         from_yaml(tmp_path / "config.yaml")
-    assert [load_config([f"train.halt={v}"]).train.halt for v in ("0", "1", "false", "true")] == [False, True] * 2
+    assert [load_config([f"train.halt={v}"]).train.halt for v in ("0", "1", "false", "true", "'1'")] == [0, 1, 0, 1, 1]
     assert load_config(["task=sorting", "task.distinct=1"]).task.distinct is True
 
 
