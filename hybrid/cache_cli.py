@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from rich.console import Console
 from rich.table import Table
@@ -68,6 +69,12 @@ def entries(folder: Path) -> list[Entry]:
     """The cache's entries, most recently used first."""
     found = []
     for path in folder.glob("*.pt"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed since it was listed (another prune; a run that found it damaged)
+            continue
+        if not S_ISREG(stat.st_mode):  # a folder named like an entry: not the cache's (training leaves it too)
+            continue
         meta = metadata_path(path)
         try:
             about = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
@@ -75,7 +82,6 @@ def entries(folder: Path) -> list[Entry]:
             about = None
         if not isinstance(about, dict):  # JSON, but not a description (edited or overwritten): unknown too
             about = None
-        stat = path.stat()
         found.append(Entry(path, stat.st_size, stat.st_mtime, about))
     return sorted(found, key=lambda e: e.last_used, reverse=True)
 
@@ -85,7 +91,15 @@ def leftovers(folder: Path, now: float) -> list[Path]:
     also a description whose entry never arrived (it is written before the entry's rename)."""
     pieces = [*folder.glob("*.tmp"), *folder.glob("*.part*"),
               *(m for m in folder.glob("*.json") if not m.with_suffix(".pt").exists())]
-    return [p for p in pieces if not being_written(p, now)]
+    return [p for p in pieces if p.is_file() and not being_written(p, now)]  # the cache writes files only
+
+
+def piece_size(piece: Path) -> int:
+    """A piece's bytes; 0 once it is gone (removed by another prune since it was found)."""
+    try:
+        return piece.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def writer_lock(piece: Path) -> Path:
@@ -98,7 +112,12 @@ def being_written(piece: Path, now: float, lock: Path | None = None) -> bool:
     embeds), or `lock` for a folder. Where no lock can be taken, a piece younger than an hour
     counts as being written."""
     held = held_elsewhere(lock or writer_lock(piece))
-    return held if held is not None else now - piece.stat().st_mtime <= STALE_LEFTOVER
+    if held is not None:
+        return held
+    try:
+        return now - piece.stat().st_mtime <= STALE_LEFTOVER
+    except FileNotFoundError:
+        return True  # gone since it was found: nothing to remove
 
 
 def gib(size: int) -> str:
@@ -154,7 +173,7 @@ def show(folder: Path, console: Console) -> None:
                       f"{gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
     stale = leftovers(folder, now)
     if stale:
-        console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(p.stat().st_size for p in stale))} "
+        console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(piece_size(p) for p in stale))} "
                       f"(`hybrid-cache prune` with any option removes them)")
 
 
@@ -286,7 +305,7 @@ def prune(folder: Path, args, console: Console) -> None:
             doomed.remove(e)
         else:
             console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
-    freed = sum(e.size for e in doomed) + sum(p.stat().st_size for p in stale)
+    freed = sum(e.size for e in doomed) + sum(piece_size(p) for p in stale)
     left = sum(e.size for e in found) - sum(e.size for e in doomed)
     for p in stale:
         if not args.dry_run:
