@@ -165,16 +165,16 @@ def show(folder: Path, console: Console) -> None:
         table.add_row(e.path.stem[:12] + (" (old)" if e.outdated else ""), age(now - e.last_used), gib(e.size), *describe(e))
     console.print(table)
     unknown = sum(e.about is None for e in found)
-    console.print(f"{len(found)} entries, {gib(sum(e.size for e in found))}"
+    console.print(f"{count(found, 'entry', 'entries')}, {gib(sum(e.size for e in found))}"
                   + (f" ({unknown} written before entries were described: '?')" if unknown else ""))
     old = [e for e in found if e.outdated]
     if old:
-        console.print(f"{len(old)} entries (old) are in an older layout that no run reads any more, "
-                      f"{gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
+        console.print(f"{count(old, 'entry (old) is', 'entries (old) are')} in an older layout that no run reads "
+                      f"any more, {gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
     stale = leftovers(folder, now)
     if stale:
-        console.print(f"{len(stale)} leftover pieces of interrupted writes, {gib(sum(piece_size(p) for p in stale))} "
-                      f"(`hybrid-cache prune` with any option removes them)")
+        console.print(f"{count(stale, 'leftover piece')} of interrupted writes, "
+                      f"{gib(sum(piece_size(p) for p in stale))} (`hybrid-cache prune` with any option removes them)")
 
 
 def folder_size(folder: Path) -> int:
@@ -234,8 +234,8 @@ def show_beside(data_dir: Path, console: Console) -> None:
                       *(f"  {p.parent.name}/{p.name}  {gib(sizes[p])} ({why})" for p, why in stale.items()), sep="\n")
 
 
-def count(things, noun: str) -> str:
-    return f"{len(things)} {noun}" + "s" * (len(things) != 1)
+def count(things, noun: str, nouns: str = "") -> str:
+    return f"{len(things)} {noun if len(things) == 1 else nouns or noun + 's'}"
 
 
 def prune_beside(data_dir: Path, dry_run: bool, console: Console) -> None:
@@ -311,7 +311,8 @@ def prune(folder: Path, args, console: Console) -> None:
         if not args.dry_run:
             with contextlib.suppress(Busy), locked(writer_lock(p)):  # a run that began writing it since is left alone
                 p.unlink(missing_ok=True)
-    console.print(f"{verb} {len(doomed)} entries and {len(stale)} leftover pieces, {gib(freed)}; {gib(left)} left in {folder}")
+    console.print(f"{verb} {count(doomed, 'entry', 'entries')} and {count(stale, 'leftover piece')}, {gib(freed)}; "
+                  f"{gib(left)} left in {folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -485,7 +485,7 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     os.utime(leftover, (0, time.time() - 7200))
     capsys.readouterr()
     main(["--data-dir", str(tmp_path), "prune", "--all", "--dry-run"])
-    assert "would remove 2 entries and 1 leftover pieces" in capsys.readouterr().out
+    assert "would remove 2 entries and 1 leftover piece," in capsys.readouterr().out
     assert leftover.exists() and paths[0].exists() and paths[2].exists()  # a dry run removes nothing
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert not any((tmp_path / "embeddings").iterdir())
@@ -513,7 +513,7 @@ def test_an_entry_a_running_job_holds_open_on_windows_is_kept_and_said(tmp_path,
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     said = capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "embeddings").iterdir()) == ["held.json", "held.pt"]
-    assert "kept held.pt: a running job has it open" in said and "removed 1 entries" in said
+    assert "kept held.pt: a running job has it open" in said and "removed 1 entry " in said
 
 
 def test_list_shows_each_entrys_size_and_backbone_in_an_80_column_terminal(tmp_path, capsys, monkeypatch):
@@ -559,9 +559,9 @@ def test_an_entry_whose_description_is_damaged_is_listed_and_pruned_as_unknown(t
     (tmp_path / "embeddings" / "abc.pt").write_bytes(b"states")
     (tmp_path / "embeddings" / "abc.json").write_text(description)
     main(["--data-dir", str(tmp_path), "list"])
-    assert "1 entries" in capsys.readouterr().out
+    assert "1 entry," in capsys.readouterr().out
     main(["--data-dir", str(tmp_path), "prune", "--all"])
-    assert "removed 1 entries" in capsys.readouterr().out and not (tmp_path / "embeddings" / "abc.pt").exists()
+    assert "removed 1 entry " in capsys.readouterr().out and not (tmp_path / "embeddings" / "abc.pt").exists()
 
 
 def test_prune_removes_pieces_of_interrupted_writes_and_keeps_those_a_run_is_writing(tmp_path, capsys,
@@ -619,7 +619,7 @@ def test_where_no_lock_can_be_taken_prune_keeps_pieces_younger_than_an_hour(tmp_
     monkeypatch.setattr(cache_cli, "held_elsewhere", lambda lock: None)  # no lock can be taken here
     cache_cli.main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert young.exists() and not old.exists()
-    assert "removed 0 entries and 1 leftover pieces" in capsys.readouterr().out
+    assert "removed 0 entries and 1 leftover piece," in capsys.readouterr().out
 
 
 def test_prune_old_removes_entries_in_an_older_layout_only(tiny_backbone, tmp_path, capsys):
@@ -671,7 +671,7 @@ def test_list_sums_up_the_rest_of_data_dir_and_names_the_folders_no_run_reads(tm
     beside_the_cache(tmp_path)
     (tmp_path / "embeddings").mkdir()
     out = listing(main, tmp_path, capsys)
-    assert "0 entries" in out  # the cache's table, then the rest
+    assert "0 entries," in out  # the cache's table, then the rest
     for kept in ("datasets/ 1 folder, 1.0 MiB", "converted/ 2 folders, 4.0 MiB", "tiny/ 1 folder, 0.5 MiB"):
         assert kept in out
     assert "3 folders no run reads any more, 4.0 MiB; `hybrid-cache prune --old` removes them" in out
@@ -1329,7 +1329,7 @@ def test_list_and_prune_pass_over_what_is_no_entry_file_or_went_while_they_looke
     (folder / "ddd.pt.tmp").mkdir()
     main(["--data-dir", str(tmp_path), "list"])
     out = capsys.readouterr().out
-    assert "1 entries" in out and "leftover" not in out
+    assert "1 entry," in out and "leftover" not in out
     main(["--data-dir", str(tmp_path), "prune", "--all"])
-    assert "removed 1 entries and 0 leftover pieces" in capsys.readouterr().out
+    assert "removed 1 entry and 0 leftover pieces" in capsys.readouterr().out
     assert not (folder / "aaa.pt").exists() and (folder / "ccc.pt").is_dir() and (folder / "ddd.pt.tmp").is_dir()
