@@ -127,7 +127,7 @@ def gib(size: int) -> str:
 def age(seconds: float) -> str:
     for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= length:
-            return f"{seconds / length:.0f} {unit} ago"
+            return f"{int(seconds // length)} {unit} ago"  # down: 13.6 days is not "14 d", which --unused-days 14 keeps
     return "just now"
 
 

@@ -1333,3 +1333,11 @@ def test_list_and_prune_pass_over_what_is_no_entry_file_or_went_while_they_looke
     main(["--data-dir", str(tmp_path), "prune", "--all"])
     assert "removed 1 entry and 0 leftover pieces" in capsys.readouterr().out
     assert not (folder / "aaa.pt").exists() and (folder / "ccc.pt").is_dir() and (folder / "ddd.pt.tmp").is_dir()
+
+
+def test_the_listing_rounds_ages_down_as_prune_unused_days_counts_them():
+    """An entry unused for 13.6 days was listed "14 d ago", and `prune --unused-days 14` kept it."""
+    from hybrid.cache_cli import age
+
+    assert [age(13.6 * 86400), age(1.99 * 3600), age(59.6 * 60), age(59)] == ["13 d ago", "1 h ago", "59 min ago",
+                                                                               "just now"]
