@@ -304,7 +304,9 @@ def prune(folder: Path, args, console: Console) -> None:
             console.print(f"kept {e.path.name}: {kept}")
             doomed.remove(e)
         else:
-            console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, holds {describe(e)[0]}")
+            holds, which = describe(e)  # which: entries of one split differ by backbone, layer or dtype alone
+            console.print(f"{verb} {e.path.name}: {gib(e.size)}, used {age(now - e.last_used)}, "
+                          f"holds {holds} of {which}")
     freed = sum(e.size for e in doomed) + sum(piece_size(p) for p in stale)
     left = sum(e.size for e in found) - sum(e.size for e in doomed)
     for p in stale:

@@ -4,6 +4,7 @@ on changed, stored in fp16, equal to fresh states, and built in shards by severa
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -475,6 +476,9 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     one = paths[0].stat().st_size
     main(["--data-dir", str(tmp_path), "prune", "--keep-gb", str(2.5 * one / 2**30), "--dry-run"])
     assert all(p.exists() for p in paths)
+    said = capsys.readouterr().out.replace("\n", "")  # which entry: the split and backbone, as the listing names them
+    assert re.search(rf"would remove {paths[1].name}: .* holds split1: 6 x \S+ x 32 of \S+/bert \(layer last, dtype",
+                     said)
     main(["--data-dir", str(tmp_path), "prune", "--keep-gb", str(2.5 * one / 2**30)])
     assert [p.exists() for p in paths] == [True, False, True]  # the least recently used went, with its description
     assert not paths[1].with_suffix(".json").exists() and paths[0].with_suffix(".json").exists()
