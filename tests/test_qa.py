@@ -518,6 +518,22 @@ def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
         QA("no/such/file.jsonl").pairs
 
 
+def test_a_hub_id_with_the_hub_offline_fails_at_once_saying_what_to_do(monkeypatch):
+    """With HF_HUB_OFFLINE=1 a hub id not in the local datasets cache cannot load: the error says
+    so and names the ways out (load it once online, a saved folder or a .jsonl file), not only
+    datasets' "Couldn't reach ... (OfflineModeIsEnabled)"."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(PuzzleError) as err:
+        QA("nobody-here/no-such-qa-set").pairs
+    message = str(err.value)
+    assert "not a file or folder here" in message and "HF_HUB_OFFLINE=1" in message
+    assert "not in the local datasets cache" in message
+    assert "save_to_disk" in message and ".jsonl" in message
+
+
 def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
     (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""

@@ -99,6 +99,12 @@ def load_source(path: str) -> dict[str, list[dict]]:
         else:
             loaded = datasets.load_dataset(path)  # a hub id, or a folder of data files
     except Exception as err:  # datasets raises many kinds; the message is what helps
+        if not local.exists() and datasets.config.HF_HUB_OFFLINE:  # datasets' own words name no way out
+            raise PuzzleError(f"task.path={path!r} is not a file or folder here, and as a hub id it is not in the "
+                              f"local datasets cache, which is all HF_HUB_OFFLINE=1 lets load_dataset read: load it "
+                              f"once with the hub reachable (HF_HUB_OFFLINE unset), or give a folder written by "
+                              f"Dataset.save_to_disk or a .jsonl file (a relative path is read from {Path.cwd()}). "
+                              f"Cause: {type(err).__name__}: {err}") from None
         raise PuzzleError(f"task.path={path!r} could not be loaded as a JSON(L) file, a saved dataset or a hub id "
                           f"(the hub is offline when HF_HUB_OFFLINE=1): {type(err).__name__}: {err}") from None
     if isinstance(loaded, datasets.Dataset):
