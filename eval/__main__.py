@@ -158,6 +158,14 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
 
+    # An empty value (a script's unset variable: --out "$DIR") read as none wrote over the run's own report
+    # (--out), or as "." read the folder here (the run, --puzzles)
+    for flag, value, want in (("RUN_OR_CHECKPOINT", path, "a training run folder, its final/ folder or one of its "
+                                                           "checkpoints/step_* folders"),
+                              ("--out", out, "the report's folder, or leave --out out for RUN/eval/<split>"),
+                              ("--puzzles", puzzles, "the file of puzzles, or leave --puzzles out for a split")):
+        if isinstance(value, str) and not value:
+            raise HarnessError(f"{flag} is empty: give {want}")
     if out is not None and Path(out).exists() and not Path(out).is_dir():  # before minutes of evaluating
         raise HarnessError(f"--out {out} is a file; give a folder for report.json and the plots")
     if puzzles is not None and split != "test":  # the file's puzzles are the split: --split would go unheeded

@@ -579,6 +579,25 @@ def test_an_out_that_is_a_file_is_refused_before_evaluating(run, tmp_path, monke
         main([str(run), "--out", str(tmp_path / "report")])
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--out", ""], "--out is empty: give the report's folder"),
+    (["--puzzles", ""], "--puzzles is empty: give the file of puzzles"),
+    ([], "RUN_OR_CHECKPOINT is empty: give a training run folder"),
+])
+def test_an_empty_out_puzzles_or_run_is_refused_not_read_as_the_default_or_here(run, args, said, monkeypatch):
+    """An empty value (a script's unset variable, --out "$DIR") was read as no --out, writing the report
+    over the run's own in RUN/eval/test without a word; an empty --puzzles or run as ".", the folder here."""
+    import eval.__main__ as harness
+
+    monkeypatch.setattr(harness, "make_task", lambda *a: pytest.fail("evaluated with an empty value"))
+    (run / "eval" / "test").mkdir(parents=True, exist_ok=True)
+    (run / "eval" / "test" / "report.json").write_text("{}")
+    with pytest.raises(SystemExit, match=re.escape(said)):
+        main(([str(run)] if "RUN" not in said else [""]) + args)
+    assert (run / "eval" / "test" / "report.json").read_text() == "{}"
+    shutil.rmtree(run / "eval")
+
+
 def test_a_split_asked_with_a_puzzle_file_is_refused_before_evaluating(run, tmp_path, monkeypatch):
     """--split test_heldout with --puzzles evaluated the file's puzzles in the first trained wording
     and said nothing of the split asked for; the two are one choice, so asking both is an error."""
