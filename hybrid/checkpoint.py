@@ -121,6 +121,10 @@ def write_manifest(folder: Path) -> None:
     (folder / MANIFEST).write_text(json.dumps(sums, indent=1), encoding="utf-8")
 
 
+# What to do about a file of saved weights missing or damaged
+REFETCH = "copy it again from where it came from, or use another of its run's checkpoints (RUN/checkpoints/step_*)"
+
+
 def verify(folder: Path) -> None:
     """Raise CheckpointError naming the first missing or damaged file. A folder without a
     manifest (written before checksums existed) is accepted and left to the loader."""
@@ -138,9 +142,9 @@ def verify(folder: Path) -> None:
         try:
             digest = sha256(path)
         except (FileNotFoundError, IsADirectoryError):  # or deleted while read: the rotation of a run training there
-            raise CheckpointError(f"{path} is missing") from None
+            raise CheckpointError(f"{path} is missing: {REFETCH}") from None
         if digest != expected:
-            raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it)")
+            raise CheckpointError(f"{path} is damaged (its checksum differs from the one saved with it): {REFETCH}")
 
 
 T = TypeVar("T")
@@ -164,7 +168,8 @@ def read_whole(path: str | Path, pick: Callable[[Path], Path], read: Callable[[P
                 continue  # the run has moved on: read its newest
             if folder.exists():
                 raise
-            raise CheckpointError(f"{folder} was deleted while it was read ({err}). A run training beside it keeps "
+            said = str(err).removesuffix(f": {REFETCH}")  # its own advice is not what to do here
+            raise CheckpointError(f"{folder} was deleted while it was read ({said}). A run training beside it keeps "
                                   f"only its newest train.keep_checkpoints checkpoints: give the run folder to read "
                                   f"its newest, or copy the checkpoint elsewhere first") from None
     raise CheckpointError(f"the weights in {path} were deleted while they were read, {tries} times: the run training "

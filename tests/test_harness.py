@@ -598,6 +598,21 @@ def test_an_empty_out_puzzles_or_run_is_refused_not_read_as_the_default_or_here(
     shutil.rmtree(run / "eval")
 
 
+def test_damaged_or_missing_weights_are_an_error_saying_what_to_do(run, tmp_path):
+    """The error named the damaged file and stopped there: say where intact weights can come from."""
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    weights = copy / "final" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(SystemExit, match=r"model.safetensors is damaged .*: copy it again .*or use another"):
+        main([str(copy), "--out", str(tmp_path / "report")])
+    shutil.rmtree(copy / "final")
+    (checkpoints(copy)[-1] / "custom_checkpoint_1.pkl").unlink()  # the EMA copy
+    with pytest.raises(SystemExit, match=r"custom_checkpoint_1.pkl is missing: copy it again .*or use another"):
+        main([str(copy), "--out", str(tmp_path / "report")])
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_split_asked_with_a_puzzle_file_is_refused_before_evaluating(run, tmp_path, monkeypatch):
     """--split test_heldout with --puzzles evaluated the file's puzzles in the first trained wording
     and said nothing of the split asked for; the two are one choice, so asking both is an error."""
