@@ -116,6 +116,9 @@ def locate(path: str | Path) -> Path:
             return found[-1]
         return path / "final"
     if found:
+        if (path / "final").is_dir():  # written whole: its weights were lost since (a copy that left them out)
+            warnings.warn(f"{path / 'final'} has no {WEIGHTS}: using {found[-1].name}'s weights instead (at a clean "
+                          f"end of the run the same)", stacklevel=2)
         return found[-1]
     if (path / "final").is_dir():  # a run that ended, its checkpoints since deleted: not one that saved none yet
         raise checkpoint.CheckpointError(f"{path / 'final'} has no {WEIGHTS} and {path} no checkpoints left to take "

@@ -713,6 +713,9 @@ def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_pat
     (run / "metrics.json").write_text(json.dumps({"batches": 6}))
     with pytest.warns(UserWarning, match="batch 6, but the run went on to step_00000010"):
         assert locate(run) == run / "checkpoints" / "step_00000010"
+    (run / "final" / "model.safetensors").unlink()  # final/ is written whole: its weights were lost since
+    with pytest.warns(UserWarning, match="final has no model.safetensors: using step_00000010's weights instead"):
+        assert locate(run) == run / "checkpoints" / "step_00000010"
 
 
 def one_per_line(plain: str) -> list[tuple[int, str]]:
