@@ -700,6 +700,7 @@ def test_a_device_kind_this_build_lacks_is_a_config_error(monkeypatch):
 def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_path):
     """final/ is written with metrics.json when a run ends; a run resumed past that end and then
     stopped (SIGTERM, crash) keeps the old final/ beside newer checkpoints, which must win."""
+    from hybrid.checkpoint import CheckpointError
     from hybrid.inference import locate
 
     run = tmp_path / "run"
@@ -716,6 +717,9 @@ def test_a_run_resumed_past_its_final_folder_loads_its_newest_checkpoint(tmp_pat
     (run / "final" / "model.safetensors").unlink()  # final/ is written whole: its weights were lost since
     with pytest.warns(UserWarning, match="final has no model.safetensors: using step_00000010's weights instead"):
         assert locate(run) == run / "checkpoints" / "step_00000010"
+    with pytest.raises(CheckpointError, match=rf"checkpoints is a run's folder of checkpoints: give the run, "
+                                              rf"{re.escape(str(run))}, or one checkpoint in it \(step_00000010 is"):
+        locate(run / "checkpoints")  # one level too deep: it said "neither a pretrained folder nor a training run"
 
 
 def one_per_line(plain: str) -> list[tuple[int, str]]:
