@@ -1,3 +1,4 @@
+import gzip
 import json
 import random
 import re
@@ -111,6 +112,10 @@ def test_malformed_sources_are_clear_errors(tmp_path):
     latin1.write_bytes('{"question": "caf\u00e9?", "answer": "b"}\n'.encode("latin-1"))
     with pytest.raises(PuzzleError, match=r"latin1.jsonl is not UTF-8 text .*save it as UTF-8"):
         QA(str(latin1)).pairs
+    packed = tmp_path / "pairs.jsonl.gz"  # no text in any code page: "save it as UTF-8" misled
+    packed.write_bytes(gzip.compress(latin1.read_bytes().replace(b"\xe9", b"e")))
+    with pytest.raises(PuzzleError, match=r"pairs.jsonl.gz: a .gz file is not read; give a .jsonl .*or the folder"):
+        QA(str(packed)).pairs
     with pytest.raises(PuzzleError, match="leaves 0 training"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n')).splits(10, 5, seed=0)
 

@@ -50,6 +50,10 @@ def read_json_rows(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not data
     except UnicodeDecodeError as err:  # a Latin-1 or UTF-16 export: a PuzzleError, which the commands report
+        if path.suffix.lower() not in (".json", ".jsonl", ".txt"):  # no text at all: "save it as UTF-8" misleads
+            raise PuzzleError(f"{path}: a {path.suffix} file is not read; give a .jsonl or .json file, or the folder "
+                              f"holding it (datasets' load_dataset reads a folder of parquet, csv or compressed "
+                              f"json files)") from None
         raise PuzzleError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     if path.suffix.lower() == ".json":  # DATA.JSON too: read as JSON Lines, its list was "not a JSON object"
         try:
