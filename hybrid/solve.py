@@ -78,6 +78,8 @@ def read_items(text: str, split) -> list[Item]:
 
     # Lines end at line feeds only: a JSON string may hold U+2028 or U+0085 as they are, where splitlines cuts too
     for n, line in enumerate(with_line_feeds(text).split("\n"), 1):
+        # A byte-order mark inside the text starts a file joined on (cat a.jsonl b.jsonl): not the line's text
+        line = line.removeprefix("\ufeff")
         if not written_as_json(line):
             plain.append((n, line))
             continue

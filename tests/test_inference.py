@@ -760,6 +760,21 @@ def test_solve_reads_a_json_string_line_as_its_question_as_eval_does():
                                                {"question": '"not closed'}]
 
 
+def test_solve_reads_a_json_line_after_a_byte_order_mark_inside_the_input_as_json():
+    """`cat a.jsonl b.jsonl` where b.jsonl was saved with a byte-order mark puts the mark at the
+    start of a line inside the input: that line was read as a typed puzzle, JSON text and all, so
+    a Sudoku was answered from the digits in it and its "id" did not come back."""
+    from hybrid.solve import read_items
+
+    first = json.dumps({"id": "a", "question": "1 2 _ 4"})
+    second = json.dumps({"id": "b", "question": "4 3 2 _"})
+    items = read_items(f"{first}\n\ufeff{second}\n\ufeffSort: 3, 1, 2\n", one_per_line)
+    assert [item.fields for item in items] == [{"id": "a", "question": "1 2 _ 4"}, {"id": "b", "question": "4 3 2 _"},
+                                               {"question": "Sort: 3, 1, 2"}]
+    assert [item.puzzle for item in items] == ["1 2 _ 4", "4 3 2 _", "Sort: 3, 1, 2"]
+    assert [item.line for item in items] == [1, 2, 3]
+
+
 def test_solve_reads_a_json_line_whose_question_holds_a_unicode_line_separator():
     """json.dumps(..., ensure_ascii=False) writes U+2028 and U+0085 as they are; splitlines cut the line there,
     so a reasoning-gym question given as JSON lines was "not valid JSON" plus a stray puzzle on a line the file
