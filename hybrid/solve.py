@@ -272,6 +272,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--submission", help="ARC task files: also write ARC Prize's submission.json here "
                                              "(two attempts per test input)")
     args = parser.parse_args(argv)
+    for name, flag, hint in (("checkpoint", "CHECKPOINT", ""), ("input", "--input", ", or - for stdin"),
+                             ("output", "--output", ", or - for stdout"), ("submission", "--submission", "")):
+        if getattr(args, name) == "":  # a script's unset variable (--output "$OUT"), not the folder here
+            sys.exit(f"error: {flag} is empty: give a path{hint}")
     for name in ("input", "output", "submission"):  # --input=~/x: bash leaves a ~ after = as it is
         if getattr(args, name) not in ("-", None):
             setattr(args, name, os.path.expanduser(getattr(args, name)))

@@ -595,6 +595,8 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
      "--output and --submission both name ./a.json: give each its own file"),
     (["--output", "./in.txt"], "--output ./in.txt is the --input file"),  # the puzzles were replaced by answers
     (["--input", "task.json", "--submission", "task.json"], "--submission task.json is the --input file"),
+    (["--output", ""], "--output is empty: give a path, or - for stdout"),  # said "could not write ."
+    (["--input", ""], "--input is empty: give a path, or - for stdin"),  # said " holds no .json task files"
     (["--input", "arc", "--submission", "arc/submission.json"],  # an earlier run's, skipped as answers, not puzzles
      "--submission arc/submission.json is a .json file in --input arc: writing there would replace that file"),
 ])
