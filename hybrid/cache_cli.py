@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hybrid.cache_entries import FORMAT, entry_files, metadata_path
-from hybrid.config import TrainConfig
+from hybrid.config import TrainConfig, given_path
 from hybrid.console import console as printing_console
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
@@ -319,12 +319,12 @@ def prune(folder: Path, args, console: Console) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=TrainConfig.data_dir,
+    parser.add_argument("--data-dir", default=TrainConfig.data_dir, type=given_path,
                         help="train.data_dir of the runs whose cache this is (default: %(default)s)")
     # --data-dir also after the command (`hybrid-cache list --data-dir X`, as people type it); given
     # there it wins, and it is not set there otherwise, so the one before the command stands.
     after = argparse.ArgumentParser(add_help=False)
-    after.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--data-dir", default=argparse.SUPPRESS, type=given_path, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", parents=[after], help="entries, most recently used first; then the rest of data_dir")
     p = commands.add_parser("prune", parents=[after], help="remove entries by last use; with --old, also folders no run reads")

@@ -10,6 +10,7 @@ checked against the schema of the family it names (`task=maze`, `task.size=7`).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import math
@@ -208,6 +209,14 @@ def _other_presets(group: str, name: str) -> str:
 def presets(group: str) -> list[str]:
     """The names `group=name` loads from configs/<group>/."""
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def given_path(value: str) -> str:
+    """argparse's type for a path option: an empty one is a script's unset variable (--resume "$RUN"),
+    which began a new run, or read the folder here, in place of the one meant."""
+    if not value:
+        raise argparse.ArgumentTypeError("is empty (an unset variable?): give the path")
+    return value
 
 
 def presets_help() -> str:

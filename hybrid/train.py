@@ -29,7 +29,7 @@ from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, launch, resume_settings, run_folder, trained_on
 from hybrid.backbone import load_for
 from hybrid.cache import backbone_inputs
-from hybrid.config import Config, ConfigError, check_tracker_installed, load_config, presets_help, to_yaml
+from hybrid.config import Config, ConfigError, check_tracker_installed, given_path, load_config, presets_help, to_yaml
 from hybrid.data import batches_from, build_splits, check_batch_fits, split_wordings
 from hybrid.ema import make_ema
 from hybrid.inference import load_init, save_pretrained
@@ -257,8 +257,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=presets_help())
     parser.add_argument("overrides", nargs="*", help="group=preset or dotted key=value, e.g. reasoner.T=3")
-    parser.add_argument("--config", action="append", help="a YAML file merged before the overrides")
-    parser.add_argument("--resume", nargs="?", const="latest",
+    parser.add_argument("--config", action="append", type=given_path, help="a YAML file merged before the overrides")
+    parser.add_argument("--resume", nargs="?", const="latest", type=given_path,
                         help="resume from a checkpoint folder or a run folder (default: the newest in train.output_dir)")
     parser.add_argument("--print-config", action="store_true",
                         help="print the resolved config (as the run saves it in config.yaml) and exit without training")

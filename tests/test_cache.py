@@ -1345,3 +1345,16 @@ def test_the_listing_rounds_ages_down_as_prune_unused_days_counts_them():
 
     assert [age(13.6 * 86400), age(1.99 * 3600), age(59.6 * 60), age(59)] == ["13 d ago", "1 h ago", "59 min ago",
                                                                                "just now"]
+
+
+@pytest.mark.parametrize("argv", [["--data-dir", "", "prune", "--all"], ["prune", "--all", "--data-dir", ""]])
+def test_an_empty_data_dir_is_an_error_not_the_folder_here(argv, tmp_path, monkeypatch, capsys):
+    """`hybrid-cache --data-dir "$DIR" prune --all` with DIR unset pruned the cache under the folder here."""
+    from hybrid.cache_cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "abc.pt").write_bytes(b"states")
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "argument --data-dir: is empty" in capsys.readouterr().err and (tmp_path / "embeddings" / "abc.pt").exists()

@@ -677,6 +677,17 @@ def test_config_given_twice_is_an_error(tmp_path):
         parse_args(["--config", str(tmp_path / "a.yaml"), "--config", str(tmp_path / "b.yaml")])
 
 
+@pytest.mark.parametrize("flag", ["--resume", "--config"])
+def test_an_empty_resume_or_config_is_an_error_not_a_new_run(flag, capsys):
+    """A script's unset variable, `--resume "$RUN"`, began a new default run in runs/default (an empty
+    --resume read as none); `--config ""` said "config file  is a folder"."""
+    from hybrid.train import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args([flag, "", "train.steps=1"])
+    assert exit_.value.code == 2 and f"argument {flag}: is empty (an unset variable?)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["train.halt=2"], "^train.halt=2: must be true or false$"),
     (["train.halt=-1"], "^train.halt=-1: must be true or false$"),
