@@ -15,7 +15,10 @@ class QueryAttentionAdapter(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(backbone_hidden)
         self.proj = nn.Linear(backbone_hidden, hidden)
-        self.queries = nn.Parameter(torch.randn(num_slots, hidden) * 0.02)
+        # Unit scale, the scale of the RMS-normed latents x is added to: a slot's query is all that
+        # tells it from the others when the reasoner mixes slots by attention (no positions of its own),
+        # and queries at 0.02 left the slots alike, so the model wrote one character in every slot.
+        self.queries = nn.Parameter(torch.randn(num_slots, hidden))
         self.attention = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.mlp = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
 

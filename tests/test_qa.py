@@ -581,3 +581,17 @@ def test_max_answer_chars_below_one_is_refused_when_the_task_is_built(tmp_path):
     """It was taken, and only the file's first answer failed, as one too long for the slots."""
     with pytest.raises(PuzzleError, match=r"task.max_answer_chars=0: an answer needs at least one slot"):
         QA(write(tmp_path, '{"question": "a?", "answer": "b"}\n'), max_answer_chars=0)
+
+
+def test_a_constant_answer_is_learned_with_the_attention_mixer(small_config, tmp_path):
+    """Every question answered "abc": slot 1 must write a, slot 2 b, slot 3 c, slot 4 END. With
+    reasoner.mixer=attention (no slot positions of its own) each slot knows which it is only by
+    its learned query; started 50x below the unit-scale latents it is added to, the queries left
+    the slots alike and the model wrote one character in every slot."""
+    from hybrid.train import train
+
+    data = write(tmp_path, "".join(f'{{"question": "Question {i}?", "answer": "abc"}}\n' for i in range(40)))
+    results = train(small_config("task=qa", f"task.path={data}", "task.max_answer_chars=8", "task.test_size=8",
+                                 "reasoner.mixer=attention", "reasoner.hidden=64", "train.lr=3e-3", "train.ema=0",
+                                 "train.steps=30"))
+    assert results["test"]["exact_accuracy"] == 1.0  # 0.0 (cell accuracy 0.25) with the queries at 0.02
