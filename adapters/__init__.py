@@ -42,12 +42,17 @@ def check_adapter(config, hidden: int, aligned_slots: bool = True, task: str = "
                          f"(the query_attention adapter splits the reasoner's width into heads)")
 
 
-def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True) -> nn.Module:
-    """`aligned_slots`: the task's answer slots have character spans in the question."""
+def make_adapter(config, backbone_hidden: int, hidden: int, num_slots: int, aligned_slots: bool = True,
+                 mixer: str = "mlp") -> nn.Module:
+    """`aligned_slots`: the task's answer slots have character spans in the question. `mixer`: the
+    reasoner's (reasoner.mixer); only mlp tells slots apart by index, so under any other span
+    pooling's slot embedding starts at the latents' unit scale (see adapters/span_pool.py)."""
     check_adapter(config, hidden, aligned_slots)
     kind = adapter_kind(config, aligned_slots)
     if kind == "query_attention":
         return QueryAttentionAdapter(backbone_hidden, hidden, num_slots, config.heads, config.dropout)
+    if kind == "span_pool":
+        return SpanPoolAdapter(backbone_hidden, hidden, num_slots, config.dropout, 0.02 if mixer == "mlp" else 1.0)
     return ADAPTERS[kind](backbone_hidden, hidden, num_slots, config.dropout)
 
 

@@ -14,7 +14,8 @@ from torch import nn
 class SpanPoolAdapter(nn.Module):
     reads_spans = True  # pools the tokens of each slot's span (adapters.reads_spans)
 
-    def __init__(self, backbone_hidden: int, hidden: int, num_slots: int, dropout: float = 0.0):
+    def __init__(self, backbone_hidden: int, hidden: int, num_slots: int, dropout: float = 0.0,
+                 slot_scale: float = 0.02):
         super().__init__()
         self.num_slots = num_slots
         self.norm = nn.LayerNorm(backbone_hidden)
@@ -23,7 +24,10 @@ class SpanPoolAdapter(nn.Module):
         # RMS-normed latents they are added to (PyTorch's default gives about 0.58).
         nn.init.normal_(self.proj.weight, std=backbone_hidden ** -0.5)
         nn.init.zeros_(self.proj.bias)
-        self.slot_embedding = nn.Parameter(torch.randn(num_slots, hidden) * 0.02)  # where a slot sits
+        # Where a slot sits. 0.02 under the mlp mixer, which tells slots apart by their index itself;
+        # make_adapter gives 1 (the latents' scale) under a mixer with no slot positions (attention):
+        # there this is all that tells apart slots reading the same text (Sudoku's "_ _" on chars).
+        self.slot_embedding = nn.Parameter(torch.randn(num_slots, hidden) * slot_scale)
         self.dropout = nn.Dropout(dropout)
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor, token_slot: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ class HybridModel(nn.Module):
         super().__init__()
         r = config.reasoner
         try:
-            self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots)
+            self.adapter = make_adapter(config.adapter, backbone_hidden, r.hidden, num_slots, aligned_slots, r.mixer)
         except ValueError as err:  # an adapter setting this task or width cannot use: a config error
             raise ConfigError(str(err)) from None
         net = TinyNet(r.hidden, num_slots, r.layers, r.mixer, r.heads, r.expansion)
