@@ -1358,3 +1358,33 @@ def test_an_empty_data_dir_is_an_error_not_the_folder_here(argv, tmp_path, monke
     with pytest.raises(SystemExit):
         main(argv)
     assert "argument --data-dir: is empty" in capsys.readouterr().err and (tmp_path / "embeddings" / "abc.pt").exists()
+
+
+def test_list_says_one_old_entry_and_one_leftover_piece_in_the_singular(tmp_path, capsys):
+    """The listing's own lines for the old layout and leftovers: '1 entries (old) are', '1 leftover pieces'."""
+    from hybrid.cache_cli import main
+
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    (folder / "padded.pt").write_bytes(b"an entry of format 1")
+    (folder / "padded.json").write_text('{"split": "train", "puzzles": 6, "tokens": 91, "hidden": 32}')  # no format
+    (folder / "aaa.pt.tmp").write_bytes(b"half")  # no run writes entry aaa: a leftover
+    main(["--data-dir", str(tmp_path), "list"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 entry (old) is in an older layout" in out and "1 leftover piece of interrupted writes" in out
+    (folder / "old.pt").write_bytes(b"an entry from before descriptions")
+    (folder / "bbb.part1").write_bytes(b"half")
+    main(["--data-dir", str(tmp_path), "list"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 entries (old) are in an older layout" in out and "2 leftover pieces of interrupted writes" in out
+
+
+def test_a_piece_gone_since_it_was_found_is_measured_as_nothing_and_left_alone(tmp_path, monkeypatch):
+    """Another prune may remove a leftover between this one finding it and measuring or removing it:
+    its size is 0 (it was a traceback) and, where no lock can be taken, it is not counted as removed."""
+    from hybrid import cache_cli
+
+    gone = tmp_path / "embeddings" / "aaa.pt.tmp"
+    assert cache_cli.piece_size(gone) == 0
+    monkeypatch.setattr(cache_cli, "held_elsewhere", lambda lock: None)  # no lock can be taken here
+    assert cache_cli.being_written(gone, time.time()) is True
