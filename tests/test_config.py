@@ -693,6 +693,7 @@ def test_an_empty_resume_or_config_is_an_error_not_a_new_run(flag, capsys):
     (["train.halt=-1"], "^train.halt=-1: must be true or false$"),
     (["task=sorting", "task.distinct=2"], "^task.distinct=2: must be true or false$"),  # a family's own knob
     (["train.halt='2'"], "^train.halt='2': must be true or false$"),  # a string OmegaConf reads as true
+    (["train.halt='-1'"], "^train.halt='-1': must be true or false$"),  # a signed one too
 ])
 def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, message, tmp_path):
     """OmegaConf reads any number as a bool: train.halt=2 printed `halt: true`, without a word."""
@@ -707,7 +708,8 @@ def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, 
     (tmp_path / "config.yaml").write_text(to_yaml(load_config([])).replace("halt: true", "halt: 2"))  # a saved one
     with pytest.raises(ConfigError, match="^train.halt=2: must be true or false$"):
         from_yaml(tmp_path / "config.yaml")
-    assert [load_config([f"train.halt={v}"]).train.halt for v in ("0", "1", "false", "true", "'1'")] == [0, 1, 0, 1, 1]
+    given = ("0", "1", "false", "true", "'1'", "'true'")  # quoted: strings OmegaConf reads as 1 and true
+    assert [load_config([f"train.halt={v}"]).train.halt for v in given] == [0, 1, 0, 1, 1, 1]
     assert load_config(["task=sorting", "task.distinct=1"]).task.distinct is True
 
 
