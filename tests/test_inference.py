@@ -597,6 +597,7 @@ def test_a_model_whose_backbone_is_elsewhere_here_loads_with_it_named(small_conf
     (["--input", "task.json", "--submission", "task.json"], "--submission task.json is the --input file"),
     (["--output", ""], "--output is empty: give a path, or - for stdout"),  # said "could not write ."
     (["--input", ""], "--input is empty: give a path, or - for stdin"),  # said " holds no .json task files"
+    (["--submission", ""], "--submission is empty: give a path"),
     (["--input", "arc", "--submission", "arc/submission.json"],  # an earlier run's, skipped as answers, not puzzles
      "--submission arc/submission.json is a .json file in --input arc: writing there would replace that file"),
 ])
@@ -608,6 +609,14 @@ def test_solve_command_refuses_bad_options_before_solving(tmp_path, capsys, monk
     with pytest.raises(SystemExit) as exit_:  # no model folder exists: the options are checked first
         solve_main([str(tmp_path / "no-model"), "--input", "in.txt", *args])
     assert message in str(exit_.value.code) + capsys.readouterr().err
+
+
+def test_solve_refuses_an_empty_checkpoint_not_reading_the_folder_here(tmp_path, monkeypatch):
+    """`hybrid-solve "$MODEL" ...` with MODEL unset read the folder here as the model (a run's folder: its weights)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("_ 1 _ _\n")
+    with pytest.raises(SystemExit, match="^error: CHECKPOINT is empty: give a path$"):
+        solve_main(["", "--input", "in.txt"])
 
 
 def test_an_old_damaged_or_missing_config_is_a_clear_error(solver, tmp_path, capsys):
