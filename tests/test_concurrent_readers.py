@@ -127,6 +127,19 @@ def test_a_named_checkpoint_deleted_while_read_is_an_error_saying_so(training_ru
         inference.read_saved(named)
 
 
+def test_a_named_checkpoint_deleted_while_its_files_are_checked_says_so_without_a_missing_files_advice(
+        training_run, monkeypatch):
+    """Deleted between its manifest and its files' checksums, a file of it is "missing": the error says
+    the folder went, not also "copy it again from where it came from" (a missing file's own advice)."""
+    _, run, save_next = training_run
+    named = checkpoint.checkpoints(run)[-1]
+    saving_during(monkeypatch, checkpoint, "sha256", save_next)
+    with pytest.raises(CheckpointError, match=r"step_00000004 was deleted while it was read \(.* is missing\)\. ") \
+            as err:
+        inference.read_saved(named)
+    assert "copy it again" not in str(err.value)
+
+
 def test_a_damaged_checkpoint_is_its_own_error_not_read_again(training_run, monkeypatch):
     _, run, _ = training_run
     (checkpoint.checkpoints(run)[-1] / "model.safetensors").write_bytes(b"cut")
