@@ -539,6 +539,43 @@ def test_a_hub_id_with_the_hub_offline_fails_at_once_saying_what_to_do(monkeypat
     assert "save_to_disk" in message and ".jsonl" in message
 
 
+def test_a_folder_here_that_cannot_be_loaded_offline_is_not_called_absent(tmp_path, monkeypatch):
+    """The offline hub id's advice is for a path that is nothing here: a folder of no data files is named as the
+    folder it is, not "not a file or folder here"."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    (tmp_path / "notes.bin").write_bytes(b"no data")
+    with pytest.raises(PuzzleError, match="could not be loaded as a JSON") as err:
+        QA(str(tmp_path)).pairs
+    assert "not a file or folder here" not in str(err.value)
+
+
+def test_a_hub_id_that_fails_online_is_not_told_about_the_offline_cache(monkeypatch):
+    """With the hub reachable (HF_HUB_OFFLINE unset) a hub id that fails to load (misspelled, private) is the
+    hub's own error, not "not in the local datasets cache, which is all HF_HUB_OFFLINE=1 lets load_dataset read"."""
+    import datasets
+
+    def unreachable(path, *args, **kwargs):  # the hub's answer, which this machine cannot ask for
+        raise ConnectionError(f"Couldn't reach '{path}' on the Hub")
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(PuzzleError, match=r"could not be loaded .*ConnectionError: Couldn't reach") as err:
+        QA("nobody-here/no-such-qa-set").pairs
+    assert "local datasets cache" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["pairs.txt", "PAIRS.JSONL"])
+def test_a_latin1_text_file_of_any_text_suffix_is_told_to_be_saved_as_utf8(name, tmp_path):
+    """A .txt or upper-case .JSONL file in Latin-1 is text to save as UTF-8, not told "a .txt file is not
+    read" as a file with no text in it is (.gz, .parquet)."""
+    path = tmp_path / name
+    path.write_bytes('{"question": "caf\u00e9?", "answer": "b"}\n'.encode("latin-1"))
+    with pytest.raises(PuzzleError, match=rf"{name} is not UTF-8 text .*save it as UTF-8"):
+        QA(str(path)).pairs
+
+
 def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
     (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""
