@@ -77,6 +77,9 @@ def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
+    # A byte-order mark inside the text starts a file joined on (cat a.txt b.txt): not the line's text, as
+    # hybrid.solve reads it (a maze's top row had a cell more; a line of the mark alone was no blank line)
+    text = "\n".join(line.removeprefix("\ufeff") for line in text.split("\n"))
     if is_jsonl(path):  # parsed per puzzle, so one bad line is one failure
         # Lines end at line feeds only (read_text made "\r\n" and "\r" one): a JSON string may hold U+2028
         # or U+0085, where splitlines cuts too

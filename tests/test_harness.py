@@ -490,6 +490,23 @@ def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_cle
         read_puzzles(puzzles, Sorting())
 
 
+def test_a_byte_order_mark_inside_a_puzzle_file_is_no_part_of_its_line(tmp_path):
+    """Files joined end to end (cat a.txt b.txt, b saved with a byte-order mark): the mark starts a
+    line inside the text. It was read as part of that line: the second maze's top row had 6 cells,
+    and a line holding only the mark was no blank line (a .jsonl file recorded it as a failure, a
+    text file joined the blocks around it into one puzzle). hybrid.solve reads both puzzles."""
+    maze = "# # # # #\n# S . . #\n# # # . #\n# G . . #\n# # # # #\n"
+    task, joined = Maze(5), tmp_path / "joined.txt"
+    for between in ("\n\ufeff", "\ufeff\n"):  # b starts with its maze, or with a blank line
+        joined.write_text(maze + between + maze, encoding="utf-8")
+        parsed, failures = parse_puzzles(task, read_puzzles(joined, task), jsonl=False)
+        assert failures == [] and [e.data["grid"] for e in parsed] == [task.from_text(maze).data["grid"]] * 2
+    lines = tmp_path / "joined.jsonl"
+    lines.write_text(json.dumps(maze) + "\n\ufeff\n" + json.dumps({"question": maze}) + "\n", encoding="utf-8")
+    parsed, failures = parse_puzzles(task, read_puzzles(lines, task), jsonl=True)
+    assert failures == [] and len(parsed) == 2
+
+
 def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_report_stays(run, tmp_path):
     earlier = run / "eval" / "puzzles-mine.txt" / "report.json"  # where --puzzles mine.txt reports by default
     earlier.parent.mkdir(parents=True)
