@@ -255,12 +255,15 @@ def positive(value: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from hybrid.config import given_path  # an empty path (a script's unset variable) is an error, not "." or stdout
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", metavar="CHECKPOINT",  # as the description names it
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", type=given_path,  # as the description names it
                         help="pretrained folder, training run folder or checkpoint folder")
-    parser.add_argument("--input", default="-", help="puzzle file, or - for stdin (default); ARC: also a task "
-                                                       ".json file or a folder of them, each test input one puzzle")
-    parser.add_argument("--output", default="-", help="JSONL file to write, or - for stdout (default)")
+    parser.add_argument("--input", default="-", type=given_path,
+                        help="puzzle file, or - for stdin (default); ARC: also a task .json file or a folder of them, "
+                             "each test input one puzzle")
+    parser.add_argument("--output", default="-", type=given_path, help="JSONL file to write, or - for stdout (default)")
     parser.add_argument("--fixed-steps", action="store_true", help="run all N_sup supervision steps (no early exit)")
     parser.add_argument("--steps", type=positive, help="N_sup at test time (default: the trained value)")
     parser.add_argument("--batch-size", type=positive, default=64)
@@ -269,13 +272,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--backbone", help="where the model's backbone is here, when not where its config.yaml "
                                            "says (a folder, hub id or pypi:<module>)")
-    parser.add_argument("--submission", help="ARC task files: also write ARC Prize's submission.json here "
-                                             "(two attempts per test input)")
+    parser.add_argument("--submission", type=given_path,
+                        help="ARC task files: also write ARC Prize's submission.json here "
+                             "(two attempts per test input)")
     args = parser.parse_args(argv)
-    for name, flag, hint in (("checkpoint", "CHECKPOINT", ""), ("input", "--input", ", or - for stdin"),
-                             ("output", "--output", ", or - for stdout"), ("submission", "--submission", "")):
-        if getattr(args, name) == "":  # a script's unset variable (--output "$OUT"), not the folder here
-            sys.exit(f"error: {flag} is empty: give a path{hint}")
     for name in ("input", "output", "submission"):  # --input=~/x: bash leaves a ~ after = as it is
         if getattr(args, name) not in ("-", None):
             setattr(args, name, os.path.expanduser(getattr(args, name)))
