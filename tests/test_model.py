@@ -214,7 +214,6 @@ def test_query_attention_takes_its_heads_and_dropout_from_the_config():
         make_adapter(AdapterConfig(kind="span_pool"), 12, 16, 3, aligned_slots=False)
 
 
-
 def test_span_pooled_blanks_reading_the_same_text_differ_under_the_attention_mixer(small_config):
     """On backbone=chars (no positions under span pooling) the Sudoku blanks in "_ _ _" pool the
     same features exactly; with reasoner.mixer=attention (no slot positions of its own) only the
