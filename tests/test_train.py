@@ -1066,6 +1066,7 @@ def test_memory_the_training_loop_holds_does_not_grow_with_the_batches(small_con
     the final report) must not grow with each one. The real loop runs with a stand-in for the
     supervision step; allocations made in hybrid/train.py from batch 200 on and still held at
     batch 1200 are measured (a float kept per batch: 1000 x 32 bytes)."""
+    import gc
     import tracemalloc
 
     import hybrid.train
@@ -1077,6 +1078,7 @@ def test_memory_the_training_loop_holds_does_not_grow_with_the_batches(small_con
         if stub.calls == 200:
             tracemalloc.start()
         if stub.calls == 1200:
+            gc.collect()  # garbage not yet collected (an earlier test's cycles) is not what the loop holds
             snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, hybrid.train.__file__)])
             held["bytes"] = sum(stat.size for stat in snapshot.statistics("filename"))
             tracemalloc.stop()
