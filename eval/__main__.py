@@ -28,6 +28,7 @@ from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, split_typed_lines
+from eval.tasks.base import text_lines
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -77,15 +78,11 @@ def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
-    # A byte-order mark inside the text starts a file joined on (cat a.txt b.txt): not the line's text, as
-    # hybrid.solve reads it (a maze's top row had a cell more; a line of the mark alone was no blank line)
-    text = "\n".join(line.removeprefix("\ufeff") for line in text.split("\n"))
+    lines = text_lines(text)  # as hybrid.solve reads them: a byte-order mark inside (cat a.txt b.txt) is no text
     if is_jsonl(path):  # parsed per puzzle, so one bad line is one failure
-        # Lines end at line feeds only (read_text made "\r\n" and "\r" one): a JSON string may hold U+2028
-        # or U+0085, where splitlines cuts too
-        puzzles = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+        puzzles = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
     else:
-        puzzles = split_typed_lines(text, task)
+        puzzles = split_typed_lines("\n".join(lines), task)
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
         raise HarnessError(f"puzzle file {path} holds no puzzles: one per line, or per block of lines")
     return puzzles
@@ -116,7 +113,7 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
         text, where = line, f"line {line_numbers[i]}" if line_numbers else f"puzzle {i}"
         try:
             if jsonl:
-                item = json.loads(text.lstrip("\ufeff"))  # a byte-order mark inside: files joined end to end
+                item = json.loads(text)  # a byte-order mark inside (files joined end to end) went with text_lines
                 if answered:
                     if not isinstance(item, dict):
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")

@@ -127,10 +127,9 @@ def locate(path: str | Path) -> Path:
         raise checkpoint.CheckpointError(f"{path} holds {CONFIG} but no {WEIGHTS}, final/ or checkpoints: a training run "
                                          f"that has saved no checkpoint yet (one every train.checkpoint_every batches, "
                                          f"and one at its end), or a pretrained folder missing its weights")
-    if path.name == "checkpoints" and checkpoint.checkpoints(path.parent):  # RUN/checkpoints, one level too deep
+    if path.name == "checkpoints" and (in_run := checkpoint.checkpoints(path.parent)):  # RUN/checkpoints given
         raise checkpoint.CheckpointError(f"{path} is a run's folder of checkpoints: give the run, {path.parent}, or "
-                                         f"one checkpoint in it ({checkpoint.checkpoints(path.parent)[-1].name} "
-                                         f"is the newest)")
+                                         f"one checkpoint in it ({in_run[-1].name} is the newest)")
     raise checkpoint.CheckpointError(f"{path} is neither a pretrained folder ({CONFIG} + {WEIGHTS}) nor a training "
                                      f"run with a final/ folder or checkpoints")
 

@@ -65,7 +65,7 @@ def read_items(text: str, split) -> list[Item]:
     a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
     into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines
     that are no puzzle alone, each with the line it starts on)."""
-    from eval.tasks.base import with_line_feeds
+    from eval.tasks.base import text_lines
 
     items, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
 
@@ -76,10 +76,7 @@ def read_items(text: str, split) -> list[Item]:
                          for n, question in split("\n".join(line for _, line in plain)))
         plain.clear()
 
-    # Lines end at line feeds only: a JSON string may hold U+2028 or U+0085 as they are, where splitlines cuts too
-    for n, line in enumerate(with_line_feeds(text).split("\n"), 1):
-        # A byte-order mark inside the text starts a file joined on (cat a.jsonl b.jsonl): not the line's text
-        line = line.removeprefix("\ufeff")
+    for n, line in enumerate(text_lines(text), 1):
         if not written_as_json(line):
             plain.append((n, line))
             continue

@@ -33,6 +33,13 @@ def with_line_feeds(text: str) -> str:
     return re.sub(r"\r\n?", "\n", text)
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of typed input (`hybrid.solve`'s, `python -m eval --puzzles`'), cut at line ends only:
+    a JSON string may hold U+2028 or U+0085 as they are, where splitlines cuts too. Byte-order marks
+    starting a line are no part of it: files joined end to end (cat a.jsonl b.jsonl) keep each one's."""
+    return [line.lstrip("\ufeff") for line in with_line_feeds(text).split("\n")]
+
+
 def listed(values: list, most: int = 5) -> str:
     """Up to `most` of `values` as an error lists them, then how many more: a grid of 100,000
     ragged rows listed every row's length, a megabyte error."""
