@@ -277,6 +277,9 @@ def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | N
     return doomed
 
 
+IN_USE = "a run is embedding or reading it; prune again once it has"
+
+
 def remove_entry(path: Path) -> str | None:
     """Remove the entry at `path` whole, or say why it stays (None: removed)."""
     try:  # under its lock: removed between a run's writing and reading it back, it stopped that run
@@ -284,10 +287,16 @@ def remove_entry(path: Path) -> str | None:
             for f in entry_files(path):  # the states first: an entry either stays whole or goes
                 f.unlink(missing_ok=True)
     except Busy:
-        return "a run is embedding or reading it; prune again once it has"
+        return IN_USE
     except PermissionError:  # Windows removes no file another process has open (a run maps its entries)
         return "a running job has it open; prune again once it has ended"
     return None
+
+
+def in_use(path: Path) -> str | None:
+    """What `remove_entry` would say keeps the entry at `path` now, removing nothing (a dry run
+    listed an entry a run held as going, which the real prune then kept)."""
+    return IN_USE if held_elsewhere(writer_lock(path)) else None
 
 
 def prune(folder: Path, args, console: Console) -> None:
@@ -299,9 +308,9 @@ def prune(folder: Path, args, console: Console) -> None:
     stale = leftovers(folder, now)
     verb = "would remove" if args.dry_run else "removed"
     for e in list(doomed):
-        kept = None if args.dry_run else remove_entry(e.path)
+        kept = in_use(e.path) if args.dry_run else remove_entry(e.path)
         if kept is not None:
-            console.print(f"kept {e.path.name}: {kept}")
+            console.print(f"{'would keep' if args.dry_run else 'kept'} {e.path.name}: {kept}")
             doomed.remove(e)
         else:
             holds, which = describe(e)  # which: entries of one split differ by backbone, layer or dtype alone

@@ -520,6 +520,25 @@ def test_an_entry_a_running_job_holds_open_on_windows_is_kept_and_said(tmp_path,
     assert "kept held.pt: a running job has it open" in said and "removed 1 entry " in said
 
 
+def test_a_dry_run_says_an_entry_a_run_holds_would_be_kept(tmp_path, capsys, held_by_another_process):
+    """`prune --dry-run` listed an entry a run was embedding or reading as going; the real prune
+    then kept it, so the dry run's total promised space that never came free."""
+    from hybrid.cache_cli import main, writer_lock
+
+    (tmp_path / "embeddings").mkdir()
+    for name in ("held", "free"):
+        (tmp_path / "embeddings" / f"{name}.pt").write_bytes(b"s" * 1000)
+        (tmp_path / "embeddings" / f"{name}.json").write_text("{}")
+    with held_by_another_process(writer_lock(tmp_path / "embeddings" / "held.pt")):
+        main(["--data-dir", str(tmp_path), "prune", "--all", "--dry-run"])
+        dry = capsys.readouterr().out
+        main(["--data-dir", str(tmp_path), "prune", "--all"])
+        real = capsys.readouterr().out
+    assert "would keep held.pt: a run is embedding or reading it" in dry and "would remove 1 entry " in dry
+    assert "kept held.pt: a run is embedding or reading it" in real and "removed 1 entry " in real
+    assert sorted(p.name for p in (tmp_path / "embeddings").iterdir()) == ["held.json", "held.pt"]
+
+
 def test_list_shows_each_entrys_size_and_backbone_in_an_80_column_terminal(tmp_path, capsys, monkeypatch):
     """80 columns is a terminal's default and rich's width for a pipe or file (`hybrid-cache list >
     cache.txt`): the long header of the split column must wrap, not squeeze the size into '0.2 …'
