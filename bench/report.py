@@ -355,7 +355,7 @@ def puzzle_suite(r: dict) -> str:
         reasons = {x["skipped"] for x in runs.values() if "skipped" in x}
         out += [f"- {family} skipped: {reason}" for reason in reasons]
     for family, rerun in r.get("reruns", {}).items():
-        out.append(f"- {family} measured again alone (`{rerun['command']}`): {rerun['why']}.")
+        out.append(f"- {family} measured again (`{rerun['command']}`): {rerun['why']}.")
     return "\n".join(out)
 
 
