@@ -516,6 +516,44 @@ def test_too_few_pairs_in_a_datasets_own_splits_names_those_splits(tmp_path):
         QA(str(tmp_path / "saved")).splits(10, 5, seed=0)
 
 
+def save_pairs(tmp_path, answers, dtype=None):
+    """A saved dataset of one question per answer; dtype: the answer column's type (else Arrow's pick)."""
+    from datasets import Dataset, Features, Value
+
+    features = Features(question=Value("string"), answer=Value(dtype)) if dtype else None
+    questions = [f"Question {i}?" for i in range(len(answers))]
+    Dataset.from_dict({"question": questions, "answer": answers}, features=features).save_to_disk(
+        str(tmp_path / "saved"))
+    return str(tmp_path / "saved")
+
+
+@pytest.mark.parametrize("answers, dtype, read", [
+    ([6, 7, 2.5], None, ["6", "7", "2.5"]),  # Arrow stores the column as float64: 6 came back as "6.0"
+    ([6.0, 7.0, 2.0], "float64", ["6", "7", "2"]),
+    ([2.1, 0.3, 1e20], "float32", ["2.1", "0.3", "1e+20"]),  # Python's float of float32 2.1: 2.0999999046325684
+])
+def test_a_float_answer_column_reads_whole_numbers_as_integers_and_says_so_once(tmp_path, answers, dtype, read):
+    """A float column keeps no text: 6 among 2.5 is stored as 6.0, so it trained and was scored as "6.0",
+    silently. Whole numbers read as integers (as .jsonl's 6 does, and as cast_column to string writes them),
+    others at the column's own precision; one warning names the column, its type, an example and the fix."""
+    path = save_pairs(tmp_path, answers, dtype)
+    with pytest.warns(UserWarning) as caught:
+        pairs = QA(path).pairs
+    assert [a for _, a in pairs] == read
+    said = [str(w.message) for w in caught if "stored as" in str(w.message)]
+    assert len(said) == 1
+    assert f"'answer' is stored as {dtype or 'float64'}" in said[0] and f"'{read[0]}'" in said[0]
+    assert "cast_column('answer', Value('string'))" in said[0]
+
+
+def test_an_integer_answer_column_reads_as_written_without_a_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [a for _, a in QA(save_pairs(tmp_path, [6, 7, 12])).pairs] == ["6", "7", "12"]
+
+
 def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
     """python -m eval RUN rebuilds the test split from the path saved in the run's config: after a
     move the error says the override that evaluates it (python -m eval RUN task.path=NEW)."""

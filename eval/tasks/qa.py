@@ -87,8 +87,22 @@ def read_json_rows(path: Path) -> list[dict]:
     return [dict(row, _where=at) for row, at in zip(rows, where)]
 
 
-def load_source(path: str) -> dict[str, list[dict]]:
-    """split name -> rows. A file is one split named "all"."""
+def float_text(value, dtype: str):
+    """A number of a float column as text: a whole number as an integer ("6", not "6.0"), another as the
+    shortest text its column's precision reads back (float32's 2.1 is "2.1", not "2.0999999046325684").
+    None, NaN and infinities stay as they are, for `pair` to refuse by row."""
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value
+    if dtype != "float64":
+        import numpy
+
+        value = float(str(numpy.dtype(dtype).type(value)))
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def load_source(path: str, answer_field: str | None = None) -> dict[str, list[dict]]:
+    """split name -> rows. A file is one split named "all". A `datasets` answer column of floats
+    (Arrow stores 6 beside 2.5 as 6.0) is read as `float_text`, with a warning."""
     local = Path(path).expanduser()
     if local.is_file():
         return {"all": read_json_rows(local)}
@@ -113,8 +127,28 @@ def load_source(path: str) -> dict[str, list[dict]]:
                           f"(the hub is offline when HF_HUB_OFFLINE=1): {type(err).__name__}: {err}") from None
     if isinstance(loaded, datasets.Dataset):
         loaded = {"all": loaded}
-    return {name: [dict(row, _where=f"{path} [{name}] row {i}") for i, row in enumerate(split)]
-            for name, split in loaded.items()}
+    source, dtypes, read = {}, [], {}  # read: a few numbers of a float answer column -> their text
+    for name, split in loaded.items():
+        rows = [dict(row, _where=f"{path} [{name}] row {i}") for i, row in enumerate(split)]
+        feature = split.features.get(answer_field)
+        if isinstance(feature, datasets.Value) and feature.dtype.startswith("float"):
+            dtypes.append(feature.dtype)
+            for row in rows:
+                number = row[answer_field]
+                row[answer_field] = float_text(number, feature.dtype)
+                if isinstance(row[answer_field], str) and len(read) < 3:
+                    read.setdefault(number, row[answer_field])
+        source[name] = rows
+    if dtypes:
+        dtype = " and ".join(dict.fromkeys(dtypes))
+        examples = ", ".join(f"{number!r} as {text!r}" for number, text in read.items())
+        warnings.warn(f"task.path={path!r}: its answer column {answer_field!r} is stored as {dtype}, not text, so "
+                      f"the answers are read from the numbers, a whole number as an integer: {examples}. If any "
+                      f"should read otherwise (such as '6.0' or '2.50'), store the answers as strings: their own text, "
+                      f"or ds = ds.cast_column({answer_field!r}, Value('string')) before saving (Arrow writes 6.0 "
+                      f"as '6')",
+                      stacklevel=2)
+    return source
 
 
 def pair(row: dict, question_field: str, answer_field: str, max_chars: int, trained: bool = False) -> tuple[str, str]:
@@ -189,8 +223,9 @@ class QA(Task):
     @cached_property
     def source(self) -> dict[str, list[tuple[str, str]]]:
         """split name -> unique (question, answer) pairs, checked."""
+        loaded = load_source(self.path, self.fields[1])
         source = {name: unique([pair(row, *self.fields, self.max_answer_chars) for row in rows])
-                  for name, rows in load_source(self.path).items()}
+                  for name, rows in loaded.items()}
         if not any(source.values()):
             raise PuzzleError(f"task.path={self.path!r} holds no rows")
         warn_conflicts(f"task.path={self.path!r}", [p for rows in source.values() for p in rows])
