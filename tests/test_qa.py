@@ -554,6 +554,36 @@ def test_an_integer_answer_column_reads_as_written_without_a_warning(tmp_path):
         assert [a for _, a in QA(save_pairs(tmp_path, [6, 7, 12])).pairs] == ["6", "7", "12"]
 
 
+def test_an_empty_split_of_a_saved_dataset_is_named_with_what_to_do(tmp_path):
+    """datasets saves an empty split with no data file and cannot load it back ("IndexError: list index out
+    of range"): the error names the split and the way out, not only the folder."""
+    from datasets import Dataset, DatasetDict
+
+    pairs = Dataset.from_dict({"question": ["a?", "b?"], "answer": ["1", "2"]})
+    DatasetDict({"train": pairs, "test": pairs.select([])}).save_to_disk(str(tmp_path / "saved"))
+    with pytest.raises(PuzzleError, match=r"split 'test' has no rows.*del dataset\['test'\]") as err:
+        QA(str(tmp_path / "saved")).pairs
+    assert "IndexError" not in str(err.value)
+    pairs.select([]).save_to_disk(str(tmp_path / "empty"))
+    with pytest.raises(PuzzleError, match=r"empty' has no rows"):
+        QA(str(tmp_path / "empty")).pairs
+
+
+def test_a_split_with_no_answer_in_any_row_is_named_as_a_split(tmp_path):
+    """A hub test split published without its answers: every row lacks one, so naming row 0 sends the user
+    to fix one row; the error names the split and says to leave it out."""
+    from datasets import Dataset, DatasetDict
+
+    train = Dataset.from_dict({"question": ["a?", "b?"], "answer": ["1", "2"]})
+    unanswered = Dataset.from_dict({"question": ["c?", "d?"], "answer": [None, None]})
+    DatasetDict({"train": train, "test": unanswered}).save_to_disk(str(tmp_path / "saved"))
+    no_answers = r"split 'test': none of its 2 rows has an answer \('answer' is empty or null.*del dataset\['test'\]"
+    with pytest.raises(PuzzleError, match=no_answers):
+        QA(str(tmp_path / "saved")).pairs
+    with pytest.raises(PuzzleError, match=r"\[all\] row 1: the answer \('answer'\) must be text"):  # one hole: the row
+        QA(save_pairs(tmp_path, ["1", None])).pairs
+
+
 def test_a_trained_run_whose_data_file_moved_says_how_to_point_at_it():
     """python -m eval RUN rebuilds the test split from the path saved in the run's config: after a
     move the error says the override that evaluates it (python -m eval RUN task.path=NEW)."""

@@ -87,6 +87,21 @@ def read_json_rows(path: Path) -> list[dict]:
     return [dict(row, _where=at) for row, at in zip(rows, where)]
 
 
+def empty_saved_splits(folder: Path) -> list[str]:
+    """The splits of a `save_to_disk` folder saved with no rows ("" for a Dataset saved empty): datasets
+    writes them no data file, and `load_from_disk` then fails with "IndexError: list index out of range"."""
+    states = [folder / "state.json"] if (folder / "state.json").exists() else sorted(folder.glob("*/state.json"))
+    empty = []
+    for state in states:
+        try:
+            files = json.loads(state.read_text(encoding="utf-8"))["_data_files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not files:
+            empty.append("" if state.parent == folder else state.parent.name)
+    return empty
+
+
 def float_text(value, dtype: str):
     """A number of a float column as text: a whole number as an integer ("6", not "6.0"), another as the
     shortest text its column's precision reads back (float32's 2.1 is "2.1", not "2.0999999046325684").
@@ -117,6 +132,17 @@ def load_source(path: str, answer_field: str | None = None) -> dict[str, list[di
         else:
             loaded = datasets.load_dataset(path)  # a hub id, or a folder of data files
     except Exception as err:  # datasets raises many kinds; the message is what helps
+        empty = empty_saved_splits(local) if local.is_dir() else []
+        if empty == [""]:
+            raise PuzzleError(f"task.path={path!r} has no rows: datasets cannot load a dataset saved empty; "
+                              f"save one that has rows") from None
+        if empty:
+            names = ", ".join(map(repr, empty))
+            raise PuzzleError(f"task.path={path!r}: its split{'s' * (len(empty) > 1)} {names} "
+                              f"{'have' if len(empty) > 1 else 'has'} no rows, and datasets cannot load a split "
+                              f"saved empty (it writes it no data file). Give it rows, or save the dataset without "
+                              f"it (del dataset[{empty[0]!r}] before save_to_disk; a lone split left is shuffled "
+                              f"with train.seed and cut into train and test)") from None
         if not local.exists() and datasets.config.HF_HUB_OFFLINE:  # datasets' own words name no way out
             raise PuzzleError(f"task.path={path!r} is not a file or folder here, and as a hub id it is not in the "
                               f"local datasets cache, which is all HF_HUB_OFFLINE=1 lets load_dataset read: load it "
@@ -224,6 +250,14 @@ class QA(Task):
     def source(self) -> dict[str, list[tuple[str, str]]]:
         """split name -> unique (question, answer) pairs, checked."""
         loaded = load_source(self.path, self.fields[1])
+        for name, rows in loaded.items() if len(loaded) > 1 else ():  # a hub test split without answers, say
+            for field, what in zip(self.fields, ("a question", "an answer")):
+                if rows and all(field in row and (row[field] is None or str(row[field]).strip() == "")
+                                for row in rows):  # named as a split, not by its first row
+                    raise PuzzleError(f"task.path={self.path!r}, split {name!r}: none of its {len(rows)} rows has "
+                                      f"{what} ({field!r} is empty or null in every one), so it can neither train "
+                                      f"nor score: leave the split out (del dataset[{name!r}], save_to_disk, and "
+                                      f"give that folder)")
         source = {name: unique([pair(row, *self.fields, self.max_answer_chars) for row in rows])
                   for name, rows in loaded.items()}
         if not any(source.values()):
