@@ -366,6 +366,10 @@ CLAIMS = [
      "backbone-off's {:.3f} and {:.3f}", "puzzle_suite_sorting_zebra.json",
      [f"previous.held_out_wordings_exact.sorting/{v}{seed}"
       for v in ("hybrid", "no_backbone") for seed in ("", "/seed1")]),
+    ("docs/evaluation.md", "the slot embedding at 0.02 against 1: {:.3f} against {:.3f} on held-out wordings, {:.3f} "
+     "against {:.3f} on held-out puzzles", "puzzle_suite_sorting_zebra.json",
+     [f"slot_scale_check.runs.std_{scale}.{split}.exact_accuracy"
+      for split in ("test_heldout", "test") for scale in ("002", "1")]),
     ("docs/evaluation.md", "on held-out wordings the hybrid is ahead ({:.3f} against {:.3f} without recursion and "
      "{:.3f} without the backbone)", "puzzle_suite.json",
      [f"results.sorting.{v}.test_heldout.exact_accuracy" for v in ("hybrid", "no_recursion", "no_backbone")]),
