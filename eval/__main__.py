@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval.report import compute, open_cell_rows, slot_accuracy, write_report
-from eval.tasks import PuzzleError, make_task, split_typed_lines
-from eval.tasks.base import text_lines
+from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
+from eval.tasks.base import json_error, no_question, text_lines
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -113,7 +113,10 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
         text, where = line, f"line {line_numbers[i]}" if line_numbers else f"puzzle {i}"
         try:
             if jsonl:
-                item = json.loads(text)  # a byte-order mark inside (files joined end to end) went with text_lines
+                try:
+                    item = json.loads(text)  # a byte-order mark inside (files joined end to end) went with text_lines
+                except json.JSONDecodeError as err:  # its own "line 1 column 23 (char 22)" is within the puzzle's line
+                    raise PuzzleError(json_error(where, err, text)) from None
                 if answered:
                     if not isinstance(item, dict):
                         raise PuzzleError("each line must be a JSON object holding a question and its answer")
@@ -121,12 +124,13 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
                     continue
                 text = item.get("question") if isinstance(item, dict) else item
                 if not isinstance(text, str):
-                    raise PuzzleError("each line must be a JSON string or an object with a 'question' string")
-            parsed.append(task.from_text(text, wording))
+                    raise PuzzleError(no_question(where, item))
+            parsed.append(read_typed(task, text, wording))
         except Exception as err:  # a bad puzzle is reported, the others are still evaluated
-            # A file line named first: a JSON error's own "line 1" is within the puzzle's line
+            # A file line named first (a JSON error's "line 1" was within the puzzle's line)
             said = f"{where}: {err}" if line_numbers and not str(err).startswith(where) else str(err)
-            failures.append({"puzzle": i, "text": line[:200], "error": f"{type(err).__name__}: {said[:300]}"}
+            kind = "" if isinstance(err, PuzzleError) else f"{type(err).__name__}: "  # as error_text: a bug is named
+            failures.append({"puzzle": i, "text": line[:200], "error": f"{kind}{said[:500]}"}
                             | ({"line": line_numbers[i]} if line_numbers else {}))
     return parsed, failures
 

@@ -39,7 +39,8 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task
+from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task, read_typed
+from eval.tasks.base import error_text
 from eval.voting import tally
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for, same_layer
@@ -325,14 +326,13 @@ class Hybrid:
         if not isinstance(puzzle, str):
             hint = ": pass its question text" if isinstance(puzzle, Mapping) else ""
             raise TypeError(f"a puzzle is its text (a str) or an Example, not a {type(puzzle).__name__}{hint}")
-        parse = getattr(self.task, "from_text", None)
-        if parse:
-            return parse(puzzle, answering_wording(self.task, self.config.task))
+        if getattr(self.task, "from_text", None):
+            return read_typed(self.task, puzzle, answering_wording(self.task, self.config.task))
         if self.task.aligned_slots:  # span pooling would find no slot in raw text: a wrong answer, silently
             raise PuzzleError(f"task {self.task.name!r} cannot read typed puzzles (it has no from_text); "
                               "pass an Example with slot_spans")
         if not puzzle.strip():  # training never sees an empty question (qa rejects one): no answer to give
-            raise PuzzleError("empty puzzle text")
+            raise PuzzleError("the question is empty: give its text")
         return Example(question=puzzle, answer="", labels=[IGNORE] * self.task.num_slots)
 
     def views_wanted(self, views: int | None) -> int:
@@ -390,7 +390,7 @@ class Hybrid:
             try:
                 asked.append((i, self.ask(puzzle, views)))
             except Exception as err:  # one bad puzzle must not lose the others
-                solutions[i] = Solution(None, 0, 0.0, error=f"{type(err).__name__}: {err}")
+                solutions[i] = Solution(None, 0, 0.0, error=error_text(err))
         read = [example for _, group in asked for example in group]
         if read:
             records = Dataset.from_list([e.to_record() for e in read])

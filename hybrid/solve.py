@@ -16,10 +16,10 @@ so give it as a JSON line). Or JSON lines: a string, or an object with a "questi
 which may hold any puzzle text, worded as the training data words it or typed; other fields
 (an "id") are copied to the output, one named like an output field as given_<name> (QA: a
 given "answer" is given_answer, and verified checks the model's answer against it); a JSON line
-that does not parse is that line's error. Output per puzzle:
+that does not parse is that line's error (its "question" the line as typed). Output per puzzle:
 answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
 task's verifier, where it can judge), and error for a puzzle that could not be read (naming the
-input line the puzzle starts on). With
+input line the puzzle starts on, what is wrong and what to type). With
 --views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
 (itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
 the different answers, best first (the first two are ARC's two attempts), votes how many views
@@ -65,7 +65,7 @@ def read_items(text: str, split) -> list[Item]:
     a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
     into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines
     that are no puzzle alone, each with the line it starts on)."""
-    from eval.tasks.base import text_lines
+    from eval.tasks.base import json_error, no_question, text_lines
 
     items, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
 
@@ -84,21 +84,21 @@ def read_items(text: str, split) -> list[Item]:
         try:
             fields = json.loads(line)
         except ValueError as err:
-            # Read as text, a bad escape or a missing brace was answered as a puzzle, quotes and all
-            hint = ('; a question that starts and ends with a quote but is no JSON string can be given as '
-                    '{"question": ...}') if line.strip().startswith('"') else ""
-            items.append(Item({"question": None}, error=f"line {n} is not valid JSON ({err.msg} at column "
-                                                        f"{err.colno}){hint}"))
+            # Read as text, a bad escape or a missing brace was answered as a puzzle, quotes and all. Its line comes
+            # back as typed, so the output shows which input it answers.
+            items.append(Item({"question": line.strip()}, error=json_error(f"line {n}", err, line)))
             continue
         if isinstance(fields, str):
             items.append(Item({"question": fields}, fields, line=n))
             continue
         question = fields.get("question")
-        # An ARC task pasted as a line: its file is read as tasks (one puzzle per test input) by --input
-        task = ("; it holds an ARC task (\"train\", \"test\"): save it as a .json file and give that as --input"
-                if {"train", "test"} <= fields.keys() else "")
-        items.append(Item(fields, question, line=n) if isinstance(question, str) else
-                     Item(fields, error=f"line {n} has no \"question\" string{task}"))
+        if isinstance(question, str):
+            items.append(Item(fields, question, line=n))
+        elif {"train", "test"} <= fields.keys():  # an ARC task pasted as a line: --input reads its file as tasks
+            items.append(Item(fields, error=f"line {n} has no \"question\" string; it holds an ARC task (\"train\", "
+                                            f"\"test\"): save it as a .json file and give that as --input"))
+        else:
+            items.append(Item(fields, error=no_question(f"line {n}", fields)))
     flush()
     return items
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
+from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzle_lines, read_puzzles
 from eval.tasks import Arc, Maze, Sorting, make_task
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError, checkpoints
@@ -1204,8 +1204,12 @@ def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so
     parsed, failures = parse_puzzles(task, texts, jsonl=True)
     assert len(parsed) == 1 and [f["puzzle"] for f in failures] == [1, 2, 3]
     assert all(texts[f["puzzle"]] == f["text"] for f in failures)
-    assert all("PuzzleError: each line must be a JSON string or an object with a 'question' string" == f["error"]
-               for f in failures)
+    assert [f["error"] for f in failures] == [
+        'puzzle 1 has no "question" (its fields: "puzzle"): put the puzzle\'s text in a "question" field, as '
+        '{"question": "..."}',
+        'puzzle 2 is a list, not a string or an object: give the puzzle\'s text as a JSON string or as '
+        '{"question": "..."}',
+        'puzzle 3\'s "question" is a number, not text: give the puzzle\'s text, as {"question": "..."}']
 
 
 def test_an_evaluation_that_fails_leaves_no_empty_report_folder(run, tmp_path):
@@ -1448,7 +1452,7 @@ def test_a_file_of_puzzles_none_readable_exits_with_the_first_reason(run, tmp_pa
     nothing = tmp_path / "bad.txt"
     nothing.write_text("not a sudoku\n")
     with pytest.raises(SystemExit, match=r"could not be read; report.json's puzzle_failures says why\. "
-                                         r"The first: PuzzleError: "):
+                                         r"The first: line 1: expected 16 cells for a 4x4 sudoku, found 0: type "):
         main([str(run), "--puzzles", str(nothing), "--out", str(tmp_path / "cli")])
 
 
@@ -1481,7 +1485,7 @@ def test_a_typed_puzzle_file_names_the_line_each_failed_puzzle_starts_on(run, tm
     puzzles.write_text(f"{good}\n1 2 3\n\nHere it is:\n```\n1 1 _ _\n_ _ _ _\n_ _ _ _\n_ _ _ _\n```\n", newline="\r\n")
     failures = evaluate_run(run, puzzles=puzzles, out=tmp_path / "report")["puzzle_failures"]["first"]
     assert [(f["puzzle"], f["line"]) for f in failures] == [(1, 2), (2, 4)]
-    assert failures[0]["error"].startswith("PuzzleError: line 2: ") and "line 4: " in failures[1]["error"]
+    assert failures[0]["error"].startswith("line 2: expected 16 cells") and failures[1]["error"].startswith("line 4: ")
 
 
 def test_a_training_summary_says_stopped_early_only_when_the_time_limit_stopped_it(tmp_path, capsys, monkeypatch):
@@ -1498,3 +1502,19 @@ def test_a_training_summary_says_stopped_early_only_when_the_time_limit_stopped_
                                "stopped_by_time_limit": stopped}, tmp_path)
         out = capsys.readouterr().out
         assert ("stopped early" in out) == stopped, out
+
+
+def test_a_puzzle_file_line_that_is_no_json_says_how_to_write_it_as_hybrid_solve_does(tmp_path):
+    """A .jsonl line that did not parse was recorded as "JSONDecodeError: line 2: Expecting ',' delimiter:
+    line 1 column 23 (char 22)": Python's class name, two line numbers, and nothing of what to write;
+    hybrid.solve said the same of the same line in its own words."""
+    from hybrid.solve import read_items
+
+    lines = tmp_path / "mine.jsonl"
+    lines.write_text('"1 2 _ 4"\n{"question": "1 2 _ 4"\n', encoding="utf-8")
+    numbers, texts = zip(*read_puzzle_lines(lines, Sudoku(4)))
+    _, [_, failure] = parse_puzzles(Sudoku(4), list(texts), jsonl=True, line_numbers=list(numbers))  # line 1: 4 cells
+    [_, item] = read_items(lines.read_text(), str.splitlines)
+    assert failure["error"] == item.error == (
+        "line 2 is not valid JSON (Expecting ',' delimiter at column 23); a line that starts with { is read as JSON: "
+        'write it as {"question": "..."}, in double quotes, or type the puzzle as plain text')

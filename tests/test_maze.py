@@ -444,3 +444,25 @@ def test_a_legend_mazes_missing_or_repeated_start_is_named_in_the_legends_glyph(
         Maze(7).from_text(legend.replace("@ = = = = = @", "@ A = = = = @"), 1)
     with pytest.raises(PuzzleError, match="exactly one 'B', found 0 \\('B' is the goal\\)"):
         Maze(7).from_text(legend.replace("B", "=").replace("to '=' (goal)", "to 'B' (goal)"), 1)
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("\n".join(MAZE.strip().splitlines()[:5]), "found 5 rows of 7 cells"),
+    ("# S . G #", "found 1 row of 5 cells"),  # spaces are no cells
+    ("# # #\n# S . . . G #", "found 2 rows of 3 to 7 cells"),
+    ("Which way?", "found no rows of cells"),
+])
+def test_a_maze_of_the_wrong_shape_says_what_a_maze_of_this_size_is(typed, said):
+    """"found 5 rows of lengths [7]", "found 0 rows of lengths []": what was wrong, in a list's notation,
+    and not what to type instead."""
+    with pytest.raises(PuzzleError) as refused:
+        Maze(7).from_text(typed)
+    assert str(refused.value) == (f"expected a 7x7 maze, {said}: type 7 rows of 7 cells, the border walls included: "
+                                  f"# wall, . floor, one S (start), one G (goal)")
+
+
+def test_a_maze_without_or_with_two_starts_says_what_to_change():
+    with pytest.raises(PuzzleError, match=r"exactly one 'G', found 0 \('G' is the goal\): mark the goal's cell 'G'$"):
+        Maze(7).from_text(MAZE.replace("G", "."))
+    with pytest.raises(PuzzleError, match=r"exactly one 'S', found 2 \('S' is the start\): keep one$"):
+        Maze(7).from_text(MAZE.replace("# . . . . . #", "# S . . . . #", 1))

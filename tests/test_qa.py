@@ -655,8 +655,8 @@ def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     numbers, texts = zip(*read_puzzle_lines(pairs, task))
     parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
     assert len(parsed) == 1 and [f["line"] for f in failures] == [3, 4]
-    assert failures[0]["error"].startswith("PuzzleError: line 3: no field 'answer'")
-    assert failures[1]["error"].startswith("JSONDecodeError: line 4: ")
+    assert failures[0]["error"].startswith("line 3: no field 'answer'")
+    assert failures[1]["error"].startswith("line 4 is not valid JSON (")
 
 
 def test_a_huge_bad_question_is_quoted_short():

@@ -495,3 +495,19 @@ def test_a_number_with_a_fraction_is_not_told_to_drop_it():
     with pytest.raises(PuzzleError, match="only whole numbers can be sorted; ") as refused:
         Sorting(length=4).from_text("Sort: 3.5, 2, 1, 0")
     assert "write it as" not in str(refused.value)
+
+
+def test_a_request_of_another_length_or_range_says_what_this_model_sorts():
+    """"expected 4 numbers to sort, found 2" and "numbers [99] are outside the task's range 0..50" said
+    what was wrong, not what this model takes nor which model takes the request as it is."""
+    task = Sorting(length=4, low=0, high=50)
+    with pytest.raises(PuzzleError) as refused:
+        task.from_text("Sort: 1, 2")
+    assert str(refused.value) == ("expected 4 numbers to sort, found 2: 1, 2; this model sorts 4 at a time "
+                                  "(task.length=4): give 4, or use a model trained with task.length=2")
+    with pytest.raises(PuzzleError) as refused:
+        task.from_text("Sort: 1, 2, 3, 99")
+    assert str(refused.value) == ("numbers [99] are outside the task's range 0..50 (task.low, task.high): give numbers "
+                                  "from 0 to 50")
+    with pytest.raises(PuzzleError, match=r"found 1: 7; this model sorts 4 at a time \(task.length=4\): give 4$"):
+        task.from_text("Sort: 7")  # no model sorts one number

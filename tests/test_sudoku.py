@@ -86,7 +86,7 @@ def test_a_stray_character_where_a_cell_should_be_is_named_with_its_place(typo):
     question = task.from_text(PUZZLE).question
     typed = question.replace("row 1: 1 _ | _ _", f"row 1: 1 _ | {typo} _")
     assert typed != question
-    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line .*; '{typo}' \(line 2, column 14\) "
+    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line: .*; '{typo}' \(line 2, column 14\) "
                                           r"is not a cell"):
         task.from_text(typed)
     with pytest.raises(PuzzleError, match=rf"found 15\b.*; '{typo}' \(line 1, column 5\) is not a cell"):
@@ -239,7 +239,7 @@ def test_a_digit_that_is_not_0_to_9_is_named_and_the_count_below_the_instruction
     question = Sudoku(4).generate(random.Random(0), 0).question
     typed = question.replace("row 1: _ _ | 2 _", f"row 1: _ _ | {digit} _")
     assert typed != question
-    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line .*; '{digit}' is not read as a digit: "
+    with pytest.raises(PuzzleError, match=rf"found 24, 15 below the first line: .*; '{digit}' is not read as a digit: "
                                           r"type 0-9$"):
         Sudoku(4).from_text(typed)
 
@@ -313,8 +313,16 @@ def test_a_sudoku_of_another_size_names_the_model_that_answers_it(typed, model):
 def test_a_grid_of_the_wrong_shape_is_told_its_rows_lengths():
     """A row typed too many or too few, or blanks typed as spaces, was only a count ("found 12")."""
     task = Sudoku(4)
-    with pytest.raises(PuzzleError, match=r"found 12 .*; the 4 lines of cells hold 4, 4, 1, 3 cells, where a 4x4 "
+    with pytest.raises(PuzzleError, match=r"found 12: .*; the 4 lines of cells hold 4, 4, 1, 3 cells, where a 4x4 "
                                           r"sudoku has 4 lines of 4"):
         task.from_text("1 _ 3 _\n_ _ 1 2\n 1   \n_  3 _")  # blanks typed as spaces
     with pytest.raises(PuzzleError, match=r"the 5 lines of cells hold 4, 4, 4, 4, 4 cells"):
         task.from_text("2 _ _ _\n" + PUZZLE)
+
+
+def test_a_wrong_count_of_cells_says_what_a_puzzle_of_this_size_is():
+    """It said what was wrong ("expected 16 cells ..., found 9") but not what to type instead."""
+    with pytest.raises(PuzzleError) as refused:
+        Sudoku(4).from_text("1 2 3 4 _ _ 1 2 3")
+    assert str(refused.value) == ("expected 16 cells for a 4x4 sudoku, found 9: type its 16 cells row by row, each a "
+                                  "digit 1-4 or a blank (_ . 0 or ?)")

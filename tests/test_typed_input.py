@@ -2,13 +2,14 @@
 line, or one per block of lines when no line is a puzzle by itself."""
 
 import random
+from functools import partial
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.tasks import QA, Arc, Maze, PuzzleError, Sorting, Sudoku, Zebra, split_typed
+from eval.tasks import QA, Arc, Maze, PuzzleError, Sorting, Sudoku, Zebra, read_typed, split_typed
 
 
 def one_line(task: Sudoku, seed: int) -> str:
@@ -128,10 +129,11 @@ def test_mangled_text_is_a_puzzle_or_a_puzzle_error_never_a_crash(name, data):
     task, _ = FAMILIES[name]
     example = data.draw(puzzles(name))
     text = data.draw(mangled(example.question) | st.text(CHARACTERS, max_size=300))
-    try:
-        task.from_text(text, example.wording)
-    except PuzzleError:
-        pass
+    for read in (task.from_text, partial(read_typed, task)):  # read_typed: also the families it may look like
+        try:
+            read(text, example.wording)
+        except PuzzleError:
+            pass
     answer = data.draw(mangled(example.answer) | st.text(CHARACTERS, max_size=300))
     assert task.verify(example, answer) in (True, False)
     assert 0.0 <= task.score(example, answer) <= 1.0
@@ -189,3 +191,61 @@ def test_the_docs_example_puzzles_are_read_by_eval_and_solve_as_the_default_task
     assert [item.error for item in items] == [None] * 3
     assert [task.from_text(item.puzzle).question for item in items] == [example.question for example in parsed]
     assert [item.puzzle for item in items] == (examples / "sudoku6.txt").read_text().splitlines()
+
+
+# ---- what a person reads when a typed puzzle cannot be read ----
+
+WHAT = {"sudoku": "a sudoku", "maze": "a maze", "sorting": "a sorting request", "zebra": "a logic-grid (zebra) puzzle"}
+
+
+@pytest.mark.parametrize("name, other", [(a, b) for a in FAMILIES for b in FAMILIES if a != b])
+def test_a_puzzle_of_another_family_is_named_with_the_model_that_answers_it(name, other):
+    """A puzzle given to a model of another family was told that family's reading error: a maze given
+    to a sudoku model "this sudoku has more than one solution; add givens" (its '.' read as blanks), a
+    sudoku given to a maze model "expected a 7x7 maze ..., found 1 rows of lengths [16]", a zebra puzzle
+    given to a sorting model "cannot read 'The' as part of a number". Every wording of each family is
+    named as that family, with the model that answers it."""
+    from eval.__main__ import parse_puzzles
+
+    task, source = FAMILIES[name][0], FAMILIES[other][0]
+    texts = [source.generate(random.Random(seed), wording).question
+             for wording in range(source.num_wordings) for seed in range(3)]
+    parsed, failures = parse_puzzles(task, texts, jsonl=False)
+    assert parsed == [] and {f["error"] for f in failures} == {
+        f"this looks like {WHAT[other]}, but this model was trained on task={name}: answer it with a model "
+        f"trained with task={other}"}
+
+
+def test_a_puzzle_of_the_models_own_family_keeps_its_own_reason():
+    """Only another family's puzzle is named so: a sudoku of another size, a maze of another size or
+    with a typo, or a sorting request of another length is told what is wrong with it as that family's
+    puzzle. (A maze with a digit typed for a wall was "a sudoku": its 15 '.' blanks and the digit made a
+    4x4 sudoku's 16 cells.)"""
+    from eval.__main__ import parse_puzzles
+
+    sudoku9 = " ".join(str(v) if v else "." for v in Sudoku(9, givens=30).generate(random.Random(0), 0).data["puzzle"])
+    typo = "# # # 3 # # #\n# S . . # . #\n# # # . # . #\n# . . . . . #\n# . # # # # #\n# . . . . G #\n# # # # # # #"
+    assert typo.count(".") == 15  # with the 3: a 4x4 sudoku's 16 cells
+    for task, text, said in ((Sudoku(4), sudoku9, "81 cells make a 9x9 sudoku"),
+                             (Maze(7), Maze(9).generate(random.Random(0), 0).question, "expected a 7x7 maze"),
+                             (Maze(7), typo, "unexpected symbols '3' in the maze"),
+                             (Sorting(length=5, low=-20, high=20), "Sort descending: 3, 1", "found 2")):
+        _, [failure] = parse_puzzles(task, [text], jsonl=False)
+        assert said in failure["error"] and "looks like" not in failure["error"]
+
+
+@pytest.mark.parametrize("name, form", [
+    ("sudoku", "type a 4x4 sudoku: its 16 cells row by row, each a digit 1-4 or a blank (_ . 0 or ?)"),
+    ("maze", "type a 7x7 maze: 7 rows of 7 cells, the border walls included: # wall, . floor, one S (start), "
+             "one G (goal)"),
+    ("sorting", "type a request and 5 whole numbers from -20 to 20, e.g. 'Sort descending: "),
+    ("zebra", "type 2 lines that each list 3 values, like 'Names: Alice, Bob, Carol.', then one clue per line, like "
+              "'1. Bob lives next to the cat owner.'"),
+])
+def test_an_empty_question_says_so_and_what_a_puzzle_of_the_family_looks_like(name, form):
+    """{"question": ""} was told the family's reading error of no text: "expected 16 cells for a 4x4
+    sudoku, found 0", "expected a 7x7 maze (7 lines of 7 cells), found 0 rows of lengths []"."""
+    from eval.__main__ import parse_puzzles
+
+    _, failures = parse_puzzles(FAMILIES[name][0], ['{"question": ""}', '" \\n "'], jsonl=True)
+    assert len(failures) == 2 and all(f["error"].startswith(f"the question is empty: {form}") for f in failures)

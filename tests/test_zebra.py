@@ -446,3 +446,13 @@ def test_a_clue_naming_an_unlisted_person_says_which_values_it_names(clue, messa
     say that the name is what is not known."""
     with pytest.raises(PuzzleError, match=re.escape(message)):
         Zebra(houses=3, attributes=3).from_text(QUESTION.replace("Who lives", f"6. {clue}\nWho lives"))
+
+
+def test_a_puzzle_of_another_size_says_which_model_reads_it():
+    """"this puzzle lists 4 names, 4 jobs; this task has 2 attribute(s) of 3 values each" said what was
+    wrong, not what to do about it."""
+    question = Zebra(houses=4, attributes=2).generate(random.Random(0), 0).question
+    with pytest.raises(PuzzleError, match=re.escape(
+            "this task has 2 attribute(s) of 3 values each (task.attributes, task.houses): give a puzzle of 3 houses "
+            "with 2 attributes, or use a model trained with task.houses=4 task.attributes=2")):
+        Zebra(houses=3, attributes=2).from_text(question)

@@ -9,6 +9,7 @@ import importlib
 import inspect
 import traceback
 
+from eval.tasks import maze, sorting, sudoku, zebra
 from eval.tasks.arc import Arc, ArcConfig
 from eval.tasks.base import IGNORE, Example, PuzzleError, Task, TaskConfig, split_typed, split_typed_lines
 from eval.tasks.maze import Maze, MazeConfig
@@ -94,6 +95,31 @@ def family(name: str) -> tuple[type[Task], type]:
     return cls, schema
 
 
+# The families typed text is told apart as, for a puzzle the model's own family cannot read: (name, the
+# puzzle as said, whether text looks like one), in this order, as a maze's '.' are sudoku blanks, and a
+# logic-grid puzzle or a sorting request holds numbers another family might read.
+RESEMBLED = (("zebra", "a logic-grid (zebra) puzzle", zebra.looks_like), ("maze", "a maze", maze.looks_like),
+             ("sorting", "a sorting request", sorting.looks_like), ("sudoku", "a sudoku", sudoku.looks_like))
+
+
+def read_typed(task: Task, text: str, wording: int = 0) -> Example:
+    """`task.from_text(text, wording)`, a typed puzzle (hybrid.solve, python -m eval --puzzles), with
+    the errors a person meets said for a person: an empty question says what a puzzle of the family
+    looks like, and a puzzle the family cannot read that looks like another family's (a maze given to a
+    sudoku model) names that family and the model that answers it, not the family's reading error."""
+    form = getattr(task, "typed_form", None)
+    if not text.strip():
+        raise PuzzleError(f"the question is empty: {form() if form else 'give its text'}")
+    try:
+        return task.from_text(text, wording)
+    except PuzzleError:
+        name, what = next(((name, what) for name, what, looks_like in RESEMBLED if looks_like(text)), (task.name, ""))
+        if name == task.name:
+            raise
+    raise PuzzleError(f"this looks like {what}, but this model was trained on task={task.name}: answer it with a "
+                      f"model trained with task={name}")
+
+
 def make_task(config) -> Task:
     """The family named by `config.name`, built with its family-specific fields."""
     cls, _ = family(config.name)
@@ -109,4 +135,4 @@ def make_task(config) -> Task:
 
 
 __all__ = ["IGNORE", "Example", "PuzzleError", "Task", "TaskConfig", "TASKS", "TASK_CONFIGS", "family", "make_task",
-           "split_typed", "split_typed_lines"]
+           "read_typed", "split_typed", "split_typed_lines"]

@@ -22,6 +22,12 @@ class PuzzleError(ValueError):
     """A puzzle or answer text that cannot be read. The message says what is wrong."""
 
 
+def error_text(err: Exception) -> str:
+    """An error as a puzzle's output line or failure record tells it: a PuzzleError by its message alone
+    (its class name is noise to a user), any other by its class too (a bug, or the API misused, worth naming)."""
+    return str(err) if isinstance(err, PuzzleError) else f"{type(err).__name__}: {err}"
+
+
 def shortened(text: str, most: int = 80) -> str:
     """`text` as an error quotes it: at most `most` characters, so a pasted megabyte makes an
     error of a line, not of a megabyte (each error quoted all of it, in every answer line)."""
@@ -38,6 +44,36 @@ def text_lines(text: str) -> list[str]:
     a JSON string may hold U+2028 or U+0085 as they are, where splitlines cuts too. Byte-order marks
     starting a line are no part of it: files joined end to end (cat a.jsonl b.jsonl) keep each one's."""
     return [line.lstrip("\ufeff") for line in with_line_feeds(text).split("\n")]
+
+
+# How a JSON line of typed input holds a puzzle (hybrid.solve --input, python -m eval --puzzles FILE.jsonl)
+JSON_FORM = '{"question": "..."}'
+
+
+def json_error(where: str, err: json.JSONDecodeError, line: str) -> str:
+    """What is wrong with a line of typed input, read as JSON, that does not parse, and how to write it."""
+    said = f"{where} is not valid JSON ({err.msg.removesuffix(' at')} at column {err.colno})"  # "starting at" at
+    if line.strip().startswith('"'):  # a JSON string meant, or a question in quotes
+        return f'{said}; a question that starts and ends with a quote but is no JSON string can be given as ' \
+               '{"question": ...}'
+    return (f"{said}; a line that starts with {{ is read as JSON: write it as {JSON_FORM}, in double quotes, or type "
+            "the puzzle as plain text")
+
+
+def no_question(where: str, item: Any) -> str:
+    """What a JSON line of typed input that parsed lacks (a "question" string), and how to give it."""
+    def kind(value: Any) -> str:
+        return ("null" if value is None else "true or false" if isinstance(value, bool) else
+                "a number" if isinstance(value, (int, float)) else "a list" if isinstance(value, list) else
+                "an object" if isinstance(value, dict) else "a string")
+
+    if not isinstance(item, dict):
+        return (f"{where} is {kind(item)}, not a string or an object: give the puzzle's text as a JSON string or as "
+                f"{JSON_FORM}")
+    if "question" in item:
+        return f"{where}'s \"question\" is {kind(item['question'])}, not text: give the puzzle's text, as {JSON_FORM}"
+    fields = f"its fields: {listed([json.dumps(key) for key in item])}" if item else "it has no fields"
+    return f"{where} has no \"question\" ({fields}): put the puzzle's text in a \"question\" field, as {JSON_FORM}"
 
 
 def listed(values: list, most: int = 5) -> str:
@@ -124,7 +160,8 @@ class Task(ABC):
 
     Subclasses set `name`, `vocab` (the symbols one answer slot can take) and `num_slots`, and
     implement `generate`, `decode` and `verify`. `score` defaults to the verifier's verdict.
-    Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`),
+    Optional: `from_text(text, wording)` reads a typed puzzle (`--puzzles`, `hybrid.solve`), and
+    `typed_form()` says what to type for one (an empty typed question is told it),
     `splits(...)` supplies fixed splits instead of generated ones (hybrid/data.py), and
     `undo_view(example, answer)` maps an answer to a view of a puzzle (turned, recoloured) back to
     the puzzle, so the harness votes over views (eval/voting.py, ARC), and with it

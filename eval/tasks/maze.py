@@ -130,7 +130,9 @@ def find(grid: list[list[str]], glyph: str, typed: str | None = None) -> Cell:
     found = [(r, c) for r, row in enumerate(grid) for c, g in enumerate(row) if g == glyph]
     if len(found) != 1:
         typed = typed or glyph
-        raise PuzzleError(f"a maze needs exactly one {typed!r}, found {len(found)} ({typed!r} is the {WORDS[glyph]})")
+        fix = "keep one" if found else f"mark the {WORDS[glyph]}'s cell {typed!r}"
+        raise PuzzleError(f"a maze needs exactly one {typed!r}, found {len(found)} ({typed!r} is the {WORDS[glyph]}): "
+                          f"{fix}")
     return found[0]
 
 
@@ -138,6 +140,12 @@ def is_sentence(line: str) -> bool:
     """Whether a line is words, not a row: two of its words hold a run of letters. A row is glyphs run
     together ("#S..#", one word) or spaced one a word ("# S . . #"), a legend's letters included."""
     return sum(bool(re.search(r"[^\W\d_]{2}", word)) for word in line.split()) >= 2
+
+
+def grid_form(size: int) -> str:
+    """What a size x size maze typed is, as errors tell it."""
+    return (f"{size} rows of {size} cells, the border walls included: {WALL} wall, {OPEN} floor, one {START} (start), "
+            f"one {GOAL} (goal)")
 
 
 def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
@@ -157,8 +165,10 @@ def parse_grid(text: str, size: int, allowed: str) -> list[list[str]]:
             not any(set(row) <= set(allowed) for row in instructions):
         rows = rows[-size:]
     if len(rows) != size or any(len(row) != size for row in rows):
-        shape = f"{len(rows)} rows of lengths {sorted({len(row) for row in rows})}"
-        raise PuzzleError(f"expected a {size}x{size} maze ({size} lines of {size} cells), found {shape}")
+        shortest, longest = min(map(len, rows), default=0), max(map(len, rows), default=0)
+        cells = f"{shortest}" if shortest == longest else f"{shortest} to {longest}"
+        shape = f"{len(rows)} row{'s' * (len(rows) > 1)} of {cells} cells" if rows else "no rows of cells"
+        raise PuzzleError(f"expected a {size}x{size} maze, found {shape}: type {grid_form(size)}")
     stray = sorted({g for row in rows for g in row if g not in allowed})
     if stray:
         raise PuzzleError(f"unexpected symbols {''.join(stray)!r} in the maze; use only {' '.join(allowed)}")
@@ -274,6 +284,24 @@ def find_legend(text: str) -> tuple[tuple[str, str, str, str], int] | None:
     return (*start_goal.groups(), *wall_floor.groups()), line_end + 1
 
 
+def looks_like(text: str) -> bool:
+    """Whether typed text is a maze of any size, in any wording: a square grid of its glyphs with walls,
+    a start and a goal. For naming the family of a puzzle another family's model cannot read
+    (`eval.tasks.read_typed`)."""
+    try:
+        grid, glyphs = grid_and_glyphs(text)
+    except PuzzleError:  # rows of words or a legend, mistyped: a maze's all the same
+        return True
+    for size in range(3, 32):
+        try:
+            rows = parse_grid(grid, size, glyphs)
+        except PuzzleError:
+            continue
+        cells = {g for row in rows for g in row}
+        return {glyphs[0], glyphs[2], glyphs[3]} <= cells  # a wall, a start and a goal
+    return False
+
+
 def format_grid(grid: list[list[str]]) -> str:
     return "\n".join(" ".join(row) for row in grid)
 
@@ -317,6 +345,10 @@ class Maze(Task):
             data={"grid": ["".join(row) for row in grid], "glyphs": glyphs, "distance": len(path) - 1},
             wording=wording,
         )
+
+    def typed_form(self) -> str:
+        """What to type for a puzzle of this model, as errors tell it."""
+        return f"type a {self.size}x{self.size} maze: {grid_form(self.size)}"
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a maze hand-written in the canonical glyphs (# . S G), or as any

@@ -388,6 +388,19 @@ def numbers_after_colon(text: str) -> tuple[int, list[tuple[int, int, int]]]:
                              "numbers right after the request's colon, as in 'Sort descending: 5, 12, 0'") from None
 
 
+def looks_like(text: str) -> bool:
+    """Whether typed text asks to sort numbers: two or more, after words that say to sort, order or rank
+    them or which way. For naming the family of a puzzle another family's model cannot read
+    (`eval.tasks.read_typed`)."""
+    try:
+        colon, found = numbers_after_colon(text)
+    except PuzzleError:
+        return False
+    request = text[:colon + found[0][1]] if found else ""
+    return len(found) >= 2 and bool(direction_phrases(request) or re.search(r"\b(sort|order|arrange|rank)", request,
+                                                                              re.IGNORECASE))
+
+
 def ranks(numbers: list[int], descending: bool) -> list[int]:
     """0-based place of each number in the sorted answer; equal values keep their order."""
     order = sorted(range(len(numbers)), key=lambda i: -numbers[i] if descending else numbers[i])
@@ -423,10 +436,14 @@ class Sorting(Task):
         unless a hand-written `question` and its slot `spans` (instruction first, then each
         number) are given."""
         if len(numbers) != self.length:
-            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {listed(numbers, 20)}")
+            other = f", or use a model trained with task.length={len(numbers)}" * (len(numbers) >= 2)
+            raise PuzzleError(f"expected {self.length} numbers to sort, found {len(numbers)}: {listed(numbers, 20)}; "
+                              f"this model sorts {self.length} at a time (task.length={self.length}): give "
+                              f"{self.length}{other}")
         outside = [v for v in numbers if not self.low <= v <= self.high]
         if outside:
-            raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high}")
+            raise PuzzleError(f"numbers {outside} are outside the task's range {self.low}..{self.high} (task.low, "
+                              f"task.high): give numbers from {self.low} to {self.high}")
         if question is None:
             question, spans = render(numbers, wording, descending, phrase)
         return Example(
@@ -437,6 +454,13 @@ class Sorting(Task):
             data={"numbers": list(numbers), "descending": descending},
             wording=wording,
         )
+
+    def typed_form(self) -> str:
+        """What to type for a puzzle of this model, as errors tell it: a request with numbers it sorts."""
+        span = self.high - self.low + 1
+        numbers = [self.low + (7 * i + span // 3) % span for i in range(self.length)]
+        return (f"type a request and {self.length} whole numbers from {self.low} to {self.high}, e.g. "
+                f"'Sort descending: {', '.join(map(str, numbers))}'")
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written request such as "Sort descending: 5, forty, 12";
@@ -449,7 +473,8 @@ class Sorting(Task):
         descending = any(d for _, _, d in phrases)
         colon, found = numbers_after_colon(text)
         if not found:
-            raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}")
+            raise PuzzleError(f"expected {self.length} numbers to sort, found none in {shortened(text)}: "
+                              f"{self.typed_form()}")
         first = colon + found[0][1]
         words = request_words(text[:first])
         pairs = end_pairs(words)

@@ -264,6 +264,29 @@ def blocked(grid: Grid, cells: list[int]) -> str:
     return ""
 
 
+def cells_form(n: int) -> str:
+    """What an n x n sudoku typed is, as errors tell it."""
+    return f"its {n * n} cells row by row, each a digit 1-{n} or a blank ({' '.join(BLANKS[:-1])} or {BLANKS[-1]})"
+
+
+def looks_like(text: str) -> bool:
+    """Whether typed text is a sudoku of one of the sizes here: its cells read, some given and some blank
+    (its '0's taken for blanks only in a text without commas: a list of numbers to sort has them), and
+    nothing else among them (a maze's '.' are blanks too, but its '#' and 'S' are no cells, nor is a
+    typo's digit among them a given). For naming the family of a puzzle another family's model cannot
+    read (`eval.tasks.read_typed`)."""
+    if stray_characters(text, most=1):
+        return False
+    for size in BOX_SHAPES:
+        try:
+            cells = parse_grid(Grid(size), text)
+        except PuzzleError:
+            continue
+        zero_only = not any(blank in text for blank in BLANKS if blank != "0")
+        return any(cells) and 0 in cells and not (zero_only and "," in text)
+    return False
+
+
 def parse_grid(grid: Grid, text: str) -> list[int]:
     """Read n*n cells (digits, or one of `BLANKS` for empty) from free text, ignoring the rest:
     the cell labels of the wordings, and a first line of instructions when the cells follow it,
@@ -302,8 +325,8 @@ def parse_grid(grid: Grid, text: str) -> list[int]:
         other = [m for m in BOX_SHAPES if counted == m * m]  # not n * n: those cells would have been read
         size = (f"; {counted} cells make a {other[0]}x{other[0]} sudoku, which a model trained with "
                 f"task.size={other[0]} answers (this one has task.size={grid.n})") if other else ""
-        raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found} "
-                          f"(digits 1-{grid.n}, blanks as one of {BLANKS!r}){shape}{unread}{typo}{size}")
+        raise PuzzleError(f"expected {grid.n**2} cells for a {grid.n}x{grid.n} sudoku, found {len(digits)}{found}: "
+                          f"type {cells_form(grid.n)}{shape}{unread}{typo}{size}")
     values = [0 if ch in BLANKS else int(ch) for ch in digits]
     too_big = [f"{v} (row {i // grid.n + 1}, column {i % grid.n + 1})" for i, v in enumerate(values) if v > grid.n]
     if too_big:
@@ -341,6 +364,10 @@ class Sudoku(Task):
             data={"puzzle": puzzle, "size": self.grid.n},
             wording=wording,
         )
+
+    def typed_form(self) -> str:
+        """What to type for a puzzle of this model, as errors tell it."""
+        return f"type a {self.grid.n}x{self.grid.n} sudoku: {cells_form(self.grid.n)}"
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a hand-written puzzle (digits and blanks) or one in any wording;

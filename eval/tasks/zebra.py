@@ -568,6 +568,19 @@ def read_listing(line: str) -> tuple[str, list[str]] | None:
     return category, values
 
 
+def looks_like(text: str) -> bool:
+    """Whether typed text is a logic-grid puzzle: a line of it lists an attribute's values ("Names: Alice,
+    Bob, Carol."). For naming the family of a puzzle another family's model cannot read
+    (`eval.tasks.read_typed`)."""
+    for line in text.translate(TYPESET).splitlines():
+        try:
+            if read_listing(line):
+                return True
+        except PuzzleError:  # a listing of values this family does not know: a logic-grid puzzle's all the same
+            return True
+    return False
+
+
 def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     """One clue sentence of any wording as (kind, category, value, category, value) or
     (kind, category, value, house), with names rather than indices and houses 0-based."""
@@ -709,6 +722,13 @@ class Zebra(Task):
         return (all(0 <= a < self.attributes and 0 <= v < self.houses for a, v in pairs)
                 and (kind in PAIR_KINDS or 0 <= indices[2] < self.houses))
 
+    def typed_form(self) -> str:
+        """What to type for a puzzle of this model, as errors tell it."""
+        names = ", ".join(CATEGORIES["name"][1][:self.houses])
+        return (f"type {self.attributes} line{'s that each list' if self.attributes > 1 else ' that lists'} "
+                f"{self.houses} values, like 'Names: {names}.', then one clue per line, like "
+                f"'1. Bob lives next to the cat owner.'")
+
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a puzzle typed in the generator's sentences, in any wording or a mix:
         lines that list each attribute's values, then one clue per line; other lines (the
@@ -729,8 +749,13 @@ class Zebra(Task):
             raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')" + CUT)
         if len(listed) != self.attributes or any(len(vs) != self.houses for vs in listed.values()):
             found = ", ".join(f"{len(vs)} {CATEGORIES[c][0]}s" for c, vs in listed.items())
+            sizes = {len(vs) for vs in listed.values()}
+            other = (f", or use a model trained with task.houses={sizes.pop()} task.attributes={len(listed)}"
+                     if len(sizes) == 1 and 2 <= min(sizes) <= MAX_HOUSES else "")
             raise PuzzleError(f"this puzzle lists {found}; this task has {self.attributes} attribute(s) of "
-                              f"{self.houses} values each (task.attributes, task.houses)")
+                              f"{self.houses} values each (task.attributes, task.houses): give a puzzle of "
+                              f"{self.houses} houses with {self.attributes} attribute{'s' * (self.attributes > 1)}"
+                              f"{other}")
         # A line ending in "?" is the question ("Who owns the fish?"): the full grid answers it
         clues = read_clues([line for line in others if not line.rstrip().endswith("?")], listed, self.houses)
         # A clue pasted twice is one clue: a second copy took a clue slot (past task.max_clues, a refusal)
