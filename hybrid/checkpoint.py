@@ -514,12 +514,23 @@ def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights
     state, source = weights or read_weights(folder, ema)
     try:
         model.load_state_dict(state)
-    except RuntimeError as err:  # missing/unexpected keys or shape mismatches, all in one message
+    except RuntimeError as err:  # missing/unexpected keys or shape mismatches
         # A LoRA run's keys name the backbone's modules: on another backbone the details list keys only
         other = (f" The weights were trained on backbone {backbones[0]}, not {backbones[1]} (backbone.path)."
                  if backbones and anchored(backbones[0]) != anchored(backbones[1]) else "")
-        raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds.{other} Overrides may "
-                                 f"change the puzzles, N_sup, T and n, but not a shape the weights depend on "
-                                 f"(task size, reasoner.hidden, the backbone). "
-                                 f"Details: {' '.join(str(err).split())[:300]}") from None
+        found = misfits(model.state_dict(), state) or [" ".join(str(err).split())[:300]]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise CheckpointMismatch(f"checkpoint {folder} does not fit the model this config builds: {found[0]}{more}."
+                                 f"{other} Overrides may change the puzzles, N_sup, T and n, but not a shape the "
+                                 f"weights depend on (task size, reasoner.hidden, the backbone)") from None
     return source
+
+
+def misfits(model_state: dict, saved: dict) -> list[str]:
+    """Each tensor by which the weights `saved` do not fit a model's state dict, in a few words each:
+    PyTorch's load_state_dict says it in a sentence per tensor (weights of reasoner.hidden=32 on a
+    model of 64: eleven of them, 1,795 characters)."""
+    found = [f"{key} is {list(saved[key].shape)} in the weights, {list(tensor.shape)} in the model"
+             for key, tensor in model_state.items() if key in saved and saved[key].shape != tensor.shape]
+    found += [f"{key} is in the model, not in the weights" for key in model_state if key not in saved]
+    return found + [f"{key} is in the weights, not in the model" for key in saved if key not in model_state]

@@ -568,9 +568,9 @@ def test_bad_requests_are_clear_errors(run, tmp_path, capsys):
         evaluate_run(tmp_path)
     with pytest.raises(SystemExit, match="unknown task 'chess'"):
         main([str(run), "task=chess"])
-    with pytest.raises(SystemExit, match="does not fit the model"):
+    with pytest.raises(SystemExit, match=r"trained at other shapes: reasoner.hidden=64 \(trained: 32\)"):
         main([str(run), "reasoner.hidden=64", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="does not fit the model"):  # after the flags: read, not "unrecognized"
+    with pytest.raises(SystemExit, match="reasoner.hidden=64"):  # after the flags: read, not "unrecognized"
         main([str(run), "--out", str(tmp_path), "reasoner.hidden=64"])
     with pytest.raises(SystemExit, match=r"trained on task 'sudoku'.*task 'maze' builds.*drop the task override"):
         main([str(run), "task=maze", "--out", str(tmp_path)])  # was: a size mismatch, naming no family
@@ -648,7 +648,7 @@ def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_
     import hybrid.data
 
     monkeypatch.setattr(hybrid.data, "build_splits", lambda *a, **k: pytest.fail("puzzles made before the shape check"))
-    with pytest.raises(SystemExit, match="does not fit the model this config builds"):
+    with pytest.raises(SystemExit, match=r"trained at other shapes: task.size=9 \(trained run: 4\)"):
         main([str(run), "task.size=9", "--out", str(tmp_path)])
 
 
@@ -1518,3 +1518,58 @@ def test_a_puzzle_file_line_that_is_no_json_says_how_to_write_it_as_hybrid_solve
     assert failure["error"] == item.error == (
         "line 2 is not valid JSON (Expecting ',' delimiter at column 23); a line that starts with { is read as JSON: "
         'write it as {"question": "..."}, in double quotes, or type the puzzle as plain text')
+
+
+# Each override of a setting the weights' shapes depend on, on the `run` fixture (4x4 Sudoku, chars, hidden 32,
+# 2 layers, mlp mixer, expansion 4, span pooling), and what the error names for it
+SHAPE_OVERRIDES = [
+    (["task.size=6"], [r"task.size=6 \(trained run: 4\) gives 36 answer slots \(trained 16\)"]),
+    (["reasoner.hidden=64"], [r"reasoner.hidden=64 \(trained: 32\)"]),
+    (["reasoner.layers=3"], [r"reasoner.layers=3 \(trained: 2\)"]),
+    (["reasoner.mixer=attention"], [r"reasoner.mixer=attention \(trained: mlp\)"]),
+    (["reasoner.expansion=2"], [r"reasoner.expansion=2.0 \(trained: 4.0\)"]),
+    (["adapter.kind=query_attention"], [r"adapter.kind=query_attention \(trained: auto\)"]),
+    (["backbone.path=chars:1"], [r"backbone.path=chars:1 \(trained: chars\) gives states 101 wide \(trained: 458\)"]),
+    # two at once are both named; the settings beside them that keep the shapes are not
+    (["task.size=6", "reasoner.hidden=64", "reasoner.N_sup=3", "reasoner.T=3"],
+     [r"task.size=6 \(trained run: 4\)", r"reasoner.hidden=64 \(trained: 32\)"]),
+    # chars:3 is chars under another name (a backbone folder named where it is now): of the same width, not named
+    (["backbone.path=chars:3", "task.size=6"], [r"task.size=6 \(trained run: 4\)"]),
+]
+
+
+@pytest.mark.parametrize("overrides, named", SHAPE_OVERRIDES, ids=[" ".join(o) for o, _ in SHAPE_OVERRIDES])
+def test_an_override_of_a_shape_the_weights_fix_names_each_setting_and_what_to_do(run, tmp_path, overrides, named):
+    """task.size=6 on a run trained at 4 was one line of 600 characters, most of it PyTorch's
+    load_state_dict text (size mismatch for adapter.slot_embedding: copying a param with shape
+    torch.Size([16, 32]) ...), which named no setting: each one is named, trained value beside it."""
+    with pytest.raises(SystemExit) as stop:
+        main([str(run), *overrides, "--out", str(tmp_path)])
+    said = str(stop.value)
+    short = said.replace(str(run / "final"), "RUN/final")  # as long as any path there
+    assert "\n" not in said and len(short) < 400 and "torch.Size" not in said and "state_dict" not in said, said
+    for setting in named:
+        assert re.search(setting, said), said
+    keys = re.findall(r"([a-z_]+\.[a-z_]+)=\S+ \(trained", said)
+    assert len(keys) == len(named), said  # N_sup, T and chars:3 keep every shape: not named
+    given = " ".join(re.search(r"[^ ]+=[^ ]+", s).group(0).replace("\\", "") for s in named)
+    assert re.search(rf"leave out {re.escape(given)}.*or evaluate a run trained with", said), said
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_weights_that_fit_no_setting_name_the_tensor_that_differs_in_one_short_line(run, tmp_path):
+    """Weights of another version of the model (a tensor renamed), with no override: no setting
+    differs, so the tensor is named, without PyTorch's whole load_state_dict text."""
+    from safetensors.torch import load_file, save_file
+
+    copy = shutil.copytree(run / "final", tmp_path / "older")
+    state = load_file(copy / "model.safetensors")
+    state["head.proj.weight"] = state.pop("head.weight")
+    save_file(state, copy / "model.safetensors")
+    (copy / "checksums.json").unlink()
+    with pytest.raises(SystemExit) as stop:
+        main([str(copy), "--out", str(tmp_path / "report")])
+    said = str(stop.value)
+    assert "\n" not in said and len(said.replace(str(copy), "OLD")) < 300 and "state_dict" not in said, said
+    assert re.search(r"does not fit the model this config builds: .*head.weight", said), said
+
