@@ -1573,3 +1573,30 @@ def test_weights_that_fit_no_setting_name_the_tensor_that_differs_in_one_short_l
     assert "\n" not in said and len(said.replace(str(copy), "OLD")) < 300 and "state_dict" not in said, said
     assert re.search(r"does not fit the model this config builds: .*head.weight", said), said
 
+
+def test_a_wording_the_weights_never_trained_on_is_said_in_one_line_unless_held_out_is_asked(run, tmp_path):
+    """task.wordings=[1] on a run trained on [0] scored puzzles in a phrasing the model never read
+    without a word (only the report's trained_wordings showed it). That is a fair held-out test, so
+    it is a line, not an error; with --split test_heldout untrained wordings are the point: no line."""
+    import warnings
+
+    def lines(*args, **kwargs) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluate_run(run, *args, **kwargs)
+        return [str(w.message) for w in caught if "not trained on" in str(w.message)]
+
+    said = lines(["task.wordings=[1]"], out=tmp_path / "one")
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert re.search(r"test split holds puzzles in wording\(s\) \[1\], .*not trained on \(trained on: \[0\]\)",
+                     said[0]), said
+    said = lines(["task.wordings=[0,2]"], out=tmp_path / "two")
+    assert len(said) == 1 and re.search(r"wording\(s\) \[2\], ", said[0]), said  # only the one not trained on
+    mine = tmp_path / "mine.txt"
+    mine.write_text("12__\n__12\n2__1\n1_2_\n")
+    said = lines(["task.wordings=[2]"], puzzles=mine, out=tmp_path / "mine")  # worded in wording 2
+    assert len(said) == 1 and re.search(r"mine.txt are worded in wording\(s\) \[2\], ", said[0]), said
+    assert lines(out=tmp_path / "trained") == []
+    assert lines(puzzles=mine, out=tmp_path / "mine0") == []
+    assert lines(["task.held_out_wordings=[1]"], split="test_heldout", out=tmp_path / "heldout") == []
+
