@@ -233,13 +233,22 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
                            ) from None
     differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
+    asked = f"puzzles:{Path(puzzles).name}" if puzzles is not None else split  # as the report names it
+    # A checkpoint named on its own reports beside the run's own reports, not over them (RUN/eval/test
+    # is the run's: its final/ weights, else its newest checkpoint).
+    own = folder.parent.name == "checkpoints" and Path(path).expanduser().resolve() == folder.resolve()
+    out = Path(out) if out else run / "eval" / (folder.name if own else "") / asked.replace(":", "-")
+    r = config.reasoner
+    # Said before the minutes of data and evaluating, where Ctrl-C still leaves the earlier report
+    say_replaced(out, {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
+                       "task": as_dict(config)["task"], "backbone": config.backbone.path,
+                       "halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
     seen = trained_wordings(task, config, trained)
     say_untrained(task, config, trained, seen, puzzles, split)
     split, data, exs, failures, cut = read_data(task, config, split, puzzles)
     left_out = 0
     if puzzles is None:
         data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
-    r = config.reasoner
     report = {
         "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
         "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
@@ -272,10 +281,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             "end_to_end_puzzles_per_second": reasoner_rate if live else 1 / (1 / reasoner_rate + 1 / backbone_rate),
             "device": str(device), "batch_size": batch_size,
         }
-    # A checkpoint named on its own reports beside the run's own reports, not over them (RUN/eval/test
-    # is the run's: its final/ weights, else its newest checkpoint).
-    own = folder.parent.name == "checkpoints" and Path(path).expanduser().resolve() == folder.resolve()
-    out = Path(out) if out else run / "eval" / (folder.name if own else "") / split.replace(":", "-")
     now = where_now(run, read_from)
     if now != run:  # moved while evaluated: the folder at `run` is another run's now, or none
         inside = out.resolve().is_relative_to(run.resolve())
@@ -456,6 +461,43 @@ def say_untrained(task, config: Config, trained: Config, seen: list[int], puzzle
         what = f"the puzzles of {puzzles} are worded" if puzzles is not None else f"the {split} split holds puzzles"
         warnings.warn(f"{what} in wording(s) {new}, which the weights were not trained on (trained on: {seen}): "
                       f"their scores are of a phrasing the model never read, a held-out test", stacklevel=3)
+
+
+def report_settings(report: dict) -> dict:
+    """What a report's figures depend on besides the weights' values, as settings by name: the weights
+    (their folder within the run), the puzzles, the backbone and the test-time recursion."""
+    settings = {}
+    if "checkpoint" in report and "run" in report:  # within the run: a run moved since is the same weights
+        settings["checkpoint"] = os.path.relpath(report["checkpoint"], report["run"])
+    settings |= {key: report[field] for key, field in (("weights", "weights"), ("split", "split"),
+                                                       ("backbone.path", "backbone"),
+                                                       ("reasoner.halt_threshold", "halt_threshold"))
+                 if field in report}
+    settings |= {f"task.{key}": value for key, value in (report.get("task") or {}).items()}
+    compute = report.get("compute") or {}  # a report of no puzzles has none
+    return settings | {f"reasoner.{key}": compute[key] for key in ("N_sup", "T", "n") if key in compute}
+
+
+def say_replaced(out: Path, report: dict) -> None:
+    """One warning where the folder `out` holds a report of other settings than `report` (this
+    evaluation's, before its figures), which this one replaces: naming each that differs. The same
+    settings again (say, after more training) are a new report of the same thing, unsaid."""
+    from hybrid.resume_settings import typed
+
+    try:
+        earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none there (or no report: nothing a reader could lose)
+        return
+    if not isinstance(earlier, dict):
+        return
+    then, now = report_settings(earlier), report_settings(json.loads(json.dumps(report)))  # tuples as JSON lists
+    differ = [key for key in now if key in then and now[key] != then[key]]
+    if "checkpoint" in differ and "weights" in differ:  # the same difference, said once
+        differ.remove("weights")
+    if differ:
+        settings = ", ".join(f"{key}={typed(now[key])} (the earlier report's: {typed(then[key])})" for key in differ)
+        warnings.warn(f"{out / 'report.json'} holds an evaluation of other settings, which this one replaces when it "
+                      f"ends: {settings}. To keep both, give --out another folder", stacklevel=3)
 
 
 def held_out_but_trained(config: Config, trained: Config, split: str, seen: list[int]) -> list[int]:

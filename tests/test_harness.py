@@ -1600,3 +1600,35 @@ def test_a_wording_the_weights_never_trained_on_is_said_in_one_line_unless_held_
     assert lines(puzzles=mine, out=tmp_path / "mine0") == []
     assert lines(["task.held_out_wordings=[1]"], split="test_heldout", out=tmp_path / "heldout") == []
 
+
+def test_a_report_of_other_settings_replaced_in_its_folder_is_said_before_evaluating(run, tmp_path, monkeypatch):
+    """`python -m eval RUN reasoner.N_sup=3` after `python -m eval RUN` replaced RUN/eval/test/report.json
+    without a word: the earlier report was gone. It is said, with the settings that differ, before
+    the evaluation (Ctrl-C then leaves the earlier report); the same settings again say nothing."""
+    import warnings
+
+    import eval.__main__ as harness
+
+    def lines(*args, **kwargs) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluate_run(run, *args, **kwargs)
+        return [str(w.message) for w in caught if "replaces" in str(w.message)]
+
+    out = tmp_path / "report"
+    assert lines(out=out) == []  # no report there yet
+    assert lines(out=out) == []  # the same settings: the same report, made again
+    said = lines(["reasoner.N_sup=3", "task.givens=9"], out=out)
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert re.search(rf"{re.escape(str(out / 'report.json'))} .*other settings\W.*task.givens=9 \(the earlier "
+                     rf"report's: null\).*reasoner.N_sup=3 \(the earlier report's: 2\).*--out", said[0]), said
+    assert json.loads((out / "report.json").read_text())["compute"]["N_sup"] == 3
+    said = lines(["reasoner.N_sup=3", "task.givens=9"], out=out, ema=False)  # the raw weights of another folder
+    assert len(said) == 1 and re.search(r"checkpoint=.*step_00000004 \(the earlier report's: .*final\)", said[0]), said
+
+    # said before the minutes of evaluating: stopped there, the earlier report is as it was
+    monkeypatch.setattr(harness, "read_data", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    before = (out / "report.json").read_bytes()
+    with pytest.warns(UserWarning, match="replaces"), pytest.raises(KeyboardInterrupt):
+        evaluate_run(run, ["reasoner.N_sup=5"], out=out)
+    assert (out / "report.json").read_bytes() == before
