@@ -191,8 +191,23 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
         # LoRA on top of a frozen-backbone run: its weights are the hybrid's inside, and LoRA's
         # B matrices start at zero, so training starts from exactly that run's model.
         target = model.hybrid
-    source = checkpoint.load_weights(target, init.folder, weights=init.weights,
-                                     backbones=(trained.path, config.backbone.path))
+    try:
+        source = checkpoint.load_weights(target, init.folder, weights=init.weights,
+                                         backbones=(trained.path, config.backbone.path))
+    except checkpoint.CheckpointMismatch:
+        from hybrid.resume_settings import lora_shape_changes
+
+        fit = lora_shape_changes(trained.lora, config.backbone.lora)
+        state, own = init.weights[0], target.state_dict()
+        rest_fits = all(k in state and state[k].shape == v.shape
+                        for k, v in own.items() if not k.startswith("backbone."))
+        if not fit or not rest_fits or anchored(trained.path) != config.backbone.path:
+            raise  # not (only) a matter of LoRA settings; or another backbone, which the error names
+        # Its LoRA weights have another rank or name other modules: the details listed state-dict keys only.
+        raise checkpoint.CheckpointMismatch(
+            f"train.init_from={init.folder} holds LoRA weights trained with {' '.join(fit)}, which fit no other "
+            f"rank or modules: set {'it' if len(fit) == 1 else 'them'} to start from those weights (alpha and "
+            f"dropout may change), or leave out train.init_from to train new LoRA weights") from None
     found = trained_on.differences(init.record, backbone) if backbone is not None else None
     if found:
         source += f"; a transfer: trained on other backbone states ({'; '.join(found)})"

@@ -41,6 +41,18 @@ def check_init_settings(init: Saved, config: Config) -> None:
                           f"shape, or leave out train.init_from to train new weights")
 
 
+def lora_shape_changes(trained, now) -> list[str]:
+    """The backbone.lora settings that give LoRA weights trained with `trained` other shapes or
+    names under `now` (LoRA turned off, another rank or other target modules), typed as `trained`
+    had them; alpha and dropout fit any weights."""
+    if trained is None:
+        return []
+    if now is None:
+        return [f"backbone.lora.{k}={typed(v)}" for k, v in dataclasses.asdict(trained).items()]
+    return [f"backbone.lora.{k}={typed(getattr(trained, k))}" for k in ("rank", "target_modules")
+            if getattr(trained, k) != getattr(now, k)]
+
+
 def setting(config: Config, key: str):
     """The value of a dotted `group.name` key ("train.warmup") in `config`."""
     group, name = key.split(".")
@@ -119,12 +131,16 @@ def check_resume_settings(folder: Path, config: Config) -> None:
                     for k in now if now[k] != then[k]]
         return [f"{key}={typed(now)} (the checkpoint's run: {typed(then)}{HINTS_ON_RESUME.get(key, '')})"]
 
+    lora_shape = "backbone.lora" in changed and lora_shape_changes(saved.backbone.lora, config.backbone.lora)
     changed = [difference for key in changed for difference in differences(key)]
     if changed:
+        new_weights = ("train new weights without --resume (train.init_from takes LoRA weights only with the rank "
+                       "and modules they were trained with)" if lora_shape else
+                       f"start new training from its weights with train.init_from={folder} (a fresh optimizer takes "
+                       f"the new settings)")
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
-            f"{', '.join(changed)}. Resume with the checkpoint's values, or start new training from its "
-            f"weights with train.init_from={folder} (a fresh optimizer takes the new settings)")
+            f"{', '.join(changed)}. Resume with the checkpoint's values, or {new_weights}")
     shapes = task_shape_changes(saved, config, "the checkpoint's")
     if shapes is not None:
         description, fits = shapes

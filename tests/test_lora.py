@@ -1,6 +1,7 @@
 """LoRA on the backbone: only LoRA weights change, checkpoints hold only trainable weights and
 reload exactly, DDP keeps the processes' LoRA weights equal, and misuse is a clear error."""
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -205,6 +206,26 @@ def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tm
         train(small_config("train.steps=0", f"train.init_from={tuned}", back))
     named = str(err.value).split(": add ")[1].split()
     assert train(small_config("train.steps=0", f"train.init_from={tuned}", back, *named))["batches"] == 0
+
+
+def test_lora_weights_of_another_rank_or_on_other_modules_name_the_settings_they_fit(small_config, tmp_path):
+    """A resume that changes backbone.lora.rank was told to start from the weights with train.init_from,
+    where LoRA weights of another rank, or on other modules, failed as a state-dict error listing keys."""
+    run, out = tmp_path / "lora", f"train.output_dir={tmp_path / 'new'}"
+    train(small_config("backbone.lora.rank=4", "train.steps=2", f"train.output_dir={run}"))
+    with pytest.raises(checkpoint.CheckpointMismatch, match="backbone.lora.rank=2") as err:
+        train(small_config("backbone.lora.rank=2", "train.steps=3", "train.resume=latest", f"train.output_dir={run}"))
+    assert "train.init_from" not in str(err.value).split("Resume with")[1].split("(")[0]
+    for other, fit in [("backbone.lora.rank=2", "backbone.lora.rank=4"),
+                       ("backbone.lora.target_modules=[query,key]", "backbone.lora.target_modules=null")]:
+        lora = ["backbone.lora.rank=4", other]
+        with pytest.raises(checkpoint.CheckpointMismatch, match=rf"trained with {re.escape(fit)}[ ,].*set it") as err:
+            train(small_config(*lora, "train.steps=0", f"train.init_from={run}", out))
+        assert "Details" not in str(err.value)
+    # The modules peft picks for BERT, named: the same weights' shapes, so they load.
+    named = small_config("backbone.lora.rank=4", "backbone.lora.target_modules=[query,value]", "train.steps=0",
+                         f"train.init_from={run}", out)
+    assert train(named)["batches"] == 0
 
 
 def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path, launch):
