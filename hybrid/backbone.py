@@ -273,8 +273,14 @@ def load_error(name: str, path: str, err: Exception) -> ConfigError:
         return ConfigError(f"backbone {name!r} runs model code of its own (its config.json names it in "
                            f"auto_map). Read that code, then set backbone.trust_remote_code=true")
     if not Path(path).exists():
-        offline = " HF_HUB_OFFLINE is set, so hub ids cannot be downloaded." if os.environ.get("HF_HUB_OFFLINE") else \
-            " On a machine without internet set HF_HUB_OFFLINE=1: a hub id then fails at once, not after retries."
+        from huggingface_hub import constants
+
+        # As huggingface_hub read them at import: HF_HUB_OFFLINE=0 is online, TRANSFORMERS_OFFLINE=1 offline.
+        switch = "HF_HUB_OFFLINE" if os.environ.get("HF_HUB_OFFLINE") else "TRANSFORMERS_OFFLINE"
+        offline = (f" {switch} is set, so hub ids cannot be downloaded: only those in the hub cache "
+                   f"({constants.HF_HUB_CACHE}) load." if constants.HF_HUB_OFFLINE else
+                   " On a machine without internet set HF_HUB_OFFLINE=1: a hub id then fails at once, not after "
+                   "retries.")
         # A run saved before relative paths were made absolute (hybrid.config.anchored) may hold one.
         relative = f" If it is a folder: a relative path is read from the current directory ({os.getcwd()})." \
             if is_relative_path(name) else ""

@@ -617,10 +617,23 @@ def test_a_missing_pypi_package_says_how_to_install_it(monkeypatch):
 def test_a_hub_id_that_failed_online_says_how_to_fail_at_once_offline(monkeypatch):
     """Without internet and without HF_HUB_OFFLINE, huggingface_hub retries for about 50 s before
     a hub id fails: the error says which setting makes that instant; with it set, that it is set."""
+    from huggingface_hub import constants
+
     from hybrid.backbone import load_error
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    assert "set HF_HUB_OFFLINE=1" in str(load_error("org/model", "org/model", OSError("connection timed out")))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    message = str(load_error("org/model", "org/model", OSError("offline")))
+    def started_with(offline: bool, **env):  # huggingface_hub reads the variables once, at import
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+        return str(load_error("org/model", "org/model", OSError("connection timed out")))
+
+    assert "set HF_HUB_OFFLINE=1" in started_with(False)
+    message = started_with(True, HF_HUB_OFFLINE="1")
     assert "HF_HUB_OFFLINE is set" in message and "set HF_HUB_OFFLINE=1" not in message
+    # HF_HUB_OFFLINE=0 is huggingface_hub's online: it was said to be set, with no word on the retries
+    assert "set HF_HUB_OFFLINE=1" in started_with(False, HF_HUB_OFFLINE="0")
+    # TRANSFORMERS_OFFLINE=1 turns the hub off too: it was told to set HF_HUB_OFFLINE=1, which changes nothing
+    message = started_with(True, TRANSFORMERS_OFFLINE="1")
+    assert "TRANSFORMERS_OFFLINE is set" in message and "set HF_HUB_OFFLINE=1" not in message
