@@ -450,6 +450,11 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
     def token_limit(self) -> int:
         """backbone.max_length, or the model's own limit where that is lower: a text longer than
         a model's position table (BERT's 512, GPT-2's 1024) fails deep inside it."""
+        specials = self.tokenizer.num_special_tokens_to_add()
+        if self.config.max_length <= specials:  # below them the tokenizer kept every text whole, without a word
+            raise ConfigError(f"backbone.max_length={self.config.max_length} leaves no room for a text's tokens: "
+                              f"{self.config.path} adds {specials} special tokens to each text; set it above "
+                              f"{specials}")
         if self.model_limit is not None and self.model_limit < self.config.max_length:
             warnings.warn(f"backbone.max_length={self.config.max_length} is more than {self.config.path} takes; texts "
                           f"are cut at {self.model_limit} tokens (set backbone.max_length={self.model_limit} to silence "

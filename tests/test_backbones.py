@@ -116,6 +116,19 @@ def test_a_text_of_exactly_max_length_tokens_is_not_reported_cut(tiny_backbone):
         backbone(["x" * 9, "abc"])  # one more: cut
 
 
+@pytest.mark.parametrize("kind, specials", [("bert", 2), ("gpt2", 0)])
+def test_a_max_length_with_no_room_for_text_is_an_error(tiny_backbone, kind, specials):
+    """BERT adds [CLS] and [SEP]: cut at 1 token, the tokenizer kept every text whole, without a word."""
+    for limit in range(1, specials + 1):
+        with pytest.raises(ConfigError, match=rf"backbone.max_length={limit} .*{specials} special tokens"):
+            FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}",
+                                        f"backbone.max_length={limit}"]).backbone)
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone(kind)}",
+                                           f"backbone.max_length={specials + 1}"]).backbone)
+    with pytest.warns(UserWarning, match="truncated"):
+        assert backbone(["x" * 20]).mask.sum().item() == specials + 1
+
+
 def test_a_texts_states_do_not_depend_on_its_batch_even_if_the_tokenizer_pads_left(tiny_backbone, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
