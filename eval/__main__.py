@@ -240,18 +240,17 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     out = Path(out) if out else run / "eval" / (folder.name if own else "") / asked.replace(":", "-")
     r = config.reasoner
     # Said before the minutes of data and evaluating, where Ctrl-C still leaves the earlier report
-    say_replaced(out, {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
-                       "task": as_dict(config)["task"], "backbone": config.backbone.path,
-                       "halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
+    head = {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
+            "task": as_dict(config)["task"], "backbone": config.backbone.path}  # the report's first fields
+    say_replaced(out, head | {"halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
     seen = trained_wordings(task, config, trained)
     say_untrained(task, config, trained, seen, puzzles, split)
     split, data, exs, failures, cut = read_data(task, config, split, puzzles)
     left_out = 0
     if puzzles is None:
         data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
-    report = {
-        "run": str(run), "checkpoint": str(folder), "weights": weights, "split": split,
-        "task": as_dict(config)["task"], "backbone": config.backbone.path, "backbone_differs": differs,
+    report = head | {
+        "split": split, "backbone_differs": differs,  # split: as read_data names it
         "trained_wordings": seen, "held_out_wordings_trained_on": held_out_but_trained(config, trained, split, seen),
         "num_puzzles": 0,
         "puzzle_failures": {"count": len(failures), "first": failures[:5]},
