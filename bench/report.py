@@ -50,7 +50,8 @@ def table(columns: list[str], rows: list[list]) -> str:
 
 def where(result: dict) -> str:
     m = result["machine"]
-    device = m.get("gpu") or f"{m['processor']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
+    device = m.get("gpu") or f"{m['processor']}, {m['cpu_count']} cores, {m['torch_threads']} torch thread" + \
+        "s" * (m["torch_threads"] != 1)
     load = m.get("load_average_1min")
     contended = f"; load average {load} at the end" + (" (contended)" if load and load > m["cpu_count"] else "")
     return f"Command: `{result['command']}`  \nMachine: {device}; torch {m['torch']}{contended if load is not None else ''}."
@@ -238,7 +239,7 @@ def recorded_where(r: dict, command: str) -> str:
         return where(r)
     threads = m.get("torch_threads", m.get("threads"))
     device = ", ".join(x for x in [m.get("gpu") or m.get("processor"), m.get("cpu_count") and f"{m['cpu_count']} cores",
-                                   threads and f"{threads} torch threads", m.get("torch") and f"torch {m['torch']}"] if x)
+                                   threads and f"{threads} torch thread" + "s" * (threads != 1), m.get("torch") and f"torch {m['torch']}"] if x)
     said = f"`{r['command']}`" if "command" in r else f"`{command}` (as the docs give it: the JSON predates recorded commands)"
     return f"Command: {said}  \nMachine: {device or 'not recorded in the JSON'}."
 
@@ -356,6 +357,8 @@ def puzzle_suite(r: dict) -> str:
         out += [f"- {family} skipped: {reason}" for reason in reasons]
     for family, rerun in r.get("reruns", {}).items():
         out.append(f"- {family} measured again (`{rerun['command']}`): {rerun['why']}.")
+    if "previous" in r:
+        out.append(f"- The figures this run replaced are kept under `previous` in the JSON: {r['previous']['why']}.")
     return "\n".join(out)
 
 

@@ -124,13 +124,15 @@ def test_the_puzzle_suite_section(tmp_path):
         "results": {"sudoku": {"hybrid": result(0.98, 0.945, 124), "no_backbone": result(0.97, 0.685)},
                     "reasoning_gym": {"hybrid": result(0.5), "no_backbone": result(0.25)},
                     "qa": {v: {"skipped": "PuzzleError: needs task.path"} for v in ("hybrid", "no_backbone")}},
-        "reruns": {"sudoku": {"command": "python bench/puzzle_suite.py --families sudoku", "why": "because"}}})
+        "reruns": {"sudoku": {"command": "python bench/puzzle_suite.py --families sudoku", "why": "because"}},
+        "previous": {"why": "an earlier run", "batches": {"sudoku/hybrid": 99}}})
     text = section(report.render(tmp_path), "Every puzzle family, small and short")
     assert row(text, "sudoku task.size=4") == "| sudoku task.size=4 | 0.980 / 0.945 (124) | 0.970 / 0.685 (10) |"
     assert row(text, "reasoning_gym") == "| reasoning_gym | 0.500 / n/a (10) | 0.250 / n/a (10) |"  # one wording
     assert row(text, "qa") == "| qa | skipped | skipped |" and "- qa skipped: PuzzleError: needs task.path" in text
     assert "`python bench/puzzle_suite.py --families sudoku`): because." in text
-    assert "(as the docs give it" in text and "1 torch threads, torch 9.9" in text
+    assert "(as the docs give it" in text and "1 torch thread, torch 9.9" in text
+    assert "kept under `previous` in the JSON: an earlier run." in text
 
 
 def test_the_direction_probe_section(tmp_path):
@@ -341,7 +343,7 @@ CLAIMS = [
     # README.md and docs/evaluation.md: every family, short budget (the same table in both)
     *[(doc, suite_row(name, family, *([first] if first else [])), "puzzle_suite.json", suite_figures(family))
       for doc in ("README.md", "docs/evaluation.md") for name, family, first in SUITE_ROWS],
-    ("README.md", "`bench/results/puzzle_suite.json`, {:.0f} minutes;", "puzzle_suite.json",
+    ("README.md", "`bench/results/puzzle_suite.json`, {:.0f} minutes, one run", "puzzle_suite.json",
      [lambda r: r["total_seconds"] / 60]),
     ("docs/evaluation.md", "`bench/results/puzzle_suite.json`): {:.0f} minutes in all", "puzzle_suite.json",
      [lambda r: r["total_seconds"] / 60]),
@@ -370,9 +372,18 @@ CLAIMS = [
      "against {:.3f} on held-out puzzles", "puzzle_suite_sorting_zebra.json",
      [f"slot_scale_check.runs.std_{scale}.{split}.exact_accuracy"
       for split in ("test_heldout", "test") for scale in ("002", "1")]),
-    ("docs/evaluation.md", "on held-out wordings the hybrid is ahead ({:.3f} against {:.3f} without recursion and "
-     "{:.3f} without the backbone)", "puzzle_suite.json",
-     [f"results.sorting.{v}.test_heldout.exact_accuracy" for v in ("hybrid", "no_recursion", "no_backbone")]),
+    ("docs/evaluation.md", "on held-out wordings ({:.3f} against {:.3f} without recursion and {:.3f} without the "
+     "backbone)", "puzzle_suite.json",
+     [f"results.sudoku.{v}.test_heldout.exact_accuracy" for v in ("hybrid", "no_recursion", "no_backbone")]),
+    ("docs/evaluation.md", "on held-out wordings ({:.3f} against the hybrid's {:.3f} and {:.3f} without the backbone)",
+     "puzzle_suite.json",
+     [f"results.sorting.{v}.test_heldout.exact_accuracy" for v in ("no_recursion", "hybrid", "no_backbone")]),
+    *[(doc, sentence, "puzzle_suite.json",
+       [lambda r: r["results"]["sorting"]["no_recursion"]["batches"] / r["results"]["sorting"]["hybrid"]["batches"]])
+      for doc, sentence in (("README.md", "recursion off runs {:.0f} times the batches"),
+                            ("docs/evaluation.md", "Recursion off leads there with {:.0f} times the batches"))],
+    ("docs/evaluation.md", "(Sudoku's hybrid ran {:d} here, {:d} before)", "puzzle_suite.json",
+     ["results.sudoku.hybrid.batches", "previous.batches.sudoku/hybrid"]),
     ("docs/evaluation.md", "{:d} of {:d} held-out phrases from MiniLM ({:.3f} of puzzles) and {:d} of {:d} from the "
      "character features ({:.3f};", "direction_probe.json",
      ["results.minilm.phrases_read", "results.minilm.phrases", "results.minilm.puzzle_accuracy",
