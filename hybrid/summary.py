@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 from eval.report import headline, open_cell_rows
@@ -25,6 +26,19 @@ def flat(d: dict, prefix: str = "") -> dict:
 SETTINGS_EVENTS = ".settings"  # the name's end of the event file holding a run's settings
 
 
+def after_earlier_event_files(folder: Path) -> None:
+    """Wait, where need be, into a second later than that of the event files in `folder`. TensorBoard
+    reads a folder's files in name order, events.out.tfevents.<seconds>.<host>.<pid>.<counter>: two
+    starts in one process within a second (a notebook resuming a run of a second) are ordered by the
+    writer's counter as text, "10" before "8", and the resume's file, read first, lost its points to
+    the first start's mark (purge_step)."""
+    latest = max((int(f.name.split(".")[3]) for f in folder.glob("events.out.tfevents.*")
+                  if f.name.split(".")[3].isdigit()), default=0)
+    wait = latest + 1 - time.time()
+    if 0 < wait <= 1:  # a file of this second; not one of a clock ahead (a run folder copied from elsewhere)
+        time.sleep(wait)
+
+
 def start_trackers(accelerator, config: Config, first_batch: int) -> None:
     """Start the run's tracker (train.tracker) at batch `first_batch`, with the run's settings.
 
@@ -38,6 +52,7 @@ def start_trackers(accelerator, config: Config, first_batch: int) -> None:
     each start replaces: a resume's (`--resume RUN train.steps=800`) showed the first start's.
     Other trackers get Accelerate's store_init_configuration. Main process only: the others have no
     trackers."""
+    after_earlier_event_files(Path(accelerator.logging_dir) / "hybrid-trm")
     accelerator.init_trackers("hybrid-trm", init_kwargs={"tensorboard": {"purge_step": first_batch}})
     settings = flat(as_dict(config)) | {"num_processes": accelerator.num_processes}
     for tracker in accelerator.trackers:

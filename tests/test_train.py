@@ -987,6 +987,42 @@ def test_a_resume_logs_each_batch_once_for_tensorboard(small_config, tmp_path):
     assert (final.step, make_ndarray(final.tensor_proto)) == (4, pytest.approx(saved["cell_accuracy"]))
 
 
+def test_a_resume_started_within_the_second_of_the_first_start_logs_each_batch_once(small_config, tmp_path,
+                                                                                     monkeypatch):
+    """Two starts in one process within a second (a notebook resuming a run of a second): TensorBoard reads
+    the folder's event files in name order, events.out.tfevents.<seconds>.<host>.<pid>.<counter>, and with
+    the seconds alike the writers' counters compared as text: the first start's 8 after the resume's 10.
+    The resume's file read first, the first start's mark (purge_step) then hid its batches: [1, 2, 3], as
+    the test above gave now and then in a run of this file (whose three tracker tests before it leave the
+    counter at 8). The writers' clock stands still here but for a wait."""
+    import time
+
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.summary.writer import event_file_writer
+
+    import hybrid.summary
+
+    start = time.time()
+
+    class Clock:
+        now = int(start) + 0.5
+
+        def time(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.now += seconds
+
+    monkeypatch.setattr(event_file_writer, "time", Clock())
+    monkeypatch.setattr(hybrid.summary, "time", event_file_writer.time)
+    monkeypatch.setattr(event_file_writer, "_global_uid", event_file_writer.AtomicCounter(8))
+    train(small_config("train.tracker=tensorboard", "train.steps=3"))
+    train(small_config("train.tracker=tensorboard", "train.steps=4",
+                       f"train.resume={tmp_path / 'run' / 'checkpoints' / 'step_00000002'}"))
+    logged = EventAccumulator(str(tmp_path / "run" / "hybrid-trm")).Reload()
+    assert [event.step for event in logged.Tensors("train/loss")] == [1, 2, 3, 4]
+
+
 def test_the_final_model_is_the_ema_of_the_trained_weights(small_config):
     """Evaluation and final/ use the EMA copy: training must update it (it leaves the initial
     weights) without it being the raw trained weights (it averages)."""
