@@ -28,12 +28,24 @@ from hybrid.inference import Saved, read_config
 
 def check_init_settings(init: Saved, config: Config) -> None:
     """Weights trained with LoRA on the backbone cannot start a run without it: the tuned backbone
-    they were fitted to would be lost (the other way, LoRA starts at zero on a frozen-backbone run's model)."""
+    they were fitted to would be lost (the other way, LoRA starts at zero on a frozen-backbone run's model).
+    Under another backbone.lora.alpha they load, and a warning names the scale the run starts at."""
     lora = init.config.backbone.lora
     if lora is not None and config.backbone.lora is None:
         settings = " ".join(f"backbone.lora.{k}={typed(v)}" for k, v in dataclasses.asdict(lora).items())
         raise ConfigError(f"train.init_from={init.folder} was trained with LoRA on its backbone and this config has "
                           f"none, so its tuned backbone would be lost: add {settings}")
+    now = config.backbone.lora
+    # Another alpha loads (the weights have the same shapes) and moves the start: a warning, not an error,
+    # since a fresh start from trained weights is the place to change alpha (a resume refuses it).
+    if lora is not None and now is not None and now.alpha != lora.alpha and not lora_shape_changes(lora, now):
+        then, here = lora.alpha / lora.rank, now.alpha / now.rank
+        warnings.warn(f"train.init_from={init.folder} holds LoRA weights trained with backbone.lora.alpha="
+                      f"{typed(lora.alpha)} and this config has backbone.lora.alpha={typed(now.alpha)}: LoRA scales "
+                      f"the trained change by alpha / rank, {lora.alpha:g}/{lora.rank} = {then:g} there and "
+                      f"{now.alpha:g}/{now.rank} = {here:g} here, so this run starts from that change "
+                      f"x{here / then:g}, not from the model they were trained as. To start from that model, set "
+                      f"backbone.lora.alpha={typed(lora.alpha)}", stacklevel=2)
     shapes = task_shape_changes(init.config, config, "its")
     if shapes is not None and not shapes[1]:
         raise ConfigError(f"train.init_from={init.folder} was trained on a task of another shape: {shapes[0]}. Its "

@@ -4,6 +4,7 @@ reload exactly, DDP keeps the processes' LoRA weights equal, and misuse is a cle
 import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_ya
 from hybrid.inference import Hybrid
 from hybrid.lora import LoraHybrid, add_lora, lora_weights
 from hybrid.launch import finish
+from hybrid.run_folder import check_before_building
 from hybrid.train import build, supervise, train
 
 
@@ -226,6 +228,23 @@ def test_lora_weights_of_another_rank_or_on_other_modules_name_the_settings_they
     named = small_config("backbone.lora.rank=4", "backbone.lora.target_modules=[query,value]", "train.steps=0",
                          f"train.init_from={run}", out)
     assert train(named)["batches"] == 0
+
+
+def test_lora_weights_under_another_alpha_say_the_scale_they_start_at(small_config, tmp_path):
+    """LoRA scales its trained change by alpha / rank: train.init_from under another alpha loaded without a
+    word and started from another model (a resume that changes alpha is refused). Said before any data is
+    built, naming both alphas and the scales; the same alpha says nothing."""
+    run = tmp_path / "lora"
+    train(small_config("backbone.lora.rank=4", "backbone.lora.alpha=8", "train.steps=2", f"train.output_dir={run}"))
+    init = ["backbone.lora.rank=4", f"train.init_from={run}", f"train.output_dir={tmp_path / 'new'}"]
+    with pytest.warns(UserWarning, match=rf"train.init_from={run}/final holds LoRA weights trained with "
+                                         r"backbone.lora.alpha=8.0 and this config has backbone.lora.alpha=32.0: "
+                                         r"LoRA scales the trained change by alpha / rank, 8/4 = 2 there and "
+                                         r"32/4 = 8 here, so this run starts from that change x4"):
+        check_before_building(small_config("backbone.lora.alpha=32", *init))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the alpha they were trained with: nothing to say
+        check_before_building(small_config("backbone.lora.alpha=8", "backbone.lora.dropout=0.1", *init))
 
 
 def test_lora_weights_stay_identical_across_ddp_processes(small_config, tmp_path, launch):
