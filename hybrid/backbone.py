@@ -296,25 +296,22 @@ def load_error(name: str, path: str, err: Exception) -> ConfigError:
                        f"save_pretrained (model and tokenizer)? Cause: {cause}")
 
 
-def layer_span(layer: str, num_layers: int) -> range:
+def layer_span(layer: str, num_layers: int, name: str = "this backbone") -> range:
     """Which hidden states backbone.layer averages, as indices into `hidden_states` (0 is the
-    embedding output, num_layers the last layer): one index, or the last k."""
+    embedding output, num_layers the last layer): one index, or the last k. A choice the model
+    lacks is an error naming its depth (`name`: the backbone, as the error calls it) and the choices."""
     count = num_layers + 1
     if layer == "last":
         return range(count - 1, count)
-    if layer.startswith("mean_last_"):
-        k = layer.removeprefix("mean_last_")
-        if not k.isdigit() or not 1 <= int(k) <= count:
-            raise ConfigError(f"backbone.layer={layer!r}: k must be between 1 and {count}")
+    k = layer.removeprefix("mean_last_")
+    if k != layer and k.isdigit() and 1 <= int(k) <= count:
         return range(count - int(k), count)
-    try:
-        index = int(layer)
-        if not -count <= index < count:
-            raise ValueError(index)
-    except ValueError:
-        raise ConfigError(f"backbone.layer={layer!r}: use last, mean_last_<k> or an index in "
-                          f"[-{count}, {count - 1}]") from None
-    return range(index % count, index % count + 1)
+    if k == layer and layer.removeprefix("-").isdigit() and -count <= int(layer) < count:
+        return range(int(layer) % count, int(layer) % count + 1)
+    lacks = f"{k} hidden states to average" if k != layer else f"hidden state {layer}"
+    raise ConfigError(f"backbone.layer={layer}: {name} has {num_layers} layers plus the embeddings ({count} hidden "
+                      f"states), so it has no {lacks}: use last, an index from 0 (the embeddings) to {count - 1} "
+                      f"(the last layer) or from -{count} to -1, or mean_last_<k> with k from 1 to {count}")
 
 
 def layer_name(layer: str, num_layers: int) -> str:
@@ -425,7 +422,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
 
     def layer_span(self) -> range:
         """Which hidden states backbone.layer averages (the module function `layer_span`, for this model's depth)."""
-        return layer_span(self.config.layer, self.num_layers)
+        return layer_span(self.config.layer, self.num_layers, self.config.path)
 
     @cached_property
     def model_limit(self) -> int | None:

@@ -91,6 +91,18 @@ def test_a_bad_layer_is_an_error_at_load_time(tiny_backbone, layer):
         bert(tiny_backbone, f"backbone.layer={layer}")
 
 
+@pytest.mark.parametrize("layer, lacks", [("3", "hidden state 3"), ("7", "hidden state 7"), ("-4", "hidden state -4"),
+                                          ("mean_last_4", "4 hidden states to average"),
+                                          ("mean_last_9", "9 hidden states to average")])
+def test_a_layer_the_model_lacks_names_its_layer_count_and_the_valid_choices(tiny_backbone, layer, lacks):
+    """The error gave a range ([-3, 2], or k between 1 and 3) without the model's depth or the forms it takes."""
+    with pytest.raises(ConfigError) as err:
+        bert(tiny_backbone, f"backbone.layer={layer}")
+    assert str(err.value) == (f"backbone.layer={layer}: {tiny_backbone('bert')} has 2 layers plus the embeddings "
+                              f"(3 hidden states), so it has no {lacks}: use last, an index from 0 (the embeddings) "
+                              f"to 2 (the last layer) or from -3 to -1, or mean_last_<k> with k from 1 to 3")
+
+
 def test_truncation_warns_how_many_tokens_were_cut(tiny_backbone):
     backbone = bert(tiny_backbone, "backbone.max_length=10")
     # one token per character plus [CLS] and [SEP]: 22 and 5 tokens, so 12 cut from one text
