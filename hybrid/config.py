@@ -244,17 +244,37 @@ def _merge(into: DictConfig, layer: DictConfig, where: str) -> DictConfig:
                           f"by {where}; see hybrid/config.py for the schema)") from None
 
 
-def _check_bools(into: DictConfig, layer: DictConfig, where: str = "", section: str = "") -> None:
+def _check_values(into: DictConfig, layer: DictConfig, where: str = "", section: str = "") -> None:
     """Before merging `layer` into `into`: OmegaConf reads any number as a bool, so train.halt=2 printed
-    `halt: true` without a word. 0 and 1 pass. `where` (its source) leads the error, unless it is the override."""
+    `halt: true` without a word. 0 and 1 pass. One value (or a list) for a group of settings (backbone.lora=8)
+    said "Merge error: int is not a subclass of LoraConfig". `where` (its source) leads the error, unless it is
+    the override."""
     for key in layer:
         inner, given, full = into._get_node(key, validate_access=False), layer._get_node(key), f"{section}{key}"
         if isinstance(inner, DictConfig) and isinstance(given, DictConfig) and not inner._is_none() \
                 and not given._is_none():
-            _check_bools(inner, given, where, f"{full}.")
+            _check_values(inner, given, where, f"{full}.")
         elif isinstance(inner, BooleanNode) and isinstance(given, ValueNode) and _number(given._value()) not in (0, 1):
             said = f"{full}={given._value()!r}"  # quoted, a string: as typed
             raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: must be true or false")
+        elif isinstance(inner, DictConfig) and not isinstance(given, DictConfig) and not given._is_none() \
+                and not given._is_interpolation():
+            from hybrid.resume_settings import typed  # here: it imports this module
+
+            said = f"{full}={typed(OmegaConf.to_container(given) if OmegaConf.is_list(given) else given._value())}"
+            raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: {full} is a group of "
+                              f"settings, not one value: {_settings_of(inner, full, typed)}")
+
+
+def _settings_of(group: DictConfig, key: str, typed) -> str:
+    """How to set the group of settings `key` (whose node is `group`): its keys by name, with their defaults."""
+    schema = next((kind for kind in (group._metadata.object_type, group._metadata.ref_type)
+                   if dataclasses.is_dataclass(kind)), None)
+    if schema is None:  # a mapping without a schema
+        return f"set its keys by name ({key}.<name>=<value>)"
+    defaults = OmegaConf.to_container(OmegaConf.structured(schema))
+    return (f"set those to change by name (its settings, with their defaults: "
+            f"{' '.join(f'{key}.{k}={typed(v)}' for k, v in defaults.items())})")
 
 
 def _number(value: Any) -> Any:
@@ -392,7 +412,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
                 layer = OmegaConf.from_dotlist([f"{key}='{value.strip()}'"]) if "'" not in value else layer
             try:
-                _check_bools(merged, layer, where)
+                _check_values(merged, layer, where)
                 merged = _merge(merged, layer, where)
             except OmegaConfBaseException as err:
                 if where in typed:  # an override: the full key names it
@@ -412,7 +432,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 standing[key] = where, OmegaConf.select(merged, key, default=None)
         schema = _task_schema(merged.task.name)
         task_overrides = ", ".join(item for item in overrides if item.startswith("task"))  # met their schema here
-        _check_bools(OmegaConf.structured(schema), merged.task, section="task.")  # from a file or an override
+        _check_values(OmegaConf.structured(schema), merged.task, section="task.")  # from a file or an override
         try:  # against the family's own schema, where OmegaConf names a key without its `task.`
             merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
         except OmegaConfBaseException as err:
@@ -636,11 +656,11 @@ def from_yaml(path: str | Path) -> Config:
     if not OmegaConf.is_dict(task) or "name" not in task:  # a copy that stopped before or inside it
         raise ConfigError("no task section naming the task: the file is cut short or is not a saved "
                           "config; copy it again from the run folder")
-    _check_bools(OmegaConf.structured(Config), raw)  # read_config names the file
+    _check_values(OmegaConf.structured(Config), raw)  # read_config names the file
     merged = _merge(OmegaConf.structured(Config), raw, str(path))
     schema = _task_schema(task.name)
     try:  # checked on its own, so OmegaConf names a key of it without its `task.`
-        _check_bools(OmegaConf.structured(schema), task, section="task.")
+        _check_values(OmegaConf.structured(schema), task, section="task.")
         merged.task = _merge(OmegaConf.structured(schema), task, str(path))
     except OmegaConfBaseException as err:
         raise _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}") from None

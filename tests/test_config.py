@@ -713,6 +713,26 @@ def test_a_number_other_than_0_or_1_for_a_true_false_key_is_an_error(overrides, 
     assert load_config(["task=sorting", "task.distinct=1"]).task.distinct is True
 
 
+LORA_KEYS = ("backbone.lora.rank=8 backbone.lora.alpha=16.0 backbone.lora.dropout=0.0 "
+             "backbone.lora.target_modules=null")
+
+
+@pytest.mark.parametrize("value", ["8", "abc", "[8]", "true"])
+def test_one_value_for_a_group_of_settings_names_its_keys(value, tmp_path):
+    """backbone.lora=8 (the rank guessed as the value) said "Merge error: int is not a subclass of LoraConfig"."""
+    message = (f"backbone.lora={value}: backbone.lora is a group of settings, not one value: set those to change by "
+               f"name (its settings, with their defaults: {LORA_KEYS})")
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        load_config([f"backbone.lora={value}"])
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):  # on LoRA set already, the same
+        load_config(["backbone.lora.rank=4", f"backbone.lora={value}"])
+    (tmp_path / "run.yaml").write_text(f"backbone:\n  lora: {value}\n")
+    with pytest.raises(ConfigError, match=f"^config file {re.escape(str(tmp_path / 'run.yaml'))}: "
+                                          f"{re.escape(message)}$"):
+        load_config([], tmp_path / "run.yaml")
+    assert load_config(["backbone.lora.rank=4", "backbone.lora=null"]).backbone.lora is None  # null turns it off
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["reasoner.T="], "override 'reasoner.T=' gives reasoner.T no value: write one after the =, e.g. reasoner.T=2"),
     (["train.lr= "], "override 'train.lr= ' gives train.lr no value: write one after the =, e.g. train.lr=0.001"),
