@@ -197,13 +197,15 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
+    task = make_task(config.task)
     for group in ("reasoner", "adapter"):  # heads split the same weights: other heads load without complaint
         asked, then = getattr(config, group).heads, getattr(trained, group).heads
-        if asked != then:
+        # Where either model has none (the mlp mixer, span pooling) they change nothing, or the shapes differ
+        if asked != then and uses_heads(config, group, task) and uses_heads(
+                trained, group, task if trained.task.name == config.task.name else make_task(trained.task)):
             raise HarnessError(f"{group}.heads cannot change at evaluation: the weights were trained with {group}.heads="
                                f"{then} (asked: {asked}), and other heads fit every shape but compute something "
                                f"else; drop the {group}.heads override")
-    task = make_task(config.task)
     device = device_for(device)
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
     say_where = None if named else f"python -m eval {shell_word(path)} backbone.path=PATH"
@@ -296,6 +298,17 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         raise HarnessError(str(checkpoint.unwritable(out, err, "Free space there, or give --out another folder, "
                                                                "and evaluate again"))) from None
     return report
+
+
+def uses_heads(config: Config, group: str, task) -> bool:
+    """Whether the model `config` builds for `task` splits anything into `group`.heads (reasoner,
+    adapter): a reasoner mixer other than mlp (attention; a mixer added since may too), the
+    query_attention adapter. The mlp mixer and span pooling have no heads to split."""
+    from adapters import adapter_kind
+
+    if group == "reasoner":
+        return config.reasoner.mixer != "mlp"
+    return adapter_kind(config.adapter, task.aligned_slots) == "query_attention"
 
 
 def shape_changes(trained: Config, config: Config, width: int, saved: dict, prefix: str = "") -> list[tuple[str, str]]:

@@ -652,14 +652,37 @@ def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_
         main([str(run), "task.size=9", "--out", str(tmp_path)])
 
 
+@pytest.fixture(scope="module")
+def attention_run(tmp_path_factory):
+    """`run`'s few-second training with heads to split: the attention mixer and the query_attention adapter."""
+    root = tmp_path_factory.mktemp("attention")
+    train(load_config([
+        "backbone=chars", "task.size=4", "task.train_size=32", "task.test_size=8", "task.wordings=[0]",
+        "reasoner.mixer=attention", "adapter.kind=query_attention", "reasoner.hidden=32", "reasoner.n=1",
+        "reasoner.T=1", "reasoner.N_sup=1", "train.batch_size=16", "train.steps=1", "train.eval_every=0",
+        "train.checkpoint_every=0", "train.warmup=0", "train.tracker=null", f"train.output_dir={root / 'run'}",
+        f"train.data_dir={root / 'cache'}",
+    ]))
+    return root / "run"
+
+
 @pytest.mark.parametrize("override", ["reasoner.heads=8", "adapter.heads=2"])
-def test_other_heads_than_trained_are_refused(run, tmp_path, override):
+def test_other_heads_than_trained_are_refused(attention_run, tmp_path, override):
     """Heads split the same weights another way: reasoner.heads=8 on a run trained with 4 loaded
     without complaint and reported the accuracy of a model never trained."""
     key, value = override.split("=")
     with pytest.raises(HarnessError, match=rf"{key} cannot change at evaluation: the weights were trained with "
                                            rf"{key}=\d+ \(asked: {value}\)"):
-        evaluate_run(run, [override], out=tmp_path)
+        evaluate_run(attention_run, [override], out=tmp_path)
+
+
+def test_heads_the_trained_model_does_not_use_may_be_given(run, tmp_path):
+    """The mlp mixer and span pooling (`run`'s) have no heads: reasoner.heads=8 or adapter.heads=2 there
+    was refused as if it split the weights another way. It changes nothing, so the report is the same."""
+    plain = evaluate_run(run, out=tmp_path / "plain")
+    for override in ("reasoner.heads=8", "adapter.heads=2"):
+        report = evaluate_run(run, [override], out=tmp_path / override)
+        assert (report["exact_curve"], report["cell_curve"]) == (plain["exact_curve"], plain["cell_curve"]), override
 
 
 def test_a_bad_batch_size_or_device_is_a_message_not_a_traceback(run, tmp_path, capsys):
