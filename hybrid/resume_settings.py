@@ -204,11 +204,13 @@ def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, an
                   f"resume with its values", stacklevel=2)
 
 
-def task_shape_changes(other: Config, config: Config, whose: str) -> tuple[str, bool] | None:
+def task_shape_changes(other: Config, config: Config, whose: str, label: str | None = None
+                       ) -> tuple[str, bool] | None:
     """How `config`'s task differs from `other`'s in what a model's weights are fitted to (its answer
     slots, the symbols they take, whether they are pieces of the question), as `task.size=6 (<whose> run:
-    4) gives 36 answer slots (<whose> 16)`; and whether `other`'s weights still fit this config's model
-    (the same parameter shapes). None where nothing differs, or `other`'s task cannot be built (its code
+    4) gives 36 answer slots (<whose> 16)`, or with a `label` each other value as `(<label>: 4)`: `task.size=6
+    (trained: 4) gives 36 answer slots (trained: 16)`; and whether `other`'s weights still fit this config's
+    model (the same parameter shapes). None where nothing differs, or `other`'s task cannot be built (its code
     changed or gone: loading decides). Tasks are built only where their settings differ, and cheaply."""
     if other.task.name != config.task.name:
         keys = ["name"]
@@ -230,14 +232,17 @@ def task_shape_changes(other: Config, config: Config, whose: str) -> tuple[str, 
     def aligned(task) -> str:
         return "" if task.aligned_slots else "not "
 
-    aspects = [f"{now.num_slots} answer slots ({whose} {then.num_slots})"] if now.num_slots != then.num_slots else []
+    setting_was, aspect_was = (f"{label}: ", f"{label}: ") if label else (f"{whose} run: ", f"{whose} ")
+    aspects = []
+    if now.num_slots != then.num_slots:
+        aspects.append(f"{now.num_slots} answer slots ({aspect_was}{then.num_slots})")
     if tuple(now.vocab) != tuple(then.vocab):
-        aspects.append(f"answer symbols {symbols(now.vocab)} ({whose} {symbols(then.vocab)})")
+        aspects.append(f"answer symbols {symbols(now.vocab)} ({aspect_was}{symbols(then.vocab)})")
     if now.aligned_slots != then.aligned_slots:  # adapter.kind=auto picks another adapter by it
-        aspects.append(f"answer slots {aligned(now)}aligned with the question ({whose} {aligned(then)}aligned)")
+        aspects.append(f"answer slots {aligned(now)}aligned with the question ({aspect_was}{aligned(then)}aligned)")
     if not aspects:
         return None
-    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({whose} run: "
+    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({setting_was}"
                          f"{typed(getattr(other.task, key, None))})" for key in keys)
     fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
             and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))

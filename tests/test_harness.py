@@ -648,7 +648,7 @@ def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_
     import hybrid.data
 
     monkeypatch.setattr(hybrid.data, "build_splits", lambda *a, **k: pytest.fail("puzzles made before the shape check"))
-    with pytest.raises(SystemExit, match=r"trained at other shapes: task.size=9 \(trained run: 4\)"):
+    with pytest.raises(SystemExit, match=r"trained at other shapes: task.size=9 \(trained: 4\)"):
         main([str(run), "task.size=9", "--out", str(tmp_path)])
 
 
@@ -1546,7 +1546,7 @@ def test_a_puzzle_file_line_that_is_no_json_says_how_to_write_it_as_hybrid_solve
 # Each override of a setting the weights' shapes depend on, on the `run` fixture (4x4 Sudoku, chars, hidden 32,
 # 2 layers, mlp mixer, expansion 4, span pooling), and what the error names for it
 SHAPE_OVERRIDES = [
-    (["task.size=6"], [r"task.size=6 \(trained run: 4\) gives 36 answer slots \(trained 16\)"]),
+    (["task.size=6"], [r"task.size=6 \(trained: 4\) gives 36 answer slots \(trained: 16\)"]),
     (["reasoner.hidden=64"], [r"reasoner.hidden=64 \(trained: 32\)"]),
     (["reasoner.layers=3"], [r"reasoner.layers=3 \(trained: 2\)"]),
     (["reasoner.mixer=attention"], [r"reasoner.mixer=attention \(trained: mlp\)"]),
@@ -1555,9 +1555,9 @@ SHAPE_OVERRIDES = [
     (["backbone.path=chars:1"], [r"backbone.path=chars:1 \(trained: chars\) gives states 101 wide \(trained: 458\)"]),
     # two at once are both named; the settings beside them that keep the shapes are not
     (["task.size=6", "reasoner.hidden=64", "reasoner.N_sup=3", "reasoner.T=3"],
-     [r"task.size=6 \(trained run: 4\)", r"reasoner.hidden=64 \(trained: 32\)"]),
+     [r"task.size=6 \(trained: 4\)", r"reasoner.hidden=64 \(trained: 32\)"]),
     # chars:3 is chars under another name (a backbone folder named where it is now): of the same width, not named
-    (["backbone.path=chars:3", "task.size=6"], [r"task.size=6 \(trained run: 4\)"]),
+    (["backbone.path=chars:3", "task.size=6"], [r"task.size=6 \(trained: 4\)"]),
 ]
 
 
