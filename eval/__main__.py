@@ -244,6 +244,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # Said before the minutes of data and evaluating, where Ctrl-C still leaves the earlier report
     head = {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
             "task": as_dict(config)["task"], "backbone": config.backbone.path}  # the report's first fields
+    if puzzles is not None:  # the split names the file alone: another folder's mine.txt is told apart by its path
+        head["puzzles"] = str(Path(puzzles).expanduser().resolve())
     say_replaced(out, head | {"halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
     seen = trained_wordings(task, config, trained)
     say_untrained(task, config, trained, seen, puzzles, split)
@@ -477,12 +479,13 @@ def say_untrained(task, config: Config, trained: Config, seen: list[int], puzzle
 
 def report_settings(report: dict) -> dict:
     """What a report's figures depend on besides the weights' values, as settings by name: the weights
-    (their folder within the run), the puzzles, the backbone and the test-time recursion."""
+    (their folder within the run), the puzzles (a --puzzles file by its path, where the report records
+    it), the backbone and the test-time recursion."""
     settings = {}
     if "checkpoint" in report and "run" in report:  # within the run: a run moved since is the same weights
         settings["checkpoint"] = os.path.relpath(report["checkpoint"], report["run"])
     settings |= {key: report[field] for key, field in (("weights", "weights"), ("split", "split"),
-                                                       ("backbone.path", "backbone"),
+                                                       ("--puzzles", "puzzles"), ("backbone.path", "backbone"),
                                                        ("reasoner.halt_threshold", "halt_threshold"))
                  if field in report}
     settings |= {f"task.{key}": value for key, value in (report.get("task") or {}).items()}

@@ -77,7 +77,9 @@ def names_in(meaning: str) -> set[str]:
 
 # Fields only some reports have, each listed in the table and checked where it appears:
 ONLY_SOME = {"votes": "families whose test puzzles come in views (ARC): checked on ARC's metrics below",
-             "plot_error": "only when plotting failed: test_a_plot_that_fails_leaves_the_report_and_says_why"}
+             "plot_error": "only when plotting failed: test_a_plot_that_fails_leaves_the_report_and_says_why",
+             "puzzles": "only with --puzzles: the file's path, checked by "
+                        "test_two_puzzle_files_of_one_name_are_told_apart_where_one_replaces_the_others_report"}
 # Fields that hold dicts, and how their keys are checked against the table:
 NAMED_KEYS = {"compute", "throughput", "votes", "answer_failures", "puzzle_failures"}  # in the row's meaning
 OTHER_DICTS = {"task": "the run's task config: its keys are config keys (docs/tasks.md; tests/test_docs.py)",
@@ -1655,3 +1657,36 @@ def test_a_report_of_other_settings_replaced_in_its_folder_is_said_before_evalua
     with pytest.warns(UserWarning, match="replaces"), pytest.raises(KeyboardInterrupt):
         evaluate_run(run, ["reasoner.N_sup=5"], out=out)
     assert (out / "report.json").read_bytes() == before
+
+
+def test_two_puzzle_files_of_one_name_are_told_apart_where_one_replaces_the_others_report(run, tmp_path):
+    """A report named its puzzle file by name alone (`split`: puzzles:mine.txt), so `--puzzles b/mine.txt`
+    replaced the report of `--puzzles a/mine.txt` (both report in RUN/eval/puzzles-mine.txt) without a
+    word. The report records the file's resolved path, which the replaced-report warning names; a report
+    written before it was recorded is read as before."""
+    import random
+    import warnings
+
+    def replaced(puzzles: Path, out: Path) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = evaluate_run(run, puzzles=puzzles, out=out)
+        assert report["split"] == "puzzles:mine.txt" and report["puzzles"] == str(puzzles.resolve())
+        return [str(w.message) for w in caught if "replaces" in str(w.message)]
+
+    files = []
+    for seed, folder in enumerate(("a", "b"), 1):
+        files.append(tmp_path / folder / "mine.txt")
+        files[-1].parent.mkdir()
+        puzzle = Sudoku(size=4).generate(random.Random(seed), 0).data["puzzle"]
+        files[-1].write_text(format_grid(Grid(4), puzzle).replace("0", "_") + "\n")
+    out = tmp_path / "report"
+    assert replaced(files[0], out) == []
+    assert replaced(tmp_path / "a" / ".." / "a" / "mine.txt", out) == []  # the same file, named another way
+    said = replaced(files[1], out)
+    assert len(said) == 1 and re.search(rf"--puzzles={re.escape(str(files[1]))} \(the earlier report's: "
+                                        rf"{re.escape(str(files[0]))}\)", said[0]), said
+    earlier = json.loads((out / "report.json").read_text())
+    del earlier["puzzles"]  # a report written before the path was recorded
+    (out / "report.json").write_text(json.dumps(earlier))
+    assert replaced(files[0], out) == []  # nothing to compare the path with: not said, and no error
