@@ -569,6 +569,37 @@ def test_an_empty_split_of_a_saved_dataset_is_named_with_what_to_do(tmp_path):
         QA(str(tmp_path / "empty")).pairs
 
 
+@pytest.mark.parametrize("written", ["pyarrow", "datasets", "no bytes", "hub layout"])
+def test_an_empty_split_of_a_parquet_folder_is_named_with_what_to_do(tmp_path, written):
+    """A folder of train.parquet and a test.parquet with no rows failed as "DatasetGenerationError: An error
+    occurred while generating the dataset" (pyarrow's, pandas' or an empty file), or "ValueError: Instruction
+    "test" corresponds to no data!" (datasets' to_parquet), naming no split or file: it is said as a split
+    saved empty by save_to_disk is, with the file that holds no rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "pairs"
+    name = "data/test-00000-of-00001.parquet" if written == "hub layout" else "test.parquet"
+    (folder / name).parent.mkdir(parents=True)
+    pq.write_table(pa.table({"question": ["a?", "b?"], "answer": ["1", "2"]}), folder / name.replace("test", "train"))
+    empty = pa.table({"question": pa.array([], pa.string()), "answer": pa.array([], pa.string())})
+    if written == "datasets":
+        from datasets import Dataset
+
+        Dataset(empty).to_parquet(str(folder / name))
+    elif written == "no bytes":
+        (folder / name).write_bytes(b"")
+    else:
+        pq.write_table(empty, folder / name)
+    with pytest.raises(PuzzleError, match=rf"split 'test' has no rows \({re.escape(name)} holds none\).*Give it rows, "
+                                          rf"or remove {re.escape(name)}") as err:
+        QA(str(folder)).pairs
+    assert "DatasetGenerationError" not in str(err.value) and "Instruction" not in str(err.value)
+    (folder / name.replace("test", "train")).unlink()  # nothing left with rows
+    with pytest.raises(PuzzleError, match=r"pairs' has no rows"):
+        QA(str(folder)).pairs
+
+
 def test_a_split_with_no_answer_in_any_row_is_named_as_a_split(tmp_path):
     """A hub test split published without its answers: every row lacks one, so naming row 0 sends the user
     to fix one row; the error names the split and says to leave it out."""

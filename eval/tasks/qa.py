@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import warnings
 from collections.abc import Sequence
@@ -102,6 +103,56 @@ def empty_saved_splits(folder: Path) -> list[str]:
     return empty
 
 
+def rowless_files(folder: Path) -> dict[str, tuple[list[str], bool]]:
+    """The splits of a folder of data files (as `load_dataset` reads it: train.parquet, data/test-*.parquet),
+    and the files of each that hold no rows: a parquet file of none, or any file of no bytes. Each split ->
+    (those files, relative to `folder`; whether they are all of its files). datasets cannot load such a
+    file, and says so naming neither split nor file ("DatasetGenerationError: An error occurred while
+    generating the dataset"). {} where the folder's files cannot be listed so."""
+    try:
+        import pyarrow.parquet as parquet
+        from datasets.data_files import DataFilesDict, get_data_patterns
+
+        found = DataFilesDict.from_patterns(get_data_patterns(str(folder)), str(folder))
+    except Exception:  # no data files it recognizes, or another datasets: the error it gave is said instead
+        return {}
+
+    def rows(file: Path) -> int | None:
+        try:
+            return 0 if file.stat().st_size == 0 else (
+                parquet.read_metadata(file).num_rows if file.suffix.lower() == ".parquet" else None)
+        except Exception:  # unreadable: not known to be empty
+            return None
+
+    empty = {}
+    for split, files in found.items():
+        none = [Path(file) for file in files if rows(Path(file)) == 0]
+        named = [os.path.relpath(file, folder.resolve()) if file.is_absolute() else str(file) for file in none]
+        empty[str(split)] = [name.replace(os.sep, "/") for name in named], len(none) == len(files)
+    return empty
+
+
+def rowless_said(path: str, folder: Path) -> str | None:
+    """What to say of the files with no rows in `folder` (`rowless_files`), read as `task.path=path`; None
+    where it has none."""
+    found = rowless_files(folder)
+    flagged = {split: (names, whole) for split, (names, whole) in found.items() if names}
+    if not flagged:
+        return None
+    files = [name for names, _ in flagged.values() for name in names]
+    if len(flagged) == len(found) and all(whole for _, whole in flagged.values()):
+        return (f"task.path={path!r} has no rows: {', '.join(files)} hold{'s' * (len(files) == 1)} none, and "
+                f"datasets cannot load a data file with no rows; give files that have rows")
+    said = "; ".join(f"its split {split!r} has no rows ({', '.join(names)} hold{'s' * (len(names) == 1)} none)"
+                     if whole else f"its split {split!r} has {'a file' if len(names) == 1 else 'files'} of no rows "
+                                   f"({', '.join(names)})" for split, (names, whole) in flagged.items())
+    left = sum(not whole for _, whole in found.values())  # splits left once those files are removed
+    lone = (" (a lone split left is shuffled with train.seed and cut into train and test)"
+            if left == 1 and len(found) > 1 else "")
+    return (f"task.path={path!r}: {said}, and datasets cannot load a data file with no rows. Give "
+            f"{'it' if len(files) == 1 else 'them'} rows, or remove {', '.join(files)}{lone}")
+
+
 def float_text(value, dtype: str):
     """A number of a float column as text: a whole number as an integer ("6", not "6.0"), another as the
     shortest text its column's precision reads back (float32's 2.1 is "2.1", not "2.0999999046325684").
@@ -143,6 +194,9 @@ def load_source(path: str, answer_field: str | None = None) -> dict[str, list[di
                               f"saved empty (it writes it no data file). Give it rows, or save the dataset without "
                               f"it (del dataset[{empty[0]!r}] before save_to_disk; a lone split left is shuffled "
                               f"with train.seed and cut into train and test)") from None
+        rowless = rowless_said(path, local) if local.is_dir() else None
+        if rowless:
+            raise PuzzleError(rowless) from None
         if not local.exists() and datasets.config.HF_HUB_OFFLINE:  # datasets' own words name no way out
             raise PuzzleError(f"task.path={path!r} is not a file or folder here, and as a hub id it is not in the "
                               f"local datasets cache, which is all HF_HUB_OFFLINE=1 lets load_dataset read: load it "
