@@ -456,3 +456,20 @@ def test_a_puzzle_of_another_size_says_which_model_reads_it():
             "this task has 2 attribute(s) of 3 values each (task.attributes, task.houses): give a puzzle of 3 houses "
             "with 2 attributes, or use a model trained with task.houses=4 task.attributes=2")):
         Zebra(houses=3, attributes=2).from_text(question)
+
+
+@pytest.mark.parametrize("houses, attributes", [(2, 1), (3, 1), (5, 1), (2, 2), (3, 2), (5, 4)])
+def test_what_to_type_gives_an_example_a_puzzle_of_this_model_can_hold(houses, attributes):
+    """The example clue a user is told to type ('1. Bob lives next to the cat owner.') named a pet for a
+    3 x 1 model too, whose puzzles list one attribute, so a clue of theirs names values of that one
+    alone. Each example (the listing and the clue) reads, and names no more attributes than the model's."""
+    from eval.tasks.zebra import CATALOGUE, CATEGORIES, read_clue, read_listing
+
+    form = Zebra(houses, attributes).typed_form()
+    listing, clue = re.findall(r"like '([^']*)'", form)
+    category, values = read_listing(listing)
+    assert len(values) == houses
+    named = {CATALOGUE[word.lower()][0] for word in re.findall(r"\w+", clue) if word.lower() in CATALOGUE}
+    assert category in named and len(named) <= attributes, form
+    listed = {c: list(CATEGORIES[c][1][:houses]) for c in named} | {category: values}
+    read_clue(clue, listed, houses)  # one clue of a puzzle of this model

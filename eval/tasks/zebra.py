@@ -725,9 +725,11 @@ class Zebra(Task):
     def typed_form(self) -> str:
         """What to type for a puzzle of this model, as errors tell it."""
         names = ", ".join(CATEGORIES["name"][1][:self.houses])
+        # A clue names values of the listed attributes: with one attribute (names), no pet
+        other = "Alice" if self.attributes == 1 else "the cat owner"
         return (f"type {self.attributes} line{'s that each list' if self.attributes > 1 else ' that lists'} "
                 f"{self.houses} values, like 'Names: {names}.', then one clue per line, like "
-                f"'1. Bob lives next to the cat owner.'")
+                f"'1. Bob lives next to {other}.'")
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a puzzle typed in the generator's sentences, in any wording or a mix:
