@@ -353,7 +353,7 @@ def shape_changes(trained: Config, config: Config, width: int, saved: dict, pref
                     continue
             except Exception:  # no model with it beside the trained settings: not this setting alone
                 continue
-            said = task_shape_changes(trained, changed, "trained", label="trained") if group == "task" else None
+            said = task_shape_changes(trained, changed, "trained") if group == "task" else None
             setting = f"{group}.{field.name}={typed(value)}"
             found.append((setting, said[0] if said else f"{setting} (trained: {typed(was)})"))
     if any(tuple(getattr(saved.get(prefix + key), "shape", ())) != shape for key, shape in fitted.items()):

@@ -46,7 +46,7 @@ def check_init_settings(init: Saved, config: Config) -> None:
                       f"{now.alpha:g}/{now.rank} = {here:g} here, so this run starts from that change "
                       f"x{here / then:g}, not from the model they were trained as. To start from that model, set "
                       f"backbone.lora.alpha={typed(lora.alpha)}", stacklevel=2)
-    shapes = task_shape_changes(init.config, config, "its")
+    shapes = task_shape_changes(init.config, config, "its run")
     if shapes is not None and not shapes[1]:
         raise ConfigError(f"train.init_from={init.folder} was trained on a task of another shape: {shapes[0]}. Its "
                           f"weights fit only a model of that shape: start from weights trained on a task of this "
@@ -153,7 +153,7 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained with other settings that a resumed run cannot change: "
             f"{', '.join(changed)}. Resume with the checkpoint's values, or {new_weights}")
-    shapes = task_shape_changes(saved, config, "the checkpoint's")
+    shapes = task_shape_changes(saved, config, "the checkpoint's run")
     if shapes is not None:
         description, fits = shapes
         new_weights = (f"start new training from its weights with train.init_from={folder}" if fits else
@@ -204,14 +204,13 @@ def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, an
                   f"resume with its values", stacklevel=2)
 
 
-def task_shape_changes(other: Config, config: Config, whose: str, label: str | None = None
-                       ) -> tuple[str, bool] | None:
+def task_shape_changes(other: Config, config: Config, label: str) -> tuple[str, bool] | None:
     """How `config`'s task differs from `other`'s in what a model's weights are fitted to (its answer
-    slots, the symbols they take, whether they are pieces of the question), as `task.size=6 (<whose> run:
-    4) gives 36 answer slots (<whose> 16)`, or with a `label` each other value as `(<label>: 4)`: `task.size=6
-    (trained: 4) gives 36 answer slots (trained: 16)`; and whether `other`'s weights still fit this config's
-    model (the same parameter shapes). None where nothing differs, or `other`'s task cannot be built (its code
-    changed or gone: loading decides). Tasks are built only where their settings differ, and cheaply."""
+    slots, the symbols they take, whether they are pieces of the question), each of `other`'s values as
+    `(<label>: value)`: `task.size=6 (trained: 4) gives 36 answer slots (trained: 16)`; and whether `other`'s
+    weights still fit this config's model (the same parameter shapes). None where nothing differs, or
+    `other`'s task cannot be built (its code changed or gone: loading decides). Tasks are built only where
+    their settings differ, and cheaply."""
     if other.task.name != config.task.name:
         keys = ["name"]
     else:
@@ -232,17 +231,16 @@ def task_shape_changes(other: Config, config: Config, whose: str, label: str | N
     def aligned(task) -> str:
         return "" if task.aligned_slots else "not "
 
-    setting_was, aspect_was = (f"{label}: ", f"{label}: ") if label else (f"{whose} run: ", f"{whose} ")
     aspects = []
     if now.num_slots != then.num_slots:
-        aspects.append(f"{now.num_slots} answer slots ({aspect_was}{then.num_slots})")
+        aspects.append(f"{now.num_slots} answer slots ({label}: {then.num_slots})")
     if tuple(now.vocab) != tuple(then.vocab):
-        aspects.append(f"answer symbols {symbols(now.vocab)} ({aspect_was}{symbols(then.vocab)})")
+        aspects.append(f"answer symbols {symbols(now.vocab)} ({label}: {symbols(then.vocab)})")
     if now.aligned_slots != then.aligned_slots:  # adapter.kind=auto picks another adapter by it
-        aspects.append(f"answer slots {aligned(now)}aligned with the question ({aspect_was}{aligned(then)}aligned)")
+        aspects.append(f"answer slots {aligned(now)}aligned with the question ({label}: {aligned(then)}aligned)")
     if not aspects:
         return None
-    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({setting_was}"
+    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({label}: "
                          f"{typed(getattr(other.task, key, None))})" for key in keys)
     fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
             and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))

@@ -1003,8 +1003,9 @@ def test_a_resume_on_a_task_of_another_shape_is_refused_before_data_and_embeddin
     task's puzzles (minutes at real sizes), and the message named no setting."""
     train(small_config())
     monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
-    with pytest.raises(CheckpointMismatch, match=r"task.size=6 \(the checkpoint's run: 4\).* 36 answer slots .*"
-                                                 r"the checkpoint's 16.*train.init_from"):
+    with pytest.raises(CheckpointMismatch, match=r"task.size=6 \(the checkpoint's run: 4\) gives 36 answer slots "
+                                                 r"\(the checkpoint's run: 16\), answer symbols 1 2 3 4 5 6 "
+                                                 r"\(the checkpoint's run: 1 2 3 4\).*train.init_from"):
         train(small_config("train.steps=6", "train.resume=latest", "task.size=6"))
     monkeypatch.undo()  # a task setting that keeps the shape goes on
     assert train(small_config("train.steps=6", "train.resume=latest", "task.givens=10"))["batches"] == 6
@@ -1015,8 +1016,8 @@ def test_weights_of_another_task_shape_are_refused_before_data_and_embedding(sma
     differ only after the new task's puzzles were generated and embedded."""
     train(small_config("train.steps=1", f"train.output_dir={tmp_path / 'first'}"))
     monkeypatch.setattr(hybrid.train, "build", lambda *args: pytest.fail("built before the check"))
-    with pytest.raises(ConfigError, match=r"train.init_from=.*first.*task.size=6 \(its run: 4\).* 36 answer slots "
-                                          r".*its 16"):
+    with pytest.raises(ConfigError, match=r"train.init_from=.*first.*task.size=6 \(its run: 4\) gives 36 answer "
+                                          r"slots \(its run: 16\), answer symbols 1 2 3 4 5 6 \(its run: 1 2 3 4\)\."):
         train(small_config("train.steps=1", "task.size=6", f"train.init_from={tmp_path / 'first'}"))
 
 
