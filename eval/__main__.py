@@ -197,6 +197,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
+    from hybrid.resume_settings import uses_heads
+
     task = make_task(config.task)
     for group in ("reasoner", "adapter"):  # heads split the same weights: other heads load without complaint
         asked, then = getattr(config, group).heads, getattr(trained, group).heads
@@ -300,17 +302,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         raise HarnessError(str(checkpoint.unwritable(out, err, "Free space there, or give --out another folder, "
                                                                "and evaluate again"))) from None
     return report
-
-
-def uses_heads(config: Config, group: str, task) -> bool:
-    """Whether the model `config` builds for `task` splits anything into `group`.heads (reasoner,
-    adapter): a reasoner mixer other than mlp (attention; a mixer added since may too), the
-    query_attention adapter. The mlp mixer and span pooling have no heads to split."""
-    from adapters import adapter_kind
-
-    if group == "reasoner":
-        return config.reasoner.mixer != "mlp"
-    return adapter_kind(config.adapter, task.aligned_slots) == "query_attention"
 
 
 def shape_changes(trained: Config, config: Config, width: int, saved: dict, prefix: str = "") -> list[tuple[str, str]]:

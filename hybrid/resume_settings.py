@@ -91,11 +91,12 @@ def typed(value) -> str:
 # backbone of the same width fits every shape, so loading would not notice. LoRA's alpha scales
 # the trained low-rank change (alpha / rank): another alpha loads without complaint and moves
 # every adapted projection, so LoRA's settings are compared whole. Attention heads split the same
-# weights another way: other heads fit every shape too. The place in the epoch is a count of
-# batches: read in batches of another size it replays or skips puzzles (train.grad_accum, which
-# splits the same global batch, may change). Another task family gives the weights' slots and classes
-# another meaning: where its shapes differ, loading found it only after the other task's puzzles were
-# generated and embedded (minutes), and where they fit, the resume went on as if nothing changed.
+# weights another way: other heads fit every shape too (refused where both models split weights into
+# heads: `uses_heads`). The place in the epoch is a count of batches: read in batches of another size
+# it replays or skips puzzles (train.grad_accum, which splits the same global batch, may change).
+# Another task family gives the weights' slots and classes another meaning: where its shapes differ,
+# loading found it only after the other task's puzzles were generated and embedded (minutes), and
+# where they fit, the resume went on as if nothing changed.
 FIXED_ON_RESUME = ("backbone.path", "backbone.revision", "backbone.gguf_file", "backbone.layer", "backbone.lora",
                    "reasoner.heads", "adapter.heads", "train.lr", "train.weight_decay", "train.betas",
                    "train.batch_size", "task.name")
@@ -127,6 +128,12 @@ def check_resume_settings(folder: Path, config: Config) -> None:
     if "backbone.layer" in changed and same_layer(config.backbone.layer, saved.backbone.layer,
                                                   trained_on.recorded_layers(folder)):
         changed.remove("backbone.layer")  # the last layer by its index, say, with the count the checkpoint recorded
+    for key in ("reasoner.heads", "adapter.heads"):  # refused where both models split weights into them, as eval does
+        group = key.split(".")[0]
+        # Neither (the mlp mixer, span pooling): the same model. One alone: another mixer or adapter, whose
+        # weights have other names and shapes, which loading names
+        if key in changed and not (uses_heads(config, group) and uses_heads(saved, group)):
+            changed.remove(key)
     if "backbone.path" in changed and moved_backbone(folder, config):
         changed.remove("backbone.path")  # the same files in another place: the same states
     if "backbone.path" in changed and recorded_files(folder) is None and is_local_folder(saved.backbone.path):
@@ -161,6 +168,22 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained on a task of another shape, which a resumed run cannot change: "
             f"{description}. Resume with the checkpoint's task settings, or {new_weights}")
+
+
+def uses_heads(config: Config, group: str, task=None) -> bool:
+    """Whether the model `config` builds for `task` (by default its own, built where the answer
+    depends on it) splits anything into `group`.heads (reasoner, adapter): a reasoner mixer other than
+    mlp (attention; a mixer added since may too), the query_attention adapter. The mlp mixer and span
+    pooling have no heads to split. A task that cannot be built counts as one with heads."""
+    if group == "reasoner":
+        return config.reasoner.mixer != "mlp"
+    if task is None and config.adapter.kind == "auto":  # auto picks by whether the task's slots are aligned
+        try:
+            task = make_task(config.task)
+        except (PuzzleError, ImportError):  # its code changed or gone: as if it split heads, which refuses
+            return True
+    aligned = task.aligned_slots if task is not None else True  # another kind than auto does not ask
+    return adapter_kind(config.adapter, aligned) == "query_attention"
 
 
 # Settings of the learning-rate schedule, which a resume may change. The scheduler's saved state

@@ -372,8 +372,6 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
                               r"train.betas=\[0.9,0.99\] \(the checkpoint's run: \[0.9,0.95\]\)"),
                              (("train.weight_decay=0.5",), r"train.weight_decay=0.5 \(the checkpoint's run: "),
                              (("backbone.layer=1",), r"backbone.layer=1 \(the checkpoint's run: last\)"),
-                             (("reasoner.heads=8",), r"reasoner.heads=8 \(the checkpoint's run: 4\)"),
-                             (("adapter.heads=2",), r"adapter.heads=2 \(the checkpoint's run: 4\)"),
                              ((), r"backbone.path=.*gpt2 \(the checkpoint's run: .*bert; another folder must hold "
                                   r"the same files\)")):
         config = small_config("train.steps=6", "train.resume=latest", *changed, kind="gpt2" if not changed else "bert")
@@ -381,6 +379,32 @@ def test_resuming_with_settings_the_checkpoint_cannot_take_is_an_error(small_con
             train(config)
     assert checkpoint.checkpoints(out) == saved  # not taken for damage, nothing moved
     assert train(small_config("train.steps=6", "train.resume=latest", "reasoner.T=3"))["batches"] == 6  # the rest may change
+
+
+def test_a_resume_may_give_other_heads_only_where_no_model_splits_them(small_config, tmp_path):
+    """Heads split the attention mixer's and the query_attention adapter's weights: other heads fit every
+    shape but compute something else, so a resume refuses them. The mlp mixer and span pooling (the
+    defaults on sudoku) have none: reasoner.heads=8 or adapter.heads=2 there was refused as if they did,
+    though the model is the same. The resumed run's config.yaml records the values it was given."""
+    from hybrid.config import to_yaml
+    from hybrid.inference import read_config
+    from hybrid.resume_settings import check_resume_settings
+
+    (tmp_path / "step").mkdir()
+    (tmp_path / "step" / "config.yaml").write_text(to_yaml(small_config("reasoner.mixer=attention",
+                                                                        "adapter.kind=query_attention")))
+    for override in ("reasoner.heads=8", "adapter.heads=2"):
+        key, value = override.split("=")
+        with pytest.raises(CheckpointMismatch, match=rf"cannot change: {key}={value} \(the checkpoint's run: 4\)"):
+            check_resume_settings(tmp_path / "step", small_config("reasoner.mixer=attention",
+                                                                  "adapter.kind=query_attention", override))
+    out = tmp_path / "run"
+    train(small_config())  # the mlp mixer, span pooling
+    assert train(small_config("train.steps=6", "train.resume=latest", "reasoner.heads=8",
+                              "adapter.heads=2"))["batches"] == 6
+    for saved in (out / "config.yaml", checkpoint.checkpoints(out)[-1] / "config.yaml"):
+        recorded = read_config(saved)
+        assert (recorded.reasoner.heads, recorded.adapter.heads) == (8, 2), saved
 
 
 def test_a_checkpoint_that_saved_a_relative_backbone_path_resumes_from_the_directory_it_names(small_config, tiny_backbone,
