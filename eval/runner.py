@@ -12,10 +12,10 @@ import time
 import torch
 from accelerate.data_loader import prepare_data_loader
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, Task
 from eval.voting import vote
+from hybrid.progress import progress_bar
 
 
 @torch.no_grad()
@@ -35,7 +35,7 @@ def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=N
         loader = prepare_data_loader(loader, device, accelerator.num_processes, accelerator.process_index,
                                      put_on_device=True)
     ids, q_halts, labels, index = [], [], [], []
-    for states, mask, token_slot, label, idx in tqdm(loader, desc=desc, leave=False, disable=disable_progress):
+    for states, mask, token_slot, label, idx in progress_bar(loader, desc=desc, leave=False, disable=disable_progress):
         states, mask, token_slot = model.read(states.to(device).float(), mask.to(device), token_slot.to(device).long())
         carry = model.initial_carry(states.shape[0], label.shape[1], device)
         step_ids, step_q = [], []

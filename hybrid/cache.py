@@ -36,12 +36,12 @@ from accelerate.utils.memory import should_reduce_batch_size
 from datasets import Dataset
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset, default_collate
-from tqdm.auto import tqdm
 
 from hybrid.cache_entries import FORMAT, entry_files, fingerprint, metadata_path
 from hybrid.checkpoint import unwritable
 from hybrid.config import ConfigError, check_not_a_file
 from hybrid.lock import lock_file, locked
+from hybrid.progress import progress_bar
 
 LARGE_CACHE = 20 * 2**30  # bytes of entries past which writing one more suggests pruning
 
@@ -164,7 +164,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
             scratch = tempfile.TemporaryFile(dir=folder)  # unnamed: gone however the run ends
         try:  # each batch's states wait in `scratch` for the end
             with backbone.counting_truncation(desc) as cut:  # one truncation warning with the split's totals
-                for where in tqdm(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
+                for where in progress_bar(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                     rows = split[where.tolist()]
                     encoded = backbone(rows["question"])
                     slots = counted_token_slots(backbone, encoded.offsets, rows["slot_spans"])

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import datasets
 from datasets import Dataset, DatasetDict, load_from_disk
-from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task
 from eval.tasks.text_answer import AnswerDoesNotFit, why_left_out
 from hybrid.config import ConfigError
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
+from hybrid.progress import progress_bar
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "test_heldout": 3}  # disjoint streams per split
 # The rules `generate_splits` draws by, in the key of saved splits beside each family's version:
@@ -74,7 +74,7 @@ def generate_split(task: Task, size: int, seed: int, wordings: list[int], exclud
     rng = random.Random(seed)
     exclude = set(exclude)
     records, rejected, left_out = [], 0, []
-    with tqdm(total=size, desc=f"generating {desc}", leave=False) as bar:
+    with progress_bar(total=size, desc=f"generating {desc}", leave=False) as bar:
         while len(records) < size:
             wording = rng.choice(wordings)
             try:

@@ -37,7 +37,6 @@ from datasets import Dataset
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from eval.tasks import IGNORE, Example, PuzzleError, Task, make_task, read_typed
 from eval.tasks.base import error_text
@@ -50,6 +49,7 @@ from hybrid.data import answering_wording, check_example
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
+from hybrid.progress import progress_bar
 from hybrid.splits_record import SPLITS_RECORD, record_splits
 
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
@@ -415,7 +415,7 @@ class Hybrid:
                       else LiveStates(self.backbone, records, S))
             results = []
             loader = DataLoader(inputs, batch_size=batch_size)
-            batches = tqdm(loader, desc="solving", leave=False, disable=not show_progress or len(loader) < 2)
+            batches = progress_bar(loader, desc="solving", leave=False, disable=not show_progress or len(loader) < 2)
             # Dropout off whatever mode the module was left in (a notebook that trained it), then back.
             training = self.model.training
             self.model.eval()

@@ -193,16 +193,15 @@ def solve_in_batches(solver, puzzles: list, views: int, batch_size: int,
     """`solver.solve` of `puzzles`, a batch at a time (as it batches them itself), under one progress
     bar over all of them; and the Ctrl-C or SIGTERM that stopped it, if one did. The answers found
     before it are returned rather than lost with the rest: a file of many puzzles takes minutes."""
-    from tqdm.auto import tqdm
-
     from hybrid.checkpoint import sigterm_raises
+    from hybrid.progress import progress_bar
 
     solutions, step = [], max(1, batch_size // views)  # puzzles per batch: each is asked in `views` examples
     # One bar: this one over the puzzles, or with one call (one puzzle whose views fill several batches) solve's own
     one_call = len(puzzles) <= step
     # One truncation warning with the totals of the batches solved (as one solve of them all gave), after the bar
     with solver.backbone.counting_truncation(), \
-            tqdm(total=len(puzzles), desc="solving", unit="puzzle", disable=one_call) as bar:
+            progress_bar(total=len(puzzles), desc="solving", unit="puzzle", disable=one_call) as bar:
         try:
             with sigterm_raises():
                 for start in range(0, len(puzzles), step):

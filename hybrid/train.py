@@ -22,7 +22,6 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from eval.report import headline
 from eval.tasks import PuzzleError, make_task
@@ -36,6 +35,7 @@ from hybrid.inference import load_init, save_pretrained
 from hybrid.lock import main_process_first
 from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
+from hybrid.progress import progress_bar
 from hybrid.splits_record import recorded_splits
 from hybrid.summary import print_summary, say_setup, start_trackers
 from hybrid.supervision import NonFiniteLoss, make_optimizer, make_scheduler, supervise
@@ -165,7 +165,8 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
     """Batches until train.steps, train.time_limit or SIGTERM / Ctrl-C (then None): each is one `supervise`,
     its log line and, when due, a periodic evaluation and a checkpoint. Returns the loop's figures."""
     config, accelerator, progress = state.config, state.accelerator, state.progress
-    bar = tqdm(total=config.train.steps, initial=progress.step, desc="training", disable=not accelerator.is_main_process)
+    bar = progress_bar(total=config.train.steps, initial=progress.step, desc="training",
+                       disable=not accelerator.is_main_process)
     start, stopped_early, interrupted = time.perf_counter(), False, False
     # The share of batch x N_sup supervision steps computed (halted samples leave), summed over this
     # call's batches (progress.step - first): a list of them would grow by a float per batch.

@@ -604,31 +604,42 @@ def test_solve_command_shows_both_attempts_with_views(arc_solver, monkeypatch, t
 
 
 def test_solve_command_shows_one_bar_over_the_puzzles_when_their_views_outnumber_the_batch(
-        arc_solver, tmp_path, capsys):
+        arc_solver, tmp_path, capsys, monkeypatch):
     """The command line solves a puzzle at a time when its views fill more than a batch: each call
     showed its own short "solving" bar over its batches (3 here) under the bar over the puzzles.
     One puzzle has no bar over the puzzles, so its batches' bar shows; and solve() called directly
-    still shows a bar over its batches: a long list takes a while."""
+    still shows a bar over its batches: a long list takes a while. As a terminal shows them (in a
+    log file a short bar that the terminal erases writes nothing: tests/test_progress.py)."""
+    import io
+    import sys
+
     from hybrid.solve import main as solve_main
 
-    def bar_totals(stderr: str) -> set[int]:
-        return {int(total) for total in re.findall(r"solving: +\d+%\|[^|]*\| *\d+/(\d+)", stderr)}
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def bar_totals() -> set[int]:
+        shown = terminal.getvalue()
+        terminal.seek(0)
+        terminal.truncate()
+        return {int(total) for total in re.findall(r"solving: +\d+%\|[^|]*\| *\d+/(\d+)", shown)}
 
     solver = arc_solver()
     solver.save_pretrained(tmp_path / "model")
     typed = Arc(max_size=4).example(MIRROR, wording=2).question
     (tmp_path / "in.txt").write_text(f"{typed}\n\n{typed}\n")
-    capsys.readouterr()
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--views", "5", "--batch-size", "2"])
-    out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 2 and bar_totals(err) == {2}  # the two puzzles' bar alone
+    assert len(capsys.readouterr().out.splitlines()) == 2 and bar_totals() == {2}  # the two puzzles' bar alone
     (tmp_path / "in.txt").write_text(typed)  # one puzzle: no bar over one, so the bar over its 3 batches
     solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt"), "--views", "5", "--batch-size", "2"])
-    assert bar_totals(capsys.readouterr().err) == {3}
+    assert bar_totals() == {3}
     solver.solve([typed, typed], views=5, batch_size=2)
-    assert bar_totals(capsys.readouterr().err) == {5}  # the 10 views in batches of 2
+    assert bar_totals() == {5}  # the 10 views in batches of 2
     solver.solve([typed], views=2, batch_size=2)
-    assert bar_totals(capsys.readouterr().err) == set()  # one batch: nothing to show progress over
+    assert bar_totals() == set()  # one batch: nothing to show progress over
 
 
 def test_solve_reads_arc_task_files_and_writes_a_submission(arc_solver, monkeypatch, tmp_path, capsys):

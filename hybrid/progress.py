@@ -1,0 +1,94 @@
+"""The progress bars of every command (training, generating, embedding, evaluating, solving).
+
+In a terminal (or a notebook) they are tqdm's, as tqdm draws them. Written to a file or a pipe (a
+`nohup ... > train.log` job, Slurm, CI), tqdm's redraws every 0.1 s with carriage returns, and its
+cursor moves for a bar inside another, made one enormous line per bar with escape codes in it; there
+a bar writes plain lines instead: one when it starts, one at most every LOG_INTERVAL seconds, and its
+last (count, time, overall rate, figures) when it ends. A bar tqdm erases when done (leave=False, as
+an evaluation's inside training) writes nothing unless it ran longer than LOG_INTERVAL.
+
+A user's TQDM_* environment settings, which tqdm reads, come first: TQDM_MININTERVAL, TQDM_DELAY and
+TQDM_MAXINTERVAL over these, and TQDM_DISABLE hides every bar.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import sys
+
+from tqdm.auto import tqdm
+from tqdm.std import tqdm as plain_tqdm
+
+LOG_INTERVAL = 30.0  # seconds between a bar's lines in a log file
+
+
+def progress_bar(iterable=None, **settings) -> plain_tqdm:
+    """tqdm(iterable, **settings), written as lines when its stream is no terminal (see the module)."""
+    if settings.get("disable") is False:  # no reason to hide it here: tqdm's default then, which TQDM_DISABLE sets
+        del settings["disable"]
+    stream = settings.get("file") or sys.stderr
+    if not writes_to_a_log(stream):
+        return tqdm(iterable, **settings)
+    lines = {"mininterval": LOG_INTERVAL, "delay": LOG_INTERVAL if settings.get("leave") is False else 0.0}
+    for key, value in lines.items():
+        if key not in settings and f"TQDM_{key.upper()}" not in os.environ:
+            settings[key] = value
+    if "maxinterval" not in settings and "TQDM_MAXINTERVAL" not in os.environ:
+        # tqdm's monitor thread redraws a bar not drawn for maxinterval (10 s): no sooner than mininterval
+        settings["maxinterval"] = max(settings.get("mininterval", _tqdm_default("mininterval")),
+                                      _tqdm_default("maxinterval"))
+    return LogBar(iterable, **settings)
+
+
+def writes_to_a_log(stream) -> bool:
+    """Whether `stream` is a file or a pipe: no terminal, and no notebook's output (which shows tqdm's redraws)."""
+    if stream is None or type(stream).__module__.split(".")[0] == "ipykernel":
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return True
+
+
+def _tqdm_default(key: str):
+    """tqdm's default for `key`: its own, or the TQDM_* environment setting tqdm read when imported."""
+    return inspect.signature(plain_tqdm.__init__).parameters[key].default
+
+
+class LogBar(plain_tqdm):
+    """A tqdm bar that writes each redraw as a line of its own, never a carriage return or a cursor move."""
+
+    def display(self, msg=None, pos=None) -> bool:
+        """A line, unless this erases the bar (msg ""), or redraws it sooner than mininterval after its last
+        line: tqdm redraws every bar after a tqdm.write (the training's evaluation lines)."""
+        now = self._time()
+        if msg == "" or hasattr(self, "last_print_t") and now - self.last_print_t < self.mininterval:
+            return False
+        self.fp.write(f"{self if msg is None else msg}\n")
+        self.fp.flush()
+        self.lines_written = getattr(self, "lines_written", 0) + 1
+        # tqdm's record of the last redraw, which only its updates kept: the update after a redraw by its
+        # monitor thread (of a bar not redrawn for maxinterval) wrote a second line at once
+        self.last_print_t, self.last_print_n = now, self.n
+        return True
+
+    def clear(self, nolock=False) -> None:
+        """Nothing to clear: tqdm clears the bars around a tqdm.write, which is a line of its own here."""
+
+    def close(self) -> None:
+        """The bar's last line, with the overall rate (as tqdm ends a bar it leaves on the screen): for a bar
+        that wrote lines before, so not for one that tqdm erases (leave=False) and that ended within `delay`."""
+        if getattr(self, "disable", True):
+            return
+        shown = getattr(self, "lines_written", 0)
+        log, self.fp = self.fp, io.StringIO()  # tqdm's own end (a redraw in place and a newline, or an erase)
+        try:
+            super().close()
+        finally:
+            self.fp = log
+        if shown:
+            with self._lock:
+                log.write(self.format_meter(**{**self.format_dict, "rate": None}) + "\n")
+                log.flush()

@@ -1,0 +1,105 @@
+"""Progress bars (hybrid/progress.py): tqdm's own in a terminal; in a log file (a `nohup ... > train.log`
+job, Slurm, CI), a plain line now and then. tqdm's clock is driven here, so a bar seems to run for minutes."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import tqdm.std
+
+from eval.tasks import make_task
+from hybrid.config import load_config
+from hybrid.data import generate_split
+from hybrid.progress import LOG_INTERVAL
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """tqdm's clock, a second later at each reading; returns the seconds it has run."""
+    start = now = time.time()
+
+    def read():
+        nonlocal now
+        now += 1.0
+        return now
+
+    monkeypatch.setattr(tqdm.std, "time", read)
+    return lambda: now - start
+
+
+def generate_into(stream, monkeypatch, size=300) -> str:
+    """What generating `size` puzzles (a bar that tqdm erases when done, leave=False) wrote to stderr=`stream`."""
+    monkeypatch.setattr(sys, "stderr", stream)
+    task = make_task(load_config(["task.size=4"]).task)
+    generate_split(task, size, seed=0, wordings=[0], exclude=set(), desc="train")
+    return stream.getvalue()
+
+
+def test_a_bar_in_a_log_file_writes_a_line_now_and_then(clock, monkeypatch):
+    """tqdm redrew the bar in place ('\\r') every 0.1 s: in a file, one line of hundreds of redraws. Now a line
+    of its own at most every LOG_INTERVAL seconds, none in its first (an erased bar that ends sooner writes
+    nothing), and its end: the count, the time and the overall rate."""
+    written = generate_into(io.StringIO(), monkeypatch)
+    assert "\r" not in written and "\x1b" not in written
+    lines = written.splitlines()
+    assert all(line.startswith("generating train: ") for line in lines), lines
+    assert 3 <= len(lines) <= clock() / LOG_INTERVAL + 1, (len(lines), clock())
+    assert "300/300" in lines[-1] and "it/s]" in lines[-1]
+
+
+def test_a_bar_in_a_terminal_is_tqdms(clock, monkeypatch):
+    """In a terminal the bar is redrawn in place as often as tqdm's mininterval (0.1 s) lets: here, with
+    a second passing at each reading of the clock, at each puzzle."""
+    written = generate_into(Terminal(), monkeypatch)
+    assert written.count("\rgenerating train: ") >= 300
+    assert "\n" not in written.rstrip("\r ")  # erased at the end, as tqdm does (leave=False)
+
+
+def test_a_short_erased_bar_leaves_nothing_in_a_log_file(monkeypatch):
+    """An evaluation inside training (a bar inside another, leave=False) wrote its start, its end and the
+    erasing of it, with cursor moves ('\\x1b[A'), into the log at each periodic evaluation."""
+    assert generate_into(io.StringIO(), monkeypatch, size=20) == ""
+
+
+def settings_in_a_process(env: dict, disable: bool = False) -> str:
+    """The settings of a bar made in a fresh process, where tqdm reads the TQDM_* environment on import."""
+    script = ("import io\nfrom hybrid.progress import progress_bar\n"
+              f"bar = progress_bar(total=3, file=io.StringIO(), disable={disable})\n"
+              "print(bar.disable, getattr(bar, 'mininterval', None), getattr(bar, 'maxinterval', None))\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env=clean | env | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    return done.stdout.strip()
+
+
+def test_a_users_tqdm_settings_come_first():
+    """TQDM_MININTERVAL (and TQDM_MAXINTERVAL) over the log file's interval; TQDM_DISABLE hides a bar whose
+    command passed disable=False (tqdm reads the environment as defaults, which an argument overrides)."""
+    assert settings_in_a_process({}) == f"False {LOG_INTERVAL:.1f} {LOG_INTERVAL:.1f}"
+    assert settings_in_a_process({"TQDM_MININTERVAL": "2"}) == "False 2.0 10.0"
+    assert settings_in_a_process({"TQDM_MININTERVAL": "2", "TQDM_MAXINTERVAL": "4"}) == "False 2.0 4.0"
+    assert settings_in_a_process({"TQDM_DISABLE": "1"}).startswith("True")
+    assert settings_in_a_process({}, disable=True).startswith("True")
+
+
+def test_tqdm_disable_hides_the_training_bar(small_config, capsys, monkeypatch):
+    """tqdm reads TQDM_DISABLE=1 on import as its default for disable, which an argument overrides: the
+    training bar, made with disable=False on the main process, was drawn all the same."""
+    import functools
+
+    from hybrid.train import train
+
+    init = tqdm.std.tqdm.__dict__["__init__"]  # as tqdm.utils.envwrap leaves it with TQDM_DISABLE=1 set
+    monkeypatch.setattr(tqdm.std.tqdm, "__init__", functools.partialmethod(init, disable=True))
+    config = small_config("train.steps=2")
+    capsys.readouterr()
+    train(config)
+    assert "training" not in capsys.readouterr().err
