@@ -111,10 +111,11 @@ class TruncationWarnings:
             self._cut[2] += puzzles
 
     @contextmanager
-    def counting_truncation(self, desc: str = ""):
+    def counting_truncation(self, desc: str = "", say: bool = True):
         """Yields the running totals [tokens lost, texts cut, puzzles with answer slots cut] (the
-        cache keeps them with an entry). Within another count (hybrid.solve's, over the batches it
-        solves one at a time) they are added to its totals, which are said once, when it ends."""
+        cache keeps them with an entry), said at the end unless `say` is false. Within another count
+        (hybrid.solve's, over the batches it solves one at a time) they are added to its totals,
+        which are said once, when it ends."""
         outer, self._cut = self._cut, (cut := [0, 0, 0])
         try:
             yield cut
@@ -122,7 +123,7 @@ class TruncationWarnings:
             self._cut = outer
         if outer is not None:  # not reached when the block raised: an attempt that failed reports nothing
             outer[:] = [total + n for total, n in zip(outer, cut)]
-        elif cut[1]:
+        elif cut[1] and say:
             warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
 
 

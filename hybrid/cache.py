@@ -40,6 +40,7 @@ from torch.utils.data import TensorDataset, default_collate
 from hybrid.cache_entries import FORMAT, entry_files, fingerprint, metadata_path
 from hybrid.checkpoint import unwritable
 from hybrid.config import ConfigError, check_not_a_file
+from hybrid.launch import ProcessWarning
 from hybrid.lock import lock_file, locked
 from hybrid.progress import progress_bar
 
@@ -138,7 +139,7 @@ def _joined(entries: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
-          scratch_dir: str | Path | None = None) -> dict[str, torch.Tensor]:
+          scratch_dir: str | Path | None = None, say_cut: bool = True) -> dict[str, torch.Tensor]:
     """An entry, on the CPU: states (tokens, H) fp16 and token_slot (tokens,) int16 for every
     puzzle's real tokens back to back, in split order, and lengths (N,): how many are each one's.
 
@@ -146,7 +147,8 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     in length, ARC's 30x), and the largest batch comes first, so if `backbone.batch_size` does
     not fit in memory, Accelerate's `find_executable_batch_size` lowers it before any work is
     lost. Each batch's states wait in a file in `scratch_dir` (the system's temporary folder if
-    None) and go to their puzzles' places at the end."""
+    None) and go to their puzzles' places at the end. The texts cut at backbone.max_length are counted
+    in the entry's "cut", and said in one warning unless `say_cut` is false (a shard's: the split's totals are)."""
     if len(split) == 0:
         return {"states": torch.zeros(0, backbone.hidden_size, dtype=torch.float16),
                 "token_slot": torch.zeros(0, dtype=torch.int16), "lengths": torch.zeros(0, dtype=torch.long),
@@ -163,7 +165,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
             folder.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.TemporaryFile(dir=folder)  # unnamed: gone however the run ends
         try:  # each batch's states wait in `scratch` for the end
-            with backbone.counting_truncation(desc) as cut:  # one truncation warning with the split's totals
+            with backbone.counting_truncation(desc, say=say_cut) as cut:  # one warning with the split's totals
                 for where in progress_bar(placed, desc=f"embedding {desc}", leave=False, disable=not show_progress):
                     rows = split[where.tolist()]
                     encoded = backbone(rows["question"])
@@ -173,7 +175,7 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
                     states = encoded.states.to("cpu", torch.float16)
                     if not torch.isfinite(states).all():
                         warnings.warn(f"{desc}: backbone states overflow fp16; try another backbone.layer or "
-                                      f"backbone.cache=false")
+                                      f"backbone.cache=false", ProcessWarning)  # a shard's: each process says its own
                     real = states[mask].numpy()  # the real tokens only, whichever side was padded
                     # (picked outside: out of memory there is find_executable_batch_size's to catch, not a full disk)
                     with _writing(scratch_writes, folder):
@@ -190,7 +192,8 @@ def embed(backbone, split: Dataset, desc: str = "", show_progress: bool = True,
     with scratch:  # closed however this ends: the warning below raises under `python -W error`
         if used < backbone.config.batch_size:
             warnings.warn(f"{desc}: backbone.batch_size={backbone.config.batch_size} ran out of memory; embedded "
-                          f"{used} texts at a time (set backbone.batch_size={used} to skip the search next time)")
+                          f"{used} texts at a time (set backbone.batch_size={used} to skip the search next time)",
+                          ProcessWarning)  # on this process's device
         try:  # outside the batch size search: the whole split's states, which no smaller batch makes fit
             entry = _in_split_order(scratch, placed, lengths, slots, hidden)
         except RuntimeError as err:
@@ -348,11 +351,14 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
         shard = split.select(range(bounds[rank], bounds[rank + 1]))
         part = path.with_name(f"{path.stem}.part{rank}")
         _save(embed(backbone, shard, f"{desc} (shard {rank + 1}/{world})", show_progress=main,
-                    scratch_dir=path.parent), part)
+                    scratch_dir=path.parent, say_cut=False), part)
         accelerator.wait_for_everyone()
         if main:
             parts = [path.with_name(f"{path.stem}.part{r}") for r in range(world)]
-            _save_entry(_joined([torch.load(p, mmap=True, weights_only=True) for p in parts]), path, backbone, desc)
+            joined = _joined([torch.load(p, mmap=True, weights_only=True) for p in parts])
+            if joined["cut"][1] > 0:  # the split's totals, once (not each shard's, one per process)
+                warnings.warn(f"{desc}: " + backbone.cut_message(*joined["cut"].tolist()))
+            _save_entry(joined, path, backbone, desc)
             for p in parts:
                 p.unlink()
         accelerator.wait_for_everyone()

@@ -1,14 +1,20 @@
 """The Accelerator a training run uses: made from the config, checked against how the script was
-launched, and shut down so that no process hangs at exit."""
+launched, and shut down so that no process hangs at exit; and the warnings and errors of a launch of
+several processes, said once, not once per process."""
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 import warnings
 from contextlib import contextmanager
+from typing import NoReturn
 
+import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType
+from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType,
+                              get_cpu_distributed_information)
 
 from hybrid.config import Config, ConfigError
 
@@ -47,14 +53,52 @@ def check_set_up(accelerator: Accelerator, config: Config) -> None:
                       f"{accelerator.device.type}: training runs in fp32 (on a CPU, bf16 works)")
 
 
+class ProcessWarning(UserWarning):
+    """A warning about what one process of a launch alone knows (its shard of the data, its device): every
+    process that has it says it. Other warnings are about what every process checks alike (the settings, the
+    data, the run folder), which the main process says for all (`one_voice`)."""
+
+
+# How long a process other than the main one waits before it says an error and ends (`fail`): an error every
+# process hits alike is said by the main one, whose exit makes the launcher stop the others first.
+WAIT_FOR_MAIN_SECONDS = 10.0
+
+
+def process_index() -> int:
+    """This process's rank in its launch, known before any Accelerator exists: the process group's once one is up
+    (debug_launcher, notebook_launcher), else what the launcher set (accelerate launch and torchrun: RANK; mpirun's
+    own); 0 for a process alone."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return get_cpu_distributed_information().rank
+
+
 @contextmanager
-def said_once(accelerator: Accelerator):
-    """Warnings that every process gives alike (the same data, the same settings): the main process's only,
-    else N processes said each N times."""
+def one_voice():
+    """Warnings said once per launch, not once per process: each process checks the same settings, data and files,
+    so N processes said each warning N times (interleaved). Within this block a process other than the main one
+    shows only its ProcessWarnings; the filters still apply on it (`python -W error` raises there too)."""
     with warnings.catch_warnings():
-        if not accelerator.is_main_process:
-            warnings.simplefilter("ignore")
+        if process_index() != 0:
+            shown = warnings.showwarning
+
+            def own_only(message, category, *args, **kwargs):
+                if issubclass(category, ProcessWarning):
+                    shown(message, category, *args, **kwargs)
+
+            warnings.showwarning = own_only
         yield
+
+
+def fail(message: str) -> NoReturn:
+    """End this process with `error: message` and status 1, said once per launch: an error that every process
+    hits alike (a setting, a checkpoint) is said by the main process, and its exit makes the launcher (torchrun,
+    debug_launcher, mpirun) stop the others. Another process waits WAIT_FOR_MAIN_SECONDS for that, then says it
+    itself, naming itself: an error only it hit (its shard, its device) is seen, not just its exit status."""
+    rank = process_index()
+    if rank != 0:
+        time.sleep(WAIT_FOR_MAIN_SECONDS)
+    sys.exit(f"error{f' (process {rank})' if rank else ''}: {message}")
 
 
 def finish(accelerator: Accelerator) -> None:

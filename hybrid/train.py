@@ -49,8 +49,7 @@ def build(config: Config, accelerator: Accelerator):
     with torch.random.fork_rng(devices=[]):
         # The main process generates data and converts GGUF weights first; the others wait on a lock.
         with main_process_first(accelerator, run_folder.run_lock(config.train.output_dir, "preparing")):
-            with launch.said_once(accelerator):  # the same data, the same warnings (a qa file's)
-                splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
+            splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
             check_batch_fits(config.train, accelerator.num_processes, len(splits["train"]))
             backbone = load_for(config, task).to(accelerator.device)
     model = HybridModel.for_task(config, backbone.hidden_size, task)
@@ -64,12 +63,13 @@ def train(config: Config) -> dict:
     if not isinstance(config, Config):  # overrides or a file name failed on their missing `.train`
         raise TypeError(f"train takes a Config: train(load_config([...overrides], base=file)) from hybrid.config, "
                         f"not a {type(config).__name__}")
-    check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
-    accelerator = launch.accelerator_for(config)
-    if config.train.resume:  # a checkpoint that is not there is named first, not the output_dir another run is in
-        checkpoint.resume_target(config.train.resume, config.train.output_dir)
-    with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
-        return run(config, accelerator)
+    with launch.one_voice():  # under a launch of N processes each warning once, not N times
+        check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
+        accelerator = launch.accelerator_for(config)
+        if config.train.resume:  # a checkpoint that is not there is named first, not the output_dir another run is in
+            checkpoint.resume_target(config.train.resume, config.train.output_dir)
+        with run_folder.running_in(accelerator, config.train.output_dir):  # before anything is generated or moved
+            return run(config, accelerator)
 
 
 class ReportedInterrupt(KeyboardInterrupt):
@@ -137,8 +137,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
     loader = DataLoader(tensors["train"], batch_size=config.train.batch_size, shuffle=True, drop_last=True,
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config, accelerator.device)
-    with launch.said_once(accelerator):  # a warm-up that outlasts the run
-        scheduler = make_scheduler(optimizer, config)
+    scheduler = make_scheduler(optimizer, config)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # Evaluation runs a LoRA backbone in `read`, not in forward: FSDP2 must gather its weights there too
     if getattr(accelerator, "is_fsdp2", False):  # (accelerate >= 1.6)
@@ -283,16 +282,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        config = parse_args(argv)
-    except (ConfigError, PuzzleError) as err:  # alike on every process of a machine: the first says it
-        sys.exit(f"error: {err}" if os.environ.get("LOCAL_RANK", "0") == "0" else 1)
-    try:
-        train(config)
-    except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
-        sys.exit(f"error: {err}")  # a bad setting, puzzle, checkpoint, loss or write: the message says which
-    except ReportedInterrupt as stop:
-        sys.exit(stop.args[0])  # as a shell reports a process ended by that signal
+    with launch.one_voice():  # the command line's warnings too (an override a later preset undoes)
+        try:
+            train(parse_args(argv))
+        except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
+            launch.fail(str(err))  # a bad setting, puzzle, checkpoint, loss or write: the message says which, once
+        except ReportedInterrupt as stop:
+            sys.exit(stop.args[0])  # as a shell reports a process ended by that signal
 
 
 if __name__ == "__main__":

@@ -392,16 +392,28 @@ def test_print_config_under_accelerate_launch_prints_once(monkeypatch, capsys):
         assert exit.value.code == 0 and ("task:\n  name: maze" in capsys.readouterr().out) == printed
 
 
-def test_a_bad_argument_under_accelerate_launch_is_said_once_per_machine(monkeypatch, capsys):
-    """Every process of a machine reads the same arguments and files, so each failed alike and each
-    printed the error; the first process on each machine says it, the others exit with status 1."""
+def test_a_bad_argument_under_accelerate_launch_is_said_by_the_main_process_and_by_no_other_unless_alone(
+        monkeypatch, capsys):
+    """Every process reads the same arguments and files, so each failed alike and each printed the error. The
+    main process says it at once; another waits for the launcher to stop it (as it does once one process has
+    failed) and says it itself, naming itself, only if it is still running then: the error was its alone. Before,
+    the first process of each machine said it and the others exited at once with status 1, saying nothing: the
+    launcher then stopped the first before it had said it whenever it was slower, and an error only another
+    process hit was never said."""
+    import time
+
+    import hybrid.launch
     from hybrid.train import main
 
-    for local_rank, said in (("1", False), ("0", True)):
-        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    monkeypatch.setattr(hybrid.launch, "WAIT_FOR_MAIN_SECONDS", 0.5, raising=False)
+    for rank, said in (("1", "error (process 1): "), ("0", "error: ")):
+        monkeypatch.setenv("RANK", rank)  # as accelerate launch (torchrun) sets them
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        began = time.perf_counter()
         with pytest.raises(SystemExit) as exit:
             main(["train.stpes=3"])
-        assert exit.value.code != 0 and ("Key 'stpes' not in 'TrainConfig'" in str(exit.value.code)) == said
+        assert str(exit.value.code).startswith(f"{said}bad config: Key 'stpes' not in 'TrainConfig'")
+        assert (time.perf_counter() - began >= 0.5) == (rank == "1")  # the main process says it at once
         assert capsys.readouterr().err == ""  # SystemExit's message is printed by the interpreter, once
 
 

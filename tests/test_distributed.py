@@ -4,6 +4,7 @@ gathered."""
 
 import gc
 import json
+import os
 import signal
 import sys
 import time
@@ -320,10 +321,60 @@ if __name__ == "__main__":
 
 def test_a_two_process_run_says_its_setting_warnings_once(small_config, tmp_path):
     """A warm-up that outlasts the run and fp16 on a CPU are the same settings on every process: each
-    warning came once per process (N times with N processes), as the data's did before."""
+    warning came once per process (N times with N processes), as the data's did before. Texts cut at
+    backbone.max_length were said by each process for its shard of the embedding (its half of the
+    counts): now once for each split, with the split's totals."""
+    from datasets import load_from_disk
+    from tokenizers import Tokenizer
+
     config = small_config("train.steps=1", "train.warmup=10", "train.mixed_precision=fp16", "train.checkpoint_every=0",
-                          f"train.output_dir={tmp_path / 'run'}")
+                          "backbone.max_length=12", f"train.output_dir={tmp_path / 'run'}")
     debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), ""), num_processes=2)
     said = [m for r in (0, 1) for m in json.loads((tmp_path / f"rank{r}.json").read_text())["warnings"]]
     for warning in ("outlast the run", "mixed_precision=fp16 does nothing on cpu"):
         assert len([m for m in said if warning in m]) == 1, (warning, said)
+    # What cutting each split's texts at 12 tokens loses, counted here with the backbone's tokenizer
+    tokenizer = Tokenizer.from_file(str(Path(config.backbone.path) / "tokenizer.json"))
+    folder = Path(json.loads((tmp_path / "run" / "splits.json").read_text())["folder"])
+    for split in ("train", "test"):
+        lengths = [len(tokenizer.encode(text).ids) for text in load_from_disk(folder / split)["question"]]
+        lost, texts = sum(max(0, n - 12) for n in lengths), sum(n > 12 for n in lengths)
+        cut = [m for m in said if m.startswith(split) and "truncated" in m]  # was: one a shard, with its half
+        assert texts > 0 and len(cut) == 1, said
+        assert cut[0].startswith(f"{split}: backbone.max_length=12 truncated {lost} tokens over {texts} texts"), said
+
+
+def test_a_two_process_run_from_lora_weights_under_another_alpha_warns_once(small_config, tmp_path):
+    """The checks before any data is built (train.init_from's LoRA alpha) and the backbone's (a max_length
+    above the model's) run alike on every process, and each said its warnings: twice with two processes."""
+    lora = ("backbone.lora.rank=4", "train.steps=1", "train.checkpoint_every=0")
+    train(small_config(*lora, "backbone.lora.alpha=8", f"train.output_dir={tmp_path / 'lora'}"))
+    config = small_config(*lora, "backbone.lora.alpha=16", f"train.init_from={tmp_path / 'lora' / 'final'}",
+                          "backbone.max_length=5000", f"train.output_dir={tmp_path / 'run'}")
+    debug_launcher(train_recording_splits_and_warnings, args=(config, str(tmp_path), ""), num_processes=2)
+    said = [m for r in (0, 1) for m in json.loads((tmp_path / f"rank{r}.json").read_text())["warnings"]]
+    for warning in ("trained with backbone.lora.alpha=8.0 and this config has backbone.lora.alpha=16.0",
+                    "backbone.max_length=5000 is more than"):
+        assert len([m for m in said if warning in m]) == 1, (warning, said)  # was: 2
+
+
+def main_in_a_process(argv: list[str]):
+    """hybrid/train.py's main, in a process of the launch, with the environment torchrun gives it."""
+    end_if_stuck()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    os.environ["RANK"] = os.environ["LOCAL_RANK"] = str(torch.distributed.get_rank())
+    hybrid.train.main(argv)
+
+
+def test_an_error_every_process_of_a_launch_hits_is_said_once(small_config, tmp_path, capfd):
+    """A checkpoint or setting that fails once training starts fails alike in every process, and each said it:
+    N messages, interleaved. The main process says it, and the launcher stops the others as it exits."""
+    config_file, missing = tmp_path / "config.yaml", tmp_path / "no_run_here"
+    config_file.write_text(to_yaml(small_config()))
+    with pytest.raises(Exception, match="terminated with exit code 1"):
+        debug_launcher(main_in_a_process, args=(["--config", str(config_file), "--resume", str(missing)],),
+                       num_processes=2)
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error")]
+    assert said == [f"error: checkpoint folder {missing} does not exist: give train.resume (--resume) a run folder, "
+                    f"one of its checkpoints/step_* folders, or latest (the newest in train.output_dir)"]  # was: 2
