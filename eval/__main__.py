@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import sys
@@ -33,7 +32,7 @@ from eval.tasks.base import json_error, no_question, text_lines
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
-from hybrid.config import Config, ConfigError, anchored, as_dict, load_config
+from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.folders import make_writable
 from hybrid.solve import positive
 from hybrid.splits_record import untrained_rows
@@ -197,7 +196,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
-    from hybrid.resume_settings import uses_heads
+    from hybrid.resume_settings import shape_changes, uses_heads
 
     task = make_task(config.task)
     for group in ("reasoner", "adapter"):  # heads split the same weights: other heads load without complaint
@@ -227,7 +226,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             raise HarnessError(f"the weights in {folder} were trained on task {trained.task.name!r}, and task "
                                f"{config.task.name!r} builds a model of other shapes: drop the task override, or "
                                f"give a run trained on {config.task.name}") from None
-        changes = shape_changes(trained, config, backbone.hidden_size, saved[0], "hybrid." if model is not bare else "")
+        shapes = {key: tuple(tensor.shape) for key, tensor in saved[0].items()}
+        changes = shape_changes(trained, config, backbone.hidden_size, shapes, "hybrid." if model is not bare else "")
         if not changes:  # none of the settings (weights of another version of the model): the tensor is named
             raise
         given = " ".join(setting for setting, _ in changes)
@@ -302,60 +302,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         raise HarnessError(str(checkpoint.unwritable(out, err, "Free space there, or give --out another folder, "
                                                                "and evaluate again"))) from None
     return report
-
-
-def shape_changes(trained: Config, config: Config, width: int, saved: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """The settings of `config` that give the model other parameter shapes than the weights `saved` were
-    trained at (`trained`, their config), each as (`key=value`, `key=value (trained: value)`). A task,
-    adapter or reasoner setting counts where the trained model with it alone changed has other shapes
-    (built on the meta device: no memory, milliseconds); the backbone's, where the trained model on a
-    backbone of this `width` does not fit the weights (their keys under `prefix`: "hybrid." in a LoRA
-    run's). So reasoner.N_sup beside task.size=6 is not named, nor a backbone folder named where it is now."""
-    import torch
-
-    from hybrid.model import HybridModel
-    from hybrid.resume_settings import task_shape_changes, typed
-
-    def shapes(c: Config, wide: int = width) -> dict:
-        with torch.device("meta"):
-            model = HybridModel.for_task(c, wide, make_task(c.task))
-        return {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
-
-    def trained_width() -> str:
-        """The backbone width the weights were trained on: a dimension that is 1 and 2 on backbones that wide."""
-        one, two = shapes(trained, 1), shapes(trained, 2)
-        return next((str(saved[prefix + key].shape[i]) for key in one if prefix + key in saved
-                     for i, sizes in enumerate(zip(one[key], two[key])) if sizes == (1, 2)), "another width")
-
-    try:
-        fitted = shapes(trained)
-    except Exception:  # the trained config no longer builds (its code changed): the tensor is named instead
-        return []
-    found = []
-    for group in ("task", "adapter", "reasoner"):
-        now, then = getattr(config, group), getattr(trained, group)
-        for field in dataclasses.fields(now):
-            value, was = getattr(now, field.name), getattr(then, field.name, None)
-            if value == was:
-                continue
-            changed = dataclasses.replace(trained, **{group: dataclasses.replace(then, **{field.name: value})})
-            try:
-                if shapes(changed) == fitted:
-                    continue
-            except Exception:  # no model with it beside the trained settings: not this setting alone
-                continue
-            said = task_shape_changes(trained, changed, "trained") if group == "task" else None
-            setting = f"{group}.{field.name}={typed(value)}"
-            found.append((setting, said[0] if said else f"{setting} (trained: {typed(was)})"))
-    if any(tuple(getattr(saved.get(prefix + key), "shape", ())) != shape for key, shape in fitted.items()):
-        # the trained model on a backbone of this width does not fit: another width than the weights were trained on
-        for key in ("path", "revision", "gguf_file"):
-            now, then = getattr(config.backbone, key), getattr(trained.backbone, key)
-            if (anchored(now) if key == "path" else now) != (anchored(then) if key == "path" else then):
-                setting = f"backbone.{key}={typed(now)}"
-                found.append((setting, f"{setting} (trained: {typed(then)}) gives states {width} wide (trained: "
-                                       f"{trained_width()})"))
-    return found
 
 
 def writable(folder: Path) -> None:

@@ -506,6 +506,18 @@ def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:
     return state, source
 
 
+def saved_shapes(folder: Path) -> dict[str, tuple] | None:
+    """The shape of each tensor of the checkpoint `folder`'s model.safetensors, read from its header alone
+    (milliseconds, whatever its size); None where there is none (FSDP's shards) or it cannot be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(folder / "model.safetensors", framework="pt") as weights:
+            return {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    except Exception:  # not there, or damaged: loading names it
+        return None
+
+
 def load_weights(model: torch.nn.Module, folder: Path, ema: bool = True, weights: tuple[dict, str] | None = None,
                  backbones: tuple[str, str] | None = None) -> str:
     """Load `folder`'s weights into `model` (`weights`, where read_weights read them already). Returns which.

@@ -2,8 +2,9 @@
 
 - A resume cannot change the settings the restored optimizer, weights or place in the data
   depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols (`task_shape_changes`,
-  which also refuses train.init_from weights of another shape); backbone.path may name the
-  backbone's folder where it has moved to (`moved_backbone`).
+  which also refuses train.init_from weights of another shape), nor a setting that gives the model
+  other parameter shapes (`shape_changes`, which `python -m eval` names too); backbone.path may
+  name the backbone's folder where it has moved to (`moved_backbone`).
 - It may change the learning-rate schedule (`SCHEDULE_SETTINGS`): that goes on from the
   checkpoint's place with the new settings, and says how the rate moves (`schedule_on_resume`).
 - Settings are quoted as they are typed on the command line (`typed`), so a message's
@@ -107,7 +108,8 @@ HINTS_ON_RESUME = {"backbone.path": "; another folder must hold the same files",
 
 def check_resume_settings(folder: Path, config: Config) -> None:
     """CheckpointMismatch naming each FIXED_ON_RESUME setting that differs from the checkpoint's
-    saved config, and train.ema turned on or off (a checkpoint without one is not checked)."""
+    saved config, and train.ema turned on or off (a checkpoint without one is not checked); else
+    a task of another shape; else each setting that gives the weights other shapes (`check_resume_shapes`)."""
     if not (folder / "config.yaml").exists():
         return
     saved = read_config(folder / "config.yaml")
@@ -168,6 +170,31 @@ def check_resume_settings(folder: Path, config: Config) -> None:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} was trained on a task of another shape, which a resumed run cannot change: "
             f"{description}. Resume with the checkpoint's task settings, or {new_weights}")
+    check_resume_shapes(folder, config, saved)
+
+
+def check_resume_shapes(folder: Path, config: Config, saved: Config) -> None:
+    """CheckpointMismatch naming each setting that gives this config's model other parameter shapes
+    than the checkpoint's weights (reasoner.mixer, reasoner.hidden, adapter.kind ...), each beside the
+    checkpoint's value. Found by loading alone, that came after the puzzles were generated and embedded
+    (minutes), in load_state_dict's words. Read from its config and its weights' safetensors header
+    (not the tensors); skipped where no task, adapter or reasoner setting differs. Where no setting
+    accounts for the weights (another version of the code), or they cannot be read, loading names it."""
+    if all(getattr(config, group) == getattr(saved, group) for group in ("task", "adapter", "reasoner")):
+        return
+    shapes = checkpoint.saved_shapes(folder)
+    prefix = "hybrid." if saved.backbone.lora is not None else ""  # a LoRA run's model: backbone and hybrid
+    width = None if shapes is None else trained_width(saved, shapes, prefix)
+    if width is None:
+        return
+    # The backbone is the checkpoint's (FIXED_ON_RESUME, or its folder moved: the same files, so as wide)
+    changes = [said for setting, said in shape_changes(saved, config, width, shapes, prefix, "the checkpoint's run")
+               if not setting.startswith("backbone.")]
+    if changes:
+        raise checkpoint.CheckpointMismatch(
+            f"checkpoint {folder} holds weights of other shapes than the model this config builds, which a resumed "
+            f"run cannot change: {'; '.join(changes)}. Resume with the checkpoint's value{'s' * (len(changes) > 1)}, "
+            f"or train new weights without --resume (train.init_from cannot take weights of another shape)")
 
 
 def uses_heads(config: Config, group: str, task=None) -> bool:
@@ -268,6 +295,67 @@ def task_shape_changes(other: Config, config: Config, label: str) -> tuple[str, 
     fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
             and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))
     return f"{settings} gives {', '.join(aspects)}", fits
+
+
+def model_shapes(config: Config, width: int) -> dict[str, tuple]:
+    """The shapes of the state dict of the model `config` builds on a backbone `width` wide (built on the
+    meta device: no memory, milliseconds)."""
+    import torch
+
+    from hybrid.model import HybridModel
+
+    with torch.device("meta"):
+        model = HybridModel.for_task(config, width, make_task(config.task))
+    return {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
+
+
+def trained_width(trained: Config, saved: dict[str, tuple], prefix: str = "") -> int | None:
+    """The backbone width the weights `saved` (their shapes, keys under `prefix`) were trained on, as
+    `trained` builds them: a dimension that is 1 and 2 on backbones that wide. None where none is found
+    (weights of another version of the model)."""
+    one, two = model_shapes(trained, 1), model_shapes(trained, 2)
+    return next((saved[prefix + key][i] for key in one if prefix + key in saved
+                 for i, sizes in enumerate(zip(one[key], two[key]))
+                 if sizes == (1, 2) and i < len(saved[prefix + key])), None)
+
+
+def shape_changes(trained: Config, config: Config, width: int, saved: dict[str, tuple], prefix: str = "",
+                  label: str = "trained") -> list[tuple[str, str]]:
+    """The settings of `config` that give the model other parameter shapes than the weights trained at
+    `trained` (their config; `saved`: their shapes), each as (`key=value`, `key=value (<label>: value)`).
+    A task, adapter or reasoner setting counts where the trained model with it alone changed has other
+    shapes (`model_shapes`); the backbone's, where the trained model on a backbone of this `width` does
+    not fit the weights (their keys under `prefix`: "hybrid." in a LoRA run's). So reasoner.N_sup beside
+    task.size=6 is not named, nor a backbone folder named where it is now."""
+    try:
+        fitted = model_shapes(trained, width)
+    except Exception:  # the trained config no longer builds (its code changed): the tensor is named instead
+        return []
+    found = []
+    for group in ("task", "adapter", "reasoner"):
+        now, then = getattr(config, group), getattr(trained, group)
+        for field in dataclasses.fields(now):
+            value, was = getattr(now, field.name), getattr(then, field.name, None)
+            if value == was:
+                continue
+            changed = dataclasses.replace(trained, **{group: dataclasses.replace(then, **{field.name: value})})
+            try:
+                if model_shapes(changed, width) == fitted:
+                    continue
+            except Exception:  # no model with it beside the trained settings: not this setting alone
+                continue
+            said = task_shape_changes(trained, changed, label) if group == "task" else None
+            setting = f"{group}.{field.name}={typed(value)}"
+            found.append((setting, said[0] if said else f"{setting} ({label}: {typed(was)})"))
+    if any(saved.get(prefix + key, ()) != shape for key, shape in fitted.items()):
+        # the trained model on a backbone of this width does not fit: another width than the weights were trained on
+        for key in ("path", "revision", "gguf_file"):
+            now, then = getattr(config.backbone, key), getattr(trained.backbone, key)
+            if (anchored(now) if key == "path" else now) != (anchored(then) if key == "path" else then):
+                setting = f"backbone.{key}={typed(now)}"
+                found.append((setting, f"{setting} ({label}: {typed(then)}) gives states {width} wide ({label}: "
+                                       f"{trained_width(trained, saved, prefix) or 'another width'})"))
+    return found
 
 
 def recorded_files(folder: Path) -> str | None:

@@ -681,9 +681,63 @@ def test_checkpoint_every_0_saves_at_the_end(small_config, tmp_path):
 def test_resuming_with_a_changed_shape_is_a_config_error_and_moves_nothing(small_config, tmp_path):
     train(small_config())
     saved = checkpoint.checkpoints(tmp_path / "run")
-    with pytest.raises(CheckpointMismatch, match="does not fit.*init_from.*size mismatch"):
+    with pytest.raises(CheckpointMismatch, match=r"reasoner.hidden=64 \(the checkpoint's run: 32\)"):
         train(small_config("reasoner.hidden=64", "train.steps=6", "train.resume=latest"))
     assert checkpoint.checkpoints(tmp_path / "run") == saved  # not taken for damage, not moved aside
+
+
+# Each setting of a resume that gives the model other parameter shapes (the run: 4x4 Sudoku, hidden 32, 2 layers,
+# the mlp mixer, expansion 4, span pooling), and what the refusal names for it
+SHAPE_RESUMES = [
+    (["reasoner.mixer=attention"], [r"reasoner.mixer=attention \(the checkpoint's run: mlp\)"]),
+    (["reasoner.hidden=64"], [r"reasoner.hidden=64 \(the checkpoint's run: 32\)"]),
+    (["reasoner.expansion=2"], [r"reasoner.expansion=2.0 \(the checkpoint's run: 4.0\)"]),
+    (["adapter.kind=query_attention"], [r"adapter.kind=query_attention \(the checkpoint's run: auto\)"]),
+    # two at once are both named; a setting beside them that keeps the shapes (T, which a resume may change) is not
+    (["reasoner.layers=3", "reasoner.hidden=64", "reasoner.T=3"],
+     [r"reasoner.hidden=64 \(the checkpoint's run: 32\)", r"reasoner.layers=3 \(the checkpoint's run: 2\)"]),
+]
+
+
+def test_a_resume_that_changes_a_weight_shape_is_refused_before_any_puzzle_is_made(small_config, tmp_path,
+                                                                                   monkeypatch):
+    """reasoner.mixer=attention on an mlp run's --resume was found only as the checkpoint loaded, after the
+    puzzles were generated and embedded (minutes on the default task), in load_state_dict's words ("Missing
+    key(s) in state_dict: reasoner.net.0.mixer.out.weight ...") that named no setting, and advised
+    train.init_from, which cannot take weights of other shapes either. Each setting is named now, the
+    checkpoint's value beside it, before any data is made."""
+    train(small_config())
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    saved = checkpoint.checkpoints(out)
+    shutil.rmtree(cache)
+    monkeypatch.setattr(hybrid.train, "build_splits", lambda *a, **k: pytest.fail("puzzles made before the check"))
+    for overrides, named in SHAPE_RESUMES:
+        with pytest.raises(CheckpointMismatch) as refused:
+            train(small_config("train.steps=6", "train.resume=latest", *overrides))
+        said = str(refused.value)
+        for setting in named:
+            assert re.search(setting, said), said
+        assert len(re.findall(r"\(the checkpoint's run: ", said)) == len(named), said
+        assert "state_dict" not in said and "Missing key" not in said, said
+        assert re.search(r"Resume with the checkpoint's values?, or train new weights without --resume "
+                         r"\(train.init_from cannot take weights of another shape\)$", said), said
+    assert not cache.exists() and checkpoint.checkpoints(out) == saved
+
+
+def test_weights_of_another_version_of_the_model_still_fail_as_the_checkpoint_loads(small_config, tmp_path):
+    """A tensor renamed (weights of another version of the code): no setting differs, so no setting can
+    be named; loading names the tensor, as before."""
+    from safetensors.torch import save_file
+
+    train(small_config())
+    step = checkpoint.checkpoints(tmp_path / "run")[-1]
+    state = load_file(step / "model.safetensors")
+    state["head.proj.weight"] = state.pop("head.weight")
+    save_file(state, step / "model.safetensors")
+    checkpoint.write_manifest(step)  # intact files, of another version
+    for overrides in ((), ("reasoner.T=3",)):  # a setting that keeps the shapes: not blamed
+        with pytest.raises(CheckpointMismatch, match=r"does not fit the run this config builds.*head.proj.weight"):
+            train(small_config("train.steps=6", "train.resume=latest", *overrides))
 
 
 def test_resume_takes_a_run_folder(small_config, tmp_path):
