@@ -239,7 +239,8 @@ def recorded_where(r: dict, command: str) -> str:
         return where(r)
     threads = m.get("torch_threads", m.get("threads"))
     device = ", ".join(x for x in [m.get("gpu") or m.get("processor"), m.get("cpu_count") and f"{m['cpu_count']} cores",
-                                   threads and f"{threads} torch thread" + "s" * (threads != 1), m.get("torch") and f"torch {m['torch']}"] if x)
+                                   threads and f"{threads} torch thread" + "s" * (threads != 1),
+                                   m.get("torch") and f"torch {m['torch']}"] if x)
     said = f"`{r['command']}`" if "command" in r else f"`{command}` (as the docs give it: the JSON predates recorded commands)"
     return f"Command: {said}  \nMachine: {device or 'not recorded in the JSON'}."
 

@@ -24,13 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A run folder from a few-second training: 4x4 Sudoku on the character front end."""
-    root = tmp_path_factory.mktemp("harness")
+    return trained_run(tmp_path_factory.mktemp("harness"), "task.train_size=64", "task.test_size=16", "reasoner.n=2",
+                       "reasoner.T=2", "reasoner.N_sup=2", "train.steps=4", "train.checkpoint_every=2")
+
+
+def trained_run(root: Path, *settings: str) -> Path:
+    """A few-second training in `root`/run: 4x4 Sudoku on the character front end, with `settings`."""
     train(load_config([
-        "backbone=chars", "task.size=4", "task.train_size=64", "task.test_size=16", "task.wordings=[0]",
-        "reasoner.hidden=32", "reasoner.n=2", "reasoner.T=2", "reasoner.N_sup=2",
-        "train.batch_size=16", "train.steps=4", "train.eval_every=0", "train.checkpoint_every=2",
-        "train.warmup=0", "train.tracker=null", f"train.output_dir={root / 'run'}", f"train.data_dir={root / 'cache'}",
-    ]))
+        "backbone=chars", "task.size=4", "task.wordings=[0]", "reasoner.hidden=32", "train.batch_size=16",
+        "train.eval_every=0", "train.warmup=0", "train.tracker=null", f"train.output_dir={root / 'run'}",
+        f"train.data_dir={root / 'cache'}", *settings]))
     return root / "run"
 
 
@@ -657,15 +660,9 @@ def test_an_override_of_a_shape_the_weights_fix_is_refused_before_any_puzzle_is_
 @pytest.fixture(scope="module")
 def attention_run(tmp_path_factory):
     """`run`'s few-second training with heads to split: the attention mixer and the query_attention adapter."""
-    root = tmp_path_factory.mktemp("attention")
-    train(load_config([
-        "backbone=chars", "task.size=4", "task.train_size=32", "task.test_size=8", "task.wordings=[0]",
-        "reasoner.mixer=attention", "adapter.kind=query_attention", "reasoner.hidden=32", "reasoner.n=1",
-        "reasoner.T=1", "reasoner.N_sup=1", "train.batch_size=16", "train.steps=1", "train.eval_every=0",
-        "train.checkpoint_every=0", "train.warmup=0", "train.tracker=null", f"train.output_dir={root / 'run'}",
-        f"train.data_dir={root / 'cache'}",
-    ]))
-    return root / "run"
+    return trained_run(tmp_path_factory.mktemp("attention"), "task.train_size=32", "task.test_size=8",
+                       "reasoner.mixer=attention", "adapter.kind=query_attention", "reasoner.n=1", "reasoner.T=1",
+                       "reasoner.N_sup=1", "train.steps=1", "train.checkpoint_every=0")
 
 
 @pytest.mark.parametrize("override", ["reasoner.heads=8", "adapter.heads=2"])
