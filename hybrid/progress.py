@@ -74,6 +74,15 @@ class LogBar(plain_tqdm):
         self.last_print_t, self.last_print_n = now, self.n
         return True
 
+    @classmethod
+    def write(cls, s, file=None, end="\n", nolock=False) -> None:
+        """tqdm.write, flushed: a file's stdout is written in blocks, so the training's evaluation lines
+        (`bar.write`) came into a log minutes late, after the bar's lines of batches since (stderr is not)."""
+        super().write(s, file, end, nolock)
+        fp = file if file is not None else sys.stdout
+        if fp is not None:
+            fp.flush()
+
     def clear(self, nolock=False) -> None:
         """Nothing to clear: tqdm clears the bars around a tqdm.write, which is a line of its own here."""
 

@@ -103,3 +103,20 @@ def test_tqdm_disable_hides_the_training_bar(small_config, capsys, monkeypatch):
     capsys.readouterr()
     train(config)
     assert "training" not in capsys.readouterr().err
+
+
+def test_a_line_written_beside_a_bar_in_a_log_file_is_flushed():
+    """The training's evaluation lines go to stdout with bar.write: in a log file, stdout is written in blocks,
+    so "batch 60: held-out exact accuracy ..." came after the bar's line of batch 113 (stderr, unbuffered)."""
+    from hybrid.progress import progress_bar
+
+    class Log(io.StringIO):
+        flushed = ""
+
+        def flush(self):
+            self.flushed = self.getvalue()
+
+    log = Log()
+    with progress_bar(total=3, file=io.StringIO()) as bar:
+        bar.write("batch 2: held-out exact accuracy 0.5", file=log)
+        assert log.flushed == "batch 2: held-out exact accuracy 0.5\n"
