@@ -92,6 +92,14 @@ class TruncationWarnings:
             f". In {slots} of these puzzles answer slots fell past the cut: those slots get no tokens, so the "
             f"model answers them without their text" if slots else "")
 
+    def say_cut(self, desc: str, cut) -> None:
+        """The truncation warning of `desc` for the counts `cut` (tokens lost, texts cut, and puzzles with
+        answer slots cut where counted), where a text was cut: as a split is embedded, read from the cache,
+        or joined from its shards."""
+        cut = [int(n) for n in cut]
+        if cut[1]:
+            warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut), stacklevel=2)
+
     def truncated(self, lengths: list[int], limit: int) -> None:
         """Report (or count) what cutting texts of these lengths at `limit` loses."""
         texts = sum(n > limit for n in lengths)
@@ -123,8 +131,8 @@ class TruncationWarnings:
             self._cut = outer
         if outer is not None:  # not reached when the block raised: an attempt that failed reports nothing
             outer[:] = [total + n for total, n in zip(outer, cut)]
-        elif cut[1] and say:
-            warnings.warn(f"{desc}: " * bool(desc) + self.cut_message(*cut))
+        elif say:
+            self.say_cut(desc, cut)
 
 
 def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:

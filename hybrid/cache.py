@@ -336,9 +336,9 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
             metadata_path(path).write_text(json.dumps(_description(cached, backbone, desc), indent=1), encoding="utf-8")
         except OSError:
             pass  # a read-only cache: `hybrid-cache list` shows it as undescribed
-    if exists and "cut" in cached and cached["cut"][1] > 0:  # said when embedded; a rerun must say it again
+    if exists and "cut" in cached:  # said when embedded; a rerun must say it again
         # (an entry written before slots were counted holds two counts: tokens and texts)
-        warnings.warn(f"{desc} (cached): " + backbone.cut_message(*cached["cut"].tolist()))
+        backbone.say_cut(f"{desc} (cached)", cached["cut"])
     if world > 1:  # one decision for all processes, or some would wait at a barrier forever
         from accelerate.utils import broadcast_object_list
 
@@ -356,8 +356,7 @@ def _embed_split(backbone, split: Dataset, num_slots: int, path: Path, desc: str
         if main:
             parts = [path.with_name(f"{path.stem}.part{r}") for r in range(world)]
             joined = _joined([torch.load(p, mmap=True, weights_only=True) for p in parts])
-            if joined["cut"][1] > 0:  # the split's totals, once (not each shard's, one per process)
-                warnings.warn(f"{desc}: " + backbone.cut_message(*joined["cut"].tolist()))
+            backbone.say_cut(desc, joined["cut"])  # the split's totals, once (not each shard's, one per process)
             _save_entry(joined, path, backbone, desc)
             for p in parts:
                 p.unlink()
