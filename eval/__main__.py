@@ -32,11 +32,12 @@ from eval.tasks.base import json_error, no_question, text_lines
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
-from hybrid.config import Config, ConfigError, as_dict, load_config
+from hybrid.config import Config, ConfigError, as_dict, load_config, typed
 from hybrid.folders import make_writable
 from hybrid.solve import positive
 from hybrid.splits_record import untrained_rows
 from hybrid.summary import shell_word
+from hybrid.weight_shapes import shape_changes, uses_heads
 
 
 class HarnessError(ValueError):
@@ -196,7 +197,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
-    from hybrid.resume_settings import shape_changes, uses_heads
 
     task = make_task(config.task)
     for group in ("reasoner", "adapter"):  # heads split the same weights: other heads load without complaint
@@ -434,7 +434,6 @@ def say_replaced(out: Path, report: dict) -> None:
     """One warning where the folder `out` holds a report of other settings than `report` (this
     evaluation's, before its figures), which this one replaces: naming each that differs. The same
     settings again (say, after more training) are a new report of the same thing, unsaid."""
-    from hybrid.resume_settings import typed
 
     try:
         earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -280,10 +280,12 @@ def load(accelerator, path: Path) -> None:
             accelerator.load_state(str(path))
     except Exception as err:  # torch/safetensors raise many types for a damaged file
         if (path / MANIFEST).exists():  # the files are intact, so they do not fit this config
+            # Settings of another shape are named before any data is built (resume_settings), where the weights'
+            # shapes can be read; what is left here, train.init_from cannot take either (the same shapes only)
             raise CheckpointMismatch(
-                f"checkpoint {path} does not fit the run this config builds. A resumed run must keep every "
-                f"shape the weights depend on (task size, reasoner.hidden, the backbone) and train.ema; "
-                f"to start new weights from it use train.init_from instead. "
+                f"checkpoint {path} does not fit the run this config builds. Resume with the checkpoint's settings "
+                f"(its config.yaml: a setting that changes a weight's shape, such as reasoner.hidden, cannot change) "
+                f"and the version of this code that saved it, or train new weights without --resume. "
                 f"Details: {' '.join(str(err).split())[:300]}") from None
         raise unreadable(path, err) from None
 

@@ -46,6 +46,20 @@ def first_line(err: BaseException, limit: int | None = None) -> str:
     return lines[0][:limit] if lines else type(err).__name__
 
 
+def typed(value) -> str:
+    """A setting's value as it is typed on the command line: YAML's null, true and [a,b], not Python's
+    None, True and [a, b]; a group of settings (backbone.lora) as YAML writes it inline."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return f"[{','.join(typed(v) for v in value)}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {typed(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def check_not_a_file(folder: Path, setting: str) -> None:
     """A ConfigError where `folder`, or a folder above it, is a file (`setting` names the folder's
     option): found only when writing there, after the work, as an OSError that blamed the disk."""
@@ -259,14 +273,12 @@ def _check_values(into: DictConfig, layer: DictConfig, where: str = "", section:
             raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: must be true or false")
         elif isinstance(inner, DictConfig) and not isinstance(given, DictConfig) and not given._is_none() \
                 and not given._is_interpolation():
-            from hybrid.resume_settings import typed  # here: it imports this module
-
             said = f"{full}={typed(OmegaConf.to_container(given) if OmegaConf.is_list(given) else given._value())}"
             raise ConfigError(f"{where + ': ' if where and where != said else ''}{said}: {full} is a group of "
-                              f"settings, not one value: {_settings_of(inner, full, typed)}")
+                              f"settings, not one value: {_settings_of(inner, full)}")
 
 
-def _settings_of(group: DictConfig, key: str, typed) -> str:
+def _settings_of(group: DictConfig, key: str) -> str:
     """How to set the group of settings `key` (whose node is `group`): its keys by name, with their defaults."""
     schema = next((kind for kind in (group._metadata.object_type, group._metadata.ref_type)
                    if dataclasses.is_dataclass(kind)), None)
@@ -287,8 +299,6 @@ def _number(value: Any) -> Any:
 def _no_value(item: str, key: str, now: Any) -> ConfigError:
     """`reasoner.T=`: OmegaConf said "Incompatible value 'None' for field of type 'int'"."""
     now = OmegaConf.to_container(now) if OmegaConf.is_config(now) else now  # train.betas: a TupleConfig
-    from hybrid.resume_settings import typed  # here: it imports this module
-
     example = "<value>" if now is None else typed(now)
     return ConfigError(f"override {item!r} gives {key} no value: write one after the =, e.g. {key}={example}")
 
@@ -374,7 +384,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 raise ConfigError(f"config file {base}: `{group}: {layer[group]}` must be a mapping of settings "
                                   f"(key: value lines under it){advice if isinstance(layer[group], str) else ''}")
         layers.append((f"config file {base}", layer))
-    typed = {}  # each key=value override (its layer's `where`) -> its key and its value as typed
+    overridden = {}  # each key=value override (its layer's `where`) -> its key and its value as typed
     overrides = list(overrides or [])
     for item in overrides:
         if item.startswith(("+", "~")):  # Hydra's add, force-add and delete: every key is in the schema here
@@ -396,7 +406,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             continue
         try:
             layers.append((item, OmegaConf.from_dotlist([item])))
-            typed[item] = key, value
+            overridden[item] = key, value
         except (yaml.YAMLError, OmegaConfBaseException) as err:  # the value is read as YAML: "[0,1" or "'text"
             problem = getattr(err, "problem", None) or str(err).split("\n")[0]  # left open, a leading * or @, "${"
             raise ConfigError(f"override {item!r}: {value!r} is not a value ({problem}); close brackets and quotes, "
@@ -406,7 +416,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
         for where, layer in layers:
             if "task" in layer and "name" in layer.task and layer.task.name != merged.task.get("name"):
                 merged.task = {"name": layer.task.name}  # a new family: drop the old one's knobs
-            key, value = typed.get(where, (None, None))
+            key, value = overridden.get(where, (None, None))
             if key and "${" not in value and isinstance(OmegaConf.select(layer, key), (bool, int, float)) \
                     and _takes_text(merged, key):
                 # YAML read backbone.revision=1.10 as 1.1, 0123 as 83, train.output_dir=1e3 as 1000.0: keep the text
@@ -415,7 +425,7 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
                 _check_values(merged, layer, where)
                 merged = _merge(merged, layer, where)
             except OmegaConfBaseException as err:
-                if where in typed:  # an override: the full key names it
+                if where in overridden:  # an override: the full key names it
                     if not value.strip():
                         raise _no_value(where, key, OmegaConf.select(merged, key, default=None)) from None
                     raise
@@ -437,14 +447,14 @@ def load_config(overrides: list[str] | None = None, base: str | Path | None = No
             merged.task = _merge(OmegaConf.structured(schema), merged.task, task_overrides or "the task section")
         except OmegaConfBaseException as err:
             full = f"task.{getattr(err, 'full_key', '')}"
-            last = next((item for item, (key, _) in reversed(typed.items()) if key == full), None)
-            if last and not typed[last][1].strip():
+            last = next((item for item, (key, _) in reversed(overridden.items()) if key == full), None)
+            if last and not overridden[last][1].strip():
                 raise _no_value(last, full, OmegaConf.select(OmegaConf.structured(schema), full[5:])) from None
             bad = _bad_config(err, "task.", f"{schema.__name__} in {schema.__module__}")
             top = str(getattr(err, "full_key", "")).split(".")[0].split("[")[0]
             source = next((where for where, layer in reversed(layers)
                            if "task" in layer and OmegaConf.is_dict(layer.task) and top in layer.task), None)
-            raise (ConfigError(f"{source}: {bad}") if source and source not in typed else bad) from None
+            raise (ConfigError(f"{source}: {bad}") if source and source not in overridden else bad) from None
         config = OmegaConf.to_object(merged)  # resolves interpolations: ${train.steps} may name no key
     except OmegaConfBaseException as err:
         raise _bad_config(err) from None

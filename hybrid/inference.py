@@ -51,6 +51,7 @@ from hybrid.lora import with_backbone
 from hybrid.model import HybridModel
 from hybrid.progress import progress_bar
 from hybrid.splits_record import SPLITS_RECORD, record_splits
+from hybrid.weight_shapes import lora_shape_changes
 
 CONFIG, WEIGHTS = "config.yaml", "model.safetensors"
 
@@ -195,8 +196,6 @@ def load_init(model: torch.nn.Module, init: Saved, config: Config, backbone=None
         source = checkpoint.load_weights(target, init.folder, weights=init.weights,
                                          backbones=(trained.path, config.backbone.path))
     except checkpoint.CheckpointMismatch:
-        from hybrid.resume_settings import lora_shape_changes
-
         fit = lora_shape_changes(trained.lora, config.backbone.lora)
         state, own = init.weights[0], target.state_dict()
         rest_fits = all(k in state and state[k].shape == v.shape

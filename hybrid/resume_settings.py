@@ -1,13 +1,13 @@
 """What a resumed run, or one started from trained weights (train.init_from), may change.
 
 - A resume cannot change the settings the restored optimizer, weights or place in the data
-  depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols (`task_shape_changes`,
-  which also refuses train.init_from weights of another shape), nor a setting that gives the model
-  other parameter shapes (`shape_changes`, which `python -m eval` names too); backbone.path may
-  name the backbone's folder where it has moved to (`moved_backbone`).
+  depend on (`FIXED_ON_RESUME`), nor the task's answer slots and symbols, nor a setting that gives the
+  model other parameter shapes (found by hybrid/weight_shapes.py, which also refuses train.init_from
+  weights of another shape); backbone.path may name the backbone's folder where it has moved to
+  (`moved_backbone`).
 - It may change the learning-rate schedule (`SCHEDULE_SETTINGS`): that goes on from the
   checkpoint's place with the new settings, and says how the rate moves (`schedule_on_resume`).
-- Settings are quoted as they are typed on the command line (`typed`), so a message's
+- Settings are quoted as they are typed on the command line (hybrid.config.typed), so a message's
   `key=value` can be given back as it is.
 """
 
@@ -18,13 +18,12 @@ import os
 import warnings
 from pathlib import Path
 
-from adapters import adapter_kind
-from eval.tasks import DATASET_FIELDS, PuzzleError, make_task
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import same_layer
 from hybrid.backbone_files import folder_weights, is_local_folder, resolve_path
-from hybrid.config import Config, ConfigError, anchored
+from hybrid.config import Config, ConfigError, anchored, typed
 from hybrid.inference import Saved, read_config
+from hybrid.weight_shapes import lora_shape_changes, shape_changes, task_shape_changes, trained_width, uses_heads
 
 
 def check_init_settings(init: Saved, config: Config) -> None:
@@ -52,38 +51,35 @@ def check_init_settings(init: Saved, config: Config) -> None:
         raise ConfigError(f"train.init_from={init.folder} was trained on a task of another shape: {shapes[0]}. Its "
                           f"weights fit only a model of that shape: start from weights trained on a task of this "
                           f"shape, or leave out train.init_from to train new weights")
+    check_init_shapes(init, config)
 
 
-def lora_shape_changes(trained, now) -> list[str]:
-    """The backbone.lora settings that give LoRA weights trained with `trained` other shapes or
-    names under `now` (LoRA turned off, another rank or other target modules), typed as `trained`
-    had them; alpha and dropout fit any weights."""
-    if trained is None:
-        return []
-    if now is None:
-        return [f"backbone.lora.{k}={typed(v)}" for k, v in dataclasses.asdict(trained).items()]
-    return [f"backbone.lora.{k}={typed(getattr(trained, k))}" for k in ("rank", "target_modules")
-            if getattr(trained, k) != getattr(now, k)]
+def check_init_shapes(init: Saved, config: Config) -> None:
+    """ConfigError naming each adapter or reasoner setting (reasoner.hidden, reasoner.mixer ...) that gives this
+    config's model other parameter shapes than train.init_from's weights, beside the value they were trained
+    with: found by loading alone, that came after the puzzles were generated and embedded (minutes), in
+    load_state_dict's words. A backbone of another width is still found as the weights load (its width is
+    known only once it is loaded), as are weights no setting accounts for (another version of the code)."""
+    if all(getattr(config, group) == getattr(init.config, group) for group in ("adapter", "reasoner")):
+        return
+    saved = {key: tuple(tensor.shape) for key, tensor in init.weights[0].items()}
+    prefix = "hybrid." if init.config.backbone.lora is not None else ""  # a LoRA run's model: backbone and hybrid
+    width = trained_width(init.config, saved, prefix)
+    if width is None:
+        return
+    changes = [said for setting, said in shape_changes(init.config, config, width, saved, prefix, "its run")
+               if not setting.startswith("backbone.")]  # measured on the weights' own width: a transfer is not named
+    if changes:
+        values = "that value" if len(changes) == 1 else "those values"
+        raise ConfigError(f"train.init_from={init.folder} holds weights of other shapes than the model this config "
+                          f"builds: {'; '.join(changes)}. Start from them with {values} (other settings, such as "
+                          f"reasoner.T, may change), or leave out train.init_from to train new weights")
 
 
 def setting(config: Config, key: str):
     """The value of a dotted `group.name` key ("train.warmup") in `config`."""
     group, name = key.split(".")
     return getattr(getattr(config, group), name)
-
-
-def typed(value) -> str:
-    """A setting's value as it is typed on the command line: YAML's null, true and [a,b], not Python's
-    None, True and [a, b]; a group of settings (backbone.lora) as YAML writes it inline."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return f"[{','.join(typed(v) for v in value)}]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {typed(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 # Settings a resumed run cannot change. The optimizer and scheduler state it restores hold the
@@ -197,22 +193,6 @@ def check_resume_shapes(folder: Path, config: Config, saved: Config) -> None:
             f"or train new weights without --resume (train.init_from cannot take weights of another shape)")
 
 
-def uses_heads(config: Config, group: str, task=None) -> bool:
-    """Whether the model `config` builds for `task` (by default its own, built where the answer
-    depends on it) splits anything into `group`.heads (reasoner, adapter): a reasoner mixer other than
-    mlp (attention; a mixer added since may too), the query_attention adapter. The mlp mixer and span
-    pooling have no heads to split. A task that cannot be built counts as one with heads."""
-    if group == "reasoner":
-        return config.reasoner.mixer != "mlp"
-    if task is None and config.adapter.kind == "auto":  # auto picks by whether the task's slots are aligned
-        try:
-            task = make_task(config.task)
-        except (PuzzleError, ImportError):  # its code changed or gone: as if it split heads, which refuses
-            return True
-    aligned = task.aligned_slots if task is not None else True  # another kind than auto does not ask
-    return adapter_kind(config.adapter, aligned) == "query_attention"
-
-
 # Settings of the learning-rate schedule, which a resume may change. The scheduler's saved state
 # holds only its place, a count of updates; the schedule itself is rebuilt from the config, so the
 # new settings take over from that place (`schedule_on_resume`). train.ema may change too, silently:
@@ -252,110 +232,6 @@ def schedule_on_resume(folder: Path, config: Config, scheduler, batches: int, an
     warnings.warn(f"{settings}: the schedule goes on from update {place}{counted} with the new settings, so the "
                   f"learning rate moves from {before:.1e} to {rates[0]:.1e}. To keep the checkpoint's schedule, "
                   f"resume with its values", stacklevel=2)
-
-
-def task_shape_changes(other: Config, config: Config, label: str) -> tuple[str, bool] | None:
-    """How `config`'s task differs from `other`'s in what a model's weights are fitted to (its answer
-    slots, the symbols they take, whether they are pieces of the question), each of `other`'s values as
-    `(<label>: value)`: `task.size=6 (trained: 4) gives 36 answer slots (trained: 16)`; and whether `other`'s
-    weights still fit this config's model (the same parameter shapes). None where nothing differs, or
-    `other`'s task cannot be built (its code changed or gone: loading decides). Tasks are built only where
-    their settings differ, and cheaply."""
-    if other.task.name != config.task.name:
-        keys = ["name"]
-    else:
-        knobs = [dataclasses.asdict(c.task) for c in (config, other)]
-        keys = [key for key in sorted(knobs[0].keys() | knobs[1].keys())
-                if key not in DATASET_FIELDS and knobs[0].get(key) != knobs[1].get(key)]
-    if not keys:
-        return None
-    try:
-        then = make_task(other.task)
-    except (PuzzleError, ImportError):  # a family's library (reasoning_gym) uninstalled since
-        return None
-    now = make_task(config.task)  # one this config cannot build fails here as it would in building the run
-
-    def symbols(vocab) -> str:
-        return " ".join(vocab[:8]) + (f" ... ({len(vocab)})" if len(vocab) > 8 else "")
-
-    def aligned(task) -> str:
-        return "" if task.aligned_slots else "not "
-
-    aspects = []
-    if now.num_slots != then.num_slots:
-        aspects.append(f"{now.num_slots} answer slots ({label}: {then.num_slots})")
-    if tuple(now.vocab) != tuple(then.vocab):
-        aspects.append(f"answer symbols {symbols(now.vocab)} ({label}: {symbols(then.vocab)})")
-    if now.aligned_slots != then.aligned_slots:  # adapter.kind=auto picks another adapter by it
-        aspects.append(f"answer slots {aligned(now)}aligned with the question ({label}: {aligned(then)}aligned)")
-    if not aspects:
-        return None
-    settings = ", ".join(f"task.{key}={typed(getattr(config.task, key, None))} ({label}: "
-                         f"{typed(getattr(other.task, key, None))})" for key in keys)
-    fits = (now.num_slots == then.num_slots and len(now.vocab) == len(then.vocab)
-            and adapter_kind(config.adapter, now.aligned_slots) == adapter_kind(config.adapter, then.aligned_slots))
-    return f"{settings} gives {', '.join(aspects)}", fits
-
-
-def model_shapes(config: Config, width: int) -> dict[str, tuple]:
-    """The shapes of the state dict of the model `config` builds on a backbone `width` wide (built on the
-    meta device: no memory, milliseconds)."""
-    import torch
-
-    from hybrid.model import HybridModel
-
-    with torch.device("meta"):
-        model = HybridModel.for_task(config, width, make_task(config.task))
-    return {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
-
-
-def trained_width(trained: Config, saved: dict[str, tuple], prefix: str = "") -> int | None:
-    """The backbone width the weights `saved` (their shapes, keys under `prefix`) were trained on, as
-    `trained` builds them: a dimension that is 1 and 2 on backbones that wide. None where none is found
-    (weights of another version of the model)."""
-    one, two = model_shapes(trained, 1), model_shapes(trained, 2)
-    return next((saved[prefix + key][i] for key in one if prefix + key in saved
-                 for i, sizes in enumerate(zip(one[key], two[key]))
-                 if sizes == (1, 2) and i < len(saved[prefix + key])), None)
-
-
-def shape_changes(trained: Config, config: Config, width: int, saved: dict[str, tuple], prefix: str = "",
-                  label: str = "trained") -> list[tuple[str, str]]:
-    """The settings of `config` that give the model other parameter shapes than the weights trained at
-    `trained` (their config; `saved`: their shapes), each as (`key=value`, `key=value (<label>: value)`).
-    A task, adapter or reasoner setting counts where the trained model with it alone changed has other
-    shapes (`model_shapes`); the backbone's, where the trained model on a backbone of this `width` does
-    not fit the weights (their keys under `prefix`: "hybrid." in a LoRA run's). So reasoner.N_sup beside
-    task.size=6 is not named, nor a backbone folder named where it is now."""
-    try:
-        fitted = model_shapes(trained, width)
-    except Exception:  # the trained config no longer builds (its code changed): the tensor is named instead
-        return []
-    found = []
-    for group in ("task", "adapter", "reasoner"):
-        now, then = getattr(config, group), getattr(trained, group)
-        for field in dataclasses.fields(now):
-            value, was = getattr(now, field.name), getattr(then, field.name, None)
-            if value == was:
-                continue
-            changed = dataclasses.replace(trained, **{group: dataclasses.replace(then, **{field.name: value})})
-            try:
-                if model_shapes(changed, width) == fitted:
-                    continue
-            except Exception:  # no model with it beside the trained settings: not this setting alone
-                continue
-            said = task_shape_changes(trained, changed, label) if group == "task" else None
-            setting = f"{group}.{field.name}={typed(value)}"
-            found.append((setting, said[0] if said else f"{setting} ({label}: {typed(was)})"))
-    if any(saved.get(prefix + key, ()) != shape for key, shape in fitted.items()):
-        # the trained model on a backbone of this width does not fit: another width than the weights were trained on
-        for key in ("path", "revision", "gguf_file"):
-            now, then = getattr(config.backbone, key), getattr(trained.backbone, key)
-            if (anchored(now) if key == "path" else now) != (anchored(then) if key == "path" else then):
-                setting = f"backbone.{key}={typed(now)}"
-                found.append((setting, f"{setting} ({label}: {typed(then)}) gives states {width} wide ({label}: "
-                                       f"{trained_width(trained, saved, prefix) or 'another width'})"))
-    return found
 
 
 def recorded_files(folder: Path) -> str | None:

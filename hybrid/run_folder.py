@@ -32,13 +32,12 @@ import torch
 from eval.runner import evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone_files import check_named, is_missing_folder
-from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config, to_yaml
+from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config, to_yaml, typed
 from hybrid.data import examples
 from hybrid.folders import make_writable
 from hybrid.inference import Saved, read_config, read_saved
 from hybrid.lock import Busy, locked
-from hybrid.resume_settings import (check_init_settings, check_resume_settings, recorded_files, typed,
-                                    unrecorded)
+from hybrid.resume_settings import check_init_settings, check_resume_settings, recorded_files, unrecorded
 from hybrid.splits_record import SPLITS_RECORD, splits_record_text, untrained_rows
 from hybrid.summary import flat
 
