@@ -37,6 +37,7 @@ from hybrid.backbone_files import DEFAULT_CACHE_DIR, file_digest, find_gguf, fol
 from hybrid.config import BackboneConfig, ConfigError, first_line, is_relative_path
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
+from hybrid.progress import transformers_bars
 
 # How from_pretrained refuses a damaged folder, besides OSError and ValueError: a weights file cut
 # short (safetensors), a config.json holding a list (TypeError) or a field of the wrong type
@@ -151,13 +152,14 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
             raise ConfigError(f"converting {source.name} to safetensors needs the gguf package: pip install gguf")
         warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
-        config = gguf_model.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config  # the copy holds plain float weights
-        model = AutoModel.from_config(config)
-        model.load_state_dict(gguf_model.state_dict())
-        model.save_pretrained(tmp)
+        with transformers_bars():  # its loading and saving bars: lines in a log file
+            gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
+            config = gguf_model.config
+            if hasattr(config, "quantization_config"):
+                del config.quantization_config  # the copy holds plain float weights
+            model = AutoModel.from_config(config)
+            model.load_state_dict(gguf_model.state_dict())
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
 
     # Converted by the first of the runs started together (a sweep); the others wait and reuse it.
@@ -370,7 +372,8 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
             kwargs |= {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
         try:
             self.tokenizer = load_tokenizer(path, config.revision, config.trust_remote_code)
-            self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
+            with transformers_bars():  # its "Loading weights" bar: lines in a log file
+                self.model = AutoModel.from_pretrained(path, dtype=DTYPES[config.dtype], **kwargs)
         except ConfigError:
             raise  # already says what is wrong and what to do
         except DAMAGED as err:

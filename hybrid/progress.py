@@ -8,7 +8,11 @@ last (count, time, overall rate, figures) when it ends. A bar tqdm erases when d
 an evaluation's inside training) writes nothing unless it ran longer than LOG_INTERVAL.
 
 A user's TQDM_* environment settings, which tqdm reads, come first: TQDM_MININTERVAL, TQDM_DELAY and
-TQDM_MAXINTERVAL over these, and TQDM_DISABLE hides every bar.
+TQDM_MAXINTERVAL over these, and TQDM_DISABLE=1 (or true, yes) hides every bar. TQDM_DISABLE=0 (or false, no,
+or empty) hides none: tqdm itself reads any value but an empty one as true.
+
+transformers' own bars ("Loading weights" as a backbone loads, "Writing model shards" as one is saved) are
+made here too within `transformers_bars()`: in a log they wrote tqdm's redraws.
 """
 
 from __future__ import annotations
@@ -17,16 +21,22 @@ import inspect
 import io
 import os
 import sys
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 from tqdm.std import tqdm as plain_tqdm
 
 LOG_INTERVAL = 30.0  # seconds between a bar's lines in a log file
+NO = ("", "0", "false", "no", "off")  # the TQDM_DISABLE values that hide no bar
 
 
 def progress_bar(iterable=None, **settings) -> plain_tqdm:
     """tqdm(iterable, **settings), written as lines when its stream is no terminal (see the module)."""
-    if settings.get("disable") is False:  # no reason to hide it here: tqdm's default then, which TQDM_DISABLE sets
+    if settings.get("disable", False) is False and "TQDM_DISABLE" in os.environ:
+        # no reason to hide it here: TQDM_DISABLE decides, read as a yes or no (tqdm's own default, bool() of
+        # the string, hid every bar for TQDM_DISABLE=0)
+        settings["disable"] = os.environ["TQDM_DISABLE"].strip().lower() not in NO
+    elif settings.get("disable") is False:  # tqdm's default then, which a test may set as TQDM_DISABLE does
         del settings["disable"]
     stream = settings.get("file") or sys.stderr
     if not writes_to_a_log(stream):
@@ -40,6 +50,33 @@ def progress_bar(iterable=None, **settings) -> plain_tqdm:
         settings["maxinterval"] = max(settings.get("mininterval", _tqdm_default("mininterval")),
                                       _tqdm_default("maxinterval"))
     return LogBar(iterable, **settings)
+
+
+@contextmanager
+def transformers_bars():
+    """Within it transformers' own bars are made by progress_bar (lines in a log file), or where this
+    transformers cannot hand them over (no logging.set_tqdm_hook, before 5.4), hidden in a log file: their
+    redraws ('\\r') wrote one long line there at each backbone load. Bars the user hid stay hidden
+    (HF_HUB_DISABLE_PROGRESS_BARS=1, transformers' disable_progress_bar(): then `factory` is no tqdm)."""
+    from transformers.utils import logging
+
+    def make(factory, args, kwargs):
+        return progress_bar(*args, **kwargs) if factory is tqdm else factory(*args, **kwargs)
+
+    if hasattr(logging, "set_tqdm_hook"):
+        previous = logging.set_tqdm_hook(make)
+        try:
+            yield
+        finally:
+            logging.set_tqdm_hook(previous)
+    elif writes_to_a_log(sys.stderr) and logging.is_progress_bar_enabled():
+        logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            logging.enable_progress_bar()
+    else:
+        yield
 
 
 def writes_to_a_log(stream) -> bool:

@@ -14,6 +14,7 @@ from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenize
 from hybrid.config import ConfigError, TrainConfig
 from hybrid.folders import build_once, write_folder
 from hybrid.lock import lock_file
+from hybrid.progress import transformers_bars
 
 KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -74,7 +75,8 @@ def save(kind: str, folder: Path, hidden: int = 32, layers: int = 2, seed: int =
                                num_heads=4, pad_token_id=0, eos_token_id=3, decoder_start_token_id=0),
     }[kind]()
     torch.manual_seed(seed)
-    AutoModel.from_config(config).save_pretrained(folder)
+    with transformers_bars():  # its "Writing model shards" bar: lines in a log file
+        AutoModel.from_config(config).save_pretrained(folder)
     # Last: a folder an interrupted build of an older version left without it (weights without a
     # tokenizer, which would load with an empty one) is built again.
     tokenizer.save_pretrained(folder)

@@ -120,3 +120,49 @@ def test_a_line_written_beside_a_bar_in_a_log_file_is_flushed():
     with progress_bar(total=3, file=io.StringIO()) as bar:
         bar.write("batch 2: held-out exact accuracy 0.5", file=log)
         assert log.flushed == "batch 2: held-out exact accuracy 0.5\n"
+
+
+def load_into(stream, folder: str, monkeypatch) -> str:
+    """What loading the backbone in `folder` wrote to stderr=`stream`."""
+    from hybrid.backbone import FrozenBackbone
+
+    monkeypatch.setattr(sys, "stderr", stream)
+    FrozenBackbone(load_config([f"backbone.path={folder}"]).backbone)
+    return stream.getvalue()
+
+
+def test_transformers_loading_bar_writes_lines_in_a_log_file(tiny_backbone, monkeypatch):
+    """transformers' own "Loading weights" bar, drawn at each backbone load, wrote tqdm's redraws ('\\r') into a
+    log; it is one of our bars now: plain lines there, tqdm's redraws in a terminal."""
+    folder = tiny_backbone("bert")
+    written = load_into(io.StringIO(), folder, monkeypatch)
+    assert "\r" not in written
+    assert [line.split(":")[0] for line in written.splitlines()] == ["Loading weights"] * 2, written
+    assert "\rLoading weights: 100%" in load_into(Terminal(), folder, monkeypatch)
+
+
+def test_transformers_bars_stay_hidden_where_the_user_hid_them(tiny_backbone, monkeypatch):
+    """HF_HUB_DISABLE_PROGRESS_BARS=1 (read by transformers on import as its bars' switch) hides the loading bar."""
+    from transformers.utils import logging
+
+    monkeypatch.setattr(logging, "_tqdm_active", False)
+    assert load_into(Terminal(), tiny_backbone("bert"), monkeypatch) == ""
+
+
+def test_transformers_bars_without_a_tqdm_hook_are_hidden_in_a_log_file(tiny_backbone, monkeypatch):
+    """A transformers without logging.set_tqdm_hook (older than 5.4): its bars are switched off during a load
+    into a log, and back on after it."""
+    from transformers.utils import logging
+
+    monkeypatch.delattr(logging, "set_tqdm_hook")
+    assert load_into(io.StringIO(), tiny_backbone("bert"), monkeypatch) == ""
+    assert logging.is_progress_bar_enabled()
+    assert "\rLoading weights: 100%" in load_into(Terminal(), tiny_backbone("bert"), monkeypatch)
+
+
+@pytest.mark.parametrize("value, hidden", [("0", False), ("false", False), ("No", False), ("", False),
+                                           ("1", True), ("true", True), ("YES", True)])
+def test_tqdm_disable_is_read_as_a_yes_or_no(value, hidden):
+    """tqdm casts TQDM_DISABLE to bool, so "0", "false" and "no" (non-empty strings) hid every bar as "1" does."""
+    assert settings_in_a_process({"TQDM_DISABLE": value}).startswith(str(hidden))
+    assert settings_in_a_process({"TQDM_DISABLE": value}, disable=True).startswith("True")
