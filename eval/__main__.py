@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.report import compute, open_cell_rows, slot_accuracy, write_report
+from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
 from eval.tasks.base import json_error, no_question, text_lines
 from eval.voting import exact_label, vote_rows
@@ -496,7 +496,7 @@ def print_summary(report: dict) -> None:
             table.add_row(*row)
         trained = c.get("N_sup_trained")  # steps past it (or short of it) are not the depth the weights learned
         differs = f" (trained with N_sup={trained})" if trained and trained != len(report["exact_curve"]) else ""
-        table.add_row(f"exact by supervision step{differs}", " ".join(f"{a:.2f}" for a in report["exact_curve"]))
+        table.add_row(f"exact by supervision step{differs}", curve_text(report["exact_curve"]))
         table.add_row("early exit: exact / mean steps", f"{report['early_exit_exact_accuracy']:.3f} / "
                       f"{report['mean_halting_step']:.2f}")
         table.add_row("net applications per puzzle (all / early exit)",

@@ -42,6 +42,13 @@ def open_cell_rows(metrics: dict, puzzles: str = "") -> list[tuple[str, str]]:
     return [(f"open-cell accuracy ({given})", f"{metrics['open_cell_accuracy']:.3f}")]
 
 
+def curve_text(curve: list[float]) -> str:
+    """The exact accuracy after each supervision step, for the training and evaluation summaries: to
+    3 decimals, as the exact accuracy beside it (at 2, the README job's last step read 0.98 under its
+    0.985)."""
+    return " ".join(f"{a:.3f}" for a in curve)
+
+
 def slot_accuracy(pred: dict[str, torch.Tensor]) -> list[float | None]:
     """Accuracy of each answer slot (e.g. each Sudoku cell) after the last step; None where the
     slot is padding in every puzzle."""

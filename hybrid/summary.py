@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from eval.report import headline, open_cell_rows
+from eval.report import curve_text, headline, open_cell_rows
 from eval.voting import exact_label, vote_rows
 from hybrid.config import Config, as_dict
 
@@ -111,7 +111,7 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     for row in open_cell_rows(t):  # a family whose questions give cells
         table.add_row(*row)
     table.add_row("verifier accuracy", f"{t.get('verifier_accuracy', float('nan')):.3f}")
-    table.add_row("exact by supervision step", " ".join(f"{a:.2f}" for a in t["exact_curve"]))
+    table.add_row("exact by supervision step", curve_text(t["exact_curve"]))
     table.add_row("early-exit exact / mean steps", f"{t['early_exit_exact_accuracy']:.3f} / {t['mean_halting_step']:.2f}")
     failed = t.get("answer_failures") or {}
     if failed.get("count"):  # a family's decode or verify that raises: verifier accuracy 0 would say nothing of why

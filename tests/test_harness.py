@@ -834,6 +834,28 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     assert "4 batches in 100 s" in capsys.readouterr().out
 
 
+def test_the_summaries_curve_ends_on_the_exact_accuracy_beside_it(tmp_path, capsys, monkeypatch):
+    """The README job's summary read "exact accuracy 0.985" over a curve ending "0.98": the curve had 2
+    decimals. Both summaries show it to 3, as the accuracy."""
+    from eval.__main__ import print_summary as eval_summary
+    from hybrid.summary import print_summary
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+    test = {"exact_accuracy": 0.985, "num_puzzles": 1000, "cell_accuracy": 0.995, "cell_curve": [0.9, 0.995],
+            "exact_curve": [0.573, 0.985], "early_exit_exact_accuracy": 0.985, "mean_halting_step": 1.5}
+    print_summary(load_config([]), {"batches": 4, "train_seconds": 10.0, "test": test}, tmp_path)
+    assert re.search(r"exact by supervision step\s*│\s*0\.573 0\.985\s", capsys.readouterr().out)
+    report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars",
+              "compute": {"N_sup": 2, "N_sup_trained": 2, "net_applications_all": 12,
+                          "net_applications_early_exit": 9.0},
+              "throughput": {"reasoner_puzzles_per_second": 100.0, "backbone_puzzles_per_second": 50.0},
+              "verifier_accuracy": 0.985, "task_score": 0.985, "answer_failures": {"count": 0},
+              "puzzle_failures": {"count": 0}, "backbone_differs": [], "weights": "final/model.safetensors",
+              "report": "report.json"} | test
+    eval_summary(report)
+    assert re.search(r"exact by supervision step\s*│\s*0\.573 0\.985\s", capsys.readouterr().out)
+
+
 def test_a_training_summary_names_answers_that_failed_to_decode(tmp_path, capsys, monkeypatch):
     """A family whose decode or verify raises on every answer trained to the end with a verifier
     accuracy of 0 and nothing said why; only `python -m eval` counted the failures."""
@@ -1462,10 +1484,10 @@ def test_the_evaluation_summary_names_the_trained_n_sup_when_the_evaluation_runs
               "answer_failures": {"count": 0}, "puzzle_failures": {"count": 0}, "backbone_differs": [],
               "weights": "final/model.safetensors", "report": "report.json"}
     print_summary(report)
-    row = r"exact by supervision step \(trained with N_sup=2\) +│ +0\.25 0\.50 0\.50"
+    row = r"exact by supervision step \(trained with N_sup=2\) +│ +0\.250 0\.500 0\.500"
     assert re.search(row, capsys.readouterr().out)
     print_summary(report | {"compute": report["compute"] | {"N_sup": 2}, "exact_curve": [0.25, 0.5]})
-    assert re.search(r"exact by supervision step +│ +0\.25 0\.50 ", capsys.readouterr().out)
+    assert re.search(r"exact by supervision step +│ +0\.250 0\.500 ", capsys.readouterr().out)
 
 
 def test_a_file_of_puzzles_none_readable_exits_with_the_first_reason(run, tmp_path):
