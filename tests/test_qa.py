@@ -600,6 +600,36 @@ def test_an_empty_split_of_a_parquet_folder_is_named_with_what_to_do(tmp_path, w
         QA(str(folder)).pairs
 
 
+@pytest.mark.parametrize("layout", ["folder", "hub layout"])
+@pytest.mark.parametrize("split", ["test", "train"])
+@pytest.mark.parametrize("ext, empty, rows", [
+    pytest.param("csv", "question,answer\n", "question,answer\na?,1\nb?,2\n", id="csv header only"),
+    pytest.param("csv", "\n\n", "question,answer\na?,1\nb?,2\n", id="csv blank lines"),
+    pytest.param("json", "[]\n", '[{"question": "a?", "answer": "1"}, {"question": "b?", "answer": "2"}]',
+                 id="json []"),
+    pytest.param("jsonl", "\n", '{"question": "a?", "answer": "1"}\n{"question": "b?", "answer": "2"}\n',
+                 id="jsonl blank line"),  # a file of no bytes at all was named already
+])
+def test_a_csv_or_json_file_of_no_rows_in_a_folder_is_named_with_its_split(tmp_path, layout, split, ext, empty, rows):
+    """A test.csv of only its header, a test.json holding [] or a test.jsonl of blank lines beside a train file
+    of rows failed as datasets' "ValueError: Instruction "test" corresponds to no data!" (an empty train file:
+    "DatasetGenerationError: An error occurred while generating the dataset"), naming no file: each is named,
+    with its split, as an empty test.parquet is."""
+    folder = tmp_path / "pairs"
+    name = f"data/{split}-00000-of-00001.{ext}" if layout == "hub layout" else f"{split}.{ext}"
+    other = name.replace(split, "train" if split == "test" else "test")
+    (folder / name).parent.mkdir(parents=True)
+    (folder / name).write_text(empty)
+    (folder / other).write_text(rows)
+    with pytest.raises(PuzzleError, match=rf"split '{split}' has no rows \({re.escape(name)} holds none\).*Give it "
+                                          rf"rows, or remove {re.escape(name)}") as err:
+        QA(str(folder)).pairs
+    assert "DatasetGenerationError" not in str(err.value) and "Instruction" not in str(err.value)
+    (folder / other).write_text(empty)  # nothing left with rows
+    with pytest.raises(PuzzleError, match=rf"pairs' has no rows: .*{re.escape(name)}.* hold none"):
+        QA(str(folder)).pairs
+
+
 def test_a_split_with_no_answer_in_any_row_is_named_as_a_split(tmp_path):
     """A hub test split published without its answers: every row lacks one, so naming row 0 sends the user
     to fix one row; the error names the split and says to leave it out."""

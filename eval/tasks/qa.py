@@ -104,12 +104,14 @@ def empty_saved_splits(folder: Path) -> list[str]:
 
 
 def rowless_files(folder: Path) -> dict[str, tuple[list[str], bool]]:
-    """The splits of a folder of data files (as `load_dataset` reads it: train.parquet, data/test-*.parquet),
-    and the files of each that hold no rows: a parquet file of none, or any file of no bytes. Each split ->
-    (those files, relative to `folder`; whether they are all of its files). datasets cannot load such a
-    file, and says so naming neither split nor file ("DatasetGenerationError: An error occurred while
-    generating the dataset"). {} where the folder's files cannot be listed so."""
+    """The splits of a folder of data files (as `load_dataset` reads it: train.parquet, data/test-*.csv),
+    and the files of each that hold no rows: a parquet file of none, a csv file of only its header, a json
+    file holding [] or only blank lines, or any file of no bytes. Each split -> (those files, relative to
+    `folder`; whether they are all of its files). datasets cannot load such a file, and says so naming
+    neither split nor file ("DatasetGenerationError: An error occurred while generating the dataset", or
+    'ValueError: Instruction "test" corresponds to no data!'). {} where the folder's files cannot be listed so."""
     try:
+        import pandas
         import pyarrow.parquet as parquet
         from datasets.data_files import DataFilesDict, get_data_patterns
 
@@ -117,16 +119,29 @@ def rowless_files(folder: Path) -> dict[str, tuple[list[str], bool]]:
     except Exception:  # no data files it recognizes, or another datasets: the error it gave is said instead
         return {}
 
-    def rows(file: Path) -> int | None:
+    def rowless(file: Path) -> bool:
+        """Whether `file` holds no rows as datasets reads it; False where that is not known."""
+        suffix = file.suffix.lower()
         try:
-            return 0 if file.stat().st_size == 0 else (
-                parquet.read_metadata(file).num_rows if file.suffix.lower() == ".parquet" else None)
-        except Exception:  # unreadable: not known to be empty
-            return None
+            if file.stat().st_size == 0:
+                return True
+            if suffix == ".parquet":
+                return parquet.read_metadata(file).num_rows == 0
+            if suffix in (".csv", ".tsv"):  # read by pandas, as datasets does: blank lines are no rows
+                return pandas.read_csv(file, nrows=1, sep="\t" if suffix == ".tsv" else ",").empty
+            # Only a small json file is read whole: one of no rows ([] or blank lines) is a few bytes.
+            if suffix in (".json", ".jsonl", ".ndjson") and file.stat().st_size < 65536:
+                text = file.read_text(encoding="utf-8-sig").strip()
+                return not text or json.loads(text) == []
+        except pandas.errors.EmptyDataError:  # a csv of blank lines: no header, no rows
+            return True
+        except Exception:  # unreadable, or JSON Lines of rows: not known to be empty
+            return False
+        return False
 
     empty = {}
     for split, files in found.items():
-        none = [Path(file) for file in files if rows(Path(file)) == 0]
+        none = [Path(file) for file in files if rowless(Path(file))]
         named = [os.path.relpath(file, folder.resolve()) if file.is_absolute() else str(file) for file in none]
         empty[str(split)] = [name.replace(os.sep, "/") for name in named], len(none) == len(files)
     return empty
