@@ -473,3 +473,33 @@ def test_what_to_type_gives_an_example_a_puzzle_of_this_model_can_hold(houses, a
     assert category in named and len(named) <= attributes, form
     listed = {c: list(CATEGORIES[c][1][:houses]) for c in named} | {category: values}
     read_clue(clue, listed, houses)  # one clue of a puzzle of this model
+
+
+@pytest.mark.parametrize("houses, categories", [(3, ["pet"]), (2, ["name"]), (4, ["drink", "job"]),
+                                                (3, ["color", "sport", "pet"]), (5, ["name", "pet"])])
+def test_the_examples_a_typed_puzzle_error_shows_read_in_that_puzzle(houses, categories):
+    """An unreadable clue, and a puzzle of no clues, were told to write clues like 'Bob lives next to the cat
+    owner.' whatever the puzzle listed: in a puzzle of pets alone (a 3 x 1 puzzle may list only pets) typing it
+    failed again ("names 'Bob', which no listing has"). A puzzle of no listing was shown 'Names: Alice, Bob,
+    Carol.' whatever task.houses. Each example now names the puzzle's own values (a listing: the model's
+    houses), so typed into the puzzle it reads: one clue alone leaves more than one solution, nothing worse."""
+    from eval.tasks.zebra import CATEGORIES
+
+    task = Zebra(houses, len(categories))
+    listings = "\n".join(f"{CATEGORIES[c][0].capitalize()}s: {', '.join(CATEGORIES[c][1][:houses])}."
+                         for c in categories)
+    shown = []
+    for puzzle in (f"{listings}\n1. {CATEGORIES[categories[0]][1][0]} is happy.", listings):
+        with pytest.raises(PuzzleError) as err:
+            task.from_text(puzzle)
+        shown.append(re.search(r"e\.g\. '(?:1\. )?([^']*)'", str(err.value)).group(1))
+    for clue in shown:
+        with pytest.raises(PuzzleError, match="more than one solution"):
+            task.from_text(f"{listings}\n1. {clue}")
+    with pytest.raises(PuzzleError, match="found no line listing") as err:
+        task.from_text("1. Bob lives next to the cat owner.")
+    listing = re.search(r"like '([^']*)'", str(err.value)).group(1)
+    one = "\n".join([listing] + [f"{CATEGORIES[c][0].capitalize()}s: {', '.join(CATEGORIES[c][1][:houses])}."
+                                 for c in ("pet", "drink", "job", "sport", "color")][:len(categories) - 1])
+    with pytest.raises(PuzzleError, match="found no clues"):  # the listing reads, as the model's size
+        task.from_text(one)

@@ -581,6 +581,15 @@ def looks_like(text: str) -> bool:
     return False
 
 
+def example_clue(listed: dict[str, list[str]]) -> str:
+    """A clue sentence naming values of `listed` (category -> values), for an error to show: one naming
+    a value the puzzle does not list (Bob in a puzzle of pets alone) would not read in it."""
+    (first, values), *others = listed.items()
+    x = CATEGORIES[first][2][0].format(v=values[1])
+    second, value = (others[0][0], others[0][1][0]) if others else (first, values[0])
+    return f"{x[0].upper()}{x[1:]} lives next to {CATEGORIES[second][2][0].format(v=value)}."
+
+
 def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
     """One clue sentence of any wording as (kind, category, value, category, value) or
     (kind, category, value, house), with names rather than indices and houses 0-based."""
@@ -622,7 +631,7 @@ def read_clue(line: str, listed: dict[str, list[str]], houses: int) -> tuple:
         named = ", ".join(repr(value) for _, value in items)
         why = "it reads two ways" if read else ("it is none of the clue sentences in TEMPLATES (eval/tasks/zebra.py), "
                                                 f"and of the listed values it names only {named}")
-        raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. 'Bob lives next to the cat owner.')")
+        raise PuzzleError(f"cannot read clue {line.strip()!r}: {why} (e.g. '{example_clue(listed)}')")
     return read.pop()
 
 
@@ -724,12 +733,15 @@ class Zebra(Task):
 
     def typed_form(self) -> str:
         """What to type for a puzzle of this model, as errors tell it."""
-        names = ", ".join(CATEGORIES["name"][1][:self.houses])
         # A clue names values of the listed attributes: with one attribute (names), no pet
-        other = "Alice" if self.attributes == 1 else "the cat owner"
+        listed = {c: list(CATEGORIES[c][1][:self.houses]) for c in ("name", "pet")[:self.attributes]}
         return (f"type {self.attributes} line{'s that each list' if self.attributes > 1 else ' that lists'} "
-                f"{self.houses} values, like 'Names: {names}.', then one clue per line, like "
-                f"'1. Bob lives next to {other}.'")
+                f"{self.houses} values, like '{self.example_listing()}', then one clue per line, like "
+                f"'1. {example_clue(listed)}'")
+
+    def example_listing(self) -> str:
+        """A line listing one attribute's values, as many as this model's houses."""
+        return f"Names: {', '.join(CATEGORIES['name'][1][:self.houses])}."
 
     def from_text(self, text: str, wording: int = 0) -> Example:
         """An example from a puzzle typed in the generator's sentences, in any wording or a mix:
@@ -748,7 +760,7 @@ class Zebra(Task):
             else:
                 listed[listing[0]] = listing[1]
         if not listed:
-            raise PuzzleError("found no line listing an attribute's values (like 'Names: Alice, Bob, Carol.')" + CUT)
+            raise PuzzleError(f"found no line listing an attribute's values (like '{self.example_listing()}')" + CUT)
         if len(listed) != self.attributes or any(len(vs) != self.houses for vs in listed.values()):
             found = ", ".join(f"{len(vs)} {CATEGORIES[c][0]}s" for c, vs in listed.items())
             sizes = {len(vs) for vs in listed.values()}
@@ -766,7 +778,7 @@ class Zebra(Task):
             first.setdefault(canonical(c), (line, c))
         lines, clues = [line for line, _ in first.values()], [c for _, c in first.values()]
         if not clues:
-            raise PuzzleError("found no clues (one per line, e.g. '1. Bob lives next to the cat owner.')" + CUT)
+            raise PuzzleError(f"found no clues (one per line, e.g. '1. {example_clue(listed)}')" + CUT)
         categories = [c for c in CATEGORIES if c in listed]  # as `generate` orders them
         values = [sorted(listed[c]) for c in categories]
 
