@@ -1,14 +1,15 @@
 """The Accelerator a training run uses: made from the config, checked against how the script was
-launched, and shut down so that no process hangs at exit; and the warnings and errors of a launch of
-several processes, said once, not once per process."""
+launched, and shut down so that no process hangs at exit; and the warnings, log records, errors and tracebacks
+of a launch of several processes, said once, not once per process."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import NoReturn
 
 import torch
@@ -73,12 +74,18 @@ def process_index() -> int:
     return get_cpu_distributed_information().rank
 
 
+# The libraries whose log records (a checkpoint's load report, a retried download) every process of a launch
+# writes alike, through Python logging: their own loggers, outside the warnings one_voice filters.
+LIBRARIES = ("transformers", "datasets", "accelerate", "peft", "huggingface_hub")
+
+
 @contextmanager
 def one_voice():
     """Warnings said once per launch, not once per process: each process checks the same settings, data and files,
     so N processes said each warning N times (interleaved). Within this block a process other than the main one
-    shows only its ProcessWarnings; the filters still apply on it (`python -W error` raises there too)."""
-    with warnings.catch_warnings():
+    shows only its ProcessWarnings; the filters still apply on it (`python -W error` raises there too). Nor does it
+    show the LIBRARIES' log records below ERROR, or transformers' progress bars (loading the backbone's weights)."""
+    with warnings.catch_warnings(), ExitStack() as restored:
         if process_index() != 0:
             shown = warnings.showwarning
 
@@ -87,7 +94,40 @@ def one_voice():
                     shown(message, category, *args, **kwargs)
 
             warnings.showwarning = own_only
+            restored.enter_context(libraries_quiet())
         yield
+
+
+@contextmanager
+def libraries_quiet():
+    """The LIBRARIES' loggers at ERROR at least and transformers' progress bars off, as they were after."""
+    import datasets.utils.logging  # noqa: F401  sets its level as it is imported (huggingface_hub too, below)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.get_verbosity()  # sets its level at its first use: here, not over ours within the block
+    loggers = [logging.getLogger(name) for name in LIBRARIES]
+    levels = [logger.level for logger in loggers]
+    bars = transformers_logging.is_progress_bar_enabled()
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
+    if bars:
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def wait_for_main() -> int:
+    """This process's rank, once a process other than the main one has waited WAIT_FOR_MAIN_SECONDS for the
+    launcher to stop it: an error every process hits alike is then said once, by the main process (`fail`)."""
+    rank = process_index()
+    if rank != 0:
+        time.sleep(WAIT_FOR_MAIN_SECONDS)
+    return rank
 
 
 def fail(message: str) -> NoReturn:
@@ -95,10 +135,19 @@ def fail(message: str) -> NoReturn:
     hits alike (a setting, a checkpoint) is said by the main process, and its exit makes the launcher (torchrun,
     debug_launcher, mpirun) stop the others. Another process waits WAIT_FOR_MAIN_SECONDS for that, then says it
     itself, naming itself: an error only it hit (its shard, its device) is seen, not just its exit status."""
-    rank = process_index()
-    if rank != 0:
-        time.sleep(WAIT_FOR_MAIN_SECONDS)
+    rank = wait_for_main()
     sys.exit(f"error{f' (process {rank})' if rank else ''}: {message}")
+
+
+def before_traceback() -> None:
+    """Called as an uncaught exception (a bug) ends a process, before Python prints its traceback: as `fail` says
+    an error, once per launch. N processes printed N tracebacks of one bug, interleaved. The main process's comes at
+    once; another process waits for the launcher to stop it and, still running, names itself above its own: a bug
+    only it hit (its shard, its device) is seen in full."""
+    rank = wait_for_main()
+    if rank:
+        print(f"error (process {rank}): the main process has not failed alike in {WAIT_FOR_MAIN_SECONDS:g} s; this "
+              f"process's traceback:", file=sys.stderr, flush=True)
 
 
 def finish(accelerator: Accelerator) -> None:

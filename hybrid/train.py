@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> None:
             launch.fail(str(err))  # a bad setting, puzzle, checkpoint, loss or write: the message says which, once
         except ReportedInterrupt as stop:
             sys.exit(stop.args[0])  # as a shell reports a process ended by that signal
+        except Exception:  # a bug: its traceback once, the main process's or that of the one process that hit it
+            launch.before_traceback()
+            raise
 
 
 if __name__ == "__main__":

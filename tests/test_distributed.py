@@ -4,10 +4,12 @@ gathered."""
 
 import gc
 import json
+import logging
 import os
 import signal
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
@@ -378,3 +380,108 @@ def test_an_error_every_process_of_a_launch_hits_is_said_once(small_config, tmp_
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error")]
     assert said == [f"error: checkpoint folder {missing} does not exist: give train.resume (--resume) a run folder, "
                     f"one of its checkpoints/step_* folders, or latest (the newest in train.output_dir)"]  # was: 2
+
+
+def train_recording_logs(config, report_dir: str):
+    """train(config) in a process of the launch, recording the records the LIBRARIES' loggers passed on, and
+    their levels before and after."""
+    end_if_stuck()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    rank, records, handler = torch.distributed.get_rank(), [], logging.Handler()  # train() ends the process group
+    handler.emit = records.append
+    loggers = [logging.getLogger(name) for name in hybrid.launch.LIBRARIES]
+    for logger in loggers:
+        logger.addHandler(handler)
+    before = [logger.level for logger in loggers]
+    train(config)
+    Path(report_dir, f"rank{rank}.json").write_text(json.dumps(
+        {"logged": [r.getMessage() for r in records], "levels": [before, [logger.level for logger in loggers]]}))
+
+
+def test_a_two_process_run_from_a_masked_lm_checkpoint_logs_its_load_report_once(small_config, tmp_path):
+    """A backbone saved with a head (a masked LM: bert-base-uncased, roberta-base) loads without it and with a new
+    pooler, and transformers logs that (a load report): each process logged it, N times with N processes."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from hybrid.tiny_backbones import char_tokenizer
+
+    tokenizer, folder = char_tokenizer(encoder=True), tmp_path / "masked_lm"
+    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    config = small_config(f"backbone.path={folder}", "train.steps=1", "train.checkpoint_every=0",
+                          f"train.output_dir={tmp_path / 'run'}")
+    debug_launcher(train_recording_logs, args=(config, str(tmp_path)), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert len([m for m in rank0["logged"] if "pooler.dense.weight" in m]) == 1, rank0["logged"]
+    assert not [m for m in rank1["logged"] if "pooler.dense.weight" in m], rank1["logged"]  # was: the same report
+    assert rank0["levels"][0] == rank0["levels"][1] and rank1["levels"][0] == rank1["levels"][1]  # as they were
+
+
+def log_in_one_voice(report_dir: str):
+    """A warning and an error from a module of each of the LIBRARIES, logged within one_voice in a process of the
+    launch: the records its handler got, and whether transformers' progress bars were on within and after."""
+    from transformers.utils import logging as transformers_logging
+
+    end_if_stuck()
+    rank, records, handler = torch.distributed.get_rank(), [], logging.Handler()
+    handler.emit = records.append
+    for name in hybrid.launch.LIBRARIES:
+        logging.getLogger(name).addHandler(handler)
+    with hybrid.launch.one_voice():
+        for name in hybrid.launch.LIBRARIES:
+            logging.getLogger(f"{name}.module").warning(f"{name} warns")
+            logging.getLogger(f"{name}.module").error(f"{name} fails")
+        bars = transformers_logging.is_progress_bar_enabled()
+    Path(report_dir, f"rank{rank}.json").write_text(json.dumps(
+        {"logged": [r.getMessage() for r in records], "bars": [bars, transformers_logging.is_progress_bar_enabled()]}))
+
+
+def test_the_libraries_log_records_below_error_come_from_the_main_process_alone(tmp_path):
+    """transformers, datasets, accelerate, peft and huggingface_hub log what every process meets alike: the main
+    process shows it; another shows only errors, and no progress bar of transformers (loading the weights)."""
+    debug_launcher(log_in_one_voice, args=(str(tmp_path),), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    libraries = hybrid.launch.LIBRARIES
+    assert rank0["logged"] == [m for name in libraries for m in (f"{name} warns", f"{name} fails")]
+    assert rank1["logged"] == [f"{name} fails" for name in libraries]  # was: the warnings too
+    assert rank0["bars"] == [True, True] and rank1["bars"] == [False, True]  # was: [True, True]
+
+
+def main_with_a_bug(argv: list[str], only_in: int | None):
+    """main_in_a_process, whose training hits a bug (a RuntimeError) in process `only_in` (None: in every one),
+    its traceback printed as Python prints the one that ends a program (torch's workers hand it to the launcher)."""
+    rank = torch.distributed.get_rank()
+
+    def train_with_a_bug(config):
+        if only_in in (None, rank):
+            raise RuntimeError(f"a bug in process {rank}")
+
+    hybrid.train.train = train_with_a_bug
+    if only_in is not None:  # no main process failing, for the launcher to stop this one: not 10 s
+        hybrid.launch.WAIT_FOR_MAIN_SECONDS = 0.5
+    try:
+        main_in_a_process(argv)
+    except Exception:
+        traceback.print_exc()
+        raise
+
+
+def test_a_bug_every_process_of_a_launch_hits_prints_one_traceback(tmp_path, capfd):
+    """An exception no `fail` catches (a bug) ended every process alike, and each printed its traceback: N of
+    them, interleaved. The main process prints its own, and the launcher stops the others as it exits."""
+    with pytest.raises(Exception, match="Process 0 terminated with the following error"):
+        debug_launcher(main_with_a_bug, args=([f"train.output_dir={tmp_path}"], None), num_processes=2)
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith(("RuntimeError", "error"))]
+    assert said == ["RuntimeError: a bug in process 0"]  # was: process 1's too
+
+
+def test_a_bug_only_another_process_hits_prints_its_traceback_naming_it(tmp_path, capfd):
+    """A bug in process 1 alone (its shard, its device) is not lost for waiting on the main process: once the
+    launcher has not stopped it, it says which process it is and prints its own traceback."""
+    with pytest.raises(Exception, match="Process 1 terminated with the following error"):
+        debug_launcher(main_with_a_bug, args=([f"train.output_dir={tmp_path}"], 1), num_processes=2)
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith(("RuntimeError", "error"))]
+    assert said == ["error (process 1): the main process has not failed alike in 0.5 s; this process's traceback:",
+                    "RuntimeError: a bug in process 1"]
