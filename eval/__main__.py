@@ -37,7 +37,6 @@ from hybrid.folders import make_writable
 from hybrid.solve import positive
 from hybrid.splits_record import untrained_rows
 from hybrid.summary import shell_word
-from hybrid.weight_shapes import shape_changes, uses_heads
 
 
 class HarnessError(ValueError):
@@ -162,6 +161,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
+    from hybrid.weight_shapes import shape_changes, uses_heads  # here: imports torch, which --help does without
 
     # An empty value (a script's unset variable: --out "$DIR") read as none wrote over the run's own report
     # (--out), or as "." read the folder here (the run, --puzzles)
