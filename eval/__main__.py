@@ -28,7 +28,7 @@ from pathlib import Path
 
 from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
-from eval.tasks.base import json_error, no_question, text_lines
+from eval.tasks.base import TypedPuzzle, typed_puzzles
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -56,19 +56,11 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return checkpoint.run_of(folder), folder
 
 
-def is_jsonl(path: Path) -> bool:
-    """Whether a puzzle file is JSON Lines: named .jsonl, in any case (a Windows export's PAIRS.JSONL too)."""
-    return path.suffix.lower() == ".jsonl"
-
-
-def read_puzzles(path: str | Path, task) -> list[str]:
-    """Hand-written puzzles: JSON Lines (a string or {"question": ...} per line) for .jsonl,
-    otherwise plain text, one puzzle per line or per block of lines (`split_typed`)."""
-    return [puzzle for _, puzzle in read_puzzle_lines(path, task)]
-
-
-def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
-    """`read_puzzles`' puzzles, each with the file line (from 1) it starts on, for its failure to name."""
+def read_puzzles(path: str | Path, task) -> list[TypedPuzzle]:
+    """Hand-written puzzles, each with the file line it starts on, read as `hybrid.solve --input` reads
+    them (`typed_puzzles`): a line written as JSON (a string, or {"question": ...}) is one puzzle,
+    whatever the file is named; the other lines are plain text, one puzzle per line or per block of
+    lines (`split_typed_lines`)."""
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
@@ -78,26 +70,20 @@ def read_puzzle_lines(path: str | Path, task) -> list[tuple[int, str]]:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
-    lines = text_lines(text)  # as hybrid.solve reads them: a byte-order mark inside (cat a.txt b.txt) is no text
-    if is_jsonl(path):  # parsed per puzzle, so one bad line is one failure
-        puzzles = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
-    else:
-        puzzles = split_typed_lines("\n".join(lines), task)
+    puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
         raise HarnessError(f"puzzle file {path} holds no puzzles: one per line, or per block of lines")
     return puzzles
 
 
-def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
-                  line_numbers: list[int] | None = None) -> tuple[list, list[dict]]:
-    """Examples from puzzle texts, worded in `wording` (one the model trained on); each one that
-    cannot be read becomes a recorded failure, named by its file line too where `line_numbers`
-    gives them (where each puzzle of the file starts)."""
+def parse_puzzles(task, puzzles: list[TypedPuzzle], wording: int = 0) -> tuple[list, list[dict]]:
+    """Examples from typed puzzles (`read_puzzles`), worded in `wording` (one the model trained on);
+    each one that cannot be read becomes a recorded failure, named by its file line where it has one."""
     answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
-    if answered and not jsonl:
+    if answered and all(p.value is None and p.error is None for p in puzzles):  # no line is JSON: no answers
         question, answer = getattr(task, "fields", ("question", "answer"))
-        raise HarnessError(f"task {task.name!r} scores each question against the answer given with it: use a .jsonl "
-                           f'file, one {{"{question}": ..., "{answer}": ...}} object per line')
+        raise HarnessError(f"task {task.name!r} scores each question against the answer given with it, and no line of "
+                           f'the file is JSON: give one {{"{question}": ..., "{answer}": ...}} object per line')
     if not answered and hasattr(task, "read_views"):  # ARC: a typed puzzle can be answered, not checked
         raise HarnessError(f"task {task.name!r} cannot score typed puzzles: the answer each asks is not in it, so there "
                            f"is nothing to check. To score tasks of your own, save them as ARC task .json files with "
@@ -109,29 +95,23 @@ def parse_puzzles(task, texts: list[str], jsonl: bool, wording: int = 0,
                            f"works out the answer a typed question asks. Score its test split (python -m eval RUN), or "
                            f"answer your questions with python -m hybrid.solve RUN --input FILE")
     parsed, failures = [], []
-    for i, line in enumerate(texts):
-        text, where = line, f"line {line_numbers[i]}" if line_numbers else f"puzzle {i}"
+    for i, puzzle in enumerate(puzzles):
+        where = f"line {puzzle.line}" if puzzle.line else f"puzzle {i}"
         try:
-            if jsonl:
-                try:
-                    item = json.loads(text)  # a byte-order mark inside (files joined end to end) went with text_lines
-                except json.JSONDecodeError as err:  # its own "line 1 column 23 (char 22)" is within the puzzle's line
-                    raise PuzzleError(json_error(where, err, text)) from None
-                if answered:
-                    if not isinstance(item, dict):
-                        raise PuzzleError("each line must be a JSON object holding a question and its answer")
-                    parsed.append(task.from_row(item, wording, where=where))
-                    continue
-                text = item.get("question") if isinstance(item, dict) else item
-                if not isinstance(text, str):
-                    raise PuzzleError(no_question(where, item))
-            parsed.append(read_typed(task, text, wording))
+            if answered and isinstance(puzzle.value, dict):  # its fields are the task's, "question" or not
+                parsed.append(task.from_row(puzzle.value, wording, where=where))
+                continue
+            if puzzle.error:  # a JSON error's own "line 1 column 23 (char 22)" was within the puzzle's line
+                raise PuzzleError(puzzle.error)
+            if answered:
+                raise PuzzleError("each line must be a JSON object holding a question and its answer")
+            parsed.append(read_typed(task, puzzle.question, wording))
         except Exception as err:  # a bad puzzle is reported, the others are still evaluated
-            # A file line named first (a JSON error's "line 1" was within the puzzle's line)
-            said = f"{where}: {err}" if line_numbers and not str(err).startswith(where) else str(err)
+            # A file line named first
+            said = f"{where}: {err}" if puzzle.line and not str(err).startswith(where) else str(err)
             kind = "" if isinstance(err, PuzzleError) else f"{type(err).__name__}: "  # as error_text: a bug is named
-            failures.append({"puzzle": i, "text": line[:200], "error": f"{kind}{said[:500]}"}
-                            | ({"line": line_numbers[i]} if line_numbers else {}))
+            failures.append({"puzzle": i, "text": puzzle.text[:200], "error": f"{kind}{said[:500]}"}
+                            | ({"line": puzzle.line} if puzzle.line else {}))
     return parsed, failures
 
 
@@ -371,10 +351,7 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> t
     from hybrid.data import answering_wording, build_splits, examples
 
     if puzzles is not None:
-        jsonl = is_jsonl(Path(puzzles))
-        numbers, texts = zip(*read_puzzle_lines(puzzles, task))
-        exs, failures = parse_puzzles(task, list(texts), jsonl, wording=answering_wording(task, config.task),
-                                      line_numbers=list(numbers))
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), wording=answering_wording(task, config.task))
         if hasattr(task, "from_row"):  # qa: each answer is the file's own, and two for one question cannot both score
             from eval.tasks.qa import warn_conflicts
 

@@ -12,15 +12,16 @@ Input: plain text with one puzzle per line (a Sudoku as its digits and blanks, e
 (a grid, a maze, a logic puzzle) is one puzzle: put a blank line between such puzzles (ARC
 and reasoning-gym questions: one per block, always; a question that holds blank lines itself,
 as reasoning-gym's maze, zebra_puzzles and arc_1d questions do, would come apart into several,
-so give it as a JSON line). Or JSON lines: a string, or an object with a "question" field,
-which may hold any puzzle text, worded as the training data words it or typed; other fields
-(an "id") are copied to the output, one named like an output field as given_<name> (QA: a
-given "answer" is given_answer, and verified checks the model's answer against it); a JSON line
-that does not parse is that line's error (its "question" the line as typed). Output per puzzle:
-answer, steps (supervision steps used), confidence (the halting head's sigmoid), verified (the
-task's verifier, where it can judge), and error for a puzzle that could not be read (naming the
-input line the puzzle starts on, what is wrong and what to type). With
---views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
+so give it as a JSON line). Or JSON lines, in a file of any name (as python -m eval --puzzles
+reads one): a line that starts with "{" or is in double quotes end to end is a string, or an
+object with a "question" field, which may hold any puzzle text, worded as the training data
+words it or typed; other fields (an "id") are copied to the output, one named like an output
+field as given_<name> (QA: a given "answer" is given_answer, and verified checks the model's
+answer against it); a JSON line that does not parse is that line's error (its "question" the
+line as typed). Output per puzzle: answer, steps (supervision steps used), confidence (the
+halting head's sigmoid), verified (the task's verifier, where it can judge), and error for a
+puzzle that could not be read (naming the input line the puzzle starts on, what is wrong and
+what to type). With --views K (ARC only; default: the run's task.test_views), each puzzle is answered in K views
 (itself, then turned and recoloured copies) and answer is the vote's top answer; attempts lists
 the different answers, best first (the first two are ARC's two attempts), votes how many views
 gave each, views how many were asked. ARC task files (a .json file of ARC's format, or a folder
@@ -61,53 +62,24 @@ class Item:
 
 
 def read_items(text: str, split) -> list[Item]:
-    """One Item per puzzle, in order: a line starting with "{" is one JSON item, and a line that is
-    a JSON string is that question (as eval's --puzzles reads a .jsonl file); the other lines are cut
-    into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines
-    that are no puzzle alone, each with the line it starts on)."""
-    from eval.tasks.base import json_error, no_question, text_lines
+    """One Item per puzzle, in order, as `python -m eval --puzzles` reads a file (`eval.tasks.base.typed_puzzles`):
+    a line written as JSON is one item (its fields, or {"question": ...} for a JSON string); the other lines are
+    cut into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines that are
+    no puzzle alone, each with the line it starts on)."""
+    from eval.tasks.base import typed_puzzles
 
-    items, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
-
-    def flush() -> None:
-        if plain:
-            first = plain[0][0]
-            items.extend(Item({"question": question}, question, line=first + n - 1)
-                         for n, question in split("\n".join(line for _, line in plain)))
-        plain.clear()
-
-    for n, line in enumerate(text_lines(text), 1):
-        if not written_as_json(line):
-            plain.append((n, line))
-            continue
-        flush()
-        try:
-            fields = json.loads(line)
-        except ValueError as err:
+    items = []
+    for puzzle in typed_puzzles(text, split):
+        error, fields = puzzle.error, puzzle.value
+        if not isinstance(fields, dict):
             # Read as text, a bad escape or a missing brace was answered as a puzzle, quotes and all. Its line comes
             # back as typed, so the output shows which input it answers.
-            items.append(Item({"question": line.strip()}, error=json_error(f"line {n}", err, line)))
-            continue
-        if isinstance(fields, str):
-            items.append(Item({"question": fields}, fields, line=n))
-            continue
-        question = fields.get("question")
-        if isinstance(question, str):
-            items.append(Item(fields, question, line=n))
-        elif {"train", "test"} <= fields.keys():  # an ARC task pasted as a line: --input reads its file as tasks
-            items.append(Item(fields, error=f"line {n} has no \"question\" string; it holds an ARC task (\"train\", "
-                                            f"\"test\"): save it as a .json file and give that as --input"))
-        else:
-            items.append(Item(fields, error=no_question(f"line {n}", fields)))
-    flush()
+            fields = {"question": puzzle.text.strip() if error else puzzle.question}
+        elif error and {"train", "test"} <= fields.keys():  # an ARC task pasted as a line: --input reads its file
+            error = (f"line {puzzle.line} has no \"question\" string; it holds an ARC task (\"train\", \"test\"): "
+                     f"save it as a .json file and give that as --input")
+        items.append(Item(fields, puzzle.question, error, puzzle.line))
     return items
-
-
-def written_as_json(line: str) -> bool:
-    """Whether a line is meant as JSON: an object ({...}), or a string ("...", a grid with \\n between
-    its rows). A line that only starts with a quote ("Hamlet" by whom?) is a typed puzzle."""
-    line = line.strip()
-    return line.startswith("{") or (len(line) > 1 and line[0] == line[-1] == '"')
 
 
 def with_answers(items: list[Item], task, wording: int) -> None:
@@ -119,7 +91,7 @@ def with_answers(items: list[Item], task, wording: int) -> None:
 
     question_field, answer_field = task.fields
     for item in items:
-        if item.line is not None and answer_field in item.fields:
+        if item.error is None and answer_field in item.fields:
             row = {question_field: item.puzzle, answer_field: item.fields[answer_field]}
             try:
                 item.puzzle = task.from_row(row, wording, where=f"line {item.line}")
@@ -131,7 +103,7 @@ def task_files(path: str) -> list[Path] | None:
     """The ARC task files `--input` names: a .json file, or a folder of them (ARC-AGI-2's
     data/evaluation); None for puzzle text."""
     found = Path(path)
-    if found.is_dir():  # .json in any case: a Windows export's TASK.JSON is one too (as eval reads .JSONL)
+    if found.is_dir():  # .json in any case: a Windows export's TASK.JSON is one too
         return sorted(f for f in found.glob("*") if f.suffix.lower() == ".json" and f.is_file())
     return [found] if found.suffix.lower() == ".json" else None
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzle_lines, read_puzzles
-from eval.tasks import Arc, Maze, Sorting, make_task
+from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
+from eval.tasks import Arc, Maze, PuzzleError, Sorting, make_task
+from eval.tasks.base import TypedPuzzle
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
 from hybrid.checkpoint import CheckpointError, checkpoints
 from hybrid.config import ConfigError, load_config
@@ -483,12 +484,12 @@ def test_a_puzzle_file_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_a_cle
     maze = "# # # # #\n# S . . #\n# # # . #\n# G . . #\n# # # # #\n"
     puzzles = tmp_path / "mine.txt"
     puzzles.write_bytes(b"\xef\xbb\xbf" + maze.encode())
-    assert [Maze(5).from_text(text).data["grid"] for text in read_puzzles(puzzles, Maze(5))] == \
+    assert [Maze(5).from_text(p.question).data["grid"] for p in read_puzzles(puzzles, Maze(5))] == \
         [Maze(5).from_text(maze).data["grid"]]
     joined = tmp_path / "joined.jsonl"  # JSON Lines files joined end to end: the second's mark starts a line
     joined.write_bytes(b"\xef\xbb\xbf" + (json.dumps(maze) + "\n").encode() * 2 + b"\xef\xbb\xbf" +
                        (json.dumps({"question": maze}) + "\n").encode())
-    parsed, failures = parse_puzzles(Maze(5), read_puzzles(joined, Maze(5)), jsonl=True)
+    parsed, failures = parse_puzzles(Maze(5), read_puzzles(joined, Maze(5)))
     assert failures == [] and len(parsed) == 3
     puzzles.write_bytes("Sort: 5, 3, café\n".encode("latin-1"))
     with pytest.raises(HarnessError, match="cannot read puzzle file .*mine.txt: 'utf-8' codec can't decode"):
@@ -504,11 +505,11 @@ def test_a_byte_order_mark_inside_a_puzzle_file_is_no_part_of_its_line(tmp_path)
     task, joined = Maze(5), tmp_path / "joined.txt"
     for between in ("\n\ufeff", "\ufeff\n"):  # b starts with its maze, or with a blank line
         joined.write_text(maze + between + maze, encoding="utf-8")
-        parsed, failures = parse_puzzles(task, read_puzzles(joined, task), jsonl=False)
+        parsed, failures = parse_puzzles(task, read_puzzles(joined, task))
         assert failures == [] and [e.data["grid"] for e in parsed] == [task.from_text(maze).data["grid"]] * 2
     lines = tmp_path / "joined.jsonl"
     lines.write_text(json.dumps(maze) + "\n\ufeff\n" + json.dumps({"question": maze}) + "\n", encoding="utf-8")
-    parsed, failures = parse_puzzles(task, read_puzzles(lines, task), jsonl=True)
+    parsed, failures = parse_puzzles(task, read_puzzles(lines, task))
     assert failures == [] and len(parsed) == 2
 
 
@@ -547,7 +548,7 @@ def test_typed_arc_puzzles_are_refused_with_the_two_ways_to_score_arc_tasks_of_o
     typed = "Example input:\n1\n2\nExample output:\n2\n1\nTest input:\n3\n0"
     with pytest.raises(HarnessError, match=r"cannot score typed puzzles: the answer each asks is not in it.*"
                                            r"hybrid.solve RUN --input FOLDER.*task.source=FOLDER"):
-        parse_puzzles(Arc(max_size=4), [typed], jsonl=False)
+        parse_puzzles(Arc(max_size=4), [TypedPuzzle(typed)])
 
 
 def test_an_undecodable_answer_is_a_recorded_failure(run, tmp_path, monkeypatch):
@@ -1232,28 +1233,31 @@ def test_a_puzzle_that_fails_to_parse_is_recorded_with_its_own_position_and_text
     task = Sudoku(size=4)
     good = format_grid(Grid(4), task.generate(random.Random(1), 0).data["puzzle"]).replace("0", "_")
     texts = ["1 2 3", good, "not a sudoku"]
-    parsed, failures = parse_puzzles(task, texts, jsonl=False)
+    parsed, failures = parse_puzzles(task, [TypedPuzzle(text) for text in texts])
     assert len(parsed) == 1 and [f["puzzle"] for f in failures] == [0, 2]
     assert all(texts[f["puzzle"]] == f["text"] for f in failures)
 
 
-def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so():
-    """A JSON line that is an object without "question", or not a string or object, is recorded with
-    the line itself and what it lacks (it was a bare KeyError: 'question'); the good lines are read."""
+def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so(tmp_path):
+    """A JSON line that is an object without a "question" string is recorded with the line itself
+    and what it lacks (it was a bare KeyError: 'question'); the good lines are read. A line that is
+    no JSON object or string ([3, 1, 2]) is typed text, as hybrid.solve reads it."""
     import random
 
     task = Sorting()
     good = json.dumps({"question": task.generate(random.Random(1), 0).question})
     texts = [good, json.dumps({"puzzle": "3 1 2"}), "[3, 1, 2]", json.dumps({"question": 7})]
-    parsed, failures = parse_puzzles(task, texts, jsonl=True)
+    (tmp_path / "mine.jsonl").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    parsed, failures = parse_puzzles(task, read_puzzles(tmp_path / "mine.jsonl", task))
     assert len(parsed) == 1 and [f["puzzle"] for f in failures] == [1, 2, 3]
     assert all(texts[f["puzzle"]] == f["text"] for f in failures)
+    with pytest.raises(PuzzleError) as typed:
+        task.from_text("[3, 1, 2]", 0)
     assert [f["error"] for f in failures] == [
-        'puzzle 1 has no "question" (its fields: "puzzle"): put the puzzle\'s text in a "question" field, as '
+        'line 2 has no "question" (its fields: "puzzle"): put the puzzle\'s text in a "question" field, as '
         '{"question": "..."}',
-        'puzzle 2 is a list, not a string or an object: give the puzzle\'s text as a JSON string or as '
-        '{"question": "..."}',
-        'puzzle 3\'s "question" is a number, not text: give the puzzle\'s text, as {"question": "..."}']
+        f"line 3: {typed.value}",
+        'line 4\'s "question" is a number, not text: give the puzzle\'s text, as {"question": "..."}']
 
 
 def test_an_evaluation_that_fails_leaves_no_empty_report_folder(run, tmp_path):
@@ -1325,15 +1329,16 @@ def test_weights_of_another_family_leave_no_puzzle_out_as_trained_on(tmp_path):
     assert not (tmp_path / "datasets").exists()
 
 
-def test_a_jsonl_puzzle_file_is_one_puzzle_per_line_in_every_family(tmp_path):
-    """Zebra reads plain text by blocks of lines (a logic puzzle spans several); JSON Lines are
-    always one puzzle a line."""
+def test_a_json_line_is_one_puzzle_in_every_family_in_a_file_of_any_name(tmp_path):
+    """Zebra reads plain text by blocks of lines (a logic puzzle spans several); JSON lines are
+    always one puzzle a line, in a .txt file too (it was read as plain text: one block of them all)."""
     zebra = make_task(load_config(["task=zebra"]).task)
     lines = [json.dumps({"question": f"puzzle {i}"}) for i in range(3)]
     (tmp_path / "mine.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "mine.txt").write_text("\n".join(lines) + "\n")
-    assert read_puzzles(tmp_path / "mine.jsonl", zebra) == lines
-    assert len(read_puzzles(tmp_path / "mine.txt", zebra)) == 1  # as plain text: one block
+    for name in ("mine.jsonl", "mine.txt"):
+        assert [(p.line, p.text, p.question) for p in read_puzzles(tmp_path / name, zebra)] == \
+            [(i + 1, line, f"puzzle {i}") for i, line in enumerate(lines)]
 
 
 def test_the_evaluation_summary_flags_what_makes_a_split_not_held_out(capsys, monkeypatch):
@@ -1516,7 +1521,7 @@ def test_a_family_without_a_parser_says_how_to_score_it_instead():
     from eval.tasks.reasoning_gym import ReasoningGym
 
     with pytest.raises(HarnessError, match=r"nothing works out the answer.*test split \(python -m eval RUN\)"):
-        parse_puzzles(ReasoningGym("maze", size=10), ['{"question": "How many steps?"}'], jsonl=True)
+        parse_puzzles(ReasoningGym("maze", size=10), [TypedPuzzle("How many steps?")])
 
 
 def test_a_typed_puzzle_file_names_the_line_each_failed_puzzle_starts_on(run, tmp_path):
@@ -1556,8 +1561,7 @@ def test_a_puzzle_file_line_that_is_no_json_says_how_to_write_it_as_hybrid_solve
 
     lines = tmp_path / "mine.jsonl"
     lines.write_text('"1 2 _ 4"\n{"question": "1 2 _ 4"\n', encoding="utf-8")
-    numbers, texts = zip(*read_puzzle_lines(lines, Sudoku(4)))
-    _, [_, failure] = parse_puzzles(Sudoku(4), list(texts), jsonl=True, line_numbers=list(numbers))  # line 1: 4 cells
+    _, [_, failure] = parse_puzzles(Sudoku(4), read_puzzles(lines, Sudoku(4)))  # line 1: 4 cells
     [_, item] = read_items(lines.read_text(), str.splitlines)
     assert failure["error"] == item.error == (
         "line 2 is not valid JSON (Expecting ',' delimiter at column 23); a line that starts with { is read as JSON: "

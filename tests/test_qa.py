@@ -190,7 +190,7 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
         evaluate_run(tmp_path / "run", puzzles=both, out=tmp_path / "both")
     text = tmp_path / "mine.txt"
     text.write_text("What is 20 + 1?\n")
-    with pytest.raises(HarnessError, match=r'use a .jsonl file, one \{"question": ..., "answer": ...\} object'):
+    with pytest.raises(HarnessError, match=r'no line of the file is JSON: give one \{"question": ..., "answer": ...\}'):
         evaluate_run(tmp_path / "run", puzzles=text, out=tmp_path / "text")
 
 
@@ -708,16 +708,38 @@ def test_a_latin1_text_file_of_any_text_suffix_is_told_to_be_saved_as_utf8(name,
 def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
     (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""
-    from eval.__main__ import parse_puzzles, read_puzzle_lines
+    from eval.__main__ import parse_puzzles, read_puzzles
 
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"question": "a?", "answer": "1"}\n\n{"question": "b?"}\n{bad\n', encoding="utf-8")
     task = QA(path=str(pairs))
-    numbers, texts = zip(*read_puzzle_lines(pairs, task))
-    parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
+    parsed, failures = parse_puzzles(task, read_puzzles(pairs, task))
     assert len(parsed) == 1 and [f["line"] for f in failures] == [3, 4]
     assert failures[0]["error"].startswith("line 3: no field 'answer'")
     assert failures[1]["error"].startswith("line 4 is not valid JSON (")
+
+
+def test_a_puzzles_file_of_pairs_is_scored_whatever_its_name(tmp_path):
+    """`python -m eval RUN --puzzles pairs.txt` on a qa run was told to use a .jsonl file, though its
+    lines were the objects asked for (hybrid.solve read them so), and a .jsonl file of plain
+    questions was told each line is no JSON. A line written as JSON is read as JSON in a file of any
+    name; a file with none is refused, as it holds no answer to score against."""
+    from eval.__main__ import HarnessError, read_data
+    from hybrid.config import load_config
+
+    data = write(tmp_path, '{"question": "x?", "answer": "y"}\n')
+    config = load_config(["task=qa", f"task.path={data}"])
+    task = make_task(config.task)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text('{"question": "a?", "answer": "1"}\n"b?"\nc?\n', encoding="utf-8")
+    _, _, parsed, failures, _ = read_data(task, config, "test", pairs)
+    assert [(e.question, e.answer) for e in parsed] == [("a?", "1")] and [f["line"] for f in failures] == [2, 3]
+    assert all("must be a JSON object holding a question and its answer" in f["error"] for f in failures)
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("c?\nd?\n", encoding="utf-8")
+    with pytest.raises(HarnessError, match=r'no line of the file is JSON: give one \{"question": ..., "answer": ...\} '
+                                           r"object per line"):
+        read_data(task, config, "test", plain)
 
 
 def test_a_huge_bad_question_is_quoted_short():
@@ -732,14 +754,13 @@ def test_a_huge_bad_question_is_quoted_short():
 def test_a_puzzles_file_line_may_hold_a_unicode_line_separator(tmp_path):
     """--puzzles pairs.jsonl cut its lines with splitlines, which ends a line at U+2028 too: a valid
     pair written by json.dumps(..., ensure_ascii=False) became two failures, one named on a line the file lacks."""
-    from eval.__main__ import parse_puzzles, read_puzzle_lines
+    from eval.__main__ import parse_puzzles, read_puzzles
 
     pairs = tmp_path / "pairs.jsonl"
     rows = [{"question": "a?\u2028b?", "answer": "1"}, {"question": "c?"}]
     pairs.write_bytes("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
     task = QA(path=str(pairs))
-    numbers, texts = zip(*read_puzzle_lines(pairs, task))
-    parsed, failures = parse_puzzles(task, list(texts), jsonl=True, line_numbers=list(numbers))
+    parsed, failures = parse_puzzles(task, read_puzzles(pairs, task))
     assert [e.question for e in parsed] == ["a?\u2028b?"] and [f["line"] for f in failures] == [2]
 
 

@@ -1,6 +1,7 @@
 """Several typed puzzles in one text (hybrid.solve --input, python -m eval --puzzles): one per
 line, or one per block of lines when no line is a puzzle by itself."""
 
+import json
 import random
 from functools import partial
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.tasks import QA, Arc, Maze, PuzzleError, Sorting, Sudoku, Zebra, read_typed, split_typed
+from eval.tasks import QA, Arc, Maze, PuzzleError, Sorting, Sudoku, Zebra, read_typed, split_typed, split_typed_lines
+from eval.tasks.base import TypedPuzzle, typed_puzzles
 
 
 def one_line(task: Sudoku, seed: int) -> str:
@@ -175,17 +177,15 @@ def test_the_docs_example_puzzles_are_read_by_eval_and_solve_as_the_default_task
     """README and docs/ point `python -m eval RUN --puzzles` and `hybrid.solve --input` at these
     files for a model of the default job (`runs/default`): every puzzle must read, as that model's
     task, in both commands, and the two files must hold the same puzzles."""
-    from eval.__main__ import is_jsonl, parse_puzzles, read_puzzle_lines
-    from eval.tasks import make_task, split_typed_lines
+    from eval.__main__ import parse_puzzles, read_puzzles
+    from eval.tasks import make_task
     from hybrid.config import load_config
     from hybrid.solve import read_items
 
     examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
     path = examples / name
     task = make_task(load_config([]).task)
-    numbered = read_puzzle_lines(path, task)
-    parsed, failures = parse_puzzles(task, [text for _, text in numbered], is_jsonl(path),
-                                     line_numbers=[n for n, _ in numbered])
+    parsed, failures = parse_puzzles(task, read_puzzles(path, task))
     assert failures == [] and len(parsed) == 3
     items = read_items(path.read_text(), lambda plain: split_typed_lines(plain, task))
     assert [item.error for item in items] == [None] * 3
@@ -193,7 +193,37 @@ def test_the_docs_example_puzzles_are_read_by_eval_and_solve_as_the_default_task
     assert [item.puzzle for item in items] == (examples / "sudoku6.txt").read_text().splitlines()
 
 
+@pytest.mark.parametrize("name", ["mine.txt", "mine.jsonl", "MINE.JSONL", "mine"])
+def test_a_puzzle_file_is_read_by_its_lines_not_its_name_the_same_by_eval_and_solve(tmp_path, name):
+    """`python -m eval --puzzles` read a file as JSON lines by its name (.jsonl) and `hybrid.solve
+    --input` by its lines: a .txt file of JSON lines was plain text to eval (a Sudoku line's "id": 7
+    one more cell), and a .jsonl file's plain puzzles, or a grid typed row by row, were each a line
+    that is no JSON. Both read every line written as JSON as one puzzle and the rest as typed text,
+    whatever the file is named, and name the same line with the same error."""
+    from eval.__main__ import read_data
+    from hybrid.config import load_config
+    from hybrid.data import answering_wording
+    from hybrid.solve import read_items
+
+    config = load_config(["task=sudoku", "task.size=4"])
+    task = Sudoku(4)
+    lines = [one_line(task, seed) for seed in range(4)]
+    grid = "\n".join(lines[3][i:i + 8].strip() for i in range(0, 32, 8))  # row by row: a block of 4 lines
+    path = tmp_path / name
+    path.write_text(f"{json.dumps({'id': 7, 'question': lines[0]})}\n{json.dumps(lines[1])}\n{lines[2]}\n"
+                    f'{{"question": "{lines[0]}"\n\n{grid}\n', encoding="utf-8")
+    _, _, parsed, failures, _ = read_data(task, config, "test", path)
+    items = read_items(path.read_text(encoding="utf-8"), lambda plain: split_typed_lines(plain, task))
+    wording = answering_wording(task, config.task)
+    assert [e.question for e in parsed] == [read_typed(task, item.puzzle, wording).question
+                                            for item in items if item.error is None]
+    assert [e.data["puzzle"] for e in parsed] == [task.from_text(text).data["puzzle"]
+                                                  for text in (lines[0], lines[1], lines[2], grid)]
+    assert [(f["line"], f["error"]) for f in failures] == [(4, item.error) for item in items if item.error]
+    assert failures[0]["error"].startswith("line 4 is not valid JSON")
+
 # ---- what a person reads when a typed puzzle cannot be read ----
+
 
 WHAT = {"sudoku": "a sudoku", "maze": "a maze", "sorting": "a sorting request", "zebra": "a logic-grid (zebra) puzzle"}
 
@@ -210,7 +240,7 @@ def test_a_puzzle_of_another_family_is_named_with_the_model_that_answers_it(name
     task, source = FAMILIES[name][0], FAMILIES[other][0]
     texts = [source.generate(random.Random(seed), wording).question
              for wording in range(source.num_wordings) for seed in range(3)]
-    parsed, failures = parse_puzzles(task, texts, jsonl=False)
+    parsed, failures = parse_puzzles(task, [TypedPuzzle(text) for text in texts])
     assert parsed == [] and {f["error"] for f in failures} == {
         f"this looks like {WHAT[other]}, but this model was trained on task={name}: answer it with a model "
         f"trained with task={other}"}
@@ -230,7 +260,7 @@ def test_a_puzzle_of_the_models_own_family_keeps_its_own_reason():
                              (Maze(7), Maze(9).generate(random.Random(0), 0).question, "expected a 7x7 maze"),
                              (Maze(7), typo, "unexpected symbols '3' in the maze"),
                              (Sorting(length=5, low=-20, high=20), "Sort descending: 3, 1", "found 2")):
-        _, [failure] = parse_puzzles(task, [text], jsonl=False)
+        _, [failure] = parse_puzzles(task, [TypedPuzzle(text)])
         assert said in failure["error"] and "looks like" not in failure["error"]
 
 
@@ -247,5 +277,7 @@ def test_an_empty_question_says_so_and_what_a_puzzle_of_the_family_looks_like(na
     sudoku, found 0", "expected a 7x7 maze (7 lines of 7 cells), found 0 rows of lengths []"."""
     from eval.__main__ import parse_puzzles
 
-    _, failures = parse_puzzles(FAMILIES[name][0], ['{"question": ""}', '" \\n "'], jsonl=True)
-    assert len(failures) == 2 and all(f["error"].startswith(f"the question is empty: {form}") for f in failures)
+    task = FAMILIES[name][0]
+    _, failures = parse_puzzles(task, typed_puzzles('{"question": ""}\n" \\n "', partial(split_typed_lines, task=task)))
+    assert [f["line"] for f in failures] == [1, 2]
+    assert all(f["error"].startswith(f"line {f['line']}: the question is empty: {form}") for f in failures)

@@ -13,7 +13,7 @@ import random
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 IGNORE = -100  # label of a padding slot: no loss, not scored
 
@@ -46,7 +46,7 @@ def text_lines(text: str) -> list[str]:
     return [line.lstrip("\ufeff") for line in with_line_feeds(text).split("\n")]
 
 
-# How a JSON line of typed input holds a puzzle (hybrid.solve --input, python -m eval --puzzles FILE.jsonl)
+# How a JSON line of typed input holds a puzzle (hybrid.solve --input, python -m eval --puzzles FILE)
 JSON_FORM = '{"question": "..."}'
 
 
@@ -60,16 +60,69 @@ def json_error(where: str, err: json.JSONDecodeError, line: str) -> str:
             "the puzzle as plain text")
 
 
-def no_question(where: str, item: Any) -> str:
-    """What a JSON line of typed input that parsed lacks (a "question" string), and how to give it."""
+def written_as_json(line: str) -> bool:
+    """Whether a line of typed input is meant as JSON: an object ({...}), or a string ("...", a grid with
+    \\n between its rows). A line that only starts with a quote ("Hamlet" by whom?) is a typed puzzle."""
+    line = line.strip()
+    return line.startswith("{") or (len(line) > 1 and line[0] == line[-1] == '"')
+
+
+@dataclass
+class TypedPuzzle:
+    """One puzzle of typed input, as `typed_puzzles` reads it."""
+
+    text: str  # as typed: a plain puzzle's lines, or a JSON line whole
+    line: int | None = None  # the input line (from 1) it starts on; None: given in code, named by its place
+    value: str | dict | None = None  # a JSON line's value: a string, or an object's fields; None: plain text
+    error: str | None = None  # why a JSON line holds no puzzle: it is no JSON, or has no "question" string
+
+    @property
+    def question(self) -> str | None:
+        """The puzzle's text; None where `error` says why there is none."""
+        if self.error is not None:
+            return None
+        if isinstance(self.value, dict):
+            return self.value["question"]
+        return self.text if self.value is None else self.value
+
+
+def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]]) -> list[TypedPuzzle]:
+    """The puzzles of typed input, in order, as `python -m eval --puzzles FILE` and `hybrid.solve --input`
+    both read them, whatever the file is named (stdin has no name to go by): a line written as JSON
+    (`written_as_json`) is one puzzle, a string or an object with a "question"; the lines between
+    are cut into puzzles by `split` (`split_typed_lines`: one per line, or per block of lines that
+    are no puzzle alone), which numbers them from 1 within the text it is given."""
+    puzzles, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
+
+    def flush() -> None:
+        if plain:
+            first = plain[0][0]
+            puzzles.extend(TypedPuzzle(puzzle, first + n - 1) for n, puzzle in split("\n".join(t for _, t in plain)))
+        plain.clear()
+
+    for n, line in enumerate(text_lines(text), 1):
+        if not written_as_json(line):
+            plain.append((n, line))
+            continue
+        flush()
+        try:
+            value = json.loads(line)  # an object for a line starting with {, else a string: nothing else is written so
+        except ValueError as err:
+            puzzles.append(TypedPuzzle(line, n, error=json_error(f"line {n}", err, line)))
+            continue
+        missing = isinstance(value, dict) and not isinstance(value.get("question"), str)
+        puzzles.append(TypedPuzzle(line, n, value, no_question(f"line {n}", value) if missing else None))
+    flush()
+    return puzzles
+
+
+def no_question(where: str, item: dict) -> str:
+    """What a JSON object line of typed input lacks (a "question" string), and how to give it."""
     def kind(value: Any) -> str:
         return ("null" if value is None else "true or false" if isinstance(value, bool) else
                 "a number" if isinstance(value, (int, float)) else "a list" if isinstance(value, list) else
                 "an object" if isinstance(value, dict) else "a string")
 
-    if not isinstance(item, dict):
-        return (f"{where} is {kind(item)}, not a string or an object: give the puzzle's text as a JSON string or as "
-                f"{JSON_FORM}")
     if "question" in item:
         return f"{where}'s \"question\" is {kind(item['question'])}, not text: give the puzzle's text, as {JSON_FORM}"
     fields = f"its fields: {listed([json.dumps(key) for key in item])}" if item else "it has no fields"
