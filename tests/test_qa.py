@@ -131,6 +131,11 @@ def test_a_file_with_a_byte_order_mark_reads(tmp_path):
     joined = tmp_path / "joined.jsonl"  # two such files joined end to end: the second's mark starts a line
     joined.write_bytes(b"\xef\xbb\xbf" + b'{"question": "a?", "answer": "b"}\n\xef\xbb\xbf{"question": "c?", "answer": "d"}\n')
     assert QA(str(joined)).pairs == [("a?", "b"), ("c?", "d")]
+    # The second file, emptied in a Windows editor, is its mark alone: a blank line, as typed input
+    # reads one (it was a row that is no JSON object, "Expecting value", so no split could be built)
+    joined.write_bytes(b'{"question": "a?", "answer": "b"}\n\xef\xbb\xbf\n'
+                       b'{"question": "c?", "answer": "d"}\n\xef\xbb\xbf')
+    assert QA(str(joined)).pairs == [("a?", "b"), ("c?", "d")]
 
 
 def test_unicode_line_separators_inside_a_json_string_do_not_end_its_line(tmp_path):

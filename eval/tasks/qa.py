@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 
 from eval.tasks import text_answer
-from eval.tasks.base import Example, PuzzleError, Task, TaskConfig, shortened, with_line_feeds
+from eval.tasks.base import Example, PuzzleError, Task, TaskConfig, shortened, text_lines, with_line_feeds
 
 
 @dataclass
@@ -67,14 +67,13 @@ def read_json_rows(path: Path) -> list[dict]:
         where = [f"{path}: item {i}" for i in range(len(rows))]
     else:
         rows, where = [], []
-        # Lines end only at line feeds (read_text made "\r\n" and "\r" one): splitlines also cut at U+2028,
-        # U+0085 and the like, which JSON strings may hold as they are (json.dumps(..., ensure_ascii=False)).
-        for number, line in enumerate(text.split("\n"), 1):
+        # As typed input's lines: cut at line ends only (a JSON string may hold U+2028 as it is), each without the
+        # byte-order mark files joined end to end (cat a.jsonl b.jsonl) keep, so a line of the mark alone is blank
+        for number, line in enumerate(text_lines(text), 1):
             if not line.strip():
                 continue
             try:
-                # lstrip: files joined end to end (cat a.jsonl b.jsonl) keep each one's byte-order mark
-                rows.append(json.loads(line.lstrip("\ufeff")))
+                rows.append(json.loads(line))
             except json.JSONDecodeError as err:
                 if path.suffix.lower() in (".csv", ".tsv"):  # read as JSON Lines, which says nothing of what to do
                     raise PuzzleError(f"{path}: a CSV file is not read; convert it to JSON Lines (one "
