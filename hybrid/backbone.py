@@ -35,6 +35,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
 from hybrid.backbone_files import DEFAULT_CACHE_DIR, file_digest, find_gguf, folder_weights, resolve_path
 from hybrid.config import BackboneConfig, ConfigError, first_line, is_relative_path
+from hybrid.console import counted
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
 from hybrid.progress import transformers_bars
@@ -69,10 +70,6 @@ class Encoded:
     states: torch.Tensor  # (B, L, H) hidden states of the chosen layer
     mask: torch.Tensor  # (B, L) 1 for real tokens
     offsets: torch.Tensor  # (B, L, 2) character span of each token in its text ((0, 0): special)
-
-
-def counted(n: int, noun: str) -> str:
-    return f"{n} {noun}" + "s" * (n != 1)
 
 
 class TruncationWarnings:

@@ -42,6 +42,7 @@ from rich.table import Table
 from hybrid.cache_entries import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig, given_path
 from hybrid.console import console as printing_console
+from hybrid.console import counted
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
 STALE_LEFTOVER = 3600  # where no lock can be taken: seconds after which a piece is an interrupted write
@@ -165,15 +166,15 @@ def show(folder: Path, console: Console) -> None:
         table.add_row(e.path.stem[:12] + (" (old)" if e.outdated else ""), age(now - e.last_used), gib(e.size), *describe(e))
     console.print(table)
     unknown = sum(e.about is None for e in found)
-    console.print(f"{count(found, 'entry', 'entries')}, {gib(sum(e.size for e in found))}"
+    console.print(f"{counted(len(found), 'entry', 'entries')}, {gib(sum(e.size for e in found))}"
                   + (f" ({unknown} written before entries were described: '?')" if unknown else ""))
     old = [e for e in found if e.outdated]
     if old:
-        console.print(f"{count(old, 'entry (old) is', 'entries (old) are')} in an older layout that no run reads "
-                      f"any more, {gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
+        console.print(f"{counted(len(old), 'entry (old) is', 'entries (old) are')} in an older layout that no run "
+                      f"reads any more, {gib(sum(e.size for e in old))}: `hybrid-cache prune --old` removes them")
     stale = leftovers(folder, now)
     if stale:
-        console.print(f"{count(stale, 'leftover piece')} of interrupted writes, "
+        console.print(f"{counted(len(stale), 'leftover piece')} of interrupted writes, "
                       f"{gib(sum(piece_size(p) for p in stale))} (`hybrid-cache prune` with any option removes them)")
 
 
@@ -225,17 +226,14 @@ def show_beside(data_dir: Path, console: Console) -> None:
     for name, folders in found.items():
         kept = [p for p in folders if p not in stale]
         if kept:
-            lines.append(f"  {name + '/':<11}{count(kept, 'folder')}, {gib(sum(sizes[p] for p in kept))} ({BESIDE[name]})")
+            lines.append(f"  {name + '/':<11}{counted(len(kept), 'folder')}, {gib(sum(sizes[p] for p in kept))} "
+                         f"({BESIDE[name]})")
     if lines:
         console.print(f"also in {data_dir}, left alone by prune (runs with the same settings reuse them):", *lines, sep="\n")
     if stale:
-        console.print(f"{count(stale, 'folder')} no run reads any more, {gib(sum(sizes[p] for p in stale))}; "
+        console.print(f"{counted(len(stale), 'folder')} no run reads any more, {gib(sum(sizes[p] for p in stale))}; "
                       f"`hybrid-cache prune --old` removes them:",
                       *(f"  {p.parent.name}/{p.name}  {gib(sizes[p])} ({why})" for p, why in stale.items()), sep="\n")
-
-
-def count(things, noun: str, nouns: str = "") -> str:
-    return f"{len(things)} {noun if len(things) == 1 else nouns or noun + 's'}"
 
 
 def prune_beside(data_dir: Path, dry_run: bool, console: Console) -> None:
@@ -253,7 +251,7 @@ def prune_beside(data_dir: Path, dry_run: bool, console: Console) -> None:
         console.print(f"{verb} {p.parent.name}/{p.name}: {gib(size)}, {why}")
         gone.append(size)
     if gone:
-        console.print(f"{verb} {count(gone, 'folder')} no run reads, {gib(sum(gone))}, from {data_dir}")
+        console.print(f"{verb} {counted(len(gone), 'folder')} no run reads, {gib(sum(gone))}, from {data_dir}")
 
 
 def choose(found: list[Entry], keep_bytes: int | None, unused_seconds: float | None, everything: bool,
@@ -322,8 +320,8 @@ def prune(folder: Path, args, console: Console) -> None:
         if not args.dry_run:
             with contextlib.suppress(Busy), locked(writer_lock(p)):  # a run that began writing it since is left alone
                 p.unlink(missing_ok=True)
-    console.print(f"{verb} {count(doomed, 'entry', 'entries')} and {count(stale, 'leftover piece')}, {gib(freed)}; "
-                  f"{gib(left)} left in {folder}")
+    console.print(f"{verb} {counted(len(doomed), 'entry', 'entries')} and {counted(len(stale), 'leftover piece')}, "
+                  f"{gib(freed)}; {gib(left)} left in {folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,8 +38,9 @@ import string
 import torch
 from torch import nn
 
-from hybrid.backbone import Encoded, TruncationWarnings, counted
+from hybrid.backbone import Encoded, TruncationWarnings
 from hybrid.config import BackboneConfig, ConfigError
+from hybrid.console import counted
 
 ALPHABET = string.printable  # 100 characters: digits, letters, punctuation, whitespace
 POSITION_FEATURES = 32  # sin/cos pairs at geometric wavelengths, as in "Attention Is All You Need"

@@ -21,6 +21,12 @@ def _printable(err: UnicodeEncodeError) -> tuple[str | bytes, int]:
 codecs.register_error("hybrid-printable", _printable)
 
 
+def counted(n: int, noun: str, nouns: str = "") -> str:
+    """`n` and its noun as a message says it: "1 token", "3 tokens", "0 entries" (`nouns`, where the plural
+    is not the noun and an s)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def console() -> Console:
     """A rich Console on stdout that shows what stdout's encoding cannot hold instead of raising: a
     run folder under a Chinese user name on Windows (whose redirected stdout is cp1252), or rich's
