@@ -61,15 +61,15 @@ class Item:
     line: int | None = None  # the input line (from 1) it starts on, for errors found after reading
 
 
-def read_items(text: str, split) -> list[Item]:
+def read_items(text: str, split, field: str = "question") -> list[Item]:
     """One Item per puzzle, in order, as `python -m eval --puzzles` reads a file (`eval.tasks.base.typed_puzzles`):
-    a line written as JSON is one item (its fields, or {"question": ...} for a JSON string); the other lines are
-    cut into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block of lines that are
-    no puzzle alone, each with the line it starts on)."""
+    a line written as JSON is one item (its fields, its question in `field`, or {"question": ...} for a JSON string);
+    the other lines are cut into puzzles by `split` (eval.tasks.split_typed_lines: one per line, or one per block
+    of lines that are no puzzle alone, each with the line it starts on)."""
     from eval.tasks.base import typed_puzzles
 
     items = []
-    for puzzle in typed_puzzles(text, split):
+    for puzzle in typed_puzzles(text, split, field):
         error, fields = puzzle.error, puzzle.value
         if not isinstance(fields, dict):
             # Read as text, a bad escape or a missing brace was answered as a puzzle, quotes and all. Its line comes
@@ -306,7 +306,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.input}: task files are ARC's; this model was trained on task {solver.task.name!r}. "
                  f"A .json file or a folder is read as ARC task files: put JSON lines of puzzles in a .jsonl file")
     if files is None:
-        items = read_items(text, lambda plain: split_typed_lines(plain, solver.task))
+        # qa: a JSON line's question is in the field its training rows held it (task.question_field), as eval reads it
+        field = solver.task.fields[0] if hasattr(solver.task, "from_row") else "question"
+        items = read_items(text, lambda plain: split_typed_lines(plain, solver.task), field)
         if hasattr(solver.task, "from_row"):
             from hybrid.data import answering_wording
 

@@ -337,14 +337,16 @@ def test_a_halt_threshold_that_is_no_probability_is_an_error(solver, threshold):
         solver.solve(handwritten(1), halt_threshold=threshold)
 
 
-def untrained_qa_model(small_config, tmp_path):
-    """(config, task, backbone, model, data file) of an untrained qa hybrid on 4 "What is i + 1?" pairs."""
+def untrained_qa_model(small_config, tmp_path, fields=("question", "answer")):
+    """(config, task, backbone, model, data file) of an untrained qa hybrid on 4 "What is i + 1?" pairs,
+    in data rows of those `fields`."""
     from eval.tasks import make_task
 
     data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+    data.write_text("".join(json.dumps(dict(zip(fields, (f"What is {i} + 1?", str(i + 1))))) + "\n"
                             for i in range(4)))
-    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4")
+    config = small_config("task=qa", f"task.path={data}", "task.max_answer_chars=4",
+                          f"task.question_field={fields[0]}", f"task.answer_field={fields[1]}")
     task = make_task(config.task)
     backbone = load_backbone(config.backbone)
     model = HybridModel.for_task(config, backbone.hidden_size, task)
@@ -981,3 +983,18 @@ def test_a_json_line_that_cannot_be_read_comes_back_as_typed_with_what_to_fix():
         'line 4\'s "question" is a list, not text: give the puzzle\'s text, as {"question": "..."}',
         'line 5\'s "question" is null, not text: give the puzzle\'s text, as {"question": "..."}',
     ]
+
+
+def test_solve_reads_a_qa_json_line_by_the_fields_the_model_trained_on(small_config, tmp_path, capsys):
+    """A qa model trained on rows {"q": ..., "a": ...} (task.question_field=q): `python -m eval RUN --puzzles`
+    read such a line by those fields, and `hybrid.solve --input` said it had no "question"."""
+    from hybrid.inference import save_pretrained
+
+    config, task, backbone, model, _ = untrained_qa_model(small_config, tmp_path, fields=("q", "a"))
+    save_pretrained(model, config, tmp_path / "model")
+    (tmp_path / "in.jsonl").write_text('{"q": "What is 2 + 1?", "a": "3"}\n{"question": "What is 2 + 1?"}\n')
+    solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.jsonl")])
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "error" not in first and first["q"] == "What is 2 + 1?" and "verified" in first  # asked with its answer
+    assert second["error"] == ('line 2 has no "q" (its fields: "question"): put the puzzle\'s text in a "q" field, '
+                               'as {"q": "..."}')

@@ -74,7 +74,8 @@ class TypedPuzzle:
     text: str  # as typed: a plain puzzle's lines, or a JSON line whole
     line: int | None = None  # the input line (from 1) it starts on; None: given in code, named by its place
     value: str | dict | None = None  # a JSON line's value: a string, or an object's fields; None: plain text
-    error: str | None = None  # why a JSON line holds no puzzle: it is no JSON, or has no "question" string
+    error: str | None = None  # why a JSON line holds no puzzle: it is no JSON, or has no `field` string
+    field: str = "question"  # the field of a JSON object that holds the puzzle
 
     @property
     def question(self) -> str | None:
@@ -82,16 +83,18 @@ class TypedPuzzle:
         if self.error is not None:
             return None
         if isinstance(self.value, dict):
-            return self.value["question"]
+            return self.value[self.field]
         return self.text if self.value is None else self.value
 
 
-def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]]) -> list[TypedPuzzle]:
+def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]],
+                  field: str = "question") -> list[TypedPuzzle]:
     """The puzzles of typed input, in order, as `python -m eval --puzzles FILE` and `hybrid.solve --input`
     both read them, whatever the file is named (stdin has no name to go by): a line written as JSON
-    (`written_as_json`) is one puzzle, a string or an object with a "question"; the lines between
-    are cut into puzzles by `split` (`split_typed_lines`: one per line, or per block of lines that
-    are no puzzle alone), which numbers them from 1 within the text it is given."""
+    (`written_as_json`) is one puzzle, a string or an object with a "question" (`field`: a qa model's
+    task.question_field, as its training rows name it); the lines between are cut into puzzles by
+    `split` (`split_typed_lines`: one per line, or per block of lines that are no puzzle alone), which
+    numbers them from 1 within the text it is given."""
     puzzles, plain = [], []  # plain: (number, line) of the text lines since the last JSON line
 
     def flush() -> None:
@@ -110,23 +113,25 @@ def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]]) -> l
         except ValueError as err:
             puzzles.append(TypedPuzzle(line, n, error=json_error(f"line {n}", err, line)))
             continue
-        missing = isinstance(value, dict) and not isinstance(value.get("question"), str)
-        puzzles.append(TypedPuzzle(line, n, value, no_question(f"line {n}", value) if missing else None))
+        missing = isinstance(value, dict) and not isinstance(value.get(field), str)
+        puzzles.append(TypedPuzzle(line, n, value, no_question(f"line {n}", value, field) if missing else None, field))
     flush()
     return puzzles
 
 
-def no_question(where: str, item: dict) -> str:
-    """What a JSON object line of typed input lacks (a "question" string), and how to give it."""
+def no_question(where: str, item: dict, field: str = "question") -> str:
+    """What a JSON object line of typed input lacks (a `field` string), and how to give it."""
     def kind(value: Any) -> str:
         return ("null" if value is None else "true or false" if isinstance(value, bool) else
                 "a number" if isinstance(value, (int, float)) else "a list" if isinstance(value, list) else
                 "an object" if isinstance(value, dict) else "a string")
 
-    if "question" in item:
-        return f"{where}'s \"question\" is {kind(item['question'])}, not text: give the puzzle's text, as {JSON_FORM}"
+    form = JSON_FORM.replace('"question"', json.dumps(field))
+    if field in item:
+        return f"{where}'s {json.dumps(field)} is {kind(item[field])}, not text: give the puzzle's text, as {form}"
     fields = f"its fields: {listed([json.dumps(key) for key in item])}" if item else "it has no fields"
-    return f"{where} has no \"question\" ({fields}): put the puzzle's text in a \"question\" field, as {JSON_FORM}"
+    named = json.dumps(field)
+    return f"{where} has no {named} ({fields}): put the puzzle's text in a {named} field, as {form}"
 
 
 def listed(values: list, most: int = 5) -> str:
