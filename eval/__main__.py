@@ -11,7 +11,8 @@ else its newest checkpoint), a pretrained folder, or one checkpoint folder. The 
 rebuilt from the config saved with it, as HybridModel.from_pretrained does, and `key=value`
 overrides change what needs no new weights (the test puzzles, N_sup, T, n, the data folder).
 The report lands in RUN/eval/<split> (with --puzzles FILE, RUN/eval/puzzles-<FILE's name>; for a
-checkpoint named on its own, in RUN/eval/step_N/) unless --out says otherwise. See docs/evaluation.md.
+checkpoint named on its own, the same under RUN/eval/step_N/) unless --out says otherwise. See
+docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -510,7 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
     parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
     parser.add_argument("--out", help="report folder (default: RUN/eval/<split>, or RUN/eval/puzzles-<FILE's name> "
-                                      "with --puzzles FILE; for a checkpoint named on its own, in RUN/eval/step_N/)")
+                                      "with --puzzles FILE; for a checkpoint named on its own, the same under "
+                                      "RUN/eval/step_N/)")
     parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")

@@ -68,6 +68,17 @@ def documented_report_fields() -> set[str]:
     return set(report_table())
 
 
+def fields_of_a_report_of_no_puzzles() -> set[str]:
+    """The fields docs/evaluation.md says a report of no puzzles has: a run of the report table's
+    rows (`first` to `last` in the table), and the others it names after them."""
+    said = re.search(r"has `num_puzzles` 0 and .*?\((`\w+`)\s+to\s+(`\w+`)\s+in the table, (.*?)\), "
+                     r"none of the figures", report_section(), re.S)
+    assert said, "docs/evaluation.md no longer says which fields a report of no puzzles has"
+    rows = list(report_table())  # in the table's order
+    first, last = (rows.index(name.strip("`")) for name in said.group(1, 2))
+    return {"num_puzzles", *rows[first:last + 1], *re.findall(r"`(\w+)`", said.group(3))}
+
+
 def listed_plots() -> set[str]:
     """The plots the list below docs/evaluation.md's report table names (`<name>.png`)."""
     return set(re.findall(r"^- `(\w+)\.png`", report_section(), re.M))
@@ -466,6 +477,7 @@ def test_malformed_puzzles_are_recorded_and_the_rest_evaluated(run, tmp_path):
     nothing.write_text("not a sudoku\n")
     report = evaluate_run(run, puzzles=nothing, out=tmp_path / "none")  # no readable puzzle: still a report
     assert report["num_puzzles"] == 0 and (tmp_path / "none" / "report.json").exists()
+    assert set(report) == fields_of_a_report_of_no_puzzles()  # what was asked and could not be read: no figures
     # but `python -m eval` exits 1 then, as hybrid.solve does (it exited 0: a script read "nothing evaluated" as success)
     from eval.__main__ import main
 
