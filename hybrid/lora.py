@@ -141,12 +141,38 @@ class LoraHybrid(nn.Module):
         return self.hybrid(*self.backbone_states(input_ids, mask, token_slot), y, z)
 
 
-def with_backbone(model: nn.Module, backbone: nn.Module, config) -> nn.Module:
+def with_backbone(model: nn.Module, backbone: nn.Module, config, training: bool = False) -> nn.Module:
     """The module to train: `model` itself, or with `backbone.lora` set, the model with a
-    LoRA-tuned backbone in front (it then reads token ids; see hybrid/cache.py)."""
+    LoRA-tuned backbone in front (it then reads token ids; see hybrid/cache.py). `training`: also
+    refuse LoRA that cannot train (`check_lora_is_read`); weights already trained so still load."""
     if config.lora is None:
         return model
-    return LoraHybrid(add_lora(backbone, config.lora), model)
+    tuned = add_lora(backbone, config.lora)
+    if training:
+        check_lora_is_read(tuned)
+    return LoraHybrid(tuned, model)
+
+
+def check_lora_is_read(backbone: FrozenBackbone) -> None:
+    """A ConfigError where every module LoRA adapts lies in a block past the last state backbone.layer
+    reads (`states` stops the forward pass there): no LoRA weight would reach the states, lora_B would
+    stay zero the whole run, and the run would be a frozen backbone's without its cache, saying
+    nothing. A module outside the blocks (an embedding) feeds every layer. Blocks that are not one
+    ModuleList (`blocks` is None) are not checked."""
+    from peft.tuners.lora import LoraLayer
+
+    blocks, span = backbone.blocks, backbone.layer_span()
+    if blocks is None:
+        return
+    unread = {id(m) for block in list(blocks)[span.stop - 1:] for m in block.modules()}  # state i leaves block i-1
+    adapted = {name: m for name, m in backbone.model.named_modules() if isinstance(m, LoraLayer)}
+    if adapted and all(id(m) in unread for m in adapted.values()):
+        names = ", ".join(sorted({name.rsplit(".", 1)[-1] for name in adapted}))
+        raise ConfigError(f"backbone.layer={backbone.config.layer} reads hidden state {span.stop - 1} of "
+                          f"{backbone.config.path} (0 is the embeddings), and every module LoRA adapts ({names}) "
+                          f"comes after it, so backbone.lora would train nothing: read a later layer "
+                          f"(backbone.layer=last), adapt earlier modules (backbone.lora.target_modules), or set "
+                          f"backbone.lora=null")
 
 
 def lora_weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -55,7 +55,8 @@ def build(config: Config, accelerator: Accelerator):
     model = HybridModel.for_task(config, backbone.hidden_size, task)
     with torch.random.fork_rng(devices=[]):  # after the model: a setting no model takes fails before minutes of this
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
-    model = with_backbone(model, backbone, config.backbone)  # backbone.lora: the backbone trains inside the model
+    # backbone.lora: the backbone trains inside the model
+    model = with_backbone(model, backbone, config.backbone, training=True)
     return task, splits, tensors, model, backbone
 
 

@@ -191,6 +191,21 @@ def lora_steps_in_each_process(config_file):
     finish(accelerator)
 
 
+@pytest.mark.parametrize("settings", [
+    ["backbone.layer=0"],  # the embeddings: no block runs
+    ["backbone.layer=1", "backbone.lora.target_modules=[layer.1.attention.self.query]"],  # the block after it only
+])
+def test_lora_on_no_module_that_feeds_the_layer_read_is_an_error(small_config, settings):
+    """backbone.layer=0 with backbone.lora trained a run whose LoRA weights never reached the states it
+    read: lora_B stayed zero, the cache was off for nothing, and nothing said so. Refused, naming both;
+    a module before the layer read (block 0, or the embeddings themselves) is LoRA that trains."""
+    with pytest.raises(ConfigError, match=rf"{re.escape(settings[0])} reads hidden state .* backbone.lora "
+                                          r"would train nothing"):
+        build(small_config("backbone.lora.rank=4", *settings), Accelerator(cpu=True))
+    for reaches in (["backbone.layer=1"], ["backbone.layer=0", "backbone.lora.target_modules=[word_embeddings]"]):
+        assert isinstance(build(small_config("backbone.lora.rank=4", *reaches), Accelerator(cpu=True))[3], LoraHybrid)
+
+
 def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tmp_path):
     """train.init_from a run trained on the cache, with LoRA on: its weights become the hybrid's
     inside, and LoRA starts at zero, so the new run starts as exactly that model."""
