@@ -78,10 +78,17 @@ def differences(trained: dict | None, backbone) -> list[str] | None:
     was, weights = trained.get("weights"), now.get("weights")
     # A hub commit and a local folder's files cannot be compared: say nothing rather than guess.
     if isinstance(was, str) and weights and was != weights and was.startswith("files:") == weights.startswith("files:"):
+        # Another id as well (init_from or --backbone across models, a folder moved and changed): named, as the
+        # revision alone would load a commit of this model, not the one trained on
+        other = trained.get("id") if trained.get("id") not in (None, now.get("id")) else None
         if weights.startswith("files:"):
             a, b = _files(was), _files(weights)
             changed = sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
-            found.append(f"the files {', '.join(changed)} of {now['id']} are not those it was trained on")
+            found.append(f"the files {', '.join(changed)} of {now['id']} are not those it was trained on"
+                         + (f" (those of {other})" if other else ""))
+        elif other:
+            found.append(f"{now['id']} is at commit {weights[:12]}, trained on {other} at {was[:12]} "
+                         f"(backbone.path={other} backbone.revision={was} loads that one)")
         else:
             found.append(f"{now['id']} is at commit {weights[:12]}, trained at {was[:12]} "
                          f"(backbone.revision={was} loads that one)")

@@ -420,6 +420,10 @@ def test_a_hub_commit_is_compared_with_a_commit_and_not_with_a_folders_files():
     assert differences(hub, now(dtype="bfloat16", max_length=64)) == []  # same states, up to rounding or truncation
     assert differences(hub, now(weights="b" * 40)) == [
         f"org/model is at commit bbbbbbbbbbbb, trained at aaaaaaaaaaaa (backbone.revision={'a' * 40} loads that one)"]
+    # Another model's commit: its revision would load a commit of this one, which is not what trained (was told so)
+    assert differences(hub, now(id="org/other", weights="b" * 40)) == [
+        f"org/other is at commit bbbbbbbbbbbb, trained on org/model at aaaaaaaaaaaa (backbone.path=org/model "
+        f"backbone.revision={'a' * 40} loads that one)"]
     assert differences(hub, now(id="/copy", weights="files:model.safetensors=0123")) == []  # cannot tell
     assert differences(hub, now(tokenizer="u"))[0].startswith("its tokenizer is not the one trained with")
     assert differences(hub | {"weights": 3}, now()) == []  # a record edited by hand never stops a load
@@ -444,6 +448,9 @@ def test_a_folders_changed_added_and_removed_files_are_named_and_a_record_that_i
     assert trained_on.differences(record, now("config.json=1,model.safetensors=9")) == named("model.safetensors")
     assert trained_on.differences(record, now("config.json=1,extra.bin=3,model.safetensors=2")) == named("extra.bin")
     assert trained_on.differences(record, now("model.safetensors=2")) == named("config.json")
+    other = SimpleNamespace(fingerprint=record | {"id": "/other", "weights": "files:config.json=1,model.safetensors=9"})
+    assert trained_on.differences(record, other) == [  # another folder (init_from across backbones): was not named
+        "the files model.safetensors of /other are not those it was trained on (those of /m)"]
     for text in ("[1, 2]", '"text"', "{not json"):  # edited or overwritten: no record, never a failed load
         (tmp_path / trained_on.FILE).write_text(text)
         assert trained_on.read(tmp_path) is None and trained_on.check(tmp_path, trained_on.read(tmp_path), now("other=1")) is None
