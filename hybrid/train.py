@@ -55,8 +55,7 @@ def build(config: Config, accelerator: Accelerator):
     model = HybridModel.for_task(config, backbone.hidden_size, task)
     with torch.random.fork_rng(devices=[]):  # after the model: a setting no model takes fails before minutes of this
         tensors = backbone_inputs(backbone, splits, task.num_slots, config, accelerator)  # every process embeds a shard
-    # backbone.lora: the backbone trains inside the model
-    model = with_backbone(model, backbone, config.backbone, training=True)
+    model = with_backbone(model, backbone, config.backbone, training=True)  # backbone.lora: trains inside the model
     return task, splits, tensors, model, backbone
 
 
