@@ -142,7 +142,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     from hybrid.inference import backbone_named_in, device_for, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
-    from hybrid.weight_shapes import shape_changes, uses_heads  # here: imports torch, which --help does without
+    from hybrid.weight_shapes import shape_changes, tensor_shapes, uses_heads  # imports torch: not for --help
 
     # An empty value (a script's unset variable: --out "$DIR") read as none wrote over the run's own report
     # (--out), or as "." read the folder here (the run, --puzzles)
@@ -207,8 +207,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
             raise HarnessError(f"the weights in {folder} were trained on task {trained.task.name!r}, and task "
                                f"{config.task.name!r} builds a model of other shapes: drop the task override, or "
                                f"give a run trained on {config.task.name}") from None
-        shapes = {key: tuple(tensor.shape) for key, tensor in saved[0].items()}
-        changes = shape_changes(trained, config, backbone.hidden_size, shapes, "hybrid." if model is not bare else "")
+        changes = shape_changes(trained, config, backbone.hidden_size, tensor_shapes(saved[0]),
+                                "hybrid." if model is not bare else "")
         if not changes:  # none of the settings (weights of another version of the model): the tensor is named
             raise
         given = " ".join(setting for setting, _ in changes)

@@ -18,6 +18,7 @@ from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKw
                               get_cpu_distributed_information)
 
 from hybrid.config import Config, ConfigError
+from hybrid.progress import transformers_bars_hidden
 
 
 def accelerator_for(config: Config) -> Accelerator:
@@ -107,18 +108,14 @@ def libraries_quiet():
     transformers_logging.get_verbosity()  # sets its level at its first use: here, not over ours within the block
     loggers = [logging.getLogger(name) for name in LIBRARIES]
     levels = [logger.level for logger in loggers]
-    bars = transformers_logging.is_progress_bar_enabled()
     for logger in loggers:
         logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
-    if bars:
-        transformers_logging.disable_progress_bar()
     try:
-        yield
+        with transformers_bars_hidden():
+            yield
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
-        if bars:
-            transformers_logging.enable_progress_bar()
 
 
 def wait_for_main() -> int:

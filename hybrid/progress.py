@@ -69,14 +69,26 @@ def transformers_bars():
             yield
         finally:
             logging.set_tqdm_hook(previous)
-    elif writes_to_a_log(sys.stderr) and logging.is_progress_bar_enabled():
-        logging.disable_progress_bar()
-        try:
+    elif writes_to_a_log(sys.stderr):
+        with transformers_bars_hidden():
             yield
-        finally:
-            logging.enable_progress_bar()
     else:
         yield
+
+
+@contextmanager
+def transformers_bars_hidden():
+    """transformers' progress bars off within it, and on again after where they were on."""
+    from transformers.utils import logging
+
+    shown = logging.is_progress_bar_enabled()
+    if shown:
+        logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            logging.enable_progress_bar()
 
 
 def writes_to_a_log(stream) -> bool:

@@ -23,7 +23,8 @@ from hybrid.backbone import same_layer
 from hybrid.backbone_files import folder_weights, is_local_folder, resolve_path
 from hybrid.config import Config, ConfigError, anchored, typed
 from hybrid.inference import Saved, read_config
-from hybrid.weight_shapes import lora_shape_changes, shape_changes, task_shape_changes, trained_width, uses_heads
+from hybrid.weight_shapes import (lora_shape_changes, setting_shape_changes, task_shape_changes, tensor_shapes,
+                                  uses_heads)
 
 
 def check_init_settings(init: Saved, config: Config) -> None:
@@ -60,15 +61,7 @@ def check_init_shapes(init: Saved, config: Config) -> None:
     with: found by loading alone, that came after the puzzles were generated and embedded (minutes), in
     load_state_dict's words. A backbone of another width is still found as the weights load (its width is
     known only once it is loaded), as are weights no setting accounts for (another version of the code)."""
-    if all(getattr(config, group) == getattr(init.config, group) for group in ("adapter", "reasoner")):
-        return
-    saved = {key: tuple(tensor.shape) for key, tensor in init.weights[0].items()}
-    prefix = "hybrid." if init.config.backbone.lora is not None else ""  # a LoRA run's model: backbone and hybrid
-    width = trained_width(init.config, saved, prefix)
-    if width is None:
-        return
-    changes = [said for setting, said in shape_changes(init.config, config, width, saved, prefix, "its run")
-               if not setting.startswith("backbone.")]  # measured on the weights' own width: a transfer is not named
+    changes = setting_shape_changes(init.config, config, lambda: tensor_shapes(init.weights[0]), "its run")
     if changes:
         values = "that value" if len(changes) == 1 else "those values"
         raise ConfigError(f"train.init_from={init.folder} holds weights of other shapes than the model this config "
@@ -176,16 +169,8 @@ def check_resume_shapes(folder: Path, config: Config, saved: Config) -> None:
     (minutes), in load_state_dict's words. Read from its config and its weights' safetensors header
     (not the tensors); skipped where no task, adapter or reasoner setting differs. Where no setting
     accounts for the weights (another version of the code), or they cannot be read, loading names it."""
-    if all(getattr(config, group) == getattr(saved, group) for group in ("task", "adapter", "reasoner")):
-        return
-    shapes = checkpoint.saved_shapes(folder)
-    prefix = "hybrid." if saved.backbone.lora is not None else ""  # a LoRA run's model: backbone and hybrid
-    width = None if shapes is None else trained_width(saved, shapes, prefix)
-    if width is None:
-        return
     # The backbone is the checkpoint's (FIXED_ON_RESUME, or its folder moved: the same files, so as wide)
-    changes = [said for setting, said in shape_changes(saved, config, width, shapes, prefix, "the checkpoint's run")
-               if not setting.startswith("backbone.")]
+    changes = setting_shape_changes(saved, config, lambda: checkpoint.saved_shapes(folder), "the checkpoint's run")
     if changes:
         raise checkpoint.CheckpointMismatch(
             f"checkpoint {folder} holds weights of other shapes than the model this config builds, which a resumed "

@@ -3,6 +3,7 @@ into it: a resume (hybrid/resume_settings.py), a start from trained weights (tra
 `python -m eval RUN key=value` each refuse such a change before minutes of data and embedding,
 naming the setting beside the trained value rather than leaving load_state_dict to list tensors.
 
+- `setting_shape_changes`: what a resume and train.init_from refuse, from the weights' own shapes.
 - `shape_changes`: the task, adapter, reasoner and backbone settings that change a parameter's
   shape, found by building both models on the meta device (`model_shapes`, milliseconds) and
   compared with the weights' own shapes (their safetensors header), and the backbone width those
@@ -16,10 +17,16 @@ naming the setting beside the trained value rather than leaving load_state_dict 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from adapters import adapter_kind
 from eval.tasks import DATASET_FIELDS, PuzzleError, make_task
 from hybrid.config import Config, anchored, typed
+
+
+def tensor_shapes(state: dict) -> dict[str, tuple]:
+    """The shape of each tensor of a state dict, as the shapes here are compared."""
+    return {key: tuple(tensor.shape) for key, tensor in state.items()}
 
 
 def model_shapes(config: Config, width: int) -> dict[str, tuple]:
@@ -31,7 +38,26 @@ def model_shapes(config: Config, width: int) -> dict[str, tuple]:
 
     with torch.device("meta"):
         model = HybridModel.for_task(config, width, make_task(config.task))
-    return {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
+    return tensor_shapes(model.state_dict())
+
+
+def setting_shape_changes(trained: Config, config: Config, read_shapes: Callable[[], dict[str, tuple] | None],
+                          label: str) -> list[str]:
+    """Each task, adapter or reasoner setting of `config` that gives its model other parameter shapes than the
+    weights trained at `trained`, said beside its trained value (`shape_changes`, `label`), on the backbone
+    width those weights were trained on: a resume keeps the backbone, and one of another width under
+    train.init_from is found as they load. `read_shapes` gives the weights' shapes (a checkpoint's safetensors
+    header, or tensors already read), read only where such a setting differs. [] where none does, or where the
+    shapes or their width cannot be told (weights of another version): loading names what is wrong."""
+    if all(getattr(config, group) == getattr(trained, group) for group in ("task", "adapter", "reasoner")):
+        return []
+    saved = read_shapes()
+    prefix = "hybrid." if trained.backbone.lora is not None else ""  # a LoRA run's model: backbone and hybrid
+    width = None if saved is None else trained_width(trained, saved, prefix)
+    if width is None:
+        return []
+    return [said for setting, said in shape_changes(trained, config, width, saved, prefix, label)
+            if not setting.startswith("backbone.")]  # on the weights' own width: no backbone is named
 
 
 def trained_width(trained: Config, saved: dict[str, tuple], prefix: str = "") -> int | None:
