@@ -57,8 +57,32 @@ def add_lora(backbone: FrozenBackbone, lora: LoraConfig) -> FrozenBackbone:
         raise ConfigError(f"backbone.lora.target_modules={lora.target_modules}: {cause} "
                           f"Linear layers in this backbone: {linear_layers(backbone.model)}") from None
     backbone.has_lora = True
+    freeze_unread(backbone)
     trainable_state_only(backbone)
     return backbone
+
+
+def freeze_unread(backbone: FrozenBackbone) -> None:
+    """Freeze the LoRA weights that the states backbone.layer reads never depend on: those in blocks past
+    the layer read (`states` stops the forward pass there), and those off the path to it (BERT's pooler).
+    Trainable, they stayed zero, yet took AdamW state and filled every checkpoint. Which they are is asked
+    of autograd, for one short text: a weight the states depend on gets a gradient (lora_A's is zero while
+    lora_B is, but not None). Weights a run trained before still load: they remain parameters."""
+    from peft.tuners.lora import LoraLayer
+
+    weights = [p for m in backbone.model.modules() if isinstance(m, LoraLayer)
+               for p in m.parameters() if p.requires_grad]  # its LoRA weights, not the frozen layer it adapts
+    batch, modes = backbone.tokenizer(["a"], return_tensors="pt"), [(m, m.training) for m in backbone.model.modules()]
+    with torch.enable_grad():
+        backbone.model.eval()  # no dropout: no random numbers drawn, so the run's initial weights stay the seed's
+        states = backbone.states(batch["input_ids"], batch["attention_mask"])
+        for module, training in modes:  # each as it was (peft's wrapper is in training mode, the model in eval)
+            module.training = training
+        grads = (torch.autograd.grad(states.float().sum(), weights, allow_unused=True)
+                 if states.requires_grad else [None] * len(weights))  # backbone.layer=0 with no LoRA on the embeddings
+    for p, grad in zip(weights, grads):
+        if grad is None:
+            p.requires_grad_(False)
 
 
 def linear_layers(model: nn.Module) -> str:
@@ -154,25 +178,19 @@ def with_backbone(model: nn.Module, backbone: nn.Module, config, training: bool 
 
 
 def check_lora_is_read(backbone: FrozenBackbone) -> None:
-    """A ConfigError where every module LoRA adapts lies in a block past the last state backbone.layer
-    reads (`states` stops the forward pass there): no LoRA weight would reach the states, lora_B would
-    stay zero the whole run, and the run would be a frozen backbone's without its cache, saying
-    nothing. A module outside the blocks (an embedding) feeds every layer. Blocks that are not one
-    ModuleList (`blocks` is None) are not checked."""
-    from peft.tuners.lora import LoraLayer
-
-    blocks, span = backbone.blocks, backbone.layer_span()
-    if blocks is None:
-        return
-    unread = {id(m) for block in list(blocks)[span.stop - 1:] for m in block.modules()}  # state i leaves block i-1
-    adapted = {name: m for name, m in backbone.model.named_modules() if isinstance(m, LoraLayer)}
-    if adapted and all(id(m) in unread for m in adapted.values()):
-        names = ", ".join(sorted({name.rsplit(".", 1)[-1] for name in adapted}))
-        raise ConfigError(f"backbone.layer={backbone.config.layer} reads hidden state {span.stop - 1} of "
-                          f"{backbone.config.path} (0 is the embeddings), and every module LoRA adapts ({names}) "
-                          f"comes after it, so backbone.lora would train nothing: read a later layer "
-                          f"(backbone.layer=last), adapt earlier modules (backbone.lora.target_modules), or set "
-                          f"backbone.lora=null")
+    """A ConfigError where no module LoRA adapts feeds the states backbone.layer reads (`freeze_unread`
+    froze the LoRA weights of every one): modules in blocks past the layer read, or off the path to it (BERT's
+    pooler). No LoRA weight would train, and the run would be a frozen backbone's without its cache, saying
+    nothing. Where some do, the others stay frozen without a word: they could change nothing."""
+    weights = lora_weights(backbone.model)
+    if weights and not any(p.requires_grad for p in weights.values()):
+        names = ", ".join(sorted({name.split(".lora_")[0].rsplit(".", 1)[-1] for name in weights}))
+        span, config = backbone.layer_span(), backbone.config
+        later = "read a later layer (backbone.layer=last), " if span.stop <= backbone.num_layers else ""
+        raise ConfigError(f"backbone.layer={config.layer} reads hidden state {span.stop - 1} of {config.path} (0 is "
+                          f"the embeddings), and every module LoRA adapts ({names}) comes after it or off the path to "
+                          f"it (as BERT's pooler does), so backbone.lora would train nothing: {later}adapt modules "
+                          f"that feed it (backbone.lora.target_modules), or set backbone.lora=null")
 
 
 def lora_weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -194,16 +194,46 @@ def lora_steps_in_each_process(config_file):
 @pytest.mark.parametrize("settings", [
     ["backbone.layer=0"],  # the embeddings: no block runs
     ["backbone.layer=1", "backbone.lora.target_modules=[layer.1.attention.self.query]"],  # the block after it only
+    ["backbone.layer=last", "backbone.lora.target_modules=[pooler.dense]"],  # BERT's pooler: not on the way to it
 ])
 def test_lora_on_no_module_that_feeds_the_layer_read_is_an_error(small_config, settings):
     """backbone.layer=0 with backbone.lora trained a run whose LoRA weights never reached the states it
-    read: lora_B stayed zero, the cache was off for nothing, and nothing said so. Refused, naming both;
+    read: lora_B stayed zero, the cache was off for nothing, and nothing said so. LoRA on BERT's pooler alone
+    passed the check, which looked at the blocks only. Refused, naming both;
     a module before the layer read (block 0, or the embeddings themselves) is LoRA that trains."""
     with pytest.raises(ConfigError, match=rf"{re.escape(settings[0])} reads hidden state .* backbone.lora "
                                           r"would train nothing"):
         build(small_config("backbone.lora.rank=4", *settings), Accelerator(cpu=True))
     for reaches in (["backbone.layer=1"], ["backbone.layer=0", "backbone.lora.target_modules=[word_embeddings]"]):
         assert isinstance(build(small_config("backbone.lora.rank=4", *reaches), Accelerator(cpu=True))[3], LoraHybrid)
+
+
+def test_lora_weights_the_layer_read_never_reaches_are_frozen_and_old_runs_still_load(small_config, tmp_path,
+                                                                                     monkeypatch):
+    """backbone.layer=-2 with LoRA on every block: the last block's LoRA weights never reach the states read,
+    yet they were trainable, took AdamW state and were saved. Frozen now, and out of the checkpoints; a run
+    trained with them (as before) evaluates and solves as the same run trained now."""
+    import hybrid.lora
+
+    settings = ["backbone.lora.rank=4", "backbone.layer=-2", "train.steps=2", "train.checkpoint_every=0"]
+    now, before = tmp_path / "now", tmp_path / "before"
+    frozen = train(small_config(*settings, f"train.output_dir={now}"))
+    with monkeypatch.context() as patch:
+        patch.setattr(hybrid.lora, "freeze_unread", lambda backbone: None)  # every LoRA weight trained, as before
+        trained = train(small_config(*settings, f"train.output_dir={before}"))
+    saved = {run: set(load_file(run / "final" / "model.safetensors")) for run in (now, before)}
+    lora = {run: {k for k in keys if "lora_" in k} for run, keys in saved.items()}
+    assert lora[now] and all(".layer.0." in k for k in lora[now]), lora[now]  # block 1's output is not read
+    assert {k for k in lora[before] if ".layer.1." in k} == lora[before] - lora[now] != set()
+    # per LoRA layer, rank x (in + out) weights: block 1 holds half of them
+    assert frozen["trainable_parameters"] == trained["trainable_parameters"] - sum(
+        p.numel() for k, p in load_file(before / "final" / "model.safetensors").items() if ".layer.1." in k)
+    weights = {run: load_file(run / "final" / "model.safetensors") for run in (now, before)}
+    assert all(torch.equal(p, weights[before][k]) for k, p in weights[now].items())  # the same run, less dead weight
+    reports = [evaluate_run(run, out=tmp_path / f"{run.name}.json") for run in (before, now)]
+    assert reports[0]["slot_accuracy"] == reports[1]["slot_accuracy"] and reports[0]["num_puzzles"] == 16
+    puzzles = ["1...\n..3.\n.4..\n...2", "12..\n....\n..4.\n...1"]
+    assert Hybrid.from_pretrained(before).solve(puzzles) == Hybrid.from_pretrained(now).solve(puzzles)
 
 
 def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tmp_path):
