@@ -38,7 +38,7 @@ from hybrid.config import BackboneConfig, ConfigError, first_line, is_relative_p
 from hybrid.console import counted
 from hybrid.folders import build_once
 from hybrid.lock import lock_file
-from hybrid.progress import transformers_bars
+from hybrid.progress import gguf_bars, transformers_bars
 
 # How from_pretrained refuses a damaged folder, besides OSError and ValueError: a weights file cut
 # short (safetensors), a config.json holding a list (TypeError) or a field of the wrong type
@@ -149,7 +149,7 @@ def convert_gguf(folder: str, gguf_file: str, cache_dir: str | Path = DEFAULT_CA
             raise ConfigError(f"converting {source.name} to safetensors needs the gguf package: pip install gguf")
         warnings.warn(f"converting {source.name} to safetensors once (about a minute); later loads reuse {target}")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        with transformers_bars():  # its loading and saving bars: lines in a log file
+        with transformers_bars(), gguf_bars():  # its converting, loading and saving bars: lines in a log file
             gguf_model = AutoModel.from_pretrained(folder, gguf_file=gguf_file)
             config = gguf_model.config
             if hasattr(config, "quantization_config"):

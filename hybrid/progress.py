@@ -12,7 +12,8 @@ TQDM_MAXINTERVAL over these, and TQDM_DISABLE=1 (or true, yes) hides every bar. 
 or empty) hides none: tqdm itself reads any value but an empty one as true.
 
 transformers' own bars ("Loading weights" as a backbone loads, "Writing model shards" as one is saved) are
-made here too within `transformers_bars()`: in a log they wrote tqdm's redraws.
+made here too within `transformers_bars()`: in a log they wrote tqdm's redraws. So is its bar of a GGUF file's
+conversion, within `gguf_bars()` as well.
 """
 
 from __future__ import annotations
@@ -74,6 +75,22 @@ def transformers_bars():
             yield
     else:
         yield
+
+
+@contextmanager
+def gguf_bars():
+    """transformers' "Converting and de-quantizing GGUF tensors" bar made by its own tqdm within it, so that
+    `transformers_bars()` reaches it too. transformers' GGUF reader draws it with tqdm.auto's bar, imported as
+    its module's `tqdm`, which neither its tqdm hook nor its switch (HF_HUB_DISABLE_PROGRESS_BARS) reaches:
+    converting SmolLM2 wrote its redraws ('\\r') into a log."""
+    from transformers import modeling_gguf_pytorch_utils as reader
+    from transformers.utils import logging
+
+    own, reader.tqdm = reader.tqdm, logging.tqdm
+    try:
+        yield
+    finally:
+        reader.tqdm = own
 
 
 @contextmanager

@@ -607,6 +607,57 @@ def test_runs_started_together_convert_a_gguf_file_once(tiny_backbone, tmp_path,
     assert FrozenBackbone(load_config([f"backbone.path={first}"]).backbone).hidden_size == 32
 
 
+def convert_into(stream, tmp_path, monkeypatch, llama: str) -> str:
+    """What converting a GGUF file wrote to stderr=`stream`: the tiny llama stands in for the de-quantized file,
+    and its bar is drawn as transformers' GGUF reader draws it (its module's tqdm over the file's tensors)."""
+    import sys
+
+    import hybrid.backbone
+    from transformers import AutoModel, AutoTokenizer, modeling_gguf_pytorch_utils
+
+    class FromGGUF:
+        from_config = staticmethod(AutoModel.from_config)
+
+        @staticmethod
+        def from_pretrained(folder, gguf_file):
+            for _ in modeling_gguf_pytorch_utils.tqdm(range(30), desc="Converting and de-quantizing GGUF tensors..."):
+                pass
+            return AutoModel.from_pretrained(llama)
+
+    gguf_package(monkeypatch, installed=True)
+    (tmp_path / "model.gguf").write_bytes(b"GGUF stand-in")
+    monkeypatch.setattr(hybrid.backbone, "AutoModel", FromGGUF)
+    monkeypatch.setattr(hybrid.backbone, "AutoTokenizer",
+                        SimpleNamespace(from_pretrained=lambda folder, gguf_file: AutoTokenizer.from_pretrained(llama)))
+    monkeypatch.setattr(sys, "stderr", stream)
+    with pytest.warns(UserWarning, match="converting model.gguf to safetensors once"):
+        convert_gguf(str(tmp_path), "model.gguf", tmp_path / f"cache-{id(stream)}")  # converted again each time
+    return stream.getvalue()
+
+
+def test_the_gguf_conversion_bar_writes_lines_in_a_log_file(tiny_backbone, tmp_path, monkeypatch):
+    """transformers draws "Converting and de-quantizing GGUF tensors" with tqdm.auto's bar, which its tqdm hook
+    (hybrid.progress.transformers_bars) never reached: converting SmolLM2 wrote its redraws ('\\r') into a log.
+    It is one of our bars now: lines in a log, tqdm's redraws in a terminal, none where the user hid them."""
+    import io
+
+    from transformers.utils import logging
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    llama = tiny_backbone("llama")
+    written = convert_into(io.StringIO(), tmp_path, monkeypatch, llama)
+    assert "\r" not in written
+    assert [line for line in written.splitlines() if line.startswith("Converting")][-1].startswith(
+        "Converting and de-quantizing GGUF tensors...: 100%|"), written
+    drawn = convert_into(Terminal(), tmp_path, monkeypatch, llama)
+    assert "\rConverting and de-quantizing GGUF tensors...: 100%" in drawn
+    monkeypatch.setattr(logging, "_tqdm_active", False)  # HF_HUB_DISABLE_PROGRESS_BARS=1, read on import
+    assert "Converting" not in convert_into(io.StringIO(), tmp_path, monkeypatch, llama)
+
+
 def test_runs_started_together_build_a_tiny_backbone_once(tmp_path, monkeypatch):
     from hybrid import tiny_backbones
 
