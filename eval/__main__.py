@@ -118,13 +118,15 @@ def parse_puzzles(task, puzzles: list[TypedPuzzle], wording: int = 0) -> tuple[l
 
 def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> float:
     """Puzzles per second through the frozen backbone alone, on up to `sample` questions (the
-    evaluation itself reads cached states, so it does not time the backbone)."""
+    evaluation itself reads cached states, so it does not time the backbone). What max_length cuts of
+    them is not said again: the split's own pass (embedded, read from the cache, or tokenized) said it."""
     questions = questions[:sample]
     if not questions:
         return 0.0
     start = time.perf_counter()
-    for i in range(0, len(questions), backbone.config.batch_size):
-        states = backbone(questions[i:i + backbone.config.batch_size]).states
+    with backbone.counting_truncation(say=False):
+        for i in range(0, len(questions), backbone.config.batch_size):
+            states = backbone(questions[i:i + backbone.config.batch_size]).states
     # On a GPU the forwards return once queued: reading a value waits for the last one to finish.
     states.flatten()[:1].sum().item()
     return len(questions) / max(time.perf_counter() - start, 1e-9)

@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,25 @@ def test_report_has_every_figure_and_the_plots_exist(run, tmp_path):
     assert saved["by_wording"] == {"0": {"exact_accuracy": saved["exact_accuracy"], "num_puzzles": 16}}
     for name in ("recursion_curve", "halting_steps"):
         assert (tmp_path / saved["plots"][name]).stat().st_size > 1000
+
+
+def test_what_max_length_cuts_is_said_once_whether_the_split_is_embedded_read_from_the_cache_or_live(tmp_path):
+    """The cut of the evaluated split is said once, by the split's own pass: the throughput timing embeds
+    some of the same texts again and said their cut a second time, the very texts the cache had told."""
+    run = trained_run(tmp_path, "backbone.max_length=24", "task.train_size=16", "task.test_size=8", "reasoner.n=1",
+                      "reasoner.T=1", "reasoner.N_sup=1", "train.steps=1", "train.checkpoint_every=0")
+
+    def cuts_said(*overrides: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")  # a repeated message counts each time
+            evaluate_run(run, list(overrides), out=tmp_path / f"report{len(overrides)}{overrides[-1:]}")
+        return [str(w.message) for w in seen if "truncated" in str(w.message)]
+
+    for overrides, split in [((), "test (cached)"),  # training embedded it: a cache hit still says it
+                             ((f"train.data_dir={tmp_path / 'fresh'}",), "test"),  # embedded now
+                             (("backbone.cache=false",), "test")]:  # live: tokenized once
+        said = cuts_said(*overrides)
+        assert len(said) == 1 and said[0].startswith(f"{split}: backbone.max_length=24 truncated"), (overrides, said)
 
 
 def dict_keys(report: dict) -> dict[str, set[str]]:
