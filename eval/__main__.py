@@ -29,7 +29,7 @@ from pathlib import Path
 
 from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
-from eval.tasks.base import TypedPuzzle, typed_puzzles
+from eval.tasks.base import TypedPuzzle, no_puzzles, typed_puzzles
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -73,7 +73,7 @@ def read_puzzles(path: str | Path, task) -> list[TypedPuzzle]:
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
     puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
-        raise HarnessError(f"puzzle file {path} holds no puzzles: one per line, or per block of lines")
+        raise HarnessError(no_puzzles(f"puzzle file {path}"))
     return puzzles
 
 

@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
 
     from eval.tasks import PuzzleError, split_typed_lines
+    from eval.tasks.base import holds_no_puzzle, no_puzzles
     from hybrid.checkpoint import CheckpointError, stopped_by
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
@@ -270,9 +271,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
     if files == []:
         sys.exit(f"error: {args.input} holds no .json task files")
-    if files is None and not text.strip():  # as eval --puzzles: no answers say nothing, and would replace --output's
-        sys.exit(f"error: {'stdin' if args.input == '-' else args.input} holds no puzzles: one per line, or per block "
-                 "of lines, or JSON lines with a \"question\"")
+    if files is None and holds_no_puzzle(text):  # as eval --puzzles: no answers say nothing, and would replace
+        # --output's; blank, or a code block's fences alone, was "the puzzle could not be read" of no puzzle
+        sys.exit(f"error: {no_puzzles('stdin' if args.input == '-' else args.input)}")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
     # Where the answers go, checked before minutes of solving

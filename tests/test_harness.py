@@ -556,7 +556,9 @@ def test_a_puzzle_file_with_no_puzzles_or_a_folder_is_refused_and_an_earlier_rep
     earlier = run / "eval" / "puzzles-mine.txt" / "report.json"  # where --puzzles mine.txt reports by default
     earlier.parent.mkdir(parents=True)
     earlier.write_text('{"num_puzzles": 3}')
-    for text in ("", "\n  \n\n"):  # a file emptied by mistake: a report of nothing would replace the earlier one
+    # a file emptied by mistake: a report of nothing would replace the earlier one; a chat's code block with
+    # nothing in it was one puzzle that could not be read (its two fences)
+    for text in ("", "\n  \n\n", "```\n```\n"):
         (tmp_path / "mine.txt").write_text(text)
         with pytest.raises(SystemExit, match="mine.txt holds no puzzles"):
             main([str(run), "--puzzles", str(tmp_path / "mine.txt")])

@@ -169,10 +169,11 @@ def test_an_input_file_not_in_utf8_is_a_clear_error(tmp_path):
         solve_main([str(tmp_path / "model"), "--input", str(tmp_path / "in.txt")])
 
 
-@pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
+@pytest.mark.parametrize("text", ["", "\n  \n\t\n", "```\n", "```text\n```\n", "```\n\n```\n"])
 def test_an_input_without_puzzles_is_an_error_that_leaves_the_output_alone(tmp_path, text):
     """As eval --puzzles: an empty file (the wrong one, one still being written) is named before
-    any model loads, not answered with nothing and exit status 0 over an earlier answers file."""
+    any model loads, not answered with nothing and exit status 0 over an earlier answers file. So is
+    a code block's fences alone, which was "the puzzle could not be read" with no puzzle read."""
     (tmp_path / "in.txt").write_text(text)
     (tmp_path / "answers.jsonl").write_text('{"answer": "kept"}\n')
     with pytest.raises(SystemExit, match="in.txt holds no puzzles"):  # no model folder exists: checked first

@@ -54,6 +54,18 @@ def test_a_code_block_around_typed_puzzles_is_no_puzzle_of_its_own():
     assert maze.from_text(block).data["grid"] == maze.from_text("\n".join(grid)).data["grid"]
 
 
+@pytest.mark.parametrize("text", ["```\n```", "```text\n\n```\n", "  ```\n\n\n"])
+def test_a_code_blocks_fences_alone_are_no_puzzle_of_any_task(text):
+    """An empty code block, its fences on two lines, was one puzzle to a task that parses text (no line of
+    it reads alone) and failed as a puzzle with no cells; eval and solve say the input holds no puzzles."""
+    from eval.tasks.base import holds_no_puzzle
+
+    qa = QA(path=str(Path(__file__).parent / "data" / "qa_small.jsonl"))
+    for task in (Sudoku(4), Maze(7), Zebra(3, 2), Sorting(length=4, low=0, high=20), Arc(max_size=4), qa):
+        assert split_typed(text, task) == [] and split_typed(f"{text}\n\nSort: 2, 1", task)[-1] == "Sort: 2, 1", task
+    assert holds_no_puzzle(text) and not holds_no_puzzle(text + "\n1 2 3")
+
+
 @pytest.mark.parametrize("end", ["\r\n", "\r"])
 def test_blocks_are_found_whatever_the_line_ends(end):
     maze, rng = Maze(7), random.Random(0)

@@ -119,6 +119,18 @@ def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]],
     return puzzles
 
 
+def no_puzzles(where: str) -> str:
+    """What typed input with no puzzle in it is told, by `python -m eval --puzzles` and `hybrid.solve --input`
+    alike: `where` (the file, or stdin) and what a puzzle looks like."""
+    return f'{where} holds no puzzles: one per line, or per block of lines, or JSON lines with a "question"'
+
+
+def holds_no_puzzle(text: str) -> bool:
+    """Whether typed input holds no puzzle for any task: each line blank or a code block's fence, from which
+    `typed_puzzles` reads none. hybrid.solve asks before a model loads, which knows the task."""
+    return all(not line.strip() or FENCE.fullmatch(line) for line in text_lines(text))
+
+
 def no_question(where: str, item: dict, field: str = "question") -> str:
     """What a JSON object line of typed input lacks (a `field` string), and how to give it."""
     def kind(value: Any) -> str:
@@ -304,12 +316,12 @@ def split_typed_lines(text: str, task: Task) -> list[tuple[int, str]]:
         lines = [(first + i, line.rstrip()) for i, row in enumerate(block.split("\n"))
                  for line in row.splitlines() if line.strip()]
         first += block.count("\n")
-        if k % 2:  # blank lines between blocks
+        if k % 2 or all(FENCE.fullmatch(line) for _, line in lines):
+            # blank lines between blocks; or a code block's fences alone (an empty block, the closing fence after
+            # a blank line), which are no puzzle of any task (a block of fences was one, read as a bad puzzle)
             continue
         if parse is None and task.multiline:
-            # a code block's fence alone (the closing one after a blank line) is no puzzle
-            if not all(FENCE.fullmatch(line) for _, line in lines):
-                puzzles.append((lines[0][0], "\n".join(line for _, line in lines)))
+            puzzles.append((lines[0][0], "\n".join(line for _, line in lines)))
         elif parse is None or len(lines) == 1 or any(alone(line) for _, line in lines):
             # one per line; a code block's fences around them are no puzzles (a grid keeps its own: maze reads them)
             puzzles += [(n, line.strip()) for n, line in lines if not FENCE.fullmatch(line)]
