@@ -605,16 +605,19 @@ def test_an_empty_split_of_a_parquet_folder_is_named_with_what_to_do(tmp_path, w
         QA(str(folder)).pairs
 
 
-@pytest.mark.parametrize("layout", ["folder", "hub layout"])
-@pytest.mark.parametrize("split", ["test", "train"])
-@pytest.mark.parametrize("ext, empty, rows", [
+NO_ROWS = [  # a data file of no rows, and its twin with rows
     pytest.param("csv", "question,answer\n", "question,answer\na?,1\nb?,2\n", id="csv header only"),
     pytest.param("csv", "\n\n", "question,answer\na?,1\nb?,2\n", id="csv blank lines"),
     pytest.param("json", "[]\n", '[{"question": "a?", "answer": "1"}, {"question": "b?", "answer": "2"}]',
                  id="json []"),
     pytest.param("jsonl", "\n", '{"question": "a?", "answer": "1"}\n{"question": "b?", "answer": "2"}\n',
                  id="jsonl blank line"),  # a file of no bytes at all was named already
-])
+]
+
+
+@pytest.mark.parametrize("layout", ["folder", "hub layout"])
+@pytest.mark.parametrize("split", ["test", "train"])
+@pytest.mark.parametrize("ext, empty, rows", NO_ROWS)
 def test_a_csv_or_json_file_of_no_rows_in_a_folder_is_named_with_its_split(tmp_path, layout, split, ext, empty, rows):
     """A test.csv of only its header, a test.json holding [] or a test.jsonl of blank lines beside a train file
     of rows failed as datasets' "ValueError: Instruction "test" corresponds to no data!" (an empty train file:
@@ -633,6 +636,43 @@ def test_a_csv_or_json_file_of_no_rows_in_a_folder_is_named_with_its_split(tmp_p
     (folder / other).write_text(empty)  # nothing left with rows
     with pytest.raises(PuzzleError, match=rf"pairs' has no rows: .*{re.escape(name)}.* hold none"):
         QA(str(folder)).pairs
+
+
+def compressed(data: bytes, compression: str, name: str) -> bytes:
+    """`data` as the file `name`.`compression` holds it (a zip holds it as the file `name`)."""
+    import bz2
+    import io
+    import lzma
+    import zipfile
+
+    if compression != "zip":
+        return {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[compression](data)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr(name, data)
+    return packed.getvalue()
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz", "zip"])  # those datasets extracts with no extra library
+@pytest.mark.parametrize("ext, empty, rows", NO_ROWS)
+def test_a_compressed_file_of_no_rows_is_named_with_its_split_as_its_uncompressed_twin(tmp_path, compression, ext,
+                                                                                       empty, rows):
+    """A test.jsonl.gz of nothing (or test.json.gz holding [], test.csv.xz of its header) failed in datasets' words
+    ('Instruction "test" corresponds to no data!', or a bare StopIteration for a folder of that file alone), while
+    the same file uncompressed was named with its split: it is named so, read as datasets reads it, decompressed."""
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    name = f"test.{ext}.{compression}"
+    (folder / name).write_bytes(compressed(empty.encode(), compression, f"test.{ext}"))
+    (folder / f"train.{ext}.{compression}").write_bytes(compressed(rows.encode(), compression, f"train.{ext}"))
+    with pytest.raises(PuzzleError, match=rf"split 'test' has no rows \({re.escape(name)} holds none\).*Give it "
+                                          rf"rows, or remove {re.escape(name)}"):
+        QA(str(folder)).pairs
+    (folder / f"train.{ext}.{compression}").unlink()  # the file alone: datasets' StopIteration, for some
+    with pytest.raises(PuzzleError, match=rf"pairs' has no rows: {re.escape(name)} holds none"):
+        QA(str(folder)).pairs
+    (folder / name).write_bytes(compressed(rows.encode(), compression, f"test.{ext}"))  # with rows: read
+    assert len(QA(str(folder)).pairs) == 2
 
 
 def test_a_split_with_no_answer_in_any_row_is_named_as_a_split(tmp_path):

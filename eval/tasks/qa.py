@@ -20,11 +20,13 @@ that also appears in the test split is dropped, so the test split stays unseen.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import random
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -102,10 +104,32 @@ def empty_saved_splits(folder: Path) -> list[str]:
     return empty
 
 
+def decompressed(file: Path):
+    """`file` opened (binary) as datasets reads it, and the suffix of the format it holds. datasets extracts a
+    compressed data file first (test.jsonl.gz, .bz2, .xz, a .zip; .zst or .lz4 where their libraries are
+    installed, as fsspec finds them): such a file is opened decompressed, as the format it holds (.jsonl)."""
+    from fsspec.core import open as open_file  # a dependency of datasets
+    from fsspec.utils import infer_compression
+
+    compression = infer_compression(file.name)
+    if compression is None:
+        return open(file, "rb"), file.suffix.lower()
+    inner = Path(file.stem).suffix.lower()
+    if compression == "zip":  # fsspec reads a zip's first file alone; datasets reads them all
+        with zipfile.ZipFile(file) as archive:
+            files = archive.namelist()
+        if len(files) > 1:
+            raise ValueError(f"{file} holds {len(files)} files: whether any has rows is not read here")
+        if not files:
+            return io.BytesIO(), inner
+    return open_file(str(file), "rb", compression=compression).open(), inner
+
+
 def rowless_files(folder: Path) -> dict[str, tuple[list[str], bool]]:
     """The splits of a folder of data files (as `load_dataset` reads it: train.parquet, data/test-*.csv),
     and the files of each that hold no rows: a parquet file of none, a csv file of only its header, a json
-    file holding [] or only blank lines, or any file of no bytes. Each split -> (those files, relative to
+    file holding [] or only blank lines (compressed or not: a test.jsonl.gz of nothing was datasets' "corresponds
+    to no data" still), or any file of no bytes. Each split -> (those files, relative to
     `folder`; whether they are all of its files). datasets cannot load such a file, and says so naming
     neither split nor file ("DatasetGenerationError: An error occurred while generating the dataset", or
     'ValueError: Instruction "test" corresponds to no data!'). {} where the folder's files cannot be listed so."""
@@ -120,18 +144,19 @@ def rowless_files(folder: Path) -> dict[str, tuple[list[str], bool]]:
 
     def rowless(file: Path) -> bool:
         """Whether `file` holds no rows as datasets reads it; False where that is not known."""
-        suffix = file.suffix.lower()
         try:
             if file.stat().st_size == 0:
                 return True
-            if suffix == ".parquet":
+            if file.suffix.lower() == ".parquet":  # compressed inside: datasets reads no .parquet.gz
                 return parquet.read_metadata(file).num_rows == 0
-            if suffix in (".csv", ".tsv"):  # read by pandas, as datasets does: blank lines are no rows
-                return pandas.read_csv(file, nrows=1, sep="\t" if suffix == ".tsv" else ",").empty
-            # Only a small json file is read whole: one of no rows ([] or blank lines) is a few bytes.
-            if suffix in (".json", ".jsonl", ".ndjson") and file.stat().st_size < 65536:
-                text = file.read_text(encoding="utf-8-sig").strip()
-                return not text or json.loads(text) == []
+            data, suffix = decompressed(file)
+            with data:
+                if suffix in (".csv", ".tsv"):  # read by pandas, as datasets does: blank lines are no rows
+                    return pandas.read_csv(data, nrows=1, sep="\t" if suffix == ".tsv" else ",").empty
+                # Only a small json file is read whole: one of no rows ([] or blank lines) is a few bytes.
+                if suffix in (".json", ".jsonl", ".ndjson") and len(head := data.read(65536)) < 65536:
+                    text = head.decode("utf-8-sig").strip()
+                    return not text or json.loads(text) == []
         except pandas.errors.EmptyDataError:  # a csv of blank lines: no header, no rows
             return True
         except Exception:  # unreadable, or JSON Lines of rows: not known to be empty
