@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import io
 import json
 import os
 import sys
@@ -57,20 +59,31 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return checkpoint.run_of(folder), folder
 
 
-def read_puzzles(path: str | Path, task) -> list[TypedPuzzle]:
-    """Hand-written puzzles, each with the file line it starts on, read as `hybrid.solve --input` reads
-    them (`typed_puzzles`): a line written as JSON (a string, or {"question": ...}) is one puzzle,
-    whatever the file is named; the other lines are plain text, one puzzle per line or per block of
-    lines (`split_typed_lines`)."""
+def read_puzzle_file(path: str | Path) -> tuple[str, str]:
+    """(text, sha256): the text of a puzzle file and the sha256 of its bytes, read once, so that the
+    report's fingerprint (`puzzles_sha256`) is of the very bytes its puzzles came from. The path alone
+    says nothing of a file edited between two evaluations."""
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
     if not path.is_file():
         raise HarnessError(f"puzzle file {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is not text
+        data = path.read_bytes()
+        # As read_text decodes: -sig, a byte-order mark (Windows editors write one) is not text; \r\n and \r are \n
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
     except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
         raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
+    return text, hashlib.sha256(data).hexdigest()
+
+
+def read_puzzles(path: str | Path, task, text: str | None = None) -> list[TypedPuzzle]:
+    """Hand-written puzzles, each with the file line it starts on, read as `hybrid.solve --input` reads
+    them (`typed_puzzles`): a line written as JSON (a string, or {"question": ...}) is one puzzle,
+    whatever the file is named; the other lines are plain text, one puzzle per line or per block of
+    lines (`split_typed_lines`). `text`: the file's, where it was read already (`read_puzzle_file`)."""
+    if text is None:
+        text = read_puzzle_file(path)[0]
     puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
         raise HarnessError(no_puzzles(f"puzzle file {path}"))
@@ -229,12 +242,15 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # Said before the minutes of data and evaluating, where Ctrl-C still leaves the earlier report
     head = {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
             "task": as_dict(config)["task"], "backbone": config.backbone.path}  # the report's first fields
-    if puzzles is not None:  # the split names the file alone: another folder's mine.txt is told apart by its path
-        head["puzzles"] = str(Path(puzzles).expanduser().resolve())
+    text = None
+    if puzzles is not None:  # the split names the file alone: another folder's mine.txt is told apart by its path,
+        # and the same file edited since by what it held
+        text, sha256 = read_puzzle_file(puzzles)
+        head |= {"puzzles": str(Path(puzzles).expanduser().resolve()), "puzzles_sha256": sha256}
     say_replaced(out, head | {"halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
     seen = trained_wordings(task, config, trained)
     say_untrained(task, config, trained, seen, puzzles, split)
-    split, data, exs, failures, cut = read_data(task, config, split, puzzles)
+    split, data, exs, failures, cut = read_data(task, config, split, puzzles, text)
     left_out = 0
     if puzzles is None:
         data, exs, left_out = without_trained_puzzles(task, config, trained, split, data, exs, recorded, cut)
@@ -345,16 +361,18 @@ def saved_config(run: Path, folder: Path) -> Path:
     return config_file
 
 
-def read_data(task, config: Config, split: str, puzzles: str | Path | None) -> tuple[str, object, list, list[dict],
-                                                                                    Path | None]:
+def read_data(task, config: Config, split: str, puzzles: str | Path | None,
+              text: str | None = None) -> tuple[str, object, list, list[dict], Path | None]:
     """(split name, dataset or None, examples, puzzle failures, the splits' folder): the hand-written
-    `puzzles` when given (their split is named after the file; no folder), else the task config's `split`."""
+    `puzzles` when given (their split is named after the file; no folder; `text`, the file's where it
+    was read already), else the task config's `split`."""
     from datasets import Dataset
 
     from hybrid.data import answering_wording, build_splits, examples
 
     if puzzles is not None:
-        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task), wording=answering_wording(task, config.task))
+        exs, failures = parse_puzzles(task, read_puzzles(puzzles, task, text),
+                                      wording=answering_wording(task, config.task))
         if hasattr(task, "from_row"):  # qa: each answer is the file's own, and two for one question cannot both score
             from eval.tasks.qa import warn_conflicts
 
@@ -412,8 +430,9 @@ def report_settings(report: dict) -> dict:
 
 def say_replaced(out: Path, report: dict) -> None:
     """One warning where the folder `out` holds a report of other settings than `report` (this
-    evaluation's, before its figures), which this one replaces: naming each that differs. The same
-    settings again (say, after more training) are a new report of the same thing, unsaid."""
+    evaluation's, before its figures), which this one replaces: naming each that differs, and a puzzle
+    file at the same path whose bytes changed since (`puzzles_sha256`). The same settings again (say,
+    after more training) are a new report of the same thing, unsaid."""
 
     try:
         earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -425,10 +444,24 @@ def say_replaced(out: Path, report: dict) -> None:
     differ = [key for key in now if key in then and now[key] != then[key]]
     if "checkpoint" in differ and "weights" in differ:  # the same difference, said once
         differ.remove("weights")
-    if differ:
-        settings = ", ".join(f"{key}={typed(now[key])} (the earlier report's: {typed(then[key])})" for key in differ)
-        warnings.warn(f"{out / 'report.json'} holds an evaluation of other settings, which this one replaces when it "
-                      f"ends: {settings}. To keep both, give --out another folder", stacklevel=3)
+    said = [f"{key}={typed(now[key])} (the earlier report's: {typed(then[key])})" for key in differ]
+    # The same file (its resolved path, however it was spelt) edited since: other puzzles under the same
+    # setting. Unsaid where the earlier report recorded no fingerprint (written before it was recorded).
+    was, held = earlier.get("puzzles_sha256"), report.get("puzzles_sha256")
+    if "--puzzles" in then and then["--puzzles"] == now.get("--puzzles") and was and held and was != held:
+        said.append(f"--puzzles={typed(now['--puzzles'])}, whose contents changed since (sha256 {short_sha256(held)};"
+                    f" the earlier report's: {short_sha256(was)})")
+    if said:
+        what = "other settings" if differ else "other puzzles"
+        warnings.warn(f"{out / 'report.json'} holds an evaluation of {what}, which this one replaces when it "
+                      f"ends: {', '.join(said)}. To keep both, give --out another folder", stacklevel=3)
+
+
+def short_sha256(sha256: str | None) -> str:
+    """A fingerprint as the summary and the warnings show it, its first 12 hex digits (as a short git
+    commit: enough to tell two versions of a file apart by eye); "not recorded" for a report written
+    before `puzzles_sha256` was."""
+    return sha256[:12] if isinstance(sha256, str) and sha256 else "not recorded"
 
 
 def held_out_but_trained(config: Config, trained: Config, split: str, seen: list[int]) -> list[int]:
@@ -496,6 +529,8 @@ def print_summary(report: dict) -> None:
         table.add_row("[bold red]left out: trained on[/]", f"{report['trained_puzzles_left_out']} puzzles of this split")
     if report["backbone_differs"]:
         table.add_row("[bold red]backbone unlike training's[/]", "; ".join(report["backbone_differs"]))
+    if "puzzles" in report:  # the title names the file alone: which one, and what it held
+        table.add_row("puzzle file (sha256)", f"{report['puzzles']} ({short_sha256(report.get('puzzles_sha256'))})")
     table.add_row("weights", report["weights"])
     table.add_row("report", report["report"])
     if report.get("plot_error"):  # the figures are in the report; the plots a reader looks for beside it are not

@@ -95,7 +95,9 @@ def names_in(meaning: str) -> set[str]:
 ONLY_SOME = {"votes": "families whose test puzzles come in views (ARC): checked on ARC's metrics below",
              "plot_error": "only when plotting failed: test_a_plot_that_fails_leaves_the_report_and_says_why",
              "puzzles": "only with --puzzles: the file's path, checked by "
-                        "test_two_puzzle_files_of_one_name_are_told_apart_where_one_replaces_the_others_report"}
+                        "test_two_puzzle_files_of_one_name_are_told_apart_where_one_replaces_the_others_report",
+             "puzzles_sha256": "only with --puzzles: what the file held, checked by "
+                               "test_a_puzzle_file_edited_since_its_report_is_told_by_the_sha256_of_what_was_read"}
 # Fields that hold dicts, and how their keys are checked against the table:
 NAMED_KEYS = {"compute", "throughput", "votes", "answer_failures", "puzzle_failures"}  # in the row's meaning
 OTHER_DICTS = {"task": "the run's task config: its keys are config keys (docs/tasks.md; tests/test_docs.py)",
@@ -1754,3 +1756,53 @@ def test_two_puzzle_files_of_one_name_are_told_apart_where_one_replaces_the_othe
     del earlier["puzzles"]  # a report written before the path was recorded
     (out / "report.json").write_text(json.dumps(earlier))
     assert replaced(files[0], out) == []  # nothing to compare the path with: not said, and no error
+
+
+def test_a_puzzle_file_edited_since_its_report_is_told_by_the_sha256_of_what_was_read(run, tmp_path, capsys,
+                                                                                     monkeypatch):
+    """A report recorded its puzzle file's path alone: after puzzles were added to (or fixed in) the file,
+    nothing said which contents a report was of, and a new one replaced it without a word. The report
+    records the sha256 of the bytes read, the replaced-report warning says the file changed (not where
+    the same bytes are named another way), and the summary shows its first 12 digits beside the file."""
+    import hashlib
+    import random
+
+    import eval.__main__ as harness
+
+    def evaluated(puzzles: Path, out: Path) -> tuple[dict, list[str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = evaluate_run(run, puzzles=puzzles, out=out)
+        return report, [str(w.message) for w in caught if "replaces" in str(w.message)]
+
+    grids = [format_grid(Grid(4), Sudoku(size=4).generate(random.Random(seed), 0).data["puzzle"]).replace("0", "_")
+             for seed in (1, 2)]
+    mine, out = tmp_path / "mine.txt", tmp_path / "report"
+    mine.write_bytes(f"{grids[0]}\r\n".encode())  # the bytes as written: a Windows line end is part of them
+    report, said = evaluated(mine, out)
+    first = hashlib.sha256(mine.read_bytes()).hexdigest()
+    assert said == [] and report["puzzles_sha256"] == first and report["num_puzzles"] == 1
+    assert json.loads((out / "report.json").read_text())["puzzles_sha256"] == first
+    (tmp_path / "sub").mkdir()
+    assert evaluated(tmp_path / "sub" / ".." / "mine.txt", out)[1] == []  # the same bytes, the path spelt otherwise
+
+    mine.write_text(f"{grids[0]}\n\n{grids[1]}\n")  # a puzzle added
+    report, said = evaluated(mine, out)
+    second = hashlib.sha256(mine.read_bytes()).hexdigest()
+    assert report["puzzles_sha256"] == second and report["num_puzzles"] == 2
+    assert len(said) == 1 and re.search(rf"holds an evaluation of other puzzles\W.*--puzzles={re.escape(str(mine))},"
+                                        rf" whose contents changed since \(sha256 {second[:12]}; the earlier "
+                                        rf"report's: {first[:12]}\)", said[0]), said
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+    capsys.readouterr()
+    harness.print_summary(report)
+    shown = capsys.readouterr().out
+    assert re.search(rf"puzzle file \(sha256\)\s*│\s*{re.escape(str(mine))} \({second[:12]}\)", shown), shown
+    earlier = json.loads((out / "report.json").read_text())
+    del earlier["puzzles_sha256"]  # a report written before the fingerprint was recorded
+    (out / "report.json").write_text(json.dumps(earlier))
+    harness.print_summary(earlier)
+    assert re.search(r"puzzle file \(sha256\)\s*│.*\(not recorded\)", capsys.readouterr().out)
+    mine.write_text(f"{grids[1]}\n")
+    assert evaluated(mine, out)[1] == []  # nothing to compare the contents with: not said, and no error
