@@ -14,8 +14,7 @@ from typing import NoReturn
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType,
-                              get_cpu_distributed_information)
+from accelerate.utils import DataLoaderConfiguration, DistributedType, get_cpu_distributed_information
 
 from hybrid.config import Config, ConfigError
 from hybrid.progress import transformers_bars_hidden
@@ -23,17 +22,15 @@ from hybrid.progress import transformers_bars_hidden
 
 def accelerator_for(config: Config) -> Accelerator:
     """Devices, processes, mixed precision and tracker, as the launch and `config.train` say."""
-    # With LoRA some adapter weights can get no gradient (backbone.layer short of the last; a
-    # target such as BERT's pooler `dense`, whose output no loss reads), and DDP then fails at the
-    # next step unless told to look for them. Looking costs a graph walk per step: LoRA only.
-    ddp = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.backbone.lora is not None else []
+    # DDP is not told to look for weights without gradient (find_unused_parameters): every trainable one
+    # gets one at every step, LoRA's too (those the layer read never reaches are frozen: lora.freeze_unread).
     # The loader yields global batches (train.batch_size) and Accelerate splits each over the
     # processes, so the scheduler, counted in global supervision steps, steps once per step. Every process
     # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
     # from torch's (which differs per process once training seeds it with the process index).
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
-                              project_dir=config.train.output_dir, dataloader_config=batches, kwargs_handlers=ddp)
+                              project_dir=config.train.output_dir, dataloader_config=batches)
     check_set_up(accelerator, config)
     return accelerator
 

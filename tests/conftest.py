@@ -118,7 +118,8 @@ def held_by_another_process():
 def launch():
     """launch(script, *args): `accelerate launch` of `script` in two real DDP processes on the CPU
     (gloo), fresh ones (a fork of a process that already ran torch's thread pool can hang in its
-    first matmul); `--cpu` alone would silently run one. The run must succeed."""
+    first matmul); `--cpu` alone would silently run one. The run must succeed; returns what it wrote
+    (stdout and stderr, as one string)."""
 
     def run(script, *args):
         root = Path(__file__).resolve().parent.parent
@@ -134,5 +135,6 @@ def launch():
                                "--dynamo_backend", "no", str(script), *map(str, args)],
                               cwd=root, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
 
     return run
