@@ -5,14 +5,15 @@
     python -m eval runs/default task.held_out_wordings=[2] --split test_heldout
     python -m eval runs/arc task.test_views=8                    # ARC: vote over 8 views of each test input
     python -m eval runs/default/checkpoints/step_00000120 --puzzles mine.txt --out reports/mine
+    ./make_puzzles.sh | python -m eval runs/default --puzzles -   # puzzles piped in (stdin)
 
 RUN_OR_CHECKPOINT is a training run folder (its final/ weights, written when training ends,
 else its newest checkpoint), a pretrained folder, or one checkpoint folder. The model is
 rebuilt from the config saved with it, as HybridModel.from_pretrained does, and `key=value`
 overrides change what needs no new weights (the test puzzles, N_sup, T, n, the data folder).
-The report lands in RUN/eval/<split> (with --puzzles FILE, RUN/eval/puzzles-<FILE's name>; for a
-checkpoint named on its own, the same under RUN/eval/step_N/) unless --out says otherwise. See
-docs/evaluation.md.
+The report lands in RUN/eval/<split> (with --puzzles FILE, RUN/eval/puzzles-<FILE's name>, and with
+--puzzles - (stdin), RUN/eval/puzzles-stdin; for a checkpoint named on its own, the same under
+RUN/eval/step_N/) unless --out says otherwise. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
-from eval.tasks.base import TypedPuzzle, no_puzzles, typed_puzzles
+from eval.tasks.base import TypedPuzzle, holds_no_puzzle, no_puzzles, typed_puzzles
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -59,21 +60,61 @@ def locate(path: str | Path) -> tuple[Path, Path]:
     return checkpoint.run_of(folder), folder
 
 
+STDIN = "-"  # --puzzles -: the puzzles piped in, as `hybrid.solve --input -` reads them
+
+
+def puzzles_said(puzzles: str | Path, file: str = "") -> str:
+    """How messages name the puzzles: "stdin", or the file as given (after `file`: "puzzle file ")."""
+    return "stdin" if str(puzzles) == STDIN else f"{file}{puzzles}"
+
+
+def puzzles_name(puzzles: str | Path) -> str:
+    """What the split (`puzzles:<name>`) and the report's folder (`puzzles-<name>`) are named after:
+    the file's name, or "stdin"."""
+    return "stdin" if str(puzzles) == STDIN else Path(puzzles).name
+
+
+def puzzles_source(puzzles: str | Path) -> str:
+    """The report's `puzzles`: "stdin"; a file's resolved path, one however it was spelt; a pipe's path
+    as given (bash's <(...) is /dev/fd/63, which resolves to no file but "pipe:[N]", another each time)."""
+    if str(puzzles) == STDIN:
+        return "stdin"
+    path = Path(puzzles).expanduser().absolute()
+    return str(path.resolve() if path.is_file() else path)
+
+
 def read_puzzle_file(path: str | Path) -> tuple[str, str]:
     """(text, sha256): the text of a puzzle file and the sha256 of its bytes, read once, so that the
     report's fingerprint (`puzzles_sha256`) is of the very bytes its puzzles came from. The path alone
-    says nothing of a file edited between two evaluations."""
-    path = Path(path)
-    if path.is_dir():
+    says nothing of a file edited between two evaluations. `-` reads stdin, which can be read only
+    once; a path that is no regular file but can be read (bash's <(generate ...), a named pipe) is
+    read as a file is. Text that holds no puzzle is refused here, as a missing or unreadable file is:
+    evaluate_run reads it before the weights and the backbone load (seconds to a minute), as
+    hybrid.solve reads its --input."""
+    stdin = str(path) == STDIN
+    where = puzzles_said(path, "puzzle file ")
+    if stdin and sys.stdin is None:  # started with stdin closed (<&-, a daemon)
+        raise HarnessError("stdin is closed: give the puzzles with --puzzles FILE")
+    if stdin and sys.stdin.isatty():  # not piped: say why nothing happens yet
+        print("reading puzzles from the terminal, one per line; end with Ctrl-D (or give --puzzles FILE)",
+              file=sys.stderr)
+    path = Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
+    if not stdin and path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
-    if not path.is_file():
+    if not stdin and not path.exists():
         raise HarnessError(f"puzzle file {path} does not exist")
     try:
-        data = path.read_bytes()
+        if stdin:  # its bytes, not its text: under the C locale it decodes what is no UTF-8 into lone surrogates
+            buffer = getattr(sys.stdin, "buffer", None)  # none where stdin was replaced by text (a StringIO)
+            data = buffer.read() if buffer is not None else sys.stdin.read().encode()
+        else:
+            data = path.read_bytes()
         # As read_text decodes: -sig, a byte-order mark (Windows editors write one) is not text; \r\n and \r are \n
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
-    except (OSError, UnicodeDecodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
-        raise HarnessError(f"cannot read puzzle file {path}: {err}") from None
+    except (OSError, UnicodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
+        raise HarnessError(f"cannot read {where}: {err}") from None
+    if holds_no_puzzle(text):  # a report of no puzzles says nothing, and would replace an earlier report of them
+        raise HarnessError(no_puzzles(where))
     return text, hashlib.sha256(data).hexdigest()
 
 
@@ -86,7 +127,7 @@ def read_puzzles(path: str | Path, task, text: str | None = None) -> list[TypedP
         text = read_puzzle_file(path)[0]
     puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
     if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
-        raise HarnessError(no_puzzles(f"puzzle file {path}"))
+        raise HarnessError(no_puzzles(puzzles_said(path, "puzzle file ")))
     return puzzles
 
 
@@ -173,6 +214,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         raise HarnessError(f"--split {split} and --puzzles {puzzles} ask for two things to evaluate: the puzzles of a "
                            f"file are worded in the first of task.wordings, not a split's. Give one of them (to word "
                            f"the file's puzzles another way, add task.wordings=[...])")
+    # Read once, now: a missing, unreadable or empty file is said before the weights and the backbone load, and the
+    # report's fingerprint is of these bytes (stdin is read once, and a file may change while the model loads)
+    text, sha256 = read_puzzle_file(puzzles) if puzzles is not None else (None, None)
 
     run = locate(path)[0]
     read_from = os.stat(run)  # which a move keeps: a new run in its train.output_dir may move it aside (where_now)
@@ -233,7 +277,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
                            ) from None
     differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
     model.to(device)
-    asked = f"puzzles:{Path(puzzles).name}" if puzzles is not None else split  # as the report names it
+    asked = f"puzzles:{puzzles_name(puzzles)}" if puzzles is not None else split  # as the report names it
     # A checkpoint named on its own reports beside the run's own reports, not over them (RUN/eval/test
     # is the run's: its final/ weights, else its newest checkpoint).
     own = folder.parent.name == "checkpoints" and Path(path).expanduser().resolve() == folder.resolve()
@@ -242,11 +286,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     # Said before the minutes of data and evaluating, where Ctrl-C still leaves the earlier report
     head = {"run": str(run), "checkpoint": str(folder), "weights": weights, "split": asked,
             "task": as_dict(config)["task"], "backbone": config.backbone.path}  # the report's first fields
-    text = None
     if puzzles is not None:  # the split names the file alone: another folder's mine.txt is told apart by its path,
-        # and the same file edited since by what it held
-        text, sha256 = read_puzzle_file(puzzles)
-        head |= {"puzzles": str(Path(puzzles).expanduser().resolve()), "puzzles_sha256": sha256}
+        # and the same file edited since (or other puzzles piped in) by what it held
+        head |= {"puzzles": puzzles_source(puzzles), "puzzles_sha256": sha256}
     say_replaced(out, head | {"halt_threshold": r.halt_threshold, "compute": {"N_sup": r.N_sup, "T": r.T, "n": r.n}})
     seen = trained_wordings(task, config, trained)
     say_untrained(task, config, trained, seen, puzzles, split)
@@ -378,7 +420,7 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None,
 
             warn_conflicts(f"--puzzles {puzzles}", [(e.question, e.answer) for e in exs])
         data = Dataset.from_list([e.to_record() for e in exs]) if exs else None
-        return f"puzzles:{Path(puzzles).name}", data, exs, failures, None
+        return f"puzzles:{puzzles_name(puzzles)}", data, exs, failures, None
     splits = build_splits(task, config.task, config.train.seed, config.train.data_dir)
     if split not in splits:
         hint = " (set task.held_out_wordings=[...] to make one)" if split == "test_heldout" else ""
@@ -407,7 +449,8 @@ def say_untrained(task, config: Config, trained: Config, seen: list[int], puzzle
     worded = [answering_wording(task, config.task)] if puzzles is not None else split_wordings(task, config.task)[0]
     new = [w for w in worded if w not in seen]
     if new:
-        what = f"the puzzles of {puzzles} are worded" if puzzles is not None else f"the {split} split holds puzzles"
+        what = (f"the puzzles of {puzzles_said(puzzles)} are worded" if puzzles is not None
+                else f"the {split} split holds puzzles")
         warnings.warn(f"{what} in wording(s) {new}, which the weights were not trained on (trained on: {seen}): "
                       f"their scores are of a phrasing the model never read, a held-out test", stacklevel=3)
 
@@ -546,10 +589,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     parser.add_argument("overrides", nargs="*", help="task=<family>, task.key=value, reasoner.N_sup=16, ...")
     parser.add_argument("--split", default="test", choices=("test", "test_heldout"))
-    parser.add_argument("--puzzles", help="evaluate hand-written puzzles from this file instead of a split")
+    parser.add_argument("--puzzles", metavar="FILE",
+                        help="evaluate hand-written puzzles from this file instead of a split; - reads them from "
+                             "stdin (a pipe), as hybrid.solve --input - does")
     parser.add_argument("--out", help="report folder (default: RUN/eval/<split>, or RUN/eval/puzzles-<FILE's name> "
-                                      "with --puzzles FILE; for a checkpoint named on its own, the same under "
-                                      "RUN/eval/step_N/)")
+                                      "with --puzzles FILE, RUN/eval/puzzles-stdin with --puzzles -; for a checkpoint "
+                                      "named on its own, the same under RUN/eval/step_N/)")
     parser.add_argument("--batch-size", type=positive, default=256)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights, not the EMA")
@@ -572,8 +617,8 @@ def main(argv: list[str] | None = None) -> None:
     failed = report["puzzle_failures"]["count"]
     if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success
         first = report["puzzle_failures"]["first"][0]["error"]  # the reason here, not only where to look it up
-        cause = (f"none of the {failed} puzzles in {args.puzzles} could be read" if failed > 1
-                 else f"the puzzle in {args.puzzles} could not be read")
+        cause = (f"none of the {failed} puzzles in {puzzles_said(args.puzzles)} could be read" if failed > 1
+                 else f"the puzzle in {puzzles_said(args.puzzles)} could not be read")
         sys.exit(f"error: {cause}; report.json's puzzle_failures says why. The first: {first}")
 
 

@@ -2,6 +2,7 @@
 bad puzzles and bad answers are recorded, bad requests are clear errors."""
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -1305,25 +1306,25 @@ def test_a_jsonl_puzzle_line_without_a_question_string_is_a_failure_that_says_so
 
 def test_an_evaluation_that_fails_leaves_no_empty_report_folder(run, tmp_path):
     """The report's folder is checked before minutes of evaluating; an evaluation that then fails
-    (here on a puzzle file that is not there) leaves no empty RUN/eval, nor --out's folders."""
+    (here on an override of a shape the weights fix) leaves no empty RUN/eval, nor --out's folders."""
     copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))  # other tests' reports
-    with pytest.raises(HarnessError, match="does not exist"):
-        evaluate_run(copy, puzzles=tmp_path / "missing.txt")
+    with pytest.raises(HarnessError, match="trained at other shapes"):
+        evaluate_run(copy, ["reasoner.hidden=64"])
     assert not (copy / "eval").exists()
-    with pytest.raises(HarnessError, match="does not exist"):
-        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine")
+    with pytest.raises(HarnessError, match="trained at other shapes"):
+        evaluate_run(copy, ["reasoner.hidden=64"], out=tmp_path / "reports" / "mine")
     assert not (tmp_path / "reports").exists()
     (tmp_path / "reports").write_text("a file")
     with pytest.raises(HarnessError, match="cannot write the report"):  # still said before evaluating
-        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine")
+        evaluate_run(copy, ["reasoner.hidden=64"], out=tmp_path / "reports" / "mine")
 
 
 def test_a_failed_evaluation_keeps_the_report_folders_that_were_there(run, tmp_path):
     """Only the folders the check made are removed: an empty --out folder made beforehand stays."""
     copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))
     (tmp_path / "mine").mkdir()
-    with pytest.raises(HarnessError, match="does not exist"):
-        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "mine" / "deeper")
+    with pytest.raises(HarnessError, match="trained at other shapes"):
+        evaluate_run(copy, ["reasoner.hidden=64"], out=tmp_path / "mine" / "deeper")
     assert (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "deeper").exists()
 
 
@@ -1332,7 +1333,7 @@ def test_a_report_folder_check_that_fails_part_way_leaves_none_of_the_folders_it
     are removed again with the error (they were left behind, empty)."""
     copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))
     with pytest.raises(HarnessError, match="cannot write the report"):
-        evaluate_run(copy, puzzles=tmp_path / "missing.txt", out=tmp_path / "reports" / "mine" / ("x" * 300))
+        evaluate_run(copy, out=tmp_path / "reports" / "mine" / ("x" * 300))
     assert not (tmp_path / "reports").exists()
 
 
@@ -1806,3 +1807,102 @@ def test_a_puzzle_file_edited_since_its_report_is_told_by_the_sha256_of_what_was
     assert re.search(r"puzzle file \(sha256\)\s*│.*\(not recorded\)", capsys.readouterr().out)
     mine.write_text(f"{grids[1]}\n")
     assert evaluated(mine, out)[1] == []  # nothing to compare the contents with: not said, and no error
+
+
+def sudoku_lines(*seeds: int) -> bytes:
+    """4x4 Sudokus as one would type them, one line each (blanks as _)."""
+    import random
+
+    return "".join(format_grid(Grid(4), Sudoku(size=4).generate(random.Random(seed), 0).data["puzzle"])
+                   .replace("0", "_").replace("\n", " ") + "\n" for seed in seeds).encode()
+
+
+def test_puzzles_piped_in_are_evaluated_and_a_report_of_other_piped_puzzles_says_they_changed(run, tmp_path,
+                                                                                            monkeypatch):
+    """`--puzzles -` said "puzzle file - does not exist", where hybrid.solve --input - reads stdin, and
+    bash's <(generate ...) (a /dev/fd path: a pipe, no regular file) was refused the same way. Stdin's
+    puzzles report as puzzles:stdin in RUN/eval/puzzles-stdin, with the sha256 of the bytes read, so
+    other puzzles piped in later are told as contents changed since; a pipe's path is recorded as given
+    (resolved, it is "pipe:[N]", another each time)."""
+    import hashlib
+    import io
+
+    copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))  # its default folder
+
+    def piped(data: bytes) -> tuple[dict, list[str]]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = evaluate_run(copy, puzzles="-")
+        return report, [str(w.message) for w in caught if "replaces" in str(w.message)]
+
+    one, two = sudoku_lines(1), sudoku_lines(1, 2)
+    report, said = piped(one)
+    assert said == [] and report["num_puzzles"] == 1 and report["puzzle_failures"]["count"] == 0
+    assert (report["split"], report["puzzles"]) == ("puzzles:stdin", "stdin")
+    assert report["puzzles_sha256"] == hashlib.sha256(one).hexdigest()
+    assert Path(report["report"]).parent == copy / "eval" / "puzzles-stdin"
+    assert piped(one)[1] == []  # the same puzzles again: nothing replaced that a reader could lose
+    report, said = piped(two)
+    assert report["num_puzzles"] == 2 and report["puzzles_sha256"] == hashlib.sha256(two).hexdigest()
+    assert len(said) == 1 and re.search(rf"--puzzles=stdin, whose contents changed since \(sha256 "
+                                        rf"{hashlib.sha256(two).hexdigest()[:12]}; the earlier report's: "
+                                        rf"{hashlib.sha256(one).hexdigest()[:12]}\)", said[0]), said
+
+    read, write = os.pipe()  # what bash hands the command for <(...): /dev/fd/N
+    os.write(write, two)
+    os.close(write)
+    try:
+        report = evaluate_run(copy, puzzles=f"/dev/fd/{read}", out=tmp_path / "pipe")
+    finally:
+        os.close(read)
+    assert report["num_puzzles"] == 2 and report["puzzles"] == f"/dev/fd/{read}"
+    assert report["puzzles_sha256"] == hashlib.sha256(two).hexdigest()
+
+
+def test_puzzles_piped_to_the_command_are_read_from_stdin(run, tmp_path):
+    """The command line: `generate ... | python -m eval RUN --puzzles -`, as hybrid.solve reads its stdin."""
+    proc = subprocess.run([sys.executable, "-m", "eval", str(run), "--puzzles", "-", "--out", str(tmp_path / "r")],
+                          input=sudoku_lines(3), capture_output=True, cwd=ROOT, env=os.environ | {"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert (report["split"], report["puzzles"], report["num_puzzles"]) == ("puzzles:stdin", "stdin", 1)
+    assert re.search(r"puzzle file \(sha256\)\s*│\s*stdin \(", proc.stdout.decode()), proc.stdout.decode()
+
+
+def test_puzzles_that_cannot_be_read_are_said_before_the_weights_and_the_backbone_load(run, tmp_path, monkeypatch):
+    """A missing, unreadable or empty --puzzles file was said only after the weights and the backbone
+    loaded (seconds to a minute; here the damaged weights' error came first). It is read first, as
+    hybrid.solve reads its --input, with the same messages; an earlier report stays as it was."""
+    import io
+
+    import hybrid.inference
+
+    copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("eval"))
+    weights = copy / "final" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])  # would fail to load
+    monkeypatch.setattr(hybrid.inference, "backbone_named_in", lambda *a: pytest.fail("the backbone loaded first"))
+    earlier = copy / "eval" / "puzzles-mine.txt" / "report.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"num_puzzles": 3}')
+    mine = tmp_path / "mine.txt"
+    with pytest.raises(HarnessError, match=f"puzzle file {re.escape(str(mine))} does not exist"):
+        evaluate_run(copy, puzzles=mine)
+    mine.write_text("\n```\n```\n")
+    with pytest.raises(HarnessError, match=f"puzzle file {re.escape(str(mine))} holds no puzzles"):
+        evaluate_run(copy, puzzles=mine)
+    mine.write_bytes("Sort: 5, 3, café\n".encode("latin-1"))
+    with pytest.raises(HarnessError, match="cannot read puzzle file .*mine.txt: 'utf-8' codec can't decode"):
+        evaluate_run(copy, puzzles=mine)
+    with pytest.raises(HarnessError, match=f"puzzle file {re.escape(str(tmp_path))} is a folder"):
+        evaluate_run(copy, puzzles=tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"  \n")))
+    with pytest.raises(SystemExit, match="error: stdin holds no puzzles"):
+        main([str(copy), "--puzzles", "-"])
+    monkeypatch.setattr(sys, "stdin", None)  # started with stdin closed
+    with pytest.raises(SystemExit, match="error: stdin is closed: give the puzzles with --puzzles FILE"):
+        main([str(copy), "--puzzles", "-"])
+    assert earlier.read_text() == '{"num_puzzles": 3}'
+    mine.write_bytes(sudoku_lines(1))  # readable puzzles: then the weights are read, and their error said
+    with pytest.raises(CheckpointError, match="model.safetensors is damaged"):
+        evaluate_run(copy, puzzles=mine)
