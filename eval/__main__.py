@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import io
 import json
 import os
 import sys
@@ -32,7 +31,8 @@ from pathlib import Path
 
 from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
 from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
-from eval.tasks.base import TypedPuzzle, holds_no_puzzle, no_puzzles, typed_puzzles
+from eval.tasks.base import (STDIN, TypedPuzzle, UnreadableInput, holds_no_puzzle, no_puzzles, read_input,
+                             typed_puzzles)
 from eval.voting import exact_label, vote_rows
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
@@ -58,9 +58,6 @@ def locate(path: str | Path) -> tuple[Path, Path]:
                               f"one of its checkpoints/step_* folders")
     folder = weights_folder(path)
     return checkpoint.run_of(folder), folder
-
-
-STDIN = "-"  # --puzzles -: the puzzles piped in, as `hybrid.solve --input -` reads them
 
 
 def puzzles_said(puzzles: str | Path, file: str = "") -> str:
@@ -91,28 +88,16 @@ def read_puzzle_file(path: str | Path) -> tuple[str, str]:
     read as a file is. Text that holds no puzzle is refused here, as a missing or unreadable file is:
     evaluate_run reads it before the weights and the backbone load (seconds to a minute), as
     hybrid.solve reads its --input."""
-    stdin = str(path) == STDIN
-    where = puzzles_said(path, "puzzle file ")
-    if stdin and sys.stdin is None:  # started with stdin closed (<&-, a daemon)
-        raise HarnessError("stdin is closed: give the puzzles with --puzzles FILE")
-    if stdin and sys.stdin.isatty():  # not piped: say why nothing happens yet
-        print("reading puzzles from the terminal, one per line; end with Ctrl-D (or give --puzzles FILE)",
-              file=sys.stderr)
-    path = Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
+    stdin, where = str(path) == STDIN, puzzles_said(path, "puzzle file ")
+    path = path if stdin else Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
     if not stdin and path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
     if not stdin and not path.exists():
         raise HarnessError(f"puzzle file {path} does not exist")
     try:
-        if stdin:  # its bytes, not its text: under the C locale it decodes what is no UTF-8 into lone surrogates
-            buffer = getattr(sys.stdin, "buffer", None)  # none where stdin was replaced by text (a StringIO)
-            data = buffer.read() if buffer is not None else sys.stdin.read().encode()
-        else:
-            data = path.read_bytes()
-        # As read_text decodes: -sig, a byte-order mark (Windows editors write one) is not text; \r\n and \r are \n
-        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
-    except (OSError, UnicodeError) as err:  # unreadable, or not UTF-8 (a Latin-1 file): one line, not a traceback
-        raise HarnessError(f"cannot read {where}: {err}") from None
+        text, data = read_input(path, "--puzzles", where)
+    except UnreadableInput as err:
+        raise HarnessError(str(err)) from None
     if holds_no_puzzle(text):  # a report of no puzzles says nothing, and would replace an earlier report of them
         raise HarnessError(no_puzzles(where))
     return text, hashlib.sha256(data).hexdigest()

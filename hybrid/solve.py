@@ -207,15 +207,6 @@ def submission(lines: list[dict]) -> dict:
     return tasks
 
 
-def read_text(source) -> str:
-    """All of `source`, strictly UTF-8. sys.stdin decodes with surrogateescape under the C and
-    C.UTF-8 locales (containers'): bytes that are no UTF-8 would pass as lone surrogates, which
-    the task's records and tokenizers refuse mid-solve, in a traceback; so its bytes are decoded
-    here as a file's are, and a Latin-1 pipe is the same error as a Latin-1 file."""
-    buffer = getattr(source, "buffer", None) if source is sys.stdin else None
-    return buffer.read().decode("utf-8") if buffer is not None else source.read()
-
-
 def positive(value: str) -> int:
     if not value.lstrip("-").isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
@@ -247,33 +238,23 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("input", "output", "submission"):  # --input=~/x: bash leaves a ~ after = as it is
         if getattr(args, name) not in ("-", None):
             setattr(args, name, os.path.expanduser(getattr(args, name)))
-    if args.input == "-" and sys.stdin is None:  # started with stdin closed (<&-, a daemon)
-        sys.exit("error: stdin is closed: give the puzzles with --input FILE")
-    if args.input == "-" and sys.stdin.isatty():  # not piped: say why nothing happens yet
-        print("reading puzzles from the terminal, one per line; end with Ctrl-D (or give --input FILE)",
-              file=sys.stderr)
 
     from eval.tasks import PuzzleError, split_typed_lines
-    from eval.tasks.base import holds_no_puzzle, no_puzzles
+    from eval.tasks.base import UnreadableInput, holds_no_puzzle, input_name, no_puzzles, read_input
     from hybrid.checkpoint import CheckpointError, stopped_by
     from hybrid.config import ConfigError
     from hybrid.inference import Hybrid
 
     files = task_files(args.input) if args.input != "-" else None
     try:
-        if files is None:
-            with nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8-sig") as source:
-                # -sig: a byte-order mark (Windows editors write one) is not text; stdin's decoder keeps it
-                text = read_text(source).removeprefix("\ufeff")
-    except OSError as err:
-        sys.exit(f"error: cannot read {args.input}: {err.strerror}")
-    except UnicodeDecodeError as err:  # a Latin-1 file, say
-        sys.exit(f"error: cannot read {args.input}: not UTF-8 text ({err})")
+        text = read_input(args.input, "--input")[0] if files is None else None
+    except UnreadableInput as err:
+        sys.exit(f"error: {err}")
     if files == []:
         sys.exit(f"error: {args.input} holds no .json task files")
     if files is None and holds_no_puzzle(text):  # as eval --puzzles: no answers say nothing, and would replace
         # --output's; blank, or a code block's fences alone, was "the puzzle could not be read" of no puzzle
-        sys.exit(f"error: {no_puzzles('stdin' if args.input == '-' else args.input)}")
+        sys.exit(f"error: {no_puzzles(input_name(args.input))}")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
     # Where the answers go, checked before minutes of solving

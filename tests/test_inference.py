@@ -227,7 +227,7 @@ def test_piped_input_not_in_utf8_is_the_same_clear_error_as_such_a_file(tmp_path
     stdin = io.TextIOWrapper(io.BytesIO("What is a café?\n".encode("latin-1")), encoding="utf-8",
                              errors="surrogateescape")
     monkeypatch.setattr("sys.stdin", stdin)
-    with pytest.raises(SystemExit, match="cannot read -: not UTF-8 text"):  # read before any model is loaded
+    with pytest.raises(SystemExit, match="cannot read stdin: not UTF-8 text"):  # read before any model is loaded
         solve_main([str(tmp_path / "model")])
 
 

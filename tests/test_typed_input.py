@@ -293,3 +293,25 @@ def test_an_empty_question_says_so_and_what_a_puzzle_of_the_family_looks_like(na
     _, failures = parse_puzzles(task, typed_puzzles('{"question": ""}\n" \\n "', partial(split_typed_lines, task=task)))
     assert [f["line"] for f in failures] == [1, 2]
     assert all(f["error"].startswith(f"line {f['line']}: the question is empty: {form}") for f in failures)
+
+
+def test_a_file_and_stdin_of_the_same_bytes_are_read_alike_by_one_reader(tmp_path, monkeypatch):
+    """hybrid.solve read stdin with its own code (Windows line ends kept, its "cannot read -") and eval a file
+    with another; both read typed input through `read_input` now: the same bytes give the same text from a file
+    and from stdin, and a Latin-1 input is the same error for either command."""
+    import io
+
+    from eval.tasks.base import UnreadableInput, read_input
+
+    given = "\ufeff1 2 _ _\r\n_ _ 3 4\r\n".encode()
+    (tmp_path / "in.txt").write_bytes(given)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(given)))
+    from_stdin, from_file = read_input("-", "--input"), read_input(tmp_path / "in.txt", "--puzzles")
+    assert from_stdin == from_file == ("1 2 _ _\n_ _ 3 4\n", given)
+    (tmp_path / "latin1.txt").write_bytes("Sort: café\n".encode("latin-1"))
+    for flag in ("--input", "--puzzles"):
+        with pytest.raises(UnreadableInput, match=r"cannot read .*latin1.txt: not UTF-8 text \('utf-8' codec"):
+            read_input(tmp_path / "latin1.txt", flag)
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(UnreadableInput, match="stdin is closed: give the puzzles with --puzzles FILE"):
+        read_input("-", "--puzzles")

@@ -8,9 +8,11 @@ pooling adapter can pool exactly the tokens that describe it.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -117,6 +119,46 @@ def typed_puzzles(text: str, split: Callable[[str], list[tuple[int, str]]],
         puzzles.append(TypedPuzzle(line, n, value, no_question(f"line {n}", value, field) if missing else None, field))
     flush()
     return puzzles
+
+
+STDIN = "-"  # the typed input's path that reads stdin: `hybrid.solve --input -`, `python -m eval --puzzles -`
+
+
+class UnreadableInput(ValueError):
+    """Typed input that could not be read at all (stdin closed, a file unreadable, bytes that are no UTF-8):
+    the message names it and what to do."""
+
+
+def input_name(path) -> str:
+    """Typed input as messages name it: "stdin", or the path as given."""
+    return "stdin" if str(path) == STDIN else str(path)
+
+
+def read_input(path, flag: str, where: str = "") -> tuple[str, bytes]:
+    """(text, bytes) of typed input, the one way `hybrid.solve --input` and `python -m eval --puzzles` read
+    it: the file at `path`, or stdin where it is "-" (read once, as bytes: under the C locale sys.stdin
+    decodes what is no UTF-8 into lone surrogates, which a tokenizer refuses mid-run). Decoded as a text file
+    is read: UTF-8, a byte-order mark dropped (Windows editors write one), \\r\\n and \\r as \\n. A path that is
+    no regular file but can be read (bash's <(generate ...)) is read as a file. `flag` (--input) and `where`
+    (the input as messages name it; `input_name`'s by default) word the errors."""
+    stdin, where = str(path) == STDIN, where or input_name(path)
+    if stdin and sys.stdin is None:  # started with stdin closed (<&-, a daemon)
+        raise UnreadableInput(f"stdin is closed: give the puzzles with {flag} FILE")
+    if stdin and sys.stdin.isatty():  # not piped: say why nothing happens yet
+        print(f"reading puzzles from the terminal, one per line; end with Ctrl-D (or give {flag} FILE)",
+              file=sys.stderr)
+    try:
+        if stdin:
+            buffer = getattr(sys.stdin, "buffer", None)  # none where stdin was replaced by text (a StringIO)
+            data = buffer.read() if buffer is not None else sys.stdin.read().encode()
+        else:
+            with open(path, "rb") as file:
+                data = file.read()
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read(), data
+    except OSError as err:
+        raise UnreadableInput(f"cannot read {where}: {err.strerror or err}") from None
+    except UnicodeError as err:  # a Latin-1 file, say: one line, not a traceback
+        raise UnreadableInput(f"cannot read {where}: not UTF-8 text ({err})") from None
 
 
 def no_puzzles(where: str) -> str:
