@@ -668,6 +668,21 @@ def test_gpu_check_records_a_grace_only_with_a_budget(tmp_path, monkeypatch, arg
     assert json.loads(out.read_text())["grace"] == grace
 
 
+def test_run_all_smoke_runs_a_bench_in_its_own_process_and_records_it(tmp_path, monkeypatch):
+    """No test ran bench/run_all.py: its --smoke sizes (a list of each script's flags) could drift from
+    the scripts' parsers unseen. One bench of the suite, as `python bench/run_all.py --smoke --only
+    generation` runs it: a child process, its JSON and run_all.json under the smoke folder."""
+    import run_all
+
+    monkeypatch.setattr(run_all, "SMOKE_DIR", tmp_path)  # instead of runs/bench_smoke in the checkout
+    run_all.main(["--smoke", "--only", "generation"])
+    [run] = json.loads((tmp_path / "run_all.json").read_text())["runs"]
+    assert run["bench"] == "generation" and run["exit_code"] == 0
+    assert run["command"] == f"python bench/generation.py {' '.join(run_all.SMOKE['generation'])} --out " \
+        f"{tmp_path / 'generation.json'}"
+    assert list(json.loads((tmp_path / "generation.json").read_text())["settings"]) == ["sudoku:size=4", "maze"]
+
+
 def test_fresh_clone_runs_the_readme_quick_start_and_ci_runs_its_test_command(tmp_path):
     """bench/fresh_clone.py times the README's Quick start lines as written there, so it reads
     them from README.md; CI must run the same test command (the guide's rule). A README edited
