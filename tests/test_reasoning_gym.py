@@ -42,6 +42,29 @@ def test_maze_and_zebra_items_are_read_and_scored():
     assert not zebra.verify(example, "nobody")
 
 
+class Draws(random.Random):
+    """An rng whose randrange gives these indices in turn."""
+
+    def __init__(self, *indices: int):
+        super().__init__(0)
+        self.indices = list(indices)
+
+    def randrange(self, *args) -> int:
+        return self.indices.pop(0)
+
+
+def test_an_item_reasoning_gym_fails_to_make_is_skipped_for_another():
+    """docs/external_tasks.md's maze example (max_grid_size=8): reasoning-gym raises "Could not find
+    suitable path cell" for item 1910 of seed 0, and drawing it stopped the whole split in a traceback."""
+    task = ReasoningGym("maze", ["max_grid_size=8"])
+    example = task.generate(Draws(1910, 3), 0)
+    assert example.data["index"] == 3 and task.verify(example, example.answer)
+    task.entry = lambda index: task.dataset[1910]  # every item fails: the settings are wrong, said so
+    with pytest.raises(PuzzleError, match=r"failed to make 100 'maze' items in a row \(the last, item 99: Could "
+                                          r"not find suitable path cell.*task.options"):
+        task.generate(Draws(*range(100)), 0)
+
+
 def test_answer_slots_hold_characters_then_end():
     task = ReasoningGym("maze", max_answer_chars=4)
     example = task.example(0)

@@ -37,6 +37,8 @@ from functools import lru_cache
 from eval.tasks import text_answer
 from eval.tasks.base import Example, PuzzleError, Task, TaskConfig
 
+MAX_FAILED_ITEMS = 100  # items in a row reasoning-gym may fail to make before a draw gives up
+
 
 @dataclass
 class ReasoningGymConfig(TaskConfig):
@@ -127,7 +129,19 @@ class ReasoningGym(Task):
         )
 
     def generate(self, rng: random.Random, wording: int) -> Example:
-        return self.example(rng.randrange(len(self.dataset)), wording)
+        """A random item of the pool. An item reasoning-gym's own generator fails to make is skipped for
+        another index: maze raises "Could not find suitable path cell after 1000 attempts" for about 1
+        item in 2,000 (seed 0, max_grid_size=8), and the first such draw stopped the whole run."""
+        for _ in range(MAX_FAILED_ITEMS):
+            index = rng.randrange(len(self.dataset))
+            try:
+                self.entry(index)
+            except RuntimeError as err:
+                failed = f"item {index}: {err}"
+                continue
+            return self.example(index, wording)
+        raise PuzzleError(f"reasoning-gym failed to make {MAX_FAILED_ITEMS} {self.dataset_name!r} items in a row "
+                          f"(the last, {failed}): its settings (task.options) leave it no items to make")
 
     def decode(self, example: Example, ids: list[int]) -> str:
         return text_answer.decode(ids)
