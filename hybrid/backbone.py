@@ -401,6 +401,7 @@ class FrozenBackbone(TruncationWarnings, nn.Module):
         self.layer_span()  # a bad backbone.layer fails now, not mid-run
         self.max_length = self.token_limit()
         self.has_lora = False  # set by hybrid.lora.add_lora
+        self.lora_unreached = 0  # trainable LoRA weights its probe text gave no gradient (hybrid.lora.freeze_unread)
         self.commit = None  # a hub id's commit hash (None for a local folder)
         if not Path(path).is_dir():  # a hub id (org/name), loaded through HF's cache
             self.folder = str(hub_snapshot(path, config.revision))

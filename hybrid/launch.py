@@ -14,7 +14,8 @@ from typing import NoReturn
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, DistributedType, get_cpu_distributed_information
+from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType,
+                              get_cpu_distributed_information)
 
 from hybrid.config import Config, ConfigError
 from hybrid.progress import transformers_bars_hidden
@@ -23,7 +24,8 @@ from hybrid.progress import transformers_bars_hidden
 def accelerator_for(config: Config) -> Accelerator:
     """Devices, processes, mixed precision and tracker, as the launch and `config.train` say."""
     # DDP is not told to look for weights without gradient (find_unused_parameters): every trainable one
-    # gets one at every step, LoRA's too (those the layer read never reaches are frozen: lora.freeze_unread).
+    # gets one at every step, LoRA's too (those the layer read never reaches are frozen: lora.freeze_unread),
+    # but for a backbone whose path depends on its input (look_for_unused, once it is built).
     # The loader yields global batches (train.batch_size) and Accelerate splits each over the
     # processes, so the scheduler, counted in global supervision steps, steps once per step. Every process
     # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
@@ -33,6 +35,23 @@ def accelerator_for(config: Config) -> Accelerator:
                               project_dir=config.train.output_dir, dataloader_config=batches)
     check_set_up(accelerator, config)
     return accelerator
+
+
+def look_for_unused(accelerator: Accelerator, backbone) -> None:
+    """DDP told to look for weights without gradient at every step (find_unused_parameters) where some may get
+    none: LoRA weights inside the blocks backbone.layer reads that lora.freeze_unread's probe text did not reach,
+    such as the experts a mixture of experts' router did not send it to. They stay trainable, and a batch none of
+    whose tokens reach one gives it no gradient, which stops DDP at the next step unless it looks. Said once; other
+    runs do not pay the graph walk."""
+    unreached = getattr(backbone, "lora_unreached", 0)  # `chars` has no LoRA
+    if not unreached:
+        return
+    accelerator.ddp_handler = DistributedDataParallelKwargs(find_unused_parameters=True)  # read by prepare
+    ddp = accelerator.num_processes > 1 and accelerator.distributed_type != DistributedType.FSDP
+    accelerator.print(f"backbone.lora: {unreached} LoRA weights in the blocks backbone.layer reads got no gradient "
+                      f"from a probe text (its path depends on the input, as a router's choice of experts does): they "
+                      f"stay trainable, and train in the batches that reach them"
+                      + ("; DDP looks for weights without gradient at every step" if ddp else ""))
 
 
 def check_set_up(accelerator: Accelerator, config: Config) -> None:

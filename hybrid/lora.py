@@ -67,11 +67,16 @@ def freeze_unread(backbone: FrozenBackbone) -> None:
     the layer read (`states` stops the forward pass there), and those off the path to it (BERT's pooler).
     Trainable, they stayed zero, yet took AdamW state and filled every checkpoint. Which they are is asked
     of autograd, for one short text: a weight the states depend on gets a gradient (lora_A's is zero while
-    lora_B is, but not None). Weights a run trained before still load: they remain parameters."""
+    lora_B is, but not None). That text alone cannot clear a weight inside a block the states pass through:
+    its path there may depend on the input (a mixture of experts' router sends it to some experts, not all),
+    so such a weight stays trainable, and `lora_unreached` counts them (hybrid.launch.look_for_unused). Where
+    the blocks are not one ModuleList the text decides alone. Weights a run trained before still load: they
+    remain parameters."""
     from peft.tuners.lora import LoraLayer
 
-    weights = [p for m in backbone.model.modules() if isinstance(m, LoraLayer)
-               for p in m.parameters() if p.requires_grad]  # its LoRA weights, not the frozen layer it adapts
+    owned = [(m, p) for m in backbone.model.modules() if isinstance(m, LoraLayer)
+             for p in m.parameters() if p.requires_grad]  # its LoRA weights, not the frozen layer it adapts
+    weights = [p for _, p in owned]
     batch, modes = backbone.tokenizer(["a"], return_tensors="pt"), [(m, m.training) for m in backbone.model.modules()]
     with torch.enable_grad():
         backbone.model.eval()  # no dropout: no random numbers drawn, so the run's initial weights stay the seed's
@@ -80,9 +85,22 @@ def freeze_unread(backbone: FrozenBackbone) -> None:
             module.training = training
         grads = (torch.autograd.grad(states.float().sum(), weights, allow_unused=True)
                  if states.requires_grad else [None] * len(weights))  # backbone.layer=0 with no LoRA on the embeddings
-    for p, grad in zip(weights, grads):
-        if grad is None:
+    read = read_blocks(backbone)
+    backbone.lora_unreached = 0
+    for (module, p), grad in zip(owned, grads):
+        if grad is not None:
+            continue
+        if id(module) in read:  # the text did not reach it; another may
+            backbone.lora_unreached += 1
+        else:
             p.requires_grad_(False)
+
+
+def read_blocks(backbone: FrozenBackbone) -> set[int]:
+    """The ids of the modules inside the blocks whose output the states backbone.layer reads depend on
+    (block i's output is hidden state i + 1); none where the blocks are not one ModuleList."""
+    blocks = list(backbone.blocks or [])[:backbone.layer_span().stop - 1]
+    return {id(m) for block in blocks for m in block.modules()}
 
 
 def linear_layers(model: nn.Module) -> str:

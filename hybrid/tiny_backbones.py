@@ -1,5 +1,5 @@
-"""Tiny random backbones (BERT, GPT-2, Llama, T5; hidden 32, 2 layers) with a character-level
-tokenizer, saved with save_pretrained so they load through the same `AutoModel` path as real
+"""Tiny random backbones (BERT, GPT-2, Llama, T5, Switch Transformers; hidden 32, 2 layers) with a
+character-level tokenizer, saved with save_pretrained so they load through the same `AutoModel` path as real
 ones. Tests and smoke runs use them: `backbone.path=tiny:gpt2` builds the folder on first use.
 """
 
@@ -9,14 +9,16 @@ import string
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-from transformers import BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, T5Config
+from transformers import (BertConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, SwitchTransformersConfig,
+                          T5Config)
 
 from hybrid.config import ConfigError, TrainConfig
 from hybrid.folders import build_once, write_folder
 from hybrid.lock import lock_file
 from hybrid.progress import transformers_bars
 
-KINDS = ("bert", "gpt2", "llama", "t5")  # an encoder, two decoders, an encoder-decoder
+KINDS = ("bert", "gpt2", "llama", "t5", "switch")  # an encoder, two decoders, an encoder-decoder, and one
+# whose feed-forward layers are a mixture of 4 experts, each token routed to one (its path depends on the text)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 
 
@@ -61,7 +63,7 @@ def save(kind: str, folder: Path, hidden: int = 32, layers: int = 2, seed: int =
     import torch
     from transformers import AutoModel
 
-    tokenizer = char_tokenizer(encoder=kind in ("bert", "t5"))
+    tokenizer = char_tokenizer(encoder=kind in ("bert", "t5", "switch"))
     size = len(tokenizer)
     config = {
         "bert": lambda: BertConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
@@ -73,6 +75,11 @@ def save(kind: str, folder: Path, hidden: int = 32, layers: int = 2, seed: int =
                                      pad_token_id=0, bos_token_id=3, eos_token_id=3),
         "t5": lambda: T5Config(vocab_size=size, d_model=hidden, d_kv=hidden // 4, d_ff=2 * hidden, num_layers=layers,
                                num_heads=4, pad_token_id=0, eos_token_id=3, decoder_start_token_id=0),
+        "switch": lambda: SwitchTransformersConfig(vocab_size=size, d_model=hidden, d_kv=hidden // 4, d_ff=2 * hidden,
+                                                   num_layers=layers, num_decoder_layers=layers, num_heads=4,
+                                                   num_experts=4, encoder_sparse_step=1, decoder_sparse_step=1,
+                                                   expert_capacity=1024, router_jitter_noise=0.0, pad_token_id=0,
+                                                   eos_token_id=3, decoder_start_token_id=0),
     }[kind]()
     torch.manual_seed(seed)
     with transformers_bars():  # its "Writing model shards" bar: lines in a log file

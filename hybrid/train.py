@@ -138,6 +138,7 @@ def set_up(config: Config, accelerator: Accelerator) -> tuple:
                         num_workers=config.train.num_workers, generator=torch.Generator())
     optimizer = make_optimizer(model, config, accelerator.device)
     scheduler = make_scheduler(optimizer, config)
+    launch.look_for_unused(accelerator, backbone)  # a LoRA backbone whose path depends on the input
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # Evaluation runs a LoRA backbone in `read`, not in forward: FSDP2 must gather its weights there too
     if getattr(accelerator, "is_fsdp2", False):  # (accelerate >= 1.6)

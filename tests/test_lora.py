@@ -236,6 +236,24 @@ def test_lora_weights_the_layer_read_never_reaches_are_frozen_and_old_runs_still
     assert Hybrid.from_pretrained(before).solve(puzzles) == Hybrid.from_pretrained(now).solve(puzzles)
 
 
+def test_lora_weights_a_text_may_route_around_stay_trainable_in_the_blocks_read(tiny_backbone):
+    """A mixture of experts (tiny Switch Transformers, LoRA on every expert's wi and wo): the probe text
+    ("a", 3 tokens) reaches some experts of each block, not all, and freeze_unread froze the others for the
+    whole run, though another text's tokens are routed to them. Inside the blocks backbone.layer reads, the
+    model's structure decides now: every expert's LoRA weights there train, those the text did not reach
+    counted (DDP must look for weights without gradient); the block after the layer read is frozen whole."""
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('switch')}", "backbone.layer=-2"]).backbone)
+    add_lora(backbone, LoraConfig(rank=4, target_modules=["wi", "wo"]))
+    weights = lora_weights(backbone.model)
+    block0 = {name for name in weights if ".block.0." in name}
+    assert len(block0) == 4 * 2 * 2 == len(weights) // 2  # 4 experts x (wi, wo) x (lora_A, lora_B)
+    assert {name for name, p in weights.items() if p.requires_grad} == block0
+    batch = backbone.tokenizer(["a"], return_tensors="pt")
+    states = backbone.states(batch["input_ids"], batch["attention_mask"])
+    grads = torch.autograd.grad(states.sum(), [weights[name] for name in sorted(block0)], allow_unused=True)
+    assert backbone.lora_unreached == sum(g is None for g in grads) > 0  # the case at hand: some expert unreached
+
+
 def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tmp_path):
     """train.init_from a run trained on the cache, with LoRA on: its weights become the hybrid's
     inside, and LoRA starts at zero, so the new run starts as exactly that model."""
@@ -316,6 +334,27 @@ def test_ddp_trains_lora_without_looking_for_weights_that_get_no_gradient(small_
     (tmp_path / "config.yaml").write_text(to_yaml(config))
     said = launch(__file__, "train_in_each_process", tmp_path / "config.yaml")
     assert "find_unused_parameters" not in said
+
+
+def test_ddp_looks_for_lora_weights_without_gradient_where_the_text_decides_the_path(small_config, tiny_backbone,
+                                                                                     tmp_path, launch):
+    """LoRA on a mixture of experts' experts: a batch whose tokens the router sends to none of an expert gives
+    its LoRA weights no gradient, and DDP, not looking for such weights, stopped at the second step. Here no
+    token ever reaches experts 2 and 3 (each router's rows: w, w/2, w/2, w/2; a tie goes to the first). DDP looks
+    for them in such a run alone, and says so once (the test above: other runs do not)."""
+    folder = tmp_path / "switch"
+    shutil.copytree(tiny_backbone("switch"), folder)
+    weights = load_file(folder / "model.safetensors")
+    for name in [name for name in weights if name.endswith("router.classifier.weight")]:
+        weights[name] = torch.cat([weights[name][:1], weights[name][:1].div(2).expand(3, -1)])
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    config = small_config(f"backbone.path={folder}", "backbone.lora.rank=4", "backbone.lora.target_modules=[wi,wo]",
+                          "train.steps=2", "train.checkpoint_every=0")
+    (tmp_path / "config.yaml").write_text(to_yaml(config))
+    said = launch(__file__, "train_in_each_process", tmp_path / "config.yaml")
+    counts = re.findall(r"backbone.lora: (\d+) LoRA weights in the blocks backbone.layer reads got no gradient "
+                        r"from a probe text .*; DDP looks for weights without gradient at every step", said)
+    assert len(counts) == 1 and int(counts[0]) >= 2 * 2 * 2 * 2, said  # experts 2, 3 x blocks x (wi, wo) x (A, B)
 
 
 def test_lora_misuse_is_a_clear_error(tiny_backbone):
