@@ -19,156 +19,23 @@ RUN/eval/step_N/) unless --out says otherwise. See docs/evaluation.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
-import json
 import os
 import sys
 import time
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
-from eval.report import compute, curve_text, open_cell_rows, slot_accuracy, write_report
-from eval.tasks import PuzzleError, make_task, read_typed, split_typed_lines
-from eval.tasks.base import (STDIN, TypedPuzzle, UnreadableInput, holds_no_puzzle, no_puzzles, read_input,
-                             typed_puzzles)
-from eval.voting import exact_label, vote_rows
+from eval import HarnessError
+from eval.held_out import held_out_but_trained, say_untrained, trained_wordings, without_trained_puzzles
+from eval.puzzle_file import parse_puzzles, puzzles_name, puzzles_said, puzzles_source, read_puzzle_file, read_puzzles
+from eval.report import compute, slot_accuracy, write_report
+from eval.report_folder import say_replaced, where_now, writable
+from eval.summary import print_summary
+from eval.tasks import PuzzleError, make_task
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
-from hybrid.config import Config, ConfigError, as_dict, load_config, typed
-from hybrid.folders import make_writable
+from hybrid.config import Config, ConfigError, as_dict, load_config
 from hybrid.solve import positive
-from hybrid.splits_record import untrained_rows
 from hybrid.summary import shell_word
-
-
-class HarnessError(ValueError):
-    """A request the harness cannot serve (missing split, unreadable puzzle file)."""
-
-
-def locate(path: str | Path) -> tuple[Path, Path]:
-    """(run folder, weights folder) for a run folder (its `final` pretrained folder, else its
-    newest checkpoint), a pretrained folder, or one checkpoint folder."""
-    from hybrid.inference import locate as weights_folder  # the same rule HybridModel.from_pretrained uses
-
-    path = Path(path).expanduser()  # "~/runs/x" from Python, as from_pretrained reads it
-    if not path.is_dir():
-        raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
-                              f"one of its checkpoints/step_* folders")
-    folder = weights_folder(path)
-    return checkpoint.run_of(folder), folder
-
-
-def puzzles_said(puzzles: str | Path, file: str = "") -> str:
-    """How messages name the puzzles: "stdin", or the file as given (after `file`: "puzzle file ")."""
-    return "stdin" if str(puzzles) == STDIN else f"{file}{puzzles}"
-
-
-def puzzles_name(puzzles: str | Path) -> str:
-    """What the split (`puzzles:<name>`) and the report's folder (`puzzles-<name>`) are named after:
-    the file's name, or "stdin"."""
-    return "stdin" if str(puzzles) == STDIN else Path(puzzles).name
-
-
-def puzzles_source(puzzles: str | Path) -> str:
-    """The report's `puzzles`: "stdin"; a file's resolved path, one however it was spelt; a pipe's path
-    as given (bash's <(...) is /dev/fd/63, which resolves to no file but "pipe:[N]", another each time)."""
-    if str(puzzles) == STDIN:
-        return "stdin"
-    path = Path(puzzles).expanduser().absolute()
-    return str(path.resolve() if path.is_file() else path)
-
-
-def read_puzzle_file(path: str | Path) -> tuple[str, str]:
-    """(text, sha256): the text of a puzzle file and the sha256 of its bytes, read once, so that the
-    report's fingerprint (`puzzles_sha256`) is of the very bytes its puzzles came from. The path alone
-    says nothing of a file edited between two evaluations. `-` reads stdin, which can be read only
-    once; a path that is no regular file but can be read (bash's <(generate ...), a named pipe) is
-    read as a file is. Text that holds no puzzle is refused here, as a missing or unreadable file is:
-    evaluate_run reads it before the weights and the backbone load (seconds to a minute), as
-    hybrid.solve reads its --input."""
-    stdin, where = str(path) == STDIN, puzzles_said(path, "puzzle file ")
-    path = path if stdin else Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
-    if not stdin and path.is_dir():
-        raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
-    if not stdin and not path.exists():
-        raise HarnessError(f"puzzle file {path} does not exist")
-    try:
-        text, data = read_input(path, "--puzzles", where)
-    except UnreadableInput as err:
-        raise HarnessError(str(err)) from None
-    if holds_no_puzzle(text):  # a report of no puzzles says nothing, and would replace an earlier report of them
-        raise HarnessError(no_puzzles(where))
-    return text, hashlib.sha256(data).hexdigest()
-
-
-def read_puzzles(path: str | Path, task, text: str | None = None) -> list[TypedPuzzle]:
-    """Hand-written puzzles, each with the file line it starts on, read as `hybrid.solve --input` reads
-    them (`typed_puzzles`): a line written as JSON (a string, or {"question": ...}) is one puzzle,
-    whatever the file is named; the other lines are plain text, one puzzle per line or per block of
-    lines (`split_typed_lines`). `text`: the file's, where it was read already (`read_puzzle_file`)."""
-    if text is None:
-        text = read_puzzle_file(path)[0]
-    puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
-    if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
-        raise HarnessError(no_puzzles(puzzles_said(path, "puzzle file ")))
-    return puzzles
-
-
-def parse_puzzles(task, puzzles: list[TypedPuzzle], wording: int = 0) -> tuple[list, list[dict]]:
-    """Examples from typed puzzles (`read_puzzles`), worded in `wording` (one the model trained on);
-    each one that cannot be read becomes a recorded failure, named by its file line where it has one."""
-    answered = hasattr(task, "from_row")  # qa: an answer cannot be worked out, so it comes with its question
-    if answered and all(p.value is None and p.error is None for p in puzzles):  # no line is JSON: no answers
-        question, answer = getattr(task, "fields", ("question", "answer"))
-        raise HarnessError(f"task {task.name!r} scores each question against the answer given with it, and no line of "
-                           f'the file is JSON: give one {{"{question}": ..., "{answer}": ...}} object per line')
-    if not answered and hasattr(task, "read_views"):  # ARC: a typed puzzle can be answered, not checked
-        raise HarnessError(f"task {task.name!r} cannot score typed puzzles: the answer each asks is not in it, so there "
-                           f"is nothing to check. To score tasks of your own, save them as ARC task .json files with "
-                           f"their test outputs and run python -m hybrid.solve RUN --input FOLDER (each answer is "
-                           f"verified), or evaluate a whole data folder (training/ and evaluation/, as ARC-AGI-2's "
-                           f"data/) with python -m eval RUN task.source=FOLDER")
-    if not answered and not hasattr(task, "from_text"):
-        raise HarnessError(f"task {task.name!r} cannot score hand-written puzzles: it has no from_text, so nothing "
-                           f"works out the answer a typed question asks. Score its test split (python -m eval RUN), or "
-                           f"answer your questions with python -m hybrid.solve RUN --input FILE")
-    parsed, failures = [], []
-    for i, puzzle in enumerate(puzzles):
-        where = f"line {puzzle.line}" if puzzle.line else f"puzzle {i}"
-        try:
-            if answered and isinstance(puzzle.value, dict):  # its fields are the task's, "question" or not
-                parsed.append(task.from_row(puzzle.value, wording, where=where))
-                continue
-            if puzzle.error:  # a JSON error's own "line 1 column 23 (char 22)" was within the puzzle's line
-                raise PuzzleError(puzzle.error)
-            if answered:
-                raise PuzzleError("each line must be a JSON object holding a question and its answer")
-            parsed.append(read_typed(task, puzzle.question, wording))
-        except Exception as err:  # a bad puzzle is reported, the others are still evaluated
-            # A file line named first
-            said = f"{where}: {err}" if puzzle.line and not str(err).startswith(where) else str(err)
-            kind = "" if isinstance(err, PuzzleError) else f"{type(err).__name__}: "  # as error_text: a bug is named
-            failures.append({"puzzle": i, "text": puzzle.text[:200], "error": f"{kind}{said[:500]}"}
-                            | ({"line": puzzle.line} if puzzle.line else {}))
-    return parsed, failures
-
-
-def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> float:
-    """Puzzles per second through the frozen backbone alone, on up to `sample` questions (the
-    evaluation itself reads cached states, so it does not time the backbone). What max_length cuts of
-    them is not said again: the split's own pass (embedded, read from the cache, or tokenized) said it."""
-    questions = questions[:sample]
-    if not questions:
-        return 0.0
-    start = time.perf_counter()
-    with backbone.counting_truncation(say=False):
-        for i in range(0, len(questions), backbone.config.batch_size):
-            states = backbone(questions[i:i + backbone.config.batch_size]).states
-    # On a GPU the forwards return once queued: reading a value waits for the last one to finish.
-    states.flatten()[:1].sum().item()
-    return len(questions) / max(time.perf_counter() - start, 1e-9)
 
 
 def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test", out: str | Path | None = None,
@@ -212,14 +79,16 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         config_file = saved_config(run, folder)
         trained = read_config(config_file)  # a clear error for an old or damaged file
         record = trained_on.read(folder)  # before the weights, whose checksums then show it was still there
-        splits = checkpoint.splits_of(folder)  # the weights' own: an older checkpoint may predate a resume on other data
+        # The weights' own: an older checkpoint may predate a resume on other data
+        splits = checkpoint.splits_of(folder)
         return (config_file, trained, load_config(overrides, base=config_file), record, splits,
                 read_weights(folder, ema))
 
     folder, (config_file, trained, config, record, recorded, saved) = read_whole(
         path, lambda p: weights_to_evaluate(p, ema), read)
     writable(Path(out) if out is not None else run / "eval")  # before minutes of evaluating
-    if config.backbone.lora != trained.backbone.lora:  # another alpha loads without complaint and rescales the trained change
+    # Another alpha loads without complaint and rescales the trained change
+    if config.backbone.lora != trained.backbone.lora:
         raise HarnessError(f"backbone.lora cannot change at evaluation: the weights were trained with backbone.lora="
                            f"{trained.backbone.lora} (asked: {config.backbone.lora}); drop the backbone.lora override")
 
@@ -229,9 +98,9 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
         # Where either model has none (the mlp mixer, span pooling) they change nothing, or the shapes differ
         if asked != then and uses_heads(config, group, task) and uses_heads(
                 trained, group, task if trained.task.name == config.task.name else make_task(trained.task)):
-            raise HarnessError(f"{group}.heads cannot change at evaluation: the weights were trained with {group}.heads="
-                               f"{then} (asked: {asked}), and other heads fit every shape but compute something "
-                               f"else; drop the {group}.heads override")
+            raise HarnessError(f"{group}.heads cannot change at evaluation: the weights were trained with "
+                               f"{group}.heads={then} (asked: {asked}), and other heads fit every shape but compute "
+                               f"something else; drop the {group}.heads override")
     device = device_for(device)
     named = any(item.startswith(("backbone.path=", "backbone=")) for item in overrides)
     say_where = None if named else f"python -m eval {shell_word(path)} backbone.path=PATH"
@@ -260,7 +129,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
                            f" An evaluation may change the puzzles, N_sup, T and n, not a shape of the weights: leave "
                            f"out {given}, or evaluate a run trained with {'it' if len(changes) == 1 else 'them'}"
                            ) from None
-    differs = trained_on.check(folder, record, backbone)  # warns if these are not the states the weights were trained on
+    differs = trained_on.check(folder, record, backbone)  # warns if not the states the weights were trained on
     model.to(device)
     asked = f"puzzles:{puzzles_name(puzzles)}" if puzzles is not None else split  # as the report names it
     # A checkpoint named on its own reports beside the run's own reports, not over them (RUN/eval/test
@@ -330,40 +199,6 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
     return report
 
 
-def writable(folder: Path) -> None:
-    """Check the report's folder can be written: one that cannot (below a file, on a read-only disk)
-    is said before minutes of evaluating, not after them in a traceback. The folders the check makes
-    are removed again (the report makes them), so an evaluation that fails leaves none behind."""
-    made = [f for f in (folder, *folder.parents) if not f.exists()]  # deepest first
-    try:
-        make_writable(folder)
-    except OSError as err:
-        raise HarnessError(f"cannot write the report in {folder} ({err.strerror or err}): give --out a folder "
-                           f"that can be written") from None
-    finally:  # a check that failed part-way (a name too long for the disk) made some of them too
-        for f in made:
-            with contextlib.suppress(OSError):  # another evaluation writing there meanwhile keeps it
-                f.rmdir()
-
-
-def where_now(run: Path, read_from: os.stat_result) -> Path | None:
-    """Where the folder evaluated (`read_from`: its os.stat before its weights were read) is now; None
-    where it is gone. A new training run given the same train.output_dir moves the run there aside,
-    to `<output_dir>-<when it started>` beside it (hybrid.run_folder.claim), perhaps while it is
-    evaluated: its report then goes with it, not into the new run's folder (where it read as the
-    new run's, its `checkpoint` naming the new run's weights)."""
-    def same(folder: Path) -> bool:
-        try:
-            return os.path.samestat(os.stat(folder), read_from)
-        except OSError:  # not there
-            return False
-
-    if same(run):
-        return run
-    beside = run.resolve()
-    return next((moved for moved in beside.parent.glob(f"{beside.name}-*") if same(moved)), None)
-
-
 def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:
     """The weights folder evaluate_run reads for `path`; without the EMA (`ema=False`) the training
     checkpoint given, else (final/ or a pretrained folder, which hold only the EMA copy) the run's
@@ -376,6 +211,19 @@ def weights_to_evaluate(path: str | Path, ema: bool = True) -> Path:
             raise CheckpointError(f"--no-ema needs a checkpoint with raw weights; {run / 'checkpoints'} holds none")
         folder = found[-1]
     return folder
+
+
+def locate(path: str | Path) -> tuple[Path, Path]:
+    """(run folder, weights folder) for a run folder (its `final` pretrained folder, else its
+    newest checkpoint), a pretrained folder, or one checkpoint folder."""
+    from hybrid.inference import locate as weights_folder  # the same rule HybridModel.from_pretrained uses
+
+    path = Path(path).expanduser()  # "~/runs/x" from Python, as from_pretrained reads it
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a folder; give a training run folder, its final/ folder or "
+                              f"one of its checkpoints/step_* folders")
+    folder = weights_folder(path)
+    return checkpoint.run_of(folder), folder
 
 
 def saved_config(run: Path, folder: Path) -> Path:
@@ -413,159 +261,20 @@ def read_data(task, config: Config, split: str, puzzles: str | Path | None,
     return split, splits[split], examples(splits[split]), [], splits.folder
 
 
-def trained_wordings(task, config: Config, trained: Config) -> list[int]:
-    """The wordings the weights were trained on: the run's `task.wordings` (all the family has when
-    it named none) less its `task.held_out_wordings`."""
-    from hybrid.data import split_wordings
-
-    family = task if trained.task.name == config.task.name else make_task(trained.task)  # its own wording count
-    return split_wordings(family, trained.task)[0]
-
-
-def say_untrained(task, config: Config, trained: Config, seen: list[int], puzzles: str | Path | None,
-                  split: str) -> None:
-    """One warning where the puzzles evaluated come in a wording the weights were not trained on
-    (`seen`): an override of task.wordings words a split, or a file's puzzles, in it. That is a fair
-    test of a phrasing never read, not an error; with --split test_heldout it is the point, unsaid."""
-    from hybrid.data import answering_wording, split_wordings
-
-    if split == "test_heldout" or trained.task.name != config.task.name:  # another family's wordings are all new
-        return
-    worded = [answering_wording(task, config.task)] if puzzles is not None else split_wordings(task, config.task)[0]
-    new = [w for w in worded if w not in seen]
-    if new:
-        what = (f"the puzzles of {puzzles_said(puzzles)} are worded" if puzzles is not None
-                else f"the {split} split holds puzzles")
-        warnings.warn(f"{what} in wording(s) {new}, which the weights were not trained on (trained on: {seen}): "
-                      f"their scores are of a phrasing the model never read, a held-out test", stacklevel=3)
-
-
-def report_settings(report: dict) -> dict:
-    """What a report's figures depend on besides the weights' values, as settings by name: the weights
-    (their folder within the run), the puzzles (a --puzzles file by its path, where the report records
-    it), the backbone and the test-time recursion."""
-    settings = {}
-    if "checkpoint" in report and "run" in report:  # within the run: a run moved since is the same weights
-        settings["checkpoint"] = os.path.relpath(report["checkpoint"], report["run"])
-    settings |= {key: report[field] for key, field in (("weights", "weights"), ("split", "split"),
-                                                       ("--puzzles", "puzzles"), ("backbone.path", "backbone"),
-                                                       ("reasoner.halt_threshold", "halt_threshold"))
-                 if field in report}
-    settings |= {f"task.{key}": value for key, value in (report.get("task") or {}).items()}
-    compute = report.get("compute") or {}  # a report of no puzzles has none
-    return settings | {f"reasoner.{key}": compute[key] for key in ("N_sup", "T", "n") if key in compute}
-
-
-def say_replaced(out: Path, report: dict) -> None:
-    """One warning where the folder `out` holds a report of other settings than `report` (this
-    evaluation's, before its figures), which this one replaces: naming each that differs, and a puzzle
-    file at the same path whose bytes changed since (`puzzles_sha256`). The same settings again (say,
-    after more training) are a new report of the same thing, unsaid."""
-
-    try:
-        earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # none there (or no report: nothing a reader could lose)
-        return
-    if not isinstance(earlier, dict):
-        return
-    then, now = report_settings(earlier), report_settings(json.loads(json.dumps(report)))  # tuples as JSON lists
-    differ = [key for key in now if key in then and now[key] != then[key]]
-    if "checkpoint" in differ and "weights" in differ:  # the same difference, said once
-        differ.remove("weights")
-    said = [f"{key}={typed(now[key])} (the earlier report's: {typed(then[key])})" for key in differ]
-    # The same file (its resolved path, however it was spelt) edited since: other puzzles under the same
-    # setting. Unsaid where the earlier report recorded no fingerprint (written before it was recorded).
-    was, held = earlier.get("puzzles_sha256"), report.get("puzzles_sha256")
-    if "--puzzles" in then and then["--puzzles"] == now.get("--puzzles") and was and held and was != held:
-        said.append(f"--puzzles={typed(now['--puzzles'])}, whose contents changed since (sha256 {short_sha256(held)};"
-                    f" the earlier report's: {short_sha256(was)})")
-    if said:
-        what = "other settings" if differ else "other puzzles"
-        warnings.warn(f"{out / 'report.json'} holds an evaluation of {what}, which this one replaces when it "
-                      f"ends: {', '.join(said)}. To keep both, give --out another folder", stacklevel=3)
-
-
-def short_sha256(sha256: str | None) -> str:
-    """A fingerprint as the summary and the warnings show it, its first 12 hex digits (as a short git
-    commit: enough to tell two versions of a file apart by eye); "not recorded" for a report written
-    before `puzzles_sha256` was."""
-    return sha256[:12] if isinstance(sha256, str) and sha256 else "not recorded"
-
-
-def held_out_but_trained(config: Config, trained: Config, split: str, seen: list[int]) -> list[int]:
-    """The wordings of the test_heldout split that the weights were trained on (`seen`), with a
-    warning: an override of task.held_out_wordings can name one, and its puzzles then test a
-    phrasing the model has read, not an unseen one."""
-    if split != "test_heldout" or trained.task.name != config.task.name:  # another family's wording 2 is another one
-        return []
-    overlap = [w for w in config.task.held_out_wordings or [] if w in seen]
-    if overlap:
-        warnings.warn(f"task.held_out_wordings={config.task.held_out_wordings} names wording(s) {overlap}, which the "
-                      f"weights were trained on (wordings {seen}): the {split} split is not held out from training in "
-                      f"them. Hold out a wording outside {seen}, or train with task.held_out_wordings set", stacklevel=2)
-    return overlap
-
-
-def without_trained_puzzles(task, config: Config, trained: Config, split: str, data, exs: list,
-                            recorded: Sequence[Path], cut: Path):
-    """(data, examples, how many were left out): the split without the puzzles the weights were
-    trained on (`trained_puzzles`), each of which would count a training puzzle as held out."""
-    keep = untrained_rows(task, config, trained, exs, recorded, cut)
-    if len(keep) == len(exs):
-        return data, exs, 0
-    warnings.warn(f"{len(exs) - len(keep)} of the {len(exs)} {split} puzzles of this config are puzzles the weights "
-                  f"were trained on (the overrides, or data changed since, draw another training split than training did): left out",
-                  stacklevel=2)
-    return data.select(keep) if keep else None, [exs[i] for i in keep], len(exs) - len(keep)  # None: nothing to score
-
-
-def print_summary(report: dict) -> None:
-    from rich.table import Table
-
-    from hybrid.console import console as printing_console
-
-    table = Table(title=f"{report['task']['name']} / {report['split']} / {report['backbone']}")
-    table.add_column("metric")
-    table.add_column("value", justify="right", overflow="fold")  # a long report path shown whole, not cut with …
-    if report["num_puzzles"]:
-        c, t = report["compute"], report["throughput"]
-        label, counted = exact_label(report)
-        table.add_row(label, f"{report['exact_accuracy']:.3f}  ({counted})")
-        table.add_row("cell accuracy / verifier / task score", f"{report['cell_accuracy']:.3f} / "
-                      f"{report['verifier_accuracy']:.3f} / {report['task_score']:.3f}")
-        for row in open_cell_rows(report):
-            table.add_row(*row)
-        trained = c.get("N_sup_trained")  # steps past it (or short of it) are not the depth the weights learned
-        differs = f" (trained with N_sup={trained})" if trained and trained != len(report["exact_curve"]) else ""
-        table.add_row(f"exact by supervision step{differs}", curve_text(report["exact_curve"]))
-        table.add_row("early exit: exact / mean steps", f"{report['early_exit_exact_accuracy']:.3f} / "
-                      f"{report['mean_halting_step']:.2f}")
-        table.add_row("net applications per puzzle (all / early exit)",
-                      f"{c['net_applications_all']} / {c['net_applications_early_exit']:.1f}")
-        table.add_row("puzzles/s (reasoner / backbone)", f"{t['reasoner_puzzles_per_second']:.0f} / "
-                      f"{t['backbone_puzzles_per_second']:.0f}")
-        if len(report.get("by_wording", {})) > 1:
-            table.add_row("exact by wording", "  ".join(f"{w}: {g['exact_accuracy']:.2f} ({g['num_puzzles']})"
-                                                        for w, g in report["by_wording"].items()))
-        for row in vote_rows(report.get("votes"), every_vote=True):
-            table.add_row(*row)
-        table.add_row("answers that failed to decode", str(report["answer_failures"]["count"]))
-    table.add_row("puzzles that failed to parse", str(report["puzzle_failures"]["count"]))
-    if report.get("held_out_wordings_trained_on"):
-        table.add_row("[bold red]held out, but trained on[/]", f"wording(s) {report['held_out_wordings_trained_on']}")
-    if report.get("trained_puzzles_left_out"):
-        table.add_row("[bold red]left out: trained on[/]", f"{report['trained_puzzles_left_out']} puzzles of this split")
-    if report["backbone_differs"]:
-        table.add_row("[bold red]backbone unlike training's[/]", "; ".join(report["backbone_differs"]))
-    if "puzzles" in report:  # the title names the file alone: which one, and what it held
-        table.add_row("puzzle file (sha256)", f"{report['puzzles']} ({short_sha256(report.get('puzzles_sha256'))})")
-    table.add_row("weights", report["weights"])
-    table.add_row("report", report["report"])
-    if report.get("plot_error"):  # the figures are in the report; the plots a reader looks for beside it are not
-        table.add_row("[bold red]plots failed[/]", report["plot_error"])
-    elif report.get("plots"):
-        table.add_row("plots (beside the report)", ", ".join(report["plots"].values()))
-    printing_console().print(table)
+def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> float:
+    """Puzzles per second through the frozen backbone alone, on up to `sample` questions (the
+    evaluation itself reads cached states, so it does not time the backbone). What max_length cuts of
+    them is not said again: the split's own pass (embedded, read from the cache, or tokenized) said it."""
+    questions = questions[:sample]
+    if not questions:
+        return 0.0
+    start = time.perf_counter()
+    with backbone.counting_truncation(say=False):
+        for i in range(0, len(questions), backbone.config.batch_size):
+            states = backbone(questions[i:i + backbone.config.batch_size]).states
+    # On a GPU the forwards return once queued: reading a value waits for the last one to finish.
+    states.flatten()[:1].sum().item()
+    return len(questions) / max(time.perf_counter() - start, 1e-9)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -600,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(status)
     print_summary(report)
     failed = report["puzzle_failures"]["count"]
-    if args.puzzles and failed and not report["num_puzzles"]:  # as hybrid.solve: a script must not read exit 0 as success
+    # As hybrid.solve: a script must not read exit 0 as success
+    if args.puzzles and failed and not report["num_puzzles"]:
         first = report["puzzle_failures"]["first"][0]["error"]  # the reason here, not only where to look it up
         cause = (f"none of the {failed} puzzles in {puzzles_said(args.puzzles)} could be read" if failed > 1
                  else f"the puzzle in {puzzles_said(args.puzzles)} could not be read")

@@ -10,6 +10,7 @@ import pytest
 
 import hybrid.inference
 import hybrid.train
+from eval import HarnessError
 from eval.__main__ import evaluate_run
 from hybrid import checkpoint, inference, run_folder
 from hybrid.checkpoint import CheckpointError
@@ -225,7 +226,6 @@ def test_a_run_moved_aside_while_evaluated_takes_its_report_with_it(small_config
 def test_a_run_deleted_while_evaluated_gets_no_report_in_its_place(small_config, monkeypatch):
     """Not moved aside beside it (deleted, or moved by hand): no report is written where it was, which
     made a folder holding only eval/ (or filed it under whatever is there now)."""
-    import eval.__main__ as harness
     import eval.runner  # predict, imported by evaluate_run when it runs
 
     config = small_config()
@@ -238,7 +238,7 @@ def test_a_run_deleted_while_evaluated_gets_no_report_in_its_place(small_config,
         return scoring(*args, **kwargs)
 
     monkeypatch.setattr(eval.runner, "predict", deleted_meanwhile)
-    with pytest.raises(harness.HarnessError, match="moved or deleted while it was evaluated"):
+    with pytest.raises(HarnessError, match="moved or deleted while it was evaluated"):
         evaluate_run(run, device="cpu")
     assert not run.exists()
 

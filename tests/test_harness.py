@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.__main__ import HarnessError, evaluate_run, main, parse_puzzles, read_puzzles
+from eval import HarnessError
+from eval.__main__ import evaluate_run, main
+from eval.puzzle_file import parse_puzzles, read_puzzles
 from eval.tasks import Arc, Maze, PuzzleError, Sorting, make_task
 from eval.tasks.base import TypedPuzzle
 from eval.tasks.sudoku import Grid, Sudoku, format_grid
@@ -352,7 +354,7 @@ def test_the_trained_wordings_are_those_training_used_when_the_config_named_none
 def test_weights_evaluated_on_another_family_report_the_wordings_of_the_family_they_trained_on():
     """Sudoku weights read on sorting puzzles: the wordings trained on are Sudoku's 3 (less the
     one held out), not sorting's 6, and another family's wording 1 is no overlap to warn about."""
-    from eval.__main__ import held_out_but_trained, trained_wordings
+    from eval.held_out import held_out_but_trained, trained_wordings
     from eval.tasks import make_task
 
     trained = load_config(["task=sudoku", "task.wordings=null", "task.held_out_wordings=[1]"])  # all less one
@@ -883,7 +885,7 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
 def test_the_summaries_curve_ends_on_the_exact_accuracy_beside_it(tmp_path, capsys, monkeypatch):
     """The README job's summary read "exact accuracy 0.985" over a curve ending "0.98": the curve had 2
     decimals. Both summaries show it to 3, as the accuracy."""
-    from eval.__main__ import print_summary as eval_summary
+    from eval.summary import print_summary as eval_summary
     from hybrid.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "250")  # one line per row
@@ -1216,7 +1218,7 @@ def test_without_the_ema_the_newest_training_checkpoints_raw_weights_are_evaluat
 def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wording(capsys, monkeypatch):
     """The printed table's cell-accuracy row is the cell accuracy, and a split of several wordings
     gets its per-wording row (one wording would only repeat the exact accuracy)."""
-    from eval.__main__ import print_summary
+    from eval.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "200")  # one line per row
     report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 8,
@@ -1236,7 +1238,7 @@ def test_the_evaluation_summary_shows_cell_accuracy_and_the_accuracy_of_each_wor
 def test_the_evaluation_summary_names_the_plots_or_says_why_there_are_none(capsys, monkeypatch):
     """The table named report.json only: the plots beside it went unmentioned, and a plot that
     failed to draw (`plot_error`) was said nowhere but in the JSON."""
-    from eval.__main__ import print_summary
+    from eval.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "200")  # one line per row
     report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 0,
@@ -1252,7 +1254,7 @@ def test_the_evaluation_summary_names_the_plots_or_says_why_there_are_none(capsy
 def test_the_summaries_show_a_long_report_path_and_output_folder_whole(capsys, monkeypatch, tmp_path):
     """At a terminal's 80 columns the report row ended in "report.…": the path to open was cut.
     Its value folds onto more lines instead, as does a training run's outputs folder."""
-    from eval.__main__ import print_summary
+    from eval.summary import print_summary
     from hybrid.summary import print_summary as print_training_summary
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -1341,14 +1343,14 @@ def test_a_report_folder_check_that_fails_part_way_leaves_none_of_the_folders_it
 def test_a_report_folder_another_evaluation_writes_in_meanwhile_is_kept(tmp_path, monkeypatch):
     """Two evaluations into one new folder: the check's folder, which the other one has written its
     report in meanwhile, is kept (not a traceback from removing a folder that is not empty)."""
-    import eval.__main__ as harness
+    import eval.report_folder
 
     def and_another_writes(folder):
         folder.mkdir(parents=True)
         (folder / "report.json").write_text("{}")
 
-    monkeypatch.setattr(harness, "make_writable", and_another_writes)
-    harness.writable(tmp_path / "reports" / "mine")
+    monkeypatch.setattr(eval.report_folder, "make_writable", and_another_writes)
+    eval.report_folder.writable(tmp_path / "reports" / "mine")
     assert (tmp_path / "reports" / "mine" / "report.json").exists()
 
 
@@ -1387,7 +1389,7 @@ def test_a_json_line_is_one_puzzle_in_every_family_in_a_file_of_any_name(tmp_pat
 
 
 def test_the_evaluation_summary_flags_what_makes_a_split_not_held_out(capsys, monkeypatch):
-    from eval.__main__ import print_summary
+    from eval.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "250")
     report = {"task": {"name": "zebra"}, "split": "test_heldout", "backbone": "chars", "num_puzzles": 0,
@@ -1522,7 +1524,7 @@ def test_the_evaluation_summary_names_the_trained_n_sup_when_the_evaluation_runs
     """`python -m eval RUN reasoner.N_sup=16` on weights trained with 6 printed 16 figures under
     "exact by supervision step" with nothing to say which steps training had seen (the plot and
     the JSON say it); a run evaluated at its trained N_sup keeps the plain label."""
-    from eval.__main__ import print_summary
+    from eval.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", "200")  # one line per row
     report = {"task": {"name": "sudoku"}, "split": "test", "backbone": "chars", "num_puzzles": 8,
@@ -1769,7 +1771,7 @@ def test_a_puzzle_file_edited_since_its_report_is_told_by_the_sha256_of_what_was
     import hashlib
     import random
 
-    import eval.__main__ as harness
+    from eval.summary import print_summary
 
     def evaluated(puzzles: Path, out: Path) -> tuple[dict, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
@@ -1798,13 +1800,13 @@ def test_a_puzzle_file_edited_since_its_report_is_told_by_the_sha256_of_what_was
 
     monkeypatch.setenv("COLUMNS", "250")  # one line per row
     capsys.readouterr()
-    harness.print_summary(report)
+    print_summary(report)
     shown = capsys.readouterr().out
     assert re.search(rf"puzzle file \(sha256\)\s*│\s*{re.escape(str(mine))} \({second[:12]}\)", shown), shown
     earlier = json.loads((out / "report.json").read_text())
     del earlier["puzzles_sha256"]  # a report written before the fingerprint was recorded
     (out / "report.json").write_text(json.dumps(earlier))
-    harness.print_summary(earlier)
+    print_summary(earlier)
     assert re.search(r"puzzle file \(sha256\)\s*│.*\(not recorded\)", capsys.readouterr().out)
     mine.write_text(f"{grids[1]}\n")
     assert evaluated(mine, out)[1] == []  # nothing to compare the contents with: not said, and no error

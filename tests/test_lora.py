@@ -13,7 +13,8 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from transformers import get_scheduler
 
-from eval.__main__ import HarnessError, evaluate_run
+from eval import HarnessError
+from eval.__main__ import evaluate_run
 from hybrid import checkpoint
 from hybrid.backbone import FrozenBackbone, load_backbone
 from hybrid.config import ConfigError, LoraConfig, from_yaml, load_config, to_yaml

@@ -174,7 +174,8 @@ def test_a_trained_qa_model_is_scored_on_hand_written_pairs(small_config, tmp_pa
     """`python -m eval RUN --puzzles mine.jsonl` on a qa run: the answer comes with each question
     (it cannot be worked out from it), so lines are read as pairs; a line without its answer is a
     recorded failure, and a plain-text file, which can hold no answers, is a clear error."""
-    from eval.__main__ import HarnessError, evaluate_run
+    from eval import HarnessError
+    from eval.__main__ import evaluate_run
     from hybrid.train import train
 
     data = write(tmp_path, "".join(f'{{"question": "What is {i} + 1?", "answer": "{i + 1}"}}\n' for i in range(12)))
@@ -753,7 +754,7 @@ def test_a_latin1_text_file_of_any_text_suffix_is_told_to_be_saved_as_utf8(name,
 def test_a_bad_row_of_a_puzzles_file_is_named_by_its_file_line(tmp_path):
     """`python -m eval RUN --puzzles pairs.jsonl` skips blank lines: a failure named "puzzle 1"
     (its position, from 0) was on line 3, and a JSON error's own "line 1" was within the row."""
-    from eval.__main__ import parse_puzzles, read_puzzles
+    from eval.puzzle_file import parse_puzzles, read_puzzles
 
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"question": "a?", "answer": "1"}\n\n{"question": "b?"}\n{bad\n', encoding="utf-8")
@@ -769,7 +770,8 @@ def test_a_puzzles_file_of_pairs_is_scored_whatever_its_name(tmp_path):
     lines were the objects asked for (hybrid.solve read them so), and a .jsonl file of plain
     questions was told each line is no JSON. A line written as JSON is read as JSON in a file of any
     name; a file with none is refused, as it holds no answer to score against."""
-    from eval.__main__ import HarnessError, read_data
+    from eval import HarnessError
+    from eval.__main__ import read_data
     from hybrid.config import load_config
 
     data = write(tmp_path, '{"question": "x?", "answer": "y"}\n')
@@ -799,7 +801,7 @@ def test_a_huge_bad_question_is_quoted_short():
 def test_a_puzzles_file_line_may_hold_a_unicode_line_separator(tmp_path):
     """--puzzles pairs.jsonl cut its lines with splitlines, which ends a line at U+2028 too: a valid
     pair written by json.dumps(..., ensure_ascii=False) became two failures, one named on a line the file lacks."""
-    from eval.__main__ import parse_puzzles, read_puzzles
+    from eval.puzzle_file import parse_puzzles, read_puzzles
 
     pairs = tmp_path / "pairs.jsonl"
     rows = [{"question": "a?\u2028b?", "answer": "1"}, {"question": "c?"}]

@@ -189,7 +189,7 @@ def test_the_docs_example_puzzles_are_read_by_eval_and_solve_as_the_default_task
     """README and docs/ point `python -m eval RUN --puzzles` and `hybrid.solve --input` at these
     files for a model of the default job (`runs/default`): every puzzle must read, as that model's
     task, in both commands, and the two files must hold the same puzzles."""
-    from eval.__main__ import parse_puzzles, read_puzzles
+    from eval.puzzle_file import parse_puzzles, read_puzzles
     from eval.tasks import make_task
     from hybrid.config import load_config
     from hybrid.solve import read_items
@@ -247,7 +247,7 @@ def test_a_puzzle_of_another_family_is_named_with_the_model_that_answers_it(name
     sudoku given to a maze model "expected a 7x7 maze ..., found 1 rows of lengths [16]", a zebra puzzle
     given to a sorting model "cannot read 'The' as part of a number". Every wording of each family is
     named as that family, with the model that answers it."""
-    from eval.__main__ import parse_puzzles
+    from eval.puzzle_file import parse_puzzles
 
     task, source = FAMILIES[name][0], FAMILIES[other][0]
     texts = [source.generate(random.Random(seed), wording).question
@@ -263,7 +263,7 @@ def test_a_puzzle_of_the_models_own_family_keeps_its_own_reason():
     with a typo, or a sorting request of another length is told what is wrong with it as that family's
     puzzle. (A maze with a digit typed for a wall was "a sudoku": its 15 '.' blanks and the digit made a
     4x4 sudoku's 16 cells.)"""
-    from eval.__main__ import parse_puzzles
+    from eval.puzzle_file import parse_puzzles
 
     sudoku9 = " ".join(str(v) if v else "." for v in Sudoku(9, givens=30).generate(random.Random(0), 0).data["puzzle"])
     typo = "# # # 3 # # #\n# S . . # . #\n# # # . # . #\n# . . . . . #\n# . # # # # #\n# . . . . G #\n# # # # # # #"
@@ -287,7 +287,7 @@ def test_a_puzzle_of_the_models_own_family_keeps_its_own_reason():
 def test_an_empty_question_says_so_and_what_a_puzzle_of_the_family_looks_like(name, form):
     """{"question": ""} was told the family's reading error of no text: "expected 16 cells for a 4x4
     sudoku, found 0", "expected a 7x7 maze (7 lines of 7 cells), found 0 rows of lengths []"."""
-    from eval.__main__ import parse_puzzles
+    from eval.puzzle_file import parse_puzzles
 
     task = FAMILIES[name][0]
     _, failures = parse_puzzles(task, typed_puzzles('{"question": ""}\n" \\n "', partial(split_typed_lines, task=task)))
