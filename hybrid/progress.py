@@ -3,9 +3,10 @@
 In a terminal (or a notebook) they are tqdm's, as tqdm draws them. Written to a file or a pipe (a
 `nohup ... > train.log` job, Slurm, CI), tqdm's redraws every 0.1 s with carriage returns, and its
 cursor moves for a bar inside another, made one enormous line per bar with escape codes in it; there
-a bar writes plain lines instead: one when it starts, one at most every LOG_INTERVAL seconds, and its
-last (count, time, overall rate, figures) when it ends. A bar tqdm erases when done (leave=False, as
-an evaluation's inside training) writes nothing unless it ran longer than LOG_INTERVAL.
+a bar writes plain lines instead: one when it starts, one at most every LOG_INTERVAL seconds as its count
+moves, and its last (count, time, overall rate, figures) when it ends, unless the line before showed that
+count and time. A bar tqdm erases when done (leave=False, as an evaluation's inside training) writes
+nothing unless it ran longer than LOG_INTERVAL.
 
 A user's TQDM_* environment settings, which tqdm reads, come first: TQDM_MININTERVAL, TQDM_DELAY and
 TQDM_MAXINTERVAL over these, and TQDM_DISABLE=1 (or true, yes) hides every bar. TQDM_DISABLE=0 (or false, no,
@@ -127,17 +128,23 @@ class LogBar(plain_tqdm):
     """A tqdm bar that writes each redraw as a line of its own, never a carriage return or a cursor move."""
 
     def display(self, msg=None, pos=None) -> bool:
-        """A line, unless this erases the bar (msg ""), or redraws it sooner than mininterval after its last
-        line: tqdm redraws every bar after a tqdm.write (the training's evaluation lines)."""
+        """A line, unless this erases the bar (msg ""), comes sooner than mininterval after its last line (tqdm
+        redraws every bar after a tqdm.write: the training's evaluation lines), or shows the count of that line
+        again. Such a redraw, by tqdm's monitor thread of a bar not updated for maxinterval, only repeated the
+        count with a later time and the rate of before (`19/94 [01:02<...]`, then `19/94 [01:36<...]`): a stale
+        count (a bar over an iterable counts its items at its next line) and a stale rate, from a thread that
+        would write it as well if the job hung; the next line, once the count moves, shows the time it took."""
         now = self._time()
-        if msg == "" or hasattr(self, "last_print_t") and now - self.last_print_t < self.mininterval:
+        last = getattr(self, "last_line", None)  # (time, count, time shown) of the bar's last line
+        if msg == "" or last and (now - last[0] < self.mininterval or self.n == last[1]):
             return False
-        self.fp.write(f"{self if msg is None else msg}\n")
+        meter = self.format_dict
+        self.fp.write(f"{self.format_meter(**meter) if msg is None else msg}\n")
         self.fp.flush()
-        self.lines_written = getattr(self, "lines_written", 0) + 1
-        # tqdm's record of the last redraw, which only its updates kept: the update after a redraw by its
-        # monitor thread (of a bar not redrawn for maxinterval) wrote a second line at once
-        self.last_print_t, self.last_print_n = now, self.n
+        # the bar's own record, not tqdm's last_print_t and last_print_n: its updates and its loop over an
+        # iterable decide from those when to draw and add the items since, so moving them here (at a redraw
+        # by the monitor) added those items twice ("eval: 34it" of 30) and left the stall out of the rate
+        self.last_line = (now, self.n, self.format_interval(meter["elapsed"]))
         return True
 
     @classmethod
@@ -154,16 +161,18 @@ class LogBar(plain_tqdm):
 
     def close(self) -> None:
         """The bar's last line, with the overall rate (as tqdm ends a bar it leaves on the screen): for a bar
-        that wrote lines before, so not for one that tqdm erases (leave=False) and that ended within `delay`."""
+        that wrote lines before, so not for one that tqdm erases (leave=False) and that ended within `delay`;
+        and not when its last line already showed the same count and time (a bar whose last update drew it)."""
         if getattr(self, "disable", True):
             return
-        shown = getattr(self, "lines_written", 0)
+        last = getattr(self, "last_line", None)
         log, self.fp = self.fp, io.StringIO()  # tqdm's own end (a redraw in place and a newline, or an erase)
         try:
             super().close()
         finally:
             self.fp = log
-        if shown:
+        meter = {**self.format_dict, "rate": None}
+        if last and last[1:] != (self.n, self.format_interval(meter["elapsed"])):
             with self._lock:
-                log.write(self.format_meter(**{**self.format_dict, "rate": None}) + "\n")
+                log.write(self.format_meter(**meter) + "\n")
                 log.flush()

@@ -2,7 +2,9 @@
 job, Slurm, CI), a plain line now and then. tqdm's clock is driven here, so a bar seems to run for minutes."""
 
 import io
+import itertools
 import os
+import re
 import subprocess
 import sys
 import time
@@ -166,3 +168,95 @@ def test_tqdm_disable_is_read_as_a_yes_or_no(value, hidden):
     """tqdm casts TQDM_DISABLE to bool, so "0", "false" and "no" (non-empty strings) hid every bar as "1" does."""
     assert settings_in_a_process({"TQDM_DISABLE": value}).startswith(str(hidden))
     assert settings_in_a_process({"TQDM_DISABLE": value}, disable=True).startswith("True")
+
+
+class StillClock:
+    """tqdm's clock, moved only by `pass_(seconds)`: a bar's time as a test sets it."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+    def pass_(self, seconds: float):
+        self.now += seconds
+
+
+@pytest.fixture
+def still_clock(monkeypatch):
+    """A StillClock for every bar, and no monitor thread (a test redraws as it does, with `monitor_redraw`)."""
+    clock = StillClock()
+    monkeypatch.setattr(tqdm.std, "time", clock)
+    monkeypatch.setattr(tqdm.std.tqdm, "monitor_interval", 0)
+    return clock
+
+
+def monitor_redraw(bar):
+    """What tqdm's monitor thread does to a bar not drawn for maxinterval (tqdm/_monitor.py)."""
+    bar.miniters = 1
+    bar.refresh(nolock=True)
+
+
+def counts_and_seconds(log: str) -> list[tuple[int, int]]:
+    """The count and the time in seconds of each line a bar wrote into `log`."""
+    found = [re.search(r"(\d+)/\d+ \[(\d+):(\d+)", line) for line in log.splitlines()]
+    return [(int(n), int(minutes) * 60 + int(seconds)) for n, minutes, seconds in (f.groups() for f in found)]
+
+
+def test_a_redraw_without_progress_writes_no_line_in_a_log_file(still_clock):
+    """During a slow batch (a periodic evaluation), tqdm's monitor thread redrew the training bar: a line that
+    repeated the count with a later time and the rate of before (`19/94 [01:02<...]`, then `19/94 [01:36<...]`).
+    Now the next line is the one of the next batch, when it ends."""
+    from hybrid.progress import progress_bar
+
+    log = io.StringIO()
+    with progress_bar(total=94, desc="training", file=log) as bar:
+        still_clock.pass_(62)
+        bar.update(19)
+        still_clock.pass_(34)
+        monitor_redraw(bar)
+        still_clock.pass_(60)
+        bar.update()
+        still_clock.pass_(1)
+    assert counts_and_seconds(log.getvalue()) == [(0, 0), (19, 62), (20, 156), (20, 157)], log.getvalue()
+
+
+def test_an_iterated_bar_counts_each_item_once_in_a_log_file(still_clock):
+    """A redraw by tqdm's monitor thread moved tqdm's record of the last redraw, which a bar over an iterable
+    reads to count the items since: they were added twice, and a line showed 15 batches of an evaluation where
+    12 were done (or 'eval: 34it' of 30)."""
+    from hybrid.progress import progress_bar
+
+    log, done = io.StringIO(), [0]  # the seconds at which each item was done
+    bar = progress_bar(range(30), desc="eval", file=log)
+    for item in bar:
+        still_clock.pass_(10 if item < 10 else 25)
+        done.append(done[-1] + (10 if item < 10 else 25))
+        if item == 10:
+            monitor_redraw(bar)
+    for count, seconds in counts_and_seconds(log.getvalue()):
+        assert count == sum(t <= seconds for t in done[1:]), (count, seconds, log.getvalue())
+    assert log.getvalue().splitlines()[-1].startswith("eval: 100%|")
+
+
+def test_a_bars_closing_line_repeats_no_line_in_a_log_file(still_clock):
+    """A bar whose last update drew its last line, closed in the same second, wrote it twice: the same count
+    and time (and the same rate where its one measured rate was its overall rate)."""
+    from hybrid.progress import progress_bar
+
+    for updates in ([3], [1, 2]):
+        log = io.StringIO()
+        with progress_bar(total=3, desc="solving", file=log) as bar:
+            for n in updates:
+                still_clock.pass_(LOG_INTERVAL)
+                bar.update(n)
+        assert [count for count, _ in counts_and_seconds(log.getvalue())] == [0, *itertools.accumulate(updates)], \
+            log.getvalue()
+    # closed later, it writes its last line: the count and the time until its end
+    log = io.StringIO()
+    with progress_bar(total=3, desc="solving", file=log) as bar:
+        still_clock.pass_(LOG_INTERVAL)
+        bar.update(3)
+        still_clock.pass_(5)
+    assert counts_and_seconds(log.getvalue()) == [(0, 0), (3, 30), (3, 35)], log.getvalue()
