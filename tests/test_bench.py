@@ -1338,10 +1338,9 @@ def test_early_exit_counts_exact_by_slots_as_evaluation_does():
     assert result["exact_accuracy"] == 0.5 and result["verifier_accuracy"] == 1.0
 
 
-@pytest.mark.parametrize("early_steps,passed", [(2, True), (3, False)])
-def test_early_exit_exits_1_when_its_check_fails_having_written_the_figures(tmp_path, monkeypatch, early_steps, passed):
-    """A failed check printed "FAIL: ..." and exited 0, so a script or scheduler running the bench
-    saw it succeed. Here early exit halts at step 2 (passes) or at every step of N_sup=3 (fails)."""
+def early_exit_main(argv: list[str], monkeypatch, early_steps: int = 2, right: bool = True) -> None:
+    """bench/early_exit.py's main on 4 held-out sorting puzzles (--puzzles 4), its model a stand-in that
+    takes N_sup=3 steps with fixed steps and `early_steps` with early exit, answering all right or all wrong."""
     import random
     from types import SimpleNamespace
 
@@ -1358,21 +1357,36 @@ def test_early_exit_exits_1_when_its_check_fails_having_written_the_figures(tmp_
         task = sorting
 
         def solve(self, batch, fixed_steps, batch_size):
-            return [SimpleNamespace(answer=p.answer, ids=p.labels, steps=3 if fixed_steps else early_steps,
-                                    verified=True) for p in batch]
+            return [SimpleNamespace(answer=p.answer, ids=p.labels if right else [i + 1 for i in p.labels],
+                                    steps=3 if fixed_steps else early_steps, verified=right) for p in batch]
 
     monkeypatch.setattr(early_exit.Hybrid, "from_pretrained", lambda path, device: Solver())
     monkeypatch.setattr(early_exit, "build_splits", lambda *args: {"test": puzzles})
     monkeypatch.setattr(early_exit, "examples", lambda split: split)
+    early_exit.main(["run", "--puzzles", "4", *argv])
+
+
+@pytest.mark.parametrize("early_steps,passed", [(2, True), (3, False)])
+def test_early_exit_exits_1_when_its_check_fails_having_written_the_figures(tmp_path, monkeypatch, early_steps, passed):
+    """A failed check printed "FAIL: ..." and exited 0, so a script or scheduler running the bench
+    saw it succeed. Here early exit halts at step 2 (passes) or at every step of N_sup=3 (fails)."""
     out = tmp_path / "early_exit.json"
-    argv = ["run", "--puzzles", "4", "--out", str(out)]
     if passed:
-        early_exit.main(argv)
+        early_exit_main(["--out", str(out)], monkeypatch, early_steps)
     else:
         with pytest.raises(SystemExit) as exit_:
-            early_exit.main(argv)
+            early_exit_main(["--out", str(out)], monkeypatch, early_steps)
         assert exit_.value.code == 1
     assert json.loads(out.read_text())["pass"] is passed
+
+
+def test_early_exit_prints_each_figure_with_its_columns_decimals(tmp_path, monkeypatch, capsys):
+    """The table wrote an untrained model's exact accuracy as `0` (where a trained one's reads `0.750`) and
+    2 mean steps as `2`: 3 significant digits, not a column's decimals."""
+    early_exit_main(["--out", str(tmp_path / "early_exit.json")], monkeypatch, right=False)
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in capsys.readouterr().out.splitlines() if line.startswith(("│ fixed", "│ early"))}
+    assert [row[:3] for row in rows.values()] == [["0.000", "0.000", "3.00"], ["0.000", "0.000", "2.00"]], rows
 
 
 def test_exact_accuracy_counts_a_vote_by_its_answer_and_an_unread_puzzle_wrong():
