@@ -70,17 +70,22 @@ def freeze_unread(backbone: FrozenBackbone) -> None:
     lora_B is, but not None). That text alone cannot clear a weight inside a block the states pass through:
     its path there may depend on the input (a mixture of experts' router sends it to some experts, not all),
     so such a weight stays trainable, and `lora_unreached` counts them (hybrid.launch.look_for_unused). Where
-    the blocks are not one ModuleList the text decides alone. Weights a run trained before still load: they
-    remain parameters."""
+    the blocks are not one ModuleList, nothing tells a block read from one past it: the weights the text
+    missed all stay trainable and counted (left to the text, a mixture of experts' unreached experts were
+    frozen for the whole run), but where the layer read is the embeddings, which no block feeds. Weights a
+    run trained before still load: they remain parameters."""
     from peft.tuners.lora import LoraLayer
 
     owned = [(m, p) for m in backbone.model.modules() if isinstance(m, LoraLayer)
              for p in m.parameters() if p.requires_grad]  # its LoRA weights, not the frozen layer it adapts
     weights = [p for _, p in owned]
     batch, modes = backbone.tokenizer(["a"], return_tensors="pt"), [(m, m.training) for m in backbone.model.modules()]
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    if not ids.numel():  # a tokenizer with no token for "a" (and none it adds): the model refused a text of none
+        ids, mask = torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.long)  # token 0, any will do
     with torch.enable_grad():
         backbone.model.eval()  # no dropout: no random numbers drawn, so the run's initial weights stay the seed's
-        states = backbone.states(batch["input_ids"], batch["attention_mask"])
+        states = backbone.states(ids, mask)
         for module, training in modes:  # each as it was (peft's wrapper is in training mode, the model in eval)
             module.training = training
         grads = (torch.autograd.grad(states.float().sum(), weights, allow_unused=True)
@@ -90,17 +95,20 @@ def freeze_unread(backbone: FrozenBackbone) -> None:
     for (module, p), grad in zip(owned, grads):
         if grad is not None:
             continue
-        if id(module) in read:  # the text did not reach it; another may
+        if read is None or id(module) in read:  # the text did not reach it; another may
             backbone.lora_unreached += 1
         else:
             p.requires_grad_(False)
 
 
-def read_blocks(backbone: FrozenBackbone) -> set[int]:
+def read_blocks(backbone: FrozenBackbone) -> set[int] | None:
     """The ids of the modules inside the blocks whose output the states backbone.layer reads depend on
-    (block i's output is hidden state i + 1); none where the blocks are not one ModuleList."""
-    blocks = list(backbone.blocks or [])[:backbone.layer_span().stop - 1]
-    return {id(m) for block in blocks for m in block.modules()}
+    (block i's output is hidden state i + 1); None, not known, where the blocks are not one ModuleList and
+    the layer read is past the embeddings."""
+    read = backbone.layer_span().stop - 1
+    if backbone.blocks is None:
+        return set() if read == 0 else None
+    return {id(m) for block in list(backbone.blocks)[:read] for m in block.modules()}
 
 
 def linear_layers(model: nn.Module) -> str:

@@ -255,6 +255,38 @@ def test_lora_weights_a_text_may_route_around_stay_trainable_in_the_blocks_read(
     assert backbone.lora_unreached == sum(g is None for g in grads) > 0  # the case at hand: some expert unreached
 
 
+@pytest.mark.parametrize("layer, trainable", [("last", True), ("0", False)])
+def test_where_the_blocks_are_not_found_no_expert_the_text_missed_is_frozen(tiny_backbone, layer, trainable):
+    """A backbone whose blocks are not one ModuleList (`blocks` None): the probe text alone decided, and
+    froze for the whole run the LoRA weights of every expert it was not routed to (half of tiny Switch's).
+    Nothing there tells a block read from one past it, so all stay trainable, those missed counted, but
+    where the layer read is the embeddings, which no block feeds: there every block's weights are frozen."""
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('switch')}",
+                                           f"backbone.layer={layer}"]).backbone)
+    backbone.blocks = None  # as a model whose layers are not one list of num_layers
+    add_lora(backbone, LoraConfig(rank=4, target_modules=["wi", "wo"]))
+    weights = lora_weights(backbone.model)
+    assert all(p.requires_grad == trainable for p in weights.values()), \
+        [name for name, p in weights.items() if p.requires_grad != trainable]
+    assert (backbone.lora_unreached > 0) == trainable
+
+
+def test_a_tokenizer_with_no_token_for_the_probe_text_still_takes_lora(tiny_backbone):
+    """freeze_unread asks which LoRA weights the states of "a" depend on: a tokenizer with no token for it
+    (a BPE of digits without an unknown token drops it) gave a text of no tokens, which GPT-2 refused
+    ("cannot reshape tensor of 0 elements") as LoRA was added. A single token stands in."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    backbone = FrozenBackbone(load_config([f"backbone.path={tiny_backbone('gpt2')}", "backbone.layer=-2"]).backbone)
+    digits = Tokenizer(models.BPE(vocab={str(d): d for d in range(10)}, merges=[]))
+    backbone.tokenizer = PreTrainedTokenizerFast(tokenizer_object=digits)
+    assert backbone.tokenizer(["a"])["input_ids"] == [[]]
+    add_lora(backbone, LoraConfig(rank=4))
+    trainable = {name for name, p in lora_weights(backbone.model).items() if p.requires_grad}
+    assert trainable and all(".h.0." in name for name in trainable), trainable  # block 1 is past the layer read
+
+
 def test_lora_fine_tunes_a_frozen_backbone_run_from_its_weights(small_config, tmp_path):
     """train.init_from a run trained on the cache, with LoRA on: its weights become the hybrid's
     inside, and LoRA starts at zero, so the new run starts as exactly that model."""
