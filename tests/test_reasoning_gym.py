@@ -65,6 +65,24 @@ def test_an_item_reasoning_gym_fails_to_make_is_skipped_for_another():
         task.generate(Draws(*range(100)), 0)
 
 
+@pytest.mark.parametrize("error", [ValueError("Failed to generate valid expression after 10000 attempts"),
+                                   Exception("Failed to generate connected board after 50 attempts")],
+                         ids=["countdown's ValueError", "knight_swap's Exception"])
+def test_an_item_a_generator_gives_up_on_with_another_error_is_skipped_too(error):
+    """Only a RuntimeError (maze's) was skipped: countdown, futoshiki or jugs give up on an item with a
+    ValueError, knight_swap with a bare Exception, and the first such draw still stopped the whole split."""
+    task = ReasoningGym("maze")
+    made = task.entry
+
+    def entry(index):
+        if index == 7:
+            raise error
+        return made(index)
+
+    task.entry = entry
+    assert task.generate(Draws(7, 3), 0).data["index"] == 3
+
+
 def test_answer_slots_hold_characters_then_end():
     task = ReasoningGym("maze", max_answer_chars=4)
     example = task.example(0)
