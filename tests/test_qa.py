@@ -676,6 +676,19 @@ def test_a_compressed_file_of_no_rows_is_named_with_its_split_as_its_uncompresse
     assert len(QA(str(folder)).pairs) == 2
 
 
+@pytest.mark.parametrize("ext, empty, rows", NO_ROWS)
+def test_a_zip_of_no_rows_is_read_as_the_file_it_holds(tmp_path, ext, empty, rows):
+    """A test.zip holding test.jsonl of no rows: the format was read from the zip's own name, which has none
+    (test.zip, not test.jsonl.zip), so the file was not known to be empty and datasets' 'Instruction "test"
+    corresponds to no data!' was said. datasets reads the file in it, as this check does now."""
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    (folder / "test.zip").write_bytes(compressed(empty.encode(), "zip", f"test.{ext}"))
+    (folder / "train.zip").write_bytes(compressed(rows.encode(), "zip", f"train.{ext}"))
+    with pytest.raises(PuzzleError, match=r"split 'test' has no rows \(test.zip holds none\)"):
+        QA(str(folder)).pairs
+
+
 def test_a_split_with_no_answer_in_any_row_is_named_as_a_split(tmp_path):
     """A hub test split published without its answers: every row lacks one, so naming row 0 sends the user
     to fix one row; the error names the split and says to leave it out."""

@@ -107,7 +107,8 @@ def empty_saved_splits(folder: Path) -> list[str]:
 def decompressed(file: Path):
     """`file` opened (binary) as datasets reads it, and the suffix of the format it holds. datasets extracts a
     compressed data file first (test.jsonl.gz, .bz2, .xz, a .zip; .zst or .lz4 where their libraries are
-    installed, as fsspec finds them): such a file is opened decompressed, as the format it holds (.jsonl)."""
+    installed, as fsspec finds them): such a file is opened decompressed, as the format it holds (.jsonl: its
+    name's, test.jsonl.gz; a zip's, its file's, as datasets reads a test.zip holding test.jsonl)."""
     from fsspec.core import open as open_file  # a dependency of datasets
     from fsspec.utils import infer_compression
 
@@ -122,6 +123,7 @@ def decompressed(file: Path):
             raise ValueError(f"{file} holds {len(files)} files: whether any has rows is not read here")
         if not files:
             return io.BytesIO(), inner
+        inner = Path(files[0]).suffix.lower() or inner
     return open_file(str(file), "rb", compression=compression).open(), inner
 
 
