@@ -442,22 +442,39 @@ def test_a_16_bit_lora_backbone_trains_under_autocast_to_the_other_16_bit_type(s
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in lora_weights(model).values())
 
 
-def test_a_bf16_lora_run_evaluates_its_backbone_in_float32_and_its_reasoner_under_autocast(small_config, monkeypatch):
+def test_a_bf16_lora_run_evaluates_its_backbone_in_float32_and_its_reasoner_under_autocast(small_config, monkeypatch,
+                                                                                           request):
     """docs/scaling.md, Mixed precision: training steps run the LoRA backbone under the autocast; the
     evaluations during training run it once a batch outside it (LoraHybrid.read), in float32, while
     the hybrid's steps stay under it. A change to either makes the doc's account of a bf16 LoRA run's
     metrics.json against `python -m eval` wrong."""
+    from accelerate.state import AcceleratorState
+
+    import hybrid.lora
     from hybrid.model import HybridModel
 
+    reset = lambda: AcceleratorState._reset_state(reset_partial_state=True)  # noqa: E731 (one precision per state)
+    reset()  # an earlier test's float32 state would refuse bf16
+    request.addfinalizer(reset)
     seen = {"backbone": set(), "hybrid": set()}  # (training?, autocast on?)
-    states, forward = FrozenBackbone.states, HybridModel.forward
+    states, forward, probe = FrozenBackbone.states, HybridModel.forward, hybrid.lora.freeze_unread
+    probing = []  # LoRA's probe text as LoRA is added (freeze_unread): neither a training step nor an evaluation
 
     def record(part, real):
         def wrapped(self, *args, **kwargs):
-            seen[part].add((torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
+            if not probing:
+                seen[part].add((torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
             return real(self, *args, **kwargs)
         return wrapped
 
+    def probed(backbone):
+        probing.append(True)
+        try:
+            probe(backbone)
+        finally:
+            probing.clear()
+
+    monkeypatch.setattr(hybrid.lora, "freeze_unread", probed)
     monkeypatch.setattr(FrozenBackbone, "states", record("backbone", states))
     monkeypatch.setattr(HybridModel, "forward", record("hybrid", forward))
     train(small_config("backbone.lora.rank=4", "train.mixed_precision=bf16", "train.steps=1", "train.eval_every=1"))
