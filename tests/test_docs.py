@@ -422,3 +422,64 @@ def test_extending_trains_from_a_folder_of_your_own():
     commands = [command for command in ALL if command.where.startswith("docs/extending.md")]
     assert [command.text for command in commands if "hybrid/train.py" in command.text] == []
     assert any(command.cli == "train" for command in commands)
+
+
+def module_table(readme: str) -> list[str]:
+    """The paths README.md's "How it fits together" table names in code (`hybrid/lock.py`, `adapters/`)."""
+    table = readme.split("## How it fits together\n", 1)[1].split("\n## ", 1)[0]
+    return [span for row in table.splitlines() if row.startswith("| ")
+            for span in INLINE.findall(row) if re.fullmatch(r"[\w./]+/(?:[\w.]+\.py)?", span)]
+
+
+def test_the_module_table_names_every_module_and_only_real_ones():
+    """A reader looks a module up in the README's table: every path it names is there, and every module
+    of hybrid/ is in it (hybrid/console.py was in none of its rows). eval/'s rows follow eval's own layout."""
+    named = module_table((ROOT / "README.md").read_text())
+    assert len(named) >= 25 and "hybrid/lock.py" in named, named  # the table is still found
+    assert [path for path in named if not (ROOT / path).exists()] == []
+    modules = sorted(f"hybrid/{path.name}" for path in (ROOT / "hybrid").glob("*.py") if path.name != "__init__.py")
+    assert [module for module in modules if module not in named] == []
+    assert {"adapters/", "reasoner/", "bench/", "docs/"} <= set(named)
+
+
+def github_anchors(page: str) -> set[str]:
+    """The anchors GitHub gives a markdown page's headings: lower case, punctuation dropped, spaces as
+    hyphens, and -1, -2 after a repeated one. Headings inside fenced blocks are code, not headings."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#+ +(.*?) *#*$", FENCE.sub("", page), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        found.add(next(name for i in itertools.count() for name in [f"{slug}-{i}" if i else slug] if name not in found))
+    return found
+
+
+def broken_links(path: Path, root: Path = ROOT) -> list[str]:
+    """The relative links of markdown file `path` ([text](docs/x.md#anchor)) to no file, or to no heading of it."""
+    text, bad = path.read_text(encoding="utf-8"), []
+    for link in re.finditer(r"\]\(([^)\s]+)\)", FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)):
+        target, _, anchor = link.group(1).partition("#")
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        where = f"{path.relative_to(root)}:{text.count(chr(10), 0, link.start()) + 1}: {link.group(1)}"
+        file = path.parent / target if target else path
+        if not file.exists():
+            bad.append(f"{where}: no such file")
+        elif anchor and file.suffix == ".md" and anchor not in github_anchors(file.read_text(encoding="utf-8")):
+            bad.append(f"{where}: no such heading")
+    return bad
+
+
+def test_every_doc_link_and_anchor_exists(tmp_path):
+    """README.md links docs/performance.md#the-default-job-with-other-seeds and the like: a renamed
+    heading or page leaves the reader at the top of a page, or at a 404."""
+    pages = [*DOCS, BENCH / "README.md"]
+    assert sum(len(re.findall(r"\]\((?!https?:)[^)\s]+#", p.read_text())) for p in pages) >= 2  # anchors are checked
+    assert [bad for page in pages for bad in broken_links(page)] == []
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A page\n\n## The README's first line\n\n```\n# no heading\n```\n\n"
+                                            "## Same\n\n## Same\n")
+    doc = tmp_path / "README.md"
+    doc.write_text("[ok](docs/a.md#the-readmes-first-line), [ok](docs/a.md#same-1), [gone](docs/b.md), "
+                   "[typo](docs/a.md#the-readme-first-line), [code](docs/a.md#no-heading), [web](https://x.org/#y)\n")
+    assert broken_links(doc, root=tmp_path) == [
+        "README.md:1: docs/b.md: no such file", "README.md:1: docs/a.md#the-readme-first-line: no such heading",
+        "README.md:1: docs/a.md#no-heading: no such heading"]
