@@ -99,7 +99,7 @@ def held_out_wordings_rows(metrics: dict) -> list[tuple[str, str]]:
 def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     from rich.table import Table
 
-    from hybrid.console import console as printing_console
+    from hybrid.console import console as printing_console, counted as how_many
 
     t = results["test"]
     table = Table(title=f"hybrid-trm: {config.task.name} with {config.backbone.path}")
@@ -135,8 +135,8 @@ def print_summary(config: Config, results: dict, out_dir: Path) -> None:
     evaluating = f" (+ {results['eval_seconds']:.0f} s of periodic evaluation)" if results.get("eval_seconds") else ""
     first = results.get("resumed_at")  # the seconds and work are those since then
     since = f" ({results['batches'] - first} since resuming at batch {first})" if first else ""
-    table.add_row("training", f"{results['batches']} batches{since} in {results['train_seconds']:.0f} s"
-                              f"{evaluating}{data}{work}")
+    batches = how_many(results["batches"], "batch", "batches")  # "1 batch", not "1 batches"
+    table.add_row("training", f"{batches}{since} in {results['train_seconds']:.0f} s{evaluating}{data}{work}")
     if results.get("stopped_by_time_limit"):  # else the batches read as all that train.steps asked for
         table.add_row("[bold yellow]stopped early[/]", f"by train.time_limit={config.train.time_limit:g} s, before "
                                                         f"train.steps={config.train.steps}")

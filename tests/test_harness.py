@@ -880,6 +880,8 @@ def test_a_training_summary_shows_the_held_out_wordings_and_a_long_wait_for_data
     assert "6 batches (2 since resuming at batch 4) in 3 s" in capsys.readouterr().out
     print_summary(load_config([]), results | {"resumed_at": 0}, tmp_path)
     assert "4 batches in 100 s" in capsys.readouterr().out
+    print_summary(load_config([]), results | {"batches": 1}, tmp_path)  # not "1 batches"
+    assert re.search(r"│\s*1 batch in 100 s", capsys.readouterr().out)
 
 
 def test_the_summaries_curve_ends_on_the_exact_accuracy_beside_it(tmp_path, capsys, monkeypatch):
