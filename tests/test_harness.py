@@ -903,7 +903,11 @@ def test_the_summaries_curve_ends_on_the_exact_accuracy_beside_it(tmp_path, caps
               "puzzle_failures": {"count": 0}, "backbone_differs": [], "weights": "final/model.safetensors",
               "report": "report.json"} | test
     eval_summary(report)
-    assert re.search(r"exact by supervision step\s*│\s*0\.573 0\.985\s", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"exact by supervision step\s*│\s*0\.573 0\.985\s", out)
+    assert re.search(r"puzzles/s \(reasoner / backbone\)\s*│\s*100 / 50\s", out)
+    eval_summary(report | {"throughput": {"reasoner_puzzles_per_second": 0.43, "backbone_puzzles_per_second": 77.0}})
+    assert re.search(r"puzzles/s \(reasoner / backbone\)\s*│\s*0\.43 / 77\s", capsys.readouterr().out)  # not "0 / 77"
 
 
 def test_a_training_summary_names_answers_that_failed_to_decode(tmp_path, capsys, monkeypatch):
