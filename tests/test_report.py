@@ -336,8 +336,8 @@ CLAIMS = [
      "puzzle_suite_sorting_zebra.json", ["results.sorting.no_recursion.test_heldout.exact_accuracy",
                                          "results.zebra.no_recursion.test.exact_accuracy",
                                          "results.zebra.no_recursion.test_heldout.exact_accuracy"]),
-    ("README.md", "a batch is {:.0f}x (sorting) to {:.0f}x (zebra) cheaper, so it reaches the 5,000-batch cap within its "
-     "240 s (after {:.0f} and {:.0f} s)", "puzzle_suite_sorting_zebra.json",
+    ("README.md", "a batch is {:.0f}x (sorting) to {:.0f}x (zebra) cheaper, so it reaches the 5,000-batch cap "
+     "within its 240 s (after {:.0f} and {:.0f} s)", "puzzle_suite_sorting_zebra.json",
      [*[lambda r, f=family: (r["results"][f]["hybrid"]["train_seconds"] / r["results"][f]["hybrid"]["batches"])
         / (r["results"][f]["no_recursion"]["train_seconds"] / r["results"][f]["no_recursion"]["batches"])
         for family in ("sorting", "zebra")],
