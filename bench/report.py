@@ -325,9 +325,11 @@ def early_exit(r: dict) -> str:
                       f"halting head says so, against running all N_sup={r['N_sup']} supervision steps. Times include "
                       "the backbone, run once per puzzle in both modes. Check (fewer steps, exact within 1 point): "
                       f"{'pass' if r['pass'] else 'FAIL'}.", "", where(r), "",
+                      # each figure with its column's decimals, as bench/early_exit.py prints them: 3 significant
+                      # digits wrote 6.0 mean steps as `6` beside `1.35`, and an accuracy of 0 as `0`
                       table(["mode", "exact", "verifier", "mean steps", "puzzles/s", "seconds"],
-                            [[mode, x["exact_accuracy"], x["verifier_accuracy"], x["mean_steps"],
-                              x["puzzles_per_second"], x["seconds"]]
+                            [[mode, f"{x['exact_accuracy']:.3f}", f"{x['verifier_accuracy']:.3f}",
+                              f"{x['mean_steps']:.2f}", f"{x['puzzles_per_second']:,.1f}", f"{x['seconds']:,.1f}"]
                              for mode, x in (("fixed steps", r["fixed_steps"]), ("early exit", r["early_exit"]))])])
 
 

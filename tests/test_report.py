@@ -102,14 +102,17 @@ def test_the_default_job_seeds_section(tmp_path):
 
 
 def test_the_early_exit_section(tmp_path):
-    modes = {"verifier_accuracy": 0.9, "puzzles_per_second": 50.0, "seconds": 20.0}
+    """Each figure with its column's decimals, as bench/early_exit.py prints them: 3 significant digits
+    wrote 6.0 mean steps as `6` beside `1.35`, and an exact accuracy of 0 as `0` beside `0.984`."""
+    modes = {"verifier_accuracy": 0.9, "puzzles_per_second": 1500.0, "seconds": 20.0}
     write(tmp_path, "early_exit", {"command": "python bench/early_exit.py runs/x", "machine": MACHINE,
                                    "checkpoint": "runs/x", "puzzles": 1000, "N_sup": 6, "pass": True,
-                                   "fixed_steps": modes | {"exact_accuracy": 0.985, "mean_steps": 6.0},
-                                   "early_exit": modes | {"exact_accuracy": 0.984, "mean_steps": 1.35}})
+                                   "fixed_steps": modes | {"exact_accuracy": 0.0, "mean_steps": 6.0},
+                                   "early_exit": modes | {"exact_accuracy": 0.984, "mean_steps": 1.354}})
     text = section(report.render(tmp_path), "Early exit at inference")
-    assert row(text, "early exit").startswith("| early exit | 0.984 | 0.9 | 1.35 |")
-    assert "| 6 |" in row(text, "fixed steps") and "pass" in text and "`python bench/early_exit.py runs/x`" in text
+    assert row(text, "early exit") == "| early exit | 0.984 | 0.900 | 1.35 | 1,500.0 | 20.0 |"
+    assert row(text, "fixed steps") == "| fixed steps | 0.000 | 0.900 | 6.00 | 1,500.0 | 20.0 |"
+    assert "pass" in text and "`python bench/early_exit.py runs/x`" in text
 
 
 def test_the_puzzle_suite_section(tmp_path):
