@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
         results[name] = {"puzzle_accuracy": sum(right) / len(right), "phrases_read": sum(a > 0.5 for a in read.values()),
                          "phrases": len(read), "per_phrase": read}
         missed = ", ".join(p for p, a in read.items() if a <= 0.5) or "-"
-        rows.append([name, f"{results[name]['phrases_read']} / {len(read)}", results[name]["puzzle_accuracy"], missed])
+        rows.append([name, f"{results[name]['phrases_read']} / {len(read)}", f"{results[name]['puzzle_accuracy']:.3f}",
+                     missed])
     print_table(f"Direction of held-out sorting phrases from pooled states (trained on wordings {trained}, "
                 f"tested on {held_out})", ["front end", "phrases read", "puzzles right", "missed"], rows)
     payload = {"trained_wordings": trained, "held_out_wordings": held_out, "samples": args.samples, "results": results}

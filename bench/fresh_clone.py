@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print_table("The README's first line on a fresh clone", ["commit", "exact", "training s", "wall s", "tests"],
-                [[r["commit"], r["exact"], r["train_seconds"], r["wall_seconds"], r["tests"] or "-"]
+                [[r["commit"], f"{r['exact']:.3f}", r["train_seconds"], r["wall_seconds"], r["tests"] or "-"]
                  for r in record["runs"]])
     if args.keep:
         print(f"kept {work}")

@@ -156,8 +156,9 @@ def main(argv: list[str] | None = None) -> dict:
              f"sigmoid(q_halt) > {threshold:g})")
     print_table(f"Test-time compute: {title}", ["steps", "fixed: exact", "fixed: cell", "early exit: exact",
                                                 "early exit: mean steps"],
-                [[r["steps"], r["fixed_exact"], r["fixed_cell"], r["early_exit_exact"], r["early_exit_mean_steps"]]
-                 for r in rows])
+                # accuracies .3f and steps .2f, as early_exit.py's table: 3 significant digits wrote 0 as `0`
+                [[r["steps"], f"{r['fixed_exact']:.3f}", f"{r['fixed_cell']:.3f}", f"{r['early_exit_exact']:.3f}",
+                  f"{r['early_exit_mean_steps']:.2f}"] for r in rows])
     json_path = Path(args.out) if args.out else RESULTS / "test_time_compute.json"
     png = json_path.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)

@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> dict:
             reached = [f"{v:.0f}" if v is not None else "-" for v in r["seconds_to_target"].values()]
             fair = row.get("interleaved_ms_per_step", {}).get(name, "-")
             table.append([f"sudoku {row['size']}x{row['size']}", name, r["parameters"], r["ms_per_step"], fair,
-                          r["optimizer_steps"], r["final_exact"], *reached])
+                          r["optimizer_steps"], f"{r['final_exact']:.3f}", *reached])  # 0.000, not 0
     print_table(f"Ours vs the reference approach (hidden {args.hidden}, n={args.n}, T={args.T}, N_sup={args.N_sup}, "
                 f"batch {args.batch}, {args.seconds:.0f} s each, {args.device})", columns, table)
     for row in results:

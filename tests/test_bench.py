@@ -507,9 +507,9 @@ def test_default_task_stopped_between_its_trainings_keeps_the_runs_it_finished(t
     assert "the fresh cache" not in capsys.readouterr().err  # a --data-dir is the user's, not the bench's to name
 
 
-def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
-    """Early exit was scored at a fixed 0.9, whatever the run's reasoner.halt_threshold or an
-    override said (solve and `python -m eval` honour it)."""
+def time_compute_main(tmp_path: Path, monkeypatch, *overrides: str) -> dict:
+    """bench/test_time_compute.py's main (--max-steps 3) on a stand-in run of 2 puzzles whose predictions
+    are right at steps 1 and 3, wrong in every cell at step 2, with sigmoid(q_halt) = 0.73 at every step."""
     import test_time_compute
 
     import eval.runner
@@ -518,19 +518,34 @@ def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monk
     labels = torch.tensor([[0, 1], [1, 0]])
     pred = {"ids": torch.stack([labels, 1 - labels, labels], 1),  # right at steps 1 and 3
             "q_halt": torch.full((2, 3), 1.0), "labels": labels, "index": torch.arange(2)}  # sigmoid(1) = 0.73
+    monkeypatch.setattr(test_time_compute, "load_run", lambda run, o, device: (
+        load_config(["task.size=4", *o]), None, [0, 1], None, {"run": str(run), "checkpoint": "", "weights": ""}))
+    monkeypatch.setattr(eval.runner, "predict", lambda *args, **kwargs: pred)
+    return test_time_compute.main(["--run", str(tmp_path), "--max-steps", "3", "--out", str(tmp_path / "ttc.json"),
+                                   *overrides])
 
+
+def test_test_time_compute_stops_early_at_the_runs_halt_threshold(tmp_path, monkeypatch):
+    """Early exit was scored at a fixed 0.9, whatever the run's reasoner.halt_threshold or an
+    override said (solve and `python -m eval` honour it)."""
     def run_with(*overrides):
-        monkeypatch.setattr(test_time_compute, "load_run", lambda run, o, device: (
-            load_config(["task.size=4", *o]), None, [0, 1], None, {"run": str(run), "checkpoint": "", "weights": ""}))
-        monkeypatch.setattr(eval.runner, "predict", lambda *args, **kwargs: pred)
-        return test_time_compute.main(["--run", str(tmp_path), "--max-steps", "3", "--out", str(tmp_path / "ttc.json"),
-                                       *overrides])["rows"][-1]
+        return time_compute_main(tmp_path, monkeypatch, *overrides)["rows"][-1]
 
     row = run_with("reasoner.halt_threshold=0.5")
     assert row["early_exit_mean_steps"] == 1.0 and row["early_exit_exact"] == 1.0  # halts at step 1, right
     row = run_with()  # the default 0.9: never fires, runs to the cap
     assert row["early_exit_mean_steps"] == 3.0
     assert json.loads((tmp_path / "ttc.json").read_text())["halt_threshold"] == 0.9
+
+
+def test_test_time_compute_prints_each_figure_with_its_columns_decimals(tmp_path, monkeypatch, capsys):
+    """The table wrote step 2's accuracies of 0 as `0` (where others read `0.985`) and 2 mean steps as `2`:
+    3 significant digits, not a column's decimals (as bench/early_exit.py's table before fabf717)."""
+    time_compute_main(tmp_path, monkeypatch)  # halt threshold 0.9: early exit runs to each cap
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    assert rows == [["1", "1.000", "1.000", "1.000", "1.00"], ["2", "0.000", "0.000", "0.000", "2.00"],
+                    ["3", "1.000", "1.000", "1.000", "3.00"]], rows
 
 
 def test_gpu_check_records_every_check_and_runs_on_past_a_failure(tmp_path, monkeypatch):
