@@ -48,6 +48,12 @@ def table(columns: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def fixed(v, spec: str) -> str:
+    """A figure with its column's decimals, as the benches print them: accuracies and fractions .3f, mean steps
+    .2f. table()'s 3 significant digits wrote 0.830 as `0.83` beside `0.985`, 0.0 as `0` and 1.00 steps as `1`."""
+    return "-" if v is None else format(v, spec)
+
+
 def where(result: dict) -> str:
     m = result["machine"]
     device = m.get("gpu") or f"{m['processor']}, {m['cpu_count']} cores, {m['torch_threads']} torch thread" + \
@@ -110,7 +116,8 @@ def vs_reference(r: dict) -> str:
         for name in ("ours", "reference"):
             x = row[name]
             rows.append([f"{row['size']}x{row['size']}", name, x["parameters"], x["ms_per_step"],
-                         row.get("interleaved_ms_per_step", {}).get(name), x["optimizer_steps"], x["final_exact"],
+                         row.get("interleaved_ms_per_step", {}).get(name), x["optimizer_steps"],
+                         fixed(x["final_exact"], ".3f"),
                          *[x["seconds_to_target"].get(t) for t in targets]])
     speed = [f"- Sudoku {row['size']}x{row['size']}: reference ms/step over ours = **{row['speedup']:.2f}**"
              for row in r["results"]]
@@ -134,8 +141,9 @@ def test_time_compute(r: dict, folder: Path) -> str:
     return "\n".join(["## Test-time compute", "", where(r), "", f"{r['task']}; weights: {r['source']['weights']} "
                       f"from `{r['source']['checkpoint']}`.", "",
                       table(["steps", "fixed: exact", "fixed: cell", "early exit: exact", "early exit: mean steps"],
-                            [[x["steps"], x["fixed_exact"], x["fixed_cell"], x["early_exit_exact"],
-                              x["early_exit_mean_steps"]] for x in r["rows"]]), "", link])
+                            [[x["steps"], *[fixed(x[k], ".3f")
+                                            for k in ("fixed_exact", "fixed_cell", "early_exit_exact")],
+                              fixed(x["early_exit_mean_steps"], ".2f")] for x in r["rows"]]), "", link])
 
 
 def main_job(r: dict) -> str:
@@ -144,7 +152,7 @@ def main_job(r: dict) -> str:
                              "peak RSS process tree MiB", "exact accuracy", "puzzles"],
                             [[r["wall_seconds"], r["train_seconds"], r["batches"], r["num_processes"],
                               r["peak_rss_largest_process_bytes"] / 2**20, r["peak_rss_process_tree_bytes"] / 2**20,
-                              r["exact_accuracy"], r["num_puzzles"]]])])
+                              fixed(r["exact_accuracy"], ".3f"), r["num_puzzles"]]])])
 
 
 def vs_reference_speed(r: dict) -> str:
@@ -193,7 +201,8 @@ def fresh_clone(r: dict) -> str:
                       "machine is a shared 2-core one, so times follow its load. Rows before the script existed were "
                       "taken by hand the same way.", "", f"Command: `{r['command']}`", "",
                       table(["commit", "date", "exact", "training s", "wall s from install", "tests", "note"],
-                            [[x["commit"], x["date"], x["exact"], x["train_seconds"], x["wall_seconds"], x["tests"],
+                            [[x["commit"], x["date"], fixed(x["exact"], ".3f"), x["train_seconds"], x["wall_seconds"],
+                              x["tests"],
                               x["note"]] for x in r["runs"]])])
 
 
@@ -280,7 +289,8 @@ def default_task(r: dict) -> str:
                       "optimizer steps as the main job made.", "",
                       recorded_where(r, "python bench/default_task.py"), "",
                       table(["run", "overrides", "held-out exact", "cell", "batches", "training s", "wall s", "puzzles"],
-                            [[x["name"], " ".join(x["overrides"]) or "-", x["exact_accuracy"], x["cell_accuracy"],
+                            [[x["name"], " ".join(x["overrides"]) or "-", fixed(x["exact_accuracy"], ".3f"),
+                              fixed(x["cell_accuracy"], ".3f"),
                               x["batches"], x["train_seconds"], x["wall_seconds"], x["num_puzzles"]]
                              for x in r["runs"]]), "",
                       f"Recursion is worth {r['gain_points']:.1f} points of exact accuracy (the main job against the "
@@ -292,7 +302,8 @@ def default_task_seeds(r: dict) -> str:
     def figures(values: list, sep: str = " ") -> str | None:  # a run quoted from elsewhere has its exact only
         return sep.join(f"{a:.3f}" for a in values) or None
 
-    rows = [[x["seed"], f"{x['exact_accuracy']:.3f}", x.get("cell_accuracy"), x.get("open_cell_accuracy"),
+    rows = [[x["seed"], fixed(x["exact_accuracy"], ".3f"), fixed(x.get("cell_accuracy"), ".3f"),
+             fixed(x.get("open_cell_accuracy"), ".3f"),
              figures(x.get("exact_curve", [])), figures(x.get("periodic_exact", []), " / "), x.get("batches"),
              x.get("train_seconds")] for x in r["runs"]]
     return "\n".join(["## The default job with other seeds", "",
@@ -314,8 +325,10 @@ def default_task_smollm2(r: dict) -> str:
                       "", recorded_where(r, r["command"]), "",
                       table(["exact", "cell", "exact by supervision step", "early exit: exact", "mean halting step",
                              "batches", "training s", "puzzles"],
-                            [[t["exact_accuracy"], t["cell_accuracy"], " ".join(f"{a:.3f}" for a in t["exact_curve"]),
-                              t["early_exit_exact_accuracy"], t["mean_halting_step"], r["batches"], r["train_seconds"],
+                            [[fixed(t["exact_accuracy"], ".3f"), fixed(t["cell_accuracy"], ".3f"),
+                              " ".join(f"{a:.3f}" for a in t["exact_curve"]),
+                              fixed(t["early_exit_exact_accuracy"], ".3f"),
+                              fixed(t["mean_halting_step"], ".2f"), r["batches"], r["train_seconds"],
                               t["num_puzzles"]]]), "", f"Note: {r['note']}"])
 
 
@@ -372,7 +385,7 @@ def direction_probe(r: dict) -> str:
                       f"{r['held_out_wordings']} ({r['samples']} puzzles per phrase and direction). A phrase is read "
                       "when most of its puzzles are classified right.", "", where(r), "",
                       table(["front end", "held-out phrases read", "puzzles right", "missed"],
-                            [[name, f"{x['phrases_read']} / {x['phrases']}", x["puzzle_accuracy"],
+                            [[name, f"{x['phrases_read']} / {x['phrases']}", fixed(x["puzzle_accuracy"], ".3f"),
                               ", ".join(p for p, a in x["per_phrase"].items() if a <= 0.5) or "-"]
                              for name, x in r["results"].items()])])
 

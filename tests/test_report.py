@@ -64,24 +64,25 @@ def test_the_cache_section_shows_both_points_and_each_ones_command(tmp_path):
 
 
 def test_the_default_job_sections(tmp_path):
+    """Accuracies with 3 decimals and mean steps with 2, as the benches print them (not `0`, `0.99`, `2`)."""
     run = {"overrides": [], "wall_seconds": 600.0, "train_seconds": 430.0, "batches": 180, "num_puzzles": 1000,
            "cell_accuracy": 0.99}
     write(tmp_path, "default_task", {"gain_points": 81.3, "runs": [
         run | {"name": "main", "exact_accuracy": 0.985},
-        run | {"name": "off", "overrides": ["reasoner.T=1"], "exact_accuracy": 0.123}]})
+        run | {"name": "off", "overrides": ["reasoner.T=1"], "exact_accuracy": 0.0}]})
     write(tmp_path, "default_task_smollm2", {
         "command": "accelerate launch hybrid/train.py backbone=smollm2", "install": "pip install gguf",
         "note": "a note", "machine": {"processor": "Test CPU", "torch": "9.9", "threads": 2}, "batches": 180,
         "train_seconds": 552.0, "test": {"exact_accuracy": 0.971, "cell_accuracy": 0.99, "exact_curve": [0.75, 0.971],
-                                         "early_exit_exact_accuracy": 0.97, "mean_halting_step": 1.61,
+                                         "early_exit_exact_accuracy": 0.97, "mean_halting_step": 2.0,
                                          "num_puzzles": 1000}})
     page = report.render(tmp_path)
     text = section(page, "The default job, with and without recursion")
     # each figure in its own column: exact, cell, batches, training s, wall s, puzzles
-    assert row(text, "off") == "| off | reasoner.T=1 | 0.123 | 0.99 | 180 | 430 | 600 | 1000 |"
+    assert row(text, "off") == "| off | reasoner.T=1 | 0.000 | 0.990 | 180 | 430 | 600 | 1000 |"
     assert "81.3 points" in text and "Machine: not recorded in the JSON." in text
     smol = section(page, "The default job on SmolLM2 embeddings")
-    assert "| 0.971 | 0.99 | 0.750 0.971 | 0.97 | 1.61 |" in smol
+    assert "| 0.971 | 0.990 | 0.750 0.971 | 0.970 | 2.00 | 180 | 552 | 1000 |" in smol
     assert "`accelerate launch hybrid/train.py backbone=smollm2`" in smol and "Test CPU, 2 torch threads" in smol
 
 
@@ -95,7 +96,7 @@ def test_the_default_job_seeds_section(tmp_path):
             {"seed": 2, "exact_accuracy": 0.95}]})
     text = section(report.render(tmp_path), "The default job with other seeds")
     # each figure in its own column: exact, cell, open cell, curve, periodic evaluations, batches, training s
-    assert row(text, "1") == "| 1 | 0.700 | 0.99 | 0.98 | 0.600 0.700 | 0.000 / 0.440 | 180 | 250 |"
+    assert row(text, "1") == "| 1 | 0.700 | 0.990 | 0.980 | 0.600 0.700 | 0.000 / 0.440 | 180 | 250 |"
     assert row(text, "2") == "| 2 | 0.950 | - | - | - | - | - | - |"  # quoted from another run: its exact alone
     assert "`python hybrid/train.py train.seed=S`" in text and "Test CPU" in text and "2026-12-06 at abc1234" in text
     assert "on 250 of them" in text and "Note: a note" in text
@@ -113,6 +114,22 @@ def test_the_early_exit_section(tmp_path):
     assert row(text, "early exit") == "| early exit | 0.984 | 0.900 | 1.35 | 1,500.0 | 20.0 |"
     assert row(text, "fixed steps") == "| fixed steps | 0.000 | 0.900 | 6.00 | 1,500.0 | 20.0 |"
     assert "pass" in text and "`python bench/early_exit.py runs/x`" in text
+
+
+def test_the_test_time_compute_section(tmp_path):
+    """Each figure with its column's decimals, as bench/test_time_compute.py prints them: 3 significant digits
+    wrote an exact of 0.83 as `0.83` beside `0.949`, and 1.0 mean steps as `1` beside `1.21`."""
+    write(tmp_path, "test_time_compute", {
+        "command": "python bench/test_time_compute.py --run runs/x", "machine": MACHINE, "task": "sudoku 6",
+        "source": {"checkpoint": "runs/x/final", "weights": "final/model.safetensors"}, "plot": "/elsewhere/ttc.png",
+        "rows": [{"steps": 1, "fixed_exact": 0.83, "fixed_cell": 0.9676, "early_exit_exact": 0.0,
+                  "early_exit_mean_steps": 1.0},
+                 {"steps": 2, "fixed_exact": 0.9494, "fixed_cell": 0.986, "early_exit_exact": 0.948,
+                  "early_exit_mean_steps": 1.214}]})
+    text = section(report.render(tmp_path), "Test-time compute")
+    assert row(text, "1") == "| 1 | 0.830 | 0.968 | 0.000 | 1.00 |"
+    assert row(text, "2") == "| 2 | 0.949 | 0.986 | 0.948 | 1.21 |"
+    assert "`python bench/test_time_compute.py --run runs/x`" in text and "![" not in text  # no plot beside it
 
 
 def test_the_puzzle_suite_section(tmp_path):
