@@ -26,11 +26,12 @@ from pathlib import Path
 
 from eval import HarnessError
 from eval.held_out import held_out_but_trained, say_untrained, trained_wordings, without_trained_puzzles
-from eval.puzzle_file import parse_puzzles, puzzles_name, puzzles_said, puzzles_source, read_puzzle_file, read_puzzles
+from eval.puzzle_file import parse_puzzles, puzzles_name, puzzles_source, read_puzzle_file, read_puzzles
 from eval.report import compute, slot_accuracy, write_report
 from eval.report_folder import say_replaced, where_now, writable
 from eval.summary import print_summary
 from eval.tasks import PuzzleError, make_task
+from eval.tasks.base import input_name
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
 from hybrid.config import Config, ConfigError, as_dict, load_config
@@ -312,8 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     # As hybrid.solve: a script must not read exit 0 as success
     if args.puzzles and failed and not report["num_puzzles"]:
         first = report["puzzle_failures"]["first"][0]["error"]  # the reason here, not only where to look it up
-        cause = (f"none of the {failed} puzzles in {puzzles_said(args.puzzles)} could be read" if failed > 1
-                 else f"the puzzle in {puzzles_said(args.puzzles)} could not be read")
+        cause = (f"none of the {failed} puzzles in {input_name(args.puzzles)} could be read" if failed > 1
+                 else f"the puzzle in {input_name(args.puzzles)} could not be read")
         sys.exit(f"error: {cause}; report.json's puzzle_failures says why. The first: {first}")
 
 

@@ -8,8 +8,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.puzzle_file import puzzles_said
 from eval.tasks import make_task
+from eval.tasks.base import input_name
 from hybrid.config import Config
 from hybrid.splits_record import untrained_rows
 
@@ -35,7 +35,7 @@ def say_untrained(task, config: Config, trained: Config, seen: list[int], puzzle
     worded = [answering_wording(task, config.task)] if puzzles is not None else split_wordings(task, config.task)[0]
     new = [w for w in worded if w not in seen]
     if new:
-        what = (f"the puzzles of {puzzles_said(puzzles)} are worded" if puzzles is not None
+        what = (f"the puzzles of {input_name(puzzles)} are worded" if puzzles is not None
                 else f"the {split} split holds puzzles")
         warnings.warn(f"{what} in wording(s) {new}, which the weights were not trained on (trained on: {seen}): "
                       f"their scores are of a phrasing the model never read, a held-out test", stacklevel=3)

@@ -9,26 +9,26 @@ from pathlib import Path
 
 from eval import HarnessError
 from eval.tasks import PuzzleError, read_typed, split_typed_lines
-from eval.tasks.base import (STDIN, TypedPuzzle, UnreadableInput, holds_no_puzzle, no_puzzles, read_input,
-                             typed_puzzles)
+from eval.tasks.base import (STDIN, TypedPuzzle, UnreadableInput, holds_no_puzzle, input_name, no_puzzles,
+                             read_input, typed_puzzles)
 
 
-def puzzles_said(puzzles: str | Path, file: str = "") -> str:
-    """How messages name the puzzles: "stdin", or the file as given (after `file`: "puzzle file ")."""
-    return "stdin" if str(puzzles) == STDIN else f"{file}{puzzles}"
+def puzzles_said(puzzles: str | Path) -> str:
+    """How messages name the puzzles: "stdin", or "puzzle file" and the path as given."""
+    return input_name(puzzles) if str(puzzles) == STDIN else f"puzzle file {puzzles}"
 
 
 def puzzles_name(puzzles: str | Path) -> str:
     """What the split (`puzzles:<name>`) and the report's folder (`puzzles-<name>`) are named after:
     the file's name, or "stdin"."""
-    return "stdin" if str(puzzles) == STDIN else Path(puzzles).name
+    return input_name(puzzles) if str(puzzles) == STDIN else Path(puzzles).name
 
 
 def puzzles_source(puzzles: str | Path) -> str:
     """The report's `puzzles`: "stdin"; a file's resolved path, one however it was spelt; a pipe's path
     as given (bash's <(...) is /dev/fd/63, which resolves to no file but "pipe:[N]", another each time)."""
     if str(puzzles) == STDIN:
-        return "stdin"
+        return input_name(puzzles)
     path = Path(puzzles).expanduser().absolute()
     return str(path.resolve() if path.is_file() else path)
 
@@ -41,7 +41,7 @@ def read_puzzle_file(path: str | Path) -> tuple[str, str]:
     read as a file is. Text that holds no puzzle is refused here, as a missing or unreadable file is:
     evaluate_run reads it before the weights and the backbone load (seconds to a minute), as
     hybrid.solve reads its --input."""
-    stdin, where = str(path) == STDIN, puzzles_said(path, "puzzle file ")
+    stdin, where = str(path) == STDIN, puzzles_said(path)
     path = path if stdin else Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
     if not stdin and path.is_dir():
         raise HarnessError(f"puzzle file {path} is a folder; give the file of puzzles in it")
@@ -63,10 +63,7 @@ def read_puzzles(path: str | Path, task, text: str | None = None) -> list[TypedP
     lines (`split_typed_lines`). `text`: the file's, where it was read already (`read_puzzle_file`)."""
     if text is None:
         text = read_puzzle_file(path)[0]
-    puzzles = typed_puzzles(text, lambda plain: split_typed_lines(plain, task))
-    if not puzzles:  # a report of no puzzles says nothing, and would replace an earlier report of this file
-        raise HarnessError(no_puzzles(puzzles_said(path, "puzzle file ")))
-    return puzzles
+    return typed_puzzles(text, lambda plain: split_typed_lines(plain, task))  # not empty: read_puzzle_file refuses that
 
 
 def parse_puzzles(task, puzzles: list[TypedPuzzle], wording: int = 0) -> tuple[list, list[dict]]:
