@@ -35,6 +35,7 @@ from eval.tasks.base import input_name
 from hybrid import checkpoint, trained_on
 from hybrid.checkpoint import CheckpointError, CheckpointMismatch, load_weights, read_weights, read_whole
 from hybrid.config import Config, ConfigError, as_dict, load_config
+from hybrid.console import plain_warnings
 from hybrid.solve import positive
 from hybrid.summary import shell_word
 
@@ -278,6 +279,7 @@ def backbone_throughput(backbone, questions: list[str], sample: int = 64) -> flo
     return len(questions) / max(time.perf_counter() - start, 1e-9)
 
 
+@plain_warnings()  # ours in one line: `warning: ...`
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

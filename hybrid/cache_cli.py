@@ -42,7 +42,7 @@ from rich.table import Table
 from hybrid.cache_entries import FORMAT, entry_files, metadata_path
 from hybrid.config import TrainConfig, given_path
 from hybrid.console import console as printing_console
-from hybrid.console import counted
+from hybrid.console import counted, plain_warnings
 from hybrid.lock import Busy, held_elsewhere, lock_file, locked
 
 STALE_LEFTOVER = 3600  # where no lock can be taken: seconds after which a piece is an interrupted write
@@ -324,6 +324,7 @@ def prune(folder: Path, args, console: Console) -> None:
                   f"{gib(freed)}; {gib(left)} left in {folder}")
 
 
+@plain_warnings()  # ours in one line: `warning: ...`
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=TrainConfig.data_dir, type=given_path,

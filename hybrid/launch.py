@@ -18,6 +18,7 @@ from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKw
                               get_cpu_distributed_information)
 
 from hybrid.config import Config, ConfigError
+from hybrid.console import plain_warnings
 from hybrid.progress import transformers_bars_hidden
 
 
@@ -112,6 +113,14 @@ def one_voice():
 
             warnings.showwarning = own_only
             restored.enter_context(libraries_quiet())
+        yield
+
+
+@contextmanager
+def on_command_line():
+    """one_voice for hybrid/train.py's command, whose warnings are also said in one line each (plain_warnings);
+    train() called from a notebook or a test gets one_voice alone."""
+    with plain_warnings(), one_voice():
         yield
 
 

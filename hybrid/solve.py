@@ -46,6 +46,8 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
+from hybrid.console import plain_warnings
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -213,6 +215,7 @@ def positive(value: str) -> int:
     return int(value)
 
 
+@plain_warnings()  # ours in one line: `warning: ...`
 def main(argv: list[str] | None = None) -> None:
     from hybrid.config import given_path  # an empty path (a script's unset variable) is an error, not "." or stdout
 

@@ -283,7 +283,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    with launch.one_voice():  # the command line's warnings too (an override a later preset undoes)
+    with launch.on_command_line():  # one_voice for the command line's warnings too, each in one line
         try:
             train(parse_args(argv))
         except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
