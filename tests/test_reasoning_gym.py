@@ -215,3 +215,42 @@ def test_one_answer_slot_is_enough():
     """Below one is refused; one slot holds a one-character answer (a digit, a letter)."""
     task = ReasoningGym("maze", max_answer_chars=1)
     assert task.num_slots == 1 and encode("7", task.max_answer_chars) == [VOCAB.index("7")]
+
+
+@pytest.mark.parametrize("error", [Exception("Failed to generate connected board after 50 attempts"),
+                                   RuntimeError("Could not find suitable path cell after 1000 attempts"),
+                                   ValueError("Failed to generate valid expression after 10000 attempts")],
+                         ids=["knight_swap's Exception", "maze's RuntimeError", "countdown's ValueError"])
+def test_a_first_item_the_generator_fails_on_is_skipped_as_generation_skips_it(monkeypatch, error):
+    """Building the task checks that items can be made by making item 0: an item 0 its generator gave up on
+    (as it does with 1 maze item in 2,000) was a traceback, or a ValueError read as "rejected the settings"."""
+    from reasoning_gym.games.maze import MazeDataset
+
+    made = MazeDataset.__getitem__
+
+    def getitem(self, index):
+        if index in (0, 1):
+            raise error
+        return made(self, index)
+
+    monkeypatch.setattr(MazeDataset, "__getitem__", getitem)
+    task = ReasoningGym("maze")
+    example = task.generate(Draws(0, 2), 0)
+    assert example.data["index"] == 2 and task.verify(example, example.answer)
+
+
+def test_settings_that_fail_every_item_are_rejected_naming_the_last_failure(monkeypatch):
+    """The other side of skipping item 0: settings the constructor takes but no item can be made with."""
+    from reasoning_gym.games.maze import MazeDataset
+
+    tried = []
+
+    def getitem(self, index):
+        tried.append(index)
+        raise Exception(f"no board for item {index}")
+
+    monkeypatch.setattr(MazeDataset, "__getitem__", getitem)
+    with pytest.raises(PuzzleError, match=r"reasoning-gym rejected the settings of 'maze' \(task.seed=0, task.size=5\)"
+                                          r": it failed to make items 0 to 4 \(the last, item 4: no board for item 4"):
+        ReasoningGym("maze", size=5)  # a pool smaller than the tries: each item tried once
+    assert tried == [0, 1, 2, 3, 4]

@@ -99,15 +99,26 @@ class ReasoningGym(Task):
         if size < 1:  # reasoning-gym takes it; drawing an item then failed with a bare ValueError
             raise PuzzleError(f"task.size={size}: the pool of items to draw from needs at least one")
         slots = text_answer.checked_max_chars(max_answer_chars)  # before the pool: acre builds its items up front
+        settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
         try:
             self.dataset = reasoning_gym.create_dataset(dataset, seed=seed, size=size, **settings)
-            self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
-            # Items are made on demand, and a generator checks few of its settings up front: one
-            # such as max_grid_size=8.5 failed only at the first draw, with randrange's bare ValueError.
-            self.entry(0)
-        except (AssertionError, TypeError, ValueError) as err:  # reasoning-gym validates with assert
-            settings_text = ", ".join([*map(str, options or []), f"task.seed={seed}", f"task.size={size}"])
+        except Exception as err:  # reasoning-gym validates with assert (some datasets with other errors)
             raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): {err}") from None
+        self.entry = lru_cache(maxsize=16384)(self.dataset.__getitem__)  # scoring asks for each item many times
+        # Items are made on demand, and a generator checks few of its settings up front: one such as
+        # max_grid_size=8.5 failed only at the first draw, with randrange's bare ValueError. So items are
+        # made here, skipping one its generator gives up on as `generate` does (item 0 may be such an item):
+        # settings are rejected only when none of the first MAX_FAILED_ITEMS can be made.
+        tries = min(size, MAX_FAILED_ITEMS)
+        for index in range(tries):
+            try:
+                self.entry(index)
+                break
+            except Exception as err:  # reasoning-gym's own code, whichever error it gives up with
+                failed = f"item {index}: {err}"
+        else:
+            raise PuzzleError(f"reasoning-gym rejected the settings of {dataset!r} ({settings_text}): it failed to "
+                              f"make items 0 to {tries - 1} (the last, {failed})")
         self.dataset_name = dataset
         self.max_answer_chars = self.num_slots = slots
 
