@@ -49,7 +49,7 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
 
     from eval.runner import predict, score_predictions
     from hybrid.cache import backbone_inputs
-    from hybrid.inference import backbone_named_in, device_for, read_config
+    from hybrid.inference import backbone_named_in, device_for, question_field, read_config
     from hybrid.lora import with_backbone
     from hybrid.model import HybridModel
     from hybrid.weight_shapes import shape_changes, tensor_shapes, uses_heads  # imports torch: not for --help
@@ -70,7 +70,8 @@ def evaluate_run(path: str | Path, overrides: list[str] = (), split: str = "test
                            f"the file's puzzles another way, add task.wordings=[...])")
     # Read once, now: a missing, unreadable or empty file is said before the weights and the backbone load, and the
     # report's fingerprint is of these bytes (stdin is read once, and a file may change while the model loads)
-    text, sha256 = read_puzzle_file(puzzles) if puzzles is not None else (None, None)
+    # (saying the question's JSON field, a qa model's task.question_field, from its config: no weights read for it)
+    text, sha256 = read_puzzle_file(puzzles, question_field(path, overrides)) if puzzles is not None else (None, None)
 
     run = locate(path)[0]
     read_from = os.stat(run)  # which a move keeps: a new run in its train.output_dir may move it aside (where_now)

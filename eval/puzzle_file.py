@@ -33,14 +33,14 @@ def puzzles_source(puzzles: str | Path) -> str:
     return str(path.resolve() if path.is_file() else path)
 
 
-def read_puzzle_file(path: str | Path) -> tuple[str, str]:
+def read_puzzle_file(path: str | Path, field: str = "question") -> tuple[str, str]:
     """(text, sha256): the text of a puzzle file and the sha256 of its bytes, read once, so that the
     report's fingerprint (`puzzles_sha256`) is of the very bytes its puzzles came from. The path alone
     says nothing of a file edited between two evaluations. `-` reads stdin, which can be read only
     once; a path that is no regular file but can be read (bash's <(generate ...), a named pipe) is
     read as a file is. Text that holds no puzzle is refused here, as a missing or unreadable file is:
     evaluate_run reads it before the weights and the backbone load (seconds to a minute), as
-    hybrid.solve reads its --input."""
+    hybrid.solve reads its --input. `field`: the JSON field of a question, which that error names."""
     stdin, where = str(path) == STDIN, puzzles_said(path)
     path = path if stdin else Path(path).expanduser()  # "~/mine.txt" from Python, as the report records it
     if not stdin and path.is_dir():
@@ -52,7 +52,7 @@ def read_puzzle_file(path: str | Path) -> tuple[str, str]:
     except UnreadableInput as err:
         raise HarnessError(str(err)) from None
     if holds_no_puzzle(text):  # a report of no puzzles says nothing, and would replace an earlier report of them
-        raise HarnessError(no_puzzles(where))
+        raise HarnessError(no_puzzles(where, field))
     return text, hashlib.sha256(data).hexdigest()
 
 
@@ -62,7 +62,7 @@ def read_puzzles(path: str | Path, task, text: str | None = None) -> list[TypedP
     whatever the file is named; the other lines are plain text, one puzzle per line or per block of
     lines (`split_typed_lines`). `text`: the file's, where it was read already (`read_puzzle_file`)."""
     if text is None:
-        text = read_puzzle_file(path)[0]
+        text = read_puzzle_file(path, getattr(task, "fields", ["question"])[0])[0]
     return typed_puzzles(text, lambda plain: split_typed_lines(plain, task))  # not empty: read_puzzle_file refuses that
 
 

@@ -44,7 +44,7 @@ from eval.voting import tally
 from hybrid import checkpoint, trained_on
 from hybrid.backbone import load_for, same_layer
 from hybrid.cache import LiveStates, token_split
-from hybrid.config import Config, ConfigError, anchored, from_yaml, to_yaml
+from hybrid.config import Config, ConfigError, anchored, from_yaml, load_config, to_yaml
 from hybrid.data import answering_wording, check_example
 from hybrid.folders import write_folder
 from hybrid.lora import with_backbone
@@ -163,6 +163,21 @@ def no_config(where: str) -> checkpoint.CheckpointError:
     return checkpoint.CheckpointError(f"no {CONFIG} in {where}: cannot tell which model to build; put the {CONFIG} "
                                       f"the weights were trained with there (each checkpoint of their run, and its "
                                       f"final/, holds a copy)")
+
+
+def question_field(path: str | Path, overrides: Sequence[str] = ()) -> str:
+    """The JSON field a question of typed input is in for the model at `path` (a qa model's
+    task.question_field, else "question"), from its saved config alone, with `overrides` on top: an
+    error about the input, said before the weights load, names the field the user's file should hold.
+    "question" where that config cannot be read: loading the model says why."""
+    try:
+        with warnings.catch_warnings():  # locate's warnings are said when the model loads, if it does
+            warnings.simplefilter("ignore")
+            file = locate(Path(path).expanduser()) / CONFIG
+            config = load_config(list(overrides), base=file) if overrides else read_config(file)
+    except Exception:  # no model there, or a damaged config: the generic field, and the load's own error later
+        return "question"
+    return getattr(config.task, "question_field", "question")
 
 
 def read_config(file: Path) -> Config:

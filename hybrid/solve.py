@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     from eval.tasks.base import UnreadableInput, holds_no_puzzle, input_name, no_puzzles, read_input
     from hybrid.checkpoint import CheckpointError, stopped_by
     from hybrid.config import ConfigError
-    from hybrid.inference import Hybrid
+    from hybrid.inference import Hybrid, question_field
 
     files = task_files(args.input) if args.input != "-" else None
     try:
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.input} holds no .json task files")
     if files is None and holds_no_puzzle(text):  # as eval --puzzles: no answers say nothing, and would replace
         # --output's; blank, or a code block's fences alone, was "the puzzle could not be read" of no puzzle
-        sys.exit(f"error: {no_puzzles(input_name(args.input))}")
+        sys.exit(f"error: {no_puzzles(input_name(args.input), question_field(args.checkpoint))}")
     if args.submission and files is None:
         sys.exit("error: --submission needs ARC task files as --input (a .json file or a folder of them)")
     # Where the answers go, checked before minutes of solving

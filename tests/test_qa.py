@@ -842,3 +842,29 @@ def test_a_constant_answer_is_learned_with_the_attention_mixer(small_config, tmp
                                  "reasoner.mixer=attention", "reasoner.hidden=64", "train.lr=3e-3", "train.ema=0",
                                  "train.steps=30"))
     assert results["test"]["exact_accuracy"] == 1.0  # 0.0 (cell accuracy 0.25) with the queries at 0.02
+
+
+def test_input_with_no_puzzles_names_the_question_field_the_model_reads(tmp_path, monkeypatch):
+    """A qa model trained with task.question_field=prompt reads {"prompt": ...} lines: "holds no puzzles"
+    said to give a "question", a field its user's file does not use. The saved config says which, before
+    any weights load (here there are none to load: the file is not weights)."""
+    from eval import HarnessError
+    from eval.__main__ import evaluate_run
+    from hybrid.config import load_config, to_yaml
+    from hybrid.solve import main as solve_main
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.yaml").write_text(to_yaml(load_config(["task=qa", f"task.path={FIXTURE}",
+                                                            "task.question_field=prompt"])))
+    (model / "model.safetensors").write_text("not weights: the input is refused before they are read")
+    empty = tmp_path / "in.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(SystemExit, match=r'in.jsonl holds no puzzles: .*JSON lines with a "prompt"'):
+        solve_main([str(model), "--input", str(empty)])
+    with pytest.raises(HarnessError, match=r'in.jsonl holds no puzzles: .*JSON lines with a "prompt"'):
+        evaluate_run(model, puzzles=empty)
+    with pytest.raises(HarnessError, match=r'in.jsonl holds no puzzles: .*JSON lines with a "q"'):
+        evaluate_run(model, ["task.question_field=q"], puzzles=empty)  # the field this evaluation reads
+    with pytest.raises(SystemExit, match=r'in.jsonl holds no puzzles: .*JSON lines with a "question"'):
+        solve_main([str(tmp_path / "no_model"), "--input", str(empty)])  # no config to read: the usual field

@@ -161,10 +161,11 @@ def read_input(path, flag: str, where: str = "") -> tuple[str, bytes]:
         raise UnreadableInput(f"cannot read {where}: not UTF-8 text ({err})") from None
 
 
-def no_puzzles(where: str) -> str:
+def no_puzzles(where: str, field: str = "question") -> str:
     """What typed input with no puzzle in it is told, by `python -m eval --puzzles` and `hybrid.solve --input`
-    alike: `where` (the file, or stdin) and what a puzzle looks like."""
-    return f'{where} holds no puzzles: one per line, or per block of lines, or JSON lines with a "question"'
+    alike: `where` (the file, or stdin) and what a puzzle looks like (`field`: the JSON field a question is in,
+    a qa model's task.question_field)."""
+    return f"{where} holds no puzzles: one per line, or per block of lines, or JSON lines with a {json.dumps(field)}"
 
 
 def holds_no_puzzle(text: str) -> bool:
