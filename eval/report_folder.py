@@ -66,6 +66,12 @@ def report_settings(report: dict) -> dict:
     return settings | {f"reasoner.{key}": compute[key] for key in ("N_sup", "T", "n") if key in compute}
 
 
+def setting(key: str, value) -> str:
+    """A setting as the user gave it: key=value, and `--puzzles - (stdin)` for puzzles piped in, which the
+    report records as "stdin" (--puzzles=stdin would read a file of that name)."""
+    return "--puzzles - (stdin)" if key == "--puzzles" and value == "stdin" else f"{key}={typed(value)}"
+
+
 def say_replaced(out: Path, report: dict) -> None:
     """One warning where the folder `out` holds a report of other settings than `report` (this
     evaluation's, before its figures), which this one replaces: naming each that differs, and a puzzle
@@ -82,13 +88,13 @@ def say_replaced(out: Path, report: dict) -> None:
     differ = [key for key in now if key in then and now[key] != then[key]]
     if "checkpoint" in differ and "weights" in differ:  # the same difference, said once
         differ.remove("weights")
-    said = [f"{key}={typed(now[key])} (the earlier report's: {typed(then[key])})" for key in differ]
+    said = [f"{setting(key, now[key])} (the earlier report's: {typed(then[key])})" for key in differ]
     # The same file (its resolved path, however it was spelt) edited since: other puzzles under the same
     # setting. Unsaid where the earlier report recorded no fingerprint (written before it was recorded).
     was, held = earlier.get("puzzles_sha256"), report.get("puzzles_sha256")
     if "--puzzles" in then and then["--puzzles"] == now.get("--puzzles") and was and held and was != held:
-        said.append(f"--puzzles={typed(now['--puzzles'])}, whose contents changed since (sha256 {short_sha256(held)};"
-                    f" the earlier report's: {short_sha256(was)})")
+        said.append(f"{setting('--puzzles', now['--puzzles'])}, whose contents changed since "
+                    f"(sha256 {short_sha256(held)}; the earlier report's: {short_sha256(was)})")
     if said:
         what = "other settings" if differ else "other puzzles"
         warnings.warn(f"{out / 'report.json'} holds an evaluation of {what}, which this one replaces when it "

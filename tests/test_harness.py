@@ -1826,6 +1826,26 @@ def sudoku_lines(*seeds: int) -> bytes:
                    .replace("0", "_").replace("\n", " ") + "\n" for seed in seeds).encode()
 
 
+def test_the_replaced_report_warning_names_puzzles_piped_in_as_they_were_given(tmp_path):
+    """A report records piped puzzles as "stdin", and the warning said `--puzzles=stdin`: typed so, that is
+    a file named stdin. It says `--puzzles -`, as the user typed it."""
+    from eval.report_folder import say_replaced
+
+    def said(earlier: dict, now: dict) -> str:
+        (tmp_path / "report.json").write_text(json.dumps(earlier))
+        with pytest.warns(UserWarning, match="replaces") as caught:
+            say_replaced(tmp_path, now)
+        return str(caught[0].message)
+
+    piped, mine = {"puzzles": "stdin"}, {"puzzles": str(tmp_path / "mine.txt")}
+    message = said(piped | {"puzzles_sha256": "a" * 64}, piped | {"puzzles_sha256": "b" * 64})
+    assert "--puzzles - (stdin), whose contents changed since (sha256 bbbbbbbbbbbb" in message
+    assert "--puzzles=stdin" not in message
+    message = said(mine, piped)
+    assert f"--puzzles - (stdin) (the earlier report's: {tmp_path / 'mine.txt'})" in message
+    assert f"--puzzles={tmp_path / 'mine.txt'} (the earlier report's: stdin)" in said(piped, mine)
+
+
 def test_puzzles_piped_in_are_evaluated_and_a_report_of_other_piped_puzzles_says_they_changed(run, tmp_path,
                                                                                             monkeypatch):
     """`--puzzles -` said "puzzle file - does not exist", where hybrid.solve --input - reads stdin, and
@@ -1854,7 +1874,7 @@ def test_puzzles_piped_in_are_evaluated_and_a_report_of_other_piped_puzzles_says
     assert piped(one)[1] == []  # the same puzzles again: nothing replaced that a reader could lose
     report, said = piped(two)
     assert report["num_puzzles"] == 2 and report["puzzles_sha256"] == hashlib.sha256(two).hexdigest()
-    assert len(said) == 1 and re.search(rf"--puzzles=stdin, whose contents changed since \(sha256 "
+    assert len(said) == 1 and re.search(rf"--puzzles - \(stdin\), whose contents changed since \(sha256 "
                                         rf"{hashlib.sha256(two).hexdigest()[:12]}; the earlier report's: "
                                         rf"{hashlib.sha256(one).hexdigest()[:12]}\)", said[0]), said
 
