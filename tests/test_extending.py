@@ -171,6 +171,17 @@ def test_a_mixer_added_to_its_table_is_accepted_and_used(tmp_path, monkeypatch):
         TinyNet(16, 4, mixer="atention")  # a misspelt mixer is not silently attention
 
 
+def test_a_task_preset_names_a_family_of_your_own_by_import_path(my_tasks, tmp_path, monkeypatch):
+    """docs/extending.md: a file holding `name: my_tasks:BinaryAddition` and any knobs, used as
+    `task=~/research/binary.yaml`, keeps the long name off the command line."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # my_tasks lives in ~/research, as on the page
+    (my_tasks / "binary.yaml").write_text("name: my_tasks:BinaryAddition\nbits: 6\n")
+    config = load_config(["task=~/research/binary.yaml", "task.held_out_wordings=[1]"])
+    task = config.task
+    assert (type(task).__name__, task.bits, task.held_out_wordings) == ("BinaryAdditionConfig", 6, [1])
+    assert make_task(task).num_slots == 7  # the family built with its knob from the file
+
+
 def test_a_preset_file_outside_the_repository(tmp_path):
     preset = re.search(r"## A backbone preset.*?```yaml\n(.*?)```", DOC, re.S).group(1)
     (tmp_path / "my_encoder.yaml").write_text(preset)
