@@ -314,7 +314,7 @@ def stopped(stop: KeyboardInterrupt) -> tuple[str, int]:
     from hybrid.train import ReportedInterrupt
 
     if isinstance(stop, ReportedInterrupt) and stop.args:
-        return ("SIGTERM" if stop.args[0] == 143 else "Ctrl-C"), stop.args[0]
+        return {143: "SIGTERM", 129: "SIGHUP"}.get(stop.args[0], "Ctrl-C"), stop.args[0]
     return stopped_by(stop)
 
 
@@ -322,9 +322,9 @@ def trained(results: dict) -> dict:
     """train()'s results; where a SIGTERM or Ctrl-C stopped it (it saved its batch and returned), that
     interrupt again: else a bench went on to its next run, recorded this one as failed and exited 0."""
     if results.get("interrupted"):
-        from hybrid.checkpoint import Terminated
+        from hybrid.checkpoint import HungUp, Terminated
 
-        raise Terminated() if results.get("stopped_by") == "SIGTERM" else KeyboardInterrupt()
+        raise {"SIGTERM": Terminated, "SIGHUP": HungUp}.get(results.get("stopped_by"), KeyboardInterrupt)()
     return results
 
 
@@ -368,7 +368,7 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
             yield child
     except KeyboardInterrupt as stop:
         name_of_signal, status = stopped_by(stop)
-        ended = end_group(child, signal.SIGTERM if status == 143 else signal.SIGINT, grace)
+        ended = end_group(child, signal.SIGINT if status == 130 else signal.SIGTERM, grace)  # a hangup as SIGTERM
         print(f"\n{name_of_signal}: stopped {what}; {ended}", file=sys.stderr, flush=True)
         if raise_stop:
             raise

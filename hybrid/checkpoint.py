@@ -13,9 +13,9 @@ RNG, sampler, progress) plus the resolved config and a checksum of every file.
 - Readable while the run trains: only the newest `train.keep_checkpoints` are kept, and a reader
   (an evaluation of the run as it trains) whose checkpoint is deleted meanwhile reads the newer
   one (`read_whole`).
-- SIGTERM (preemption, `kill`, a cluster job cancelled with scancel or the like) and SIGINT
-  (Ctrl-C in a terminal) become a request: `GracefulStop` lets the training loop finish the
-  batch, save and exit cleanly.
+- SIGTERM (preemption, `kill`, a cluster job cancelled with scancel or the like), SIGINT
+  (Ctrl-C in a terminal) and SIGHUP (the terminal closed: an ssh session that ended) become a
+  request: `GracefulStop` lets the training loop finish the batch, save and exit cleanly.
 
 The frozen backbone is never saved: the config names it.
 """
@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import threading
 import warnings
@@ -402,9 +403,26 @@ class Progress:
         self.step = state["step"]
 
 
+# A closed terminal's SIGHUP stops a run as SIGTERM does; Windows has none
+HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+
+
+def after_hangup() -> None:
+    """Once the terminal has closed, a write to it fails (EIO): the run's last line would end it with an error,
+    exit 1, after it saved. Lines meant for the terminal go nowhere instead; those to a file (`> log`) still go."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:  # not isatty(): a terminal that has hung up says it is none
+            terminal = stat.S_ISCHR(os.fstat(stream.fileno()).st_mode)
+        except (AttributeError, ValueError, OSError):  # none, closed, or no file (a notebook's, a test's capture)
+            terminal = False
+        if terminal:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (open until the process ends)
+
+
 class GracefulStop:
-    """While active, SIGTERM (a scheduler's preemption, `kill`) and SIGINT (Ctrl-C) only set
-    `requested` and `signal_name`: the training loop finishes its batch, saves a checkpoint and
+    """While active, SIGTERM (a scheduler's preemption, `kill`), SIGINT (Ctrl-C) and SIGHUP (the terminal
+    closed) only set `requested` and `signal_name`: the training loop finishes its batch, saves a checkpoint and
     exits cleanly, rather than losing the batches since the last checkpoint. The same signal a
     second time acts as usual: Ctrl-C twice stops at once. A signal the process was started to
     ignore (`nohup`, a job started with `&` from a script ignores SIGINT) stays ignored.
@@ -412,7 +430,7 @@ class GracefulStop:
     inherit the handler). Signal handlers can be set only in the main thread; elsewhere this does
     nothing."""
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, *HANGUP)
 
     def __init__(self, announce: bool = True):
         self.requested, self.signal_name, self.announce = False, None, announce
@@ -424,6 +442,8 @@ class GracefulStop:
         self.signal_name = self.signal_name or signal.Signals(signum).name
         previous = self._previous.get(signum)
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if signum in HANGUP:
+            after_hangup()
         if signum == signal.SIGINT and self.announce and os.getpid() == self._pid:
             print("\nCtrl-C: finishing this batch and saving a checkpoint (Ctrl-C again stops at once)",
                   file=sys.stderr, flush=True)
@@ -444,38 +464,59 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program was (see `sigterm_raises`)."""
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed), raised where the program was, to stop it as SIGTERM does."""
+
+
 def stopped_by(stop: KeyboardInterrupt) -> tuple[str, int]:
     """What stopped the program, as its one line says it, and the exit status a shell gives a process
     ended by that signal."""
+    if isinstance(stop, HungUp):
+        return "SIGHUP", 129
     return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("Ctrl-C", 130)
+
+
+def exit_status(signal_name: str) -> int:
+    """The exit status a shell gives a process ended by the signal GracefulStop names (SIGINT: 130); SIGTERM's,
+    143, for a process of a launch that another process's signal stopped (it got none itself)."""
+    known = getattr(signal, signal_name, None) if signal_name.startswith("SIG") else None
+    return 128 + int(known) if known is not None else 143
 
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """While active, SIGTERM (`kill`, a scheduler) raises Terminated, as Ctrl-C raises
     KeyboardInterrupt: Python's default for SIGTERM ends the process at once, skipping the `finally`
-    blocks that remove a half-written file's temporary name. Main thread only; a SIGTERM the process
-    was started to ignore stays ignored. One raised where Python drops exceptions (a weakref callback,
-    a __del__: "Exception ignored in ...") is raised again when the block ends, not lost."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+    blocks that remove a half-written file's temporary name. So does SIGHUP (a closed terminal, an ended
+    ssh session), as HungUp, where nothing handles it yet (nohup's, ignored, and a bench's, stay).
+    Main thread only; a SIGTERM the process was started to ignore stays ignored. One raised where
+    Python drops exceptions (a weakref callback, a __del__: "Exception ignored in ...") is raised again
+    when the block ends, not lost."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     pid, received = os.getpid(), []
 
     def terminated(signum, frame):
         if os.getpid() != pid:  # a forked worker (DataLoader's), which its parent ends with SIGTERM: end quietly
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
         received.append(signum)
+        if signum in HANGUP:
+            after_hangup()
+            raise HungUp
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, terminated)
+    taken = [signal.SIGTERM] * (signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN)
+    taken += [s for s in HANGUP if signal.getsignal(s) is signal.SIG_DFL]
+    previous = {s: signal.signal(s, terminated) for s in taken}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
     if received:  # the block went on: its Terminated was dropped, so it did not stop what the SIGTERM asked to
-        raise Terminated
+        raise HungUp if received[0] in HANGUP else Terminated
 
 
 def read_weights(folder: Path, ema: bool = True) -> tuple[dict, str]:

@@ -30,9 +30,9 @@ tasks (in a folder, a task id in two files is answered once, and ARC Prize's *_s
 and sample_submission.json are skipped): each test input is one puzzle, its line says which ("task",
 "test_index") and, where the file has the test output, whether the answer is right ("verified");
 --submission also writes ARC Prize's submission.json (two attempts per test input).
-Exit status 1 when no puzzle could be read (the lines are written all the same). Ctrl-C or
-SIGTERM while solving writes the lines of the puzzles answered so far, in order, and exits 130
-or 143 (--submission is not written: it would miss the rest; before the first answer nothing is
+Exit status 1 when no puzzle could be read (the lines are written all the same). Ctrl-C,
+SIGTERM or SIGHUP while solving writes the lines of the puzzles answered so far, in order, and exits
+130, 143 or 129 (--submission is not written: it would miss the rest; before the first answer nothing is
 written, so an earlier --output stays as it was).
 """
 

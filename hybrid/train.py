@@ -73,8 +73,7 @@ def train(config: Config) -> dict:
 
 
 class ReportedInterrupt(KeyboardInterrupt):
-    """A Ctrl-C or SIGTERM outside the training loop, said in one line; still an interrupt to a caller
-    in Python. Its argument: the exit status for it (checkpoint.stopped_by)."""
+    """A stop outside the training loop, said in one line; an interrupt to a Python caller; args[0]: its exit status."""
 
 
 def run(config: Config, accelerator: Accelerator) -> dict:
@@ -285,7 +284,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> None:
     with launch.on_command_line():  # one_voice for the command line's warnings too, each in one line
         try:
-            train(parse_args(argv))
+            if stopped := train(parse_args(argv)).get("stopped_by"):  # saved and said; not 0: `train && eval` stops
+                sys.exit(checkpoint.exit_status(stopped))  # as a shell reports a process ended by that signal
         except (ConfigError, PuzzleError, checkpoint.CheckpointError, FloatingPointError, checkpoint.Unwritable) as err:
             launch.fail(str(err))  # a bad setting, puzzle, checkpoint, loss or write: the message says which, once
         except ReportedInterrupt as stop:

@@ -2,6 +2,7 @@
 flight) and resumed ends exactly where an uninterrupted run ends; damaged checkpoints are
 skipped; a crash while saving or a non-finite loss never leaves a bad state behind."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -9,6 +10,7 @@ import re
 import shlex
 import shutil
 import signal
+import sys
 import warnings
 from pathlib import Path
 
@@ -158,6 +160,75 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class EndedAtOnce(BaseException):
+    """Stands for SIGHUP's default, which ends the process at once (the test run with it)."""
+
+
+@pytest.fixture
+def hangup_as_in_a_terminal():
+    """SIGHUP not ignored, as in a terminal's session, however pytest was started (nohup ignores it)."""
+    def ended(signum, frame):
+        raise EndedAtOnce("SIGHUP reached the handler from before the run: the process would have ended at once")
+
+    previous = signal.signal(signal.SIGHUP, ended)
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+@pytest.mark.usefixtures("sigint_as_in_a_terminal", "hangup_as_in_a_terminal")
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 129)])
+def test_the_command_stopped_by_a_signal_saves_the_batch_and_exits_as_a_signalled_process(
+        small_config, monkeypatch, tmp_path, capsys, signum, status):
+    """`python -m hybrid.train` stopped by SIGTERM or Ctrl-C saved its batch and exited 0, as a finished run does:
+    `train && python -m eval RUN` went on to evaluate a half-trained run. A closed terminal's SIGHUP (an ended ssh
+    session) ended it at once, losing every batch since the last checkpoint. Each now saves the batch, says so and
+    exits as a shell reports a process that signal ended; --resume goes on from the checkpoint."""
+    out = tmp_path / "run"
+    monkeypatch.setattr(hybrid.train, "parse_args", lambda argv: small_config(*RUN, f"train.output_dir={out}"))
+    interrupt_at(monkeypatch, 3, lambda: os.kill(os.getpid(), signum))
+    handler = signal.getsignal(signum)
+    with pytest.raises(SystemExit) as ended:
+        hybrid.train.main([])
+    assert ended.value.code == status
+    name = signal.Signals(signum).name
+    assert f"{name}: stopped after batch 3, state saved in {out / 'checkpoints' / 'step_00000003'}" in capsys.readouterr().out
+    assert signal.getsignal(signum) == handler  # restored
+    monkeypatch.undo()
+    assert train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))["batches"] == 6
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP and terminals are POSIX")
+def test_a_hangup_raises_where_the_command_is_and_its_lines_to_the_closed_terminal_go_nowhere(monkeypatch):
+    """After a terminal closes, a write to it fails (EIO): training, which had saved its batch, ended on its last
+    line with a traceback and exit 1 instead of 129. A SIGHUP in sigterm_raises stops the block as SIGTERM does,
+    named as itself; one the process was started to ignore (nohup) stays ignored."""
+    import pty
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal's session, also under nohup
+    try:
+        leader, follower = pty.openpty()
+        terminal = open(follower, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+        monkeypatch.setattr(sys, "stdout", terminal)
+        os.close(leader)  # the terminal closes: writes to it fail from now on
+        with pytest.raises(OSError):
+            print("x", flush=True)
+        with pytest.raises(checkpoint.HungUp) as stop:
+            with checkpoint.sigterm_raises():
+                assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL, "SIGHUP still ends the process at once"
+                os.kill(os.getpid(), signal.SIGHUP)
+        print("stopped", flush=True)  # to nowhere, without an error
+        assert sys.stdout is not terminal and checkpoint.stopped_by(stop.value) == ("SIGHUP", 129)
+        with contextlib.suppress(OSError):  # its unwritten "x"; the file is closed all the same
+            terminal.close()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # restored
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with checkpoint.sigterm_raises():
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored, as under nohup
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_resume_is_exact_with_dropout_on(small_config, monkeypatch, tmp_path):
