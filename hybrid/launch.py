@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKwargs, DistributedType,
                               get_cpu_distributed_information)
 
@@ -32,6 +33,12 @@ def accelerator_for(config: Config) -> Accelerator:
     # must shuffle alike to take its slice of the same batch: the order's seed is given, not read
     # from torch's (which differs per process once training seeds it with the process index).
     batches = DataLoaderConfiguration(use_seedable_sampler=True, split_batches=True, data_seed=config.train.seed)
+    # Accelerate keeps one state per process, with its mixed precision: a notebook's or a sweep's second train()
+    # with another train.mixed_precision failed ("AcceleratorState has already been initialized and cannot be
+    # changed, restart your runtime"). That part is made anew; the device and process group (PartialState) stay.
+    wanted = config.train.mixed_precision
+    if AcceleratorState._shared_state.get("_mixed_precision", wanted) != wanted:
+        AcceleratorState._reset_state()
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision, log_with=config.train.tracker,
                               project_dir=config.train.output_dir, dataloader_config=batches)
     check_set_up(accelerator, config)

@@ -1152,3 +1152,25 @@ def test_a_resume_on_other_splits_names_the_settings_that_changed_even_without_a
     with pytest.warns(UserWarning, match=r"puzzle splits changed since the checkpoint.*: task.train_size=48 \(the "
                                          r"checkpoint's run: 64\), train.seed=0 \(the checkpoint's run: 1\)"):
         train(small_config("train.steps=6", "train.resume=latest", "task.train_size=48"))
+
+
+def test_a_sweep_in_one_process_may_change_mixed_precision(small_config, monkeypatch, tmp_path):
+    """From a notebook or a sweep script: Accelerate keeps one state per process, so a second train() with another
+    train.mixed_precision raised "AcceleratorState has already been initialized and cannot be changed, restart your
+    runtime". Each run now gets the precision its config asks for."""
+    from hybrid import launch
+
+    real, used = launch.accelerator_for, []
+
+    def recording(config):
+        accelerator = real(config)
+        used.append(accelerator.mixed_precision)
+        return accelerator
+
+    monkeypatch.setattr(launch, "accelerator_for", recording)
+    for i, precision in enumerate(("no", "bf16", "no")):
+        results = train(small_config(f"train.mixed_precision={precision}", "train.steps=1", "train.checkpoint_every=0",
+                                     f"train.output_dir={tmp_path / f'run{i}'}"))
+        assert results["batches"] == 1
+    assert used == ["no", "bf16", "no"]
+
