@@ -124,6 +124,17 @@ def one_voice():
 
 
 @contextmanager
+def threads_kept():
+    """torch's number of threads as it was before the block: a run sets it for itself (train.cpu_threads, else the
+    cores shared out among the processes), and a notebook or a sweep script calling train() kept the run's after."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextmanager
 def on_command_line():
     """one_voice for hybrid/train.py's command, whose warnings are also said in one line each (plain_warnings);
     train() called from a notebook or a test gets one_voice alone."""

@@ -63,7 +63,7 @@ def train(config: Config) -> dict:
     if not isinstance(config, Config):  # overrides or a file name failed on their missing `.train`
         raise TypeError(f"train takes a Config: train(load_config([...overrides], base=file)) from hybrid.config, "
                         f"not a {type(config).__name__}")
-    with launch.one_voice():  # under a launch of N processes each warning once, not N times
+    with launch.one_voice(), launch.threads_kept():  # each warning once per launch; the caller's torch threads after
         check_tracker_installed(config.train)  # else Accelerate warns once and logs nothing
         accelerator = launch.accelerator_for(config)
         if config.train.resume:  # a checkpoint that is not there is named first, not the output_dir another run is in
@@ -172,7 +172,8 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
     work, first = 0.0, progress.step
     waited, evaluating = {"seconds": 0.0}, 0.0  # for batches from the loader; in periodic evaluations
     batches = batches_from(progress, loader, accelerator, waited) if progress.step < config.train.steps else []
-    with checkpoint.GracefulStop(announce=accelerator.is_main_process) as signalled:  # finish the batch, save, exit
+    # Finish the batch, save, exit; the bar closed however it ends (left open by an error, later bars went a line down)
+    with checkpoint.GracefulStop(announce=accelerator.is_main_process) as signalled, bar:
         for batch in batches:
             model.train()
             try:
@@ -214,7 +215,6 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
             if done or interrupted:
                 stopped_early = timed_out and progress.step < config.train.steps
                 break
-    bar.close()
     if interrupted:
         state.stopped_by = signalled.signal_name or "a signal to another process"
         return None

@@ -1174,3 +1174,29 @@ def test_a_sweep_in_one_process_may_change_mixed_precision(small_config, monkeyp
         assert results["batches"] == 1
     assert used == ["no", "bf16", "no"]
 
+
+def test_train_gives_back_the_callers_torch_threads_and_leaves_no_bar_open(small_config, monkeypatch, tmp_path):
+    """train() sets torch's threads for its run (train.cpu_threads, else the cores shared out); from Python they
+    stayed so after it, slowing (or crowding) the notebook's own work. And a run that raised left its training
+    bar open (the traceback, which a notebook keeps, held it): every bar after it was drawn a line lower, with
+    cursor moves that a notebook does not follow."""
+    from tqdm.std import tqdm
+
+    import hybrid.supervision
+
+    assert torch.get_num_threads() == 1  # the caller's (conftest)
+    train(small_config("train.cpu_threads=2", "train.steps=1", "train.checkpoint_every=0"))
+    assert torch.get_num_threads() == 1
+
+    real, calls = hybrid.supervision.stablemax_cross_entropy, []
+
+    def poisoned(logits, labels):  # the 3rd loss (batch 2) is NaN: the run raises from inside its loop
+        calls.append(1)
+        return real(logits, labels) * (float("nan") if len(calls) == 3 else 1.0)
+
+    monkeypatch.setattr(hybrid.supervision, "stablemax_cross_entropy", poisoned)
+    with pytest.raises(FloatingPointError) as raised:
+        train(small_config("train.cpu_threads=2", f"train.output_dir={tmp_path / 'nan'}"))
+    assert raised.value.__traceback__ is not None  # still held, as a notebook holds the last error's
+    assert torch.get_num_threads() == 1
+    assert [bar.desc for bar in tqdm._instances] == []
