@@ -311,7 +311,9 @@ class Hybrid:
 
     def __init__(self, model: torch.nn.Module, backbone, task: Task, config: Config,
                  backbone_record: dict | None = None, splits: Sequence[Path] = ()):
-        self.model, self.backbone, self.task, self.config = model.eval(), backbone, task, config
+        # The module's mode as it is: one a notebook is training, wrapped to look at its answers, trains on after
+        # (solve runs it in eval mode either way)
+        self.model, self.backbone, self.task, self.config = model, backbone, task, config
         # The states and the puzzle splits the weights were trained on, kept when saved again.
         self.backbone_record, self.splits = backbone_record, list(splits)
 
@@ -334,7 +336,7 @@ class Hybrid:
                                 backbones=(saved.config.backbone.path, config.backbone.path))
         record = saved.record
         trained_on.warn(folder, trained_on.differences(record, frozen))  # not the states the weights were trained on
-        return cls(model.to(device), frozen, task, config, record, checkpoint.splits_of(folder))
+        return cls(model.to(device).eval(), frozen, task, config, record, checkpoint.splits_of(folder))
 
     def __repr__(self) -> str:
         device = next(self.model.parameters()).device

@@ -104,6 +104,7 @@ def test_save_pretrained_round_trip(solver, tmp_path):
     solver.model.save_pretrained(tmp_path / "saved")
     assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["checksums.json", "config.yaml", "model.safetensors"]
     loaded = HybridModel.from_pretrained(tmp_path / "saved", "cpu")
+    assert not loaded.model.training  # loaded to solve, or to run by hand: in eval mode
     assert all(torch.equal(a, b) for a, b in zip(solver.model.state_dict().values(), loaded.model.state_dict().values()))
     puzzles = handwritten(3)
     assert solver.solve(puzzles) == loaded.solve(puzzles)
@@ -314,16 +315,20 @@ def test_an_example_that_does_not_fit_the_model_is_that_puzzles_error(solver):
 
 def test_solve_answers_in_eval_mode_and_leaves_the_mode_as_it_was(small_config):
     """Dropout in training mode (a notebook that trained the module and then solved) made answers
-    random from call to call."""
+    random from call to call. Nor does wrapping a module to solve with change its mode: a module a
+    notebook was training was put in eval mode for good, its dropout off for the rest of its training."""
     torch.manual_seed(0)
     config, task = small_config("adapter.dropout=0.9"), Sudoku(4)
     backbone = load_backbone(config.backbone)
-    solver = Hybrid(HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab)), backbone, task, config)
+    training = HybridModel(config, backbone.hidden_size, task.num_slots, len(task.vocab)).train()
+    solver = Hybrid(training, backbone, task, config)
+    assert training.training
     puzzles = handwritten(8)
     answered = solver.solve(puzzles, fixed_steps=True)
-    solver.model.train()
-    assert solver.solve(puzzles, fixed_steps=True) == answered
     assert solver.model.training
+    solver.model.eval()
+    assert solver.solve(puzzles, fixed_steps=True) == answered
+    assert not solver.model.training
 
 
 def test_a_solver_prints_what_it_is(solver):
