@@ -32,6 +32,8 @@ at the same FLOP rate, so it holds on any hardware, where the measured bound hol
 
 With `reasoner.compile=true` the first batches compile the reasoner. `--warmup N` first trains N
 untimed batches in the same process, so the timed runs reuse the compiled graphs.
+The JSON goes to bench/results/backbone_cache.json only at the published figures' settings, else to
+runs/bench/backbone_cache.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def speedups(preset: str, results: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common import at_least_zero, built_first, json_out, positive
+    from common import at_least_zero, built_first, json_out, positive, results_path, written
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["minilm", "smollm2"], help="backbone presets")
@@ -171,8 +173,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
-    parser.add_argument("--out", type=json_out, default=str(ROOT / "bench" / "results" / "backbone_cache.json"))
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("backbone_cache", parser, args, same_figures=("data_dir",))
     if not all("=" in item for item in args.init):
         parser.error("--init takes PRESET=RUN pairs, e.g. --init minilm=runs/default")
     args.init = dict(item.split("=", 1) for item in args.init)
@@ -222,11 +225,11 @@ def main(argv: list[str] | None = None) -> dict:
                 flops = matmul_flops(preset, args, run_of(preset, results, cache=True)["work"])
                 summary[preset] = speedups(preset, results) | flops  # whole or not at all in a partial file
     except KeyboardInterrupt as stop:  # the finished runs are kept, beside the complete figures
-        write_partial("backbone_cache", report(), args.out, argv, stop, running, f"the {len(results)} run(s) finished")
+        write_partial("backbone_cache", report(), out, argv, stop, running, f"the {len(results)} run(s) finished")
     finally:  # the runs' folders hold only checkpoints of throwaway runs: each bench left one in /tmp
         shutil.rmtree(out_root, ignore_errors=True)
     figures = report()
-    write_json("backbone_cache", figures, args.out, argv)
+    write_json("backbone_cache", figures, out, argv)
     print(f"\n{'backbone':<10} {'cached (puzzles/s)':>20} {'no cache (puzzles/s)':>22} {'speedup':>9}   "
           f"seconds per batch: {'backbone':>9} {'reasoner':>9} {'cache read':>11}   bound   "
           f"GFLOP per batch: {'backbone':>9} {'reasoner':>9}   FLOP bound")
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("bound: the speedup of a cache that took no time to read (the batch time without the cache over the "
           "reasoner's time); the speedup can only approach it. FLOP bound: the same if backbone and reasoner ran "
           "at one FLOP rate (matrix multiplies only), whatever the hardware")
-    print(f"written to {args.out}")
+    print(f"written to {written(out)}")
     return figures
 
 

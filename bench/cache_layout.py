@@ -10,6 +10,8 @@ split's longest text: bytes on disk, and milliseconds to read a shuffled batch t
 DataLoader, as training does (the padded layout sliced, the stored one padded to each batch's
 own longest as it is read; both from memory). The default task's texts all have one length, so its
 two layouts hold the same numbers; tasks whose texts vary are where the layout matters.
+The JSON goes to bench/results/cache_layout.json only at the published figures' settings, else to
+runs/bench/cache_layout.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import statistics
 import time
 
-from common import at_least_zero, built_first, json_out, positive, print_table, write_json
+from common import at_least_zero, built_first, json_out, positive, print_table, results_path, write_json, written
 
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
@@ -94,8 +96,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/cache_layout.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("cache_layout", parser, args, same_figures=("data_dir",))
     splits = built_first(parser, "--tasks", args.tasks, lambda name: training_split(name, args))
     if args.threads:  # 0 leaves torch's default, as in the other benches
         torch.set_num_threads(args.threads)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{r['entry_mib']:.0f}", f"{r['padded_mib']:.0f}", f"{r['padded_mib'] / r['entry_mib']:.2f}x",
                   f"{r['read_ms']:.1f}", f"{r['padded_read_ms']:.1f}"] for r in rows])
     result = {"rows": rows, "batch_size": args.batch_size}
-    write_json("cache_layout", result, args.out, argv)
+    print(f"wrote {written(write_json('cache_layout', result, out, argv))}")
     return result
 
 

@@ -38,6 +38,42 @@ from eval.runner import exact  # noqa: E402
 from hybrid.solve import positive  # noqa: E402, F401  (the bench scripts' argparse types are all here)
 
 RESULTS = ROOT / "bench" / "results"
+SCRATCH = ROOT / "runs" / "bench"  # runs/ is git-ignored
+# The arguments a bench's published figures (bench/results/<name>.json, its "command") were made with, where they are
+# not its defaults: a run with these writes there by default, and run_all passes them. tests/test_bench.py checks that
+# each published JSON's own command counts as published, so this cannot drift from the figures unseen.
+PUBLISHED_ARGS = {
+    "vs_reference": ["--threads", "1", "--speed-batches", "20"],
+    "cache_layout": ["--batches", "40"],
+    "puzzle_suite": ["--threads", "1", "train.cpu_threads=1"],
+    "main_job": ["--fresh-cache"],
+    "test_time_compute": ["--run", "runs/default"],
+    "early_exit": ["runs/default"],
+    "gpu_check": ["--device", "cuda", "--budget-seconds", "360", "--grace", "60"],
+}
+
+
+def results_path(name: str, parser: argparse.ArgumentParser, args: argparse.Namespace,
+                 same_figures: tuple[str, ...] = ()) -> Path:
+    """Where a bench writes its JSON when no --out is given. bench/results/<name>.json holds the published figures
+    (docs/performance.md is rendered from them, tests pin them): only a run whose every option is as they were made
+    (PUBLISHED_ARGS[name], else the parser's defaults) writes there. Any other setting (a subset, another size, time
+    limit or seed, an override) goes to runs/bench/<name>.json, untracked. `same_figures` names the options that do
+    not change the figures (folders, a note), compared with nothing; --out is never compared."""
+    published = vars(parser.parse_args(PUBLISHED_ARGS.get(name, [])))
+    differs = [dest for dest, value in published.items()
+               if dest not in ("out", *same_figures) and getattr(args, dest, value) != value]
+    return (SCRATCH if differs else RESULTS) / f"{name}.json"
+
+
+def written(path: str | Path) -> str:
+    """`path` as a bench's last line names it: one in runs/bench/ says it is not the published figures, so nobody
+    takes it for them or looks for it in bench/results/."""
+    path = Path(path)
+    if path.parent != SCRATCH:
+        return str(path)
+    return (f"{path} (settings other than bench/results/{path.name}'s, which it leaves as they are; "
+            f"--out bench/results/{path.name} to replace them)")
 
 
 def at_least_zero(value: str) -> int:

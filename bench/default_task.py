@@ -1,7 +1,7 @@
 """The default main job, with and without recursion, from one command.
 
     python bench/default_task.py                 # its three runs, fresh data cache, ~15 min on 2 cores
-    python bench/default_task.py --quick         # a smoke run, ~1 min: chars backbone, 4x4 (default_task_quick.json)
+    python bench/default_task.py --quick         # a smoke run, ~1 min: chars backbone, 4x4 (into runs/bench/)
 
 Run 1 is exactly the README's main job (`accelerate launch hybrid/train.py`), timed end to
 end from a fresh cache (puzzle generation and backbone embedding included). Run 2 switches
@@ -9,6 +9,8 @@ recursion off (reasoner.T=1, reasoner.n=1, reasoner.N_sup=1) with everything els
 reusing the cached embeddings, and a third gives the no-recursion model as many optimizer
 steps as run 1 could make (N_sup x more batches; halting made run 1's fewer), so the comparison
 cannot be blamed on fewer updates.
+The JSON goes to bench/results/default_task.json only at the published figures' settings, else to
+runs/bench/default_task.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -51,25 +53,23 @@ def run(name: str, overrides: list[str], data_dir: str, out_root: Path) -> dict:
 
 
 def output_path(args) -> Path:
-    """--out, else bench/results/default_task.json in the repository (wherever the script runs
-    from); a --quick run goes to default_task_quick.json, so a smoke run never replaces the
-    figures the README quotes."""
-    if args.out:
-        return Path(args.out)
-    return ROOT / "bench" / "results" / ("default_task_quick.json" if args.quick else "default_task.json")
+    """--out, else the default parse_args found (in the repository, wherever the script runs from): a --quick run or
+    one with overrides goes to runs/bench/, so it never replaces the figures the README quotes."""
+    return Path(args.out) if args.out else args.default_out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from common import config_checked, json_out
+    from common import config_checked, json_out, results_path
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run of about a minute that checks the script, not the claim: {' '.join(QUICK)}")
     parser.add_argument("--data-dir", help="reuse a cache folder (default: a fresh temporary one)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/default_task.json, with --quick "
-                                      "default_task_quick.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a --quick run never "
+                                      "replaces the figures)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = parser.parse_args(argv)
+    args.default_out = results_path("default_task", parser, args, same_figures=("data_dir",))
     args.extra = (QUICK if args.quick else []) + list(args.overrides)  # the user's overrides win over --quick's sizes
     config_checked(parser, args.extra, args.overrides)
     return args
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     extra = args.extra
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="hybrid-trm-bench-")
     out_root = Path(tempfile.mkdtemp(prefix="hybrid-trm-runs-"))
-    from common import write_json, write_partial  # with the command and the machine, as every bench JSON
+    from common import write_json, write_partial, written  # with the command and the machine, as every bench JSON
 
     from hybrid.checkpoint import sigterm_raises
     from hybrid.config import load_config
@@ -109,7 +109,6 @@ def main(argv: list[str] | None = None) -> None:
     gap = runs[0]["exact_accuracy"] - max(r["exact_accuracy"] for r in runs[1:])
     print(f"\nrecursion gain: {100 * gap:.1f} points of exact accuracy on {runs[0]['num_puzzles']} held-out puzzles")
     out = write_json("default_task", {"runs": runs, "gain_points": 100 * gap}, str(output_path(args)), argv)
-    print(f"wrote {out}")
     # the runs' folders and the fresh cache are throwaway once the figures are written, and were left in /tmp (the
     # cache: 7,000 puzzles' MiniLM states, ~0.5 GB at ~70 KB each); a run stopped or failed keeps them to look at
     shutil.rmtree(out_root, ignore_errors=True)
@@ -117,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"removed the runs' folders in {out_root} (the trainings' 'next:' lines name them)"
           + ("" if args.data_dir else f" and the fresh cache {data_dir}"))
+    print(f"wrote {written(out)}")
 
 
 if __name__ == "__main__":

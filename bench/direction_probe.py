@@ -11,6 +11,8 @@ trained wordings (configs/task/sorting.yaml: 0-3) and tested on those of the hel
 whose direction words never occur in a trained phrase). A phrase counts as read when most of
 its puzzles are classified right. This isolates what the front end offers from how training
 uses it: the suite (bench/puzzle_suite.py) measures the trained models.
+The JSON goes to bench/results/direction_probe.json only at the published figures' settings, else to
+runs/bench/direction_probe.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import argparse
 import random
 
-from common import at_least_zero, backbone_config, built_first, json_out, positive, print_table, setup, write_json
+from common import (at_least_zero, backbone_config, built_first, json_out, positive, print_table, results_path, setup,
+                    write_json, written)
 
 import torch  # noqa: E402
 
@@ -69,8 +72,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samples", type=positive, default=12, help="puzzles per phrase and direction")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/direction_probe.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    # threads change the time it takes, not what the probe reads
+    out = args.out or results_path("direction_probe", parser, args, same_figures=("threads",))
     configs = built_first(parser, "--backbones", args.backbones, backbone_config)
     setup("cpu", args.threads, args.seed)
     task_config = load_config(["task=sorting"]).task
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(f"Direction of held-out sorting phrases from pooled states (trained on wordings {trained}, "
                 f"tested on {held_out})", ["front end", "phrases read", "puzzles right", "missed"], rows)
     payload = {"trained_wordings": trained, "held_out_wordings": held_out, "samples": args.samples, "results": results}
-    print(f"wrote {write_json('direction_probe', payload, args.out, argv)}")
+    print(f"wrote {written(write_json('direction_probe', payload, out, argv))}")
     return payload
 
 

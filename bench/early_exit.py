@@ -10,8 +10,9 @@ folder, or a checkpoint folder. The puzzles are the run's held-out test split (r
 saved config: same generator settings and seed, read from the data cache when present). The
 check passes when early exit uses fewer supervision steps on average and its exact accuracy is
 within 1 point of fixed steps; a failed check exits with status 1, after the figures are written.
-Times include the backbone, which runs once per puzzle in both modes. Writes
-bench/results/early_exit.json.
+Times include the backbone, which runs once per puzzle in both modes.
+The JSON goes to bench/results/early_exit.json only at the published figures' settings, else to
+runs/bench/early_exit.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import argparse
 import sys
 import time
 
-from common import device_name, exact_accuracy, json_out, positive, print_table, setup, write_json
+from common import (device_name, exact_accuracy, json_out, positive, print_table, results_path, setup, write_json,
+                    written)
 
 from hybrid.checkpoint import CheckpointError  # noqa: E402
 from hybrid.config import ConfigError  # noqa: E402
@@ -48,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--puzzles", type=positive, default=1000)
     parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--device", type=device_name, default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/early_exit.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("early_exit", parser, args)
     setup(args.device or "cpu")
 
     try:
@@ -80,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
           f"({'fewer' if fewer else 'not fewer'}); exact accuracy {early['exact_accuracy']:.3f} vs "
           f"{fixed['exact_accuracy']:.3f} ({'within' if close else 'not within'} 1 point)")
     path = write_json("early_exit", {"checkpoint": args.checkpoint, "puzzles": len(puzzles), "N_sup": config.reasoner.N_sup,
-                                     "fixed_steps": fixed, "early_exit": early, "pass": verdict == "PASS"}, args.out)
-    print(f"wrote {path}")
+                                     "fixed_steps": fixed, "early_exit": early, "pass": verdict == "PASS"}, out)
+    print(f"wrote {written(path)}")
     if verdict == "FAIL":  # a script or scheduler running the check sees it failed, not only a reader
         sys.exit(1)
 

@@ -11,6 +11,8 @@ Variants (same weights, same inputs; the step is the one bench/reasoner_step.py 
     bf16 autocast     (docs/performance.md: slower than fp32 on CPUs without native bf16; a GPU win)
 The variants are timed round-robin, one step each per round, so all see the same machine load.
 Compile time (the first call) is reported apart: it is paid once per run and process.
+The JSON goes to bench/results/fast_paths.json only at the published figures' settings, else to
+runs/bench/fast_paths.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import statistics
 import time
 from argparse import Namespace
 
-from common import (at_least_zero, device_name, heads_divide, json_out, positive, print_table, setup, sync,
-                    write_json)
+from common import (at_least_zero, device_name, heads_divide, json_out, positive, print_table, results_path, setup,
+                    sync, write_json, written)
 from reasoner_step import Step
 
 import torch  # noqa: E402
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--variants", nargs="+", default=["compile", "bf16"], choices=["compile", "bf16"])
     parser.add_argument("--warmup", type=at_least_zero, default=2)
     parser.add_argument("--rounds", type=positive, default=6)
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/fast_paths.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("fast_paths", parser, args)
     heads_divide(parser, args, "--hidden", [args.hidden])
     device = setup(args.device, args.threads)
 
@@ -90,8 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
                 ["variant", "ms/step (median)", "ms/step (min)", "speed-up vs eager", "first call (s)"],
                 [[r["variant"], r["median_ms"], r["min_ms"], r["speedup_vs_eager"], r["first_call_s"]] for r in rows])
     path = write_json("fast_paths", {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "rows": rows},
-                      args.out, argv)
-    print(f"wrote {path}")
+                      out, argv)
+    print(f"wrote {written(path)}")
     return {"rows": rows}
 
 

@@ -12,6 +12,8 @@ section of the same name (`python bench/report.py --write`).
 
 Needs the package registries and 10-20 minutes on 2 cores: run nothing else meanwhile, or the
 times measure the other work too. A command that fails stops the script with its log's path.
+The JSON goes to bench/results/fresh_clone.json only at the published figures' settings, else to
+runs/bench/fresh_clone.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, machine, print_table, run_child
+from common import ROOT, json_out, machine, print_table, results_path, run_child, written
 
 README = ROOT / "README.md"
 
@@ -59,8 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-tests", action="store_true", help="run only the first command")
     parser.add_argument("--note", default="", help="a note for the row (what else was running, what changed)")
     parser.add_argument("--keep", action="store_true", help="keep the clone, HOME and logs (default: removed)")
-    parser.add_argument("--out", default=str(RESULTS / "fresh_clone.json"))
+    parser.add_argument("--out", type=json_out, help="JSON path to add the row to (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = Path(args.out or results_path("fresh_clone", parser, args, same_figures=("note", "keep")))
 
     train_line, test_line = quick_start()
     work = Path(tempfile.mkdtemp(prefix="hybrid-trm-fresh-"))
@@ -86,7 +89,6 @@ def main(argv: list[str] | None = None) -> dict:
         counts = re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)
         row["tests"] = ", ".join(f"{n} {what}" for n, what in counts) + f" in {seconds:.0f} s"
 
-    out = Path(args.out)
     record = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {"bench": "fresh_clone", "runs": []}
     record["command"] = "python bench/fresh_clone.py"
     record["runs"].append(row)
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
+    print(f"added a row to {written(out)}")
     return row
 
 

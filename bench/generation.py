@@ -8,7 +8,9 @@ Generation runs once per setting and seed (splits are cached on disk, hybrid/dat
 large split of a slow setting can take longer than training: this prints puzzles per second per
 setting (one process, the generator alone: no tokenizing, no saving) and the time a split of
 `--split` puzzles would take. Each setting generates for about `--seconds` (at least 3 puzzles),
-every wording in turn. Writes bench/results/generation.json.
+every wording in turn.
+The JSON goes to bench/results/generation.json only at the published figures' settings, else to
+runs/bench/generation.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import argparse
 import random
 import time
 
-from common import built_first, duration_or_zero, json_out, positive, print_table, write_json
+from common import built_first, duration_or_zero, json_out, positive, print_table, results_path, write_json, written
 
 from eval.tasks import make_task  # noqa: E402
 from hybrid.config import load_config  # noqa: E402
@@ -48,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=duration_or_zero, default=5.0, help="time spent generating per setting")
     parser.add_argument("--split", type=positive, default=7000, help="puzzles in the split to estimate (the default "
                         "task's train + test: 7,000)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/generation.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("generation", parser, args)
 
     tasks = built_first(parser, "--only", args.only or SETTINGS, task_of)
 
@@ -62,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                      split_seconds / 60])
     print_table(f"puzzle generation, one process ({args.split:,} puzzles a split)",
                 ["setting", "puzzles", "puzzles/s", "ms/puzzle", "split (min)"], rows)
-    path = write_json("generation", {"split": args.split, "settings": results}, args.out, argv)
-    print(f"wrote {path}")
+    path = write_json("generation", {"split": args.split, "settings": results}, out, argv)
+    print(f"wrote {written(path)}")
 
 
 if __name__ == "__main__":

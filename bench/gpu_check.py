@@ -10,8 +10,8 @@ cache on and off, in bf16 and fp16 mixed precision (`train.mixed_precision`), `H
 + `solve` and `python -m eval`'s `evaluate_run` on the trained run, LoRA on the backbone (train,
 then solve), the default job on MiniLM, 8-bit and 4-bit backbones (`backbone.quantization`,
 bitsandbytes), and the throughput benches (`reasoner_step`, `backbone_cache`, `fast_paths`).
-It prints a table (check, status, seconds, key figure, the error's first line) and writes
-bench/results/gpu_check.json (gpu_check_cpu.json off CUDA; `--out` elsewhere) after every check, with each failure's traceback,
+It prints a table (check, status, seconds, key figure, the error's first line) and writes its JSON
+(below) after every check, with each failure's traceback,
 so a run stopped at its limit still leaves what it found.
 
 `--budget-seconds` skips the checks not yet started once that much time has gone, and stops the
@@ -28,6 +28,8 @@ CPU and CUDA 13 libraries: 7 MB instead of 41) and a float16 copy of MiniLM (45 
 package's 87 MB would not fit the 64 MiB a call may carry); 52 MiB in all. The device command installs the
 wheels; MiniLM checks find .whl/minilm-fp16 by themselves. SmolLM2 (a 94 MB GGUF file) cannot
 travel. The project itself needs no install: it runs from the checkout (PYTHONPATH=$PWD).
+The JSON goes to bench/results/gpu_check.json only at the published figures' settings, else to
+runs/bench/gpu_check.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, at_least_zero, duration, duration_or_zero, exact_accuracy, json_out, print_table, write_json
+from common import (ROOT, at_least_zero, duration, duration_or_zero, exact_accuracy, json_out, print_table,
+                    results_path, write_json, written)
 
 import torch  # noqa: E402
 
@@ -467,8 +470,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (--device cpu)")
     parser.add_argument("--work-dir", help="runs, data and bench outputs (default: a new temporary folder)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/gpu_check.json on CUDA, else "
-                                      "gpu_check_cpu.json, so a smoke run never replaces the GPU's figures)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a smoke run on the CPU "
+                                      "never replaces the GPU's figures)")
     parser.add_argument("--prepare", nargs="?", const=str(CARRY), metavar="DIR",
                         help="here, not there: download the wheels the GPU machine lacks and write a float16 "
                              "MiniLM into DIR (default .whl), then exit")
@@ -488,7 +491,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"then copy gpu_check.json from files_at to bench/results/. Checks: {', '.join(CHECKS)}\n", flush=True)
     device = torch.device(args.device)
     size = args.size or ("small" if device.type == "cuda" else "tiny")
-    out = args.out or (None if device.type == "cuda" else str(ROOT / "bench" / "results" / "gpu_check_cpu.json"))
+    out = args.out or results_path("gpu_check", parser, args, same_figures=("threads", "work_dir"))
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="hybrid-trm-gpu-check-"))
     ctx = Context(device, size, work, args.threads, find_minilm(args.minilm), args.set)
     payload = {"device": args.device, "size": size, "budget_seconds": args.budget_seconds, "grace": args.grace,
@@ -517,7 +520,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(f"GPU checks on {args.device} ({size} sizes, {payload['total_seconds']:.0f} s)",
                 ["check", "status", "seconds", "key figure", "error / reason"],
                 [[r["check"], r["status"], r["seconds"], r["figure"], r["error"]] for r in payload["checks"]])
-    print(f"wrote {path}")
+    print(f"wrote {written(path)}")
     return payload
 
 

@@ -11,6 +11,8 @@ Peak memory is the resident set size (RSS): the largest single process (from
 `resource.getrusage(RUSAGE_CHILDREN)`, exact, over every finished child and grandchild) and the
 whole process tree summed (psutil, sampled every 0.2 s), which counts every worker of a
 multi-process launch. Training time and accuracy come from the run's metrics.json.
+The JSON goes to bench/results/main_job.json only at the published figures' settings, else to
+runs/bench/main_job.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, child_process, config_checked, json_out, print_table, write_json
+from common import ROOT, child_process, config_checked, json_out, print_table, results_path, write_json, written
 
 QUICK = ["task.size=4", "task.train_size=512", "task.test_size=128", "train.steps=20", "train.eval_every=0",
          "backbone=chars"]
@@ -67,10 +69,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output-dir", help="train.output_dir (default: a temporary folder)")
     parser.add_argument("--fresh-cache", action="store_true",
                         help="a new train.data_dir, so puzzle generation and backbone embedding are timed too")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/main_job.json, with --quick "
-                                      "main_job_quick.json so a smoke run never replaces the full figures)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a --quick run never "
+                                      "replaces the full job's figures)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for hybrid/train.py (after --)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("main_job", parser, args, same_figures=("output_dir",))
     try:  # split before anything runs: a bad quote is a usage error
         launch_args = shlex.split(args.launch_args)
     except ValueError as err:
@@ -124,11 +127,10 @@ def main(argv: list[str] | None = None) -> dict:
         ["held-out exact accuracy", f"{test['exact_accuracy']:.3f} ({test['num_puzzles']} puzzles)"],
         ["trainable parameters", metrics["trainable_parameters"]],
     ])
-    default = None if not args.quick else str(Path(__file__).resolve().parent / "results" / "main_job_quick.json")
-    path = write_json("main_job", result, args.out or default, argv)
-    print(f"wrote {path}")
+    path = write_json("main_job", result, out, argv)
     if fresh_cache:  # throwaway once timed (the default job's: ~0.5 GB), and it stayed in /tmp; the run stays
         shutil.rmtree(fresh_cache, ignore_errors=True)
+    print(f"wrote {written(path)}")
     return result
 
 

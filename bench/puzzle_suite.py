@@ -20,8 +20,9 @@ wordings trains on its configured ones (all but the last when it names none) and
 tested on the others (task.held_out_wordings). ARC is asked each test input once; with
 `--task-set arc:test_views=8` the evaluation votes over 8 views of each, as TRM does, and the
 results keep the vote's pass@1 and pass@2 (`votes`) beside the table's exact accuracy, which
-counts every view as a puzzle. Families that fail are reported in the table, not fatal. Results
-go to bench/results/puzzle_suite.json.
+counts every view as a puzzle. Families that fail are reported in the table, not fatal.
+The JSON goes to bench/results/puzzle_suite.json only at the published figures' settings, else to
+runs/bench/puzzle_suite.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from common import (at_least_zero, backbone_config, backbone_overrides, built_first, duration, machine,  # noqa: E402
-                    json_out, positive, trained, write_json, write_partial)
+                    json_out, positive, results_path, trained, write_json, write_partial, written)
 
 from eval.__main__ import evaluate_run  # noqa: E402
 from eval.tasks import TASKS, make_task  # noqa: E402
@@ -183,8 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
                         "when other jobs share the cores (2 threads spin-wait on each other)")
     parser.add_argument("--data-dir", help="dataset/embedding cache (default: train.data_dir)")
     parser.add_argument("--work-dir", default="runs/puzzle_suite")
-    parser.add_argument("--out", type=json_out, default=str(Path(__file__).resolve().parent / "results" / "puzzle_suite.json"))
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("puzzle_suite", parser, args, same_figures=("data_dir", "work_dir"))
     families = args.families.split(",") if args.families else list(TASKS)
     unknown = [f for f in families if f not in TASKS]  # a typo ran the others without it
     if unknown:
@@ -234,12 +236,12 @@ def main(argv: list[str] | None = None) -> dict:
                         results[family][variant] = {"error": f"{type(err).__name__}: {str(err)[:500]}"}
     except KeyboardInterrupt as stop:  # hours of finished runs are kept, beside the complete figures
         done = sum(len(rows) for f, rows in results.items() if f in plans)
-        write_partial("puzzle_suite", payload(), args.out, argv, stop, running, f"the {done} run(s) finished")
+        write_partial("puzzle_suite", payload(), out, argv, stop, running, f"the {done} run(s) finished")
 
     summary = payload()
     print_table(summary["results"], variants)
-    write_json("puzzle_suite", summary, args.out, argv)  # with the command, as every bench JSON
-    print(f"{summary['total_seconds']:.0f} s in all; results in {args.out}")
+    write_json("puzzle_suite", summary, out, argv)  # with the command, as every bench JSON
+    print(f"{summary['total_seconds']:.0f} s in all; results in {written(out)}")
     return summary
 
 

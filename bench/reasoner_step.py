@@ -14,6 +14,8 @@ AdamW step. Three sweeps, each varying one knob from the base setting:
 Memory is the peak of live tensor bytes during the step (weights, gradients, AdamW state,
 activations, temporaries; see bench/common.py) on the CPU and `torch.cuda.max_memory_allocated`
 on CUDA, plus the activation bytes autograd saves for backward, counted exactly.
+The JSON goes to bench/results/reasoner_step.json only at the published figures' settings, else to
+runs/bench/reasoner_step.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 from contextlib import nullcontext
 
 from common import (at_least_zero, device_name, heads_divide, json_out, median_ms, mib, peak_bytes, positive,
-                    print_table, saved_tensor_bytes, setup, write_json)
+                    print_table, results_path, saved_tensor_bytes, setup, write_json, written)
 
 import torch  # noqa: E402  (common puts the repository on sys.path)
 from torch import nn  # noqa: E402
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/reasoner_step.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("reasoner_step", parser, args)
     T0, n0, h0 = args.base
     heads_divide(parser, args, "--base HIDDEN", [h0])
     heads_divide(parser, args, "--hidden", args.hidden)
@@ -138,8 +141,8 @@ def main(argv: list[str] | None = None) -> dict:
         detail = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in check.items())
         print(f"{name}: {detail}")
     result = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "sweeps": sweeps, "checks": checks}
-    path = write_json("reasoner_step", result, args.out, argv)
-    print(f"wrote {path}")
+    path = write_json("reasoner_step", result, out, argv)
+    print(f"wrote {written(path)}")
     return result
 
 

@@ -5,9 +5,11 @@
     python bench/run_all.py --smoke          # tiny sizes, results in runs/bench_smoke/ (~3 min)
 
 Each script runs in its own process (so one's threads, compile caches and memory do not leak
-into the next) and writes bench/results/<name>.json; this one adds bench/results/run_all.json
-with each script's command, exit code and wall time. GPU sizes: run the scripts one by one
-with the flags their docstrings show.
+into the next), with the arguments its published figures were made with, and writes
+bench/results/<name>.json; this one adds run_all.json with each script's command, exit code and
+wall time (bench/results/ for the whole suite, runs/bench/ with --only). `main_job --quick` is a
+smoke check of the end-to-end job, not its figures: its JSON goes to runs/bench/. GPU sizes: run
+the scripts one by one with the flags their docstrings show.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import os
 import sys
 import time
 
-from common import CHILD_GRACE_SECONDS, ROOT, print_table, run_child, write_json
+from common import CHILD_GRACE_SECONDS, PUBLISHED_ARGS, ROOT, print_table, results_path, run_child, write_json, written
 
-SUITE = {  # name -> arguments at the default small size
+SUITE = {  # name -> arguments: those its published figures were made with (bench/results/<name>.json's command)
     "reasoner_step": [],
     "fast_paths": [],
-    "vs_reference": [],
-    "main_job": ["--quick"],
+    "vs_reference": PUBLISHED_ARGS["vs_reference"],
+    "main_job": ["--quick"],  # the full job takes 15 min (PUBLISHED_ARGS): this checks it runs, into runs/bench/
     "test_time_compute": [],
     "generation": [],
 }
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=list(SUITE), help="run these benches only")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, results under runs/bench_smoke/")
     args = parser.parse_args(argv)
+    out = SMOKE_DIR / "run_all.json" if args.smoke else results_path("run_all", parser, args)
 
     rows, runs = [], []
     for name in args.only or SUITE:
@@ -65,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         runs.append({"bench": name, "command": f"python {' '.join(cmd[1:])}", "exit_code": code, "seconds": seconds})
         rows.append([name, "ok" if code == 0 else f"failed ({code})", seconds])
     print_table("Benchmark suite", ["bench", "status", "wall seconds"], rows + [["total", "", sum(r[2] for r in rows)]])
-    out = SMOKE_DIR / "run_all.json" if args.smoke else None
-    write_json("run_all", {"runs": runs, "total_seconds": sum(r["seconds"] for r in runs)}, out and str(out), argv)
+    path = write_json("run_all", {"runs": runs, "total_seconds": sum(r["seconds"] for r in runs)}, str(out), argv)
+    print(f"wrote {written(path)}")
     if any(r["exit_code"] for r in runs):
         sys.exit(1)
 

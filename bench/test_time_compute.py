@@ -11,7 +11,9 @@ evaluates; `python -m eval` picks them by the same rule). One pass of
 `eval.runner.predict` with `--max-steps` supervision steps records the answer and the halting
 logit after every step; `eval.runner.score_predictions` turns that into the fixed-steps curve
 and, on the first k steps, the early-exit accuracy and the mean number of steps it used.
-Writes bench/results/test_time_compute.json and a PNG plot beside it.
+A PNG plot goes beside the JSON.
+The JSON goes to bench/results/test_time_compute.json only at the published figures' settings, else to
+runs/bench/test_time_compute.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import os
 import sys
 from pathlib import Path
 
-from common import (RESULTS, ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table,
-                    run_child, setup, write_json)
+from common import (ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table, results_path,
+                    run_child, setup, write_json, written)
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -120,20 +122,25 @@ def main(argv: list[str] | None = None) -> dict:
                         help="where the quick run goes when no run is given")
     parser.add_argument("--quick-run-args", nargs="*", default=[], help="extra overrides for the quick run")
     parser.add_argument("overrides", nargs="*", help="config overrides that need no new weights (task.test_size=...)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/test_time_compute.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
     device = setup(args.device, args.threads)
 
     default_run = ROOT / "runs" / "default"
     run = Path(args.run) if args.run else None
+    has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
     if run is None:
-        quick = Path(args.quick_run_dir)
-        has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
-        run = default_run if has_checkpoint(default_run) else quick
-        if not has_checkpoint(run):  # checked before it trains (90 s), with the overrides its weights will take
-            given = [*args.quick_run_args, *args.overrides]
-            config_checked(parser, [*QUICK_RUN, *given], given)
-            train_quick_run(quick, args.quick_run_args)
+        run = default_run if has_checkpoint(default_run) else Path(args.quick_run_dir)
+    # The figures are the run's: the published ones are runs/default's, however it was named (a bare command uses it
+    # when trained, else a quick run). Threads, device and batch change the time it takes, not the accuracies.
+    named = "runs/default" if run.resolve() == default_run.resolve() else str(run)
+    used = argparse.Namespace(**vars(args) | {"run": named})
+    json_path = Path(args.out or results_path("test_time_compute", parser, used, same_figures=(
+        "threads", "device", "batch", "quick_run_dir", "quick_run_args")))
+    if not args.run and not has_checkpoint(run):  # checked before it trains (90 s), with the overrides its weights take
+        given = [*args.quick_run_args, *args.overrides]
+        config_checked(parser, [*QUICK_RUN, *given], given)
+        train_quick_run(run, args.quick_run_args)
     from hybrid.checkpoint import CheckpointError
     from hybrid.config import ConfigError
 
@@ -159,14 +166,13 @@ def main(argv: list[str] | None = None) -> dict:
                 # accuracies .3f and steps .2f, as early_exit.py's table: 3 significant digits wrote 0 as `0`
                 [[r["steps"], f"{r['fixed_exact']:.3f}", f"{r['fixed_cell']:.3f}", f"{r['early_exit_exact']:.3f}",
                   f"{r['early_exit_mean_steps']:.2f}"] for r in rows])
-    json_path = Path(args.out) if args.out else RESULTS / "test_time_compute.json"
     png = json_path.with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, trained, title, png)
     payload = {"source": source, "task": title, "N_sup_trained": trained, "halt_threshold": threshold,
                "num_puzzles": len(pred["labels"]), "rows": rows, "plot": png.name}  # beside the JSON
     write_json("test_time_compute", payload, str(json_path), argv)
-    print(f"wrote {json_path} and {png}")
+    print(f"wrote {png} and {written(json_path)}")
     return payload
 
 

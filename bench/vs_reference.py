@@ -21,6 +21,8 @@ training) unless `--halt` is given to ours.
 Reported: ms per optimizer step (median over batches during training, and again with the two
 implementations alternating batch by batch so both see the same machine load), training seconds to reach each target
 held-out exact accuracy (evaluation time excluded), and final held-out exact accuracy.
+The JSON goes to bench/results/vs_reference.json only at the published figures' settings, else to
+runs/bench/vs_reference.json (`--out` anywhere): bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import statistics
 import time
 
 from common import (at_least_zero, built_first, config_checked, device_name, duration, fraction, json_out, positive,
-                    print_table, setup, write_json, write_partial)
+                    print_table, results_path, setup, write_json, write_partial, written)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -354,8 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the reference's cross entropy (ours always uses stable-max, as TRM does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default bench/results/vs_reference.json)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
+    out = args.out or results_path("vs_reference", parser, args, same_figures=("data_dir",))
     check_config_flags(parser, args)
     from eval.tasks import make_task
     from hybrid.config import load_config
@@ -389,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict:
                 row["speedup"] = speed["reference"] / speed["ours"]
                 results.append(row)
     except KeyboardInterrupt as stop:  # a size stopped partway compares nothing: the sizes before it are kept
-        write_partial("vs_reference", {"settings": settings, "results": results}, args.out, argv, stop, running,
+        write_partial("vs_reference", {"settings": settings, "results": results}, out, argv, stop, running,
                       f"the {len(results)} size(s) finished")
 
     columns = ["task", "implementation", "parameters", "ms/step (training)", "ms/step (interleaved)", "steps",
@@ -409,8 +412,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"sudoku {row['size']}x{row['size']}: reference ms/step / ours ms/step = {row['speedup']:.2f} "
               f"({'ours at least as fast' if row['speedup'] >= 1 else 'ours slower'})")
     payload = {"settings": settings, "results": results}
-    path = write_json("vs_reference", payload, args.out, argv)
-    print(f"wrote {path}")
+    path = write_json("vs_reference", payload, out, argv)
+    print(f"wrote {written(path)}")
     return payload
 
 

@@ -387,19 +387,21 @@ def test_default_task_quick_never_replaces_the_published_figures(tmp_path, monke
     monkeypatch.chdir(tmp_path)  # the default must not depend on where the script is run from
     published = common.RESULTS / "default_task.json"
     assert default_task.output_path(default_task.parse_args([])) == published
-    assert default_task.output_path(default_task.parse_args(["--quick"])) == common.RESULTS / "default_task_quick.json"
+    assert default_task.output_path(default_task.parse_args(["--quick"])) == common.SCRATCH / "default_task.json"
     assert default_task.output_path(default_task.parse_args(["--quick", "--out", "x.json"])) == Path("x.json")
     # and main writes there (runs stubbed: three trainings are what --quick itself is for)
     monkeypatch.setattr(default_task, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "bench" / "results")
+    monkeypatch.setattr(common, "SCRATCH", tmp_path / "runs" / "bench")
     monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))  # its run folders
     (tmp_path / "tmp").mkdir()
     fake = {"wall_seconds": 1.0, "train_seconds": 1.0, "batches": 2, "exact_accuracy": 0.5, "cell_accuracy": 0.5,
             "num_puzzles": 4, "exact_curve": [0.5]}
     monkeypatch.setattr(default_task, "run", lambda name, overrides, data_dir, out_root: {"name": name, **fake})
     default_task.main(["--quick", "--data-dir", str(tmp_path / "data")])
-    assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["default_task_quick.json"]
+    assert not (tmp_path / "bench" / "results").exists()
     assert not list((tmp_path / "tmp").iterdir())  # its run folders are removed once the figures are written
-    assert_says_how_and_where(json.loads((tmp_path / "bench" / "results" / "default_task_quick.json").read_text()),
+    assert_says_how_and_where(json.loads((tmp_path / "runs" / "bench" / "default_task.json").read_text()),
                               "python bench/default_task.py --quick")
 
 
@@ -600,10 +602,12 @@ def test_gpu_check_smoke_run_never_replaces_the_gpus_figures(tmp_path, monkeypat
 
     monkeypatch.setattr(gpu_check, "ROOT", tmp_path)
     monkeypatch.setattr(common, "RESULTS", tmp_path / "bench" / "results")  # where write_json's default would go
+    monkeypatch.setattr(common, "SCRATCH", tmp_path / "runs" / "bench")
     monkeypatch.setattr(gpu_check, "run_check", lambda ctx, name, left: {"check": name, "status": "ok", "seconds": 0.1,
                                                                          "figure": "x", "error": ""})
     gpu_check.main(["--device", "cpu", "--minilm", "none", "--threads", "1", "--work-dir", str(tmp_path / "work")])
-    assert [p.name for p in (tmp_path / "bench" / "results").iterdir()] == ["gpu_check_cpu.json"]
+    assert not (tmp_path / "bench" / "results").exists()
+    assert [p.name for p in (tmp_path / "runs" / "bench").iterdir()] == ["gpu_check.json"]
 
 
 def test_gpu_check_budget_skips_later_checks_and_stops_one_past_its_grace(tmp_path, monkeypatch):
@@ -1595,6 +1599,7 @@ def test_default_task_removes_its_fresh_cache_but_keeps_a_cache_it_was_given(tmp
 
     monkeypatch.setattr(default_task, "ROOT", tmp_path)
     monkeypatch.setattr(default_task.tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setattr(common, "SCRATCH", tmp_path / "runs" / "bench")  # where a --quick run's JSON goes
     (tmp_path / "tmp").mkdir()
     fake = {"wall_seconds": 1.0, "train_seconds": 1.0, "batches": 2, "exact_accuracy": 0.5, "cell_accuracy": 0.5,
             "num_puzzles": 4, "exact_curve": [0.5]}
@@ -1639,3 +1644,111 @@ def test_backbone_cache_stopped_after_its_runs_keeps_them(tmp_path, monkeypatch,
     partial = json.loads((tmp_path / "cache.partial.json").read_text())
     assert partial["interrupted"] == "SIGTERM during chars's FLOP count"
     assert [(r["backbone"], r["cache"]) for r in partial["runs"]] == [("chars", True), ("chars", False)]
+
+
+class _DefaultOut(Exception):
+    """Raised with the path a bench's JSON would go to, so a test reads it from the script's own argument parsing
+    without the run."""
+
+
+def default_out(monkeypatch, name: str, argv: list[str]) -> Path:
+    """Where `python bench/<name>.py ARGV` writes its JSON when no --out is given: the scripts ask
+    common.results_path right after parsing, before any slow work."""
+    import importlib
+
+    module, real = importlib.import_module(name), common.results_path
+
+    def found(*args, **kwargs):
+        raise _DefaultOut(real(*args, **kwargs))
+
+    monkeypatch.setattr(common, "results_path", found)
+    monkeypatch.setattr(module, "results_path", found, raising=False)  # the scripts that import it at the top
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # gpu_check --device cuda refuses a machine without
+    with pytest.raises(_DefaultOut) as where:
+        module.main(argv)
+    return where.value.args[0]
+
+
+PUBLISHED_RUNS = [  # a run at the published figures' settings, with options that do not change them
+    ("generation", []), ("reasoner_step", ["--device", "cpu"]), ("fast_paths", []),
+    ("vs_reference", ["--threads", "1", "--speed-batches", "20", "--data-dir", "/tmp/elsewhere"]),
+    ("puzzle_suite", ["--threads", "1", "--work-dir", "/tmp/suite", "train.cpu_threads=1"]),
+    ("main_job", ["--fresh-cache", "--output-dir", "runs/default"]), ("default_task", ["--data-dir", "/tmp/cache"]),
+    ("early_exit", ["runs/default"]), ("test_time_compute", ["--run", "runs/default", "--batch", "64"]),
+    ("cache_layout", ["--batches", "40"]), ("direction_probe", ["--threads", "1"]), ("backbone_cache", []),
+    ("gpu_check", ["--budget-seconds", "360", "--grace", "60", "--work-dir", "/tmp/gpu"]),
+    ("fresh_clone", ["--note", "quiet machine"]), ("run_all", []),
+]
+OTHER_RUNS = [  # a subset, another size, time limit, seed or override: each one option away from the published
+    ("generation", ["--only", "sudoku:size=9"]), ("generation", ["--seconds", "1"]),
+    ("reasoner_step", ["--batch", "4"]), ("fast_paths", ["--variants", "bf16"]),
+    ("vs_reference", ["--threads", "1", "--speed-batches", "20", "--sizes", "4"]), ("vs_reference", []),
+    ("puzzle_suite", ["--threads", "1", "train.cpu_threads=1", "--families", "sudoku", "--time-limit", "120",
+                      "--train-size", "3000"]),
+    ("puzzle_suite", ["--threads", "1", "train.cpu_threads=1", "--variants", "hybrid"]),
+    ("puzzle_suite", ["--threads", "1", "train.cpu_threads=1", "--seed", "1"]),
+    ("main_job", ["--quick"]), ("main_job", ["--fresh-cache", "train.steps=3"]),
+    ("default_task", ["--quick"]), ("default_task", ["reasoner.T=3"]),
+    ("early_exit", ["runs/default", "--puzzles", "10"]),
+    ("test_time_compute", ["--run", "runs/default", "--max-steps", "4"]), ("test_time_compute", ["--run", "runs/x"]),
+    ("cache_layout", ["--batches", "40", "--tasks", "zebra"]), ("direction_probe", ["--backbones", "chars"]),
+    ("backbone_cache", ["--backbones", "minilm"]), ("gpu_check", ["--device", "cpu"]),
+    ("gpu_check", ["--budget-seconds", "360", "--grace", "60", "--only", "eval"]),
+    ("fresh_clone", ["--no-tests"]), ("run_all", ["--only", "generation"]),
+]
+
+
+@pytest.mark.parametrize("name, argv", PUBLISHED_RUNS)
+def test_a_run_at_the_published_settings_writes_the_published_figures(monkeypatch, name, argv):
+    monkeypatch.chdir(common.ROOT)  # runs/default is the checkout's
+    assert default_out(monkeypatch, name, argv) == common.RESULTS / f"{name}.json"
+
+
+@pytest.mark.parametrize("name, argv", OTHER_RUNS)
+def test_a_run_at_other_settings_never_replaces_the_published_figures(monkeypatch, name, argv):
+    """A documented example on a subset (`puzzle_suite.py --families sudoku --time-limit 120`,
+    `generation.py --only sudoku:size=9`) wrote bench/results/<name>.json, the published figures,
+    with a smaller, different set."""
+    monkeypatch.chdir(common.ROOT)
+    assert default_out(monkeypatch, name, argv) == common.SCRATCH / f"{name}.json"
+    assert "runs/" in (common.ROOT / ".gitignore").read_text().splitlines()  # untracked
+
+
+def test_each_published_json_counts_its_own_command_as_published(monkeypatch):
+    """Every figure docs/performance.md renders from a bench's own JSON was made at the settings that write there:
+    PUBLISHED_ARGS (the arguments they were made with, where not the defaults) cannot drift from them unseen."""
+    import shlex
+
+    import report
+
+    monkeypatch.chdir(common.ROOT)
+    checked = []
+    for name in report.SECTIONS:
+        command = json.loads((common.RESULTS / f"{name}.json").read_text()).get("command")
+        prefix = f"python bench/{name}.py"
+        if not isinstance(command, str) or not command.startswith(prefix):  # an older JSON, or another's figures
+            continue
+        words, argv = shlex.split(command[len(prefix):]), []
+        while words:  # the command without its --out: where it was written is not a setting
+            word = words.pop(0)
+            if word == "--out":
+                words.pop(0)
+            elif not word.startswith("--out="):
+                argv.append(word)
+        assert default_out(monkeypatch, name, argv) == common.RESULTS / f"{name}.json", command
+        checked.append(name)
+    assert {"vs_reference", "puzzle_suite", "main_job", "generation"} <= set(checked)
+
+
+def test_a_subset_run_writes_outside_the_results_and_says_so_and_out_wins(tmp_path, monkeypatch, capsys):
+    import generation
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "bench" / "results")
+    monkeypatch.setattr(common, "SCRATCH", tmp_path / "runs" / "bench")
+    generation.main(["--seconds", "0", "--only", "sudoku:size=4"])
+    assert not common.RESULTS.exists()
+    assert list(json.loads((common.SCRATCH / "generation.json").read_text())["settings"]) == ["sudoku:size=4"]
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert str(common.SCRATCH / "generation.json") in last and "bench/results/generation.json" in last
+    generation.main(["--seconds", "0", "--only", "sudoku:size=4", "--out", str(common.RESULTS / "generation.json")])
+    assert list(json.loads((common.RESULTS / "generation.json").read_text())["settings"]) == ["sudoku:size=4"]
