@@ -300,18 +300,22 @@ def main(argv: list[str] | None = None) -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would evaluate everything and write one report
         sys.exit(f"error: python -m eval runs as one process on one device (--device), but this is one of "
                  f"{os.environ['WORLD_SIZE']} launched processes: run it with python, not accelerate launch")
+    report = None
+    # All of the work, the summary's table too: a stop while it printed (the report written) ended in a
+    # KeyboardInterrupt traceback (Ctrl-C) or silently (SIGTERM), not in a line and the signal's exit status
     try:
         with checkpoint.sigterm_raises():  # so a `kill` too removes the report's half-written files
             report = evaluate_run(args.run, args.overrides, args.split, args.out, args.puzzles, args.batch_size,
                                   args.device, ema=not args.no_ema)
+            print_summary(report)
     except (ConfigError, CheckpointError, PuzzleError, HarnessError) as err:
         sys.exit(f"error: {err}")
     except KeyboardInterrupt as stop:  # one line, as training says it; the report's files go in whole or not at all
         name, status = checkpoint.stopped_by(stop)
-        print(f"\n{name}: stopped, no report written (an earlier report in the report folder is left as it was)",
-              file=sys.stderr)
+        said = (f"the report is written in {report['report']}" if report is not None else
+                "no report written (an earlier report in the report folder is left as it was)")
+        print(f"\n{name}: stopped, {said}", file=sys.stderr)
         sys.exit(status)
-    print_summary(report)
     failed = report["puzzle_failures"]["count"]
     # As hybrid.solve: a script must not read exit 0 as success
     if args.puzzles and failed and not report["num_puzzles"]:

@@ -1509,6 +1509,46 @@ def test_ctrl_c_or_sigterm_during_an_evaluation_is_one_line_and_leaves_the_earli
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # each file as it was, no half-written one left
 
 
+class EndedAtOnce(BaseException):
+    """Stands for SIGTERM's default, which ends the process at once (the test run with it)."""
+
+
+@pytest.mark.parametrize("signum,name,code", [("SIGINT", "Ctrl-C", 130), ("SIGTERM", "SIGTERM", 143)])
+def test_a_stop_while_the_summary_prints_is_one_line_naming_the_written_report(run, tmp_path, monkeypatch, capsys,
+                                                                               signum, name, code):
+    """The summary's table was printed outside eval's SIGTERM handling: a SIGTERM then ended `python -m eval`
+    silently, a Ctrl-C with a KeyboardInterrupt traceback, though the report was written. Now one line naming
+    it, and the signal's exit status, as a stop earlier in the evaluation gets."""
+    import signal
+
+    import eval.summary
+
+    signum = getattr(signal, signum)
+
+    def ended(*args):
+        raise EndedAtOnce("SIGTERM reached the handler from before main: the process would have ended silently")
+
+    def rate_then_signal(rate):
+        os.kill(os.getpid(), signum)  # its handler runs here, as the signal arrives mid-table
+        return "1"
+
+    out = tmp_path / "report"
+    monkeypatch.setattr(eval.summary, "per_second", rate_then_signal)
+    before = signal.signal(signal.SIGTERM, ended), signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main([str(run), "--out", str(out)])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while the summary printed ended in a KeyboardInterrupt traceback")
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+    assert stopped.value.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{name}: stopped, the report is written in {out / 'report.json'}" in err
+    assert json.loads((out / "report.json").read_text())["num_puzzles"] > 0
+
+
 def test_the_commands_a_summary_suggests_run_as_pasted_from_a_folder_with_spaces(tmp_path, capsys, monkeypatch):
     """The run folder in the suggested commands is one shell word: `python -m eval runs/my run` evaluated
     a folder named "runs/my" and took "run" for an override."""
