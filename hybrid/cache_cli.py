@@ -6,7 +6,9 @@ data: a pruned entry is embedded again the next time a run needs it. Pruning goe
 (a run that reads an entry marks it used), so the entries of current experiments stay. Removing
 an entry that a running job has open is safe: the job keeps its memory-mapped copy (Windows
 removes no open file: such an entry is kept, and prune says so); one a run is embedding or
-reading back (it holds the entry's lock) is kept too.
+reading back (it holds the entry's lock) is kept too. A stopped prune (Ctrl-C, SIGTERM) has removed
+what it said it removed; an entry cut short mid-removal (its states go before its description) leaves its
+description, which the next prune removes: the same prune again goes on where it stopped.
 
 The rest of data_dir (generated splits in datasets/, GGUF conversions in converted/, tiny test
 backbones in tiny/) is left alone: runs reuse those folders, and they are small or slow to make
@@ -40,6 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hybrid.cache_entries import FORMAT, entry_files, metadata_path
+from hybrid.checkpoint import sigterm_raises, stopped_by
 from hybrid.config import TrainConfig, given_path
 from hybrid.console import console as printing_console
 from hybrid.console import counted, plain_warnings
@@ -324,6 +327,31 @@ def prune(folder: Path, args, console: Console) -> None:
                   f"{gib(freed)}; {gib(left)} left in {folder}")
 
 
+# What an interrupted prune leaves: an entry loses its states before its description, so one cut short leaves a
+# description without states, a leftover piece; an rmtree cut short leaves a folder of the same name and kind
+STOPPED = ("what is said removed above is gone, the rest is left as it was; the same prune again goes on, "
+           "and removes what a removal cut short left behind")
+
+
+def run(args, data_dir: Path, console: Console) -> None:
+    """The command's work, once its arguments are checked."""
+    folder = data_dir / "embeddings"
+    if folder.exists() and not folder.is_dir():  # training refuses it too (a file where a folder goes)
+        console.print(f"{folder} is a file, not the embedding cache's folder: no embedding cache "
+                      f"(training with train.data_dir={args.data_dir} stops until it is moved away)")
+    elif not folder.is_dir():
+        console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
+    elif args.command == "list":
+        show(folder, console)
+    else:
+        prune(folder, args, console)
+    # Also without an embedding cache: a converted backbone of an older layout takes room all the same.
+    if args.command == "list":
+        show_beside(data_dir, console)
+    elif args.old:
+        prune_beside(data_dir, args.dry_run, console)
+
+
 @plain_warnings()  # ours in one line: `warning: ...`
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -355,25 +383,17 @@ def main(argv: list[str] | None = None) -> None:
         if any(value is not None and not 0 <= value < math.inf for value in (args.keep_gb, args.unused_days)):
             parser.error("--keep-gb and --unused-days take a finite number >= 0")
     data_dir = Path(args.data_dir).expanduser()
-    folder = data_dir / "embeddings"
     if not data_dir.is_dir() and args.data_dir != TrainConfig.data_dir:
         # A --data-dir that does not exist is a typo, not an empty cache ("nothing to prune" would hide it).
         parser.error(f"--data-dir {args.data_dir}: " + ("a file, not a folder" if data_dir.exists() else "no such folder"))
-    console = printing_console()
-    if folder.exists() and not folder.is_dir():  # training refuses it too (a file where a folder goes)
-        console.print(f"{folder} is a file, not the embedding cache's folder: no embedding cache "
-                      f"(training with train.data_dir={args.data_dir} stops until it is moved away)")
-    elif not folder.is_dir():
-        console.print(f"no embedding cache in {folder} (nothing has been embedded with train.data_dir={args.data_dir})")
-    elif args.command == "list":
-        show(folder, console)
-    else:
-        prune(folder, args, console)
-    # Also without an embedding cache: a converted backbone of an older layout takes room all the same.
-    if args.command == "list":
-        show_beside(data_dir, console)
-    elif args.old:
-        prune_beside(data_dir, args.dry_run, console)
+    try:  # a stop is one line and the signal's exit status, as training and eval say theirs: not a traceback
+        with sigterm_raises():  # nor silence (SIGTERM, SIGHUP)
+            run(args, data_dir, printing_console())
+    except KeyboardInterrupt as stop:
+        name, status = stopped_by(stop)
+        print(f"\n{name}: stopped; {STOPPED if args.command == 'prune' and not args.dry_run else 'nothing was changed'}",
+              file=sys.stderr, flush=True)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -520,6 +520,55 @@ def test_an_entry_a_running_job_holds_open_on_windows_is_kept_and_said(tmp_path,
     assert "kept held.pt: a running job has it open" in said and "removed 1 entry " in said
 
 
+class EndedAtOnce(BaseException):
+    """Stands for SIGTERM's default, which ends the process at once (the test run with it)."""
+
+
+@pytest.mark.parametrize("signame,name,code", [("SIGINT", "Ctrl-C", 130), ("SIGTERM", "SIGTERM", 143)])
+def test_a_stopped_prune_is_one_line_and_the_next_prune_removes_what_it_left(tmp_path, capsys, monkeypatch,
+                                                                           signame, name, code):
+    """hybrid-cache ended on Ctrl-C with a KeyboardInterrupt traceback and on SIGTERM silently. Now one line
+    saying what is left and the signal's exit status; an entry whose removal was cut short (its states gone,
+    its description not yet) is a leftover piece that the next prune removes."""
+    import signal
+
+    from hybrid.cache_cli import main
+
+    signum = getattr(signal, signame)
+    (tmp_path / "embeddings").mkdir()
+    for name_of_entry in ("one", "two"):
+        (tmp_path / "embeddings" / f"{name_of_entry}.pt").write_bytes(b"s" * 1000)
+        (tmp_path / "embeddings" / f"{name_of_entry}.json").write_text("{}")
+    real = Path.unlink
+
+    def signal_after_the_first_states(self, missing_ok=False):
+        real(self, missing_ok=missing_ok)
+        if self.suffix == ".pt":
+            monkeypatch.setattr(Path, "unlink", real)
+            os.kill(os.getpid(), signum)  # its handler runs here: between the entry's states and its description
+
+    def ended(*args):
+        raise EndedAtOnce("SIGTERM reached the handler from before main: the command would have ended silently")
+
+    monkeypatch.setattr(Path, "unlink", signal_after_the_first_states)
+    before = signal.signal(signal.SIGTERM, ended), signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main(["--data-dir", str(tmp_path), "prune", "--all"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C ended hybrid-cache prune in a KeyboardInterrupt traceback")
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+    assert stopped.value.code == code
+    assert f"{name}: stopped; what is said removed above is gone" in capsys.readouterr().err
+    left = sorted(p.name for p in (tmp_path / "embeddings").iterdir())
+    assert len(left) == 3 and sum(n.endswith(".json") for n in left) == 2  # one whole entry, one description alone
+    main(["--data-dir", str(tmp_path), "prune", "--all"])
+    assert "removed 1 entry and 1 leftover piece" in capsys.readouterr().out
+    assert not any((tmp_path / "embeddings").iterdir())
+
+
 def test_a_dry_run_says_an_entry_a_run_holds_would_be_kept(tmp_path, capsys, held_by_another_process):
     """`prune --dry-run` listed an entry a run was embedding or reading as going; the real prune
     then kept it, so the dry run's total promised space that never came free."""
