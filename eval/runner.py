@@ -18,15 +18,26 @@ from eval.voting import vote
 from hybrid.progress import progress_bar
 
 
+class Stopped(Exception):
+    """An evaluation ended early by a stop request (`stop`, a checkpoint.GracefulStop): its figures would be
+    those of the puzzles it got to, not of the split, so there are none."""
+
+    def __init__(self, done: int, total: int, signal_name: str | None):
+        super().__init__(f"stopped by {signal_name} after {done} of {total} puzzles")
+        self.done, self.total, self.signal_name = done, total, signal_name
+
+
 @torch.no_grad()
 def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=None, desc: str = "evaluating",
-            disable_progress: bool = False, accelerator=None) -> dict[str, torch.Tensor]:
+            disable_progress: bool = False, accelerator=None, stop=None) -> dict[str, torch.Tensor]:
     """Predicted class ids after every supervision step, plus halting logits.
 
     With an `accelerator`, each process predicts its shard of the dataset and every process
     gets the predictions for all of it (gather_for_metrics drops the padding Accelerate adds
     to even out the last batch). Returns ids (N, N_sup, S), q_halt (N, N_sup), labels (N, S),
-    index (N,)."""
+    index (N,). With a `stop` (training's GracefulStop), a stop request in any process ends it
+    before its next batch, raising Stopped: a periodic evaluation of a large split must not outlast
+    a scheduler's grace period, which is for saving the batch."""
     model.eval()
     device = device or next(model.parameters()).device
     loader = DataLoader(dataset, batch_size=batch_size)
@@ -35,7 +46,11 @@ def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=N
         loader = prepare_data_loader(loader, device, accelerator.num_processes, accelerator.process_index,
                                      put_on_device=True)
     ids, q_halts, labels, index = [], [], [], []
+    stopped = False
     for states, mask, token_slot, label, idx in progress_bar(loader, desc=desc, leave=False, disable=disable_progress):
+        # Asked by every process before every batch (each has as many): all of them stop at the same one
+        if stop is not None and (stopped := stop.agreed(accelerator)[0]):
+            break
         states, mask, token_slot = model.read(states.to(device).float(), mask.to(device), token_slot.to(device).long())
         carry = model.initial_carry(states.shape[0], label.shape[1], device)
         step_ids, step_q = [], []
@@ -49,6 +64,8 @@ def predict(model, dataset: Dataset, N_sup: int, batch_size: int = 256, device=N
             batch = accelerator.gather_for_metrics(batch)
         for store, t in zip((ids, q_halts, labels, index), batch):
             store.append(t.cpu())
+    if stopped:  # after the loop: its bar closed
+        raise Stopped(sum(map(len, index)), len(dataset), stop.signal_name)
     return {"ids": torch.cat(ids), "q_halt": torch.cat(q_halts), "labels": torch.cat(labels), "index": torch.cat(index)}
 
 
@@ -156,11 +173,11 @@ def by_wording(is_exact: torch.Tensor, wordings: list[int]) -> dict[str, dict]:
 
 def evaluate(model, dataset: Dataset, task: Task, examples: list[Example] | None, N_sup: int,
              batch_size: int = 256, device=None, desc: str = "evaluating", disable_progress: bool = False,
-             accelerator=None, halt_threshold: float = 0.9) -> dict:
+             accelerator=None, halt_threshold: float = 0.9, stop=None) -> dict:
     """predict + score_predictions; with an `accelerator` the dataset is sharded over processes
-    and every process returns the metrics of the whole dataset."""
+    and every process returns the metrics of the whole dataset. `stop`: see predict."""
     start = time.perf_counter()
-    pred = predict(model, dataset, N_sup, batch_size, device, desc, disable_progress, accelerator)
+    pred = predict(model, dataset, N_sup, batch_size, device, desc, disable_progress, accelerator, stop)
     seconds = time.perf_counter() - start
     metrics = score_predictions(pred, task, examples, halt_threshold)
     metrics["puzzles_per_second"] = metrics["num_puzzles"] / max(seconds, 1e-9)

@@ -459,6 +459,23 @@ class GracefulStop:
         for s, previous in self._previous.items():
             signal.signal(s, previous if previous is not None else signal.SIG_DFL)
 
+    def agreed(self, accelerator=None, *others: bool) -> tuple[bool, ...]:
+        """(a stop requested, *others), each true where any process of the launch says so, in one all-reduce
+        that every process calls (with no accelerator, this process's own): one process that stopped alone would
+        leave the others waiting in their next collective. A process that got no signal itself takes the name of
+        the one another got (the first in SIGNALS, if several), so it says and exits with what stopped the run."""
+        import torch
+
+        device = accelerator.device if accelerator is not None else "cpu"
+        # One flag per signal, summed: a sum of signal numbers would read SIGTERM + SIGINT as another signal
+        flags = torch.tensor([*map(float, others), *(float(self.signal_name == s.name) for s in self.SIGNALS)],
+                             device=device)
+        anywhere = (accelerator.reduce(flags, "sum") if accelerator is not None else flags).gt(0).tolist()
+        got = [s.name for s, on in zip(self.SIGNALS, anywhere[len(others):]) if on]
+        if got and self.signal_name is None:
+            self.requested, self.signal_name = True, got[0]
+        return (bool(got), *anywhere[:len(others)])
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program was (see `sigterm_raises`)."""
@@ -477,8 +494,9 @@ def stopped_by(stop: KeyboardInterrupt) -> tuple[str, int]:
 
 
 def exit_status(signal_name: str) -> int:
-    """The exit status a shell gives a process ended by the signal GracefulStop names (SIGINT: 130); SIGTERM's,
-    143, for a process of a launch that another process's signal stopped (it got none itself)."""
+    """The exit status a shell gives a process ended by the signal GracefulStop names (SIGINT: 130), also in a
+    process of a launch that got none itself (`agreed` names the one another got); SIGTERM's, 143, for a name
+    that is no signal's."""
     known = getattr(signal, signal_name, None) if signal_name.startswith("SIG") else None
     return 128 + int(known) if known is not None else 143
 

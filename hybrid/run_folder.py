@@ -29,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from eval.runner import evaluate
+from eval.report import headline
+from eval.runner import Stopped, evaluate
 from hybrid import checkpoint, trained_on
 from hybrid.backbone_files import check_named, is_missing_folder
 from hybrid.config import Config, ConfigError, as_dict, check_not_a_file, load_config, to_yaml, typed
@@ -326,9 +327,11 @@ class RunState:
         self.earlier_splits: list[Path] = []
         self.untrained: dict[str, list[int]] = {}  # per split, the places of the puzzles to score
 
-    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating") -> dict:
+    def run_eval(self, split: str = "test", size: int | None = None, desc: str = "evaluating",
+                 stop: checkpoint.GracefulStop | None = None) -> dict:
         """The metrics of `split` (its first `size` puzzles), leaving out the puzzles the weights trained on
-        before (as `python -m eval` does): `trained_puzzles_left_out` says how many of the split."""
+        before (as `python -m eval` does): `trained_puzzles_left_out` says how many of the split. A stop
+        request to `stop` ends it early, raising eval.runner.Stopped."""
         data, accelerator = self.tensors[split], self.accelerator
         exs = self.test_examples if split == "test" else examples(self.splits[split])
         if split not in self.untrained:  # read once: the earlier splits' training puzzles, from disk
@@ -345,8 +348,28 @@ class RunState:
         metrics = evaluate(self.eval_model, data, self.task, exs, self.config.reasoner.N_sup, device=accelerator.device,
                            desc=desc, halt_threshold=self.config.reasoner.halt_threshold,
                            disable_progress=not accelerator.is_main_process,
-                           accelerator=accelerator)  # sharded, gathered
+                           accelerator=accelerator, stop=stop)  # sharded, gathered
         return metrics | {"trained_puzzles_left_out": left_out}
+
+    def periodic_eval(self, stop: checkpoint.GracefulStop, bar) -> tuple[dict, bool]:
+        """train.eval_every's evaluation of train.eval_size test puzzles, said in a line above the `bar`:
+        (its headline figures, for the log; whether to stop). A stop request (SIGTERM, Ctrl-C, SIGHUP, in any
+        process) ends it before its next batch: with train.eval_size=null on a large split it could outlast a
+        scheduler's grace period (Slurm's is 30 s), and the batch's checkpoint would be lost to the SIGKILL.
+        What it had scored is neither logged nor shown as figures: a part is not the split's."""
+        accelerator, step = self.accelerator, self.progress.step
+        try:
+            metrics = self.run_eval(size=self.config.train.eval_size, stop=stop)
+        except Stopped as cut:
+            if accelerator.is_main_process:
+                bar.write(f"batch {step}: held-out evaluation {cut}; not logged, saving the batch instead")
+            return {}, True
+        shown = headline(metrics)
+        if accelerator.is_main_process:
+            bar.write(f"batch {step}: held-out " + ", ".join(  # of train.eval_size puzzles, if set
+                f"{k.replace('_accuracy', ' accuracy').replace('_', '-')} {v:.3f}" for k, v in shown.items())
+                + f" ({metrics['num_puzzles']} puzzles)")
+        return shown, stop.agreed(accelerator)[0]  # asked for during its last batch: stop now, not a batch later
 
     def write_records(self) -> None:
         """The run's config.yaml and the record of the splits its weights trained on, beside its checkpoints.

@@ -189,8 +189,7 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
             stats = dict(zip(stats, accelerator.reduce(values, "mean").tolist()))
             work += stats["work"]
             timed_out = bool(config.train.time_limit) and time.perf_counter() - start - evaluating > config.train.time_limit
-            flags = torch.tensor([float(timed_out), float(signalled.requested)], device=accelerator.device)
-            timed_out, interrupted = (accelerator.reduce(flags, "sum") > 0).tolist()
+            interrupted, timed_out = signalled.agreed(accelerator, timed_out)  # SIGTERM, Ctrl-C, SIGHUP in any process
             # Drawn by update, as often as tqdm's mininterval lets: set_postfix's own redraw wrote a line
             # per batch into a log file (a cluster job's), whatever mininterval or TQDM_MININTERVAL said
             bar.set_postfix(loss=f"{stats['loss']:.3f}", exact=f"{stats['exact_last']:.2f}", sup=f"{stats['steps']:.0f}",
@@ -200,14 +199,9 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
             done = progress.step >= config.train.steps or timed_out
             if config.train.eval_every and progress.step % config.train.eval_every == 0 and not (done or interrupted):
                 began = time.perf_counter()
-                metrics = state.run_eval(size=config.train.eval_size)
+                shown, interrupted = state.periodic_eval(signalled, bar)  # a stop request cuts it short: none shown
                 evaluating += time.perf_counter() - began  # not training time: reported on its own
-                shown = headline(metrics)
                 log |= {f"eval/{k}": v for k, v in shown.items()}
-                if accelerator.is_main_process:
-                    bar.write(f"batch {progress.step}: held-out " + ", ".join(  # of train.eval_size puzzles, if set
-                        f"{k.replace('_accuracy', ' accuracy').replace('_', '-')} {v:.3f}" for k, v in shown.items())
-                        + f" ({metrics['num_puzzles']} puzzles)")
             accelerator.log(log, step=progress.step)
             every = config.train.checkpoint_every
             if interrupted or every and progress.step % every == 0:
@@ -216,7 +210,7 @@ def train_loop(state: run_folder.RunState, model, optimizer, scheduler, loader, 
                 stopped_early = timed_out and progress.step < config.train.steps
                 break
     if interrupted:
-        state.stopped_by = signalled.signal_name or "a signal to another process"
+        state.stopped_by = signalled.signal_name  # the signal another process got, where this one got none
         return None
     # train_seconds and work cover this call's batches, those after resumed_at (0: a run from the start)
     return {"batches": progress.step, "resumed_at": first, "train_seconds": time.perf_counter() - start - evaluating,

@@ -2,7 +2,9 @@
 weights, the loss matches one process at the same global batch, evaluation is sharded and
 gathered."""
 
+import contextlib
 import gc
+import io
 import json
 import logging
 import os
@@ -215,6 +217,47 @@ def test_a_two_process_branch_from_a_run_as_it_trains_resumes_every_process_from
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0["step"] == rank1["step"] == 2  # was: 2 and 4
     assert rank0["weights"] == rank1["weights"]
+
+
+def train_signalling_one_process_mid_evaluation(config, report_dir: str):
+    """Rank 1 alone gets a SIGINT (as `kill -INT` sends one) once the periodic evaluation at batch 2 has predicted
+    its first batch; each process records what train() returned and the evaluation's line, if it printed one."""
+    end_if_stuck(120)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    import eval.runner
+
+    rank, real_loader, real_bar = torch.distributed.get_rank(), eval.runner.DataLoader, eval.runner.progress_bar
+    eval.runner.DataLoader = lambda data, batch_size: real_loader(data, batch_size=4)  # 3 batches a process
+
+    def signal_after_the_first_batch(iterable, **settings):
+        for i, item in enumerate(real_bar(iterable, **settings)):
+            if i == 1 and settings.get("desc") == "evaluating" and rank == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield item
+
+    eval.runner.progress_bar = signal_after_the_first_batch  # in this forked process only
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, however pytest was started
+    with contextlib.redirect_stdout(io.StringIO()) as said:  # the lines above the training bar (tqdm.write)
+        results = train(config)
+    Path(report_dir, f"rank{rank}.json").write_text(json.dumps({"results": results, "said": said.getvalue()}))
+
+
+def test_a_signal_to_one_process_ends_every_processs_periodic_evaluation_and_names_itself_everywhere(small_config,
+                                                                                                    tmp_path):
+    """One process of a launch signalled during a periodic evaluation: every process stops at the same
+    evaluation batch (one stopping alone would leave the other waiting in its gather) and saves the batch; and
+    the process that got no signal itself says and exits with the signal the other got, not with 143 for "a
+    signal to another process" whatever it was."""
+    config = small_config("task.test_size=20", "train.steps=6", "train.eval_every=2", "train.eval_size=null",
+                          f"train.output_dir={tmp_path / 'run'}")
+    debug_launcher(train_signalling_one_process_mid_evaluation, args=(config, str(tmp_path)), num_processes=2)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["results"] == rank1["results"]
+    assert rank0["results"]["stopped_by"] == "SIGINT" and rank0["results"]["batches"] == 2
+    assert "batch 2: held-out evaluation stopped by SIGINT after 8 of 20 puzzles; not logged" in rank0["said"]
+    assert checkpoint.exit_status(rank0["results"]["stopped_by"]) == 130  # was 143 whatever the signal
+    assert (tmp_path / "run" / "checkpoints" / "step_00000002").is_dir()
 
 
 def train_recording_splits_and_warnings(config, report_dir: str, said: str = "more than one answer"):

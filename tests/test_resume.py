@@ -200,6 +200,37 @@ def test_the_command_stopped_by_a_signal_saves_the_batch_and_exits_as_a_signalle
     assert train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))["batches"] == 6
 
 
+def test_a_sigterm_during_a_periodic_evaluation_ends_it_early_and_saves_the_batch(small_config, monkeypatch, tmp_path,
+                                                                                  capsys):
+    """A periodic evaluation (train.eval_every) ran to its end before a SIGTERM was acted on: with
+    train.eval_size=null on a large split it could outlast a scheduler's grace period (Slurm's: 30 s), and the
+    batch's checkpoint was lost to the SIGKILL. Now the evaluation stops before its next batch, what it had
+    scored is not shown or logged as the held-out figures, and the batch is saved."""
+    import eval.runner
+
+    out, real_loader, real_bar, logged = tmp_path / "run", eval.runner.DataLoader, eval.runner.progress_bar, []
+    # Evaluation batches of 8 puzzles: 5 for the 40 test puzzles
+    monkeypatch.setattr(eval.runner, "DataLoader", lambda data, batch_size: real_loader(data, batch_size=8))
+
+    def signal_after_the_first_batch(iterable, **settings):
+        for i, item in enumerate(real_bar(iterable, **settings)):
+            if i == 1 and settings.get("desc") == "evaluating":
+                os.kill(os.getpid(), signal.SIGTERM)  # the first batch predicted: a scheduler's SIGTERM arrives
+            yield item
+
+    def log(self, values, step=None, **kwargs):
+        logged.append(values)
+
+    monkeypatch.setattr(eval.runner, "progress_bar", signal_after_the_first_batch)
+    monkeypatch.setattr(hybrid.train.Accelerator, "log", log)
+    results = train(small_config(*RUN, "task.test_size=40", "train.eval_size=null", f"train.output_dir={out}"))
+    said = "".join(capsys.readouterr())
+    assert results["stopped_by"] == "SIGTERM" and results["batches"] == 2
+    assert "batch 2: held-out evaluation stopped by SIGTERM after 8 of 40 puzzles; not logged" in said
+    assert "batch 2: held-out exact" not in said and not any(k.startswith("eval/") for v in logged for k in v)
+    assert results["checkpoint"] == str(out / "checkpoints" / "step_00000002")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP and terminals are POSIX")
 def test_a_hangup_raises_where_the_command_is_and_its_lines_to_the_closed_terminal_go_nowhere(monkeypatch):
     """After a terminal closes, a write to it fails (EIO): training, which had saved its batch, ended on its last
