@@ -231,6 +231,33 @@ def test_a_sigterm_during_a_periodic_evaluation_ends_it_early_and_saves_the_batc
     assert results["checkpoint"] == str(out / "checkpoints" / "step_00000002")
 
 
+def test_a_sigterm_during_a_periodic_evaluations_last_batch_logs_it_whole_and_stops_at_that_batch(
+        small_config, monkeypatch, tmp_path, capsys):
+    """A stop that arrives once the evaluation asked before its last batch is for that evaluation to act on
+    (periodic_eval asks again after it): the evaluation is whole, so its figures are shown and logged, and the
+    run stops at its batch rather than training one more that the grace period may not have room to save."""
+    import eval.runner
+
+    out, real_bar, logged = tmp_path / "run", eval.runner.progress_bar, []
+
+    def signal_during_the_last_batch(iterable, **settings):
+        yield from real_bar(iterable, **settings)
+        if settings.get("desc") == "evaluating":  # the last batch predicted, no batch left to ask before
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def log(self, values, step=None, **kwargs):
+        logged.append((step, values))
+
+    monkeypatch.setattr(eval.runner, "progress_bar", signal_during_the_last_batch)
+    monkeypatch.setattr(hybrid.train.Accelerator, "log", log)
+    results = train(small_config(*RUN, f"train.output_dir={out}"))
+    said = "".join(capsys.readouterr())
+    assert results["stopped_by"] == "SIGTERM" and results["batches"] == 2
+    assert "batch 2: held-out exact" in said and "evaluation stopped" not in said
+    assert any(step == 2 and any(k.startswith("eval/") for k in values) for step, values in logged)
+    assert results["checkpoint"] == str(out / "checkpoints" / "step_00000002")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP and terminals are POSIX")
 def test_a_hangup_raises_where_the_command_is_and_its_lines_to_the_closed_terminal_go_nowhere(monkeypatch):
     """After a terminal closes, a write to it fails (EIO): training, which had saved its batch, ended on its last
