@@ -17,7 +17,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -388,17 +387,12 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
     block is passed on (`end_group`), the child gets `grace` seconds to end (train.py saves a checkpoint), then
     SIGKILL; one line says what was stopped and this process exits as a shell reports that signal (143 or 130),
     or with `raise_stop` the interrupt is raised again, for a caller that keeps what it finished (write_partial).
-    `what` names the child in that line."""
+    `what` names the child in that line. In a session of its own the child no longer gets a closed terminal's
+    SIGHUP, which ended it with this process: sigterm_raises makes a hangup a HungUp, passed on as a SIGTERM
+    (and this process's lines to the closed terminal go nowhere, rather than failing: exit 129, not 1)."""
     from hybrid.checkpoint import sigterm_raises, stopped_by
 
     child = subprocess.Popen(cmd, start_new_session=True, **popen)
-    # In a session of its own the child no longer gets a closed terminal's SIGHUP, which ended it with this process:
-    # a hangup stops it as a SIGTERM does (nohup's, ignored, stays ignored)
-    hangup = getattr(signal, "SIGHUP", None)
-    if hangup and not (threading.current_thread() is threading.main_thread()
-                       and signal.getsignal(hangup) is signal.SIG_DFL):
-        hangup = None
-    previous = signal.signal(hangup, lambda *_: os.kill(os.getpid(), signal.SIGTERM)) if hangup else None
     try:
         with sigterm_raises():
             yield child
@@ -412,8 +406,6 @@ def child_process(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS,
     finally:  # an error in the block: the child does not run on without the process that waits for it
         if child.poll() is None:
             end_group(child, signal.SIGTERM, grace)
-        if hangup:
-            signal.signal(hangup, previous)
 
 
 def run_child(cmd: list[str], what: str, grace: float = CHILD_GRACE_SECONDS, check: bool = False,

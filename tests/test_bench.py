@@ -1490,27 +1490,35 @@ def running(pid: int) -> bool:
 
 
 def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, grace: float,
-                              signum: int | None = None, times: int = 1) -> tuple[int, str, bool]:
+                              signum: int | None = None, times: int = 1,
+                              terminal: bool = False) -> tuple[int, str, bool]:
     """Runs PARENT (a bench script launching a training), SIGTERMs the parent alone (as `kill PID`, `timeout` or a
     scheduler does; or sends it `signum`) once the trainer runs, `times` times a second apart; the parent's exit
     status, its stderr, and whether the trainer ended within 20 s. Kills whatever it started that is left, so that
-    no test leaves a process behind."""
+    no test leaves a process behind. `terminal`: its output goes to a terminal (a pty), closed before the signal
+    (writes to it fail from then on, as after an ssh session ended); its stderr is then ""."""
     import signal
     import subprocess
     import time
 
     import psutil
 
+    leader, follower = __import__("pty").openpty() if terminal else (None, subprocess.PIPE)
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(BENCH), LAUNCHER, TRAINER, str(tmp_path), launcher,
-                               on_sigterm, str(grace)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               on_sigterm, str(grace)], stdout=follower if terminal else None, stderr=follower,
+                              text=True, start_new_session=True)
+    if terminal:
+        os.close(follower)
     pid_file, started = tmp_path / "trainer.pid", []
     try:
         deadline = time.monotonic() + 60
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
-            assert parent.poll() is None, parent.stderr.read()
+            assert parent.poll() is None, parent.stderr and parent.stderr.read()
             time.sleep(0.05)
         trainer = int(pid_file.read_text())
         started += [trainer, psutil.Process(trainer).ppid()]  # and its launcher
+        if terminal:
+            os.close(leader)  # the terminal closes
         for time_ in range(times):
             if time_:
                 time.sleep(1)
@@ -1525,6 +1533,8 @@ def stop_parent_of_a_training(tmp_path: Path, launcher: str, on_sigterm: str, gr
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         parent.wait()
+    if terminal:
+        return status, "", ended
     with parent.stderr:  # read once nothing left running holds the pipe open
         return status, parent.stderr.read(), ended
 
@@ -1557,7 +1567,21 @@ def test_a_closed_terminal_stops_the_training_a_bench_launched(tmp_path):
 
     status, err, ended = stop_parent_of_a_training(tmp_path, "passes_it_on", "save", grace=60, signum=signal.SIGHUP)
     assert ended, "the training launched by the bench runs on after the bench's terminal closed"
-    assert (tmp_path / "saved").exists() and status == 143
+    assert (tmp_path / "saved").exists() and status == 129  # as hybrid/train.py, hybrid.solve: SIGHUP's
+    assert "SIGHUP: stopped the stand-in training; it ended with exit code" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups, terminals and SIGHUP are POSIX")
+def test_a_bench_whose_terminal_closed_exits_as_hung_up_not_on_its_last_line(tmp_path):
+    """Its line saying what it stopped went to the closed terminal: the write failed (EIO), and the bench, which
+    had let the training save, ended with a traceback and exit 1, as hybrid/train.py did before it said nothing
+    there (checkpoint.after_hangup)."""
+    import signal
+
+    status, _, ended = stop_parent_of_a_training(tmp_path, "passes_it_on", "save", grace=60, signum=signal.SIGHUP,
+                                                 terminal=True)
+    assert ended and (tmp_path / "saved").exists()
+    assert status == 129
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGTERM are POSIX")
