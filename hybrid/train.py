@@ -89,13 +89,14 @@ def run(config: Config, accelerator: Accelerator) -> dict:
         raise ReportedInterrupt(checkpoint.stopped_by(stop)[1]) from None
     try:
         figures = train_loop(state, model, optimizer, scheduler, loader, ema)
-    except KeyboardInterrupt:  # Ctrl-C again while the first one's batch finished or saved: stopped at once
+    except KeyboardInterrupt as stop:  # Ctrl-C (or a bench's SIGTERM, SIGHUP) again while its batch saved: at once
         found = checkpoint.checkpoints(state.out_dir)  # complete ones only: a save cut short is not among them
         kept = (f"the newest checkpoint is {found[-1]}; continue from it with --resume {state.out_dir}" if found
                 else "no checkpoint was saved yet")
-        accelerator.print(f"\nCtrl-C again: stopped at once, without saving the batches since the last checkpoint; "
+        name, status = checkpoint.stopped_by(stop)
+        accelerator.print(f"\n{name} again: stopped at once, without saving the batches since the last checkpoint; "
                           f"{kept}", file=sys.stderr)
-        raise ReportedInterrupt(130) from None
+        raise ReportedInterrupt(status) from None
     if figures is None:  # SIGTERM or Ctrl-C; no final evaluation: a preempted job has seconds to exit
         path = state.save()  # already saved in the loop; this names it
         accelerator.print(f"{state.stopped_by}: stopped after batch {state.progress.step}, state saved in {path}; "

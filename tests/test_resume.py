@@ -258,6 +258,25 @@ def test_a_sigterm_during_a_periodic_evaluations_last_batch_logs_it_whole_and_st
     assert results["checkpoint"] == str(out / "checkpoints" / "step_00000002")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (getattr(signal, "SIGHUP", 1), 129)])
+def test_a_second_signal_where_a_bench_trains_is_named_as_itself(small_config, monkeypatch, tmp_path, capsys,
+                                                                 signum, status):
+    """A bench trains in its own process inside sigterm_raises, so a second SIGTERM or SIGHUP (a scheduler's,
+    a closed terminal's) raises in the training loop: it was said as "Ctrl-C again" with Ctrl-C's 130, and the
+    bench exited 130 naming Ctrl-C."""
+    interrupt_at(monkeypatch, 2, lambda: [os.kill(os.getpid(), signum) for _ in range(2)])
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal's session, which sigterm_raises takes
+    try:
+        with pytest.raises(hybrid.train.ReportedInterrupt) as stop, checkpoint.sigterm_raises():
+            train(small_config(*RUN, f"train.output_dir={tmp_path / 'run'}"))
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert stop.value.args == (status,)
+    name = signal.Signals(signum).name
+    assert f"{name} again: stopped at once, without saving" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP and terminals are POSIX")
 def test_a_hangup_raises_where_the_command_is_and_its_lines_to_the_closed_terminal_go_nowhere(monkeypatch):
     """After a terminal closes, a write to it fails (EIO): training, which had saved its batch, ended on its last
