@@ -65,6 +65,14 @@ def results_path(name: str, parser: argparse.ArgumentParser, args: argparse.Name
     return (SCRATCH if differs else RESULTS) / f"{name}.json"
 
 
+def run_named(path: str | Path) -> str:
+    """A run folder as results_path compares it with PUBLISHED_ARGS: "runs/default" for the checkout's, however it
+    is spelt; any other by its absolute path. From another folder `runs/default` is that folder's run (where
+    hybrid/train.py run there saves by default), not the one the published figures are of."""
+    path = Path(path).expanduser().resolve()
+    return "runs/default" if path == (ROOT / "runs" / "default").resolve() else str(path)
+
+
 def written(path: str | Path) -> str:
     """`path` as a bench's last line names it: one in runs/bench/ says it is not the published figures, so nobody
     takes it for them or looks for it in bench/results/."""

@@ -21,8 +21,8 @@ import argparse
 import sys
 import time
 
-from common import (device_name, exact_accuracy, json_out, positive, print_table, results_path, setup, write_json,
-                    written)
+from common import (device_name, exact_accuracy, json_out, positive, print_table, results_path, run_named, setup,
+                    write_json, written)
 
 from hybrid.checkpoint import CheckpointError  # noqa: E402
 from hybrid.config import ConfigError  # noqa: E402
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", type=device_name, default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
     args = parser.parse_args(argv)
-    out = args.out or results_path("early_exit", parser, args)
+    # the figures are the run's: the published ones are of the checkout's runs/default, however it was named
+    out = args.out or results_path("early_exit", parser, argparse.Namespace(**vars(args) | {
+        "checkpoint": run_named(args.checkpoint)}))
     setup(args.device or "cpu")
 
     try:

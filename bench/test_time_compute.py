@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from common import (ROOT, at_least_zero, config_checked, device_name, json_out, positive, print_table, results_path,
-                    run_child, setup, write_json, written)
+                    run_child, run_named, setup, write_json, written)
 
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -131,10 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     has_checkpoint = lambda p: any(p.glob("checkpoints/step_*/model.safetensors"))  # noqa: E731
     if run is None:
         run = default_run if has_checkpoint(default_run) else Path(args.quick_run_dir)
-    # The figures are the run's: the published ones are runs/default's, however it was named (a bare command uses it
-    # when trained, else a quick run). Threads, device and batch change the time it takes, not the accuracies.
-    named = "runs/default" if run.resolve() == default_run.resolve() else str(run)
-    used = argparse.Namespace(**vars(args) | {"run": named})
+    # The figures are the run's: the published ones are of the checkout's runs/default, however it was named (a bare
+    # command uses it when trained, else a quick run). Threads, device and batch change the time, not the accuracies.
+    used = argparse.Namespace(**vars(args) | {"run": run_named(run)})
     json_path = Path(args.out or results_path("test_time_compute", parser, used, same_figures=(
         "threads", "device", "batch", "quick_run_dir", "quick_run_args")))
     if not args.run and not has_checkpoint(run):  # checked before it trains (90 s), with the overrides its weights take

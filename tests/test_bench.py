@@ -1776,3 +1776,15 @@ def test_a_subset_run_writes_outside_the_results_and_says_so_and_out_wins(tmp_pa
     assert str(common.SCRATCH / "generation.json") in last and "bench/results/generation.json" in last
     generation.main(["--seconds", "0", "--only", "sudoku:size=4", "--out", str(common.RESULTS / "generation.json")])
     assert list(json.loads((common.RESULTS / "generation.json").read_text())["settings"]) == ["sudoku:size=4"]
+
+
+@pytest.mark.parametrize("name, flag", [("early_exit", []), ("test_time_compute", ["--run"])])
+def test_runs_default_is_the_checkouts_wherever_the_bench_runs_from(tmp_path, monkeypatch, name, flag):
+    """The published figures are of the checkout's runs/default. Run from another folder, `runs/default` is that
+    folder's run (where hybrid/train.py run there saves by default), whose figures replaced the published ones;
+    the checkout's, named by its absolute path, counts as published."""
+    (tmp_path / "runs" / "default").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert default_out(monkeypatch, name, [*flag, "runs/default"]) == common.SCRATCH / f"{name}.json"
+    published = str(common.ROOT / "runs" / "default")
+    assert default_out(monkeypatch, name, [*flag, published]) == common.RESULTS / f"{name}.json"
