@@ -54,7 +54,9 @@ def raised_by_us() -> bool:
     warnings.warn, just outside warnings' _showwarnmsg (which the C warn calls; any showwarning wrapper, such
     as launch.one_voice's, runs below it). Not the file Python names: a library's deprecation, raised with
     stacklevel=2, names our line that called it, and is still the library's to say. A warning shown some other
-    way (warnings.showwarning called by hand) is not ours."""
+    way (warnings.showwarning called by hand) is not ours. One a library raises from compiled code (numpy's
+    "divide by zero", a torch C++ warning) called from our line reads as ours: no Python frame of the library
+    is there to tell, and Python's own format names our line for it too."""
     frame = sys._getframe(1)
     while frame is not None and not (frame.f_code.co_name == "_showwarnmsg" and _in_warnings(frame)):
         frame = frame.f_back
