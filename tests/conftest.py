@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -138,3 +139,25 @@ def launch():
         return proc.stdout + proc.stderr
 
     return run
+
+
+class EndedAtOnce(BaseException):
+    """Stands for SIGTERM's and SIGHUP's default, which ends the process at once (the test run with it)."""
+
+
+@pytest.fixture
+def signals_as_in_a_terminal():
+    """The signals' handlers as a command in a terminal starts with, however pytest was started, restored after:
+    SIGINT raising KeyboardInterrupt (from a script with `&`, or under nohup, it starts ignored, and the commands
+    rightly keep it ignored, so a Ctrl-C test would see nothing); SIGTERM and SIGHUP ending the process at once
+    (nohup ignores SIGHUP), here raising EndedAtOnce, which names the signal that reached them."""
+    def ended(signum, frame):
+        raise EndedAtOnce(f"{signal.Signals(signum).name} reached the handler from before: the process would have "
+                          f"ended at once (silently, losing what it had not saved)")
+
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: ended}
+    wanted |= {signal.SIGHUP: ended} if hasattr(signal, "SIGHUP") else {}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -438,6 +438,9 @@ def test_solving_runs_on_the_accelerator(tiny_backbone, backbone, overrides, fix
         on_cpu = Hybrid(model, backbone, task, config).solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)
         if fixed_steps or min(s.steps for s in on_cpu) < 3 == max(s.steps for s in on_cpu):
             break
+    # In eval mode, as from_pretrained gives it: transformers (5.25, with `kernels`) re-kernelizes a backbone whose
+    # mode changes for its device, which refuses the meta device that stands for an accelerator here
+    model.eval()
     with pretend_accelerator():
         solver = Hybrid(to_pretend(model), to_pretend(backbone), task, config)
         solutions = solver.solve(puzzles, fixed_steps=fixed_steps, halt_threshold=0.5)

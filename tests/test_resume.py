@@ -101,17 +101,7 @@ def test_sigterm_saves_the_batch_and_resume_matches_an_uninterrupted_run(small_c
     assert_same_run(reference, out)
 
 
-@pytest.fixture
-def sigint_as_in_a_terminal():
-    """SIGINT raising KeyboardInterrupt, as Python sets it up in a terminal, however pytest was
-    started: from a script with `&` (or under nohup) it starts ignoring SIGINT, and GracefulStop
-    rightly keeps it ignored, so a Ctrl-C test would see nothing."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
-@pytest.mark.usefixtures("sigint_as_in_a_terminal")
+@pytest.mark.usefixtures("signals_as_in_a_terminal")
 def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monkeypatch, tmp_path, capsys):
     """Ctrl-C (SIGINT) in a terminal lost every batch since the last checkpoint, with a traceback.
     Now the first finishes the batch, saves it and says so, like SIGTERM; a second stops at once
@@ -162,23 +152,8 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
         signal.signal(signal.SIGINT, previous)
 
 
-class EndedAtOnce(BaseException):
-    """Stands for SIGHUP's default, which ends the process at once (the test run with it)."""
-
-
-@pytest.fixture
-def hangup_as_in_a_terminal():
-    """SIGHUP not ignored, as in a terminal's session, however pytest was started (nohup ignores it)."""
-    def ended(signum, frame):
-        raise EndedAtOnce("SIGHUP reached the handler from before the run: the process would have ended at once")
-
-    previous = signal.signal(signal.SIGHUP, ended)
-    yield
-    signal.signal(signal.SIGHUP, previous)
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
-@pytest.mark.usefixtures("sigint_as_in_a_terminal", "hangup_as_in_a_terminal")
+@pytest.mark.usefixtures("signals_as_in_a_terminal")
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 129)])
 def test_the_command_stopped_by_a_signal_saves_the_batch_and_exits_as_a_signalled_process(
         small_config, monkeypatch, tmp_path, capsys, signum, status):
