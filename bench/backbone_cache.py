@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="untimed training batches first, in this process: with reasoner.compile=true they "
                              "compile the reasoner once, so the timed runs measure training, not compilation")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="datasets, embedding cache, GGUF conversions")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("backbone_cache", parser, args, same_figures=("data_dir",))
     if not all("=" in item for item in args.init):

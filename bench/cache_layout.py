@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (0: torch's default)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. task.train_size=300")
     parser.add_argument("--data-dir", default="~/.cache/hybrid-trm", help="train.data_dir (datasets and the cache)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("cache_layout", parser, args, same_figures=("data_dir",))
     splits = built_first(parser, "--tasks", args.tasks, lambda name: training_split(name, args))

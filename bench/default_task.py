@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run of about a minute that checks the script, not the claim: {' '.join(QUICK)}")
     parser.add_argument("--data-dir", help="reuse a cache folder (default: a fresh temporary one)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a --quick run never "
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md; a --quick run never "
                                       "replaces the figures)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = parser.parse_args(argv)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samples", type=positive, default=12, help="puzzles per phrase and direction")
     parser.add_argument("--threads", type=at_least_zero, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     # threads change the time it takes, not what the probe reads
     out = args.out or results_path("direction_probe", parser, args, same_figures=("threads",))

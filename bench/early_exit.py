@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--puzzles", type=positive, default=1000)
     parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--device", type=device_name, default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     # the figures are the run's: the published ones are of the checkout's runs/default, however it was named
     out = args.out or results_path("early_exit", parser, argparse.Namespace(**vars(args) | {

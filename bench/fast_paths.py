@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--variants", nargs="+", default=["compile", "bf16"], choices=["compile", "bf16"])
     parser.add_argument("--warmup", type=at_least_zero, default=2)
     parser.add_argument("--rounds", type=positive, default=6)
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("fast_paths", parser, args)
     heads_divide(parser, args, "--hidden", [args.hidden])

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-tests", action="store_true", help="run only the first command")
     parser.add_argument("--note", default="", help="a note for the row (what else was running, what changed)")
     parser.add_argument("--keep", action="store_true", help="keep the clone, HOME and logs (default: removed)")
-    parser.add_argument("--out", type=json_out, help="JSON path to add the row to (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path to add the row to (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = Path(args.out or results_path("fresh_clone", parser, args, same_figures=("note", "keep")))
 

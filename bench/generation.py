@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=duration_or_zero, default=5.0, help="time spent generating per setting")
     parser.add_argument("--split", type=positive, default=7000, help="puzzles in the split to estimate (the default "
                         "task's train + test: 7,000)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("generation", parser, args)
 

@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every training run")
     parser.add_argument("--threads", type=at_least_zero, default=2, help="CPU threads (--device cpu)")
     parser.add_argument("--work-dir", help="runs, data and bench outputs (default: a new temporary folder)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a smoke run on the CPU "
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md; a smoke run on the CPU "
                                       "never replaces the GPU's figures)")
     parser.add_argument("--prepare", nargs="?", const=str(CARRY), metavar="DIR",
                         help="here, not there: download the wheels the GPU machine lacks and write a float16 "

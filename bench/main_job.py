@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output-dir", help="train.output_dir (default: a temporary folder)")
     parser.add_argument("--fresh-cache", action="store_true",
                         help="a new train.data_dir, so puzzle generation and backbone embedding are timed too")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md; a --quick run never "
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md; a --quick run never "
                                       "replaces the full job's figures)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for hybrid/train.py (after --)")
     args = parser.parse_args(argv)

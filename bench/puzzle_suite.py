@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "when other jobs share the cores (2 threads spin-wait on each other)")
     parser.add_argument("--data-dir", help="dataset/embedding cache (default: train.data_dir)")
     parser.add_argument("--work-dir", default="runs/puzzle_suite")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("puzzle_suite", parser, args, same_figures=("data_dir", "work_dir"))
     families = args.families.split(",") if args.families else list(TASKS)

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=positive, default=5)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU; on a CPU it depends on native bf16 support: docs/performance.md)")
     parser.add_argument("--compile", action="store_true", help="TRM(compiled=True): torch.compile each latent recursion")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("reasoner_step", parser, args)
     T0, n0, h0 = args.base

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="where the quick run goes when no run is given")
     parser.add_argument("--quick-run-args", nargs="*", default=[], help="extra overrides for the quick run")
     parser.add_argument("overrides", nargs="*", help="config overrides that need no new weights (task.test_size=...)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     device = setup(args.device, args.threads)
 

@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the reference's cross entropy (ours always uses stable-max, as TRM does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ours", nargs="*", default=[], help="extra config overrides for ours (key=value)")
-    parser.add_argument("--out", type=json_out, help="JSON path (default: bench/README.md)")
+    parser.add_argument("--out", type=json_out, help="JSON path (default: see bench/README.md)")
     args = parser.parse_args(argv)
     out = args.out or results_path("vs_reference", parser, args, same_figures=("data_dir",))
     check_config_flags(parser, args)
