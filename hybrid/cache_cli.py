@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> None:
             run(args, data_dir, printing_console())
     except KeyboardInterrupt as stop:
         name, status = stopped_by(stop)
-        print(f"\n{name}: stopped; {STOPPED if args.command == 'prune' and not args.dry_run else 'nothing was changed'}",
-              file=sys.stderr, flush=True)
+        left = STOPPED if args.command == "prune" and not args.dry_run else "nothing was changed"
+        print(f"\n{name}: stopped; {left}", file=sys.stderr, flush=True)
         sys.exit(status)
 
 

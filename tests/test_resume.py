@@ -154,7 +154,8 @@ def test_ctrl_c_saves_the_batch_once_and_twice_stops_at_once(small_config, monke
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
 @pytest.mark.usefixtures("signals_as_in_a_terminal")
-@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 129)])
+@pytest.mark.parametrize("signum, status",
+                         [(signal.SIGTERM, 143), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 129)])
 def test_the_command_stopped_by_a_signal_saves_the_batch_and_exits_as_a_signalled_process(
         small_config, monkeypatch, tmp_path, capsys, signum, status):
     """`python -m hybrid.train` stopped by SIGTERM or Ctrl-C saved its batch and exited 0, as a finished run does:
@@ -169,7 +170,8 @@ def test_the_command_stopped_by_a_signal_saves_the_batch_and_exits_as_a_signalle
         hybrid.train.main([])
     assert ended.value.code == status
     name = signal.Signals(signum).name
-    assert f"{name}: stopped after batch 3, state saved in {out / 'checkpoints' / 'step_00000003'}" in capsys.readouterr().out
+    saved = out / "checkpoints" / "step_00000003"
+    assert f"{name}: stopped after batch 3, state saved in {saved}" in capsys.readouterr().out
     assert signal.getsignal(signum) == handler  # restored
     monkeypatch.undo()
     assert train(small_config(*RUN, f"train.output_dir={out}", "train.resume=latest"))["batches"] == 6
