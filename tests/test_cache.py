@@ -497,15 +497,20 @@ def test_entries_are_described_and_pruned_least_recently_used_first(tiny_backbon
     assert len(again) == 6 and paths[0].exists()
 
 
+def described_entries(data_dir: Path, *names: str) -> None:
+    """Cache entries of 1000 bytes of states and an empty description each, in data_dir's embeddings/."""
+    (data_dir / "embeddings").mkdir()
+    for name in names:
+        (data_dir / "embeddings" / f"{name}.pt").write_bytes(b"s" * 1000)
+        (data_dir / "embeddings" / f"{name}.json").write_text("{}")
+
+
 def test_an_entry_a_running_job_holds_open_on_windows_is_kept_and_said(tmp_path, capsys, monkeypatch):
     """Windows removes no file another process has open (a run memory-maps its entries): that entry
     stays, whole, and prune says so and goes on with the others instead of ending in a traceback."""
     from hybrid.cache_cli import main
 
-    (tmp_path / "embeddings").mkdir()
-    for name in ("held", "free"):
-        (tmp_path / "embeddings" / f"{name}.pt").write_bytes(b"s" * 1000)
-        (tmp_path / "embeddings" / f"{name}.json").write_text("{}")
+    described_entries(tmp_path, "held", "free")
     real = Path.unlink
 
     def in_use(self, missing_ok=False):
@@ -532,10 +537,7 @@ def test_a_stopped_prune_is_one_line_and_the_next_prune_removes_what_it_left(tmp
     from hybrid.cache_cli import main
 
     signum = getattr(signal, signame)
-    (tmp_path / "embeddings").mkdir()
-    for name_of_entry in ("one", "two"):
-        (tmp_path / "embeddings" / f"{name_of_entry}.pt").write_bytes(b"s" * 1000)
-        (tmp_path / "embeddings" / f"{name_of_entry}.json").write_text("{}")
+    described_entries(tmp_path, "one", "two")
     real = Path.unlink
 
     def signal_after_the_first_states(self, missing_ok=False):
@@ -564,10 +566,7 @@ def test_a_dry_run_says_an_entry_a_run_holds_would_be_kept(tmp_path, capsys, hel
     then kept it, so the dry run's total promised space that never came free."""
     from hybrid.cache_cli import main, writer_lock
 
-    (tmp_path / "embeddings").mkdir()
-    for name in ("held", "free"):
-        (tmp_path / "embeddings" / f"{name}.pt").write_bytes(b"s" * 1000)
-        (tmp_path / "embeddings" / f"{name}.json").write_text("{}")
+    described_entries(tmp_path, "held", "free")
     with held_by_another_process(writer_lock(tmp_path / "embeddings" / "held.pt")):
         main(["--data-dir", str(tmp_path), "prune", "--all", "--dry-run"])
         dry = capsys.readouterr().out
